@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/spool"
+)
+
+func runCheck(args []string) int {
+	flags, c := newFlags("check", "check [--json] [-c FILE] [PATH...]", `
+Runs the same checks as 'serve' on message files and prints a report like
+'spamassassin -t', or with --json one object per message per line:
+
+  {"file","action","reason","spam","score","required","tests":[{"name","score"}],
+   "virus","bayes","ms"}
+
+(null where a check is off). PATH may be a file or a directory, read recursively
+(maildirs work); no PATH, or "-", reads one message from standard input. A leading
+mbox "From " line is stripped. 'check' never learns or writes anything.
+Exit status: 0 when every message was checked, 1 when any could not be.`)
+	asJSON := flags.Bool("json", false, "print one JSON object per message per line")
+	if code, stop := parse(flags, args); stop {
+		return code
+	}
+	cfg, err := c.load(flags)
+	if err != nil {
+		return fail("%v", err)
+	}
+	p := newPipeline(cfg)
+	paths := flags.Args()
+	if len(paths) == 0 {
+		paths = []string{"-"}
+	}
+
+	jobs := make(chan job)
+	results := make(chan checked)
+	go func() {
+		defer close(jobs)
+		n := 0
+		for _, path := range paths {
+			if path == "-" {
+				jobs <- job{n, "-"}
+				n++
+				continue
+			}
+			err := filepath.WalkDir(path, func(f string, d fs.DirEntry, err error) error {
+				if err != nil {
+					jobs <- job{n, f}
+					n++
+					return nil
+				}
+				if d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+					return nil
+				}
+				jobs <- job{n, f}
+				n++
+				return nil
+			})
+			if err != nil {
+				jobs <- job{n, path}
+				n++
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				results <- checkOne(p, j)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	// Print in input order while checking in parallel.
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	pending := map[int]checked{}
+	next, failed := 0, 0
+	for r := range results {
+		pending[r.n] = r
+		for {
+			r, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if r.err != nil || len(r.v.Errors) > 0 {
+				failed++
+			}
+			if *asJSON {
+				writeJSON(out, r)
+			} else {
+				writeReport(out, r)
+			}
+		}
+	}
+	if failed > 0 {
+		out.Flush()
+		fmt.Fprintf(os.Stderr, "postern: %d message(s) could not be checked\n", failed)
+		return 1
+	}
+	return 0
+}
+
+type job struct {
+	n    int
+	path string
+}
+
+type checked struct {
+	n    int
+	path string
+	v    filter.Verdict
+	err  error
+}
+
+func checkOne(p *filter.Pipeline, j job) checked {
+	r := checked{n: j.n, path: j.path}
+	var data []byte
+	if j.path == "-" {
+		data, r.err = io.ReadAll(os.Stdin)
+	} else {
+		data, r.err = os.ReadFile(j.path)
+	}
+	if r.err != nil {
+		return r
+	}
+	data = stripMboxFrom(data)
+	sp := spool.FromBytes(data)
+	r.v = p.Run(context.Background(), nil, sp, sp.Size(), filter.NewRef())
+	return r
+}
+
+// stripMboxFrom drops the "From sender date" separator line of an mbox file, which
+// is not part of the message.
+func stripMboxFrom(b []byte) []byte {
+	if bytes.HasPrefix(b, []byte("From ")) {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			return b[i+1:]
+		}
+	}
+	return b
+}
+
+type jsonTest struct {
+	Name  string  `json:"name"`
+	Score float64 `json:"score"`
+}
+
+type jsonResult struct {
+	File     string     `json:"file"`
+	Action   string     `json:"action"`
+	Reason   string     `json:"reason"`
+	Spam     bool       `json:"spam"`
+	Score    float64    `json:"score"`
+	Required float64    `json:"required"`
+	Tests    []jsonTest `json:"tests"`
+	Virus    *string    `json:"virus"`
+	Bayes    *float64   `json:"bayes"`
+	MS       float64    `json:"ms"`
+	Error    string     `json:"error,omitempty"`
+}
+
+func writeJSON(w io.Writer, r checked) {
+	j := jsonResult{File: r.path, Tests: []jsonTest{}}
+	if r.err != nil {
+		j.Action, j.Reason, j.Error = "error", filter.ReasonError, r.err.Error()
+	} else {
+		v := r.v
+		j.Action, j.Reason, j.Spam, j.Score, j.Required, j.Bayes = v.Action.String(), v.Reason, v.Spam, round1(v.Score), v.Required, v.Bayes
+		j.MS = float64(v.Duration.Microseconds()) / 1000
+		for _, t := range v.Tests {
+			j.Tests = append(j.Tests, jsonTest{t.Name, t.Score})
+		}
+		if v.Virus != "" {
+			j.Virus = &v.Virus
+		}
+		if len(v.Errors) > 0 {
+			j.Error = errorsText(v.Errors)
+		}
+	}
+	b, _ := json.Marshal(j)
+	w.Write(append(b, '\n'))
+}
+
+func writeReport(w io.Writer, r checked) {
+	fmt.Fprintf(w, "%s\n", r.path)
+	if r.err != nil {
+		fmt.Fprintf(w, "  error: %v\n\n", r.err)
+		return
+	}
+	v := r.v
+	fmt.Fprintf(w, "Content analysis details:   (%.1f points, %.1f required)\n\n", v.Score, v.Required)
+	fmt.Fprintf(w, " pts rule name              description\n")
+	fmt.Fprintf(w, "---- ---------------------- --------------------------------------------------\n")
+	for _, t := range v.Tests {
+		fmt.Fprintf(w, "%4.1f %-22s %s\n", t.Score, t.Name, t.Description)
+	}
+	action := v.Action.String()
+	if v.Action != filter.Accept {
+		action += " (" + v.Reply.String() + ")"
+	}
+	fmt.Fprintf(w, "\nAction: %s; reason: %s; %s\n", action, v.Reason, v.Duration.Round(time.Microsecond))
+	if len(v.Errors) > 0 {
+		fmt.Fprintf(w, "Errors: %s\n", errorsText(v.Errors))
+	}
+	fmt.Fprintln(w)
+}
+
+func errorsText(errs []error) string {
+	s := make([]string, len(errs))
+	for i, e := range errs {
+		s[i], _, _ = strings.Cut(e.Error(), "\n")
+	}
+	return strings.Join(s, "; ")
+}
+
+func round1(f float64) float64 {
+	return float64(int64(f*10+0.5*sign(f))) / 10
+}
+
+func sign(f float64) float64 {
+	if f < 0 {
+		return -1
+	}
+	return 1
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/postern/postern/config"
+	"github.com/postern/postern/milter"
+)
+
+func runServe(args []string) int {
+	fs, c := newFlags("serve", "serve [--listen ADDR] [-c FILE] [--data-dir DIR]", `
+Runs the milter daemon. Point Postfix at it:
+
+    smtpd_milters = inet:127.0.0.1:8895
+    milter_default_action = tempfail
+
+Every message is checked before Postfix answers the end of DATA: accepted with
+X-Spam-* headers, rejected (550/554) or tempfailed (451). SIGTERM stops accepting
+connections and lets messages in flight finish within milter.shutdown_timeout.`)
+	listen := fs.String("listen", "", "`ADDR` to listen on, inet:HOST:PORT or unix:PATH (overrides milter.listen)")
+	if code, stop := parse(fs, args); stop {
+		return code
+	}
+	cfg, err := c.load(fs)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if *listen != "" {
+		cfg.Milter.Listen = *listen
+	}
+	if ps := cfg.Validate(); len(ps) > 0 {
+		return fail("%v", ps)
+	}
+	log := newLogger(cfg)
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fail("data_dir: %v (set --data-dir to a writable directory)", err)
+	}
+	network, address, _ := config.ParseListen(cfg.Milter.Listen)
+	ln, err := milter.Listen(network, address)
+	if err != nil {
+		return fail("%v", err)
+	}
+	srv := &milter.Server{
+		Pipeline: newPipeline(cfg),
+		Log:      log,
+		Opts: milter.Options{
+			MemorySpool:    int64(cfg.Limits.MemorySpool),
+			SpoolDir:       cfg.Limits.SpoolDir,
+			MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
+			ScanLimit:      int64(cfg.Limits.ScanLimit),
+			AcceptTooLarge: cfg.Limits.OnTooLarge == "accept",
+		},
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	log.WithFields(map[string]any{
+		"listen": cfg.Milter.Listen, "data_dir": cfg.DataDir, "version": Version,
+		"required_score": cfg.RequiredScore, "reject_score": cfg.RejectScore, "on_error": cfg.OnError,
+	}).Info("postern serving")
+	log.Warn("virus scanning is off: no [clamd] address configured")
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return fail("%v", err)
+			}
+			return 0
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				log.Info("SIGHUP: nothing to reload yet")
+				continue
+			}
+			log.WithField("signal", sig.String()).Info("shutting down: letting messages in flight finish")
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.Milter.ShutdownTimeout.D())
+			err := srv.Shutdown(ctx)
+			cancel()
+			<-done
+			if err != nil {
+				log.WithError(err).Warn("shutdown deadline passed")
+				return 1
+			}
+			log.Info("stopped")
+			return 0
+		}
+	}
+}

@@ -1,0 +1,191 @@
+// Package config is Postern's one configuration struct: its defaults, its TOML file and
+// its validation. Every key is documented in the struct's `doc` tags, from which
+// docs/configuration.md is generated, so the reference cannot drift from the code.
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultPath is where Postern looks for its configuration file when -c is not given.
+const DefaultPath = "/etc/postern/postern.toml"
+
+// Config is the whole configuration. Field order is the order of docs/configuration.md.
+type Config struct {
+	DataDir       string  `toml:"data_dir" doc:"Directory that holds every database file (Bayes, quarantine, greylist). Created if missing."`
+	RequiredScore float64 `toml:"required_score" doc:"Score at or above which a message is spam: it gets X-Spam-Flag: YES and X-Spam-Status: Yes."`
+	RejectScore   float64 `toml:"reject_score" doc:"Score at or above which a message is rejected during SMTP with 550 5.7.1."`
+	OnError       string  `toml:"on_error" doc:"What an internal failure (a check's error, the deadline, a panic, a spool error) does: \"tempfail\" answers 451 4.7.1 so the sender retries; \"accept\" delivers the message with an X-Postern-Skipped header naming what was not checked."`
+	CheckTimeout  Duration `toml:"check_timeout" doc:"Deadline for all content checks of one message together. Keep it well below Postfix's milter_content_timeout."`
+	ReportHeader  string  `toml:"report_header" doc:"When to add the X-Spam-Report header: \"never\", \"spam\" or \"always\"."`
+	LogLevel      string  `toml:"log_level" doc:"Log level: \"debug\", \"info\", \"warn\" or \"error\"."`
+	LogFormat     string  `toml:"log_format" doc:"Log format: \"text\" (logfmt) or \"json\"."`
+
+	Milter  Milter  `toml:"milter" doc:"The milter listener Postfix connects to (smtpd_milters)."`
+	Limits  Limits  `toml:"limits" doc:"Message size limits and spooling."`
+	Replies Replies `toml:"replies" doc:"Texts of the SMTP replies. {ref} is replaced by the message's reference id, which the logs (and the quarantine) can find. Keep them generic: they are shown to senders."`
+}
+
+// Milter configures the listener.
+type Milter struct {
+	Listen          string   `toml:"listen" doc:"Where to listen, in Postfix's notation: \"inet:HOST:PORT\" or \"unix:PATH\". Use the same string in Postfix's smtpd_milters."`
+	ShutdownTimeout Duration `toml:"shutdown_timeout" doc:"On SIGTERM, how long messages in flight may take to finish before their connections are closed (Postfix then applies milter_default_action)."`
+}
+
+// Limits configures sizes and the spool.
+type Limits struct {
+	MemorySpool    ByteSize `toml:"memory_spool" doc:"A message is held in memory up to this size, then in a temporary file that is always removed."`
+	SpoolDir       string   `toml:"spool_dir" doc:"Directory for the temporary files of large messages. Empty: the system's temporary directory."`
+	MaxMessageSize ByteSize `toml:"max_message_size" doc:"Hard cap on a message's size: larger messages are answered 552 5.3.4."`
+	ScanLimit      ByteSize `toml:"scan_limit" doc:"Messages larger than this are not scanned; on_too_large says what happens to them."`
+	OnTooLarge     string   `toml:"on_too_large" doc:"Messages over scan_limit: \"accept\" delivers them with an X-Postern-Skipped header; \"tempfail\" answers 451 4.7.1."`
+}
+
+// Replies holds the reply texts. The SMTP and enhanced status codes are fixed.
+type Replies struct {
+	Spam     string `toml:"spam" doc:"Text after 550 5.7.1 for spam."`
+	Virus    string `toml:"virus" doc:"Text after 554 5.7.1 for a virus. {virus} is replaced by the signature name."`
+	TempFail string `toml:"tempfail" doc:"Text after 451 4.7.1 for temporary failures."`
+	TooLarge string `toml:"too_large" doc:"Text after 552 5.3.4 for messages over max_message_size."`
+}
+
+// Default returns the built-in defaults; a configuration file overrides them key by key.
+func Default() Config {
+	return Config{
+		DataDir:       "/var/lib/postern",
+		RequiredScore: 5.0,
+		RejectScore:   15.0,
+		OnError:       "tempfail",
+		CheckTimeout:  Duration(60 * time.Second),
+		ReportHeader:  "spam",
+		LogLevel:      "info",
+		LogFormat:     "text",
+		Milter: Milter{
+			Listen:          "inet:127.0.0.1:8895",
+			ShutdownTimeout: Duration(30 * time.Second),
+		},
+		Limits: Limits{
+			MemorySpool:    1 << 20,
+			MaxMessageSize: 50 << 20,
+			ScanLimit:      20 << 20,
+			OnTooLarge:     "accept",
+		},
+		Replies: Replies{
+			Spam:     "Message rejected as spam (ref {ref}); contact the postmaster quoting this reference",
+			Virus:    "Message rejected: virus {virus} found (ref {ref})",
+			TempFail: "Message could not be checked, try again later (ref {ref})",
+			TooLarge: "Message too large (ref {ref})",
+		},
+	}
+}
+
+// Problem is one configuration error, with the place it comes from when known.
+type Problem struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (p Problem) String() string {
+	loc := p.File
+	if loc == "" {
+		loc = "config"
+	}
+	if p.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", loc, p.Line)
+	}
+	if p.Key != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, p.Key, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, p.Msg)
+}
+
+// Problems is every problem found in a configuration; it is an error.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Validate checks values that decode fine but make no sense together.
+// Positions are filled in by Load from the file.
+func (c *Config) Validate() Problems {
+	var ps Problems
+	bad := func(key, format string, args ...any) {
+		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	oneOf := func(key, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	if c.RejectScore < c.RequiredScore {
+		bad("reject_score", "%.1f is below required_score %.1f", c.RejectScore, c.RequiredScore)
+	}
+	oneOf("on_error", c.OnError, "tempfail", "accept")
+	oneOf("report_header", c.ReportHeader, "never", "spam", "always")
+	oneOf("log_level", c.LogLevel, "debug", "info", "warn", "error")
+	oneOf("log_format", c.LogFormat, "text", "json")
+	oneOf("limits.on_too_large", c.Limits.OnTooLarge, "accept", "tempfail")
+	if c.CheckTimeout <= 0 {
+		bad("check_timeout", "must be positive")
+	}
+	if c.Milter.ShutdownTimeout < 0 {
+		bad("milter.shutdown_timeout", "must not be negative")
+	}
+	if _, _, err := ParseListen(c.Milter.Listen); err != nil {
+		bad("milter.listen", "%v", err)
+	}
+	if c.Limits.MaxMessageSize <= 0 {
+		bad("limits.max_message_size", "must be positive")
+	}
+	if c.Limits.ScanLimit <= 0 {
+		bad("limits.scan_limit", "must be positive")
+	}
+	if c.Limits.ScanLimit > c.Limits.MaxMessageSize {
+		bad("limits.scan_limit", "%s is above max_message_size %s", c.Limits.ScanLimit, c.Limits.MaxMessageSize)
+	}
+	if c.Limits.MemorySpool < 0 {
+		bad("limits.memory_spool", "must not be negative")
+	}
+	for key, text := range map[string]string{
+		"replies.spam": c.Replies.Spam, "replies.virus": c.Replies.Virus,
+		"replies.tempfail": c.Replies.TempFail, "replies.too_large": c.Replies.TooLarge,
+	} {
+		if strings.ContainsAny(text, "\r\n") {
+			bad(key, "must be one line")
+		}
+	}
+	return ps
+}
+
+// ParseListen splits Postfix's milter notation into a Go network and address.
+func ParseListen(s string) (network, address string, err error) {
+	kind, rest, ok := strings.Cut(s, ":")
+	if !ok || rest == "" {
+		return "", "", fmt.Errorf("%q: want inet:HOST:PORT or unix:PATH", s)
+	}
+	switch kind {
+	case "inet", "inet6":
+		if !strings.Contains(rest, ":") {
+			return "", "", fmt.Errorf("%q: want inet:HOST:PORT", s)
+		}
+		return "tcp", rest, nil
+	case "unix", "local":
+		return "unix", rest, nil
+	}
+	return "", "", fmt.Errorf("%q: unknown socket kind %q, want inet or unix", s, kind)
+}

@@ -1,0 +1,152 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsAreValid(t *testing.T) {
+	c := Default()
+	if ps := c.Validate(); len(ps) > 0 {
+		t.Fatalf("defaults invalid: %v", ps)
+	}
+}
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		name  string
+		src   string
+		check func(t *testing.T, c Config)
+		want  []string // problems, as "line:key" prefixes
+	}{
+		{
+			name: "overrides",
+			src: `data_dir = "/tmp/x"
+required_score = 4
+reject_score = 10.5
+[milter]
+listen = "unix:/run/postern.sock"
+shutdown_timeout = "5s"
+[limits]
+memory_spool = "64KiB"
+max_message_size = 10485760
+scan_limit = "5MiB"
+`,
+			check: func(t *testing.T, c Config) {
+				if c.DataDir != "/tmp/x" || c.RequiredScore != 4 || c.RejectScore != 10.5 {
+					t.Errorf("top level: %+v", c)
+				}
+				if c.Milter.Listen != "unix:/run/postern.sock" || c.Milter.ShutdownTimeout.D() != 5*time.Second {
+					t.Errorf("milter: %+v", c.Milter)
+				}
+				if c.Limits.MemorySpool != 64<<10 || c.Limits.MaxMessageSize != 10<<20 || c.Limits.ScanLimit != 5<<20 {
+					t.Errorf("limits: %+v", c.Limits)
+				}
+				if c.OnError != "tempfail" {
+					t.Errorf("untouched key lost its default: %q", c.OnError)
+				}
+			},
+		},
+		{
+			name: "every problem with its line",
+			src: `required_score = 5
+bogus = 1
+on_error = "maybe"
+[milter]
+listen = "tcp:1.2.3.4"
+[limits]
+scan_limit = "lots"
+`,
+			want: []string{"2:bogus", "3:on_error", "5:milter.listen", "7:limits.scan_limit"},
+		},
+		{
+			name: "wrong types",
+			src:  "required_score = \"five\"\ncheck_timeout = 60\n[replies]\nspam = 3\n",
+			want: []string{"1:required_score", "2:check_timeout", "4:replies.spam"},
+		},
+		{
+			name: "unknown table",
+			src:  "[milters]\nlisten = \"inet:127.0.0.1:1\"\n",
+			want: []string{"1:milters"},
+		},
+		{
+			name: "inconsistent thresholds",
+			src:  "required_score = 8\nreject_score = 6\n",
+			want: []string{"2:reject_score"},
+		},
+		{
+			name: "syntax error",
+			src:  "required_score = 5\nreject_score = = 6\n",
+			want: []string{"2:"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			ps := Decode(&c, "p.toml", []byte(tc.src))
+			var got []string
+			for _, p := range ps {
+				got = append(got, p.String())
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("problems = %q, want %d like %q", got, len(tc.want), tc.want)
+			}
+			for i, w := range tc.want {
+				line, key, _ := strings.Cut(w, ":")
+				if !strings.HasPrefix(got[i], "p.toml:"+line+": "+key) {
+					t.Errorf("problem %d = %q, want p.toml:%s: %s…", i, got[i], line, key)
+				}
+			}
+			if tc.check != nil {
+				tc.check(t, c)
+			}
+		})
+	}
+}
+
+func TestLoadMissing(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none.toml")
+	if c, err := Load(missing, true); err != nil || c.RequiredScore != 5 {
+		t.Errorf("optional missing file: %v %+v", err, c)
+	}
+	if _, err := Load(missing, false); err == nil {
+		t.Error("explicit missing file: no error")
+	}
+}
+
+func TestParseListen(t *testing.T) {
+	tests := []struct{ in, network, addr string }{
+		{"inet:127.0.0.1:8895", "tcp", "127.0.0.1:8895"},
+		{"inet:[::1]:8895", "tcp", "[::1]:8895"},
+		{"unix:/run/postern/milter.sock", "unix", "/run/postern/milter.sock"},
+		{"127.0.0.1:8895", "", ""},
+		{"inet:localhost", "", ""},
+		{"unix:", "", ""},
+	}
+	for _, tc := range tests {
+		n, a, err := ParseListen(tc.in)
+		if n != tc.network || a != tc.addr || (err == nil) != (tc.network != "") {
+			t.Errorf("ParseListen(%q) = %q %q %v", tc.in, n, a, err)
+		}
+	}
+}
+
+// The committed reference must be what the struct says, so it never drifts.
+func TestReferenceUpToDate(t *testing.T) {
+	want := Reference()
+	got, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatal("docs/configuration.md is stale: run `go run ./cmd/postern config doc > docs/configuration.md`")
+	}
+	for _, key := range []string{"data_dir", "required_score", "reject_score", "on_error", "listen"} {
+		if !strings.Contains(want, "`"+key+"`") {
+			t.Errorf("reference lacks %s", key)
+		}
+	}
+}

@@ -1,0 +1,182 @@
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Load reads the file at path over the defaults. A missing file is not an error when
+// optional is true (the default path): the built-in defaults apply. Every problem in the
+// file is returned at once, as Problems, each with file:line where the key is.
+func Load(path string, optional bool) (Config, error) {
+	cfg := Default()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		if optional && errors.Is(err, os.ErrNotExist) {
+			return cfg, nil
+		}
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	ps := Decode(&cfg, path, src)
+	if len(ps) > 0 {
+		return cfg, ps
+	}
+	return cfg, nil
+}
+
+// Decode applies the TOML document src (named file in messages) over cfg and validates
+// the result. Unknown keys and wrongly typed values are problems, never ignored.
+func Decode(cfg *Config, file string, src []byte) Problems {
+	var doc map[string]any
+	if _, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&doc); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return Problems{{File: file, Line: pe.Position.Line, Msg: pe.Message}}
+		}
+		return Problems{{File: file, Msg: err.Error()}}
+	}
+	var ps Problems
+	assign(reflect.ValueOf(cfg).Elem(), doc, "", &ps)
+	ps = append(ps, cfg.Validate()...)
+	lines := keyLines(src)
+	for i := range ps {
+		ps[i].File = file
+		ps[i].Line = lines[ps[i].Key]
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
+	return ps
+}
+
+// assign sets the fields of the struct v from the TOML table doc, recording a problem
+// for every unknown key or value of the wrong type.
+func assign(v reflect.Value, doc map[string]any, prefix string, ps *Problems) {
+	fields := map[string]reflect.Value{}
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		fields[t.Field(i).Tag.Get("toml")] = v.Field(i)
+	}
+	keys := make([]string, 0, len(doc))
+	for k := range doc {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		raw, full := doc[k], prefix+k
+		f, ok := fields[k]
+		if !ok {
+			*ps = append(*ps, Problem{Key: full, Msg: "unknown key"})
+			continue
+		}
+		if err := set(f, raw, full, ps); err != nil {
+			*ps = append(*ps, Problem{Key: full, Msg: err.Error()})
+		}
+	}
+}
+
+func set(f reflect.Value, raw any, full string, ps *Problems) error {
+	switch f.Interface().(type) {
+	case Duration:
+		d, err := parseDuration(raw)
+		if err == nil {
+			f.Set(reflect.ValueOf(d))
+		}
+		return err
+	case ByteSize:
+		b, err := parseByteSize(raw)
+		if err == nil {
+			f.Set(reflect.ValueOf(b))
+		}
+		return err
+	}
+	switch f.Kind() {
+	case reflect.Struct:
+		tbl, ok := raw.(map[string]any)
+		if !ok {
+			return fmt.Errorf("want a table [%s], got %T", full, raw)
+		}
+		assign(f, tbl, full+".", ps)
+	case reflect.String:
+		s, ok := raw.(string)
+		if !ok {
+			return fmt.Errorf("want a string, got %T", raw)
+		}
+		f.SetString(s)
+	case reflect.Float64:
+		switch n := raw.(type) {
+		case float64:
+			f.SetFloat(n)
+		case int64:
+			f.SetFloat(float64(n))
+		default:
+			return fmt.Errorf("want a number, got %T", raw)
+		}
+	case reflect.Int, reflect.Int64:
+		n, ok := raw.(int64)
+		if !ok {
+			return fmt.Errorf("want an integer, got %T", raw)
+		}
+		f.SetInt(n)
+	case reflect.Bool:
+		b, ok := raw.(bool)
+		if !ok {
+			return fmt.Errorf("want true or false, got %T", raw)
+		}
+		f.SetBool(b)
+	case reflect.Slice:
+		items, ok := raw.([]any)
+		if !ok {
+			return fmt.Errorf("want a list, got %T", raw)
+		}
+		out := reflect.MakeSlice(f.Type(), len(items), len(items))
+		for i, it := range items {
+			if err := set(out.Index(i), it, fmt.Sprintf("%s[%d]", full, i), ps); err != nil {
+				return fmt.Errorf("item %d: %w", i, err)
+			}
+		}
+		f.Set(out)
+	default:
+		return fmt.Errorf("unsupported field kind %s", f.Kind())
+	}
+	return nil
+}
+
+// keyLines maps each dotted key of a TOML document to the line it is set on. It
+// understands the subset Postern's configuration uses: [tables] and key = value lines.
+func keyLines(src []byte) map[string]int {
+	lines := map[string]int{}
+	table := ""
+	sc := bufio.NewScanner(bytes.NewReader(src))
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "["):
+			table = strings.Trim(strings.TrimSpace(strings.Trim(line, "[]")), `"`)
+			if _, seen := lines[table]; !seen {
+				lines[table] = n
+			}
+		default:
+			k, _, ok := strings.Cut(line, "=")
+			if !ok {
+				continue
+			}
+			k = strings.Trim(strings.TrimSpace(k), `"`)
+			if table != "" {
+				k = table + "." + k
+			}
+			if _, seen := lines[k]; !seen {
+				lines[k] = n
+			}
+		}
+	}
+	return lines
+}

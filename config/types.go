@@ -1,0 +1,72 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Duration is a time.Duration written as a Go duration string ("60s", "1m30s").
+type Duration time.Duration
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func parseDuration(v any) (Duration, error) {
+	s, ok := v.(string)
+	if !ok {
+		return 0, fmt.Errorf("want a duration string such as \"60s\", got %T", v)
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("bad duration %q: want e.g. \"30s\", \"5m\"", s)
+	}
+	return Duration(d), nil
+}
+
+// ByteSize is a size in bytes, written as a number of bytes or a string with a unit
+// ("512KiB", "20MiB", "1GiB"; KB/MB/GB are read as powers of 1024 as Postfix does).
+type ByteSize int64
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
+	{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10},
+	{"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1},
+}
+
+func (b ByteSize) String() string {
+	for _, u := range sizeUnits[:3] {
+		if b != 0 && int64(b)%u.mult == 0 {
+			return fmt.Sprintf("%d%s", int64(b)/u.mult, u.suffix)
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
+
+func parseByteSize(v any) (ByteSize, error) {
+	switch x := v.(type) {
+	case int64:
+		return ByteSize(x), nil
+	case string:
+		s := strings.TrimSpace(x)
+		mult := int64(1)
+		for _, u := range sizeUnits {
+			if strings.HasSuffix(s, u.suffix) {
+				s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+				break
+			}
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("bad size %q: want e.g. 1048576, \"512KiB\" or \"20MiB\"", x)
+		}
+		return ByteSize(n * mult), nil
+	}
+	return 0, fmt.Errorf("want a size (number of bytes or \"20MiB\"), got %T", v)
+}

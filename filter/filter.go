@@ -1,0 +1,135 @@
+// Package filter is the content pipeline and its vocabulary: a Check looks at one
+// message and returns a Result; the Pipeline runs every check concurrently under one
+// deadline and combines the results into a Verdict (accept, reject, tempfail) with the
+// reply and the headers to write. What to do with a result is decided here, not in the
+// checks, and every failure of a check becomes a tempfail unless configured otherwise.
+package filter
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/postern/postern/scan"
+)
+
+// Envelope is what the MTA told us about the message and its SMTP session.
+type Envelope struct {
+	QueueID    string
+	ClientAddr string // IP address of the SMTP client
+	ClientName string // its verified host name, or "unknown"
+	Helo       string
+	MailFrom   string
+	Rcpts      []string
+	AuthUser   string // SASL login name, when the client authenticated
+}
+
+// Message is one message as checks see it: the raw bytes and the parsed model.
+type Message struct {
+	Env    *Envelope
+	Raw    io.ReaderAt // the whole message, header and body, as received
+	Size   int64
+	Parsed *scan.Message
+}
+
+// RawReader returns a fresh reader over the raw message.
+func (m *Message) RawReader() *io.SectionReader { return io.NewSectionReader(m.Raw, 0, m.Size) }
+
+// Test is one rule (or pseudo-rule) that hit, with its score.
+type Test struct {
+	Name        string  `json:"name"`
+	Score       float64 `json:"score"`
+	Description string  `json:"-"`
+}
+
+// Header is one header field to add to an accepted message.
+type Header struct{ Name, Value string }
+
+// Result is what one check found. A failed check sets Err: the check did not run to the
+// end and its silence must not be read as "clean".
+type Result struct {
+	Check   string
+	Tests   []Test
+	Virus   string   // signature name, when a virus was found
+	Bayes   *float64 // spam probability, when the classifier gave one
+	Headers []Header // headers the check wants on accepted mail (e.g. X-Virus-Status)
+	Err     error
+}
+
+// Check is one content check. It must honour ctx's deadline; it reports failures in
+// Result.Err and must not panic (the pipeline survives it if it does).
+type Check interface {
+	Name() string
+	Check(ctx context.Context, m *Message) Result
+}
+
+// Action is what the MTA is told to do with the message.
+type Action int
+
+const (
+	Accept Action = iota
+	Reject
+	TempFail
+)
+
+func (a Action) String() string {
+	switch a {
+	case Accept:
+		return "accept"
+	case Reject:
+		return "reject"
+	case TempFail:
+		return "tempfail"
+	}
+	return fmt.Sprintf("action(%d)", int(a))
+}
+
+// Reason says why a verdict is what it is, in one machine-readable word.
+const (
+	ReasonClean    = "clean"
+	ReasonSpam     = "spam"
+	ReasonVirus    = "virus"
+	ReasonError    = "error"
+	ReasonTooLarge = "too-large"
+	ReasonUnscanned = "unscanned"
+)
+
+// Reply is an SMTP reply: it is exactly what the client sees.
+type Reply struct {
+	Code     int
+	Enhanced string
+	Text     string
+}
+
+func (r Reply) String() string { return fmt.Sprintf("%d %s %s", r.Code, r.Enhanced, r.Text) }
+
+// Verdict is the combined outcome for one message.
+type Verdict struct {
+	Ref      string // reference id shown to the sender and logged
+	Action   Action
+	Reason   string
+	Spam     bool
+	Score    float64
+	Required float64
+	Tests    []Test // sorted by name
+	Virus    string
+	Bayes    *float64
+	Reply    Reply    // for Reject and TempFail
+	Headers  []Header // for Accept
+	Skipped  []string // checks that failed while on_error = accept
+	Errors   []error  // every failure, for the log
+	Duration time.Duration
+}
+
+// NewRef returns a short random reference id: printable in a reply, not guessable.
+func NewRef() string {
+	const alphabet = "abcdefghijkmnpqrstuvwxyz23456789" // no 0/o, 1/l
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
+}

@@ -1,0 +1,200 @@
+package filter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/postern/postern/scan"
+)
+
+// Policy turns results into a verdict. It mirrors the [top level] keys of the config.
+type Policy struct {
+	RequiredScore float64
+	RejectScore   float64
+	OnErrorAccept bool          // on_error = "accept"
+	Timeout       time.Duration // all checks of one message together
+	ReportHeader  string        // "never", "spam", "always"
+	Version       string        // shown in X-Spam-Status
+	Replies       ReplyTexts
+}
+
+// ReplyTexts are the operator's reply texts; {ref} and {virus} are filled in.
+type ReplyTexts struct {
+	Spam, Virus, TempFail, TooLarge string
+}
+
+// Pipeline runs the checks on a message and decides.
+type Pipeline struct {
+	Checks []Check
+	Policy
+}
+
+// ErrPanic wraps a panic recovered from a check or from parsing.
+var ErrPanic = errors.New("panic")
+
+// Run parses the message once, runs every check concurrently under the deadline and
+// returns the verdict. It never returns without one: failures become TempFail (or, with
+// on_error = accept, an Accept that names what was skipped).
+func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size int64, ref string) (v Verdict) {
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			v = p.TempFail(ref, fmt.Errorf("filter: %w: %v\n%s", ErrPanic, r, debug.Stack()))
+		}
+		v.Duration = time.Since(start)
+	}()
+	if env == nil {
+		env = &Envelope{}
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
+	defer cancel()
+
+	parsed, err := scan.Parse(io.NewSectionReader(raw, 0, size))
+	if err != nil {
+		return p.TempFail(ref, fmt.Errorf("filter: parse: %w", err))
+	}
+	msg := &Message{Env: env, Raw: raw, Size: size, Parsed: parsed}
+
+	results := p.runChecks(ctx, msg)
+	return p.decide(ref, results)
+}
+
+// runChecks runs every check in its own goroutine and collects their results until
+// all are in or the deadline passes; a check still running then counts as failed.
+func (p *Pipeline) runChecks(ctx context.Context, msg *Message) []Result {
+	type indexed struct {
+		i int
+		r Result
+	}
+	ch := make(chan indexed, len(p.Checks)) // buffered: a late check never blocks
+	for i, c := range p.Checks {
+		go func(i int, c Check) {
+			var r Result
+			defer func() {
+				if x := recover(); x != nil {
+					r = Result{Err: fmt.Errorf("%w: %v\n%s", ErrPanic, x, debug.Stack())}
+				}
+				r.Check = c.Name()
+				ch <- indexed{i, r}
+			}()
+			r = c.Check(ctx, msg)
+		}(i, c)
+	}
+	results := make([]Result, len(p.Checks))
+	done := make([]bool, len(p.Checks))
+	for n := 0; n < len(p.Checks); n++ {
+		select {
+		case x := <-ch:
+			results[x.i], done[x.i] = x.r, true
+		case <-ctx.Done():
+			for i, c := range p.Checks {
+				if !done[i] {
+					results[i] = Result{Check: c.Name(), Err: fmt.Errorf("%s: %w", c.Name(), ctx.Err())}
+				}
+			}
+			return results
+		}
+	}
+	return results
+}
+
+func (p *Pipeline) decide(ref string, results []Result) Verdict {
+	v := Verdict{Ref: ref, Required: p.RequiredScore, Reason: ReasonClean}
+	for _, r := range results {
+		if r.Err != nil {
+			v.Errors = append(v.Errors, fmt.Errorf("check %s: %w", r.Check, r.Err))
+			v.Skipped = append(v.Skipped, fmt.Sprintf("%s (%s)", r.Check, firstLine(r.Err.Error())))
+			continue
+		}
+		v.Tests = append(v.Tests, r.Tests...)
+		if r.Virus != "" && v.Virus == "" {
+			v.Virus = r.Virus
+		}
+		if r.Bayes != nil {
+			v.Bayes = r.Bayes
+		}
+		v.Headers = append(v.Headers, r.Headers...)
+	}
+	if len(v.Errors) > 0 && !p.OnErrorAccept {
+		return p.TempFail(ref, errors.Join(v.Errors...))
+	}
+	sort.Slice(v.Tests, func(i, j int) bool { return v.Tests[i].Name < v.Tests[j].Name })
+	for _, t := range v.Tests {
+		v.Score += t.Score
+	}
+	v.Spam = v.Score >= p.RequiredScore
+	switch {
+	case v.Virus != "":
+		v.Action, v.Reason = Reject, ReasonVirus
+		v.Reply = Reply{554, "5.7.1", p.text(p.Replies.Virus, ref, v.Virus)}
+	case v.Score >= p.RejectScore:
+		v.Action, v.Reason = Reject, ReasonSpam
+		v.Reply = Reply{550, "5.7.1", p.text(p.Replies.Spam, ref, "")}
+	default:
+		v.Action = Accept
+		if v.Spam {
+			v.Reason = ReasonSpam
+		}
+	}
+	v.Headers = append(p.spamHeaders(&v), v.Headers...)
+	if len(v.Skipped) > 0 {
+		v.Headers = append(v.Headers, Header{"X-Postern-Skipped", strings.Join(v.Skipped, ", ")})
+	}
+	return v
+}
+
+// TempFail is the verdict for any internal failure: the sender keeps the message and
+// retries, so nothing is lost.
+func (p *Pipeline) TempFail(ref string, err error) Verdict {
+	return Verdict{
+		Ref: ref, Action: TempFail, Reason: ReasonError, Required: p.RequiredScore,
+		Reply:  Reply{451, "4.7.1", p.text(p.Replies.TempFail, ref, "")},
+		Errors: []error{err},
+	}
+}
+
+// Unscanned is the verdict for a message the checks did not look at (too large to scan):
+// accepted with a header saying so, or tempfailed, as the operator chose.
+func (p *Pipeline) Unscanned(ref, why string, accept bool) Verdict {
+	if !accept {
+		v := p.TempFail(ref, errors.New(why))
+		v.Reason = ReasonUnscanned
+		return v
+	}
+	return Verdict{
+		Ref: ref, Action: Accept, Reason: ReasonUnscanned, Required: p.RequiredScore,
+		Skipped: []string{"all checks (" + why + ")"},
+		Headers: []Header{{"X-Postern-Skipped", "all checks (" + why + ")"}},
+	}
+}
+
+// TooLarge is the verdict for a message over the hard size cap.
+func (p *Pipeline) TooLarge(ref string) Verdict {
+	return Verdict{
+		Ref: ref, Action: Reject, Reason: ReasonTooLarge, Required: p.RequiredScore,
+		Reply: Reply{552, "5.3.4", p.text(p.Replies.TooLarge, ref, "")},
+	}
+}
+
+// text fills in a reply template. Reply texts reach the SMTP client verbatim, so only
+// printable ASCII survives, and no '%', which some MTAs treat as a format directive.
+func (p *Pipeline) text(tmpl, ref, virus string) string {
+	s := strings.NewReplacer("{ref}", ref, "{virus}", virus).Replace(tmpl)
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '%' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}

@@ -1,0 +1,217 @@
+// Package milter is the daemon's face to the MTA: a go-milter server whose sessions
+// collect the envelope and spool the message, run the filter pipeline at end of data and
+// apply its verdict as milter actions (headers, reject, tempfail). It never returns a Go
+// error to go-milter, which would drop the connection instead of answering.
+package milter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gomilter "github.com/emersion/go-milter"
+	"github.com/sirupsen/logrus"
+
+	"github.com/postern/postern/filter"
+)
+
+// Options configure sessions.
+type Options struct {
+	MemorySpool    int64  // bytes held in memory before spilling to a file
+	SpoolDir       string // "" for the system temp dir
+	MaxMessageSize int64  // hard cap: 552 5.3.4
+	ScanLimit      int64  // larger messages are not scanned
+	AcceptTooLarge bool   // on_too_large = "accept"
+}
+
+// Server accepts milter connections and tracks them for a graceful shutdown.
+type Server struct {
+	Pipeline *filter.Pipeline
+	Opts     Options
+	Log      logrus.FieldLogger
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	ln      net.Listener
+	pending *conn // accepted, waiting for go-milter's NewMilter call
+	closing atomic.Bool
+	srv     *gomilter.Server
+}
+
+// Listen opens a listener from Go's network and address. A stale unix socket left by a
+// crashed daemon is removed first.
+func Listen(network, address string) (net.Listener, error) {
+	if network == "unix" {
+		if fi, err := os.Stat(address); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			if c, err := net.Dial("unix", address); err == nil {
+				c.Close()
+				return nil, fmt.Errorf("milter: listen %s: another process is serving it", address)
+			}
+			_ = os.Remove(address)
+		}
+	}
+	ln, err := net.Listen(network, address)
+	if err != nil {
+		return nil, fmt.Errorf("milter: listen %s %s: %w", network, address, err)
+	}
+	if network == "unix" {
+		// Postfix's smtpd runs as user postfix and must be able to connect.
+		_ = os.Chmod(address, 0o666)
+	}
+	return ln, nil
+}
+
+// Serve answers milter connections on ln until Shutdown. It returns nil after Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.conns = map[*conn]struct{}{}
+	s.ln = &listener{Listener: ln, s: s}
+	s.srv = &gomilter.Server{
+		NewMilter: s.newSession,
+		// Add our headers, remove forged X-Spam-* ones, and hold messages later.
+		Actions: gomilter.OptAddHeader | gomilter.OptChangeHeader | gomilter.OptQuarantine,
+	}
+	s.mu.Unlock()
+	err := s.srv.Serve(s.ln)
+	if s.closing.Load() {
+		return nil
+	}
+	return fmt.Errorf("milter: serve: %w", err)
+}
+
+// Addr is the listener's address (useful with port 0).
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Shutdown stops accepting, closes idle connections at once and the others as soon as
+// their message is answered; when ctx ends first, it closes them all (Postfix then
+// applies milter_default_action, tempfail, to those messages).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	if srv != nil {
+		_ = srv.Close()
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		idle, all := s.snapshot()
+		for _, c := range idle {
+			c.Close()
+		}
+		if len(all) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			for _, c := range all {
+				c.Close()
+			}
+			return fmt.Errorf("milter: shutdown: %d connections still busy: %w", len(all), ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// snapshot lists the idle connections and all of them; closing happens outside s.mu.
+func (s *Server) snapshot() (idle, all []*conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		all = append(all, c)
+		if !c.busy() {
+			idle = append(idle, c)
+		}
+	}
+	return idle, all
+}
+
+// newSession is go-milter's NewMilter. It runs on the Serve goroutine right after
+// Accept, which is the only place it is called: sessions never give go-milter a response
+// that would make it replace the backend (see final), so one session lives as long as
+// its connection and keeps the connection's data across messages.
+func (s *Server) newSession() gomilter.Milter {
+	sess := &session{srv: s, log: s.Log}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess.conn, s.pending = s.pending, nil
+	if sess.conn != nil {
+		sess.conn.onClose = sess.release
+	}
+	return sess
+}
+
+// listener hands each accepted connection to newSession and tracks it.
+type listener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{Conn: nc, s: l.s}
+	l.s.mu.Lock()
+	l.s.conns[c] = struct{}{}
+	l.s.pending = c
+	l.s.mu.Unlock()
+	if l.s.closing.Load() {
+		c.Close()
+	}
+	return c, nil
+}
+
+// conn tracks whether a message is in flight on a connection, so Shutdown can close it
+// only between messages.
+type conn struct {
+	net.Conn
+	s         *Server
+	inMessage atomic.Bool // from MAIL FROM until the final answer was written
+	answered  atomic.Bool // the final answer is being written
+	closeOnce sync.Once
+	onClose   func() // guarded by s.mu
+}
+
+// Read is called by go-milter for the next command only after the previous answer was
+// written: a message answered before is then truly done.
+func (c *conn) Read(p []byte) (int, error) {
+	if c.answered.CompareAndSwap(true, false) {
+		c.inMessage.Store(false)
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *conn) busy() bool { return c.inMessage.Load() }
+
+func (c *conn) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		err = c.Conn.Close()
+		c.s.mu.Lock()
+		delete(c.s.conns, c)
+		onClose := c.onClose
+		c.s.mu.Unlock()
+		if onClose != nil {
+			onClose()
+		}
+	})
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,351 @@
+package milter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/textproto"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gomilter "github.com/emersion/go-milter"
+	"github.com/sirupsen/logrus"
+
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/spool"
+)
+
+// session is one milter connection: one SMTP session, any number of messages.
+type session struct {
+	srv  *Server
+	conn *conn
+	log  logrus.FieldLogger
+
+	mu     sync.Mutex // one callback at a time; release waits for none (see release)
+	closed atomic.Bool
+
+	macros     map[string]string
+	clientName string
+	clientAddr string
+	helo       string
+	msg        *message
+}
+
+// message is the state of the message in flight.
+type message struct {
+	ref      string
+	start    time.Time
+	from     string
+	rcpts    []string
+	spool    *spool.Spool
+	seen     map[string]int // header name (lower case) → occurrences so far
+	foreign  []headerRef    // X-Spam-* headers from outside, to remove
+	tooLarge bool
+}
+
+type headerRef struct {
+	name  string
+	index int // 1-based among headers of that name, as the milter protocol counts
+}
+
+// final is an answer that ends the message. go-milter replaces a session's backend after
+// any response whose Continue() is false, losing the connection's data (client, HELO)
+// for the next message on it; so final answers report Continue() true to go-milter while
+// carrying a final action code to the MTA, and the session resets itself.
+type final struct{ msg gomilter.Message }
+
+func (f *final) Response() *gomilter.Message { return &f.msg }
+func (f *final) Continue() bool              { return true }
+
+func reply(r filter.Reply) *final {
+	return &final{gomilter.Message{Code: byte(gomilter.ActReplyCode),
+		Data: []byte(fmt.Sprintf("%d %s %s\x00", r.Code, r.Enhanced, r.Text))}}
+}
+
+var accept = &final{gomilter.Message{Code: byte(gomilter.ActAccept)}}
+
+// do runs one callback: under the session lock, with the MTA's latest macros merged in,
+// and with any panic turned into a tempfail answer instead of a dropped connection.
+func (s *session) do(m *gomilter.Modifier, stage string, f func() gomilter.Response) (resp gomilter.Response, err error) {
+	s.mu.Lock()
+	defer func() {
+		if x := recover(); x != nil {
+			perr := fmt.Errorf("milter: %s: %w: %v", stage, filter.ErrPanic, x)
+			s.log.WithError(perr).WithField("stack", string(debug.Stack())).Error("panic in milter callback")
+			resp = s.finish(s.srv.Pipeline.TempFail(s.ref(), perr))
+		}
+		s.mu.Unlock()
+		if s.closed.Load() {
+			s.release()
+		}
+	}()
+	if m != nil {
+		if s.macros == nil {
+			s.macros = map[string]string{}
+		}
+		for k, v := range m.Macros {
+			s.macros[strings.Trim(k, "{}")] = v
+		}
+	}
+	return f(), nil
+}
+
+// release frees the message in flight when the connection closes. A callback still
+// running (e.g. a force-closed shutdown) frees it on its way out instead.
+func (s *session) release() {
+	s.closed.Store(true)
+	if !s.mu.TryLock() {
+		return
+	}
+	defer s.mu.Unlock()
+	s.dropMessage()
+}
+
+func (s *session) dropMessage() {
+	if s.msg != nil && s.msg.spool != nil {
+		if err := s.msg.spool.Close(); err != nil {
+			s.log.WithError(err).Warn("spool cleanup failed")
+		}
+	}
+	s.msg = nil
+}
+
+func (s *session) ref() string {
+	if s.msg != nil {
+		return s.msg.ref
+	}
+	return filter.NewRef()
+}
+
+// finish logs the verdict, ends the message and turns the verdict into the answer.
+func (s *session) finish(v filter.Verdict) gomilter.Response {
+	s.logVerdict(v)
+	s.dropMessage()
+	if s.conn != nil {
+		s.conn.answered.Store(true)
+	}
+	if v.Action == filter.Accept {
+		return accept
+	}
+	return reply(v.Reply)
+}
+
+func (s *session) Connect(host, family string, port uint16, addr net.IP, m *gomilter.Modifier) (gomilter.Response, error) {
+	return s.do(m, "connect", func() gomilter.Response {
+		s.clientName = host
+		if addr != nil {
+			s.clientAddr = addr.String()
+		} else if family == "unix" {
+			s.clientAddr = "local"
+		}
+		return gomilter.RespContinue
+	})
+}
+
+func (s *session) Helo(name string, m *gomilter.Modifier) (gomilter.Response, error) {
+	return s.do(m, "helo", func() gomilter.Response {
+		s.helo = name
+		return gomilter.RespContinue
+	})
+}
+
+func (s *session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response, error) {
+	return s.do(m, "mail", func() gomilter.Response {
+		s.dropMessage()
+		o := s.srv.Opts
+		s.msg = &message{
+			ref: filter.NewRef(), start: time.Now(), from: from,
+			spool: spool.New(o.MemorySpool, o.MaxMessageSize, o.SpoolDir),
+			seen:  map[string]int{},
+		}
+		if s.conn != nil {
+			s.conn.inMessage.Store(true)
+		}
+		return gomilter.RespContinue
+	})
+}
+
+func (s *session) RcptTo(rcpt string, m *gomilter.Modifier) (gomilter.Response, error) {
+	return s.do(m, "rcpt", func() gomilter.Response {
+		if s.msg != nil {
+			s.msg.rcpts = append(s.msg.rcpts, rcpt)
+		}
+		return gomilter.RespContinue
+	})
+}
+
+func (s *session) Header(name, value string, m *gomilter.Modifier) (gomilter.Response, error) {
+	return s.do(m, "header", func() gomilter.Response {
+		if s.msg == nil {
+			return s.noMessage("header")
+		}
+		lname := strings.ToLower(name)
+		s.msg.seen[lname]++
+		if filter.ForeignHeader(name) {
+			s.msg.foreign = append(s.msg.foreign, headerRef{name, s.msg.seen[lname]})
+		}
+		// Postfix folds with bare LF inside a value; the spool holds the message as
+		// it travels on the wire, with CRLF.
+		value = strings.ReplaceAll(strings.ReplaceAll(value, "\r\n", "\n"), "\n", "\r\n")
+		return s.write(name + ": " + value + "\r\n")
+	})
+}
+
+func (s *session) Headers(h textproto.MIMEHeader, m *gomilter.Modifier) (gomilter.Response, error) {
+	return s.do(m, "eoh", func() gomilter.Response {
+		if s.msg == nil {
+			return s.noMessage("end of header")
+		}
+		return s.write("\r\n")
+	})
+}
+
+func (s *session) BodyChunk(chunk []byte, m *gomilter.Modifier) (gomilter.Response, error) {
+	return s.do(m, "body", func() gomilter.Response {
+		if s.msg == nil {
+			return s.noMessage("body")
+		}
+		if s.msg.tooLarge {
+			return gomilter.RespContinue
+		}
+		if _, err := s.msg.spool.Write(chunk); err != nil {
+			return s.spoolFailed(err)
+		}
+		return gomilter.RespContinue
+	})
+}
+
+func (s *session) write(str string) gomilter.Response {
+	if _, err := s.msg.spool.WriteString(str); err != nil {
+		return s.spoolFailed(err)
+	}
+	return gomilter.RespContinue
+}
+
+// spoolFailed answers a message that could not be spooled: too large (552) or an I/O
+// error (451).
+func (s *session) spoolFailed(err error) gomilter.Response {
+	if errors.Is(err, spool.ErrTooLarge) {
+		s.msg.tooLarge = true
+		return s.finish(s.srv.Pipeline.TooLarge(s.msg.ref))
+	}
+	return s.finish(s.srv.Pipeline.TempFail(s.msg.ref, err))
+}
+
+// noMessage answers content outside MAIL FROM … end of data: a confused MTA, or a
+// client of ours that skipped a step. Never accept what we did not see whole.
+func (s *session) noMessage(stage string) gomilter.Response {
+	return s.finish(s.srv.Pipeline.TempFail(filter.NewRef(), fmt.Errorf("milter: %s before MAIL FROM", stage)))
+}
+
+func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
+	return s.do(m, "eom", func() gomilter.Response {
+		if s.msg == nil {
+			return s.noMessage("end of data")
+		}
+		msg, p := s.msg, s.srv.Pipeline
+		var v filter.Verdict
+		if size, limit := msg.spool.Size(), s.srv.Opts.ScanLimit; limit > 0 && size > limit {
+			v = p.Unscanned(msg.ref, fmt.Sprintf("message size %d exceeds scan_limit %d", size, limit), s.srv.Opts.AcceptTooLarge)
+		} else {
+			v = p.Run(context.Background(), s.envelope(), msg.spool, size, msg.ref)
+		}
+		if v.Action == filter.Accept {
+			if err := s.applyHeaders(m, v.Headers); err != nil {
+				v = p.TempFail(msg.ref, err)
+			}
+		}
+		return s.finish(v)
+	})
+}
+
+// applyHeaders removes the X-Spam-* headers that came from outside and adds ours.
+func (s *session) applyHeaders(m *gomilter.Modifier, hs []filter.Header) error {
+	for _, f := range s.msg.foreign {
+		if err := m.ChangeHeader(f.index, f.name, ""); err != nil {
+			return fmt.Errorf("milter: remove header %s: %w", f.name, err)
+		}
+	}
+	for _, h := range hs {
+		if err := m.AddHeader(h.Name, h.Value); err != nil {
+			return fmt.Errorf("milter: add header %s: %w", h.Name, err)
+		}
+	}
+	return nil
+}
+
+func (s *session) Abort(m *gomilter.Modifier) error {
+	_, err := s.do(m, "abort", func() gomilter.Response {
+		s.dropMessage()
+		if s.conn != nil {
+			s.conn.inMessage.Store(false)
+		}
+		return nil
+	})
+	return err
+}
+
+func (s *session) envelope() *filter.Envelope {
+	e := &filter.Envelope{
+		QueueID:    s.macros["i"],
+		ClientAddr: s.clientAddr,
+		ClientName: s.clientName,
+		Helo:       s.helo,
+		AuthUser:   s.macros["auth_authen"],
+	}
+	if a := s.macros["client_addr"]; a != "" {
+		e.ClientAddr = a
+	}
+	if s.msg != nil {
+		e.MailFrom, e.Rcpts = s.msg.from, s.msg.rcpts
+	}
+	return e
+}
+
+// logVerdict writes the one line per message that operators grep for.
+func (s *session) logVerdict(v filter.Verdict) {
+	env := s.envelope()
+	f := logrus.Fields{
+		"queue_id": env.QueueID,
+		"ref":      v.Ref,
+		"client":   env.ClientAddr,
+		"helo":     env.Helo,
+		"from":     env.MailFrom,
+		"rcpts":    len(env.Rcpts),
+		"action":   v.Action.String(),
+		"reason":   v.Reason,
+		"score":    fmt.Sprintf("%.1f", v.Score),
+	}
+	if s.msg != nil {
+		f["size"] = s.msg.spool.Size()
+		f["duration_ms"] = time.Since(s.msg.start).Milliseconds()
+	}
+	if len(v.Tests) > 0 {
+		names := make([]string, len(v.Tests))
+		for i, t := range v.Tests {
+			names[i] = t.Name
+		}
+		f["tests"] = strings.Join(names, ",")
+	}
+	if v.Virus != "" {
+		f["virus"] = v.Virus
+	}
+	if v.Action != filter.Accept {
+		f["reply"] = v.Reply.String()
+	}
+	l := s.log.WithFields(f)
+	if len(v.Errors) > 0 {
+		l = l.WithError(errors.Join(v.Errors...))
+		if v.Action == filter.TempFail {
+			l.Error("message tempfailed")
+			return
+		}
+		l.Warn("message accepted with checks skipped")
+		return
+	}
+	l.Info("message checked")
+}
