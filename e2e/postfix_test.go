@@ -1,0 +1,173 @@
+// Package e2e runs the postern binary behind a real, private Postfix that relays to a
+// sink the test owns: the path a message takes in production.
+package e2e
+
+import (
+	"fmt"
+	"net/smtp"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/postern/postern/internal/testutil"
+)
+
+const gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+// sendSMTP submits one message and returns the server's final reply code and text
+// (250 on success).
+func sendSMTP(t *testing.T, addr, from string, to []string, msg string) (int, string) {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.test.invalid"); err != nil {
+		return replyOf(t, err)
+	}
+	if err := c.Mail(from); err != nil {
+		return replyOf(t, err)
+	}
+	for _, r := range to {
+		if err := c.Rcpt(r); err != nil {
+			return replyOf(t, err)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return replyOf(t, err)
+	}
+	if _, err := w.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		return replyOf(t, err)
+	}
+	c.Quit()
+	return 250, ""
+}
+
+func replyOf(t *testing.T, err error) (int, string) {
+	t.Helper()
+	if te, ok := err.(*textproto.Error); ok {
+		return te.Code, te.Msg
+	}
+	t.Fatalf("smtp: %v", err)
+	return 0, ""
+}
+
+func message(subject, marker, body string) string {
+	return fmt.Sprintf("From: sender@example.org\r\nTo: rcpt@example.com\r\nSubject: %s\r\n"+
+		"Message-ID: <%s@example.org>\r\nX-Spam-Flag: YES\r\nX-Spam-Status: Yes, forged\r\n\r\n%s\r\n%s\r\n",
+		subject, marker, marker, body)
+}
+
+func TestPostfixEndToEnd(t *testing.T) {
+	testutil.Require(t, "postfix")
+	tmp := t.TempDir()
+	bin := testutil.BuildPostern(t, "..", tmp)
+	sink := testutil.StartSink(t)
+
+	milterAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	cfg := filepath.Join(tmp, "postern.toml")
+	if err := os.WriteFile(cfg, []byte("log_level = \"debug\"\n[milter]\nshutdown_timeout = \"5s\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	daemon := testutil.StartDaemon(t, bin, milterAddr, "serve", "-c", cfg,
+		"--data-dir", filepath.Join(tmp, "data"), "--listen", "inet:"+milterAddr)
+
+	snippet := testutil.MilterSnippet(t, "../docs/postfix.md")
+	snippet = strings.Replace(snippet, "inet:127.0.0.1:8895", "inet:"+milterAddr, 1)
+	if !strings.Contains(snippet, milterAddr) {
+		t.Fatal("docs/postfix.md snippet does not use the default listen address")
+	}
+	pf := testutil.StartPostfix(t, snippet, sink.Addr)
+	rcpts := []string{"rcpt@example.com", "second@example.com"}
+
+	t.Run("clean mail arrives tagged", func(t *testing.T) {
+		code, text := sendSMTP(t, pf.SMTPAddr, "sender@example.org", rcpts, message("hello", "clean-1", "A clean message."))
+		if code != 250 {
+			t.Fatalf("reply %d %s", code, text)
+		}
+		got, ok := sink.WaitFor("clean-1", 30*time.Second)
+		if !ok {
+			t.Fatal("clean message never reached the sink")
+		}
+		if !strings.Contains(got.Data, "X-Spam-Status: No, score=0.0 required=5.0 tests=none") {
+			t.Errorf("no X-Spam-Status: No header:\n%s", got.Data)
+		}
+		if strings.Contains(got.Data, "X-Spam-Flag: YES") || strings.Contains(got.Data, "forged") {
+			t.Errorf("forged X-Spam headers survived:\n%s", got.Data)
+		}
+		if got.From != "sender@example.org" || strings.Join(got.Rcpts, ",") != strings.Join(rcpts, ",") {
+			t.Errorf("envelope %s → %v", got.From, got.Rcpts)
+		}
+		if !strings.Contains(daemon.Output(), "message checked") {
+			t.Error("no log line for the message")
+		}
+	})
+
+	t.Run("GTUBE is refused during SMTP", func(t *testing.T) {
+		code, text := sendSMTP(t, pf.SMTPAddr, "sender@example.org", rcpts, message("gtube", "gtube-1", gtube))
+		if code != 550 || !strings.HasPrefix(text, "5.7.1 ") || !strings.Contains(text, "(ref ") {
+			t.Fatalf("reply %d %q, want 550 5.7.1 … (ref …)", code, text)
+		}
+		ref := text[strings.Index(text, "(ref ")+5:]
+		ref = ref[:strings.IndexByte(ref, ')')]
+		if !strings.Contains(daemon.Output(), "ref="+ref) {
+			t.Errorf("ref %s not in the log", ref)
+		}
+		if _, ok := sink.WaitFor("gtube-1", 2*time.Second); ok {
+			t.Error("rejected message was delivered")
+		}
+	})
+
+	t.Run("several messages in one SMTP session", func(t *testing.T) {
+		c, err := smtp.Dial(pf.SMTPAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for i := 0; i < 3; i++ {
+			if err := c.Mail("sender@example.org"); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Rcpt("rcpt@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			w, err := c.Data()
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprint(w, message("multi", fmt.Sprintf("multi-%d", i), "one of several"))
+			if err := w.Close(); err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+		}
+		for i := 0; i < 3; i++ {
+			if _, ok := sink.WaitFor(fmt.Sprintf("multi-%d", i), 30*time.Second); !ok {
+				t.Fatalf("message %d never arrived", i)
+			}
+		}
+	})
+
+	t.Run("postern stopped: Postfix tempfails and accepts nothing", func(t *testing.T) {
+		if err := daemon.Stop(10 * time.Second); err != nil {
+			t.Fatalf("postern exit after SIGTERM: %v", err)
+		}
+		if !strings.Contains(daemon.Output(), "stopped") {
+			t.Error("no clean shutdown in the log")
+		}
+		code, text := sendSMTP(t, pf.SMTPAddr, "sender@example.org", rcpts, message("down", "down-1", "sent while postern is down"))
+		if code/100 != 4 {
+			t.Fatalf("reply %d %s, want 4xx", code, text)
+		}
+		if _, ok := sink.WaitFor("down-1", 3*time.Second); ok {
+			t.Error("a message was delivered unscanned")
+		}
+	})
+}

@@ -1,0 +1,600 @@
+package milter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gomilter "github.com/emersion/go-milter"
+	"github.com/sirupsen/logrus"
+
+	"github.com/postern/postern/config"
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/rules"
+)
+
+// checkFunc adapts a function to filter.Check.
+type checkFunc struct {
+	name string
+	f    func(ctx context.Context, m *filter.Message) filter.Result
+}
+
+func (c checkFunc) Name() string { return c.name }
+func (c checkFunc) Check(ctx context.Context, m *filter.Message) filter.Result {
+	return c.f(ctx, m)
+}
+
+func testPipeline(checks ...filter.Check) *filter.Pipeline {
+	cfg := config.Default()
+	return &filter.Pipeline{
+		Checks: append([]filter.Check{rules.Builtin{}}, checks...),
+		Policy: filter.Policy{
+			RequiredScore: cfg.RequiredScore, RejectScore: cfg.RejectScore,
+			Timeout: 2 * time.Second, ReportHeader: "spam", Version: "postern-test",
+			Replies: filter.ReplyTexts{Spam: cfg.Replies.Spam, Virus: cfg.Replies.Virus,
+				TempFail: cfg.Replies.TempFail, TooLarge: cfg.Replies.TooLarge},
+		},
+	}
+}
+
+func defaultOpts() Options {
+	return Options{MemorySpool: 1 << 20, MaxMessageSize: 50 << 20, ScanLimit: 20 << 20, AcceptTooLarge: true}
+}
+
+// startServer runs a Server on 127.0.0.1:0 and stops it when the test ends.
+func startServer(t testing.TB, p *filter.Pipeline, opts Options) (*Server, string) {
+	t.Helper()
+	ln, err := Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	s := &Server{Pipeline: p, Opts: opts, Log: log}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return s, ln.Addr().String()
+}
+
+func dial(t testing.TB, addr string) *gomilter.ClientSession {
+	t.Helper()
+	c := gomilter.NewClientWithOptions("tcp", addr, gomilter.ClientOptions{
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
+		// Within the first six action bits, so the client accepts our protocol version 2.
+		ActionMask: gomilter.OptAddHeader | gomilter.OptChangeHeader | gomilter.OptQuarantine,
+	})
+	s, err := c.Session()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// connect sends the connection-level commands as Postfix does.
+func connect(t testing.TB, s *gomilter.ClientSession) {
+	t.Helper()
+	must(t, s.Macros(gomilter.CodeConn, "j", "mx.test", "{client_addr}", "192.0.2.7"))
+	mustContinue(t, "conn", func() (*gomilter.Action, error) {
+		return s.Conn("client.example", gomilter.FamilyInet, 40000, "192.0.2.7")
+	})
+	mustContinue(t, "helo", func() (*gomilter.Action, error) { return s.Helo("client.example") })
+}
+
+type msg struct {
+	from    string
+	rcpts   []string
+	headers [][2]string
+	body    string
+	queueID string
+}
+
+func plain(body string) msg {
+	return msg{
+		from: "sender@example.org", rcpts: []string{"rcpt@example.com"},
+		headers: [][2]string{{"From", "sender@example.org"}, {"To", "rcpt@example.com"}, {"Subject", "hello"}},
+		body:    body, queueID: "4ABC123",
+	}
+}
+
+// send runs one message through the session and returns the modifications and answer.
+// An answer before end of data is returned as the final action with no modifications.
+func send(t testing.TB, s *gomilter.ClientSession, m msg) ([]gomilter.ModifyAction, *gomilter.Action) {
+	t.Helper()
+	mods, act, err := trySend(s, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mods, act
+}
+
+func trySend(s *gomilter.ClientSession, m msg) ([]gomilter.ModifyAction, *gomilter.Action, error) {
+	if err := s.Macros(gomilter.CodeMail, "{auth_authen}", "alice"); err != nil {
+		return nil, nil, err
+	}
+	steps := []func() (*gomilter.Action, error){
+		func() (*gomilter.Action, error) { return s.Mail("<"+m.from+">", nil) },
+	}
+	for _, r := range m.rcpts {
+		steps = append(steps, func() (*gomilter.Action, error) { return s.Rcpt("<"+r+">", nil) })
+	}
+	for _, h := range m.headers {
+		steps = append(steps, func() (*gomilter.Action, error) { return s.HeaderField(h[0], h[1]) })
+	}
+	steps = append(steps, s.HeaderEnd)
+	for _, st := range steps {
+		act, err := st()
+		if err != nil {
+			return nil, nil, err
+		}
+		if act.Code != gomilter.ActContinue {
+			return nil, act, nil
+		}
+	}
+	if err := s.Macros(gomilter.CodeEOB, "i", m.queueID); err != nil {
+		return nil, nil, err
+	}
+	return s.BodyReadFrom(strings.NewReader(m.body))
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustContinue(t testing.TB, what string, f func() (*gomilter.Action, error)) {
+	t.Helper()
+	act, err := f()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if act.Code != gomilter.ActContinue {
+		t.Fatalf("%s: got %c %d %q, want continue", what, act.Code, act.SMTPCode, act.SMTPText)
+	}
+}
+
+func added(mods []gomilter.ModifyAction, name string) (string, bool) {
+	for _, m := range mods {
+		if m.Code == gomilter.ActAddHeader && strings.EqualFold(m.HeaderName, name) {
+			return m.HeaderValue, true
+		}
+	}
+	return "", false
+}
+
+// unfold undoes header folding at spaces.
+func unfold(v string) string { return strings.ReplaceAll(v, "\n\t", " ") }
+
+func wantReply(t testing.TB, act *gomilter.Action, code int, textPart string) {
+	t.Helper()
+	if act.Code != gomilter.ActReplyCode || act.SMTPCode != code || !strings.Contains(act.SMTPText, textPart) {
+		t.Fatalf("answer %c %d %q, want %d …%s…", act.Code, act.SMTPCode, act.SMTPText, code, textPart)
+	}
+}
+
+const gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+func TestCleanMessageGetsHeadersAndForgedOnesRemoved(t *testing.T) {
+	_, addr := startServer(t, testPipeline(), defaultOpts())
+	s := dial(t, addr)
+	connect(t, s)
+	m := plain("Hello,\r\nthis is a clean message.\r\n")
+	m.headers = append(m.headers, [2]string{"X-Spam-Status", "No, forged"}, [2]string{"x-spam-flag", "NO"},
+		[2]string{"X-Spam-Status", "No, forged again"})
+	mods, act := send(t, s, m)
+	if act.Code != gomilter.ActAccept {
+		t.Fatalf("answer %c %q, want accept", act.Code, act.SMTPText)
+	}
+	status, ok := added(mods, "X-Spam-Status")
+	if !ok || !strings.HasPrefix(unfold(status), "No, score=0.0 required=5.0 tests=none autolearn=no version=postern-test") {
+		t.Errorf("X-Spam-Status = %q", status)
+	}
+	if lvl, ok := added(mods, "X-Spam-Level"); !ok || lvl != "" {
+		t.Errorf("X-Spam-Level = %q %v", lvl, ok)
+	}
+	if _, ok := added(mods, "X-Spam-Flag"); ok {
+		t.Error("X-Spam-Flag on ham")
+	}
+	var removed []string
+	for _, md := range mods {
+		if md.Code == gomilter.ActChangeHeader && md.HeaderValue == "" {
+			removed = append(removed, fmt.Sprintf("%s#%d", md.HeaderName, md.HeaderIndex))
+		}
+	}
+	want := "X-Spam-Status#1 x-spam-flag#1 X-Spam-Status#2"
+	if strings.Join(removed, " ") != want {
+		t.Errorf("removed %v, want %s", removed, want)
+	}
+}
+
+func TestGTUBERejected(t *testing.T) {
+	_, addr := startServer(t, testPipeline(), defaultOpts())
+	s := dial(t, addr)
+	connect(t, s)
+	_, act := send(t, s, plain("test\r\n"+gtube+"\r\n"))
+	wantReply(t, act, 550, "5.7.1 Message rejected as spam (ref ")
+}
+
+func TestSpamBelowRejectIsTagged(t *testing.T) {
+	spammy := checkFunc{"spammy", func(context.Context, *filter.Message) filter.Result {
+		return filter.Result{Tests: []filter.Test{{Name: "Z_RULE", Score: 4.2, Description: "last"}, {Name: "A_RULE", Score: 3, Description: "first"}}}
+	}}
+	_, addr := startServer(t, testPipeline(spammy), defaultOpts())
+	s := dial(t, addr)
+	connect(t, s)
+	mods, act := send(t, s, plain("buy now\r\n"))
+	if act.Code != gomilter.ActAccept {
+		t.Fatalf("answer %c %q", act.Code, act.SMTPText)
+	}
+	if v, _ := added(mods, "X-Spam-Flag"); v != "YES" {
+		t.Errorf("X-Spam-Flag = %q", v)
+	}
+	if v, _ := added(mods, "X-Spam-Status"); !strings.HasPrefix(unfold(v), "Yes, score=7.2 required=5.0 tests=A_RULE,Z_RULE ") {
+		t.Errorf("X-Spam-Status = %q", v)
+	}
+	if v, _ := added(mods, "X-Spam-Level"); v != "*******" {
+		t.Errorf("X-Spam-Level = %q", v)
+	}
+	if v, _ := added(mods, "X-Spam-Report"); !strings.Contains(v, "3.0 A_RULE first") || !strings.Contains(v, "\n\t*   4.2 Z_RULE last") {
+		t.Errorf("X-Spam-Report = %q", v)
+	}
+}
+
+// recorder is a check that records the envelope and message it was given.
+type recorder struct {
+	mu   sync.Mutex
+	envs []filter.Envelope
+	raws []string
+}
+
+func (r *recorder) Name() string { return "recorder" }
+func (r *recorder) Check(_ context.Context, m *filter.Message) filter.Result {
+	raw, err := io.ReadAll(m.RawReader())
+	if err != nil {
+		return filter.Result{Err: err}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.envs = append(r.envs, *m.Env)
+	r.raws = append(r.raws, string(raw))
+	return filter.Result{}
+}
+
+func TestSeveralMessagesKeepTheConnectionData(t *testing.T) {
+	rec := &recorder{}
+	_, addr := startServer(t, testPipeline(rec), defaultOpts())
+	s := dial(t, addr)
+	connect(t, s)
+	for i, body := range []string{"one\r\n", "two " + gtube + "\r\n", "three\r\n"} {
+		m := plain(body)
+		m.queueID = fmt.Sprintf("Q%d", i)
+		m.rcpts = []string{fmt.Sprintf("r%d@example.com", i), "other@example.com"}
+		_, act := send(t, s, m)
+		wantCode := gomilter.ActAccept
+		if i == 1 {
+			wantCode = gomilter.ActReplyCode
+		}
+		if act.Code != wantCode {
+			t.Fatalf("message %d: answer %c %q", i, act.Code, act.SMTPText)
+		}
+	}
+	if len(rec.envs) != 3 {
+		t.Fatalf("checked %d messages", len(rec.envs))
+	}
+	for i, e := range rec.envs {
+		want := filter.Envelope{QueueID: fmt.Sprintf("Q%d", i), ClientAddr: "192.0.2.7", ClientName: "client.example",
+			Helo: "client.example", MailFrom: "sender@example.org", AuthUser: "alice",
+			Rcpts: []string{fmt.Sprintf("r%d@example.com", i), "other@example.com"}}
+		if fmt.Sprint(e) != fmt.Sprint(want) {
+			t.Errorf("message %d envelope\n got %+v\nwant %+v", i, e, want)
+		}
+	}
+	wantRaw := "From: sender@example.org\r\nTo: rcpt@example.com\r\nSubject: hello\r\n\r\none\r\n"
+	if rec.raws[0] != wantRaw {
+		t.Errorf("spooled message %q, want %q", rec.raws[0], wantRaw)
+	}
+}
+
+func TestManyRecipients(t *testing.T) {
+	rec := &recorder{}
+	_, addr := startServer(t, testPipeline(rec), defaultOpts())
+	s := dial(t, addr)
+	connect(t, s)
+	m := plain("hi\r\n")
+	m.rcpts = nil
+	for i := 0; i < 1000; i++ {
+		m.rcpts = append(m.rcpts, fmt.Sprintf("user%d@example.com", i))
+	}
+	if _, act := send(t, s, m); act.Code != gomilter.ActAccept {
+		t.Fatalf("answer %c", act.Code)
+	}
+	if n := len(rec.envs[0].Rcpts); n != 1000 {
+		t.Errorf("envelope has %d recipients", n)
+	}
+}
+
+func TestAbortThenNextMessage(t *testing.T) {
+	dir := t.TempDir()
+	rec := &recorder{}
+	opts := defaultOpts()
+	opts.MemorySpool, opts.SpoolDir = 0, dir // every message on disk
+	_, addr := startServer(t, testPipeline(rec), opts)
+	s := dial(t, addr)
+	connect(t, s)
+	mustContinue(t, "mail", func() (*gomilter.Action, error) { return s.Mail("<a@example.org>", nil) })
+	mustContinue(t, "rcpt", func() (*gomilter.Action, error) { return s.Rcpt("<b@example.com>", nil) })
+	mustContinue(t, "header", func() (*gomilter.Action, error) { return s.HeaderField("Subject", "aborted") })
+	must(t, s.Abort())
+	if _, act := send(t, s, plain("after abort\r\n")); act.Code != gomilter.ActAccept {
+		t.Fatalf("answer %c", act.Code)
+	}
+	if len(rec.raws) != 1 || strings.Contains(rec.raws[0], "aborted") {
+		t.Fatalf("checked %q", rec.raws)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("%d spool files left", len(left))
+	}
+}
+
+func TestHugeHeaders(t *testing.T) {
+	_, addr := startServer(t, testPipeline(), defaultOpts())
+	s := dial(t, addr)
+	connect(t, s)
+	m := plain("body\r\n")
+	m.headers = append(m.headers, [2]string{"X-Long", strings.Repeat("a", 900_000)})
+	for i := 0; i < 5000; i++ {
+		m.headers = append(m.headers, [2]string{"Received", fmt.Sprintf("from h%d by h%d", i, i+1)})
+	}
+	mods, act := send(t, s, m)
+	if act.Code != gomilter.ActAccept {
+		t.Fatalf("answer %c %q", act.Code, act.SMTPText)
+	}
+	if _, ok := added(mods, "X-Spam-Status"); !ok {
+		t.Error("no X-Spam-Status")
+	}
+}
+
+func TestSizeLimits(t *testing.T) {
+	tests := []struct {
+		name     string
+		opts     func(*Options)
+		body     int
+		code     gomilter.ActionCode
+		smtpCode int
+		text     string
+		skipped  bool
+	}{
+		{"over the hard cap", func(o *Options) { o.MaxMessageSize = 100_000 }, 200_000, gomilter.ActReplyCode, 552, "5.3.4 Message too large (ref ", false},
+		{"over the scan limit, accepted", func(o *Options) { o.ScanLimit = 50_000 }, 60_000, gomilter.ActAccept, 0, "", true},
+		{"over the scan limit, tempfailed", func(o *Options) { o.ScanLimit = 50_000; o.AcceptTooLarge = false }, 60_000, gomilter.ActReplyCode, 451, "4.7.1 ", false},
+		{"spilled to disk, scanned", func(o *Options) { o.MemorySpool = 1000 }, 60_000, gomilter.ActAccept, 0, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := defaultOpts()
+			opts.SpoolDir = t.TempDir()
+			tc.opts(&opts)
+			_, addr := startServer(t, testPipeline(), opts)
+			s := dial(t, addr)
+			connect(t, s)
+			line := strings.Repeat("x", 98) + "\r\n"
+			mods, act := send(t, s, plain(strings.Repeat(line, tc.body/100)))
+			if act.Code != tc.code || act.SMTPCode != tc.smtpCode || !strings.Contains(act.SMTPText, tc.text) {
+				t.Fatalf("answer %c %d %q", act.Code, act.SMTPCode, act.SMTPText)
+			}
+			v, ok := added(mods, "X-Postern-Skipped")
+			if ok != tc.skipped || (ok && !strings.Contains(v, "exceeds scan_limit")) {
+				t.Errorf("X-Postern-Skipped = %q %v", v, ok)
+			}
+			if _, ok := added(mods, "X-Spam-Status"); tc.code == gomilter.ActAccept && ok == tc.skipped {
+				t.Errorf("X-Spam-Status present = %v on a message scanned = %v", ok, !tc.skipped)
+			}
+			if left, _ := os.ReadDir(opts.SpoolDir); len(left) != 0 {
+				t.Errorf("%d spool files left", len(left))
+			}
+		})
+	}
+}
+
+func TestFailuresTempfail(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	tests := []struct {
+		name  string
+		check filter.Check
+	}{
+		{"check panics", checkFunc{"boom", func(context.Context, *filter.Message) filter.Result { panic("boom") }}},
+		{"check hangs past the deadline", checkFunc{"hang", func(context.Context, *filter.Message) filter.Result {
+			<-release // ignores its context, as a buggy check would
+			return filter.Result{}
+		}}},
+		{"check fails", checkFunc{"clamd", func(context.Context, *filter.Message) filter.Result {
+			return filter.Result{Err: errors.New("connection refused")}
+		}}},
+	}
+	for _, tc := range tests {
+		for _, onErrorAccept := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/accept=%v", tc.name, onErrorAccept), func(t *testing.T) {
+				p := testPipeline(tc.check)
+				p.Timeout = 200 * time.Millisecond
+				p.OnErrorAccept = onErrorAccept
+				_, addr := startServer(t, p, defaultOpts())
+				s := dial(t, addr)
+				connect(t, s)
+				mods, act := send(t, s, plain("hello\r\n"))
+				if !onErrorAccept {
+					wantReply(t, act, 451, "4.7.1 Message could not be checked, try again later (ref ")
+					return
+				}
+				if act.Code != gomilter.ActAccept {
+					t.Fatalf("answer %c %q", act.Code, act.SMTPText)
+				}
+				if v, ok := added(mods, "X-Postern-Skipped"); !ok || !strings.HasPrefix(v, tc.check.Name()+" (") {
+					t.Errorf("X-Postern-Skipped = %q", v)
+				}
+				// The session still works after a failure.
+				if _, act := send(t, s, plain(gtube)); act.SMTPCode != 550 {
+					t.Errorf("next message: %c %d", act.Code, act.SMTPCode)
+				}
+			})
+		}
+	}
+}
+
+func TestGarbageOnTheSocket(t *testing.T) {
+	_, addr := startServer(t, testPipeline(), defaultOpts())
+	for _, garbage := range [][]byte{
+		[]byte("GET / HTTP/1.0\r\n\r\n"),
+		{0, 0, 0, 0},             // zero-length packet
+		{0xff, 0xff, 0xff, 0xff}, // absurd length
+		{0, 0, 0, 2, 'Z', 'x'},   // unknown command
+		{0, 0, 0, 1, 'C'},        // truncated connect
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Write(garbage)
+		buf := make([]byte, 64)
+		n, err := c.Read(buf)
+		// Either closed, or (truncated connect) answered and still open: never a hang.
+		if err != nil && !errors.Is(err, io.EOF) && !isReset(err) {
+			t.Errorf("garbage %q: %v", garbage, err)
+		}
+		_ = n
+		c.Close()
+	}
+	// The daemon still serves others.
+	s := dial(t, addr)
+	connect(t, s)
+	if _, act := send(t, s, plain("still here\r\n")); act.Code != gomilter.ActAccept {
+		t.Fatalf("answer %c", act.Code)
+	}
+}
+
+func isReset(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "reset by peer") || strings.Contains(err.Error(), "broken pipe"))
+}
+
+func TestShutdownLetsMessagesInFlightFinish(t *testing.T) {
+	started := make(chan struct{})
+	slow := checkFunc{"slow", func(ctx context.Context, _ *filter.Message) filter.Result {
+		close(started)
+		time.Sleep(300 * time.Millisecond)
+		return filter.Result{}
+	}}
+	ln, err := Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	srv := &Server{Pipeline: testPipeline(slow), Opts: defaultOpts(), Log: log}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	addr := ln.Addr().String()
+
+	idle := dial(t, addr)
+	connect(t, idle)
+	busy := dial(t, addr)
+	connect(t, busy)
+
+	answer := make(chan *gomilter.Action, 1)
+	go func() {
+		_, act, err := trySend(busy, plain("in flight\r\n"))
+		if err != nil {
+			act = &gomilter.Action{Code: 'E', SMTPText: err.Error()}
+		}
+		answer <- act
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if act := <-answer; act.Code != gomilter.ActAccept {
+		t.Errorf("message in flight answered %c", act.Code)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Error("still accepting after shutdown")
+	}
+	if _, err := idle.Helo("again"); err == nil {
+		t.Error("idle connection still open after shutdown")
+	}
+}
+
+func TestShutdownDeadlineClosesBusyConnections(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	started := make(chan struct{}, 1)
+	stuck := checkFunc{"stuck", func(ctx context.Context, _ *filter.Message) filter.Result {
+		started <- struct{}{}
+		<-release
+		return filter.Result{}
+	}}
+	p := testPipeline(stuck)
+	p.Timeout = 10 * time.Second
+	ln, err := Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	srv := &Server{Pipeline: p, Opts: defaultOpts(), Log: log}
+	go srv.Serve(ln)
+	s := dial(t, ln.Addr().String())
+	connect(t, s)
+	go trySend(s, plain("stuck\r\n"))
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("shutdown = %v, want deadline exceeded", err)
+	}
+}
+
+func TestUnixSocket(t *testing.T) {
+	path := t.TempDir() + "/m.sock"
+	ln, err := Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A crashed daemon leaves its socket file behind: the next one replaces it.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	ln, err = Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if _, err := Listen("unix", path); err == nil {
+		t.Error("a second daemon on a live socket was allowed")
+	}
+}
