@@ -14,14 +14,14 @@ const DefaultPath = "/etc/postern/postern.toml"
 
 // Config is the whole configuration. Field order is the order of docs/configuration.md.
 type Config struct {
-	DataDir       string  `toml:"data_dir" doc:"Directory that holds every database file (Bayes, quarantine, greylist). Created if missing."`
-	RequiredScore float64 `toml:"required_score" doc:"Score at or above which a message is spam: it gets X-Spam-Flag: YES and X-Spam-Status: Yes."`
-	RejectScore   float64 `toml:"reject_score" doc:"Score at or above which a message is rejected during SMTP with 550 5.7.1."`
-	OnError       string  `toml:"on_error" doc:"What an internal failure (a check's error, the deadline, a panic, a spool error) does: \"tempfail\" answers 451 4.7.1 so the sender retries; \"accept\" delivers the message with an X-Postern-Skipped header naming what was not checked."`
+	DataDir       string   `toml:"data_dir" doc:"Directory that holds every database file (Bayes, quarantine, greylist). Created if missing."`
+	RequiredScore float64  `toml:"required_score" doc:"Score at or above which a message is spam: it gets X-Spam-Flag: YES and X-Spam-Status: Yes."`
+	RejectScore   float64  `toml:"reject_score" doc:"Score at or above which a message is rejected during SMTP with 550 5.7.1."`
+	OnError       string   `toml:"on_error" doc:"What an internal failure (a check's error, the deadline, a panic, a spool error) does: \"tempfail\" answers 451 4.7.1 so the sender retries; \"accept\" delivers the message with an X-Postern-Skipped header naming what was not checked."`
 	CheckTimeout  Duration `toml:"check_timeout" doc:"Deadline for all content checks of one message together. Keep it well below Postfix's milter_content_timeout."`
-	ReportHeader  string  `toml:"report_header" doc:"When to add the X-Spam-Report header: \"never\", \"spam\" or \"always\"."`
-	LogLevel      string  `toml:"log_level" doc:"Log level: \"debug\", \"info\", \"warn\" or \"error\"."`
-	LogFormat     string  `toml:"log_format" doc:"Log format: \"text\" (logfmt) or \"json\"."`
+	ReportHeader  string   `toml:"report_header" doc:"When to add the X-Spam-Report header: \"never\", \"spam\" or \"always\"."`
+	LogLevel      string   `toml:"log_level" doc:"Log level: \"debug\", \"info\", \"warn\" or \"error\"."`
+	LogFormat     string   `toml:"log_format" doc:"Log format: \"text\" (logfmt) or \"json\"."`
 
 	Milter  Milter  `toml:"milter" doc:"The milter listener Postfix connects to (smtpd_milters)."`
 	Limits  Limits  `toml:"limits" doc:"Message size limits and spooling."`

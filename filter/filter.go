@@ -88,11 +88,11 @@ func (a Action) String() string {
 
 // Reason says why a verdict is what it is, in one machine-readable word.
 const (
-	ReasonClean    = "clean"
-	ReasonSpam     = "spam"
-	ReasonVirus    = "virus"
-	ReasonError    = "error"
-	ReasonTooLarge = "too-large"
+	ReasonClean     = "clean"
+	ReasonSpam      = "spam"
+	ReasonVirus     = "virus"
+	ReasonError     = "error"
+	ReasonTooLarge  = "too-large"
 	ReasonUnscanned = "unscanned"
 )
 

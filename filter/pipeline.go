@@ -55,11 +55,14 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 
-	parsed, err := scan.Parse(io.NewSectionReader(raw, 0, size))
-	if err != nil {
-		return p.TempFail(ref, fmt.Errorf("filter: parse: %w", err))
+	msg := &Message{Env: env, Raw: raw, Size: size, Parsed: &scan.Message{}}
+	if len(p.Checks) > 0 {
+		parsed, err := scan.Parse(io.NewSectionReader(raw, 0, size))
+		if err != nil {
+			return p.TempFail(ref, fmt.Errorf("filter: parse: %w", err))
+		}
+		msg.Parsed = parsed
 	}
-	msg := &Message{Env: env, Raw: raw, Size: size, Parsed: parsed}
 
 	results := p.runChecks(ctx, msg)
 	return p.decide(ref, results)

@@ -384,6 +384,7 @@ func TestSizeLimits(t *testing.T) {
 		skipped  bool
 	}{
 		{"over the hard cap", func(o *Options) { o.MaxMessageSize = 100_000 }, 200_000, gomilter.ActReplyCode, 552, "5.3.4 Message too large (ref ", false},
+		{"over the hard cap in the header", func(o *Options) { o.MaxMessageSize = 500 }, 0, gomilter.ActReplyCode, 552, "5.3.4 Message too large (ref ", false},
 		{"over the scan limit, accepted", func(o *Options) { o.ScanLimit = 50_000 }, 60_000, gomilter.ActAccept, 0, "", true},
 		{"over the scan limit, tempfailed", func(o *Options) { o.ScanLimit = 50_000; o.AcceptTooLarge = false }, 60_000, gomilter.ActReplyCode, 451, "4.7.1 ", false},
 		{"spilled to disk, scanned", func(o *Options) { o.MemorySpool = 1000 }, 60_000, gomilter.ActAccept, 0, "", false},
@@ -397,7 +398,11 @@ func TestSizeLimits(t *testing.T) {
 			s := dial(t, addr)
 			connect(t, s)
 			line := strings.Repeat("x", 98) + "\r\n"
-			mods, act := send(t, s, plain(strings.Repeat(line, tc.body/100)))
+			m := plain(strings.Repeat(line, tc.body/100))
+			if tc.body == 0 {
+				m.headers = append(m.headers, [2]string{"X-Big", strings.Repeat("y", 600)}, [2]string{"X-After", "z"})
+			}
+			mods, act := send(t, s, m)
 			if act.Code != tc.code || act.SMTPCode != tc.smtpCode || !strings.Contains(act.SMTPText, tc.text) {
 				t.Fatalf("answer %c %d %q", act.Code, act.SMTPCode, act.SMTPText)
 			}

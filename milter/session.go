@@ -33,6 +33,10 @@ type session struct {
 	clientAddr string
 	helo       string
 	msg        *message
+	// deferred is a final answer decided while the MTA expects no reply (headers,
+	// end of header and body chunks are negotiated without replies); it is given at
+	// end of message.
+	deferred gomilter.Response
 }
 
 // message is the state of the message in flight.
@@ -70,13 +74,20 @@ var accept = &final{gomilter.Message{Code: byte(gomilter.ActAccept)}}
 
 // do runs one callback: under the session lock, with the MTA's latest macros merged in,
 // and with any panic turned into a tempfail answer instead of a dropped connection.
-func (s *session) do(m *gomilter.Modifier, stage string, f func() gomilter.Response) (resp gomilter.Response, err error) {
+// For a command the MTA expects no reply to (noReply), a final answer is deferred.
+func (s *session) do(m *gomilter.Modifier, stage string, noReply bool, f func() gomilter.Response) (resp gomilter.Response, err error) {
 	s.mu.Lock()
 	defer func() {
 		if x := recover(); x != nil {
 			perr := fmt.Errorf("milter: %s: %w: %v", stage, filter.ErrPanic, x)
 			s.log.WithError(perr).WithField("stack", string(debug.Stack())).Error("panic in milter callback")
 			resp = s.finish(s.srv.Pipeline.TempFail(s.ref(), perr))
+		}
+		if noReply {
+			if _, ok := resp.(*final); ok && s.deferred == nil {
+				s.deferred = resp
+			}
+			resp = nil
 		}
 		s.mu.Unlock()
 		if s.closed.Load() {
@@ -135,7 +146,7 @@ func (s *session) finish(v filter.Verdict) gomilter.Response {
 }
 
 func (s *session) Connect(host, family string, port uint16, addr net.IP, m *gomilter.Modifier) (gomilter.Response, error) {
-	return s.do(m, "connect", func() gomilter.Response {
+	return s.do(m, "connect", false, func() gomilter.Response {
 		s.clientName = host
 		if addr != nil {
 			s.clientAddr = addr.String()
@@ -147,15 +158,16 @@ func (s *session) Connect(host, family string, port uint16, addr net.IP, m *gomi
 }
 
 func (s *session) Helo(name string, m *gomilter.Modifier) (gomilter.Response, error) {
-	return s.do(m, "helo", func() gomilter.Response {
+	return s.do(m, "helo", false, func() gomilter.Response {
 		s.helo = name
 		return gomilter.RespContinue
 	})
 }
 
 func (s *session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response, error) {
-	return s.do(m, "mail", func() gomilter.Response {
+	return s.do(m, "mail", false, func() gomilter.Response {
 		s.dropMessage()
+		s.deferred = nil
 		o := s.srv.Opts
 		s.msg = &message{
 			ref: filter.NewRef(), start: time.Now(), from: from,
@@ -170,7 +182,7 @@ func (s *session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response
 }
 
 func (s *session) RcptTo(rcpt string, m *gomilter.Modifier) (gomilter.Response, error) {
-	return s.do(m, "rcpt", func() gomilter.Response {
+	return s.do(m, "rcpt", false, func() gomilter.Response {
 		if s.msg != nil {
 			s.msg.rcpts = append(s.msg.rcpts, rcpt)
 		}
@@ -179,7 +191,10 @@ func (s *session) RcptTo(rcpt string, m *gomilter.Modifier) (gomilter.Response, 
 }
 
 func (s *session) Header(name, value string, m *gomilter.Modifier) (gomilter.Response, error) {
-	return s.do(m, "header", func() gomilter.Response {
+	return s.do(m, "header", true, func() gomilter.Response {
+		if s.deferred != nil {
+			return nil // the message is answered already: wait for end of header
+		}
 		if s.msg == nil {
 			return s.noMessage("header")
 		}
@@ -196,7 +211,10 @@ func (s *session) Header(name, value string, m *gomilter.Modifier) (gomilter.Res
 }
 
 func (s *session) Headers(h textproto.MIMEHeader, m *gomilter.Modifier) (gomilter.Response, error) {
-	return s.do(m, "eoh", func() gomilter.Response {
+	return s.do(m, "eoh", true, func() gomilter.Response {
+		if s.deferred != nil {
+			return nil
+		}
 		if s.msg == nil {
 			return s.noMessage("end of header")
 		}
@@ -205,7 +223,10 @@ func (s *session) Headers(h textproto.MIMEHeader, m *gomilter.Modifier) (gomilte
 }
 
 func (s *session) BodyChunk(chunk []byte, m *gomilter.Modifier) (gomilter.Response, error) {
-	return s.do(m, "body", func() gomilter.Response {
+	return s.do(m, "body", true, func() gomilter.Response {
+		if s.deferred != nil {
+			return nil
+		}
 		if s.msg == nil {
 			return s.noMessage("body")
 		}
@@ -243,7 +264,11 @@ func (s *session) noMessage(stage string) gomilter.Response {
 }
 
 func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
-	return s.do(m, "eom", func() gomilter.Response {
+	return s.do(m, "eom", false, func() gomilter.Response {
+		if r := s.deferred; r != nil {
+			s.deferred = nil
+			return r
+		}
 		if s.msg == nil {
 			return s.noMessage("end of data")
 		}
@@ -279,8 +304,9 @@ func (s *session) applyHeaders(m *gomilter.Modifier, hs []filter.Header) error {
 }
 
 func (s *session) Abort(m *gomilter.Modifier) error {
-	_, err := s.do(m, "abort", func() gomilter.Response {
+	_, err := s.do(m, "abort", false, func() gomilter.Response {
 		s.dropMessage()
+		s.deferred = nil
 		if s.conn != nil {
 			s.conn.inMessage.Store(false)
 		}

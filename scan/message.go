@@ -84,21 +84,26 @@ func (p *parser) problem(format string, args ...any) {
 	}
 }
 
-// entity walks one entity whose header has been read and whose body is r.
+// entity builds the (decoding) entity for a header and raw body, then walks it.
 func (p *parser) entity(h textproto.Header, r io.Reader, depth int) error {
 	e, err := message.New(message.Header{Header: h}, r)
-	if err != nil && e == nil {
-		p.problem("entity: %v", err)
-		return p.leaf("application/octet-stream", "", r, depth, false)
+	return p.walk(e, err, r, depth)
+}
+
+// walk walks one decoded entity. newErr is the error message.New gave for it: an
+// unknown charset or transfer encoding leaves the body readable, raw.
+func (p *parser) walk(e *message.Entity, newErr error, raw io.Reader, depth int) error {
+	if e == nil {
+		p.problem("entity: %v", newErr)
+		return p.leaf("application/octet-stream", "", raw, depth, false)
 	}
-	if err != nil {
-		// Unknown charset or transfer encoding: the body is still readable, raw.
-		p.problem("entity: %v", err)
+	if newErr != nil {
+		p.problem("entity: %v", newErr)
 	}
 	ctype, params, cerr := e.Header.ContentType()
 	if cerr != nil || ctype == "" {
-		if h.Get("Content-Type") != "" {
-			p.problem("content-type %q: %v", h.Get("Content-Type"), cerr)
+		if v := e.Header.Get("Content-Type"); v != "" {
+			p.problem("content-type %q: %v", v, cerr)
 		}
 		ctype = "text/plain"
 	}
@@ -119,14 +124,15 @@ func (p *parser) entity(h textproto.Header, r io.Reader, depth int) error {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
-			if err != nil {
+			if part == nil {
 				if isReadErr(err) {
 					return err
 				}
 				p.problem("multipart: %v", err)
 				return nil
 			}
-			if err := p.entity(part.Header.Header, part.Body, depth+1); err != nil {
+			// NextPart already decoded the part's body.
+			if err := p.walk(part, err, part.Body, depth+1); err != nil {
 				return err
 			}
 		}

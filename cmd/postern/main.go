@@ -93,14 +93,31 @@ func newFlags(name, synopsis, help string) (*flag.FlagSet, *common) {
 	return fs, c
 }
 
-// parse parses flags; it returns an exit code when the command should stop.
+// parse parses flags, which may come before, between or after the arguments
+// ("postern config test -c FILE"); "--" ends the flags. It returns an exit code when
+// the command should stop. The arguments are left in positional.
 func parse(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, true
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0, true
+			}
+			return 2, true
 		}
-		return 2, true
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
+	// Leave the arguments where fs.Args finds them.
+	_ = fs.Parse(append([]string{"--"}, positional...))
 	return 0, false
 }
 

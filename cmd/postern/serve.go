@@ -1,7 +1,11 @@
 package main
 
 import (
+	stdlog "log"
+	"strings"
+
 	"context"
+	"github.com/sirupsen/logrus"
 	"os"
 	"os/signal"
 	"syscall"
@@ -35,6 +39,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		return fail("%v", ps)
 	}
 	log := newLogger(cfg)
+	routeLibraryLog(log)
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fail("data_dir: %v (set --data-dir to a writable directory)", err)
 	}
@@ -88,4 +93,23 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 			return 0
 		}
 	}
+}
+
+// routeLibraryLog sends what go-milter prints with the standard logger (garbage on the
+// socket, broken connections) through logrus, so every line has one format.
+func routeLibraryLog(log *logrus.Logger) {
+	stdlog.SetFlags(0)
+	stdlog.SetOutput(libraryLog{log.WithField("component", "go-milter")})
+}
+
+type libraryLog struct{ e *logrus.Entry }
+
+func (l libraryLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "use of closed network connection") {
+		l.e.Debug(msg) // our own shutdown closing idle connections
+	} else {
+		l.e.Warn(msg)
+	}
+	return len(p), nil
 }

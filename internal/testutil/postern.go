@@ -79,4 +79,3 @@ func (d *Daemon) Stop(timeout time.Duration) error {
 		return <-done
 	}
 }
-

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var bin string
+
+// TestMain builds the binary once: the CLI is tested as operators run it.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "postern-cli-")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "postern")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func postern(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+const gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+func TestHelp(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want []string
+	}{
+		{[]string{"--help"}, 0, []string{"serve", "check", "config", "version", "--data-dir"}},
+		{[]string{"serve", "--help"}, 0, []string{"smtpd_milters", "-listen", "-config", "-data-dir"}},
+		{[]string{"check", "--help"}, 0, []string{"-json", "spamassassin -t", "-data-dir"}},
+		{[]string{"config", "--help"}, 0, []string{"config test", "file:line"}},
+		{[]string{"version"}, 0, []string{"postern " + Version}},
+		{[]string{"nonsense"}, 2, []string{"unknown command"}},
+		{nil, 2, []string{"Usage"}},
+	}
+	for _, tc := range tests {
+		out, errOut, code := postern(t, "", tc.args...)
+		if code != tc.code {
+			t.Errorf("%v: exit %d, want %d", tc.args, code, tc.code)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out+errOut, w) {
+				t.Errorf("%v: output lacks %q:\n%s%s", tc.args, w, out, errOut)
+			}
+		}
+	}
+}
+
+func TestConfigTest(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.toml")
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(good, []byte("required_score = 6\n[milter]\nlisten = \"unix:/run/postern.sock\"\n"), 0o644)
+	os.WriteFile(bad, []byte("required_score = 6\nreject_scor = 20\n[limits]\nscan_limit = \"big\"\n"), 0o644)
+
+	if out, errOut, code := postern(t, "", "config", "test", "-c", good); code != 0 || !strings.Contains(out, "OK") {
+		t.Errorf("good config: exit %d %s%s", code, out, errOut)
+	}
+	_, errOut, code := postern(t, "", "config", "test", "--config", bad)
+	if code == 0 {
+		t.Error("bad config: exit 0")
+	}
+	for _, w := range []string{bad + ":2: reject_scor: unknown key", bad + ":4: limits.scan_limit: bad size"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("bad config: output lacks %q:\n%s", w, errOut)
+		}
+	}
+	if _, _, code := postern(t, "", "config", "test", "-c", filepath.Join(dir, "missing.toml")); code == 0 {
+		t.Error("an explicitly named missing file passed")
+	}
+	if out, _, code := postern(t, "", "config", "doc"); code != 0 || !strings.Contains(out, "`required_score`") {
+		t.Errorf("config doc: exit %d", code)
+	}
+}
+
+type jsonOut struct {
+	File     string `json:"file"`
+	Action   string `json:"action"`
+	Spam     bool   `json:"spam"`
+	Score    float64
+	Required float64
+	Tests    []struct {
+		Name  string
+		Score float64
+	}
+	Virus *string
+	Bayes *float64
+	MS    *float64 `json:"ms"`
+}
+
+func TestCheckJSON(t *testing.T) {
+	dir := t.TempDir()
+	md := filepath.Join(dir, "Maildir")
+	for _, d := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(md, d), 0o755)
+	}
+	files := map[string]string{
+		"Maildir/cur/1.host:2,S": "Subject: hi\r\n\r\nclean\r\n",
+		"Maildir/new/2.host":     "Subject: test\r\n\r\n" + gtube + "\r\n",
+		"mbox-style.eml":         "From someone@example.org Mon Jan  1 00:00:00 2024\nSubject: From line\n\nhello\n",
+		"Maildir/.hidden":        "not a message",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := postern(t, "", "check", "--json", "--data-dir", dir, md, filepath.Join(dir, "mbox-style.eml"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines:\n%s", len(lines), out)
+	}
+	want := []struct {
+		suffix string
+		action string
+		spam   bool
+		score  float64
+	}{
+		{"cur/1.host:2,S", "accept", false, 0},
+		{"new/2.host", "reject", true, 1000},
+		{"mbox-style.eml", "accept", false, 0},
+	}
+	for i, line := range lines {
+		var r jsonOut
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("line %d: %v: %s", i, err, line)
+		}
+		w := want[i]
+		if !strings.HasSuffix(r.File, w.suffix) || r.Action != w.action || r.Spam != w.spam || r.Score != w.score || r.Required != 5 {
+			t.Errorf("line %d: %s", i, line)
+		}
+		if r.Virus != nil || r.Bayes != nil || r.MS == nil || r.Tests == nil {
+			t.Errorf("line %d: virus/bayes must be null while off, ms and tests present: %s", i, line)
+		}
+		for _, key := range []string{`"virus":null`, `"bayes":null`, `"tests":[`} {
+			if !strings.Contains(line, key) {
+				t.Errorf("line %d lacks %s", i, key)
+			}
+		}
+	}
+	if !strings.Contains(lines[1], `"tests":[{"name":"GTUBE","score":1000}]`) {
+		t.Errorf("GTUBE line: %s", lines[1])
+	}
+	// check writes nothing: the data dir holds only what the test put there.
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("check wrote into the data dir: %v", entries)
+	}
+}
+
+func TestCheckReportAndErrors(t *testing.T) {
+	out, _, code := postern(t, "Subject: x\n\n"+gtube+"\n", "check")
+	if code != 0 {
+		t.Errorf("stdin: exit %d", code)
+	}
+	for _, w := range []string{"Content analysis details:   (1000.0 points, 5.0 required)", "GTUBE", "Action: reject (550 5.7.1"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("report lacks %q:\n%s", w, out)
+		}
+	}
+	out, errOut, code := postern(t, "", "check", "--json", "/nonexistent/message")
+	if code == 0 || !strings.Contains(out, `"action":"error"`) || !strings.Contains(errOut, "could not be checked") {
+		t.Errorf("missing file: exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -1,0 +1,208 @@
+package filter
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/postern/postern/spool"
+)
+
+type fixed struct {
+	name string
+	r    Result
+}
+
+func (f fixed) Name() string                           { return f.name }
+func (f fixed) Check(context.Context, *Message) Result { return f.r }
+
+type panics struct{}
+
+func (panics) Name() string                           { return "panics" }
+func (panics) Check(context.Context, *Message) Result { panic("bug") }
+
+type hangs struct{ release chan struct{} }
+
+func (hangs) Name() string { return "hangs" }
+func (h hangs) Check(context.Context, *Message) Result {
+	<-h.release
+	return Result{}
+}
+
+func policy() Policy {
+	return Policy{
+		RequiredScore: 5, RejectScore: 15, Timeout: time.Second, ReportHeader: "spam", Version: "postern-test",
+		Replies: ReplyTexts{Spam: "spam (ref {ref})", Virus: "virus {virus} (ref {ref})",
+			TempFail: "try later (ref {ref})", TooLarge: "too large (ref {ref})"},
+	}
+}
+
+func run(p *Pipeline) Verdict {
+	sp := spool.FromBytes([]byte("Subject: hi\r\n\r\nbody\r\n"))
+	return p.Run(context.Background(), nil, sp, sp.Size(), "REF")
+}
+
+func TestVerdicts(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	tests := []struct {
+		name          string
+		checks        []Check
+		onErrorAccept bool
+		action        Action
+		reason        string
+		score         float64
+		reply         string
+		skipped       bool
+	}{
+		{"no checks", nil, false, Accept, ReasonClean, 0, "", false},
+		{"ham", []Check{fixed{"r", Result{Tests: []Test{{Name: "A", Score: 1.5}}}}}, false, Accept, ReasonClean, 1.5, "", false},
+		{"negative score", []Check{fixed{"r", Result{Tests: []Test{{Name: "A", Score: -2}}}}}, false, Accept, ReasonClean, -2, "", false},
+		{"spam, tagged", []Check{fixed{"r", Result{Tests: []Test{{Name: "A", Score: 3}, {Name: "B", Score: 2}}}}}, false, Accept, ReasonSpam, 5, "", false},
+		{"spam from two checks, rejected", []Check{
+			fixed{"r", Result{Tests: []Test{{Name: "A", Score: 10}}}},
+			fixed{"b", Result{Tests: []Test{{Name: "BAYES_99", Score: 5}}}},
+		}, false, Reject, ReasonSpam, 15, "550 5.7.1 spam (ref REF)", false},
+		{"virus beats score", []Check{fixed{"av", Result{Virus: "Eicar-Test"}}}, false, Reject, ReasonVirus, 0, "554 5.7.1 virus Eicar-Test (ref REF)", false},
+		{"error tempfails", []Check{fixed{"av", Result{Err: errors.New("down")}}}, false, TempFail, ReasonError, 0, "451 4.7.1 try later (ref REF)", false},
+		{"error with on_error=accept", []Check{
+			fixed{"av", Result{Err: errors.New("down")}},
+			fixed{"r", Result{Tests: []Test{{Name: "A", Score: 1}}}},
+		}, true, Accept, ReasonClean, 1, "", true},
+		{"failed check's tests ignored", []Check{fixed{"r", Result{Tests: []Test{{Name: "A", Score: 100}}, Err: errors.New("half done")}}}, true, Accept, ReasonClean, 0, "", true},
+		{"panic tempfails", []Check{panics{}}, false, TempFail, ReasonError, 0, "451 4.7.1 try later (ref REF)", false},
+		{"deadline tempfails", []Check{hangs{release}}, false, TempFail, ReasonError, 0, "451 4.7.1 try later (ref REF)", false},
+		{"deadline with on_error=accept", []Check{hangs{release}}, true, Accept, ReasonClean, 0, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Pipeline{Checks: tc.checks, Policy: policy()}
+			p.Timeout = 100 * time.Millisecond
+			p.OnErrorAccept = tc.onErrorAccept
+			v := run(p)
+			if v.Action != tc.action || v.Reason != tc.reason || v.Score != tc.score {
+				t.Fatalf("verdict %s/%s/%.1f, want %s/%s/%.1f (errors %v)", v.Action, v.Reason, v.Score, tc.action, tc.reason, tc.score, v.Errors)
+			}
+			if tc.action != Accept && v.Reply.String() != tc.reply {
+				t.Errorf("reply %q, want %q", v.Reply, tc.reply)
+			}
+			if (len(v.Skipped) > 0) != tc.skipped {
+				t.Errorf("skipped %v", v.Skipped)
+			}
+			if tc.action == TempFail && len(v.Errors) == 0 {
+				t.Error("tempfail without the error for the log")
+			}
+			if tc.action == Accept {
+				_, skippedHeader := header(v.Headers, "X-Postern-Skipped")
+				if skippedHeader != tc.skipped {
+					t.Errorf("X-Postern-Skipped present = %v", skippedHeader)
+				}
+				if _, ok := header(v.Headers, "X-Spam-Status"); !ok {
+					t.Error("no X-Spam-Status on an accepted, scanned message")
+				}
+			}
+		})
+	}
+}
+
+func header(hs []Header, name string) (string, bool) {
+	for _, h := range hs {
+		if h.Name == name {
+			return h.Value, true
+		}
+	}
+	return "", false
+}
+
+func TestSpamHeaders(t *testing.T) {
+	many := make([]Test, 0, 12)
+	for _, n := range []string{"BAYES_99", "HTML_MESSAGE", "MIME_HTML_ONLY", "RDNS_NONE", "URIBL_BLOCKED", "FREEMAIL_FROM", "SUBJ_ALL_CAPS", "DATE_IN_FUTURE_06_12"} {
+		many = append(many, Test{Name: n, Score: 1.1, Description: "d " + n})
+	}
+	tests := []struct {
+		name   string
+		tests  []Test
+		report string
+		want   map[string]string // header → value (folds undone); "-" means absent
+	}{
+		{"ham", nil, "spam", map[string]string{
+			"X-Spam-Flag": "-", "X-Spam-Level": "", "X-Spam-Report": "-",
+			"X-Spam-Status": "No, score=0.0 required=5.0 tests=none autolearn=no version=postern-test",
+		}},
+		{"gtube", []Test{{Name: "GTUBE", Score: 1000, Description: "BODY: Generic Test"}}, "spam", map[string]string{
+			"X-Spam-Flag":   "YES",
+			"X-Spam-Level":  strings.Repeat("*", 50),
+			"X-Spam-Status": "Yes, score=1000.0 required=5.0 tests=GTUBE autolearn=no version=postern-test",
+			"X-Spam-Report": "* 1000.0 GTUBE BODY: Generic Test",
+		}},
+		{"ham with report always", []Test{{Name: "A", Score: 1.9, Description: "x"}}, "always", map[string]string{
+			"X-Spam-Level": "*", "X-Spam-Report": "*   1.9 A x",
+		}},
+		{"report never", []Test{{Name: "A", Score: 9, Description: "x"}}, "never", map[string]string{
+			"X-Spam-Report": "-",
+		}},
+		{"long test list folds", many, "never", map[string]string{
+			"X-Spam-Status": "Yes, score=8.8 required=5.0 tests=BAYES_99,DATE_IN_FUTURE_06_12,FREEMAIL_FROM,HTML_MESSAGE,MIME_HTML_ONLY,RDNS_NONE,SUBJ_ALL_CAPS,URIBL_BLOCKED autolearn=no version=postern-test",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Pipeline{Checks: []Check{fixed{"r", Result{Tests: tc.tests}}}, Policy: policy()}
+			p.RejectScore = 10000
+			p.ReportHeader = tc.report
+			v := run(p)
+			for name, want := range tc.want {
+				got, ok := header(v.Headers, name)
+				if want == "-" {
+					if ok {
+						t.Errorf("%s present: %q", name, got)
+					}
+					continue
+				}
+				for _, line := range strings.Split(got, "\n\t") {
+					if len(line) > 78-len(name)-2 && name == "X-Spam-Status" {
+						t.Errorf("%s line too long: %q", name, line)
+					}
+				}
+				// Unfold as RFC 5322 does (drop the line break), then fold spaces.
+				unfolded := strings.ReplaceAll(strings.ReplaceAll(got, ",\n\t", ","), "\n\t", " ")
+				if !ok || unfolded != want {
+					t.Errorf("%s = %q, want %q", name, unfolded, want)
+				}
+			}
+		})
+	}
+}
+
+func TestReplyTextSanitized(t *testing.T) {
+	p := &Pipeline{Policy: policy()}
+	p.Replies.Virus = "virus {virus} 100% (ref {ref})"
+	got := p.text(p.Replies.Virus, "R1", "Evil\r\n250 OK\x00é")
+	if got != "virus Evil250 OK 100 (ref R1)" {
+		t.Errorf("text = %q", got)
+	}
+}
+
+func TestNewRef(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 1000; i++ {
+		r := NewRef()
+		if len(r) != 12 || strings.Trim(r, "abcdefghijkmnpqrstuvwxyz23456789") != "" || seen[r] {
+			t.Fatalf("bad or repeated ref %q", r)
+		}
+		seen[r] = true
+	}
+}
+
+func TestForeignHeader(t *testing.T) {
+	for name, want := range map[string]bool{
+		"X-Spam-Status": true, "x-spam-flag": true, "X-Spam-Checker-Version": true, "X-Postern-Skipped": true,
+		"X-Spammy": false, "Subject": false, "X-Virus-Scanned": false,
+	} {
+		if ForeignHeader(name) != want {
+			t.Errorf("ForeignHeader(%q) = %v", name, !want)
+		}
+	}
+}

@@ -1,0 +1,201 @@
+package scan
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name     string
+		raw      string
+		subject  string
+		parts    []string // "type|filename|text"
+		problems bool
+	}{
+		{
+			name:    "plain",
+			raw:     "Subject: hi\n\nhello world\n",
+			subject: "hi",
+			parts:   []string{"text/plain||hello world\n"},
+		},
+		{
+			name:    "encoded subject and base64 body",
+			raw:     "Subject: =?utf-8?q?caf=C3=A9?=\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\naGVsbG8gY2Fmw6k=\n",
+			subject: "café",
+			parts:   []string{"text/plain||hello café"},
+		},
+		{
+			name:  "latin-1 quoted-printable",
+			raw:   "Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\nd=E9j=E0 vu=\n\n",
+			parts: []string{"text/plain||déjà vu\n"},
+		},
+		{
+			name: "multipart alternative with attachment",
+			raw: `Content-Type: multipart/mixed; boundary="outer"
+
+--outer
+Content-Type: multipart/alternative; boundary="inner"
+
+--inner
+Content-Type: text/plain
+
+plain version
+--inner
+Content-Type: text/html
+
+<p>html version</p>
+--inner--
+--outer
+Content-Type: application/pdf; name="a.pdf"
+Content-Disposition: attachment; filename="invoice.pdf"
+Content-Transfer-Encoding: base64
+
+JVBERi0=
+--outer--
+`,
+			parts: []string{"text/plain||plain version", "text/html||<p>html version</p>", "application/pdf|invoice.pdf|"},
+		},
+		{
+			name: "forwarded message/rfc822",
+			raw: `Content-Type: multipart/mixed; boundary="b"
+
+--b
+Content-Type: text/plain
+
+see below
+--b
+Content-Type: message/rfc822
+
+Subject: inner
+Content-Type: text/plain
+
+inner body
+--b--
+`,
+			parts: []string{"text/plain||see below", "text/plain||inner body"},
+		},
+		{
+			name: "encoded parts are decoded once",
+			raw: `Content-Type: multipart/mixed; boundary=b
+
+--b
+Content-Type: text/plain; charset=iso-8859-1
+Content-Transfer-Encoding: quoted-printable
+
+=E9t=E9
+--b
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: base64
+
+w6l0w6k=
+--b--
+`,
+			parts: []string{"text/plain||été", "text/plain||été"},
+		},
+		{
+			name:     "multipart without boundary is read as text",
+			raw:      "Content-Type: multipart/mixed\n\nstill text\n",
+			parts:    []string{"text/plain||still text\n"},
+			problems: true,
+		},
+		{
+			name:     "unknown charset keeps the raw text",
+			raw:      "Content-Type: text/plain; charset=x-martian\n\nhello\n",
+			parts:    []string{"text/plain||hello\n"},
+			problems: true,
+		},
+		{
+			name:  "8-bit text without charset",
+			raw:   "Subject: x\n\ncaf\xe9 cr\xe8me\n",
+			parts: []string{"text/plain||caf\xe9 cr\xe8me\n"},
+		},
+		{
+			name:     "broken base64 keeps what decodes",
+			raw:      "Content-Transfer-Encoding: base64\n\naGVsbG8=\n!!!!\n",
+			parts:    []string{"text/plain||hello"},
+			problems: true,
+		},
+		{
+			name:     "unterminated multipart",
+			raw:      "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\ncut off here",
+			parts:    []string{"text/plain||cut off here"},
+			problems: true,
+		},
+		{
+			name:     "no header at all",
+			raw:      "just some words\nwithout a header\n",
+			problems: true,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Parse(strings.NewReader(crlf(tc.raw)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.subject != "" && m.Subject() != tc.subject {
+				t.Errorf("subject %q, want %q", m.Subject(), tc.subject)
+			}
+			var got []string
+			for _, p := range m.Parts {
+				got = append(got, p.ContentType+"|"+p.Filename+"|"+strings.ReplaceAll(p.Text, "\r\n", "\n"))
+			}
+			if tc.parts != nil && strings.Join(got, "\n~\n") != strings.Join(tc.parts, "\n~\n") {
+				t.Errorf("parts\n got %q\nwant %q", got, tc.parts)
+			}
+			if tc.problems != (len(m.Problems) > 0) {
+				t.Errorf("problems = %q", m.Problems)
+			}
+		})
+	}
+}
+
+func TestParseReadError(t *testing.T) {
+	boom := errors.New("disk gone")
+	r := io.MultiReader(strings.NewReader("Subject: x\r\n\r\nsome body "), iotest.ErrReader(boom))
+	if _, err := Parse(r); !errors.Is(err, boom) {
+		t.Fatalf("Parse = %v, want the reader's error", err)
+	}
+}
+
+func TestParseBounded(t *testing.T) {
+	big := strings.Repeat("a", 3<<20)
+	raw := "Subject: big\r\n\r\n" + big
+	m, err := Parse(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Parts) != 1 || !m.Parts[0].Truncated || len(m.Parts[0].Text) != maxTextBytes {
+		t.Errorf("text part of %d bytes, truncated %v", len(m.Parts[0].Text), m.Parts[0].Truncated)
+	}
+	deep := strings.Repeat("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n", 100) + "Content-Type: text/plain\r\n\r\ndeep\r\n"
+	if _, err := Parse(strings.NewReader(deep)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"Subject: hi\r\n\r\nbody",
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: x\r\n\r\ny\r\n--b--\r\n",
+		"Content-Transfer-Encoding: quoted-printable\r\nContent-Type: text/html; charset=koi8-r\r\n\r\n=E1=\r\n",
+		"\x00\xff: \r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Parse(strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatalf("Parse of an in-memory message failed: %v", err)
+		}
+		if len(m.Parts) > maxParts {
+			t.Fatalf("%d parts", len(m.Parts))
+		}
+	})
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test of Postern: unit tests, protocol tests, and the integration tests
+# that start a private Postfix (and clamd). Installs the Debian packages those need
+# when they are missing (needs root, or sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v postfix >/dev/null || need+=(postfix)
+command -v clamd >/dev/null || need+=(clamav-daemon clamdscan)
+if [ ${#need[@]} -gt 0 ]; then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	echo "installing ${need[*]} for the integration tests"
+	$sudo apt-get update -qq
+	# Postfix asks for a mail configuration type; "No configuration" starts nothing.
+	echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+go vet ./...
+go test -race -count=1 "$@" ./...
