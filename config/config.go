@@ -25,6 +25,7 @@ type Config struct {
 
 	Milter  Milter  `toml:"milter" doc:"The milter listener Postfix connects to (smtpd_milters)."`
 	Limits  Limits  `toml:"limits" doc:"Message size limits and spooling."`
+	Clamd   Clamd   `toml:"clamd" doc:"Virus scanning with ClamAV's daemon. Scanning is on when address is set; without it, serve says at start that virus scanning is off."`
 	Replies Replies `toml:"replies" doc:"Texts of the SMTP replies. {ref} is replaced by the message's reference id, which the logs (and the quarantine) can find. Keep them generic: they are shown to senders."`
 }
 
@@ -41,6 +42,17 @@ type Limits struct {
 	MaxMessageSize ByteSize `toml:"max_message_size" doc:"Hard cap on a message's size: larger messages are answered 552 5.3.4."`
 	ScanLimit      ByteSize `toml:"scan_limit" doc:"Messages larger than this are not scanned; on_too_large says what happens to them."`
 	OnTooLarge     string   `toml:"on_too_large" doc:"Messages over scan_limit: \"accept\" delivers them with an X-Postern-Skipped header; \"tempfail\" answers 451 4.7.1."`
+}
+
+// Clamd configures virus scanning.
+type Clamd struct {
+	Address          string   `toml:"address" doc:"clamd's socket: \"tcp://HOST:PORT\" or \"unix:PATH\" (Debian's clamav-daemon: \"unix:/var/run/clamav/clamd.ctl\"). Empty: no virus scanning."`
+	Timeout          Duration `toml:"timeout" doc:"Deadline of one scan call to clamd; check_timeout bounds all of a message's scans together."`
+	MaxConnections   int      `toml:"max_connections" doc:"Scans in flight at once, over all messages; 0 means 2 × the number of CPU cores. Keep it at or below clamd.conf's MaxThreads."`
+	StreamMaxLength  ByteSize `toml:"stream_max_length" doc:"clamd.conf's StreamMaxLength (clamd's default 25M): what lies beyond it in a part is not scanned, and on_too_large decides."`
+	ScanWholeMessage bool     `toml:"scan_whole_message" doc:"Also stream the raw message, so clamd's own mail parser and phishing signatures see it as sent (each decoded part is streamed in any case)."`
+	OnScanError      string   `toml:"on_scan_error" doc:"clamd down, refusing, timing out or answering garbage: \"tempfail\" answers 451 4.7.1; \"accept\" delivers with X-Virus-Status: Unscanned (reason)."`
+	OnTooLarge       string   `toml:"on_too_large" doc:"A part larger than stream_max_length: \"accept\" delivers with X-Virus-Status: Unscanned (exceeds StreamMaxLength …); \"tempfail\" answers 451 4.7.1."`
 }
 
 // Replies holds the reply texts. The SMTP and enhanced status codes are fixed.
@@ -71,6 +83,13 @@ func Default() Config {
 			MaxMessageSize: 50 << 20,
 			ScanLimit:      20 << 20,
 			OnTooLarge:     "accept",
+		},
+		Clamd: Clamd{
+			Timeout:          Duration(30 * time.Second),
+			StreamMaxLength:  25 << 20,
+			ScanWholeMessage: true,
+			OnScanError:      "tempfail",
+			OnTooLarge:       "accept",
 		},
 		Replies: Replies{
 			Spam:     "Message rejected as spam (ref {ref}); contact the postmaster quoting this reference",
@@ -149,6 +168,22 @@ func (c *Config) Validate() Problems {
 	if _, _, err := ParseListen(c.Milter.Listen); err != nil {
 		bad("milter.listen", "%v", err)
 	}
+	oneOf("clamd.on_scan_error", c.Clamd.OnScanError, "tempfail", "accept")
+	oneOf("clamd.on_too_large", c.Clamd.OnTooLarge, "accept", "tempfail")
+	if c.Clamd.Address != "" {
+		if err := checkClamdAddress(c.Clamd.Address); err != nil {
+			bad("clamd.address", "%v", err)
+		}
+	}
+	if c.Clamd.Timeout <= 0 {
+		bad("clamd.timeout", "must be positive")
+	}
+	if c.Clamd.MaxConnections < 0 {
+		bad("clamd.max_connections", "must not be negative")
+	}
+	if c.Clamd.StreamMaxLength <= 0 {
+		bad("clamd.stream_max_length", "must be positive")
+	}
 	if c.Limits.MaxMessageSize <= 0 {
 		bad("limits.max_message_size", "must be positive")
 	}
@@ -188,4 +223,18 @@ func ParseListen(s string) (network, address string, err error) {
 		return "unix", rest, nil
 	}
 	return "", "", fmt.Errorf("%q: unknown socket kind %q, want inet or unix", s, kind)
+}
+
+// checkClamdAddress accepts "tcp://HOST:PORT" and "unix:PATH".
+func checkClamdAddress(s string) error {
+	switch {
+	case strings.HasPrefix(s, "tcp://"):
+		if !strings.Contains(strings.TrimPrefix(s, "tcp://"), ":") {
+			return fmt.Errorf("%q: want tcp://HOST:PORT", s)
+		}
+		return nil
+	case strings.HasPrefix(s, "unix:") && len(s) > len("unix:"):
+		return nil
+	}
+	return fmt.Errorf("%q: want tcp://HOST:PORT or unix:PATH", s)
 }

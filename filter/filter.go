@@ -50,12 +50,13 @@ type Header struct{ Name, Value string }
 // Result is what one check found. A failed check sets Err: the check did not run to the
 // end and its silence must not be read as "clean".
 type Result struct {
-	Check   string
-	Tests   []Test
-	Virus   string   // signature name, when a virus was found
-	Bayes   *float64 // spam probability, when the classifier gave one
-	Headers []Header // headers the check wants on accepted mail (e.g. X-Virus-Status)
-	Err     error
+	Check     string
+	Tests     []Test
+	Virus     string   // signature name, when a virus was found
+	VirusPart string   // where: file name and content type, for the log
+	Bayes     *float64 // spam probability, when the classifier gave one
+	Headers   []Header // headers the check wants on accepted mail (e.g. X-Virus-Status)
+	Err       error
 }
 
 // Check is one content check. It must honour ctx's deadline; it reports failures in
@@ -107,20 +108,21 @@ func (r Reply) String() string { return fmt.Sprintf("%d %s %s", r.Code, r.Enhanc
 
 // Verdict is the combined outcome for one message.
 type Verdict struct {
-	Ref      string // reference id shown to the sender and logged
-	Action   Action
-	Reason   string
-	Spam     bool
-	Score    float64
-	Required float64
-	Tests    []Test // sorted by name
-	Virus    string
-	Bayes    *float64
-	Reply    Reply    // for Reject and TempFail
-	Headers  []Header // for Accept
-	Skipped  []string // checks that failed while on_error = accept
-	Errors   []error  // every failure, for the log
-	Duration time.Duration
+	Ref       string // reference id shown to the sender and logged
+	Action    Action
+	Reason    string
+	Spam      bool
+	Score     float64
+	Required  float64
+	Tests     []Test // sorted by name
+	Virus     string
+	VirusPart string
+	Bayes     *float64
+	Reply     Reply    // for Reject and TempFail
+	Headers   []Header // for Accept
+	Skipped   []string // checks that failed while on_error = accept
+	Errors    []error  // every failure, for the log
+	Duration  time.Duration
 }
 
 // NewRef returns a short random reference id: printable in a reply, not guessable.

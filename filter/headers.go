@@ -6,10 +6,12 @@ import (
 )
 
 // ForeignHeader reports whether a header arriving from outside must be removed before
-// ours are added: a sender must not be able to forge our verdict.
+// ours are added: a sender must not be able to forge our verdict ("X-Spam-Status: No",
+// "X-Virus-Status: Clean").
 func ForeignHeader(name string) bool {
 	n := strings.ToLower(name)
-	return strings.HasPrefix(n, "x-spam-") || strings.HasPrefix(n, "x-postern-")
+	return strings.HasPrefix(n, "x-spam-") || strings.HasPrefix(n, "x-postern-") ||
+		n == "x-virus-status" || n == "x-virus-scanned"
 }
 
 // spamHeaders renders the SpamAssassin-compatible headers, so existing MUA filters keep

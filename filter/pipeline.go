@@ -117,7 +117,7 @@ func (p *Pipeline) decide(ref string, results []Result) Verdict {
 		}
 		v.Tests = append(v.Tests, r.Tests...)
 		if r.Virus != "" && v.Virus == "" {
-			v.Virus = r.Virus
+			v.Virus, v.VirusPart = r.Virus, r.VirusPart
 		}
 		if r.Bayes != nil {
 			v.Bayes = r.Bayes

@@ -199,7 +199,7 @@ func TestNewRef(t *testing.T) {
 func TestForeignHeader(t *testing.T) {
 	for name, want := range map[string]bool{
 		"X-Spam-Status": true, "x-spam-flag": true, "X-Spam-Checker-Version": true, "X-Postern-Skipped": true,
-		"X-Spammy": false, "Subject": false, "X-Virus-Scanned": false,
+		"X-Spammy": false, "Subject": false, "X-Virus-Scanned": true, "x-virus-status": true, "X-Virus-Report": false,
 	} {
 		if ForeignHeader(name) != want {
 			t.Errorf("ForeignHeader(%q) = %v", name, !want)

@@ -359,6 +359,7 @@ func (s *session) logVerdict(v filter.Verdict) {
 	}
 	if v.Virus != "" {
 		f["virus"] = v.Virus
+		f["virus_part"] = v.VirusPart
 	}
 	if v.Action != filter.Accept {
 		f["reply"] = v.Reply.String()

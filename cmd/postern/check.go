@@ -39,7 +39,10 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 	if err != nil {
 		return fail("%v", err)
 	}
-	p := newPipeline(cfg)
+	p, _, err := newPipeline(cfg)
+	if err != nil {
+		return fail("%v", err)
+	}
 	paths := flags.Args()
 	if len(paths) == 0 {
 		paths = []string{"-"}

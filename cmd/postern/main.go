@@ -13,6 +13,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/postern/postern/clamav"
 	"github.com/postern/postern/config"
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/rules"
@@ -153,10 +154,32 @@ func newLogger(cfg config.Config) *logrus.Logger {
 	return log
 }
 
-// newPipeline wires the configured checks into the filter pipeline.
-func newPipeline(cfg config.Config) *filter.Pipeline {
+// newPipeline wires the configured checks into the filter pipeline. clamd is the
+// virus scanner when [clamd] address is set (nil otherwise), for serve's health probe.
+func newPipeline(cfg config.Config) (*filter.Pipeline, *clamav.Client, error) {
+	checks := []filter.Check{rules.Builtin{}}
+	var clamd *clamav.Client
+	if cfg.Clamd.Address != "" {
+		conc := cfg.Clamd.MaxConnections
+		if conc == 0 {
+			conc = 2 * runtime.NumCPU()
+		}
+		var err error
+		clamd, err = clamav.New(cfg.Clamd.Address, conc)
+		if err != nil {
+			return nil, nil, err
+		}
+		clamd.MaxStream = int64(cfg.Clamd.StreamMaxLength)
+		checks = append(checks, &clamav.Check{
+			Clamd:          clamd,
+			WholeMessage:   cfg.Clamd.ScanWholeMessage,
+			Timeout:        cfg.Clamd.Timeout.D(),
+			AcceptOnError:  cfg.Clamd.OnScanError == "accept",
+			AcceptTooLarge: cfg.Clamd.OnTooLarge == "accept",
+		})
+	}
 	return &filter.Pipeline{
-		Checks: []filter.Check{rules.Builtin{}},
+		Checks: checks,
 		Policy: filter.Policy{
 			RequiredScore: cfg.RequiredScore,
 			RejectScore:   cfg.RejectScore,
@@ -169,7 +192,7 @@ func newPipeline(cfg config.Config) *filter.Pipeline {
 				TempFail: cfg.Replies.TempFail, TooLarge: cfg.Replies.TooLarge,
 			},
 		},
-	}
+	}, clamd, nil
 }
 
 func runVersion(args []string) int {

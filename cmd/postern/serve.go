@@ -1,8 +1,10 @@
 package main
 
 import (
+	"github.com/postern/postern/clamav"
 	stdlog "log"
 	"strings"
+	"time"
 
 	"context"
 	"github.com/sirupsen/logrus"
@@ -48,8 +50,12 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	if err != nil {
 		return fail("%v", err)
 	}
+	pipeline, clamd, err := newPipeline(cfg)
+	if err != nil {
+		return fail("%v", err)
+	}
 	srv := &milter.Server{
-		Pipeline: newPipeline(cfg),
+		Pipeline: pipeline,
 		Log:      log,
 		Opts: milter.Options{
 			MemorySpool:    int64(cfg.Limits.MemorySpool),
@@ -67,7 +73,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		"listen": cfg.Milter.Listen, "data_dir": cfg.DataDir, "version": Version,
 		"required_score": cfg.RequiredScore, "reject_score": cfg.RejectScore, "on_error": cfg.OnError,
 	}).Info("postern serving")
-	log.Warn("virus scanning is off: no [clamd] address configured")
+	probeClamd(log, clamd, cfg)
 	for {
 		select {
 		case err := <-done:
@@ -112,4 +118,23 @@ func (l libraryLog) Write(p []byte) (int, error) {
 		l.e.Warn(msg)
 	}
 	return len(p), nil
+}
+
+// probeClamd says loudly at start whether virus scanning works. Postern starts either
+// way: while clamd is down, mail is tempfailed (or marked unscanned, per on_scan_error).
+func probeClamd(log *logrus.Logger, clamd *clamav.Client, cfg config.Config) {
+	if clamd == nil {
+		log.Warn("virus scanning is OFF: no [clamd] address configured")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l := log.WithFields(logrus.Fields{"clamd": cfg.Clamd.Address, "on_scan_error": cfg.Clamd.OnScanError})
+	if err := clamd.Ping(ctx); err != nil {
+		l.WithError(err).Error("clamd is NOT answering: mail will be " + map[string]string{
+			"tempfail": "tempfailed (451)", "accept": "delivered marked X-Virus-Status: Unscanned",
+		}[cfg.Clamd.OnScanError] + " until it does")
+		return
+	}
+	l.Info("clamd answers: virus scanning is on")
 }

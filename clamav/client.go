@@ -1,0 +1,249 @@
+// Package clamav scans messages for malware with ClamAV's daemon, clamd: a small
+// INSTREAM client of our own, and the filter check that streams the raw message and
+// every decoded MIME part to it.
+//
+// The client is ours rather than github.com/baruwa-enterprise/clamd v1.0.1 (the only
+// version available) because that one drops the last chunk when a reader returns data
+// together with io.EOF (so it misses viruses at the end of a part), does not cancel a
+// scan in progress when its context ends, and reports "broken pipe" instead of clamd's
+// answer when a stream passes StreamMaxLength. INSTREAM is a short protocol; see
+// docs/clamav.md.
+package clamav
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrSizeLimit means clamd refused the stream: it passed clamd's StreamMaxLength (or
+// ours). The part was not scanned.
+var ErrSizeLimit = errors.New("clamd: stream exceeds StreamMaxLength")
+
+// Client talks to one clamd.
+type Client struct {
+	network, address string
+	// MaxStream is clamd's StreamMaxLength: a stream is cut there and reported as
+	// ErrSizeLimit without waiting for clamd to refuse it. 0: no limit of ours.
+	MaxStream int64
+	// ChunkSize is the INSTREAM chunk size.
+	ChunkSize int
+	sem       chan struct{}
+	bufs      sync.Pool
+}
+
+// New returns a client for address, written "tcp://HOST:PORT" or "unix:PATH" (also
+// "unix:///PATH" and a bare absolute path), that runs at most concurrency scans at once.
+func New(address string, concurrency int) (*Client, error) {
+	network, addr, err := ParseAddress(address)
+	if err != nil {
+		return nil, err
+	}
+	if concurrency < 1 {
+		concurrency = 1
+	}
+	c := &Client{network: network, address: addr, ChunkSize: 64 << 10, sem: make(chan struct{}, concurrency)}
+	c.bufs.New = func() any { b := make([]byte, 4+c.ChunkSize); return &b }
+	return c, nil
+}
+
+// ParseAddress splits "tcp://HOST:PORT" or "unix:PATH" into Go's network and address.
+func ParseAddress(s string) (network, address string, err error) {
+	switch {
+	case strings.HasPrefix(s, "tcp://"):
+		address = strings.TrimPrefix(s, "tcp://")
+		if _, _, err := net.SplitHostPort(address); err != nil {
+			return "", "", fmt.Errorf("clamd address %q: want tcp://HOST:PORT", s)
+		}
+		return "tcp", address, nil
+	case strings.HasPrefix(s, "unix://"):
+		return "unix", strings.TrimPrefix(s, "unix://"), nil
+	case strings.HasPrefix(s, "unix:"):
+		return "unix", strings.TrimPrefix(s, "unix:"), nil
+	case strings.HasPrefix(s, "/"):
+		return "unix", s, nil
+	}
+	return "", "", fmt.Errorf("clamd address %q: want tcp://HOST:PORT or unix:PATH", s)
+}
+
+// String names the clamd for logs.
+func (c *Client) String() string { return c.network + ":" + c.address }
+
+// dial waits for a concurrency slot and connects; the connection is closed when ctx
+// ends, which cancels a scan in progress, and carries ctx's deadline.
+func (c *Client) dial(ctx context.Context) (net.Conn, func(), error) {
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, fmt.Errorf("clamd: waiting for a free connection: %w", ctx.Err())
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, c.network, c.address)
+	if err != nil {
+		<-c.sem
+		return nil, nil, fmt.Errorf("clamd: connect %s: %w", c, err)
+	}
+	// When ctx ends (deadline or cancel), blocked reads and writes fail at once; ctx's
+	// error is then set, so callers see it rather than a bare I/O timeout.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	return conn, func() { stop(); conn.Close(); <-c.sem }, nil
+}
+
+// Ping checks that clamd answers.
+func (c *Client) Ping(ctx context.Context) error {
+	conn, done, err := c.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if _, err := conn.Write([]byte("zPING\x00")); err != nil {
+		return c.ctxErr(ctx, fmt.Errorf("clamd: ping: %w", err))
+	}
+	line, err := readReply(conn)
+	if err != nil {
+		return c.ctxErr(ctx, fmt.Errorf("clamd: ping: %w", err))
+	}
+	if line != "PONG" {
+		return fmt.Errorf("clamd: ping: unexpected answer %q", line)
+	}
+	return nil
+}
+
+// Scan streams r to clamd and returns the signature name of what it found, "" when
+// clean. Every byte r yields is scanned, including data returned together with io.EOF.
+func (c *Client) Scan(ctx context.Context, r io.Reader) (string, error) {
+	conn, done, err := c.dial(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	werr := c.stream(conn, r)
+	if werr != nil && !errors.Is(werr, errWrite) && !errors.Is(werr, ErrSizeLimit) {
+		return "", werr // our reader failed: nothing meaningful to ask clamd
+	}
+	// clamd answers (e.g. "INSTREAM size limit exceeded") before closing, even when our
+	// writes failed because it stopped reading: its answer says why.
+	line, rerr := readReply(conn)
+	if rerr != nil {
+		if werr != nil {
+			return "", c.ctxErr(ctx, werr)
+		}
+		return "", c.ctxErr(ctx, fmt.Errorf("clamd: read answer: %w", rerr))
+	}
+	sig, perr := ParseReply(line)
+	if perr != nil {
+		return "", perr
+	}
+	if errors.Is(werr, ErrSizeLimit) && sig == "" {
+		return "", ErrSizeLimit // clamd saw only the first MaxStream bytes
+	}
+	return sig, nil
+}
+
+var errWrite = errors.New("clamd: write")
+
+// stream sends r in INSTREAM chunks and the terminating zero-length chunk.
+func (c *Client) stream(conn net.Conn, r io.Reader) error {
+	bp := c.bufs.Get().(*[]byte)
+	defer c.bufs.Put(bp)
+	buf := *bp
+	w := conn
+	if _, err := w.Write([]byte("zINSTREAM\x00")); err != nil {
+		return fmt.Errorf("%w: %v", errWrite, err)
+	}
+	var sent int64
+	var limitErr error
+	for {
+		n, rerr := io.ReadFull(r, buf[4:])
+		if c.MaxStream > 0 && sent+int64(n) > c.MaxStream {
+			n = int(c.MaxStream - sent)
+			limitErr = ErrSizeLimit
+		}
+		if n > 0 {
+			binary.BigEndian.PutUint32(buf, uint32(n))
+			if _, err := w.Write(buf[:4+n]); err != nil {
+				return fmt.Errorf("%w: %v", errWrite, err)
+			}
+			sent += int64(n)
+		}
+		if limitErr != nil {
+			break
+		}
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			break
+		}
+		if rerr != nil {
+			return fmt.Errorf("clamd: read data to scan: %w", rerr)
+		}
+	}
+	if _, err := w.Write([]byte{0, 0, 0, 0}); err != nil {
+		return fmt.Errorf("%w: %v", errWrite, err)
+	}
+	return limitErr
+}
+
+// ctxErr prefers the context's error (deadline, cancel) over the I/O error it caused.
+func (c *Client) ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("clamd %s: %w", c, ctx.Err())
+	}
+	return err
+}
+
+// readReply reads clamd's one answer, terminated by NUL (z-commands) or newline.
+func readReply(conn net.Conn) (string, error) {
+	br := bufio.NewReaderSize(conn, 512)
+	var b strings.Builder
+	for b.Len() < 4096 {
+		ch, err := br.ReadByte()
+		if err != nil {
+			if errors.Is(err, io.EOF) && b.Len() > 0 {
+				break
+			}
+			return "", err
+		}
+		if ch == 0 || ch == '\n' {
+			break
+		}
+		b.WriteByte(ch)
+	}
+	return b.String(), nil
+}
+
+// ParseReply reads an INSTREAM answer: "stream: OK" → "", "stream: NAME FOUND" → NAME;
+// a size-limit answer → ErrSizeLimit; anything else is an error, never "clean".
+func ParseReply(line string) (string, error) {
+	line = strings.TrimRight(line, "\x00\r\n ")
+	if strings.Contains(line, "size limit exceeded") {
+		return "", ErrSizeLimit
+	}
+	rest, ok := strings.CutPrefix(line, "stream: ")
+	if !ok {
+		// Some clamd versions number their answers ("1: stream: OK") with IDSESSION.
+		if i := strings.Index(line, ": stream: "); i >= 0 {
+			rest, ok = line[i+len(": stream: "):], true
+		}
+	}
+	switch {
+	case !ok:
+		return "", fmt.Errorf("clamd: unexpected answer %q", line)
+	case rest == "OK":
+		return "", nil
+	case strings.HasSuffix(rest, " FOUND"):
+		sig := strings.TrimSpace(strings.TrimSuffix(rest, " FOUND"))
+		if sig == "" {
+			return "", fmt.Errorf("clamd: answer without a signature name %q", line)
+		}
+		return sig, nil
+	case strings.HasSuffix(rest, " ERROR"):
+		return "", fmt.Errorf("clamd: %s", strings.TrimSuffix(rest, " ERROR"))
+	}
+	return "", fmt.Errorf("clamd: unexpected answer %q", line)
+}

@@ -1,0 +1,246 @@
+package clamav
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+)
+
+func TestParseReply(t *testing.T) {
+	tests := []struct {
+		line, sig string
+		err       error // nil, ErrSizeLimit, or errAny
+	}{
+		{"stream: OK", "", nil},
+		{"stream: OK\x00", "", nil},
+		{"stream: Eicar-Test-Signature FOUND", "Eicar-Test-Signature", nil},
+		{"stream: Win.Test.EICAR_HDB-1 FOUND\n", "Win.Test.EICAR_HDB-1", nil},
+		{"1: stream: Test.EICAR.UNOFFICIAL FOUND", "Test.EICAR.UNOFFICIAL", nil},
+		{"INSTREAM size limit exceeded. ERROR", "", ErrSizeLimit},
+		{"stream: Can't allocate memory ERROR", "", errAny},
+		{"stream:  FOUND", "", errAny},
+		{"stream: ", "", errAny},
+		{"PONG", "", errAny},
+		{"", "", errAny},
+		{"UNKNOWN COMMAND", "", errAny},
+		{"stream: OK FOUND", "OK", nil},
+	}
+	for _, tc := range tests {
+		sig, err := ParseReply(tc.line)
+		switch {
+		case sig != tc.sig:
+			t.Errorf("ParseReply(%q) = %q, want %q", tc.line, sig, tc.sig)
+		case tc.err == nil && err != nil, tc.err != nil && err == nil:
+			t.Errorf("ParseReply(%q) error %v, want %v", tc.line, err, tc.err)
+		case tc.err == ErrSizeLimit && !errors.Is(err, ErrSizeLimit):
+			t.Errorf("ParseReply(%q) error %v, want ErrSizeLimit", tc.line, err)
+		}
+	}
+}
+
+var errAny = errors.New("any error")
+
+// FuzzParseReply: whatever clamd answers, the parser never panics and never reads an
+// answer it does not understand as clean.
+func FuzzParseReply(f *testing.F) {
+	for _, s := range []string{"stream: OK", "stream: X FOUND", "INSTREAM size limit exceeded. ERROR", "stream: x ERROR", "1: stream: OK"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		sig, err := ParseReply(line)
+		if err == nil && sig == "" {
+			trimmed := strings.TrimRight(line, "\x00\r\n ")
+			if !strings.HasSuffix(trimmed, "stream: OK") {
+				t.Fatalf("%q read as clean", line)
+			}
+		}
+		if err != nil && sig != "" {
+			t.Fatalf("%q: both a signature and an error", line)
+		}
+	})
+}
+
+// fakeClamd records what a client streams and answers with reply.
+type fakeClamd struct {
+	addr     string
+	received chan []byte
+}
+
+func startFake(t *testing.T, reply func(data []byte) string) *fakeClamd {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	f := &fakeClamd{addr: "tcp://" + ln.Addr().String(), received: make(chan []byte, 16)}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				cmd := make([]byte, len("zINSTREAM\x00"))
+				if _, err := io.ReadFull(c, cmd); err != nil || string(cmd) != "zINSTREAM\x00" {
+					return
+				}
+				var data []byte
+				for {
+					var n uint32
+					if err := binary.Read(c, binary.BigEndian, &n); err != nil {
+						return
+					}
+					if n == 0 {
+						break
+					}
+					chunk := make([]byte, n)
+					if _, err := io.ReadFull(c, chunk); err != nil {
+						return
+					}
+					data = append(data, chunk...)
+				}
+				f.received <- data
+				if r := reply(data); r != "" {
+					c.Write([]byte(r + "\x00"))
+				}
+			}()
+		}
+	}()
+	return f
+}
+
+const eicar = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
+
+func detectEICAR(data []byte) string {
+	if bytes.Contains(data, []byte(eicar)) {
+		return "stream: Eicar FOUND"
+	}
+	return "stream: OK"
+}
+
+// Every byte a reader yields reaches clamd, however the reader hands them over: the
+// bug of baruwa-enterprise/clamd v1.0.1 was to drop data returned with io.EOF.
+func TestScanStreamsEveryByte(t *testing.T) {
+	f := startFake(t, detectEICAR)
+	c, err := New(f.addr, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ChunkSize = 7 // many chunks, and a last one cut short
+	c.bufs.New = func() any { b := make([]byte, 4+c.ChunkSize); return &b }
+	payload := "some text before " + eicar
+	readers := map[string]func() io.Reader{
+		"plain":           func() io.Reader { return strings.NewReader(payload) },
+		"data with EOF":   func() io.Reader { return iotest.DataErrReader(strings.NewReader(payload)) },
+		"one byte a time": func() io.Reader { return iotest.OneByteReader(strings.NewReader(payload)) },
+		"half reads":      func() io.Reader { return iotest.HalfReader(strings.NewReader(payload)) },
+	}
+	for name, r := range readers {
+		t.Run(name, func(t *testing.T) {
+			sig, err := c.Scan(context.Background(), r())
+			if err != nil || sig != "Eicar" {
+				t.Fatalf("Scan = %q, %v", sig, err)
+			}
+			if got := <-f.received; string(got) != payload {
+				t.Errorf("clamd received %q", got)
+			}
+		})
+	}
+}
+
+func TestScanReaderFails(t *testing.T) {
+	f := startFake(t, detectEICAR)
+	c, _ := New(f.addr, 1)
+	boom := errors.New("disk gone")
+	_, err := c.Scan(context.Background(), iotest.ErrReader(boom))
+	if !errors.Is(err, boom) {
+		t.Fatalf("Scan = %v, want the reader's error", err)
+	}
+	// The slot is released: the next scan runs.
+	if sig, err := c.Scan(context.Background(), strings.NewReader("clean")); err != nil || sig != "" {
+		t.Fatalf("next Scan = %q, %v", sig, err)
+	}
+}
+
+func TestScanDeadlineCancelsAScanInProgress(t *testing.T) {
+	f := startFake(t, func([]byte) string { time.Sleep(time.Hour); return "" })
+	c, _ := New(f.addr, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Scan(ctx, strings.NewReader("never answered"))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Scan = %v, want deadline exceeded", err)
+	}
+	// Generous bound: the point is that it returns at all, not how fast.
+	if time.Since(start) > 10*time.Second {
+		t.Fatal("scan was not cancelled by its deadline")
+	}
+}
+
+func TestScanCancel(t *testing.T) {
+	f := startFake(t, func([]byte) string { time.Sleep(time.Hour); return "" })
+	c, _ := New(f.addr, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-f.received; cancel() }()
+	if _, err := c.Scan(ctx, strings.NewReader("x")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Scan = %v, want canceled", err)
+	}
+}
+
+func TestMaxStream(t *testing.T) {
+	f := startFake(t, detectEICAR)
+	c, _ := New(f.addr, 1)
+	c.MaxStream = 100
+	_, err := c.Scan(context.Background(), strings.NewReader(strings.Repeat("a", 1000)))
+	if !errors.Is(err, ErrSizeLimit) {
+		t.Fatalf("Scan = %v, want ErrSizeLimit", err)
+	}
+	if got := <-f.received; len(got) != 100 {
+		t.Errorf("streamed %d bytes, want the first 100", len(got))
+	}
+	// A virus in the first part is still found.
+	sig, err := c.Scan(context.Background(), strings.NewReader(eicar+strings.Repeat("a", 1000)))
+	if sig != "Eicar" || err != nil {
+		t.Fatalf("Scan = %q, %v", sig, err)
+	}
+}
+
+func TestConnectionRefused(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	c, _ := New("tcp://"+addr, 1)
+	if _, err := c.Scan(context.Background(), strings.NewReader("x")); err == nil {
+		t.Fatal("no error from a clamd that is down")
+	}
+	if err := c.Ping(context.Background()); err == nil {
+		t.Fatal("ping succeeded on a clamd that is down")
+	}
+}
+
+func TestParseAddress(t *testing.T) {
+	tests := []struct{ in, network, addr string }{
+		{"tcp://127.0.0.1:3310", "tcp", "127.0.0.1:3310"},
+		{"unix:/var/run/clamav/clamd.ctl", "unix", "/var/run/clamav/clamd.ctl"},
+		{"unix:///var/run/clamav/clamd.ctl", "unix", "/var/run/clamav/clamd.ctl"},
+		{"/var/run/clamav/clamd.ctl", "unix", "/var/run/clamav/clamd.ctl"},
+		{"tcp://localhost", "", ""},
+		{"127.0.0.1:3310", "", ""},
+	}
+	for _, tc := range tests {
+		n, a, err := ParseAddress(tc.in)
+		if n != tc.network || a != tc.addr || (err == nil) != (tc.network != "") {
+			t.Errorf("ParseAddress(%q) = %q %q %v", tc.in, n, a, err)
+		}
+	}
+}

@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/postern/postern/internal/testutil"
+)
+
+// TestVirusesThroughPostfix sends messages through a real Postfix to postern, which
+// scans them with a real clamd holding a test-made EICAR signature.
+func TestVirusesThroughPostfix(t *testing.T) {
+	testutil.Require(t, "postfix", "clamd")
+	tmp := t.TempDir()
+	bin := testutil.BuildPostern(t, "..", tmp)
+	sink := testutil.StartSink(t)
+	clamd := testutil.StartClamd(t, "1M")
+	silent := testutil.SilentServer(t)
+
+	milterAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	start := func(clamdAddr, extra string) *testutil.Daemon {
+		cfg := filepath.Join(tmp, "postern.toml")
+		content := fmt.Sprintf("check_timeout = \"10s\"\n[clamd]\naddress = %q\ntimeout = \"2s\"\nstream_max_length = \"1MiB\"\n%s", clamdAddr, extra)
+		if err := os.WriteFile(cfg, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return testutil.StartDaemon(t, bin, milterAddr, "serve", "-c", cfg,
+			"--data-dir", filepath.Join(tmp, "data"), "--listen", "inet:"+milterAddr)
+	}
+	daemon := start(clamd.TCP, "")
+	if !strings.Contains(daemon.Output(), "clamd answers") {
+		t.Errorf("no health probe in the log:\n%s", daemon.Output())
+	}
+	snippet := strings.Replace(testutil.MilterSnippet(t, "../docs/postfix.md"), "inet:127.0.0.1:8895", "inet:"+milterAddr, 1)
+	pf := testutil.StartPostfix(t, snippet, sink.Addr)
+	send := func(raw string) (int, string) {
+		return sendSMTP(t, pf.SMTPAddr, "sender@example.org", []string{"rcpt@example.com"}, raw)
+	}
+	eicar := []byte(testutil.EICAR)
+
+	infected := map[string]string{
+		"base64 attachment": testutil.WithAttachment("v-b64", "eicar.com", "application/octet-stream", eicar),
+		"zip":               testutil.WithAttachment("v-zip", "eicar.zip", "application/zip", testutil.Zip("eicar.com", eicar)),
+		"forwarded message": testutil.Forwarded("v-fwd", testutil.WithAttachment("inner", "eicar.com", "application/octet-stream", eicar)),
+		"quoted-printable":  testutil.QuotedPrintable("v-qp", "look: "+testutil.EICAR+" = end"),
+	}
+	for name, raw := range infected {
+		t.Run("infected: "+name, func(t *testing.T) {
+			code, text := send(raw)
+			if code != 554 || !strings.HasPrefix(text, "5.7.1 ") || !strings.Contains(text, testutil.EICARSignature) || !strings.Contains(text, "(ref ") {
+				t.Fatalf("reply %d %q, want 554 5.7.1 naming %s with a ref", code, text, testutil.EICARSignature)
+			}
+		})
+	}
+	if !strings.Contains(daemon.Output(), `virus_part="\"eicar.com\" (application/octet-stream)"`) {
+		t.Errorf("the log does not name the infected part:\n%s", daemon.Output())
+	}
+
+	t.Run("clean multipart is delivered marked Clean", func(t *testing.T) {
+		if code, text := send(testutil.CleanMultipart("clean-mp")); code != 250 {
+			t.Fatalf("reply %d %s", code, text)
+		}
+		got, ok := sink.WaitFor("clean-mp@example.org", 30*time.Second)
+		if !ok {
+			t.Fatal("never delivered")
+		}
+		for _, h := range []string{"X-Virus-Scanned: postern/clamav", "X-Virus-Status: Clean", "X-Spam-Status: No"} {
+			if !strings.Contains(got.Data, h) {
+				t.Errorf("delivered message lacks %q", h)
+			}
+		}
+	})
+
+	t.Run("part over StreamMaxLength is delivered marked Unscanned", func(t *testing.T) {
+		if code, text := send(testutil.Sized("big-part", 1500<<10)); code != 250 {
+			t.Fatalf("reply %d %s", code, text)
+		}
+		got, ok := sink.WaitFor("big-part@example.org", 30*time.Second)
+		if !ok {
+			t.Fatal("never delivered")
+		}
+		if !strings.Contains(got.Data, "X-Virus-Status: Unscanned (exceeds StreamMaxLength") {
+			t.Errorf("no Unscanned status:\n%.600s", got.Data)
+		}
+	})
+
+	t.Run("clamd killed: 451, nothing delivered", func(t *testing.T) {
+		clamd.Kill()
+		code, text := send(testutil.CleanMultipart("after-kill"))
+		if code != 451 || !strings.HasPrefix(text, "4.7.1 ") {
+			t.Fatalf("reply %d %q, want 451 4.7.1", code, text)
+		}
+		if _, ok := sink.WaitFor("after-kill@example.org", 2*time.Second); ok {
+			t.Error("delivered unscanned")
+		}
+	})
+
+	if err := daemon.Stop(10 * time.Second); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	t.Run("clamd that never answers: 451 within the deadline", func(t *testing.T) {
+		d := start(silent, "")
+		began := time.Now()
+		code, text := send(testutil.CleanMultipart("silent"))
+		if code != 451 {
+			t.Fatalf("reply %d %q, want 451", code, text)
+		}
+		t.Logf("answered after %s (clamd timeout 2s)", time.Since(began).Round(time.Millisecond))
+		d.Stop(10 * time.Second)
+	})
+	t.Run("on_too_large = tempfail", func(t *testing.T) {
+		d := start(testutil.StartClamd(t, "1M").TCP, "on_too_large = \"tempfail\"\n")
+		if code, text := send(testutil.Sized("big-tempfail", 1500<<10)); code != 451 {
+			t.Fatalf("reply %d %q, want 451", code, text)
+		}
+		d.Stop(10 * time.Second)
+	})
+}

@@ -1,0 +1,209 @@
+package scan
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // decode text in common non-UTF-8 charsets
+	"github.com/emersion/go-message/textproto"
+)
+
+// Leaf describes one leaf part of the MIME tree as Walk reaches it.
+type Leaf struct {
+	ContentType string // lower case, without parameters
+	Filename    string
+	Depth       int // 0 for a message that is not multipart
+}
+
+// Visit is called for every leaf with its decoded body (transfer encoding undone; text
+// in a known charset converted to UTF-8). It may read as much of body as it wants; the
+// rest is skipped. A decoding error ends body early (and becomes a problem); only a
+// failure of the underlying reader reaches the visitor as an error. An error the
+// visitor returns stops the walk and is returned by Walk.
+type Visit func(l Leaf, body io.Reader) error
+
+// Walk reads a message once, streaming, and calls visit for each leaf part, descending
+// into multiparts and attached messages (message/rfc822). It returns the top-level
+// header and what was malformed; its error is the reader's or the visitor's.
+func Walk(r io.Reader, visit Visit) (textproto.Header, []string, error) {
+	// textproto.ReadHeader is unbounded: cap the header block as go-message's Read does.
+	lr := &io.LimitedReader{R: markReads{r}, N: maxHeaderBytes}
+	br := bufio.NewReaderSize(lr, 32*1024)
+	h, err := textproto.ReadHeader(br)
+	lr.N = math.MaxInt64
+	w := walker{visit: visit}
+	if err != nil {
+		if isReadErr(err) {
+			return h, nil, err
+		}
+		// A header block that does not parse: what follows is read as the body, so
+		// content checks still see it.
+		w.problem("header: %v", err)
+	}
+	err = w.entity(h, br, 0)
+	return h, w.problems, err
+}
+
+type walker struct {
+	visit    Visit
+	problems []string
+	leaves   int
+}
+
+func (w *walker) problem(format string, args ...any) {
+	if len(w.problems) < 100 {
+		w.problems = append(w.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// entity builds the decoding entity for a header and raw body, then walks it.
+func (w *walker) entity(h textproto.Header, r io.Reader, depth int) error {
+	e, err := message.New(message.Header{Header: h}, r)
+	return w.walk(e, err, r, depth)
+}
+
+// walk walks one decoded entity. newErr is the error message.New gave for it: an
+// unknown charset or transfer encoding leaves the body readable, raw.
+func (w *walker) walk(e *message.Entity, newErr error, raw io.Reader, depth int) error {
+	if e == nil {
+		w.problem("entity: %v", newErr)
+		return w.leaf(Leaf{ContentType: "application/octet-stream", Depth: depth}, raw)
+	}
+	if newErr != nil {
+		w.problem("entity: %v", newErr)
+	}
+	ctype, params, cerr := e.Header.ContentType()
+	if cerr != nil || ctype == "" {
+		if v := e.Header.Get("Content-Type"); v != "" {
+			w.problem("content-type %q: %v", v, cerr)
+		}
+		ctype = "text/plain"
+	}
+	ctype = strings.ToLower(ctype)
+	leaf := Leaf{ContentType: ctype, Filename: filename(e.Header), Depth: depth}
+	if depth >= maxDepth {
+		w.problem("nesting deeper than %d: the rest read as one part", maxDepth)
+		return w.leaf(leaf, e.Body)
+	}
+	switch {
+	case strings.HasPrefix(ctype, "multipart/"):
+		if params["boundary"] == "" {
+			w.problem("%s without boundary: read as text", ctype)
+			leaf.ContentType = "text/plain"
+			return w.leaf(leaf, e.Body)
+		}
+		mr := e.MultipartReader()
+		for {
+			part, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if part == nil {
+				if isReadErr(err) {
+					return err
+				}
+				w.problem("multipart: %v", err)
+				return nil
+			}
+			// NextPart already decoded the part's body.
+			if err := w.walk(part, err, part.Body, depth+1); err != nil {
+				return err
+			}
+		}
+	case ctype == "message/rfc822" || ctype == "message/global":
+		br := bufio.NewReader(e.Body)
+		inner, err := textproto.ReadHeader(br)
+		if err != nil {
+			if isReadErr(err) {
+				return err
+			}
+			w.problem("message/rfc822: header: %v", err)
+		}
+		return w.entity(inner, br, depth+1)
+	default:
+		return w.leaf(leaf, e.Body)
+	}
+}
+
+func (w *walker) leaf(l Leaf, body io.Reader) error {
+	w.leaves++
+	if w.leaves > maxParts {
+		// Still read through: the reader's own failure must not go unnoticed.
+		_, err := io.Copy(io.Discard, body)
+		return readErr(err)
+	}
+	g := &guard{r: body, w: w, ctype: l.ContentType}
+	if err := w.visit(l, g); err != nil {
+		return err
+	}
+	_, err := io.Copy(io.Discard, g)
+	return err
+}
+
+// guard ends a part's body at its first decoding error, recording it as a problem,
+// and lets only the underlying reader's failures through.
+type guard struct {
+	r     io.Reader
+	w     *walker
+	ctype string
+	done  bool
+}
+
+func (g *guard) Read(p []byte) (int, error) {
+	if g.done {
+		return 0, io.EOF
+	}
+	n, err := g.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && !isReadErr(err) {
+		g.w.problem("%s: decode: %v", g.ctype, err)
+		g.done = true
+		return n, io.EOF
+	}
+	return n, err
+}
+
+func filename(h message.Header) string {
+	if _, params, err := h.ContentDisposition(); err == nil && params["filename"] != "" {
+		return params["filename"]
+	}
+	if _, params, err := h.ContentType(); err == nil && params["name"] != "" {
+		return params["name"]
+	}
+	return ""
+}
+
+// ReadError marks a failure of the underlying reader (the spool), as opposed to a
+// malformed message: only the former is an error of Parse and Walk.
+type ReadError struct{ Err error }
+
+func (e *ReadError) Error() string { return "scan: read message: " + e.Err.Error() }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+func isReadErr(err error) bool {
+	var re *ReadError
+	return errors.As(err, &re)
+}
+
+func readErr(err error) error {
+	if isReadErr(err) {
+		return err
+	}
+	return nil
+}
+
+// markReads tags the underlying reader's failures, so they are told apart from the
+// decoding errors of a malformed message.
+type markReads struct{ r io.Reader }
+
+func (m markReads) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = &ReadError{Err: err}
+	}
+	return n, err
+}
