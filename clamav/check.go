@@ -1,13 +1,14 @@
 package clamav
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/postern/postern/filter"
@@ -37,6 +38,11 @@ type Check struct {
 
 // Name implements filter.Check.
 func (c *Check) Name() string { return "clamav" }
+
+const (
+	smallPart     = 256 << 10
+	smallInFlight = 4
+)
 
 // errStop ends the walk once the outcome is known.
 var errStop = errors.New("stop")
@@ -89,12 +95,36 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 			record(wholeMessage, sig, err)
 		}()
 	}
+	// clamd spends milliseconds on every stream however small, so small parts are read
+	// into memory and scanned concurrently while the walk goes on; a large part is
+	// streamed as it is decoded. At most smallInFlight small parts wait in memory.
+	var stop atomic.Bool
+	slots := make(chan struct{}, smallInFlight)
 	_, _, werr := scan.Walk(m.RawReader(), func(l scan.Leaf, body io.Reader) error {
-		br := bufio.NewReader(body)
-		if _, err := br.Peek(1); err != nil {
-			return nil // empty part: nothing to scan (a read failure surfaces in Walk)
+		if stop.Load() || ctx.Err() != nil {
+			return errStop
 		}
-		sig, err := c.scan(ctx, br)
+		var small bytes.Buffer
+		n, err := io.CopyN(&small, body, smallPart+1)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if n == 0 {
+			return nil // empty part: nothing to scan
+		}
+		if n <= smallPart {
+			slots <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-slots; wg.Done() }()
+				sig, err := c.scan(ctx, &small)
+				if record(describe(l), sig, err) {
+					stop.Store(true)
+				}
+			}()
+			return nil
+		}
+		sig, err := c.scan(ctx, io.MultiReader(&small, body))
 		if record(describe(l), sig, err) {
 			return errStop
 		}

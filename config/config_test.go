@@ -150,3 +150,14 @@ func TestReferenceUpToDate(t *testing.T) {
 		}
 	}
 }
+
+// The example shipped in docs/ must stay valid.
+func TestExampleConfig(t *testing.T) {
+	c, err := Load("../docs/postern.toml.example", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Clamd.Address != "unix:/var/run/clamav/clamd.ctl" {
+		t.Errorf("example sets clamd address %q, want Debian's socket", c.Clamd.Address)
+	}
+}

@@ -62,21 +62,32 @@ func (w *walker) problem(format string, args ...any) {
 }
 
 // entity builds the decoding entity for a header and raw body, then walks it.
-func (w *walker) entity(h textproto.Header, r io.Reader, depth int) error {
-	e, err := message.New(message.Header{Header: h}, r)
-	return w.walk(e, err, r, depth)
-}
-
-// walk walks one decoded entity. newErr is the error message.New gave for it: an
-// unknown charset or transfer encoding leaves the body readable, raw.
-func (w *walker) walk(e *message.Entity, newErr error, raw io.Reader, depth int) error {
+func (w *walker) entity(h textproto.Header, raw io.Reader, depth int) error {
+	mh := message.Header{Header: h}
+	ctype, _, _ := mh.ContentType()
+	if !strings.HasPrefix(strings.ToLower(ctype), "multipart/") &&
+		strings.EqualFold(strings.TrimSpace(h.Get("Content-Transfer-Encoding")), "base64") {
+		// Attachments are mostly base64: decode it in bulk ourselves, several times
+		// faster than go-message's byte-filtering decoder (charsets still go-message's).
+		h = h.Copy()
+		h.Del("Content-Transfer-Encoding")
+		mh = message.Header{Header: h}
+		raw = newBase64Reader(raw)
+	}
+	e, err := message.New(mh, raw)
 	if e == nil {
-		w.problem("entity: %v", newErr)
+		w.problem("entity: %v", err)
 		return w.leaf(Leaf{ContentType: "application/octet-stream", Depth: depth}, raw)
 	}
-	if newErr != nil {
-		w.problem("entity: %v", newErr)
+	if err != nil {
+		// Unknown charset or transfer encoding: the body is still readable, raw.
+		w.problem("entity: %v", err)
 	}
+	return w.walk(e, depth)
+}
+
+// walk walks one decoding entity.
+func (w *walker) walk(e *message.Entity, depth int) error {
 	ctype, params, cerr := e.Header.ContentType()
 	if cerr != nil || ctype == "" {
 		if v := e.Header.Get("Content-Type"); v != "" {
@@ -97,21 +108,22 @@ func (w *walker) walk(e *message.Entity, newErr error, raw io.Reader, depth int)
 			leaf.ContentType = "text/plain"
 			return w.leaf(leaf, e.Body)
 		}
-		mr := e.MultipartReader()
+		// go-message leaves a multipart body undecoded; its parts are raw here and
+		// each is decoded by entity.
+		mr := textproto.NewMultipartReader(e.Body, params["boundary"])
 		for {
 			part, err := mr.NextPart()
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
-			if part == nil {
+			if err != nil {
 				if isReadErr(err) {
 					return err
 				}
 				w.problem("multipart: %v", err)
 				return nil
 			}
-			// NextPart already decoded the part's body.
-			if err := w.walk(part, err, part.Body, depth+1); err != nil {
+			if err := w.entity(part.Header, part, depth+1); err != nil {
 				return err
 			}
 		}

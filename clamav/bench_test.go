@@ -1,0 +1,108 @@
+package clamav
+
+// Benchmarks against a real clamd (started privately, as in clamd_test.go):
+//
+//	go test ./clamav -run '^$' -bench . -benchtime 100x
+
+import (
+	"bytes"
+	"context"
+	"math/rand"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/internal/testutil"
+	"github.com/postern/postern/spool"
+)
+
+// attachment is 1 MB of incompressible bytes: clamd must read all of it.
+func attachment() []byte {
+	b := make([]byte, 1<<20)
+	rand.New(rand.NewSource(1)).Read(b)
+	return b
+}
+
+// BenchmarkRawInstream is the floor: the decoded attachment streamed to clamd as is.
+func BenchmarkRawInstream(b *testing.B) {
+	clamd := testutil.StartClamd(b, "")
+	c, _ := New(clamd.TCP, 4)
+	data := attachment()
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Scan(context.Background(), bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckMessage is the same attachment inside a message (base64, multipart),
+// through the virus check: MIME walk, decoding, streaming each part.
+func BenchmarkCheckMessage(b *testing.B) {
+	for _, whole := range []bool{false, true} {
+		b.Run("whole="+strconv.FormatBool(whole), func(b *testing.B) {
+			clamd := testutil.StartClamd(b, "")
+			c, _ := New(clamd.TCP, 4)
+			data := attachment()
+			sp := spool.FromBytes([]byte(testutil.WithAttachment("bench", "data.bin", "application/octet-stream", data)))
+			chk := &Check{Clamd: c, WholeMessage: whole, Timeout: time.Minute}
+			msg := &filter.Message{Raw: sp, Size: sp.Size()}
+			b.SetBytes(int64(len(data)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if r := chk.Check(context.Background(), msg); r.Err != nil || r.Virus != "" {
+					b.Fatalf("%+v", r)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkConcurrent100 checks 100 messages with a 1 MB attachment at once, each
+// spooled to disk as serve does past memory_spool, and reports the process's peak RSS.
+func BenchmarkConcurrent100(b *testing.B) {
+	clamd := testutil.StartClamd(b, "")
+	c, _ := New(clamd.TCP, 4)
+	raw := []byte(testutil.WithAttachment("bench", "data.bin", "application/octet-stream", attachment()))
+	chk := &Check{Clamd: c, WholeMessage: true, Timeout: 5 * time.Minute}
+	dir := b.TempDir()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var wg sync.WaitGroup
+		for j := 0; j < 100; j++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sp := spool.New(1<<20, 0, dir)
+				defer sp.Close()
+				for off := 0; off < len(raw); off += 64 << 10 {
+					sp.Write(raw[off:min(off+64<<10, len(raw))])
+				}
+				if r := chk.Check(context.Background(), &filter.Message{Raw: sp, Size: sp.Size()}); r.Err != nil {
+					b.Error(r.Err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	b.StopTimer()
+	b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
+	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// peakRSSMB reads the process's high-water resident set size.
+func peakRSSMB() float64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
