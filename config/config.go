@@ -23,10 +23,11 @@ type Config struct {
 	LogLevel      string   `toml:"log_level" doc:"Log level: \"debug\", \"info\", \"warn\" or \"error\"."`
 	LogFormat     string   `toml:"log_format" doc:"Log format: \"text\" (logfmt) or \"json\"."`
 
-	Milter  Milter  `toml:"milter" doc:"The milter listener Postfix connects to (smtpd_milters)."`
-	Limits  Limits  `toml:"limits" doc:"Message size limits and spooling."`
-	Clamd   Clamd   `toml:"clamd" doc:"Virus scanning with ClamAV's daemon. Scanning is on when address is set; without it, serve says at start that virus scanning is off."`
-	Replies Replies `toml:"replies" doc:"Texts of the SMTP replies. {ref} is replaced by the message's reference id, which the logs (and the quarantine) can find. Keep them generic: they are shown to senders."`
+	Milter     Milter     `toml:"milter" doc:"The milter listener Postfix connects to (smtpd_milters)."`
+	Limits     Limits     `toml:"limits" doc:"Message size limits and spooling."`
+	Clamd      Clamd      `toml:"clamd" doc:"Virus scanning with ClamAV's daemon. Scanning is on when address is set; without it, serve says at start that virus scanning is off."`
+	Quarantine Quarantine `toml:"quarantine" doc:"The quarantine: a copy of every rejected or held message, in data_dir/quarantine.db, for 'postern quarantine'."`
+	Replies    Replies    `toml:"replies" doc:"Texts of the SMTP replies. {ref} is replaced by the message's reference id, which the logs (and the quarantine) can find. Keep them generic: they are shown to senders."`
 }
 
 // Milter configures the listener.
@@ -53,6 +54,14 @@ type Clamd struct {
 	ScanWholeMessage bool     `toml:"scan_whole_message" doc:"Also stream the raw message, so clamd's own mail parser and phishing signatures see it as sent (each decoded part is streamed in any case)."`
 	OnScanError      string   `toml:"on_scan_error" doc:"clamd down, refusing, timing out or answering garbage: \"tempfail\" answers 451 4.7.1; \"accept\" delivers with X-Virus-Status: Unscanned (reason)."`
 	OnTooLarge       string   `toml:"on_too_large" doc:"A part larger than stream_max_length: \"accept\" delivers with X-Virus-Status: Unscanned (exceeds StreamMaxLength …); \"tempfail\" answers 451 4.7.1."`
+}
+
+// Quarantine configures what is kept and for how long.
+type Quarantine struct {
+	Spam         string   `toml:"spam" doc:"Spam at or above reject_score: \"reject-and-keep\" (550 naming the kept copy), \"hold\" (keep a copy, accept into Postfix's hold queue) or \"reject\" (keep nothing)."`
+	Virus        string   `toml:"virus" doc:"Viruses: \"reject-and-keep\", \"hold\" or \"reject\", as for spam."`
+	Retention    Duration `toml:"retention" doc:"serve purges records older than this (\"30d\", \"720h\")."`
+	ReleaseRelay string   `toml:"release_relay" doc:"HOST:PORT of an SMTP server without milters that 'postern quarantine release' re-injects messages to (docs/postfix.md). Empty: release is not possible."`
 }
 
 // Replies holds the reply texts. The SMTP and enhanced status codes are fixed.
@@ -90,6 +99,11 @@ func Default() Config {
 			ScanWholeMessage: true,
 			OnScanError:      "tempfail",
 			OnTooLarge:       "accept",
+		},
+		Quarantine: Quarantine{
+			Spam:      "reject-and-keep",
+			Virus:     "reject-and-keep",
+			Retention: Duration(30 * 24 * time.Hour),
 		},
 		Replies: Replies{
 			Spam:     "Message rejected as spam (ref {ref}); contact the postmaster quoting this reference",
@@ -167,6 +181,14 @@ func (c *Config) Validate() Problems {
 	}
 	if _, _, err := ParseListen(c.Milter.Listen); err != nil {
 		bad("milter.listen", "%v", err)
+	}
+	oneOf("quarantine.spam", c.Quarantine.Spam, "reject-and-keep", "hold", "reject")
+	oneOf("quarantine.virus", c.Quarantine.Virus, "reject-and-keep", "hold", "reject")
+	if c.Quarantine.Retention <= 0 {
+		bad("quarantine.retention", "must be positive")
+	}
+	if r := c.Quarantine.ReleaseRelay; r != "" && !strings.Contains(r, ":") {
+		bad("quarantine.release_relay", "%q: want HOST:PORT", r)
 	}
 	oneOf("clamd.on_scan_error", c.Clamd.OnScanError, "tempfail", "accept")
 	oneOf("clamd.on_too_large", c.Clamd.OnTooLarge, "accept", "tempfail")

@@ -7,10 +7,32 @@ import (
 	"time"
 )
 
-// Duration is a time.Duration written as a Go duration string ("60s", "1m30s").
+// Duration is a time.Duration written as a Go duration string ("60s", "1m30s") or a
+// number of days ("30d").
 type Duration time.Duration
 
-func (d Duration) String() string { return time.Duration(d).String() }
+func (d Duration) String() string {
+	if d > 0 && time.Duration(d)%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", time.Duration(d)/(24*time.Hour))
+	}
+	return time.Duration(d).String()
+}
+
+// ParseDuration reads a Go duration ("90s", "1h30m") or a number of days ("30d").
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("bad duration %q: want e.g. \"30d\", \"12h\", \"90s\"", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("bad duration %q: want e.g. \"30d\", \"12h\", \"90s\"", s)
+	}
+	return d, nil
+}
 
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
@@ -20,11 +42,8 @@ func parseDuration(v any) (Duration, error) {
 	if !ok {
 		return 0, fmt.Errorf("want a duration string such as \"60s\", got %T", v)
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("bad duration %q: want e.g. \"30s\", \"5m\"", s)
-	}
-	return Duration(d), nil
+	d, err := ParseDuration(s)
+	return Duration(d), err
 }
 
 // ByteSize is a size in bytes, written as a number of bytes or a string with a unit

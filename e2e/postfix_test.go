@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"net/smtp"
 	"net/textproto"
 	"os"
@@ -21,7 +22,7 @@ const gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.
 // (250 on success).
 func sendSMTP(t *testing.T, addr, from string, to []string, msg string) (int, string) {
 	t.Helper()
-	c, err := smtp.Dial(addr)
+	c, err := dialSMTP(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,11 +54,28 @@ func sendSMTP(t *testing.T, addr, from string, to []string, msg string) (int, st
 
 func replyOf(t *testing.T, err error) (int, string) {
 	t.Helper()
+	code, text := codeOf(err)
+	if code == 0 {
+		t.Fatalf("smtp: %v", err)
+	}
+	return code, text
+}
+
+// codeOf is the SMTP reply an error carries; 0 when it is not a reply.
+func codeOf(err error) (int, string) {
 	if te, ok := err.(*textproto.Error); ok {
 		return te.Code, te.Msg
 	}
-	t.Fatalf("smtp: %v", err)
-	return 0, ""
+	return 0, err.Error()
+}
+
+func dialSMTP(addr string) (*smtp.Client, error) {
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetDeadline(time.Now().Add(2 * time.Minute))
+	return smtp.NewClient(conn, "127.0.0.1")
 }
 
 func message(subject, marker, body string) string {

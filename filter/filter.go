@@ -121,6 +121,8 @@ type Verdict struct {
 	Reply     Reply    // for Reject and TempFail
 	Headers   []Header // for Accept
 	Skipped   []string // checks that failed while on_error = accept
+	Kept      bool     // a copy is in the quarantine (under Ref)
+	Held      bool     // accepted into the MTA's hold queue, copy kept
 	Errors    []error  // every failure, for the log
 	Duration  time.Duration
 }

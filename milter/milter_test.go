@@ -17,6 +17,7 @@ import (
 
 	"github.com/postern/postern/config"
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/quarantine"
 	"github.com/postern/postern/rules"
 )
 
@@ -601,5 +602,85 @@ func TestUnixSocket(t *testing.T) {
 	defer ln.Close()
 	if _, err := Listen("unix", path); err == nil {
 		t.Error("a second daemon on a live socket was allowed")
+	}
+}
+
+// keeper is a fake quarantine for the session's side of the contract.
+type keeper struct {
+	mu   sync.Mutex
+	recs []*quarantine.Record
+	raws []string
+	err  error
+}
+
+func (k *keeper) Put(_ context.Context, r *quarantine.Record, raw io.Reader) error {
+	if k.err != nil {
+		return k.err
+	}
+	b, _ := io.ReadAll(raw)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.recs, k.raws = append(k.recs, r), append(k.raws, string(b))
+	return nil
+}
+
+func TestQuarantineActions(t *testing.T) {
+	tests := []struct {
+		name     string
+		spam     string
+		putErr   error
+		code     gomilter.ActionCode
+		smtpCode int
+		kept     bool
+		held     bool
+	}{
+		{"reject and keep", "", nil, gomilter.ActReplyCode, 550, true, false},
+		{"hold", Hold, nil, gomilter.ActAccept, 0, true, true},
+		{"reject only", RejectOnly, nil, gomilter.ActReplyCode, 550, false, false},
+		{"write fails: 451, never a 5xx without the copy", RejectAndKeep, errors.New("disk full"), gomilter.ActReplyCode, 451, false, false},
+		{"hold, write fails", Hold, errors.New("disk full"), gomilter.ActReplyCode, 451, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k := &keeper{err: tc.putErr}
+			opts := defaultOpts()
+			opts.Spam = tc.spam
+			ln, err := Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := logrus.New()
+			log.SetOutput(io.Discard)
+			srv := &Server{Pipeline: testPipeline(), Opts: opts, Log: log, Quarantine: k}
+			go srv.Serve(ln)
+			defer srv.Shutdown(context.Background())
+			s := dial(t, ln.Addr().String())
+			connect(t, s)
+			m := plain("spam " + gtube + "\r\n")
+			mods, act := send(t, s, m)
+			if act.Code != tc.code || act.SMTPCode != tc.smtpCode {
+				t.Fatalf("answer %c %d %q", act.Code, act.SMTPCode, act.SMTPText)
+			}
+			if tc.kept != (len(k.recs) == 1) {
+				t.Fatalf("kept %d records", len(k.recs))
+			}
+			if tc.kept {
+				r := k.recs[0]
+				if r.Reason != quarantine.ReasonSpam || r.MailFrom != m.from || r.Rcpts[0] != m.rcpts[0] ||
+					r.Subject != "hello" || r.QueueID != m.queueID || r.Score != 1000 || !strings.Contains(k.raws[0], gtube) {
+					t.Errorf("record %+v", r)
+				}
+				if !tc.held && !strings.Contains(act.SMTPText, "(ref "+r.ID+")") {
+					t.Errorf("reply %q does not name the record %s", act.SMTPText, r.ID)
+				}
+			}
+			var held bool
+			for _, md := range mods {
+				held = held || md.Code == gomilter.ActQuarantine
+			}
+			if held != tc.held {
+				t.Errorf("quarantine action sent = %v", held)
+			}
+		})
 	}
 }

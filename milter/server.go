@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -19,10 +20,29 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/quarantine"
+)
+
+// Keeper stores a copy of a message before it is rejected or held: the quarantine.
+type Keeper interface {
+	Put(ctx context.Context, r *quarantine.Record, raw io.Reader) error
+}
+
+// What to do with a message the verdict rejects, per reason (config [quarantine]).
+const (
+	RejectAndKeep = "reject-and-keep" // keep a copy, then answer 5xx naming it
+	Hold          = "hold"            // keep a copy, accept into Postfix's hold queue
+	RejectOnly    = "reject"          // answer 5xx, keep nothing
 )
 
 // Options configure sessions.
 type Options struct {
+	// Spam and Virus say what happens to rejected spam and viruses: RejectAndKeep,
+	// Hold or RejectOnly. Empty means RejectAndKeep.
+	Spam, Virus string
+	// KeepTimeout bounds one write to the quarantine.
+	KeepTimeout time.Duration
+
 	MemorySpool    int64  // bytes held in memory before spilling to a file
 	SpoolDir       string // "" for the system temp dir
 	MaxMessageSize int64  // hard cap: 552 5.3.4
@@ -32,9 +52,10 @@ type Options struct {
 
 // Server accepts milter connections and tracks them for a graceful shutdown.
 type Server struct {
-	Pipeline *filter.Pipeline
-	Opts     Options
-	Log      logrus.FieldLogger
+	Pipeline   *filter.Pipeline
+	Opts       Options
+	Log        logrus.FieldLogger
+	Quarantine Keeper // nil: nothing is kept, rejects are plain rejects
 
 	mu      sync.Mutex
 	conns   map[*conn]struct{}

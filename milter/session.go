@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/quarantine"
 	"github.com/postern/postern/spool"
 )
 
@@ -279,13 +280,70 @@ func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 		} else {
 			v = p.Run(context.Background(), s.envelope(), msg.spool, size, msg.ref)
 		}
+		hold := false
+		if v.Action == filter.Reject && (v.Reason == filter.ReasonSpam || v.Reason == filter.ReasonVirus) {
+			v, hold = s.keep(v)
+		}
 		if v.Action == filter.Accept {
 			if err := s.applyHeaders(m, v.Headers); err != nil {
 				v = p.TempFail(msg.ref, err)
+			} else if hold {
+				if err := m.Quarantine(fmt.Sprintf("postern %s (ref %s)", v.Reason, v.Ref)); err != nil {
+					v = p.TempFail(msg.ref, fmt.Errorf("milter: hold: %w", err))
+				}
 			}
 		}
 		return s.finish(v)
 	})
+}
+
+// keep stores a copy of a rejected message in the quarantine, as configured for its
+// reason, before the 5xx is answered: a message is never rejected without its copy,
+// so a failed write is a tempfail. With "hold", the message is accepted into Postfix's
+// hold queue instead (hold reports true).
+func (s *session) keep(v filter.Verdict) (filter.Verdict, bool) {
+	action := s.srv.Opts.Spam
+	if v.Reason == filter.ReasonVirus {
+		action = s.srv.Opts.Virus
+	}
+	if action == "" {
+		action = RejectAndKeep
+	}
+	if action == RejectOnly || s.srv.Quarantine == nil {
+		return v, false
+	}
+	msg, env := s.msg, s.envelope()
+	from, subject, messageID := quarantine.HeaderFields(msg.spool.Reader())
+	r := &quarantine.Record{
+		ID: v.Ref, Time: time.Now(), QueueID: env.QueueID, ClientAddr: env.ClientAddr,
+		ClientName: env.ClientName, Helo: env.Helo, MailFrom: env.MailFrom, Rcpts: env.Rcpts,
+		From: from, Subject: subject, MessageID: messageID, Size: msg.spool.Size(),
+		Score: v.Score, Virus: v.Virus, Reason: v.Reason, Action: quarantine.ActionRejected,
+	}
+	for _, t := range v.Tests {
+		r.Tests = append(r.Tests, t.Name)
+	}
+	if action == Hold {
+		r.Action = quarantine.ActionHeld
+	}
+	timeout := s.srv.Opts.KeepTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := s.srv.Quarantine.Put(ctx, r, msg.spool.Reader()); err != nil {
+		tv := s.srv.Pipeline.TempFail(v.Ref, err)
+		tv.Score, tv.Tests, tv.Virus = v.Score, v.Tests, v.Virus
+		return tv, false
+	}
+	if action == Hold {
+		v.Action = filter.Accept
+		v.Held = true
+		return v, true
+	}
+	v.Kept = true
+	return v, false
 }
 
 // applyHeaders removes the X-Spam-* headers that came from outside and adds ours.
@@ -363,6 +421,9 @@ func (s *session) logVerdict(v filter.Verdict) {
 	}
 	if v.Action != filter.Accept {
 		f["reply"] = v.Reply.String()
+	}
+	if v.Kept || v.Held {
+		f["quarantine"] = map[bool]string{true: "held", false: "kept"}[v.Held]
 	}
 	l := s.log.WithFields(f)
 	if len(v.Errors) > 0 {

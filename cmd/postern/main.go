@@ -32,6 +32,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the milter daemon that Postfix's smtpd_milters points at", runServe},
 		{"check", "check message files offline with the same pipeline, print a report", runCheck},
+		{"quarantine", "list, show, release, delete, purge the messages Postern rejected or held", runQuarantine},
 		{"config", "config test: validate the configuration; config doc: print its reference", runConfig},
 		{"version", "print the version", runVersion},
 	}
@@ -41,7 +42,7 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "postern %s: a mail content filter for Postfix and Sendmail (milter)\n\n", Version)
 	fmt.Fprintf(w, "Usage: postern COMMAND [options] [args]\n\nCommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nEvery command takes -c/--config FILE (default %s; built-in defaults when\n", config.DefaultPath)
 	fmt.Fprintf(w, "it is absent) and --data-dir DIR. 'postern COMMAND --help' explains one command.\n")

@@ -2,7 +2,9 @@ package main
 
 import (
 	"github.com/postern/postern/clamav"
+	"github.com/postern/postern/quarantine"
 	stdlog "log"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -54,10 +56,18 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	if err != nil {
 		return fail("%v", err)
 	}
+	store, err := quarantine.OpenSQLite(filepath.Join(cfg.DataDir, quarantine.FileName))
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer store.Close()
 	srv := &milter.Server{
-		Pipeline: pipeline,
-		Log:      log,
+		Pipeline:   pipeline,
+		Log:        log,
+		Quarantine: store,
 		Opts: milter.Options{
+			Spam:           cfg.Quarantine.Spam,
+			Virus:          cfg.Quarantine.Virus,
 			MemorySpool:    int64(cfg.Limits.MemorySpool),
 			SpoolDir:       cfg.Limits.SpoolDir,
 			MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
@@ -74,6 +84,8 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		"required_score": cfg.RequiredScore, "reject_score": cfg.RejectScore, "on_error": cfg.OnError,
 	}).Info("postern serving")
 	probeClamd(log, clamd, cfg)
+	stopPurge := purgeLoop(log, store, cfg.Quarantine.Retention.D())
+	defer stopPurge()
 	for {
 		select {
 		case err := <-done:
@@ -137,4 +149,30 @@ func probeClamd(log *logrus.Logger, clamd *clamav.Client, cfg config.Config) {
 		return
 	}
 	l.Info("clamd answers: virus scanning is on")
+}
+
+// purgeLoop removes quarantine records past their retention now and every hour.
+func purgeLoop(log *logrus.Logger, store *quarantine.SQLite, retention time.Duration) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			n, err := store.Purge(ctx, time.Now().Add(-retention))
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.WithError(err).Error("quarantine purge failed")
+			case n > 0:
+				log.WithFields(logrus.Fields{"purged": n, "retention": retention.String()}).Info("quarantine purged")
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }

@@ -59,22 +59,28 @@ func WaitListening(t testing.TB, addr string, timeout time.Duration) {
 
 // Postfix is a private Postfix instance: its own config, queue and log directories.
 type Postfix struct {
-	Dir      string // config directory, for postfix -c
-	SMTPAddr string // where its smtpd listens
-	Maillog  string
+	Dir         string // config directory, for postfix -c
+	SMTPAddr    string // where its smtpd listens, with the milter
+	ReleaseAddr string // a second smtpd without milters, for quarantine releases
+	Maillog     string
 }
 
 // MilterSnippet reads the main.cf lines docs/postfix.md tells operators to add, so the
 // end-to-end test runs exactly what the documentation says.
 func MilterSnippet(t testing.TB, docPath string) string {
+	return Snippet(t, docPath, "main.cf milter snippet")
+}
+
+// Snippet reads the code block that follows the marker <!-- name --> in a doc.
+func Snippet(t testing.TB, docPath, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(docPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)<!-- main.cf milter snippet -->\\s*```[a-z]*\\n(.*?)```").FindSubmatch(b)
+	m := regexp.MustCompile("(?s)<!-- " + regexp.QuoteMeta(name) + " -->\\s*```[a-z]*\\n(.*?)```").FindSubmatch(b)
 	if m == nil {
-		t.Fatalf("%s has no main.cf milter snippet block", docPath)
+		t.Fatalf("%s has no %q block", docPath, name)
 	}
 	return string(m[1])
 }
@@ -82,7 +88,10 @@ func MilterSnippet(t testing.TB, docPath string) string {
 // StartPostfix starts a private Postfix on a free loopback port that relays everything
 // to relayAddr. milterLines are main.cf lines for the milter (the documented snippet).
 // It is stopped when the test ends; its maillog is printed if the test failed.
-func StartPostfix(t testing.TB, milterLines, relayAddr string) *Postfix {
+//
+// releaseService is the master.cf entry of the milter-less smtpd that quarantine
+// releases go to (docs/postfix.md), its port 10026 replaced by a free one; empty for none.
+func StartPostfix(t testing.TB, milterLines, relayAddr string, releaseService ...string) *Postfix {
 	t.Helper()
 	Require(t, "postfix")
 	root, err := os.MkdirTemp("", "postern-postfix-")
@@ -125,6 +134,10 @@ message_size_limit = 104857600
 %[4]s
 `, root, hostOf(relayAddr), portOf(relayAddr), milterLines)
 	masterCF := fmt.Sprintf("%s inet n - n - - smtpd\n", p.SMTPAddr)
+	if len(releaseService) > 0 && releaseService[0] != "" {
+		p.ReleaseAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+		masterCF += strings.Replace(releaseService[0], "127.0.0.1:10026", p.ReleaseAddr, 1)
+	}
 	for _, svc := range []string{
 		"pickup unix n - n 60 1 pickup", "cleanup unix n - n - 0 cleanup", "qmgr unix n - n 300 1 qmgr",
 		"rewrite unix - - n - - trivial-rewrite", "bounce unix - - n - 0 bounce", "defer unix - - n - 0 bounce",
@@ -164,6 +177,9 @@ message_size_limit = 104857600
 		os.RemoveAll(root)
 	})
 	WaitListening(t, p.SMTPAddr, 15*time.Second)
+	if p.ReleaseAddr != "" {
+		WaitListening(t, p.ReleaseAddr, 15*time.Second)
+	}
 	return p
 }
 

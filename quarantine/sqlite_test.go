@@ -1,0 +1,198 @@
+package quarantine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func open(t testing.TB) (*SQLite, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), FileName)
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func rec(id string, at time.Time, reason string, rcpts ...string) *Record {
+	return &Record{ID: id, Time: at, QueueID: "Q" + id, ClientAddr: "192.0.2.1", MailFrom: "sender-" + id + "@example.org",
+		Rcpts: rcpts, From: "Sender <s@example.org>", Subject: "subject " + id, Size: 10, Score: 20,
+		Tests: []string{"GTUBE"}, Reason: reason, Action: ActionRejected}
+}
+
+func TestPutGetRaw(t *testing.T) {
+	s, path := open(t)
+	ctx := context.Background()
+	raw := []byte("Subject: x\r\n\r\nbody with \x00 and \xff bytes\r\n")
+	r := rec("abc", time.Now(), ReasonVirus, "a@example.com", "B@example.com")
+	r.Virus = "Eicar"
+	if err := s.Put(ctx, r, bytes.NewReader(raw)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, "abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != StatusHeld || got.Virus != "Eicar" || strings.Join(got.Rcpts, ",") != "a@example.com,B@example.com" ||
+		got.Time.UnixMicro() != r.Time.UnixMicro() || got.Tests[0] != "GTUBE" {
+		t.Errorf("record %+v", got)
+	}
+	back, err := s.Raw(ctx, "abc")
+	if err != nil || !bytes.Equal(back, raw) {
+		t.Errorf("raw %q, %v", back, err)
+	}
+	if _, err := s.Get(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown id: %v", err)
+	}
+	fi, _ := os.Stat(path)
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("database mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+func TestListFilters(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	now := time.Now()
+	for i, r := range []*Record{
+		rec("old", now.Add(-48*time.Hour), ReasonSpam, "x@example.com"),
+		rec("v1", now.Add(-time.Hour), ReasonVirus, "y@example.com"),
+		rec("s1", now.Add(-2*time.Minute), ReasonSpam, "y@example.com", "z@example.com"),
+		rec("s2", now.Add(-time.Minute), ReasonSpam, "z@example.com"),
+	} {
+		if i == 3 {
+			r.Subject = "Cheap 100% offer_now"
+		}
+		if err := s.Put(ctx, r, strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		f    Filter
+		want string
+	}{
+		{Filter{}, "s2 s1 v1 old"},
+		{Filter{Limit: 2}, "s2 s1"},
+		{Filter{Since: now.Add(-24 * time.Hour)}, "s2 s1 v1"},
+		{Filter{Reason: ReasonVirus}, "v1"},
+		{Filter{Rcpt: "Y@EXAMPLE.COM"}, "s1 v1"},
+		{Filter{From: "sender-s1"}, "s1"},
+		{Filter{Subject: "100%"}, "s2"},
+		{Filter{Subject: "r_n"}, "s2"},
+		{Filter{Subject: "o_f"}, ""},
+	}
+	for _, tc := range tests {
+		rs, err := s.List(ctx, tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range rs {
+			ids = append(ids, r.ID)
+		}
+		if strings.Join(ids, " ") != tc.want {
+			t.Errorf("List(%+v) = %v, want %s", tc.f, ids, tc.want)
+		}
+	}
+}
+
+func TestStatusDeletePurgeStats(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	now := time.Now()
+	s.Put(ctx, rec("a", now.Add(-40*24*time.Hour), ReasonSpam, "x@example.com"), strings.NewReader("a"))
+	s.Put(ctx, rec("b", now, ReasonSpam, "x@example.com"), strings.NewReader("b"))
+	s.Put(ctx, rec("c", now, ReasonVirus, "x@example.com"), strings.NewReader("c"))
+
+	if err := s.SetStatus(ctx, "b", StatusReleased, "root"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.Get(ctx, "b"); r.Status != StatusReleased || r.StatusBy != "root" || r.StatusAt.IsZero() {
+		t.Errorf("after release: %+v", r)
+	}
+	if err := s.Delete(ctx, "c", "root"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Raw(ctx, "c"); err == nil || !strings.Contains(err.Error(), "deleted") {
+		t.Errorf("raw of a deleted message: %v", err)
+	}
+	if err := s.SetStatus(ctx, "zzz", StatusReleased, "root"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown id: %v", err)
+	}
+	n, err := s.Purge(ctx, now.Add(-30*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("purge = %d, %v", n, err)
+	}
+	if rs, _ := s.List(ctx, Filter{Rcpt: "x@example.com"}); len(rs) != 2 {
+		t.Errorf("recipients of purged records remain: %d", len(rs))
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Total != 2 || st.ByReason[ReasonSpam] != 1 || st.ByStatus[StatusDeleted] != 1 || st.SizeBytes == 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// Concurrent puts are committed together and every one is there afterwards.
+func TestConcurrentPuts(t *testing.T) {
+	s, path := open(t)
+	var wg sync.WaitGroup
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if err := s.Put(context.Background(), rec(fmt.Sprint(i), time.Now(), ReasonSpam, "r@example.com"), strings.NewReader("m")); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	s.Close()
+	s2, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if st, _ := s2.Stats(context.Background()); st.Total != 200 {
+		t.Errorf("%d records after reopening", st.Total)
+	}
+}
+
+func TestDuplicateIDFailsAlone(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	if err := s.Put(ctx, rec("dup", time.Now(), ReasonSpam), strings.NewReader("1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, rec("dup", time.Now(), ReasonSpam), strings.NewReader("2")); err == nil {
+		t.Fatal("a second record with the same id was stored")
+	}
+}
+
+func TestSchemaNewerThanKnown(t *testing.T) {
+	s, path := open(t)
+	s.db.Exec("PRAGMA user_version = 99")
+	s.Close()
+	if _, err := OpenSQLite(path); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("open = %v", err)
+	}
+}
+
+func TestHeaderFields(t *testing.T) {
+	from, subj, mid := HeaderFields(strings.NewReader("From: =?utf-8?q?J=C3=BCrgen?= <j@example.org>\r\nSubject: =?utf-8?b?SGVsbG8gd29ybGQ=?=\r\n\tfolded\r\nMessage-ID: <1@x>\r\n\r\nbody"))
+	if from != "Jürgen <j@example.org>" || subj != "Hello world folded" || mid != "<1@x>" {
+		t.Errorf("%q %q %q", from, subj, mid)
+	}
+}

@@ -1,0 +1,99 @@
+// Package quarantine keeps a durable copy of every message Postern rejects or holds,
+// so a false positive can always be found, read, released to its recipients and
+// learned from. Storage sits behind Store; SQLite (one file in data_dir) is the
+// embedded implementation.
+package quarantine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Reasons a message is in the quarantine.
+const (
+	ReasonSpam   = "spam"
+	ReasonVirus  = "virus"
+	ReasonPolicy = "policy"
+)
+
+// Statuses of a record.
+const (
+	StatusHeld     = "held"     // kept; the message was rejected or is in Postfix's hold queue
+	StatusReleased = "released" // re-injected to its recipients
+	StatusDeleted  = "deleted"  // the postmaster deleted it; the message itself is gone
+)
+
+// Actions: what was done with the message during SMTP.
+const (
+	ActionRejected = "rejected" // the sender got a 5xx naming the record's id
+	ActionHeld     = "hold"     // accepted into Postfix's hold queue
+)
+
+// Record is one quarantined message, without its bytes.
+type Record struct {
+	ID         string    `json:"id"`
+	Time       time.Time `json:"time"`
+	QueueID    string    `json:"queue_id"`
+	ClientAddr string    `json:"client_addr"`
+	ClientName string    `json:"client_name"`
+	Helo       string    `json:"helo"`
+	MailFrom   string    `json:"mail_from"`
+	Rcpts      []string  `json:"rcpts"`
+	From       string    `json:"from"` // the From header
+	Subject    string    `json:"subject"`
+	MessageID  string    `json:"message_id"`
+	Size       int64     `json:"size"`
+	Score      float64   `json:"score"`
+	Tests      []string  `json:"tests"`
+	Virus      string    `json:"virus,omitempty"`
+	Reason     string    `json:"reason"`
+	Action     string    `json:"action"`
+	Status     string    `json:"status"`
+	StatusBy   string    `json:"status_by,omitempty"`
+	StatusAt   time.Time `json:"status_at,omitzero"`
+}
+
+// Filter selects records for List. Zero values select everything.
+type Filter struct {
+	Since   time.Time
+	Reason  string
+	Rcpt    string // exact envelope recipient, case-insensitive
+	From    string // envelope sender or From header contains this, case-insensitive
+	Subject string // subject contains this, case-insensitive
+	Status  string
+	Limit   int // 0: no limit
+}
+
+// Stats summarizes the store.
+type Stats struct {
+	Total     int            `json:"total"`
+	ByReason  map[string]int `json:"by_reason"`
+	ByStatus  map[string]int `json:"by_status"`
+	Oldest    time.Time      `json:"oldest,omitzero"`
+	Newest    time.Time      `json:"newest,omitzero"`
+	SizeBytes int64          `json:"db_size_bytes"` // the database files on disk
+}
+
+// ErrNotFound is returned for an unknown id.
+var ErrNotFound = errors.New("no such quarantined message")
+
+// Store is the quarantine's storage.
+type Store interface {
+	// Put stores a record and its message durably: when it returns nil the data is
+	// committed to stable storage (a 5xx may then be answered).
+	Put(ctx context.Context, r *Record, raw io.Reader) error
+	Get(ctx context.Context, id string) (*Record, error)
+	// Raw returns the message exactly as it was received.
+	Raw(ctx context.Context, id string) ([]byte, error)
+	List(ctx context.Context, f Filter) ([]Record, error)
+	// SetStatus records who changed a record's status, and when.
+	SetStatus(ctx context.Context, id, status, by string) error
+	// Delete marks records deleted and drops their messages.
+	Delete(ctx context.Context, id, by string) error
+	// Purge removes records older than before, returning how many.
+	Purge(ctx context.Context, before time.Time) (int, error)
+	Stats(ctx context.Context) (Stats, error)
+	Close() error
+}
