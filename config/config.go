@@ -26,6 +26,7 @@ type Config struct {
 	Milter     Milter     `toml:"milter" doc:"The milter listener Postfix connects to (smtpd_milters)."`
 	Limits     Limits     `toml:"limits" doc:"Message size limits and spooling."`
 	Clamd      Clamd      `toml:"clamd" doc:"Virus scanning with ClamAV's daemon. Scanning is on when address is set; without it, serve says at start that virus scanning is off."`
+	Bayes      Bayes      `toml:"bayes" doc:"The Bayesian classifier: its store is data_dir/bayes.db; 'postern learn' teaches it."`
 	Quarantine Quarantine `toml:"quarantine" doc:"The quarantine: a copy of every rejected or held message, in data_dir/quarantine.db, for 'postern quarantine'."`
 	Replies    Replies    `toml:"replies" doc:"Texts of the SMTP replies. {ref} is replaced by the message's reference id, which the logs (and the quarantine) can find. Keep them generic: they are shown to senders."`
 }
@@ -54,6 +55,18 @@ type Clamd struct {
 	ScanWholeMessage bool     `toml:"scan_whole_message" doc:"Also stream the raw message, so clamd's own mail parser and phishing signatures see it as sent (each decoded part is streamed in any case)."`
 	OnScanError      string   `toml:"on_scan_error" doc:"clamd down, refusing, timing out or answering garbage: \"tempfail\" answers 451 4.7.1; \"accept\" delivers with X-Virus-Status: Unscanned (reason)."`
 	OnTooLarge       string   `toml:"on_too_large" doc:"A part larger than stream_max_length: \"accept\" delivers with X-Virus-Status: Unscanned (exceeds StreamMaxLength …); \"tempfail\" answers 451 4.7.1."`
+}
+
+// Bayes configures the classifier.
+type Bayes struct {
+	Enabled       bool     `toml:"enabled" doc:"Classify every message and add the BAYES_xx pseudo-rule its spam probability falls in."`
+	MinSpam       int      `toml:"min_spam" doc:"Cold start: no Bayes score until this many spam messages are learned …"`
+	MinHam        int      `toml:"min_ham" doc:"… and this many ham messages."`
+	Autolearn     bool     `toml:"autolearn" doc:"Learn clear cases automatically (the score without Bayes and without noautolearn rules decides)."`
+	AutolearnSpam float64  `toml:"autolearn_spam" doc:"Learn as spam at or above this score."`
+	AutolearnHam  float64  `toml:"autolearn_ham" doc:"Learn as ham at or below this score."`
+	MaxTokens     int      `toml:"max_tokens" doc:"Expire the rarest, oldest tokens when the store holds more than this (checked daily by serve)."`
+	Refresh       Duration `toml:"refresh" doc:"How often serve picks up what 'postern learn' (or another node) taught the store."`
 }
 
 // Quarantine configures what is kept and for how long.
@@ -99,6 +112,11 @@ func Default() Config {
 			ScanWholeMessage: true,
 			OnScanError:      "tempfail",
 			OnTooLarge:       "accept",
+		},
+		Bayes: Bayes{
+			Enabled: true, MinSpam: 200, MinHam: 200,
+			Autolearn: true, AutolearnSpam: 12.0, AutolearnHam: 0.1,
+			MaxTokens: 1_000_000, Refresh: Duration(30 * time.Second),
 		},
 		Quarantine: Quarantine{
 			Spam:      "reject-and-keep",
@@ -181,6 +199,18 @@ func (c *Config) Validate() Problems {
 	}
 	if _, _, err := ParseListen(c.Milter.Listen); err != nil {
 		bad("milter.listen", "%v", err)
+	}
+	if c.Bayes.MinSpam < 1 || c.Bayes.MinHam < 1 {
+		bad("bayes.min_spam", "min_spam and min_ham must be at least 1")
+	}
+	if c.Bayes.AutolearnHam >= c.Bayes.AutolearnSpam {
+		bad("bayes.autolearn_ham", "%.1f is not below autolearn_spam %.1f", c.Bayes.AutolearnHam, c.Bayes.AutolearnSpam)
+	}
+	if c.Bayes.MaxTokens < 1000 {
+		bad("bayes.max_tokens", "must be at least 1000")
+	}
+	if c.Bayes.Refresh <= 0 {
+		bad("bayes.refresh", "must be positive")
 	}
 	oneOf("quarantine.spam", c.Quarantine.Spam, "reject-and-keep", "hold", "reject")
 	oneOf("quarantine.virus", c.Quarantine.Virus, "reject-and-keep", "hold", "reject")

@@ -116,8 +116,11 @@ func TestQuarantineReleaseThroughPostfix(t *testing.T) {
 		t.Errorf("unknown id: %d %s", code, out)
 	}
 
-	if out, code := e.cli("quarantine", "release", id); code != 0 {
-		t.Fatalf("release: %d %s", code, out)
+	if out, code := e.cli("quarantine", "release", id, "--learn-ham"); code != 0 || !strings.Contains(out, "learned as ham") {
+		t.Fatalf("release --learn-ham: %d %s", code, out)
+	}
+	if out, _ := e.cli("bayes", "stats"); !strings.Contains(out, "0 spam, 1 ham") {
+		t.Errorf("--learn-ham did not change the Bayes counts:\n%s", out)
 	}
 	got, ok := e.sink.WaitFor("fp-1@example.org", 30*time.Second)
 	if !ok {

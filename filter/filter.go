@@ -42,6 +42,8 @@ type Test struct {
 	Name        string  `json:"name"`
 	Score       float64 `json:"score"`
 	Description string  `json:"-"`
+	Bayes       bool    `json:"-"` // a BAYES_xx pseudo-rule: left out of the autolearn score
+	NoAutolearn bool    `json:"-"` // tflags noautolearn: left out of the autolearn score
 }
 
 // Header is one header field to add to an accepted message.
@@ -56,6 +58,7 @@ type Result struct {
 	VirusPart string   // where: file name and content type, for the log
 	Bayes     *float64 // spam probability, when the classifier gave one
 	Headers   []Header // headers the check wants on accepted mail (e.g. X-Virus-Status)
+	Notes     []string // what the operator should know (e.g. Bayes in cold start)
 	Err       error
 }
 
@@ -121,9 +124,11 @@ type Verdict struct {
 	Reply     Reply    // for Reject and TempFail
 	Headers   []Header // for Accept
 	Skipped   []string // checks that failed while on_error = accept
-	Kept      bool     // a copy is in the quarantine (under Ref)
-	Held      bool     // accepted into the MTA's hold queue, copy kept
-	Errors    []error  // every failure, for the log
+	Notes     []string
+	Autolearn string  // "spam", "ham" or "no", as in X-Spam-Status
+	Kept      bool    // a copy is in the quarantine (under Ref)
+	Held      bool    // accepted into the MTA's hold queue, copy kept
+	Errors    []error // every failure, for the log
 	Duration  time.Duration
 }
 

@@ -31,8 +31,12 @@ func (p *Pipeline) spamHeaders(v *Verdict) []Header {
 	if len(names) > 0 {
 		tests = strings.Join(names, ",")
 	}
-	status := fmt.Sprintf("%s, score=%.1f required=%.1f tests=%s autolearn=no version=%s",
-		yes, v.Score, v.Required, tests, p.Version)
+	autolearn := v.Autolearn
+	if autolearn == "" {
+		autolearn = "no"
+	}
+	status := fmt.Sprintf("%s, score=%.1f required=%.1f tests=%s autolearn=%s version=%s",
+		yes, v.Score, v.Required, tests, autolearn, p.Version)
 	hs = append(hs, Header{"X-Spam-Status", fold(status)})
 	stars := 0
 	if v.Score >= 1 {

@@ -22,6 +22,17 @@ type Policy struct {
 	ReportHeader  string        // "never", "spam", "always"
 	Version       string        // shown in X-Spam-Status
 	Replies       ReplyTexts
+	// Learner, when set, is given the messages to autolearn: those scoring at least
+	// AutolearnSpam or at most AutolearnHam, counting neither the Bayes pseudo-rules
+	// nor rules tagged noautolearn (SpamAssassin's rule). postern check sets none.
+	Learner       Learner
+	AutolearnSpam float64
+	AutolearnHam  float64
+}
+
+// Learner learns a message as spam or ham.
+type Learner interface {
+	Autolearn(m *Message, spam bool)
 }
 
 // ReplyTexts are the operator's reply texts; {ref} and {virus} are filled in.
@@ -65,7 +76,11 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 	}
 
 	results := p.runChecks(ctx, msg)
-	return p.decide(ref, results)
+	v = p.decide(ref, results)
+	if p.Learner != nil && v.Autolearn != "no" && v.Virus == "" && len(v.Errors) == 0 {
+		p.Learner.Autolearn(msg, v.Autolearn == "spam")
+	}
+	return v
 }
 
 // runChecks runs every check in its own goroutine and collects their results until
@@ -123,6 +138,7 @@ func (p *Pipeline) decide(ref string, results []Result) Verdict {
 			v.Bayes = r.Bayes
 		}
 		v.Headers = append(v.Headers, r.Headers...)
+		v.Notes = append(v.Notes, r.Notes...)
 	}
 	if len(v.Errors) > 0 && !p.OnErrorAccept {
 		return p.TempFail(ref, errors.Join(v.Errors...))
@@ -132,6 +148,7 @@ func (p *Pipeline) decide(ref string, results []Result) Verdict {
 		v.Score += t.Score
 	}
 	v.Spam = v.Score >= p.RequiredScore
+	v.Autolearn = p.autolearn(v)
 	switch {
 	case v.Virus != "":
 		v.Action, v.Reason = Reject, ReasonVirus
@@ -150,6 +167,30 @@ func (p *Pipeline) decide(ref string, results []Result) Verdict {
 		v.Headers = append(v.Headers, Header{"X-Postern-Skipped", strings.Join(v.Skipped, ", ")})
 	}
 	return v
+}
+
+// autolearn decides "spam", "ham" or "no" from the score without Bayes and without
+// noautolearn rules, so the classifier does not feed on its own opinion.
+func (p *Pipeline) autolearn(v Verdict) string {
+	if p.Learner == nil || len(v.Skipped) > 0 {
+		return "no"
+	}
+	var s float64
+	for _, t := range v.Tests {
+		if t.NoAutolearn {
+			return "no" // SpamAssassin: such a hit keeps the message out of autolearning
+		}
+		if !t.Bayes {
+			s += t.Score
+		}
+	}
+	switch {
+	case s >= p.AutolearnSpam:
+		return "spam"
+	case s <= p.AutolearnHam:
+		return "ham"
+	}
+	return "no"
 }
 
 // TempFail is the verdict for any internal failure: the sender keeps the message and

@@ -206,3 +206,47 @@ func TestForeignHeader(t *testing.T) {
 		}
 	}
 }
+
+type learnRecorder struct{ got []bool }
+
+func (l *learnRecorder) Autolearn(_ *Message, spam bool) { l.got = append(l.got, spam) }
+
+func TestAutolearn(t *testing.T) {
+	tests := []struct {
+		name  string
+		tests []Test
+		want  string
+	}{
+		{"clear spam", []Test{{Name: "A", Score: 12}}, "spam"},
+		{"spam only with Bayes: not learned", []Test{{Name: "A", Score: 9}, {Name: "BAYES_99", Score: 3.5, Bayes: true}}, "no"},
+		{"clear ham", []Test{{Name: "A", Score: 0.1}}, "ham"},
+		{"ham only with Bayes", []Test{{Name: "A", Score: 1}, {Name: "BAYES_00", Score: -1.9, Bayes: true}}, "no"},
+		{"negative rules", []Test{{Name: "A", Score: -2}}, "ham"},
+		{"in between", []Test{{Name: "A", Score: 5}}, "no"},
+		{"noautolearn rule", []Test{{Name: "GTUBE", Score: 1000, NoAutolearn: true}}, "no"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &learnRecorder{}
+			p := &Pipeline{Checks: []Check{fixed{"r", Result{Tests: tc.tests}}}, Policy: policy()}
+			p.RejectScore = 10000
+			p.Learner, p.AutolearnSpam, p.AutolearnHam = l, 12, 0.1
+			v := run(p)
+			if v.Autolearn != tc.want {
+				t.Fatalf("autolearn = %q, want %q", v.Autolearn, tc.want)
+			}
+			if st, _ := header(v.Headers, "X-Spam-Status"); !strings.Contains(strings.ReplaceAll(st, "\n\t", " "), "autolearn="+tc.want+" ") {
+				t.Errorf("X-Spam-Status %q", st)
+			}
+			if (tc.want == "no") != (len(l.got) == 0) || (len(l.got) == 1 && l.got[0] != (tc.want == "spam")) {
+				t.Errorf("learner got %v", l.got)
+			}
+		})
+	}
+	// Without a learner (postern check), nothing is learned and the header says no.
+	p := &Pipeline{Checks: []Check{fixed{"r", Result{Tests: []Test{{Name: "A", Score: 20}}}}}, Policy: policy()}
+	p.RejectScore = 10000
+	if v := run(p); v.Autolearn != "no" {
+		t.Errorf("without learner: %q", v.Autolearn)
+	}
+}

@@ -419,6 +419,15 @@ func (s *session) logVerdict(v filter.Verdict) {
 		f["virus"] = v.Virus
 		f["virus_part"] = v.VirusPart
 	}
+	if v.Bayes != nil {
+		f["bayes"] = fmt.Sprintf("%.4f", *v.Bayes)
+	}
+	if v.Autolearn != "" && v.Autolearn != "no" {
+		f["autolearn"] = v.Autolearn
+	}
+	if len(v.Notes) > 0 {
+		f["notes"] = strings.Join(v.Notes, "; ")
+	}
 	if v.Action != filter.Accept {
 		f["reply"] = v.Reply.String()
 	}

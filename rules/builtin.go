@@ -31,7 +31,8 @@ func (Builtin) Check(ctx context.Context, m *filter.Message) filter.Result {
 		found = strings.Contains(p.Text, GTUBEString)
 	}
 	if found {
-		r.Tests = append(r.Tests, filter.Test{Name: "GTUBE", Score: 1000,
+		// noautolearn, as in SpamAssassin: a test message must not teach the classifier.
+		r.Tests = append(r.Tests, filter.Test{Name: "GTUBE", Score: 1000, NoAutolearn: true,
 			Description: "BODY: Generic Test for Unsolicited Bulk Email"})
 	}
 	return r

@@ -39,10 +39,12 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 	if err != nil {
 		return fail("%v", err)
 	}
-	p, _, err := newPipeline(cfg)
+	comp, err := build(cfg, false, newLogger(cfg))
 	if err != nil {
 		return fail("%v", err)
 	}
+	defer comp.Close()
+	p := comp.Pipeline
 	paths := flags.Args()
 	if len(paths) == 0 {
 		paths = []string{"-"}
@@ -221,6 +223,12 @@ func writeReport(w io.Writer, r checked) {
 		action += " (" + v.Reply.String() + ")"
 	}
 	fmt.Fprintf(w, "\nAction: %s; reason: %s; %s\n", action, v.Reason, v.Duration.Round(time.Microsecond))
+	if v.Bayes != nil {
+		fmt.Fprintf(w, "Bayes: spam probability %.4f\n", *v.Bayes)
+	}
+	for _, n := range v.Notes {
+		fmt.Fprintf(w, "Note: %s\n", n)
+	}
 	if len(v.Errors) > 0 {
 		fmt.Fprintf(w, "Errors: %s\n", errorsText(v.Errors))
 	}

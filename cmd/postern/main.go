@@ -3,11 +3,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/postern/postern/config"
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/rules"
+	"github.com/postern/postern/score"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=…".
@@ -32,6 +35,8 @@ func commands() []command {
 	return []command{
 		{"serve", "run the milter daemon that Postfix's smtpd_milters points at", runServe},
 		{"check", "check message files offline with the same pipeline, print a report", runCheck},
+		{"learn", "teach the Bayesian classifier: learn --spam|--ham [--forget] PATH...", runLearn},
+		{"bayes", "bayes stats | export FILE | import FILE", runBayes},
 		{"quarantine", "list, show, release, delete, purge the messages Postern rejected or held", runQuarantine},
 		{"config", "config test: validate the configuration; config doc: print its reference", runConfig},
 		{"version", "print the version", runVersion},
@@ -155,22 +160,38 @@ func newLogger(cfg config.Config) *logrus.Logger {
 	return log
 }
 
-// newPipeline wires the configured checks into the filter pipeline. clamd is the
-// virus scanner when [clamd] address is set (nil otherwise), for serve's health probe.
-func newPipeline(cfg config.Config) (*filter.Pipeline, *clamav.Client, error) {
+// components are what serve and check build from the configuration.
+type components struct {
+	Pipeline *filter.Pipeline
+	Clamd    *clamav.Client // nil: virus scanning off
+	Bayes    *score.Bayes   // nil: Bayes off
+	closers  []func()
+}
+
+// Close releases what build opened, last first.
+func (c *components) Close() {
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		c.closers[i]()
+	}
+}
+
+// build wires the configured checks into the filter pipeline. For serve (learn is
+// true) the Bayes store is opened for writing and autolearning is on as configured;
+// check opens it only to read, and learns nothing.
+func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, error) {
+	c := &components{}
 	checks := []filter.Check{rules.Builtin{}}
-	var clamd *clamav.Client
 	if cfg.Clamd.Address != "" {
 		conc := cfg.Clamd.MaxConnections
 		if conc == 0 {
 			conc = 2 * runtime.NumCPU()
 		}
-		var err error
-		clamd, err = clamav.New(cfg.Clamd.Address, conc)
+		clamd, err := clamav.New(cfg.Clamd.Address, conc)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		clamd.MaxStream = int64(cfg.Clamd.StreamMaxLength)
+		c.Clamd = clamd
 		checks = append(checks, &clamav.Check{
 			Clamd:          clamd,
 			WholeMessage:   cfg.Clamd.ScanWholeMessage,
@@ -179,7 +200,25 @@ func newPipeline(cfg config.Config) (*filter.Pipeline, *clamav.Client, error) {
 			AcceptTooLarge: cfg.Clamd.OnTooLarge == "accept",
 		})
 	}
-	return &filter.Pipeline{
+	var learner filter.Learner
+	if cfg.Bayes.Enabled {
+		b, err := openBayes(cfg, !learn)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.Bayes = b
+		if b.Store != nil {
+			c.closers = append(c.closers, func() { b.Store.Close() })
+		}
+		checks = append(checks, &score.Check{Bayes: b})
+		if learn && cfg.Bayes.Autolearn {
+			al := score.NewAutolearner(b, log)
+			c.closers = append(c.closers, al.Close)
+			learner = al
+		}
+	}
+	c.Pipeline = &filter.Pipeline{
 		Checks: checks,
 		Policy: filter.Policy{
 			RequiredScore: cfg.RequiredScore,
@@ -192,8 +231,37 @@ func newPipeline(cfg config.Config) (*filter.Pipeline, *clamav.Client, error) {
 				Spam: cfg.Replies.Spam, Virus: cfg.Replies.Virus,
 				TempFail: cfg.Replies.TempFail, TooLarge: cfg.Replies.TooLarge,
 			},
+			Learner:       learner,
+			AutolearnSpam: cfg.Bayes.AutolearnSpam,
+			AutolearnHam:  cfg.Bayes.AutolearnHam,
 		},
-	}, clamd, nil
+	}
+	return c, nil
+}
+
+func bayesParams(cfg config.Config) score.Params {
+	p := score.DefaultParams()
+	p.MinSpam, p.MinHam = cfg.Bayes.MinSpam, cfg.Bayes.MinHam
+	return p
+}
+
+// openBayes loads the classifier from data_dir. Read-only (check) and with no
+// database yet, it is an empty model in cold start, and nothing is created.
+func openBayes(cfg config.Config, readOnly bool) (*score.Bayes, error) {
+	path := filepath.Join(cfg.DataDir, score.FileName)
+	if _, err := os.Stat(path); err != nil && readOnly {
+		return &score.Bayes{Model: score.NewModel(), Params: bayesParams(cfg)}, nil
+	}
+	store, err := score.OpenSQLite(path)
+	if err != nil {
+		return nil, err
+	}
+	b, err := score.Open(context.Background(), store, bayesParams(cfg))
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return b, nil
 }
 
 func runVersion(args []string) int {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/postern/postern/config"
 	"github.com/postern/postern/quarantine"
+	"github.com/postern/postern/scan"
+	"github.com/postern/postern/score"
 )
 
 const quarantineHelp = `
@@ -25,7 +27,8 @@ releases it to its recipients.
   list     [--since 24h] [--reason spam|virus|policy] [--rcpt ADDR] [--from TEXT]
            [--subject TEXT] [--status held|released|deleted] [--limit N] [--json]
   show     ID [--raw|--headers|--report]
-  release  ID... [--to ADDR] [--force]   re-inject to [quarantine] release_relay
+  release  ID... [--to ADDR] [--force] [--learn-ham]   re-inject to [quarantine] release_relay
+  learn    ID... --spam|--ham              teach the Bayes filter with kept messages
   delete   ID...
   purge    --older-than 30d
   stats    [--json]
@@ -44,6 +47,7 @@ func runQuarantine(args []string) int {
 	sub, args := args[0], args[1:]
 	cmds := map[string]func([]string) int{
 		"list": qList, "show": qShow, "release": qRelease, "delete": qDelete, "purge": qPurge, "stats": qStats,
+		"learn": qLearn,
 	}
 	f, ok := cmds[sub]
 	if !ok {
@@ -244,6 +248,7 @@ A record becomes "released" only when the relay answered 250; releasing a messag
 twice needs --force.`)
 	to := fs.String("to", "", "deliver to this `ADDR` instead of the original recipients")
 	force := fs.Bool("force", false, "release even if released before")
+	learnHam := fs.Bool("learn-ham", false, "also teach the Bayes filter that these messages are ham")
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
@@ -256,8 +261,17 @@ twice needs --force.`)
 	}
 	defer s.Close()
 	failed := 0
+	var released []string
 	for _, id := range fs.Args() {
 		if err := releaseOne(s, cfg, id, *to, *force); err != nil {
+			fmt.Fprintf(os.Stderr, "postern: %v\n", err)
+			failed++
+			continue
+		}
+		released = append(released, id)
+	}
+	if *learnHam && len(released) > 0 {
+		if err := learnKept(s, cfg, released, false); err != nil {
 			fmt.Fprintf(os.Stderr, "postern: %v\n", err)
 			failed++
 		}
@@ -266,6 +280,58 @@ twice needs --force.`)
 		return 1
 	}
 	return 0
+}
+
+func qLearn(args []string) int {
+	fs, c := newFlags("quarantine learn", "quarantine learn ID... --spam|--ham", "Teaches the Bayes filter with quarantined messages, as spam or as ham.")
+	spam := fs.Bool("spam", false, "learn as spam")
+	ham := fs.Bool("ham", false, "learn as ham")
+	if code, stop := parse(fs, args); stop {
+		return code
+	}
+	if *spam == *ham || fs.NArg() == 0 {
+		return fail("quarantine learn: want ID... and exactly one of --spam and --ham")
+	}
+	s, cfg, err := openQuarantine(fs, c)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer s.Close()
+	if err := learnKept(s, cfg, fs.Args(), *spam); err != nil {
+		return fail("%v", err)
+	}
+	return 0
+}
+
+// learnKept teaches the Bayes store with quarantined messages.
+func learnKept(s *quarantine.SQLite, cfg config.Config, ids []string, spam bool) error {
+	b, err := openBayes(cfg, false)
+	if err != nil {
+		return err
+	}
+	defer b.Store.Close()
+	var items []score.Item
+	for _, id := range ids {
+		raw, err := s.Raw(context.Background(), id)
+		if err != nil {
+			return err
+		}
+		m, err := scan.Parse(bytes.NewReader(raw))
+		if err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
+		items = append(items, score.ItemOf(m, spam))
+	}
+	out, err := b.Store.Learn(context.Background(), items, false)
+	if err != nil {
+		return err
+	}
+	class := map[bool]string{true: "spam", false: "ham"}[spam]
+	for i, o := range out {
+		what := map[score.Outcome]string{score.Learned: "learned as " + class, score.Relearned: "relearned as " + class, score.Known: "already learned as " + class}[o]
+		fmt.Printf("%s: %s\n", ids[i], what)
+	}
+	return nil
 }
 
 func releaseOne(s *quarantine.SQLite, cfg config.Config, id, to string, force bool) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/postern/postern/clamav"
 	"github.com/postern/postern/quarantine"
+	"github.com/postern/postern/score"
 	stdlog "log"
 	"path/filepath"
 	"strings"
@@ -52,17 +53,18 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	if err != nil {
 		return fail("%v", err)
 	}
-	pipeline, clamd, err := newPipeline(cfg)
+	comp, err := build(cfg, true, log)
 	if err != nil {
 		return fail("%v", err)
 	}
+	defer comp.Close()
 	store, err := quarantine.OpenSQLite(filepath.Join(cfg.DataDir, quarantine.FileName))
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer store.Close()
 	srv := &milter.Server{
-		Pipeline:   pipeline,
+		Pipeline:   comp.Pipeline,
 		Log:        log,
 		Quarantine: store,
 		Opts: milter.Options{
@@ -83,7 +85,11 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		"listen": cfg.Milter.Listen, "data_dir": cfg.DataDir, "version": Version,
 		"required_score": cfg.RequiredScore, "reject_score": cfg.RejectScore, "on_error": cfg.OnError,
 	}).Info("postern serving")
-	probeClamd(log, clamd, cfg)
+	probeClamd(log, comp.Clamd, cfg)
+	if comp.Bayes != nil {
+		stopBayes := bayesLoop(log, comp.Bayes, cfg)
+		defer stopBayes()
+	}
 	stopPurge := purgeLoop(log, store, cfg.Quarantine.Retention.D())
 	defer stopPurge()
 	for {
@@ -171,6 +177,47 @@ func purgeLoop(log *logrus.Logger, store *quarantine.SQLite, retention time.Dura
 			case <-ctx.Done():
 				return
 			case <-t.C:
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// bayesLoop picks up what other processes learned, every bayes.refresh, and expires
+// the store once a day; it says at start whether Bayes is still in cold start.
+func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) func() {
+	spam, ham := b.Model.Totals()
+	l := log.WithFields(logrus.Fields{"bayes_spam": spam, "bayes_ham": ham, "bayes_tokens": b.Model.Len()})
+	if cs := b.ColdStart(); cs != "" {
+		l.Warn(cs)
+	} else {
+		l.Info("bayes: ready")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		refresh := time.NewTicker(cfg.Bayes.Refresh.D())
+		defer refresh.Stop()
+		expire := time.NewTicker(24 * time.Hour)
+		defer expire.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-refresh.C:
+				if err := b.Refresh(ctx); err != nil && ctx.Err() == nil {
+					log.WithError(err).Error("bayes: refresh failed")
+				}
+			case <-expire.C:
+				n, err := b.Store.Expire(ctx, cfg.Bayes.MaxTokens)
+				if err == nil && n > 0 {
+					err = b.Reload(ctx)
+					log.WithField("expired", n).Info("bayes: expired tokens")
+				}
+				if err != nil && ctx.Err() == nil {
+					log.WithError(err).Error("bayes: expire failed")
+				}
 			}
 		}
 	}()

@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/postern/postern/config"
+	"github.com/postern/postern/scan"
+	"github.com/postern/postern/score"
+)
+
+func runLearn(args []string) int {
+	fs, c := newFlags("learn", "learn --spam|--ham [--forget] PATH...", `
+Teaches the Bayesian classifier. PATH may be a message file, a directory (read
+recursively; maildirs work) or an mbox file; "-" reads one message from standard
+input. Learning a message twice is a no-op; learning it as the other class moves
+its counts; --forget removes what it taught. The store is data_dir/bayes.db;
+a running serve picks the changes up within bayes.refresh.`)
+	spam := fs.Bool("spam", false, "learn the messages as spam")
+	ham := fs.Bool("ham", false, "learn the messages as ham")
+	forget := fs.Bool("forget", false, "forget the messages instead")
+	if code, stop := parse(fs, args); stop {
+		return code
+	}
+	if *spam == *ham && !*forget {
+		return fail("learn: give exactly one of --spam and --ham (or --forget)")
+	}
+	if fs.NArg() == 0 {
+		return fail("learn: no PATH")
+	}
+	cfg, err := c.load(fs)
+	if err != nil {
+		return fail("%v", err)
+	}
+	b, err := openBayes(cfg, false)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer b.Store.Close()
+
+	files := collect(fs.Args())
+	var bar *progressbar.ProgressBar
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 && len(files) > 1 {
+		bar = progressbar.NewOptions(len(files), progressbar.OptionSetWriter(os.Stderr),
+			progressbar.OptionSetDescription("learning"), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond))
+	}
+	sum, err := learnFiles(b, files, *spam, *forget, func() {
+		if bar != nil {
+			bar.Add(1)
+		}
+	})
+	if bar != nil {
+		bar.Finish()
+		fmt.Fprintln(os.Stderr)
+	}
+	fmt.Println(sum)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if sum.unparsable > 0 {
+		return 1
+	}
+	return 0
+}
+
+type learnSummary struct {
+	learned, relearned, known, forgotten, unknown, unparsable int
+	elapsed                                                   time.Duration
+}
+
+func (s learnSummary) String() string {
+	total := s.learned + s.relearned + s.known + s.forgotten + s.unknown
+	rate := float64(total) / max(s.elapsed.Seconds(), 1e-9)
+	return fmt.Sprintf("learned %d, relearned %d, already known %d, forgotten %d, never learned %d, unparsable %d (%.0f messages/s)",
+		s.learned, s.relearned, s.known, s.forgotten, s.unknown, s.unparsable, rate)
+}
+
+// collect expands paths into files, skipping dot files (maildir's, the corpus').
+func collect(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		if p == "-" {
+			out = append(out, p)
+			continue
+		}
+		filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
+			if err != nil {
+				out = append(out, f) // reported as unparsable when read
+				return nil
+			}
+			if !d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
+				out = append(out, f)
+			}
+			return nil
+		})
+	}
+	return out
+}
+
+// learnFiles tokenizes files in parallel and learns them in batches.
+func learnFiles(b *score.Bayes, files []string, spam, forget bool, tick func()) (learnSummary, error) {
+	start := time.Now()
+	var sum learnSummary
+	items := make(chan []score.Item, 64)
+	var mu sync.Mutex
+	jobs := make(chan string)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range jobs {
+				msgs, err := readMessages(f)
+				var batch []score.Item
+				for _, raw := range msgs {
+					m, perr := scan.Parse(bytes.NewReader(raw))
+					if perr != nil || (len(m.Parts) == 0 && m.Header.Len() == 0) {
+						mu.Lock()
+						sum.unparsable++
+						mu.Unlock()
+						continue
+					}
+					batch = append(batch, score.ItemOf(m, spam))
+				}
+				if err != nil {
+					mu.Lock()
+					sum.unparsable++
+					mu.Unlock()
+					fmt.Fprintf(os.Stderr, "postern: %v\n", err)
+				}
+				items <- batch
+				tick()
+			}
+		}()
+	}
+	go func() {
+		for _, f := range files {
+			jobs <- f
+		}
+		close(jobs)
+		wg.Wait()
+		close(items)
+	}()
+	var pending []score.Item
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		out, err := b.Store.Learn(context.Background(), pending, forget)
+		if err != nil {
+			return err
+		}
+		for _, o := range out {
+			switch o {
+			case score.Learned:
+				sum.learned++
+			case score.Relearned:
+				sum.relearned++
+			case score.Known:
+				sum.known++
+			case score.Forgotten:
+				sum.forgotten++
+			case score.Unknown:
+				sum.unknown++
+			}
+		}
+		pending = pending[:0]
+		return nil
+	}
+	var err error
+	for batch := range items {
+		pending = append(pending, batch...)
+		if len(pending) >= 500 && err == nil {
+			err = flush()
+		}
+	}
+	if err == nil {
+		err = flush()
+	}
+	sum.elapsed = time.Since(start)
+	return sum, err
+}
+
+// readMessages reads a file as one message, or as several when it is an mbox. A
+// leading mbox "From " line is not part of a message.
+func readMessages(path string) ([][]byte, error) {
+	var data []byte
+	var err error
+	if path == "-" {
+		data, err = io.ReadAll(os.Stdin)
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("learn: %w", err)
+	}
+	if !bytes.HasPrefix(data, []byte("From ")) {
+		return [][]byte{data}, nil
+	}
+	var msgs [][]byte
+	for _, chunk := range bytes.Split(data, []byte("\nFrom ")) {
+		if i := bytes.IndexByte(chunk, '\n'); i >= 0 {
+			chunk = chunk[i+1:] // the rest of the separator line
+		}
+		msg := bytes.ReplaceAll(chunk, []byte("\n>From "), []byte("\nFrom "))
+		if len(bytes.TrimSpace(msg)) > 0 {
+			msgs = append(msgs, msg)
+		}
+	}
+	return msgs, nil
+}
+
+func runBayes(args []string) int {
+	fs, c := newFlags("bayes", "bayes stats | export FILE | import FILE", `
+stats          what the classifier has learned, and whether it is still in cold start
+export FILE    write the whole store in a text format (docs/bayes.md), "-" for stdout
+import FILE    replace the store's contents with an export (for backups and moving
+               between stores); on any error the store is unchanged`)
+	if code, stop := parse(fs, args); stop {
+		return code
+	}
+	cfg, err := c.load(fs)
+	if err != nil {
+		return fail("%v", err)
+	}
+	path := filepath.Join(cfg.DataDir, score.FileName)
+	ctx := context.Background()
+	switch fs.Arg(0) {
+	case "stats":
+		if _, err := os.Stat(path); err != nil {
+			return fail("no Bayes store at %s: nothing learned yet (postern learn)", path)
+		}
+		return bayesStats(ctx, cfg, path)
+	case "export":
+		if fs.NArg() != 2 {
+			return fail("bayes export: want FILE")
+		}
+		store, err := score.OpenSQLite(path)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer store.Close()
+		w := os.Stdout
+		if f := fs.Arg(1); f != "-" {
+			out, err := os.OpenFile(f, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			if err != nil {
+				return fail("bayes export: %v", err)
+			}
+			defer out.Close()
+			w = out
+		}
+		if err := store.Export(ctx, w); err != nil {
+			return fail("%v", err)
+		}
+		return 0
+	case "import":
+		if fs.NArg() != 2 {
+			return fail("bayes import: want FILE")
+		}
+		in, err := os.Open(fs.Arg(1))
+		if err != nil {
+			return fail("bayes import: %v", err)
+		}
+		defer in.Close()
+		store, err := score.OpenSQLite(path)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer store.Close()
+		if err := store.Import(ctx, in); err != nil {
+			return fail("%v", err)
+		}
+		fmt.Printf("imported %s into %s\n", fs.Arg(1), path)
+		return 0
+	}
+	fs.Usage()
+	return 2
+}
+
+func bayesStats(ctx context.Context, cfg config.Config, path string) int {
+	store, err := score.OpenSQLite(path)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer store.Close()
+	st, err := store.Stats(ctx)
+	if err != nil {
+		return fail("%v", err)
+	}
+	fmt.Printf("store:    %s (%.1f MiB)\n", path, float64(st.SizeBytes)/(1<<20))
+	fmt.Printf("learned:  %d spam, %d ham (%d message ids)\n", st.Spam, st.Ham, st.Learned)
+	fmt.Printf("tokens:   %d (expiry above %d)\n", st.Tokens, cfg.Bayes.MaxTokens)
+	if st.Spam < int64(cfg.Bayes.MinSpam) || st.Ham < int64(cfg.Bayes.MinHam) {
+		fmt.Printf("status:   COLD START: Bayes adds no score until %d spam and %d ham are learned\n", cfg.Bayes.MinSpam, cfg.Bayes.MinHam)
+	} else {
+		fmt.Println("status:   ready: BAYES_xx rules are scored")
+	}
+	return 0
+}

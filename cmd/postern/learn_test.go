@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeCorpus writes n spam and n ham messages (a maildir and an mbox) with words
+// typical of each class.
+func writeCorpus(t *testing.T, dir string, n int) (spamDir, hamMbox string) {
+	t.Helper()
+	spamDir = filepath.Join(dir, "spam", "cur")
+	os.MkdirAll(spamDir, 0o755)
+	var mbox strings.Builder
+	for i := 0; i < n; i++ {
+		spam := fmt.Sprintf("From: deals%d@promo.example\nSubject: cheap pills offer %d\nMessage-ID: <s%d@promo.example>\n\nbuy cheap pills now, limited offer, click http://promo.example/buy %d\n", i, i, i, i)
+		os.WriteFile(filepath.Join(spamDir, fmt.Sprintf("%d.host:2,S", i)), []byte(spam), 0o644)
+		fmt.Fprintf(&mbox, "From colleague@work.example Mon Jan  1 00:00:00 2024\nFrom: colleague%d@work.example\nSubject: meeting agenda %d\nMessage-ID: <h%d@work.example>\n\nthe project meeting agenda for tomorrow, see the report %d\n\n", i, i, i, i)
+	}
+	hamMbox = filepath.Join(dir, "ham.mbox")
+	os.WriteFile(hamMbox, []byte(mbox.String()), 0o644)
+	return spamDir, hamMbox
+}
+
+func TestLearnThenCheck(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	os.Mkdir(data, 0o755)
+	spamDir, hamMbox := writeCorpus(t, dir, 200)
+	probe := filepath.Join(dir, "probe.eml")
+	os.WriteFile(probe, []byte("From: x@promo.example\nSubject: cheap pills\n\nbuy cheap pills now, click http://promo.example/buy\n"), 0o644)
+
+	// Before learning: cold start, said plainly; bayes is null.
+	out, _, _ := postern(t, "", "check", "--data-dir", data, probe)
+	if !strings.Contains(out, "cold start") {
+		t.Errorf("check before learning does not mention cold start:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "bayes.db")); err == nil {
+		t.Error("check created the Bayes store")
+	}
+
+	out, errOut, code := postern(t, "", "learn", "--spam", "--data-dir", data, spamDir)
+	if code != 0 || !strings.Contains(out, "learned 200,") {
+		t.Fatalf("learn --spam: %d %s %s", code, out, errOut)
+	}
+	out, _, code = postern(t, "", "learn", "--ham", "--data-dir", data, hamMbox)
+	if code != 0 || !strings.Contains(out, "learned 200,") {
+		t.Fatalf("learn --ham (mbox): %d %s", code, out)
+	}
+	out, _, _ = postern(t, "", "learn", "--ham", "--data-dir", data, hamMbox)
+	if !strings.Contains(out, "already known 200") {
+		t.Errorf("learning again is not a no-op: %s", out)
+	}
+	out, _, _ = postern(t, "", "bayes", "stats", "--data-dir", data)
+	if !strings.Contains(out, "200 spam, 200 ham") || !strings.Contains(out, "ready") {
+		t.Errorf("stats:\n%s", out)
+	}
+
+	out, _, code = postern(t, "", "check", "--json", "--data-dir", data, probe)
+	var r struct {
+		Bayes *float64
+		Tests []struct{ Name string }
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 {
+		t.Fatalf("check --json: %v %s", err, out)
+	}
+	if r.Bayes == nil || *r.Bayes < 0.99 || len(r.Tests) == 0 || !strings.HasPrefix(r.Tests[0].Name, "BAYES_99") {
+		t.Errorf("spam probe: %s", out)
+	}
+
+	// Export, import into a fresh data dir, same answer.
+	exp := filepath.Join(dir, "bayes.txt")
+	if _, errOut, code := postern(t, "", "bayes", "export", exp, "--data-dir", data); code != 0 {
+		t.Fatalf("export: %s", errOut)
+	}
+	data2 := filepath.Join(dir, "data2")
+	os.Mkdir(data2, 0o755)
+	if out, errOut, code := postern(t, "", "bayes", "import", exp, "--data-dir", data2); code != 0 {
+		t.Fatalf("import: %s %s", out, errOut)
+	}
+	out2, _, _ := postern(t, "", "check", "--json", "--data-dir", data2, probe)
+	if cut := func(s string) string { return s[:strings.Index(s, `"ms"`)] }; cut(out2) != cut(out) {
+		t.Errorf("after import:\n%s\nbefore:\n%s", out2, out)
+	}
+
+	// Forget the spam: back in cold start.
+	out, _, _ = postern(t, "", "learn", "--forget", "--data-dir", data, spamDir)
+	if !strings.Contains(out, "forgotten 200") {
+		t.Errorf("forget: %s", out)
+	}
+	if out, _, _ := postern(t, "", "bayes", "stats", "--data-dir", data); !strings.Contains(out, "0 spam, 200 ham") || !strings.Contains(out, "COLD START") {
+		t.Errorf("stats after forget:\n%s", out)
+	}
+}

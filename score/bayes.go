@@ -1,0 +1,171 @@
+package score
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/scan"
+)
+
+// Bayes is the classifier: a Store and its in-memory Model, kept in step.
+type Bayes struct {
+	Store  Store
+	Model  *Model
+	Params Params
+
+	mu      sync.Mutex // serializes refreshes
+	version int64
+}
+
+// Open loads the whole store into memory.
+func Open(ctx context.Context, store Store, p Params) (*Bayes, error) {
+	b := &Bayes{Store: store, Model: NewModel(), Params: p}
+	nspam, nham, version, err := store.Load(ctx, func(k Key, c Counts) {
+		b.Model.tokens[k] = c
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.Model.SetTotals(nspam, nham)
+	b.version = version
+	return b, nil
+}
+
+// Refresh applies what other processes (postern learn, another node) learned since
+// the last refresh.
+func (b *Bayes) Refresh(ctx context.Context) error {
+	b.mu.Lock()
+	nspam, nham, v, err := b.Store.Changes(ctx, b.version, b.Model.Set)
+	if err == nil {
+		b.Model.SetTotals(nspam, nham)
+		b.version = v
+	}
+	b.mu.Unlock()
+	if errors.Is(err, ErrReload) {
+		return b.Reload(ctx)
+	}
+	return err
+}
+
+// Reload replaces the model with the store's contents (after Expire).
+func (b *Bayes) Reload(ctx context.Context) error {
+	fresh, err := Open(ctx, b.Store, b.Params)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	fresh.Model.mu.Lock()
+	b.Model.mu.Lock()
+	b.Model.tokens, b.Model.nspam, b.Model.nham = fresh.Model.tokens, fresh.Model.nspam, fresh.Model.nham
+	b.Model.mu.Unlock()
+	fresh.Model.mu.Unlock()
+	b.version = fresh.version
+	return nil
+}
+
+// Learn learns (or forgets) messages and brings the model up to date.
+func (b *Bayes) Learn(ctx context.Context, items []Item, forget bool) ([]Outcome, error) {
+	out, err := b.Store.Learn(ctx, items, forget)
+	if err != nil {
+		return nil, err
+	}
+	return out, b.Refresh(ctx)
+}
+
+// ItemOf tokenizes a parsed message for learning.
+func ItemOf(m *scan.Message, spam bool) Item {
+	return Item{MsgID: MessageID(m), Spam: spam, Keys: TokenKeys(m)}
+}
+
+// Classify returns the spam probability of a parsed message, and false in cold start.
+func (b *Bayes) Classify(m *scan.Message) (float64, bool) {
+	return b.Model.Classify(TokenKeys(m), b.Params)
+}
+
+// ColdStart says why Bayes gives no verdict yet, or "" when it does.
+func (b *Bayes) ColdStart() string {
+	spam, ham := b.Model.Totals()
+	if int(spam) >= b.Params.MinSpam && int(ham) >= b.Params.MinHam {
+		return ""
+	}
+	return fmt.Sprintf("bayes: cold start: %d spam and %d ham learned, needs %d and %d: no Bayes score yet",
+		spam, ham, b.Params.MinSpam, b.Params.MinHam)
+}
+
+// Check is the Bayes check of the filter pipeline.
+type Check struct{ Bayes *Bayes }
+
+// Name implements filter.Check.
+func (c *Check) Name() string { return "bayes" }
+
+// Check implements filter.Check: the probability, and the BAYES_xx rules it falls in.
+func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
+	prob, ok := c.Bayes.Classify(m.Parsed)
+	if !ok {
+		return filter.Result{Notes: []string{c.Bayes.ColdStart()}}
+	}
+	r := filter.Result{Bayes: &prob}
+	for _, pr := range RulesFor(prob) {
+		r.Tests = append(r.Tests, filter.Test{Name: pr.Name, Score: pr.Score, Description: "BODY: " + pr.Description, Bayes: true})
+	}
+	return r
+}
+
+// Autolearner learns what the pipeline decided to autolearn, in the background so the
+// SMTP answer never waits for it. When its queue is full, a message is not learned.
+type Autolearner struct {
+	bayes *Bayes
+	queue chan Item
+	log   logrus.FieldLogger
+	done  chan struct{}
+}
+
+// NewAutolearner starts the background learner.
+func NewAutolearner(b *Bayes, log logrus.FieldLogger) *Autolearner {
+	a := &Autolearner{bayes: b, queue: make(chan Item, 1000), log: log, done: make(chan struct{})}
+	go a.run()
+	return a
+}
+
+// Autolearn implements filter.Learner.
+func (a *Autolearner) Autolearn(m *filter.Message, spam bool) {
+	select {
+	case a.queue <- ItemOf(m.Parsed, spam):
+	default:
+		a.log.Warn("bayes: autolearn queue full: message not learned")
+	}
+}
+
+func (a *Autolearner) run() {
+	defer close(a.done)
+	for it := range a.queue {
+		batch := []Item{it}
+	more:
+		for len(batch) < 100 {
+			select {
+			case it, ok := <-a.queue:
+				if !ok {
+					break more
+				}
+				batch = append(batch, it)
+			default:
+				break more
+			}
+		}
+		if _, err := a.bayes.Learn(context.Background(), batch, false); err != nil {
+			a.log.WithError(err).Error("bayes: autolearn failed")
+		}
+	}
+}
+
+// Close learns what is queued and stops.
+func (a *Autolearner) Close() {
+	close(a.queue)
+	<-a.done
+}

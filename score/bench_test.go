@@ -1,0 +1,105 @@
+package score
+
+// go test ./score -run '^$' -bench . -benchtime 3s
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/postern/postern/scan"
+)
+
+// tenKB is a 10 KB message with ordinary words, a few URLs and HTML.
+func tenKB(b *testing.B) *scan.Message {
+	rng := rand.New(rand.NewSource(2))
+	words := strings.Fields("the quick brown fox jumps over lazy dog offer free money click here meeting agenda report invoice account password verify please regards thanks today tomorrow project update release server mail list subscribe unsubscribe price cheap discount")
+	var body strings.Builder
+	for body.Len() < 9000 {
+		body.WriteString(words[rng.Intn(len(words))])
+		body.WriteString(fmt.Sprintf("%d ", rng.Intn(500)))
+		if rng.Intn(40) == 0 {
+			body.WriteString("http://www.example" + fmt.Sprint(rng.Intn(9)) + ".com/path/page.html\r\n")
+		}
+	}
+	raw := "From: Sender <s@example.org>\r\nTo: r@example.com\r\nSubject: quarterly report and offer\r\n" +
+		"Received: from mx.example.org (mx.example.org [192.0.2.1]) by mx.test\r\nMessage-ID: <1@example.org>\r\n" +
+		"Content-Type: text/plain\r\n\r\n" + body.String()
+	m, err := scan.Parse(strings.NewReader(raw))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// bigModel is a model of 600,000 tokens learned from 20,000 messages, plus the
+// message's own tokens so lookups hit.
+func bigModel(m *scan.Message) *Model {
+	rng := rand.New(rand.NewSource(3))
+	model := NewModel()
+	for i := 0; i < 600_000; i++ {
+		model.tokens[Key(rng.Uint64())] = Counts{int64(rng.Intn(50)), int64(rng.Intn(50))}
+	}
+	for _, k := range Keys(Tokens(m)) {
+		model.tokens[k] = Counts{int64(rng.Intn(300)), int64(rng.Intn(300))}
+	}
+	model.nspam, model.nham = 10_000, 10_000
+	return model
+}
+
+// BenchmarkClassify: tokenizing and classifying a 10 KB message against 600,000
+// tokens, on one core.
+func BenchmarkClassify(b *testing.B) {
+	m := tenKB(b)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	model := bigModel(m)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	p := DefaultParams()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, ok := model.Classify(TokenKeys(m), p); !ok {
+			b.Fatal("cold start")
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(1<<20), "model-MB")
+	b.ReportMetric(float64(model.Len()), "tokens")
+}
+
+// BenchmarkLearnStore: the SQLite store learning batches of 500 messages of 600
+// tokens each, drawn from a vocabulary of 1,000,000 with a Zipf distribution (as
+// words are): messages learned per second, durable at each batch's commit.
+func BenchmarkLearnStore(b *testing.B) {
+	s, _ := openStore(b)
+	rng := rand.New(rand.NewSource(4))
+	zipf := rand.NewZipf(rng, 1.1, 10, 1_000_000)
+	item := func(i int) Item {
+		keys := make([]Key, 600)
+		for j := range keys {
+			keys[j] = Key(zipf.Uint64() * 2654435761)
+		}
+		return Item{MsgID: fmt.Sprint(i), Spam: i%2 == 0, Keys: keys}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 500 {
+		b.StopTimer()
+		batch := make([]Item, 0, 500)
+		for j := i; j < i+500 && j < b.N; j++ {
+			batch = append(batch, item(j))
+		}
+		b.StartTimer()
+		if _, err := s.Learn(context.Background(), batch, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

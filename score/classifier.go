@@ -1,0 +1,249 @@
+package score
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"sync"
+)
+
+// Counts is how many learned spam and ham messages contained a token.
+type Counts struct{ Spam, Ham int64 }
+
+// Key is a token's 64-bit hash: the store keeps hashes, not words (smaller, and no
+// message text at rest).
+type Key uint64
+
+// KeyOf hashes a token (FNV-1a, 64 bits).
+func KeyOf(token string) Key { return Key(fnvAdd(offset64, token)) }
+
+const (
+	offset64 = 14695981039346656037
+	prime64  = 1099511628211
+)
+
+// fnvAdd continues an FNV-1a hash over s: fnvAdd(fnvAdd(offset64, a), b) is the hash of
+// a+b, so tokens can be hashed in pieces without building them.
+func fnvAdd(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= prime64
+	}
+	return h
+}
+
+// Keys hashes tokens.
+func Keys(tokens []string) []Key {
+	ks := make([]Key, len(tokens))
+	for i, t := range tokens {
+		ks[i] = KeyOf(t)
+	}
+	return ks
+}
+
+// Params are the classifier's constants (Robinson's method with Fisher's chi-square
+// combining, as in SpamBayes and SpamAssassin). The defaults were chosen by 10-fold
+// cross-validation on the shared corpus: see docs/bayes.md and docs/accuracy.md.
+type Params struct {
+	Strength     float64 // s: how strongly the prior x pulls rarely seen tokens
+	Prior        float64 // x: the probability assumed for a token never seen
+	MinDeviation float64 // tokens with |f(w) - 0.5| below this are ignored
+	MaxClues     int     // the most significant tokens combined
+	MinSpam      int     // cold start: no verdict until this many spam …
+	MinHam       int     // … and ham messages are learned
+}
+
+// DefaultParams are the documented defaults.
+func DefaultParams() Params {
+	return Params{Strength: 0.1, Prior: 0.5, MinDeviation: 0.2, MaxClues: 150, MinSpam: 200, MinHam: 200}
+}
+
+// Model is the token table in memory: the cache every classification reads. Learning
+// updates it under a short write lock; classifications take the read lock for their
+// lookups only.
+type Model struct {
+	mu     sync.RWMutex
+	tokens map[Key]Counts
+	nspam  int64
+	nham   int64
+}
+
+// NewModel returns an empty model.
+func NewModel() *Model { return &Model{tokens: map[Key]Counts{}} }
+
+// Totals returns how many spam and ham messages the model has learned.
+func (m *Model) Totals() (spam, ham int64) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.nspam, m.nham
+}
+
+// Len is the number of tokens.
+func (m *Model) Len() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.tokens)
+}
+
+// Set replaces a token's counts (a zero Counts removes it).
+func (m *Model) Set(k Key, c Counts) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.set(k, c)
+}
+
+func (m *Model) set(k Key, c Counts) {
+	if c.Spam <= 0 && c.Ham <= 0 {
+		delete(m.tokens, k)
+		return
+	}
+	m.tokens[k] = c
+}
+
+// SetTotals replaces the message totals.
+func (m *Model) SetTotals(spam, ham int64) {
+	m.mu.Lock()
+	m.nspam, m.nham = spam, ham
+	m.mu.Unlock()
+}
+
+// Add applies a learn (+1) or unlearn (-1) of one message's keys.
+func (m *Model) Add(keys []Key, spam bool, delta int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		c := m.tokens[k]
+		if spam {
+			c.Spam = max(0, c.Spam+delta)
+		} else {
+			c.Ham = max(0, c.Ham+delta)
+		}
+		m.set(k, c)
+	}
+	if spam {
+		m.nspam = max(0, m.nspam+delta)
+	} else {
+		m.nham = max(0, m.nham+delta)
+	}
+}
+
+// Clue is one token's contribution.
+type Clue struct {
+	Key  Key
+	Prob float64
+	dev  float64 // |Prob - 0.5|
+}
+
+// Classify returns the spam probability of a message with these keys, and false when
+// the model is still in cold start (too few messages learned to say anything).
+func (m *Model) Classify(keys []Key, p Params) (float64, bool) {
+	m.mu.RLock()
+	nspam, nham := float64(m.nspam), float64(m.nham)
+	if int(nspam) < p.MinSpam || int(nham) < p.MinHam {
+		m.mu.RUnlock()
+		return 0.5, false
+	}
+	clues := make([]Clue, 0, len(keys))
+	for _, k := range keys {
+		c, ok := m.tokens[k]
+		if !ok {
+			continue // unknown tokens have f = x = 0.5: no information
+		}
+		f := tokenProb(c, nspam, nham, p)
+		if d := math.Abs(f - 0.5); d >= p.MinDeviation {
+			clues = append(clues, Clue{k, f, d})
+		}
+	}
+	m.mu.RUnlock()
+	return combine(clues, p.MaxClues), true
+}
+
+// tokenProb is Robinson's f(w): the token's spam ratio, pulled towards the prior x
+// with strength s when it was seen in few messages.
+func tokenProb(c Counts, nspam, nham float64, p Params) float64 {
+	spamRatio := float64(c.Spam) / nspam
+	hamRatio := float64(c.Ham) / nham
+	if spamRatio+hamRatio == 0 {
+		return p.Prior
+	}
+	pw := spamRatio / (spamRatio + hamRatio)
+	n := float64(c.Spam + c.Ham)
+	return (p.Strength*p.Prior + n*pw) / (p.Strength + n)
+}
+
+// combine is Fisher's method as SpamBayes applies it: the chi-square probability that
+// the clues are random under the spam hypothesis and under the ham hypothesis, each
+// turned into an indicator, and their difference mapped to [0, 1].
+func combine(clues []Clue, maxClues int) float64 {
+	if len(clues) == 0 {
+		return 0.5
+	}
+	if len(clues) > maxClues {
+		// The most significant clues first; ties broken by key so the result does
+		// not depend on the order tokens came in.
+		slices.SortFunc(clues, func(a, b Clue) int {
+			if c := cmp.Compare(b.dev, a.dev); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Key, b.Key)
+		})
+		clues = clues[:maxClues]
+	}
+	var lnS, lnH float64 // sums of ln(1-f) and ln(f)
+	for _, c := range clues {
+		f := min(max(c.Prob, 1e-9), 1-1e-9)
+		lnS += math.Log(1 - f)
+		lnH += math.Log(f)
+	}
+	n := len(clues)
+	S := 1 - chi2Q(-2*lnS, 2*n)
+	H := 1 - chi2Q(-2*lnH, 2*n)
+	return (S - H + 1) / 2
+}
+
+// chi2Q is the probability that a chi-square variable with v (even) degrees of freedom
+// exceeds x2.
+func chi2Q(x2 float64, v int) float64 {
+	m := x2 / 2
+	sum := math.Exp(-m)
+	term := sum
+	for i := 1; i < v/2; i++ {
+		term *= m / float64(i)
+		sum += term
+	}
+	return min(sum, 1)
+}
+
+// Pseudo-rule is a BAYES_xx rule: the probability range it covers and its default
+// score, SpamAssassin's (50_scores.cf, Bayes and network tests on).
+type PseudoRule struct {
+	Name        string
+	Low, High   float64
+	Score       float64
+	Description string
+}
+
+// PseudoRules are SpamAssassin's BAYES_xx rules; BAYES_999 adds to BAYES_99.
+var PseudoRules = []PseudoRule{
+	{"BAYES_00", 0, 0.01, -1.9, "Bayes spam probability is 0 to 1%"},
+	{"BAYES_05", 0.01, 0.05, -0.5, "Bayes spam probability is 1 to 5%"},
+	{"BAYES_20", 0.05, 0.20, -0.001, "Bayes spam probability is 5 to 20%"},
+	{"BAYES_40", 0.20, 0.40, -0.001, "Bayes spam probability is 20 to 40%"},
+	{"BAYES_50", 0.40, 0.60, 0.8, "Bayes spam probability is 40 to 60%"},
+	{"BAYES_60", 0.60, 0.80, 1.5, "Bayes spam probability is 60 to 80%"},
+	{"BAYES_80", 0.80, 0.95, 2.0, "Bayes spam probability is 80 to 95%"},
+	{"BAYES_95", 0.95, 0.99, 3.0, "Bayes spam probability is 95 to 99%"},
+	{"BAYES_99", 0.99, 1.0001, 3.5, "Bayes spam probability is 99 to 100%"},
+	{"BAYES_999", 0.999, 1.0001, 0.2, "Bayes spam probability is 99.9 to 100%"},
+}
+
+// RulesFor returns the pseudo-rules a probability falls in.
+func RulesFor(prob float64) []PseudoRule {
+	var out []PseudoRule
+	for _, r := range PseudoRules {
+		if prob >= r.Low && prob < r.High {
+			out = append(out, r)
+		}
+	}
+	return out
+}

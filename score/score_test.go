@@ -1,0 +1,415 @@
+package score
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/scan"
+	"github.com/postern/postern/spool"
+)
+
+func parse(t testing.TB, raw string) *scan.Message {
+	t.Helper()
+	m, err := scan.Parse(strings.NewReader(strings.ReplaceAll(raw, "\n", "\r\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestTokens(t *testing.T) {
+	tests := []struct {
+		name string
+		raw  string
+		want []string
+		not  []string
+	}{
+		{"words and pairs", "Subject: Cheap Pills\n\nBuy CHEAP pills, now!!\n",
+			[]string{"subject:cheap", "subject:pills", "buy", "cheap", "pills", "now!!", "buy cheap", "cheap pills"}, []string{"Buy", "pills,"}},
+		{"short and long words", "\nan ox zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\n", []string{"skip:z 30"}, []string{"an", "ox"}},
+		{"addresses", "From: \"Big Bank\" <alert@mail.bigbank.example>\nReply-To: x@other.example\n\nhi there\n",
+			[]string{"from:addr:alert@mail.bigbank.example", "from:mail.bigbank.example", "from:bigbank.example", "from:name:big", "reply-to:other.example"}, nil},
+		{"urls", "\nvisit http://login.paypa1.example:8080/verify/account.php?id=1 now\n",
+			[]string{"url:<has url>", "url:login.paypa1.example", "url:paypa1.example", "url:<port>", "url:verify", "url:account", "url:php"}, nil},
+		{"received chain", "Received: from mx.spam.example (mx.spam.example [203.0.113.9]) by mx.test\n\nbody\n",
+			[]string{"received:203.0", "received:203.0.113", "received:mx.spam.example", "received:spam.example", "hdr:received"}, nil},
+		{"html rendered, tags counted", "Content-Type: text/html\n\n<html><style>p{}</style><p style=\"display:none\">hidden</p><a href=\"http://evil.example/x\">Click&nbsp;here</a><img src=\"cid:1\"></html>\n",
+			[]string{"ctype:text/html", "html:style", "html:hidden text", "html:img", "url:evil.example", "click", "here", "click here", "hidden"}, []string{"p{}", "<p"}},
+		{"attachment", "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: application/zip; name=a.zip\n\nPK\n--b--\n",
+			[]string{"filename:.zip", "ctype:application/zip"}, nil},
+		{"8-bit text without charset", "Subject: x\n\ncaf\xe9 cr\xe8me brul\xe9e\n", []string{"brulée", "crème brulée", "café"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			toks := Tokens(parse(t, tc.raw))
+			for _, w := range tc.want {
+				if !slices.Contains(toks, w) {
+					t.Errorf("missing %q in %q", w, toks)
+				}
+			}
+			for _, w := range tc.not {
+				if slices.Contains(toks, w) {
+					t.Errorf("unexpected %q", w)
+				}
+			}
+			seen := map[string]bool{}
+			for _, tok := range toks {
+				if seen[tok] {
+					t.Errorf("duplicate %q", tok)
+				}
+				seen[tok] = true
+			}
+		})
+	}
+}
+
+func TestTokensBounded(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 200_000; i++ {
+		b.WriteString("w")
+		b.WriteString(strings.Repeat("x", i%13))
+		b.WriteString(itoa(i))
+		b.WriteByte(' ')
+	}
+	toks := Tokens(parse(t, "Subject: big\n\n"+b.String()))
+	if len(toks) > maxTokens {
+		t.Fatalf("%d tokens", len(toks))
+	}
+}
+
+func FuzzTokens(f *testing.F) {
+	f.Add([]byte("Subject: hi\r\n\r\nhello http://x.example/a"))
+	f.Add([]byte("Content-Type: text/html\r\n\r\n<a href='http://[::1]:80/'>x</a><font color=red size=7>"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		m, err := scan.Parse(bytes.NewReader(raw))
+		if err != nil {
+			t.Skip()
+		}
+		if toks := Tokens(m); len(toks) > maxTokens {
+			t.Fatalf("%d tokens", len(toks))
+		}
+	})
+}
+
+// The classifier's math, against values computed by hand.
+func TestTokenProb(t *testing.T) {
+	p := Params{Strength: 0.45, Prior: 0.5}
+	// Seen in 10 of 100 spam and 1 of 100 ham: p(w) = 0.1/(0.1+0.01) = 0.90909;
+	// n = 11: f = (0.45*0.5 + 11*0.90909)/(11.45) = 0.89301.
+	if f := tokenProb(Counts{10, 1}, 100, 100, p); math.Abs(f-0.89301) > 1e-4 {
+		t.Errorf("f = %.5f, want 0.89301", f)
+	}
+	// Seen once, in spam only: p(w) = 1, n = 1: f = (0.225 + 1)/1.45 = 0.84483.
+	if f := tokenProb(Counts{1, 0}, 100, 100, p); math.Abs(f-0.84483) > 1e-4 {
+		t.Errorf("f = %.5f, want 0.84483", f)
+	}
+}
+
+func TestChi2Q(t *testing.T) {
+	// chi2Q(x2, v) for even v is exp(-m) Σ_{i<v/2} m^i/i!, m = x2/2.
+	// chi2Q(2, 2) = e^-1 = 0.36788; chi2Q(4, 4) = e^-2 (1 + 2) = 0.40601.
+	for _, tc := range []struct {
+		x2   float64
+		v    int
+		want float64
+	}{{2, 2, 0.36788}, {4, 4, 0.40601}, {0, 10, 1}} {
+		if got := chi2Q(tc.x2, tc.v); math.Abs(got-tc.want) > 1e-4 {
+			t.Errorf("chi2Q(%g, %d) = %.5f, want %.5f", tc.x2, tc.v, got, tc.want)
+		}
+	}
+}
+
+func TestCombine(t *testing.T) {
+	// One clue of 0.9: S = 1 - chi2Q(-2 ln 0.1, 2) = 1 - 0.1 = 0.9;
+	// H = 1 - chi2Q(-2 ln 0.9, 2) = 1 - 0.9 = 0.1; prob = (0.9 - 0.1 + 1)/2 = 0.9.
+	if p := combine([]Clue{{Prob: 0.9}}, 150); math.Abs(p-0.9) > 1e-9 {
+		t.Errorf("one clue: %.5f", p)
+	}
+	if p := combine(nil, 150); p != 0.5 {
+		t.Errorf("no clues: %g", p)
+	}
+	if p := combine([]Clue{{Prob: 0.99}, {Prob: 0.01}}, 150); math.Abs(p-0.5) > 1e-9 {
+		t.Errorf("opposite clues: %g", p)
+	}
+	strong := combine([]Clue{{Prob: 0.99}, {Prob: 0.98}, {Prob: 0.97}}, 150)
+	if strong < 0.99 {
+		t.Errorf("three spam clues: %g", strong)
+	}
+}
+
+func TestRulesFor(t *testing.T) {
+	for prob, want := range map[float64]string{
+		0: "BAYES_00", 0.03: "BAYES_05", 0.5: "BAYES_50", 0.97: "BAYES_95", 0.995: "BAYES_99", 0.9995: "BAYES_99,BAYES_999", 1: "BAYES_99,BAYES_999",
+	} {
+		var names []string
+		for _, r := range RulesFor(prob) {
+			names = append(names, r.Name)
+		}
+		if strings.Join(names, ",") != want {
+			t.Errorf("RulesFor(%g) = %v, want %s", prob, names, want)
+		}
+	}
+}
+
+func openStore(t testing.TB) (*SQLite, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), FileName)
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func dump(t testing.TB, s Store) (map[Key]Counts, int64, int64) {
+	t.Helper()
+	m := map[Key]Counts{}
+	spam, ham, _, err := s.Load(context.Background(), func(k Key, c Counts) { m[k] = c })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, spam, ham
+}
+
+// Learning, relearning and forgetting move counts exactly.
+func TestLearnForgetRelearn(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	a, b, c := KeyOf("a"), KeyOf("b"), KeyOf("c")
+	msg1 := Item{MsgID: "m1", Spam: true, Keys: []Key{a, b}}
+	msg2 := Item{MsgID: "m2", Spam: false, Keys: []Key{b, c}}
+	steps := []struct {
+		name     string
+		items    []Item
+		forget   bool
+		outcomes []Outcome
+		counts   map[Key]Counts
+		spam     int64
+		ham      int64
+	}{
+		{"learn", []Item{msg1, msg2}, false, []Outcome{Learned, Learned}, map[Key]Counts{a: {1, 0}, b: {1, 1}, c: {0, 1}}, 1, 1},
+		{"again: no-op", []Item{msg1}, false, []Outcome{Known}, map[Key]Counts{a: {1, 0}, b: {1, 1}, c: {0, 1}}, 1, 1},
+		{"relearn m1 as ham", []Item{{MsgID: "m1", Spam: false, Keys: msg1.Keys}}, false, []Outcome{Relearned}, map[Key]Counts{a: {0, 1}, b: {0, 2}, c: {0, 1}}, 0, 2},
+		{"forget m2", []Item{msg2}, true, []Outcome{Forgotten}, map[Key]Counts{a: {0, 1}, b: {0, 1}}, 0, 1},
+		{"forget unknown", []Item{{MsgID: "zz", Keys: []Key{a}}}, true, []Outcome{Unknown}, map[Key]Counts{a: {0, 1}, b: {0, 1}}, 0, 1},
+		{"same message twice in a batch", []Item{{MsgID: "m3", Spam: true, Keys: []Key{c}}, {MsgID: "m3", Spam: true, Keys: []Key{c}}}, false, []Outcome{Learned, Known}, map[Key]Counts{a: {0, 1}, b: {0, 1}, c: {1, 0}}, 1, 1},
+	}
+	for _, st := range steps {
+		out, err := s.Learn(ctx, st.items, st.forget)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if !slices.Equal(out, st.outcomes) {
+			t.Errorf("%s: outcomes %v, want %v", st.name, out, st.outcomes)
+		}
+		counts, spam, ham := dump(t, s)
+		for k, want := range st.counts {
+			if counts[k] != want {
+				t.Errorf("%s: counts %v, want %v", st.name, counts[k], want)
+			}
+		}
+		for k, c := range counts {
+			if _, ok := st.counts[k]; !ok && (c.Spam != 0 || c.Ham != 0) {
+				t.Errorf("%s: unexpected token with %v", st.name, c)
+			}
+		}
+		if spam != st.spam || ham != st.ham {
+			t.Errorf("%s: totals %d/%d, want %d/%d", st.name, spam, ham, st.spam, st.ham)
+		}
+	}
+}
+
+// A second process's learning reaches a running classifier through Refresh.
+func TestRefreshSeesOtherWriters(t *testing.T) {
+	s, path := openStore(t)
+	ctx := context.Background()
+	b, err := Open(ctx, s, DefaultParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	k := KeyOf("viagra")
+	other.Learn(ctx, []Item{{MsgID: "x", Spam: true, Keys: []Key{k}}}, false)
+	if err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if spam, _ := b.Model.Totals(); spam != 1 || b.Model.tokens[k].Spam != 1 {
+		t.Fatalf("after refresh: spam %d, token %v", spam, b.Model.tokens[k])
+	}
+	other.Learn(ctx, []Item{{MsgID: "x", Keys: []Key{k}}}, true)
+	b.Refresh(ctx)
+	if _, ok := b.Model.tokens[k]; ok {
+		t.Error("forgotten token still in the model")
+	}
+	// An import rewrites everything: the next refresh reloads.
+	var buf bytes.Buffer
+	other.Learn(ctx, []Item{{MsgID: "y", Spam: false, Keys: []Key{KeyOf("meeting")}}}, false)
+	other.Export(ctx, &buf)
+	other.Import(ctx, &buf)
+	if err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ham := b.Model.Totals(); ham != 1 {
+		t.Errorf("after import: ham %d", ham)
+	}
+}
+
+func TestExportImportRoundTrip(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	var items []Item
+	for i := 0; i < 50; i++ {
+		items = append(items, Item{MsgID: itoa(i), Spam: i%3 == 0, Keys: []Key{KeyOf(itoa(i)), KeyOf("common"), KeyOf(itoa(i % 7))}})
+	}
+	s.Learn(ctx, items, false)
+	var exp bytes.Buffer
+	if err := s.Export(ctx, &exp); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := openStore(t)
+	if err := s2.Import(ctx, bytes.NewReader(exp.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	var again bytes.Buffer
+	s2.Export(ctx, &again)
+	if !bytes.Equal(exp.Bytes(), again.Bytes()) {
+		t.Fatal("export → import → export differs")
+	}
+	a, sa, ha := dump(t, s)
+	b, sb, hb := dump(t, s2)
+	if len(a) != len(b) || sa != sb || ha != hb {
+		t.Fatalf("stores differ: %d/%d/%d vs %d/%d/%d", len(a), sa, ha, len(b), sb, hb)
+	}
+	// The learned ids came along: learning the same message again is a no-op.
+	if out, _ := s2.Learn(ctx, items[:1], false); out[0] != Known {
+		t.Errorf("after import, learning a known message: %v", out[0])
+	}
+	// A broken file changes nothing and names its line.
+	bad := strings.Replace(exp.String(), "totals", "totalz", 1)
+	err := s2.Import(ctx, strings.NewReader(bad))
+	if err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("broken import: %v", err)
+	}
+	if c, _, _ := dump(t, s2); len(c) != len(a) {
+		t.Error("a failed import changed the store")
+	}
+}
+
+func TestExpire(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	var items []Item
+	for i := 0; i < 2000; i++ {
+		keys := []Key{KeyOf("rare" + itoa(i))}
+		if i < 100 {
+			keys = append(keys, KeyOf("common"))
+		}
+		items = append(items, Item{MsgID: itoa(i), Spam: true, Keys: keys})
+	}
+	s.Learn(ctx, items, false)
+	n, err := s.Expire(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, _, _ := dump(t, s)
+	if len(counts) > 800 || n != 2001-len(counts) {
+		t.Errorf("expired %d, %d left", n, len(counts))
+	}
+	if counts[KeyOf("common")].Spam != 100 {
+		t.Error("a frequent token was expired")
+	}
+}
+
+// Cold start: no verdict until enough of both classes are learned.
+func TestColdStart(t *testing.T) {
+	m := NewModel()
+	p := DefaultParams()
+	p.MinSpam, p.MinHam = 2, 2
+	k := KeyOf("x")
+	m.Add([]Key{k}, true, 1)
+	m.Add([]Key{k}, true, 1)
+	m.Add([]Key{KeyOf("y")}, false, 1)
+	if _, ok := m.Classify([]Key{k}, p); ok {
+		t.Fatal("verdict with 1 ham learned")
+	}
+	m.Add([]Key{KeyOf("y")}, false, 1)
+	if prob, ok := m.Classify([]Key{k}, p); !ok || prob < 0.9 {
+		t.Fatalf("after 2/2: %v %v", prob, ok)
+	}
+	b := &Bayes{Model: NewModel(), Params: p}
+	r := (&Check{Bayes: b}).Check(context.Background(), &filter.Message{Parsed: parse(t, "Subject: x\n\nhello\n")})
+	if r.Bayes != nil || len(r.Tests) != 0 || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "cold start: 0 spam and 0 ham learned, needs 2 and 2") {
+		t.Errorf("cold start result %+v", r)
+	}
+}
+
+// Classifying while learning: no race, no torn counts (run with -race).
+func TestConcurrentClassifyWhileLearning(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	p := DefaultParams()
+	p.MinSpam, p.MinHam = 1, 1
+	b, _ := Open(ctx, s, p)
+	b.Learn(ctx, []Item{{MsgID: "s", Spam: true, Keys: Keys([]string{"cheap", "pills"})}, {MsgID: "h", Keys: Keys([]string{"meeting", "agenda"})}}, false)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if prob, ok := b.Model.Classify(Keys([]string{"cheap", "pills"}), p); !ok || prob < 0.5 {
+					t.Errorf("spam words scored %v %v", prob, ok)
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 100; i++ {
+		if _, err := b.Learn(ctx, []Item{{MsgID: "m" + itoa(i), Spam: i%2 == 0, Keys: Keys([]string{"w" + itoa(i)})}}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+// Autolearning goes through the pipeline's decision and ends in the store.
+func TestAutolearner(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	b, _ := Open(ctx, s, DefaultParams())
+	al := NewAutolearner(b, nil)
+	m := parse(t, "Subject: hi\n\nlunch tomorrow?\n")
+	sp := spool.FromBytes([]byte("x"))
+	al.Autolearn(&filter.Message{Raw: sp, Parsed: m}, false)
+	al.Close()
+	if _, ham := b.Model.Totals(); ham != 1 {
+		t.Fatalf("autolearned ham = %d", ham)
+	}
+}
+
+// TokenKeys is Keys(Tokens(m)) without the strings.
+func TestTokenKeysMatchTokens(t *testing.T) {
+	m := parse(t, "From: A <a@b.example>\nSubject: Hello World\n\nClick HERE http://x.example/p now, caf\xe9\n")
+	if got, want := TokenKeys(m), Keys(Tokens(m)); !slices.Equal(got, want) {
+		t.Fatalf("keys differ: %d vs %d", len(got), len(want))
+	}
+}

@@ -1,0 +1,573 @@
+package score
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the SQLite driver (cgo)
+)
+
+// FileName is the Bayes database's name inside data_dir.
+const FileName = "bayes.db"
+
+// Item is one message to learn or forget.
+type Item struct {
+	MsgID string
+	Spam  bool
+	Keys  []Key
+}
+
+// Outcome of learning one item.
+type Outcome int
+
+const (
+	Learned   Outcome = iota // new, counted
+	Relearned                // was learned as the other class: counts moved
+	Known                    // already learned as this class: nothing changed
+	Forgotten                // forget: counts removed
+	Unknown                  // forget of a message never learned
+)
+
+// Store keeps token counts, message totals and the ids of learned messages. A
+// PostgreSQL store can implement the same.
+type Store interface {
+	// Load calls fn for every token and returns the totals and the version (for
+	// Changes) the data is at.
+	Load(ctx context.Context, fn func(Key, Counts)) (nspam, nham, version int64, err error)
+	// Changes calls fn for tokens changed after since (a version) and returns the
+	// totals and the version now; ErrReload when a full Load is needed instead.
+	Changes(ctx context.Context, since int64, fn func(Key, Counts)) (nspam, nham, version int64, err error)
+	// Learn applies items (learn, or forget when forget is true) in one transaction.
+	Learn(ctx context.Context, items []Item, forget bool) ([]Outcome, error)
+	// Expire drops the rarest, oldest tokens until at most maxTokens remain.
+	Expire(ctx context.Context, maxTokens int) (int, error)
+	Close() error
+}
+
+var bayesMigrations = []string{
+	`CREATE TABLE tokens (
+		key   INTEGER PRIMARY KEY, -- FNV-1a 64 of the token, as a signed integer
+		spam  INTEGER NOT NULL DEFAULT 0,
+		ham   INTEGER NOT NULL DEFAULT 0,
+		mtime INTEGER NOT NULL     -- unix microseconds of the last learn touching it
+	);
+	-- Which tokens each learn transaction changed, so other processes (serve) can
+	-- refresh their cache without an index on tokens that every learn must update.
+	CREATE TABLE changes (
+		version INTEGER PRIMARY KEY AUTOINCREMENT,
+		time    INTEGER NOT NULL,
+		keys    BLOB NOT NULL -- 8 bytes per key, big-endian; empty: everything changed
+	);
+	CREATE TABLE learned (
+		msgid TEXT PRIMARY KEY,
+		spam  INTEGER NOT NULL, -- 1 spam, 0 ham
+		time  INTEGER NOT NULL
+	);
+	CREATE TABLE totals (
+		id   INTEGER PRIMARY KEY CHECK (id = 1),
+		spam INTEGER NOT NULL,
+		ham  INTEGER NOT NULL
+	);
+	INSERT INTO totals (id, spam, ham) VALUES (1, 0, 0);`,
+}
+
+// SQLite is the embedded Store.
+type SQLite struct {
+	db   *sql.DB
+	path string
+}
+
+// OpenSQLite opens or creates the Bayes database at path (mode 0600).
+func OpenSQLite(path string) (*SQLite, error) {
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	} else if _, serr := os.Stat(path); serr != nil {
+		return nil, fmt.Errorf("bayes: open %s: %w", path, err)
+	}
+	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=30000&_txlock=immediate&_cache_size=-65536")
+	if err != nil {
+		return nil, fmt.Errorf("bayes: open %s: %w", path, err)
+	}
+	s := &SQLite{db: db, path: path}
+	if err := s.migrate(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *SQLite) migrate() error {
+	var version int
+	if err := s.db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("bayes: %s: %w", s.path, err)
+	}
+	if version > len(bayesMigrations) {
+		return fmt.Errorf("bayes: %s: schema version %d is newer than this postern knows", s.path, version)
+	}
+	for v := version; v < len(bayesMigrations); v++ {
+		tx, err := s.db.Begin()
+		if err != nil {
+			return fmt.Errorf("bayes: migrate: %w", err)
+		}
+		if _, err := tx.Exec(bayesMigrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("bayes: migrate to %d: %w", v+1, err)
+		}
+		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("bayes: migrate to %d: %w", v+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("bayes: migrate to %d: %w", v+1, err)
+		}
+	}
+	return nil
+}
+
+func (s *SQLite) totals(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (int64, int64, error) {
+	var spam, ham int64
+	err := q.QueryRowContext(ctx, `SELECT spam, ham FROM totals WHERE id = 1`).Scan(&spam, &ham)
+	return spam, ham, err
+}
+
+// Load implements Store.
+func (s *SQLite) Load(ctx context.Context, fn func(Key, Counts)) (int64, int64, int64, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("bayes: load: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT key, spam, ham FROM tokens`)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("bayes: load: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, sp, hm int64
+		if err := rows.Scan(&k, &sp, &hm); err != nil {
+			return 0, 0, 0, fmt.Errorf("bayes: load: %w", err)
+		}
+		fn(Key(k), Counts{sp, hm})
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, 0, fmt.Errorf("bayes: load: %w", err)
+	}
+	spam, ham, err := s.totals(ctx, tx)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("bayes: load: %w", err)
+	}
+	var version int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM changes`).Scan(&version); err != nil {
+		return 0, 0, 0, fmt.Errorf("bayes: load: %w", err)
+	}
+	return spam, ham, version, nil
+}
+
+// ErrReload is returned by Changes when so much changed (or the change log no longer
+// reaches back to since) that a full Load is the way to catch up.
+var ErrReload = errors.New("bayes: too many changes: reload")
+
+// Changes implements Store.
+func (s *SQLite) Changes(ctx context.Context, since int64, fn func(Key, Counts)) (int64, int64, int64, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("bayes: changes: %w", err)
+	}
+	defer tx.Rollback()
+	var oldest, newest int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(min(version), 0), coalesce(max(version), 0) FROM changes`).Scan(&oldest, &newest); err != nil {
+		return 0, 0, 0, fmt.Errorf("bayes: changes: %w", err)
+	}
+	if newest > since && oldest > since+1 {
+		return 0, 0, 0, ErrReload // the log was pruned past since
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT keys FROM changes WHERE version > ? ORDER BY version`, since)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("bayes: changes: %w", err)
+	}
+	keys := map[Key]struct{}{}
+	for rows.Next() {
+		var blob []byte
+		if err := rows.Scan(&blob); err != nil {
+			rows.Close()
+			return 0, 0, 0, fmt.Errorf("bayes: changes: %w", err)
+		}
+		if len(blob) == 0 || len(keys)+len(blob)/8 > maxIncremental {
+			rows.Close()
+			return 0, 0, 0, ErrReload
+		}
+		for i := 0; i+8 <= len(blob); i += 8 {
+			keys[Key(binary.BigEndian.Uint64(blob[i:]))] = struct{}{}
+		}
+	}
+	rows.Close()
+	stmt, err := tx.PrepareContext(ctx, `SELECT spam, ham FROM tokens WHERE key = ?`)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("bayes: changes: %w", err)
+	}
+	defer stmt.Close()
+	for k := range keys {
+		var c Counts
+		err := stmt.QueryRowContext(ctx, int64(k)).Scan(&c.Spam, &c.Ham)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, 0, 0, fmt.Errorf("bayes: changes: %w", err)
+		}
+		fn(k, c) // zero counts: the token is gone
+	}
+	spam, ham, err := s.totals(ctx, tx)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("bayes: changes: %w", err)
+	}
+	return spam, ham, max(newest, since), nil
+}
+
+// maxIncremental is how many changed tokens a refresh looks up one by one before a
+// full reload is cheaper.
+const maxIncremental = 200_000
+
+// changeLogAge is how long the change log is kept: far longer than any refresh period.
+const changeLogAge = 24 * time.Hour
+
+// Learn implements Store. Token deltas of the whole batch are summed first, so a
+// token common to many messages is written once.
+func (s *SQLite) Learn(ctx context.Context, items []Item, forget bool) ([]Outcome, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bayes: learn: %w", err)
+	}
+	defer tx.Rollback()
+	outcomes := make([]Outcome, len(items))
+	deltas := map[Key]Counts{}
+	var dSpam, dHam int64
+	apply := func(keys []Key, spam bool, d int64) {
+		for _, k := range keys {
+			c := deltas[k]
+			if spam {
+				c.Spam += d
+			} else {
+				c.Ham += d
+			}
+			deltas[k] = c
+		}
+		if spam {
+			dSpam += d
+		} else {
+			dHam += d
+		}
+	}
+	now := time.Now().UnixMicro()
+	seen := map[string]bool{} // the same message twice in one batch
+	for i, it := range items {
+		var prev sql.NullBool
+		err := tx.QueryRowContext(ctx, `SELECT spam FROM learned WHERE msgid = ?`, it.MsgID).Scan(&prev)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("bayes: learn %s: %w", it.MsgID, err)
+		}
+		if seen[it.MsgID] {
+			outcomes[i] = Known
+			continue
+		}
+		seen[it.MsgID] = true
+		switch {
+		case forget && !prev.Valid:
+			outcomes[i] = Unknown
+		case forget:
+			apply(it.Keys, prev.Bool, -1)
+			if _, err := tx.ExecContext(ctx, `DELETE FROM learned WHERE msgid = ?`, it.MsgID); err != nil {
+				return nil, fmt.Errorf("bayes: forget %s: %w", it.MsgID, err)
+			}
+			outcomes[i] = Forgotten
+		case prev.Valid && prev.Bool == it.Spam:
+			outcomes[i] = Known
+		default:
+			if prev.Valid {
+				apply(it.Keys, prev.Bool, -1)
+				outcomes[i] = Relearned
+			} else {
+				outcomes[i] = Learned
+			}
+			apply(it.Keys, it.Spam, +1)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO learned (msgid, spam, time) VALUES (?, ?, ?)
+				ON CONFLICT(msgid) DO UPDATE SET spam = excluded.spam, time = excluded.time`, it.MsgID, it.Spam, now); err != nil {
+				return nil, fmt.Errorf("bayes: learn %s: %w", it.MsgID, err)
+			}
+		}
+	}
+	if len(deltas) > 0 {
+		upsert, err := tx.PrepareContext(ctx, `INSERT INTO tokens (key, spam, ham, mtime) VALUES (?, ?, ?, ?)
+			ON CONFLICT(key) DO UPDATE SET spam = max(0, spam + ?), ham = max(0, ham + ?), mtime = excluded.mtime`)
+		if err != nil {
+			return nil, fmt.Errorf("bayes: learn: %w", err)
+		}
+		defer upsert.Close()
+		drop, err := tx.PrepareContext(ctx, `DELETE FROM tokens WHERE key = ? AND spam = 0 AND ham = 0`)
+		if err != nil {
+			return nil, fmt.Errorf("bayes: learn: %w", err)
+		}
+		defer drop.Close()
+		for k, d := range deltas {
+			if d.Spam == 0 && d.Ham == 0 {
+				continue
+			}
+			if _, err := upsert.ExecContext(ctx, int64(k), max(0, d.Spam), max(0, d.Ham), now, d.Spam, d.Ham); err != nil {
+				return nil, fmt.Errorf("bayes: learn: token: %w", err)
+			}
+			if d.Spam < 0 || d.Ham < 0 {
+				if _, err := drop.ExecContext(ctx, int64(k)); err != nil {
+					return nil, fmt.Errorf("bayes: learn: token: %w", err)
+				}
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE totals SET spam = max(0, spam + ?), ham = max(0, ham + ?) WHERE id = 1`, dSpam, dHam); err != nil {
+			return nil, fmt.Errorf("bayes: learn: totals: %w", err)
+		}
+		blob := make([]byte, 0, 8*len(deltas))
+		for k := range deltas {
+			blob = binary.BigEndian.AppendUint64(blob, uint64(k))
+		}
+		if err := logChange(ctx, tx, blob, now); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("bayes: learn: commit: %w", err)
+	}
+	return outcomes, nil
+}
+
+// logChange records changed keys (nil: everything) and prunes old log entries.
+func logChange(ctx context.Context, tx *sql.Tx, keys []byte, now int64) error {
+	if keys == nil {
+		keys = []byte{}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO changes (time, keys) VALUES (?, ?)`, now, keys); err != nil {
+		return fmt.Errorf("bayes: change log: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM changes WHERE time < ?`, now-changeLogAge.Microseconds()); err != nil {
+		return fmt.Errorf("bayes: change log: %w", err)
+	}
+	return nil
+}
+
+// Expire implements Store: while more than maxTokens remain, it deletes tokens seen in
+// one message only, oldest first, then those seen in two, and so on, down to 80% of
+// maxTokens. Rare, old tokens carry the least evidence (see docs/bayes.md). Deleted
+// tokens make Changes answer ErrReload.
+func (s *SQLite) Expire(ctx context.Context, maxTokens int) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM tokens`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("bayes: expire: %w", err)
+	}
+	if n <= maxTokens {
+		return 0, nil
+	}
+	target := maxTokens * 8 / 10
+	removed := 0
+	for hits := 1; n-removed > target && hits < 1<<20; hits *= 2 {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM tokens WHERE key IN (
+			SELECT key FROM tokens WHERE spam + ham <= ? ORDER BY mtime LIMIT ?)`, hits, n-removed-target)
+		if err != nil {
+			return removed, fmt.Errorf("bayes: expire: %w", err)
+		}
+		d, _ := res.RowsAffected()
+		removed += int(d)
+	}
+	if removed > 0 {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return removed, fmt.Errorf("bayes: expire: %w", err)
+		}
+		if err := logChange(ctx, tx, nil, time.Now().UnixMicro()); err != nil {
+			tx.Rollback()
+			return removed, err
+		}
+		if err := tx.Commit(); err != nil {
+			return removed, fmt.Errorf("bayes: expire: %w", err)
+		}
+	}
+	return removed, nil
+}
+
+// Close implements Store.
+func (s *SQLite) Close() error { return s.db.Close() }
+
+// exportHeader starts the export format (docs/bayes.md).
+const exportHeader = "# postern bayes export v1"
+
+// Export writes the whole store in the documented text format:
+//
+//	# postern bayes export v1
+//	totals SPAM HAM
+//	t KEY SPAM HAM MTIME      (one line per token; KEY is 16 hex digits)
+//	l MSGID s|h TIME          (one line per learned message)
+func (s *SQLite) Export(ctx context.Context, w io.Writer) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("bayes: export: %w", err)
+	}
+	defer tx.Rollback()
+	bw := bufio.NewWriter(w)
+	spam, ham, err := s.totals(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("bayes: export: %w", err)
+	}
+	fmt.Fprintf(bw, "%s\ntotals %d %d\n", exportHeader, spam, ham)
+	rows, err := tx.QueryContext(ctx, `SELECT key, spam, ham, mtime FROM tokens ORDER BY key`)
+	if err != nil {
+		return fmt.Errorf("bayes: export: %w", err)
+	}
+	for rows.Next() {
+		var k, sp, hm, mt int64
+		if err := rows.Scan(&k, &sp, &hm, &mt); err != nil {
+			rows.Close()
+			return fmt.Errorf("bayes: export: %w", err)
+		}
+		fmt.Fprintf(bw, "t %016x %d %d %d\n", uint64(k), sp, hm, mt)
+	}
+	rows.Close()
+	rows, err = tx.QueryContext(ctx, `SELECT msgid, spam, time FROM learned ORDER BY msgid`)
+	if err != nil {
+		return fmt.Errorf("bayes: export: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var sp bool
+		var t int64
+		if err := rows.Scan(&id, &sp, &t); err != nil {
+			return fmt.Errorf("bayes: export: %w", err)
+		}
+		class := "h"
+		if sp {
+			class = "s"
+		}
+		fmt.Fprintf(bw, "l %s %s %d\n", id, class, t)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("bayes: export: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("bayes: export: %w", err)
+	}
+	return nil
+}
+
+// Import replaces the store's contents with an export, in one transaction: on any
+// error in the file (reported with its line number) the store is unchanged.
+func (s *SQLite) Import(ctx context.Context, r io.Reader) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("bayes: import: %w", err)
+	}
+	defer tx.Rollback()
+	for _, q := range []string{`DELETE FROM tokens`, `DELETE FROM learned`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("bayes: import: %w", err)
+		}
+	}
+	tokStmt, err := tx.PrepareContext(ctx, `INSERT INTO tokens (key, spam, ham, mtime) VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("bayes: import: %w", err)
+	}
+	defer tokStmt.Close()
+	learnStmt, err := tx.PrepareContext(ctx, `INSERT INTO learned (msgid, spam, time) VALUES (?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("bayes: import: %w", err)
+	}
+	defer learnStmt.Close()
+	sc := bufio.NewScanner(r)
+	n := 0
+	sawTotals := false
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		f := strings.Fields(line)
+		bad := func(err error) error { return fmt.Errorf("bayes: import: line %d: %q: %v", n, line, err) }
+		switch {
+		case n == 1:
+			if line != exportHeader {
+				return bad(errors.New("not a postern bayes export (first line)"))
+			}
+		case len(f) == 3 && f[0] == "totals":
+			sp, err1 := strconv.ParseInt(f[1], 10, 64)
+			hm, err2 := strconv.ParseInt(f[2], 10, 64)
+			if err := errors.Join(err1, err2); err != nil {
+				return bad(err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE totals SET spam = ?, ham = ? WHERE id = 1`, sp, hm); err != nil {
+				return bad(err)
+			}
+			sawTotals = true
+		case len(f) == 5 && f[0] == "t":
+			k, err1 := strconv.ParseUint(f[1], 16, 64)
+			sp, err2 := strconv.ParseInt(f[2], 10, 64)
+			hm, err3 := strconv.ParseInt(f[3], 10, 64)
+			mt, err4 := strconv.ParseInt(f[4], 10, 64)
+			if err := errors.Join(err1, err2, err3, err4); err != nil {
+				return bad(err)
+			}
+			if _, err := tokStmt.ExecContext(ctx, int64(k), sp, hm, mt); err != nil {
+				return bad(err)
+			}
+		case len(f) == 4 && f[0] == "l" && (f[2] == "s" || f[2] == "h"):
+			t, err := strconv.ParseInt(f[3], 10, 64)
+			if err != nil {
+				return bad(err)
+			}
+			if _, err := learnStmt.ExecContext(ctx, f[1], f[2] == "s", t); err != nil {
+				return bad(err)
+			}
+		case line == "" || strings.HasPrefix(line, "#"):
+		default:
+			return bad(errors.New("unknown line"))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("bayes: import: %w", err)
+	}
+	if err := logChange(ctx, tx, nil, time.Now().UnixMicro()); err != nil {
+		return err
+	}
+	if !sawTotals {
+		return fmt.Errorf("bayes: import: no totals line")
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("bayes: import: %w", err)
+	}
+	return nil
+}
+
+// StoreStats describes the store on disk.
+type StoreStats struct {
+	Tokens    int
+	Learned   int
+	Spam, Ham int64
+	SizeBytes int64
+}
+
+// Stats counts what the store holds.
+func (s *SQLite) Stats(ctx context.Context) (StoreStats, error) {
+	var st StoreStats
+	err := s.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM tokens), (SELECT count(*) FROM learned), spam, ham FROM totals`).
+		Scan(&st.Tokens, &st.Learned, &st.Spam, &st.Ham)
+	if err != nil {
+		return st, fmt.Errorf("bayes: stats: %w", err)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if fi, err := os.Stat(s.path + suffix); err == nil {
+			st.SizeBytes += fi.Size()
+		}
+	}
+	return st, nil
+}

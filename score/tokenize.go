@@ -1,0 +1,343 @@
+// Package score is Postern's Bayesian classifier: a tokenizer over the parsed message,
+// Robinson's per-token probabilities combined with Fisher's chi-square method, a token
+// store behind a small interface (SQLite by default) with an in-memory cache, and the
+// BAYES_xx pseudo-rules that put the probability into the message's score.
+package score
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"mime"
+	"net"
+	"net/url"
+	"path"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/postern/postern/scan"
+)
+
+// Bounds on the work per message.
+const (
+	maxTextBytes = 256 << 10 // body text tokenized
+	maxTokens    = 5000      // distinct tokens kept
+	minWordLen   = 3
+	maxWordLen   = 24
+)
+
+// Tokens returns the distinct tokens of a message. Body words are plain; tokens from
+// elsewhere carry a prefix ("subject:", "from:", "url:", "received:", "html:", …) so
+// the same word in different places counts separately.
+func Tokens(m *scan.Message) []string {
+	t := tokenizer{seen: map[Key]struct{}{}, keep: true}
+	t.run(m)
+	return t.strs
+}
+
+// TokenKeys returns the keys of Tokens(m), without building the token strings: the
+// path every classification takes.
+func TokenKeys(m *scan.Message) []Key {
+	t := tokenizer{seen: make(map[Key]struct{}, 1024)}
+	t.run(m)
+	return t.keys
+}
+
+func (t *tokenizer) run(m *scan.Message) {
+	t.headers(m)
+	budget := maxTextBytes
+	for _, p := range m.Parts {
+		switch {
+		case p.Filename != "":
+			t.add("filename:" + strings.ToLower(path.Ext(p.Filename)))
+			t.add("ctype:" + p.ContentType)
+		case !strings.HasPrefix(p.ContentType, "text/"):
+			t.add("ctype:" + p.ContentType)
+		}
+		if p.Text == "" || budget <= 0 {
+			continue
+		}
+		text := p.Text
+		if len(text) > budget {
+			text = text[:budget]
+		}
+		budget -= len(text)
+		if !utf8.ValidString(text) {
+			text = latin1(text) // 8-bit text without a charset: most often Latin-1
+		}
+		if p.ContentType == "text/html" {
+			t.add("ctype:text/html")
+			text = t.html(text)
+		}
+		t.words("", text)
+	}
+}
+
+type tokenizer struct {
+	seen map[Key]struct{}
+	keys []Key
+	keep bool     // also keep the token strings (Tokens)
+	strs []string // with keep
+}
+
+func (t *tokenizer) add(tok string) { t.addKey(KeyOf(tok), func() string { return tok }) }
+
+// addKey adds a token by its key; str builds the token's text, only when kept.
+func (t *tokenizer) addKey(k Key, str func() string) {
+	if len(t.keys) >= maxTokens {
+		return
+	}
+	if _, ok := t.seen[k]; ok {
+		return
+	}
+	t.seen[k] = struct{}{}
+	t.keys = append(t.keys, k)
+	if t.keep {
+		t.strs = append(t.strs, str())
+	}
+}
+
+// words splits text into words: lower case, trimmed of punctuation. Long runs (base64
+// blobs, hashes) become one "skip:" token of their first letter and rough length, as
+// SpamBayes does: their presence says something, their value nothing.
+func (t *tokenizer) words(prefix, text string) {
+	prev := ""
+	for _, w := range strings.FieldsFunc(text, isSeparator) {
+		if prefix == "" && looksLikeURL(w) {
+			t.url(w)
+			prev = ""
+			continue
+		}
+		w = strings.TrimFunc(w, isTrim)
+		n := utf8.RuneCountInString(w)
+		switch {
+		case n < minWordLen:
+			continue
+		case n > maxWordLen:
+			r, _ := utf8.DecodeRuneInString(w)
+			t.add(prefix + "skip:" + string(unicode.ToLower(r)) + " " + itoa(n/10*10))
+			prev = ""
+			continue
+		}
+		w = lower(w)
+		base := fnvAdd(offset64, prefix)
+		t.addKey(Key(fnvAdd(base, w)), func() string { return prefix + w })
+		// Word pairs catch phrases ("click here", "dear friend") that single words
+		// spread over ham and spam alike.
+		if prev != "" {
+			p := prev
+			t.addKey(Key(fnvAdd(fnvAdd(fnvAdd(base, p), " "), w)), func() string { return prefix + p + " " + w })
+		}
+		prev = w
+	}
+}
+
+// lower is strings.ToLower without the allocation for words already in lower case.
+func lower(w string) string {
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c >= 0x80 || ('A' <= c && c <= 'Z') {
+			return strings.ToLower(w)
+		}
+	}
+	return w
+}
+
+var asciiSeparator = func() (t [128]bool) {
+	for _, c := range " \t\r\n\v\f<>\"()[]{}|=,;" {
+		t[c] = true
+	}
+	return t
+}()
+
+func isSeparator(r rune) bool {
+	if r < 128 {
+		return asciiSeparator[r]
+	}
+	return unicode.IsSpace(r) || r == '<' || r == '>' || r == '"' || r == '(' || r == ')' || r == '[' || r == ']' || r == '{' || r == '}' || r == '|' || r == '=' || r == ',' || r == ';'
+}
+
+func isTrim(r rune) bool {
+	return unicode.IsPunct(r) && r != '$' && r != '%' && r != '!' && r != '@' && r != '-'
+}
+
+// latin1 reads bytes as ISO-8859-1, so undeclared 8-bit text keeps distinct words.
+func latin1(s string) string {
+	r := make([]rune, len(s))
+	for i := 0; i < len(s); i++ {
+		r[i] = rune(s[i])
+	}
+	return string(r)
+}
+
+func itoa(n int) string {
+	const digits = "0123456789"
+	if n < 10 {
+		return digits[n : n+1]
+	}
+	return itoa(n/10) + digits[n%10:n%10+1]
+}
+
+// headerFields are tokenized with their name as a prefix.
+var wordHeaders = []string{"Subject"}
+var addrHeaders = []string{"From", "Reply-To", "To", "Cc", "Return-Path", "Sender"}
+var wholeHeaders = []string{"X-Mailer", "User-Agent", "Content-Type", "X-Priority", "Importance", "Precedence", "Content-Transfer-Encoding"}
+
+var ipRE = regexp.MustCompile(`\b(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\b`)
+var hostRE = regexp.MustCompile(`(?i)\b(?:from|by)\s+([a-z0-9][a-z0-9.-]*\.[a-z]{2,})`)
+
+func (t *tokenizer) headers(m *scan.Message) {
+	subj := m.Subject()
+	t.words("subject:", subj)
+	if subj != "" && strings.ToUpper(subj) == subj && strings.ToLower(subj) != subj {
+		t.add("subject:<all caps>")
+	}
+	for _, name := range addrHeaders {
+		for _, v := range m.Header.Values(name) {
+			key := strings.ToLower(name) + ":"
+			addr := v
+			if i, j := strings.LastIndexByte(v, '<'), strings.LastIndexByte(v, '>'); i >= 0 && j > i {
+				addr = v[i+1 : j]
+				t.words(key+"name:", v[:i])
+			}
+			addr = strings.ToLower(strings.TrimSpace(addr))
+			if at := strings.LastIndexByte(addr, '@'); at >= 0 {
+				t.add(key + "addr:" + addr)
+				t.domain(key, addr[at+1:])
+			} else if addr != "" {
+				t.add(key + "noaddr")
+			}
+		}
+	}
+	for _, name := range wholeHeaders {
+		if v := m.Header.Get(name); v != "" {
+			v = strings.ToLower(v)
+			if i := strings.IndexByte(v, ';'); i >= 0 && name == "Content-Type" {
+				v = v[:i]
+			}
+			t.add(strings.ToLower(name) + ":" + strings.Join(strings.Fields(v), " "))
+		}
+	}
+	// The Received chain: relays' IP address prefixes and host names, which carry
+	// much of a sender's reputation.
+	received := m.Header.Values("Received")
+	if len(received) > 8 {
+		received = received[:8]
+	}
+	for _, r := range received {
+		for _, ip := range ipRE.FindAllStringSubmatch(r, 4) {
+			t.add("received:" + ip[1] + "." + ip[2])
+			t.add("received:" + ip[1] + "." + ip[2] + "." + ip[3])
+		}
+		for _, h := range hostRE.FindAllStringSubmatch(r, 4) {
+			t.domain("received:", strings.ToLower(h[1]))
+		}
+	}
+	if len(m.Header.Values("Message-Id")) == 0 {
+		t.add("header:no message-id")
+	} else if id := m.Header.Get("Message-Id"); strings.Contains(id, "@") {
+		t.domain("message-id:", strings.ToLower(strings.Trim(id[strings.LastIndexByte(id, '@')+1:], "<> ")))
+	}
+	// Which header fields a message has says much about the software that sent it
+	// (mailing list managers, bulk mailers) whatever their values.
+	for f := m.Header.Fields(); f.Next(); {
+		t.add("hdr:" + strings.ToLower(f.Key()))
+	}
+	if v := m.Header.Get("List-Id"); v != "" {
+		t.add("list-id:" + strings.ToLower(strings.Join(strings.Fields(v), " ")))
+	}
+	if d := m.Header.Get("Date"); d != "" {
+		f := strings.Fields(d)
+		t.add("date:zone " + f[len(f)-1])
+	}
+	if _, params, err := mime.ParseMediaType(m.Header.Get("Content-Type")); err == nil && params["charset"] != "" {
+		t.add("charset:" + strings.ToLower(params["charset"]))
+	}
+}
+
+// domain adds a host name and its parent domains down to two labels.
+func (t *tokenizer) domain(prefix, host string) {
+	host = strings.Trim(host, ".[]")
+	if host == "" || net.ParseIP(host) != nil {
+		return
+	}
+	labels := strings.Split(host, ".")
+	for i := 0; i+2 <= len(labels) && i < 4; i++ {
+		t.add(prefix + strings.Join(labels[i:], "."))
+	}
+}
+
+// looksLikeURL spots the words that are links: a scan per word is much cheaper than
+// a regular expression over the whole text.
+func looksLikeURL(w string) bool {
+	if len(w) < 8 {
+		return false
+	}
+	switch w[0] {
+	case 'h', 'H':
+		return hasPrefixFold(w, "http://") || hasPrefixFold(w, "https://")
+	case 'w', 'W':
+		return hasPrefixFold(w, "www.")
+	case 'f', 'F':
+		return hasPrefixFold(w, "ftp://")
+	}
+	return false
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// url adds the host, parent domains and path pieces of a link.
+func (t *tokenizer) url(raw string) {
+	t.add("url:<has url>")
+	raw = strings.TrimRight(raw, ".,;:!?'")
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.add("url:<unparsable>")
+		return
+	}
+	host := strings.ToLower(u.Hostname())
+	if net.ParseIP(host) != nil {
+		t.add("url:<ip host>")
+	} else {
+		t.domain("url:", host)
+	}
+	if u.Port() != "" {
+		t.add("url:<port>")
+	}
+	for _, piece := range strings.FieldsFunc(strings.ToLower(u.Path), func(r rune) bool { return r == '/' || r == '.' || r == '-' || r == '_' }) {
+		if len(piece) >= minWordLen && len(piece) <= maxWordLen {
+			t.add("url:" + piece)
+		}
+	}
+}
+
+// MessageID identifies a message for learning, so that learning it twice is a no-op
+// and learning it the other way moves its counts. It is derived from the parsed
+// message (Message-ID, Date, From, Subject and the start of its text) rather than its
+// bytes, so headers added on the way (Received, X-Spam-*) do not change it.
+func MessageID(m *scan.Message) string {
+	h := sha256.New()
+	for _, name := range []string{"Message-Id", "Date", "From", "Subject"} {
+		h.Write([]byte(m.Header.Get(name)))
+		h.Write([]byte{0})
+	}
+	budget := 4096
+	for _, p := range m.Parts {
+		if budget <= 0 {
+			break
+		}
+		text := p.Text
+		if len(text) > budget {
+			text = text[:budget]
+		}
+		h.Write([]byte(text))
+		budget -= len(text)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}

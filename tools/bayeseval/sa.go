@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// saConfig runs SpamAssassin with its Bayes classifier and nothing else: the stock
+// Bayes rules and stop words, no network, no autolearn, and the probability written
+// into a header so it can be read back exactly.
+const saPre = "loadplugin Mail::SpamAssassin::Plugin::Check\nloadplugin Mail::SpamAssassin::Plugin::Bayes\n"
+
+const saCF = `use_bayes 1
+use_bayes_rules 1
+bayes_auto_learn 0
+include /usr/share/spamassassin/20_aux_tlds.cf
+include /usr/share/spamassassin/23_bayes.cf
+include /usr/share/spamassassin/60_bayes_stopwords.cf
+add_header all Bayes _BAYES_
+add_header all Evalid _HEADER(X-Eval-Id)_
+`
+
+// spamAssassin trains SpamAssassin's Bayes with sa-learn on every fold but one and
+// scores that fold with spamassassin, for the first n folds, two folds at a time.
+func spamAssassin(samples []sample, n int) ([]scored, error) {
+	if _, err := exec.LookPath("sa-learn"); err != nil {
+		return nil, fmt.Errorf("sa-learn not found: apt-get install spamassassin")
+	}
+	results := map[int]float64{}
+	var mu sync.Mutex
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	for f := 0; f < n; f++ {
+		wg.Add(1)
+		go func(f int) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			got, err := saFold(samples, f)
+			if err != nil {
+				errs <- fmt.Errorf("fold %d: %w", f, err)
+				return
+			}
+			mu.Lock()
+			for k, v := range got {
+				results[k] = v
+			}
+			mu.Unlock()
+		}(f)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return nil, err
+	}
+	var out []scored
+	for i, s := range samples {
+		if s.fold >= n {
+			continue
+		}
+		p, ok := results[i]
+		if !ok {
+			return nil, fmt.Errorf("no SpamAssassin result for %s", s.path)
+		}
+		out = append(out, scored{p, s.spam})
+	}
+	return out, nil
+}
+
+func saFold(samples []sample, fold int) (map[int]float64, error) {
+	dir, err := os.MkdirTemp("", "bayeseval-sa-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	cf := filepath.Join(dir, "cf")
+	os.Mkdir(cf, 0o755)
+	os.WriteFile(filepath.Join(cf, "local.pre"), []byte(saPre), 0o644)
+	db := filepath.Join(dir, "db", "bayes")
+	os.Mkdir(filepath.Dir(db), 0o755)
+	os.WriteFile(filepath.Join(cf, "local.cf"), []byte(saCF+"bayes_path "+db+"\n"), 0o644)
+
+	var spamList, hamList bytes.Buffer
+	var mbox bytes.Buffer
+	for i, s := range samples {
+		if s.fold != fold {
+			if s.spam {
+				fmt.Fprintln(&spamList, s.path)
+			} else {
+				fmt.Fprintln(&hamList, s.path)
+			}
+			continue
+		}
+		b, err := os.ReadFile(s.path)
+		if err != nil {
+			return nil, err
+		}
+		writeMbox(&mbox, i, stripFrom(b))
+	}
+	for _, set := range []struct {
+		flag string
+		list *bytes.Buffer
+	}{{"--spam", &spamList}, {"--ham", &hamList}} {
+		lst := filepath.Join(dir, strings.TrimPrefix(set.flag, "--")+".lst")
+		os.WriteFile(lst, set.list.Bytes(), 0o644)
+		cmd := exec.Command("sa-learn", "--siteconfigpath", cf, "-C", cf, "--dbpath", db, set.flag, "-f", lst)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("sa-learn %s: %v: %s", set.flag, err, out)
+		}
+	}
+	cmd := exec.Command("spamassassin", "--siteconfigpath", cf, "-C", cf, "-L", "--mbox")
+	cmd.Stdin = &mbox
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("spamassassin: %w", err)
+	}
+	got := map[int]float64{}
+	var prob float64
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "X-Spam-Bayes: "); ok {
+			prob, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+		if v, ok := strings.CutPrefix(line, "X-Spam-Evalid: "); ok {
+			if id, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				got[id] = prob
+			}
+		}
+	}
+	return got, nil
+}
+
+// writeMbox appends a message to an mbox, tagged with its index.
+func writeMbox(w *bytes.Buffer, id int, msg []byte) {
+	msg = bytes.ReplaceAll(msg, []byte("\r\n"), []byte("\n"))
+	fmt.Fprintf(w, "From eval@localhost Thu Jan  1 00:00:00 2004\nX-Eval-Id: %d\n", id)
+	for _, line := range bytes.SplitAfter(msg, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("From ")) {
+			w.WriteByte('>')
+		}
+		w.Write(line)
+	}
+	if !bytes.HasSuffix(msg, []byte("\n")) {
+		w.WriteByte('\n')
+	}
+	w.WriteByte('\n')
+}
