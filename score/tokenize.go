@@ -39,7 +39,7 @@ func Tokens(m *scan.Message) []string {
 // TokenKeys returns the keys of Tokens(m), without building the token strings: the
 // path every classification takes.
 func TokenKeys(m *scan.Message) []Key {
-	t := tokenizer{seen: make(map[Key]struct{}, 1024)}
+	t := tokenizer{seen: make(map[Key]struct{}, 1024), keys: make([]Key, 0, 1024)}
 	t.run(m)
 	return t.keys
 }
@@ -103,7 +103,19 @@ func (t *tokenizer) addKey(k Key, str func() string) {
 // SpamBayes does: their presence says something, their value nothing.
 func (t *tokenizer) words(prefix, text string) {
 	prev := ""
-	for _, w := range strings.FieldsFunc(text, isSeparator) {
+	for len(text) > 0 {
+		// The next field: strings.FieldsFunc without building the slice of fields.
+		start := strings.IndexFunc(text, func(r rune) bool { return !isSeparator(r) })
+		if start < 0 {
+			break
+		}
+		text = text[start:]
+		end := strings.IndexFunc(text, isSeparator)
+		if end < 0 {
+			end = len(text)
+		}
+		w := text[:end]
+		text = text[end:]
 		if prefix == "" && looksLikeURL(w) {
 			t.url(w)
 			prev = ""
