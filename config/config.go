@@ -22,6 +22,7 @@ type Config struct {
 	ReportHeader  string   `toml:"report_header" doc:"When to add the X-Spam-Report header: \"never\", \"spam\" or \"always\"."`
 	LogLevel      string   `toml:"log_level" doc:"Log level: \"debug\", \"info\", \"warn\" or \"error\"."`
 	LogFormat     string   `toml:"log_format" doc:"Log format: \"text\" (logfmt) or \"json\"."`
+	RulesPaths    []string `toml:"rules_paths" doc:"Rule files and directories (*.cf) in SpamAssassin's syntax, read in order; later ones override scores and definitions. \"default\" is Postern's own set; GTUBE is always built in. SIGHUP reloads them, and on any error the old rules stay. Debian's stock SpamAssassin rules: \"/usr/share/spamassassin\"."`
 
 	Milter     Milter     `toml:"milter" doc:"The milter listener Postfix connects to (smtpd_milters)."`
 	Limits     Limits     `toml:"limits" doc:"Message size limits and spooling."`
@@ -96,6 +97,7 @@ func Default() Config {
 		ReportHeader:  "spam",
 		LogLevel:      "info",
 		LogFormat:     "text",
+		RulesPaths:    []string{"default"},
 		Milter: Milter{
 			Listen:          "inet:127.0.0.1:8895",
 			ShutdownTimeout: Duration(30 * time.Second),

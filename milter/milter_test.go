@@ -35,7 +35,7 @@ func (c checkFunc) Check(ctx context.Context, m *filter.Message) filter.Result {
 func testPipeline(checks ...filter.Check) *filter.Pipeline {
 	cfg := config.Default()
 	return &filter.Pipeline{
-		Checks: append([]filter.Check{rules.Builtin{}}, checks...),
+		Checks: append([]filter.Check{rules.GTUBEOnly()}, checks...),
 		Policy: filter.Policy{
 			RequiredScore: cfg.RequiredScore, RejectScore: cfg.RejectScore,
 			Timeout: 2 * time.Second, ReportHeader: "spam", Version: "postern-test",

@@ -32,6 +32,8 @@ Runs the same checks as 'serve' on message files and prints a report like
 mbox "From " line is stripped. 'check' never learns or writes anything.
 Exit status: 0 when every message was checked, 1 when any could not be.`)
 	asJSON := flags.Bool("json", false, "print one JSON object per message per line")
+	var extra stringList
+	flags.Var(&extra, "rules", "also load this rule `PATH` (file or directory) for this run; repeatable")
 	if code, stop := parse(flags, args); stop {
 		return code
 	}
@@ -39,6 +41,7 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 	if err != nil {
 		return fail("%v", err)
 	}
+	cfg.RulesPaths = append(cfg.RulesPaths, extra...)
 	comp, err := build(cfg, false, newLogger(cfg))
 	if err != nil {
 		return fail("%v", err)
@@ -253,3 +256,9 @@ func sign(f float64) float64 {
 	}
 	return 1
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }

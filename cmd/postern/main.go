@@ -37,6 +37,7 @@ func commands() []command {
 		{"check", "check message files offline with the same pipeline, print a report", runCheck},
 		{"learn", "teach the Bayesian classifier: learn --spam|--ham [--forget] PATH...", runLearn},
 		{"bayes", "bayes stats | export FILE | import FILE", runBayes},
+		{"rules", "rules lint [PATH...] | rules test RULE FILE: check and try rule files", runRules},
 		{"quarantine", "list, show, release, delete, purge the messages Postern rejected or held", runQuarantine},
 		{"config", "config test: validate the configuration; config doc: print its reference", runConfig},
 		{"version", "print the version", runVersion},
@@ -163,6 +164,7 @@ func newLogger(cfg config.Config) *logrus.Logger {
 // components are what serve and check build from the configuration.
 type components struct {
 	Pipeline *filter.Pipeline
+	Rules    *rules.Check
 	Clamd    *clamav.Client // nil: virus scanning off
 	Bayes    *score.Bayes   // nil: Bayes off
 	closers  []func()
@@ -180,7 +182,12 @@ func (c *components) Close() {
 // check opens it only to read, and learns nothing.
 func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, error) {
 	c := &components{}
-	checks := []filter.Check{rules.Builtin{}}
+	set, err := loadRules(cfg.RulesPaths, log)
+	if err != nil {
+		return nil, err
+	}
+	c.Rules = rules.NewCheck(set)
+	checks := []filter.Check{c.Rules}
 	if cfg.Clamd.Address != "" {
 		conc := cfg.Clamd.MaxConnections
 		if conc == 0 {
@@ -237,6 +244,23 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		},
 	}
 	return c, nil
+}
+
+// loadRules loads the rule files; errors (not warnings) fail, each with file:line.
+func loadRules(paths []string, log logrus.FieldLogger) (*rules.Set, error) {
+	set, problems := rules.Load(paths...)
+	errs := rules.Errors(problems)
+	if len(errs) > 0 {
+		lines := make([]string, len(errs))
+		for i, p := range errs {
+			lines[i] = p.String()
+		}
+		return nil, fmt.Errorf("rules: %d error(s):\n%s", len(errs), strings.Join(lines, "\n"))
+	}
+	log.WithFields(logrus.Fields{
+		"rules": set.Len(), "skipped": len(problems) - len(errs), "paths": strings.Join(paths, ","),
+	}).Debug("rules loaded")
+	return set, nil
 }
 
 func bayesParams(cfg config.Config) score.Params {

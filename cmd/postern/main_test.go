@@ -121,9 +121,9 @@ func TestCheckJSON(t *testing.T) {
 		os.MkdirAll(filepath.Join(md, d), 0o755)
 	}
 	files := map[string]string{
-		"Maildir/cur/1.host:2,S": "Subject: hi\r\n\r\nclean\r\n",
-		"Maildir/new/2.host":     "Subject: test\r\n\r\n" + gtube + "\r\n",
-		"mbox-style.eml":         "From someone@example.org Mon Jan  1 00:00:00 2024\nSubject: From line\n\nhello\n",
+		"Maildir/cur/1.host:2,S": "Subject: hi\r\nMessage-ID: <1@x>\r\n\r\nclean\r\n",
+		"Maildir/new/2.host":     "Subject: test\r\nMessage-ID: <2@x>\r\n\r\n" + gtube + "\r\n",
+		"mbox-style.eml":         "From someone@example.org Mon Jan  1 00:00:00 2024\nSubject: From line\nMessage-ID: <3@x>\n\nhello\n",
 		"Maildir/.hidden":        "not a message",
 	}
 	for name, content := range files {
@@ -178,7 +178,7 @@ func TestCheckJSON(t *testing.T) {
 }
 
 func TestCheckReportAndErrors(t *testing.T) {
-	out, _, code := postern(t, "Subject: x\n\n"+gtube+"\n", "check")
+	out, _, code := postern(t, "Subject: x\nMessage-ID: <1@x>\n\n"+gtube+"\n", "check")
 	if code != 0 {
 		t.Errorf("stdin: exit %d", code)
 	}

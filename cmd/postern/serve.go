@@ -1,8 +1,10 @@
 package main
 
 import (
+	"flag"
 	"github.com/postern/postern/clamav"
 	"github.com/postern/postern/quarantine"
+	"github.com/postern/postern/rules"
 	"github.com/postern/postern/score"
 	stdlog "log"
 	"path/filepath"
@@ -101,7 +103,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 			return 0
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				log.Info("SIGHUP: nothing to reload yet")
+				reloadRules(log, comp.Rules, c, fs)
 				continue
 			}
 			log.WithField("signal", sig.String()).Info("shutting down: letting messages in flight finish")
@@ -222,4 +224,24 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) func() {
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// reloadRules re-reads the configuration's rule paths and swaps the new set in; on any
+// error the old set stays and every error is logged.
+func reloadRules(log *logrus.Logger, check *rules.Check, c *common, fs *flag.FlagSet) {
+	cfg, err := c.load(fs)
+	if err != nil {
+		log.WithError(err).Error("SIGHUP: configuration has errors: keeping the old rules")
+		return
+	}
+	set, problems := rules.Load(cfg.RulesPaths...)
+	if errs := rules.Errors(problems); len(errs) > 0 {
+		for _, p := range errs {
+			log.WithField("problem", p.String()).Error("rules reload")
+		}
+		log.WithField("errors", len(errs)).Error("SIGHUP: rules have errors: keeping the old rules")
+		return
+	}
+	check.Swap(set)
+	log.WithFields(logrus.Fields{"rules": set.Len(), "warnings": len(problems)}).Info("SIGHUP: rules reloaded")
 }

@@ -1,0 +1,65 @@
+// Package rules scores messages with rule files in SpamAssassin's syntax: it parses
+// them (reporting every problem with file:line), translates their Perl regexes to RE2,
+// compiles them into an immutable Set, and evaluates a Set against a parsed message.
+// A reload builds a whole new Set and swaps it in; a message in flight finishes on the
+// Set it started with. See docs/rules.md.
+package rules
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+
+	"github.com/postern/postern/filter"
+)
+
+// GTUBEString is the Generic Test for Unsolicited Bulk Email: a message carrying it
+// scores 1000 (a built-in rule), so an operator can test the whole path.
+const GTUBEString = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+// Check is the rules check of the filter pipeline.
+type Check struct{ set atomic.Pointer[Set] }
+
+// NewCheck returns a check evaluating s.
+func NewCheck(s *Set) *Check {
+	c := &Check{}
+	c.set.Store(s)
+	return c
+}
+
+// Default returns a check with the embedded default rules (and GTUBE).
+func Default() *Check {
+	s, _ := Load(DefaultPath)
+	return NewCheck(s)
+}
+
+// GTUBEOnly returns a check with no rules but the built-in GTUBE (for tests, and for
+// operators who set rules_paths = []).
+func GTUBEOnly() *Check {
+	s, _ := Load()
+	return NewCheck(s)
+}
+
+// Swap installs a new set; messages being checked finish on the old one.
+func (c *Check) Swap(s *Set) { c.set.Store(s) }
+
+// Set is the set in use.
+func (c *Check) Set() *Set { return c.set.Load() }
+
+// Name implements filter.Check.
+func (c *Check) Name() string { return "rules" }
+
+// Check implements filter.Check.
+func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
+	var r filter.Result
+	for _, h := range c.set.Load().Eval(m) {
+		if h.Score == 0 || strings.HasPrefix(h.Rule.Name, "__") {
+			continue
+		}
+		r.Tests = append(r.Tests, filter.Test{
+			Name: h.Rule.Name, Score: h.Score, Description: h.Describe(),
+			NoAutolearn: h.Rule.TFlags["noautolearn"],
+		})
+	}
+	return r
+}

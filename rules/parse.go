@@ -1,0 +1,413 @@
+package rules
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Kind is a rule type of SpamAssassin's syntax.
+type Kind int
+
+const (
+	Header Kind = iota
+	Body
+	Rawbody
+	URI
+	Full
+	Meta
+)
+
+var kindNames = map[string]Kind{"header": Header, "body": Body, "rawbody": Rawbody, "uri": URI, "full": Full, "meta": Meta}
+
+func (k Kind) String() string {
+	for n, v := range kindNames {
+		if v == k {
+			return n
+		}
+	}
+	return "?"
+}
+
+// Rule is one compiled rule.
+type Rule struct {
+	Name     string
+	Kind     Kind
+	File     string
+	Line     int
+	Describe string
+	TFlags   map[string]bool
+
+	// header rules
+	Field   string // header name, or ALL, ToCc, MESSAGEID
+	Mod     string // "", "raw", "addr", "name"
+	Exists  bool   // exists:Field
+	Negate  bool   // !~
+	IfUnset string
+
+	re  *regexp.Regexp
+	lit string // a lower-case literal every match contains ("" when none)
+
+	meta *node // meta rules
+}
+
+// Problem is an error or a warning found while loading rule files.
+type Problem struct {
+	File    string
+	Line    int
+	Rule    string
+	Msg     string
+	Warning bool
+}
+
+func (p Problem) String() string {
+	kind := "error"
+	if p.Warning {
+		kind = "warning"
+	}
+	rule := ""
+	if p.Rule != "" {
+		rule = " " + p.Rule + ":"
+	}
+	return fmt.Sprintf("%s:%d: %s:%s %s", p.File, p.Line, kind, rule, p.Msg)
+}
+
+// Stats counts rules loaded and skipped per kind.
+type Stats struct {
+	Loaded  map[Kind]int
+	Skipped map[Kind]int
+}
+
+// parser reads rule files into definitions; Compile makes a Set of them.
+type parser struct {
+	defs     map[string]*Rule // by name; a later definition replaces an earlier one
+	order    []string
+	scores   map[string]float64
+	describe map[string]string
+	tflags   map[string]map[string]bool
+	problems []Problem
+	skipped  map[Kind]int
+	seen     map[string]bool // files, against include loops
+	ignored  map[string]int  // directives we do not implement
+}
+
+func newParser() *parser {
+	return &parser{
+		defs: map[string]*Rule{}, scores: map[string]float64{}, describe: map[string]string{},
+		tflags: map[string]map[string]bool{}, skipped: map[Kind]int{}, seen: map[string]bool{}, ignored: map[string]int{},
+	}
+}
+
+func (p *parser) problem(file string, line int, rule string, warning bool, format string, args ...any) {
+	p.problems = append(p.problems, Problem{File: file, Line: line, Rule: rule, Msg: fmt.Sprintf(format, args...), Warning: warning})
+}
+
+// loadPath reads a file, or every *.cf file of a directory in name order (as
+// SpamAssassin does).
+func (p *parser) loadPath(fsys fs.FS, path string) {
+	fi, err := fs.Stat(fsys, path)
+	if err != nil {
+		p.problem(path, 0, "", false, "%v", err)
+		return
+	}
+	if !fi.IsDir() {
+		p.loadFile(fsys, path)
+		return
+	}
+	entries, err := fs.ReadDir(fsys, path)
+	if err != nil {
+		p.problem(path, 0, "", false, "%v", err)
+		return
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".cf") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p.loadFile(fsys, filepath.Join(path, n))
+	}
+}
+
+// conditional is one level of ifplugin/if nesting.
+type conditional struct {
+	active bool // this branch's lines are read
+	parent bool // the enclosing level is active
+	line   int
+}
+
+// knownPlugins are the SpamAssassin plugins whose rules Postern can read: their rules
+// are plain regex rules, or their features are built in.
+var knownPlugins = map[string]bool{
+	"Mail::SpamAssassin::Plugin::Check":      true,
+	"Mail::SpamAssassin::Plugin::HeaderEval": false,
+	"Mail::SpamAssassin::Plugin::BodyEval":   false,
+}
+
+func (p *parser) loadFile(fsys fs.FS, path string) {
+	if p.seen[path] {
+		p.problem(path, 0, "", false, "included twice (include loop?)")
+		return
+	}
+	p.seen[path] = true
+	f, err := fsys.Open(path)
+	if err != nil {
+		p.problem(path, 0, "", false, "%v", err)
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var stack []conditional
+	active := func() bool { return len(stack) == 0 || stack[len(stack)-1].active }
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if i := commentStart(line); i >= 0 {
+			line = strings.TrimSpace(line[:i])
+		}
+		if line == "" {
+			continue
+		}
+		word, rest := cutField(line)
+		word = strings.ToLower(word)
+		switch word {
+		case "ifplugin", "if":
+			cond := false
+			if word == "ifplugin" {
+				cond = knownPlugins[rest]
+			} else {
+				cond = evalIf(rest)
+			}
+			parent := active()
+			stack = append(stack, conditional{active: parent && cond, parent: parent, line: n})
+			continue
+		case "else":
+			if len(stack) == 0 {
+				p.problem(path, n, "", false, "else without if")
+				continue
+			}
+			top := &stack[len(stack)-1]
+			top.active = top.parent && !top.active
+			continue
+		case "endif":
+			if len(stack) == 0 {
+				p.problem(path, n, "", false, "endif without if")
+				continue
+			}
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if !active() {
+			continue
+		}
+		p.directive(fsys, path, n, word, rest)
+	}
+	if err := sc.Err(); err != nil {
+		p.problem(path, 0, "", false, "%v", err)
+	}
+	for _, c := range stack {
+		p.problem(path, c.line, "", false, "if without endif")
+	}
+}
+
+// cutField splits off the first whitespace-separated field (SpamAssassin's files use
+// spaces and tabs alike).
+func cutField(s string) (string, string) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexAny(s, " \t")
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimSpace(s[i+1:])
+}
+
+// commentStart finds the # that starts a comment (\# is a literal #).
+func commentStart(line string) int {
+	for i := 0; i < len(line); i++ {
+		if line[i] == '\\' {
+			i++
+			continue
+		}
+		if line[i] == '#' { // SpamAssassin: every unescaped # starts a comment
+			return i
+		}
+	}
+	return -1
+}
+
+// evalIf evaluates SpamAssassin's "if" conditions: version comparisons hold (we read
+// rules written for current versions); can() and plugin() tests fail (we have none of
+// the optional plugins); anything else is false.
+func evalIf(cond string) bool {
+	c := strings.Trim(strings.TrimSpace(cond), "()")
+	switch {
+	case strings.Contains(c, "version"):
+		return true
+	case strings.HasPrefix(c, "!") && (strings.Contains(c, "can(") || strings.Contains(c, "plugin(")):
+		return true
+	}
+	return false
+}
+
+func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string) {
+	switch word {
+	case "include":
+		p.loadFile(fsys, filepath.Join(filepath.Dir(file), rest))
+	case "score":
+		f := strings.Fields(rest)
+		if len(f) < 2 {
+			p.problem(file, line, "", false, "score: want NAME SCORE")
+			return
+		}
+		// Four scores are for SpamAssassin's score sets; Postern is set 2 (Bayes on,
+		// network tests off).
+		v := f[1]
+		if len(f) >= 4 {
+			v = f[3]
+		}
+		if strings.HasPrefix(v, "(") {
+			v = strings.Trim(v, "()")
+		}
+		s, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			p.problem(file, line, f[0], false, "score %q is not a number", v)
+			return
+		}
+		p.scores[f[0]] = s
+	case "describe":
+		name, text := cutField(rest)
+		p.describe[name] = text
+	case "tflags":
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			return
+		}
+		m := map[string]bool{}
+		for _, fl := range f[1:] {
+			m[fl] = true
+		}
+		p.tflags[f[0]] = m
+	case "header", "body", "rawbody", "uri", "full", "meta":
+		p.rule(file, line, kindNames[word], rest)
+	case "lang", "priority", "reuse", "test", "mimeheader", "uri_detail", "askdns", "urirhssub", "urirhsbl",
+		"redirector_pattern", "util_rb_tld", "util_rb_2tld", "util_rb_3tld", "report", "add_header", "clear_headers",
+		"require_version", "version_tag", "loadplugin", "tryplugin", "replace_tag", "replace_rules", "replace_start",
+		"replace_end", "uridnsbl", "uridnssub", "enlist_uri_host", "enlist_addrlist", "dns_query_restriction", "check_rbl_sub":
+		p.ignored[word]++
+	default:
+		p.ignored[word]++
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (p *parser) rule(file string, line int, kind Kind, rest string) {
+	name, def := cutField(rest)
+	if !nameRE.MatchString(name) {
+		p.problem(file, line, name, false, "bad rule name")
+		return
+	}
+	r := &Rule{Name: name, Kind: kind, File: file, Line: line}
+	skip := func(format string, args ...any) {
+		p.skipped[kind]++
+		p.problem(file, line, name, true, "skipped: "+format, args...)
+		if old, ok := p.defs[name]; ok && old != nil {
+			delete(p.defs, name) // a later, unsupported definition replaces an earlier one
+		}
+	}
+	if strings.HasPrefix(def, "eval:") {
+		skip("eval rules (plugins) are not supported")
+		return
+	}
+	var err error
+	switch kind {
+	case Meta:
+		r.meta, err = parseMeta(def)
+		if err != nil {
+			p.problem(file, line, name, false, "meta: %v", err)
+			return
+		}
+	case Header:
+		if err := parseHeaderRule(r, def); err != nil {
+			var u ErrUnsupported
+			if errors.As(err, &u) {
+				skip("%v", err)
+				return
+			}
+			p.problem(file, line, name, false, "%v", err)
+			return
+		}
+	default:
+		r.re, r.lit, err = perlRegex(def)
+		if err != nil {
+			var u ErrUnsupported
+			if errors.As(err, &u) {
+				skip("%v", err)
+				return
+			}
+			p.problem(file, line, name, false, "%v", err)
+			return
+		}
+		if kind == Body || kind == Rawbody || kind == Full {
+			// Text is matched as a whole, with ^ and $ at each line (docs/rules.md).
+			r.re = regexp.MustCompile("(?m)" + r.re.String())
+		}
+	}
+	if _, ok := p.defs[name]; !ok {
+		p.order = append(p.order, name)
+	}
+	p.defs[name] = r
+}
+
+func parseHeaderRule(r *Rule, def string) error {
+	if strings.HasPrefix(def, "exists:") {
+		r.Exists, r.Field = true, strings.TrimSpace(strings.TrimPrefix(def, "exists:"))
+		return nil
+	}
+	field, rest := cutField(def)
+	if rest == "" {
+		return fmt.Errorf("header: want FIELD =~ /regex/")
+	}
+	if f, mod, ok := strings.Cut(field, ":"); ok {
+		switch mod {
+		case "raw", "addr", "name":
+		default:
+			return ErrUnsupported{"header modifier :" + mod}
+		}
+		field, r.Mod = f, mod
+	}
+	r.Field = field
+	rest = strings.TrimSpace(rest)
+	switch {
+	case strings.HasPrefix(rest, "=~"):
+	case strings.HasPrefix(rest, "!~"):
+		r.Negate = true
+	default:
+		return fmt.Errorf("header: want =~ or !~ after %s", field)
+	}
+	pat := strings.TrimSpace(rest[2:])
+	if i := strings.Index(pat, "[if-unset:"); i >= 0 {
+		r.IfUnset = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(pat[i+len("[if-unset:"):]), "]"))
+		pat = strings.TrimSpace(pat[:i])
+	}
+	var err error
+	r.re, r.lit, err = perlRegex(pat)
+	return err
+}
+
+// osFS reads the OS file system by the paths operators write (absolute or relative),
+// which os.DirFS would refuse.
+type osFS struct{}
+
+func (osFS) Open(name string) (fs.File, error)          { return os.Open(name) }
+func (osFS) Stat(name string) (fs.FileInfo, error)      { return os.Stat(name) }
+func (osFS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }

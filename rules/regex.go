@@ -1,0 +1,331 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// perlRegex parses a rule's pattern as SpamAssassin writes it — /re/flags, m{re}flags,
+// m!re!flags — and translates Perl's syntax to Go's RE2. What RE2 cannot do
+// (backreferences, lookaround, atomic groups, possessive quantifiers, \K) is reported
+// as unsupported: the rule is skipped, never half-translated. RE2 keeps every rule
+// linear in the input, so a hostile message cannot stall the filter.
+func perlRegex(s string) (*regexp.Regexp, string, error) {
+	s = strings.TrimSpace(s)
+	if !utf8.ValidString(s) {
+		// Rule files are often Latin-1; the text rules read is UTF-8.
+		r := make([]rune, len(s))
+		for i := 0; i < len(s); i++ {
+			r[i] = rune(s[i])
+		}
+		s = string(r)
+	}
+	body, flags, err := splitDelims(s)
+	if err != nil {
+		return nil, "", err
+	}
+	goRe, err := translate(body, flags)
+	if err != nil {
+		return nil, "", err
+	}
+	re, err := regexp.Compile(goRe)
+	if err != nil {
+		var se *syntax.Error
+		if errors.As(err, &se) && (se.Code == syntax.ErrInvalidRepeatSize || se.Code == syntax.ErrLarge || se.Code == syntax.ErrNestingDepth) {
+			return nil, "", ErrUnsupported{"repetition too large for RE2 (" + se.Expr + ")"}
+		}
+		return nil, "", fmt.Errorf("regex %s: %v", s, err)
+	}
+	return re, requiredLiteral(goRe), nil
+}
+
+func splitDelims(s string) (body, flags string, err error) {
+	if s == "" {
+		return "", "", fmt.Errorf("empty pattern")
+	}
+	open := s[0]
+	rest := s[1:]
+	if open == 'm' && len(s) > 1 {
+		open, rest = s[1], s[2:]
+	} else if open != '/' {
+		return "", "", fmt.Errorf("pattern %q: want /regex/flags", s)
+	}
+	close := open
+	switch open {
+	case '{':
+		close = '}'
+	case '(':
+		close = ')'
+	case '[':
+		close = ']'
+	case '<':
+		close = '>'
+	}
+	// The closing delimiter is the last unescaped one.
+	end := -1
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == '\\' {
+			i++
+			continue
+		}
+		if rest[i] == close {
+			end = i
+		}
+	}
+	if end < 0 {
+		return "", "", fmt.Errorf("pattern %q: no closing %c", s, close)
+	}
+	body, flags = rest[:end], strings.TrimSpace(rest[end+1:])
+	for _, f := range flags {
+		if !strings.ContainsRune("imsxgo", f) {
+			return "", "", fmt.Errorf("pattern %q: unknown flag %c", s, f)
+		}
+	}
+	if close == '/' {
+		body = strings.ReplaceAll(body, `\/`, "/")
+	}
+	return body, flags, nil
+}
+
+// ErrUnsupported marks Perl features RE2 does not have.
+type ErrUnsupported struct{ What string }
+
+func (e ErrUnsupported) Error() string { return "unsupported by RE2: " + e.What }
+
+// translate rewrites a Perl regex body as a Go regex.
+func translate(body, flags string) (string, error) {
+	var b strings.Builder
+	goFlags := ""
+	for _, f := range flags {
+		if strings.ContainsRune("ims", f) {
+			goFlags += string(f)
+		}
+	}
+	if strings.ContainsRune(flags, 'x') {
+		body = stripExtended(body)
+	}
+	if goFlags != "" {
+		b.WriteString("(?" + goFlags + ")")
+	}
+	inClass := false
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		switch {
+		case c == '\\' && i+1 < len(body):
+			n := body[i+1]
+			i++
+			switch {
+			case n >= '1' && n <= '9' && !inClass:
+				return "", ErrUnsupported{"backreference \\" + string(n)}
+			case n == 'K':
+				return "", ErrUnsupported{`\K`}
+			case n == 'Z':
+				b.WriteString(`(?:\n?\z)`)
+			case n == 'h':
+				if inClass {
+					b.WriteString(`\t `)
+				} else {
+					b.WriteString(`[\t ]`)
+				}
+			case n == 'e':
+				b.WriteString(`\x1b`)
+			case n == 'G':
+				return "", ErrUnsupported{`\G`}
+			case n == 'R' || n == 'X':
+				return "", ErrUnsupported{"\\" + string(n)}
+			case n == 'x' && i+1 < len(body) && body[i+1] != '{':
+				// \xHH: RE2 wants exactly two hex digits; Perl allows one.
+				j := i + 1
+				for j < len(body) && j < i+3 && isHex(body[j]) {
+					j++
+				}
+				hex := body[i+1 : j]
+				if len(hex) == 1 {
+					hex = "0" + hex
+				}
+				if hex == "" {
+					hex = "00"
+				}
+				b.WriteString(`\x` + hex)
+				i = j - 1
+			case n == '0':
+				b.WriteString(`\x00`)
+			case unicode.IsLetter(rune(n)) && !strings.ContainsRune("abfnrtvdDwWsSbBAzpPQEx", rune(n)):
+				// Perl ignores unknown escapes of letters; RE2 rejects them.
+				b.WriteByte(n)
+			case n == '@' || n == '%' || n == '\'' || n == '"' || n == '/' || n == '<' || n == '>' || n == '#' || n == ' ' || n == '!' || n == ',' || n == '=' || n == ':' || n == '&' || n == '~' || n == ';' || n == '`' || n == '_':
+				// Escaped punctuation RE2 does not need escaped (and rejects in part).
+				b.WriteString(regexp.QuoteMeta(string(n)))
+			default:
+				b.WriteByte('\\')
+				b.WriteByte(n)
+			}
+		case inClass:
+			if c == ']' {
+				inClass = false
+			}
+			if c == '[' && i+1 < len(body) && body[i+1] == ':' {
+				// POSIX class [:alpha:]: copy through its closing ":]".
+				if j := strings.Index(body[i:], ":]"); j > 0 {
+					b.WriteString(body[i : i+j+2])
+					i += j + 1
+					continue
+				}
+			}
+			b.WriteByte(c)
+		case c == '[':
+			inClass = true
+			b.WriteByte(c)
+			// A leading ] or ^] is literal.
+			if i+1 < len(body) && body[i+1] == '^' {
+				b.WriteByte('^')
+				i++
+			}
+			if i+1 < len(body) && body[i+1] == ']' {
+				b.WriteString(`\]`)
+				i++
+			}
+		case c == '(' && i+2 < len(body) && body[i+1] == '?':
+			switch n := body[i+2]; {
+			case n == '=' || n == '!':
+				return "", ErrUnsupported{"lookahead (?" + string(n)}
+			case n == '<' && i+3 < len(body) && (body[i+3] == '=' || body[i+3] == '!'):
+				return "", ErrUnsupported{"lookbehind"}
+			case n == '>':
+				return "", ErrUnsupported{"atomic group (?>"}
+			case n == '#':
+				// A comment group: drop it.
+				if j := strings.IndexByte(body[i:], ')'); j > 0 {
+					i += j
+					continue
+				}
+				b.WriteByte(c)
+			case n == '<':
+				b.WriteString("(?P<") // named group: RE2 spells it (?P<name>
+				i += 2
+			case n == '\'':
+				return "", ErrUnsupported{"named group with quotes"}
+			default:
+				b.WriteByte(c)
+			}
+		case (c == '+') && i > 0 && isQuantifierEnd(body, i-1):
+			return "", ErrUnsupported{"possessive quantifier"}
+		case c == '$' && i == len(body)-1:
+			// Perl's $ also matches before a final newline.
+			b.WriteString(`(?:\n?\z|$)`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}
+
+func isHex(c byte) bool {
+	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
+}
+
+// isQuantifierEnd reports whether body[i] ends a quantifier (so a '+' after it is
+// possessive: "a++", "a*+", "a?+", "a{2}+").
+func isQuantifierEnd(body string, i int) bool {
+	if i > 0 && body[i-1] == '\\' {
+		return false
+	}
+	switch body[i] {
+	case '*', '?':
+		return true
+	case '+':
+		return i > 0 && body[i-1] != '\\' && !isQuantifierEnd(body, i-1)
+	case '}':
+		return strings.LastIndexByte(body[:i], '{') >= 0
+	}
+	return false
+}
+
+// stripExtended removes the whitespace and # comments that /x allows.
+func stripExtended(s string) string {
+	var b strings.Builder
+	inClass := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < len(s):
+			b.WriteByte(c)
+			b.WriteByte(s[i+1])
+			i++
+		case inClass:
+			if c == ']' {
+				inClass = false
+			}
+			b.WriteByte(c)
+		case c == '[':
+			inClass = true
+			b.WriteByte(c)
+		case c == '#':
+			for i < len(s) && s[i] != '\n' {
+				i++
+			}
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// requiredLiteral returns a lower-case string every match must contain (the longest
+// one found), or "" when there is none. It is the prefilter key: a rule's regex runs
+// only on texts that contain its literal.
+func requiredLiteral(goRe string) string {
+	re, err := syntax.Parse(goRe, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	lit := longest(re.Simplify())
+	if len(lit) < 3 {
+		return ""
+	}
+	return strings.ToLower(lit)
+}
+
+// longest walks the syntax tree: a concatenation requires all its parts, so its best
+// literal is the longest run of adjacent literal parts or the best of its parts; an
+// alternation requires none in particular.
+func longest(re *syntax.Regexp) string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return string(re.Rune)
+		}
+		return string(re.Rune)
+	case syntax.OpCapture:
+		return longest(re.Sub[0])
+	case syntax.OpPlus:
+		return longest(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return longest(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		best, run := "", ""
+		for _, sub := range re.Sub {
+			if sub.Op == syntax.OpLiteral {
+				run += string(sub.Rune)
+				if len(run) > len(best) {
+					best = run
+				}
+				continue
+			}
+			run = ""
+			if l := longest(sub); len(l) > len(best) {
+				best = l
+			}
+		}
+		return best
+	}
+	return ""
+}

@@ -1,0 +1,414 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/scan"
+	"github.com/postern/postern/spool"
+)
+
+func writeRules(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func msgOf(t testing.TB, raw string) *filter.Message {
+	t.Helper()
+	raw = strings.ReplaceAll(raw, "\n", "\r\n")
+	m, err := scan.Parse(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := spool.FromBytes([]byte(raw))
+	return &filter.Message{Raw: sp, Size: sp.Size(), Parsed: m, Env: &filter.Envelope{}}
+}
+
+func hitNames(s *Set, m *filter.Message) []string {
+	var names []string
+	for _, h := range s.Eval(m) {
+		if h.Rule.Name != "GTUBE" {
+			names = append(names, h.Rule.Name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+const sample = `From: "Big Bank" <alert@bigbank.example>
+To: alice@example.com
+Cc: bob@example.com
+Reply-To: =?utf-8?q?J=C3=BCrgen?= <drop@other.example>
+Subject: =?utf-8?q?Your_account_is_SUSPENDED?=
+Message-ID: <abc@bigbank.example>
+Content-Type: multipart/alternative; boundary=b
+
+--b
+Content-Type: text/plain
+
+Dear customer, your account
+has been suspended. Please verify your account at
+http://192.0.2.1/login.php today.
+--b
+Content-Type: text/html
+
+<html><body><p>Click <a href="http://bit.ly/abc">here</a> &amp; win</p><div style="display:none">hidden words</div></body></html>
+--b--
+`
+
+func TestRuleKinds(t *testing.T) {
+	tests := []struct {
+		name string
+		rule string
+		hit  bool
+	}{
+		{"header", `header R Subject =~ /account is suspended/i`, true},
+		{"header decoded", `header R Reply-To =~ /Jürgen/`, true},
+		{"header :raw", `header R Reply-To:raw =~ /=\?utf-8\?q\?J=C3=BCrgen/`, true},
+		{"header :addr", `header R From:addr =~ /^alert\@bigbank\.example$/`, true},
+		{"header :name", `header R From:name =~ /^Big Bank$/`, true},
+		{"header !~ on a present header", `header R Subject !~ /lottery/`, true},
+		{"header !~ that matches", `header R Subject !~ /account/i`, false},
+		{"header missing, =~", `header R X-Nope =~ /./`, false},
+		{"header missing, !~", `header R X-Nope !~ /./`, true},
+		{"if-unset", `header R X-Nope =~ /^unset$/ [if-unset: unset]`, true},
+		{"exists", `header R exists:Reply-To`, true},
+		{"exists missing", `header R exists:X-Mailer`, false},
+		{"ALL", `header R ALL =~ /^Cc: bob/m`, true},
+		{"ToCc", `header R ToCc =~ /bob\@example/`, true},
+		{"MESSAGEID", `header R MESSAGEID =~ /\@bigbank\.example/`, true},
+		{"body: paragraph lines joined", `body R /your account has been suspended/`, true},
+		{"body: HTML rendered", `body R /Click here & win/`, true},
+		{"body: Subject first", `body R /^Your account is SUSPENDED$/m`, true},
+		{"body: no markup", `body R /<a href/`, false},
+		{"rawbody: markup kept", `rawbody R /<a href="http:\/\/bit\.ly/`, true},
+		{"rawbody: lines not joined", `rawbody R /your account has been/`, false},
+		{"uri", `uri R m{^http://192\.0\.2\.1/}`, true},
+		{"uri from href", `uri R /bit\.ly\/abc/`, true},
+		{"full", `full R /^Content-Type: text\/html$/m`, true},
+		{"full sees encoded header", `full R /=\?utf-8\?q\?Your_account/`, true},
+		{"x flag", `body R / verify \s+ your \s+ account  /x`, true},
+		{"case", `body R /DEAR CUSTOMER/`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeRules(t, map[string]string{"r.cf": tc.rule + "\n"})
+			s, problems := Load(dir)
+			if errs := Errors(problems); len(errs) > 0 || s.Rule("R") == nil {
+				t.Fatalf("load: %v", problems)
+			}
+			got := slices.Contains(hitNames(s, msgOf(t, sample)), "R")
+			if got != tc.hit {
+				t.Errorf("hit = %v, want %v", got, tc.hit)
+			}
+		})
+	}
+}
+
+func TestMeta(t *testing.T) {
+	rules := `
+body __A /customer/
+body __B /suspended/
+body __C /lottery/
+meta M_AND __A && __B
+meta M_OR __C || __A
+meta M_NOT !__C
+meta M_SUM (__A + __B + __C) >= 2
+meta M_CMP __A == 1 && __C < 1
+meta M_PAREN !(__A && __C)
+meta M_FALSE __A && __C
+meta M_META M_AND && !M_FALSE
+meta M_MISSING __A && NOT_DEFINED
+meta M_CYCLE1 M_CYCLE2
+meta M_CYCLE2 M_CYCLE1
+`
+	dir := writeRules(t, map[string]string{"m.cf": rules})
+	s, problems := Load(dir)
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	got := hitNames(s, msgOf(t, sample))
+	want := []string{"M_AND", "M_CMP", "M_META", "M_NOT", "M_OR", "M_PAREN", "M_SUM", "__A", "__B"}
+	if !slices.Equal(got, want) {
+		t.Errorf("hits %v, want %v", got, want)
+	}
+	var warned []string
+	for _, p := range problems {
+		if p.Warning {
+			warned = append(warned, p.Rule)
+		}
+	}
+	for _, w := range []string{"M_MISSING", "M_CYCLE1"} {
+		if !slices.Contains(warned, w) {
+			t.Errorf("no warning for %s: %v", w, problems)
+		}
+	}
+}
+
+func TestScoresAndOverrides(t *testing.T) {
+	dir := writeRules(t, map[string]string{
+		"10_a.cf": "body R1 /customer/\nscore R1 2.5\ndescribe R1 first\nbody R2 /suspended/\nbody __SUB /verify/\nbody T_TEST /account/\n",
+		"20_b.cf": "score R1 0.5\ndescribe R1 overridden\nscore R2 1.0 2.0 3.0 4.0\nbody R3 /customer/\nscore R3 0\n",
+	})
+	s, _ := Load(dir)
+	c := NewCheck(s)
+	r := c.Check(context.Background(), msgOf(t, sample))
+	got := map[string]filter.Test{}
+	for _, tt := range r.Tests {
+		got[tt.Name] = tt
+	}
+	if got["R1"].Score != 0.5 || got["R1"].Description != "BODY: overridden" {
+		t.Errorf("R1 %+v", got["R1"])
+	}
+	if got["R2"].Score != 3.0 {
+		t.Errorf("R2 (four scores: set 2 is the third) %+v", got["R2"])
+	}
+	if got["T_TEST"].Score != 0.01 {
+		t.Errorf("T_ rules default to 0.01: %+v", got["T_TEST"])
+	}
+	if _, ok := got["__SUB"]; ok {
+		t.Error("sub-rule reported")
+	}
+	if _, ok := got["R3"]; ok {
+		t.Error("rule scored 0 reported")
+	}
+}
+
+func TestLintProblems(t *testing.T) {
+	dir := writeRules(t, map[string]string{
+		"bad.cf": `# a comment
+body GOOD /fine/
+body BAD_RE /unclosed(/
+header BAD_HDR Subject ~~ /x/
+body BACKREF /(a)\1/
+body LOOK /foo(?=bar)/
+meta BAD_META (GOOD &&
+score GOOD lots
+body 9NAME /x/
+ifplugin Mail::SpamAssassin::Plugin::Unknown
+body PLUGIN_RULE eval:check_something()
+this is not parsed at all
+endif
+if (version >= 3.004000)
+body VERSIONED /v/
+endif
+include sub/more.cf
+endif
+`,
+		"sub/more.cf": "body INCLUDED /included/\nbody EVAL eval:check_foo()\n",
+	})
+	s, problems := Load(filepath.Join(dir, "bad.cf"))
+	var lines []string
+	for _, p := range problems {
+		lines = append(lines, p.String())
+	}
+	all := strings.Join(lines, "\n")
+	for _, want := range []string{
+		"bad.cf:3: error: BAD_RE:", "bad.cf:4: error: BAD_HDR:", "bad.cf:5: warning: BACKREF: skipped: unsupported by RE2: backreference",
+		"bad.cf:6: warning: LOOK: skipped: unsupported by RE2: lookahead", "bad.cf:7: error: BAD_META:", "bad.cf:8: error: GOOD: score",
+		"bad.cf:9: error: 9NAME: bad rule name", "bad.cf:18: error: endif without if", "more.cf:2: warning: EVAL: skipped: eval rules",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("missing %q in:\n%s", want, all)
+		}
+	}
+	for _, name := range []string{"GOOD", "VERSIONED", "INCLUDED"} {
+		if s.Rule(name) == nil {
+			t.Errorf("%s not loaded", name)
+		}
+	}
+	if s.Rule("PLUGIN_RULE") != nil {
+		t.Error("rule inside ifplugin of an unknown plugin was loaded")
+	}
+}
+
+func TestTranslate(t *testing.T) {
+	tests := []struct {
+		perl    string
+		matches []string
+		not     []string
+		unsup   bool
+	}{
+		{`/foo\b/i`, []string{"FOO bar"}, []string{"food"}, false},
+		{`m{a/b}`, []string{"a/b"}, nil, false},
+		{`m!x!`, []string{"x"}, nil, false},
+		{`/a\/b/`, []string{"a/b"}, nil, false},
+		{`/^ab$/`, []string{"ab", "ab\n"}, []string{"abc"}, false},
+		{`/a.c/s`, []string{"a\nc"}, nil, false},
+		{`/a.c/`, nil, []string{"a\nc"}, false},
+		{`/^b/m`, []string{"a\nb"}, nil, false},
+		{`/a \s b  # c/x`, []string{"a b"}, nil, false},
+		{`/[[:alpha:]]+\d/`, []string{"ab1"}, nil, false},
+		{`/a.*?b/`, []string{"axxb"}, nil, false},
+		{`/\x41\x4/`, []string{"A\x04"}, nil, false},
+		{`/\@\%\'/`, []string{`@%'`}, nil, false},
+		{`/foo\Z/`, []string{"foo", "foo\n"}, nil, false},
+		{`/\h+/`, []string{"a \tb"}, nil, false},
+		{`/[]a]/`, []string{"]"}, nil, false},
+		{`/(?<word>\w+)/`, []string{"x"}, nil, false},
+		{`/(a)\1/`, nil, nil, true},
+		{`/a(?=b)/`, nil, nil, true},
+		{`/(?<!a)b/`, nil, nil, true},
+		{`/(?>a+)/`, nil, nil, true},
+		{`/a++/`, nil, nil, true},
+		{`/\Kx/`, nil, nil, true},
+	}
+	for _, tc := range tests {
+		re, _, err := perlRegex(tc.perl)
+		var u ErrUnsupported
+		if tc.unsup {
+			if !errors.As(err, &u) {
+				t.Errorf("%s: err = %v, want unsupported", tc.perl, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.perl, err)
+			continue
+		}
+		for _, m := range tc.matches {
+			if !re.MatchString(m) {
+				t.Errorf("%s (as %s) does not match %q", tc.perl, re, m)
+			}
+		}
+		for _, m := range tc.not {
+			if re.MatchString(m) {
+				t.Errorf("%s (as %s) matches %q", tc.perl, re, m)
+			}
+		}
+	}
+}
+
+func TestRequiredLiteral(t *testing.T) {
+	for re, want := range map[string]string{
+		`/viagra/i`:                 "viagra",
+		`/click\s+here/`:            "click",
+		`/(?:foo|bar)baz/`:          "baz",
+		`/(?:foo|bar)/`:             "",
+		`/\bfree\s+(?:money|cash)/`: "free",
+		`/ab/`:                      "",
+	} {
+		_, lit, err := perlRegex(re)
+		if err != nil || lit != want {
+			t.Errorf("%s: literal %q (%v), want %q", re, lit, err, want)
+		}
+	}
+}
+
+// The prefilter never changes an answer: with and without it, the same rules hit.
+func TestPrefilterAgrees(t *testing.T) {
+	dir := writeRules(t, map[string]string{"r.cf": "body A /suspended/\nbody B /Click\\s+here/i\nbody C /zzzz(?:x|y)/\nrawbody D /display:\\s*none/\nfull E /Subject: =\\?utf-8/\n"})
+	s, _ := Load(dir)
+	m := msgOf(t, sample)
+	with := hitNames(s, m)
+	for _, r := range s.rules {
+		r.lit = ""
+	}
+	if without := hitNames(s, m); !slices.Equal(with, without) {
+		t.Errorf("with prefilter %v, without %v", with, without)
+	}
+}
+
+// Reloading: a broken set is reported, and a caller keeps the old one; a message in
+// flight finishes on the set it started with.
+func TestReload(t *testing.T) {
+	dir := writeRules(t, map[string]string{"r.cf": "body OLD /customer/\n"})
+	s, _ := Load(dir)
+	c := NewCheck(s)
+	os.WriteFile(filepath.Join(dir, "r.cf"), []byte("body NEW /customer/\nbody BROKEN /(/\n"), 0o644)
+	next, problems := Load(dir)
+	if len(Errors(problems)) == 0 {
+		t.Fatal("broken file loaded without errors")
+	}
+	_ = next
+	if got := c.Check(context.Background(), msgOf(t, sample)); len(got.Tests) != 1 || got.Tests[0].Name != "OLD" {
+		t.Errorf("after a failed reload: %+v", got.Tests)
+	}
+	os.WriteFile(filepath.Join(dir, "r.cf"), []byte("body NEW /customer/\n"), 0o644)
+	next, problems = Load(dir)
+	if len(Errors(problems)) > 0 {
+		t.Fatal(problems)
+	}
+	old := c.Set()
+	c.Swap(next)
+	if got := c.Check(context.Background(), msgOf(t, sample)); len(got.Tests) != 1 || got.Tests[0].Name != "NEW" {
+		t.Errorf("after reload: %+v", got.Tests)
+	}
+	if old.Rule("OLD") == nil {
+		t.Error("the old set changed under a reader")
+	}
+}
+
+func TestDefaultRules(t *testing.T) {
+	s, problems := Load(DefaultPath)
+	if len(problems) > 0 {
+		t.Fatalf("default rules have problems: %v", problems)
+	}
+	got := hitNames(s, msgOf(t, sample))
+	for _, want := range []string{"PST_VERIFY_ACCOUNT", "PST_ACCOUNT_SUSPENDED", "PST_URI_IP", "PST_URI_SHORTENER", "PST_URI_LOGIN_PHP", "PST_PHISH_COMBO", "PST_CLICK_HERE", "PST_HTML_HIDDEN"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("default rules miss %s on the phishing sample: %v", want, got)
+		}
+	}
+}
+
+// Debian's stock SpamAssassin rules load without errors (CI installs spamassassin for
+// its rule files); unsupported rules are warnings.
+func TestStockSpamAssassinRules(t *testing.T) {
+	const stock = "/usr/share/spamassassin"
+	if _, err := os.Stat(stock); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI must install spamassassin for its rule files")
+		}
+		t.Skip("no stock SpamAssassin rules (apt-get install spamassassin)")
+	}
+	s, problems := Load(stock)
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatalf("%d errors, first: %v", len(errs), errs[0])
+	}
+	if s.Stats.Loaded[Body] < 300 || s.Stats.Loaded[Header] < 300 || s.Stats.Loaded[Meta] < 200 {
+		t.Errorf("few rules loaded: %+v", s.Stats.Loaded)
+	}
+	t.Logf("loaded %v, skipped %v", s.Stats.Loaded, s.Stats.Skipped)
+	hits := hitNames(s, msgOf(t, sample))
+	if len(hits) == 0 {
+		t.Error("no stock rule hits the phishing sample")
+	}
+}
+
+func FuzzPerlRegex(f *testing.F) {
+	for _, s := range []string{`/a\b/i`, `m{x(?=y)}`, `/[[:alpha:]]\x4/x`, `/(?<n>a)\1/`, `/a++\Z/`, `/[]/`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		re, _, err := perlRegex(s)
+		if err == nil && re == nil {
+			t.Fatal("nil regex without error")
+		}
+	})
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add("body A /x/\nscore A 1\nmeta B A && !A\nifplugin X\nendif\n")
+	f.Add("header H Subject =~ /x/ [if-unset: y]\nheader E exists:To\nif (version > 3)\nelse\nendif")
+	f.Fuzz(func(t *testing.T, content string) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "f.cf"), []byte(content), 0o644)
+		s, _ := Load(filepath.Join(dir, "f.cf"))
+		s.Eval(msgOf(t, "Subject: x\n\nbody\n"))
+	})
+}

@@ -1,0 +1,422 @@
+package rules
+
+import (
+	"embed"
+	"fmt"
+	"io"
+	"mime"
+	"net/mail"
+	"sort"
+	"strings"
+
+	"github.com/emersion/go-message"
+
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/scan"
+)
+
+// The default rule set, written for this project (never SpamAssassin's files).
+//
+//go:embed default/*.cf
+var defaultRules embed.FS
+
+// DefaultPath names the embedded default rules in rules_paths.
+const DefaultPath = "default"
+
+// Set is a compiled rule set, immutable once built: a reload builds a new one.
+type Set struct {
+	rules []*Rule // non-meta rules, then meta rules in dependency order
+	score map[string]float64
+	Stats Stats
+	// Ignored counts directives of SpamAssassin's syntax that Postern does not use.
+	Ignored map[string]int
+}
+
+// Load reads rule paths in order (later files override scores and definitions) and
+// compiles them. The path DefaultPath is the embedded default set. Problems with
+// Warning false are errors: a caller reloading keeps its old set.
+func Load(paths ...string) (*Set, []Problem) {
+	p := newParser()
+	for _, path := range paths {
+		if path == DefaultPath {
+			p.loadPath(defaultRules, "default")
+			continue
+		}
+		p.loadPath(osFS{}, path)
+	}
+	return p.compile()
+}
+
+// Errors returns only the errors among problems.
+func Errors(ps []Problem) []Problem {
+	var out []Problem
+	for _, p := range ps {
+		if !p.Warning {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// gtube is built in: it is in every set, whatever the files say.
+func gtube() *Rule {
+	re, lit, _ := perlRegex(`/XJS\*C4JDBQADN1\.NSBN3\*2IDNEN\*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL\*C\.34X/`)
+	return &Rule{Name: "GTUBE", Kind: Body, File: "builtin", re: re, lit: lit,
+		Describe: "Generic Test for Unsolicited Bulk Email", TFlags: map[string]bool{"noautolearn": true}}
+}
+
+func (p *parser) compile() (*Set, []Problem) {
+	s := &Set{score: map[string]float64{}, Stats: Stats{Loaded: map[Kind]int{}, Skipped: p.skipped}, Ignored: p.ignored}
+	g := gtube()
+	p.defs["GTUBE"] = g
+	p.scores["GTUBE"] = 1000
+	p.order = append(p.order, "GTUBE")
+	var metas []*Rule
+	seen := map[string]bool{}
+	for _, name := range p.order {
+		r, ok := p.defs[name]
+		if !ok || seen[name] {
+			continue
+		}
+		seen[name] = true
+		if d, ok := p.describe[name]; ok {
+			r.Describe = d
+		}
+		if tf, ok := p.tflags[name]; ok {
+			r.TFlags = tf
+		}
+		switch sc, ok := p.scores[name]; {
+		case ok:
+			s.score[name] = sc
+		case strings.HasPrefix(name, "__"):
+			s.score[name] = 0
+		case strings.HasPrefix(name, "T_"):
+			s.score[name] = 0.01
+		default:
+			s.score[name] = 1.0
+		}
+		if r.Kind == Meta {
+			metas = append(metas, r)
+			continue
+		}
+		s.rules = append(s.rules, r)
+		s.Stats.Loaded[r.Kind]++
+	}
+	ordered, problems := orderMetas(metas, p.defs)
+	for _, r := range ordered {
+		s.rules = append(s.rules, r)
+		s.Stats.Loaded[Meta]++
+	}
+	s.Stats.Skipped[Meta] += len(metas) - len(ordered)
+	for name := range p.scores {
+		if _, ok := p.defs[name]; !ok {
+			p.problem("", 0, name, true, "score for a rule that is not defined (or was skipped)")
+		}
+	}
+	return s, append(p.problems, problems...)
+}
+
+// orderMetas sorts meta rules so each comes after the metas it uses, and drops those
+// that use rules that do not exist (SpamAssassin disables them too) or form a cycle.
+func orderMetas(metas []*Rule, defs map[string]*Rule) ([]*Rule, []Problem) {
+	var out []*Rule
+	var problems []Problem
+	state := map[string]int{} // 0 new, 1 visiting, 2 done, 3 dropped
+	byName := map[string]*Rule{}
+	for _, m := range metas {
+		byName[m.Name] = m
+	}
+	var visit func(m *Rule) bool
+	visit = func(m *Rule) bool {
+		switch state[m.Name] {
+		case 1:
+			problems = append(problems, Problem{File: m.File, Line: m.Line, Rule: m.Name, Msg: "meta rule depends on itself", Warning: true})
+			state[m.Name] = 3
+			return false
+		case 2:
+			return true
+		case 3:
+			return false
+		}
+		state[m.Name] = 1
+		deps := map[string]bool{}
+		m.meta.rules(deps)
+		names := make([]string, 0, len(deps))
+		for d := range deps {
+			names = append(names, d)
+		}
+		sort.Strings(names)
+		for _, d := range names {
+			if dm, ok := byName[d]; ok {
+				if !visit(dm) {
+					problems = append(problems, Problem{File: m.File, Line: m.Line, Rule: m.Name, Msg: "skipped: uses meta rule " + d + ", which is skipped", Warning: true})
+					state[m.Name] = 3
+					return false
+				}
+				continue
+			}
+			if _, ok := defs[d]; !ok {
+				problems = append(problems, Problem{File: m.File, Line: m.Line, Rule: m.Name, Msg: "skipped: uses " + d + ", which is not defined (or was skipped)", Warning: true})
+				state[m.Name] = 3
+				return false
+			}
+		}
+		state[m.Name] = 2
+		out = append(out, m)
+		return true
+	}
+	for _, m := range metas {
+		visit(m)
+	}
+	return out, problems
+}
+
+// Len is the number of rules in the set.
+func (s *Set) Len() int { return len(s.rules) }
+
+// Rule returns a rule by name.
+func (s *Set) Rule(name string) *Rule {
+	for _, r := range s.rules {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// Hit is one rule that matched, and where.
+type Hit struct {
+	Rule  *Rule
+	Score float64
+	Where string // the header field, "body", a URI, …
+	Match string // the matched text (empty for meta rules and exists:)
+}
+
+// Eval runs every rule on a message. Rules scored 0 and sub-rules (__NAME) take part
+// in meta rules but are not reported.
+func (s *Set) Eval(m *filter.Message) []Hit {
+	t := newTarget(m)
+	matched := map[string]bool{}
+	var hits []Hit
+	for _, r := range s.rules {
+		where, match, ok := r.eval(t, matched)
+		if !ok {
+			continue
+		}
+		matched[r.Name] = true
+		hits = append(hits, Hit{Rule: r, Score: s.score[r.Name], Where: where, Match: match})
+	}
+	return hits
+}
+
+// Score is a rule's score in this set.
+func (s *Set) Score(name string) float64 { return s.score[name] }
+
+func (r *Rule) eval(t *target, matched map[string]bool) (where, match string, ok bool) {
+	switch r.Kind {
+	case Meta:
+		v := r.meta.eval(func(name string) float64 {
+			if matched[name] {
+				return 1
+			}
+			return 0
+		})
+		return "meta", "", v != 0
+	case Header:
+		return r.evalHeader(t)
+	case URI:
+		for _, u := range t.uris {
+			if loc := r.re.FindStringIndex(u); loc != nil {
+				return u, u[loc[0]:loc[1]], true
+			}
+		}
+		return "", "", false
+	}
+	text, lower := t.body, t.bodyLower
+	switch r.Kind {
+	case Rawbody:
+		text, lower = t.rawbody, t.rawbodyLower
+	case Full:
+		text, lower = t.full, t.fullLower
+	}
+	if r.lit != "" && !strings.Contains(lower, r.lit) {
+		return "", "", false // prefilter: the literal every match needs is absent
+	}
+	if loc := r.re.FindStringIndex(text); loc != nil {
+		return r.Kind.String(), text[loc[0]:loc[1]], true
+	}
+	return "", "", false
+}
+
+func (r *Rule) evalHeader(t *target) (string, string, bool) {
+	if r.Exists {
+		return r.Field, "", len(t.header.Values(r.Field)) > 0
+	}
+	value, present := t.headerValue(r.Field, r.Mod)
+	if !present && r.IfUnset != "" {
+		value = r.IfUnset
+	}
+	loc := r.re.FindStringIndex(value)
+	if r.Negate {
+		return r.Field, "", loc == nil
+	}
+	if loc == nil {
+		return "", "", false
+	}
+	return r.Field, value[loc[0]:loc[1]], true
+}
+
+// target is a message prepared once for every rule: its texts in the forms the rule
+// kinds read (docs/rules.md).
+type target struct {
+	header       message.Header
+	body         string // Subject, then decoded text parts, HTML rendered
+	bodyLower    string
+	rawbody      string // decoded text parts, HTML as is
+	rawbodyLower string
+	full         string // the raw message
+	fullLower    string
+	uris         []string
+}
+
+const maxFull = 1 << 20 // bytes of the raw message that full rules read
+
+func newTarget(m *filter.Message) *target {
+	t := &target{header: message.Header{Header: m.Parsed.Header}}
+	var body, raw strings.Builder
+	body.WriteString(m.Parsed.Subject())
+	body.WriteByte('\n')
+	for _, p := range m.Parsed.Parts {
+		if p.Text == "" {
+			continue
+		}
+		raw.WriteString(strings.ReplaceAll(p.Text, "\r\n", "\n"))
+		raw.WriteByte('\n')
+		text := p.Text
+		if p.ContentType == "text/html" {
+			text = scan.RenderHTML(text)
+		}
+		body.WriteString(paragraphs(text))
+		body.WriteByte('\n')
+		t.uris = append(t.uris, findURIs(p.Text)...)
+	}
+	t.body, t.rawbody = body.String(), raw.String()
+	t.bodyLower, t.rawbodyLower = strings.ToLower(t.body), strings.ToLower(t.rawbody)
+	if m.Raw != nil {
+		n := min(m.Size, maxFull)
+		buf := make([]byte, n)
+		k, _ := io.ReadFull(io.NewSectionReader(m.Raw, 0, n), buf)
+		// Line ends as SpamAssassin presents them: \n, so $ works at ends of lines.
+		t.full = strings.ReplaceAll(string(buf[:k]), "\r\n", "\n")
+		t.fullLower = strings.ToLower(t.full)
+	}
+	return t
+}
+
+// paragraphs joins the lines of each paragraph with spaces, as SpamAssassin presents
+// body text to body rules: a phrase broken by line wrapping still matches.
+func paragraphs(text string) string {
+	text = strings.ReplaceAll(text, "\r\n", "\n")
+	var b strings.Builder
+	for i, para := range strings.Split(text, "\n\n") {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(strings.Join(strings.Fields(para), " "))
+	}
+	return b.String()
+}
+
+var wordDecoder = &mime.WordDecoder{CharsetReader: message.CharsetReader}
+
+// headerValue is what a header rule matches: every instance of the field, joined by
+// newlines; decoded (RFC 2047) unless :raw; :addr and :name take the address or the
+// display name. ALL is the whole header; ToCc is To and Cc; MESSAGEID the message ids.
+func (t *target) headerValue(field, mod string) (string, bool) {
+	var values []string
+	switch field {
+	case "ALL":
+		var b strings.Builder
+		for f := t.header.Fields(); f.Next(); {
+			b.WriteString(f.Key() + ": " + f.Value() + "\n")
+		}
+		return b.String(), true
+	case "ToCc":
+		values = append(t.header.Values("To"), t.header.Values("Cc")...)
+	case "MESSAGEID":
+		for _, f := range []string{"Message-Id", "Resent-Message-Id", "X-Message-Id"} {
+			values = append(values, t.header.Values(f)...)
+		}
+	default:
+		values = t.header.Values(field)
+	}
+	if len(values) == 0 {
+		return "", false
+	}
+	for i, v := range values {
+		v = strings.Join(strings.Fields(v), " ") // unfolded
+		if mod != "raw" {
+			if d, err := wordDecoder.DecodeHeader(v); err == nil {
+				v = d
+			}
+		}
+		switch mod {
+		case "addr", "name":
+			if a, err := mail.ParseAddress(v); err == nil {
+				if mod == "addr" {
+					v = a.Address
+				} else {
+					v = a.Name
+				}
+			} else if mod == "addr" {
+				v = strings.Trim(v[strings.LastIndexAny(v, "< ")+1:], "<>")
+			} else {
+				v = ""
+			}
+		}
+		values[i] = v
+	}
+	return strings.Join(values, "\n"), true
+}
+
+// findURIs extracts the links of a text (or HTML): http(s), ftp, www. and mailto.
+func findURIs(text string) []string {
+	var out []string
+	lower := strings.ToLower(text)
+	for _, scheme := range []string{"http://", "https://", "ftp://", "www.", "mailto:"} {
+		for i := 0; i < len(lower) && len(out) < 200; {
+			j := strings.Index(lower[i:], scheme)
+			if j < 0 {
+				break
+			}
+			start := i + j
+			if scheme == "www." && start > 0 && (lower[start-1] == '/' || lower[start-1] == '.') {
+				i = start + len(scheme)
+				continue
+			}
+			end := start
+			for end < len(text) && !strings.ContainsRune(" \t\r\n\"'<>()[]{}|\\^`", rune(text[end])) {
+				end++
+			}
+			u := strings.TrimRight(text[start:end], ".,;:!?")
+			if scheme == "www." {
+				u = "http://" + u
+			}
+			out = append(out, u)
+			i = end
+		}
+	}
+	return out
+}
+
+// Describe returns a hit's description for X-Spam-Report.
+func (h Hit) Describe() string {
+	prefix := map[Kind]string{Header: "", Body: "BODY: ", Rawbody: "RAW: ", URI: "URI: ", Full: "FULL: ", Meta: ""}[h.Rule.Kind]
+	if h.Rule.Describe == "" {
+		return prefix + h.Rule.Name
+	}
+	return prefix + h.Rule.Describe
+}
+
+// String names a rule and where it is defined.
+func (r *Rule) String() string { return fmt.Sprintf("%s (%s %s:%d)", r.Name, r.Kind, r.File, r.Line) }
