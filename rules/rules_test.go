@@ -412,3 +412,13 @@ func FuzzParse(f *testing.F) {
 		s.Eval(msgOf(t, "Subject: x\n\nbody\n"))
 	})
 }
+
+// Whatever the message, evaluating rules never panics.
+func FuzzEval(f *testing.F) {
+	f.Add("Subject: x\n\nhttp://\xc4\xb0\xc4\xb0\xc4\xb0 www.x")
+	f.Add("Content-Type: text/html\n\n<a href=HTTP://\xe2\x84\xaaK>x</a>")
+	s, _ := Load(DefaultPath)
+	f.Fuzz(func(t *testing.T, raw string) {
+		s.Eval(msgOf(t, raw))
+	})
+}

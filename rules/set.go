@@ -250,7 +250,8 @@ func (r *Rule) eval(t *target, matched map[string]bool) (where, match string, ok
 
 func (r *Rule) evalHeader(t *target) (string, string, bool) {
 	if r.Exists {
-		return r.Field, "", len(t.header.Values(r.Field)) > 0
+		_, present := t.headerValue(r.Field, "raw") // ToCc, MESSAGEID too
+		return r.Field, "", present
 	}
 	value, present := t.headerValue(r.Field, r.Mod)
 	if !present && r.IfUnset != "" {
@@ -382,7 +383,7 @@ func (t *target) headerValue(field, mod string) (string, bool) {
 // findURIs extracts the links of a text (or HTML): http(s), ftp, www. and mailto.
 func findURIs(text string) []string {
 	var out []string
-	lower := strings.ToLower(text)
+	lower := asciiLower(text) // same length as text: its indices are text's
 	for _, scheme := range []string{"http://", "https://", "ftp://", "www.", "mailto:"} {
 		for i := 0; i < len(lower) && len(out) < 200; {
 			j := strings.Index(lower[i:], scheme)
@@ -420,3 +421,14 @@ func (h Hit) Describe() string {
 
 // String names a rule and where it is defined.
 func (r *Rule) String() string { return fmt.Sprintf("%s (%s %s:%d)", r.Name, r.Kind, r.File, r.Line) }
+
+// asciiLower lower-cases A-Z only, keeping every byte where it is.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,229 @@
+// Command rulesbench measures rule evaluation on corpus messages — Postern's default
+// rules and Debian's stock SpamAssassin rules — next to spamassassin itself (network
+// tests and Bayes off) on the same messages in the same run, and reports how often
+// both agree on which of the rules Postern supports hit. docs/rules.md has the numbers
+// and the command.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/rules"
+	"github.com/postern/postern/scan"
+	"github.com/postern/postern/spool"
+)
+
+func main() {
+	corpus := flag.String("corpus", filepath.Join(os.Getenv("HOME"), ".cache/postern-corpus"), "corpus directory")
+	n := flag.Int("n", 300, "messages to use (a random sample, half spam)")
+	stock := flag.String("stock", "/usr/share/spamassassin", "stock SpamAssassin rules")
+	sa := flag.Bool("sa", true, "also run spamassassin on the same messages")
+	flag.Parse()
+	runtime.GOMAXPROCS(1) // per core
+
+	msgs, paths := sample(*corpus, *n)
+	fmt.Printf("%d messages from %s (GOMAXPROCS=1)\n", len(msgs), *corpus)
+	prepared := make([]*filter.Message, len(msgs))
+	for i, raw := range msgs {
+		m, _ := scan.Parse(bytes.NewReader(raw))
+		sp := spool.FromBytes(raw)
+		prepared[i] = &filter.Message{Raw: sp, Size: sp.Size(), Parsed: m, Env: &filter.Envelope{}}
+	}
+	sets := []struct {
+		name  string
+		paths []string
+	}{{"postern default rules", []string{rules.DefaultPath}}, {"stock SpamAssassin rules", []string{*stock}}}
+	var stockSet *rules.Set
+	var stockHits []map[string]bool
+	for _, s := range sets {
+		set, problems := rules.Load(s.paths...)
+		if errs := rules.Errors(problems); len(errs) > 0 {
+			fmt.Fprintln(os.Stderr, errs[0])
+			os.Exit(1)
+		}
+		hits := make([]map[string]bool, len(prepared))
+		// Warm up, then time three passes.
+		for i, m := range prepared {
+			hits[i] = map[string]bool{}
+			for _, h := range set.Eval(m) {
+				hits[i][h.Rule.Name] = true
+			}
+		}
+		start := time.Now()
+		const passes = 3
+		for p := 0; p < passes; p++ {
+			for _, m := range prepared {
+				set.Eval(m)
+			}
+		}
+		el := time.Since(start)
+		perMsg := el / time.Duration(passes*len(prepared))
+		fmt.Printf("%-26s %5d rules: %8.0f messages/s per core, %6.0f µs/message, %5.0f ns per rule per message\n",
+			s.name, set.Len(), float64(time.Second)/float64(perMsg), float64(perMsg.Microseconds()), float64(perMsg.Nanoseconds())/float64(set.Len()))
+		if s.paths[0] == *stock {
+			stockSet, stockHits = set, hits
+		}
+	}
+	if !*sa {
+		return
+	}
+	saHits, saTime, err := runSpamAssassin(msgs)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "spamassassin:", err)
+		os.Exit(1)
+	}
+	perMsg := saTime / time.Duration(len(msgs))
+	fmt.Printf("%-26s %5s rules: %8.1f messages/s per core, %6.0f µs/message (spamassassin -L --mbox, Bayes off, one process)\n",
+		"spamassassin 4 itself", "stock", float64(time.Second)/float64(perMsg), float64(perMsg.Microseconds()))
+	agree(stockSet, stockHits, saHits, paths)
+}
+
+func sample(dir string, n int) ([][]byte, []string) {
+	var files []string
+	for _, sub := range []string{"spamassassin/spam", "spamassassin/ham"} {
+		entries, _ := os.ReadDir(filepath.Join(dir, sub))
+		var names []string
+		for _, e := range entries {
+			names = append(names, filepath.Join(dir, sub, e.Name()))
+		}
+		sort.Strings(names)
+		rng := rand.New(rand.NewSource(7))
+		rng.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+		files = append(files, names[:min(n/2, len(names))]...)
+	}
+	var msgs [][]byte
+	var paths []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if bytes.HasPrefix(b, []byte("From ")) {
+			b = b[bytes.IndexByte(b, '\n')+1:]
+		}
+		msgs = append(msgs, b)
+		paths = append(paths, f)
+	}
+	return msgs, paths
+}
+
+// runSpamAssassin checks every message in one spamassassin process and reads back
+// which rules hit each one.
+func runSpamAssassin(msgs [][]byte) ([]map[string]bool, time.Duration, error) {
+	var mbox bytes.Buffer
+	for i, m := range msgs {
+		m = bytes.ReplaceAll(m, []byte("\r\n"), []byte("\n"))
+		fmt.Fprintf(&mbox, "From bench@localhost Thu Jan  1 00:00:00 2004\nX-Eval-Id: %d\n", i)
+		for _, line := range bytes.SplitAfter(m, []byte("\n")) {
+			if bytes.HasPrefix(line, []byte("From ")) {
+				mbox.WriteByte('>')
+			}
+			mbox.Write(line)
+		}
+		mbox.WriteString("\n\n")
+	}
+	cmd := exec.Command("spamassassin", "-L", "--mbox",
+		"--cf=use_bayes 0", "--cf=add_header all Tests _TESTS(,)_", "--cf=add_header all Evalid _HEADER(X-Eval-Id)_")
+	cmd.Stdin = &mbox
+	start := time.Now()
+	out, err := cmd.Output()
+	el := time.Since(start)
+	if err != nil {
+		return nil, 0, err
+	}
+	hits := make([]map[string]bool, len(msgs))
+	var tests string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "X-Spam-Tests: "); ok {
+			tests = v
+			for sc.Scan() && (strings.HasPrefix(sc.Text(), "\t") || strings.HasPrefix(sc.Text(), " ")) {
+				tests += strings.TrimSpace(sc.Text())
+			}
+			line = sc.Text()
+		}
+		if v, ok := strings.CutPrefix(line, "X-Spam-Evalid: "); ok {
+			if id, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && id < len(hits) {
+				hits[id] = map[string]bool{}
+				for _, t := range strings.Split(tests, ",") {
+					if t = strings.TrimSpace(t); t != "" && t != "none" {
+						hits[id][t] = true
+					}
+				}
+			}
+		}
+	}
+	return hits, el, nil
+}
+
+// agree compares, per message, the hits of the rules both sides evaluated.
+func agree(set *rules.Set, ours, theirs []map[string]bool, paths []string) {
+	same, compared := 0, 0
+	diff := map[string][2]int{} // rule → [only ours, only theirs]
+	for i := range ours {
+		if theirs[i] == nil {
+			continue
+		}
+		compared++
+		ok := true
+		names := map[string]bool{}
+		for n := range ours[i] {
+			names[n] = true
+		}
+		for n := range theirs[i] {
+			names[n] = true
+		}
+		for n := range names {
+			if set.Rule(n) == nil || strings.HasPrefix(n, "__") || set.Score(n) == 0 {
+				continue // a rule we do not run, or one not reported
+			}
+			if ours[i][n] != theirs[i][n] {
+				ok = false
+				d := diff[n]
+				if ours[i][n] {
+					d[0]++
+				} else {
+					d[1]++
+				}
+				diff[n] = d
+			}
+		}
+		if ok {
+			same++
+		}
+	}
+	fmt.Printf("agreement with spamassassin -t on the supported rules: %d of %d messages (%.1f%%) hit exactly the same rules\n",
+		same, compared, 100*float64(same)/float64(max(compared, 1)))
+	type row struct {
+		name      string
+		ours, sas int
+	}
+	var rows []row
+	for n, d := range diff {
+		rows = append(rows, row{n, d[0], d[1]})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ours+rows[i].sas > rows[j].ours+rows[j].sas })
+	fmt.Println("rules that differ most (messages where only postern / only spamassassin hit):")
+	for i, r := range rows {
+		if i == 15 {
+			break
+		}
+		fmt.Printf("  %-28s %4d %4d\n", r.name, r.ours, r.sas)
+	}
+	_ = paths
+}
