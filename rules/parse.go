@@ -52,8 +52,8 @@ type Rule struct {
 	Negate  bool   // !~
 	IfUnset string
 
-	re  *regexp.Regexp
-	lit string // a lower-case literal every match contains ("" when none)
+	re   *regexp.Regexp
+	lits []string // lower-case literals, one of which every match contains (nil: none)
 
 	meta *node // meta rules
 }
@@ -347,7 +347,7 @@ func (p *parser) rule(file string, line int, kind Kind, rest string) {
 			return
 		}
 	default:
-		r.re, r.lit, err = perlRegex(def)
+		r.re, r.lits, err = perlRegex(def)
 		if err != nil {
 			var u ErrUnsupported
 			if errors.As(err, &u) {
@@ -400,7 +400,7 @@ func parseHeaderRule(r *Rule, def string) error {
 		pat = strings.TrimSpace(pat[:i])
 	}
 	var err error
-	r.re, r.lit, err = perlRegex(pat)
+	r.re, r.lits, err = perlRegex(pat)
 	return err
 }
 

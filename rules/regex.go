@@ -15,7 +15,7 @@ import (
 // (backreferences, lookaround, atomic groups, possessive quantifiers, \K) is reported
 // as unsupported: the rule is skipped, never half-translated. RE2 keeps every rule
 // linear in the input, so a hostile message cannot stall the filter.
-func perlRegex(s string) (*regexp.Regexp, string, error) {
+func perlRegex(s string) (*regexp.Regexp, []string, error) {
 	s = strings.TrimSpace(s)
 	if !utf8.ValidString(s) {
 		// Rule files are often Latin-1; the text rules read is UTF-8.
@@ -27,21 +27,21 @@ func perlRegex(s string) (*regexp.Regexp, string, error) {
 	}
 	body, flags, err := splitDelims(s)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	goRe, err := translate(body, flags)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	re, err := regexp.Compile(goRe)
 	if err != nil {
 		var se *syntax.Error
 		if errors.As(err, &se) && (se.Code == syntax.ErrInvalidRepeatSize || se.Code == syntax.ErrLarge || se.Code == syntax.ErrNestingDepth) {
-			return nil, "", ErrUnsupported{"repetition too large for RE2 (" + se.Expr + ")"}
+			return nil, nil, ErrUnsupported{"repetition too large for RE2 (" + se.Expr + ")"}
 		}
-		return nil, "", fmt.Errorf("regex %s: %v", s, err)
+		return nil, nil, fmt.Errorf("regex %s: %v", s, err)
 	}
-	return re, requiredLiteral(goRe), nil
+	return re, requiredLiterals(goRe), nil
 }
 
 func splitDelims(s string) (body, flags string, err error) {
@@ -277,55 +277,86 @@ func stripExtended(s string) string {
 	return b.String()
 }
 
-// requiredLiteral returns a lower-case string every match must contain (the longest
-// one found), or "" when there is none. It is the prefilter key: a rule's regex runs
-// only on texts that contain its literal.
-func requiredLiteral(goRe string) string {
+// requiredLiterals returns lower-case strings of which every match contains at least
+// one (an alternation gives one per branch), or nil when there is no such set. They are
+// the prefilter: a rule's regex runs only on texts that contain one of them.
+func requiredLiterals(goRe string) []string {
 	re, err := syntax.Parse(goRe, syntax.Perl)
 	if err != nil {
-		return ""
+		return nil
 	}
-	lit := longest(re.Simplify())
-	if len(lit) < 3 {
-		return ""
+	set := literals(re.Simplify())
+	for i, l := range set {
+		set[i] = strings.ToLower(l)
 	}
-	return strings.ToLower(lit)
+	return set
 }
 
-// longest walks the syntax tree: a concatenation requires all its parts, so its best
-// literal is the longest run of adjacent literal parts or the best of its parts; an
-// alternation requires none in particular.
-func longest(re *syntax.Regexp) string {
+const (
+	minLiteral  = 3  // shorter literals filter too little
+	maxLiterals = 24 // more alternatives than this: not worth it
+)
+
+// literals walks the syntax tree. A concatenation needs every part, so any one part's
+// set will do (the best is kept: the one whose shortest literal is longest, then the
+// smaller one), and a run
+// of adjacent literal characters is one literal; an alternation needs one of its
+// branches, so it needs the union of their sets, if every branch has one.
+func literals(re *syntax.Regexp) []string {
 	switch re.Op {
 	case syntax.OpLiteral:
-		if re.Flags&syntax.FoldCase != 0 {
-			return string(re.Rune)
+		if len(re.Rune) >= minLiteral {
+			return []string{string(re.Rune)}
 		}
-		return string(re.Rune)
-	case syntax.OpCapture:
-		return longest(re.Sub[0])
-	case syntax.OpPlus:
-		return longest(re.Sub[0])
+	case syntax.OpCapture, syntax.OpPlus:
+		return literals(re.Sub[0])
 	case syntax.OpRepeat:
 		if re.Min >= 1 {
-			return longest(re.Sub[0])
+			return literals(re.Sub[0])
 		}
 	case syntax.OpConcat:
-		best, run := "", ""
+		var best []string
+		consider := func(set []string) {
+			if set == nil {
+				return
+			}
+			if best == nil || shortest(set) > shortest(best) || (shortest(set) == shortest(best) && len(set) < len(best)) {
+				best = set
+			}
+		}
+		run := ""
 		for _, sub := range re.Sub {
 			if sub.Op == syntax.OpLiteral {
 				run += string(sub.Rune)
-				if len(run) > len(best) {
-					best = run
+				if len(run) >= minLiteral {
+					consider([]string{run})
 				}
 				continue
 			}
 			run = ""
-			if l := longest(sub); len(l) > len(best) {
-				best = l
-			}
+			consider(literals(sub))
 		}
 		return best
+	case syntax.OpAlternate:
+		var union []string
+		for _, sub := range re.Sub {
+			set := literals(sub)
+			if set == nil {
+				return nil
+			}
+			union = append(union, set...)
+		}
+		if len(union) <= maxLiterals {
+			return union
+		}
 	}
-	return ""
+	return nil
+}
+
+func shortest(set []string) int {
+	n := 1 << 30
+	for _, s := range set {
+		n = min(n, len(s))
+	}
+	return n
 }

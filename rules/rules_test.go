@@ -293,18 +293,21 @@ func TestTranslate(t *testing.T) {
 	}
 }
 
-func TestRequiredLiteral(t *testing.T) {
+func TestRequiredLiterals(t *testing.T) {
 	for re, want := range map[string]string{
 		`/viagra/i`:                 "viagra",
 		`/click\s+here/`:            "click",
 		`/(?:foo|bar)baz/`:          "baz",
-		`/(?:foo|bar)/`:             "",
+		`/(?:foo|bar)/`:             "foo,bar",
 		`/\bfree\s+(?:money|cash)/`: "free",
+		`/\bget\s+(?:money|cash)/`:  "money,cash",
+		`/(?:foo|x)/`:               "",
 		`/ab/`:                      "",
+		`/(?:a+|b)c/`:               "",
 	} {
-		_, lit, err := perlRegex(re)
-		if err != nil || lit != want {
-			t.Errorf("%s: literal %q (%v), want %q", re, lit, err, want)
+		_, lits, err := perlRegex(re)
+		if err != nil || strings.Join(lits, ",") != want {
+			t.Errorf("%s: literals %q (%v), want %q", re, lits, err, want)
 		}
 	}
 }
@@ -316,7 +319,7 @@ func TestPrefilterAgrees(t *testing.T) {
 	m := msgOf(t, sample)
 	with := hitNames(s, m)
 	for _, r := range s.rules {
-		r.lit = ""
+		r.lits = nil
 	}
 	if without := hitNames(s, m); !slices.Equal(with, without) {
 		t.Errorf("with prefilter %v, without %v", with, without)

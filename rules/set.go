@@ -60,8 +60,8 @@ func Errors(ps []Problem) []Problem {
 
 // gtube is built in: it is in every set, whatever the files say.
 func gtube() *Rule {
-	re, lit, _ := perlRegex(`/XJS\*C4JDBQADN1\.NSBN3\*2IDNEN\*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL\*C\.34X/`)
-	return &Rule{Name: "GTUBE", Kind: Body, File: "builtin", re: re, lit: lit,
+	re, lits, _ := perlRegex(`/XJS\*C4JDBQADN1\.NSBN3\*2IDNEN\*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL\*C\.34X/`)
+	return &Rule{Name: "GTUBE", Kind: Body, File: "builtin", re: re, lits: lits,
 		Describe: "Generic Test for Unsolicited Bulk Email", TFlags: map[string]bool{"noautolearn": true}}
 }
 
@@ -239,8 +239,8 @@ func (r *Rule) eval(t *target, matched map[string]bool) (where, match string, ok
 	case Full:
 		text, lower = t.full, t.fullLower
 	}
-	if r.lit != "" && !strings.Contains(lower, r.lit) {
-		return "", "", false // prefilter: the literal every match needs is absent
+	if r.lits != nil && !containsAny(lower, r.lits) {
+		return "", "", false // prefilter: no literal a match needs is in the text
 	}
 	if loc := r.re.FindStringIndex(text); loc != nil {
 		return r.Kind.String(), text[loc[0]:loc[1]], true
@@ -431,4 +431,13 @@ func asciiLower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
