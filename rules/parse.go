@@ -245,18 +245,32 @@ func commentStart(line string) int {
 }
 
 // evalIf evaluates SpamAssassin's "if" conditions: version comparisons hold (we read
-// rules written for current versions); can() and plugin() tests fail (we have none of
-// the optional plugins); anything else is false.
+// rules written for current versions), as do can() tests of the configuration
+// language's features and compatibility flags (Postern reads the syntax they guard);
+// plugin() holds for the plugins in knownPlugins only. Anything else is false.
 func evalIf(cond string) bool {
-	c := strings.Trim(strings.TrimSpace(cond), "()")
+	c := strings.TrimSpace(cond)
+	for strings.HasPrefix(c, "(") && strings.HasSuffix(c, ")") {
+		c = strings.TrimSpace(c[1 : len(c)-1])
+	}
+	if rest, ok := strings.CutPrefix(c, "!"); ok {
+		return !evalIf(rest)
+	}
 	switch {
-	case strings.Contains(c, "version"):
+	case strings.HasPrefix(c, "version"):
 		return true
-	case strings.HasPrefix(c, "!") && (strings.Contains(c, "can(") || strings.Contains(c, "plugin(")):
+	case strings.HasPrefix(c, "can(Mail::SpamAssassin::Conf::feature_"), strings.HasPrefix(c, "can(Mail::SpamAssassin::Conf::compat_"):
 		return true
+	case strings.HasPrefix(c, "plugin("):
+		return knownPlugins[strings.TrimSuffix(strings.TrimPrefix(c, "plugin("), ")")]
 	}
 	return false
 }
+
+// pseudoHeaders are the headers SpamAssassin synthesizes from its own analysis (the
+// relay chain, DNS, authentication); rules on them need that analysis, which Postern
+// does not do, so they are skipped rather than run against a header that is absent.
+var pseudoHeaders = []string{"X-Spam-Relays-", "X-Spam-Rcvd", "X-Spam-Untrusted"}
 
 func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string) {
 	switch word {
@@ -337,6 +351,12 @@ func (p *parser) rule(file string, line int, kind Kind, rest string) {
 			return
 		}
 	case Header:
+		for _, ph := range pseudoHeaders {
+			if f, _ := cutField(def); strings.HasPrefix(f, ph) {
+				skip("header %s is made by SpamAssassin's relay analysis, which Postern does not do", f)
+				return
+			}
+		}
 		if err := parseHeaderRule(r, def); err != nil {
 			var u ErrUnsupported
 			if errors.As(err, &u) {
