@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/internal/mbox"
 	"github.com/postern/postern/spool"
 )
 
@@ -150,21 +150,10 @@ func checkOne(p *filter.Pipeline, j job) checked {
 	if r.err != nil {
 		return r
 	}
-	data = stripMboxFrom(data)
+	data = mbox.StripFrom(data)
 	sp := spool.FromBytes(data)
 	r.v = p.Run(context.Background(), nil, sp, sp.Size(), filter.NewRef())
 	return r
-}
-
-// stripMboxFrom drops the "From sender date" separator line of an mbox file, which
-// is not part of the message.
-func stripMboxFrom(b []byte) []byte {
-	if bytes.HasPrefix(b, []byte("From ")) {
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			return b[i+1:]
-		}
-	}
-	return b
 }
 
 type jsonTest struct {

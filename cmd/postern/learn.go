@@ -16,6 +16,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/postern/postern/config"
+	"github.com/postern/postern/internal/mbox"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/score"
 )
@@ -205,20 +206,7 @@ func readMessages(path string) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("learn: %w", err)
 	}
-	if !bytes.HasPrefix(data, []byte("From ")) {
-		return [][]byte{data}, nil
-	}
-	var msgs [][]byte
-	for _, chunk := range bytes.Split(data, []byte("\nFrom ")) {
-		if i := bytes.IndexByte(chunk, '\n'); i >= 0 {
-			chunk = chunk[i+1:] // the rest of the separator line
-		}
-		msg := bytes.ReplaceAll(chunk, []byte("\n>From "), []byte("\nFrom "))
-		if len(bytes.TrimSpace(msg)) > 0 {
-			msgs = append(msgs, msg)
-		}
-	}
-	return msgs, nil
+	return mbox.Split(data), nil
 }
 
 func runBayes(args []string) int {

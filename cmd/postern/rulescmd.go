@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/internal/mbox"
 	"github.com/postern/postern/rules"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/spool"
@@ -115,7 +116,7 @@ func rulesTest(paths []string, name, file string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	raw = stripMboxFrom(raw)
+	raw = mbox.StripFrom(raw)
 	parsed, err := scan.Parse(bytes.NewReader(raw))
 	if err != nil {
 		return fail("%v", err)

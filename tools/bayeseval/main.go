@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/postern/postern/internal/mbox"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/score"
 )
@@ -156,7 +157,7 @@ func load(dir string) ([]sample, error) {
 				if err != nil {
 					continue
 				}
-				m, _ := scan.Parse(bytes.NewReader(stripFrom(b)))
+				m, _ := scan.Parse(bytes.NewReader(mbox.StripFrom(b)))
 				paths[i].keys = score.TokenKeys(m)
 			}
 		}()
@@ -167,15 +168,6 @@ func load(dir string) ([]sample, error) {
 	close(jobs)
 	wg.Wait()
 	return paths, nil
-}
-
-func stripFrom(b []byte) []byte {
-	if bytes.HasPrefix(b, []byte("From ")) {
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			return b[i+1:]
-		}
-	}
-	return b
 }
 
 // crossValidate trains a model on all folds but one and scores that one, for each fold.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	mboxfmt "github.com/postern/postern/internal/mbox"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,7 +104,7 @@ func saFold(samples []sample, fold int) (map[int]float64, error) {
 		if err != nil {
 			return nil, err
 		}
-		writeMbox(&mbox, i, stripFrom(b))
+		mboxfmt.Append(&mbox, i, mboxfmt.StripFrom(b))
 	}
 	for _, set := range []struct {
 		flag string
@@ -138,20 +139,4 @@ func saFold(samples []sample, fold int) (map[int]float64, error) {
 		}
 	}
 	return got, nil
-}
-
-// writeMbox appends a message to an mbox, tagged with its index.
-func writeMbox(w *bytes.Buffer, id int, msg []byte) {
-	msg = bytes.ReplaceAll(msg, []byte("\r\n"), []byte("\n"))
-	fmt.Fprintf(w, "From eval@localhost Thu Jan  1 00:00:00 2004\nX-Eval-Id: %d\n", id)
-	for _, line := range bytes.SplitAfter(msg, []byte("\n")) {
-		if bytes.HasPrefix(line, []byte("From ")) {
-			w.WriteByte('>')
-		}
-		w.Write(line)
-	}
-	if !bytes.HasSuffix(msg, []byte("\n")) {
-		w.WriteByte('\n')
-	}
-	w.WriteByte('\n')
 }

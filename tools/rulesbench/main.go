@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	mboxfmt "github.com/postern/postern/internal/mbox"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -111,10 +112,7 @@ func sample(dir string, n int) ([][]byte, []string) {
 		if err != nil {
 			continue
 		}
-		if bytes.HasPrefix(b, []byte("From ")) {
-			b = b[bytes.IndexByte(b, '\n')+1:]
-		}
-		msgs = append(msgs, b)
+		msgs = append(msgs, mboxfmt.StripFrom(b))
 		paths = append(paths, f)
 	}
 	return msgs, paths
@@ -125,15 +123,7 @@ func sample(dir string, n int) ([][]byte, []string) {
 func runSpamAssassin(msgs [][]byte) ([]map[string]bool, time.Duration, error) {
 	var mbox bytes.Buffer
 	for i, m := range msgs {
-		m = bytes.ReplaceAll(m, []byte("\r\n"), []byte("\n"))
-		fmt.Fprintf(&mbox, "From bench@localhost Thu Jan  1 00:00:00 2004\nX-Eval-Id: %d\n", i)
-		for _, line := range bytes.SplitAfter(m, []byte("\n")) {
-			if bytes.HasPrefix(line, []byte("From ")) {
-				mbox.WriteByte('>')
-			}
-			mbox.Write(line)
-		}
-		mbox.WriteString("\n\n")
+		mboxfmt.Append(&mbox, i, m)
 	}
 	cmd := exec.Command("spamassassin", "-L", "--mbox",
 		"--cf=use_bayes 0", "--cf=add_header all Tests _TESTS(,)_", "--cf=add_header all Evalid _HEADER(X-Eval-Id)_")
