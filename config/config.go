@@ -25,6 +25,7 @@ type Config struct {
 	RulesPaths    []string `toml:"rules_paths" doc:"Rule files and directories (*.cf) in SpamAssassin's syntax, read in order; later ones override scores and definitions. \"default\" is Postern's own set; GTUBE is always built in. SIGHUP reloads them, and on any error the old rules stay. Debian's stock SpamAssassin rules: \"/usr/share/spamassassin\"."`
 
 	Milter     Milter     `toml:"milter" doc:"The milter listener Postfix connects to (smtpd_milters)."`
+	Metrics    Metrics    `toml:"metrics" doc:"Prometheus metrics: messages by action and reason, check times, sizes, clamd's health (PING every 30 s), Bayes and rules counts."`
 	Limits     Limits     `toml:"limits" doc:"Message size limits and spooling."`
 	Clamd      Clamd      `toml:"clamd" doc:"Virus scanning with ClamAV's daemon. Scanning is on when address is set; without it, serve says at start that virus scanning is off."`
 	Bayes      Bayes      `toml:"bayes" doc:"The Bayesian classifier: its store is data_dir/bayes.db; 'postern learn' teaches it."`
@@ -36,6 +37,11 @@ type Config struct {
 type Milter struct {
 	Listen          string   `toml:"listen" doc:"Where to listen, in Postfix's notation: \"inet:HOST:PORT\" or \"unix:PATH\". Use the same string in Postfix's smtpd_milters."`
 	ShutdownTimeout Duration `toml:"shutdown_timeout" doc:"On SIGTERM, how long messages in flight may take to finish before their connections are closed (Postfix then applies milter_default_action)."`
+}
+
+// Metrics configures the metrics endpoint.
+type Metrics struct {
+	Listen string `toml:"listen" doc:"HOST:PORT for http://HOST:PORT/metrics. Empty: no endpoint."`
 }
 
 // Limits configures sizes and the spool.
@@ -237,6 +243,9 @@ func (c *Config) Validate() Problems {
 	}
 	if c.Clamd.StreamMaxLength <= 0 {
 		bad("clamd.stream_max_length", "must be positive")
+	}
+	if l := c.Metrics.Listen; l != "" && !strings.Contains(l, ":") {
+		bad("metrics.listen", "%q: want HOST:PORT", l)
 	}
 	if c.Limits.MaxMessageSize <= 0 {
 		bad("limits.max_message_size", "must be positive")

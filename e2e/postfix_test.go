@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/smtp"
 	"net/textproto"
 	"os"
@@ -92,7 +94,9 @@ func TestPostfixEndToEnd(t *testing.T) {
 
 	milterAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	cfg := filepath.Join(tmp, "postern.toml")
-	if err := os.WriteFile(cfg, []byte("log_level = \"debug\"\n[milter]\nshutdown_timeout = \"5s\"\n"), 0o644); err != nil {
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	conf := fmt.Sprintf("log_level = \"debug\"\n[milter]\nshutdown_timeout = \"5s\"\n[metrics]\nlisten = %q\n", metricsAddr)
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	daemon := testutil.StartDaemon(t, bin, milterAddr, "serve", "-c", cfg,
@@ -169,6 +173,23 @@ func TestPostfixEndToEnd(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			if _, ok := sink.WaitFor(fmt.Sprintf("multi-%d", i), 30*time.Second); !ok {
 				t.Fatalf("message %d never arrived", i)
+			}
+		}
+	})
+
+	t.Run("metrics count the answers", func(t *testing.T) {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{
+			`postern_messages_total{action="accept",reason="clean"}`, `postern_messages_total{action="reject",reason="spam"} 1`,
+			"postern_clamd_up -1", "postern_check_seconds_count", "postern_rules ",
+		} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("metrics lack %q", want)
 			}
 		}
 	})

@@ -56,6 +56,8 @@ type Server struct {
 	Opts       Options
 	Log        logrus.FieldLogger
 	Quarantine Keeper // nil: nothing is kept, rejects are plain rejects
+	// OnVerdict, when set, is told every answer given to a message (for metrics).
+	OnVerdict func(v filter.Verdict, size int64)
 
 	mu      sync.Mutex
 	conns   map[*conn]struct{}

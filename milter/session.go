@@ -136,6 +136,13 @@ func (s *session) ref() string {
 // finish logs the verdict, ends the message and turns the verdict into the answer.
 func (s *session) finish(v filter.Verdict) gomilter.Response {
 	s.logVerdict(v)
+	if s.srv.OnVerdict != nil {
+		var size int64
+		if s.msg != nil {
+			size = s.msg.spool.Size()
+		}
+		s.srv.OnVerdict(v, size)
+	}
 	s.dropMessage()
 	if s.conn != nil {
 		s.conn.answered.Store(true)

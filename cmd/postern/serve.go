@@ -79,6 +79,11 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 			AcceptTooLarge: cfg.Limits.OnTooLarge == "accept",
 		},
 	}
+	met := newMetrics(comp)
+	srv.OnVerdict = met.observe
+	mctx, stopMetrics := context.WithCancel(context.Background())
+	defer stopMetrics()
+	met.serve(mctx, cfg.Metrics.Listen, comp, log)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	done := make(chan error, 1)

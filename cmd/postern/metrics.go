@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
+
+	"github.com/postern/postern/filter"
+)
+
+// metrics are what serve exports at [metrics] listen, for Prometheus.
+type metrics struct {
+	reg      *prometheus.Registry
+	messages *prometheus.CounterVec
+	duration prometheus.Histogram
+	size     prometheus.Histogram
+	clamdUp  prometheus.Gauge
+}
+
+func newMetrics(comp *components) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "postern_messages_total", Help: "Messages answered, by action and reason.",
+		}, []string{"action", "reason"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "postern_check_seconds", Help: "Time the checks of one message took.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}),
+		size: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "postern_message_bytes", Help: "Size of checked messages.",
+			Buckets: prometheus.ExponentialBuckets(1024, 4, 10),
+		}),
+		clamdUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "postern_clamd_up", Help: "1 when clamd answered the last PING (every 30 s), 0 when not, -1 when virus scanning is off.",
+		}),
+	}
+	m.reg.MustRegister(m.messages, m.duration, m.size, m.clamdUp,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	if comp.Bayes != nil {
+		b := comp.Bayes
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "postern_bayes_tokens", Help: "Tokens in the Bayes model.",
+		}, func() float64 { return float64(b.Model.Len()) }))
+		for _, class := range []string{"spam", "ham"} {
+			m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "postern_bayes_learned", Help: "Messages the Bayes model has learned.", ConstLabels: prometheus.Labels{"class": class},
+			}, func() float64 {
+				s, h := b.Model.Totals()
+				if class == "spam" {
+					return float64(s)
+				}
+				return float64(h)
+			}))
+		}
+	}
+	if comp.Rules != nil {
+		r := comp.Rules
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "postern_rules", Help: "Rules in the set in use.",
+		}, func() float64 { return float64(r.Set().Len()) }))
+	}
+	return m
+}
+
+// observe is the milter's OnVerdict.
+func (m *metrics) observe(v filter.Verdict, size int64) {
+	m.messages.WithLabelValues(v.Action.String(), v.Reason).Inc()
+	if v.Duration > 0 {
+		m.duration.Observe(v.Duration.Seconds())
+	}
+	if size > 0 {
+		m.size.Observe(float64(size))
+	}
+}
+
+// serve runs the metrics endpoint and the clamd health probe until ctx ends.
+func (m *metrics) serve(ctx context.Context, listen string, comp *components, log logrus.FieldLogger) {
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			if comp.Clamd == nil {
+				m.clamdUp.Set(-1)
+			} else {
+				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				if err := comp.Clamd.Ping(pctx); err != nil {
+					m.clamdUp.Set(0)
+				} else {
+					m.clamdUp.Set(1)
+				}
+				cancel()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	if listen == "" {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Addr: listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.WithError(err).Error("metrics endpoint failed")
+		}
+	}()
+	log.WithField("metrics", "http://"+listen+"/metrics").Info("metrics endpoint")
+}
