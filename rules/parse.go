@@ -96,12 +96,17 @@ type parser struct {
 	skipped  map[Kind]int
 	seen     map[string]bool // files, against include loops
 	ignored  map[string]int  // directives we do not implement
+	source   map[string]ruleSource
+	replace  *replaceTags
 }
 
 func newParser() *parser {
 	return &parser{
 		defs: map[string]*Rule{}, scores: map[string]float64{}, describe: map[string]string{},
 		tflags: map[string]map[string]bool{}, skipped: map[Kind]int{}, seen: map[string]bool{}, ignored: map[string]int{},
+		source: map[string]ruleSource{},
+		replace: &replaceTags{start: "<", end: ">", tags: map[string]string{}, pre: map[string]string{},
+			inter: map[string]string{}, post: map[string]string{}},
 	}
 }
 
@@ -148,9 +153,10 @@ type conditional struct {
 // knownPlugins are the SpamAssassin plugins whose rules Postern can read: their rules
 // are plain regex rules, or their features are built in.
 var knownPlugins = map[string]bool{
-	"Mail::SpamAssassin::Plugin::Check":      true,
-	"Mail::SpamAssassin::Plugin::HeaderEval": false,
-	"Mail::SpamAssassin::Plugin::BodyEval":   false,
+	"Mail::SpamAssassin::Plugin::Check":       true,
+	"Mail::SpamAssassin::Plugin::ReplaceTags": true,
+	"Mail::SpamAssassin::Plugin::HeaderEval":  false,
+	"Mail::SpamAssassin::Plugin::BodyEval":    false,
 }
 
 func (p *parser) loadFile(fsys fs.FS, path string) {
@@ -217,6 +223,22 @@ func (p *parser) loadFile(fsys fs.FS, path string) {
 	for _, c := range stack {
 		p.problem(path, c.line, "", false, "if without endif")
 	}
+}
+
+// dropProblems forgets what an earlier build of a rule reported, and uncounts it if it
+// was skipped.
+func (p *parser) dropProblems(name string) {
+	kept := p.problems[:0]
+	for _, pr := range p.problems {
+		if pr.Rule == name {
+			if pr.Warning && strings.HasPrefix(pr.Msg, "skipped:") {
+				p.skipped[p.source[name].kind]--
+			}
+			continue
+		}
+		kept = append(kept, pr)
+	}
+	p.problems = kept
 }
 
 // cutField splits off the first whitespace-separated field (SpamAssassin's files use
@@ -312,10 +334,11 @@ func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string)
 		p.tflags[f[0]] = m
 	case "header", "body", "rawbody", "uri", "full", "meta":
 		p.rule(file, line, kindNames[word], rest)
+	case "replace_start", "replace_end", "replace_tag", "replace_pre", "replace_inter", "replace_post", "replace_rules":
+		p.replace.directive(word, rest)
 	case "lang", "priority", "reuse", "test", "mimeheader", "uri_detail", "askdns", "urirhssub", "urirhsbl",
 		"redirector_pattern", "util_rb_tld", "util_rb_2tld", "util_rb_3tld", "report", "add_header", "clear_headers",
-		"require_version", "version_tag", "loadplugin", "tryplugin", "replace_tag", "replace_rules", "replace_start",
-		"replace_end", "uridnsbl", "uridnssub", "enlist_uri_host", "enlist_addrlist", "dns_query_restriction", "check_rbl_sub":
+		"require_version", "version_tag", "loadplugin", "tryplugin", "uridnsbl", "uridnssub", "enlist_uri_host", "enlist_addrlist", "dns_query_restriction", "check_rbl_sub":
 		p.ignored[word]++
 	default:
 		p.ignored[word]++
@@ -330,62 +353,141 @@ func (p *parser) rule(file string, line int, kind Kind, rest string) {
 		p.problem(file, line, name, false, "bad rule name")
 		return
 	}
-	r := &Rule{Name: name, Kind: kind, File: file, Line: line}
-	skip := func(format string, args ...any) {
-		p.skipped[kind]++
-		p.problem(file, line, name, true, "skipped: "+format, args...)
-		if old, ok := p.defs[name]; ok && old != nil {
+	// A rule may name ReplaceTags tags (<A><B>), which replace_rules, often later in
+	// the files, asks to expand: keep its text, and build it once all is read.
+	p.source[name] = ruleSource{file, line, kind, def}
+	p.define(name, p.source[name])
+}
+
+// ruleSource is a rule definition as written.
+type ruleSource struct {
+	file string
+	line int
+	kind Kind
+	def  string
+}
+
+// define builds a rule from its source and records it (or why it was skipped).
+func (p *parser) define(name string, src ruleSource) {
+	r, err := build(name, src)
+	if err != nil {
+		var u ErrUnsupported
+		if errors.As(err, &u) {
+			p.skipped[src.kind]++
+			p.problem(src.file, src.line, name, true, "skipped: %v", err)
 			delete(p.defs, name) // a later, unsupported definition replaces an earlier one
+			return
 		}
-	}
-	if strings.HasPrefix(def, "eval:") {
-		skip("eval rules (plugins) are not supported")
+		p.problem(src.file, src.line, name, false, "%v", err)
 		return
-	}
-	var err error
-	switch kind {
-	case Meta:
-		r.meta, err = parseMeta(def)
-		if err != nil {
-			p.problem(file, line, name, false, "meta: %v", err)
-			return
-		}
-	case Header:
-		for _, ph := range pseudoHeaders {
-			if f, _ := cutField(def); strings.HasPrefix(f, ph) {
-				skip("header %s is made by SpamAssassin's relay analysis, which Postern does not do", f)
-				return
-			}
-		}
-		if err := parseHeaderRule(r, def); err != nil {
-			var u ErrUnsupported
-			if errors.As(err, &u) {
-				skip("%v", err)
-				return
-			}
-			p.problem(file, line, name, false, "%v", err)
-			return
-		}
-	default:
-		r.re, r.lits, err = perlRegex(def)
-		if err != nil {
-			var u ErrUnsupported
-			if errors.As(err, &u) {
-				skip("%v", err)
-				return
-			}
-			p.problem(file, line, name, false, "%v", err)
-			return
-		}
-		if kind == Body || kind == Rawbody || kind == Full {
-			// Text is matched as a whole, with ^ and $ at each line (docs/rules.md).
-			r.re = regexp.MustCompile("(?m)" + r.re.String())
-		}
 	}
 	if _, ok := p.defs[name]; !ok {
 		p.order = append(p.order, name)
 	}
 	p.defs[name] = r
+}
+
+func build(name string, src ruleSource) (*Rule, error) {
+	r := &Rule{Name: name, Kind: src.kind, File: src.file, Line: src.line}
+	def := src.def
+	if strings.HasPrefix(def, "eval:") {
+		return nil, ErrUnsupported{What: "eval rules (plugins)"}
+	}
+	var err error
+	switch src.kind {
+	case Meta:
+		if r.meta, err = parseMeta(def); err != nil {
+			return nil, fmt.Errorf("meta: %w", err)
+		}
+	case Header:
+		for _, ph := range pseudoHeaders {
+			if f, _ := cutField(def); strings.HasPrefix(f, ph) {
+				return nil, ErrUnsupported{What: "header " + f + " (made by SpamAssassin's relay analysis)"}
+			}
+		}
+		if err := parseHeaderRule(r, def); err != nil {
+			return nil, err
+		}
+	default:
+		if r.re, r.lits, err = perlRegex(def); err != nil {
+			return nil, err
+		}
+		if src.kind == Body || src.kind == Rawbody || src.kind == Full {
+			// Text is matched as a whole, with ^ and $ at each line (docs/rules.md).
+			r.re = regexp.MustCompile("(?m)" + r.re.String())
+		}
+	}
+	return r, nil
+}
+
+// replaceTags implements SpamAssassin's ReplaceTags plugin: in the rules named by
+// replace_rules, <pre P>, <inter I> and <post Q> choose strings to put before, between
+// and after tags, and each <TAG> becomes its replace_tag value.
+type replaceTags struct {
+	start, end       string
+	tags             map[string]string
+	pre, inter, post map[string]string
+	rules            []string
+}
+
+func (rt *replaceTags) directive(word, rest string) bool {
+	name, value := cutField(rest)
+	switch word {
+	case "replace_start":
+		rt.start = rest
+	case "replace_end":
+		rt.end = rest
+	case "replace_tag":
+		rt.tags[name] = value
+	case "replace_pre":
+		rt.pre[name] = value
+	case "replace_inter":
+		rt.inter[name] = value
+	case "replace_post":
+		rt.post[name] = value
+	case "replace_rules":
+		rt.rules = append(rt.rules, strings.Fields(rest)...)
+	default:
+		return false
+	}
+	return true
+}
+
+// expand rewrites one rule's definition.
+func (rt *replaceTags) expand(def string) string {
+	var pre, inter, post string
+	for _, kind := range []struct {
+		word string
+		from map[string]string
+		to   *string
+	}{{"pre", rt.pre, &pre}, {"inter", rt.inter, &inter}, {"post", rt.post, &post}} {
+		re := regexp.MustCompile(regexp.QuoteMeta(rt.start+kind.word+" ") + `(\S+?)` + regexp.QuoteMeta(rt.end))
+		if m := re.FindStringSubmatch(def); m != nil {
+			*kind.to = kind.from[m[1]]
+			def = re.ReplaceAllLiteralString(def, "")
+		}
+	}
+	tagRE := regexp.MustCompile(regexp.QuoteMeta(rt.start) + `([A-Za-z0-9_]+)` + regexp.QuoteMeta(rt.end))
+	if inter != "" {
+		adj := regexp.MustCompile(`(` + tagRE.String() + `)(` + regexp.QuoteMeta(rt.start) + `)`)
+		for i := 0; i < 50 && adj.MatchString(def); i++ {
+			def = adj.ReplaceAllString(def, "${1}"+strings.ReplaceAll(inter, "$", "$$")+"${3}")
+		}
+	}
+	// Tag values may use other tags: expand a few levels deep.
+	for depth := 0; depth < 5 && tagRE.MatchString(def); depth++ {
+		def = tagRE.ReplaceAllStringFunc(def, func(m string) string {
+			v, ok := rt.tags[tagRE.FindStringSubmatch(m)[1]]
+			if !ok {
+				return m
+			}
+			if depth == 0 {
+				return pre + v + post
+			}
+			return v
+		})
+	}
+	return def
 }
 
 func parseHeaderRule(r *Rule, def string) error {
@@ -401,7 +503,7 @@ func parseHeaderRule(r *Rule, def string) error {
 		switch mod {
 		case "raw", "addr", "name":
 		default:
-			return ErrUnsupported{"header modifier :" + mod}
+			return ErrUnsupported{What: "header modifier :" + mod}
 		}
 		field, r.Mod = f, mod
 	}

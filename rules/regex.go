@@ -37,7 +37,7 @@ func perlRegex(s string) (*regexp.Regexp, []string, error) {
 	if err != nil {
 		var se *syntax.Error
 		if errors.As(err, &se) && (se.Code == syntax.ErrInvalidRepeatSize || se.Code == syntax.ErrLarge || se.Code == syntax.ErrNestingDepth) {
-			return nil, nil, ErrUnsupported{"repetition too large for RE2 (" + se.Expr + ")"}
+			return nil, nil, unsupportedRE2("repetition too large for RE2 (" + se.Expr + ")")
 		}
 		return nil, nil, fmt.Errorf("regex %s: %v", s, err)
 	}
@@ -92,10 +92,21 @@ func splitDelims(s string) (body, flags string, err error) {
 	return body, flags, nil
 }
 
-// ErrUnsupported marks Perl features RE2 does not have.
-type ErrUnsupported struct{ What string }
+// ErrUnsupported marks what Postern cannot run: Perl features RE2 does not have, or
+// SpamAssassin features Postern does not have. Such a rule is skipped with a warning.
+type ErrUnsupported struct {
+	What string
+	RE2  bool // a regex feature RE2 lacks
+}
 
-func (e ErrUnsupported) Error() string { return "unsupported by RE2: " + e.What }
+func (e ErrUnsupported) Error() string {
+	if e.RE2 {
+		return "unsupported by RE2: " + e.What
+	}
+	return e.What + ": not supported"
+}
+
+func unsupportedRE2(what string) ErrUnsupported { return ErrUnsupported{What: what, RE2: true} }
 
 // translate rewrites a Perl regex body as a Go regex.
 func translate(body, flags string) (string, error) {
@@ -121,9 +132,9 @@ func translate(body, flags string) (string, error) {
 			i++
 			switch {
 			case n >= '1' && n <= '9' && !inClass:
-				return "", ErrUnsupported{"backreference \\" + string(n)}
+				return "", unsupportedRE2("backreference \\" + string(n))
 			case n == 'K':
-				return "", ErrUnsupported{`\K`}
+				return "", unsupportedRE2(`\K`)
 			case n == 'Z':
 				b.WriteString(`(?:\n?\z)`)
 			case n == 'h':
@@ -135,9 +146,9 @@ func translate(body, flags string) (string, error) {
 			case n == 'e':
 				b.WriteString(`\x1b`)
 			case n == 'G':
-				return "", ErrUnsupported{`\G`}
+				return "", unsupportedRE2(`\G`)
 			case n == 'R' || n == 'X':
-				return "", ErrUnsupported{"\\" + string(n)}
+				return "", unsupportedRE2("\\" + string(n))
 			case n == 'x' && i+1 < len(body) && body[i+1] != '{':
 				// \xHH: RE2 wants exactly two hex digits; Perl allows one.
 				j := i + 1
@@ -193,11 +204,11 @@ func translate(body, flags string) (string, error) {
 		case c == '(' && i+2 < len(body) && body[i+1] == '?':
 			switch n := body[i+2]; {
 			case n == '=' || n == '!':
-				return "", ErrUnsupported{"lookahead (?" + string(n)}
+				return "", unsupportedRE2("lookahead (?" + string(n))
 			case n == '<' && i+3 < len(body) && (body[i+3] == '=' || body[i+3] == '!'):
-				return "", ErrUnsupported{"lookbehind"}
+				return "", unsupportedRE2("lookbehind")
 			case n == '>':
-				return "", ErrUnsupported{"atomic group (?>"}
+				return "", unsupportedRE2("atomic group (?>")
 			case n == '#':
 				// A comment group: drop it.
 				if j := strings.IndexByte(body[i:], ')'); j > 0 {
@@ -209,12 +220,12 @@ func translate(body, flags string) (string, error) {
 				b.WriteString("(?P<") // named group: RE2 spells it (?P<name>
 				i += 2
 			case n == '\'':
-				return "", ErrUnsupported{"named group with quotes"}
+				return "", unsupportedRE2("named group with quotes")
 			default:
 				b.WriteByte(c)
 			}
 		case (c == '+') && i > 0 && isQuantifierEnd(body, i-1):
-			return "", ErrUnsupported{"possessive quantifier"}
+			return "", unsupportedRE2("possessive quantifier")
 		case c == '$' && i == len(body)-1:
 			// Perl's $ also matches before a final newline.
 			b.WriteString(`(?:\n?\z|$)`)

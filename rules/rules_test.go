@@ -220,7 +220,7 @@ endif
 	for _, want := range []string{
 		"bad.cf:3: error: BAD_RE:", "bad.cf:4: error: BAD_HDR:", "bad.cf:5: warning: BACKREF: skipped: unsupported by RE2: backreference",
 		"bad.cf:6: warning: LOOK: skipped: unsupported by RE2: lookahead", "bad.cf:7: error: BAD_META:", "bad.cf:8: error: GOOD: score",
-		"bad.cf:9: error: 9NAME: bad rule name", "bad.cf:18: error: endif without if", "more.cf:2: warning: EVAL: skipped: eval rules",
+		"bad.cf:9: error: 9NAME: bad rule name", "bad.cf:18: error: endif without if", "more.cf:2: warning: EVAL: skipped: eval rules (plugins): not supported",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("missing %q in:\n%s", want, all)
@@ -424,4 +424,44 @@ func FuzzEval(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		s.Eval(msgOf(t, raw))
 	})
+}
+
+// SpamAssassin's ReplaceTags: tags expanded in the rules replace_rules names, with
+// inter strings between adjacent tags and post strings after each; rules defined
+// before replace_rules are rebuilt.
+func TestReplaceTags(t *testing.T) {
+	dir := writeRules(t, map[string]string{"t.cf": `
+ifplugin Mail::SpamAssassin::Plugin::ReplaceTags
+body     FUZZY_FREE   /<inter W1><post P2>\b<F><R><E><E>\b/i
+body     CUR_AMOUNT   /<CUR>\s?\d{3,}/
+body     NOT_REPLACED /<F>/
+replace_tag   F    (?:f|ph)
+replace_tag   R    [r]
+replace_tag   E    [e3]
+replace_tag   CUR  (?:<DOLLAR>|eur)
+replace_tag   DOLLAR \$
+replace_inter W1   \W?
+replace_post  P2   {1,2}
+replace_rules FUZZY_FREE CUR_AMOUNT
+endif
+`})
+	s, problems := Load(dir)
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, tc := range []struct {
+		body string
+		want []string
+	}{
+		{"get it phr.e-e3 now", []string{"FUZZY_FREE"}},
+		{"FREE stuff", []string{"FUZZY_FREE"}},
+		{"pay $ 5000 or eur900", []string{"CUR_AMOUNT"}},
+		{"a literal <F> tag", []string{"NOT_REPLACED"}},
+		{"freedom", nil},
+	} {
+		got := hitNames(s, msgOf(t, "Subject: x\nMessage-ID: <1@x>\n\n"+tc.body+"\n"))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%q: hits %v, want %v", tc.body, got, tc.want)
+		}
+	}
 }

@@ -25,7 +25,8 @@ const DefaultPath = "default"
 
 // Set is a compiled rule set, immutable once built: a reload builds a new one.
 type Set struct {
-	rules []*Rule // non-meta rules, then meta rules in dependency order
+	all   []*Rule // non-meta rules, then meta rules in dependency order
+	rules []*Rule // those of all that can change a score: what Eval runs
 	score map[string]float64
 	Stats Stats
 	// Ignored counts directives of SpamAssassin's syntax that Postern does not use.
@@ -66,6 +67,17 @@ func gtube() *Rule {
 }
 
 func (p *parser) compile() (*Set, []Problem) {
+	// ReplaceTags: rebuild the rules replace_rules names, their tags expanded. Their
+	// first build (unexpanded) may have failed; only this one counts.
+	for _, name := range p.replace.rules {
+		src, ok := p.source[name]
+		if !ok {
+			continue
+		}
+		p.dropProblems(name)
+		src.def = p.replace.expand(src.def)
+		p.define(name, src)
+	}
 	s := &Set{score: map[string]float64{}, Stats: Stats{Loaded: map[Kind]int{}, Skipped: p.skipped}, Ignored: p.ignored}
 	g := gtube()
 	p.defs["GTUBE"] = g
@@ -108,6 +120,8 @@ func (p *parser) compile() (*Set, []Problem) {
 		s.Stats.Loaded[Meta]++
 	}
 	s.Stats.Skipped[Meta] += len(metas) - len(ordered)
+	s.all = s.rules
+	s.rules = s.needed()
 	for name := range p.scores {
 		if _, ok := p.defs[name]; !ok {
 			p.problem("", 0, name, true, "score for a rule that is not defined (or was skipped)")
@@ -171,12 +185,53 @@ func orderMetas(metas []*Rule, defs map[string]*Rule) ([]*Rule, []Problem) {
 	return out, problems
 }
 
+// needed keeps the rules that can change a score: those scored other than 0, and the
+// rules the meta rules among them use, transitively. SpamAssassin's stock files define
+// many rules that end up with score 0; evaluating them would only cost time.
+func (s *Set) needed() []*Rule {
+	byName := map[string]*Rule{}
+	for _, r := range s.all {
+		byName[r.Name] = r
+	}
+	need := map[string]bool{}
+	var mark func(name string)
+	mark = func(name string) {
+		r, ok := byName[name]
+		if !ok || need[name] {
+			return
+		}
+		need[name] = true
+		if r.Kind == Meta {
+			deps := map[string]bool{}
+			r.meta.rules(deps)
+			for d := range deps {
+				mark(d)
+			}
+		}
+	}
+	for _, r := range s.all {
+		if s.score[r.Name] != 0 {
+			mark(r.Name)
+		}
+	}
+	var out []*Rule
+	for _, r := range s.all {
+		if need[r.Name] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Len is the number of rules in the set.
-func (s *Set) Len() int { return len(s.rules) }
+func (s *Set) Len() int { return len(s.all) }
+
+// Running is the number of rules Eval runs (see needed).
+func (s *Set) Running() int { return len(s.rules) }
 
 // Rule returns a rule by name.
 func (s *Set) Rule(name string) *Rule {
-	for _, r := range s.rules {
+	for _, r := range s.all {
 		if r.Name == name {
 			return r
 		}
@@ -192,13 +247,18 @@ type Hit struct {
 	Match string // the matched text (empty for meta rules and exists:)
 }
 
-// Eval runs every rule on a message. Rules scored 0 and sub-rules (__NAME) take part
-// in meta rules but are not reported.
-func (s *Set) Eval(m *filter.Message) []Hit {
+// Eval runs the rules that can change a score on a message. Rules scored 0 and
+// sub-rules (__NAME) take part in meta rules but are not reported.
+func (s *Set) Eval(m *filter.Message) []Hit { return s.eval(m, s.rules) }
+
+// EvalAll runs every rule, needed or not (for postern rules test).
+func (s *Set) EvalAll(m *filter.Message) []Hit { return s.eval(m, s.all) }
+
+func (s *Set) eval(m *filter.Message, rules []*Rule) []Hit {
 	t := newTarget(m)
 	matched := map[string]bool{}
 	var hits []Hit
-	for _, r := range s.rules {
+	for _, r := range rules {
 		where, match, ok := r.eval(t, matched)
 		if !ok {
 			continue

@@ -79,7 +79,7 @@ func rulesLint(paths []string) int {
 	for _, k := range kinds {
 		parts = append(parts, fmt.Sprintf("%s %d loaded, %d skipped", k, set.Stats.Loaded[k], set.Stats.Skipped[k]))
 	}
-	fmt.Printf("%d rules from %s: %s\n", set.Len(), strings.Join(paths, ", "), strings.Join(parts, "; "))
+	fmt.Printf("%d rules from %s (%d can change a score and run): %s\n", set.Len(), strings.Join(paths, ", "), set.Running(), strings.Join(parts, "; "))
 	if len(set.Ignored) > 0 {
 		var ig []string
 		for k, n := range set.Ignored {
@@ -122,7 +122,7 @@ func rulesTest(paths []string, name, file string) int {
 		return fail("%v", err)
 	}
 	sp := spool.FromBytes(raw)
-	hits := set.Eval(&filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed, Env: &filter.Envelope{}})
+	hits := set.EvalAll(&filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed, Env: &filter.Envelope{}})
 	_ = context.Background
 	fmt.Printf("rule %s\n", r)
 	for _, h := range hits {
