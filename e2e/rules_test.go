@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestRulesReloadOnSIGHUP: a running postern picks up edited rule files on SIGHUP,
+// and keeps its old rules when the new files have errors.
+func TestRulesReloadOnSIGHUP(t *testing.T) {
+	e := newEnv(t)
+	rulesDir := filepath.Join(e.tmp, "rules")
+	os.Mkdir(rulesDir, 0o755)
+	ruleFile := filepath.Join(rulesDir, "local.cf")
+	write := func(content string) {
+		if err := os.WriteFile(ruleFile, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("body LOCAL_OLD /quarterly widget/i\nscore LOCAL_OLD 0.5\n")
+	cfg := fmt.Sprintf("rules_paths = [%q]\n[milter]\nshutdown_timeout = \"5s\"\n", rulesDir)
+	os.WriteFile(e.cfg, []byte(cfg), 0o644)
+	d := e.start()
+
+	status := func(marker string) string {
+		t.Helper()
+		code, text := sendSMTP(t, e.pf.SMTPAddr, "sender@example.org", []string{"rcpt@example.com"}, message("widgets", marker, "our quarterly widget report"))
+		if code != 250 {
+			t.Fatalf("reply %d %s", code, text)
+		}
+		got, ok := e.sink.WaitFor(marker+"@example.org", 30*time.Second)
+		if !ok {
+			t.Fatal("never delivered")
+		}
+		for _, line := range strings.Split(strings.ReplaceAll(got.Data, "\r\n\t", " "), "\r\n") {
+			if strings.HasPrefix(line, "X-Spam-Status:") {
+				return line
+			}
+		}
+		t.Fatalf("no X-Spam-Status in:\n%s", got.Data)
+		return ""
+	}
+	reload := func() {
+		d.Cmd.Process.Signal(syscall.SIGHUP)
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	if s := status("reload-1"); !strings.Contains(s, "LOCAL_OLD") {
+		t.Fatalf("before reload: %s", s)
+	}
+	write("body LOCAL_NEW /quarterly widget/i\nscore LOCAL_NEW 0.7\n")
+	reload()
+	if s := status("reload-2"); !strings.Contains(s, "LOCAL_NEW") || strings.Contains(s, "LOCAL_OLD") {
+		t.Fatalf("after reload: %s", s)
+	}
+	write("body LOCAL_BROKEN /quarterly (widget/i\n")
+	reload()
+	if s := status("reload-3"); !strings.Contains(s, "LOCAL_NEW") {
+		t.Fatalf("after a broken reload the old rules are gone: %s", s)
+	}
+	if out := d.Output(); !strings.Contains(out, "keeping the old rules") || !strings.Contains(out, "local.cf:1") {
+		t.Errorf("the log does not name the error:\n%s", out)
+	}
+}
