@@ -33,6 +33,9 @@ func perlRegex(s string) (*regexp.Regexp, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if pruned, ok := pruneByteSequences(goRe); ok {
+		goRe = pruned
+	}
 	re, err := regexp.Compile(goRe)
 	if err != nil {
 		var se *syntax.Error
@@ -286,6 +289,97 @@ func stripExtended(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// pruneByteSequences drops the alternation branches that spell UTF-8 byte sequences
+// character by character, such as [\xc3][\xa9] for "é". SpamAssassin matches bytes, so
+// its rules (ReplaceTags' above all) list such sequences for non-ASCII look-alikes; here
+// text is decoded characters, where those branches can never match, and they make the
+// regex much slower. It reports false when it changed nothing.
+func pruneByteSequences(goRe string) (string, bool) {
+	re, err := syntax.Parse(goRe, syntax.Perl)
+	if err != nil {
+		return goRe, false
+	}
+	if !prune(re) {
+		return goRe, false
+	}
+	return re.String(), true
+}
+
+func prune(re *syntax.Regexp) bool {
+	changed := false
+	for _, sub := range re.Sub {
+		if prune(sub) {
+			changed = true
+		}
+	}
+	if re.Op != syntax.OpAlternate {
+		return changed
+	}
+	kept := re.Sub[:0]
+	for _, sub := range re.Sub {
+		if isByteSequence(sub) {
+			changed = true
+			continue
+		}
+		kept = append(kept, sub)
+	}
+	if len(kept) == 0 {
+		*re = syntax.Regexp{Op: syntax.OpNoMatch}
+		return true
+	}
+	re.Sub = kept
+	return changed
+}
+
+// isByteSequence: two or more characters in a row, each from U+0080–U+00FF only.
+func isByteSequence(re *syntax.Regexp) bool {
+	for re.Op == syntax.OpCapture && len(re.Sub) == 1 {
+		re = re.Sub[0]
+	}
+	var units []*syntax.Regexp
+	switch re.Op {
+	case syntax.OpConcat:
+		units = re.Sub
+	case syntax.OpLiteral:
+		if len(re.Rune) < 2 {
+			return false
+		}
+		for _, r := range re.Rune {
+			if r < 0x80 || r > 0xff {
+				return false
+			}
+		}
+		return true
+	default:
+		return false
+	}
+	if len(units) < 2 {
+		return false
+	}
+	n := 0
+	for _, u := range units {
+		switch u.Op {
+		case syntax.OpLiteral:
+			for _, r := range u.Rune {
+				if r < 0x80 || r > 0xff {
+					return false
+				}
+			}
+			n += len(u.Rune)
+		case syntax.OpCharClass:
+			for i := 0; i < len(u.Rune); i += 2 {
+				if u.Rune[i] < 0x80 || u.Rune[i+1] > 0xff {
+					return false
+				}
+			}
+			n++
+		default:
+			return false
+		}
+	}
+	return n >= 2
 }
 
 // requiredLiterals returns lower-case strings of which every match contains at least

@@ -266,6 +266,7 @@ func TestTranslate(t *testing.T) {
 		{`/(?>a+)/`, nil, nil, true},
 		{`/a++/`, nil, nil, true},
 		{`/\Kx/`, nil, nil, true},
+		{`/vi(?:=FA|[\xfa]|[\xc3][\xba])va/`, []string{"viúva", "vi=FAva"}, []string{"vi\u00c3\u00bava"}, false},
 	}
 	for _, tc := range tests {
 		re, _, err := perlRegex(tc.perl)
