@@ -52,8 +52,9 @@ type Rule struct {
 	Negate  bool   // !~
 	IfUnset string
 
-	re   *regexp.Regexp
-	lits []string // lower-case literals, one of which every match contains (nil: none)
+	re      *regexp.Regexp
+	lowerRe *regexp.Regexp // re for lower-cased text, when re is case-insensitive
+	lits    []string       // lower-case literals, one of which every match contains (nil: none)
 
 	meta *node // meta rules
 }
@@ -415,6 +416,11 @@ func build(name string, src ruleSource) (*Rule, error) {
 		if src.kind == Body || src.kind == Rawbody || src.kind == Full {
 			// Text is matched as a whole, with ^ and $ at each line (docs/rules.md).
 			r.re = regexp.MustCompile("(?m)" + r.re.String())
+			if wholeCaseInsensitive(def) {
+				if cf, ok := caseFree(r.re.String()); ok {
+					r.lowerRe, _ = regexp.Compile(cf)
+				}
+			}
 		}
 	}
 	return r, nil

@@ -291,6 +291,48 @@ func stripExtended(s string) string {
 	return b.String()
 }
 
+// wholeCaseInsensitive reports whether a pattern is case-insensitive throughout (/i
+// and no group that turns it off), the condition for matching it on lower-cased text.
+func wholeCaseInsensitive(pattern string) bool {
+	body, flags, err := splitDelims(strings.TrimSpace(pattern))
+	if err != nil || !strings.ContainsRune(flags, 'i') {
+		return false
+	}
+	return !regexp.MustCompile(`\(\?[a-z]*-[a-z]*i`).MatchString(body)
+}
+
+// caseFree rewrites a case-insensitive regex as a case-sensitive one for lower-cased
+// text: literals lower-cased and their fold flag cleared (character classes are already
+// closed under case folding). Go's regexp finds a literal prefix with a fast substring
+// search only when it is case-sensitive, and skips per-character folding: on the stock
+// rules, most of which are /…/i, this is the larger part of the time. It reports false
+// when the regex has nothing case-insensitive.
+func caseFree(goRe string) (string, bool) {
+	re, err := syntax.Parse(goRe, syntax.Perl)
+	if err != nil {
+		return "", false
+	}
+	changed := false
+	var walk func(r *syntax.Regexp)
+	walk = func(r *syntax.Regexp) {
+		if r.Op == syntax.OpLiteral && r.Flags&syntax.FoldCase != 0 {
+			for i, c := range r.Rune {
+				r.Rune[i] = unicode.ToLower(c)
+			}
+			r.Flags &^= syntax.FoldCase
+			changed = true
+		}
+		for _, sub := range r.Sub {
+			walk(sub)
+		}
+	}
+	walk(re)
+	if !changed {
+		return "", false
+	}
+	return re.String(), true
+}
+
 // pruneByteSequences drops the alternation branches that spell UTF-8 byte sequences
 // character by character, such as [\xc3][\xa9] for "é". SpamAssassin matches bytes, so
 // its rules (ReplaceTags' above all) list such sequences for non-ASCII look-alikes; here

@@ -315,12 +315,15 @@ func TestRequiredLiterals(t *testing.T) {
 
 // The prefilter never changes an answer: with and without it, the same rules hit.
 func TestPrefilterAgrees(t *testing.T) {
-	dir := writeRules(t, map[string]string{"r.cf": "body A /suspended/\nbody B /Click\\s+here/i\nbody C /zzzz(?:x|y)/\nrawbody D /display:\\s*none/\nfull E /Subject: =\\?utf-8/\n"})
+	dir := writeRules(t, map[string]string{"r.cf": "body A /suspended/\nbody B /Click\\s+here/i\nbody C /zzzz(?:x|y)/\nrawbody D /display:\\s*none/\nfull E /Subject: =\\?utf-8/\nbody F /DEAR(?-i:x)/i\nbody G /Dear customer/\nbody H /dEAR CUSTOMER/i\n"})
 	s, _ := Load(dir)
 	m := msgOf(t, sample)
 	with := hitNames(s, m)
+	if !slices.Contains(with, "H") || !slices.Contains(with, "B") || slices.Contains(with, "F") {
+		t.Errorf("with prefilter and lower-case matching: %v", with)
+	}
 	for _, r := range s.rules {
-		r.lits = nil
+		r.lits, r.lowerRe = nil, nil
 	}
 	if without := hitNames(s, m); !slices.Equal(with, without) {
 		t.Errorf("with prefilter %v, without %v", with, without)

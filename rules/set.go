@@ -302,6 +302,15 @@ func (r *Rule) eval(t *target, matched map[string]bool) (where, match string, ok
 	if r.lits != nil && !containsAny(lower, r.lits) {
 		return "", "", false // prefilter: no literal a match needs is in the text
 	}
+	if r.lowerRe != nil {
+		if !r.lowerRe.MatchString(lower) {
+			return "", "", false
+		}
+		if loc := r.re.FindStringIndex(text); loc != nil { // report the original text
+			return r.Kind.String(), text[loc[0]:loc[1]], true
+		}
+		return r.Kind.String(), "", true
+	}
 	if loc := r.re.FindStringIndex(text); loc != nil {
 		return r.Kind.String(), text[loc[0]:loc[1]], true
 	}
