@@ -191,8 +191,7 @@ func itoa(n int) string {
 	return itoa(n/10) + digits[n%10:n%10+1]
 }
 
-// headerFields are tokenized with their name as a prefix.
-var wordHeaders = []string{"Subject"}
+// Header fields tokenized with their name as a prefix: addresses, and whole values.
 var addrHeaders = []string{"From", "Reply-To", "To", "Cc", "Return-Path", "Sender"}
 var wholeHeaders = []string{"X-Mailer", "User-Agent", "Content-Type", "X-Priority", "Importance", "Precedence", "Content-Transfer-Encoding"}
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
@@ -41,7 +42,7 @@ func newMetrics(comp *components) *metrics {
 		}),
 	}
 	m.reg.MustRegister(m.messages, m.duration, m.size, m.clamdUp,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if comp.Bayes != nil {
 		b := comp.Bayes
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
