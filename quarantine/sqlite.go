@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // the SQLite driver (cgo)
+	"github.com/postern/postern/internal/sqlitedb"
 )
 
 // FileName is the quarantine database's name inside data_dir.
@@ -80,54 +80,13 @@ type putReq struct {
 // OpenSQLite opens (creating it with mode 0600 if needed) the database at path and
 // brings its schema up to date.
 func OpenSQLite(path string) (*SQLite, error) {
-	// Create it ourselves so it is 0600 from the start (SQLite gives its -wal and -shm
-	// files the same mode). A file we may only read still opens: reads work, and every
-	// write fails, which callers turn into tempfails.
-	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
-		f.Close()
-	} else if _, serr := os.Stat(path); serr != nil {
-		return nil, fmt.Errorf("quarantine: open %s: %w", path, err)
-	}
-	dsn := "file:" + path + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate"
-	db, err := sql.Open("sqlite3", dsn)
+	db, err := sqlitedb.Open(path, "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate", migrations)
 	if err != nil {
-		return nil, fmt.Errorf("quarantine: open %s: %w", path, err)
+		return nil, fmt.Errorf("quarantine: %w", err)
 	}
 	s := &SQLite{db: db, path: path, puts: make(chan *putReq, 256), done: make(chan struct{})}
-	if err := s.migrate(); err != nil {
-		db.Close()
-		return nil, err
-	}
 	go s.writer()
 	return s, nil
-}
-
-func (s *SQLite) migrate() error {
-	var version int
-	if err := s.db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("quarantine: %s: read schema version: %w", s.path, err)
-	}
-	if version > len(migrations) {
-		return fmt.Errorf("quarantine: %s: schema version %d is newer than this postern knows (%d)", s.path, version, len(migrations))
-	}
-	for v := version; v < len(migrations); v++ {
-		tx, err := s.db.Begin()
-		if err != nil {
-			return fmt.Errorf("quarantine: %s: migrate to %d: %w", s.path, v+1, err)
-		}
-		if _, err := tx.Exec(migrations[v]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("quarantine: %s: migrate to %d: %w", s.path, v+1, err)
-		}
-		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("quarantine: %s: migrate to %d: %w", s.path, v+1, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("quarantine: %s: migrate to %d: %w", s.path, v+1, err)
-		}
-	}
-	return nil
 }
 
 // Put implements Store. The message is compressed in the caller's goroutine; the

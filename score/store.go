@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // the SQLite driver (cgo)
+	"github.com/postern/postern/internal/sqlitedb"
 )
 
 // FileName is the Bayes database's name inside data_dir.
@@ -88,49 +88,11 @@ type SQLite struct {
 
 // OpenSQLite opens or creates the Bayes database at path (mode 0600).
 func OpenSQLite(path string) (*SQLite, error) {
-	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
-		f.Close()
-	} else if _, serr := os.Stat(path); serr != nil {
-		return nil, fmt.Errorf("bayes: open %s: %w", path, err)
-	}
-	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=30000&_txlock=immediate&_cache_size=-65536")
+	db, err := sqlitedb.Open(path, "_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=30000&_txlock=immediate&_cache_size=-65536", bayesMigrations)
 	if err != nil {
-		return nil, fmt.Errorf("bayes: open %s: %w", path, err)
+		return nil, fmt.Errorf("bayes: %w", err)
 	}
-	s := &SQLite{db: db, path: path}
-	if err := s.migrate(); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-func (s *SQLite) migrate() error {
-	var version int
-	if err := s.db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("bayes: %s: %w", s.path, err)
-	}
-	if version > len(bayesMigrations) {
-		return fmt.Errorf("bayes: %s: schema version %d is newer than this postern knows", s.path, version)
-	}
-	for v := version; v < len(bayesMigrations); v++ {
-		tx, err := s.db.Begin()
-		if err != nil {
-			return fmt.Errorf("bayes: migrate: %w", err)
-		}
-		if _, err := tx.Exec(bayesMigrations[v]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("bayes: migrate to %d: %w", v+1, err)
-		}
-		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("bayes: migrate to %d: %w", v+1, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("bayes: migrate to %d: %w", v+1, err)
-		}
-	}
-	return nil
+	return &SQLite{db: db, path: path}, nil
 }
 
 func (s *SQLite) totals(ctx context.Context, q interface {
