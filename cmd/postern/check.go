@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sirupsen/logrus"
 	"io"
 	"io/fs"
 	"os"
@@ -42,7 +43,11 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 		return fail("%v", err)
 	}
 	cfg.RulesPaths = append(cfg.RulesPaths, extra...)
-	comp, err := build(cfg, false, newLogger(cfg))
+	log := newLogger(cfg)
+	if cfg.LogLevel != "debug" {
+		log.SetLevel(logrus.WarnLevel) // a report on stdout; no start-up chatter
+	}
+	comp, err := build(cfg, false, log)
 	if err != nil {
 		return fail("%v", err)
 	}

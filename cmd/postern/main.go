@@ -258,8 +258,8 @@ func loadRules(paths []string, log logrus.FieldLogger) (*rules.Set, error) {
 		return nil, fmt.Errorf("rules: %d error(s):\n%s", len(errs), strings.Join(lines, "\n"))
 	}
 	log.WithFields(logrus.Fields{
-		"rules": set.Len(), "skipped": len(problems) - len(errs), "paths": strings.Join(paths, ","),
-	}).Debug("rules loaded")
+		"rules": set.Len(), "running": set.Running(), "skipped": len(problems), "paths": strings.Join(paths, ","),
+	}).Info("rules loaded (postern rules lint lists what was skipped)")
 	return set, nil
 }
 
