@@ -11,6 +11,7 @@ import (
 	gomilter "github.com/emersion/go-milter"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/rules"
 )
 
 // benchMessage is a 10 KB message with the headers a real one has.
@@ -184,7 +185,19 @@ func (m *mtaClient) message(b *testing.B, msg msg) byte {
 // BenchmarkRoundTripMTA: a 10 KB message with no checks, sent as Postfix sends it
 // (buffered, one connection per smtpd process, several in parallel).
 func BenchmarkRoundTripMTA(b *testing.B) {
-	_, addr := startServer(b, &filter.Pipeline{Policy: testPipeline().Policy}, defaultOpts())
+	benchMTA(b, &filter.Pipeline{Policy: testPipeline().Policy})
+}
+
+// BenchmarkRoundTripMTADefaultRules: the same with Postern's default rule set, the
+// message parsed: the cost a default installation adds (Bayes in cold start, no clamd).
+func BenchmarkRoundTripMTADefaultRules(b *testing.B) {
+	p := testPipeline()
+	p.Checks = []filter.Check{rules.Default()}
+	benchMTA(b, p)
+}
+
+func benchMTA(b *testing.B, p *filter.Pipeline) {
+	_, addr := startServer(b, p, defaultOpts())
 	msg := benchMessage()
 	b.SetBytes(int64(len(msg.body)))
 	b.ReportAllocs()
