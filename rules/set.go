@@ -302,6 +302,23 @@ func (r *Rule) eval(t *target, matched map[string]bool) (where, match string, ok
 	if r.lits != nil && !containsAny(lower, r.lits) {
 		return "", "", false // prefilter: no literal a match needs is in the text
 	}
+	if r.Kind != Body {
+		return matchText(r, text, lower)
+	}
+	// Body rules run paragraph by paragraph, as SpamAssassin's do: a match cannot span
+	// paragraphs, and short inputs let Go's regexp use its backtracker instead of the
+	// slower NFA. (Rawbody rules see the whole text: SpamAssassin's match across lines.)
+	for i := range t.bodyLines {
+		if where, match, ok := matchText(r, t.bodyLines[i], t.bodyLowerLines[i]); ok {
+			return where, match, true
+		}
+	}
+	return "", "", false
+}
+
+// matchText runs a rule's regex on a text, on its lower-cased form when the rule is
+// case-insensitive throughout (see caseFree).
+func matchText(r *Rule, text, lower string) (string, string, bool) {
 	if r.lowerRe != nil {
 		if !r.lowerRe.MatchString(lower) {
 			return "", "", false
@@ -347,6 +364,18 @@ type target struct {
 	full         string // the raw message
 	fullLower    string
 	uris         []string
+
+	// The body paragraph by paragraph (lower-cased one by one, so they stay aligned).
+	bodyLines, bodyLowerLines []string
+}
+
+func lines(text string) ([]string, []string) {
+	ls := strings.Split(text, "\n")
+	lower := make([]string, len(ls))
+	for i, l := range ls {
+		lower[i] = strings.ToLower(l)
+	}
+	return ls, lower
 }
 
 const maxFull = 1 << 20 // bytes of the raw message that full rules read
@@ -372,6 +401,7 @@ func newTarget(m *filter.Message) *target {
 	}
 	t.body, t.rawbody = body.String(), raw.String()
 	t.bodyLower, t.rawbodyLower = strings.ToLower(t.body), strings.ToLower(t.rawbody)
+	t.bodyLines, t.bodyLowerLines = lines(t.body)
 	if m.Raw != nil {
 		n := min(m.Size, maxFull)
 		buf := make([]byte, n)
