@@ -4,6 +4,8 @@
 # when they are missing (needs root, or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# postfix, clamd and postqueue live in sbin, which a non-login shell may not have.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 need=()
 command -v postfix >/dev/null || need+=(postfix)
