@@ -156,8 +156,6 @@ type conditional struct {
 var knownPlugins = map[string]bool{
 	"Mail::SpamAssassin::Plugin::Check":       true,
 	"Mail::SpamAssassin::Plugin::ReplaceTags": true,
-	"Mail::SpamAssassin::Plugin::HeaderEval":  false,
-	"Mail::SpamAssassin::Plugin::BodyEval":    false,
 }
 
 func (p *parser) loadFile(fsys fs.FS, path string) {
@@ -337,11 +335,7 @@ func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string)
 		p.rule(file, line, kindNames[word], rest)
 	case "replace_start", "replace_end", "replace_tag", "replace_pre", "replace_inter", "replace_post", "replace_rules":
 		p.replace.directive(word, rest)
-	case "lang", "priority", "reuse", "test", "mimeheader", "uri_detail", "askdns", "urirhssub", "urirhsbl",
-		"redirector_pattern", "util_rb_tld", "util_rb_2tld", "util_rb_3tld", "report", "add_header", "clear_headers",
-		"require_version", "version_tag", "loadplugin", "tryplugin", "uridnsbl", "uridnssub", "enlist_uri_host", "enlist_addrlist", "dns_query_restriction", "check_rbl_sub":
-		p.ignored[word]++
-	default:
+	default: // lang, priority, report, util_rb_tld, …: not used by Postern
 		p.ignored[word]++
 	}
 }

@@ -365,17 +365,8 @@ type target struct {
 	fullLower    string
 	uris         []string
 
-	// The body paragraph by paragraph (lower-cased one by one, so they stay aligned).
+	// The body paragraph by paragraph, and its lower-cased form likewise.
 	bodyLines, bodyLowerLines []string
-}
-
-func lines(text string) ([]string, []string) {
-	ls := strings.Split(text, "\n")
-	lower := make([]string, len(ls))
-	for i, l := range ls {
-		lower[i] = strings.ToLower(l)
-	}
-	return ls, lower
 }
 
 const maxFull = 1 << 20 // bytes of the raw message that full rules read
@@ -401,7 +392,8 @@ func newTarget(m *filter.Message) *target {
 	}
 	t.body, t.rawbody = body.String(), raw.String()
 	t.bodyLower, t.rawbodyLower = strings.ToLower(t.body), strings.ToLower(t.rawbody)
-	t.bodyLines, t.bodyLowerLines = lines(t.body)
+	// Lower-casing keeps every newline, so the lines of both stay aligned.
+	t.bodyLines, t.bodyLowerLines = strings.Split(t.body, "\n"), strings.Split(t.bodyLower, "\n")
 	if m.Raw != nil {
 		n := min(m.Size, maxFull)
 		buf := make([]byte, n)

@@ -117,18 +117,26 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	return r
 }
 
+// pending is a message waiting to be autolearned: parsed messages are immutable, so
+// tokenizing can wait for the background goroutine.
+type pending struct {
+	msg  *scan.Message
+	spam bool
+}
+
 // Autolearner learns what the pipeline decided to autolearn, in the background so the
-// SMTP answer never waits for it. When its queue is full, a message is not learned.
+// SMTP answer never waits for it (tokenizing included). When its queue is full, a
+// message is not learned.
 type Autolearner struct {
 	bayes *Bayes
-	queue chan Item
+	queue chan pending
 	log   logrus.FieldLogger
 	done  chan struct{}
 }
 
 // NewAutolearner starts the background learner.
 func NewAutolearner(b *Bayes, log logrus.FieldLogger) *Autolearner {
-	a := &Autolearner{bayes: b, queue: make(chan Item, 1000), log: log, done: make(chan struct{})}
+	a := &Autolearner{bayes: b, queue: make(chan pending, 1000), log: log, done: make(chan struct{})}
 	go a.run()
 	return a
 }
@@ -136,7 +144,7 @@ func NewAutolearner(b *Bayes, log logrus.FieldLogger) *Autolearner {
 // Autolearn implements filter.Learner.
 func (a *Autolearner) Autolearn(m *filter.Message, spam bool) {
 	select {
-	case a.queue <- ItemOf(m.Parsed, spam):
+	case a.queue <- pending{m.Parsed, spam}:
 	default:
 		a.log.Warn("bayes: autolearn queue full: message not learned")
 	}
@@ -144,16 +152,16 @@ func (a *Autolearner) Autolearn(m *filter.Message, spam bool) {
 
 func (a *Autolearner) run() {
 	defer close(a.done)
-	for it := range a.queue {
-		batch := []Item{it}
+	for p := range a.queue {
+		batch := []Item{ItemOf(p.msg, p.spam)}
 	more:
 		for len(batch) < 100 {
 			select {
-			case it, ok := <-a.queue:
+			case p, ok := <-a.queue:
 				if !ok {
 					break more
 				}
-				batch = append(batch, it)
+				batch = append(batch, ItemOf(p.msg, p.spam))
 			default:
 				break more
 			}

@@ -99,14 +99,6 @@ func (s *Spool) Reader() *io.SectionReader {
 	return io.NewSectionReader(s, 0, n)
 }
 
-// Bytes returns the message if it is in memory, nil otherwise.
-func (s *Spool) Bytes() []byte {
-	if s.file != nil {
-		return nil
-	}
-	return s.buf.Bytes()
-}
-
 // Close releases memory and removes the temporary file. It is safe to call twice.
 func (s *Spool) Close() error {
 	s.buf = bytes.Buffer{}

@@ -44,11 +44,11 @@ a running serve picks the changes up within bayes.refresh.`)
 	if err != nil {
 		return fail("%v", err)
 	}
-	b, err := openBayes(cfg, false)
+	store, err := openBayesStore(cfg)
 	if err != nil {
 		return fail("%v", err)
 	}
-	defer b.Store.Close()
+	defer store.Close()
 
 	files := collect(fs.Args())
 	var bar *progressbar.ProgressBar
@@ -56,7 +56,7 @@ a running serve picks the changes up within bayes.refresh.`)
 		bar = progressbar.NewOptions(len(files), progressbar.OptionSetWriter(os.Stderr),
 			progressbar.OptionSetDescription("learning"), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond))
 	}
-	sum, err := learnFiles(b, files, *spam, *forget, func() {
+	sum, err := learnFiles(store, files, *spam, *forget, func() {
 		if bar != nil {
 			bar.Add(1)
 		}
@@ -110,7 +110,7 @@ func collect(paths []string) []string {
 }
 
 // learnFiles tokenizes files in parallel and learns them in batches.
-func learnFiles(b *score.Bayes, files []string, spam, forget bool, tick func()) (learnSummary, error) {
+func learnFiles(store score.Store, files []string, spam, forget bool, tick func()) (learnSummary, error) {
 	start := time.Now()
 	var sum learnSummary
 	items := make(chan []score.Item, 64)
@@ -158,7 +158,7 @@ func learnFiles(b *score.Bayes, files []string, spam, forget bool, tick func()) 
 		if len(pending) == 0 {
 			return nil
 		}
-		out, err := b.Store.Learn(context.Background(), pending, forget)
+		out, err := store.Learn(context.Background(), pending, forget)
 		if err != nil {
 			return err
 		}

@@ -269,6 +269,12 @@ func bayesParams(cfg config.Config) score.Params {
 	return p
 }
 
+// openBayesStore opens the Bayes store in data_dir for the commands that only write to
+// it (learn, quarantine learn): they need no model in memory.
+func openBayesStore(cfg config.Config) (*score.SQLite, error) {
+	return score.OpenSQLite(filepath.Join(cfg.DataDir, score.FileName))
+}
+
 // openBayes loads the classifier from data_dir. Read-only (check) and with no
 // database yet, it is an empty model in cold start, and nothing is created.
 func openBayes(cfg config.Config, readOnly bool) (*score.Bayes, error) {

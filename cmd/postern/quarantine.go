@@ -305,11 +305,11 @@ func qLearn(args []string) int {
 
 // learnKept teaches the Bayes store with quarantined messages.
 func learnKept(s *quarantine.SQLite, cfg config.Config, ids []string, spam bool) error {
-	b, err := openBayes(cfg, false)
+	store, err := openBayesStore(cfg)
 	if err != nil {
 		return err
 	}
-	defer b.Store.Close()
+	defer store.Close()
 	var items []score.Item
 	for _, id := range ids {
 		raw, err := s.Raw(context.Background(), id)
@@ -322,7 +322,7 @@ func learnKept(s *quarantine.SQLite, cfg config.Config, ids []string, spam bool)
 		}
 		items = append(items, score.ItemOf(m, spam))
 	}
-	out, err := b.Store.Learn(context.Background(), items, false)
+	out, err := store.Learn(context.Background(), items, false)
 	if err != nil {
 		return err
 	}

@@ -89,10 +89,10 @@ func main() {
 		}
 		fmt.Printf("spamassassin: trained and tested %d folds in %s\n", n, time.Since(start).Round(time.Second))
 		report("spamassassin", saRes, *threshold)
-		var oursSame []scored
-		for _, s := range samples {
+		var oursSame []scored // ours[i] is samples[i]'s result
+		for i, s := range samples {
 			if s.fold < n {
-				oursSame = append(oursSame, ours[indexOf(samples, s.path)])
+				oursSame = append(oursSame, ours[i])
 			}
 		}
 		report(fmt.Sprintf("postern on the same %d folds", n), oursSame, *threshold)
@@ -116,18 +116,6 @@ func defaultCorpus() string {
 		base = filepath.Join(home, ".cache")
 	}
 	return filepath.Join(base, "postern-corpus")
-}
-
-var pathIndex map[string]int
-
-func indexOf(samples []sample, path string) int {
-	if pathIndex == nil {
-		pathIndex = map[string]int{}
-		for i, s := range samples {
-			pathIndex[s.path] = i
-		}
-	}
-	return pathIndex[path]
 }
 
 // load reads and tokenizes every message, in parallel.
