@@ -106,3 +106,16 @@ func peakRSSMB() float64 {
 	}
 	return 0
 }
+
+// BenchmarkRawInstreamSmall: what clamd costs for a stream however small (a 21-byte
+// text part): the reason small parts are scanned concurrently.
+func BenchmarkRawInstreamSmall(b *testing.B) {
+	clamd := testutil.StartClamd(b, "")
+	c, _ := New(clamd.TCP, 4)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Scan(context.Background(), strings.NewReader("See the attachment.\r\n")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

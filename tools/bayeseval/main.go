@@ -42,6 +42,8 @@ func main() {
 	svg := flag.String("svg", "", "write the trade-off plot here")
 	sa := flag.Bool("sa", false, "also train and test SpamAssassin's Bayes (sa-learn) on the same folds")
 	saFolds := flag.Int("sa-folds", 0, "run SpamAssassin on only this many folds (0: all)")
+	params := flag.String("params", "", "classifier parameters to try instead of the defaults: `STRENGTH,MINDEV,MAXCLUES`")
+	misses := flag.Bool("misses", false, "list the messages misclassified at -threshold")
 	flag.Parse()
 
 	samples, err := load(*corpus)
@@ -64,10 +66,18 @@ func main() {
 		*corpus, len(samples), nspam, len(samples)-nspam, *folds, *seed)
 
 	start := time.Now()
-	ours := crossValidate(samples, *folds)
+	p := score.DefaultParams()
+	p.MinSpam, p.MinHam = 0, 0
+	if *params != "" {
+		if _, err := fmt.Sscanf(*params, "%g,%g,%d", &p.Strength, &p.MinDeviation, &p.MaxClues); err != nil {
+			fmt.Fprintln(os.Stderr, "-params:", err)
+			os.Exit(2)
+		}
+	}
+	ours := crossValidate(samples, *folds, p)
 	fmt.Printf("postern: trained and tested %d folds in %s\n", *folds, time.Since(start).Round(time.Millisecond))
 	report("postern", ours, *threshold)
-	if os.Getenv("BAYESEVAL_DEBUG") != "" {
+	if *misses {
 		for i, r := range ours {
 			if r.spam != (r.prob >= *threshold) {
 				fmt.Printf("miss %.4f spam=%v %s\n", r.prob, r.spam, samples[i].path)
@@ -159,13 +169,8 @@ func load(dir string) ([]sample, error) {
 }
 
 // crossValidate trains a model on all folds but one and scores that one, for each fold.
-func crossValidate(samples []sample, folds int) []scored {
+func crossValidate(samples []sample, folds int, p score.Params) []scored {
 	out := make([]scored, len(samples))
-	p := score.DefaultParams()
-	p.MinSpam, p.MinHam = 0, 0
-	if v := os.Getenv("BAYES_PARAMS"); v != "" { // tuning: "strength,mindev,maxclues"
-		fmt.Sscanf(v, "%g,%g,%d", &p.Strength, &p.MinDeviation, &p.MaxClues)
-	}
 	for f := 0; f < folds; f++ {
 		m := score.NewModel()
 		for _, s := range samples {

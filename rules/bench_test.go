@@ -1,0 +1,46 @@
+package rules
+
+// go test ./rules -run '^$' -bench EvalStock -cpuprofile cpu.out && go tool pprof -top rules.test cpu.out
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/scan"
+	"github.com/postern/postern/spool"
+)
+
+// BenchmarkEvalStock evaluates Debian's stock SpamAssassin rules on 100 corpus spam
+// (../shared/corpus/get-corpus.sh), for CPU profiles of where rule time goes.
+func BenchmarkEvalStock(b *testing.B) {
+	s, problems := Load("/usr/share/spamassassin")
+	if len(Errors(problems)) > 0 || s.Len() < 100 {
+		b.Skip("no stock SpamAssassin rules (apt-get install spamassassin)")
+	}
+	dir := os.Getenv("POSTERN_CORPUS")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".cache", "postern-corpus")
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "spamassassin", "spam"))
+	if err != nil || len(entries) < 100 {
+		b.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
+	}
+	var msgs []*filter.Message
+	for _, e := range entries[:100] {
+		raw, err := os.ReadFile(filepath.Join(dir, "spamassassin", "spam", e.Name()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, _ := scan.Parse(bytes.NewReader(raw))
+		sp := spool.FromBytes(raw)
+		msgs = append(msgs, &filter.Message{Raw: sp, Size: sp.Size(), Parsed: m})
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.Eval(msgs[i%len(msgs)])
+	}
+}
