@@ -255,7 +255,11 @@ func (s *Set) Eval(m *filter.Message) []Hit { return s.eval(m, s.rules) }
 func (s *Set) EvalAll(m *filter.Message) []Hit { return s.eval(m, s.all) }
 
 func (s *Set) eval(m *filter.Message, rules []*Rule) []Hit {
-	t := newTarget(m)
+	needs := map[Kind]bool{}
+	for _, r := range rules {
+		needs[r.Kind] = true
+	}
+	t := newTarget(m, needs)
 	matched := map[string]bool{}
 	var hits []Hit
 	for _, r := range rules {
@@ -371,7 +375,9 @@ type target struct {
 
 const maxFull = 1 << 20 // bytes of the raw message that full rules read
 
-func newTarget(m *filter.Message) *target {
+// newTarget prepares the texts the rules about to run read; the raw message (up to
+// 1 MiB, lower-cased) and the URI list only when full and uri rules are among them.
+func newTarget(m *filter.Message, needs map[Kind]bool) *target {
 	t := &target{header: message.Header{Header: m.Parsed.Header}}
 	var body, raw strings.Builder
 	body.WriteString(m.Parsed.Subject())
@@ -388,13 +394,15 @@ func newTarget(m *filter.Message) *target {
 		}
 		body.WriteString(paragraphs(text))
 		body.WriteByte('\n')
-		t.uris = append(t.uris, findURIs(p.Text)...)
+		if needs[URI] {
+			t.uris = append(t.uris, findURIs(p.Text)...)
+		}
 	}
 	t.body, t.rawbody = body.String(), raw.String()
 	t.bodyLower, t.rawbodyLower = strings.ToLower(t.body), strings.ToLower(t.rawbody)
 	// Lower-casing keeps every newline, so the lines of both stay aligned.
 	t.bodyLines, t.bodyLowerLines = strings.Split(t.body, "\n"), strings.Split(t.bodyLower, "\n")
-	if m.Raw != nil {
+	if m.Raw != nil && needs[Full] {
 		n := min(m.Size, maxFull)
 		buf := make([]byte, n)
 		k, _ := io.ReadFull(io.NewSectionReader(m.Raw, 0, n), buf)
