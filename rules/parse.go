@@ -54,7 +54,9 @@ type Rule struct {
 
 	re      *regexp.Regexp
 	lowerRe *regexp.Regexp // re for lower-cased text, when re is case-insensitive
+	dfa     *dfa           // answers whether lowerRe (or else re) matches; nil: ask it
 	lits    []string       // lower-case literals, one of which every match contains (nil: none)
+	litIDs  []int32        // their ids in the set's literalIndex
 
 	meta *node // meta rules
 }
@@ -416,6 +418,11 @@ func build(name string, src ruleSource) (*Rule, error) {
 				}
 			}
 		}
+	}
+	if r.lowerRe != nil {
+		r.dfa = newDFA(r.lowerRe.String())
+	} else if r.re != nil {
+		r.dfa = newDFA(r.re.String())
 	}
 	return r, nil
 }

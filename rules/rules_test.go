@@ -323,7 +323,7 @@ func TestPrefilterAgrees(t *testing.T) {
 		t.Errorf("with prefilter and lower-case matching: %v", with)
 	}
 	for _, r := range s.rules {
-		r.lits, r.lowerRe = nil, nil
+		r.lits, r.lowerRe, r.dfa = nil, nil, nil
 	}
 	if without := hitNames(s, m); !slices.Equal(with, without) {
 		t.Errorf("with prefilter %v, without %v", with, without)

@@ -27,6 +27,7 @@ const DefaultPath = "default"
 type Set struct {
 	all   []*Rule // non-meta rules, then meta rules in dependency order
 	rules []*Rule // those of all that can change a score: what Eval runs
+	index *literalIndex
 	score map[string]float64
 	Stats Stats
 	// Ignored counts directives of SpamAssassin's syntax that Postern does not use.
@@ -122,6 +123,13 @@ func (p *parser) compile() (*Set, []Problem) {
 	s.Stats.Skipped[Meta] += len(metas) - len(ordered)
 	s.all = s.rules
 	s.rules = s.needed()
+	s.index = newLiteralIndex(s.all)
+	for _, r := range s.all {
+		r.litIDs = nil
+		for _, l := range r.lits {
+			r.litIDs = append(r.litIDs, s.index.ids[l])
+		}
+	}
 	for name := range p.scores {
 		if _, ok := p.defs[name]; !ok {
 			p.problem("", 0, name, true, "score for a rule that is not defined (or was skipped)")
@@ -249,17 +257,15 @@ type Hit struct {
 
 // Eval runs the rules that can change a score on a message. Rules scored 0 and
 // sub-rules (__NAME) take part in meta rules but are not reported.
-func (s *Set) Eval(m *filter.Message) []Hit { return s.eval(m, s.rules) }
+// What matched is not located (Hit.Match is empty): only the score needs the hits.
+func (s *Set) Eval(m *filter.Message) []Hit { return s.eval(m, s.rules, false) }
 
-// EvalAll runs every rule, needed or not (for postern rules test).
-func (s *Set) EvalAll(m *filter.Message) []Hit { return s.eval(m, s.all) }
+// EvalAll runs every rule, needed or not, and says where each hit matched (for
+// postern rules test).
+func (s *Set) EvalAll(m *filter.Message) []Hit { return s.eval(m, s.all, true) }
 
-func (s *Set) eval(m *filter.Message, rules []*Rule) []Hit {
-	needs := map[Kind]bool{}
-	for _, r := range rules {
-		needs[r.Kind] = true
-	}
-	t := newTarget(m, needs)
+func (s *Set) eval(m *filter.Message, rules []*Rule, locate bool) []Hit {
+	t := s.prepare(m, rules, locate)
 	matched := map[string]bool{}
 	var hits []Hit
 	for _, r := range rules {
@@ -271,6 +277,25 @@ func (s *Set) eval(m *filter.Message, rules []*Rule) []Hit {
 		hits = append(hits, Hit{Rule: r, Score: s.score[r.Name], Where: where, Match: match})
 	}
 	return hits
+}
+
+// prepare makes the target rules read: the texts, and the literals they hold.
+func (s *Set) prepare(m *filter.Message, rules []*Rule, locate bool) *target {
+	needs := map[Kind]bool{}
+	for _, r := range rules {
+		needs[r.Kind] = true
+	}
+	t := newTarget(m, needs)
+	t.locate = locate
+	// One pass per text finds every rule's literals (see literalIndex).
+	t.bodyHits = s.index.scan(t.bodyLower)
+	if needs[Rawbody] {
+		t.rawHits = s.index.scan(t.rawbodyLower)
+	}
+	if needs[Full] {
+		t.fullHits = s.index.scan(t.fullLower)
+	}
+	return t
 }
 
 // Score is a rule's score in this set.
@@ -290,30 +315,38 @@ func (r *Rule) eval(t *target, matched map[string]bool) (where, match string, ok
 		return r.evalHeader(t)
 	case URI:
 		for _, u := range t.uris {
-			if loc := r.re.FindStringIndex(u); loc != nil {
-				return u, u[loc[0]:loc[1]], true
+			if r.matches(u) {
+				return u, t.find(r, u), true
 			}
 		}
 		return "", "", false
 	}
-	text, lower := t.body, t.bodyLower
+	text, lower, hits := t.body, t.bodyLower, t.bodyHits
 	switch r.Kind {
 	case Rawbody:
-		text, lower = t.rawbody, t.rawbodyLower
+		text, lower, hits = t.rawbody, t.rawbodyLower, t.rawHits
 	case Full:
-		text, lower = t.full, t.fullLower
-	}
-	if r.lits != nil && !containsAny(lower, r.lits) {
-		return "", "", false // prefilter: no literal a match needs is in the text
+		text, lower, hits = t.full, t.fullLower, t.fullHits
 	}
 	if r.Kind != Body {
-		return matchText(r, text, lower)
+		if r.lits != nil && !hits.any(r.litIDs) {
+			return "", "", false // prefilter: no literal a match needs is in the text
+		}
+		return t.matchText(r, text, lower)
 	}
 	// Body rules run paragraph by paragraph, as SpamAssassin's do: a match cannot span
-	// paragraphs, and short inputs let Go's regexp use its backtracker instead of the
-	// slower NFA. (Rawbody rules see the whole text: SpamAssassin's match across lines.)
+	// paragraphs. (Rawbody rules see the whole text: SpamAssassin's match across
+	// lines.) A rule with literals runs only on the paragraphs where one of them is.
+	if r.lits != nil {
+		for _, i := range hits.lines(r.litIDs) {
+			if where, match, ok := t.matchText(r, t.bodyLines[i], t.bodyLowerLines[i]); ok {
+				return where, match, true
+			}
+		}
+		return "", "", false
+	}
 	for i := range t.bodyLines {
-		if where, match, ok := matchText(r, t.bodyLines[i], t.bodyLowerLines[i]); ok {
+		if where, match, ok := t.matchText(r, t.bodyLines[i], t.bodyLowerLines[i]); ok {
 			return where, match, true
 		}
 	}
@@ -322,20 +355,42 @@ func (r *Rule) eval(t *target, matched map[string]bool) (where, match string, ok
 
 // matchText runs a rule's regex on a text, on its lower-cased form when the rule is
 // case-insensitive throughout (see caseFree).
-func matchText(r *Rule, text, lower string) (string, string, bool) {
+func (t *target) matchText(r *Rule, text, lower string) (string, string, bool) {
+	s := text
 	if r.lowerRe != nil {
-		if !r.lowerRe.MatchString(lower) {
-			return "", "", false
-		}
-		if loc := r.re.FindStringIndex(text); loc != nil { // report the original text
-			return r.Kind.String(), text[loc[0]:loc[1]], true
-		}
-		return r.Kind.String(), "", true
+		s = lower
 	}
-	if loc := r.re.FindStringIndex(text); loc != nil {
-		return r.Kind.String(), text[loc[0]:loc[1]], true
+	if !r.matches(s) {
+		return "", "", false
 	}
-	return "", "", false
+	return r.Kind.String(), t.find(r, text), true // report the original text
+}
+
+// find locates a match of r in s, when the caller wants to know where.
+func (t *target) find(r *Rule, s string) string {
+	if !t.locate {
+		return ""
+	}
+	if loc := r.re.FindStringIndex(s); loc != nil {
+		return s[loc[0]:loc[1]]
+	}
+	return ""
+}
+
+// matches reports whether the rule's regex for s (lowerRe when s is lower-cased
+// text, re otherwise) matches, asking the DFA first: matching is most of the work and
+// a miss the common answer; the regexp runs again only to locate a hit.
+func (r *Rule) matches(s string) bool {
+	re := r.re
+	if r.lowerRe != nil {
+		re = r.lowerRe
+	}
+	if r.dfa != nil {
+		if m, ok := r.dfa.match(s); ok {
+			return m
+		}
+	}
+	return re.MatchString(s)
 }
 
 func (r *Rule) evalHeader(t *target) (string, string, bool) {
@@ -347,14 +402,13 @@ func (r *Rule) evalHeader(t *target) (string, string, bool) {
 	if !present && r.IfUnset != "" {
 		value = r.IfUnset
 	}
-	loc := r.re.FindStringIndex(value)
 	if r.Negate {
-		return r.Field, "", loc == nil
+		return r.Field, "", !r.matches(value)
 	}
-	if loc == nil {
+	if !r.matches(value) {
 		return "", "", false
 	}
-	return r.Field, value[loc[0]:loc[1]], true
+	return r.Field, t.find(r, value), true
 }
 
 // target is a message prepared once for every rule: its texts in the forms the rule
@@ -368,6 +422,10 @@ type target struct {
 	full         string // the raw message
 	fullLower    string
 	uris         []string
+	locate       bool // say what matched (Hit.Match)
+
+	// Which rule literals each text holds, and in which lines.
+	bodyHits, rawHits, fullHits litHits
 
 	// The body paragraph by paragraph, and its lower-cased form likewise.
 	bodyLines, bodyLowerLines []string
@@ -530,13 +588,4 @@ func asciiLower(s string) string {
 		}
 	}
 	return string(b)
-}
-
-func containsAny(s string, subs []string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
 }

@@ -1,0 +1,370 @@
+package rules
+
+import (
+	"regexp/syntax"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
+)
+
+// dfa answers one question fast: does a regex match anywhere in a text? Go's regexp
+// simulates the NFA (or backtracks) at every byte; SpamAssassin's rules are long
+// alternations and obfuscation patterns ([_\W]{0,3} between letters) for which that
+// costs tens of nanoseconds per byte. Built lazily from the same compiled program, a
+// DFA costs one table lookup per byte, and RE2's guarantee stays: states are sets of
+// program counters, created only as the text needs them and bounded in number.
+//
+// Runes are grouped into classes that every instruction treats alike (and that agree
+// on being a word character or a newline, for \b, ^ and $), so a state's transition
+// table is small. Zero-width assertions are resolved when the next rune is known, as
+// RE2 does: a state keeps them pending with the kind of rune before it.
+//
+// A dfa is safe for concurrent use. Its transitions are one flat table of int32
+// (a state's row, a column per rune class): the search loop does one dependent load
+// per byte. Entries are written once, atomically, under the lock; a table that fills
+// up is copied into a larger one, and a cache that grows past its budget starts a new
+// generation, while searches on the old ones go on undisturbed.
+type dfa struct {
+	prog   *syntax.Prog
+	bounds []rune // class i holds the runes in [bounds[i], bounds[i+1])
+	rep    []rune // a rune of each class
+	ascii  [utf8.RuneSelf]uint16
+	width  int // table columns: the classes, then "matches at the end of text"
+
+	mu     sync.Mutex
+	gen    atomic.Pointer[dfaGen]
+	resets int
+	off    atomic.Bool // thrashing: callers use the regexp instead
+}
+
+// dfaGen is one generation of states. Row 0 of the table is unused, so that entry 0
+// can mean "not computed yet"; entry -1 means "matched".
+type dfaGen struct {
+	states []*dstate // by row; states[0] is nil
+	index  map[string]int32
+	table  atomic.Pointer[[]atomic.Int32]
+	start  int32 // the start state's row, or -1 when the empty string matches
+}
+
+// Before-rune kinds: what a pending assertion needs to know of the rune before.
+const (
+	beforeText = iota
+	beforeNewline
+	beforeWord
+	beforeOther
+)
+
+var beforeRune = [...]rune{beforeText: -1, beforeNewline: '\n', beforeWord: 'a', beforeOther: ' '}
+
+type dstate struct {
+	pcs    []uint32 // instructions: rune, match and pending empty-width ones
+	before uint8
+}
+
+const (
+	dfaMaxClasses = 512
+	dfaMaxBytes   = 1 << 20 // of states per regex before the cache starts afresh
+	dfaMaxResets  = 64      // cache restarts before the regexp takes over for good
+)
+
+// newDFA builds the automaton for a Go regex, or returns nil when its rune classes
+// are too many for small transition tables (the regexp is used then).
+func newDFA(goRe string) *dfa {
+	re, err := syntax.Parse(goRe, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return nil
+	}
+	d := &dfa{prog: prog}
+	if !d.classes() {
+		return nil
+	}
+	d.width = len(d.bounds) + 1
+	d.gen.Store(d.newGen())
+	return d
+}
+
+// newGen starts a generation with the start state alone.
+func (d *dfa) newGen() *dfaGen {
+	g := &dfaGen{states: []*dstate{nil}, index: map[string]int32{}}
+	tab := make([]atomic.Int32, 16*d.width)
+	g.table.Store(&tab)
+	g.start = d.state(g, d.closure(nil, nil, uint32(d.prog.Start)), beforeText)
+	return g
+}
+
+// classes splits the runes at every boundary an instruction draws.
+func (d *dfa) classes() bool {
+	cuts := map[rune]bool{0: true, utf8.MaxRune + 1: true}
+	add := func(lo, hi rune) { cuts[lo], cuts[hi+1] = true, true }
+	// \b, ^ and $ tell word characters and newlines from the rest.
+	add('0', '9')
+	add('A', 'Z')
+	add('_', '_')
+	add('a', 'z')
+	add('\n', '\n')
+	for i := range d.prog.Inst {
+		in := &d.prog.Inst[i]
+		switch in.Op {
+		case syntax.InstRune1:
+			add(in.Rune[0], in.Rune[0])
+		case syntax.InstRuneAnyNotNL:
+			add('\n', '\n')
+		case syntax.InstRune:
+			if len(in.Rune) == 1 {
+				r := in.Rune[0]
+				add(r, r)
+				if syntax.Flags(in.Arg)&syntax.FoldCase != 0 {
+					for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+						add(f, f)
+					}
+				}
+				continue
+			}
+			for j := 0; j+1 < len(in.Rune); j += 2 {
+				add(in.Rune[j], in.Rune[j+1])
+			}
+		}
+		if len(cuts) > dfaMaxClasses+1 {
+			return false
+		}
+	}
+	for r := range cuts {
+		d.bounds = append(d.bounds, r)
+	}
+	slices.Sort(d.bounds)
+	d.bounds = d.bounds[:len(d.bounds)-1] // MaxRune+1 only ends the last class
+	d.rep = d.bounds
+	for c := rune(0); c < utf8.RuneSelf; c++ {
+		d.ascii[c] = uint16(d.class(c))
+	}
+	return true
+}
+
+func (d *dfa) class(r rune) int {
+	return sort.Search(len(d.bounds), func(i int) bool { return d.bounds[i] > r }) - 1
+}
+
+// closure adds pc and what it reaches without consuming a rune to set. Empty-width
+// instructions are followed only when ctx (the assertions true here) is known, that
+// is when ctx is not nil; otherwise they stay in the set, pending.
+func (d *dfa) closure(set []uint32, seen map[uint32]bool, pc uint32) []uint32 {
+	return d.closureCtx(set, seen, pc, nil)
+}
+
+func (d *dfa) closureCtx(set []uint32, seen map[uint32]bool, pc uint32, ctx *syntax.EmptyOp) []uint32 {
+	if seen == nil {
+		seen = map[uint32]bool{}
+	}
+	stack := []uint32{pc}
+	for len(stack) > 0 {
+		pc := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[pc] {
+			continue
+		}
+		seen[pc] = true
+		in := &d.prog.Inst[pc]
+		switch in.Op {
+		case syntax.InstAlt, syntax.InstAltMatch:
+			stack = append(stack, in.Arg, in.Out)
+		case syntax.InstNop, syntax.InstCapture:
+			stack = append(stack, in.Out)
+		case syntax.InstEmptyWidth:
+			if ctx == nil {
+				set = append(set, pc)
+			} else if syntax.EmptyOp(in.Arg)&^*ctx == 0 {
+				stack = append(stack, in.Out)
+			}
+		case syntax.InstFail:
+		default: // runes, match
+			set = append(set, pc)
+		}
+	}
+	return set
+}
+
+// state returns the row of the state for a set of instructions in g, creating it
+// if new; -1 when the set holds a match.
+func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
+	slices.Sort(pcs)
+	key := make([]byte, 0, 1+4*len(pcs))
+	key = append(key, before)
+	for _, pc := range pcs {
+		if d.prog.Inst[pc].Op == syntax.InstMatch {
+			return -1
+		}
+		key = append(key, byte(pc), byte(pc>>8), byte(pc>>16), byte(pc>>24))
+	}
+	if id, ok := g.index[string(key)]; ok {
+		return id
+	}
+	id := int32(len(g.states))
+	g.states = append(g.states, &dstate{pcs: pcs, before: before})
+	g.index[string(key)] = id
+	if tab := *g.table.Load(); len(tab) < (int(id)+1)*d.width {
+		// Readers keep the table they loaded; they find the new one in step.
+		grown := make([]atomic.Int32, 2*len(tab))
+		for i := range tab {
+			grown[i].Store(tab[i].Load())
+		}
+		g.table.Store(&grown)
+	}
+	return id
+}
+
+// resolve follows a state's pending assertions with the context between its rune
+// before and r (-1: end of text); it reports whether that reaches a match.
+func (d *dfa) resolve(s *dstate, r rune) ([]uint32, bool) {
+	ctx := syntax.EmptyOpContext(beforeRune[s.before], r)
+	seen := map[uint32]bool{}
+	var set []uint32
+	for _, pc := range s.pcs {
+		set = d.closureCtx(set, seen, pc, &ctx)
+	}
+	for _, pc := range set {
+		if d.prog.Inst[pc].Op == syntax.InstMatch {
+			return nil, true
+		}
+	}
+	return set, false
+}
+
+// step computes (and records) the entry for state id of generation g and class cls
+// (cls == len(d.bounds): the end of text). It returns the entry — a row, -1 for a
+// match; at the end 1 for no match — with the generation and table to go on in; ok
+// is false when the DFA gave up.
+func (d *dfa) step(g *dfaGen, id int32, cls int) (int32, *dfaGen, []atomic.Int32, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur := d.gen.Load()
+	if d.off.Load() {
+		return 0, cur, nil, false
+	}
+	tab := *cur.table.Load()
+	if g == cur {
+		if v := tab[int(id)*d.width+cls].Load(); v != 0 {
+			return v, cur, tab, true
+		}
+	}
+	s := g.states[id]
+	if cls == len(d.bounds) { // end of text
+		_, matched := d.resolve(s, -1)
+		v := int32(1)
+		if matched {
+			v = -1
+		}
+		if g == cur {
+			tab[int(id)*d.width+cls].Store(v)
+		}
+		return v, cur, tab, true
+	}
+	r := d.rep[cls]
+	v, ok := d.next(cur, s, r)
+	if !ok {
+		return 0, cur, nil, false
+	}
+	if cur != d.gen.Load() { // started afresh: the old rows mean nothing now
+		cur = d.gen.Load()
+		return v, cur, *cur.table.Load(), true
+	}
+	tab = *cur.table.Load() // it may have grown
+	if g == cur {
+		tab[int(id)*d.width+cls].Store(v)
+	}
+	return v, cur, tab, true
+}
+
+// next is the state after s reads r, created in g (or in a new generation if g is
+// over budget); -1 when a match ends before r.
+func (d *dfa) next(g *dfaGen, s *dstate, r rune) (int32, bool) {
+	set, matched := d.resolve(s, r)
+	if matched {
+		return -1, true
+	}
+	seen := map[uint32]bool{}
+	var next []uint32
+	for _, pc := range set {
+		in := &d.prog.Inst[pc]
+		var ok bool
+		switch in.Op {
+		case syntax.InstRune1:
+			ok = r == in.Rune[0]
+		case syntax.InstRuneAny:
+			ok = true
+		case syntax.InstRuneAnyNotNL:
+			ok = r != '\n'
+		case syntax.InstRune:
+			ok = in.MatchRune(r)
+		}
+		if ok {
+			next = d.closure(next, seen, in.Out)
+		}
+	}
+	next = d.closure(next, seen, uint32(d.prog.Start)) // unanchored: a match may start here
+	before := uint8(beforeOther)
+	switch {
+	case r == '\n':
+		before = beforeNewline
+	case syntax.IsWordChar(r):
+		before = beforeWord
+	}
+	if len(g.states)*(d.width*4+64) > dfaMaxBytes {
+		d.resets++
+		if d.resets > dfaMaxResets {
+			d.off.Store(true)
+			return 0, false
+		}
+		g = d.newGen()
+		d.gen.Store(g)
+	}
+	return d.state(g, next, before), true
+}
+
+// match reports whether the regex matches somewhere in text; ok is false when the
+// DFA gave up and the caller must ask the regexp.
+func (d *dfa) match(text string) (matched, ok bool) {
+	if d.off.Load() {
+		return false, false
+	}
+	g := d.gen.Load()
+	s := g.start
+	if s < 0 {
+		return true, true
+	}
+	tab, w := *g.table.Load(), d.width
+	for i := 0; i < len(text); {
+		var cls int
+		if c := text[i]; c < utf8.RuneSelf {
+			cls = int(d.ascii[c])
+			i++
+		} else {
+			r, n := utf8.DecodeRuneInString(text[i:])
+			cls = d.class(r)
+			i += n
+		}
+		v := tab[int(s)*w+cls].Load()
+		if v == 0 {
+			if v, g, tab, ok = d.step(g, s, cls); !ok {
+				return false, false
+			}
+		}
+		if v < 0 {
+			return true, true
+		}
+		s = v
+	}
+	v := tab[int(s)*w+w-1].Load()
+	if v == 0 {
+		if v, _, _, ok = d.step(g, s, w-1); !ok {
+			return false, false
+		}
+	}
+	return v < 0, true
+}

@@ -1,0 +1,206 @@
+package rules
+
+import (
+	"bytes"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/scan"
+	"github.com/postern/postern/spool"
+)
+
+// The DFA must agree with Go's regexp on every pattern and text: it replaces
+// MatchString in rule evaluation.
+func TestDFAAgreesWithRegexp(t *testing.T) {
+	patterns := []string{
+		`abc`, `(?i)abc`, `a.c`, `(?s)a.c`, `^abc`, `(?m)^abc$`, `abc$`, `\Aabc\z`,
+		`\bfoo\b`, `\Bfoo`, `(?i)\bv[_\W]{0,3}i[_\W]{0,3}a[_\W]{0,3}g[_\W]{0,3}r[_\W]{0,3}a\b`,
+		`(?:\b|\s)[_\W]{0,3}x?x[_\W]{0,3}[a4\xE0-\xE6@]`, `colou?r`, `(?i)straße`, `[à-ÿ]+x`,
+		`\d{3}-\d{4}`, `(?m)^\s*$`, ``, `x*`, `(?i)k`, `(?i)ſ`, `é`, `[^a]`, `(?m)$`,
+		`(?i)(?:in our (?:stock|warehouse)[.,:]\s|our (?:\w+,? )?products?)`,
+		`\s\d[\d.,]+US`, `[\x{0}-\x{10FFFF}]z`, `(?m)^> `, `(?U)a+b`, `(?m)\bfri(?:day)?\b$`,
+	}
+	texts := []string{
+		"", "abc", "xabcx", "ABC", "a\nc", "foo", "xfoo", " foo bar", "v-i.a_g r a", "V!I!A!G!R!A now",
+		"colour color", "STRASSE straße STRAẞE", "àéx", "call 555-1234", "line\n\n  \nmore",
+		"xxan", " x_a", "in our warehouse: yes", "our great, products", "pay 1,000US", "Kelvin K ſ s",
+		"\xff\xfeabc\xc3", "é\u00e9", "> quoted\n> more", "friday\nmon", "fri", "z",
+	}
+	rng := rand.New(rand.NewSource(1))
+	alphabet := []string{"a", "b", "c", "x", "v", "i", " ", "\n", "_", "-", "é", "K", "ſ", "\xff", "1", "fri", "day", "abc"}
+	for i := 0; i < 300; i++ {
+		var b strings.Builder
+		for j := rng.Intn(20); j > 0; j-- {
+			b.WriteString(alphabet[rng.Intn(len(alphabet))])
+		}
+		texts = append(texts, b.String())
+	}
+	for _, p := range patterns {
+		re := regexp.MustCompile(p)
+		d := newDFA(p)
+		if d == nil {
+			t.Fatalf("%q: no DFA", p)
+		}
+		for _, text := range texts {
+			got, ok := d.match(text)
+			if !ok {
+				t.Fatalf("%q on %q: DFA gave up", p, text)
+			}
+			if want := re.MatchString(text); got != want {
+				t.Errorf("%q on %q: DFA %v, regexp %v", p, text, got, want)
+			}
+		}
+	}
+}
+
+// A regex whose DFA would blow up ((a|b)*a(a|b){n}) starts afresh and finally hands
+// over to the regexp; its states stay bounded, answers right throughout.
+func TestDFABounded(t *testing.T) {
+	p := `(?:a|b)*a(?:a|b){14}c`
+	re, d := regexp.MustCompile(p), newDFA(p)
+	rng := rand.New(rand.NewSource(2))
+	for i := 0; i < 200; i++ {
+		b := make([]byte, 2000)
+		for j := range b {
+			b[j] = "ab"[rng.Intn(2)]
+		}
+		if i%2 == 0 {
+			b[len(b)-1] = 'c'
+		}
+		got, ok := d.match(string(b))
+		if !ok {
+			continue
+		}
+		if want := re.MatchString(string(b)); got != want {
+			t.Fatalf("DFA %v, regexp %v", got, want)
+		}
+	}
+	if d.resets == 0 {
+		t.Error("the state cache never started afresh on an exponential pattern")
+	}
+	if n := len(d.gen.Load().states) * (d.width*4 + 64); n > dfaMaxBytes+d.width*4+64 {
+		t.Errorf("states hold %d bytes, more than the %d allowed", n, dfaMaxBytes)
+	}
+}
+
+func FuzzDFA(f *testing.F) {
+	f.Add(`(?i)\bfoo\b`, "a FOO b")
+	f.Add(`(?m)^a.c$`, "x\nabc\n")
+	f.Fuzz(func(t *testing.T, p, text string) {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return
+		}
+		d := newDFA(p)
+		if d == nil {
+			return
+		}
+		if got, ok := d.match(text); ok && got != re.MatchString(text) {
+			t.Errorf("%q on %q: DFA %v, regexp %v", p, text, got, re.MatchString(text))
+		}
+	})
+}
+
+// Every stock SpamAssassin rule's DFA agrees with its regexp on spam-like text and,
+// when the corpus is at hand, on real messages (each paragraph, as body rules see them).
+func TestDFAAgreesOnStockRules(t *testing.T) {
+	s, problems := Load("/usr/share/spamassassin")
+	if len(Errors(problems)) > 0 || s.Len() < 100 {
+		t.Skip("no stock SpamAssassin rules (apt-get install spamassassin)")
+	}
+	texts := []string{
+		sample, "V-I-A-G-R-A and C.I.A.L.I.S at 50% off!", "Click here to unsubscribe: remove@list.example",
+		"We are not spam. Claim your $1,000,000.00 prize now, fill the form", "in our warehouse: ready to ship",
+		"<a href=\"http://1.2.3.4/x\">here</a> <font size=-3>tiny</font>", "Xanax, Valium, phentermine ONLINE PHARMACY",
+		"Dear Friend,\n\nI am a barrister; the fiduciary reimbursement of USD 10,500,000.00 awaits you.",
+		"résumé ¡oferta! Ñandú straße ΜΕΓΑΛΗ ΠΡΟΣΦΟΡΑ 特价 \xff\xfe", strings.Repeat("abcdefghij ", 30),
+	}
+	texts = append(texts, corpusParagraphs(10)...)
+	checked := 0
+	for _, r := range s.all {
+		if r.dfa == nil {
+			continue
+		}
+		re := r.re
+		if r.lowerRe != nil {
+			re = r.lowerRe
+		}
+		for _, text := range texts {
+			if r.lowerRe != nil {
+				text = strings.ToLower(text)
+			}
+			got, ok := r.dfa.match(text)
+			if want := re.MatchString(text); ok && got != want {
+				t.Errorf("%s on %.60q: DFA %v, regexp %v", r.Name, text, got, want)
+			}
+		}
+		checked++
+	}
+	if checked < 500 {
+		t.Errorf("only %d stock rules have a DFA", checked)
+	}
+}
+
+// corpusParagraphs returns the body paragraphs of up to n corpus messages, if the
+// corpus (../shared/corpus/get-corpus.sh) is in its cache; none otherwise.
+func corpusParagraphs(n int) []string {
+	home, _ := os.UserHomeDir()
+	var out []string
+	for _, sub := range []string{"spam", "ham"} {
+		dir := filepath.Join(home, ".cache", "postern-corpus", "spamassassin", sub)
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries[:min(n/2, len(entries))] {
+			raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				continue
+			}
+			m, err := scan.Parse(bytes.NewReader(raw))
+			if err != nil {
+				continue
+			}
+			sp := spool.FromBytes(raw)
+			tg := newTarget(&filter.Message{Raw: sp, Size: sp.Size(), Parsed: m}, map[Kind]bool{Full: true})
+			out = append(out, tg.bodyLines...)
+			out = append(out, tg.rawbody)
+		}
+	}
+	return out
+}
+
+// Searches share one DFA while it grows its table and starts new generations: run
+// with -race, every answer still agrees with the regexp.
+func TestDFAConcurrent(t *testing.T) {
+	for p, alphabet := range map[string]string{
+		`(?:a|b)*a(?:a|b){14}c`:           strings.Repeat("ab", 40) + "c",
+		`(?i)\bv[_\W]{0,3}i[_\W]{0,3}a\b`: "abcvVi-a ",
+	} {
+		re, d := regexp.MustCompile(p), newDFA(p)
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func(seed int64) {
+				defer wg.Done()
+				rng := rand.New(rand.NewSource(seed))
+				for i := 0; i < 100; i++ {
+					b := make([]byte, 300)
+					for j := range b {
+						b[j] = alphabet[rng.Intn(len(alphabet))]
+					}
+					if got, ok := d.match(string(b)); ok && got != re.MatchString(string(b)) {
+						t.Errorf("%q on %q: DFA %v", p, b, got)
+					}
+				}
+			}(int64(w))
+		}
+		wg.Wait()
+		if p[0] == '(' && p[1] == '?' && p[2] == ':' && d.resets == 0 {
+			t.Errorf("%q: no new generation was started", p)
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package rules
+
+import "slices"
+
+// literalIndex finds, in one pass over a text, which of a rule set's required
+// literals occur and in which lines: an Aho-Corasick automaton over all of them. The
+// prefilter it replaces called strings.Contains once per literal (about 2,000 for the
+// stock rules), which was a quarter of evaluation time; and knowing the lines lets a
+// body rule run its regex only on the paragraphs where its literal is.
+type literalIndex struct {
+	ids    map[string]int32 // literal → id
+	class  [256]uint16      // byte → column of delta; 0 for bytes in no literal
+	ncls   int
+	delta  []int32   // state*ncls + class → next state
+	out    [][]int32 // literals that end at a state
+	dict   []int32   // nearest state on the failure chain with literals; -1 none
+	nlits  int
+	hasOut []bool // out or dict: a state worth reporting
+}
+
+// newLiteralIndex builds the automaton for the literals of rules (lower-case strings).
+func newLiteralIndex(rules []*Rule) *literalIndex {
+	x := &literalIndex{ids: map[string]int32{}}
+	for _, r := range rules {
+		for _, l := range r.lits {
+			if _, ok := x.ids[l]; !ok && l != "" {
+				x.ids[l] = int32(len(x.ids))
+			}
+		}
+	}
+	x.nlits = len(x.ids)
+	x.ncls = 1
+	for l := range x.ids {
+		for i := 0; i < len(l); i++ {
+			if x.class[l[i]] == 0 {
+				x.class[l[i]] = uint16(x.ncls)
+				x.ncls++
+			}
+		}
+	}
+	// The trie, as sparse edges first.
+	type node map[uint16]int32
+	trie := []node{{}}
+	x.out = [][]int32{nil}
+	for l, id := range x.ids {
+		s := int32(0)
+		for i := 0; i < len(l); i++ {
+			c := x.class[l[i]]
+			n, ok := trie[s][c]
+			if !ok {
+				n = int32(len(trie))
+				trie = append(trie, node{})
+				x.out = append(x.out, nil)
+				trie[s][c] = n
+			}
+			s = n
+		}
+		x.out[s] = append(x.out[s], id)
+	}
+	// Breadth first: failure links, then the full transition table.
+	n := len(trie)
+	fail := make([]int32, n)
+	x.dict = make([]int32, n)
+	x.hasOut = make([]bool, n)
+	x.delta = make([]int32, n*x.ncls)
+	x.dict[0] = -1
+	queue := []int32{0}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for c := 0; c < x.ncls; c++ {
+			if t, ok := trie[s][uint16(c)]; ok {
+				if s != 0 {
+					fail[t] = x.delta[int(fail[s])*x.ncls+c]
+				}
+				f := fail[t]
+				if len(x.out[f]) > 0 {
+					x.dict[t] = f
+				} else {
+					x.dict[t] = x.dict[f]
+				}
+				x.hasOut[t] = len(x.out[t]) > 0 || x.dict[t] >= 0
+				x.delta[int(s)*x.ncls+c] = t
+				queue = append(queue, t)
+			} else if s != 0 {
+				x.delta[int(s)*x.ncls+c] = x.delta[int(fail[s])*x.ncls+c]
+			}
+		}
+	}
+	return x
+}
+
+// litHits is what one scan found: for each literal, the lines it occurs in, in order
+// (nil: absent).
+type litHits [][]int32
+
+// scan runs the automaton over text; lines are counted at each '\n'.
+func (x *literalIndex) scan(text string) litHits {
+	hits := make(litHits, x.nlits)
+	if x.nlits == 0 {
+		return hits
+	}
+	s, line := int32(0), int32(0)
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c == '\n' {
+			line++
+		}
+		s = x.delta[int(s)*x.ncls+int(x.class[c])]
+		if !x.hasOut[s] {
+			continue
+		}
+		for t := s; t >= 0; t = x.dict[t] {
+			for _, id := range x.out[t] {
+				if l := hits[id]; len(l) == 0 || l[len(l)-1] != line {
+					hits[id] = append(l, line)
+				}
+			}
+		}
+	}
+	return hits
+}
+
+// any reports whether one of a rule's literals occurs.
+func (h litHits) any(ids []int32) bool {
+	for _, id := range ids {
+		if len(h[id]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// lines returns, in order, the lines where one of a rule's literals occurs.
+func (h litHits) lines(ids []int32) []int32 {
+	if len(ids) == 1 {
+		return h[ids[0]]
+	}
+	var out []int32
+	for _, id := range ids {
+		out = append(out, h[id]...)
+	}
+	if len(out) < 2 {
+		return out
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

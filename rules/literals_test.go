@@ -1,0 +1,66 @@
+package rules
+
+import (
+	"math/rand"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The literal index finds exactly the literals strings.Contains finds, line by line.
+func TestLiteralIndex(t *testing.T) {
+	lits := []string{"click", "click here", "lick", "here", "ere", "viagra", "free", "e", "über", "\n", "un subscribe", "a b"}
+	var rules []*Rule
+	for i := 0; i < len(lits); i += 2 {
+		rules = append(rules, &Rule{lits: lits[i:min(i+2, len(lits))]})
+	}
+	x := newLiteralIndex(rules)
+	rng := rand.New(rand.NewSource(3))
+	words := []string{"click", "here", "lic", "k ", "vi", "agra", "über", "fre", "e", "\n", "un ", "subscribe", "a", " ", "b", "x"}
+	texts := []string{"", "click here\nfree viagra", "clic\nk here", "ab a b"}
+	for i := 0; i < 500; i++ {
+		var b strings.Builder
+		for j := rng.Intn(30); j > 0; j-- {
+			b.WriteString(words[rng.Intn(len(words))])
+		}
+		texts = append(texts, b.String())
+	}
+	for _, text := range texts {
+		hits := x.scan(text)
+		lines := strings.Split(text, "\n")
+		for _, l := range lits {
+			var want []int32
+			if l == "\n" {
+				for i := 1; i < len(lines); i++ {
+					want = append(want, int32(i)) // a literal is counted in the line it ends in
+				}
+			} else {
+				for i, line := range lines {
+					if strings.Contains(line, l) {
+						want = append(want, int32(i))
+					}
+				}
+			}
+			got := hits[x.ids[l]]
+			if !slices.Equal(got, want) {
+				t.Errorf("%q in %q: lines %v, want %v", l, text, got, want)
+			}
+			if (len(got) > 0) != strings.Contains(text, l) {
+				t.Errorf("%q in %q: found %v", l, text, len(got) > 0)
+			}
+		}
+		for _, r := range rules {
+			var ids []int32
+			for _, l := range r.lits {
+				ids = append(ids, x.ids[l])
+			}
+			want := false
+			for _, l := range r.lits {
+				want = want || strings.Contains(text, l)
+			}
+			if hits.any(ids) != want {
+				t.Errorf("%v in %q: any %v", r.lits, text, !want)
+			}
+		}
+	}
+}
