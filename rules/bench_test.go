@@ -4,6 +4,7 @@ package rules
 
 import (
 	"bytes"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,5 +43,30 @@ func BenchmarkEvalStock(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		s.Eval(msgs[i%len(msgs)])
+	}
+}
+
+// BenchmarkEvalStockHostile evaluates the stock rules on a message made to defeat
+// caches: 256 KB of random letters, digits, punctuation and non-ASCII runes, new to
+// every DFA. Its time per message is the worst case to expect, and must stay linear.
+func BenchmarkEvalStockHostile(b *testing.B) {
+	s, problems := Load("/usr/share/spamassassin")
+	if len(Errors(problems)) > 0 || s.Len() < 100 {
+		b.Skip("no stock SpamAssassin rules (apt-get install spamassassin)")
+	}
+	rng := rand.New(rand.NewSource(1))
+	alphabet := []rune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.,!@$%&<>=/\\|'\"\n\t éñü€ſ")
+	body := make([]rune, 256<<10)
+	for i := range body {
+		body[i] = alphabet[rng.Intn(len(alphabet))]
+	}
+	raw := []byte("From: a@example.com\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + string(body))
+	m, _ := scan.Parse(bytes.NewReader(raw))
+	sp := spool.FromBytes(raw)
+	msg := &filter.Message{Raw: sp, Size: sp.Size(), Parsed: m}
+	b.SetBytes(int64(len(raw)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.Eval(msg)
 	}
 }

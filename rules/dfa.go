@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"math"
 	"regexp/syntax"
 	"slices"
 	"sort"
@@ -34,7 +35,9 @@ type dfa struct {
 	ascii  [utf8.RuneSelf]uint16
 	width  int // table columns: the classes, then "matches at the end of text"
 
-	mu     sync.Mutex
+	mu     sync.Mutex // held to compute states; searches only read
+	seen   pcSet      // scratch, under mu
+	stack  []uint32   // scratch, under mu
 	gen    atomic.Pointer[dfaGen]
 	resets int
 	off    atomic.Bool // thrashing: callers use the regexp instead
@@ -68,6 +71,7 @@ const (
 	dfaMaxClasses = 512
 	dfaMaxBytes   = 1 << 20 // of states per regex before the cache starts afresh
 	dfaMaxResets  = 64      // cache restarts before the regexp takes over for good
+	dfaSlowSteps  = 2000    // new transitions one search may compute, at least
 )
 
 // newDFA builds the automaton for a Go regex, or returns nil when its rune classes
@@ -95,7 +99,7 @@ func (d *dfa) newGen() *dfaGen {
 	g := &dfaGen{states: []*dstate{nil}, index: map[string]int32{}}
 	tab := make([]atomic.Int32, 16*d.width)
 	g.table.Store(&tab)
-	g.start = d.state(g, d.closure(nil, nil, uint32(d.prog.Start)), beforeText)
+	g.start = d.state(g, d.closure(nil, d.seen.reset(len(d.prog.Inst)), uint32(d.prog.Start), nil), beforeText)
 	return g
 }
 
@@ -151,25 +155,41 @@ func (d *dfa) class(r rune) int {
 	return sort.Search(len(d.bounds), func(i int) bool { return d.bounds[i] > r }) - 1
 }
 
-// closure adds pc and what it reaches without consuming a rune to set. Empty-width
-// instructions are followed only when ctx (the assertions true here) is known, that
-// is when ctx is not nil; otherwise they stay in the set, pending.
-func (d *dfa) closure(set []uint32, seen map[uint32]bool, pc uint32) []uint32 {
-	return d.closureCtx(set, seen, pc, nil)
+// pcSet marks the instructions a closure has visited; reset is O(1) (a new stamp).
+type pcSet struct {
+	stamp []uint32
+	cur   uint32
 }
 
-func (d *dfa) closureCtx(set []uint32, seen map[uint32]bool, pc uint32, ctx *syntax.EmptyOp) []uint32 {
-	if seen == nil {
-		seen = map[uint32]bool{}
+func (p *pcSet) reset(n int) *pcSet {
+	if len(p.stamp) < n || p.cur == math.MaxUint32 {
+		p.stamp, p.cur = make([]uint32, n), 0
 	}
-	stack := []uint32{pc}
+	p.cur++
+	return p
+}
+
+// visit marks pc, reporting whether it was new.
+func (p *pcSet) visit(pc uint32) bool {
+	if p.stamp[pc] == p.cur {
+		return false
+	}
+	p.stamp[pc] = p.cur
+	return true
+}
+
+// closure adds pc and what it reaches without consuming a rune to set. Empty-width
+// instructions are followed only when ctx (the assertions true here) is known, that
+// is when ctx is not nil; otherwise they stay in the set, pending. Callers hold mu
+// (seen is the DFA's scratch set).
+func (d *dfa) closure(set []uint32, seen *pcSet, pc uint32, ctx *syntax.EmptyOp) []uint32 {
+	stack := append(d.stack[:0], pc)
 	for len(stack) > 0 {
 		pc := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if seen[pc] {
+		if !seen.visit(pc) {
 			continue
 		}
-		seen[pc] = true
 		in := &d.prog.Inst[pc]
 		switch in.Op {
 		case syntax.InstAlt, syntax.InstAltMatch:
@@ -187,6 +207,7 @@ func (d *dfa) closureCtx(set []uint32, seen map[uint32]bool, pc uint32, ctx *syn
 			set = append(set, pc)
 		}
 	}
+	d.stack = stack
 	return set
 }
 
@@ -223,10 +244,10 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 // before and r (-1: end of text); it reports whether that reaches a match.
 func (d *dfa) resolve(s *dstate, r rune) ([]uint32, bool) {
 	ctx := syntax.EmptyOpContext(beforeRune[s.before], r)
-	seen := map[uint32]bool{}
+	seen := d.seen.reset(len(d.prog.Inst))
 	var set []uint32
 	for _, pc := range s.pcs {
-		set = d.closureCtx(set, seen, pc, &ctx)
+		set = d.closure(set, seen, pc, &ctx)
 	}
 	for _, pc := range set {
 		if d.prog.Inst[pc].Op == syntax.InstMatch {
@@ -288,7 +309,7 @@ func (d *dfa) next(g *dfaGen, s *dstate, r rune) (int32, bool) {
 	if matched {
 		return -1, true
 	}
-	seen := map[uint32]bool{}
+	seen := d.seen.reset(len(d.prog.Inst))
 	var next []uint32
 	for _, pc := range set {
 		in := &d.prog.Inst[pc]
@@ -304,10 +325,10 @@ func (d *dfa) next(g *dfaGen, s *dstate, r rune) (int32, bool) {
 			ok = in.MatchRune(r)
 		}
 		if ok {
-			next = d.closure(next, seen, in.Out)
+			next = d.closure(next, seen, in.Out, nil)
 		}
 	}
-	next = d.closure(next, seen, uint32(d.prog.Start)) // unanchored: a match may start here
+	next = d.closure(next, seen, uint32(d.prog.Start), nil) // unanchored: a match may start here
 	before := uint8(beforeOther)
 	switch {
 	case r == '\n':
@@ -339,6 +360,10 @@ func (d *dfa) match(text string) (matched, ok bool) {
 		return true, true
 	}
 	tab, w := *g.table.Load(), d.width
+	// A text that keeps making new states (hostile, or just unlike any before) would
+	// cost a closure per byte: past a budget this search is the regexp's, so the work
+	// stays linear with a small constant whatever the text.
+	slow, budget := 0, max(dfaSlowSteps, len(text)/8)
 	for i := 0; i < len(text); {
 		var cls int
 		if c := text[i]; c < utf8.RuneSelf {
@@ -351,6 +376,9 @@ func (d *dfa) match(text string) (matched, ok bool) {
 		}
 		v := tab[int(s)*w+cls].Load()
 		if v == 0 {
+			if slow++; slow > budget {
+				return false, false
+			}
 			if v, g, tab, ok = d.step(g, s, cls); !ok {
 				return false, false
 			}
