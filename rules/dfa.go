@@ -24,8 +24,8 @@ import (
 // RE2 does: a state keeps them pending with the kind of rune before it.
 //
 // A dfa is safe for concurrent use. Its transitions are one flat table of int32
-// (a state's row, a column per rune class): the search loop does one dependent load
-// per byte. Entries are written once, atomically, under the lock; a table that fills
+// (a state's row, a column per rune class) whose entries are the offsets of rows: the
+// search loop does one add and one dependent load per byte. Entries are written once, atomically, under the lock; a table that fills
 // up is copied into a larger one, and a cache that grows past its budget starts a new
 // generation, while searches on the old ones go on undisturbed.
 type dfa struct {
@@ -43,10 +43,10 @@ type dfa struct {
 	off    atomic.Bool // thrashing: callers use the regexp instead
 }
 
-// dfaGen is one generation of states. Row 0 of the table is unused, so that entry 0
-// can mean "not computed yet"; entry -1 means "matched".
+// dfaGen is one generation of states, each named by its row's offset in the table.
+// Row 0 is unused, so that entry 0 can mean "not computed yet"; -1 means "matched".
 type dfaGen struct {
-	states []*dstate // by row; states[0] is nil
+	states []*dstate // by row (offset / width); states[0] is nil
 	index  map[string]int32
 	table  atomic.Pointer[[]atomic.Int32]
 	start  int32 // the start state's row, or -1 when the empty string matches
@@ -211,7 +211,7 @@ func (d *dfa) closure(set []uint32, seen *pcSet, pc uint32, ctx *syntax.EmptyOp)
 	return set
 }
 
-// state returns the row of the state for a set of instructions in g, creating it
+// state returns the row offset of the state for a set of instructions in g, creating it
 // if new; -1 when the set holds a match.
 func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 	slices.Sort(pcs)
@@ -223,13 +223,13 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 		}
 		key = append(key, byte(pc), byte(pc>>8), byte(pc>>16), byte(pc>>24))
 	}
-	if id, ok := g.index[string(key)]; ok {
-		return id
+	if row, ok := g.index[string(key)]; ok {
+		return row
 	}
-	id := int32(len(g.states))
+	row := int32(len(g.states) * d.width)
 	g.states = append(g.states, &dstate{pcs: pcs, before: before})
-	g.index[string(key)] = id
-	if tab := *g.table.Load(); len(tab) < (int(id)+1)*d.width {
+	g.index[string(key)] = row
+	if tab := *g.table.Load(); len(tab) < int(row)+d.width {
 		// Readers keep the table they loaded; they find the new one in step.
 		grown := make([]atomic.Int32, 2*len(tab))
 		for i := range tab {
@@ -237,7 +237,7 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 		}
 		g.table.Store(&grown)
 	}
-	return id
+	return row
 }
 
 // resolve follows a state's pending assertions with the context between its rune
@@ -261,7 +261,7 @@ func (d *dfa) resolve(s *dstate, r rune) ([]uint32, bool) {
 // (cls == len(d.bounds): the end of text). It returns the entry — a row, -1 for a
 // match; at the end 1 for no match — with the generation and table to go on in; ok
 // is false when the DFA gave up.
-func (d *dfa) step(g *dfaGen, id int32, cls int) (int32, *dfaGen, []atomic.Int32, bool) {
+func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int32, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cur := d.gen.Load()
@@ -270,11 +270,11 @@ func (d *dfa) step(g *dfaGen, id int32, cls int) (int32, *dfaGen, []atomic.Int32
 	}
 	tab := *cur.table.Load()
 	if g == cur {
-		if v := tab[int(id)*d.width+cls].Load(); v != 0 {
+		if v := tab[int(row)+cls].Load(); v != 0 {
 			return v, cur, tab, true
 		}
 	}
-	s := g.states[id]
+	s := g.states[int(row)/d.width]
 	if cls == len(d.bounds) { // end of text
 		_, matched := d.resolve(s, -1)
 		v := int32(1)
@@ -282,7 +282,7 @@ func (d *dfa) step(g *dfaGen, id int32, cls int) (int32, *dfaGen, []atomic.Int32
 			v = -1
 		}
 		if g == cur {
-			tab[int(id)*d.width+cls].Store(v)
+			tab[int(row)+cls].Store(v)
 		}
 		return v, cur, tab, true
 	}
@@ -297,7 +297,7 @@ func (d *dfa) step(g *dfaGen, id int32, cls int) (int32, *dfaGen, []atomic.Int32
 	}
 	tab = *cur.table.Load() // it may have grown
 	if g == cur {
-		tab[int(id)*d.width+cls].Store(v)
+		tab[int(row)+cls].Store(v)
 	}
 	return v, cur, tab, true
 }
@@ -351,48 +351,143 @@ func (d *dfa) next(g *dfaGen, s *dstate, r rune) (int32, bool) {
 // match reports whether the regex matches somewhere in text; ok is false when the
 // DFA gave up and the caller must ask the regexp.
 func (d *dfa) match(text string) (matched, ok bool) {
-	if d.off.Load() {
-		return false, false
-	}
-	g := d.gen.Load()
-	s := g.start
-	if s < 0 {
-		return true, true
-	}
-	tab, w := *g.table.Load(), d.width
-	// A text that keeps making new states (hostile, or just unlike any before) would
-	// cost a closure per byte: past a budget this search is the regexp's, so the work
-	// stays linear with a small constant whatever the text.
-	slow, budget := 0, max(dfaSlowSteps, len(text)/8)
-	for i := 0; i < len(text); {
+	x := d.begin(len(text))
+	for i := 0; i < len(text) && x.running; {
 		var cls int
 		if c := text[i]; c < utf8.RuneSelf {
-			cls = int(d.ascii[c])
+			cls = int(x.ascii[c])
 			i++
 		} else {
 			r, n := utf8.DecodeRuneInString(text[i:])
 			cls = d.class(r)
 			i += n
 		}
-		v := tab[int(s)*w+cls].Load()
-		if v == 0 {
-			if slow++; slow > budget {
-				return false, false
-			}
-			if v, g, tab, ok = d.step(g, s, cls); !ok {
-				return false, false
-			}
+		if v := x.tab[int(x.s)+cls].Load(); v > 0 {
+			x.s = v
+		} else {
+			x.miss(v, cls)
 		}
-		if v < 0 {
-			return true, true
-		}
-		s = v
 	}
-	v := tab[int(s)*w+w-1].Load()
+	return x.finish()
+}
+
+// search is one search in progress: the state, and the generation and table it
+// reads. Searches of several DFAs can advance together (matchGroup).
+type search struct {
+	d       *dfa
+	ascii   *[utf8.RuneSelf]uint16
+	g       *dfaGen
+	tab     []atomic.Int32
+	s       int32
+	running bool
+	matched bool
+	ok      bool
+	// A text that keeps making new states (hostile, or just unlike any before) would
+	// cost a closure per byte: past a budget the search is the regexp's, so the work
+	// stays linear with a small constant whatever the text.
+	slow, budget int
+}
+
+func (d *dfa) begin(textLen int) search {
+	x := search{d: d, ascii: &d.ascii, running: true, ok: true, budget: max(dfaSlowSteps, textLen/8)}
+	if d.off.Load() {
+		x.running, x.ok = false, false
+		return x
+	}
+	x.g = d.gen.Load()
+	x.s = x.g.start
+	if x.s < 0 {
+		x.running, x.matched = false, true
+		return x
+	}
+	x.tab = *x.g.table.Load()
+	return x
+}
+
+// miss handles an entry that is not a plain next state: a match, or a transition not
+// computed yet.
+func (x *search) miss(v int32, cls int) {
 	if v == 0 {
-		if v, _, _, ok = d.step(g, s, w-1); !ok {
+		if x.slow++; x.slow > x.budget {
+			x.running, x.ok = false, false
+			return
+		}
+		var ok bool
+		if v, x.g, x.tab, ok = x.d.step(x.g, x.s, cls); !ok {
+			x.running, x.ok = false, false
+			return
+		}
+	}
+	if v < 0 {
+		x.running, x.matched = false, true
+		return
+	}
+	x.s = v
+}
+
+// finish ends a search at the end of its text (if it still runs).
+func (x *search) finish() (matched, ok bool) {
+	if !x.running {
+		return x.matched, x.ok
+	}
+	w := x.d.width
+	v := x.tab[int(x.s)+w-1].Load()
+	if v == 0 {
+		if v, _, _, x.ok = x.d.step(x.g, x.s, w-1); !x.ok {
 			return false, false
 		}
 	}
 	return v < 0, true
+}
+
+// matchGroup runs the DFAs of xs over one text together, one pass: each search's
+// load depends on its own previous one only, so the processor overlaps them, where
+// one search at a time waits for each load in turn. The searches are begun by the
+// caller; their results are read with finish.
+func matchGroup(xs []search, text string) {
+	act := make([]*search, 0, len(xs))
+	for i := range xs {
+		if xs[i].running {
+			act = append(act, &xs[i])
+		}
+	}
+	for i := 0; i < len(text) && len(act) > 0; {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			i++
+			for k := 0; k < len(act); k++ {
+				x := act[k]
+				cls := int(x.ascii[c])
+				if v := x.tab[int(x.s)+cls].Load(); v > 0 {
+					x.s = v
+					continue
+				} else {
+					x.miss(v, cls)
+				}
+				if !x.running {
+					act[k] = act[len(act)-1]
+					act = act[:len(act)-1]
+					k--
+				}
+			}
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(text[i:])
+		i += n
+		for k := 0; k < len(act); k++ {
+			x := act[k]
+			cls := x.d.class(r)
+			if v := x.tab[int(x.s)+cls].Load(); v > 0 {
+				x.s = v
+				continue
+			} else {
+				x.miss(v, cls)
+			}
+			if !x.running {
+				act[k] = act[len(act)-1]
+				act = act[:len(act)-1]
+				k--
+			}
+		}
+	}
 }

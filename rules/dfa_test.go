@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -203,4 +204,67 @@ func TestDFAConcurrent(t *testing.T) {
 			t.Errorf("%q: no new generation was started", p)
 		}
 	}
+}
+
+// Evaluation with every shortcut (literal index, DFAs, grouped DFAs, lower-cased
+// matching) hits exactly the rules plain regexp evaluation hits, on the stock rules.
+func TestEvalAgreesWithPlainRegexp(t *testing.T) {
+	fast, problems := Load("/usr/share/spamassassin")
+	if len(Errors(problems)) > 0 || fast.Len() < 100 {
+		t.Skip("no stock SpamAssassin rules (apt-get install spamassassin)")
+	}
+	plain, _ := Load("/usr/share/spamassassin")
+	for _, r := range plain.all {
+		r.lits, r.litIDs, r.lowerRe, r.dfa = nil, nil, nil, nil
+	}
+	msgs := []*filter.Message{msgOf(t, sample), msgOf(t, "Subject: V-I-A-G-R-A\n\nXanax, Valium, phentermine ONLINE PHARMACY\n\nClaim your $1,000,000.00 prize now\n")}
+	home, _ := os.UserHomeDir()
+	for _, sub := range []string{"spam", "ham"} {
+		dir := filepath.Join(home, ".cache", "postern-corpus", "spamassassin", sub)
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries[:min(15, len(entries))] {
+			raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if m, perr := scan.Parse(bytes.NewReader(raw)); err == nil && perr == nil {
+				sp := spool.FromBytes(raw)
+				msgs = append(msgs, &filter.Message{Raw: sp, Size: sp.Size(), Parsed: m})
+			}
+		}
+	}
+	for i, m := range msgs {
+		if got, want := hitNames(fast, m), hitNames(plain, m); !slices.Equal(got, want) {
+			t.Errorf("message %d: hits %v, plain regexp %v", i, got, want)
+		}
+	}
+}
+
+// BenchmarkDFAGroup: four literal-free stock-like patterns over 4 KB of text, one
+// search after the other and advancing together (matchGroup).
+func BenchmarkDFAGroup(b *testing.B) {
+	var ds []*dfa
+	for _, p := range []string{
+		`(?m)(?i)(?:\b|\s)[_\W]{0,3}p[_\W]{0,3}h[_\W]{0,3}[e3\xE8-\xEB][_\W]{0,3}n[_\W]{0,3}t[_\W]{0,3}[e3\xE8-\xEB]`,
+		`(?m)(?i)\b_{0,3}x?x[_\W]?[e3\xE8-\xEB][_\W]?n[_\W]?[i1!|l\xEC-\xEF][_\W]?c[_\W]?[a4\xE0-\xE6@][_\W]?l_{0,3}\b`,
+		`(?m)\b(?:[a-z]{5,}[\s\.]+){10}`, `(?m)(?i)\b(?:50|fifty)(?:%?[/:]50%?|%|\spercent)`,
+	} {
+		ds = append(ds, newDFA(p))
+	}
+	text := strings.Repeat("Hello there, this is some ordinary english text with words. ", 64)
+	b.Run("one", func(b *testing.B) {
+		b.SetBytes(int64(len(text) * len(ds)))
+		for i := 0; i < b.N; i++ {
+			for _, d := range ds {
+				d.match(text)
+			}
+		}
+	})
+	b.Run("group", func(b *testing.B) {
+		b.SetBytes(int64(len(text) * len(ds)))
+		xs := make([]search, len(ds))
+		for i := 0; i < b.N; i++ {
+			for k, d := range ds {
+				xs[k] = d.begin(len(text))
+			}
+			matchGroup(xs, text)
+		}
+	})
 }

@@ -11,11 +11,11 @@ type literalIndex struct {
 	ids    map[string]int32 // literal → id
 	class  [256]uint16      // byte → column of delta; 0 for bytes in no literal
 	ncls   int
-	delta  []int32   // state*ncls + class → next state
+	delta  []int32   // state*ncls + class → next state*ncls (its row), negated if it has output
 	out    [][]int32 // literals that end at a state
 	dict   []int32   // nearest state on the failure chain with literals; -1 none
 	nlits  int
-	hasOut []bool // out or dict: a state worth reporting
+	hasOut []bool // out or dict: a state worth reporting (while building)
 }
 
 // newLiteralIndex builds the automaton for the literals of rules (lower-case strings).
@@ -87,6 +87,12 @@ func newLiteralIndex(rules []*Rule) *literalIndex {
 			}
 		}
 	}
+	for i, t := range x.delta {
+		x.delta[i] = t * int32(x.ncls)
+		if x.hasOut[t] {
+			x.delta[i] = -x.delta[i]
+		}
+	}
 	return x
 }
 
@@ -100,17 +106,19 @@ func (x *literalIndex) scan(text string) litHits {
 	if x.nlits == 0 {
 		return hits
 	}
-	s, line := int32(0), int32(0)
+	// The loop follows row offsets: one add and one dependent load per byte.
+	s, line, n := int32(0), int32(0), int32(x.ncls)
 	for i := 0; i < len(text); i++ {
 		c := text[i]
 		if c == '\n' {
 			line++
 		}
-		s = x.delta[int(s)*x.ncls+int(x.class[c])]
-		if !x.hasOut[s] {
+		s = x.delta[int(s)+int(x.class[c])]
+		if s >= 0 {
 			continue
 		}
-		for t := s; t >= 0; t = x.dict[t] {
+		s = -s
+		for t := s / n; t >= 0; t = x.dict[t] {
 			for _, id := range x.out[t] {
 				if l := hits[id]; len(l) == 0 || l[len(l)-1] != line {
 					hits[id] = append(l, line)

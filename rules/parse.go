@@ -57,6 +57,7 @@ type Rule struct {
 	dfa     *dfa           // answers whether lowerRe (or else re) matches; nil: ask it
 	lits    []string       // lower-case literals, one of which every match contains (nil: none)
 	litIDs  []int32        // their ids in the set's literalIndex
+	seq     int            // index in its set's all
 
 	meta *node // meta rules
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/mail"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -25,9 +26,9 @@ const DefaultPath = "default"
 
 // Set is a compiled rule set, immutable once built: a reload builds a new one.
 type Set struct {
-	all   []*Rule // non-meta rules, then meta rules in dependency order
-	rules []*Rule // those of all that can change a score: what Eval runs
-	index *literalIndex
+	all   []*Rule                 // non-meta rules, then meta rules in dependency order
+	rules []*Rule                 // those of all that can change a score: what Eval runs
+	index [Full + 1]*literalIndex // by the kind of rule (body, rawbody, full)
 	score map[string]float64
 	Stats Stats
 	// Ignored counts directives of SpamAssassin's syntax that Postern does not use.
@@ -123,11 +124,19 @@ func (p *parser) compile() (*Set, []Problem) {
 	s.Stats.Skipped[Meta] += len(metas) - len(ordered)
 	s.all = s.rules
 	s.rules = s.needed()
-	s.index = newLiteralIndex(s.all)
-	for _, r := range s.all {
-		r.litIDs = nil
-		for _, l := range r.lits {
-			r.litIDs = append(r.litIDs, s.index.ids[l])
+	// A literal index per text: body, rawbody and full rules read different ones.
+	var byKind [Meta + 1][]*Rule
+	for i, r := range s.all {
+		r.seq = i
+		byKind[r.Kind] = append(byKind[r.Kind], r)
+	}
+	for _, k := range []Kind{Body, Rawbody, Full} {
+		s.index[k] = newLiteralIndex(byKind[k])
+		for _, r := range byKind[k] {
+			r.litIDs = nil
+			for _, l := range r.lits {
+				r.litIDs = append(r.litIDs, s.index[k].ids[l])
+			}
 		}
 	}
 	for name := range p.scores {
@@ -288,14 +297,84 @@ func (s *Set) prepare(m *filter.Message, rules []*Rule, locate bool) *target {
 	t := newTarget(m, needs)
 	t.locate = locate
 	// One pass per text finds every rule's literals (see literalIndex).
-	t.bodyHits = s.index.scan(t.bodyLower)
+	t.bodyHits = s.index[Body].scan(t.bodyLower)
 	if needs[Rawbody] {
-		t.rawHits = s.index.scan(t.rawbodyLower)
+		t.rawHits = s.index[Rawbody].scan(t.rawbodyLower)
 	}
 	if needs[Full] {
-		t.fullHits = s.index.scan(t.fullLower)
+		t.fullHits = s.index[Full].scan(t.fullLower)
 	}
+	t.runLiteralFree(rules, len(s.all))
 	return t
+}
+
+// dfaGroup is how many DFAs advance together over a text (see matchGroup).
+const dfaGroup = 8
+
+// runLiteralFree decides the rules that have no literal to prefilter on — they read
+// every paragraph of the body, or all of the rawbody or message — several DFAs at a
+// time (matchGroup), and records where each matched for eval.
+func (t *target) runLiteralFree(rules []*Rule, n int) {
+	t.free = make([]int32, n)
+	for i := range t.free {
+		t.free[i] = undecided
+	}
+	var byKind [Full + 1][]*Rule
+	for _, r := range rules {
+		if r.lits == nil && r.dfa != nil && (r.Kind == Body || r.Kind == Rawbody || r.Kind == Full) {
+			byKind[r.Kind] = append(byKind[r.Kind], r)
+		}
+	}
+	t.runGroups(byKind[Body], t.bodyLines, t.bodyLowerLines)
+	t.runGroups(byKind[Rawbody], []string{t.rawbody}, []string{t.rawbodyLower})
+	t.runGroups(byKind[Full], []string{t.full}, []string{t.fullLower})
+}
+
+const undecided = -2
+
+func (t *target) runGroups(rules []*Rule, texts, lowers []string) {
+	for _, r := range rules {
+		t.free[r.seq] = -1
+	}
+	xs := make([]search, 0, dfaGroup)
+	batch := make([]*Rule, 0, dfaGroup)
+	for i := range texts {
+		for _, lower := range []bool{false, true} {
+			text := texts[i]
+			if lower {
+				text = lowers[i]
+			}
+			if text == "" {
+				continue
+			}
+			run := func() {
+				matchGroup(xs, text)
+				for k, r := range batch {
+					m, ok := xs[k].finish()
+					if !ok { // the DFA gave up: the regexp decides
+						m = r.regexpFor(lower).MatchString(text)
+					}
+					if m {
+						t.free[r.seq] = int32(i)
+					}
+				}
+				xs, batch = xs[:0], batch[:0]
+			}
+			for _, r := range rules {
+				if t.free[r.seq] >= 0 || (r.lowerRe != nil) != lower {
+					continue
+				}
+				xs = append(xs, r.dfa.begin(len(text)))
+				batch = append(batch, r)
+				if len(batch) == dfaGroup {
+					run()
+				}
+			}
+			if len(batch) > 0 {
+				run()
+			}
+		}
+	}
 }
 
 // Score is a rule's score in this set.
@@ -320,6 +399,18 @@ func (r *Rule) eval(t *target, matched map[string]bool) (where, match string, ok
 			}
 		}
 		return "", "", false
+	}
+	if p := t.free[r.seq]; p != undecided { // decided in runLiteralFree
+		if p < 0 {
+			return "", "", false
+		}
+		switch r.Kind {
+		case Body:
+			return "body", t.find(r, t.bodyLines[p]), true
+		case Rawbody:
+			return "rawbody", t.find(r, t.rawbody), true
+		}
+		return "full", t.find(r, t.full), true
 	}
 	text, lower, hits := t.body, t.bodyLower, t.bodyHits
 	switch r.Kind {
@@ -381,16 +472,20 @@ func (t *target) find(r *Rule, s string) string {
 // text, re otherwise) matches, asking the DFA first: matching is most of the work and
 // a miss the common answer; the regexp runs again only to locate a hit.
 func (r *Rule) matches(s string) bool {
-	re := r.re
-	if r.lowerRe != nil {
-		re = r.lowerRe
-	}
 	if r.dfa != nil {
 		if m, ok := r.dfa.match(s); ok {
 			return m
 		}
 	}
-	return re.MatchString(s)
+	return r.regexpFor(r.lowerRe != nil).MatchString(s)
+}
+
+// regexpFor is the regex the DFA stands for: lowerRe for lower-cased text.
+func (r *Rule) regexpFor(lower bool) *regexp.Regexp {
+	if lower {
+		return r.lowerRe
+	}
+	return r.re
 }
 
 func (r *Rule) evalHeader(t *target) (string, string, bool) {
@@ -429,6 +524,10 @@ type target struct {
 
 	// The body paragraph by paragraph, and its lower-cased form likewise.
 	bodyLines, bodyLowerLines []string
+
+	// For the rules without literals, by seq: the paragraph where each matched (0 for
+	// rawbody and full), -1 for no match, undecided for rules decided in eval.
+	free []int32
 }
 
 const maxFull = 1 << 20 // bytes of the raw message that full rules read
