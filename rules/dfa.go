@@ -39,8 +39,7 @@ type dfa struct {
 	seen   pcSet      // scratch, under mu
 	stack  []uint32   // scratch, under mu
 	gen    atomic.Pointer[dfaGen]
-	resets int
-	off    atomic.Bool // thrashing: callers use the regexp instead
+	resets int // generations started afresh (for tests)
 }
 
 // dfaGen is one generation of states, each named by its row's offset in the table.
@@ -69,9 +68,8 @@ type dstate struct {
 
 const (
 	dfaMaxClasses = 512
-	dfaMaxBytes   = 1 << 20 // of states per regex before the cache starts afresh
-	dfaMaxResets  = 64      // cache restarts before the regexp takes over for good
-	dfaSlowSteps  = 2000    // new transitions one search may compute, at least
+	dfaMaxBytes   = 256 << 10 // of states per regex before the cache starts afresh
+	dfaSlowSteps  = 2000      // new transitions one search may compute, at least
 )
 
 // newDFA builds the automaton for a Go regex, or returns nil when its rune classes
@@ -231,7 +229,8 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 	g.index[string(key)] = row
 	if tab := *g.table.Load(); len(tab) < int(row)+d.width {
 		// Readers keep the table they loaded; they find the new one in step.
-		grown := make([]atomic.Int32, 2*len(tab))
+		// Doubling, but never past the budget's rows (next starts afresh there).
+		grown := make([]atomic.Int32, min(2*len(tab), (d.maxStates()+1)*d.width))
 		for i := range tab {
 			grown[i].Store(tab[i].Load())
 		}
@@ -259,19 +258,15 @@ func (d *dfa) resolve(s *dstate, r rune) ([]uint32, bool) {
 
 // step computes (and records) the entry for state id of generation g and class cls
 // (cls == len(d.bounds): the end of text). It returns the entry — a row, -1 for a
-// match; at the end 1 for no match — with the generation and table to go on in; ok
-// is false when the DFA gave up.
-func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int32, bool) {
+// match; at the end 1 for no match — with the generation and table to go on in.
+func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int32) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cur := d.gen.Load()
-	if d.off.Load() {
-		return 0, cur, nil, false
-	}
 	tab := *cur.table.Load()
 	if g == cur {
 		if v := tab[int(row)+cls].Load(); v != 0 {
-			return v, cur, tab, true
+			return v, cur, tab
 		}
 	}
 	s := g.states[int(row)/d.width]
@@ -284,30 +279,27 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 		if g == cur {
 			tab[int(row)+cls].Store(v)
 		}
-		return v, cur, tab, true
+		return v, cur, tab
 	}
 	r := d.rep[cls]
-	v, ok := d.next(cur, s, r)
-	if !ok {
-		return 0, cur, nil, false
-	}
+	v := d.next(cur, s, r)
 	if cur != d.gen.Load() { // started afresh: the old rows mean nothing now
 		cur = d.gen.Load()
-		return v, cur, *cur.table.Load(), true
+		return v, cur, *cur.table.Load()
 	}
 	tab = *cur.table.Load() // it may have grown
 	if g == cur {
 		tab[int(row)+cls].Store(v)
 	}
-	return v, cur, tab, true
+	return v, cur, tab
 }
 
 // next is the state after s reads r, created in g (or in a new generation if g is
 // over budget); -1 when a match ends before r.
-func (d *dfa) next(g *dfaGen, s *dstate, r rune) (int32, bool) {
+func (d *dfa) next(g *dfaGen, s *dstate, r rune) int32 {
 	set, matched := d.resolve(s, r)
 	if matched {
-		return -1, true
+		return -1
 	}
 	seen := d.seen.reset(len(d.prog.Inst))
 	var next []uint32
@@ -336,16 +328,14 @@ func (d *dfa) next(g *dfaGen, s *dstate, r rune) (int32, bool) {
 	case syntax.IsWordChar(r):
 		before = beforeWord
 	}
-	if len(g.states)*(d.width*4+64) > dfaMaxBytes {
+	if len(g.states) > d.maxStates() {
+		// Memory stays bounded; a search that keeps landing here runs out of its
+		// budget of new transitions (search.slow) and asks the regexp instead.
 		d.resets++
-		if d.resets > dfaMaxResets {
-			d.off.Store(true)
-			return 0, false
-		}
 		g = d.newGen()
 		d.gen.Store(g)
 	}
-	return d.state(g, next, before), true
+	return d.state(g, next, before)
 }
 
 // match reports whether the regex matches somewhere in text; ok is false when the
@@ -390,10 +380,6 @@ type search struct {
 
 func (d *dfa) begin(textLen int) search {
 	x := search{d: d, ascii: &d.ascii, running: true, ok: true, budget: max(dfaSlowSteps, textLen/8)}
-	if d.off.Load() {
-		x.running, x.ok = false, false
-		return x
-	}
 	x.g = d.gen.Load()
 	x.s = x.g.start
 	if x.s < 0 {
@@ -412,11 +398,7 @@ func (x *search) miss(v int32, cls int) {
 			x.running, x.ok = false, false
 			return
 		}
-		var ok bool
-		if v, x.g, x.tab, ok = x.d.step(x.g, x.s, cls); !ok {
-			x.running, x.ok = false, false
-			return
-		}
+		v, x.g, x.tab = x.d.step(x.g, x.s, cls)
 	}
 	if v < 0 {
 		x.running, x.matched = false, true
@@ -433,9 +415,7 @@ func (x *search) finish() (matched, ok bool) {
 	w := x.d.width
 	v := x.tab[int(x.s)+w-1].Load()
 	if v == 0 {
-		if v, _, _, x.ok = x.d.step(x.g, x.s, w-1); !x.ok {
-			return false, false
-		}
+		v, _, _ = x.d.step(x.g, x.s, w-1)
 	}
 	return v < 0, true
 }
@@ -491,3 +471,15 @@ func matchGroup(xs []search, text string) {
 		}
 	}
 }
+
+// cache reports the states of the current generation and the bytes of its table.
+func (d *dfa) cache() (states, bytes int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	g := d.gen.Load()
+	return len(g.states) - 1, 4 * len(*g.table.Load())
+}
+
+// maxStates is the budget in states: a state costs its table row and about 64 bytes
+// more (its instruction set, its key in the index).
+func (d *dfa) maxStates() int { return dfaMaxBytes / (d.width*4 + 64) }

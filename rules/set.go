@@ -377,6 +377,19 @@ func (t *target) runGroups(rules []*Rule, texts, lowers []string) {
 	}
 }
 
+// DFACache reports how many DFA states the set's rules have built so far, and the
+// bytes of their transition tables: memory that grows with the mail seen, up to a
+// budget per rule.
+func (s *Set) DFACache() (states, bytes int) {
+	for _, r := range s.all {
+		if r.dfa != nil {
+			n, b := r.dfa.cache()
+			states, bytes = states+n, bytes+b
+		}
+	}
+	return states, bytes
+}
+
 // Score is a rule's score in this set.
 func (s *Set) Score(name string) float64 { return s.score[name] }
 

@@ -74,6 +74,12 @@ func main() {
 		perMsg := el / time.Duration(passes*len(prepared))
 		fmt.Printf("%-26s %5d rules (%d run): %8.0f messages/s per core, %6.0f µs/message, %5.0f ns per rule run per message\n",
 			s.name, set.Len(), set.Running(), float64(time.Second)/float64(perMsg), float64(perMsg.Microseconds()), float64(perMsg.Nanoseconds())/float64(set.Running()))
+		states, cache := set.DFACache()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Printf("%-26s memory: %d DFA states in %.1f MB of tables; Go heap %.0f MB with the sets loaded so far\n",
+			"", states, float64(cache)/(1<<20), float64(ms.HeapAlloc)/(1<<20))
 		if s.paths[0] == *stock {
 			stockSet, stockHits = set, hits
 		}
