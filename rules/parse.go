@@ -58,6 +58,7 @@ type Rule struct {
 	lits    []string       // lower-case literals, one of which every match contains (nil: none)
 	litIDs  []int32        // their ids in the set's literalIndex
 	seq     int            // index in its set's all
+	maxHits int            // tflags multiple: matches counted up to this; 0 not multiple
 
 	meta *node // meta rules
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -168,7 +169,14 @@ func translate(body, flags string) (string, error) {
 				b.WriteString(`\x` + hex)
 				i = j - 1
 			case n == '0':
-				b.WriteString(`\x00`)
+				// \0, \0N, \0NN: octal, as Perl reads it (\042 is '"').
+				j := i + 1
+				for j < len(body) && j < i+3 && '0' <= body[j] && body[j] <= '7' {
+					j++
+				}
+				v, _ := strconv.ParseUint("0"+body[i+1:j], 8, 8)
+				fmt.Fprintf(&b, `\x%02x`, v)
+				i = j - 1
 			case unicode.IsLetter(rune(n)) && !strings.ContainsRune("abfnrtvdDwWsSbBAzpPQEx", rune(n)):
 				// Perl ignores unknown escapes of letters; RE2 rejects them.
 				b.WriteByte(n)

@@ -89,6 +89,8 @@ func TestRuleKinds(t *testing.T) {
 		{"exists", `header R exists:Reply-To`, true},
 		{"exists missing", `header R exists:X-Mailer`, false},
 		{"ALL", `header R ALL =~ /^Cc: bob/m`, true},
+		{"ALL keeps the name's case", `header R ALL =~ /^Message-ID: /m`, true},
+		{"ALL, not canonical case", `header R ALL =~ /^Message-Id: /m`, false},
 		{"ToCc", `header R ToCc =~ /bob\@example/`, true},
 		{"MESSAGEID", `header R MESSAGEID =~ /\@bigbank\.example/`, true},
 		{"body: paragraph lines joined", `body R /your account has been suspended/`, true},
@@ -255,6 +257,7 @@ func TestTranslate(t *testing.T) {
 		{`/[[:alpha:]]+\d/`, []string{"ab1"}, nil, false},
 		{`/a.*?b/`, []string{"axxb"}, nil, false},
 		{`/\x41\x4/`, []string{"A\x04"}, nil, false},
+		{`/[\042\0]{2}/`, []string{`""`, "\x00\""}, []string{"42", "\x0042"}, false},
 		{`/\@\%\'/`, []string{`@%'`}, nil, false},
 		{`/foo\Z/`, []string{"foo", "foo\n"}, nil, false},
 		{`/\h+/`, []string{"a \tb"}, nil, false},
@@ -466,6 +469,71 @@ endif
 		got := hitNames(s, msgOf(t, "Subject: x\nMessage-ID: <1@x>\n\n"+tc.body+"\n"))
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%q: hits %v, want %v", tc.body, got, tc.want)
+		}
+	}
+}
+
+// URIs as uri rules see them: links, and bare addresses as mailto: (SpamAssassin's).
+func TestFindURIs(t *testing.T) {
+	for text, want := range map[string]string{
+		"see http://a.example/x, or www.b.example.":             "http://a.example/x http://www.b.example",
+		"write to list-unsubscribe@lists.example.org today":     "mailto:list-unsubscribe@lists.example.org",
+		`<a href="mailto:Me@x.example">me@x.example</a>`:        "mailto:Me@x.example",
+		"user@localhost and @handle and a@b. are not addresses": "",
+		"ftp://f.example/ and bob.smith+tag@mail.example.com.":  "ftp://f.example/ mailto:bob.smith+tag@mail.example.com",
+	} {
+		if got := strings.Join(findURIs(text), " "); got != want {
+			t.Errorf("%q: %q, want %q", text, got, want)
+		}
+	}
+}
+
+// tflags multiple: meta rules see how many times a rule matched (up to maxhits), and
+// a scored rule adds its score per match, as in SpamAssassin.
+func TestMultiple(t *testing.T) {
+	dir := writeRules(t, map[string]string{"r.cf": `
+rawbody __HREF /<a href=/i
+tflags __HREF multiple maxhits=10
+rawbody __HREF_LOWER /<a href=/
+tflags __HREF_LOWER multiple
+meta MIXED __HREF - __HREF_LOWER > 0
+body ACCOUNT /account/
+tflags ACCOUNT multiple maxhits=2
+score ACCOUNT 1.5
+body ONCE /account/
+score ONCE 1.5
+`})
+	s, problems := Load(dir)
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	m := msgOf(t, strings.Replace(sample, `<p>Click <a href=`, `<p><A HREF="http://x.example/">x</A> Click <a href=`, 1))
+	scores := map[string]float64{}
+	for _, h := range s.Eval(m) {
+		scores[h.Rule.Name] = h.Score
+	}
+	if _, ok := scores["MIXED"]; !ok {
+		t.Errorf("MIXED did not hit: %v", scores)
+	}
+	if scores["ACCOUNT"] != 3 || scores["ONCE"] != 1.5 { // three matches (Subject, text), maxhits=2
+		t.Errorf("scores %v, want ACCOUNT 3 (maxhits 2 × 1.5) and ONCE 1.5", scores)
+	}
+	if _, ok := scores["MIXED"]; ok {
+		if hits := hitNames(s, msgOf(t, sample)); slices.Contains(hits, "MIXED") {
+			t.Errorf("MIXED hit with one lower-case href: %v", hits)
+		}
+	}
+}
+
+func TestParagraphs(t *testing.T) {
+	for text, want := range map[string]string{
+		"a\nb\n\nc":             "a b\nc",
+		"a\r\n \t\r\nb":         "a\nb",
+		"\n\n\na  b\n\n\n\nc\n": "a b\nc",
+		"":                      "",
+	} {
+		if got := paragraphs(text); got != want {
+			t.Errorf("%q: %q, want %q", text, got, want)
 		}
 	}
 }

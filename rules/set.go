@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"embed"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/mail"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/emersion/go-message"
@@ -98,6 +100,7 @@ func (p *parser) compile() (*Set, []Problem) {
 		}
 		if tf, ok := p.tflags[name]; ok {
 			r.TFlags = tf
+			r.maxHits = maxHits(tf)
 		}
 		switch sc, ok := p.scores[name]; {
 		case ok:
@@ -275,17 +278,74 @@ func (s *Set) EvalAll(m *filter.Message) []Hit { return s.eval(m, s.all, true) }
 
 func (s *Set) eval(m *filter.Message, rules []*Rule, locate bool) []Hit {
 	t := s.prepare(m, rules, locate)
-	matched := map[string]bool{}
+	matched := map[string]float64{} // what meta rules see: 1, or the count of hits
 	var hits []Hit
 	for _, r := range rules {
 		where, match, ok := r.eval(t, matched)
 		if !ok {
 			continue
 		}
-		matched[r.Name] = true
-		hits = append(hits, Hit{Rule: r, Score: s.score[r.Name], Where: where, Match: match})
+		n := 1.0
+		if r.maxHits > 0 {
+			n = float64(max(1, t.count(r)))
+		}
+		matched[r.Name] = n
+		hits = append(hits, Hit{Rule: r, Score: s.score[r.Name] * n, Where: where, Match: match})
 	}
 	return hits
+}
+
+// maxHits reads tflags multiple (the rule counts its matches: meta rules see the
+// count, and each adds the score) and maxhits=N (at most N); 0 when not multiple.
+func maxHits(tf map[string]bool) int {
+	if !tf["multiple"] {
+		return 0
+	}
+	for f := range tf {
+		if v, ok := strings.CutPrefix(f, "maxhits="); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				return n
+			}
+		}
+	}
+	return 1000
+}
+
+// count counts the matches of a rule with tflags multiple, up to its maxhits.
+func (t *target) count(r *Rule) int {
+	n := 0
+	add := func(re *regexp.Regexp, text string) {
+		if n < r.maxHits {
+			n += len(re.FindAllStringIndex(text, r.maxHits-n))
+		}
+	}
+	re, lower := r.re, r.lowerRe != nil
+	if lower {
+		re = r.lowerRe
+	}
+	switch r.Kind {
+	case Body:
+		lines := t.bodyLines
+		if lower {
+			lines = t.bodyLowerLines
+		}
+		for _, line := range lines {
+			add(re, line)
+		}
+	case Rawbody:
+		add(re, map[bool]string{false: t.rawbody, true: t.rawbodyLower}[lower])
+	case Full:
+		add(re, map[bool]string{false: t.full, true: t.fullLower}[lower])
+	case URI:
+		for _, u := range t.uris {
+			add(re, u)
+		}
+	case Header:
+		if v, ok := t.headerValue(r.Field, r.Mod); ok && !r.Negate && !r.Exists {
+			add(re, v)
+		}
+	}
+	return n
 }
 
 // prepare makes the target rules read: the texts, and the literals they hold.
@@ -393,15 +453,10 @@ func (s *Set) DFACache() (states, bytes int) {
 // Score is a rule's score in this set.
 func (s *Set) Score(name string) float64 { return s.score[name] }
 
-func (r *Rule) eval(t *target, matched map[string]bool) (where, match string, ok bool) {
+func (r *Rule) eval(t *target, matched map[string]float64) (where, match string, ok bool) {
 	switch r.Kind {
 	case Meta:
-		v := r.meta.eval(func(name string) float64 {
-			if matched[name] {
-				return 1
-			}
-			return 0
-		})
+		v := r.meta.eval(func(name string) float64 { return matched[name] })
 		return "meta", "", v != 0
 	case Header:
 		return r.evalHeader(t)
@@ -584,17 +639,28 @@ func newTarget(m *filter.Message, needs map[Kind]bool) *target {
 }
 
 // paragraphs joins the lines of each paragraph with spaces, as SpamAssassin presents
-// body text to body rules: a phrase broken by line wrapping still matches.
+// body text to body rules: a phrase broken by line wrapping still matches. Lines of
+// nothing but white space end paragraphs (SpamAssassin's s/\n+\s*\n+/ /), however
+// many; each paragraph is one line of the result.
 func paragraphs(text string) string {
-	text = strings.ReplaceAll(text, "\r\n", "\n")
 	var b strings.Builder
-	for i, para := range strings.Split(text, "\n\n") {
-		if i > 0 {
-			b.WriteByte('\n')
+	open := false // a paragraph has text and no line end yet
+	for line := range strings.Lines(text) {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			if open {
+				b.WriteByte('\n')
+				open = false
+			}
+			continue
 		}
-		b.WriteString(strings.Join(strings.Fields(para), " "))
+		if open {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strings.Join(f, " "))
+		open = true
 	}
-	return b.String()
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 var wordDecoder = &mime.WordDecoder{CharsetReader: message.CharsetReader}
@@ -608,7 +674,15 @@ func (t *target) headerValue(field, mod string) (string, bool) {
 	case "ALL":
 		var b strings.Builder
 		for f := t.header.Fields(); f.Next(); {
-			b.WriteString(f.Key() + ": " + f.Value() + "\n")
+			// The field name as the message spells it: rules test its case
+			// (SpamAssassin's __MSOE_MID_WRONG_CASE looks for "Message-Id").
+			key := f.Key()
+			if raw, err := f.Raw(); err == nil {
+				if i := bytes.IndexByte(raw, ':'); i > 0 && strings.EqualFold(string(bytes.TrimSpace(raw[:i])), key) {
+					key = string(bytes.TrimSpace(raw[:i]))
+				}
+			}
+			b.WriteString(key + ": " + f.Value() + "\n")
 		}
 		return b.String(), true
 	case "ToCc":
@@ -649,7 +723,9 @@ func (t *target) headerValue(field, mod string) (string, bool) {
 	return strings.Join(values, "\n"), true
 }
 
-// findURIs extracts the links of a text (or HTML): http(s), ftp, www. and mailto.
+// findURIs extracts the links of a text (or HTML): http(s), ftp, www. and mailto,
+// and bare e-mail addresses as mailto: URIs, as SpamAssassin does (uri rules about
+// unsubscribing by mail rely on it).
 func findURIs(text string) []string {
 	var out []string
 	lower := asciiLower(text) // same length as text: its indices are text's
@@ -676,8 +752,44 @@ func findURIs(text string) []string {
 			i = end
 		}
 	}
+	mailto := map[string]bool{}
+	for _, u := range out {
+		if len(u) > 7 && strings.EqualFold(u[:7], "mailto:") {
+			mailto[strings.ToLower(u[7:])] = true
+		}
+	}
+	for i := 0; i < len(text) && len(out) < 200; i++ {
+		j := strings.IndexByte(text[i:], '@')
+		if j < 0 {
+			break
+		}
+		at := i + j
+		start, end := at, at+1
+		for start > 0 && isLocalChar(text[start-1]) {
+			start--
+		}
+		for end < len(text) && (isAlnum(text[end]) || text[end] == '-' || text[end] == '.') {
+			end++
+		}
+		local, domain := text[start:at], strings.TrimRight(text[at+1:end], ".-")
+		i = at
+		if local == "" || !strings.Contains(domain, ".") || (start > 0 && text[start-1] == ':') {
+			continue // not an address, or part of a URI (mailto:, user@ in http://…)
+		}
+		if addr := local + "@" + domain; !mailto[strings.ToLower(addr)] {
+			mailto[strings.ToLower(addr)] = true
+			out = append(out, "mailto:"+addr)
+		}
+	}
 	return out
 }
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// isLocalChar is a character of an address's local part as addresses are written.
+func isLocalChar(c byte) bool { return isAlnum(c) || strings.IndexByte("._%+-=", c) >= 0 }
 
 // Describe returns a hit's description for X-Spam-Report.
 func (h Hit) Describe() string {
