@@ -27,11 +27,14 @@ import (
 	"github.com/postern/postern/spool"
 )
 
+var diffRule *string
+
 func main() {
 	corpus := flag.String("corpus", filepath.Join(os.Getenv("HOME"), ".cache/postern-corpus"), "corpus directory")
 	n := flag.Int("n", 300, "messages to use (a random sample, half spam)")
 	stock := flag.String("stock", "/usr/share/spamassassin", "stock SpamAssassin rules")
 	sa := flag.Bool("sa", true, "also run spamassassin on the same messages")
+	diffRule = flag.String("diff", "", "list the messages where this rule hits on one side only")
 	flag.Parse()
 	runtime.GOMAXPROCS(1) // per core
 
@@ -239,7 +242,7 @@ func agree(set *rules.Set, ours, theirs []map[string]bool, paths []string) {
 				continue // a rule we do not run, or one not reported
 			}
 			if ours[i][n] != theirs[i][n] {
-				if os.Getenv("RULESBENCH_WHICH") == n {
+				if *diffRule == n {
 					fmt.Println("  differs:", n, "postern", ours[i][n], paths[i])
 				}
 				ok = false
