@@ -32,7 +32,7 @@ func TestVirusesThroughPostfix(t *testing.T) {
 			"--data-dir", filepath.Join(tmp, "data"), "--listen", "inet:"+milterAddr)
 	}
 	daemon := start(clamd.TCP, "")
-	if !strings.Contains(daemon.Output(), "clamd answers") {
+	if !daemon.WaitOutput("clamd answers", 10*time.Second) {
 		t.Errorf("no health probe in the log:\n%s", daemon.Output())
 	}
 	snippet := strings.Replace(testutil.MilterSnippet(t, "../docs/postfix.md"), "inet:127.0.0.1:8895", "inet:"+milterAddr, 1)
@@ -56,7 +56,7 @@ func TestVirusesThroughPostfix(t *testing.T) {
 			}
 		})
 	}
-	if !strings.Contains(daemon.Output(), `virus_part="\"eicar.com\" (application/octet-stream)"`) {
+	if !daemon.WaitOutput(`virus_part="\"eicar.com\" (application/octet-stream)"`, 5*time.Second) {
 		t.Errorf("the log does not name the infected part:\n%s", daemon.Output())
 	}
 

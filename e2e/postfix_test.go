@@ -128,7 +128,7 @@ func TestPostfixEndToEnd(t *testing.T) {
 		if got.From != "sender@example.org" || strings.Join(got.Rcpts, ",") != strings.Join(rcpts, ",") {
 			t.Errorf("envelope %s → %v", got.From, got.Rcpts)
 		}
-		if !strings.Contains(daemon.Output(), "message checked") {
+		if !daemon.WaitOutput("message checked", 5*time.Second) {
 			t.Error("no log line for the message")
 		}
 	})
@@ -140,7 +140,7 @@ func TestPostfixEndToEnd(t *testing.T) {
 		}
 		ref := text[strings.Index(text, "(ref ")+5:]
 		ref = ref[:strings.IndexByte(ref, ')')]
-		if !strings.Contains(daemon.Output(), "ref="+ref) {
+		if !daemon.WaitOutput("ref="+ref, 5*time.Second) {
 			t.Errorf("ref %s not in the log", ref)
 		}
 		if _, ok := sink.WaitFor("gtube-1", 2*time.Second); ok {
@@ -198,7 +198,7 @@ func TestPostfixEndToEnd(t *testing.T) {
 		if err := daemon.Stop(10 * time.Second); err != nil {
 			t.Fatalf("postern exit after SIGTERM: %v", err)
 		}
-		if !strings.Contains(daemon.Output(), "stopped") {
+		if !daemon.WaitOutput("stopped", 5*time.Second) {
 			t.Error("no clean shutdown in the log")
 		}
 		code, text := sendSMTP(t, pf.SMTPAddr, "sender@example.org", rcpts, message("down", "down-1", "sent while postern is down"))

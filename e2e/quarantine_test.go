@@ -204,7 +204,7 @@ func TestQuarantineWriteFailureTempfails(t *testing.T) {
 	if code != 451 || !strings.HasPrefix(text, "4.7.1") {
 		t.Fatalf("reply %d %q, want 451 4.7.1", code, text)
 	}
-	if !strings.Contains(d.Output(), "readonly") {
+	if !d.WaitOutput("readonly", 5*time.Second) {
 		t.Errorf("the log does not say why:\n%s", d.Output())
 	}
 	if code, text := sendSMTP(t, e.pf.SMTPAddr, "partner@example.org", []string{"a@example.com"}, message("ok", "ro-2", "clean")); code != 250 {

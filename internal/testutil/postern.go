@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -41,6 +42,19 @@ func (d *Daemon) Output() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.out.String()
+}
+
+// WaitOutput waits up to timeout for the daemon to log s (some lines, such as the
+// clamd health probe, come after it starts listening), and reports whether it did.
+func (d *Daemon) WaitOutput(s string, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(d.Output(), s) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
 }
 
 // StartDaemon runs bin with args and waits until waitAddr (a TCP address) accepts
