@@ -432,31 +432,22 @@ func matchGroup(xs []search, text string) {
 		}
 	}
 	for i := 0; i < len(text) && len(act) > 0; {
-		c := text[i]
+		c, r := text[i], rune(-1) // r: the rune when not ASCII
 		if c < utf8.RuneSelf {
 			i++
-			for k := 0; k < len(act); k++ {
-				x := act[k]
-				cls := int(x.ascii[c])
-				if v := x.tab[int(x.s)+cls].Load(); v > 0 {
-					x.s = v
-					continue
-				} else {
-					x.miss(v, cls)
-				}
-				if !x.running {
-					act[k] = act[len(act)-1]
-					act = act[:len(act)-1]
-					k--
-				}
-			}
-			continue
+		} else {
+			var n int
+			r, n = utf8.DecodeRuneInString(text[i:])
+			i += n
 		}
-		r, n := utf8.DecodeRuneInString(text[i:])
-		i += n
 		for k := 0; k < len(act); k++ {
 			x := act[k]
-			cls := x.d.class(r)
+			cls := 0
+			if r < 0 {
+				cls = int(x.ascii[c])
+			} else {
+				cls = x.d.class(r)
+			}
 			if v := x.tab[int(x.s)+cls].Load(); v > 0 {
 				x.s = v
 				continue

@@ -641,27 +641,45 @@ func newTarget(m *filter.Message, needs map[Kind]bool) *target {
 // paragraphs joins the lines of each paragraph with spaces, as SpamAssassin presents
 // body text to body rules: a phrase broken by line wrapping still matches. Lines of
 // nothing but white space end paragraphs (SpamAssassin's s/\n+\s*\n+/ /), however
-// many; each paragraph is one line of the result.
+// many; each paragraph is one line of the result, cut (after a space where there is
+// one) into lines of at most maxBodyLine bytes, as SpamAssassin cuts them.
 func paragraphs(text string) string {
-	var b strings.Builder
-	open := false // a paragraph has text and no line end yet
+	var b, para strings.Builder
+	flush := func() {
+		p := para.String()
+		para.Reset()
+		if p == "" {
+			return
+		}
+		for len(p) > maxBodyLine {
+			n := strings.LastIndexByte(p[:maxBodyLine], ' ') + 1
+			if n == 0 {
+				n = maxBodyLine
+			}
+			b.WriteString(p[:n])
+			b.WriteByte('\n')
+			p = p[n:]
+		}
+		b.WriteString(p)
+		b.WriteByte('\n')
+	}
 	for line := range strings.Lines(text) {
 		f := strings.Fields(line)
 		if len(f) == 0 {
-			if open {
-				b.WriteByte('\n')
-				open = false
-			}
+			flush()
 			continue
 		}
-		if open {
-			b.WriteByte(' ')
+		if para.Len() > 0 {
+			para.WriteByte(' ')
 		}
-		b.WriteString(strings.Join(f, " "))
-		open = true
+		para.WriteString(strings.Join(f, " "))
 	}
+	flush()
 	return strings.TrimSuffix(b.String(), "\n")
 }
+
+// maxBodyLine is SpamAssassin's MAX_BODY_LINE_LENGTH.
+const maxBodyLine = 2048
 
 var wordDecoder = &mime.WordDecoder{CharsetReader: message.CharsetReader}
 

@@ -105,6 +105,12 @@ w6l0w6k=
 			problems: true,
 		},
 		{
+			name:     "multipart whose boundary never occurs is read as text",
+			raw:      "Content-Type: multipart/alternative; boundary=\"=B 1\"\n\n--= B 1\nContent-Type: text/plain\n\nguaranteed!\n--= B 1--\n",
+			parts:    []string{"text/plain||--= B 1\nContent-Type: text/plain\n\nguaranteed!\n--= B 1--\n"},
+			problems: true,
+		},
+		{
 			name:     "unknown charset keeps the raw text",
 			raw:      "Content-Type: text/plain; charset=x-martian\n\nhello\n",
 			parts:    []string{"text/plain||hello\n"},

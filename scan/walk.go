@@ -2,6 +2,7 @@ package scan
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -109,10 +110,19 @@ func (w *walker) walk(e *message.Entity, depth int) error {
 			return w.leaf(leaf, e.Body)
 		}
 		// go-message leaves a multipart body undecoded; its parts are raw here and
-		// each is decoded by entity.
-		mr := textproto.NewMultipartReader(e.Body, params["boundary"])
-		for {
+		// each is decoded by entity. Until the first part is found the body is kept
+		// (up to maxUnsplit): a multipart whose boundary never occurs (spam often
+		// misspells it) is then read as one text part, so content checks see it.
+		pre := &prefix{r: e.Body, max: maxUnsplit}
+		mr := textproto.NewMultipartReader(pre, params["boundary"])
+		for first := true; ; first = false {
 			part, err := mr.NextPart()
+			if first && err != nil && !isReadErr(err) && pre.buf != nil {
+				w.problem("%s: boundary %q not found: read as text", ctype, params["boundary"])
+				leaf.ContentType = "text/plain"
+				return w.leaf(leaf, bytes.NewReader(pre.buf))
+			}
+			pre.buf, pre.max = nil, 0
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
@@ -140,6 +150,32 @@ func (w *walker) walk(e *message.Entity, depth int) error {
 	default:
 		return w.leaf(leaf, e.Body)
 	}
+}
+
+// maxUnsplit is how much of a multipart body is kept until its first part is found.
+const maxUnsplit = 1 << 20
+
+// prefix keeps what is read through it, up to max bytes; past that it keeps nothing
+// (buf is nil).
+type prefix struct {
+	r   io.Reader
+	buf []byte
+	max int
+}
+
+func (p *prefix) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if p.max > 0 {
+		if len(p.buf)+n > p.max {
+			p.buf, p.max = nil, 0
+		} else {
+			p.buf = append(p.buf, b[:n]...)
+			if p.buf == nil {
+				p.buf = []byte{}
+			}
+		}
+	}
+	return n, err
 }
 
 func (w *walker) leaf(l Leaf, body io.Reader) error {
