@@ -32,7 +32,7 @@ func TestTokens(t *testing.T) {
 		not  []string
 	}{
 		{"words and pairs", "Subject: Cheap Pills\n\nBuy CHEAP pills, now!!\n",
-			[]string{"subject:cheap", "subject:pills", "buy", "cheap", "pills", "now!!", "buy cheap", "cheap pills"}, []string{"Buy", "pills,"}},
+			[]string{"subject:cheap", "subject:pills", "buy", "cheap", "pills", "now!!", "buy cheap", "cheap pills", "caps:CHEAP"}, []string{"Buy", "pills,", "caps:Buy", "caps:Pills"}},
 		{"short and long words", "\nan ox zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\n", []string{"skip:z 30"}, []string{"an", "ox"}},
 		{"addresses", "From: \"Big Bank\" <alert@mail.bigbank.example>\nReply-To: x@other.example\n\nhi there\n",
 			[]string{"from:addr:alert@mail.bigbank.example", "from:mail.bigbank.example", "from:bigbank.example", "from:name:big", "reply-to:other.example"}, nil},

@@ -132,7 +132,14 @@ func (t *tokenizer) words(prefix, text string) {
 			prev = ""
 			continue
 		}
-		w = lower(w)
+		if lw := lower(w); lw != w {
+			// A word in capitals is a shout, more often spam's than the same word
+			// in lower case: keep it as a token of its own too.
+			if n >= 3 && isUpper(w) {
+				t.add(prefix + "caps:" + w)
+			}
+			w = lw
+		}
 		base := fnvAdd(offset64, prefix)
 		t.addKey(Key(fnvAdd(base, w)), func() string { return prefix + w })
 		// Word pairs catch phrases ("click here", "dear friend") that single words
@@ -143,6 +150,16 @@ func (t *tokenizer) words(prefix, text string) {
 		}
 		prev = w
 	}
+}
+
+// isUpper reports whether w has no lower-case letter (it has an upper-case one).
+func isUpper(w string) bool {
+	for _, r := range w {
+		if unicode.IsLower(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // lower is strings.ToLower without the allocation for words already in lower case.
