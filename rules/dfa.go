@@ -25,9 +25,10 @@ import (
 //
 // A dfa is safe for concurrent use. Its transitions are one flat table of int32
 // (a state's row, a column per rune class) whose entries are the offsets of rows: the
-// search loop does one add and one dependent load per byte. Entries are written once, atomically, under the lock; a table that fills
-// up is copied into a larger one, and a cache that grows past its budget starts a new
-// generation, while searches on the old ones go on undisturbed.
+// search loop does one add and one dependent load per byte. Entries are written once,
+// atomically, under the lock; a table that fills up is copied into a larger one, and
+// a cache that grows past its budget starts a new generation, while searches on the
+// old ones go on undisturbed.
 type dfa struct {
 	prog   *syntax.Prog
 	bounds []rune // class i holds the runes in [bounds[i], bounds[i+1])
@@ -209,8 +210,8 @@ func (d *dfa) closure(set []uint32, seen *pcSet, pc uint32, ctx *syntax.EmptyOp)
 	return set
 }
 
-// state returns the row offset of the state for a set of instructions in g, creating it
-// if new; -1 when the set holds a match.
+// state returns the row offset of the state for a set of instructions in g, creating
+// it if new; -1 when the set holds a match.
 func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 	slices.Sort(pcs)
 	key := make([]byte, 0, 1+4*len(pcs))
@@ -256,9 +257,9 @@ func (d *dfa) resolve(s *dstate, r rune) ([]uint32, bool) {
 	return set, false
 }
 
-// step computes (and records) the entry for state id of generation g and class cls
-// (cls == len(d.bounds): the end of text). It returns the entry — a row, -1 for a
-// match; at the end 1 for no match — with the generation and table to go on in.
+// step computes (and records) the entry for the state at row of generation g and
+// class cls (cls == len(d.bounds): the end of text). It returns the entry — a row, -1
+// for a match; at the end 1 for no match — with the generation and table to go on in.
 func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int32) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
