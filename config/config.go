@@ -25,7 +25,7 @@ type Config struct {
 	RulesPaths    []string `toml:"rules_paths" doc:"Rule files and directories (*.cf) in SpamAssassin's syntax, read in order; later ones override scores and definitions. \"default\" is Postern's own set; GTUBE is always built in. SIGHUP reloads them, and on any error the old rules stay. Debian's stock SpamAssassin rules: \"/usr/share/spamassassin\"."`
 
 	Milter     Milter     `toml:"milter" doc:"The milter listener Postfix connects to (smtpd_milters)."`
-	Metrics    Metrics    `toml:"metrics" doc:"Prometheus metrics: messages by action and reason, check times, sizes, clamd's health (PING every 30 s), Bayes and rules counts."`
+	Metrics    Metrics    `toml:"metrics" doc:"Prometheus metrics: messages by action and reason, check times, sizes, clamd's health (PING every 30 s), Bayes and rules counts, the memory of the rules' DFAs (postern_rules_dfa_bytes)."`
 	Limits     Limits     `toml:"limits" doc:"Message size limits and spooling."`
 	Clamd      Clamd      `toml:"clamd" doc:"Virus scanning with ClamAV's daemon. Scanning is on when address is set; without it, serve says at start that virus scanning is off."`
 	Bayes      Bayes      `toml:"bayes" doc:"The Bayesian classifier: its store is data_dir/bayes.db; 'postern learn' teaches it."`

@@ -186,7 +186,7 @@ func TestPostfixEndToEnd(t *testing.T) {
 		resp.Body.Close()
 		for _, want := range []string{
 			`postern_messages_total{action="accept",reason="clean"}`, `postern_messages_total{action="reject",reason="spam"} 1`,
-			"postern_clamd_up -1", "postern_check_seconds_count", "postern_rules ",
+			"postern_clamd_up -1", "postern_check_seconds_count", "postern_rules ", "postern_rules_dfa_bytes ",
 		} {
 			if !strings.Contains(string(body), want) {
 				t.Errorf("metrics lack %q", want)

@@ -65,6 +65,11 @@ func newMetrics(comp *components) *metrics {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "postern_rules", Help: "Rules in the set in use.",
 		}, func() float64 { return float64(r.Set().Len()) }))
+		// The rules' DFAs grow with the mail seen, up to a bound per rule
+		// (docs/rules.md): the one part of postern's memory that does.
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "postern_rules_dfa_bytes", Help: "Bytes of the transition tables the rules' DFAs have built so far.",
+		}, func() float64 { _, b := r.Set().DFACache(); return float64(b) }))
 	}
 	return m
 }
