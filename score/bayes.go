@@ -80,12 +80,14 @@ func (b *Bayes) Learn(ctx context.Context, items []Item, forget bool) ([]Outcome
 
 // ItemOf tokenizes a parsed message for learning.
 func ItemOf(m *scan.Message, spam bool) Item {
-	return Item{MsgID: MessageID(m), Spam: spam, Keys: TokenKeys(m)}
+	keys, _ := TokenKeys(m)
+	return Item{MsgID: MessageID(m), Spam: spam, Keys: keys}
 }
 
 // Classify returns the spam probability of a parsed message, and false in cold start.
 func (b *Bayes) Classify(m *scan.Message) (float64, bool) {
-	return b.Model.Classify(TokenKeys(m), b.Params)
+	keys, header := TokenKeys(m)
+	return b.Model.Classify(keys, header, b.Params)
 }
 
 // ColdStart says why Bayes gives no verdict yet, or "" when it does.

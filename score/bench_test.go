@@ -64,7 +64,8 @@ func BenchmarkClassify(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, ok := model.Classify(TokenKeys(m), p); !ok {
+		keys, header := TokenKeys(m)
+		if _, ok := model.Classify(keys, header, p); !ok {
 			b.Fatal("cold start")
 		}
 	}

@@ -134,15 +134,40 @@ type Clue struct {
 	dev  float64 // |Prob - 0.5|
 }
 
-// Classify returns the spam probability of a message with these keys, and false when
-// the model is still in cold start (too few messages learned to say anything).
-func (m *Model) Classify(keys []Key, p Params) (float64, bool) {
+// Classify returns the spam probability of a message with these keys, of which the
+// first header are its header's tokens (TokenKeys), and false when the model is still
+// in cold start (too few messages learned to say anything).
+//
+// When the evidence is balanced — strong clues both ways, so that Fisher's method
+// gives about 0.5 — and the body alone is clearly spam, the body's probability is the
+// answer: that is spam sent through a mailing list, whose headers (the list's relays
+// and fields, all seen in ham) outweigh what it says. In 10-fold cross-validation this
+// took false negatives at 0.90 from 182 to 167 with no more false positives
+// (docs/accuracy.md); the converse (a hammy body in spammy headers) changed nothing.
+func (m *Model) Classify(keys []Key, header int, p Params) (float64, bool) {
 	m.mu.RLock()
 	nspam, nham := float64(m.nspam), float64(m.nham)
 	if int(nspam) < p.MinSpam || int(nham) < p.MinHam {
 		m.mu.RUnlock()
 		return 0.5, false
 	}
+	clues := m.clues(keys, nspam, nham, p)
+	var body []Clue
+	prob := combine(clues, p.MaxClues)
+	if prob > 0.4 && prob < 0.6 && header > 0 && header < len(keys) {
+		body = m.clues(keys[header:], nspam, nham, p)
+	}
+	m.mu.RUnlock()
+	if body != nil {
+		if pb := combine(body, p.MaxClues); pb >= 0.9 {
+			return pb, true
+		}
+	}
+	return prob, true
+}
+
+// clues returns the significant tokens among keys (the caller holds the read lock).
+func (m *Model) clues(keys []Key, nspam, nham float64, p Params) []Clue {
 	clues := make([]Clue, 0, len(keys))
 	for _, k := range keys {
 		c, ok := m.tokens[k]
@@ -154,8 +179,7 @@ func (m *Model) Classify(keys []Key, p Params) (float64, bool) {
 			clues = append(clues, Clue{k, f, d})
 		}
 	}
-	m.mu.RUnlock()
-	return combine(clues, p.MaxClues), true
+	return clues
 }
 
 // tokenProb is Robinson's f(w): the token's spam ratio, pulled towards the prior x

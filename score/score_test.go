@@ -341,11 +341,11 @@ func TestColdStart(t *testing.T) {
 	m.Add([]Key{k}, true, 1)
 	m.Add([]Key{k}, true, 1)
 	m.Add([]Key{KeyOf("y")}, false, 1)
-	if _, ok := m.Classify([]Key{k}, p); ok {
+	if _, ok := m.Classify([]Key{k}, 0, p); ok {
 		t.Fatal("verdict with 1 ham learned")
 	}
 	m.Add([]Key{KeyOf("y")}, false, 1)
-	if prob, ok := m.Classify([]Key{k}, p); !ok || prob < 0.9 {
+	if prob, ok := m.Classify([]Key{k}, 0, p); !ok || prob < 0.9 {
 		t.Fatalf("after 2/2: %v %v", prob, ok)
 	}
 	b := &Bayes{Model: NewModel(), Params: p}
@@ -375,7 +375,7 @@ func TestConcurrentClassifyWhileLearning(t *testing.T) {
 					return
 				default:
 				}
-				if prob, ok := b.Model.Classify(Keys([]string{"cheap", "pills"}), p); !ok || prob < 0.5 {
+				if prob, ok := b.Model.Classify(Keys([]string{"cheap", "pills"}), 0, p); !ok || prob < 0.5 {
 					t.Errorf("spam words scored %v %v", prob, ok)
 					return
 				}
@@ -409,7 +409,39 @@ func TestAutolearner(t *testing.T) {
 // TokenKeys is Keys(Tokens(m)) without the strings.
 func TestTokenKeysMatchTokens(t *testing.T) {
 	m := parse(t, "From: A <a@b.example>\nSubject: Hello World\n\nClick HERE http://x.example/p now, caf\xe9\n")
-	if got, want := TokenKeys(m), Keys(Tokens(m)); !slices.Equal(got, want) {
+	got, header := TokenKeys(m)
+	if want := Keys(Tokens(m)); !slices.Equal(got, want) {
 		t.Fatalf("keys differ: %d vs %d", len(got), len(want))
+	}
+	if header == 0 || header >= len(got) || !slices.Contains(Tokens(m)[:header], "subject:hello") || slices.Contains(Tokens(m)[:header], "click") {
+		t.Errorf("the first %d keys are not the header's", header)
+	}
+}
+
+// Spam through a mailing list: hammy header tokens, spammy body tokens. Fisher's
+// method alone is undecided; with the header told apart, the body decides.
+func TestBalancedEvidenceBodyDecides(t *testing.T) {
+	m := NewModel()
+	p := DefaultParams()
+	var hdr, body []Key
+	for i := 0; i < 40; i++ {
+		hdr = append(hdr, KeyOf("list:"+itoa(i)))
+		body = append(body, KeyOf("pills"+itoa(i)))
+	}
+	for i := 0; i < 200; i++ {
+		m.Add(append([]Key{KeyOf("ham" + itoa(i))}, hdr...), false, 1)
+		m.Add(append([]Key{KeyOf("spam" + itoa(i))}, body...), true, 1)
+	}
+	keys := append(append([]Key{}, hdr...), body...)
+	if prob, _ := m.Classify(keys, 0, p); prob < 0.4 || prob > 0.6 {
+		t.Fatalf("without the header apart: %.3f, want about 0.5", prob)
+	}
+	if prob, _ := m.Classify(keys, len(hdr), p); prob < 0.9 {
+		t.Errorf("body decides: %.3f, want >= 0.9", prob)
+	}
+	// The converse is not done: a hammy body keeps the balanced answer.
+	keys = append(append([]Key{}, body...), hdr...)
+	if prob, _ := m.Classify(keys, len(body), p); prob < 0.4 || prob > 0.6 {
+		t.Errorf("hammy body: %.3f, want about 0.5", prob)
 	}
 }

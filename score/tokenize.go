@@ -37,15 +37,17 @@ func Tokens(m *scan.Message) []string {
 }
 
 // TokenKeys returns the keys of Tokens(m), without building the token strings: the
-// path every classification takes.
-func TokenKeys(m *scan.Message) []Key {
+// path every classification takes. The first header of them are the header's tokens
+// (Model.Classify weighs the body's apart when the whole is undecided).
+func TokenKeys(m *scan.Message) (keys []Key, header int) {
 	t := tokenizer{seen: make(map[Key]struct{}, 1024), keys: make([]Key, 0, 1024)}
 	t.run(m)
-	return t.keys
+	return t.keys, t.header
 }
 
 func (t *tokenizer) run(m *scan.Message) {
 	t.headers(m)
+	t.header = len(t.keys)
 	budget := maxTextBytes
 	for _, p := range m.Parts {
 		switch {
@@ -79,6 +81,8 @@ type tokenizer struct {
 	keys []Key
 	keep bool     // also keep the token strings (Tokens)
 	strs []string // with keep
+	// header is how many of keys came from the header (they come first).
+	header int
 }
 
 func (t *tokenizer) add(tok string) { t.addKey(KeyOf(tok), func() string { return tok }) }

@@ -23,10 +23,11 @@ import (
 )
 
 type sample struct {
-	path string
-	spam bool
-	keys []score.Key
-	fold int
+	path   string
+	spam   bool
+	keys   []score.Key
+	header int // keys[:header] are the header's (score.TokenKeys)
+	fold   int
 }
 
 type scored struct {
@@ -156,7 +157,7 @@ func load(dir string) ([]sample, error) {
 					continue
 				}
 				m, _ := scan.Parse(bytes.NewReader(mbox.StripFrom(b)))
-				paths[i].keys = score.TokenKeys(m)
+				paths[i].keys, paths[i].header = score.TokenKeys(m)
 			}
 		}()
 	}
@@ -180,7 +181,7 @@ func crossValidate(samples []sample, folds int, p score.Params) []scored {
 		}
 		for i, s := range samples {
 			if s.fold == f {
-				prob, _ := m.Classify(s.keys, p)
+				prob, _ := m.Classify(s.keys, s.header, p)
 				out[i] = scored{prob, s.spam}
 			}
 		}
