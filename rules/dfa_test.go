@@ -268,3 +268,39 @@ func BenchmarkDFAGroup(b *testing.B) {
 		}
 	})
 }
+
+// Sessions share a Set, and with it every rule's DFA while it grows: messages
+// evaluated concurrently (run with -race) hit what they hit alone.
+func TestEvalConcurrent(t *testing.T) {
+	s, problems := Load("/usr/share/spamassassin")
+	if len(Errors(problems)) > 0 || s.Len() < 100 {
+		t.Skip("no stock SpamAssassin rules (apt-get install spamassassin)")
+	}
+	plain, _ := Load("/usr/share/spamassassin")
+	for _, r := range plain.all {
+		r.dfa = nil
+	}
+	msgs := []*filter.Message{
+		msgOf(t, sample),
+		msgOf(t, "Subject: V-I-A-G-R-A\n\nXanax, Valium, phentermine ONLINE PHARMACY\n\nClaim your $1,000,000.00 prize now\n"),
+		msgOf(t, "Subject: meeting\nContent-Type: text/html\n\n<p>Dear Friend,</p><p>We are NOT spam. <a href=\"http://1.2.3.4/x\">Click here</a> to remove yourself.</p>\n"),
+	}
+	want := make([][]string, len(msgs))
+	for i, m := range msgs {
+		want[i] = hitNames(plain, m)
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for k := 0; k < 6; k++ {
+				i := (w + k) % len(msgs)
+				if got := hitNames(s, msgs[i]); !slices.Equal(got, want[i]) {
+					t.Errorf("message %d: %v, want %v", i, got, want[i])
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+}
