@@ -11,7 +11,8 @@ import (
 )
 
 // TestRulesReloadOnSIGHUP: a running postern picks up edited rule files on SIGHUP,
-// and keeps its old rules when the new files have errors.
+// and keeps its old rules when the new files have errors; postern rules reload sends
+// that SIGHUP only when the rules have no errors.
 func TestRulesReloadOnSIGHUP(t *testing.T) {
 	e := newEnv(t)
 	rulesDir := filepath.Join(e.tmp, "rules")
@@ -45,9 +46,23 @@ func TestRulesReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("no X-Spam-Status in:\n%s", got.Data)
 		return ""
 	}
+	reloads := 0 // outcomes logged so far: "rules reloaded" or "keeping the old rules"
+	waitReload := func() {
+		t.Helper()
+		reloads++
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			out := d.Output()
+			if strings.Count(out, "SIGHUP: rules reloaded")+strings.Count(out, "keeping the old rules\"") >= reloads {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("reload %d never logged:\n%s", reloads, out)
+			}
+		}
+	}
 	reload := func() {
 		d.Cmd.Process.Signal(syscall.SIGHUP)
-		time.Sleep(500 * time.Millisecond)
+		waitReload()
 	}
 
 	if s := status("reload-1"); !strings.Contains(s, "LOCAL_OLD") {
@@ -65,5 +80,20 @@ func TestRulesReloadOnSIGHUP(t *testing.T) {
 	}
 	if out := d.Output(); !strings.Contains(out, "keeping the old rules") || !strings.Contains(out, "local.cf:1") {
 		t.Errorf("the log does not name the error:\n%s", out)
+	}
+
+	// postern rules reload: errors stop it before any signal; good rules are sent.
+	out, code := e.cli("rules", "reload", "--pid", fmt.Sprint(d.Cmd.Process.Pid))
+	if code != 1 || !strings.Contains(out, "local.cf:1") || !strings.Contains(out, "nothing signalled") {
+		t.Fatalf("rules reload with a broken file: exit %d:\n%s", code, out)
+	}
+	write("body LOCAL_CLI /quarterly widget/i\nscore LOCAL_CLI 0.9\n")
+	out, code = e.cli("rules", "reload") // finds the running serve itself
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("pid %d", d.Cmd.Process.Pid)) {
+		t.Fatalf("rules reload: exit %d:\n%s", code, out)
+	}
+	waitReload()
+	if s := status("reload-4"); !strings.Contains(s, "LOCAL_CLI") {
+		t.Fatalf("after postern rules reload: %s", s)
 	}
 }

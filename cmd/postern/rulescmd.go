@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/mbox"
@@ -17,7 +20,7 @@ import (
 )
 
 func runRules(args []string) int {
-	fs, c := newFlags("rules", "rules lint [PATH...] | rules test RULE FILE", `
+	fs, c := newFlags("rules", "rules lint [PATH...] | rules test RULE FILE | rules reload", `
 lint [PATH...]   reads rule files (default: rules_paths of the configuration) and
                  prints every error and warning with file:line and the rule name,
                  then how many rules of each type were loaded and skipped. Exit
@@ -26,10 +29,15 @@ lint [PATH...]   reads rule files (default: rules_paths of the configuration) an
 test RULE FILE   shows whether RULE hits the message in FILE, where, and what it
                  matched. With --rule 'body NAME /regex/' the rule is given on the
                  command line instead of being looked up in the rule files.
-Reload a running serve with SIGHUP (systemctl reload postern).`)
+reload           checks the configured rules as lint does and, when they have no
+                 errors, sends SIGHUP to the running postern serve (--pid, or every
+                 "postern serve" process of this user), which loads them. With
+                 errors nothing is signalled: serve would keep its old rules anyway.
+                 (systemctl reload postern does the same through the unit file.)`)
 	var extra stringList
 	fs.Var(&extra, "rules", "also load this rule `PATH`; repeatable")
 	ruleText := fs.String("rule", "", "a rule `DEFINITION` to test, in SpamAssassin syntax")
+	pid := fs.Int("pid", 0, "rules reload: signal this `PID` instead of looking for postern serve")
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
@@ -64,6 +72,8 @@ Reload a running serve with SIGHUP (systemctl reload postern).`)
 			return fail("rules test: want RULE FILE (or --rule DEFINITION FILE)")
 		}
 		return rulesTest(paths, args[0], args[1])
+	case "reload":
+		return rulesReload(append(cfg.RulesPaths, extra...), *pid)
 	}
 	fs.Usage()
 	return 2
@@ -138,4 +148,59 @@ func rulesTest(paths []string, name, file string) int {
 	}
 	fmt.Println("no hit")
 	return 1
+}
+
+// rulesReload checks the rules a running serve would load, and signals it only when
+// they load without errors, so the operator sees the errors here, not in its log.
+func rulesReload(paths []string, pid int) int {
+	set, problems := rules.Load(paths...)
+	if errs := rules.Errors(problems); len(errs) > 0 {
+		for _, p := range errs {
+			fmt.Fprintln(os.Stderr, p)
+		}
+		return fail("%d error(s): nothing signalled (postern serve would keep its old rules anyway)", len(errs))
+	}
+	pids := []int{pid}
+	if pid == 0 {
+		pids = servePIDs()
+		if len(pids) == 0 {
+			return fail("rules are fine (%d), but no running postern serve was found: give --pid", set.Len())
+		}
+	}
+	for _, p := range pids {
+		if err := syscall.Kill(p, syscall.SIGHUP); err != nil {
+			return fail("signal pid %d: %v", p, err)
+		}
+		fmt.Printf("sent SIGHUP to postern serve (pid %d): it loads %d rules from %s and logs the outcome\n", p, set.Len(), strings.Join(paths, ", "))
+	}
+	return 0
+}
+
+// servePIDs finds this user's "postern serve" processes in /proc (Linux).
+func servePIDs() []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil || p == os.Getpid() {
+			continue
+		}
+		if info, err := e.Info(); err != nil || !ownedByMe(info) {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if len(args) > 1 && filepath.Base(args[0]) == "postern" && slices.Contains(args[1:], "serve") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func ownedByMe(info os.FileInfo) bool {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid()
 }
