@@ -111,10 +111,7 @@ func FuzzDFA(f *testing.F) {
 // Every stock SpamAssassin rule's DFA agrees with its regexp on spam-like text and,
 // when the corpus is at hand, on real messages (each paragraph, as body rules see them).
 func TestDFAAgreesOnStockRules(t *testing.T) {
-	s, problems := Load("/usr/share/spamassassin")
-	if len(Errors(problems)) > 0 || s.Len() < 100 {
-		t.Skip("no stock SpamAssassin rules (apt-get install spamassassin)")
-	}
+	s := stockRules(t, false)
 	texts := []string{
 		sample, "V-I-A-G-R-A and C.I.A.L.I.S at 50% off!", "Click here to unsubscribe: remove@list.example",
 		"We are not spam. Claim your $1,000,000.00 prize now, fill the form", "in our warehouse: ready to ship",
@@ -209,14 +206,7 @@ func TestDFAConcurrent(t *testing.T) {
 // Evaluation with every shortcut (literal index, DFAs, grouped DFAs, lower-cased
 // matching) hits exactly the rules plain regexp evaluation hits, on the stock rules.
 func TestEvalAgreesWithPlainRegexp(t *testing.T) {
-	fast, problems := Load("/usr/share/spamassassin")
-	if len(Errors(problems)) > 0 || fast.Len() < 100 {
-		t.Skip("no stock SpamAssassin rules (apt-get install spamassassin)")
-	}
-	plain, _ := Load("/usr/share/spamassassin")
-	for _, r := range plain.all {
-		r.lits, r.litIDs, r.lowerRe, r.dfa = nil, nil, nil, nil
-	}
+	fast, plain := stockRules(t, false), stockRules(t, true)
 	msgs := []*filter.Message{msgOf(t, sample), msgOf(t, "Subject: V-I-A-G-R-A\n\nXanax, Valium, phentermine ONLINE PHARMACY\n\nClaim your $1,000,000.00 prize now\n")}
 	home, _ := os.UserHomeDir()
 	for _, sub := range []string{"spam", "ham"} {
@@ -272,14 +262,7 @@ func BenchmarkDFAGroup(b *testing.B) {
 // Sessions share a Set, and with it every rule's DFA while it grows: messages
 // evaluated concurrently (run with -race) hit what they hit alone.
 func TestEvalConcurrent(t *testing.T) {
-	s, problems := Load("/usr/share/spamassassin")
-	if len(Errors(problems)) > 0 || s.Len() < 100 {
-		t.Skip("no stock SpamAssassin rules (apt-get install spamassassin)")
-	}
-	plain, _ := Load("/usr/share/spamassassin")
-	for _, r := range plain.all {
-		r.dfa = nil
-	}
+	s, plain := stockRules(t, false), stockRules(t, true)
 	msgs := []*filter.Message{
 		msgOf(t, sample),
 		msgOf(t, "Subject: V-I-A-G-R-A\n\nXanax, Valium, phentermine ONLINE PHARMACY\n\nClaim your $1,000,000.00 prize now\n"),
