@@ -37,7 +37,7 @@ func commands() []command {
 		{"check", "check message files offline with the same pipeline, print a report", runCheck},
 		{"learn", "teach the Bayesian classifier: learn --spam|--ham [--forget] PATH...", runLearn},
 		{"bayes", "bayes stats | export FILE | import FILE", runBayes},
-		{"rules", "rules lint [PATH...] | rules test RULE FILE: check and try rule files", runRules},
+		{"rules", "rules lint [PATH...] | test RULE FILE | reload: check, try and reload rule files", runRules},
 		{"quarantine", "list, show, release, delete, purge the messages Postern rejected or held", runQuarantine},
 		{"config", "config test: validate the configuration; config doc: print its reference", runConfig},
 		{"version", "print the version", runVersion},
@@ -182,10 +182,13 @@ func (c *components) Close() {
 // check opens it only to read, and learns nothing.
 func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, error) {
 	c := &components{}
-	set, err := loadRules(cfg.RulesPaths, log)
+	set, problems, err := loadRules(cfg.RulesPaths)
 	if err != nil {
 		return nil, err
 	}
+	log.WithFields(logrus.Fields{
+		"rules": set.Len(), "running": set.Running(), "skipped": len(problems), "paths": strings.Join(cfg.RulesPaths, ","),
+	}).Info("rules loaded (postern rules lint lists what was skipped)")
 	c.Rules = rules.NewCheck(set)
 	checks := []filter.Check{c.Rules}
 	if cfg.Clamd.Address != "" {
@@ -246,8 +249,9 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 	return c, nil
 }
 
-// loadRules loads the rule files; errors (not warnings) fail, each with file:line.
-func loadRules(paths []string, log logrus.FieldLogger) (*rules.Set, error) {
+// loadRules loads the rule files; errors (not warnings) fail the whole set, each
+// error with file:line in the returned error. The problems include the warnings.
+func loadRules(paths []string) (*rules.Set, []rules.Problem, error) {
 	set, problems := rules.Load(paths...)
 	errs := rules.Errors(problems)
 	if len(errs) > 0 {
@@ -255,12 +259,9 @@ func loadRules(paths []string, log logrus.FieldLogger) (*rules.Set, error) {
 		for i, p := range errs {
 			lines[i] = p.String()
 		}
-		return nil, fmt.Errorf("rules: %d error(s):\n%s", len(errs), strings.Join(lines, "\n"))
+		return nil, problems, fmt.Errorf("rules: %d error(s):\n%s", len(errs), strings.Join(lines, "\n"))
 	}
-	log.WithFields(logrus.Fields{
-		"rules": set.Len(), "running": set.Running(), "skipped": len(problems), "paths": strings.Join(paths, ","),
-	}).Info("rules loaded (postern rules lint lists what was skipped)")
-	return set, nil
+	return set, problems, nil
 }
 
 func bayesParams(cfg config.Config) score.Params {

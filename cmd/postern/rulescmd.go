@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -106,12 +105,9 @@ func rulesLint(paths []string) int {
 }
 
 func rulesTest(paths []string, name, file string) int {
-	set, problems := rules.Load(paths...)
-	if errs := rules.Errors(problems); len(errs) > 0 {
-		for _, p := range errs {
-			fmt.Fprintln(os.Stderr, p)
-		}
-		return fail("rules have errors")
+	set, problems, err := loadRules(paths)
+	if err != nil {
+		return fail("%v", err)
 	}
 	for _, p := range problems {
 		if p.Rule == name {
@@ -133,7 +129,6 @@ func rulesTest(paths []string, name, file string) int {
 	}
 	sp := spool.FromBytes(raw)
 	hits := set.EvalAll(&filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed, Env: &filter.Envelope{}})
-	_ = context.Background
 	fmt.Printf("rule %s\n", r)
 	for _, h := range hits {
 		if h.Rule.Name != name {
@@ -153,12 +148,9 @@ func rulesTest(paths []string, name, file string) int {
 // rulesReload checks the rules a running serve would load, and signals it only when
 // they load without errors, so the operator sees the errors here, not in its log.
 func rulesReload(paths []string, pid int) int {
-	set, problems := rules.Load(paths...)
-	if errs := rules.Errors(problems); len(errs) > 0 {
-		for _, p := range errs {
-			fmt.Fprintln(os.Stderr, p)
-		}
-		return fail("%d error(s): nothing signalled (postern serve would keep its old rules anyway)", len(errs))
+	set, _, err := loadRules(paths)
+	if err != nil {
+		return fail("%v\nnothing signalled: postern serve would keep its old rules anyway", err)
 	}
 	pids := []int{pid}
 	if pid == 0 {

@@ -1,24 +1,24 @@
 package main
 
 import (
+	"context"
 	"flag"
+	stdlog "log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
 	"github.com/postern/postern/clamav"
+	"github.com/postern/postern/config"
+	"github.com/postern/postern/milter"
 	"github.com/postern/postern/quarantine"
 	"github.com/postern/postern/rules"
 	"github.com/postern/postern/score"
-	stdlog "log"
-	"path/filepath"
-	"strings"
-	"time"
-
-	"context"
-	"github.com/sirupsen/logrus"
-	"os"
-	"os/signal"
-	"syscall"
-
-	"github.com/postern/postern/config"
-	"github.com/postern/postern/milter"
 )
 
 func runServe(args []string) int {
@@ -35,6 +35,11 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
+	// Before anything slow (loading rules, opening stores): a SIGHUP's default action
+	// is to exit, and one sent while starting (postern rules reload, logrotate) must
+	// not stop the daemon. Signals that come early wait in the channel.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	cfg, err := c.load(fs)
 	if err != nil {
 		return fail("%v", err)
@@ -84,8 +89,6 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	mctx, stopMetrics := context.WithCancel(context.Background())
 	defer stopMetrics()
 	met.serve(mctx, cfg.Metrics.Listen, comp, log)
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	log.WithFields(map[string]any{
@@ -239,12 +242,9 @@ func reloadRules(log *logrus.Logger, check *rules.Check, c *common, fs *flag.Fla
 		log.WithError(err).Error("SIGHUP: configuration has errors: keeping the old rules")
 		return
 	}
-	set, problems := rules.Load(cfg.RulesPaths...)
-	if errs := rules.Errors(problems); len(errs) > 0 {
-		for _, p := range errs {
-			log.WithField("problem", p.String()).Error("rules reload")
-		}
-		log.WithField("errors", len(errs)).Error("SIGHUP: rules have errors: keeping the old rules")
+	set, problems, err := loadRules(cfg.RulesPaths)
+	if err != nil {
+		log.WithError(err).Error("SIGHUP: rules have errors: keeping the old rules")
 		return
 	}
 	check.Swap(set)
