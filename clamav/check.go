@@ -134,6 +134,11 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	if werr != nil && !errors.Is(werr, errStop) {
 		record("message", "", werr)
 	}
+	if err := ctx.Err(); err != nil {
+		// Cancelled by us only once a virus is found; otherwise the deadline (or the
+		// caller) stopped the walk, and the parts after it were never scanned.
+		record("message", "", err)
+	}
 
 	if f.virus != "" {
 		return filter.Result{Virus: f.virus, VirusPart: f.part}

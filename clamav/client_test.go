@@ -8,9 +8,13 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/spool"
 )
 
 func TestParseReply(t *testing.T) {
@@ -242,5 +246,26 @@ func TestParseAddress(t *testing.T) {
 		if n != tc.network || a != tc.addr || (err == nil) != (tc.network != "") {
 			t.Errorf("ParseAddress(%q) = %q %q %v", tc.in, n, a, err)
 		}
+	}
+}
+
+// cleanScanner says every stream is clean; it counts the streams.
+type cleanScanner struct{ n atomic.Int32 }
+
+func (s *cleanScanner) Scan(context.Context, io.Reader) (string, error) {
+	s.n.Add(1)
+	return "", nil
+}
+
+// A check stopped by the deadline before it scanned every part must not call the
+// message clean.
+func TestCheckPastDeadlineIsNotClean(t *testing.T) {
+	sc := &cleanScanner{}
+	sp := spool.FromBytes([]byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\nxyz\r\n--b--\r\n"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := (&Check{Clamd: sc}).Check(ctx, &filter.Message{Raw: sp, Size: sp.Size()})
+	if r.Err == nil {
+		t.Fatalf("clean result after %d of 2 parts scanned: %+v", sc.n.Load(), r)
 	}
 }

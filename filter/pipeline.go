@@ -102,6 +102,11 @@ func (p *Pipeline) runChecks(ctx context.Context, msg *Message) []Result {
 				ch <- indexed{i, r}
 			}()
 			r = c.Check(ctx, msg)
+			if r.Err == nil && ctx.Err() != nil {
+				// A check that returns after the deadline may have stopped short
+				// (parts not scanned) without saying so: it did not finish.
+				r.Err = fmt.Errorf("%s: %w", c.Name(), ctx.Err())
+			}
 		}(i, c)
 	}
 	results := make([]Result, len(p.Checks))

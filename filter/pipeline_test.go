@@ -107,6 +107,26 @@ func TestVerdicts(t *testing.T) {
 	}
 }
 
+// expired is a context whose deadline has passed but whose Done never fires in a
+// select: the order in which runChecks sees a result and the deadline is then fixed.
+type expired struct{ context.Context }
+
+func (expired) Done() <-chan struct{} { return nil }
+func (expired) Err() error            { return context.DeadlineExceeded }
+
+// A check that returns after the deadline may have stopped short without saying so
+// (a virus scan that skipped the parts left): its result counts as a failure.
+func TestResultAfterDeadlineFails(t *testing.T) {
+	p := &Pipeline{Checks: []Check{fixed{"av", Result{Headers: []Header{{"X-Virus-Status", "Clean"}}}}}, Policy: policy()}
+	rs := p.runChecks(expired{context.Background()}, &Message{})
+	if len(rs) != 1 || !errors.Is(rs[0].Err, context.DeadlineExceeded) {
+		t.Fatalf("results %+v, want the deadline as the check's error", rs)
+	}
+	if v := p.decide("REF", rs); v.Action != TempFail {
+		t.Errorf("verdict %s, want tempfail", v.Action)
+	}
+}
+
 func header(hs []Header, name string) (string, bool) {
 	for _, h := range hs {
 		if h.Name == name {
