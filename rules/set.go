@@ -31,8 +31,10 @@ type Set struct {
 	all   []*Rule                 // non-meta rules, then meta rules in dependency order
 	rules []*Rule                 // those of all that can change a score: what Eval runs
 	index [Full + 1]*literalIndex // by the kind of rule (body, rawbody, full)
-	score map[string]float64
-	Stats Stats
+	// What Eval and EvalAll run, worked out once rather than for every message.
+	runPlan, allPlan *plan
+	score            map[string]float64
+	Stats            Stats
 	// Ignored counts directives of SpamAssassin's syntax that Postern does not use.
 	Ignored map[string]int
 }
@@ -142,6 +144,7 @@ func (p *parser) compile() (*Set, []Problem) {
 			}
 		}
 	}
+	s.runPlan, s.allPlan = newPlan(s.rules), newPlan(s.all)
 	for name := range p.scores {
 		if _, ok := p.defs[name]; !ok {
 			p.problem("", 0, name, true, "score for a rule that is not defined (or was skipped)")
@@ -270,17 +273,36 @@ type Hit struct {
 // Eval runs the rules that can change a score on a message. Rules scored 0 and
 // sub-rules (__NAME) take part in meta rules but are not reported.
 // What matched is not located (Hit.Match is empty): only the score needs the hits.
-func (s *Set) Eval(m *filter.Message) []Hit { return s.eval(m, s.rules, false) }
+func (s *Set) Eval(m *filter.Message) []Hit { return s.eval(m, s.runPlan, false) }
 
 // EvalAll runs every rule, needed or not, and says where each hit matched (for
 // postern rules test).
-func (s *Set) EvalAll(m *filter.Message) []Hit { return s.eval(m, s.all, true) }
+func (s *Set) EvalAll(m *filter.Message) []Hit { return s.eval(m, s.allPlan, true) }
 
-func (s *Set) eval(m *filter.Message, rules []*Rule, locate bool) []Hit {
-	t := s.prepare(m, rules, locate)
+// plan is a list of rules to run and what follows from it: the texts they read, and
+// the rules without literals (run together, see runLiteralFree) by kind.
+type plan struct {
+	rules []*Rule
+	needs map[Kind]bool
+	free  [Full + 1][]*Rule
+}
+
+func newPlan(rules []*Rule) *plan {
+	p := &plan{rules: rules, needs: map[Kind]bool{}}
+	for _, r := range rules {
+		p.needs[r.Kind] = true
+		if r.lits == nil && r.dfa != nil && (r.Kind == Body || r.Kind == Rawbody || r.Kind == Full) {
+			p.free[r.Kind] = append(p.free[r.Kind], r)
+		}
+	}
+	return p
+}
+
+func (s *Set) eval(m *filter.Message, p *plan, locate bool) []Hit {
+	t := s.prepare(m, p, locate)
 	matched := map[string]float64{} // what meta rules see: 1, or the count of hits
 	var hits []Hit
-	for _, r := range rules {
+	for _, r := range p.rules {
 		where, match, ok := r.eval(t, matched)
 		if !ok {
 			continue
@@ -349,11 +371,8 @@ func (t *target) count(r *Rule) int {
 }
 
 // prepare makes the target rules read: the texts, and the literals they hold.
-func (s *Set) prepare(m *filter.Message, rules []*Rule, locate bool) *target {
-	needs := map[Kind]bool{}
-	for _, r := range rules {
-		needs[r.Kind] = true
-	}
+func (s *Set) prepare(m *filter.Message, p *plan, locate bool) *target {
+	needs := p.needs
 	t := newTarget(m, needs)
 	t.locate = locate
 	// One pass per text finds every rule's literals (see literalIndex).
@@ -364,7 +383,7 @@ func (s *Set) prepare(m *filter.Message, rules []*Rule, locate bool) *target {
 	if needs[Full] {
 		t.fullHits = s.index[Full].scan(t.fullLower)
 	}
-	t.runLiteralFree(rules, len(s.all))
+	t.runLiteralFree(p, len(s.all))
 	return t
 }
 
@@ -374,27 +393,23 @@ const dfaGroup = 8
 // runLiteralFree decides the rules that have no literal to prefilter on — they read
 // every paragraph of the body, or all of the rawbody or message — several DFAs at a
 // time (matchGroup), and records where each matched for eval.
-func (t *target) runLiteralFree(rules []*Rule, n int) {
+func (t *target) runLiteralFree(p *plan, n int) {
 	t.free = make([]int32, n)
 	for i := range t.free {
 		t.free[i] = undecided
 	}
-	var byKind [Full + 1][]*Rule
-	for _, r := range rules {
-		if r.lits == nil && r.dfa != nil && (r.Kind == Body || r.Kind == Rawbody || r.Kind == Full) {
-			byKind[r.Kind] = append(byKind[r.Kind], r)
-		}
-	}
-	t.runGroups(byKind[Body], t.bodyLines, t.bodyLowerLines)
-	t.runGroups(byKind[Rawbody], []string{t.rawbody}, []string{t.rawbodyLower})
-	t.runGroups(byKind[Full], []string{t.full}, []string{t.fullLower})
+	t.runGroups(p.free[Body], t.bodyLines, t.bodyLowerLines)
+	t.runGroups(p.free[Rawbody], []string{t.rawbody}, []string{t.rawbodyLower})
+	t.runGroups(p.free[Full], []string{t.full}, []string{t.fullLower})
 }
 
 const undecided = -2
 
 func (t *target) runGroups(rules []*Rule, texts, lowers []string) {
 	for _, r := range rules {
-		t.free[r.seq] = -1
+		if r.dfa != nil { // (tests take DFAs away; eval decides those rules)
+			t.free[r.seq] = -1
+		}
 	}
 	xs := make([]search, 0, dfaGroup)
 	batch := make([]*Rule, 0, dfaGroup)
@@ -421,8 +436,8 @@ func (t *target) runGroups(rules []*Rule, texts, lowers []string) {
 				xs, batch = xs[:0], batch[:0]
 			}
 			for _, r := range rules {
-				if t.free[r.seq] >= 0 || (r.lowerRe != nil) != lower {
-					continue
+				if t.free[r.seq] != -1 || (r.lowerRe != nil) != lower {
+					continue // matched already, undecided here, or for the other text
 				}
 				xs = append(xs, r.dfa.begin(len(text)))
 				batch = append(batch, r)
