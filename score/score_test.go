@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"math/rand"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -443,5 +444,28 @@ func TestBalancedEvidenceBodyDecides(t *testing.T) {
 	keys = append(append([]Key{}, body...), hdr...)
 	if prob, _ := m.Classify(keys, len(body), p); prob < 0.4 || prob > 0.6 {
 		t.Errorf("hammy body: %.3f, want about 0.5", prob)
+	}
+}
+
+// selectTop picks the same clues a full sort would, for any input order and ties.
+func TestSelectTop(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	for round := 0; round < 200; round++ {
+		n := 1 + rng.Intn(400)
+		clues := make([]Clue, n)
+		for i := range clues {
+			dev := float64(rng.Intn(20)) / 40 // many ties
+			clues[i] = Clue{Key: Key(rng.Intn(1000)), dev: dev, Prob: 0.5 + dev}
+		}
+		k := 1 + rng.Intn(n)
+		want := slices.Clone(clues)
+		slices.SortFunc(want, moreSignificant)
+		got := slices.Clone(clues)
+		selectTop(got, k)
+		got = got[:k]
+		slices.SortFunc(got, moreSignificant)
+		if !slices.Equal(got, want[:k]) {
+			t.Fatalf("n=%d k=%d: top differs", n, k)
+		}
 	}
 }
