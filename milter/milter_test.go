@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -607,10 +608,11 @@ func TestUnixSocket(t *testing.T) {
 
 // keeper is a fake quarantine for the session's side of the contract.
 type keeper struct {
-	mu   sync.Mutex
-	recs []*quarantine.Record
-	raws []string
-	err  error
+	mu      sync.Mutex
+	recs    []*quarantine.Record
+	raws    []string
+	err     error
+	deleted []string
 }
 
 func (k *keeper) Put(_ context.Context, r *quarantine.Record, raw io.Reader) error {
@@ -622,6 +624,43 @@ func (k *keeper) Put(_ context.Context, r *quarantine.Record, raw io.Reader) err
 	defer k.mu.Unlock()
 	k.recs, k.raws = append(k.recs, r), append(k.raws, string(b))
 	return nil
+}
+
+func (k *keeper) Delete(_ context.Context, id, _ string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for i, r := range k.recs {
+		if r.ID == id {
+			k.recs, k.raws = slices.Delete(k.recs, i, i+1), slices.Delete(k.raws, i, i+1)
+			k.deleted = append(k.deleted, id)
+		}
+	}
+	return nil
+}
+
+// A hold whose copy is kept but whose accept into the hold queue fails (here the
+// modifier cannot write: a panic, recovered as a tempfail) withdraws the copy: the
+// sender retries, and a release later must not deliver the message twice.
+func TestFailedHoldWithdrawsItsRecord(t *testing.T) {
+	k := &keeper{}
+	opts := defaultOpts()
+	opts.Spam = Hold
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	s := &session{srv: &Server{Pipeline: testPipeline(), Opts: opts, Log: log, Quarantine: k}, log: log}
+	s.MailFrom("<a@example.org>", nil)
+	s.RcptTo("<b@example.com>", nil)
+	s.Header("Subject", "hello", nil)
+	s.Headers(nil, nil)
+	s.BodyChunk([]byte("spam "+gtube+"\r\n"), nil)
+	resp, _ := s.Body(&gomilter.Modifier{}) // no connection behind it: adding a header panics
+	f, ok := resp.(*final)
+	if !ok || !strings.HasPrefix(string(f.msg.Data), "451 ") {
+		t.Fatalf("answer %+v, want 451", resp)
+	}
+	if len(k.deleted) != 1 || len(k.recs) != 0 {
+		t.Errorf("records %d kept, %v withdrawn; want the held copy withdrawn", len(k.recs), k.deleted)
+	}
 }
 
 func TestQuarantineActions(t *testing.T) {

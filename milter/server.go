@@ -26,6 +26,9 @@ import (
 // Keeper stores a copy of a message before it is rejected or held: the quarantine.
 type Keeper interface {
 	Put(ctx context.Context, r *quarantine.Record, raw io.Reader) error
+	// Delete withdraws a record kept for a hold that did not happen (the message was
+	// tempfailed after all), so releasing it later cannot deliver a second copy.
+	Delete(ctx context.Context, id, by string) error
 }
 
 // What to do with a message the verdict rejects, per reason (config [quarantine]).

@@ -281,6 +281,14 @@ func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 			return s.noMessage("end of data")
 		}
 		msg, p := s.msg, s.srv.Pipeline
+		// A record kept for a hold stands only if the message is accepted into the
+		// hold queue; a tempfail (or a panic) after the copy is kept withdraws it.
+		heldRecord := ""
+		defer func() {
+			if heldRecord != "" {
+				s.withdraw(heldRecord)
+			}
+		}()
 		var v filter.Verdict
 		if size, limit := msg.spool.Size(), s.srv.Opts.ScanLimit; limit > 0 && size > limit {
 			v = p.Unscanned(msg.ref, fmt.Sprintf("message size %d exceeds scan_limit %d", size, limit), s.srv.Opts.AcceptTooLarge)
@@ -291,6 +299,9 @@ func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 		if v.Action == filter.Reject && (v.Reason == filter.ReasonSpam || v.Reason == filter.ReasonVirus) {
 			v, hold = s.keep(v)
 		}
+		if hold {
+			heldRecord = v.Ref
+		}
 		if v.Action == filter.Accept {
 			if err := s.applyHeaders(m, v.Headers); err != nil {
 				v = p.TempFail(msg.ref, err)
@@ -299,6 +310,9 @@ func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 					v = p.TempFail(msg.ref, fmt.Errorf("milter: hold: %w", err))
 				}
 			}
+		}
+		if v.Action == filter.Accept {
+			heldRecord = ""
 		}
 		return s.finish(v)
 	})
@@ -351,6 +365,17 @@ func (s *session) keep(v filter.Verdict) (filter.Verdict, bool) {
 	}
 	v.Kept = true
 	return v, false
+}
+
+// withdraw deletes a record kept for a hold that did not happen. Failing that, the
+// record stays, marked held, for a message the sender will send again: the log says
+// so, since releasing it would deliver it twice.
+func (s *session) withdraw(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.srv.Quarantine.Delete(ctx, id, "postern (hold failed, message tempfailed)"); err != nil {
+		s.log.WithError(err).WithField("ref", id).Error("quarantine: could not withdraw the record of a hold that failed: do not release it")
+	}
 }
 
 // applyHeaders removes the X-Spam-* headers that came from outside and adds ours.
