@@ -6,6 +6,8 @@ package mbox
 import (
 	"bytes"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // StripFrom drops a leading "From sender date" separator line, which is not part of
@@ -53,4 +55,36 @@ func Append(w *bytes.Buffer, id int, msg []byte) {
 		w.WriteByte('\n')
 	}
 	w.WriteByte('\n')
+}
+
+// SpamHeaders reads spamassassin's --mbox output for messages written with Append and
+// returns, by their X-Eval-Id, the X-Spam-* header fields it added to each (name
+// without "X-Spam-", value unfolded). The tool has spamassassin copy the id with
+// --cf='add_header all Evalid _HEADER(X-Eval-Id)_', read back as "Evalid".
+func SpamHeaders(out []byte) map[int]map[string]string {
+	got := map[int]map[string]string{}
+	var fields map[string]string
+	var last string // the field a continuation line belongs to
+	inHeader := false
+	for _, line := range strings.Split(string(out), "\n") {
+		switch {
+		case strings.HasPrefix(line, "From "):
+			inHeader, fields, last = true, map[string]string{}, ""
+		case !inHeader:
+		case line == "":
+			inHeader = false
+			if id, err := strconv.Atoi(fields["Evalid"]); err == nil {
+				got[id] = fields
+			}
+		case (line[0] == ' ' || line[0] == '\t') && last != "":
+			fields[last] += " " + strings.TrimSpace(line)
+		default:
+			last = ""
+			if name, value, ok := strings.Cut(line, ":"); ok && strings.HasPrefix(name, "X-Spam-") {
+				last = strings.TrimPrefix(name, "X-Spam-")
+				fields[last] = strings.TrimSpace(value)
+			}
+		}
+	}
+	return got
 }

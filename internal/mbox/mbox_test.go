@@ -29,3 +29,14 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("a plain message split into %d", len(one))
 	}
 }
+
+// What spamassassin --mbox writes back: its X-Spam-* fields, folded, before or after
+// the copied id, and a body line that looks like one.
+func TestSpamHeaders(t *testing.T) {
+	out := "From eval@localhost Thu Jan  1 00:00:00 2004\nX-Spam-Tests: GTUBE,\n\tHTML_MESSAGE\nX-Spam-Evalid: 0\nX-Eval-Id: 0\nSubject: a\n\nX-Spam-Tests: in the body\n\n" +
+		"From eval@localhost Thu Jan  1 00:00:00 2004\nX-Spam-Evalid: 1\nX-Spam-Bayes: 0.9\nX-Spam-Tests: none\n\nbody\n"
+	got := SpamHeaders([]byte(out))
+	if len(got) != 2 || got[0]["Tests"] != "GTUBE, HTML_MESSAGE" || got[1]["Bayes"] != "0.9" || got[1]["Tests"] != "none" {
+		t.Errorf("%v", got)
+	}
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	mboxfmt "github.com/postern/postern/internal/mbox"
@@ -124,19 +123,8 @@ func saFold(samples []sample, fold int) (map[int]float64, error) {
 		return nil, fmt.Errorf("spamassassin: %w", err)
 	}
 	got := map[int]float64{}
-	var prob float64
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, "X-Spam-Bayes: "); ok {
-			prob, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
-		}
-		if v, ok := strings.CutPrefix(line, "X-Spam-Evalid: "); ok {
-			if id, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-				got[id] = prob
-			}
-		}
+	for id, fields := range mboxfmt.SpamHeaders(out) {
+		got[id], _ = strconv.ParseFloat(fields["Bayes"], 64)
 	}
 	return got, nil
 }

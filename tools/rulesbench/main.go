@@ -6,22 +6,20 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
-	mboxfmt "github.com/postern/postern/internal/mbox"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/postern/postern/filter"
+	mboxfmt "github.com/postern/postern/internal/mbox"
 	"github.com/postern/postern/rules"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/spool"
@@ -194,26 +192,14 @@ func runSpamAssassin(msgs [][]byte, bayesDB string) ([]map[string]bool, time.Dur
 		return nil, 0, err
 	}
 	hits := make([]map[string]bool, len(msgs))
-	var tests string
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, "X-Spam-Tests: "); ok {
-			tests = v
-			for sc.Scan() && (strings.HasPrefix(sc.Text(), "\t") || strings.HasPrefix(sc.Text(), " ")) {
-				tests += strings.TrimSpace(sc.Text())
-			}
-			line = sc.Text()
+	for id, fields := range mboxfmt.SpamHeaders(out) {
+		if id < 0 || id >= len(hits) {
+			continue
 		}
-		if v, ok := strings.CutPrefix(line, "X-Spam-Evalid: "); ok {
-			if id, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && id < len(hits) {
-				hits[id] = map[string]bool{}
-				for _, t := range strings.Split(tests, ",") {
-					if t = strings.TrimSpace(t); t != "" && t != "none" {
-						hits[id][t] = true
-					}
-				}
+		hits[id] = map[string]bool{}
+		for _, t := range strings.Split(fields["Tests"], ",") {
+			if t = strings.TrimSpace(t); t != "" && t != "none" {
+				hits[id][t] = true
 			}
 		}
 	}
