@@ -4,32 +4,23 @@ import (
 	"strings"
 
 	"golang.org/x/net/html"
+
+	"github.com/postern/postern/scan"
 )
 
 // html renders an HTML part to text for the word tokens, and adds tokens for what
 // spam's HTML is made of: the tags used, images, hidden or tiny text, forms, links'
 // hosts (through the URL tokens, since href values are kept in the text).
 func (t *tokenizer) html(src string) string {
-	z := html.NewTokenizer(strings.NewReader(src))
 	var b strings.Builder
-	skip := 0 // inside <style> or <script>
-	for {
-		switch z.Next() {
-		case html.ErrorToken:
-			return b.String()
-		case html.TextToken:
-			if skip == 0 {
-				b.Write(z.Text())
-				b.WriteByte(' ')
-			}
-		case html.StartTagToken, html.SelfClosingTagToken:
-			name, hasAttr := z.TagName()
-			tag := string(name)
+	scan.WalkHTML(src, scan.HTMLVisitor{
+		Text: func(text []byte) {
+			b.Write(text)
+			b.WriteByte(' ')
+		},
+		Start: func(tag string, z *html.Tokenizer, hasAttr bool) {
 			switch tag {
-			case "style", "script":
-				skip++
-				t.add("html:" + tag)
-			case "img", "form", "input", "iframe", "object", "embed", "table", "font", "center", "map", "area", "base":
+			case "style", "script", "img", "form", "input", "iframe", "object", "embed", "table", "font", "center", "map", "area", "base":
 				t.add("html:" + tag)
 			case "br", "p", "div", "tr", "td", "li":
 				b.WriteByte(' ')
@@ -59,11 +50,7 @@ func (t *tokenizer) html(src string) string {
 					}
 				}
 			}
-		case html.EndTagToken:
-			name, _ := z.TagName()
-			if s := string(name); (s == "style" || s == "script") && skip > 0 {
-				skip--
-			}
-		}
-	}
+		},
+	})
+	return b.String()
 }
