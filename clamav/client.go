@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/postern/postern/internal/clamdaddr"
 )
 
 // ErrSizeLimit means clamd refused the stream: it passed clamd's StreamMaxLength (or
@@ -54,24 +56,9 @@ func New(address string, concurrency int) (*Client, error) {
 	return c, nil
 }
 
-// ParseAddress splits "tcp://HOST:PORT" or "unix:PATH" into Go's network and address.
-func ParseAddress(s string) (network, address string, err error) {
-	switch {
-	case strings.HasPrefix(s, "tcp://"):
-		address = strings.TrimPrefix(s, "tcp://")
-		if _, _, err := net.SplitHostPort(address); err != nil {
-			return "", "", fmt.Errorf("clamd address %q: want tcp://HOST:PORT", s)
-		}
-		return "tcp", address, nil
-	case strings.HasPrefix(s, "unix://"):
-		return "unix", strings.TrimPrefix(s, "unix://"), nil
-	case strings.HasPrefix(s, "unix:"):
-		return "unix", strings.TrimPrefix(s, "unix:"), nil
-	case strings.HasPrefix(s, "/"):
-		return "unix", s, nil
-	}
-	return "", "", fmt.Errorf("clamd address %q: want tcp://HOST:PORT or unix:PATH", s)
-}
+// ParseAddress splits "tcp://HOST:PORT" or "unix:PATH" into Go's network and address
+// (the configuration validates it with the same parser).
+func ParseAddress(s string) (network, address string, err error) { return clamdaddr.Parse(s) }
 
 // String names the clamd for logs.
 func (c *Client) String() string { return c.network + ":" + c.address }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/postern/postern/internal/clamdaddr"
 )
 
 // DefaultPath is where Postern looks for its configuration file when -c is not given.
@@ -231,7 +233,7 @@ func (c *Config) Validate() Problems {
 	oneOf("clamd.on_scan_error", c.Clamd.OnScanError, "tempfail", "accept")
 	oneOf("clamd.on_too_large", c.Clamd.OnTooLarge, "accept", "tempfail")
 	if c.Clamd.Address != "" {
-		if err := checkClamdAddress(c.Clamd.Address); err != nil {
+		if _, _, err := clamdaddr.Parse(c.Clamd.Address); err != nil {
 			bad("clamd.address", "%v", err)
 		}
 	}
@@ -286,18 +288,4 @@ func ParseListen(s string) (network, address string, err error) {
 		return "unix", rest, nil
 	}
 	return "", "", fmt.Errorf("%q: unknown socket kind %q, want inet or unix", s, kind)
-}
-
-// checkClamdAddress accepts "tcp://HOST:PORT" and "unix:PATH".
-func checkClamdAddress(s string) error {
-	switch {
-	case strings.HasPrefix(s, "tcp://"):
-		if !strings.Contains(strings.TrimPrefix(s, "tcp://"), ":") {
-			return fmt.Errorf("%q: want tcp://HOST:PORT", s)
-		}
-		return nil
-	case strings.HasPrefix(s, "unix:") && len(s) > len("unix:"):
-		return nil
-	}
-	return fmt.Errorf("%q: want tcp://HOST:PORT or unix:PATH", s)
 }

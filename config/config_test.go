@@ -78,6 +78,16 @@ scan_limit = "lots"
 			want: []string{"2:reject_score"},
 		},
 		{
+			name: "clamd addresses: what the client dials, config accepts",
+			src:  "[clamd]\naddress = \"/var/run/clamav/clamd.ctl\"\n",
+			want: nil,
+		},
+		{
+			name: "clamd address without a port",
+			src:  "[clamd]\naddress = \"tcp://127.0.0.1\"\n",
+			want: []string{"2:clamd.address"},
+		},
+		{
 			name: "syntax error",
 			src:  "required_score = 5\nreject_score = = 6\n",
 			want: []string{"2:"},
