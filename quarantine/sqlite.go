@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/postern/postern/internal/sqlitedb"
@@ -75,7 +76,16 @@ type putReq struct {
 	r   *Record
 	gz  []byte
 	res chan error
+	// state settles who owns a request whose caller gives up: reqQueued until the
+	// writer takes it (reqTaken) or the caller abandons it (reqAbandoned).
+	state atomic.Int32
 }
+
+const (
+	reqQueued = iota
+	reqTaken
+	reqAbandoned
+)
 
 // OpenSQLite opens (creating it with mode 0600 if needed) the database at path and
 // brings its schema up to date.
@@ -117,15 +127,27 @@ func (s *SQLite) Put(ctx context.Context, r *Record, raw io.Reader) error {
 	case err := <-req.res:
 		return err
 	case <-ctx.Done():
-		return fmt.Errorf("quarantine: store %s: %w", r.ID, ctx.Err())
+		if req.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return fmt.Errorf("quarantine: store %s: %w", r.ID, ctx.Err())
+		}
+		// The writer is committing it: an error now would tempfail a message whose
+		// record is about to exist (released later, it would arrive twice). The
+		// outcome comes within SQLite's busy timeout.
+		return <-req.res
 	}
 }
 
 // writer commits puts in batches until Close.
 func (s *SQLite) writer() {
 	defer close(s.done)
+	take := func(batch []*putReq, r *putReq) []*putReq {
+		if r.state.CompareAndSwap(reqQueued, reqTaken) {
+			return append(batch, r)
+		}
+		return batch // its caller gave up: it must not be written
+	}
 	for req := range s.puts {
-		batch := []*putReq{req}
+		batch := take(nil, req)
 	more:
 		for len(batch) < 128 {
 			select {
@@ -133,10 +155,13 @@ func (s *SQLite) writer() {
 				if !ok {
 					break more
 				}
-				batch = append(batch, r)
+				batch = take(batch, r)
 			default:
 				break more
 			}
+		}
+		if len(batch) == 0 {
+			continue
 		}
 		if err := s.insert(batch); err != nil {
 			// One bad record must not fail the others: retry them one by one.

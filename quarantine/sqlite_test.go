@@ -196,3 +196,39 @@ func TestHeaderFields(t *testing.T) {
 		t.Errorf("%q %q %q", from, subj, mid)
 	}
 }
+
+// A Put that fails leaves no record, and one that succeeds leaves one: the milter
+// answers 451 for the first and 5xx for the second, so a record of a message that was
+// tempfailed (and will come again) would deliver it twice if released. Contexts that
+// end while puts are queued or being committed exercise both sides of the race.
+func TestPutErrorMeansNoRecord(t *testing.T) {
+	s, _ := open(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 200)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%7)*100*time.Microsecond)
+			defer cancel()
+			errs[i] = s.Put(ctx, rec(fmt.Sprintf("r%03d", i), time.Now(), ReasonSpam, "a@example.com"), strings.NewReader("Subject: x\r\n\r\nbody\r\n"))
+		}(i)
+	}
+	wg.Wait()
+	failed := 0
+	for i, perr := range errs {
+		_, gerr := s.Get(context.Background(), fmt.Sprintf("r%03d", i))
+		switch {
+		case perr == nil && gerr != nil:
+			t.Errorf("r%03d: Put succeeded, Get: %v", i, gerr)
+		case perr != nil && !errors.Is(gerr, ErrNotFound):
+			t.Errorf("r%03d: Put failed (%v), but the record exists", i, perr)
+		}
+		if perr != nil {
+			failed++
+		}
+	}
+	if failed == 0 || failed == len(errs) {
+		t.Logf("%d of %d puts failed: the race was not exercised both ways", failed, len(errs))
+	}
+}

@@ -82,7 +82,8 @@ var ErrNotFound = errors.New("no such quarantined message")
 // Store is the quarantine's storage.
 type Store interface {
 	// Put stores a record and its message durably: when it returns nil the data is
-	// committed to stable storage (a 5xx may then be answered).
+	// committed to stable storage (a 5xx may then be answered); when it returns an
+	// error nothing is stored (the message is tempfailed and will come again).
 	Put(ctx context.Context, r *Record, raw io.Reader) error
 	Get(ctx context.Context, id string) (*Record, error)
 	// Raw returns the message exactly as it was received.
