@@ -182,6 +182,37 @@ func (m *Model) Classify(keys []Key, header int, p Params) (float64, bool) {
 	return prob, true
 }
 
+// Explain returns the clues Classify combines for these keys, most significant first,
+// with each token's counts: what made a message score as it did.
+func (m *Model) Explain(keys []Key, header int, p Params) []Explained {
+	m.mu.RLock()
+	nspam, nham := float64(m.nspam), float64(m.nham)
+	var out []Explained
+	for i, k := range keys {
+		c, ok := m.tokens[k]
+		if !ok {
+			continue
+		}
+		f := tokenProb(c, nspam, nham, p)
+		if math.Abs(f-0.5) >= p.MinDeviation {
+			out = append(out, Explained{Index: i, Counts: c, Clue: Clue{Key: k, Prob: f, dev: math.Abs(f - 0.5), body: i >= header}})
+		}
+	}
+	m.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Explained) int { return moreSignificant(a.Clue, b.Clue) })
+	if len(out) > p.MaxClues {
+		out = out[:p.MaxClues]
+	}
+	return out
+}
+
+// Explained is one clue with where it came from.
+type Explained struct {
+	Clue
+	Index  int // in the keys given to Explain
+	Counts Counts
+}
+
 // tokenProb is Robinson's f(w): the token's spam ratio, pulled towards the prior x
 // with strength s when it was seen in few messages.
 func tokenProb(c Counts, nspam, nham float64, p Params) float64 {

@@ -45,6 +45,7 @@ func main() {
 	saFolds := flag.Int("sa-folds", 0, "run SpamAssassin on only this many folds (0: all)")
 	params := flag.String("params", "", "classifier parameters to try instead of the defaults: `STRENGTH,MINDEV,MAXCLUES`")
 	misses := flag.Bool("misses", false, "list the messages misclassified at -threshold")
+	explain := flag.String("explain", "", "print the clues of the messages whose path contains this, scored by the model of their fold")
 	flag.Parse()
 
 	samples, err := load(*corpus)
@@ -84,6 +85,9 @@ func main() {
 				fmt.Printf("miss %.4f spam=%v %s\n", r.prob, r.spam, samples[i].path)
 			}
 		}
+	}
+	if *explain != "" {
+		explainMatching(samples, *folds, p, ours, *explain)
 	}
 	series := map[string][]scored{"postern": ours}
 
@@ -187,6 +191,42 @@ func crossValidate(samples []sample, folds int, p score.Params) []scored {
 		}
 	}
 	return out
+}
+
+// explainMatching prints, for each message whose path contains substr, its score and
+// its most significant clues with their counts, by the model trained without its fold.
+func explainMatching(samples []sample, folds int, p score.Params, res []scored, substr string) {
+	for f := 0; f < folds; f++ {
+		var m *score.Model
+		for i, s := range samples {
+			if s.fold != f || !strings.Contains(s.path, substr) {
+				continue
+			}
+			if m == nil {
+				m = score.NewModel()
+				for _, t := range samples {
+					if t.fold != f {
+						m.Add(t.keys, t.spam, 1)
+					}
+				}
+			}
+			b, err := os.ReadFile(s.path)
+			if err != nil {
+				continue
+			}
+			msg, _ := scan.Parse(bytes.NewReader(mbox.StripFrom(b)))
+			toks := score.Tokens(msg)
+			nspam, nham := m.Totals()
+			fmt.Printf("explain %s spam=%v prob=%.4f (model: %d spam, %d ham)\n", s.path, s.spam, res[i].prob, nspam, nham)
+			for _, c := range m.Explain(s.keys, s.header, p) {
+				where := "body"
+				if c.Index < s.header {
+					where = "head"
+				}
+				fmt.Printf("  %.4f %5d spam %5d ham  %s %q\n", c.Prob, c.Counts.Spam, c.Counts.Ham, where, toks[c.Index])
+			}
+		}
+	}
 }
 
 func report(name string, res []scored, threshold float64) {
