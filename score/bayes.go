@@ -69,8 +69,21 @@ func (b *Bayes) Reload(ctx context.Context) error {
 	return nil
 }
 
-// Learn learns (or forgets) messages and brings the model up to date.
+// Learn learns (or forgets) messages and brings the model up to date. Messages the
+// classifier is already sure of are passed over (Selector; Params.LearnMargin).
 func (b *Bayes) Learn(ctx context.Context, items []Item, forget bool) ([]Outcome, error) {
+	if !forget && b.Params.LearnMargin > 0 {
+		sel := b.Model.NewSelector(b.Params)
+		for i := range items {
+			items[i].Sure = !sel.Needs(items[i].Keys, items[i].Header, items[i].Spam)
+		}
+	}
+	return b.LearnAll(ctx, items, forget)
+}
+
+// LearnAll learns (or forgets) every message, sure or not, and brings the model up
+// to date.
+func (b *Bayes) LearnAll(ctx context.Context, items []Item, forget bool) ([]Outcome, error) {
 	out, err := b.Store.Learn(ctx, items, forget)
 	if err != nil {
 		return nil, err
@@ -80,8 +93,8 @@ func (b *Bayes) Learn(ctx context.Context, items []Item, forget bool) ([]Outcome
 
 // ItemOf tokenizes a parsed message for learning.
 func ItemOf(m *scan.Message, spam bool) Item {
-	keys, _ := TokenKeys(m)
-	return Item{MsgID: MessageID(m), Spam: spam, Keys: keys}
+	keys, header := TokenKeys(m)
+	return Item{MsgID: MessageID(m), Spam: spam, Keys: keys, Header: header}
 }
 
 // Classify returns the spam probability of a parsed message, and false in cold start.

@@ -51,11 +51,15 @@ type Params struct {
 	MaxClues     int     // the most significant tokens combined
 	MinSpam      int     // cold start: no verdict until this many spam …
 	MinHam       int     // … and ham messages are learned
+	// LearnMargin: out of cold start, a message the model already gives its class
+	// within this margin of certainty (spam ≥ 1−margin, ham ≤ margin) is not
+	// learned (train on or near error, see Selector). 0 learns every message.
+	LearnMargin float64
 }
 
 // DefaultParams are the documented defaults.
 func DefaultParams() Params {
-	return Params{Strength: 0.1, Prior: 0.5, MinDeviation: 0.2, MaxClues: 150, MinSpam: 200, MinHam: 200}
+	return Params{Strength: 0.1, Prior: 0.5, MinDeviation: 0.2, MaxClues: 150, MinSpam: 200, MinHam: 200, LearnMargin: 0.01}
 }
 
 // Model is the token table in memory: the cache every classification reads. Learning
@@ -146,8 +150,17 @@ type Clue struct {
 // took false negatives at 0.90 from 182 to 167 with no more false positives
 // (docs/accuracy.md); the converse (a hammy body in spammy headers) changed nothing.
 func (m *Model) Classify(keys []Key, header int, p Params) (float64, bool) {
+	return m.classify(keys, header, p, nil)
+}
+
+// classify is Classify with the counts of messages not yet in the model added (sel,
+// when not nil).
+func (m *Model) classify(keys []Key, header int, p Params, sel *Selector) (float64, bool) {
 	m.mu.RLock()
 	nspam, nham := float64(m.nspam), float64(m.nham)
+	if sel != nil {
+		nspam, nham = nspam+float64(sel.nspam), nham+float64(sel.nham)
+	}
 	if int(nspam) < p.MinSpam || int(nham) < p.MinHam {
 		m.mu.RUnlock()
 		return 0.5, false
@@ -155,6 +168,11 @@ func (m *Model) Classify(keys []Key, header int, p Params) (float64, bool) {
 	clues := make([]Clue, 0, len(keys))
 	for i, k := range keys {
 		c, ok := m.tokens[k]
+		if sel != nil {
+			if d, in := sel.tokens[k]; in {
+				c, ok = Counts{c.Spam + d.Spam, c.Ham + d.Ham}, true
+			}
+		}
 		if !ok {
 			continue // unknown tokens have f = x = 0.5: no information
 		}
@@ -180,6 +198,55 @@ func (m *Model) Classify(keys []Key, header int, p Params) (float64, bool) {
 		}
 	}
 	return prob, true
+}
+
+// Selector picks, from messages about to be learned in order, those the model would
+// learn something from: train on or near error. Once the model is out of cold start,
+// a message it already puts within Params.LearnMargin of its class is passed over;
+// every other one is learned. Learning the messages it is sure of only makes it more
+// sure of what it knows, and the easy messages a site receives in bulk (its mailing
+// lists' traffic, one campaign's thousand copies) then outweigh the rare, informative
+// ones. In 10-fold cross-validation this cut false negatives at 0.90 from 167 to about
+// 125 and at 0.50 from 38 to about 22, with the same false positives
+// (docs/accuracy.md). A Selector remembers the messages it chose, so that later ones
+// in the same batch are judged as if those were learned already.
+type Selector struct {
+	m           *Model
+	p           Params
+	tokens      map[Key]Counts
+	nspam, nham int64
+}
+
+// NewSelector starts a selection against the model as it is now.
+func (m *Model) NewSelector(p Params) *Selector {
+	return &Selector{m: m, p: p, tokens: map[Key]Counts{}}
+}
+
+// Needs reports whether a message with these keys (the first header of them its
+// header's) should be learned as spam (or ham), and if so counts it as learned for
+// the messages after it.
+func (s *Selector) Needs(keys []Key, header int, spam bool) bool {
+	if s.p.LearnMargin > 0 {
+		prob, ready := s.m.classify(keys, header, s.p, s)
+		if ready && ((spam && prob >= 1-s.p.LearnMargin) || (!spam && prob <= s.p.LearnMargin)) {
+			return false
+		}
+	}
+	for _, k := range keys {
+		c := s.tokens[k]
+		if spam {
+			c.Spam++
+		} else {
+			c.Ham++
+		}
+		s.tokens[k] = c
+	}
+	if spam {
+		s.nspam++
+	} else {
+		s.nham++
+	}
+	return true
 }
 
 // Explain returns the clues Classify combines for these keys, most significant first,

@@ -3,6 +3,7 @@ package score
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"math/rand"
 	"path/filepath"
@@ -201,6 +202,9 @@ func TestLearnForgetRelearn(t *testing.T) {
 		{"relearn m1 as ham", []Item{{MsgID: "m1", Spam: false, Keys: msg1.Keys}}, false, []Outcome{Relearned}, map[Key]Counts{a: {0, 1}, b: {0, 2}, c: {0, 1}}, 0, 2},
 		{"forget m2", []Item{msg2}, true, []Outcome{Forgotten}, map[Key]Counts{a: {0, 1}, b: {0, 1}}, 0, 1},
 		{"forget unknown", []Item{{MsgID: "zz", Keys: []Key{a}}}, true, []Outcome{Unknown}, map[Key]Counts{a: {0, 1}, b: {0, 1}}, 0, 1},
+		{"sure, new: passed over", []Item{{MsgID: "m4", Spam: true, Keys: []Key{a}, Sure: true}}, false, []Outcome{Sure}, map[Key]Counts{a: {0, 1}, b: {0, 1}}, 0, 1},
+		{"sure, learned the other way: still moved", []Item{{MsgID: "m1", Spam: true, Keys: msg1.Keys, Sure: true}}, false, []Outcome{Relearned}, map[Key]Counts{a: {1, 0}, b: {1, 0}}, 1, 0},
+		{"back to ham", []Item{{MsgID: "m1", Spam: false, Keys: msg1.Keys}}, false, []Outcome{Relearned}, map[Key]Counts{a: {0, 1}, b: {0, 1}}, 0, 1},
 		{"same message twice in a batch", []Item{{MsgID: "m3", Spam: true, Keys: []Key{c}}, {MsgID: "m3", Spam: true, Keys: []Key{c}}}, false, []Outcome{Learned, Known}, map[Key]Counts{a: {0, 1}, b: {0, 1}, c: {1, 0}}, 1, 1},
 	}
 	for _, st := range steps {
@@ -467,5 +471,90 @@ func TestSelectTop(t *testing.T) {
 		if !slices.Equal(got, want[:k]) {
 			t.Fatalf("n=%d k=%d: top differs", n, k)
 		}
+	}
+}
+
+// Train on or near error: in cold start everything is learned; after it, what the
+// model is already sure of is passed over, the rest learned, and each message chosen
+// counts for the ones after it in the same batch.
+func TestSelector(t *testing.T) {
+	p := DefaultParams()
+	p.MinSpam, p.MinHam = 2, 2
+	spamKeys := Keys([]string{"cheap", "pills", "offer"})
+	hamKeys := Keys([]string{"meeting", "agenda", "report"})
+	m := NewModel()
+	sel := m.NewSelector(p)
+	for i := 0; i < 2; i++ {
+		if !sel.Needs(spamKeys, 0, true) || !sel.Needs(hamKeys, 0, false) {
+			t.Fatalf("cold start: message %d passed over", i)
+		}
+	}
+	// The two of each just chosen end the cold start for the rest of the batch.
+	tests := []struct {
+		name string
+		keys []Key
+		spam bool
+		want bool
+	}{
+		{"spam it is sure of", spamKeys, true, false},
+		{"ham it is sure of", hamKeys, false, false},
+		{"spam it takes for ham", hamKeys, true, true},
+		{"unknown words", Keys([]string{"zebra", "quartz"}), false, true},
+		{"mixed evidence", append(Keys([]string{"cheap"}), Keys([]string{"agenda"})...), true, true},
+	}
+	for _, tc := range tests {
+		if got := m.NewSelector(p).Needs(tc.keys, 0, tc.spam); got != true {
+			t.Errorf("%s: the empty model passed it over", tc.name)
+		}
+		if got := sel.Needs(tc.keys, 0, tc.spam); got != tc.want {
+			t.Errorf("%s: Needs = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	q := p
+	q.LearnMargin = 0
+	if all := m.NewSelector(q); !all.Needs(spamKeys, 0, true) {
+		t.Error("LearnMargin 0 passed a message over")
+	}
+}
+
+// Bayes.Learn passes over what the classifier is sure of, and the store records
+// nothing for it; LearnAll learns it.
+func TestBayesLearnPassesOverSure(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	p := DefaultParams()
+	p.MinSpam, p.MinHam = 5, 5
+	b, err := Open(ctx, s, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := func(id string, spam bool, words ...string) Item {
+		return Item{MsgID: id, Spam: spam, Keys: Keys(words)}
+	}
+	var first []Item
+	for i := 0; i < 5; i++ {
+		first = append(first, item(fmt.Sprint("s", i), true, "cheap", "pills", fmt.Sprint("w", i)))
+		first = append(first, item(fmt.Sprint("h", i), false, "meeting", "agenda", fmt.Sprint("w", i)))
+	}
+	out, err := b.Learn(ctx, first, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := slices.Index(out, Sure); n >= 0 {
+		t.Fatalf("cold start: item %d passed over: %v", n, out)
+	}
+	out, err = b.Learn(ctx, []Item{item("s9", true, "cheap", "pills"), item("x1", false, "cheap", "pills")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(out, []Outcome{Sure, Learned}) {
+		t.Errorf("outcomes %v, want [Sure Learned]", out)
+	}
+	if spam, ham := b.Model.Totals(); spam != 5 || ham != 6 {
+		t.Errorf("totals %d/%d, want 5/6", spam, ham)
+	}
+	out, err = b.LearnAll(ctx, []Item{item("s9", true, "cheap", "pills")}, false)
+	if err != nil || !slices.Equal(out, []Outcome{Learned}) {
+		t.Errorf("LearnAll: %v %v", out, err)
 	}
 }

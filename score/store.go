@@ -21,9 +21,14 @@ const FileName = "bayes.db"
 
 // Item is one message to learn or forget.
 type Item struct {
-	MsgID string
-	Spam  bool
-	Keys  []Key
+	MsgID  string
+	Spam   bool
+	Keys   []Key
+	Header int // Keys[:Header] are the header's (TokenKeys)
+	// Sure: the classifier already gives the message its class (Selector), so a
+	// message never learned before is passed over (Outcome Sure). One learned the
+	// other way is still moved.
+	Sure bool
 }
 
 // Outcome of learning one item.
@@ -35,6 +40,7 @@ const (
 	Known                    // already learned as this class: nothing changed
 	Forgotten                // forget: counts removed
 	Unknown                  // forget of a message never learned
+	Sure                     // not learned: the classifier already gives it this class
 )
 
 // Store keeps token counts, message totals and the ids of learned messages. A
@@ -252,6 +258,8 @@ func (s *SQLite) Learn(ctx context.Context, items []Item, forget bool) ([]Outcom
 			outcomes[i] = Forgotten
 		case prev.Valid && prev.Bool == it.Spam:
 			outcomes[i] = Known
+		case !prev.Valid && it.Sure:
+			outcomes[i] = Sure
 		default:
 			if prev.Valid {
 				apply(it.Keys, prev.Bool, -1)
