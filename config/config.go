@@ -74,6 +74,7 @@ type Bayes struct {
 	Autolearn     bool     `toml:"autolearn" doc:"Learn clear cases automatically (the score without Bayes and without noautolearn rules decides)."`
 	AutolearnSpam float64  `toml:"autolearn_spam" doc:"Learn as spam at or above this score."`
 	AutolearnHam  float64  `toml:"autolearn_ham" doc:"Learn as ham at or below this score."`
+	LearnMargin   float64  `toml:"learn_margin" doc:"Once out of cold start, autolearn and 'postern learn' pass over a message Bayes already gives its class with at least 1 - learn_margin certainty: learning what it is sure of only makes it surer, and the bulk of easy mail then outweighs the informative messages (train on or near error, docs/bayes.md). 0 learns every message, as sa-learn does."`
 	MaxTokens     int      `toml:"max_tokens" doc:"Expire the rarest, oldest tokens when the store holds more than this (checked daily by serve)."`
 	Refresh       Duration `toml:"refresh" doc:"How often serve picks up what 'postern learn' (or another node) taught the store."`
 }
@@ -124,7 +125,7 @@ func Default() Config {
 			OnTooLarge:       "accept",
 		},
 		Bayes: Bayes{
-			Enabled: true, MinSpam: 200, MinHam: 200,
+			Enabled: true, MinSpam: 200, MinHam: 200, LearnMargin: 0.01,
 			Autolearn: true, AutolearnSpam: 12.0, AutolearnHam: 0.1,
 			MaxTokens: 1_000_000, Refresh: Duration(30 * time.Second),
 		},
@@ -215,6 +216,9 @@ func (c *Config) Validate() Problems {
 	}
 	if c.Bayes.AutolearnHam >= c.Bayes.AutolearnSpam {
 		bad("bayes.autolearn_ham", "%.1f is not below autolearn_spam %.1f", c.Bayes.AutolearnHam, c.Bayes.AutolearnSpam)
+	}
+	if c.Bayes.LearnMargin < 0 || c.Bayes.LearnMargin >= 0.5 {
+		bad("bayes.learn_margin", "%g is not in [0, 0.5)", c.Bayes.LearnMargin)
 	}
 	if c.Bayes.MaxTokens < 1000 {
 		bad("bayes.max_tokens", "must be at least 1000")

@@ -22,15 +22,21 @@ import (
 )
 
 func runLearn(args []string) int {
-	fs, c := newFlags("learn", "learn --spam|--ham [--forget] PATH...", `
+	fs, c := newFlags("learn", "learn --spam|--ham [--forget] [--all] PATH...", `
 Teaches the Bayesian classifier. PATH may be a message file, a directory (read
 recursively; maildirs work) or an mbox file; "-" reads one message from standard
 input. Learning a message twice is a no-op; learning it as the other class moves
 its counts; --forget removes what it taught. The store is data_dir/bayes.db;
-a running serve picks the changes up within bayes.refresh.`)
+a running serve picks the changes up within bayes.refresh.
+
+Into a store still in cold start (bayes.min_spam, min_ham) every message is
+learned, so that a first training with one command per class is balanced. After
+that, a message the classifier already gives its class with 1 - bayes.learn_margin
+certainty is passed over ("already sure" in the summary): --all learns it anyway.`)
 	spam := fs.Bool("spam", false, "learn the messages as spam")
 	ham := fs.Bool("ham", false, "learn the messages as ham")
 	forget := fs.Bool("forget", false, "forget the messages instead")
+	all := fs.Bool("all", false, "learn every message, also those the classifier is already sure of")
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
@@ -49,6 +55,10 @@ a running serve picks the changes up within bayes.refresh.`)
 		return fail("%v", err)
 	}
 	defer store.Close()
+	learner, err := chooseLearner(store, bayesParams(cfg), *all || *forget)
+	if err != nil {
+		return fail("%v", err)
+	}
 
 	files := collect(fs.Args())
 	var bar *progressbar.ProgressBar
@@ -56,7 +66,7 @@ a running serve picks the changes up within bayes.refresh.`)
 		bar = progressbar.NewOptions(len(files), progressbar.OptionSetWriter(os.Stderr),
 			progressbar.OptionSetDescription("learning"), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond))
 	}
-	sum, err := learnFiles(store, files, *spam, *forget, func() {
+	sum, err := learnFiles(learner, files, *spam, *forget, func() {
 		if bar != nil {
 			bar.Add(1)
 		}
@@ -75,16 +85,42 @@ a running serve picks the changes up within bayes.refresh.`)
 	return 0
 }
 
+// learner is what learnFiles teaches: the store alone, or the classifier (store and
+// model) when it chooses what to learn.
+type learner interface {
+	Learn(ctx context.Context, items []score.Item, forget bool) ([]score.Outcome, error)
+}
+
+// chooseLearner returns the store itself when every message is to be learned (all,
+// a margin of 0, or a store in cold start), and otherwise the classifier loaded
+// from it, which passes over what it is already sure of. A store in cold start
+// learns everything so that "learn --spam DIR" then "learn --ham DIR" into a new
+// store learns both whole: choosing on the second run against a model of nothing
+// but spam would keep little ham and skew it.
+func chooseLearner(store *score.SQLite, p score.Params, all bool) (learner, error) {
+	if all || p.LearnMargin <= 0 {
+		return store, nil
+	}
+	st, err := store.Stats(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	if st.Spam < int64(p.MinSpam) || st.Ham < int64(p.MinHam) {
+		return store, nil
+	}
+	return score.Open(context.Background(), store, p)
+}
+
 type learnSummary struct {
-	learned, relearned, known, forgotten, unknown, unparsable int
-	elapsed                                                   time.Duration
+	learned, relearned, known, sure, forgotten, unknown, unparsable int
+	elapsed                                                         time.Duration
 }
 
 func (s learnSummary) String() string {
-	total := s.learned + s.relearned + s.known + s.forgotten + s.unknown
+	total := s.learned + s.relearned + s.known + s.sure + s.forgotten + s.unknown
 	rate := float64(total) / max(s.elapsed.Seconds(), 1e-9)
-	return fmt.Sprintf("learned %d, relearned %d, already known %d, forgotten %d, never learned %d, unparsable %d (%.0f messages/s)",
-		s.learned, s.relearned, s.known, s.forgotten, s.unknown, s.unparsable, rate)
+	return fmt.Sprintf("learned %d, relearned %d, already known %d, already sure %d, forgotten %d, never learned %d, unparsable %d (%.0f messages/s)",
+		s.learned, s.relearned, s.known, s.sure, s.forgotten, s.unknown, s.unparsable, rate)
 }
 
 // collect expands paths into files, skipping dot files (maildir's, the corpus').
@@ -110,7 +146,7 @@ func collect(paths []string) []string {
 }
 
 // learnFiles tokenizes files in parallel and learns them in batches.
-func learnFiles(store score.Store, files []string, spam, forget bool, tick func()) (learnSummary, error) {
+func learnFiles(store learner, files []string, spam, forget bool, tick func()) (learnSummary, error) {
 	start := time.Now()
 	var sum learnSummary
 	items := make(chan []score.Item, 64)
@@ -170,6 +206,8 @@ func learnFiles(store score.Store, files []string, spam, forget bool, tick func(
 				sum.relearned++
 			case score.Known:
 				sum.known++
+			case score.Sure:
+				sum.sure++
 			case score.Forgotten:
 				sum.forgotten++
 			case score.Unknown:

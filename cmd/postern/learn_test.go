@@ -55,6 +55,29 @@ func TestLearnThenCheck(t *testing.T) {
 	if !strings.Contains(out, "already known 200") {
 		t.Errorf("learning again is not a no-op: %s", out)
 	}
+	// Out of cold start, more of the same spam teaches nothing: passed over, unless
+	// --all; a ham that reads like spam is learned.
+	more := filepath.Join(dir, "more")
+	os.Mkdir(more, 0o755)
+	for i := 0; i < 10; i++ {
+		os.WriteFile(filepath.Join(more, fmt.Sprint(i)), []byte(fmt.Sprintf("From: deals@promo.example\nSubject: cheap pills offer\nMessage-ID: <more%d@promo.example>\n\nbuy cheap pills now, limited offer %d\n", i, i)), 0o644)
+	}
+	if out, _, _ := postern(t, "", "learn", "--spam", "--data-dir", data, more); !strings.Contains(out, "learned 0,") || !strings.Contains(out, "already sure 10") {
+		t.Errorf("learning spam it is sure of: %s", out)
+	}
+	if out, _, _ := postern(t, "", "learn", "--ham", "--data-dir", data, filepath.Join(more, "0")); !strings.Contains(out, "learned 1,") {
+		t.Errorf("learning as ham what it takes for spam: %s", out)
+	}
+	if out, _, _ := postern(t, "", "learn", "--ham", "--forget", "--data-dir", data, filepath.Join(more, "0")); !strings.Contains(out, "forgotten 1") {
+		t.Errorf("forget: %s", out)
+	}
+	if out, _, _ := postern(t, "", "learn", "--spam", "--all", "--data-dir", data, more); !strings.Contains(out, "learned 10,") {
+		t.Errorf("learn --all: %s", out)
+	}
+	if out, _, _ := postern(t, "", "learn", "--forget", "--data-dir", data, more); !strings.Contains(out, "forgotten 10") {
+		t.Errorf("forget: %s", out)
+	}
+
 	out, _, _ = postern(t, "", "bayes", "stats", "--data-dir", data)
 	if !strings.Contains(out, "200 spam, 200 ham") || !strings.Contains(out, "ready") {
 		t.Errorf("stats:\n%s", out)

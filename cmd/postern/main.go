@@ -267,11 +267,13 @@ func loadRules(paths []string) (*rules.Set, []rules.Problem, error) {
 func bayesParams(cfg config.Config) score.Params {
 	p := score.DefaultParams()
 	p.MinSpam, p.MinHam = cfg.Bayes.MinSpam, cfg.Bayes.MinHam
+	p.LearnMargin = cfg.Bayes.LearnMargin
 	return p
 }
 
-// openBayesStore opens the Bayes store in data_dir for the commands that only write to
-// it (learn, quarantine learn): they need no model in memory.
+// openBayesStore opens the Bayes store in data_dir for the commands that write to it
+// (learn, quarantine learn): they load the model only to choose what to learn
+// (chooseLearner), never to classify.
 func openBayesStore(cfg config.Config) (*score.SQLite, error) {
 	return score.OpenSQLite(filepath.Join(cfg.DataDir, score.FileName))
 }
