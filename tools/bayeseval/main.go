@@ -30,6 +30,8 @@ type sample struct {
 	fold   int
 }
 
+var showTopHam bool
+
 type scored struct {
 	prob float64
 	spam bool
@@ -45,6 +47,10 @@ func main() {
 	saFolds := flag.Int("sa-folds", 0, "run SpamAssassin on only this many folds (0: all)")
 	params := flag.String("params", "", "classifier parameters to try instead of the defaults: `STRENGTH,MINDEV,MAXCLUES`")
 	misses := flag.Bool("misses", false, "list the messages misclassified at -threshold")
+	saScores := flag.String("sa-scores", "", "with -sa: read SpamAssassin's probabilities from this file if it exists (same corpus, folds and seed), else write them there")
+	margin := flag.Float64("learn-margin", score.DefaultParams().LearnMargin, "Params.LearnMargin: a message the classifier already puts this close to its class is not learned")
+	learnAll := flag.Bool("learn-all", false, "learn every training message, not only those the classifier is not yet sure of (Params.LearnMargin)")
+	flag.BoolVar(&showTopHam, "top-ham", false, "list the ten highest-scoring ham and how much spam scores above each")
 	explain := flag.String("explain", "", "print the clues of the messages whose path contains this, scored by the model of their fold")
 	flag.Parse()
 
@@ -70,13 +76,14 @@ func main() {
 	start := time.Now()
 	p := score.DefaultParams()
 	p.MinSpam, p.MinHam = 0, 0
+	p.LearnMargin = *margin
 	if *params != "" {
 		if _, err := fmt.Sscanf(*params, "%g,%g,%d", &p.Strength, &p.MinDeviation, &p.MaxClues); err != nil {
 			fmt.Fprintln(os.Stderr, "-params:", err)
 			os.Exit(2)
 		}
 	}
-	ours := crossValidate(samples, *folds, p)
+	ours := crossValidate(samples, *folds, p, *learnAll)
 	fmt.Printf("postern: trained and tested %d folds in %s\n", *folds, time.Since(start).Round(time.Millisecond))
 	report("postern", ours, *threshold)
 	if *misses {
@@ -87,7 +94,7 @@ func main() {
 		}
 	}
 	if *explain != "" {
-		explainMatching(samples, *folds, p, ours, *explain)
+		explainMatching(samples, *folds, p, *learnAll, ours, *explain)
 	}
 	series := map[string][]scored{"postern": ours}
 
@@ -97,13 +104,25 @@ func main() {
 			n = *saFolds
 		}
 		start := time.Now()
-		saRes, err := spamAssassin(samples, n)
+		saRes, err := cachedSpamAssassin(samples, n, *saScores, fmt.Sprintf("folds %d seed %d", *folds, *seed))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "spamassassin:", err)
 			os.Exit(1)
 		}
 		fmt.Printf("spamassassin: trained and tested %d folds in %s\n", n, time.Since(start).Round(time.Second))
 		report("spamassassin", saRes, *threshold)
+		if *misses {
+			j := 0
+			for _, s := range samples {
+				if s.fold >= n {
+					continue
+				}
+				if r := saRes[j]; r.spam != (r.prob >= *threshold) {
+					fmt.Printf("miss spamassassin %.4f spam=%v %s\n", r.prob, r.spam, s.path)
+				}
+				j++
+			}
+		}
 		var oursSame []scored // ours[i] is samples[i]'s result
 		for i, s := range samples {
 			if s.fold < n {
@@ -173,16 +192,36 @@ func load(dir string) ([]sample, error) {
 	return paths, nil
 }
 
+// train learns every fold but f as one stream, in the shuffled order, choosing what
+// to learn as Bayes.Learn does (train on or near error); with learnAll every message
+// is learned, as sa-learn does.
+func train(samples []sample, f int, p score.Params, learnAll bool) *score.Model {
+	m := score.NewModel()
+	// Learning has the cold start the daemon has (everything is learned until the
+	// model has its minimum of each class); scoring the test fold has none.
+	d := score.DefaultParams()
+	ps := p
+	ps.MinSpam, ps.MinHam = d.MinSpam, d.MinHam
+	// One selector over the whole stream, as over one batch of Bayes.Learn: it
+	// counts what it chose, and the model learns those at the end.
+	sel := m.NewSelector(ps)
+	var chosen []sample
+	for _, s := range samples {
+		if s.fold != f && (learnAll || sel.Needs(s.keys, s.header, s.spam)) {
+			chosen = append(chosen, s)
+		}
+	}
+	for _, s := range chosen {
+		m.Add(s.keys, s.spam, 1)
+	}
+	return m
+}
+
 // crossValidate trains a model on all folds but one and scores that one, for each fold.
-func crossValidate(samples []sample, folds int, p score.Params) []scored {
+func crossValidate(samples []sample, folds int, p score.Params, learnAll bool) []scored {
 	out := make([]scored, len(samples))
 	for f := 0; f < folds; f++ {
-		m := score.NewModel()
-		for _, s := range samples {
-			if s.fold != f {
-				m.Add(s.keys, s.spam, 1)
-			}
-		}
+		m := train(samples, f, p, learnAll)
 		for i, s := range samples {
 			if s.fold == f {
 				prob, _ := m.Classify(s.keys, s.header, p)
@@ -195,7 +234,7 @@ func crossValidate(samples []sample, folds int, p score.Params) []scored {
 
 // explainMatching prints, for each message whose path contains substr, its score and
 // its most significant clues with their counts, by the model trained without its fold.
-func explainMatching(samples []sample, folds int, p score.Params, res []scored, substr string) {
+func explainMatching(samples []sample, folds int, p score.Params, learnAll bool, res []scored, substr string) {
 	for f := 0; f < folds; f++ {
 		var m *score.Model
 		for i, s := range samples {
@@ -203,12 +242,7 @@ func explainMatching(samples []sample, folds int, p score.Params, res []scored, 
 				continue
 			}
 			if m == nil {
-				m = score.NewModel()
-				for _, t := range samples {
-					if t.fold != f {
-						m.Add(t.keys, t.spam, 1)
-					}
-				}
+				m = train(samples, f, p, learnAll)
 			}
 			b, err := os.ReadFile(s.path)
 			if err != nil {
@@ -282,6 +316,20 @@ func reportStrict(name string, res []scored) {
 		}
 		if fpSeen <= maxFP && (i+1 == len(probs) || probs[i+1].prob != r.prob) {
 			best = caught
+		}
+	}
+	if showTopHam {
+		caught, hams := 0, 0
+		for i, r := range probs {
+			if r.spam {
+				caught++
+				continue
+			}
+			hams++
+			if hams > 10 {
+				break
+			}
+			fmt.Printf("   ham #%d at %.6f: spam above it %d (%.2f%%) i=%d\n", hams, r.prob, caught, 100*float64(caught)/float64(nspam), i)
 		}
 	}
 	fmt.Printf("%-30s at ham loss <= 0.1%% (%d of %d ham): %.2f%% of spam caught\n", name, maxFP, nham, 100*float64(best)/float64(nspam))

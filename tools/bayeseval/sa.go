@@ -27,6 +27,52 @@ add_header all Bayes _BAYES_
 add_header all Evalid _HEADER(X-Eval-Id)_
 `
 
+// cachedSpamAssassin is spamAssassin, with its results kept in file (when given) so
+// that experiments with Postern's side do not wait nine minutes each for the same
+// SpamAssassin numbers. The file's first line names the folds and seed it is for.
+func cachedSpamAssassin(samples []sample, n int, file, setup string) ([]scored, error) {
+	head := fmt.Sprintf("# bayeseval spamassassin scores: %s, %d folds run, %d messages", setup, n, len(samples))
+	if file != "" {
+		if b, err := os.ReadFile(file); err == nil {
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			if lines[0] != head {
+				return nil, fmt.Errorf("%s is for %q, not %q", file, strings.TrimPrefix(lines[0], "# "), strings.TrimPrefix(head, "# "))
+			}
+			probs := map[string]float64{}
+			for _, l := range lines[1:] {
+				path, v, _ := strings.Cut(l, "\t")
+				probs[path], _ = strconv.ParseFloat(v, 64)
+			}
+			var out []scored
+			for _, s := range samples {
+				if s.fold >= n {
+					continue
+				}
+				p, ok := probs[s.path]
+				if !ok {
+					return nil, fmt.Errorf("%s: no score for %s", file, s.path)
+				}
+				out = append(out, scored{p, s.spam})
+			}
+			return out, nil
+		}
+	}
+	out, err := spamAssassin(samples, n)
+	if err != nil || file == "" {
+		return out, err
+	}
+	var b strings.Builder
+	b.WriteString(head + "\n")
+	j := 0
+	for _, s := range samples {
+		if s.fold < n {
+			fmt.Fprintf(&b, "%s\t%g\n", s.path, out[j].prob)
+			j++
+		}
+	}
+	return out, os.WriteFile(file, []byte(b.String()), 0o644)
+}
+
 // spamAssassin trains SpamAssassin's Bayes with sa-learn on every fold but one and
 // scores that fold with spamassassin, for the first n folds, two folds at a time.
 func spamAssassin(samples []sample, n int) ([]scored, error) {
