@@ -35,7 +35,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the milter daemon that Postfix's smtpd_milters points at", runServe},
 		{"check", "check message files offline with the same pipeline, print a report", runCheck},
-		{"learn", "teach the Bayesian classifier: learn --spam|--ham [--forget] PATH...", runLearn},
+		{"learn", "teach the Bayesian classifier: learn --spam|--ham [--forget] [--all] PATH...", runLearn},
 		{"bayes", "bayes stats | export FILE | import FILE", runBayes},
 		{"rules", "rules lint [PATH...] | test RULE FILE | reload: check, try and reload rule files", runRules},
 		{"quarantine", "list, show, release, delete, purge the messages Postern rejected or held", runQuarantine},
