@@ -171,6 +171,20 @@ func openStore(t testing.TB) (*SQLite, string) {
 	return s, path
 }
 
+// openBayes opens a classifier on a new store, out of cold start after minEach
+// messages of each class.
+func openBayes(t testing.TB, minEach int) *Bayes {
+	t.Helper()
+	s, _ := openStore(t)
+	p := DefaultParams()
+	p.MinSpam, p.MinHam = minEach, minEach
+	b, err := Open(context.Background(), s, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func dump(t testing.TB, s Store) (map[Key]Counts, int64, int64) {
 	t.Helper()
 	m := map[Key]Counts{}
@@ -362,11 +376,9 @@ func TestColdStart(t *testing.T) {
 
 // Classifying while learning: no race, no torn counts (run with -race).
 func TestConcurrentClassifyWhileLearning(t *testing.T) {
-	s, _ := openStore(t)
+	b := openBayes(t, 1)
 	ctx := context.Background()
-	p := DefaultParams()
-	p.MinSpam, p.MinHam = 1, 1
-	b, _ := Open(ctx, s, p)
+	p := b.Params
 	b.Learn(ctx, []Item{{MsgID: "s", Spam: true, Keys: Keys([]string{"cheap", "pills"})}, {MsgID: "h", Keys: Keys([]string{"meeting", "agenda"})}}, false)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -520,14 +532,8 @@ func TestSelector(t *testing.T) {
 // Bayes.Learn passes over what the classifier is sure of, and the store records
 // nothing for it; LearnAll learns it.
 func TestBayesLearnPassesOverSure(t *testing.T) {
-	s, _ := openStore(t)
+	b := openBayes(t, 5)
 	ctx := context.Background()
-	p := DefaultParams()
-	p.MinSpam, p.MinHam = 5, 5
-	b, err := Open(ctx, s, p)
-	if err != nil {
-		t.Fatal(err)
-	}
 	item := func(id string, spam bool, words ...string) Item {
 		return Item{MsgID: id, Spam: spam, Keys: Keys(words)}
 	}
