@@ -103,6 +103,31 @@ func (b *Bayes) Classify(m *scan.Message) (float64, bool) {
 	return b.Model.Classify(keys, header, b.Params)
 }
 
+// TokenClue is one of the clues behind a probability, with its token's text.
+type TokenClue struct {
+	Token  string
+	Prob   float64 // the token's f(w)
+	Counts Counts  // learned spam and ham messages that contained it
+}
+
+// Explain returns the n most significant clues Classify combines for a message (all
+// of them when n <= 0), strongest first: why it scored as it did. Nil in cold start.
+func (b *Bayes) Explain(m *scan.Message, n int) []TokenClue {
+	if b.ColdStart() != "" {
+		return nil
+	}
+	t := tokenizer{seen: map[Key]struct{}{}, keep: true}
+	t.run(m)
+	var out []TokenClue
+	for _, c := range b.Model.explain(t.keys, t.header, b.Params) {
+		if n > 0 && len(out) == n {
+			break
+		}
+		out = append(out, TokenClue{Token: t.strs[c.Index], Prob: c.Prob, Counts: c.Counts})
+	}
+	return out
+}
+
 // ColdStart says why Bayes gives no verdict yet, or "" when it does.
 func (b *Bayes) ColdStart() string {
 	spam, ham := b.Model.Totals()

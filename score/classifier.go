@@ -249,12 +249,12 @@ func (s *Selector) Needs(keys []Key, header int, spam bool) bool {
 	return true
 }
 
-// Explain returns the clues Classify combines for these keys, most significant first,
+// explain returns the clues Classify combines for these keys, most significant first,
 // with each token's counts: what made a message score as it did.
-func (m *Model) Explain(keys []Key, header int, p Params) []Explained {
+func (m *Model) explain(keys []Key, header int, p Params) []explained {
 	m.mu.RLock()
 	nspam, nham := float64(m.nspam), float64(m.nham)
-	var out []Explained
+	var out []explained
 	for i, k := range keys {
 		c, ok := m.tokens[k]
 		if !ok {
@@ -262,21 +262,21 @@ func (m *Model) Explain(keys []Key, header int, p Params) []Explained {
 		}
 		f := tokenProb(c, nspam, nham, p)
 		if math.Abs(f-0.5) >= p.MinDeviation {
-			out = append(out, Explained{Index: i, Counts: c, Clue: Clue{Key: k, Prob: f, dev: math.Abs(f - 0.5), body: i >= header}})
+			out = append(out, explained{Index: i, Counts: c, Clue: Clue{Key: k, Prob: f, dev: math.Abs(f - 0.5), body: i >= header}})
 		}
 	}
 	m.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Explained) int { return moreSignificant(a.Clue, b.Clue) })
+	slices.SortFunc(out, func(a, b explained) int { return moreSignificant(a.Clue, b.Clue) })
 	if len(out) > p.MaxClues {
 		out = out[:p.MaxClues]
 	}
 	return out
 }
 
-// Explained is one clue with where it came from.
-type Explained struct {
+// explained is one clue with where it came from.
+type explained struct {
 	Clue
-	Index  int // in the keys given to Explain
+	Index  int // in the keys given to explain
 	Counts Counts
 }
 

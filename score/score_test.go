@@ -564,3 +564,40 @@ func TestBayesLearnPassesOverSure(t *testing.T) {
 		t.Errorf("LearnAll: %v %v", out, err)
 	}
 }
+
+// Explain names the tokens behind a probability, strongest first, and says nothing in
+// cold start.
+func TestExplain(t *testing.T) {
+	b := openBayes(t, 2)
+	ctx := context.Background()
+	var items []Item
+	for i := 0; i < 2; i++ {
+		items = append(items,
+			ItemOf(parse(t, fmt.Sprintf("Subject: cheap pills %d\n\nbuy cheap pills now\n", i)), true),
+			ItemOf(parse(t, fmt.Sprintf("Subject: agenda %d\n\nthe meeting agenda\n", i)), false))
+	}
+	msg := parse(t, "Subject: cheap\n\nbuy cheap pills, the agenda\n")
+	if got := b.Explain(msg, 0); got != nil {
+		t.Fatalf("cold start: %v", got)
+	}
+	if _, err := b.LearnAll(ctx, items, false); err != nil {
+		t.Fatal(err)
+	}
+	got := b.Explain(msg, 0)
+	toks := map[string]TokenClue{}
+	for i, c := range got {
+		toks[c.Token] = c
+		if i > 0 && math.Abs(c.Prob-0.5) > math.Abs(got[i-1].Prob-0.5) {
+			t.Errorf("not strongest first: %v", got)
+		}
+	}
+	if c, ok := toks["pills"]; !ok || c.Prob < 0.9 || c.Counts != (Counts{Spam: 2}) {
+		t.Errorf("pills: %+v in %v", c, got)
+	}
+	if c, ok := toks["agenda"]; !ok || c.Prob > 0.1 || c.Counts != (Counts{Ham: 2}) {
+		t.Errorf("agenda: %+v in %v", c, got)
+	}
+	if n := len(b.Explain(msg, 3)); n != 3 {
+		t.Errorf("Explain(msg, 3) gave %d clues", n)
+	}
+}

@@ -2,10 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/sirupsen/logrus"
 	"io"
 	"io/fs"
 	"os"
@@ -15,13 +15,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/mbox"
+	"github.com/postern/postern/scan"
+	"github.com/postern/postern/score"
 	"github.com/postern/postern/spool"
 )
 
 func runCheck(args []string) int {
-	flags, c := newFlags("check", "check [--json] [-c FILE] [PATH...]", `
+	flags, c := newFlags("check", "check [--json] [--clues N] [-c FILE] [PATH...]", `
 Runs the same checks as 'serve' on message files and prints a report like
 'spamassassin -t', or with --json one object per message per line:
 
@@ -33,6 +37,7 @@ Runs the same checks as 'serve' on message files and prints a report like
 mbox "From " line is stripped. 'check' never learns or writes anything.
 Exit status: 0 when every message was checked, 1 when any could not be.`)
 	asJSON := flags.Bool("json", false, "print one JSON object per message per line")
+	clues := flags.Int("clues", 0, "also print the `N` strongest Bayes clues of each message: the tokens, their spam probability and how many learned spam and ham held them (report only)")
 	var extra stringList
 	flags.Var(&extra, "rules", "also load this rule `PATH` (file or directory) for this run; repeatable")
 	if code, stop := parse(flags, args); stop {
@@ -94,7 +99,13 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				results <- checkOne(p, j)
+				r := checkOne(p, j)
+				if *clues > 0 && !*asJSON && r.err == nil && comp.Bayes != nil {
+					if m, err := scan.Parse(bytes.NewReader(r.data)); err == nil {
+						r.clues = comp.Bayes.Explain(m, *clues)
+					}
+				}
+				results <- r
 			}
 		}()
 	}
@@ -138,10 +149,12 @@ type job struct {
 }
 
 type checked struct {
-	n    int
-	path string
-	v    filter.Verdict
-	err  error
+	n     int
+	path  string
+	data  []byte // the message as checked
+	v     filter.Verdict
+	err   error
+	clues []score.TokenClue // --clues
 }
 
 func checkOne(p *filter.Pipeline, j job) checked {
@@ -156,6 +169,7 @@ func checkOne(p *filter.Pipeline, j job) checked {
 		return r
 	}
 	data = mbox.StripFrom(data)
+	r.data = data
 	sp := spool.FromBytes(data)
 	r.v = p.Run(context.Background(), nil, sp, sp.Size(), filter.NewRef())
 	return r
@@ -222,6 +236,12 @@ func writeReport(w io.Writer, r checked) {
 	fmt.Fprintf(w, "\nAction: %s; reason: %s; %s\n", action, v.Reason, v.Duration.Round(time.Microsecond))
 	if v.Bayes != nil {
 		fmt.Fprintf(w, "Bayes: spam probability %.4f\n", *v.Bayes)
+	}
+	if len(r.clues) > 0 {
+		fmt.Fprintf(w, "Bayes clues, strongest first (probability, learned spam/ham with it, token):\n")
+		for _, c := range r.clues {
+			fmt.Fprintf(w, "  %.4f %6d/%-6d %s\n", c.Prob, c.Counts.Spam, c.Counts.Ham, c.Token)
+		}
 	}
 	for _, n := range v.Notes {
 		fmt.Fprintf(w, "Note: %s\n", n)

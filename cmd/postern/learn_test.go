@@ -95,6 +95,10 @@ func TestLearnThenCheck(t *testing.T) {
 		t.Errorf("spam probe: %s", out)
 	}
 
+	if out, _, _ := postern(t, "", "check", "--clues", "3", "--data-dir", data, probe); !strings.Contains(out, "Bayes clues") || strings.Count(out, "\n  0.") != 3 || !strings.Contains(out, "200/0") {
+		t.Errorf("check --clues 3:\n%s", out)
+	}
+
 	// Export, import into a fresh data dir, same answer.
 	exp := filepath.Join(dir, "bayes.txt")
 	if _, errOut, code := postern(t, "", "bayes", "export", exp, "--data-dir", data); code != 0 {

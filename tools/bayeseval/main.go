@@ -249,15 +249,10 @@ func explainMatching(samples []sample, folds int, p score.Params, learnAll bool,
 				continue
 			}
 			msg, _ := scan.Parse(bytes.NewReader(mbox.StripFrom(b)))
-			toks := score.Tokens(msg)
 			nspam, nham := m.Totals()
 			fmt.Printf("explain %s spam=%v prob=%.4f (model: %d spam, %d ham)\n", s.path, s.spam, res[i].prob, nspam, nham)
-			for _, c := range m.Explain(s.keys, s.header, p) {
-				where := "body"
-				if c.Index < s.header {
-					where = "head"
-				}
-				fmt.Printf("  %.4f %5d spam %5d ham  %s %q\n", c.Prob, c.Counts.Spam, c.Counts.Ham, where, toks[c.Index])
+			for _, c := range (&score.Bayes{Model: m, Params: p}).Explain(msg, 0) {
+				fmt.Printf("  %.4f %5d spam %5d ham  %q\n", c.Prob, c.Counts.Spam, c.Counts.Ham, c.Token)
 			}
 		}
 	}
