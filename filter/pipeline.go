@@ -30,9 +30,11 @@ type Policy struct {
 	AutolearnHam  float64
 }
 
-// Learner learns a message as spam or ham.
+// Learner learns a message as spam or ham. bayes is the spam probability the Bayes
+// check gave it (nil: none), so the learner can pass over what it is already sure of
+// without tokenizing the message again.
 type Learner interface {
-	Autolearn(m *Message, spam bool)
+	Autolearn(m *Message, spam bool, bayes *float64)
 }
 
 // ReplyTexts are the operator's reply texts; {ref} and {virus} are filled in.
@@ -78,7 +80,7 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 	results := p.runChecks(ctx, msg)
 	v = p.decide(ref, results)
 	if p.Learner != nil && v.Autolearn != "no" && v.Virus == "" && len(v.Errors) == 0 {
-		p.Learner.Autolearn(msg, v.Autolearn == "spam")
+		p.Learner.Autolearn(msg, v.Autolearn == "spam", v.Bayes)
 	}
 	return v
 }

@@ -227,9 +227,15 @@ func TestForeignHeader(t *testing.T) {
 	}
 }
 
-type learnRecorder struct{ got []bool }
+type learnRecorder struct {
+	got   []bool
+	bayes []*float64
+}
 
-func (l *learnRecorder) Autolearn(_ *Message, spam bool) { l.got = append(l.got, spam) }
+func (l *learnRecorder) Autolearn(_ *Message, spam bool, bayes *float64) {
+	l.got = append(l.got, spam)
+	l.bayes = append(l.bayes, bayes)
+}
 
 func TestAutolearn(t *testing.T) {
 	tests := []struct {
@@ -263,8 +269,18 @@ func TestAutolearn(t *testing.T) {
 			}
 		})
 	}
+	// The learner is told the Bayes probability, to pass over what Bayes is sure of.
+	prob := 0.002
+	l := &learnRecorder{}
+	p := &Pipeline{Checks: []Check{fixed{"r", Result{Tests: []Test{{Name: "A", Score: 0.1}}}}, fixed{"bayes", Result{Bayes: &prob}}}, Policy: policy()}
+	p.RejectScore = 10000
+	p.Learner, p.AutolearnSpam, p.AutolearnHam = l, 12, 0.1
+	if run(p); len(l.bayes) != 1 || l.bayes[0] == nil || *l.bayes[0] != prob {
+		t.Errorf("learner not given the Bayes probability: %v", l.bayes)
+	}
+
 	// Without a learner (postern check), nothing is learned and the header says no.
-	p := &Pipeline{Checks: []Check{fixed{"r", Result{Tests: []Test{{Name: "A", Score: 20}}}}}, Policy: policy()}
+	p = &Pipeline{Checks: []Check{fixed{"r", Result{Tests: []Test{{Name: "A", Score: 20}}}}}, Policy: policy()}
 	p.RejectScore = 10000
 	if v := run(p); v.Autolearn != "no" {
 		t.Errorf("without learner: %q", v.Autolearn)

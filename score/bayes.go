@@ -181,8 +181,12 @@ func NewAutolearner(b *Bayes, log logrus.FieldLogger) *Autolearner {
 	return a
 }
 
-// Autolearn implements filter.Learner.
-func (a *Autolearner) Autolearn(m *filter.Message, spam bool) {
+// Autolearn implements filter.Learner. A message the Bayes check was already sure of
+// is not queued: Bayes.Learn would pass it over (Selector), after tokenizing it again.
+func (a *Autolearner) Autolearn(m *filter.Message, spam bool, bayes *float64) {
+	if bayes != nil && a.bayes.Params.Sure(*bayes, spam) {
+		return
+	}
 	select {
 	case a.queue <- pending{m.Parsed, spam}:
 	default:

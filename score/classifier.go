@@ -57,6 +57,18 @@ type Params struct {
 	LearnMargin float64
 }
 
+// Sure reports whether a probability already gives a message its class (spam or ham)
+// within LearnMargin: learning it would teach nothing (Selector).
+func (p Params) Sure(prob float64, spam bool) bool {
+	if p.LearnMargin <= 0 {
+		return false
+	}
+	if spam {
+		return prob >= 1-p.LearnMargin
+	}
+	return prob <= p.LearnMargin
+}
+
 // DefaultParams are the documented defaults.
 func DefaultParams() Params {
 	return Params{Strength: 0.1, Prior: 0.5, MinDeviation: 0.2, MaxClues: 150, MinSpam: 200, MinHam: 200, LearnMargin: 0.01}
@@ -227,8 +239,7 @@ func (m *Model) NewSelector(p Params) *Selector {
 // the messages after it.
 func (s *Selector) Needs(keys []Key, header int, spam bool) bool {
 	if s.p.LearnMargin > 0 {
-		prob, ready := s.m.classify(keys, header, s.p, s)
-		if ready && ((spam && prob >= 1-s.p.LearnMargin) || (!spam && prob <= s.p.LearnMargin)) {
+		if prob, ready := s.m.classify(keys, header, s.p, s); ready && s.p.Sure(prob, spam) {
 			return false
 		}
 	}

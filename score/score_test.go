@@ -408,18 +408,21 @@ func TestConcurrentClassifyWhileLearning(t *testing.T) {
 	wg.Wait()
 }
 
-// Autolearning goes through the pipeline's decision and ends in the store.
+// Autolearning goes through the pipeline's decision and ends in the store; what the
+// Bayes check was already sure of is not learned.
 func TestAutolearner(t *testing.T) {
-	s, _ := openStore(t)
-	ctx := context.Background()
-	b, _ := Open(ctx, s, DefaultParams())
+	b := openBayes(t, 200)
 	al := NewAutolearner(b, nil)
-	m := parse(t, "Subject: hi\n\nlunch tomorrow?\n")
 	sp := spool.FromBytes([]byte("x"))
-	al.Autolearn(&filter.Message{Raw: sp, Parsed: m}, false)
+	msg := func(s string) *filter.Message { return &filter.Message{Raw: sp, Parsed: parse(t, s)} }
+	sure, unsure := 0.001, 0.3
+	al.Autolearn(msg("Subject: hi\n\nlunch tomorrow?\n"), false, nil)        // cold start: no probability
+	al.Autolearn(msg("Subject: hi 2\n\nlunch on Friday?\n"), false, &unsure) // unsure
+	al.Autolearn(msg("Subject: hi 3\n\ndinner on Friday?\n"), false, &sure)  // sure: passed over
+	al.Autolearn(msg("Subject: win\n\ncheap pills\n"), true, &sure)          // taken for ham: learned as spam
 	al.Close()
-	if _, ham := b.Model.Totals(); ham != 1 {
-		t.Fatalf("autolearned ham = %d", ham)
+	if spam, ham := b.Model.Totals(); spam != 1 || ham != 2 {
+		t.Fatalf("autolearned %d spam, %d ham; want 1 and 2", spam, ham)
 	}
 }
 
