@@ -84,11 +84,34 @@ func (b *Bayes) Learn(ctx context.Context, items []Item, forget bool) ([]Outcome
 // LearnAll learns (or forgets) every message, sure or not, and brings the model up
 // to date.
 func (b *Bayes) LearnAll(ctx context.Context, items []Item, forget bool) ([]Outcome, error) {
-	out, err := b.Store.Learn(ctx, items, forget)
+	if forget {
+		// Which class a forgotten message had is the store's to know: read back.
+		out, err := b.Store.Learn(ctx, items, forget)
+		if err != nil {
+			return nil, err
+		}
+		return out, b.Refresh(ctx)
+	}
+	// What was learned is added to the model directly: reading every changed token
+	// back from the store cost more than the learning itself. The lock keeps a
+	// refresh from reading the store between the write and the additions; the next
+	// refresh still reads these tokens' absolute counts, so the model cannot drift.
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out, err := b.Store.Learn(ctx, items, false)
 	if err != nil {
 		return nil, err
 	}
-	return out, b.Refresh(ctx)
+	for i, o := range out {
+		switch o {
+		case Relearned:
+			b.Model.Add(items[i].Keys, !items[i].Spam, -1)
+			fallthrough
+		case Learned:
+			b.Model.Add(items[i].Keys, items[i].Spam, 1)
+		}
+	}
+	return out, nil
 }
 
 // ItemOf tokenizes a parsed message for learning.

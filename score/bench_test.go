@@ -80,24 +80,48 @@ func BenchmarkClassify(b *testing.B) {
 // words are): messages learned per second, durable at each batch's commit.
 func BenchmarkLearnStore(b *testing.B) {
 	s, _ := openStore(b)
-	rng := rand.New(rand.NewSource(4))
-	zipf := rand.NewZipf(rng, 1.1, 10, 1_000_000)
-	item := func(i int) Item {
-		keys := make([]Key, 600)
-		for j := range keys {
-			keys[j] = Key(zipf.Uint64() * 2654435761)
-		}
-		return Item{MsgID: fmt.Sprint(i), Spam: i%2 == 0, Keys: keys}
+	benchLearn(b, s.Learn)
+}
+
+// BenchmarkLearnSelect: the same through Bayes.Learn, which first asks the model of
+// each message whether it needs learning (Selector), against a model out of cold
+// start. Random messages are never "sure", so every one is still written: the worst
+// case of choosing.
+func BenchmarkLearnSelect(b *testing.B) {
+	bayes := openBayes(b, 200)
+	warm := make([]Item, 0, 1000)
+	for i := 0; i < cap(warm); i++ {
+		warm = append(warm, zipfItem(fmt.Sprint("warm", i), i%2 == 0))
 	}
+	if _, err := bayes.LearnAll(context.Background(), warm, false); err != nil {
+		b.Fatal(err)
+	}
+	benchLearn(b, bayes.Learn)
+}
+
+var zipfKeys = rand.NewZipf(rand.New(rand.NewSource(4)), 1.1, 10, 1_000_000)
+
+// zipfItem is a message of 600 tokens drawn from a vocabulary of 1,000,000 with a
+// Zipf distribution, as words are.
+func zipfItem(id string, spam bool) Item {
+	keys := make([]Key, 600)
+	for j := range keys {
+		keys[j] = Key(zipfKeys.Uint64() * 2654435761)
+	}
+	return Item{MsgID: id, Spam: spam, Keys: keys, Header: 50}
+}
+
+// benchLearn learns b.N random messages in batches of 500 (as postern learn does).
+func benchLearn(b *testing.B, learn func(context.Context, []Item, bool) ([]Outcome, error)) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i += 500 {
 		b.StopTimer()
 		batch := make([]Item, 0, 500)
 		for j := i; j < i+500 && j < b.N; j++ {
-			batch = append(batch, item(j))
+			batch = append(batch, zipfItem(fmt.Sprint(j), j%2 == 0))
 		}
 		b.StartTimer()
-		if _, err := s.Learn(context.Background(), batch, false); err != nil {
+		if _, err := learn(context.Background(), batch, false); err != nil {
 			b.Fatal(err)
 		}
 	}

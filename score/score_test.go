@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand"
 	"path/filepath"
@@ -562,9 +563,18 @@ func TestBayesLearnPassesOverSure(t *testing.T) {
 	if spam, ham := b.Model.Totals(); spam != 5 || ham != 6 {
 		t.Errorf("totals %d/%d, want 5/6", spam, ham)
 	}
-	out, err = b.LearnAll(ctx, []Item{item("s9", true, "cheap", "pills")}, false)
-	if err != nil || !slices.Equal(out, []Outcome{Learned}) {
+	out, err = b.LearnAll(ctx, []Item{item("s9", true, "cheap", "pills"), item("h0", true, "meeting", "agenda", "w0")}, false)
+	if err != nil || !slices.Equal(out, []Outcome{Learned, Relearned}) {
 		t.Errorf("LearnAll: %v %v", out, err)
+	}
+	// The model was brought up to date without reading the store back: it must
+	// hold exactly what the store holds.
+	if _, err := b.LearnAll(ctx, []Item{item("h0", false, "meeting", "agenda", "w0")}, true); err != nil {
+		t.Fatal(err)
+	}
+	want, wspam, wham := dump(t, b.Store)
+	if gspam, gham := b.Model.Totals(); gspam != wspam || gham != wham || !maps.Equal(b.Model.tokens, want) {
+		t.Errorf("model %d/%d %v, store %d/%d %v", gspam, gham, b.Model.tokens, wspam, wham, want)
 	}
 }
 
