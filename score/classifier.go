@@ -49,8 +49,12 @@ type Params struct {
 	Prior        float64 // x: the probability assumed for a token never seen
 	MinDeviation float64 // tokens with |f(w) - 0.5| below this are ignored
 	MaxClues     int     // the most significant tokens combined
-	MinSpam      int     // cold start: no verdict until this many spam …
-	MinHam       int     // … and ham messages are learned
+	// FewClues: with fewer clues than this, the probability is pulled towards 0.5 in
+	// proportion (n/FewClues of its distance kept): Fisher's method is sure of
+	// itself on a handful of tokens seen once or twice.
+	FewClues int
+	MinSpam  int // cold start: no verdict until this many spam …
+	MinHam   int // … and ham messages are learned
 	// LearnMargin: out of cold start, a message the model already gives its class
 	// within this margin of certainty (spam ≥ 1−margin, ham ≤ margin) is not
 	// learned (train on or near error, see Selector). 0 learns every message.
@@ -71,7 +75,7 @@ func (p Params) Sure(prob float64, spam bool) bool {
 
 // DefaultParams are the documented defaults.
 func DefaultParams() Params {
-	return Params{Strength: 0.1, Prior: 0.5, MinDeviation: 0.2, MaxClues: 150, MinSpam: 200, MinHam: 200, LearnMargin: 0.01}
+	return Params{Strength: 0.1, Prior: 0.5, MinDeviation: 0.2, MaxClues: 150, FewClues: 10, MinSpam: 200, MinHam: 200, LearnMargin: 0.01}
 }
 
 // Model is the token table in memory: the cache every classification reads. Learning
@@ -194,7 +198,7 @@ func (m *Model) classify(keys []Key, header int, p Params, sel *Selector) (float
 		}
 	}
 	m.mu.RUnlock()
-	prob := combine(clues, p.MaxClues)
+	prob := p.fewClues(combine(clues, p.MaxClues), len(clues))
 	if prob > 0.4 && prob < 0.6 && header > 0 {
 		// The body's clues are among those already looked up: no second pass.
 		body := make([]Clue, 0, len(clues))
@@ -204,7 +208,7 @@ func (m *Model) classify(keys []Key, header int, p Params, sel *Selector) (float
 			}
 		}
 		if len(body) < len(clues) {
-			if pb := combine(body, p.MaxClues); pb >= 0.9 {
+			if pb := p.fewClues(combine(body, p.MaxClues), len(body)); pb >= 0.9 {
 				return pb, true
 			}
 		}
@@ -289,6 +293,20 @@ type explained struct {
 	Clue
 	Index  int // in the keys given to explain
 	Counts Counts
+}
+
+// fewClues pulls a probability combined from n clues towards 0.5 when n is below
+// FewClues. Fisher's method on six clues of tokens seen once or twice each says
+// 0.9999 as readily as on 150; most such messages are short, or in a script the
+// tokenizer gives few words (a Japanese newsletter in the corpus, ham, scored
+// 1.0000 on FAX, TEL and its relay's address). In 10-fold cross-validation this
+// took false positives at 0.90 from 3.2 to 2.4 on average over five shuffles, false
+// negatives from 129.0 to 129.8 (docs/accuracy.md).
+func (p Params) fewClues(prob float64, n int) float64 {
+	if n >= p.FewClues {
+		return prob
+	}
+	return 0.5 + (prob-0.5)*float64(n)/float64(p.FewClues)
 }
 
 // tokenProb is Robinson's f(w): the token's spam ratio, pulled towards the prior x

@@ -172,14 +172,20 @@ func openStore(t testing.TB) (*SQLite, string) {
 	return s, path
 }
 
+// tinyParams are the defaults for tests whose messages have a handful of tokens: out
+// of cold start after minEach of each class, and no pull towards 0.5 for few clues.
+func tinyParams(minEach int) Params {
+	p := DefaultParams()
+	p.MinSpam, p.MinHam, p.FewClues = minEach, minEach, 0
+	return p
+}
+
 // openBayes opens a classifier on a new store, out of cold start after minEach
 // messages of each class.
 func openBayes(t testing.TB, minEach int) *Bayes {
 	t.Helper()
 	s, _ := openStore(t)
-	p := DefaultParams()
-	p.MinSpam, p.MinHam = minEach, minEach
-	b, err := Open(context.Background(), s, p)
+	b, err := Open(context.Background(), s, tinyParams(minEach))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,8 +361,7 @@ func TestExpire(t *testing.T) {
 // Cold start: no verdict until enough of both classes are learned.
 func TestColdStart(t *testing.T) {
 	m := NewModel()
-	p := DefaultParams()
-	p.MinSpam, p.MinHam = 2, 2
+	p := tinyParams(2)
 	k := KeyOf("x")
 	m.Add([]Key{k}, true, 1)
 	m.Add([]Key{k}, true, 1)
@@ -494,8 +499,7 @@ func TestSelectTop(t *testing.T) {
 // model is already sure of is passed over, the rest learned, and each message chosen
 // counts for the ones after it in the same batch.
 func TestSelector(t *testing.T) {
-	p := DefaultParams()
-	p.MinSpam, p.MinHam = 2, 2
+	p := tinyParams(2)
 	spamKeys := Keys([]string{"cheap", "pills", "offer"})
 	hamKeys := Keys([]string{"meeting", "agenda", "report"})
 	m := NewModel()
@@ -612,5 +616,39 @@ func TestExplain(t *testing.T) {
 	}
 	if n := len(b.Explain(msg, 3)); n != 3 {
 		t.Errorf("Explain(msg, 3) gave %d clues", n)
+	}
+}
+
+// A probability from fewer than FewClues clues is pulled towards 0.5 in proportion,
+// on the same side; from more, it is Fisher's alone.
+func TestFewClues(t *testing.T) {
+	m := NewModel()
+	p := tinyParams(1)
+	p.FewClues = 10
+	var spam []Key
+	for i := 0; i < 20; i++ {
+		spam = append(spam, KeyOf("spam"+itoa(i)))
+	}
+	for i := 0; i < 3; i++ {
+		m.Add(spam, true, 1)
+		m.Add([]Key{KeyOf("ham")}, false, 1)
+	}
+	tests := []struct {
+		clues int
+		want  func(full float64) float64
+	}{
+		{1, func(f float64) float64 { return 0.5 + (f-0.5)*0.1 }},
+		{5, func(f float64) float64 { return 0.5 + (f-0.5)*0.5 }},
+		{10, func(f float64) float64 { return f }},
+		{20, func(f float64) float64 { return f }},
+	}
+	for _, tc := range tests {
+		q := p
+		q.FewClues = 0
+		full, _ := m.Classify(spam[:tc.clues], 0, q)
+		got, _ := m.Classify(spam[:tc.clues], 0, p)
+		if want := tc.want(full); math.Abs(got-want) > 1e-12 || got < 0.5 {
+			t.Errorf("%d clues: %.6f, want %.6f (Fisher's alone %.6f)", tc.clues, got, want, full)
+		}
 	}
 }
