@@ -41,6 +41,7 @@ func main() {
 	corpus := flag.String("corpus", defaultCorpus(), "corpus directory (../shared/corpus/get-corpus.sh)")
 	folds := flag.Int("folds", 10, "number of folds")
 	seed := flag.Int64("seed", 1, "shuffle seed")
+	seeds := flag.Int("seeds", 0, "instead of one run, cross-validate with seeds 1..N and print each one's numbers and the means (Postern only)")
 	threshold := flag.Float64("threshold", 0.9, "spam probability at or above which a message counts as spam (0.5 and 0.99 are reported too)")
 	svg := flag.String("svg", "", "write the trade-off plot here")
 	sa := flag.Bool("sa", false, "also train and test SpamAssassin's Bayes (sa-learn) on the same folds")
@@ -58,6 +59,13 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if *seeds > 0 {
+		p := score.DefaultParams()
+		p.MinSpam, p.MinHam = 0, 0
+		p.LearnMargin = *margin
+		seedSummary(samples, *folds, *seeds, p, *learnAll, *threshold)
+		return
 	}
 	rng := rand.New(rand.NewSource(*seed))
 	rng.Shuffle(len(samples), func(i, j int) { samples[i], samples[j] = samples[j], samples[i] })
@@ -270,7 +278,13 @@ func report(name string, res []scored, threshold float64) {
 }
 
 func reportAt(name string, res []scored, threshold float64) {
-	var fp, fn, nham, nspam int
+	fp, fn, nham, nspam := errorsAt(res, threshold)
+	fmt.Printf("%-30s threshold %.2f: false positives %d/%d = %.3f%% of ham; false negatives %d/%d = %.2f%% of spam; 1-AUC = %.5f\n",
+		name, threshold, fp, nham, 100*float64(fp)/float64(nham), fn, nspam, 100*float64(fn)/float64(nspam), 1-auc(res))
+}
+
+// errorsAt counts the false positives and negatives at a threshold.
+func errorsAt(res []scored, threshold float64) (fp, fn, nham, nspam int) {
 	for _, r := range res {
 		if r.spam {
 			nspam++
@@ -284,36 +298,17 @@ func reportAt(name string, res []scored, threshold float64) {
 			}
 		}
 	}
-	fmt.Printf("%-30s threshold %.2f: false positives %d/%d = %.3f%% of ham; false negatives %d/%d = %.2f%% of spam; 1-AUC = %.5f\n",
-		name, threshold, fp, nham, 100*float64(fp)/float64(nham), fn, nspam, 100*float64(fn)/float64(nspam), 1-auc(res))
+	return fp, fn, nham, nspam
 }
 
 // reportStrict prints the operating point the target names: the most spam
 // caught with a ham loss of at most 0.1 %.
 func reportStrict(name string, res []scored) {
-	var nham, nspam int
-	for _, r := range res {
-		if r.spam {
-			nspam++
-		} else {
-			nham++
-		}
-	}
-	probs := append([]scored(nil), res...)
-	sort.Slice(probs, func(i, j int) bool { return probs[i].prob > probs[j].prob })
-	maxFP := int(0.001 * float64(nham))
-	fpSeen, caught, best := 0, 0, 0
-	for i, r := range probs {
-		if r.spam {
-			caught++
-		} else {
-			fpSeen++
-		}
-		if fpSeen <= maxFP && (i+1 == len(probs) || probs[i+1].prob != r.prob) {
-			best = caught
-		}
-	}
+	pct, maxFP, nham := strictCaught(res)
 	if showTopHam {
+		probs := append([]scored(nil), res...)
+		sort.Slice(probs, func(i, j int) bool { return probs[i].prob > probs[j].prob })
+		_, _, _, nspam := errorsAt(res, 0)
 		caught, hams := 0, 0
 		for i, r := range probs {
 			if r.spam {
@@ -327,7 +322,53 @@ func reportStrict(name string, res []scored) {
 			fmt.Printf("   ham #%d at %.6f: spam above it %d (%.2f%%) i=%d\n", hams, r.prob, caught, 100*float64(caught)/float64(nspam), i)
 		}
 	}
-	fmt.Printf("%-30s at ham loss <= 0.1%% (%d of %d ham): %.2f%% of spam caught\n", name, maxFP, nham, 100*float64(best)/float64(nspam))
+	fmt.Printf("%-30s at ham loss <= 0.1%% (%d of %d ham): %.2f%% of spam caught\n", name, maxFP, nham, pct)
+}
+
+// strictCaught is the percentage of spam caught with at most 0.1 % of ham lost (maxFP
+// of nham), at a threshold that splits no tie.
+func strictCaught(res []scored) (pct float64, maxFP, nham int) {
+	_, _, nham, nspam := errorsAt(res, 0)
+	probs := append([]scored(nil), res...)
+	sort.Slice(probs, func(i, j int) bool { return probs[i].prob > probs[j].prob })
+	maxFP = int(0.001 * float64(nham))
+	fpSeen, caught, best := 0, 0, 0
+	for i, r := range probs {
+		if r.spam {
+			caught++
+		} else {
+			fpSeen++
+		}
+		if fpSeen <= maxFP && (i+1 == len(probs) || probs[i+1].prob != r.prob) {
+			best = caught
+		}
+	}
+	return 100 * float64(best) / float64(nspam), maxFP, nham
+}
+
+// seedSummary cross-validates with shuffle seeds 1..n and prints each seed's numbers
+// and their means: one shuffle's strict point hinges on a handful of ham.
+func seedSummary(samples []sample, folds, n int, p score.Params, learnAll bool, threshold float64) {
+	var sum [6]float64
+	for seed := 1; seed <= n; seed++ {
+		shuffled := append([]sample(nil), samples...)
+		rng := rand.New(rand.NewSource(int64(seed)))
+		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		for i := range shuffled {
+			shuffled[i].fold = i % folds
+		}
+		res := crossValidate(shuffled, folds, p, learnAll)
+		fp5, fn5, _, _ := errorsAt(res, 0.5)
+		fpT, fnT, _, _ := errorsAt(res, threshold)
+		a := 1 - auc(res)
+		strict, _, _ := strictCaught(res)
+		fmt.Printf("seed %d: at 0.50 FP %d FN %d; at %.2f FP %d FN %d; 1-AUC %.5f; caught at <= 0.1%% ham loss %.2f%%\n", seed, fp5, fn5, threshold, fpT, fnT, a, strict)
+		for i, v := range []float64{float64(fp5), float64(fn5), float64(fpT), float64(fnT), a, strict} {
+			sum[i] += v
+		}
+	}
+	m := func(i int) float64 { return sum[i] / float64(n) }
+	fmt.Printf("mean of %d: at 0.50 FP %.1f FN %.1f; at %.2f FP %.1f FN %.1f; 1-AUC %.5f; caught at <= 0.1%% ham loss %.2f%%\n", n, m(0), m(1), threshold, m(2), m(3), m(4), m(5))
 }
 
 // auc is the probability that a random spam scores above a random ham (ties count half).
