@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/internal/testutil"
 	"github.com/postern/postern/spool"
 )
 
@@ -79,46 +80,32 @@ type fakeClamd struct {
 
 func startFake(t *testing.T, reply func(data []byte) string) *fakeClamd {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	f := &fakeClamd{addr: "tcp://" + ln.Addr().String(), received: make(chan []byte, 16)}
-	go func() {
+	f := &fakeClamd{received: make(chan []byte, 16)}
+	f.addr = "tcp://" + testutil.Serve(t, func(c net.Conn) {
+		cmd := make([]byte, len("zINSTREAM\x00"))
+		if _, err := io.ReadFull(c, cmd); err != nil || string(cmd) != "zINSTREAM\x00" {
+			return
+		}
+		var data []byte
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			var n uint32
+			if err := binary.Read(c, binary.BigEndian, &n); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				cmd := make([]byte, len("zINSTREAM\x00"))
-				if _, err := io.ReadFull(c, cmd); err != nil || string(cmd) != "zINSTREAM\x00" {
-					return
-				}
-				var data []byte
-				for {
-					var n uint32
-					if err := binary.Read(c, binary.BigEndian, &n); err != nil {
-						return
-					}
-					if n == 0 {
-						break
-					}
-					chunk := make([]byte, n)
-					if _, err := io.ReadFull(c, chunk); err != nil {
-						return
-					}
-					data = append(data, chunk...)
-				}
-				f.received <- data
-				if r := reply(data); r != "" {
-					c.Write([]byte(r + "\x00"))
-				}
-			}()
+			if n == 0 {
+				break
+			}
+			chunk := make([]byte, n)
+			if _, err := io.ReadFull(c, chunk); err != nil {
+				return
+			}
+			data = append(data, chunk...)
 		}
-	}()
+		f.received <- data
+		if r := reply(data); r != "" {
+			c.Write([]byte(r + "\x00"))
+		}
+	})
 	return f
 }
 

@@ -116,6 +116,20 @@ func (c *Clamd) Kill() {
 // hangs. It stops when the test ends.
 func SilentServer(t testing.TB) string {
 	t.Helper()
+	return "tcp://" + Serve(t, func(c net.Conn) {
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// Serve listens on a free loopback port until the test ends and runs handle on each
+// connection in its own goroutine, closing it after. It returns the address.
+func Serve(t testing.TB, handle func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -129,14 +143,9 @@ func SilentServer(t testing.TB) string {
 			}
 			go func() {
 				defer c.Close()
-				buf := make([]byte, 64<<10)
-				for {
-					if _, err := c.Read(buf); err != nil {
-						return
-					}
-				}
+				handle(c)
 			}()
 		}
 	}()
-	return "tcp://" + ln.Addr().String()
+	return ln.Addr().String()
 }
