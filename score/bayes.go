@@ -136,17 +136,13 @@ type TokenClue struct {
 // Explain returns the n most significant clues Classify combines for a message (all
 // of them when n <= 0), strongest first: why it scored as it did. Nil in cold start.
 func (b *Bayes) Explain(m *scan.Message, n int) []TokenClue {
-	if b.ColdStart() != "" {
-		return nil
-	}
-	t := tokenizer{seen: map[Key]struct{}{}, keep: true}
-	t.run(m)
+	t := tokenize(m, true)
 	var out []TokenClue
-	for _, c := range b.Model.explain(t.keys, t.header, b.Params) {
+	for _, c := range b.Model.explain(t.keys, b.Params) {
 		if n > 0 && len(out) == n {
 			break
 		}
-		out = append(out, TokenClue{Token: t.strs[c.Index], Prob: c.Prob, Counts: c.Counts})
+		out = append(out, TokenClue{Token: t.strs[c.at], Prob: c.Prob, Counts: c.Counts})
 	}
 	return out
 }

@@ -152,7 +152,7 @@ type Clue struct {
 	Key  Key
 	Prob float64
 	dev  float64 // |Prob - 0.5|
-	body bool    // the token is the body's, not the header's
+	at   int32   // its index in the keys classified: the header's come first
 }
 
 // Classify returns the spam probability of a message with these keys, of which the
@@ -172,14 +172,40 @@ func (m *Model) Classify(keys []Key, header int, p Params) (float64, bool) {
 // classify is Classify with the counts of messages not yet in the model added (sel,
 // when not nil).
 func (m *Model) classify(keys []Key, header int, p Params, sel *Selector) (float64, bool) {
+	clues, ready := m.clues(keys, p, sel, nil)
+	if !ready {
+		return 0.5, false
+	}
+	prob := p.fewClues(combine(clues, p.MaxClues), len(clues))
+	if prob > 0.4 && prob < 0.6 && header > 0 {
+		// The body's clues are among those already looked up: no second pass.
+		body := make([]Clue, 0, len(clues))
+		for _, c := range clues {
+			if int(c.at) >= header {
+				body = append(body, c)
+			}
+		}
+		if len(body) < len(clues) {
+			if pb := p.fewClues(combine(body, p.MaxClues), len(body)); pb >= 0.9 {
+				return pb, true
+			}
+		}
+	}
+	return prob, true
+}
+
+// clues looks the keys up (adding sel's counts, when not nil) and returns the tokens
+// far enough from neutral to count, in key order, and false in cold start. counts,
+// when not nil, is given each clue's counts.
+func (m *Model) clues(keys []Key, p Params, sel *Selector, counts func(Clue, Counts)) ([]Clue, bool) {
 	m.mu.RLock()
+	defer m.mu.RUnlock()
 	nspam, nham := float64(m.nspam), float64(m.nham)
 	if sel != nil {
 		nspam, nham = nspam+float64(sel.nspam), nham+float64(sel.nham)
 	}
 	if int(nspam) < p.MinSpam || int(nham) < p.MinHam {
-		m.mu.RUnlock()
-		return 0.5, false
+		return nil, false
 	}
 	clues := make([]Clue, 0, len(keys))
 	for i, k := range keys {
@@ -194,26 +220,14 @@ func (m *Model) classify(keys []Key, header int, p Params, sel *Selector) (float
 		}
 		f := tokenProb(c, nspam, nham, p)
 		if d := math.Abs(f - 0.5); d >= p.MinDeviation {
-			clues = append(clues, Clue{Key: k, Prob: f, dev: d, body: i >= header})
-		}
-	}
-	m.mu.RUnlock()
-	prob := p.fewClues(combine(clues, p.MaxClues), len(clues))
-	if prob > 0.4 && prob < 0.6 && header > 0 {
-		// The body's clues are among those already looked up: no second pass.
-		body := make([]Clue, 0, len(clues))
-		for _, c := range clues {
-			if c.body {
-				body = append(body, c)
-			}
-		}
-		if len(body) < len(clues) {
-			if pb := p.fewClues(combine(body, p.MaxClues), len(body)); pb >= 0.9 {
-				return pb, true
+			clue := Clue{Key: k, Prob: f, dev: d, at: int32(i)}
+			clues = append(clues, clue)
+			if counts != nil {
+				counts(clue, c)
 			}
 		}
 	}
-	return prob, true
+	return clues, true
 }
 
 // Selector picks, from messages about to be learned in order, those the model would
@@ -265,33 +279,17 @@ func (s *Selector) Needs(keys []Key, header int, spam bool) bool {
 }
 
 // explain returns the clues Classify combines for these keys, most significant first,
-// with each token's counts: what made a message score as it did.
-func (m *Model) explain(keys []Key, header int, p Params) []explained {
-	m.mu.RLock()
-	nspam, nham := float64(m.nspam), float64(m.nham)
+// with each token's counts: what made a message score as it did. Nil in cold start.
+func (m *Model) explain(keys []Key, p Params) []explained {
 	var out []explained
-	for i, k := range keys {
-		c, ok := m.tokens[k]
-		if !ok {
-			continue
-		}
-		f := tokenProb(c, nspam, nham, p)
-		if math.Abs(f-0.5) >= p.MinDeviation {
-			out = append(out, explained{Index: i, Counts: c, Clue: Clue{Key: k, Prob: f, dev: math.Abs(f - 0.5), body: i >= header}})
-		}
-	}
-	m.mu.RUnlock()
+	m.clues(keys, p, nil, func(c Clue, n Counts) { out = append(out, explained{c, n}) })
 	slices.SortFunc(out, func(a, b explained) int { return moreSignificant(a.Clue, b.Clue) })
-	if len(out) > p.MaxClues {
-		out = out[:p.MaxClues]
-	}
-	return out
+	return out[:min(len(out), p.MaxClues)]
 }
 
-// explained is one clue with where it came from.
+// explained is one clue with its token's counts.
 type explained struct {
 	Clue
-	Index  int // in the keys given to explain
 	Counts Counts
 }
 

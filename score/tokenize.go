@@ -30,19 +30,22 @@ const (
 // Tokens returns the distinct tokens of a message. Body words are plain; tokens from
 // elsewhere carry a prefix ("subject:", "from:", "url:", "received:", "html:", …) so
 // the same word in different places counts separately.
-func Tokens(m *scan.Message) []string {
-	t := tokenizer{seen: map[Key]struct{}{}, keep: true}
-	t.run(m)
-	return t.strs
-}
+func Tokens(m *scan.Message) []string { return tokenize(m, true).strs }
 
 // TokenKeys returns the keys of Tokens(m), without building the token strings: the
 // path every classification takes. The first header of them are the header's tokens
 // (Model.Classify weighs the body's apart when the whole is undecided).
 func TokenKeys(m *scan.Message) (keys []Key, header int) {
-	t := tokenizer{seen: make(map[Key]struct{}, 1024), keys: make([]Key, 0, 1024)}
-	t.run(m)
+	t := tokenize(m, false)
 	return t.keys, t.header
+}
+
+// tokenize runs the tokenizer over a message; keep also keeps the token strings, in
+// the order of the keys.
+func tokenize(m *scan.Message, keep bool) *tokenizer {
+	t := &tokenizer{seen: make(map[Key]struct{}, 1024), keys: make([]Key, 0, 1024), keep: keep}
+	t.run(m)
+	return t
 }
 
 func (t *tokenizer) run(m *scan.Message) {
