@@ -99,9 +99,11 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				r := checkOne(p, j)
+				r, data := checkOne(p, j)
 				if *clues > 0 && !*asJSON && r.err == nil && comp.Bayes != nil {
-					if m, err := scan.Parse(bytes.NewReader(r.data)); err == nil {
+					// Parsed a second time: the pipeline keeps its parse to itself,
+					// and only --clues needs it.
+					if m, err := scan.Parse(bytes.NewReader(data)); err == nil {
 						r.clues = comp.Bayes.Explain(m, *clues)
 					}
 				}
@@ -151,13 +153,14 @@ type job struct {
 type checked struct {
 	n     int
 	path  string
-	data  []byte // the message as checked
 	v     filter.Verdict
 	err   error
 	clues []score.TokenClue // --clues
 }
 
-func checkOne(p *filter.Pipeline, j job) checked {
+// checkOne runs the pipeline on one message; it also returns the message as checked
+// (for --clues), which the result does not keep: results wait to be printed in order.
+func checkOne(p *filter.Pipeline, j job) (checked, []byte) {
 	r := checked{n: j.n, path: j.path}
 	var data []byte
 	if j.path == "-" {
@@ -166,13 +169,12 @@ func checkOne(p *filter.Pipeline, j job) checked {
 		data, r.err = os.ReadFile(j.path)
 	}
 	if r.err != nil {
-		return r
+		return r, nil
 	}
 	data = mbox.StripFrom(data)
-	r.data = data
 	sp := spool.FromBytes(data)
 	r.v = p.Run(context.Background(), nil, sp, sp.Size(), filter.NewRef())
-	return r
+	return r, data
 }
 
 type jsonTest struct {
