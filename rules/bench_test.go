@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/spool"
 )
@@ -18,18 +19,14 @@ import (
 // (../shared/corpus/get-corpus.sh), for CPU profiles of where rule time goes.
 func BenchmarkEvalStock(b *testing.B) {
 	s := stockRules(b, false)
-	dir := os.Getenv("POSTERN_CORPUS")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "postern-corpus")
-	}
-	entries, err := os.ReadDir(filepath.Join(dir, "spamassassin", "spam"))
+	dir := filepath.Join(corpus.Dir(), "spamassassin", "spam")
+	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) < 100 {
 		b.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
 	}
 	var msgs []*filter.Message
 	for _, e := range entries[:100] {
-		raw, err := os.ReadFile(filepath.Join(dir, "spamassassin", "spam", e.Name()))
+		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			b.Fatal(err)
 		}

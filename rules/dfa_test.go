@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/spool"
 )
@@ -148,10 +149,9 @@ func TestDFAAgreesOnStockRules(t *testing.T) {
 // corpusParagraphs returns the body paragraphs of up to n corpus messages, if the
 // corpus (../shared/corpus/get-corpus.sh) is in its cache; none otherwise.
 func corpusParagraphs(n int) []string {
-	home, _ := os.UserHomeDir()
 	var out []string
 	for _, sub := range []string{"spam", "ham"} {
-		dir := filepath.Join(home, ".cache", "postern-corpus", "spamassassin", sub)
+		dir := filepath.Join(corpus.Dir(), "spamassassin", sub)
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries[:min(n/2, len(entries))] {
 			raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
@@ -208,9 +208,8 @@ func TestDFAConcurrent(t *testing.T) {
 func TestEvalAgreesWithPlainRegexp(t *testing.T) {
 	fast, plain := stockRules(t, false), stockRules(t, true)
 	msgs := []*filter.Message{msgOf(t, sample), msgOf(t, "Subject: V-I-A-G-R-A\n\nXanax, Valium, phentermine ONLINE PHARMACY\n\nClaim your $1,000,000.00 prize now\n")}
-	home, _ := os.UserHomeDir()
 	for _, sub := range []string{"spam", "ham"} {
-		dir := filepath.Join(home, ".cache", "postern-corpus", "spamassassin", sub)
+		dir := filepath.Join(corpus.Dir(), "spamassassin", sub)
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries[:min(15, len(entries))] {
 			raw, err := os.ReadFile(filepath.Join(dir, e.Name()))

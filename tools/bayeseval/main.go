@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/internal/mbox"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/score"
@@ -38,7 +39,7 @@ type scored struct {
 }
 
 func main() {
-	corpus := flag.String("corpus", defaultCorpus(), "corpus directory (../shared/corpus/get-corpus.sh)")
+	corpusDir := flag.String("corpus", corpus.Dir(), "corpus directory (../shared/corpus/get-corpus.sh)")
 	folds := flag.Int("folds", 10, "number of folds")
 	seed := flag.Int64("seed", 1, "shuffle seed")
 	seeds := flag.Int("seeds", 0, "instead of one run, cross-validate with seeds 1..N and print each one's numbers and the means (Postern only)")
@@ -55,7 +56,7 @@ func main() {
 	explain := flag.String("explain", "", "print the clues of the messages whose path contains this, scored by the model of their fold")
 	flag.Parse()
 
-	samples, err := load(*corpus)
+	samples, err := load(*corpusDir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -79,7 +80,7 @@ func main() {
 		}
 	}
 	fmt.Printf("corpus %s: %d messages (%d spam incl. phishing, %d ham), %d folds, seed %d\n",
-		*corpus, len(samples), nspam, len(samples)-nspam, *folds, *seed)
+		*corpusDir, len(samples), nspam, len(samples)-nspam, *folds, *seed)
 
 	start := time.Now()
 	p := score.DefaultParams()
@@ -146,18 +147,6 @@ func main() {
 			os.Exit(1)
 		}
 	}
-}
-
-func defaultCorpus() string {
-	if c := os.Getenv("POSTERN_CORPUS"); c != "" {
-		return c
-	}
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "postern-corpus")
 }
 
 // load reads and tokenizes every message, in parallel.

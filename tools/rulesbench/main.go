@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/internal/corpus"
 	mboxfmt "github.com/postern/postern/internal/mbox"
 	"github.com/postern/postern/rules"
 	"github.com/postern/postern/scan"
@@ -28,7 +29,7 @@ import (
 var diffRule *string
 
 func main() {
-	corpus := flag.String("corpus", filepath.Join(os.Getenv("HOME"), ".cache/postern-corpus"), "corpus directory")
+	corpusDir := flag.String("corpus", corpus.Dir(), "corpus directory")
 	n := flag.Int("n", 300, "messages to use (a random sample, half spam)")
 	stock := flag.String("stock", "/usr/share/spamassassin", "stock SpamAssassin rules")
 	sa := flag.Bool("sa", true, "also run spamassassin on the same messages")
@@ -36,8 +37,8 @@ func main() {
 	flag.Parse()
 	runtime.GOMAXPROCS(1) // per core
 
-	msgs, paths := sample(*corpus, *n)
-	fmt.Printf("%d messages from %s (GOMAXPROCS=1)\n", len(msgs), *corpus)
+	msgs, paths := sample(*corpusDir, *n)
+	fmt.Printf("%d messages from %s (GOMAXPROCS=1)\n", len(msgs), *corpusDir)
 	prepared := make([]*filter.Message, len(msgs))
 	for i, raw := range msgs {
 		m, _ := scan.Parse(bytes.NewReader(raw))
@@ -100,7 +101,7 @@ func main() {
 	// Without Bayes SpamAssassin uses score set 0, where some rules score 0 and do not
 	// run; Postern uses set 2 (Bayes on, network tests off). A Bayes database trained
 	// on other corpus messages puts SpamAssassin in set 2 too.
-	db, err := trainSpamAssassin(*corpus, *n)
+	db, err := trainSpamAssassin(*corpusDir, *n)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sa-learn:", err)
 		os.Exit(1)
