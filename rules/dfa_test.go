@@ -17,6 +17,21 @@ import (
 	"github.com/postern/postern/spool"
 )
 
+// randomTexts returns n texts of up to max pieces each, drawn from pieces with a
+// fixed seed: inputs no one would think to write, the same on every run.
+func randomTexts(seed int64, pieces []string, n, max int) []string {
+	rng := rand.New(rand.NewSource(seed))
+	texts := make([]string, n)
+	for i := range texts {
+		var b strings.Builder
+		for j := rng.Intn(max); j > 0; j-- {
+			b.WriteString(pieces[rng.Intn(len(pieces))])
+		}
+		texts[i] = b.String()
+	}
+	return texts
+}
+
 // The DFA must agree with Go's regexp on every pattern and text: it replaces
 // MatchString in rule evaluation.
 func TestDFAAgreesWithRegexp(t *testing.T) {
@@ -34,15 +49,8 @@ func TestDFAAgreesWithRegexp(t *testing.T) {
 		"xxan", " x_a", "in our warehouse: yes", "our great, products", "pay 1,000US", "Kelvin K ſ s",
 		"\xff\xfeabc\xc3", "é\u00e9", "> quoted\n> more", "friday\nmon", "fri", "z",
 	}
-	rng := rand.New(rand.NewSource(1))
 	alphabet := []string{"a", "b", "c", "x", "v", "i", " ", "\n", "_", "-", "é", "K", "ſ", "\xff", "1", "fri", "day", "abc"}
-	for i := 0; i < 300; i++ {
-		var b strings.Builder
-		for j := rng.Intn(20); j > 0; j-- {
-			b.WriteString(alphabet[rng.Intn(len(alphabet))])
-		}
-		texts = append(texts, b.String())
-	}
+	texts = append(texts, randomTexts(1, alphabet, 300, 20)...)
 	for _, p := range patterns {
 		re := regexp.MustCompile(p)
 		d := newDFA(p)

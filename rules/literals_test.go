@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"math/rand"
 	"slices"
 	"strings"
 	"testing"
@@ -15,16 +14,8 @@ func TestLiteralIndex(t *testing.T) {
 		rules = append(rules, &Rule{lits: lits[i:min(i+2, len(lits))]})
 	}
 	x := newLiteralIndex(rules)
-	rng := rand.New(rand.NewSource(3))
 	words := []string{"click", "here", "lic", "k ", "vi", "agra", "über", "fre", "e", "\n", "un ", "subscribe", "a", " ", "b", "x"}
-	texts := []string{"", "click here\nfree viagra", "clic\nk here", "ab a b"}
-	for i := 0; i < 500; i++ {
-		var b strings.Builder
-		for j := rng.Intn(30); j > 0; j-- {
-			b.WriteString(words[rng.Intn(len(words))])
-		}
-		texts = append(texts, b.String())
-	}
+	texts := append([]string{"", "click here\nfree viagra", "clic\nk here", "ab a b"}, randomTexts(3, words, 500, 30)...)
 	for _, text := range texts {
 		hits := x.scan(text)
 		lines := strings.Split(text, "\n")
