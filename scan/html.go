@@ -17,9 +17,9 @@ type HTMLVisitor struct {
 	End func(tag string)
 }
 
-// WalkHTML tokenizes an HTML part once for what reads it (the rules' rendering
-// below, the Bayes tokenizer's tags and links), leaving out the text of <style> and
-// <script>.
+// WalkHTML tokenizes an HTML part for a reader (the rules' rendering below, the
+// Bayes tokenizer's tags and links), leaving out the text of <style> and <script>.
+// Each reader walks the part itself: one walker, but two walks per message.
 func WalkHTML(src string, v HTMLVisitor) {
 	z := html.NewTokenizer(strings.NewReader(src))
 	skip := 0 // inside <style> or <script>

@@ -70,7 +70,8 @@ func (b *Bayes) Reload(ctx context.Context) error {
 }
 
 // Learn learns (or forgets) messages and brings the model up to date. Messages the
-// classifier is already sure of are passed over (Selector; Params.LearnMargin).
+// classifier is already sure of are passed over (Selector; Params.LearnMargin): Learn
+// sets each item's Sure.
 func (b *Bayes) Learn(ctx context.Context, items []Item, forget bool) ([]Outcome, error) {
 	if !forget && b.Params.LearnMargin > 0 {
 		sel := b.Model.NewSelector(b.Params)
