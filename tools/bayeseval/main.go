@@ -51,6 +51,7 @@ func main() {
 	misses := flag.Bool("misses", false, "list the messages misclassified at -threshold")
 	saScores := flag.String("sa-scores", "", "with -sa: read SpamAssassin's probabilities from this file if it exists (same corpus, folds and seed), else write them there")
 	margin := flag.Float64("learn-margin", score.DefaultParams().LearnMargin, "Params.LearnMargin: a message the classifier already puts this close to its class is not learned")
+	fewClues := flag.Int("few-clues", score.DefaultParams().FewClues, "Params.FewClues: fewer clues than this pull the probability towards 0.5 (0: never)")
 	learnAll := flag.Bool("learn-all", false, "learn every training message, not only those the classifier is not yet sure of (Params.LearnMargin)")
 	flag.BoolVar(&showTopHam, "top-ham", false, "list the ten highest-scoring ham and how much spam scores above each")
 	explain := flag.String("explain", "", "print the clues of the messages whose path contains this, scored by the model of their fold")
@@ -64,7 +65,7 @@ func main() {
 	if *seeds > 0 {
 		p := score.DefaultParams()
 		p.MinSpam, p.MinHam = 0, 0
-		p.LearnMargin = *margin
+		p.LearnMargin, p.FewClues = *margin, *fewClues
 		seedSummary(samples, *folds, *seeds, p, *learnAll, *threshold)
 		return
 	}
@@ -85,7 +86,7 @@ func main() {
 	start := time.Now()
 	p := score.DefaultParams()
 	p.MinSpam, p.MinHam = 0, 0
-	p.LearnMargin = *margin
+	p.LearnMargin, p.FewClues = *margin, *fewClues
 	if *params != "" {
 		if _, err := fmt.Sscanf(*params, "%g,%g,%d", &p.Strength, &p.MinDeviation, &p.MaxClues); err != nil {
 			fmt.Fprintln(os.Stderr, "-params:", err)
