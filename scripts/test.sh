@@ -23,5 +23,13 @@ if [ ${#need[@]} -gt 0 ]; then
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# The public corpus (../shared/corpus, fetched once into a cache): the accuracy floor
+# of the Bayesian classifier (tools/bayeseval) and the rules' corpus cases run on it.
+# Without it (no npm, no network) they skip and say so; nothing else needs it.
+corpus_script=../shared/corpus/get-corpus.sh
+if [ -f "$corpus_script" ]; then
+	sh "$corpus_script" || echo "warning: corpus not fetched: the corpus tests will skip"
+fi
+
 go vet ./...
 go test -race -count=1 "$@" ./...

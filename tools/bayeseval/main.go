@@ -69,11 +69,7 @@ func main() {
 		seedSummary(samples, *folds, *seeds, p, *learnAll, *threshold)
 		return
 	}
-	rng := rand.New(rand.NewSource(*seed))
-	rng.Shuffle(len(samples), func(i, j int) { samples[i], samples[j] = samples[j], samples[i] })
-	for i := range samples {
-		samples[i].fold = i % *folds
-	}
+	shuffleFolds(samples, *folds, *seed)
 	nspam := 0
 	for _, s := range samples {
 		if s.spam {
@@ -188,6 +184,16 @@ func load(dir string) ([]sample, error) {
 	close(jobs)
 	wg.Wait()
 	return paths, nil
+}
+
+// shuffleFolds shuffles the samples with the seed and deals them into folds (the
+// fold is the index mod folds).
+func shuffleFolds(samples []sample, folds int, seed int64) {
+	rng := rand.New(rand.NewSource(seed))
+	rng.Shuffle(len(samples), func(i, j int) { samples[i], samples[j] = samples[j], samples[i] })
+	for i := range samples {
+		samples[i].fold = i % folds
+	}
 }
 
 // train learns every fold but f as one stream, in the shuffled order, choosing what
@@ -342,11 +348,7 @@ func seedSummary(samples []sample, folds, n int, p score.Params, learnAll bool, 
 	var sum [6]float64
 	for seed := 1; seed <= n; seed++ {
 		shuffled := append([]sample(nil), samples...)
-		rng := rand.New(rand.NewSource(int64(seed)))
-		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-		for i := range shuffled {
-			shuffled[i].fold = i % folds
-		}
+		shuffleFolds(shuffled, folds, int64(seed))
 		res := crossValidate(shuffled, folds, p, learnAll)
 		fp5, fn5, _, _ := errorsAt(res, 0.5)
 		fpT, fnT, _, _ := errorsAt(res, threshold)
