@@ -80,6 +80,29 @@ func dialSMTP(addr string) (*smtp.Client, error) {
 	return smtp.NewClient(conn, "127.0.0.1")
 }
 
+// delivered fails the test unless the reply was 250 and the sink received the
+// message with this marker in time, and returns what the sink got.
+func delivered(t *testing.T, sink *testutil.Sink, marker string, code int, text string) testutil.Delivered {
+	t.Helper()
+	if code != 250 {
+		t.Fatalf("reply %d %s, want 250", code, text)
+	}
+	got, ok := sink.WaitFor(marker, 30*time.Second)
+	if !ok {
+		t.Fatalf("%s was accepted but never reached the sink", marker)
+	}
+	return got
+}
+
+// notDelivered fails the test if the message with this marker reaches the sink: it
+// was refused, and no one may deliver it later.
+func notDelivered(t *testing.T, sink *testutil.Sink, marker string) {
+	t.Helper()
+	if _, ok := sink.WaitFor(marker, 2*time.Second); ok {
+		t.Errorf("%s was refused, yet delivered", marker)
+	}
+}
+
 func message(subject, marker, body string) string {
 	return fmt.Sprintf("From: sender@example.org\r\nTo: rcpt@example.com\r\nSubject: %s\r\n"+
 		"Message-ID: <%s@example.org>\r\nX-Spam-Flag: YES\r\nX-Spam-Status: Yes, forged\r\n\r\n%s\r\n%s\r\n",
@@ -112,13 +135,7 @@ func TestPostfixEndToEnd(t *testing.T) {
 
 	t.Run("clean mail arrives tagged", func(t *testing.T) {
 		code, text := sendSMTP(t, pf.SMTPAddr, "sender@example.org", rcpts, message("hello", "clean-1", "A clean message."))
-		if code != 250 {
-			t.Fatalf("reply %d %s", code, text)
-		}
-		got, ok := sink.WaitFor("clean-1", 30*time.Second)
-		if !ok {
-			t.Fatal("clean message never reached the sink")
-		}
+		got := delivered(t, sink, "clean-1", code, text)
 		if !strings.Contains(got.Data, "X-Spam-Status: No, score=0.0 required=5.0 tests=none") {
 			t.Errorf("no X-Spam-Status: No header:\n%s", got.Data)
 		}
@@ -138,14 +155,11 @@ func TestPostfixEndToEnd(t *testing.T) {
 		if code != 550 || !strings.HasPrefix(text, "5.7.1 ") || !strings.Contains(text, "(ref ") {
 			t.Fatalf("reply %d %q, want 550 5.7.1 … (ref …)", code, text)
 		}
-		ref := text[strings.Index(text, "(ref ")+5:]
-		ref = ref[:strings.IndexByte(ref, ')')]
+		ref := refOf(text)
 		if !daemon.WaitOutput("ref="+ref, 5*time.Second) {
 			t.Errorf("ref %s not in the log", ref)
 		}
-		if _, ok := sink.WaitFor("gtube-1", 2*time.Second); ok {
-			t.Error("rejected message was delivered")
-		}
+		notDelivered(t, sink, "gtube-1")
 	})
 
 	t.Run("several messages in one SMTP session", func(t *testing.T) {
@@ -205,8 +219,6 @@ func TestPostfixEndToEnd(t *testing.T) {
 		if code/100 != 4 {
 			t.Fatalf("reply %d %s, want 4xx", code, text)
 		}
-		if _, ok := sink.WaitFor("down-1", 3*time.Second); ok {
-			t.Error("a message was delivered unscanned")
-		}
+		notDelivered(t, sink, "down-1")
 	})
 }

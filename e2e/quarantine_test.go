@@ -207,6 +207,7 @@ func TestQuarantineWriteFailureTempfails(t *testing.T) {
 	if !d.WaitOutput("readonly", 5*time.Second) {
 		t.Errorf("the log does not say why:\n%s", d.Output())
 	}
+	notDelivered(t, e.sink, "ro-1@example.org")
 	if code, text := sendSMTP(t, e.pf.SMTPAddr, "partner@example.org", []string{"a@example.com"}, message("ok", "ro-2", "clean")); code != 250 {
 		t.Errorf("clean mail: %d %s", code, text)
 	}

@@ -31,13 +31,7 @@ func TestRulesReloadOnSIGHUP(t *testing.T) {
 	status := func(marker string) string {
 		t.Helper()
 		code, text := sendSMTP(t, e.pf.SMTPAddr, "sender@example.org", []string{"rcpt@example.com"}, message("widgets", marker, "our quarterly widget report"))
-		if code != 250 {
-			t.Fatalf("reply %d %s", code, text)
-		}
-		got, ok := e.sink.WaitFor(marker+"@example.org", 30*time.Second)
-		if !ok {
-			t.Fatal("never delivered")
-		}
+		got := delivered(t, e.sink, marker+"@example.org", code, text)
 		for _, line := range strings.Split(strings.ReplaceAll(got.Data, "\r\n\t", " "), "\r\n") {
 			if strings.HasPrefix(line, "X-Spam-Status:") {
 				return line
