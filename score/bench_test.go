@@ -3,13 +3,19 @@ package score
 // go test ./score -run '^$' -bench . -benchtime 3s
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/postern/postern/internal/corpus"
+	"github.com/postern/postern/internal/mbox"
 	"github.com/postern/postern/scan"
 )
 
@@ -73,6 +79,41 @@ func BenchmarkClassify(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(1<<20), "model-MB")
 	b.ReportMetric(float64(model.Len()), "tokens")
+}
+
+// corpusMessages are the corpus' messages, parsed, once per test binary; none without
+// the corpus.
+var corpusMessages = sync.OnceValue(func() []*scan.Message {
+	var msgs []*scan.Message
+	for _, sub := range []string{"spamassassin/spam", "spamassassin/ham", "phishing"} {
+		files, _ := filepath.Glob(filepath.Join(corpus.Dir(), sub, "*"))
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			if m, err := scan.Parse(bytes.NewReader(mbox.StripFrom(raw))); err == nil {
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	return msgs
+})
+
+// BenchmarkTokenizeCorpus: tokenizing real mail (the corpus' 6,412 messages in turn,
+// parsed beforehand), where headers are long and HTML common, unlike tenKB's.
+func BenchmarkTokenizeCorpus(b *testing.B) {
+	msgs := corpusMessages()
+	if len(msgs) == 0 {
+		b.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		TokenKeys(msgs[i%len(msgs)])
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
 
 // BenchmarkLearnStore: the SQLite store learning batches of 500 messages of 600

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/url"
 	"path"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -219,9 +218,6 @@ func itoa(n int) string {
 var addrHeaders = []string{"From", "Reply-To", "To", "Cc", "Return-Path", "Sender"}
 var wholeHeaders = []string{"X-Mailer", "User-Agent", "Content-Type", "X-Priority", "Importance", "Precedence", "Content-Transfer-Encoding"}
 
-var ipRE = regexp.MustCompile(`\b(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\b`)
-var hostRE = regexp.MustCompile(`(?i)\b(?:from|by)\s+([a-z0-9][a-z0-9.-]*\.[a-z]{2,})`)
-
 func (t *tokenizer) headers(m *scan.Message) {
 	subj := m.Subject()
 	t.words("subject:", subj)
@@ -261,13 +257,11 @@ func (t *tokenizer) headers(m *scan.Message) {
 		received = received[:8]
 	}
 	for _, r := range received {
-		for _, ip := range ipRE.FindAllStringSubmatch(r, 4) {
-			t.add("received:" + ip[1] + "." + ip[2])
-			t.add("received:" + ip[1] + "." + ip[2] + "." + ip[3])
-		}
-		for _, h := range hostRE.FindAllStringSubmatch(r, 4) {
-			t.domain("received:", strings.ToLower(h[1]))
-		}
+		dottedQuads(r, 4, func(q [4]string) {
+			t.add("received:" + q[0] + "." + q[1])
+			t.add("received:" + q[0] + "." + q[1] + "." + q[2])
+		})
+		relayHosts(r, 4, func(h string) { t.domain("received:", strings.ToLower(h)) })
 	}
 	if len(m.Header.Values("Message-Id")) == 0 {
 		t.add("header:no message-id")
