@@ -42,14 +42,14 @@ func main() {
 	corpusDir := flag.String("corpus", corpus.Dir(), "corpus directory (../shared/corpus/get-corpus.sh)")
 	folds := flag.Int("folds", 10, "number of folds")
 	seed := flag.Int64("seed", 1, "shuffle seed")
-	seeds := flag.Int("seeds", 0, "instead of one run, cross-validate with seeds 1..N and print each one's numbers and the means (Postern only)")
+	seeds := flag.Int("seeds", 0, "instead of one run, cross-validate with seeds 1..N and print each one's numbers and the means (with -sa, SpamAssassin's too; -sa-scores then names a file per seed with %d)")
 	threshold := flag.Float64("threshold", 0.9, "spam probability at or above which a message counts as spam (0.5 and 0.99 are reported too)")
 	svg := flag.String("svg", "", "write the trade-off plot here")
 	sa := flag.Bool("sa", false, "also train and test SpamAssassin's Bayes (sa-learn) on the same folds")
 	saFolds := flag.Int("sa-folds", 0, "run SpamAssassin on only this many folds (0: all)")
 	params := flag.String("params", "", "classifier parameters to try instead of the defaults: `STRENGTH,MINDEV,MAXCLUES`")
 	misses := flag.Bool("misses", false, "list the messages misclassified at -threshold")
-	saScores := flag.String("sa-scores", "", "with -sa: read SpamAssassin's probabilities from this file if it exists (same corpus, folds and seed), else write them there")
+	saScores := flag.String("sa-scores", "", "with -sa: read SpamAssassin's probabilities from this file if it exists (same corpus, folds and seed), else write them there; with -seeds, a name with %d for the seed")
 	margin := flag.Float64("learn-margin", score.DefaultParams().LearnMargin, "Params.LearnMargin: a message the classifier already puts this close to its class is not learned")
 	fewClues := flag.Int("few-clues", score.DefaultParams().FewClues, "Params.FewClues: fewer clues than this pull the probability towards 0.5 (0: never)")
 	learnAll := flag.Bool("learn-all", false, "learn every training message, not only those the classifier is not yet sure of (Params.LearnMargin)")
@@ -66,7 +66,10 @@ func main() {
 		p := score.DefaultParams()
 		p.MinSpam, p.MinHam = 0, 0
 		p.LearnMargin, p.FewClues = *margin, *fewClues
-		seedSummary(samples, *folds, *seeds, p, *learnAll, *threshold)
+		if err := seedSummary(samples, *folds, *seeds, p, *learnAll, *threshold, *sa, *saScores); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		return
 	}
 	shuffleFolds(samples, *folds, *seed)
@@ -343,24 +346,64 @@ func strictCaught(res []scored) (pct float64, maxFP, nham int) {
 }
 
 // seedSummary cross-validates with shuffle seeds 1..n and prints each seed's numbers
-// and their means: one shuffle's strict point hinges on a handful of ham.
-func seedSummary(samples []sample, folds, n int, p score.Params, learnAll bool, threshold float64) {
-	var sum [6]float64
+// and their means: one shuffle's strict point hinges on a handful of ham. With sa,
+// SpamAssassin's Bayes runs on the same folds too, its scores kept in saScores (a
+// file name with %d for the seed) when given.
+func seedSummary(samples []sample, folds, n int, p score.Params, learnAll bool, threshold float64, sa bool, saScores string) error {
+	var ours, theirs seedStats
 	for seed := 1; seed <= n; seed++ {
 		shuffled := append([]sample(nil), samples...)
 		shuffleFolds(shuffled, folds, int64(seed))
-		res := crossValidate(shuffled, folds, p, learnAll)
-		fp5, fn5, _, _ := errorsAt(res, 0.5)
-		fpT, fnT, _, _ := errorsAt(res, threshold)
-		a := 1 - auc(res)
-		strict, _, _ := strictCaught(res)
-		fmt.Printf("seed %d: at 0.50 FP %d FN %d; at %.2f FP %d FN %d; 1-AUC %.5f; caught at <= 0.1%% ham loss %.2f%%\n", seed, fp5, fn5, threshold, fpT, fnT, a, strict)
-		for i, v := range []float64{float64(fp5), float64(fn5), float64(fpT), float64(fnT), a, strict} {
-			sum[i] += v
+		fmt.Printf("seed %d: %s\n", seed, ours.add(crossValidate(shuffled, folds, p, learnAll), threshold))
+		if sa {
+			file := ""
+			if saScores != "" {
+				file = fmt.Sprintf(saScores, seed)
+			}
+			res, err := cachedSpamAssassin(shuffled, folds, file, fmt.Sprintf("folds %d seed %d", folds, seed))
+			if err != nil {
+				return fmt.Errorf("spamassassin, seed %d: %w", seed, err)
+			}
+			fmt.Printf("seed %d, spamassassin: %s\n", seed, theirs.add(res, threshold))
 		}
 	}
-	m := func(i int) float64 { return sum[i] / float64(n) }
-	fmt.Printf("mean of %d: at 0.50 FP %.1f FN %.1f; at %.2f FP %.1f FN %.1f; 1-AUC %.5f; caught at <= 0.1%% ham loss %.2f%%\n", n, m(0), m(1), threshold, m(2), m(3), m(4), m(5))
+	fmt.Printf("mean of %d: %s\n", n, ours.mean(threshold))
+	if sa {
+		fmt.Printf("mean of %d, spamassassin: %s\n", n, theirs.mean(threshold))
+	}
+	return nil
+}
+
+// seedStats sums one classifier's numbers over seeds.
+type seedStats struct {
+	sum [6]float64
+	n   int
+}
+
+// add counts one seed's results and returns its line.
+func (st *seedStats) add(res []scored, threshold float64) string {
+	fp5, fn5, _, _ := errorsAt(res, 0.5)
+	fpT, fnT, _, _ := errorsAt(res, threshold)
+	strict, _, _ := strictCaught(res)
+	v := [6]float64{float64(fp5), float64(fn5), float64(fpT), float64(fnT), 1 - auc(res), strict}
+	for i := range v {
+		st.sum[i] += v[i]
+	}
+	st.n++
+	return st.line(v, threshold, "%.0f")
+}
+
+func (st *seedStats) mean(threshold float64) string {
+	var m [6]float64
+	for i := range m {
+		m[i] = st.sum[i] / float64(st.n)
+	}
+	return st.line(m, threshold, "%.1f")
+}
+
+func (st *seedStats) line(v [6]float64, threshold float64, count string) string {
+	return fmt.Sprintf("at 0.50 FP "+count+" FN "+count+"; at %.2f FP "+count+" FN "+count+"; 1-AUC %.5f; caught at <= 0.1%% ham loss %.2f%%",
+		v[0], v[1], threshold, v[2], v[3], v[4], v[5])
 }
 
 // auc is the probability that a random spam scores above a random ham (ties count half).
