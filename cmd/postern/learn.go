@@ -262,15 +262,19 @@ import FILE    replace the store's contents with an export (for backups and movi
 	}
 	path := filepath.Join(cfg.DataDir, score.FileName)
 	ctx := context.Background()
+	noStore := func() bool { _, err := os.Stat(path); return err != nil }
 	switch fs.Arg(0) {
 	case "stats":
-		if _, err := os.Stat(path); err != nil {
+		if noStore() {
 			return fail("no Bayes store at %s: nothing learned yet (postern learn)", path)
 		}
 		return bayesStats(ctx, cfg, path)
 	case "export":
 		if fs.NArg() != 2 {
 			return fail("bayes export: want FILE")
+		}
+		if noStore() {
+			return fail("no Bayes store at %s: nothing to export", path)
 		}
 		store, err := score.OpenSQLite(path)
 		if err != nil {
@@ -299,7 +303,7 @@ import FILE    replace the store's contents with an export (for backups and movi
 			return fail("bayes import: %v", err)
 		}
 		defer in.Close()
-		store, err := score.OpenSQLite(path)
+		store, err := openBayesStore(cfg)
 		if err != nil {
 			return fail("%v", err)
 		}

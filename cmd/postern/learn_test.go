@@ -28,8 +28,7 @@ func writeCorpus(t *testing.T, dir string, n int) (spamDir, hamMbox string) {
 
 func TestLearnThenCheck(t *testing.T) {
 	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	os.Mkdir(data, 0o755)
+	data := filepath.Join(dir, "new", "data") // learn creates it, as serve does
 	spamDir, hamMbox := writeCorpus(t, dir, 200)
 	probe := filepath.Join(dir, "probe.eml")
 	os.WriteFile(probe, []byte("From: x@promo.example\nSubject: cheap pills\n\nbuy cheap pills now, click http://promo.example/buy\n"), 0o644)
@@ -41,6 +40,12 @@ func TestLearnThenCheck(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "bayes.db")); err == nil {
 		t.Error("check created the Bayes store")
+	}
+	if _, errOut, code := postern(t, "", "bayes", "export", filepath.Join(dir, "x.txt"), "--data-dir", data); code == 0 || !strings.Contains(errOut, "nothing to export") {
+		t.Errorf("export with no store: %d %s", code, errOut)
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Error("check or export created data_dir")
 	}
 
 	out, errOut, code := postern(t, "", "learn", "--spam", "--data-dir", data, spamDir)
@@ -104,8 +109,7 @@ func TestLearnThenCheck(t *testing.T) {
 	if _, errOut, code := postern(t, "", "bayes", "export", exp, "--data-dir", data); code != 0 {
 		t.Fatalf("export: %s", errOut)
 	}
-	data2 := filepath.Join(dir, "data2")
-	os.Mkdir(data2, 0o755)
+	data2 := filepath.Join(dir, "data2") // import creates it
 	if out, errOut, code := postern(t, "", "bayes", "import", exp, "--data-dir", data2); code != 0 {
 		t.Fatalf("import: %s %s", out, errOut)
 	}

@@ -271,10 +271,23 @@ func bayesParams(cfg config.Config) score.Params {
 	return p
 }
 
-// openBayesStore opens the Bayes store in data_dir for the commands that write to it
-// (learn, quarantine learn): they load the model only to choose what to learn
-// (chooseLearner), never to classify.
+// ensureDataDir creates data_dir for the commands that write to it. Not only serve:
+// an operator commonly trains Bayes (postern learn, bayes import) before the daemon
+// has ever run.
+func ensureDataDir(cfg config.Config) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data_dir: %w (set --data-dir to a writable directory)", err)
+	}
+	return nil
+}
+
+// openBayesStore opens the Bayes store in data_dir, creating both if need be, for the
+// commands that write to it (learn, quarantine learn, bayes import): they load the
+// model only to choose what to learn (chooseLearner), never to classify.
 func openBayesStore(cfg config.Config) (*score.SQLite, error) {
+	if err := ensureDataDir(cfg); err != nil {
+		return nil, err
+	}
 	return score.OpenSQLite(filepath.Join(cfg.DataDir, score.FileName))
 }
 

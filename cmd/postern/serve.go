@@ -52,8 +52,8 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	}
 	log := newLogger(cfg)
 	routeLibraryLog(log)
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return fail("data_dir: %v (set --data-dir to a writable directory)", err)
+	if err := ensureDataDir(cfg); err != nil {
+		return fail("%v", err)
 	}
 	network, address, _ := config.ParseListen(cfg.Milter.Listen)
 	ln, err := milter.Listen(network, address)
