@@ -73,6 +73,16 @@ scan_limit = "lots"
 			want: []string{"1:milters"},
 		},
 		{
+			name: "Bayes: autolearn veto and margin out of range",
+			src:  "[bayes]\nautolearn_veto = 0.4\nlearn_margin = 0.6\n",
+			want: []string{"2:bayes.autolearn_veto", "3:bayes.learn_margin"},
+		},
+		{
+			name: "Bayes: no autolearn veto",
+			src:  "[bayes]\nautolearn_veto = 0\n",
+			want: nil,
+		},
+		{
 			name: "inconsistent thresholds",
 			src:  "required_score = 8\nreject_score = 6\n",
 			want: []string{"2:reject_score"},

@@ -28,6 +28,10 @@ type Policy struct {
 	Learner       Learner
 	AutolearnSpam float64
 	AutolearnHam  float64
+	// AutolearnVeto keeps autolearning from contradicting a confident Bayes: no
+	// learning as ham at a spam probability of AutolearnVeto or more, none as spam
+	// at 1 − AutolearnVeto or less. 0: no veto.
+	AutolearnVeto float64
 }
 
 // Learner learns a message as spam or ham. bayes is the spam probability the Bayes
@@ -178,6 +182,14 @@ func (p *Pipeline) decide(ref string, results []Result) Verdict {
 
 // autolearn decides "spam", "ham" or "no" from the score without Bayes and without
 // noautolearn rules, so the classifier does not feed on its own opinion.
+//
+// Bayes can still stop it (AutolearnVeto), never start it. SpamAssassin learns as
+// ham whatever its rules leave at 0.1 or less, which with its thousands of rules is
+// mostly ham. With Postern's twenty default rules it is most mail: 839 of the
+// corpus' 3,034 spam score 0 without Bayes, and Bayes gives 837 of them 0.9 or more.
+// Learned as ham, they would teach the classifier that spam it recognises is ham.
+// A message Bayes is confident of the other way is left to the postmaster
+// (postern learn, quarantine release --learn-ham).
 func (p *Pipeline) autolearn(v Verdict) string {
 	if p.Learner == nil || len(v.Skipped) > 0 {
 		return "no"
@@ -191,10 +203,17 @@ func (p *Pipeline) autolearn(v Verdict) string {
 			s += t.Score
 		}
 	}
+	veto := p.AutolearnVeto > 0 && v.Bayes != nil
 	switch {
 	case s >= p.AutolearnSpam:
+		if veto && *v.Bayes <= 1-p.AutolearnVeto {
+			return "no"
+		}
 		return "spam"
 	case s <= p.AutolearnHam:
+		if veto && *v.Bayes >= p.AutolearnVeto {
+			return "no"
+		}
 		return "ham"
 	}
 	return "no"

@@ -241,22 +241,35 @@ func TestAutolearn(t *testing.T) {
 	tests := []struct {
 		name  string
 		tests []Test
+		bayes float64 // the Bayes check's probability; -1: none (cold start)
+		veto  float64
 		want  string
 	}{
-		{"clear spam", []Test{{Name: "A", Score: 12}}, "spam"},
-		{"spam only with Bayes: not learned", []Test{{Name: "A", Score: 9}, {Name: "BAYES_99", Score: 3.5, Bayes: true}}, "no"},
-		{"clear ham", []Test{{Name: "A", Score: 0.1}}, "ham"},
-		{"ham only with Bayes", []Test{{Name: "A", Score: 1}, {Name: "BAYES_00", Score: -1.9, Bayes: true}}, "no"},
-		{"negative rules", []Test{{Name: "A", Score: -2}}, "ham"},
-		{"in between", []Test{{Name: "A", Score: 5}}, "no"},
-		{"noautolearn rule", []Test{{Name: "GTUBE", Score: 1000, NoAutolearn: true}}, "no"},
+		{"clear spam", []Test{{Name: "A", Score: 12}}, -1, 0.9, "spam"},
+		{"spam only with Bayes: not learned", []Test{{Name: "A", Score: 9}, {Name: "BAYES_99", Score: 3.5, Bayes: true}}, 0.999, 0.9, "no"},
+		{"clear ham", []Test{{Name: "A", Score: 0.1}}, -1, 0.9, "ham"},
+		{"ham only with Bayes", []Test{{Name: "A", Score: 1}, {Name: "BAYES_00", Score: -1.9, Bayes: true}}, 0.001, 0.9, "no"},
+		{"negative rules", []Test{{Name: "A", Score: -2}}, -1, 0.9, "ham"},
+		{"in between", []Test{{Name: "A", Score: 5}}, -1, 0.9, "no"},
+		{"noautolearn rule", []Test{{Name: "GTUBE", Score: 1000, NoAutolearn: true}}, -1, 0.9, "no"},
+		// Bayes can stop autolearning, never start it.
+		{"ham by the rules, Bayes sure it is spam: vetoed", []Test{{Name: "A", Score: 0}}, 0.95, 0.9, "no"},
+		{"ham by the rules, Bayes leaning to spam", []Test{{Name: "A", Score: 0}}, 0.85, 0.9, "ham"},
+		{"spam by the rules, Bayes sure it is ham: vetoed", []Test{{Name: "A", Score: 12}}, 0.05, 0.9, "no"},
+		{"spam by the rules, Bayes unsure", []Test{{Name: "A", Score: 12}}, 0.5, 0.9, "spam"},
+		{"no veto configured", []Test{{Name: "A", Score: 0}}, 1, 0, "ham"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			l := &learnRecorder{}
-			p := &Pipeline{Checks: []Check{fixed{"r", Result{Tests: tc.tests}}}, Policy: policy()}
+			checks := []Check{fixed{"r", Result{Tests: tc.tests}}}
+			if tc.bayes >= 0 {
+				prob := tc.bayes
+				checks = append(checks, fixed{"bayes", Result{Bayes: &prob}})
+			}
+			p := &Pipeline{Checks: checks, Policy: policy()}
 			p.RejectScore = 10000
-			p.Learner, p.AutolearnSpam, p.AutolearnHam = l, 12, 0.1
+			p.Learner, p.AutolearnSpam, p.AutolearnHam, p.AutolearnVeto = l, 12, 0.1, tc.veto
 			v := run(p)
 			if v.Autolearn != tc.want {
 				t.Fatalf("autolearn = %q, want %q", v.Autolearn, tc.want)

@@ -244,6 +244,7 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 			Learner:       learner,
 			AutolearnSpam: cfg.Bayes.AutolearnSpam,
 			AutolearnHam:  cfg.Bayes.AutolearnHam,
+			AutolearnVeto: cfg.Bayes.AutolearnVeto,
 		},
 	}
 	return c, nil
