@@ -103,6 +103,18 @@ func notDelivered(t *testing.T, sink *testutil.Sink, marker string) {
 	}
 }
 
+// headerOf returns the first header field of this name in a delivered message,
+// unfolded ("" when absent).
+func headerOf(data, name string) string {
+	head, _, _ := strings.Cut(data, "\r\n\r\n")
+	for _, line := range strings.Split(strings.ReplaceAll(head, "\r\n\t", " "), "\r\n") {
+		if strings.HasPrefix(line, name+":") {
+			return line
+		}
+	}
+	return ""
+}
+
 func message(subject, marker, body string) string {
 	return fmt.Sprintf("From: sender@example.org\r\nTo: rcpt@example.com\r\nSubject: %s\r\n"+
 		"Message-ID: <%s@example.org>\r\nX-Spam-Flag: YES\r\nX-Spam-Status: Yes, forged\r\n\r\n%s\r\n%s\r\n",
