@@ -74,7 +74,7 @@ type Bayes struct {
 	Autolearn     bool     `toml:"autolearn" doc:"Learn clear cases automatically (the score without Bayes and without noautolearn rules decides)."`
 	AutolearnSpam float64  `toml:"autolearn_spam" doc:"Learn as spam at or above this score."`
 	AutolearnHam  float64  `toml:"autolearn_ham" doc:"Learn as ham at or below this score."`
-	AutolearnVeto float64  `toml:"autolearn_veto" doc:"Never autolearn against a confident Bayes: not as ham when its spam probability is at least this, not as spam when it is at most 1 - this (autolearn=no). With few rules most spam scores 0 and would otherwise be learned as ham. 0 turns the veto off (SpamAssassin's behaviour)."`
+	AutolearnVeto float64  `toml:"autolearn_veto" doc:"Autolearn only what Bayes agrees with: not as ham when its spam probability is this or more, not as spam when it is 1 - this or less, and nothing while Bayes is in cold start (autolearn=no). With few rules most spam scores 0 and would otherwise be learned as ham (docs/bayes.md). 0 turns the veto off: the rules alone decide, as in SpamAssassin."`
 	LearnMargin   float64  `toml:"learn_margin" doc:"Once out of cold start, autolearn and 'postern learn' pass over a message Bayes already gives its class with at least 1 - learn_margin certainty: learning what it is sure of only makes it surer, and the bulk of easy mail then outweighs the informative messages (train on or near error, docs/bayes.md). 0 learns every message, as sa-learn does."`
 	MaxTokens     int      `toml:"max_tokens" doc:"Expire the rarest, oldest tokens when the store holds more than this (checked daily by serve)."`
 	Refresh       Duration `toml:"refresh" doc:"How often serve picks up what 'postern learn' (or another node) taught the store."`
@@ -127,7 +127,7 @@ func Default() Config {
 		},
 		Bayes: Bayes{
 			Enabled: true, MinSpam: 200, MinHam: 200, LearnMargin: 0.01,
-			Autolearn: true, AutolearnSpam: 12.0, AutolearnHam: 0.1, AutolearnVeto: 0.9,
+			Autolearn: true, AutolearnSpam: 12.0, AutolearnHam: 0.1, AutolearnVeto: 0.2,
 			MaxTokens: 1_000_000, Refresh: Duration(30 * time.Second),
 		},
 		Quarantine: Quarantine{
@@ -218,8 +218,8 @@ func (c *Config) Validate() Problems {
 	if c.Bayes.AutolearnHam >= c.Bayes.AutolearnSpam {
 		bad("bayes.autolearn_ham", "%.1f is not below autolearn_spam %.1f", c.Bayes.AutolearnHam, c.Bayes.AutolearnSpam)
 	}
-	if v := c.Bayes.AutolearnVeto; v != 0 && (v <= 0.5 || v > 1) {
-		bad("bayes.autolearn_veto", "%g is not in (0.5, 1], or 0 for no veto", v)
+	if v := c.Bayes.AutolearnVeto; v < 0 || v > 1 {
+		bad("bayes.autolearn_veto", "%g is not in [0, 1] (0: no veto)", v)
 	}
 	if c.Bayes.LearnMargin < 0 || c.Bayes.LearnMargin >= 0.5 {
 		bad("bayes.learn_margin", "%g is not in [0, 0.5)", c.Bayes.LearnMargin)

@@ -74,7 +74,7 @@ scan_limit = "lots"
 		},
 		{
 			name: "Bayes: autolearn veto and margin out of range",
-			src:  "[bayes]\nautolearn_veto = 0.4\nlearn_margin = 0.6\n",
+			src:  "[bayes]\nautolearn_veto = 1.5\nlearn_margin = 0.6\n",
 			want: []string{"2:bayes.autolearn_veto", "3:bayes.learn_margin"},
 		},
 		{

@@ -29,10 +29,12 @@ func writeMessages(t *testing.T, dir, kind string, n int, format string) string 
 // TestBayesThroughPostfix: serve started on a store in cold start adds no Bayes rule;
 // once postern learn has taught it enough, serve picks that up within
 // bayes.refresh and X-Spam-Status carries the BAYES_xx rule; serve autolearns a
-// clean message it was unsure of, but not one Bayes is sure is spam.
+// clean message Bayes is unsure of, but not one Bayes is sure is spam (the veto).
 func TestBayesThroughPostfix(t *testing.T) {
 	e := newEnv(t)
-	cfg := "[milter]\nshutdown_timeout = \"5s\"\n[bayes]\nmin_spam = 20\nmin_ham = 20\nrefresh = \"200ms\"\n"
+	// autolearn_veto 0.6 rather than 0.2: an unsure message (BAYES_50) then qualifies
+	// as ham, one Bayes gives 0.6 or more does not.
+	cfg := "[milter]\nshutdown_timeout = \"5s\"\n[bayes]\nmin_spam = 20\nmin_ham = 20\nrefresh = \"200ms\"\nautolearn_veto = 0.6\n"
 	if err := os.WriteFile(e.cfg, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -245,19 +245,23 @@ func TestAutolearn(t *testing.T) {
 		veto  float64
 		want  string
 	}{
-		{"clear spam", []Test{{Name: "A", Score: 12}}, -1, 0.9, "spam"},
-		{"spam only with Bayes: not learned", []Test{{Name: "A", Score: 9}, {Name: "BAYES_99", Score: 3.5, Bayes: true}}, 0.999, 0.9, "no"},
-		{"clear ham", []Test{{Name: "A", Score: 0.1}}, -1, 0.9, "ham"},
-		{"ham only with Bayes", []Test{{Name: "A", Score: 1}, {Name: "BAYES_00", Score: -1.9, Bayes: true}}, 0.001, 0.9, "no"},
-		{"negative rules", []Test{{Name: "A", Score: -2}}, -1, 0.9, "ham"},
-		{"in between", []Test{{Name: "A", Score: 5}}, -1, 0.9, "no"},
-		{"noautolearn rule", []Test{{Name: "GTUBE", Score: 1000, NoAutolearn: true}}, -1, 0.9, "no"},
-		// Bayes can stop autolearning, never start it.
-		{"ham by the rules, Bayes sure it is spam: vetoed", []Test{{Name: "A", Score: 0}}, 0.95, 0.9, "no"},
-		{"ham by the rules, Bayes leaning to spam", []Test{{Name: "A", Score: 0}}, 0.85, 0.9, "ham"},
-		{"spam by the rules, Bayes sure it is ham: vetoed", []Test{{Name: "A", Score: 12}}, 0.05, 0.9, "no"},
-		{"spam by the rules, Bayes unsure", []Test{{Name: "A", Score: 12}}, 0.5, 0.9, "spam"},
-		{"no veto configured", []Test{{Name: "A", Score: 0}}, 1, 0, "ham"},
+		// The rules decide (SpamAssassin's rule, without the veto).
+		{"clear spam", []Test{{Name: "A", Score: 12}}, -1, 0, "spam"},
+		{"spam only with Bayes: not learned", []Test{{Name: "A", Score: 9}, {Name: "BAYES_99", Score: 3.5, Bayes: true}}, 0.999, 0, "no"},
+		{"clear ham", []Test{{Name: "A", Score: 0.1}}, -1, 0, "ham"},
+		{"ham only with Bayes", []Test{{Name: "A", Score: 1}, {Name: "BAYES_00", Score: -1.9, Bayes: true}}, 0.001, 0, "no"},
+		{"negative rules", []Test{{Name: "A", Score: -2}}, -1, 0, "ham"},
+		{"in between", []Test{{Name: "A", Score: 5}}, -1, 0, "no"},
+		{"noautolearn rule", []Test{{Name: "GTUBE", Score: 1000, NoAutolearn: true}}, -1, 0, "no"},
+		{"no veto: ham by the rules, though Bayes is sure it is spam", []Test{{Name: "A", Score: 0}}, 1, 0, "ham"},
+		// With the veto, Bayes can stop autolearning, never start it.
+		{"ham by the rules, Bayes agrees", []Test{{Name: "A", Score: 0}}, 0.1, 0.2, "ham"},
+		{"ham by the rules, Bayes unsure: vetoed", []Test{{Name: "A", Score: 0}}, 0.2, 0.2, "no"},
+		{"ham by the rules, Bayes sure it is spam: vetoed", []Test{{Name: "A", Score: 0}}, 0.999, 0.2, "no"},
+		{"spam by the rules, Bayes agrees", []Test{{Name: "A", Score: 12}}, 0.9, 0.2, "spam"},
+		{"spam by the rules, Bayes unsure: vetoed", []Test{{Name: "A", Score: 12}}, 0.8, 0.2, "no"},
+		{"spam by the rules, Bayes sure it is ham: vetoed", []Test{{Name: "A", Score: 12}}, 0.001, 0.2, "no"},
+		{"cold start: nothing to agree with", []Test{{Name: "A", Score: 0}}, -1, 0.2, "no"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

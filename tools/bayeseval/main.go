@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +56,9 @@ func main() {
 	learnAll := flag.Bool("learn-all", false, "learn every training message, not only those the classifier is not yet sure of (Params.LearnMargin)")
 	flag.BoolVar(&showTopHam, "top-ham", false, "list the ten highest-scoring ham and how much spam scores above each")
 	explain := flag.String("explain", "", "print the clues of the messages whose path contains this, scored by the model of their fold")
+	autolearnSim := flag.String("autolearn-sim", "", "simulate serve's autolearning, with and without bayes.autolearn_veto, from this file of rule scores (`postern check --json` with Bayes off, over the corpus)")
+	vetoes := flag.String("vetoes", "0.9,0", "with -autolearn-sim: the bayes.autolearn_veto values to simulate (0: none)")
+	initial := flag.Int("initial", 600, "with -autolearn-sim: how many messages of each training stream the operator teaches first (postern learn); the rest are autolearned")
 	flag.Parse()
 
 	samples, err := load(*corpusDir)
@@ -86,6 +90,32 @@ func main() {
 	p := score.DefaultParams()
 	p.MinSpam, p.MinHam = 0, 0
 	p.LearnMargin, p.FewClues = *margin, *fewClues
+	if *autolearnSim != "" {
+		rules, err := readRuleScores(*autolearnSim)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		runs := []autolearnRun{{name: "taught only, no autolearn"}}
+		for _, v := range strings.Split(*vetoes, ",") {
+			veto, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "-vetoes:", err)
+				os.Exit(2)
+			}
+			runs = append(runs, autolearnRun{name: fmt.Sprintf("autolearn, veto %g", veto), autolearn: true, veto: veto})
+		}
+		for _, run := range runs {
+			res, wrong, learned, err := simulateAutolearn(samples, *folds, p, rules, *initial, run)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			fmt.Printf("%s: %d messages autolearned over the %d folds, %d of them as the wrong class\n", run.name, learned, *folds, wrong)
+			report(run.name, res, *threshold)
+		}
+		return
+	}
 	if *params != "" {
 		if _, err := fmt.Sscanf(*params, "%g,%g,%d", &p.Strength, &p.MinDeviation, &p.MaxClues); err != nil {
 			fmt.Fprintln(os.Stderr, "-params:", err)
