@@ -199,6 +199,10 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) func() {
 	spam, ham := b.Model.Totals()
 	l := log.WithFields(logrus.Fields{"bayes_spam": spam, "bayes_ham": ham, "bayes_tokens": b.Model.Len()})
 	if cs := b.ColdStart(); cs != "" {
+		if cfg.Bayes.Autolearn && cfg.Bayes.AutolearnVeto > 0 {
+			// Said here, or an operator waits for autolearning to bootstrap the store.
+			cs += "; nothing is autolearned until then (bayes.autolearn_veto): teach it with postern learn"
+		}
 		l.Warn(cs)
 	} else {
 		l.Info("bayes: ready")
