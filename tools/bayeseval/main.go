@@ -66,10 +66,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// The classifier's parameters, for every mode: scoring a test fold has no cold
+	// start.
+	p := score.DefaultParams()
+	p.MinSpam, p.MinHam = 0, 0
+	p.LearnMargin, p.FewClues = *margin, *fewClues
+	if *params != "" {
+		if _, err := fmt.Sscanf(*params, "%g,%g,%d", &p.Strength, &p.MinDeviation, &p.MaxClues); err != nil {
+			fmt.Fprintln(os.Stderr, "-params:", err)
+			os.Exit(2)
+		}
+	}
 	if *seeds > 0 {
-		p := score.DefaultParams()
-		p.MinSpam, p.MinHam = 0, 0
-		p.LearnMargin, p.FewClues = *margin, *fewClues
 		if err := seedSummary(samples, *folds, *seeds, p, *learnAll, *threshold, *sa, *saScores); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -87,9 +95,6 @@ func main() {
 		*corpusDir, len(samples), nspam, len(samples)-nspam, *folds, *seed)
 
 	start := time.Now()
-	p := score.DefaultParams()
-	p.MinSpam, p.MinHam = 0, 0
-	p.LearnMargin, p.FewClues = *margin, *fewClues
 	if *autolearnSim != "" {
 		rules, err := readRuleScores(*autolearnSim)
 		if err != nil {
@@ -115,12 +120,6 @@ func main() {
 			report(run.name, res, *threshold)
 		}
 		return
-	}
-	if *params != "" {
-		if _, err := fmt.Sscanf(*params, "%g,%g,%d", &p.Strength, &p.MinDeviation, &p.MaxClues); err != nil {
-			fmt.Fprintln(os.Stderr, "-params:", err)
-			os.Exit(2)
-		}
 	}
 	ours := crossValidate(samples, *folds, p, *learnAll)
 	fmt.Printf("postern: trained and tested %d folds in %s\n", *folds, time.Since(start).Round(time.Millisecond))
