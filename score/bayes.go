@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
 
@@ -182,23 +184,40 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 type pending struct {
 	msg  *scan.Message
 	spam bool
+	size int64 // its decoded text, counted against maxQueued until tokenized
 }
 
+// autolearnQueueBytes bounds the decoded text waiting in the autolearn queue. A
+// message keeps up to 4 MB of text, so a burst of large ones would otherwise let
+// 1,000 queued messages take gigabytes of serve's memory.
+const autolearnQueueBytes = 64 << 20
+
 // Autolearner learns what the pipeline decided to autolearn, in the background so the
-// SMTP answer never waits for it (tokenizing included). When its queue is full, a
-// message is not learned.
+// SMTP answer never waits for it (tokenizing included). When its queue is full, in
+// messages or in bytes, a message is not learned.
 type Autolearner struct {
-	bayes *Bayes
-	queue chan pending
-	log   logrus.FieldLogger
-	done  chan struct{}
+	bayes     *Bayes
+	queue     chan pending
+	queued    atomic.Int64 // bytes of text in the queue
+	maxQueued int64
+	log       logrus.FieldLogger
+	done      chan struct{}
 }
 
 // NewAutolearner starts the background learner.
 func NewAutolearner(b *Bayes, log logrus.FieldLogger) *Autolearner {
-	a := &Autolearner{bayes: b, queue: make(chan pending, 1000), log: log, done: make(chan struct{})}
+	a := newAutolearner(b, log)
 	go a.run()
 	return a
+}
+
+func newAutolearner(b *Bayes, log logrus.FieldLogger) *Autolearner {
+	if log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		log = l
+	}
+	return &Autolearner{bayes: b, queue: make(chan pending, 1000), maxQueued: autolearnQueueBytes, log: log, done: make(chan struct{})}
 }
 
 // Autolearn implements filter.Learner. A message the Bayes check was already sure of
@@ -207,17 +226,34 @@ func (a *Autolearner) Autolearn(m *filter.Message, spam bool, bayes *float64) {
 	if bayes != nil && a.bayes.Params.Sure(*bayes, spam) {
 		return
 	}
+	var size int64
+	for _, part := range m.Parsed.Parts {
+		size += int64(len(part.Text))
+	}
+	if a.queued.Add(size) > a.maxQueued {
+		a.queued.Add(-size)
+		a.log.WithField("bytes", size).Warn("bayes: autolearn queue full (bytes): message not learned")
+		return
+	}
 	select {
-	case a.queue <- pending{m.Parsed, spam}:
+	case a.queue <- pending{m.Parsed, spam, size}:
 	default:
+		a.queued.Add(-size)
 		a.log.Warn("bayes: autolearn queue full: message not learned")
 	}
+}
+
+// item tokenizes a queued message, which then no longer counts against the queue.
+func (a *Autolearner) item(p pending) Item {
+	it := ItemOf(p.msg, p.spam)
+	a.queued.Add(-p.size)
+	return it
 }
 
 func (a *Autolearner) run() {
 	defer close(a.done)
 	for p := range a.queue {
-		batch := []Item{ItemOf(p.msg, p.spam)}
+		batch := []Item{a.item(p)}
 	more:
 		for len(batch) < 100 {
 			select {
@@ -225,7 +261,7 @@ func (a *Autolearner) run() {
 				if !ok {
 					break more
 				}
-				batch = append(batch, ItemOf(p.msg, p.spam))
+				batch = append(batch, a.item(p))
 			default:
 				break more
 			}

@@ -432,6 +432,27 @@ func TestAutolearner(t *testing.T) {
 	}
 }
 
+// The queue holds at most maxQueued bytes of text: what does not fit is not
+// learned, and what was tokenized no longer counts.
+func TestAutolearnerQueueBytes(t *testing.T) {
+	b := openBayes(t, 200)
+	a := newAutolearner(b, nil) // not running yet: the queue fills
+	a.maxQueued = 100
+	sp := spool.FromBytes([]byte("x"))
+	text := "\n" + strings.Repeat("lunch ", 10) + "\n" // 62 bytes of text
+	for i := 0; i < 2; i++ {
+		a.Autolearn(&filter.Message{Raw: sp, Parsed: parse(t, "Subject: hi "+itoa(i)+"\n"+text)}, false, nil)
+	}
+	if len(a.queue) != 1 || a.queued.Load() != 62 {
+		t.Fatalf("queued %d messages, %d bytes; want 1 and 62", len(a.queue), a.queued.Load())
+	}
+	go a.run()
+	a.Close()
+	if _, ham := b.Model.Totals(); ham != 1 || a.queued.Load() != 0 {
+		t.Errorf("learned %d ham, %d bytes still counted; want 1 and 0", ham, a.queued.Load())
+	}
+}
+
 // TokenKeys is Keys(Tokens(m)) without the strings.
 func TestTokenKeysMatchTokens(t *testing.T) {
 	m := parse(t, "From: A <a@b.example>\nSubject: Hello World\n\nClick HERE http://x.example/p now, caf\xe9\n")
