@@ -181,19 +181,8 @@ func (p *Pipeline) decide(ref string, results []Result) Verdict {
 	return v
 }
 
-// autolearn decides "spam", "ham" or "no" from the score without Bayes and without
-// noautolearn rules, so the classifier does not feed on its own opinion.
-//
-// Bayes can still stop it (AutolearnVeto), never start it. SpamAssassin learns as
-// ham whatever its rules leave at 0.1 or less, which with its thousands of rules
-// and network tests is mostly ham. With Postern's twenty default rules it is most
-// mail: 839 of the corpus' 3,034 spam score 0.1 or less, and none reaches 12, so
-// only "ham" is ever learned and a fifth of it is spam. In a simulation of serve's
-// autolearning on the corpus (bayeseval -autolearn-sim, docs/bayes.md) that took
-// false negatives at 0.90 from 399 (only what the operator taught) to 2,298;
-// learning only what Bayes puts below 0.2, and nothing in cold start, left 490.
-// What Bayes disagrees with is the postmaster's to teach (postern learn,
-// quarantine release --learn-ham).
+// autolearn decides "spam", "ham" or "no" for a verdict: never with a skipped check
+// or a noautolearn hit; otherwise AutolearnClass of the score without Bayes.
 func (p *Pipeline) autolearn(v Verdict) string {
 	if p.Learner == nil || len(v.Skipped) > 0 {
 		return "no"
@@ -207,18 +196,37 @@ func (p *Pipeline) autolearn(v Verdict) string {
 			s += t.Score
 		}
 	}
+	return p.AutolearnClass(s, v.Bayes)
+}
+
+// AutolearnClass decides "spam", "ham" or "no" from a score without Bayes (and
+// without noautolearn rules), so the classifier does not feed on its own opinion,
+// and from the Bayes probability (nil: none, as in cold start) for the veto.
+// bayeseval's simulation of autolearning calls it too.
+//
+// Bayes can still stop it (AutolearnVeto), never start it. SpamAssassin learns as
+// ham whatever its rules leave at 0.1 or less, which with its thousands of rules
+// and network tests is mostly ham. With Postern's twenty default rules it is most
+// mail: 839 of the corpus' 3,034 spam score 0.1 or less, and none reaches 12, so
+// only "ham" is ever learned and a fifth of it is spam. In a simulation of serve's
+// autolearning on the corpus (bayeseval -autolearn-sim, docs/bayes.md) that took
+// false negatives at 0.90 from 399 (only what the operator taught) to 2,298;
+// learning only what Bayes puts below 0.2, and nothing in cold start, left 490.
+// What Bayes disagrees with is the postmaster's to teach (postern learn,
+// quarantine release --learn-ham).
+func (p Policy) AutolearnClass(s float64, bayes *float64) string {
 	veto := p.AutolearnVeto > 0
-	if veto && v.Bayes == nil {
+	if veto && bayes == nil {
 		return "no" // cold start: no opinion to check the rules' label against
 	}
 	switch {
 	case s >= p.AutolearnSpam:
-		if veto && *v.Bayes <= 1-p.AutolearnVeto {
+		if veto && *bayes <= 1-p.AutolearnVeto {
 			return "no"
 		}
 		return "spam"
 	case s <= p.AutolearnHam:
-		if veto && *v.Bayes >= p.AutolearnVeto {
+		if veto && *bayes >= p.AutolearnVeto {
 			return "no"
 		}
 		return "ham"

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/postern/postern/config"
+	"github.com/postern/postern/filter"
 	"github.com/postern/postern/score"
 )
 
@@ -33,12 +35,33 @@ func readRuleScores(path string) (map[string]float64, error) {
 	return out, sc.Err()
 }
 
+// ruleScoreSpread says how the rules alone score each class against the default
+// autolearning thresholds: how much would qualify as ham, as spam, or neither.
+func ruleScoreSpread(samples []sample, rules map[string]float64) string {
+	cfg := config.Default().Bayes
+	var n [2][3]int // [ham, spam][≤ ham threshold, between, ≥ spam threshold]
+	for _, s := range samples {
+		c, b := 0, 1
+		if s.spam {
+			c = 1
+		}
+		switch sc := rules[s.path]; {
+		case sc <= cfg.AutolearnHam:
+			b = 0
+		case sc >= cfg.AutolearnSpam:
+			b = 2
+		}
+		n[c][b]++
+	}
+	return fmt.Sprintf("rules alone: of the spam %d score <= %g, %d >= %g, %d between; of the ham %d <= %g, %d >= %g, %d between",
+		n[1][0], cfg.AutolearnHam, n[1][2], cfg.AutolearnSpam, n[1][1], n[0][0], cfg.AutolearnHam, n[0][2], cfg.AutolearnSpam, n[0][1])
+}
+
 // autolearnRun is how the daemon's store grows in a simulation: the first initial
 // messages of each training stream are learned with their true class (the
 // operator's postern learn); the others arrive as mail and are autolearned as
-// serve does (filter.Pipeline and score.Autolearner): by their rule score against
-// 12 and 0.1; when veto > 0 only what Bayes agrees with (below veto for ham, above
-// 1 − veto for spam) and nothing in cold start; on or near error.
+// serve does, by filter.Policy.AutolearnClass with the default thresholds (12 and
+// 0.1) and this veto, and on or near error (score.Autolearner).
 // With autolearn false the rest is not learned at all.
 type autolearnRun struct {
 	name      string
@@ -50,9 +73,8 @@ type autolearnRun struct {
 // training stream left behind. It returns each run's results and how many training
 // messages were autolearned the wrong way, summed over the folds.
 func simulateAutolearn(samples []sample, folds int, p score.Params, rules map[string]float64, initial int, run autolearnRun) (res []scored, wrong, learned int, err error) {
-	d := score.DefaultParams()
-	ps := p
-	ps.MinSpam, ps.MinHam = d.MinSpam, d.MinHam
+	ps := learning(p)
+	cfg := config.Default().Bayes
 	res = make([]scored, len(samples))
 	for f := 0; f < folds; f++ {
 		m := score.NewModel()
@@ -72,15 +94,17 @@ func simulateAutolearn(samples []sample, folds int, p score.Params, rules map[st
 				if !ok {
 					return nil, 0, 0, fmt.Errorf("no rule score for %s", s.path)
 				}
-				switch {
-				case sc >= 12:
+				var bayes *float64
+				if ready {
+					bayes = &prob
+				}
+				policy := filter.Policy{AutolearnSpam: cfg.AutolearnSpam, AutolearnHam: cfg.AutolearnHam, AutolearnVeto: run.veto}
+				switch policy.AutolearnClass(sc, bayes) {
+				case "spam":
 					spam = true
-				case sc <= 0.1:
+				case "ham":
 					spam = false
 				default:
-					continue
-				}
-				if run.veto > 0 && (!ready || spam && prob <= 1-run.veto || !spam && prob >= run.veto) {
 					continue
 				}
 			}

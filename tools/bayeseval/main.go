@@ -57,7 +57,7 @@ func main() {
 	flag.BoolVar(&showTopHam, "top-ham", false, "list the ten highest-scoring ham and how much spam scores above each")
 	explain := flag.String("explain", "", "print the clues of the messages whose path contains this, scored by the model of their fold")
 	autolearnSim := flag.String("autolearn-sim", "", "simulate serve's autolearning, with and without bayes.autolearn_veto, from this file of rule scores (`postern check --json` with Bayes off, over the corpus)")
-	vetoes := flag.String("vetoes", "0.9,0", "with -autolearn-sim: the bayes.autolearn_veto values to simulate (0: none)")
+	vetoes := flag.String("vetoes", "0.2,0.9,0", "with -autolearn-sim: the bayes.autolearn_veto values to simulate (0: none)")
 	initial := flag.Int("initial", 600, "with -autolearn-sim: how many messages of each training stream the operator teaches first (postern learn); the rest are autolearned")
 	flag.Parse()
 
@@ -101,6 +101,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		fmt.Println(ruleScoreSpread(samples, rules))
 		runs := []autolearnRun{{name: "taught only, no autolearn"}}
 		for _, v := range strings.Split(*vetoes, ",") {
 			veto, err := strconv.ParseFloat(v, 64)
@@ -228,16 +229,21 @@ func shuffleFolds(samples []sample, folds int, seed int64) {
 	}
 }
 
+// learning is p as the daemon learns with it: with its cold start (everything is
+// learned until the model has its minimum of each class), which scoring the test
+// fold has not.
+func learning(p score.Params) score.Params {
+	d := score.DefaultParams()
+	p.MinSpam, p.MinHam = d.MinSpam, d.MinHam
+	return p
+}
+
 // train learns every fold but f as one stream, in the shuffled order, choosing what
 // to learn as Bayes.Learn does (train on or near error); with learnAll every message
 // is learned, as sa-learn does.
 func train(samples []sample, f int, p score.Params, learnAll bool) *score.Model {
 	m := score.NewModel()
-	// Learning has the cold start the daemon has (everything is learned until the
-	// model has its minimum of each class); scoring the test fold has none.
-	d := score.DefaultParams()
-	ps := p
-	ps.MinSpam, ps.MinHam = d.MinSpam, d.MinHam
+	ps := learning(p)
 	// One selector over the whole stream, as over one batch of Bayes.Learn: it
 	// counts what it chose, and the model learns those at the end.
 	sel := m.NewSelector(ps)
