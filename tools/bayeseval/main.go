@@ -53,6 +53,7 @@ func main() {
 	saScores := flag.String("sa-scores", "", "with -sa: read SpamAssassin's probabilities from this file if it exists (same corpus, folds and seed), else write them there; with -seeds, a name with %d for the seed")
 	margin := flag.Float64("learn-margin", score.DefaultParams().LearnMargin, "Params.LearnMargin: a message the classifier already puts this close to its class is not learned")
 	fewClues := flag.Int("few-clues", score.DefaultParams().FewClues, "Params.FewClues: fewer clues than this pull the probability towards 0.5 (0: never)")
+	bodyDecides := flag.Float64("body-decides", score.DefaultParams().BodyDecides, "Params.BodyDecides: an undecided message (0.4-0.6) whose body alone gives this much is spam (0: never)")
 	learnAll := flag.Bool("learn-all", false, "learn every training message, not only those the classifier is not yet sure of (Params.LearnMargin)")
 	flag.BoolVar(&showTopHam, "top-ham", false, "list the ten highest-scoring ham and how much spam scores above each")
 	explain := flag.String("explain", "", "print the clues of the messages whose path contains this, scored by the model of their fold")
@@ -70,7 +71,7 @@ func main() {
 	// start.
 	p := score.DefaultParams()
 	p.MinSpam, p.MinHam = 0, 0
-	p.LearnMargin, p.FewClues = *margin, *fewClues
+	p.LearnMargin, p.FewClues, p.BodyDecides = *margin, *fewClues, *bodyDecides
 	if *params != "" {
 		if _, err := fmt.Sscanf(*params, "%g,%g,%d", &p.Strength, &p.MinDeviation, &p.MaxClues); err != nil {
 			fmt.Fprintln(os.Stderr, "-params:", err)
