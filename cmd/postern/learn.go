@@ -101,14 +101,16 @@ func chooseLearner(store *score.SQLite, p score.Params, all bool) (learner, erro
 	if all || p.LearnMargin <= 0 {
 		return store, nil
 	}
-	st, err := store.Stats(context.Background())
+	// The model is needed out of cold start, and small in it: load it and ask it,
+	// rather than count the store's tokens and messages first (Stats).
+	b, err := score.Open(context.Background(), store, p)
 	if err != nil {
 		return nil, err
 	}
-	if st.Spam < int64(p.MinSpam) || st.Ham < int64(p.MinHam) {
+	if b.ColdStart() != "" {
 		return store, nil
 	}
-	return score.Open(context.Background(), store, p)
+	return b, nil
 }
 
 type learnSummary struct {
