@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -179,5 +180,26 @@ func TestExampleConfig(t *testing.T) {
 	}
 	if c.Clamd.Address != "unix:/var/run/clamav/clamd.ctl" {
 		t.Errorf("example sets clamd address %q, want Debian's socket", c.Clamd.Address)
+	}
+}
+
+// A default is written as exactly as the TOML file would need it: a float keeps its
+// digits (learn_margin 0.01 once read "0.0") and stays a float.
+func TestLiteral(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{12.0, "12.0"},
+		{0.1, "0.1"},
+		{0.01, "0.01"},
+		{0.2, "0.2"},
+		{"x", `"x"`},
+		{[]string{"a", "b"}, `["a", "b"]`},
+		{200, "200"},
+	} {
+		if got := literal(reflect.ValueOf(tc.v)); got != tc.want {
+			t.Errorf("literal(%v) = %s, want %s", tc.v, got, tc.want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -60,7 +61,12 @@ func literal(v reflect.Value) string {
 	case string:
 		return fmt.Sprintf("%q", x)
 	case float64:
-		return fmt.Sprintf("%.1f", x)
+		// As short as it is exact, and still a TOML float: 12.0, 0.01.
+		s := strconv.FormatFloat(x, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return s
 	case []string:
 		q := make([]string, len(x))
 		for i, s := range x {
