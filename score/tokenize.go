@@ -42,7 +42,7 @@ func TokenKeys(m *scan.Message) (keys []Key, header int) {
 // tokenize runs the tokenizer over a message; keep also keeps the token strings, in
 // the order of the keys.
 func tokenize(m *scan.Message, keep bool) *tokenizer {
-	t := &tokenizer{seen: make(map[Key]struct{}, 1024), keys: make([]Key, 0, 1024), keep: keep}
+	t := &tokenizer{seen: newKeySet(11), keys: make([]Key, 0, 1024), keep: keep}
 	t.run(m)
 	return t
 }
@@ -79,7 +79,7 @@ func (t *tokenizer) run(m *scan.Message) {
 }
 
 type tokenizer struct {
-	seen map[Key]struct{}
+	seen *keySet
 	keys []Key
 	keep bool     // also keep the token strings (Tokens)
 	strs []string // with keep
@@ -94,10 +94,9 @@ func (t *tokenizer) addKey(k Key, str func() string) {
 	if len(t.keys) >= maxTokens {
 		return
 	}
-	if _, ok := t.seen[k]; ok {
+	if !t.seen.add(k) {
 		return
 	}
-	t.seen[k] = struct{}{}
 	t.keys = append(t.keys, k)
 	if t.keep {
 		t.strs = append(t.strs, str())

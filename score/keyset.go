@@ -1,0 +1,49 @@
+package score
+
+// keySet is a set of keys by open addressing on the keys' own bits, which are already
+// a hash. A message's trigrams alone take thousands of lookups, and a Go map spent
+// more time on them than the classification itself (BenchmarkClassify).
+type keySet struct {
+	slots []Key // 0 marks an empty slot
+	shift uint  // 64 − log2(len(slots))
+	n     int
+	zero  bool // whether Key 0, which cannot be stored in a slot, is in the set
+}
+
+func newKeySet(bits uint) *keySet {
+	return &keySet{slots: make([]Key, 1<<bits), shift: 64 - bits}
+}
+
+// add adds k and reports whether it was not in the set yet.
+func (s *keySet) add(k Key) bool {
+	if k == 0 {
+		added := !s.zero
+		s.zero = true
+		return added
+	}
+	if 2*(s.n+1) > len(s.slots) {
+		s.grow()
+	}
+	mask := len(s.slots) - 1
+	// Fibonacci hashing spreads keys whose low bits agree.
+	for i := int((uint64(k) * 0x9E3779B97F4A7C15) >> s.shift); ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case k:
+			return false
+		case 0:
+			s.slots[i] = k
+			s.n++
+			return true
+		}
+	}
+}
+
+func (s *keySet) grow() {
+	old := s.slots
+	s.slots, s.shift, s.n = make([]Key, 2*len(old)), s.shift-1, 0
+	for _, k := range old {
+		if k != 0 {
+			s.add(k)
+		}
+	}
+}
