@@ -117,15 +117,16 @@ func (b *Bayes) LearnAll(ctx context.Context, items []Item, forget bool) ([]Outc
 	return out, nil
 }
 
-// ItemOf tokenizes a parsed message for learning.
-func ItemOf(m *scan.Message, spam bool) Item {
-	keys, header := TokenKeys(m)
+// ItemOf tokenizes a parsed message for learning with these parameters (their
+// Trigrams).
+func ItemOf(m *scan.Message, spam bool, p Params) Item {
+	keys, header := TokenKeys(m, p.Trigrams)
 	return Item{MsgID: MessageID(m), Spam: spam, Keys: keys, Header: header}
 }
 
 // Classify returns the spam probability of a parsed message, and false in cold start.
 func (b *Bayes) Classify(m *scan.Message) (float64, bool) {
-	keys, header := TokenKeys(m)
+	keys, header := TokenKeys(m, b.Params.Trigrams)
 	return b.Model.Classify(keys, header, b.Params)
 }
 
@@ -139,7 +140,7 @@ type TokenClue struct {
 // Explain returns the n most significant clues Classify combines for a message (all
 // of them when n <= 0), strongest first: why it scored as it did. Nil in cold start.
 func (b *Bayes) Explain(m *scan.Message, n int) []TokenClue {
-	t := tokenize(m, true)
+	t := tokenize(m, b.Params.Trigrams, true)
 	var out []TokenClue
 	for _, c := range b.Model.explain(t.keys, b.Params) {
 		if n > 0 && len(out) == n {
@@ -245,7 +246,7 @@ func (a *Autolearner) Autolearn(m *filter.Message, spam bool, bayes *float64) {
 
 // item tokenizes a queued message, which then no longer counts against the queue.
 func (a *Autolearner) item(p pending) Item {
-	it := ItemOf(p.msg, p.spam)
+	it := ItemOf(p.msg, p.spam, a.bayes.Params)
 	a.queued.Add(-p.size)
 	return it
 }

@@ -42,14 +42,14 @@ func tenKB(b *testing.B) *scan.Message {
 }
 
 // bigModel is a model of 600,000 tokens learned from 20,000 messages, plus the
-// message's own tokens so lookups hit.
-func bigModel(m *scan.Message) *Model {
+// message's own tokens (with these trigrams) so lookups hit.
+func bigModel(m *scan.Message, trigrams int) *Model {
 	rng := rand.New(rand.NewSource(3))
 	model := NewModel()
 	for i := 0; i < 600_000; i++ {
 		model.tokens[Key(rng.Uint64())] = Counts{int64(rng.Intn(50)), int64(rng.Intn(50))}
 	}
-	for _, k := range Keys(Tokens(m)) {
+	for _, k := range Keys(Tokens(m, trigrams)) {
 		model.tokens[k] = Counts{int64(rng.Intn(300)), int64(rng.Intn(300))}
 	}
 	model.nspam, model.nham = 10_000, 10_000
@@ -57,28 +57,34 @@ func bigModel(m *scan.Message) *Model {
 }
 
 // BenchmarkClassify: tokenizing and classifying a 10 KB message against 600,000
-// tokens, on one core.
+// tokens, on one core: words (the default) and with trigrams (bayes.trigrams).
 func BenchmarkClassify(b *testing.B) {
 	m := tenKB(b)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	model := bigModel(m)
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	p := DefaultParams()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		keys, header := TokenKeys(m)
-		if _, ok := model.Classify(keys, header, p); !ok {
-			b.Fatal("cold start")
-		}
+	for _, bc := range []struct {
+		name string
+		p    Params
+	}{{"words", DefaultParams()}, {"trigrams", DefaultParams().WithTrigrams()}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			model := bigModel(m, bc.p.Trigrams)
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				keys, header := TokenKeys(m, bc.p.Trigrams)
+				if _, ok := model.Classify(keys, header, bc.p); !ok {
+					b.Fatal("cold start")
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(1<<20), "model-MB")
+			b.ReportMetric(float64(model.Len()), "tokens")
+		})
 	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(1<<20), "model-MB")
-	b.ReportMetric(float64(model.Len()), "tokens")
 }
 
 // corpusMessages are the corpus' messages, parsed, once per test binary; none without
@@ -101,19 +107,25 @@ var corpusMessages = sync.OnceValue(func() []*scan.Message {
 })
 
 // BenchmarkTokenizeCorpus: tokenizing real mail (the corpus' 6,412 messages in turn,
-// parsed beforehand), where headers are long and HTML common, unlike tenKB's.
+// parsed beforehand), where headers are long and HTML common, unlike tenKB's; words,
+// and with trigrams.
 func BenchmarkTokenizeCorpus(b *testing.B) {
 	msgs := corpusMessages()
 	if len(msgs) == 0 {
 		b.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		TokenKeys(msgs[i%len(msgs)])
+	for _, bc := range []struct {
+		name     string
+		trigrams int
+	}{{"words", 0}, {"trigrams", TrigramRunes}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				TokenKeys(msgs[i%len(msgs)], bc.trigrams)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
 	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
 
 // BenchmarkLearnStore: the SQLite store learning batches of 500 messages of 600

@@ -51,7 +51,7 @@ func TestTokens(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			toks := Tokens(parse(t, tc.raw))
+			toks := Tokens(parse(t, tc.raw), 0)
 			for _, w := range tc.want {
 				if !slices.Contains(toks, w) {
 					t.Errorf("missing %q in %q", w, toks)
@@ -81,9 +81,57 @@ func TestTokensBounded(t *testing.T) {
 		b.WriteString(itoa(i))
 		b.WriteByte(' ')
 	}
-	toks := Tokens(parse(t, "Subject: big\n\n"+b.String()))
-	if len(toks) > maxTokens {
-		t.Fatalf("%d tokens", len(toks))
+	for _, trigrams := range []int{0, TrigramRunes} {
+		if toks := Tokens(parse(t, "Subject: big\n\n"+b.String()), trigrams); len(toks) > maxTokens {
+			t.Fatalf("trigrams %d: %d tokens", trigrams, len(toks))
+		}
+	}
+}
+
+func TestTrigrams(t *testing.T) {
+	tests := []struct {
+		name   string
+		body   string
+		budget int
+		want   []string // the trigrams, in order
+	}{
+		{"lower case, white space runs one space", "  Ab\t\r\n c ", 30, []string{"tri:ab ", "tri:b c", "tri: c "}},
+		{"punctuation and digits kept", "v1agra!", 30, []string{"tri:v1a", "tri:1ag", "tri:agr", "tri:gra", "tri:ra!"}},
+		{"characters, not bytes", "日本語です", 30, []string{"tri:日本語", "tri:本語で", "tri:語です"}},
+		{"budget in characters", "abcdef", 4, []string{"tri:abc", "tri:bcd"}},
+		{"repeats once", "aaaaaa", 30, []string{"tri:aaa"}},
+		{"too short", "ab", 30, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := parse(t, "Content-Type: text/plain; charset=utf-8\n\n"+tc.body)
+			var got []string
+			for _, tok := range Tokens(m, tc.budget) {
+				if strings.HasPrefix(tok, "tri:") {
+					got = append(got, tok)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+			if off := Tokens(m, 0); slices.ContainsFunc(off, func(s string) bool { return strings.HasPrefix(s, "tri:") }) {
+				t.Errorf("trigrams with a budget of 0: %q", off)
+			}
+		})
+	}
+}
+
+// The budget is the message's, not each part's.
+func TestTrigramsBudgetPerMessage(t *testing.T) {
+	m := parse(t, "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nabcd\n--b\nContent-Type: text/plain\n\nwxyz\n--b--\n")
+	var got []string
+	for _, tok := range Tokens(m, 4) {
+		if strings.HasPrefix(tok, "tri:") {
+			got = append(got, tok)
+		}
+	}
+	if want := []string{"tri:abc", "tri:bcd"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q: the first part spends the budget", got, want)
 	}
 }
 
@@ -95,7 +143,7 @@ func FuzzTokens(f *testing.F) {
 		if err != nil {
 			t.Skip()
 		}
-		if toks := Tokens(m); len(toks) > maxTokens {
+		if toks := Tokens(m, TrigramRunes); len(toks) > maxTokens {
 			t.Fatalf("%d tokens", len(toks))
 		}
 	})
@@ -453,15 +501,21 @@ func TestAutolearnerQueueBytes(t *testing.T) {
 	}
 }
 
-// TokenKeys is Keys(Tokens(m)) without the strings.
+// TokenKeys is Keys(Tokens(m)) without the strings, with trigrams or without.
 func TestTokenKeysMatchTokens(t *testing.T) {
 	m := parse(t, "From: A <a@b.example>\nSubject: Hello World\n\nClick HERE http://x.example/p now, caf\xe9\n")
-	got, header := TokenKeys(m)
-	if want := Keys(Tokens(m)); !slices.Equal(got, want) {
-		t.Fatalf("keys differ: %d vs %d", len(got), len(want))
-	}
-	if header == 0 || header >= len(got) || !slices.Contains(Tokens(m)[:header], "subject:hello") || slices.Contains(Tokens(m)[:header], "click") {
-		t.Errorf("the first %d keys are not the header's", header)
+	for _, trigrams := range []int{0, TrigramRunes} {
+		got, header := TokenKeys(m, trigrams)
+		toks := Tokens(m, trigrams)
+		if want := Keys(toks); !slices.Equal(got, want) {
+			t.Fatalf("trigrams %d: keys differ: %d vs %d", trigrams, len(got), len(want))
+		}
+		if header == 0 || header >= len(got) || !slices.Contains(toks[:header], "subject:hello") || slices.Contains(toks[:header], "click") {
+			t.Errorf("trigrams %d: the first %d keys are not the header's", trigrams, header)
+		}
+		if hasTri := slices.Contains(toks, "tri:caf"); hasTri != (trigrams > 0) {
+			t.Errorf("trigrams %d: tri:caf among the tokens: %v", trigrams, hasTri)
+		}
 	}
 }
 
@@ -611,8 +665,8 @@ func TestExplain(t *testing.T) {
 	var items []Item
 	for i := 0; i < 2; i++ {
 		items = append(items,
-			ItemOf(parse(t, fmt.Sprintf("Subject: cheap pills %d\n\nbuy cheap pills now\n", i)), true),
-			ItemOf(parse(t, fmt.Sprintf("Subject: agenda %d\n\nthe meeting agenda\n", i)), false))
+			ItemOf(parse(t, fmt.Sprintf("Subject: cheap pills %d\n\nbuy cheap pills now\n", i)), true, b.Params),
+			ItemOf(parse(t, fmt.Sprintf("Subject: agenda %d\n\nthe meeting agenda\n", i)), false, b.Params))
 	}
 	msg := parse(t, "Subject: cheap\n\nbuy cheap pills, the agenda\n")
 	if got := b.Explain(msg, 0); got != nil {

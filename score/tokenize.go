@@ -28,26 +28,31 @@ const (
 
 // Tokens returns the distinct tokens of a message. Body words are plain; tokens from
 // elsewhere carry a prefix ("subject:", "from:", "url:", "received:", "html:", …) so
-// the same word in different places counts separately.
-func Tokens(m *scan.Message) []string { return tokenize(m, true).strs }
+// the same word in different places counts separately. The first trigrams characters
+// of body text are also cut into character trigrams ("tri:"; Params.Trigrams).
+func Tokens(m *scan.Message, trigrams int) []string { return tokenize(m, trigrams, true).strs }
 
-// TokenKeys returns the keys of Tokens(m), without building the token strings: the
-// path every classification takes. The first header of them are the header's tokens
-// (Model.Classify weighs the body's apart when the whole is undecided).
-func TokenKeys(m *scan.Message) (keys []Key, header int) {
-	t := tokenize(m, false)
+// TokenKeys returns the keys of Tokens(m, trigrams), without building the token
+// strings: the path every classification takes. The first header of them are the
+// header's tokens (Model.Classify weighs the body's apart when the whole is undecided).
+func TokenKeys(m *scan.Message, trigrams int) (keys []Key, header int) {
+	t := tokenize(m, trigrams, false)
 	return t.keys, t.header
 }
 
 // tokenize runs the tokenizer over a message; keep also keeps the token strings, in
 // the order of the keys.
-func tokenize(m *scan.Message, keep bool) *tokenizer {
-	t := &tokenizer{seen: newKeySet(11), keys: make([]Key, 0, 1024), keep: keep}
-	t.run(m)
+func tokenize(m *scan.Message, trigrams int, keep bool) *tokenizer {
+	bits := uint(11)
+	if trigrams > 0 {
+		bits = 14 // room for a long message's trigrams without growing
+	}
+	t := &tokenizer{seen: newKeySet(bits), keys: make([]Key, 0, 1024), keep: keep}
+	t.run(m, trigrams)
 	return t
 }
 
-func (t *tokenizer) run(m *scan.Message) {
+func (t *tokenizer) run(m *scan.Message, trigrams int) {
 	t.headers(m)
 	t.header = len(t.keys)
 	budget := maxTextBytes
@@ -75,7 +80,64 @@ func (t *tokenizer) run(m *scan.Message) {
 			text = t.html(text)
 		}
 		t.words("", text)
+		trigrams = t.trigrams(text, trigrams)
 	}
+}
+
+// trigramBase is the hash of the trigrams' prefix.
+var trigramBase = fnvAdd(offset64, "tri:")
+
+// trigrams adds the text's character trigrams — "tri:" and three characters, in lower
+// case, each run of white space one space — from up to budget characters, and returns
+// what is left of the budget. Trigrams see what words miss: words broken or glued to
+// defeat a word filter ("v1agra", "C L I C K"), the stem a word's forms share,
+// punctuation and symbols, and text with no spaces between words (Chinese, Japanese).
+func (t *tokenizer) trigrams(text string, budget int) int {
+	var c [3]rune
+	n := 0
+	for _, r := range text {
+		if budget <= 0 {
+			break
+		}
+		switch {
+		case r < utf8.RuneSelf && asciiSpace[r]:
+			if n == 0 || c[2] == ' ' {
+				continue
+			}
+			r = ' '
+		case 'A' <= r && r <= 'Z':
+			r += 'a' - 'A'
+		case r >= utf8.RuneSelf:
+			if unicode.IsSpace(r) {
+				if n == 0 || c[2] == ' ' {
+					continue
+				}
+				r = ' '
+			} else {
+				r = unicode.ToLower(r)
+			}
+		}
+		budget--
+		c[0], c[1], c[2] = c[1], c[2], r
+		if n++; n < 3 {
+			continue
+		}
+		k := Key(fnvRune(fnvRune(fnvRune(trigramBase, c[0]), c[1]), c[2]))
+		t.addKey(k, func() string { return "tri:" + string(c[:]) })
+	}
+	return budget
+}
+
+// fnvRune continues an FNV-1a hash over r's UTF-8 encoding.
+func fnvRune(h uint64, r rune) uint64 {
+	if r < utf8.RuneSelf {
+		return (h ^ uint64(r)) * prime64
+	}
+	var b [utf8.UTFMax]byte
+	for _, x := range b[:utf8.EncodeRune(b[:], r)] {
+		h = (h ^ uint64(x)) * prime64
+	}
+	return h
 }
 
 type tokenizer struct {
@@ -180,6 +242,13 @@ func lower(w string) string {
 
 var asciiSeparator = func() (t [128]bool) {
 	for _, c := range " \t\r\n\v\f<>\"()[]{}|=,;" {
+		t[c] = true
+	}
+	return t
+}()
+
+var asciiSpace = func() (t [128]bool) {
+	for _, c := range " \t\r\n\v\f" {
 		t[c] = true
 	}
 	return t

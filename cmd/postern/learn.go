@@ -55,7 +55,8 @@ certainty is passed over ("already sure" in the summary): --all learns it anyway
 		return fail("%v", err)
 	}
 	defer store.Close()
-	learner, err := chooseLearner(store, bayesParams(cfg), *all || *forget)
+	params := bayesParams(cfg)
+	learner, err := chooseLearner(store, params, *all || *forget)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -66,7 +67,7 @@ certainty is passed over ("already sure" in the summary): --all learns it anyway
 		bar = progressbar.NewOptions(len(files), progressbar.OptionSetWriter(os.Stderr),
 			progressbar.OptionSetDescription("learning"), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond))
 	}
-	sum, err := learnFiles(learner, files, *spam, *forget, func() {
+	sum, err := learnFiles(learner, params, files, *spam, *forget, func() {
 		if bar != nil {
 			bar.Add(1)
 		}
@@ -147,8 +148,9 @@ func collect(paths []string) []string {
 	return out
 }
 
-// learnFiles tokenizes files in parallel and learns them in batches.
-func learnFiles(store learner, files []string, spam, forget bool, tick func()) (learnSummary, error) {
+// learnFiles tokenizes files in parallel (as p says: its Trigrams) and learns them in
+// batches.
+func learnFiles(store learner, p score.Params, files []string, spam, forget bool, tick func()) (learnSummary, error) {
 	start := time.Now()
 	var sum learnSummary
 	items := make(chan []score.Item, 64)
@@ -170,7 +172,7 @@ func learnFiles(store learner, files []string, spam, forget bool, tick func()) (
 						mu.Unlock()
 						continue
 					}
-					batch = append(batch, score.ItemOf(m, spam))
+					batch = append(batch, score.ItemOf(m, spam, p))
 				}
 				if err != nil {
 					mu.Lock()

@@ -267,6 +267,9 @@ func loadRules(paths []string) (*rules.Set, []rules.Problem, error) {
 
 func bayesParams(cfg config.Config) score.Params {
 	p := score.DefaultParams()
+	if cfg.Bayes.Trigrams {
+		p = p.WithTrigrams()
+	}
 	p.MinSpam, p.MinHam = cfg.Bayes.MinSpam, cfg.Bayes.MinHam
 	p.LearnMargin = cfg.Bayes.LearnMargin
 	return p

@@ -320,7 +320,7 @@ func learnKept(s *quarantine.SQLite, cfg config.Config, ids []string, spam bool)
 		if err != nil {
 			return fmt.Errorf("%s: %w", id, err)
 		}
-		items = append(items, score.ItemOf(m, spam))
+		items = append(items, score.ItemOf(m, spam, bayesParams(cfg)))
 	}
 	out, err := store.Learn(context.Background(), items, false)
 	if err != nil {

@@ -59,17 +59,16 @@ func main() {
 	explain := flag.String("explain", "", "print the clues of the messages whose path contains this, scored by the model of their fold")
 	autolearnSim := flag.String("autolearn-sim", "", "simulate serve's autolearning, with and without bayes.autolearn_veto, from this file of rule scores (`postern check --json` with Bayes off, over the corpus)")
 	vetoes := flag.String("vetoes", "0.2,0.9,0", "with -autolearn-sim: the bayes.autolearn_veto values to simulate (0: none)")
+	trigrams := flag.Bool("trigrams", false, "character trigrams among the tokens, and their MinDeviation (bayes.trigrams, score.Params.WithTrigrams); -params after them")
 	initial := flag.Int("initial", 600, "with -autolearn-sim: how many messages of each training stream the operator teaches first (postern learn); the rest are autolearned")
 	flag.Parse()
 
-	samples, err := load(*corpusDir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	// The classifier's parameters, for every mode: scoring a test fold has no cold
 	// start.
 	p := score.DefaultParams()
+	if *trigrams {
+		p = p.WithTrigrams()
+	}
 	p.MinSpam, p.MinHam = 0, 0
 	p.LearnMargin, p.FewClues, p.BodyDecides = *margin, *fewClues, *bodyDecides
 	if *params != "" {
@@ -77,6 +76,11 @@ func main() {
 			fmt.Fprintln(os.Stderr, "-params:", err)
 			os.Exit(2)
 		}
+	}
+	samples, err := load(*corpusDir, p.Trigrams)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	if *seeds > 0 {
 		if err := seedSummary(samples, *folds, *seeds, p, *learnAll, *threshold, *sa, *saScores); err != nil {
@@ -181,7 +185,7 @@ func main() {
 }
 
 // load reads and tokenizes every message, in parallel.
-func load(dir string) ([]sample, error) {
+func load(dir string, trigrams int) ([]sample, error) {
 	var paths []sample
 	for _, set := range []struct {
 		sub  string
@@ -208,7 +212,7 @@ func load(dir string) ([]sample, error) {
 					continue
 				}
 				m, _ := scan.Parse(bytes.NewReader(mbox.StripFrom(b)))
-				paths[i].keys, paths[i].header = score.TokenKeys(m)
+				paths[i].keys, paths[i].header = score.TokenKeys(m, trigrams)
 			}
 		}()
 	}
