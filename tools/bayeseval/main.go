@@ -59,6 +59,7 @@ func main() {
 	explain := flag.String("explain", "", "print the clues of the messages whose path contains this, scored by the model of their fold")
 	autolearnSim := flag.String("autolearn-sim", "", "simulate serve's autolearning, with and without bayes.autolearn_veto, from this file of rule scores (`postern check --json` with Bayes off, over the corpus)")
 	vetoes := flag.String("vetoes", "0.2,0.9,0", "with -autolearn-sim: the bayes.autolearn_veto values to simulate (0: none)")
+	withTrigrams := flag.Bool("with-trigrams", false, "also cross-validate with trigrams (bayes.trigrams) on the same folds, reported and plotted beside the default")
 	trigrams := flag.Bool("trigrams", false, "character trigrams among the tokens, and their MinDeviation (bayes.trigrams, score.Params.WithTrigrams); -params after them")
 	initial := flag.Int("initial", 600, "with -autolearn-sim: how many messages of each training stream the operator teaches first (postern learn); the rest are autolearned")
 	flag.Parse()
@@ -141,6 +142,18 @@ func main() {
 		explainMatching(samples, *folds, p, *learnAll, ours, *explain)
 	}
 	series := map[string][]scored{"postern": ours}
+	if *withTrigrams && p.Trigrams == 0 {
+		tri, err := load(*corpusDir, score.TrigramRunes)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		shuffleFolds(tri, *folds, *seed)
+		pt := p.WithTrigrams()
+		res := crossValidate(tri, *folds, pt, *learnAll)
+		report("postern, trigrams", res, *threshold)
+		series["postern, trigrams"] = res
+	}
 
 	if *sa {
 		n := *folds
@@ -475,7 +488,7 @@ func auc(res []scored) float64 {
 // plot draws ham lost (% of ham, log scale) against spam caught (%) for each series.
 func plot(series map[string][]scored) string {
 	const w, h, left, bottom = 640, 420, 70, 50
-	colors := map[string]string{"postern": "#1f77b4", "spamassassin": "#d62728"}
+	colors := map[string]string{"postern": "#1f77b4", "postern, trigrams": "#2ca02c", "spamassassin": "#d62728"}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`, w, h)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`, w, h)
