@@ -127,3 +127,37 @@ func TestLearnThenCheck(t *testing.T) {
 		t.Errorf("stats after forget:\n%s", out)
 	}
 }
+
+// bayes.trigrams reaches every command that tokenizes: learn, check and forget agree.
+func TestLearnTrigrams(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	spamDir, hamMbox := writeCorpus(t, dir, 200)
+	probe := filepath.Join(dir, "probe.eml")
+	os.WriteFile(probe, []byte("From: x@promo.example\nSubject: cheap pills\n\nbuy cheap pills now, click http://promo.example/buy\n"), 0o644)
+	cfg := filepath.Join(dir, "postern.toml")
+	os.WriteFile(cfg, []byte("[bayes]\ntrigrams = true\n"), 0o644)
+
+	for _, args := range [][]string{{"--spam", spamDir}, {"--ham", hamMbox}} {
+		if out, errOut, code := postern(t, "", append([]string{"learn", "-c", cfg, "--data-dir", data}, args...)...); code != 0 || !strings.Contains(out, "learned 200,") {
+			t.Fatalf("learn %s: %d %s %s", args[0], code, out, errOut)
+		}
+	}
+	out, _, _ := postern(t, "", "check", "-c", cfg, "--clues", "500", "--data-dir", data, probe)
+	if !strings.Contains(out, "BAYES_99") || !strings.Contains(out, "tri:") {
+		t.Errorf("check with trigrams: no BAYES_99 or no tri: clue:\n%s", out)
+	}
+	// Without the setting, the same store is read by words only.
+	if out, _, _ := postern(t, "", "check", "--clues", "500", "--data-dir", data, probe); !strings.Contains(out, "Bayes clues") || strings.Contains(out, "tri:") {
+		t.Errorf("check without trigrams shows tri: clues:\n%s", out)
+	}
+	// Forgetting under the same setting takes every token back out.
+	for _, args := range [][]string{{"--spam", spamDir}, {"--ham", hamMbox}} {
+		if out, _, _ := postern(t, "", append([]string{"learn", "-c", cfg, "--forget", "--data-dir", data}, args...)...); !strings.Contains(out, "forgotten 200") {
+			t.Errorf("forget %s: %s", args[0], out)
+		}
+	}
+	if out, _, _ := postern(t, "", "bayes", "stats", "--data-dir", data); !strings.Contains(out, "0 spam, 0 ham") || !strings.Contains(out, "tokens:   0 ") {
+		t.Errorf("stats after forgetting everything:\n%s", out)
+	}
+}
