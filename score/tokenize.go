@@ -45,7 +45,7 @@ func TokenKeys(m *scan.Message, trigrams int) (keys []Key, header int) {
 func tokenize(m *scan.Message, trigrams int, keep bool) *tokenizer {
 	bits := uint(11)
 	if trigrams > 0 {
-		bits = 14 // room for a long message's trigrams without growing
+		bits = 13 // a few thousand trigrams, mostly, without growing
 	}
 	t := &tokenizer{seen: newKeySet(bits), keys: make([]Key, 0, 1024), keep: keep}
 	t.run(m, trigrams)
