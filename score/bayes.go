@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -244,32 +245,46 @@ func (a *Autolearner) Autolearn(m *filter.Message, spam bool, bayes *float64) {
 	}
 }
 
-// item tokenizes a queued message, which then no longer counts against the queue.
+// item tokenizes a queued message, which then no longer counts against the queue
+// (also when tokenizing it panics).
 func (a *Autolearner) item(p pending) Item {
-	it := ItemOf(p.msg, p.spam, a.bayes.Params)
-	a.queued.Add(-p.size)
-	return it
+	defer a.queued.Add(-p.size)
+	return ItemOf(p.msg, p.spam, a.bayes.Params)
 }
 
 func (a *Autolearner) run() {
 	defer close(a.done)
 	for p := range a.queue {
-		batch := []Item{a.item(p)}
-	more:
-		for len(batch) < 100 {
-			select {
-			case p, ok := <-a.queue:
-				if !ok {
-					break more
-				}
-				batch = append(batch, a.item(p))
-			default:
+		a.learnBatch(p)
+	}
+}
+
+// learnBatch learns first and what else is queued, up to 100 messages. A panic in
+// it (the tokenizer, the store) loses that batch, logged, not the daemon: every
+// message was already answered, and without this goroutine nothing would be
+// autolearned again.
+func (a *Autolearner) learnBatch(first pending) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.log.WithField("panic", fmt.Sprint(r)).WithField("stack", string(debug.Stack())).
+				Error("bayes: autolearn batch not learned: panic")
+		}
+	}()
+	batch := []Item{a.item(first)}
+more:
+	for len(batch) < 100 {
+		select {
+		case p, ok := <-a.queue:
+			if !ok {
 				break more
 			}
+			batch = append(batch, a.item(p))
+		default:
+			break more
 		}
-		if _, err := a.bayes.Learn(context.Background(), batch, false); err != nil {
-			a.log.WithError(err).Error("bayes: autolearn failed")
-		}
+	}
+	if _, err := a.bayes.Learn(context.Background(), batch, false); err != nil {
+		a.log.WithError(err).Error("bayes: autolearn failed")
 	}
 }
 

@@ -13,6 +13,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
+
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/spool"
@@ -725,5 +728,46 @@ func TestFewClues(t *testing.T) {
 		if want := tc.want(full); math.Abs(got-want) > 1e-12 || got < 0.5 {
 			t.Errorf("%d clues: %.6f, want %.6f (Fisher's alone %.6f)", tc.clues, got, want, full)
 		}
+	}
+}
+
+// panickyStore panics in its first Learn: a bug in a store, say.
+type panickyStore struct {
+	Store
+	panicked bool
+}
+
+func (s *panickyStore) Learn(ctx context.Context, items []Item, forget bool) ([]Outcome, error) {
+	if !s.panicked {
+		s.panicked = true
+		panic("store bug")
+	}
+	return s.Store.Learn(ctx, items, forget)
+}
+
+// A panic while autolearning loses that batch, logged, and not the daemon: the
+// learner goes on with the next message.
+func TestAutolearnerSurvivesPanic(t *testing.T) {
+	b := openBayes(t, 200)
+	b.Store = &panickyStore{Store: b.Store}
+	log, hook := logtest.NewNullLogger()
+	a := newAutolearner(b, log)
+	sp := spool.FromBytes([]byte("x"))
+	msg := func(s string) *filter.Message { return &filter.Message{Raw: sp, Parsed: parse(t, s)} }
+
+	a.Autolearn(msg("Subject: one\n\nlunch tomorrow?\n"), false, nil)
+	a.learnBatch(<-a.queue) // panics inside, must not here
+	if e := hook.LastEntry(); e == nil || e.Level != logrus.ErrorLevel || e.Data["panic"] != "store bug" {
+		t.Fatalf("panic not logged: %v", e)
+	}
+	if a.queued.Load() != 0 {
+		t.Errorf("%d bytes still counted against the queue", a.queued.Load())
+	}
+
+	go a.run()
+	a.Autolearn(msg("Subject: two\n\ndinner on Friday?\n"), false, nil)
+	a.Close()
+	if _, ham := b.Model.Totals(); ham != 1 {
+		t.Errorf("learned %d ham after the panic, want 1", ham)
 	}
 }
