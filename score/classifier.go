@@ -86,8 +86,8 @@ func DefaultParams() Params {
 }
 
 // TrigramRunes is how much of a message's body text WithTrigrams cuts into
-// trigrams: all of it in nearly every message. 2,000 or 5,000 characters kept less
-// of the gain (docs/accuracy.md).
+// trigrams: all of it in most messages. 2,000, 5,000 or 10,000 characters kept less
+// of the gain (docs/bayes.md).
 const TrigramRunes = 30000
 
 // WithTrigrams returns p with character trigrams among the tokens (bayes.trigrams).

@@ -99,23 +99,15 @@ func (t *tokenizer) trigrams(text string, budget int) int {
 		if budget <= 0 {
 			break
 		}
-		switch {
-		case r < utf8.RuneSelf && asciiSpace[r]:
+		if r < utf8.RuneSelf && asciiSpace[r] || r >= utf8.RuneSelf && unicode.IsSpace(r) {
 			if n == 0 || c[2] == ' ' {
 				continue
 			}
 			r = ' '
-		case 'A' <= r && r <= 'Z':
-			r += 'a' - 'A'
-		case r >= utf8.RuneSelf:
-			if unicode.IsSpace(r) {
-				if n == 0 || c[2] == ' ' {
-					continue
-				}
-				r = ' '
-			} else {
-				r = unicode.ToLower(r)
-			}
+		} else if r >= utf8.RuneSelf {
+			r = unicode.ToLower(r)
+		} else if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A' // unicode.ToLower's work, where most text is
 		}
 		budget--
 		c[0], c[1], c[2] = c[1], c[2], r
