@@ -79,7 +79,7 @@ func (b *Bayes) Learn(ctx context.Context, items []Item, forget bool) ([]Outcome
 	if !forget && b.Params.LearnMargin > 0 {
 		sel := b.Model.NewSelector(b.Params)
 		for i := range items {
-			items[i].Sure = !sel.Needs(items[i].Keys, items[i].Header, items[i].Spam)
+			items[i].Sure = !sel.Needs(items[i].Keys, items[i].Spam)
 		}
 	}
 	return b.LearnAll(ctx, items, forget)
@@ -121,14 +121,12 @@ func (b *Bayes) LearnAll(ctx context.Context, items []Item, forget bool) ([]Outc
 // ItemOf tokenizes a parsed message for learning with these parameters (their
 // Trigrams).
 func ItemOf(m *scan.Message, spam bool, p Params) Item {
-	keys, header := TokenKeys(m, p.Trigrams)
-	return Item{MsgID: MessageID(m), Spam: spam, Keys: keys, Header: header}
+	return Item{MsgID: MessageID(m), Spam: spam, Keys: TokenKeys(m, p.Trigrams)}
 }
 
 // Classify returns the spam probability of a parsed message, and false in cold start.
 func (b *Bayes) Classify(m *scan.Message) (float64, bool) {
-	keys, header := TokenKeys(m, b.Params.Trigrams)
-	return b.Model.Classify(keys, header, b.Params)
+	return b.Model.Classify(TokenKeys(m, b.Params.Trigrams), b.Params)
 }
 
 // TokenClue is one of the clues behind a probability, with its token's text.

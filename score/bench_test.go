@@ -74,8 +74,7 @@ func BenchmarkClassify(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				keys, header := TokenKeys(m, bc.p.Trigrams)
-				if _, ok := model.Classify(keys, header, bc.p); !ok {
+				if _, ok := model.Classify(TokenKeys(m, bc.p.Trigrams), bc.p); !ok {
 					b.Fatal("cold start")
 				}
 			}
@@ -161,7 +160,7 @@ func zipfItem(id string, spam bool) Item {
 	for j := range keys {
 		keys[j] = Key(zipfKeys.Uint64() * 2654435761)
 	}
-	return Item{MsgID: id, Spam: spam, Keys: keys, Header: 50}
+	return Item{MsgID: id, Spam: spam, Keys: keys}
 }
 
 // benchLearn learns b.N random messages in batches of 500 (as postern learn does).

@@ -23,10 +23,9 @@ const FileName = "bayes.db"
 
 // Item is one message to learn or forget.
 type Item struct {
-	MsgID  string
-	Spam   bool
-	Keys   []Key
-	Header int // Keys[:Header] are the header's (TokenKeys)
+	MsgID string
+	Spam  bool
+	Keys  []Key
 	// Sure: the classifier already gives the message its class (Selector), so a
 	// message never learned before is passed over (Outcome Sure). One learned the
 	// other way is still moved.

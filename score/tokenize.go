@@ -33,11 +33,9 @@ const (
 func Tokens(m *scan.Message, trigrams int) []string { return tokenize(m, trigrams, true).strs }
 
 // TokenKeys returns the keys of Tokens(m, trigrams), without building the token
-// strings: the path every classification takes. The first header of them are the
-// header's tokens (Model.Classify weighs the body's apart when the whole is undecided).
-func TokenKeys(m *scan.Message, trigrams int) (keys []Key, header int) {
-	t := tokenize(m, trigrams, false)
-	return t.keys, t.header
+// strings: the path every classification takes.
+func TokenKeys(m *scan.Message, trigrams int) []Key {
+	return tokenize(m, trigrams, false).keys
 }
 
 // tokenize runs the tokenizer over a message; keep also keeps the token strings, in
@@ -54,7 +52,6 @@ func tokenize(m *scan.Message, trigrams int, keep bool) *tokenizer {
 
 func (t *tokenizer) run(m *scan.Message, trigrams int) {
 	t.headers(m)
-	t.header = len(t.keys)
 	budget := maxTextBytes
 	for _, p := range m.Parts {
 		switch {
@@ -137,8 +134,6 @@ type tokenizer struct {
 	keys []Key
 	keep bool     // also keep the token strings (Tokens)
 	strs []string // with keep
-	// header is how many of keys came from the header (they come first).
-	header int
 }
 
 func (t *tokenizer) add(tok string) { t.addKey(KeyOf(tok), func() string { return tok }) }

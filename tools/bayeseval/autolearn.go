@@ -84,7 +84,7 @@ func simulateAutolearn(samples []sample, folds int, p score.Params, rules map[st
 				continue
 			}
 			n++
-			prob, ready := m.Classify(s.keys, s.header, ps)
+			prob, ready := m.Classify(s.keys, ps)
 			spam := s.spam
 			if n > initial {
 				if !run.autolearn {
@@ -121,7 +121,7 @@ func simulateAutolearn(samples []sample, folds int, p score.Params, rules map[st
 		}
 		for i, s := range samples {
 			if s.fold == f {
-				prob, _ := m.Classify(s.keys, s.header, p)
+				prob, _ := m.Classify(s.keys, p)
 				res[i] = scored{prob, s.spam}
 			}
 		}

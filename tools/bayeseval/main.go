@@ -25,11 +25,10 @@ import (
 )
 
 type sample struct {
-	path   string
-	spam   bool
-	keys   []score.Key
-	header int // keys[:header] are the header's (score.TokenKeys)
-	fold   int
+	path string
+	spam bool
+	keys []score.Key
+	fold int
 }
 
 var showTopHam bool
@@ -53,7 +52,7 @@ func main() {
 	saScores := flag.String("sa-scores", "", "with -sa: read SpamAssassin's probabilities from this file if it exists (same corpus, folds and seed), else write them there; with -seeds, a name with %d for the seed")
 	margin := flag.Float64("learn-margin", score.DefaultParams().LearnMargin, "Params.LearnMargin: a message the classifier already puts this close to its class is not learned")
 	fewClues := flag.Int("few-clues", score.DefaultParams().FewClues, "Params.FewClues: fewer clues than this pull the probability towards 0.5 (0: never)")
-	bodyDecides := flag.Float64("body-decides", score.DefaultParams().BodyDecides, "Params.BodyDecides: an undecided message (0.4-0.6) whose body alone gives this much is spam (0: never)")
+	undecided := flag.Float64("undecided", score.DefaultParams().Undecided, "Params.Undecided: a message within this of 0.5 is ranked inside that band by the mean log-odds of its clues (0: never)")
 	learnAll := flag.Bool("learn-all", false, "learn every training message, not only those the classifier is not yet sure of (Params.LearnMargin)")
 	flag.BoolVar(&showTopHam, "top-ham", false, "list the ten highest-scoring ham and how much spam scores above each")
 	explain := flag.String("explain", "", "print the clues of the messages whose path contains this, scored by the model of their fold")
@@ -71,7 +70,7 @@ func main() {
 		p = p.WithTrigrams()
 	}
 	p.MinSpam, p.MinHam = 0, 0
-	p.LearnMargin, p.FewClues, p.BodyDecides = *margin, *fewClues, *bodyDecides
+	p.LearnMargin, p.FewClues, p.Undecided = *margin, *fewClues, *undecided
 	if *params != "" {
 		if _, err := fmt.Sscanf(*params, "%g,%g,%d", &p.Strength, &p.MinDeviation, &p.MaxClues); err != nil {
 			fmt.Fprintln(os.Stderr, "-params:", err)
@@ -225,7 +224,7 @@ func load(dir string, trigrams int) ([]sample, error) {
 					continue
 				}
 				m, _ := scan.Parse(bytes.NewReader(mbox.StripFrom(b)))
-				paths[i].keys, paths[i].header = score.TokenKeys(m, trigrams)
+				paths[i].keys = score.TokenKeys(m, trigrams)
 			}
 		}()
 	}
@@ -267,7 +266,7 @@ func train(samples []sample, f int, p score.Params, learnAll bool) *score.Model 
 	sel := m.NewSelector(ps)
 	var chosen []sample
 	for _, s := range samples {
-		if s.fold != f && (learnAll || sel.Needs(s.keys, s.header, s.spam)) {
+		if s.fold != f && (learnAll || sel.Needs(s.keys, s.spam)) {
 			chosen = append(chosen, s)
 		}
 	}
@@ -284,7 +283,7 @@ func crossValidate(samples []sample, folds int, p score.Params, learnAll bool) [
 		m := train(samples, f, p, learnAll)
 		for i, s := range samples {
 			if s.fold == f {
-				prob, _ := m.Classify(s.keys, s.header, p)
+				prob, _ := m.Classify(s.keys, p)
 				out[i] = scored{prob, s.spam}
 			}
 		}
