@@ -782,3 +782,43 @@ func TestAutolearnerSurvivesPanic(t *testing.T) {
 		t.Errorf("learned %d ham after the panic, want 1", ham)
 	}
 }
+
+// The store tells whether it learned with trigrams, and a setting that disagrees is
+// said plainly.
+func TestTrigramMismatch(t *testing.T) {
+	msg := parse(t, "Subject: hello\n\nsee the meeting notes at http://intranet.example/notes\n")
+	words, tri := DefaultParams(), DefaultParams().WithTrigrams()
+	for _, tc := range []struct {
+		name         string
+		learnWith    Params
+		classifyWith Params
+		want         string // a part of the warning, "" for none
+	}{
+		{"words, words", words, words, ""},
+		{"trigrams, trigrams", tri, tri, ""},
+		{"words, then trigrams on", words, tri, "learned without them"},
+		{"trigrams, then off", tri, words, "not used"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := openBayes(t, 1)
+			if got := TrigramMismatch(0, false, tc.classifyWith); got != "" {
+				t.Errorf("empty store: %q", got)
+			}
+			if _, err := b.LearnAll(context.Background(), []Item{ItemOf(msg, false, tc.learnWith)}, false); err != nil {
+				t.Fatal(err)
+			}
+			st, err := b.Store.(*SQLite).Stats(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if has := tc.learnWith.Trigrams > 0; st.Trigrams != has || b.Model.HasTrigrams() != has {
+				t.Errorf("store says trigrams %v, model %v; learned with %v", st.Trigrams, b.Model.HasTrigrams(), has)
+			}
+			b.Params = tc.classifyWith
+			got := b.TrigramMismatch()
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -539,6 +539,7 @@ type StoreStats struct {
 	Learned   int
 	Spam, Ham int64
 	SizeBytes int64
+	Trigrams  bool // it learned with trigrams (Model.HasTrigrams)
 }
 
 // Stats counts what the store holds.
@@ -549,6 +550,15 @@ func (s *SQLite) Stats(ctx context.Context) (StoreStats, error) {
 	if err != nil {
 		return st, fmt.Errorf("bayes: stats: %w", err)
 	}
+	args := make([]any, len(commonTrigrams))
+	for i, k := range commonTrigrams {
+		args[i] = int64(k)
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE key IN (?`+strings.Repeat(",?", len(args)-1)+`)`, args...).Scan(&n); err != nil {
+		return st, fmt.Errorf("bayes: stats: %w", err)
+	}
+	st.Trigrams = n > 0
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if fi, err := os.Stat(s.path + suffix); err == nil {
 			st.SizeBytes += fi.Size()

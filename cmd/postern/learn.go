@@ -335,6 +335,10 @@ func bayesStats(ctx context.Context, cfg config.Config, path string) int {
 	fmt.Printf("store:    %s (%.1f MiB)\n", path, float64(st.SizeBytes)/(1<<20))
 	fmt.Printf("learned:  %d spam, %d ham (%d message ids)\n", st.Spam, st.Ham, st.Learned)
 	fmt.Printf("tokens:   %d (expiry above %d)\n", st.Tokens, cfg.Bayes.MaxTokens)
+	fmt.Printf("trigrams: %s in the store; bayes.trigrams = %v\n", map[bool]string{true: "yes", false: "none"}[st.Trigrams], cfg.Bayes.Trigrams)
+	if w := score.TrigramMismatch(st.Spam+st.Ham, st.Trigrams, bayesParams(cfg)); w != "" {
+		fmt.Printf("warning:  %s\n", strings.TrimPrefix(w, "bayes: "))
+	}
 	if st.Spam < int64(cfg.Bayes.MinSpam) || st.Ham < int64(cfg.Bayes.MinHam) {
 		fmt.Printf("status:   COLD START: Bayes adds no score until %d spam and %d ham are learned\n", cfg.Bayes.MinSpam, cfg.Bayes.MinHam)
 	} else {

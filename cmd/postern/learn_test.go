@@ -147,6 +147,13 @@ func TestLearnTrigrams(t *testing.T) {
 	if !strings.Contains(out, "BAYES_99") || !strings.Contains(out, "tri:") {
 		t.Errorf("check with trigrams: no BAYES_99 or no tri: clue:\n%s", out)
 	}
+	// bayes stats says what the store learned, and warns when the setting disagrees.
+	if out, _, _ := postern(t, "", "bayes", "stats", "-c", cfg, "--data-dir", data); !strings.Contains(out, "trigrams: yes in the store; bayes.trigrams = true") || strings.Contains(out, "warning") {
+		t.Errorf("stats with trigrams:\n%s", out)
+	}
+	if out, _, _ := postern(t, "", "bayes", "stats", "--data-dir", data); !strings.Contains(out, "warning:  the store learned trigrams but bayes.trigrams is off") {
+		t.Errorf("stats with trigrams off:\n%s", out)
+	}
 	// Without the setting, the same store is read by words only.
 	if out, _, _ := postern(t, "", "check", "--clues", "500", "--data-dir", data, probe); !strings.Contains(out, "Bayes clues") || strings.Contains(out, "tri:") {
 		t.Errorf("check without trigrams shows tri: clues:\n%s", out)

@@ -207,6 +207,9 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) func() {
 	} else {
 		l.Info("bayes: ready")
 	}
+	if w := b.TrigramMismatch(); w != "" {
+		l.Warn(w)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
