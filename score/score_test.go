@@ -822,3 +822,22 @@ func TestTrigramMismatch(t *testing.T) {
 		})
 	}
 }
+
+// Forgetting a message under other tokens than it was learned with (bayes.trigrams
+// turned on or off in between) never leaves a count below 0 or an empty token.
+func TestForgetOtherTokens(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	a, b := Keys([]string{"shared", "only-learned"}), Keys([]string{"shared", "only-forgotten"})
+	if _, err := s.Learn(ctx, []Item{{MsgID: "m", Spam: true, Keys: a}}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Learn(ctx, []Item{{MsgID: "m", Spam: true, Keys: b}}, true); err != nil {
+		t.Fatal(err)
+	}
+	got, spam, ham := dump(t, s)
+	want := map[Key]Counts{KeyOf("only-learned"): {1, 0}}
+	if !maps.Equal(got, want) || spam != 0 || ham != 0 {
+		t.Errorf("tokens %v, totals %d/%d; want %v and 0/0", got, spam, ham, want)
+	}
+}
