@@ -227,7 +227,7 @@ func (p Params) balance(clues []Clue) float64 {
 }
 
 // clues looks the keys up (adding sel's counts, when not nil) and returns the tokens
-// far enough from neutral to count, in key order, and false in cold start. counts,
+// far enough from neutral to count, in the order of keys, and false in cold start. counts,
 // when not nil, is given each clue's counts.
 func (m *Model) clues(keys []Key, p Params, sel *Selector, counts func(Clue, Counts)) ([]Clue, bool) {
 	m.mu.RLock()

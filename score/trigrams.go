@@ -23,7 +23,7 @@ func (m *Model) HasTrigrams() bool {
 	return false
 }
 
-// TrigramMismatch says how a store that learned learned messages, with trigrams
+// TrigramMismatch says how a store of learned messages, learned with trigrams
 // (hasTrigrams) or without, disagrees with bayes.trigrams (p.Trigrams), or "" when
 // it does not. Either way the classifier works, but not as measured: trigrams count
 // only from the messages learned after they were turned on, and a store's
