@@ -310,6 +310,7 @@ func learnKept(s *quarantine.SQLite, cfg config.Config, ids []string, spam bool)
 		return err
 	}
 	defer store.Close()
+	p := bayesParams(cfg)
 	var items []score.Item
 	for _, id := range ids {
 		raw, err := s.Raw(context.Background(), id)
@@ -320,7 +321,7 @@ func learnKept(s *quarantine.SQLite, cfg config.Config, ids []string, spam bool)
 		if err != nil {
 			return fmt.Errorf("%s: %w", id, err)
 		}
-		items = append(items, score.ItemOf(m, spam, bayesParams(cfg)))
+		items = append(items, score.ItemOf(m, spam, p))
 	}
 	out, err := store.Learn(context.Background(), items, false)
 	if err != nil {
