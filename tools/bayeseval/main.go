@@ -58,25 +58,30 @@ func main() {
 	explain := flag.String("explain", "", "print the clues of the messages whose path contains this, scored by the model of their fold")
 	autolearnSim := flag.String("autolearn-sim", "", "simulate serve's autolearning, with and without bayes.autolearn_veto, from this file of rule scores (`postern check --json` with Bayes off, over the corpus)")
 	vetoes := flag.String("vetoes", "0.2,0.9,0", "with -autolearn-sim: the bayes.autolearn_veto values to simulate (0: none)")
-	withTrigrams := flag.Bool("with-trigrams", false, "also cross-validate with trigrams (bayes.trigrams) on the same folds, reported and plotted beside the default")
+	withTrigrams := flag.Bool("with-trigrams", false, "also cross-validate with trigrams (bayes.trigrams) on the same folds and with the same flags (-params after the trigrams), reported and plotted beside the default")
 	trigrams := flag.Bool("trigrams", false, "character trigrams among the tokens, and their MinDeviation (bayes.trigrams, score.Params.WithTrigrams); -params after them")
 	initial := flag.Int("initial", 600, "with -autolearn-sim: how many messages of each training stream the operator teaches first (postern learn); the rest are autolearned")
 	flag.Parse()
 
-	// The classifier's parameters, for every mode: scoring a test fold has no cold
-	// start.
-	p := score.DefaultParams()
-	if *trigrams {
-		p = p.WithTrigrams()
-	}
-	p.MinSpam, p.MinHam = 0, 0
-	p.LearnMargin, p.FewClues, p.Undecided = *margin, *fewClues, *undecided
-	if *params != "" {
-		if _, err := fmt.Sscanf(*params, "%g,%g,%d", &p.Strength, &p.MinDeviation, &p.MaxClues); err != nil {
-			fmt.Fprintln(os.Stderr, "-params:", err)
-			os.Exit(2)
+	// The classifier's parameters, for every mode (and -with-trigrams' run): the
+	// flags over the defaults, with or without trigrams; scoring a test fold has no
+	// cold start.
+	paramsFor := func(tri bool) score.Params {
+		p := score.DefaultParams()
+		if tri {
+			p = p.WithTrigrams()
 		}
+		p.MinSpam, p.MinHam = 0, 0
+		p.LearnMargin, p.FewClues, p.Undecided = *margin, *fewClues, *undecided
+		if *params != "" {
+			if _, err := fmt.Sscanf(*params, "%g,%g,%d", &p.Strength, &p.MinDeviation, &p.MaxClues); err != nil {
+				fmt.Fprintln(os.Stderr, "-params:", err)
+				os.Exit(2)
+			}
+		}
+		return p
 	}
+	p := paramsFor(*trigrams)
 	samples, err := load(*corpusDir, p.Trigrams)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -148,8 +153,7 @@ func main() {
 			os.Exit(1)
 		}
 		shuffleFolds(tri, *folds, *seed)
-		pt := p.WithTrigrams()
-		res := crossValidate(tri, *folds, pt, *learnAll)
+		res := crossValidate(tri, *folds, paramsFor(true), *learnAll)
 		report("postern, trigrams", res, *threshold)
 		series["postern, trigrams"] = res
 	}
