@@ -29,7 +29,7 @@ type Bayes struct {
 func Open(ctx context.Context, store Store, p Params) (*Bayes, error) {
 	b := &Bayes{Store: store, Model: NewModel(), Params: p}
 	nspam, nham, version, err := store.Load(ctx, func(k Key, c Counts) {
-		b.Model.tokens[k] = c
+		b.Model.tokens.set(k, c)
 	})
 	if err != nil {
 		return nil, err

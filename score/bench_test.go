@@ -47,10 +47,10 @@ func bigModel(m *scan.Message, trigrams int) *Model {
 	rng := rand.New(rand.NewSource(3))
 	model := NewModel()
 	for i := 0; i < 600_000; i++ {
-		model.tokens[Key(rng.Uint64())] = Counts{int64(rng.Intn(50)), int64(rng.Intn(50))}
+		model.Set(Key(rng.Uint64()), Counts{int64(rng.Intn(50)), int64(rng.Intn(50))})
 	}
 	for _, k := range Keys(Tokens(m, trigrams)) {
-		model.tokens[k] = Counts{int64(rng.Intn(300)), int64(rng.Intn(300))}
+		model.Set(k, Counts{int64(rng.Intn(300)), int64(rng.Intn(300))})
 	}
 	model.nspam, model.nham = 10_000, 10_000
 	return model

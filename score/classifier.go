@@ -107,13 +107,13 @@ func (p Params) WithTrigrams() Params {
 // lookups only.
 type Model struct {
 	mu     sync.RWMutex
-	tokens map[Key]Counts
+	tokens *table
 	nspam  int64
 	nham   int64
 }
 
 // NewModel returns an empty model.
-func NewModel() *Model { return &Model{tokens: map[Key]Counts{}} }
+func NewModel() *Model { return &Model{tokens: newTable(0)} }
 
 // Totals returns how many spam and ham messages the model has learned.
 func (m *Model) Totals() (spam, ham int64) {
@@ -126,7 +126,7 @@ func (m *Model) Totals() (spam, ham int64) {
 func (m *Model) Len() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return len(m.tokens)
+	return m.tokens.len()
 }
 
 // Set replaces a token's counts (a zero Counts removes it).
@@ -136,13 +136,7 @@ func (m *Model) Set(k Key, c Counts) {
 	m.set(k, c)
 }
 
-func (m *Model) set(k Key, c Counts) {
-	if c.Spam <= 0 && c.Ham <= 0 {
-		delete(m.tokens, k)
-		return
-	}
-	m.tokens[k] = c
-}
+func (m *Model) set(k Key, c Counts) { m.tokens.set(k, c) }
 
 // SetTotals replaces the message totals.
 func (m *Model) SetTotals(spam, ham int64) {
@@ -156,7 +150,7 @@ func (m *Model) Add(keys []Key, spam bool, delta int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, k := range keys {
-		c := m.tokens[k]
+		c, _ := m.tokens.get(k)
 		if spam {
 			c.Spam = max(0, c.Spam+delta)
 		} else {
@@ -241,7 +235,7 @@ func (m *Model) clues(keys []Key, p Params, sel *Selector, counts func(Clue, Cou
 	}
 	clues := make([]Clue, 0, len(keys))
 	for i, k := range keys {
-		c, ok := m.tokens[k]
+		c, ok := m.tokens.get(k)
 		if sel != nil {
 			if d, in := sel.tokens[k]; in {
 				c, ok = Counts{c.Spam + d.Spam, c.Ham + d.Ham}, true

@@ -322,12 +322,15 @@ func TestRefreshSeesOtherWriters(t *testing.T) {
 	if err := b.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if spam, _ := b.Model.Totals(); spam != 1 || b.Model.tokens[k].Spam != 1 {
-		t.Fatalf("after refresh: spam %d, token %v", spam, b.Model.tokens[k])
+	if c, _ := b.Model.tokens.get(k); c.Spam != 1 {
+		t.Fatalf("after refresh: token %v", c)
+	}
+	if spam, _ := b.Model.Totals(); spam != 1 {
+		t.Fatalf("after refresh: spam %d", spam)
 	}
 	other.Learn(ctx, []Item{{MsgID: "x", Keys: []Key{k}}}, true)
 	b.Refresh(ctx)
-	if _, ok := b.Model.tokens[k]; ok {
+	if _, ok := b.Model.tokens.get(k); ok {
 		t.Error("forgotten token still in the model")
 	}
 	// An import rewrites everything: the next refresh reloads.
@@ -666,8 +669,8 @@ func TestBayesLearnPassesOverSure(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, wspam, wham := dump(t, b.Store)
-	if gspam, gham := b.Model.Totals(); gspam != wspam || gham != wham || !maps.Equal(b.Model.tokens, want) {
-		t.Errorf("model %d/%d %v, store %d/%d %v", gspam, gham, b.Model.tokens, wspam, wham, want)
+	if gspam, gham := b.Model.Totals(); gspam != wspam || gham != wham || !maps.Equal(b.Model.tokens.toMap(), want) {
+		t.Errorf("model %d/%d %v, store %d/%d %v", gspam, gham, b.Model.tokens.toMap(), wspam, wham, want)
 	}
 }
 

@@ -16,7 +16,7 @@ func (m *Model) HasTrigrams() bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	for _, k := range commonTrigrams {
-		if _, ok := m.tokens[k]; ok {
+		if _, ok := m.tokens.get(k); ok {
 			return true
 		}
 	}
