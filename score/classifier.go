@@ -14,8 +14,14 @@ type Counts struct{ Spam, Ham int64 }
 // message text at rest).
 type Key uint64
 
-// KeyOf hashes a token (FNV-1a, 64 bits).
-func KeyOf(token string) Key { return Key(fnvAdd(offset64, token)) }
+// KeyOf hashes a token: FNV-1a, 64 bits, but for a character trigram ("tri:" and
+// three characters), which has a key of its own kind (trigramKey).
+func KeyOf(token string) Key {
+	if p, ok := trigramOf(token); ok {
+		return trigramKey(p)
+	}
+	return Key(fnvAdd(offset64, token))
+}
 
 const (
 	offset64 = 14695981039346656037

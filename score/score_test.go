@@ -101,6 +101,7 @@ func TestTrigrams(t *testing.T) {
 		{"lower case, white space runs one space", "  Ab\t\r\n c ", 30, []string{"tri:ab ", "tri:b c", "tri: c "}},
 		{"punctuation and digits kept", "v1agra!", 30, []string{"tri:v1a", "tri:1ag", "tri:agr", "tri:gra", "tri:ra!"}},
 		{"characters, not bytes", "日本語です", 30, []string{"tri:日本語", "tri:本語で", "tri:語です"}},
+		{"four-byte characters", "a\U0010FFFFb\U0001F600", 30, []string{"tri:a\U0010FFFFb", "tri:\U0010FFFFb\U0001F600"}},
 		{"budget in characters", "abcdef", 4, []string{"tri:abc", "tri:bcd"}},
 		{"repeats once", "aaaaaa", 30, []string{"tri:aaa"}},
 		{"too short", "ab", 30, nil},
@@ -507,9 +508,10 @@ func TestAutolearnerQueueBytes(t *testing.T) {
 	}
 }
 
-// TokenKeys is Keys(Tokens(m)) without the strings, with trigrams or without.
+// TokenKeys is Keys(Tokens(m)) without the strings, with trigrams or without, also
+// for a word that reads as a trigram token.
 func TestTokenKeysMatchTokens(t *testing.T) {
-	m := parse(t, "From: A <a@b.example>\nSubject: Hello World\n\nClick HERE http://x.example/p now, caf\xe9\n")
+	m := parse(t, "From: A <a@b.example>\nSubject: Hello World\n\nClick HERE http://x.example/p now tri:abc, caf\xe9\n")
 	for _, trigrams := range []int{0, TrigramRunes} {
 		toks := Tokens(m, trigrams)
 		if got, want := TokenKeys(m, trigrams), Keys(toks); !slices.Equal(got, want) {

@@ -81,56 +81,107 @@ func (t *tokenizer) run(m *scan.Message, trigrams int) {
 	}
 }
 
-// trigramBase is the hash of the trigrams' prefix.
-var trigramBase = fnvAdd(offset64, "tri:")
-
 // trigrams adds the text's character trigrams — "tri:" and three characters, in lower
 // case, each run of white space one space — from up to budget characters, and returns
 // what is left of the budget. Trigrams see what words miss: words broken or glued to
 // defeat a word filter ("v1agra", "C L I C K"), the stem a word's forms share,
 // punctuation and symbols, and text with no spaces between words (Chinese, Japanese).
+//
+// A 10 KB message has about 9,000 trigrams, mostly repeats, and this loop is where
+// classifying it with trigrams spent most of its time. So a trigram is kept as its
+// three characters packed into one integer (21 bits each, exact), repeats are
+// dropped on that, and only a new trigram is hashed into a key (trigramKey).
 func (t *tokenizer) trigrams(text string, budget int) int {
-	var c [3]rune
+	if t.tri == nil {
+		t.tri = newKeySet(12)
+	}
+	var packed uint64
 	n := 0
-	for _, r := range text {
-		if budget <= 0 {
-			break
-		}
-		if r < utf8.RuneSelf && asciiSpace[r] || r >= utf8.RuneSelf && unicode.IsSpace(r) {
-			if n == 0 || c[2] == ' ' {
-				continue
+	for i := 0; i < len(text) && budget > 0; {
+		var r rune
+		if c := text[i]; c < utf8.RuneSelf {
+			r = rune(asciiFold[c])
+			i++
+		} else {
+			var size int
+			r, size = utf8.DecodeRuneInString(text[i:])
+			i += size
+			if unicode.IsSpace(r) {
+				r = ' '
+			} else {
+				r = unicode.ToLower(r)
 			}
-			r = ' '
-		} else if r >= utf8.RuneSelf {
-			r = unicode.ToLower(r)
-		} else if 'A' <= r && r <= 'Z' {
-			r += 'a' - 'A' // unicode.ToLower's work, where most text is
 		}
-		budget--
-		c[0], c[1], c[2] = c[1], c[2], r
-		if n++; n < 3 {
+		if r == ' ' && (n == 0 || packed&runeMask == ' ') {
 			continue
 		}
-		k := Key(fnvRune(fnvRune(fnvRune(trigramBase, c[0]), c[1]), c[2]))
-		t.addKey(k, func() string { return "tri:" + string(c[:]) })
+		budget--
+		packed = (packed<<runeBits | uint64(r)) & trigramMask
+		if n++; n < 3 || !t.tri.add(Key(packed)) {
+			continue
+		}
+		if len(t.keys) >= maxTokens {
+			break
+		}
+		p := packed
+		t.addKey(trigramKey(p), func() string { return "tri:" + string(unpack(p)) })
 	}
 	return budget
 }
 
-// fnvRune continues an FNV-1a hash over r's UTF-8 encoding.
-func fnvRune(h uint64, r rune) uint64 {
-	if r < utf8.RuneSelf {
-		return (h ^ uint64(r)) * prime64
+const (
+	runeBits    = 21 // enough for any Unicode code point
+	runeMask    = 1<<runeBits - 1
+	trigramMask = 1<<(3*runeBits) - 1
+)
+
+// asciiFold is what trigrams read for each ASCII byte: lower case, white space as a
+// space.
+var asciiFold = func() (t [utf8.RuneSelf]byte) {
+	for c := range t {
+		switch {
+		case asciiSpace[c]:
+			t[c] = ' '
+		case 'A' <= c && c <= 'Z':
+			t[c] = byte(c) + 'a' - 'A'
+		default:
+			t[c] = byte(c)
+		}
 	}
-	var b [utf8.UTFMax]byte
-	for _, x := range b[:utf8.EncodeRune(b[:], r)] {
-		h = (h ^ uint64(x)) * prime64
+	return t
+}()
+
+// trigramKey is the key of a trigram packed by trigrams: the packed characters
+// mixed by SplitMix64's finalizer, which is a bijection, so that distinct trigrams
+// never share a key and the keys spread like any hash's.
+func trigramKey(packed uint64) Key {
+	h := packed ^ 0x7472693a // "tri:", so that a trigram of NULs is not key 0
+	h = (h ^ h>>30) * 0xbf58476d1ce4e5b9
+	h = (h ^ h>>27) * 0x94d049bb133111eb
+	return Key(h ^ h>>31)
+}
+
+func unpack(p uint64) []rune {
+	return []rune{rune(p >> (2 * runeBits)), rune(p >> runeBits & runeMask), rune(p & runeMask)}
+}
+
+// trigramOf returns the packed characters of a "tri:" token of three characters,
+// and false for any other token.
+func trigramOf(token string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(token, "tri:")
+	if !ok || utf8.RuneCountInString(rest) != 3 {
+		return 0, false
 	}
-	return h
+	var p uint64
+	for _, r := range rest {
+		p = p<<runeBits | uint64(r)
+	}
+	return p, true
 }
 
 type tokenizer struct {
 	seen *keySet
+	tri  *keySet // the trigrams seen, packed
 	keys []Key
 	keep bool     // also keep the token strings (Tokens)
 	strs []string // with keep
@@ -157,17 +208,15 @@ func (t *tokenizer) addKey(k Key, str func() string) {
 // SpamBayes does: their presence says something, their value nothing.
 func (t *tokenizer) words(prefix, text string) {
 	prev := ""
+	var prevHash uint64 // of prefix + prev
 	for len(text) > 0 {
 		// The next field: strings.FieldsFunc without building the slice of fields.
-		start := strings.IndexFunc(text, func(r rune) bool { return !isSeparator(r) })
-		if start < 0 {
+		start := separators(text, true)
+		if start == len(text) {
 			break
 		}
 		text = text[start:]
-		end := strings.IndexFunc(text, isSeparator)
-		if end < 0 {
-			end = len(text)
-		}
+		end := separators(text, false)
 		w := text[:end]
 		text = text[end:]
 		if prefix == "" && looksLikeURL(w) {
@@ -194,15 +243,19 @@ func (t *tokenizer) words(prefix, text string) {
 			}
 			w = lw
 		}
-		base := fnvAdd(offset64, prefix)
-		t.addKey(Key(fnvAdd(base, w)), func() string { return prefix + w })
+		h := fnvAdd(fnvAdd(offset64, prefix), w)
+		k := Key(h)
+		if prefix == "" && strings.HasPrefix(w, "tri:") {
+			k = KeyOf(w) // as Keys(Tokens(m)) would hash it: the same token, the same key
+		}
+		t.addKey(k, func() string { return prefix + w })
 		// Word pairs catch phrases ("click here", "dear friend") that single words
 		// spread over ham and spam alike.
 		if prev != "" {
 			p := prev
-			t.addKey(Key(fnvAdd(fnvAdd(fnvAdd(base, p), " "), w)), func() string { return prefix + p + " " + w })
+			t.addKey(Key(fnvAdd(fnvAdd(prevHash, " "), w)), func() string { return prefix + p + " " + w })
 		}
-		prev = w
+		prev, prevHash = w, h
 	}
 }
 
@@ -246,6 +299,27 @@ func isSeparator(r rune) bool {
 		return asciiSeparator[r]
 	}
 	return unicode.IsSpace(r) || r == '<' || r == '>' || r == '"' || r == '(' || r == ')' || r == '[' || r == ']' || r == '{' || r == '}' || r == '|' || r == '=' || r == ',' || r == ';'
+}
+
+// separators returns the length of text's leading run of separators (sep) or of
+// other characters (!sep): strings.IndexFunc without a call per ASCII character,
+// which is most of a word tokenizer's input.
+func separators(text string, sep bool) int {
+	for i := 0; i < len(text); {
+		if c := text[i]; c < utf8.RuneSelf {
+			if asciiSeparator[c] != sep {
+				return i
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if isSeparator(r) != sep {
+			return i
+		}
+		i += size
+	}
+	return len(text)
 }
 
 func isTrim(r rune) bool {
