@@ -2,7 +2,6 @@ package score
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -10,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -221,20 +219,12 @@ func (s *SQLite) Learn(ctx context.Context, items []Item, forget bool) ([]Outcom
 	for _, it := range items {
 		n += len(it.Keys)
 	}
-	// Sized for every key distinct: growing a map of 300,000 entries step by step
-	// cost more than the extra room.
-	deltas := make(map[Key]Counts, min(n, 1<<20))
+	sums := newDeltas(n)
 	var dSpam, dHam int64
+	applied := false
 	apply := func(keys []Key, spam bool, d int64) {
-		for _, k := range keys {
-			c := deltas[k]
-			if spam {
-				c.Spam += d
-			} else {
-				c.Ham += d
-			}
-			deltas[k] = c
-		}
+		applied = true
+		sums.add(keys, spam, d)
 		if spam {
 			dSpam += d
 		} else {
@@ -281,25 +271,17 @@ func (s *SQLite) Learn(ctx context.Context, items []Item, forget bool) ([]Outcom
 			}
 		}
 	}
-	if len(deltas) > 0 {
-		// In key order: each upsert then lands next to the last one in the table's
-		// B-tree, on pages already in the cache, rather than on a random page.
-		keys := make([]Key, 0, len(deltas))
-		for k, d := range deltas {
-			if d.Spam != 0 || d.Ham != 0 {
-				keys = append(keys, k)
-			}
-		}
-		slices.SortFunc(keys, func(a, b Key) int { return cmp.Compare(int64(a), int64(b)) })
-		if err := upsertTokens(ctx, tx, keys, deltas, now); err != nil {
+	if applied {
+		changed := sums.changed()
+		if err := upsertTokens(ctx, tx, changed, now); err != nil {
 			return nil, fmt.Errorf("bayes: learn: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE totals SET spam = max(0, spam + ?), ham = max(0, ham + ?) WHERE id = 1`, dSpam, dHam); err != nil {
 			return nil, fmt.Errorf("bayes: learn: totals: %w", err)
 		}
-		blob := make([]byte, 0, 8*len(deltas))
-		for k := range deltas {
-			blob = binary.BigEndian.AppendUint64(blob, uint64(k))
+		blob := make([]byte, 0, 8*len(changed))
+		for _, d := range changed {
+			blob = binary.BigEndian.AppendUint64(blob, uint64(d.key))
 		}
 		if err := logChange(ctx, tx, blob, now); err != nil {
 			return nil, err
@@ -316,10 +298,10 @@ func (s *SQLite) Learn(ctx context.Context, items []Item, forget bool) ([]Outcom
 // (BenchmarkLearnStore).
 const upsertRows = 200
 
-// upsertTokens adds deltas[k] to each token of keys, creating the missing ones, and
-// deletes those left with no counts. A count never goes below 0, even when a
+// upsertTokens adds the deltas to their tokens' counts, creating the missing tokens,
+// and deletes those left with no counts. A count never goes below 0, even when a
 // message is forgotten under another tokenizer than it was learned with.
-func upsertTokens(ctx context.Context, tx *sql.Tx, keys []Key, deltas map[Key]Counts, now int64) error {
+func upsertTokens(ctx context.Context, tx *sql.Tx, keys []tokenDelta, now int64) error {
 	var fix []Key // tokens a negative delta may have left below 0, or at 0 and 0
 	var full *sql.Stmt
 	defer func() {
@@ -331,11 +313,10 @@ func upsertTokens(ctx context.Context, tx *sql.Tx, keys []Key, deltas map[Key]Co
 	for len(keys) > 0 {
 		n := min(len(keys), upsertRows)
 		args = args[:0]
-		for _, k := range keys[:n] {
-			d := deltas[k]
-			args = append(args, int64(k), d.Spam, d.Ham, now)
-			if d.Spam < 0 || d.Ham < 0 {
-				fix = append(fix, k)
+		for _, d := range keys[:n] {
+			args = append(args, int64(d.key), d.spam, d.ham, now)
+			if d.spam < 0 || d.ham < 0 {
+				fix = append(fix, d.key)
 			}
 		}
 		keys = keys[n:]
