@@ -193,46 +193,61 @@ func learnFiles(store learner, p score.Params, files []string, spam, forget bool
 		wg.Wait()
 		close(items)
 	}()
-	var pending []score.Item
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		out, err := store.Learn(context.Background(), pending, forget)
-		if err != nil {
-			return err
-		}
-		for _, o := range out {
-			switch o {
-			case score.Learned:
-				sum.learned++
-			case score.Relearned:
-				sum.relearned++
-			case score.Known:
-				sum.known++
-			case score.Sure:
-				sum.sure++
-			case score.Forgotten:
-				sum.forgotten++
-			case score.Unknown:
-				sum.unknown++
+	// The store learns a batch while the workers parse and tokenize the next: with
+	// one goroutine doing both in turn, the workers stood idle through each write.
+	batches := make(chan []score.Item, 1)
+	var learnErr error
+	learned := make(chan struct{})
+	go func() {
+		defer close(learned)
+		for batch := range batches {
+			if learnErr == nil {
+				learnErr = learnBatch(store, batch, forget, &sum, &mu)
 			}
 		}
-		pending = pending[:0]
-		return nil
-	}
-	var err error
+	}()
+	var pending []score.Item
 	for batch := range items {
 		pending = append(pending, batch...)
-		if len(pending) >= 500 && err == nil {
-			err = flush()
+		if len(pending) >= 500 {
+			batches <- pending
+			pending = nil
 		}
 	}
-	if err == nil {
-		err = flush()
+	if len(pending) > 0 {
+		batches <- pending
 	}
+	close(batches)
+	<-learned
 	sum.elapsed = time.Since(start)
-	return sum, err
+	return sum, learnErr
+}
+
+// learnBatch learns one batch and adds its outcomes to sum.
+func learnBatch(store learner, batch []score.Item, forget bool, sum *learnSummary, mu *sync.Mutex) error {
+	out, err := store.Learn(context.Background(), batch, forget)
+	if err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, o := range out {
+		switch o {
+		case score.Learned:
+			sum.learned++
+		case score.Relearned:
+			sum.relearned++
+		case score.Known:
+			sum.known++
+		case score.Sure:
+			sum.sure++
+		case score.Forgotten:
+			sum.forgotten++
+		case score.Unknown:
+			sum.unknown++
+		}
+	}
+	return nil
 }
 
 // readMessages reads a file as one message, or as several when it is an mbox. A
