@@ -199,7 +199,13 @@ func (m *Model) Classify(keys []Key, p Params) (float64, bool) {
 // classify is Classify with the counts of messages not yet in the model added (sel,
 // when not nil).
 func (m *Model) classify(keys []Key, p Params, sel *Selector) (float64, bool) {
-	clues, ready := m.clues(keys, p, sel, nil)
+	buf, _ := clueBufs.Get().(*[]Clue)
+	if buf == nil {
+		buf = new([]Clue)
+	}
+	defer clueBufs.Put(buf)
+	clues, ready := m.clues(keys, p, sel, (*buf)[:0], nil)
+	*buf = clues
 	if !ready {
 		return 0.5, false
 	}
@@ -226,10 +232,14 @@ func (p Params) balance(clues []Clue) float64 {
 	return 0.5 - p.Undecided + 2*p.Undecided/(1+math.Exp(-mean))
 }
 
-// clues looks the keys up (adding sel's counts, when not nil) and returns the tokens
-// far enough from neutral to count, in the order of keys, and false in cold start. counts,
-// when not nil, is given each clue's counts.
-func (m *Model) clues(keys []Key, p Params, sel *Selector, counts func(Clue, Counts)) ([]Clue, bool) {
+// clueBufs are classify's buffers of clues, reused: a message's clues, with
+// trigrams, are often 100 KB.
+var clueBufs sync.Pool
+
+// clues looks the keys up (adding sel's counts, when not nil) and appends to clues the
+// tokens far enough from neutral to count, in the order of keys; false in cold start.
+// counts, when not nil, is given each clue's counts.
+func (m *Model) clues(keys []Key, p Params, sel *Selector, clues []Clue, counts func(Clue, Counts)) ([]Clue, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	nspam, nham := float64(m.nspam), float64(m.nham)
@@ -239,7 +249,6 @@ func (m *Model) clues(keys []Key, p Params, sel *Selector, counts func(Clue, Cou
 	if int(nspam) < p.MinSpam || int(nham) < p.MinHam {
 		return nil, false
 	}
-	clues := make([]Clue, 0, len(keys))
 	for i, k := range keys {
 		c, ok := m.tokens.get(k)
 		if sel != nil {
@@ -313,7 +322,7 @@ func (s *Selector) Needs(keys []Key, spam bool) bool {
 // with each token's counts: what made a message score as it did. Nil in cold start.
 func (m *Model) explain(keys []Key, p Params) []explained {
 	var out []explained
-	m.clues(keys, p, nil, func(c Clue, n Counts) { out = append(out, explained{c, n}) })
+	m.clues(keys, p, nil, nil, func(c Clue, n Counts) { out = append(out, explained{c, n}) })
 	slices.SortFunc(out, func(a, b explained) int { return moreSignificant(a.Clue, b.Clue) })
 	return out[:min(len(out), p.MaxClues)]
 }

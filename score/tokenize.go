@@ -41,12 +41,17 @@ func TokenKeys(m *scan.Message, trigrams int) []Key {
 // tokenize runs the tokenizer over a message; keep also keeps the token strings, in
 // the order of the keys.
 func tokenize(m *scan.Message, trigrams int, keep bool) *tokenizer {
-	bits := uint(11)
+	bits, n := uint(11), 1024
 	if trigrams > 0 {
-		bits = 13 // a few thousand trigrams, mostly, without growing
+		bits, n = 13, 4096 // a few thousand trigrams, mostly, without growing
 	}
-	t := &tokenizer{seen: newKeySet(bits), keys: make([]Key, 0, 1024), keep: keep}
+	t := &tokenizer{seen: getKeySet(bits), keys: make([]Key, 0, n), keep: keep}
 	t.run(m, trigrams)
+	putKeySet(t.seen)
+	if t.tri != nil {
+		putKeySet(t.tri)
+	}
+	t.seen, t.tri = nil, nil
 	return t
 }
 
@@ -93,7 +98,7 @@ func (t *tokenizer) run(m *scan.Message, trigrams int) {
 // dropped on that, and only a new trigram is hashed into a key (trigramKey).
 func (t *tokenizer) trigrams(text string, budget int) int {
 	if t.tri == nil {
-		t.tri = newKeySet(12)
+		t.tri = getKeySet(12)
 	}
 	var packed uint64
 	n := 0
