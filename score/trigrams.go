@@ -34,7 +34,7 @@ func TrigramMismatch(learned int64, hasTrigrams bool, p Params) string {
 		return ""
 	case p.Trigrams > 0 && !hasTrigrams:
 		return fmt.Sprintf("bayes: bayes.trigrams is on but the %d messages in the store were learned without them: "+
-			"relearn the training mail into a new store (docs/bayes.md, Character trigrams)", learned)
+			"relearn the training mail into a new store, or set bayes.trigrams = false (docs/bayes.md, Character trigrams)", learned)
 	case p.Trigrams == 0 && hasTrigrams:
 		return "bayes: the store learned trigrams but bayes.trigrams is off: they are not used (docs/bayes.md, Character trigrams)"
 	}

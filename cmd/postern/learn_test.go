@@ -128,15 +128,18 @@ func TestLearnThenCheck(t *testing.T) {
 	}
 }
 
-// bayes.trigrams reaches every command that tokenizes: learn, check and forget agree.
+// bayes.trigrams (on by default) reaches every command that tokenizes: learn, check
+// and forget agree.
 func TestLearnTrigrams(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	spamDir, hamMbox := writeCorpus(t, dir, 200)
 	probe := filepath.Join(dir, "probe.eml")
 	os.WriteFile(probe, []byte("From: x@promo.example\nSubject: cheap pills\n\nbuy cheap pills now, click http://promo.example/buy\n"), 0o644)
-	cfg := filepath.Join(dir, "postern.toml")
+	cfg := filepath.Join(dir, "postern.toml") // the default, said explicitly
 	os.WriteFile(cfg, []byte("[bayes]\ntrigrams = true\n"), 0o644)
+	off := filepath.Join(dir, "words.toml")
+	os.WriteFile(off, []byte("[bayes]\ntrigrams = false\n"), 0o644)
 
 	for _, args := range [][]string{{"--spam", spamDir}, {"--ham", hamMbox}} {
 		if out, errOut, code := postern(t, "", append([]string{"learn", "-c", cfg, "--data-dir", data}, args...)...); code != 0 || !strings.Contains(out, "learned 200,") {
@@ -151,11 +154,14 @@ func TestLearnTrigrams(t *testing.T) {
 	if out, _, _ := postern(t, "", "bayes", "stats", "-c", cfg, "--data-dir", data); !strings.Contains(out, "trigrams: yes in the store; bayes.trigrams = true") || strings.Contains(out, "warning") {
 		t.Errorf("stats with trigrams:\n%s", out)
 	}
-	if out, _, _ := postern(t, "", "bayes", "stats", "--data-dir", data); !strings.Contains(out, "warning:  the store learned trigrams but bayes.trigrams is off") {
+	if out, _, _ := postern(t, "", "bayes", "stats", "--data-dir", data); !strings.Contains(out, "trigrams: yes in the store; bayes.trigrams = true") {
+		t.Errorf("stats with the default configuration:\n%s", out)
+	}
+	if out, _, _ := postern(t, "", "bayes", "stats", "-c", off, "--data-dir", data); !strings.Contains(out, "warning:  the store learned trigrams but bayes.trigrams is off") {
 		t.Errorf("stats with trigrams off:\n%s", out)
 	}
-	// Without the setting, the same store is read by words only.
-	if out, _, _ := postern(t, "", "check", "--clues", "500", "--data-dir", data, probe); !strings.Contains(out, "Bayes clues") || strings.Contains(out, "tri:") {
+	// With the setting off, the same store is read by words only.
+	if out, _, _ := postern(t, "", "check", "-c", off, "--clues", "500", "--data-dir", data, probe); !strings.Contains(out, "Bayes clues") || strings.Contains(out, "tri:") {
 		t.Errorf("check without trigrams shows tri: clues:\n%s", out)
 	}
 	// Forgetting under the same setting takes every token back out.

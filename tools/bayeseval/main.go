@@ -58,8 +58,8 @@ func main() {
 	explain := flag.String("explain", "", "print the clues of the messages whose path contains this, scored by the model of their fold")
 	autolearnSim := flag.String("autolearn-sim", "", "simulate serve's autolearning, with and without bayes.autolearn_veto, from this file of rule scores (`postern check --json` with Bayes off, over the corpus)")
 	vetoes := flag.String("vetoes", "0.2,0.9,0", "with -autolearn-sim: the bayes.autolearn_veto values to simulate (0: none)")
-	withTrigrams := flag.Bool("with-trigrams", false, "also cross-validate with trigrams (bayes.trigrams) on the same folds and with the same flags (-params after the trigrams), reported and plotted beside the default")
-	trigrams := flag.Bool("trigrams", false, "character trigrams among the tokens, and their MinDeviation (bayes.trigrams, score.Params.WithTrigrams); -params after them")
+	withTrigrams := flag.Bool("with-trigrams", false, "also cross-validate with trigrams (bayes.trigrams, the daemon's default) on the same folds and with the same flags (-params after the trigrams), reported and plotted beside words only")
+	trigrams := flag.Bool("trigrams", false, "character trigrams among the tokens, and their MinDeviation (bayes.trigrams, the daemon's default; score.Params.WithTrigrams); without it, words only; -params after them")
 	initial := flag.Int("initial", 600, "with -autolearn-sim: how many messages of each training stream the operator teaches first (postern learn); the rest are autolearned")
 	flag.Parse()
 
