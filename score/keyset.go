@@ -4,7 +4,9 @@ import "sync"
 
 // keySet is a set of keys by open addressing on the keys' own bits, which are already
 // a hash. A message's trigrams alone take thousands of lookups, and a Go map spent
-// more time on them than the classification itself (BenchmarkClassify).
+// more time on them than the classification itself (BenchmarkClassify). It is
+// openTable without values, written out: this is the tokenizer's innermost loop,
+// and openTable[struct{}] measured about 4 % slower on BenchmarkClassify/trigrams.
 type keySet struct {
 	slots []Key // 0 marks an empty slot
 	shift uint  // 64 − log2(len(slots))

@@ -9,7 +9,7 @@ import (
 
 func (t *table) toMap() map[Key]Counts {
 	m := map[Key]Counts{}
-	t.each(func(k Key, c Counts) { m[k] = c })
+	t.all(func(k Key, c Counts) { m[k] = c })
 	return m
 }
 
