@@ -16,4 +16,10 @@ func TestKeySet(t *testing.T) {
 	if s.n != 999 || !s.zero {
 		t.Errorf("n = %d, zero = %v; want 999 in slots and key 0 held apart", s.n, s.zero)
 	}
+	// A set back from the pool is empty, whatever size it grew to.
+	putKeySet(s)
+	r := getKeySet(3)
+	if r.n != 0 || r.zero || len(r.slots) != 8 || !r.add(0) || !r.add(1<<20) {
+		t.Errorf("reused set: %d keys, %d slots", r.n, len(r.slots))
+	}
 }
