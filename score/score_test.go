@@ -142,13 +142,28 @@ func TestTrigramsBudgetPerMessage(t *testing.T) {
 func FuzzTokens(f *testing.F) {
 	f.Add([]byte("Subject: hi\r\n\r\nhello http://x.example/a"))
 	f.Add([]byte("Content-Type: text/html\r\n\r\n<a href='http://[::1]:80/'>x</a><font color=red size=7>"))
+	f.Add([]byte("Content-Type: text/plain; charset=utf-8\r\n\r\ntri:abc tri:\x00\x00\x00 abc \U0010FFFF\U0010FFFF\U0010FFFF"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, err := scan.Parse(bytes.NewReader(raw))
 		if err != nil {
 			t.Skip()
 		}
-		if toks := Tokens(m, TrigramRunes); len(toks) > maxTokens {
+		toks := Tokens(m, TrigramRunes)
+		if len(toks) > maxTokens {
 			t.Fatalf("%d tokens", len(toks))
+		}
+		// The keys are the tokens' (trigrams have keys of their own kind, and a
+		// word may read like one), and each is there once.
+		keys := TokenKeys(m, TrigramRunes)
+		if !slices.Equal(keys, Keys(toks)) {
+			t.Fatalf("TokenKeys differs from Keys(Tokens): %q", toks)
+		}
+		seen := map[Key]bool{}
+		for i, k := range keys {
+			if seen[k] {
+				t.Fatalf("token %q twice", toks[i])
+			}
+			seen[k] = true
 		}
 	})
 }
