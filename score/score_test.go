@@ -861,3 +861,39 @@ func TestForgetOtherTokens(t *testing.T) {
 		t.Errorf("tokens %v, totals %d/%d; want %v and 0/0", got, spam, ham, want)
 	}
 }
+
+// At the cut of MaxClues, a tie of equally strong clues is shared between its
+// spam-leaning and ham-leaning sides in proportion, whatever the keys: the same
+// clues under other keys, in another order, give the same probability.
+func TestCombineTieAtTheCut(t *testing.T) {
+	clue := func(k Key, f float64) Clue { return Clue{Key: k, Prob: f, dev: math.Abs(f - 0.5)} }
+	var clues []Clue
+	for i, f := range []float64{0.95, 0.95, 0.95, 0.05, 0.05, 0.05} { // above the tie: all in
+		clues = append(clues, clue(Key(i+1), f))
+	}
+	for i := 0; i < 9; i++ { // the tie (0.75 and 0.25 are both 0.25 from 0.5): 9 and 3, 4 places
+		clues = append(clues, clue(Key(100+i), 0.75))
+	}
+	for i := 0; i < 3; i++ {
+		clues = append(clues, clue(Key(200+i), 0.25))
+	}
+	// By hand: the 6, round(4 × 9/12) = 3 × 0.75, 1 × 0.25.
+	want := append(slices.Clone(clues[:9]), clues[15])
+	expected := combine(want, 10)
+	// The tie matters: all 4 places to the spam side would give another answer.
+	if spamSide := combine(slices.Clone(clues[:10]), 10); math.Abs(spamSide-expected) < 0.01 {
+		t.Fatalf("the tie makes no difference (%v, %v): the test shows nothing", spamSide, expected)
+	}
+	rng := rand.New(rand.NewSource(1))
+	for round := 0; round < 20; round++ {
+		shuffled := slices.Clone(clues)
+		salt := Key(rng.Uint64())
+		for i := range shuffled {
+			shuffled[i].Key ^= salt
+		}
+		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		if got := combine(shuffled, 10); math.Abs(got-expected) > 1e-12 {
+			t.Fatalf("round %d: %v, want %v", round, got, expected)
+		}
+	}
+}
