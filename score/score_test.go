@@ -567,15 +567,15 @@ func TestUndecidedBalance(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			keys := append(append([]Key{}, list[:tc.nlist]...), pills[:tc.npills]...)
 			without, _ := m.Classify(keys, off)
-			if decided := math.Abs(without-0.5) >= 0.1; decided != tc.decidedOff {
+			if decided := math.Abs(without-0.5) >= p.Undecided; decided != tc.decidedOff {
 				t.Fatalf("Fisher's method alone: %.4f", without)
 			}
 			got, _ := m.Classify(keys, p)
 			switch {
 			case tc.decidedOff && got != without:
 				t.Errorf("a decided message moved: %.4f, was %.4f", got, without)
-			case !tc.decidedOff && (got <= 0.4 || got >= 0.6 || (got > 0.5) != tc.spamSide):
-				t.Errorf("%.4f, want inside 0.4-0.6 on the %v side of 0.5", got, map[bool]string{true: "spam", false: "ham"}[tc.spamSide])
+			case !tc.decidedOff && (math.Abs(got-0.5) >= p.Undecided || (got > 0.5) != tc.spamSide):
+				t.Errorf("%.4f, want inside 0.5 ± %.1f on the %v side of 0.5", got, p.Undecided, map[bool]string{true: "spam", false: "ham"}[tc.spamSide])
 			}
 		})
 	}
