@@ -1,5 +1,7 @@
 package testutil
+
 import "testing"
+
 func TestFreePortDistinct(t *testing.T) {
 	seen := map[int]bool{}
 	for i := 0; i < 200; i++ {
