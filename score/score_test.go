@@ -860,6 +860,19 @@ func TestForgetOtherTokens(t *testing.T) {
 	if !maps.Equal(got, want) || spam != 0 || ham != 0 {
 		t.Errorf("tokens %v, totals %d/%d; want %v and 0/0", got, spam, ham, want)
 	}
+	// Relearned the other way under the other tokenizer: a token new to the store
+	// is inserted with -1 spam and +1 ham, and must keep only the ham.
+	if _, err := s.Learn(ctx, []Item{{MsgID: "n", Spam: true, Keys: a}}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Learn(ctx, []Item{{MsgID: "n", Spam: false, Keys: b}}, false); err != nil {
+		t.Fatal(err)
+	}
+	got, spam, ham = dump(t, s)
+	want = map[Key]Counts{KeyOf("only-learned"): {2, 0}, KeyOf("shared"): {0, 1}, KeyOf("only-forgotten"): {0, 1}}
+	if !maps.Equal(got, want) || spam != 0 || ham != 1 {
+		t.Errorf("after relearning: tokens %v, totals %d/%d; want %v and 0/1", got, spam, ham, want)
+	}
 }
 
 // At the cut of MaxClues, a tie of equally strong clues is shared between its

@@ -335,11 +335,23 @@ func upsertTokens(ctx context.Context, tx *sql.Tx, keys []tokenDelta, now int64)
 			return fmt.Errorf("tokens: %w", err)
 		}
 	}
-	for _, k := range fix {
-		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET spam = max(0, spam), ham = max(0, ham) WHERE key = ?`, int64(k)); err != nil {
+	// A token inserted by a negative delta holds it as it came (SQLite's excluded.*
+	// is the inserted row, so the upsert cannot clamp it), and one brought to 0 and 0
+	// is dead weight. Forgetting a batch makes every delta negative, so these go by
+	// the chunk too: one statement per token made forgetting four times slower than
+	// learning.
+	for len(fix) > 0 {
+		n := min(len(fix), upsertRows)
+		args = args[:0]
+		for _, k := range fix[:n] {
+			args = append(args, int64(k))
+		}
+		fix = fix[n:]
+		in := `key IN (?` + strings.Repeat(`, ?`, n-1) + `)`
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE `+in+` AND spam <= 0 AND ham <= 0`, args...); err != nil {
 			return fmt.Errorf("tokens: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE key = ? AND spam = 0 AND ham = 0`, int64(k)); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET spam = max(0, spam), ham = max(0, ham) WHERE `+in+` AND (spam < 0 OR ham < 0)`, args...); err != nil {
 			return fmt.Errorf("tokens: %w", err)
 		}
 	}
