@@ -39,28 +39,47 @@ func Require(t testing.TB, bins ...string) {
 // the metrics') once got the same one twice.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if !portsGiven[port] {
-			portsGiven[port] = true
-			return port
-		}
+	port, err := ports.take(loopbackPort)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no loopback port that was not handed out before")
-	return 0
+	return port
 }
 
-var (
-	portsMu    sync.Mutex
-	portsGiven = map[int]bool{}
-)
+var ports = &portBook{given: map[int]bool{}}
+
+// portBook remembers the ports handed out.
+type portBook struct {
+	mu    sync.Mutex
+	given map[int]bool
+}
+
+// take asks next for ports until one not handed out before.
+func (b *portBook) take(next func() (int, error)) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for range 100 {
+		port, err := next()
+		if err != nil {
+			return 0, err
+		}
+		if !b.given[port] {
+			b.given[port] = true
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("no loopback port that was not handed out before")
+}
+
+// loopbackPort is a loopback TCP port free a moment ago.
+func loopbackPort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
 
 // WaitListening waits until addr accepts TCP connections.
 func WaitListening(t testing.TB, addr string, timeout time.Duration) {
