@@ -7,7 +7,7 @@ import "sync"
 // more time on them than the classification itself (BenchmarkClassify). It is
 // openTable without values, written out: this is the tokenizer's innermost loop,
 // and openTable[struct{}] measured about 4 % slower on BenchmarkClassify/trigrams
-// (-cpu 1, seven runs of each in turn).
+// (-benchtime 2s, seven runs of each in turn).
 type keySet struct {
 	slots []Key // 0 marks an empty slot
 	shift uint  // 64 − log2(len(slots))
