@@ -156,6 +156,7 @@ func learnFiles(store learner, p score.Params, files []string, spam, forget bool
 	items := make(chan []score.Item, 64)
 	var mu sync.Mutex
 	jobs := make(chan string)
+	failed := make(chan struct{}) // closed when the store fails: read no more files
 	var wg sync.WaitGroup
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
 		wg.Add(1)
@@ -186,8 +187,13 @@ func learnFiles(store learner, p score.Params, files []string, spam, forget bool
 		}()
 	}
 	go func() {
+	feed:
 		for _, f := range files {
-			jobs <- f
+			select {
+			case jobs <- f:
+			case <-failed:
+				break feed
+			}
 		}
 		close(jobs)
 		wg.Wait()
@@ -202,7 +208,9 @@ func learnFiles(store learner, p score.Params, files []string, spam, forget bool
 		defer close(learned)
 		for batch := range batches {
 			if learnErr == nil {
-				learnErr = learnBatch(store, batch, forget, &sum, &mu)
+				if learnErr = learnBatch(store, batch, forget, &sum, &mu); learnErr != nil {
+					close(failed)
+				}
 			}
 		}
 	}()

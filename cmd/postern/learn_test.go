@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/postern/postern/score"
 )
 
 // writeCorpus writes n spam and n ham messages (a maildir and an mbox) with words
@@ -172,5 +177,31 @@ func TestLearnTrigrams(t *testing.T) {
 	}
 	if out, _, _ := postern(t, "", "bayes", "stats", "--data-dir", data); !strings.Contains(out, "0 spam, 0 ham") || !strings.Contains(out, "tokens:   0 ") {
 		t.Errorf("stats after forgetting everything:\n%s", out)
+	}
+}
+
+type failingStore struct{}
+
+func (failingStore) Learn(context.Context, []score.Item, bool) ([]score.Outcome, error) {
+	return nil, errors.New("disk full")
+}
+
+// A store that fails stops the reading: learn reports the error without first
+// parsing every remaining file.
+func TestLearnStopsOnStoreError(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for i := 0; i < 2000; i++ {
+		f := filepath.Join(dir, fmt.Sprint(i))
+		os.WriteFile(f, []byte(fmt.Sprintf("Message-ID: <%d@x.example>\nSubject: s\n\nhello %d\n", i, i)), 0o644)
+		files = append(files, f)
+	}
+	var read atomic.Int64
+	_, err := learnFiles(failingStore{}, score.DefaultParams(), files, true, false, func() { read.Add(1) })
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("err = %v, want the store's", err)
+	}
+	if n := read.Load(); n > 1200 {
+		t.Errorf("read %d of 2,000 files after the store failed on the first 500", n)
 	}
 }
