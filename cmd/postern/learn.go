@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"math/rand"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -22,28 +23,43 @@ import (
 )
 
 func runLearn(args []string) int {
-	fs, c := newFlags("learn", "learn --spam|--ham [--forget] [--all] PATH...", `
+	fs, c := newFlags("learn", "learn --spam|--ham [--forget] [--all] PATH... | learn --spam-path PATH --ham-path PATH", `
 Teaches the Bayesian classifier. PATH may be a message file, a directory (read
 recursively; maildirs work) or an mbox file; "-" reads one message from standard
 input. Learning a message twice is a no-op; learning it as the other class moves
 its counts; --forget removes what it taught. The store is data_dir/bayes.db;
 a running serve picks the changes up within bayes.refresh.
 
-Into a store still in cold start (bayes.min_spam, min_ham) every message is
-learned, so that a first training with one command per class is balanced. After
-that, a message the classifier already gives its class with 1 - bayes.learn_margin
-certainty is passed over ("already sure" in the summary): --all learns it anyway.`)
+The best way to train a new store is one command with both classes:
+  postern learn --spam-path spam/ --ham-path ham/
+which mixes the two in a fixed random order and learns them as one stream: every
+message until the cold start's minimum of each class (bayes.min_spam, min_ham) is
+learned, then only those the classifier is not yet sure of (train on error:
+more spam caught at the same ham loss, docs/accuracy.md). --spam-path and
+--ham-path may be repeated.
+
+With --spam or --ham, PATH... are all of one class. Into a store still in cold
+start every message is learned, so that a first training with one command per
+class is balanced. After that, a message the classifier already gives its class
+with 1 - bayes.learn_margin certainty is passed over ("already sure" in the
+summary): --all learns it anyway.`)
 	spam := fs.Bool("spam", false, "learn the messages as spam")
 	ham := fs.Bool("ham", false, "learn the messages as ham")
+	var spamPaths, hamPaths stringList
+	fs.Var(&spamPaths, "spam-path", "learn the messages in `PATH` as spam, mixed with --ham-path's; repeatable")
+	fs.Var(&hamPaths, "ham-path", "learn the messages in `PATH` as ham, mixed with --spam-path's; repeatable")
 	forget := fs.Bool("forget", false, "forget the messages instead")
 	all := fs.Bool("all", false, "learn every message, also those the classifier is already sure of")
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
-	if *spam == *ham && !*forget {
-		return fail("learn: give exactly one of --spam and --ham (or --forget)")
-	}
-	if fs.NArg() == 0 {
+	mixed := len(spamPaths)+len(hamPaths) > 0
+	switch {
+	case mixed && (*spam || *ham || *forget || fs.NArg() > 0):
+		return fail("learn: --spam-path and --ham-path take the paths themselves: give no --spam, --ham, --forget or other PATH with them")
+	case !mixed && *spam == *ham && !*forget:
+		return fail("learn: give exactly one of --spam and --ham (or --forget), or --spam-path and --ham-path")
+	case !mixed && fs.NArg() == 0:
 		return fail("learn: no PATH")
 	}
 	cfg, err := c.load(fs)
@@ -56,18 +72,25 @@ certainty is passed over ("already sure" in the summary): --all learns it anyway
 	}
 	defer store.Close()
 	params := bayesParams(cfg)
-	learner, err := chooseLearner(store, params, *all || *forget)
+	var files []labelled
+	if mixed {
+		files = mix(collect(spamPaths), collect(hamPaths))
+	} else {
+		for _, f := range collect(fs.Args()) {
+			files = append(files, labelled{f, *spam})
+		}
+	}
+	learner, err := chooseLearner(store, params, *all || *forget, mixed)
 	if err != nil {
 		return fail("%v", err)
 	}
 
-	files := collect(fs.Args())
 	var bar *progressbar.ProgressBar
 	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 && len(files) > 1 {
 		bar = progressbar.NewOptions(len(files), progressbar.OptionSetWriter(os.Stderr),
 			progressbar.OptionSetDescription("learning"), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond))
 	}
-	sum, err := learnFiles(learner, params, files, *spam, *forget, func() {
+	sum, err := learnFiles(learner, params, files, *forget, func() {
 		if bar != nil {
 			bar.Add(1)
 		}
@@ -86,6 +109,28 @@ certainty is passed over ("already sure" in the summary): --all learns it anyway
 	return 0
 }
 
+// labelled is a file to learn and its class.
+type labelled struct {
+	path string
+	spam bool
+}
+
+// mix deals spam and ham files into one stream in a fixed pseudo-random order, so
+// that learning on error sees both classes from the start, as mail arrives. The
+// order depends only on the lists, so the same command learns the same way.
+func mix(spam, ham []string) []labelled {
+	out := make([]labelled, 0, len(spam)+len(ham))
+	for _, f := range spam {
+		out = append(out, labelled{f, true})
+	}
+	for _, f := range ham {
+		out = append(out, labelled{f, false})
+	}
+	rng := rand.New(rand.NewSource(1))
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
 // learner is what learnFiles teaches: the store alone, or the classifier (store and
 // model) when it chooses what to learn.
 type learner interface {
@@ -98,7 +143,11 @@ type learner interface {
 // learns everything so that "learn --spam DIR" then "learn --ham DIR" into a new
 // store learns both whole: choosing on the second run against a model of nothing
 // but spam would keep little ham and skew it.
-func chooseLearner(store *score.SQLite, p score.Params, all bool) (learner, error) {
+//
+// A mixed stream (--spam-path with --ham-path) is chosen from even in cold start:
+// the classifier learns everything until it has its minimum of each class
+// (Selector), then only what it is not sure of.
+func chooseLearner(store *score.SQLite, p score.Params, all, mixed bool) (learner, error) {
 	if all || p.LearnMargin <= 0 {
 		return store, nil
 	}
@@ -108,7 +157,7 @@ func chooseLearner(store *score.SQLite, p score.Params, all bool) (learner, erro
 	if err != nil {
 		return nil, err
 	}
-	if b.ColdStart() != "" {
+	if b.ColdStart() != "" && !mixed {
 		return store, nil
 	}
 	return b, nil
@@ -150,12 +199,12 @@ func collect(paths []string) []string {
 
 // learnFiles tokenizes files in parallel (as p says: its Trigrams) and learns them in
 // batches.
-func learnFiles(store learner, p score.Params, files []string, spam, forget bool, tick func()) (learnSummary, error) {
+func learnFiles(store learner, p score.Params, files []labelled, forget bool, tick func()) (learnSummary, error) {
 	start := time.Now()
 	var sum learnSummary
 	items := make(chan []score.Item, 64)
 	var mu sync.Mutex
-	jobs := make(chan string)
+	jobs := make(chan labelled)
 	failed := make(chan struct{}) // closed when the store fails: read no more files
 	var wg sync.WaitGroup
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
@@ -163,7 +212,7 @@ func learnFiles(store learner, p score.Params, files []string, spam, forget bool
 		go func() {
 			defer wg.Done()
 			for f := range jobs {
-				msgs, err := readMessages(f)
+				msgs, err := readMessages(f.path)
 				var batch []score.Item
 				for _, raw := range msgs {
 					m, perr := scan.Parse(bytes.NewReader(raw))
@@ -173,7 +222,7 @@ func learnFiles(store learner, p score.Params, files []string, spam, forget bool
 						mu.Unlock()
 						continue
 					}
-					batch = append(batch, score.ItemOf(m, spam, p))
+					batch = append(batch, score.ItemOf(m, f.spam, p))
 				}
 				if err != nil {
 					mu.Lock()

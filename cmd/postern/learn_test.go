@@ -190,14 +190,14 @@ func (failingStore) Learn(context.Context, []score.Item, bool) ([]score.Outcome,
 // parsing every remaining file.
 func TestLearnStopsOnStoreError(t *testing.T) {
 	dir := t.TempDir()
-	var files []string
+	var files []labelled
 	for i := 0; i < 2000; i++ {
 		f := filepath.Join(dir, fmt.Sprint(i))
 		os.WriteFile(f, []byte(fmt.Sprintf("Message-ID: <%d@x.example>\nSubject: s\n\nhello %d\n", i, i)), 0o644)
-		files = append(files, f)
+		files = append(files, labelled{f, true})
 	}
 	var read atomic.Int64
-	_, err := learnFiles(failingStore{}, score.DefaultParams(), files, true, false, func() { read.Add(1) })
+	_, err := learnFiles(failingStore{}, score.DefaultParams(), files, false, func() { read.Add(1) })
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("err = %v, want the store's", err)
 	}
