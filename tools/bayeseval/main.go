@@ -9,9 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"math/rand"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -202,20 +200,14 @@ func main() {
 
 // load reads and tokenizes every message, in parallel.
 func load(dir string, trigrams int) ([]sample, error) {
-	var paths []sample
-	for _, set := range []struct {
-		sub  string
-		spam bool
-	}{{"spamassassin/ham", false}, {"spamassassin/spam", true}, {"phishing", true}} {
-		entries, err := os.ReadDir(filepath.Join(dir, set.sub))
-		if err != nil {
-			return nil, fmt.Errorf("corpus: %w (run ../shared/corpus/get-corpus.sh)", err)
-		}
-		for _, e := range entries {
-			paths = append(paths, sample{path: filepath.Join(dir, set.sub, e.Name()), spam: set.spam})
-		}
+	list, err := corpus.List(dir)
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(paths, func(i, j int) bool { return paths[i].path < paths[j].path })
+	paths := make([]sample, len(list))
+	for i, s := range list {
+		paths[i] = sample{path: s.Path, spam: s.Spam}
+	}
 	var wg sync.WaitGroup
 	jobs := make(chan int)
 	for w := 0; w < 4; w++ {
@@ -240,13 +232,11 @@ func load(dir string, trigrams int) ([]sample, error) {
 	return paths, nil
 }
 
-// shuffleFolds shuffles the samples with the seed and deals them into folds (the
-// fold is the index mod folds).
+// shuffleFolds shuffles the samples with the seed and deals them into folds
+// (corpus.Deal, as tools/verdicteval does).
 func shuffleFolds(samples []sample, folds int, seed int64) {
-	rng := rand.New(rand.NewSource(seed))
-	rng.Shuffle(len(samples), func(i, j int) { samples[i], samples[j] = samples[j], samples[i] })
-	for i := range samples {
-		samples[i].fold = i % folds
+	for i, f := range corpus.Deal(len(samples), folds, seed, func(i, j int) { samples[i], samples[j] = samples[j], samples[i] }) {
+		samples[i].fold = f
 	}
 }
 
