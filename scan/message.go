@@ -34,6 +34,8 @@ type Part struct {
 	ContentType string // lower case, without parameters
 	Filename    string
 	Depth       int
+	Header      textproto.Header // the part's MIME header (Leaf.Header)
+	Alternative int              // its multipart/alternative, 0 none (Leaf.Alternative)
 	Text        string // decoded text for text/* parts (capped), empty otherwise
 	Truncated   bool   // Text was cut at the cap
 }
@@ -57,7 +59,7 @@ func Parse(r io.Reader) (*Message, error) {
 		if len(m.Parts) >= maxParts {
 			return nil
 		}
-		part := Part{ContentType: l.ContentType, Filename: l.Filename, Depth: l.Depth}
+		part := Part{ContentType: l.ContentType, Filename: l.Filename, Depth: l.Depth, Header: l.Header, Alternative: l.Alternative}
 		if strings.HasPrefix(l.ContentType, "text/") && textTotal < maxTotalText {
 			limit := min(maxTextBytes, maxTotalText-textTotal)
 			var sb strings.Builder

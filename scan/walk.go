@@ -19,6 +19,12 @@ type Leaf struct {
 	ContentType string // lower case, without parameters
 	Filename    string
 	Depth       int // 0 for a message that is not multipart
+	// Header is the part's own MIME header (the message's header for a message
+	// that is not multipart): charset, transfer encoding, disposition.
+	Header textproto.Header
+	// Alternative numbers the multipart/alternative the part is in (1 for the
+	// first in the message); 0 when it is in none.
+	Alternative int
 }
 
 // Visit is called for every leaf with its decoded body (transfer encoding undone; text
@@ -46,14 +52,15 @@ func Walk(r io.Reader, visit Visit) (textproto.Header, []string, error) {
 		// content checks still see it.
 		w.problem("header: %v", err)
 	}
-	err = w.entity(h, br, 0)
+	err = w.entity(h, br, 0, 0)
 	return h, w.problems, err
 }
 
 type walker struct {
-	visit    Visit
-	problems []string
-	leaves   int
+	visit        Visit
+	problems     []string
+	leaves       int
+	alternatives int // multipart/alternative entities seen
 }
 
 func (w *walker) problem(format string, args ...any) {
@@ -63,7 +70,8 @@ func (w *walker) problem(format string, args ...any) {
 }
 
 // entity builds the decoding entity for a header and raw body, then walks it.
-func (w *walker) entity(h textproto.Header, raw io.Reader, depth int) error {
+func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int) error {
+	orig := h
 	mh := message.Header{Header: h}
 	ctype, _, _ := mh.ContentType()
 	if !strings.HasPrefix(strings.ToLower(ctype), "multipart/") &&
@@ -78,17 +86,17 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth int) error {
 	e, err := message.New(mh, raw)
 	if e == nil {
 		w.problem("entity: %v", err)
-		return w.leaf(Leaf{ContentType: "application/octet-stream", Depth: depth}, raw)
+		return w.leaf(Leaf{ContentType: "application/octet-stream", Depth: depth, Header: orig, Alternative: alt}, raw)
 	}
 	if err != nil {
 		// Unknown charset or transfer encoding: the body is still readable, raw.
 		w.problem("entity: %v", err)
 	}
-	return w.walk(e, depth)
+	return w.walk(e, orig, depth, alt)
 }
 
-// walk walks one decoding entity.
-func (w *walker) walk(e *message.Entity, depth int) error {
+// walk walks one decoding entity; h is its header as the message has it.
+func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int) error {
 	ctype, params, cerr := e.Header.ContentType()
 	if cerr != nil || ctype == "" {
 		if v := e.Header.Get("Content-Type"); v != "" {
@@ -97,7 +105,7 @@ func (w *walker) walk(e *message.Entity, depth int) error {
 		ctype = "text/plain"
 	}
 	ctype = strings.ToLower(ctype)
-	leaf := Leaf{ContentType: ctype, Filename: filename(e.Header), Depth: depth}
+	leaf := Leaf{ContentType: ctype, Filename: filename(e.Header), Depth: depth, Header: h, Alternative: alt}
 	if depth >= maxDepth {
 		w.problem("nesting deeper than %d: the rest read as one part", maxDepth)
 		return w.leaf(leaf, e.Body)
@@ -113,6 +121,11 @@ func (w *walker) walk(e *message.Entity, depth int) error {
 		// each is decoded by entity. Until the first part is found the body is kept
 		// (up to maxUnsplit): a multipart whose boundary never occurs (spam often
 		// misspells it) is then read as one text part, so content checks see it.
+		inner := alt
+		if ctype == "multipart/alternative" {
+			w.alternatives++
+			inner = w.alternatives
+		}
 		pre := &prefix{r: e.Body, max: maxUnsplit}
 		mr := textproto.NewMultipartReader(pre, params["boundary"])
 		for first := true; ; first = false {
@@ -133,7 +146,7 @@ func (w *walker) walk(e *message.Entity, depth int) error {
 				w.problem("multipart: %v", err)
 				return nil
 			}
-			if err := w.entity(part.Header, part, depth+1); err != nil {
+			if err := w.entity(part.Header, part, depth+1, inner); err != nil {
 				return err
 			}
 		}
@@ -146,7 +159,7 @@ func (w *walker) walk(e *message.Entity, depth int) error {
 			}
 			w.problem("message/rfc822: header: %v", err)
 		}
-		return w.entity(inner, br, depth+1)
+		return w.entity(inner, br, depth+1, 0)
 	default:
 		return w.leaf(leaf, e.Body)
 	}
