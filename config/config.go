@@ -24,7 +24,7 @@ type Config struct {
 	ReportHeader  string   `toml:"report_header" doc:"When to add the X-Spam-Report header: \"never\", \"spam\" or \"always\"."`
 	LogLevel      string   `toml:"log_level" doc:"Log level: \"debug\", \"info\", \"warn\" or \"error\"."`
 	LogFormat     string   `toml:"log_format" doc:"Log format: \"text\" (logfmt) or \"json\"."`
-	RulesPaths    []string `toml:"rules_paths" doc:"Rule files and directories (*.cf) in SpamAssassin's syntax, read in order; later ones override scores and definitions. \"default\" is Postern's own set; GTUBE is always built in. SIGHUP reloads them, and on any error the old rules stay. Debian's stock SpamAssassin rules: \"/usr/share/spamassassin\"."`
+	RulesPaths    []string `toml:"rules_paths" doc:"Rule files and directories (*.cf) in SpamAssassin's syntax, read in order; later ones override scores and definitions. \"stock\" is SpamAssassin's stock rules where the system has them: the newest sa-update directory (/var/lib/spamassassin/VERSION/updates_spamassassin_org), else Debian's /usr/share/spamassassin (package spamassassin), else nothing; serve and 'postern rules lint' say which. \"default\" is Postern's own set; GTUBE is always built in. SIGHUP reloads them, and on any error the old rules stay."`
 
 	Milter     Milter     `toml:"milter" doc:"The milter listener Postfix connects to (smtpd_milters)."`
 	Metrics    Metrics    `toml:"metrics" doc:"Prometheus metrics: messages by action and reason, check times, sizes, clamd's health (PING every 30 s), Bayes and rules counts, the memory of the rules' DFAs (postern_rules_dfa_bytes)."`
@@ -75,6 +75,9 @@ type Bayes struct {
 	AutolearnSpam float64  `toml:"autolearn_spam" doc:"Learn as spam at or above this score."`
 	AutolearnHam  float64  `toml:"autolearn_ham" doc:"Learn as ham at or below this score."`
 	AutolearnVeto float64  `toml:"autolearn_veto" doc:"Autolearn only what Bayes agrees with: not as ham when its spam probability is this or more, not as spam when it is 1 - this or less, and nothing while Bayes is in cold start (autolearn=no). With few rules most spam scores 0 and would otherwise be learned as ham (docs/bayes.md). 0 turns the veto off: the rules alone decide, as in SpamAssassin."`
+	PerLogOdds    float64  `toml:"points_per_log_odds" doc:"How much the Bayes probability p weighs in the score: this many points per unit of its log-odds, ln(p/(1-p)), between min_points and max_points (p = 0.5 adds 0; each tenfold in the odds adds 2.3 times this). The BAYES_xx name of p's range shows them in X-Spam-Status; an operator's score line for that name (score BAYES_99 3.5) wins. 0: SpamAssassin's fixed BAYES_xx scores (BAYES_99 3.5). The default is measured in docs/accuracy.md."`
+	MinPoints     float64  `toml:"min_points" doc:"The fewest points Bayes adds (a negative number: ham-like mail is pulled down at most this far)."`
+	MaxPoints     float64  `toml:"max_points" doc:"The most points Bayes adds."`
 	LearnMargin   float64  `toml:"learn_margin" doc:"Once out of cold start, autolearn and 'postern learn' pass over a message Bayes already gives its class with at least 1 - learn_margin certainty: learning what it is sure of only makes it surer, and the bulk of easy mail then outweighs the informative messages (train on or near error, docs/bayes.md). 0 learns every message, as sa-learn does."`
 	Trigrams      bool     `toml:"trigrams" doc:"Learn and classify by character trigrams of the body text as well as by words: more spam caught at the same ham loss (98.2 % against 96.8 % at 0.1 %, 1 - AUC halved, docs/accuracy.md), for about 60 % of the classification speed of words alone, three quarters of the learning speed, and a store about a sixth larger (docs/benchmarks.md). Turn it off only for a store trained without it, or for the last bit of speed. A store trained under the other setting is not what was measured: a message learned before stays 'already known', so after changing this relearn the training mail into a new store ('postern bayes stats' and serve warn of a mismatch). Forgetting a message learned under the other setting misses some of its tokens."`
 	MaxTokens     int      `toml:"max_tokens" doc:"Expire the rarest, oldest tokens when the store holds more than this (checked daily by serve)."`
@@ -108,7 +111,7 @@ func Default() Config {
 		ReportHeader:  "spam",
 		LogLevel:      "info",
 		LogFormat:     "text",
-		RulesPaths:    []string{"default"},
+		RulesPaths:    []string{"stock", "default"},
 		Milter: Milter{
 			Listen:          "inet:127.0.0.1:8895",
 			ShutdownTimeout: Duration(30 * time.Second),
@@ -128,6 +131,7 @@ func Default() Config {
 		},
 		Bayes: Bayes{
 			Enabled: true, MinSpam: 200, MinHam: 200, LearnMargin: 0.01, Trigrams: true,
+			PerLogOdds: 4, MinPoints: -10, MaxPoints: 15,
 			Autolearn: true, AutolearnSpam: 12.0, AutolearnHam: 0.1, AutolearnVeto: 0.2,
 			MaxTokens: 1_000_000, Refresh: Duration(30 * time.Second),
 		},
@@ -224,6 +228,12 @@ func (c *Config) Validate() Problems {
 	}
 	if c.Bayes.LearnMargin < 0 || c.Bayes.LearnMargin >= 0.5 {
 		bad("bayes.learn_margin", "%g is not in [0, 0.5)", c.Bayes.LearnMargin)
+	}
+	if c.Bayes.PerLogOdds < 0 {
+		bad("bayes.points_per_log_odds", "must not be negative (0: SpamAssassin's fixed BAYES_xx scores)")
+	}
+	if c.Bayes.MinPoints > 0 || c.Bayes.MaxPoints < 0 {
+		bad("bayes.min_points", "min_points %g and max_points %g: want min_points <= 0 <= max_points", c.Bayes.MinPoints, c.Bayes.MaxPoints)
 	}
 	if c.Bayes.MaxTokens < 1000 {
 		bad("bayes.max_tokens", "must be at least 1000")

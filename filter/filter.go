@@ -52,8 +52,12 @@ type Header struct{ Name, Value string }
 // Result is what one check found. A failed check sets Err: the check did not run to the
 // end and its silence must not be read as "clean".
 type Result struct {
-	Check     string
-	Tests     []Test
+	Check string
+	Tests []Test
+	// TestsNoBayes, when not nil, replace Tests when no check gave a Bayes
+	// probability (Bayes off or in cold start): rules scored as SpamAssassin's
+	// score set 0, which weighs the rules for doing without Bayes.
+	TestsNoBayes []Test
 	Virus     string   // signature name, when a virus was found
 	VirusPart string   // where: file name and content type, for the log
 	Bayes     *float64 // spam probability, when the classifier gave one

@@ -136,18 +136,32 @@ func (p *Pipeline) runChecks(ctx context.Context, msg *Message) []Result {
 
 func (p *Pipeline) decide(ref string, results []Result) Verdict {
 	v := Verdict{Ref: ref, Required: p.RequiredScore, Reason: ReasonClean}
+	var learnTests []Test
+	for _, r := range results {
+		if r.Err == nil && r.Bayes != nil {
+			v.Bayes = r.Bayes
+		}
+	}
 	for _, r := range results {
 		if r.Err != nil {
 			v.Errors = append(v.Errors, fmt.Errorf("check %s: %w", r.Check, r.Err))
 			v.Skipped = append(v.Skipped, fmt.Sprintf("%s (%s)", r.Check, firstLine(r.Err.Error())))
 			continue
 		}
-		v.Tests = append(v.Tests, r.Tests...)
+		if v.Bayes == nil && r.TestsNoBayes != nil {
+			v.Tests = append(v.Tests, r.TestsNoBayes...)
+		} else {
+			v.Tests = append(v.Tests, r.Tests...)
+		}
+		// Autolearning judges by the scores meant for doing without Bayes, as
+		// SpamAssassin does: the classifier must not learn from its own opinion.
+		if r.TestsNoBayes != nil {
+			learnTests = append(learnTests, r.TestsNoBayes...)
+		} else {
+			learnTests = append(learnTests, r.Tests...)
+		}
 		if r.Virus != "" && v.Virus == "" {
 			v.Virus, v.VirusPart = r.Virus, r.VirusPart
-		}
-		if r.Bayes != nil {
-			v.Bayes = r.Bayes
 		}
 		v.Headers = append(v.Headers, r.Headers...)
 		v.Notes = append(v.Notes, r.Notes...)
@@ -160,7 +174,7 @@ func (p *Pipeline) decide(ref string, results []Result) Verdict {
 		v.Score += t.Score
 	}
 	v.Spam = v.Score >= p.RequiredScore
-	v.Autolearn = p.autolearn(v)
+	v.Autolearn = p.autolearn(v, learnTests)
 	switch {
 	case v.Virus != "":
 		v.Action, v.Reason = Reject, ReasonVirus
@@ -182,13 +196,14 @@ func (p *Pipeline) decide(ref string, results []Result) Verdict {
 }
 
 // autolearn decides "spam", "ham" or "no" for a verdict: never with a skipped check
-// or a noautolearn hit; otherwise AutolearnClass of the score without Bayes.
-func (p *Pipeline) autolearn(v Verdict) string {
+// or a noautolearn hit; otherwise AutolearnClass of the score without Bayes, its
+// tests scored as without Bayes (TestsNoBayes, SpamAssassin's score set 0).
+func (p *Pipeline) autolearn(v Verdict, tests []Test) string {
 	if p.Learner == nil || len(v.Skipped) > 0 {
 		return "no"
 	}
 	var s float64
-	for _, t := range v.Tests {
+	for _, t := range tests {
 		if t.NoAutolearn {
 			return "no" // SpamAssassin: such a hit keeps the message out of autolearning
 		}

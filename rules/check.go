@@ -49,17 +49,21 @@ func (c *Check) Set() *Set { return c.set.Load() }
 // Name implements filter.Check.
 func (c *Check) Name() string { return "rules" }
 
-// Check implements filter.Check.
+// Check implements filter.Check: the hits scored with Bayes (score set 2) in
+// Tests, and without (set 0) in TestsNoBayes, for the pipeline to choose.
 func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
-	var r filter.Result
+	r := filter.Result{TestsNoBayes: []filter.Test{}}
 	for _, h := range c.set.Load().Eval(m) {
-		if h.Score == 0 || strings.HasPrefix(h.Rule.Name, "__") {
+		if strings.HasPrefix(h.Rule.Name, "__") {
 			continue
 		}
-		r.Tests = append(r.Tests, filter.Test{
-			Name: h.Rule.Name, Score: h.Score, Description: h.Describe(),
-			NoAutolearn: h.Rule.TFlags["noautolearn"],
-		})
+		t := filter.Test{Name: h.Rule.Name, Description: h.Describe(), NoAutolearn: h.Rule.TFlags["noautolearn"]}
+		if t.Score = h.Scores[1]; t.Score != 0 {
+			r.Tests = append(r.Tests, t)
+		}
+		if t.Score = h.Scores[0]; t.Score != 0 {
+			r.TestsNoBayes = append(r.TestsNoBayes, t)
+		}
 	}
 	return r
 }

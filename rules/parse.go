@@ -8,9 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/dlclark/regexp2"
 )
 
 // Kind is a rule type of SpamAssassin's syntax.
@@ -52,15 +56,19 @@ type Rule struct {
 	Negate  bool   // !~
 	IfUnset string
 
-	re      *regexp.Regexp
-	lowerRe *regexp.Regexp // re for lower-cased text, when re is case-insensitive
-	dfa     *dfa           // answers whether lowerRe (or else re) matches; nil: ask it
-	lits    []string       // lower-case literals, one of which every match contains (nil: none)
-	litIDs  []int32        // their ids in the set's literalIndex
-	seq     int            // index in its set's all
-	maxHits int            // tflags multiple: matches counted up to this; 0 not multiple
+	re       *regexp.Regexp  // with exact: its relaxed form, a superset of its matches
+	exact    *regexp2.Regexp // the rule as written, anchored (\G), when RE2 cannot run it
+	exactAll *regexp2.Regexp // the same, unanchored
+	lowerRe  *regexp.Regexp  // re for lower-cased text, when re is case-insensitive
+	dfa      *dfa            // answers whether lowerRe (or else re) matches; nil: ask it
+	lits     []string        // lower-case literals, one of which every match contains (nil: none)
+	litIDs   []int32         // their ids in the set's literalIndex
+	seq      int             // index in its set's all
+	maxHits  int             // tflags multiple: matches counted up to this; 0 not multiple
 
 	meta *node // meta rules
+
+	evalFn evalFunc // eval: rules
 }
 
 // Problem is an error or a warning found while loading rule files.
@@ -92,22 +100,30 @@ type Stats struct {
 
 // parser reads rule files into definitions; Compile makes a Set of them.
 type parser struct {
-	defs     map[string]*Rule // by name; a later definition replaces an earlier one
-	order    []string
-	scores   map[string]float64
-	describe map[string]string
-	tflags   map[string]map[string]bool
-	problems []Problem
-	skipped  map[Kind]int
-	seen     map[string]bool // files, against include loops
-	ignored  map[string]int  // directives we do not implement
-	source   map[string]ruleSource
-	replace  *replaceTags
+	defs   map[string]*Rule // by name; a later definition replaces an earlier one
+	order  []string
+	scores map[string]Scores
+	// scoreFile is where each score was last set; stockDir where the stock rules
+	// were read from (operators' files are the others, see OperatorScore).
+	scoreFile map[string]string
+	stockDir  string
+	describe  map[string]string
+	tflags    map[string]map[string]bool
+	problems  []Problem
+	skipped   map[Kind]int
+	seen      map[string]bool // files, against include loops
+	files     []string        // files read, in order
+	ignored   map[string]int  // directives we do not implement
+	source    map[string]ruleSource
+	// sourceOrder names the rules in the order first defined.
+	sourceOrder []string
+	replace     *replaceTags
+	freemail    freemail
 }
 
 func newParser() *parser {
 	return &parser{
-		defs: map[string]*Rule{}, scores: map[string]float64{}, describe: map[string]string{},
+		defs: map[string]*Rule{}, scores: map[string]Scores{}, scoreFile: map[string]string{}, describe: map[string]string{},
 		tflags: map[string]map[string]bool{}, skipped: map[Kind]int{}, seen: map[string]bool{}, ignored: map[string]int{},
 		source: map[string]ruleSource{},
 		replace: &replaceTags{start: "<", end: ">", tags: map[string]string{}, pre: map[string]string{},
@@ -168,6 +184,7 @@ func (p *parser) loadFile(fsys fs.FS, path string) {
 		return
 	}
 	p.seen[path] = true
+	p.files = append(p.files, path)
 	f, err := fsys.Open(path)
 	if err != nil {
 		p.problem(path, 0, "", false, "%v", err)
@@ -192,7 +209,7 @@ func (p *parser) loadFile(fsys fs.FS, path string) {
 		case "ifplugin", "if":
 			cond := false
 			if word == "ifplugin" {
-				cond = knownPlugins[rest]
+				cond = pluginKnown(rest)
 			} else {
 				cond = evalIf(rest)
 			}
@@ -228,22 +245,6 @@ func (p *parser) loadFile(fsys fs.FS, path string) {
 	}
 }
 
-// dropProblems forgets what an earlier build of a rule reported, and uncounts it if it
-// was skipped.
-func (p *parser) dropProblems(name string) {
-	kept := p.problems[:0]
-	for _, pr := range p.problems {
-		if pr.Rule == name {
-			if pr.Warning && strings.HasPrefix(pr.Msg, "skipped:") {
-				p.skipped[p.source[name].kind]--
-			}
-			continue
-		}
-		kept = append(kept, pr)
-	}
-	p.problems = kept
-}
-
 // cutField splits off the first whitespace-separated field (SpamAssassin's files use
 // spaces and tabs alike).
 func cutField(s string) (string, string) {
@@ -271,8 +272,9 @@ func commentStart(line string) int {
 
 // evalIf evaluates SpamAssassin's "if" conditions: version comparisons hold (we read
 // rules written for current versions), as do can() tests of the configuration
-// language's features and compatibility flags (Postern reads the syntax they guard);
-// plugin() holds for the plugins in knownPlugins only. Anything else is false.
+// language's features and compatibility flags (Postern reads the syntax they guard)
+// and of the plugins' eval functions Postern has; plugin() holds for the plugins
+// Postern knows (pluginKnown). Anything else is false.
 func evalIf(cond string) bool {
 	c := strings.TrimSpace(cond)
 	for strings.HasPrefix(c, "(") && strings.HasSuffix(c, ")") {
@@ -287,15 +289,20 @@ func evalIf(cond string) bool {
 	case strings.HasPrefix(c, "can(Mail::SpamAssassin::Conf::feature_"), strings.HasPrefix(c, "can(Mail::SpamAssassin::Conf::compat_"):
 		return true
 	case strings.HasPrefix(c, "plugin("):
-		return knownPlugins[strings.TrimSuffix(strings.TrimPrefix(c, "plugin("), ")")]
+		return pluginKnown(strings.TrimSuffix(strings.TrimPrefix(c, "plugin("), ")"))
+	case strings.HasPrefix(c, "can(Mail::SpamAssassin::Plugin::"):
+		// A plugin's feature flag, has_EVAL: holds when Postern has that eval.
+		_, flag, _ := strings.Cut(strings.TrimSuffix(c, ")"), "::has_")
+		_, ok := evals[flag]
+		return ok
 	}
 	return false
 }
 
-// pseudoHeaders are the headers SpamAssassin synthesizes from its own analysis (the
-// relay chain, DNS, authentication); rules on them need that analysis, which Postern
-// does not do, so they are skipped rather than run against a header that is absent.
-var pseudoHeaders = []string{"X-Spam-Relays-", "X-Spam-Rcvd", "X-Spam-Untrusted"}
+// pseudoHeaders are headers SpamAssassin synthesizes from analysis Postern does not
+// do, so rules on them are skipped rather than run against a header that is absent.
+// (The X-Spam-Relays-* headers of its relay analysis are made: relays.go.)
+var pseudoHeaders = []string{"X-Spam-Rcvd", "X-Spam-Untrusted"}
 
 func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string) {
 	switch word {
@@ -307,21 +314,25 @@ func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string)
 			p.problem(file, line, "", false, "score: want NAME SCORE")
 			return
 		}
-		// Four scores are for SpamAssassin's score sets; Postern is set 2 (Bayes on,
-		// network tests off).
-		v := f[1]
-		if len(f) >= 4 {
-			v = f[3]
-		}
-		if strings.HasPrefix(v, "(") {
+		// Four scores are for SpamAssassin's score sets: Postern uses set 0 (no
+		// Bayes, no network tests) while Bayes gives no probability, and set 2 (Bayes
+		// on, network tests off) when it does, as SpamAssassin chooses them.
+		var sc Scores
+		for i, set := range []int{1, 3} {
+			v := f[1]
+			if len(f) >= 5 {
+				v = f[set]
+			}
 			v = strings.Trim(v, "()")
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				p.problem(file, line, f[0], false, "score %q is not a number", v)
+				return
+			}
+			sc[i] = x
 		}
-		s, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			p.problem(file, line, f[0], false, "score %q is not a number", v)
-			return
-		}
-		p.scores[f[0]] = s
+		p.scores[f[0]] = sc
+		p.scoreFile[f[0]] = file
 	case "describe":
 		name, text := cutField(rest)
 		p.describe[name] = text
@@ -339,6 +350,8 @@ func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string)
 		p.rule(file, line, kindNames[word], rest)
 	case "replace_start", "replace_end", "replace_tag", "replace_pre", "replace_inter", "replace_post", "replace_rules":
 		p.replace.directive(word, rest)
+	case "freemail_domains", "freemail_welcomelist", "freemail_whitelist":
+		p.freemail.directive(word, rest)
 	default: // lang, priority, report, util_rb_tld, …: not used by Postern
 		p.ignored[word]++
 	}
@@ -353,9 +366,44 @@ func (p *parser) rule(file string, line int, kind Kind, rest string) {
 		return
 	}
 	// A rule may name ReplaceTags tags (<A><B>), which replace_rules, often later in
-	// the files, asks to expand: keep its text, and build it once all is read.
+	// the files, asks to expand: keep its text, and build it once all is read
+	// (buildAll). A later definition replaces an earlier one.
+	if _, ok := p.source[name]; !ok {
+		p.sourceOrder = append(p.sourceOrder, name)
+	}
 	p.source[name] = ruleSource{file, line, kind, def}
-	p.define(name, p.source[name])
+}
+
+// buildAll builds every rule from its last definition, on every core (compiling the
+// stock rules' regexes is most of loading them), and records each in definition
+// order (or why it was skipped).
+func (p *parser) buildAll() {
+	type built struct {
+		r   *Rule
+		err error
+	}
+	out := make([]built, len(p.sourceOrder))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				name := p.sourceOrder[i]
+				r, err := build(name, p.source[name])
+				out[i] = built{r, err}
+			}
+		}()
+	}
+	for i := range p.sourceOrder {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, name := range p.sourceOrder {
+		p.define(name, p.source[name], out[i].r, out[i].err)
+	}
 }
 
 // ruleSource is a rule definition as written.
@@ -366,9 +414,8 @@ type ruleSource struct {
 	def  string
 }
 
-// define builds a rule from its source and records it (or why it was skipped).
-func (p *parser) define(name string, src ruleSource) {
-	r, err := build(name, src)
+// define records a rule built from its source (or why it was skipped).
+func (p *parser) define(name string, src ruleSource, r *Rule, err error) {
 	if err != nil {
 		var u ErrUnsupported
 		if errors.As(err, &u) {
@@ -389,10 +436,16 @@ func (p *parser) define(name string, src ruleSource) {
 func build(name string, src ruleSource) (*Rule, error) {
 	r := &Rule{Name: name, Kind: src.kind, File: src.file, Line: src.line}
 	def := src.def
-	if strings.HasPrefix(def, "eval:") {
-		return nil, ErrUnsupported{What: "eval rules (plugins)"}
-	}
 	var err error
+	if call, ok := strings.CutPrefix(def, "eval:"); ok {
+		if src.kind == Meta {
+			return nil, fmt.Errorf("meta: eval: is for header, body, rawbody, uri and full rules")
+		}
+		if r.evalFn, err = parseEval(call); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
 	switch src.kind {
 	case Meta:
 		if r.meta, err = parseMeta(def); err != nil {
@@ -408,7 +461,7 @@ func build(name string, src ruleSource) (*Rule, error) {
 			return nil, err
 		}
 	default:
-		if r.re, r.lits, err = perlRegex(def); err != nil {
+		if r.re, r.lits, r.exact, r.exactAll, err = ruleRegex(def); err != nil {
 			return nil, err
 		}
 		if src.kind == Body || src.kind == Rawbody || src.kind == Full {
@@ -531,7 +584,7 @@ func parseHeaderRule(r *Rule, def string) error {
 		pat = strings.TrimSpace(pat[:i])
 	}
 	var err error
-	r.re, r.lits, err = perlRegex(pat)
+	r.re, r.lits, r.exact, r.exactAll, err = ruleRegex(pat)
 	return err
 }
 

@@ -7,8 +7,11 @@ import (
 	"regexp/syntax"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/dlclark/regexp2"
 )
 
 // perlRegex parses a rule's pattern as SpamAssassin writes it — /re/flags, m{re}flags,
@@ -17,20 +20,12 @@ import (
 // as unsupported: the rule is skipped, never half-translated. RE2 keeps every rule
 // linear in the input, so a hostile message cannot stall the filter.
 func perlRegex(s string) (*regexp.Regexp, []string, error) {
-	s = strings.TrimSpace(s)
-	if !utf8.ValidString(s) {
-		// Rule files are often Latin-1; the text rules read is UTF-8.
-		r := make([]rune, len(s))
-		for i := 0; i < len(s); i++ {
-			r[i] = rune(s[i])
-		}
-		s = string(r)
-	}
+	s = latin1(strings.TrimSpace(s))
 	body, flags, err := splitDelims(s)
 	if err != nil {
 		return nil, nil, err
 	}
-	goRe, err := translate(body, flags)
+	goRe, err := translate(body, flags, modeRE2)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -112,8 +107,18 @@ func (e ErrUnsupported) Error() string {
 
 func unsupportedRE2(what string) ErrUnsupported { return ErrUnsupported{What: what, RE2: true} }
 
-// translate rewrites a Perl regex body as a Go regex.
-func translate(body, flags string) (string, error) {
+// translateMode says what translate does with what RE2 lacks.
+type translateMode int
+
+const (
+	modeRE2     translateMode = iota // report it as unsupported
+	modeRelaxed                      // drop it, for a superset of the matches (relaxed)
+	modeExact                        // keep it, for the backtracking engine (exactRegex)
+)
+
+// translate rewrites a Perl regex body as a Go regex (modeRE2, modeRelaxed) or as
+// regexp2's syntax (modeExact).
+func translate(body, flags string, mode translateMode) (string, error) {
 	var b strings.Builder
 	goFlags := ""
 	for _, f := range flags {
@@ -136,9 +141,20 @@ func translate(body, flags string) (string, error) {
 			i++
 			switch {
 			case n >= '1' && n <= '9' && !inClass:
-				return "", unsupportedRE2("backreference \\" + string(n))
+				switch mode {
+				case modeRelaxed:
+					b.WriteString(`(?s:.*)`) // whatever the group matched
+				case modeExact:
+					b.WriteByte('\\')
+					b.WriteByte(n)
+				default:
+					return "", unsupportedRE2("backreference \\" + string(n))
+				}
 			case n == 'K':
-				return "", unsupportedRE2(`\K`)
+				if mode == modeRE2 {
+					return "", unsupportedRE2(`\K`)
+				}
+				// \K only moves where the reported match starts: dropped.
 			case n == 'Z':
 				b.WriteString(`(?:\n?\z)`)
 			case n == 'h':
@@ -150,7 +166,12 @@ func translate(body, flags string) (string, error) {
 			case n == 'e':
 				b.WriteString(`\x1b`)
 			case n == 'G':
-				return "", unsupportedRE2(`\G`)
+				if mode == modeRE2 {
+					return "", unsupportedRE2(`\G`)
+				}
+				if mode == modeExact {
+					b.WriteString(`\G`)
+				}
 			case n == 'R' || n == 'X':
 				return "", unsupportedRE2("\\" + string(n))
 			case n == 'x' && i+1 < len(body) && body[i+1] != '{':
@@ -192,9 +213,14 @@ func translate(body, flags string) (string, error) {
 				inClass = false
 			}
 			if c == '[' && i+1 < len(body) && body[i+1] == ':' {
-				// POSIX class [:alpha:]: copy through its closing ":]".
+				// POSIX class [:alpha:]: copy through its closing ":]"
+				// (regexp2 has none: spelled out).
 				if j := strings.Index(body[i:], ":]"); j > 0 {
-					b.WriteString(body[i : i+j+2])
+					class := body[i : i+j+2]
+					if mode == modeExact {
+						class = posixClasses[class]
+					}
+					b.WriteString(class)
 					i += j + 1
 					continue
 				}
@@ -214,12 +240,29 @@ func translate(body, flags string) (string, error) {
 			}
 		case c == '(' && i+2 < len(body) && body[i+1] == '?':
 			switch n := body[i+2]; {
-			case n == '=' || n == '!':
-				return "", unsupportedRE2("lookahead (?" + string(n))
-			case n == '<' && i+3 < len(body) && (body[i+3] == '=' || body[i+3] == '!'):
-				return "", unsupportedRE2("lookbehind")
+			case n == '=' || n == '!' || n == '<' && i+3 < len(body) && (body[i+3] == '=' || body[i+3] == '!'):
+				switch mode {
+				case modeRelaxed:
+					// A look-around only narrows the matches: dropped.
+					i = groupEnd(body, i)
+				case modeExact:
+					b.WriteByte(c)
+				default:
+					if n == '<' {
+						return "", unsupportedRE2("lookbehind")
+					}
+					return "", unsupportedRE2("lookahead (?" + string(n))
+				}
 			case n == '>':
-				return "", unsupportedRE2("atomic group (?>")
+				switch mode {
+				case modeRelaxed:
+					b.WriteString("(?:") // matches whatever the atomic group matches, and more
+					i += 2
+				case modeExact:
+					b.WriteByte(c)
+				default:
+					return "", unsupportedRE2("atomic group (?>")
+				}
 			case n == '#':
 				// A comment group: drop it.
 				if j := strings.IndexByte(body[i:], ')'); j > 0 {
@@ -228,6 +271,10 @@ func translate(body, flags string) (string, error) {
 				}
 				b.WriteByte(c)
 			case n == '<':
+				if mode == modeExact {
+					b.WriteByte(c)
+					continue
+				}
 				b.WriteString("(?P<") // named group: RE2 spells it (?P<name>
 				i += 2
 			case n == '\'':
@@ -236,9 +283,12 @@ func translate(body, flags string) (string, error) {
 				b.WriteByte(c)
 			}
 		case (c == '+') && i > 0 && isQuantifierEnd(body, i-1):
-			return "", unsupportedRE2("possessive quantifier")
-		case c == '$' && i == len(body)-1:
-			// Perl's $ also matches before a final newline.
+			if mode == modeRE2 {
+				return "", unsupportedRE2("possessive quantifier")
+			}
+			// Possessive: the plain quantifier matches at least as much. Dropped.
+		case c == '$' && i == len(body)-1 && mode != modeExact:
+			// Perl's $ also matches before a final newline (regexp2's does too).
 			b.WriteString(`(?:\n?\z|$)`)
 		default:
 			b.WriteByte(c)
@@ -338,7 +388,7 @@ func caseFree(goRe string) (string, bool) {
 	if !changed {
 		return "", false
 	}
-	return re.String(), true
+	return reString(re), true
 }
 
 // pruneByteSequences drops the alternation branches that spell UTF-8 byte sequences
@@ -354,7 +404,7 @@ func pruneByteSequences(goRe string) (string, bool) {
 	if !prune(re) {
 		return goRe, false
 	}
-	return re.String(), true
+	return reString(re), true
 }
 
 func prune(re *syntax.Regexp) bool {
@@ -531,3 +581,133 @@ var commonWords = func() map[string]bool {
 	}
 	return m
 }()
+
+// groupEnd returns the index of the ")" that closes the group opened at body[i].
+func groupEnd(body string, i int) int {
+	depth, inClass := 0, false
+	for j := i; j < len(body); j++ {
+		switch c := body[j]; {
+		case c == '\\':
+			j++
+		case inClass:
+			if c == ']' {
+				inClass = false
+			}
+		case c == '[':
+			inClass = true
+			if j+1 < len(body) && body[j+1] == '^' {
+				j++
+			}
+			if j+1 < len(body) && body[j+1] == ']' {
+				j++
+			}
+		case c == '(':
+			depth++
+		case c == ')':
+			if depth--; depth == 0 {
+				return j
+			}
+		}
+	}
+	return len(body) - 1
+}
+
+// posixClasses spells out POSIX classes for regexp2, which has none.
+var posixClasses = map[string]string{
+	"[:alpha:]": `a-zA-Z`, "[:digit:]": `0-9`, "[:alnum:]": `a-zA-Z0-9`, "[:upper:]": `A-Z`,
+	"[:lower:]": `a-z`, "[:space:]": `\s`, "[:punct:]": `!-/:-@\[-` + "`" + `{-~`,
+	"[:xdigit:]": `0-9A-Fa-f`, "[:word:]": `\w`, "[:blank:]": ` \t`, "[:cntrl:]": `\x00-\x1f\x7f`,
+	"[:print:]": `\x20-\x7e`, "[:graph:]": `\x21-\x7e`,
+}
+
+// Backtracking rules. Perl features RE2 lacks (look-around, backreferences, atomic
+// groups, possessive quantifiers, huge counted repetitions) are common in the stock
+// rules. Such a rule gets two expressions: its relaxed form, with those features
+// dropped, which matches a superset of what the rule matches and runs on the
+// automata like every rule (literal prefilter, DFA); and the exact form, on
+// regexp2's backtracking engine, asked only where the relaxed form matched, under
+// a time limit per match (exactTimeout): a message made to make it backtrack
+// costs at most that, and is then taken as not matching.
+
+// exactTimeout bounds one backtracking match.
+const exactTimeout = 20 * time.Millisecond
+
+// ruleRegex is perlRegex for a rule: when RE2 cannot run the pattern, also the
+// exact form, anchored (\G) and not (both nil when RE2 can), and the relaxed
+// form in place of the RE2 expression.
+func ruleRegex(s string) (re *regexp.Regexp, lits []string, anchored, exact *regexp2.Regexp, err error) {
+	re, lits, err = perlRegex(s)
+	var u ErrUnsupported
+	if err == nil || !errors.As(err, &u) || !u.RE2 {
+		return re, lits, nil, nil, err
+	}
+	s = latin1(strings.TrimSpace(s))
+	body, flags, derr := splitDelims(s)
+	if derr != nil {
+		return nil, nil, nil, nil, err
+	}
+	exactSrc, xerr := translate(body, flags, modeExact)
+	if xerr != nil {
+		return nil, nil, nil, nil, err
+	}
+	if exact, xerr = regexp2.Compile(exactSrc, regexp2.None); xerr == nil {
+		anchored, xerr = regexp2.Compile(`\G(?:`+exactSrc+`)`, regexp2.None)
+	}
+	if xerr != nil {
+		return nil, nil, nil, nil, ErrUnsupported{What: u.What + ", and the backtracking engine rejects it: " + firstLineOf(xerr.Error()), RE2: true}
+	}
+	exact.MatchTimeout, anchored.MatchTimeout = exactTimeout, exactTimeout
+	relaxedSrc, rerr := translate(body, flags, modeRelaxed)
+	if rerr != nil {
+		return nil, nil, nil, nil, err
+	}
+	if pruned, ok := pruneByteSequences(relaxedSrc); ok {
+		relaxedSrc = pruned
+	}
+	relaxed, rerr := regexp.Compile(relaxedSrc)
+	if rerr != nil {
+		// Counted repetitions too large for RE2. X{n,m} as X{min(n,k),} still
+		// matches wherever it does, from the same places (matchExact needs that):
+		// the largest k RE2 takes, down to X+ and X*.
+		for k := 3; ; k-- {
+			src := reBoundedRepeat.ReplaceAllStringFunc(relaxedSrc, func(m string) string {
+				n, _ := strconv.Atoi(strings.Trim(strings.SplitN(m, ",", 2)[0], "{}"))
+				switch {
+				case n == 0:
+					return "*"
+				case min(n, k) <= 1:
+					return "+"
+				}
+				return "{" + strconv.Itoa(min(n, k)) + ",}"
+			})
+			if relaxed, rerr = regexp.Compile(src); rerr == nil {
+				relaxedSrc = src
+				break
+			}
+			if k <= 1 {
+				return nil, nil, nil, nil, err
+			}
+		}
+	}
+	return relaxed, requiredLiterals(relaxedSrc), anchored, exact, nil
+}
+
+var reBoundedRepeat = regexp.MustCompile(`\{\d+(?:,\d*)?\}`)
+
+func firstLineOf(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// latin1 reads a rule file's bytes as the characters they stand for when they are
+// not UTF-8 (rule files are often Latin-1; the text rules read is UTF-8).
+func latin1(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	r := make([]rune, len(s))
+	for i := 0; i < len(s); i++ {
+		r[i] = rune(s[i])
+	}
+	return string(r)
+}

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/emersion/go-message"
 
@@ -33,20 +35,44 @@ type Set struct {
 	index [Full + 1]*literalIndex // by the kind of rule (body, rawbody, full)
 	// What Eval and EvalAll run, worked out once rather than for every message.
 	runPlan, allPlan *plan
-	score            map[string]float64
+	byName           map[string]*Rule
+	score            map[string]Scores
 	Stats            Stats
 	// Ignored counts directives of SpamAssassin's syntax that Postern does not use.
 	Ignored map[string]int
+	// Files are the rule files read, in order.
+	Files []string
+	// What plugin directives configured (freemail_domains, ...).
+	freemail freemail
+	// operatorScore are the scores set in the operator's own rule files: not
+	// the embedded default set nor the stock rules.
+	operatorScore map[string]Scores
+}
+
+// OperatorScore is the score (with Bayes, set 2) an operator's rule file gives a
+// name, for the pseudo-rules other checks make (BAYES_99): an operator's score
+// line wins over what the check would add.
+func (s *Set) OperatorScore(name string) (float64, bool) {
+	sc, ok := s.operatorScore[name]
+	return sc[1], ok
 }
 
 // Load reads rule paths in order (later files override scores and definitions) and
-// compiles them. The path DefaultPath is the embedded default set. Problems with
+// compiles them. The path DefaultPath is the embedded default set, StockPath
+// SpamAssassin's stock rules where the system has them (FindStock). Problems with
 // Warning false are errors: a caller reloading keeps its old set.
 func Load(paths ...string) (*Set, []Problem) {
 	p := newParser()
 	for _, path := range paths {
-		if path == DefaultPath {
+		switch path {
+		case DefaultPath:
 			p.loadPath(defaultRules, "default")
+			continue
+		case StockPath:
+			if dir := FindStock(); dir != "" {
+				p.stockDir = dir
+				p.loadPath(osFS{}, dir)
+			}
 			continue
 		}
 		p.loadPath(osFS{}, path)
@@ -73,21 +99,28 @@ func gtube() *Rule {
 }
 
 func (p *parser) compile() (*Set, []Problem) {
-	// ReplaceTags: rebuild the rules replace_rules names, their tags expanded. Their
-	// first build (unexpanded) may have failed; only this one counts.
+	// ReplaceTags: the rules replace_rules names are built with their tags expanded.
 	for _, name := range p.replace.rules {
-		src, ok := p.source[name]
-		if !ok {
+		if src, ok := p.source[name]; ok {
+			src.def = p.replace.expand(src.def)
+			p.source[name] = src
+		}
+	}
+	p.buildAll()
+	s := &Set{score: map[string]Scores{}, Stats: Stats{Loaded: map[Kind]int{}, Skipped: p.skipped}, Ignored: p.ignored,
+		Files: p.files, freemail: p.freemail}
+	s.freemail.compile()
+	s.operatorScore = map[string]Scores{}
+	for name, file := range p.scoreFile {
+		if file == "builtin" || strings.HasPrefix(file, "default/") ||
+			(p.stockDir != "" && strings.HasPrefix(file, p.stockDir+"/")) {
 			continue
 		}
-		p.dropProblems(name)
-		src.def = p.replace.expand(src.def)
-		p.define(name, src)
+		s.operatorScore[name] = p.scores[name]
 	}
-	s := &Set{score: map[string]float64{}, Stats: Stats{Loaded: map[Kind]int{}, Skipped: p.skipped}, Ignored: p.ignored}
 	g := gtube()
 	p.defs["GTUBE"] = g
-	p.scores["GTUBE"] = 1000
+	p.scores["GTUBE"] = Scores{1000, 1000}
 	p.order = append(p.order, "GTUBE")
 	var metas []*Rule
 	seen := map[string]bool{}
@@ -108,11 +141,13 @@ func (p *parser) compile() (*Set, []Problem) {
 		case ok:
 			s.score[name] = sc
 		case strings.HasPrefix(name, "__"):
-			s.score[name] = 0
+			s.score[name] = Scores{}
 		case strings.HasPrefix(name, "T_"):
-			s.score[name] = 0.01
+			s.score[name] = Scores{0.01, 0.01}
+		case r.TFlags["nice"]:
+			s.score[name] = Scores{-1, -1} // a rule that marks ham: SpamAssassin's default
 		default:
-			s.score[name] = 1.0
+			s.score[name] = Scores{1, 1}
 		}
 		if r.Kind == Meta {
 			metas = append(metas, r)
@@ -144,7 +179,11 @@ func (p *parser) compile() (*Set, []Problem) {
 			}
 		}
 	}
-	s.runPlan, s.allPlan = newPlan(s.rules), newPlan(s.all)
+	s.byName = make(map[string]*Rule, len(s.all))
+	for _, r := range s.all {
+		s.byName[r.Name] = r
+	}
+	s.runPlan, s.allPlan = s.lazyPlan(), newPlan(s.all)
 	for name := range p.scores {
 		if _, ok := p.defs[name]; !ok {
 			p.problem("", 0, name, true, "score for a rule that is not defined (or was skipped)")
@@ -208,7 +247,8 @@ func orderMetas(metas []*Rule, defs map[string]*Rule) ([]*Rule, []Problem) {
 	return out, problems
 }
 
-// needed keeps the rules that can change a score: those scored other than 0, and the
+// needed keeps the rules that can change a score: those scored other than 0 (in
+// either score set), and the
 // rules the meta rules among them use, transitively. SpamAssassin's stock files define
 // many rules that end up with score 0; evaluating them would only cost time.
 func (s *Set) needed() []*Rule {
@@ -233,7 +273,7 @@ func (s *Set) needed() []*Rule {
 		}
 	}
 	for _, r := range s.all {
-		if s.score[r.Name] != 0 {
+		if s.score[r.Name] != (Scores{}) {
 			mark(r.Name)
 		}
 	}
@@ -262,12 +302,18 @@ func (s *Set) Rule(name string) *Rule {
 	return nil
 }
 
+// Scores are a rule's points without Bayes (index 0: SpamAssassin's score set 0,
+// used while Bayes gives no probability) and with it (1: score set 2). A rule file
+// line with one score sets both.
+type Scores [2]float64
+
 // Hit is one rule that matched, and where.
 type Hit struct {
-	Rule  *Rule
-	Score float64
-	Where string // the header field, "body", a URI, …
-	Match string // the matched text (empty for meta rules and exists:)
+	Rule   *Rule
+	Score  float64 // with Bayes (score set 2)
+	Scores Scores  // both sets; Score is Scores[1]
+	Where  string  // the header field, "body", a URI, …
+	Match  string  // the matched text (empty for meta rules and exists:)
 }
 
 // Eval runs the rules that can change a score on a message. Rules scored 0 and
@@ -280,11 +326,16 @@ func (s *Set) Eval(m *filter.Message) []Hit { return s.eval(m, s.runPlan, false)
 func (s *Set) EvalAll(m *filter.Message) []Hit { return s.eval(m, s.allPlan, true) }
 
 // plan is a list of rules to run and what follows from it: the texts they read, and
-// the rules without literals (run together, see runLiteralFree) by kind.
+// the rules without literals (run together, see runLiteralFree) by kind. A lazy
+// plan runs only the rules that score (its roots, in rules); the rules that only
+// feed meta rules run when a meta rule asks for them, and a meta rule stops
+// asking as soon as its answer is known (A && B: B is not run when A missed).
+// Most of SpamAssassin's sub-rules then never run on a given message.
 type plan struct {
 	rules []*Rule
 	needs map[Kind]bool
 	free  [Full + 1][]*Rule
+	lazy  bool
 }
 
 func newPlan(rules []*Rule) *plan {
@@ -298,21 +349,67 @@ func newPlan(rules []*Rule) *plan {
 	return p
 }
 
+// lazyPlan runs the rules that score, and what they use on demand.
+func (s *Set) lazyPlan() *plan {
+	var roots []*Rule
+	for _, r := range s.rules {
+		if s.score[r.Name] != (Scores{}) {
+			roots = append(roots, r)
+		}
+	}
+	p := newPlan(roots)
+	for _, r := range s.rules {
+		p.needs[r.Kind] = true // a rule asked for later reads its text too
+	}
+	p.lazy = true
+	return p
+}
+
 func (s *Set) eval(m *filter.Message, p *plan, locate bool) []Hit {
 	t := s.prepare(m, p, locate)
-	matched := map[string]float64{} // what meta rules see: 1, or the count of hits
+	const (
+		unknown uint8 = iota
+		running
+		known
+	)
+	state := make([]uint8, len(s.all))
+	vals := make([]float64, len(s.all)) // what meta rules see: 1, or the count of hits
 	var hits []Hit
+	var value func(r *Rule) float64
+	hit := func(name string) float64 {
+		r := s.byName[name]
+		if r == nil {
+			return 0
+		}
+		if p.lazy {
+			return value(r)
+		}
+		return vals[r.seq]
+	}
+	value = func(r *Rule) float64 {
+		switch state[r.seq] {
+		case known:
+			return vals[r.seq]
+		case running:
+			return 0 // a cycle; orderMetas drops them, so never reached
+		}
+		state[r.seq] = running
+		where, match, ok := r.eval(t, hit)
+		n := 0.0
+		if ok {
+			n = 1
+			if r.maxHits > 0 && r.evalFn == nil {
+				n = float64(max(1, t.count(r)))
+			}
+			sc := s.score[r.Name]
+			sc[0], sc[1] = sc[0]*n, sc[1]*n
+			hits = append(hits, Hit{Rule: r, Score: sc[1], Scores: sc, Where: where, Match: match})
+		}
+		vals[r.seq], state[r.seq] = n, known
+		return n
+	}
 	for _, r := range p.rules {
-		where, match, ok := r.eval(t, matched)
-		if !ok {
-			continue
-		}
-		n := 1.0
-		if r.maxHits > 0 {
-			n = float64(max(1, t.count(r)))
-		}
-		matched[r.Name] = n
-		hits = append(hits, Hit{Rule: r, Score: s.score[r.Name] * n, Where: where, Match: match})
+		value(r)
 	}
 	return hits
 }
@@ -337,6 +434,12 @@ func maxHits(tf map[string]bool) int {
 func (t *target) count(r *Rule) int {
 	n := 0
 	add := func(re *regexp.Regexp, text string) {
+		if r.exact != nil {
+			for m, err := r.exactAll.FindStringMatch(text); err == nil && m != nil && n < r.maxHits; m, err = r.exactAll.FindNextMatch(m) {
+				n++
+			}
+			return
+		}
 		if n < r.maxHits {
 			n += len(re.FindAllStringIndex(text, r.maxHits-n))
 		}
@@ -374,6 +477,7 @@ func (t *target) count(r *Rule) int {
 func (s *Set) prepare(m *filter.Message, p *plan, locate bool) *target {
 	needs := p.needs
 	t := newTarget(m, needs)
+	t.set = s
 	t.locate = locate
 	// One pass per text finds every rule's literals (see literalIndex).
 	t.bodyHits = s.index[Body].scan(t.bodyLower)
@@ -429,6 +533,9 @@ func (t *target) runGroups(rules []*Rule, texts, lowers []string) {
 					if !ok { // the DFA gave up: the regexp decides
 						m = r.regexpFor(lower).MatchString(text)
 					}
+					if m && r.exact != nil { // the relaxed form matched: the rule decides
+						m = r.matchExact(t, text)
+					}
 					if m {
 						t.free[r.seq] = int32(i)
 					}
@@ -465,19 +572,25 @@ func (s *Set) DFACache() (states, bytes int) {
 	return states, bytes
 }
 
-// Score is a rule's score in this set.
-func (s *Set) Score(name string) float64 { return s.score[name] }
+// Score is a rule's score in this set, with Bayes (score set 2).
+func (s *Set) Score(name string) float64 { return s.score[name][1] }
 
-func (r *Rule) eval(t *target, matched map[string]float64) (where, match string, ok bool) {
+// Scores is a rule's score without and with Bayes.
+func (s *Set) Scores(name string) Scores { return s.score[name] }
+
+func (r *Rule) eval(t *target, hit func(string) float64) (where, match string, ok bool) {
+	if r.evalFn != nil {
+		return "eval", "", r.evalFn(t)
+	}
 	switch r.Kind {
 	case Meta:
-		v := r.meta.eval(func(name string) float64 { return matched[name] })
+		v := r.meta.eval(hit)
 		return "meta", "", v != 0
 	case Header:
 		return r.evalHeader(t)
 	case URI:
 		for _, u := range t.uris {
-			if r.matches(u) {
+			if r.matches(t, u) {
 				return u, t.find(r, u), true
 			}
 		}
@@ -534,7 +647,7 @@ func (t *target) matchText(r *Rule, text, lower string) (string, string, bool) {
 	if r.lowerRe != nil {
 		s = lower
 	}
-	if !r.matches(s) {
+	if !r.matches(t, s) {
 		return "", "", false
 	}
 	return r.Kind.String(), t.find(r, text), true // report the original text
@@ -543,6 +656,12 @@ func (t *target) matchText(r *Rule, text, lower string) (string, string, bool) {
 // find locates a match of r in s, when the caller wants to know where.
 func (t *target) find(r *Rule, s string) string {
 	if !t.locate {
+		return ""
+	}
+	if r.exact != nil {
+		if m, err := r.exactAll.FindStringMatch(s); err == nil && m != nil {
+			return m.String()
+		}
 		return ""
 	}
 	if loc := r.re.FindStringIndex(s); loc != nil {
@@ -554,13 +673,75 @@ func (t *target) find(r *Rule, s string) string {
 // matches reports whether the rule's regex for s (lowerRe when s is lower-cased
 // text, re otherwise) matches, asking the DFA first: matching is most of the work and
 // a miss the common answer; the regexp runs again only to locate a hit.
-func (r *Rule) matches(s string) bool {
+func (r *Rule) matches(t *target, s string) bool {
+	m, decided := false, false
 	if r.dfa != nil {
-		if m, ok := r.dfa.match(s); ok {
-			return m
-		}
+		m, decided = r.dfa.match(s)
 	}
-	return r.regexpFor(r.lowerRe != nil).MatchString(s)
+	if !decided {
+		m = r.regexpFor(r.lowerRe != nil).MatchString(s)
+	}
+	if m && r.exact != nil {
+		m = r.matchExact(t, s)
+	}
+	return m
+}
+
+// maxCandidates bounds the places one text is tried at by the exact form of a
+// rule; past it, the whole text is searched once.
+const maxCandidates = 256
+
+// matchExact runs a backtracking rule's exact form where its relaxed form says a
+// match could start: every match of the exact form starts where one of the
+// relaxed form does (it consumes the same text; only the look-arounds,
+// backreferences and the like that the relaxed form dropped can fail it). So the
+// exact form is tried, anchored, at those places only, rather than at every
+// character of the text. A try that runs out of time counts as no match.
+func (r *Rule) matchExact(t *target, s string) bool {
+	relaxed := r.regexpFor(r.lowerRe != nil)
+	runes := t.runesOf(s)
+	off, ri := 0, 0 // byte offset in s, and its rune index
+	for n := 0; n < maxCandidates; n++ {
+		loc := relaxed.FindStringIndex(s[off:])
+		if loc == nil {
+			return false
+		}
+		c := off + loc[0]
+		ri += utf8.RuneCountInString(s[off:c])
+		if m, err := r.exact.FindRunesMatchStartingAt(runes, ri); err == nil && m != nil {
+			return true
+		}
+		if c >= len(s) {
+			return false
+		}
+		_, size := utf8.DecodeRuneInString(s[c:])
+		off, ri = c+size, ri+1
+	}
+	m, _ := r.exactAll.MatchRunes(runes)
+	return m
+}
+
+// runesOf converts a text for the backtracking engine once per message: several
+// rules read the same paragraph.
+func (t *target) runesOf(s string) []rune {
+	if t == nil {
+		return []rune(s)
+	}
+	key := runesKey{unsafe.StringData(s), len(s)}
+	if r, ok := t.runes[key]; ok {
+		return r
+	}
+	if t.runes == nil {
+		t.runes = map[runesKey][]rune{}
+	}
+	r := []rune(s)
+	t.runes[key] = r
+	return r
+}
+
+type runesKey struct {
+	p *byte
+	n int
 }
 
 // regexpFor is the regex the DFA stands for: lowerRe for lower-cased text.
@@ -581,9 +762,9 @@ func (r *Rule) evalHeader(t *target) (string, string, bool) {
 		value = r.IfUnset
 	}
 	if r.Negate {
-		return r.Field, "", !r.matches(value)
+		return r.Field, "", !r.matches(t, value)
 	}
-	if !r.matches(value) {
+	if !r.matches(t, value) {
 		return "", "", false
 	}
 	return r.Field, t.find(r, value), true
@@ -592,6 +773,10 @@ func (r *Rule) evalHeader(t *target) (string, string, bool) {
 // target is a message prepared once for every rule: its texts in the forms the rule
 // kinds read (docs/rules.md).
 type target struct {
+	evalCache
+	runes        map[runesKey][]rune // texts converted for backtracking rules
+	set          *Set
+	msg          *filter.Message
 	header       message.Header
 	body         string // Subject, then decoded text parts, HTML rendered
 	bodyLower    string
@@ -618,7 +803,7 @@ const maxFull = 1 << 20 // bytes of the raw message that full rules read
 // newTarget prepares the texts the rules about to run read; the raw message (up to
 // 1 MiB, lower-cased) and the URI list only when full and uri rules are among them.
 func newTarget(m *filter.Message, needs map[Kind]bool) *target {
-	t := &target{header: message.Header{Header: m.Parsed.Header}}
+	t := &target{msg: m, header: message.Header{Header: m.Parsed.Header}}
 	var body, raw strings.Builder
 	body.WriteString(m.Parsed.Subject())
 	body.WriteByte('\n')
@@ -724,6 +909,9 @@ func (t *target) headerValue(field, mod string) (string, bool) {
 		for _, f := range []string{"Message-Id", "Resent-Message-Id", "X-Message-Id"} {
 			values = append(values, t.header.Values(f)...)
 		}
+	case "X-Spam-Relays-Trusted", "X-Spam-Relays-Untrusted", "X-Spam-Relays-Internal", "X-Spam-Relays-External":
+		// SpamAssassin's relay analysis (relays.go): present, possibly empty.
+		return t.pseudoHeader(field)
 	default:
 		values = t.header.Values(field)
 	}

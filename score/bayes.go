@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -161,7 +162,15 @@ func (b *Bayes) ColdStart() string {
 }
 
 // Check is the Bayes check of the filter pipeline.
-type Check struct{ Bayes *Bayes }
+type Check struct {
+	Bayes *Bayes
+	// Points weighs the probability in the score; zero: SpamAssassin's fixed
+	// BAYES_xx scores.
+	Points Points
+	// Score, when set, gives the score an operator's rule file sets for a
+	// BAYES_xx name (score BAYES_99 4.0): it wins over Points.
+	Score func(name string) (float64, bool)
+}
 
 // Name implements filter.Check.
 func (c *Check) Name() string { return "bayes" }
@@ -173,10 +182,42 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 		return filter.Result{Notes: []string{c.Bayes.ColdStart()}}
 	}
 	r := filter.Result{Bayes: &prob}
-	for _, pr := range RulesFor(prob) {
-		r.Tests = append(r.Tests, filter.Test{Name: pr.Name, Score: pr.Score, Description: "BODY: " + pr.Description, Bayes: true})
+	for i, pr := range RulesFor(prob) {
+		points := pr.Score
+		if c.Points.PerLogOdds > 0 {
+			// The points follow the probability; the bin names it for filters and
+			// reports. BAYES_999 comes with BAYES_99, as in SpamAssassin, which
+			// carries the points.
+			points = 0
+			if i == 0 {
+				points = c.Points.For(prob)
+			}
+		}
+		if c.Score != nil {
+			if s, ok := c.Score(pr.Name); ok {
+				points = s
+			}
+		}
+		r.Tests = append(r.Tests, filter.Test{Name: pr.Name, Score: points, Description: "BODY: " + pr.Description, Bayes: true})
 	}
 	return r
+}
+
+// Points map a spam probability to points of the score: PerLogOdds points for each
+// unit of its log-odds, ln(p/(1-p)), within Min and Max. The rules' points are
+// evidence added up the same way, so Bayes joins them on the scale they share
+// (docs/accuracy.md measures the weight: a logistic fit of rules and Bayes on
+// learned mail).
+type Points struct {
+	PerLogOdds float64
+	Min, Max   float64
+}
+
+// For returns the points of a probability.
+func (pt Points) For(p float64) float64 {
+	const eps = 1e-12
+	p = min(max(p, eps), 1-eps)
+	return min(max(pt.PerLogOdds*math.Log(p/(1-p)), pt.Min), pt.Max)
 }
 
 // pending is a message waiting to be autolearned: parsed messages are immutable, so

@@ -187,8 +187,9 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		return nil, err
 	}
 	log.WithFields(logrus.Fields{
-		"rules": set.Len(), "running": set.Running(), "skipped": len(problems), "paths": strings.Join(cfg.RulesPaths, ","),
-	}).Info("rules loaded (postern rules lint lists what was skipped)")
+		"rules": set.Len(), "running": set.Running(), "skipped": len(problems), "files": len(set.Files),
+		"paths": rules.Describe(cfg.RulesPaths),
+	}).Info("rules loaded (postern rules lint lists the files and what was skipped)")
 	c.Rules = rules.NewCheck(set)
 	checks := []filter.Check{c.Rules}
 	if cfg.Clamd.Address != "" {
@@ -221,7 +222,12 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		if b.Store != nil {
 			c.closers = append(c.closers, func() { b.Store.Close() })
 		}
-		checks = append(checks, &score.Check{Bayes: b})
+		checks = append(checks, &score.Check{
+			Bayes:  b,
+			Points: score.Points{PerLogOdds: cfg.Bayes.PerLogOdds, Min: cfg.Bayes.MinPoints, Max: cfg.Bayes.MaxPoints},
+			// The set in use, also after a reload: an operator's score line wins.
+			Score: func(name string) (float64, bool) { return c.Rules.Set().OperatorScore(name) },
+		})
 		if learn && cfg.Bayes.Autolearn {
 			al := score.NewAutolearner(b, log)
 			c.closers = append(c.closers, al.Close)

@@ -88,7 +88,11 @@ func rulesLint(paths []string) int {
 	for _, k := range kinds {
 		parts = append(parts, fmt.Sprintf("%s %d loaded, %d skipped", k, set.Stats.Loaded[k], set.Stats.Skipped[k]))
 	}
-	fmt.Printf("%d rules from %s (%d can change a score and run): %s\n", set.Len(), strings.Join(paths, ", "), set.Running(), strings.Join(parts, "; "))
+	fmt.Printf("%d files read from %s:\n", len(set.Files), rules.Describe(paths))
+	for _, f := range set.Files {
+		fmt.Printf("  %s\n", f)
+	}
+	fmt.Printf("%d rules (%d can change a score and run): %s\n", set.Len(), set.Running(), strings.Join(parts, "; "))
 	if len(set.Ignored) > 0 {
 		var ig []string
 		for k, n := range set.Ignored {

@@ -1,0 +1,306 @@
+package rules
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// SpamAssassin's FreeMail plugin (Mail/SpamAssassin/Plugin/FreeMail.pm): is the
+// sender (or the Reply-To, or an address in the body) at a free mail provider,
+// and do they disagree? A stranger writing from one free mail account and asking
+// for answers at another is the shape of advance-fee fraud.
+
+// freemail is what the freemail_domains and freemail_welcomelist directives set.
+type freemail struct {
+	domains   map[string]bool
+	wildcards []string       // domains with ? and *, until compiled
+	re        *regexp.Regexp // the wildcards: \@(?:…)$
+	welcome   map[string]bool
+}
+
+// directive reads freemail_domains and freemail_welcomelist (and its old name).
+func (f *freemail) directive(word, rest string) bool {
+	switch word {
+	case "freemail_domains":
+		if f.domains == nil {
+			f.domains = map[string]bool{}
+		}
+		for _, d := range strings.Fields(rest) {
+			d = strings.ToLower(d)
+			if strings.Trim(d, "abcdefghijklmnopqrstuvwxyz0123456789.*?-") != "" {
+				continue // SpamAssassin warns and drops it
+			}
+			if strings.ContainsAny(d, "*?") {
+				f.wildcards = append(f.wildcards, d)
+			} else {
+				f.domains[d] = true
+			}
+		}
+	case "freemail_welcomelist", "freemail_whitelist":
+		if f.welcome == nil {
+			f.welcome = map[string]bool{}
+		}
+		for _, v := range strings.Fields(rest) {
+			f.welcome[strings.ToLower(v)] = true
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// compile builds the wildcard expression once every file is read.
+func (f *freemail) compile() {
+	if len(f.wildcards) == 0 {
+		return
+	}
+	alts := make([]string, len(f.wildcards))
+	for i, w := range f.wildcards {
+		w = strings.ReplaceAll(w, ".", `\.`)
+		w = strings.ReplaceAll(w, "?", ".")
+		alts[i] = strings.ReplaceAll(w, "*", `[^.]*`)
+	}
+	f.re = regexp.MustCompile(`@(?:` + strings.Join(alts, "|") + `)$`)
+}
+
+func (f *freemail) available() bool { return len(f.domains) > 0 || f.re != nil }
+
+var (
+	// Role and machine addresses that are never a person's free mail account.
+	reFreemailWelcome = regexp.MustCompile(`(?i)^(?:abuse|support|sales|info|helpdesk|contact|kontakt|(?:post|host|domain)master|undisclosed.*|request-[a-f0-9]{16}|bounced?-|[a-f0-9]{8}(?:\.[a-f0-9]{8}|-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12})|.+=.+=.+)@`)
+	reSkipReplyToEnv  = regexp.MustCompile(`(?i)(?:^(?:post|host|domain)master|^double-bounce|^(?:sentto|owner|return|(?:gr)?bounced?)-.+|-(?:request|bounces?|admin|owner)|\b(?:do[._-t]?)?no[._-t]?repl(?:y|ies)|.+=.+)@`)
+	// An e-mail address, as FreeMail's email_regex finds them (its look-around
+	// boundaries are checked in bodyFreemails).
+	reEmail  = regexp.MustCompile(`(?i)[a-z0-9!#$%&'*+/=?^_` + "`" + `{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_` + "`" + `{|}~-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,59}[a-z0-9])?\.){1,4}[a-z]{2,}`)
+	reHTTPAt = regexp.MustCompile(`(?i)<?https?://\S{0,255}(?:@|%40)\S{0,255}`)
+)
+
+func (f *freemail) is(email string) bool {
+	if email == "" || f.welcome[email] {
+		return false
+	}
+	domain := email[strings.LastIndexByte(email, '@')+1:]
+	if f.welcome[domain] || reFreemailWelcome.MatchString(email) {
+		return false
+	}
+	return f.domains[domain] || (f.re != nil && f.re.MatchString(email))
+}
+
+// bodyFreemails is _parse_body: the free mail addresses in the body, and false
+// when the body has too many addresses to say (a newsletter, a list digest).
+func (t *target) bodyFreemails() (map[string]bool, bool) {
+	f := &t.set.freemail
+	var emails []string
+	seen := map[string]bool{}
+	for _, u := range t.uris {
+		if len(u) > 7 && strings.EqualFold(u[:7], "mailto:") {
+			if m := reEmail.FindString(u[7:]); m != "" && strings.HasPrefix(strings.ToLower(u[7:]), strings.ToLower(m)) {
+				e := strings.ToLower(m)
+				if !seen[e] {
+					emails = append(emails, e)
+					seen[e] = true
+				}
+			}
+		}
+	}
+	for _, line := range t.bodyLines {
+		line = reHTTPAt.ReplaceAllString(line, " ")
+		for _, loc := range reEmail.FindAllStringIndex(line, -1) {
+			if loc[0] > 0 && strings.ContainsRune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~-", rune(line[loc[0]-1])) {
+				continue
+			}
+			if strings.IndexByte(line[loc[0]:loc[1]], '@') > 64 {
+				continue
+			}
+			e := strings.ToLower(line[loc[0]:loc[1]])
+			if !seen[e] {
+				emails = append(emails, e)
+				seen[e] = true
+			}
+			if len(emails) >= 40 {
+				break
+			}
+		}
+	}
+	out := map[string]bool{}
+	all, fm := 0, 0
+	for _, e := range emails {
+		if all++; all == 5 { // freemail_max_body_emails, skip when over
+			return nil, false
+		}
+		if !f.is(e) {
+			continue
+		}
+		if fm++; fm == 3 { // freemail_max_body_freemails
+			return nil, false
+		}
+		out[e] = true
+	}
+	return out, true
+}
+
+// allFromAddrs is SpamAssassin's all_from_addrs: every address that says who sent it.
+func (t *target) allFromAddrs() []string {
+	if len(t.header.Values("Resent-From")) > 0 {
+		return lowerAll(t.addresses("Resent-From"))
+	}
+	var out []string
+	for _, f := range []string{"From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From"} {
+		out = append(out, t.addresses(f)...)
+	}
+	if e := t.envelopeFrom(); e != "" {
+		out = append(out, e)
+	}
+	return lowerAll(out)
+}
+
+func lowerAll(s []string) []string {
+	out := s[:0]
+	for _, x := range s {
+		if x != "" {
+			out = append(out, strings.ToLower(x))
+		}
+	}
+	return out
+}
+
+func init() {
+	const p = "FreeMail"
+	optRegex := func(args []string, i int) (*regexp.Regexp, error) {
+		if len(args) <= i {
+			return nil, nil
+		}
+		rx, _, err := perlRegex("/" + args[i] + "/")
+		return rx, err
+	}
+	register(p, "check_freemail_from", func(args []string) (evalFunc, error) {
+		rx, err := optRegex(args, 0)
+		if err != nil {
+			return nil, err
+		}
+		return func(t *target) bool {
+			f := &t.set.freemail
+			if !f.available() {
+				return false
+			}
+			for _, e := range t.allFromAddrs() {
+				if f.is(e) && (rx == nil || rx.MatchString(e)) {
+					return true
+				}
+			}
+			return false
+		}, nil
+	})
+	register(p, "check_freemail_header", func(args []string) (evalFunc, error) {
+		if len(args) < 1 {
+			return nil, fmt.Errorf("want HEADER")
+		}
+		field := strings.TrimSuffix(args[0], ":addr")
+		rx, err := optRegex(args, 1)
+		if err != nil {
+			return nil, err
+		}
+		return func(t *target) bool {
+			f := &t.set.freemail
+			if !f.available() {
+				return false
+			}
+			var addrs []string
+			if field == "EnvelopeFrom" {
+				addrs = []string{t.envelopeFrom()}
+			} else {
+				addrs = t.addresses(field)
+			}
+			for _, e := range lowerAll(addrs) {
+				if f.is(e) && (rx == nil || rx.MatchString(e)) {
+					return true
+				}
+			}
+			return false
+		}, nil
+	})
+	register(p, "check_freemail_body", func(args []string) (evalFunc, error) {
+		rx, err := optRegex(args, 0)
+		if err != nil {
+			return nil, err
+		}
+		return func(t *target) bool {
+			if !t.set.freemail.available() {
+				return false
+			}
+			body, ok := t.bodyFreemails()
+			if !ok {
+				return false
+			}
+			for e := range body {
+				if rx == nil || rx.MatchString(e) {
+					return true
+				}
+			}
+			return false
+		}, nil
+	})
+	register(p, "check_freemail_replyto", func(args []string) (evalFunc, error) {
+		what := "replyto"
+		if len(args) > 0 {
+			what = args[0]
+		}
+		if what != "replyto" && what != "reply" {
+			return nil, fmt.Errorf("option %q: want 'replyto' or 'reply'", what)
+		}
+		return func(t *target) bool { return freemailReplyTo(t, what) }, nil
+	})
+}
+
+func freemailReplyTo(t *target, what string) bool {
+	f := &t.set.freemail
+	if !f.available() || reSkipReplyToEnv.MatchString(t.envelopeFrom()) {
+		return false
+	}
+	from, replyTo := lowerAll(t.addresses("From")), lowerAll(t.addresses("Reply-To"))
+	any := func(list []string) bool {
+		for _, e := range list {
+			if f.is(e) {
+				return true
+			}
+		}
+		return false
+	}
+	fromFM, replyFM := any(from), any(replyTo)
+	notInReply := true
+	for _, a := range from {
+		for _, b := range replyTo {
+			if a == b {
+				notInReply = false
+			}
+		}
+	}
+	if fromFM && replyFM && notInReply {
+		return true
+	}
+	switch {
+	case what == "replyto" && !replyFM:
+		return false
+	case what == "reply" && len(replyTo) > 0 && !replyFM:
+		return false
+	case what == "reply" && !fromFM:
+		return false
+	}
+	body, ok := t.bodyFreemails()
+	if !ok || len(body) == 0 {
+		return false
+	}
+	reply := from
+	if what == "replyto" || replyFM {
+		reply = replyTo
+	}
+	for b := range body {
+		for _, r := range reply {
+			if b != r {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,658 @@
+package rules
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SpamAssassin's HeaderEval plugin, from Mail/SpamAssassin/Plugin/HeaderEval.pm.
+func init() {
+	const p = "HeaderEval"
+	fixed(p, "check_for_missing_to_header", func(t *target) bool {
+		// Present but empty counts as present, as in SpamAssassin.
+		return len(t.header.Values("To")) == 0 && len(t.header.Values("Apparently-To")) == 0
+	})
+	fixed(p, "check_for_unique_subject_id", func(*target) bool { return false }) // retired upstream
+	fixed(p, "gated_through_received_hdr_remover", gatedThroughReceivedRemover)
+	fixed(p, "check_outlook_message_id", outlookMessageID)
+	fixed(p, "check_messageid_not_usable", func(t *target) bool {
+		if reListUnsubLeave.MatchString(t.get("List-Unsubscribe")) || gatedThroughReceivedRemover(t) {
+			return true
+		}
+		rcvd := t.get("Received")
+		return strings.Contains(rcvd, "/CWT/DCE)") || strings.Contains(rcvd, "iPlanet Messaging Server")
+	})
+	fixed(p, "subject_is_all_caps", subjectIsAllCaps)
+	fixed(p, "check_unresolved_template", func(t *target) bool {
+		for _, line := range strings.Split(t.get("ALL"), "\n") {
+			if reTemplate.MatchString(line) && !reTemplateExempt.MatchString(line) {
+				return true
+			}
+		}
+		return false
+	})
+	fixed(p, "check_for_matching_env_and_hdr_from", func(t *target) bool {
+		return strings.EqualFold(t.envelopeFrom(), t.get("From:addr"))
+	})
+	fixed(p, "check_equal_from_domains", func(t *target) bool {
+		from, env := secondLevel(t.get("From:addr")), secondLevel(t.envelopeFrom())
+		return from != "" && env != "" && !strings.EqualFold(from, env)
+	})
+	fixed(p, "sorted_recipients", func(t *target) bool { return t.recipients().sorted })
+	register(p, "similar_recipients", func(args []string) (evalFunc, error) {
+		return inRange(args, func(t *target) (float64, bool) { return t.recipients().similar, true })
+	})
+	register(p, "check_for_shifted_date", func(args []string) (evalFunc, error) {
+		// Bounds in hours; the difference is in seconds, and is 0 without dates.
+		return inRange(args, func(t *target) (float64, bool) { return t.dates().diff / 3600, true })
+	})
+	register(p, "check_header_count_range", func(args []string) (evalFunc, error) {
+		if len(args) != 3 {
+			return nil, fmt.Errorf("want HEADER, MIN, MAX")
+		}
+		lo, _, err1 := number(args[1])
+		hi, _, err2 := number(args[2])
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("bad bounds %q, %q", args[1], args[2])
+		}
+		field := args[0]
+		return func(t *target) bool {
+			seen := map[string]bool{}
+			for _, v := range t.header.Values(field) {
+				seen[v] = true
+			}
+			n := float64(len(seen))
+			return n >= lo && n <= hi
+		}, nil
+	})
+	register(p, "check_illegal_chars", func(args []string) (evalFunc, error) {
+		if len(args) != 3 {
+			return nil, fmt.Errorf("want HEADER, RATIO, COUNT")
+		}
+		ratio, _, err1 := number(args[1])
+		count, _, err2 := number(args[2])
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("bad ratio or count %q, %q", args[1], args[2])
+		}
+		field := strings.TrimSuffix(args[0], ":raw")
+		return func(t *target) bool { return illegalChars(t.rawHeader(field), field, ratio, count) }, nil
+	})
+	register(p, "check_for_to_in_subject", func(args []string) (evalFunc, error) {
+		if len(args) != 1 || (args[0] != "address" && args[0] != "user") {
+			return nil, fmt.Errorf("want 'address' or 'user'")
+		}
+		test := args[0]
+		return func(t *target) bool { return toInSubject(t, test) }, nil
+	})
+	fixed(p, "check_for_faraway_charset_in_headers", func(*target) bool {
+		return false // ok_locales is "all" by default: no charset is far away
+	})
+	fixed(p, "check_ratware_name_id", func(t *target) bool {
+		m := reRatwareMID.FindStringSubmatch(t.get("MESSAGEID"))
+		return m != nil && matchDynamic(`"[^"]+"\s*<`+regexp.QuoteMeta(m[1])+`>`, t.get("From"))
+	})
+	fixed(p, "check_ratware_envelope_from", func(t *target) bool {
+		to, from := t.get("To:addr"), t.envelopeFrom()
+		if from == "" || to == "" || reSRS.MatchString(from) {
+			return false
+		}
+		user, dom, ok := strings.Cut(to, "@")
+		if !ok || user == "" || !strings.Contains(dom, ".") {
+			return false
+		}
+		return matchDynamic(`(?i)\b`+regexp.QuoteMeta(dom)+`.`+regexp.QuoteMeta(user)+`@`, from)
+	})
+	fixed(p, "check_for_forged_yahoo_received_headers", forgedYahoo)
+	fixed(p, "check_for_forged_gmail_received_headers", func(t *target) bool {
+		if !reGmailFrom.MatchString(t.get("From:addr")) {
+			return false
+		}
+		xr := t.get("X-Received")
+		if reGmailXR1.MatchString(xr) || reGmailXR2.MatchString(xr) || reGmailRcvd.MatchString(t.get("Received")) {
+			return false
+		}
+		return !(len(t.get("X-Gm-Message-State")) >= 60 && len(t.get("X-Google-Smtp-Source")) >= 60)
+	})
+	fixed(p, "check_for_forged_hotmail_received_headers", func(t *target) bool { return t.hotmail().forged })
+	fixed(p, "check_for_no_hotmail_received_headers", func(t *target) bool { return t.hotmail().missing })
+	fixed(p, "check_for_msn_groups_headers", msnGroups)
+	fixed(p, "check_for_forged_eudoramail_received_headers", func(t *target) bool {
+		if !reEudoraFrom.MatchString(t.get("From:addr")) || gatedThroughReceivedRemover(t) {
+			return false
+		}
+		ip := reIPAddress.MatchString(t.get("X-Sender-Ip"))
+		return !(reWhowhere.MatchString(t.receivedOneLine()) && ip)
+	})
+	fixed(p, "check_for_fake_aol_relay_in_rcvd", func(t *target) bool {
+		rcvd := t.receivedOneLine()
+		if !reAOLRelay.MatchString(rcvd) {
+			return false
+		}
+		return !reAOLVia.MatchString(rcvd) && !reAOLId.MatchString(rcvd)
+	})
+	fixed(p, "check_for_forged_gw05_received_headers", func(t *target) bool {
+		m := reGW05.FindStringSubmatch(t.get("Received") + "\n")
+		return m != nil && !strings.Contains(m[2], ".")
+	})
+}
+
+var (
+	reListUnsubLeave = regexp.MustCompile(`(?i)<mailto:(?:leave-\S+|\S+-unsubscribe)@\S+>$`)
+	reTemplate       = regexp.MustCompile(`%[A-Z][A-Z_-]`)
+	reTemplateExempt = regexp.MustCompile(`(?i)^(?:X-VMS-To|X-UIDL|X-Face|To|Cc|From|Subject|References|In-Reply-To|(?:X-|Resent-|X-Original-)?Message-Id):`)
+	reRatwareMID     = regexp.MustCompile(`<[A-Z]{28}\.([^>]+?)>`)
+	reSRS            = regexp.MustCompile(`(?i)^SRS\d[=+-]`)
+	reGmailFrom      = regexp.MustCompile(`(?i)\bgmail\.com$`)
+	reGmailXR1       = regexp.MustCompile(`by 10\.\S+ with SMTP id \S+`)
+	reGmailXR2       = regexp.MustCompile(`by 2002:a\d\d:\w+:\S+ with SMTP id \S+`)
+	reGmailRcvd      = regexp.MustCompile(`by smtp\.googlemail\.com with ESMTPSA id \S+`)
+	reEudoraFrom     = regexp.MustCompile(`(?i)\beudoramail\.com$`)
+	reWhowhere       = regexp.MustCompile(`by \S*whowhere.com;`)
+	reAOLRelay       = regexp.MustCompile(`(?i) rly-[a-z][a-z]\d\d\.`)
+	reAOLVia         = regexp.MustCompile(`/AOL-\d+\.\d+\.\d+\)`)
+	reAOLId          = regexp.MustCompile(`ESMTP id (?:RELAY|MAILRELAY|MAILIN)`)
+	reGW05           = regexp.MustCompile(`(?s)\nfrom\s(\S+)\sby\s(\S+)\swith\sESMTP;\s+\S\S\S,\s+\d+\s+\S\S\S\s+\d{4}\s+\d\d:\d\d:\d\d\s+[-+]*\d{4}\n$`)
+	// SpamAssassin's IP_ADDRESS, loosely: a dotted quad or an IPv6 address.
+	reIPAddress = regexp.MustCompile(`\b(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})\b`)
+)
+
+// gatedThroughReceivedRemover: mail that passed a gateway which drops Received
+// headers (ezmlm lists, MSN groups), or that has none at all.
+func gatedThroughReceivedRemover(t *target) bool {
+	if reEzmlm.MatchString(t.get("Mailing-List")) && reEzmlmDelivered.MatchString(t.get("Delivered-To")) &&
+		reEzmlmQmail.MatchString(t.get("Received")) {
+		return true
+	}
+	if len(t.header.Values("Received")) == 0 {
+		return true
+	}
+	return reMSNGroupsRcvd.MatchString(t.get("Received"))
+}
+
+var (
+	reEzmlm          = regexp.MustCompile(`(?m)^contact \S+@\S+; run by ezmlm$`)
+	reEzmlmDelivered = regexp.MustCompile(`(?m)^mailing list \S+@\S+`)
+	reEzmlmQmail     = regexp.MustCompile(`qmail \d+ invoked (?:from network|by .{3,20})\); \d+ ... \d+`)
+	reMSNGroupsRcvd  = regexp.MustCompile(`from groups\.msn\.com \(\S+\.msn\.com `)
+)
+
+var reOutlookMID = regexp.MustCompile(`^<[0-9a-f]{4}([0-9a-f]{8})\$[0-9a-f]{8}\$[0-9a-f]{8}@`)
+
+// outlookMessageID: Outlook Express's message ids encode the time they were made;
+// one far from the Date (and from the first Received date) is forged.
+func outlookMessageID(t *target) bool {
+	m := reOutlookMID.FindStringSubmatch(t.get("MESSAGEID"))
+	if m == nil {
+		return false
+	}
+	token, _ := strconv.ParseInt(m[1], 16, 64)
+	const x, y, fudge = 0.0023283064365387, 27111902.8329849, 250
+	off := func(unix float64) bool {
+		expected := int64(unix*x + y)
+		return math.Abs(float64(token-expected)) >= fudge
+	}
+	date, _ := parseDate(t.get("Date"))
+	if !off(float64(date)) {
+		return false
+	}
+	// SpamAssassin hands the whole Received text to its date parser, which
+	// reads the first date in it.
+	rcvd, _ := parseDate(t.get("Received"))
+	return off(float64(rcvd))
+}
+
+var reSubjectPrefix = regexp.MustCompile(`(?i)^(?:(?:Re|Fwd|Fw|Aw|Antwort|WG|SV|VB|VS|VL):\s*)+`)
+
+// charsetsLikelyToFPAsCaps is SpamAssassin's CHARSETS_LIKELY_TO_FP_AS_CAPS: scripts
+// without case, whose text reads as all capitals once decoded.
+var reCapsCharset = regexp.MustCompile(`(?i)=\?(?:iso-?2022-jp|euc-jp|shift-?jis|ks_c_5601-1987|euc-kr|gb2312|gbk|gb18030|big5|koi8-[ru]|windows-125[16]|iso-?8859-[578]|utf-?8|utf-?16|utf-?32)\?`)
+
+func subjectIsAllCaps(t *target) bool {
+	s := strings.TrimSpace(t.get("Subject"))
+	s = reSubjectPrefix.ReplaceAllString(s, "")
+	if !strings.ContainsAny(s, " \t\n") || len(s) < 10 {
+		return false
+	}
+	letters := strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' {
+			return r
+		}
+		return -1
+	}, s)
+	if reCapsCharset.MatchString(t.rawHeader("Subject")) {
+		return false
+	}
+	return letters != "" && letters == strings.ToUpper(letters)
+}
+
+// illegalChars: a header with control or 8-bit characters (and not valid UTF-8)
+// at ratio or more of its length, count or more of them.
+func illegalChars(s, field string, ratio, count float64) bool {
+	if strings.TrimSpace(s) == "" {
+		return false
+	}
+	high, ctrl := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			high = true
+		}
+		if c <= 0x08 || c == 0x0b || c == 0x0c || (c >= 0x0e && c <= 0x1f) {
+			ctrl = true
+		}
+	}
+	if high && isValidUTF8(s) && !ctrl {
+		return false
+	}
+	illegal, exempt := 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= 0x08 || c == 0x0b || c == 0x0c || (c >= 0x0e && c <= 0x1f) || c >= 0x7f {
+			illegal++
+		}
+		if c == 0xa2 || c == 0xa3 || c == 0xae {
+			exempt++
+		}
+	}
+	if illegal > 0 && strings.EqualFold(field, "subject") && exempt == 1 {
+		illegal--
+	}
+	return float64(illegal)/float64(len(s)) >= ratio && float64(illegal) >= count
+}
+
+func toInSubject(t *target, test string) bool {
+	to := t.get("To:addr")
+	if to == "" {
+		return false
+	}
+	subject := t.get("Subject")
+	if test == "address" {
+		return matchDynamic(`(?i)\b`+regexp.QuoteMeta(to)+`\b`, subject)
+	}
+	user, _, _ := strings.Cut(to, "@")
+	q := regexp.QuoteMeta(user)
+	re, err := regexp.Compile(`(?i)^(?:(?:re|fw):\s*(?:\w+\s+)?` + q + `$|(?-i:` + q + `)\s*[,:;!?-](?:$|\s)|` + q + `$|,\s*` + q + `[,:;!?-]$)`)
+	return err == nil && re.MatchString(subject)
+}
+
+var (
+	reYahooFrom       = regexp.MustCompile(`(?i)\byahoo\.com$`)
+	reYahooRelay      = regexp.MustCompile(` rdns=\S+\.yahoo\.com `)
+	reYahooUntrusted  = regexp.MustCompile(`^[^\]]+ rdns=\S+\.yahoo\.com `)
+	reYahooWeb        = regexp.MustCompile(`by web\S+\.mail\S*\.yahoo\.com via HTTP`)
+	reYahooSonic      = regexp.MustCompile(`by sonic\S+\.consmr\.mail\S*\.yahoo\.com with HTTP`)
+	reYahooSMTP       = regexp.MustCompile(`by smtp\S+\.yahoo\.com with SMTP`)
+	reYahooGroups     = regexp.MustCompile(`from \[` + reIPAddress.String() + `\] by \S+\.(?:groups|scd|dcn)\.yahoo\.com with NNFMP`)
+	reYahooBulk       = regexp.MustCompile(`\bmailer\d+\.bulk\.scd\.yahoo\.com\b`)
+	reYahooReplyFrom  = regexp.MustCompile(`(?i)@reply\.yahoo\.com$`)
+	reYahooIDFormat   = regexp.MustCompile(`by \w+\.\w+\.yahoo\.com \(\d+\.\d+\.\d+/\d+\.\d+\.\d+\)(?: with ESMTP)? id \w+`)
+	reHotmailPickup   = regexp.MustCompile(`from mail pickup service by hotmail\.com with Microsoft SMTPSVC;`)
+	reHotmailFrom     = regexp.MustCompile(`(?i)\bhotmail\.com$`)
+	reHotmailOrig     = regexp.MustCompile(`hotmail\.com|msonline\-outlook`)
+	reHotmailRcvd1    = regexp.MustCompile(`from (?:\S*\.)?hotmail.com \(\S+\.hotmail(?:\.msn)?\.com[ \)]`)
+	reHotmailRcvd2    = regexp.MustCompile(`from \S*\.outbound\.protection\.outlook\.com \(\S+\.outbound\.protection\.outlook\.com[ \)]`)
+	reHotmailRcvd3    = regexp.MustCompile(`from \S*\.(?:eur|nam)prd\d+\.prod\.outlook\.com \(` + reIPAddress.String() + `\)`)
+	reHotmailRcvd4    = regexp.MustCompile(`from \S*\.hotmail.com \(\[` + reIPAddress.String() + `\][ \):]`)
+	reHotmailRcvd5    = regexp.MustCompile(`from \S+ by \S+\.hotmail(?:\.msn)?\.com with HTTP;`)
+	reHotmailRcvd6    = regexp.MustCompile(`from \[66\.218.\S+\] by \S+\.yahoo\.com`)
+	reHotmailClaimed  = regexp.MustCompile(`(?:from |HELO |helo=)\S*hotmail\.com\b`)
+	reMSNGroupsTo     = regexp.MustCompile(`(?i)<(\S+)@groups\.msn\.com>`)
+	reMSNGroupsPickup = regexp.MustCompile(`from mail pickup service by ((?:p\d\d\.)groups\.msn\.com)\b`)
+)
+
+func forgedYahoo(t *target) bool {
+	from := t.get("From:addr")
+	if !reYahooFrom.MatchString(from) {
+		return false
+	}
+	rcvd := t.get("Received")
+	if t.get("Resent-From") != "" && t.get("Resent-To") != "" {
+		if x := t.get("X-Received"); x != "" {
+			rcvd = x
+		}
+	}
+	rcvd = strings.Join(strings.Fields(rcvd), " ")
+	if gatedThroughReceivedRemover(t) {
+		return false
+	}
+	r := t.relays()
+	if reYahooRelay.MatchString(r.trustedStr) || reYahooUntrusted.MatchString(r.untrustedStr) {
+		return false
+	}
+	switch {
+	case reYahooWeb.MatchString(rcvd), reYahooSonic.MatchString(rcvd), reYahooSMTP.MatchString(rcvd),
+		reYahooGroups.MatchString(rcvd), reYahooIDFormat.MatchString(rcvd):
+		return false
+	case reYahooBulk.MatchString(rcvd) && reYahooReplyFrom.MatchString(from):
+		return false
+	}
+	return true
+}
+
+// hotmailResult is _check_for_forged_hotmail_received_headers's two answers.
+type hotmailResult struct{ forged, missing bool }
+
+func (t *target) hotmail() hotmailResult {
+	if t.hotmailDone {
+		return t.hotmailRes
+	}
+	t.hotmailDone = true
+	rcvd := t.receivedOneLine()
+	if reHotmailPickup.MatchString(rcvd) || msnGroups(t) || gatedThroughReceivedRemover(t) {
+		return t.hotmailRes
+	}
+	ip := reIPAddress.MatchString(t.get("X-Originating-Ip"))
+	orig := reHotmailOrig.MatchString(t.get("X-OriginatorOrg"))
+	switch {
+	case reHotmailRcvd1.MatchString(rcvd) && ip, reHotmailRcvd2.MatchString(rcvd) && orig,
+		reHotmailRcvd3.MatchString(rcvd) && orig, reHotmailRcvd4.MatchString(rcvd) && ip,
+		reHotmailRcvd5.MatchString(rcvd) && ip, reHotmailRcvd6.MatchString(rcvd) && ip:
+		return t.hotmailRes
+	}
+	if reHotmailClaimed.MatchString(rcvd) {
+		t.hotmailRes.forged = true
+	} else if reHotmailFrom.MatchString(t.get("From:addr")) {
+		t.hotmailRes.missing = true
+	}
+	return t.hotmailRes
+}
+
+func msnGroups(t *target) bool {
+	m := reMSNGroupsTo.FindStringSubmatch(t.get("To"))
+	if m == nil {
+		return false
+	}
+	list := m[1]
+	s := reMSNGroupsPickup.FindStringSubmatch(t.get("Received"))
+	if s == nil {
+		return false
+	}
+	mid := t.get("Message-Id")
+	if list == "notifications" {
+		return matchDynamic(`^<\S+@`+regexp.QuoteMeta(s[1])+`>`, mid)
+	}
+	return matchDynamic(`^<`+regexp.QuoteMeta(list)+`-\S+@groups\.msn\.com>`, mid) &&
+		strings.Contains(t.envelopeFrom(), list+"-bounce@groups.msn.com")
+}
+
+// recipientStats is _check_recipients: whether To and Cc are sorted, and how alike.
+type recipientStats struct {
+	sorted  bool
+	similar float64
+}
+
+func (t *target) recipients() recipientStats {
+	if t.recipientsDone {
+		return t.recipientsRes
+	}
+	t.recipientsDone = true
+	inputs := append(t.addresses("ToCc"), t.addresses("Bcc")...)
+	var addrs []string
+	prev := ""
+	for _, a := range inputs {
+		if a == "" {
+			break
+		}
+		if !strings.EqualFold(a, prev) {
+			addrs = append(addrs, a)
+			prev = a
+		}
+		if len(addrs) == 256 {
+			break
+		}
+	}
+	res := recipientStats{}
+	if len(addrs) >= 7 {
+		s := append([]string(nil), addrs...)
+		sort.Strings(s)
+		res.sorted = strings.Join(s, ",") == strings.Join(addrs, ",")
+	}
+	if len(addrs) >= 5 {
+		prefix := func(s string) string {
+			if len(s) > 2 {
+				return s[:2]
+			}
+			return s
+		}
+		var hits, combos float64
+		for i := range addrs {
+			for j := i + 1; j < len(addrs); j++ {
+				_, hi, _ := strings.Cut(addrs[i], "@")
+				_, hj, _ := strings.Cut(addrs[j], "@")
+				if prefix(addrs[i]) == prefix(addrs[j]) {
+					hits++
+				}
+				if prefix(hi) == prefix(hj) && hi != hj {
+					hits++
+				}
+				combos++
+			}
+		}
+		res.similar = hits / combos
+	}
+	t.recipientsRes = res
+	return res
+}
+
+// dateStats are the Date header's time and its difference to the Received dates.
+type dateStats struct {
+	header int64   // Unix time of Resent-Date or Date; 0 none
+	diff   float64 // seconds: Date minus the nearest Received date; 0 when unknown
+}
+
+var reRcvdDate = regexp.MustCompile(`(\s.?\d+ \S\S\S \d+ \d+:\d+:\d+ \S+)`)
+
+// dates is _check_date_diff.
+func (t *target) dates() dateStats {
+	if t.datesDone {
+		return t.datesRes
+	}
+	t.datesDone = true
+	var d dateStats
+	for _, f := range []string{"Resent-Date", "Date"} {
+		for _, v := range t.header.Values(f) {
+			if u, ok := parseDate(v); ok {
+				d.header = u
+				break
+			}
+		}
+		if d.header != 0 {
+			break
+		}
+	}
+	if d.header == 0 {
+		t.datesRes = d
+		return d
+	}
+	var received []string
+	for _, r := range t.receivedLines() {
+		if strings.TrimSpace(r) != "" {
+			received = append(received, r)
+		}
+	}
+	// Received lines added on the local host (fetchmail, qmail) say when the
+	// message was fetched, not sent: set aside as SpamAssassin does.
+	if len(received) > 0 && (reLocalRcvd.MatchString(received[0]) || reQmailLocal.MatchString(received[0])) {
+		local := received[0]
+		received = received[1:]
+		if !(len(received) > 0 && reFetchmail.MatchString(received[0])) {
+			received = append([]string{local}, received...)
+		} else {
+			received = received[1:]
+		}
+	}
+	var diffs []float64
+	for _, r := range received {
+		if m := reRcvdDate.FindStringSubmatch(r); m != nil {
+			if u, ok := parseDate(m[1]); ok {
+				diffs = append(diffs, float64(d.header-u))
+			}
+		}
+	}
+	if len(diffs) > 1 && diffs[len(diffs)-1] == 0 {
+		diffs = diffs[:len(diffs)-1]
+	}
+	if len(diffs) > 0 {
+		sort.SliceStable(diffs, func(i, j int) bool { return math.Abs(diffs[i]) < math.Abs(diffs[j]) })
+		d.diff = diffs[0]
+	}
+	t.datesRes = d
+	return d
+}
+
+var (
+	reLocalRcvd  = regexp.MustCompile(`\bfrom (?:localhost\s|(?:\S+ ){1,2}\S*\b127\.0\.0\.1\b)`)
+	reQmailLocal = regexp.MustCompile(`qmail \d+ invoked by uid \d+`)
+	reFetchmail  = regexp.MustCompile(`\bby localhost with \w+ \(fetchmail-[\d.]+`)
+)
+
+// parseDate is SpamAssassin's parse_rfc822_date (Mail/SpamAssassin/Util.pm), whose
+// leniencies the date rules are tuned to: two-digit years before 50 are 20xx,
+// other short years 19xx, years outside 1970-2037 are clamped to them, an
+// impossible day is the first of the next month, zone names are read from its
+// table and unknown ones are UTC.
+func parseDate(date string) (int64, bool) {
+	s := " " + strings.Join(strings.Fields(reDateComma.ReplaceAllString(date, " ")), " ") + " "
+	var day, year, mon int
+	cut := func(loc []int) { s = s[:loc[0]] + " " + s[loc[1]:] }
+	if m := reDate1.FindStringSubmatchIndex(s); m != nil {
+		day, _ = strconv.Atoi(s[m[2]:m[3]])
+		mon = monthIndex(s[m[4]:m[5]])
+		year, _ = strconv.Atoi(s[m[6]:m[7]])
+		cut(m)
+	} else if m := reDate2.FindStringSubmatchIndex(s); m != nil {
+		mon = monthIndex(s[m[2]:m[3]])
+		day, _ = strconv.Atoi(s[m[4]:m[5]])
+		year, _ = strconv.Atoi(s[m[6]:m[7]])
+		cut(m)
+	} else if m := reDate3.FindStringSubmatchIndex(s); m != nil {
+		day, _ = strconv.Atoi(s[m[2]:m[3]])
+		mon = monthIndex(s[m[4]:m[5]])
+		digits := s[m[6]:m[7]]
+		year, _ = strconv.Atoi(digits)
+		if len(digits) == 2 && year < 50 {
+			year += 2000
+		} else {
+			year += 1900
+		}
+		cut(m)
+	} else {
+		return 0, false
+	}
+	var hh, mm, ss int
+	if m := reDateTime.FindStringSubmatchIndex(s); m != nil {
+		hh, _ = strconv.Atoi(s[m[2]:m[3]])
+		mm, _ = strconv.Atoi(s[m[4]:m[5]])
+		if m[8] >= 0 {
+			ss, _ = strconv.Atoi(s[m[8]:m[9]])
+		}
+		cut(m)
+	}
+	offset := 0
+	if m := reDateOffset.FindStringSubmatch(s); m != nil {
+		offset = zoneOffset(m[1])
+	} else if m := reDateZone.FindStringSubmatch(s); m != nil {
+		if z, ok := dateZones[m[1]]; ok {
+			offset = zoneOffset(z)
+		}
+	}
+	ss, mm, hh = min(ss, 59), min(mm, 59), min(hh, 23)
+	maxDay := 31
+	switch mon {
+	case 4, 6, 9, 11:
+		maxDay = 30
+	case 2:
+		maxDay = 28
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			maxDay = 29
+		}
+	}
+	if day > maxDay {
+		day, mon = 1, mon+1
+		if mon > 12 {
+			mon, year = 1, year+1
+		}
+	}
+	year = max(1970, min(year, 2037))
+	if mon == 0 {
+		return 0, false
+	}
+	u := time.Date(year, time.Month(mon), max(day, 1), hh, mm, ss, 0, time.UTC).Unix()
+	if offset > 0 && u < int64(offset) {
+		return 0, true
+	}
+	return u - int64(offset), true
+}
+
+var (
+	reDateComma  = regexp.MustCompile(`, *`)
+	reDate1      = regexp.MustCompile(`(?i) (\d+) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) `)
+	reDate2      = regexp.MustCompile(`(?i) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d+) \d+:\d+:\d+ (\d{4}) `)
+	reDate3      = regexp.MustCompile(`(?i) (\d+) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{2,3}) `)
+	reDateTime   = regexp.MustCompile(` (\d?\d):(\d\d)(:(\d\d))? `)
+	reDateOffset = regexp.MustCompile(` ([-+]\d{4}) `)
+	reDateZone   = regexp.MustCompile(`\b([A-Z]{2,4}(?:-DST)?)\b`)
+	// SpamAssassin's %TZ.
+	dateZones = map[string]string{"UT": "+0000", "UTC": "+0000", "NDT": "-0230", "AST": "-0400", "ADT": "-0300",
+		"NST": "-0330", "EST": "-0500", "EDT": "-0400", "CST": "-0600", "CDT": "-0500", "MST": "-0700",
+		"MDT": "-0600", "PST": "-0800", "PDT": "-0700", "HST": "-1000", "AKST": "-0900", "AKDT": "-0800",
+		"HADT": "-0900", "HAST": "-1000", "GMT": "+0000", "BST": "+0100", "IST": "+0100", "WET": "+0000",
+		"WEST": "+0100", "CET": "+0100", "CEST": "+0200", "EET": "+0200", "EEST": "+0300", "MSK": "+0300",
+		"MSD": "+0400", "MET": "+0100", "MEZ": "+0100", "MEST": "+0200", "MESZ": "+0200", "BRST": "-0200",
+		"BRT": "-0300", "AEST": "+1000", "AEDT": "+1100", "ACST": "+0930", "ACDT": "+1030", "AWST": "+0800",
+		"NZST": "+1200", "NZDT": "+1300", "JST": "+0900", "KST": "+0900", "HKT": "+0800", "SGT": "+0800",
+		"PHT": "+0800", "IDT": "+0300"}
+)
+
+func monthIndex(s string) int {
+	const months = "janfebmaraprmayjunjulaugsepoctnovdec"
+	if i := strings.Index(months, strings.ToLower(s)); i >= 0 && i%3 == 0 {
+		return i/3 + 1
+	}
+	return 0
+}
+
+// zoneOffset is a +hhmm offset in seconds.
+func zoneOffset(z string) int {
+	if len(z) != 5 || (z[0] != '+' && z[0] != '-') {
+		return 0
+	}
+	h, err1 := strconv.Atoi(z[1:3])
+	m, err2 := strconv.Atoi(z[3:5])
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	o := h*3600 + m*60
+	if z[0] == '-' {
+		o = -o
+	}
+	return o
+}
+
+// secondLevel is the last two labels of an address's domain, as
+// check_equal_from_domains compares them.
+func secondLevel(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	dom := addr[i+1:]
+	labels := strings.Split(dom, ".")
+	if len(labels) > 2 {
+		dom = strings.Join(labels[len(labels)-2:], ".")
+	}
+	return dom
+}
+
+// matchDynamic matches an expression built from the message's own text (an
+// address quoted into it): text that is not valid UTF-8 cannot be compiled, and
+// then does not match.
+func matchDynamic(expr, s string) bool {
+	re, err := regexp.Compile(expr)
+	return err == nil && re.MatchString(s)
+}

@@ -1,0 +1,857 @@
+package rules
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
+)
+
+// SpamAssassin's HTMLEval plugin and the HTML analysis it reads
+// (Mail/SpamAssassin/HTML.pm): for each text/html part, which tags it has and
+// whether they balance, how many are not HTML at all, text in colours that hide
+// it, images against text, anchors, comments and titles.
+
+// htmlStats are the analyses of a message's HTML parts (SpamAssassin's html_all).
+type htmlStats struct{ parts []*htmlPart }
+
+// htmlPart is one part's analysis; its fields are SpamAssassin's result names.
+type htmlPart struct {
+	inside                          map[string]int // open minus closed, per tag (present: seen)
+	length                          int            // characters of HTML source
+	tags, elements                  int
+	tagsSeen, elementsSeen          int
+	hasElements, hasElementsSeen    bool
+	closedExtra                     int
+	obfuscation                     int
+	imageArea                       int
+	maxSize                         float64
+	nonSpaceLen                     int
+	fontLowContrast, fontInvalidCol bool
+	fontFaceBad, embeds, formMailto bool
+	iframeSrc                       bool
+	anchor, comment, title          []string
+	titleIndex                      int
+
+	style    []textStyle
+	basefont float64
+	text     []string // rendered text chunks
+	textWS   []bool   // chunk is white space made by a tag
+	textInv  []bool   // chunk is invisible
+}
+
+type textStyle struct {
+	tag, fg, bg          string
+	size                 float64
+	display, visibility  string
+	hasStyle, hasDisplay bool
+}
+
+func (t *target) html() *htmlStats {
+	if t.htmlRes != nil {
+		return t.htmlRes
+	}
+	t.htmlRes = &htmlStats{}
+	for _, p := range t.msg.Parsed.Parts {
+		if p.ContentType == "text/html" && p.Text != "" {
+			t.htmlRes.parts = append(t.htmlRes.parts, analyzeHTML(p.Text))
+		}
+	}
+	return t.htmlRes
+}
+
+var (
+	reSelfClosing = regexp.MustCompile(`(?i)<(\w+)\s*/>`)
+	reFontFaceOK  = regexp.MustCompile(`(?i)^\s*["'.]?[a-z ][a-z -]*[a-z]\d?["']?(?:,\s*["']?[a-z][a-z -]*[a-z]\d?["']?)*;?$`)
+	reSizeRel     = regexp.MustCompile(`^\s*([+-]\d+)`)
+	reSizeAbs     = regexp.MustCompile(`^\s*(\d+)`)
+	reImgDim      = regexp.MustCompile(`^(\d+)(%)?$`)
+	reCSSColor    = regexp.MustCompile(`(?i)^\s*(background-)?color:\s*(.+?)\s*$`)
+	reCSSBack     = regexp.MustCompile(`^\s*background:\s*(.+?)\s*$`)
+	reCSSProp     = regexp.MustCompile(`(?i)^\s*([a-z_-]+)\s*:\s*(\S.*?)\s*$`)
+	reImportant   = regexp.MustCompile(`\s*!\s*important$`)
+	reRGBPct      = regexp.MustCompile(`(?i)rgb\((\d+)%,\s*(\d+)%,\s*(\d+)%\s*\)`)
+	reRGB         = regexp.MustCompile(`(?i)rgb\((\d+),\s*(\d+),\s*(\d+)\s*\)`)
+	reColorShape  = regexp.MustCompile(`(?i)^[#a-f0-9]*$|rgb\([\d%, ]*\)`)
+	reNamespace   = regexp.MustCompile(`^(?:o|st\d):[\w-]+/?$`)
+)
+
+// analyzeHTML is HTML.pm's parse of one part, on golang.org/x/net/html's tokenizer.
+func analyzeHTML(src string) *htmlPart {
+	h := &htmlPart{inside: map[string]int{}, maxSize: 3, basefont: 3, titleIndex: -1}
+	h.length = utf8.RuneCountInString(src)
+	h.style = []textStyle{{tag: "default", fg: "#000000", bg: "#ffffff", size: 3}}
+	src = strings.ReplaceAll(src, "&nbsp;", " ")
+	src = reSelfClosing.ReplaceAllString(src, "<$1>")
+	src = strings.NewReplacer("\u201c", `"`, "\u201d", `"`).Replace(src)
+	z := html.NewTokenizer(strings.NewReader(src))
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			break
+		}
+		tok := z.Token()
+		switch tt {
+		case html.StartTagToken, html.SelfClosingTagToken:
+			h.tag(strings.ToLower(tok.Data), attrMap(tok.Attr), 1)
+		case html.EndTagToken:
+			h.tag(strings.ToLower(tok.Data), nil, -1)
+		case html.TextToken:
+			h.textEvent(tok.Data)
+		case html.CommentToken:
+			h.comment = append(h.comment, string(z.Raw()))
+		case html.DoctypeToken:
+			h.elements++
+			h.tags++
+			h.hasElements = true
+			h.inside["!doctype"] = 0
+		}
+	}
+	for h.inside["style"] > 0 {
+		h.tag("style", nil, -1)
+	}
+	for h.inside["script"] > 0 {
+		h.tag("script", nil, -1)
+	}
+	rendered := strings.Join(h.text, "")
+	space := 0
+	for _, r := range rendered {
+		if unicode.IsSpace(r) {
+			space++
+		}
+	}
+	h.nonSpaceLen = utf8.RuneCountInString(rendered) - space
+	return h
+}
+
+func attrMap(attrs []html.Attribute) map[string]string {
+	m := make(map[string]string, len(attrs))
+	for _, a := range attrs {
+		if _, dup := m[strings.ToLower(a.Key)]; !dup {
+			m[strings.ToLower(a.Key)] = a.Val
+		}
+	}
+	return m
+}
+
+// tag is html_tag: num is +1 for a start tag, -1 for an end tag.
+func (h *htmlPart) tag(tag string, attr map[string]string, num int) {
+	namespace := reNamespace.MatchString(tag)
+	_, isElement := htmlElements[tag]
+	if isElement || namespace {
+		h.elements++
+		h.hasElements = true
+		if _, seen := h.inside[tag]; !seen {
+			h.elementsSeen++
+			h.hasElementsSeen = true
+		}
+	}
+	h.tags++
+	if _, seen := h.inside[tag]; !seen {
+		h.tagsSeen++
+	}
+	h.inside[tag] += num
+	if h.inside[tag] < 0 {
+		h.inside[tag] = 0
+		h.closedExtra++
+	}
+	if namespace || !(isElement || htmlTricks[tag]) {
+		return
+	}
+	if htmlTextStyle[tag] {
+		h.textStyle(tag, attr, num)
+	}
+	if htmlWhitespace[tag] {
+		h.whitespace(tag)
+	}
+	if num == 1 {
+		h.tests(tag, attr)
+	}
+}
+
+func (h *htmlPart) whitespace(tag string) {
+	switch {
+	case tag == "br" || tag == "div":
+		h.display("\n", true, false)
+	case tag == "li" || tag == "th" || tag == "td" || tag == "dt" || tag == "dd" || tag == "embed" ||
+		len(tag) == 2 && tag[0] == 'h' && tag[1] >= '0' && tag[1] <= '9':
+		h.display(" ", true, false)
+	case tag == "p" || tag == "hr" || tag == "blockquote" || tag == "pre" || tag == "listing" ||
+		tag == "plaintext" || tag == "xmp" || tag == "title":
+		h.display("\n\n", true, false)
+	}
+}
+
+func (h *htmlPart) textStyle(tag string, attr map[string]string, num int) {
+	if tag == "th" {
+		tag = "td"
+	}
+	if num != 1 {
+		if tag != "body" {
+			h.closeTag(tag)
+		}
+		return
+	}
+	if tag == "basefont" {
+		if m := reSizeAbs.FindStringSubmatch(attr["size"]); m != nil {
+			h.basefont, _ = strconv.ParseFloat(m[1], 64)
+			return
+		}
+	}
+	if tag == "td" || tag == "tr" {
+		h.closeTableTag(tag)
+	}
+	n := h.style[len(h.style)-1]
+	n.tag = tag
+	switch tag {
+	case "big":
+		n.size++
+		h.style = append(h.style, n)
+		return
+	case "small":
+		n.size--
+		h.style = append(h.style, n)
+		return
+	}
+	for name, v := range attr {
+		if !htmlOKAttr[tag][name] {
+			continue
+		}
+		switch name {
+		case "text", "color":
+			n.fg = nameToRGB(v)
+		case "size":
+			if m := reSizeRel.FindStringSubmatch(v); m != nil {
+				d, _ := strconv.ParseFloat(m[1], 64)
+				n.size = h.basefont + d
+			} else if m := reSizeAbs.FindStringSubmatch(v); m != nil {
+				n.size, _ = strconv.ParseFloat(m[1], 64)
+			}
+		case "style":
+			n.hasStyle = true
+			for _, part := range strings.Split(v, ";") {
+				if m := reCSSColor.FindStringSubmatch(part); m != nil {
+					val := reImportant.ReplaceAllString(strings.ToLower(m[2]), "")
+					var c string
+					switch {
+					case strings.Contains(val, "rgb"):
+						nums := strings.Split(strings.Map(func(r rune) rune {
+							if r >= '0' && r <= '9' || r == ',' {
+								return r
+							}
+							return -1
+						}, val), ",")
+						var rgb [3]int
+						for i := 0; i < 3 && i < len(nums); i++ {
+							x, _ := strconv.Atoi(nums[i])
+							rgb[i] = min(max(x, 0), 255)
+						}
+						c = fmt.Sprintf("#%02x%02x%02x", rgb[0], rgb[1], rgb[2])
+					case val == "inherit":
+						continue
+					case val == "transparent":
+						c = val
+					default:
+						c = nameToRGB(val)
+					}
+					if m[1] != "" {
+						n.bg = c
+					} else {
+						n.fg = c
+					}
+				} else if m := reCSSBack.FindStringSubmatch(part); m != nil {
+					layers := strings.Split(strings.ToLower(m[1]), ",")
+					for _, val := range strings.Fields(layers[len(layers)-1]) {
+						if c := nameToRGB(val); c != "invalid" {
+							n.bg = c
+							break
+						}
+					}
+				} else if m := reCSSProp.FindStringSubmatch(part); m != nil {
+					switch strings.ToLower(m[1]) {
+					case "display":
+						n.display = m[2]
+					case "visibility":
+						n.visibility = m[2]
+					}
+				}
+			}
+			if n.bg == "transparent" {
+				n.bg = h.style[len(h.style)-1].bg
+			}
+			if n.fg == "transparent" {
+				n.fg = n.bg
+			}
+		}
+		if n.size > h.maxSize {
+			h.maxSize = n.size
+		}
+	}
+	h.style = append(h.style, n)
+}
+
+func (h *htmlPart) closeTableTag(tag string) {
+	found := false
+	for _, s := range h.style {
+		if s.tag == tag {
+			found = true
+		}
+	}
+	if !found {
+		return
+	}
+	for len(h.style) > 0 {
+		top := h.style[len(h.style)-1].tag
+		if (tag == "td" && (top == "font" || top == "td")) || (tag == "tr" && (top == "font" || top == "td" || top == "tr")) {
+			h.style = h.style[:len(h.style)-1]
+			continue
+		}
+		break
+	}
+}
+
+func (h *htmlPart) closeTag(tag string) {
+	found := false
+	for _, s := range h.style {
+		if s.tag == tag {
+			found = true
+		}
+	}
+	if !found {
+		return
+	}
+	for len(h.style) > 0 {
+		top := h.style[len(h.style)-1]
+		h.style = h.style[:len(h.style)-1]
+		if top.tag == tag {
+			break
+		}
+	}
+}
+
+func (h *htmlPart) tests(tag string, attr map[string]string) {
+	if face, ok := attr["face"]; tag == "font" && ok && !reFontFaceOK.MatchString(face) {
+		h.fontFaceBad = true
+	}
+	if tag == "img" && h.inside["a"] > 0 && len(h.anchor) > 0 {
+		h.anchor[len(h.anchor)-1] += "<img>\n"
+	}
+	if tag == "img" {
+		w, okW := attr["width"]
+		ht, okH := attr["height"]
+		if okW && okH {
+			dim := func(s string, pct int) int {
+				m := reImgDim.FindStringSubmatch(s)
+				if m == nil {
+					return 200
+				}
+				v, _ := strconv.Atoi(m[1])
+				if m[2] == "%" {
+					v *= pct
+				}
+				if v <= 0 {
+					return 200
+				}
+				return v
+			}
+			h.imageArea += dim(w, 8) * dim(ht, 6)
+		}
+	}
+	if a, ok := attr["action"]; tag == "form" && ok && strings.Contains(strings.ToLower(a), "mailto:") {
+		h.formMailto = true
+	}
+	if tag == "object" || tag == "embed" {
+		h.embeds = true
+	}
+	if tag == "iframe" && strings.TrimSpace(attr["src"]) != "" {
+		h.iframeSrc = true
+	}
+	if tag == "a" {
+		h.anchor = append(h.anchor, "")
+	}
+	if tag == "title" {
+		h.titleIndex++
+		h.title = append(h.title, "")
+	}
+}
+
+// textEvent is html_text.
+func (h *htmlPart) textEvent(text string) {
+	if h.inside["script"] > 0 || h.inside["style"] > 0 {
+		return
+	}
+	if h.inside["a"] > 0 && len(h.anchor) > 0 {
+		h.anchor[len(h.anchor)-1] += text
+	}
+	if h.inside["title"] > 0 && h.titleIndex >= 0 && h.titleIndex < len(h.title) {
+		h.title[h.titleIndex] += text
+	}
+	invisible := false
+	if strings.TrimFunc(text, func(r rune) bool {
+		return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' || r == 0xa0
+	}) != "" {
+		invisible = h.fontInvisible()
+	}
+	if n := len(h.text); n > 0 {
+		last := h.text[n-1]
+		if first, _ := utf8.DecodeRuneInString(text); wordRune(first) {
+			if end, _ := utf8.DecodeLastRuneInString(last); wordRune(end) {
+				h.obfuscation++
+			}
+		}
+	}
+	h.display(text, false, invisible)
+}
+
+// wordRune is a character outside SpamAssassin's [\s\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]:
+// a letter, a digit, or anything beyond ASCII.
+func wordRune(r rune) bool {
+	if r == utf8.RuneError || unicode.IsSpace(r) {
+		return false
+	}
+	return !(r >= 0x21 && r <= 0x2f || r >= 0x3a && r <= 0x40 || r >= 0x5b && r <= 0x60 || r >= 0x7b && r <= 0x7e)
+}
+
+// display is display_text: rendered text, white space made by tags kept apart.
+func (h *htmlPart) display(text string, ws, invisible bool) {
+	n := len(h.text)
+	if ws {
+		if n > 0 && !h.textWS[n-1] && !h.textInv[n-1] {
+			h.text[n-1] = strings.TrimSuffix(h.text[n-1], " ")
+		}
+	} else {
+		text = collapseSpace(text)
+		if n > 0 && !invisible && h.textWS[n-1] {
+			text = strings.TrimPrefix(text, " ")
+		}
+	}
+	h.text = append(h.text, text)
+	h.textWS = append(h.textWS, ws)
+	h.textInv = append(h.textInv, invisible)
+}
+
+// collapseSpace turns each run of white space (and no-break spaces) into one space.
+func collapseSpace(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' || r == 0xa0 {
+			if !space {
+				b.WriteByte(' ')
+			}
+			space = true
+			continue
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// fontInvisible is html_font_invisible: text in the colour of its background (or
+// nearly), in an invalid colour, tiny, or not displayed.
+func (h *htmlPart) fontInvisible() bool {
+	s := h.style[len(h.style)-1]
+	fg, bg := s.fg, s.bg
+	if len(fg) >= 6 && len(bg) >= 6 && fg[len(fg)-6:] == bg[len(bg)-6:] {
+		h.fontLowContrast = true
+		return true
+	}
+	if r1, g1, b1, ok := hexRGB(fg); ok {
+		if r2, g2, b2, ok := hexRGB(bg); ok {
+			r, g, b := float64(r1-r2), float64(g1-g2), float64(b1-b2)
+			if math.Sqrt(math.Pow(0.2126*r, 2)+math.Pow(0.7152*g, 2)+math.Pow(0.0722*b, 2)) < 12 {
+				h.fontLowContrast = true
+				return true
+			}
+		}
+	}
+	if fg == "invalid" || bg == "invalid" {
+		h.fontInvalidCol = true
+		return true
+	}
+	return s.size <= 1 || strings.EqualFold(s.display, "none") || strings.EqualFold(s.visibility, "hidden")
+}
+
+var reHexRGB = regexp.MustCompile(`^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$`)
+
+func hexRGB(c string) (r, g, b int64, ok bool) {
+	m := reHexRGB.FindStringSubmatch(c)
+	if m == nil {
+		return 0, 0, 0, false
+	}
+	r, _ = strconv.ParseInt(m[1], 16, 64)
+	g, _ = strconv.ParseInt(m[2], 16, 64)
+	b, _ = strconv.ParseInt(m[3], 16, 64)
+	return r, g, b, true
+}
+
+// nameToRGB is HTML.pm's name_to_rgb: a colour as #rrggbb, or "invalid".
+func nameToRGB(c string) string {
+	c = strings.TrimSpace(strings.ToLower(c))
+	if v, ok := cssColors[c]; ok {
+		return fmt.Sprintf("#%06x", v)
+	}
+	if !reColorShape.MatchString(c) {
+		return "invalid"
+	}
+	dec2hex := func(s string, scale bool) string {
+		v, _ := strconv.Atoi(s)
+		if scale {
+			v = int(float64(v) / 100 * 255)
+		}
+		if v < 16 {
+			return "0" + strconv.FormatInt(int64(v), 16)
+		}
+		return strconv.FormatInt(int64(v), 16)
+	}
+	if m := reRGBPct.FindStringSubmatch(c); m != nil {
+		c = "#" + dec2hex(m[1], true) + dec2hex(m[2], true) + dec2hex(m[3], true)
+	}
+	if m := reRGB.FindStringSubmatch(c); m != nil {
+		c = "#" + dec2hex(m[1], false) + dec2hex(m[2], false) + dec2hex(m[3], false)
+	}
+	if !strings.HasPrefix(c, "#") {
+		return "invalid"
+	}
+	c = strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' || r >= 'a' && r <= 'f' {
+			return r
+		}
+		return -1
+	}, c)
+	if len(c) > 6 {
+		c = c[:6]
+	}
+	if len(c) > 3 && len(c) < 6 {
+		c = c[:3]
+	}
+	if len(c)%3 != 0 {
+		c += strings.Repeat("0", 3-len(c)%3)
+	}
+	if len(c) == 3 {
+		c = string([]byte{c[0], c[0], c[1], c[1], c[2], c[2]})
+	}
+	return "#" + c
+}
+
+// The element lists of HTML.pm.
+var (
+	htmlElements = setOf("a abbr acronym address area b base bdo big blockquote body br button caption cite code col colgroup dd del dfn div dl dt em fieldset form h1 h2 h3 h4 h5 h6 head hr html i img input ins kbd label legend li link map meta noscript object ol optgroup option p param pre q samp script select small span strong style sub sup table tbody td textarea tfoot th thead title tr tt ul var " +
+		"applet basefont center dir font frame frameset iframe isindex menu noframes s strike u nobr x-sigsep x-tab")
+	htmlTricks     = setOf("bgsound embed listing plaintext xmp")
+	htmlTextStyle  = setOf("body font table tr th td big small basefont marquee span p div a")
+	htmlWhitespace = setOf("br div li th td dt dd p hr blockquote pre embed listing plaintext xmp title h1 h2 h3 h4 h5 h6")
+	htmlOKAttr     = map[string]map[string]bool{
+		"basefont": setOf("color face size"), "body": setOf("text bgcolor link alink vlink background"),
+		"font": setOf("color face size"), "marquee": setOf("bgcolor background"),
+		"table": setOf("bgcolor style"), "td": setOf("bgcolor style"), "th": setOf("bgcolor style"),
+		"tr": setOf("bgcolor style"), "span": setOf("style"), "p": setOf("style"), "div": setOf("style"),
+		"a": setOf("style"),
+	}
+)
+
+func setOf(words string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(words) {
+		m[w] = true
+	}
+	return m
+}
+
+// cssColors are the CSS colour keywords.
+var cssColors = map[string]int{
+	"aliceblue": 0xf0f8ff, "antiquewhite": 0xfaebd7, "aqua": 0x00ffff, "aquamarine": 0x7fffd4, "azure": 0xf0ffff,
+	"beige": 0xf5f5dc, "bisque": 0xffe4c4, "black": 0x000000, "blanchedalmond": 0xffebcd, "blue": 0x0000ff,
+	"blueviolet": 0x8a2be2, "brown": 0xa52a2a, "burlywood": 0xdeb887, "cadetblue": 0x5f9ea0, "chartreuse": 0x7fff00,
+	"chocolate": 0xd2691e, "coral": 0xff7f50, "cornflowerblue": 0x6495ed, "cornsilk": 0xfff8dc, "crimson": 0xdc143c,
+	"cyan": 0x00ffff, "darkblue": 0x00008b, "darkcyan": 0x008b8b, "darkgoldenrod": 0xb8860b, "darkgray": 0xa9a9a9,
+	"darkgreen": 0x006400, "darkgrey": 0xa9a9a9, "darkkhaki": 0xbdb76b, "darkmagenta": 0x8b008b,
+	"darkolivegreen": 0x556b2f, "darkorange": 0xff8c00, "darkorchid": 0x9932cc, "darkred": 0x8b0000,
+	"darksalmon": 0xe9967a, "darkseagreen": 0x8fbc8f, "darkslateblue": 0x483d8b, "darkslategray": 0x2f4f4f,
+	"darkslategrey": 0x2f4f4f, "darkturquoise": 0x00ced1, "darkviolet": 0x9400d3, "deeppink": 0xff1493,
+	"deepskyblue": 0x00bfff, "dimgray": 0x696969, "dimgrey": 0x696969, "dodgerblue": 0x1e90ff, "firebrick": 0xb22222,
+	"floralwhite": 0xfffaf0, "forestgreen": 0x228b22, "fuchsia": 0xff00ff, "gainsboro": 0xdcdcdc,
+	"ghostwhite": 0xf8f8ff, "gold": 0xffd700, "goldenrod": 0xdaa520, "gray": 0x808080, "green": 0x008000,
+	"greenyellow": 0xadff2f, "grey": 0x808080, "honeydew": 0xf0fff0, "hotpink": 0xff69b4, "indianred": 0xcd5c5c,
+	"indigo": 0x4b0082, "ivory": 0xfffff0, "khaki": 0xf0e68c, "lavender": 0xe6e6fa, "lavenderblush": 0xfff0f5,
+	"lawngreen": 0x7cfc00, "lemonchiffon": 0xfffacd, "lightblue": 0xadd8e6, "lightcoral": 0xf08080,
+	"lightcyan": 0xe0ffff, "lightgoldenrodyellow": 0xfafad2, "lightgray": 0xd3d3d3, "lightgreen": 0x90ee90,
+	"lightgrey": 0xd3d3d3, "lightpink": 0xffb6c1, "lightsalmon": 0xffa07a, "lightseagreen": 0x20b2aa,
+	"lightskyblue": 0x87cefa, "lightslategray": 0x778899, "lightslategrey": 0x778899, "lightsteelblue": 0xb0c4de,
+	"lightyellow": 0xffffe0, "lime": 0x00ff00, "limegreen": 0x32cd32, "linen": 0xfaf0e6, "magenta": 0xff00ff,
+	"maroon": 0x800000, "mediumaquamarine": 0x66cdaa, "mediumblue": 0x0000cd, "mediumorchid": 0xba55d3,
+	"mediumpurple": 0x9370db, "mediumseagreen": 0x3cb371, "mediumslateblue": 0x7b68ee, "mediumspringgreen": 0x00fa9a,
+	"mediumturquoise": 0x48d1cc, "mediumvioletred": 0xc71585, "midnightblue": 0x191970, "mintcream": 0xf5fffa,
+	"mistyrose": 0xffe4e1, "moccasin": 0xffe4b5, "navajowhite": 0xffdead, "navy": 0x000080, "oldlace": 0xfdf5e6,
+	"olive": 0x808000, "olivedrab": 0x6b8e23, "orange": 0xffa500, "orangered": 0xff4500, "orchid": 0xda70d6,
+	"palegoldenrod": 0xeee8aa, "palegreen": 0x98fb98, "paleturquoise": 0xafeeee, "palevioletred": 0xdb7093,
+	"papayawhip": 0xffefd5, "peachpuff": 0xffdab9, "peru": 0xcd853f, "pink": 0xffc0cb, "plum": 0xdda0dd,
+	"powderblue": 0xb0e0e6, "purple": 0x800080, "red": 0xff0000, "rosybrown": 0xbc8f8f, "royalblue": 0x4169e1,
+	"saddlebrown": 0x8b4513, "salmon": 0xfa8072, "sandybrown": 0xf4a460, "seagreen": 0x2e8b57, "seashell": 0xfff5ee,
+	"sienna": 0xa0522d, "silver": 0xc0c0c0, "skyblue": 0x87ceeb, "slateblue": 0x6a5acd, "slategray": 0x708090,
+	"slategrey": 0x708090, "snow": 0xfffafa, "springgreen": 0x00ff7f, "steelblue": 0x4682b4, "tan": 0xd2b48c,
+	"teal": 0x008080, "thistle": 0xd8bfd8, "tomato": 0xff6347, "turquoise": 0x40e0d0, "violet": 0xee82ee,
+	"wheat": 0xf5deb3, "white": 0xffffff, "whitesmoke": 0xf5f5f5, "yellow": 0xffff00, "yellowgreen": 0x9acd32,
+}
+
+// The HTMLEval plugin (Mail/SpamAssassin/Plugin/HTMLEval.pm).
+func init() {
+	const p = "HTMLEval"
+	anyPart := func(fn func(h *htmlPart) bool) evalFunc {
+		return func(t *target) bool {
+			for _, h := range t.html().parts {
+				if fn(h) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	register(p, "html_tag_exists", func(args []string) (evalFunc, error) {
+		if len(args) != 1 {
+			return nil, fmt.Errorf("want TAG")
+		}
+		tag := strings.ToLower(args[0])
+		return anyPart(func(h *htmlPart) bool { _, ok := h.inside[tag]; return ok }), nil
+	})
+	register(p, "html_tag_balance", func(args []string) (evalFunc, error) {
+		if len(args) != 2 {
+			return nil, fmt.Errorf("want TAG, EXPR")
+		}
+		tag := strings.ToLower(args[0])
+		cmp, err := comparison(args[1])
+		if err != nil {
+			return nil, err
+		}
+		return anyPart(func(h *htmlPart) bool {
+			v, ok := h.inside[tag]
+			return ok && cmp(float64(v))
+		}), nil
+	})
+	register(p, "html_image_only", func(args []string) (evalFunc, error) {
+		lo, hi, err := bounds(args)
+		if err != nil {
+			return nil, err
+		}
+		return anyPart(func(h *htmlPart) bool {
+			_, img := h.inside["img"]
+			return img && float64(h.length) > lo && float64(h.length) <= hi
+		}), nil
+	})
+	register(p, "html_image_ratio", func(args []string) (evalFunc, error) {
+		lo, hi, err := bounds(args)
+		if err != nil {
+			return nil, err
+		}
+		return anyPart(func(h *htmlPart) bool {
+			if h.imageArea <= 0 {
+				return false
+			}
+			r := float64(h.nonSpaceLen) / float64(h.imageArea)
+			return r > lo && r <= hi
+		}), nil
+	})
+	fixed(p, "html_charset_faraway", func(*target) bool { return false }) // ok_locales "all"
+	register(p, "html_test", func(args []string) (evalFunc, error) {
+		if len(args) != 1 {
+			return nil, fmt.Errorf("want TEST")
+		}
+		var get func(h *htmlPart) bool
+		switch args[0] {
+		case "html":
+			get = func(*htmlPart) bool { return true }
+		case "font_low_contrast":
+			get = func(h *htmlPart) bool { return h.fontLowContrast }
+		case "font_invalid_color":
+			get = func(h *htmlPart) bool { return h.fontInvalidCol }
+		case "font_face_bad":
+			get = func(h *htmlPart) bool { return h.fontFaceBad }
+		case "embeds":
+			get = func(h *htmlPart) bool { return h.embeds }
+		case "form_action_mailto":
+			get = func(h *htmlPart) bool { return h.formMailto }
+		default:
+			return nil, fmt.Errorf("html_test %q not implemented", args[0])
+		}
+		return anyPart(get), nil
+	})
+	value := func(name string) (func(h *htmlPart) (float64, bool), error) {
+		switch name {
+		case "length":
+			return func(h *htmlPart) (float64, bool) { return float64(h.length), true }, nil
+		case "max_size":
+			return func(h *htmlPart) (float64, bool) { return h.maxSize, true }, nil
+		case "non_space_len":
+			return func(h *htmlPart) (float64, bool) { return float64(h.nonSpaceLen), true }, nil
+		case "image_area":
+			return func(h *htmlPart) (float64, bool) { return float64(h.imageArea), true }, nil
+		case "closed_extra_ratio":
+			return func(h *htmlPart) (float64, bool) {
+				return float64(h.closedExtra) / float64(h.tags), h.tags > 0
+			}, nil
+		case "bad_tag_ratio":
+			return func(h *htmlPart) (float64, bool) {
+				return float64(h.tags-h.elements) / float64(h.tags), h.tags > 0 && h.hasElements
+			}, nil
+		case "non_element_ratio":
+			return func(h *htmlPart) (float64, bool) {
+				return float64(h.tagsSeen-h.elementsSeen) / float64(h.tagsSeen), h.tagsSeen > 0 && h.hasElementsSeen
+			}, nil
+		case "obfuscation_ratio":
+			return func(h *htmlPart) (float64, bool) {
+				return float64(h.obfuscation) / float64(h.tags), h.tags > 0 && h.obfuscation > 0
+			}, nil
+		}
+		return nil, fmt.Errorf("html value %q not implemented", name)
+	}
+	register(p, "html_range", func(args []string) (evalFunc, error) {
+		if len(args) != 3 && len(args) != 2 {
+			return nil, fmt.Errorf("want TEST, MIN, MAX")
+		}
+		get, err := value(args[0])
+		if err != nil {
+			return nil, err
+		}
+		lo, err := strconv.ParseFloat(args[1], 64)
+		if err != nil {
+			return nil, err
+		}
+		hi := math.Inf(1)
+		if len(args) == 3 && args[2] != "inf" {
+			if hi, err = strconv.ParseFloat(args[2], 64); err != nil {
+				return nil, err
+			}
+		}
+		return anyPart(func(h *htmlPart) bool {
+			v, ok := get(h)
+			return ok && v > lo && v <= hi
+		}), nil
+	})
+	register(p, "html_eval", func(args []string) (evalFunc, error) {
+		if len(args) != 2 {
+			return nil, fmt.Errorf("want TEST, EXPR")
+		}
+		get, err := value(args[0])
+		if err != nil {
+			return nil, err
+		}
+		cmp, err := comparison(args[1])
+		if err != nil {
+			return nil, err
+		}
+		return anyPart(func(h *htmlPart) bool {
+			v, ok := get(h)
+			return ok && cmp(v)
+		}), nil
+	})
+	textList := func(name string) (func(h *htmlPart) []string, error) {
+		switch name {
+		case "anchor":
+			return func(h *htmlPart) []string { return h.anchor }, nil
+		case "comment":
+			return func(h *htmlPart) []string { return h.comment }, nil
+		case "title":
+			return func(h *htmlPart) []string { return h.title }, nil
+		}
+		return nil, fmt.Errorf("html text %q not implemented", name)
+	}
+	matcher := func(want bool) func(args []string) (evalFunc, error) {
+		return func(args []string) (evalFunc, error) {
+			if len(args) != 2 {
+				return nil, fmt.Errorf("want TEXT, REGEX")
+			}
+			list, err := textList(args[0])
+			if err != nil {
+				return nil, err
+			}
+			rx, _, err := perlRegex("/" + args[1] + "/")
+			if err != nil {
+				return nil, err
+			}
+			return anyPart(func(h *htmlPart) bool {
+				for _, s := range list(h) {
+					if rx.MatchString(s) == want {
+						return true
+					}
+				}
+				return false
+			}), nil
+		}
+	}
+	register(p, "html_text_match", matcher(true))
+	register(p, "html_text_not_match", matcher(false))
+	register(p, "html_title_subject_ratio", func(args []string) (evalFunc, error) {
+		if len(args) != 1 {
+			return nil, fmt.Errorf("want RATIO")
+		}
+		ratio, err := strconv.ParseFloat(args[0], 64)
+		if err != nil {
+			return nil, err
+		}
+		return func(t *target) bool {
+			subject := utf8.RuneCountInString(t.get("Subject"))
+			if subject == 0 {
+				return false
+			}
+			for _, h := range t.html().parts {
+				best := 0.0
+				for _, s := range h.title {
+					best = max(best, float64(utf8.RuneCountInString(s))/float64(subject))
+				}
+				if best > ratio {
+					return true
+				}
+			}
+			return false
+		}, nil
+	})
+	fixed(p, "check_iframe_src", anyPart(func(h *htmlPart) bool { return h.iframeSrc }))
+}
+
+// bounds reads (min, max) arguments.
+func bounds(args []string) (float64, float64, error) {
+	if len(args) != 2 {
+		return 0, 0, fmt.Errorf("want MIN, MAX")
+	}
+	lo, err1 := strconv.ParseFloat(args[0], 64)
+	hi, err2 := strconv.ParseFloat(args[1], 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("bad bounds %q, %q", args[0], args[1])
+	}
+	return lo, hi, nil
+}
+
+// comparison reads the expressions HTMLEval evaluates with Perl ("!= 0", "< 384").
+func comparison(expr string) (func(float64) bool, error) {
+	e := strings.TrimSpace(expr)
+	for _, op := range []string{"<=", ">=", "==", "!=", "<", ">"} {
+		if rest, ok := strings.CutPrefix(e, op); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				return nil, fmt.Errorf("expression %q: %v", expr, err)
+			}
+			return func(x float64) bool {
+				switch op {
+				case "<=":
+					return x <= v
+				case ">=":
+					return x >= v
+				case "==":
+					return x == v
+				case "!=":
+					return x != v
+				case "<":
+					return x < v
+				}
+				return x > v
+			}, nil
+		}
+	}
+	return nil, fmt.Errorf("expression %q not understood", expr)
+}

@@ -1,0 +1,179 @@
+package rules
+
+import (
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+)
+
+// What eval functions read of a message, as SpamAssassin's $pms->get gives it, and
+// what several of them compute once per message (kept in evalCache).
+
+// evalCache holds per-message results that several evals share.
+type evalCache struct {
+	gets map[string]string
+
+	envFromDone    bool
+	envFrom        string
+	hotmailDone    bool
+	hotmailRes     hotmailResult
+	recipientsDone bool
+	recipientsRes  recipientStats
+	datesDone      bool
+	datesRes       dateStats
+	relaysRes      *relays
+	mimeRes        *mimeStats
+	htmlRes        *htmlStats
+	uppercaseDone  bool
+	uppercase      float64
+	base64LenDone  bool
+	base64Len      int
+	rawTextDone    bool
+	rawTextCache   string
+	altDiffDone    bool
+	altDiffRes     altDiffStats
+}
+
+// get is SpamAssassin's $pms->get(field) in scalar context: every instance of the
+// field, unfolded and decoded, joined by newlines; "" when absent. FIELD:addr is the
+// first address, FIELD:name its display name, FIELD:raw undecoded; the fields ALL,
+// ToCc, MESSAGEID and EnvelopeFrom are SpamAssassin's.
+func (t *target) get(field string) string {
+	if v, ok := t.gets[field]; ok {
+		return v
+	}
+	if t.gets == nil {
+		t.gets = map[string]string{}
+	}
+	name, mod, _ := strings.Cut(field, ":")
+	var v string
+	switch {
+	case name == "EnvelopeFrom":
+		v = t.envelopeFrom()
+	case mod == "addr":
+		if a := t.addresses(name); len(a) > 0 {
+			v = a[0]
+		}
+	default:
+		v, _ = t.headerValue(name, mod)
+	}
+	t.gets[field] = v
+	return v
+}
+
+// rawHeader is a field's raw value, unfolded: get(field+":raw").
+func (t *target) rawHeader(field string) string { return t.get(field + ":raw") }
+
+// addresses are the addresses of every instance of a field (ToCc: To and Cc), as
+// SpamAssassin's FIELD:addr gives them in list context.
+func (t *target) addresses(field string) []string {
+	var values []string
+	switch field {
+	case "ToCc":
+		values = append(t.header.Values("To"), t.header.Values("Cc")...)
+	default:
+		values = t.header.Values(field)
+	}
+	var out []string
+	for _, v := range values {
+		v = strings.Join(strings.Fields(v), " ")
+		if d, err := wordDecoder.DecodeHeader(v); err == nil {
+			v = d
+		}
+		if list, err := mail.ParseAddressList(v); err == nil {
+			for _, a := range list {
+				out = append(out, a.Address)
+			}
+			continue
+		}
+		// Malformed: take what looks like addresses, as SpamAssassin's parser
+		// does with most of them.
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if i := strings.LastIndexByte(part, '<'); i >= 0 {
+				part = strings.TrimSuffix(part[i+1:], ">")
+				if j := strings.IndexByte(part, '>'); j >= 0 {
+					part = part[:j]
+				}
+			} else if f := strings.Fields(part); len(f) > 0 {
+				part = f[len(f)-1]
+			}
+			if part = strings.Trim(part, "<>\"' "); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+// envelopeFrom is the envelope sender: the MTA's MAIL FROM when the milter gave
+// it, else as SpamAssassin's get_envelope_from reads it from the message: the
+// envelope sender the newest untrusted relay recorded, else X-Envelope-From,
+// Envelope-Sender or Return-Path when they stand above every Received line (added
+// by the receiving MTA, not by whoever sent the message).
+func (t *target) envelopeFrom() string {
+	if t.envFromDone {
+		return t.envFrom
+	}
+	t.envFromDone = true
+	if e := t.msg.Env; e != nil && e.MailFrom != "" {
+		t.envFrom = strings.Trim(e.MailFrom, "<>")
+		return t.envFrom
+	}
+	r := t.relays()
+	var last *relay
+	if len(r.untrusted) > 0 {
+		last = &r.untrusted[0]
+	} else if len(r.trusted) > 0 {
+		last = &r.trusted[len(r.trusted)-1]
+	}
+	if last != nil && strings.Index(last.envfrom, "@") > 0 {
+		t.envFrom = last.envfrom
+		return t.envFrom
+	}
+	if x := t.addresses("X-Sender"); len(x) > 0 && strings.Contains(x[0], "@") &&
+		strings.Contains(t.get("Received"), "(fetchmail") {
+		return ""
+	}
+	// Where each field first appears, and the first Received.
+	first := map[string]int{}
+	i := 0
+	for f := t.header.Fields(); f.Next(); i++ {
+		k := strings.ToLower(f.Key())
+		if _, ok := first[k]; !ok {
+			first[k] = i
+		}
+	}
+	rcvd, hasRcvd := first["received"]
+	for _, f := range []string{"X-Envelope-From", "Envelope-Sender", "Return-Path"} {
+		a := t.addresses(f)
+		if len(a) == 0 {
+			continue
+		}
+		if hasRcvd && rcvd < first[strings.ToLower(f)] {
+			if f == "X-Envelope-From" {
+				return "" // SpamAssassin gives up here
+			}
+			continue
+		}
+		t.envFrom = a[0]
+		return t.envFrom
+	}
+	return ""
+}
+
+// receivedLines are the Received fields, each unfolded onto one line, newest first.
+func (t *target) receivedLines() []string {
+	if v := t.get("Received"); v != "" {
+		return strings.Split(v, "\n")
+	}
+	return nil
+}
+
+// receivedOneLine is every Received field on one line, white space collapsed
+// ($rcvd =~ s/\s+/ /gs in SpamAssassin).
+func (t *target) receivedOneLine() string {
+	return strings.Join(strings.Fields(t.get("Received")), " ")
+}
+
+func isValidUTF8(s string) bool { return utf8.ValidString(s) }

@@ -1,0 +1,151 @@
+package rules
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// evalHits loads one eval rule and says whether it hits the message.
+func evalHits(t *testing.T, call, extra, msg string) bool {
+	t.Helper()
+	dir := writeRules(t, map[string]string{"e.cf": extra + "\nheader T_EVAL eval:" + call + "\nscore T_EVAL 1\n"})
+	s, problems := Load(filepath.Join(dir, "e.cf"))
+	for _, p := range problems {
+		if p.Rule == "T_EVAL" {
+			t.Fatalf("%s: %s", call, p)
+		}
+	}
+	for _, n := range hitNames(s, msgOf(t, msg)) {
+		if n == "T_EVAL" {
+			return true
+		}
+	}
+	return false
+}
+
+// Each eval on a message it hits and one it misses, as SpamAssassin's Perl decides
+// them (Mail/SpamAssassin/Plugin/*.pm).
+func TestEvals(t *testing.T) {
+	const plain = "From: a@example.org\nTo: b@example.net\nSubject: hello there\nDate: Mon, 1 Jun 2026 10:00:00 +0000\nMessage-ID: <1@example.org>\n"
+	rcvd := func(date string) string {
+		return "Received: from mx.example.org (mx.example.org [192.0.2.1]) by mx.example.net (Postfix) with ESMTP id ABC123; " + date + "\n"
+	}
+	html := func(body string) string {
+		return plain + "MIME-Version: 1.0\nContent-Type: text/html\n\n" + body + "\n"
+	}
+	const freemail = "freemail_domains gmail.com yahoo.* hotmail.com"
+	tests := []struct {
+		call, extra string
+		hit, miss   string
+	}{
+		{"check_for_missing_to_header()", "",
+			"From: a@example.org\nSubject: x\n\nbody\n", plain + "\nbody\n"},
+		{"subject_is_all_caps()", "",
+			"From: a@example.org\nSubject: MAKE MONEY FAST NOW\n\nx\n", plain + "\nbody\n"},
+		{"check_for_shifted_date('-6', '-3')", "",
+			rcvd("Mon, 1 Jun 2026 14:00:00 +0000") + plain + "\nx\n", rcvd("Mon, 1 Jun 2026 10:05:00 +0000") + plain + "\nx\n"},
+		{"check_for_shifted_date('undef', '-96')", "",
+			rcvd("Mon, 1 Jun 2026 10:00:00 +0000") + strings.Replace(plain, "1 Jun 2026", "1 Jun 1999", 1) + "\nx\n", rcvd("Mon, 1 Jun 2026 10:00:00 +0000") + plain + "\nx\n"},
+		{"similar_recipients('0.5','undef')", "",
+			"From: a@example.org\nTo: aa1@ex1.example, aa2@ex2.example, aa3@ex3.example, aa4@ex4.example, aa5@ex5.example\nSubject: x\n\nx\n",
+			"From: a@example.org\nTo: bob@one.example, carol@two.test, dave@three.invalid, erin@four.example, frank@five.test\nSubject: x\n\nx\n"},
+		{"check_equal_from_domains()", "",
+			"Return-Path: <bounce@mailer.example>\n" + plain + "\nx\n", "Return-Path: <a@example.org>\n" + plain + "\nx\n"},
+		{"check_header_count_range('To', '2', '10')", "",
+			"To: a@example.com\nTo: b@example.com\nSubject: x\n\nx\n", plain + "\nx\n"},
+		{"check_unresolved_template()", "",
+			plain + "X-Campaign: %CUSTOMER_ID\n\nx\n", plain + "\nx\n"},
+		{"check_outlook_message_id()", "",
+			"Message-ID: <000001c2a0b1$12345678$0100a8c0@home>\nDate: Mon, 1 Jun 2026 10:00:00 +0000\nSubject: x\n\nx\n", plain + "\nx\n"},
+		{"check_for_no_rdns_dotcom_helo()", "",
+			"Received: from hotmail.com (unknown [198.51.100.7]) by mx.example.net (Postfix) with ESMTP id X1; Mon, 1 Jun 2026 10:00:00 +0000\n" + plain + "\nx\n",
+			rcvd("Mon, 1 Jun 2026 10:00:00 +0000") + plain + "\nx\n"},
+		{"check_relays_unparseable()", "",
+			"Received: from garbled beyond recognition\n" + plain + "\nx\n", rcvd("Mon, 1 Jun 2026 10:00:00 +0000") + plain + "\nx\n"},
+		{"check_freemail_from()", freemail,
+			"From: someone@gmail.com\nSubject: x\n\nx\n", plain + "\nx\n"},
+		{"check_freemail_from('\\d@')", freemail,
+			"From: someone77@yahoo.fr\nSubject: x\n\nx\n", "From: someone@yahoo.fr\nSubject: x\n\nx\n"},
+		{"check_freemail_replyto('replyto')", freemail,
+			"From: a@gmail.com\nReply-To: b@hotmail.com\nSubject: x\n\nx\n", "From: a@gmail.com\nReply-To: a@gmail.com\nSubject: x\n\nx\n"},
+		{"check_freemail_header('Reply-To')", freemail,
+			"From: a@example.org\nReply-To: b@hotmail.com\nSubject: x\n\nx\n", "From: a@example.org\nReply-To: b@example.org\nSubject: x\n\nx\n"},
+		{"html_test('font_low_contrast')", "",
+			html(`<html><body bgcolor="#ffffff"><font color="#fefefe">hidden words</font></body></html>`), html(`<html><body><p>plain words</p></body></html>`)},
+		{"html_image_only('0000','0400')", "",
+			html(`<html><img src="http://x.example/a.png"></html>`), html(`<html><p>text only</p></html>`)},
+		{"html_tag_balance('body', '!= 0')", "",
+			html(`<html><body><p>open body</p></html>`), html(`<html><body><p>x</p></body></html>`)},
+		{"html_tag_exists('script')", "",
+			html(`<html><script>x()</script></html>`), html(`<html><p>x</p></html>`)},
+		{"html_range('non_element_ratio','0.40','0.90')", "",
+			html(`<foo><bar><baz><p>x</p></baz></bar></foo>`), html(`<html><body><p>x</p></body></html>`)},
+		{"html_text_match('anchor', '<img>')", "",
+			html(`<a href="http://x.example/"><img src="y.png"></a>`), html(`<a href="http://x.example/">click</a>`)},
+		{"html_title_subject_ratio('3.5')", "",
+			html(`<html><head><title>a very long title that is much longer than the subject line</title></head></html>`), html(`<html><head><title>hi</title></head></html>`)},
+		{"check_for_mime_html_only()", "",
+			html("<p>x</p>"), plain + "\nx\n"},
+		{"check_for_mime('mime_base64_count')", "",
+			plain + "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\naGVsbG8=\n", plain + "\nx\n"},
+		{"check_for_uppercase('50', '100')", "",
+			plain + "\n" + strings.Repeat("THIS IS ALL SHOUTING TEXT FOR YOU ", 10) + "\n", plain + "\n" + strings.Repeat("this is quiet text for you ", 10) + "\n"},
+		{"multipart_alternative_difference('99', '100')", "",
+			plain + "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nnothing alike\n--b\nContent-Type: text/html\n\n<p>buy cheap pills today</p>\n--b--\n",
+			plain + "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nbuy cheap pills today\n--b\nContent-Type: text/html\n\n<p>buy cheap pills today</p>\n--b--\n"},
+		{"check_body_length('20')", "",
+			plain + "\nshort\n", plain + "\n" + strings.Repeat("long body ", 10) + "\n"},
+		{"check_for_spf_pass()", "", "", plain + "\nx\n"}, // offline: never
+	}
+	for _, tt := range tests {
+		t.Run(strings.SplitN(tt.call, "(", 2)[0], func(t *testing.T) {
+			if tt.hit != "" && !evalHits(t, tt.call, tt.extra, tt.hit) {
+				t.Errorf("%s misses the message it should hit", tt.call)
+			}
+			if evalHits(t, tt.call, tt.extra, tt.miss) {
+				t.Errorf("%s hits the message it should miss", tt.call)
+			}
+		})
+	}
+}
+
+// TestEvalArguments: arguments an eval cannot take skip the rule with a warning;
+// the set still loads.
+func TestEvalArguments(t *testing.T) {
+	for _, call := range []string{"check_for_shifted_date('x', 'y')", "html_test('no_such_test')", "check_for_mime('mime_qp_long_line')", "no_such_eval()"} {
+		dir := writeRules(t, map[string]string{"e.cf": "header T_EVAL eval:" + call + "\n"})
+		_, problems := Load(filepath.Join(dir, "e.cf"))
+		if len(problems) != 1 || !problems[0].Warning || !strings.Contains(problems[0].Msg, "skipped") {
+			t.Errorf("%s: %v", call, problems)
+		}
+	}
+}
+
+func TestParseDate(t *testing.T) {
+	for in, want := range map[string]int64{
+		"Mon, 1 Jun 2026 10:00:00 +0000":        1780308000,
+		"Mon, 1 Jun 2026 10:00:00 EDT":          1780308000 + 4*3600,
+		"1 Jun 26 10:00 -0130":                  1780308000 + 90*60,
+		"Wed, 05 Jun 0102 05:50:03 +0600":       0,                     // year 102: clamped to 1970, as SpamAssassin does
+		"Jun 1 10:00:00 2026":                   1780272000,            // this form's time is not read: midnight, as in SpamAssassin
+		"Tue, 31 Jun 2026 10:00:00 +0000 (UTC)": 1780308000 + 30*86400, // 31 June is 1 July
+	} {
+		got, ok := parseDate(in)
+		if !ok || (want != 0 && got != want) || (want == 0 && got > 86400*366) {
+			t.Errorf("parseDate(%q) = %d, %v; want %d", in, got, ok, want)
+		}
+	}
+	if _, ok := parseDate("no date here"); ok {
+		t.Error("parsed a non-date")
+	}
+}
+
+// TestEvalsOnBrokenText: evals that build expressions from the message's text
+// (addresses) do not panic on bytes that are not UTF-8.
+func TestEvalsOnBrokenText(t *testing.T) {
+	msg := "Return-Path: <host.example.\xa5\xbc@x.example>\nTo: \xa5\xbc@host.example\nFrom: \"n\" <\xa5@x>\nMessage-ID: <ABCDEFGHIJKLMNOPQRSTUVWXYZAB.\xa5@x>\nSubject: \xa5\xbc\n\nx\n"
+	for _, call := range []string{"check_ratware_envelope_from()", "check_ratware_name_id()", "check_for_to_in_subject('address')", "check_for_to_in_subject('user')"} {
+		evalHits(t, call, "", msg) // must not panic
+	}
+}

@@ -1,0 +1,65 @@
+package rules
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/scan"
+)
+
+// Received lines as common MTAs write them (made up for the test), and the relay
+// SpamAssassin's parser makes of each (Received.pm's as_string).
+func TestParseReceived(t *testing.T) {
+	tests := []struct {
+		line  string
+		state rcvdState
+		want  string
+	}{
+		{"from mail.example.org (mail.example.org [192.0.2.10]) by mx.example.net (Postfix) with ESMTP id 4AB12C0D3 for <a@example.net>; Mon, 1 Jun 2026 10:00:00 +0000 (UTC)",
+			rcvdParsed, "[ ip=192.0.2.10 rdns=mail.example.org helo=mail.example.org by=mx.example.net ident= envfrom= intl=0 id=4AB12C0D3 auth= msa=0 ]"},
+		{"from unknown (HELO spammer.example) (198.51.100.7) by mx.example.net with SMTP; 1 Jun 2026 10:00:00 -0000",
+			rcvdParsed, "[ ip=198.51.100.7 rdns= helo=spammer.example by=mx.example.net ident= envfrom= intl=0 id= auth= msa=0 ]"},
+		{"from pc1 ([203.0.113.5]) by relay.example.com (8.12.5/8.12.5) with ESMTP id g6MNnRhY075986; Mon, 22 Jul 2002 18:49:28 -0500",
+			rcvdParsed, "[ ip=203.0.113.5 rdns= helo=pc1 by=relay.example.com ident= envfrom= intl=0 id=g6MNnRhY075986 auth= msa=0 ]"},
+		{"from client.example.com ([198.51.100.20] helo=laptop) by smtp.example.com with esmtpa (Exim 4.96) (envelope-from <a@example.com>) id 1q2w3e-000abc-Zz; Mon, 01 Jun 2026 10:00:00 +0000",
+			rcvdParsed, "[ ip=198.51.100.20 rdns=client.example.com helo=laptop by=smtp.example.com ident= envfrom=a@example.com intl=0 id=1q2w3e-000abc-Zz auth=esmtpa msa=0 ]"},
+		{"from localhost (localhost [127.0.0.1]) by mx.example.net (Postfix) with ESMTP id 1234567; Mon, 1 Jun 2026 10:00:00 +0000",
+			rcvdParsed, "[ ip=127.0.0.1 rdns=localhost helo=localhost by=mx.example.net ident= envfrom= intl=0 id=1234567 auth= msa=0 ]"},
+		{"(qmail 8371 invoked by uid 1111); 26 Jul 2002 06:04:46 -0000", rcvdSkip, ""},
+		{"from phobos [127.0.0.1] by localhost with IMAP (fetchmail-5.9.0) for jm@localhost (single-drop)", rcvdFetcher, ""},
+		{"by mx.example.net with LMTP; Mon, 1 Jun 2026 10:00:00 +0000", rcvdSkip, ""},
+		{"from garbled beyond recognition", rcvdUnparseable, ""},
+	}
+	for _, tt := range tests {
+		r, state := parseReceived(tt.line)
+		if state != tt.state {
+			t.Errorf("%s:\nstate %d, want %d", tt.line, state, tt.state)
+			continue
+		}
+		if state == rcvdParsed && r.String() != tt.want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.line, r, tt.want)
+		}
+	}
+}
+
+// TestRelaysTrust: relays on private addresses are trusted until the first public
+// one; the milter's client, when given and not already recorded, is the first
+// untrusted relay.
+func TestRelaysTrust(t *testing.T) {
+	raw := "Received: from web (web.internal [10.0.0.5]) by mx.example.net (Postfix) with ESMTP id A1; Mon, 1 Jun 2026 10:00:00 +0000\r\n" +
+		"Received: from sender.example.org (sender.example.org [192.0.2.10]) by web.internal (Postfix) with ESMTP id B2; Mon, 1 Jun 2026 09:59:00 +0000\r\n" +
+		"Subject: x\r\n\r\nbody\r\n"
+	relaysOf := func(env *filter.Envelope) *relays {
+		m, _ := scan.Parse(bytes.NewReader([]byte(raw)))
+		return newTarget(&filter.Message{Parsed: m, Env: env}, map[Kind]bool{}).relays()
+	}
+	r := relaysOf(&filter.Envelope{})
+	if len(r.trusted) != 1 || r.trusted[0].ip != "10.0.0.5" || len(r.untrusted) != 1 || r.untrusted[0].ip != "192.0.2.10" {
+		t.Errorf("trusted %v, untrusted %v", r.trusted, r.untrusted)
+	}
+	r = relaysOf(&filter.Envelope{ClientAddr: "198.51.100.9", ClientName: "unknown", Helo: "friend", MailFrom: "<s@example.org>"})
+	if len(r.untrusted) != 3 || r.untrusted[0].ip != "198.51.100.9" || !r.untrusted[0].noReverseDNS || r.untrusted[0].helo != "friend" {
+		t.Errorf("with the milter's client: untrusted %v", r.untrusted)
+	}
+}
