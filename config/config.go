@@ -77,7 +77,7 @@ type Bayes struct {
 	AutolearnVeto float64  `toml:"autolearn_veto" doc:"Autolearn only what Bayes agrees with: not as ham when its spam probability is this or more, not as spam when it is 1 - this or less, and nothing while Bayes is in cold start (autolearn=no). With few rules most spam scores 0 and would otherwise be learned as ham (docs/bayes.md). 0 turns the veto off: the rules alone decide, as in SpamAssassin."`
 	PerLogOdds    float64  `toml:"points_per_log_odds" doc:"How much the Bayes probability p weighs in the score: this many points per unit of its log-odds, ln(p/(1-p)), between min_points and max_points (p = 0.5 adds 0; each tenfold in the odds adds 2.3 times this). The BAYES_xx name of p's range shows them in X-Spam-Status; an operator's score line for that name (score BAYES_99 3.5) wins. 0: SpamAssassin's fixed BAYES_xx scores (BAYES_99 3.5). The default is measured in docs/accuracy.md."`
 	MinPoints     float64  `toml:"min_points" doc:"The fewest points Bayes adds (a negative number: ham-like mail is pulled down at most this far)."`
-	MaxPoints     float64  `toml:"max_points" doc:"The most points Bayes adds."`
+	MaxPoints     float64  `toml:"max_points" doc:"The most points Bayes adds. Below reject_score, so that Bayes alone never has a message refused: a 5xx needs some evidence of the rules too."`
 	LearnMargin   float64  `toml:"learn_margin" doc:"Once out of cold start, autolearn and 'postern learn' pass over a message Bayes already gives its class with at least 1 - learn_margin certainty: learning what it is sure of only makes it surer, and the bulk of easy mail then outweighs the informative messages (train on or near error, docs/bayes.md). 0 learns every message, as sa-learn does."`
 	Trigrams      bool     `toml:"trigrams" doc:"Learn and classify by character trigrams of the body text as well as by words: more spam caught at the same ham loss (98.2 % against 96.8 % at 0.1 %, 1 - AUC halved, docs/accuracy.md), for about 60 % of the classification speed of words alone, three quarters of the learning speed, and a store about a sixth larger (docs/benchmarks.md). Turn it off only for a store trained without it, or for the last bit of speed. A store trained under the other setting is not what was measured: a message learned before stays 'already known', so after changing this relearn the training mail into a new store ('postern bayes stats' and serve warn of a mismatch). Forgetting a message learned under the other setting misses some of its tokens."`
 	MaxTokens     int      `toml:"max_tokens" doc:"Expire the rarest, oldest tokens when the store holds more than this (checked daily by serve)."`
@@ -131,7 +131,7 @@ func Default() Config {
 		},
 		Bayes: Bayes{
 			Enabled: true, MinSpam: 200, MinHam: 200, LearnMargin: 0.01, Trigrams: true,
-			PerLogOdds: 4, MinPoints: -10, MaxPoints: 15,
+			PerLogOdds: 5, MinPoints: -10, MaxPoints: 14,
 			Autolearn: true, AutolearnSpam: 12.0, AutolearnHam: 0.1, AutolearnVeto: 0.2,
 			MaxTokens: 1_000_000, Refresh: Duration(30 * time.Second),
 		},

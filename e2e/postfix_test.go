@@ -148,7 +148,9 @@ func TestPostfixEndToEnd(t *testing.T) {
 	t.Run("clean mail arrives tagged", func(t *testing.T) {
 		code, text := sendSMTP(t, pf.SMTPAddr, "sender@example.org", rcpts, message("hello", "clean-1", "A clean message."))
 		got := delivered(t, sink, "clean-1", code, text)
-		if !strings.Contains(got.Data, "X-Spam-Status: No, score=0.0 required=5.0 tests=none") {
+		// The default configuration: the stock rules (where the machine has them)
+		// may add a point or two, never the verdict.
+		if !strings.Contains(got.Data, "X-Spam-Status: No, score=") || !strings.Contains(got.Data, " required=5.0 tests=") {
 			t.Errorf("no X-Spam-Status: No header:\n%s", got.Data)
 		}
 		if strings.Contains(got.Data, "X-Spam-Flag: YES") || strings.Contains(got.Data, "forged") {

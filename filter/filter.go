@@ -58,12 +58,12 @@ type Result struct {
 	// probability (Bayes off or in cold start): rules scored as SpamAssassin's
 	// score set 0, which weighs the rules for doing without Bayes.
 	TestsNoBayes []Test
-	Virus     string   // signature name, when a virus was found
-	VirusPart string   // where: file name and content type, for the log
-	Bayes     *float64 // spam probability, when the classifier gave one
-	Headers   []Header // headers the check wants on accepted mail (e.g. X-Virus-Status)
-	Notes     []string // what the operator should know (e.g. Bayes in cold start)
-	Err       error
+	Virus        string   // signature name, when a virus was found
+	VirusPart    string   // where: file name and content type, for the log
+	Bayes        *float64 // spam probability, when the classifier gave one
+	Headers      []Header // headers the check wants on accepted mail (e.g. X-Virus-Status)
+	Notes        []string // what the operator should know (e.g. Bayes in cold start)
+	Err          error
 }
 
 // Check is one content check. It must honour ctx's deadline; it reports failures in

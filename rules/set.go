@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/emersion/go-message"
 
@@ -722,26 +721,18 @@ func (r *Rule) matchExact(t *target, s string) bool {
 }
 
 // runesOf converts a text for the backtracking engine once per message: several
-// rules read the same paragraph.
+// rules read the same paragraph. (Keyed by the text itself: a key by its address
+// could meet another text of the same length at an address reused after GC.)
 func (t *target) runesOf(s string) []rune {
-	if t == nil {
-		return []rune(s)
-	}
-	key := runesKey{unsafe.StringData(s), len(s)}
-	if r, ok := t.runes[key]; ok {
+	if r, ok := t.runes[s]; ok {
 		return r
 	}
 	if t.runes == nil {
-		t.runes = map[runesKey][]rune{}
+		t.runes = map[string][]rune{}
 	}
 	r := []rune(s)
-	t.runes[key] = r
+	t.runes[s] = r
 	return r
-}
-
-type runesKey struct {
-	p *byte
-	n int
 }
 
 // regexpFor is the regex the DFA stands for: lowerRe for lower-cased text.
@@ -774,7 +765,7 @@ func (r *Rule) evalHeader(t *target) (string, string, bool) {
 // kinds read (docs/rules.md).
 type target struct {
 	evalCache
-	runes        map[runesKey][]rune // texts converted for backtracking rules
+	runes        map[string][]rune // texts converted for backtracking rules
 	set          *Set
 	msg          *filter.Message
 	header       message.Header

@@ -36,8 +36,8 @@ type Part struct {
 	Depth       int
 	Header      textproto.Header // the part's MIME header (Leaf.Header)
 	Alternative int              // its multipart/alternative, 0 none (Leaf.Alternative)
-	Text        string // decoded text for text/* parts (capped), empty otherwise
-	Truncated   bool   // Text was cut at the cap
+	Text        string           // decoded text for text/* parts (capped), empty otherwise
+	Truncated   bool             // Text was cut at the cap
 }
 
 // Subject returns the decoded Subject.

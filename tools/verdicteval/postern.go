@@ -66,7 +66,6 @@ func (p *postern) startup(dataDir string) (time.Duration, error) {
 	return best, nil
 }
 
-
 // cold checks every message of the folds run with nothing learned.
 func (p *postern) cold(list []corpus.Sample, runFolds int) (*run, error) {
 	var files []string
