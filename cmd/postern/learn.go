@@ -84,6 +84,12 @@ summary): --all learns it anyway.`)
 	if err != nil {
 		return fail("%v", err)
 	}
+	if _, whole := learner.(*score.SQLite); whole && !mixed && !*all && !*forget {
+		// One class into a store in cold start learns every message: a new store
+		// trained by two such commands is surer than it should be, and has had
+		// ham refused (docs/bayes.md).
+		fmt.Fprintln(os.Stderr, "postern: warning: the store is in cold start, so every message is learned; to train a new store, give both classes in one command: postern learn --spam-path SPAM --ham-path HAM (docs/bayes.md)")
+	}
 
 	var bar *progressbar.ProgressBar
 	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 && len(files) > 1 {
