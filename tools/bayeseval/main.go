@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/corpus"
+	"github.com/postern/postern/internal/evalstat"
 	"github.com/postern/postern/internal/mbox"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/score"
@@ -370,25 +371,18 @@ func reportStrict(name string, res []scored) {
 	fmt.Printf("%-30s at ham loss <= 0.1%% (%d of %d ham): %.2f%% of spam caught\n", name, maxFP, nham, pct)
 }
 
-// strictCaught is the percentage of spam caught with at most 0.1 % of ham lost (maxFP
-// of nham), at a threshold that splits no tie.
+// strictCaught is evalstat.StrictCaught of the probabilities.
 func strictCaught(res []scored) (pct float64, maxFP, nham int) {
-	_, _, nham, nspam := errorsAt(res, 0)
-	probs := append([]scored(nil), res...)
-	sort.Slice(probs, func(i, j int) bool { return probs[i].prob > probs[j].prob })
-	maxFP = int(0.001 * float64(nham))
-	fpSeen, caught, best := 0, 0, 0
-	for i, r := range probs {
-		if r.spam {
-			caught++
-		} else {
-			fpSeen++
-		}
-		if fpSeen <= maxFP && (i+1 == len(probs) || probs[i+1].prob != r.prob) {
-			best = caught
-		}
+	return evalstat.StrictCaught(stat(res))
+}
+
+// stat is res for package evalstat.
+func stat(res []scored) []evalstat.Scored {
+	out := make([]evalstat.Scored, len(res))
+	for i, r := range res {
+		out[i] = evalstat.Scored{Score: r.prob, Spam: r.spam}
 	}
-	return 100 * float64(best) / float64(nspam), maxFP, nham
+	return out
 }
 
 // seedSummary cross-validates with shuffle seeds 1..n and prints each seed's numbers
@@ -452,31 +446,8 @@ func (st *seedStats) line(v [6]float64, threshold float64, count string) string 
 		v[0], v[1], threshold, v[2], v[3], v[4], v[5])
 }
 
-// auc is the probability that a random spam scores above a random ham (ties count half).
-func auc(res []scored) float64 {
-	sorted := append([]scored(nil), res...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].prob < sorted[j].prob })
-	var hamBelow, sum float64
-	var nspam, nham float64
-	for i := 0; i < len(sorted); {
-		j := i
-		var hams, spams float64
-		for j < len(sorted) && sorted[j].prob == sorted[i].prob {
-			if sorted[j].spam {
-				spams++
-			} else {
-				hams++
-			}
-			j++
-		}
-		sum += spams * (hamBelow + hams/2)
-		hamBelow += hams
-		nspam += spams
-		nham += hams
-		i = j
-	}
-	return sum / (nspam * nham)
-}
+// auc is evalstat.AUC of the probabilities.
+func auc(res []scored) float64 { return evalstat.AUC(stat(res)) }
 
 // plot draws ham lost (% of ham, log scale) against spam caught (%) for each series.
 func plot(series map[string][]scored) string {

@@ -17,11 +17,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/postern/postern/internal/corpus"
+	"github.com/postern/postern/internal/evalstat"
 )
 
 // result is one message's verdict under one setup.
@@ -149,14 +149,14 @@ func summarize(list []corpus.Sample, runFolds int, r *run) summary {
 	var s summary
 	type fold struct{ nspam, nham, sf, hf, sr int }
 	per := make([]fold, runFolds)
-	var scores []scored
+	var scores []evalstat.Scored
 	for i, smp := range list {
 		res, ok := r.results[i]
 		if !ok || smp.Fold >= runFolds {
 			continue
 		}
 		f := &per[smp.Fold]
-		scores = append(scores, scored{res.score, smp.Spam})
+		scores = append(scores, evalstat.Scored{Score: res.score, Spam: smp.Spam})
 		if smp.Spam {
 			s.nspam++
 			f.nspam++
@@ -188,8 +188,8 @@ func summarize(list []corpus.Sample, runFolds int, r *run) summary {
 		s.foldHamFlagged = append(s.foldHamFlagged, pct(f.hf, f.nham))
 		s.foldSpamRejected = append(s.foldSpamRejected, pct(f.sr, f.nspam))
 	}
-	s.oneMinusAUC = 1 - auc(scores)
-	s.strict = strictCaught(scores)
+	s.oneMinusAUC = 1 - evalstat.AUC(scores)
+	s.strict, _, _ = evalstat.StrictCaught(scores)
 	return s
 }
 
@@ -251,68 +251,6 @@ func spread(v []float64) string {
 		sd = math.Sqrt(ss / float64(len(v)-1))
 	}
 	return fmt.Sprintf("%.1f–%.1f, sd %.2f", lo, hi, sd)
-}
-
-type scored struct {
-	score float64
-	spam  bool
-}
-
-// auc is the probability that a random spam scores above a random ham (ties half).
-func auc(res []scored) float64 {
-	sorted := append([]scored(nil), res...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].score < sorted[j].score })
-	var hamBelow, sum, nspam, nham float64
-	for i := 0; i < len(sorted); {
-		j := i
-		var hams, spams float64
-		for j < len(sorted) && sorted[j].score == sorted[i].score {
-			if sorted[j].spam {
-				spams++
-			} else {
-				hams++
-			}
-			j++
-		}
-		sum += spams * (hamBelow + hams/2)
-		hamBelow += hams
-		nspam += spams
-		nham += hams
-		i = j
-	}
-	if nspam == 0 || nham == 0 {
-		return 0
-	}
-	return sum / (nspam * nham)
-}
-
-// strictCaught is the percentage of spam above a score threshold that flags at most
-// 0.1 % of the ham (a threshold that splits no tie): what the score could give at
-// the best required_score.
-func strictCaught(res []scored) float64 {
-	sorted := append([]scored(nil), res...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].score > sorted[j].score })
-	var nham, nspam int
-	for _, r := range sorted {
-		if r.spam {
-			nspam++
-		} else {
-			nham++
-		}
-	}
-	maxFP := int(0.001 * float64(nham))
-	fp, caught, best := 0, 0, 0
-	for i, r := range sorted {
-		if r.spam {
-			caught++
-		} else {
-			fp++
-		}
-		if fp <= maxFP && (i+1 == len(sorted) || sorted[i+1].score != r.score) {
-			best = caught
-		}
-	}
-	return pct(best, nspam)
 }
 
 // writeResults writes one line per message and setup: setup, path, class, fold,
