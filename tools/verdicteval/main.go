@@ -22,6 +22,7 @@ import (
 
 	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/internal/evalstat"
+	"github.com/postern/postern/score"
 )
 
 // result is one message's verdict under one setup.
@@ -55,6 +56,11 @@ func main() {
 	out := flag.String("out", "", "write every message's verdicts (score, tests, Bayes) here, a TSV line per message and setup")
 	jobs := flag.Int("j", runtime.NumCPU(), "SpamAssassin processes at once")
 	separate := flag.Bool("separate-learn", false, "train with postern learn --spam DIR, then --ham DIR (two commands), instead of one mixed --spam-path/--ham-path run")
+	from := flag.String("from", "", "run nothing: read the verdicts of an earlier run (its -out file) and report them, rescored with -points, fitted with -fit")
+	points := flag.String("points", "", "with -from: the Bayes points to rescore the trained runs with, `K,MIN,MAX` (bayes.points_per_log_odds, min_points, max_points), several separated by ';'")
+	doFit := flag.Bool("fit", false, "with -from: fit the class on the rules' points and the Bayes log-odds (logistic regression) and print how many rule points a unit of log-odds is worth")
+	required := flag.Float64("required", 5, "with -from: required_score for rescored verdicts")
+	reject := flag.Float64("reject", 15, "with -from: reject_score for rescored verdicts")
 	flag.Parse()
 
 	list, err := corpus.List(*corpusDir)
@@ -76,6 +82,44 @@ func main() {
 	}
 	fmt.Printf("corpus %s: %d messages (%d spam incl. phishing, %d ham), %d folds (%d run), seed %d\n",
 		*corpusDir, len(list), nspam, len(list)-nspam, *folds, runFolds, *seed)
+
+	if *from != "" {
+		runs, err := readResults(*from, list)
+		if err != nil {
+			fatal(err)
+		}
+		var all []*run
+		for _, r := range runs {
+			all = append(all, r)
+			report(list, runFolds, r)
+			hasBayes := false
+			for _, res := range r.results {
+				hasBayes = hasBayes || res.bayes >= 0
+			}
+			if !hasBayes {
+				continue
+			}
+			if *doFit {
+				a, b, c := fit(r, list)
+				fmt.Printf("%s: logistic fit: %.3f per unit of Bayes log-odds, %.3f per rule point, bias %.3f: a unit of log-odds is worth %.2f rule points\n", r.name, a, b, c, a/b)
+			}
+			for _, spec := range strings.Split(*points, ";") {
+				if spec == "" {
+					continue
+				}
+				var pt score.Points
+				if _, err := fmt.Sscanf(spec, "%g,%g,%g", &pt.PerLogOdds, &pt.Min, &pt.Max); err != nil {
+					fatal(fmt.Errorf("-points %q: %w", spec, err))
+				}
+				rr := rescore(r, pt, *required, *reject)
+				all = append(all, rr)
+				report(list, runFolds, rr)
+			}
+		}
+		fmt.Println()
+		table(list, runFolds, all)
+		return
+	}
 
 	work, err := os.MkdirTemp("", "verdicteval-")
 	if err != nil {
