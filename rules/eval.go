@@ -2,7 +2,6 @@ package rules
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -47,17 +46,6 @@ func offline(plugin string, names ...string) {
 	for _, n := range names {
 		fixed(plugin, n, func(*target) bool { return false })
 	}
-}
-
-// Implemented lists the eval functions Postern has, sorted, for postern rules lint
-// and docs/rules.md.
-func Implemented() []string {
-	out := make([]string, 0, len(evals))
-	for n := range evals {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // pluginKnown says whether rules in an `ifplugin` block of p are read: the plugins

@@ -66,6 +66,20 @@ func (f *freemail) compile() {
 
 func (f *freemail) available() bool { return len(f.domains) > 0 || f.re != nil }
 
+// anyOf reports whether one of the (lower-case) addresses is free mail, and
+// matches rx when rx is given.
+func (f *freemail) anyOf(addrs []string, rx *regexp.Regexp) bool {
+	if !f.available() {
+		return false
+	}
+	for _, e := range addrs {
+		if f.is(e) && (rx == nil || rx.MatchString(e)) {
+			return true
+		}
+	}
+	return false
+}
+
 var (
 	// Role and machine addresses that are never a person's free mail account.
 	reFreemailWelcome = regexp.MustCompile(`(?i)^(?:abuse|support|sales|info|helpdesk|contact|kontakt|(?:post|host|domain)master|undisclosed.*|request-[a-f0-9]{16}|bounced?-|[a-f0-9]{8}(?:\.[a-f0-9]{8}|-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12})|.+=.+=.+)@`)
@@ -179,18 +193,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return func(t *target) bool {
-			f := &t.set.freemail
-			if !f.available() {
-				return false
-			}
-			for _, e := range t.allFromAddrs() {
-				if f.is(e) && (rx == nil || rx.MatchString(e)) {
-					return true
-				}
-			}
-			return false
-		}, nil
+		return func(t *target) bool { return t.set.freemail.anyOf(t.allFromAddrs(), rx) }, nil
 	})
 	register(p, "check_freemail_header", func(args []string) (evalFunc, error) {
 		if len(args) < 1 {
@@ -202,22 +205,11 @@ func init() {
 			return nil, err
 		}
 		return func(t *target) bool {
-			f := &t.set.freemail
-			if !f.available() {
-				return false
-			}
-			var addrs []string
-			if field == "EnvelopeFrom" {
-				addrs = []string{t.envelopeFrom()}
-			} else {
+			addrs := []string{t.envelopeFrom()}
+			if field != "EnvelopeFrom" {
 				addrs = t.addresses(field)
 			}
-			for _, e := range lowerAll(addrs) {
-				if f.is(e) && (rx == nil || rx.MatchString(e)) {
-					return true
-				}
-			}
-			return false
+			return t.set.freemail.anyOf(lowerAll(addrs), rx)
 		}, nil
 	})
 	register(p, "check_freemail_body", func(args []string) (evalFunc, error) {

@@ -46,10 +46,9 @@ type htmlPart struct {
 }
 
 type textStyle struct {
-	tag, fg, bg          string
-	size                 float64
-	display, visibility  string
-	hasStyle, hasDisplay bool
+	tag, fg, bg         string
+	size                float64
+	display, visibility string
 }
 
 func (t *target) html() *htmlStats {
@@ -233,7 +232,6 @@ func (h *htmlPart) textStyle(tag string, attr map[string]string, num int) {
 				n.size, _ = strconv.ParseFloat(m[1], 64)
 			}
 		case "style":
-			n.hasStyle = true
 			for _, part := range strings.Split(v, ";") {
 				if m := reCSSColor.FindStringSubmatch(part); m != nil {
 					val := reImportant.ReplaceAllString(strings.ToLower(m[2]), "")
@@ -295,14 +293,18 @@ func (h *htmlPart) textStyle(tag string, attr map[string]string, num int) {
 	h.style = append(h.style, n)
 }
 
-func (h *htmlPart) closeTableTag(tag string) {
-	found := false
+// styled reports whether a tag is open on the style stack.
+func (h *htmlPart) styled(tag string) bool {
 	for _, s := range h.style {
 		if s.tag == tag {
-			found = true
+			return true
 		}
 	}
-	if !found {
+	return false
+}
+
+func (h *htmlPart) closeTableTag(tag string) {
+	if !h.styled(tag) {
 		return
 	}
 	for len(h.style) > 0 {
@@ -316,13 +318,7 @@ func (h *htmlPart) closeTableTag(tag string) {
 }
 
 func (h *htmlPart) closeTag(tag string) {
-	found := false
-	for _, s := range h.style {
-		if s.tag == tag {
-			found = true
-		}
-	}
-	if !found {
+	if !h.styled(tag) {
 		return
 	}
 	for len(h.style) > 0 {
@@ -392,9 +388,7 @@ func (h *htmlPart) textEvent(text string) {
 		h.title[h.titleIndex] += text
 	}
 	invisible := false
-	if strings.TrimFunc(text, func(r rune) bool {
-		return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' || r == 0xa0
-	}) != "" {
+	if strings.TrimFunc(text, htmlSpace) != "" {
 		invisible = h.fontInvisible()
 	}
 	if n := len(h.text); n > 0 {
@@ -435,12 +429,17 @@ func (h *htmlPart) display(text string, ws, invisible bool) {
 	h.textInv = append(h.textInv, invisible)
 }
 
+// htmlSpace is the white space HTML.pm collapses: [ \t\n\r\f\x0b] and the no-break space.
+func htmlSpace(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' || r == 0xa0
+}
+
 // collapseSpace turns each run of white space (and no-break spaces) into one space.
 func collapseSpace(s string) string {
 	var b strings.Builder
 	space := false
 	for _, r := range s {
-		if r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' || r == 0xa0 {
+		if htmlSpace(r) {
 			if !space {
 				b.WriteByte(' ')
 			}

@@ -267,7 +267,7 @@ func (t *target) rawText() string {
 	if t.full != "" {
 		return t.full
 	}
-	if !t.rawTextDone {
+	if !t.rawTextDone && t.msg.Raw != nil {
 		t.rawTextDone = true
 		n := min(t.msg.Size, maxFull)
 		buf := make([]byte, n)
@@ -392,23 +392,23 @@ func (t *target) altDiff() altDiffStats {
 	if len(parts) == 2 && parts[0].ContentType == "text/html" && parts[1].ContentType == "text/calendar" {
 		return t.altDiffRes
 	}
-	groups := map[int][]scan.Part{}
+	groups := map[int][]int{} // indexes into parts, by alternative
 	var order []int
-	for _, p := range parts {
+	for i, p := range parts {
 		if p.Alternative > 0 && strings.HasPrefix(p.ContentType, "text") {
 			if _, ok := groups[p.Alternative]; !ok {
 				order = append(order, p.Alternative)
 			}
-			groups[p.Alternative] = append(groups[p.Alternative], p)
+			groups[p.Alternative] = append(groups[p.Alternative], i)
 		}
 	}
 	var res altDiffStats
 	for _, id := range order {
 		html, text := map[string]int{}, map[string]int{}
-		for _, p := range groups[id] {
-			switch p.ContentType {
+		for _, i := range groups[id] {
+			switch p := parts[i]; p.ContentType {
 			case "text/html":
-				for _, w := range strings.Fields(scan.RenderHTML(p.Text)) {
+				for _, w := range strings.Fields(t.rendered(i)) {
 					if reWordChar.MatchString(w) {
 						html[w]++
 					}
@@ -441,6 +441,15 @@ func (t *target) altDiff() altDiffStats {
 }
 
 var reWordChar = regexp.MustCompile(`\w`)
+
+// rendered is part i of the message as text: HTML rendered once per message
+// (newTarget does it for the body rules).
+func (t *target) rendered(i int) string {
+	if s, ok := t.renderedHTML[i]; ok {
+		return s
+	}
+	return scan.RenderHTML(t.msg.Parsed.Parts[i].Text)
+}
 
 // bodyLength is the raw body's length in bytes (SpamAssassin's pristine_body_length).
 func (t *target) bodyLength() int {

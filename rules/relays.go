@@ -43,9 +43,6 @@ type relays struct {
 	trusted, untrusted       []relay
 	unparseable              int
 	trustedStr, untrustedStr string
-	internalStr, externalStr string
-	numInternal, numExternal int
-	envelopeClient           bool // the first untrusted relay is the milter's client
 }
 
 func (t *target) relays() *relays {
@@ -79,7 +76,6 @@ func (t *target) relays() *relays {
 			}
 			c.private = isPrivateIP(c.ip)
 			parsed = append(parsed, c)
-			r.envelopeClient = true
 		}
 	}
 	inTrusted, allowFetchMarker := true, true
@@ -120,11 +116,7 @@ func (t *target) relays() *relays {
 		}
 		return strings.Join(s, " ")
 	}
-	// Internal and external are trusted and untrusted, as SpamAssassin infers
-	// them when neither network list is configured.
 	r.trustedStr, r.untrustedStr = join(r.trusted), join(r.untrusted)
-	r.internalStr, r.externalStr = r.trustedStr, r.untrustedStr
-	r.numInternal, r.numExternal = len(r.trusted), len(r.untrusted)
 	return r
 }
 
@@ -133,15 +125,13 @@ var originatingIPHeaders = []string{"X-Yahoo-Post-IP", "X-Originating-IP", "X-Ap
 
 // pseudoHeader is the value of SpamAssassin's X-Spam-Relays-* headers.
 func (t *target) pseudoHeader(field string) (string, bool) {
+	// Internal and external are trusted and untrusted, as SpamAssassin infers
+	// them when neither network list is configured.
 	switch strings.ToLower(field) {
-	case "x-spam-relays-trusted":
+	case "x-spam-relays-trusted", "x-spam-relays-internal":
 		return t.relays().trustedStr, true
-	case "x-spam-relays-untrusted":
+	case "x-spam-relays-untrusted", "x-spam-relays-external":
 		return t.relays().untrustedStr, true
-	case "x-spam-relays-internal":
-		return t.relays().internalStr, true
-	case "x-spam-relays-external":
-		return t.relays().externalStr, true
 	}
 	return "", false
 }

@@ -766,6 +766,7 @@ func (r *Rule) evalHeader(t *target) (string, string, bool) {
 type target struct {
 	evalCache
 	runes        map[string][]rune // texts converted for backtracking rules
+	renderedHTML map[int]string    // text/html parts rendered, by index in Parts
 	set          *Set
 	msg          *filter.Message
 	header       message.Header
@@ -798,7 +799,7 @@ func newTarget(m *filter.Message, needs map[Kind]bool) *target {
 	var body, raw strings.Builder
 	body.WriteString(m.Parsed.Subject())
 	body.WriteByte('\n')
-	for _, p := range m.Parsed.Parts {
+	for i, p := range m.Parsed.Parts {
 		if p.Text == "" {
 			continue
 		}
@@ -807,6 +808,10 @@ func newTarget(m *filter.Message, needs map[Kind]bool) *target {
 		text := p.Text
 		if p.ContentType == "text/html" {
 			text = scan.RenderHTML(text)
+			if t.renderedHTML == nil {
+				t.renderedHTML = map[int]string{}
+			}
+			t.renderedHTML[i] = text // for the evals that compare parts' words
 		}
 		body.WriteString(paragraphs(text))
 		body.WriteByte('\n')

@@ -5,14 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/postern/postern/config"
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/score"
 )
 
-// readRuleScores reads `postern check --json` lines, run with Bayes off: each file's
-// score from the rules alone, which is what autolearning decides by.
+// readRuleScores reads `postern check --json` lines, run with Bayes off, or the -out
+// file of tools/verdicteval (its untrained run): each file's score from the rules
+// alone, which is what autolearning decides by.
 func readRuleScores(path string) (map[string]float64, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -21,8 +24,16 @@ func readRuleScores(path string) (map[string]float64, error) {
 	defer f.Close()
 	out := map[string]float64{}
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
+		// tools/verdicteval's -out file: its untrained run's scores are the rules'
+		// without Bayes (score set 0), what autolearning judges by.
+		if fields := strings.Split(sc.Text(), "\t"); len(fields) == 9 {
+			if fields[0] == "Postern, untrained" {
+				out[fields[1]], _ = strconv.ParseFloat(fields[4], 64)
+			}
+			continue
+		}
 		var r struct {
 			File  string
 			Score float64

@@ -55,7 +55,7 @@ func main() {
 	learnAll := flag.Bool("learn-all", false, "learn every training message, not only those the classifier is not yet sure of (Params.LearnMargin)")
 	flag.BoolVar(&showTopHam, "top-ham", false, "list the ten highest-scoring ham and how much spam scores above each")
 	explain := flag.String("explain", "", "print the clues of the messages whose path contains this, scored by the model of their fold")
-	autolearnSim := flag.String("autolearn-sim", "", "simulate serve's autolearning, with and without bayes.autolearn_veto, from this file of rule scores (`postern check --json` with Bayes off, over the corpus)")
+	autolearnSim := flag.String("autolearn-sim", "", "simulate serve's autolearning, with and without bayes.autolearn_veto, from this file of rule scores (`postern check --json` with Bayes off over the corpus, or tools/verdicteval's -out file)")
 	vetoes := flag.String("vetoes", "0.2,0.9,0", "with -autolearn-sim: the bayes.autolearn_veto values to simulate (0: none)")
 	withTrigrams := flag.Bool("with-trigrams", false, "also cross-validate with trigrams (bayes.trigrams, the daemon's default) on the same folds and with the same flags (-params after the trigrams), reported and plotted beside words only")
 	trigrams := flag.Bool("trigrams", false, "character trigrams among the tokens, and their MinDeviation (bayes.trigrams, the daemon's default; score.Params.WithTrigrams); without it, words only; -params after them")

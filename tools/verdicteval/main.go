@@ -59,9 +59,13 @@ func main() {
 	from := flag.String("from", "", "run nothing: read the verdicts of an earlier run (its -out file) and report them, rescored with -points, fitted with -fit")
 	points := flag.String("points", "", "with -from: the Bayes points to rescore the trained runs with, `K,MIN,MAX` (bayes.points_per_log_odds, min_points, max_points), several separated by ';'")
 	doFit := flag.Bool("fit", false, "with -from: fit the class on the rules' points and the Bayes log-odds (logistic regression) and print how many rule points a unit of log-odds is worth")
-	required := flag.Float64("required", 5, "with -from: required_score for rescored verdicts")
-	reject := flag.Float64("reject", 15, "with -from: reject_score for rescored verdicts")
+	required := flag.Float64("required", 5, "with -from: required_score for rescored verdicts; given, every run read is judged again at it")
+	reject := flag.Float64("reject", 15, "with -from: reject_score for rescored verdicts; given, every run read is judged again at it")
+	why := flag.Int("why", 0, "with -from: list the `N` tests that most often hit the ham each run flags")
+	compare := flag.Int("compare", 0, "with -from: compare Postern's runs with SpamAssassin's of the same kind rule by rule, the `N` rules that differ on most messages, and the N rules SpamAssassin scores spam with that Postern's run lacks")
 	flag.Parse()
+	rejudge := false
+	flag.Visit(func(f *flag.Flag) { rejudge = rejudge || f.Name == "required" || f.Name == "reject" })
 
 	list, err := corpus.List(*corpusDir)
 	if err != nil {
@@ -90,8 +94,14 @@ func main() {
 		}
 		var all []*run
 		for _, r := range runs {
+			if rejudge {
+				r = judge(r, *required, *reject)
+			}
 			all = append(all, r)
 			report(list, runFolds, r)
+			if *why > 0 {
+				flaggedHam(list, r, *why)
+			}
 			hasBayes := false
 			for _, res := range r.results {
 				hasBayes = hasBayes || res.bayes >= 0
@@ -115,6 +125,9 @@ func main() {
 				all = append(all, rr)
 				report(list, runFolds, rr)
 			}
+		}
+		if *compare > 0 {
+			compareRuns(list, runs, *compare)
 		}
 		fmt.Println()
 		table(list, runFolds, all)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -120,4 +121,129 @@ func fit(r *run, list []corpus.Sample) (bayesW, rulesW, bias float64) {
 		bias -= rate * gc / n
 	}
 	return bayesW, rulesW, bias
+}
+
+// judge is r judged again at other thresholds, from the scores it has.
+func judge(r *run, required, reject float64) *run {
+	out := &run{name: fmt.Sprintf("%s, judged at %g and %g", r.name, required, reject), results: map[int]result{}, cpu: r.cpu, checked: r.checked}
+	for i, res := range r.results {
+		res.flagged, res.rejected = res.score >= required, res.score >= reject
+		out.results[i] = res
+	}
+	return out
+}
+
+// testName splits "NAME=points".
+func testName(t string) (string, float64) {
+	name, v, _ := strings.Cut(t, "=")
+	x, _ := strconv.ParseFloat(v, 64)
+	return name, x
+}
+
+// flaggedHam prints the tests that hit most of the ham a run flags: where its
+// false positives come from.
+func flaggedHam(list []corpus.Sample, r *run, n int) {
+	count, points := map[string]int{}, map[string]float64{}
+	flagged := 0
+	for i, res := range r.results {
+		if list[i].Spam || !res.flagged {
+			continue
+		}
+		flagged++
+		for _, t := range res.tests {
+			name, x := testName(t)
+			count[name]++
+			points[name] += x
+		}
+	}
+	fmt.Printf("%s: the tests of the %d ham it flags, most frequent first:\n", r.name, flagged)
+	for _, name := range topKeys(count, n) {
+		fmt.Printf("  %-32s %4d of them, %7.1f points in all\n", name, count[name], points[name])
+	}
+}
+
+// compareRuns sets each Postern run beside SpamAssassin's of the same kind
+// (untrained with rules only, trained with rules + Bayes), rule by rule.
+func compareRuns(list []corpus.Sample, runs []*run, n int) {
+	byName := map[string]*run{}
+	for _, r := range runs {
+		byName[r.name] = r
+	}
+	for _, pair := range [][2]string{{"Postern, untrained", "SpamAssassin, rules only"}, {"Postern, trained", "SpamAssassin, rules + Bayes"}} {
+		p, s := byName[pair[0]], byName[pair[1]]
+		if p == nil || s == nil {
+			continue
+		}
+		ours := map[string]bool{} // the rules Postern's run reported at all
+		for _, res := range p.results {
+			for _, t := range res.tests {
+				name, _ := testName(t)
+				ours[name] = true
+			}
+		}
+		differ := map[string]int{}
+		var onlyP, onlyS map[string]int = map[string]int{}, map[string]int{}
+		missing := map[string]float64{} // SpamAssassin's points on spam, rules Postern's run never reports
+		for i, sres := range s.results {
+			pres, ok := p.results[i]
+			if !ok {
+				continue
+			}
+			hitP := map[string]bool{}
+			for _, t := range pres.tests {
+				name, _ := testName(t)
+				hitP[name] = true
+			}
+			hitS := map[string]bool{}
+			for _, t := range sres.tests {
+				name, x := testName(t)
+				hitS[name] = true
+				if !ours[name] && list[i].Spam {
+					missing[name] += x
+				}
+			}
+			for name := range hitS {
+				if ours[name] && !hitP[name] && !strings.HasPrefix(name, "BAYES_") {
+					differ[name]++
+					onlyS[name]++
+				}
+			}
+			for name := range hitP {
+				if !hitS[name] && !strings.HasPrefix(name, "PST_") && !strings.HasPrefix(name, "BAYES_") {
+					differ[name]++
+					onlyP[name]++
+				}
+			}
+		}
+		fmt.Printf("%s against %s: rules both report that hit different messages (messages where only Postern, only SpamAssassin hit):\n", pair[0], pair[1])
+		for _, name := range topKeys(differ, n) {
+			fmt.Printf("  %-32s %4d %4d\n", name, onlyP[name], onlyS[name])
+		}
+		fmt.Printf("rules SpamAssassin scores spam with that %s never reports, by SpamAssassin's points on spam:\n", pair[0])
+		for _, name := range topKeysF(missing, n) {
+			fmt.Printf("  %-32s %8.1f\n", name, missing[name])
+		}
+	}
+}
+
+func topKeys(m map[string]int, n int) []string {
+	f := map[string]float64{}
+	for k, v := range m {
+		f[k] = float64(v)
+	}
+	return topKeysF(f, n)
+}
+
+func topKeysF(m map[string]float64, n int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	return keys[:min(n, len(keys))]
 }
