@@ -5,10 +5,14 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/postern/postern/internal/clamdaddr"
+	"github.com/postern/postern/policy"
 )
 
 // DefaultPath is where Postern looks for its configuration file when -c is not given.
@@ -27,6 +31,11 @@ type Config struct {
 	RulesPaths    []string `toml:"rules_paths" doc:"Rule files and directories (*.cf) in SpamAssassin's syntax, read in order; later ones override scores and definitions. \"stock\" is SpamAssassin's stock rules where the system has them: the newest sa-update directory (/var/lib/spamassassin/VERSION/updates_spamassassin_org), else Debian's /usr/share/spamassassin (package spamassassin), else nothing; serve and 'postern rules lint' say which. \"default\" is Postern's own set; GTUBE is always built in. SIGHUP reloads them, and on any error the old rules stay."`
 
 	Milter     Milter     `toml:"milter" doc:"The milter listener Postfix connects to (smtpd_milters)."`
+	Policy     Policy     `toml:"policy" doc:"Envelope checks at RCPT TO, before any content is sent (docs/policy.md): allow and deny lists, role accounts, trusted networks. Block lists and greylisting have their own sections."`
+	Greylist   Greylist   `toml:"greylist" doc:"Greylisting of (client network, sender, recipient) triplets at RCPT TO, with postgrey's defaults; state in data_dir/greylist.db."`
+	DNS        DNS        `toml:"dns" doc:"The DNS resolver every DNS check uses (block lists, URI block lists). With no resolver set, Postern sends no DNS query at all, and serve says so at start."`
+	DNSBL      DNSBL      `toml:"dnsbl" doc:"DNS block lists of client addresses, queried at connect and decided at RCPT TO. A lookup that fails or times out never rejects: it adds nothing, and is logged and counted."`
+	URIBL      URIBL      `toml:"uribl" doc:"URI block lists (domain lists, e.g. dbl.spamhaus.org, multi.surbl.org): the domains of links in the body add points to the content score. Failed lookups add nothing."`
 	Metrics    Metrics    `toml:"metrics" doc:"Prometheus metrics: messages by action and reason, check times, sizes, clamd's health (PING every 30 s), Bayes and rules counts, the memory of the rules' DFAs (postern_rules_dfa_bytes)."`
 	Limits     Limits     `toml:"limits" doc:"Message size limits and spooling."`
 	Clamd      Clamd      `toml:"clamd" doc:"Virus scanning with ClamAV's daemon. Scanning is on when address is set; without it, serve says at start that virus scanning is off."`
@@ -39,6 +48,54 @@ type Config struct {
 type Milter struct {
 	Listen          string   `toml:"listen" doc:"Where to listen, in Postfix's notation: \"inet:HOST:PORT\" or \"unix:PATH\". Use the same string in Postfix's smtpd_milters."`
 	ShutdownTimeout Duration `toml:"shutdown_timeout" doc:"On SIGTERM, how long messages in flight may take to finish before their connections are closed (Postfix then applies milter_default_action)."`
+}
+
+// Policy configures the envelope checks.
+type Policy struct {
+	AllowLists        []string `toml:"allow_lists" doc:"Allow-list files (docs/policy.md for the format: client address, network or host name, helo, from, rcpt; postgrey's whitelist_clients files work as they are). An allowed client, HELO or sender skips block lists and greylisting; an allowed recipient too. Allow wins over deny. SIGHUP reloads them; on any error the old lists stay."`
+	DenyLists         []string `toml:"deny_lists" doc:"Deny-list files, same format: a match is refused at RCPT TO with 554 5.7.1 (role accounts excepted)."`
+	AllowSkipsContent bool     `toml:"allow_skips_content" doc:"An allow-listed client, HELO or sender also skips content scoring (rules and Bayes). Virus scanning always runs."`
+	RoleAccounts      []string `toml:"role_accounts" doc:"Recipients always accepted (RFC 5321 4.5.1, RFC 2142): local parts (\"postmaster\") or whole addresses. No list, block list or greylisting applies to them, and a message to one of them is tagged, never rejected, for its content (a virus too: it is delivered marked X-Virus-Status: Infected)."`
+	TrustedNetworks   []string `toml:"trusted_networks" doc:"Client networks no envelope check applies to (as Postfix's mynetworks): content is still checked. Clients that authenticated (SASL) are treated the same."`
+}
+
+// Greylist configures greylisting.
+type Greylist struct {
+	Enabled        bool     `toml:"enabled" doc:"Greylist. Off by default: it delays a new correspondent's first message by delay or more."`
+	Delay          Duration `toml:"delay" doc:"A triplet is accepted when retried this long after its first attempt; until then 450 4.7.1 with the seconds left."`
+	RetryWindow    Duration `toml:"retry_window" doc:"A first retry later than this after the first attempt starts over."`
+	Expire         Duration `toml:"expire" doc:"Records not seen for this long are deleted (serve expires hourly)."`
+	AutoAllowAfter int      `toml:"auto_allow_after" doc:"A client address whose triplets passed this many times (counted at most once an hour) is no longer greylisted; 0: never."`
+	IPv4Prefix     int      `toml:"ipv4_prefix" doc:"IPv4 clients are grouped by this network size: senders that retry from another address of their pool still match."`
+	IPv6Prefix     int      `toml:"ipv6_prefix" doc:"IPv6 clients are grouped by this network size."`
+	AllowLists     []string `toml:"allow_lists" doc:"Lists of what skips greylisting only (same format as policy.allow_lists): senders known to retry badly (contrib/greylist-allow.list ships some; Debian's postgrey package has /usr/share/postgrey/whitelist_clients), and rcpt lines for recipients that opt out."`
+}
+
+// DNS configures the resolver.
+type DNS struct {
+	Resolver  string   `toml:"resolver" doc:"HOST:PORT of a caching resolver to send every query to, e.g. \"127.0.0.1:53\" (unbound). Public resolvers are refused by most block lists. Empty: no DNS checks."`
+	Timeout   Duration `toml:"timeout" doc:"Deadline of one query. A list that has not answered by then adds nothing."`
+	CacheSize int      `toml:"cache_size" doc:"Answers kept in memory (for their TTL, at most an hour); 0: none."`
+}
+
+// DNSBL configures the client block lists.
+type DNSBL struct {
+	Zones []string             `toml:"zones" doc:"Block-list zones to query the client's address in (IPv4 and IPv6, RFC 5782). A zone with no [dnsbl.zone.\"NAME\"] table rejects every client it lists with 554 5.7.1 at RCPT TO."`
+	Zone  map[string]DNSBLZone `toml:"zone" doc:"Per-zone settings, [dnsbl.zone.\"zen.spamhaus.org\"]: test (the name shown in X-Spam-Status and logs, default DNSBL_ and the zone's first label), reject (return codes that reject: \"127.0.0.2\", \"127.0.0.2-127.0.0.9\" or \"127.0.0.8/30\"), scores (return code → points added to the content score, e.g. { \"127.0.0.10-127.0.0.11\" = 1.5 }). With only scores, the zone never rejects. Answers outside 127/8, 127.0.0.1 and 127.255.255.x (\"query refused\") never count."`
+}
+
+// DNSBLZone is one zone's settings.
+type DNSBLZone struct {
+	Test   string             `toml:"test"`
+	Reject []string           `toml:"reject"`
+	Scores map[string]float64 `toml:"scores"`
+}
+
+// URIBL configures the URI block lists.
+type URIBL struct {
+	Zones      []string           `toml:"zones" doc:"Domain block-list zones the registered domains of the body's links are looked up in."`
+	Scores     map[string]float64 `toml:"scores" doc:"Points per zone when it lists a domain, e.g. { \"dbl.spamhaus.org\" = 2.5 }; a zone not named here adds 2.0."`
+	MaxDomains int                `toml:"max_domains" doc:"The most distinct domains of one message looked up (the first in the body)."`
 }
 
 // Metrics configures the metrics endpoint.
@@ -116,6 +173,16 @@ func Default() Config {
 			Listen:          "inet:127.0.0.1:8895",
 			ShutdownTimeout: Duration(30 * time.Second),
 		},
+		Policy: Policy{
+			RoleAccounts:    []string{"postmaster", "abuse"},
+			TrustedNetworks: []string{"127.0.0.0/8", "::1/128"},
+		},
+		Greylist: Greylist{
+			Delay: Duration(300 * time.Second), RetryWindow: Duration(48 * time.Hour),
+			Expire: Duration(35 * 24 * time.Hour), AutoAllowAfter: 5, IPv4Prefix: 24, IPv6Prefix: 64,
+		},
+		DNS:   DNS{Timeout: Duration(2 * time.Second), CacheSize: 10000},
+		URIBL: URIBL{MaxDomains: 20},
 		Limits: Limits{
 			MemorySpool:    1 << 20,
 			MaxMessageSize: 50 << 20,
@@ -264,6 +331,59 @@ func (c *Config) Validate() Problems {
 	}
 	if c.Clamd.StreamMaxLength <= 0 {
 		bad("clamd.stream_max_length", "must be positive")
+	}
+	for i, n := range c.Policy.TrustedNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			bad(fmt.Sprintf("policy.trusted_networks[%d]", i), "%q: want a network like 192.0.2.0/24", n)
+		}
+	}
+	if c.Greylist.Delay < 0 || c.Greylist.RetryWindow <= c.Greylist.Delay {
+		bad("greylist.retry_window", "%s must be longer than delay %s", c.Greylist.RetryWindow, c.Greylist.Delay)
+	}
+	if c.Greylist.Expire < c.Greylist.RetryWindow {
+		bad("greylist.expire", "%s is shorter than retry_window %s", c.Greylist.Expire, c.Greylist.RetryWindow)
+	}
+	if c.Greylist.AutoAllowAfter < 0 {
+		bad("greylist.auto_allow_after", "must not be negative (0: never)")
+	}
+	if p := c.Greylist.IPv4Prefix; p < 8 || p > 32 {
+		bad("greylist.ipv4_prefix", "%d is not in 8..32", p)
+	}
+	if p := c.Greylist.IPv6Prefix; p < 16 || p > 128 {
+		bad("greylist.ipv6_prefix", "%d is not in 16..128", p)
+	}
+	if r := c.DNS.Resolver; r != "" {
+		if _, _, err := net.SplitHostPort(r); err != nil {
+			bad("dns.resolver", "%q: want HOST:PORT, e.g. 127.0.0.1:53", r)
+		}
+	}
+	if c.DNS.Timeout <= 0 {
+		bad("dns.timeout", "must be positive")
+	}
+	if c.DNS.CacheSize < 0 {
+		bad("dns.cache_size", "must not be negative")
+	}
+	if (len(c.DNSBL.Zones) > 0 || len(c.URIBL.Zones) > 0) && c.DNS.Resolver == "" {
+		bad("dns.resolver", "block lists are configured but no resolver: set dns.resolver (Postern never uses the system's resolver unasked)")
+	}
+	for name, z := range c.DNSBL.Zone {
+		key := fmt.Sprintf("dnsbl.zone.%q", name)
+		if !slices.Contains(c.DNSBL.Zones, name) {
+			bad(key, "settings for a zone not in dnsbl.zones")
+		}
+		for _, code := range z.Reject {
+			if _, err := policy.ParseCodeRange(code); err != nil {
+				bad(key+".reject", "%v", err)
+			}
+		}
+		for code := range z.Scores {
+			if _, err := policy.ParseCodeRange(code); err != nil {
+				bad(key+".scores", "%v", err)
+			}
+		}
+	}
+	if c.URIBL.MaxDomains < 1 {
+		bad("uribl.max_domains", "must be at least 1")
 	}
 	if l := c.Metrics.Listen; l != "" && !strings.Contains(l, ":") {
 		bad("metrics.listen", "%q: want HOST:PORT", l)

@@ -74,5 +74,8 @@ func literal(v reflect.Value) string {
 		}
 		return "[" + strings.Join(q, ", ") + "]"
 	}
+	if v.Kind() == reflect.Map && v.Len() == 0 {
+		return "{}"
+	}
 	return fmt.Sprint(v.Interface())
 }

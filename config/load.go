@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -142,10 +143,39 @@ func set(f reflect.Value, raw any, full string, ps *Problems) error {
 			}
 		}
 		f.Set(out)
+	case reflect.Map:
+		tbl, ok := raw.(map[string]any)
+		if !ok {
+			return fmt.Errorf("want a table, got %T", raw)
+		}
+		m := reflect.MakeMapWithSize(f.Type(), len(tbl))
+		keys := make([]string, 0, len(tbl))
+		for k := range tbl {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			elem := reflect.New(f.Type().Elem()).Elem()
+			if err := set(elem, tbl[k], full+"."+quoteKey(k), ps); err != nil {
+				return fmt.Errorf("%s: %w", quoteKey(k), err)
+			}
+			m.SetMapIndex(reflect.ValueOf(k), elem)
+		}
+		f.Set(m)
 	default:
 		return fmt.Errorf("unsupported field kind %s", f.Kind())
 	}
 	return nil
+}
+
+// quoteKey writes a table key as TOML needs it in a dotted key.
+func quoteKey(k string) string {
+	for _, r := range k {
+		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return strconv.Quote(k)
+		}
+	}
+	return k
 }
 
 // keyLines maps each dotted key of a TOML document to the line it is set on. It

@@ -24,6 +24,17 @@ type Envelope struct {
 	MailFrom   string
 	Rcpts      []string
 	AuthUser   string // SASL login name, when the client authenticated
+
+	// What the envelope checks (package policy) decided for the content.
+	//
+	// PolicyTests are points they add, e.g. a block list that scores.
+	PolicyTests []Test
+	// NoReject: a role account (postmaster@, abuse@) is a recipient, so nothing is
+	// refused for its content: spam is tagged, a virus is delivered marked infected.
+	NoReject bool
+	// SkipScoring: the client or sender is allow-listed and the operator chose to
+	// skip content scoring for it. Virus scanning still runs (VirusScanner checks).
+	SkipScoring bool
 }
 
 // Message is one message as checks see it: the raw bytes and the parsed model.
@@ -71,6 +82,11 @@ type Result struct {
 type Check interface {
 	Name() string
 	Check(ctx context.Context, m *Message) Result
+}
+
+// VirusScanner marks the checks that run even when SkipScoring is set.
+type VirusScanner interface {
+	ScansForViruses()
 }
 
 // Action is what the MTA is told to do with the message.

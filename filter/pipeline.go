@@ -83,7 +83,7 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 	}
 
 	results := p.runChecks(ctx, msg)
-	v = p.decide(ref, results)
+	v = p.decide(ref, env, results)
 	if p.Learner != nil && v.Autolearn != "no" && v.Virus == "" && len(v.Errors) == 0 {
 		p.Learner.Autolearn(msg, v.Autolearn == "spam", v.Bayes)
 	}
@@ -99,6 +99,10 @@ func (p *Pipeline) runChecks(ctx context.Context, msg *Message) []Result {
 	}
 	ch := make(chan indexed, len(p.Checks)) // buffered: a late check never blocks
 	for i, c := range p.Checks {
+		if _, virus := c.(VirusScanner); msg.Env != nil && msg.Env.SkipScoring && !virus {
+			ch <- indexed{i, Result{Check: c.Name()}} // allow-listed: not scored
+			continue
+		}
 		go func(i int, c Check) {
 			var r Result
 			defer func() {
@@ -134,9 +138,15 @@ func (p *Pipeline) runChecks(ctx context.Context, msg *Message) []Result {
 	return results
 }
 
-func (p *Pipeline) decide(ref string, results []Result) Verdict {
+func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
 	v := Verdict{Ref: ref, Required: p.RequiredScore, Reason: ReasonClean}
-	var learnTests []Test
+	// The envelope checks' points count for the verdict and for autolearning (as
+	// SpamAssassin's network tests do in its score sets 1 and 3).
+	v.Tests = append(v.Tests, env.PolicyTests...)
+	learnTests := append([]Test(nil), env.PolicyTests...)
+	if env.SkipScoring {
+		v.Notes = append(v.Notes, "allow-listed: content scoring skipped")
+	}
 	for _, r := range results {
 		if r.Err == nil && r.Bayes != nil {
 			v.Bayes = r.Bayes
@@ -175,7 +185,22 @@ func (p *Pipeline) decide(ref string, results []Result) Verdict {
 	}
 	v.Spam = v.Score >= p.RequiredScore
 	v.Autolearn = p.autolearn(v, learnTests)
+	if env.SkipScoring {
+		v.Autolearn = "no" // not scored: nothing to learn from
+	}
 	switch {
+	case env.NoReject:
+		v.Action = Accept
+		if v.Spam {
+			v.Reason = ReasonSpam
+		}
+		if v.Virus != "" {
+			v.Reason = ReasonVirus
+			v.Headers = append(v.Headers, Header{"X-Virus-Status", "Infected (" + v.Virus + ")"})
+		}
+		if v.Virus != "" || v.Score >= p.RejectScore {
+			v.Notes = append(v.Notes, "a role account is a recipient: tagged, not rejected")
+		}
 	case v.Virus != "":
 		v.Action, v.Reason = Reject, ReasonVirus
 		v.Reply = Reply{554, "5.7.1", p.text(p.Replies.Virus, ref, v.Virus)}

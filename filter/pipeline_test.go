@@ -122,7 +122,7 @@ func TestResultAfterDeadlineFails(t *testing.T) {
 	if len(rs) != 1 || !errors.Is(rs[0].Err, context.DeadlineExceeded) {
 		t.Fatalf("results %+v, want the deadline as the check's error", rs)
 	}
-	if v := p.decide("REF", rs); v.Action != TempFail {
+	if v := p.decide("REF", &Envelope{}, rs); v.Action != TempFail {
 		t.Errorf("verdict %s, want tempfail", v.Action)
 	}
 }
@@ -301,5 +301,51 @@ func TestAutolearn(t *testing.T) {
 	p.RejectScore = 10000
 	if v := run(p); v.Autolearn != "no" {
 		t.Errorf("without learner: %q", v.Autolearn)
+	}
+}
+
+type virusCheck struct{ fixed }
+
+func (virusCheck) ScansForViruses() {}
+
+func TestEnvelopeDecisions(t *testing.T) {
+	spam := fixed{"rules", Result{Tests: []Test{{Name: "SPAMMY", Score: 20}}}}
+	virus := virusCheck{fixed{"clamav", Result{Virus: "Eicar-Test-Signature"}}}
+	clean := virusCheck{fixed{"clamav", Result{Headers: []Header{{"X-Virus-Status", "Clean"}}}}}
+	tests := []struct {
+		name   string
+		env    Envelope
+		checks []Check
+		action Action
+		reason string
+		score  float64
+		header string // a header the verdict must carry
+	}{
+		{"spam rejected", Envelope{}, []Check{spam, clean}, Reject, ReasonSpam, 20, ""},
+		{"role account: spam tagged", Envelope{NoReject: true}, []Check{spam, clean}, Accept, ReasonSpam, 20, "X-Spam-Flag"},
+		{"role account: virus delivered marked", Envelope{NoReject: true}, []Check{virus}, Accept, ReasonVirus, 0, "X-Virus-Status"},
+		{"allow-listed: not scored", Envelope{SkipScoring: true}, []Check{spam, clean}, Accept, ReasonClean, 0, "X-Virus-Status"},
+		{"allow-listed: still scanned", Envelope{SkipScoring: true}, []Check{spam, virus}, Reject, ReasonVirus, 0, ""},
+		{"block-list points count", Envelope{PolicyTests: []Test{{Name: "RCVD_IN_ZEN", Score: 16}}}, []Check{clean}, Reject, ReasonSpam, 16, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Pipeline{Checks: tc.checks, Policy: policy()}
+			sp := spool.FromBytes([]byte("Subject: hi\r\n\r\nbody\r\n"))
+			env := tc.env
+			v := p.Run(context.Background(), &env, sp, sp.Size(), "REF")
+			if v.Action != tc.action || v.Reason != tc.reason || v.Score != tc.score {
+				t.Fatalf("got %s %s %.1f, want %s %s %.1f", v.Action, v.Reason, v.Score, tc.action, tc.reason, tc.score)
+			}
+			if tc.header != "" {
+				found := false
+				for _, h := range v.Headers {
+					found = found || h.Name == tc.header
+				}
+				if !found {
+					t.Fatalf("no %s in %+v", tc.header, v.Headers)
+				}
+			}
+		})
 	}
 }

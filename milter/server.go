@@ -20,6 +20,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/policy"
 	"github.com/postern/postern/quarantine"
 )
 
@@ -59,8 +60,12 @@ type Server struct {
 	Opts       Options
 	Log        logrus.FieldLogger
 	Quarantine Keeper // nil: nothing is kept, rejects are plain rejects
+	// Policy runs the envelope checks at RCPT TO; nil: every recipient is taken.
+	Policy *policy.Policy
 	// OnVerdict, when set, is told every answer given to a message (for metrics).
 	OnVerdict func(v filter.Verdict, size int64)
+	// OnEnvelope, when set, is told every decision on a recipient (for metrics).
+	OnEnvelope func(d policy.Decision)
 
 	mu      sync.Mutex
 	conns   map[*conn]struct{}

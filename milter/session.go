@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/textproto"
 	"runtime/debug"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/policy"
 	"github.com/postern/postern/quarantine"
 	"github.com/postern/postern/spool"
 )
@@ -33,6 +35,7 @@ type session struct {
 	clientName string
 	clientAddr string
 	helo       string
+	pconn      *policy.Conn // envelope checks of the connection; nil without a Policy
 	msg        *message
 	// deferred is a final answer decided while the MTA expects no reply (headers,
 	// end of header and body chunks are negotiated without replies); it is given at
@@ -47,6 +50,7 @@ type message struct {
 	from     string
 	rcpts    []string
 	spool    *spool.Spool
+	policy   *policy.Message
 	seen     map[string]int // header name (lower case) → occurrences so far
 	foreign  []headerRef    // X-Spam-* headers from outside, to remove
 	tooLarge bool
@@ -115,6 +119,9 @@ func (s *session) release() {
 	}
 	defer s.mu.Unlock()
 	s.dropMessage()
+	if s.pconn != nil {
+		s.pconn.Close()
+	}
 }
 
 func (s *session) dropMessage() {
@@ -161,6 +168,19 @@ func (s *session) Connect(host, family string, port uint16, addr net.IP, m *gomi
 		} else if family == "unix" {
 			s.clientAddr = "local"
 		}
+		if p := s.srv.Policy; p != nil {
+			if s.pconn != nil {
+				s.pconn.Close()
+			}
+			c := policy.Client{Name: host}
+			if a, ok := netip.AddrFromSlice(addr); ok && family != "unix" {
+				c.Addr = a.Unmap()
+			}
+			if a, err := netip.ParseAddr(s.macros["client_addr"]); err == nil {
+				c.Addr = a.Unmap()
+			}
+			s.pconn = p.Connect(c)
+		}
 		return gomilter.RespContinue
 	})
 }
@@ -168,6 +188,9 @@ func (s *session) Connect(host, family string, port uint16, addr net.IP, m *gomi
 func (s *session) Helo(name string, m *gomilter.Modifier) (gomilter.Response, error) {
 	return s.do(m, "helo", false, func() gomilter.Response {
 		s.helo = name
+		if s.pconn != nil {
+			s.pconn.Helo(name)
+		}
 		return gomilter.RespContinue
 	})
 }
@@ -182,6 +205,9 @@ func (s *session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response
 			spool: spool.New(o.MemorySpool, o.MaxMessageSize, o.SpoolDir),
 			seen:  map[string]int{},
 		}
+		if s.pconn != nil {
+			s.msg.policy = s.pconn.Mail(from, s.macros["auth_authen"])
+		}
 		if s.conn != nil {
 			s.conn.inMessage.Store(true)
 		}
@@ -191,11 +217,85 @@ func (s *session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response
 
 func (s *session) RcptTo(rcpt string, m *gomilter.Modifier) (gomilter.Response, error) {
 	return s.do(m, "rcpt", false, func() gomilter.Response {
-		if s.msg != nil {
-			s.msg.rcpts = append(s.msg.rcpts, rcpt)
+		if s.msg == nil {
+			return gomilter.RespContinue // Body answers a message without MAIL FROM
 		}
+		if s.msg.policy != nil {
+			if r := s.checkRcpt(rcpt); r != nil {
+				return r
+			}
+		}
+		s.msg.rcpts = append(s.msg.rcpts, rcpt)
 		return gomilter.RespContinue
 	})
+}
+
+// rcptTimeout bounds one recipient's envelope checks (the block-list answers have
+// their own, shorter deadline); Postfix waits milter_command_timeout (30 s).
+const rcptTimeout = 20 * time.Second
+
+// checkRcpt runs the envelope checks on one recipient and answers a refused one
+// (that recipient only; the others of the message go on). nil: it is accepted.
+func (s *session) checkRcpt(rcpt string) gomilter.Response {
+	ctx, cancel := context.WithTimeout(context.Background(), rcptTimeout)
+	defer cancel()
+	d := s.msg.policy.Rcpt(ctx, rcpt)
+	if d.Action != policy.Continue && d.Code >= 500 {
+		d.Text += " (ref " + s.msg.ref + ")"
+	}
+	s.logEnvelope(rcpt, d)
+	if s.srv.OnEnvelope != nil {
+		s.srv.OnEnvelope(d)
+	}
+	if d.Action == policy.Continue {
+		return nil
+	}
+	return reply(filter.Reply{Code: d.Code, Enhanced: d.Enhanced, Text: d.Text})
+}
+
+// logEnvelope logs a recipient's decision like a verdict: one line an operator can
+// grep, at info when something was decided, at debug when nothing applied.
+func (s *session) logEnvelope(rcpt string, d policy.Decision) {
+	env := s.envelope()
+	f := logrus.Fields{
+		"queue_id": env.QueueID, "ref": s.msg.ref, "client": env.ClientAddr, "helo": env.Helo,
+		"from": env.MailFrom, "rcpt": rcpt, "stage": "rcpt", "action": d.Action.String(),
+	}
+	if d.Reason != "" {
+		f["reason"] = d.Reason
+	}
+	if d.Detail != "" {
+		f["detail"] = d.Detail
+	}
+	if d.Greylist != "" {
+		f["greylist"] = d.Greylist
+	}
+	if len(d.Hits) > 0 {
+		hits := make([]string, len(d.Hits))
+		for i, h := range d.Hits {
+			hits[i] = fmt.Sprintf("%s=%s", h.Zone, h.Code)
+		}
+		f["dnsbl"] = strings.Join(hits, ",")
+	}
+	if d.Action != policy.Continue {
+		f["reply"] = d.Reply()
+	}
+	l := s.log.WithFields(f)
+	if len(d.Errors) > 0 {
+		l = l.WithError(errors.Join(d.Errors...))
+	}
+	switch {
+	case d.Action == policy.TempFail && d.Reason == policy.ReasonError:
+		l.Error("recipient tempfailed: envelope check failed")
+	case d.Action != policy.Continue:
+		l.Info("recipient refused")
+	case len(d.Errors) > 0:
+		l.Warn("recipient accepted; some envelope checks did not answer")
+	case d.Reason != "" || d.Greylist == policy.GreyPassed || len(d.Hits) > 0:
+		l.Info("recipient accepted")
+	default:
+		l.Debug("recipient accepted")
+	}
 }
 
 func (s *session) Header(name, value string, m *gomilter.Modifier) (gomilter.Response, error) {
@@ -418,6 +518,14 @@ func (s *session) envelope() *filter.Envelope {
 	}
 	if s.msg != nil {
 		e.MailFrom, e.Rcpts = s.msg.from, s.msg.rcpts
+		if s.msg.policy != nil {
+			c := s.msg.policy.Content()
+			e.NoReject, e.SkipScoring = c.NoReject, c.SkipScoring
+			for _, h := range c.Scores {
+				e.PolicyTests = append(e.PolicyTests, filter.Test{Name: h.Test, Score: h.Score,
+					Description: fmt.Sprintf("Client listed in %s (%s)", h.Zone, h.Code)})
+			}
+		}
 	}
 	return e
 }

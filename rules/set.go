@@ -940,6 +940,10 @@ func (t *target) headerValue(field, mod string) (string, bool) {
 	return strings.Join(values, "\n"), true
 }
 
+// FindURIs is findURIs for the checks outside this package that need a message's
+// links as uri rules see them (the URI block lists).
+func FindURIs(text string) []string { return findURIs(text) }
+
 // findURIs extracts the links of a text (or HTML): http(s), ftp, www. and mailto,
 // and bare e-mail addresses as mailto: URIs, as SpamAssassin does (uri rules about
 // unsubscribing by mail rely on it).

@@ -40,6 +40,12 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 	clues := flags.Int("clues", 0, "also print the `N` strongest Bayes clues of each message: the tokens, their spam probability and how many learned spam and ham held them (report only)")
 	var extra stringList
 	flags.Var(&extra, "rules", "also load this rule `PATH` (file or directory) for this run; repeatable")
+	var ev envelopeFlags
+	flags.StringVar(&ev.ip, "client-ip", "", "run the envelope checks too, for a client at this `ADDRESS` (block lists, lists, greylisting, read only)")
+	flags.StringVar(&ev.name, "client-name", "unknown", "the client's verified host `NAME`")
+	flags.StringVar(&ev.helo, "helo", "", "the client's HELO `NAME`")
+	flags.StringVar(&ev.from, "from", "", "the envelope `SENDER`")
+	flags.Var(&ev.rcpts, "rcpt", "an envelope `RECIPIENT`; repeatable")
 	if code, stop := parse(flags, args); stop {
 		return code
 	}
@@ -58,6 +64,12 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 	}
 	defer comp.Close()
 	p := comp.Pipeline
+	var env *filter.Envelope
+	if ev.ip != "" || len(ev.rcpts) > 0 || ev.from != "" || ev.helo != "" {
+		if env, err = checkEnvelope(cfg, ev, os.Stdout); err != nil {
+			return fail("%v", err)
+		}
+	}
 	paths := flags.Args()
 	if len(paths) == 0 {
 		paths = []string{"-"}
@@ -99,7 +111,7 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				r, data := checkOne(p, j)
+				r, data := checkOne(p, env, j)
 				if *clues > 0 && !*asJSON && r.err == nil && comp.Bayes != nil {
 					// Parsed a second time: the pipeline keeps its parse to itself,
 					// and only --clues needs it.
@@ -160,7 +172,7 @@ type checked struct {
 
 // checkOne runs the pipeline on one message; it also returns the message as checked
 // (for --clues), which the result does not keep: results wait to be printed in order.
-func checkOne(p *filter.Pipeline, j job) (checked, []byte) {
+func checkOne(p *filter.Pipeline, env *filter.Envelope, j job) (checked, []byte) {
 	r := checked{n: j.n, path: j.path}
 	var data []byte
 	if j.path == "-" {
@@ -173,7 +185,12 @@ func checkOne(p *filter.Pipeline, j job) (checked, []byte) {
 	}
 	data = mbox.StripFrom(data)
 	sp := spool.FromBytes(data)
-	r.v = p.Run(context.Background(), nil, sp, sp.Size(), filter.NewRef())
+	var e *filter.Envelope
+	if env != nil {
+		c := *env // Run must not share an envelope between goroutines
+		e = &c
+	}
+	r.v = p.Run(context.Background(), e, sp, sp.Size(), filter.NewRef())
 	return r, data
 }
 

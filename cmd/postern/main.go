@@ -18,8 +18,10 @@ import (
 	"github.com/postern/postern/clamav"
 	"github.com/postern/postern/config"
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/resolver"
 	"github.com/postern/postern/rules"
 	"github.com/postern/postern/score"
+	"github.com/postern/postern/uribl"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=…".
@@ -38,6 +40,8 @@ func commands() []command {
 		{"learn", "teach the Bayesian classifier: learn --spam|--ham [--forget] [--all] PATH...", runLearn},
 		{"bayes", "bayes stats | export FILE | import FILE", runBayes},
 		{"rules", "rules lint [PATH...] | test RULE FILE | reload: check, try and reload rule files", runRules},
+		{"greylist", "greylist list | add | allow | delete: the greylisting records", runGreylist},
+		{"lists", "lists show | lint | add | delete: the allow and deny lists", runLists},
 		{"quarantine", "list, show, release, delete, purge the messages Postern rejected or held", runQuarantine},
 		{"config", "config test: validate the configuration; config doc: print its reference", runConfig},
 		{"version", "print the version", runVersion},
@@ -210,6 +214,21 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 			AcceptOnError:  cfg.Clamd.OnScanError == "accept",
 			AcceptTooLarge: cfg.Clamd.OnTooLarge == "accept",
 		})
+	}
+	if len(cfg.URIBL.Zones) > 0 && cfg.DNS.Resolver != "" {
+		r, err := resolver.New(cfg.DNS.Resolver, resolver.Options{Timeout: cfg.DNS.Timeout.D(), CacheSize: cfg.DNS.CacheSize})
+		if err != nil {
+			return nil, err
+		}
+		u := &uribl.Check{Resolver: r, MaxDomains: cfg.URIBL.MaxDomains}
+		for _, z := range cfg.URIBL.Zones {
+			score, ok := cfg.URIBL.Scores[z]
+			if !ok {
+				score = 2.0
+			}
+			u.Zones = append(u.Zones, uribl.Zone{Name: z, Score: score})
+		}
+		checks = append(checks, u)
 	}
 	var learner filter.Learner
 	if cfg.Bayes.Enabled {

@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/policy"
 )
 
 // metrics are what serve exports at [metrics] listen, for Prometheus.
@@ -21,6 +22,10 @@ type metrics struct {
 	duration prometheus.Histogram
 	size     prometheus.Histogram
 	clamdUp  prometheus.Gauge
+	rcpts    *prometheus.CounterVec
+	greylist *prometheus.CounterVec
+	dnsbl    *prometheus.CounterVec
+	dnsFails prometheus.Counter
 }
 
 func newMetrics(comp *components) *metrics {
@@ -41,6 +46,19 @@ func newMetrics(comp *components) *metrics {
 			Name: "postern_clamd_up", Help: "1 when clamd answered the last PING (every 30 s), 0 when not, -1 when virus scanning is off.",
 		}),
 	}
+	m.rcpts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "postern_recipients_total", Help: "Envelope decisions at RCPT TO, by action and reason (reason \"\" when no check applied).",
+	}, []string{"action", "reason"})
+	m.greylist = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "postern_greylist_total", Help: "Greylisting outcomes: new, early, passed, known, auto-allowed, skipped, error.",
+	}, []string{"outcome"})
+	m.dnsbl = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "postern_dnsbl_hits_total", Help: "Block-list listings of clients, by zone and action (reject or score).",
+	}, []string{"zone", "action"})
+	m.dnsFails = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "postern_envelope_check_errors_total", Help: "Envelope checks that failed (DNS timeouts and errors, greylisting store errors); none of them rejects mail.",
+	})
+	m.reg.MustRegister(m.rcpts, m.greylist, m.dnsbl, m.dnsFails)
 	m.reg.MustRegister(m.messages, m.duration, m.size, m.clamdUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if comp.Bayes != nil {
@@ -83,6 +101,22 @@ func (m *metrics) observe(v filter.Verdict, size int64) {
 	if size > 0 {
 		m.size.Observe(float64(size))
 	}
+}
+
+// observeRcpt is the milter's OnEnvelope.
+func (m *metrics) observeRcpt(d policy.Decision) {
+	m.rcpts.WithLabelValues(d.Action.String(), d.Reason).Inc()
+	if d.Greylist != "" {
+		m.greylist.WithLabelValues(d.Greylist).Inc()
+	}
+	for _, h := range d.Hits {
+		action := "score"
+		if h.Reject {
+			action = "reject"
+		}
+		m.dnsbl.WithLabelValues(h.Zone, action).Inc()
+	}
+	m.dnsFails.Add(float64(len(d.Errors)))
 }
 
 // serve runs the metrics endpoint and the clamd health probe until ctx ends.

@@ -70,7 +70,13 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		return fail("%v", err)
 	}
 	defer store.Close()
+	env, err := buildEnvelope(cfg, true)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer env.Close()
 	srv := &milter.Server{
+		Policy:     env.Policy,
 		Pipeline:   comp.Pipeline,
 		Log:        log,
 		Quarantine: store,
@@ -86,6 +92,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	}
 	met := newMetrics(comp)
 	srv.OnVerdict = met.observe
+	srv.OnEnvelope = met.observeRcpt
 	mctx, stopMetrics := context.WithCancel(context.Background())
 	defer stopMetrics()
 	met.serve(mctx, cfg.Metrics.Listen, comp, log)
@@ -96,6 +103,11 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		"required_score": cfg.RequiredScore, "reject_score": cfg.RejectScore, "on_error": cfg.OnError,
 	}).Info("postern serving")
 	probeClamd(log, comp.Clamd, cfg)
+	env.describe(log, cfg)
+	if env.Grey != nil {
+		stopGrey := greyExpireLoop(log, env.Grey, greyConfig(cfg))
+		defer stopGrey()
+	}
 	if comp.Bayes != nil {
 		stopBayes := bayesLoop(log, comp.Bayes, cfg)
 		defer stopBayes()
@@ -112,6 +124,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				reloadRules(log, comp.Rules, c, fs)
+				reloadLists(log, env, c, fs)
 				continue
 			}
 			log.WithField("signal", sig.String()).Info("shutting down: letting messages in flight finish")
@@ -256,4 +269,19 @@ func reloadRules(log *logrus.Logger, check *rules.Check, c *common, fs *flag.Fla
 	}
 	check.Swap(set)
 	log.WithFields(logrus.Fields{"rules": set.Len(), "warnings": len(problems)}).Info("SIGHUP: rules reloaded")
+}
+
+// reloadLists re-reads the allow and deny lists; on any error the old lists stay.
+func reloadLists(log *logrus.Logger, env *envelope, c *common, fs *flag.FlagSet) {
+	cfg, err := c.load(fs)
+	if err != nil {
+		log.WithError(err).Error("SIGHUP: configuration has errors: keeping the old lists")
+		return
+	}
+	if err := env.loadLists(cfg); err != nil {
+		log.WithError(err).Error("SIGHUP: lists have errors: keeping the old lists")
+		return
+	}
+	log.WithFields(logrus.Fields{"allow_entries": env.Policy.Allow.Load().Len(),
+		"deny_entries": env.Policy.Deny.Load().Len()}).Info("SIGHUP: lists reloaded")
 }

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/postern/postern/config"
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/policy"
+	"github.com/postern/postern/resolver"
+)
+
+// envelope is the envelope checks as configured, with what they opened.
+type envelope struct {
+	Policy   *policy.Policy
+	Grey     *policy.GreySQLite // nil: greylisting off
+	Resolver *resolver.Resolver // nil: no DNS at all
+}
+
+// buildEnvelope wires the [policy], [greylist], [dns] and [dnsbl] sections. The
+// greylisting database is opened (created) only when greylisting is on and openGrey
+// is set (serve; check only reads what it would decide).
+func buildEnvelope(cfg config.Config, openGrey bool) (*envelope, error) {
+	e := &envelope{Policy: &policy.Policy{
+		RoleAccounts:      cfg.Policy.RoleAccounts,
+		AllowSkipsContent: cfg.Policy.AllowSkipsContent,
+		DNSTimeout:        cfg.DNS.Timeout.D(),
+		OnErrorAccept:     cfg.OnError == "accept",
+	}}
+	for _, n := range cfg.Policy.TrustedNetworks {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			return nil, fmt.Errorf("policy.trusted_networks: %w", err)
+		}
+		e.Policy.Trusted = append(e.Policy.Trusted, p.Masked())
+	}
+	if err := e.loadLists(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.DNS.Resolver != "" {
+		r, err := resolver.New(cfg.DNS.Resolver, resolver.Options{Timeout: cfg.DNS.Timeout.D(), CacheSize: cfg.DNS.CacheSize})
+		if err != nil {
+			return nil, err
+		}
+		e.Resolver = r
+	}
+	if len(cfg.DNSBL.Zones) > 0 && e.Resolver != nil {
+		bl := &policy.DNSBL{Resolver: e.Resolver}
+		for _, name := range cfg.DNSBL.Zones {
+			z, err := dnsblZone(name, cfg.DNSBL.Zone)
+			if err != nil {
+				return nil, err
+			}
+			bl.Zones = append(bl.Zones, z)
+		}
+		e.Policy.DNSBL = bl
+	}
+	if cfg.Greylist.Enabled && openGrey {
+		if err := ensureDataDir(cfg); err != nil {
+			return nil, err
+		}
+		s, err := policy.OpenGreySQLite(filepath.Join(cfg.DataDir, policy.GreylistFileName))
+		if err != nil {
+			return nil, err
+		}
+		e.Grey = s
+		e.Policy.Greylist = &policy.Greylist{Config: greyConfig(cfg), Store: s}
+	}
+	return e, nil
+}
+
+func greyConfig(cfg config.Config) policy.GreylistConfig {
+	g := cfg.Greylist
+	return policy.GreylistConfig{
+		Delay: g.Delay.D(), RetryWindow: g.RetryWindow.D(), Expire: g.Expire.D(),
+		AutoAllowAfter: g.AutoAllowAfter, IPv4Prefix: g.IPv4Prefix, IPv6Prefix: g.IPv6Prefix,
+	}
+}
+
+// dnsblZone reads one zone's settings; a zone without any rejects every listing.
+func dnsblZone(name string, settings map[string]config.DNSBLZone) (policy.Zone, error) {
+	z := policy.Zone{Name: name}
+	s, ok := settings[name]
+	if !ok {
+		z.Reject = []policy.CodeRange{policy.AnyListing}
+		return z, nil
+	}
+	z.Test = s.Test
+	for _, c := range s.Reject {
+		r, err := policy.ParseCodeRange(c)
+		if err != nil {
+			return z, fmt.Errorf("dnsbl.zone.%q.reject: %w", name, err)
+		}
+		z.Reject = append(z.Reject, r)
+	}
+	codes := make([]string, 0, len(s.Scores))
+	for c := range s.Scores {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	for _, c := range codes {
+		r, err := policy.ParseCodeRange(c)
+		if err != nil {
+			return z, fmt.Errorf("dnsbl.zone.%q.scores: %w", name, err)
+		}
+		z.Scores = append(z.Scores, policy.CodeScore{CodeRange: r, Score: s.Scores[c]})
+	}
+	if len(z.Reject) == 0 && len(z.Scores) == 0 {
+		z.Reject = []policy.CodeRange{policy.AnyListing}
+	}
+	return z, nil
+}
+
+// loadLists reads the allow, deny and greylisting allow lists and swaps them in only
+// when all three read without an error.
+func (e *envelope) loadLists(cfg config.Config) error {
+	allow, err := policy.LoadLists(cfg.Policy.AllowLists)
+	if err != nil {
+		return fmt.Errorf("policy.allow_lists: %w", err)
+	}
+	deny, err := policy.LoadLists(cfg.Policy.DenyLists)
+	if err != nil {
+		return fmt.Errorf("policy.deny_lists: %w", err)
+	}
+	grey, err := policy.LoadLists(cfg.Greylist.AllowLists)
+	if err != nil {
+		return fmt.Errorf("greylist.allow_lists: %w", err)
+	}
+	e.Policy.Allow.Store(allow)
+	e.Policy.Deny.Store(deny)
+	e.Policy.GreyAllow.Store(grey)
+	return nil
+}
+
+// Close closes the greylisting database.
+func (e *envelope) Close() {
+	if e.Grey != nil {
+		e.Grey.Close()
+	}
+}
+
+// describe logs at start what the envelope checks will do, and that no DNS query
+// leaves the machine when no resolver is set.
+func (e *envelope) describe(log logrus.FieldLogger, cfg config.Config) {
+	p := e.Policy
+	f := logrus.Fields{
+		"allow_entries": p.Allow.Load().Len(), "deny_entries": p.Deny.Load().Len(),
+		"role_accounts": cfg.Policy.RoleAccounts, "trusted_networks": cfg.Policy.TrustedNetworks,
+		"greylist": cfg.Greylist.Enabled,
+	}
+	if cfg.Greylist.Enabled {
+		f["greylist_delay"] = cfg.Greylist.Delay.String()
+	}
+	if p.DNSBL != nil {
+		f["dnsbl"] = cfg.DNSBL.Zones
+	}
+	if len(cfg.URIBL.Zones) > 0 {
+		f["uribl"] = cfg.URIBL.Zones
+	}
+	log.WithFields(f).Info("envelope checks")
+	if e.Resolver == nil {
+		log.Info("no [dns] resolver configured: Postern sends no DNS query (block lists are off)")
+	} else {
+		log.WithField("resolver", e.Resolver.Server()).Info("DNS checks use this resolver")
+	}
+}
+
+// greyExpireLoop deletes old greylisting records now and every hour.
+func greyExpireLoop(log logrus.FieldLogger, s *policy.GreySQLite, c policy.GreylistConfig) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			now := time.Now()
+			n, err := s.Expire(ctx, now.Add(-c.Expire), c, now)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.WithError(err).Error("greylist: expire failed")
+			case n > 0:
+				log.WithField("expired", n).Info("greylist: expired records")
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// envelopeFlags are postern check's envelope options.
+type envelopeFlags struct {
+	ip, name, helo, from string
+	rcpts                stringList
+}
+
+// readOnlyGrey answers greylisting from the store without recording the attempt:
+// postern check shows what serve would decide and changes nothing.
+type readOnlyGrey struct{ policy.GreyStore }
+
+func (readOnlyGrey) PutTriplet(context.Context, string, policy.Triplet) error  { return nil }
+func (readOnlyGrey) PutClient(context.Context, string, policy.AutoAllow) error { return nil }
+
+// checkEnvelope runs the envelope checks as serve would for one client, sender and
+// its recipients, prints each decision, and returns the envelope the content checks
+// then see.
+func checkEnvelope(cfg config.Config, ev envelopeFlags, w io.Writer) (*filter.Envelope, error) {
+	e, err := buildEnvelope(cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	if cfg.Greylist.Enabled {
+		path := filepath.Join(cfg.DataDir, policy.GreylistFileName)
+		if _, err := os.Stat(path); err == nil {
+			s, err := policy.OpenGreySQLite(path)
+			if err != nil {
+				return nil, err
+			}
+			defer s.Close()
+			e.Policy.Greylist = &policy.Greylist{Config: greyConfig(cfg), Store: readOnlyGrey{s}}
+		} else {
+			e.Policy.Greylist = &policy.Greylist{Config: greyConfig(cfg), Store: readOnlyGrey{emptyGrey{}}}
+		}
+	}
+	c := policy.Client{Name: ev.name}
+	if ev.ip != "" {
+		a, err := netip.ParseAddr(ev.ip)
+		if err != nil {
+			return nil, fmt.Errorf("--client-ip: %w", err)
+		}
+		c.Addr = a
+	}
+	conn := e.Policy.Connect(c)
+	defer conn.Close()
+	conn.Helo(ev.helo)
+	m := conn.Mail(ev.from, "")
+	rcpts := ev.rcpts
+	if len(rcpts) == 0 {
+		rcpts = stringList{"postmaster-not-given@invalid"}
+		fmt.Fprintln(w, "Envelope: no --rcpt given; checking one made-up recipient")
+	}
+	fmt.Fprintf(w, "Envelope: client %s (%s) helo %q from <%s>\n", ev.ip, ev.name, ev.helo, policy.NormalizeAddr(ev.from))
+	env := &filter.Envelope{ClientAddr: ev.ip, ClientName: ev.name, Helo: ev.helo, MailFrom: ev.from}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, r := range rcpts {
+		d := m.Rcpt(ctx, r)
+		line := fmt.Sprintf("  rcpt <%s>: %s", policy.NormalizeAddr(r), d.Action)
+		if d.Action != policy.Continue {
+			line += " (" + d.Reply() + ")"
+		} else {
+			env.Rcpts = append(env.Rcpts, r)
+		}
+		for _, x := range []struct{ k, v string }{{"reason", d.Reason}, {"detail", d.Detail}, {"greylist", d.Greylist}} {
+			if x.v != "" {
+				line += fmt.Sprintf(" %s=%s", x.k, x.v)
+			}
+		}
+		for _, h := range d.Hits {
+			line += fmt.Sprintf(" dnsbl=%s:%s", h.Zone, h.Code)
+		}
+		for _, err := range d.Errors {
+			line += fmt.Sprintf(" error=%q", err.Error())
+		}
+		fmt.Fprintln(w, line)
+	}
+	if e.Resolver == nil {
+		fmt.Fprintln(w, "  (no [dns] resolver: block lists not queried)")
+	}
+	content := m.Content()
+	env.NoReject, env.SkipScoring = content.NoReject, content.SkipScoring
+	for _, h := range content.Scores {
+		env.PolicyTests = append(env.PolicyTests, filter.Test{Name: h.Test, Score: h.Score,
+			Description: fmt.Sprintf("Client listed in %s (%s)", h.Zone, h.Code)})
+	}
+	fmt.Fprintln(w)
+	return env, nil
+}
+
+// emptyGrey is a greylisting store with nothing in it.
+type emptyGrey struct{}
+
+func (emptyGrey) Triplet(context.Context, string) (policy.Triplet, bool, error) {
+	return policy.Triplet{}, false, nil
+}
+func (emptyGrey) PutTriplet(context.Context, string, policy.Triplet) error { return nil }
+func (emptyGrey) Client(context.Context, string) (policy.AutoAllow, bool, error) {
+	return policy.AutoAllow{}, false, nil
+}
+func (emptyGrey) PutClient(context.Context, string, policy.AutoAllow) error { return nil }

@@ -1,0 +1,70 @@
+package milter
+
+import (
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gomilter "github.com/emersion/go-milter"
+
+	"github.com/postern/postern/policy"
+)
+
+// TestEnvelopeChecksAtRcpt drives the envelope checks through the milter protocol: a
+// greylisted recipient is answered 450 while a role account in the same message is
+// taken, a message to the role account is tagged and not rejected even when it is
+// spam, and the triplet passes once the delay is over.
+func TestEnvelopeChecksAtRcpt(t *testing.T) {
+	store, err := policy.OpenGreySQLite(filepath.Join(t.TempDir(), policy.GreylistFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	p := &policy.Policy{RoleAccounts: []string{"postmaster", "abuse"},
+		Greylist: &policy.Greylist{Config: policy.DefaultGreylist, Store: store, Now: clock}}
+	srv, addr := startServer(t, testPipeline(), defaultOpts())
+	srv.Policy = p
+	var decisions []policy.Decision
+	srv.OnEnvelope = func(d policy.Decision) { decisions = append(decisions, d) }
+
+	s := dial(t, addr)
+	connect(t, s)
+	mustContinue(t, "mail", func() (*gomilter.Action, error) { return s.Mail("<sender@example.org>", nil) })
+	act, err := s.Rcpt("<user@example.com>", nil)
+	must(t, err)
+	wantReply(t, act, 450, "Greylisted, please try again in 300 seconds")
+	mustContinue(t, "rcpt postmaster", func() (*gomilter.Action, error) { return s.Rcpt("<postmaster@example.com>", nil) })
+	mustContinue(t, "subject", func() (*gomilter.Action, error) { return s.HeaderField("Subject", "test") })
+	mustContinue(t, "eoh", s.HeaderEnd)
+	mods, act, err := s.BodyReadFrom(strings.NewReader(gtube + "\r\n"))
+	must(t, err)
+	if act.Code != gomilter.ActAccept {
+		t.Fatalf("spam to postmaster: %c %d %q, want accept (tagged)", act.Code, act.SMTPCode, act.SMTPText)
+	}
+	if flag, _ := added(mods, "X-Spam-Flag"); flag != "YES" {
+		t.Fatalf("X-Spam-Flag = %q, want YES", flag)
+	}
+
+	mu.Lock()
+	now = now.Add(301 * time.Second)
+	mu.Unlock()
+	mustContinue(t, "mail again", func() (*gomilter.Action, error) { return s.Mail("<sender@example.org>", nil) })
+	mustContinue(t, "rcpt after delay", func() (*gomilter.Action, error) { return s.Rcpt("<user@example.com>", nil) })
+	mustContinue(t, "eoh", s.HeaderEnd)
+	_, act, err = s.BodyReadFrom(strings.NewReader(gtube + "\r\n"))
+	must(t, err)
+	wantReply(t, act, 550, "spam") // no role account this time: rejected as usual
+
+	var got []string
+	for _, d := range decisions {
+		got = append(got, d.Action.String()+"/"+d.Reason+"/"+d.Greylist)
+	}
+	if want := "tempfail/greylist/new continue/role-account/ continue//passed"; strings.Join(got, " ") != want {
+		t.Fatalf("decisions %q, want %q", strings.Join(got, " "), want)
+	}
+}

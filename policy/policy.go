@@ -1,0 +1,317 @@
+// Package policy holds the envelope-stage checks the milter runs before any content is
+// transferred: allow and deny lists, role accounts, DNS block lists and greylisting.
+// Each recipient gets a Decision at RCPT TO (go on, 450, or 5xx); what the checks learned
+// that content scoring needs (block-list points, "a role account is a recipient: never
+// reject", "allow-listed: skip scoring") is handed to the pipeline per message.
+//
+// Order at RCPT TO, first that applies wins:
+//  1. a role account (postmaster@, abuse@) is accepted: no list, block list or greylisting;
+//  2. a trusted network or an authenticated client: nothing else is checked;
+//  3. an allow-list entry (client, HELO, sender, recipient) skips block lists and
+//     greylisting, even where a deny entry matches too: an allow entry is how an
+//     operator fixes a false positive, and it must win;
+//  4. a deny-list entry: 554 5.7.1;
+//  5. a block list whose return code rejects: 554 5.7.1; scoring codes add points;
+//  6. greylisting: 450 4.7.1 until the triplet has waited.
+//
+// A DNS failure never rejects: the zone adds nothing and the error is reported.
+package policy
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Action is what the MTA is told about a recipient.
+type Action int
+
+const (
+	Continue Action = iota
+	TempFail        // 4xx: greylisted, or a check failed
+	Reject          // 5xx
+)
+
+func (a Action) String() string {
+	return [...]string{"continue", "tempfail", "reject"}[a]
+}
+
+// Reasons in decisions, as logged and counted.
+const (
+	ReasonRole     = "role-account"
+	ReasonTrusted  = "trusted"
+	ReasonAuth     = "authenticated"
+	ReasonAllow    = "allow-list"
+	ReasonDeny     = "deny-list"
+	ReasonDNSBL    = "dnsbl"
+	ReasonGreylist = "greylist"
+	ReasonError    = "error"
+)
+
+// Decision is the answer for one recipient.
+type Decision struct {
+	Action   Action
+	Code     int
+	Enhanced string
+	Text     string
+	Reason   string // one of the Reason constants, "" when nothing in particular applied
+	Detail   string // the list entry, zone or greylisting outcome behind it
+	Greylist string // the greylisting outcome, when it ran
+	Hits     []Hit  // block-list hits (rejecting and scoring)
+	Errors   []error
+}
+
+// Reply is the SMTP reply line (for Action other than Continue).
+func (d Decision) Reply() string { return fmt.Sprintf("%d %s %s", d.Code, d.Enhanced, d.Text) }
+
+// Policy is the configured envelope checks. Lists can be swapped while serving.
+type Policy struct {
+	Allow     atomic.Pointer[List]
+	Deny      atomic.Pointer[List]
+	GreyAllow atomic.Pointer[List] // skip greylisting only: senders that retry badly, recipients that opt out
+
+	RoleAccounts      []string // local parts ("postmaster") or addresses
+	Trusted           []netip.Prefix
+	AllowSkipsContent bool
+	Greylist          *Greylist // nil: off
+	DNSBL             *DNSBL    // nil or no zones: off
+	DNSTimeout        time.Duration
+	// OnErrorAccept: a greylisting store that fails lets the recipient through
+	// (on_error = "accept") instead of answering 451.
+	OnErrorAccept bool
+}
+
+// Client is what the MTA said about the SMTP client at connect.
+type Client struct {
+	Addr netip.Addr // invalid for a local (non-TCP) client
+	Name string     // verified host name, "unknown" when none
+}
+
+// Conn is the state of one SMTP connection.
+type Conn struct {
+	p      *Policy
+	client Client
+	helo   string
+
+	once    sync.Once
+	started chan struct{}
+	hits    []Hit
+	errs    []error
+	cancel  context.CancelFunc
+}
+
+// Connect starts a connection's checks. The block-list lookups start now, so they run
+// while the client says HELO and MAIL FROM; Close stops them.
+func (p *Policy) Connect(c Client) *Conn {
+	conn := &Conn{p: p, client: c}
+	if p.DNSBL != nil && len(p.DNSBL.Zones) > 0 && c.Addr.IsValid() && !p.trusted(c.Addr) &&
+		p.Allow.Load().Client(c.Addr, c.Name) == nil {
+		timeout := p.DNSTimeout
+		if timeout <= 0 {
+			timeout = 5 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		conn.cancel = cancel
+		conn.started = make(chan struct{})
+		go func() {
+			defer close(conn.started)
+			conn.hits, conn.errs = p.DNSBL.Check(ctx, c.Addr)
+		}()
+	}
+	return conn
+}
+
+// Close releases the connection's lookups.
+func (c *Conn) Close() {
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
+// Helo records the HELO name.
+func (c *Conn) Helo(name string) { c.helo = name }
+
+// dnsbl waits for the connection's block-list answers (each bounded by DNSTimeout).
+func (c *Conn) dnsbl(ctx context.Context) ([]Hit, []error) {
+	if c.started == nil {
+		return nil, nil
+	}
+	select {
+	case <-c.started:
+		return c.hits, c.errs
+	case <-ctx.Done():
+		return nil, []error{fmt.Errorf("dnsbl: %w", ctx.Err())}
+	}
+}
+
+func (p *Policy) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, t := range p.Trusted {
+		if t.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Message is the state of one message (MAIL FROM to end of data).
+type Message struct {
+	c        *Conn
+	from     string
+	auth     string
+	allowed  *Match // client, HELO or sender on the allow list
+	role     bool   // a role account is among the accepted recipients
+	accepted int
+	scores   []Hit
+}
+
+// Mail starts a message from sender; auth is the SASL login ("" when none).
+func (c *Conn) Mail(sender, auth string) *Message {
+	m := &Message{c: c, from: NormalizeAddr(sender), auth: auth}
+	allow := c.p.Allow.Load()
+	if m.allowed = allow.Client(c.client.Addr, c.client.Name); m.allowed == nil {
+		if m.allowed = allow.Helo(c.helo); m.allowed == nil {
+			m.allowed = allow.Sender(m.from)
+		}
+	}
+	return m
+}
+
+// IsRole reports whether rcpt is a role account.
+func (p *Policy) IsRole(rcpt string) bool {
+	addr := NormalizeAddr(rcpt)
+	local, _, _ := strings.Cut(addr, "@")
+	for _, r := range p.RoleAccounts {
+		r = strings.ToLower(r)
+		if r == addr || r == local || strings.TrimSuffix(r, "@") == local {
+			return true
+		}
+	}
+	return false
+}
+
+// Rcpt decides one recipient.
+func (m *Message) Rcpt(ctx context.Context, rcpt string) Decision {
+	d := m.rcpt(ctx, rcpt)
+	if d.Action == Continue {
+		m.accepted++
+		if d.Reason == ReasonRole {
+			m.role = true
+		}
+		for _, h := range d.Hits {
+			if !h.Reject && !m.hasScore(h) {
+				m.scores = append(m.scores, h)
+			}
+		}
+	}
+	return d
+}
+
+func (m *Message) hasScore(h Hit) bool {
+	for _, s := range m.scores {
+		if s.Zone == h.Zone {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Message) rcpt(ctx context.Context, rcpt string) Decision {
+	p, c := m.c.p, m.c
+	if p.IsRole(rcpt) {
+		return Decision{Reason: ReasonRole, Detail: NormalizeAddr(rcpt)}
+	}
+	if c.client.Addr.IsValid() && p.trusted(c.client.Addr) {
+		return Decision{Reason: ReasonTrusted, Detail: c.client.Addr.String()}
+	}
+	if m.auth != "" {
+		return Decision{Reason: ReasonAuth, Detail: m.auth}
+	}
+	if m.allowed != nil {
+		return Decision{Reason: ReasonAllow, Detail: m.allowed.String()}
+	}
+	if a := p.Allow.Load().Recipient(rcpt); a != nil {
+		return Decision{Reason: ReasonAllow, Detail: a.String()}
+	}
+	deny := p.Deny.Load()
+	for _, hit := range []*Match{deny.Client(c.client.Addr, c.client.Name), deny.Helo(c.helo), deny.Sender(m.from), deny.Recipient(rcpt)} {
+		if hit != nil {
+			return Decision{Action: Reject, Code: 554, Enhanced: "5.7.1", Text: "Access denied",
+				Reason: ReasonDeny, Detail: hit.String()}
+		}
+	}
+	var d Decision
+	d.Hits, d.Errors = c.dnsbl(ctx)
+	for _, h := range d.Hits {
+		if h.Reject {
+			d.Action, d.Code, d.Enhanced = Reject, 554, "5.7.1"
+			d.Text = fmt.Sprintf("Service unavailable; client [%s] blocked using %s", c.client.Addr, h.Zone)
+			d.Reason, d.Detail = ReasonDNSBL, fmt.Sprintf("%s %s", h.Zone, h.Code)
+			return d
+		}
+	}
+	g := p.Greylist
+	if g == nil || !c.client.Addr.IsValid() {
+		return d
+	}
+	ga := p.GreyAllow.Load()
+	if a := firstMatch(ga.Client(c.client.Addr, c.client.Name), ga.Sender(m.from), ga.Recipient(rcpt)); a != nil {
+		d.Greylist, d.Detail = "skipped", a.String()
+		return d
+	}
+	r, err := g.Check(ctx, c.client.Addr, m.from, rcpt)
+	if err != nil {
+		d.Errors = append(d.Errors, err)
+		if p.OnErrorAccept {
+			d.Greylist = "error"
+			return d
+		}
+		d.Action, d.Code, d.Enhanced, d.Text = TempFail, 451, "4.3.0", "Temporary failure, please try again later"
+		d.Reason, d.Detail = ReasonError, "greylist store"
+		return d
+	}
+	d.Greylist = r.Outcome
+	if r.Defer() {
+		secs := int((r.Wait + time.Second - 1) / time.Second)
+		d.Action, d.Code, d.Enhanced = TempFail, 450, "4.7.1"
+		d.Text = fmt.Sprintf("Greylisted, please try again in %d seconds", secs)
+		d.Reason, d.Detail = ReasonGreylist, r.Outcome
+	}
+	return d
+}
+
+func firstMatch(ms ...*Match) *Match {
+	for _, m := range ms {
+		if m != nil {
+			return m
+		}
+	}
+	return nil
+}
+
+// Content is what the envelope checks tell content scoring about a message.
+type Content struct {
+	// Scores are the block-list hits that add points (each zone once).
+	Scores []Hit
+	// NoReject: a role account is among the recipients, so spam is tagged, not
+	// refused (RFC 5321 4.5.1, RFC 2142): complaints about spam must get through.
+	NoReject bool
+	// SkipScoring: the client, HELO or sender is allow-listed and
+	// allow_skips_content is on. Virus scanning still runs.
+	SkipScoring bool
+	Allowed     string // the allow-list entry, for the log
+}
+
+// Content returns what the message's accepted recipients decided for its content.
+func (m *Message) Content() Content {
+	c := Content{Scores: m.scores, NoReject: m.role}
+	if m.allowed != nil {
+		c.Allowed = m.allowed.String()
+		c.SkipScoring = m.c.p.AllowSkipsContent
+	}
+	return c
+}
