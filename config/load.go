@@ -190,7 +190,9 @@ func keyLines(src []byte) map[string]int {
 		switch {
 		case line == "" || strings.HasPrefix(line, "#"):
 		case strings.HasPrefix(line, "["):
-			table = strings.Trim(strings.TrimSpace(strings.Trim(line, "[]")), `"`)
+			// Not unquoted: table names with quoted parts (dnsbl.zone."zen.spamhaus.org")
+			// are keyed as Validate writes them.
+			table = strings.TrimSpace(strings.Trim(line, "[]"))
 			if _, seen := lines[table]; !seen {
 				lines[table] = n
 			}

@@ -106,3 +106,14 @@ func TestListErrors(t *testing.T) {
 		t.Fatalf("good: %v", err)
 	}
 }
+
+// The shipped list of senders that retry badly must load as it is.
+func TestShippedGreylistAllowList(t *testing.T) {
+	l, err := policy.LoadLists([]string{"../contrib/greylist-allow.list"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Client(netip.MustParseAddr("209.85.128.1"), "mail-wm1-f41.google.com") == nil {
+		t.Error("a Gmail outbound host is not on the shipped list")
+	}
+}
