@@ -35,6 +35,7 @@ type Config struct {
 	Greylist   Greylist   `toml:"greylist" doc:"Greylisting of (client network, sender, recipient) triplets at RCPT TO, with postgrey's defaults; state in data_dir/greylist.db."`
 	DNS        DNS        `toml:"dns" doc:"The DNS resolver every DNS check uses (block lists, URI block lists). With no resolver set, Postern sends no DNS query at all, and serve says so at start."`
 	DNSBL      DNSBL      `toml:"dnsbl" doc:"DNS block lists of client addresses, queried at connect and decided at RCPT TO. A lookup that fails or times out never rejects: it adds nothing, and is logged and counted."`
+	Auth       Auth       `toml:"auth" doc:"Sender authentication (docs/authentication.md): SPF at MAIL FROM, DKIM and DMARC at end of data, one Authentication-Results header, and pseudo-rules (SPF_PASS, DKIM_VALID, DMARC_REJECT, …) scored as SpamAssassin's network score set does; a score line in your rule files overrides them. Off by default, since it needs DNS ([dns] resolver): serve says so at start."`
 	URIBL      URIBL      `toml:"uribl" doc:"URI block lists (domain lists, e.g. dbl.spamhaus.org, multi.surbl.org): the domains of links in the body add points to the content score. Failed lookups add nothing."`
 	Metrics    Metrics    `toml:"metrics" doc:"Prometheus metrics: messages by action and reason, check times, sizes, clamd's health (PING every 30 s), Bayes and rules counts, the memory of the rules' DFAs (postern_rules_dfa_bytes)."`
 	Limits     Limits     `toml:"limits" doc:"Message size limits and spooling."`
@@ -89,6 +90,15 @@ type DNSBLZone struct {
 	Test   string             `toml:"test"`
 	Reject []string           `toml:"reject"`
 	Scores map[string]float64 `toml:"scores"`
+}
+
+// Auth configures sender authentication.
+type Auth struct {
+	Enabled       bool   `toml:"enabled" doc:"Check SPF, DKIM and DMARC (all together). A DNS failure is temperror in the header and never a reject."`
+	AuthservID    string `toml:"authserv_id" doc:"The authserv-id of the Authentication-Results header (RFC 8601), usually the host name. Such a header that arrives claiming this id is removed as forged. Empty: the host name."`
+	SPFRejectFail bool   `toml:"spf_reject_fail" doc:"Refuse a sender whose domain's SPF record says fail, with 550 5.7.23 at RCPT TO (role accounts excepted). Off: forwarded mail fails SPF, and DMARC weighs SPF with DKIM far better."`
+	DMARCReject   bool   `toml:"dmarc_reject" doc:"Refuse a message that fails DMARC when its From domain publishes p=reject (550 5.7.1, kept in the quarantine like every rejected message). Off: it scores DMARC_REJECT."`
+	MaxSignatures int    `toml:"max_signatures" doc:"DKIM signatures verified per message, at most (each costs a key lookup); the rest are ignored."`
 }
 
 // URIBL configures the URI block lists.
@@ -182,6 +192,7 @@ func Default() Config {
 			Expire: Duration(35 * 24 * time.Hour), AutoAllowAfter: 5, IPv4Prefix: 24, IPv6Prefix: 64,
 		},
 		DNS:   DNS{Timeout: Duration(2 * time.Second), CacheSize: 10000},
+		Auth:  Auth{MaxSignatures: 5},
 		URIBL: URIBL{MaxDomains: 20},
 		Limits: Limits{
 			MemorySpool:    1 << 20,
@@ -362,6 +373,15 @@ func (c *Config) Validate() Problems {
 	}
 	if c.DNS.CacheSize < 0 {
 		bad("dns.cache_size", "must not be negative")
+	}
+	if c.Auth.Enabled && c.DNS.Resolver == "" {
+		bad("auth.enabled", "sender authentication needs DNS: set dns.resolver")
+	}
+	if c.Auth.MaxSignatures < 1 {
+		bad("auth.max_signatures", "must be at least 1")
+	}
+	if strings.ContainsAny(c.Auth.AuthservID, " ;\t\r\n") {
+		bad("auth.authserv_id", "%q: one word, no spaces or semicolons", c.Auth.AuthservID)
 	}
 	if (len(c.DNSBL.Zones) > 0 || len(c.URIBL.Zones) > 0) && c.DNS.Resolver == "" {
 		bad("dns.resolver", "block lists are configured but no resolver: set dns.resolver (Postern never uses the system's resolver unasked)")

@@ -35,6 +35,16 @@ type Envelope struct {
 	// SkipScoring: the client or sender is allow-listed and the operator chose to
 	// skip content scoring for it. Virus scanning still runs (VirusScanner checks).
 	SkipScoring bool
+	// SPF is the sender's SPF result, checked at MAIL FROM; nil when not checked.
+	SPF *SPF
+}
+
+// SPF is an SPF result (RFC 7208) as the envelope checks found it.
+type SPF struct {
+	Result   string // pass, fail, softfail, neutral, none, temperror, permerror
+	Identity string // "mailfrom", or "helo" for the null sender
+	Domain   string
+	Sender   string
 }
 
 // Message is one message as checks see it: the raw bytes and the parsed model.
@@ -74,7 +84,17 @@ type Result struct {
 	Bayes        *float64 // spam probability, when the classifier gave one
 	Headers      []Header // headers the check wants on accepted mail (e.g. X-Virus-Status)
 	Notes        []string // what the operator should know (e.g. Bayes in cold start)
-	Err          error
+	// Refuse, when set, asks for the message to be refused whatever its score (a
+	// domain's DMARC reject policy the operator chose to enforce).
+	Refuse *Refusal
+	Err    error
+}
+
+// Refusal is a check's request to refuse a message: the verdict's reason and the
+// text after 550 5.7.1 ({ref} is filled in).
+type Refusal struct {
+	Reason string
+	Text   string
 }
 
 // Check is one content check. It must honour ctx's deadline; it reports failures in
@@ -118,6 +138,7 @@ const (
 	ReasonError     = "error"
 	ReasonTooLarge  = "too-large"
 	ReasonUnscanned = "unscanned"
+	ReasonDMARC     = "dmarc"
 )
 
 // Reply is an SMTP reply: it is exactly what the client sees.

@@ -144,6 +144,7 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
 	// SpamAssassin's network tests do in its score sets 1 and 3).
 	v.Tests = append(v.Tests, env.PolicyTests...)
 	learnTests := append([]Test(nil), env.PolicyTests...)
+	var refuse *Refusal
 	if env.SkipScoring {
 		v.Notes = append(v.Notes, "allow-listed: content scoring skipped")
 	}
@@ -173,6 +174,9 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
 		if r.Virus != "" && v.Virus == "" {
 			v.Virus, v.VirusPart = r.Virus, r.VirusPart
 		}
+		if r.Refuse != nil && refuse == nil {
+			refuse = r.Refuse
+		}
 		v.Headers = append(v.Headers, r.Headers...)
 		v.Notes = append(v.Notes, r.Notes...)
 	}
@@ -198,12 +202,15 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
 			v.Reason = ReasonVirus
 			v.Headers = append(v.Headers, Header{"X-Virus-Status", "Infected (" + v.Virus + ")"})
 		}
-		if v.Virus != "" || v.Score >= p.RejectScore {
+		if v.Virus != "" || v.Score >= p.RejectScore || refuse != nil {
 			v.Notes = append(v.Notes, "a role account is a recipient: tagged, not rejected")
 		}
 	case v.Virus != "":
 		v.Action, v.Reason = Reject, ReasonVirus
 		v.Reply = Reply{554, "5.7.1", p.text(p.Replies.Virus, ref, v.Virus)}
+	case refuse != nil:
+		v.Action, v.Reason = Reject, refuse.Reason
+		v.Reply = Reply{550, "5.7.1", p.text(refuse.Text, ref, "")}
 	case v.Score >= p.RejectScore:
 		v.Action, v.Reason = Reject, ReasonSpam
 		v.Reply = Reply{550, "5.7.1", p.text(p.Replies.Spam, ref, "")}

@@ -1,6 +1,7 @@
 package milter
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -66,5 +67,33 @@ func TestEnvelopeChecksAtRcpt(t *testing.T) {
 	}
 	if want := "tempfail/greylist/new continue/role-account/ continue//passed"; strings.Join(got, " ") != want {
 		t.Fatalf("decisions %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+// An Authentication-Results header that claims our authserv-id is a forgery: it goes,
+// and those of other hosts stay (RFC 8601 5).
+func TestForgedAuthenticationResultsRemoved(t *testing.T) {
+	opts := defaultOpts()
+	opts.AuthservID = "mx.test"
+	_, addr := startServer(t, testPipeline(), opts)
+	s := dial(t, addr)
+	connect(t, s)
+	m := plain("Hello\r\n")
+	m.headers = append(m.headers,
+		[2]string{"Authentication-Results", "other.example; dkim=pass header.d=example.org"},
+		[2]string{"Authentication-Results", "MX.test; spf=pass smtp.mailfrom=ceo@example.com"},
+		[2]string{"authentication-results", "mx.test 1; dmarc=pass"})
+	mods, act := send(t, s, m)
+	if act.Code != gomilter.ActAccept {
+		t.Fatalf("answer %c", act.Code)
+	}
+	var removed []string
+	for _, md := range mods {
+		if md.Code == gomilter.ActChangeHeader && md.HeaderValue == "" {
+			removed = append(removed, fmt.Sprintf("%s#%d", md.HeaderName, md.HeaderIndex))
+		}
+	}
+	if want := "Authentication-Results#2 authentication-results#3"; strings.Join(removed, " ") != want {
+		t.Fatalf("removed %v, want %s", removed, want)
 	}
 }

@@ -52,6 +52,9 @@ type Options struct {
 	MaxMessageSize int64  // hard cap: 552 5.3.4
 	ScanLimit      int64  // larger messages are not scanned
 	AcceptTooLarge bool   // on_too_large = "accept"
+	// AuthservID, when set, is the id of our Authentication-Results header:
+	// one that arrives claiming it is removed.
+	AuthservID string
 }
 
 // Server accepts milter connections and tracks them for a graceful shutdown.

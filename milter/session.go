@@ -16,6 +16,7 @@ import (
 	gomilter "github.com/emersion/go-milter"
 	"github.com/sirupsen/logrus"
 
+	"github.com/postern/postern/auth"
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/policy"
 	"github.com/postern/postern/quarantine"
@@ -206,7 +207,9 @@ func (s *session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response
 			seen:  map[string]int{},
 		}
 		if s.pconn != nil {
-			s.msg.policy = s.pconn.Mail(from, s.macros["auth_authen"])
+			ctx, cancel := context.WithTimeout(context.Background(), rcptTimeout)
+			s.msg.policy = s.pconn.Mail(ctx, from, s.macros["auth_authen"])
+			cancel()
 		}
 		if s.conn != nil {
 			s.conn.inMessage.Store(true)
@@ -308,7 +311,7 @@ func (s *session) Header(name, value string, m *gomilter.Modifier) (gomilter.Res
 		}
 		lname := strings.ToLower(name)
 		s.msg.seen[lname]++
-		if filter.ForeignHeader(name) {
+		if filter.ForeignHeader(name) || s.forgedAuthResults(name, value) {
 			s.msg.foreign = append(s.msg.foreign, headerRef{name, s.msg.seen[lname]})
 		}
 		// Postfix folds with bare LF inside a value; the spool holds the message as
@@ -346,6 +349,13 @@ func (s *session) BodyChunk(chunk []byte, m *gomilter.Modifier) (gomilter.Respon
 		}
 		return gomilter.RespContinue
 	})
+}
+
+// forgedAuthResults reports an Authentication-Results header from outside that
+// claims our authserv-id: only we may write those (RFC 8601 5).
+func (s *session) forgedAuthResults(name, value string) bool {
+	id := s.srv.Opts.AuthservID
+	return id != "" && strings.EqualFold(name, "Authentication-Results") && auth.Ours(value, id)
 }
 
 func (s *session) write(str string) gomilter.Response {
@@ -396,7 +406,7 @@ func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 			v = p.Run(context.Background(), s.envelope(), msg.spool, size, msg.ref)
 		}
 		hold := false
-		if v.Action == filter.Reject && (v.Reason == filter.ReasonSpam || v.Reason == filter.ReasonVirus) {
+		if v.Action == filter.Reject && (v.Reason == filter.ReasonSpam || v.Reason == filter.ReasonVirus || v.Reason == filter.ReasonDMARC) {
 			v, hold = s.keep(v)
 		}
 		if hold {
@@ -521,6 +531,9 @@ func (s *session) envelope() *filter.Envelope {
 		if s.msg.policy != nil {
 			c := s.msg.policy.Content()
 			e.NoReject, e.SkipScoring = c.NoReject, c.SkipScoring
+			if r := c.SPF; r != nil {
+				e.SPF = &filter.SPF{Result: r.Result, Identity: r.Identity, Domain: r.Domain, Sender: r.Sender}
+			}
 			for _, h := range c.Scores {
 				e.PolicyTests = append(e.PolicyTests, filter.Test{Name: h.Test, Score: h.Score,
 					Description: fmt.Sprintf("Client listed in %s (%s)", h.Zone, h.Code)})

@@ -49,6 +49,7 @@ const (
 	ReasonDeny     = "deny-list"
 	ReasonDNSBL    = "dnsbl"
 	ReasonGreylist = "greylist"
+	ReasonSPF      = "spf"
 	ReasonError    = "error"
 )
 
@@ -80,6 +81,10 @@ type Policy struct {
 	Greylist          *Greylist // nil: off
 	DNSBL             *DNSBL    // nil or no zones: off
 	DNSTimeout        time.Duration
+	// SPF, when set, checks every sender at MAIL FROM; SPFRejectFail refuses a
+	// sender whose domain's record says fail (at RCPT TO, role accounts excepted).
+	SPF           *SPF
+	SPFRejectFail bool
 	// OnErrorAccept: a greylisting store that fails lets the recipient through
 	// (on_error = "accept") instead of answering 451.
 	OnErrorAccept bool
@@ -167,11 +172,17 @@ type Message struct {
 	role     bool   // a role account is among the accepted recipients
 	accepted int
 	scores   []Hit
+	spf      *SPFResult
 }
 
-// Mail starts a message from sender; auth is the SASL login ("" when none).
-func (c *Conn) Mail(sender, auth string) *Message {
+// Mail starts a message from sender; auth is the SASL login ("" when none). With
+// SPF on, the sender is checked now, within ctx (the resolver's deadline per query).
+func (c *Conn) Mail(ctx context.Context, sender, auth string) *Message {
 	m := &Message{c: c, from: NormalizeAddr(sender), auth: auth}
+	if c.p.SPF != nil && c.client.Addr.IsValid() && auth == "" && !c.p.trusted(c.client.Addr) {
+		r := c.p.SPF.Check(ctx, c.client.Addr, c.helo, sender)
+		m.spf = &r
+	}
 	allow := c.p.Allow.Load()
 	if m.allowed = allow.Client(c.client.Addr, c.client.Name); m.allowed == nil {
 		if m.allowed = allow.Helo(c.helo); m.allowed == nil {
@@ -244,6 +255,11 @@ func (m *Message) rcpt(ctx context.Context, rcpt string) Decision {
 				Reason: ReasonDeny, Detail: hit.String()}
 		}
 	}
+	if m.spf != nil && m.spf.Result == "fail" && p.SPFRejectFail {
+		return Decision{Action: Reject, Code: 550, Enhanced: "5.7.23",
+			Text:   fmt.Sprintf("SPF: %s is not allowed to send mail from %s", c.client.Addr, m.spf.Domain),
+			Reason: ReasonSPF, Detail: "spf=fail " + m.spf.Domain}
+	}
 	var d Decision
 	d.Hits, d.Errors = c.dnsbl(ctx)
 	for _, h := range d.Hits {
@@ -304,11 +320,14 @@ type Content struct {
 	// allow_skips_content is on. Virus scanning still runs.
 	SkipScoring bool
 	Allowed     string // the allow-list entry, for the log
+	// SPF is the sender's SPF result; nil when SPF is off or was not checked
+	// (trusted network, authenticated client).
+	SPF *SPFResult
 }
 
 // Content returns what the message's accepted recipients decided for its content.
 func (m *Message) Content() Content {
-	c := Content{Scores: m.scores, NoReject: m.role}
+	c := Content{Scores: m.scores, NoReject: m.role, SPF: m.spf}
 	if m.allowed != nil {
 		c.Allowed = m.allowed.String()
 		c.SkipScoring = m.c.p.AllowSkipsContent

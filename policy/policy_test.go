@@ -148,7 +148,7 @@ func TestRcptDecisions(t *testing.T) {
 			c := p.Connect(policy.Client{Addr: netip.MustParseAddr(tc.ip), Name: "unknown"})
 			defer c.Close()
 			c.Helo(tc.helo)
-			m := c.Mail(tc.from, tc.auth)
+			m := c.Mail(context.Background(), tc.from, tc.auth)
 			d := m.Rcpt(context.Background(), tc.rcpt)
 			if d.Action != tc.action || d.Code != tc.code || d.Reason != tc.reason {
 				t.Fatalf("got %s %d %q (%s), want %s %d %q", d.Action, d.Code, d.Reason, d.Detail, tc.action, tc.code, tc.reason)
@@ -164,13 +164,13 @@ func TestRcptScoresAndGreylistReply(t *testing.T) {
 	p, clk := newPolicy(t, "", "", "")
 	c := p.Connect(policy.Client{Addr: netip.MustParseAddr("192.0.2.10"), Name: "unknown"})
 	defer c.Close()
-	m := c.Mail("a@b.example", "")
+	m := c.Mail(context.Background(), "a@b.example", "")
 	d := m.Rcpt(context.Background(), "u@example.org")
 	if d.Reply() != "450 4.7.1 Greylisted, please try again in 300 seconds" {
 		t.Fatalf("reply %q", d.Reply())
 	}
 	clk.advance(5 * time.Minute)
-	m = c.Mail("a@b.example", "")
+	m = c.Mail(context.Background(), "a@b.example", "")
 	if d := m.Rcpt(context.Background(), "u@example.org"); d.Action != policy.Continue || d.Greylist != policy.GreyPassed {
 		t.Fatalf("retry: %+v", d)
 	}
@@ -187,7 +187,7 @@ func TestDNSTimeoutNeverRejects(t *testing.T) {
 	p := &policy.Policy{DNSBL: bl, DNSTimeout: 200 * time.Millisecond}
 	c := p.Connect(policy.Client{Addr: netip.MustParseAddr("192.0.2.2")})
 	defer c.Close()
-	d := c.Mail("a@b.example", "").Rcpt(context.Background(), "u@example.org")
+	d := c.Mail(context.Background(), "a@b.example", "").Rcpt(context.Background(), "u@example.org")
 	if d.Action != policy.Continue || len(d.Errors) != 1 {
 		t.Fatalf("got %+v, want continue with the timeout reported", d)
 	}
@@ -198,7 +198,7 @@ func TestAllowSkipsContent(t *testing.T) {
 	for _, skip := range []bool{false, true} {
 		p.AllowSkipsContent = skip
 		c := p.Connect(policy.Client{Addr: netip.MustParseAddr("192.0.2.50")})
-		m := c.Mail("friend@partner.example", "")
+		m := c.Mail(context.Background(), "friend@partner.example", "")
 		m.Rcpt(context.Background(), "u@example.org")
 		if got := m.Content(); got.SkipScoring != skip || got.Allowed == "" {
 			t.Errorf("allow_skips_content %v: %+v", skip, got)

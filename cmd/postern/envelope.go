@@ -52,6 +52,10 @@ func buildEnvelope(cfg config.Config, openGrey bool) (*envelope, error) {
 		}
 		e.Resolver = r
 	}
+	if cfg.Auth.Enabled && e.Resolver != nil {
+		e.Policy.SPF = &policy.SPF{Resolver: e.Resolver}
+		e.Policy.SPFRejectFail = cfg.Auth.SPFRejectFail
+	}
 	if len(cfg.DNSBL.Zones) > 0 && e.Resolver != nil {
 		bl := &policy.DNSBL{Resolver: e.Resolver}
 		for _, name := range cfg.DNSBL.Zones {
@@ -165,7 +169,15 @@ func (e *envelope) describe(log logrus.FieldLogger, cfg config.Config) {
 	if len(cfg.URIBL.Zones) > 0 {
 		f["uribl"] = cfg.URIBL.Zones
 	}
+	f["auth"] = cfg.Auth.Enabled
+	if cfg.Auth.Enabled {
+		f["authserv_id"] = authservID(cfg)
+		f["spf_reject_fail"], f["dmarc_reject"] = cfg.Auth.SPFRejectFail, cfg.Auth.DMARCReject
+	}
 	log.WithFields(f).Info("envelope checks")
+	if !cfg.Auth.Enabled {
+		log.Info("sender authentication (SPF, DKIM, DMARC) is off: [auth] enabled = true with a [dns] resolver turns it on")
+	}
 	if e.Resolver == nil {
 		log.Info("no [dns] resolver configured: Postern sends no DNS query (block lists are off)")
 	} else {
@@ -246,7 +258,9 @@ func checkEnvelope(cfg config.Config, ev envelopeFlags, w io.Writer) (*filter.En
 	conn := e.Policy.Connect(c)
 	defer conn.Close()
 	conn.Helo(ev.helo)
-	m := conn.Mail(ev.from, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m := conn.Mail(ctx, ev.from, "")
 	rcpts := ev.rcpts
 	if len(rcpts) == 0 {
 		rcpts = stringList{"postmaster-not-given@invalid"}
@@ -254,8 +268,6 @@ func checkEnvelope(cfg config.Config, ev envelopeFlags, w io.Writer) (*filter.En
 	}
 	fmt.Fprintf(w, "Envelope: client %s (%s) helo %q from <%s>\n", ev.ip, ev.name, ev.helo, policy.NormalizeAddr(ev.from))
 	env := &filter.Envelope{ClientAddr: ev.ip, ClientName: ev.name, Helo: ev.helo, MailFrom: ev.from}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	for _, r := range rcpts {
 		d := m.Rcpt(ctx, r)
 		line := fmt.Sprintf("  rcpt <%s>: %s", policy.NormalizeAddr(r), d.Action)
@@ -282,6 +294,7 @@ func checkEnvelope(cfg config.Config, ev envelopeFlags, w io.Writer) (*filter.En
 	}
 	content := m.Content()
 	env.NoReject, env.SkipScoring = content.NoReject, content.SkipScoring
+	env.SPF = filterSPF(content.SPF)
 	for _, h := range content.Scores {
 		env.PolicyTests = append(env.PolicyTests, filter.Test{Name: h.Test, Score: h.Score,
 			Description: fmt.Sprintf("Client listed in %s (%s)", h.Zone, h.Code)})
@@ -301,3 +314,11 @@ func (emptyGrey) Client(context.Context, string) (policy.AutoAllow, bool, error)
 	return policy.AutoAllow{}, false, nil
 }
 func (emptyGrey) PutClient(context.Context, string, policy.AutoAllow) error { return nil }
+
+// filterSPF hands the envelope's SPF result to the content checks.
+func filterSPF(r *policy.SPFResult) *filter.SPF {
+	if r == nil {
+		return nil
+	}
+	return &filter.SPF{Result: r.Result, Identity: r.Identity, Domain: r.Domain, Sender: r.Sender}
+}

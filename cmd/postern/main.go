@@ -15,6 +15,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/postern/postern/auth"
 	"github.com/postern/postern/clamav"
 	"github.com/postern/postern/config"
 	"github.com/postern/postern/filter"
@@ -215,11 +216,23 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 			AcceptTooLarge: cfg.Clamd.OnTooLarge == "accept",
 		})
 	}
-	if len(cfg.URIBL.Zones) > 0 && cfg.DNS.Resolver != "" {
+	var dnsr *resolver.Resolver
+	if cfg.DNS.Resolver != "" {
 		r, err := resolver.New(cfg.DNS.Resolver, resolver.Options{Timeout: cfg.DNS.Timeout.D(), CacheSize: cfg.DNS.CacheSize})
 		if err != nil {
 			return nil, err
 		}
+		dnsr = r
+	}
+	if cfg.Auth.Enabled && dnsr != nil {
+		checks = append(checks, &auth.Check{
+			Resolver: resolver.NetStyle{R: dnsr}, AuthservID: authservID(cfg),
+			MaxSignatures: cfg.Auth.MaxSignatures, DMARCReject: cfg.Auth.DMARCReject,
+			Score: func(name string) (float64, bool) { return c.Rules.Set().OperatorScore(name) },
+		})
+	}
+	if len(cfg.URIBL.Zones) > 0 && dnsr != nil {
+		r := dnsr
 		u := &uribl.Check{Resolver: r, MaxDomains: cfg.URIBL.MaxDomains}
 		for _, z := range cfg.URIBL.Zones {
 			score, ok := cfg.URIBL.Scores[z]
@@ -273,6 +286,17 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		},
 	}
 	return c, nil
+}
+
+// authservID is auth.authserv_id, or the host name.
+func authservID(cfg config.Config) string {
+	if cfg.Auth.AuthservID != "" {
+		return cfg.Auth.AuthservID
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "postern"
 }
 
 // loadRules loads the rule files; errors (not warnings) fail the whole set, each

@@ -90,6 +90,9 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 			AcceptTooLarge: cfg.Limits.OnTooLarge == "accept",
 		},
 	}
+	if cfg.Auth.Enabled {
+		srv.Opts.AuthservID = authservID(cfg)
+	}
 	met := newMetrics(comp)
 	srv.OnVerdict = met.observe
 	srv.OnEnvelope = met.observeRcpt

@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/postern/postern/internal/testutil"
+)
+
+// TestAuthenticationThroughPostfix sends a message DKIM-signed by the test, from a
+// domain whose SPF record names the client, and one forging a domain with a DMARC
+// reject policy, through the real Postfix; every DNS answer comes from the test.
+func TestAuthenticationThroughPostfix(t *testing.T) {
+	e := newEnv(t)
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	dns := testutil.StartDNS(t)
+	dns.Add(t,
+		`example.org. 60 IN TXT "v=spf1 ip4:127.0.0.1 -all"`,
+		`sel._domainkey.example.org. 60 IN TXT "v=DKIM1; k=ed25519; p=`+base64.StdEncoding.EncodeToString(pub)+`"`,
+		`_dmarc.example.org. 60 IN TXT "v=DMARC1; p=reject"`,
+		`_dmarc.bank.test. 60 IN TXT "v=DMARC1; p=reject"`,
+	)
+	conf := `[milter]
+shutdown_timeout = "5s"
+[policy]
+trusted_networks = []
+[dns]
+resolver = "` + dns.Addr + `"
+[auth]
+enabled = true
+authserv_id = "mx.test"
+dmarc_reject = true
+`
+	if err := os.WriteFile(e.cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	rcpt := []string{"user@example.com"}
+
+	t.Run("signed, SPF pass, DMARC pass; a forged result removed", func(t *testing.T) {
+		raw := "From: Alice <alice@example.org>\r\nTo: user@example.com\r\nSubject: signed\r\n" +
+			"Message-ID: <signed-1@example.org>\r\nAuthentication-Results: mx.test; dkim=pass header.d=bank.test\r\n\r\n" +
+			"A signed message.\r\nsigned-1\r\n"
+		var signed bytes.Buffer
+		if err := dkim.Sign(&signed, strings.NewReader(raw), &dkim.SignOptions{Domain: "example.org", Selector: "sel", Signer: priv,
+			HeaderKeys: []string{"From", "To", "Subject", "Message-ID"}}); err != nil {
+			t.Fatal(err)
+		}
+		code, text := sendSMTP(t, e.pf.SMTPAddr, "alice@example.org", rcpt, signed.String())
+		got := delivered(t, e.sink, "signed-1", code, text)
+		ar := headerOf(got.Data, "Authentication-Results")
+		for _, want := range []string{"mx.test;", "spf=pass", "smtp.mailfrom=alice@example.org", "dkim=pass", "header.d=example.org", "dmarc=pass", "header.from=example.org"} {
+			if !strings.Contains(ar, want) {
+				t.Errorf("Authentication-Results %q lacks %q", ar, want)
+			}
+		}
+		if strings.Contains(got.Data, "header.d=bank.test") {
+			t.Errorf("the forged Authentication-Results survived:\n%s", got.Data)
+		}
+		if status := headerOf(got.Data, "X-Spam-Status"); !strings.Contains(status, "DKIM_VALID_AU") || !strings.Contains(status, "SPF_PASS") {
+			t.Errorf("X-Spam-Status %q lacks the authentication pseudo-rules", status)
+		}
+	})
+
+	t.Run("a forged From with p=reject is refused and kept", func(t *testing.T) {
+		raw := "From: Bank <security@bank.test>\r\nTo: user@example.com\r\nSubject: verify your account\r\n" +
+			"Message-ID: <forged-1@bank.test>\r\n\r\nClick.\r\nforged-1\r\n"
+		code, text := sendSMTP(t, e.pf.SMTPAddr, "alice@example.org", rcpt, raw)
+		if code != 550 || !strings.Contains(text, "DMARC policy of bank.test") || refOf(text) == "" {
+			t.Fatalf("reply %d %q, want 550 naming the DMARC policy and a ref", code, text)
+		}
+		notDelivered(t, e.sink, "forged-1")
+		if out, _ := e.cli("quarantine", "show", refOf(text)); !strings.Contains(out, "forged-1") {
+			t.Errorf("the refused message is not in the quarantine:\n%s", out)
+		}
+	})
+}

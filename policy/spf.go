@@ -1,0 +1,49 @@
+package policy
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+
+	"blitiri.com.ar/go/spf"
+
+	"github.com/postern/postern/resolver"
+)
+
+// SPFResult is the SPF verdict (RFC 7208) on the session's sender, or on its HELO
+// name when the sender is empty (bounces).
+type SPFResult struct {
+	Result   string // pass, fail, softfail, neutral, none, temperror, permerror
+	Identity string // "mailfrom" or "helo"
+	Domain   string // the domain whose record was evaluated
+	Sender   string // the address checked (postmaster@HELO for an empty sender)
+	Reason   string // the library's explanation, for permerror and temperror
+}
+
+// SPF checks senders against their domain's SPF record, through Postern's resolver.
+type SPF struct {
+	Resolver *resolver.Resolver
+}
+
+// Check evaluates the sender (or the HELO name, for the null sender).
+func (s *SPF) Check(ctx context.Context, ip netip.Addr, helo, sender string) SPFResult {
+	sender = NormalizeAddr(sender)
+	r := SPFResult{Identity: "mailfrom", Sender: sender}
+	if _, domain, ok := strings.Cut(sender, "@"); ok && domain != "" {
+		r.Domain = domain
+	} else {
+		r.Identity, r.Domain = "helo", strings.ToLower(strings.TrimSuffix(helo, "."))
+		r.Sender = "postmaster@" + r.Domain
+	}
+	if r.Domain == "" || !ip.IsValid() {
+		r.Result = string(spf.None)
+		return r
+	}
+	res, err := spf.CheckHostWithSender(ip.Unmap().AsSlice(), helo, r.Sender,
+		spf.WithContext(ctx), spf.WithResolver(resolver.NetStyle{R: s.Resolver}))
+	r.Result = string(res)
+	if err != nil && (res == spf.PermError || res == spf.TempError) {
+		r.Reason = err.Error()
+	}
+	return r
+}
