@@ -42,6 +42,11 @@ type Check struct {
 	// Score, when set, is asked first for a pseudo-rule's score: an operator's
 	// score line for SPF_FAIL wins over DefaultScores.
 	Score func(name string) (float64, bool)
+	// TrustedSealers are the ARC sealers (d= of the newest ARC-Seal, and domains
+	// under them) whose word is taken: a message that fails DMARC, with a valid
+	// chain from one of them whose first set recorded dmarc=pass, was broken by the
+	// list or forwarder on the way, not forged, and its DMARC policy is not applied.
+	TrustedSealers []string
 }
 
 // DefaultScores are SpamAssassin 4's scores for these tests in its score set for
@@ -53,6 +58,8 @@ var DefaultScores = map[string]float64{
 	"T_SPF_HELO_TEMPERROR": 0.01, "T_SPF_HELO_PERMERROR": 0.01,
 	"DKIM_SIGNED": 0.1, "DKIM_VALID": -0.1, "DKIM_VALID_AU": -0.1, "DKIM_INVALID": 0.1,
 	"DMARC_PASS": -0.001, "DMARC_REJECT": 1.797, "DMARC_QUAR": 1.198, "DMARC_NONE": 0.898, "DMARC_MISSING": 0.001,
+	// SpamAssassin has no scores for these; as its DKIM ones.
+	"ARC_SIGNED": 0.001, "ARC_VALID": -0.1, "ARC_INVALID": 0.1,
 }
 
 // Name is the check's name in logs and X-Postern-Skipped.
@@ -63,6 +70,7 @@ type Results struct {
 	SPF   *filter.SPF
 	DKIM  []DKIMResult
 	DMARC DMARCResult
+	ARC   ARCResult
 }
 
 // DKIMResult is one signature's verification.
@@ -79,6 +87,9 @@ type DMARCResult struct {
 	Domain string // the From domain
 	Policy string // the policy that applies: none, quarantine, reject ("" without a record)
 	Reason string
+	// Override names the trusted ARC sealer whose chain vouches for a message that
+	// fails: its policy is then not applied.
+	Override string
 }
 
 // Check verifies the message and turns the results into pseudo-rules and a header.
@@ -126,7 +137,17 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 			add("DKIM_INVALID")
 		}
 	}
+	switch res.ARC.Result {
+	case "pass":
+		add("ARC_SIGNED")
+		add("ARC_VALID")
+	case "fail":
+		add("ARC_SIGNED")
+		add("ARC_INVALID")
+	}
 	switch d := res.DMARC; {
+	case d.Override != "":
+		// Vouched for by a trusted sealer: neither scored nor refused.
 	case d.Result == "pass":
 		add("DMARC_PASS")
 	case d.Result == "fail" && d.Policy == "reject":
@@ -150,8 +171,23 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 func (c *Check) Verify(ctx context.Context, m *filter.Message) Results {
 	res := Results{SPF: m.Env.SPF}
 	res.DKIM = c.dkim(ctx, m)
+	res.ARC = c.ARC(ctx, m.RawReader())
 	res.DMARC = c.dmarc(ctx, m, res.SPF, res.DKIM)
+	if res.DMARC.Result == "fail" && res.ARC.Result == "pass" && c.trusted(res.ARC.Sealer) && res.ARC.oldestDMARCPass() {
+		res.DMARC.Override = res.ARC.Sealer
+		res.DMARC.Reason = "arc: " + res.ARC.Sealer + " found dmarc=pass"
+	}
 	return res
+}
+
+func (c *Check) trusted(sealer string) bool {
+	for _, t := range c.TrustedSealers {
+		t = strings.ToLower(t)
+		if sealer == t || strings.HasSuffix(sealer, "."+t) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Check) lookup(ctx context.Context) func(string) ([]string, error) {
@@ -292,7 +328,15 @@ func (c *Check) Header(res Results) string {
 		rs = append(rs, &authres.DKIMResult{Value: authres.ResultValue(d.Result), Domain: d.Domain, Reason: d.Reason})
 	}
 	if res.DMARC.Result != "" {
-		rs = append(rs, &authres.DMARCResult{Value: authres.ResultValue(res.DMARC.Result), From: res.DMARC.Domain})
+		d := &authres.DMARCResult{Value: authres.ResultValue(res.DMARC.Result), From: res.DMARC.Domain}
+		if res.DMARC.Result != "pass" {
+			d.Reason = res.DMARC.Reason
+		}
+		rs = append(rs, d)
+	}
+	if res.ARC.Result != "" {
+		// go-msgauth's formatter has no method name for its ARCResult.
+		rs = append(rs, &authres.GenericResult{Method: "arc", Value: authres.ResultValue(res.ARC.Result)})
 	}
 	return authres.Format(c.AuthservID, rs)
 }
@@ -317,5 +361,6 @@ var descriptions = map[string]string{
 	"DKIM_VALID_AU": "Message has a valid DKIM or DK signature from author's domain", "DKIM_INVALID": "DKIM or DK signature exists, but is not valid",
 	"DMARC_PASS": "DMARC pass policy", "DMARC_REJECT": "DMARC reject policy", "DMARC_QUAR": "DMARC quarantine policy",
 	"DMARC_NONE": "DMARC none policy", "DMARC_MISSING": "Missing DMARC policy",
+	"ARC_SIGNED": "Message has a ARC signature", "ARC_VALID": "Message has a valid ARC signature",
+	"ARC_INVALID": "ARC signature exists, but is not valid",
 }
-

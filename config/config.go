@@ -94,11 +94,12 @@ type DNSBLZone struct {
 
 // Auth configures sender authentication.
 type Auth struct {
-	Enabled       bool   `toml:"enabled" doc:"Check SPF, DKIM and DMARC (all together). A DNS failure is temperror in the header and never a reject."`
-	AuthservID    string `toml:"authserv_id" doc:"The authserv-id of the Authentication-Results header (RFC 8601), usually the host name. Such a header that arrives claiming this id is removed as forged. Empty: the host name."`
-	SPFRejectFail bool   `toml:"spf_reject_fail" doc:"Refuse a sender whose domain's SPF record says fail, with 550 5.7.23 at RCPT TO (role accounts excepted). Off: forwarded mail fails SPF, and DMARC weighs SPF with DKIM far better."`
-	DMARCReject   bool   `toml:"dmarc_reject" doc:"Refuse a message that fails DMARC when its From domain publishes p=reject (550 5.7.1, kept in the quarantine like every rejected message). Off: it scores DMARC_REJECT."`
-	MaxSignatures int    `toml:"max_signatures" doc:"DKIM signatures verified per message, at most (each costs a key lookup); the rest are ignored."`
+	Enabled           bool     `toml:"enabled" doc:"Check SPF, DKIM and DMARC (all together). A DNS failure is temperror in the header and never a reject."`
+	AuthservID        string   `toml:"authserv_id" doc:"The authserv-id of the Authentication-Results header (RFC 8601), usually the host name. Such a header that arrives claiming this id is removed as forged. Empty: the host name."`
+	SPFRejectFail     bool     `toml:"spf_reject_fail" doc:"Refuse a sender whose domain's SPF record says fail, with 550 5.7.23 at RCPT TO (role accounts excepted). Off: forwarded mail fails SPF, and DMARC weighs SPF with DKIM far better."`
+	DMARCReject       bool     `toml:"dmarc_reject" doc:"Refuse a message that fails DMARC when its From domain publishes p=reject (550 5.7.1, kept in the quarantine like every rejected message). Off: it scores DMARC_REJECT."`
+	MaxSignatures     int      `toml:"max_signatures" doc:"DKIM signatures verified per message, at most (each costs a key lookup); the rest are ignored."`
+	TrustedARCSealers []string `toml:"trusted_arc_sealers" doc:"ARC sealers (RFC 8617) whose chain is believed: a message that fails DMARC, with a valid ARC chain whose newest seal is by one of these domains (or a domain under them) and whose first set recorded dmarc=pass, was broken by a mailing list or forwarder, not forged, and its domain's DMARC policy is not applied. E.g. [\"google.com\", \"lists.debian.org\"]."`
 }
 
 // URIBL configures the URI block lists.

@@ -228,7 +228,8 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		checks = append(checks, &auth.Check{
 			Resolver: resolver.NetStyle{R: dnsr}, AuthservID: authservID(cfg),
 			MaxSignatures: cfg.Auth.MaxSignatures, DMARCReject: cfg.Auth.DMARCReject,
-			Score: func(name string) (float64, bool) { return c.Rules.Set().OperatorScore(name) },
+			TrustedSealers: cfg.Auth.TrustedARCSealers,
+			Score:          func(name string) (float64, bool) { return c.Rules.Set().OperatorScore(name) },
 		})
 	}
 	if len(cfg.URIBL.Zones) > 0 && dnsr != nil {
