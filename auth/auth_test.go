@@ -30,7 +30,7 @@ type keys struct {
 	ed  ed25519.PrivateKey
 }
 
-func setup(t *testing.T) (*auth.Check, *keys, *testutil.DNSServer) {
+func setup(t testing.TB) (*auth.Check, *keys, *testutil.DNSServer) {
 	t.Helper()
 	k := &keys{}
 	var err error
@@ -65,7 +65,7 @@ func msg(from, body string) string {
 		"Message-ID: <1@" + from + ">\r\n\r\n" + body + "\r\n"
 }
 
-func sign(t *testing.T, raw, domain, selector string, signer crypto.Signer, exp time.Time) string {
+func sign(t testing.TB, raw, domain, selector string, signer crypto.Signer, exp time.Time) string {
 	t.Helper()
 	var out bytes.Buffer
 	o := &dkim.SignOptions{Domain: domain, Selector: selector, Signer: signer, Expiration: exp,
