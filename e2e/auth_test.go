@@ -56,6 +56,9 @@ dmarc_reject = true
 		code, text := sendSMTP(t, e.pf.SMTPAddr, "alice@example.org", rcpt, signed.String())
 		got := delivered(t, e.sink, "signed-1", code, text)
 		ar := headerOf(got.Data, "Authentication-Results")
+		if i, j := strings.Index(got.Data, "Authentication-Results: mx.test"), strings.Index(got.Data, "From: Alice"); i < 0 || i > j {
+			t.Errorf("Authentication-Results is not above the sender's headers:\n%s", got.Data)
+		}
 		for _, want := range []string{"mx.test;", "spf=pass", "smtp.mailfrom=alice@example.org", "dkim=pass", "header.d=example.org", "dmarc=pass", "header.from=example.org"} {
 			if !strings.Contains(ar, want) {
 				t.Errorf("Authentication-Results %q lacks %q", ar, want)

@@ -11,6 +11,7 @@ import (
 	"net/textproto"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +163,10 @@ func TestPostfixEndToEnd(t *testing.T) {
 		if !daemon.WaitOutput("message checked", 5*time.Second) {
 			t.Error("no log line for the message")
 		}
+		if !daemon.WaitOutput("offered_version=6", time.Second) {
+			t.Error("Postfix's milter negotiation not logged")
+		}
+		t.Log(regexp.MustCompile(`.*milter negotiation.*`).FindString(daemon.Output()))
 	})
 
 	t.Run("GTUBE is refused during SMTP", func(t *testing.T) {

@@ -225,6 +225,7 @@ type conn struct {
 	br        *bufio.Reader
 	inMessage atomic.Bool // from MAIL FROM until the final answer was written
 	answered  atomic.Bool // the final answer is being written
+	sniffed   bool        // the MTA's negotiation was logged (Read runs on one goroutine)
 	closeOnce sync.Once
 	onClose   func() // guarded by s.mu
 }
@@ -235,7 +236,31 @@ func (c *conn) Read(p []byte) (int, error) {
 	if c.answered.CompareAndSwap(true, false) {
 		c.inMessage.Store(false)
 	}
+	if !c.sniffed {
+		c.sniffed = true
+		c.logNegotiation()
+	}
 	return c.br.Read(p)
+}
+
+// logNegotiation logs, at debug level, what the MTA offers in its first packet
+// (SMFIC_OPTNEG: protocol version, actions, protocol steps). go-milter answers version
+// 2 whatever is offered; this shows what each MTA would give a newer one
+// (docs/ARCHITECTURE.md, "Milter protocol version").
+func (c *conn) logNegotiation() {
+	// Only what one read brings in: a client that sends less must not be waited for.
+	if _, err := c.br.Peek(1); err != nil || c.br.Buffered() < 17 || c.s.Log == nil {
+		return
+	}
+	b, _ := c.br.Peek(17)
+	if b[4] != 'O' {
+		return
+	}
+	be := func(i int) uint32 { return uint32(b[i])<<24 | uint32(b[i+1])<<16 | uint32(b[i+2])<<8 | uint32(b[i+3]) }
+	c.s.Log.WithFields(logrus.Fields{
+		"offered_version": be(5), "offered_actions": fmt.Sprintf("%#x", be(9)),
+		"offered_protocol": fmt.Sprintf("%#x", be(13)), "answered_version": 2,
+	}).Debug("milter negotiation")
 }
 
 func (c *conn) busy() bool { return c.inMessage.Load() }

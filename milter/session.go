@@ -496,7 +496,15 @@ func (s *session) applyHeaders(m *gomilter.Modifier, hs []filter.Header) error {
 		}
 	}
 	for _, h := range hs {
-		if err := m.AddHeader(h.Name, h.Value); err != nil {
+		var err error
+		if strings.EqualFold(h.Name, "Authentication-Results") {
+			// On top, where RFC 8601 5 wants it: above every header the sender
+			// wrote, so a reader meets the receiving host's verdict first.
+			err = m.InsertHeader(0, h.Name, h.Value)
+		} else {
+			err = m.AddHeader(h.Name, h.Value)
+		}
+		if err != nil {
 			return fmt.Errorf("milter: add header %s: %w", h.Name, err)
 		}
 	}

@@ -13,14 +13,33 @@ command -v clamd >/dev/null || need+=(clamav-daemon clamdscan)
 # SpamAssassin: its stock rule files are test input for rules/ (and sa-learn for
 # tools/bayeseval); it is never run by the tests themselves.
 [ -d /usr/share/spamassassin ] || need+=(spamassassin)
-if [ ${#need[@]} -gt 0 ]; then
-	sudo=""
-	[ "$(id -u)" -eq 0 ] || sudo="sudo"
-	echo "installing ${need[*]} for the integration tests"
+# Sendmail (e2e/sendmail_test.go): its packages conflict with postfix, so they are
+# unpacked into a directory of their own, never installed; it needs m4 to build its
+# configuration and libwrap0 to run.
+sendmail_root=${POSTERN_SENDMAIL_ROOT:-/opt/postern-test/sendmail}
+command -v m4 >/dev/null || need+=(m4)
+[ -e /usr/lib/x86_64-linux-gnu/libwrap.so.0 ] || [ -e /lib/x86_64-linux-gnu/libwrap.so.0 ] || ldconfig -p | grep -q libwrap.so.0 || need+=(libwrap0)
+unpack_sendmail=false
+[ -x "$sendmail_root/usr/libexec/sendmail/sendmail" ] || unpack_sendmail=true
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+if [ ${#need[@]} -gt 0 ] || $unpack_sendmail; then
 	$sudo apt-get update -qq
+fi
+if [ ${#need[@]} -gt 0 ]; then
+	echo "installing ${need[*]} for the integration tests"
 	# Postfix asks for a mail configuration type; "No configuration" starts nothing.
 	echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if $unpack_sendmail; then
+	echo "unpacking Debian's sendmail-bin and sendmail-cf into $sendmail_root"
+	debs=$(mktemp -d)
+	chmod 755 "$debs" # apt-get download drops privileges to _apt where it can
+	(cd "$debs" && apt-get download -qq sendmail-bin sendmail-cf 2>/dev/null)
+	$sudo mkdir -p "$sendmail_root"
+	for deb in "$debs"/*.deb; do $sudo dpkg-deb -x "$deb" "$sendmail_root"; done
+	rm -rf "$debs"
 fi
 
 # The public corpus (../shared/corpus, fetched once into a cache): the accuracy floor
