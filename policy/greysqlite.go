@@ -354,3 +354,12 @@ func (s *GreySQLite) Count(ctx context.Context) (triplets, clients int64, err er
 	}
 	return
 }
+
+// Ping reports whether the database answers a query, for serve's /healthz.
+func (s *GreySQLite) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("greylist: ping: %w", err)
+	}
+	return nil
+}

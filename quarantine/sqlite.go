@@ -434,3 +434,12 @@ func (s *SQLite) Close() error {
 	}
 	return nil
 }
+
+// Ping reports whether the database answers a query, for serve's /healthz.
+func (s *SQLite) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("quarantine: ping: %w", err)
+	}
+	return nil
+}

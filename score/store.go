@@ -599,3 +599,12 @@ func (s *SQLite) Stats(ctx context.Context) (StoreStats, error) {
 	}
 	return st, nil
 }
+
+// Ping reports whether the database answers a query, for serve's /healthz.
+func (s *SQLite) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("bayes: ping: %w", err)
+	}
+	return nil
+}

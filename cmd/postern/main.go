@@ -44,6 +44,7 @@ func commands() []command {
 		{"greylist", "greylist list | add | allow | delete: the greylisting records", runGreylist},
 		{"lists", "lists show | lint | add | delete: the allow and deny lists", runLists},
 		{"quarantine", "list, show, release, delete, purge the messages Postern rejected or held", runQuarantine},
+		{"stats", "stats [--since 24h]: messages by action and reason, top rules, viruses, quarantine, Bayes", runStats},
 		{"config", "config test: validate the configuration; config doc: print its reference", runConfig},
 		{"version", "print the version", runVersion},
 	}

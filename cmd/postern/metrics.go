@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,11 +29,13 @@ type metrics struct {
 	greylist *prometheus.CounterVec
 	dnsbl    *prometheus.CounterVec
 	dnsFails prometheus.Counter
+	book     *statsBook
 }
 
 func newMetrics(comp *components) *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		book: newStatsBook(),
+		reg:  prometheus.NewRegistry(),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "postern_messages_total", Help: "Messages answered, by action and reason.",
 		}, []string{"action", "reason"}),
@@ -94,6 +99,7 @@ func newMetrics(comp *components) *metrics {
 
 // observe is the milter's OnVerdict.
 func (m *metrics) observe(v filter.Verdict, size int64) {
+	m.book.verdict(v, size)
 	m.messages.WithLabelValues(v.Action.String(), v.Reason).Inc()
 	if v.Duration > 0 {
 		m.duration.Observe(v.Duration.Seconds())
@@ -105,6 +111,7 @@ func (m *metrics) observe(v filter.Verdict, size int64) {
 
 // observeRcpt is the milter's OnEnvelope.
 func (m *metrics) observeRcpt(d policy.Decision) {
+	m.book.recipient(d)
 	m.rcpts.WithLabelValues(d.Action.String(), d.Reason).Inc()
 	if d.Greylist != "" {
 		m.greylist.WithLabelValues(d.Greylist).Inc()
@@ -119,8 +126,52 @@ func (m *metrics) observeRcpt(d policy.Decision) {
 	m.dnsFails.Add(float64(len(d.Errors)))
 }
 
+// probe is one thing serve needs to do its work, asked by /healthz.
+type probe struct {
+	name  string
+	check func(ctx context.Context) error
+}
+
+// healthz answers 200 "ok" when every probe passes within its deadline, and 503
+// with one line per failing probe otherwise: a load balancer or a monitor reads the
+// code, an operator the reasons.
+func healthz(probes []probe) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		type result struct {
+			name string
+			err  error
+		}
+		ch := make(chan result, len(probes))
+		for _, p := range probes {
+			go func(p probe) { ch <- result{p.name, p.check(ctx)} }(p)
+		}
+		var bad []string
+		for range probes {
+			if r := <-ch; r.err != nil {
+				bad = append(bad, fmt.Sprintf("%s: %v", r.name, r.err))
+			}
+		}
+		sort.Strings(bad)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if len(bad) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "unhealthy\n%s\n", strings.Join(bad, "\n"))
+			return
+		}
+		names := make([]string, len(probes))
+		for i, p := range probes {
+			names[i] = p.name
+		}
+		sort.Strings(names)
+		fmt.Fprintf(w, "ok (%s)\n", strings.Join(names, ", "))
+	}
+}
+
 // serve runs the metrics endpoint and the clamd health probe until ctx ends.
-func (m *metrics) serve(ctx context.Context, listen string, comp *components, log logrus.FieldLogger) {
+func (m *metrics) serve(ctx context.Context, listen string, comp *components, log logrus.FieldLogger, probes ...probe) {
 	go func() {
 		t := time.NewTicker(30 * time.Second)
 		defer t.Stop()
@@ -148,6 +199,8 @@ func (m *metrics) serve(ctx context.Context, listen string, comp *components, lo
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.Handle("/healthz", healthz(probes))
+	mux.HandleFunc("/stats", m.book.handler)
 	srv := &http.Server{Addr: listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -98,7 +98,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	srv.OnEnvelope = met.observeRcpt
 	mctx, stopMetrics := context.WithCancel(context.Background())
 	defer stopMetrics()
-	met.serve(mctx, cfg.Metrics.Listen, comp, log)
+	met.serve(mctx, cfg.Metrics.Listen, comp, log, healthProbes(comp, store, env)...)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	log.WithFields(map[string]any{
@@ -287,4 +287,22 @@ func reloadLists(log *logrus.Logger, env *envelope, c *common, fs *flag.FlagSet)
 	}
 	log.WithFields(logrus.Fields{"allow_entries": env.Policy.Allow.Load().Len(),
 		"deny_entries": env.Policy.Deny.Load().Len()}).Info("SIGHUP: lists reloaded")
+}
+
+// healthProbes are what /healthz asks: clamd when virus scanning is on, and every
+// database serve writes to.
+func healthProbes(comp *components, store *quarantine.SQLite, env *envelope) []probe {
+	ps := []probe{{"quarantine", store.Ping}}
+	if comp.Clamd != nil {
+		ps = append(ps, probe{"clamd", comp.Clamd.Ping})
+	}
+	if comp.Bayes != nil {
+		if p, ok := comp.Bayes.Store.(interface{ Ping(context.Context) error }); ok {
+			ps = append(ps, probe{"bayes", p.Ping})
+		}
+	}
+	if env.Grey != nil {
+		ps = append(ps, probe{"greylist", env.Grey.Ping})
+	}
+	return ps
 }

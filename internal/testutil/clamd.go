@@ -26,6 +26,7 @@ type Clamd struct {
 	Unix string // "unix:PATH"
 	Dir  string
 	cmd  *exec.Cmd
+	conf string
 }
 
 // StartClamd starts clamd with the EICAR signature on a free loopback port and a unix
@@ -66,7 +67,7 @@ SelfCheck 0
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := &Clamd{TCP: fmt.Sprintf("tcp://127.0.0.1:%d", port), Unix: "unix:" + sock, Dir: dir}
+	c := &Clamd{TCP: fmt.Sprintf("tcp://127.0.0.1:%d", port), Unix: "unix:" + sock, Dir: dir, conf: confPath}
 	c.cmd = exec.Command("clamd", "-c", confPath)
 	// clamd logs to its LogFile; its console output is the same, so it is dropped.
 	if err := c.cmd.Start(); err != nil {
@@ -101,6 +102,22 @@ func (c *Clamd) ping() bool {
 	buf := make([]byte, 8)
 	n, _ := conn.Read(buf)
 	return strings.HasPrefix(string(buf[:n]), "PONG")
+}
+
+// Restart starts clamd again after Kill, on the same addresses, and waits until it
+// answers.
+func (c *Clamd) Restart(t testing.TB) {
+	t.Helper()
+	c.cmd = exec.Command("clamd", "-c", c.conf)
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if c.ping() {
+			return
+		}
+	}
+	t.Fatalf("clamd did not answer PING on %s after a restart", c.TCP)
 }
 
 // Kill stops clamd at once (SIGKILL), as a crash would.

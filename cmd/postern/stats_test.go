@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	gomilter "github.com/emersion/go-milter"
+
+	"github.com/postern/postern/internal/testutil"
+)
+
+// TestStatsOnAKnownHistory sends three clean messages and two GTUBE through a running
+// serve's milter, then asks postern stats.
+func TestStatsOnAKnownHistory(t *testing.T) {
+	dir := t.TempDir()
+	milterAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	cfg := filepath.Join(dir, "postern.toml")
+	data := filepath.Join(dir, "data")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("rules_paths = [\"default\"]\n[metrics]\nlisten = %q\n", metricsAddr)), 0o644)
+
+	// Before serve runs: the databases only, said so.
+	out, _, code := postern(t, "", "stats", "-c", cfg, "--data-dir", data)
+	if code != 0 || !strings.Contains(out, "serve not reachable") {
+		t.Fatalf("without serve (%d):\n%s", code, out)
+	}
+
+	testutil.StartDaemon(t, bin, milterAddr, "serve", "-c", cfg, "--data-dir", data, "--listen", "inet:"+milterAddr)
+	testutil.WaitListening(t, metricsAddr, 10*time.Second)
+	for i, body := range []string{"hello", "hello again", gtube, "third", gtube} {
+		c := gomilter.NewClientWithOptions("tcp", milterAddr, gomilter.ClientOptions{
+			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
+			ActionMask: gomilter.OptAddHeader | gomilter.OptChangeHeader | gomilter.OptQuarantine,
+		})
+		s, err := c.Session()
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps := []func() (*gomilter.Action, error){
+			func() (*gomilter.Action, error) { return s.Conn("client.example", gomilter.FamilyInet, 40000, "192.0.2.7") },
+			func() (*gomilter.Action, error) { return s.Helo("client.example") },
+			func() (*gomilter.Action, error) { return s.Mail("<a@example.org>", nil) },
+			func() (*gomilter.Action, error) { return s.Rcpt("<b@example.com>", nil) },
+			func() (*gomilter.Action, error) { return s.HeaderField("Subject", fmt.Sprintf("message %d", i)) },
+			s.HeaderEnd,
+		}
+		for _, st := range steps {
+			if _, err := st(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := s.BodyReadFrom(strings.NewReader(body + "\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+
+	out, errOut, code := postern(t, "", "stats", "-c", cfg, "--data-dir", data, "--since", "1h")
+	if code != 0 {
+		t.Fatalf("stats: %d %s", code, errOut)
+	}
+	for _, want := range []string{"5 messages", "accept/clean", "reject/spam", "GTUBE", "kept in the window: spam 2", "Quarantine in all: 2 records", "Bayes: 0 spam, 0 ham learned", "cold start", "continue/-"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stats lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, _ = postern(t, "", "stats", "-c", cfg, "--data-dir", data, "--json")
+	var j struct {
+		Serve struct {
+			Counts struct {
+				Messages map[string]int `json:"messages"`
+				Rules    map[string]int `json:"rules"`
+			} `json:"counts"`
+		} `json:"serve"`
+	}
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	if m := j.Serve.Counts.Messages; m["accept/clean"] != 3 || m["reject/spam"] != 2 || j.Serve.Counts.Rules["GTUBE"] != 2 {
+		t.Fatalf("counts %+v", j.Serve.Counts)
+	}
+}
