@@ -42,7 +42,9 @@ func TestStatsOnAKnownHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 		steps := []func() (*gomilter.Action, error){
-			func() (*gomilter.Action, error) { return s.Conn("client.example", gomilter.FamilyInet, 40000, "192.0.2.7") },
+			func() (*gomilter.Action, error) {
+				return s.Conn("client.example", gomilter.FamilyInet, 40000, "192.0.2.7")
+			},
 			func() (*gomilter.Action, error) { return s.Helo("client.example") },
 			func() (*gomilter.Action, error) { return s.Mail("<a@example.org>", nil) },
 			func() (*gomilter.Action, error) { return s.Rcpt("<b@example.com>", nil) },
