@@ -1,0 +1,336 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"net/smtp"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gomilter "github.com/emersion/go-milter"
+
+	"github.com/postern/postern/internal/corpus"
+	"github.com/postern/postern/internal/mbox"
+	"github.com/postern/postern/internal/testutil"
+	"github.com/postern/postern/quarantine"
+)
+
+// The load test. By default a smoke run (CI): a few hundred corpus messages through
+// each setup, and the books must balance. scripts/loadtest runs it bigger:
+//
+//	scripts/loadtest -load.n 3000 -load.c 16 -load.train 2000
+var (
+	loadN     = flag.Int("load.n", 300, "load test: messages sent through each setup")
+	loadC     = flag.Int("load.c", 8, "load test: concurrent SMTP clients")
+	loadTrain = flag.Int("load.train", 0, "load test: corpus messages postern learns (half spam, half ham, not sent) before the run")
+	loadOut   = flag.String("load.out", "", "load test: also append the report to this file")
+)
+
+// loadResult is one setup's run.
+type loadResult struct {
+	name                       string
+	sent, delivered, rejected  int // rejected: 5xx from postern (with a quarantine ref)
+	tempfailed, mtaRefused     int
+	seconds                    float64
+	p50, p99                   time.Duration
+	cpuPerMsg                  time.Duration // postern's user+system CPU per message sent
+	peakRSS                    int64         // postern's VmHWM, bytes
+	missing, duplicated, extra int
+	unkept                     int // postern rejects without their quarantine record
+}
+
+func (r loadResult) rate() float64 { return float64(r.sent) / r.seconds }
+
+func TestLoad(t *testing.T) {
+	testutil.Require(t, "postfix", "clamd")
+	samples, err := corpus.List(corpus.Dir())
+	if err != nil {
+		t.Skipf("the load test replays the corpus: %v", err)
+	}
+	rng := rand.New(rand.NewSource(1))
+	rng.Shuffle(len(samples), func(i, j int) { samples[i], samples[j] = samples[j], samples[i] })
+	train := samples[:min(*loadTrain, len(samples)/2)]
+	send := samples[len(train):]
+
+	var results []loadResult
+	results = append(results, runLoad(t, "Postfix, no milter", "", nil, send))
+	trivial := trivialMilter(t)
+	results = append(results, runLoad(t, "Postfix + trivial milter", "smtpd_milters = inet:"+trivial+"\nmilter_default_action = tempfail\n", nil, send))
+	results = append(results, runPostern(t, train, send))
+
+	var report strings.Builder
+	fmt.Fprintf(&report, "\nLoad test: %d corpus messages per setup, %d clients, Bayes trained on %d (go test ./e2e -run '^TestLoad$' -args -load.n %d -load.c %d -load.train %d)\n\n",
+		*loadN, *loadC, len(train), *loadN, *loadC, len(train))
+	fmt.Fprintf(&report, "| setup | msg/s | p50 | p99 | delivered | rejected | tempfailed | postern CPU/msg | postern peak RSS |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range results {
+		cpu, rss := "", ""
+		if r.cpuPerMsg > 0 {
+			cpu = fmt.Sprintf("%.1f ms", float64(r.cpuPerMsg.Microseconds())/1000)
+			rss = fmt.Sprintf("%d MB", r.peakRSS>>20)
+		}
+		fmt.Fprintf(&report, "| %s | %.0f | %s | %s | %d | %d | %d | %s | %s |\n", r.name, r.rate(),
+			r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.delivered, r.rejected, r.tempfailed, cpu, rss)
+	}
+	base, triv, post := results[0], results[1], results[2]
+	fmt.Fprintf(&report, "\nPostern's throughput: %.0f %% of Postfix alone, %.0f %% of the trivial milter.\n",
+		100*post.rate()/base.rate(), 100*post.rate()/triv.rate())
+	t.Log(report.String())
+	if *loadOut != "" {
+		f, err := os.OpenFile(*loadOut, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			f.WriteString(report.String())
+			f.Close()
+		}
+	}
+	for _, r := range results {
+		if r.missing+r.duplicated+r.extra+r.unkept > 0 || r.sent != r.delivered+r.rejected+r.tempfailed+r.mtaRefused {
+			t.Errorf("%s: the books do not balance: %+v", r.name, r)
+		}
+	}
+}
+
+// trivialMilter serves go-milter's no-op milter: the ceiling any milter can reach.
+func trivialMilter(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &gomilter.Server{NewMilter: func() gomilter.Milter { return gomilter.NoOpMilter{} },
+		Protocol: gomilter.OptNoHeaderReply | gomilter.OptNoEOHReply | gomilter.OptNoBodyReply}
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	return ln.Addr().String()
+}
+
+// runPostern runs the load through Postfix with postern (the default rules, Bayes
+// trained on train when asked, a private clamd) as its milter.
+func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
+	tmp := t.TempDir()
+	bin := testutil.BuildPostern(t, "..", tmp)
+	clamd := testutil.StartClamd(t, "")
+	data := filepath.Join(tmp, "data")
+	milterAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	cfg := filepath.Join(tmp, "postern.toml")
+	conf := fmt.Sprintf("[milter]\nshutdown_timeout = \"5s\"\n[clamd]\naddress = %q\n", clamd.TCP)
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if len(train) > 0 {
+		dirs := map[bool]string{true: filepath.Join(tmp, "train-spam"), false: filepath.Join(tmp, "train-ham")}
+		for _, d := range dirs {
+			os.Mkdir(d, 0o755)
+		}
+		for i, s := range train {
+			os.Symlink(s.Path, filepath.Join(dirs[s.Spam], strconv.Itoa(i)))
+		}
+		out, err := execOut(bin, "learn", "-c", cfg, "--data-dir", data, "--spam-path", dirs[true], "--ham-path", dirs[false])
+		if err != nil {
+			t.Fatalf("postern learn: %v\n%s", err, out)
+		}
+	}
+	daemon := testutil.StartDaemon(t, bin, milterAddr, "serve", "-c", cfg, "--data-dir", data, "--listen", "inet:"+milterAddr)
+	snippet := strings.Replace(testutil.MilterSnippet(t, "../docs/postfix.md"), "inet:127.0.0.1:8895", "inet:"+milterAddr, 1)
+	pid := daemon.Cmd.Process.Pid
+	cpu0 := procCPU(pid)
+	r := runLoad(t, "Postfix + postern (rules, Bayes, clamd)", snippet, func(ref string) bool {
+		qs, err := quarantine.OpenSQLite(filepath.Join(data, quarantine.FileName))
+		if err != nil {
+			return false
+		}
+		defer qs.Close()
+		_, err = qs.Get(context.Background(), ref)
+		return err == nil
+	}, send)
+	r.cpuPerMsg = (procCPU(pid) - cpu0) / time.Duration(max(r.sent, 1))
+	r.peakRSS = procHWM(pid)
+	return r
+}
+
+// runLoad starts a Postfix with milterLines relaying to a fresh sink, sends *loadN
+// messages from send with *loadC clients, waits for the deliveries and balances
+// the books. kept, when set, says whether a postern reference is in the quarantine.
+func runLoad(t *testing.T, name, milterLines string, kept func(ref string) bool, send []corpus.Sample) loadResult {
+	sink := testutil.StartSink(t)
+	pf := testutil.StartPostfix(t, milterLines, sink.Addr)
+	r := loadResult{name: name, sent: *loadN}
+	type outcome struct {
+		code int
+		text string
+		lat  time.Duration
+	}
+	outcomes := make([]outcome, *loadN)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < *loadC; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				raw, err := os.ReadFile(send[i%len(send)].Path)
+				if err != nil {
+					outcomes[i] = outcome{code: -1, text: err.Error()}
+					continue
+				}
+				msg := append([]byte(fmt.Sprintf("X-Load-Id: load-%d\r\n", i)), mbox.StripFrom(raw)...)
+				t0 := time.Now()
+				code, text := loadSend(pf.SMTPAddr, msg)
+				outcomes[i] = outcome{code, text, time.Since(t0)}
+			}
+		}()
+	}
+	for i := 0; i < *loadN; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	r.seconds = time.Since(start).Seconds()
+
+	accepted := map[string]bool{}
+	var lats []time.Duration
+	for i, o := range outcomes {
+		lats = append(lats, o.lat)
+		switch {
+		case o.code == 250:
+			accepted[fmt.Sprintf("load-%d", i)] = true
+		case o.code/100 == 4:
+			r.tempfailed++
+		case o.code/100 == 5 && strings.Contains(o.text, "(ref "):
+			r.rejected++
+			if kept != nil && !kept(refOf(o.text)) {
+				r.unkept++
+			}
+		default:
+			r.mtaRefused++ // Postfix itself (or a broken file): not postern's books
+		}
+	}
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	r.p50, r.p99 = lats[len(lats)/2], lats[len(lats)*99/100]
+
+	// Every accepted message must reach the sink once, and nothing else.
+	deadline := time.Now().Add(time.Minute)
+	for len(sink.Messages()) < len(accepted) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // a duplicate would come now
+	seen := map[string]int{}
+	for _, m := range sink.Messages() {
+		id := loadID(m.Data)
+		seen[id]++
+		if !accepted[id] {
+			r.extra++
+		}
+	}
+	for id := range accepted {
+		switch seen[id] {
+		case 0:
+			r.missing++
+			if r.missing <= 5 {
+				n, _ := strconv.Atoi(strings.TrimPrefix(id, "load-"))
+				t.Logf("%s: %s accepted but not delivered (%s)", name, id, send[n%len(send)].Path)
+			}
+		case 1:
+		default:
+			r.duplicated++
+		}
+	}
+	r.delivered = len(accepted) - r.missing
+	return r
+}
+
+func loadID(data string) string {
+	i := strings.Index(data, "X-Load-Id: ")
+	if i < 0 {
+		return ""
+	}
+	id, _, _ := strings.Cut(data[i+len("X-Load-Id: "):], "\r\n")
+	return strings.TrimSpace(id)
+}
+
+// loadSend submits one message and returns the final reply code and text.
+func loadSend(addr string, msg []byte) (int, string) {
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return -1, err.Error()
+	}
+	conn.SetDeadline(time.Now().Add(2 * time.Minute))
+	c, err := smtp.NewClient(conn, "127.0.0.1")
+	if err != nil {
+		conn.Close()
+		return -1, err.Error()
+	}
+	defer c.Close()
+	fail := func(err error) (int, string) {
+		if code, text := codeOf(err); code != 0 {
+			return code, text
+		}
+		return -1, err.Error()
+	}
+	if err := c.Hello("load.test.invalid"); err != nil {
+		return fail(err)
+	}
+	if err := c.Mail("load@example.org"); err != nil {
+		return fail(err)
+	}
+	if err := c.Rcpt("user@example.com"); err != nil {
+		return fail(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := io.Copy(w, bytes.NewReader(msg)); err != nil {
+		return fail(err)
+	}
+	if err := w.Close(); err != nil {
+		return fail(err)
+	}
+	c.Quit()
+	return 250, ""
+}
+
+// procCPU is a process's user and system CPU time so far (Linux).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name in parentheses; utime and stime are 14 and 15.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// procHWM is a process's peak resident memory (Linux).
+func procHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			kb, _ := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func execOut(bin string, args ...string) (string, error) {
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	return string(out), err
+}
