@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -46,8 +47,19 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 	flags.StringVar(&ev.helo, "helo", "", "the client's HELO `NAME`")
 	flags.StringVar(&ev.from, "from", "", "the envelope `SENDER`")
 	flags.Var(&ev.rcpts, "rcpt", "an envelope `RECIPIENT`; repeatable")
+	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the run to `FILE` (go tool pprof)")
 	if code, stop := parse(flags, args); stop {
 		return code
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail("%v", err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	cfg, err := c.load(flags)
 	if err != nil {
