@@ -211,20 +211,9 @@ func TestPostfixEndToEnd(t *testing.T) {
 	})
 
 	t.Run("metrics count the answers", func(t *testing.T) {
-		resp, err := http.Get("http://" + metricsAddr + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		for _, want := range []string{
+		wantMetrics(t, metricsAddr,
 			`postern_messages_total{action="accept",reason="clean"}`, `postern_messages_total{action="reject",reason="spam"} 1`,
-			"postern_clamd_up -1", "postern_check_seconds_count", "postern_rules ", "postern_rules_dfa_bytes ",
-		} {
-			if !strings.Contains(string(body), want) {
-				t.Errorf("metrics lack %q", want)
-			}
-		}
+			"postern_clamd_up -1", "postern_check_seconds_count", "postern_rules ", "postern_rules_dfa_bytes ")
 	})
 
 	t.Run("postern stopped: Postfix tempfails and accepts nothing", func(t *testing.T) {
@@ -240,4 +229,20 @@ func TestPostfixEndToEnd(t *testing.T) {
 		}
 		notDelivered(t, sink, "down-1")
 	})
+}
+
+// wantMetrics fails the test for each text serve's /metrics lacks.
+func wantMetrics(t *testing.T, addr string, wants ...string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range wants {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 }

@@ -187,29 +187,16 @@ func (e *envelope) describe(log logrus.FieldLogger, cfg config.Config) {
 
 // greyExpireLoop deletes old greylisting records now and every hour.
 func greyExpireLoop(log logrus.FieldLogger, s *policy.GreySQLite, c policy.GreylistConfig) func() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(time.Hour)
-		defer t.Stop()
-		for {
-			now := time.Now()
-			n, err := s.Expire(ctx, now.Add(-c.Expire), c, now)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				log.WithError(err).Error("greylist: expire failed")
-			case n > 0:
-				log.WithField("expired", n).Info("greylist: expired records")
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	return periodic(time.Hour, func(ctx context.Context) {
+		now := time.Now()
+		n, err := s.Expire(ctx, now.Add(-c.Expire), c, now)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.WithError(err).Error("greylist: expire failed")
+		case n > 0:
+			log.WithField("expired", n).Info("greylist: expired records")
 		}
-	}()
-	return func() { cancel(); <-done }
+	})
 }
 
 // envelopeFlags are postern check's envelope options.

@@ -185,20 +185,28 @@ func probeClamd(log *logrus.Logger, clamd *clamav.Client, cfg config.Config) {
 
 // purgeLoop removes quarantine records past their retention now and every hour.
 func purgeLoop(log *logrus.Logger, store *quarantine.SQLite, retention time.Duration) func() {
+	return periodic(time.Hour, func(ctx context.Context) {
+		n, err := store.Purge(ctx, time.Now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.WithError(err).Error("quarantine purge failed")
+		case n > 0:
+			log.WithFields(logrus.Fields{"purged": n, "retention": retention.String()}).Info("quarantine purged")
+		}
+	})
+}
+
+// periodic runs f now and then every interval, until the returned stop is called
+// (which cancels f's context and waits for it).
+func periodic(interval time.Duration, f func(ctx context.Context)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(time.Hour)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
-			n, err := store.Purge(ctx, time.Now().Add(-retention))
-			switch {
-			case err != nil && ctx.Err() == nil:
-				log.WithError(err).Error("quarantine purge failed")
-			case n > 0:
-				log.WithFields(logrus.Fields{"purged": n, "retention": retention.String()}).Info("quarantine purged")
-			}
+			f(ctx)
 			select {
 			case <-ctx.Done():
 				return
