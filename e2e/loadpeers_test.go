@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 // The peers an operator would pick instead of postern, run by the load test with
 // -load.peers on the same messages in the same run (the CI smoke run leaves them out).
 // Debian's packages, offline on loopback (../shared/notes/peers.md).
-var loadPeers = flag.Bool("load.peers", false, "load test: also run spamass-milter + spamd and clamav-milter")
+var loadPeers = flag.Bool("load.peers", false, "load test: also run rspamd, spamass-milter + spamd, and clamav-milter")
 
 // procTreeCPU is the CPU time of pid and its live descendants (spamd's children are
 // never reaped while it runs, so the parent's own counters miss them).
@@ -52,11 +53,21 @@ func children(pid int) []int {
 	return out
 }
 
-// procTreeHWM sums the peak resident memory of pid and its live descendants.
-func procTreeHWM(pid int) int64 {
-	total := procHWM(pid)
+// procTreePSS sums the proportional set size of pid and its live descendants now:
+// their shared pages (rspamd's compiled rules, spamd's preforked children) counted
+// once, as their peaks cannot be without double counting.
+func procTreePSS(pid int) int64 {
+	var total int64
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid)); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "Pss:") {
+				kb, _ := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
+				total += kb << 10
+			}
+		}
+	}
 	for _, c := range children(pid) {
-		total += procTreeHWM(c)
+		total += procTreePSS(c)
 	}
 	return total
 }
@@ -67,11 +78,15 @@ func startBackground(t *testing.T, name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// Its own process group, killed whole: rspamd's workers and spamd's children
+	// would outlive their parent and hold the output pipe, and Wait with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
 		if t.Failed() || os.Getenv("LOAD_DEBUG") != "" {
 			t.Logf("%s output:\n%s", name, out.String())
@@ -135,7 +150,7 @@ func runSpamassMilter(t *testing.T, train, send []corpus.Sample) loadResult {
 	r := runLoad(t, "Postfix + spamass-milter + spamd (rules, Bayes)",
 		fmt.Sprintf("smtpd_milters = inet:127.0.0.1:%d\nmilter_default_action = tempfail\n", milterPort), nil, send)
 	r.cpuPerMsg = (procTreeCPU(spamd.Process.Pid) - cpu0) / time.Duration(max(r.sent, 1))
-	r.peakRSS = procTreeHWM(spamd.Process.Pid)
+	r.peakRSS = procTreePSS(spamd.Process.Pid)
 	return r
 }
 
@@ -158,5 +173,77 @@ func runClamavMilter(t *testing.T, send []corpus.Sample) loadResult {
 		fmt.Sprintf("smtpd_milters = inet:127.0.0.1:%d\nmilter_default_action = tempfail\n", port), nil, send)
 	r.cpuPerMsg = (procCPU(m.Process.Pid) - cpu0) / time.Duration(max(r.sent, 1))
 	r.peakRSS = procHWM(m.Process.Pid)
+	return r
+}
+
+// runRspamd: rspamd 3.4 in milter mode (its proxy worker, two scanning workers), its
+// Bayes in a private Redis trained with rspamc on the same messages, the modules that
+// need DNS or the network off; it rejects at 15 like postern. It binds its default
+// ports (11332 proxy, 11333 normal, 11334 controller).
+func runRspamd(t *testing.T, train, send []corpus.Sample) loadResult {
+	testutil.Require(t, "rspamd", "rspamc", "redis-server")
+	dir, err := os.MkdirTemp("", "postern-rspamd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	redisPort := testutil.FreePort(t)
+	startBackground(t, "redis-server", "--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	testutil.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", redisPort), 30*time.Second)
+	local := filepath.Join(dir, "local", "local.d")
+	for _, d := range []string{local, filepath.Join(dir, "db"), filepath.Join(dir, "run"), filepath.Join(dir, "log")} {
+		os.MkdirAll(d, 0o755)
+	}
+	files := map[string]string{
+		"options.inc":           "dns { nameserver = [\"127.0.0.1:53\"]; timeout = 0.1s; retransmits = 1; }\n",
+		"logging.inc":           "type = \"file\";\nfilename = \"$LOGDIR/rspamd.log\";\nlevel = \"error\";\n",
+		"redis.conf":            fmt.Sprintf("servers = \"127.0.0.1:%d\";\n", redisPort),
+		"classifier-bayes.conf": "backend = \"redis\";\nautolearn = false;\n",
+		"actions.conf":          "reject = 15;\nadd_header = 5;\ngreylist = null;\nrewrite_subject = null;\n",
+		"worker-normal.inc":     "count = 2;\n",
+	}
+	// Everything that asks DNS or the network, or keeps state in Redis besides Bayes.
+	for _, m := range []string{"rbl", "surbl", "dmarc", "spf", "dkim", "arc", "asn", "emails", "fuzzy_check",
+		"mx_check", "dcc", "neural", "replies", "reputation", "ratelimit", "greylist", "url_redirector", "hfilter",
+		"phishing", "rspamd_update", "history_redis", "external_services", "antivirus", "p0f", "bimi", "spamtrap"} {
+		files[m+".conf"] = "enabled = false;\n"
+	}
+	for name, content := range files {
+		os.WriteFile(filepath.Join(local, name), []byte(content), 0o644)
+	}
+	exec.Command("chown", "-R", "_rspamd:_rspamd", dir).Run()
+	rspamd := startBackground(t, "rspamd", "-f", "-u", "_rspamd", "-g", "_rspamd", "-c", "/etc/rspamd/rspamd.conf",
+		"--var=LOCAL_CONFDIR="+filepath.Join(dir, "local"), "--var=DBDIR="+filepath.Join(dir, "db"),
+		"--var=RUNDIR="+filepath.Join(dir, "run"), "--var=LOGDIR="+filepath.Join(dir, "log"))
+	for _, port := range []int{11332, 11333, 11334} {
+		testutil.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", port), 60*time.Second)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "log", "rspamd.log"))
+			t.Logf("rspamd log:\n%s", b)
+		}
+	})
+	for _, spam := range []bool{true, false} {
+		var paths []string
+		for _, s := range train {
+			if s.Spam == spam {
+				paths = append(paths, s.Path)
+			}
+		}
+		for len(paths) > 0 {
+			n := min(len(paths), 200)
+			cmd := map[bool]string{true: "learn_spam", false: "learn_ham"}[spam]
+			if out, err := exec.Command("rspamc", append([]string{"-h", "127.0.0.1:11334", "-P", "q1", cmd}, paths[:n]...)...).CombinedOutput(); err != nil {
+				t.Fatalf("rspamc %s: %v\n%s", cmd, err, out)
+			}
+			paths = paths[n:]
+		}
+	}
+	cpu0 := procTreeCPU(rspamd.Process.Pid)
+	r := runLoad(t, "Postfix + rspamd milter (rules, Bayes)", "smtpd_milters = inet:127.0.0.1:11332\nmilter_default_action = tempfail\n", nil, send)
+	r.cpuPerMsg = (procTreeCPU(rspamd.Process.Pid) - cpu0) / time.Duration(max(r.sent, 1))
+	r.peakRSS = procTreePSS(rspamd.Process.Pid)
 	return r
 }
