@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"strings"
 
@@ -94,7 +95,10 @@ type DMARCResult struct {
 
 // Check verifies the message and turns the results into pseudo-rules and a header.
 func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
-	res := c.Verify(ctx, m)
+	res, err := c.Verify(ctx, m)
+	if err != nil {
+		return filter.Result{Err: err}
+	}
 	var r filter.Result
 	add := func(name string) {
 		score, ok := 0.0, false
@@ -163,21 +167,43 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	case d.Result == "none" && d.Domain != "":
 		add("DMARC_MISSING")
 	}
-	r.Headers = []filter.Header{{Name: "Authentication-Results", Value: c.Header(res)}}
+	r.Headers = []filter.Header{{Name: "Authentication-Results", Value: c.Header(res), Top: true}}
 	return r
 }
 
 // Verify runs DKIM and DMARC on the message (SPF comes from the envelope).
-func (c *Check) Verify(ctx context.Context, m *filter.Message) Results {
+//
+// Only a failure to read the message itself is an error (the check did not run:
+// the pipeline tempfails); what the message or DNS got wrong is a result.
+func (c *Check) Verify(ctx context.Context, m *filter.Message) (Results, error) {
 	res := Results{SPF: m.Env.SPF}
-	res.DKIM = c.dkim(ctx, m)
-	res.ARC = c.ARC(ctx, m.RawReader())
+	forDKIM, forARC := &readErr{r: m.RawReader()}, &readErr{r: m.RawReader()}
+	res.DKIM = c.dkim(ctx, forDKIM)
+	res.ARC = c.ARC(ctx, forARC)
+	if err := errors.Join(forDKIM.err, forARC.err); err != nil {
+		return res, fmt.Errorf("auth: read message: %w", err)
+	}
 	res.DMARC = c.dmarc(ctx, m, res.SPF, res.DKIM)
 	if res.DMARC.Result == "fail" && res.ARC.Result == "pass" && c.trusted(res.ARC.Sealer) && res.ARC.oldestDMARCPass() {
 		res.DMARC.Override = res.ARC.Sealer
 		res.DMARC.Reason = "arc: " + res.ARC.Sealer + " found dmarc=pass"
 	}
-	return res
+	return res, nil
+}
+
+// readErr remembers a read error other than EOF, which the DKIM and ARC parsers
+// would otherwise report as a malformed message.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 func (c *Check) trusted(sealer string) bool {
@@ -194,13 +220,16 @@ func (c *Check) lookup(ctx context.Context) func(string) ([]string, error) {
 	return func(name string) ([]string, error) { return c.Resolver.LookupTXT(ctx, name) }
 }
 
-func (c *Check) dkim(ctx context.Context, m *filter.Message) []DKIMResult {
+func (c *Check) dkim(ctx context.Context, raw *readErr) []DKIMResult {
 	max := c.MaxSignatures
 	if max <= 0 {
 		max = 5
 	}
-	verifs, err := dkim.VerifyWithOptions(m.RawReader(), &dkim.VerifyOptions{LookupTXT: c.lookup(ctx), MaxVerifications: max})
+	verifs, err := dkim.VerifyWithOptions(raw, &dkim.VerifyOptions{LookupTXT: c.lookup(ctx), MaxVerifications: max})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
+		if raw.err != nil {
+			return nil // Verify reports the read error
+		}
 		return []DKIMResult{{Result: "permerror", Reason: err.Error()}}
 	}
 	out := make([]DKIMResult, 0, len(verifs))

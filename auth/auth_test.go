@@ -3,6 +3,7 @@ package auth_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -83,7 +84,11 @@ func run(t *testing.T, c *auth.Check, raw string, spf *filter.SPF) (auth.Results
 		t.Fatal(err)
 	}
 	m := &filter.Message{Env: &filter.Envelope{SPF: spf}, Raw: strings.NewReader(raw), Size: int64(len(raw)), Parsed: parsed}
-	return c.Verify(context.Background(), m), c.Check(context.Background(), m)
+	res, err := c.Verify(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, c.Check(context.Background(), m)
 }
 
 func TestDKIM(t *testing.T) {
@@ -223,12 +228,32 @@ func TestHeaderAndScores(t *testing.T) {
 			t.Errorf("Authentication-Results %q lacks %q", v, want)
 		}
 	}
+	spfFail := -1.0
 	for _, x := range r.Tests {
-		if x.Name == "SPF_FAIL" && x.Score != 4.2 {
-			t.Errorf("SPF_FAIL scored %.3f, want the operator's 4.2", x.Score)
+		if x.Name == "SPF_FAIL" {
+			spfFail = x.Score
 		}
+	}
+	if spfFail != 4.2 {
+		t.Errorf("SPF_FAIL scored %.3f (-1: absent), want the operator's 4.2", spfFail)
 	}
 	if !auth.Ours("mx.test; spf=pass", "MX.test") || auth.Ours("other.test; spf=pass", "mx.test") || !auth.Ours("mx.test 1; none", "mx.test") {
 		t.Error("Ours")
 	}
 }
+
+// A message that cannot be read is a failed check (the pipeline tempfails it), not
+// a DKIM permerror that lets it through.
+func TestReadErrorFailsTheCheck(t *testing.T) {
+	c, _, _ := setup(t)
+	raw := msg("good.test", "x")
+	parsed, _ := scan.Parse(strings.NewReader(raw))
+	m := &filter.Message{Env: &filter.Envelope{}, Raw: failingReaderAt{}, Size: int64(len(raw)), Parsed: parsed}
+	if r := c.Check(context.Background(), m); r.Err == nil {
+		t.Fatalf("no error: %+v", r)
+	}
+}
+
+type failingReaderAt struct{}
+
+func (failingReaderAt) ReadAt([]byte, int64) (int, error) { return 0, errors.New("disk on fire") }

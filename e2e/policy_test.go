@@ -119,6 +119,7 @@ zones = ["dbl.test"]
 			`postern_greylist_total{outcome="new"} 2`, `postern_greylist_total{outcome="passed"} 1`,
 			`postern_dnsbl_hits_total{action="score",zone="score.test"}`,
 			`postern_recipients_total{action="reject",reason="deny-list"} 2`,
-			`postern_recipients_total{action="continue",reason="role-account"} 1`)
+			`postern_recipients_total{action="continue",reason="role-account"} 1`,
+			"postern_dns_queries_total ", "postern_dns_cache_hits_total ")
 	})
 }

@@ -25,43 +25,50 @@ const gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.
 // (250 on success).
 func sendSMTP(t *testing.T, addr, from string, to []string, msg string) (int, string) {
 	t.Helper()
+	code, text, err := submit(addr, from, to, []byte(msg))
+	if err != nil {
+		t.Fatalf("smtp: %v", err)
+	}
+	return code, text
+}
+
+// submit sends one message in its own SMTP session. A reply that ends it is a code
+// and text (250 and "" when delivered); err is for what is not a reply.
+func submit(addr, from string, to []string, msg []byte) (int, string, error) {
 	c, err := dialSMTP(addr)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	defer c.Close()
+	reply := func(err error) (int, string, error) {
+		if code, text := codeOf(err); code != 0 {
+			return code, text, nil
+		}
+		return 0, "", err
+	}
 	if err := c.Hello("client.test.invalid"); err != nil {
-		return replyOf(t, err)
+		return reply(err)
 	}
 	if err := c.Mail(from); err != nil {
-		return replyOf(t, err)
+		return reply(err)
 	}
 	for _, r := range to {
 		if err := c.Rcpt(r); err != nil {
-			return replyOf(t, err)
+			return reply(err)
 		}
 	}
 	w, err := c.Data()
 	if err != nil {
-		return replyOf(t, err)
+		return reply(err)
 	}
-	if _, err := w.Write([]byte(msg)); err != nil {
-		t.Fatal(err)
+	if _, err := w.Write(msg); err != nil {
+		return 0, "", err
 	}
 	if err := w.Close(); err != nil {
-		return replyOf(t, err)
+		return reply(err)
 	}
 	c.Quit()
-	return 250, ""
-}
-
-func replyOf(t *testing.T, err error) (int, string) {
-	t.Helper()
-	code, text := codeOf(err)
-	if code == 0 {
-		t.Fatalf("smtp: %v", err)
-	}
-	return code, text
+	return 250, "", nil
 }
 
 // codeOf is the SMTP reply an error carries; 0 when it is not a reply.

@@ -67,8 +67,13 @@ type Test struct {
 	NoAutolearn bool    `json:"-"` // tflags noautolearn: left out of the autolearn score
 }
 
-// Header is one header field to add to an accepted message.
-type Header struct{ Name, Value string }
+// Header is one header field to add to an accepted message: appended, or with Top
+// inserted above all others (trace headers such as Authentication-Results, which
+// RFC 8601 wants on top).
+type Header struct {
+	Name, Value string
+	Top         bool
+}
 
 // Result is what one check found. A failed check sets Err: the check did not run to the
 // end and its silence must not be read as "clean".

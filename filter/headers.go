@@ -21,7 +21,7 @@ func (p *Pipeline) spamHeaders(v *Verdict) []Header {
 	yes := "No"
 	if v.Spam {
 		yes = "Yes"
-		hs = append(hs, Header{"X-Spam-Flag", "YES"})
+		hs = append(hs, Header{Name: "X-Spam-Flag", Value: "YES"})
 	}
 	names := make([]string, len(v.Tests))
 	for i, t := range v.Tests {
@@ -37,18 +37,18 @@ func (p *Pipeline) spamHeaders(v *Verdict) []Header {
 	}
 	status := fmt.Sprintf("%s, score=%.1f required=%.1f tests=%s autolearn=%s version=%s",
 		yes, v.Score, v.Required, tests, autolearn, p.Version)
-	hs = append(hs, Header{"X-Spam-Status", fold(status)})
+	hs = append(hs, Header{Name: "X-Spam-Status", Value: fold(status)})
 	stars := 0
 	if v.Score >= 1 {
 		stars = min(int(v.Score), 50)
 	}
-	hs = append(hs, Header{"X-Spam-Level", strings.Repeat("*", stars)})
+	hs = append(hs, Header{Name: "X-Spam-Level", Value: strings.Repeat("*", stars)})
 	if len(v.Tests) > 0 && (p.ReportHeader == "always" || (p.ReportHeader == "spam" && v.Spam)) {
 		lines := make([]string, len(v.Tests))
 		for i, t := range v.Tests {
 			lines[i] = fmt.Sprintf("* %5.1f %s %s", t.Score, t.Name, t.Description)
 		}
-		hs = append(hs, Header{"X-Spam-Report", strings.Join(lines, "\n\t")})
+		hs = append(hs, Header{Name: "X-Spam-Report", Value: strings.Join(lines, "\n\t")})
 	}
 	return hs
 }

@@ -200,7 +200,7 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
 		}
 		if v.Virus != "" {
 			v.Reason = ReasonVirus
-			v.Headers = append(v.Headers, Header{"X-Virus-Status", "Infected (" + v.Virus + ")"})
+			v.Headers = append(v.Headers, Header{Name: "X-Virus-Status", Value: "Infected (" + v.Virus + ")"})
 		}
 		if v.Virus != "" || v.Score >= p.RejectScore || refuse != nil {
 			v.Notes = append(v.Notes, "a role account is a recipient: tagged, not rejected")
@@ -222,7 +222,7 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
 	}
 	v.Headers = append(p.spamHeaders(&v), v.Headers...)
 	if len(v.Skipped) > 0 {
-		v.Headers = append(v.Headers, Header{"X-Postern-Skipped", strings.Join(v.Skipped, ", ")})
+		v.Headers = append(v.Headers, Header{Name: "X-Postern-Skipped", Value: strings.Join(v.Skipped, ", ")})
 	}
 	return v
 }
@@ -302,7 +302,7 @@ func (p *Pipeline) Unscanned(ref, why string, accept bool) Verdict {
 	return Verdict{
 		Ref: ref, Action: Accept, Reason: ReasonUnscanned, Required: p.RequiredScore,
 		Skipped: []string{"all checks (" + why + ")"},
-		Headers: []Header{{"X-Postern-Skipped", "all checks (" + why + ")"}},
+		Headers: []Header{{Name: "X-Postern-Skipped", Value: "all checks (" + why + ")"}},
 	}
 }
 

@@ -117,7 +117,7 @@ func (expired) Err() error            { return context.DeadlineExceeded }
 // A check that returns after the deadline may have stopped short without saying so
 // (a virus scan that skipped the parts left): its result counts as a failure.
 func TestResultAfterDeadlineFails(t *testing.T) {
-	p := &Pipeline{Checks: []Check{fixed{"av", Result{Headers: []Header{{"X-Virus-Status", "Clean"}}}}}, Policy: policy()}
+	p := &Pipeline{Checks: []Check{fixed{"av", Result{Headers: []Header{{Name: "X-Virus-Status", Value: "Clean"}}}}}, Policy: policy()}
 	rs := p.runChecks(expired{context.Background()}, &Message{})
 	if len(rs) != 1 || !errors.Is(rs[0].Err, context.DeadlineExceeded) {
 		t.Fatalf("results %+v, want the deadline as the check's error", rs)
@@ -311,7 +311,7 @@ func (virusCheck) ScansForViruses() {}
 func TestEnvelopeDecisions(t *testing.T) {
 	spam := fixed{"rules", Result{Tests: []Test{{Name: "SPAMMY", Score: 20}}}}
 	virus := virusCheck{fixed{"clamav", Result{Virus: "Eicar-Test-Signature"}}}
-	clean := virusCheck{fixed{"clamav", Result{Headers: []Header{{"X-Virus-Status", "Clean"}}}}}
+	clean := virusCheck{fixed{"clamav", Result{Headers: []Header{{Name: "X-Virus-Status", Value: "Clean"}}}}}
 	tests := []struct {
 		name   string
 		env    Envelope

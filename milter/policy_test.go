@@ -1,8 +1,10 @@
 package milter
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	gomilter "github.com/emersion/go-milter"
 
+	"github.com/postern/postern/filter"
 	"github.com/postern/postern/policy"
 )
 
@@ -95,5 +98,31 @@ func TestForgedAuthenticationResultsRemoved(t *testing.T) {
 	}
 	if want := "Authentication-Results#2 authentication-results#3"; strings.Join(removed, " ") != want {
 		t.Fatalf("removed %v, want %s", removed, want)
+	}
+}
+
+// A header a check marks Top is inserted above the others; the rest are appended.
+func TestTopHeadersInserted(t *testing.T) {
+	ar := checkFunc{"auth", func(context.Context, *filter.Message) filter.Result {
+		return filter.Result{Headers: []filter.Header{{Name: "Authentication-Results", Value: "mx.test; none", Top: true}}}
+	}}
+	_, addr := startServer(t, testPipeline(ar), defaultOpts())
+	s := dial(t, addr)
+	connect(t, s)
+	mods, act := send(t, s, plain("Hello\r\n"))
+	if act.Code != gomilter.ActAccept {
+		t.Fatalf("answer %c", act.Code)
+	}
+	var inserted, appended []string
+	for _, md := range mods {
+		switch md.Code {
+		case gomilter.ActInsertHeader:
+			inserted = append(inserted, fmt.Sprintf("%s@%d", md.HeaderName, md.HeaderIndex))
+		case gomilter.ActAddHeader:
+			appended = append(appended, md.HeaderName)
+		}
+	}
+	if strings.Join(inserted, " ") != "Authentication-Results@0" || !slices.Contains(appended, "X-Spam-Status") || slices.Contains(appended, "Authentication-Results") {
+		t.Fatalf("inserted %v, appended %v", inserted, appended)
 	}
 }

@@ -403,10 +403,10 @@ func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 		if size, limit := msg.spool.Size(), s.srv.Opts.ScanLimit; limit > 0 && size > limit {
 			v = p.Unscanned(msg.ref, fmt.Sprintf("message size %d exceeds scan_limit %d", size, limit), s.srv.Opts.AcceptTooLarge)
 		} else {
-			v = p.Run(context.Background(), s.envelope(), msg.spool, size, msg.ref)
+			v = p.Run(context.Background(), s.checkEnvelope(), msg.spool, size, msg.ref)
 		}
 		hold := false
-		if v.Action == filter.Reject && (v.Reason == filter.ReasonSpam || v.Reason == filter.ReasonVirus || v.Reason == filter.ReasonDMARC) {
+		if v.Action == filter.Reject && v.Reason != filter.ReasonTooLarge {
 			v, hold = s.keep(v)
 		}
 		if hold {
@@ -497,9 +497,7 @@ func (s *session) applyHeaders(m *gomilter.Modifier, hs []filter.Header) error {
 	}
 	for _, h := range hs {
 		var err error
-		if strings.EqualFold(h.Name, "Authentication-Results") {
-			// On top, where RFC 8601 5 wants it: above every header the sender
-			// wrote, so a reader meets the receiving host's verdict first.
+		if h.Top {
 			err = m.InsertHeader(0, h.Name, h.Value)
 		} else {
 			err = m.AddHeader(h.Name, h.Value)
@@ -536,17 +534,17 @@ func (s *session) envelope() *filter.Envelope {
 	}
 	if s.msg != nil {
 		e.MailFrom, e.Rcpts = s.msg.from, s.msg.rcpts
-		if s.msg.policy != nil {
-			c := s.msg.policy.Content()
-			e.NoReject, e.SkipScoring = c.NoReject, c.SkipScoring
-			if r := c.SPF; r != nil {
-				e.SPF = &filter.SPF{Result: r.Result, Identity: r.Identity, Domain: r.Domain, Sender: r.Sender}
-			}
-			for _, h := range c.Scores {
-				e.PolicyTests = append(e.PolicyTests, filter.Test{Name: h.Test, Score: h.Score,
-					Description: fmt.Sprintf("Client listed in %s (%s)", h.Zone, h.Code)})
-			}
-		}
+	}
+	return e
+}
+
+// checkEnvelope is the envelope with what the envelope checks decided for the
+// content (block-list points, role accounts, allow lists, SPF): built once, for
+// the pipeline at end of data, not for every log line.
+func (s *session) checkEnvelope() *filter.Envelope {
+	e := s.envelope()
+	if s.msg != nil && s.msg.policy != nil {
+		ApplyContent(e, s.msg.policy.Content())
 	}
 	return e
 }
@@ -606,4 +604,18 @@ func (s *session) logVerdict(v filter.Verdict) {
 		return
 	}
 	l.Info("message checked")
+}
+
+// ApplyContent hands what the envelope checks decided to the content checks: the
+// block lists' points, "a role account is a recipient", "allow-listed", the SPF
+// result. postern check uses it too, so both see the same envelope.
+func ApplyContent(e *filter.Envelope, c policy.Content) {
+	e.NoReject, e.SkipScoring = c.NoReject, c.SkipScoring
+	if r := c.SPF; r != nil {
+		e.SPF = &filter.SPF{Result: r.Result, Identity: r.Identity, Domain: r.Domain, Sender: r.Sender}
+	}
+	for _, h := range c.Scores {
+		e.PolicyTests = append(e.PolicyTests, filter.Test{Name: h.Test, Score: h.Score,
+			Description: fmt.Sprintf("Client listed in %s (%s)", h.Zone, h.Code)})
+	}
 }

@@ -79,16 +79,6 @@ func ParseCodeRange(s string) (CodeRange, error) {
 // return code in 127.0.0.0/8 (RFC 5782), less the error codes below.
 var AnyListing = CodeRange{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.255.255.254"), "127.0.0.0/8"}
 
-// errorCode reports answers that are not listings whatever the configuration says:
-// 127.0.0.1 and 127.255.255.0/24, which Spamhaus and others return to say the query
-// was refused (a public resolver, a quota), and anything outside 127/8, which a
-// wildcarding resolver or a list that has shut down returns for every name. Reading
-// them as listings would reject all mail.
-func errorCode(a netip.Addr) bool {
-	b := a.As4()
-	return !a.Is4() || b[0] != 127 || a == netip.AddrFrom4([4]byte{127, 0, 0, 1}) || (b[1] == 255 && b[2] == 255)
-}
-
 // TestName is the zone's test name.
 func (z *Zone) TestName() string {
 	if z.Test != "" {
@@ -160,8 +150,8 @@ func (z *Zone) judge(addrs []netip.Addr) []Hit {
 	sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
 	var best *Hit
 	for _, a := range addrs {
-		if errorCode(a) {
-			continue
+		if !resolver.Listed(a) {
+			continue // whatever the configuration says
 		}
 		for _, r := range z.Reject {
 			if r.Contains(a) {

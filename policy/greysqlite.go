@@ -35,8 +35,8 @@ CREATE TABLE clients (
 // keeps a decision at a few reads of the B-tree (docs/benchmarks.md), where a commit
 // per recipient cost more than the whole 100 µs budget at the 99th percentile.
 type GreySQLite struct {
-	db                     *sql.DB
-	getT, putT, getC, putC *sql.Stmt
+	db               *sql.DB
+	getT, putT, putC *sql.Stmt
 
 	mu       sync.Mutex
 	triplets map[string]Triplet // written, not yet flushed
@@ -71,7 +71,6 @@ func OpenGreySQLite(path string) (*GreySQLite, error) {
 		{&s.getT, `SELECT first, last FROM triplets WHERE key = ?`},
 		{&s.putT, `INSERT INTO triplets (key, first, last) VALUES (?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET first = excluded.first, last = excluded.last`},
-		{&s.getC, `SELECT count, last FROM clients WHERE ip = ?`},
 		{&s.putC, `INSERT INTO clients (ip, count, last) VALUES (?, ?, ?)
 			ON CONFLICT (ip) DO UPDATE SET count = excluded.count, last = excluded.last`},
 	} {

@@ -170,7 +170,6 @@ type Message struct {
 	auth     string
 	allowed  *Match // client, HELO or sender on the allow list
 	role     bool   // a role account is among the accepted recipients
-	accepted int
 	scores   []Hit
 	spf      *SPFResult
 }
@@ -209,7 +208,6 @@ func (p *Policy) IsRole(rcpt string) bool {
 func (m *Message) Rcpt(ctx context.Context, rcpt string) Decision {
 	d := m.rcpt(ctx, rcpt)
 	if d.Action == Continue {
-		m.accepted++
 		if d.Reason == ReasonRole {
 			m.role = true
 		}

@@ -239,3 +239,18 @@ func ReverseIP(ip netip.Addr) string {
 	}
 	return sb.String()
 }
+
+// Listed reports whether an answer of a DNS list (RFC 5782) means "listed": an
+// address in 127.0.0.0/8, but neither 127.0.0.1 nor 127.255.255.0/24, which lists
+// such as Spamhaus return to say the query was refused (a public resolver, a
+// quota). Anything outside 127/8 is what a wildcarding resolver or a list that has
+// shut down answers for every name. Reading either as a listing would block all
+// mail, so every list check, of clients and of domains, asks this first.
+func Listed(a netip.Addr) bool {
+	a = a.Unmap()
+	if !a.Is4() {
+		return false
+	}
+	b := a.As4()
+	return b[0] == 127 && a != netip.AddrFrom4([4]byte{127, 0, 0, 1}) && !(b[1] == 255 && b[2] == 255)
+}

@@ -101,3 +101,15 @@ func TestReverseIP(t *testing.T) {
 		}
 	}
 }
+
+func TestListed(t *testing.T) {
+	for in, want := range map[string]bool{
+		"127.0.0.2": true, "127.0.1.2": true, "127.0.0.64": true, "::ffff:127.0.0.2": true,
+		"127.0.0.1": false, "127.255.255.254": false, "127.255.255.252": false,
+		"10.0.0.1": false, "192.0.2.1": false, "::1": false,
+	} {
+		if got := resolver.Listed(netip.MustParseAddr(in)); got != want {
+			t.Errorf("Listed(%s) = %v, want %v", in, got, want)
+		}
+	}
+}

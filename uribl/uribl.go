@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/resolver"
 	"github.com/postern/postern/rules"
 )
 
@@ -106,7 +107,7 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 				return
 			}
 			for _, a := range addrs {
-				if listing(a) && listed[x.zone] == "" {
+				if resolver.Listed(a) && listed[x.zone] == "" {
 					listed[x.zone] = d
 				}
 			}
@@ -123,17 +124,6 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 		r.Notes = append(r.Notes, fmt.Sprintf("uribl: %d lookups failed and added nothing (first: %s)", len(errs), errs[0]))
 	}
 	return r
-}
-
-// listing reports whether a is a listing answer: in 127/8, and neither 127.0.0.1
-// nor 127.255.255.x, which lists answer for "query refused".
-func listing(a netip.Addr) bool {
-	a = a.Unmap()
-	if !a.Is4() {
-		return false
-	}
-	b := a.As4()
-	return b[0] == 127 && a != netip.AddrFrom4([4]byte{127, 0, 0, 1}) && !(b[1] == 255 && b[2] == 255)
 }
 
 // Domains returns the distinct registered domains (example.co.uk for

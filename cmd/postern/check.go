@@ -78,7 +78,7 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 	p := comp.Pipeline
 	var env *filter.Envelope
 	if ev.ip != "" || len(ev.rcpts) > 0 || ev.from != "" || ev.helo != "" {
-		if env, err = checkEnvelope(cfg, ev, os.Stdout); err != nil {
+		if env, err = checkEnvelope(cfg, ev, comp.Resolver, os.Stdout); err != nil {
 			return fail("%v", err)
 		}
 	}

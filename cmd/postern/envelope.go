@@ -14,6 +14,7 @@ import (
 
 	"github.com/postern/postern/config"
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/milter"
 	"github.com/postern/postern/policy"
 	"github.com/postern/postern/resolver"
 )
@@ -25,10 +26,11 @@ type envelope struct {
 	Resolver *resolver.Resolver // nil: no DNS at all
 }
 
-// buildEnvelope wires the [policy], [greylist], [dns] and [dnsbl] sections. The
+// buildEnvelope wires the [policy], [greylist] and [dnsbl] sections, with dnsr, the
+// one resolver (and cache) the content checks use too (nil: no DNS). The
 // greylisting database is opened (created) only when greylisting is on and openGrey
 // is set (serve; check only reads what it would decide).
-func buildEnvelope(cfg config.Config, openGrey bool) (*envelope, error) {
+func buildEnvelope(cfg config.Config, openGrey bool, dnsr *resolver.Resolver) (*envelope, error) {
 	e := &envelope{Policy: &policy.Policy{
 		RoleAccounts:      cfg.Policy.RoleAccounts,
 		AllowSkipsContent: cfg.Policy.AllowSkipsContent,
@@ -45,13 +47,7 @@ func buildEnvelope(cfg config.Config, openGrey bool) (*envelope, error) {
 	if err := e.loadLists(cfg); err != nil {
 		return nil, err
 	}
-	if cfg.DNS.Resolver != "" {
-		r, err := resolver.New(cfg.DNS.Resolver, resolver.Options{Timeout: cfg.DNS.Timeout.D(), CacheSize: cfg.DNS.CacheSize})
-		if err != nil {
-			return nil, err
-		}
-		e.Resolver = r
-	}
+	e.Resolver = dnsr
 	if cfg.Auth.Enabled && e.Resolver != nil {
 		e.Policy.SPF = &policy.SPF{Resolver: e.Resolver}
 		e.Policy.SPFRejectFail = cfg.Auth.SPFRejectFail
@@ -215,8 +211,8 @@ func (readOnlyGrey) PutClient(context.Context, string, policy.AutoAllow) error {
 // checkEnvelope runs the envelope checks as serve would for one client, sender and
 // its recipients, prints each decision, and returns the envelope the content checks
 // then see.
-func checkEnvelope(cfg config.Config, ev envelopeFlags, w io.Writer) (*filter.Envelope, error) {
-	e, err := buildEnvelope(cfg, false)
+func checkEnvelope(cfg config.Config, ev envelopeFlags, dnsr *resolver.Resolver, w io.Writer) (*filter.Envelope, error) {
+	e, err := buildEnvelope(cfg, false, dnsr)
 	if err != nil {
 		return nil, err
 	}
@@ -279,13 +275,7 @@ func checkEnvelope(cfg config.Config, ev envelopeFlags, w io.Writer) (*filter.En
 	if e.Resolver == nil {
 		fmt.Fprintln(w, "  (no [dns] resolver: block lists not queried)")
 	}
-	content := m.Content()
-	env.NoReject, env.SkipScoring = content.NoReject, content.SkipScoring
-	env.SPF = filterSPF(content.SPF)
-	for _, h := range content.Scores {
-		env.PolicyTests = append(env.PolicyTests, filter.Test{Name: h.Test, Score: h.Score,
-			Description: fmt.Sprintf("Client listed in %s (%s)", h.Zone, h.Code)})
-	}
+	milter.ApplyContent(env, m.Content())
 	fmt.Fprintln(w)
 	return env, nil
 }
@@ -301,11 +291,3 @@ func (emptyGrey) Client(context.Context, string) (policy.AutoAllow, bool, error)
 	return policy.AutoAllow{}, false, nil
 }
 func (emptyGrey) PutClient(context.Context, string, policy.AutoAllow) error { return nil }
-
-// filterSPF hands the envelope's SPF result to the content checks.
-func filterSPF(r *policy.SPFResult) *filter.SPF {
-	if r == nil {
-		return nil
-	}
-	return &filter.SPF{Result: r.Result, Identity: r.Identity, Domain: r.Domain, Sender: r.Sender}
-}

@@ -173,6 +173,9 @@ type components struct {
 	Rules    *rules.Check
 	Clamd    *clamav.Client // nil: virus scanning off
 	Bayes    *score.Bayes   // nil: Bayes off
+	// Resolver is the one DNS client of every check, envelope and content, so
+	// they share its cache (nil: no [dns] resolver, no DNS at all).
+	Resolver *resolver.Resolver
 	closers  []func()
 }
 
@@ -224,6 +227,7 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 			return nil, err
 		}
 		dnsr = r
+		c.Resolver = r
 	}
 	if cfg.Auth.Enabled && dnsr != nil {
 		checks = append(checks, &auth.Check{

@@ -83,6 +83,19 @@ func newMetrics(comp *components) *metrics {
 			}))
 		}
 	}
+	if dnsr := comp.Resolver; dnsr != nil {
+		for name, help := range map[string]string{
+			"postern_dns_queries_total":    "DNS queries sent to the [dns] resolver.",
+			"postern_dns_failures_total":   "DNS queries that timed out or failed (they never reject mail).",
+			"postern_dns_cache_hits_total": "DNS answers taken from Postern's own cache.",
+		} {
+			m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 {
+				s := dnsr.Stats()
+				return float64(map[string]int64{"postern_dns_queries_total": s.Queries,
+					"postern_dns_failures_total": s.Failures, "postern_dns_cache_hits_total": s.CacheHits}[name])
+			}))
+		}
+	}
 	if comp.Rules != nil {
 		r := comp.Rules
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

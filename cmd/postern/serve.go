@@ -70,7 +70,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		return fail("%v", err)
 	}
 	defer store.Close()
-	env, err := buildEnvelope(cfg, true)
+	env, err := buildEnvelope(cfg, true, comp.Resolver)
 	if err != nil {
 		return fail("%v", err)
 	}
