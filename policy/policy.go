@@ -165,13 +165,13 @@ func (p *Policy) trusted(a netip.Addr) bool {
 
 // Message is the state of one message (MAIL FROM to end of data).
 type Message struct {
-	c        *Conn
-	from     string
-	auth     string
-	allowed  *Match // client, HELO or sender on the allow list
-	role     bool   // a role account is among the accepted recipients
-	scores   []Hit
-	spf      *SPFResult
+	c       *Conn
+	from    string
+	auth    string
+	allowed *Match // client, HELO or sender on the allow list
+	role    bool   // a role account is among the accepted recipients
+	scores  []Hit
+	spf     *SPFResult
 }
 
 // Mail starts a message from sender; auth is the SASL login ("" when none). With
