@@ -61,7 +61,7 @@ func BenchmarkEvalStockHostile(b *testing.B) {
 			s := stockRules(b, false)
 			if !withDFA {
 				for _, r := range s.all {
-					r.dfa = nil
+					r.dfa, r.pre, r.starts = nil, nil, nil
 				}
 			}
 			b.SetBytes(int64(len(raw)))
@@ -84,7 +84,7 @@ func stockRules(tb testing.TB, plain bool) *Set {
 	}
 	if plain {
 		for _, r := range s.all {
-			r.lits, r.litIDs, r.lowerRe, r.dfa = nil, nil, nil, nil
+			r.lits, r.litIDs, r.lowerRe, r.dfa, r.pre, r.starts = nil, nil, nil, nil, nil, nil
 		}
 	}
 	return s

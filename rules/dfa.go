@@ -41,6 +41,33 @@ type dfa struct {
 	stack  []uint32   // scratch, under mu
 	gen    atomic.Pointer[dfaGen]
 	resets int // generations started afresh (for tests)
+
+	// anchored DFAs find matches that start where the search does (matchFrom);
+	// the others, matches anywhere (a match may start at every rune).
+	anchored bool
+	// pool, when set, lends bytes past dfaMaxBytes; extra is what this DFA holds
+	// of it (under mu).
+	pool  *dfaPool
+	extra int64
+}
+
+// dfaPool is the memory the DFAs of one rule set may take past their own budgets.
+// Most rules need a few dozen states; a few of SpamAssassin's (the form-filling
+// and money rules: wide classes repeated up to a hundred times) need a thousand or
+// more, and on 256 KB alone would start afresh every few messages, recomputing
+// each transition. The pool lets those grow while bounding the set's total.
+type dfaPool struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// grab takes n bytes of the pool, if it has them.
+func (p *dfaPool) grab(n int64) bool {
+	if p.used.Add(n) > p.limit {
+		p.used.Add(-n)
+		return false
+	}
+	return true
 }
 
 // dfaGen is one generation of states, each named by its row's offset in the table.
@@ -50,6 +77,10 @@ type dfaGen struct {
 	index  map[string]int32
 	table  atomic.Pointer[[]atomic.Int32]
 	start  int32 // the start state's row, or -1 when the empty string matches
+	// starts are an anchored DFA's start states by the kind of rune before the
+	// search (for \b and ^); its row deadRow is the state with nothing left to
+	// match.
+	starts [4]int32
 }
 
 // Before-rune kinds: what a pending assertion needs to know of the rune before.
@@ -69,7 +100,9 @@ type dstate struct {
 
 const (
 	dfaMaxClasses = 512
-	dfaMaxBytes   = 256 << 10 // of states per regex before the cache starts afresh
+	dfaMaxBytes   = 256 << 10 // of states per regex before the cache starts afresh, on its own
+	dfaPoolStep   = 256 << 10 // what a DFA over its own budget asks the set's pool for at a time
+	dfaPoolLimit  = 32 << 20  // a set's pool
 	dfaSlowSteps  = 2000      // new transitions one search may compute, at least
 )
 
@@ -80,6 +113,10 @@ func newDFA(goRe string) *dfa {
 	if err != nil {
 		return nil
 	}
+	return dfaOf(re)
+}
+
+func dfaOf(re *syntax.Regexp) *dfa {
 	prog, err := syntax.Compile(re.Simplify())
 	if err != nil {
 		return nil
@@ -93,11 +130,56 @@ func newDFA(goRe string) *dfa {
 	return d
 }
 
+// newPrefilter builds, for a regex with counted repetitions (X{m,n}), the DFA of
+// the same regex with each count loosened to X* or X+: it matches wherever the regex
+// does, and more. Counting is what makes DFAs large: SpamAssassin's form-filling and
+// money rules repeat wide classes up to a hundred times, so their exact DFAs need
+// thousands of states, overflow their budget and start afresh again and again,
+// computing each transition anew; loosened, they need a few hundred at most. Text the
+// loosened form does not match is text the rule misses; the rest (rare) goes on to the
+// exact DFA. nil when the regex has no count to loosen.
+func newPrefilter(goRe string) *dfa {
+	re, err := syntax.Parse(goRe, syntax.Perl)
+	if err != nil || !loosenCounts(re) {
+		return nil
+	}
+	return dfaOf(re)
+}
+
+// loosenCounts rewrites X{m,n} (n > 1) as X* (m = 0) or X+ in place; it reports
+// whether it changed anything.
+func loosenCounts(re *syntax.Regexp) bool {
+	changed := false
+	for _, sub := range re.Sub {
+		changed = loosenCounts(sub) || changed
+	}
+	if re.Op == syntax.OpRepeat && re.Max > re.Min {
+		switch {
+		case re.Min == 0:
+			re.Op, re.Min, re.Max = syntax.OpStar, 0, 0
+		case re.Min == 1:
+			re.Op, re.Min, re.Max = syntax.OpPlus, 0, 0
+		default:
+			re.Max = -1
+		}
+		changed = true
+	}
+	return changed
+}
+
 // newGen starts a generation with the start state alone.
 func (d *dfa) newGen() *dfaGen {
 	g := &dfaGen{states: []*dstate{nil}, index: map[string]int32{}}
 	tab := make([]atomic.Int32, 16*d.width)
 	g.table.Store(&tab)
+	if d.anchored {
+		d.state(g, nil, beforeText) // the dead state: row d.width (deadRow)
+		for k := range g.starts {
+			g.starts[k] = d.state(g, d.closure(nil, d.seen.reset(len(d.prog.Inst)), uint32(d.prog.Start), nil), uint8(k))
+		}
+		g.start = g.starts[beforeText]
+		return g
+	}
 	g.start = d.state(g, d.closure(nil, d.seen.reset(len(d.prog.Inst)), uint32(d.prog.Start), nil), beforeText)
 	return g
 }
@@ -213,6 +295,9 @@ func (d *dfa) closure(set []uint32, seen *pcSet, pc uint32, ctx *syntax.EmptyOp)
 // state returns the row offset of the state for a set of instructions in g, creating
 // it if new; -1 when the set holds a match.
 func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
+	if d.anchored && len(pcs) == 0 && len(g.states) > 1 {
+		return d.deadRow() // whatever came before: nothing can match from here
+	}
 	slices.Sort(pcs)
 	key := make([]byte, 0, 1+4*len(pcs))
 	key = append(key, before)
@@ -321,7 +406,9 @@ func (d *dfa) next(g *dfaGen, s *dstate, r rune) int32 {
 			next = d.closure(next, seen, in.Out, nil)
 		}
 	}
-	next = d.closure(next, seen, uint32(d.prog.Start), nil) // unanchored: a match may start here
+	if !d.anchored {
+		next = d.closure(next, seen, uint32(d.prog.Start), nil) // a match may start here
+	}
 	before := uint8(beforeOther)
 	switch {
 	case r == '\n':
@@ -329,10 +416,14 @@ func (d *dfa) next(g *dfaGen, s *dstate, r rune) int32 {
 	case syntax.IsWordChar(r):
 		before = beforeWord
 	}
-	if len(g.states) > d.maxStates() {
+	if len(g.states) > d.maxStates() && !d.borrow() {
 		// Memory stays bounded; a search that keeps landing here runs out of its
 		// budget of new transitions (search.slow) and asks the regexp instead.
 		d.resets++
+		if d.pool != nil {
+			d.pool.used.Add(-d.extra)
+			d.extra = 0
+		}
 		g = d.newGen()
 		d.gen.Store(g)
 	}
@@ -363,7 +454,7 @@ func (d *dfa) match(text string) (matched, ok bool) {
 }
 
 // search is one search in progress: the state, and the generation and table it
-// reads. Searches of several DFAs can advance together (matchGroup).
+// reads.
 type search struct {
 	d       *dfa
 	ascii   *[utf8.RuneSelf]uint16
@@ -421,49 +512,6 @@ func (x *search) finish() (matched, ok bool) {
 	return v < 0, true
 }
 
-// matchGroup runs the DFAs of xs over one text together, one pass: each search's
-// load depends on its own previous one only, so the processor overlaps them, where
-// one search at a time waits for each load in turn. The searches are begun by the
-// caller; their results are read with finish.
-func matchGroup(xs []search, text string) {
-	act := make([]*search, 0, len(xs))
-	for i := range xs {
-		if xs[i].running {
-			act = append(act, &xs[i])
-		}
-	}
-	for i := 0; i < len(text) && len(act) > 0; {
-		c, r := text[i], rune(-1) // r: the rune when not ASCII
-		if c < utf8.RuneSelf {
-			i++
-		} else {
-			var n int
-			r, n = utf8.DecodeRuneInString(text[i:])
-			i += n
-		}
-		for k := 0; k < len(act); k++ {
-			x := act[k]
-			cls := 0
-			if r < 0 {
-				cls = int(x.ascii[c])
-			} else {
-				cls = x.d.class(r)
-			}
-			if v := x.tab[int(x.s)+cls].Load(); v > 0 {
-				x.s = v
-				continue
-			} else {
-				x.miss(v, cls)
-			}
-			if !x.running {
-				act[k] = act[len(act)-1]
-				act = act[:len(act)-1]
-				k--
-			}
-		}
-	}
-}
-
 // cache reports the states of the current generation and the bytes of its table.
 func (d *dfa) cache() (states, bytes int) {
 	d.mu.Lock()
@@ -474,4 +522,102 @@ func (d *dfa) cache() (states, bytes int) {
 
 // maxStates is the budget in states: a state costs its table row and about 64 bytes
 // more (its instruction set, its key in the index).
-func (d *dfa) maxStates() int { return dfaMaxBytes / (d.width*4 + 64) }
+func (d *dfa) maxStates() int { return int((dfaMaxBytes + d.extra) / int64(d.width*4+64)) }
+
+// borrow takes another step of the pool, if there is one and it has it. Callers
+// hold mu.
+func (d *dfa) borrow() bool {
+	if d.pool == nil || !d.pool.grab(dfaPoolStep) {
+		return false
+	}
+	d.extra += dfaPoolStep
+	return true
+}
+
+// deadRow is the row of an anchored DFA's state with nothing left to match.
+func (d *dfa) deadRow() int32 { return int32(d.width) }
+
+// newAnchoredDFA is newDFA for matches that start where the search does.
+func newAnchoredDFA(goRe string) *dfa {
+	re, err := syntax.Parse(goRe, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return nil
+	}
+	d := &dfa{prog: prog, anchored: true}
+	if !d.classes() {
+		return nil
+	}
+	d.width = len(d.bounds) + 1
+	d.gen.Store(d.newGen())
+	return d
+}
+
+// starts is a run of anchored searches over one text, one from each place asked
+// (matchFrom), sharing one budget of new transitions: a text that keeps making new
+// states costs at most that before the caller must search another way.
+type starts struct {
+	x search
+}
+
+func (d *dfa) beginStarts(textLen int) *starts {
+	return &starts{x: search{d: d, ascii: &d.ascii, budget: max(dfaSlowSteps, textLen/8), ok: true}}
+}
+
+// matchFrom reports whether a match starts at text[i:], where prev is the rune
+// before it (-1 at the start of the text); ok is false once the budget is spent.
+func (st *starts) matchFrom(text string, i int, prev rune) (matched, ok bool) {
+	x := &st.x
+	if !x.ok {
+		return false, false
+	}
+	d := x.d
+	x.g = d.gen.Load()
+	x.tab = *x.g.table.Load()
+	x.s = x.g.starts[beforeKind(prev)]
+	x.running, x.matched = true, false
+	if x.s < 0 {
+		return true, true
+	}
+	dead := d.deadRow()
+	for i < len(text) && x.running {
+		var cls int
+		if c := text[i]; c < utf8.RuneSelf {
+			cls = int(x.ascii[c])
+			i++
+		} else {
+			r, n := utf8.DecodeRuneInString(text[i:])
+			cls = d.class(r)
+			i += n
+		}
+		if v := x.tab[int(x.s)+cls].Load(); v > 0 {
+			x.s = v
+		} else {
+			x.miss(v, cls)
+		}
+		if x.s == dead && x.running {
+			return false, true
+		}
+	}
+	if !x.ok {
+		return false, false
+	}
+	m, _ := x.finish()
+	return m, true
+}
+
+// beforeKind is what a pending assertion needs to know of the rune r before.
+func beforeKind(r rune) int {
+	switch {
+	case r < 0:
+		return beforeText
+	case r == '\n':
+		return beforeNewline
+	case syntax.IsWordChar(r):
+		return beforeWord
+	}
+	return beforeOther
+}

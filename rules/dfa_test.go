@@ -6,10 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"regexp/syntax"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/corpus"
@@ -234,38 +237,6 @@ func TestEvalAgreesWithPlainRegexp(t *testing.T) {
 	}
 }
 
-// BenchmarkDFAGroup: four literal-free stock-like patterns over 4 KB of text, one
-// search after the other and advancing together (matchGroup).
-func BenchmarkDFAGroup(b *testing.B) {
-	var ds []*dfa
-	for _, p := range []string{
-		`(?m)(?i)(?:\b|\s)[_\W]{0,3}p[_\W]{0,3}h[_\W]{0,3}[e3\xE8-\xEB][_\W]{0,3}n[_\W]{0,3}t[_\W]{0,3}[e3\xE8-\xEB]`,
-		`(?m)(?i)\b_{0,3}x?x[_\W]?[e3\xE8-\xEB][_\W]?n[_\W]?[i1!|l\xEC-\xEF][_\W]?c[_\W]?[a4\xE0-\xE6@][_\W]?l_{0,3}\b`,
-		`(?m)\b(?:[a-z]{5,}[\s\.]+){10}`, `(?m)(?i)\b(?:50|fifty)(?:%?[/:]50%?|%|\spercent)`,
-	} {
-		ds = append(ds, newDFA(p))
-	}
-	text := strings.Repeat("Hello there, this is some ordinary english text with words. ", 64)
-	b.Run("one", func(b *testing.B) {
-		b.SetBytes(int64(len(text) * len(ds)))
-		for i := 0; i < b.N; i++ {
-			for _, d := range ds {
-				d.match(text)
-			}
-		}
-	})
-	b.Run("group", func(b *testing.B) {
-		b.SetBytes(int64(len(text) * len(ds)))
-		xs := make([]search, len(ds))
-		for i := 0; i < b.N; i++ {
-			for k, d := range ds {
-				xs[k] = d.begin(len(text))
-			}
-			matchGroup(xs, text)
-		}
-	})
-}
-
 // Sessions share a Set, and with it every rule's DFA while it grows: messages
 // evaluated concurrently (run with -race) hit what they hit alone.
 func TestEvalConcurrent(t *testing.T) {
@@ -293,4 +264,102 @@ func TestEvalConcurrent(t *testing.T) {
 		}(w)
 	}
 	wg.Wait()
+}
+
+// The anchored DFA says where matches start, as the regexp made to start there
+// (after exactly as many runes as come before) says; a prefilter only ever adds
+// matches; counting by the anchored DFA counts what the regexp finds.
+func TestAnchoredAndPrefilter(t *testing.T) {
+	patterns := []string{
+		`abc`, `(?i)abc`, `(?m)^abc$`, `\bfoo\b`, `\Bfoo`, `colou?r`, `[à-ÿ]+x`, `e`, `[eé]`,
+		`(?i)\bv[_\W]{0,3}i[_\W]{0,3}a[_\W]{0,3}g[_\W]{0,3}r[_\W]{0,3}a\b`,
+		`(?m)^(?:\s{0,5})(?:name|fax)(?:[-=_.,:;*\s]){2,40}`, `\d{3}-\d{4}`, `(?:ab|c){3}`,
+	}
+	texts := []string{"", "abc xabc", "foo xfoo afoo", "colour color", "àéx", "v-i.a_g r a V!I!A!G!R!A",
+		"x\nname____ fax  \n", "555-1234", "abcab ccc", "é e ee", "\xffe"}
+	alphabet := []string{"a", "b", "c", "x", "v", "i", " ", "\n", "_", "-", "é", "fo", "o", "name", "1", "e"}
+	texts = append(texts, randomTexts(3, alphabet, 150, 20)...)
+	for _, p := range patterns {
+		re := regexp.MustCompile(p)
+		a, pre := newAnchoredDFA(p), newPrefilter(p)
+		if a == nil {
+			t.Fatalf("%q: no anchored DFA", p)
+		}
+		for _, text := range texts {
+			st := a.beginStarts(len(text))
+			prev, runes := rune(-1), 0
+			for i := 0; ; {
+				got, ok := st.matchFrom(text, i, prev)
+				if !ok {
+					t.Fatalf("%q on %q: gave up", p, text)
+				}
+				there := regexp.MustCompile(`\A(?s:.){` + strconv.Itoa(runes) + `}(?:` + p + `)`)
+				if want := there.MatchString(text); got != want {
+					t.Fatalf("%q on %q at %d: anchored DFA %v, regexp %v", p, text, i, got, want)
+				}
+				if i >= len(text) {
+					break
+				}
+				c, size := utf8.DecodeRuneInString(text[i:])
+				prev, i, runes = c, i+size, runes+1
+			}
+			if pre != nil {
+				if m, _ := pre.match(text); !m && re.MatchString(text) {
+					t.Errorf("%q on %q: the prefilter misses a match", p, text)
+				}
+			}
+			if sr, _ := syntax.Parse(p, syntax.Perl); sr != nil {
+				if lo, hi := runeLengths(sr); lo == hi && lo > 0 {
+					r := &Rule{starts: a, fixed: lo}
+					if n, ok := r.countFixed(text, 1000); !ok || n != len(re.FindAllStringIndex(text, -1)) {
+						t.Errorf("%q on %q: counted %d, regexp finds %d", p, text, n, len(re.FindAllStringIndex(text, -1)))
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestRuneLengths(t *testing.T) {
+	for _, c := range []struct {
+		re     string
+		lo, hi int
+	}{
+		{`e`, 1, 1}, {`[eé]`, 1, 1}, {`(?:e|é|ab)`, 1, 2}, {`\be\b`, 1, 1}, {`a*`, 0, -1},
+		{`a+b`, 2, -1}, {`a{2,4}`, 2, 4}, {`(ab)?c`, 1, 3}, {`^$`, 0, 0},
+	} {
+		sr, err := syntax.Parse(c.re, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lo, hi := runeLengths(sr); lo != c.lo || hi != c.hi {
+			t.Errorf("%q: %d..%d, want %d..%d", c.re, lo, hi, c.lo, c.hi)
+		}
+	}
+}
+
+// A DFA with a pool grows past its own budget while the pool lasts, gives back
+// what it took when it starts afresh, and the pool never lends more than its limit.
+func TestDFAPool(t *testing.T) {
+	p := `(?:a|b)*a(?:a|b){14}c`
+	d := newDFA(p)
+	d.pool = &dfaPool{limit: 1 << 20}
+	rng := rand.New(rand.NewSource(2))
+	grew := false
+	for i := 0; i < 200; i++ {
+		b := make([]byte, 2000)
+		for j := range b {
+			b[j] = "ab"[rng.Intn(2)]
+		}
+		d.match(string(b))
+		if used := d.pool.used.Load(); used > d.pool.limit || used != d.extra {
+			t.Fatalf("pool lends %d of %d; the DFA holds %d", used, d.pool.limit, d.extra)
+		}
+		if _, bytes := d.cache(); bytes > dfaMaxBytes {
+			grew = true
+		}
+	}
+	if !grew || d.resets == 0 {
+		t.Errorf("grew past its own budget: %v; started afresh: %d times", grew, d.resets)
+	}
 }

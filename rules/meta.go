@@ -13,10 +13,11 @@ type node struct {
 	op          string // "num", "rule", "!", "neg", or a binary operator
 	num         float64
 	rule        string
+	ref         *Rule // the rule named, once the set is compiled (nil: none such)
 	left, right *node
 }
 
-func (n *node) eval(hit func(string) float64) float64 {
+func (n *node) eval(hit func(*Rule) float64) float64 {
 	b := func(v bool) float64 {
 		if v {
 			return 1
@@ -27,7 +28,10 @@ func (n *node) eval(hit func(string) float64) float64 {
 	case "num":
 		return n.num
 	case "rule":
-		return hit(n.rule)
+		if n.ref == nil {
+			return 0
+		}
+		return hit(n.ref)
 	case "!":
 		return b(n.left.eval(hit) == 0)
 	case "neg":
@@ -64,6 +68,18 @@ func (n *node) eval(hit func(string) float64) float64 {
 		return b(l != r)
 	}
 	return 0
+}
+
+// resolve points the expression's rule names at the set's rules.
+func (n *node) resolve(byName map[string]*Rule) {
+	if n == nil {
+		return
+	}
+	if n.op == "rule" {
+		n.ref = byName[n.rule]
+	}
+	n.left.resolve(byName)
+	n.right.resolve(byName)
 }
 
 // rules lists the rule names an expression uses.

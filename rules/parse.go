@@ -61,6 +61,9 @@ type Rule struct {
 	exactAll *regexp2.Regexp // the same, unanchored
 	lowerRe  *regexp.Regexp  // re for lower-cased text, when re is case-insensitive
 	dfa      *dfa            // answers whether lowerRe (or else re) matches; nil: ask it
+	pre      *dfa            // when not nil, asked before dfa: a superset of its matches, smaller
+	starts   *dfa            // where matches of re (lowerRe) start (see matchExact, countFixed)
+	fixed    int             // tflags multiple: the runes every match has, when one number
 	lits     []string        // lower-case literals, one of which every match contains (nil: none)
 	litIDs   []int32         // their ids in the set's literalIndex
 	seq      int             // index in its set's all
@@ -474,10 +477,13 @@ func build(name string, src ruleSource) (*Rule, error) {
 			}
 		}
 	}
-	if r.lowerRe != nil {
-		r.dfa = newDFA(r.lowerRe.String())
-	} else if r.re != nil {
-		r.dfa = newDFA(r.re.String())
+	if src := r.regexpFor(r.lowerRe != nil); src != nil {
+		if r.dfa = newDFA(src.String()); r.dfa != nil {
+			r.pre = newPrefilter(src.String())
+		}
+		if r.exact != nil {
+			r.starts = newAnchoredDFA(src.String())
+		}
 	}
 	return r, nil
 }

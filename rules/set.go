@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/mail"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,6 +136,7 @@ func (p *parser) compile() (*Set, []Problem) {
 		if tf, ok := p.tflags[name]; ok {
 			r.TFlags = tf
 			r.maxHits = maxHits(tf)
+			r.prepareCount()
 		}
 		switch sc, ok := p.scores[name]; {
 		case ok:
@@ -179,10 +181,24 @@ func (p *parser) compile() (*Set, []Problem) {
 		}
 	}
 	s.byName = make(map[string]*Rule, len(s.all))
+	pool := &dfaPool{limit: dfaPoolLimit}
 	for _, r := range s.all {
 		s.byName[r.Name] = r
 	}
-	s.runPlan, s.allPlan = s.lazyPlan(), newPlan(s.all)
+	for _, r := range s.all {
+		r.meta.resolve(s.byName)
+		for _, d := range []*dfa{r.dfa, r.pre, r.starts} {
+			if d != nil {
+				d.pool = pool
+			}
+		}
+	}
+	s.runPlan, s.allPlan = s.lazyPlan(), newPlan(s.all, s.all, len(s.all))
+	for _, p := range []*plan{s.runPlan, s.allPlan} {
+		for _, u := range p.unions {
+			u.d.pool = pool
+		}
+	}
 	for name := range p.scores {
 		if _, ok := p.defs[name]; !ok {
 			p.problem("", 0, name, true, "score for a rule that is not defined (or was skipped)")
@@ -324,25 +340,47 @@ func (s *Set) Eval(m *filter.Message) []Hit { return s.eval(m, s.runPlan, false)
 // postern rules test).
 func (s *Set) EvalAll(m *filter.Message) []Hit { return s.eval(m, s.allPlan, true) }
 
-// plan is a list of rules to run and what follows from it: the texts they read, and
-// the rules without literals (run together, see runLiteralFree) by kind. A lazy
-// plan runs only the rules that score (its roots, in rules); the rules that only
-// feed meta rules run when a meta rule asks for them, and a meta rule stops
-// asking as soon as its answer is known (A && B: B is not run when A missed).
-// Most of SpamAssassin's sub-rules then never run on a given message.
+// plan is a list of rules to run and what follows from it: the texts they read,
+// and the rules without literals grouped into unions. A lazy plan runs only the
+// rules that score (its roots, in rules); the rules that only feed meta rules run
+// when a meta rule asks for them, and a meta rule stops asking as soon as its
+// answer is known (A && B: B is not run when A missed). Most of SpamAssassin's
+// sub-rules then never run on a given message.
 type plan struct {
-	rules []*Rule
-	needs map[Kind]bool
-	free  [Full + 1][]*Rule
-	lazy  bool
+	rules   []*Rule
+	needs   map[Kind]bool
+	unions  []union // of the rules without literals that may run
+	unionOf []int32 // by rule seq: the index of its union, or -1
+	lazy    bool
 }
 
-func newPlan(rules []*Rule) *plan {
-	p := &plan{rules: rules, needs: map[Kind]bool{}}
-	for _, r := range rules {
+// newPlan plans to run rules, and then maybe others of mayRun (asked for by meta
+// rules); n is the number of rules in the set.
+func newPlan(rules, mayRun []*Rule, n int) *plan {
+	p := &plan{rules: rules, needs: map[Kind]bool{}, unionOf: make([]int32, n)}
+	for i := range p.unionOf {
+		p.unionOf[i] = -1
+	}
+	var free [Full + 1][2][]*Rule
+	for _, r := range mayRun {
 		p.needs[r.Kind] = true
 		if r.lits == nil && r.dfa != nil && (r.Kind == Body || r.Kind == Rawbody || r.Kind == Full) {
-			p.free[r.Kind] = append(p.free[r.Kind], r)
+			lower := 0
+			if r.lowerRe != nil {
+				lower = 1
+			}
+			free[r.Kind][lower] = append(free[r.Kind][lower], r)
+		}
+	}
+	for k := range free {
+		for lower, rules := range free[k] {
+			for _, u := range newUnions(rules, lower == 1) {
+				u.kind, u.lower = Kind(k), lower == 1
+				for _, r := range u.rules {
+					p.unionOf[r.seq] = int32(len(p.unions))
+				}
+				p.unions = append(p.unions, u)
+			}
 		}
 	}
 	return p
@@ -356,12 +394,63 @@ func (s *Set) lazyPlan() *plan {
 			roots = append(roots, r)
 		}
 	}
-	p := newPlan(roots)
-	for _, r := range s.rules {
-		p.needs[r.Kind] = true // a rule asked for later reads its text too
-	}
+	p := newPlan(roots, s.rules, len(s.all))
 	p.lazy = true
 	return p
+}
+
+// A union is one DFA for several rules without literals (which read every
+// paragraph): the alternation of their regexes, with counts loosened
+// (newPrefilter). Where it does not match, none of them can, so one pass over a
+// paragraph answers for all of them. That is the common case, as these rules look
+// for spam's phrasings; only where it matches do its rules run, one by one.
+type union struct {
+	d     *dfa
+	rules []*Rule
+	kind  Kind
+	lower bool // it reads the lower-cased text
+}
+
+// unionSize is how many rules share a union DFA: more rules make fewer passes, but
+// a DFA whose states grow with the product of its rules' partial matches.
+const unionSize = 12
+
+// newUnions groups the rules that read the lower-cased text (lower) or the text as
+// it is into unions.
+func newUnions(mine []*Rule, lower bool) []union {
+	var out []union
+	var build func(rs []*Rule)
+	build = func(rs []*Rule) {
+		if len(rs) == 0 {
+			return
+		}
+		alt := &syntax.Regexp{Op: syntax.OpAlternate}
+		for _, r := range rs {
+			re, err := syntax.Parse(r.regexpFor(lower).String(), syntax.Perl)
+			if err != nil {
+				alt = nil
+				break
+			}
+			loosenCounts(re)
+			alt.Sub = append(alt.Sub, re)
+		}
+		var d *dfa
+		if alt != nil && len(rs) > 1 {
+			d = dfaOf(alt)
+		}
+		if d == nil && len(rs) > 1 { // too many rune classes together: halves
+			build(rs[:len(rs)/2])
+			build(rs[len(rs)/2:])
+			return
+		}
+		if d != nil { // (one rule alone is its own union)
+			out = append(out, union{d: d, rules: rs})
+		}
+	}
+	for i := 0; i < len(mine); i += unionSize {
+		build(mine[i:min(i+unionSize, len(mine))])
+	}
+	return out
 }
 
 func (s *Set) eval(m *filter.Message, p *plan, locate bool) []Hit {
@@ -375,11 +464,7 @@ func (s *Set) eval(m *filter.Message, p *plan, locate bool) []Hit {
 	vals := make([]float64, len(s.all)) // what meta rules see: 1, or the count of hits
 	var hits []Hit
 	var value func(r *Rule) float64
-	hit := func(name string) float64 {
-		r := s.byName[name]
-		if r == nil {
-			return 0
-		}
+	hit := func(r *Rule) float64 {
 		if p.lazy {
 			return value(r)
 		}
@@ -433,6 +518,12 @@ func maxHits(tf map[string]bool) int {
 func (t *target) count(r *Rule) int {
 	n := 0
 	add := func(re *regexp.Regexp, text string) {
+		if r.fixed > 0 && r.starts != nil && n < r.maxHits {
+			if c, ok := r.countFixed(text, r.maxHits-n); ok {
+				n += c
+				return
+			}
+		}
 		if r.exact != nil {
 			for m, err := r.exactAll.FindStringMatch(text); err == nil && m != nil && n < r.maxHits; m, err = r.exactAll.FindNextMatch(m) {
 				n++
@@ -472,6 +563,103 @@ func (t *target) count(r *Rule) int {
 	return n
 }
 
+// prepareCount readies counting the matches of a rule with tflags multiple whose
+// matches all have one length (most count characters: __LOWER_E, __E_LIKE_LETTER,
+// up to hundreds of matches a message): an anchored DFA tried at each place, the
+// next try after a match's end, finds them as the regexp's leftmost-first search
+// would, for a lookup or two per place.
+func (r *Rule) prepareCount() {
+	re := r.regexpFor(r.lowerRe != nil)
+	if r.maxHits == 0 || r.exact != nil || re == nil || r.dfa == nil {
+		return
+	}
+	sr, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return
+	}
+	if lo, hi := runeLengths(sr); lo == hi && lo > 0 {
+		if r.starts == nil {
+			r.starts = newAnchoredDFA(re.String())
+		}
+		if r.starts != nil {
+			r.fixed = lo
+		}
+	}
+}
+
+// runeLengths are the least and most runes a regex's matches have (hi -1: no bound).
+func runeLengths(re *syntax.Regexp) (lo, hi int) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return len(re.Rune), len(re.Rune)
+	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return 1, 1
+	case syntax.OpCapture:
+		return runeLengths(re.Sub[0])
+	case syntax.OpConcat:
+		for _, sub := range re.Sub {
+			l, h := runeLengths(sub)
+			lo += l
+			if hi >= 0 && h >= 0 {
+				hi += h
+			} else {
+				hi = -1
+			}
+		}
+		return lo, hi
+	case syntax.OpAlternate:
+		lo, hi = -1, 0
+		for _, sub := range re.Sub {
+			l, h := runeLengths(sub)
+			if lo < 0 || l < lo {
+				lo = l
+			}
+			if hi >= 0 && (h < 0 || h > hi) {
+				hi = h
+			}
+		}
+		return max(lo, 0), hi
+	case syntax.OpStar:
+		return 0, -1
+	case syntax.OpPlus:
+		l, _ := runeLengths(re.Sub[0])
+		return l, -1
+	case syntax.OpQuest:
+		_, h := runeLengths(re.Sub[0])
+		return 0, h
+	case syntax.OpRepeat:
+		l, h := runeLengths(re.Sub[0])
+		if re.Max < 0 || h < 0 {
+			return l * re.Min, -1
+		}
+		return l * re.Min, h * re.Max
+	}
+	return 0, 0 // empty-width assertions, the empty string
+}
+
+// countFixed counts up to limit matches of a rule of fixed length (prepareCount);
+// ok is false when the DFA gave up.
+func (r *Rule) countFixed(text string, limit int) (n int, ok bool) {
+	st := r.starts.beginStarts(len(text))
+	prev := rune(-1)
+	for i := 0; i < len(text) && n < limit; {
+		m, ok := st.matchFrom(text, i, prev)
+		if !ok {
+			return 0, false
+		}
+		steps := 1
+		if m {
+			n++
+			steps = r.fixed
+		}
+		for ; steps > 0 && i < len(text); steps-- {
+			c, size := utf8.DecodeRuneInString(text[i:])
+			prev, i = c, i+size
+		}
+	}
+	return n, true
+}
+
 // prepare makes the target rules read: the texts, and the literals they hold.
 func (s *Set) prepare(m *filter.Message, p *plan, locate bool) *target {
 	needs := p.needs
@@ -486,76 +674,41 @@ func (s *Set) prepare(m *filter.Message, p *plan, locate bool) *target {
 	if needs[Full] {
 		t.fullHits = s.index[Full].scan(t.fullLower)
 	}
-	t.runLiteralFree(p, len(s.all))
+	t.plan = p
+	t.uhits = make([][]bool, len(p.unions))
 	return t
 }
 
-// dfaGroup is how many DFAs advance together over a text (see matchGroup).
-const dfaGroup = 8
-
-// runLiteralFree decides the rules that have no literal to prefilter on — they read
-// every paragraph of the body, or all of the rawbody or message — several DFAs at a
-// time (matchGroup), and records where each matched for eval.
-func (t *target) runLiteralFree(p *plan, n int) {
-	t.free = make([]int32, n)
-	for i := range t.free {
-		t.free[i] = undecided
+// unionHits says, paragraph by paragraph (for rawbody and full rules, of the one
+// text), where the rules of union i may match: worked out the first time one of
+// them is asked for.
+func (t *target) unionHits(i int32) []bool {
+	if h := t.uhits[i]; h != nil {
+		return h
 	}
-	t.runGroups(p.free[Body], t.bodyLines, t.bodyLowerLines)
-	t.runGroups(p.free[Rawbody], []string{t.rawbody}, []string{t.rawbodyLower})
-	t.runGroups(p.free[Full], []string{t.full}, []string{t.fullLower})
-}
-
-const undecided = -2
-
-func (t *target) runGroups(rules []*Rule, texts, lowers []string) {
-	for _, r := range rules {
-		if r.dfa != nil { // (tests take DFAs away; eval decides those rules)
-			t.free[r.seq] = -1
-		}
+	u := &t.plan.unions[i]
+	var texts []string
+	switch {
+	case u.kind == Body && u.lower:
+		texts = t.bodyLowerLines
+	case u.kind == Body:
+		texts = t.bodyLines
+	case u.kind == Rawbody && u.lower:
+		texts = []string{t.rawbodyLower}
+	case u.kind == Rawbody:
+		texts = []string{t.rawbody}
+	case u.lower:
+		texts = []string{t.fullLower}
+	default:
+		texts = []string{t.full}
 	}
-	xs := make([]search, 0, dfaGroup)
-	batch := make([]*Rule, 0, dfaGroup)
-	for i := range texts {
-		for _, lower := range []bool{false, true} {
-			text := texts[i]
-			if lower {
-				text = lowers[i]
-			}
-			if text == "" {
-				continue
-			}
-			run := func() {
-				matchGroup(xs, text)
-				for k, r := range batch {
-					m, ok := xs[k].finish()
-					if !ok { // the DFA gave up: the regexp decides
-						m = r.regexpFor(lower).MatchString(text)
-					}
-					if m && r.exact != nil { // the relaxed form matched: the rule decides
-						m = r.matchExact(t, text)
-					}
-					if m {
-						t.free[r.seq] = int32(i)
-					}
-				}
-				xs, batch = xs[:0], batch[:0]
-			}
-			for _, r := range rules {
-				if t.free[r.seq] != -1 || (r.lowerRe != nil) != lower {
-					continue // matched already, undecided here, or for the other text
-				}
-				xs = append(xs, r.dfa.begin(len(text)))
-				batch = append(batch, r)
-				if len(batch) == dfaGroup {
-					run()
-				}
-			}
-			if len(batch) > 0 {
-				run()
-			}
-		}
+	h := make([]bool, len(texts))
+	for j, s := range texts {
+		m, ok := u.d.match(s)
+		h[j] = m || !ok
 	}
+	t.uhits[i] = h
+	return h
 }
 
 // DFACache reports how many DFA states the set's rules have built so far, and the
@@ -577,7 +730,7 @@ func (s *Set) Score(name string) float64 { return s.score[name][1] }
 // Scores is a rule's score without and with Bayes.
 func (s *Set) Scores(name string) Scores { return s.score[name] }
 
-func (r *Rule) eval(t *target, hit func(string) float64) (where, match string, ok bool) {
+func (r *Rule) eval(t *target, hit func(*Rule) float64) (where, match string, ok bool) {
 	if r.evalFn != nil {
 		return "eval", "", r.evalFn(t)
 	}
@@ -595,17 +748,9 @@ func (r *Rule) eval(t *target, hit func(string) float64) (where, match string, o
 		}
 		return "", "", false
 	}
-	if p := t.free[r.seq]; p != undecided { // decided in runLiteralFree
-		if p < 0 {
-			return "", "", false
-		}
-		switch r.Kind {
-		case Body:
-			return "body", t.find(r, t.bodyLines[p]), true
-		case Rawbody:
-			return "rawbody", t.find(r, t.rawbody), true
-		}
-		return "full", t.find(r, t.full), true
+	var may []bool // where a rule without literals may match, per its union
+	if u := t.plan.unionOf[r.seq]; u >= 0 {
+		may = t.unionHits(u)
 	}
 	text, lower, hits := t.body, t.bodyLower, t.bodyHits
 	switch r.Kind {
@@ -615,7 +760,7 @@ func (r *Rule) eval(t *target, hit func(string) float64) (where, match string, o
 		text, lower, hits = t.full, t.fullLower, t.fullHits
 	}
 	if r.Kind != Body {
-		if r.lits != nil && !hits.any(r.litIDs) {
+		if may != nil && !may[0] || r.lits != nil && !hits.any(r.litIDs) {
 			return "", "", false // prefilter: no literal a match needs is in the text
 		}
 		return t.matchText(r, text, lower)
@@ -632,6 +777,9 @@ func (r *Rule) eval(t *target, hit func(string) float64) (where, match string, o
 		return "", "", false
 	}
 	for i := range t.bodyLines {
+		if may != nil && !may[i] {
+			continue
+		}
 		if where, match, ok := t.matchText(r, t.bodyLines[i], t.bodyLowerLines[i]); ok {
 			return where, match, true
 		}
@@ -674,6 +822,11 @@ func (t *target) find(r *Rule, s string) string {
 // a miss the common answer; the regexp runs again only to locate a hit.
 func (r *Rule) matches(t *target, s string) bool {
 	m, decided := false, false
+	if r.pre != nil {
+		if m, decided = r.pre.match(s); decided && !m {
+			return false
+		}
+	}
 	if r.dfa != nil {
 		m, decided = r.dfa.match(s)
 	}
@@ -695,29 +848,47 @@ const maxCandidates = 256
 // relaxed form does (it consumes the same text; only the look-arounds,
 // backreferences and the like that the relaxed form dropped can fail it). So the
 // exact form is tried, anchored, at those places only, rather than at every
-// character of the text. A try that runs out of time counts as no match.
+// character of the text. A try that runs out of time counts as no match. Without
+// the places (no DFA, or it gave up), the exact form searches the whole text.
 func (r *Rule) matchExact(t *target, s string) bool {
-	relaxed := r.regexpFor(r.lowerRe != nil)
 	runes := t.runesOf(s)
-	off, ri := 0, 0 // byte offset in s, and its rune index
-	for n := 0; n < maxCandidates; n++ {
-		loc := relaxed.FindStringIndex(s[off:])
-		if loc == nil {
-			return false
+	if r.starts != nil {
+		if m, ok := r.matchExactDFA(s, runes); ok {
+			return m
 		}
-		c := off + loc[0]
-		ri += utf8.RuneCountInString(s[off:c])
-		if m, err := r.exact.FindRunesMatchStartingAt(runes, ri); err == nil && m != nil {
-			return true
-		}
-		if c >= len(s) {
-			return false
-		}
-		_, size := utf8.DecodeRuneInString(s[c:])
-		off, ri = c+size, ri+1
 	}
 	m, _ := r.exactAll.MatchRunes(runes)
 	return m
+}
+
+// matchExactDFA finds the places a relaxed match starts with an anchored DFA
+// tried at each rune: a lookup or two per place for most rules, where asking the
+// regexp for each next match costs tens of nanoseconds a byte (the obfuscation
+// rules' relaxed forms match the plain word their look-ahead excludes, so this
+// runs often). ok is false when the DFA gave up.
+func (r *Rule) matchExactDFA(s string, runes []rune) (matched, ok bool) {
+	st := r.starts.beginStarts(len(s))
+	prev, ri, n := rune(-1), 0, 0
+	for i := 0; ; {
+		m, ok := st.matchFrom(s, i, prev)
+		if !ok {
+			return false, false
+		}
+		if m {
+			if x, err := r.exact.FindRunesMatchStartingAt(runes, ri); err == nil && x != nil {
+				return true, true
+			}
+			if n++; n >= maxCandidates {
+				m, _ := r.exactAll.MatchRunes(runes)
+				return m, true
+			}
+		}
+		if i >= len(s) {
+			return false, true
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		prev, i, ri = c, i+size, ri+1
+	}
 }
 
 // runesOf converts a text for the backtracking engine once per message: several
@@ -733,6 +904,14 @@ func (t *target) runesOf(s string) []rune {
 	r := []rune(s)
 	t.runes[s] = r
 	return r
+}
+
+// first is the DFA asked first: the prefilter when there is one.
+func (r *Rule) first() *dfa {
+	if r.pre != nil {
+		return r.pre
+	}
+	return r.dfa
 }
 
 // regexpFor is the regex the DFA stands for: lowerRe for lower-cased text.
@@ -785,9 +964,9 @@ type target struct {
 	// The body paragraph by paragraph, and its lower-cased form likewise.
 	bodyLines, bodyLowerLines []string
 
-	// For the rules without literals, by seq: the paragraph where each matched (0 for
-	// rawbody and full), -1 for no match, undecided for rules decided in eval.
-	free []int32
+	// The plan running, and where its unions may match (unionHits), by union.
+	plan  *plan
+	uhits [][]bool
 }
 
 const maxFull = 1 << 20 // bytes of the raw message that full rules read
