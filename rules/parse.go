@@ -56,18 +56,19 @@ type Rule struct {
 	Negate  bool   // !~
 	IfUnset string
 
-	re       *regexp.Regexp  // with exact: its relaxed form, a superset of its matches
-	exact    *regexp2.Regexp // the rule as written, anchored (\G), when RE2 cannot run it
-	exactAll *regexp2.Regexp // the same, unanchored
-	lowerRe  *regexp.Regexp  // re for lower-cased text, when re is case-insensitive
-	dfa      *dfa            // answers whether lowerRe (or else re) matches; nil: ask it
-	pre      *dfa            // when not nil, asked before dfa: a superset of its matches, smaller
-	starts   *dfa            // where matches of re (lowerRe) start (see matchExact, countFixed)
-	fixed    int             // tflags multiple: the runes every match has, when one number
-	lits     []string        // lower-case literals, one of which every match contains (nil: none)
-	litIDs   []int32         // their ids in the set's literalIndex
-	seq      int             // index in its set's all
-	maxHits  int             // tflags multiple: matches counted up to this; 0 not multiple
+	re        *regexp.Regexp  // with exact: its relaxed form, a superset of its matches
+	exact     *regexp2.Regexp // the rule as written, anchored (\G), when RE2 cannot run it
+	exactAll  *regexp2.Regexp // the same, unanchored
+	lowerRe   *regexp.Regexp  // re for lower-cased text, when re is case-insensitive
+	dfa       *dfa            // answers whether lowerRe (or else re) matches; nil: ask it
+	pre       *dfa            // when not nil, asked before dfa: a superset of its matches, smaller
+	starts    *dfa            // where matches of re (lowerRe) start (see matchExact, countFixed)
+	fixed     int             // tflags multiple: the runes every match has, when one number
+	countFrom *regexp.Regexp  // tflags multiple, else: re (lowerRe) anchored, for a match's length
+	lits      []string        // lower-case literals, one of which every match contains (nil: none)
+	litIDs    []int32         // their ids in the set's literalIndex
+	seq       int             // index in its set's all
+	maxHits   int             // tflags multiple: matches counted up to this; 0 not multiple
 
 	meta *node // meta rules
 

@@ -32,7 +32,7 @@ const DefaultPath = "default"
 type Set struct {
 	all   []*Rule                 // non-meta rules, then meta rules in dependency order
 	rules []*Rule                 // those of all that can change a score: what Eval runs
-	index [Full + 1]*literalIndex // by the kind of rule (body, rawbody, full)
+	index [Meta + 1]*literalIndex // by the kind of rule (body, rawbody, full, uri)
 	// What Eval and EvalAll run, worked out once rather than for every message.
 	runPlan, allPlan *plan
 	byName           map[string]*Rule
@@ -171,7 +171,7 @@ func (p *parser) compile() (*Set, []Problem) {
 		r.seq = i
 		byKind[r.Kind] = append(byKind[r.Kind], r)
 	}
-	for _, k := range []Kind{Body, Rawbody, Full} {
+	for _, k := range []Kind{Body, Rawbody, Full, URI} {
 		s.index[k] = newLiteralIndex(byKind[k])
 		for _, r := range byKind[k] {
 			r.litIDs = nil
@@ -415,10 +415,24 @@ type union struct {
 // a DFA whose states grow with the product of its rules' partial matches.
 const unionSize = 12
 
+// unionMinRunes is the shortest match a rule in a union may have.
+const unionMinRunes = 4
+
 // newUnions groups the rules that read the lower-cased text (lower) or the text as
 // it is into unions.
-func newUnions(mine []*Rule, lower bool) []union {
+func newUnions(rules []*Rule, lower bool) []union {
 	var out []union
+	var mine []*Rule
+	for _, r := range rules {
+		// A rule whose matches can be a character or three (\S, ^\s*\S, e)
+		// matches nearly every paragraph: in a union, it would make the union
+		// match there too, and its partners run for nothing.
+		if sr, err := syntax.Parse(r.regexpFor(lower).String(), syntax.Perl); err == nil {
+			if lo, _ := runeLengths(sr); lo >= unionMinRunes {
+				mine = append(mine, r)
+			}
+		}
+	}
 	var build func(rs []*Rule)
 	build = func(rs []*Rule) {
 		if len(rs) == 0 {
@@ -518,7 +532,7 @@ func maxHits(tf map[string]bool) int {
 func (t *target) count(r *Rule) int {
 	n := 0
 	add := func(re *regexp.Regexp, text string) {
-		if r.fixed > 0 && r.starts != nil && n < r.maxHits {
+		if (r.fixed > 0 || r.countFrom != nil) && r.starts != nil && n < r.maxHits {
 			if c, ok := r.countFixed(text, r.maxHits-n); ok {
 				n += c
 				return
@@ -563,11 +577,13 @@ func (t *target) count(r *Rule) int {
 	return n
 }
 
-// prepareCount readies counting the matches of a rule with tflags multiple whose
-// matches all have one length (most count characters: __LOWER_E, __E_LIKE_LETTER,
-// up to hundreds of matches a message): an anchored DFA tried at each place, the
-// next try after a match's end, finds them as the regexp's leftmost-first search
-// would, for a lookup or two per place.
+// prepareCount readies counting the matches of a rule with tflags multiple (some
+// count characters: __LOWER_E, __E_LIKE_LETTER, up to hundreds of matches a
+// message) without the regexp searching the text: an anchored DFA tried at each
+// place, the next try after a match's end, finds them as the regexp's
+// leftmost-first search would, for a lookup or two per place. The end is known
+// when every match has the same length; otherwise the regexp, anchored where a
+// match starts, says it.
 func (r *Rule) prepareCount() {
 	re := r.regexpFor(r.lowerRe != nil)
 	if r.maxHits == 0 || r.exact != nil || re == nil || r.dfa == nil {
@@ -577,14 +593,38 @@ func (r *Rule) prepareCount() {
 	if err != nil {
 		return
 	}
-	if lo, hi := runeLengths(sr); lo == hi && lo > 0 {
-		if r.starts == nil {
-			r.starts = newAnchoredDFA(re.String())
-		}
-		if r.starts != nil {
-			r.fixed = lo
+	lo, hi := runeLengths(sr)
+	if lo == 0 || lo != hi && hasAssertion(sr) {
+		return // empty matches; or a length that could hang on the rune before
+	}
+	if r.starts == nil {
+		r.starts = newAnchoredDFA(re.String())
+	}
+	if r.starts == nil {
+		return
+	}
+	if lo == hi {
+		r.fixed = lo
+		return
+	}
+	// Where a match is known to start, the regexp anchored there says how long
+	// the leftmost-first one is.
+	r.countFrom, _ = regexp.Compile(`\A(?:` + re.String() + `)`)
+}
+
+// hasAssertion reports whether a regex tests the context of a place (^, $, \b).
+func hasAssertion(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return true
+	}
+	for _, sub := range re.Sub {
+		if hasAssertion(sub) {
+			return true
 		}
 	}
+	return false
 }
 
 // runeLengths are the least and most runes a regex's matches have (hi -1: no bound).
@@ -637,8 +677,8 @@ func runeLengths(re *syntax.Regexp) (lo, hi int) {
 	return 0, 0 // empty-width assertions, the empty string
 }
 
-// countFixed counts up to limit matches of a rule of fixed length (prepareCount);
-// ok is false when the DFA gave up.
+// countFixed counts up to limit matches of a rule prepared by prepareCount; ok is
+// false when the DFA gave up.
 func (r *Rule) countFixed(text string, limit int) (n int, ok bool) {
 	st := r.starts.beginStarts(len(text))
 	prev := rune(-1)
@@ -651,6 +691,13 @@ func (r *Rule) countFixed(text string, limit int) (n int, ok bool) {
 		if m {
 			n++
 			steps = r.fixed
+			if r.fixed == 0 {
+				if loc := r.countFrom.FindStringIndex(text[i:]); loc != nil && loc[1] > 0 {
+					c, _ := utf8.DecodeLastRuneInString(text[:i+loc[1]])
+					prev, i = c, i+loc[1]
+					continue
+				}
+			}
 		}
 		for ; steps > 0 && i < len(text); steps-- {
 			c, size := utf8.DecodeRuneInString(text[i:])
@@ -673,6 +720,10 @@ func (s *Set) prepare(m *filter.Message, p *plan, locate bool) *target {
 	}
 	if needs[Full] {
 		t.fullHits = s.index[Full].scan(t.fullLower)
+	}
+	if needs[URI] {
+		// One URI per line (URIs hold no newline, findURIs stops at space).
+		t.uriHits = s.index[URI].scan(strings.ToLower(strings.Join(t.uris, "\n")))
 	}
 	t.plan = p
 	t.uhits = make([][]bool, len(p.unions))
@@ -741,6 +792,14 @@ func (r *Rule) eval(t *target, hit func(*Rule) float64) (where, match string, ok
 	case Header:
 		return r.evalHeader(t)
 	case URI:
+		if r.lits != nil { // only the URIs that hold one of its literals
+			for _, i := range t.uriHits.lines(r.litIDs) {
+				if u := t.uris[i]; r.matches(t, u) {
+					return u, t.find(r, u), true
+				}
+			}
+			return "", "", false
+		}
 		for _, u := range t.uris {
 			if r.matches(t, u) {
 				return u, t.find(r, u), true
@@ -928,13 +987,18 @@ func (r *Rule) evalHeader(t *target) (string, string, bool) {
 		return r.Field, "", present
 	}
 	value, present := t.headerValue(r.Field, r.Mod)
+	lower := ""
 	if !present && r.IfUnset != "" {
-		value = r.IfUnset
+		value, lower = r.IfUnset, strings.ToLower(r.IfUnset)
+	} else if r.lits != nil {
+		lower = t.headerLower(r.Field, r.Mod)
 	}
+	// The literal prefilter, as for texts: no literal a match needs, no match.
+	m := (r.lits == nil || containsAny(lower, r.lits)) && r.matches(t, value)
 	if r.Negate {
-		return r.Field, "", !r.matches(t, value)
+		return r.Field, "", !m
 	}
-	if !r.matches(t, value) {
+	if !m {
 		return "", "", false
 	}
 	return r.Field, t.find(r, value), true
@@ -967,6 +1031,9 @@ type target struct {
 	// The plan running, and where its unions may match (unionHits), by union.
 	plan  *plan
 	uhits [][]bool
+
+	headers map[string]headerText // by field and modifier, as read so far
+	uriHits litHits               // literals of uri rules, by URI (line)
 }
 
 const maxFull = 1 << 20 // bytes of the raw message that full rules read
@@ -1062,6 +1129,36 @@ var wordDecoder = &mime.WordDecoder{CharsetReader: message.CharsetReader}
 // newlines; decoded (RFC 2047) unless :raw; :addr and :name take the address or the
 // display name. ALL is the whole header; ToCc is To and Cc; MESSAGEID the message ids.
 func (t *target) headerValue(field, mod string) (string, bool) {
+	key := field + "\x00" + mod
+	if v, ok := t.headers[key]; ok {
+		return v.value, v.present
+	}
+	v, present := t.readHeader(field, mod)
+	if t.headers == nil {
+		t.headers = map[string]headerText{}
+	}
+	t.headers[key] = headerText{value: v, present: present}
+	return v, present
+}
+
+// headerText is a header value as rules read it, kept for the next rule on it.
+type headerText struct {
+	value, lower string // lower: made when a rule's literals are looked for
+	present      bool
+}
+
+// headerLower is a header value lower-cased, for the literal prefilter.
+func (t *target) headerLower(field, mod string) string {
+	key := field + "\x00" + mod
+	h := t.headers[key]
+	if h.lower == "" && h.value != "" {
+		h.lower = strings.ToLower(h.value)
+		t.headers[key] = h
+	}
+	return h.lower
+}
+
+func (t *target) readHeader(field, mod string) (string, bool) {
 	var values []string
 	switch field {
 	case "ALL":
@@ -1202,6 +1299,16 @@ func (h Hit) Describe() string {
 
 // String names a rule and where it is defined.
 func (r *Rule) String() string { return fmt.Sprintf("%s (%s %s:%d)", r.Name, r.Kind, r.File, r.Line) }
+
+// containsAny reports whether s holds one of lits.
+func containsAny(s string, lits []string) bool {
+	for _, l := range lits {
+		if strings.Contains(s, l) {
+			return true
+		}
+	}
+	return false
+}
 
 // asciiLower lower-cases A-Z only, keeping every byte where it is.
 func asciiLower(s string) string {
