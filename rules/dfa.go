@@ -575,8 +575,10 @@ func (st *starts) matchFrom(text string, i int, prev rune) (matched, ok bool) {
 		return false, false
 	}
 	d := x.d
-	x.g = d.gen.Load()
-	x.tab = *x.g.table.Load()
+	if x.g == nil { // (later tries go on in the generation and table the last one left)
+		x.g = d.gen.Load()
+		x.tab = *x.g.table.Load()
+	}
 	x.s = x.g.starts[beforeKind(prev)]
 	x.running, x.matched = true, false
 	if x.s < 0 {

@@ -274,8 +274,10 @@ func TestAnchoredAndPrefilter(t *testing.T) {
 		`abc`, `(?i)abc`, `(?m)^abc$`, `\bfoo\b`, `\Bfoo`, `colou?r`, `[à-ÿ]+x`, `e`, `[eé]`,
 		`(?i)\bv[_\W]{0,3}i[_\W]{0,3}a[_\W]{0,3}g[_\W]{0,3}r[_\W]{0,3}a\b`,
 		`(?m)^(?:\s{0,5})(?:name|fax)(?:[-=_.,:;*\s]){2,40}`, `\d{3}-\d{4}`, `(?:ab|c){3}`,
+		`(?m)^[^>].*?<a href=`, `\bfo\w*`, `(?:a|bc)+`, `x\b`,
 	}
-	texts := []string{"", "abc xabc", "foo xfoo afoo", "colour color", "àéx", "v-i.a_g r a V!I!A!G!R!A",
+	counted := 0
+	texts := []string{"", "abc xabc", "x<a href=y\n>z\nq<a href= <a href=", "foo xfoo afoo", "colour color", "àéx", "v-i.a_g r a V!I!A!G!R!A",
 		"x\nname____ fax  \n", "555-1234", "abcab ccc", "é e ee", "\xffe"}
 	alphabet := []string{"a", "b", "c", "x", "v", "i", " ", "\n", "_", "-", "é", "fo", "o", "name", "1", "e"}
 	texts = append(texts, randomTexts(3, alphabet, 150, 20)...)
@@ -308,15 +310,38 @@ func TestAnchoredAndPrefilter(t *testing.T) {
 					t.Errorf("%q on %q: the prefilter misses a match", p, text)
 				}
 			}
-			if sr, _ := syntax.Parse(p, syntax.Perl); sr != nil {
-				if lo, hi := runeLengths(sr); lo == hi && lo > 0 {
-					r := &Rule{starts: a, fixed: lo}
-					if n, ok := r.countFixed(text, 1000); !ok || n != len(re.FindAllStringIndex(text, -1)) {
-						t.Errorf("%q on %q: counted %d, regexp finds %d", p, text, n, len(re.FindAllStringIndex(text, -1)))
-					}
+			r := &Rule{re: re, dfa: newDFA(p), maxHits: 1000}
+			if r.prepareCount(); r.fixed > 0 || r.countFrom != nil {
+				counted++
+				if n, ok := r.countFixed(text, 1000); !ok || n != len(re.FindAllStringIndex(text, -1)) {
+					t.Errorf("%q on %q: counted %d, regexp finds %d", p, text, n, len(re.FindAllStringIndex(text, -1)))
 				}
 			}
 		}
+	}
+	if counted == 0 {
+		t.Error("no pattern was counted by the DFA")
+	}
+}
+
+func TestCountPrepared(t *testing.T) {
+	for _, c := range []struct {
+		re    string
+		fixed int
+		from  bool
+	}{
+		{`[eé]`, 1, false}, {`(?m)^[^>].*?<a href=`, 0, true}, {`\bfo\w*`, 0, true},
+		{`(?:\b|x)fo+`, 0, false}, {`a*\bx+`, 0, false}, {`x+\b`, 0, true}, {`a*`, 0, false},
+	} {
+		r := &Rule{re: regexp.MustCompile(c.re), dfa: newDFA(c.re), maxHits: 5}
+		r.prepareCount()
+		if r.fixed != c.fixed || (r.countFrom != nil) != c.from {
+			t.Errorf("%q: fixed %d, from %v; want %d, %v", c.re, r.fixed, r.countFrom != nil, c.fixed, c.from)
+		}
+	}
+	r := &Rule{re: regexp.MustCompile(`(?m)ee`), dfa: newDFA(`(?m)ee`), maxHits: 3}
+	if r.prepareCount(); r.literal != "ee" {
+		t.Errorf("ee: counted as %q, not as a string", r.literal)
 	}
 }
 

@@ -65,6 +65,7 @@ type Rule struct {
 	starts    *dfa            // where matches of re (lowerRe) start (see matchExact, countFixed)
 	fixed     int             // tflags multiple: the runes every match has, when one number
 	countFrom *regexp.Regexp  // tflags multiple, else: re (lowerRe) anchored, for a match's length
+	literal   string          // tflags multiple: the text re matches, when it is one string
 	lits      []string        // lower-case literals, one of which every match contains (nil: none)
 	litIDs    []int32         // their ids in the set's literalIndex
 	seq       int             // index in its set's all

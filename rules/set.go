@@ -532,6 +532,16 @@ func maxHits(tf map[string]bool) int {
 func (t *target) count(r *Rule) int {
 	n := 0
 	add := func(re *regexp.Regexp, text string) {
+		if r.literal != "" && n < r.maxHits {
+			for i := 0; n < r.maxHits; n++ {
+				j := strings.Index(text[i:], r.literal)
+				if j < 0 {
+					break
+				}
+				i += j + len(r.literal)
+			}
+			return
+		}
 		if (r.fixed > 0 || r.countFrom != nil) && r.starts != nil && n < r.maxHits {
 			if c, ok := r.countFixed(text, r.maxHits-n); ok {
 				n += c
@@ -593,30 +603,78 @@ func (r *Rule) prepareCount() {
 	if err != nil {
 		return
 	}
+	if sr.Op == syntax.OpLiteral && sr.Flags&syntax.FoldCase == 0 {
+		r.literal = string(sr.Rune) // strings.Count's work
+		return
+	}
 	lo, hi := runeLengths(sr)
-	if lo == 0 || lo != hi && hasAssertion(sr) {
-		return // empty matches; or a length that could hang on the rune before
+	if lo == 0 {
+		return // empty matches
+	}
+	var from *regexp.Regexp
+	if lo != hi {
+		// Where a match is known to start, the regexp anchored there says how
+		// long the leftmost-first one is; but it reads the text from there, so it
+		// must not need the rune before (the DFA has tested the leading ^ or \b).
+		rest, ok := withoutLeadingAssertions(sr)
+		if !ok {
+			return
+		}
+		if from, err = regexp.Compile(`\A(?:` + rest.String() + `)`); err != nil {
+			return
+		}
 	}
 	if r.starts == nil {
 		r.starts = newAnchoredDFA(re.String())
 	}
-	if r.starts == nil {
-		return
+	if r.starts != nil {
+		r.fixed, r.countFrom = hi, from
+		if lo != hi {
+			r.fixed = 0
+		}
 	}
-	if lo == hi {
-		r.fixed = lo
-		return
+}
+
+// withoutLeadingAssertions drops the assertions (^, \b) a regex begins with; ok is
+// false when another assertion could be tested where a match starts (before any
+// rune is read), which reading from there would get wrong.
+func withoutLeadingAssertions(re *syntax.Regexp) (*syntax.Regexp, bool) {
+	subs := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		subs = re.Sub
 	}
-	// Where a match is known to start, the regexp anchored there says how long
-	// the leftmost-first one is.
-	r.countFrom, _ = regexp.Compile(`\A(?:` + re.String() + `)`)
+	i := 0
+	for i < len(subs) && isAssertion(subs[i]) {
+		i++
+	}
+	read := false // a rune has been read before this part, whatever path
+	for _, sub := range subs[i:] {
+		if !read && hasAssertion(sub) {
+			return nil, false
+		}
+		if lo, _ := runeLengths(sub); lo > 0 {
+			read = true
+		}
+	}
+	rest := &syntax.Regexp{Op: syntax.OpConcat, Sub: subs[i:]}
+	if len(subs[i:]) == 0 {
+		rest = &syntax.Regexp{Op: syntax.OpEmptyMatch}
+	}
+	return rest, true
+}
+
+func isAssertion(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return true
+	}
+	return false
 }
 
 // hasAssertion reports whether a regex tests the context of a place (^, $, \b).
 func hasAssertion(re *syntax.Regexp) bool {
-	switch re.Op {
-	case syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
-		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+	if isAssertion(re) {
 		return true
 	}
 	for _, sub := range re.Sub {
