@@ -45,10 +45,45 @@ type dfa struct {
 	// anchored DFAs find matches that start where the search does (matchFrom);
 	// the others, matches anywhere (a match may start at every rune).
 	anchored bool
+	// An unanchored DFA's states all hold the closure of the program's start (a
+	// match may begin at any rune); for SpamAssassin's long alternations that is
+	// most of every state. So states leave it out (startSet marks its
+	// instructions) and what it does is worked out once per kind of rune before
+	// and rune class (starts), under mu, not again for every new transition.
+	startSet pcSet
+	startPCs []uint32
+	startOf  []startStep // by before-kind*width + class (class width-1: end of text)
 	// pool, when set, lends bytes past dfaMaxBytes; extra is what this DFA holds
 	// of it (under mu).
 	pool  *dfaPool
 	extra int64
+}
+
+// startStep is what the start closure does on one rune class after one kind of
+// rune: whether a match ends there (an empty one), and the instructions it leads to.
+type startStep struct {
+	done    bool
+	matched bool
+	next    []uint32
+}
+
+// startStepFor computes (once) the start closure's step; callers hold mu.
+func (d *dfa) startStepFor(before uint8, cls int) *startStep {
+	st := &d.startOf[int(before)*d.width+cls]
+	if st.done {
+		return st
+	}
+	r := rune(-1)
+	if cls < len(d.bounds) {
+		r = d.rep[cls]
+	}
+	set, matched := d.resolvePCs(d.startPCs, before, r)
+	st.done, st.matched = true, matched
+	if !matched && r >= 0 {
+		seen := d.seen.reset(len(d.prog.Inst))
+		st.next = d.advance(nil, seen, set, r)
+	}
+	return st
 }
 
 // dfaPool is the memory the DFAs of one rule set may take past their own budgets.
@@ -180,7 +215,15 @@ func (d *dfa) newGen() *dfaGen {
 		g.start = g.starts[beforeText]
 		return g
 	}
-	g.start = d.state(g, d.closure(nil, d.seen.reset(len(d.prog.Inst)), uint32(d.prog.Start), nil), beforeText)
+	if d.startOf == nil { // the first generation: the start closure, once
+		d.startPCs = d.closure(nil, d.seen.reset(len(d.prog.Inst)), uint32(d.prog.Start), nil)
+		d.startSet.reset(len(d.prog.Inst))
+		for _, pc := range d.startPCs {
+			d.startSet.visit(pc)
+		}
+		d.startOf = make([]startStep, 4*d.width)
+	}
+	g.start = d.state(g, nil, beforeText) // nothing but the start closure
 	return g
 }
 
@@ -328,10 +371,14 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 // resolve follows a state's pending assertions with the context between its rune
 // before and r (-1: end of text); it reports whether that reaches a match.
 func (d *dfa) resolve(s *dstate, r rune) ([]uint32, bool) {
-	ctx := syntax.EmptyOpContext(beforeRune[s.before], r)
+	return d.resolvePCs(s.pcs, s.before, r)
+}
+
+func (d *dfa) resolvePCs(pcs []uint32, before uint8, r rune) ([]uint32, bool) {
+	ctx := syntax.EmptyOpContext(beforeRune[before], r)
 	seen := d.seen.reset(len(d.prog.Inst))
 	var set []uint32
-	for _, pc := range s.pcs {
+	for _, pc := range pcs {
 		set = d.closure(set, seen, pc, &ctx)
 	}
 	for _, pc := range set {
@@ -340,6 +387,28 @@ func (d *dfa) resolve(s *dstate, r rune) ([]uint32, bool) {
 		}
 	}
 	return set, false
+}
+
+// advance adds to next the closures of the instructions of set that take r.
+func (d *dfa) advance(next []uint32, seen *pcSet, set []uint32, r rune) []uint32 {
+	for _, pc := range set {
+		in := &d.prog.Inst[pc]
+		var ok bool
+		switch in.Op {
+		case syntax.InstRune1:
+			ok = r == in.Rune[0]
+		case syntax.InstRuneAny:
+			ok = true
+		case syntax.InstRuneAnyNotNL:
+			ok = r != '\n'
+		case syntax.InstRune:
+			ok = in.MatchRune(r)
+		}
+		if ok {
+			next = d.closure(next, seen, in.Out, nil)
+		}
+	}
+	return next
 }
 
 // step computes (and records) the entry for the state at row of generation g and
@@ -358,6 +427,9 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 	s := g.states[int(row)/d.width]
 	if cls == len(d.bounds) { // end of text
 		_, matched := d.resolve(s, -1)
+		if !d.anchored && !matched {
+			matched = d.startStepFor(s.before, cls).matched
+		}
 		v := int32(1)
 		if matched {
 			v = -1
@@ -368,7 +440,7 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 		return v, cur, tab
 	}
 	r := d.rep[cls]
-	v := d.next(cur, s, r)
+	v := d.next(cur, s, r, cls)
 	if cur != d.gen.Load() { // started afresh: the old rows mean nothing now
 		cur = d.gen.Load()
 		return v, cur, *cur.table.Load()
@@ -382,32 +454,34 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 
 // next is the state after s reads r, created in g (or in a new generation if g is
 // over budget); -1 when a match ends before r.
-func (d *dfa) next(g *dfaGen, s *dstate, r rune) int32 {
+func (d *dfa) next(g *dfaGen, s *dstate, r rune, cls int) int32 {
 	set, matched := d.resolve(s, r)
 	if matched {
 		return -1
 	}
-	seen := d.seen.reset(len(d.prog.Inst))
-	var next []uint32
-	for _, pc := range set {
-		in := &d.prog.Inst[pc]
-		var ok bool
-		switch in.Op {
-		case syntax.InstRune1:
-			ok = r == in.Rune[0]
-		case syntax.InstRuneAny:
-			ok = true
-		case syntax.InstRuneAnyNotNL:
-			ok = r != '\n'
-		case syntax.InstRune:
-			ok = in.MatchRune(r)
-		}
-		if ok {
-			next = d.closure(next, seen, in.Out, nil)
+	var st *startStep
+	if !d.anchored {
+		if st = d.startStepFor(s.before, cls); st.matched {
+			return -1
 		}
 	}
-	if !d.anchored {
-		next = d.closure(next, seen, uint32(d.prog.Start), nil) // a match may start here
+	seen := d.seen.reset(len(d.prog.Inst))
+	next := d.advance(nil, seen, set, r)
+	if st != nil {
+		for _, pc := range st.next {
+			if seen.visit(pc) {
+				next = append(next, pc)
+			}
+		}
+		// The start closure is in every state already: leave it out.
+		k := 0
+		for _, pc := range next {
+			if d.startSet.stamp[pc] != d.startSet.cur {
+				next[k] = pc
+				k++
+			}
+		}
+		next = next[:k]
 	}
 	before := uint8(beforeOther)
 	switch {
