@@ -205,7 +205,7 @@ func loosenCounts(re *syntax.Regexp) bool {
 // newGen starts a generation with the start state alone.
 func (d *dfa) newGen() *dfaGen {
 	g := &dfaGen{states: []*dstate{nil}, index: map[string]int32{}}
-	tab := make([]atomic.Int32, 16*d.width)
+	tab := make([]atomic.Int32, 4*d.width) // most rules never need more than a few states
 	g.table.Store(&tab)
 	if d.anchored {
 		d.state(g, nil, beforeText) // the dead state: row d.width (deadRow)
@@ -621,11 +621,19 @@ func newAnchoredDFA(goRe string) *dfa {
 	if err != nil {
 		return nil
 	}
-	d := &dfa{prog: prog, anchored: true}
-	if !d.classes() {
-		return nil
+	return anchoredOf(&dfa{prog: prog})
+}
+
+// anchoredOf is the anchored DFA of the regex an unanchored one stands for,
+// sharing its program and rune classes (both read only).
+func anchoredOf(u *dfa) *dfa {
+	d := &dfa{prog: u.prog, anchored: true, bounds: u.bounds, rep: u.rep, ascii: u.ascii, width: u.width}
+	if d.bounds == nil {
+		if !d.classes() {
+			return nil
+		}
+		d.width = len(d.bounds) + 1
 	}
-	d.width = len(d.bounds) + 1
 	d.gen.Store(d.newGen())
 	return d
 }
@@ -683,6 +691,18 @@ func (st *starts) matchFrom(text string, i int, prev rune) (matched, ok bool) {
 	}
 	m, _ := x.finish()
 	return m, true
+}
+
+// dead reports whether no match can start at an ASCII byte c after prev, as far as
+// the transitions computed so far say: a lookup, where matchFrom would set up a
+// search (most places fail on their first byte).
+func (st *starts) dead(c byte, prev rune) bool {
+	x := &st.x
+	if x.g == nil {
+		return false
+	}
+	row := x.g.starts[beforeKind(prev)]
+	return row > 0 && x.tab[int(row)+int(x.ascii[c])].Load() == x.d.deadRow()
 }
 
 // beforeKind is what a pending assertion needs to know of the rune r before.

@@ -56,7 +56,9 @@ type Rule struct {
 	Negate  bool   // !~
 	IfUnset string
 
-	re        *regexp.Regexp  // with exact: its relaxed form, a superset of its matches
+	re        *regexp.Regexp // with exact: its relaxed form, a superset of its matches (see regexp)
+	reSrc     string         // re's source, when re is compiled on first use
+	reOnce    sync.Once
 	exact     *regexp2.Regexp // the rule as written, anchored (\G), when RE2 cannot run it
 	exactAll  *regexp2.Regexp // the same, unanchored
 	lowerRe   *regexp.Regexp  // re for lower-cased text, when re is case-insensitive
@@ -471,11 +473,18 @@ func build(name string, src ruleSource) (*Rule, error) {
 		}
 		if src.kind == Body || src.kind == Rawbody || src.kind == Full {
 			// Text is matched as a whole, with ^ and $ at each line (docs/rules.md).
-			r.re = regexp.MustCompile("(?m)" + r.re.String())
+			src := "(?m)" + r.re.String()
 			if wholeCaseInsensitive(def) {
-				if cf, ok := caseFree(r.re.String()); ok {
+				if cf, ok := caseFree(src); ok {
 					r.lowerRe, _ = regexp.Compile(cf)
 				}
+			}
+			if r.lowerRe != nil {
+				// Only postern rules test (to say what matched) reads the text as
+				// it is: compiled when asked, the memory of ~1,500 regexps saved.
+				r.re, r.reSrc = nil, src
+			} else {
+				r.re = regexp.MustCompile(src)
 			}
 		}
 	}
@@ -483,8 +492,8 @@ func build(name string, src ruleSource) (*Rule, error) {
 		if r.dfa = newDFA(src.String()); r.dfa != nil {
 			r.pre = newPrefilter(src.String())
 		}
-		if r.exact != nil {
-			r.starts = newAnchoredDFA(src.String())
+		if r.exact != nil && r.dfa != nil {
+			r.starts = anchoredOf(r.dfa)
 		}
 	}
 	return r, nil

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message"
@@ -34,7 +35,9 @@ type Set struct {
 	rules []*Rule                 // those of all that can change a score: what Eval runs
 	index [Meta + 1]*literalIndex // by the kind of rule (body, rawbody, full, uri)
 	// What Eval and EvalAll run, worked out once rather than for every message.
-	runPlan, allPlan *plan
+	runPlan *plan
+	allPlan func() *plan // made on first use: only postern rules test runs every rule
+	pool    *dfaPool
 	byName           map[string]*Rule
 	score            map[string]Scores
 	Stats            Stats
@@ -193,12 +196,9 @@ func (p *parser) compile() (*Set, []Problem) {
 			}
 		}
 	}
-	s.runPlan, s.allPlan = s.lazyPlan(), newPlan(s.all, s.all, len(s.all))
-	for _, p := range []*plan{s.runPlan, s.allPlan} {
-		for _, u := range p.unions {
-			u.d.pool = pool
-		}
-	}
+	s.pool = pool
+	s.runPlan = s.withPool(s.lazyPlan())
+	s.allPlan = sync.OnceValue(func() *plan { return s.withPool(newPlan(s.all, s.all, len(s.all))) })
 	for name := range p.scores {
 		if _, ok := p.defs[name]; !ok {
 			p.problem("", 0, name, true, "score for a rule that is not defined (or was skipped)")
@@ -338,7 +338,15 @@ func (s *Set) Eval(m *filter.Message) []Hit { return s.eval(m, s.runPlan, false)
 
 // EvalAll runs every rule, needed or not, and says where each hit matched (for
 // postern rules test).
-func (s *Set) EvalAll(m *filter.Message) []Hit { return s.eval(m, s.allPlan, true) }
+func (s *Set) EvalAll(m *filter.Message) []Hit { return s.eval(m, s.allPlan(), true) }
+
+// withPool lends the set's DFA pool to a plan's unions.
+func (s *Set) withPool(p *plan) *plan {
+	for _, u := range p.unions {
+		u.d.pool = s.pool
+	}
+	return p
+}
 
 // plan is a list of rules to run and what follows from it: the texts they read,
 // and the rules without literals grouped into unions. A lazy plan runs only the
@@ -558,10 +566,8 @@ func (t *target) count(r *Rule) int {
 			n += len(re.FindAllStringIndex(text, r.maxHits-n))
 		}
 	}
-	re, lower := r.re, r.lowerRe != nil
-	if lower {
-		re = r.lowerRe
-	}
+	lower := r.lowerRe != nil
+	re := r.regexpFor(lower)
 	switch r.Kind {
 	case Body:
 		lines := t.bodyLines
@@ -625,7 +631,7 @@ func (r *Rule) prepareCount() {
 		}
 	}
 	if r.starts == nil {
-		r.starts = newAnchoredDFA(re.String())
+		r.starts = anchoredOf(r.dfa)
 	}
 	if r.starts != nil {
 		r.fixed, r.countFrom = hi, from
@@ -741,6 +747,10 @@ func (r *Rule) countFixed(text string, limit int) (n int, ok bool) {
 	st := r.starts.beginStarts(len(text))
 	prev := rune(-1)
 	for i := 0; i < len(text) && n < limit; {
+		if c := text[i]; c < utf8.RuneSelf && st.dead(c, prev) {
+			prev, i = rune(c), i+1
+			continue
+		}
 		m, ok := st.matchFrom(text, i, prev)
 		if !ok {
 			return 0, false
@@ -928,7 +938,7 @@ func (t *target) find(r *Rule, s string) string {
 		}
 		return ""
 	}
-	if loc := r.re.FindStringIndex(s); loc != nil {
+	if loc := r.regexp().FindStringIndex(s); loc != nil {
 		return s[loc[0]:loc[1]]
 	}
 	return ""
@@ -987,6 +997,10 @@ func (r *Rule) matchExactDFA(s string, runes []rune) (matched, ok bool) {
 	st := r.starts.beginStarts(len(s))
 	prev, ri, n := rune(-1), 0, 0
 	for i := 0; ; {
+		if i < len(s) && s[i] < utf8.RuneSelf && st.dead(s[i], prev) {
+			prev, i, ri = rune(s[i]), i+1, ri+1
+			continue
+		}
 		m, ok := st.matchFrom(s, i, prev)
 		if !ok {
 			return false, false
@@ -1036,6 +1050,17 @@ func (r *Rule) regexpFor(lower bool) *regexp.Regexp {
 	if lower {
 		return r.lowerRe
 	}
+	return r.regexp()
+}
+
+// regexp is the rule's regex for the text as it is (re), compiled now if it was
+// left for later.
+func (r *Rule) regexp() *regexp.Regexp {
+	r.reOnce.Do(func() {
+		if r.re == nil && r.reSrc != "" {
+			r.re = regexp.MustCompile(r.reSrc)
+		}
+	})
 	return r.re
 }
 
