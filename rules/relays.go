@@ -5,6 +5,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // The relay analysis SpamAssassin makes of a message's Received chain
@@ -158,10 +159,119 @@ const (
 const ip = `(?:(?:IPv6:)?(?:[0-9a-fA-F]{0,4}:){2,7}(?:[0-9a-fA-F]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?|\d{1,3}(?:\.\d{1,3}){3})`
 const localhost = `(?:localhost(?:\.localdomain)?|127\.0\.0\.1|::1)`
 
-func re(s string) *regexp.Regexp {
+func re(s string) *rcvdRegexp {
 	s = strings.ReplaceAll(s, "IP_ADDRESS", ip)
 	s = strings.ReplaceAll(s, "LOCALHOST", localhost)
-	return regexp.MustCompile(s)
+	x := &rcvdRegexp{Regexp: regexp.MustCompile(s), lits: requiredLiterals(s)}
+	for _, l := range x.lits {
+		for i := 0; i < len(l); i++ {
+			if l[i] >= utf8.RuneSelf {
+				x.lits = nil // indexFold folds ASCII only
+			}
+		}
+	}
+	return x
+}
+
+// rcvdRegexp is a regexp of the Received parser with the literals every match
+// holds (the rules' prefilter, literals.go): each line is tried against dozens of
+// them in turn, most of which could not match it, and Go's regexp finds that out
+// only by searching the whole line. Looking for the literals first is the
+// parser's cost divided by several.
+type rcvdRegexp struct {
+	*regexp.Regexp
+	lits []string // lower-case; nil: no prefilter
+}
+
+// trimTrailingDate removes the date a Received line ends with (rxTrailingDate).
+// The regexp, anchored at the end only, is tried from every byte of the line;
+// a date with its separators is well under dateWindow bytes, so it is tried on
+// the line's tail first, and on the whole line only when the match reaches the
+// tail's start (it might begin before). (A date whose last token or digits run
+// longer than the window is left alone: no MTA writes one.)
+func trimTrailingDate(s string) string {
+	const dateWindow = 160
+	if k := len(s) - dateWindow; k > 0 {
+		if loc := rxTrailingDate.FindStringIndex(s[k:]); loc == nil {
+			return s
+		} else if loc[0] > 0 {
+			return s[:k+loc[0]]
+		}
+	}
+	return rxTrailingDate.ReplaceAllString(s, "")
+}
+
+// rcvdNoPrefilter turns the prefilter off (for the test that it changes nothing).
+var rcvdNoPrefilter bool
+
+func (x *rcvdRegexp) may(s string) bool {
+	if x.lits == nil || rcvdNoPrefilter {
+		return true
+	}
+	for _, l := range x.lits {
+		if indexFold(s, l) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (x *rcvdRegexp) MatchString(s string) bool { return x.may(s) && x.Regexp.MatchString(s) }
+
+func (x *rcvdRegexp) FindStringSubmatch(s string) []string {
+	if !x.may(s) {
+		return nil
+	}
+	return x.Regexp.FindStringSubmatch(s)
+}
+
+func (x *rcvdRegexp) ReplaceAllString(s, repl string) string {
+	if !x.may(s) {
+		return s
+	}
+	return x.Regexp.ReplaceAllString(s, repl)
+}
+
+// indexFold is strings.Index of a lower-case ASCII needle in s, ignoring the
+// case of s's ASCII letters, without lower-casing s.
+func indexFold(s, lower string) int {
+	if lower == "" {
+		return 0
+	}
+	c0, u0 := lower[0], lower[0]
+	if 'a' <= c0 && c0 <= 'z' {
+		u0 = c0 - 'a' + 'A'
+	}
+	for i := 0; i+len(lower) <= len(s); i++ {
+		// Skip to the next place the first byte, in either case, is.
+		j := strings.IndexByte(s[i:], c0)
+		if u0 != c0 {
+			if k := strings.IndexByte(s[i:], u0); k >= 0 && (j < 0 || k < j) {
+				j = k
+			}
+		}
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if i+len(lower) > len(s) {
+			return -1
+		}
+		k := 1
+		for ; k < len(lower); k++ {
+			c := s[i+k]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[k] {
+				break
+			}
+		}
+		if k == len(lower) {
+			return i
+		}
+	}
+	return -1
 }
 
 var (
@@ -289,7 +399,7 @@ var (
 
 	// Handovers SpamAssassin ignores ("return 0"), tried in order after the
 	// patterns that parse a relay.
-	rxIgnored = []*regexp.Regexp{
+	rxIgnored = []*rcvdRegexp{
 		re(`^\S+ \([^\s@]+@LOCALHOST\) by \S+ \(`),
 		re(`^\S+ \S+ by \S+ with local-e?smtp `),
 		re(`^127\.0\.0\.1 \(AVG SMTP \S+ \[\S+\]\)`),
@@ -305,7 +415,7 @@ var (
 		re(`^[^.]+ by \S+ with Novell_GroupWise`),
 		re(`^no\.name\.available by \S+ via smtpd \(for `),
 	}
-	rxIgnoredLate = []*regexp.Regexp{
+	rxIgnoredLate = []*rcvdRegexp{
 		re(`^\S+ by \S+ with local`),
 		re(`^\S+ \(\[unix socket\]\) by \S+ \(Cyrus v[0-9]*?\.[0-9]*?\.[0-9]*?\) with LMTPA`),
 		re(`^\S+ by \S+ (?:with|via|for|\()`),
@@ -335,7 +445,7 @@ func parseReceived(line string) (relay, rcvdState) {
 	if m := rxFromByOnly.FindStringSubmatch(s); m != nil && !rxBracketQuad.MatchString(m[1]) {
 		return r, rcvdSkip
 	}
-	s = rxTrailingDate.ReplaceAllString(s, "")
+	s = trimTrailingDate(s)
 	s = strings.Replace(s, ")by ", ") by ", 1)
 	if m := rxID.FindStringSubmatch(s); m != nil {
 		r.id = m[1]
@@ -387,7 +497,7 @@ func parseReceived(line string) (relay, rcvdState) {
 		}
 	}
 	var m []string
-	match := func(rx *regexp.Regexp) bool {
+	match := func(rx *rcvdRegexp) bool {
 		m = rx.FindStringSubmatch(s)
 		return m != nil
 	}

@@ -2,7 +2,12 @@ package rules
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/postern/postern/internal/corpus"
 
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/scan"
@@ -61,5 +66,54 @@ func TestRelaysTrust(t *testing.T) {
 	r = relaysOf(&filter.Envelope{ClientAddr: "198.51.100.9", ClientName: "unknown", Helo: "friend", MailFrom: "<s@example.org>"})
 	if len(r.untrusted) != 3 || r.untrusted[0].ip != "198.51.100.9" || !r.untrusted[0].noReverseDNS || r.untrusted[0].helo != "friend" {
 		t.Errorf("with the milter's client: untrusted %v", r.untrusted)
+	}
+}
+
+// The Received parser's literal prefilter never changes what a line parses to,
+// on every Received line of the corpus's first messages.
+func TestReceivedPrefilterAgrees(t *testing.T) {
+	var lines []string
+	for _, sub := range []string{"spamassassin/ham", "spamassassin/spam", "phishing"} {
+		dir := filepath.Join(corpus.Dir(), sub)
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries[:min(200, len(entries))] {
+			raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				continue
+			}
+			if m, err := scan.Parse(bytes.NewReader(raw)); err == nil {
+				lines = append(lines, m.Header.Values("Received")...)
+			}
+		}
+	}
+	if len(lines) == 0 {
+		t.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
+	}
+	for _, l := range append(lines, "from x by y; "+strings.Repeat("z", 300)+" Mon, 1 Jun 2026 10:00:00 +0000",
+		"from x by y;"+strings.Repeat(" ", 200)+"1 Jun 2026 10:00:00 +0000") {
+		if got, want := trimTrailingDate(l), rxTrailingDate.ReplaceAllString(l, ""); got != want {
+			t.Errorf("%q: date trimmed to %q, the regexp makes %q", l, got, want)
+		}
+		r, st := parseReceived(l)
+		rcvdNoPrefilter = true
+		want, wantSt := parseReceived(l)
+		rcvdNoPrefilter = false
+		if r != want || st != wantSt {
+			t.Errorf("%q:\nwith prefilter %v %d\nwithout       %v %d", l, r, st, want, wantSt)
+		}
+	}
+	t.Logf("%d Received lines", len(lines))
+}
+
+func TestIndexFold(t *testing.T) {
+	for _, c := range []struct {
+		s, lower string
+		want     int
+	}{
+		{"from X BY y", "by", 7}, {"abc", "abcd", -1}, {"@x", "`x", -1}, {"", "", 0}, {"xWITH HTTP", "with http", 1},
+	} {
+		if got := indexFold(c.s, c.lower); got != c.want {
+			t.Errorf("indexFold(%q, %q) = %d, want %d", c.s, c.lower, got, c.want)
+		}
 	}
 }
