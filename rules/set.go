@@ -38,9 +38,9 @@ type Set struct {
 	runPlan *plan
 	allPlan func() *plan // made on first use: only postern rules test runs every rule
 	pool    *dfaPool
-	byName           map[string]*Rule
-	score            map[string]Scores
-	Stats            Stats
+	byName  map[string]*Rule
+	score   map[string]Scores
+	Stats   Stats
 	// Ignored counts directives of SpamAssassin's syntax that Postern does not use.
 	Ignored map[string]int
 	// Files are the rule files read, in order.
