@@ -11,61 +11,94 @@ import (
 // names (0 or 1), numbers, ! && || ( ) + - * / and comparisons.
 type node struct {
 	op          string // "num", "rule", "!", "neg", or a binary operator
+	code        opCode // op, for eval
 	num         float64
 	rule        string
 	ref         *Rule // the rule named, once the set is compiled (nil: none such)
 	left, right *node
 }
 
-func (n *node) eval(hit func(*Rule) float64) float64 {
-	b := func(v bool) float64 {
-		if v {
-			return 1
-		}
-		return 0
+// opCode is a node's operator as a number: eval runs for every meta rule of
+// every message (a thousand of them in the stock rules).
+type opCode uint8
+
+const (
+	opNum opCode = iota
+	opRule
+	opNot
+	opNeg
+	opAnd
+	opOr
+	opAdd
+	opSub
+	opMul
+	opDiv
+	opGT
+	opLT
+	opGE
+	opLE
+	opEQ
+	opNE
+)
+
+var opCodes = map[string]opCode{"num": opNum, "rule": opRule, "!": opNot, "neg": opNeg, "&&": opAnd, "||": opOr,
+	"+": opAdd, "-": opSub, "*": opMul, "/": opDiv, ">": opGT, "<": opLT, ">=": opGE, "<=": opLE, "==": opEQ, "!=": opNE}
+
+// newNode makes a node for an operator.
+func newNode(op string, left, right *node) *node {
+	return &node{op: op, code: opCodes[op], left: left, right: right}
+}
+
+func b2f(v bool) float64 {
+	if v {
+		return 1
 	}
-	switch n.op {
-	case "num":
+	return 0
+}
+
+func (n *node) eval(hit func(*Rule) float64) float64 {
+	switch n.code {
+	case opNum:
 		return n.num
-	case "rule":
+	case opRule:
 		if n.ref == nil {
 			return 0
 		}
 		return hit(n.ref)
-	case "!":
-		return b(n.left.eval(hit) == 0)
-	case "neg":
+	case opNot:
+		return b2f(n.left.eval(hit) == 0)
+	case opNeg:
 		return -n.left.eval(hit)
-	case "&&":
-		return b(n.left.eval(hit) != 0 && n.right.eval(hit) != 0)
-	case "||":
-		return b(n.left.eval(hit) != 0 || n.right.eval(hit) != 0)
+	case opAnd:
+		return b2f(n.left.eval(hit) != 0 && n.right.eval(hit) != 0)
+	case opOr:
+		return b2f(n.left.eval(hit) != 0 || n.right.eval(hit) != 0)
 	}
 	l, r := n.left.eval(hit), n.right.eval(hit)
-	switch n.op {
-	case "+":
+	switch n.code {
+	case opAdd:
 		return l + r
-	case "-":
+	case opSub:
 		return l - r
-	case "*":
+	case opMul:
 		return l * r
-	case "/":
+	case opDiv:
 		if r == 0 {
 			return 0
 		}
 		return l / r
-	case ">":
-		return b(l > r)
-	case "<":
-		return b(l < r)
-	case ">=":
-		return b(l >= r)
-	case "<=":
-		return b(l <= r)
-	case "==":
-		return b(l == r)
-	case "!=":
-		return b(l != r)
+	case opGT:
+		return b2f(l > r)
+	case opLT:
+		return b2f(l < r)
+	case opGE:
+		return b2f(l >= r)
+	case opLE:
+		return b2f(l <= r)
+	case opEQ:
+		return b2f(l == r)
+	case opNE:
+		return b2f(l != r)
 	}
 	return 0
 }
@@ -180,7 +213,7 @@ func (p *metaParser) binary(min int) (*node, error) {
 		if err != nil {
 			return nil, err
 		}
-		left = &node{op: op, left: left, right: right}
+		left = newNode(op, left, right)
 	}
 	return left, nil
 }
@@ -194,10 +227,10 @@ func (p *metaParser) unary() (*node, error) {
 	switch {
 	case t == "!":
 		n, err := p.unary()
-		return &node{op: "!", left: n}, err
+		return newNode("!", n, nil), err
 	case t == "-":
 		n, err := p.unary()
-		return &node{op: "neg", left: n}, err
+		return newNode("neg", n, nil), err
 	case t == "(":
 		n, err := p.binary(0)
 		if err != nil {
@@ -213,9 +246,13 @@ func (p *metaParser) unary() (*node, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bad number %q", t)
 		}
-		return &node{op: "num", num: v}, nil
+		n := newNode("num", nil, nil)
+		n.num = v
+		return n, nil
 	case nameRE.MatchString(t):
-		return &node{op: "rule", rule: t}, nil
+		n := newNode("rule", nil, nil)
+		n.rule = t
+		return n, nil
 	}
 	return nil, fmt.Errorf("unexpected %q", t)
 }
