@@ -33,6 +33,7 @@ var (
 	loadC     = flag.Int("load.c", 8, "load test: concurrent SMTP clients")
 	loadTrain = flag.Int("load.train", 0, "load test: corpus messages postern learns (half spam, half ham, not sent) before the run")
 	loadOut   = flag.String("load.out", "", "load test: also append the report to this file")
+	loadProf  = flag.String("load.cpuprofile", "", "load test: write postern serve's CPU profile to this file")
 )
 
 // loadResult is one setup's run.
@@ -145,7 +146,11 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 			t.Fatalf("postern learn: %v\n%s", err, out)
 		}
 	}
-	daemon := testutil.StartDaemon(t, bin, milterAddr, "serve", "-c", cfg, "--data-dir", data, "--listen", "inet:"+milterAddr)
+	args := []string{"serve", "-c", cfg, "--data-dir", data, "--listen", "inet:" + milterAddr}
+	if *loadProf != "" {
+		args = append(args, "--cpuprofile", *loadProf)
+	}
+	daemon := testutil.StartDaemon(t, bin, milterAddr, args...)
 	snippet := strings.Replace(testutil.MilterSnippet(t, "../docs/postfix.md"), "inet:127.0.0.1:8895", "inet:"+milterAddr, 1)
 	pid := daemon.Cmd.Process.Pid
 	cpu0 := procCPU(pid)
@@ -167,6 +172,9 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 	}, send)
 	r.cpuPerMsg = (procCPU(pid) - cpu0) / time.Duration(max(r.sent, 1))
 	r.peakRSS = procHWM(pid)
+	if *loadProf != "" {
+		daemon.Stop(30 * time.Second) // writes the profile
+	}
 	return r
 }
 

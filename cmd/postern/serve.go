@@ -32,6 +32,7 @@ Every message is checked before Postfix answers the end of DATA: accepted with
 X-Spam-* headers, rejected (550/554) or tempfailed (451). SIGTERM stops accepting
 connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	listen := fs.String("listen", "", "`ADDR` to listen on, inet:HOST:PORT or unix:PATH (overrides milter.listen)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the messages' work, from the end of start-up to shutdown, to `FILE` (go tool pprof)")
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
@@ -99,6 +100,13 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	mctx, stopMetrics := context.WithCancel(context.Background())
 	defer stopMetrics()
 	met.serve(mctx, cfg.Metrics.Listen, comp, log, healthProbes(comp, store, env)...)
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer stop()
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	log.WithFields(map[string]any{
