@@ -611,19 +611,6 @@ func (d *dfa) borrow() bool {
 // deadRow is the row of an anchored DFA's state with nothing left to match.
 func (d *dfa) deadRow() int32 { return int32(d.width) }
 
-// newAnchoredDFA is newDFA for matches that start where the search does.
-func newAnchoredDFA(goRe string) *dfa {
-	re, err := syntax.Parse(goRe, syntax.Perl)
-	if err != nil {
-		return nil
-	}
-	prog, err := syntax.Compile(re.Simplify())
-	if err != nil {
-		return nil
-	}
-	return anchoredOf(&dfa{prog: prog})
-}
-
 // anchoredOf is the anchored DFA of the regex an unanchored one stands for,
 // sharing its program and rune classes (both read only).
 func anchoredOf(u *dfa) *dfa {

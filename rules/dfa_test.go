@@ -388,3 +388,17 @@ func TestDFAPool(t *testing.T) {
 		t.Errorf("grew past its own budget: %v; started afresh: %d times", grew, d.resets)
 	}
 }
+
+// newAnchoredDFA is newDFA for matches that start where the search does (what
+// parse makes with anchoredOf from a rule's DFA).
+func newAnchoredDFA(goRe string) *dfa {
+	re, err := syntax.Parse(goRe, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return nil
+	}
+	return anchoredOf(&dfa{prog: prog})
+}
