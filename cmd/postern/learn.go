@@ -123,7 +123,8 @@ type labelled struct {
 
 // mix deals spam and ham files into one stream in a fixed pseudo-random order, so
 // that learning on error sees both classes from the start, as mail arrives. The
-// order depends only on the lists, so the same command learns the same way.
+// order depends only on the lists, so the same command learns the same way
+// (learnFiles keeps it).
 func mix(spam, ham []string) []labelled {
 	out := make([]labelled, 0, len(spam)+len(ham))
 	for _, f := range spam {
@@ -204,14 +205,29 @@ func collect(paths []string) []string {
 }
 
 // learnFiles tokenizes files in parallel (as p says: its Trigrams) and learns them in
-// batches.
+// batches, in the order of files: learning on error depends on what was learned
+// before, so the same command must learn in the same order however the workers
+// run (they once handed their results on as each finished, and two runs of one
+// command trained different classifiers).
 func learnFiles(store learner, p score.Params, files []labelled, forget bool, tick func()) (learnSummary, error) {
 	start := time.Now()
 	var sum learnSummary
-	items := make(chan []score.Item, 64)
+	type result struct {
+		i     int
+		batch []score.Item
+	}
+	results := make(chan result, 64)
 	var mu sync.Mutex
-	jobs := make(chan labelled)
+	type job struct {
+		i int
+		labelled
+	}
+	jobs := make(chan job)
 	failed := make(chan struct{}) // closed when the store fails: read no more files
+	// At most reorderWindow files are read ahead of the first one not yet passed
+	// on, so the results waiting for it stay bounded.
+	const reorderWindow = 256
+	window := make(chan struct{}, reorderWindow)
 	var wg sync.WaitGroup
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
 		wg.Add(1)
@@ -236,22 +252,43 @@ func learnFiles(store learner, p score.Params, files []labelled, forget bool, ti
 					mu.Unlock()
 					fmt.Fprintf(os.Stderr, "postern: %v\n", err)
 				}
-				items <- batch
+				results <- result{f.i, batch}
 				tick()
 			}
 		}()
 	}
 	go func() {
 	feed:
-		for _, f := range files {
+		for i, f := range files {
 			select {
-			case jobs <- f:
+			case window <- struct{}{}:
+			case <-failed:
+				break feed
+			}
+			select {
+			case jobs <- job{i, f}:
 			case <-failed:
 				break feed
 			}
 		}
 		close(jobs)
 		wg.Wait()
+		close(results)
+	}()
+	// Results in the order of files.
+	items := make(chan []score.Item, 64)
+	go func() {
+		waiting := map[int][]score.Item{}
+		next := 0
+		for r := range results {
+			waiting[r.i] = r.batch
+			for b, ok := waiting[next]; ok; b, ok = waiting[next] {
+				delete(waiting, next)
+				next++
+				<-window
+				items <- b
+			}
+		}
 		close(items)
 	}()
 	// The store learns a batch while the workers parse and tokenize the next: with

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/postern/postern/scan"
 	"github.com/postern/postern/score"
 )
 
@@ -203,5 +205,51 @@ func TestLearnStopsOnStoreError(t *testing.T) {
 	}
 	if n := read.Load(); n > 1200 {
 		t.Errorf("read %d of 2,000 files after the store failed on the first 500", n)
+	}
+}
+
+type recordingStore struct{ ids []string }
+
+func (s *recordingStore) Learn(_ context.Context, items []score.Item, _ bool) ([]score.Outcome, error) {
+	out := make([]score.Outcome, len(items))
+	for i, it := range items {
+		s.ids = append(s.ids, it.MsgID)
+		out[i] = score.Learned
+	}
+	return out, nil
+}
+
+// Files are learned in the order given, however the parallel readers finish:
+// learning on error depends on the order, and the same command must train the
+// same classifier every time.
+func TestLearnKeepsOrder(t *testing.T) {
+	dir := t.TempDir()
+	p := score.DefaultParams()
+	var files []labelled
+	var want []string
+	for k := 0; k < 1500; k++ {
+		i := (k * 7) % 1500 // an order other than the names'
+		f := filepath.Join(dir, fmt.Sprint(i))
+		body := strings.Repeat(fmt.Sprintf("word%d ", i), 1+(i*7919)%400) // uneven sizes: readers finish out of turn
+		raw := fmt.Sprintf("Message-ID: <%d@x.example>\nSubject: s\n\n%s\n", i, body)
+		os.WriteFile(f, []byte(raw), 0o644)
+		files = append(files, labelled{f, i%3 == 0})
+		m, err := scan.Parse(strings.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, score.ItemOf(m, i%3 == 0, p).MsgID)
+	}
+	s := &recordingStore{}
+	if _, err := learnFiles(s, p, files, false, func() {}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.ids, want) {
+		for i := range want {
+			if i >= len(s.ids) || s.ids[i] != want[i] {
+				t.Fatalf("learned %d messages; the %dth is not the %dth file", len(s.ids), i, i)
+			}
+		}
+		t.Fatalf("learned %d messages, want %d", len(s.ids), len(want))
 	}
 }
