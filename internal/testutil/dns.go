@@ -27,14 +27,23 @@ type DNSServer struct {
 // StartDNS starts a DNS server on loopback that stops with the test.
 func StartDNS(t testing.TB) *DNSServer {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("dns: listen udp: %v", err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
+	// UDP and TCP on one port number: the kernel picks a free UDP port, whose
+	// number may be taken for TCP by another process (the tests of other packages
+	// run at the same time), so a few tries.
+	var pc net.PacketConn
+	var ln net.Listener
+	for try := 0; ; try++ {
+		var err error
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatalf("dns: listen udp: %v", err)
+		}
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			break
+		}
 		pc.Close()
-		t.Fatalf("dns: listen tcp: %v", err)
+		if try == 20 {
+			t.Fatalf("dns: listen tcp: %v", err)
+		}
 	}
 	s := &DNSServer{Addr: pc.LocalAddr().String(), records: map[string][]dns.RR{},
 		delay: map[string]time.Duration{}, fail: map[string]int{}}
