@@ -625,20 +625,20 @@ func anchoredOf(u *dfa) *dfa {
 	return d
 }
 
-// starts is a run of anchored searches over one text, one from each place asked
+// anchoredRun is a run of anchored searches over one text, one from each place asked
 // (matchFrom), sharing one budget of new transitions: a text that keeps making new
 // states costs at most that before the caller must search another way.
-type starts struct {
+type anchoredRun struct {
 	x search
 }
 
-func (d *dfa) beginStarts(textLen int) *starts {
-	return &starts{x: search{d: d, ascii: &d.ascii, budget: max(dfaSlowSteps, textLen/8), ok: true}}
+func (d *dfa) beginRun(textLen int) *anchoredRun {
+	return &anchoredRun{x: search{d: d, ascii: &d.ascii, budget: max(dfaSlowSteps, textLen/8), ok: true}}
 }
 
 // matchFrom reports whether a match starts at text[i:], where prev is the rune
 // before it (-1 at the start of the text); ok is false once the budget is spent.
-func (st *starts) matchFrom(text string, i int, prev rune) (matched, ok bool) {
+func (st *anchoredRun) matchFrom(text string, i int, prev rune) (matched, ok bool) {
 	x := &st.x
 	if !x.ok {
 		return false, false
@@ -683,7 +683,7 @@ func (st *starts) matchFrom(text string, i int, prev rune) (matched, ok bool) {
 // dead reports whether no match can start at an ASCII byte c after prev, as far as
 // the transitions computed so far say: a lookup, where matchFrom would set up a
 // search (most places fail on their first byte).
-func (st *starts) dead(c byte, prev rune) bool {
+func (st *anchoredRun) dead(c byte, prev rune) bool {
 	x := &st.x
 	if x.g == nil {
 		return false

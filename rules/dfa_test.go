@@ -288,7 +288,7 @@ func TestAnchoredAndPrefilter(t *testing.T) {
 			t.Fatalf("%q: no anchored DFA", p)
 		}
 		for _, text := range texts {
-			st := a.beginStarts(len(text))
+			st := a.beginRun(len(text))
 			prev, runes := rune(-1), 0
 			for i := 0; ; {
 				got, ok := st.matchFrom(text, i, prev)

@@ -744,7 +744,7 @@ func runeLengths(re *syntax.Regexp) (lo, hi int) {
 // countFixed counts up to limit matches of a rule prepared by prepareCount; ok is
 // false when the DFA gave up.
 func (r *Rule) countFixed(text string, limit int) (n int, ok bool) {
-	st := r.starts.beginStarts(len(text))
+	st := r.starts.beginRun(len(text))
 	prev := rune(-1)
 	for i := 0; i < len(text) && n < limit; {
 		if c := text[i]; c < utf8.RuneSelf && st.dead(c, prev) {
@@ -994,7 +994,7 @@ func (r *Rule) matchExact(t *target, s string) bool {
 // rules' relaxed forms match the plain word their look-ahead excludes, so this
 // runs often). ok is false when the DFA gave up.
 func (r *Rule) matchExactDFA(s string, runes []rune) (matched, ok bool) {
-	st := r.starts.beginStarts(len(s))
+	st := r.starts.beginRun(len(s))
 	prev, ri, n := rune(-1), 0, 0
 	for i := 0; ; {
 		if i < len(s) && s[i] < utf8.RuneSelf && st.dead(s[i], prev) {
