@@ -137,12 +137,9 @@ func TestDFAAgreesOnStockRules(t *testing.T) {
 		if r.dfa == nil {
 			continue
 		}
-		re := r.re
-		if r.lowerRe != nil {
-			re = r.lowerRe
-		}
+		re := r.regexpFor(r.lower)
 		for _, text := range texts {
-			if r.lowerRe != nil {
+			if r.lower {
 				text = strings.ToLower(text)
 			}
 			got, ok := r.dfa.match(text)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"regexp/syntax"
 	"runtime"
 	"sort"
 	"strconv"
@@ -61,17 +62,20 @@ type Rule struct {
 	reOnce    sync.Once
 	exact     *regexp2.Regexp // the rule as written, anchored (\G), when RE2 cannot run it
 	exactAll  *regexp2.Regexp // the same, unanchored
-	lowerRe   *regexp.Regexp  // re for lower-cased text, when re is case-insensitive
-	dfa       *dfa            // answers whether lowerRe (or else re) matches; nil: ask it
-	pre       *dfa            // when not nil, asked before dfa: a superset of its matches, smaller
-	starts    *dfa            // where matches of re (lowerRe) start (see matchExact, countFixed)
-	fixed     int             // tflags multiple: the runes every match has, when one number
-	countFrom *regexp.Regexp  // tflags multiple, else: re (lowerRe) anchored, for a match's length
-	literal   string          // tflags multiple: the text re matches, when it is one string
-	lits      []string        // lower-case literals, one of which every match contains (nil: none)
-	litIDs    []int32         // their ids in the set's literalIndex
-	seq       int             // index in its set's all
-	maxHits   int             // tflags multiple: matches counted up to this; 0 not multiple
+	lower     bool            // re is case-insensitive throughout: lowerSrc matches lower-cased text
+	lowerSrc  string          // re for lower-cased text
+	lowerRe   *regexp.Regexp  // lowerSrc compiled, on first use (see regexpFor)
+	lowerOnce sync.Once
+	dfa       *dfa           // answers whether lowerRe (or else re) matches; nil: ask it
+	pre       *dfa           // when not nil, asked before dfa: a superset of its matches, smaller
+	starts    *dfa           // where matches of re (lowerRe) start (see matchExact, countFixed)
+	fixed     int            // tflags multiple: the runes every match has, when one number
+	countFrom *regexp.Regexp // tflags multiple, else: re (lowerRe) anchored, for a match's length
+	literal   string         // tflags multiple: the text re matches, when it is one string
+	lits      []string       // lower-case literals, one of which every match contains (nil: none)
+	litIDs    []int32        // their ids in the set's literalIndex
+	seq       int            // index in its set's all
+	maxHits   int            // tflags multiple: matches counted up to this; 0 not multiple
 
 	meta *node // meta rules
 
@@ -476,21 +480,24 @@ func build(name string, src ruleSource) (*Rule, error) {
 			src := "(?m)" + r.re.String()
 			if wholeCaseInsensitive(def) {
 				if cf, ok := caseFree(src); ok {
-					r.lowerRe, _ = regexp.Compile(cf)
+					if _, err := syntax.Parse(cf, syntax.Perl); err == nil {
+						r.lower, r.lowerSrc = true, cf
+					}
 				}
 			}
-			if r.lowerRe != nil {
-				// Only postern rules test (to say what matched) reads the text as
-				// it is: compiled when asked, the memory of ~1,500 regexps saved.
+			if r.lower {
+				// The DFAs answer; the regexps are compiled only when asked for
+				// (postern rules test saying what matched, a DFA that gave up):
+				// the memory of ~1,500 regexps each way is saved.
 				r.re, r.reSrc = nil, src
 			} else {
 				r.re = regexp.MustCompile(src)
 			}
 		}
 	}
-	if src := r.regexpFor(r.lowerRe != nil); src != nil {
-		if r.dfa = newDFA(src.String()); r.dfa != nil {
-			r.pre = newPrefilter(src.String())
+	if src := r.source(r.lower); src != "" {
+		if r.dfa = newDFA(src); r.dfa != nil {
+			r.pre = newPrefilter(src)
 		}
 		if r.exact != nil && r.dfa != nil {
 			r.starts = anchoredOf(r.dfa)

@@ -327,7 +327,7 @@ func TestPrefilterAgrees(t *testing.T) {
 		t.Errorf("with prefilter and lower-case matching: %v", with)
 	}
 	for _, r := range s.rules {
-		r.lits, r.lowerRe, r.dfa, r.pre, r.starts = nil, nil, nil, nil, nil
+		r.lits, r.lower, r.dfa, r.pre, r.starts = nil, false, nil, nil, nil
 	}
 	if without := hitNames(s, m); !slices.Equal(with, without) {
 		t.Errorf("with prefilter %v, without %v", with, without)

@@ -374,7 +374,7 @@ func newPlan(rules, mayRun []*Rule, n int) *plan {
 		p.needs[r.Kind] = true
 		if r.lits == nil && r.dfa != nil && (r.Kind == Body || r.Kind == Rawbody || r.Kind == Full) {
 			lower := 0
-			if r.lowerRe != nil {
+			if r.lower {
 				lower = 1
 			}
 			free[r.Kind][lower] = append(free[r.Kind][lower], r)
@@ -435,7 +435,7 @@ func newUnions(rules []*Rule, lower bool) []union {
 		// A rule whose matches can be a character or three (\S, ^\s*\S, e)
 		// matches nearly every paragraph: in a union, it would make the union
 		// match there too, and its partners run for nothing.
-		if sr, err := syntax.Parse(r.regexpFor(lower).String(), syntax.Perl); err == nil {
+		if sr, err := syntax.Parse(r.source(lower), syntax.Perl); err == nil {
 			if lo, _ := runeLengths(sr); lo >= unionMinRunes {
 				mine = append(mine, r)
 			}
@@ -448,7 +448,7 @@ func newUnions(rules []*Rule, lower bool) []union {
 		}
 		alt := &syntax.Regexp{Op: syntax.OpAlternate}
 		for _, r := range rs {
-			re, err := syntax.Parse(r.regexpFor(lower).String(), syntax.Perl)
+			re, err := syntax.Parse(r.source(lower), syntax.Perl)
 			if err != nil {
 				alt = nil
 				break
@@ -539,7 +539,8 @@ func maxHits(tf map[string]bool) int {
 // count counts the matches of a rule with tflags multiple, up to its maxhits.
 func (t *target) count(r *Rule) int {
 	n := 0
-	add := func(re *regexp.Regexp, text string) {
+	lower := r.lower
+	add := func(text string) {
 		if r.literal != "" && n < r.maxHits {
 			for i := 0; n < r.maxHits; n++ {
 				j := strings.Index(text[i:], r.literal)
@@ -563,11 +564,9 @@ func (t *target) count(r *Rule) int {
 			return
 		}
 		if n < r.maxHits {
-			n += len(re.FindAllStringIndex(text, r.maxHits-n))
+			n += len(r.regexpFor(lower).FindAllStringIndex(text, r.maxHits-n))
 		}
 	}
-	lower := r.lowerRe != nil
-	re := r.regexpFor(lower)
 	switch r.Kind {
 	case Body:
 		lines := t.bodyLines
@@ -575,19 +574,19 @@ func (t *target) count(r *Rule) int {
 			lines = t.bodyLowerLines
 		}
 		for _, line := range lines {
-			add(re, line)
+			add(line)
 		}
 	case Rawbody:
-		add(re, map[bool]string{false: t.rawbody, true: t.rawbodyLower}[lower])
+		add(map[bool]string{false: t.rawbody, true: t.rawbodyLower}[lower])
 	case Full:
-		add(re, map[bool]string{false: t.full, true: t.fullLower}[lower])
+		add(map[bool]string{false: t.full, true: t.fullLower}[lower])
 	case URI:
 		for _, u := range t.uris {
-			add(re, u)
+			add(u)
 		}
 	case Header:
 		if v, ok := t.headerValue(r.Field, r.Mod); ok && !r.Negate && !r.Exists {
-			add(re, v)
+			add(v)
 		}
 	}
 	return n
@@ -601,11 +600,11 @@ func (t *target) count(r *Rule) int {
 // when every match has the same length; otherwise the regexp, anchored where a
 // match starts, says it.
 func (r *Rule) prepareCount() {
-	re := r.regexpFor(r.lowerRe != nil)
-	if r.maxHits == 0 || r.exact != nil || re == nil || r.dfa == nil {
+	src := r.source(r.lower)
+	if r.maxHits == 0 || r.exact != nil || src == "" || r.dfa == nil {
 		return
 	}
-	sr, err := syntax.Parse(re.String(), syntax.Perl)
+	sr, err := syntax.Parse(src, syntax.Perl)
 	if err != nil {
 		return
 	}
@@ -918,7 +917,7 @@ func (r *Rule) eval(t *target, hit func(*Rule) float64) (where, match string, ok
 // case-insensitive throughout (see caseFree).
 func (t *target) matchText(r *Rule, text, lower string) (string, string, bool) {
 	s := text
-	if r.lowerRe != nil {
+	if r.lower {
 		s = lower
 	}
 	if !r.matches(t, s) {
@@ -958,7 +957,7 @@ func (r *Rule) matches(t *target, s string) bool {
 		m, decided = r.dfa.match(s)
 	}
 	if !decided {
-		m = r.regexpFor(r.lowerRe != nil).MatchString(s)
+		m = r.regexpFor(r.lower).MatchString(s)
 	}
 	if m && r.exact != nil {
 		m = r.matchExact(t, s)
@@ -1048,9 +1047,21 @@ func (r *Rule) first() *dfa {
 // regexpFor is the regex the DFA stands for: lowerRe for lower-cased text.
 func (r *Rule) regexpFor(lower bool) *regexp.Regexp {
 	if lower {
+		r.lowerOnce.Do(func() { r.lowerRe = regexp.MustCompile(r.lowerSrc) })
 		return r.lowerRe
 	}
 	return r.regexp()
+}
+
+// source is regexpFor's regex as written, without compiling it.
+func (r *Rule) source(lower bool) string {
+	switch {
+	case lower:
+		return r.lowerSrc
+	case r.re != nil:
+		return r.re.String()
+	}
+	return r.reSrc
 }
 
 // regexp is the rule's regex for the text as it is (re), compiled now if it was
