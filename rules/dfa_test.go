@@ -399,3 +399,21 @@ func newAnchoredDFA(goRe string) *dfa {
 	}
 	return anchoredOf(&dfa{prog: prog})
 }
+
+func TestSpansLines(t *testing.T) {
+	for _, c := range []struct {
+		re   string
+		want bool
+	}{
+		{`<a href=`, false}, {`(?i)<font[^>\n]+>`, false}, {`<font[^>]+>`, true}, {`(?m)^<br>$`, false}, {`a.b`, false},
+		{`(?s)a.b`, true}, {`a\sb`, true}, {`a[^x]b`, true}, {`\Aabc`, true}, {`abc\z`, true}, {"a\nb", true},
+	} {
+		re, err := syntax.Parse(c.re, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := spansLines(re); got != c.want {
+			t.Errorf("%q: spans lines %v, want %v", c.re, got, c.want)
+		}
+	}
+}

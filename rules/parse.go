@@ -72,6 +72,7 @@ type Rule struct {
 	fixed     int            // tflags multiple: the runes every match has, when one number
 	countFrom *regexp.Regexp // tflags multiple, else: re (lowerRe) anchored, for a match's length
 	literal   string         // tflags multiple: the text re matches, when it is one string
+	oneLine   bool           // re never matches a newline nor tests \A or \z: a match lies on one line
 	lits      []string       // lower-case literals, one of which every match contains (nil: none)
 	litIDs    []int32        // their ids in the set's literalIndex
 	seq       int            // index in its set's all
@@ -499,6 +500,9 @@ func build(name string, src ruleSource) (*Rule, error) {
 		if r.dfa = newDFA(src); r.dfa != nil {
 			r.pre = newPrefilter(src)
 		}
+		if re, err := syntax.Parse(src, syntax.Perl); err == nil {
+			r.oneLine = !spansLines(re)
+		}
 		if r.exact != nil && r.dfa != nil {
 			r.starts = anchoredOf(r.dfa)
 		}
@@ -619,3 +623,31 @@ type osFS struct{}
 func (osFS) Open(name string) (fs.File, error)          { return os.Open(name) }
 func (osFS) Stat(name string) (fs.FileInfo, error)      { return os.Stat(name) }
 func (osFS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
+
+// spansLines reports whether a regex can match a newline, or tests the start or end
+// of the whole text (\A, \z): whether a match could need more than the one line
+// it is on.
+func spansLines(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpBeginText, syntax.OpEndText, syntax.OpAnyChar:
+		return true
+	case syntax.OpLiteral:
+		for _, c := range re.Rune {
+			if c == '\n' {
+				return true
+			}
+		}
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			if re.Rune[i] <= '\n' && '\n' <= re.Rune[i+1] {
+				return true
+			}
+		}
+	}
+	for _, sub := range re.Sub {
+		if spansLines(sub) {
+			return true
+		}
+	}
+	return false
+}

@@ -889,6 +889,9 @@ func (r *Rule) eval(t *target, hit func(*Rule) float64) (where, match string, ok
 		if may != nil && !may[0] || r.lits != nil && !hits.any(r.litIDs) {
 			return "", "", false // prefilter: no literal a match needs is in the text
 		}
+		if r.lits != nil && r.oneLine && !t.onLines(r, hits, text, lower) {
+			return "", "", false
+		}
 		return t.matchText(r, text, lower)
 	}
 	// Body rules run paragraph by paragraph, as SpamAssassin's do: a match cannot span
@@ -911,6 +914,76 @@ func (r *Rule) eval(t *target, hit func(*Rule) float64) (where, match string, ok
 		}
 	}
 	return "", "", false
+}
+
+// onLines reports whether a rule whose matches never span lines (oneLine) can
+// match one of the lines of a rawbody or full text where its literals are. A
+// rawbody rule reads the whole text (SpamAssassin's match across lines), and the
+// common literals of HTML rules (href, <font) make it read all of it; most of
+// those regexes cannot match a newline, so the lines that hold a literal are all
+// they need. A match there is looked for again in the whole text (by matchText:
+// the exact form of a backtracking rule may look across lines).
+func (t *target) onLines(r *Rule, hits litHits, text, lower string) bool {
+	s := text
+	if r.lower {
+		s = lower
+	}
+	which := 0 // rawbody, rawbody lower-cased, full, full lower-cased
+	if r.Kind == Full {
+		which = 2
+	}
+	if r.lower {
+		which++
+	}
+	starts := t.lineStarts(which, s)
+	for _, i := range hits.lines(r.litIDs) {
+		if int(i) >= len(starts) {
+			return true // (cannot happen: the same lines; the whole text decides)
+		}
+		end := len(s)
+		if int(i)+1 < len(starts) {
+			end = starts[i+1] - 1 // before the '\n'
+		}
+		if r.matchesRelaxed(s[starts[i]:end]) {
+			return true
+		}
+	}
+	return false
+}
+
+// lineStarts are the offsets where the lines of s begin, worked out once per
+// text of the message (which, as onLines numbers them).
+func (t *target) lineStarts(which int, s string) []int {
+	if l := t.lines[which]; l != nil {
+		return l
+	}
+	l := []int{0}
+	for i := strings.IndexByte(s, '\n'); i >= 0; {
+		l = append(l, i+1)
+		j := strings.IndexByte(s[i+1:], '\n')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	t.lines[which] = l
+	return l
+}
+
+// matchesRelaxed is matches without the exact form: whether the relaxed regex
+// (the rule itself when it has no exact form) matches s.
+func (r *Rule) matchesRelaxed(s string) bool {
+	if r.pre != nil {
+		if m, ok := r.pre.match(s); ok && !m {
+			return false
+		}
+	}
+	if r.dfa != nil {
+		if m, ok := r.dfa.match(s); ok {
+			return m
+		}
+	}
+	return r.regexpFor(r.lower).MatchString(s)
 }
 
 // matchText runs a rule's regex on a text, on its lower-cased form when the rule is
@@ -1127,6 +1200,7 @@ type target struct {
 	uhits [][]bool
 
 	headers map[string]headerText // by field and modifier, as read so far
+	lines   [4][]int              // line starts of the rawbody and full texts (lineStarts)
 	uriHits litHits               // literals of uri rules, by URI (line)
 }
 
