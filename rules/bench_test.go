@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/postern/postern/filter"
@@ -37,6 +38,21 @@ func BenchmarkEvalStock(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		s.Eval(msgs[i%len(msgs)])
+	}
+}
+
+// BenchmarkLoadStock loads the stock rules; heap-MB is what the loaded set holds
+// (docs/rules.md, "Memory").
+func BenchmarkLoadStock(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		s := stockRules(b, false)
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/(1<<20), "heap-MB")
+		runtime.KeepAlive(s)
 	}
 }
 

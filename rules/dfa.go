@@ -615,12 +615,6 @@ func (d *dfa) deadRow() int32 { return int32(d.width) }
 // sharing its program and rune classes (both read only).
 func anchoredOf(u *dfa) *dfa {
 	d := &dfa{prog: u.prog, anchored: true, bounds: u.bounds, rep: u.rep, ascii: u.ascii, width: u.width}
-	if d.bounds == nil {
-		if !d.classes() {
-			return nil
-		}
-		d.width = len(d.bounds) + 1
-	}
 	d.gen.Store(d.newGen())
 	return d
 }
@@ -632,8 +626,8 @@ type anchoredRun struct {
 	x search
 }
 
-func (d *dfa) beginRun(textLen int) *anchoredRun {
-	return &anchoredRun{x: search{d: d, ascii: &d.ascii, budget: max(dfaSlowSteps, textLen/8), ok: true}}
+func (d *dfa) beginRun(textLen int) anchoredRun {
+	return anchoredRun{x: search{d: d, ascii: &d.ascii, budget: max(dfaSlowSteps, textLen/8), ok: true}}
 }
 
 // matchFrom reports whether a match starts at text[i:], where prev is the rune

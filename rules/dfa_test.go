@@ -400,15 +400,10 @@ func TestDFAPool(t *testing.T) {
 // newAnchoredDFA is newDFA for matches that start where the search does (what
 // parse makes with anchoredOf from a rule's DFA).
 func newAnchoredDFA(goRe string) *dfa {
-	re, err := syntax.Parse(goRe, syntax.Perl)
-	if err != nil {
-		return nil
+	if d := newDFA(goRe); d != nil {
+		return anchoredOf(d)
 	}
-	prog, err := syntax.Compile(re.Simplify())
-	if err != nil {
-		return nil
-	}
-	return anchoredOf(&dfa{prog: prog})
+	return nil
 }
 
 func TestSpansLines(t *testing.T) {

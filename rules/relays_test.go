@@ -69,9 +69,9 @@ func TestRelaysTrust(t *testing.T) {
 	}
 }
 
-// The Received parser's literal prefilter never changes what a line parses to,
-// on every Received line of the corpus's first messages.
-func TestReceivedPrefilterAgrees(t *testing.T) {
+// corpusReceived returns the Received lines of the corpus's first 200 messages of
+// each kind.
+func corpusReceived(tb testing.TB) []string {
 	var lines []string
 	for _, sub := range []string{"spamassassin/ham", "spamassassin/spam", "phishing"} {
 		dir := filepath.Join(corpus.Dir(), sub)
@@ -87,8 +87,30 @@ func TestReceivedPrefilterAgrees(t *testing.T) {
 		}
 	}
 	if len(lines) == 0 {
-		t.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
+		tb.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
 	}
+	return lines
+}
+
+// BenchmarkParseReceived parses the corpus's Received lines in turn (docs/rules.md,
+// "Speed"; off: the same without the literal prefilter).
+func BenchmarkParseReceived(b *testing.B) {
+	lines := corpusReceived(b)
+	for _, off := range []bool{false, true} {
+		b.Run(map[bool]string{false: "prefilter", true: "off"}[off], func(b *testing.B) {
+			rcvdNoPrefilter = off
+			defer func() { rcvdNoPrefilter = false }()
+			for i := 0; i < b.N; i++ {
+				parseReceived(lines[i%len(lines)])
+			}
+		})
+	}
+}
+
+// The Received parser's literal prefilter never changes what a line parses to,
+// on every Received line of the corpus's first messages.
+func TestReceivedPrefilterAgrees(t *testing.T) {
+	lines := corpusReceived(t)
 	for _, l := range append(lines, "from x by y; "+strings.Repeat("z", 300)+" Mon, 1 Jun 2026 10:00:00 +0000",
 		"from x by y;"+strings.Repeat(" ", 200)+"1 Jun 2026 10:00:00 +0000") {
 		if got, want := trimTrailingDate(l), rxTrailingDate.ReplaceAllString(l, ""); got != want {

@@ -577,9 +577,17 @@ func (t *target) count(r *Rule) int {
 			add(line)
 		}
 	case Rawbody:
-		add(map[bool]string{false: t.rawbody, true: t.rawbodyLower}[lower])
+		if lower {
+			add(t.rawbodyLower)
+		} else {
+			add(t.rawbody)
+		}
 	case Full:
-		add(map[bool]string{false: t.full, true: t.fullLower}[lower])
+		if lower {
+			add(t.fullLower)
+		} else {
+			add(t.full)
+		}
 	case URI:
 		for _, u := range t.uris {
 			add(u)
@@ -833,11 +841,19 @@ func (t *target) unionHits(i int32) []bool {
 // bytes of their transition tables: memory that grows with the mail seen, up to a
 // budget per rule.
 func (s *Set) DFACache() (states, bytes int) {
-	for _, r := range s.all {
-		if r.dfa != nil {
-			n, b := r.dfa.cache()
+	add := func(d *dfa) {
+		if d != nil {
+			n, b := d.cache()
 			states, bytes = states+n, bytes+b
 		}
+	}
+	for _, r := range s.all {
+		add(r.dfa)
+		add(r.pre)
+		add(r.starts)
+	}
+	for _, u := range s.runPlan.unions {
+		add(u.d)
 	}
 	return states, bytes
 }
@@ -1120,6 +1136,7 @@ func (r *Rule) first() *dfa {
 // regexpFor is the regex the DFA stands for: lowerRe for lower-cased text.
 func (r *Rule) regexpFor(lower bool) *regexp.Regexp {
 	if lower {
+		// (It parsed when the rule loaded, and a parsed regex always compiles.)
 		r.lowerOnce.Do(func() { r.lowerRe = regexp.MustCompile(r.lowerSrc) })
 		return r.lowerRe
 	}
@@ -1199,9 +1216,9 @@ type target struct {
 	plan  *plan
 	uhits [][]bool
 
-	headers map[string]headerText // by field and modifier, as read so far
-	lines   [4][]int              // line starts of the rawbody and full texts (lineStarts)
-	uriHits litHits               // literals of uri rules, by URI (line)
+	headers map[headerKey]headerText // as read so far
+	lines   [4][]int                 // line starts of the rawbody and full texts (lineStarts)
+	uriHits litHits                  // literals of uri rules, by URI (line)
 }
 
 const maxFull = 1 << 20 // bytes of the raw message that full rules read
@@ -1297,17 +1314,20 @@ var wordDecoder = &mime.WordDecoder{CharsetReader: message.CharsetReader}
 // newlines; decoded (RFC 2047) unless :raw; :addr and :name take the address or the
 // display name. ALL is the whole header; ToCc is To and Cc; MESSAGEID the message ids.
 func (t *target) headerValue(field, mod string) (string, bool) {
-	key := field + "\x00" + mod
+	key := headerKey{field, mod}
 	if v, ok := t.headers[key]; ok {
 		return v.value, v.present
 	}
 	v, present := t.readHeader(field, mod)
 	if t.headers == nil {
-		t.headers = map[string]headerText{}
+		t.headers = map[headerKey]headerText{}
 	}
 	t.headers[key] = headerText{value: v, present: present}
 	return v, present
 }
+
+// headerKey names a header value as rules read it: the field and its modifier.
+type headerKey struct{ field, mod string }
 
 // headerText is a header value as rules read it, kept for the next rule on it.
 type headerText struct {
@@ -1317,7 +1337,7 @@ type headerText struct {
 
 // headerLower is a header value lower-cased, for the literal prefilter.
 func (t *target) headerLower(field, mod string) string {
-	key := field + "\x00" + mod
+	key := headerKey{field, mod}
 	h := t.headers[key]
 	if h.lower == "" && h.value != "" {
 		h.lower = strings.ToLower(h.value)
