@@ -443,3 +443,45 @@ func (s *SQLite) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Restore implements Restorer.
+func (s *SQLite) Restore(ctx context.Context, r *Record, raw []byte) error {
+	wrap := func(err error) error { return fmt.Errorf("quarantine: restore %s: %w", r.ID, err) }
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(err)
+	}
+	defer tx.Rollback()
+	rcpts, _ := json.Marshal(nonNil(r.Rcpts))
+	tests, _ := json.Marshal(nonNil(r.Tests))
+	var statusAt int64
+	if !r.StatusAt.IsZero() {
+		statusAt = r.StatusAt.UnixMicro()
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO messages (id, time, queue_id, client_addr, client_name, helo,
+		mail_from, rcpts, hdr_from, subject, message_id, size, score, tests, virus, reason, action, status, status_by, status_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		r.ID, r.Time.UnixMicro(), r.QueueID, r.ClientAddr, r.ClientName, r.Helo,
+		r.MailFrom, string(rcpts), r.From, r.Subject, r.MessageID, r.Size, r.Score, string(tests),
+		r.Virus, r.Reason, r.Action, r.Status, r.StatusBy, statusAt); err != nil {
+		return wrap(err)
+	}
+	if raw != nil {
+		gz, err := gzipBytes(raw)
+		if err != nil {
+			return wrap(err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO bodies (id, data) VALUES (?, ?)`, r.ID, gz); err != nil {
+			return wrap(err)
+		}
+	}
+	for _, a := range r.Rcpts {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO recipients (id, addr) VALUES (?, ?)`, r.ID, strings.ToLower(a)); err != nil {
+			return wrap(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap(err)
+	}
+	return nil
+}

@@ -31,7 +31,15 @@ func rec(id string, at time.Time, reason string, rcpts ...string) *Record {
 }
 
 func TestPutGetRaw(t *testing.T) {
-	s, path := open(t)
+	eachBackend(t, testPutGetRaw)
+	_, path := open(t)
+	fi, _ := os.Stat(path)
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("database mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+func testPutGetRaw(t *testing.T, s Store) {
 	ctx := context.Background()
 	raw := []byte("Subject: x\r\n\r\nbody with \x00 and \xff bytes\r\n")
 	r := rec("abc", time.Now(), ReasonVirus, "a@example.com", "B@example.com")
@@ -54,14 +62,11 @@ func TestPutGetRaw(t *testing.T) {
 	if _, err := s.Get(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown id: %v", err)
 	}
-	fi, _ := os.Stat(path)
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("database mode %v, want 0600", fi.Mode().Perm())
-	}
 }
 
-func TestListFilters(t *testing.T) {
-	s, _ := open(t)
+func TestListFilters(t *testing.T) { eachBackend(t, testListFilters) }
+
+func testListFilters(t *testing.T, s Store) {
 	ctx := context.Background()
 	now := time.Now()
 	for i, r := range []*Record{
@@ -106,8 +111,9 @@ func TestListFilters(t *testing.T) {
 	}
 }
 
-func TestStatusDeletePurgeStats(t *testing.T) {
-	s, _ := open(t)
+func TestStatusDeletePurgeStats(t *testing.T) { eachBackend(t, testStatusDeletePurgeStats) }
+
+func testStatusDeletePurgeStats(t *testing.T, s Store) {
 	ctx := context.Background()
 	now := time.Now()
 	s.Put(ctx, rec("a", now.Add(-40*24*time.Hour), ReasonSpam, "x@example.com"), strings.NewReader("a"))
@@ -147,18 +153,14 @@ func TestStatusDeletePurgeStats(t *testing.T) {
 
 // Concurrent puts are committed together and every one is there afterwards.
 func TestConcurrentPuts(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s Store) {
+		concurrentPuts(t, s)
+		if st, _ := s.Stats(context.Background()); st.Total != 200 {
+			t.Errorf("%d records", st.Total)
+		}
+	})
 	s, path := open(t)
-	var wg sync.WaitGroup
-	for i := 0; i < 200; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			if err := s.Put(context.Background(), rec(fmt.Sprint(i), time.Now(), ReasonSpam, "r@example.com"), strings.NewReader("m")); err != nil {
-				t.Error(err)
-			}
-		}(i)
-	}
-	wg.Wait()
+	concurrentPuts(t, s)
 	s.Close()
 	s2, err := OpenSQLite(path)
 	if err != nil {
@@ -170,8 +172,23 @@ func TestConcurrentPuts(t *testing.T) {
 	}
 }
 
-func TestDuplicateIDFailsAlone(t *testing.T) {
-	s, _ := open(t)
+func concurrentPuts(t *testing.T, s Store) {
+	var wg sync.WaitGroup
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if err := s.Put(context.Background(), rec(fmt.Sprint(i), time.Now(), ReasonSpam, "r@example.com"), strings.NewReader("m")); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+}
+
+func TestDuplicateIDFailsAlone(t *testing.T) { eachBackend(t, testDuplicateIDFailsAlone) }
+
+func testDuplicateIDFailsAlone(t *testing.T, s Store) {
 	ctx := context.Background()
 	if err := s.Put(ctx, rec("dup", time.Now(), ReasonSpam), strings.NewReader("1")); err != nil {
 		t.Fatal(err)
@@ -201,8 +218,9 @@ func TestHeaderFields(t *testing.T) {
 // answers 451 for the first and 5xx for the second, so a record of a message that was
 // tempfailed (and will come again) would deliver it twice if released. Contexts that
 // end while puts are queued or being committed exercise both sides of the race.
-func TestPutErrorMeansNoRecord(t *testing.T) {
-	s, _ := open(t)
+func TestPutErrorMeansNoRecord(t *testing.T) { eachBackend(t, testPutErrorMeansNoRecord) }
+
+func testPutErrorMeansNoRecord(t *testing.T, s Store) {
 	var wg sync.WaitGroup
 	errs := make([]error, 200)
 	for i := range errs {
@@ -230,5 +248,51 @@ func TestPutErrorMeansNoRecord(t *testing.T) {
 	}
 	if failed == 0 || failed == len(errs) {
 		t.Logf("%d of %d puts failed: the race was not exercised both ways", failed, len(errs))
+	}
+}
+
+// Copy carries every record, status and message, from one store to the other and
+// back (postern migrate), and a second run copies nothing.
+func TestCopyBothWays(t *testing.T) {
+	ctx := context.Background()
+	src, _ := open(t)
+	now := time.Now().Truncate(time.Microsecond)
+	for i, id := range []string{"a", "b", "c"} {
+		if err := src.Put(ctx, rec(id, now.Add(time.Duration(i)*time.Minute), ReasonSpam, "x@example.com"), strings.NewReader("Subject: "+id+"\r\n\r\nbody\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.SetStatus(ctx, "b", StatusReleased, "root")
+	src.Delete(ctx, "c", "root")
+	pg := openPostgres(t)
+	back, _ := open(t)
+	for _, step := range []struct {
+		dst interface {
+			Store
+			Restorer
+		}
+		from Store
+	}{{pg, src}, {back, pg}} {
+		n, err := Copy(ctx, step.dst, step.dst.Get, step.from)
+		if err != nil || n != 3 {
+			t.Fatalf("copy: %d, %v", n, err)
+		}
+		if n, err := Copy(ctx, step.dst, step.dst.Get, step.from); err != nil || n != 0 {
+			t.Fatalf("second copy: %d, %v", n, err)
+		}
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		want, _ := src.Get(ctx, id)
+		got, err := back.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(want) != fmt.Sprint(got) {
+			t.Errorf("%s after the round trip:\n got %+v\nwant %+v", id, got, want)
+		}
+		raw, err := back.Raw(ctx, id)
+		if (id == "c") != (err != nil) || (err == nil && !strings.Contains(string(raw), "Subject: "+id)) {
+			t.Errorf("%s: raw %q, %v", id, raw, err)
+		}
 	}
 }

@@ -98,3 +98,38 @@ type Store interface {
 	Stats(ctx context.Context) (Stats, error)
 	Close() error
 }
+
+// Restorer writes a record as another store holds it, status and all; raw nil: the
+// message was deleted. postern migrate copies stores with it.
+type Restorer interface {
+	Restore(ctx context.Context, r *Record, raw []byte) error
+}
+
+// Copy copies the records of src that dst does not hold yet, oldest first, and
+// returns how many it copied: run again after a failure, it carries on.
+func Copy(ctx context.Context, dst Restorer, have func(ctx context.Context, id string) (*Record, error), src Store) (int, error) {
+	recs, err := src.List(ctx, Filter{})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := &recs[i]
+		if _, err := have(ctx, r.ID); err == nil {
+			continue
+		} else if !errors.Is(err, ErrNotFound) {
+			return n, err
+		}
+		var raw []byte
+		if r.Status != StatusDeleted {
+			if raw, err = src.Raw(ctx, r.ID); err != nil {
+				return n, err
+			}
+		}
+		if err := dst.Restore(ctx, r, raw); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
