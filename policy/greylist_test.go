@@ -2,11 +2,13 @@ package policy_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/postern/postern/internal/testutil"
 	"github.com/postern/postern/policy"
 )
 
@@ -25,6 +27,39 @@ func openGrey(t testing.TB) *policy.GreySQLite {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// greyBackend is what the CLI and serve use of a greylisting store.
+type greyBackend interface {
+	policy.GreyStore
+	Expire(ctx context.Context, before time.Time, c policy.GreylistConfig, now time.Time) (int64, error)
+	List(ctx context.Context, substr string, limit int) ([]policy.GreyEntry, error)
+	Delete(ctx context.Context, key string) (bool, error)
+	Count(ctx context.Context) (triplets, clients int64, err error)
+	Flush(ctx context.Context) error
+}
+
+func openGreyPostgres(t testing.TB, url string) *policy.GreyPostgres {
+	t.Helper()
+	s, err := policy.OpenGreyPostgres(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// eachGrey runs a test against every store: SQLite, and PostgreSQL on a new database
+// of the shared private cluster. open gives a new, empty store each call.
+func eachGrey(t *testing.T, f func(t *testing.T, open func(testing.TB) greyBackend)) {
+	t.Run("sqlite", func(t *testing.T) {
+		f(t, func(t testing.TB) greyBackend { return openGrey(t) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		f(t, func(t testing.TB) greyBackend {
+			return openGreyPostgres(t, testutil.SharedPostgres(t).NewDatabase(t))
+		})
+	})
 }
 
 func TestGreylistStateMachine(t *testing.T) {
@@ -77,30 +112,34 @@ func TestGreylistStateMachine(t *testing.T) {
 			{300 * time.Second, a, f, "<other@example.org>", policy.GreyNew, 300 * time.Second},
 		}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			clk := newClock()
-			g := &policy.Greylist{Config: policy.DefaultGreylist, Store: openGrey(t), Now: clk.now}
-			for i, s := range tc.steps {
-				clk.advance(s.advance)
-				got, err := g.Check(context.Background(), netip.MustParseAddr(s.ip), s.from, s.rcpt)
-				if err != nil {
-					t.Fatal(err)
+	eachGrey(t, func(t *testing.T, open func(testing.TB) greyBackend) {
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				clk := newClock()
+				g := &policy.Greylist{Config: policy.DefaultGreylist, Store: open(t), Now: clk.now}
+				for i, s := range tc.steps {
+					clk.advance(s.advance)
+					got, err := g.Check(context.Background(), netip.MustParseAddr(s.ip), s.from, s.rcpt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got.Outcome != s.want || got.Wait != s.wantWait {
+						t.Fatalf("step %d: got %s wait %v, want %s wait %v", i, got.Outcome, got.Wait, s.want, s.wantWait)
+					}
+					if got.Defer() != (s.want == policy.GreyNew || s.want == policy.GreyEarly) {
+						t.Fatalf("step %d: Defer() = %v for %s", i, got.Defer(), got.Outcome)
+					}
 				}
-				if got.Outcome != s.want || got.Wait != s.wantWait {
-					t.Fatalf("step %d: got %s wait %v, want %s wait %v", i, got.Outcome, got.Wait, s.want, s.wantWait)
-				}
-				if got.Defer() != (s.want == policy.GreyNew || s.want == policy.GreyEarly) {
-					t.Fatalf("step %d: Defer() = %v for %s", i, got.Defer(), got.Outcome)
-				}
-			}
-		})
-	}
+			})
+		}
+	})
 }
 
-func TestGreylistAutoAllow(t *testing.T) {
+func TestGreylistAutoAllow(t *testing.T) { eachGrey(t, testGreylistAutoAllow) }
+
+func testGreylistAutoAllow(t *testing.T, open func(testing.TB) greyBackend) {
 	clk := newClock()
-	g := &policy.Greylist{Config: policy.DefaultGreylist, Store: openGrey(t), Now: clk.now}
+	g := &policy.Greylist{Config: policy.DefaultGreylist, Store: open(t), Now: clk.now}
 	ip := netip.MustParseAddr("198.51.100.7")
 	check := func(rcpt string) string {
 		t.Helper()
@@ -132,9 +171,11 @@ func TestGreylistAutoAllow(t *testing.T) {
 	}
 }
 
-func TestGreylistPassesCountedHourly(t *testing.T) {
+func TestGreylistPassesCountedHourly(t *testing.T) { eachGrey(t, testGreylistPassesCountedHourly) }
+
+func testGreylistPassesCountedHourly(t *testing.T, open func(testing.TB) greyBackend) {
 	clk := newClock()
-	g := &policy.Greylist{Config: policy.DefaultGreylist, Store: openGrey(t), Now: clk.now}
+	g := &policy.Greylist{Config: policy.DefaultGreylist, Store: open(t), Now: clk.now}
 	ip := netip.MustParseAddr("198.51.100.7")
 	for i := 0; i < 10; i++ {
 		rcpt := string(rune('a'+i)) + "@example.org"
@@ -163,8 +204,11 @@ func TestTripletKey(t *testing.T) {
 	}
 }
 
-func TestGreySQLiteExpireListDelete(t *testing.T) {
-	s := openGrey(t)
+func TestGreyExpireListDelete(t *testing.T) {
+	eachGrey(t, func(t *testing.T, open func(testing.TB) greyBackend) { testGreyExpireListDelete(t, open(t)) })
+}
+
+func testGreyExpireListDelete(t *testing.T, s greyBackend) {
 	ctx := context.Background()
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	s.PutTriplet(ctx, "192.0.2.0/old@x/r@y", policy.Triplet{First: now.Add(-40 * 24 * time.Hour), Last: now.Add(-36 * 24 * time.Hour)})
@@ -185,5 +229,54 @@ func TestGreySQLiteExpireListDelete(t *testing.T) {
 	tr, cl, _ := s.Count(ctx)
 	if tr != 0 || cl != 1 {
 		t.Fatalf("count %d %d", tr, cl)
+	}
+}
+
+// Two nodes on one database greylist as one: a triplet first seen on A passes on B
+// after the delay, and a client auto-allowed through A is auto-allowed on B.
+func TestGreylistAcrossNodes(t *testing.T) {
+	url := testutil.SharedPostgres(t).NewDatabase(t)
+	clk := newClock()
+	a := &policy.Greylist{Config: policy.DefaultGreylist, Store: openGreyPostgres(t, url), Now: clk.now}
+	b := &policy.Greylist{Config: policy.DefaultGreylist, Store: openGreyPostgres(t, url), Now: clk.now}
+	ip := netip.MustParseAddr("198.51.100.7")
+	check := func(g *policy.Greylist, rcpt, want string) {
+		t.Helper()
+		r, err := g.Check(context.Background(), ip, "a@example.com", rcpt)
+		if err != nil || r.Outcome != want {
+			t.Fatalf("%s: %s, %v; want %s", rcpt, r.Outcome, err, want)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		rcpt := string(rune('a'+i)) + "@example.org"
+		check(a, rcpt, policy.GreyNew)
+		clk.advance(10 * time.Minute)
+		check(b, rcpt, policy.GreyPassed)
+		clk.advance(time.Hour)
+	}
+	check(a, "new@example.org", policy.GreyAutoAllowed)
+}
+
+// Copying a store to the other kind and back keeps every record.
+func TestCopyGreyBothWays(t *testing.T) {
+	ctx := context.Background()
+	src := openGrey(t)
+	now := time.Unix(time.Now().Unix(), 0)
+	src.PutTriplet(ctx, "192.0.2.0/a@x/r@y", policy.Triplet{First: now.Add(-time.Hour), Last: now})
+	src.PutClient(ctx, "192.0.2.9", policy.AutoAllow{Count: 7, Last: now})
+	pg := openGreyPostgres(t, testutil.SharedPostgres(t).NewDatabase(t))
+	back := openGrey(t)
+	for _, step := range []struct {
+		dst  greyBackend
+		from greyBackend
+	}{{pg, src}, {back, pg}} {
+		if n, err := policy.CopyGrey(ctx, step.dst, step.from); err != nil || n != 2 {
+			t.Fatalf("copy: %d, %v", n, err)
+		}
+	}
+	want, _ := src.List(ctx, "", 0)
+	got, _ := back.List(ctx, "", 0)
+	if fmt.Sprint(want) != fmt.Sprint(got) {
+		t.Errorf("after the round trip:\n got %+v\nwant %+v", got, want)
 	}
 }
