@@ -206,6 +206,89 @@ const maxIncremental = 200_000
 // changeLogAge is how long the change log is kept: far longer than any refresh period.
 const changeLogAge = 24 * time.Hour
 
+// learnPlan is what one Learn batch changes, whatever the store: the same decisions
+// for SQLite and PostgreSQL.
+type learnPlan struct {
+	outcomes   []Outcome
+	sums       *deltas
+	dSpam      int64
+	dHam       int64
+	applied    bool         // some counts change
+	learned    []learnedRow // rows of the learned table to upsert
+	forgotten  []string     // … and to delete
+	changedKey []tokenDelta // set by finish
+}
+
+type learnedRow struct {
+	msgid string
+	spam  bool
+}
+
+// planLearn decides each item's outcome from what the store knew of its message
+// (prev: its class, and whether it was learned at all).
+func planLearn(items []Item, forget bool, prev func(msgid string) (spam, found bool, err error)) (*learnPlan, error) {
+	n := 0
+	for _, it := range items {
+		n += len(it.Keys)
+	}
+	p := &learnPlan{outcomes: make([]Outcome, len(items)), sums: newDeltas(n)}
+	apply := func(keys []Key, spam bool, d int64) {
+		p.applied = true
+		p.sums.add(keys, spam, d)
+		if spam {
+			p.dSpam += d
+		} else {
+			p.dHam += d
+		}
+	}
+	seen := map[string]bool{} // the same message twice in one batch
+	for i, it := range items {
+		if seen[it.MsgID] {
+			p.outcomes[i] = Known
+			continue
+		}
+		seen[it.MsgID] = true
+		was, found, err := prev(it.MsgID)
+		if err != nil {
+			return nil, fmt.Errorf("bayes: learn %s: %w", it.MsgID, err)
+		}
+		switch {
+		case forget && !found:
+			p.outcomes[i] = Unknown
+		case forget:
+			apply(it.Keys, was, -1)
+			p.forgotten = append(p.forgotten, it.MsgID)
+			p.outcomes[i] = Forgotten
+		case found && was == it.Spam:
+			p.outcomes[i] = Known
+		case !found && it.Sure:
+			p.outcomes[i] = Sure
+		default:
+			if found {
+				apply(it.Keys, was, -1)
+				p.outcomes[i] = Relearned
+			} else {
+				p.outcomes[i] = Learned
+			}
+			apply(it.Keys, it.Spam, +1)
+			p.learned = append(p.learned, learnedRow{it.MsgID, it.Spam})
+		}
+	}
+	if p.applied {
+		p.changedKey = p.sums.changed()
+	}
+	return p, nil
+}
+
+// changeBlob is the change log's record of the plan's tokens.
+func (p *learnPlan) changeBlob() []byte {
+	blob := make([]byte, 0, 8*len(p.changedKey))
+	for _, d := range p.changedKey {
+		blob = binary.BigEndian.AppendUint64(blob, uint64(d.key))
+	}
+	return blob
+}
+
 // Learn implements Store. Token deltas of the whole batch are summed first, so a
 // token common to many messages is written once.
 func (s *SQLite) Learn(ctx context.Context, items []Item, forget bool) ([]Outcome, error) {
@@ -214,83 +297,44 @@ func (s *SQLite) Learn(ctx context.Context, items []Item, forget bool) ([]Outcom
 		return nil, fmt.Errorf("bayes: learn: %w", err)
 	}
 	defer tx.Rollback()
-	outcomes := make([]Outcome, len(items))
-	n := 0
-	for _, it := range items {
-		n += len(it.Keys)
-	}
-	sums := newDeltas(n)
-	var dSpam, dHam int64
-	applied := false
-	apply := func(keys []Key, spam bool, d int64) {
-		applied = true
-		sums.add(keys, spam, d)
-		if spam {
-			dSpam += d
-		} else {
-			dHam += d
+	p, err := planLearn(items, forget, func(msgid string) (bool, bool, error) {
+		var prev sql.NullBool
+		err := tx.QueryRowContext(ctx, `SELECT spam FROM learned WHERE msgid = ?`, msgid).Scan(&prev)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = nil
 		}
+		return prev.Bool, prev.Valid, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	now := time.Now().UnixMicro()
-	seen := map[string]bool{} // the same message twice in one batch
-	for i, it := range items {
-		var prev sql.NullBool
-		err := tx.QueryRowContext(ctx, `SELECT spam FROM learned WHERE msgid = ?`, it.MsgID).Scan(&prev)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("bayes: learn %s: %w", it.MsgID, err)
-		}
-		if seen[it.MsgID] {
-			outcomes[i] = Known
-			continue
-		}
-		seen[it.MsgID] = true
-		switch {
-		case forget && !prev.Valid:
-			outcomes[i] = Unknown
-		case forget:
-			apply(it.Keys, prev.Bool, -1)
-			if _, err := tx.ExecContext(ctx, `DELETE FROM learned WHERE msgid = ?`, it.MsgID); err != nil {
-				return nil, fmt.Errorf("bayes: forget %s: %w", it.MsgID, err)
-			}
-			outcomes[i] = Forgotten
-		case prev.Valid && prev.Bool == it.Spam:
-			outcomes[i] = Known
-		case !prev.Valid && it.Sure:
-			outcomes[i] = Sure
-		default:
-			if prev.Valid {
-				apply(it.Keys, prev.Bool, -1)
-				outcomes[i] = Relearned
-			} else {
-				outcomes[i] = Learned
-			}
-			apply(it.Keys, it.Spam, +1)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO learned (msgid, spam, time) VALUES (?, ?, ?)
-				ON CONFLICT(msgid) DO UPDATE SET spam = excluded.spam, time = excluded.time`, it.MsgID, it.Spam, now); err != nil {
-				return nil, fmt.Errorf("bayes: learn %s: %w", it.MsgID, err)
-			}
+	for _, id := range p.forgotten {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM learned WHERE msgid = ?`, id); err != nil {
+			return nil, fmt.Errorf("bayes: forget %s: %w", id, err)
 		}
 	}
-	if applied {
-		changed := sums.changed()
-		if err := upsertTokens(ctx, tx, changed, now); err != nil {
+	for _, l := range p.learned {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO learned (msgid, spam, time) VALUES (?, ?, ?)
+			ON CONFLICT(msgid) DO UPDATE SET spam = excluded.spam, time = excluded.time`, l.msgid, l.spam, now); err != nil {
+			return nil, fmt.Errorf("bayes: learn %s: %w", l.msgid, err)
+		}
+	}
+	if p.applied {
+		if err := upsertTokens(ctx, tx, p.changedKey, now); err != nil {
 			return nil, fmt.Errorf("bayes: learn: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE totals SET spam = max(0, spam + ?), ham = max(0, ham + ?) WHERE id = 1`, dSpam, dHam); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE totals SET spam = max(0, spam + ?), ham = max(0, ham + ?) WHERE id = 1`, p.dSpam, p.dHam); err != nil {
 			return nil, fmt.Errorf("bayes: learn: totals: %w", err)
 		}
-		blob := make([]byte, 0, 8*len(changed))
-		for _, d := range changed {
-			blob = binary.BigEndian.AppendUint64(blob, uint64(d.key))
-		}
-		if err := logChange(ctx, tx, blob, now); err != nil {
+		if err := logChange(ctx, tx, p.changeBlob(), now); err != nil {
 			return nil, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("bayes: learn: commit: %w", err)
 	}
-	return outcomes, nil
+	return p.outcomes, nil
 }
 
 // upsertRows is how many tokens one upsert statement writes: one statement per token
@@ -504,6 +548,31 @@ func (s *SQLite) Import(ctx context.Context, r io.Reader) error {
 		return fmt.Errorf("bayes: import: %w", err)
 	}
 	defer learnStmt.Close()
+	err = readExport(r, func(sp, hm int64) error {
+		_, err := tx.ExecContext(ctx, `UPDATE totals SET spam = ?, ham = ? WHERE id = 1`, sp, hm)
+		return err
+	}, func(k Key, sp, hm, mt int64) error {
+		_, err := tokStmt.ExecContext(ctx, int64(k), sp, hm, mt)
+		return err
+	}, func(id string, spam bool, t int64) error {
+		_, err := learnStmt.ExecContext(ctx, id, spam, t)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := logChange(ctx, tx, nil, time.Now().UnixMicro()); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("bayes: import: %w", err)
+	}
+	return nil
+}
+
+// readExport reads the export format, calling totals, token and learned for its
+// lines; an error in the file, or one a callback returns, names the line.
+func readExport(r io.Reader, totals func(spam, ham int64) error, token func(k Key, spam, ham, mtime int64) error, learned func(msgid string, spam bool, time int64) error) error {
 	sc := bufio.NewScanner(r)
 	n := 0
 	sawTotals := false
@@ -523,7 +592,7 @@ func (s *SQLite) Import(ctx context.Context, r io.Reader) error {
 			if err := errors.Join(err1, err2); err != nil {
 				return bad(err)
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE totals SET spam = ?, ham = ? WHERE id = 1`, sp, hm); err != nil {
+			if err := totals(sp, hm); err != nil {
 				return bad(err)
 			}
 			sawTotals = true
@@ -535,7 +604,7 @@ func (s *SQLite) Import(ctx context.Context, r io.Reader) error {
 			if err := errors.Join(err1, err2, err3, err4); err != nil {
 				return bad(err)
 			}
-			if _, err := tokStmt.ExecContext(ctx, int64(k), sp, hm, mt); err != nil {
+			if err := token(Key(k), sp, hm, mt); err != nil {
 				return bad(err)
 			}
 		case len(f) == 4 && f[0] == "l" && (f[2] == "s" || f[2] == "h"):
@@ -543,7 +612,7 @@ func (s *SQLite) Import(ctx context.Context, r io.Reader) error {
 			if err != nil {
 				return bad(err)
 			}
-			if _, err := learnStmt.ExecContext(ctx, f[1], f[2] == "s", t); err != nil {
+			if err := learned(f[1], f[2] == "s", t); err != nil {
 				return bad(err)
 			}
 		case line == "" || strings.HasPrefix(line, "#"):
@@ -554,14 +623,8 @@ func (s *SQLite) Import(ctx context.Context, r io.Reader) error {
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("bayes: import: %w", err)
 	}
-	if err := logChange(ctx, tx, nil, time.Now().UnixMicro()); err != nil {
-		return err
-	}
 	if !sawTotals {
 		return fmt.Errorf("bayes: import: no totals line")
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("bayes: import: %w", err)
 	}
 	return nil
 }
