@@ -370,7 +370,10 @@ func (s *Postgres) Import(ctx context.Context, r io.Reader) error {
 	var spam, ham int64
 	err := readExport(r, func(sp, hm int64) error { spam, ham = sp, hm; return nil },
 		func(k Key, sp, hm, mt int64) error { tokens = append(tokens, []any{int64(k), sp, hm, mt}); return nil },
-		func(id string, isSpam bool, t int64) error { learned = append(learned, []any{id, isSpam, t}); return nil })
+		func(id string, isSpam bool, t int64) error {
+			learned = append(learned, []any{id, isSpam, t})
+			return nil
+		})
 	if err != nil {
 		return err
 	}
