@@ -42,6 +42,7 @@ type Config struct {
 	Clamd      Clamd      `toml:"clamd" doc:"Virus scanning with ClamAV's daemon. Scanning is on when address is set; without it, serve says at start that virus scanning is off."`
 	Bayes      Bayes      `toml:"bayes" doc:"The Bayesian classifier: its store is data_dir/bayes.db; 'postern learn' teaches it."`
 	Quarantine Quarantine `toml:"quarantine" doc:"The quarantine: a copy of every rejected or held message, in data_dir/quarantine.db, for 'postern quarantine'."`
+	Storage    Storage    `toml:"storage" doc:"Where the Bayes, quarantine and greylisting state lives: SQLite files in data_dir (the default), or one PostgreSQL database that several Postern nodes share (docs/scaling.md). serve, learn, check and every CLI command use the same."`
 	Replies    Replies    `toml:"replies" doc:"Texts of the SMTP replies. {ref} is replaced by the message's reference id, which the logs (and the quarantine) can find. Keep them generic: they are shown to senders."`
 }
 
@@ -158,6 +159,11 @@ type Quarantine struct {
 	Virus        string   `toml:"virus" doc:"Viruses: \"reject-and-keep\", \"hold\" or \"reject\", as for spam."`
 	Retention    Duration `toml:"retention" doc:"serve purges records older than this (\"30d\", \"720h\")."`
 	ReleaseRelay string   `toml:"release_relay" doc:"HOST:PORT of an SMTP server without milters that 'postern quarantine release' re-injects messages to (docs/postfix.md). Empty: release is not possible."`
+}
+
+// Storage selects the stores' backend.
+type Storage struct {
+	URL string `toml:"url" doc:"Empty: SQLite in data_dir. \"postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=…\": PostgreSQL (pgx's URL; pool_max_conns=N sets each store's pool size). Tables are created and migrated at start. A database that fails or does not answer tempfails the messages that need it (451), and serve recovers by itself when it returns. 'postern migrate' copies state between the two."`
 }
 
 // Replies holds the reply texts. The SMTP and enhanced status codes are fixed.
@@ -319,6 +325,9 @@ func (c *Config) Validate() Problems {
 	}
 	if c.Bayes.Refresh <= 0 {
 		bad("bayes.refresh", "must be positive")
+	}
+	if u := c.Storage.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		bad("storage.url", "want empty (SQLite in data_dir) or a postgres:// URL")
 	}
 	oneOf("quarantine.spam", c.Quarantine.Spam, "reject-and-keep", "hold", "reject")
 	oneOf("quarantine.virus", c.Quarantine.Virus, "reject-and-keep", "hold", "reject")

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"sort"
 	"time"
 
@@ -22,7 +20,7 @@ import (
 // envelope is the envelope checks as configured, with what they opened.
 type envelope struct {
 	Policy   *policy.Policy
-	Grey     *policy.GreySQLite // nil: greylisting off
+	Grey     greyStore          // nil: greylisting off
 	Resolver *resolver.Resolver // nil: no DNS at all
 }
 
@@ -64,10 +62,7 @@ func buildEnvelope(cfg config.Config, openGrey bool, dnsr *resolver.Resolver) (*
 		e.Policy.DNSBL = bl
 	}
 	if cfg.Greylist.Enabled && openGrey {
-		if err := ensureDataDir(cfg); err != nil {
-			return nil, err
-		}
-		s, err := policy.OpenGreySQLite(filepath.Join(cfg.DataDir, policy.GreylistFileName))
+		s, err := openGreyStore(cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -182,7 +177,7 @@ func (e *envelope) describe(log logrus.FieldLogger, cfg config.Config) {
 }
 
 // greyExpireLoop deletes old greylisting records now and every hour.
-func greyExpireLoop(log logrus.FieldLogger, s *policy.GreySQLite, c policy.GreylistConfig) func() {
+func greyExpireLoop(log logrus.FieldLogger, s greyStore, c policy.GreylistConfig) func() {
 	return periodic(time.Hour, func(ctx context.Context) {
 		now := time.Now()
 		n, err := s.Expire(ctx, now.Add(-c.Expire), c, now)
@@ -218,9 +213,8 @@ func checkEnvelope(cfg config.Config, ev envelopeFlags, dnsr *resolver.Resolver,
 	}
 	defer e.Close()
 	if cfg.Greylist.Enabled {
-		path := filepath.Join(cfg.DataDir, policy.GreylistFileName)
-		if _, err := os.Stat(path); err == nil {
-			s, err := policy.OpenGreySQLite(path)
+		if storeExists(cfg, policy.GreylistFileName) {
+			s, err := openGreyStore(cfg)
 			if err != nil {
 				return nil, err
 			}

@@ -84,7 +84,7 @@ summary): --all learns it anyway.`)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if _, whole := learner.(*score.SQLite); whole && !mixed && !*all && !*forget {
+	if _, whole := learner.(bayesStore); whole && !mixed && !*all && !*forget {
 		// One class into a store in cold start learns every message: a new store
 		// trained by two such commands is surer than it should be, and has had
 		// ham refused (docs/bayes.md).
@@ -154,7 +154,7 @@ type learner interface {
 // A mixed stream (--spam-path with --ham-path) is chosen from even in cold start:
 // the classifier learns everything until it has its minimum of each class
 // (Selector), then only what it is not sure of.
-func chooseLearner(store *score.SQLite, p score.Params, all, mixed bool) (learner, error) {
+func chooseLearner(store bayesStore, p score.Params, all, mixed bool) (learner, error) {
 	if all || p.LearnMargin <= 0 {
 		return store, nil
 	}
@@ -379,9 +379,9 @@ import FILE    replace the store's contents with an export (for backups and movi
 	if err != nil {
 		return fail("%v", err)
 	}
-	path := filepath.Join(cfg.DataDir, score.FileName)
+	path := storeAt(cfg, score.FileName)
 	ctx := context.Background()
-	noStore := func() bool { _, err := os.Stat(path); return err != nil }
+	noStore := func() bool { return !storeExists(cfg, score.FileName) }
 	switch fs.Arg(0) {
 	case "stats":
 		if noStore() {
@@ -395,7 +395,7 @@ import FILE    replace the store's contents with an export (for backups and movi
 		if noStore() {
 			return fail("no Bayes store at %s: nothing to export", path)
 		}
-		store, err := score.OpenSQLite(path)
+		store, err := openBayesStoreIn(cfg)
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -438,7 +438,7 @@ import FILE    replace the store's contents with an export (for backups and movi
 }
 
 func bayesStats(ctx context.Context, cfg config.Config, path string) int {
-	store, err := score.OpenSQLite(path)
+	store, err := openBayesStoreIn(cfg)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -45,6 +44,7 @@ func commands() []command {
 		{"lists", "lists show | lint | add | delete: the allow and deny lists", runLists},
 		{"quarantine", "list, show, release, delete, purge the messages Postern rejected or held", runQuarantine},
 		{"stats", "stats [--since 24h]: messages by action and reason, top rules, viruses, quarantine, Bayes", runStats},
+		{"migrate", "migrate --from DIR|URL --to DIR|URL: copy the state between SQLite and PostgreSQL", runMigrate},
 		{"config", "config test: validate the configuration; config doc: print its reference", runConfig},
 		{"version", "print the version", runVersion},
 	}
@@ -343,21 +343,17 @@ func ensureDataDir(cfg config.Config) error {
 // openBayesStore opens the Bayes store in data_dir, creating both if need be, for the
 // commands that write to it (learn, quarantine learn, bayes import): they load the
 // model only to choose what to learn (chooseLearner), never to classify.
-func openBayesStore(cfg config.Config) (*score.SQLite, error) {
-	if err := ensureDataDir(cfg); err != nil {
-		return nil, err
-	}
-	return score.OpenSQLite(filepath.Join(cfg.DataDir, score.FileName))
+func openBayesStore(cfg config.Config) (bayesStore, error) {
+	return openBayesStoreIn(cfg)
 }
 
 // openBayes loads the classifier from data_dir. Read-only (check) and with no
 // database yet, it is an empty model in cold start, and nothing is created.
 func openBayes(cfg config.Config, readOnly bool) (*score.Bayes, error) {
-	path := filepath.Join(cfg.DataDir, score.FileName)
-	if _, err := os.Stat(path); err != nil && readOnly {
+	if !storeExists(cfg, score.FileName) && readOnly {
 		return &score.Bayes{Model: score.NewModel(), Params: bayesParams(cfg)}, nil
 	}
-	store, err := score.OpenSQLite(path)
+	store, err := openBayesStoreIn(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -38,10 +38,7 @@ The database is data_dir/greylist.db; serve may be running.`)
 		fs.Usage()
 		return 2
 	}
-	if err := ensureDataDir(cfg); err != nil {
-		return fail("%v", err)
-	}
-	s, err := policy.OpenGreySQLite(filepath.Join(cfg.DataDir, policy.GreylistFileName))
+	s, err := openGreyStore(cfg)
 	if err != nil {
 		return fail("%v", err)
 	}

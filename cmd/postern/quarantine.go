@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -58,16 +57,15 @@ func runQuarantine(args []string) int {
 
 // openQuarantine loads the configuration and opens the store; a missing database is an
 // error rather than an empty new one, which would hide a wrong --data-dir.
-func openQuarantine(fs *flag.FlagSet, c *common) (*quarantine.SQLite, config.Config, error) {
+func openQuarantine(fs *flag.FlagSet, c *common) (quarantineStore, config.Config, error) {
 	cfg, err := c.load(fs)
 	if err != nil {
 		return nil, cfg, err
 	}
-	path := filepath.Join(cfg.DataDir, quarantine.FileName)
-	if _, err := os.Stat(path); err != nil {
-		return nil, cfg, fmt.Errorf("no quarantine at %s (is data_dir right? serve creates it): %w", path, err)
+	if !storeExists(cfg, quarantine.FileName) {
+		return nil, cfg, fmt.Errorf("no quarantine at %s (is data_dir right? serve creates it)", storeAt(cfg, quarantine.FileName))
 	}
-	s, err := quarantine.OpenSQLite(path)
+	s, err := openQuarantineStore(cfg)
 	return s, cfg, err
 }
 
@@ -304,7 +302,7 @@ func qLearn(args []string) int {
 }
 
 // learnKept teaches the Bayes store with quarantined messages.
-func learnKept(s *quarantine.SQLite, cfg config.Config, ids []string, spam bool) error {
+func learnKept(s quarantine.Store, cfg config.Config, ids []string, spam bool) error {
 	store, err := openBayesStore(cfg)
 	if err != nil {
 		return err
@@ -335,7 +333,7 @@ func learnKept(s *quarantine.SQLite, cfg config.Config, ids []string, spam bool)
 	return nil
 }
 
-func releaseOne(s *quarantine.SQLite, cfg config.Config, id, to string, force bool) error {
+func releaseOne(s quarantine.Store, cfg config.Config, id, to string, force bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	r, err := s.Get(ctx, id)

@@ -6,7 +6,6 @@ import (
 	stdlog "log"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -66,7 +65,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		return fail("%v", err)
 	}
 	defer comp.Close()
-	store, err := quarantine.OpenSQLite(filepath.Join(cfg.DataDir, quarantine.FileName))
+	store, err := openQuarantineStore(cfg)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -110,7 +109,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	log.WithFields(map[string]any{
-		"listen": cfg.Milter.Listen, "data_dir": cfg.DataDir, "version": Version,
+		"listen": cfg.Milter.Listen, "data_dir": cfg.DataDir, "storage": describeStorage(cfg), "version": Version,
 		"required_score": cfg.RequiredScore, "reject_score": cfg.RejectScore, "on_error": cfg.OnError,
 	}).Info("postern serving")
 	probeClamd(log, comp.Clamd, cfg)
@@ -192,7 +191,7 @@ func probeClamd(log *logrus.Logger, clamd *clamav.Client, cfg config.Config) {
 }
 
 // purgeLoop removes quarantine records past their retention now and every hour.
-func purgeLoop(log *logrus.Logger, store *quarantine.SQLite, retention time.Duration) func() {
+func purgeLoop(log *logrus.Logger, store quarantine.Store, retention time.Duration) func() {
 	return periodic(time.Hour, func(ctx context.Context) {
 		n, err := store.Purge(ctx, time.Now().Add(-retention))
 		switch {
@@ -307,7 +306,7 @@ func reloadLists(log *logrus.Logger, env *envelope, c *common, fs *flag.FlagSet)
 
 // healthProbes are what /healthz asks: clamd when virus scanning is on, and every
 // database serve writes to.
-func healthProbes(comp *components, store *quarantine.SQLite, env *envelope) []probe {
+func healthProbes(comp *components, store quarantineStore, env *envelope) []probe {
 	ps := []probe{{"quarantine", store.Ping}}
 	if comp.Clamd != nil {
 		ps = append(ps, probe{"clamd", comp.Clamd.Ping})

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -180,7 +179,9 @@ databases are shown, and it says so.`)
 	} else {
 		out.Serve = r
 	}
-	if qs, err := quarantine.OpenSQLite(filepath.Join(cfg.DataDir, quarantine.FileName)); err == nil {
+	if !storeExists(cfg, quarantine.FileName) {
+		// nothing kept yet
+	} else if qs, err := openQuarantineStore(cfg); err == nil {
 		if st, err := qs.Stats(ctx); err == nil {
 			out.Quarantine = &st
 		}
@@ -191,7 +192,7 @@ databases are shown, and it says so.`)
 		}
 		qs.Close()
 	}
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, score.FileName)); err == nil {
+	if storeExists(cfg, score.FileName) {
 		if b, err := openBayes(cfg, true); err == nil {
 			spam, ham := b.Model.Totals()
 			out.Bayes = map[string]int{"spam": int(spam), "ham": int(ham), "tokens": b.Model.Len()}
