@@ -13,6 +13,9 @@ command -v clamd >/dev/null || need+=(clamav-daemon clamdscan)
 # SpamAssassin: its stock rule files are test input for rules/ (and sa-learn for
 # tools/bayeseval); it is never run by the tests themselves.
 [ -d /usr/share/spamassassin ] || need+=(spamassassin)
+# PostgreSQL: the stores' shared backend. The tests start private clusters in temporary
+# directories (internal/testutil/postgres.go); the package's own cluster is not used.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # Sendmail (e2e/sendmail_test.go): its packages conflict with postfix, so they are
 # unpacked into a directory of their own, never installed; it needs m4 to build its
 # configuration and libwrap0 to run.

@@ -1,0 +1,315 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gomilter "github.com/emersion/go-milter"
+
+	"github.com/postern/postern/internal/testutil"
+)
+
+// node is one postern serve on the shared database, with its own data_dir.
+type node struct {
+	name, addr, data string
+	d                *testutil.Daemon
+}
+
+// milterResult is what a milter session answered: the action at RCPT TO if it was
+// not "continue", else the final one, and the headers added.
+type milterResult struct {
+	code    int    // SMTP code of a reply; 0 when accepted
+	text    string // its text
+	headers map[string]string
+}
+
+// milterSend runs one message through a real milter session with serve, as Postfix
+// would, from client ip.
+func milterSend(addr, ip, from, rcpt, subject, body string) (milterResult, error) {
+	c := gomilter.NewClientWithOptions("tcp", addr, gomilter.ClientOptions{
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+		ActionMask: gomilter.OptAddHeader | gomilter.OptChangeHeader | gomilter.OptQuarantine,
+	})
+	s, err := c.Session()
+	if err != nil {
+		return milterResult{}, err
+	}
+	defer s.Close()
+	res := milterResult{headers: map[string]string{}}
+	answer := func(act *gomilter.Action) bool {
+		if act.Code == gomilter.ActReplyCode {
+			res.code, res.text = act.SMTPCode, act.SMTPText
+			return true
+		}
+		if act.Code == gomilter.ActReject {
+			res.code = 550
+			return true
+		}
+		if act.Code == gomilter.ActTempFail {
+			res.code = 451
+			return true
+		}
+		return false
+	}
+	if err := s.Macros(gomilter.CodeConn, "j", "mx.test", "{client_addr}", ip); err != nil {
+		return res, err
+	}
+	steps := []func() (*gomilter.Action, error){
+		func() (*gomilter.Action, error) { return s.Conn("client.example", gomilter.FamilyInet, 40000, ip) },
+		func() (*gomilter.Action, error) { return s.Helo("client.example") },
+		func() (*gomilter.Action, error) { return s.Mail("<"+from+">", nil) },
+		func() (*gomilter.Action, error) { return s.Rcpt("<"+rcpt+">", nil) },
+		func() (*gomilter.Action, error) { return s.HeaderField("From", from) },
+		func() (*gomilter.Action, error) { return s.HeaderField("To", rcpt) },
+		func() (*gomilter.Action, error) { return s.HeaderField("Subject", subject) },
+		func() (*gomilter.Action, error) {
+			return s.HeaderField("Message-ID", fmt.Sprintf("<%d@%s>", time.Now().UnixNano(), "sender.example"))
+		},
+		s.HeaderEnd,
+	}
+	for _, st := range steps {
+		act, err := st()
+		if err != nil {
+			return res, err
+		}
+		if answer(act) {
+			return res, nil
+		}
+	}
+	if err := s.Macros(gomilter.CodeEOB, "i", "4PG"+fmt.Sprint(time.Now().UnixNano()%1e6)); err != nil {
+		return res, err
+	}
+	mods, act, err := s.BodyReadFrom(strings.NewReader(body))
+	if err != nil {
+		return res, err
+	}
+	for _, m := range mods {
+		if m.HeaderName != "" {
+			res.headers[m.HeaderName] = m.HeaderValue
+		}
+	}
+	answer(act)
+	return res, nil
+}
+
+// TestNodesShareOnePostgres: two serve processes on one PostgreSQL database act as
+// one filter. A triplet greylisted on A passes on B after the delay; a message B
+// refused is listed and released from a CLI pointed at A; what postern learn taught
+// reaches both within bayes.refresh; a message learned on both nodes at once counts
+// once. Then the database is killed under load: every message is answered 451 or
+// decided as before (a 550 only with its record kept), and both nodes recover by
+// themselves when the database returns.
+func TestNodesShareOnePostgres(t *testing.T) {
+	pg := testutil.StartPostgres(t)
+	url := pg.NewDatabase(t)
+	tmp := t.TempDir()
+	bin := testutil.BuildPostern(t, "..", tmp)
+	relay := testutil.StartSink(t)
+	cfg := filepath.Join(tmp, "postern.toml")
+	conf := fmt.Sprintf(`rules_paths = ["default"]
+[milter]
+shutdown_timeout = "2s"
+[greylist]
+enabled = true
+delay = "2s"
+[bayes]
+min_spam = 20
+min_ham = 20
+refresh = "500ms"
+autolearn = false
+[quarantine]
+release_relay = %q
+[storage]
+url = %q
+`, relay.Addr, url)
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var nodes []*node
+	for _, name := range []string{"A", "B"} {
+		n := &node{name: name, addr: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), data: filepath.Join(tmp, "data-"+name)}
+		n.d = testutil.StartDaemon(t, bin, n.addr, "serve", "-c", cfg, "--data-dir", n.data, "--listen", "inet:"+n.addr)
+		nodes = append(nodes, n)
+	}
+	a, b := nodes[0], nodes[1]
+	cli := func(n *node, args ...string) (string, int) {
+		cmd := exec.Command(bin, append(args, "-c", cfg, "--data-dir", n.data)...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	send := func(n *node, ip, from, subject, body string) milterResult {
+		t.Helper()
+		r, err := milterSend(n.addr, ip, from, "user@example.com", subject, body)
+		if err != nil {
+			t.Fatalf("node %s: %v\n%s", n.name, err, n.d.Output())
+		}
+		return r
+	}
+
+	// Greylisting: first seen on A, passed on B after the delay.
+	if r := send(a, "192.0.2.7", "news@example.org", "hello", "hello\r\n"); r.code != 450 {
+		t.Fatalf("first attempt on A: %d %s, want 450", r.code, r.text)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	if r := send(b, "192.0.2.7", "news@example.org", "hello", "hello\r\n"); r.code != 0 {
+		t.Fatalf("retry on B after the delay: %d %s, want accepted", r.code, r.text)
+	}
+
+	// The quarantine: refused on B, listed and released from A.
+	r := send(b, "192.0.2.8", "news@example.org", "gtube", "spam "+gtube+"\r\n")
+	if r.code == 450 {
+		time.Sleep(2100 * time.Millisecond)
+		r = send(b, "192.0.2.8", "news@example.org", "gtube", "spam "+gtube+"\r\n")
+	}
+	ref := refOf(r.text)
+	if r.code != 550 || ref == "" {
+		t.Fatalf("GTUBE on B: %d %s", r.code, r.text)
+	}
+	out, code := cli(a, "quarantine", "list", "--json")
+	if code != 0 || !strings.Contains(out, `"id":"`+ref+`"`) {
+		t.Fatalf("quarantine list on A (%d): %s", code, out)
+	}
+	if out, code := cli(a, "quarantine", "release", "--force", ref); code != 0 {
+		t.Fatalf("release from A (%d): %s", code, out)
+	}
+	if msgs := relay.Messages(); len(msgs) != 1 || !strings.Contains(msgs[0].Data, "GTUBE") {
+		t.Fatalf("released messages: %d", len(msgs))
+	}
+
+	// Bayes: learned once from the CLI, used by both nodes within bayes.refresh.
+	spam := writeMessages(t, tmp, "pills", 30, "From: deals%d@promo.example\nSubject: cheap pills offer\n\nbuy cheap pills now, limited offer, click http://promo.example/buy\n")
+	ham := writeMessages(t, tmp, "agenda", 30, "From: colleague%d@work.example\nSubject: meeting agenda\n\nthe project meeting agenda for tomorrow, see the quarterly report\n")
+	if out, code := cli(a, "learn", "--spam-path", spam, "--ham-path", ham); code != 0 {
+		t.Fatalf("learn: %d %s", code, out)
+	}
+	for _, n := range nodes {
+		for i := 0; ; i++ {
+			r := send(n, "192.0.2.7", "news@example.org", "hello", "buy cheap pills now, limited offer\r\n")
+			if strings.Contains(r.headers["X-Spam-Status"], "BAYES_99") {
+				break
+			}
+			if i == 50 {
+				t.Fatalf("node %s never used what was learned: %+v", n.name, r)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	// The same quarantined message learned on both nodes at once counts once.
+	before := bayesSpam(t, cli, a)
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Add(1)
+		go func(n *node) {
+			defer wg.Done()
+			if out, code := cli(n, "quarantine", "learn", "--spam", ref); code != 0 {
+				t.Errorf("quarantine learn on %s: %d %s", n.name, code, out)
+			}
+		}(n)
+	}
+	wg.Wait()
+	if after := bayesSpam(t, cli, b); after != before+1 {
+		t.Errorf("learned on both nodes at once: spam %d → %d, want +1", before, after)
+	}
+
+	// The database dies under load.
+	type outcome struct {
+		r   milterResult
+		err error
+	}
+	var mu sync.Mutex
+	var results []outcome
+	stop := make(chan struct{})
+	var load sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		load.Add(1)
+		go func(w int) {
+			defer load.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				body := "hello\r\n"
+				if i%3 == 0 {
+					body = "spam " + gtube + "\r\n"
+				}
+				r, err := milterSend(nodes[w%2].addr, "192.0.2.7", "news@example.org", "user@example.com", "load", body)
+				mu.Lock()
+				results = append(results, outcome{r, err})
+				mu.Unlock()
+			}
+		}(w)
+	}
+	time.Sleep(300 * time.Millisecond)
+	pg.Stop()
+	time.Sleep(1500 * time.Millisecond)
+	pg.Restart(t)
+	// Both nodes answer as before by themselves, without a restart.
+	for _, n := range nodes {
+		for i := 0; ; i++ {
+			r, err := milterSend(n.addr, "192.0.2.7", "news@example.org", "user@example.com", "after", "hello\r\n")
+			if err == nil && r.code == 0 {
+				break
+			}
+			if i == 100 {
+				t.Fatalf("node %s did not recover: %+v %v\n%s", n.name, r, err, n.d.Output())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	close(stop)
+	load.Wait()
+	counts := map[int]int{}
+	for _, o := range results {
+		if o.err != nil {
+			t.Errorf("a session failed: %v", o.err)
+			continue
+		}
+		counts[o.r.code]++
+		switch o.r.code {
+		case 0, 451:
+		case 550:
+			if ref := refOf(o.r.text); ref == "" {
+				t.Errorf("a 550 without a reference: %s", o.r.text)
+			} else if out, code := cli(a, "quarantine", "show", ref); code != 0 {
+				t.Errorf("550 for %s, but no record: %s", ref, out)
+			}
+		default:
+			t.Errorf("answer %d %s", o.r.code, o.r.text)
+		}
+	}
+	t.Logf("under load with the database killed and restarted: %v (0 = accepted)", counts)
+	if counts[451] == 0 {
+		t.Error("no 451 while the database was down")
+	}
+}
+
+// bayesSpam is the number of spam messages the store has learned.
+func bayesSpam(t *testing.T, cli func(*node, ...string) (string, int), n *node) int {
+	t.Helper()
+	out, code := cli(n, "bayes", "stats")
+	var spam, ham, ids int
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "learned:") {
+			fmt.Sscanf(line, "learned:  %d spam, %d ham (%d message ids)", &spam, &ham, &ids)
+		}
+	}
+	if code != 0 || spam == 0 {
+		t.Fatalf("bayes stats (%d): %s", code, out)
+	}
+	return spam
+}
