@@ -20,7 +20,7 @@ const DefaultPath = "/etc/postern/postern.toml"
 
 // Config is the whole configuration. Field order is the order of docs/configuration.md.
 type Config struct {
-	DataDir       string   `toml:"data_dir" doc:"Directory that holds every database file (Bayes, quarantine, greylist). Created if missing."`
+	DataDir       string   `toml:"data_dir" doc:"Directory that holds every database file (Bayes, quarantine, greylist) unless [storage] url names a PostgreSQL database. Created if missing."`
 	RequiredScore float64  `toml:"required_score" doc:"Score at or above which a message is spam: it gets X-Spam-Flag: YES and X-Spam-Status: Yes."`
 	RejectScore   float64  `toml:"reject_score" doc:"Score at or above which a message is rejected during SMTP with 550 5.7.1."`
 	OnError       string   `toml:"on_error" doc:"What an internal failure (a check's error, the deadline, a panic, a spool error) does: \"tempfail\" answers 451 4.7.1 so the sender retries; \"accept\" delivers the message with an X-Postern-Skipped header naming what was not checked."`
@@ -32,7 +32,7 @@ type Config struct {
 
 	Milter     Milter     `toml:"milter" doc:"The milter listener Postfix connects to (smtpd_milters)."`
 	Policy     Policy     `toml:"policy" doc:"Envelope checks at RCPT TO, before any content is sent (docs/policy.md): allow and deny lists, role accounts, trusted networks. Block lists and greylisting have their own sections."`
-	Greylist   Greylist   `toml:"greylist" doc:"Greylisting of (client network, sender, recipient) triplets at RCPT TO, with postgrey's defaults; state in data_dir/greylist.db."`
+	Greylist   Greylist   `toml:"greylist" doc:"Greylisting of (client network, sender, recipient) triplets at RCPT TO, with postgrey's defaults; state in data_dir/greylist.db, or the [storage] database."`
 	DNS        DNS        `toml:"dns" doc:"The DNS resolver every DNS check uses (block lists, URI block lists). With no resolver set, Postern sends no DNS query at all, and serve says so at start."`
 	DNSBL      DNSBL      `toml:"dnsbl" doc:"DNS block lists of client addresses, queried at connect and decided at RCPT TO. A lookup that fails or times out never rejects: it adds nothing, and is logged and counted."`
 	Auth       Auth       `toml:"auth" doc:"Sender authentication (docs/authentication.md): SPF at MAIL FROM, DKIM and DMARC at end of data, one Authentication-Results header, and pseudo-rules (SPF_PASS, DKIM_VALID, DMARC_REJECT, …) scored as SpamAssassin's network score set does; a score line in your rule files overrides them. Off by default, since it needs DNS ([dns] resolver): serve says so at start."`
@@ -40,8 +40,8 @@ type Config struct {
 	Metrics    Metrics    `toml:"metrics" doc:"Prometheus metrics at /metrics: messages by action and reason, check times, sizes, clamd's health (PING every 30 s), Bayes and rules counts, the memory of the rules' DFAs (postern_rules_dfa_bytes), envelope decisions. On the same listener: GET /healthz (200 \"ok\" when clamd, if configured, and every database answer; 503 with one line per failure otherwise) and GET /stats?since=24h (hourly counts of the last 7 days, which 'postern stats' prints)."`
 	Limits     Limits     `toml:"limits" doc:"Message size limits and spooling."`
 	Clamd      Clamd      `toml:"clamd" doc:"Virus scanning with ClamAV's daemon. Scanning is on when address is set; without it, serve says at start that virus scanning is off."`
-	Bayes      Bayes      `toml:"bayes" doc:"The Bayesian classifier: its store is data_dir/bayes.db; 'postern learn' teaches it."`
-	Quarantine Quarantine `toml:"quarantine" doc:"The quarantine: a copy of every rejected or held message, in data_dir/quarantine.db, for 'postern quarantine'."`
+	Bayes      Bayes      `toml:"bayes" doc:"The Bayesian classifier: its store is data_dir/bayes.db (or the [storage] database); 'postern learn' teaches it."`
+	Quarantine Quarantine `toml:"quarantine" doc:"The quarantine: a copy of every rejected or held message, in data_dir/quarantine.db (or the [storage] database), for 'postern quarantine'."`
 	Storage    Storage    `toml:"storage" doc:"Where the Bayes, quarantine and greylisting state lives: SQLite files in data_dir (the default), or one PostgreSQL database that several Postern nodes share (docs/scaling.md). serve, learn, check and every CLI command use the same."`
 	Replies    Replies    `toml:"replies" doc:"Texts of the SMTP replies. {ref} is replaced by the message's reference id, which the logs (and the quarantine) can find. Keep them generic: they are shown to senders."`
 }

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +20,19 @@ import (
 // node is one postern serve on the shared database, with its own data_dir.
 type node struct {
 	name, addr, data string
+	cfg, metrics     string
 	d                *testutil.Daemon
+}
+
+// health is the node's /healthz answer.
+func (n *node) health() (int, string) {
+	resp, err := http.Get("http://" + n.metrics + "/healthz")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // milterResult is what a milter session answered: the action at RCPT TO if it was
@@ -111,7 +125,6 @@ func TestNodesShareOnePostgres(t *testing.T) {
 	tmp := t.TempDir()
 	bin := testutil.BuildPostern(t, "..", tmp)
 	relay := testutil.StartSink(t)
-	cfg := filepath.Join(tmp, "postern.toml")
 	conf := fmt.Sprintf(`rules_paths = ["default"]
 [milter]
 shutdown_timeout = "2s"
@@ -128,18 +141,19 @@ release_relay = %q
 [storage]
 url = %q
 `, relay.Addr, url)
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	var nodes []*node
 	for _, name := range []string{"A", "B"} {
-		n := &node{name: name, addr: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), data: filepath.Join(tmp, "data-"+name)}
-		n.d = testutil.StartDaemon(t, bin, n.addr, "serve", "-c", cfg, "--data-dir", n.data, "--listen", "inet:"+n.addr)
+		n := &node{name: name, addr: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), data: filepath.Join(tmp, "data-"+name),
+			cfg: filepath.Join(tmp, name+".toml"), metrics: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}
+		if err := os.WriteFile(n.cfg, []byte(conf+fmt.Sprintf("[metrics]\nlisten = %q\n", n.metrics)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		n.d = testutil.StartDaemon(t, bin, n.addr, "serve", "-c", n.cfg, "--data-dir", n.data, "--listen", "inet:"+n.addr)
 		nodes = append(nodes, n)
 	}
 	a, b := nodes[0], nodes[1]
 	cli := func(n *node, args ...string) (string, int) {
-		cmd := exec.Command(bin, append(args, "-c", cfg, "--data-dir", n.data)...)
+		cmd := exec.Command(bin, append(args, "-c", n.cfg, "--data-dir", n.data)...)
 		out, err := cmd.CombinedOutput()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -255,8 +269,14 @@ url = %q
 		}(w)
 	}
 	time.Sleep(300 * time.Millisecond)
+	if code, body := a.health(); code != 200 {
+		t.Errorf("/healthz before the outage: %d %s", code, body)
+	}
 	pg.Stop()
 	time.Sleep(1500 * time.Millisecond)
+	if code, body := a.health(); code != 503 || !strings.Contains(body, "quarantine") {
+		t.Errorf("/healthz with the database down: %d %s", code, body)
+	}
 	pg.Restart(t)
 	// Both nodes answer as before by themselves, without a restart.
 	for _, n := range nodes {
@@ -270,6 +290,16 @@ url = %q
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+	}
+	for i := 0; ; i++ {
+		code, body := a.health()
+		if code == 200 {
+			break
+		}
+		if i == 50 {
+			t.Fatalf("/healthz after the database returned: %d %s", code, body)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	close(stop)
 	load.Wait()

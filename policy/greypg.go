@@ -31,6 +31,11 @@ CREATE TABLE greylist_clients (
 // itself (a few hundred µs on a LAN), so no node decides on stale records; SQLite's
 // write batching would hide one node's writes from the others for its flush period.
 //
+// Its commits are asynchronous (synchronous_commit off), as GreySQLite's are not
+// synced: a crash of the database may lose its last fraction of a second of
+// writes, which costs a sender one more retry, never a message; a synced commit
+// per recipient would make the WAL flush the limit.
+//
 // Two nodes may decide on the same triplet or client at once. The upserts keep the
 // later time, and a client's count the higher: two passes in the same second count
 // once, which is what Greylist's "at most once an hour" asks anyway.
@@ -41,7 +46,7 @@ type GreyPostgres struct {
 // OpenGreyPostgres connects to the database at url and brings greylisting's tables
 // up to date.
 func OpenGreyPostgres(ctx context.Context, url string) (*GreyPostgres, error) {
-	pool, err := pgdb.Open(ctx, url, "greylist", 16, greyPgMigrations)
+	pool, err := pgdb.Open(ctx, url, "greylist", pgdb.Options{MaxConns: 16, AsyncCommit: true}, greyPgMigrations)
 	if err != nil {
 		return nil, fmt.Errorf("greylist: %w", err)
 	}

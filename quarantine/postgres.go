@@ -64,7 +64,7 @@ type Postgres struct {
 // OpenPostgres connects to the database at url and brings the quarantine's tables
 // up to date.
 func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
-	pool, err := pgdb.Open(ctx, url, "quarantine", 16, pgMigrations)
+	pool, err := pgdb.Open(ctx, url, "quarantine", pgdb.Options{MaxConns: 16}, pgMigrations)
 	if err != nil {
 		return nil, fmt.Errorf("quarantine: %w", err)
 	}

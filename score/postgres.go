@@ -57,7 +57,7 @@ type Postgres struct {
 
 // OpenPostgres connects to the database at url and brings Bayes's tables up to date.
 func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
-	pool, err := pgdb.Open(ctx, url, "bayes", 8, bayesPgMigrations)
+	pool, err := pgdb.Open(ctx, url, "bayes", pgdb.Options{MaxConns: 8}, bayesPgMigrations)
 	if err != nil {
 		return nil, fmt.Errorf("bayes: %w", err)
 	}

@@ -32,15 +32,25 @@ func Redact(s string) string {
 // answer must fail the start, not hang it.
 const openTimeout = 30 * time.Second
 
+// Options tune one store's pool.
+type Options struct {
+	MaxConns int32 // the URL's pool_max_conns wins
+	// AsyncCommit: a commit returns before its WAL is flushed (synchronous_commit
+	// off), for state whose last writes a crash may lose at no cost but a retry.
+	AsyncCommit bool
+}
+
 // Open connects a pool to the database at dsn and applies store's migrations.
-// The URL's own pool parameters (pool_max_conns, …) win over maxConns.
-func Open(ctx context.Context, dsn, store string, maxConns int32, migrations []string) (*pgxpool.Pool, error) {
+func Open(ctx context.Context, dsn, store string, o Options, migrations []string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Redact(dsn), err)
 	}
-	if !strings.Contains(dsn, "pool_max_conns") && maxConns > 0 {
-		cfg.MaxConns = maxConns
+	if !strings.Contains(dsn, "pool_max_conns") && o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
+	}
+	if o.AsyncCommit {
+		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
