@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -322,7 +323,11 @@ more:
 			break more
 		}
 	}
-	if _, err := a.bayes.Learn(context.Background(), batch, false); err != nil {
+	// Bounded: a database that stopped answering must not stall autolearning for
+	// ever (what is queued meanwhile is dropped when the queue is full).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := a.bayes.Learn(ctx, batch, false); err != nil {
 		a.log.WithError(err).Error("bayes: autolearn failed")
 	}
 }

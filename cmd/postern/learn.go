@@ -325,7 +325,9 @@ func learnFiles(store learner, p score.Params, files []labelled, forget bool, ti
 
 // learnBatch learns one batch and adds its outcomes to sum.
 func learnBatch(store learner, batch []score.Item, forget bool, sum *learnSummary, mu *sync.Mutex) error {
-	out, err := store.Learn(context.Background(), batch, forget)
+	ctx, cancel := dbContext()
+	out, err := store.Learn(ctx, batch, forget)
+	cancel()
 	if err != nil {
 		return err
 	}

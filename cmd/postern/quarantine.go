@@ -107,7 +107,9 @@ func qList(args []string) int {
 		return fail("%v", err)
 	}
 	defer s.Close()
-	rs, err := s.List(context.Background(), f)
+	ctx, cancel := dbContext()
+	defer cancel()
+	rs, err := s.List(ctx, f)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -169,7 +171,8 @@ func qShow(args []string) int {
 		return fail("%v", err)
 	}
 	defer s.Close()
-	ctx := context.Background()
+	ctx, cancel := dbContext()
+	defer cancel()
 	id := fs.Arg(0)
 	r, err := s.Get(ctx, id)
 	if err != nil {
@@ -303,6 +306,8 @@ func qLearn(args []string) int {
 
 // learnKept teaches the Bayes store with quarantined messages.
 func learnKept(s quarantine.Store, cfg config.Config, ids []string, spam bool) error {
+	ctx, cancel := dbContext()
+	defer cancel()
 	store, err := openBayesStore(cfg)
 	if err != nil {
 		return err
@@ -311,7 +316,7 @@ func learnKept(s quarantine.Store, cfg config.Config, ids []string, spam bool) e
 	p := bayesParams(cfg)
 	var items []score.Item
 	for _, id := range ids {
-		raw, err := s.Raw(context.Background(), id)
+		raw, err := s.Raw(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -321,7 +326,7 @@ func learnKept(s quarantine.Store, cfg config.Config, ids []string, spam bool) e
 		}
 		items = append(items, score.ItemOf(m, spam, p))
 	}
-	out, err := store.Learn(context.Background(), items, false)
+	out, err := store.Learn(ctx, items, false)
 	if err != nil {
 		return err
 	}
@@ -379,7 +384,10 @@ func qDelete(args []string) int {
 	defer s.Close()
 	failed := 0
 	for _, id := range fs.Args() {
-		if err := s.Delete(context.Background(), id, who()); err != nil {
+		ctx, cancel := dbContext()
+		err := s.Delete(ctx, id, who())
+		cancel()
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "postern: %v\n", err)
 			failed++
 			continue
@@ -410,7 +418,9 @@ func qPurge(args []string) int {
 		return fail("%v", err)
 	}
 	defer s.Close()
-	n, err := s.Purge(context.Background(), time.Now().Add(-d))
+	ctx, cancel := dbContext()
+	defer cancel()
+	n, err := s.Purge(ctx, time.Now().Add(-d))
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -429,7 +439,9 @@ func qStats(args []string) int {
 		return fail("%v", err)
 	}
 	defer s.Close()
-	st, err := s.Stats(context.Background())
+	ctx, cancel := dbContext()
+	defer cancel()
+	st, err := s.Stats(ctx)
 	if err != nil {
 		return fail("%v", err)
 	}

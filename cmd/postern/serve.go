@@ -204,7 +204,8 @@ func purgeLoop(log *logrus.Logger, store quarantine.Store, retention time.Durati
 }
 
 // periodic runs f now and then every interval, until the returned stop is called
-// (which cancels f's context and waits for it).
+// (which cancels f's context and waits for it). Each run's context ends after the
+// interval: a database that stopped answering must not hold the loop for ever.
 func periodic(interval time.Duration, f func(ctx context.Context)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -213,7 +214,9 @@ func periodic(interval time.Duration, f func(ctx context.Context)) (stop func())
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
-			f(ctx)
+			rctx, rcancel := context.WithTimeout(ctx, interval)
+			f(rctx)
+			rcancel()
 			select {
 			case <-ctx.Done():
 				return
@@ -223,6 +226,10 @@ func periodic(interval time.Duration, f func(ctx context.Context)) (stop func())
 	}()
 	return func() { cancel(); <-done }
 }
+
+// refreshTimeout bounds one Bayes refresh; a reload of a large store reads every
+// token, so it is generous.
+const refreshTimeout = 5 * time.Minute
 
 // bayesLoop picks up what other processes learned, every bayes.refresh, and expires
 // the store once a day; it says at start whether Bayes is still in cold start.
@@ -254,15 +261,21 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) func() {
 			case <-ctx.Done():
 				return
 			case <-refresh.C:
-				if err := b.Refresh(ctx); err != nil && ctx.Err() == nil {
+				// A refresh holds the model's refresh lock (and autolearning waits
+				// on it): it must end even when the database stops answering.
+				rctx, rcancel := context.WithTimeout(ctx, refreshTimeout)
+				if err := b.Refresh(rctx); err != nil && ctx.Err() == nil {
 					log.WithError(err).Error("bayes: refresh failed")
 				}
+				rcancel()
 			case <-expire.C:
-				n, err := b.Store.Expire(ctx, cfg.Bayes.MaxTokens)
+				rctx, rcancel := context.WithTimeout(ctx, time.Hour)
+				n, err := b.Store.Expire(rctx, cfg.Bayes.MaxTokens)
 				if err == nil && n > 0 {
-					err = b.Reload(ctx)
+					err = b.Reload(rctx)
 					log.WithField("expired", n).Info("bayes: expired tokens")
 				}
+				rcancel()
 				if err != nil && ctx.Err() == nil {
 					log.WithError(err).Error("bayes: expire failed")
 				}

@@ -106,6 +106,14 @@ func openGreyStore(cfg config.Config) (greyStore, error) {
 	return policy.OpenGreySQLite(filepath.Join(cfg.DataDir, policy.GreylistFileName))
 }
 
+// dbTimeout bounds one CLI command's database work: a database that stops answering
+// (a partition, not a refused connection) must not hang the command.
+const dbTimeout = 10 * time.Minute
+
+func dbContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), dbTimeout)
+}
+
 // describeStorage is serve's start-up line about where state lives.
 func describeStorage(cfg config.Config) string {
 	if cfg.Storage.URL != "" {
