@@ -2,7 +2,6 @@ package quarantine
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -78,13 +77,9 @@ const putTimeout = 15 * time.Second
 // Put implements Store: committed (synchronous_commit as the server has it, on by
 // default) when it returns nil.
 func (s *Postgres) Put(ctx context.Context, r *Record, raw io.Reader) error {
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if _, err := io.Copy(zw, raw); err != nil {
-		return fmt.Errorf("quarantine: store %s: read message: %w", r.ID, err)
-	}
-	if err := zw.Close(); err != nil {
-		return fmt.Errorf("quarantine: store %s: compress: %w", r.ID, err)
+	gz, err := compress(raw)
+	if err != nil {
+		return fmt.Errorf("quarantine: store %s: %w", r.ID, err)
 	}
 	rec := *r
 	rec.Status, rec.StatusBy, rec.StatusAt = StatusHeld, "", time.Time{}
@@ -97,7 +92,7 @@ func (s *Postgres) Put(ctx context.Context, r *Record, raw io.Reader) error {
 	// the wait instead.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), putTimeout)
 	defer cancel()
-	if err := s.insert(wctx, &rec, buf.Bytes()); err != nil {
+	if err := s.insert(wctx, &rec, gz); err != nil {
 		return fmt.Errorf("quarantine: store %s: %w", r.ID, err)
 	}
 	return nil
@@ -182,49 +177,9 @@ func (s *Postgres) Raw(ctx context.Context, id string) ([]byte, error) {
 	return raw, nil
 }
 
-func gunzip(gz []byte) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		return nil, err
-	}
-	return io.ReadAll(zr)
-}
-
 // List implements Store: newest first.
 func (s *Postgres) List(ctx context.Context, f Filter) ([]Record, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	if !f.Since.IsZero() {
-		where = append(where, "time >= "+arg(f.Since.UnixMicro()))
-	}
-	if f.Reason != "" {
-		where = append(where, "reason = "+arg(f.Reason))
-	}
-	if f.Status != "" {
-		where = append(where, "status = "+arg(f.Status))
-	}
-	if f.Rcpt != "" {
-		where = append(where, "id IN (SELECT id FROM quarantine_recipients WHERE addr = "+arg(strings.ToLower(f.Rcpt))+")")
-	}
-	if f.From != "" {
-		a := arg("%" + escapeLike(strings.ToLower(f.From)) + "%")
-		where = append(where, `(lower(mail_from) LIKE `+a+` OR lower(hdr_from) LIKE `+a+`)`)
-	}
-	if f.Subject != "" {
-		where = append(where, `lower(subject) LIKE `+arg("%"+escapeLike(strings.ToLower(f.Subject))+"%"))
-	}
-	q := `SELECT ` + pgColumns + ` FROM quarantine_messages`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY time DESC"
-	if f.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	}
+	q, args := listSQL(f, "quarantine_messages", "quarantine_recipients", pgColumns, func(n int) string { return fmt.Sprintf("$%d", n) })
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("quarantine: list: %w", err)
@@ -339,7 +294,7 @@ func (s *Postgres) Restore(ctx context.Context, r *Record, raw []byte) error {
 	var gz []byte
 	if raw != nil {
 		var err error
-		if gz, err = gzipBytes(raw); err != nil {
+		if gz, err = compress(bytes.NewReader(raw)); err != nil {
 			return fmt.Errorf("quarantine: restore %s: %w", r.ID, err)
 		}
 	}
@@ -347,16 +302,4 @@ func (s *Postgres) Restore(ctx context.Context, r *Record, raw []byte) error {
 		return fmt.Errorf("quarantine: restore %s: %w", r.ID, err)
 	}
 	return nil
-}
-
-func gzipBytes(raw []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if _, err := zw.Write(raw); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

@@ -2,7 +2,6 @@ package quarantine
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -102,15 +101,11 @@ func OpenSQLite(path string) (*SQLite, error) {
 // Put implements Store. The message is compressed in the caller's goroutine; the
 // single writer commits it, with whatever other puts are waiting, in one transaction.
 func (s *SQLite) Put(ctx context.Context, r *Record, raw io.Reader) error {
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if _, err := io.Copy(zw, raw); err != nil {
-		return fmt.Errorf("quarantine: store %s: read message: %w", r.ID, err)
+	gz, err := compress(raw)
+	if err != nil {
+		return fmt.Errorf("quarantine: store %s: %w", r.ID, err)
 	}
-	if err := zw.Close(); err != nil {
-		return fmt.Errorf("quarantine: store %s: compress: %w", r.ID, err)
-	}
-	req := &putReq{r: r, gz: buf.Bytes(), res: make(chan error, 1)}
+	req := &putReq{r: r, gz: gz, res: make(chan error, 1)}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -273,11 +268,7 @@ func (s *SQLite) Raw(ctx context.Context, id string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quarantine: read %s: %w", id, err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		return nil, fmt.Errorf("quarantine: read %s: %w", id, err)
-	}
-	raw, err := io.ReadAll(zr)
+	raw, err := gunzip(gz)
 	if err != nil {
 		return nil, fmt.Errorf("quarantine: read %s: %w", id, err)
 	}
@@ -286,35 +277,7 @@ func (s *SQLite) Raw(ctx context.Context, id string) ([]byte, error) {
 
 // List implements Store: newest first.
 func (s *SQLite) List(ctx context.Context, f Filter) ([]Record, error) {
-	var where []string
-	var args []any
-	if !f.Since.IsZero() {
-		where, args = append(where, "time >= ?"), append(args, f.Since.UnixMicro())
-	}
-	if f.Reason != "" {
-		where, args = append(where, "reason = ?"), append(args, f.Reason)
-	}
-	if f.Status != "" {
-		where, args = append(where, "status = ?"), append(args, f.Status)
-	}
-	if f.Rcpt != "" {
-		where, args = append(where, "id IN (SELECT id FROM recipients WHERE addr = ?)"), append(args, strings.ToLower(f.Rcpt))
-	}
-	if f.From != "" {
-		like := "%" + escapeLike(strings.ToLower(f.From)) + "%"
-		where, args = append(where, `(lower(mail_from) LIKE ? ESCAPE '\' OR lower(hdr_from) LIKE ? ESCAPE '\')`), append(args, like, like)
-	}
-	if f.Subject != "" {
-		where, args = append(where, `lower(subject) LIKE ? ESCAPE '\'`), append(args, "%"+escapeLike(strings.ToLower(f.Subject))+"%")
-	}
-	q := `SELECT ` + columns + ` FROM messages`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY time DESC"
-	if f.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	}
+	q, args := listSQL(f, "messages", "recipients", columns, func(int) string { return "?" })
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("quarantine: list: %w", err)
@@ -332,10 +295,6 @@ func (s *SQLite) List(ctx context.Context, f Filter) ([]Record, error) {
 		return nil, fmt.Errorf("quarantine: list: %w", err)
 	}
 	return out, nil
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // SetStatus implements Store.
@@ -467,7 +426,7 @@ func (s *SQLite) Restore(ctx context.Context, r *Record, raw []byte) error {
 		return wrap(err)
 	}
 	if raw != nil {
-		gz, err := gzipBytes(raw)
+		gz, err := compress(bytes.NewReader(raw))
 		if err != nil {
 			return wrap(err)
 		}

@@ -5,9 +5,13 @@
 package quarantine
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -132,4 +136,69 @@ func Copy(ctx context.Context, dst Restorer, have func(ctx context.Context, id s
 		n++
 	}
 	return n, nil
+}
+
+// listSQL is List's query in either store's dialect: the tables' names and how the
+// nth placeholder is written differ, nothing else.
+func listSQL(f Filter, messages, recipients, columns string, placeholder func(n int) string) (string, []any) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return placeholder(len(args))
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "time >= "+arg(f.Since.UnixMicro()))
+	}
+	if f.Reason != "" {
+		where = append(where, "reason = "+arg(f.Reason))
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+arg(f.Status))
+	}
+	if f.Rcpt != "" {
+		where = append(where, "id IN (SELECT id FROM "+recipients+" WHERE addr = "+arg(strings.ToLower(f.Rcpt))+")")
+	}
+	if f.From != "" {
+		like := "%" + escapeLike(strings.ToLower(f.From)) + "%"
+		where = append(where, `(lower(mail_from) LIKE `+arg(like)+` ESCAPE '\' OR lower(hdr_from) LIKE `+arg(like)+` ESCAPE '\')`)
+	}
+	if f.Subject != "" {
+		where = append(where, `lower(subject) LIKE `+arg("%"+escapeLike(strings.ToLower(f.Subject))+"%")+` ESCAPE '\'`)
+	}
+	q := `SELECT ` + columns + ` FROM ` + messages
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY time DESC"
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	return q, args
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// compress is how both stores keep a message: gzip, fastest level (a quarantined
+// message is written once and rarely read).
+func compress(raw io.Reader) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if _, err := io.Copy(zw, raw); err != nil {
+		return nil, fmt.Errorf("read message: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compress: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func gunzip(gz []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
 }
