@@ -118,15 +118,18 @@ type parser struct {
 	// scoreFile is where each score was last set; stockDir where the stock rules
 	// were read from (operators' files are the others, see OperatorScore).
 	scoreFile map[string]string
-	stockDir  string
-	describe  map[string]string
-	tflags    map[string]map[string]bool
-	problems  []Problem
-	skipped   map[Kind]int
-	seen      map[string]bool // files, against include loops
-	files     []string        // files read, in order
-	ignored   map[string]int  // directives we do not implement
-	source    map[string]ruleSource
+	// authorScores are the commented score lines of the generated stock file
+	// (generatedFile), for rules no active score line scores.
+	authorScores map[string]Scores
+	stockDir     string
+	describe     map[string]string
+	tflags       map[string]map[string]bool
+	problems     []Problem
+	skipped      map[Kind]int
+	seen         map[string]bool // files, against include loops
+	files        []string        // files read, in order
+	ignored      map[string]int  // directives we do not implement
+	source       map[string]ruleSource
 	// sourceOrder names the rules in the order first defined.
 	sourceOrder []string
 	replace     *replaceTags
@@ -135,7 +138,7 @@ type parser struct {
 
 func newParser() *parser {
 	return &parser{
-		defs: map[string]*Rule{}, scores: map[string]Scores{}, scoreFile: map[string]string{}, describe: map[string]string{},
+		defs: map[string]*Rule{}, scores: map[string]Scores{}, scoreFile: map[string]string{}, authorScores: map[string]Scores{}, describe: map[string]string{},
 		tflags: map[string]map[string]bool{}, skipped: map[Kind]int{}, seen: map[string]bool{}, ignored: map[string]int{},
 		source: map[string]ruleSource{},
 		replace: &replaceTags{start: "<", end: ">", tags: map[string]string{}, pre: map[string]string{},
@@ -207,8 +210,12 @@ func (p *parser) loadFile(fsys fs.FS, path string) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var stack []conditional
 	active := func() bool { return len(stack) == 0 || stack[len(stack)-1].active }
+	generated := filepath.Base(path) == generatedFile
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
+		if generated && strings.HasPrefix(line, "#") && active() {
+			p.authorScore(line)
+		}
 		if i := commentStart(line); i >= 0 {
 			line = strings.TrimSpace(line[:i])
 		}
@@ -326,22 +333,10 @@ func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string)
 			p.problem(file, line, "", false, "score: want NAME SCORE")
 			return
 		}
-		// Four scores are for SpamAssassin's score sets: Postern uses set 0 (no
-		// Bayes, no network tests) while Bayes gives no probability, and set 2 (Bayes
-		// on, network tests off) when it does, as SpamAssassin chooses them.
-		var sc Scores
-		for i, set := range []int{1, 3} {
-			v := f[1]
-			if len(f) >= 5 {
-				v = f[set]
-			}
-			v = strings.Trim(v, "()")
-			x, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				p.problem(file, line, f[0], false, "score %q is not a number", v)
-				return
-			}
-			sc[i] = x
+		sc, err := parseScores(f)
+		if err != nil {
+			p.problem(file, line, f[0], false, "%v", err)
+			return
 		}
 		p.scores[f[0]] = sc
 		p.scoreFile[f[0]] = file
@@ -650,4 +645,50 @@ func spansLines(re *syntax.Regexp) bool {
 		}
 	}
 	return false
+}
+
+// parseScores reads a score line's fields: NAME SCORE, or NAME and one score per
+// SpamAssassin score set. Postern uses set 0 (no Bayes, no network tests) while
+// Bayes gives no probability, and set 2 (Bayes on, network tests off) when it does,
+// as SpamAssassin chooses them.
+func parseScores(f []string) (Scores, error) {
+	var sc Scores
+	for i, set := range []int{1, 3} {
+		v := f[1]
+		if len(f) >= 5 {
+			v = f[set]
+		}
+		v = strings.Trim(v, "()")
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return sc, fmt.Errorf("score %q is not a number", v)
+		}
+		sc[i] = x
+	}
+	return sc, nil
+}
+
+// generatedFile is the stock rule file SpamAssassin's build writes from its rule
+// sources, with each published rule's score line commented out: those scores come
+// from the mass-checked 72_scores.cf that sa-update installs, which Debian's package
+// does not ship.
+const generatedFile = "72_active.cf"
+
+// authorScore keeps the score a commented "# score NAME …" line of the generated file
+// gives: the score the rule's author wrote in its source.
+func (p *parser) authorScore(line string) {
+	f := strings.Fields(strings.TrimLeft(line, "# \t"))
+	if len(f) < 3 || f[0] != "score" {
+		return
+	}
+	f = f[1:]
+	for i, x := range f { // a trailing comment
+		if strings.HasPrefix(x, "#") {
+			f = f[:i]
+			break
+		}
+	}
+	if sc, err := parseScores(f); err == nil {
+		p.authorScores[f[0]] = sc
+	}
 }

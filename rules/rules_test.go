@@ -540,3 +540,42 @@ func TestParagraphs(t *testing.T) {
 		}
 	}
 }
+
+// A rule no score line scores gets SpamAssassin's default, or the score its author
+// wrote in a commented line of 72_active.cf when that is smaller.
+func TestAuthorScores(t *testing.T) {
+	dir := writeRules(t, map[string]string{
+		"72_active.cf": `header   LOW      Subject =~ /low/
+#      score    LOW 0.25
+header   TINY     Subject =~ /tiny/
+#score TINY 0.001	# information
+header   HIGH     Subject =~ /high/
+#      score    HIGH 3.000	# limit
+header   SCORED   Subject =~ /scored/
+#      score    SCORED 0.1
+score    SCORED 2.5
+header   NICE     Subject =~ /nice/
+tflags   NICE nice
+#      score    NICE -0.5
+header   SETS     Subject =~ /sets/
+#      score    SETS 0.2 0.3 0.4 1.5
+header   PLAIN    Subject =~ /plain/
+`,
+		"local.cf": `header MINE Subject =~ /mine/
+# score MINE 0.1
+`,
+	})
+	s, problems := Load(dir)
+	for _, p := range problems {
+		t.Errorf("problem: %v", p)
+	}
+	for name, want := range map[string]Scores{
+		"LOW": {0.25, 0.25}, "TINY": {0.001, 0.001}, "HIGH": {1, 1}, "SCORED": {2.5, 2.5},
+		"NICE": {-0.5, -0.5}, "SETS": {0.2, 0.4}, "PLAIN": {1, 1},
+		"MINE": {1, 1}, // only the generated file's comments are scores
+	} {
+		if got := s.Scores(name); got != want {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/mail"
 	"regexp"
@@ -149,9 +150,9 @@ func (p *parser) compile() (*Set, []Problem) {
 		case strings.HasPrefix(name, "T_"):
 			s.score[name] = Scores{0.01, 0.01}
 		case r.TFlags["nice"]:
-			s.score[name] = Scores{-1, -1} // a rule that marks ham: SpamAssassin's default
+			s.score[name] = p.defaultScore(name, Scores{-1, -1}) // a rule that marks ham: SpamAssassin's default
 		default:
-			s.score[name] = Scores{1, 1}
+			s.score[name] = p.defaultScore(name, Scores{1, 1})
 		}
 		if r.Kind == Meta {
 			metas = append(metas, r)
@@ -1507,4 +1508,25 @@ func asciiLower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// defaultScore is the score of a rule no score line scores: SpamAssassin's default
+// def (1, or -1 for a nice rule), or its author's score (authorScore) where that is
+// smaller. Without sa-update's mass-checked scores SpamAssassin gives every such rule
+// the default; an author who scored a rule 0.25, or 0.001 (information, not
+// evidence), did not mean it to count as much as a rule worth a full point. An
+// author's score above the default is not taken: without the mass-check, nothing
+// has weighed it against the other rules' evidence.
+func (p *parser) defaultScore(name string, def Scores) Scores {
+	author, ok := p.authorScores[name]
+	if !ok {
+		return def
+	}
+	out := def
+	for i, a := range author {
+		if (a >= 0) == (def[i] >= 0) && math.Abs(a) < math.Abs(def[i]) {
+			out[i] = a
+		}
+	}
+	return out
 }
