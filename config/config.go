@@ -216,7 +216,7 @@ func Default() Config {
 		},
 		Bayes: Bayes{
 			Enabled: true, MinSpam: 200, MinHam: 200, LearnMargin: 0.01, Trigrams: true,
-			PerLogOdds: 5, MinPoints: -10, MaxPoints: 14,
+			PerLogOdds: 4, MinPoints: -10, MaxPoints: 14,
 			Autolearn: true, AutolearnSpam: 12.0, AutolearnHam: 0.1, AutolearnVeto: 0.2,
 			MaxTokens: 1_000_000, Refresh: Duration(30 * time.Second),
 		},
