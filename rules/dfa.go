@@ -508,22 +508,35 @@ func (d *dfa) next(g *dfaGen, s *dstate, r rune, cls int) int32 {
 // DFA gave up and the caller must ask the regexp.
 func (d *dfa) match(text string) (matched, ok bool) {
 	x := d.begin(len(text))
-	for i := 0; i < len(text) && x.running; {
+	if !x.running {
+		return x.finish()
+	}
+	// The state, table and class map in locals: the loop is the rules' hottest, and
+	// through x (whose address miss takes) each would be a load and a store per byte.
+	tab, ascii, s := x.tab, x.ascii, x.s
+	for i := 0; i < len(text); {
 		var cls int
 		if c := text[i]; c < utf8.RuneSelf {
-			cls = int(x.ascii[c])
+			cls = int(ascii[c])
 			i++
 		} else {
 			r, n := utf8.DecodeRuneInString(text[i:])
 			cls = d.class(r)
 			i += n
 		}
-		if v := x.tab[int(x.s)+cls].Load(); v > 0 {
-			x.s = v
-		} else {
-			x.miss(v, cls)
+		v := tab[int(s)+cls].Load()
+		if v > 0 {
+			s = v
+			continue
 		}
+		x.s = s
+		x.miss(v, cls)
+		if !x.running {
+			return x.finish()
+		}
+		tab, s = x.tab, x.s
 	}
+	x.s = s
 	return x.finish()
 }
 
@@ -648,24 +661,36 @@ func (st *anchoredRun) matchFrom(text string, i int, prev rune) (matched, ok boo
 		return true, true
 	}
 	dead := d.deadRow()
-	for i < len(text) && x.running {
+	tab, ascii, s := x.tab, x.ascii, x.s // in locals, as in match
+	for i < len(text) {
 		var cls int
 		if c := text[i]; c < utf8.RuneSelf {
-			cls = int(x.ascii[c])
+			cls = int(ascii[c])
 			i++
 		} else {
 			r, n := utf8.DecodeRuneInString(text[i:])
 			cls = d.class(r)
 			i += n
 		}
-		if v := x.tab[int(x.s)+cls].Load(); v > 0 {
-			x.s = v
-		} else {
-			x.miss(v, cls)
+		v := tab[int(s)+cls].Load()
+		if v > 0 {
+			if s = v; s == dead {
+				x.s = s
+				return false, true
+			}
+			continue
 		}
-		if x.s == dead && x.running {
+		x.s = s
+		x.miss(v, cls)
+		if !x.running {
+			break
+		}
+		if s, tab = x.s, x.tab; s == dead {
 			return false, true
 		}
+	}
+	if x.running {
+		x.s = s
 	}
 	if !x.ok {
 		return false, false
@@ -674,17 +699,39 @@ func (st *anchoredRun) matchFrom(text string, i int, prev rune) (matched, ok boo
 	return m, true
 }
 
-// dead reports whether no match can start at an ASCII byte c after prev, as far as
-// the transitions computed so far say: a lookup, where matchFrom would set up a
-// search (most places fail on their first byte).
-func (st *anchoredRun) dead(c byte, prev rune) bool {
+// skipDead moves past the ASCII places of text from i where no match can start,
+// as far as the transitions computed so far say: a lookup each, where matchFrom
+// would set up a search (most places fail on their first byte). ri counts runes, prev
+// is the rune before i; it returns them at the first place that may start a match.
+func (st *anchoredRun) skipDead(text string, i, ri int, prev rune) (int, int, rune) {
 	x := &st.x
 	if x.g == nil {
-		return false
+		return i, ri, prev
 	}
-	row := x.g.starts[beforeKind(prev)]
-	return row > 0 && x.tab[int(row)+int(x.ascii[c])].Load() == x.d.deadRow()
+	starts, tab, ascii, dead := &x.g.starts, x.tab, x.ascii, x.d.deadRow()
+	kind := beforeKind(prev)
+	for i < len(text) {
+		c := text[i]
+		if c >= utf8.RuneSelf {
+			break
+		}
+		row := starts[kind]
+		if row <= 0 || tab[int(row)+int(ascii[c])].Load() != dead {
+			break
+		}
+		prev, kind = rune(c), int(asciiKind[c])
+		i, ri = i+1, ri+1
+	}
+	return i, ri, prev
 }
+
+// asciiKind is beforeKind of each ASCII rune.
+var asciiKind = func() (k [utf8.RuneSelf]uint8) {
+	for c := range k {
+		k[c] = uint8(beforeKind(rune(c)))
+	}
+	return
+}()
 
 // beforeKind is what a pending assertion needs to know of the rune r before.
 func beforeKind(r rune) int {

@@ -755,9 +755,8 @@ func (r *Rule) countFixed(text string, limit int) (n int, ok bool) {
 	st := r.starts.beginRun(len(text))
 	prev := rune(-1)
 	for i := 0; i < len(text) && n < limit; {
-		if c := text[i]; c < utf8.RuneSelf && st.dead(c, prev) {
-			prev, i = rune(c), i+1
-			continue
+		if i, _, prev = st.skipDead(text, i, 0, prev); i >= len(text) {
+			break
 		}
 		m, ok := st.matchFrom(text, i, prev)
 		if !ok {
@@ -1086,10 +1085,7 @@ func (r *Rule) matchExactDFA(s string, runes []rune) (matched, ok bool) {
 	st := r.starts.beginRun(len(s))
 	prev, ri, n := rune(-1), 0, 0
 	for i := 0; ; {
-		if i < len(s) && s[i] < utf8.RuneSelf && st.dead(s[i], prev) {
-			prev, i, ri = rune(s[i]), i+1, ri+1
-			continue
-		}
+		i, ri, prev = st.skipDead(s, i, ri, prev)
 		m, ok := st.matchFrom(s, i, prev)
 		if !ok {
 			return false, false
