@@ -668,10 +668,26 @@ func ruleRegex(s string) (re *regexp.Regexp, lits []string, anchored, exact *reg
 	if rerr != nil {
 		// Counted repetitions too large for RE2. X{n,m} as X{min(n,k),} still
 		// matches wherever it does, from the same places (matchExact needs that):
-		// the largest k RE2 takes, down to X+ and X*.
-		for k := 3; ; k-- {
-			src := reBoundedRepeat.ReplaceAllStringFunc(relaxedSrc, func(m string) string {
-				n, _ := strconv.Atoi(strings.Trim(strings.SplitN(m, ",", 2)[0], "{}"))
+		// the largest k RE2 takes, down to X+ and X*. The large counts first,
+		// alone: the form-filling rules count five fields ({5}) of which each
+		// allows a hundred blanks ({1,100}), and loosening the {5} too would let
+		// the relaxed form match wherever one field name is, leaving the
+		// backtracking engine to reject most paragraphs at great cost.
+		loosen := func(k, above int) string {
+			return reBoundedRepeat.ReplaceAllStringFunc(relaxedSrc, func(m string) string {
+				bounds := strings.SplitN(strings.Trim(m, "{}"), ",", 2)
+				n, _ := strconv.Atoi(bounds[0])
+				if hi := n; above > 0 {
+					if len(bounds) == 2 {
+						hi = 1 << 30 // {n,}
+						if bounds[1] != "" {
+							hi, _ = strconv.Atoi(bounds[1])
+						}
+					}
+					if hi <= above {
+						return m // a small count stays as it is
+					}
+				}
 				switch {
 				case n == 0:
 					return "*"
@@ -680,19 +696,27 @@ func ruleRegex(s string) (re *regexp.Regexp, lits []string, anchored, exact *reg
 				}
 				return "{" + strconv.Itoa(min(n, k)) + ",}"
 			})
-			if relaxed, rerr = regexp.Compile(src); rerr == nil {
-				relaxedSrc = src
-				break
+		}
+		for _, above := range []int{smallCount, 0} {
+			for k := 3; k >= 1 && rerr != nil; k-- {
+				src := loosen(k, above)
+				if relaxed, rerr = regexp.Compile(src); rerr == nil {
+					relaxedSrc = src
+				}
 			}
-			if k <= 1 {
-				return nil, nil, nil, nil, err
-			}
+		}
+		if rerr != nil {
+			return nil, nil, nil, nil, err
 		}
 	}
 	return relaxed, requiredLiterals(relaxedSrc), anchored, exact, nil
 }
 
 var reBoundedRepeat = regexp.MustCompile(`\{\d+(?:,\d*)?\}`)
+
+// smallCount is the largest count a relaxed form keeps exactly when RE2 refuses the
+// rule for its counts.
+const smallCount = 10
 
 func firstLineOf(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
