@@ -56,6 +56,7 @@ type Rule struct {
 	Exists  bool   // exists:Field
 	Negate  bool   // !~
 	IfUnset string
+	MIME    bool // a mimeheader rule: the field of every MIME part's header
 
 	re        *regexp.Regexp // with exact: its relaxed form, a superset of its matches (see regexp)
 	reSrc     string         // re's source, when re is compiled on first use
@@ -191,6 +192,7 @@ type conditional struct {
 var knownPlugins = map[string]bool{
 	"Mail::SpamAssassin::Plugin::Check":       true,
 	"Mail::SpamAssassin::Plugin::ReplaceTags": true,
+	"Mail::SpamAssassin::Plugin::MIMEHeader":  true,
 }
 
 func (p *parser) loadFile(fsys fs.FS, path string) {
@@ -354,7 +356,9 @@ func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string)
 		}
 		p.tflags[f[0]] = m
 	case "header", "body", "rawbody", "uri", "full", "meta":
-		p.rule(file, line, kindNames[word], rest)
+		p.rule(file, line, kindNames[word], rest, false)
+	case "mimeheader":
+		p.rule(file, line, Header, rest, true)
 	case "replace_start", "replace_end", "replace_tag", "replace_pre", "replace_inter", "replace_post", "replace_rules":
 		p.replace.directive(word, rest)
 	case "freemail_domains", "freemail_welcomelist", "freemail_whitelist":
@@ -366,7 +370,7 @@ func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string)
 
 var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-func (p *parser) rule(file string, line int, kind Kind, rest string) {
+func (p *parser) rule(file string, line int, kind Kind, rest string, mime bool) {
 	name, def := cutField(rest)
 	if !nameRE.MatchString(name) {
 		p.problem(file, line, name, false, "bad rule name")
@@ -378,7 +382,7 @@ func (p *parser) rule(file string, line int, kind Kind, rest string) {
 	if _, ok := p.source[name]; !ok {
 		p.sourceOrder = append(p.sourceOrder, name)
 	}
-	p.source[name] = ruleSource{file, line, kind, def}
+	p.source[name] = ruleSource{file, line, kind, def, mime}
 }
 
 // buildAll builds every rule from its last definition, on every core (compiling the
@@ -419,6 +423,7 @@ type ruleSource struct {
 	line int
 	kind Kind
 	def  string
+	mime bool // mimeheader
 }
 
 // define records a rule built from its source (or why it was skipped).
@@ -466,6 +471,14 @@ func build(name string, src ruleSource) (*Rule, error) {
 		}
 		if err := parseHeaderRule(r, def); err != nil {
 			return nil, err
+		}
+		if src.mime {
+			// SpamAssassin's MIMEHeader plugin: the field of every MIME header.
+			switch {
+			case r.Exists || r.Negate || r.Field == "ALL" || (r.Mod != "" && r.Mod != "raw"):
+				return nil, ErrUnsupported{What: "mimeheader with exists:, !~, ALL or a modifier other than :raw"}
+			}
+			r.MIME = true
 		}
 	default:
 		if r.re, r.lits, r.exact, r.exactAll, err = ruleRegex(def); err != nil {

@@ -579,3 +579,40 @@ header   PLAIN    Subject =~ /plain/
 		}
 	}
 }
+
+// mimeheader rules (SpamAssassin's MIMEHeader plugin) test a field in the message's
+// header and in every MIME part's.
+func TestMIMEHeader(t *testing.T) {
+	dir := writeRules(t, map[string]string{"mime.cf": `ifplugin Mail::SpamAssassin::Plugin::MIMEHeader
+mimeheader TEXT_PART   Content-Type =~ /text\/\w+/i
+mimeheader OBFU_TXT    Content-Type =~ m,\bapplication/octet-stream\b.+\.txt\b,i
+mimeheader GIF_8SPACE  Content-Type:raw =~ /^image\/gif;\n {8}name=\".+?\"$/s
+mimeheader NAME_ENC    Content-Disposition =~ /filename="caf. menu/
+endif
+mimeheader BAD         Content-Type !~ /x/
+`})
+	s, problems := Load(dir)
+	if len(problems) != 1 || problems[0].Rule != "BAD" {
+		t.Errorf("problems %v, want one: BAD's !~", problems)
+	}
+	multipart := "From: a@example.org\nSubject: s\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n" +
+		"--b\nContent-Type: image/gif;\n        name=\"x.gif\"\n\nGIF89a\n" +
+		"--b\nContent-Type: application/octet-stream; name=\"notes.txt\"\nContent-Disposition: attachment; filename=\"=?utf-8?q?caf=C3=A9_menu?=.txt\"\n\nhello\n--b--\n"
+	for _, tc := range []struct {
+		name, msg string
+		want      []string
+	}{
+		{"single text part", "From: a@example.org\nSubject: s\nContent-Type: text/plain\n\nhello\n", []string{"TEXT_PART"}},
+		{"no Content-Type", "From: a@example.org\nSubject: s\n\nhello\n", nil},
+		{"parts", multipart, []string{"GIF_8SPACE", "NAME_ENC", "OBFU_TXT"}},
+	} {
+		var got []string
+		for _, h := range s.Eval(msgOf(t, tc.msg)) {
+			got = append(got, h.Rule.Name)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: hits %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
 
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/scan"
@@ -594,7 +595,11 @@ func (t *target) count(r *Rule) int {
 			add(u)
 		}
 	case Header:
-		if v, ok := t.headerValue(r.Field, r.Mod); ok && !r.Negate && !r.Exists {
+		if r.MIME {
+			for _, v := range t.mimeValues(r.Field, r.Mod == "raw") {
+				add(v)
+			}
+		} else if v, ok := t.headerValue(r.Field, r.Mod); ok && !r.Negate && !r.Exists {
 			add(v)
 		}
 	}
@@ -1163,6 +1168,14 @@ func (r *Rule) regexp() *regexp.Regexp {
 }
 
 func (r *Rule) evalHeader(t *target) (string, string, bool) {
+	if r.MIME {
+		for _, v := range t.mimeValues(r.Field, r.Mod == "raw") {
+			if (r.lits == nil || containsAny(strings.ToLower(v), r.lits)) && r.matches(t, v) {
+				return r.Field, t.find(r, v), true
+			}
+		}
+		return "", "", false
+	}
 	if r.Exists {
 		_, present := t.headerValue(r.Field, "raw") // ToCc, MESSAGEID too
 		return r.Field, "", present
@@ -1214,6 +1227,7 @@ type target struct {
 	uhits [][]bool
 
 	headers map[headerKey]headerText // as read so far
+	mimeHdr map[headerKey][]string   // mimeheader rules' values, as read so far
 	lines   [4][]int                 // line starts of the rawbody and full texts (lineStarts)
 	uriHits litHits                  // literals of uri rules, by URI (line)
 }
@@ -1321,6 +1335,59 @@ func (t *target) headerValue(field, mod string) (string, bool) {
 	}
 	t.headers[key] = headerText{value: v, present: present}
 	return v, present
+}
+
+// mimeValues is a field in every MIME header of the message, as SpamAssassin's
+// MIMEHeader plugin reads it: the message's own header, then each part's (the
+// headers of multipart containers inside are not kept by scan, and their
+// multipart/* types are not what these rules look for). Raw values keep their
+// folding; the others are unfolded and decoded, as header rules read them.
+func (t *target) mimeValues(field string, raw bool) []string {
+	key := headerKey{field, "mime"}
+	if raw {
+		key.mod = "mime:raw"
+	}
+	if v, ok := t.mimeHdr[key]; ok {
+		return v
+	}
+	var out []string
+	add := func(h textproto.Header) {
+		var v string
+		if raw {
+			f := h.FieldsByKey(field)
+			for f.Next() {
+				if b, err := f.Raw(); err == nil {
+					_, after, _ := strings.Cut(string(b), ":")
+					v = strings.TrimSpace(strings.ReplaceAll(after, "\r\n", "\n"))
+				}
+			}
+			if v == "" {
+				return
+			}
+		} else {
+			if !h.Has(field) {
+				return
+			}
+			// The last instance, as SpamAssassin's get_header in scalar context.
+			vs := h.Values(field)
+			v = strings.Join(strings.Fields(vs[len(vs)-1]), " ")
+			if d, err := wordDecoder.DecodeHeader(v); err == nil {
+				v = d
+			}
+		}
+		out = append(out, v)
+	}
+	add(t.msg.Parsed.Header)
+	for _, p := range t.msg.Parsed.Parts {
+		if p.Depth > 0 { // depth 0: the message itself, not multipart
+			add(p.Header)
+		}
+	}
+	if t.mimeHdr == nil {
+		t.mimeHdr = map[headerKey][]string{}
+	}
+	t.mimeHdr[key] = out
+	return out
 }
 
 // headerKey names a header value as rules read it: the field and its modifier.
