@@ -139,3 +139,23 @@ func TestIndexFold(t *testing.T) {
 		}
 	}
 }
+
+// ALL-TRUSTED, ALL-INTERNAL, ALL-UNTRUSTED and ALL-EXTERNAL split the header at the
+// first untrusted relay's Received line, which both sides hold, as SpamAssassin's do.
+func TestHeadersByTrust(t *testing.T) {
+	r1 := "Received: from a.example ([10.0.0.5]) by mx.example; Fri, 19 Apr 2002 01:23:08 +0100\n"
+	r2 := "Received: from b.example (b.example [192.0.2.7]) by a.example; Fri, 19 Apr 2002 01:23:07 +0100\n"
+	r3 := "Received: from c.example (c.example [198.51.100.9]) by b.example; Fri, 19 Apr 2002 01:23:06 +0100\n"
+	tg := newTarget(msgOf(t, r1+"X-Between: 1\n"+r2+"X-After: 2\n"+r3+"Subject: s\n\nbody\n"), nil)
+	if n := len(tg.relays().trusted); n != 1 {
+		t.Fatalf("%d trusted relays, want 1 (the private address)", n)
+	}
+	untrusted := r2 + "X-After: 2\n" + r3 + "Subject: s\n"
+	trusted := r1 + "X-Between: 1\n" + r2
+	for field, want := range map[string]string{"ALL-EXTERNAL": untrusted, "ALL-UNTRUSTED": untrusted,
+		"ALL-TRUSTED": trusted, "ALL-INTERNAL": trusted} {
+		if got := tg.headersByTrust(field); got != want {
+			t.Errorf("%s:\n got %q\nwant %q", field, got, want)
+		}
+	}
+}

@@ -1390,6 +1390,33 @@ func (t *target) mimeValues(field string, raw bool) []string {
 	return out
 }
 
+// headersByTrust is SpamAssassin's ALL-TRUSTED, ALL-INTERNAL, ALL-UNTRUSTED and
+// ALL-EXTERNAL: the header fields (as ALL writes them) above the Received line of the
+// first untrusted relay, and it (trusted, internal), or from that Received line on
+// (untrusted, external). Internal is trusted here, as SpamAssassin infers it when
+// neither network list is set; with no trusted relay, that line is the first
+// Received.
+func (t *target) headersByTrust(field string) string {
+	n := len(t.relays().trusted) // the index of the first untrusted relay's line
+	upper := field == "ALL-TRUSTED" || field == "ALL-INTERNAL"
+	var b strings.Builder
+	rcvd := -1
+	for f := t.header.Fields(); f.Next(); {
+		received := strings.EqualFold(f.Key(), "Received")
+		if received {
+			rcvd++
+		}
+		if !upper && rcvd < n {
+			continue
+		}
+		b.WriteString(f.Key() + ": " + f.Value() + "\n")
+		if upper && received && rcvd == n {
+			break
+		}
+	}
+	return b.String()
+}
+
 // headerKey names a header value as rules read it: the field and its modifier.
 type headerKey struct{ field, mod string }
 
@@ -1413,6 +1440,13 @@ func (t *target) headerLower(field, mod string) string {
 func (t *target) readHeader(field, mod string) (string, bool) {
 	var values []string
 	switch field {
+	case "ALL-TRUSTED", "ALL-INTERNAL", "ALL-UNTRUSTED", "ALL-EXTERNAL":
+		return t.headersByTrust(field), true
+	case "EnvelopeFrom":
+		// SpamAssassin's: the MAIL FROM when the MTA gave it, else where the
+		// headers say (envelopeFrom). A header of that name means nothing.
+		v := t.envelopeFrom()
+		return v, v != ""
 	case "ALL":
 		var b strings.Builder
 		for f := t.header.Fields(); f.Next(); {
