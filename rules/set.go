@@ -1370,7 +1370,7 @@ func (t *target) mimeValues(field string, raw bool) []string {
 			}
 			// The last instance, as SpamAssassin's get_header in scalar context.
 			vs := h.Values(field)
-			v = strings.Join(strings.Fields(vs[len(vs)-1]), " ")
+			v = strings.TrimSpace(vs[len(vs)-1])
 			if d, err := wordDecoder.DecodeHeader(v); err == nil {
 				v = d
 			}
@@ -1477,7 +1477,11 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 		return "", false
 	}
 	for i, v := range values {
-		v = strings.Join(strings.Fields(v), " ") // unfolded
+		// Unfolded (textproto joins a fold's lines with one space), and otherwise
+		// as written: SpamAssassin keeps a header's runs of spaces and its tabs, and
+		// rules test them (RCVD_FAKE_HELO_DOTCOM wants "from aol.com", with one
+		// space, which a Received line's "from  aol.com" is not).
+		v = strings.TrimSpace(v)
 		if mod != "raw" {
 			if d, err := wordDecoder.DecodeHeader(v); err == nil {
 				v = d
