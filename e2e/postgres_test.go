@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -152,17 +151,7 @@ url = %q
 		nodes = append(nodes, n)
 	}
 	a, b := nodes[0], nodes[1]
-	cli := func(n *node, args ...string) (string, int) {
-		cmd := exec.Command(bin, append(args, "-c", n.cfg, "--data-dir", n.data)...)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
-	}
+	cli := func(n *node, args ...string) (string, int) { return runCLI(t, bin, n.cfg, n.data, args...) }
 	send := func(n *node, ip, from, subject, body string) milterResult {
 		t.Helper()
 		r, err := milterSend(n.addr, ip, from, "user@example.com", subject, body)

@@ -52,14 +52,19 @@ func (e *env) start(wrapper ...string) *testutil.Daemon {
 }
 
 // cli runs a postern command with this setup's config and data dir.
-func (e *env) cli(args ...string) (string, int) {
-	cmd := exec.Command(e.bin, append(args, "-c", e.cfg, "--data-dir", e.data)...)
+func (e *env) cli(args ...string) (string, int) { return runCLI(e.t, e.bin, e.cfg, e.data, args...) }
+
+// runCLI runs a postern command with a configuration file and data dir, and returns
+// its output and exit status.
+func runCLI(t *testing.T, bin, cfg, data string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, append(args, "-c", cfg, "--data-dir", data)...)
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return string(out), code
 }

@@ -2,17 +2,12 @@ package quarantine
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/postern/postern/internal/testutil"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testutil.StopSharedPostgres()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testutil.MainWithPostgres(m) }
 
 // eachBackend runs a store test against every Store: SQLite, and PostgreSQL on the
 // shared private cluster, each on a new database.

@@ -81,8 +81,6 @@ func (s *Postgres) Put(ctx context.Context, r *Record, raw io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("quarantine: store %s: %w", r.ID, err)
 	}
-	rec := *r
-	rec.Status, rec.StatusBy, rec.StatusAt = StatusHeld, "", time.Time{}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("quarantine: store %s: %w", r.ID, err)
 	}
@@ -92,7 +90,7 @@ func (s *Postgres) Put(ctx context.Context, r *Record, raw io.Reader) error {
 	// the wait instead.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), putTimeout)
 	defer cancel()
-	if err := s.insert(wctx, &rec, gz); err != nil {
+	if err := s.insert(wctx, held(r), gz); err != nil {
 		return fmt.Errorf("quarantine: store %s: %w", r.ID, err)
 	}
 	return nil

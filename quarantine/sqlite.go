@@ -105,7 +105,7 @@ func (s *SQLite) Put(ctx context.Context, r *Record, raw io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("quarantine: store %s: %w", r.ID, err)
 	}
-	req := &putReq{r: r, gz: gz, res: make(chan error, 1)}
+	req := &putReq{r: held(r), gz: gz, res: make(chan error, 1)}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -189,24 +189,8 @@ func (s *SQLite) insert(batch []*putReq) (err error) {
 		}
 	}()
 	for _, req := range batch {
-		r := req.r
-		rcpts, _ := json.Marshal(nonNil(r.Rcpts))
-		tests, _ := json.Marshal(nonNil(r.Tests))
-		if _, err := tx.Exec(`INSERT INTO messages (id, time, queue_id, client_addr, client_name, helo,
-			mail_from, rcpts, hdr_from, subject, message_id, size, score, tests, virus, reason, action, status)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-			r.ID, r.Time.UnixMicro(), r.QueueID, r.ClientAddr, r.ClientName, r.Helo,
-			r.MailFrom, string(rcpts), r.From, r.Subject, r.MessageID, r.Size, r.Score, string(tests),
-			r.Virus, r.Reason, r.Action, StatusHeld); err != nil {
+		if err := insertRecord(context.Background(), tx, req.r, req.gz); err != nil {
 			return wrap(err)
-		}
-		if _, err := tx.Exec(`INSERT INTO bodies (id, data) VALUES (?, ?)`, r.ID, req.gz); err != nil {
-			return wrap(err)
-		}
-		for _, a := range r.Rcpts {
-			if _, err := tx.Exec(`INSERT INTO recipients (id, addr) VALUES (?, ?)`, r.ID, strings.ToLower(a)); err != nil {
-				return wrap(err)
-			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -406,11 +390,30 @@ func (s *SQLite) Ping(ctx context.Context) error {
 // Restore implements Restorer.
 func (s *SQLite) Restore(ctx context.Context, r *Record, raw []byte) error {
 	wrap := func(err error) error { return fmt.Errorf("quarantine: restore %s: %w", r.ID, err) }
+	var gz []byte
+	if raw != nil {
+		var err error
+		if gz, err = compress(bytes.NewReader(raw)); err != nil {
+			return wrap(err)
+		}
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap(err)
 	}
 	defer tx.Rollback()
+	if err := insertRecord(ctx, tx, r, gz); err != nil {
+		return wrap(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap(err)
+	}
+	return nil
+}
+
+// insertRecord writes a record as it is, status included, with its message (gz
+// nil: none, the record was deleted) and its recipients' index.
+func insertRecord(ctx context.Context, tx *sql.Tx, r *Record, gz []byte) error {
 	rcpts, _ := json.Marshal(nonNil(r.Rcpts))
 	tests, _ := json.Marshal(nonNil(r.Tests))
 	var statusAt int64
@@ -423,24 +426,17 @@ func (s *SQLite) Restore(ctx context.Context, r *Record, raw []byte) error {
 		r.ID, r.Time.UnixMicro(), r.QueueID, r.ClientAddr, r.ClientName, r.Helo,
 		r.MailFrom, string(rcpts), r.From, r.Subject, r.MessageID, r.Size, r.Score, string(tests),
 		r.Virus, r.Reason, r.Action, r.Status, r.StatusBy, statusAt); err != nil {
-		return wrap(err)
+		return err
 	}
-	if raw != nil {
-		gz, err := compress(bytes.NewReader(raw))
-		if err != nil {
-			return wrap(err)
-		}
+	if gz != nil {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO bodies (id, data) VALUES (?, ?)`, r.ID, gz); err != nil {
-			return wrap(err)
+			return err
 		}
 	}
 	for _, a := range r.Rcpts {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO recipients (id, addr) VALUES (?, ?)`, r.ID, strings.ToLower(a)); err != nil {
-			return wrap(err)
+			return err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return wrap(err)
 	}
 	return nil
 }

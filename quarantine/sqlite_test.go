@@ -273,11 +273,11 @@ func TestCopyBothWays(t *testing.T) {
 		}
 		from Store
 	}{{pg, src}, {back, pg}} {
-		n, err := Copy(ctx, step.dst, step.dst.Get, step.from)
+		n, err := Copy(ctx, step.dst, step.from)
 		if err != nil || n != 3 {
 			t.Fatalf("copy: %d, %v", n, err)
 		}
-		if n, err := Copy(ctx, step.dst, step.dst.Get, step.from); err != nil || n != 0 {
+		if n, err := Copy(ctx, step.dst, step.from); err != nil || n != 0 {
 			t.Fatalf("second copy: %d, %v", n, err)
 		}
 	}

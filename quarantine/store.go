@@ -109,9 +109,19 @@ type Restorer interface {
 	Restore(ctx context.Context, r *Record, raw []byte) error
 }
 
+// held is a new record as Put stores it: held, with no status history.
+func held(r *Record) *Record {
+	h := *r
+	h.Status, h.StatusBy, h.StatusAt = StatusHeld, "", time.Time{}
+	return &h
+}
+
 // Copy copies the records of src that dst does not hold yet, oldest first, and
 // returns how many it copied: run again after a failure, it carries on.
-func Copy(ctx context.Context, dst Restorer, have func(ctx context.Context, id string) (*Record, error), src Store) (int, error) {
+func Copy(ctx context.Context, dst interface {
+	Restorer
+	Get(ctx context.Context, id string) (*Record, error)
+}, src Store) (int, error) {
 	recs, err := src.List(ctx, Filter{})
 	if err != nil {
 		return 0, err
@@ -119,7 +129,7 @@ func Copy(ctx context.Context, dst Restorer, have func(ctx context.Context, id s
 	n := 0
 	for i := len(recs) - 1; i >= 0; i-- {
 		r := &recs[i]
-		if _, err := have(ctx, r.ID); err == nil {
+		if _, err := dst.Get(ctx, r.ID); err == nil {
 			continue
 		} else if !errors.Is(err, ErrNotFound) {
 			return n, err

@@ -109,6 +109,9 @@ func (p Problem) String() string {
 type Stats struct {
 	Loaded  map[Kind]int
 	Skipped map[Kind]int
+	// AuthorScored counts the rules scored by their author's commented score in
+	// 72_active.cf (defaultScore).
+	AuthorScored int
 }
 
 // parser reads rule files into definitions; Compile makes a Set of them.

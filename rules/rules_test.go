@@ -578,6 +578,9 @@ header   PLAIN    Subject =~ /plain/
 			t.Errorf("%s: %v, want %v", name, got, want)
 		}
 	}
+	if n := s.Stats.AuthorScored; n != 4 { // LOW, TINY, NICE, SETS
+		t.Errorf("%d rules counted as scored by their authors, want 4", n)
+	}
 }
 
 // mimeheader rules (SpamAssassin's MIMEHeader plugin) test a field in the message's

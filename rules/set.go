@@ -150,10 +150,15 @@ func (p *parser) compile() (*Set, []Problem) {
 			s.score[name] = Scores{}
 		case strings.HasPrefix(name, "T_"):
 			s.score[name] = Scores{0.01, 0.01}
-		case r.TFlags["nice"]:
-			s.score[name] = p.defaultScore(name, Scores{-1, -1}) // a rule that marks ham: SpamAssassin's default
 		default:
-			s.score[name] = p.defaultScore(name, Scores{1, 1})
+			def := Scores{1, 1}
+			if r.TFlags["nice"] {
+				def = Scores{-1, -1} // a rule that marks ham: SpamAssassin's default
+			}
+			s.score[name] = p.defaultScore(name, def)
+			if s.score[name] != def {
+				s.Stats.AuthorScored++
+			}
 		}
 		if r.Kind == Meta {
 			metas = append(metas, r)
@@ -597,7 +602,7 @@ func (t *target) count(r *Rule) int {
 	case Header:
 		if r.MIME {
 			for _, v := range t.mimeValues(r.Field, r.Mod == "raw") {
-				add(v)
+				add(v.value)
 			}
 		} else if v, ok := t.headerValue(r.Field, r.Mod); ok && !r.Negate && !r.Exists {
 			add(v)
@@ -1170,8 +1175,8 @@ func (r *Rule) regexp() *regexp.Regexp {
 func (r *Rule) evalHeader(t *target) (string, string, bool) {
 	if r.MIME {
 		for _, v := range t.mimeValues(r.Field, r.Mod == "raw") {
-			if (r.lits == nil || containsAny(strings.ToLower(v), r.lits)) && r.matches(t, v) {
-				return r.Field, t.find(r, v), true
+			if (r.lits == nil || containsAny(v.lower, r.lits)) && r.matches(t, v.value) {
+				return r.Field, t.find(r, v.value), true
 			}
 		}
 		return "", "", false
@@ -1226,10 +1231,10 @@ type target struct {
 	plan  *plan
 	uhits [][]bool
 
-	headers map[headerKey]headerText // as read so far
-	mimeHdr map[headerKey][]string   // mimeheader rules' values, as read so far
-	lines   [4][]int                 // line starts of the rawbody and full texts (lineStarts)
-	uriHits litHits                  // literals of uri rules, by URI (line)
+	headers map[headerKey]headerText   // as read so far
+	mimeHdr map[headerKey][]headerText // mimeheader rules' values, as read so far
+	lines   [4][]int                   // line starts of the rawbody and full texts (lineStarts)
+	uriHits litHits                    // literals of uri rules, by URI (line)
 }
 
 const maxFull = 1 << 20 // bytes of the raw message that full rules read
@@ -1342,7 +1347,7 @@ func (t *target) headerValue(field, mod string) (string, bool) {
 // headers of multipart containers inside are not kept by scan, and their
 // multipart/* types are not what these rules look for). Raw values keep their
 // folding; the others are unfolded and decoded, as header rules read them.
-func (t *target) mimeValues(field string, raw bool) []string {
+func (t *target) mimeValues(field string, raw bool) []headerText {
 	key := headerKey{field, "mime"}
 	if raw {
 		key.mod = "mime:raw"
@@ -1350,7 +1355,7 @@ func (t *target) mimeValues(field string, raw bool) []string {
 	if v, ok := t.mimeHdr[key]; ok {
 		return v
 	}
-	var out []string
+	var out []headerText
 	add := func(h textproto.Header) {
 		var v string
 		if raw {
@@ -1375,7 +1380,7 @@ func (t *target) mimeValues(field string, raw bool) []string {
 				v = d
 			}
 		}
-		out = append(out, v)
+		out = append(out, headerText{value: v, lower: strings.ToLower(v), present: true})
 	}
 	add(t.msg.Parsed.Header)
 	for _, p := range t.msg.Parsed.Parts {
@@ -1384,7 +1389,7 @@ func (t *target) mimeValues(field string, raw bool) []string {
 		}
 	}
 	if t.mimeHdr == nil {
-		t.mimeHdr = map[headerKey][]string{}
+		t.mimeHdr = map[headerKey][]headerText{}
 	}
 	t.mimeHdr[key] = out
 	return out

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -155,7 +156,7 @@ func (s *Postgres) Changes(ctx context.Context, since int64, fn func(Key, Counts
 		version = max(newest, since)
 		return err
 	})
-	if err == ErrReload {
+	if errors.Is(err, ErrReload) {
 		return 0, 0, 0, err
 	}
 	if err != nil {
@@ -325,14 +326,14 @@ func (s *Postgres) Export(ctx context.Context, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(bw, "%s\ntotals %d %d\n", exportHeader, spam, ham)
+		exportTotals(bw, spam, ham)
 		rows, err := tx.Query(ctx, `SELECT key, spam, ham, mtime FROM bayes_tokens ORDER BY key`)
 		if err != nil {
 			return err
 		}
 		var k, sp, hm, mt int64
 		if _, err := pgx.ForEachRow(rows, []any{&k, &sp, &hm, &mt}, func() error {
-			fmt.Fprintf(bw, "t %016x %d %d %d\n", uint64(k), sp, hm, mt)
+			exportToken(bw, Key(k), sp, hm, mt)
 			return nil
 		}); err != nil {
 			return err
@@ -345,11 +346,7 @@ func (s *Postgres) Export(ctx context.Context, w io.Writer) error {
 		var isSpam bool
 		var t int64
 		_, err = pgx.ForEachRow(rows, []any{&id, &isSpam, &t}, func() error {
-			class := "h"
-			if isSpam {
-				class = "s"
-			}
-			fmt.Fprintf(bw, "l %s %s %d\n", id, class, t)
+			exportLearned(bw, id, isSpam, t)
 			return nil
 		})
 		return err

@@ -210,13 +210,12 @@ const changeLogAge = 24 * time.Hour
 // for SQLite and PostgreSQL.
 type learnPlan struct {
 	outcomes   []Outcome
-	sums       *deltas
 	dSpam      int64
 	dHam       int64
-	applied    bool         // some counts change
+	applied    bool         // some counts change (the totals, maybe no token's)
 	learned    []learnedRow // rows of the learned table to upsert
 	forgotten  []string     // … and to delete
-	changedKey []tokenDelta // set by finish
+	changedKey []tokenDelta // the tokens' summed changes, in key order
 }
 
 type learnedRow struct {
@@ -231,10 +230,11 @@ func planLearn(items []Item, forget bool, prev func(msgid string) (spam, found b
 	for _, it := range items {
 		n += len(it.Keys)
 	}
-	p := &learnPlan{outcomes: make([]Outcome, len(items)), sums: newDeltas(n)}
+	p := &learnPlan{outcomes: make([]Outcome, len(items))}
+	sums := newDeltas(n)
 	apply := func(keys []Key, spam bool, d int64) {
 		p.applied = true
-		p.sums.add(keys, spam, d)
+		sums.add(keys, spam, d)
 		if spam {
 			p.dSpam += d
 		} else {
@@ -275,7 +275,7 @@ func planLearn(items []Item, forget bool, prev func(msgid string) (spam, found b
 		}
 	}
 	if p.applied {
-		p.changedKey = p.sums.changed()
+		p.changedKey = sums.changed()
 	}
 	return p, nil
 }
@@ -484,7 +484,7 @@ func (s *SQLite) Export(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("bayes: export: %w", err)
 	}
-	fmt.Fprintf(bw, "%s\ntotals %d %d\n", exportHeader, spam, ham)
+	exportTotals(bw, spam, ham)
 	rows, err := tx.QueryContext(ctx, `SELECT key, spam, ham, mtime FROM tokens ORDER BY key`)
 	if err != nil {
 		return fmt.Errorf("bayes: export: %w", err)
@@ -495,7 +495,7 @@ func (s *SQLite) Export(ctx context.Context, w io.Writer) error {
 			rows.Close()
 			return fmt.Errorf("bayes: export: %w", err)
 		}
-		fmt.Fprintf(bw, "t %016x %d %d %d\n", uint64(k), sp, hm, mt)
+		exportToken(bw, Key(k), sp, hm, mt)
 	}
 	rows.Close()
 	rows, err = tx.QueryContext(ctx, `SELECT msgid, spam, time FROM learned ORDER BY msgid`)
@@ -510,11 +510,7 @@ func (s *SQLite) Export(ctx context.Context, w io.Writer) error {
 		if err := rows.Scan(&id, &sp, &t); err != nil {
 			return fmt.Errorf("bayes: export: %w", err)
 		}
-		class := "h"
-		if sp {
-			class = "s"
-		}
-		fmt.Fprintf(bw, "l %s %s %d\n", id, class, t)
+		exportLearned(bw, id, sp, t)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("bayes: export: %w", err)
@@ -568,6 +564,24 @@ func (s *SQLite) Import(ctx context.Context, r io.Reader) error {
 		return fmt.Errorf("bayes: import: %w", err)
 	}
 	return nil
+}
+
+// exportTotals, exportToken and exportLearned write the export format's lines
+// (Export's comment): the same for every store.
+func exportTotals(w io.Writer, spam, ham int64) {
+	fmt.Fprintf(w, "%s\ntotals %d %d\n", exportHeader, spam, ham)
+}
+
+func exportToken(w io.Writer, k Key, spam, ham, mtime int64) {
+	fmt.Fprintf(w, "t %016x %d %d %d\n", uint64(k), spam, ham, mtime)
+}
+
+func exportLearned(w io.Writer, msgid string, spam bool, time int64) {
+	class := "h"
+	if spam {
+		class = "s"
+	}
+	fmt.Fprintf(w, "l %s %s %d\n", msgid, class, time)
 }
 
 // readExport reads the export format, calling totals, token and learned for its

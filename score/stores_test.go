@@ -3,18 +3,13 @@ package score
 import (
 	"context"
 	"io"
-	"os"
 	"sync"
 	"testing"
 
 	"github.com/postern/postern/internal/testutil"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testutil.StopSharedPostgres()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testutil.MainWithPostgres(m) }
 
 // storeOpener opens a new, empty store, and returns a function that opens another
 // handle on the same data (another process, another node).

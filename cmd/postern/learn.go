@@ -397,7 +397,7 @@ import FILE    replace the store's contents with an export (for backups and movi
 		if noStore() {
 			return fail("no Bayes store at %s: nothing to export", path)
 		}
-		store, err := openBayesStoreIn(cfg)
+		store, err := openBayesStore(cfg)
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -440,7 +440,7 @@ import FILE    replace the store's contents with an export (for backups and movi
 }
 
 func bayesStats(ctx context.Context, cfg config.Config, path string) int {
-	store, err := openBayesStoreIn(cfg)
+	store, err := openBayesStore(cfg)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -340,20 +340,13 @@ func ensureDataDir(cfg config.Config) error {
 	return nil
 }
 
-// openBayesStore opens the Bayes store in data_dir, creating both if need be, for the
-// commands that write to it (learn, quarantine learn, bayes import): they load the
-// model only to choose what to learn (chooseLearner), never to classify.
-func openBayesStore(cfg config.Config) (bayesStore, error) {
-	return openBayesStoreIn(cfg)
-}
-
 // openBayes loads the classifier from data_dir. Read-only (check) and with no
 // database yet, it is an empty model in cold start, and nothing is created.
 func openBayes(cfg config.Config, readOnly bool) (*score.Bayes, error) {
 	if !storeExists(cfg, score.FileName) && readOnly {
 		return &score.Bayes{Model: score.NewModel(), Params: bayesParams(cfg)}, nil
 	}
-	store, err := openBayesStoreIn(cfg)
+	store, err := openBayesStore(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -57,15 +57,9 @@ func storageConfig(loc string) config.Config {
 }
 
 func migrate(ctx context.Context, src, dst config.Config) error {
-	where := func(c config.Config) string {
-		if c.Storage.URL != "" {
-			return pgdb.Redact(c.Storage.URL)
-		}
-		return c.DataDir
-	}
-	fmt.Printf("migrating from %s to %s\n", where(src), where(dst))
+	fmt.Printf("migrating from %s to %s\n", describeStorage(src), describeStorage(dst))
 	if storeExists(src, score.FileName) {
-		from, err := openBayesStoreIn(src)
+		from, err := openBayesStore(src)
 		if err != nil {
 			return err
 		}
@@ -74,7 +68,7 @@ func migrate(ctx context.Context, src, dst config.Config) error {
 		if err := from.Export(ctx, &buf); err != nil {
 			return err
 		}
-		to, err := openBayesStoreIn(dst)
+		to, err := openBayesStore(dst)
 		if err != nil {
 			return err
 		}
@@ -99,7 +93,7 @@ func migrate(ctx context.Context, src, dst config.Config) error {
 			return err
 		}
 		defer to.Close()
-		n, err := quarantine.Copy(ctx, to, to.Get, from)
+		n, err := quarantine.Copy(ctx, to, from)
 		if err != nil {
 			return fmt.Errorf("quarantine: %d records copied, then: %w", n, err)
 		}

@@ -93,6 +93,9 @@ func rulesLint(paths []string) int {
 		fmt.Printf("  %s\n", f)
 	}
 	fmt.Printf("%d rules (%d can change a score and run): %s\n", set.Len(), set.Running(), strings.Join(parts, "; "))
+	if n := set.Stats.AuthorScored; n > 0 {
+		fmt.Printf("%d rules without a score line take their author's smaller score from 72_active.cf (docs/rules.md)\n", n)
+	}
 	if len(set.Ignored) > 0 {
 		var ig []string
 		for k, n := range set.Ignored {

@@ -179,26 +179,27 @@ databases are shown, and it says so.`)
 	} else {
 		out.Serve = r
 	}
-	if !storeExists(cfg, quarantine.FileName) {
-		// nothing kept yet
-	} else if qs, err := openQuarantineStore(cfg); err == nil {
-		if st, err := qs.Stats(ctx); err == nil {
-			out.Quarantine = &st
-		}
-		if recs, err := qs.List(ctx, quarantine.Filter{Since: time.Now().Add(-window)}); err == nil {
-			for _, r := range recs {
-				out.Kept[r.Reason]++
+	if storeExists(cfg, quarantine.FileName) {
+		if qs, err := openQuarantineStore(cfg); err == nil {
+			if st, err := qs.Stats(ctx); err == nil {
+				out.Quarantine = &st
 			}
+			if recs, err := qs.List(ctx, quarantine.Filter{Since: time.Now().Add(-window)}); err == nil {
+				for _, r := range recs {
+					out.Kept[r.Reason]++
+				}
+			}
+			qs.Close()
 		}
-		qs.Close()
 	}
 	if storeExists(cfg, score.FileName) {
-		if b, err := openBayes(cfg, true); err == nil {
-			spam, ham := b.Model.Totals()
-			out.Bayes = map[string]int{"spam": int(spam), "ham": int(ham), "tokens": b.Model.Len()}
-			if b.Store != nil {
-				b.Store.Close()
+		// The store's counts, not the model loaded from it: every token would be
+		// read (over the network, with [storage] url) to count them.
+		if bs, err := openBayesStore(cfg); err == nil {
+			if st, err := bs.Stats(ctx); err == nil {
+				out.Bayes = map[string]int{"spam": int(st.Spam), "ham": int(st.Ham), "tokens": st.Tokens}
 			}
+			bs.Close()
 		}
 	}
 	if *asJSON {

@@ -73,8 +73,10 @@ func storeExists(cfg config.Config, file string) bool {
 	return err == nil
 }
 
-// openBayesStoreIn opens (creating) the Bayes store the configuration names.
-func openBayesStoreIn(cfg config.Config) (bayesStore, error) {
+// openBayesStore opens (creating) the Bayes store the configuration names, for the
+// commands that write to it (learn, quarantine learn, bayes import) and for serve:
+// the first load the model only to choose what to learn (chooseLearner).
+func openBayesStore(cfg config.Config) (bayesStore, error) {
 	if cfg.Storage.URL != "" {
 		return score.OpenPostgres(context.Background(), cfg.Storage.URL)
 	}
@@ -114,7 +116,8 @@ func dbContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), dbTimeout)
 }
 
-// describeStorage is serve's start-up line about where state lives.
+// describeStorage says where the configuration keeps its state (serve's start-up
+// line, postern migrate), without the database's password.
 func describeStorage(cfg config.Config) string {
 	if cfg.Storage.URL != "" {
 		return fmt.Sprintf("PostgreSQL %s", pgdb.Redact(cfg.Storage.URL))

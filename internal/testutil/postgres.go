@@ -75,7 +75,6 @@ var shared struct {
 	sync.Mutex
 	pg  *Postgres
 	dir string
-	err string
 }
 
 // SharedPostgres is one cluster for every test of a package that only needs a
@@ -89,18 +88,24 @@ func SharedPostgres(t testing.TB) *Postgres {
 	if shared.pg != nil {
 		return shared.pg
 	}
-	if shared.err != "" {
-		t.Fatal(shared.err)
-	}
 	dir, err := os.MkdirTemp("", "postern-pg-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	shared.dir = dir
-	// A TB whose cleanups run at StopSharedPostgres, not at the end of this test.
+	// The first test's TB, without its cleanups: the cluster outlives the test,
+	// and StopSharedPostgres stops it.
 	st := &sharedTB{TB: t}
 	shared.pg = startIn(st, dir)
 	return shared.pg
+}
+
+// MainWithPostgres is the TestMain of a package whose tests use SharedPostgres: it
+// runs them, then stops the cluster.
+func MainWithPostgres(m *testing.M) {
+	code := m.Run()
+	StopSharedPostgres()
+	os.Exit(code)
 }
 
 // StopSharedPostgres stops and removes the shared cluster, if one was started.
