@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dlclark/regexp2"
 )
@@ -78,6 +79,11 @@ type Rule struct {
 	litIDs    []int32        // their ids in the set's literalIndex
 	seq       int            // index in its set's all
 	maxHits   int            // tflags multiple: matches counted up to this; 0 not multiple
+
+	// How often the relaxed form of a backtracking rule matched, and whether it
+	// is skipped for that (noteRelaxed).
+	relaxedTries, relaxedHits atomic.Int32
+	exactOnly                 atomic.Bool
 
 	meta *node // meta rules
 

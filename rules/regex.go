@@ -650,6 +650,7 @@ func ruleRegex(s string) (re *regexp.Regexp, lits []string, anchored, exact *reg
 	if xerr != nil {
 		return nil, nil, nil, nil, err
 	}
+	exactSrc = possessive(exactSrc)
 	if exact, xerr = regexp2.Compile(exactSrc, regexp2.None); xerr == nil {
 		anchored, xerr = regexp2.Compile(`\G(?:`+exactSrc+`)`, regexp2.None)
 	}
@@ -734,4 +735,150 @@ func latin1(s string) string {
 		r[i] = rune(s[i])
 	}
 	return string(r)
+}
+
+// possessive makes the backtracking form of a rule cheaper without changing what
+// it matches: a negated class repeated greedily and followed by a character the
+// class excludes ([^\n]+\n, [^\n<]{0,80}<) cannot give back what it took (the
+// next token fails on any of it), so it becomes an atomic group, as PCRE's
+// auto-possessification does. The header rules of the (?:[^\n]{1,100}\n+)* shape
+// otherwise backtrack over every character of every header line before each try
+// of their next line.
+func possessive(src string) string {
+	var b strings.Builder
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if c == '\\' && i+1 < len(src) {
+			b.WriteString(src[i : i+2])
+			i++
+			continue
+		}
+		if c != '[' || !strings.HasPrefix(src[i:], "[^") {
+			b.WriteByte(c)
+			continue
+		}
+		end := classEnd(src, i)
+		if end < 0 {
+			b.WriteString(src[i:])
+			break
+		}
+		q := quantifierEnd(src, end+1)
+		if q > end+1 && q <= len(src) && (q == len(src) || src[q] != '?' && src[q] != '+') {
+			if next, ok := nextChar(src, q); ok && classHas(src[i+2:end], next) {
+				b.WriteString("(?>" + src[i:q] + ")")
+				i = q - 1
+				continue
+			}
+		}
+		b.WriteString(src[i : end+1])
+		i = end
+	}
+	return b.String()
+}
+
+// classEnd is the index of the ] closing the class that opens at i, or -1.
+func classEnd(src string, i int) int {
+	j := i + 2 // after [^
+	if j < len(src) && src[j] == ']' {
+		j++ // a leading ] is literal
+	}
+	for ; j < len(src); j++ {
+		switch src[j] {
+		case '\\':
+			j++
+		case '[':
+			return -1 // [:posix:] or nested: not read here
+		case ']':
+			return j
+		}
+	}
+	return -1
+}
+
+// quantifierEnd is the index after a greedy quantifier that starts at i (+, *, or
+// {n}, {n,}, {n,m}), or i when there is none.
+func quantifierEnd(src string, i int) int {
+	if i >= len(src) {
+		return i
+	}
+	switch src[i] {
+	case '+', '*':
+		return i + 1
+	case '{':
+		if m := reBoundedRepeat.FindStringIndex(src[i:]); m != nil && m[0] == 0 {
+			return i + m[1]
+		}
+	}
+	return i
+}
+
+// nextChar reads the token at i when it is one character that must be there (no
+// quantifier allowing none follows it): \n, \r, \t, or punctuation.
+func nextChar(src string, i int) (byte, bool) {
+	if i >= len(src) {
+		return 0, false
+	}
+	var c byte
+	size := 1
+	switch ch := src[i]; {
+	case ch == '\\' && i+1 < len(src):
+		size = 2
+		switch n := src[i+1]; n {
+		case 'n':
+			c = '\n'
+		case 'r':
+			c = '\r'
+		case 't':
+			c = '\t'
+		default:
+			if !strings.ContainsRune(`@<>;:,"'=/.-#!&%~`+"`", rune(n)) {
+				return 0, false
+			}
+			c = n
+		}
+	case strings.ContainsRune(`@<>;:,"'=/#!&%~`+"`", rune(ch)):
+		c = ch
+	default:
+		return 0, false
+	}
+	if j := i + size; j < len(src) && strings.ContainsRune("?*{", rune(src[j])) {
+		return 0, false
+	}
+	return c, true
+}
+
+// classHas says whether the items of a negated class (what follows [^) surely
+// include c. Items it cannot read (ranges, \w) do not count.
+func classHas(items string, c byte) bool {
+	for j := 0; j < len(items); j++ {
+		x := items[j]
+		if x == '\\' && j+1 < len(items) {
+			j++
+			switch n := items[j]; n {
+			case 'n':
+				x = '\n'
+			case 'r':
+				x = '\r'
+			case 't':
+				x = '\t'
+			case 's':
+				if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' {
+					return true
+				}
+				continue
+			default:
+				if unicode.IsLetter(rune(n)) || unicode.IsDigit(rune(n)) {
+					continue
+				}
+				x = n
+			}
+		} else if j+2 < len(items) && items[j+1] == '-' {
+			j += 2 // a range: not read
+			continue
+		}
+		if x == c {
+			return true
+		}
+	}
+	return false
 }

@@ -1052,17 +1052,63 @@ func (r *Rule) matches(t *target, s string) bool {
 			return false
 		}
 	}
+	if r.exact != nil && r.exactOnly.Load() {
+		m, _ = r.exactAll.MatchRunes(t.runesOf(s))
+		return m
+	}
 	if r.dfa != nil {
 		m, decided = r.dfa.match(s)
 	}
 	if !decided {
 		m = r.regexpFor(r.lower).MatchString(s)
 	}
-	if m && r.exact != nil {
-		m = r.matchExact(t, s)
+	if r.exact != nil {
+		r.noteRelaxed(m)
+		if m {
+			m = r.matchExact(t, s)
+		}
 	}
 	return m
 }
+
+// noteRelaxed counts how often a backtracking rule's relaxed form matches. Where
+// it matches most texts, and the exact form starts with a word the backtracking
+// engine looks for by itself, the automata only add walks over the text before
+// that engine runs anyway: the rule then goes straight to its exact form. Such are
+// the header rules that compare two fields (__SUBJ_HAS_TO_2: any Received line
+// with "for", then any Subject, satisfies the relaxed form), whose automata are
+// also among the largest, a megabyte of transitions that misses the CPU's caches.
+// The answers are the same either way; only the work differs.
+func (r *Rule) noteRelaxed(matched bool) {
+	n := r.relaxedTries.Add(1)
+	if matched {
+		r.relaxedHits.Add(1)
+	}
+	if n == relaxedSample && 2*r.relaxedHits.Load() >= relaxedSample && leadingLiteral(r.exactAll.String()) {
+		r.exactOnly.Store(true)
+	}
+}
+
+// leadingLiteral says whether a backtracking pattern starts with a word of four
+// letters or more (after its flags, and a ^ or \n): the engine then looks for
+// that word, rather than trying the pattern at every character.
+func leadingLiteral(src string) bool {
+	if strings.HasPrefix(src, "(?") {
+		if i := strings.IndexByte(src, ')'); i > 0 && strings.Trim(src[2:i], "imsx") == "" {
+			src = src[i+1:]
+		}
+	}
+	src = strings.TrimPrefix(src, "^")
+	src = strings.TrimPrefix(src, `\n`)
+	n := 0
+	for n < len(src) && (src[n] >= 'a' && src[n] <= 'z' || src[n] >= 'A' && src[n] <= 'Z') {
+		n++
+	}
+	return n >= 4
+}
+
+// relaxedSample is how many texts decide whether a rule skips its relaxed form.
+const relaxedSample = 64
 
 // maxCandidates bounds the places one text is tried at by the exact form of a
 // rule; past it, the whole text is searched once.

@@ -1,0 +1,120 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/dlclark/regexp2"
+)
+
+func TestPossessive(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`(?:[^\n]+\n+)*Subject:`, `(?:(?>[^\n]+)\n+)*Subject:`},
+		{`(?:[^\n]{1,100}\n+)*To:`, `(?:(?>[^\n]{1,100})\n+)*To:`},
+		{`(?:[^\n<]{0,80}<)?x`, `(?:(?>[^\n<]{0,80})<)?x`},
+		{`[^\s<>@]+@`, `(?>[^\s<>@]+)@`},
+		{`[^>]*>`, `(?>[^>]*)>`},
+		// Unchanged: the next token may be absent, is not excluded by the class,
+		// the quantifier is lazy, or the bracket is escaped.
+		{`[^\n]+\n?x`, `[^\n]+\n?x`},
+		{`[^\n]+\n*x`, `[^\n]+\n*x`},
+		{`[^\n\s>;]+>?;`, `[^\n\s>;]+>?;`},
+		{`[^a-z]+:`, `[^a-z]+:`},
+		{`[^\n]{0,80}?<`, `[^\n]{0,80}?<`},
+		{`\[^\n]+\n`, `\[^\n]+\n`},
+		{`[^\n]+x`, `[^\n]+x`},
+		{`[^\n]\n`, `[^\n]\n`},
+		{`[^:]+\:`, `(?>[^:]+)\:`},
+		{`[^]x]+]`, `[^]x]+]`},
+	}
+	for _, tc := range tests {
+		if got := possessive(tc.in); got != tc.want {
+			t.Errorf("possessive(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// The atomic groups possessive adds must not change what a pattern matches: the
+// stock rules that compare header fields, on texts made to make them backtrack.
+func TestPossessiveMatchesTheSame(t *testing.T) {
+	patterns := []string{
+		`(?ism)\nReceived:[^\n]{0,200} for <?([^\n\s>;]+)>?;(?:[^\n]+\n+)*Subject: [^\n]{0,100}\1[^a-z0-9]`,
+		`(?ism)\nFrom: (?:[^\n<]{0,80}<)?([^\n\s>]+)>?\n+(?:[^\n]{1,100}\n+)*To: (?:[^\n]{0,80}<)?\1[>,\s\n]`,
+		`(?ism)^To:\s+<?[^\@]+\@([^\.]+)\.(?:[^\n]+\n+)*^Subject: \"?\1\b`,
+		`(?i)<a\s[^>]{0,2048}\bhref=(?:3D)?.?(https?:[^>"'# ]{8,29}[^>"'# :/?&=])[^>]{0,2048}>(?:[^<]{0,1024}<(?!/a)[^>]{1,1024}>){0,99}\s{0,10}(?!\1)https?[^\w<]{1,3}[^<]{5}`,
+	}
+	long := strings.Repeat("X-Filler: "+strings.Repeat("abc ", 30)+"\n", 20)
+	texts := []string{
+		"\nReceived: from a by b for <bob@example.com>; Mon\n" + long + "Subject: hi bob@example.com!\n",
+		"\nReceived: from a by b for <bob@example.com>; Mon\n" + long + "Subject: hi bob@example.company\n",
+		"\nReceived: from a by b for bob@example.com; Mon\n\n\nSubject: bob@example.com\n",
+		"\nFrom: Bob <bob@example.com>\n" + long + "To: bob@example.com\n",
+		"\nFrom: Bob <bob@example.com>\n" + long + "To: alice@example.com\n",
+		"\nFrom: bob@example.com\nTo: <bob@example.com>\n",
+		"To: joe <joe@acme.example>\n" + long + "Subject: acme deal\n",
+		"To: joe <joe@acme.example>\n" + long + "Subject: acmes deal\n",
+		`<a href="http://example.com/x">text <b>bold</b> http://other.example/path</a>`,
+		`<a href="http://example.com/x">http://example.com/x</a>`,
+		long,
+	}
+	for _, p := range patterns {
+		orig := regexp2.MustCompile(p, regexp2.None)
+		fast := regexp2.MustCompile(possessive(p), regexp2.None)
+		if fast.String() == orig.String() {
+			t.Errorf("possessive left %q as it was", p)
+		}
+		for i, text := range texts {
+			a, _ := orig.MatchString(text)
+			b, _ := fast.MatchString(text)
+			if a != b {
+				t.Errorf("%q on text %d: %v, possessive %v", p, i, a, b)
+			}
+		}
+	}
+}
+
+func TestLeadingLiteral(t *testing.T) {
+	for src, want := range map[string]bool{
+		`(?ism)\nReceived:[^\n]{0,200}`: true,
+		`(?sm)^From:\s+([^<]\S+)`:       true,
+		`(?i)^(?!Accept-Language)x`:     false,
+		`<(?!IMG|img)[Ii][Mm][Gg]\s`:    false,
+		`abc\d`:                         false,
+	} {
+		if got := leadingLiteral(src); got != want {
+			t.Errorf("leadingLiteral(%q) = %v, want %v", src, got, want)
+		}
+	}
+}
+
+// A backtracking rule whose relaxed form matches most texts goes straight to its
+// exact form after relaxedSample texts, with the same answers.
+func TestExactOnlySameAnswers(t *testing.T) {
+	rule := `header R ALL =~ /\nFrom: (?:[^\n<]{0,80}<)?([^\n\s>]+)>?\n+(?:[^\n]{1,100}\n+)*To: (?:[^\n]{0,80}<)?\1[>,\s\n]/ism` + "\n"
+	s, problems := Load(writeRules(t, map[string]string{"r.cf": rule}))
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatal(problems)
+	}
+	r := s.Rule("R")
+	if r.exact == nil {
+		t.Fatal("R runs on RE2; the test needs a backtracking rule")
+	}
+	msg := func(i int) (string, bool) {
+		to := fmt.Sprintf("user%d@example.com", i)
+		if i%3 == 0 {
+			to = "someone.else@example.org"
+		}
+		return fmt.Sprintf("Date: Mon, 1 Dec 2026 10:00:00 +0000\nFrom: User <user%d@example.com>\nX-A: 1\nTo: %s\nSubject: s\n\nbody\n", i, to), i%3 != 0
+	}
+	for i := range 2 * relaxedSample {
+		if i == relaxedSample && !r.exactOnly.Load() {
+			t.Fatalf("after %d texts that its relaxed form matches, R still runs it", relaxedSample)
+		}
+		raw, want := msg(i)
+		if got := slices.Contains(hitNames(s, msgOf(t, raw)), "R"); got != want {
+			t.Errorf("message %d (exact only: %v): hit %v, want %v", i, r.exactOnly.Load(), got, want)
+		}
+	}
+}
