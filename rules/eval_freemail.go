@@ -119,6 +119,9 @@ func (t *target) bodyFreemails() (map[string]bool, bool) {
 		}
 	}
 	for _, line := range t.bodyLines {
+		if strings.IndexByte(line, '@') < 0 {
+			continue // no address; what reHTTPAt removes only takes @s away
+		}
 		line = reHTTPAt.ReplaceAllString(line, " ")
 		for _, loc := range reEmail.FindAllStringIndex(line, -1) {
 			if loc[0] > 0 && strings.ContainsRune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~-", rune(line[loc[0]-1])) {

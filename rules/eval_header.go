@@ -343,6 +343,12 @@ func (t *target) hotmail() hotmailResult {
 	}
 	t.hotmailDone = true
 	rcvd := t.receivedOneLine()
+	// Either answer needs hotmail.com in the Received headers (forged) or in
+	// From (missing); the exemptions below only ever clear them. Most mail
+	// has neither, and is spared the dozen patterns over every Received line.
+	if !strings.Contains(rcvd, "hotmail.com") && !strings.Contains(strings.ToLower(t.get("From:addr")), "hotmail.com") {
+		return t.hotmailRes
+	}
 	if reHotmailPickup.MatchString(rcvd) || msnGroups(t) || gatedThroughReceivedRemover(t) {
 		return t.hotmailRes
 	}

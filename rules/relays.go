@@ -395,7 +395,6 @@ var (
 	rxIPv4Mapped    = re(`(?i)^0*:0*:(?:0*:)*ffff:(\d+\.\d+\.\d+\.\d+)$`)
 	rxStripChars    = re("[\\s\\x00#\\[\\]()<>|]")
 	rxZoneID        = re(`(?i)%[A-Z0-9._~-]*$`)
-	rxTrailingSemis = re(`\s?;$`)
 
 	// Handovers SpamAssassin ignores ("return 0"), tried in order after the
 	// patterns that parse a relay.
@@ -434,8 +433,8 @@ var (
 // parseReceived is SpamAssassin's parse_received_line, for one unfolded line.
 func parseReceived(line string) (relay, rcvdState) {
 	s := strings.Join(strings.Fields(line), " ")
-	for rxTrailingSemis.MatchString(s) {
-		s = rxTrailingSemis.ReplaceAllString(s, "")
+	for strings.HasSuffix(s, ";") { // SpamAssassin's s/\s?;$//g, repeated; s has single spaces
+		s = strings.TrimSuffix(s[:len(s)-1], " ")
 	}
 	var r relay
 	lookedUp := false
