@@ -97,6 +97,32 @@ func TestEvals(t *testing.T) {
 		{"check_body_length('20')", "",
 			plain + "\nshort\n", plain + "\n" + strings.Repeat("long body ", 10) + "\n"},
 		{"check_for_spf_pass()", "", "", plain + "\nx\n"}, // offline: never
+		// WLBLEval: the lists of the configuration, and the envelope sender
+		// against the relay that handed the message in.
+		{"check_mailfrom_matches_rcvd()", "",
+			"Return-Path: <bounce@lists.example.org>\n" + rcvd("Mon, 1 Jun 2026 10:00:00 +0000") + plain + "\nx\n",
+			"Return-Path: <bounce@other.example>\n" + rcvd("Mon, 1 Jun 2026 10:00:00 +0000") + plain + "\nx\n"},
+		{"check_from_in_list('BANKS')", "enlist_addrlist (BANKS) *@bigbank.example\ndelist_addrlist (BANKS) nobody@bigbank.example",
+			"From: alert@BigBank.example\nSubject: x\n\nx\n", plain + "\nx\n"},
+		{"check_replyto_in_list('DROPS')", "enlist_addrlist (DROPS) drop?@*",
+			plain + "Reply-To: drop1@x.example\n\nx\n", plain + "Reply-To: dropbox@x.example\n\nx\n"},
+		{"check_uri_host_listed('BAD')", "enlist_uri_host (BAD) example.top !good.example.top",
+			plain + "\nsee http://www.evil.example.top/x now\n", plain + "\nsee http://good.example.top/x and mailto:a@example.top\n"},
+		{"check_from_in_whitelist()", "whitelist_from *@friend.example",
+			"From: a@friend.example\nSubject: x\n\nx\n", plain + "\nx\n"},
+		{"check_from_in_default_welcomelist()", "def_whitelist_from_rcvd *@example.org example.org",
+			rcvd("Mon, 1 Jun 2026 10:00:00 +0000") + plain + "\nx\n",
+			"Received: from mx.elsewhere.example (mx.elsewhere.example [198.51.100.9]) by mx.example.net (Postfix) with ESMTP id A1; Mon, 1 Jun 2026 10:00:00 +0000\n" + plain + "\nx\n"},
+		{"check_forged_in_default_welcomelist()", "def_welcomelist_from_rcvd *@example.org example.org",
+			"Received: from mx.elsewhere.example (mx.elsewhere.example [198.51.100.9]) by mx.example.net (Postfix) with ESMTP id A1; Mon, 1 Jun 2026 10:00:00 +0000\n" + plain + "\nx\n",
+			rcvd("Mon, 1 Jun 2026 10:00:00 +0000") + plain + "\nx\n"},
+		{"check_from_in_welcomelist()", "welcomelist_from_rcvd a@example.org [192.0.2.0/24]",
+			rcvd("Mon, 1 Jun 2026 10:00:00 +0000") + plain + "\nx\n",
+			"Received: from mx.example.org (mx.example.org [198.51.100.9]) by mx.example.net (Postfix) with ESMTP id A1; Mon, 1 Jun 2026 10:00:00 +0000\n" + plain + "\nx\n"},
+		{"check_to_in_more_spam()", "more_spam_to b@example.net",
+			plain + "\nx\n", "From: a@example.org\nTo: c@example.net\nSubject: x\n\nx\n"},
+		{"check_uri_host_in_blocklist()", "blocklist_uri_host bad.example",
+			plain + "\nhttp://x.bad.example/\n", plain + "\nhttp://notbad.example/\n"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.SplitN(tt.call, "(", 2)[0], func(t *testing.T) {

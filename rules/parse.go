@@ -144,6 +144,7 @@ type parser struct {
 	sourceOrder []string
 	replace     *replaceTags
 	freemail    freemail
+	lists       lists
 }
 
 func newParser() *parser {
@@ -373,7 +374,9 @@ func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string)
 	case "freemail_domains", "freemail_welcomelist", "freemail_whitelist":
 		p.freemail.directive(word, rest)
 	default: // lang, priority, report, util_rb_tld, …: not used by Postern
-		p.ignored[word]++
+		if !p.lists.directive(word, rest) {
+			p.ignored[word]++
+		}
 	}
 }
 

@@ -49,6 +49,7 @@ type Set struct {
 	Files []string
 	// What plugin directives configured (freemail_domains, ...).
 	freemail freemail
+	lists    lists
 	// operatorScore are the scores set in the operator's own rule files: not
 	// the embedded default set nor the stock rules.
 	operatorScore map[string]Scores
@@ -113,7 +114,7 @@ func (p *parser) compile() (*Set, []Problem) {
 	}
 	p.buildAll()
 	s := &Set{score: map[string]Scores{}, Stats: Stats{Loaded: map[Kind]int{}, Skipped: p.skipped}, Ignored: p.ignored,
-		Files: p.files, freemail: p.freemail}
+		Files: p.files, freemail: p.freemail, lists: p.lists}
 	s.freemail.compile()
 	s.operatorScore = map[string]Scores{}
 	for name, file := range p.scoreFile {
@@ -379,6 +380,9 @@ func newPlan(rules, mayRun []*Rule, n int) *plan {
 	var free [Full + 1][2][]*Rule
 	for _, r := range mayRun {
 		p.needs[r.Kind] = true
+		if r.evalFn != nil {
+			p.needs[URI] = true // some evals read the links (uri host lists, mailto: addresses)
+		}
 		if r.lits == nil && r.dfa != nil && (r.Kind == Body || r.Kind == Rawbody || r.Kind == Full) {
 			lower := 0
 			if r.lower {

@@ -1,0 +1,487 @@
+package rules
+
+import (
+	"net/netip"
+	"regexp"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+// lists is what SpamAssassin's welcome and block list directives configure, for
+// the WLBLEval plugin's evals: address lists (welcomelist_from, blocklist_from,
+// welcomelist_to, more_spam_to, all_spam_to, blocklist_to,
+// welcomelist_allows_relays, and the named lists of enlist_addrlist), address
+// lists that also name the relay mail must come through (welcomelist_from_rcvd,
+// def_welcomelist_from_rcvd), and URI host lists (enlist_uri_host, and
+// welcomelist_uri_host / blocklist_uri_host as the lists WELCOME and BLOCK). The
+// stock rules name the banks, governments and suspicious top-level domains
+// their meta rules test this way. The old names (whitelist_from,
+// blacklist_from, def_whitelist_from_rcvd, ...) are read as the new.
+type lists struct {
+	addrs    map[string]map[string]*regexp.Regexp // list → lower-case glob → its pattern
+	rcvd     map[string]map[string]rcvdEntry      // list → lower-case glob → it and its relays
+	uriHosts map[string]map[string]bool           // list → host → listed (false: "!host", excluded)
+}
+
+type rcvdEntry struct {
+	re      *regexp.Regexp
+	domains []string
+}
+
+// oldListNames maps the directives' old names to SpamAssassin 4's.
+var oldListNames = strings.NewReplacer("whitelist", "welcomelist", "blacklist", "blocklist")
+
+// directive reads one list directive; false when word is not one.
+func (l *lists) directive(word, rest string) bool {
+	word = oldListNames.Replace(word)
+	f := strings.Fields(rest)
+	switch word {
+	case "welcomelist_from", "blocklist_from", "welcomelist_to", "blocklist_to", "more_spam_to", "all_spam_to", "welcomelist_allows_relays":
+		l.add(word, f)
+	case "unwelcomelist_from", "unblocklist_from":
+		l.remove(strings.TrimPrefix(word, "un"), f)
+	case "enlist_addrlist", "delist_addrlist":
+		if len(f) == 0 || !strings.HasPrefix(f[0], "(") || !strings.HasSuffix(f[0], ")") {
+			return true // malformed: SpamAssassin ignores it with a warning too
+		}
+		name := strings.Trim(f[0], "()")
+		if word == "enlist_addrlist" {
+			l.add(name, f[1:])
+		} else {
+			l.remove(name, f[1:])
+		}
+	case "welcomelist_from_rcvd", "def_welcomelist_from_rcvd":
+		if len(f) == 2 {
+			l.addRcvd(word, f[0], f[1])
+		}
+	case "unwelcomelist_from_rcvd":
+		for _, list := range []string{"welcomelist_from_rcvd", "def_welcomelist_from_rcvd"} {
+			for _, a := range f {
+				delete(l.rcvd[list], strings.ToLower(a))
+			}
+		}
+	case "enlist_uri_host", "delist_uri_host":
+		name := ""
+		if len(f) > 0 && strings.HasPrefix(f[0], "(") && strings.HasSuffix(f[0], ")") {
+			name, f = strings.Trim(f[0], "()"), f[1:]
+		}
+		if word == "enlist_uri_host" {
+			if name != "" {
+				l.addHosts(name, f)
+			}
+			return true
+		}
+		for list, hosts := range l.uriHosts { // no name: every list
+			if name == "" || name == list {
+				for _, h := range f {
+					delete(hosts, strings.ToLower(strings.TrimPrefix(h, "!")))
+				}
+			}
+		}
+	case "welcomelist_uri_host":
+		l.addHosts("WELCOME", f)
+	case "blocklist_uri_host":
+		l.addHosts("BLOCK", f)
+	default:
+		return false
+	}
+	return true
+}
+
+// globRegexp is Conf's add_to_addrlist: * is any string, ? any character, the
+// rest literal, the whole address.
+func globRegexp(glob string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("^")
+	for _, r := range strings.ToLower(glob) {
+		switch r {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
+}
+
+func (l *lists) add(list string, addrs []string) {
+	if l.addrs == nil {
+		l.addrs = map[string]map[string]*regexp.Regexp{}
+	}
+	if l.addrs[list] == nil {
+		l.addrs[list] = map[string]*regexp.Regexp{}
+	}
+	for _, a := range addrs {
+		l.addrs[list][strings.ToLower(a)] = globRegexp(a)
+	}
+}
+
+func (l *lists) remove(list string, addrs []string) {
+	for _, a := range addrs {
+		delete(l.addrs[list], strings.ToLower(a))
+	}
+}
+
+func (l *lists) addRcvd(list, addr, domain string) {
+	if l.rcvd == nil {
+		l.rcvd = map[string]map[string]rcvdEntry{}
+	}
+	if l.rcvd[list] == nil {
+		l.rcvd[list] = map[string]rcvdEntry{}
+	}
+	key := strings.ToLower(addr)
+	e, ok := l.rcvd[list][key]
+	if !ok {
+		e.re = globRegexp(addr)
+	}
+	e.domains = append(e.domains, strings.ToLower(domain))
+	l.rcvd[list][key] = e
+}
+
+func (l *lists) addHosts(list string, hosts []string) {
+	if l.uriHosts == nil {
+		l.uriHosts = map[string]map[string]bool{}
+	}
+	if l.uriHosts[list] == nil {
+		l.uriHosts[list] = map[string]bool{}
+	}
+	for _, h := range hosts {
+		neg := strings.HasPrefix(h, "!")
+		l.uriHosts[list][strings.ToLower(strings.TrimPrefix(h, "!"))] = !neg
+	}
+}
+
+// listed is _check_welcomelist: whether an address is on a list.
+func (l *lists) listed(list, addr string) bool {
+	addr = strings.ToLower(addr)
+	entries := l.addrs[list]
+	if _, ok := entries[addr]; ok {
+		return true
+	}
+	for _, re := range entries {
+		if re.MatchString(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// anyListed says whether one of addrs is on list.
+func (l *lists) anyListed(list string, addrs []string) bool {
+	if len(l.addrs[list]) == 0 {
+		return false
+	}
+	for _, a := range addrs {
+		if l.listed(list, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// allToAddrs is all_to_addrs: the first Resent-To and Resent-Cc of a resent
+// message, else the recipients the first three Received lines name ("for
+// <x@y>;") and those of the recipient headers.
+func (t *target) allToAddrs() []string {
+	var resent []string
+	for _, f := range []string{"Resent-To", "Resent-Cc"} {
+		if a := t.addresses(f); len(a) > 0 {
+			resent = append(resent, a[0])
+		}
+	}
+	if len(resent) > 0 {
+		return dedupAddrs(resent)
+	}
+	var out []string
+	rcvd := t.header.Values("Received")
+	for _, line := range rcvd[:min(3, len(rcvd))] {
+		if m := reRcvdFor.FindStringSubmatch(line); m != nil && strings.Contains(m[2], ".") {
+			out = append(out, m[1])
+		}
+	}
+	for _, f := range []string{"To", "Apparently-To", "Delivered-To", "Envelope-Recipients", "Apparently-Resent-To",
+		"X-Envelope-To", "Envelope-To", "X-Delivered-To", "X-Original-To", "X-Rcpt-To", "X-Real-To", "Cc"} {
+		out = append(out, t.addresses(f)...)
+	}
+	return dedupAddrs(out)
+}
+
+var reRcvdFor = regexp.MustCompile(` for <?(\S+@(\S+?))>?;`)
+
+// dedupAddrs drops empty and repeated addresses and squeezes runs of dots (tr/././s).
+func dedupAddrs(addrs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, a := range addrs {
+		for strings.Contains(a, "..") {
+			a = strings.ReplaceAll(a, "..", ".")
+		}
+		if a != "" && !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// checkRelays are the relays _check_welcomelist_rcvd and _check_addr_matches_rcvd
+// compare with: the first untrusted one, or else every trusted one.
+func (t *target) checkRelays() []relay {
+	r := t.relays()
+	if len(r.untrusted) > 0 {
+		return r.untrusted[:1]
+	}
+	return r.trusted
+}
+
+// welcomeRcvd is _check_welcomelist_rcvd: 1 when addr is on the list and the
+// message came through a relay the entry names (a domain its reverse name ends
+// in, or [an address or network]); -1 when it is on the list but did not (a
+// forgery, unless welcomelist_allows_relays exempts it); 0 when it is not on it.
+func (t *target) welcomeRcvd(list, addr string) int {
+	relays := t.checkRelays()
+	if len(relays) == 0 {
+		return 0
+	}
+	addr = strings.ToLower(addr)
+	forged := 0
+	for _, e := range t.set.lists.rcvd[list] {
+		if !e.re.MatchString(addr) {
+			continue
+		}
+		for _, d := range e.domains {
+			for _, r := range relays {
+				if relayMatches(r, d) {
+					return 1
+				}
+			}
+			forged = -1
+		}
+	}
+	if forged < 0 && t.set.lists.listed("welcomelist_allows_relays", addr) {
+		return 0
+	}
+	return forged
+}
+
+// relayMatches says whether a relay is the one an _rcvd entry names.
+func relayMatches(r relay, domain string) bool {
+	if inner, ok := strings.CutPrefix(domain, "["); ok {
+		spec, bits, _ := strings.Cut(inner, "]")
+		if bits != "" {
+			spec += bits // [10.0.0.0]/8
+		}
+		ip, err := netip.ParseAddr(r.ip)
+		if err != nil {
+			return false
+		}
+		if a, err := netip.ParseAddr(spec); err == nil && a.Is4() {
+			return a == ip
+		}
+		if strings.Trim(spec, "0123456789.") == "" { // a classful IPv4 prefix: 10.1
+			return strings.HasPrefix(r.ip, strings.TrimRight(spec, ".")+".")
+		}
+		if p, err := netip.ParsePrefix(spec); err == nil {
+			return p.Contains(ip)
+		}
+		if a, err := netip.ParseAddr(spec); err == nil {
+			return a == ip
+		}
+		return false
+	}
+	rdns := strings.ToLower(r.rdns)
+	return rdns == domain || strings.HasSuffix(rdns, "."+domain)
+}
+
+// fromInWelcomelist is _check_from_in_welcomelist (1, -1 forged, 0), and
+// fromInDefaultWelcomelist _check_from_in_default_welcomelist.
+func (t *target) fromInWelcomelist() int {
+	if len(t.set.lists.addrs["welcomelist_from"]) == 0 && len(t.set.lists.rcvd["welcomelist_from_rcvd"]) == 0 {
+		return 0
+	}
+	found := 0
+	for _, a := range t.allFromAddrs() {
+		if t.set.lists.listed("welcomelist_from", a) {
+			return 1
+		}
+		switch t.welcomeRcvd("welcomelist_from_rcvd", a) {
+		case 1:
+			return 1
+		case -1:
+			found = -1
+		}
+	}
+	return found
+}
+
+func (t *target) fromInDefaultWelcomelist() int {
+	if len(t.set.lists.rcvd["def_welcomelist_from_rcvd"]) == 0 {
+		return 0
+	}
+	found := 0
+	for _, a := range t.allFromAddrs() {
+		switch t.welcomeRcvd("def_welcomelist_from_rcvd", a) {
+		case 1:
+			return 1
+		case -1:
+			found = -1
+		}
+	}
+	return found
+}
+
+// registrableDomain is RegistryBoundaries' split_domain's domain: the name under
+// its public suffix.
+func registrableDomain(host string) string {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
+		return d
+	}
+	return host
+}
+
+// mailfromMatchesRcvd is check_mailfrom_matches_rcvd: the envelope sender's
+// domain is the domain of the relay that handed the message in (or of a trusted
+// relay, when all are). Many of the stock meta rules take it as a sign of
+// legitimate mail (!__RP_MATCHES_RCVD).
+func (t *target) mailfromMatchesRcvd() bool {
+	sender := t.get("EnvelopeFrom:addr")
+	at := strings.LastIndexByte(sender, '@')
+	if at < 0 || !strings.Contains(sender[at+1:], ".") || strings.HasSuffix(sender, ".") || strings.HasPrefix(sender[at+1:], ".") {
+		return false
+	}
+	want := registrableDomain(sender[at+1:])
+	for _, r := range t.checkRelays() {
+		if r.rdns != "" && registrableDomain(r.rdns) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// uriHostListed is _check_uri_host_listed for one list: whether a host of the
+// message's links (not mailto:), or a domain above it, is on the list, the most
+// specific entry deciding ("!host" excludes).
+func (t *target) uriHostListed(list string) bool {
+	hosts := t.set.lists.uriHosts[list]
+	if len(hosts) == 0 {
+		return false
+	}
+	for _, u := range t.uris {
+		h := uriHost(u)
+		if h == "" {
+			continue
+		}
+		keys := []string{strings.Trim(h, "[]")}
+		if !strings.HasPrefix(h, "[") && !rxIPv4Only.MatchString(h) {
+			keys = keys[:0]
+			for d := h; ; {
+				keys = append(keys, d)
+				_, rest, ok := strings.Cut(d, ".")
+				if !ok {
+					break
+				}
+				d = rest
+			}
+		}
+		for _, k := range keys {
+			if v, ok := hosts[k]; ok {
+				if v {
+					return true
+				}
+				break
+			}
+		}
+	}
+	return false
+}
+
+// uriHost is the lower-case host of a link, "" for mailto: and what has none.
+func uriHost(u string) string {
+	if len(u) >= 7 && strings.EqualFold(u[:7], "mailto:") {
+		return ""
+	}
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+	}
+	if i := strings.IndexAny(u, "/?#"); i >= 0 {
+		u = u[:i]
+	}
+	if i := strings.LastIndexByte(u, '@'); i >= 0 {
+		u = u[i+1:]
+	}
+	if !strings.HasPrefix(u, "[") {
+		if i := strings.IndexByte(u, ':'); i >= 0 {
+			u = u[:i]
+		}
+	} else if i := strings.IndexByte(u, ']'); i >= 0 {
+		u = u[:i+1]
+	}
+	return strings.TrimSuffix(strings.ToLower(u), ".")
+}
+
+func init() {
+	const p = "WLBLEval"
+	listEval := func(addrs func(t *target, list string) bool) func(args []string) (evalFunc, error) {
+		return func(args []string) (evalFunc, error) {
+			if len(args) == 0 {
+				return func(*target) bool { return false }, nil
+			}
+			list := args[0]
+			return func(t *target) bool { return addrs(t, list) }, nil
+		}
+	}
+	register(p, "check_from_in_list", listEval(func(t *target, list string) bool {
+		return t.set.lists.anyListed(list, t.allFromAddrs())
+	}))
+	register(p, "check_to_in_list", listEval(func(t *target, list string) bool {
+		return t.set.lists.anyListed(list, t.allToAddrs())
+	}))
+	register(p, "check_replyto_in_list", listEval(func(t *target, list string) bool {
+		r := t.get("Reply-To:addr")
+		return r != "" && t.set.lists.listed(list, r)
+	}))
+	for _, names := range [][2]string{
+		{"check_from_in_blocklist", "check_from_in_blacklist"},
+	} {
+		for _, n := range names {
+			fixed(p, n, func(t *target) bool { return t.set.lists.anyListed("blocklist_from", t.allFromAddrs()) })
+		}
+	}
+	for list, names := range map[string][]string{
+		"blocklist_to":   {"check_to_in_blocklist", "check_to_in_blacklist"},
+		"welcomelist_to": {"check_to_in_welcomelist", "check_to_in_whitelist"},
+		"more_spam_to":   {"check_to_in_more_spam"},
+		"all_spam_to":    {"check_to_in_all_spam"},
+	} {
+		for _, n := range names {
+			fixed(p, n, func(t *target) bool { return t.set.lists.anyListed(list, t.allToAddrs()) })
+		}
+	}
+	for _, n := range []string{"check_from_in_welcomelist", "check_from_in_whitelist"} {
+		fixed(p, n, func(t *target) bool { return t.fromInWelcomelist() > 0 })
+	}
+	for _, n := range []string{"check_from_in_default_welcomelist", "check_from_in_default_whitelist"} {
+		fixed(p, n, func(t *target) bool { return t.fromInDefaultWelcomelist() > 0 })
+	}
+	for _, n := range []string{"check_forged_in_welcomelist", "check_forged_in_whitelist"} {
+		fixed(p, n, func(t *target) bool { return t.fromInWelcomelist() < 0 && t.fromInDefaultWelcomelist() == 0 })
+	}
+	for _, n := range []string{"check_forged_in_default_welcomelist", "check_forged_in_default_whitelist"} {
+		fixed(p, n, func(t *target) bool { return t.fromInDefaultWelcomelist() < 0 && t.fromInWelcomelist() == 0 })
+	}
+	fixed(p, "check_mailfrom_matches_rcvd", (*target).mailfromMatchesRcvd)
+	register(p, "check_uri_host_listed", listEval((*target).uriHostListed))
+	for list, names := range map[string][]string{
+		"BLOCK":   {"check_uri_host_in_blocklist", "check_uri_host_in_blacklist"},
+		"WELCOME": {"check_uri_host_in_welcomelist", "check_uri_host_in_whitelist"},
+	} {
+		for _, n := range names {
+			fixed(p, n, func(t *target) bool { return t.uriHostListed(list) })
+		}
+	}
+}
