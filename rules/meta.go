@@ -56,25 +56,46 @@ func b2f(v bool) float64 {
 	return 0
 }
 
-func (n *node) eval(hit func(*Rule) float64) float64 {
+// metaInput is what meta expressions read while one message is evaluated: the
+// values of the rules known so far, and how to work out one that is not (a lazy
+// plan runs sub-rules on demand). A known value is read here, without a call:
+// the stock metas name the same few hundred sub-rules tens of thousands of
+// times a message.
+type metaInput struct {
+	state []uint8   // by rule seq: ruleUnknown, ruleRunning, ruleKnown
+	vals  []float64 // by rule seq: 1, the count of hits, or 0
+	value func(*Rule) float64
+}
+
+const (
+	ruleUnknown uint8 = iota
+	ruleRunning
+	ruleKnown
+)
+
+func (n *node) eval(in *metaInput) float64 {
 	switch n.code {
 	case opNum:
 		return n.num
 	case opRule:
-		if n.ref == nil {
+		r := n.ref
+		if r == nil {
 			return 0
 		}
-		return hit(n.ref)
+		if in.state[r.seq] == ruleKnown {
+			return in.vals[r.seq]
+		}
+		return in.value(r)
 	case opNot:
-		return b2f(n.left.eval(hit) == 0)
+		return b2f(n.left.eval(in) == 0)
 	case opNeg:
-		return -n.left.eval(hit)
+		return -n.left.eval(in)
 	case opAnd:
-		return b2f(n.left.eval(hit) != 0 && n.right.eval(hit) != 0)
+		return b2f(n.left.eval(in) != 0 && n.right.eval(in) != 0)
 	case opOr:
-		return b2f(n.left.eval(hit) != 0 || n.right.eval(hit) != 0)
+		return b2f(n.left.eval(in) != 0 || n.right.eval(in) != 0)
 	}
-	l, r := n.left.eval(hit), n.right.eval(hit)
+	l, r := n.left.eval(in), n.right.eval(in)
 	switch n.code {
 	case opAdd:
 		return l + r

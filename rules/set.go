@@ -488,30 +488,18 @@ func newUnions(rules []*Rule, lower bool) []union {
 
 func (s *Set) eval(m *filter.Message, p *plan, locate bool) []Hit {
 	t := s.prepare(m, p, locate)
-	const (
-		unknown uint8 = iota
-		running
-		known
-	)
-	state := make([]uint8, len(s.all))
-	vals := make([]float64, len(s.all)) // what meta rules see: 1, or the count of hits
+	in := &metaInput{state: make([]uint8, len(s.all)), vals: make([]float64, len(s.all))}
+	state, vals := in.state, in.vals
 	var hits []Hit
-	var value func(r *Rule) float64
-	hit := func(r *Rule) float64 {
-		if p.lazy {
-			return value(r)
-		}
-		return vals[r.seq]
-	}
-	value = func(r *Rule) float64 {
+	value := func(r *Rule) float64 {
 		switch state[r.seq] {
-		case known:
+		case ruleKnown:
 			return vals[r.seq]
-		case running:
+		case ruleRunning:
 			return 0 // a cycle; orderMetas drops them, so never reached
 		}
-		state[r.seq] = running
-		where, match, ok := r.eval(t, hit)
+		state[r.seq] = ruleRunning
+		where, match, ok := r.eval(t, in)
 		n := 0.0
 		if ok {
 			n = 1
@@ -522,8 +510,13 @@ func (s *Set) eval(m *filter.Message, p *plan, locate bool) []Hit {
 			sc[0], sc[1] = sc[0]*n, sc[1]*n
 			hits = append(hits, Hit{Rule: r, Score: sc[1], Scores: sc, Where: where, Match: match})
 		}
-		vals[r.seq], state[r.seq] = n, known
+		vals[r.seq], state[r.seq] = n, ruleKnown
 		return n
+	}
+	in.value = value
+	if !p.lazy {
+		// The plan runs every rule before the metas that read it.
+		in.value = func(r *Rule) float64 { return vals[r.seq] }
 	}
 	for _, r := range p.rules {
 		value(r)
@@ -878,13 +871,13 @@ func (s *Set) Score(name string) float64 { return s.score[name][1] }
 // Scores is a rule's score without and with Bayes.
 func (s *Set) Scores(name string) Scores { return s.score[name] }
 
-func (r *Rule) eval(t *target, hit func(*Rule) float64) (where, match string, ok bool) {
+func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 	if r.evalFn != nil {
 		return "eval", "", r.evalFn(t)
 	}
 	switch r.Kind {
 	case Meta:
-		v := r.meta.eval(hit)
+		v := r.meta.eval(in)
 		return "meta", "", v != 0
 	case Header:
 		return r.evalHeader(t)
