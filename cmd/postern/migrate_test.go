@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/postern/postern/internal/pgdb"
 	"github.com/postern/postern/internal/testutil"
 	"github.com/postern/postern/quarantine"
 )
@@ -89,5 +90,31 @@ func TestMigrateAndStorageURL(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(empty, quarantine.FileName)); err == nil {
 		t.Error("a command with [storage] url created a SQLite quarantine")
+	}
+}
+
+// The commands that only read a store create none in an empty database: check
+// runs without Bayes, quarantine list says there is no quarantine, as on SQLite,
+// and no table appears.
+func TestReadersCreateNoTables(t *testing.T) {
+	url := testutil.SharedPostgres(t).NewDatabase(t)
+	cfg, _, _ := policySetup(t)
+	dir := filepath.Dir(cfg)
+	pgCfg := filepath.Join(dir, "pg.toml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(pgCfg, append(b, fmt.Sprintf("[storage]\nurl = %q\n", url)...), 0o644)
+	msg := filepath.Join(dir, "m.eml")
+	os.WriteFile(msg, []byte("From: a@b.example\nSubject: hello\nMessage-ID: <m@b.example>\n\nhello\n"), 0o644)
+	empty := filepath.Join(dir, "empty")
+	if out, errOut, code := postern(t, "", "check", msg, "-c", pgCfg, "--data-dir", empty); code != 0 {
+		t.Errorf("check: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := postern(t, "", "quarantine", "list", "-c", pgCfg, "--data-dir", empty); code == 0 || !strings.Contains(errOut, "no quarantine at") {
+		t.Errorf("quarantine list on an empty database: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, store := range []string{"bayes", "quarantine", "greylist"} {
+		if ok, err := pgdb.Exists(context.Background(), url, store); err != nil || ok {
+			t.Errorf("after check and quarantine list, store %s exists: %v, %v", store, ok, err)
+		}
 	}
 }

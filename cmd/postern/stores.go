@@ -63,11 +63,14 @@ func storeAt(cfg config.Config, file string) string {
 	return filepath.Join(cfg.DataDir, file)
 }
 
-// storeExists reports whether a store was ever created. On PostgreSQL the tables are
-// created on first open, so an empty store stands for a missing one.
+// storeExists reports whether a store was ever created: its file, or on PostgreSQL
+// its row in postern_schema (asked without creating anything, pgdb.Exists).
 func storeExists(cfg config.Config, file string) bool {
 	if cfg.Storage.URL != "" {
-		return true
+		store := map[string]string{score.FileName: "bayes", quarantine.FileName: "quarantine", policy.GreylistFileName: "greylist"}[file]
+		ok, err := pgdb.Exists(context.Background(), cfg.Storage.URL, store)
+		// Unreachable, it "exists": opening it then reports why it cannot.
+		return ok || err != nil
 	}
 	_, err := os.Stat(filepath.Join(cfg.DataDir, file))
 	return err == nil

@@ -105,3 +105,30 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, store string, migrations [
 		return nil
 	})
 }
+
+// Exists says whether store's tables were made in the database at dsn (it has a
+// row in postern_schema), creating nothing: the commands that only read a store
+// (check, stats, quarantine list) must not create one by asking.
+func Exists(ctx context.Context, dsn, store string) (bool, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", Redact(dsn), err)
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", Redact(dsn), err)
+	}
+	defer conn.Close(ctx)
+	var ok bool
+	err = conn.QueryRow(ctx, `SELECT to_regclass('postern_schema') IS NOT NULL`).Scan(&ok)
+	if err != nil || !ok {
+		return false, err
+	}
+	err = conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM postern_schema WHERE store = $1)`, store).Scan(&ok)
+	return ok, err
+}
