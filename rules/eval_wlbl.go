@@ -297,34 +297,30 @@ func relayMatches(r relay, domain string) bool {
 	return rdns == domain || strings.HasSuffix(rdns, "."+domain)
 }
 
-// fromInWelcomelist is _check_from_in_welcomelist (1, -1 forged, 0), and
-// fromInDefaultWelcomelist _check_from_in_default_welcomelist.
+// fromInWelcomelist is _check_from_in_welcomelist: 1 when a sender address is
+// welcome (welcomelist_from, or welcomelist_from_rcvd through its relay), -1 when
+// one is on welcomelist_from_rcvd but came through another relay (forged), else 0.
 func (t *target) fromInWelcomelist() int {
-	if len(t.set.lists.addrs["welcomelist_from"]) == 0 && len(t.set.lists.rcvd["welcomelist_from_rcvd"]) == 0 {
-		return 0
-	}
-	found := 0
-	for _, a := range t.allFromAddrs() {
-		if t.set.lists.listed("welcomelist_from", a) {
-			return 1
-		}
-		switch t.welcomeRcvd("welcomelist_from_rcvd", a) {
-		case 1:
-			return 1
-		case -1:
-			found = -1
-		}
-	}
-	return found
+	return t.fromInLists("welcomelist_from", "welcomelist_from_rcvd")
 }
 
+// fromInDefaultWelcomelist is _check_from_in_default_welcomelist, the same with
+// def_welcomelist_from_rcvd only.
 func (t *target) fromInDefaultWelcomelist() int {
-	if len(t.set.lists.rcvd["def_welcomelist_from_rcvd"]) == 0 {
+	return t.fromInLists("", "def_welcomelist_from_rcvd")
+}
+
+func (t *target) fromInLists(plain, rcvd string) int {
+	l := &t.set.lists
+	if len(l.addrs[plain]) == 0 && len(l.rcvd[rcvd]) == 0 {
 		return 0
 	}
 	found := 0
 	for _, a := range t.allFromAddrs() {
-		switch t.welcomeRcvd("def_welcomelist_from_rcvd", a) {
+		if plain != "" && l.listed(plain, a) {
+			return 1
+		}
+		switch t.welcomeRcvd(rcvd, a) {
 		case 1:
 			return 1
 		case -1:
