@@ -144,7 +144,7 @@ const (
 // newDFA builds the automaton for a Go regex, or returns nil when its rune classes
 // are too many for small transition tables (the regexp is used then).
 func newDFA(goRe string) *dfa {
-	re, err := syntax.Parse(goRe, syntax.Perl)
+	re, err := parseRE(goRe)
 	if err != nil {
 		return nil
 	}
@@ -174,7 +174,7 @@ func dfaOf(re *syntax.Regexp) *dfa {
 // loosened form does not match is text the rule misses; the rest (rare) goes on to the
 // exact DFA. nil when the regex has no count to loosen.
 func newPrefilter(goRe string) *dfa {
-	re, err := syntax.Parse(goRe, syntax.Perl)
+	re, err := parseREMutable(goRe)
 	if err != nil || !loosenCounts(re) {
 		return nil
 	}

@@ -501,7 +501,7 @@ func build(name string, src ruleSource) (*Rule, error) {
 			src := "(?m)" + r.re.String()
 			if wholeCaseInsensitive(def) {
 				if cf, ok := caseFree(src); ok {
-					if _, err := syntax.Parse(cf, syntax.Perl); err == nil {
+					if _, err := parseRE(cf); err == nil {
 						r.lower, r.lowerSrc = true, cf
 					}
 				}
@@ -520,7 +520,7 @@ func build(name string, src ruleSource) (*Rule, error) {
 		if r.dfa = newDFA(src); r.dfa != nil {
 			r.pre = newPrefilter(src)
 		}
-		if re, err := syntax.Parse(src, syntax.Perl); err == nil {
+		if re, err := parseRE(src); err == nil {
 			r.oneLine = !spansLines(re)
 		}
 		if r.exact != nil && r.dfa != nil {

@@ -366,7 +366,7 @@ func wholeCaseInsensitive(pattern string) bool {
 // rules, most of which are /…/i, this is the larger part of the time. It reports false
 // when the regex has nothing case-insensitive.
 func caseFree(goRe string) (string, bool) {
-	re, err := syntax.Parse(goRe, syntax.Perl)
+	re, err := parseREMutable(goRe)
 	if err != nil {
 		return "", false
 	}
@@ -397,14 +397,32 @@ func caseFree(goRe string) (string, bool) {
 // text is decoded characters, where those branches can never match, and they make the
 // regex much slower. It reports false when it changed nothing.
 func pruneByteSequences(goRe string) (string, bool) {
-	re, err := syntax.Parse(goRe, syntax.Perl)
-	if err != nil {
-		return goRe, false
+	re, err := parseRE(goRe)
+	if err != nil || !hasByteSequence(re) {
+		return goRe, false // most rules: the shared tree, not copied
 	}
+	re = copyRE(re)
 	if !prune(re) {
 		return goRe, false
 	}
 	return reString(re), true
+}
+
+// hasByteSequence says whether prune would drop a branch somewhere in re.
+func hasByteSequence(re *syntax.Regexp) bool {
+	if re.Op == syntax.OpAlternate {
+		for _, sub := range re.Sub {
+			if isByteSequence(sub) {
+				return true
+			}
+		}
+	}
+	for _, sub := range re.Sub {
+		if hasByteSequence(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 func prune(re *syntax.Regexp) bool {
@@ -486,7 +504,7 @@ func isByteSequence(re *syntax.Regexp) bool {
 // one (an alternation gives one per branch), or nil when there is no such set. They are
 // the prefilter: a rule's regex runs only on texts that contain one of them.
 func requiredLiterals(goRe string) []string {
-	re, err := syntax.Parse(goRe, syntax.Perl)
+	re, err := parseRE(goRe)
 	if err != nil {
 		return nil
 	}

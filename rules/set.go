@@ -68,6 +68,7 @@ func (s *Set) OperatorScore(name string) (float64, bool) {
 // SpamAssassin's stock rules where the system has them (FindStock). Problems with
 // Warning false are errors: a caller reloading keeps its old set.
 func Load(paths ...string) (*Set, []Problem) {
+	defer forgetParses()
 	p := newParser()
 	for _, path := range paths {
 		switch path {
@@ -446,7 +447,7 @@ func newUnions(rules []*Rule, lower bool) []union {
 		// A rule whose matches can be a character or three (\S, ^\s*\S, e)
 		// matches nearly every paragraph: in a union, it would make the union
 		// match there too, and its partners run for nothing.
-		if sr, err := syntax.Parse(r.source(lower), syntax.Perl); err == nil {
+		if sr, err := parseRE(r.source(lower)); err == nil {
 			if lo, _ := runeLengths(sr); lo >= unionMinRunes {
 				mine = append(mine, r)
 			}
@@ -459,7 +460,7 @@ func newUnions(rules []*Rule, lower bool) []union {
 		}
 		alt := &syntax.Regexp{Op: syntax.OpAlternate}
 		for _, r := range rs {
-			re, err := syntax.Parse(r.source(lower), syntax.Perl)
+			re, err := parseREMutable(r.source(lower))
 			if err != nil {
 				alt = nil
 				break
@@ -620,7 +621,7 @@ func (r *Rule) prepareCount() {
 	if r.maxHits == 0 || r.exact != nil || src == "" || r.dfa == nil {
 		return
 	}
-	sr, err := syntax.Parse(src, syntax.Perl)
+	sr, err := syntax.Parse(src, syntax.Perl) // after loading: not cached
 	if err != nil {
 		return
 	}
