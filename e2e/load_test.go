@@ -38,6 +38,10 @@ var (
 	// messages at a set rate (open loop, with -load.c clients enough to keep up)
 	// instead of as fast as the setup takes them.
 	loadRate = flag.Float64("load.rate", 0, "load test: offer this many messages a second (0: as fast as each setup takes them)")
+	// A daemon that has run a while has built its caches (postern: the DFAs'
+	// states, the regexps compiled on first use); a warm-up before the measured
+	// messages gives that steady state, for every setup alike.
+	loadWarm = flag.Int("load.warm", 0, "load test: messages sent through each setup before the measured ones (not counted)")
 )
 
 // loadResult is one setup's run.
@@ -67,9 +71,9 @@ func TestLoad(t *testing.T) {
 	send := samples[len(train):]
 
 	var results []loadResult
-	results = append(results, runLoad(t, "Postfix, no milter", "", nil, send))
+	results = append(results, runLoad(t, "Postfix, no milter", "", nil, send, nil))
 	trivial := trivialMilter(t)
-	results = append(results, runLoad(t, "Postfix + trivial milter", "smtpd_milters = inet:"+trivial+"\nmilter_default_action = tempfail\n", nil, send))
+	results = append(results, runLoad(t, "Postfix + trivial milter", "smtpd_milters = inet:"+trivial+"\nmilter_default_action = tempfail\n", nil, send, nil))
 	results = append(results, runPostern(t, train, send))
 	if *loadPeers {
 		results = append(results, runRspamd(t, train, send), runSpamassMilter(t, train, send), runClamavMilter(t, send))
@@ -80,8 +84,8 @@ func TestLoad(t *testing.T) {
 	if *loadRate > 0 {
 		offered = fmt.Sprintf("offered at %.0f a second", *loadRate)
 	}
-	fmt.Fprintf(&report, "\nLoad test: %d corpus messages per setup, %s, %d clients, Bayes trained on %d (scripts/loadtest -load.n %d -load.c %d -load.train %d -load.rate %g -load.peers=%v)\n\n",
-		*loadN, offered, *loadC, len(train), *loadN, *loadC, len(train), *loadRate, *loadPeers)
+	fmt.Fprintf(&report, "\nLoad test: %d corpus messages per setup, %s, %d clients, Bayes trained on %d (scripts/loadtest -load.n %d -load.c %d -load.train %d -load.rate %g -load.warm %d -load.peers=%v)\n\n",
+		*loadN, offered, *loadC, len(train), *loadN, *loadC, len(train), *loadRate, *loadWarm, *loadPeers)
 	fmt.Fprintf(&report, "| setup | msg/s | p50 | p99 | delivered | rejected | tempfailed | filter CPU/msg | filter memory¹ |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		cpu, rss := "", ""
@@ -163,7 +167,6 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 	daemon := testutil.StartDaemon(t, bin, milterAddr, args...)
 	snippet := strings.Replace(testutil.MilterSnippet(t, "../docs/postfix.md"), "inet:127.0.0.1:8895", "inet:"+milterAddr, 1)
 	pid := daemon.Cmd.Process.Pid
-	cpu0 := procCPU(pid)
 	var qs *quarantine.SQLite // opened at the first reject: serve creates the file
 	defer func() {
 		if qs != nil {
@@ -179,8 +182,7 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 		}
 		_, err := qs.Get(context.Background(), ref)
 		return err == nil
-	}, send)
-	r.cpuPerMsg = (procCPU(pid) - cpu0) / time.Duration(max(r.sent, 1))
+	}, send, func() time.Duration { return procCPU(pid) })
 	r.peakRSS = procHWM(pid)
 	if *loadProf != "" {
 		daemon.Stop(30 * time.Second) // writes the profile
@@ -188,13 +190,22 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 	return r
 }
 
-// runLoad starts a Postfix with milterLines relaying to a fresh sink, sends *loadN
-// messages from send with *loadC clients, waits for the deliveries and balances
-// the books. kept, when set, says whether a postern reference is in the quarantine.
-func runLoad(t *testing.T, name, milterLines string, kept func(ref string) bool, send []corpus.Sample) loadResult {
+// runLoad starts a Postfix with milterLines relaying to a fresh sink, sends
+// *loadWarm messages from the end of send first when asked, then *loadN messages
+// from send with *loadC clients, waits for the deliveries and balances the books.
+// kept, when set, says whether a postern reference is in the quarantine; cpu, when
+// set, reads the filter's CPU time, taken around the measured messages only.
+func runLoad(t *testing.T, name, milterLines string, kept func(ref string) bool, send []corpus.Sample, cpu func() time.Duration) loadResult {
 	sink := testutil.StartSink(t)
 	pf := testutil.StartPostfix(t, milterLines, sink.Addr)
 	r := loadResult{name: name, sent: *loadN}
+	if w := min(*loadWarm, len(send)-*loadN); w > 0 {
+		warmUp(t, pf.SMTPAddr, send[len(send)-w:])
+	}
+	var cpu0 time.Duration
+	if cpu != nil {
+		cpu0 = cpu()
+	}
 	type outcome struct {
 		code int
 		text string
@@ -233,6 +244,9 @@ func runLoad(t *testing.T, name, milterLines string, kept func(ref string) bool,
 	close(jobs)
 	wg.Wait()
 	r.seconds = time.Since(start).Seconds()
+	if cpu != nil {
+		r.cpuPerMsg = (cpu() - cpu0) / time.Duration(max(r.sent, 1))
+	}
 
 	accepted := map[string]bool{}
 	var lats []time.Duration
@@ -265,6 +279,9 @@ func runLoad(t *testing.T, name, milterLines string, kept func(ref string) bool,
 	seen := map[string]int{}
 	for _, m := range sink.Messages() {
 		id := loadID(m.Data)
+		if strings.HasPrefix(id, "warm-") {
+			continue // warm-up messages are not in the books
+		}
 		seen[id]++
 		if !accepted[id] {
 			r.extra++
@@ -285,6 +302,31 @@ func runLoad(t *testing.T, name, milterLines string, kept func(ref string) bool,
 	}
 	r.delivered = len(accepted) - r.missing
 	return r
+}
+
+// warmUp sends messages as fast as *loadC clients take them, and waits for the
+// answers; what becomes of them is not counted.
+func warmUp(t *testing.T, smtpAddr string, msgs []corpus.Sample) {
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < *loadC; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				if raw, err := os.ReadFile(msgs[i].Path); err == nil {
+					submit(smtpAddr, "load@example.org", []string{"user@example.com"},
+						append([]byte(fmt.Sprintf("X-Load-Id: warm-%d\r\n", i)), mbox.StripFrom(raw)...))
+				}
+			}
+		}()
+	}
+	for i := range msgs {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	t.Logf("warm-up: %d messages sent", len(msgs))
 }
 
 func loadID(data string) string {

@@ -146,10 +146,9 @@ func runSpamassMilter(t *testing.T, train, send []corpus.Sample) loadResult {
 	startBackground(t, "spamass-milter", "-p", fmt.Sprintf("inet:%d@127.0.0.1", milterPort), "-r", "15", "-m",
 		"--", "-d", "127.0.0.1", "-p", strconv.Itoa(spamdPort))
 	testutil.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", milterPort), 30*time.Second)
-	cpu0 := procTreeCPU(spamd.Process.Pid)
 	r := runLoad(t, "Postfix + spamass-milter + spamd (rules, Bayes)",
-		fmt.Sprintf("smtpd_milters = inet:127.0.0.1:%d\nmilter_default_action = tempfail\n", milterPort), nil, send)
-	r.cpuPerMsg = (procTreeCPU(spamd.Process.Pid) - cpu0) / time.Duration(max(r.sent, 1))
+		fmt.Sprintf("smtpd_milters = inet:127.0.0.1:%d\nmilter_default_action = tempfail\n", milterPort), nil, send,
+		func() time.Duration { return procTreeCPU(spamd.Process.Pid) })
 	r.peakRSS = procTreePSS(spamd.Process.Pid)
 	return r
 }
@@ -168,10 +167,9 @@ func runClamavMilter(t *testing.T, send []corpus.Sample) loadResult {
 	os.WriteFile(confPath, []byte(conf), 0o644)
 	m := startBackground(t, "clamav-milter", "-c", confPath)
 	testutil.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", port), 30*time.Second)
-	cpu0 := procCPU(m.Process.Pid)
 	r := runLoad(t, "Postfix + clamav-milter (viruses only)",
-		fmt.Sprintf("smtpd_milters = inet:127.0.0.1:%d\nmilter_default_action = tempfail\n", port), nil, send)
-	r.cpuPerMsg = (procCPU(m.Process.Pid) - cpu0) / time.Duration(max(r.sent, 1))
+		fmt.Sprintf("smtpd_milters = inet:127.0.0.1:%d\nmilter_default_action = tempfail\n", port), nil, send,
+		func() time.Duration { return procCPU(m.Process.Pid) })
 	r.peakRSS = procHWM(m.Process.Pid)
 	return r
 }
@@ -241,9 +239,8 @@ func runRspamd(t *testing.T, train, send []corpus.Sample) loadResult {
 			paths = paths[n:]
 		}
 	}
-	cpu0 := procTreeCPU(rspamd.Process.Pid)
-	r := runLoad(t, "Postfix + rspamd milter (rules, Bayes)", "smtpd_milters = inet:127.0.0.1:11332\nmilter_default_action = tempfail\n", nil, send)
-	r.cpuPerMsg = (procTreeCPU(rspamd.Process.Pid) - cpu0) / time.Duration(max(r.sent, 1))
+	r := runLoad(t, "Postfix + rspamd milter (rules, Bayes)", "smtpd_milters = inet:127.0.0.1:11332\nmilter_default_action = tempfail\n", nil, send,
+		func() time.Duration { return procTreeCPU(rspamd.Process.Pid) })
 	r.peakRSS = procTreePSS(rspamd.Process.Pid)
 	return r
 }
