@@ -24,11 +24,27 @@ var loadPeers = flag.Bool("load.peers", false, "load test: also run rspamd, spam
 // procTreeCPU is the CPU time of pid and its live descendants (spamd's children are
 // never reaped while it runs, so the parent's own counters miss them).
 func procTreeCPU(pid int) time.Duration {
-	total := procCPU(pid)
+	// With the CPU of the children each process has reaped: spamd replaces its
+	// children every 200 messages, and their time would go with them.
+	total := procCPU(pid) + procReapedCPU(pid)
 	for _, c := range children(pid) {
 		total += procTreeCPU(c)
 	}
 	return total
+}
+
+// procReapedCPU is the user and system CPU time of a process's children that it
+// has waited for (cutime and cstime, Linux).
+func procReapedCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	cut, _ := strconv.ParseInt(f[13], 10, 64)
+	cst, _ := strconv.ParseInt(f[14], 10, 64)
+	return time.Duration(cut+cst) * time.Second / 100 // USER_HZ
 }
 
 // children lists the live processes whose parent is pid (Linux).
