@@ -493,12 +493,15 @@ func build(name string, src ruleSource) (*Rule, error) {
 			r.MIME = true
 		}
 	default:
-		if r.re, r.lits, r.exact, r.exactAll, err = ruleRegex(def); err != nil {
+		var reSrc string
+		if reSrc, r.lits, r.exact, r.exactAll, err = ruleRegex(def); err != nil {
 			return nil, err
 		}
+		// Compiled when first asked for (Rule.regexp): the DFAs answer most rules.
+		r.reSrc = reSrc
 		if src.kind == Body || src.kind == Rawbody || src.kind == Full {
 			// Text is matched as a whole, with ^ and $ at each line (docs/rules.md).
-			src := "(?m)" + r.re.String()
+			src := "(?m)" + reSrc
 			if wholeCaseInsensitive(def) {
 				if cf, ok := caseFree(src); ok {
 					if _, err := parseRE(cf); err == nil {
@@ -506,14 +509,10 @@ func build(name string, src ruleSource) (*Rule, error) {
 					}
 				}
 			}
-			if r.lower {
-				// The DFAs answer; the regexps are compiled only when asked for
-				// (postern rules test saying what matched, a DFA that gave up):
-				// the memory of ~1,500 regexps each way is saved.
-				r.re, r.reSrc = nil, src
-			} else {
-				r.re = regexp.MustCompile(src)
-			}
+			// The DFAs answer; the regexps are compiled only when asked for
+			// (postern rules test saying what matched, a DFA that gave up): the
+			// memory of ~1,500 regexps each way is saved.
+			r.reSrc = src
 		}
 	}
 	if src := r.source(r.lower); src != "" {
@@ -632,7 +631,7 @@ func parseHeaderRule(r *Rule, def string) error {
 		pat = strings.TrimSpace(pat[:i])
 	}
 	var err error
-	r.re, r.lits, r.exact, r.exactAll, err = ruleRegex(pat)
+	r.reSrc, r.lits, r.exact, r.exactAll, err = ruleRegex(pat)
 	return err
 }
 

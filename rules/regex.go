@@ -20,27 +20,37 @@ import (
 // as unsupported: the rule is skipped, never half-translated. RE2 keeps every rule
 // linear in the input, so a hostile message cannot stall the filter.
 func perlRegex(s string) (*regexp.Regexp, []string, error) {
-	s = latin1(strings.TrimSpace(s))
-	body, flags, err := splitDelims(s)
+	src, lits, err := perlSource(s)
 	if err != nil {
 		return nil, nil, err
 	}
+	return regexp.MustCompile(src), lits, nil // it parsed: it compiles
+}
+
+// perlSource is perlRegex without compiling: the Go regex, checked by parsing it,
+// and its literals. Rules compile theirs when first asked (Rule.regexp): most never
+// are, since their DFAs answer, and compiling them all was a tenth of the start-up.
+func perlSource(s string) (string, []string, error) {
+	s = latin1(strings.TrimSpace(s))
+	body, flags, err := splitDelims(s)
+	if err != nil {
+		return "", nil, err
+	}
 	goRe, err := translate(body, flags, modeRE2)
 	if err != nil {
-		return nil, nil, err
+		return "", nil, err
 	}
 	if pruned, ok := pruneByteSequences(goRe); ok {
 		goRe = pruned
 	}
-	re, err := regexp.Compile(goRe)
-	if err != nil {
+	if _, err := parseRE(goRe); err != nil {
 		var se *syntax.Error
 		if errors.As(err, &se) && (se.Code == syntax.ErrInvalidRepeatSize || se.Code == syntax.ErrLarge || se.Code == syntax.ErrNestingDepth) {
-			return nil, nil, unsupportedRE2("repetition too large for RE2 (" + se.Expr + ")")
+			return "", nil, unsupportedRE2("repetition too large for RE2 (" + se.Expr + ")")
 		}
-		return nil, nil, fmt.Errorf("regex %s: %v", s, err)
+		return "", nil, fmt.Errorf("regex %s: %v", s, err)
 	}
-	return re, requiredLiterals(goRe), nil
+	return goRe, requiredLiterals(goRe), nil
 }
 
 func splitDelims(s string) (body, flags string, err error) {
@@ -650,35 +660,35 @@ var posixClasses = map[string]string{
 // exactTimeout bounds one backtracking match.
 const exactTimeout = 20 * time.Millisecond
 
-// ruleRegex is perlRegex for a rule: when RE2 cannot run the pattern, also the
+// ruleRegex is perlSource for a rule: when RE2 cannot run the pattern, also the
 // exact form, anchored (\G) and not (both nil when RE2 can), and the relaxed
-// form in place of the RE2 expression.
-func ruleRegex(s string) (re *regexp.Regexp, lits []string, anchored, exact *regexp2.Regexp, err error) {
-	re, lits, err = perlRegex(s)
+// form's source in place of the RE2 expression's.
+func ruleRegex(s string) (src string, lits []string, anchored, exact *regexp2.Regexp, err error) {
+	src, lits, err = perlSource(s)
 	var u ErrUnsupported
 	if err == nil || !errors.As(err, &u) || !u.RE2 {
-		return re, lits, nil, nil, err
+		return src, lits, nil, nil, err
 	}
 	s = latin1(strings.TrimSpace(s))
 	body, flags, derr := splitDelims(s)
 	if derr != nil {
-		return nil, nil, nil, nil, err
+		return "", nil, nil, nil, err
 	}
 	exactSrc, xerr := translate(body, flags, modeExact)
 	if xerr != nil {
-		return nil, nil, nil, nil, err
+		return "", nil, nil, nil, err
 	}
 	exactSrc = possessive(exactSrc)
 	if exact, xerr = regexp2.Compile(exactSrc, regexp2.None); xerr == nil {
 		anchored, xerr = regexp2.Compile(`\G(?:`+exactSrc+`)`, regexp2.None)
 	}
 	if xerr != nil {
-		return nil, nil, nil, nil, ErrUnsupported{What: u.What + ", and the backtracking engine rejects it: " + firstLineOf(xerr.Error()), RE2: true}
+		return "", nil, nil, nil, ErrUnsupported{What: u.What + ", and the backtracking engine rejects it: " + firstLineOf(xerr.Error()), RE2: true}
 	}
 	exact.MatchTimeout, anchored.MatchTimeout = exactTimeout, exactTimeout
 	relaxedSrc, rerr := translate(body, flags, modeRelaxed)
 	if rerr != nil {
-		return nil, nil, nil, nil, err
+		return "", nil, nil, nil, err
 	}
 	if pruned, ok := pruneByteSequences(relaxedSrc); ok {
 		relaxedSrc = pruned
@@ -725,10 +735,11 @@ func ruleRegex(s string) (re *regexp.Regexp, lits []string, anchored, exact *reg
 			}
 		}
 		if rerr != nil {
-			return nil, nil, nil, nil, err
+			return "", nil, nil, nil, err
 		}
 	}
-	return relaxed, requiredLiterals(relaxedSrc), anchored, exact, nil
+	_ = relaxed // compiled above only to learn whether RE2 takes it
+	return relaxedSrc, requiredLiterals(relaxedSrc), anchored, exact, nil
 }
 
 var reBoundedRepeat = regexp.MustCompile(`\{\d+(?:,\d*)?\}`)
