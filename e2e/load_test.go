@@ -339,17 +339,31 @@ func loadID(data string) string {
 }
 
 // procCPU is a process's user and system CPU time so far (Linux).
-func procCPU(pid int) time.Duration {
+func procCPU(pid int) time.Duration { return statTicks(pid, 11, 12) }
+
+// statTicks sums fields of /proc/PID/stat counted in clock ticks, numbered from the
+// field after the command name (utime 11, stime 12, cutime 13, cstime 14).
+func statTicks(pid int, fields ...int) time.Duration {
+	f := statFields(pid)
+	var n int64
+	for _, i := range fields {
+		if i < len(f) {
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			n += v
+		}
+	}
+	return time.Duration(n) * time.Second / 100 // USER_HZ
+}
+
+// statFields are the fields of /proc/PID/stat after the command name in
+// parentheses (state first, then ppid, ...); nil when the process is gone.
+func statFields(pid int) []string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return nil
 	}
-	// Fields after the command name in parentheses; utime and stime are 14 and 15.
 	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
 }
 
 // procHWM is a process's peak resident memory (Linux).

@@ -35,17 +35,7 @@ func procTreeCPU(pid int) time.Duration {
 
 // procReapedCPU is the user and system CPU time of a process's children that it
 // has waited for (cutime and cstime, Linux).
-func procReapedCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	cut, _ := strconv.ParseInt(f[13], 10, 64)
-	cst, _ := strconv.ParseInt(f[14], 10, 64)
-	return time.Duration(cut+cst) * time.Second / 100 // USER_HZ
-}
+func procReapedCPU(pid int) time.Duration { return statTicks(pid, 13, 14) }
 
 // children lists the live processes whose parent is pid (Linux).
 func children(pid int) []int {
@@ -56,12 +46,10 @@ func children(pid int) []int {
 		if err != nil || child == pid {
 			continue
 		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
-		if err != nil {
+		f := statFields(child)
+		if len(f) < 2 {
 			continue
 		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
 		if ppid, _ := strconv.Atoi(f[1]); ppid == pid {
 			out = append(out, child)
 		}
