@@ -158,18 +158,24 @@ func (t *target) bodyFreemails() (map[string]bool, bool) {
 }
 
 // allFromAddrs is SpamAssassin's all_from_addrs: every address that says who sent it.
+// Several evals ask (free mail, the welcome and address lists): computed once.
 func (t *target) allFromAddrs() []string {
-	if len(t.header.Values("Resent-From")) > 0 {
-		return lowerAll(t.addresses("Resent-From"))
+	if t.fromAddrs != nil {
+		return t.fromAddrs
 	}
 	var out []string
-	for _, f := range []string{"From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From"} {
-		out = append(out, t.addresses(f)...)
+	if len(t.header.Values("Resent-From")) > 0 {
+		out = t.addresses("Resent-From")
+	} else {
+		for _, f := range []string{"From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From"} {
+			out = append(out, t.addresses(f)...)
+		}
+		if e := t.envelopeFrom(); e != "" {
+			out = append(out, e)
+		}
 	}
-	if e := t.envelopeFrom(); e != "" {
-		out = append(out, e)
-	}
-	return lowerAll(out)
+	t.fromAddrs = append(lowerAll(out), []string{}...) // non-nil when empty: computed
+	return t.fromAddrs
 }
 
 func lowerAll(s []string) []string {

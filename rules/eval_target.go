@@ -28,6 +28,9 @@ type evalCache struct {
 	uppercase      float64
 	base64LenDone  bool
 	base64Len      int
+	fromAddrs      []string        // allFromAddrs, once computed (nil: not yet)
+	toAddrs        []string        // allToAddrs, likewise
+	uriListed      map[string]bool // the URI host lists a link is on, once computed
 	rawTextDone    bool
 	rawTextCache   string
 	altDiffDone    bool

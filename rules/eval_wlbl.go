@@ -187,6 +187,13 @@ func (l *lists) anyListed(list string, addrs []string) bool {
 // message, else the recipients the first three Received lines name ("for
 // <x@y>;") and those of the recipient headers.
 func (t *target) allToAddrs() []string {
+	if t.toAddrs == nil {
+		t.toAddrs = append(t.readToAddrs(), []string{}...) // non-nil when empty: computed
+	}
+	return t.toAddrs
+}
+
+func (t *target) readToAddrs() []string {
 	var resent []string
 	for _, f := range []string{"Resent-To", "Resent-Cc"} {
 		if a := t.addresses(f); len(a) > 0 {
@@ -359,13 +366,21 @@ func (t *target) mailfromMatchesRcvd() bool {
 	return false
 }
 
-// uriHostListed is _check_uri_host_listed for one list: whether a host of the
-// message's links (not mailto:), or a domain above it, is on the list, the most
-// specific entry deciding ("!host" excludes).
+// uriHostListed is check_uri_host_listed: whether a host of the message's links
+// (not mailto:), or a domain above it, is on the list, the most specific entry
+// deciding ("!host" excludes). As _check_uri_host_listed, one pass over the links
+// answers for every list.
 func (t *target) uriHostListed(list string) bool {
-	hosts := t.set.lists.uriHosts[list]
-	if len(hosts) == 0 {
-		return false
+	if t.uriListed == nil {
+		t.uriListed = t.readURIListed()
+	}
+	return t.uriListed[list]
+}
+
+func (t *target) readURIListed() map[string]bool {
+	out := map[string]bool{}
+	if len(t.set.lists.uriHosts) == 0 {
+		return out
 	}
 	for _, u := range t.uris {
 		h := uriHost(u)
@@ -384,16 +399,16 @@ func (t *target) uriHostListed(list string) bool {
 				d = rest
 			}
 		}
-		for _, k := range keys {
-			if v, ok := hosts[k]; ok {
-				if v {
-					return true
+		for list, hosts := range t.set.lists.uriHosts {
+			for _, k := range keys {
+				if v, ok := hosts[k]; ok {
+					out[list] = out[list] || v
+					break
 				}
-				break
 			}
 		}
 	}
-	return false
+	return out
 }
 
 // uriHost is the lower-case host of a link, "" for mailto: and what has none.

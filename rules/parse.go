@@ -80,8 +80,10 @@ type Rule struct {
 	seq       int            // index in its set's all
 	maxHits   int            // tflags multiple: matches counted up to this; 0 not multiple
 
-	// How often the relaxed form of a backtracking rule matched, and whether it
-	// is skipped for that (noteRelaxed).
+	// For a backtracking rule whose exact form starts with a word (leadWord):
+	// how often its relaxed form matched, and whether it is skipped for that
+	// (noteRelaxed).
+	leadWord                  bool
 	relaxedTries, relaxedHits atomic.Int32
 	exactOnly                 atomic.Bool
 
@@ -515,6 +517,7 @@ func build(name string, src ruleSource) (*Rule, error) {
 			r.reSrc = src
 		}
 	}
+	r.leadWord = r.exactAll != nil && leadingLiteral(r.exactAll.String())
 	if src := r.source(r.lower); src != "" {
 		if r.dfa = newDFA(src); r.dfa != nil {
 			r.pre = newPrefilter(src)

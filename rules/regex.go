@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -420,19 +421,14 @@ func pruneByteSequences(goRe string) (string, bool) {
 
 // hasByteSequence says whether prune would drop a branch somewhere in re.
 func hasByteSequence(re *syntax.Regexp) bool {
-	if re.Op == syntax.OpAlternate {
-		for _, sub := range re.Sub {
-			if isByteSequence(sub) {
-				return true
-			}
-		}
-	}
-	for _, sub := range re.Sub {
-		if hasByteSequence(sub) {
-			return true
-		}
-	}
-	return false
+	return anyNode(re, func(n *syntax.Regexp) bool {
+		return n.Op == syntax.OpAlternate && slices.ContainsFunc(n.Sub, isByteSequence)
+	})
+}
+
+// anyNode says whether some node of re (re itself included) satisfies f.
+func anyNode(re *syntax.Regexp, f func(*syntax.Regexp) bool) bool {
+	return f(re) || slices.ContainsFunc(re.Sub, func(sub *syntax.Regexp) bool { return anyNode(sub, f) })
 }
 
 func prune(re *syntax.Regexp) bool {

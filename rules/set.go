@@ -695,17 +695,7 @@ func isAssertion(re *syntax.Regexp) bool {
 }
 
 // hasAssertion reports whether a regex tests the context of a place (^, $, \b).
-func hasAssertion(re *syntax.Regexp) bool {
-	if isAssertion(re) {
-		return true
-	}
-	for _, sub := range re.Sub {
-		if hasAssertion(sub) {
-			return true
-		}
-	}
-	return false
-}
+func hasAssertion(re *syntax.Regexp) bool { return anyNode(re, isAssertion) }
 
 // runeLengths are the least and most runes a regex's matches have (hi -1: no bound).
 func runeLengths(re *syntax.Regexp) (lo, hi int) {
@@ -1060,11 +1050,11 @@ func (r *Rule) matches(t *target, s string) bool {
 	if !decided {
 		m = r.regexpFor(r.lower).MatchString(s)
 	}
-	if r.exact != nil {
+	if r.leadWord {
 		r.noteRelaxed(m)
-		if m {
-			m = r.matchExact(t, s)
-		}
+	}
+	if m && r.exact != nil {
+		m = r.matchExact(t, s)
 	}
 	return m
 }
@@ -1078,11 +1068,13 @@ func (r *Rule) matches(t *target, s string) bool {
 // also among the largest, a megabyte of transitions that misses the CPU's caches.
 // The answers are the same either way; only the work differs.
 func (r *Rule) noteRelaxed(matched bool) {
-	n := r.relaxedTries.Add(1)
+	if r.relaxedTries.Load() >= relaxedSample {
+		return // decided: no more writes to counters every core shares
+	}
 	if matched {
 		r.relaxedHits.Add(1)
 	}
-	if n == relaxedSample && 2*r.relaxedHits.Load() >= relaxedSample && leadingLiteral(r.exactAll.String()) {
+	if r.relaxedTries.Add(1) == relaxedSample && 2*r.relaxedHits.Load() >= relaxedSample {
 		r.exactOnly.Store(true)
 	}
 }

@@ -42,18 +42,9 @@ type Options struct {
 
 // Open connects a pool to the database at dsn and applies store's migrations.
 func Open(ctx context.Context, dsn, store string, o Options, migrations []string) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := poolConfig(dsn, o)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Redact(dsn), err)
-	}
-	if !strings.Contains(dsn, "pool_max_conns") && o.MaxConns > 0 {
-		cfg.MaxConns = o.MaxConns
-	}
-	if o.AsyncCommit {
-		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
-	}
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+		return nil, err
 	}
 	// A node that lost the database gets its connections back by itself: a broken
 	// one is dropped when it fails, and idle ones are checked before use.
@@ -69,6 +60,25 @@ func Open(ctx context.Context, dsn, store string, o Options, migrations []string
 		return nil, fmt.Errorf("%s: %w", Redact(dsn), err)
 	}
 	return pool, nil
+}
+
+// poolConfig reads dsn with Postern's defaults: the pool size of o unless the URL
+// sets pool_max_conns, and a connect timeout of 5 s unless it sets one.
+func poolConfig(dsn string, o Options) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Redact(dsn), err)
+	}
+	if !strings.Contains(dsn, "pool_max_conns") && o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
+	}
+	if o.AsyncCommit {
+		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	return cfg, nil
 }
 
 // migrate applies migrations[v:] where v is the store's version, in one transaction
@@ -110,16 +120,13 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, store string, migrations [
 // row in postern_schema), creating nothing: the commands that only read a store
 // (check, stats, quarantine list) must not create one by asking.
 func Exists(ctx context.Context, dsn, store string) (bool, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := poolConfig(dsn, Options{})
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", Redact(dsn), err)
-	}
-	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = 5 * time.Second
+		return false, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig) // one connection, no pool
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", Redact(dsn), err)
 	}
