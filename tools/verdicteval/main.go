@@ -61,6 +61,7 @@ func main() {
 	doFit := flag.Bool("fit", false, "with -from: fit the class on the rules' points and the Bayes log-odds (logistic regression) and print how many rule points a unit of log-odds is worth")
 	required := flag.Float64("required", 5, "with -from: required_score for rescored verdicts; given, every run read is judged again at it")
 	reject := flag.Float64("reject", 15, "with -from: reject_score for rescored verdicts; given, every run read is judged again at it")
+	rescores := flag.String("score", "", "with -from: also report Postern's runs with these rules scored anew, `RULE=POINTS,...` (the tests' points summed again: what changing those score lines would have decided)")
 	why := flag.Int("why", 0, "with -from: list the `N` tests that most often hit the ham each run flags")
 	compare := flag.Int("compare", 0, "with -from: compare Postern's runs with SpamAssassin's of the same kind rule by rule, the `N` rules that differ on most messages, and the N rules SpamAssassin scores spam with that Postern's run lacks")
 	flag.Parse()
@@ -101,6 +102,15 @@ func main() {
 			report(list, runFolds, r)
 			if *why > 0 {
 				flaggedHam(list, r, *why)
+			}
+			if *rescores != "" && strings.HasPrefix(r.name, "Postern") {
+				scores, err := parseScores(*rescores)
+				if err != nil {
+					fatal(err)
+				}
+				rr := rescoreRules(r, scores, *required, *reject)
+				all = append(all, rr)
+				report(list, runFolds, rr)
 			}
 			hasBayes := false
 			for _, res := range r.results {

@@ -87,6 +87,47 @@ func rescore(r *run, pt score.Points, required, reject float64) *run {
 	return out
 }
 
+// rescoreRules is r with some rules scored anew (scores, by name), judged at the
+// thresholds: a verdict's score is the sum of its tests' points, so what a changed
+// score line would have decided needs no new run.
+func rescoreRules(r *run, scores map[string]float64, required, reject float64) *run {
+	names := make([]string, 0, len(scores))
+	for n, v := range scores {
+		names = append(names, fmt.Sprintf("%s=%g", n, v))
+	}
+	sort.Strings(names)
+	out := &run{name: r.name + ", " + strings.Join(names, " "), results: map[int]result{}}
+	for i, res := range r.results {
+		sum := 0.0
+		for _, t := range res.tests {
+			name, v, _ := strings.Cut(t, "=")
+			x, ok := scores[name]
+			if !ok {
+				x, _ = strconv.ParseFloat(v, 64)
+			}
+			sum += x
+		}
+		res.score = sum
+		res.flagged, res.rejected = sum >= required, sum >= reject
+		out.results[i] = res
+	}
+	return out
+}
+
+// parseScores reads -score's RULE=POINTS,... list.
+func parseScores(spec string) (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, kv := range strings.Split(spec, ",") {
+		name, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		x, err := strconv.ParseFloat(v, 64)
+		if !ok || name == "" || err != nil {
+			return nil, fmt.Errorf("-score %q: want RULE=POINTS,...", kv)
+		}
+		out[name] = x
+	}
+	return out, nil
+}
+
 // fit is a logistic regression of the class on the rules' points and the Bayes
 // log-odds (clipped to ±12), lightly regularised: the ratio of their weights is how
 // many rule points one unit of log-odds is worth.
