@@ -206,43 +206,8 @@ func runLoad(t *testing.T, name, milterLines string, kept func(ref string) bool,
 	if cpu != nil {
 		cpu0 = cpu()
 	}
-	type outcome struct {
-		code int
-		text string
-		lat  time.Duration
-	}
-	outcomes := make([]outcome, *loadN)
-	jobs := make(chan int)
-	var wg sync.WaitGroup
 	start := time.Now()
-	for w := 0; w < *loadC; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				raw, err := os.ReadFile(send[i%len(send)].Path)
-				if err != nil {
-					outcomes[i] = outcome{code: -1, text: err.Error()}
-					continue
-				}
-				msg := append([]byte(fmt.Sprintf("X-Load-Id: load-%d\r\n", i)), mbox.StripFrom(raw)...)
-				t0 := time.Now()
-				code, text, err := submit(pf.SMTPAddr, "load@example.org", []string{"user@example.com"}, msg)
-				if err != nil {
-					code, text = -1, err.Error()
-				}
-				outcomes[i] = outcome{code, text, time.Since(t0)}
-			}
-		}()
-	}
-	for i := 0; i < *loadN; i++ {
-		if *loadRate > 0 {
-			time.Sleep(time.Until(start.Add(time.Duration(float64(i) / *loadRate * float64(time.Second)))))
-		}
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+	outcomes := sendAll(pf.SMTPAddr, "load", *loadN, *loadRate, func(i int) string { return send[i%len(send)].Path })
 	r.seconds = time.Since(start).Seconds()
 	if cpu != nil {
 		r.cpuPerMsg = (cpu() - cpu0) / time.Duration(max(r.sent, 1))
@@ -307,26 +272,54 @@ func runLoad(t *testing.T, name, milterLines string, kept func(ref string) bool,
 // warmUp sends messages as fast as *loadC clients take them, and waits for the
 // answers; what becomes of them is not counted.
 func warmUp(t *testing.T, smtpAddr string, msgs []corpus.Sample) {
+	sendAll(smtpAddr, "warm", len(msgs), 0, func(i int) string { return msgs[i].Path })
+	t.Logf("warm-up: %d messages sent", len(msgs))
+}
+
+// outcome is one message's SMTP answer and how long it took.
+type outcome struct {
+	code int
+	text string
+	lat  time.Duration
+}
+
+// sendAll sends n corpus messages (the file path(i) names, marked X-Load-Id:
+// prefix-i) with *loadC clients, at rate a second when rate > 0 (open loop), else
+// as fast as they are taken, and returns their outcomes.
+func sendAll(smtpAddr, prefix string, n int, rate float64, path func(i int) string) []outcome {
+	outcomes := make([]outcome, n)
 	jobs := make(chan int)
 	var wg sync.WaitGroup
+	start := time.Now()
 	for w := 0; w < *loadC; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				if raw, err := os.ReadFile(msgs[i].Path); err == nil {
-					submit(smtpAddr, "load@example.org", []string{"user@example.com"},
-						append([]byte(fmt.Sprintf("X-Load-Id: warm-%d\r\n", i)), mbox.StripFrom(raw)...))
+				raw, err := os.ReadFile(path(i))
+				if err != nil {
+					outcomes[i] = outcome{code: -1, text: err.Error()}
+					continue
 				}
+				msg := append([]byte(fmt.Sprintf("X-Load-Id: %s-%d\r\n", prefix, i)), mbox.StripFrom(raw)...)
+				t0 := time.Now()
+				code, text, err := submit(smtpAddr, "load@example.org", []string{"user@example.com"}, msg)
+				if err != nil {
+					code, text = -1, err.Error()
+				}
+				outcomes[i] = outcome{code, text, time.Since(t0)}
 			}
 		}()
 	}
-	for i := range msgs {
+	for i := 0; i < n; i++ {
+		if rate > 0 {
+			time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
+		}
 		jobs <- i
 	}
 	close(jobs)
 	wg.Wait()
-	t.Logf("warm-up: %d messages sent", len(msgs))
+	return outcomes
 }
 
 func loadID(data string) string {
