@@ -175,3 +175,30 @@ func TestEvalsOnBrokenText(t *testing.T) {
 		evalHits(t, call, "", msg) // must not panic
 	}
 }
+
+// TestGlobMatch: add_to_addrlist's globs, as SpamAssassin's regexps of them match.
+func TestGlobMatch(t *testing.T) {
+	for _, c := range []struct {
+		glob, addr string
+		want       bool
+	}{
+		{"*@paypal.com", "service@paypal.com", true},
+		{"*@paypal.com", "service@paypal.com.evil.example", false},
+		{"*@*.paypal.com", "x@mail.paypal.com", true},
+		{"*@*.paypal.com", "x@paypal.com", false},
+		{"*@*.icu", "a@b.c.icu", true},
+		{"*@*.icu", "a@icu", false},
+		{"jo?n@example.com", "john@example.com", true},
+		{"jo?n@example.com", "jon@example.com", false},
+		{"jo?n@example.com", "joén@example.com", true}, // ? is a character
+		{"user@example.com", "user@example.com", true},
+		{"*", "", true},
+		{"a*b*c", "aXbYbc", true},
+		{"a*b*c", "aXbYbd", false},
+		{"*@*", "nobody", false},
+	} {
+		if got := globMatch(c.glob, c.addr); got != c.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", c.glob, c.addr, got, c.want)
+		}
+	}
+}
