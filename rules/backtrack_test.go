@@ -99,7 +99,7 @@ func TestExactOnlySameAnswers(t *testing.T) {
 		t.Fatal(problems)
 	}
 	r := s.Rule("R")
-	if r.exact == nil {
+	if r.exactAll == nil {
 		t.Fatal("R runs on RE2; the test needs a backtracking rule")
 	}
 	msg := func(i int) (string, bool) {

@@ -59,26 +59,27 @@ type Rule struct {
 	IfUnset string
 	MIME    bool // a mimeheader rule: the field of every MIME part's header
 
-	re        *regexp.Regexp // with exact: its relaxed form, a superset of its matches (see regexp)
-	reSrc     string         // re's source, when re is compiled on first use
-	reOnce    sync.Once
-	exact     *regexp2.Regexp // the rule as written, anchored (\G), when RE2 cannot run it
-	exactAll  *regexp2.Regexp // the same, unanchored
-	lower     bool            // re is case-insensitive throughout: lowerSrc matches lower-cased text
-	lowerSrc  string          // re for lower-cased text
-	lowerRe   *regexp.Regexp  // lowerSrc compiled, on first use (see regexpFor)
-	lowerOnce sync.Once
-	dfa       *dfa           // answers whether lowerRe (or else re) matches; nil: ask it
-	pre       *dfa           // when not nil, asked before dfa: a superset of its matches, smaller
-	starts    *dfa           // where matches of re (lowerRe) start (see matchExact, countFixed)
-	fixed     int            // tflags multiple: the runes every match has, when one number
-	countFrom *regexp.Regexp // tflags multiple, else: re (lowerRe) anchored, for a match's length
-	literal   string         // tflags multiple: the text re matches, when it is one string
-	oneLine   bool           // re never matches a newline nor tests \A or \z: a match lies on one line
-	lits      []string       // lower-case literals, one of which every match contains (nil: none)
-	litIDs    []int32        // their ids in the set's literalIndex
-	seq       int            // index in its set's all
-	maxHits   int            // tflags multiple: matches counted up to this; 0 not multiple
+	re          *regexp.Regexp // with exact: its relaxed form, a superset of its matches (see regexp)
+	reSrc       string         // re's source, when re is compiled on first use
+	reOnce      sync.Once
+	exactAll    *regexp2.Regexp // the rule as written, when RE2 cannot run it
+	exactAnch   *regexp2.Regexp // the same anchored (\G), compiled on first use (exactAt)
+	exactAtOnce sync.Once
+	lower       bool           // re is case-insensitive throughout: lowerSrc matches lower-cased text
+	lowerSrc    string         // re for lower-cased text
+	lowerRe     *regexp.Regexp // lowerSrc compiled, on first use (see regexpFor)
+	lowerOnce   sync.Once
+	dfa         *dfa           // answers whether lowerRe (or else re) matches; nil: ask it
+	pre         *dfa           // when not nil, asked before dfa: a superset of its matches, smaller
+	starts      *dfa           // where matches of re (lowerRe) start (see matchExact, countFixed)
+	fixed       int            // tflags multiple: the runes every match has, when one number
+	countFrom   *regexp.Regexp // tflags multiple, else: re (lowerRe) anchored, for a match's length
+	literal     string         // tflags multiple: the text re matches, when it is one string
+	oneLine     bool           // re never matches a newline nor tests \A or \z: a match lies on one line
+	lits        []string       // lower-case literals, one of which every match contains (nil: none)
+	litIDs      []int32        // their ids in the set's literalIndex
+	seq         int            // index in its set's all
+	maxHits     int            // tflags multiple: matches counted up to this; 0 not multiple
 
 	// For a backtracking rule whose exact form starts with a word (leadWord):
 	// how often its relaxed form matched, and whether it is skipped for that
@@ -496,7 +497,7 @@ func build(name string, src ruleSource) (*Rule, error) {
 		}
 	default:
 		var reSrc string
-		if reSrc, r.lits, r.exact, r.exactAll, err = ruleRegex(def); err != nil {
+		if reSrc, r.lits, r.exactAll, err = ruleRegex(def); err != nil {
 			return nil, err
 		}
 		// Compiled when first asked for (Rule.regexp): the DFAs answer most rules.
@@ -525,7 +526,7 @@ func build(name string, src ruleSource) (*Rule, error) {
 		if re, err := parseRE(src); err == nil {
 			r.oneLine = !spansLines(re)
 		}
-		if r.exact != nil && r.dfa != nil {
+		if r.exactAll != nil && r.dfa != nil {
 			r.starts = anchoredOf(r.dfa)
 		}
 	}
@@ -634,7 +635,7 @@ func parseHeaderRule(r *Rule, def string) error {
 		pat = strings.TrimSpace(pat[:i])
 	}
 	var err error
-	r.reSrc, r.lits, r.exact, r.exactAll, err = ruleRegex(pat)
+	r.reSrc, r.lits, r.exactAll, err = ruleRegex(pat)
 	return err
 }
 

@@ -657,34 +657,32 @@ var posixClasses = map[string]string{
 const exactTimeout = 20 * time.Millisecond
 
 // ruleRegex is perlSource for a rule: when RE2 cannot run the pattern, also the
-// exact form, anchored (\G) and not (both nil when RE2 can), and the relaxed
-// form's source in place of the RE2 expression's.
-func ruleRegex(s string) (src string, lits []string, anchored, exact *regexp2.Regexp, err error) {
+// exact form (nil when RE2 can), and the relaxed form's source in place of the RE2
+// expression's. The exact form anchored (\G) is compiled when first asked for
+// (Rule.exactAt): only rules whose relaxed form matches need it.
+func ruleRegex(s string) (src string, lits []string, exact *regexp2.Regexp, err error) {
 	src, lits, err = perlSource(s)
 	var u ErrUnsupported
 	if err == nil || !errors.As(err, &u) || !u.RE2 {
-		return src, lits, nil, nil, err
+		return src, lits, nil, err
 	}
 	s = latin1(strings.TrimSpace(s))
 	body, flags, derr := splitDelims(s)
 	if derr != nil {
-		return "", nil, nil, nil, err
+		return "", nil, nil, err
 	}
 	exactSrc, xerr := translate(body, flags, modeExact)
 	if xerr != nil {
-		return "", nil, nil, nil, err
+		return "", nil, nil, err
 	}
 	exactSrc = possessive(exactSrc)
-	if exact, xerr = regexp2.Compile(exactSrc, regexp2.None); xerr == nil {
-		anchored, xerr = regexp2.Compile(`\G(?:`+exactSrc+`)`, regexp2.None)
+	if exact, xerr = regexp2.Compile(exactSrc, regexp2.None); xerr != nil {
+		return "", nil, nil, ErrUnsupported{What: u.What + ", and the backtracking engine rejects it: " + firstLineOf(xerr.Error()), RE2: true}
 	}
-	if xerr != nil {
-		return "", nil, nil, nil, ErrUnsupported{What: u.What + ", and the backtracking engine rejects it: " + firstLineOf(xerr.Error()), RE2: true}
-	}
-	exact.MatchTimeout, anchored.MatchTimeout = exactTimeout, exactTimeout
+	exact.MatchTimeout = exactTimeout
 	relaxedSrc, rerr := translate(body, flags, modeRelaxed)
 	if rerr != nil {
-		return "", nil, nil, nil, err
+		return "", nil, nil, err
 	}
 	if pruned, ok := pruneByteSequences(relaxedSrc); ok {
 		relaxedSrc = pruned
@@ -731,11 +729,26 @@ func ruleRegex(s string) (src string, lits []string, anchored, exact *regexp2.Re
 			}
 		}
 		if rerr != nil {
-			return "", nil, nil, nil, err
+			return "", nil, nil, err
 		}
 	}
 	_ = relaxed // compiled above only to learn whether RE2 takes it
-	return relaxedSrc, requiredLiterals(relaxedSrc), anchored, exact, nil
+	return relaxedSrc, requiredLiterals(relaxedSrc), exact, nil
+}
+
+// exactAt is the exact form anchored (\G): a match that starts where the search
+// does. Compiled the first time a relaxed match asks for it.
+func (r *Rule) exactAt() *regexp2.Regexp {
+	r.exactAtOnce.Do(func() {
+		re, err := regexp2.Compile(`\G(?:`+r.exactAll.String()+`)`, regexp2.None)
+		if err != nil { // cannot happen: the unanchored form compiled
+			re = nil
+			return
+		}
+		re.MatchTimeout = exactTimeout
+		r.exactAnch = re
+	})
+	return r.exactAnch
 }
 
 var reBoundedRepeat = regexp.MustCompile(`\{\d+(?:,\d*)?\}`)
