@@ -172,7 +172,7 @@ func corpusParagraphs(n int) []string {
 				continue
 			}
 			sp := spool.FromBytes(raw)
-			tg := newTarget(&filter.Message{Raw: sp, Size: sp.Size(), Parsed: m}, map[Kind]bool{Full: true})
+			tg := newTarget(&filter.Message{Raw: sp, Size: sp.Size(), Parsed: m}, map[Kind]bool{Full: true}, scanSizes{})
 			out = append(out, tg.bodyLines...)
 			out = append(out, tg.rawbody)
 		}

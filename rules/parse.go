@@ -148,13 +148,14 @@ type parser struct {
 	replace     *replaceTags
 	freemail    freemail
 	lists       lists
+	scanSizes   scanSizes
 }
 
 func newParser() *parser {
 	return &parser{
 		defs: map[string]*Rule{}, scores: map[string]Scores{}, scoreFile: map[string]string{}, authorScores: map[string]Scores{}, describe: map[string]string{},
 		tflags: map[string]map[string]bool{}, skipped: map[Kind]int{}, seen: map[string]bool{}, ignored: map[string]int{},
-		source: map[string]ruleSource{},
+		source: map[string]ruleSource{}, scanSizes: defaultScanSizes,
 		replace: &replaceTags{start: "<", end: ">", tags: map[string]string{}, pre: map[string]string{},
 			inter: map[string]string{}, post: map[string]string{}},
 	}
@@ -376,6 +377,17 @@ func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string)
 		p.replace.directive(word, rest)
 	case "freemail_domains", "freemail_welcomelist", "freemail_whitelist":
 		p.freemail.directive(word, rest)
+	case "body_part_scan_size", "rawbody_part_scan_size":
+		n, err := strconv.Atoi(strings.TrimSpace(rest))
+		if err != nil || n < 0 {
+			p.problem(file, line, "", false, "%s: want a number of bytes (0: no limit), not %q", word, rest)
+			return
+		}
+		if word == "body_part_scan_size" {
+			p.scanSizes.body = n
+		} else {
+			p.scanSizes.rawbody = n
+		}
 	default: // lang, priority, report, util_rb_tld, …: not used by Postern
 		if !p.lists.directive(word, rest) {
 			p.ignored[word]++

@@ -57,7 +57,7 @@ func TestRelaysTrust(t *testing.T) {
 		"Subject: x\r\n\r\nbody\r\n"
 	relaysOf := func(env *filter.Envelope) *relays {
 		m, _ := scan.Parse(bytes.NewReader([]byte(raw)))
-		return newTarget(&filter.Message{Parsed: m, Env: env}, map[Kind]bool{}).relays()
+		return newTarget(&filter.Message{Parsed: m, Env: env}, map[Kind]bool{}, scanSizes{}).relays()
 	}
 	r := relaysOf(&filter.Envelope{})
 	if len(r.trusted) != 1 || r.trusted[0].ip != "10.0.0.5" || len(r.untrusted) != 1 || r.untrusted[0].ip != "192.0.2.10" {
@@ -146,7 +146,7 @@ func TestHeadersByTrust(t *testing.T) {
 	r1 := "Received: from a.example ([10.0.0.5]) by mx.example; Fri, 19 Apr 2002 01:23:08 +0100\n"
 	r2 := "Received: from b.example (b.example [192.0.2.7]) by a.example; Fri, 19 Apr 2002 01:23:07 +0100\n"
 	r3 := "Received: from c.example (c.example [198.51.100.9]) by b.example; Fri, 19 Apr 2002 01:23:06 +0100\n"
-	tg := newTarget(msgOf(t, r1+"X-Between: 1\n"+r2+"X-After: 2\n"+r3+"Subject: s\n\nbody\n"), nil)
+	tg := newTarget(msgOf(t, r1+"X-Between: 1\n"+r2+"X-After: 2\n"+r3+"Subject: s\n\nbody\n"), nil, scanSizes{})
 	if n := len(tg.relays().trusted); n != 1 {
 		t.Fatalf("%d trusted relays, want 1 (the private address)", n)
 	}

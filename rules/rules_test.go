@@ -619,3 +619,60 @@ mimeheader BAD         Content-Type !~ /x/
 		}
 	}
 }
+
+// TestScanSizes: body and rawbody rules read the first body_part_scan_size (50,000)
+// and rawbody_part_scan_size (500,000) bytes of each part, as SpamAssassin's do, and
+// a rule file changes either (0: all of it).
+func TestScanSizes(t *testing.T) {
+	filler := strings.Repeat("nothing to see here, just filler text\n", 2000) // 76 KB
+	raw := "From: a@example.com\nSubject: s\nContent-Type: text/plain\n\nfirst words\n" + filler + "hidden words\n"
+	tests := []struct {
+		name, conf string
+		hits       []string
+	}{
+		{"defaults", "", []string{"BODY_START", "RAW_END"}},
+		{"body limit off", "body_part_scan_size 0\n", []string{"BODY_END", "BODY_START", "RAW_END"}},
+		{"rawbody limit lowered", "rawbody_part_scan_size 1000\n", []string{"BODY_START"}},
+	}
+	rules := "body BODY_START /first words/\nbody BODY_END /hidden words/\nrawbody RAW_END /hidden words/\n" +
+		"score BODY_START 1\nscore BODY_END 1\nscore RAW_END 1\n"
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, problems := Load(writeRules(t, map[string]string{"r.cf": rules + tc.conf}))
+			if errs := Errors(problems); len(errs) > 0 {
+				t.Fatal(problems)
+			}
+			got := hitNames(s, msgOf(t, raw))
+			slices.Sort(got)
+			if !slices.Equal(got, tc.hits) {
+				t.Errorf("hits %v, want %v", got, tc.hits)
+			}
+		})
+	}
+	_, problems := Load(writeRules(t, map[string]string{"r.cf": "body_part_scan_size lots\n"}))
+	if len(Errors(problems)) != 1 {
+		t.Errorf("a size that is not a number: problems %v, want one error", problems)
+	}
+}
+
+func TestTruncateScan(t *testing.T) {
+	long := strings.Repeat("a", 100)
+	for _, c := range []struct {
+		name, text string
+		size       int
+		more       []byte
+		want       string
+	}{
+		{"short", "abc", 10, nil, "abc"},
+		{"no limit", long, 0, nil, long},
+		{"at the next newline", long[:10] + "xy\nrest", 10, nil, long[:10] + "xy\n"},
+		{"then at a space", long[:10] + "xy z" + strings.Repeat("b", 2000) + "\n", 10, []byte{' '}, long[:10] + "xy "},
+		{"newline first", long[:10] + "x y\nrest", 10, []byte{' '}, long[:10] + "x y\n"},
+		{"hard cut", long, 10, []byte{' '}, long[:10]},
+		{"not inside a character", "aaaaaaaaaé", 10, nil, "aaaaaaaaa"},
+	} {
+		if got := truncateScan(c.text, c.size, c.more...); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}

@@ -51,6 +51,8 @@ type Set struct {
 	// What plugin directives configured (freemail_domains, ...).
 	freemail freemail
 	lists    lists
+	// The bytes of each part body and rawbody rules read.
+	scanSizes scanSizes
 	// operatorScore are the scores set in the operator's own rule files: not
 	// the embedded default set nor the stock rules.
 	operatorScore map[string]Scores
@@ -123,7 +125,7 @@ func (p *parser) compile() (*Set, []Problem) {
 	}
 	p.buildAll()
 	s := &Set{score: map[string]Scores{}, Stats: Stats{Loaded: map[Kind]int{}, Skipped: p.skipped}, Ignored: p.ignored,
-		Files: p.files, freemail: p.freemail, lists: p.lists}
+		Files: p.files, freemail: p.freemail, lists: p.lists, scanSizes: p.scanSizes}
 	s.freemail.compile()
 	s.operatorScore = map[string]Scores{}
 	for name, file := range p.scoreFile {
@@ -791,7 +793,7 @@ func (r *Rule) countFixed(text string, limit int) (n int, ok bool) {
 // prepare makes the target rules read: the texts, and the literals they hold.
 func (s *Set) prepare(m *filter.Message, p *plan, locate bool) *target {
 	needs := p.needs
-	t := newTarget(m, needs)
+	t := newTarget(m, needs, s.scanSizes)
 	t.set = s
 	t.locate = locate
 	// One pass per text finds every rule's literals (see literalIndex).
@@ -1286,9 +1288,37 @@ type target struct {
 
 const maxFull = 1 << 20 // bytes of the raw message that full rules read
 
+// scanSizes are SpamAssassin's body_part_scan_size and rawbody_part_scan_size: the
+// bytes of each text part that body and rawbody rules read (0: all of it).
+type scanSizes struct{ body, rawbody int }
+
+// defaultScanSizes are SpamAssassin's defaults. A spammer gains nothing by hiding
+// his words past the first 50 KB of a part's text, which a reader never scrolls
+// to; what the limit buys is a bound on the rules' work for the largest messages,
+// the ones that made the check's slowest times.
+var defaultScanSizes = scanSizes{body: 50000, rawbody: 500000}
+
+// truncateScan is Message.pm's truncation of a part's text to size bytes: at the
+// first of the cuts (a newline, then each of more) that lies within 1 KB past
+// size, else at size; never inside a UTF-8 character.
+func truncateScan(text string, size int, more ...byte) string {
+	if size <= 0 || len(text) <= size {
+		return text
+	}
+	for _, c := range append([]byte{'\n'}, more...) {
+		if i := strings.IndexByte(text[size:], c); i >= 0 && i <= 1024 {
+			return text[:size+i+1]
+		}
+	}
+	for size > 0 && !utf8.RuneStart(text[size]) {
+		size--
+	}
+	return text[:size]
+}
+
 // newTarget prepares the texts the rules about to run read; the raw message (up to
 // 1 MiB, lower-cased) and the URI list only when full and uri rules are among them.
-func newTarget(m *filter.Message, needs map[Kind]bool) *target {
+func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target {
 	t := &target{msg: m, header: message.Header{Header: m.Parsed.Header}}
 	var body, raw strings.Builder
 	body.WriteString(m.Parsed.Subject())
@@ -1297,7 +1327,7 @@ func newTarget(m *filter.Message, needs map[Kind]bool) *target {
 		if p.Text == "" {
 			continue
 		}
-		raw.WriteString(strings.ReplaceAll(p.Text, "\r\n", "\n"))
+		raw.WriteString(truncateScan(strings.ReplaceAll(p.Text, "\r\n", "\n"), sizes.rawbody, '>', ' '))
 		raw.WriteByte('\n')
 		text := p.Text
 		if p.ContentType == "text/html" {
@@ -1307,7 +1337,7 @@ func newTarget(m *filter.Message, needs map[Kind]bool) *target {
 			}
 			t.renderedHTML[i] = text // for the evals that compare parts' words
 		}
-		body.WriteString(paragraphs(text))
+		body.WriteString(paragraphs(truncateScan(text, sizes.body, ' ')))
 		body.WriteByte('\n')
 		if needs[URI] {
 			t.uris = append(t.uris, findURIs(p.Text)...)
