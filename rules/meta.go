@@ -39,6 +39,11 @@ const (
 	opLE
 	opEQ
 	opNE
+	// Only in programs (metaProg): the short-circuit jumps of && and ||, and the
+	// 0-or-1 of their right side.
+	opAndJump
+	opOrJump
+	opBool
 )
 
 var opCodes = map[string]opCode{"num": opNum, "rule": opRule, "!": opNot, "neg": opNeg, "&&": opAnd, "||": opOr,
@@ -65,6 +70,7 @@ type metaInput struct {
 	state []uint8   // by rule seq: ruleUnknown, ruleRunning, ruleKnown
 	vals  []float64 // by rule seq: 1, the count of hits, or 0
 	value func(*Rule) float64
+	rules []*Rule // by seq: the set's rules, for value
 }
 
 const (
@@ -95,8 +101,124 @@ func (n *node) eval(in *metaInput) float64 {
 	case opOr:
 		return b2f(n.left.eval(in) != 0 || n.right.eval(in) != 0)
 	}
-	l, r := n.left.eval(in), n.right.eval(in)
-	switch n.code {
+	return binary(n.code, n.left.eval(in), n.right.eval(in))
+}
+
+// metaOp is one instruction of a meta rule's program: the expression flattened
+// into one slice (compileMeta). Walking the tree cost two cache misses a name,
+// the node's and the named Rule's (for its seq), and the stock metas name rules
+// some seven thousand times a message: the tree walk was most of the metas' time.
+type metaOp struct {
+	code opCode
+	arg  int32   // opRule: the rule's seq (-1: no such rule); jumps: where to
+	num  float64 // opNum
+}
+
+// metaStack is the deepest stack a program may need; deeper expressions (none
+// in the stock rules) keep to the tree.
+const metaStack = 32
+
+// compileMeta flattens an expression whose names are resolved (resolve) into a
+// program for run; nil when it needs a deeper stack than metaStack.
+func compileMeta(n *node) []metaOp {
+	var prog []metaOp
+	depth, most := 0, 0
+	push := func(op metaOp, change int) {
+		prog = append(prog, op)
+		depth += change
+		most = max(most, depth)
+	}
+	var emit func(n *node)
+	emit = func(n *node) {
+		switch n.code {
+		case opNum:
+			push(metaOp{code: opNum, num: n.num}, 1)
+		case opRule:
+			seq := int32(-1)
+			if n.ref != nil {
+				seq = int32(n.ref.seq)
+			}
+			push(metaOp{code: opRule, arg: seq}, 1)
+		case opNot, opNeg:
+			emit(n.left)
+			push(metaOp{code: n.code}, 0)
+		case opAnd, opOr:
+			// The left side's value decides alone (0 for &&, 1 for ||) or is
+			// dropped for the right side's, made 0 or 1.
+			jump := opAndJump
+			if n.code == opOr {
+				jump = opOrJump
+			}
+			emit(n.left)
+			at := len(prog)
+			push(metaOp{code: jump}, -1)
+			emit(n.right)
+			push(metaOp{code: opBool}, 0)
+			prog[at].arg = int32(len(prog))
+		default:
+			emit(n.left)
+			emit(n.right)
+			push(metaOp{code: n.code}, -1)
+		}
+	}
+	emit(n)
+	if most > metaStack {
+		return nil
+	}
+	return prog
+}
+
+// run evaluates a program as eval does the tree it came from.
+func runMeta(prog []metaOp, in *metaInput) float64 {
+	var stack [metaStack]float64
+	sp := 0
+	for pc := 0; pc < len(prog); pc++ {
+		op := &prog[pc]
+		switch op.code {
+		case opNum:
+			stack[sp] = op.num
+			sp++
+		case opRule:
+			v := 0.0
+			if seq := op.arg; seq >= 0 {
+				if in.state[seq] == ruleKnown {
+					v = in.vals[seq]
+				} else {
+					v = in.value(in.rules[seq])
+				}
+			}
+			stack[sp] = v
+			sp++
+		case opNot:
+			stack[sp-1] = b2f(stack[sp-1] == 0)
+		case opNeg:
+			stack[sp-1] = -stack[sp-1]
+		case opAndJump:
+			if stack[sp-1] == 0 {
+				pc = int(op.arg) - 1 // the 0 is the answer
+			} else {
+				sp--
+			}
+		case opOrJump:
+			if stack[sp-1] != 0 {
+				stack[sp-1] = 1
+				pc = int(op.arg) - 1
+			} else {
+				sp--
+			}
+		case opBool:
+			stack[sp-1] = b2f(stack[sp-1] != 0)
+		default:
+			sp--
+			stack[sp-1] = binary(op.code, stack[sp-1], stack[sp])
+		}
+	}
+	return stack[0]
+}
+
+// binary applies an arithmetic or comparison operator.
+func binary(code opCode, l, r float64) float64 {
+	switch code {
 	case opAdd:
 		return l + r
 	case opSub:

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -207,12 +208,27 @@ func (p *parser) compile() (*Set, []Problem) {
 	for _, r := range s.all {
 		s.byName[r.Name] = r
 	}
+	var progs []metaOp // every meta's program, in one slice: run in this order
 	for _, r := range s.all {
 		r.meta.resolve(s.byName)
+		if r.meta != nil {
+			if prog := compileMeta(r.meta); prog != nil {
+				progs = append(progs, prog...)
+				r.metaProg = progs[len(progs)-len(prog):] // fixed below, once progs stops moving
+			}
+		}
 		for _, d := range []*dfa{r.dfa, r.pre, r.starts} {
 			if d != nil {
 				d.pool = pool
 			}
+		}
+	}
+	progs = slices.Clip(progs)
+	at := 0
+	for _, r := range s.all {
+		if n := len(r.metaProg); n > 0 {
+			r.metaProg = progs[at : at+n : at+n]
+			at += n
 		}
 	}
 	s.pool = pool
@@ -499,7 +515,7 @@ func newUnions(rules []*Rule, lower bool) []union {
 
 func (s *Set) eval(m *filter.Message, p *plan, locate bool) []Hit {
 	t := s.prepare(m, p, locate)
-	in := &metaInput{state: make([]uint8, len(s.all)), vals: make([]float64, len(s.all))}
+	in := &metaInput{state: make([]uint8, len(s.all)), vals: make([]float64, len(s.all)), rules: s.all}
 	state, vals := in.state, in.vals
 	var hits []Hit
 	value := func(r *Rule) float64 {
@@ -878,7 +894,12 @@ func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 	}
 	switch r.Kind {
 	case Meta:
-		v := r.meta.eval(in)
+		var v float64
+		if r.metaProg != nil {
+			v = runMeta(r.metaProg, in)
+		} else {
+			v = r.meta.eval(in)
+		}
 		return "meta", "", v != 0
 	case Header:
 		return r.evalHeader(t)

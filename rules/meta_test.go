@@ -1,0 +1,75 @@
+package rules
+
+import (
+	"fmt"
+	"math/rand"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestMetaProgramAgreesWithTree: a meta rule's program answers what its tree does,
+// and asks for the same rules in the same order (a lazy plan runs a sub-rule only
+// when asked, so && and || must stop where the tree stops).
+func TestMetaProgramAgreesWithTree(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	names := []string{"A", "B", "C", "D", "E", "NOPE"}
+	rules := map[string]*Rule{}
+	var all []*Rule
+	for i, n := range names[:5] {
+		r := &Rule{Name: n, seq: i}
+		rules[n] = r
+		all = append(all, r)
+	}
+	var gen func(depth int) string
+	gen = func(depth int) string {
+		if depth == 0 || rng.Intn(4) == 0 {
+			if rng.Intn(5) == 0 {
+				return fmt.Sprint(rng.Intn(4))
+			}
+			return names[rng.Intn(len(names))]
+		}
+		switch rng.Intn(4) {
+		case 0:
+			return "!" + gen(depth-1)
+		case 1:
+			return "(" + gen(depth-1) + ")"
+		}
+		ops := []string{"&&", "||", "+", "-", "*", "/", ">", "<", ">=", "<=", "==", "!="}
+		return gen(depth-1) + " " + ops[rng.Intn(len(ops))] + " " + gen(depth-1)
+	}
+	for i := 0; i < 3000; i++ {
+		expr := gen(5)
+		n, err := parseMeta(expr)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		n.resolve(rules)
+		prog := compileMeta(n)
+		if prog == nil {
+			continue
+		}
+		vals := make([]float64, len(all))
+		known := make([]uint8, len(all))
+		for j := range all {
+			vals[j] = float64(rng.Intn(3))
+			if rng.Intn(2) == 0 {
+				known[j] = ruleKnown
+			}
+		}
+		run := func(f func(*metaInput) float64) (float64, string) {
+			var asked []string
+			in := &metaInput{state: slices.Clone(known), vals: vals, rules: all}
+			in.value = func(r *Rule) float64 {
+				asked = append(asked, r.Name)
+				return vals[r.seq]
+			}
+			return f(in), strings.Join(asked, ",")
+		}
+		want, wantAsked := run(n.eval)
+		got, gotAsked := run(func(in *metaInput) float64 { return runMeta(prog, in) })
+		if got != want || gotAsked != wantAsked {
+			t.Fatalf("%s: program %v asking %q, tree %v asking %q", expr, got, gotAsked, want, wantAsked)
+		}
+	}
+}
