@@ -78,11 +78,19 @@ func TestPossessiveMatchesTheSame(t *testing.T) {
 
 func TestLeadingLiteral(t *testing.T) {
 	for src, want := range map[string]bool{
-		`(?ism)\nReceived:[^\n]{0,200}`: true,
-		`(?sm)^From:\s+([^<]\S+)`:       true,
-		`(?i)^(?!Accept-Language)x`:     false,
-		`<(?!IMG|img)[Ii][Mm][Gg]\s`:    false,
-		`abc\d`:                         false,
+		`(?ism)\nReceived:[^\n]{0,200}`:  true,
+		`(?sm)^From:\s+([^<]\S+)`:        true,
+		`(?i)^(?!Accept-Language)x`:      false,
+		`<(?!IMG|img)[Ii][Mm][Gg]\s`:     false,
+		`abc\d`:                          false,
+		`(?ism)\nTo: (?:[^\n<]{0,80}<)?`: true, // newline, name, colon, space
+		`(?i)\nCc\s`:                     false,
+		`(?x)\nTo x`:                     false, // under x the space is no character
+		`colour?`:                        true,
+		`colou?r`:                        true, // "colo"
+		`abcdef|ghijkl`:                  false,
+		`(?:abcdef|ghijkl)x`:             false,
+		`abcde[|]x`:                      true,
 	} {
 		if got := leadingLiteral(src); got != want {
 			t.Errorf("leadingLiteral(%q) = %v, want %v", src, got, want)

@@ -1065,15 +1065,18 @@ func (t *target) find(r *Rule, s string) string {
 // text, re otherwise) matches, asking the DFA first: matching is most of the work and
 // a miss the common answer; the regexp runs again only to locate a hit.
 func (r *Rule) matches(t *target, s string) bool {
+	if r.exactAll != nil && r.exactOnly.Load() {
+		// Before the prefilter too: it matches wherever the relaxed form does,
+		// which is most texts for these rules, so its walk would only add to
+		// the backtracking engine's, which finds its starts by its first word.
+		m, _ := r.exactAll.MatchRunes(t.runesOf(s))
+		return m
+	}
 	m, decided := false, false
 	if r.pre != nil {
 		if m, decided = r.pre.match(s); decided && !m {
 			return false
 		}
-	}
-	if r.exactAll != nil && r.exactOnly.Load() {
-		m, _ = r.exactAll.MatchRunes(t.runesOf(s))
-		return m
 	}
 	if r.dfa != nil {
 		m, decided = r.dfa.match(s)
@@ -1110,22 +1113,65 @@ func (r *Rule) noteRelaxed(matched bool) {
 	}
 }
 
-// leadingLiteral says whether a backtracking pattern starts with a word of four
-// letters or more (after its flags, and a ^ or \n): the engine then looks for
-// that word, rather than trying the pattern at every character.
+// leadingLiteral says whether every match of a backtracking pattern starts with
+// the same four literal characters or more (after its flags and a ^): a word, or
+// a header's name as the rules that compare two fields write it ("\nTo: "). The
+// engine then looks for that string, rather than trying the pattern at every
+// character.
 func leadingLiteral(src string) bool {
+	spaces := true // a space is a literal character, but not under (?x)
 	if strings.HasPrefix(src, "(?") {
 		if i := strings.IndexByte(src, ')'); i > 0 && strings.Trim(src[2:i], "imsx") == "" {
+			spaces = !strings.Contains(src[2:i], "x")
 			src = src[i+1:]
 		}
 	}
+	if topLevelAlternation(src) {
+		return false // each branch starts its own way
+	}
 	src = strings.TrimPrefix(src, "^")
-	src = strings.TrimPrefix(src, `\n`)
-	n := 0
-	for n < len(src) && (src[n] >= 'a' && src[n] <= 'z' || src[n] >= 'A' && src[n] <= 'Z') {
+	n, i := 0, 0
+	if strings.HasPrefix(src, `\n`) {
+		n, i = 1, 2
+	}
+	for ; i < len(src); i++ {
+		c := src[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == ':' || c == '-' || c == '_' || c == '@' || c == ' ' && spaces) {
+			break
+		}
 		n++
 	}
+	if i < len(src) && strings.IndexByte("?*{", src[i]) >= 0 {
+		n-- // the last one may be absent
+	}
 	return n >= 4
+}
+
+// topLevelAlternation says whether a pattern has a | outside every group and
+// class.
+func topLevelAlternation(src string) bool {
+	depth, class := 0, false
+	for i := 0; i < len(src); i++ {
+		switch c := src[i]; {
+		case c == '\\':
+			i++
+		case class:
+			class = c != ']'
+		case c == '[':
+			class = true
+			if i+1 < len(src) && src[i+1] == ']' {
+				i++ // []...] holds a ]
+			}
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == '|' && depth == 0:
+			return true
+		}
+	}
+	return false
 }
 
 // relaxedSample is how many texts decide whether a rule skips its relaxed form.
