@@ -55,6 +55,7 @@ type Rule struct {
 	litIDs   []int32         // ids in the set's literalIndex of lits
 	dfa      *dfa            // answers whether lowerRe (or else re) matches; nil: ask it
 	pre      *dfa            // when not nil, asked before dfa: a superset of its matches, smaller
+	plain    string          // the regex matches this string and nothing else: strings.Contains answers
 	lower    bool            // re is case-insensitive throughout: lowerSrc matches lower-cased text
 	oneLine  bool            // re never matches a newline nor tests \A or \z: a match lies on one line
 	Exists   bool            // header rules: exists:Field
@@ -540,6 +541,10 @@ func build(name string, src ruleSource) (*Rule, error) {
 		}
 		if re, err := parseRE(src); err == nil {
 			r.oneLine = !spansLines(re)
+			if re.Op == syntax.OpLiteral && re.Flags&syntax.FoldCase == 0 && r.exactAll == nil {
+				// NULL_IN_BODY's /\x00/ walked every byte of every message.
+				r.plain = string(re.Rune)
+			}
 		}
 		if r.exactAll != nil && r.dfa != nil {
 			r.starts = anchoredOf(r.dfa)

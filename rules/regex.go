@@ -298,6 +298,11 @@ func translate(body, flags string, mode translateMode) (string, error) {
 				return "", unsupportedRE2("possessive quantifier")
 			}
 			// Possessive: the plain quantifier matches at least as much. Dropped.
+		case c == '$' && i == len(body)-1 && mode != modeExact && strings.ContainsRune(flags, 'm'):
+			// Under /m, RE2's $ is Perl's: at every line's end and the text's.
+			// (Without the alternation below, a rule whose match stays on one
+			// line is known to: onLines.)
+			b.WriteByte('$')
 		case c == '$' && i == len(body)-1 && mode != modeExact:
 			// Perl's $ also matches before a final newline (regexp2's does too).
 			b.WriteString(`(?:\n?\z|$)`)

@@ -254,6 +254,7 @@ func TestTranslate(t *testing.T) {
 		{`/a.c/s`, []string{"a\nc"}, nil, false},
 		{`/a.c/`, nil, []string{"a\nc"}, false},
 		{`/^b/m`, []string{"a\nb"}, nil, false},
+		{`/^b$/m`, []string{"a\nb", "a\nb\n", "b\nc"}, []string{"a\nbc"}, false},
 		{`/a \s b  # c/x`, []string{"a b"}, nil, false},
 		{`/[[:alpha:]]+\d/`, []string{"ab1"}, nil, false},
 		{`/a.*?b/`, []string{"axxb"}, nil, false},
@@ -327,7 +328,7 @@ func TestPrefilterAgrees(t *testing.T) {
 		t.Errorf("with prefilter and lower-case matching: %v", with)
 	}
 	for _, r := range s.rules {
-		r.lits, r.lower, r.dfa, r.pre, r.starts = nil, false, nil, nil, nil
+		r.lits, r.lower, r.dfa, r.pre, r.starts, r.plain = nil, false, nil, nil, nil, ""
 	}
 	if without := hitNames(s, m); !slices.Equal(with, without) {
 		t.Errorf("with prefilter %v, without %v", with, without)
@@ -673,6 +674,33 @@ func TestTruncateScan(t *testing.T) {
 	} {
 		if got := truncateScan(c.text, c.size, c.more...); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// TestExeAttachment: PST_EXE_ATTACHMENT reads the attachment's name on its header
+// line, whatever the white space around it.
+func TestExeAttachment(t *testing.T) {
+	s, problems := Load(DefaultPath)
+	if len(Errors(problems)) > 0 {
+		t.Fatal(problems)
+	}
+	msg := func(disposition string) string {
+		return "From: a@example.com\nSubject: invoice\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nsee attached\n--b\n" +
+			"Content-Type: application/octet-stream\n" + disposition + "\nContent-Transfer-Encoding: base64\n\nTVqQAAMAAAAEAAAA\n--b--\n"
+	}
+	for _, c := range []struct {
+		disposition string
+		hit         bool
+	}{
+		{`Content-Disposition: attachment; filename="invoice.exe"`, true},
+		{"Content-Disposition: attachment; filename = \"invoice.scr\"\t ", true},
+		{`Content-Disposition: attachment; filename=invoice.js`, true},
+		{`Content-Disposition: attachment; filename="invoice.pdf"`, false},
+		{`Content-Disposition: attachment; filename="invoice.exe.pdf"`, false},
+	} {
+		if got := slices.Contains(hitNames(s, msgOf(t, msg(c.disposition))), "PST_EXE_ATTACHMENT"); got != c.hit {
+			t.Errorf("%s: hit %v, want %v", c.disposition, got, c.hit)
 		}
 	}
 }

@@ -1018,6 +1018,9 @@ func (t *target) lineStarts(which int, s string) []int {
 // matchesRelaxed is matches without the exact form: whether the relaxed regex
 // (the rule itself when it has no exact form) matches s.
 func (r *Rule) matchesRelaxed(s string) bool {
+	if r.plain != "" {
+		return strings.Contains(s, r.plain)
+	}
 	if r.pre != nil {
 		if m, ok := r.pre.match(s); ok && !m {
 			return false
@@ -1065,6 +1068,9 @@ func (t *target) find(r *Rule, s string) string {
 // text, re otherwise) matches, asking the DFA first: matching is most of the work and
 // a miss the common answer; the regexp runs again only to locate a hit.
 func (r *Rule) matches(t *target, s string) bool {
+	if r.plain != "" {
+		return strings.Contains(s, r.plain)
+	}
 	if r.exactAll != nil && r.exactOnly.Load() {
 		// Before the prefilter too: it matches wherever the relaxed form does,
 		// which is most texts for these rules, so its walk would only add to
