@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/postern/postern/scan"
@@ -53,7 +54,17 @@ type Message struct {
 	Raw    io.ReaderAt // the whole message, header and body, as received
 	Size   int64
 	Parsed *scan.Message
+	memo   sync.Map // what one step worked out for a later one (Remember)
 }
+
+// Remember keeps what a check worked out about the message for a step after it
+// (the autolearner learns the tokens the Bayes check read, rather than
+// tokenizing the message again). Keys are values of a type of the caller's own,
+// as with context keys.
+func (m *Message) Remember(key, v any) { m.memo.Store(key, v) }
+
+// Recall returns what was remembered under key.
+func (m *Message) Recall(key any) (any, bool) { return m.memo.Load(key) }
 
 // RawReader returns a fresh reader over the raw message.
 func (m *Message) RawReader() *io.SectionReader { return io.NewSectionReader(m.Raw, 0, m.Size) }

@@ -178,7 +178,9 @@ func (c *Check) Name() string { return "bayes" }
 
 // Check implements filter.Check: the probability, and the BAYES_xx rules it falls in.
 func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
-	prob, ok := c.Bayes.Classify(m.Parsed)
+	keys := TokenKeys(m.Parsed, c.Bayes.Params.Trigrams)
+	m.Remember(tokensKey{}, keys) // for the autolearner
+	prob, ok := c.Bayes.Model.Classify(keys, c.Bayes.Params)
 	if !ok {
 		return filter.Result{Notes: []string{c.Bayes.ColdStart()}}
 	}
@@ -227,7 +229,11 @@ type pending struct {
 	msg  *scan.Message
 	spam bool
 	size int64 // its decoded text, counted against maxQueued until tokenized
+	keys []Key // its tokens as the Bayes check read them; nil: tokenize it
 }
+
+// tokensKey is what the Bayes check remembers its tokens under (filter.Message.Remember).
+type tokensKey struct{}
 
 // autolearnQueueBytes bounds the decoded text waiting in the autolearn queue. A
 // message keeps up to 4 MB of text, so a burst of large ones would otherwise let
@@ -277,8 +283,10 @@ func (a *Autolearner) Autolearn(m *filter.Message, spam bool, bayes *float64) {
 		a.log.WithField("bytes", size).Warn("bayes: autolearn queue full (bytes): message not learned")
 		return
 	}
+	keys, _ := m.Recall(tokensKey{})
+	ks, _ := keys.([]Key)
 	select {
-	case a.queue <- pending{m.Parsed, spam, size}:
+	case a.queue <- pending{m.Parsed, spam, size, ks}:
 	default:
 		a.queued.Add(-size)
 		a.log.Warn("bayes: autolearn queue full: message not learned")
@@ -289,6 +297,9 @@ func (a *Autolearner) Autolearn(m *filter.Message, spam bool, bayes *float64) {
 // (also when tokenizing it panics).
 func (a *Autolearner) item(p pending) Item {
 	defer a.queued.Add(-p.size)
+	if p.keys != nil {
+		return Item{MsgID: MessageID(p.msg), Spam: p.spam, Keys: p.keys}
+	}
 	return ItemOf(p.msg, p.spam, a.bayes.Params)
 }
 

@@ -539,6 +539,25 @@ func TestAutolearner(t *testing.T) {
 	}
 }
 
+// The autolearner learns the tokens the Bayes check read, not a second
+// tokenizing of the message: the same keys, taken from the message.
+func TestAutolearnerReusesCheckTokens(t *testing.T) {
+	b := openBayes(t, 200)
+	a := newAutolearner(b, nil) // not running: the queue is read here
+	sp := spool.FromBytes([]byte("x"))
+	m := &filter.Message{Raw: sp, Parsed: parse(t, "Subject: win\n\ncheap pills today\n")}
+	(&Check{Bayes: b}).Check(context.Background(), m)
+	a.Autolearn(m, true, nil)
+	p := <-a.queue
+	want := ItemOf(m.Parsed, true, b.Params)
+	if p.keys == nil || !slices.Equal(p.keys, want.Keys) {
+		t.Fatalf("queued keys %d (nil: none remembered), want the check's %d", len(p.keys), len(want.Keys))
+	}
+	if got := a.item(p); got.MsgID != want.MsgID || !slices.Equal(got.Keys, want.Keys) {
+		t.Errorf("item %v, want %v", got.MsgID, want.MsgID)
+	}
+}
+
 // The queue holds at most maxQueued bytes of text: what does not fit is not
 // learned, and what was tokenized no longer counts.
 func TestAutolearnerQueueBytes(t *testing.T) {
