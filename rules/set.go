@@ -12,7 +12,6 @@ import (
 	"regexp/syntax"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -216,14 +215,12 @@ func (p *parser) compile() (*Set, []Problem) {
 	for _, r := range s.all {
 		s.byName[r.Name] = r
 	}
-	var progs []metaOp // every meta's program, in one slice: run in this order
+	total := 0
 	for _, r := range s.all {
 		r.meta.resolve(s.byName)
 		if r.meta != nil {
-			if prog := compileMeta(r.meta); prog != nil {
-				progs = append(progs, prog...)
-				r.metaProg = progs[len(progs)-len(prog):] // fixed below, once progs stops moving
-			}
+			r.metaProg = compileMeta(r.meta)
+			total += len(r.metaProg)
 		}
 		for _, d := range []*dfa{r.dfa, r.pre, r.starts} {
 			if d != nil {
@@ -231,12 +228,14 @@ func (p *parser) compile() (*Set, []Problem) {
 			}
 		}
 	}
-	progs = slices.Clip(progs)
-	at := 0
+	// Every meta's program in one slice, in the order they run: the walk over
+	// them stays in a few contiguous pages.
+	progs := make([]metaOp, 0, total)
 	for _, r := range s.all {
-		if n := len(r.metaProg); n > 0 {
-			r.metaProg = progs[at : at+n : at+n]
-			at += n
+		if len(r.metaProg) > 0 {
+			at := len(progs)
+			progs = append(progs, r.metaProg...)
+			r.metaProg = progs[at:len(progs):len(progs)]
 		}
 	}
 	s.pool = pool
