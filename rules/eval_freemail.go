@@ -174,8 +174,17 @@ func (t *target) allFromAddrs() []string {
 			out = append(out, e)
 		}
 	}
-	t.fromAddrs = append(lowerAll(out), []string{}...) // non-nil when empty: computed
+	t.fromAddrs = computed(lowerAll(out))
 	return t.fromAddrs
+}
+
+// computed is a list worked out once for a message, non-nil when empty, so that
+// nil can mean "not yet" (append(nil, nothing...) would stay nil).
+func computed(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func lowerAll(s []string) []string {

@@ -202,3 +202,16 @@ func TestGlobMatch(t *testing.T) {
 		}
 	}
 }
+
+// The address lists are worked out once a message, also when they are empty.
+func TestAddrListsComputedOnce(t *testing.T) {
+	s, _ := Load(DefaultPath)
+	tg := newTarget(msgOf(t, "Subject: no addresses\n\nhello\n"), nil, scanSizes{})
+	tg.set = s
+	if from, to := tg.allFromAddrs(), tg.allToAddrs(); len(from) != 0 || len(to) != 0 {
+		t.Fatalf("addresses %v %v, want none", from, to)
+	}
+	if tg.fromAddrs == nil || tg.toAddrs == nil {
+		t.Errorf("empty address lists not kept: from %v, to %v (nil: computed again on every ask)", tg.fromAddrs == nil, tg.toAddrs == nil)
+	}
+}

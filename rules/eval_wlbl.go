@@ -203,7 +203,7 @@ func (l *lists) anyListed(list string, addrs []string) bool {
 // <x@y>;") and those of the recipient headers.
 func (t *target) allToAddrs() []string {
 	if t.toAddrs == nil {
-		t.toAddrs = append(t.readToAddrs(), []string{}...) // non-nil when empty: computed
+		t.toAddrs = computed(t.readToAddrs())
 	}
 	return t.toAddrs
 }
