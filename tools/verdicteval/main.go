@@ -65,6 +65,13 @@ func main() {
 	why := flag.Int("why", 0, "with -from: list the `N` tests that most often hit the ham each run flags")
 	compare := flag.Int("compare", 0, "with -from: compare Postern's runs with SpamAssassin's of the same kind rule by rule, the `N` rules that differ on most messages, and the N rules SpamAssassin scores spam with that Postern's run lacks")
 	flag.Parse()
+	var rescored map[string]float64
+	if *rescores != "" {
+		var err error
+		if rescored, err = parseScores(*rescores); err != nil {
+			fatal(err)
+		}
+	}
 	rejudge := false
 	flag.Visit(func(f *flag.Flag) { rejudge = rejudge || f.Name == "required" || f.Name == "reject" })
 
@@ -103,12 +110,8 @@ func main() {
 			if *why > 0 {
 				flaggedHam(list, r, *why)
 			}
-			if *rescores != "" && strings.HasPrefix(r.name, "Postern") {
-				scores, err := parseScores(*rescores)
-				if err != nil {
-					fatal(err)
-				}
-				rr := rescoreRules(r, scores, *required, *reject)
+			if rescored != nil && strings.HasPrefix(r.name, "Postern") {
+				rr := rescoreRules(r, rescored, *required, *reject)
 				all = append(all, rr)
 				report(list, runFolds, rr)
 			}

@@ -89,7 +89,8 @@ func rescore(r *run, pt score.Points, required, reject float64) *run {
 
 // rescoreRules is r with some rules scored anew (scores, by name), judged at the
 // thresholds: a verdict's score is the sum of its tests' points, so what a changed
-// score line would have decided needs no new run.
+// score line would have decided needs no new run. A rule with tflags multiple
+// counts once at its new score (the run keeps its points, not its count).
 func rescoreRules(r *run, scores map[string]float64, required, reject float64) *run {
 	names := make([]string, 0, len(scores))
 	for n, v := range scores {
