@@ -48,8 +48,8 @@ func (k Kind) String() string {
 // the Rules of a whole set (some 2,600 with the stock rules), and with these
 // spread over a Rule's several cache lines each one read was a miss.
 type Rule struct {
-	seq      int             // index in its set's all
-	Kind     Kind            //
+	seq      int // index in its set's all
+	Kind     Kind
 	evalFn   evalFunc        // eval: rules
 	metaProg []metaOp        // meta rules: the expression as a program (compileMeta); nil: the tree
 	litIDs   []int32         // ids in the set's literalIndex of lits

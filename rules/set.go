@@ -1385,8 +1385,12 @@ func truncateScan(text string, size int, more ...byte) string {
 	if size <= 0 || len(text) <= size {
 		return text
 	}
-	for _, c := range append([]byte{'\n'}, more...) {
-		if i := strings.IndexByte(text[size:], c); i >= 0 && i <= 1024 {
+	near := text[size:min(len(text), size+1025)] // where a cut may fall
+	if i := strings.IndexByte(near, '\n'); i >= 0 {
+		return text[:size+i+1]
+	}
+	for _, c := range more {
+		if i := strings.IndexByte(near, c); i >= 0 {
 			return text[:size+i+1]
 		}
 	}
@@ -1407,7 +1411,13 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 		if p.Text == "" {
 			continue
 		}
-		raw.WriteString(truncateScan(strings.ReplaceAll(p.Text, "\r\n", "\n"), sizes.rawbody, '>', ' '))
+		rawText := p.Text
+		if sizes.rawbody > 0 {
+			// Not the whole of a huge part copied to change its line ends: no
+			// more than the cut can reach, counted before \r\n becomes \n.
+			rawText = rawText[:min(len(rawText), 2*(sizes.rawbody+1026))]
+		}
+		raw.WriteString(truncateScan(strings.ReplaceAll(rawText, "\r\n", "\n"), sizes.rawbody, '>', ' '))
 		raw.WriteByte('\n')
 		text := p.Text
 		if p.ContentType == "text/html" {
