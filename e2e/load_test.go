@@ -285,37 +285,48 @@ type outcome struct {
 
 // sendAll sends n corpus messages (the file path(i) names, marked X-Load-Id:
 // prefix-i) with *loadC clients, at rate a second when rate > 0 (open loop), else
-// as fast as they are taken, and returns their outcomes.
+// as fast as they are taken, and returns their outcomes. Paced, a message's
+// latency runs from the moment it was due, not from when a client took it: a
+// message that waited for a free client waited as a sender would have.
 func sendAll(smtpAddr, prefix string, n int, rate float64, path func(i int) string) []outcome {
+	type job struct {
+		i   int
+		due time.Time // paced runs: when it was to be sent
+	}
 	outcomes := make([]outcome, n)
-	jobs := make(chan int)
+	jobs := make(chan job)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := 0; w < *loadC; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range jobs {
-				raw, err := os.ReadFile(path(i))
+			for j := range jobs {
+				raw, err := os.ReadFile(path(j.i))
 				if err != nil {
-					outcomes[i] = outcome{code: -1, text: err.Error()}
+					outcomes[j.i] = outcome{code: -1, text: err.Error()}
 					continue
 				}
-				msg := append([]byte(fmt.Sprintf("X-Load-Id: %s-%d\r\n", prefix, i)), mbox.StripFrom(raw)...)
+				msg := append([]byte(fmt.Sprintf("X-Load-Id: %s-%d\r\n", prefix, j.i)), mbox.StripFrom(raw)...)
 				t0 := time.Now()
+				if !j.due.IsZero() {
+					t0 = j.due
+				}
 				code, text, err := submit(smtpAddr, "load@example.org", []string{"user@example.com"}, msg)
 				if err != nil {
 					code, text = -1, err.Error()
 				}
-				outcomes[i] = outcome{code, text, time.Since(t0)}
+				outcomes[j.i] = outcome{code, text, time.Since(t0)}
 			}
 		}()
 	}
 	for i := 0; i < n; i++ {
+		var due time.Time
 		if rate > 0 {
-			time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
+			due = start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+			time.Sleep(time.Until(due))
 		}
-		jobs <- i
+		jobs <- job{i, due}
 	}
 	close(jobs)
 	wg.Wait()
