@@ -43,10 +43,13 @@ type GreyPostgres struct {
 	pool *pgxpool.Pool
 }
 
+// GreylistPgStore is greylisting's name in a PostgreSQL database's postern_schema.
+const GreylistPgStore = "greylist"
+
 // OpenGreyPostgres connects to the database at url and brings greylisting's tables
 // up to date.
 func OpenGreyPostgres(ctx context.Context, url string) (*GreyPostgres, error) {
-	pool, err := pgdb.Open(ctx, url, "greylist", pgdb.Options{MaxConns: 16, AsyncCommit: true}, greyPgMigrations)
+	pool, err := pgdb.Open(ctx, url, GreylistPgStore, pgdb.Options{MaxConns: 16, AsyncCommit: true}, greyPgMigrations)
 	if err != nil {
 		return nil, fmt.Errorf("greylist: %w", err)
 	}

@@ -60,10 +60,13 @@ type Postgres struct {
 	pool *pgxpool.Pool
 }
 
+// PgStore is the quarantine's name in a PostgreSQL database's postern_schema.
+const PgStore = "quarantine"
+
 // OpenPostgres connects to the database at url and brings the quarantine's tables
 // up to date.
 func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
-	pool, err := pgdb.Open(ctx, url, "quarantine", pgdb.Options{MaxConns: 16}, pgMigrations)
+	pool, err := pgdb.Open(ctx, url, PgStore, pgdb.Options{MaxConns: 16}, pgMigrations)
 	if err != nil {
 		return nil, fmt.Errorf("quarantine: %w", err)
 	}

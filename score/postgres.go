@@ -56,9 +56,12 @@ type Postgres struct {
 	pool *pgxpool.Pool
 }
 
+// PgStore is the Bayes store's name in a PostgreSQL database's postern_schema.
+const PgStore = "bayes"
+
 // OpenPostgres connects to the database at url and brings Bayes's tables up to date.
 func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
-	pool, err := pgdb.Open(ctx, url, "bayes", pgdb.Options{MaxConns: 8}, bayesPgMigrations)
+	pool, err := pgdb.Open(ctx, url, PgStore, pgdb.Options{MaxConns: 8}, bayesPgMigrations)
 	if err != nil {
 		return nil, fmt.Errorf("bayes: %w", err)
 	}

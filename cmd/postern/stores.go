@@ -67,7 +67,7 @@ func storeAt(cfg config.Config, file string) string {
 // its row in postern_schema (asked without creating anything, pgdb.Exists).
 func storeExists(cfg config.Config, file string) bool {
 	if cfg.Storage.URL != "" {
-		store := map[string]string{score.FileName: "bayes", quarantine.FileName: "quarantine", policy.GreylistFileName: "greylist"}[file]
+		store := map[string]string{score.FileName: score.PgStore, quarantine.FileName: quarantine.PgStore, policy.GreylistFileName: policy.GreylistPgStore}[file]
 		ok, err := pgdb.Exists(context.Background(), cfg.Storage.URL, store)
 		// Unreachable, it "exists": opening it then reports why it cannot.
 		return ok || err != nil
