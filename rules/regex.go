@@ -421,7 +421,12 @@ func pruneByteSequences(goRe string) (string, bool) {
 	if !prune(re) {
 		return goRe, false
 	}
-	return reString(re), true
+	// The pruned tree is the parse of its string (up to the parser's own
+	// rewrites): cached under it, it is not parsed again. These are the largest
+	// patterns (ReplaceTags' look-alike lists, kilobytes each).
+	pruned := reString(re)
+	parseCache.LoadOrStore(pruned, re)
+	return pruned, true
 }
 
 // hasByteSequence says whether prune would drop a branch somewhere in re.
