@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/postern/postern/filter"
@@ -38,6 +39,29 @@ func BenchmarkEvalStock(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		s.Eval(msgs[i%len(msgs)])
+	}
+}
+
+// BenchmarkDFAWalk walks 10 KB of plain lines with three DFAs: one whose start
+// state every byte but a newline leaves (no skipping), one for a rare string (its
+// start state skips with IndexByte) and an obfuscation pattern's (skips to v or V).
+func BenchmarkDFAWalk(b *testing.B) {
+	text := strings.Repeat("hello world this is a line of text\n", 300)
+	for _, c := range []struct{ name, re string }{
+		{"longline", `(?m)^[^\n]{999}`},
+		{"rare", `zqxj`},
+		{"obfuscated", `(?i)v[_\W]{0,3}i[_\W]{0,3}a[_\W]{0,3}g[_\W]{0,3}r[_\W]{0,3}a`},
+	} {
+		d := newDFA(c.re)
+		for i := 0; i <= accelAfter; i++ {
+			d.match(text)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for i := 0; i < b.N; i++ {
+				d.match(text)
+			}
+		})
 	}
 }
 

@@ -5,10 +5,12 @@ import (
 	"regexp/syntax"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // dfa answers one question fast: does a regex match anywhere in a text? Go's regexp
@@ -57,6 +59,9 @@ type dfa struct {
 	// of it (under mu).
 	pool  *dfaPool
 	extra int64
+	// noAssert: the program tests no assertion, so the rune before a state never
+	// matters and states are not told apart by it (one start state, not four).
+	noAssert bool
 }
 
 // startStep is what the start closure does on one rune class after one kind of
@@ -116,7 +121,33 @@ type dfaGen struct {
 	// search (for \b and ^); its row deadRow is the state with nothing left to
 	// match.
 	starts [4]int32
+	// acc, once uses reaches accelAfter, is how a search skips through an
+	// unanchored DFA's start states (see accel).
+	acc  atomic.Pointer[accel]
+	uses atomic.Int32
 }
+
+// accel is what lets a search skip ahead while it is in a start state (nothing
+// matched so far but the start closure): the bytes that can leave it. Most rules
+// look for a string of rare letters, and most of a text is bytes on which the DFA
+// stays where it is; strings.IndexByte or IndexAny finds the next byte that
+// matters many times faster than a table lookup per byte. Only ASCII bytes can be
+// escapes (they never occur inside a multi-byte rune): a DFA that a non-ASCII rune
+// can move out of its start states is not accelerated (max 0).
+type accel struct {
+	esc  string   // the bytes that leave the start states
+	max  int32    // rows up to max are start states
+	rows [4]int32 // the start state after a rune of each kind (beforeKind)
+}
+
+// accelAfter is how many searches a generation serves before its accel is worked
+// out: most DFAs of a rule set run on few messages, and the work (every rune class
+// from every start state) is not worth it for them.
+const accelAfter = 4
+
+// accelMaxEsc is the most escape bytes a skip looks for (IndexAny's cost grows
+// with them).
+const accelMaxEsc = 6
 
 // Before-rune kinds: what a pending assertion needs to know of the rune before.
 const (
@@ -222,9 +253,76 @@ func (d *dfa) newGen() *dfaGen {
 			d.startSet.visit(pc)
 		}
 		d.startOf = make([]startStep, 4*d.width)
+		d.noAssert = !slices.ContainsFunc(d.prog.Inst, func(in syntax.Inst) bool { return in.Op == syntax.InstEmptyWidth })
 	}
-	g.start = d.state(g, nil, beforeText) // nothing but the start closure
+	// Nothing but the start closure, after each kind of rune: rows width to 4*width
+	// (accel.max). Without assertions the kinds are one state.
+	for k := range g.starts {
+		g.starts[k] = d.state(g, nil, uint8(k))
+	}
+	g.start = g.starts[beforeText]
+	if d.noAssert {
+		g.starts = [4]int32{g.start, g.start, g.start, g.start}
+	}
 	return g
+}
+
+// accelFor works out g's accel; callers hold mu.
+func (d *dfa) accelFor(g *dfaGen) *accel {
+	none := &accel{}
+	if d.anchored || g != d.gen.Load() {
+		return none
+	}
+	kinds := []uint8{beforeText, beforeNewline, beforeWord, beforeOther}
+	if d.noAssert {
+		kinds = kinds[:1]
+	}
+	var esc []byte
+	for cls := range d.bounds {
+		leaves := false
+		for _, k := range kinds {
+			st := d.startStepFor(k, cls)
+			leaves = leaves || st.matched || slices.ContainsFunc(st.next, func(pc uint32) bool { return d.startSet.stamp[pc] != d.startSet.cur })
+		}
+		if !leaves {
+			continue
+		}
+		hi := rune(utf8.MaxRune + 1)
+		if cls+1 < len(d.bounds) {
+			hi = d.bounds[cls+1]
+		}
+		if hi > utf8.RuneSelf || int(hi-d.bounds[cls])+len(esc) > accelMaxEsc {
+			return none
+		}
+		for r := d.bounds[cls]; r < hi; r++ {
+			esc = append(esc, byte(r))
+		}
+	}
+	return &accel{esc: string(esc), max: 4 * int32(d.width), rows: g.starts}
+}
+
+// skip is how far from i a search in a start state can go on without leaving
+// them, and the start state it is in there (s if it does not move).
+func (a *accel) skip(text string, i int, s int32) (int, int32) {
+	var j int
+	if len(a.esc) == 1 {
+		j = strings.IndexByte(text[i:], a.esc[0])
+	} else {
+		j = strings.IndexAny(text[i:], a.esc)
+	}
+	switch {
+	case j == 0:
+		return i, s
+	case j < 0:
+		i = len(text)
+	default:
+		i += j
+	}
+	kind := beforeOther // (a rune that is not ASCII)
+	if c := text[i-1]; c < utf8.RuneSelf {
+		kind = int(asciiKind[c])
+	}
+	return i, a.rows[kind]
 }
 
 // classes splits the runes at every boundary an instruction draws.
@@ -485,6 +583,8 @@ func (d *dfa) next(g *dfaGen, s *dstate, r rune, cls int) int32 {
 	}
 	before := uint8(beforeOther)
 	switch {
+	case d.noAssert:
+		before = beforeText
 	case r == '\n':
 		before = beforeNewline
 	case syntax.IsWordChar(r):
@@ -514,30 +614,78 @@ func (d *dfa) match(text string) (matched, ok bool) {
 	// The state, table and class map in locals: the loop is the rules' hottest, and
 	// through x (whose address miss takes) each would be a load and a store per byte.
 	tab, ascii, s := x.tab, x.ascii, x.s
+	acc := x.acc()
+	amax := acc.max
 	for i := 0; i < len(text); {
-		var cls int
-		if c := text[i]; c < utf8.RuneSelf {
-			cls = int(ascii[c])
-			i++
-		} else {
-			r, n := utf8.DecodeRuneInString(text[i:])
-			cls = d.class(r)
-			i += n
+		if s <= amax { // in a start state: on to the next byte that can leave it
+			if i, s = acc.skip(text, i, s); i == len(text) {
+				break
+			}
 		}
-		v := tab[int(s)+cls].Load()
-		if v > 0 {
+		// The inner loop is the hot one, kept free of calls so that its
+		// variables stay in registers: it leaves for a start state (amax) or an
+		// entry that is not a plain next state.
+		var v int32
+		var cls int
+		left := false
+		for i < len(text) {
+			if c := text[i]; c < utf8.RuneSelf {
+				cls = int(ascii[c])
+				i++
+			} else {
+				r, n := utf8.DecodeRuneInString(text[i:])
+				cls = d.class(r)
+				i += n
+			}
+			// Every row is in the table and every class below its width, so
+			// the entry is too: read without the bounds check, a compare and
+			// branch per byte on the loop's dependent chain.
+			v = (*atomic.Int32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(tab)), (int(s)+cls)*4)).Load()
+			if v <= amax {
+				left = true
+				break
+			}
+			s = v
+		}
+		if !left {
+			break // the end of the text
+		}
+		if v > 0 { // a start state
 			s = v
 			continue
 		}
 		x.s = s
+		g := x.g
 		x.miss(v, cls)
 		if !x.running {
 			return x.finish()
 		}
 		tab, s = x.tab, x.s
+		if x.g != g {
+			acc = x.acc()
+			amax = acc.max
+		}
 	}
 	x.s = s
 	return x.finish()
+}
+
+var noAccel = &accel{}
+
+// acc is the search's generation's accel, once it has one.
+func (x *search) acc() *accel {
+	g := x.g
+	if a := g.acc.Load(); a != nil {
+		return a
+	}
+	if x.d.anchored || g.uses.Add(1) < accelAfter {
+		return noAccel
+	}
+	x.d.mu.Lock()
+	a := x.d.accelFor(g)
+	x.d.mu.Unlock()
+	g.acc.CompareAndSwap(nil, a)
+	return a
 }
 
 // search is one search in progress: the state, and the generation and table it

@@ -61,7 +61,8 @@ func TestDFAAgreesWithRegexp(t *testing.T) {
 		if d == nil {
 			t.Fatalf("%q: no DFA", p)
 		}
-		for _, text := range texts {
+		// Twice over: the second pass skips through the start states (accel).
+		for _, text := range append(texts, texts...) {
 			got, ok := d.match(text)
 			if !ok {
 				t.Fatalf("%q on %q: DFA gave up", p, text)
@@ -69,6 +70,33 @@ func TestDFAAgreesWithRegexp(t *testing.T) {
 			if want := re.MatchString(text); got != want {
 				t.Errorf("%q on %q: DFA %v, regexp %v", p, text, got, want)
 			}
+		}
+	}
+}
+
+// A DFA skips to the bytes that can leave its start states when they are few and
+// ASCII, and only then.
+func TestDFAAccel(t *testing.T) {
+	for _, c := range []struct{ re, esc string }{
+		{`zqxj`, "z"},
+		{`(?i)\bfoo\b`, "Ff"},
+		{`(?m)^abc$`, "a"},
+		{`colou?r|size`, "cs"},
+		{`[^a]`, ""},   // every byte but one leaves
+		{`é`, ""},      // a rune that is not ASCII leaves
+		{`[a-z]x`, ""}, // too many bytes to look for
+		{`(?i)ſ`, ""},  // s, S and ſ (not ASCII)
+	} {
+		d := newDFA(c.re)
+		for i := 0; i <= accelAfter; i++ {
+			d.match("some text")
+		}
+		a := d.gen.Load().acc.Load()
+		if a == nil {
+			t.Fatalf("%q: no accel worked out after %d searches", c.re, accelAfter+1)
+		}
+		if got := a.esc; got != c.esc || (a.max > 0) != (c.esc != "") {
+			t.Errorf("%q: escapes %q (max %d), want %q", c.re, got, a.max, c.esc)
 		}
 	}
 }
