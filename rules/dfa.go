@@ -128,16 +128,26 @@ type dfaGen struct {
 }
 
 // accel is what lets a search skip ahead while it is in a start state (nothing
-// matched so far but the start closure): the bytes that can leave it. Most rules
-// look for a string of rare letters, and most of a text is bytes on which the DFA
-// stays where it is; strings.IndexByte or IndexAny finds the next byte that
-// matters many times faster than a table lookup per byte. Only ASCII bytes can be
-// escapes (they never occur inside a multi-byte rune): a DFA that a non-ASCII rune
-// can move out of its start states is not accelerated (max 0).
+// matched so far but the start closure): most rules look for a string of rare
+// letters, and most of a text is bytes on which the DFA stays in its start states.
+// A loop over a byte table (or strings.IndexByte, for one byte) finds the next byte
+// that matters several times faster than a table lookup per byte.
+//
+// Which bytes leave depends on the kind of rune before (the start state's kind):
+// after a newline, ^ lets a rule start on any letter, after other runes on none. A
+// skip stops at the bytes that leave some kind's start state (that kind's escapes)
+// or, where those are more, at the bytes of that kind, so that the DFA steps from
+// it itself (from no start state of such a kind does a skip begin). For
+// (?m)^[a-z]… a skip is then a search for the next newline. Bytes of runes that
+// are not ASCII are all stops when one of those runes is an escape (a skip lands
+// on a rune's first byte).
 type accel struct {
-	esc  string   // the bytes that leave the start states
-	max  int32    // rows up to max are start states
-	rows [4]int32 // the start state after a rune of each kind (beforeKind)
+	stop  [256]bool
+	one   int      // the one stop byte, or -1
+	from  [4]bool  // by kind: a skip may begin in the start state of that kind
+	max   int32    // rows up to max are start states
+	width int32    // row = width * (kind+1)
+	rows  [4]int32 // the start state after a rune of each kind (beforeKind)
 }
 
 // accelAfter is how many searches a generation serves before its accel is worked
@@ -145,9 +155,9 @@ type accel struct {
 // from every start state) is not worth it for them.
 const accelAfter = 4
 
-// accelMaxEsc is the most escape bytes a skip looks for (IndexAny's cost grows
-// with them).
-const accelMaxEsc = 6
+// accelMaxStops is the most ASCII bytes a skip stops at: with more, it stops so
+// often that the DFA might as well read the bytes.
+const accelMaxStops = 16
 
 // Before-rune kinds: what a pending assertion needs to know of the rune before.
 const (
@@ -273,56 +283,110 @@ func (d *dfa) accelFor(g *dfaGen) *accel {
 	if d.anchored || g != d.gen.Load() {
 		return none
 	}
-	kinds := []uint8{beforeText, beforeNewline, beforeWord, beforeOther}
+	kinds := 4
 	if d.noAssert {
-		kinds = kinds[:1]
+		kinds = 1 // (one start state)
 	}
-	var esc []byte
+	var esc [4][256]bool
 	for cls := range d.bounds {
-		leaves := false
-		for _, k := range kinds {
-			st := d.startStepFor(k, cls)
-			leaves = leaves || st.matched || slices.ContainsFunc(st.next, func(pc uint32) bool { return d.startSet.stamp[pc] != d.startSet.cur })
-		}
-		if !leaves {
-			continue
-		}
 		hi := rune(utf8.MaxRune + 1)
 		if cls+1 < len(d.bounds) {
 			hi = d.bounds[cls+1]
 		}
-		if hi > utf8.RuneSelf || int(hi-d.bounds[cls])+len(esc) > accelMaxEsc {
-			return none
-		}
-		for r := d.bounds[cls]; r < hi; r++ {
-			esc = append(esc, byte(r))
+		for k := 0; k < kinds; k++ {
+			st := d.startStepFor(uint8(k), cls)
+			if !st.matched && !slices.ContainsFunc(st.next, func(pc uint32) bool { return d.startSet.stamp[pc] != d.startSet.cur }) {
+				continue
+			}
+			for r := d.bounds[cls]; r < min(hi, utf8.RuneSelf); r++ {
+				esc[k][r] = true
+			}
+			if hi > utf8.RuneSelf {
+				for b := utf8.RuneSelf; b < 256; b++ {
+					esc[k][b] = true
+				}
+			}
 		}
 	}
-	return &accel{esc: string(esc), max: 4 * int32(d.width), rows: g.starts}
+	a := &accel{one: -1, max: 4 * int32(d.width), width: int32(d.width), rows: g.starts}
+	for k := 0; k < kinds; k++ {
+		stops := esc[k]
+		if !d.noAssert {
+			if k == beforeText {
+				continue // (only before the first byte: no skip begins there)
+			}
+			var own [256]bool // the bytes of kind k
+			for b := range own {
+				own[b] = b >= utf8.RuneSelf && k == beforeOther || b < utf8.RuneSelf && int(asciiKind[b]) == k
+			}
+			if count(own) < count(stops) {
+				stops = own
+			} else {
+				a.from[k] = true
+			}
+		} else {
+			a.from[k] = true
+		}
+		for b, stop := range stops {
+			a.stop[b] = a.stop[b] || stop
+		}
+	}
+	if a.from == [4]bool{} || count(a.stop) > accelMaxStops {
+		return none
+	}
+	n := 0
+	for b, stop := range a.stop {
+		if stop {
+			a.one, n = b, n+1
+		}
+	}
+	if n != 1 {
+		a.one = -1
+	}
+	return a
 }
 
-// skip is how far from i a search in a start state can go on without leaving
-// them, and the start state it is in there (s if it does not move).
-func (a *accel) skip(text string, i int, s int32) (int, int32) {
-	var j int
-	if len(a.esc) == 1 {
-		j = strings.IndexByte(text[i:], a.esc[0])
-	} else {
-		j = strings.IndexAny(text[i:], a.esc)
+// count is how many ASCII bytes are in a set (the bytes of runes that are not
+// ASCII count as one).
+func count(set [256]bool) int {
+	n := 0
+	for _, in := range set[:utf8.RuneSelf] {
+		if in {
+			n++
+		}
 	}
-	switch {
-	case j == 0:
+	if set[utf8.RuneSelf] || set[255] {
+		n++
+	}
+	return n
+}
+
+// skip is how far from i a search in start state s can go on without leaving the
+// start states, and the start state it is in there (s if it does not move).
+func (a *accel) skip(text string, i int, s int32) (int, int32) {
+	if !a.from[s/a.width-1] {
 		return i, s
-	case j < 0:
-		i = len(text)
-	default:
-		i += j
+	}
+	j := i
+	if a.one >= 0 {
+		if x := strings.IndexByte(text[i:], byte(a.one)); x < 0 {
+			j = len(text)
+		} else {
+			j += x
+		}
+	} else {
+		for j < len(text) && !a.stop[text[j]] {
+			j++
+		}
+	}
+	if j == i {
+		return i, s
 	}
 	kind := beforeOther // (a rune that is not ASCII)
-	if c := text[i-1]; c < utf8.RuneSelf {
+	if c := text[j-1]; c < utf8.RuneSelf {
 		kind = int(asciiKind[c])
 	}
-	return i, a.rows[kind]
+	return j, a.rows[kind]
 }
 
 // classes splits the runes at every boundary an instruction draws.

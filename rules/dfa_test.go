@@ -74,18 +74,19 @@ func TestDFAAgreesWithRegexp(t *testing.T) {
 	}
 }
 
-// A DFA skips to the bytes that can leave its start states when they are few and
-// ASCII, and only then.
+// A DFA skips to the bytes that can leave its start states (or, where those
+// depend on a newline before, to the newlines) when they are few, and only then.
 func TestDFAAccel(t *testing.T) {
-	for _, c := range []struct{ re, esc string }{
+	for _, c := range []struct{ re, stops string }{
 		{`zqxj`, "z"},
-		{`(?i)\bfoo\b`, "Ff"},
-		{`(?m)^abc$`, "a"},
 		{`colou?r|size`, "cs"},
-		{`[^a]`, ""},   // every byte but one leaves
-		{`é`, ""},      // a rune that is not ASCII leaves
-		{`[a-z]x`, ""}, // too many bytes to look for
-		{`(?i)ſ`, ""},  // s, S and ſ (not ASCII)
+		{`(?i)\bfoo\b`, "\nFf"},
+		{`(?m)^abc$`, "a"},
+		{`(?m)^[a-z]{3}`, "\n"},
+		{`é`, "+"},       // the bytes of runes that are not ASCII
+		{`(?i)ſ`, "Ss+"}, // s, S and ſ
+		{`[^a]`, ""},     // every byte but one leaves
+		{`[a-z]x`, ""},   // too many bytes to stop at
 	} {
 		d := newDFA(c.re)
 		for i := 0; i <= accelAfter; i++ {
@@ -95,8 +96,17 @@ func TestDFAAccel(t *testing.T) {
 		if a == nil {
 			t.Fatalf("%q: no accel worked out after %d searches", c.re, accelAfter+1)
 		}
-		if got := a.esc; got != c.esc || (a.max > 0) != (c.esc != "") {
-			t.Errorf("%q: escapes %q (max %d), want %q", c.re, got, a.max, c.esc)
+		var got strings.Builder
+		for b, stop := range a.stop[:utf8.RuneSelf] {
+			if stop {
+				got.WriteByte(byte(b))
+			}
+		}
+		if a.stop[utf8.RuneSelf] {
+			got.WriteByte('+')
+		}
+		if got.String() != c.stops || (a.max > 0) != (c.stops != "") {
+			t.Errorf("%q: stops %q (max %d), want %q", c.re, got.String(), a.max, c.stops)
 		}
 	}
 }
