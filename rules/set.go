@@ -596,6 +596,9 @@ func (t *target) count(r *Rule) int {
 			}
 		}
 		if r.exactAll != nil {
+			if !r.matchesRelaxed(text) {
+				return // (the relaxed form matches wherever the exact one does)
+			}
 			for m, err := r.exactAll.FindStringMatch(text); err == nil && m != nil && n < r.maxHits; m, err = r.exactAll.FindNextMatch(m) {
 				n++
 			}
@@ -607,12 +610,23 @@ func (t *target) count(r *Rule) int {
 	}
 	switch r.Kind {
 	case Body:
+		// Only the paragraphs where eval would look: those that hold a literal
+		// of the rule, or where its union may match.
 		lines := t.bodyLines
 		if lower {
 			lines = t.bodyLowerLines
 		}
-		for _, line := range lines {
-			add(line)
+		if r.lits != nil {
+			for _, i := range t.bodyHits.lines(r.litIDs) {
+				add(lines[i])
+			}
+			break
+		}
+		u := t.plan.unionOf[r.seq]
+		for i, line := range lines {
+			if u < 0 || t.unionHits(u)[i] {
+				add(line)
+			}
 		}
 	case Rawbody:
 		if lower {
