@@ -201,7 +201,7 @@ func corpusParagraphs(n int) []string {
 		dir := filepath.Join(corpus.Dir(), "spamassassin", sub)
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries[:min(n/2, len(entries))] {
-			raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			raw, err := readCorpus(filepath.Join(dir, e.Name()))
 			if err != nil {
 				continue
 			}
@@ -269,7 +269,7 @@ func TestEvalAgreesWithPlainRegexp(t *testing.T) {
 		dir := filepath.Join(corpus.Dir(), "spamassassin", sub)
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries[:min(15, len(entries))] {
-			raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			raw, err := readCorpus(filepath.Join(dir, e.Name()))
 			if m, perr := scan.Parse(bytes.NewReader(raw)); err == nil && perr == nil {
 				sp := spool.FromBytes(raw)
 				msgs = append(msgs, &filter.Message{Raw: sp, Size: sp.Size(), Parsed: m})

@@ -77,7 +77,7 @@ func corpusReceived(tb testing.TB) []string {
 		dir := filepath.Join(corpus.Dir(), sub)
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries[:min(200, len(entries))] {
-			raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			raw, err := readCorpus(filepath.Join(dir, e.Name()))
 			if err != nil {
 				continue
 			}
