@@ -309,29 +309,149 @@ func commentStart(line string) int {
 	return -1
 }
 
-// evalIf evaluates SpamAssassin's "if" conditions: version comparisons hold (we read
-// rules written for current versions), as do can() tests of the configuration
-// language's features and compatibility flags (Postern reads the syntax they guard)
-// and of the plugins' eval functions Postern has; plugin() holds for the plugins
-// Postern knows (pluginKnown). Anything else is false.
+// evalIf evaluates SpamAssassin's "if" conditions, a small language of Perl's
+// (Conf::Parser's handle_conditional): version, numbers, comparisons, !, &&, ||,
+// and/or/not, parentheses, and the tests plugin(NAME), can(NAME) and has(NAME).
+// version is saVersion. can() and has() hold for the configuration language's
+// features and compatibility flags and perl_min_version (Postern reads the syntax
+// they guard), and for the plugins' eval functions Postern has; plugin() holds for
+// the plugins Postern knows (pluginKnown). Anything it cannot read is false.
 func evalIf(cond string) bool {
-	c := strings.TrimSpace(cond)
-	for strings.HasPrefix(c, "(") && strings.HasSuffix(c, ")") {
-		c = strings.TrimSpace(c[1 : len(c)-1])
+	e := &condParser{src: cond}
+	v, ok := e.or()
+	e.space()
+	return ok && e.pos == len(e.src) && v != 0
+}
+
+// saVersion is the SpamAssassin version whose rules Postern reads, as its
+// conditions spell it (4.0.1: Debian's package, and the stock rules' own
+// "if (version >= 4.000000)" blocks are written for it, the "< 4" ones for older
+// SpamAssassins without its UTF-8 support).
+const saVersion = 4.000001
+
+type condParser struct {
+	src string
+	pos int
+}
+
+func (e *condParser) space() {
+	for e.pos < len(e.src) && (e.src[e.pos] == ' ' || e.src[e.pos] == '\t') {
+		e.pos++
 	}
-	if rest, ok := strings.CutPrefix(c, "!"); ok {
-		return !evalIf(rest)
+}
+
+// eat consumes tok (a word must end there) and reports whether it was next.
+func (e *condParser) eat(tok string) bool {
+	e.space()
+	if !strings.HasPrefix(e.src[e.pos:], tok) {
+		return false
+	}
+	if end := e.pos + len(tok); isWordByte(tok[len(tok)-1]) && end < len(e.src) && isWordByte(e.src[end]) {
+		return false
+	}
+	e.pos += len(tok)
+	return true
+}
+
+func truth(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (e *condParser) or() (float64, bool) {
+	v, ok := e.and()
+	for ok && (e.eat("||") || e.eat("or")) {
+		var w float64
+		w, ok = e.and()
+		v = truth(v != 0 || w != 0)
+	}
+	return v, ok
+}
+
+func (e *condParser) and() (float64, bool) {
+	v, ok := e.unary()
+	for ok && (e.eat("&&") || e.eat("and")) {
+		var w float64
+		w, ok = e.unary()
+		v = truth(v != 0 && w != 0)
+	}
+	return v, ok
+}
+
+func (e *condParser) unary() (float64, bool) {
+	if e.eat("!") || e.eat("not") {
+		v, ok := e.unary()
+		return truth(v == 0), ok
+	}
+	v, ok := e.primary()
+	if !ok {
+		return 0, false
+	}
+	for _, op := range []string{"<=", ">=", "==", "!=", "<", ">"} {
+		if e.eat(op) {
+			w, ok := e.primary()
+			switch op {
+			case "<=":
+				return truth(v <= w), ok
+			case ">=":
+				return truth(v >= w), ok
+			case "==":
+				return truth(v == w), ok
+			case "!=":
+				return truth(v != w), ok
+			case "<":
+				return truth(v < w), ok
+			default:
+				return truth(v > w), ok
+			}
+		}
+	}
+	return v, true
+}
+
+func (e *condParser) primary() (float64, bool) {
+	e.space()
+	switch {
+	case e.eat("("):
+		v, ok := e.or()
+		return v, ok && e.eat(")")
+	case e.eat("version"):
+		return saVersion, true
+	}
+	for _, fn := range []string{"plugin", "can", "has"} {
+		if e.eat(fn + "(") {
+			end := strings.IndexByte(e.src[e.pos:], ')')
+			if end < 0 {
+				return 0, false
+			}
+			arg := strings.TrimSpace(e.src[e.pos : e.pos+end])
+			e.pos += end + 1
+			return truth(condTest(fn, arg)), true
+		}
+	}
+	start := e.pos
+	for e.pos < len(e.src) && (e.src[e.pos] == '.' || e.src[e.pos] >= '0' && e.src[e.pos] <= '9') {
+		e.pos++
+	}
+	v, err := strconv.ParseFloat(e.src[start:e.pos], 64)
+	return v, err == nil
+}
+
+// condTest is plugin(arg), can(arg) or has(arg).
+func condTest(fn, arg string) bool {
+	if fn == "plugin" {
+		return pluginKnown(arg)
 	}
 	switch {
-	case strings.HasPrefix(c, "version"):
+	case strings.HasPrefix(arg, "Mail::SpamAssassin::Conf::feature_"),
+		strings.HasPrefix(arg, "Mail::SpamAssassin::Conf::compat_"),
+		strings.HasPrefix(arg, "Mail::SpamAssassin::Conf::perl_min_version_"):
 		return true
-	case strings.HasPrefix(c, "can(Mail::SpamAssassin::Conf::feature_"), strings.HasPrefix(c, "can(Mail::SpamAssassin::Conf::compat_"):
-		return true
-	case strings.HasPrefix(c, "plugin("):
-		return pluginKnown(strings.TrimSuffix(strings.TrimPrefix(c, "plugin("), ")"))
-	case strings.HasPrefix(c, "can(Mail::SpamAssassin::Plugin::"):
+	case strings.HasPrefix(arg, "Mail::SpamAssassin::Plugin::"):
 		// A plugin's feature flag, has_EVAL: holds when Postern has that eval.
-		_, flag, _ := strings.Cut(strings.TrimSuffix(c, ")"), "::has_")
+		_, flag, _ := strings.Cut(arg, "::has_")
 		_, ok := evals[flag]
 		return ok
 	}

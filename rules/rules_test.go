@@ -239,6 +239,38 @@ endif
 	}
 }
 
+// The stock rules' "if" blocks: versions compare against the SpamAssassin whose
+// rules Postern reads (4.0.1), so its "< 4" fallbacks (meta __SUBJ_ILLEGAL_CHARS
+// 0) do not override the 4.0 rules; conditions combine as Perl's do.
+func TestEvalIf(t *testing.T) {
+	for _, c := range []struct {
+		cond string
+		want bool
+	}{
+		{"(version >= 3.004000)", true},
+		{"(version >= 4.000000)", true},
+		{"(version < 4.000000)", false},
+		{"!((version >= 3.003000))", false},
+		{"version >= 4.000002", false},
+		{"version == 4.000001", true},
+		{"can(Mail::SpamAssassin::Conf::perl_min_version_5010000)", true},
+		{"can(Mail::SpamAssassin::Conf::feature_bayes_stopwords)", true},
+		{"can(Mail::SpamAssassin::Conf::something_else)", false},
+		{"plugin(Mail::SpamAssassin::Plugin::FreeMail)", true},
+		{"plugin(Mail::SpamAssassin::Plugin::Unknown)", false},
+		{"version >= 3.004002 && !plugin(Mail::SpamAssassin::Plugin::Unknown)", true},
+		{"(version < 3) || (version > 4)", true},
+		{"not version > 4 and 1", false},
+		{"(version >= 3.004000", false}, // unbalanced
+		{"junk", false},
+		{"", false},
+	} {
+		if got := evalIf(c.cond); got != c.want {
+			t.Errorf("evalIf(%q) = %v, want %v", c.cond, got, c.want)
+		}
+	}
+}
+
 func TestTranslate(t *testing.T) {
 	tests := []struct {
 		perl    string
