@@ -37,6 +37,7 @@ func perlSource(s string) (string, []string, error) {
 	if err != nil {
 		return "", nil, err
 	}
+	body = highBits(body)
 	goRe, err := translate(body, flags, modeRE2)
 	if err != nil {
 		return "", nil, err
@@ -681,6 +682,7 @@ func ruleRegex(s string) (src string, lits []string, exact *regexp2.Regexp, err 
 	if derr != nil {
 		return "", nil, nil, err
 	}
+	body = highBits(body)
 	exactSrc, xerr := translate(body, flags, modeExact)
 	if xerr != nil {
 		return "", nil, nil, err
@@ -774,6 +776,18 @@ func firstLineOf(s string) string {
 
 // latin1 reads a rule file's bytes as the characters they stand for when they are
 // not UTF-8 (rule files are often Latin-1; the text rules read is UTF-8).
+// highBits rewrites a class of every high-bit byte, [\x80-\xff], as one of every
+// character that is not ASCII. SpamAssassin's rules read the bytes of text in
+// legacy charsets (its normalize_charset is off by default), where such a class
+// means "8-bit text" (__HIGHBITS: Korean or Chinese in EUC, say); Postern reads
+// the characters the charset stands for, and the class as written would match
+// only Latin-1's.
+func highBits(body string) string {
+	return reHighBitClass.ReplaceAllString(body, `[^\x00-\x7f]`)
+}
+
+var reHighBitClass = regexp.MustCompile(`(?i)\[\\x80-\\xff\]`)
+
 func latin1(s string) string {
 	if utf8.ValidString(s) {
 		return s

@@ -279,6 +279,9 @@ func TestTranslate(t *testing.T) {
 		unsup   bool
 	}{
 		{`/foo\b/i`, []string{"FOO bar"}, []string{"food"}, false},
+		// A class of every high-bit byte is one of every character not ASCII.
+		{`/(?:[\x80-\xff].?){4}/`, []string{"광고 요청", "中文邮件"}, []string{"plain ascii", "é"}, false},
+		{`/[\x80-\xFF]/`, []string{"中", "é"}, []string{"abc"}, false},
 		{`m{a/b}`, []string{"a/b"}, nil, false},
 		{`m!x!`, []string{"x"}, nil, false},
 		{`/a\/b/`, []string{"a/b"}, nil, false},
