@@ -134,26 +134,31 @@ func (t *target) envelopeFrom() string {
 		t.envFrom = last.envfrom
 		return t.envFrom
 	}
-	if x := t.addresses("X-Sender"); len(x) > 0 && strings.Contains(x[0], "@") &&
+	// (SpamAssassin reads X-Sender:first:addr; its parser keeps an address
+	// where Go's fails, as in "info@example.com@example.com (Unverified)", and
+	// any @ in the field is in what it keeps.)
+	if strings.Contains(t.header.Get("X-Sender"), "@") &&
 		strings.Contains(t.get("Received"), "(fetchmail") {
 		return ""
 	}
-	// Where each field first appears, and the first Received.
-	first := map[string]int{}
-	i := 0
+	// Where the first Received is, and where each field last appears: a field
+	// below a Received line (any of its copies: /^Received:.*?^Return-Path:/sm)
+	// may be a list's new envelope sender, not the one this message came with.
+	lastAt := map[string]int{}
+	rcvd, i := -1, 0
 	for f := t.header.Fields(); f.Next(); i++ {
 		k := strings.ToLower(f.Key())
-		if _, ok := first[k]; !ok {
-			first[k] = i
+		lastAt[k] = i
+		if k == "received" && rcvd < 0 {
+			rcvd = i
 		}
 	}
-	rcvd, hasRcvd := first["received"]
 	for _, f := range []string{"X-Envelope-From", "Envelope-Sender", "Return-Path"} {
 		a := t.addresses(f)
 		if len(a) == 0 {
 			continue
 		}
-		if hasRcvd && rcvd < first[strings.ToLower(f)] {
+		if rcvd >= 0 && rcvd < lastAt[strings.ToLower(f)] {
 			if f == "X-Envelope-From" {
 				return "" // SpamAssassin gives up here
 			}

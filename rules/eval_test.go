@@ -52,6 +52,14 @@ func TestEvals(t *testing.T) {
 			"From: a@example.org\nTo: bob@one.example, carol@two.test, dave@three.invalid, erin@four.example, frank@five.test\nSubject: x\n\nx\n"},
 		{"check_equal_from_domains()", "",
 			"Return-Path: <bounce@mailer.example>\n" + plain + "\nx\n", "Return-Path: <a@example.org>\n" + plain + "\nx\n"},
+		// No envelope sender to compare: a Return-Path copy below a Received line
+		// (a list's), or an X-Sender with fetchmail, even one Go cannot parse.
+		{"check_equal_from_domains()", "",
+			"Return-Path: <bounce@mailer.example>\n" + rcvd("Mon, 1 Jun 2026 10:00:00 +0000") + plain + "\nx\n",
+			"Return-Path: <bounce@mailer.example>\n" + rcvd("Mon, 1 Jun 2026 10:00:00 +0000") + "Return-Path: <list@lists.example>\n" + plain + "\nx\n"},
+		{"check_equal_from_domains()", "",
+			"Return-Path: <bounce@mailer.example>\nReceived: from mx (mx [192.0.2.7]) by localhost with IMAP (fetchmail-5.9.0) for a@localhost; Mon, 1 Jun 2026 10:00:00 +0000\n" + plain + "\nx\n",
+			"Return-Path: <bounce@mailer.example>\nReceived: from mx (mx [192.0.2.7]) by localhost with IMAP (fetchmail-5.9.0) for a@localhost; Mon, 1 Jun 2026 10:00:00 +0000\nX-Sender: a@example.org@example.org (Unverified)\n" + plain + "\nx\n"},
 		{"check_header_count_range('To', '2', '10')", "",
 			"To: a@example.com\nTo: b@example.com\nSubject: x\n\nx\n", plain + "\nx\n"},
 		{"check_unresolved_template()", "",
