@@ -565,10 +565,12 @@ score ONCE 1.5
 func TestParagraphs(t *testing.T) {
 	for text, want := range map[string]string{
 		"a\nb\n\nc":                  "a b\nc",
-		"a\r\n \t\r\nb":              "a\nb",
-		"\n\n\na  b\n\n\n\nc\n":      "a b\nc",
+		"a\r\n \t\r\nb":              "a \nb", // (the \r before the blank line)
+		"\n\n\na  b\n\n\n\nc\n":      "a b\nc ",
 		"":                           "",
-		strings.Repeat("abc ", 1000): strings.TrimSuffix(strings.Repeat("abc ", 512)+"\n"+strings.Repeat("abc ", 488), " "),
+		" \n\n":                      "",
+		"Name* Home Phone \n\n Next": "Name* Home Phone \n Next",
+		strings.Repeat("abc ", 1000): strings.Repeat("abc ", 512) + "\n" + strings.Repeat("abc ", 488),
 		strings.Repeat("x", 3000):    strings.Repeat("x", 2048) + "\n" + strings.Repeat("x", 952),
 	} {
 		if got := paragraphs(text); got != want {

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message"
@@ -1450,7 +1451,8 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 	t.body, t.rawbody = body.String(), raw.String()
 	t.bodyLower, t.rawbodyLower = strings.ToLower(t.body), strings.ToLower(t.rawbody)
 	// Lower-casing keeps every newline, so the lines of both stay aligned.
-	t.bodyLines, t.bodyLowerLines = strings.Split(t.body, "\n"), strings.Split(t.bodyLower, "\n")
+	// Each line with its newline, as SpamAssassin's body rules see them.
+	t.bodyLines, t.bodyLowerLines = strings.SplitAfter(t.body, "\n"), strings.SplitAfter(t.bodyLower, "\n")
 	if m.Raw != nil && needs[Full] {
 		n := min(m.Size, maxFull)
 		buf := make([]byte, n)
@@ -1462,21 +1464,22 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 	return t
 }
 
-// paragraphs joins the lines of each paragraph with spaces, as SpamAssassin presents
-// body text to body rules: a phrase broken by line wrapping still matches. Lines of
-// nothing but white space end paragraphs (SpamAssassin's s/\n+\s*\n+/ /), however
-// many; each paragraph is one line of the result, cut (after a space where there is
-// one) into lines of at most maxBodyLine bytes, as SpamAssassin cuts them.
+// paragraphs is text as SpamAssassin's body rules see it: a blank line (a run of
+// white space with two newlines or more) ends a paragraph, and every other run of
+// white space is one space, at a paragraph's ends too (its whitespace handling in
+// get_body_text_array_common: a rule may need the space after a paragraph's last
+// word). Paragraphs are one a line; one longer than maxBodyLine is cut after its
+// last space before that (split_into_array_of_short_lines).
 func paragraphs(text string) string {
 	var b, para strings.Builder
 	flush := func() {
 		p := para.String()
 		para.Reset()
-		if p == "" {
+		if strings.TrimSpace(p) == "" {
 			return
 		}
 		for len(p) > maxBodyLine {
-			n := strings.LastIndexByte(p[:maxBodyLine], ' ') + 1
+			n := strings.LastIndexByte(p[:maxBodyLine+1], ' ') + 1
 			if n == 0 {
 				n = maxBodyLine
 			}
@@ -1487,16 +1490,40 @@ func paragraphs(text string) string {
 		b.WriteString(p)
 		b.WriteByte('\n')
 	}
-	for line := range strings.Lines(text) {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			flush()
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if !unicode.IsSpace(r) {
+			para.WriteString(text[i : i+size])
+			i += size
 			continue
 		}
-		if para.Len() > 0 {
-			para.WriteByte(' ')
+		// A run of white space: where its first and last newlines are.
+		j, first, last, newlines := i, -1, -1, 0
+		for j < len(text) {
+			r, size := utf8.DecodeRuneInString(text[j:])
+			if !unicode.IsSpace(r) {
+				break
+			}
+			if r == '\n' {
+				if first < 0 {
+					first = j
+				}
+				last, newlines = j, newlines+1
+			}
+			j += size
 		}
-		para.WriteString(strings.Join(f, " "))
+		if newlines < 2 {
+			para.WriteByte(' ')
+		} else {
+			if first > i {
+				para.WriteByte(' ') // white space before the blank line
+			}
+			flush()
+			if j > last+1 {
+				para.WriteByte(' ') // and after it
+			}
+		}
+		i = j
 	}
 	flush()
 	return strings.TrimSuffix(b.String(), "\n")
