@@ -53,42 +53,30 @@ func WalkHTML(src string, v HTMLVisitor) {
 	}
 }
 
-// RenderHTML turns an HTML part into the text a reader sees: entities decoded, tags
-// dropped, <style> and <script> left out, block elements on lines of their own, and
-// runs of white space in the source (line breaks and blank lines too) one space, as a
-// browser shows them, except in <pre>. Content rules read this, as SpamAssassin's
-// body rules do: only markup makes paragraphs, never the source's blank lines.
+// RenderHTML turns an HTML part into the text a reader sees, as SpamAssassin's
+// HTML renderer (Mail::SpamAssassin::HTML) gives it to body rules: entities
+// decoded, tags dropped, <style> and <script> left out, every run of white space
+// in the source one space, and the tags that break text adding white space, at
+// their start and their end alike: br and div a newline; li, td, th, dt, dd,
+// embed and headings a space; p, hr, blockquote, pre, listing, plaintext, xmp and
+// title a blank line, which ends a paragraph. Table rows add nothing: a form laid
+// out in a table reads as one paragraph, as SpamAssassin's form rules expect.
 func RenderHTML(src string) string {
 	var b strings.Builder
-	pre := 0
+	tag := func(tag string) {
+		switch tag {
+		case "br", "div":
+			b.WriteByte('\n')
+		case "li", "td", "th", "dt", "dd", "embed", "h1", "h2", "h3", "h4", "h5", "h6":
+			b.WriteByte(' ')
+		case "p", "hr", "blockquote", "pre", "listing", "plaintext", "xmp", "title":
+			b.WriteString("\n\n")
+		}
+	}
 	WalkHTML(src, HTMLVisitor{
-		Text: func(text []byte) {
-			if pre > 0 {
-				b.Write(text)
-			} else {
-				collapseSpace(&b, text)
-			}
-		},
-		Start: func(tag string, _ *html.Tokenizer, _ bool) {
-			switch tag {
-			case "br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre", "hr":
-				b.WriteByte('\n')
-			case "td", "th":
-				b.WriteByte(' ')
-			}
-			if tag == "pre" {
-				pre++
-			}
-		},
-		End: func(tag string) {
-			switch tag {
-			case "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre":
-				b.WriteByte('\n')
-			}
-			if tag == "pre" && pre > 0 {
-				pre--
-			}
-		},
+		Text:  func(text []byte) { collapseSpace(&b, text) },
+		Start: func(name string, _ *html.Tokenizer, _ bool) { tag(name) },
+		End:   tag,
 	})
 	return b.String()
 }
