@@ -60,6 +60,9 @@ func TestEvals(t *testing.T) {
 		{"check_equal_from_domains()", "",
 			"Return-Path: <bounce@mailer.example>\nReceived: from mx (mx [192.0.2.7]) by localhost with IMAP (fetchmail-5.9.0) for a@localhost; Mon, 1 Jun 2026 10:00:00 +0000\n" + plain + "\nx\n",
 			"Return-Path: <bounce@mailer.example>\nReceived: from mx (mx [192.0.2.7]) by localhost with IMAP (fetchmail-5.9.0) for a@localhost; Mon, 1 Jun 2026 10:00:00 +0000\nX-Sender: a@example.org@example.org (Unverified)\n" + plain + "\nx\n"},
+		{"check_welcomelist_bounce_relays()", "whitelist_bounce_relays relay*.example.org",
+			plain + "\nYour message could not be delivered.\n> Received: from pc (pc [192.0.2.9]) by relay2.example.org (Postfix) with ESMTP\n",
+			plain + "\nYour message could not be delivered.\n> Received: from pc (pc [192.0.2.9]) by mx.example.com (Postfix) with ESMTP\n"},
 		{"check_header_count_range('To', '2', '10')", "",
 			"To: a@example.com\nTo: b@example.com\nSubject: x\n\nx\n", plain + "\nx\n"},
 		{"check_unresolved_template()", "",
@@ -146,6 +149,17 @@ func TestEvals(t *testing.T) {
 
 // TestEvalArguments: arguments an eval cannot take skip the rule with a warning;
 // the set still loads.
+// VBounce's have_any_bounce_relays says whether the site listed its relays at all.
+func TestBounceRelaysListed(t *testing.T) {
+	msg := "From: a@example.org\nSubject: x\n\nx\n"
+	if !evalHits(t, "have_any_bounce_relays()", "welcomelist_bounce_relays relay*.example.org", msg) {
+		t.Error("have_any_bounce_relays misses with a relay listed")
+	}
+	if evalHits(t, "have_any_bounce_relays()", "", msg) {
+		t.Error("have_any_bounce_relays hits with no relay listed")
+	}
+}
+
 func TestEvalArguments(t *testing.T) {
 	for _, call := range []string{"check_for_shifted_date('x', 'y')", "html_test('no_such_test')", "check_for_mime('mime_qp_long_line')", "no_such_eval()"} {
 		dir := writeRules(t, map[string]string{"e.cf": "header T_EVAL eval:" + call + "\n"})

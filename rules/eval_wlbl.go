@@ -37,7 +37,8 @@ func (l *lists) directive(word, rest string) bool {
 	word = oldListNames.Replace(word)
 	f := strings.Fields(rest)
 	switch word {
-	case "welcomelist_from", "blocklist_from", "welcomelist_to", "blocklist_to", "more_spam_to", "all_spam_to", "welcomelist_allows_relays":
+	case "welcomelist_from", "blocklist_from", "welcomelist_to", "blocklist_to", "more_spam_to", "all_spam_to", "welcomelist_allows_relays",
+		"welcomelist_bounce_relays": // (VBounce's: host globs, matched the same way)
 		l.add(word, f)
 	case "unwelcomelist_from", "unblocklist_from":
 		l.remove(strings.TrimPrefix(word, "un"), f)
