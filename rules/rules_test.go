@@ -715,8 +715,9 @@ func TestTruncateScan(t *testing.T) {
 	}
 }
 
-// TestExeAttachment: PST_EXE_ATTACHMENT reads the attachment's name on its header
-// line, whatever the white space around it.
+// TestExeAttachment: PST_EXE_ATTACHMENT reads the attachment's name in its header
+// field, on the field's first line or a folded one, whatever the white space
+// around it.
 func TestExeAttachment(t *testing.T) {
 	s, problems := Load(DefaultPath)
 	if len(Errors(problems)) > 0 {
@@ -735,6 +736,9 @@ func TestExeAttachment(t *testing.T) {
 		{`Content-Disposition: attachment; filename=invoice.js`, true},
 		{`Content-Disposition: attachment; filename="invoice.pdf"`, false},
 		{`Content-Disposition: attachment; filename="invoice.exe.pdf"`, false},
+		// Folded: the name on a continuation line, as most mailers write it.
+		{"Content-Disposition: attachment;\n\tfilename=\"invoice.exe\"", true},
+		{"Content-Disposition: attachment;\n filename=\"invoice.pdf\"", false},
 	} {
 		if got := slices.Contains(hitNames(s, msgOf(t, msg(c.disposition))), "PST_EXE_ATTACHMENT"); got != c.hit {
 			t.Errorf("%s: hit %v, want %v", c.disposition, got, c.hit)
