@@ -41,7 +41,7 @@ func bounceRelayQuoted(t *target) bool {
 			return true
 		}
 	}
-	if !strings.Contains(strings.ToLower(t.rawbody), "received:") {
+	if !strings.Contains(t.rawbodyLower, "received:") {
 		return false
 	}
 	found, header := false, ""

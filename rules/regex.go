@@ -32,12 +32,10 @@ func perlRegex(s string) (*regexp.Regexp, []string, error) {
 // and its literals. Rules compile theirs when first asked (Rule.regexp): most never
 // are, since their DFAs answer, and compiling them all was a tenth of the start-up.
 func perlSource(s string) (string, []string, error) {
-	s = latin1(strings.TrimSpace(s))
-	body, flags, err := splitDelims(s)
+	body, flags, err := perlBody(s)
 	if err != nil {
 		return "", nil, err
 	}
-	body = highBits(body)
 	goRe, err := translate(body, flags, modeRE2)
 	if err != nil {
 		return "", nil, err
@@ -677,12 +675,10 @@ func ruleRegex(s string) (src string, lits []string, exact *regexp2.Regexp, err 
 	if err == nil || !errors.As(err, &u) || !u.RE2 {
 		return src, lits, nil, err
 	}
-	s = latin1(strings.TrimSpace(s))
-	body, flags, derr := splitDelims(s)
+	body, flags, derr := perlBody(s)
 	if derr != nil {
 		return "", nil, nil, err
 	}
-	body = highBits(body)
 	exactSrc, xerr := translate(body, flags, modeExact)
 	if xerr != nil {
 		return "", nil, nil, err
@@ -774,8 +770,14 @@ func firstLineOf(s string) string {
 	return s
 }
 
-// latin1 reads a rule file's bytes as the characters they stand for when they are
-// not UTF-8 (rule files are often Latin-1; the text rules read is UTF-8).
+// perlBody is a rule's pattern as both engines' translations read it: its
+// characters (latin1), between its delimiters, with its flags, high-bit classes
+// widened (highBits).
+func perlBody(s string) (body, flags string, err error) {
+	body, flags, err = splitDelims(latin1(strings.TrimSpace(s)))
+	return highBits(body), flags, err
+}
+
 // highBits rewrites a class of every high-bit byte, [\x80-\xff], as one of every
 // character that is not ASCII. SpamAssassin's rules read the bytes of text in
 // legacy charsets (its normalize_charset is off by default), where such a class
@@ -788,6 +790,8 @@ func highBits(body string) string {
 
 var reHighBitClass = regexp.MustCompile(`(?i)\[\\x80-\\xff\]`)
 
+// latin1 reads a rule file's bytes as the characters they stand for when they are
+// not UTF-8 (rule files are often Latin-1; the text rules read is UTF-8).
 func latin1(s string) string {
 	if utf8.ValidString(s) {
 		return s

@@ -1491,14 +1491,21 @@ func paragraphs(text string) string {
 		b.WriteByte('\n')
 	}
 	for i := 0; i < len(text); {
-		r, size := utf8.DecodeRuneInString(text[i:])
-		if !unicode.IsSpace(r) {
-			para.WriteString(text[i : i+size])
-			i += size
-			continue
+		// A run of text, written whole.
+		j := i
+		for j < len(text) {
+			r, size := utf8.DecodeRuneInString(text[j:])
+			if unicode.IsSpace(r) {
+				break
+			}
+			j += size
+		}
+		para.WriteString(text[i:j])
+		if i = j; i == len(text) {
+			break
 		}
 		// A run of white space: where its first and last newlines are.
-		j, first, last, newlines := i, -1, -1, 0
+		first, last, newlines := -1, -1, 0
 		for j < len(text) {
 			r, size := utf8.DecodeRuneInString(text[j:])
 			if !unicode.IsSpace(r) {
