@@ -94,7 +94,7 @@ func init() {
 	})
 	fixed(p, "check_ratware_name_id", func(t *target) bool {
 		m := reRatwareMID.FindStringSubmatch(t.get("MESSAGEID"))
-		return m != nil && matchDynamic(`"[^"]+"\s*<`+regexp.QuoteMeta(m[1])+`>`, t.get("From"))
+		return m != nil && matchDynamic(`"[^"]+"\s*<`+regexp.QuoteMeta(m[1])+`>`, t.get("From"), m[1], false)
 	})
 	fixed(p, "check_ratware_envelope_from", func(t *target) bool {
 		to, from := t.get("To:addr"), t.envelopeFrom()
@@ -105,7 +105,7 @@ func init() {
 		if !ok || user == "" || !strings.Contains(dom, ".") {
 			return false
 		}
-		return matchDynamic(`(?i)\b`+regexp.QuoteMeta(dom)+`.`+regexp.QuoteMeta(user)+`@`, from)
+		return matchDynamic(`(?i)\b`+regexp.QuoteMeta(dom)+`.`+regexp.QuoteMeta(user)+`@`, from, user+"@", true)
 	})
 	fixed(p, "check_for_forged_yahoo_received_headers", forgedYahoo)
 	fixed(p, "check_for_forged_gmail_received_headers", func(t *target) bool {
@@ -272,9 +272,12 @@ func toInSubject(t *target, test string) bool {
 	}
 	subject := t.get("Subject")
 	if test == "address" {
-		return matchDynamic(`(?i)\b`+regexp.QuoteMeta(to)+`\b`, subject)
+		return matchDynamic(`(?i)\b`+regexp.QuoteMeta(to)+`\b`, subject, to, true)
 	}
 	user, _, _ := strings.Cut(to, "@")
+	if !mayContain(subject, user, true) {
+		return false // every branch below needs it
+	}
 	q := regexp.QuoteMeta(user)
 	re, err := regexp.Compile(`(?i)^(?:(?:re|fw):\s*(?:\w+\s+)?` + q + `$|(?-i:` + q + `)\s*[,:;!?-](?:$|\s)|` + q + `$|,\s*` + q + `[,:;!?-]$)`)
 	return err == nil && re.MatchString(subject)
@@ -380,9 +383,9 @@ func msnGroups(t *target) bool {
 	}
 	mid := t.get("Message-Id")
 	if list == "notifications" {
-		return matchDynamic(`^<\S+@`+regexp.QuoteMeta(s[1])+`>`, mid)
+		return matchDynamic(`^<\S+@`+regexp.QuoteMeta(s[1])+`>`, mid, s[1], false)
 	}
-	return matchDynamic(`^<`+regexp.QuoteMeta(list)+`-\S+@groups\.msn\.com>`, mid) &&
+	return matchDynamic(`^<`+regexp.QuoteMeta(list)+`-\S+@groups\.msn\.com>`, mid, list, false) &&
 		strings.Contains(t.envelopeFrom(), list+"-bounce@groups.msn.com")
 }
 
@@ -657,8 +660,26 @@ func secondLevel(addr string) string {
 
 // matchDynamic matches an expression built from the message's own text (an
 // address quoted into it): text that is not valid UTF-8 cannot be compiled, and
-// then does not match.
-func matchDynamic(expr, s string) bool {
+// then does not match. Compiling costs far more than matching, so a text that
+// lacks needle, which every match holds (ignoring case when fold), is turned
+// away first.
+func matchDynamic(expr, s, needle string, fold bool) bool {
+	if !mayContain(s, needle, fold) {
+		return false
+	}
 	re, err := regexp.Compile(expr)
 	return err == nil && re.MatchString(s)
+}
+
+// mayContain is false only when s surely does not hold needle: with fold, ASCII
+// case aside; a text or needle that is not ASCII may match under (?i)'s Unicode
+// folding (the Kelvin sign is a k), so it is let through.
+func mayContain(s, needle string, fold bool) bool {
+	if !fold {
+		return strings.Contains(s, needle)
+	}
+	if !isASCII(s) || !isASCII(needle) {
+		return true
+	}
+	return indexFold(s, strings.ToLower(needle)) >= 0
 }

@@ -182,7 +182,7 @@ func attrMap(attrs []html.Attribute) map[string]string {
 
 // tag is html_tag: num is +1 for a start tag, -1 for an end tag.
 func (h *htmlPart) tag(tag string, attr map[string]string, num int) {
-	namespace := reNamespace.MatchString(tag)
+	namespace := strings.IndexByte(tag, ':') > 0 && reNamespace.MatchString(tag)
 	_, isElement := htmlElements[tag]
 	if isElement || namespace {
 		h.elements++
@@ -275,6 +275,15 @@ func (h *htmlPart) textStyle(tag string, attr map[string]string, num int) {
 			}
 		case "style":
 			for _, part := range strings.Split(v, ";") {
+				// Each expression below starts with the property's name: the
+				// name read first spares them most declarations. (A name that
+				// is not ASCII goes to them: (?i) folds the Kelvin sign to k.)
+				prop := strings.TrimLeft(part, cssSpace)
+				if !hasPrefixFold(prop, "color:") && !hasPrefixFold(prop, "background") &&
+					!hasPrefixFold(prop, "display") && !hasPrefixFold(prop, "visibility") &&
+					isASCII(prop[:min(len(prop), len("background-color:"))]) {
+					continue
+				}
 				if m := reCSSColor.FindStringSubmatch(part); m != nil {
 					val := reImportant.ReplaceAllString(strings.ToLower(m[2]), "")
 					var c string
@@ -519,17 +528,47 @@ func (h *htmlPart) fontInvisible() bool {
 	return s.size <= 1 || strings.EqualFold(s.display, "none") || strings.EqualFold(s.visibility, "hidden")
 }
 
-var reHexRGB = regexp.MustCompile(`^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$`)
-
+// hexRGB reads a colour written #rrggbb or rrggbb, in lower-case hex digits only
+// (HTML.pm's /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/).
 func hexRGB(c string) (r, g, b int64, ok bool) {
-	m := reHexRGB.FindStringSubmatch(c)
-	if m == nil {
+	c = strings.TrimPrefix(c, "#")
+	if len(c) != 6 {
 		return 0, 0, 0, false
 	}
-	r, _ = strconv.ParseInt(m[1], 16, 64)
-	g, _ = strconv.ParseInt(m[2], 16, 64)
-	b, _ = strconv.ParseInt(m[3], 16, 64)
-	return r, g, b, true
+	var v [3]int64
+	for i := 0; i < 6; i++ {
+		var d byte
+		switch x := c[i]; {
+		case '0' <= x && x <= '9':
+			d = x - '0'
+		case 'a' <= x && x <= 'f':
+			d = x - 'a' + 10
+		default:
+			return 0, 0, 0, false
+		}
+		v[i/2] = v[i/2]<<4 | int64(d)
+	}
+	return v[0], v[1], v[2], true
+}
+
+// cssSpace is what \s matches in Go's regexps.
+const cssSpace = "\t\n\f\r "
+
+// hasPrefixFold is strings.HasPrefix ignoring ASCII case; prefix is lower case.
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // nameToRGB is HTML.pm's name_to_rgb: a colour as #rrggbb, or "invalid".
@@ -895,4 +934,13 @@ func comparison(expr string) (func(float64) bool, error) {
 		}
 	}
 	return nil, fmt.Errorf("expression %q not understood", expr)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

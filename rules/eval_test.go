@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -235,5 +237,35 @@ func TestAddrListsComputedOnce(t *testing.T) {
 	}
 	if tg.fromAddrs == nil || tg.toAddrs == nil {
 		t.Errorf("empty address lists not kept: from %v, to %v (nil: computed again on every ask)", tg.fromAddrs == nil, tg.toAddrs == nil)
+	}
+}
+
+// The hand-written readers agree with the expressions they replace.
+func TestHexRGBAndMayContain(t *testing.T) {
+	re := regexp.MustCompile(`^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$`)
+	for _, c := range []string{"#ff0010", "ff0010", "#FF0010", "#ff001", "#ff00100", "##ff0010", "", "#", "#gg0010", "ff0010\n"} {
+		r, g, b, ok := hexRGB(c)
+		m := re.FindStringSubmatch(c)
+		if ok != (m != nil) {
+			t.Errorf("hexRGB(%q) ok %v, the expression %v", c, ok, m != nil)
+			continue
+		}
+		if ok && fmt.Sprintf("%02x%02x%02x", r, g, b) != m[1]+m[2]+m[3] {
+			t.Errorf("hexRGB(%q) = %d %d %d", c, r, g, b)
+		}
+	}
+	for _, c := range []struct {
+		s, needle  string
+		fold, want bool
+	}{
+		{"Re: hello JOHN", "john", true, true},
+		{"Re: hello JOHN", "john", false, false},
+		{"Re: hello", "john", true, false},
+		{"Re: \u212aate", "kate", true, true}, // (?i) folds the Kelvin sign to k: let through
+		{"x", "", true, true},
+	} {
+		if got := mayContain(c.s, c.needle, c.fold); got != c.want {
+			t.Errorf("mayContain(%q, %q, %v) = %v", c.s, c.needle, c.fold, got)
+		}
 	}
 }

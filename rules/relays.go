@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -178,9 +180,16 @@ func re(s string) *rcvdRegexp {
 // them in turn, most of which could not match it, and Go's regexp finds that out
 // only by searching the whole line. Looking for the literals first is the
 // parser's cost divided by several.
+//
+// After the literals, the regex's DFA answers whether it matches at all: Go's
+// regexp, which has no such automaton, tries an unanchored expression from every
+// byte of the line, and most of the parser's expressions miss most lines.
 type rcvdRegexp struct {
 	*regexp.Regexp
 	lits []string // lower-case; nil: no prefilter
+
+	once sync.Once
+	d    *dfa // nil: too many rune classes (the regexp answers alone)
 }
 
 // trimTrailingDate removes the date a Received line ends with (rxTrailingDate).
@@ -204,19 +213,34 @@ func trimTrailingDate(s string) string {
 // rcvdNoPrefilter turns the prefilter off (for the test that it changes nothing).
 var rcvdNoPrefilter bool
 
-func (x *rcvdRegexp) may(s string) bool {
-	if x.lits == nil || rcvdNoPrefilter {
-		return true
+// test says whether the regexp matches s when sure is true; otherwise the regexp
+// must be asked.
+func (x *rcvdRegexp) test(s string) (matched, sure bool) {
+	if rcvdNoPrefilter {
+		return false, false
 	}
-	for _, l := range x.lits {
-		if indexFold(s, l) >= 0 {
-			return true
-		}
+	if x.lits != nil && !slices.ContainsFunc(x.lits, func(l string) bool { return indexFold(s, l) >= 0 }) {
+		return false, true
 	}
-	return false
+	x.once.Do(func() { x.d = newDFA(x.String()) })
+	if x.d == nil {
+		return false, false
+	}
+	return x.d.match(s)
 }
 
-func (x *rcvdRegexp) MatchString(s string) bool { return x.may(s) && x.Regexp.MatchString(s) }
+// may is false when the regexp surely does not match s.
+func (x *rcvdRegexp) may(s string) bool {
+	m, sure := x.test(s)
+	return m || !sure
+}
+
+func (x *rcvdRegexp) MatchString(s string) bool {
+	if m, sure := x.test(s); sure {
+		return m
+	}
+	return x.Regexp.MatchString(s)
+}
 
 func (x *rcvdRegexp) FindStringSubmatch(s string) []string {
 	if !x.may(s) {
