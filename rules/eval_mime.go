@@ -12,11 +12,10 @@ import (
 )
 
 // SpamAssassin's MIMEEval and BodyEval plugins (Mail/SpamAssassin/Plugin/MIMEEval.pm,
-// BodyEval.pm), from what the MIME headers of the parts and their decoded text
-// say. The tests that read the raw encoded lines (long quoted-printable lines,
-// quoted-printable density, illegal bytes in us-ascii text) are not implemented.
+// BodyEval.pm), from what the MIME headers of the parts, their decoded text and
+// their raw lines (scan.RawStats) say.
 
-// mimeStats is _check_attachments's summary, from the parts' MIME headers.
+// mimeStats is _check_attachments's summary of the parts.
 type mimeStats struct {
 	htmlParts, textParts   int
 	base64, qp, attachment int
@@ -24,6 +23,8 @@ type mimeStats struct {
 	alternative            bool
 	multipartRatio         float64 // text/plain against text/html in an alternative; 1 when none
 	htmlCharsets           []string
+	qpLongLine             bool // a quoted-printable line longer than 78 characters
+	asciiIllegal           bool // us-ascii text/plain with a byte that is not 7-bit text
 }
 
 func (t *target) mime() *mimeStats {
@@ -33,6 +34,7 @@ func (t *target) mime() *mimeStats {
 	st := &mimeStats{multipartRatio: 1}
 	t.mimeRes = st
 	var lastText, lastHTML = -1, -1
+	qpLines, qpEscapes := 0, 0
 	for _, p := range t.msg.Parsed.Parts {
 		h := p.Header
 		cte := strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
@@ -66,17 +68,35 @@ func (t *target) mime() *mimeStats {
 		if charset != "" && strings.ContainsAny(charset, "abcdefghijklmnopqrstuvwxyz") {
 			st.htmlCharsets = append(st.htmlCharsets, charset)
 		}
+		size := len(p.Text)
+		if raw := p.Raw; raw != nil {
+			size = raw.Bytes // SpamAssassin compares the parts' raw sizes
+			if cte == "quoted-printable" {
+				qpLines += raw.QPLines
+				qpEscapes += raw.QPEscapes
+				st.qpLongLine = st.qpLongLine || raw.QPLongLine
+			}
+			if ctype == "text/plain" && (charset == "" || charset == "us-ascii") && raw.IllegalASCII > 0 {
+				st.asciiIllegal = true
+			}
+		}
 		if p.Alternative > 0 {
 			st.alternative = true
 			if !strings.Contains(cd, "attachment") {
 				switch ctype {
 				case "text/html":
-					lastHTML = len(p.Text)
+					lastHTML = size
 				case "text/plain":
-					lastText = len(p.Text)
+					lastText = size
 				}
 			}
 		}
+	}
+	if qpLines > 0 {
+		// SpamAssassin's mime_qp_count counts the quoted-printable parts until
+		// their lines are read; then it is the count of needless escapes, which
+		// __MIME_QP and the rules built on it test.
+		st.qp = qpEscapes
 	}
 	if lastText >= 0 && lastHTML > 0 {
 		st.multipartRatio = float64(lastText) / float64(lastHTML)
@@ -108,6 +128,7 @@ func init() {
 			"mime_qp_count":              func(s *mimeStats) bool { return s.qp > 0 },
 			"mime_attachment":            func(s *mimeStats) bool { return s.attachment > 0 },
 			"mime_bad_iso_charset":       func(s *mimeStats) bool { return s.badISO },
+			"mime_qp_long_line":          func(s *mimeStats) bool { return s.qpLongLine },
 		}
 		test, ok := tests[args[0]]
 		if !ok {
@@ -115,6 +136,7 @@ func init() {
 		}
 		return func(t *target) bool { return test(t.mime()) }, nil
 	})
+	fixed(p, "check_for_ascii_text_illegal", func(t *target) bool { return t.mime().asciiIllegal })
 	fixed(p, "check_for_mime_html", func(t *target) bool {
 		return reTextHTML.MatchString(t.get("Content-Type")) || t.mime().htmlParts > 0
 	})

@@ -102,6 +102,18 @@ func TestEvals(t *testing.T) {
 			html("<p>x</p>"), plain + "\nx\n"},
 		{"check_for_mime('mime_base64_count')", "",
 			plain + "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\naGVsbG8=\n", plain + "\nx\n"},
+		// The raw lines: needless quoted-printable escapes (=41 for A; a line's
+		// trailing =20 is no such), a quoted-printable line over 78 characters,
+		// a byte above 127 in text that says it is us-ascii.
+		{"check_for_mime('mime_qp_count')", "",
+			plain + "Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\n=48ello=20\n",
+			plain + "Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9 au lait=20\n"},
+		{"check_for_mime('mime_qp_long_line')", "",
+			plain + "Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\n" + strings.Repeat("x", 79) + "\n",
+			plain + "Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\n" + strings.Repeat("x", 78) + "\n"}, // (msgOf writes CRLF: counted as LF)
+		{"check_for_ascii_text_illegal()", "",
+			plain + "Content-Type: text/plain; charset=us-ascii\n\ncaf\xe9\n",
+			plain + "Content-Type: text/plain; charset=iso-8859-1\n\ncaf\xe9\n"},
 		{"check_for_uppercase('50', '100')", "",
 			plain + "\n" + strings.Repeat("THIS IS ALL SHOUTING TEXT FOR YOU ", 10) + "\n", plain + "\n" + strings.Repeat("this is quiet text for you ", 10) + "\n"},
 		{"multipart_alternative_difference('99', '100')", "",
@@ -163,7 +175,7 @@ func TestBounceRelaysListed(t *testing.T) {
 }
 
 func TestEvalArguments(t *testing.T) {
-	for _, call := range []string{"check_for_shifted_date('x', 'y')", "html_test('no_such_test')", "check_for_mime('mime_qp_long_line')", "no_such_eval()"} {
+	for _, call := range []string{"check_for_shifted_date('x', 'y')", "html_test('no_such_test')", "check_for_mime('mime_qp_ratio')", "no_such_eval()"} {
 		dir := writeRules(t, map[string]string{"e.cf": "header T_EVAL eval:" + call + "\n"})
 		_, problems := Load(filepath.Join(dir, "e.cf"))
 		if len(problems) != 1 || !problems[0].Warning || !strings.Contains(problems[0].Msg, "skipped") {

@@ -38,6 +38,7 @@ type Part struct {
 	Alternative int              // its multipart/alternative, 0 none (Leaf.Alternative)
 	Text        string           // decoded text for text/* parts (capped), empty otherwise
 	Truncated   bool             // Text was cut at the cap
+	Raw         *RawStats        // its raw lines (Leaf.Raw); nil for parts neither text nor quoted-printable
 }
 
 // Subject returns the decoded Subject.
@@ -59,7 +60,7 @@ func Parse(r io.Reader) (*Message, error) {
 		if len(m.Parts) >= maxParts {
 			return nil
 		}
-		part := Part{ContentType: l.ContentType, Filename: l.Filename, Depth: l.Depth, Header: l.Header, Alternative: l.Alternative}
+		part := Part{ContentType: l.ContentType, Filename: l.Filename, Depth: l.Depth, Header: l.Header, Alternative: l.Alternative, Raw: l.Raw}
 		if strings.HasPrefix(l.ContentType, "text/") && textTotal < maxTotalText {
 			limit := min(maxTextBytes, maxTotalText-textTotal)
 			var sb strings.Builder

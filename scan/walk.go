@@ -25,6 +25,10 @@ type Leaf struct {
 	// Alternative numbers the multipart/alternative the part is in (1 for the
 	// first in the message); 0 when it is in none.
 	Alternative int
+	// Raw measures the part's raw lines, for text parts and quoted-printable
+	// ones (nil for others): complete once the visitor returns and the walk
+	// has read the rest of the part.
+	Raw *RawStats
 }
 
 // Visit is called for every leaf with its decoded body (transfer encoding undone; text
@@ -58,6 +62,7 @@ func Walk(r io.Reader, visit Visit) (textproto.Header, []string, error) {
 
 type walker struct {
 	visit        Visit
+	raw          *RawStats // the entity being read's, for its leaf
 	problems     []string
 	leaves       int
 	alternatives int // multipart/alternative entities seen
@@ -74,6 +79,13 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int) error
 	orig := h
 	mh := message.Header{Header: h}
 	ctype, _, _ := mh.ContentType()
+	w.raw = nil
+	if lc := strings.ToLower(ctype); (ctype == "" || strings.HasPrefix(lc, "text/") ||
+		strings.Contains(strings.ToLower(h.Get("Content-Transfer-Encoding")), "quoted-printable")) &&
+		!strings.HasPrefix(lc, "multipart/") && !strings.HasPrefix(lc, "message/") {
+		w.raw = &RawStats{}
+		raw = newRawStatsReader(raw, w.raw)
+	}
 	if !strings.HasPrefix(strings.ToLower(ctype), "multipart/") &&
 		strings.EqualFold(strings.TrimSpace(h.Get("Content-Transfer-Encoding")), "base64") {
 		// Attachments are mostly base64: decode it in bulk ourselves, several times
@@ -86,7 +98,7 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int) error
 	e, err := message.New(mh, raw)
 	if e == nil {
 		w.problem("entity: %v", err)
-		return w.leaf(Leaf{ContentType: "application/octet-stream", Depth: depth, Header: orig, Alternative: alt}, raw)
+		return w.leaf(Leaf{ContentType: "application/octet-stream", Depth: depth, Header: orig, Alternative: alt, Raw: w.raw}, raw)
 	}
 	if err != nil {
 		// Unknown charset or transfer encoding: the body is still readable, raw.
@@ -105,7 +117,7 @@ func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int) err
 		ctype = "text/plain"
 	}
 	ctype = strings.ToLower(ctype)
-	leaf := Leaf{ContentType: ctype, Filename: filename(e.Header), Depth: depth, Header: h, Alternative: alt}
+	leaf := Leaf{ContentType: ctype, Filename: filename(e.Header), Depth: depth, Header: h, Alternative: alt, Raw: w.raw}
 	if depth >= maxDepth {
 		w.problem("nesting deeper than %d: the rest read as one part", maxDepth)
 		return w.leaf(leaf, e.Body)
