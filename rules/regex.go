@@ -775,7 +775,7 @@ func firstLineOf(s string) string {
 // widened (highBits).
 func perlBody(s string) (body, flags string, err error) {
 	body, flags, err = splitDelims(latin1(strings.TrimSpace(s)))
-	return highBits(body), flags, err
+	return highBits(utf8Escapes(body)), flags, err
 }
 
 // highBits rewrites a class of every high-bit byte, [\x80-\xff], as one of every

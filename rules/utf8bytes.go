@@ -1,0 +1,253 @@
+package rules
+
+import (
+	"fmt"
+	"math/bits"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// utf8Escapes rewrites the UTF-8 byte sequences a Perl pattern spells escape by
+// escape as the characters they encode: \xc3\xa9 as é, \xf0\x9d[\x90-\x9f][\x80-\xbf]
+// as [\x{1d400}-\x{1d7ff}]. SpamAssassin reads the bytes of a message's text (its
+// normalize_charset is off by default), so its rules spell non-ASCII characters as
+// their UTF-8 bytes: the Cyrillic look-alikes of __UNICODE_OBFU_ASC, the
+// mathematical letters of __4BYTE_UTF8_WORD, the accented words of the fraud
+// rules, ReplaceTags' look-alike lists. Postern reads decoded characters, where the
+// bytes as written would match nothing, and pruneByteSequences dropped them.
+//
+// Only runs that decode whole into valid characters are rewritten; anything else
+// (a legacy charset's bytes, as KOREAN_UCE_SUBJECT's EUC-KR, or a run a
+// quantifier ends, which in Perl repeats the last byte only) stays as written.
+// Under /i the characters may also match their other case, where SpamAssassin's
+// bytes would not: the rules mean a letter, whatever its case.
+func utf8Escapes(body string) string {
+	if !strings.Contains(body, `\x`) {
+		return body
+	}
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(body); {
+		var sets []byteSet
+		j := i
+		for {
+			set, end, ok := readByteItem(body, j)
+			if !ok {
+				break
+			}
+			sets = append(sets, set)
+			j = end
+		}
+		if len(sets) >= 2 && !quantified(body, j) {
+			if chars, ok := decodeUTF8Sets(sets); ok {
+				b.WriteString(body[last:i])
+				for _, c := range chars {
+					b.WriteString(c)
+				}
+				last, i = j, j
+				continue
+			}
+		}
+		if j > i {
+			i = j
+			continue
+		}
+		switch body[i] {
+		case '\\':
+			i += 2 // an escape: never the start of an item's run
+		case '[':
+			if end := anyClassEnd(body, i); end > 0 {
+				i = end + 1 // a class that is not an item: not read inside
+			} else {
+				i++
+			}
+		default:
+			i++
+		}
+	}
+	if last == 0 {
+		return body
+	}
+	b.WriteString(body[last:])
+	return b.String()
+}
+
+// byteSet is the bytes of 0x80-0xff one item of a pattern matches.
+type byteSet [2]uint64
+
+func (s *byteSet) add(c byte)     { s[(c-0x80)/64] |= 1 << ((c - 0x80) % 64) }
+func (s byteSet) has(c byte) bool { return c >= 0x80 && s[(c-0x80)/64]&(1<<((c-0x80)%64)) != 0 }
+func (s byteSet) count() int      { return bits.OnesCount64(s[0]) + bits.OnesCount64(s[1]) }
+func (s byteSet) within(lo, hi byte) bool {
+	for c := 0x80; c <= 0xff; c++ {
+		if s.has(byte(c)) && (byte(c) < lo || byte(c) > hi) {
+			return false
+		}
+	}
+	return true
+}
+
+// readByteItem reads a high byte at i: \xHH, or a class of such escapes and
+// ranges of them ([\xa8\xa9], [\x90-\x9f]).
+func readByteItem(s string, i int) (set byteSet, end int, ok bool) {
+	if c, ok := hexEscape(s, i); ok {
+		set.add(c)
+		return set, i + 4, true
+	}
+	if i >= len(s) || s[i] != '[' {
+		return set, i, false
+	}
+	j := i + 1
+	for j < len(s) && s[j] != ']' {
+		lo, ok := hexEscape(s, j)
+		if !ok {
+			return set, i, false
+		}
+		hi := lo
+		j += 4
+		if j < len(s) && s[j] == '-' {
+			if hi, ok = hexEscape(s, j+1); !ok || hi < lo {
+				return set, i, false
+			}
+			j += 5
+		}
+		for c := int(lo); c <= int(hi); c++ {
+			set.add(byte(c))
+		}
+	}
+	if j >= len(s) || j == i+1 {
+		return set, i, false
+	}
+	return set, j + 1, true
+}
+
+// hexEscape reads \xHH at i, for a byte of 0x80 or more.
+func hexEscape(s string, i int) (byte, bool) {
+	if i+4 > len(s) || s[i] != '\\' || s[i+1] != 'x' || !isHex(s[i+2]) || !isHex(s[i+3]) {
+		return 0, false
+	}
+	c := unhex(s[i+2])<<4 | unhex(s[i+3])
+	return c, c >= 0x80
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// quantified says whether a quantifier starts at i.
+func quantified(s string, i int) bool {
+	return i < len(s) && strings.IndexByte("*+?{", s[i]) >= 0
+}
+
+// anyClassEnd is the index of the ] closing the class that opens at i, or -1.
+func anyClassEnd(s string, i int) int {
+	j := i + 1
+	if j < len(s) && s[j] == '^' {
+		j++
+	}
+	if j < len(s) && s[j] == ']' {
+		j++ // a leading ] is literal
+	}
+	for ; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			j++
+		case ']':
+			return j
+		}
+	}
+	return -1
+}
+
+// decodeUTF8Sets reads items as UTF-8 characters: each a lead byte's set (all
+// of one length) and the continuation bytes' sets after it. It returns each
+// character as a pattern, or false when the items are not whole characters.
+func decodeUTF8Sets(sets []byteSet) ([]string, bool) {
+	var out []string
+	for len(sets) > 0 {
+		n := 0
+		switch lead := sets[0]; {
+		case lead.within(0xc2, 0xdf):
+			n = 2
+		case lead.within(0xe0, 0xef):
+			n = 3
+		case lead.within(0xf0, 0xf4):
+			n = 4
+		default:
+			return nil, false
+		}
+		if len(sets) < n {
+			return nil, false
+		}
+		for _, c := range sets[1:n] {
+			if !c.within(0x80, 0xbf) {
+				return nil, false
+			}
+		}
+		combos := 1
+		for _, c := range sets[:n] {
+			combos *= c.count()
+		}
+		if combos > 1<<16 {
+			return nil, false // not a character but a range of bytes ([\xf0-\xf4][\x80-\xbf]...)
+		}
+		runes := charsOf(sets[:n])
+		if len(runes) == 0 {
+			return nil, false
+		}
+		out = append(out, runeClass(runes))
+		sets = sets[n:]
+	}
+	return out, true
+}
+
+// charsOf lists the valid characters whose UTF-8 bytes the sets spell.
+func charsOf(sets []byteSet) []rune {
+	var runes []rune
+	var walk func(k int, prefix []byte)
+	walk = func(k int, prefix []byte) {
+		if k == len(sets) {
+			if r, size := utf8.DecodeRune(prefix); r != utf8.RuneError && size == len(prefix) {
+				runes = append(runes, r)
+			}
+			return
+		}
+		for c := 0x80; c <= 0xff; c++ {
+			if sets[k].has(byte(c)) {
+				walk(k+1, append(prefix, byte(c)))
+			}
+		}
+	}
+	walk(0, make([]byte, 0, 4))
+	slices.Sort(runes)
+	return runes
+}
+
+// runeClass writes characters as one (\x{e9}) or a class of their ranges.
+func runeClass(runes []rune) string {
+	if len(runes) == 1 {
+		return fmt.Sprintf(`\x{%x}`, runes[0])
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := 0; i < len(runes); {
+		j := i
+		for j+1 < len(runes) && runes[j+1] == runes[j]+1 {
+			j++
+		}
+		fmt.Fprintf(&b, `\x{%x}`, runes[i])
+		if j > i {
+			fmt.Fprintf(&b, `-\x{%x}`, runes[j])
+		}
+		i = j + 1
+	}
+	b.WriteByte(']')
+	return b.String()
+}
