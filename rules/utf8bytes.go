@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"fmt"
 	"math/bits"
 	"slices"
 	"strings"
@@ -10,7 +9,7 @@ import (
 
 // utf8Escapes rewrites the UTF-8 byte sequences a Perl pattern spells escape by
 // escape as the characters they encode: \xc3\xa9 as é, \xf0\x9d[\x90-\x9f][\x80-\xbf]
-// as [\x{1d400}-\x{1d7ff}]. SpamAssassin reads the bytes of a message's text (its
+// as [𝐀-𝟿] (U+1D400-U+1D7FF). SpamAssassin reads the bytes of a message's text (its
 // normalize_charset is off by default), so its rules spell non-ASCII characters as
 // their UTF-8 bytes: the Cyrillic look-alikes of __UNICODE_OBFU_ASC, the
 // mathematical letters of __4BYTE_UTF8_WORD, the accented words of the fraud
@@ -230,10 +229,13 @@ func charsOf(sets []byteSet) []rune {
 	return runes
 }
 
-// runeClass writes characters as one (\x{e9}) or a class of their ranges.
+// runeClass writes characters as one (é) or a class of their ranges, as the
+// characters themselves: both engines read them so, and the passes over the
+// pattern's text (counted repetitions, possessive classes) need not know an
+// \x{...} from a {n} count.
 func runeClass(runes []rune) string {
 	if len(runes) == 1 {
-		return fmt.Sprintf(`\x{%x}`, runes[0])
+		return string(runes[0])
 	}
 	var b strings.Builder
 	b.WriteByte('[')
@@ -242,9 +244,10 @@ func runeClass(runes []rune) string {
 		for j+1 < len(runes) && runes[j+1] == runes[j]+1 {
 			j++
 		}
-		fmt.Fprintf(&b, `\x{%x}`, runes[i])
+		b.WriteRune(runes[i])
 		if j > i {
-			fmt.Fprintf(&b, `-\x{%x}`, runes[j])
+			b.WriteByte('-')
+			b.WriteRune(runes[j])
 		}
 		i = j + 1
 	}
