@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"net/mail"
 	"strings"
 	"unicode/utf8"
 )
@@ -57,6 +56,10 @@ func (t *target) get(field string) string {
 		if a := t.addresses(name); len(a) > 0 {
 			v = a[0]
 		}
+	case mod == "name":
+		// The first, as SpamAssassin's get in scalar context.
+		v, _ = t.headerValue(name, mod)
+		v, _, _ = strings.Cut(v, "\n")
 	default:
 		v, _ = t.headerValue(name, mod)
 	}
@@ -79,32 +82,7 @@ func (t *target) addresses(field string) []string {
 	}
 	var out []string
 	for _, v := range values {
-		v = strings.Join(strings.Fields(v), " ")
-		if d, err := wordDecoder.DecodeHeader(v); err == nil {
-			v = d
-		}
-		if list, err := mail.ParseAddressList(v); err == nil {
-			for _, a := range list {
-				out = append(out, a.Address)
-			}
-			continue
-		}
-		// Malformed: take what looks like addresses, as SpamAssassin's parser
-		// does with most of them.
-		for _, part := range strings.Split(v, ",") {
-			part = strings.TrimSpace(part)
-			if i := strings.LastIndexByte(part, '<'); i >= 0 {
-				part = strings.TrimSuffix(part[i+1:], ">")
-				if j := strings.IndexByte(part, '>'); j >= 0 {
-					part = part[:j]
-				}
-			} else if f := strings.Fields(part); len(f) > 0 {
-				part = f[len(f)-1]
-			}
-			if part = strings.Trim(part, "<>\"' "); part != "" {
-				out = append(out, part)
-			}
-		}
+		out = append(out, addressParts(strings.TrimSpace(v), true)...)
 	}
 	return out
 }

@@ -7,11 +7,11 @@ import (
 	"io"
 	"math"
 	"mime"
-	"net/mail"
 	"regexp"
 	"regexp/syntax"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1702,28 +1702,52 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 		// rules test them (RCVD_FAKE_HELO_DOTCOM wants "from aol.com", with one
 		// space, which a Received line's "from  aol.com" is not).
 		v = strings.TrimSpace(v)
+		if mod == "addr" || mod == "name" {
+			// Every address of the field, each on its line, as header rules
+			// read them in SpamAssassin 4 (a From with two is FROM_ADDR_WS).
+			values[i] = strings.Join(addressParts(v, mod == "addr"), "\n")
+			continue
+		}
 		if mod != "raw" {
 			if d, err := wordDecoder.DecodeHeader(v); err == nil {
 				v = d
 			}
 		}
-		switch mod {
-		case "addr", "name":
-			if a, err := mail.ParseAddress(v); err == nil {
-				if mod == "addr" {
-					v = a.Address
-				} else {
-					v = a.Name
-				}
-			} else if mod == "addr" {
-				v = strings.Trim(v[strings.LastIndexAny(v, "< ")+1:], "<>")
-			} else {
-				v = ""
-			}
-		}
 		values[i] = v
 	}
+	if mod == "addr" || mod == "name" {
+		values = slices.DeleteFunc(values, func(v string) bool { return v == "" })
+		if len(values) == 0 {
+			return "", false
+		}
+	}
 	return strings.Join(values, "\n"), true
+}
+
+// addressParts are a field value's addresses (addr) or display names, decoded,
+// with runs of white space as one space and outer single quotes dropped
+// (PerMsgStatus.pm's _get).
+func addressParts(v string, addr bool) []string {
+	var out []string
+	for _, a := range parseHeaderAddresses(v) {
+		switch {
+		case addr && a.hasAddr:
+			out = append(out, a.address)
+		case !addr && a.hasName:
+			name := a.phrase
+			if d, err := wordDecoder.DecodeHeader(name); err == nil {
+				name = d
+			}
+			if strings.TrimSpace(name) != "" {
+				name = strings.Join(strings.Fields(name), " ")
+				if len(name) >= 2 && name[0] == '\'' && name[len(name)-1] == '\'' {
+					name = name[1 : len(name)-1]
+				}
+			}
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // FindURIs is findURIs for the checks outside this package that need a message's
