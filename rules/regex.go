@@ -784,11 +784,43 @@ func perlBody(s string) (body, flags string, err error) {
 // means "8-bit text" (__HIGHBITS: Korean or Chinese in EUC, say); Postern reads
 // the characters the charset stands for, and the class as written would match
 // only Latin-1's.
+//
+// So a class's range that runs to \xff from \x80 or below ([\x80-\xff],
+// __FROM_NEEDS_MIME2's [...\x7f-\xff]) runs on to the last character: a name in
+// Cyrillic needs MIME encoding as a Latin-1 one does. Ranges that start higher
+// ([\xa0-\xff], Latin-1's letters) mean those characters, and stay.
 func highBits(body string) string {
-	return reHighBitClass.ReplaceAllString(body, `[^\x00-\x7f]`)
+	if !strings.Contains(strings.ToLower(body), `-\xff`) {
+		return body
+	}
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(body); i++ {
+		switch body[i] {
+		case '\\':
+			i++
+		case '[':
+			end := anyClassEnd(body, i)
+			if end < 0 {
+				continue
+			}
+			class := body[i : end+1]
+			if wide := reHighRange.ReplaceAllString(class, `${1}-\x{10FFFF}`); wide != class {
+				b.WriteString(body[last:i])
+				b.WriteString(wide)
+				last = end + 1
+			}
+			i = end
+		}
+	}
+	if last == 0 {
+		return body
+	}
+	b.WriteString(body[last:])
+	return b.String()
 }
 
-var reHighBitClass = regexp.MustCompile(`(?i)\[\\x80-\\xff\]`)
+var reHighRange = regexp.MustCompile(`(?i)(\\x(?:[0-7][0-9a-f]|80))-\\xff`)
 
 // latin1 reads a rule file's bytes as the characters they stand for when they are
 // not UTF-8 (rule files are often Latin-1; the text rules read is UTF-8).

@@ -52,3 +52,21 @@ func TestUTF8EscapesMatch(t *testing.T) {
 		}
 	}
 }
+
+func TestHighBits(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`[\x80-\xff]+`, `[\x80-\x{10FFFF}]+`},
+		{`/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]/`, `/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x{10FFFF}]/`},
+		{`[^\x80-\xFF]`, `[^\x80-\x{10FFFF}]`},
+		{`[\xa0-\xff]`, `[\xa0-\xff]`}, // Latin-1's letters
+		{`\[\x80-\xff`, `\[\x80-\xff`},  // no class
+	} {
+		if got := highBits(c.in); got != c.want {
+			t.Errorf("highBits(%s) = %s, want %s", c.in, got, c.want)
+		}
+	}
+	goRe, _, err := perlRegex(`/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]/`)
+	if err != nil || !goRe.MatchString("Иван") || goRe.MatchString("Ivan") {
+		t.Errorf("a name in Cyrillic needs MIME encoding: %v", err)
+	}
+}
