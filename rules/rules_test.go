@@ -518,6 +518,10 @@ func TestFindURIs(t *testing.T) {
 		`<a href="mailto:Me@x.example">me@x.example</a>`:        "mailto:Me@x.example",
 		"user@localhost and @handle and a@b. are not addresses": "",
 		"ftp://f.example/ and bob.smith+tag@mail.example.com.":  "ftp://f.example/ mailto:bob.smith+tag@mail.example.com",
+		// SpamAssassin's canonical forms: escapes decoded, a redirector's target;
+		// no link starts inside a word (the escaped www. of a query).
+		"http://r.example/c?u=http%3A%2F%2Fwww.t.example%2Fx&y=1": "http://r.example/c?u=http%3A%2F%2Fwww.t.example%2Fx&y=1 http://r.example/c?u=http://www.t.example/x&y=1 http://www.t.example/x",
+		"http:%2F%2Fh%2Eexample/":                                  "",
 	} {
 		if got := strings.Join(findURIs(text), " "); got != want {
 			t.Errorf("%q: %q, want %q", text, got, want)

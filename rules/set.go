@@ -1756,7 +1756,8 @@ func FindURIs(text string) []string { return findURIs(text) }
 
 // findURIs extracts the links of a text (or HTML): http(s), ftp, www. and mailto,
 // and bare e-mail addresses as mailto: URIs, as SpamAssassin does (uri rules about
-// unsubscribing by mail rely on it).
+// unsubscribing by mail rely on it); then the forms SpamAssassin adds of each
+// (canonicalURIs).
 func findURIs(text string) []string {
 	var out []string
 	lower := asciiLower(text) // same length as text: its indices are text's
@@ -1767,7 +1768,9 @@ func findURIs(text string) []string {
 				break
 			}
 			start := i + j
-			if scheme == "www." && start > 0 && (lower[start-1] == '/' || lower[start-1] == '.') {
+			// A link starts where a word does (SpamAssassin's \b): not inside
+			// another's escaped query (?u=http%3A%2F%2Fwww.example.com).
+			if start > 0 && (isWordChar(lower[start-1]) || scheme == "www." && (lower[start-1] == '/' || lower[start-1] == '.')) {
 				i = start + len(scheme)
 				continue
 			}
@@ -1812,8 +1815,61 @@ func findURIs(text string) []string {
 			out = append(out, "mailto:"+addr)
 		}
 	}
+	return canonicalURIs(out)
+}
+
+func isWordChar(c byte) bool { return isAlnum(c) || c == '_' }
+
+// canonicalURIs adds to a list of links the forms SpamAssassin's
+// uri_list_canonicalize adds, which uri rules and the block lists read too: each
+// link with its %-escapes decoded (a scheme or host may be escaped), and the link
+// a redirector carries in its query (…?url=http://target.example/), itself
+// treated the same way.
+func canonicalURIs(uris []string) []string {
+	seen := make(map[string]bool, len(uris))
+	for _, u := range uris {
+		seen[u] = true
+	}
+	out := uris
+	for i := 0; i < len(out) && len(out) < 400; i++ {
+		u := out[i]
+		if len(u) < 7 || !strings.EqualFold(u[:5], "http:") && !strings.EqualFold(u[:6], "https:") {
+			continue
+		}
+		add := func(v string) {
+			if !seen[v] {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+		n := strings.ReplaceAll(u, `\`, "/")
+		if m := reSchemeSlashes.FindStringSubmatchIndex(n); m != nil {
+			n = n[:m[3]] + "//" + n[m[1]:]
+		}
+		if reEscape.MatchString(n) {
+			n = reEscape.ReplaceAllStringFunc(n, func(e string) string {
+				b, _ := strconv.ParseUint(e[1:], 16, 8)
+				return string(rune(b))
+			})
+		}
+		if n != u {
+			add(n)
+		}
+		if m := reURIParts.FindStringSubmatch(n); m != nil {
+			if r := reRedirect.FindString(m[1]); r != "" && strings.Contains(r, ".") {
+				add(r)
+			}
+		}
+	}
 	return out
 }
+
+var (
+	reSchemeSlashes = regexp.MustCompile(`(?i)^(https?:)/{0,2}`)
+	reEscape        = regexp.MustCompile(`%[0-9a-fA-F]{2}`)
+	reURIParts      = regexp.MustCompile(`(?i)^https?://(?:[^@/?#]*@)?[^/?#:]+(.*)$`)
+	reRedirect      = regexp.MustCompile(`(?i)https?:/{0,2}[^&#]+`)
+)
 
 func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
