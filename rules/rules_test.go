@@ -521,7 +521,7 @@ func TestFindURIs(t *testing.T) {
 		// SpamAssassin's canonical forms: escapes decoded, a redirector's target;
 		// no link starts inside a word (the escaped www. of a query).
 		"http://r.example/c?u=http%3A%2F%2Fwww.t.example%2Fx&y=1": "http://r.example/c?u=http%3A%2F%2Fwww.t.example%2Fx&y=1 http://r.example/c?u=http://www.t.example/x&y=1 http://www.t.example/x",
-		"http:%2F%2Fh%2Eexample/":                                  "",
+		"http:%2F%2Fh%2Eexample/":                                 "",
 	} {
 		if got := strings.Join(findURIs(text), " "); got != want {
 			t.Errorf("%q: %q, want %q", text, got, want)

@@ -59,7 +59,7 @@ func TestHighBits(t *testing.T) {
 		{`/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]/`, `/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x{10FFFF}]/`},
 		{`[^\x80-\xFF]`, `[^\x80-\x{10FFFF}]`},
 		{`[\xa0-\xff]`, `[\xa0-\xff]`}, // Latin-1's letters
-		{`\[\x80-\xff`, `\[\x80-\xff`},  // no class
+		{`\[\x80-\xff`, `\[\x80-\xff`}, // no class
 	} {
 		if got := highBits(c.in); got != c.want {
 			t.Errorf("highBits(%s) = %s, want %s", c.in, got, c.want)
