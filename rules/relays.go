@@ -46,6 +46,11 @@ type relays struct {
 	trusted, untrusted       []relay
 	unparseable              int
 	trustedStr, untrustedStr string
+	// trustedLines counts the Received lines read while still trusting, those
+	// that gave no relay too (SpamAssassin's last_trusted_relay_index + 1): a
+	// fetch marker empties trusted, not this count. ALL-UNTRUSTED starts
+	// after them.
+	trustedLines int
 }
 
 func (t *target) relays() *relays {
@@ -110,6 +115,9 @@ func (t *target) relays() *relays {
 			}
 		case rcvdParsed:
 			add(rl)
+		}
+		if inTrusted {
+			r.trustedLines++
 		}
 	}
 	join := func(rs []relay) string {

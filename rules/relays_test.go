@@ -159,3 +159,16 @@ func TestHeadersByTrust(t *testing.T) {
 		}
 	}
 }
+
+// A fetch marker empties the trusted relays, not the count of Received lines read
+// while trusting: the local delivery and the fetch stay out of ALL-EXTERNAL, as in
+// SpamAssassin (DOS_OE_TO_MX tests that it holds one Received line).
+func TestHeadersByTrustAfterFetch(t *testing.T) {
+	r1 := "Received: from localhost (localhost [127.0.0.1]) by h.example (Postfix) with ESMTP id 23E0D44119 for <jm@localhost>; Tue,  6 Aug 2002 05:53:51 -0400\n"
+	r2 := "Received: from mail.example.net [193.120.211.219] by localhost with POP3 (fetchmail-5.9.0) for jm@localhost (single-drop); Tue, 06 Aug 2002 10:53:51 +0100\n"
+	r3 := "Received: from sender.example (sender.example [148.235.178.242]) by example.net (8.9.3/8.9.3) with SMTP id HAA07338; Sat, 3 Aug 2002 07:56:15 +0100\n"
+	tg := newTarget(msgOf(t, r1+r2+r3+"Subject: s\n\nbody\n"), nil, scanSizes{})
+	if got, want := tg.headersByTrust("ALL-EXTERNAL"), r3+"Subject: s\n"; got != want {
+		t.Errorf("ALL-EXTERNAL:\n got %q\nwant %q", got, want)
+	}
+}

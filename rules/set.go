@@ -1617,7 +1617,7 @@ func (t *target) mimeValues(field string, raw bool) []headerText {
 // neither network list is set; with no trusted relay, that line is the first
 // Received.
 func (t *target) headersByTrust(field string) string {
-	n := len(t.relays().trusted) // the index of the first untrusted relay's line
+	n := t.relays().trustedLines // the index of the first untrusted relay's line
 	upper := field == "ALL-TRUSTED" || field == "ALL-INTERNAL"
 	var b strings.Builder
 	rcvd := -1
