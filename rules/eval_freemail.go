@@ -107,8 +107,10 @@ func (t *target) bodyFreemails() (map[string]bool, bool) {
 	f := &t.set.freemail
 	var emails []string
 	seen := map[string]bool{}
-	for _, u := range t.uris {
-		if len(u) > 7 && strings.EqualFold(u[:7], "mailto:") {
+	// The mailto: links of <a> tags that the text does not show as they are
+	// (what the text shows, the stripped body read next finds).
+	for _, u := range t.anchorMailtos {
+		if !textMailto(t, u) {
 			if m := reEmail.FindString(u[7:]); m != "" && strings.HasPrefix(strings.ToLower(u[7:]), strings.ToLower(m)) {
 				e := strings.ToLower(m)
 				if !seen[e] {
@@ -123,6 +125,7 @@ func (t *target) bodyFreemails() (map[string]bool, bool) {
 			continue // no address; what reHTTPAt removes only takes @s away
 		}
 		line = reHTTPAt.ReplaceAllString(line, " ")
+		line = stripQuotedAddresses(line)
 		for _, loc := range reEmail.FindAllStringIndex(line, -1) {
 			if loc[0] > 0 && strings.ContainsRune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~-", rune(line[loc[0]-1])) {
 				continue
@@ -156,6 +159,60 @@ func (t *target) bodyFreemails() (map[string]bool, bool) {
 	}
 	return out, true
 }
+
+// textMailto says whether the text shows a mailto: link's target as it is
+// (SpamAssassin's parsed type: its text parser found the same URI).
+func textMailto(t *target, u string) bool { return strings.Contains(t.body, u[7:]) }
+
+// stripQuotedAddresses blanks the addresses FreeMail's _parse_body does not
+// count: one in <...> (a header quoted in a reply), and one followed by a word
+// and a colon ("jo@example.com wrote:"), unless that word is fax, tel, phone or
+// e-mail.
+func stripQuotedAddresses(line string) string {
+	locs := reEmail.FindAllStringIndex(line, -1)
+	if locs == nil {
+		return line
+	}
+	b := []byte(line)
+	for _, loc := range locs {
+		start, end := loc[0], loc[1]
+		if start >= 7 && strings.EqualFold(line[start-7:start], "mailto:") {
+			continue
+		}
+		strip := end < len(line) && line[end] == '>'
+		if strip {
+			end++
+		} else {
+			j := end
+			for j < len(line) && j-end < 10 && isSpaceByte(line[j]) {
+				j++
+			}
+			if j > end {
+				k := j
+				for k < len(line) && k-j < 11 && isASCIILetter(line[k]) {
+					k++
+				}
+				word := strings.ToLower(line[j:k])
+				strip = k-j >= 2 && k < len(line) && line[k] == ':' && !reContactWord.MatchString(word)
+			}
+		}
+		if strip {
+			if start > 0 && line[start-1] == '<' {
+				start--
+			}
+			for i := start; i < end; i++ {
+				b[i] = ' '
+			}
+		}
+	}
+	return string(b)
+}
+
+var reContactWord = regexp.MustCompile(`^(?:fa(?:x|csi)|tel|phone|e?-?mail)`)
+
+func isSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+
+func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 // allFromAddrs is SpamAssassin's all_from_addrs: every address that says who sent it.
 // Several evals ask (free mail, the welcome and address lists): computed once.

@@ -30,6 +30,7 @@ type evalCache struct {
 	fromAddrs      []string        // allFromAddrs, once computed (nil: not yet)
 	toAddrs        []string        // allToAddrs, likewise
 	uriListed      map[string]bool // the URI host lists a link is on, once computed
+	anchorMailtos  []string        // the mailto: links of <a> tags (FreeMail reads them)
 	rawTextDone    bool
 	rawTextCache   string
 	altDiffDone    bool

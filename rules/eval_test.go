@@ -281,3 +281,18 @@ func TestHexRGBAndMayContain(t *testing.T) {
 		}
 	}
 }
+
+// FreeMail leaves out the addresses a reply quotes: in <...>, or before "wrote:".
+func TestStripQuotedAddresses(t *testing.T) {
+	for in, want := range map[string]string{
+		"From: Jo <jo@example.com> said":        "From: Jo                  said",
+		"jo@example.com wrote: hi":              "               wrote: hi",
+		"mail jo@example.com phone: 555":        "mail jo@example.com phone: 555",
+		"write to jo@example.com today":         "write to jo@example.com today",
+		`<a href="mailto:jo@example.com">x</a>`: `<a href="mailto:jo@example.com">x</a>`,
+	} {
+		if got := stripQuotedAddresses(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}

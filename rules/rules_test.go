@@ -749,3 +749,14 @@ func TestExeAttachment(t *testing.T) {
 		}
 	}
 }
+
+// The links of HTML tags as uri rules read them: relative ones left out, a link
+// without a scheme given http:// beside itself, a mailto: without its query too.
+func TestLinkURIs(t *testing.T) {
+	got := linkURIs([]scan.Link{{Tag: "a", URI: "/rel"}, {Tag: "a", URI: "#top"}, {Tag: "img", URI: "images/x.gif"}, {Tag: "a", URI: "mailto:jo@example.com?subject=hi"},
+		{Tag: "a", URI: "http://r.example/?u=http%3A%2F%2Ft.example%2F"}})
+	want := "images/x.gif http://images/x.gif mailto:jo@example.com?subject=hi http://r.example/?u=http%3A%2F%2Ft.example%2F mailto:jo@example.com http://r.example/?u=http://t.example/ http://t.example/"
+	if s := strings.Join(got, " "); s != want {
+		t.Errorf("%s\nwant %s", s, want)
+	}
+}

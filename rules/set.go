@@ -1435,8 +1435,9 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 		raw.WriteString(truncateScan(strings.ReplaceAll(rawText, "\r\n", "\n"), sizes.rawbody, '>', ' '))
 		raw.WriteByte('\n')
 		text := p.Text
+		var links []scan.Link
 		if p.ContentType == "text/html" {
-			text = scan.RenderHTML(text)
+			text, links = scan.RenderHTMLLinks(text, needs[URI])
 			if t.renderedHTML == nil {
 				t.renderedHTML = map[int]string{}
 			}
@@ -1445,8 +1446,19 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 		body.WriteString(paragraphs(truncateScan(text, sizes.body, ' ')))
 		body.WriteByte('\n')
 		if needs[URI] {
-			t.uris = append(t.uris, findURIs(p.Text)...)
+			// As SpamAssassin: the links of the text a reader sees, and of the
+			// HTML's tags (not every address-like string in their attributes).
+			t.uris = append(t.uris, findURIs(text)...)
+			for _, l := range links {
+				if l.Tag == "a" && len(l.URI) > 7 && strings.EqualFold(l.URI[:7], "mailto:") {
+					t.anchorMailtos = append(t.anchorMailtos, l.URI)
+				}
+			}
+			t.uris = append(t.uris, linkURIs(links)...)
 		}
+	}
+	if len(t.uris) > 1 {
+		t.uris = dedupe(t.uris)
 	}
 	t.body, t.rawbody = body.String(), raw.String()
 	t.bodyLower, t.rawbodyLower = strings.ToLower(t.body), strings.ToLower(t.rawbody)
@@ -1820,6 +1832,48 @@ func findURIs(text string) []string {
 
 func isWordChar(c byte) bool { return isAlnum(c) || c == '_' }
 
+// linkURIs are the URIs of HTML tags as uri rules read them (push_uri, then
+// uri_list_canonicalize): relative links (/x, #x, ?x) left out, data:, cid:,
+// mailto: and the like kept as written, links without a scheme given http://
+// (ftp:// for ftp.) beside themselves, then the canonical forms.
+func linkURIs(links []scan.Link) []string {
+	var out []string
+	for _, l := range links {
+		u := l.URI
+		if len(u) <= 1 || strings.IndexByte("#?&", u[0]) >= 0 || u[0] == '/' && (len(u) < 2 || u[1] != '/') {
+			continue
+		}
+		out = append(out, u)
+		if reHasScheme.MatchString(u) {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(u, "//"):
+			out = append(out, "http:"+u)
+		case len(u) > 4 && strings.EqualFold(u[:4], "ftp."):
+			out = append(out, "ftp://"+u)
+		default:
+			out = append(out, "http://"+u)
+		}
+	}
+	return canonicalURIs(out)
+}
+
+var reHasScheme = regexp.MustCompile(`(?i)^[-_a-z0-9]+:`)
+
+// dedupe keeps the first of each string, in order.
+func dedupe(list []string) []string {
+	seen := make(map[string]bool, len(list))
+	out := list[:0]
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // canonicalURIs adds to a list of links the forms SpamAssassin's
 // uri_list_canonicalize adds, which uri rules and the block lists read too: each
 // link with its %-escapes decoded (a scheme or host may be escaped), and the link
@@ -1833,14 +1887,21 @@ func canonicalURIs(uris []string) []string {
 	out := uris
 	for i := 0; i < len(out) && len(out) < 400; i++ {
 		u := out[i]
-		if len(u) < 7 || !strings.EqualFold(u[:5], "http:") && !strings.EqualFold(u[:6], "https:") {
-			continue
-		}
 		add := func(v string) {
 			if !seen[v] {
 				seen[v] = true
 				out = append(out, v)
 			}
+		}
+		if len(u) > 7 && strings.EqualFold(u[:7], "mailto:") {
+			// mailto:a@b.example?subject=x: the address alone too.
+			if q := strings.IndexByte(u, '?'); q > 0 && strings.IndexByte(u[:q], '@') > 0 {
+				add(u[:q])
+			}
+			continue
+		}
+		if len(u) < 7 || !strings.EqualFold(u[:5], "http:") && !strings.EqualFold(u[:6], "https:") {
+			continue
 		}
 		n := strings.ReplaceAll(u, `\`, "/")
 		if m := reSchemeSlashes.FindStringSubmatchIndex(n); m != nil {

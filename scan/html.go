@@ -62,6 +62,20 @@ func WalkHTML(src string, v HTMLVisitor) {
 // title a blank line, which ends a paragraph. Table rows add nothing: a form laid
 // out in a table reads as one paragraph, as SpamAssassin's form rules expect.
 func RenderHTML(src string) string {
+	text, _ := RenderHTMLLinks(src, false)
+	return text
+}
+
+// Link is a URI an HTML tag's attribute holds, as SpamAssassin's HTML parser
+// collects them (html_uri): where a browser would fetch or follow it.
+type Link struct {
+	Tag, URI string
+}
+
+// RenderHTMLLinks is RenderHTML, and with links the tags' URIs, read in the
+// same walk.
+func RenderHTMLLinks(src string, links bool) (string, []Link) {
+	var out []Link
 	var b strings.Builder
 	tag := func(tag string) {
 		switch tag {
@@ -74,11 +88,78 @@ func RenderHTML(src string) string {
 		}
 	}
 	WalkHTML(src, HTMLVisitor{
-		Text:  func(text []byte) { collapseSpace(&b, text) },
-		Start: func(name string, _ *html.Tokenizer, _ bool) { tag(name) },
-		End:   tag,
+		Text: func(text []byte) { collapseSpace(&b, text) },
+		Start: func(name string, z *html.Tokenizer, hasAttr bool) {
+			tag(name)
+			if links && hasAttr {
+				out = appendLinks(out, name, z)
+			}
+		},
+		End: tag,
 	})
-	return b.String()
+	return b.String(), out
+}
+
+// appendLinks adds the URIs of a tag's attributes (HTML.pm's html_uri): a
+// background, a link's href (or a mangled x/href) and data-saferedirecturl, an
+// embedded object's src, a form's action, a base, a meta refresh's url.
+func appendLinks(out []Link, tag string, z *html.Tokenizer) []Link {
+	want := ""
+	switch tag {
+	case "body", "table", "tr", "td":
+		want = "background"
+	case "a", "area", "link", "base":
+		want = "href"
+	case "img", "frame", "iframe", "embed", "script", "bgsound":
+		want = "src"
+	case "form":
+		want = "action"
+	case "meta":
+	default:
+		return out
+	}
+	var refresh bool
+	var content string
+	for more := true; more; {
+		var k, v []byte
+		k, v, more = z.TagAttr()
+		key := string(k)
+		switch {
+		case tag == "meta" && key == "http-equiv":
+			refresh = strings.Contains(strings.ToLower(string(v)), "refresh")
+		case tag == "meta" && key == "content":
+			content = string(v)
+		case key == want || want != "background" && want != "action" && mangledAttr(key, want) ||
+			key == "data-saferedirecturl" && (tag == "a" || tag == "area" || tag == "link"):
+			u := strings.Trim(strings.ReplaceAll(string(v), "\ufeff", ""), " \t\n\r\f\v\u00a0")
+			if u != "" {
+				out = append(out, Link{tag, u})
+			}
+		}
+	}
+	if refresh {
+		lower := strings.ToLower(content)
+		if i := strings.Index(lower, "url"); i >= 0 {
+			rest := strings.TrimLeft(content[i+3:], " \t\n\r\f")
+			if strings.HasPrefix(rest, "=") {
+				u := strings.TrimLeft(rest[1:], " \t\n\r\f")
+				if j := strings.IndexByte(u, ';'); j >= 0 {
+					u = u[:j]
+				}
+				if u = strings.Trim(strings.TrimSpace(u), `"'`); u != "" {
+					out = append(out, Link{tag, u})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// mangledAttr is an attribute name such as x/href that badly written HTML gives
+// a link (HTML.pm reads \w{1,8}/href as href).
+func mangledAttr(key, want string) bool {
+	prefix, ok := strings.CutSuffix(key, "/"+want)
+	return ok && len(prefix) >= 1 && len(prefix) <= 8
 }
 
 // collapseSpace writes text with each run of white space as one space.

@@ -1,6 +1,9 @@
 package scan
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRenderHTML(t *testing.T) {
 	for src, want := range map[string]string{
@@ -18,5 +21,24 @@ func TestRenderHTML(t *testing.T) {
 		if got := RenderHTML(src); got != want {
 			t.Errorf("%q: %q, want %q", src, got, want)
 		}
+	}
+}
+
+// The tags' links, as SpamAssassin's html_uri collects them.
+func TestRenderHTMLLinks(t *testing.T) {
+	src := `<body background="bg.gif"><a href=" http://a.example/x ">a</a><a x/href="http://m.example/">m</a>` +
+		`<img src="cid:1@x"><form action="https://f.example/post"><p title="http://not.a.link/">t</p>` +
+		`<meta http-equiv="Refresh" content="0; URL=http://r.example/">`
+	text, links := RenderHTMLLinks(src, true)
+	var got []string
+	for _, l := range links {
+		got = append(got, l.Tag+" "+l.URI)
+	}
+	want := []string{"body bg.gif", "a http://a.example/x", "a http://m.example/", "img cid:1@x", "form https://f.example/post", "meta http://r.example/"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("links %q, want %q", got, want)
+	}
+	if text != RenderHTML(src) {
+		t.Errorf("text %q differs from RenderHTML's", text)
 	}
 }
