@@ -3,6 +3,7 @@ package rules
 import (
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
 	"golang.org/x/net/idna"
@@ -42,14 +43,19 @@ var (
 	rePhraseParts   = regexp.MustCompile(`(?s)"((?:[^"\\]|\\.)*)"|([^"]+)`)
 	reLabel         = regexp.MustCompile(`^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$`)
 	reUnescapeOne   = regexp2.MustCompile(`\\(?!\\)`, regexp2.None)
-	reTrailingSpace = regexp.MustCompile(`\s+$`)
 )
 
 // parseHeaderAddresses reads a header field's raw value into its addresses, as
 // SpamAssassin 4 does for :addr and :name: every address of a list, in order,
 // however loosely written (spam's From fields often are).
 func parseHeaderAddresses(s string) []headerAddress {
-	s = reTrailingSpace.ReplaceAllString(s, "")
+	s = strings.TrimRight(s, " \t\r\n\f\v")
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	if out, ok := plainAddresses(s); ok && !slowAddressesOnly {
+		return out
+	}
 	s = strings.ReplaceAll(s, `\\`, "")
 	// A group (undisclosed-recipients:;) reduces to its members.
 	if loc := reGroupPrefix.FindStringIndex(s); loc != nil {
@@ -88,9 +94,19 @@ func parseHeaderAddresses(s string) []headerAddress {
 			addr, hasAddr = g(3)
 		}
 		comment, hasComment := g(5)
-		s = s[m.Index+m.Length:]
+		// The match starts at 0 (^); its offsets count runes (an invalid
+		// byte one), not bytes.
+		end := 0
+		for n := m.Index + m.Length; n > 0 && end < len(s); n-- {
+			_, size := utf8.DecodeRuneInString(s[end:])
+			end += size
+		}
+		s = s[end:]
 		if hasAddr && !validParsedAddress(addr) {
 			hasAddr = false
+		}
+		if !hasAddr {
+			addr = ""
 		}
 		if hasPhrase {
 			var b strings.Builder
@@ -161,4 +177,107 @@ func fqdnValid(host string) bool {
 		}
 	}
 	return true
+}
+
+// slowAddressesOnly turns plainAddresses off (for the test that it changes nothing).
+var slowAddressesOnly bool
+
+// plainAddresses reads the lists most fields hold (addr@host, Name <addr@host>,
+// "Name" <addr@host>, separated by commas) as the expressions above do, in a
+// twentieth of their time; ok is false for anything else (comments, groups,
+// escapes, odd brackets or quotes), which goes to them.
+func plainAddresses(s string) (out []headerAddress, ok bool) {
+	if strings.ContainsAny(s, "()\\;:[]") || strings.Count(s, `"`)%2 != 0 || !utf8.ValidString(s) {
+		return nil, false
+	}
+	var items []string
+	quoted, start := false, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				items = append(items, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	items = append(items, s[start:])
+	for _, item := range items {
+		item = strings.TrimLeft(item, " \t\r\n\f\v")
+		if strings.TrimSpace(item) == "" {
+			return nil, false
+		}
+		var a headerAddress
+		lt := strings.IndexByte(item, '<')
+		if lt >= 0 {
+			gt := strings.IndexByte(item, '>')
+			if gt < lt || strings.Count(item, "<") != 1 || strings.Count(item, ">") != 1 ||
+				strings.TrimSpace(item[gt+1:]) != "" || strings.Contains(item[lt:], `"`) {
+				return nil, false
+			}
+			phrase := item[:lt]
+			addr := strings.TrimSpace(item[lt+1 : gt])
+			if at := strings.IndexByte(addr, '@'); at >= 0 && strings.ContainsAny(addr[at:], " \t\r\n\f\v") {
+				return nil, false // <a@b c>: the expressions find no address there
+			}
+			if isMailAddress(addr) && validParsedAddress(addr) {
+				a.address, a.hasAddr = addr, true
+			}
+			if phrase != "" {
+				a.phrase, a.hasName = unquotePhrase(phrase), true
+				switch {
+				case !a.hasAddr && isMailAddress(a.phrase) && validParsedAddress(a.phrase) && fqdnValid(hostOf(a.phrase)):
+					a.address, a.hasAddr = a.phrase, true // a name that is an address, and no other
+					a.phrase, a.hasName = "", false
+				case a.hasAddr && a.phrase == a.address || a.phrase == "":
+					a.phrase, a.hasName = "", false
+				}
+			}
+		} else {
+			if strings.ContainsAny(item, `>"`) {
+				return nil, false // a quoted local part ("jo doe"@x) is the expressions' to read
+			}
+			if bare := strings.TrimRight(item, " \t\r\n\f\v"); isMailAddress(bare) {
+				a.address, a.hasAddr = bare, true
+			} else {
+				phrase := unquotePhrase(item)
+				if isMailAddress(phrase) && validParsedAddress(phrase) && fqdnValid(hostOf(phrase)) {
+					a.address, a.hasAddr = phrase, true
+				} else if phrase != "" {
+					a.phrase, a.hasName = phrase, true
+				}
+			}
+		}
+		if a.hasAddr {
+			if at := strings.IndexByte(a.address, '@'); at >= 0 {
+				if at2 := strings.IndexByte(a.address[at+1:], '@'); at2 >= 0 {
+					a.address = a.address[:at+1+at2]
+				}
+			}
+		}
+		out = append(out, a)
+	}
+	return out, true
+}
+
+// isMailAddress is Util.pm's header_address_mailre, whole, for text without
+// quotes inside: a local part without @, white space or <>()[],:; and a host
+// without quotes, white space or <>()[],:;.
+func isMailAddress(a string) bool {
+	at := strings.IndexByte(a, '@')
+	if at <= 0 || at == len(a)-1 {
+		return false
+	}
+	return !strings.ContainsAny(a[:at], " \t\r\n\f\v<>()[],:;") && !strings.ContainsAny(a[at+1:], "\" \t\r\n\f\v<>()[],:;")
+}
+
+// unquotePhrase joins a display name's quoted parts (without their quotes) and
+// the rest, as _parse_header_addresses does when nothing is escaped.
+func unquotePhrase(p string) string {
+	if !strings.Contains(p, `"`) {
+		return p
+	}
+	return strings.ReplaceAll(p, `"`, "")
 }

@@ -1,8 +1,15 @@
 package rules
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/postern/postern/internal/corpus"
+	"github.com/postern/postern/scan"
 )
 
 // Addresses read as SpamAssassin 4's parser reads them (Util.pm,
@@ -26,6 +33,41 @@ func TestParseHeaderAddresses(t *testing.T) {
 		names := strings.Join(addressParts(c.in, false), "|")
 		if addrs != c.addrs || names != c.names {
 			t.Errorf("%q: addresses %q names %q, want %q %q", c.in, addrs, names, c.addrs, c.names)
+		}
+	}
+}
+
+// The plain lists' fast reading gives what the expressions give, on every
+// address field of the corpus.
+func TestPlainAddressesAgree(t *testing.T) {
+	dir := corpus.Dir()
+	var values []string
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || len(values) > 20000 {
+			return nil
+		}
+		raw, err := readCorpus(p)
+		if err != nil {
+			return nil
+		}
+		m, _ := scan.Parse(bytes.NewReader(raw))
+		for _, f := range []string{"From", "To", "Cc", "Reply-To", "Sender", "Return-Path", "Errors-To"} {
+			values = append(values, m.Header.Values(f)...)
+		}
+		return nil
+	})
+	if len(values) == 0 {
+		t.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
+	}
+	values = append(values, `"a@b.example"<junk>`, `x <a@b@c.example>`, ` <> `, `"A, B" <a@b.example>, c@d.example`, `""@x.example`)
+	for _, v := range values {
+		v = strings.TrimSpace(v)
+		fast := parseHeaderAddresses(v)
+		slowAddressesOnly = true
+		slow := parseHeaderAddresses(v)
+		slowAddressesOnly = false
+		if !reflect.DeepEqual(fast, slow) {
+			t.Errorf("%q:\nfast %+v\nslow %+v", v, fast, slow)
 		}
 	}
 }
