@@ -37,12 +37,12 @@ var (
 		// a comment, then a comma (or semicolon) or the end
 		`(?:\s*\(((?>(?:[^()\\]|\\.)*))\))?`+
 		`\s*(?:[,;]|\z)`, regexp2.IgnoreCase|regexp2.Singleline)
-	reWholeMail     = regexp2.MustCompile(`^`+addrMailRe+`\n?$`, regexp2.IgnoreCase|regexp2.Singleline)
-	reGroupPrefix   = regexp.MustCompile(`^[^"()<>]+:\s*`)
-	reAddrComment   = regexp.MustCompile(`\((?:[^()\\]|\\.)*\)`)
-	rePhraseParts   = regexp.MustCompile(`(?s)"((?:[^"\\]|\\.)*)"|([^"]+)`)
-	reLabel         = regexp.MustCompile(`^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$`)
-	reUnescapeOne   = regexp2.MustCompile(`\\(?!\\)`, regexp2.None)
+	reWholeMail   = regexp2.MustCompile(`^`+addrMailRe+`\n?$`, regexp2.IgnoreCase|regexp2.Singleline)
+	reGroupPrefix = regexp.MustCompile(`^[^"()<>]+:\s*`)
+	reAddrComment = regexp.MustCompile(`\((?:[^()\\]|\\.)*\)`)
+	rePhraseParts = regexp.MustCompile(`(?s)"((?:[^"\\]|\\.)*)"|([^"]+)`)
+	reLabel       = regexp.MustCompile(`^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$`)
+	reUnescapeOne = regexp2.MustCompile(`\\(?!\\)`, regexp2.None)
 )
 
 // parseHeaderAddresses reads a header field's raw value into its addresses, as

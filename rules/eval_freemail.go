@@ -210,7 +210,9 @@ func stripQuotedAddresses(line string) string {
 
 var reContactWord = regexp.MustCompile(`^(?:fa(?:x|csi)|tel|phone|e?-?mail)`)
 
-func isSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+func isSpaceByte(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
 
 func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
