@@ -133,6 +133,9 @@ func TestEvals(t *testing.T) {
 			plain + "Reply-To: drop1@x.example\n\nx\n", plain + "Reply-To: dropbox@x.example\n\nx\n"},
 		{"check_uri_host_listed('BAD')", "enlist_uri_host (BAD) example.top !good.example.top",
 			plain + "\nsee http://www.evil.example.top/x now\n", plain + "\nsee http://good.example.top/x and mailto:a@example.top\n"},
+		// A relative link (href="top") is no link to a host of .top.
+		{"check_uri_host_listed('NTLD')", "enlist_uri_host (NTLD) top",
+			html(`<a href="http://x.example.top/">x</a>`), html(`<a href="top">back to top</a>`)},
 		{"check_from_in_whitelist()", "whitelist_from *@friend.example",
 			"From: a@friend.example\nSubject: x\n\nx\n", plain + "\nx\n"},
 		{"check_from_in_default_welcomelist()", "def_whitelist_from_rcvd *@example.org example.org",

@@ -363,6 +363,14 @@ func registrableDomain(host string) string {
 	return host
 }
 
+// hasDomain says whether a host name has a domain under its public suffix, as
+// SpamAssassin's uri_to_domain requires before a link's host counts: not a
+// top-level name alone (href="top" read as http://top is no link to .top).
+func hasDomain(host string) bool {
+	_, err := publicsuffix.EffectiveTLDPlusOne(host)
+	return err == nil
+}
+
 // mailfromMatchesRcvd is check_mailfrom_matches_rcvd: the envelope sender's
 // domain is the domain of the relay that handed the message in (or of a trusted
 // relay, when all are). Many of the stock meta rules take it as a sign of
@@ -405,6 +413,9 @@ func (t *target) readURIListed() map[string]bool {
 		}
 		keys := []string{strings.Trim(h, "[]")}
 		if !strings.HasPrefix(h, "[") && !rxIPv4Only.MatchString(h) {
+			if !hasDomain(h) {
+				continue // a relative link read as a host (href="top")
+			}
 			keys = keys[:0]
 			for d := h; ; {
 				keys = append(keys, d)

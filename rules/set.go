@@ -928,6 +928,9 @@ func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 	case URI:
 		if r.lits != nil { // only the URIs that hold one of its literals
 			for _, i := range t.uriHits.lines(r.litIDs) {
+				if int(i) >= len(t.uris) {
+					break // (a link holds no newline: the index counts one a line)
+				}
 				if u := t.uris[i]; r.matches(t, u) {
 					return u, t.find(r, u), true
 				}
@@ -1910,6 +1913,9 @@ func canonicalURIs(uris []string) []string {
 		if reEscape.MatchString(n) {
 			n = reEscape.ReplaceAllStringFunc(n, func(e string) string {
 				b, _ := strconv.ParseUint(e[1:], 16, 8)
+				if b < 0x20 || b == 0x7f {
+					return e // a control character stays escaped: a link is one line
+				}
 				return string(rune(b))
 			})
 		}
