@@ -522,6 +522,9 @@ func TestFindURIs(t *testing.T) {
 		// no link starts inside a word (the escaped www. of a query).
 		"http://r.example/c?u=http%3A%2F%2Fwww.t.example%2Fx&y=1": "http://r.example/c?u=http%3A%2F%2Fwww.t.example%2Fx&y=1 http://r.example/c?u=http://www.t.example/x&y=1 http://www.t.example/x",
 		"http:%2F%2Fh%2Eexample/":                                 "",
+		// A host written as a number is the address it stands for.
+		"http://name.example@0xb2a2f51a/x":       "http://name.example@0xb2a2f51a/x http://178.162.245.26/x",
+		"http://0x7f.0.0.01/ http://3232235777/": "http://0x7f.0.0.01/ http://3232235777/ http://127...1/ http://192.168.1.1/",
 	} {
 		if got := strings.Join(findURIs(text), " "); got != want {
 			t.Errorf("%q: %q, want %q", text, got, want)
@@ -751,11 +754,12 @@ func TestExeAttachment(t *testing.T) {
 }
 
 // The links of HTML tags as uri rules read them: relative ones left out, a link
-// without a scheme given http:// beside itself, a mailto: without its query too.
+// without a scheme given http:// beside itself (and http://foo www.foo.com, as
+// browsers and SpamAssassin make it), a mailto: without its query too.
 func TestLinkURIs(t *testing.T) {
 	got := linkURIs([]scan.Link{{Tag: "a", URI: "/rel"}, {Tag: "a", URI: "#top"}, {Tag: "img", URI: "images/x.gif"}, {Tag: "a", URI: "mailto:jo@example.com?subject=hi"},
 		{Tag: "a", URI: "http://r.example/?u=http%3A%2F%2Ft.example%2F"}})
-	want := "images/x.gif http://images/x.gif mailto:jo@example.com?subject=hi http://r.example/?u=http%3A%2F%2Ft.example%2F mailto:jo@example.com http://r.example/?u=http://t.example/ http://t.example/"
+	want := "images/x.gif http://images/x.gif mailto:jo@example.com?subject=hi http://r.example/?u=http%3A%2F%2Ft.example%2F http://www.images.com/x.gif mailto:jo@example.com http://r.example/?u=http://t.example/ http://t.example/"
 	if s := strings.Join(got, " "); s != want {
 		t.Errorf("%s\nwant %s", s, want)
 	}

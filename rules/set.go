@@ -1922,19 +1922,80 @@ func canonicalURIs(uris []string) []string {
 		if n != u {
 			add(n)
 		}
-		if m := reURIParts.FindStringSubmatch(n); m != nil {
-			if r := reRedirect.FindString(m[1]); r != "" && strings.Contains(r, ".") {
-				add(r)
+		m := reURIParts.FindStringSubmatch(n)
+		if m == nil {
+			continue
+		}
+		proto, auth, host, rest, port := m[1], m[2], m[3], m[4], m[5]
+		if r := reRedirect.FindString(rest); r != "" && strings.Contains(r, ".") {
+			add(r)
+		}
+		if i := strings.LastIndexByte(host, '@'); i >= 0 {
+			host = host[i+1:]
+			add(proto + host + rest)
+		}
+		if trimmed := strings.TrimRightFunc(host, func(r rune) bool { return !isAlnum(byte(r)) || r >= 0x80 }); trimmed != host {
+			host = trimmed
+			add(proto + host + rest)
+		}
+		// A host written as a number (hex, octal, one 32-bit integer) is the
+		// address it stands for: a phish's http://name.com@0xb2a2f51a/ goes
+		// to 178.162.245.26, which NORMAL_HTTP_TO_IP looks for.
+		switch {
+		case reDottedNumbers.MatchString(host):
+			octets := strings.Split(host, ".")
+			for j, o := range octets {
+				octets[j] = octetValue(o)
 			}
+			add(proto + strings.Join(octets, ".") + rest)
+		case reHexHost.MatchString(host):
+			h := host[2:]
+			if len(h) > 8 {
+				h = h[len(h)-8:]
+			}
+			v, _ := strconv.ParseUint(h, 16, 64)
+			add(proto + ulongIP(v) + rest)
+		case reDigitsHost.MatchString(host):
+			v, _ := strconv.ParseUint(host, 10, 64)
+			add(proto + ulongIP(v) + rest)
+		case strings.EqualFold(proto, "http://") && auth == "" && port == "" && !strings.EqualFold(host, "localhost") &&
+			reSingleLabel.MatchString(host) && !hasDomain(strings.ToLower(host)):
+			// http://foobar is http://www.foobar.com, as browsers make it.
+			add(proto + "www." + reSingleLabel.FindStringSubmatch(host)[1] + ".com" + rest)
 		}
 	}
 	return out
 }
 
+// octetValue is one part of a dotted address as SpamAssassin reads it: hex
+// (0x7f), octal (0177), or decimal, without leading zeros.
+func octetValue(o string) string {
+	if len(o) > 2 && (o[1] == 'x' || o[1] == 'X') {
+		v, _ := strconv.ParseUint(o[2:], 16, 64)
+		return strconv.FormatUint(v, 10)
+	}
+	if m := reOctalOctet.FindStringSubmatch(o); m != nil {
+		v, _ := strconv.ParseUint(m[1], 8, 64)
+		return strconv.FormatUint(v, 10)
+	}
+	return strings.TrimLeft(o, "0")
+}
+
+// ulongIP is SpamAssassin's decode_ulong_to_ip.
+func ulongIP(v uint64) string {
+	v &= 0xffffffff
+	return fmt.Sprintf("%d.%d.%d.%d", v>>24, v>>16&0xff, v>>8&0xff, v&0xff)
+}
+
 var (
 	reSchemeSlashes = regexp.MustCompile(`(?i)^(https?:)/{0,2}`)
 	reEscape        = regexp.MustCompile(`%[0-9a-fA-F]{2}`)
-	reURIParts      = regexp.MustCompile(`(?i)^https?://(?:[^@/?#]*@)?[^/?#:]+(.*)$`)
+	reURIParts      = regexp.MustCompile(`(?i)^(https?://)([^@/?#]*@)?([^/?#:]+)((?::(\d*))?.*)$`)
+	reDottedNumbers = regexp.MustCompile(`(?i)^(?:(?:0x[0-9a-f]+|\d+)\.){3}(?:0x[0-9a-f]+|\d+)$`)
+	reHexHost       = regexp.MustCompile(`(?i)^0x[0-9a-f]+$`)
+	reDigitsHost    = regexp.MustCompile(`^[0-9]+$`)
+	reOctalOctet    = regexp.MustCompile(`^0+([1-3][0-7]{0,2}|[4-7][0-7]?)$`)
+	reSingleLabel   = regexp.MustCompile(`(?i)^(?:www\.)?([^.]+)$`)
 	reRedirect      = regexp.MustCompile(`(?i)https?:/{0,2}[^&#]+`)
 )
 
