@@ -31,6 +31,8 @@ type evalCache struct {
 	toAddrs        []string        // allToAddrs, likewise
 	uriListed      map[string]bool // the URI host lists a link is on, once computed
 	anchorMailtos  []string        // the mailto: links of <a> tags (FreeMail reads them)
+	imageRes       *imageStats
+	evalKind       Kind // the kind of the eval rule running (its text: body or rawbody)
 	rawTextDone    bool
 	rawTextCache   string
 	altDiffDone    bool

@@ -37,6 +37,8 @@ func TestEvals(t *testing.T) {
 		return plain + "MIME-Version: 1.0\nContent-Type: text/html\n\n" + body + "\n"
 	}
 	const freemail = "freemail_domains gmail.com yahoo.* hotmail.com"
+	gifMessage := plain + "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n" +
+		"--b\nContent-Type: image/gif\nContent-Transfer-Encoding: base64\n\nR0lGODlh9AGQAQAAAA==\n--b--\n"
 	tests := []struct {
 		call, extra string
 		hit, miss   string
@@ -114,6 +116,12 @@ func TestEvals(t *testing.T) {
 		{"check_for_ascii_text_illegal()", "",
 			plain + "Content-Type: text/plain; charset=us-ascii\n\ncaf\xe9\n",
 			plain + "Content-Type: text/plain; charset=iso-8859-1\n\ncaf\xe9\n"},
+		// ImageInfo: a 500x400 GIF attached (its header only), and a message
+		// without one.
+		{"image_count('gif','1','1')", "", gifMessage, plain + "\nx\n"},
+		{"pixel_coverage('gif','180000','475000')", "", gifMessage, plain + "\nx\n"},
+		{"image_to_text_ratio('all', '0.000', '0.015')", "", gifMessage,
+			strings.Replace(gifMessage, "\nhi\n", "\n"+strings.Repeat("long text beside the picture ", 200)+"\n", 1)},
 		{"check_for_uppercase('50', '100')", "",
 			plain + "\n" + strings.Repeat("THIS IS ALL SHOUTING TEXT FOR YOU ", 10) + "\n", plain + "\n" + strings.Repeat("this is quiet text for you ", 10) + "\n"},
 		{"multipart_alternative_difference('99', '100')", "",

@@ -912,6 +912,7 @@ func (s *Set) Scores(name string) Scores { return s.score[name] }
 
 func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 	if r.evalFn != nil {
+		t.evalKind = r.Kind
 		return "eval", "", r.evalFn(t)
 	}
 	switch r.Kind {

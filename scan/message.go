@@ -6,6 +6,10 @@ package scan
 
 import (
 	"fmt"
+	"image"
+	_ "image/gif" // image sizes: rules (SpamAssassin's ImageInfo)
+	_ "image/jpeg"
+	_ "image/png"
 	"io"
 	"strings"
 
@@ -39,6 +43,9 @@ type Part struct {
 	Text        string           // decoded text for text/* parts (capped), empty otherwise
 	Truncated   bool             // Text was cut at the cap
 	Raw         *RawStats        // its raw lines (Leaf.Raw); nil for parts neither text nor quoted-printable
+	// Width and Height are a GIF, PNG or JPEG image's, read from its header (0
+	// when it has none that reads); only its first bytes are decoded.
+	Width, Height int
 }
 
 // Subject returns the decoded Subject.
@@ -74,6 +81,12 @@ func Parse(r io.Reader) (*Message, error) {
 			}
 			part.Text = text
 			textTotal += len(text)
+		}
+		switch l.ContentType {
+		case "image/gif", "image/png", "image/jpeg", "image/jpg":
+			if c, _, err := image.DecodeConfig(body); err == nil {
+				part.Width, part.Height = c.Width, c.Height
+			}
 		}
 		m.Parts = append(m.Parts, part)
 		return nil
