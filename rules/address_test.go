@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,5 +70,18 @@ func TestPlainAddressesAgree(t *testing.T) {
 		if !reflect.DeepEqual(fast, slow) {
 			t.Errorf("%q:\nfast %+v\nslow %+v", v, fast, slow)
 		}
+	}
+}
+
+// :name:raw is the display name as written (encoded words kept), :name decoded.
+func TestNameRaw(t *testing.T) {
+	dir := writeRules(t, map[string]string{"n.cf": "header T_RAW From:name:raw =~ /=\\?UTF-8\\?/\nscore T_RAW 1\nheader T_DEC From:name =~ /=\\?UTF-8\\?/\nscore T_DEC 1\n"})
+	s, problems := Load(filepath.Join(dir, "n.cf"))
+	if len(Errors(problems)) > 0 {
+		t.Fatal(problems)
+	}
+	got := hitNames(s, msgOf(t, "From: =?UTF-8?Q?J=C3=B6rg?= <j@example.com>\nSubject: x\n\nx\n"))
+	if !slices.Equal(got, []string{"T_RAW"}) {
+		t.Errorf("hits %v, want [T_RAW]", got)
 	}
 }

@@ -64,7 +64,7 @@ type Rule struct {
 	maxHits  int             // tflags multiple: matches counted up to this; 0 not multiple
 	lits     []string        // lower-case literals, one of which every match contains (nil: none)
 	Field    string          // header rules: header name, or ALL, ToCc, MESSAGEID
-	Mod      string          // header rules: "", "raw", "addr", "name"
+	Mod      string          // header rules: "", "raw", "addr", "name", "name:raw"
 	exactAll *regexp2.Regexp // the rule as written, when RE2 cannot run it
 
 	Name     string
@@ -755,6 +755,10 @@ func parseHeaderRule(r *Rule, def string) error {
 	if f, mod, ok := strings.Cut(field, ":"); ok {
 		switch mod {
 		case "raw", "addr", "name":
+		case "name:raw", "raw:name":
+			mod = "name:raw" // the display names as written, not decoded
+		case "addr:raw", "raw:addr":
+			mod = "addr" // addresses are read undecoded anyway
 		default:
 			return ErrUnsupported{What: "header modifier :" + mod}
 		}

@@ -1718,10 +1718,20 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 		// rules test them (RCVD_FAKE_HELO_DOTCOM wants "from aol.com", with one
 		// space, which a Received line's "from  aol.com" is not).
 		v = strings.TrimSpace(v)
-		if mod == "addr" || mod == "name" {
+		if mod == "addr" || mod == "name" || mod == "name:raw" {
 			// Every address of the field, each on its line, as header rules
 			// read them in SpamAssassin 4 (a From with two is FROM_ADDR_WS).
-			values[i] = strings.Join(addressParts(v, mod == "addr"), "\n")
+			var parts []string
+			if mod == "name:raw" {
+				for _, a := range parseHeaderAddresses(v) {
+					if a.hasName {
+						parts = append(parts, a.phrase)
+					}
+				}
+			} else {
+				parts = addressParts(v, mod == "addr")
+			}
+			values[i] = strings.Join(parts, "\n")
 			continue
 		}
 		if mod != "raw" {
@@ -1731,7 +1741,7 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 		}
 		values[i] = v
 	}
-	if mod == "addr" || mod == "name" {
+	if mod == "addr" || mod == "name" || mod == "name:raw" {
 		values = slices.DeleteFunc(values, func(v string) bool { return v == "" })
 		if len(values) == 0 {
 			return "", false
