@@ -74,9 +74,32 @@ func (w *walker) problem(format string, args ...any) {
 	}
 }
 
+// lastOnly is h with only the last of each named field, when a field is there
+// more than once: a header with two Content-Types is read by the last, as
+// SpamAssassin reads it (go-message takes the first). Spam writes two so that
+// a filter and a mail reader see different parts; clamd also scans the raw
+// message with its own MIME parser (scan_whole_message), so both readings are
+// scanned for viruses.
+func lastOnly(h textproto.Header, fields ...string) textproto.Header {
+	copied := false
+	for _, f := range fields {
+		vs := h.Values(f)
+		if len(vs) < 2 {
+			continue
+		}
+		if !copied {
+			h, copied = h.Copy(), true
+		}
+		h.Del(f)
+		h.Add(f, vs[len(vs)-1])
+	}
+	return h
+}
+
 // entity builds the decoding entity for a header and raw body, then walks it.
 func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int) error {
 	orig := h
+	h = lastOnly(h, "Content-Type", "Content-Transfer-Encoding")
 	mh := message.Header{Header: h}
 	ctype, _, _ := mh.ContentType()
 	w.raw = nil
@@ -139,9 +162,9 @@ func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int) err
 			inner = w.alternatives
 		}
 		pre := &prefix{r: e.Body, max: maxUnsplit}
-		mr := textproto.NewMultipartReader(pre, params["boundary"])
+		mr := newMultipartReader(pre, params["boundary"])
 		for first := true; ; first = false {
-			part, err := mr.NextPart()
+			partHeader, part, err := mr.NextPart()
 			if first && err != nil && !isReadErr(err) && pre.buf != nil {
 				w.problem("%s: boundary %q not found: read as text", ctype, params["boundary"])
 				leaf.ContentType = "text/plain"
@@ -158,7 +181,7 @@ func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int) err
 				w.problem("multipart: %v", err)
 				return nil
 			}
-			if err := w.entity(part.Header, part, depth+1, inner); err != nil {
+			if err := w.entity(partHeader, part, depth+1, inner); err != nil {
 				return err
 			}
 		}
