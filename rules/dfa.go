@@ -33,10 +33,14 @@ import (
 // old ones go on undisturbed.
 type dfa struct {
 	prog   *syntax.Prog
-	bounds []rune // class i holds the runes in [bounds[i], bounds[i+1])
-	rep    []rune // a rune of each class
-	ascii  [utf8.RuneSelf]uint16
-	width  int // table columns: the classes, then "matches at the end of text"
+	bounds []rune // interval i holds the runes in [bounds[i], bounds[i+1])
+	// ivClass is each interval's class when intervals that every instruction
+	// treats alike share one (see classes); nil when each interval is a class.
+	ivClass []uint16
+	nclass  int    // the classes; class nclass is "the end of the text"
+	rep     []rune // a rune of each class
+	ascii   [utf8.RuneSelf]uint16
+	width   int // table columns: the classes, then "matches at the end of text"
 
 	mu     sync.Mutex // held to compute states; searches only read
 	seen   pcSet      // scratch, under mu
@@ -79,7 +83,7 @@ func (d *dfa) startStepFor(before uint8, cls int) *startStep {
 		return st
 	}
 	r := rune(-1)
-	if cls < len(d.bounds) {
+	if cls < d.nclass {
 		r = d.rep[cls]
 	}
 	set, matched := d.resolvePCs(d.startPCs, before, r)
@@ -176,10 +180,13 @@ type dstate struct {
 
 const (
 	dfaMaxClasses = 512
-	dfaMaxBytes   = 256 << 10 // of states per regex before the cache starts afresh, on its own
-	dfaPoolStep   = 256 << 10 // what a DFA over its own budget asks the set's pool for at a time
-	dfaPoolLimit  = 32 << 20  // a set's pool
-	dfaSlowSteps  = 2000      // new transitions one search may compute, at least
+	// dfaMaxIntervals bounds the intervals the runes are cut into before the
+	// alike ones are merged into classes (mergeIntervals).
+	dfaMaxIntervals = 16384
+	dfaMaxBytes     = 256 << 10 // of states per regex before the cache starts afresh, on its own
+	dfaPoolStep     = 256 << 10 // what a DFA over its own budget asks the set's pool for at a time
+	dfaPoolLimit    = 32 << 20  // a set's pool
+	dfaSlowSteps    = 2000      // new transitions one search may compute, at least
 )
 
 // newDFA builds the automaton for a Go regex, or returns nil when its rune classes
@@ -201,7 +208,7 @@ func dfaOf(re *syntax.Regexp) *dfa {
 	if !d.classes() {
 		return nil
 	}
-	d.width = len(d.bounds) + 1
+	d.width = d.nclass + 1
 	d.gen.Store(d.newGen())
 	return d
 }
@@ -288,17 +295,18 @@ func (d *dfa) accelFor(g *dfaGen) *accel {
 		kinds = 1 // (one start state)
 	}
 	var esc [4][256]bool
-	for cls := range d.bounds {
+	for iv := range d.bounds {
 		hi := rune(utf8.MaxRune + 1)
-		if cls+1 < len(d.bounds) {
-			hi = d.bounds[cls+1]
+		if iv+1 < len(d.bounds) {
+			hi = d.bounds[iv+1]
 		}
+		cls := d.class(d.bounds[iv])
 		for k := 0; k < kinds; k++ {
 			st := d.startStepFor(uint8(k), cls)
 			if !st.matched && !slices.ContainsFunc(st.next, func(pc uint32) bool { return d.startSet.stamp[pc] != d.startSet.cur }) {
 				continue
 			}
-			for r := d.bounds[cls]; r < min(hi, utf8.RuneSelf); r++ {
+			for r := d.bounds[iv]; r < min(hi, utf8.RuneSelf); r++ {
 				esc[k][r] = true
 			}
 			if hi > utf8.RuneSelf {
@@ -421,7 +429,7 @@ func (d *dfa) classes() bool {
 				add(in.Rune[j], in.Rune[j+1])
 			}
 		}
-		if len(cuts) > dfaMaxClasses+1 {
+		if len(cuts) > dfaMaxIntervals+1 {
 			return false
 		}
 	}
@@ -429,16 +437,108 @@ func (d *dfa) classes() bool {
 		d.bounds = append(d.bounds, r)
 	}
 	slices.Sort(d.bounds)
-	d.bounds = d.bounds[:len(d.bounds)-1] // MaxRune+1 only ends the last class
-	d.rep = d.bounds
+	d.bounds = d.bounds[:len(d.bounds)-1] // MaxRune+1 only ends the last interval
+	d.rep, d.nclass = d.bounds, len(d.bounds)
+	if len(d.bounds) > dfaMaxClasses && !d.mergeIntervals() {
+		return false
+	}
 	for c := rune(0); c < utf8.RuneSelf; c++ {
 		d.ascii[c] = uint16(d.class(c))
 	}
 	return true
 }
 
+// mergeIntervals makes one class of the intervals that every instruction
+// treats alike (all match them or none, and they are the same kind of rune
+// for \b and ^). Rules that list many look-alike letters (ReplaceTags' lists:
+// Cyrillic and accented forms of each letter) cut the runes into more intervals
+// than a table row should have columns, but each letter's look-alikes behave as
+// one. Only DFAs with more than dfaMaxClasses intervals pay for the comparison.
+func (d *dfa) mergeIntervals() bool {
+	n := len(d.bounds)
+	interval := func(r rune) int {
+		return sort.Search(n, func(i int) bool { return d.bounds[i] > r }) - 1
+	}
+	var consuming []int
+	for i := range d.prog.Inst {
+		switch d.prog.Inst[i].Op {
+		case syntax.InstRune1, syntax.InstRune, syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
+			consuming = append(consuming, i)
+		}
+	}
+	words := (len(consuming) + 2 + 63) / 64 // two bits more: the kind of rune
+	sig := make([]uint64, n*words)
+	set := func(iv, bit int) { sig[iv*words+bit/64] |= 1 << (bit % 64) }
+	for iv := 0; iv < n; iv++ {
+		switch r := d.bounds[iv]; {
+		case r == '\n':
+			set(iv, 0)
+		case r < utf8.RuneSelf && syntax.IsWordChar(r):
+			set(iv, 1)
+		}
+	}
+	for k, pc := range consuming {
+		in := &d.prog.Inst[pc]
+		bit := k + 2
+		switch in.Op {
+		case syntax.InstRuneAny:
+			for iv := 0; iv < n; iv++ {
+				set(iv, bit)
+			}
+		case syntax.InstRuneAnyNotNL:
+			nl := interval('\n')
+			for iv := 0; iv < n; iv++ {
+				if iv != nl {
+					set(iv, bit)
+				}
+			}
+		case syntax.InstRune1:
+			set(interval(in.Rune[0]), bit)
+		case syntax.InstRune:
+			if len(in.Rune) == 1 {
+				r := in.Rune[0]
+				set(interval(r), bit)
+				if syntax.Flags(in.Arg)&syntax.FoldCase != 0 {
+					for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+						set(interval(f), bit)
+					}
+				}
+				continue
+			}
+			for j := 0; j+1 < len(in.Rune); j += 2 {
+				for iv := interval(in.Rune[j]); iv < n && d.bounds[iv] <= in.Rune[j+1]; iv++ {
+					set(iv, bit)
+				}
+			}
+		}
+	}
+	classOf := map[string]uint16{}
+	d.ivClass = make([]uint16, n)
+	var rep []rune
+	for iv := 0; iv < n; iv++ {
+		key := unsafe.String((*byte)(unsafe.Pointer(&sig[iv*words])), words*8)
+		c, ok := classOf[key]
+		if !ok {
+			if len(rep) >= dfaMaxClasses {
+				d.ivClass = nil
+				return false
+			}
+			c = uint16(len(rep))
+			classOf[strings.Clone(key)] = c
+			rep = append(rep, d.bounds[iv])
+		}
+		d.ivClass[iv] = c
+	}
+	d.rep, d.nclass = rep, len(rep)
+	return true
+}
+
 func (d *dfa) class(r rune) int {
-	return sort.Search(len(d.bounds), func(i int) bool { return d.bounds[i] > r }) - 1
+	iv := sort.Search(len(d.bounds), func(i int) bool { return d.bounds[i] > r }) - 1
+	if d.ivClass != nil {
+		return int(d.ivClass[iv])
+	}
+	return iv
 }
 
 // pcSet marks the instructions a closure has visited; reset is O(1) (a new stamp).
@@ -574,7 +674,7 @@ func (d *dfa) advance(next []uint32, seen *pcSet, set []uint32, r rune) []uint32
 }
 
 // step computes (and records) the entry for the state at row of generation g and
-// class cls (cls == len(d.bounds): the end of text). It returns the entry — a row, -1
+// class cls (cls == d.nclass: the end of text). It returns the entry — a row, -1
 // for a match; at the end 1 for no match — with the generation and table to go on in.
 func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int32) {
 	d.mu.Lock()
@@ -587,7 +687,7 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 		}
 	}
 	s := g.states[int(row)/d.width]
-	if cls == len(d.bounds) { // end of text
+	if cls == d.nclass { // end of text
 		_, matched := d.resolve(s, -1)
 		if !d.anchored && !matched {
 			matched = d.startStepFor(s.before, cls).matched
@@ -839,7 +939,7 @@ func (d *dfa) deadRow() int32 { return int32(d.width) }
 // anchoredOf is the anchored DFA of the regex an unanchored one stands for,
 // sharing its program and rune classes (both read only).
 func anchoredOf(u *dfa) *dfa {
-	d := &dfa{prog: u.prog, anchored: true, bounds: u.bounds, rep: u.rep, ascii: u.ascii, width: u.width}
+	d := &dfa{prog: u.prog, anchored: true, bounds: u.bounds, ivClass: u.ivClass, nclass: u.nclass, rep: u.rep, ascii: u.ascii, width: u.width}
 	d.gen.Store(d.newGen())
 	return d
 }

@@ -478,3 +478,26 @@ func BenchmarkDFAMatch(b *testing.B) {
 		d.match(text)
 	}
 }
+
+// A rule listing more look-alike letters than a table row has columns still gets
+// a DFA: the runes every instruction treats alike share a class.
+func TestDFAMergesAlikeIntervals(t *testing.T) {
+	var alts []string
+	for r := rune(0x400); r < 0x400+600; r += 2 { // 300 single letters: 600 intervals
+		alts = append(alts, string(r))
+	}
+	re := `(?:x(?:` + strings.Join(alts, "|") + `)y|\bq[` + string(rune(0x500)) + `-` + string(rune(0x520)) + `]z)`
+	d := newDFA(re)
+	if d == nil {
+		t.Fatal("no DFA")
+	}
+	if d.nclass > dfaMaxClasses || d.ivClass == nil {
+		t.Fatalf("%d classes, merged %v", d.nclass, d.ivClass != nil)
+	}
+	rx := regexp.MustCompile(re)
+	for _, text := range []string{"x" + string(rune(0x402)) + "y", "x" + string(rune(0x403)) + "y", "a q" + string(rune(0x510)) + "z", "aq" + string(rune(0x510)) + "z", "xy", "x\u0402\u0402y"} {
+		if got, ok := d.match(text); !ok || got != rx.MatchString(text) {
+			t.Errorf("%q: DFA %v (ok %v), regexp %v", text, got, ok, rx.MatchString(text))
+		}
+	}
+}
