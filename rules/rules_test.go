@@ -470,6 +470,22 @@ func FuzzEval(f *testing.F) {
 	})
 }
 
+// Every link is one line, whatever its escapes decode to: the uri rules' literal
+// index counts one link a line (a %0A decoded once broke it).
+func FuzzURIs(f *testing.F) {
+	f.Add("see http://a.example/x%0Ay?u=http%3A%2F%2Fb.example%0D%0A and www.c.example")
+	f.Add(`<a href="http://name.example@0x7f000001/%0a">x</a><img src=top><a href="mailto:a@b.example?cc=c@d.example">`)
+	f.Add("<a href=\"http://a.example/x\ny\">x</a>")
+	f.Fuzz(func(t *testing.T, text string) {
+		_, links := scan.RenderHTMLLinks(text, true)
+		for _, u := range append(findURIs(text), linkURIs(links)...) {
+			if strings.ContainsAny(u, "\r\n") {
+				t.Fatalf("link %q holds a line break", u)
+			}
+		}
+	})
+}
+
 // SpamAssassin's ReplaceTags: tags expanded in the rules replace_rules names, with
 // inter strings between adjacent tags and post strings after each; rules defined
 // before replace_rules are rebuilt.

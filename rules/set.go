@@ -1854,6 +1854,9 @@ func linkURIs(links []scan.Link) []string {
 	var out []string
 	for _, l := range links {
 		u := l.URI
+		if strings.ContainsAny(u, "\r\n") {
+			u = strings.NewReplacer("\r", "", "\n", "").Replace(u) // a link wrapped in the source
+		}
 		if len(u) <= 1 || strings.IndexByte("#?&", u[0]) >= 0 || u[0] == '/' && (len(u) < 2 || u[1] != '/') {
 			continue
 		}
