@@ -470,6 +470,16 @@ func FuzzEval(f *testing.F) {
 	})
 }
 
+// A scheme's missing slashes are added, and a redirector's target is found in
+// any case of its scheme.
+func TestCanonicalURIs(t *testing.T) {
+	got := strings.Join(canonicalURIs([]string{"http:x.example/a", "http:/y.example/", "https://r.example/?go=HTTPS://t.example/z"}), " ")
+	want := "http:x.example/a http:/y.example/ https://r.example/?go=HTTPS://t.example/z http://x.example/a http://y.example/ HTTPS://t.example/z"
+	if got != want {
+		t.Errorf("%s\nwant %s", got, want)
+	}
+}
+
 // Every link is one line, whatever its escapes decode to: the uri rules' literal
 // index counts one link a line (a %0A decoded once broke it).
 func FuzzURIs(f *testing.F) {

@@ -1920,11 +1920,21 @@ func canonicalURIs(uris []string) []string {
 		if len(u) < 7 || !strings.EqualFold(u[:5], "http:") && !strings.EqualFold(u[:6], "https:") {
 			continue
 		}
-		n := strings.ReplaceAll(u, `\`, "/")
-		if m := reSchemeSlashes.FindStringSubmatchIndex(n); m != nil {
-			n = n[:m[3]] + "//" + n[m[1]:]
+		n := u
+		if strings.IndexByte(n, '\\') >= 0 {
+			n = strings.ReplaceAll(n, `\`, "/")
 		}
-		if reEscape.MatchString(n) {
+		// http:x and http:/x are http://x (uri_list_canonicalize's
+		// s{^(https?:)/{0,2}}{$1//}).
+		colon := strings.IndexByte(n, ':') + 1
+		k := 0
+		for k < 2 && colon+k < len(n) && n[colon+k] == '/' {
+			k++
+		}
+		if k < 2 {
+			n = n[:colon] + "//" + n[colon+k:]
+		}
+		if strings.IndexByte(n, '%') >= 0 && reEscape.MatchString(n) {
 			n = reEscape.ReplaceAllStringFunc(n, func(e string) string {
 				b, _ := strconv.ParseUint(e[1:], 16, 8)
 				if b < 0x20 || b == 0x7f {
@@ -1941,8 +1951,10 @@ func canonicalURIs(uris []string) []string {
 			continue
 		}
 		proto, auth, host, rest, port := m[1], m[2], m[3], m[4], m[5]
-		if r := reRedirect.FindString(rest); r != "" && strings.Contains(r, ".") {
-			add(r)
+		if indexFold(rest, "http") >= 0 { // a redirector's target
+			if r := reRedirect.FindString(rest); r != "" && strings.Contains(r, ".") {
+				add(r)
+			}
 		}
 		if i := strings.LastIndexByte(host, '@'); i >= 0 {
 			host = host[i+1:]
@@ -2002,7 +2014,6 @@ func ulongIP(v uint64) string {
 }
 
 var (
-	reSchemeSlashes = regexp.MustCompile(`(?i)^(https?:)/{0,2}`)
 	reEscape        = regexp.MustCompile(`%[0-9a-fA-F]{2}`)
 	reURIParts      = regexp.MustCompile(`(?i)^(https?://)([^@/?#]*@)?([^/?#:]+)((?::(\d*))?.*)$`)
 	reDottedNumbers = regexp.MustCompile(`(?i)^(?:(?:0x[0-9a-f]+|\d+)\.){3}(?:0x[0-9a-f]+|\d+)$`)
