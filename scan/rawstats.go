@@ -16,17 +16,15 @@ type RawStats struct {
 	// printable characters among them that needed none (=41 for A, =20), less
 	// the =20 and =09 that end a line, which do need it; QPLongLine a line
 	// longer than 78 characters.
+	// They are counted for quoted-printable parts only.
 	QPLines, QPEscapes int
 	QPLongLine         bool
 	// IllegalASCII counts the lines with a NUL, a lone CR or a byte above 127:
 	// none belong in us-ascii text.
 	IllegalASCII int
-	// UnicodeEntities counts &#xHHHH; (upper-case hex digits), written into text
-	// as characters; OtherBytes the lines' bytes without them.
-	UnicodeEntities, OtherBytes int
 }
 
-// maxStatLine is how much of one line is kept to read escapes and entities in;
+// maxStatLine is how much of one line is kept to read escapes in;
 // past it a line is only measured.
 const maxStatLine = 64 << 10
 
@@ -34,14 +32,20 @@ const maxStatLine = 64 << 10
 type rawStatsReader struct {
 	r    io.Reader
 	st   *RawStats
-	line []byte // the current line so far, CR and LF excluded, up to maxStatLine
+	qp   bool   // a quoted-printable part: the QP counts are wanted
+	keep int    // how much of a line to keep: maxStatLine for qp (its escapes are read), else none
+	line []byte // the current line so far, CR and LF excluded, up to keep
 	n    int    // its length, past the cap too
 	cr   bool   // the last byte read was a CR not yet known to end a CRLF
 	bad  bool   // the current line holds a NUL, a lone CR or a high byte
 }
 
-func newRawStatsReader(r io.Reader, st *RawStats) *rawStatsReader {
-	return &rawStatsReader{r: r, st: st}
+func newRawStatsReader(r io.Reader, st *RawStats, qp bool) *rawStatsReader {
+	keep := 0
+	if qp {
+		keep = maxStatLine
+	}
+	return &rawStatsReader{r: r, st: st, qp: qp, keep: keep}
 }
 
 func (s *rawStatsReader) Read(p []byte) (int, error) {
@@ -91,7 +95,7 @@ func (s *rawStatsReader) add(b []byte) {
 		}
 	}
 	s.n += len(b)
-	if room := maxStatLine - len(s.line); room > 0 {
+	if room := s.keep - len(s.line); room > 0 {
 		s.line = append(s.line, b[:min(len(b), room)]...)
 	}
 }
@@ -108,7 +112,7 @@ func (s *rawStatsReader) endLine(newline bool) {
 	}
 	st := s.st
 	st.Bytes += n
-	if !bytes.HasPrefix(s.line, []byte("SPAM: ")) {
+	if s.qp && !bytes.HasPrefix(s.line, []byte("SPAM: ")) {
 		st.QPLines += n
 		if n > 78+1 {
 			st.QPLongLine = true
@@ -118,12 +122,6 @@ func (s *rawStatsReader) endLine(newline bool) {
 	if s.bad {
 		st.IllegalASCII++
 	}
-	entities := bytes.Count(s.line, []byte("&#x"))
-	if entities > 0 {
-		entities = unicodeEntities(s.line)
-	}
-	st.UnicodeEntities += entities
-	st.OtherBytes += n - 8*entities
 	s.line, s.n, s.bad = s.line[:0], 0, false
 }
 
@@ -166,18 +164,3 @@ func needless(a, b byte) bool {
 	}
 	return false
 }
-
-// unicodeEntities counts &#xHHHH; with four upper-case hex digits.
-func unicodeEntities(line []byte) int {
-	n := 0
-	for i := 0; i+8 <= len(line); i++ {
-		if line[i] == '&' && line[i+1] == '#' && line[i+2] == 'x' && line[i+7] == ';' &&
-			upperHexDigit(line[i+3]) && upperHexDigit(line[i+4]) && upperHexDigit(line[i+5]) && upperHexDigit(line[i+6]) {
-			n++
-			i += 7
-		}
-	}
-	return n
-}
-
-func upperHexDigit(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' }

@@ -62,7 +62,6 @@ func Walk(r io.Reader, visit Visit) (textproto.Header, []string, error) {
 
 type walker struct {
 	visit        Visit
-	raw          *RawStats // the entity being read's, for its leaf
 	problems     []string
 	leaves       int
 	alternatives int // multipart/alternative entities seen
@@ -102,12 +101,12 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int) error
 	h = lastOnly(h, "Content-Type", "Content-Transfer-Encoding")
 	mh := message.Header{Header: h}
 	ctype, _, _ := mh.ContentType()
-	w.raw = nil
-	if lc := strings.ToLower(ctype); (ctype == "" || strings.HasPrefix(lc, "text/") ||
-		strings.Contains(strings.ToLower(h.Get("Content-Transfer-Encoding")), "quoted-printable")) &&
+	var stats *RawStats
+	qp := strings.Contains(strings.ToLower(h.Get("Content-Transfer-Encoding")), "quoted-printable")
+	if lc := strings.ToLower(ctype); (ctype == "" || strings.HasPrefix(lc, "text/") || qp) &&
 		!strings.HasPrefix(lc, "multipart/") && !strings.HasPrefix(lc, "message/") {
-		w.raw = &RawStats{}
-		raw = newRawStatsReader(raw, w.raw)
+		stats = &RawStats{}
+		raw = newRawStatsReader(raw, stats, qp)
 	}
 	if !strings.HasPrefix(strings.ToLower(ctype), "multipart/") &&
 		strings.EqualFold(strings.TrimSpace(h.Get("Content-Transfer-Encoding")), "base64") {
@@ -121,17 +120,18 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int) error
 	e, err := message.New(mh, raw)
 	if e == nil {
 		w.problem("entity: %v", err)
-		return w.leaf(Leaf{ContentType: "application/octet-stream", Depth: depth, Header: orig, Alternative: alt, Raw: w.raw}, raw)
+		return w.leaf(Leaf{ContentType: "application/octet-stream", Depth: depth, Header: orig, Alternative: alt, Raw: stats}, raw)
 	}
 	if err != nil {
 		// Unknown charset or transfer encoding: the body is still readable, raw.
 		w.problem("entity: %v", err)
 	}
-	return w.walk(e, orig, depth, alt)
+	return w.walk(e, orig, depth, alt, stats)
 }
 
-// walk walks one decoding entity; h is its header as the message has it.
-func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int) error {
+// walk walks one decoding entity; h is its header as the message has it, stats
+// what measures its raw lines (entity's).
+func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int, stats *RawStats) error {
 	ctype, params, cerr := e.Header.ContentType()
 	if cerr != nil || ctype == "" {
 		if v := e.Header.Get("Content-Type"); v != "" {
@@ -140,7 +140,7 @@ func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int) err
 		ctype = "text/plain"
 	}
 	ctype = strings.ToLower(ctype)
-	leaf := Leaf{ContentType: ctype, Filename: filename(e.Header), Depth: depth, Header: h, Alternative: alt, Raw: w.raw}
+	leaf := Leaf{ContentType: ctype, Filename: filename(e.Header), Depth: depth, Header: h, Alternative: alt, Raw: stats}
 	if depth >= maxDepth {
 		w.problem("nesting deeper than %d: the rest read as one part", maxDepth)
 		return w.leaf(leaf, e.Body)
