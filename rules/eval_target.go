@@ -74,20 +74,14 @@ func (t *target) get(field string) string {
 func (t *target) rawHeader(field string) string { return t.get(field + ":raw") }
 
 // addresses are the addresses of every instance of a field (ToCc: To and Cc), as
-// SpamAssassin's FIELD:addr gives them in list context.
+// SpamAssassin's FIELD:addr gives them in list context: the header rules' value
+// of FIELD:addr, one a line, parsed once for both.
 func (t *target) addresses(field string) []string {
-	var values []string
-	switch field {
-	case "ToCc":
-		values = append(t.header.Values("To"), t.header.Values("Cc")...)
-	default:
-		values = t.header.Values(field)
+	v, ok := t.headerValue(field, "addr")
+	if !ok {
+		return nil
 	}
-	var out []string
-	for _, v := range values {
-		out = append(out, addressParts(strings.TrimSpace(v), true)...)
-	}
-	return out
+	return strings.Split(v, "\n")
 }
 
 // envelopeFrom is the envelope sender: the MTA's MAIL FROM when the milter gave

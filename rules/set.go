@@ -1718,20 +1718,10 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 		// rules test them (RCVD_FAKE_HELO_DOTCOM wants "from aol.com", with one
 		// space, which a Received line's "from  aol.com" is not).
 		v = strings.TrimSpace(v)
-		if mod == "addr" || mod == "name" || mod == "name:raw" {
+		if isAddressMod(mod) {
 			// Every address of the field, each on its line, as header rules
 			// read them in SpamAssassin 4 (a From with two is FROM_ADDR_WS).
-			var parts []string
-			if mod == "name:raw" {
-				for _, a := range parseHeaderAddresses(v) {
-					if a.hasName {
-						parts = append(parts, a.phrase)
-					}
-				}
-			} else {
-				parts = addressParts(v, mod == "addr")
-			}
-			values[i] = strings.Join(parts, "\n")
+			values[i] = strings.Join(addressParts(v, mod), "\n")
 			continue
 		}
 		if mod != "raw" {
@@ -1741,7 +1731,7 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 		}
 		values[i] = v
 	}
-	if mod == "addr" || mod == "name" || mod == "name:raw" {
+	if isAddressMod(mod) {
 		values = slices.DeleteFunc(values, func(v string) bool { return v == "" })
 		if len(values) == 0 {
 			return "", false
@@ -1750,16 +1740,20 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 	return strings.Join(values, "\n"), true
 }
 
-// addressParts are a field value's addresses (addr) or display names, decoded,
-// with runs of white space as one space and outer single quotes dropped
-// (PerMsgStatus.pm's _get).
-func addressParts(v string, addr bool) []string {
+func isAddressMod(mod string) bool { return mod == "addr" || mod == "name" || mod == "name:raw" }
+
+// addressParts are a field value's addresses (mod addr), its display names as
+// written (name:raw), or decoded, with runs of white space as one space and
+// outer single quotes dropped (name; PerMsgStatus.pm's _get).
+func addressParts(v, mod string) []string {
 	var out []string
 	for _, a := range parseHeaderAddresses(v) {
 		switch {
-		case addr && a.hasAddr:
+		case mod == "addr" && a.hasAddr:
 			out = append(out, a.address)
-		case !addr && a.hasName:
+		case mod == "name:raw" && a.hasName:
+			out = append(out, a.phrase)
+		case mod == "name" && a.hasName:
 			name := a.phrase
 			if d, err := wordDecoder.DecodeHeader(name); err == nil {
 				name = d
