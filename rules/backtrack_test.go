@@ -29,6 +29,9 @@ func TestPossessive(t *testing.T) {
 		{`[^\n]\n`, `[^\n]\n`},
 		{`[^:]+\:`, `(?>[^:]+)\:`},
 		{`[^]x]+]`, `[^]x]+]`},
+		// A [:posix:] class is not read (its name is no list of characters),
+		// and what follows it still is.
+		{`[^[:digit:]]+g[^>]*>`, `[^[:digit:]]+g(?>[^>]*)>`},
 	}
 	for _, tc := range tests {
 		if got := possessive(tc.in); got != tc.want {

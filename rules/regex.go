@@ -800,7 +800,7 @@ func highBits(body string) string {
 		case '\\':
 			i++
 		case '[':
-			end := anyClassEnd(body, i)
+			end := classEnd(body, i)
 			if end < 0 {
 				continue
 			}
@@ -860,6 +860,12 @@ func possessive(src string) string {
 			b.WriteString(src[i:])
 			break
 		}
+		if strings.Contains(src[i+2:end], "[") {
+			// A [:posix:] class inside: classHas cannot read it.
+			b.WriteString(src[i : end+1])
+			i = end
+			continue
+		}
 		q := quantifierEnd(src, end+1)
 		if q > end+1 && q <= len(src) && (q == len(src) || src[q] != '?' && src[q] != '+') {
 			if next, ok := nextChar(src, q); ok && classHas(src[i+2:end], next) {
@@ -874,9 +880,13 @@ func possessive(src string) string {
 	return b.String()
 }
 
-// classEnd is the index of the ] closing the class that opens at i, or -1.
+// classEnd is the index of the ] closing the class that opens at i (negated or
+// not; a [:posix:] class inside it is skipped), or -1.
 func classEnd(src string, i int) int {
-	j := i + 2 // after [^
+	j := i + 1
+	if j < len(src) && src[j] == '^' {
+		j++
+	}
 	if j < len(src) && src[j] == ']' {
 		j++ // a leading ] is literal
 	}
@@ -885,7 +895,9 @@ func classEnd(src string, i int) int {
 		case '\\':
 			j++
 		case '[':
-			return -1 // [:posix:] or nested: not read here
+			if k := strings.Index(src[j:], ":]"); strings.HasPrefix(src[j:], "[:") && k > 0 {
+				j += k + 1
+			}
 		case ']':
 			return j
 		}

@@ -56,7 +56,7 @@ func utf8Escapes(body string) string {
 		case '\\':
 			i += 2 // an escape: never the start of an item's run
 		case '[':
-			if end := anyClassEnd(body, i); end > 0 {
+			if end := classEnd(body, i); end > 0 {
 				i = end + 1 // a class that is not an item: not read inside
 			} else {
 				i++
@@ -143,26 +143,6 @@ func unhex(c byte) byte {
 // quantified says whether a quantifier starts at i.
 func quantified(s string, i int) bool {
 	return i < len(s) && strings.IndexByte("*+?{", s[i]) >= 0
-}
-
-// anyClassEnd is the index of the ] closing the class that opens at i, or -1.
-func anyClassEnd(s string, i int) int {
-	j := i + 1
-	if j < len(s) && s[j] == '^' {
-		j++
-	}
-	if j < len(s) && s[j] == ']' {
-		j++ // a leading ] is literal
-	}
-	for ; j < len(s); j++ {
-		switch s[j] {
-		case '\\':
-			j++
-		case ']':
-			return j
-		}
-	}
-	return -1
 }
 
 // decodeUTF8Sets reads items as UTF-8 characters: each a lead byte's set (all

@@ -15,10 +15,11 @@ func TestUTF8Escapes(t *testing.T) {
 		{`[\xe2][\x80][\xa6]{3}`, `[\xe2][\x80][\xa6]{3}`}, // the quantifier repeats the last byte
 		{`\xbc\xba[. ]*\xc0\xce`, `\xbc\xba[. ]*\xc0\xce`}, // EUC-KR, not UTF-8
 		{`[\x80-\xff]+`, `[\x80-\xff]+`},                   // any high byte: highBits' job
-		{`[^\xc3\xa9]\xc3\xa9`, `[^\xc3\xa9]é`},            // a class that is no item is not read inside
-		{`\\xc3\xa9`, `\\xc3\xa9`},                         // an escaped backslash, then one byte
-		{`caf\xe9`, `caf\xe9`},                             // Latin-1: one byte
-		{`\xed\xa0\x80`, `\xed\xa0\x80`},                   // a surrogate: no character
+		{`[^\xc3\xa9]\xc3\xa9`, `[^\xc3\xa9]é`},
+		{`[[:alpha:]\xc3\xa9]\xc3\xa9`, `[[:alpha:]\xc3\xa9]é`}, // a class that is no item is not read inside
+		{`\\xc3\xa9`, `\\xc3\xa9`},                              // an escaped backslash, then one byte
+		{`caf\xe9`, `caf\xe9`},                                  // Latin-1: one byte
+		{`\xed\xa0\x80`, `\xed\xa0\x80`},                        // a surrogate: no character
 	} {
 		if got := utf8Escapes(c.in); got != c.want {
 			t.Errorf("utf8Escapes(%s) = %s, want %s", c.in, got, c.want)
@@ -45,10 +46,12 @@ func TestUTF8EscapesMatch(t *testing.T) {
 		if got := goRe.MatchString(c.text); got != c.want {
 			t.Errorf("%s on %q: %v", c.rule, c.text, got)
 		}
-		if d := newDFA(goRe.String()); d != nil {
-			if got, ok := d.match(c.text); ok && got != c.want {
-				t.Errorf("DFA %s on %q: %v", c.rule, c.text, got)
-			}
+		d := newDFA(goRe.String())
+		if d == nil {
+			t.Fatalf("%s: no DFA", c.rule)
+		}
+		if got, ok := d.match(c.text); !ok || got != c.want {
+			t.Errorf("DFA %s on %q: %v (decided %v)", c.rule, c.text, got, ok)
 		}
 	}
 }
