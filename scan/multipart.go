@@ -24,6 +24,7 @@ type multipartReader struct {
 	last      bool   // the closing delimiter was read, or the input ended
 	cut       bool   // the input ended before the closing delimiter
 	part      *partBody
+	headerErr error // why the last part's header did not parse, if it did not
 }
 
 func newMultipartReader(r io.Reader, boundary string) *multipartReader {
@@ -74,7 +75,9 @@ func (m *multipartReader) NextPart() (textproto.Header, io.Reader, error) {
 	if err != nil && isReadErr(err) {
 		return textproto.Header{}, nil, err
 	}
-	// A part whose header does not parse still has a body: what was read.
+	// A part whose header does not parse still has a body, what was read: it
+	// is scanned, and the header's error is what headerErr reports.
+	m.headerErr = err
 	return h, br, nil
 }
 

@@ -47,3 +47,18 @@ func TestMultipartReader(t *testing.T) {
 		}
 	}
 }
+
+// A part whose header does not parse is still read, and the walk says so.
+func TestMultipartBadPartHeader(t *testing.T) {
+	raw := "Content-Type: multipart/mixed; boundary=b\n\n--b\nnot a header line\nContent-Type: text/plain\n\nbody words\n--b--\n"
+	m, err := Parse(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Problems) == 0 {
+		t.Error("no problem reported for the part's header")
+	}
+	if len(m.Parts) != 1 {
+		t.Fatalf("%d parts, want 1", len(m.Parts))
+	}
+}

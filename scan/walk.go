@@ -181,6 +181,9 @@ func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int, sta
 				w.problem("multipart: %v", err)
 				return nil
 			}
+			if mr.headerErr != nil {
+				w.problem("%s: part header: %v", ctype, mr.headerErr)
+			}
 			if err := w.entity(partHeader, part, depth+1, inner); err != nil {
 				return err
 			}
