@@ -28,7 +28,7 @@ type multipartReader struct {
 }
 
 func newMultipartReader(r io.Reader, boundary string) *multipartReader {
-	return &multipartReader{br: bufio.NewReaderSize(r, 32*1024), dash: []byte("--" + boundary), lineStart: true}
+	return &multipartReader{br: getReader(r), dash: []byte("--" + boundary), lineStart: true}
 }
 
 var (

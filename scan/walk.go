@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // decode text in common non-UTF-8 charsets
@@ -44,7 +45,8 @@ type Visit func(l Leaf, body io.Reader) error
 func Walk(r io.Reader, visit Visit) (textproto.Header, []string, error) {
 	// textproto.ReadHeader is unbounded: cap the header block as go-message's Read does.
 	lr := &io.LimitedReader{R: markReads{r}, N: maxHeaderBytes}
-	br := bufio.NewReaderSize(lr, 32*1024)
+	br := getReader(lr)
+	defer readers.Put(br)
 	h, err := textproto.ReadHeader(br)
 	lr.N = math.MaxInt64
 	w := walker{visit: visit}
@@ -58,6 +60,17 @@ func Walk(r io.Reader, visit Visit) (textproto.Header, []string, error) {
 	}
 	err = w.entity(h, br, 0, 0)
 	return h, w.problems, err
+}
+
+// readers are the walk's 32 KB buffers, reused: one for the message and one for
+// each multipart in it were most of a check's garbage besides the rules'. Nothing
+// a walk hands out is read after Walk returns.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32*1024) }}
+
+func getReader(r io.Reader) *bufio.Reader {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
 }
 
 type walker struct {
@@ -163,6 +176,7 @@ func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int, sta
 		}
 		pre := &prefix{r: e.Body, max: maxUnsplit}
 		mr := newMultipartReader(pre, params["boundary"])
+		defer readers.Put(mr.br)
 		for first := true; ; first = false {
 			partHeader, part, err := mr.NextPart()
 			if first && err != nil && !isReadErr(err) && pre.buf != nil {
