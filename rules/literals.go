@@ -129,6 +129,28 @@ func (x *literalIndex) scan(text string) litHits {
 	return hits
 }
 
+// contains reports, by id, which literals occur in text.
+func (x *literalIndex) contains(text string) []bool {
+	has := make([]bool, x.nlits)
+	if x.nlits == 0 {
+		return has
+	}
+	s, n := int32(0), int32(x.ncls)
+	for i := 0; i < len(text); i++ {
+		s = x.delta[int(s)+int(x.class[text[i]])]
+		if s >= 0 {
+			continue
+		}
+		s = -s
+		for t := s / n; t >= 0; t = x.dict[t] {
+			for _, id := range x.out[t] {
+				has[id] = true
+			}
+		}
+	}
+	return has
+}
+
 // any reports whether one of a rule's literals occurs.
 func (h litHits) any(ids []int32) bool {
 	for _, id := range ids {

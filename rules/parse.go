@@ -52,7 +52,8 @@ type Rule struct {
 	Kind     Kind
 	evalFn   evalFunc        // eval: rules
 	metaProg []metaOp        // meta rules: the expression as a program (compileMeta); nil: the tree
-	litIDs   []int32         // ids in the set's literalIndex of lits
+	litIDs   []int32         // ids in the set's literalIndex of lits (header rules: their field's)
+	field    int32           // header rules: 1 + the index in the set's fields
 	dfa      *dfa            // answers whether lowerRe (or else re) matches; nil: ask it
 	pre      *dfa            // when not nil, asked before dfa: a superset of its matches, smaller
 	plain    string          // the regex matches this string and nothing else: strings.Contains answers
