@@ -42,6 +42,8 @@ var (
 	// states, the regexps compiled on first use); a warm-up before the measured
 	// messages gives that steady state, for every setup alike.
 	loadWarm = flag.Int("load.warm", 0, "load test: messages sent through each setup before the measured ones (not counted)")
+	// Two builds compare only in runs side by side (this machine's speed drifts).
+	loadBin = flag.String("load.bin", "", "load test: run this postern binary instead of building the tree's")
 )
 
 // loadResult is one setup's run.
@@ -138,7 +140,10 @@ func trivialMilter(t *testing.T) string {
 // trained on train when asked, a private clamd) as its milter.
 func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 	tmp := t.TempDir()
-	bin := testutil.BuildPostern(t, "..", tmp)
+	bin := *loadBin
+	if bin == "" {
+		bin = testutil.BuildPostern(t, "..", tmp)
+	}
 	clamd := testutil.StartClamd(t, "")
 	data := filepath.Join(tmp, "data")
 	milterAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
