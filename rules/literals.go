@@ -96,15 +96,22 @@ func newLiteralIndex(rules []*Rule) *literalIndex {
 	return x
 }
 
-// litHits is what one scan found: for each literal, the lines it occurs in, in order
-// (nil: absent).
-type litHits [][]int32
+// litHits is what one scan found: for each literal, the lines it occurs in. The
+// occurrences are chained from each literal's last one back, in one slice: a table
+// of a slice per literal (some 2,000 of them, most empty) made for each text was a
+// 48 KB allocation full of pointers, three or four times a message.
+type litHits struct {
+	last []int32  // by literal: 1 + the index in occ of its last occurrence; 0: absent
+	occ  []litOcc // in the order found
+}
+
+type litOcc struct{ line, prev int32 } // prev: as last, for the occurrence before
 
 // scan runs the automaton over text; lines are counted at each '\n'.
 func (x *literalIndex) scan(text string) litHits {
-	hits := make(litHits, x.nlits)
+	h := litHits{last: make([]int32, x.nlits)}
 	if x.nlits == 0 {
-		return hits
+		return h
 	}
 	// The loop follows row offsets: one add and one dependent load per byte.
 	s, line, n := int32(0), int32(0), int32(x.ncls)
@@ -120,13 +127,43 @@ func (x *literalIndex) scan(text string) litHits {
 		s = -s
 		for t := s / n; t >= 0; t = x.dict[t] {
 			for _, id := range x.out[t] {
-				if l := hits[id]; len(l) == 0 || l[len(l)-1] != line {
-					hits[id] = append(l, line)
+				if l := h.last[id]; l == 0 || h.occ[l-1].line != line {
+					h.occ = append(h.occ, litOcc{line, l})
+					h.last[id] = int32(len(h.occ))
 				}
 			}
 		}
 	}
-	return hits
+	return h
+}
+
+// any reports whether one of a rule's literals occurs.
+func (h litHits) any(ids []int32) bool {
+	for _, id := range ids {
+		if h.last[id] != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// lines returns, in order, the lines where one of a rule's literals occurs.
+func (h litHits) lines(ids []int32) []int32 {
+	var out []int32
+	for _, id := range ids {
+		for o := h.last[id]; o != 0; o = h.occ[o-1].prev {
+			out = append(out, h.occ[o-1].line)
+		}
+	}
+	if len(ids) == 1 {
+		slices.Reverse(out)
+		return out
+	}
+	if len(out) < 2 {
+		return out
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // contains reports, by id, which literals occur in text.
@@ -149,30 +186,4 @@ func (x *literalIndex) contains(text string) []bool {
 		}
 	}
 	return has
-}
-
-// any reports whether one of a rule's literals occurs.
-func (h litHits) any(ids []int32) bool {
-	for _, id := range ids {
-		if len(h[id]) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// lines returns, in order, the lines where one of a rule's literals occurs.
-func (h litHits) lines(ids []int32) []int32 {
-	if len(ids) == 1 {
-		return h[ids[0]]
-	}
-	var out []int32
-	for _, id := range ids {
-		out = append(out, h[id]...)
-	}
-	if len(out) < 2 {
-		return out
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }

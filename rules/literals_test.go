@@ -32,7 +32,7 @@ func TestLiteralIndex(t *testing.T) {
 					}
 				}
 			}
-			got := hits[x.ids[l]]
+			got := hits.lines([]int32{x.ids[l]})
 			if !slices.Equal(got, want) {
 				t.Errorf("%q in %q: lines %v, want %v", l, text, got, want)
 			}
@@ -54,4 +54,22 @@ func TestLiteralIndex(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestToLower(t *testing.T) {
+	for _, s := range []string{"", "abc", "ABC def", "Ünïcödé ÀÉ", "a\xffB", "\xc3", "é\xc3(", "İSTANBUL", "ΣΑΣ", "\uFFFD", "KELVIN K", "x\x80\x80y"} {
+		if got, want := toLower(s), strings.ToLower(s); got != want {
+			t.Errorf("toLower(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func FuzzToLower(f *testing.F) {
+	f.Add("Hello, WORLD")
+	f.Add("Ünïcödé\xff")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := toLower(s), strings.ToLower(s); got != want {
+			t.Errorf("toLower(%q) = %q, want %q", s, got, want)
+		}
+	})
 }

@@ -1515,7 +1515,7 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 		t.uris = dedupe(t.uris)
 	}
 	t.body, t.rawbody = body.String(), raw.String()
-	t.bodyLower, t.rawbodyLower = strings.ToLower(t.body), strings.ToLower(t.rawbody)
+	t.bodyLower, t.rawbodyLower = toLower(t.body), toLower(t.rawbody)
 	// Lower-casing keeps every newline, so the lines of both stay aligned.
 	// Each line with its newline, as SpamAssassin's body rules see them.
 	t.bodyLines, t.bodyLowerLines = strings.SplitAfter(t.body, "\n"), strings.SplitAfter(t.bodyLower, "\n")
@@ -1525,7 +1525,7 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 		k, _ := io.ReadFull(io.NewSectionReader(m.Raw, 0, n), buf)
 		// Line ends as SpamAssassin presents them: \n, so $ works at ends of lines.
 		t.full = strings.ReplaceAll(string(buf[:k]), "\r\n", "\n")
-		t.fullLower = strings.ToLower(t.full)
+		t.fullLower = toLower(t.full)
 	}
 	return t
 }
@@ -2154,4 +2154,51 @@ func (p *parser) defaultScore(name string, def Scores) Scores {
 		}
 	}
 	return out
+}
+
+// toLower is strings.ToLower (invalid UTF-8 included, which becomes U+FFFD) for
+// the large texts a message is prepared in: those are mostly ASCII with a few
+// other letters, and strings.ToLower maps every rune of such a text through a call
+// to unicode.ToLower once it holds one that is not ASCII.
+func toLower(s string) string {
+	var b strings.Builder
+	started := false
+	start := func(i int) {
+		started = true
+		b.Grow(len(s) + 8)
+		b.WriteString(s[:i])
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				if !started {
+					start(i)
+				}
+				c += 'a' - 'A'
+			}
+			if started {
+				b.WriteByte(c)
+			}
+			i++
+			continue
+		}
+		r, w := utf8.DecodeRuneInString(s[i:])
+		l := unicode.ToLower(r)
+		if l == r && !(r == utf8.RuneError && w == 1) {
+			if started {
+				b.WriteString(s[i : i+w])
+			}
+		} else {
+			if !started {
+				start(i)
+			}
+			b.WriteRune(l)
+		}
+		i += w
+	}
+	if !started {
+		return s
+	}
+	return b.String()
 }
