@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // SpamAssassin's HeaderEval plugin, from Mail/SpamAssassin/Plugin/HeaderEval.pm.
@@ -454,7 +455,96 @@ type dateStats struct {
 	diff   float64 // seconds: Date minus the nearest Received date; 0 when unknown
 }
 
-var reRcvdDate = regexp.MustCompile(`(\s.?\d+ \S\S\S \d+ \d+:\d+:\d+ \S+)`)
+// rcvdDate is the date of a Received line as _check_date_diff finds it: the
+// leftmost match in s of /(\s.?\d+ \S\S\S \d+ \d+:\d+:\d+ \S+)/ (reRcvdDate in the
+// tests, which hold the two to the same answers). Go's backtracker tried the
+// expression from every byte of every Received line: most of the date rules' time.
+// A match starts at a space; from there the parts are fixed but for .?, which takes
+// a character when it can (the end is the same either way: the digits run on to
+// the same space).
+func rcvdDate(s string) (string, bool) {
+	for i := 0; i < len(s); i++ {
+		if !isRE2Space(s[i]) {
+			continue
+		}
+		j := i + 1
+		if j < len(s) && s[j] != '\n' {
+			_, w := utf8.DecodeRuneInString(s[j:])
+			if end := rcvdDateRest(s, j+w); end >= 0 {
+				return s[i:end], true
+			}
+		}
+		if end := rcvdDateRest(s, j); end >= 0 {
+			return s[i:end], true
+		}
+	}
+	return "", false
+}
+
+// rcvdDateRest matches `\d+ \S\S\S \d+ \d+:\d+:\d+ \S+` at i, returning its end or -1.
+func rcvdDateRest(s string, i int) int {
+	digits := func(i int) int {
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j == i {
+			return -1
+		}
+		return j
+	}
+	lit := func(i int, c byte) int {
+		if i >= 0 && i < len(s) && s[i] == c {
+			return i + 1
+		}
+		return -1
+	}
+	nonSpace := func(i int) int { // one \S: a rune that is not RE2's \s
+		if i < 0 || i >= len(s) || isRE2Space(s[i]) {
+			return -1
+		}
+		_, w := utf8.DecodeRuneInString(s[i:])
+		return i + w
+	}
+	if i = lit(digits(i), ' '); i < 0 {
+		return -1
+	}
+	for k := 0; k < 3; k++ {
+		if i = nonSpace(i); i < 0 {
+			return -1
+		}
+	}
+	if i = lit(i, ' '); i < 0 {
+		return -1
+	}
+	for _, sep := range []byte{' ', ':', ':'} {
+		if i = digits(i); i < 0 {
+			return -1
+		}
+		if i = lit(i, sep); i < 0 {
+			return -1
+		}
+	}
+	if i = digits(i); i < 0 {
+		return -1
+	}
+	if i = lit(i, ' '); i < 0 {
+		return -1
+	}
+	if i = nonSpace(i); i < 0 {
+		return -1
+	}
+	for i < len(s) && !isRE2Space(s[i]) {
+		_, w := utf8.DecodeRuneInString(s[i:])
+		i += w
+	}
+	return i
+}
+
+// isRE2Space is \s as Go's regexp reads it: [\t\n\f\r ].
+func isRE2Space(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
 
 // dates is _check_date_diff.
 func (t *target) dates() dateStats {
@@ -497,8 +587,8 @@ func (t *target) dates() dateStats {
 	}
 	var diffs []float64
 	for _, r := range received {
-		if m := reRcvdDate.FindStringSubmatch(r); m != nil {
-			if u, ok := parseDate(m[1]); ok {
+		if m, ok := rcvdDate(r); ok {
+			if u, ok := parseDate(m); ok {
 				diffs = append(diffs, float64(d.header-u))
 			}
 		}

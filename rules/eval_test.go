@@ -307,3 +307,44 @@ func TestStripQuotedAddresses(t *testing.T) {
 		}
 	}
 }
+
+// reRcvdDate is the expression rcvdDate reads by hand.
+var reRcvdDate = regexp.MustCompile(`(\s.?\d+ \S\S\S \d+ \d+:\d+:\d+ \S+)`)
+
+func TestRcvdDate(t *testing.T) {
+	for _, s := range []string{
+		"from a by b; Mon, 2 Jan 2006 15:04:05 -0700",
+		"from a by b; 2 Jan 2006 15:04:05 +0000 (UTC)",
+		"by x with SMTP id 1; Tue,  3 Feb 2004 01:02:03 GMT",
+		"from x ; 12 Dec 2003 1:2:3 Z",
+		"x\t 1 Jan 2000 0:0:0 z",
+		"no date here",
+		"from a\n 7 Jul 2001 12:00:00 -0400",
+		"a 19 Fév 2001 12:00:00 +0100",
+		"a \xff1 Jan 2000 1:2:3 \xfe",
+		"a  1 Jan 2000 1:2:3",
+		"a 1 Jan 2000 1:2:3 ",
+	} {
+		want, wantOK := "", false
+		if m := reRcvdDate.FindStringSubmatch(s); m != nil {
+			want, wantOK = m[1], true
+		}
+		if got, ok := rcvdDate(s); got != want || ok != wantOK {
+			t.Errorf("rcvdDate(%q) = %q, %v; want %q, %v", s, got, ok, want, wantOK)
+		}
+	}
+}
+
+func FuzzRcvdDate(f *testing.F) {
+	f.Add("from a by b; Mon, 2 Jan 2006 15:04:05 -0700")
+	f.Add("x 12 Dec 2003 1:2:3 Z")
+	f.Fuzz(func(t *testing.T, s string) {
+		want, wantOK := "", false
+		if m := reRcvdDate.FindStringSubmatch(s); m != nil {
+			want, wantOK = m[1], true
+		}
+		if got, ok := rcvdDate(s); got != want || ok != wantOK {
+			t.Errorf("rcvdDate(%q) = %q, %v; want %q, %v", s, got, ok, want, wantOK)
+		}
+	})
+}
