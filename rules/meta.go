@@ -247,6 +247,73 @@ func binary(code opCode, l, r float64) float64 {
 }
 
 // resolve points the expression's rule names at the set's rules.
+// backtrackingLast moves, in each chain of && (and of ||), the operands that run
+// the backtracking engine over a whole text after the others, keeping the order of
+// each kind, and reports whether n has such an operand. A lazy plan runs a
+// sub-rule only when a meta asks for it, and a chain stops at its first deciding
+// operand: as written, FRNAME_IN_MSG_XPRIO_NO_SUB (__FROM_NAME_IN_MSG && __XPRIO
+// && ...) searched every message for its From name 2,048 characters on, to find
+// X-Priority absent after that. Here && and || give 0 or 1 whatever their
+// operands' values, and evaluating a rule changes nothing but what is known, so
+// the order changes no meta's value, only which sub-rules run. slow holds the
+// answer for the meta rules done so far (a set's metas come after those they use).
+func (n *node) backtrackingLast(slow map[*Rule]bool) bool {
+	switch n.code {
+	case opNum:
+		return false
+	case opRule:
+		if n.ref == nil {
+			return false
+		}
+		if n.ref.meta != nil {
+			return slow[n.ref]
+		}
+		return n.ref.exactAll != nil
+	case opNot, opNeg:
+		return n.left.backtrackingLast(slow)
+	case opAnd, opOr:
+		var ops, inner []*node
+		var flatten func(x *node)
+		flatten = func(x *node) {
+			if x.code != n.code {
+				ops = append(ops, x)
+				return
+			}
+			if x != n {
+				inner = append(inner, x)
+			}
+			flatten(x.left)
+			flatten(x.right)
+		}
+		flatten(n)
+		var fast, late []*node
+		for _, o := range ops {
+			if o.backtrackingLast(slow) {
+				late = append(late, o)
+			} else {
+				fast = append(fast, o)
+			}
+		}
+		if len(late) == 0 || len(fast) == 0 {
+			return len(late) > 0
+		}
+		ops = append(fast, late...)
+		// Rebuilt left to right in the chain's own nodes, n the root.
+		acc := ops[0]
+		for i, o := range ops[1:] {
+			parent := n
+			if i < len(inner) {
+				parent = inner[i]
+			}
+			parent.left, parent.right = acc, o
+			acc = parent
+		}
+		return true
+	}
+	l, r := n.left.backtrackingLast(slow), n.right.backtrackingLast(slow)
+	return l || r
+}
+
 func (n *node) resolve(byName map[string]*Rule) {
 	if n == nil {
 		return

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dlclark/regexp2"
 )
 
 // TestMetaProgramAgreesWithTree: a meta rule's program answers what its tree does,
@@ -71,5 +73,82 @@ func TestMetaProgramAgreesWithTree(t *testing.T) {
 		if got != want || gotAsked != wantAsked {
 			t.Fatalf("%s: program %v asking %q, tree %v asking %q", expr, got, gotAsked, want, wantAsked)
 		}
+	}
+}
+
+// TestBacktrackingLast: moving the operands that backtrack to the end of their
+// chains changes no expression's value (values 0, 1, 2 and unknown names alike),
+// and asks for a backtracking rule only after the others of its chain.
+func TestBacktrackingLast(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	names := []string{"A", "B", "C", "D", "SLOW", "NOPE"}
+	rules := map[string]*Rule{}
+	var all []*Rule
+	for i, n := range names[:5] {
+		r := &Rule{Name: n, seq: i}
+		rules[n] = r
+		all = append(all, r)
+	}
+	rules["SLOW"].exactAll = regexp2.MustCompile(`(a)\1`, regexp2.None)
+	var gen func(depth int) string
+	gen = func(depth int) string {
+		if depth == 0 || rng.Intn(4) == 0 {
+			if rng.Intn(6) == 0 {
+				return fmt.Sprint(rng.Intn(3))
+			}
+			return names[rng.Intn(len(names))]
+		}
+		switch rng.Intn(4) {
+		case 0:
+			return "!" + gen(depth-1)
+		case 1:
+			return "(" + gen(depth-1) + ")"
+		}
+		ops := []string{"&&", "&&", "||", "||", "+", "*", ">", "=="}
+		return gen(depth-1) + " " + ops[rng.Intn(len(ops))] + " " + gen(depth-1)
+	}
+	for i := 0; i < 3000; i++ {
+		expr := gen(5)
+		before, err := parseMeta(expr)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		after, _ := parseMeta(expr)
+		before.resolve(rules)
+		after.resolve(rules)
+		after.backtrackingLast(map[*Rule]bool{})
+		for k := 0; k < 8; k++ {
+			vals := make([]float64, len(all))
+			for j := range vals {
+				vals[j] = float64(rng.Intn(3))
+			}
+			in := func(asked *[]string) *metaInput {
+				m := &metaInput{state: make([]uint8, len(all)), vals: vals, rules: all}
+				m.value = func(r *Rule) float64 {
+					*asked = append(*asked, r.Name)
+					return vals[r.seq]
+				}
+				return m
+			}
+			var a1, a2 []string
+			want, got := before.eval(in(&a1)), after.eval(in(&a2))
+			if got != want {
+				t.Fatalf("%s with %v: %v after reordering, %v before", expr, vals, got, want)
+			}
+			if slices.Contains(a2, "SLOW") && !slices.Contains(a1, "SLOW") && !strings.Contains(expr, "SLOW") {
+				t.Fatalf("%s: asks for SLOW", expr)
+			}
+		}
+	}
+	// The chain's fast operands come first.
+	n, _ := parseMeta("SLOW && A && B")
+	n.resolve(rules)
+	n.backtrackingLast(map[*Rule]bool{})
+	var asked []string
+	m := &metaInput{state: make([]uint8, len(all)), vals: make([]float64, len(all)), rules: all}
+	m.value = func(r *Rule) float64 { asked = append(asked, r.Name); return 0 }
+	n.eval(m)
+	if !slices.Equal(asked, []string{"A"}) {
+		t.Errorf("SLOW && A && B with A false asked for %v, want [A]", asked)
 	}
 }

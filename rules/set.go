@@ -222,9 +222,11 @@ func (p *parser) compile() (*Set, []Problem) {
 		s.byName[r.Name] = r
 	}
 	total := 0
+	slow := map[*Rule]bool{}
 	for _, r := range s.all {
 		r.meta.resolve(s.byName)
 		if r.meta != nil {
+			slow[r] = r.meta.backtrackingLast(slow)
 			r.metaProg = compileMeta(r.meta)
 			total += len(r.metaProg)
 		}
