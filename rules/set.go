@@ -47,6 +47,7 @@ type Set struct {
 	runPlan *plan
 	allPlan func() *plan // made on first use: only postern rules test runs every rule
 	pool    *dfaPool
+	scratch sync.Pool // *evalScratch: what each evaluation knows of each rule, reused
 	byName  map[string]*Rule
 	score   map[string]Scores
 	Stats   Stats
@@ -573,7 +574,15 @@ func newUnions(rules []*Rule, lower bool) []union {
 
 func (s *Set) eval(m *filter.Message, p *plan, locate bool) []Hit {
 	t := s.prepare(m, p, locate)
-	in := &metaInput{state: make([]uint8, len(s.all)), vals: make([]float64, len(s.all)), rules: s.all}
+	sc, _ := s.scratch.Get().(*evalScratch)
+	if sc == nil || len(sc.state) != len(s.all) {
+		sc = &evalScratch{state: make([]uint8, len(s.all)), vals: make([]float64, len(s.all))}
+	} else {
+		clear(sc.state)
+		clear(sc.vals)
+	}
+	defer s.scratch.Put(sc)
+	in := &metaInput{state: sc.state, vals: sc.vals, rules: s.all}
 	state, vals := in.state, in.vals
 	var hits []Hit
 	value := func(r *Rule) float64 {
@@ -607,6 +616,13 @@ func (s *Set) eval(m *filter.Message, p *plan, locate bool) []Hit {
 		value(r)
 	}
 	return hits
+}
+
+// evalScratch is the state and value of each rule of a set while a message is
+// evaluated: some 20 KB a message, made afresh each time before.
+type evalScratch struct {
+	state []uint8
+	vals  []float64
 }
 
 // maxHits reads tflags multiple (the rule counts its matches: meta rules see the
