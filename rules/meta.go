@@ -247,30 +247,39 @@ func binary(code opCode, l, r float64) float64 {
 }
 
 // resolve points the expression's rule names at the set's rules.
-// backtrackingLast moves, in each chain of && (and of ||), the operands that run
-// the backtracking engine over a whole text after the others, keeping the order of
-// each kind, and reports whether n has such an operand. A lazy plan runs a
-// sub-rule only when a meta asks for it, and a chain stops at its first deciding
-// operand: as written, FRNAME_IN_MSG_XPRIO_NO_SUB (__FROM_NAME_IN_MSG && __XPRIO
-// && ...) searched every message for its From name 2,048 characters on, to find
-// X-Priority absent after that. Here && and || give 0 or 1 whatever their
-// operands' values, and evaluating a rule changes nothing but what is known, so
-// the order changes no meta's value, only which sub-rules run. slow holds the
-// answer for the meta rules done so far (a set's metas come after those they use).
-func (n *node) backtrackingLast(slow map[*Rule]bool) bool {
+// orderChains reorders the operands of each chain of && (and of ||): first those
+// that cost nothing (free: rules that score, which the plan runs whatever a chain
+// asks, and constants), then the others as written, and last those that run the
+// backtracking engine over a whole text. It reports whether n has such a slow
+// operand, and whether all of it is free. A lazy plan runs a sub-rule only when a
+// meta asks for it, and a chain stops at its first deciding operand: as written,
+// FRNAME_IN_MSG_XPRIO_NO_SUB (__FROM_NAME_IN_MSG && __XPRIO && ...) searched every
+// message with regexp2 for its From name 2,048 characters on, to find X-Priority
+// absent afterwards; `__TO_EQ_FM_HTML_ONLY __TO_EQ_FROM && MIME_HTML_ONLY` compared
+// To and From in every message, HTML or not. Here && and || give 0 or 1 whatever
+// their operands' values, and evaluating a rule changes nothing but what is known,
+// so the order changes no meta's value (TestOrderChains), only which sub-rules run.
+// Moving free operands first never makes more run. slow and free hold the answers
+// for the meta rules done so far (a set's metas come after those they use); scored
+// says whether a rule scores.
+func (n *node) orderChains(slow, free map[*Rule]bool, scored func(*Rule) bool) (isSlow, isFree bool) {
 	switch n.code {
 	case opNum:
-		return false
+		return false, true
 	case opRule:
-		if n.ref == nil {
-			return false
+		r := n.ref
+		if r == nil {
+			return false, true
 		}
-		if n.ref.meta != nil {
-			return slow[n.ref]
+		if scored(r) {
+			return false, true
 		}
-		return n.ref.exactAll != nil
+		if r.meta != nil {
+			return slow[r], free[r]
+		}
+		return r.exactAll != nil, false
 	case opNot, opNeg:
-		return n.left.backtrackingLast(slow)
+		return n.left.orderChains(slow, free, scored)
 	case opAnd, opOr:
 		var ops, inner []*node
 		var flatten func(x *node)
@@ -286,18 +295,18 @@ func (n *node) backtrackingLast(slow map[*Rule]bool) bool {
 			flatten(x.right)
 		}
 		flatten(n)
-		var fast, late []*node
+		var first, middle, last []*node
 		for _, o := range ops {
-			if o.backtrackingLast(slow) {
-				late = append(late, o)
-			} else {
-				fast = append(fast, o)
+			switch s, f := o.orderChains(slow, free, scored); {
+			case f:
+				first = append(first, o)
+			case s:
+				last = append(last, o)
+			default:
+				middle = append(middle, o)
 			}
 		}
-		if len(late) == 0 || len(fast) == 0 {
-			return len(late) > 0
-		}
-		ops = append(fast, late...)
+		ops = append(append(first, middle...), last...)
 		// Rebuilt left to right in the chain's own nodes, n the root.
 		acc := ops[0]
 		for i, o := range ops[1:] {
@@ -308,10 +317,11 @@ func (n *node) backtrackingLast(slow map[*Rule]bool) bool {
 			parent.left, parent.right = acc, o
 			acc = parent
 		}
-		return true
+		return len(last) > 0, len(first) == len(ops)
 	}
-	l, r := n.left.backtrackingLast(slow), n.right.backtrackingLast(slow)
-	return l || r
+	ls, lf := n.left.orderChains(slow, free, scored)
+	rs, rf := n.right.orderChains(slow, free, scored)
+	return ls || rs, lf && rf
 }
 
 func (n *node) resolve(byName map[string]*Rule) {

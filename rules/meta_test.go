@@ -76,10 +76,11 @@ func TestMetaProgramAgreesWithTree(t *testing.T) {
 	}
 }
 
-// TestBacktrackingLast: moving the operands that backtrack to the end of their
-// chains changes no expression's value (values 0, 1, 2 and unknown names alike),
-// and asks for a backtracking rule only after the others of its chain.
-func TestBacktrackingLast(t *testing.T) {
+// TestOrderChains: moving the operands that score to the front of their chains and
+// those that backtrack to the end changes no expression's value (values 0, 1, 2
+// and unknown names alike), and asks for a backtracking rule only after the others
+// of its chain.
+func TestOrderChains(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	names := []string{"A", "B", "C", "D", "SLOW", "NOPE"}
 	rules := map[string]*Rule{}
@@ -116,7 +117,7 @@ func TestBacktrackingLast(t *testing.T) {
 		after, _ := parseMeta(expr)
 		before.resolve(rules)
 		after.resolve(rules)
-		after.backtrackingLast(map[*Rule]bool{})
+		after.orderChains(map[*Rule]bool{}, map[*Rule]bool{}, func(r *Rule) bool { return r.Name == "D" })
 		for k := 0; k < 8; k++ {
 			vals := make([]float64, len(all))
 			for j := range vals {
@@ -140,15 +141,15 @@ func TestBacktrackingLast(t *testing.T) {
 			}
 		}
 	}
-	// The chain's fast operands come first.
-	n, _ := parseMeta("SLOW && A && B")
+	// The chain's free operands come first, its slow ones last.
+	n, _ := parseMeta("SLOW && A && D")
 	n.resolve(rules)
-	n.backtrackingLast(map[*Rule]bool{})
+	n.orderChains(map[*Rule]bool{}, map[*Rule]bool{}, func(r *Rule) bool { return r.Name == "D" })
 	var asked []string
 	m := &metaInput{state: make([]uint8, len(all)), vals: make([]float64, len(all)), rules: all}
 	m.value = func(r *Rule) float64 { asked = append(asked, r.Name); return 0 }
 	n.eval(m)
-	if !slices.Equal(asked, []string{"A"}) {
-		t.Errorf("SLOW && A && B with A false asked for %v, want [A]", asked)
+	if !slices.Equal(asked, []string{"D"}) {
+		t.Errorf("SLOW && A && D (D scores) with D false asked for %v, want [D]", asked)
 	}
 }

@@ -223,11 +223,12 @@ func (p *parser) compile() (*Set, []Problem) {
 		s.byName[r.Name] = r
 	}
 	total := 0
-	slow := map[*Rule]bool{}
+	slow, free := map[*Rule]bool{}, map[*Rule]bool{}
+	scored := func(r *Rule) bool { return s.score[r.Name] != (Scores{}) }
 	for _, r := range s.all {
 		r.meta.resolve(s.byName)
 		if r.meta != nil {
-			slow[r] = r.meta.backtrackingLast(slow)
+			slow[r], free[r] = r.meta.orderChains(slow, free, scored)
 			r.metaProg = compileMeta(r.meta)
 			total += len(r.metaProg)
 		}
