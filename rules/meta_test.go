@@ -16,30 +16,8 @@ import (
 func TestMetaProgramAgreesWithTree(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	names := []string{"A", "B", "C", "D", "E", "NOPE"}
-	rules := map[string]*Rule{}
-	var all []*Rule
-	for i, n := range names[:5] {
-		r := &Rule{Name: n, seq: i}
-		rules[n] = r
-		all = append(all, r)
-	}
-	var gen func(depth int) string
-	gen = func(depth int) string {
-		if depth == 0 || rng.Intn(4) == 0 {
-			if rng.Intn(5) == 0 {
-				return fmt.Sprint(rng.Intn(4))
-			}
-			return names[rng.Intn(len(names))]
-		}
-		switch rng.Intn(4) {
-		case 0:
-			return "!" + gen(depth-1)
-		case 1:
-			return "(" + gen(depth-1) + ")"
-		}
-		ops := []string{"&&", "||", "+", "-", "*", "/", ">", "<", ">=", "<=", "==", "!="}
-		return gen(depth-1) + " " + ops[rng.Intn(len(ops))] + " " + gen(depth-1)
-	}
+	rules, all := metaRules(names)
+	gen := randomMeta(rng, names, []string{"&&", "||", "+", "-", "*", "/", ">", "<", ">=", "<=", "==", "!="}, 5, 4)
 	for i := 0; i < 3000; i++ {
 		expr := gen(5)
 		n, err := parseMeta(expr)
@@ -83,31 +61,9 @@ func TestMetaProgramAgreesWithTree(t *testing.T) {
 func TestOrderChains(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	names := []string{"A", "B", "C", "D", "SLOW", "NOPE"}
-	rules := map[string]*Rule{}
-	var all []*Rule
-	for i, n := range names[:5] {
-		r := &Rule{Name: n, seq: i}
-		rules[n] = r
-		all = append(all, r)
-	}
+	rules, all := metaRules(names)
 	rules["SLOW"].exactAll = regexp2.MustCompile(`(a)\1`, regexp2.None)
-	var gen func(depth int) string
-	gen = func(depth int) string {
-		if depth == 0 || rng.Intn(4) == 0 {
-			if rng.Intn(6) == 0 {
-				return fmt.Sprint(rng.Intn(3))
-			}
-			return names[rng.Intn(len(names))]
-		}
-		switch rng.Intn(4) {
-		case 0:
-			return "!" + gen(depth-1)
-		case 1:
-			return "(" + gen(depth-1) + ")"
-		}
-		ops := []string{"&&", "&&", "||", "||", "+", "*", ">", "=="}
-		return gen(depth-1) + " " + ops[rng.Intn(len(ops))] + " " + gen(depth-1)
-	}
+	gen := randomMeta(rng, names, []string{"&&", "&&", "||", "||", "+", "*", ">", "=="}, 6, 3)
 	for i := 0; i < 3000; i++ {
 		expr := gen(5)
 		before, err := parseMeta(expr)
@@ -152,4 +108,39 @@ func TestOrderChains(t *testing.T) {
 	if !slices.Equal(asked, []string{"D"}) {
 		t.Errorf("SLOW && A && D (D scores) with D false asked for %v, want [D]", asked)
 	}
+}
+
+// metaRules makes a rule for each of names but the last (a name no rule has), with
+// seq their index.
+func metaRules(names []string) (map[string]*Rule, []*Rule) {
+	rules := map[string]*Rule{}
+	var all []*Rule
+	for i, n := range names[:len(names)-1] {
+		r := &Rule{Name: n, seq: i}
+		rules[n] = r
+		all = append(all, r)
+	}
+	return rules, all
+}
+
+// randomMeta returns a maker of random meta expressions over names, numbers below
+// maxNum (one leaf in numEvery) and ops, depth operators deep at most.
+func randomMeta(rng *rand.Rand, names, ops []string, numEvery, maxNum int) func(depth int) string {
+	var gen func(depth int) string
+	gen = func(depth int) string {
+		if depth == 0 || rng.Intn(4) == 0 {
+			if rng.Intn(numEvery) == 0 {
+				return fmt.Sprint(rng.Intn(maxNum))
+			}
+			return names[rng.Intn(len(names))]
+		}
+		switch rng.Intn(4) {
+		case 0:
+			return "!" + gen(depth-1)
+		case 1:
+			return "(" + gen(depth-1) + ")"
+		}
+		return gen(depth-1) + " " + ops[rng.Intn(len(ops))] + " " + gen(depth-1)
+	}
+	return gen
 }
