@@ -357,7 +357,7 @@ func TestAnchoredAndPrefilter(t *testing.T) {
 				}
 			}
 			r := &Rule{re: re, dfa: newDFA(p), maxHits: 1000}
-			if r.prepareCount(); r.fixed > 0 || r.countFrom != nil {
+			if r.prepareCount(); r.fixed > 0 || r.countRest != nil {
 				counted++
 				if n, ok := r.countFixed(text, 1000); !ok || n != len(re.FindAllStringIndex(text, -1)) {
 					t.Errorf("%q on %q: counted %d, regexp finds %d", p, text, n, len(re.FindAllStringIndex(text, -1)))
@@ -381,8 +381,8 @@ func TestCountPrepared(t *testing.T) {
 	} {
 		r := &Rule{re: regexp.MustCompile(c.re), dfa: newDFA(c.re), maxHits: 5}
 		r.prepareCount()
-		if r.fixed != c.fixed || (r.countFrom != nil) != c.from {
-			t.Errorf("%q: fixed %d, from %v; want %d, %v", c.re, r.fixed, r.countFrom != nil, c.fixed, c.from)
+		if r.fixed != c.fixed || (r.countRest != nil) != c.from {
+			t.Errorf("%q: fixed %d, from %v; want %d, %v", c.re, r.fixed, r.countRest != nil, c.fixed, c.from)
 		}
 	}
 	r := &Rule{re: regexp.MustCompile(`(?m)ee`), dfa: newDFA(`(?m)ee`), maxHits: 3}

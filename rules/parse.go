@@ -85,8 +85,10 @@ type Rule struct {
 	lowerOnce   sync.Once
 	starts      *dfa           // where matches of re (lowerRe) start (see matchExact, countFixed)
 	fixed       int            // tflags multiple: the runes every match has, when one number
-	countFrom   *regexp.Regexp // tflags multiple, else: re (lowerRe) anchored, for a match's length
-	literal     string         // tflags multiple: the text re matches, when it is one string
+	countRest   *syntax.Regexp // tflags multiple, else: re (lowerRe) less its leading assertions (countFrom)
+	countFrom   *regexp.Regexp // countRest anchored, for a match's length, compiled on first use
+	countOnce   sync.Once
+	literal     string // tflags multiple: the text re matches, when it is one string
 
 	// For a backtracking rule whose exact form starts with a word (leadWord):
 	// how often its relaxed form matched, and whether it is skipped for that

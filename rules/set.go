@@ -657,7 +657,7 @@ func (t *target) count(r *Rule) int {
 			}
 			return
 		}
-		if (r.fixed > 0 || r.countFrom != nil) && r.starts != nil && n < r.maxHits {
+		if (r.fixed > 0 || r.countRest != nil) && r.starts != nil && n < r.maxHits {
 			if c, ok := r.countFixed(text, r.maxHits-n); ok {
 				n += c
 				return
@@ -748,16 +748,13 @@ func (r *Rule) prepareCount() {
 	if lo == 0 {
 		return // empty matches
 	}
-	var from *regexp.Regexp
+	var rest *syntax.Regexp
 	if lo != hi {
 		// Where a match is known to start, the regexp anchored there says how
 		// long the leftmost-first one is; but it reads the text from there, so it
 		// must not need the rune before (the DFA has tested the leading ^ or \b).
-		rest, ok := withoutLeadingAssertions(sr)
-		if !ok {
-			return
-		}
-		if from, err = regexp.Compile(`\A(?:` + rest.String() + `)`); err != nil {
+		var ok bool
+		if rest, ok = withoutLeadingAssertions(sr); !ok {
 			return
 		}
 	}
@@ -765,11 +762,24 @@ func (r *Rule) prepareCount() {
 		r.starts = anchoredOf(r.dfa)
 	}
 	if r.starts != nil {
-		r.fixed, r.countFrom = hi, from
+		r.fixed, r.countRest = hi, rest
 		if lo != hi {
 			r.fixed = 0
 		}
 	}
+}
+
+// countRegexp is countRest anchored, compiled the first time a count needs it;
+// nil if it does not compile. Compiled at load, the string of the tree alone (the
+// look-alike classes of ReplaceTags' rules, case-folded rune by rune) took 60 ms of
+// the start-up, on its serial path.
+func (r *Rule) countRegexp() *regexp.Regexp {
+	r.countOnce.Do(func() {
+		if from, err := regexp.Compile(`\A(?:` + r.countRest.String() + `)`); err == nil {
+			r.countFrom = from
+		}
+	})
+	return r.countFrom
 }
 
 // withoutLeadingAssertions drops the assertions (^, \b) a regex begins with; ok is
@@ -865,6 +875,12 @@ func runeLengths(re *syntax.Regexp) (lo, hi int) {
 // countFixed counts up to limit matches of a rule prepared by prepareCount; ok is
 // false when the DFA gave up.
 func (r *Rule) countFixed(text string, limit int) (n int, ok bool) {
+	var from *regexp.Regexp
+	if r.fixed == 0 {
+		if from = r.countRegexp(); from == nil {
+			return 0, false
+		}
+	}
 	st := r.starts.beginRun(len(text))
 	prev := rune(-1)
 	for i := 0; i < len(text) && n < limit; {
@@ -880,7 +896,7 @@ func (r *Rule) countFixed(text string, limit int) (n int, ok bool) {
 			n++
 			steps = r.fixed
 			if r.fixed == 0 {
-				if loc := r.countFrom.FindStringIndex(text[i:]); loc != nil && loc[1] > 0 {
+				if loc := from.FindStringIndex(text[i:]); loc != nil && loc[1] > 0 {
 					c, _ := utf8.DecodeLastRuneInString(text[:i+loc[1]])
 					prev, i = c, i+loc[1]
 					continue
