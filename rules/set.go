@@ -539,10 +539,10 @@ func newUnions(rules []*Rule, lower bool) []union {
 			}
 		}
 	}
-	var build func(rs []*Rule)
-	build = func(rs []*Rule) {
+	var build func(rs []*Rule) []union
+	build = func(rs []*Rule) []union {
 		if len(rs) == 0 {
-			return
+			return nil
 		}
 		alt := &syntax.Regexp{Op: syntax.OpAlternate}
 		for _, r := range rs {
@@ -559,16 +559,30 @@ func newUnions(rules []*Rule, lower bool) []union {
 			d = dfaOf(alt)
 		}
 		if d == nil && len(rs) > 1 { // too many rune classes together: halves
-			build(rs[:len(rs)/2])
-			build(rs[len(rs)/2:])
-			return
+			return append(build(rs[:len(rs)/2]), build(rs[len(rs)/2:])...)
 		}
 		if d != nil { // (one rule alone is its own union)
-			out = append(out, union{d: d, rules: rs})
+			return []union{{d: d, rules: rs}}
 		}
+		return nil
 	}
-	for i := 0; i < len(mine); i += unionSize {
-		build(mine[i:min(i+unionSize, len(mine))])
+	// The unions are built side by side (a load's serial path waits on them),
+	// and kept in the order of their rules.
+	parts := make([][]union, (len(mine)+unionSize-1)/unionSize)
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for c := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			parts[c] = build(mine[c*unionSize : min((c+1)*unionSize, len(mine))])
+		}()
+	}
+	wg.Wait()
+	for _, p := range parts {
+		out = append(out, p...)
 	}
 	return out
 }
