@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/postern/postern/internal/testutil"
 )
 
 var bin string
@@ -24,6 +26,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	code := m.Run()
+	// migrate's tests start the package's shared PostgreSQL cluster: without this
+	// it ran on after the tests, with its directory left in the temp dir.
+	testutil.StopSharedPostgres()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
