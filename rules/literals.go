@@ -165,25 +165,3 @@ func (h litHits) lines(ids []int32) []int32 {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
-
-// contains reports, by id, which literals occur in text.
-func (x *literalIndex) contains(text string) []bool {
-	has := make([]bool, x.nlits)
-	if x.nlits == 0 {
-		return has
-	}
-	s, n := int32(0), int32(x.ncls)
-	for i := 0; i < len(text); i++ {
-		s = x.delta[int(s)+int(x.class[text[i]])]
-		if s >= 0 {
-			continue
-		}
-		s = -s
-		for t := s / n; t >= 0; t = x.dict[t] {
-			for _, id := range x.out[t] {
-				has[id] = true
-			}
-		}
-	}
-	return has
-}

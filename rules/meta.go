@@ -246,7 +246,6 @@ func binary(code opCode, l, r float64) float64 {
 	return 0
 }
 
-// resolve points the expression's rule names at the set's rules.
 // orderChains reorders the operands of each chain of && (and of ||): first those
 // that cost nothing (free: rules that score, which the plan runs whatever a chain
 // asks, and constants), then the others as written, and last those that run the
@@ -324,6 +323,7 @@ func (n *node) orderChains(slow, free map[*Rule]bool, scored func(*Rule) bool) (
 	return ls || rs, lf && rf
 }
 
+// resolve points the expression's rule names at the set's rules.
 func (n *node) resolve(byName map[string]*Rule) {
 	if n == nil {
 		return

@@ -790,3 +790,27 @@ func TestLinkURIs(t *testing.T) {
 		t.Errorf("%s\nwant %s", s, want)
 	}
 }
+
+// TestHeaderFieldLiterals: rules on one field share its literal scan (headerFields,
+// fieldHas); the scan reads the field lower-cased, and each rule's regex still
+// decides, case and all.
+func TestHeaderFieldLiterals(t *testing.T) {
+	dir := writeRules(t, map[string]string{"r.cf": `
+header R_FOLD Subject =~ /account is suspended/i
+header R_ABSENT Subject =~ /lottery winner/i
+header R_OTHER_FIELD From:name =~ /big bank/i
+header R_CASE Subject =~ /SUSPENDED/
+header R_CASE_MISS Subject =~ /suspended/
+header R_ALL ALL =~ /^Subject: =\?utf-8\?q\?Your_account/m
+`})
+	s, problems := Load(dir)
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatalf("load: %v", problems)
+	}
+	hits := hitNames(s, msgOf(t, sample))
+	for name, want := range map[string]bool{"R_FOLD": true, "R_ABSENT": false, "R_OTHER_FIELD": true, "R_CASE": true, "R_CASE_MISS": false, "R_ALL": true} {
+		if got := slices.Contains(hits, name); got != want {
+			t.Errorf("%s: hit %v, want %v", name, got, want)
+		}
+	}
+}

@@ -589,8 +589,8 @@ func newUnions(rules []*Rule, lower bool) []union {
 
 func (s *Set) eval(m *filter.Message, p *plan, locate bool) []Hit {
 	t := s.prepare(m, p, locate)
-	sc, _ := s.scratch.Get().(*evalScratch)
-	if sc == nil || len(sc.state) != len(s.all) {
+	sc, _ := s.scratch.Get().(*evalScratch) // (the set's own pool: sized for its rules)
+	if sc == nil {
 		sc = &evalScratch{state: make([]uint8, len(s.all)), vals: make([]float64, len(s.all))}
 	} else {
 		clear(sc.state)
@@ -1764,10 +1764,10 @@ type headerText struct {
 // fieldText is a header field as header rules read it, and which of their
 // literals it holds (fieldHas).
 type fieldText struct {
-	headerText
-	read    bool
-	scanned bool
-	has     []bool // by literal id in the field's index
+	value         string
+	present, read bool
+	scanned       bool
+	hits          litHits // the field's literals, by id in its index
 }
 
 // field is the text of a header rule's field (Rule.field), read on first use.
@@ -1789,14 +1789,9 @@ func (t *target) fieldHas(i int32, ids []int32) bool {
 	f := t.field(i)
 	if !f.scanned {
 		f.scanned = true
-		f.has = t.set.fields[i-1].index.contains(strings.ToLower(f.value))
+		f.hits = t.set.fields[i-1].index.scan(toLower(f.value))
 	}
-	for _, id := range ids {
-		if f.has[id] {
-			return true
-		}
-	}
-	return false
+	return f.hits.any(ids)
 }
 
 func (t *target) readHeader(field, mod string) (string, bool) {
