@@ -348,3 +348,23 @@ func FuzzRcvdDate(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReceivedDate: the date of a Received line found by hand (rcvdDate)
+// against the expression it reads (reRcvdDate), on lines as the date rules see them.
+func BenchmarkReceivedDate(b *testing.B) {
+	lines := []string{
+		"from mail.example.com (mail.example.com [192.0.2.1]) by mx.example.org (Postfix) with ESMTPS id 4F2A11C0 for <user@example.org>; Mon, 2 Jan 2006 15:04:05 -0700 (MST)",
+		"from [10.0.0.7] (helo=client.example.net) by smtp.example.net with esmtpsa (TLS1.3:TLS_AES_256_GCM_SHA384:256) (Exim 4.96) id 1qXyZa-0003Kq-2b; Tue, 3 Feb 2004 01:02:03 +0000",
+		"by 2002:a05:6402:1234:b0:56c:5678:9abc with SMTP id x12csp345678edb; Wed, 4 Mar 2020 05:06:07 -0800 (PST)",
+	}
+	b.Run("by hand", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			rcvdDate(lines[i%len(lines)])
+		}
+	})
+	b.Run("expression", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			reRcvdDate.FindStringSubmatch(lines[i%len(lines)])
+		}
+	})
+}
