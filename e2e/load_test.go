@@ -34,6 +34,7 @@ var (
 	loadTrain = flag.Int("load.train", 0, "load test: corpus messages postern learns (half spam, half ham, not sent) before the run")
 	loadOut   = flag.String("load.out", "", "load test: also append the report to this file")
 	loadProf  = flag.String("load.cpuprofile", "", "load test: write postern serve's CPU profile to this file")
+	loadHeap  = flag.String("load.memprofile", "", "load test: write postern serve's live heap at the end to this file")
 	// The latency target is "at 80 % of peak throughput": a paced run offers the
 	// messages at a set rate (open loop, with -load.c clients enough to keep up)
 	// instead of as fast as the setup takes them.
@@ -169,6 +170,9 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 	if *loadProf != "" {
 		args = append(args, "--cpuprofile", *loadProf)
 	}
+	if *loadHeap != "" {
+		args = append(args, "--memprofile", *loadHeap)
+	}
 	daemon := testutil.StartDaemon(t, bin, milterAddr, args...)
 	snippet := strings.Replace(testutil.MilterSnippet(t, "../docs/postfix.md"), "inet:127.0.0.1:8895", "inet:"+milterAddr, 1)
 	pid := daemon.Cmd.Process.Pid
@@ -189,8 +193,8 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 		return err == nil
 	}, send, func() time.Duration { return procCPU(pid) })
 	r.peakRSS = procHWM(pid)
-	if *loadProf != "" {
-		daemon.Stop(30 * time.Second) // writes the profile
+	if *loadProf != "" || *loadHeap != "" {
+		daemon.Stop(30 * time.Second) // writes the profiles
 	}
 	return r
 }

@@ -48,6 +48,7 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 	flags.StringVar(&ev.from, "from", "", "the envelope `SENDER`")
 	flags.Var(&ev.rcpts, "rcpt", "an envelope `RECIPIENT`; repeatable")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the run to `FILE` (go tool pprof)")
+	memProfile := flags.String("memprofile", "", "after the last message, write a profile of the live heap to `FILE` (go tool pprof): what serve holds once warm")
 	if code, stop := parse(flags, args); stop {
 		return code
 	}
@@ -156,6 +157,11 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 			} else {
 				writeReport(out, r)
 			}
+		}
+	}
+	if *memProfile != "" {
+		if err := writeHeapProfile(*memProfile); err != nil {
+			return fail("%v", err)
 		}
 	}
 	if failed > 0 {
@@ -297,6 +303,25 @@ func sign(f float64) float64 {
 		return -1
 	}
 	return 1
+}
+
+// writeHeapProfile writes what is live after a collection: the rules' lazily built
+// DFA states, caches and databases that a warm serve holds too, without the garbage
+// of the last messages.
+func writeHeapProfile(file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile %s: %w", file, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("heap profile %s: %w", file, err)
+	}
+	return nil
 }
 
 // stringList is a repeatable string flag.

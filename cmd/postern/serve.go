@@ -32,6 +32,7 @@ X-Spam-* headers, rejected (550/554) or tempfailed (451). SIGTERM stops acceptin
 connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	listen := fs.String("listen", "", "`ADDR` to listen on, inet:HOST:PORT or unix:PATH (overrides milter.listen)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the messages' work, from the end of start-up to shutdown, to `FILE` (go tool pprof)")
+	memProfile := fs.String("memprofile", "", "at shutdown, write a profile of the live heap to `FILE` (go tool pprof)")
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
@@ -105,6 +106,13 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 			return fail("%v", err)
 		}
 		defer stop()
+	}
+	if *memProfile != "" {
+		defer func() {
+			if err := writeHeapProfile(*memProfile); err != nil {
+				log.WithError(err).Error("memprofile")
+			}
+		}()
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
