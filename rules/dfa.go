@@ -56,9 +56,13 @@ type dfa struct {
 	// most of every state. So states leave it out (startSet marks its
 	// instructions) and what it does is worked out once per kind of rune before
 	// and rune class (starts), under mu, not again for every new transition.
-	startSet pcSet
+	startSet pcBits
 	startPCs []uint32
-	startOf  []startStep // by before-kind*width + class (class width-1: end of text)
+	// startOf is by before-kind, then class (class width-1: the end of text); a
+	// kind's row is made when a state of that kind first steps (a DFA without
+	// assertions has one kind). The steps' instructions are in startNext.
+	startOf   [4][]startStep
+	startNext []uint32
 	// pool, when set, lends bytes past dfaMaxBytes; extra is what this DFA holds
 	// of it (under mu).
 	pool  *dfaPool
@@ -69,16 +73,21 @@ type dfa struct {
 }
 
 // startStep is what the start closure does on one rune class after one kind of
-// rune: whether a match ends there (an empty one), and the instructions it leads to.
+// rune: whether a match ends there (an empty one), and the instructions it leads to
+// (startNext[off:off+n]). Offsets, not a slice: a DFA has up to 4×513 of these, and
+// the rule set thousands of DFAs.
 type startStep struct {
+	off, n  uint32
 	done    bool
 	matched bool
-	next    []uint32
 }
 
 // startStepFor computes (once) the start closure's step; callers hold mu.
 func (d *dfa) startStepFor(before uint8, cls int) *startStep {
-	st := &d.startOf[int(before)*d.width+cls]
+	if d.startOf[before] == nil {
+		d.startOf[before] = make([]startStep, d.width)
+	}
+	st := &d.startOf[before][cls]
 	if st.done {
 		return st
 	}
@@ -90,9 +99,16 @@ func (d *dfa) startStepFor(before uint8, cls int) *startStep {
 	st.done, st.matched = true, matched
 	if !matched && r >= 0 {
 		seen := d.seen.reset(len(d.prog.Inst))
-		st.next = d.advance(nil, seen, set, r)
+		st.off = uint32(len(d.startNext))
+		d.startNext = d.advance(d.startNext, seen, set, r)
+		st.n = uint32(len(d.startNext)) - st.off
 	}
 	return st
+}
+
+// startNextOf is the instructions a start step leads to; callers hold mu.
+func (d *dfa) startNextOf(st *startStep) []uint32 {
+	return d.startNext[st.off : st.off+st.n : st.off+st.n]
 }
 
 // dfaPool is the memory the DFAs of one rule set may take past their own budgets.
@@ -117,10 +133,12 @@ func (p *dfaPool) grab(n int64) bool {
 // dfaGen is one generation of states, each named by its row's offset in the table.
 // Row 0 is unused, so that entry 0 can mean "not computed yet"; -1 means "matched".
 type dfaGen struct {
-	states []*dstate // by row (offset / width); states[0] is nil
-	index  map[string]int32
-	table  atomic.Pointer[[]atomic.Int32]
-	start  int32 // the start state's row, or -1 when the empty string matches
+	states []dstate // by row (offset / width); states[0] is unused
+	// index finds a state by its instructions and kind: the key is the bytes of
+	// the state's own pcs (see state), not a copy of them.
+	index map[string]int32
+	table atomic.Pointer[[]atomic.Int32]
+	start int32 // the start state's row, or -1 when the empty string matches
 	// starts are an anchored DFA's start states by the kind of rune before the
 	// search (for \b and ^); its row deadRow is the state with nothing left to
 	// match.
@@ -184,9 +202,15 @@ const (
 	// alike ones are merged into classes (mergeIntervals).
 	dfaMaxIntervals = 16384
 	dfaMaxBytes     = 256 << 10 // of states per regex before the cache starts afresh, on its own
-	dfaPoolStep     = 256 << 10 // what a DFA over its own budget asks the set's pool for at a time
-	dfaPoolLimit    = 32 << 20  // a set's pool
-	dfaSlowSteps    = 2000      // new transitions one search may compute, at least
+	// In a rule set, a DFA's own budget is smaller and the set's pool lends
+	// the rest in steps: a table then grows in steps of what its regex needs,
+	// not of 256 KB, and the set's DFAs together are bounded by 64 KB each (most
+	// need far less) and the pool. Over the corpus, the same transitions are
+	// computed as with 256 KB each, in a sixth less heap (docs/benchmarks.md).
+	dfaOwnBytes  = 64 << 10
+	dfaPoolStep  = 64 << 10 // what a DFA over its own budget asks the set's pool for at a time
+	dfaPoolLimit = 32 << 20 // a set's pool
+	dfaSlowSteps = 2000     // new transitions one search may compute, at least
 )
 
 // newDFA builds the automaton for a Go regex, or returns nil when its rune classes
@@ -204,6 +228,9 @@ func dfaOf(re *syntax.Regexp) *dfa {
 	if err != nil {
 		return nil
 	}
+	// The compiler grows the program by appending: up to half its capacity is
+	// spare, and the set's programs are a fifth of a warm serve's heap.
+	prog.Inst = slices.Clone(prog.Inst)
 	d := &dfa{prog: prog}
 	if !d.classes() {
 		return nil
@@ -252,7 +279,7 @@ func loosenCounts(re *syntax.Regexp) bool {
 
 // newGen starts a generation with the start state alone.
 func (d *dfa) newGen() *dfaGen {
-	g := &dfaGen{states: []*dstate{nil}, index: map[string]int32{}}
+	g := &dfaGen{states: []dstate{{}}, index: map[string]int32{}}
 	tab := make([]atomic.Int32, 4*d.width) // most rules never need more than a few states
 	g.table.Store(&tab)
 	if d.anchored {
@@ -263,13 +290,12 @@ func (d *dfa) newGen() *dfaGen {
 		g.start = g.starts[beforeText]
 		return g
 	}
-	if d.startOf == nil { // the first generation: the start closure, once
+	if d.startSet == nil { // the first generation: the start closure, once
 		d.startPCs = d.closure(nil, d.seen.reset(len(d.prog.Inst)), uint32(d.prog.Start), nil)
-		d.startSet.reset(len(d.prog.Inst))
+		d.startSet = make(pcBits, (len(d.prog.Inst)+63)/64)
 		for _, pc := range d.startPCs {
-			d.startSet.visit(pc)
+			d.startSet.add(pc)
 		}
-		d.startOf = make([]startStep, 4*d.width)
 		d.noAssert = !slices.ContainsFunc(d.prog.Inst, func(in syntax.Inst) bool { return in.Op == syntax.InstEmptyWidth })
 	}
 	// Nothing but the start closure, after each kind of rune: rows width to 4*width
@@ -303,7 +329,7 @@ func (d *dfa) accelFor(g *dfaGen) *accel {
 		cls := d.class(d.bounds[iv])
 		for k := 0; k < kinds; k++ {
 			st := d.startStepFor(uint8(k), cls)
-			if !st.matched && !slices.ContainsFunc(st.next, func(pc uint32) bool { return d.startSet.stamp[pc] != d.startSet.cur }) {
+			if !st.matched && !slices.ContainsFunc(d.startNextOf(st), func(pc uint32) bool { return !d.startSet.has(pc) }) {
 				continue
 			}
 			for r := d.bounds[iv]; r < min(hi, utf8.RuneSelf); r++ {
@@ -564,6 +590,12 @@ func (p *pcSet) visit(pc uint32) bool {
 	return true
 }
 
+// pcBits is a set of instructions, a bit each.
+type pcBits []uint64
+
+func (b pcBits) add(pc uint32)      { b[pc/64] |= 1 << (pc % 64) }
+func (b pcBits) has(pc uint32) bool { return b[pc/64]&(1<<(pc%64)) != 0 }
+
 // closure adds pc and what it reaches without consuming a rune to set. Empty-width
 // instructions are followed only when ctx (the assertions true here) is known, that
 // is when ctx is not nil; otherwise they stay in the set, pending. Callers hold mu
@@ -604,30 +636,40 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 		return d.deadRow() // whatever came before: nothing can match from here
 	}
 	slices.Sort(pcs)
-	key := make([]byte, 0, 1+4*len(pcs))
-	key = append(key, before)
 	for _, pc := range pcs {
 		if d.prog.Inst[pc].Op == syntax.InstMatch {
 			return -1
 		}
-		key = append(key, byte(pc), byte(pc>>8), byte(pc>>16), byte(pc>>24))
 	}
-	if row, ok := g.index[string(key)]; ok {
+	// The key is the instructions with the kind after them, as bytes: for the
+	// lookup a view of pcs (not kept), for a new state a view of its own copy,
+	// which nothing writes to again. One copy, where a key of its own and the
+	// closure's spare capacity came to a tenth of the rule set's heap.
+	pcs = append(pcs, uint32(before))
+	if row, ok := g.index[pcsKey(pcs)]; ok {
 		return row
 	}
+	own := slices.Clone(pcs)
 	row := int32(len(g.states) * d.width)
-	g.states = append(g.states, &dstate{pcs: pcs, before: before})
-	g.index[string(key)] = row
+	g.states = append(g.states, dstate{pcs: own[:len(own)-1], before: before})
+	g.index[pcsKey(own)] = row
 	if tab := *g.table.Load(); len(tab) < int(row)+d.width {
 		// Readers keep the table they loaded; they find the new one in step.
-		// Doubling, but never past the budget's rows (next starts afresh there).
-		grown := make([]atomic.Int32, min(2*len(tab), (d.maxStates()+1)*d.width))
+		// Growing by half (the spare rows of a table that stops growing are heap
+		// nobody uses; copies are rare), never past the budget's rows (next
+		// starts afresh there).
+		grown := make([]atomic.Int32, min(len(tab)+max(len(tab)/2, d.width), (d.maxStates()+1)*d.width))
 		for i := range tab {
 			grown[i].Store(tab[i].Load())
 		}
 		g.table.Store(&grown)
 	}
 	return row
+}
+
+// pcsKey is a string of pcs' bytes, without copying them.
+func pcsKey(pcs []uint32) string {
+	return unsafe.String((*byte)(unsafe.Pointer(unsafe.SliceData(pcs))), 4*len(pcs))
 }
 
 // resolve follows a state's pending assertions with the context between its rune
@@ -686,7 +728,7 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 			return v, cur, tab
 		}
 	}
-	s := g.states[int(row)/d.width]
+	s := &g.states[int(row)/d.width]
 	if cls == d.nclass { // end of text
 		_, matched := d.resolve(s, -1)
 		if !d.anchored && !matched {
@@ -730,7 +772,7 @@ func (d *dfa) next(g *dfaGen, s *dstate, r rune, cls int) int32 {
 	seen := d.seen.reset(len(d.prog.Inst))
 	next := d.advance(nil, seen, set, r)
 	if st != nil {
-		for _, pc := range st.next {
+		for _, pc := range d.startNextOf(st) {
 			if seen.visit(pc) {
 				next = append(next, pc)
 			}
@@ -738,7 +780,7 @@ func (d *dfa) next(g *dfaGen, s *dstate, r rune, cls int) int32 {
 		// The start closure is in every state already: leave it out.
 		k := 0
 		for _, pc := range next {
-			if d.startSet.stamp[pc] != d.startSet.cur {
+			if !d.startSet.has(pc) {
 				next[k] = pc
 				k++
 			}
@@ -921,15 +963,29 @@ func (d *dfa) cache() (states, bytes int) {
 
 // maxStates is the budget in states: a state costs its table row and about 64 bytes
 // more (its instruction set, its key in the index).
-func (d *dfa) maxStates() int { return int((dfaMaxBytes + d.extra) / int64(d.width*4+64)) }
+func (d *dfa) maxStates() int {
+	own := int64(dfaMaxBytes)
+	if d.pool != nil {
+		own = dfaOwnBytes
+	}
+	return int((own + d.extra) / int64(d.width*4+64))
+}
 
-// borrow takes another step of the pool, if there is one and it has it. Callers
-// hold mu.
+// borrow takes another step of the pool, if there is one and it has it: half
+// what the DFA holds, at least dfaPoolStep, so that its table grows by half (in
+// steps of a constant size, each a copy of the table, a large DFA's growth would
+// cost the square of its size). Callers hold mu.
 func (d *dfa) borrow() bool {
-	if d.pool == nil || !d.pool.grab(dfaPoolStep) {
+	if d.pool == nil {
 		return false
 	}
-	d.extra += dfaPoolStep
+	n := max(dfaPoolStep, (dfaOwnBytes+d.extra)/2)
+	if !d.pool.grab(n) {
+		if n = dfaPoolStep; !d.pool.grab(n) { // what is left of the pool
+			return false
+		}
+	}
+	d.extra += n
 	return true
 }
 
