@@ -203,10 +203,10 @@ const (
 	dfaMaxIntervals = 16384
 	dfaMaxBytes     = 256 << 10 // of states per regex before the cache starts afresh, on its own
 	// In a rule set, a DFA's own budget is smaller and the set's pool lends
-	// the rest in steps: a table then grows in steps of what its regex needs,
-	// not of 256 KB, and the set's DFAs together are bounded by 64 KB each (most
-	// need far less) and the pool. Over the corpus, the same transitions are
-	// computed as with 256 KB each, in a sixth less heap (docs/benchmarks.md).
+	// the rest (borrow): tables are sized by what their regexes need, not
+	// rounded up to 256 KB, and the set's DFAs together are bounded by 64 KB
+	// each (most need far less) and the pool, not 256 KB each. Over the corpus
+	// the check does the same work in less heap (docs/benchmarks.md).
 	dfaOwnBytes  = 64 << 10
 	dfaPoolStep  = 64 << 10 // what a DFA over its own budget asks the set's pool for at a time
 	dfaPoolLimit = 32 << 20 // a set's pool
