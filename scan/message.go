@@ -12,6 +12,7 @@ import (
 	_ "image/png"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
@@ -58,6 +59,10 @@ func (m *Message) Subject() string {
 	return s
 }
 
+// copyBufs are Parse's buffers for copying text parts: io.Copy made a 32 KB one
+// for each part, most of the parse's garbage.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
+
 // Parse reads a whole message into the model. It only returns an error when r itself
 // fails; a malformed message gives Problems.
 func Parse(r io.Reader) (*Message, error) {
@@ -71,7 +76,9 @@ func Parse(r io.Reader) (*Message, error) {
 		if strings.HasPrefix(l.ContentType, "text/") && textTotal < maxTotalText {
 			limit := min(maxTextBytes, maxTotalText-textTotal)
 			var sb strings.Builder
-			n, err := io.Copy(&sb, io.LimitReader(body, int64(limit)+1))
+			buf := copyBufs.Get().(*[]byte)
+			n, err := io.CopyBuffer(&sb, io.LimitReader(body, int64(limit)+1), *buf)
+			copyBufs.Put(buf)
 			if err != nil {
 				return err
 			}
