@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -45,15 +47,28 @@ func tokenize(m *scan.Message, trigrams int, keep bool) *tokenizer {
 	if trigrams > 0 {
 		bits, n = 13, 4096 // a few thousand trigrams, mostly, without growing
 	}
-	t := &tokenizer{seen: getKeySet(bits), keys: make([]Key, 0, n), keep: keep}
+	scratch, _ := keyBufs.Get().(*[]Key)
+	if scratch == nil || cap(*scratch) < n {
+		b := make([]Key, 0, n)
+		scratch = &b
+	}
+	t := &tokenizer{seen: getKeySet(bits), keys: (*scratch)[:0], keep: keep}
 	t.run(m, trigrams)
 	putKeySet(t.seen)
 	if t.tri != nil {
 		putKeySet(t.tri)
 	}
+	// The keys outlive the call (the autolearner keeps them): an exact copy, not
+	// the scratch sized for the largest messages.
+	*scratch = t.keys[:0]
+	t.keys = slices.Clone(t.keys)
+	keyBufs.Put(scratch)
 	t.seen, t.tri = nil, nil
 	return t
 }
+
+// keyBufs are tokenize's scratch slices of keys.
+var keyBufs sync.Pool
 
 func (t *tokenizer) run(m *scan.Message, trigrams int) {
 	t.headers(m)
