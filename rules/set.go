@@ -18,6 +18,7 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
@@ -591,12 +592,14 @@ func (s *Set) eval(m *filter.Message, p *plan, locate bool) []Hit {
 	t := s.prepare(m, p, locate)
 	sc, _ := s.scratch.Get().(*evalScratch) // (the set's own pool: sized for its rules)
 	if sc == nil {
-		sc = &evalScratch{state: make([]uint8, len(s.all)), vals: make([]float64, len(s.all))}
+		sc = &evalScratch{state: make([]uint8, len(s.all)), vals: make([]float64, len(s.all)), headers: map[headerKey]headerText{}}
 	} else {
 		clear(sc.state)
 		clear(sc.vals)
+		clear(sc.headers)
 	}
 	defer s.scratch.Put(sc)
+	t.headers = sc.headers
 	in := &metaInput{state: sc.state, vals: sc.vals, rules: s.all}
 	state, vals := in.state, in.vals
 	var hits []Hit
@@ -638,6 +641,10 @@ func (s *Set) eval(m *filter.Message, p *plan, locate bool) []Hit {
 type evalScratch struct {
 	state []uint8
 	vals  []float64
+	// headers is the target's cache of header texts: a map of a few hundred
+	// entries, grown afresh for each message, was a twentieth of the check's
+	// garbage. Nothing keeps the target's maps after eval.
+	headers map[headerKey]headerText
 }
 
 // maxHits reads tflags multiple (the rule counts its matches: meta rules see the
@@ -1581,10 +1588,30 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 		buf := make([]byte, n)
 		k, _ := io.ReadFull(io.NewSectionReader(m.Raw, 0, n), buf)
 		// Line ends as SpamAssassin presents them: \n, so $ works at ends of lines.
-		t.full = strings.ReplaceAll(string(buf[:k]), "\r\n", "\n")
+		// In place, and the bytes (never written again) are the string: one
+		// copy of the message, not three.
+		buf = dropCRs(buf[:k])
+		t.full = unsafe.String(unsafe.SliceData(buf), len(buf))
 		t.fullLower = toLower(t.full)
 	}
 	return t
+}
+
+// dropCRs turns each \r\n of b into \n, in place (strings.ReplaceAll's answer).
+func dropCRs(b []byte) []byte {
+	i := bytes.Index(b, []byte("\r\n"))
+	if i < 0 {
+		return b
+	}
+	j := i
+	for ; i < len(b); i++ {
+		if b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n' {
+			continue
+		}
+		b[j] = b[i]
+		j++
+	}
+	return b[:j]
 }
 
 // paragraphs is text as SpamAssassin's body rules see it: a blank line (a run of
