@@ -238,6 +238,9 @@ func (p *parser) compile() (*Set, []Problem) {
 				d.pool = pool
 			}
 		}
+		if r.exactAll != nil {
+			r.native = nativeExact[r.exactAll.String()]
+		}
 	}
 	// Every meta's program in one slice, in the order they run: the walk over
 	// them stays in a few contiguous pages.
@@ -1200,6 +1203,9 @@ func (t *target) find(r *Rule, s string) string {
 func (r *Rule) matches(t *target, s string) bool {
 	if r.plain != "" {
 		return strings.Contains(s, r.plain)
+	}
+	if r.native != nil {
+		return r.native(t.runesOf(s))
 	}
 	if r.exactAll != nil && r.exactOnly.Load() {
 		// Before the prefilter too: it matches wherever the relaxed form does,

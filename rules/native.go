@@ -1,0 +1,183 @@
+package rules
+
+import "unicode"
+
+// Native matchers for SpamAssassin rules whose patterns only a backtracking engine
+// runs, and that cost the most there. __SUBJ_HAS_TO_1 and __SUBJ_HAS_TO_2 ask
+// whether the Subject holds an address named earlier in the header (the To field's,
+// a Received line's "for"): a backreference, and between the two fields a loop over
+// lines that regexp2 tries again from every Received line and every place in it,
+// about a tenth of a millisecond a message, most of the backtracking engine's time.
+// Read as what they ask, they are a few scans of the header.
+//
+// Each is chosen by the exact text of the rule's regexp2 pattern (as ruleRegex
+// writes it), so that a rule changed by an update falls back to regexp2, and each
+// is held to regexp2's answers (TestNativeAgrees on the corpus, FuzzNative). As
+// regexp2 reads (?i): a text's rune is lower-cased (unicode.ToLower) before it is
+// compared with the pattern's, and \s is unicode.IsSpace.
+var nativeExact = map[string]func([]rune) bool{
+	`(?ism)\nReceived:[^\n]{0,200} for <?([^\n\s>;]+)>?;(?:(?>[^\n]+)\n+)*Subject: [^\n]{0,100}\1[^a-z0-9]`:       subjectHasReceivedFor,
+	`(?ism)\nTo: (?:(?>[^\n<]{0,80})<)?([^\n\s>,]+)>?\n+(?:(?>[^\n]{1,200})\n+)*Subject: [^\n]{0,100}\1[^a-z0-9]`: subjectHasTo,
+}
+
+// subjectHasReceivedFor is __SUBJ_HAS_TO_2:
+//
+//	\nReceived:[^\n]{0,200} for <?([^\n\s>;]+)>?;(?:[^\n]+\n+)*Subject: [^\n]{0,100}\1[^a-z0-9]
+//
+// The address runs to the first rune it cannot hold, and must end at ">;" or ";"
+// (it holds no '>' nor ';', so a shorter one would be followed by neither). After
+// the ';' either "Subject: " follows at once, or the rest of the line is not empty
+// and "Subject: " starts a later line.
+func subjectHasReceivedFor(r []rune) bool {
+	isAddr := func(c rune) bool {
+		c = unicode.ToLower(c)
+		return c != '\n' && c != '>' && c != ';' && !unicode.IsSpace(c)
+	}
+	for i := 0; i < len(r); i++ {
+		if r[i] != '\n' || !runesHavePrefix(r, i+1, "received:") {
+			continue
+		}
+		a := i + 1 + len("received:")
+		for q := a; q-a <= 200; q++ {
+			if runesHavePrefix(r, q, " for ") {
+				c0 := q + len(" for ")
+				starts := []int{c0}
+				if c0 < len(r) && r[c0] == '<' {
+					starts = []int{c0 + 1, c0} // <? is greedy; '<' is an address rune too
+				}
+				for _, cs := range starts {
+					ce := cs
+					for ce < len(r) && isAddr(r[ce]) {
+						ce++
+					}
+					semi := -1
+					switch {
+					case ce == cs:
+					case ce < len(r) && r[ce] == ';':
+						semi = ce
+					case ce+1 < len(r) && r[ce] == '>' && r[ce+1] == ';':
+						semi = ce + 1
+					}
+					if semi < 0 {
+						continue
+					}
+					addr, j := r[cs:ce], semi+1
+					if runesHavePrefix(r, j, "subject: ") && subjectHolds(r, j, addr) {
+						return true
+					}
+					if j < len(r) && r[j] != '\n' {
+						for s := j + 1; s < len(r); s++ {
+							if r[s-1] == '\n' && runesHavePrefix(r, s, "subject: ") && subjectHolds(r, s, addr) {
+								return true
+							}
+						}
+					}
+				}
+			}
+			if q >= len(r) || r[q] == '\n' {
+				break
+			}
+		}
+	}
+	return false
+}
+
+// subjectHasTo is __SUBJ_HAS_TO_1:
+//
+//	\nTo: (?:(?>[^\n<]{0,80})<)?([^\n\s>,]+)>?\n+(?:(?>[^\n]{1,200})\n+)*Subject: [^\n]{0,100}\1[^a-z0-9]
+//
+// The address starts after the first '<' within 80 runes, or right after "To: ",
+// and runs to the first rune it cannot hold, which must be the line's end (after a
+// '>' or not). "Subject: " then starts one of the next lines, and every line before
+// it holds at most 200 runes (the atomic group cannot give any back to \n+).
+func subjectHasTo(r []rune) bool {
+	isAddr := func(c rune) bool {
+		c = unicode.ToLower(c)
+		return c != '\n' && c != '>' && c != ',' && !unicode.IsSpace(c)
+	}
+	for i := 0; i < len(r); i++ {
+		if r[i] != '\n' || !runesHavePrefix(r, i+1, "to: ") {
+			continue
+		}
+		b := i + 1 + len("to: ")
+		k := b
+		for k < len(r) && k-b < 80 && r[k] != '\n' && unicode.ToLower(r[k]) != '<' {
+			k++
+		}
+		starts := []int{b}
+		if k < len(r) && r[k] == '<' {
+			starts = []int{k + 1, b}
+		}
+		for _, cs := range starts {
+			ce := cs
+			for ce < len(r) && isAddr(r[ce]) {
+				ce++
+			}
+			nl := ce
+			if nl < len(r) && r[nl] == '>' {
+				nl++
+			}
+			if ce == cs || nl >= len(r) || r[nl] != '\n' {
+				continue
+			}
+			addr := r[cs:ce]
+			for s := nl; ; {
+				for s < len(r) && r[s] == '\n' {
+					s++
+				}
+				if runesHavePrefix(r, s, "subject: ") && subjectHolds(r, s, addr) {
+					return true
+				}
+				e := s
+				for e < len(r) && r[e] != '\n' {
+					e++
+				}
+				if e == s || e-s > 200 || e >= len(r) {
+					break
+				}
+				s = e
+			}
+		}
+	}
+	return false
+}
+
+// subjectHolds is "Subject: [^\n]{0,100}\1[^a-z0-9]" at s, with \1 addr.
+func subjectHolds(r []rune, s int, addr []rune) bool {
+	v := s + len("subject: ")
+	for x := v; x-v <= 100 && x < len(r); x++ {
+		if end := x + len(addr); end < len(r) && equalFold(r[x:end], addr) {
+			if c := unicode.ToLower(r[end]); !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+				return true
+			}
+		}
+		if r[x] == '\n' {
+			break
+		}
+	}
+	return false
+}
+
+// runesHavePrefix reports whether r[i:] starts with lit (lower-case ASCII), as
+// regexp2 compares under (?i).
+func runesHavePrefix(r []rune, i int, lit string) bool {
+	if i < 0 || len(r)-i < len(lit) {
+		return false
+	}
+	for k := 0; k < len(lit); k++ {
+		if unicode.ToLower(r[i+k]) != rune(lit[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// equalFold compares as regexp2's backreference under (?i) does.
+func equalFold(a, b []rune) bool {
+	for k := range a {
+		if a[k] != b[k] && unicode.ToLower(a[k]) != unicode.ToLower(b[k]) {
+			return false
+		}
+	}
+	return true
+}
