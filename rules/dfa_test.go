@@ -321,6 +321,9 @@ func TestAnchoredAndPrefilter(t *testing.T) {
 		`(?i)\bv[_\W]{0,3}i[_\W]{0,3}a[_\W]{0,3}g[_\W]{0,3}r[_\W]{0,3}a\b`,
 		`(?m)^(?:\s{0,5})(?:name|fax)(?:[-=_.,:;*\s]){2,40}`, `\d{3}-\d{4}`, `(?:ab|c){3}`,
 		`(?m)^[^>].*?<a href=`, `\bfo\w*`, `(?:a|bc)+`, `x\b`,
+		// Bounded but not fixed lengths, an assertion at the end: counted with
+		// the regexp reading a window of the text (countFixed).
+		`colou?r\b`, `(?:ab|c){1,3}$`, `[eé]{1,2}\b`, `(?m)(?:ab|c){1,3}$`,
 	}
 	counted := 0
 	texts := []string{"", "abc xabc", "x<a href=y\n>z\nq<a href= <a href=", "foo xfoo afoo", "colour color", "àéx", "v-i.a_g r a V!I!A!G!R!A",

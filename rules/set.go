@@ -786,7 +786,7 @@ func (r *Rule) prepareCount() {
 		r.starts = anchoredOf(r.dfa)
 	}
 	if r.starts != nil {
-		r.fixed, r.countRest = hi, rest
+		r.fixed, r.countRest, r.countMax = hi, rest, hi
 		if lo != hi {
 			r.fixed = 0
 		}
@@ -920,7 +920,15 @@ func (r *Rule) countFixed(text string, limit int) (n int, ok bool) {
 			n++
 			steps = r.fixed
 			if r.fixed == 0 {
-				if loc := from.FindStringIndex(text[i:]); loc != nil && loc[1] > 0 {
+				// A match of at most countMax runes, and the rune after it (for
+				// \b or $ at its end), lie within 4 bytes a rune: the regexp reads
+				// no further. Given the rest of the text, Go's backtracker clears a
+				// visited set that grows with it, for every match counted.
+				rest := text[i:]
+				if r.countMax >= 0 && len(rest) > 4*(r.countMax+1) {
+					rest = rest[:4*(r.countMax+1)]
+				}
+				if loc := from.FindStringIndex(rest); loc != nil && loc[1] > 0 {
 					c, _ := utf8.DecodeLastRuneInString(text[:i+loc[1]])
 					prev, i = c, i+loc[1]
 					continue
