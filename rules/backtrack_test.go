@@ -104,7 +104,8 @@ func TestLeadingLiteral(t *testing.T) {
 // A backtracking rule whose relaxed form matches most texts goes straight to its
 // exact form after relaxedSample texts, with the same answers.
 func TestExactOnlySameAnswers(t *testing.T) {
-	rule := `header R ALL =~ /\nFrom: (?:[^\n<]{0,80}<)?([^\n\s>]+)>?\n+(?:[^\n]{1,100}\n+)*To: (?:[^\n]{0,80}<)?\1[>,\s\n]/ism` + "\n"
+	// __TO_EQ_FROM_1 but for one count: that rule itself is answered natively.
+	rule := `header R ALL =~ /\nFrom: (?:[^\n<]{0,80}<)?([^\n\s>]+)>?\n+(?:[^\n]{1,99}\n+)*To: (?:[^\n]{0,80}<)?\1[>,\s\n]/ism` + "\n"
 	s, problems := Load(writeRules(t, map[string]string{"r.cf": rule}))
 	if errs := Errors(problems); len(errs) > 0 {
 		t.Fatal(problems)

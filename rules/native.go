@@ -5,10 +5,10 @@ import "unicode"
 // Native matchers for SpamAssassin rules whose patterns only a backtracking engine
 // runs, and that cost the most there. __SUBJ_HAS_TO_1 and __SUBJ_HAS_TO_2 ask
 // whether the Subject holds an address named earlier in the header (the To field's,
-// a Received line's "for"): a backreference, and between the two fields a loop over
-// lines that regexp2 tries again from every Received line and every place in it,
-// about a tenth of a millisecond a message, most of the backtracking engine's time.
-// Read as what they ask, they are a few scans of the header.
+// a Received line's "for"), __TO_EQ_FROM_1 and _2 whether From and To name the same:
+// a backreference, and between the two fields a loop over lines that regexp2 tries
+// again from every place in the first field, a tenth of a millisecond a message for
+// __SUBJ_HAS_TO_2 alone. Read as what they ask, they are a few scans of the header.
 //
 // Each is chosen by the exact text of the rule's regexp2 pattern (as ruleRegex
 // writes it), so that a rule changed by an update falls back to regexp2, and each
@@ -17,7 +17,9 @@ import "unicode"
 // compared with the pattern's, and \s is unicode.IsSpace.
 var nativeExact = map[string]func([]rune) bool{
 	`(?ism)\nReceived:[^\n]{0,200} for <?([^\n\s>;]+)>?;(?:(?>[^\n]+)\n+)*Subject: [^\n]{0,100}\1[^a-z0-9]`:       subjectHasReceivedFor,
-	`(?ism)\nTo: (?:(?>[^\n<]{0,80})<)?([^\n\s>,]+)>?\n+(?:(?>[^\n]{1,200})\n+)*Subject: [^\n]{0,100}\1[^a-z0-9]`: subjectHasTo,
+	`(?ism)\nTo: (?:(?>[^\n<]{0,80})<)?([^\n\s>,]+)>?\n+(?:(?>[^\n]{1,200})\n+)*Subject: [^\n]{0,100}\1[^a-z0-9]`: fieldPair{"to: ", "subject: ", ',', 200, subjectHolds}.match,
+	`(?ism)\nFrom: (?:(?>[^\n<]{0,80})<)?([^\n\s>]+)>?\n+(?:(?>[^\n]{1,100})\n+)*To: (?:[^\n]{0,80}<)?\1[>,\s\n]`: fieldPair{"from: ", "to: ", 0, 100, addressedTo}.match,
+	`(?ism)\nTo: (?:(?>[^\n<]{0,80})<)?([^\n\s>]+)>?\n+(?:(?>[^\n]{1,100})\n+)*From: (?:[^\n]{0,80}<)?\1[>,\s\n]`: fieldPair{"to: ", "from: ", 0, 100, addressedTo}.match,
 }
 
 // subjectHasReceivedFor is __SUBJ_HAS_TO_2:
@@ -62,12 +64,12 @@ func subjectHasReceivedFor(r []rune) bool {
 						continue
 					}
 					addr, j := r[cs:ce], semi+1
-					if runesHavePrefix(r, j, "subject: ") && subjectHolds(r, j, addr) {
+					if runesHavePrefix(r, j, "subject: ") && subjectHolds(r, j+len("subject: "), addr) {
 						return true
 					}
 					if j < len(r) && r[j] != '\n' {
 						for s := j + 1; s < len(r); s++ {
-							if r[s-1] == '\n' && runesHavePrefix(r, s, "subject: ") && subjectHolds(r, s, addr) {
+							if r[s-1] == '\n' && runesHavePrefix(r, s, "subject: ") && subjectHolds(r, s+len("subject: "), addr) {
 								return true
 							}
 						}
@@ -82,24 +84,36 @@ func subjectHasReceivedFor(r []rune) bool {
 	return false
 }
 
-// subjectHasTo is __SUBJ_HAS_TO_1:
+// fieldPair is the shape of __SUBJ_HAS_TO_1 and __TO_EQ_FROM_1 and _2: an address
+// in one field, named again in a later one.
 //
-//	\nTo: (?:(?>[^\n<]{0,80})<)?([^\n\s>,]+)>?\n+(?:(?>[^\n]{1,200})\n+)*Subject: [^\n]{0,100}\1[^a-z0-9]
+//	\nFirst: (?:(?>[^\n<]{0,80})<)?([^\n\s>,]+)>?\n+(?:(?>[^\n]{1,200})\n+)*Second: …\1…
 //
-// The address starts after the first '<' within 80 runes, or right after "To: ",
-// and runs to the first rune it cannot hold, which must be the line's end (after a
-// '>' or not). "Subject: " then starts one of the next lines, and every line before
-// it holds at most 200 runes (the atomic group cannot give any back to \n+).
-func subjectHasTo(r []rune) bool {
+// (',' is stop here, 200 is skip.)
+// The address starts after the first '<' within 80 runes, or right after the field
+// name, and runs to the first rune it cannot hold (stop, or '>', a space, a line
+// end), which must be the line's end (after a '>' or not): a shorter one would be
+// followed by a rune it can hold. The second field then starts one of the next
+// lines, and every line before it holds at most skip runes (the atomic group
+// cannot give any back to \n+). What the second field must hold is at: the address
+// at a place of its value.
+type fieldPair struct {
+	first, second string // lower case, with ": "
+	stop          rune   // a rune the address cannot hold besides '>', spaces and '\n'; 0: none
+	skip          int
+	at            func(r []rune, v int, addr []rune) bool
+}
+
+func (p fieldPair) match(r []rune) bool {
 	isAddr := func(c rune) bool {
 		c = unicode.ToLower(c)
-		return c != '\n' && c != '>' && c != ',' && !unicode.IsSpace(c)
+		return c != '\n' && c != '>' && (p.stop == 0 || c != p.stop) && !unicode.IsSpace(c)
 	}
 	for i := 0; i < len(r); i++ {
-		if r[i] != '\n' || !runesHavePrefix(r, i+1, "to: ") {
+		if r[i] != '\n' || !runesHavePrefix(r, i+1, p.first) {
 			continue
 		}
-		b := i + 1 + len("to: ")
+		b := i + 1 + len(p.first)
 		k := b
 		for k < len(r) && k-b < 80 && r[k] != '\n' && unicode.ToLower(r[k]) != '<' {
 			k++
@@ -125,14 +139,14 @@ func subjectHasTo(r []rune) bool {
 				for s < len(r) && r[s] == '\n' {
 					s++
 				}
-				if runesHavePrefix(r, s, "subject: ") && subjectHolds(r, s, addr) {
+				if runesHavePrefix(r, s, p.second) && p.at(r, s+len(p.second), addr) {
 					return true
 				}
 				e := s
 				for e < len(r) && r[e] != '\n' {
 					e++
 				}
-				if e == s || e-s > 200 || e >= len(r) {
+				if e == s || e-s > p.skip || e >= len(r) {
 					break
 				}
 				s = e
@@ -142,9 +156,8 @@ func subjectHasTo(r []rune) bool {
 	return false
 }
 
-// subjectHolds is "Subject: [^\n]{0,100}\1[^a-z0-9]" at s, with \1 addr.
-func subjectHolds(r []rune, s int, addr []rune) bool {
-	v := s + len("subject: ")
+// subjectHolds is "[^\n]{0,100}\1[^a-z0-9]" at v, with \1 addr.
+func subjectHolds(r []rune, v int, addr []rune) bool {
 	for x := v; x-v <= 100 && x < len(r); x++ {
 		if end := x + len(addr); end < len(r) && equalFold(r[x:end], addr) {
 			if c := unicode.ToLower(r[end]); !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
@@ -153,6 +166,29 @@ func subjectHolds(r []rune, s int, addr []rune) bool {
 		}
 		if r[x] == '\n' {
 			break
+		}
+	}
+	return false
+}
+
+// addressedTo is "(?:[^\n]{0,80}<)?\1[>,\s\n]" at v, with \1 addr: the address
+// first in the value or after a '<' within 80 runes, and then a '>', a ',' or a
+// space.
+func addressedTo(r []rune, v int, addr []rune) bool {
+	at := func(x int) bool {
+		end := x + len(addr)
+		if end >= len(r) || !equalFold(r[x:end], addr) {
+			return false
+		}
+		c := unicode.ToLower(r[end])
+		return c == '>' || c == ',' || unicode.IsSpace(c)
+	}
+	if at(v) {
+		return true
+	}
+	for k := v; k-v <= 80 && k < len(r) && r[k] != '\n'; k++ {
+		if r[k] == '<' && at(k+1) {
+			return true
 		}
 	}
 	return false

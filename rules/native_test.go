@@ -41,6 +41,8 @@ func agree(t *testing.T, res map[string]*regexp2.Regexp, text string) {
 	}
 }
 
+var subjectHasTo = fieldPair{"to: ", "subject: ", ',', 200, subjectHolds}.match
+
 func TestNativeMatchers(t *testing.T) {
 	res := nativeRegexps(t)
 	for _, c := range []struct {
@@ -66,7 +68,26 @@ func TestNativeMatchers(t *testing.T) {
 			t.Errorf("subjectHasReceivedFor(%q) = %v", c.text, got)
 		}
 		if got := subjectHasTo(r); got != c.to {
-			t.Errorf("subjectHasTo(%q) = %v", c.text, got)
+			t.Errorf("__SUBJ_HAS_TO_1 on %q = %v", c.text, got)
+		}
+		agree(t, res, c.text)
+	}
+	toEqFrom1 := fieldPair{"from: ", "to: ", 0, 100, addressedTo}.match
+	for _, c := range []struct {
+		text string
+		want bool
+	}{
+		{"X: 1\nFrom: Bob <bob@example.com>\nTo: bob@example.com\n", true},
+		{"X: 1\nFrom: bob@example.com\nX: y\nTo: Bob Jones <BOB@example.com>, eve@example.com\n", true},
+		{"X: 1\nFrom: bob@example.com\nTo: bob@example.com.au\n", false},
+		{"X: 1\nFrom: a,bob@example.com\nTo: a,bob@example.com,\n", true}, // ',' is an address rune here
+		{"X: 1\nTo: bob@example.com\nFrom: bob@example.com\n", false},     // To first
+		{"X: 1\nFrom: bob@example.com\nX-Long: " + strings.Repeat("x", 93) + "\nTo: bob@example.com\n", false},
+		{"X: 1\nFrom: bob@example.com\nTo: " + strings.Repeat("y", 81) + "<bob@example.com>\n", false},
+		{"X: 1\nFrom: bob@example.com\nTo: " + strings.Repeat("y", 80) + "<bob@example.com>\n", true},
+	} {
+		if got := toEqFrom1([]rune(c.text)); got != c.want {
+			t.Errorf("__TO_EQ_FROM_1 on %q = %v", c.text, got)
 		}
 		agree(t, res, c.text)
 	}
@@ -105,17 +126,18 @@ func FuzzNative(f *testing.F) {
 	f.Add("X: 1\nTo: Bob <bob@example.com>\nX: y\nSubject: hello BOB@example.com\n")
 	f.Add("\nto: <<a>\n\nsubject: <a>\u212a\n")
 	f.Add("\nReceived: for <a>>;;\nSubject: a\u00a0\n")
+	f.Add("\nFrom: x <a,b>\n\nTo: y<z<A,B\u2028\n")
 	res := nativeRegexps(f)
 	f.Fuzz(func(t *testing.T, s string) {
 		agree(t, res, s)
 	})
 }
 
-// The stock rules' two patterns are the ones the matchers know: a change in how
+// The stock rules' patterns are the ones the matchers know: a change in how
 // ruleRegex writes them would quietly send them back to regexp2.
 func TestNativeStockRules(t *testing.T) {
 	s := stockRules(t, false)
-	for _, name := range []string{"__SUBJ_HAS_TO_1", "__SUBJ_HAS_TO_2"} {
+	for _, name := range []string{"__SUBJ_HAS_TO_1", "__SUBJ_HAS_TO_2", "__TO_EQ_FROM_1", "__TO_EQ_FROM_2"} {
 		if r := s.byName[name]; r == nil || r.native == nil {
 			t.Errorf("%s: no native matcher", name)
 		}
