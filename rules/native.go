@@ -7,8 +7,9 @@ import "unicode"
 // whether the Subject holds an address named earlier in the header (the To field's,
 // a Received line's "for"), __TO_EQ_FROM_1 and _2 whether From and To name the same:
 // a backreference, and between the two fields a loop over lines that regexp2 tries
-// again from every place in the first field, a tenth of a millisecond a message for
-// __SUBJ_HAS_TO_2 alone. Read as what they ask, they are a few scans of the header.
+// again from every place in the first field: most of the backtracking engine's
+// time (docs/benchmarks.md). Read as what they ask, they are a few scans of the
+// header.
 //
 // Each is chosen by the exact text of the rule's regexp2 pattern (as ruleRegex
 // writes it), so that a rule changed by an update falls back to regexp2, and each
