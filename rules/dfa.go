@@ -63,7 +63,7 @@ type dfa struct {
 	// assertions has one kind). The steps' instructions are in startNext.
 	startOf   [4][]startStep
 	startNext []uint32
-	// pool, when set, lends bytes past dfaMaxBytes; extra is what this DFA holds
+	// pool, when set, lends bytes past dfaOwnBytes; extra is what this DFA holds
 	// of it (under mu).
 	pool  *dfaPool
 	extra int64
