@@ -32,7 +32,12 @@ import (
 // a cache that grows past its budget starts a new generation, while searches on the
 // old ones go on undisturbed.
 type dfa struct {
+	// prog is the compiled program while the classes are worked out (classes);
+	// then insts and runes hold it, compacted (compact), and prog is dropped.
 	prog   *syntax.Prog
+	insts  []dinst
+	runes  []rune // every rune instruction's runes, in one slice
+	start  uint32 // the program's start
 	bounds []rune // interval i holds the runes in [bounds[i], bounds[i+1])
 	// ivClass is each interval's class when intervals that every instruction
 	// treats alike share one (see classes); nil when each interval is a class.
@@ -98,7 +103,7 @@ func (d *dfa) startStepFor(before uint8, cls int) *startStep {
 	set, matched := d.resolvePCs(d.startPCs, before, r)
 	st.done, st.matched = true, matched
 	if !matched && r >= 0 {
-		seen := d.seen.reset(len(d.prog.Inst))
+		seen := d.seen.reset(len(d.insts))
 		st.off = uint32(len(d.startNext))
 		d.startNext = d.advance(d.startNext, seen, set, r)
 		st.n = uint32(len(d.startNext)) - st.off
@@ -228,13 +233,11 @@ func dfaOf(re *syntax.Regexp) *dfa {
 	if err != nil {
 		return nil
 	}
-	// The compiler grows the program by appending: up to half its capacity is
-	// spare, and the set's programs are a fifth of a warm serve's heap.
-	prog.Inst = slices.Clone(prog.Inst)
 	d := &dfa{prog: prog}
 	if !d.classes() {
 		return nil
 	}
+	d.compact()
 	d.width = d.nclass + 1
 	d.gen.Store(d.newGen())
 	return d
@@ -285,18 +288,18 @@ func (d *dfa) newGen() *dfaGen {
 	if d.anchored {
 		d.state(g, nil, beforeText) // the dead state: row d.width (deadRow)
 		for k := range g.starts {
-			g.starts[k] = d.state(g, d.closure(nil, d.seen.reset(len(d.prog.Inst)), uint32(d.prog.Start), nil), uint8(k))
+			g.starts[k] = d.state(g, d.closure(nil, d.seen.reset(len(d.insts)), d.start, nil), uint8(k))
 		}
 		g.start = g.starts[beforeText]
 		return g
 	}
 	if d.startSet == nil { // the first generation: the start closure, once
-		d.startPCs = d.closure(nil, d.seen.reset(len(d.prog.Inst)), uint32(d.prog.Start), nil)
-		d.startSet = make(pcBits, (len(d.prog.Inst)+63)/64)
+		d.startPCs = d.closure(nil, d.seen.reset(len(d.insts)), d.start, nil)
+		d.startSet = make(pcBits, (len(d.insts)+63)/64)
 		for _, pc := range d.startPCs {
 			d.startSet.add(pc)
 		}
-		d.noAssert = !slices.ContainsFunc(d.prog.Inst, func(in syntax.Inst) bool { return in.Op == syntax.InstEmptyWidth })
+		d.noAssert = !slices.ContainsFunc(d.insts, func(in dinst) bool { return in.op == syntax.InstEmptyWidth })
 	}
 	// Nothing but the start closure, after each kind of rune: rows width to 4*width
 	// (accel.max). Without assertions the kinds are one state.
@@ -567,6 +570,69 @@ func (d *dfa) class(r rune) int {
 	return iv
 }
 
+// dinst is an instruction of a DFA's program, compacted: syntax.Inst's rune slice
+// (24 bytes, and most instructions have none) becomes a place in the DFA's runes.
+// The rule set's programs were a fifth of a warm serve's heap.
+type dinst struct {
+	op       syntax.InstOp
+	fold     bool // InstRune of one rune: its other cases match too
+	out, arg uint32
+	roff, nr uint32 // the runes: runes[roff : roff+nr]
+}
+
+// compact moves the program into insts and runes, and drops it.
+func (d *dfa) compact() {
+	n := 0
+	for i := range d.prog.Inst {
+		n += len(d.prog.Inst[i].Rune)
+	}
+	d.insts, d.runes = make([]dinst, len(d.prog.Inst)), make([]rune, 0, n)
+	for i := range d.prog.Inst {
+		in := &d.prog.Inst[i]
+		di := dinst{op: in.Op, out: in.Out, arg: in.Arg}
+		if in.Op == syntax.InstRune || in.Op == syntax.InstRune1 {
+			di.roff, di.nr = uint32(len(d.runes)), uint32(len(in.Rune))
+			d.runes = append(d.runes, in.Rune...)
+			di.fold = in.Op == syntax.InstRune && len(in.Rune) == 1 && syntax.Flags(in.Arg)&syntax.FoldCase != 0
+		}
+		d.insts[i] = di
+	}
+	d.start, d.prog = uint32(d.prog.Start), nil
+}
+
+// matchRune is syntax.Inst's MatchRune for an InstRune: one rune (and, folded,
+// its other cases) or sorted ranges.
+func (d *dfa) matchRune(in *dinst, r rune) bool {
+	rs := d.runes[in.roff : in.roff+in.nr]
+	if len(rs) == 1 {
+		r0 := rs[0]
+		if r == r0 {
+			return true
+		}
+		if in.fold {
+			for r1 := unicode.SimpleFold(r0); r1 != r0; r1 = unicode.SimpleFold(r1) {
+				if r == r1 {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	lo, hi := 0, len(rs)/2
+	for lo < hi {
+		m := lo + (hi-lo)/2
+		if rs[2*m] <= r {
+			if r <= rs[2*m+1] {
+				return true
+			}
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return false
+}
+
 // pcSet marks the instructions a closure has visited; reset is O(1) (a new stamp).
 type pcSet struct {
 	stamp []uint32
@@ -608,17 +674,17 @@ func (d *dfa) closure(set []uint32, seen *pcSet, pc uint32, ctx *syntax.EmptyOp)
 		if !seen.visit(pc) {
 			continue
 		}
-		in := &d.prog.Inst[pc]
-		switch in.Op {
+		in := &d.insts[pc]
+		switch in.op {
 		case syntax.InstAlt, syntax.InstAltMatch:
-			stack = append(stack, in.Arg, in.Out)
+			stack = append(stack, in.arg, in.out)
 		case syntax.InstNop, syntax.InstCapture:
-			stack = append(stack, in.Out)
+			stack = append(stack, in.out)
 		case syntax.InstEmptyWidth:
 			if ctx == nil {
 				set = append(set, pc)
-			} else if syntax.EmptyOp(in.Arg)&^*ctx == 0 {
-				stack = append(stack, in.Out)
+			} else if syntax.EmptyOp(in.arg)&^*ctx == 0 {
+				stack = append(stack, in.out)
 			}
 		case syntax.InstFail:
 		default: // runes, match
@@ -637,7 +703,7 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 	}
 	slices.Sort(pcs)
 	for _, pc := range pcs {
-		if d.prog.Inst[pc].Op == syntax.InstMatch {
+		if d.insts[pc].op == syntax.InstMatch {
 			return -1
 		}
 	}
@@ -680,13 +746,13 @@ func (d *dfa) resolve(s *dstate, r rune) ([]uint32, bool) {
 
 func (d *dfa) resolvePCs(pcs []uint32, before uint8, r rune) ([]uint32, bool) {
 	ctx := syntax.EmptyOpContext(beforeRune[before], r)
-	seen := d.seen.reset(len(d.prog.Inst))
+	seen := d.seen.reset(len(d.insts))
 	var set []uint32
 	for _, pc := range pcs {
 		set = d.closure(set, seen, pc, &ctx)
 	}
 	for _, pc := range set {
-		if d.prog.Inst[pc].Op == syntax.InstMatch {
+		if d.insts[pc].op == syntax.InstMatch {
 			return nil, true
 		}
 	}
@@ -696,20 +762,20 @@ func (d *dfa) resolvePCs(pcs []uint32, before uint8, r rune) ([]uint32, bool) {
 // advance adds to next the closures of the instructions of set that take r.
 func (d *dfa) advance(next []uint32, seen *pcSet, set []uint32, r rune) []uint32 {
 	for _, pc := range set {
-		in := &d.prog.Inst[pc]
+		in := &d.insts[pc]
 		var ok bool
-		switch in.Op {
+		switch in.op {
 		case syntax.InstRune1:
-			ok = r == in.Rune[0]
+			ok = r == d.runes[in.roff]
 		case syntax.InstRuneAny:
 			ok = true
 		case syntax.InstRuneAnyNotNL:
 			ok = r != '\n'
 		case syntax.InstRune:
-			ok = in.MatchRune(r)
+			ok = d.matchRune(in, r)
 		}
 		if ok {
-			next = d.closure(next, seen, in.Out, nil)
+			next = d.closure(next, seen, in.out, nil)
 		}
 	}
 	return next
@@ -769,7 +835,7 @@ func (d *dfa) next(g *dfaGen, s *dstate, r rune, cls int) int32 {
 			return -1
 		}
 	}
-	seen := d.seen.reset(len(d.prog.Inst))
+	seen := d.seen.reset(len(d.insts))
 	next := d.advance(nil, seen, set, r)
 	if st != nil {
 		for _, pc := range d.startNextOf(st) {
@@ -995,7 +1061,7 @@ func (d *dfa) deadRow() int32 { return int32(d.width) }
 // anchoredOf is the anchored DFA of the regex an unanchored one stands for,
 // sharing its program and rune classes (both read only).
 func anchoredOf(u *dfa) *dfa {
-	d := &dfa{prog: u.prog, anchored: true, bounds: u.bounds, ivClass: u.ivClass, nclass: u.nclass, rep: u.rep, ascii: u.ascii, width: u.width}
+	d := &dfa{insts: u.insts, runes: u.runes, start: u.start, anchored: true, bounds: u.bounds, ivClass: u.ivClass, nclass: u.nclass, rep: u.rep, ascii: u.ascii, width: u.width}
 	d.gen.Store(d.newGen())
 	return d
 }
