@@ -105,6 +105,8 @@ type fieldPair struct {
 	at            func(r []rune, v int, addr []rune) bool
 }
 
+// match reports whether the header r (as ALL writes it) names an address in the
+// first field and again in a later second one.
 func (p fieldPair) match(r []rune) bool {
 	isAddr := func(c rune) bool {
 		c = unicode.ToLower(c)
