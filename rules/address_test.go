@@ -80,7 +80,7 @@ func TestNameRaw(t *testing.T) {
 	if len(Errors(problems)) > 0 {
 		t.Fatal(problems)
 	}
-	got := hitNames(s, msgOf(t, "From: =?UTF-8?Q?J=C3=B6rg?= <j@example.com>\nSubject: x\n\nx\n"))
+	got := hitNames(t, s, msgOf(t, "From: =?UTF-8?Q?J=C3=B6rg?= <j@example.com>\nSubject: x\n\nx\n"))
 	if !slices.Equal(got, []string{"T_RAW"}) {
 		t.Errorf("hits %v, want [T_RAW]", got)
 	}

@@ -126,7 +126,7 @@ func TestExactOnlySameAnswers(t *testing.T) {
 			t.Fatalf("after %d texts that its relaxed form matches, R still runs it", relaxedSample)
 		}
 		raw, want := msg(i)
-		if got := slices.Contains(hitNames(s, msgOf(t, raw)), "R"); got != want {
+		if got := slices.Contains(hitNames(t, s, msgOf(t, raw)), "R"); got != want {
 			t.Errorf("message %d (exact only: %v): hit %v, want %v", i, r.exactOnly.Load(), got, want)
 		}
 	}

@@ -50,10 +50,16 @@ func (c *Check) Set() *Set { return c.set.Load() }
 func (c *Check) Name() string { return "rules" }
 
 // Check implements filter.Check: the hits scored with Bayes (score set 2) in
-// Tests, and without (set 0) in TestsNoBayes, for the pipeline to choose.
+// Tests, and without (set 0) in TestsNoBayes, for the pipeline to choose. A message
+// that could not be read whole is an error (the pipeline tempfails it), not a
+// score of part of it.
 func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
+	hits, err := c.set.Load().Eval(m)
+	if err != nil {
+		return filter.Result{Err: err}
+	}
 	r := filter.Result{TestsNoBayes: []filter.Test{}}
-	for _, h := range c.set.Load().Eval(m) {
+	for _, h := range hits {
 		if strings.HasPrefix(h.Rule.Name, "__") {
 			continue
 		}

@@ -277,7 +277,7 @@ func TestEvalAgreesWithPlainRegexp(t *testing.T) {
 		}
 	}
 	for i, m := range msgs {
-		if got, want := hitNames(fast, m), hitNames(plain, m); !slices.Equal(got, want) {
+		if got, want := hitNames(t, fast, m), hitNames(t, plain, m); !slices.Equal(got, want) {
 			t.Errorf("message %d: hits %v, plain regexp %v", i, got, want)
 		}
 	}
@@ -294,7 +294,7 @@ func TestEvalConcurrent(t *testing.T) {
 	}
 	want := make([][]string, len(msgs))
 	for i, m := range msgs {
-		want[i] = hitNames(plain, m)
+		want[i] = hitNames(t, plain, m)
 	}
 	var wg sync.WaitGroup
 	for w := 0; w < 6; w++ {
@@ -303,7 +303,7 @@ func TestEvalConcurrent(t *testing.T) {
 			defer wg.Done()
 			for k := 0; k < 6; k++ {
 				i := (w + k) % len(msgs)
-				if got := hitNames(s, msgs[i]); !slices.Equal(got, want[i]) {
+				if got := hitNames(t, s, msgs[i]); !slices.Equal(got, want[i]) {
 					t.Errorf("message %d: %v, want %v", i, got, want[i])
 				}
 			}

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"fmt"
-	"io"
 	"mime"
 	"regexp"
 	"strconv"
@@ -291,10 +290,10 @@ func (t *target) rawText() string {
 	}
 	if !t.rawTextDone && t.msg.Raw != nil {
 		t.rawTextDone = true
-		n := min(t.msg.Size, maxFull)
-		buf := make([]byte, n)
-		k, _ := io.ReadFull(io.NewSectionReader(t.msg.Raw, 0, n), buf)
-		t.rawTextCache = strings.ReplaceAll(string(buf[:k]), "\r\n", "\n")
+		var err error
+		if t.rawTextCache, err = readFull(t.msg); err != nil && t.err == nil {
+			t.err = err
+		}
 	}
 	return t.rawTextCache
 }

@@ -18,7 +18,7 @@ func evalHits(t *testing.T, call, extra, msg string) bool {
 			t.Fatalf("%s: %s", call, p)
 		}
 	}
-	for _, n := range hitNames(s, msgOf(t, msg)) {
+	for _, n := range hitNames(t, s, msgOf(t, msg)) {
 		if n == "T_EVAL" {
 			return true
 		}

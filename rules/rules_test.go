@@ -38,15 +38,26 @@ func msgOf(t testing.TB, raw string) *filter.Message {
 	return &filter.Message{Raw: sp, Size: sp.Size(), Parsed: m, Env: &filter.Envelope{}}
 }
 
-func hitNames(s *Set, m *filter.Message) []string {
+func hitNames(t testing.TB, s *Set, m *filter.Message) []string {
+	t.Helper()
 	var names []string
-	for _, h := range s.Eval(m) {
+	for _, h := range mustEval(t, s, m) {
 		if h.Rule.Name != "GTUBE" {
 			names = append(names, h.Rule.Name)
 		}
 	}
 	slices.Sort(names)
 	return names
+}
+
+// mustEval is s.Eval(m), an error failing the test.
+func mustEval(t testing.TB, s *Set, m *filter.Message) []Hit {
+	t.Helper()
+	hits, err := s.Eval(m)
+	if err != nil {
+		t.Errorf("eval: %v", err)
+	}
+	return hits
 }
 
 const sample = `From: "Big Bank" <alert@bigbank.example>
@@ -113,7 +124,7 @@ func TestRuleKinds(t *testing.T) {
 			if errs := Errors(problems); len(errs) > 0 || s.Rule("R") == nil {
 				t.Fatalf("load: %v", problems)
 			}
-			got := slices.Contains(hitNames(s, msgOf(t, sample)), "R")
+			got := slices.Contains(hitNames(t, s, msgOf(t, sample)), "R")
 			if got != tc.hit {
 				t.Errorf("hit = %v, want %v", got, tc.hit)
 			}
@@ -143,7 +154,7 @@ meta M_CYCLE2 M_CYCLE1
 	if errs := Errors(problems); len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	got := hitNames(s, msgOf(t, sample))
+	got := hitNames(t, s, msgOf(t, sample))
 	want := []string{"M_AND", "M_CMP", "M_META", "M_NOT", "M_OR", "M_PAREN", "M_SUM", "__A", "__B"}
 	if !slices.Equal(got, want) {
 		t.Errorf("hits %v, want %v", got, want)
@@ -358,14 +369,14 @@ func TestPrefilterAgrees(t *testing.T) {
 	dir := writeRules(t, map[string]string{"r.cf": "body A /suspended/\nbody B /Click\\s+here/i\nbody C /zzzz(?:x|y)/\nrawbody D /display:\\s*none/\nfull E /Subject: =\\?utf-8/\nbody F /DEAR(?-i:x)/i\nbody G /Dear customer/\nbody H /dEAR CUSTOMER/i\n"})
 	s, _ := Load(dir)
 	m := msgOf(t, sample)
-	with := hitNames(s, m)
+	with := hitNames(t, s, m)
 	if !slices.Contains(with, "H") || !slices.Contains(with, "B") || slices.Contains(with, "F") {
 		t.Errorf("with prefilter and lower-case matching: %v", with)
 	}
 	for _, r := range s.rules {
 		r.lits, r.lower, r.dfa, r.pre, r.starts, r.plain = nil, false, nil, nil, nil, ""
 	}
-	if without := hitNames(s, m); !slices.Equal(with, without) {
+	if without := hitNames(t, s, m); !slices.Equal(with, without) {
 		t.Errorf("with prefilter %v, without %v", with, without)
 	}
 }
@@ -405,7 +416,7 @@ func TestDefaultRules(t *testing.T) {
 	if len(problems) > 0 {
 		t.Fatalf("default rules have problems: %v", problems)
 	}
-	got := hitNames(s, msgOf(t, sample))
+	got := hitNames(t, s, msgOf(t, sample))
 	for _, want := range []string{"PST_VERIFY_ACCOUNT", "PST_ACCOUNT_SUSPENDED", "PST_URI_IP", "PST_URI_SHORTENER", "PST_URI_LOGIN_PHP", "PST_PHISH_COMBO", "PST_CLICK_HERE", "PST_HTML_HIDDEN"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("default rules miss %s on the phishing sample: %v", want, got)
@@ -431,7 +442,7 @@ func TestStockSpamAssassinRules(t *testing.T) {
 		t.Errorf("few rules loaded: %+v", s.Stats.Loaded)
 	}
 	t.Logf("loaded %v, skipped %v", s.Stats.Loaded, s.Stats.Skipped)
-	hits := hitNames(s, msgOf(t, sample))
+	hits := hitNames(t, s, msgOf(t, sample))
 	if len(hits) == 0 {
 		t.Error("no stock rule hits the phishing sample")
 	}
@@ -529,7 +540,7 @@ endif
 		{"a literal <F> tag", []string{"NOT_REPLACED"}},
 		{"freedom", nil},
 	} {
-		got := hitNames(s, msgOf(t, "Subject: x\nMessage-ID: <1@x>\n\n"+tc.body+"\n"))
+		got := hitNames(t, s, msgOf(t, "Subject: x\nMessage-ID: <1@x>\n\n"+tc.body+"\n"))
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%q: hits %v, want %v", tc.body, got, tc.want)
 		}
@@ -579,7 +590,7 @@ score ONCE 1.5
 	}
 	m := msgOf(t, strings.Replace(sample, `<p>Click <a href=`, `<p><A HREF="http://x.example/">x</A> Click <a href=`, 1))
 	scores := map[string]float64{}
-	for _, h := range s.Eval(m) {
+	for _, h := range mustEval(t, s, m) {
 		scores[h.Rule.Name] = h.Score
 	}
 	if _, ok := scores["MIXED"]; !ok {
@@ -589,7 +600,7 @@ score ONCE 1.5
 		t.Errorf("scores %v, want ACCOUNT 3 (maxhits 2 × 1.5) and ONCE 1.5", scores)
 	}
 	if _, ok := scores["MIXED"]; ok {
-		if hits := hitNames(s, msgOf(t, sample)); slices.Contains(hits, "MIXED") {
+		if hits := hitNames(t, s, msgOf(t, sample)); slices.Contains(hits, "MIXED") {
 			t.Errorf("MIXED hit with one lower-case href: %v", hits)
 		}
 	}
@@ -681,7 +692,7 @@ mimeheader BAD         Content-Type !~ /x/
 		{"parts", multipart, []string{"GIF_8SPACE", "NAME_ENC", "OBFU_TXT"}},
 	} {
 		var got []string
-		for _, h := range s.Eval(msgOf(t, tc.msg)) {
+		for _, h := range mustEval(t, s, msgOf(t, tc.msg)) {
 			got = append(got, h.Rule.Name)
 		}
 		slices.Sort(got)
@@ -713,7 +724,7 @@ func TestScanSizes(t *testing.T) {
 			if errs := Errors(problems); len(errs) > 0 {
 				t.Fatal(problems)
 			}
-			got := hitNames(s, msgOf(t, raw))
+			got := hitNames(t, s, msgOf(t, raw))
 			slices.Sort(got)
 			if !slices.Equal(got, tc.hits) {
 				t.Errorf("hits %v, want %v", got, tc.hits)
@@ -773,7 +784,7 @@ func TestExeAttachment(t *testing.T) {
 		{"Content-Disposition: attachment;\n\tfilename=\"invoice.exe\"", true},
 		{"Content-Disposition: attachment;\n filename=\"invoice.pdf\"", false},
 	} {
-		if got := slices.Contains(hitNames(s, msgOf(t, msg(c.disposition))), "PST_EXE_ATTACHMENT"); got != c.hit {
+		if got := slices.Contains(hitNames(t, s, msgOf(t, msg(c.disposition))), "PST_EXE_ATTACHMENT"); got != c.hit {
 			t.Errorf("%s: hit %v, want %v", c.disposition, got, c.hit)
 		}
 	}
@@ -807,10 +818,32 @@ header R_ALL ALL =~ /^Subject: =\?utf-8\?q\?Your_account/m
 	if errs := Errors(problems); len(errs) > 0 {
 		t.Fatalf("load: %v", problems)
 	}
-	hits := hitNames(s, msgOf(t, sample))
+	hits := hitNames(t, s, msgOf(t, sample))
 	for name, want := range map[string]bool{"R_FOLD": true, "R_ABSENT": false, "R_OTHER_FIELD": true, "R_CASE": true, "R_CASE_MISS": false, "R_ALL": true} {
 		if got := slices.Contains(hits, name); got != want {
 			t.Errorf("%s: hit %v, want %v", name, got, want)
 		}
+	}
+}
+
+// failingReader is a spool whose reads fail, as a file on a failing disk.
+type failingReader struct{}
+
+func (failingReader) ReadAt([]byte, int64) (int, error) { return 0, errors.New("disk gone") }
+
+// A message the rules cannot read whole is an error of the check (the pipeline
+// tempfails it), not a score of the part that was read.
+func TestCheckUnreadableMessage(t *testing.T) {
+	s, problems := Load(writeRules(t, map[string]string{"r.cf": "full FULL_RULE /spam/\nscore FULL_RULE 9\n"}))
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	m := msgOf(t, "Subject: s\n\nspam\n")
+	m.Raw = failingReader{}
+	if r := NewCheck(s).Check(context.Background(), m); r.Err == nil || !strings.Contains(r.Err.Error(), "disk gone") {
+		t.Errorf("check of an unreadable message: err %v, tests %v", r.Err, r.Tests)
+	}
+	if _, err := s.EvalAll(m); err == nil {
+		t.Error("EvalAll of an unreadable message: no error")
 	}
 }

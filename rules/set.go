@@ -433,11 +433,13 @@ type Hit struct {
 // Eval runs the rules that can change a score on a message. Rules scored 0 and
 // sub-rules (__NAME) take part in meta rules but are not reported.
 // What matched is not located (Hit.Match is empty): only the score needs the hits.
-func (s *Set) Eval(m *filter.Message) []Hit { return s.eval(m, s.runPlan, false) }
+// An error says the message could not be read whole (its spool failed): the hits
+// are then of part of it, and must not decide.
+func (s *Set) Eval(m *filter.Message) ([]Hit, error) { return s.eval(m, s.runPlan, false) }
 
 // EvalAll runs every rule, needed or not, and says where each hit matched (for
 // postern rules test).
-func (s *Set) EvalAll(m *filter.Message) []Hit { return s.eval(m, s.allPlan(), true) }
+func (s *Set) EvalAll(m *filter.Message) ([]Hit, error) { return s.eval(m, s.allPlan(), true) }
 
 // withPool lends the set's DFA pool to a plan's unions.
 func (s *Set) withPool(p *plan) *plan {
@@ -591,7 +593,7 @@ func newUnions(rules []*Rule, lower bool) []union {
 	return out
 }
 
-func (s *Set) eval(m *filter.Message, p *plan, locate bool) []Hit {
+func (s *Set) eval(m *filter.Message, p *plan, locate bool) ([]Hit, error) {
 	t := s.prepare(m, p, locate)
 	sc, _ := s.scratch.Get().(*evalScratch) // (the set's own pool: sized for its rules)
 	if sc == nil {
@@ -636,7 +638,7 @@ func (s *Set) eval(m *filter.Message, p *plan, locate bool) []Hit {
 	for _, r := range p.rules {
 		value(r)
 	}
-	return hits
+	return hits, t.err
 }
 
 // evalScratch is the state and value of each rule of a set while a message is
@@ -1482,6 +1484,7 @@ func (r *Rule) evalHeader(t *target) (string, string, bool) {
 // kinds read (docs/rules.md).
 type target struct {
 	evalCache
+	err          error             // the message could not be read whole (readFull)
 	runes        map[string][]rune // texts converted for backtracking rules
 	renderedHTML map[int]string    // text/html parts rendered, by index in Parts
 	set          *Set
@@ -1598,17 +1601,25 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 	// Each line with its newline, as SpamAssassin's body rules see them.
 	t.bodyLines, t.bodyLowerLines = strings.SplitAfter(t.body, "\n"), strings.SplitAfter(t.bodyLower, "\n")
 	if m.Raw != nil && needs[Full] {
-		n := min(m.Size, maxFull)
-		buf := make([]byte, n)
-		k, _ := io.ReadFull(io.NewSectionReader(m.Raw, 0, n), buf)
-		// Line ends as SpamAssassin presents them: \n, so $ works at ends of lines.
-		// In place, and the bytes (never written again) are the string: one
-		// copy of the message, not three.
-		buf = dropCRs(buf[:k])
-		t.full = unsafe.String(unsafe.SliceData(buf), len(buf))
+		t.full, t.err = readFull(m)
 		t.fullLower = toLower(t.full)
 	}
 	return t
+}
+
+// readFull is the raw message (up to maxFull) as full rules and the raw evals read
+// it: with \n line ends as SpamAssassin presents them, so $ works at ends of lines.
+// The line ends are turned in place, and the bytes (never written again) are the
+// string: one copy of the message, not three. A read that fails is an error: rules
+// run on part of a message could pass what the rest would have refused.
+func readFull(m *filter.Message) (string, error) {
+	n := min(m.Size, maxFull)
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(io.NewSectionReader(m.Raw, 0, n), buf); err != nil {
+		return "", fmt.Errorf("rules: read the message (%d bytes): %w", n, err)
+	}
+	buf = dropCRs(buf)
+	return unsafe.String(unsafe.SliceData(buf), len(buf)), nil
 }
 
 // dropCRs turns each \r\n of b into \n, in place (strings.ReplaceAll's answer).

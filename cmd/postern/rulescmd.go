@@ -135,7 +135,10 @@ func rulesTest(paths []string, name, file string) int {
 		return fail("%v", err)
 	}
 	sp := spool.FromBytes(raw)
-	hits := set.EvalAll(&filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed, Env: &filter.Envelope{}})
+	hits, err := set.EvalAll(&filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed, Env: &filter.Envelope{}})
+	if err != nil {
+		return fail("%v", err)
+	}
 	fmt.Printf("rule %s\n", r)
 	for _, h := range hits {
 		if h.Rule.Name != name {
