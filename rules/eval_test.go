@@ -325,28 +325,26 @@ func TestRcvdDate(t *testing.T) {
 		"a  1 Jan 2000 1:2:3",
 		"a 1 Jan 2000 1:2:3 ",
 	} {
-		want, wantOK := "", false
-		if m := reRcvdDate.FindStringSubmatch(s); m != nil {
-			want, wantOK = m[1], true
-		}
-		if got, ok := rcvdDate(s); got != want || ok != wantOK {
-			t.Errorf("rcvdDate(%q) = %q, %v; want %q, %v", s, got, ok, want, wantOK)
-		}
+		agreeRcvdDate(t, s)
+	}
+}
+
+// agreeRcvdDate fails when rcvdDate and the expression it reads differ on s.
+func agreeRcvdDate(t *testing.T, s string) {
+	t.Helper()
+	want, wantOK := "", false
+	if m := reRcvdDate.FindStringSubmatch(s); m != nil {
+		want, wantOK = m[1], true
+	}
+	if got, ok := rcvdDate(s); got != want || ok != wantOK {
+		t.Errorf("rcvdDate(%q) = %q, %v; want %q, %v", s, got, ok, want, wantOK)
 	}
 }
 
 func FuzzRcvdDate(f *testing.F) {
 	f.Add("from a by b; Mon, 2 Jan 2006 15:04:05 -0700")
 	f.Add("x 12 Dec 2003 1:2:3 Z")
-	f.Fuzz(func(t *testing.T, s string) {
-		want, wantOK := "", false
-		if m := reRcvdDate.FindStringSubmatch(s); m != nil {
-			want, wantOK = m[1], true
-		}
-		if got, ok := rcvdDate(s); got != want || ok != wantOK {
-			t.Errorf("rcvdDate(%q) = %q, %v; want %q, %v", s, got, ok, want, wantOK)
-		}
-	})
+	f.Fuzz(agreeRcvdDate)
 }
 
 // BenchmarkReceivedDate: the date of a Received line found by hand (rcvdDate)

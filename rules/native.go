@@ -32,10 +32,6 @@ var nativeExact = map[string]func([]rune) bool{
 // the ';' either "Subject: " follows at once, or the rest of the line is not empty
 // and "Subject: " starts a later line.
 func subjectHasReceivedFor(r []rune) bool {
-	isAddr := func(c rune) bool {
-		c = unicode.ToLower(c)
-		return c != '\n' && c != '>' && c != ';' && !unicode.IsSpace(c)
-	}
 	for i := 0; i < len(r); i++ {
 		if r[i] != '\n' || !runesHavePrefix(r, i+1, "received:") {
 			continue
@@ -49,10 +45,7 @@ func subjectHasReceivedFor(r []rune) bool {
 					starts = []int{c0 + 1, c0} // <? is greedy; '<' is an address rune too
 				}
 				for _, cs := range starts {
-					ce := cs
-					for ce < len(r) && isAddr(r[ce]) {
-						ce++
-					}
+					ce := addressEnd(r, cs, ';')
 					semi := -1
 					switch {
 					case ce == cs:
@@ -108,10 +101,6 @@ type fieldPair struct {
 // match reports whether the header r (as ALL writes it) names an address in the
 // first field and again in a later second one.
 func (p fieldPair) match(r []rune) bool {
-	isAddr := func(c rune) bool {
-		c = unicode.ToLower(c)
-		return c != '\n' && c != '>' && (p.stop == 0 || c != p.stop) && !unicode.IsSpace(c)
-	}
 	for i := 0; i < len(r); i++ {
 		if r[i] != '\n' || !runesHavePrefix(r, i+1, p.first) {
 			continue
@@ -126,10 +115,7 @@ func (p fieldPair) match(r []rune) bool {
 			starts = []int{k + 1, b}
 		}
 		for _, cs := range starts {
-			ce := cs
-			for ce < len(r) && isAddr(r[ce]) {
-				ce++
-			}
+			ce := addressEnd(r, cs, p.stop)
 			nl := ce
 			if nl < len(r) && r[nl] == '>' {
 				nl++
@@ -157,6 +143,18 @@ func (p fieldPair) match(r []rune) bool {
 		}
 	}
 	return false
+}
+
+// addressEnd is where the run of address runes from i ends: the patterns'
+// [^\n\s>X]+ (X is stop; 0: none) as regexp2 reads it under (?i).
+func addressEnd(r []rune, i int, stop rune) int {
+	for ; i < len(r); i++ {
+		c := unicode.ToLower(r[i])
+		if c == '\n' || c == '>' || (stop != 0 && c == stop) || unicode.IsSpace(c) {
+			break
+		}
+	}
+	return i
 }
 
 // subjectHolds is "[^\n]{0,100}\1[^a-z0-9]" at v, with \1 addr.
