@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -845,5 +846,29 @@ func TestCheckUnreadableMessage(t *testing.T) {
 	}
 	if _, err := s.EvalAll(m); err == nil {
 		t.Error("EvalAll of an unreadable message: no error")
+	}
+}
+
+// TestLoadRestoresCollector: a load changes the collector's settings for its own
+// burst of garbage only; the daemon's (GOGC, GOMEMLIMIT, postern's default) are
+// back when it returns, and an operator's lower memory limit is never raised.
+func TestLoadRestoresCollector(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(77))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(3 << 30))
+	if _, problems := Load(DefaultPath); len(Errors(problems)) > 0 {
+		t.Fatal(problems)
+	}
+	if got := debug.SetGCPercent(77); got != 77 {
+		t.Errorf("GC percent after Load: %d, want 77", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 3<<30 {
+		t.Errorf("memory limit after Load: %d, want %d", got, 3<<30)
+	}
+	if got := loadMemoryLimit(); got <= loadHeadroom || got >= 3<<30 {
+		t.Errorf("limit while loading: %d, want what is held and %d", got, loadHeadroom)
+	}
+	debug.SetMemoryLimit(64 << 20)
+	if got := loadMemoryLimit(); got != 64<<20 {
+		t.Errorf("limit while loading under a lower GOMEMLIMIT: %d, want %d", got, 64<<20)
 	}
 }

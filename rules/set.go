@@ -11,6 +11,7 @@ import (
 	"regexp/syntax"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"sort"
 	"strconv"
@@ -80,14 +81,15 @@ func (s *Set) OperatorScore(name string) (float64, bool) {
 // Warning false are errors: a caller reloading keeps its old set.
 func Load(paths ...string) (*Set, []Problem) {
 	defer forgetParses()
-	defer func(old int) {
+	defer func(old int, oldLimit int64) {
 		debug.SetGCPercent(old)
+		debug.SetMemoryLimit(oldLimit)
 		// The garbage of loading is collected here, at start-up (or reload), not
 		// by the first collection under mail: left to it, the first messages
 		// after start waited on its marking and assists (cold p99 of the load
 		// test at 41 msg/s: 290 ms with this collection, 730-820 ms without).
 		runtime.GC()
-	}(debug.SetGCPercent(loadGCPercent))
+	}(debug.SetGCPercent(loadGCPercent), debug.SetMemoryLimit(loadMemoryLimit()))
 	p := newParser()
 	for _, path := range paths {
 		switch path {
@@ -111,6 +113,25 @@ func Load(paths ...string) (*Set, []Problem) {
 // set that only grows: at the default 100 the collector ran a dozen cycles over
 // that growing set and took a third of the load's CPU.
 const loadGCPercent = 400
+
+// loadHeadroom is how much memory a load may take past what the process held
+// when it began, before the collector runs whatever loadGCPercent says. At 400
+// alone, the start-up's garbage took the process to 230-250 MB of RSS, more
+// than the rules' automata ever hold after a day of mail (about 100 MB): the
+// set being built is some 35 MB, the heap was let grow to five times that.
+// With this soft limit the collector runs a few more cycles at start-up, each
+// over a small live heap (docs/benchmarks.md).
+const loadHeadroom = 128 << 20
+
+// loadMemoryLimit is the soft memory limit while a set loads: what the runtime
+// holds now (at a reload, the set in use too) and loadHeadroom, or the limit
+// already set (GOMEMLIMIT) if that is lower.
+func loadMemoryLimit() int64 {
+	held := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(held)
+	now := int64(held[0].Value.Uint64() - held[1].Value.Uint64())
+	return min(debug.SetMemoryLimit(-1), now+loadHeadroom)
+}
 
 // Errors returns only the errors among problems.
 func Errors(ps []Problem) []Problem {
