@@ -234,10 +234,9 @@ func dfaOf(re *syntax.Regexp) *dfa {
 		return nil
 	}
 	d := &dfa{prog: prog}
-	if !d.classes() {
+	if !d.classes() || !d.compact() {
 		return nil
 	}
-	d.compact()
 	d.width = d.nclass + 1
 	d.gen.Store(d.newGen())
 	return d
@@ -572,18 +571,23 @@ func (d *dfa) class(r rune) int {
 
 // dinst is an instruction of a DFA's program, compacted: syntax.Inst's rune slice
 // (24 bytes, and most instructions have none) becomes a place in the DFA's runes.
-// The rule set's programs were a fifth of a warm serve's heap.
+// The rule set's programs were a fifth of a warm serve's heap. 12 bytes: a rune
+// instruction's arg (syntax's fold flag, read once here) is where its runes
+// start, runes[arg : arg+nr].
 type dinst struct {
 	op       syntax.InstOp
-	fold     bool // InstRune of one rune: its other cases match too
+	fold     bool   // InstRune of one rune: its other cases match too
+	nr       uint16 // a rune instruction's runes
 	out, arg uint32
-	roff, nr uint32 // the runes: runes[roff : roff+nr]
 }
 
 // compact moves the program into insts and runes, and drops it.
-func (d *dfa) compact() {
+func (d *dfa) compact() bool {
 	n := 0
 	for i := range d.prog.Inst {
+		if len(d.prog.Inst[i].Rune) > math.MaxUint16 {
+			return false // (a class of more ranges than Unicode has)
+		}
 		n += len(d.prog.Inst[i].Rune)
 	}
 	d.insts, d.runes = make([]dinst, len(d.prog.Inst)), make([]rune, 0, n)
@@ -591,19 +595,20 @@ func (d *dfa) compact() {
 		in := &d.prog.Inst[i]
 		di := dinst{op: in.Op, out: in.Out, arg: in.Arg}
 		if in.Op == syntax.InstRune || in.Op == syntax.InstRune1 {
-			di.roff, di.nr = uint32(len(d.runes)), uint32(len(in.Rune))
-			d.runes = append(d.runes, in.Rune...)
 			di.fold = in.Op == syntax.InstRune && len(in.Rune) == 1 && syntax.Flags(in.Arg)&syntax.FoldCase != 0
+			di.arg, di.nr = uint32(len(d.runes)), uint16(len(in.Rune))
+			d.runes = append(d.runes, in.Rune...)
 		}
 		d.insts[i] = di
 	}
 	d.start, d.prog = uint32(d.prog.Start), nil
+	return true
 }
 
 // matchRune is syntax.Inst's MatchRune for an InstRune: one rune (and, folded,
 // its other cases) or sorted ranges.
 func (d *dfa) matchRune(in *dinst, r rune) bool {
-	rs := d.runes[in.roff : in.roff+in.nr]
+	rs := d.runes[in.arg : in.arg+uint32(in.nr)]
 	if len(rs) == 1 {
 		r0 := rs[0]
 		if r == r0 {
@@ -766,7 +771,7 @@ func (d *dfa) advance(next []uint32, seen *pcSet, set []uint32, r rune) []uint32
 		var ok bool
 		switch in.op {
 		case syntax.InstRune1:
-			ok = r == d.runes[in.roff]
+			ok = r == d.runes[in.arg]
 		case syntax.InstRuneAny:
 			ok = true
 		case syntax.InstRuneAnyNotNL:

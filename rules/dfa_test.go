@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/corpus"
@@ -502,5 +503,13 @@ func TestDFAMergesAlikeIntervals(t *testing.T) {
 		if got, ok := d.match(text); !ok || got != rx.MatchString(text) {
 			t.Errorf("%q: DFA %v (ok %v), regexp %v", text, got, ok, rx.MatchString(text))
 		}
+	}
+}
+
+// TestDinstSize: the programs are held for the life of the set, over half a
+// million instructions with the stock rules; a field added to dinst costs MBs.
+func TestDinstSize(t *testing.T) {
+	if n := unsafe.Sizeof(dinst{}); n != 12 {
+		t.Errorf("dinst is %d bytes, want 12", n)
 	}
 }
