@@ -48,7 +48,7 @@ type dfa struct {
 	width   int // table columns: the classes, then "matches at the end of text"
 
 	mu     sync.Mutex // held to compute states; searches only read
-	seen   pcSet      // scratch, under mu
+	seen   *pcSet     // scratch, lent while mu is held (takeSeen)
 	stack  []uint32   // scratch, under mu
 	gen    atomic.Pointer[dfaGen]
 	resets int // generations started afresh (for tests)
@@ -238,7 +238,9 @@ func dfaOf(re *syntax.Regexp) *dfa {
 		return nil
 	}
 	d.width = d.nclass + 1
+	d.takeSeen()
 	d.gen.Store(d.newGen())
+	d.putSeen()
 	return d
 }
 
@@ -638,6 +640,19 @@ func (d *dfa) matchRune(in *dinst, r rune) bool {
 	return false
 }
 
+// seenSets lends the DFAs their scratch pcSets: a DFA needs one only while it
+// computes states, and the rule set's two thousand DFAs each kept one of 4 bytes
+// an instruction (2.5 MB with the stock rules). A set is safe to pass from one
+// DFA to another: its stamp only grows, so marks left by one are never current
+// for the next.
+var seenSets = sync.Pool{New: func() any { return new(pcSet) }}
+
+// takeSeen lends d a scratch set until putSeen; callers hold mu (or have the
+// DFA to themselves, while it is built).
+func (d *dfa) takeSeen() { d.seen = seenSets.Get().(*pcSet) }
+
+func (d *dfa) putSeen() { seenSets.Put(d.seen); d.seen = nil }
+
 // pcSet marks the instructions a closure has visited; reset is O(1) (a new stamp).
 type pcSet struct {
 	stamp []uint32
@@ -792,6 +807,8 @@ func (d *dfa) advance(next []uint32, seen *pcSet, set []uint32, r rune) []uint32
 func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int32) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.takeSeen()
+	defer d.putSeen()
 	cur := d.gen.Load()
 	tab := *cur.table.Load()
 	if g == cur {
@@ -959,7 +976,9 @@ func (x *search) acc() *accel {
 		return noAccel
 	}
 	x.d.mu.Lock()
+	x.d.takeSeen()
 	a := x.d.accelFor(g)
+	x.d.putSeen()
 	x.d.mu.Unlock()
 	g.acc.CompareAndSwap(nil, a)
 	return a
@@ -1067,7 +1086,9 @@ func (d *dfa) deadRow() int32 { return int32(d.width) }
 // sharing its program and rune classes (both read only).
 func anchoredOf(u *dfa) *dfa {
 	d := &dfa{insts: u.insts, runes: u.runes, start: u.start, anchored: true, bounds: u.bounds, ivClass: u.ivClass, nclass: u.nclass, rep: u.rep, ascii: u.ascii, width: u.width}
+	d.takeSeen()
 	d.gen.Store(d.newGen())
+	d.putSeen()
 	return d
 }
 
