@@ -139,11 +139,15 @@ func (p *dfaPool) grab(n int64) bool {
 // Row 0 is unused, so that entry 0 can mean "not computed yet"; -1 means "matched".
 type dfaGen struct {
 	states []dstate // by row (offset / width); states[0] is unused
-	// index finds a state by its instructions and kind: the key is the bytes of
-	// the state's own pcs (see state), not a copy of them.
-	index map[string]int32
-	table atomic.Pointer[[]atomic.Int32]
-	start int32 // the start state's row, or -1 when the empty string matches
+	// chunks hold the states' instructions, each state's followed by its
+	// kind, in slices that are appended to within their capacity only, so
+	// never move: index's keys are views of them (see state). One slice per
+	// state, with its header in dstate, came to a seventh of a warm filter's
+	// heap, and made the states something the collector must scan.
+	chunks [][]uint32
+	index  map[string]int32
+	table  atomic.Pointer[[]atomic.Int32]
+	start  int32 // the start state's row, or -1 when the empty string matches
 	// starts are an anchored DFA's start states by the kind of rune before the
 	// search (for \b and ^); its row deadRow is the state with nothing left to
 	// match.
@@ -196,9 +200,36 @@ const (
 
 var beforeRune = [...]rune{beforeText: -1, beforeNewline: '\n', beforeWord: 'a', beforeOther: ' '}
 
+// dstate is a state: its instructions (rune, match and pending empty-width
+// ones) are chunks[chunk][off:off+n] of its generation.
 type dstate struct {
-	pcs    []uint32 // instructions: rune, match and pending empty-width ones
-	before uint8
+	chunk, off, n uint32
+	before        uint8
+}
+
+// pcsOf is a state's instructions.
+func (g *dfaGen) pcsOf(s *dstate) []uint32 {
+	return g.chunks[s.chunk][s.off : s.off+s.n : s.off+s.n]
+}
+
+// dfaChunkMax is the most instructions a chunk is made for (more when one
+// state needs it): chunks start small, as most DFAs have a few states.
+const dfaChunkMax = 16 << 10
+
+// keep copies pcs into the generation's chunks and returns where they are.
+func (g *dfaGen) keep(pcs []uint32) (chunk, off uint32) {
+	last := len(g.chunks) - 1
+	if last < 0 || cap(g.chunks[last])-len(g.chunks[last]) < len(pcs) {
+		size := 64
+		if last >= 0 {
+			size = min(2*cap(g.chunks[last]), dfaChunkMax)
+		}
+		g.chunks = append(g.chunks, make([]uint32, 0, max(size, len(pcs))))
+		last++
+	}
+	c := g.chunks[last]
+	g.chunks[last] = append(c, pcs...)
+	return uint32(last), uint32(len(c))
 }
 
 const (
@@ -728,17 +759,18 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 		}
 	}
 	// The key is the instructions with the kind after them, as bytes: for the
-	// lookup a view of pcs (not kept), for a new state a view of its own copy,
-	// which nothing writes to again. One copy, where a key of its own and the
-	// closure's spare capacity came to a tenth of the rule set's heap.
+	// lookup a view of pcs (not kept), for a new state a view of its copy in
+	// the chunks, which nothing writes to again. One copy, where a key of its
+	// own and the closure's spare capacity came to a tenth of the rule set's
+	// heap.
 	pcs = append(pcs, uint32(before))
 	if row, ok := g.index[pcsKey(pcs)]; ok {
 		return row
 	}
-	own := slices.Clone(pcs)
+	chunk, off := g.keep(pcs)
 	row := int32(len(g.states) * d.width)
-	g.states = append(g.states, dstate{pcs: own[:len(own)-1], before: before})
-	g.index[pcsKey(own)] = row
+	g.states = append(g.states, dstate{chunk: chunk, off: off, n: uint32(len(pcs) - 1), before: before})
+	g.index[pcsKey(g.chunks[chunk][off:int(off)+len(pcs)])] = row
 	if tab := *g.table.Load(); len(tab) < int(row)+d.width {
 		// Readers keep the table they loaded; they find the new one in step.
 		// Growing by half (the spare rows of a table that stops growing are heap
@@ -758,12 +790,8 @@ func pcsKey(pcs []uint32) string {
 	return unsafe.String((*byte)(unsafe.Pointer(unsafe.SliceData(pcs))), 4*len(pcs))
 }
 
-// resolve follows a state's pending assertions with the context between its rune
+// resolvePCs follows a state's pending assertions with the context between its rune
 // before and r (-1: end of text); it reports whether that reaches a match.
-func (d *dfa) resolve(s *dstate, r rune) ([]uint32, bool) {
-	return d.resolvePCs(s.pcs, s.before, r)
-}
-
 func (d *dfa) resolvePCs(pcs []uint32, before uint8, r rune) ([]uint32, bool) {
 	ctx := syntax.EmptyOpContext(beforeRune[before], r)
 	seen := d.seen.reset(len(d.insts))
@@ -818,7 +846,7 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 	}
 	s := &g.states[int(row)/d.width]
 	if cls == d.nclass { // end of text
-		_, matched := d.resolve(s, -1)
+		_, matched := d.resolvePCs(g.pcsOf(s), s.before, -1)
 		if !d.anchored && !matched {
 			matched = d.startStepFor(s.before, cls).matched
 		}
@@ -832,8 +860,8 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 		return v, cur, tab
 	}
 	r := d.rep[cls]
-	v := d.next(cur, s, r, cls)
-	if cur != d.gen.Load() { // started afresh: the old rows mean nothing now
+	v := d.next(cur, g.pcsOf(s), s.before, r, cls) // (s may be of an older generation than cur)
+	if cur != d.gen.Load() {                       // started afresh: the old rows mean nothing now
 		cur = d.gen.Load()
 		return v, cur, *cur.table.Load()
 	}
@@ -844,16 +872,17 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 	return v, cur, tab
 }
 
-// next is the state after s reads r, created in g (or in a new generation if g is
-// over budget); -1 when a match ends before r.
-func (d *dfa) next(g *dfaGen, s *dstate, r rune, cls int) int32 {
-	set, matched := d.resolve(s, r)
+// next is the state after the state of pcs and kind (its rune before) reads r,
+// created in g (or in a new generation if g is over budget); -1 when a match
+// ends before r.
+func (d *dfa) next(g *dfaGen, pcs []uint32, kind uint8, r rune, cls int) int32 {
+	set, matched := d.resolvePCs(pcs, kind, r)
 	if matched {
 		return -1
 	}
 	var st *startStep
 	if !d.anchored {
-		if st = d.startStepFor(s.before, cls); st.matched {
+		if st = d.startStepFor(kind, cls); st.matched {
 			return -1
 		}
 	}
