@@ -17,10 +17,57 @@ import "unicode"
 // regexp2 reads (?i): a text's rune is lower-cased (unicode.ToLower) before it is
 // compared with the pattern's, and \s is unicode.IsSpace.
 var nativeExact = map[string]func([]rune) bool{
-	`(?ism)\nReceived:[^\n]{0,200} for <?([^\n\s>;]+)>?;(?:(?>[^\n]+)\n+)*Subject: [^\n]{0,100}\1[^a-z0-9]`:       subjectHasReceivedFor,
-	`(?ism)\nTo: (?:(?>[^\n<]{0,80})<)?([^\n\s>,]+)>?\n+(?:(?>[^\n]{1,200})\n+)*Subject: [^\n]{0,100}\1[^a-z0-9]`: fieldPair{"to: ", "subject: ", ',', 200, subjectHolds}.match,
-	`(?ism)\nFrom: (?:(?>[^\n<]{0,80})<)?([^\n\s>]+)>?\n+(?:(?>[^\n]{1,100})\n+)*To: (?:[^\n]{0,80}<)?\1[>,\s\n]`: fieldPair{"from: ", "to: ", 0, 100, addressedTo}.match,
-	`(?ism)\nTo: (?:(?>[^\n<]{0,80})<)?([^\n\s>]+)>?\n+(?:(?>[^\n]{1,100})\n+)*From: (?:[^\n]{0,80}<)?\1[>,\s\n]`: fieldPair{"to: ", "from: ", 0, 100, addressedTo}.match,
+	`(?ism)\nReceived:[^\n]{0,200} for <?([^\n\s>;]+)>?;(?:(?>[^\n]+)\n+)*Subject: [^\n]{0,100}\1[^a-z0-9]`:                 subjectHasReceivedFor,
+	`(?ism)\nTo: (?:(?>[^\n<]{0,80})<)?([^\n\s>,]+)>?\n+(?:(?>[^\n]{1,200})\n+)*Subject: [^\n]{0,100}\1[^a-z0-9]`:           fieldPair{"to: ", "subject: ", ',', 200, subjectHolds}.match,
+	`(?ism)\nFrom: (?:(?>[^\n<]{0,80})<)?([^\n\s>]+)>?\n+(?:(?>[^\n]{1,100})\n+)*To: (?:[^\n]{0,80}<)?\1[>,\s\n]`:           fieldPair{"from: ", "to: ", 0, 100, addressedTo}.match,
+	`(?ism)\nTo: (?:(?>[^\n<]{0,80})<)?([^\n\s>]+)>?\n+(?:(?>[^\n]{1,100})\n+)*From: (?:[^\n]{0,80}<)?\1[>,\s\n]`:           fieldPair{"to: ", "from: ", 0, 100, addressedTo}.match,
+	`(?msi)^Message-Id: <....([0-9a-f]{8})\$([0-9a-f]{8})\$[0-9a-f]{8}@.{100,400}boundary="----=_NextPart_000_...._\1\.\2"`: outlookRatwareID,
+}
+
+// outlookRatwareID is KB_RATWARE_OUTLOOK_MID:
+//
+//	^Message-Id: <....([0-9a-f]{8})\$([0-9a-f]{8})\$[0-9a-f]{8}@.{100,400}boundary="----=_NextPart_000_...._\1\.\2"
+//
+// A Message-Id of Outlook's shape whose two hex fields come back, 100 to 400
+// runes later (any runes: (?s)), in the MIME boundary. Every part but the
+// distance is of fixed length, so it is a check at each line start that names
+// the field and at each of the 301 places the boundary may start: regexp2
+// backtracked through the distances from every place it found the field.
+func outlookRatwareID(r []rune) bool {
+	const field, boundary = "message-id: <", `boundary="----=_nextpart_000_`
+	for i := 0; i < len(r); i++ {
+		if i > 0 && r[i-1] != '\n' || !runesHavePrefix(r, i, field) {
+			continue
+		}
+		p := i + len(field) + 4 // after "...."
+		if len(r)-p < 27 || !hexRunes(r[p:p+8]) || r[p+8] != '$' || !hexRunes(r[p+9:p+17]) ||
+			r[p+17] != '$' || !hexRunes(r[p+18:p+26]) || r[p+26] != '@' {
+			continue
+		}
+		one, two, from := r[p:p+8], r[p+9:p+17], p+27
+		for b := from + 100; b <= from+400; b++ {
+			x := b + len(boundary) // then "...._", one, '.', two, '"'
+			if x+23 > len(r) {
+				break
+			}
+			if runesHavePrefix(r, b, boundary) && r[x+4] == '_' && equalFold(r[x+5:x+13], one) &&
+				r[x+13] == '.' && equalFold(r[x+14:x+22], two) && r[x+22] == '"' {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hexRunes reports whether every rune is [0-9a-f] as regexp2 reads it under (?i).
+func hexRunes(r []rune) bool {
+	for _, c := range r {
+		c = unicode.ToLower(c)
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // subjectHasReceivedFor is __SUBJ_HAS_TO_2:

@@ -93,6 +93,32 @@ func TestNativeMatchers(t *testing.T) {
 	}
 }
 
+func TestOutlookRatwareID(t *testing.T) {
+	res := nativeRegexps(t)
+	id := func(one, two string) string { return "Message-Id: <ABCD" + one + "$" + two + "$0123abcd@host>\n" }
+	// Between '@' and the boundary: "host>\n" and the x's.
+	boundary := func(one, two string) string { return `boundary="----=_NextPart_000_0001_` + one + "." + two + `"` }
+	for _, c := range []struct {
+		text string
+		want bool
+	}{
+		{id("0123abcd", "89ABCDEF") + strings.Repeat("x", 100) + boundary("0123ABCD", "89abcdef") + "\n", true},
+		{"X: 1\n" + id("0123abcd", "89abcdef") + strings.Repeat("x\n", 150) + boundary("0123abcd", "89abcdef"), true}, // (?s): any runes between
+		{id("0123abcd", "89abcdef") + strings.Repeat("x", 394) + boundary("0123abcd", "89abcdef"), true},
+		{id("0123abcd", "89abcdef") + strings.Repeat("x", 395) + boundary("0123abcd", "89abcdef"), false}, // 401 runes between
+		{id("0123abcd", "89abcdef") + strings.Repeat("x", 93) + boundary("0123abcd", "89abcdef"), false},  // 99
+		{id("0123abcd", "89abcdef") + strings.Repeat("x", 94) + boundary("0123abcd", "89abcdef"), true},   // 100
+		{id("0123abcd", "89abcdef") + strings.Repeat("x", 100) + boundary("0123abce", "89abcdef"), false}, // another id
+		{id("0123abcg", "89abcdef") + strings.Repeat("x", 100) + boundary("0123abcg", "89abcdef"), false}, // not hex
+		{"X-" + id("0123abcd", "89abcdef") + strings.Repeat("x", 100) + boundary("0123abcd", "89abcdef"), false},
+	} {
+		if got := outlookRatwareID([]rune(c.text)); got != c.want {
+			t.Errorf("outlookRatwareID(%q) = %v", c.text, got)
+		}
+		agree(t, res, c.text)
+	}
+}
+
 // Every corpus message's header, as ALL rules read it: the native matchers answer
 // what regexp2 answers.
 func TestNativeAgrees(t *testing.T) {
@@ -127,6 +153,7 @@ func FuzzNative(f *testing.F) {
 	f.Add("\nto: <<a>\n\nsubject: <a>\u212a\n")
 	f.Add("\nReceived: for <a>>;;\nSubject: a\u00a0\n")
 	f.Add("\nFrom: x <a,b>\n\nTo: y<z<A,B\u2028\n")
+	f.Add("Message-Id: <ABCD0123abcd$89ABCDEF$0123abcd@h>" + strings.Repeat("x", 100) + `boundary="----=_NextPart_000_0001_0123ABCD.89abcdef"`)
 	res := nativeRegexps(f)
 	f.Fuzz(func(t *testing.T, s string) {
 		agree(t, res, s)
@@ -137,7 +164,7 @@ func FuzzNative(f *testing.F) {
 // ruleRegex writes them would quietly send them back to regexp2.
 func TestNativeStockRules(t *testing.T) {
 	s := stockRules(t, false)
-	for _, name := range []string{"__SUBJ_HAS_TO_1", "__SUBJ_HAS_TO_2", "__TO_EQ_FROM_1", "__TO_EQ_FROM_2"} {
+	for _, name := range []string{"__SUBJ_HAS_TO_1", "__SUBJ_HAS_TO_2", "__TO_EQ_FROM_1", "__TO_EQ_FROM_2", "KB_RATWARE_OUTLOOK_MID"} {
 		if r := s.byName[name]; r == nil || r.native == nil {
 			t.Errorf("%s: no native matcher", name)
 		}
