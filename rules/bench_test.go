@@ -134,7 +134,7 @@ func stockRules(tb testing.TB, plain bool) *Set {
 	if plain {
 		for _, r := range s.all {
 			r.lits, r.litIDs, r.lower, r.dfa, r.pre, r.starts, r.plain = nil, nil, false, nil, nil, nil, ""
-			r.fixed, r.countRest, r.literal, r.native = 0, nil, "", nil
+			r.fixed, r.countRest, r.literal, r.native, r.nativeText = 0, nil, "", nil, nil
 		}
 	}
 	return s

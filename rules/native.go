@@ -1,6 +1,10 @@
 package rules
 
-import "unicode"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Native matchers for SpamAssassin rules whose patterns only a backtracking engine
 // runs, and that cost the most there. __SUBJ_HAS_TO_1 and __SUBJ_HAS_TO_2 ask
@@ -264,4 +268,33 @@ func equalFold(a, b []rune) bool {
 		}
 	}
 	return true
+}
+
+// nativeText are matchers for rules the DFAs run but pay for at every byte: a
+// counted class that every rune of a line enters, so the search never skips.
+// Each is chosen by the exact text of the rule's Go regex (Rule.source), and held
+// to Go's regexp by TestNativeTextAgrees and FuzzNativeText.
+var nativeText = map[string]func(string) bool{
+	`(?m)(?m)^[^\r\n]{998}`: longLine998,
+}
+
+// longLine998 is __LONGLINE, (?m)^[^\r\n]{998}: a line (from the text's start or
+// a '\n') of 998 runes or more before its first '\r' or '\n', as Go's regexp
+// counts runes (an invalid byte is one). The DFA read every byte of the full
+// text; this reads the lines long enough in bytes.
+func longLine998(s string) bool {
+	for start := 0; ; {
+		line := s[start:]
+		if end := strings.IndexAny(line, "\r\n"); end >= 0 {
+			line = line[:end]
+		}
+		if len(line) >= 998 && utf8.RuneCountInString(line) >= 998 {
+			return true
+		}
+		nl := strings.IndexByte(s[start+len(line):], '\n')
+		if nl < 0 {
+			return false
+		}
+		start += len(line) + nl + 1
+	}
 }

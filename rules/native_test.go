@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"io/fs"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -169,4 +171,88 @@ func TestNativeStockRules(t *testing.T) {
 			t.Errorf("%s: no native matcher", name)
 		}
 	}
+	for _, name := range []string{"__LONGLINE"} {
+		if r := s.byName[name]; r == nil || r.nativeText == nil {
+			t.Errorf("%s: no native text matcher", name)
+		}
+	}
+}
+
+// nativeTextRegexps is each text matcher's Go regex.
+var nativeTextRegexps = sync.OnceValue(func() map[string]*regexp.Regexp {
+	res := map[string]*regexp.Regexp{}
+	for src := range nativeText {
+		res[src] = regexp.MustCompile(src)
+	}
+	return res
+})
+
+// agreeText fails when a text matcher and its Go regex answer differently.
+func agreeText(t *testing.T, text string) {
+	t.Helper()
+	for src, fn := range nativeText {
+		if want, got := nativeTextRegexps()[src].MatchString(text), fn(text); got != want {
+			t.Errorf("%.40q… on %.80q (%d bytes): native %v, regexp %v", src, text, len(text), got, want)
+		}
+	}
+}
+
+func TestLongLine998(t *testing.T) {
+	x := func(n int) string { return strings.Repeat("x", n) }
+	for _, c := range []struct {
+		text string
+		want bool
+	}{
+		{x(998), true},
+		{x(997), false},
+		{"a\n" + x(998) + "\nb", true},
+		{"a\n" + x(997) + "\r" + x(10) + "\n", false}, // '\r' ends the run
+		{"a\r" + x(998), false},                       // ^ is after '\n' only
+		{"a\r\n" + x(998), true},
+		{strings.Repeat("é", 997), false}, // runes, not bytes
+		{strings.Repeat("é", 998), true},
+		{strings.Repeat("\xff", 998), true}, // an invalid byte is a rune
+		{x(500) + "\n" + x(500), false},
+		{"", false},
+	} {
+		if got := longLine998(c.text); got != c.want {
+			t.Errorf("longLine998(%.20q… %d bytes) = %v", c.text, len(c.text), got)
+		}
+		agreeText(t, c.text)
+	}
+}
+
+// Every corpus message's full text, as full rules read it: the text matchers
+// answer what Go's regexp answers.
+func TestNativeTextAgrees(t *testing.T) {
+	n, long := 0, 0
+	filepath.WalkDir(corpus.Dir(), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || (testing.Short() && n >= 500) {
+			return nil
+		}
+		raw, err := readCorpus(p)
+		if err == nil {
+			n++
+			agreeText(t, strings.ReplaceAll(string(raw), "\r\n", "\n"))
+			agreeText(t, string(raw))
+			if longLine998(string(raw)) {
+				long++
+			}
+		}
+		return nil
+	})
+	if n < 100 {
+		t.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
+	}
+	t.Logf("%d messages, %d with a long line", n, long)
+}
+
+func FuzzNativeText(f *testing.F) {
+	f.Add(strings.Repeat("x", 998))
+	f.Add("a\r\n" + strings.Repeat("é", 998) + "\r")
+	f.Fuzz(func(t *testing.T, s string) {
+		agreeText(t, s)
+		// Long lines from short inputs: the fuzzer seldom writes 998 bytes.
+		agreeText(t, strings.Repeat(s, 998/max(1, len(s))+1))
+	})
 }

@@ -68,6 +68,8 @@ type Rule struct {
 	Mod      string            // header rules: "", "raw", "addr", "name", "name:raw"
 	exactAll *regexp2.Regexp   // the rule as written, when RE2 cannot run it
 	native   func([]rune) bool // answers what exactAll would, for the few rules it knows (nativeExact)
+	// nativeText answers what the rule's Go regex would, for the few it knows (nativeText).
+	nativeText func(string) bool
 
 	Name     string
 	File     string

@@ -261,6 +261,8 @@ func (p *parser) compile() (*Set, []Problem) {
 		}
 		if r.exactAll != nil {
 			r.native = nativeExact[r.exactAll.String()]
+		} else if r.dfa != nil {
+			r.nativeText = nativeText[r.source(r.lower)]
 		}
 	}
 	// Every meta's program in one slice, in the order they run: the walk over
@@ -1237,6 +1239,9 @@ func (r *Rule) matches(t *target, s string) bool {
 	}
 	if r.native != nil {
 		return r.native(t.runesOf(s))
+	}
+	if r.nativeText != nil {
+		return r.nativeText(s)
 	}
 	if r.exactAll != nil && r.exactOnly.Load() {
 		// Before the prefilter too: it matches wherever the relaxed form does,
