@@ -626,8 +626,14 @@ func (s *Set) eval(m *filter.Message, p *plan, locate bool) ([]Hit, error) {
 		clear(sc.vals)
 		clear(sc.headers)
 	}
-	defer s.scratch.Put(sc)
+	defer func() {
+		if cap(t.runeSlab) <= maxRuneSlab {
+			sc.runes = t.runeSlab[:0]
+		}
+		s.scratch.Put(sc)
+	}()
 	t.headers = sc.headers
+	t.runeSlab = sc.runes
 	in := &metaInput{state: sc.state, vals: sc.vals, rules: s.all}
 	state, vals := in.state, in.vals
 	var hits []Hit
@@ -673,6 +679,9 @@ type evalScratch struct {
 	// entries, grown afresh for each message, was a twentieth of the check's
 	// garbage. Nothing keeps the target's maps after eval.
 	headers map[headerKey]headerText
+	// runes is the target's rune slab (runesOf): nothing keeps the texts'
+	// runes after eval either (regexp2 only reads them during a match).
+	runes []rune
 }
 
 // maxHits reads tflags multiple (the rule counts its matches: meta rules see the
@@ -1429,10 +1438,24 @@ func (t *target) runesOf(s string) []rune {
 	if t.runes == nil {
 		t.runes = map[string][]rune{}
 	}
-	r := []rune(s)
+	n := utf8.RuneCountInString(s)
+	if cap(t.runeSlab)-len(t.runeSlab) < n {
+		// A new slab; the texts already converted keep the old one.
+		t.runeSlab = make([]rune, 0, max(n, 2*cap(t.runeSlab), 4096))
+	}
+	start := len(t.runeSlab)
+	for _, c := range s { // (as []rune(s): an invalid byte is U+FFFD)
+		t.runeSlab = append(t.runeSlab, c)
+	}
+	r := t.runeSlab[start:len(t.runeSlab):len(t.runeSlab)]
 	t.runes[s] = r
 	return r
 }
+
+// maxRuneSlab is the largest rune slab an evalScratch keeps for the next
+// message (runes): a message with megabytes of text to convert does not leave
+// its slab to every later one.
+const maxRuneSlab = 1 << 18
 
 // first is the DFA asked first: the prefilter when there is one.
 func (r *Rule) first() *dfa {
@@ -1510,9 +1533,12 @@ func (r *Rule) evalHeader(t *target) (string, string, bool) {
 // kinds read (docs/rules.md).
 type target struct {
 	evalCache
-	err          error             // the message could not be read whole (readFull)
-	runes        map[string][]rune // texts converted for backtracking rules
-	renderedHTML map[int]string    // text/html parts rendered, by index in Parts
+	err   error             // the message could not be read whole (readFull)
+	runes map[string][]rune // texts converted for backtracking rules
+	// runeSlab holds the runes of runes' texts, reused from message to message
+	// (evalScratch): a tenth of the check's garbage was these conversions.
+	runeSlab     []rune
+	renderedHTML map[int]string // text/html parts rendered, by index in Parts
 	set          *Set
 	msg          *filter.Message
 	header       message.Header
