@@ -141,9 +141,10 @@ type dfaGen struct {
 	states []dstate // by row (offset / width); states[0] is unused
 	// chunks hold the states' instructions, each state's followed by its
 	// kind, in slices that are appended to within their capacity only, so
-	// never move: index's keys are views of them (see state). One slice per
-	// state, with its header in dstate, came to a seventh of a warm filter's
-	// heap, and made the states something the collector must scan.
+	// never move: index's keys are views of them (see state). With a slice per
+	// state (its header in dstate) every state was memory the collector scans
+	// at each cycle, tens of thousands of them in a warm filter; in chunks they
+	// hold no pointer.
 	chunks [][]uint32
 	index  map[string]int32
 	table  atomic.Pointer[[]atomic.Int32]
