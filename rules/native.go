@@ -26,6 +26,51 @@ var nativeExact = map[string]func([]rune) bool{
 	`(?ism)\nFrom: (?:(?>[^\n<]{0,80})<)?([^\n\s>]+)>?\n+(?:(?>[^\n]{1,100})\n+)*To: (?:[^\n]{0,80}<)?\1[>,\s\n]`:           fieldPair{"from: ", "to: ", 0, 100, addressedTo}.match,
 	`(?ism)\nTo: (?:(?>[^\n<]{0,80})<)?([^\n\s>]+)>?\n+(?:(?>[^\n]{1,100})\n+)*From: (?:[^\n]{0,80}<)?\1[>,\s\n]`:           fieldPair{"to: ", "from: ", 0, 100, addressedTo}.match,
 	`(?msi)^Message-Id: <....([0-9a-f]{8})\$([0-9a-f]{8})\$[0-9a-f]{8}@.{100,400}boundary="----=_NextPart_000_...._\1\.\2"`: outlookRatwareID,
+	`(?i)(?:://|@)(?:\w+\.)*(\w{7,}\.)\1`: longRepeatedLabel,
+}
+
+// longRepeatedLabel is __URI_LONG_REPEAT:
+//
+//	(?:://|@)(?:\w+\.)*(\w{7,}\.)\1
+//
+// After a "://" or an "@", a run of labels (word runes, each ended by a '.'), one
+// of at least 7 runes repeated at once (example.example.com). Each label of the
+// run ends at its '.', so the group is a whole label and its dot, and \1 the same
+// runes and a dot right after it. regexp2 ran it on every URI of a message.
+func longRepeatedLabel(r []rune) bool {
+	for p := 0; p < len(r); p++ {
+		x := p + 1 // after '@'
+		if r[p] != '@' {
+			if !runesHavePrefix(r, p, "://") {
+				continue
+			}
+			x = p + 3
+		}
+		for x < len(r) {
+			y := x
+			for y < len(r) && isWordRegexp2(r[y]) {
+				y++
+			}
+			if y == x || y >= len(r) || r[y] != '.' {
+				break
+			}
+			n := y - x // the label r[x:y], then '.'
+			if n >= 7 && y+1+n < len(r) && equalFold(r[y+1:y+1+n], r[x:y]) && r[y+1+n] == '.' {
+				return true
+			}
+			x = y + 1
+		}
+	}
+	return false
+}
+
+// isWordRegexp2 is \w as regexp2 reads it under (?i): a letter, a non-spacing
+// mark, a decimal digit, a connector (_) or a zero-width (non-)joiner, of the
+// rune lower-cased (syntax.IsWordChar there).
+func isWordRegexp2(c rune) bool {
+	c = unicode.ToLower(c)
+	return unicode.IsLetter(c) || unicode.Is(unicode.Mn, c) || unicode.Is(unicode.Nd, c) || unicode.Is(unicode.Pc, c) ||
+		c == '\u200C' || c == '\u200D'
 }
 
 // outlookRatwareID is KB_RATWARE_OUTLOOK_MID:

@@ -121,8 +121,37 @@ func TestOutlookRatwareID(t *testing.T) {
 	}
 }
 
-// Every corpus message's header, as ALL rules read it: the native matchers answer
-// what regexp2 answers.
+func TestLongRepeatedLabel(t *testing.T) {
+	res := nativeRegexps(t)
+	for _, c := range []struct {
+		text string
+		want bool
+	}{
+		{"http://example.example.com/", true},
+		{"http://www.EXAMPLE.example.com/", true},
+		{"mailto:bob@longname.longname.org", true},
+		{"http://sixsix.sixsix.com/", false},       // labels of 6
+		{"http://example.examples.com/", false},    // not a dot after the repeat
+		{"http://example.example/", false},         // the repeat needs its dot
+		{"http://example.x.example.com/", false},   // not at once
+		{"http://a-b.example.example.com/", false}, // '-' is not a word rune: the run stops
+		{"http://a_b.example.example.com/", true},  // '_' is
+		{"http://exämple.exÄmple.com/", true},      // letters, folded
+		{"https://x.com/?u=http://example.example.net", true},
+		{"http://example.example.com", true},
+		{"example.example.com", false},                  // no "://" or "@"
+		{"http://a\u200db.example.example.com/", true},  // a zero-width joiner is a word rune to regexp2
+		{"http://a\u00adb.example.example.com/", false}, // a soft hyphen is not
+	} {
+		if got := longRepeatedLabel([]rune(c.text)); got != c.want {
+			t.Errorf("longRepeatedLabel(%q) = %v", c.text, got)
+		}
+		agree(t, res, c.text)
+	}
+}
+
+// Every corpus message's header, as ALL rules read it, and its URIs: the native
+// matchers answer what regexp2 answers.
 func TestNativeAgrees(t *testing.T) {
 	var texts []string
 	filepath.WalkDir(corpus.Dir(), func(p string, d fs.DirEntry, err error) error {
@@ -134,9 +163,10 @@ func TestNativeAgrees(t *testing.T) {
 			return nil
 		}
 		if m, err := scan.Parse(bytes.NewReader(raw)); err == nil {
-			tg := newTarget(&filter.Message{Parsed: m}, nil, scanSizes{})
+			tg := newTarget(&filter.Message{Parsed: m}, map[Kind]bool{URI: true}, scanSizes{})
 			all, _ := tg.headerValue("ALL", "")
 			texts = append(texts, all)
+			texts = append(texts, tg.uris...)
 		}
 		return nil
 	})
@@ -155,6 +185,7 @@ func FuzzNative(f *testing.F) {
 	f.Add("\nto: <<a>\n\nsubject: <a>\u212a\n")
 	f.Add("\nReceived: for <a>>;;\nSubject: a\u00a0\n")
 	f.Add("\nFrom: x <a,b>\n\nTo: y<z<A,B\u2028\n")
+	f.Add("http://www.EXAMPLE.example.com/?u=a@ämple12.Ämple12.x")
 	f.Add("Message-Id: <ABCD0123abcd$89ABCDEF$0123abcd@h>" + strings.Repeat("x", 100) + `boundary="----=_NextPart_000_0001_0123ABCD.89abcdef"`)
 	res := nativeRegexps(f)
 	f.Fuzz(func(t *testing.T, s string) {
@@ -166,7 +197,7 @@ func FuzzNative(f *testing.F) {
 // ruleRegex writes them would quietly send them back to regexp2.
 func TestNativeStockRules(t *testing.T) {
 	s := stockRules(t, false)
-	for _, name := range []string{"__SUBJ_HAS_TO_1", "__SUBJ_HAS_TO_2", "__TO_EQ_FROM_1", "__TO_EQ_FROM_2", "KB_RATWARE_OUTLOOK_MID"} {
+	for _, name := range []string{"__SUBJ_HAS_TO_1", "__SUBJ_HAS_TO_2", "__TO_EQ_FROM_1", "__TO_EQ_FROM_2", "KB_RATWARE_OUTLOOK_MID", "__URI_LONG_REPEAT"} {
 		if r := s.byName[name]; r == nil || r.native == nil {
 			t.Errorf("%s: no native matcher", name)
 		}
