@@ -27,6 +27,67 @@ var nativeExact = map[string]func([]rune) bool{
 	`(?ism)\nTo: (?:(?>[^\n<]{0,80})<)?([^\n\s>]+)>?\n+(?:(?>[^\n]{1,100})\n+)*From: (?:[^\n]{0,80}<)?\1[>,\s\n]`:           fieldPair{"to: ", "from: ", 0, 100, addressedTo}.match,
 	`(?msi)^Message-Id: <....([0-9a-f]{8})\$([0-9a-f]{8})\$[0-9a-f]{8}@.{100,400}boundary="----=_NextPart_000_...._\1\.\2"`: outlookRatwareID,
 	`(?i)(?:://|@)(?:\w+\.)*(\w{7,}\.)\1`: longRepeatedLabel,
+	` (?:by|ip)=(?=\d+\.\d+\.\d+\.\d+ )(?:(?:0|2(?:2[4-9]|[3-5]\d)|192\.0\.2|198\.51\.100|203\.0\.113)\.|(?:\d+\.){0,3}(?!(?:2(?:[0-4]\d|5[0-5])|[01]?\d\d?)\b))`: relayIllegalIP,
+}
+
+// relayIllegalIP is RCVD_ILLEGAL_IP, on X-Spam-Relays-Untrusted:
+//
+//	(?:by|ip)=(?=\d+\.\d+\.\d+\.\d+ )(?:(?:0|2(?:2[4-9]|[3-5]\d)|192\.0\.2|198\.51\.100|203\.0\.113)\.|(?:\d+\.){0,3}(?!OCTET\b))
+//
+// A relay's address of four runs of digits (\d: any decimal digit, as regexp2
+// reads it) that starts in 0, 224-259 or a documentation network, or has a run
+// that is no octet. The runs are whole (each is followed by '.' or ' '), so the
+// look-ahead's octet, which must end at a word boundary, is the whole run.
+func relayIllegalIP(r []rune) bool {
+	for i := 0; i+4 < len(r); i++ {
+		if r[i] != ' ' || !(r[i+1] == 'b' && r[i+2] == 'y' || r[i+1] == 'i' && r[i+2] == 'p') || r[i+3] != '=' {
+			continue
+		}
+		s := i + 4
+		var runs [4][]rune
+		x := s
+		for k := range runs {
+			y := x
+			for y < len(r) && unicode.Is(unicode.Nd, r[y]) {
+				y++
+			}
+			end := byte('.')
+			if k == 3 {
+				end = ' '
+			}
+			if y == x || y >= len(r) || r[y] != rune(end) {
+				runs[0] = nil
+				break
+			}
+			runs[k], x = r[x:y], y+1
+		}
+		if runs[0] == nil {
+			continue // not an address: the look-ahead fails
+		}
+		a := runs[0]
+		if len(a) == 1 && a[0] == '0' || len(a) == 3 && a[0] == '2' && (a[1] == '2' && '4' <= a[2] && a[2] <= '9' || '3' <= a[1] && a[1] <= '5') ||
+			runesHavePrefix(r, s, "192.0.2.") || runesHavePrefix(r, s, "198.51.100.") || runesHavePrefix(r, s, "203.0.113.") {
+			return true
+		}
+		for _, run := range runs {
+			if !octetRunes(run) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// octetRunes is (?:2(?:[0-4]\d|5[0-5])|[01]?\d\d?) matching all of a run of
+// digits: one or two digits, or three that start with 0 or 1, 20-24 or 25[0-5].
+func octetRunes(d []rune) bool {
+	switch len(d) {
+	case 1, 2:
+		return true
+	case 3:
+		return d[0] == '0' || d[0] == '1' || d[0] == '2' && ('0' <= d[1] && d[1] <= '4' || d[1] == '5' && '0' <= d[2] && d[2] <= '5')
+	}
+	return false
 }
 
 // longRepeatedLabel is __URI_LONG_REPEAT:

@@ -150,8 +150,48 @@ func TestLongRepeatedLabel(t *testing.T) {
 	}
 }
 
-// Every corpus message's header, as ALL rules read it, and its URIs: the native
-// matchers answer what regexp2 answers.
+func TestRelayIllegalIP(t *testing.T) {
+	res := nativeRegexps(t)
+	relay := func(ip string) string {
+		return "[ ip=" + ip + " rdns=mx.example.com helo=mx by=mail.example.org ident= ]"
+	}
+	for _, c := range []struct {
+		ip   string
+		want bool
+	}{
+		{"192.168.1.20", false},
+		{"0.1.2.3", true},
+		{"10.0.0.1", false},
+		{"224.1.2.3", true},
+		{"239.1.2.3", true},
+		{"223.1.2.3", false},
+		{"192.0.2.7", true},
+		{"198.51.100.7", true},
+		{"203.0.113.7", true},
+		{"203.0.114.7", false},
+		{"1.2.3.256", true},
+		{"1.2.3.255", false},
+		{"1.300.3.4", true},
+		{"1.2.3.0255", true}, // four digits
+		{"1.2.3.099", false},
+		{"1.2.\u0663\u0663\u0663.4", true}, // Arabic-Indic digits are \d, not [01]
+		{"1.2.\u0663\u0663.4", false},
+		{"1.2.3", false},      // three runs: no address
+		{"1.2.3.4.5", false},  // five
+		{"1.2.3.999x", false}, // the last run must end at ' '
+	} {
+		text := relay(c.ip)
+		if got := relayIllegalIP([]rune(text)); got != c.want {
+			t.Errorf("relayIllegalIP(%q) = %v", text, got)
+		}
+		agree(t, res, text)
+	}
+	agree(t, res, "[ ip=1.2.3.4 by=0.0.0.0 ]")
+}
+
+// Every corpus message's header, as ALL rules read it, its relays as
+// X-Spam-Relays-Untrusted and its URIs: the native matchers answer what
+// regexp2 answers.
 func TestNativeAgrees(t *testing.T) {
 	var texts []string
 	filepath.WalkDir(corpus.Dir(), func(p string, d fs.DirEntry, err error) error {
@@ -165,7 +205,8 @@ func TestNativeAgrees(t *testing.T) {
 		if m, err := scan.Parse(bytes.NewReader(raw)); err == nil {
 			tg := newTarget(&filter.Message{Parsed: m}, map[Kind]bool{URI: true}, scanSizes{})
 			all, _ := tg.headerValue("ALL", "")
-			texts = append(texts, all)
+			relays, _ := tg.headerValue("X-Spam-Relays-Untrusted", "")
+			texts = append(texts, all, relays)
 			texts = append(texts, tg.uris...)
 		}
 		return nil
@@ -186,6 +227,8 @@ func FuzzNative(f *testing.F) {
 	f.Add("\nReceived: for <a>>;;\nSubject: a\u00a0\n")
 	f.Add("\nFrom: x <a,b>\n\nTo: y<z<A,B\u2028\n")
 	f.Add("http://www.EXAMPLE.example.com/?u=a@ämple12.Ämple12.x")
+	f.Add("http://a\u200db.example.example.com/")
+	f.Add("[ ip=10.2.3.4 rdns= helo= by=224.1.2.3 ident= ] [ ip=1.2.3.256 ]")
 	f.Add("Message-Id: <ABCD0123abcd$89ABCDEF$0123abcd@h>" + strings.Repeat("x", 100) + `boundary="----=_NextPart_000_0001_0123ABCD.89abcdef"`)
 	res := nativeRegexps(f)
 	f.Fuzz(func(t *testing.T, s string) {
@@ -197,7 +240,7 @@ func FuzzNative(f *testing.F) {
 // ruleRegex writes them would quietly send them back to regexp2.
 func TestNativeStockRules(t *testing.T) {
 	s := stockRules(t, false)
-	for _, name := range []string{"__SUBJ_HAS_TO_1", "__SUBJ_HAS_TO_2", "__TO_EQ_FROM_1", "__TO_EQ_FROM_2", "KB_RATWARE_OUTLOOK_MID", "__URI_LONG_REPEAT"} {
+	for _, name := range []string{"__SUBJ_HAS_TO_1", "__SUBJ_HAS_TO_2", "__TO_EQ_FROM_1", "__TO_EQ_FROM_2", "KB_RATWARE_OUTLOOK_MID", "__URI_LONG_REPEAT", "RCVD_ILLEGAL_IP"} {
 		if r := s.byName[name]; r == nil || r.native == nil {
 			t.Errorf("%s: no native matcher", name)
 		}
