@@ -836,15 +836,15 @@ func (d *dfa) advance(next []uint32, seen *pcSet, set []uint32, r rune) []uint32
 func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int32) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.takeSeen()
-	defer d.putSeen()
 	cur := d.gen.Load()
 	tab := *cur.table.Load()
 	if g == cur {
 		if v := tab[int(row)+cls].Load(); v != 0 {
-			return v, cur, tab
+			return v, cur, tab // (another search computed it while this one waited)
 		}
 	}
+	d.takeSeen()
+	defer d.putSeen()
 	s := &g.states[int(row)/d.width]
 	if cls == d.nclass { // end of text
 		_, matched := d.resolvePCs(g.pcsOf(s), s.before, -1)

@@ -116,7 +116,7 @@ const loadGCPercent = 400
 
 // loadHeadroom is how much memory a load may take past what the process held
 // when it began, before the collector runs whatever loadGCPercent says. At 400
-// alone, the start-up's garbage took the process to 230-250 MB of RSS, more
+// alone, the start-up's garbage took the process to 230-260 MB of RSS, more
 // than the rules' automata ever hold after a day of mail (about 100 MB): the
 // set being built is some 35 MB, the heap was let grow to five times that.
 // With this soft limit the collector runs a few more cycles at start-up, each

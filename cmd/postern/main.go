@@ -72,8 +72,8 @@ func main() {
 // warm filter's heap is long-lived (the rules' automata, about 100 MB after a
 // day of mail) and its garbage a few hundred KB a message, so at Go's 100 the
 // heap doubled between cycles for little: at 50 the corpus run's peak RSS fell
-// by about 50 MB with no CPU measured (docs/benchmarks.md). GOGC and
-// GOMEMLIMIT in the environment still decide.
+// by about 50 MB, for 2-4 % more CPU a message (docs/benchmarks.md, "Seventeenth
+// session"). GOGC and GOMEMLIMIT in the environment still decide.
 const defaultGCPercent = 50
 
 func run(args []string) int {
