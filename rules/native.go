@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	rx2syntax "github.com/dlclark/regexp2/syntax"
 )
 
 // Native matchers for SpamAssassin rules whose patterns only a backtracking engine
@@ -44,24 +46,8 @@ func relayIllegalIP(r []rune) bool {
 			continue
 		}
 		s := i + 4
-		var runs [4][]rune
-		x := s
-		for k := range runs {
-			y := x
-			for y < len(r) && unicode.Is(unicode.Nd, r[y]) {
-				y++
-			}
-			end := byte('.')
-			if k == 3 {
-				end = ' '
-			}
-			if y == x || y >= len(r) || r[y] != rune(end) {
-				runs[0] = nil
-				break
-			}
-			runs[k], x = r[x:y], y+1
-		}
-		if runs[0] == nil {
+		runs, ok := addressRuns(r, s)
+		if !ok {
 			continue // not an address: the look-ahead fails
 		}
 		a := runs[0]
@@ -76,6 +62,26 @@ func relayIllegalIP(r []rune) bool {
 		}
 	}
 	return false
+}
+
+// addressRuns is the look-ahead \d+\.\d+\.\d+\.\d+  at x: the four runs of
+// digits, whole (each ends at its '.', the last at a space).
+func addressRuns(r []rune, x int) (runs [4][]rune, ok bool) {
+	for k := range runs {
+		y := x
+		for y < len(r) && unicode.Is(unicode.Nd, r[y]) {
+			y++
+		}
+		end := '.'
+		if k == 3 {
+			end = ' '
+		}
+		if y == x || y >= len(r) || r[y] != end {
+			return runs, false
+		}
+		runs[k], x = r[x:y], y+1
+	}
+	return runs, true
 }
 
 // octetRunes is (?:2(?:[0-4]\d|5[0-5])|[01]?\d\d?) matching all of a run of
@@ -125,14 +131,10 @@ func longRepeatedLabel(r []rune) bool {
 	return false
 }
 
-// isWordRegexp2 is \w as regexp2 reads it under (?i): a letter, a non-spacing
-// mark, a decimal digit, a connector (_) or a zero-width (non-)joiner, of the
-// rune lower-cased (syntax.IsWordChar there).
-func isWordRegexp2(c rune) bool {
-	c = unicode.ToLower(c)
-	return unicode.IsLetter(c) || unicode.Is(unicode.Mn, c) || unicode.Is(unicode.Nd, c) || unicode.Is(unicode.Pc, c) ||
-		c == '\u200C' || c == '\u200D'
-}
+// isWordRegexp2 is \w as regexp2 reads it under (?i): its own word test (a
+// letter, a non-spacing mark, a decimal digit, a connector or a zero-width
+// joiner) of the rune lower-cased.
+func isWordRegexp2(c rune) bool { return rx2syntax.IsWordChar(unicode.ToLower(c)) }
 
 // outlookRatwareID is KB_RATWARE_OUTLOOK_MID:
 //

@@ -95,15 +95,30 @@ func TestNativeMatchers(t *testing.T) {
 	}
 }
 
-func TestOutlookRatwareID(t *testing.T) {
+// nativeCase is a text and whether a native matcher matches it.
+type nativeCase struct {
+	text string
+	want bool
+}
+
+// checkNative holds fn to each case's answer, and every native matcher to
+// regexp2's on each text.
+func checkNative(t *testing.T, name string, fn func([]rune) bool, cases []nativeCase) {
+	t.Helper()
 	res := nativeRegexps(t)
+	for _, c := range cases {
+		if got := fn([]rune(c.text)); got != c.want {
+			t.Errorf("%s(%q) = %v", name, c.text, got)
+		}
+		agree(t, res, c.text)
+	}
+}
+
+func TestOutlookRatwareID(t *testing.T) {
 	id := func(one, two string) string { return "Message-Id: <ABCD" + one + "$" + two + "$0123abcd@host>\n" }
 	// Between '@' and the boundary: "host>\n" and the x's.
 	boundary := func(one, two string) string { return `boundary="----=_NextPart_000_0001_` + one + "." + two + `"` }
-	for _, c := range []struct {
-		text string
-		want bool
-	}{
+	checkNative(t, "outlookRatwareID", outlookRatwareID, []nativeCase{
 		{id("0123abcd", "89ABCDEF") + strings.Repeat("x", 100) + boundary("0123ABCD", "89abcdef") + "\n", true},
 		{"X: 1\n" + id("0123abcd", "89abcdef") + strings.Repeat("x\n", 150) + boundary("0123abcd", "89abcdef"), true}, // (?s): any runes between
 		{id("0123abcd", "89abcdef") + strings.Repeat("x", 394) + boundary("0123abcd", "89abcdef"), true},
@@ -113,20 +128,11 @@ func TestOutlookRatwareID(t *testing.T) {
 		{id("0123abcd", "89abcdef") + strings.Repeat("x", 100) + boundary("0123abce", "89abcdef"), false}, // another id
 		{id("0123abcg", "89abcdef") + strings.Repeat("x", 100) + boundary("0123abcg", "89abcdef"), false}, // not hex
 		{"X-" + id("0123abcd", "89abcdef") + strings.Repeat("x", 100) + boundary("0123abcd", "89abcdef"), false},
-	} {
-		if got := outlookRatwareID([]rune(c.text)); got != c.want {
-			t.Errorf("outlookRatwareID(%q) = %v", c.text, got)
-		}
-		agree(t, res, c.text)
-	}
+	})
 }
 
 func TestLongRepeatedLabel(t *testing.T) {
-	res := nativeRegexps(t)
-	for _, c := range []struct {
-		text string
-		want bool
-	}{
+	checkNative(t, "longRepeatedLabel", longRepeatedLabel, []nativeCase{
 		{"http://example.example.com/", true},
 		{"http://www.EXAMPLE.example.com/", true},
 		{"mailto:bob@longname.longname.org", true},
@@ -142,19 +148,14 @@ func TestLongRepeatedLabel(t *testing.T) {
 		{"example.example.com", false},                  // no "://" or "@"
 		{"http://a\u200db.example.example.com/", true},  // a zero-width joiner is a word rune to regexp2
 		{"http://a\u00adb.example.example.com/", false}, // a soft hyphen is not
-	} {
-		if got := longRepeatedLabel([]rune(c.text)); got != c.want {
-			t.Errorf("longRepeatedLabel(%q) = %v", c.text, got)
-		}
-		agree(t, res, c.text)
-	}
+	})
 }
 
 func TestRelayIllegalIP(t *testing.T) {
-	res := nativeRegexps(t)
 	relay := func(ip string) string {
 		return "[ ip=" + ip + " rdns=mx.example.com helo=mx by=mail.example.org ident= ]"
 	}
+	var cases []nativeCase
 	for _, c := range []struct {
 		ip   string
 		want bool
@@ -180,13 +181,10 @@ func TestRelayIllegalIP(t *testing.T) {
 		{"1.2.3.4.5", false},  // five
 		{"1.2.3.999x", false}, // the last run must end at ' '
 	} {
-		text := relay(c.ip)
-		if got := relayIllegalIP([]rune(text)); got != c.want {
-			t.Errorf("relayIllegalIP(%q) = %v", text, got)
-		}
-		agree(t, res, text)
+		cases = append(cases, nativeCase{relay(c.ip), c.want})
 	}
-	agree(t, res, "[ ip=1.2.3.4 by=0.0.0.0 ]")
+	cases = append(cases, nativeCase{"[ ip=1.2.3.4 by=0.0.0.0 ]", true})
+	checkNative(t, "relayIllegalIP", relayIllegalIP, cases)
 }
 
 // Every corpus message's header, as ALL rules read it, its relays as
