@@ -144,3 +144,53 @@ func TestOpenSelfClosing(t *testing.T) {
 		}
 	}
 }
+
+// Counting a backtracking rule's matches through its anchored DFA (countExactDFA)
+// finds what regexp2's scan from match to match finds.
+func TestCountExactDFA(t *testing.T) {
+	dir := writeRules(t, map[string]string{"r.cf": `
+rawbody __AHEAD /\bfo+(?!bar)/
+rawbody __BACKREF /(\w)\1x/
+rawbody __LINES /(?m)^[^>].*?(?<!x)<a href=/
+rawbody __FORM /name(?=:)[:\s]{1,3}(?!\w)/i
+`})
+	s, problems := Load(dir)
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	texts := []string{"", "foo fooo foobar xfoo fo", "aax bbx abx aaaax", "q<a href=1\n>z\nx<a href=\nw<a href= <a href=",
+		"Name: \nname:  \nname:x NAME:", strings.Repeat("foo aax Name: ", 300)}
+	alphabet := []string{"f", "o", "bar", " ", "a", "x", "\n", "<a href=", ">", "name", ":", "é"}
+	texts = append(texts, randomTexts(5, alphabet, 60, 30)...)
+	tried := 0
+	for _, r := range s.all {
+		if !strings.HasPrefix(r.Name, "__") {
+			continue // (the set's own rules, GTUBE)
+		}
+		if r.exactAll == nil || r.starts == nil {
+			t.Fatalf("%s: not a backtracking rule with an anchored DFA", r.Name)
+		}
+		for _, text := range texts {
+			if r.lower {
+				text = strings.ToLower(text)
+			}
+			for _, limit := range []int{1, 3, 1000} {
+				want := 0
+				for m, err := r.exactAll.FindStringMatch(text); err == nil && m != nil && want < limit; m, err = r.exactAll.FindNextMatch(m) {
+					want++
+				}
+				got, ok := r.countExactDFA(&target{}, text, limit)
+				if !ok {
+					continue // (the caller then counts with the regexp)
+				}
+				tried++
+				if got != want {
+					t.Errorf("%s on %q, limit %d: counted %d, regexp2 finds %d", r.Name, text, limit, got, want)
+				}
+			}
+		}
+	}
+	if tried == 0 {
+		t.Error("the DFA counted nothing")
+	}
+}

@@ -725,6 +725,12 @@ func (t *target) count(r *Rule) int {
 			if !r.matchesRelaxed(text) {
 				return // (the relaxed form matches wherever the exact one does)
 			}
+			if r.starts != nil {
+				if c, ok := r.countExactDFA(t, text, r.maxHits-n); ok {
+					n += c
+					return
+				}
+			}
 			for m, err := r.exactAll.FindStringMatch(text); err == nil && m != nil && n < r.maxHits; m, err = r.exactAll.FindNextMatch(m) {
 				n++
 			}
@@ -1426,6 +1432,54 @@ func (r *Rule) matchExactDFA(t *target, s string) (matched, ok bool) {
 		c, size := utf8.DecodeRuneInString(s[i:])
 		prev, i, ri = c, i+size, ri+1
 	}
+}
+
+// countExactDFA counts a backtracking rule's matches as FindNextMatch would, up to
+// limit: its exact form is tried, anchored, only where the anchored DFA says a
+// relaxed match starts (matchExactDFA), and the next try is after a match's end.
+// Over a whole rawbody the backtracking engine's own scan cost a millisecond and
+// more a message (__FILL_THIS_FORM_PARTIAL_RAW). ok is false when the DFA gave
+// up, or the relaxed form starts at too many places where the exact one does not.
+func (r *Rule) countExactDFA(t *target, s string, limit int) (n int, ok bool) {
+	at := r.exactAt()
+	if at == nil {
+		return 0, false
+	}
+	var runes []rune
+	st := r.starts.beginRun(len(s))
+	prev, ri, misses := rune(-1), 0, 0
+	for i := 0; n < limit; {
+		if i, ri, prev = st.skipDead(s, i, ri, prev); i >= len(s) {
+			break
+		}
+		m, ok := st.matchFrom(s, i, prev)
+		if !ok {
+			return 0, false
+		}
+		steps := 1 // runes to the next place to try
+		if m {
+			if runes == nil {
+				runes = t.runesOf(s)
+			}
+			x, err := at.FindRunesMatchStartingAt(runes, ri)
+			switch {
+			case err != nil:
+				return 0, false
+			case x != nil:
+				n++
+				steps = max(1, x.Length) // (after an empty match, the next rune)
+			default:
+				if misses++; misses >= maxCandidates {
+					return 0, false
+				}
+			}
+		}
+		for ; steps > 0 && i < len(s); steps-- {
+			c, size := utf8.DecodeRuneInString(s[i:])
+			prev, i, ri = c, i+size, ri+1
+		}
+	}
+	return n, true
 }
 
 // runesOf converts a text for the backtracking engine once per message: several
