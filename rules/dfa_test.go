@@ -513,3 +513,21 @@ func TestDinstSize(t *testing.T) {
 		t.Errorf("dinst is %d bytes, want 12", n)
 	}
 }
+
+// The stock rules' unions hold at most unionSize rules whose programs together are
+// at most unionMaxInsts: the form-filling rules are not all in one.
+func TestUnionsBounded(t *testing.T) {
+	s := stockRules(t, false)
+	if len(s.runPlan.unions) == 0 {
+		t.Fatal("no unions")
+	}
+	for i, u := range s.runPlan.unions {
+		n := 0
+		for _, r := range u.rules {
+			n += len(r.first().insts)
+		}
+		if len(u.rules) > unionSize || n > unionMaxInsts {
+			t.Errorf("union %d: %d rules, %d instructions", i, len(u.rules), n)
+		}
+	}
+}
