@@ -50,6 +50,8 @@ type dfa struct {
 	mu     sync.Mutex // held to compute states; searches only read
 	seen   *pcSet     // scratch, lent while mu is held (takeSeen)
 	stack  []uint32   // scratch, under mu
+	pcs    []uint32   // scratch, under mu: a state's instructions (pcsOf)
+	key    []uint16   // scratch, under mu: a state's key (state)
 	gen    atomic.Pointer[dfaGen]
 	resets int // generations started afresh (for tests)
 
@@ -144,8 +146,9 @@ type dfaGen struct {
 	// never move: index's keys are views of them (see state). With a slice per
 	// state (its header in dstate) every state was memory the collector scans
 	// at each cycle, tens of thousands of them in a warm filter; in chunks they
-	// hold no pointer.
-	chunks [][]uint32
+	// hold no pointer. 16 bits an instruction (programs have fewer than 65,536:
+	// compact): the chunks were a tenth of a warm filter's heap at 32.
+	chunks [][]uint16
 	index  map[string]int32
 	table  atomic.Pointer[[]atomic.Int32]
 	start  int32 // the start state's row, or -1 when the empty string matches
@@ -208,24 +211,29 @@ type dstate struct {
 	before        uint8
 }
 
-// pcsOf is a state's instructions.
-func (g *dfaGen) pcsOf(s *dstate) []uint32 {
-	return g.chunks[s.chunk][s.off : s.off+s.n : s.off+s.n]
+// pcsOf is a state of g's instructions, in d's scratch (callers hold mu).
+func (d *dfa) pcsOf(g *dfaGen, s *dstate) []uint32 {
+	pcs := d.pcs[:0]
+	for _, pc := range g.chunks[s.chunk][s.off : s.off+s.n] {
+		pcs = append(pcs, uint32(pc))
+	}
+	d.pcs = pcs
+	return pcs[:len(pcs):len(pcs)]
 }
 
 // dfaChunkMax is the most instructions a chunk is made for (more when one
 // state needs it): chunks start small, as most DFAs have a few states.
 const dfaChunkMax = 16 << 10
 
-// keep copies pcs into the generation's chunks and returns where they are.
-func (g *dfaGen) keep(pcs []uint32) (chunk, off uint32) {
+// keep copies a state's key into the generation's chunks and returns where it is.
+func (g *dfaGen) keep(pcs []uint16) (chunk, off uint32) {
 	last := len(g.chunks) - 1
 	if last < 0 || cap(g.chunks[last])-len(g.chunks[last]) < len(pcs) {
 		size := 64
 		if last >= 0 {
 			size = min(2*cap(g.chunks[last]), dfaChunkMax)
 		}
-		g.chunks = append(g.chunks, make([]uint32, 0, max(size, len(pcs))))
+		g.chunks = append(g.chunks, make([]uint16, 0, max(size, len(pcs))))
 		last++
 	}
 	c := g.chunks[last]
@@ -617,6 +625,9 @@ type dinst struct {
 
 // compact moves the program into insts and runes, and drops it.
 func (d *dfa) compact() bool {
+	if len(d.prog.Inst) > math.MaxUint16 {
+		return false // (a state keeps its instructions in 16 bits: dfaGen.chunks)
+	}
 	n := 0
 	for i := range d.prog.Inst {
 		if len(d.prog.Inst[i].Rune) > math.MaxUint16 {
@@ -760,18 +771,23 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 		}
 	}
 	// The key is the instructions with the kind after them, as bytes: for the
-	// lookup a view of pcs (not kept), for a new state a view of its copy in
-	// the chunks, which nothing writes to again. One copy, where a key of its
-	// own and the closure's spare capacity came to a tenth of the rule set's
-	// heap.
-	pcs = append(pcs, uint32(before))
-	if row, ok := g.index[pcsKey(pcs)]; ok {
+	// lookup a view of the scratch key (not kept), for a new state a view of
+	// its copy in the chunks, which nothing writes to again. One copy, where a
+	// key of its own and the closure's spare capacity came to a tenth of the
+	// rule set's heap.
+	key := d.key[:0]
+	for _, pc := range pcs {
+		key = append(key, uint16(pc))
+	}
+	key = append(key, uint16(before))
+	d.key = key
+	if row, ok := g.index[pcsKey(key)]; ok {
 		return row
 	}
-	chunk, off := g.keep(pcs)
+	chunk, off := g.keep(key)
 	row := int32(len(g.states) * d.width)
-	g.states = append(g.states, dstate{chunk: chunk, off: off, n: uint32(len(pcs) - 1), before: before})
-	g.index[pcsKey(g.chunks[chunk][off:int(off)+len(pcs)])] = row
+	g.states = append(g.states, dstate{chunk: chunk, off: off, n: uint32(len(key) - 1), before: before})
+	g.index[pcsKey(g.chunks[chunk][off:int(off)+len(key)])] = row
 	if tab := *g.table.Load(); len(tab) < int(row)+d.width {
 		// Readers keep the table they loaded; they find the new one in step.
 		// Growing by half (the spare rows of a table that stops growing are heap
@@ -786,9 +802,9 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 	return row
 }
 
-// pcsKey is a string of pcs' bytes, without copying them.
-func pcsKey(pcs []uint32) string {
-	return unsafe.String((*byte)(unsafe.Pointer(unsafe.SliceData(pcs))), 4*len(pcs))
+// pcsKey is a string of a key's bytes, without copying them.
+func pcsKey(key []uint16) string {
+	return unsafe.String((*byte)(unsafe.Pointer(unsafe.SliceData(key))), 2*len(key))
 }
 
 // resolvePCs follows a state's pending assertions with the context between its rune
@@ -847,7 +863,7 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 	defer d.putSeen()
 	s := &g.states[int(row)/d.width]
 	if cls == d.nclass { // end of text
-		_, matched := d.resolvePCs(g.pcsOf(s), s.before, -1)
+		_, matched := d.resolvePCs(d.pcsOf(g, s), s.before, -1)
 		if !d.anchored && !matched {
 			matched = d.startStepFor(s.before, cls).matched
 		}
@@ -861,8 +877,8 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 		return v, cur, tab
 	}
 	r := d.rep[cls]
-	v := d.next(cur, g.pcsOf(s), s.before, r, cls) // (s may be of an older generation than cur)
-	if cur != d.gen.Load() {                       // started afresh: the old rows mean nothing now
+	v := d.next(cur, d.pcsOf(g, s), s.before, r, cls) // (s may be of an older generation than cur)
+	if cur != d.gen.Load() {                          // started afresh: the old rows mean nothing now
 		cur = d.gen.Load()
 		return v, cur, *cur.table.Load()
 	}
