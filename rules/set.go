@@ -1461,7 +1461,8 @@ func (r *Rule) matchExactDFA(t *target, s string) (matched, ok bool) {
 // relaxed match starts (matchExactDFA), and the next try is after a match's end.
 // Over a whole rawbody the backtracking engine's own scan cost a millisecond and
 // more a message (__FILL_THIS_FORM_PARTIAL_RAW). ok is false when the DFA gave
-// up, or the relaxed form starts at too many places where the exact one does not.
+// up, or the relaxed form starts at too many places where the exact one does not:
+// the caller then counts with regexp2's scan.
 func (r *Rule) countExactDFA(t *target, s string, limit int) (n int, ok bool) {
 	at := r.exactAt()
 	if at == nil {
@@ -1486,7 +1487,7 @@ func (r *Rule) countExactDFA(t *target, s string, limit int) (n int, ok bool) {
 			x, err := at.FindRunesMatchStartingAt(runes, ri)
 			switch {
 			case err != nil:
-				return 0, false
+				return n, true // (a try out of time ends the count, as it ends FindNextMatch's)
 			case x != nil:
 				n++
 				steps = max(1, x.Length) // (after an empty match, the next rune)
