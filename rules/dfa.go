@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"hash/maphash"
 	"math"
 	"regexp/syntax"
 	"slices"
@@ -149,7 +150,7 @@ type dfaGen struct {
 	// hold no pointer. 16 bits an instruction (programs have fewer than 65,536:
 	// compact): the chunks were a tenth of a warm filter's heap at 32.
 	chunks [][]uint16
-	index  map[string]int32
+	index  stateIndex
 	table  atomic.Pointer[[]atomic.Int32]
 	start  int32 // the start state's row, or -1 when the empty string matches
 	// starts are an anchored DFA's start states by the kind of rune before the
@@ -323,7 +324,7 @@ func loosenCounts(re *syntax.Regexp) bool {
 
 // newGen starts a generation with the start state alone.
 func (d *dfa) newGen() *dfaGen {
-	g := &dfaGen{states: []dstate{{}}, index: map[string]int32{}}
+	g := &dfaGen{states: []dstate{{}}}
 	tab := make([]atomic.Int32, 4*d.width) // most rules never need more than a few states
 	g.table.Store(&tab)
 	if d.anchored {
@@ -770,24 +771,25 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 			return -1
 		}
 	}
-	// The key is the instructions with the kind after them, as bytes: for the
-	// lookup a view of the scratch key (not kept), for a new state a view of
-	// its copy in the chunks, which nothing writes to again. One copy, where a
-	// key of its own and the closure's spare capacity came to a tenth of the
-	// rule set's heap.
+	// The key is the instructions with the kind after them: for the lookup in
+	// a scratch slice, for a new state copied into the chunks, which nothing
+	// writes to again and the index compares with. One copy, where a key of
+	// its own and the closure's spare capacity came to a tenth of the rule
+	// set's heap.
 	key := d.key[:0]
 	for _, pc := range pcs {
 		key = append(key, uint16(pc))
 	}
 	key = append(key, uint16(before))
 	d.key = key
-	if row, ok := g.index[pcsKey(key)]; ok {
+	h := maphash.String(stateSeed, pcsKey(key))
+	if row := d.lookup(g, key, h); row > 0 {
 		return row
 	}
 	chunk, off := g.keep(key)
 	row := int32(len(g.states) * d.width)
 	g.states = append(g.states, dstate{chunk: chunk, off: off, n: uint32(len(key) - 1), before: before})
-	g.index[pcsKey(g.chunks[chunk][off:int(off)+len(key)])] = row
+	d.insert(g, row, h)
 	if tab := *g.table.Load(); len(tab) < int(row)+d.width {
 		// Readers keep the table they loaded; they find the new one in step.
 		// Growing by a quarter (the spare rows of a table that stops growing are
@@ -801,6 +803,64 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 		g.table.Store(&grown)
 	}
 	return row
+}
+
+// stateIndex finds a generation's states by their keys: an open-addressing table
+// of rows (0: an empty slot), the keys themselves in the chunks. A Go map of
+// string views of them took 30 bytes or so a state, this 5 to 11.
+type stateIndex struct {
+	slots []int32
+	n     int
+}
+
+// stateSeed hashes state keys; any seed will do, but one for the process.
+var stateSeed = maphash.MakeSeed()
+
+// keyOf is the key of the state at row in g: its instructions and its kind.
+func (d *dfa) keyOf(g *dfaGen, row int32) []uint16 {
+	s := &g.states[int(row)/d.width]
+	return g.chunks[s.chunk][s.off : s.off+s.n+1]
+}
+
+// lookup returns the row of the state of g with key (of hash h), or 0.
+func (d *dfa) lookup(g *dfaGen, key []uint16, h uint64) int32 {
+	x := &g.index
+	if len(x.slots) == 0 {
+		return 0
+	}
+	mask := uint64(len(x.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		row := x.slots[i]
+		if row == 0 || slices.Equal(d.keyOf(g, row), key) {
+			return row
+		}
+	}
+}
+
+// insert adds the state at row, whose key has hash h, growing the table to keep
+// it at most three quarters full.
+func (d *dfa) insert(g *dfaGen, row int32, h uint64) {
+	x := &g.index
+	if 4*(x.n+1) > 3*len(x.slots) {
+		old := x.slots
+		x.slots = make([]int32, max(8, 2*len(old)))
+		for _, r := range old {
+			if r != 0 {
+				x.put(r, maphash.String(stateSeed, pcsKey(d.keyOf(g, r))))
+			}
+		}
+	}
+	x.put(row, h)
+	x.n++
+}
+
+func (x *stateIndex) put(row int32, h uint64) {
+	mask := uint64(len(x.slots) - 1)
+	i := h & mask
+	for x.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = row
 }
 
 // pcsKey is a string of a key's bytes, without copying them.

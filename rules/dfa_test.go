@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"hash/maphash"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -529,5 +530,32 @@ func TestUnionsBounded(t *testing.T) {
 		if len(u.rules) > unionSize || n > unionMaxInsts {
 			t.Errorf("union %d: %d rules, %d instructions", i, len(u.rules), n)
 		}
+	}
+}
+
+// A generation's index finds every state by its key, and no two states share one.
+func TestStateIndex(t *testing.T) {
+	d := newDFA(`(?i)(?:viagra|v[_\W]{0,3}i[_\W]{0,3}a|cheap\s+\w+|\bfo+\b)`)
+	for _, text := range randomTexts(7, []string{"v", "i", "a", "gra", " ", "_", "cheap", "fo", "o", "x", "\n", "é"}, 200, 40) {
+		d.match(text)
+	}
+	g := d.gen.Load()
+	if len(g.states) < 20 {
+		t.Fatalf("only %d states", len(g.states))
+	}
+	seen := map[string]bool{}
+	for i := 1; i < len(g.states); i++ {
+		row := int32(i * d.width)
+		key := d.keyOf(g, row)
+		if seen[pcsKey(key)] {
+			t.Fatalf("state %d: a key another state has", i)
+		}
+		seen[pcsKey(key)] = true
+		if got := d.lookup(g, key, maphash.String(stateSeed, pcsKey(key))); got != row {
+			t.Fatalf("state %d: found at row %d, not %d", i, got, row)
+		}
+	}
+	if g.index.n != len(g.states)-1 {
+		t.Errorf("index holds %d states of %d", g.index.n, len(g.states)-1)
 	}
 }
