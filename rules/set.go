@@ -554,9 +554,9 @@ const unionSize = 12
 // states are sets of places in all its rules at once, and large rules (the
 // form-filling ones: thousands of instructions, each a wide optional prefix of
 // common words) multiply each other's: one union of twelve, six of them those,
-// built 7,359 states (7.5 MB of transitions) over the corpus and read 65 ns a
-// byte. Bounded, the check's cache misses fell by a tenth and its DFAs' pool by
-// 6 MB (docs/benchmarks.md). A rule larger than this reads the text on its own.
+// built thousands of states over the corpus and was the costliest walk of all.
+// Bounded, the check's simulated cache misses fell by a tenth (docs/benchmarks.md,
+// "Eighteenth session"). A rule larger than this reads the text on its own.
 const unionMaxInsts = 3000
 
 // unionMinRunes is the shortest match a rule in a union may have.
@@ -1405,64 +1405,29 @@ const maxCandidates = 256
 // the places (no DFA, or it gave up), the exact form searches the whole text.
 func (r *Rule) matchExact(t *target, s string) bool {
 	if r.starts != nil {
-		if m, ok := r.matchExactDFA(t, s); ok {
-			return m
+		if n, ok := r.countExactDFA(t, s, 1); ok {
+			return n > 0
 		}
 	}
 	m, _ := r.exactAll.MatchRunes(t.runesOf(s))
 	return m
 }
 
-// matchExactDFA finds the places a relaxed match starts with an anchored DFA
-// tried at each rune: a lookup or two per place for most rules, where asking the
-// regexp for each next match costs tens of nanoseconds a byte (the obfuscation
-// rules' relaxed forms match the plain word their look-ahead excludes, so this
-// runs often). ok is false when the DFA gave up.
+// countExactDFA counts a backtracking rule's matches as FindNextMatch would, up to
+// limit (matchExact asks for one): its exact form is tried, anchored, only where
+// the anchored DFA of its relaxed form says a match starts, a lookup or two per
+// place for most rules, and the next try is after a match's end. Asking regexp2
+// for each next match costs tens of nanoseconds a byte (the obfuscation rules'
+// relaxed forms match the plain word their look-ahead excludes), and its scan of a
+// whole rawbody to count __FILL_THIS_FORM_PARTIAL_RAW was the costliest count.
+// ok is false when the DFA gave up, or the relaxed form starts at too many places
+// where the exact one does not: the caller then asks regexp2 alone. A try that
+// runs out of time ends the count, as it ends FindNextMatch's.
 //
 // The text is converted to runes (for the backtracking engine) only at the first
 // place: for most texts the relaxed form's match starts nowhere the anchored DFA
 // confirms, and the conversion (4 bytes a character) was a twentieth of the
 // check's allocation.
-func (r *Rule) matchExactDFA(t *target, s string) (matched, ok bool) {
-	var runes []rune
-	st := r.starts.beginRun(len(s))
-	prev, ri, n := rune(-1), 0, 0
-	for i := 0; ; {
-		i, ri, prev = st.skipDead(s, i, ri, prev)
-		m, ok := st.matchFrom(s, i, prev)
-		if !ok {
-			return false, false
-		}
-		if m {
-			if runes == nil {
-				runes = t.runesOf(s)
-			}
-			if at := r.exactAt(); at == nil {
-				m, _ := r.exactAll.MatchRunes(runes)
-				return m, true
-			} else if x, err := at.FindRunesMatchStartingAt(runes, ri); err == nil && x != nil {
-				return true, true
-			}
-			if n++; n >= maxCandidates {
-				m, _ := r.exactAll.MatchRunes(runes)
-				return m, true
-			}
-		}
-		if i >= len(s) {
-			return false, true
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		prev, i, ri = c, i+size, ri+1
-	}
-}
-
-// countExactDFA counts a backtracking rule's matches as FindNextMatch would, up to
-// limit: its exact form is tried, anchored, only where the anchored DFA says a
-// relaxed match starts (matchExactDFA), and the next try is after a match's end.
-// Over a whole rawbody the backtracking engine's own scan cost a millisecond and
-// more a message (__FILL_THIS_FORM_PARTIAL_RAW). ok is false when the DFA gave
-// up, or the relaxed form starts at too many places where the exact one does not:
-// the caller then counts with regexp2's scan.
 func (r *Rule) countExactDFA(t *target, s string, limit int) (n int, ok bool) {
 	at := r.exactAt()
 	if at == nil {
@@ -1472,9 +1437,7 @@ func (r *Rule) countExactDFA(t *target, s string, limit int) (n int, ok bool) {
 	st := r.starts.beginRun(len(s))
 	prev, ri, misses := rune(-1), 0, 0
 	for i := 0; n < limit; {
-		if i, ri, prev = st.skipDead(s, i, ri, prev); i >= len(s) {
-			break
-		}
+		i, ri, prev = st.skipDead(s, i, ri, prev)
 		m, ok := st.matchFrom(s, i, prev)
 		if !ok {
 			return 0, false
@@ -1487,7 +1450,7 @@ func (r *Rule) countExactDFA(t *target, s string, limit int) (n int, ok bool) {
 			x, err := at.FindRunesMatchStartingAt(runes, ri)
 			switch {
 			case err != nil:
-				return n, true // (a try out of time ends the count, as it ends FindNextMatch's)
+				return n, true
 			case x != nil:
 				n++
 				steps = max(1, x.Length) // (after an empty match, the next rune)
@@ -1496,6 +1459,9 @@ func (r *Rule) countExactDFA(t *target, s string, limit int) (n int, ok bool) {
 					return 0, false
 				}
 			}
+		}
+		if i >= len(s) {
+			break
 		}
 		for ; steps > 0 && i < len(s); steps-- {
 			c, size := utf8.DecodeRuneInString(s[i:])
