@@ -144,7 +144,7 @@ type dfaGen struct {
 	states []dstate // by row (offset / width); states[0] is unused
 	// chunks hold the states' instructions, each state's followed by its
 	// kind, in slices that are appended to within their capacity only, so
-	// never move: index's keys are views of them (see state). With a slice per
+	// never move: the index compares keys with them (see state). With a slice per
 	// state (its header in dstate) every state was memory the collector scans
 	// at each cycle, tens of thousands of them in a warm filter; in chunks they
 	// hold no pointer. 16 bits an instruction (programs have fewer than 65,536:
@@ -809,8 +809,7 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 // of rows (0: an empty slot), the keys themselves in the chunks. A Go map of
 // string views of them took 30 bytes or so a state, this 5 to 11.
 type stateIndex struct {
-	slots []int32
-	n     int
+	slots []int32 // (it holds every state of the generation but states[0])
 }
 
 // stateSeed hashes state keys; any seed will do, but one for the process.
@@ -837,11 +836,11 @@ func (d *dfa) lookup(g *dfaGen, key []uint16, h uint64) int32 {
 	}
 }
 
-// insert adds the state at row, whose key has hash h, growing the table to keep
-// it at most three quarters full.
+// insert adds the state at row, the generation's last, whose key has hash h,
+// growing the table to keep it at most three quarters full.
 func (d *dfa) insert(g *dfaGen, row int32, h uint64) {
 	x := &g.index
-	if 4*(x.n+1) > 3*len(x.slots) {
+	if 4*(len(g.states)-1) > 3*len(x.slots) {
 		old := x.slots
 		x.slots = make([]int32, max(8, 2*len(old)))
 		for _, r := range old {
@@ -851,7 +850,6 @@ func (d *dfa) insert(g *dfaGen, row int32, h uint64) {
 		}
 	}
 	x.put(row, h)
-	x.n++
 }
 
 func (x *stateIndex) put(row int32, h uint64) {

@@ -555,7 +555,13 @@ func TestStateIndex(t *testing.T) {
 			t.Fatalf("state %d: found at row %d, not %d", i, got, row)
 		}
 	}
-	if g.index.n != len(g.states)-1 {
-		t.Errorf("index holds %d states of %d", g.index.n, len(g.states)-1)
+	held := 0
+	for _, row := range g.index.slots {
+		if row != 0 {
+			held++
+		}
+	}
+	if held != len(g.states)-1 {
+		t.Errorf("index holds %d states of %d", held, len(g.states)-1)
 	}
 }
