@@ -86,3 +86,21 @@ func FuzzDropCRs(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkToLower lowers texts of a message's size, as the body, raw body and
+// full text are lowered for every message: one all ASCII, one with a few other
+// letters on each line.
+func BenchmarkToLower(b *testing.B) {
+	for _, c := range []struct{ name, line string }{
+		{"ascii", "Dear Customer, your ACCOUNT has been Suspended. Cafe UBER alles.\n"},
+		{"latin", "Dear Customer, your ACCOUNT has been Suspended. Café ÜBER alles.\n"},
+	} {
+		s := strings.Repeat(c.line, 200)
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(s)))
+			for b.Loop() {
+				toLower(s)
+			}
+		})
+	}
+}
