@@ -1298,8 +1298,11 @@ func (st *anchoredRun) skipDead(text string, i, ri int, prev rune) (int, int, ru
 	}
 	starts, tab, ascii, dead := &x.g.starts, x.tab, x.ascii, x.d.deadRow()
 	kind := beforeKind(prev)
-	for i < len(text) {
-		c := text[i]
+	// Only ASCII is skipped, a byte a rune: the rune count and the rune before
+	// are worked out once at the end, not carried through the loop.
+	j := i
+	for j < len(text) {
+		c := text[j]
 		if c >= utf8.RuneSelf {
 			break
 		}
@@ -1307,10 +1310,13 @@ func (st *anchoredRun) skipDead(text string, i, ri int, prev rune) (int, int, ru
 		if row <= 0 || tab[int(row)+int(ascii[c])].Load() != dead {
 			break
 		}
-		prev, kind = rune(c), int(asciiKind[c])
-		i, ri = i+1, ri+1
+		kind = int(asciiKind[c])
+		j++
 	}
-	return i, ri, prev
+	if j == i {
+		return i, ri, prev
+	}
+	return j, ri + j - i, rune(text[j-1])
 }
 
 // asciiKind is beforeKind of each ASCII rune.
