@@ -200,22 +200,93 @@ type rcvdRegexp struct {
 	d    *dfa // nil: too many rune classes (the regexp answers alone)
 }
 
-// trimTrailingDate removes the date a Received line ends with (rxTrailingDate).
-// The regexp, anchored at the end only, is tried from every byte of the line;
-// a date with its separators is well under dateWindow bytes, so it is tried on
-// the line's tail first, and on the whole line only when the match reaches the
-// tail's start (it might begin before). (A date whose last token or digits run
-// longer than the window is left alone: no MTA writes one.)
+// trimTrailingDate removes the date a Received line ends with: what
+// rxTrailingDate matches, read from the end of the line. The regexp, anchored at
+// the end only, was tried from every byte (of the line's last 160 bytes, then of
+// the whole line when the match reached that far): some sixty thousand instructions
+// a line. From the end its parts are fixed, but for the separators before it: the
+// last token after a space, the time's two or three runs of digits, the year,
+// the month and the day, an optional weekday and its comma, and the run of white
+// space and semicolons before, whose whole length the leftmost match takes. The
+// tests hold it to the regexp (TestReceivedPrefilterAgrees, FuzzTrimTrailingDate).
 func trimTrailingDate(s string) string {
-	const dateWindow = 160
-	if k := len(s) - dateWindow; k > 0 {
-		if loc := rxTrailingDate.FindStringIndex(s[k:]); loc == nil {
-			return s
-		} else if loc[0] > 0 {
-			return s[:k+loc[0]]
+	if start, ok := trailingDate(s); ok {
+		return s[:start]
+	}
+	return s
+}
+
+// trailingDate is where rxTrailingDate's match in s starts, if it has one.
+func trailingDate(s string) (int, bool) {
+	isSpace := func(i int) bool { return i >= 0 && isRE2Space(s[i]) }
+	is := func(i int, c byte) bool { return i >= 0 && s[i] == c }
+	// digits is where a run of digits ending before end starts (end when none).
+	digits := func(end int) int {
+		for end > 0 && s[end-1] >= '0' && s[end-1] <= '9' {
+			end--
+		}
+		return end
+	}
+	i := len(s) - 1 // the last token: \S+ after a space, to the end
+	for i >= 0 && !isRE2Space(s[i]) {
+		i--
+	}
+	if i == len(s)-1 || !is(i, ' ') {
+		return 0, false
+	}
+	// The time, \d+:\d+(?::\d+)?, then a space.
+	a := digits(i)
+	if a == i || !is(a-1, ':') {
+		return 0, false
+	}
+	b := digits(a - 1)
+	if b == a-1 {
+		return 0, false
+	}
+	if is(b-1, ':') { // hh:mm:ss (hh:mm would need a space there)
+		c := digits(b - 1)
+		if c == b-1 {
+			return 0, false
+		}
+		b = c
+	}
+	if !is(b-1, ' ') {
+		return 0, false
+	}
+	y := digits(b - 1) // the year, then a space
+	if y == b-1 || !is(y-1, ' ') || y-1 < 4 {
+		return 0, false
+	}
+	switch s[y-4 : y-1] { // the month, then a space
+	case "Jan", "Jun", "Jul", "Feb", "Mar", "May", "Apr", "Aug", "Sep", "Oct", "Nov", "Dec":
+	default:
+		return 0, false
+	}
+	if !is(y-5, ' ') {
+		return 0, false
+	}
+	d := digits(y - 5) // the day
+	if d == y-5 {
+		return 0, false
+	}
+	start := -1
+	if d >= 6 && s[d-2:d] == ", " && (isSpace(d-6) || is(d-6, ';')) { // a weekday, if separated
+		switch s[d-5 : d-2] {
+		case "Mon", "Tue", "Thu", "Wed", "Fri", "Sat", "Sun":
+			start = d - 5
 		}
 	}
-	return rxTrailingDate.ReplaceAllString(s, "")
+	if start < 0 {
+		start = d
+	}
+	// The separators before: at least one, and all of them (the leftmost match).
+	if !isSpace(start-1) && !is(start-1, ';') {
+		return 0, false
+	}
+	for start > 0 && (isRE2Space(s[start-1]) || s[start-1] == ';') {
+		start--
+	}
+	return start, true
 }
 
 // rcvdNoPrefilter turns the prefilter off (for the test that it changes nothing).

@@ -172,3 +172,25 @@ func TestHeadersByTrustAfterFetch(t *testing.T) {
 		t.Errorf("ALL-EXTERNAL:\n got %q\nwant %q", got, want)
 	}
 }
+
+// FuzzTrimTrailingDate holds the Received line's date, read from the end, to the
+// regexp it stands for (go test ./rules -fuzz TrimTrailingDate).
+func FuzzTrimTrailingDate(f *testing.F) {
+	for _, s := range []string{
+		"from x by y; Mon, 1 Jun 2026 10:00:00 +0000",
+		"from x by y;\t 1 Jun 2026 10:00 GMT",
+		"by y; xMon, 1 Jun 2026 10:00:00 +0000",
+		"by y; Mon, 1 Jun 2026 10:00:00 +0000 (UTC)",
+		"by y;Tue, 12 Dec 99 1:2:3 z",
+		"by y 1:2:3 1 Jun 2026 1:2 z",
+		"; , 1 Jan 1 1:1 x",
+		" 1 Jan 1 1:1:1:1 x",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := trimTrailingDate(s), rxTrailingDate.ReplaceAllString(s, ""); got != want {
+			t.Errorf("%q: date trimmed to %q, the regexp makes %q", s, got, want)
+		}
+	})
+}
