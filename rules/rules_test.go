@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -871,4 +872,27 @@ func TestLoadRestoresCollector(t *testing.T) {
 	if got := loadMemoryLimit(); got != 64<<20 {
 		t.Errorf("limit while loading under a lower GOMEMLIMIT: %d, want %d", got, 64<<20)
 	}
+}
+
+// reURIParts is how SpamAssassin's uri_list_canonicalize splits a URI, which
+// uriParts does without a regexp.
+var reURIParts = regexp.MustCompile(`(?i)^(https?://)([^@/?#]*@)?([^/?#:]+)((?::(\d*))?.*)$`)
+
+// FuzzURIParts holds uriParts to the regexp it reads URIs as
+// (go test ./rules -fuzz URIParts).
+func FuzzURIParts(f *testing.F) {
+	for _, s := range []string{"http://example.com/x", "HTTPS://u:p@host:8080/p?q#f", "http://u@/path",
+		"http://a@b@c/", "http://host:/x", "http://ho\nst/", "http://host/a\nb", "https://", "http:///x", "mailto:a@b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.ContainsRune(s, 'ſ') {
+			t.Skip("(?i) lets the regexp read U+017F as the s of https; canonicalURIs passes only ASCII http: and https:")
+		}
+		proto, auth, host, rest, port, ok := uriParts(s)
+		m := reURIParts.FindStringSubmatch(s)
+		if ok != (m != nil) || ok && [5]string{proto, auth, host, rest, port} != [5]string(m[1:6]) {
+			t.Errorf("%q: uriParts %q %q %q %q %q %v, the regexp %q", s, proto, auth, host, rest, port, ok, m)
+		}
+	})
 }

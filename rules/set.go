@@ -2237,11 +2237,10 @@ func canonicalURIs(uris []string) []string {
 		if n != u {
 			add(n)
 		}
-		m := reURIParts.FindStringSubmatch(n)
-		if m == nil {
+		proto, auth, host, rest, port, ok := uriParts(n)
+		if !ok {
 			continue
 		}
-		proto, auth, host, rest, port := m[1], m[2], m[3], m[4], m[5]
 		if indexFold(rest, "http") >= 0 { // a redirector's target
 			if r := reRedirect.FindString(rest); r != "" && strings.Contains(r, ".") {
 				add(r)
@@ -2284,6 +2283,49 @@ func canonicalURIs(uris []string) []string {
 	return out
 }
 
+// uriParts splits an http(s) URI as reURIParts does, `(?i)^(https?://)([^@/?#]*@)?
+// ([^/?#:]+)((?::(\d*))?.*)$`, reading it once: the backtracker tried each split
+// of every URI of a message (FuzzURIParts holds the two to the same answers).
+func uriParts(n string) (proto, auth, host, rest, port string, ok bool) {
+	switch {
+	case len(n) >= 7 && strings.EqualFold(n[:7], "http://"):
+		proto = n[:7]
+	case len(n) >= 8 && strings.EqualFold(n[:8], "https://"):
+		proto = n[:8]
+	default:
+		return
+	}
+	p := len(proto)
+	hostEnd := func(from int) int { // [^/?#:]+, as far as it goes
+		i := from
+		for i < len(n) && !strings.ContainsRune("/?#:", rune(n[i])) {
+			i++
+		}
+		return i
+	}
+	h := p
+	if i := strings.IndexAny(n[p:], "@/?#"); i >= 0 && n[p+i] == '@' {
+		if e := hostEnd(p + i + 1); e > p+i+1 { // (with no host after it, no auth)
+			auth, h = n[p:p+i+1], p+i+1
+		}
+	}
+	e := hostEnd(h)
+	// .* does not cross a newline, and $ is the end: a newline after the host
+	// means no match (a shorter host leaves it in the rest as well).
+	if e == h || strings.IndexByte(n[e:], '\n') >= 0 {
+		return "", "", "", "", "", false
+	}
+	host, rest = n[h:e], n[e:]
+	if strings.HasPrefix(rest, ":") {
+		j := 1
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		port = rest[1:j]
+	}
+	return proto, auth, host, rest, port, true
+}
+
 // octetValue is one part of a dotted address as SpamAssassin reads it: hex
 // (0x7f), octal (0177), or decimal, without leading zeros.
 func octetValue(o string) string {
@@ -2306,7 +2348,6 @@ func ulongIP(v uint64) string {
 
 var (
 	reEscape        = regexp.MustCompile(`%[0-9a-fA-F]{2}`)
-	reURIParts      = regexp.MustCompile(`(?i)^(https?://)([^@/?#]*@)?([^/?#:]+)((?::(\d*))?.*)$`)
 	reDottedNumbers = regexp.MustCompile(`(?i)^(?:(?:0x[0-9a-f]+|\d+)\.){3}(?:0x[0-9a-f]+|\d+)$`)
 	reHexHost       = regexp.MustCompile(`(?i)^0x[0-9a-f]+$`)
 	reDigitsHost    = regexp.MustCompile(`^[0-9]+$`)
