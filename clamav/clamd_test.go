@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -149,4 +150,39 @@ func TestCheckFailures(t *testing.T) {
 			t.Fatalf("no error with clamd down: %+v", r)
 		}
 	})
+}
+
+// A real clamd answers INSTREAM commands in a session, and a session it closed
+// (restarted here) is not used: the next scan connects again and succeeds.
+func TestRealClamdSession(t *testing.T) {
+	clamd := testutil.StartClamd(t, "")
+	c, _ := New(clamd.TCP, 2)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	local := func() net.Addr {
+		s := <-c.idle
+		c.idle <- s
+		return s.conn.LocalAddr()
+	}
+	if sig, err := c.Scan(ctx, strings.NewReader(testutil.EICAR)); err != nil || sig != testutil.EICARSignature {
+		t.Fatalf("first scan: %q, %v", sig, err)
+	}
+	first := local()
+	for i := 0; i < 3; i++ {
+		if sig, err := c.Scan(ctx, strings.NewReader("clean text")); err != nil || sig != "" {
+			t.Fatalf("scan %d: %q, %v", i, sig, err)
+		}
+	}
+	if again := local(); again.String() != first.String() {
+		t.Fatalf("a new connection (%v, then %v) where the session should have been used", first, again)
+	}
+	clamd.Kill()
+	clamd.Restart(t)
+	if sig, err := c.Scan(ctx, strings.NewReader(testutil.EICAR)); err != nil || sig != testutil.EICARSignature {
+		t.Fatalf("after clamd restarted: %q, %v", sig, err)
+	}
+	if after := local(); after.String() == first.String() {
+		t.Fatalf("the session clamd closed was used again")
+	}
 }

@@ -18,8 +18,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/postern/postern/internal/clamdaddr"
@@ -39,7 +41,25 @@ type Client struct {
 	ChunkSize int
 	sem       chan struct{}
 	bufs      sync.Pool
+	// idle holds sessions (IDSESSION) between scans: a connection a scan, as
+	// before, cost a TCP handshake and clamd an accept each time, two or three
+	// times a message (the whole message and its parts); about a twentieth of
+	// serve's CPU under the load test went to dialing.
+	idle chan *session
 }
+
+// session is a connection to clamd in IDSESSION mode: clamd reads command after
+// command on it and numbers its answers ("3: stream: OK").
+type session struct {
+	conn net.Conn
+	n    int       // commands sent
+	used time.Time // when it went idle
+}
+
+// sessionIdle is how long a session may wait unused before it is closed rather
+// than used: well under clamd's IdleTimeout (30 s by default), after which
+// clamd closes it.
+const sessionIdle = 10 * time.Second
 
 // New returns a client for address, written "tcp://HOST:PORT" or "unix:PATH" (also
 // "unix:///PATH" and a bare absolute path), that runs at most concurrency scans at once.
@@ -51,7 +71,7 @@ func New(address string, concurrency int) (*Client, error) {
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	c := &Client{network: network, address: addr, ChunkSize: 64 << 10, sem: make(chan struct{}, concurrency)}
+	c := &Client{network: network, address: addr, ChunkSize: 64 << 10, sem: make(chan struct{}, concurrency), idle: make(chan *session, concurrency)}
 	c.bufs.New = func() any { b := make([]byte, 4+c.ChunkSize); return &b }
 	return c, nil
 }
@@ -106,32 +126,138 @@ func (c *Client) Ping(ctx context.Context) error {
 // Scan streams r to clamd and returns the signature name of what it found, "" when
 // clean. Every byte r yields is scanned, including data returned together with io.EOF.
 func (c *Client) Scan(ctx context.Context, r io.Reader) (string, error) {
-	conn, done, err := c.dial(ctx)
+	s, err := c.take(ctx)
 	if err != nil {
 		return "", err
 	}
-	defer done()
-	werr := c.stream(conn, r)
+	// When ctx ends (deadline or cancel), blocked reads and writes fail at once.
+	stop := context.AfterFunc(ctx, func() { s.conn.SetDeadline(time.Unix(1, 0)) })
+	s.n++
+	sig, reuse, err := c.scan(ctx, s, r)
+	// A deadline that fired has spoilt the connection's deadline.
+	c.give(s, stop() && reuse)
+	return sig, err
+}
+
+// scan runs one INSTREAM command on s; reuse is whether the session may take
+// another: only after a whole command and its answer, numbered as this command
+// (after anything else, what clamd would send next is not known).
+func (c *Client) scan(ctx context.Context, s *session, r io.Reader) (sig string, reuse bool, err error) {
+	werr := c.stream(s.conn, r)
 	if werr != nil && !errors.Is(werr, errWrite) && !errors.Is(werr, ErrSizeLimit) {
-		return "", werr // our reader failed: nothing meaningful to ask clamd
+		return "", false, werr // our reader failed: nothing meaningful to ask clamd
 	}
 	// clamd answers (e.g. "INSTREAM size limit exceeded") before closing, even when our
 	// writes failed because it stopped reading: its answer says why.
-	line, rerr := readReply(conn)
+	line, rerr := readReply(s.conn)
 	if rerr != nil {
 		if werr != nil {
-			return "", c.ctxErr(ctx, werr)
+			return "", false, c.ctxErr(ctx, werr)
 		}
-		return "", c.ctxErr(ctx, fmt.Errorf("clamd: read answer: %w", rerr))
+		return "", false, c.ctxErr(ctx, fmt.Errorf("clamd: read answer: %w", rerr))
 	}
 	sig, perr := ParseReply(line)
 	if perr != nil {
-		return "", perr
+		return "", false, perr
 	}
+	reuse = werr == nil && strings.HasPrefix(line, strconv.Itoa(s.n)+": ")
 	if errors.Is(werr, ErrSizeLimit) && sig == "" {
-		return "", ErrSizeLimit // clamd saw only the first MaxStream bytes
+		return "", reuse, ErrSizeLimit // clamd saw only the first MaxStream bytes
 	}
-	return sig, nil
+	return sig, reuse, nil
+}
+
+// take waits for a concurrency slot and returns an idle session, or a new one.
+func (c *Client) take(ctx context.Context) (*session, error) {
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("clamd: waiting for a free connection: %w", ctx.Err())
+	}
+	for {
+		select {
+		case s := <-c.idle:
+			if time.Since(s.used) < sessionIdle && alive(s.conn) {
+				return s, nil
+			}
+			s.conn.Close()
+			continue
+		default:
+		}
+		break
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, c.network, c.address)
+	if err == nil {
+		if dl, ok := ctx.Deadline(); ok {
+			conn.SetDeadline(dl)
+		}
+		if _, err = conn.Write([]byte("zIDSESSION\x00")); err != nil {
+			conn.Close()
+		}
+	}
+	if err != nil {
+		<-c.sem
+		return nil, c.ctxErr(ctx, fmt.Errorf("clamd: connect %s: %w", c, err))
+	}
+	conn.SetDeadline(time.Time{})
+	return &session{conn: conn}, nil
+}
+
+// give returns a session to the idle ones when keep, else closes it, and frees
+// the concurrency slot.
+func (c *Client) give(s *session, keep bool) {
+	if keep {
+		s.used = time.Now()
+		select {
+		case c.idle <- s:
+			s = nil
+		default:
+		}
+	}
+	if s != nil {
+		s.conn.Close()
+	}
+	<-c.sem
+}
+
+// alive reports whether clamd still has an idle session open: a closed one reads
+// end of file at once (clamd restarted, or timed it out), which a peek shows
+// without blocking. Connections that cannot be peeked at count as alive.
+func alive(conn net.Conn) bool {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok = true
+	var buf [1]byte
+	if err := raw.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// Nothing to read (EAGAIN) is an open, quiet session; end of file (0, no
+		// error), an error or unasked-for bytes are not a session to use.
+		ok = n < 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK)
+		return true
+	}); err != nil {
+		return false
+	}
+	return ok
+}
+
+// Close closes the idle sessions; scans may still run (their sessions close when
+// they end).
+func (c *Client) Close() {
+	for {
+		select {
+		case s := <-c.idle:
+			s.conn.Close()
+		default:
+			return
+		}
+	}
 }
 
 var errWrite = errors.New("clamd: write")

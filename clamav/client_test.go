@@ -1,12 +1,14 @@
 package clamav
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -76,34 +78,56 @@ func FuzzParseReply(f *testing.F) {
 type fakeClamd struct {
 	addr     string
 	received chan []byte
+	conns    atomic.Int32 // connections accepted
 }
 
 func startFake(t *testing.T, reply func(data []byte) string) *fakeClamd {
 	t.Helper()
 	f := &fakeClamd{received: make(chan []byte, 16)}
 	f.addr = "tcp://" + testutil.Serve(t, func(c net.Conn) {
-		cmd := make([]byte, len("zINSTREAM\x00"))
-		if _, err := io.ReadFull(c, cmd); err != nil || string(cmd) != "zINSTREAM\x00" {
-			return
-		}
-		var data []byte
+		f.conns.Add(1)
+		// IDSESSION, then INSTREAM commands answered "N: ..." in turn, as clamd.
+		session, id := false, 0
+		br := bufio.NewReader(c)
 		for {
-			var n uint32
-			if err := binary.Read(c, binary.BigEndian, &n); err != nil {
+			cmd, err := br.ReadString(0)
+			if err != nil {
 				return
 			}
-			if n == 0 {
-				break
+			if cmd == "zIDSESSION\x00" && !session {
+				session = true
+				continue
 			}
-			chunk := make([]byte, n)
-			if _, err := io.ReadFull(c, chunk); err != nil {
+			if cmd != "zINSTREAM\x00" {
 				return
 			}
-			data = append(data, chunk...)
-		}
-		f.received <- data
-		if r := reply(data); r != "" {
+			var data []byte
+			for {
+				var n uint32
+				if err := binary.Read(br, binary.BigEndian, &n); err != nil {
+					return
+				}
+				if n == 0 {
+					break
+				}
+				chunk := make([]byte, n)
+				if _, err := io.ReadFull(br, chunk); err != nil {
+					return
+				}
+				data = append(data, chunk...)
+			}
+			f.received <- data
+			r := reply(data)
+			if r == "" {
+				return
+			}
+			if id++; session {
+				r = strconv.Itoa(id) + ": " + r
+			}
 			c.Write([]byte(r + "\x00"))
+			if !session {
+				return
+			}
 		}
 	})
 	return f
@@ -254,5 +278,37 @@ func TestCheckPastDeadlineIsNotClean(t *testing.T) {
 	r := (&Check{Clamd: sc}).Check(ctx, &filter.Message{Raw: sp, Size: sp.Size()})
 	if r.Err == nil {
 		t.Fatalf("clean result after %d of 2 parts scanned: %+v", sc.n.Load(), r)
+	}
+}
+
+// Scans one after another share one connection (IDSESSION), each answer read as
+// its command's; a session that waited too long is closed, not used.
+func TestScanReusesASession(t *testing.T) {
+	f := startFake(t, detectEICAR)
+	c, err := New(f.addr, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	for i, body := range []string{"clean", eicar, "clean again", "x" + eicar} {
+		sig, err := c.Scan(ctx, strings.NewReader(body))
+		if want := map[bool]string{true: "Eicar"}[strings.Contains(body, eicar)]; err != nil || sig != want {
+			t.Fatalf("scan %d: %q, %v; want %q", i, sig, err, want)
+		}
+		<-f.received
+	}
+	if n := f.conns.Load(); n != 1 {
+		t.Fatalf("%d connections for four scans, want 1", n)
+	}
+	s := <-c.idle
+	s.used = time.Now().Add(-sessionIdle)
+	c.idle <- s
+	if _, err := c.Scan(ctx, strings.NewReader("late")); err != nil {
+		t.Fatal(err)
+	}
+	<-f.received
+	if n := f.conns.Load(); n != 2 {
+		t.Fatalf("%d connections after a session went stale, want 2", n)
 	}
 }
