@@ -54,6 +54,25 @@ func TestMetaProgramAgreesWithTree(t *testing.T) {
 	}
 }
 
+// A program holds its numbers as int32: a meta with another number keeps to the
+// tree, which reads it as it is.
+func TestMetaProgramNumbers(t *testing.T) {
+	rules, _ := metaRules([]string{"A"})
+	for _, c := range []struct {
+		expr    string
+		program bool
+	}{{"A + 2 > 1", true}, {"A > -3", true}, {"A > 0.5", false}, {"A < 3000000000", false}} {
+		n, err := parseMeta(c.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.resolve(rules)
+		if prog := compileMeta(n); (prog != nil) != c.program {
+			t.Errorf("%s: program %v, want one: %v", c.expr, prog, c.program)
+		}
+	}
+}
+
 // TestOrderChains: moving the operands that score to the front of their chains and
 // those that backtrack to the end changes no expression's value (values 0, 1, 2
 // and unknown names alike), and asks for a backtracking rule only after the others
