@@ -16,7 +16,10 @@ type freemail struct {
 	domains   map[string]bool
 	wildcards []string       // domains with ? and *, until compiled
 	re        *regexp.Regexp // the wildcards: \@(?:…)$
-	welcome   map[string]bool
+	// reDFA answers re: Go's regexp tried the alternation of 30 wildcards from
+	// every byte of every address asked about.
+	reDFA   *dfa
+	welcome map[string]bool
 }
 
 // directive reads freemail_domains and freemail_welcomelist (and its old name).
@@ -62,6 +65,20 @@ func (f *freemail) compile() {
 		alts[i] = strings.ReplaceAll(w, "*", `[^.]*`)
 	}
 	f.re = regexp.MustCompile(`@(?:` + strings.Join(alts, "|") + `)$`)
+	f.reDFA = newDFA(f.re.String())
+}
+
+// wildcard reports whether email matches a wildcard domain (re).
+func (f *freemail) wildcard(email string) bool {
+	if f.re == nil {
+		return false
+	}
+	if f.reDFA != nil {
+		if m, ok := f.reDFA.match(email); ok {
+			return m
+		}
+	}
+	return f.re.MatchString(email)
 }
 
 func (f *freemail) available() bool { return len(f.domains) > 0 || f.re != nil }
@@ -98,7 +115,7 @@ func (f *freemail) is(email string) bool {
 	if f.welcome[domain] || reFreemailWelcome.MatchString(email) {
 		return false
 	}
-	return f.domains[domain] || (f.re != nil && f.re.MatchString(email))
+	return f.domains[domain] || f.wildcard(email)
 }
 
 // bodyFreemails is _parse_body: the free mail addresses in the body, and false

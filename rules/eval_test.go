@@ -366,3 +366,29 @@ func BenchmarkReceivedDate(b *testing.B) {
 		}
 	})
 }
+
+// The stock wildcard free mail domains (yahoo.*, *.onmicrosoft.com, ms*.hinet.net)
+// are answered by a DFA: the same answers as their regexp, on addresses that
+// match and miss them.
+func TestFreemailWildcardDFA(t *testing.T) {
+	s := stockRules(t, false)
+	f := &s.freemail
+	if f.re == nil || f.reDFA == nil {
+		t.Fatal("the stock rules' wildcard free mail domains were not compiled")
+	}
+	hits := 0
+	for _, e := range []string{"a@yahoo.de", "a@yahoo.co.uk", "a@yahoo.com.au", "x@mail.yahoo.de", "b@x.onmicrosoft.com",
+		"c@ms12.hinet.net", "c@hinet.net", "d@gmx.net", "d@gmx.example.com", "e@aol.", "e@aol", "@yahoo.fr", "a@b@yahoo.fr",
+		"someone@example.com", "f@outlook.com", "g@mail2world.com", "h@mail2.com", "", "@", "i@ÿahoo.de", "j@YAHOO.DE"} {
+		want := f.re.MatchString(e)
+		if got := f.wildcard(e); got != want {
+			t.Errorf("%q: DFA %v, regexp %v", e, got, want)
+		}
+		if want {
+			hits++
+		}
+	}
+	if hits < 5 {
+		t.Errorf("only %d addresses matched a wildcard: the test tries too little", hits)
+	}
+}
