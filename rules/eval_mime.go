@@ -198,6 +198,26 @@ var reTextHTML = regexp.MustCompile(`(?i)^text/html`)
 // uppercasePercent is check_for_uppercase's measure: the share of capitals among
 // the letters and digits of the body lines that hold words, 0 for short bodies
 // and for charsets whose text reads as capitals.
+// hasWordGap is reWordGap's /\S\s+\S/, by hand: white space between two other
+// runes (\s is ASCII, so a byte outside it is part of a rune outside it). The
+// regexp was tried from every byte of every paragraph.
+func hasWordGap(s string) bool {
+	for i := 1; i < len(s); i++ {
+		if !isRE2Space(s[i]) || isRE2Space(s[i-1]) {
+			continue
+		}
+		j := i + 1
+		for j < len(s) && isRE2Space(s[j]) {
+			j++
+		}
+		if j < len(s) {
+			return true
+		}
+		i = j
+	}
+	return false
+}
+
 func uppercasePercent(t *target) float64 {
 	if t.uppercaseDone {
 		return t.uppercase
@@ -212,7 +232,7 @@ func uppercasePercent(t *target) float64 {
 	}
 	var n, lower, upper int
 	for _, line := range t.bodyLines {
-		if !reWordGap.MatchString(line) || reBase64Line.MatchString(line) {
+		if !hasWordGap(line) || reBase64Line.MatchString(line) {
 			continue
 		}
 		n += len(line)
@@ -233,7 +253,6 @@ func uppercasePercent(t *target) float64 {
 }
 
 var (
-	reWordGap    = regexp.MustCompile(`\S\s+\S`)
 	reBase64Line = regexp.MustCompile(`^(?:[A-Za-z0-9+/=]{60,76} ){2}`)
 )
 

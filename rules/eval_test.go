@@ -392,3 +392,16 @@ func TestFreemailWildcardDFA(t *testing.T) {
 		t.Errorf("only %d addresses matched a wildcard: the test tries too little", hits)
 	}
 }
+
+// hasWordGap answers what the regexp it stands for does (go test ./rules -fuzz WordGap).
+func FuzzWordGap(f *testing.F) {
+	reWordGap := regexp.MustCompile(`\S\s+\S`)
+	for _, s := range []string{"", "a", "a b", " a b ", "ab", "a \t\n b", "a ", " a", "é ü", "\xff \xfe", "a\v b", "  ", "a\u00a0b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := hasWordGap(s), reWordGap.MatchString(s); got != want {
+			t.Errorf("%q: hasWordGap %v, the regexp %v", s, got, want)
+		}
+	})
+}
