@@ -13,9 +13,22 @@ func TestLiteralIndex(t *testing.T) {
 	for i := 0; i < len(lits); i += 2 {
 		rules = append(rules, &Rule{lits: lits[i:min(i+2, len(lits))]})
 	}
-	x := newLiteralIndex(rules)
 	words := []string{"click", "here", "lic", "k ", "vi", "agra", "über", "fre", "e", "\n", "un ", "subscribe", "a", " ", "b", "x"}
-	texts := append([]string{"", "click here\nfree viagra", "clic\nk here", "ab a b"}, randomTexts(3, words, 500, 30)...)
+	texts := append([]string{"", "click here\nfree viagra", "clic\nk here", "ab a b", "\n\n\nee\ne"}, randomTexts(3, words, 500, 30)...)
+	// The automaton, over all of them; and an index of few literals (searched
+	// for one by one) for each rule's and for the newline with one other.
+	checkLiteralIndex(t, rules, lits, texts)
+	for _, r := range append(rules, &Rule{lits: []string{"\n", "e"}}) {
+		if x := newLiteralIndex([]*Rule{r}); x.few == nil {
+			t.Fatalf("%q: an index of %d literals searched by the automaton", r.lits, len(r.lits))
+		}
+		checkLiteralIndex(t, []*Rule{r}, r.lits, texts)
+	}
+}
+
+func checkLiteralIndex(t *testing.T, rules []*Rule, lits, texts []string) {
+	t.Helper()
+	x := newLiteralIndex(rules)
 	for _, text := range texts {
 		hits := x.scan(text)
 		lines := strings.Split(text, "\n")
