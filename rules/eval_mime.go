@@ -195,10 +195,7 @@ func init() {
 
 var reTextHTML = regexp.MustCompile(`(?i)^text/html`)
 
-// uppercasePercent is check_for_uppercase's measure: the share of capitals among
-// the letters and digits of the body lines that hold words, 0 for short bodies
-// and for charsets whose text reads as capitals.
-// hasWordGap is reWordGap's /\S\s+\S/, by hand: white space between two other
+// hasWordGap is /\S\s+\S/ (FuzzWordGap's regexp), by hand: white space between two other
 // runes (\s is ASCII, so a byte outside it is part of a rune outside it). The
 // regexp was tried from every byte of every paragraph.
 func hasWordGap(s string) bool {
@@ -218,6 +215,9 @@ func hasWordGap(s string) bool {
 	return false
 }
 
+// uppercasePercent is check_for_uppercase's measure: the share of capitals among
+// the letters and digits of the body lines that hold words, 0 for short bodies
+// and for charsets whose text reads as capitals.
 func uppercasePercent(t *target) float64 {
 	if t.uppercaseDone {
 		return t.uppercase

@@ -201,7 +201,8 @@ type rcvdRegexp struct {
 }
 
 // trimTrailingDate removes the date a Received line ends with: what
-// rxTrailingDate matches, read from the end of the line. The regexp, anchored at
+// SpamAssassin's regexp for it (rxTrailingDate, in the tests) matches, read from
+// the end of the line. The regexp, anchored at
 // the end only, was tried from every byte (of the line's last 160 bytes, then of
 // the whole line when the match reached that far): some sixty thousand instructions
 // a line. From the end its parts are fixed, but for the separators before it: the
@@ -216,7 +217,7 @@ func trimTrailingDate(s string) string {
 	return s
 }
 
-// trailingDate is where rxTrailingDate's match in s starts, if it has one.
+// trailingDate is where the regexp's match in s starts, if it has one.
 func trailingDate(s string) (int, bool) {
 	isSpace := func(i int) bool { return i >= 0 && isRE2Space(s[i]) }
 	is := func(i int, c byte) bool { return i >= 0 && s[i] == c }
@@ -382,7 +383,6 @@ var (
 	rxWithLocalFor  = re(`\bwith local for\b`)
 	rxFromByOnly    = re(`(?i)^from (\S+) by [^\s;]+ ?;`)
 	rxBracketQuad   = re(`^\[[\d.]+\]$`)
-	rxTrailingDate  = re(`[\s;]+(?:(?:Mon|T(?:ue|hu)|Wed|Fri|S(?:at|un)), )?\d+ (?:J(?:an|u[nl])|Feb|Ma[ry]|A(?:pr|ug)|Sep|Oct|Nov|Dec) \d+ \d+:\d+(?::\d+)? \S+$`)
 	rxID            = re(` id <?([^\s<>;]{3,})`)
 	rxHeloEq        = re(`\bhelo=([-A-Za-z0-9.^+_&:=?!@%*$\\/]+)(?:[^-A-Za-z0-9.^+_&:=?!@%*$\\/]|$)`)
 	rxHeloWord      = re(`\b(?:HELO|EHLO) ([-A-Za-z0-9.^+_&:=?!@%*$\\/]+)(?:[^-A-Za-z0-9.^+_&:=?!@%*$\\/]|$)`)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -172,6 +173,10 @@ func TestHeadersByTrustAfterFetch(t *testing.T) {
 		t.Errorf("ALL-EXTERNAL:\n got %q\nwant %q", got, want)
 	}
 }
+
+// rxTrailingDate is the date a Received line ends with, as SpamAssassin's
+// Received parser removes it; trimTrailingDate reads it by hand.
+var rxTrailingDate = regexp.MustCompile(`[\s;]+(?:(?:Mon|T(?:ue|hu)|Wed|Fri|S(?:at|un)), )?\d+ (?:J(?:an|u[nl])|Feb|Ma[ry]|A(?:pr|ug)|Sep|Oct|Nov|Dec) \d+ \d+:\d+(?::\d+)? \S+$`)
 
 // FuzzTrimTrailingDate holds the Received line's date, read from the end, to the
 // regexp it stands for (go test ./rules -fuzz TrimTrailingDate).
