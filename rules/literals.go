@@ -47,6 +47,7 @@ func newLiteralIndex(rules []*Rule) *literalIndex {
 		for l, id := range x.ids {
 			x.few[id] = l
 		}
+		return x // (no automaton)
 	}
 	x.ncls = 1
 	for l := range x.ids {
