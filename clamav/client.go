@@ -57,9 +57,11 @@ type session struct {
 }
 
 // sessionIdle is how long a session may wait unused before it is closed rather
-// than used: well under clamd's IdleTimeout (30 s by default), after which
-// clamd closes it.
-const sessionIdle = 10 * time.Second
+// than used: well under clamd's IdleTimeout (30 s in Debian's clamd.conf), after
+// which clamd closes it. A session clamd closed is seen before use (alive); one
+// it closes while a scan starts on it fails that scan (a tempfail), so the margin
+// is wide.
+const sessionIdle = 5 * time.Second
 
 // New returns a client for address, written "tcp://HOST:PORT" or "unix:PATH" (also
 // "unix:///PATH" and a bare absolute path), that runs at most concurrency scans at once.
@@ -83,19 +85,36 @@ func ParseAddress(s string) (network, address string, err error) { return clamda
 // String names the clamd for logs.
 func (c *Client) String() string { return c.network + ":" + c.address }
 
-// dial waits for a concurrency slot and connects; the connection is closed when ctx
-// ends, which cancels a scan in progress, and carries ctx's deadline.
-func (c *Client) dial(ctx context.Context) (net.Conn, func(), error) {
+// acquire waits for a concurrency slot (released by <-c.sem).
+func (c *Client) acquire(ctx context.Context) error {
 	select {
 	case c.sem <- struct{}{}:
+		return nil
 	case <-ctx.Done():
-		return nil, nil, fmt.Errorf("clamd: waiting for a free connection: %w", ctx.Err())
+		return fmt.Errorf("clamd: waiting for a free connection: %w", ctx.Err())
 	}
+}
+
+// connect opens a connection to clamd; the caller holds a slot.
+func (c *Client) connect(ctx context.Context) (net.Conn, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, c.network, c.address)
 	if err != nil {
+		return nil, fmt.Errorf("clamd: connect %s: %w", c, err)
+	}
+	return conn, nil
+}
+
+// dial waits for a concurrency slot and connects; the connection is closed when ctx
+// ends, which cancels a scan in progress, and carries ctx's deadline.
+func (c *Client) dial(ctx context.Context) (net.Conn, func(), error) {
+	if err := c.acquire(ctx); err != nil {
+		return nil, nil, err
+	}
+	conn, err := c.connect(ctx)
+	if err != nil {
 		<-c.sem
-		return nil, nil, fmt.Errorf("clamd: connect %s: %w", c, err)
+		return nil, nil, err
 	}
 	// When ctx ends (deadline or cancel), blocked reads and writes fail at once; ctx's
 	// error is then set, so callers see it rather than a bare I/O timeout.
@@ -169,39 +188,44 @@ func (c *Client) scan(ctx context.Context, s *session, r io.Reader) (sig string,
 
 // take waits for a concurrency slot and returns an idle session, or a new one.
 func (c *Client) take(ctx context.Context) (*session, error) {
-	select {
-	case c.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("clamd: waiting for a free connection: %w", ctx.Err())
+	if err := c.acquire(ctx); err != nil {
+		return nil, err
 	}
-	for {
-		select {
-		case s := <-c.idle:
-			if time.Since(s.used) < sessionIdle && alive(s.conn) {
-				return s, nil
-			}
-			s.conn.Close()
-			continue
-		default:
-		}
-		break
+	if s := c.idleSession(); s != nil {
+		return s, nil
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, c.network, c.address)
+	conn, err := c.connect(ctx)
 	if err == nil {
 		if dl, ok := ctx.Deadline(); ok {
 			conn.SetDeadline(dl)
 		}
 		if _, err = conn.Write([]byte("zIDSESSION\x00")); err != nil {
 			conn.Close()
+			err = c.ctxErr(ctx, fmt.Errorf("clamd: start a session: %w", err))
 		}
 	}
 	if err != nil {
 		<-c.sem
-		return nil, c.ctxErr(ctx, fmt.Errorf("clamd: connect %s: %w", c, err))
+		return nil, err
 	}
 	conn.SetDeadline(time.Time{})
 	return &session{conn: conn}, nil
+}
+
+// idleSession is an idle session clamd still has open, or nil; those that waited
+// too long, or that clamd closed, are closed.
+func (c *Client) idleSession() *session {
+	for {
+		select {
+		case s := <-c.idle:
+			if time.Since(s.used) < sessionIdle && alive(s.conn) {
+				return s
+			}
+			s.conn.Close()
+		default:
+			return nil
+		}
+	}
 }
 
 // give returns a session to the idle ones when keep, else closes it, and frees
