@@ -27,8 +27,8 @@ type literalIndex struct {
 // fewLits is how many literals an index may hold and still search a text for
 // each in turn: strings.Index skips to each literal's first byte with vector
 // instructions, where the automaton takes a dependent load a byte. The stock
-// rules' full-text index holds two literals, and walking the whole message for
-// them was two fifths of the bytes the indexes read.
+// rules' full-text index holds two literals, and the whole message, the largest
+// text an index reads, was walked a byte at a time for them.
 const fewLits = 4
 
 // newLiteralIndex builds the automaton for the literals of rules (lower-case strings).

@@ -110,9 +110,9 @@ func (n *node) eval(in *metaInput) float64 {
 // the node's and the named Rule's (for its seq), and the stock metas name rules
 // some seven thousand times a message: the tree walk was most of the metas' time.
 //
-// An instruction is 8 bytes: the stock metas' programs are some 12,000 of them,
-// read afresh for every message, and at 16 (a float64 for each number) reading
-// their codes was two thirds of the metas' cache misses (cachegrind). A number is
+// An instruction is 8 bytes: the stock metas' programs are read afresh for
+// every message, and at 16 (a float64 for each number) reading their codes was
+// two thirds of the metas' cache misses (cachegrind). A number is
 // an integer in arg; a meta with another number keeps to the tree.
 type metaOp struct {
 	code opCode

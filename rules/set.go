@@ -2297,11 +2297,10 @@ func uriParts(n string) (proto, auth, host, rest, port string, ok bool) {
 	}
 	p := len(proto)
 	hostEnd := func(from int) int { // [^/?#:]+, as far as it goes
-		i := from
-		for i < len(n) && !strings.ContainsRune("/?#:", rune(n[i])) {
-			i++
+		if i := strings.IndexAny(n[from:], "/?#:"); i >= 0 {
+			return from + i
 		}
-		return i
+		return len(n)
 	}
 	h := p
 	if i := strings.IndexAny(n[p:], "@/?#"); i >= 0 && n[p+i] == '@' {
