@@ -136,6 +136,17 @@ func stockRules(tb testing.TB, plain bool) *Set {
 			r.lits, r.litIDs, r.lower, r.dfa, r.pre, r.starts, r.plain = nil, nil, false, nil, nil, nil, ""
 			r.fixed, r.countRest, r.literal, r.native, r.nativeText = 0, nil, "", nil, nil
 		}
+		undecided(s)
 	}
 	return s
+}
+
+// undecided makes every rule of s run, as when none had literals: the scans of
+// the texts decide none (see decided).
+func undecided(s *Set) {
+	s.decided = [Meta + 1]decided{}
+	clear(s.falseState)
+	for i := range s.fields {
+		s.fields[i].decided = decided{}
+	}
 }

@@ -221,3 +221,58 @@ func (h litHits) lines(ids []int32) []int32 {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// decided lists the rules of an index that its scan decides alone: those that
+// cannot match a text holding none of their literals, and so are false. A
+// message holds few of the literals, and every other rule was still run to
+// learn that from the scan: its Rule read, its literals looked up, a few cache
+// misses each. Marked false (ruleFalse) when the scan is done, they are never
+// touched; a meta rule reads their value as that of any rule already run.
+type decided struct {
+	seqs []int32   // every such rule, by seq
+	by   [][]int32 // by literal id: those of them that hold it
+}
+
+func newDecided(x *literalIndex, rules []*Rule, decides func(*Rule) bool) decided {
+	d := decided{by: make([][]int32, x.nlits)}
+	for _, r := range rules {
+		if r.lits == nil || !decides(r) {
+			continue
+		}
+		d.seqs = append(d.seqs, int32(r.seq))
+		for _, id := range r.litIDs {
+			if !slices.Contains(d.by[id], int32(r.seq)) {
+				d.by[id] = append(d.by[id], int32(r.seq))
+			}
+		}
+	}
+	return d
+}
+
+// mark sets the rules that h (the scan of their text) decides as ruleFalse in
+// state, by rule seq; rules already run or running are left as they are.
+func (d *decided) mark(state []uint8, h litHits) {
+	for _, seq := range d.seqs {
+		if state[seq] == ruleUnknown {
+			state[seq] = ruleFalse
+		}
+	}
+	d.unmark(state, h)
+}
+
+// unmark makes unknown again the rules marked false that hold a literal of h.
+func (d *decided) unmark(state []uint8, h litHits) {
+	if len(d.seqs) == 0 {
+		return
+	}
+	for id, last := range h.last {
+		if last == 0 {
+			continue
+		}
+		for _, seq := range d.by[id] {
+			if state[seq] == ruleFalse {
+				state[seq] = ruleUnknown
+			}
+		}
+	}
+}

@@ -68,7 +68,7 @@ func b2f(v bool) float64 {
 // the stock metas name the same few hundred sub-rules tens of thousands of
 // times a message.
 type metaInput struct {
-	state []uint8   // by rule seq: ruleUnknown, ruleRunning, ruleKnown
+	state []uint8   // by rule seq: ruleUnknown, ruleRunning, ruleKnown, ruleFalse
 	vals  []float64 // by rule seq: 1, the count of hits, or 0
 	value func(*Rule) float64
 	rules []*Rule // by seq: the set's rules, for value
@@ -78,6 +78,9 @@ const (
 	ruleUnknown uint8 = iota
 	ruleRunning
 	ruleKnown
+	// ruleFalse: not run, as none of the literals it needs is in its text
+	// (decided); known, with the value 0.
+	ruleFalse
 )
 
 func (n *node) eval(in *metaInput) float64 {
@@ -89,7 +92,7 @@ func (n *node) eval(in *metaInput) float64 {
 		if r == nil {
 			return 0
 		}
-		if in.state[r.seq] == ruleKnown {
+		if in.state[r.seq] >= ruleKnown {
 			return in.vals[r.seq]
 		}
 		return in.value(r)
@@ -191,7 +194,7 @@ func runMeta(prog []metaOp, in *metaInput) float64 {
 		case opRule:
 			v := 0.0
 			if seq := op.arg; seq >= 0 {
-				if in.state[seq] == ruleKnown {
+				if in.state[seq] >= ruleKnown {
 					v = in.vals[seq]
 				} else {
 					v = in.value(in.rules[seq])

@@ -378,6 +378,7 @@ func TestPrefilterAgrees(t *testing.T) {
 	for _, r := range s.rules {
 		r.lits, r.lower, r.dfa, r.pre, r.starts, r.plain = nil, false, nil, nil, nil, ""
 	}
+	undecided(s)
 	if without := hitNames(t, s, m); !slices.Equal(with, without) {
 		t.Errorf("with prefilter %v, without %v", with, without)
 	}
@@ -824,6 +825,72 @@ header R_ALL ALL =~ /^Subject: =\?utf-8\?q\?Your_account/m
 	for name, want := range map[string]bool{"R_FOLD": true, "R_ABSENT": false, "R_OTHER_FIELD": true, "R_CASE": true, "R_CASE_MISS": false, "R_ALL": true} {
 		if got := slices.Contains(hits, name); got != want {
 			t.Errorf("%s: hit %v, want %v", name, got, want)
+		}
+	}
+}
+
+// The rules that the literal scans decide (false, not run, where their text
+// holds none of their literals) hit as they do when every rule runs; and the
+// rules whose answer the literals do not decide (!~, if-unset, mimeheader,
+// exists:, eval:) are not among them. A meta rule reads a decided rule's value.
+func TestDecidedRules(t *testing.T) {
+	dir := writeRules(t, map[string]string{"r.cf": `
+header H_HIT Subject =~ /account is suspended/i
+header H_MISS Subject =~ /lottery winner/i
+header H_ELSEWHERE From =~ /suspended account/i
+header H_NEG Subject !~ /lottery winner/i
+header H_UNSET X-Nowhere =~ /lottery winner/i [if-unset: lottery winner]
+header H_EXISTS exists:X-Nowhere
+header H_ALL ALL =~ /^Subject: =\?utf-8\?q\?Your_account/m
+body B_HIT /customer/
+body B_MISS /lottery winner/
+rawbody R_MISS /lottery winner/
+full F_HIT /suspended/i
+full F_MISS /lottery winner/
+uri U_MISS /lottery-winner/
+meta M_NOT_MISS !H_MISS && !B_MISS && !R_MISS && !F_MISS && !U_MISS
+meta M_ANY H_MISS || B_MISS || H_HIT
+score M_NOT_MISS 1
+score M_ANY 1
+`})
+	s, problems := Load(dir)
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatalf("load: %v", problems)
+	}
+	for name, want := range map[string]bool{"H_HIT": true, "H_MISS": true, "H_ELSEWHERE": true, "H_NEG": false,
+		"H_UNSET": false, "H_EXISTS": false, "B_HIT": true, "B_MISS": true, "R_MISS": true, "F_MISS": true, "U_MISS": true} {
+		if got := decidedByLiterals(s.Rule(name)); got != want {
+			t.Errorf("%s: decided by its literals %v, want %v", name, got, want)
+		}
+	}
+	msgs := []*filter.Message{msgOf(t, sample), msgOf(t, "Subject: lottery winner\n\nlottery winner http://lottery-winner.example/\n")}
+	var with [][]string
+	for _, m := range msgs {
+		hits, err := s.Eval(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, h := range hits {
+			names = append(names, h.Rule.Name)
+		}
+		slices.Sort(names)
+		with = append(with, names)
+	}
+	for _, name := range []string{"H_HIT", "H_UNSET", "M_NOT_MISS", "M_ANY", "H_NEG"} {
+		if !slices.Contains(with[0], name) {
+			t.Errorf("sample: %s did not hit (hits %v)", name, with[0])
+		}
+	}
+	for _, name := range []string{"H_MISS", "B_MISS", "R_MISS", "F_MISS", "U_MISS", "M_ANY", "H_UNSET"} {
+		if !slices.Contains(with[1], name) {
+			t.Errorf("lottery: %s did not hit (hits %v)", name, with[1])
+		}
+	}
+	undecided(s)
+	for i, m := range msgs {
+		if without := hitNames(t, s, m); !slices.Equal(with[i], without) {
+			t.Errorf("message %d: hits %v, every rule run %v", i, with[i], without)
 		}
 	}
 }

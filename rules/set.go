@@ -41,6 +41,11 @@ type Set struct {
 	all   []*Rule                 // non-meta rules, then meta rules in dependency order
 	rules []*Rule                 // those of all that can change a score: what Eval runs
 	index [Meta + 1]*literalIndex // by the kind of rule (body, rawbody, full, uri)
+	// decided are the rules of each index that its scan decides (decided), and
+	// falseState is every rule's state before a message: those rules false
+	// (ruleFalse), until the scans find one of their literals.
+	decided    [Meta + 1]decided
+	falseState []uint8
 	// The header fields (with modifier) that header rules read, each with the
 	// literals of its rules: a rule finds its text by number, and one scan of a
 	// field says which of its rules' literals it holds.
@@ -239,6 +244,13 @@ func (p *parser) compile() (*Set, []Problem) {
 		}
 	}
 	s.fields = headerFields(byKind[Header])
+	s.falseState = make([]uint8, len(s.all))
+	for _, k := range []Kind{Body, Rawbody, Full, URI} {
+		s.decided[k] = newDecided(s.index[k], byKind[k], decidedByLiterals)
+		for _, seq := range s.decided[k].seqs {
+			s.falseState[seq] = ruleFalse
+		}
+	}
 	s.byName = make(map[string]*Rule, len(s.all))
 	pool := &dfaPool{limit: dfaPoolLimit}
 	for _, r := range s.all {
@@ -289,8 +301,9 @@ func (p *parser) compile() (*Set, []Problem) {
 // fieldRules is one header field as header rules read it (name and modifier),
 // and the automaton of its rules' literals.
 type fieldRules struct {
-	key   headerKey
-	index *literalIndex
+	key     headerKey
+	index   *literalIndex
+	decided decided // the rules the scan of the field decides
 }
 
 // headerFields numbers the fields header rules read (Rule.field) and gives each
@@ -325,8 +338,26 @@ func headerFields(rules []*Rule) []fieldRules {
 				r.litIDs = append(r.litIDs, fields[i].index.ids[l])
 			}
 		}
+		fields[i].decided = newDecided(fields[i].index, members[i], decidedByLiterals)
 	}
 	return fields
+}
+
+// decidedByLiterals reports whether a rule with literals is false whenever its
+// text holds none of them, as Rule.eval decides it: for header rules, those
+// that read one field's text and say whether it matches (not !~, not if-unset:
+// those are true, or read another text, where the field lacks them).
+func decidedByLiterals(r *Rule) bool {
+	if r.lits == nil || r.evalFn != nil {
+		return false
+	}
+	switch r.Kind {
+	case Body, Rawbody, Full, URI:
+		return true
+	case Header:
+		return r.field > 0 && !r.Negate && r.IfUnset == ""
+	}
+	return false
 }
 
 // orderMetas sorts meta rules so each comes after the metas it uses, and drops those
@@ -480,6 +511,7 @@ func (s *Set) withPool(p *plan) *plan {
 // sub-rules then never run on a given message.
 type plan struct {
 	rules   []*Rule
+	seqs    []int32 // rules' seqs
 	needs   map[Kind]bool
 	unions  []union // of the rules without literals that may run
 	unionOf []int32 // by rule seq: the index of its union, or -1
@@ -490,6 +522,9 @@ type plan struct {
 // rules); n is the number of rules in the set.
 func newPlan(rules, mayRun []*Rule, n int) *plan {
 	p := &plan{rules: rules, needs: map[Kind]bool{}, unionOf: make([]int32, n)}
+	for _, r := range rules {
+		p.seqs = append(p.seqs, int32(r.seq))
+	}
 	for i := range p.unionOf {
 		p.unionOf[i] = -1
 	}
@@ -644,10 +679,18 @@ func (s *Set) eval(m *filter.Message, p *plan, locate bool) ([]Hit, error) {
 	if sc == nil {
 		sc = &evalScratch{state: make([]uint8, len(s.all)), vals: make([]float64, len(s.all)), headers: map[headerKey]headerText{}}
 	} else {
-		clear(sc.state)
 		clear(sc.vals)
 		clear(sc.headers)
 	}
+	// The rules that the texts' scans decide are false but for those whose
+	// literals the scans found; a header field's are marked when it is scanned
+	// (fieldHas).
+	copy(sc.state, s.falseState)
+	s.decided[Body].unmark(sc.state, t.bodyHits)
+	s.decided[Rawbody].unmark(sc.state, t.rawHits)
+	s.decided[Full].unmark(sc.state, t.fullHits)
+	s.decided[URI].unmark(sc.state, t.uriHits)
+	t.state = sc.state
 	defer func() {
 		if cap(t.runeSlab) <= maxRuneSlab {
 			sc.runes = t.runeSlab[:0]
@@ -661,7 +704,7 @@ func (s *Set) eval(m *filter.Message, p *plan, locate bool) ([]Hit, error) {
 	var hits []Hit
 	value := func(r *Rule) float64 {
 		switch state[r.seq] {
-		case ruleKnown:
+		case ruleKnown, ruleFalse:
 			return vals[r.seq]
 		case ruleRunning:
 			return 0 // a cycle; orderMetas drops them, so never reached
@@ -686,8 +729,10 @@ func (s *Set) eval(m *filter.Message, p *plan, locate bool) ([]Hit, error) {
 		// The plan runs every rule before the metas that read it.
 		in.value = func(r *Rule) float64 { return vals[r.seq] }
 	}
-	for _, r := range p.rules {
-		value(r)
+	for i, r := range p.rules {
+		if state[p.seqs[i]] == ruleUnknown { // (without reading r: see decided)
+			value(r)
+		}
 	}
 	return hits, t.err
 }
@@ -1604,6 +1649,7 @@ type target struct {
 	plan  *plan
 	uhits [][]bool
 
+	state   []uint8                    // of each rule, by seq, while a set's eval runs
 	headers map[headerKey]headerText   // as read so far
 	fields  []fieldText                // by Rule.field-1, as read so far
 	mimeHdr map[headerKey][]headerText // mimeheader rules' values, as read so far
@@ -1965,6 +2011,9 @@ func (t *target) fieldHas(i int32, ids []int32) bool {
 	if !f.scanned {
 		f.scanned = true
 		f.hits = t.set.fields[i-1].index.scan(toLower(f.value))
+		if t.state != nil {
+			t.set.fields[i-1].decided.mark(t.state, f.hits)
+		}
 	}
 	return f.hits.any(ids)
 }
