@@ -78,6 +78,14 @@ type dfa struct {
 	// noAssert: the program tests no assertion, so the rune before a state never
 	// matters and states are not told apart by it (one start state, not four).
 	noAssert bool
+	// set: the DFA of several regexes (newSetDFA), which says which of them
+	// match, not whether one does. Each regex's InstMatch has its number as arg;
+	// a search goes on past matches, and a state records the regexes whose
+	// matches end on the way into it (its mask, in the row's last column, and in
+	// its key); its entries are negated rows, so that the search stops to read
+	// it. all is the mask of every regex: a search that found all ends there.
+	set bool
+	all uint32
 }
 
 // startStep is what the start closure does on one rune class after one kind of
@@ -86,6 +94,7 @@ type dfa struct {
 // the rule set thousands of DFAs.
 type startStep struct {
 	off, n  uint32
+	mask    uint32 // of a set DFA: the regexes whose matches end there
 	done    bool
 	matched bool
 }
@@ -103,9 +112,9 @@ func (d *dfa) startStepFor(before uint8, cls int) *startStep {
 	if cls < d.nclass {
 		r = d.rep[cls]
 	}
-	set, matched := d.resolvePCs(d.startPCs, before, r)
-	st.done, st.matched = true, matched
-	if !matched && r >= 0 {
+	set, mask := d.resolvePCs(d.startPCs, before, r)
+	st.done, st.matched, st.mask = true, mask != 0, mask
+	if (mask == 0 || d.set) && r >= 0 {
 		seen := d.seen.reset(len(d.insts))
 		st.off = uint32(len(d.startNext))
 		d.startNext = d.advance(d.startNext, seen, set, r)
@@ -274,15 +283,70 @@ func dfaOf(re *syntax.Regexp) *dfa {
 	if err != nil {
 		return nil
 	}
-	d := &dfa{prog: prog}
+	return progDFA(&dfa{prog: prog})
+}
+
+// progDFA finishes a DFA whose program is d.prog; nil when its rune classes are
+// too many.
+func progDFA(d *dfa) *dfa {
 	if !d.classes() || !d.compact() {
 		return nil
 	}
 	d.width = d.nclass + 1
+	if d.set {
+		d.width++ // the mask
+	}
 	d.takeSeen()
 	d.gen.Store(d.newGen())
 	d.putSeen()
 	return d
+}
+
+// maxSetRegexes is the most regexes a set DFA holds: a bit each in a mask that
+// is also an int32 entry of the table (the end of text's, plus one).
+const maxSetRegexes = 30
+
+// newSetDFA builds the DFA that says which of res match somewhere in a text
+// (matchSet): one pass over the text answers for all of them, where the DFA
+// of their alternation says only whether one does, and each must then search
+// again on its own wherever one of them (often a common one) matches. nil
+// when their rune classes together are too many, or they are too many.
+func newSetDFA(res []*syntax.Regexp) *dfa {
+	if len(res) == 0 || len(res) > maxSetRegexes {
+		return nil
+	}
+	// The programs one after the other, each InstMatch numbered, and a chain
+	// of alternations to start them all.
+	prog := &syntax.Prog{Inst: []syntax.Inst{{Op: syntax.InstFail}}}
+	starts := make([]uint32, len(res))
+	for k, re := range res {
+		p, err := syntax.Compile(re.Simplify())
+		if err != nil {
+			return nil
+		}
+		base := uint32(len(prog.Inst))
+		for _, in := range p.Inst {
+			switch in.Op {
+			case syntax.InstMatch:
+				in.Arg = uint32(k)
+			case syntax.InstFail:
+			default:
+				in.Out += base
+				if in.Op == syntax.InstAlt || in.Op == syntax.InstAltMatch {
+					in.Arg += base
+				}
+			}
+			prog.Inst = append(prog.Inst, in)
+		}
+		starts[k] = base + uint32(p.Start)
+	}
+	start := starts[len(starts)-1]
+	for k := len(starts) - 2; k >= 0; k-- {
+		prog.Inst = append(prog.Inst, syntax.Inst{Op: syntax.InstAlt, Out: starts[k], Arg: start})
+		start = uint32(len(prog.Inst) - 1)
+	}
+	prog.Start = int(start)
+	return progDFA(&dfa{prog: prog, set: true, all: 1<<len(res) - 1})
 }
 
 // newPrefilter builds, for a regex with counted repetitions (X{m,n}), the DFA of
@@ -328,9 +392,9 @@ func (d *dfa) newGen() *dfaGen {
 	tab := make([]atomic.Int32, 4*d.width) // most rules never need more than a few states
 	g.table.Store(&tab)
 	if d.anchored {
-		d.state(g, nil, beforeText) // the dead state: row d.width (deadRow)
+		d.state(g, nil, beforeText, 0) // the dead state: row d.width (deadRow)
 		for k := range g.starts {
-			g.starts[k] = d.state(g, d.closure(nil, d.seen.reset(len(d.insts)), d.start, nil), uint8(k))
+			g.starts[k] = d.state(g, d.closure(nil, d.seen.reset(len(d.insts)), d.start, nil), uint8(k), 0)
 		}
 		g.start = g.starts[beforeText]
 		return g
@@ -346,7 +410,7 @@ func (d *dfa) newGen() *dfaGen {
 	// Nothing but the start closure, after each kind of rune: rows width to 4*width
 	// (accel.max). Without assertions the kinds are one state.
 	for k := range g.starts {
-		g.starts[k] = d.state(g, nil, uint8(k))
+		g.starts[k] = d.state(g, nil, uint8(k), 0)
 	}
 	g.start = g.starts[beforeText]
 	if d.noAssert {
@@ -783,8 +847,8 @@ func (d *dfa) closure(set []uint32, seen *pcSet, pc uint32, ctx *syntax.EmptyOp)
 }
 
 // state returns the row offset of the state for a set of instructions in g, creating
-// it if new; -1 when the set holds a match.
-func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
+// it if new; -1 when the set holds a match. mask is a set DFA's (see dfa.set).
+func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8, mask uint32) int32 {
 	if d.anchored && len(pcs) == 0 && len(g.states) > 1 {
 		return d.deadRow() // whatever came before: nothing can match from here
 	}
@@ -804,6 +868,9 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 		key = append(key, uint16(pc))
 	}
 	key = append(key, uint16(before))
+	if d.set {
+		key = append(key, uint16(mask), uint16(mask>>16))
+	}
 	d.key = key
 	h := maphash.String(stateSeed, pcsKey(key))
 	if row := d.lookup(g, key, h); row > 0 {
@@ -811,7 +878,7 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 	}
 	chunk, off := g.keep(key)
 	row := int32(len(g.states) * d.width)
-	g.states = append(g.states, dstate{chunk: chunk, off: off, n: uint32(len(key) - 1), before: before})
+	g.states = append(g.states, dstate{chunk: chunk, off: off, n: uint32(len(pcs)), before: before})
 	d.insert(g, row, h)
 	if tab := *g.table.Load(); len(tab) < int(row)+d.width {
 		// Readers keep the table they loaded; they find the new one in step.
@@ -824,6 +891,9 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8) int32 {
 			grown[i].Store(tab[i].Load())
 		}
 		g.table.Store(&grown)
+	}
+	if d.set { // before any entry leads to the row
+		(*g.table.Load())[int(row)+d.nclass+1].Store(int32(mask))
 	}
 	return row
 }
@@ -838,10 +908,15 @@ type stateIndex struct {
 // stateSeed hashes state keys; any seed will do, but one for the process.
 var stateSeed = maphash.MakeSeed()
 
-// keyOf is the key of the state at row in g: its instructions and its kind.
+// keyOf is the key of the state at row in g: its instructions and its kind (and
+// a set DFA's mask, two more).
 func (d *dfa) keyOf(g *dfaGen, row int32) []uint16 {
 	s := &g.states[int(row)/d.width]
-	return g.chunks[s.chunk][s.off : s.off+s.n+1]
+	n := s.n + 1
+	if d.set {
+		n += 2
+	}
+	return g.chunks[s.chunk][s.off : s.off+n]
 }
 
 // lookup returns the row of the state of g with key (of hash h), or 0.
@@ -890,20 +965,30 @@ func pcsKey(key []uint16) string {
 }
 
 // resolvePCs follows a state's pending assertions with the context between its rune
-// before and r (-1: end of text); it reports whether that reaches a match.
-func (d *dfa) resolvePCs(pcs []uint32, before uint8, r rune) ([]uint32, bool) {
+// before and r (-1: end of text); it returns the mask of the regexes whose matches
+// that reaches (a DFA of one regex: 1, and then no instructions), and the
+// instructions but the matches.
+func (d *dfa) resolvePCs(pcs []uint32, before uint8, r rune) ([]uint32, uint32) {
 	ctx := syntax.EmptyOpContext(beforeRune[before], r)
 	seen := d.seen.reset(len(d.insts))
 	var set []uint32
 	for _, pc := range pcs {
 		set = d.closure(set, seen, pc, &ctx)
 	}
+	var mask uint32
+	k := 0
 	for _, pc := range set {
-		if d.insts[pc].op == syntax.InstMatch {
-			return nil, true
+		if in := &d.insts[pc]; in.op == syntax.InstMatch {
+			if !d.set {
+				return nil, 1
+			}
+			mask |= 1 << in.arg
+			continue
 		}
+		set[k] = pc
+		k++
 	}
-	return set, false
+	return set[:k], mask
 }
 
 // advance adds to next the closures of the instructions of set that take r.
@@ -944,13 +1029,15 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 	d.takeSeen()
 	defer d.putSeen()
 	s := &g.states[int(row)/d.width]
-	if cls == d.nclass { // end of text
-		_, matched := d.resolvePCs(d.pcsOf(g, s), s.before, -1)
-		if !d.anchored && !matched {
-			matched = d.startStepFor(s.before, cls).matched
+	if cls == d.nclass { // end of text: -1 (a set DFA's: 1 + the mask) for a match
+		_, mask := d.resolvePCs(d.pcsOf(g, s), s.before, -1)
+		if !d.anchored && (mask == 0 || d.set) {
+			mask |= d.startStepFor(s.before, cls).mask
 		}
 		v := int32(1)
-		if matched {
+		if d.set {
+			v += int32(mask)
+		} else if mask != 0 {
 			v = -1
 		}
 		if g == cur {
@@ -973,17 +1060,19 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 
 // next is the state after the state of pcs and kind (its rune before) reads r,
 // created in g (or in a new generation if g is over budget); -1 when a match
-// ends before r.
+// ends before r. A set DFA's is the row negated when a match ends before or
+// after r (its mask says whose).
 func (d *dfa) next(g *dfaGen, pcs []uint32, kind uint8, r rune, cls int) int32 {
-	set, matched := d.resolvePCs(pcs, kind, r)
-	if matched {
+	set, mask := d.resolvePCs(pcs, kind, r)
+	if mask != 0 && !d.set {
 		return -1
 	}
 	var st *startStep
 	if !d.anchored {
-		if st = d.startStepFor(kind, cls); st.matched {
+		if st = d.startStepFor(kind, cls); st.matched && !d.set {
 			return -1
 		}
+		mask |= st.mask
 	}
 	seen := d.seen.reset(len(d.insts))
 	next := d.advance(nil, seen, set, r)
@@ -997,6 +1086,18 @@ func (d *dfa) next(g *dfaGen, pcs []uint32, kind uint8, r rune, cls int) int32 {
 		k := 0
 		for _, pc := range next {
 			if !d.startSet.has(pc) {
+				next[k] = pc
+				k++
+			}
+		}
+		next = next[:k]
+	}
+	if d.set { // the matches after r: in the mask, not the state
+		k := 0
+		for _, pc := range next {
+			if in := &d.insts[pc]; in.op == syntax.InstMatch {
+				mask |= 1 << in.arg
+			} else {
 				next[k] = pc
 				k++
 			}
@@ -1023,16 +1124,37 @@ func (d *dfa) next(g *dfaGen, pcs []uint32, kind uint8, r rune, cls int) int32 {
 		g = d.newGen()
 		d.gen.Store(g)
 	}
-	return d.state(g, next, before)
+	row := d.state(g, next, before, mask)
+	if mask != 0 {
+		return -row
+	}
+	return row
 }
 
 // match reports whether the regex matches somewhere in text; ok is false when the
 // DFA gave up and the caller must ask the regexp.
 func (d *dfa) match(text string) (matched, ok bool) {
 	x := d.begin(len(text))
-	if !x.running {
-		return x.finish()
+	if x.running {
+		d.run(&x, text)
 	}
+	return x.finish()
+}
+
+// matchSet says which of a set DFA's regexes match somewhere in text: bit k of
+// the mask for the k-th; ok is false when the DFA gave up (any may match).
+func (d *dfa) matchSet(text string) (mask uint32, ok bool) {
+	x := d.begin(len(text))
+	if x.running {
+		d.run(&x, text)
+	}
+	x.finish()
+	return x.mask, x.ok
+}
+
+// run is a search over text, up to its end or a match (a set DFA's: until
+// every regex matched), and finish.
+func (d *dfa) run(x *search, text string) {
 	// The state, table and class map in locals: the loop is the rules' hottest, and
 	// through x (whose address miss takes) each would be a load and a store per byte.
 	tab, ascii, s := x.tab, x.ascii, x.s
@@ -1080,7 +1202,7 @@ func (d *dfa) match(text string) (matched, ok bool) {
 		g := x.g
 		x.miss(v, cls)
 		if !x.running {
-			return x.finish()
+			return
 		}
 		tab, s = x.tab, x.s
 		if x.g != g {
@@ -1089,7 +1211,6 @@ func (d *dfa) match(text string) (matched, ok bool) {
 		}
 	}
 	x.s = s
-	return x.finish()
 }
 
 var noAccel = &accel{}
@@ -1123,6 +1244,7 @@ type search struct {
 	running bool
 	matched bool
 	ok      bool
+	mask    uint32 // a set DFA's: the regexes matched so far
 	// A text that keeps making new states (hostile, or just unlike any before) would
 	// cost a closure per byte: past a budget the search is the regexp's, so the work
 	// stays linear with a small constant whatever the text.
@@ -1152,6 +1274,13 @@ func (x *search) miss(v int32, cls int) {
 		v, x.g, x.tab = x.d.step(x.g, x.s, cls)
 	}
 	if v < 0 {
+		if x.d.set { // a state some matches end on the way into
+			x.s = -v
+			if x.mask |= uint32(x.tab[int(x.s)+x.d.nclass+1].Load()); x.mask == x.d.all {
+				x.running, x.matched = false, true
+			}
+			return
+		}
 		x.running, x.matched = false, true
 		return
 	}
@@ -1163,10 +1292,15 @@ func (x *search) finish() (matched, ok bool) {
 	if !x.running {
 		return x.matched, x.ok
 	}
-	w := x.d.width
-	v := x.tab[int(x.s)+w-1].Load()
+	end := x.d.nclass
+	v := x.tab[int(x.s)+end].Load()
 	if v == 0 {
-		v, _, _ = x.d.step(x.g, x.s, w-1)
+		v, _, _ = x.d.step(x.g, x.s, end)
+	}
+	if x.d.set {
+		x.mask |= uint32(v - 1)
+		x.running, x.matched = false, x.mask != 0
+		return x.matched, true
 	}
 	return v < 0, true
 }

@@ -76,6 +76,76 @@ func TestDFAAgreesWithRegexp(t *testing.T) {
 	}
 }
 
+// A set DFA's mask says, regex by regex, what Go's regexp says: with
+// assertions, empty matches, matches that end at the end of the text, and
+// regexes that match inside one another; in groups of every size up to the
+// most, and when every regex matched before the end.
+func TestSetDFAAgreesWithRegexp(t *testing.T) {
+	patterns := []string{
+		`abc`, `(?i)abc`, `a.c`, `(?s)a.c`, `^abc`, `(?m)^abc$`, `abc$`, `\Aabc\z`,
+		`\bfoo\b`, `\Bfoo`, `(?i)\bv[_\W]{0,3}i[_\W]{0,3}a[_\W]{0,3}g[_\W]{0,3}r[_\W]{0,3}a\b`,
+		`colou?r`, `(?i)straße`, `[à-ÿ]+x`, `\d{3}-\d{4}`, `(?m)^\s*$`, ``, `x*`, `(?i)k`, `é`,
+		`[^a]`, `(?m)$`, `\s\d[\d.,]+US`, `(?m)^> `, `(?m)\bfri(?:day)?\b$`, `ab`, `b`, `bc`, `zz`,
+		`(?i)our (?:\w+,? )?products?`,
+	}
+	texts := []string{
+		"", "abc", "xabcx", "ABC", "a\nc", "foo", "xfoo", " foo bar", "v-i.a_g r a", "V!I!A!G!R!A now",
+		"colour color", "STRASSE straße", "àéx", "call 555-1234", "line\n\n  \nmore",
+		"our great, products", "pay 1,000US", "Kelvin K ſ s", "\xff\xfeabc\xc3", "> quoted\n> more",
+		"friday\nmon", "fri", "z", "zz", "a",
+	}
+	alphabet := []string{"a", "b", "c", "x", "v", "i", " ", "\n", "_", "-", "é", "K", "\xff", "1", "fri", "day", "abc", "z"}
+	texts = append(texts, randomTexts(2, alphabet, 300, 20)...)
+	res := make([]*regexp.Regexp, len(patterns))
+	for i, p := range patterns {
+		res[i] = regexp.MustCompile(p)
+	}
+	rng := rand.New(rand.NewSource(3))
+	for _, n := range []int{1, 2, 3, 7, 12, maxSetRegexes} {
+		for round := 0; round < 4; round++ {
+			pick := rng.Perm(len(patterns))[:min(n, len(patterns))]
+			var subs []*syntax.Regexp
+			for _, i := range pick {
+				re, err := parseRE(patterns[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				subs = append(subs, re)
+			}
+			d := newSetDFA(subs)
+			if d == nil {
+				t.Fatalf("%d regexes: no set DFA", n)
+			}
+			// Twice over: the second pass skips through the start states (accel).
+			for _, text := range append(texts, texts...) {
+				got, ok := d.matchSet(text)
+				if !ok {
+					t.Fatalf("set DFA gave up on %q", text)
+				}
+				var want uint32
+				for k, i := range pick {
+					if res[i].MatchString(text) {
+						want |= 1 << k
+					}
+				}
+				if got != want {
+					for k, i := range pick {
+						if got&(1<<k) != want&(1<<k) {
+							t.Errorf("%q on %q (in a set of %d): set DFA %v, regexp %v", patterns[i], text, len(pick), got&(1<<k) != 0, want&(1<<k) != 0)
+						}
+					}
+				}
+				if m, _ := d.match(text); m != (got != 0) {
+					t.Errorf("set of %d on %q: match %v, mask %b", len(pick), text, m, got)
+				}
+			}
+		}
+	}
+	if newSetDFA(make([]*syntax.Regexp, maxSetRegexes+1)) != nil {
+		t.Error("a set DFA of more regexes than its mask holds")
+	}
+}
+
 // A DFA skips to the bytes that can leave its start states (or, where those
 // depend on a newline before, to the newlines) when they are few, and only then.
 func TestDFAAccel(t *testing.T) {

@@ -895,6 +895,40 @@ score M_ANY 1
 	}
 }
 
+// A union says which of its rules may match: each rule runs where the union's
+// bit for it says so, and only there; so a rule hits alone in a paragraph
+// where no other rule of its union does, and every rule of a union can hit.
+func TestUnionSaysWhichRule(t *testing.T) {
+	dir := writeRules(t, map[string]string{"r.cf": `
+body U_A /c[a4]sh\s+pr[i1]ze/i
+body U_B /w[i1]n\s+n[o0]w/i
+body U_C /l[o0]tt[e3]ry/i
+body U_D /v[i1][a4]gr[a4]/i
+body U_E /d[e3][a4]r\s+fr[i1][e3]nd/i
+`})
+	s, problems := Load(dir)
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatalf("load: %v", problems)
+	}
+	u := s.runPlan.unionOf[s.Rule("U_A").seq]
+	for _, name := range []string{"U_A", "U_B", "U_C", "U_D", "U_E"} {
+		if got := s.runPlan.unionOf[s.Rule(name).seq]; got < 0 || got != u {
+			t.Fatalf("%s: union %d, want the one union %d of them all", name, got, u)
+		}
+	}
+	for body, want := range map[string][]string{
+		"you w1n now":                        {"U_B"},
+		"the LOTTERY":                        {"U_C"},
+		"d3ar friend\n\ncheap viagra":        {"U_D", "U_E"},
+		"a cash prize\n\nnothing\n\nlott3ry": {"U_A", "U_C"},
+		"nothing at all":                     nil,
+	} {
+		if got := hitNames(t, s, msgOf(t, "Subject: s\n\n"+body+"\n")); !slices.Equal(got, want) {
+			t.Errorf("%q: hits %v, want %v", body, got, want)
+		}
+	}
+}
+
 // failingReader is a spool whose reads fail, as a file on a failing disk.
 type failingReader struct{}
 

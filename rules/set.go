@@ -510,18 +510,19 @@ func (s *Set) withPool(p *plan) *plan {
 // answer is known (A && B: B is not run when A missed). Most of SpamAssassin's
 // sub-rules then never run on a given message.
 type plan struct {
-	rules   []*Rule
-	seqs    []int32 // rules' seqs
-	needs   map[Kind]bool
-	unions  []union // of the rules without literals that may run
-	unionOf []int32 // by rule seq: the index of its union, or -1
-	lazy    bool
+	rules    []*Rule
+	seqs     []int32 // rules' seqs
+	needs    map[Kind]bool
+	unions   []union  // of the rules without literals that may run
+	unionOf  []int32  // by rule seq: the index of its union, or -1
+	unionBit []uint32 // by rule seq: its bit in its union's masks
+	lazy     bool
 }
 
 // newPlan plans to run rules, and then maybe others of mayRun (asked for by meta
 // rules); n is the number of rules in the set.
 func newPlan(rules, mayRun []*Rule, n int) *plan {
-	p := &plan{rules: rules, needs: map[Kind]bool{}, unionOf: make([]int32, n)}
+	p := &plan{rules: rules, needs: map[Kind]bool{}, unionOf: make([]int32, n), unionBit: make([]uint32, n)}
 	for _, r := range rules {
 		p.seqs = append(p.seqs, int32(r.seq))
 	}
@@ -546,8 +547,8 @@ func newPlan(rules, mayRun []*Rule, n int) *plan {
 		for lower, rules := range free[k] {
 			for _, u := range newUnions(rules, lower == 1) {
 				u.kind, u.lower = Kind(k), lower == 1
-				for _, r := range u.rules {
-					p.unionOf[r.seq] = int32(len(p.unions))
+				for b, r := range u.rules {
+					p.unionOf[r.seq], p.unionBit[r.seq] = int32(len(p.unions)), 1<<b
 				}
 				p.unions = append(p.unions, u)
 			}
@@ -570,10 +571,10 @@ func (s *Set) lazyPlan() *plan {
 }
 
 // A union is one DFA for several rules without literals (which read every
-// paragraph): the alternation of their regexes, with counts loosened
-// (newPrefilter). Where it does not match, none of them can, so one pass over a
-// paragraph answers for all of them. That is the common case, as these rules look
-// for spam's phrasings; only where it matches do its rules run, one by one.
+// paragraph): the set DFA of their regexes, with counts loosened
+// (newPrefilter), which says which of them may match. One pass over a paragraph
+// answers for all of them; only a rule it says may match runs, on its own
+// (the loosened counts, and a rule's exact form, may still say no).
 type union struct {
 	d     *dfa
 	rules []*Rule
@@ -584,6 +585,9 @@ type union struct {
 // unionSize is how many rules share a union DFA: more rules make fewer passes, but
 // a DFA whose states grow with the product of its rules' partial matches.
 const unionSize = 12
+
+// A union's rules are a bit each of its set DFA's masks.
+const _ = uint(maxSetRegexes - unionSize)
 
 // unionMaxInsts bounds the instructions of a union's programs together. A union's
 // states are sets of places in all its rules at once, and large rules (the
@@ -617,19 +621,19 @@ func newUnions(rules []*Rule, lower bool) []union {
 		if len(rs) == 0 {
 			return nil
 		}
-		alt := &syntax.Regexp{Op: syntax.OpAlternate}
+		var subs []*syntax.Regexp
 		for _, r := range rs {
 			re, err := parseREMutable(r.source(lower))
 			if err != nil {
-				alt = nil
+				subs = nil
 				break
 			}
 			loosenCounts(re)
-			alt.Sub = append(alt.Sub, re)
+			subs = append(subs, re)
 		}
 		var d *dfa
-		if alt != nil && len(rs) > 1 {
-			d = dfaOf(alt)
+		if subs != nil && len(rs) > 1 {
+			d = newSetDFA(subs)
 		}
 		if d == nil && len(rs) > 1 { // too many rune classes together: halves
 			return append(build(rs[:len(rs)/2]), build(rs[len(rs)/2:])...)
@@ -821,9 +825,8 @@ func (t *target) count(r *Rule) int {
 			}
 			break
 		}
-		u := t.plan.unionOf[r.seq]
 		for i, line := range lines {
-			if u < 0 || t.unionHits(u)[i] {
+			if t.mayMatch(r, i) {
 				add(line)
 			}
 		}
@@ -1069,14 +1072,22 @@ func (s *Set) prepare(m *filter.Message, p *plan, locate bool) *target {
 		t.uriHits = s.index[URI].scan(strings.ToLower(strings.Join(t.uris, "\n")))
 	}
 	t.plan = p
-	t.uhits = make([][]bool, len(p.unions))
+	t.uhits = make([][]uint32, len(p.unions))
 	return t
 }
 
+// mayMatch reports whether rule r may match the i-th text its union reads (the
+// i-th paragraph for body rules; 0 for rawbody and full rules, of the one text):
+// true for a rule in no union.
+func (t *target) mayMatch(r *Rule, i int) bool {
+	u := t.plan.unionOf[r.seq]
+	return u < 0 || t.unionHits(u)[i]&t.plan.unionBit[r.seq] != 0
+}
+
 // unionHits says, paragraph by paragraph (for rawbody and full rules, of the one
-// text), where the rules of union i may match: worked out the first time one of
-// them is asked for.
-func (t *target) unionHits(i int32) []bool {
+// text), which rules of union i may match, a bit each (plan.unionBit): worked
+// out the first time one of them is asked for.
+func (t *target) unionHits(i int32) []uint32 {
 	if h := t.uhits[i]; h != nil {
 		return h
 	}
@@ -1096,10 +1107,13 @@ func (t *target) unionHits(i int32) []bool {
 	default:
 		texts = []string{t.full}
 	}
-	h := make([]bool, len(texts))
+	h := make([]uint32, len(texts))
 	for j, s := range texts {
-		m, ok := u.d.match(s)
-		h[j] = m || !ok
+		if m, ok := u.d.matchSet(s); ok {
+			h[j] = m
+		} else {
+			h[j] = u.d.all // (it gave up: any may)
+		}
 	}
 	t.uhits[i] = h
 	return h
@@ -1167,10 +1181,6 @@ func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 		}
 		return "", "", false
 	}
-	var may []bool // where a rule without literals may match, per its union
-	if u := t.plan.unionOf[r.seq]; u >= 0 {
-		may = t.unionHits(u)
-	}
 	text, lower, hits := t.body, t.bodyLower, t.bodyHits
 	switch r.Kind {
 	case Rawbody:
@@ -1179,7 +1189,7 @@ func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 		text, lower, hits = t.full, t.fullLower, t.fullHits
 	}
 	if r.Kind != Body {
-		if may != nil && !may[0] || r.lits != nil && !hits.any(r.litIDs) {
+		if !t.mayMatch(r, 0) || r.lits != nil && !hits.any(r.litIDs) {
 			return "", "", false // prefilter: no literal a match needs is in the text
 		}
 		if r.lits != nil && r.oneLine && !t.onLines(r, hits, text, lower) {
@@ -1199,7 +1209,7 @@ func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 		return "", "", false
 	}
 	for i := range t.bodyLines {
-		if may != nil && !may[i] {
+		if !t.mayMatch(r, i) {
 			continue
 		}
 		if where, match, ok := t.matchText(r, t.bodyLines[i], t.bodyLowerLines[i]); ok {
@@ -1647,7 +1657,7 @@ type target struct {
 
 	// The plan running, and where its unions may match (unionHits), by union.
 	plan  *plan
-	uhits [][]bool
+	uhits [][]uint32
 
 	state   []uint8                    // of each rule, by seq, while a set's eval runs
 	headers map[headerKey]headerText   // as read so far
