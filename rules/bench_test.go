@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/corpus"
@@ -69,6 +70,37 @@ func BenchmarkDFAWalk(b *testing.B) {
 			b.SetBytes(int64(len(text)))
 			for i := 0; i < b.N; i++ {
 				d.match(text)
+			}
+		})
+	}
+}
+
+// BenchmarkDFASkipDead is the counting rules' walk (countFixed): an anchored
+// DFA skips the places where no match can start and tries the others.
+func BenchmarkDFASkipDead(b *testing.B) {
+	text := strings.Repeat("hello world this is a line of text\n", 300)
+	for _, c := range []struct{ name, re string }{
+		{"word", `\bviagra\b`},
+		{"obfuscated", `(?i)v[_\W]{0,3}i[_\W]{0,3}a[_\W]{0,3}g[_\W]{0,3}r[_\W]{0,3}a`},
+	} {
+		d := anchoredOf(newDFA(c.re))
+		walk := func() {
+			st := d.beginRun(len(text))
+			prev := rune(-1)
+			for i := 0; i < len(text); {
+				if i, _, prev = st.skipDead(text, i, 0, prev); i >= len(text) {
+					break
+				}
+				st.matchFrom(text, i, prev)
+				r, n := utf8.DecodeRuneInString(text[i:])
+				prev, i = r, i+n
+			}
+		}
+		walk()
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for i := 0; i < b.N; i++ {
+				walk()
 			}
 		})
 	}

@@ -170,7 +170,15 @@ type dfaGen struct {
 	// unanchored DFA's start states (see accel).
 	acc  atomic.Pointer[accel]
 	uses atomic.Int32
+	// dead, in an anchored DFA, says by kind of rune before and ASCII byte
+	// whether the start state of that kind goes to the dead state on the
+	// byte (no match starts there), as far as the transitions computed when
+	// it was worked out say (see skipDead).
+	dead atomic.Pointer[deadStarts]
 }
+
+// deadStarts is dfaGen.dead's table.
+type deadStarts [4][utf8.RuneSelf]bool
 
 // accel is what lets a search skip ahead while it is in a start state (nothing
 // matched so far but the start closure): most rules look for a string of rare
@@ -1431,26 +1439,62 @@ func (st *anchoredRun) skipDead(text string, i, ri int, prev rune) (int, int, ru
 		return i, ri, prev
 	}
 	starts, tab, ascii, dead := &x.g.starts, x.tab, x.ascii, x.d.deadRow()
+	known := x.g.dead.Load()
+	if known == nil {
+		known = x.deadStarts()
+	}
 	kind := beforeKind(prev)
 	// Only ASCII is skipped, a byte a rune: the rune count and the rune before
-	// are worked out once at the end, not carried through the loop.
-	j := i
+	// are worked out once at the end, not carried through the loop. The table
+	// answers most bytes with one load, where the transitions took three
+	// dependent ones (the start row, the byte's class, the entry); a byte it
+	// does not know as dead is looked up in the transitions, which may have
+	// learnt it since.
+	j, learnt := i, 0
 	for j < len(text) {
 		c := text[j]
 		if c >= utf8.RuneSelf {
 			break
 		}
-		row := starts[kind]
-		if row <= 0 || tab[int(row)+int(ascii[c])].Load() != dead {
-			break
+		if !known[kind][c] {
+			row := starts[kind]
+			if row <= 0 || tab[int(row)+int(ascii[c])].Load() != dead {
+				break
+			}
+			learnt++
 		}
 		kind = int(asciiKind[c])
 		j++
+	}
+	if learnt >= deadRelearn {
+		x.deadStarts()
 	}
 	if j == i {
 		return i, ri, prev
 	}
 	return j, ri + j - i, rune(text[j-1])
+}
+
+// deadRelearn is how many bytes one skip finds dead in the transitions but
+// not in the table before the table is worked out again.
+const deadRelearn = 8
+
+// deadStarts works out the search's generation's table of bytes on which its
+// start states die, from the transitions of the search's table, and keeps it
+// for the searches to come.
+func (x *search) deadStarts() *deadStarts {
+	t := new(deadStarts)
+	dead := x.d.deadRow()
+	for k, row := range x.g.starts {
+		if row <= 0 {
+			continue
+		}
+		for c := range t[k] {
+			t[k][c] = x.tab[int(row)+int(x.ascii[c])].Load() == dead
+		}
+	}
+	x.g.dead.Store(t)
+	return t
 }
 
 // asciiKind is beforeKind of each ASCII rune.
