@@ -1160,8 +1160,8 @@ func (d *dfa) matchSet(text string) (mask uint32, ok bool) {
 	return x.mask, x.ok
 }
 
-// run is a search over text, up to its end or a match (a set DFA's: until
-// every regex matched), and finish.
+// run goes on with search x over text, up to its end or a match (a set DFA's:
+// until every regex matched); the caller then finishes it (search.finish).
 func (d *dfa) run(x *search, text string) {
 	// The state, table and class map in locals: the loop is the rules' hottest, and
 	// through x (whose address miss takes) each would be a load and a store per byte.
