@@ -841,6 +841,7 @@ header H_ELSEWHERE From =~ /suspended account/i
 header H_NEG Subject !~ /lottery winner/i
 header H_UNSET X-Nowhere =~ /lottery winner/i [if-unset: lottery winner]
 header H_EXISTS exists:X-Nowhere
+mimeheader H_MIME Content-Type =~ /text\/html/
 header H_ALL ALL =~ /^Subject: =\?utf-8\?q\?Your_account/m
 body B_HIT /customer/
 body B_MISS /lottery winner/
@@ -858,7 +859,7 @@ score M_ANY 1
 		t.Fatalf("load: %v", problems)
 	}
 	for name, want := range map[string]bool{"H_HIT": true, "H_MISS": true, "H_ELSEWHERE": true, "H_NEG": false,
-		"H_UNSET": false, "H_EXISTS": false, "B_HIT": true, "B_MISS": true, "R_MISS": true, "F_MISS": true, "U_MISS": true} {
+		"H_UNSET": false, "H_EXISTS": false, "H_MIME": false, "B_HIT": true, "B_MISS": true, "R_MISS": true, "F_MISS": true, "U_MISS": true} {
 		if got := decidedByLiterals(s.Rule(name)); got != want {
 			t.Errorf("%s: decided by its literals %v, want %v", name, got, want)
 		}
@@ -877,7 +878,7 @@ score M_ANY 1
 		slices.Sort(names)
 		with = append(with, names)
 	}
-	for _, name := range []string{"H_HIT", "H_UNSET", "M_NOT_MISS", "M_ANY", "H_NEG"} {
+	for _, name := range []string{"H_HIT", "H_UNSET", "H_MIME", "M_NOT_MISS", "M_ANY", "H_NEG"} {
 		if !slices.Contains(with[0], name) {
 			t.Errorf("sample: %s did not hit (hits %v)", name, with[0])
 		}
