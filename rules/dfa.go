@@ -89,14 +89,13 @@ type dfa struct {
 }
 
 // startStep is what the start closure does on one rune class after one kind of
-// rune: whether a match ends there (an empty one), and the instructions it leads to
-// (startNext[off:off+n]). Offsets, not a slice: a DFA has up to 4×513 of these, and
-// the rule set thousands of DFAs.
+// rune: whether a match ends there (an empty one: mask, as resolvePCs's), and the
+// instructions it leads to (startNext[off:off+n]). Offsets, not a slice: a DFA has
+// up to 4×513 of these, and the rule set thousands of DFAs.
 type startStep struct {
-	off, n  uint32
-	mask    uint32 // of a set DFA: the regexes whose matches end there
-	done    bool
-	matched bool
+	off, n uint32
+	mask   uint32 // the regexes whose matches end there (a DFA of one regex: 1); 0: none
+	done   bool
 }
 
 // startStepFor computes (once) the start closure's step; callers hold mu.
@@ -113,7 +112,7 @@ func (d *dfa) startStepFor(before uint8, cls int) *startStep {
 		r = d.rep[cls]
 	}
 	set, mask := d.resolvePCs(d.startPCs, before, r)
-	st.done, st.matched, st.mask = true, mask != 0, mask
+	st.done, st.mask = true, mask
 	if (mask == 0 || d.set) && r >= 0 {
 		seen := d.seen.reset(len(d.insts))
 		st.off = uint32(len(d.startNext))
@@ -446,7 +445,7 @@ func (d *dfa) accelFor(g *dfaGen) *accel {
 		cls := d.class(d.bounds[iv])
 		for k := 0; k < kinds; k++ {
 			st := d.startStepFor(uint8(k), cls)
-			if !st.matched && !slices.ContainsFunc(d.startNextOf(st), func(pc uint32) bool { return !d.startSet.has(pc) }) {
+			if st.mask == 0 && !slices.ContainsFunc(d.startNextOf(st), func(pc uint32) bool { return !d.startSet.has(pc) }) {
 				continue
 			}
 			for r := d.bounds[iv]; r < min(hi, utf8.RuneSelf); r++ {
@@ -1077,7 +1076,7 @@ func (d *dfa) next(g *dfaGen, pcs []uint32, kind uint8, r rune, cls int) int32 {
 	}
 	var st *startStep
 	if !d.anchored {
-		if st = d.startStepFor(kind, cls); st.matched && !d.set {
+		if st = d.startStepFor(kind, cls); st.mask != 0 && !d.set {
 			return -1
 		}
 		mask |= st.mask
@@ -1441,7 +1440,7 @@ func (st *anchoredRun) skipDead(text string, i, ri int, prev rune) (int, int, ru
 	starts, tab, ascii, dead := &x.g.starts, x.tab, x.ascii, x.d.deadRow()
 	known := x.g.dead.Load()
 	if known == nil {
-		known = x.deadStarts()
+		known = x.learnDead()
 	}
 	kind := beforeKind(prev)
 	// Only ASCII is skipped, a byte a rune: the rune count and the rune before
@@ -1467,7 +1466,7 @@ func (st *anchoredRun) skipDead(text string, i, ri int, prev rune) (int, int, ru
 		j++
 	}
 	if learnt >= deadRelearn {
-		x.deadStarts()
+		x.learnDead()
 	}
 	if j == i {
 		return i, ri, prev
@@ -1479,10 +1478,10 @@ func (st *anchoredRun) skipDead(text string, i, ri int, prev rune) (int, int, ru
 // not in the table before the table is worked out again.
 const deadRelearn = 8
 
-// deadStarts works out the search's generation's table of bytes on which its
+// learnDead works out the search's generation's table of bytes on which its
 // start states die, from the transitions of the search's table, and keeps it
 // for the searches to come.
-func (x *search) deadStarts() *deadStarts {
+func (x *search) learnDead() *deadStarts {
 	t := new(deadStarts)
 	dead := x.d.deadRow()
 	for k, row := range x.g.starts {
