@@ -224,6 +224,7 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		}
 		clamd.MaxStream = int64(cfg.Clamd.StreamMaxLength)
 		c.Clamd = clamd
+		c.closers = append(c.closers, clamd.Close) // (its idle sessions)
 		checks = append(checks, &clamav.Check{
 			Clamd:          clamd,
 			WholeMessage:   cfg.Clamd.ScanWholeMessage,
