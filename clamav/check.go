@@ -120,7 +120,8 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 			wg.Add(1)
 			go func() {
 				defer func() { <-slots; wg.Done() }()
-				sig, err := c.scan(ctx, &small)
+				// (a bytes.Reader, which Client.Scan can rewind to scan again)
+				sig, err := c.scan(ctx, bytes.NewReader(small.Bytes()))
 				if record(describe(l), sig, err) {
 					stop.Store(true)
 				}

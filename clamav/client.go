@@ -59,8 +59,8 @@ type session struct {
 // sessionIdle is how long a session may wait unused before it is closed rather
 // than used: well under clamd's IdleTimeout (30 s in Debian's clamd.conf), after
 // which clamd closes it. A session clamd closed is seen before use (alive); one
-// it closes while a scan starts on it fails that scan (a tempfail), so the margin
-// is wide.
+// it closes while a scan starts on it costs that scan a second try (Scan), or a
+// tempfail when the stream cannot be rewound, so the margin is wide.
 const sessionIdle = 5 * time.Second
 
 // New returns a client for address, written "tcp://HOST:PORT" or "unix:PATH" (also
@@ -144,55 +144,87 @@ func (c *Client) Ping(ctx context.Context) error {
 
 // Scan streams r to clamd and returns the signature name of what it found, "" when
 // clean. Every byte r yields is scanned, including data returned together with io.EOF.
+//
+// An idle session clamd closes just as a scan starts on it (its IdleTimeout, or a
+// restart) gives no answer. That is not clamd failing on the message: when r can
+// be rewound (an io.Seeker: the whole message, and the small parts Check holds in
+// memory), the scan runs again, once, on a new connection.
 func (c *Client) Scan(ctx context.Context, r io.Reader) (string, error) {
-	s, err := c.take(ctx)
-	if err != nil {
-		return "", err
+	rewind := rewinder(r)
+	fresh := false
+	for {
+		s, reused, err := c.take(ctx, fresh)
+		if err != nil {
+			return "", err
+		}
+		// When ctx ends (deadline or cancel), blocked reads and writes fail at once.
+		stop := context.AfterFunc(ctx, func() { s.conn.SetDeadline(time.Unix(1, 0)) })
+		s.n++
+		sig, reuse, broken, err := c.scan(ctx, s, r)
+		// A deadline that fired has spoilt the connection's deadline.
+		c.give(s, stop() && reuse)
+		if !broken || !reused || fresh || ctx.Err() != nil || rewind == nil || rewind() != nil {
+			return sig, err
+		}
+		fresh = true
 	}
-	// When ctx ends (deadline or cancel), blocked reads and writes fail at once.
-	stop := context.AfterFunc(ctx, func() { s.conn.SetDeadline(time.Unix(1, 0)) })
-	s.n++
-	sig, reuse, err := c.scan(ctx, s, r)
-	// A deadline that fired has spoilt the connection's deadline.
-	c.give(s, stop() && reuse)
-	return sig, err
+}
+
+// rewinder returns what puts r back where it is now, or nil when r cannot seek.
+func rewinder(r io.Reader) func() error {
+	sk, ok := r.(io.Seeker)
+	if !ok {
+		return nil
+	}
+	at, err := sk.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil
+	}
+	return func() error {
+		_, err := sk.Seek(at, io.SeekStart)
+		return err
+	}
 }
 
 // scan runs one INSTREAM command on s; reuse is whether the session may take
 // another: only after a whole command and its answer, numbered as this command
-// (after anything else, what clamd would send next is not known).
-func (c *Client) scan(ctx context.Context, s *session, r io.Reader) (sig string, reuse bool, err error) {
+// (after anything else, what clamd would send next is not known). broken is
+// whether the session failed before clamd answered (not our reader).
+func (c *Client) scan(ctx context.Context, s *session, r io.Reader) (sig string, reuse, broken bool, err error) {
 	werr := c.stream(s.conn, r)
 	if werr != nil && !errors.Is(werr, errWrite) && !errors.Is(werr, ErrSizeLimit) {
-		return "", false, werr // our reader failed: nothing meaningful to ask clamd
+		return "", false, false, werr // our reader failed: nothing meaningful to ask clamd
 	}
 	// clamd answers (e.g. "INSTREAM size limit exceeded") before closing, even when our
 	// writes failed because it stopped reading: its answer says why.
 	line, rerr := readReply(s.conn)
 	if rerr != nil {
 		if werr != nil {
-			return "", false, c.ctxErr(ctx, werr)
+			return "", false, true, c.ctxErr(ctx, werr)
 		}
-		return "", false, c.ctxErr(ctx, fmt.Errorf("clamd: read answer: %w", rerr))
+		return "", false, true, c.ctxErr(ctx, fmt.Errorf("clamd: read answer: %w", rerr))
 	}
 	sig, perr := ParseReply(line)
 	if perr != nil {
-		return "", false, perr
+		return "", false, false, perr
 	}
 	reuse = werr == nil && strings.HasPrefix(line, strconv.Itoa(s.n)+": ")
 	if errors.Is(werr, ErrSizeLimit) && sig == "" {
-		return "", reuse, ErrSizeLimit // clamd saw only the first MaxStream bytes
+		return "", reuse, false, ErrSizeLimit // clamd saw only the first MaxStream bytes
 	}
-	return sig, reuse, nil
+	return sig, reuse, false, nil
 }
 
-// take waits for a concurrency slot and returns an idle session, or a new one.
-func (c *Client) take(ctx context.Context) (*session, error) {
+// take waits for a concurrency slot and returns an idle session (reused), or a
+// new one; fresh asks for a new one.
+func (c *Client) take(ctx context.Context, fresh bool) (s *session, reused bool, err error) {
 	if err := c.acquire(ctx); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if s := c.idleSession(); s != nil {
-		return s, nil
+	if !fresh {
+		if s := c.idleSession(); s != nil {
+			return s, true, nil
+		}
 	}
 	conn, err := c.connect(ctx)
 	if err == nil {
@@ -206,10 +238,10 @@ func (c *Client) take(ctx context.Context) (*session, error) {
 	}
 	if err != nil {
 		<-c.sem
-		return nil, err
+		return nil, false, err
 	}
 	conn.SetDeadline(time.Time{})
-	return &session{conn: conn}, nil
+	return &session{conn: conn}, false, nil
 }
 
 // idleSession is an idle session clamd still has open, or nil; those that waited

@@ -268,6 +268,32 @@ func (s *cleanScanner) Scan(context.Context, io.Reader) (string, error) {
 	return "", nil
 }
 
+// seekScanner says every stream is clean; it counts those the client could not
+// rewind to scan again (see TestScanRetriesASessionClamdClosed).
+type seekScanner struct{ unseekable atomic.Int32 }
+
+func (s *seekScanner) Scan(_ context.Context, r io.Reader) (string, error) {
+	if _, ok := r.(io.Seeker); !ok {
+		s.unseekable.Add(1)
+	}
+	return "", nil
+}
+
+// The whole message and the parts held in memory reach the client as readers it
+// can rewind, so a session clamd closed at the start of their scan costs a rescan,
+// not a tempfail.
+func TestCheckStreamsCanBeRescanned(t *testing.T) {
+	sc := &seekScanner{}
+	sp := spool.FromBytes([]byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\nxyz\r\n--b--\r\n"))
+	r := (&Check{Clamd: sc, WholeMessage: true}).Check(context.Background(), &filter.Message{Raw: sp, Size: sp.Size()})
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if n := sc.unseekable.Load(); n != 0 {
+		t.Errorf("%d of 3 streams cannot be rewound", n)
+	}
+}
+
 // A check stopped by the deadline before it scanned every part must not call the
 // message clean.
 func TestCheckPastDeadlineIsNotClean(t *testing.T) {
@@ -310,5 +336,66 @@ func TestScanReusesASession(t *testing.T) {
 	<-f.received
 	if n := f.conns.Load(); n != 2 {
 		t.Fatalf("%d connections after a session went stale, want 2", n)
+	}
+}
+
+// A session clamd closes as a scan starts on it (its IdleTimeout, a restart) gives
+// no answer: the scan runs again on a new connection when the reader can be
+// rewound, and only then, and only for a session that had been idle.
+func TestScanRetriesASessionClamdClosed(t *testing.T) {
+	payload := "before " + eicar
+	cases := []struct {
+		name      string
+		warm      bool // a first scan leaves the session idle
+		reader    func() io.Reader
+		wantSig   string
+		wantConns int32
+	}{
+		{"idle session, seekable reader", true, func() io.Reader { return strings.NewReader(payload) }, "Eicar", 2},
+		{"idle session, section reader", true, func() io.Reader { return io.NewSectionReader(strings.NewReader("xx"+payload), 2, int64(len(payload))) }, "Eicar", 2},
+		{"idle session, reader that cannot rewind", true, func() io.Reader { return iotest.OneByteReader(strings.NewReader(payload)) }, "", 1},
+		{"new session", false, func() io.Reader { return strings.NewReader(payload) }, "", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var scans atomic.Int32
+			closeAt := int32(1) // the scan clamd drops the session on
+			if tc.warm {
+				closeAt = 2
+			}
+			f := startFake(t, func(data []byte) string {
+				if scans.Add(1) == closeAt {
+					return "" // closed without an answer
+				}
+				return detectEICAR(data)
+			})
+			c, err := New(f.addr, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx := context.Background()
+			if tc.warm {
+				if _, err := c.Scan(ctx, strings.NewReader("clean")); err != nil {
+					t.Fatal(err)
+				}
+				<-f.received
+			}
+			sig, err := c.Scan(ctx, tc.reader())
+			if sig != tc.wantSig || (tc.wantSig == "") != (err != nil) {
+				t.Fatalf("Scan = %q, %v; want %q", sig, err, tc.wantSig)
+			}
+			if got := <-f.received; string(got) != payload {
+				t.Errorf("clamd received %q", got)
+			}
+			if tc.wantSig != "" {
+				if got := <-f.received; string(got) != payload {
+					t.Errorf("the scan again: clamd received %q", got)
+				}
+			}
+			if n := f.conns.Load(); n != tc.wantConns {
+				t.Errorf("%d connections, want %d", n, tc.wantConns)
+			}
+		})
 	}
 }
