@@ -261,19 +261,22 @@ func binary(code opCode, l, r float64) float64 {
 
 // orderChains reorders the operands of each chain of && (and of ||): first those
 // that cost nothing (free: rules that score, which the plan runs whatever a chain
-// asks, and constants), then the others as written, and last those that run the
-// backtracking engine over a whole text. It reports whether n has such a slow
-// operand, and whether all of it is free. A lazy plan runs a sub-rule only when a
-// meta asks for it, and a chain stops at its first deciding operand: as written,
+// asks, and constants), then the others as written, and last the slow ones: those
+// that run the backtracking engine over a whole text, or an automaton no scan
+// spares (costlyWalk). It reports whether n has such a slow operand, and
+// whether all of it is free. A lazy plan runs a sub-rule only when a meta asks for
+// it, and a chain stops at its first deciding operand: as written,
 // FRNAME_IN_MSG_XPRIO_NO_SUB (__FROM_NAME_IN_MSG && __XPRIO && ...) searched every
 // message with regexp2 for its From name 2,048 characters on, to find X-Priority
 // absent afterwards; `__TO_EQ_FM_HTML_ONLY __TO_EQ_FROM && MIME_HTML_ONLY` compared
-// To and From in every message, HTML or not. Here && and || give 0 or 1 whatever
-// their operands' values, and evaluating a rule changes nothing but what is known,
-// so the order changes no meta's value (TestOrderChains), only which sub-rules run.
-// Moving free operands first never makes more run. slow and free hold the answers
-// for the meta rules done so far (a set's metas come after those they use); scored
-// says whether a rule scores.
+// To and From in every message, HTML or not; FILL_THIS_FORM (__FILL_THIS_FORM &&
+// !__THREADED && !__FB_TOUR && !__VIA_ML) walked the form-filling automata, the
+// largest of the stock rules, over mailing-list mail whose List-Id decides it. Here
+// && and || give 0 or 1 whatever their operands' values, and evaluating a rule
+// changes nothing but what is known, so the order changes no meta's value
+// (TestOrderChains), only which sub-rules run. Moving free operands first never
+// makes more run. slow and free hold the answers for the meta rules done so far (a
+// set's metas come after those they use); scored says whether a rule scores.
 func (n *node) orderChains(slow, free map[*Rule]bool, scored func(*Rule) bool) (isSlow, isFree bool) {
 	switch n.code {
 	case opNum:
@@ -289,7 +292,7 @@ func (n *node) orderChains(slow, free map[*Rule]bool, scored func(*Rule) bool) (
 		if r.meta != nil {
 			return slow[r], free[r]
 		}
-		return r.exactAll != nil, false
+		return r.exactAll != nil || r.costlyWalk(), false
 	case opNot, opNeg:
 		return n.left.orderChains(slow, free, scored)
 	case opAnd, opOr:
@@ -334,6 +337,30 @@ func (n *node) orderChains(slow, free map[*Rule]bool, scored func(*Rule) bool) (
 	ls, lf := n.left.orderChains(slow, free, scored)
 	rs, rf := n.right.orderChains(slow, free, scored)
 	return ls || rs, lf && rf
+}
+
+// costlyWalk reports whether a rule reads a whole text with an automaton that
+// neither the literal scans (decided: it has no literal) nor a union's walk spares
+// it: a body rule whose program is too large for a union (unionMaxInsts: the
+// form-filling and extortion rules of the stock set, thousands of instructions,
+// each a wide optional prefix of common words), one that counts its matches
+// (tflags multiple: every match, not the first), and a header rule on ALL (the
+// whole header, where other header rules read a field).
+func (r *Rule) costlyWalk() bool {
+	if r.evalFn != nil || r.lits != nil {
+		return false
+	}
+	switch r.Kind {
+	case Header:
+		return r.Field == "ALL" && !r.Exists
+	case Body, Rawbody, Full:
+		if r.maxHits > 0 {
+			return true
+		}
+		d := r.first()
+		return d != nil && len(d.insts) > unionMaxInsts
+	}
+	return false
 }
 
 // resolve points the expression's rule names at the set's rules.

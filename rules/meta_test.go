@@ -74,14 +74,19 @@ func TestMetaProgramNumbers(t *testing.T) {
 }
 
 // TestOrderChains: moving the operands that score to the front of their chains and
-// those that backtrack to the end changes no expression's value (values 0, 1, 2
-// and unknown names alike), and asks for a backtracking rule only after the others
-// of its chain.
+// the slow ones (that backtrack, or walk a large automaton over every paragraph)
+// to the end changes no expression's value (values 0, 1, 2 and unknown names
+// alike), and asks for a slow rule only after the others of its chain.
 func TestOrderChains(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
-	names := []string{"A", "B", "C", "D", "SLOW", "NOPE"}
+	names := []string{"A", "B", "C", "D", "SLOW", "WALK", "SMALL", "COUNT", "ALL", "FIELD", "NOPE"}
 	rules, all := metaRules(names)
 	rules["SLOW"].exactAll = regexp2.MustCompile(`(a)\1`, regexp2.None)
+	rules["WALK"].Kind, rules["WALK"].dfa = Body, &dfa{insts: make([]dinst, unionMaxInsts+1)}
+	rules["SMALL"].Kind, rules["SMALL"].dfa = Body, &dfa{insts: make([]dinst, 100)} // (it can share a union's walk)
+	rules["COUNT"].Kind, rules["COUNT"].dfa, rules["COUNT"].maxHits = Body, &dfa{insts: make([]dinst, 100)}, 5
+	rules["ALL"].Kind, rules["ALL"].Field = Header, "ALL"
+	rules["FIELD"].Kind, rules["FIELD"].Field = Header, "Subject"
 	gen := randomMeta(rng, names, []string{"&&", "&&", "||", "||", "+", "*", ">", "=="}, 6, 3)
 	for i := 0; i < 3000; i++ {
 		expr := gen(5)
@@ -111,8 +116,10 @@ func TestOrderChains(t *testing.T) {
 			if got != want {
 				t.Fatalf("%s with %v: %v after reordering, %v before", expr, vals, got, want)
 			}
-			if slices.Contains(a2, "SLOW") && !slices.Contains(a1, "SLOW") && !strings.Contains(expr, "SLOW") {
-				t.Fatalf("%s: asks for SLOW", expr)
+			for _, slow := range []string{"SLOW", "WALK"} {
+				if slices.Contains(a2, slow) && !slices.Contains(a1, slow) && !strings.Contains(expr, slow) {
+					t.Fatalf("%s: asks for %s", expr, slow)
+				}
 			}
 		}
 	}
@@ -126,6 +133,32 @@ func TestOrderChains(t *testing.T) {
 	n.eval(m)
 	if !slices.Equal(asked, []string{"D"}) {
 		t.Errorf("SLOW && A && D (D scores) with D false asked for %v, want [D]", asked)
+	}
+	// A rule that walks an automaton no scan spares over a whole text (a large
+	// one, one that counts, one on the whole header) goes after those that are
+	// cheap to ask; one with a literal is decided by the scans.
+	for _, c := range []struct {
+		expr string
+		lits []string
+		want []string
+	}{
+		{"WALK && A", nil, []string{"A"}},
+		{"WALK || B", nil, []string{"B", "WALK"}},
+		{"WALK && A", []string{"lit"}, []string{"WALK"}},
+		{"SMALL && A", nil, []string{"SMALL"}},
+		{"COUNT > 2 && A", nil, []string{"A"}},
+		{"ALL && FIELD", nil, []string{"FIELD"}},
+		{"FIELD && ALL", nil, []string{"FIELD"}},
+	} {
+		rules["WALK"].lits = c.lits
+		n, _ := parseMeta(c.expr)
+		n.resolve(rules)
+		n.orderChains(map[*Rule]bool{}, map[*Rule]bool{}, func(*Rule) bool { return false })
+		asked = nil
+		n.eval(m)
+		if !slices.Equal(asked, c.want) {
+			t.Errorf("%s (literals %q), every rule false, asked for %v, want %v", c.expr, c.lits, asked, c.want)
+		}
 	}
 }
 
