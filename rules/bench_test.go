@@ -106,6 +106,35 @@ func BenchmarkDFASkipDead(b *testing.B) {
 	}
 }
 
+// BenchmarkLiteralScan is the stock rules' body literal scan (literalIndex.scan)
+// over the lower-cased body text of 200 corpus spam, as the check prepares it.
+func BenchmarkLiteralScan(b *testing.B) {
+	s := stockRules(b, false)
+	dir := filepath.Join(corpus.Dir(), "spamassassin", "spam")
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) < 200 {
+		b.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
+	}
+	var texts []string
+	n := 0
+	for _, e := range entries[:200] {
+		raw, err := readCorpus(filepath.Join(dir, e.Name()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, _ := scan.Parse(bytes.NewReader(raw))
+		sp := spool.FromBytes(raw)
+		t := newTarget(&filter.Message{Raw: sp, Size: sp.Size(), Parsed: m}, map[Kind]bool{Body: true}, s.scanSizes)
+		texts = append(texts, t.bodyLower)
+		n += len(t.bodyLower)
+	}
+	b.SetBytes(int64(n / len(texts)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.index[Body].scan(texts[i%len(texts)])
+	}
+}
+
 // BenchmarkLoadStock loads the stock rules; heap-MB is what the loaded set holds
 // (docs/rules.md, "Memory").
 func BenchmarkLoadStock(b *testing.B) {

@@ -18,6 +18,7 @@ type literalIndex struct {
 	out    [][]int32 // literals that end at a state
 	dict   []int32   // nearest state on the failure chain with literals; -1 none
 	nlits  int
+	maxLen int    // the longest literal's bytes
 	hasOut []bool // out or dict: a state worth reporting (while building)
 	// few holds the literals, by id, when they are at most fewLits: then a text
 	// is searched for each with strings.Index, not walked by the automaton.
@@ -51,6 +52,7 @@ func newLiteralIndex(rules []*Rule) *literalIndex {
 	}
 	x.ncls = 1
 	for l := range x.ids {
+		x.maxLen = max(x.maxLen, len(l))
 		for i := 0; i < len(l); i++ {
 			if x.class[l[i]] == 0 {
 				x.class[l[i]] = uint16(x.ncls)
@@ -128,6 +130,13 @@ type litHits struct {
 type litOcc struct{ line, prev int32 } // prev: as last, for the occurrence before
 
 // scan runs the automaton over text; lines are counted at each '\n'.
+//
+// A long text is walked as two halves at once, in one loop: each byte's step is a
+// load that waits on the step before, so one walk keeps the processor waiting on
+// its loads; two independent ones overlap theirs. The second half's walk starts
+// maxLen bytes early, where no literal ending in that half can begin sooner, so
+// from the half on it is in the state one walk would be in; what it finds there
+// is noted, and added after the first half's, in the order one walk finds it.
 func (x *literalIndex) scan(text string) litHits {
 	h := litHits{last: make([]int32, x.nlits)}
 	if x.nlits == 0 {
@@ -136,28 +145,85 @@ func (x *literalIndex) scan(text string) litHits {
 	if x.few != nil {
 		return x.scanFew(text, h)
 	}
-	// The loop follows row offsets: one add and one dependent load per byte.
-	s, line, n := int32(0), int32(0), int32(x.ncls)
-	for i := 0; i < len(text); i++ {
+	if len(text) < splitScan {
+		x.walk(&h, text, 0, len(text), 0, 0)
+		return h
+	}
+	mid := len(text) / 2
+	from2 := mid - x.maxLen
+	if from2 <= 0 {
+		x.walk(&h, text, 0, len(text), 0, 0)
+		return h
+	}
+	line2 := int32(strings.Count(text[:from2], "\n"))
+	// The loop follows row offsets: one add and one dependent load per byte, for
+	// each walk.
+	s1, line1, s2, n := int32(0), int32(0), int32(0), int32(x.ncls)
+	var later []found // the second walk's finds
+	i, j := 0, from2
+	for ; i < mid; i, j = i+1, j+1 {
+		c1, c2 := text[i], text[j]
+		if c1 == '\n' {
+			line1++
+		}
+		if c2 == '\n' {
+			line2++
+		}
+		s1 = x.delta[int(s1)+int(x.class[c1])]
+		s2 = x.delta[int(s2)+int(x.class[c2])]
+		if s1 < 0 {
+			s1 = -s1
+			x.note(&h, s1/n, line1)
+		}
+		if s2 < 0 {
+			s2 = -s2
+			if j >= mid {
+				later = append(later, found{line2, s2 / n})
+			}
+		}
+	}
+	for _, f := range later {
+		x.note(&h, f.state, f.line)
+	}
+	x.walk(&h, text, j, len(text), s2, line2)
+	return h
+}
+
+// found is a state with literals that a walk reached, and in which line.
+type found struct{ line, state int32 }
+
+// splitScan is the shortest text scan walks as two halves: below it, the
+// second walk's head start and the count of the first half's lines are a
+// large part of the work.
+const splitScan = 512
+
+// walk goes on with the automaton from state s in line line over text[i:end],
+// noting what it finds.
+func (x *literalIndex) walk(h *litHits, text string, i, end int, s, line int32) {
+	n := int32(x.ncls)
+	for ; i < end; i++ {
 		c := text[i]
 		if c == '\n' {
 			line++
 		}
 		s = x.delta[int(s)+int(x.class[c])]
-		if s >= 0 {
-			continue
+		if s < 0 {
+			s = -s
+			x.note(h, s/n, line)
 		}
-		s = -s
-		for t := s / n; t >= 0; t = x.dict[t] {
-			for _, id := range x.out[t] {
-				if l := h.last[id]; l == 0 || h.occ[l-1].line != line {
-					h.occ = append(h.occ, litOcc{line, l})
-					h.last[id] = int32(len(h.occ))
-				}
+	}
+}
+
+// note records the literals that end at state t (by its failure chain), in line.
+func (x *literalIndex) note(h *litHits, t, line int32) {
+	for ; t >= 0; t = x.dict[t] {
+		for _, id := range x.out[t] {
+			if l := h.last[id]; l == 0 || h.occ[l-1].line != line {
+				h.occ = append(h.occ, litOcc{line, l})
+				h.last[id] = int32(len(h.occ))
 			}
 		}
 	}
-	return h
 }
 
 // scanFew is scan for an index of few literals: each literal's occurrences in

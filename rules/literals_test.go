@@ -15,6 +15,13 @@ func TestLiteralIndex(t *testing.T) {
 	}
 	words := []string{"click", "here", "lic", "k ", "vi", "agra", "über", "fre", "e", "\n", "un ", "subscribe", "a", " ", "b", "x"}
 	texts := append([]string{"", "click here\nfree viagra", "clic\nk here", "ab a b", "\n\n\nee\ne"}, randomTexts(3, words, 500, 30)...)
+	// Long ones too, which scan walks as two halves at once (splitScan), with a
+	// literal across the middle.
+	texts = append(texts, randomTexts(4, words, 200, 600)...)
+	for _, l := range lits {
+		half := strings.Repeat("x", splitScan/2-len(l)/2)
+		texts = append(texts, half+l+half, half+"x"+l+half, strings.Repeat(l, splitScan))
+	}
 	// The automaton, over all of them; and an index of few literals (searched
 	// for one by one) for each rule's and for the newline with one other.
 	checkLiteralIndex(t, rules, lits, texts)
