@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -96,6 +97,24 @@ func BenchmarkParseHeaderAddresses(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				parseHeaderAddresses(`"John Smith" <john@example.com>`)
 				parseHeaderAddresses(`a@example.com, Bob <b@example.org>, "C, D" <c@example.net>`)
+			}
+		})
+	}
+	// A long list that only the expressions read (a comment in each address):
+	// its time must grow with its length, not with its square.
+	for _, n := range []int{100, 1000, 4000} {
+		var l strings.Builder
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&l, "user%d@example.com (User %d), ", i, i)
+		}
+		list := l.String()
+		if got := len(parseHeaderAddresses(list)); got != n {
+			b.Fatalf("%d addresses in a list of %d", got, n)
+		}
+		b.Run(fmt.Sprintf("list-%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(list)))
+			for i := 0; i < b.N; i++ {
+				parseHeaderAddresses(list)
 			}
 		})
 	}
