@@ -23,13 +23,23 @@ import (
 // (../shared/corpus/get-corpus.sh), for CPU profiles of where rule time goes.
 func BenchmarkEvalStock(b *testing.B) {
 	s := stockRules(b, false)
+	msgs := corpusSpam(b, 100)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.Eval(msgs[i%len(msgs)])
+	}
+}
+
+// corpusSpam is the first n messages of the corpus's SpamAssassin spam, parsed as
+// a filter is given them; the benchmark skips without the corpus.
+func corpusSpam(b *testing.B, n int) []*filter.Message {
 	dir := filepath.Join(corpus.Dir(), "spamassassin", "spam")
 	entries, err := os.ReadDir(dir)
-	if err != nil || len(entries) < 100 {
+	if err != nil || len(entries) < n {
 		b.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
 	}
 	var msgs []*filter.Message
-	for _, e := range entries[:100] {
+	for _, e := range entries[:n] {
 		raw, err := readCorpus(filepath.Join(dir, e.Name()))
 		if err != nil {
 			b.Fatal(err)
@@ -38,10 +48,7 @@ func BenchmarkEvalStock(b *testing.B) {
 		sp := spool.FromBytes(raw)
 		msgs = append(msgs, &filter.Message{Raw: sp, Size: sp.Size(), Parsed: m})
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		s.Eval(msgs[i%len(msgs)])
-	}
+	return msgs
 }
 
 // readCorpus reads a corpus message as a filter is given it: without the mbox
@@ -110,21 +117,10 @@ func BenchmarkDFASkipDead(b *testing.B) {
 // over the lower-cased body text of 200 corpus spam, as the check prepares it.
 func BenchmarkLiteralScan(b *testing.B) {
 	s := stockRules(b, false)
-	dir := filepath.Join(corpus.Dir(), "spamassassin", "spam")
-	entries, err := os.ReadDir(dir)
-	if err != nil || len(entries) < 200 {
-		b.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
-	}
 	var texts []string
 	n := 0
-	for _, e := range entries[:200] {
-		raw, err := readCorpus(filepath.Join(dir, e.Name()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		m, _ := scan.Parse(bytes.NewReader(raw))
-		sp := spool.FromBytes(raw)
-		t := newTarget(&filter.Message{Raw: sp, Size: sp.Size(), Parsed: m}, map[Kind]bool{Body: true}, s.scanSizes)
+	for _, m := range corpusSpam(b, 200) {
+		t := newTarget(m, map[Kind]bool{Body: true}, s.scanSizes)
 		texts = append(texts, t.bodyLower)
 		n += len(t.bodyLower)
 	}
