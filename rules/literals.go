@@ -159,7 +159,7 @@ func (x *literalIndex) scan(text string) litHits {
 	// The loop follows row offsets: one add and one dependent load per byte, for
 	// each walk.
 	s1, line1, s2, n := int32(0), int32(0), int32(0), int32(x.ncls)
-	var later []found // the second walk's finds
+	var later []litFound // the second walk's finds
 	i, j := 0, from2
 	for ; i < mid; i, j = i+1, j+1 {
 		c1, c2 := text[i], text[j]
@@ -178,7 +178,7 @@ func (x *literalIndex) scan(text string) litHits {
 		if s2 < 0 {
 			s2 = -s2
 			if j >= mid {
-				later = append(later, found{line2, s2 / n})
+				later = append(later, litFound{line2, s2 / n})
 			}
 		}
 	}
@@ -189,8 +189,8 @@ func (x *literalIndex) scan(text string) litHits {
 	return h
 }
 
-// found is a state with literals that a walk reached, and in which line.
-type found struct{ line, state int32 }
+// litFound is a state with literals that a walk reached, and in which line.
+type litFound struct{ line, state int32 }
 
 // splitScan is the shortest text scan walks as two halves: below it, the
 // second walk's head start and the count of the first half's lines are a
