@@ -38,25 +38,34 @@ func randomTexts(seed int64, pieces []string, n, max int) []string {
 	return texts
 }
 
-// The DFA must agree with Go's regexp on every pattern and text: it replaces
-// MatchString in rule evaluation.
-func TestDFAAgreesWithRegexp(t *testing.T) {
-	patterns := []string{
+// agreementPatterns and agreementTexts are what the DFA agreement tests compare
+// with Go's regexp: assertions, case folding, empty matches, matches at the end
+// of a text and inside one another, invalid UTF-8; and random texts of
+// agreementAlphabet.
+var (
+	agreementPatterns = []string{
 		`abc`, `(?i)abc`, `a.c`, `(?s)a.c`, `^abc`, `(?m)^abc$`, `abc$`, `\Aabc\z`,
 		`\bfoo\b`, `\Bfoo`, `(?i)\bv[_\W]{0,3}i[_\W]{0,3}a[_\W]{0,3}g[_\W]{0,3}r[_\W]{0,3}a\b`,
 		`(?:\b|\s)[_\W]{0,3}x?x[_\W]{0,3}[a4\xE0-\xE6@]`, `colou?r`, `(?i)straße`, `[à-ÿ]+x`,
 		`\d{3}-\d{4}`, `(?m)^\s*$`, ``, `x*`, `(?i)k`, `(?i)ſ`, `é`, `[^a]`, `(?m)$`,
 		`(?i)(?:in our (?:stock|warehouse)[.,:]\s|our (?:\w+,? )?products?)`,
 		`\s\d[\d.,]+US`, `[\x{0}-\x{10FFFF}]z`, `(?m)^> `, `(?U)a+b`, `(?m)\bfri(?:day)?\b$`,
+		`ab`, `b`, `bc`, `zz`,
 	}
-	texts := []string{
+	agreementTexts = []string{
 		"", "abc", "xabcx", "ABC", "a\nc", "foo", "xfoo", " foo bar", "v-i.a_g r a", "V!I!A!G!R!A now",
 		"colour color", "STRASSE straße STRAẞE", "àéx", "call 555-1234", "line\n\n  \nmore",
 		"xxan", " x_a", "in our warehouse: yes", "our great, products", "pay 1,000US", "Kelvin K ſ s",
-		"\xff\xfeabc\xc3", "é\u00e9", "> quoted\n> more", "friday\nmon", "fri", "z",
+		"\xff\xfeabc\xc3", "é\u00e9", "> quoted\n> more", "friday\nmon", "fri", "z", "zz", "a",
 	}
-	alphabet := []string{"a", "b", "c", "x", "v", "i", " ", "\n", "_", "-", "é", "K", "ſ", "\xff", "1", "fri", "day", "abc"}
-	texts = append(texts, randomTexts(1, alphabet, 300, 20)...)
+	agreementAlphabet = []string{"a", "b", "c", "x", "v", "i", " ", "\n", "_", "-", "é", "K", "ſ", "\xff", "1", "fri", "day", "abc", "z"}
+)
+
+// The DFA must agree with Go's regexp on every pattern and text: it replaces
+// MatchString in rule evaluation.
+func TestDFAAgreesWithRegexp(t *testing.T) {
+	patterns := agreementPatterns
+	texts := append(slices.Clone(agreementTexts), randomTexts(1, agreementAlphabet, 300, 20)...)
 	for _, p := range patterns {
 		re := regexp.MustCompile(p)
 		d := newDFA(p)
@@ -81,21 +90,8 @@ func TestDFAAgreesWithRegexp(t *testing.T) {
 // regexes that match inside one another; in groups of every size up to the
 // most, and when every regex matched before the end.
 func TestSetDFAAgreesWithRegexp(t *testing.T) {
-	patterns := []string{
-		`abc`, `(?i)abc`, `a.c`, `(?s)a.c`, `^abc`, `(?m)^abc$`, `abc$`, `\Aabc\z`,
-		`\bfoo\b`, `\Bfoo`, `(?i)\bv[_\W]{0,3}i[_\W]{0,3}a[_\W]{0,3}g[_\W]{0,3}r[_\W]{0,3}a\b`,
-		`colou?r`, `(?i)straße`, `[à-ÿ]+x`, `\d{3}-\d{4}`, `(?m)^\s*$`, ``, `x*`, `(?i)k`, `é`,
-		`[^a]`, `(?m)$`, `\s\d[\d.,]+US`, `(?m)^> `, `(?m)\bfri(?:day)?\b$`, `ab`, `b`, `bc`, `zz`,
-		`(?i)our (?:\w+,? )?products?`,
-	}
-	texts := []string{
-		"", "abc", "xabcx", "ABC", "a\nc", "foo", "xfoo", " foo bar", "v-i.a_g r a", "V!I!A!G!R!A now",
-		"colour color", "STRASSE straße", "àéx", "call 555-1234", "line\n\n  \nmore",
-		"our great, products", "pay 1,000US", "Kelvin K ſ s", "\xff\xfeabc\xc3", "> quoted\n> more",
-		"friday\nmon", "fri", "z", "zz", "a",
-	}
-	alphabet := []string{"a", "b", "c", "x", "v", "i", " ", "\n", "_", "-", "é", "K", "\xff", "1", "fri", "day", "abc", "z"}
-	texts = append(texts, randomTexts(2, alphabet, 300, 20)...)
+	patterns := agreementPatterns
+	texts := append(slices.Clone(agreementTexts), randomTexts(2, agreementAlphabet, 300, 20)...)
 	res := make([]*regexp.Regexp, len(patterns))
 	for i, p := range patterns {
 		res[i] = regexp.MustCompile(p)
