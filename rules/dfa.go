@@ -982,20 +982,27 @@ func (d *dfa) resolvePCs(pcs []uint32, before uint8, r rune) ([]uint32, uint32) 
 	for _, pc := range pcs {
 		set = d.closure(set, seen, pc, &ctx)
 	}
+	set, mask := d.takeMatches(set)
+	if mask != 0 && !d.set {
+		return nil, 1
+	}
+	return set, mask
+}
+
+// takeMatches removes the InstMatch instructions from pcs (in place) and returns
+// the rest, and the mask of the regexes they end (a DFA of one regex: 1).
+func (d *dfa) takeMatches(pcs []uint32) ([]uint32, uint32) {
 	var mask uint32
 	k := 0
-	for _, pc := range set {
+	for _, pc := range pcs {
 		if in := &d.insts[pc]; in.op == syntax.InstMatch {
-			if !d.set {
-				return nil, 1
-			}
 			mask |= 1 << in.arg
 			continue
 		}
-		set[k] = pc
+		pcs[k] = pc
 		k++
 	}
-	return set[:k], mask
+	return pcs[:k], mask
 }
 
 // advance adds to next the closures of the instructions of set that take r.
@@ -1100,16 +1107,9 @@ func (d *dfa) next(g *dfaGen, pcs []uint32, kind uint8, r rune, cls int) int32 {
 		next = next[:k]
 	}
 	if d.set { // the matches after r: in the mask, not the state
-		k := 0
-		for _, pc := range next {
-			if in := &d.insts[pc]; in.op == syntax.InstMatch {
-				mask |= 1 << in.arg
-			} else {
-				next[k] = pc
-				k++
-			}
-		}
-		next = next[:k]
+		var after uint32
+		next, after = d.takeMatches(next)
+		mask |= after
 	}
 	before := uint8(beforeOther)
 	switch {
