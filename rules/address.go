@@ -70,7 +70,7 @@ func parseHeaderAddresses(s string) []headerAddress {
 	var out []headerAddress
 	// The value's runes once, each address matched from where the last ended: a
 	// string given to regexp2 is converted whole at each call, which made a list
-	// quadratic (4,000 addresses, 134 KB: about 0.9 s).
+	// quadratic (4,000 addresses: about 0.9 s, BenchmarkParseHeaderAddresses).
 	rs := []rune(s)
 	for len(rs) > 0 {
 		m, err := reHeaderAddress.FindRunesMatch(rs)
