@@ -1,11 +1,13 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dlclark/regexp2"
 )
@@ -192,5 +194,57 @@ rawbody __FORM /name(?=:)[:\s]{1,3}(?!\w)/i
 	}
 	if tried == 0 {
 		t.Error("the DFA counted nothing")
+	}
+}
+
+// A backtracking match that runs out of time is asked once more of the patient
+// form; once the patient form too has run out of time, the message's later
+// timeouts are not retried.
+func TestBacktrackRetry(t *testing.T) {
+	timeout := errors.New("match timeout")
+	tests := []struct {
+		name        string
+		fail        []bool // whether the quick form's try, then the patient's, times out
+		backtracked bool   // the message before the call
+		wantTries   int
+		wantErr     bool
+		wantMarked  bool // backtracked after the call
+	}{
+		{name: "in time", fail: []bool{false}, wantTries: 1},
+		{name: "late once", fail: []bool{true, false}, wantTries: 2},
+		{name: "late twice", fail: []bool{true, true}, wantTries: 2, wantErr: true, wantMarked: true},
+		{name: "late, message known to backtrack", fail: []bool{true}, backtracked: true, wantTries: 1, wantErr: true, wantMarked: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			quick := regexp2.MustCompile(`(?<!x)ab`, regexp2.None)
+			quick.MatchTimeout = exactTimeout
+			var patient patientForm
+			tg := &target{backtracked: tc.backtracked}
+			var timeouts []time.Duration
+			got, err := backtrack(tg, quick, &patient, func(re *regexp2.Regexp) (string, error) {
+				n := len(timeouts)
+				timeouts = append(timeouts, re.MatchTimeout)
+				if n >= len(tc.fail) {
+					return "", timeout // (a try too many: the count below fails)
+				}
+				if re.String() != quick.String() {
+					t.Errorf("try %d on %q, want %q", n, re.String(), quick.String())
+				}
+				if tc.fail[n] {
+					return "", timeout
+				}
+				return "match", nil
+			})
+			if len(timeouts) != tc.wantTries || (err != nil) != tc.wantErr || tg.backtracked != tc.wantMarked {
+				t.Fatalf("tries %d, err %v, marked %v; want %d, %v, %v", len(timeouts), err, tg.backtracked, tc.wantTries, tc.wantErr, tc.wantMarked)
+			}
+			if !tc.wantErr && got != "match" {
+				t.Errorf("got %q, want the try's answer", got)
+			}
+			if want := []time.Duration{exactTimeout, patientTimeout}[:tc.wantTries]; !slices.Equal(timeouts, want) {
+				t.Errorf("tries under %v, want %v", timeouts, want)
+			}
+		})
 	}
 }

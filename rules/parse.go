@@ -94,6 +94,10 @@ type Rule struct {
 	countOnce   sync.Once
 	literal     string // tflags multiple: the text re matches, when it is one string
 
+	// exactAll and exactAnch again with patientTimeout, for a match that ran out
+	// of time (backtrack).
+	patient, patientAnch patientForm
+
 	// For a backtracking rule whose exact form starts with a word (leadWord):
 	// how often its relaxed form matched, and whether it is skipped for that
 	// (noteRelaxed).

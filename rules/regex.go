@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -659,11 +660,15 @@ var posixClasses = map[string]string{
 // dropped, which matches a superset of what the rule matches and runs on the
 // automata like every rule (literal prefilter, DFA); and the exact form, on
 // regexp2's backtracking engine, asked only where the relaxed form matched, under
-// a time limit per match (exactTimeout): a message made to make it backtrack
-// costs at most that, and is then taken as not matching.
+// a time limit per match (exactTimeout, then patientTimeout: see backtrack): a
+// message made to make it backtrack costs at most that, and is then taken as not
+// matching.
 
-// exactTimeout bounds one backtracking match.
-const exactTimeout = 20 * time.Millisecond
+// exactTimeout bounds one backtracking match; patientTimeout its one retry.
+const (
+	exactTimeout   = 20 * time.Millisecond
+	patientTimeout = time.Second
+)
 
 // ruleRegex is perlSource for a rule: when RE2 cannot run the pattern, also the
 // exact form (nil when RE2 can), and the relaxed form's source in place of the RE2
@@ -757,6 +762,47 @@ func (r *Rule) exactAt() *regexp2.Regexp {
 		r.exactAnch = re
 	})
 	return r.exactAnch
+}
+
+// patientForm is a backtracking expression compiled again with patientTimeout,
+// the first time a match of it runs out of time (most never do).
+type patientForm struct {
+	once sync.Once
+	re   *regexp2.Regexp
+}
+
+func (p *patientForm) of(quick *regexp2.Regexp) *regexp2.Regexp {
+	p.once.Do(func() {
+		if re, err := regexp2.Compile(quick.String(), regexp2.None); err == nil { // (as exact forms are; it compiled once)
+			re.MatchTimeout = patientTimeout
+			p.re = re
+		}
+	})
+	return p.re
+}
+
+// backtrack runs try on a rule's exact form, and when it runs out of time, once
+// more on the form's patient twin. regexp2's limit is wall-clock time (it has no
+// step budget, and its clock ticks every 100 ms), and a session's goroutine can
+// wait that long for a core: the tests' packages run in parallel, serve's
+// sessions share the cores with Postfix and clamd. A rule taken as not matching
+// then made a message's hits depend on the machine's load (TestEvalConcurrent
+// failed so in CI). Only a match that truly backtracks outlasts the retry; once
+// one has, the message is known to make rules backtrack and its other timeouts
+// are not retried, so such a message costs one patientTimeout more than before.
+func backtrack[T any](t *target, quick *regexp2.Regexp, patient *patientForm, try func(*regexp2.Regexp) (T, error)) (T, error) {
+	v, err := try(quick)
+	if err == nil || t.backtracked {
+		return v, err
+	}
+	re := patient.of(quick)
+	if re == nil {
+		return v, err
+	}
+	if v, err = try(re); err != nil {
+		t.backtracked = true
+	}
+	return v, err
 }
 
 var reBoundedRepeat = regexp.MustCompile(`\{\d+(?:,\d*)?\}`)

@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/dlclark/regexp2"
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
 
@@ -802,7 +803,15 @@ func (t *target) count(r *Rule) int {
 					return
 				}
 			}
-			for m, err := r.exactAll.FindStringMatch(text); err == nil && m != nil && n < r.maxHits; m, err = r.exactAll.FindNextMatch(m) {
+			next := func(m *regexp2.Match) (*regexp2.Match, error) {
+				return backtrack(t, r.exactAll, &r.patient, func(re *regexp2.Regexp) (*regexp2.Match, error) {
+					if m == nil {
+						return re.FindStringMatch(text)
+					}
+					return re.FindNextMatch(m)
+				})
+			}
+			for m, err := next(nil); err == nil && m != nil && n < r.maxHits; m, err = next(m) {
 				n++
 			}
 			return
@@ -1311,7 +1320,10 @@ func (t *target) find(r *Rule, s string) string {
 		return ""
 	}
 	if r.exactAll != nil {
-		if m, err := r.exactAll.FindStringMatch(s); err == nil && m != nil {
+		m, err := backtrack(t, r.exactAll, &r.patient, func(re *regexp2.Regexp) (*regexp2.Match, error) {
+			return re.FindStringMatch(s)
+		})
+		if err == nil && m != nil {
 			return m.String()
 		}
 		return ""
@@ -1339,8 +1351,7 @@ func (r *Rule) matches(t *target, s string) bool {
 		// Before the prefilter too: it matches wherever the relaxed form does,
 		// which is most texts for these rules, so its walk would only add to
 		// the backtracking engine's, which finds its starts by its first word.
-		m, _ := r.exactAll.MatchRunes(t.runesOf(s))
-		return m
+		return r.matchRunes(t, s)
 	}
 	m, decided := false, false
 	if r.pre != nil {
@@ -1464,7 +1475,15 @@ func (r *Rule) matchExact(t *target, s string) bool {
 			return n > 0
 		}
 	}
-	m, _ := r.exactAll.MatchRunes(t.runesOf(s))
+	return r.matchRunes(t, s)
+}
+
+// matchRunes asks the exact form whether it matches anywhere in s.
+func (r *Rule) matchRunes(t *target, s string) bool {
+	runes := t.runesOf(s)
+	m, _ := backtrack(t, r.exactAll, &r.patient, func(re *regexp2.Regexp) (bool, error) {
+		return re.MatchRunes(runes)
+	})
 	return m
 }
 
@@ -1502,7 +1521,9 @@ func (r *Rule) countExactDFA(t *target, s string, limit int) (n int, ok bool) {
 			if runes == nil {
 				runes = t.runesOf(s)
 			}
-			x, err := at.FindRunesMatchStartingAt(runes, ri)
+			x, err := backtrack(t, at, &r.patientAnch, func(re *regexp2.Regexp) (*regexp2.Match, error) {
+				return re.FindRunesMatchStartingAt(runes, ri)
+			})
 			switch {
 			case err != nil:
 				return n, true
@@ -1648,6 +1669,7 @@ type target struct {
 	fullLower    string
 	uris         []string
 	locate       bool // say what matched (Hit.Match)
+	backtracked  bool // a backtracking match outlasted its retry (backtrack)
 
 	// Which rule literals each text holds, and in which lines.
 	bodyHits, rawHits, fullHits litHits
