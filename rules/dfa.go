@@ -111,7 +111,7 @@ func (d *dfa) startStepFor(before uint8, cls int) *startStep {
 	if cls < d.nclass {
 		r = d.rep[cls]
 	}
-	set, mask := d.resolvePCs(d.startPCs, before, r)
+	set, mask := d.resolvePCs(nil, d.startPCs, before, r) // (once a kind and class)
 	st.done, st.mask = true, mask
 	if (mask == 0 || d.set) && r >= 0 {
 		seen := d.seen.reset(len(d.insts))
@@ -795,6 +795,10 @@ func (d *dfa) putSeen() { seenSets.Put(d.seen); d.seen = nil }
 type pcSet struct {
 	stamp []uint32
 	cur   uint32
+	// Buffers for a step's instructions (next): those a state's assertions
+	// resolve to, and those after the rune. Lent with the set for their
+	// capacity: grown anew at each step, they were most of the closures' cost.
+	resolved, after []uint32
 }
 
 func (p *pcSet) reset(n int) *pcSet {
@@ -981,11 +985,10 @@ func pcsKey(key []uint16) string {
 // resolvePCs follows a state's pending assertions with the context between its rune
 // before and r (-1: end of text); it returns the mask of the regexes whose matches
 // that reaches (a DFA of one regex: 1, and then no instructions), and the
-// instructions but the matches.
-func (d *dfa) resolvePCs(pcs []uint32, before uint8, r rune) ([]uint32, uint32) {
+// instructions but the matches, appended to set.
+func (d *dfa) resolvePCs(set, pcs []uint32, before uint8, r rune) ([]uint32, uint32) {
 	ctx := syntax.EmptyOpContext(beforeRune[before], r)
 	seen := d.seen.reset(len(d.insts))
-	var set []uint32
 	for _, pc := range pcs {
 		set = d.closure(set, seen, pc, &ctx)
 	}
@@ -1051,7 +1054,7 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 	defer d.putSeen()
 	s := &g.states[int(row)/d.width]
 	if cls == d.nclass { // end of text: -1 (a set DFA's: 1 + the mask) for a match
-		_, mask := d.resolvePCs(d.pcsOf(g, s), s.before, -1)
+		_, mask := d.resolvePCs(d.seen.resolved[:0], d.pcsOf(g, s), s.before, -1)
 		if !d.anchored && (mask == 0 || d.set) {
 			mask |= d.startStepFor(s.before, cls).mask
 		}
@@ -1084,7 +1087,8 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 // ends before r. A set DFA's is the row negated when a match ends before or
 // after r (its mask says whose).
 func (d *dfa) next(g *dfaGen, pcs []uint32, kind uint8, r rune, cls int) int32 {
-	set, mask := d.resolvePCs(pcs, kind, r)
+	set, mask := d.resolvePCs(d.seen.resolved[:0], pcs, kind, r)
+	d.seen.resolved = set
 	if mask != 0 && !d.set {
 		return -1
 	}
@@ -1096,7 +1100,7 @@ func (d *dfa) next(g *dfaGen, pcs []uint32, kind uint8, r rune, cls int) int32 {
 		mask |= st.mask
 	}
 	seen := d.seen.reset(len(d.insts))
-	next := d.advance(nil, seen, set, r)
+	next := d.advance(seen.after[:0], seen, set, r)
 	if st != nil {
 		for _, pc := range d.startNextOf(st) {
 			if seen.visit(pc) {
@@ -1138,6 +1142,7 @@ func (d *dfa) next(g *dfaGen, pcs []uint32, kind uint8, r rune, cls int) int32 {
 		g = d.newGen()
 		d.gen.Store(g)
 	}
+	seen.after = next // (for its capacity: state copies what it keeps)
 	row := d.state(g, next, before, mask)
 	if mask != 0 {
 		return -row
