@@ -191,13 +191,18 @@ func stockRules(tb testing.TB, plain bool) *Set {
 		tb.Skip("no stock SpamAssassin rules (apt-get install spamassassin)")
 	}
 	if plain {
-		for _, r := range s.all {
-			r.lits, r.litIDs, r.lower, r.dfa, r.pre, r.starts, r.plain = nil, nil, false, nil, nil, nil, ""
-			r.fixed, r.countRest, r.literal, r.native, r.nativeText = 0, nil, "", nil, nil
-		}
-		undecided(s)
+		plainRules(s)
 	}
 	return s
+}
+
+// plainRules strips s of every shortcut (see stockRules).
+func plainRules(s *Set) {
+	for _, r := range s.all {
+		r.lits, r.litIDs, r.lower, r.dfa, r.pre, r.starts, r.plain = nil, nil, false, nil, nil, nil, ""
+		r.fixed, r.countRest, r.literal, r.native, r.nativeText = 0, nil, "", nil, nil
+	}
+	undecided(s)
 }
 
 // undecided makes every rule of s run, as when none had literals: the scans of

@@ -1201,8 +1201,16 @@ func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 		if !t.mayMatch(r, 0) || r.lits != nil && !hits.any(r.litIDs) {
 			return "", "", false // prefilter: no literal a match needs is in the text
 		}
-		if r.lits != nil && r.oneLine && !t.onLines(r, hits, text, lower) {
-			return "", "", false
+		if r.lits != nil && r.oneLine {
+			if !t.onLines(r, hits, text, lower) {
+				return "", "", false
+			}
+			if r.exactAll == nil && r.native == nil && r.nativeText == nil && !t.locate {
+				// The line's match is the text's: it lies on the line, and
+				// what is around a line changes no assertion the rule may
+				// make (\b and (?m)^ and $ read a newline as a text's end).
+				return r.Kind.String(), "", true
+			}
 		}
 		return t.matchText(r, text, lower)
 	}
@@ -1233,8 +1241,8 @@ func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 // rawbody rule reads the whole text (SpamAssassin's match across lines), and the
 // common literals of HTML rules (href, <font) make it read all of it; most of
 // those regexes cannot match a newline, so the lines that hold a literal are all
-// they need. A match there is looked for again in the whole text (by matchText:
-// the exact form of a backtracking rule may look across lines).
+// they need. For a backtracking rule, a match there is looked for again in the
+// whole text (by matchText: its exact form may look across lines).
 func (t *target) onLines(r *Rule, hits litHits, text, lower string) bool {
 	s := text
 	if r.lower {
