@@ -999,11 +999,11 @@ func FuzzURIParts(f *testing.F) {
 	})
 }
 
-// A rawbody or full rule that cannot match across lines is answered by the lines
-// that hold its literals: a match on one of them is the rule's, as the whole
-// text's regexp says, whatever the assertions at the line's ends. A backtracking
-// rule's exact form may look across lines, so a line's match is asked again of
-// the whole text.
+// A rawbody, full or header rule that cannot match across lines is answered by
+// the lines that hold its literals: a match on one of them is the rule's, as the
+// whole text's regexp says, whatever the assertions at the line's ends. A
+// backtracking rule's exact form may look across lines, so a line's match is
+// asked again of the whole text.
 func TestOneLineRules(t *testing.T) {
 	rules := `
 rawbody R_LATER /zork\d/
@@ -1014,6 +1014,12 @@ rawbody R_NOT /zork[ \t]+\d/
 full F_LATER /zork\d/i
 full F_BOL /^Subject: zork/m
 rawbody R_BACK /(?<!x\n)zork/
+header H_LATER ALL =~ /zork\d/i
+header H_WORD ALL =~ /\bzork\b/
+header H_BOL ALL =~ /^X-Zork: \S{3}/m
+header H_NEG ALL !~ /zork[ \t]+\d/
+header H_FOLDED X-Zork =~ /zork\d/
+header H_BACK ALL =~ /(?<!x\n)zork/i
 `
 	fast, problems := Load(writeRules(t, map[string]string{"r.cf": rules}))
 	if errs := Errors(problems); len(errs) > 0 {
@@ -1021,19 +1027,19 @@ rawbody R_BACK /(?<!x\n)zork/
 	}
 	plain, _ := Load(writeRules(t, map[string]string{"r.cf": rules}))
 	plainRules(plain)
-	for _, name := range []string{"R_LATER", "R_WORD", "R_BOL", "R_EOL", "R_NOT", "F_LATER", "F_BOL"} {
+	for _, name := range []string{"R_LATER", "R_WORD", "R_BOL", "R_EOL", "R_NOT", "F_LATER", "F_BOL", "H_LATER", "H_WORD", "H_BOL", "H_NEG", "H_FOLDED"} {
 		if r := fast.Rule(name); r.lits == nil || !r.oneLine || r.exactAll != nil {
 			t.Fatalf("%s: literals %v, one line %v, backtracking %v: the test needs a one-line rule with literals", name, r.lits, r.oneLine, r.exactAll != nil)
 		}
 	}
-	for i, body := range []string{
-		"a zork\nzorkzork\nthe zork 1\n\nzork\nzork7\n",
-		"x\nzork\n",
-		"zork\r\nxzork zork4\n",
-		"nothing here\nzorkish\n",
-		"Zork1 at the start\nzork\tend\n",
+	for i, msg := range []string{
+		"Subject: zork\n\na zork\nzorkzork\nthe zork 1\n\nzork\nzork7\n",
+		"Subject: x\nZork: 1\n\nx\nzork\n",
+		"Subject: zork\nX-Zork: a\n zork7 zork 4\n\nzork\r\nxzork zork4\n",
+		"Subject: nothing\nX-Zork:  zorkish\n\nnothing here\nzorkish\n",
+		"Subject: Zork1 at the start\nX-Zork: Zork\n\nZork1 at the start\nzork\tend\n",
 	} {
-		m := msgOf(t, "Subject: zork\n\n"+body)
+		m := msgOf(t, msg)
 		if got, want := hitNames(t, fast, m), hitNames(t, plain, m); !slices.Equal(got, want) {
 			t.Errorf("message %d: hits %v, the regexps on the whole text %v", i, got, want)
 		}

@@ -1255,8 +1255,16 @@ func (t *target) onLines(r *Rule, hits litHits, text, lower string) bool {
 	if r.lower {
 		which++
 	}
-	starts := t.lineStarts(which, s)
-	for _, i := range hits.lines(r.litIDs) {
+	if t.lines[which] == nil {
+		t.lines[which] = lineStarts(s)
+	}
+	return r.matchesLines(s, t.lines[which], hits.lines(r.litIDs))
+}
+
+// matchesLines reports whether the relaxed regex matches one of the lines of s
+// numbered in lines, starts being where the lines of s begin.
+func (r *Rule) matchesLines(s string, starts []int, lines []int32) bool {
+	for _, i := range lines {
 		if int(i) >= len(starts) {
 			return true // (cannot happen: the same lines; the whole text decides)
 		}
@@ -1271,12 +1279,8 @@ func (t *target) onLines(r *Rule, hits litHits, text, lower string) bool {
 	return false
 }
 
-// lineStarts are the offsets where the lines of s begin, worked out once per
-// text of the message (which, as onLines numbers them).
-func (t *target) lineStarts(which int, s string) []int {
-	if l := t.lines[which]; l != nil {
-		return l
-	}
+// lineStarts are the offsets where the lines of s begin.
+func lineStarts(s string) []int {
 	l := []int{0}
 	for i := strings.IndexByte(s, '\n'); i >= 0; {
 		l = append(l, i+1)
@@ -1286,7 +1290,6 @@ func (t *target) lineStarts(which int, s string) []int {
 		}
 		i += 1 + j
 	}
-	t.lines[which] = l
 	return l
 }
 
@@ -1646,7 +1649,21 @@ func (r *Rule) evalHeader(t *target) (string, string, bool) {
 	} else if r.lits != nil {
 		may = t.fieldHas(r.field, r.litIDs)
 	}
-	m := may && r.matches(t, value)
+	var m bool
+	if may && r.lits != nil && present && r.oneLine && r.native == nil && r.nativeText == nil {
+		// As for a rawbody rule (onLines): the lines holding a literal answer,
+		// not the whole value. The rules on ALL whose literals every header
+		// holds (from:, to:, date:) read a line or two, not the whole header.
+		if f.starts == nil {
+			f.starts = lineStarts(value)
+		}
+		m = r.matchesLines(value, f.starts, f.hits.lines(r.litIDs))
+		if m && r.exactAll != nil {
+			m = r.matches(t, value) // (the exact form may look across lines)
+		}
+	} else {
+		m = may && r.matches(t, value)
+	}
 	if r.Negate {
 		return r.Field, "", !m
 	}
@@ -1693,7 +1710,7 @@ type target struct {
 	headers map[headerKey]headerText   // as read so far
 	fields  []fieldText                // by Rule.field-1, as read so far
 	mimeHdr map[headerKey][]headerText // mimeheader rules' values, as read so far
-	lines   [4][]int                   // line starts of the rawbody and full texts (lineStarts)
+	lines   [4][]int                   // line starts of the rawbody and full texts (onLines)
 	uriHits litHits                    // literals of uri rules, by URI (line)
 }
 
@@ -2029,6 +2046,7 @@ type fieldText struct {
 	present, read bool
 	scanned       bool
 	hits          litHits // the field's literals, by id in its index
+	starts        []int   // where its lines begin, once a rule asks (lineStarts)
 }
 
 // field is the text of a header rule's field (Rule.field), read on first use.
