@@ -549,7 +549,9 @@ func TestShutdownLetsMessagesInFlightFinish(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		t.Error("still accepting after shutdown")
 	}
-	if _, err := idle.Helo("again"); err == nil {
+	// (A command with a reply: one without, such as HELO, is only written, and a
+	// write to a socket the peer has closed can succeed.)
+	if _, err := idle.Mail("someone@example.com", nil); err == nil {
 		t.Error("idle connection still open after shutdown")
 	}
 }
@@ -719,6 +721,41 @@ func TestQuarantineActions(t *testing.T) {
 			}
 			if held != tc.held {
 				t.Errorf("quarantine action sent = %v", held)
+			}
+		})
+	}
+}
+
+// Connect and HELO get no reply (Protocol): a failure there (a panic, recovered as
+// a tempfail) answers the first MAIL FROM instead; an RSET before it (Abort, no
+// message started) does not lose it, and the MAIL FROM after it goes on.
+func TestEarlyFailureAnsweredAtMail(t *testing.T) {
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	for _, tc := range []struct {
+		name, stage string
+		rset        bool
+	}{{"connect", "connect", false}, {"helo", "helo", false}, {"helo, then RSET", "helo", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &session{srv: &Server{Pipeline: testPipeline(), Opts: defaultOpts(), Log: log}, log: log}
+			if resp, _ := s.Connect("client.example", "tcp4", 40000, net.ParseIP("192.0.2.7"), nil); resp != nil {
+				t.Fatalf("connect answered %+v, want no reply", resp)
+			}
+			if resp, _ := s.Helo("client.example", nil); resp != nil {
+				t.Fatalf("helo answered %+v, want no reply", resp)
+			}
+			if resp, err := s.do(nil, tc.stage, true, func() gomilter.Response { panic("boom") }); resp != nil || err != nil {
+				t.Fatalf("%s answered %+v, %v; want no reply", tc.stage, resp, err)
+			}
+			if tc.rset {
+				s.Abort(nil)
+			}
+			resp, _ := s.MailFrom("<a@example.org>", nil)
+			if f, ok := resp.(*final); !ok || !strings.HasPrefix(string(f.msg.Data), "451 ") {
+				t.Fatalf("MAIL FROM answered %+v, want 451", resp)
+			}
+			if resp, _ := s.MailFrom("<a@example.org>", nil); resp != gomilter.RespContinue {
+				t.Errorf("the next MAIL FROM answered %+v, want continue", resp)
 			}
 		})
 	}

@@ -38,9 +38,10 @@ type session struct {
 	helo       string
 	pconn      *policy.Conn // envelope checks of the connection; nil without a Policy
 	msg        *message
-	// deferred is a final answer decided while the MTA expects no reply (headers,
-	// end of header and body chunks are negotiated without replies); it is given at
-	// end of message.
+	// deferred is a final answer decided while the MTA expects no reply (connect,
+	// HELO, headers, end of header and body chunks are negotiated without
+	// replies); it is given at end of message, or at MAIL FROM for one decided
+	// before it.
 	deferred gomilter.Response
 }
 
@@ -162,7 +163,7 @@ func (s *session) finish(v filter.Verdict) gomilter.Response {
 }
 
 func (s *session) Connect(host, family string, port uint16, addr net.IP, m *gomilter.Modifier) (gomilter.Response, error) {
-	return s.do(m, "connect", false, func() gomilter.Response {
+	return s.do(m, "connect", true, func() gomilter.Response {
 		s.clientName = host
 		if addr != nil {
 			s.clientAddr = addr.String()
@@ -187,7 +188,7 @@ func (s *session) Connect(host, family string, port uint16, addr net.IP, m *gomi
 }
 
 func (s *session) Helo(name string, m *gomilter.Modifier) (gomilter.Response, error) {
-	return s.do(m, "helo", false, func() gomilter.Response {
+	return s.do(m, "helo", true, func() gomilter.Response {
 		s.helo = name
 		if s.pconn != nil {
 			s.pconn.Helo(name)
@@ -199,7 +200,12 @@ func (s *session) Helo(name string, m *gomilter.Modifier) (gomilter.Response, er
 func (s *session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response, error) {
 	return s.do(m, "mail", false, func() gomilter.Response {
 		s.dropMessage()
-		s.deferred = nil
+		if r := s.deferred; r != nil {
+			// Decided at connect or HELO, which get no reply (a panic's
+			// tempfail): the first command that does gets it.
+			s.deferred = nil
+			return r
+		}
 		o := s.srv.Opts
 		s.msg = &message{
 			ref: filter.NewRef(), start: time.Now(), from: from,
@@ -511,8 +517,10 @@ func (s *session) applyHeaders(m *gomilter.Modifier, hs []filter.Header) error {
 
 func (s *session) Abort(m *gomilter.Modifier) error {
 	_, err := s.do(m, "abort", false, func() gomilter.Response {
+		if s.msg != nil {
+			s.deferred = nil // (the message's: one from connect or HELO waits for MAIL FROM)
+		}
 		s.dropMessage()
-		s.deferred = nil
 		if s.conn != nil {
 			s.conn.inMessage.Store(false)
 		}
