@@ -101,9 +101,8 @@ func dialMTA(b *testing.B, addr string) *mtaClient {
 	if code != 'O' || len(data) < 12 {
 		b.Fatalf("negotiate: %c", code)
 	}
-	noReply := gomilter.OptNoHeaderReply | gomilter.OptNoBodyReply | gomilter.OptNoConnReply | gomilter.OptNoHeloReply
-	if proto := gomilter.OptProtocol(binary.BigEndian.Uint32(data[8:])); proto&noReply != noReply {
-		b.Fatalf("server did not negotiate the no-reply options: %x", proto)
+	if proto := gomilter.OptProtocol(binary.BigEndian.Uint32(data[8:])); proto&Protocol != Protocol {
+		b.Fatalf("server did not negotiate its protocol options: %x", proto)
 	}
 	m.send('D', cstr("C", "j", "mx.test", "{client_addr}", "192.0.2.7"))
 	m.send('C', append(cstr("client.example"), '4', 0x9c, 0x40, '1', '9', '2', '.', '0', '.', '2', '.', '7', 0))
