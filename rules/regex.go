@@ -781,8 +781,8 @@ func (p *patientForm) of(quick *regexp2.Regexp) *regexp2.Regexp {
 	return p.re
 }
 
-// backtrack runs try on a rule's exact form, and when it runs out of time, once
-// more on the form's patient twin. regexp2's limit is wall-clock time (it has no
+// backtrack runs try on r's exact form (anchored: exactAt's), and when it runs out
+// of time, once more on the form's patient twin. regexp2's limit is wall-clock time (it has no
 // step budget, and its clock ticks every 100 ms), and a session's goroutine can
 // wait that long for a core: the tests' packages run in parallel, serve's
 // sessions share the cores with Postfix and clamd. A rule taken as not matching
@@ -790,7 +790,11 @@ func (p *patientForm) of(quick *regexp2.Regexp) *regexp2.Regexp {
 // failed so in CI). Only a match that truly backtracks outlasts the retry; once
 // one has, the message is known to make rules backtrack and its other timeouts
 // are not retried, so such a message costs one patientTimeout more than before.
-func backtrack[T any](t *target, quick *regexp2.Regexp, patient *patientForm, try func(*regexp2.Regexp) (T, error)) (T, error) {
+func backtrack[T any](t *target, r *Rule, anchored bool, try func(*regexp2.Regexp) (T, error)) (T, error) {
+	quick, patient := r.exactAll, &r.patient
+	if anchored {
+		quick, patient = r.exactAt(), &r.patientAnch
+	}
 	v, err := try(quick)
 	if err == nil || t.backtracked {
 		return v, err

@@ -804,7 +804,7 @@ func (t *target) count(r *Rule) int {
 				}
 			}
 			next := func(m *regexp2.Match) (*regexp2.Match, error) {
-				return backtrack(t, r.exactAll, &r.patient, func(re *regexp2.Regexp) (*regexp2.Match, error) {
+				return backtrack(t, r, false, func(re *regexp2.Regexp) (*regexp2.Match, error) {
 					if m == nil {
 						return re.FindStringMatch(text)
 					}
@@ -1331,7 +1331,7 @@ func (t *target) find(r *Rule, s string) string {
 		return ""
 	}
 	if r.exactAll != nil {
-		m, err := backtrack(t, r.exactAll, &r.patient, func(re *regexp2.Regexp) (*regexp2.Match, error) {
+		m, err := backtrack(t, r, false, func(re *regexp2.Regexp) (*regexp2.Match, error) {
 			return re.FindStringMatch(s)
 		})
 		if err == nil && m != nil {
@@ -1492,7 +1492,7 @@ func (r *Rule) matchExact(t *target, s string) bool {
 // matchRunes asks the exact form whether it matches anywhere in s.
 func (r *Rule) matchRunes(t *target, s string) bool {
 	runes := t.runesOf(s)
-	m, _ := backtrack(t, r.exactAll, &r.patient, func(re *regexp2.Regexp) (bool, error) {
+	m, _ := backtrack(t, r, false, func(re *regexp2.Regexp) (bool, error) {
 		return re.MatchRunes(runes)
 	})
 	return m
@@ -1514,8 +1514,7 @@ func (r *Rule) matchRunes(t *target, s string) bool {
 // confirms, and the conversion (4 bytes a character) was a twentieth of the
 // check's allocation.
 func (r *Rule) countExactDFA(t *target, s string, limit int) (n int, ok bool) {
-	at := r.exactAt()
-	if at == nil {
+	if r.exactAt() == nil {
 		return 0, false
 	}
 	var runes []rune
@@ -1532,7 +1531,7 @@ func (r *Rule) countExactDFA(t *target, s string, limit int) (n int, ok bool) {
 			if runes == nil {
 				runes = t.runesOf(s)
 			}
-			x, err := backtrack(t, at, &r.patientAnch, func(re *regexp2.Regexp) (*regexp2.Match, error) {
+			x, err := backtrack(t, r, true, func(re *regexp2.Regexp) (*regexp2.Match, error) {
 				return re.FindRunesMatchStartingAt(runes, ri)
 			})
 			switch {
