@@ -1205,10 +1205,7 @@ func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 			if !t.onLines(r, hits, text, lower) {
 				return "", "", false
 			}
-			if r.exactAll == nil && r.native == nil && r.nativeText == nil && !t.locate {
-				// The line's match is the text's: it lies on the line, and
-				// what is around a line changes no assertion the rule may
-				// make (\b and (?m)^ and $ read a newline as a text's end).
+			if r.answeredByLines() && !t.locate {
 				return r.Kind.String(), "", true
 			}
 		}
@@ -1259,6 +1256,16 @@ func (t *target) onLines(r *Rule, hits litHits, text, lower string) bool {
 		t.lines[which] = lineStarts(s)
 	}
 	return r.matchesLines(s, t.lines[which], hits.lines(r.litIDs))
+}
+
+// answeredByLines reports whether, for a rule that cannot match across lines
+// (oneLine), a match of its relaxed regex on a line of its text is the rule's:
+// the match lies on the line, and what is around a line changes no assertion
+// the regex may make (\b and (?m)^ and $ read a newline as a text's end). Not so
+// for an exact (backtracking) form, which may look across lines, nor for native
+// code, which answers for the text as a whole.
+func (r *Rule) answeredByLines() bool {
+	return r.exactAll == nil && r.native == nil && r.nativeText == nil
 }
 
 // matchesLines reports whether the relaxed regex matches one of the lines of s
@@ -1649,7 +1656,7 @@ func (r *Rule) evalHeader(t *target) (string, string, bool) {
 		may = t.fieldHas(r.field, r.litIDs)
 	}
 	var m bool
-	if may && r.lits != nil && present && r.oneLine && r.native == nil && r.nativeText == nil {
+	if may && r.lits != nil && present && r.oneLine {
 		// As for a rawbody rule (onLines): the lines holding a literal answer,
 		// not the whole value. The rules on ALL whose literals every header
 		// holds (from:, to:, date:) read a line or two, not the whole header.
@@ -1657,8 +1664,8 @@ func (r *Rule) evalHeader(t *target) (string, string, bool) {
 			f.starts = lineStarts(value)
 		}
 		m = r.matchesLines(value, f.starts, f.hits.lines(r.litIDs))
-		if m && r.exactAll != nil {
-			m = r.matches(t, value) // (the exact form may look across lines)
+		if m && !r.answeredByLines() {
+			m = r.matches(t, value)
 		}
 	} else {
 		m = may && r.matches(t, value)
