@@ -392,6 +392,8 @@ func TestAnchoredAndPrefilter(t *testing.T) {
 		// Bounded but not fixed lengths, an assertion at the end: counted with
 		// the regexp reading a window of the text (countFixed).
 		`colou?r\b`, `(?:ab|c){1,3}$`, `[eé]{1,2}\b`, `(?m)(?:ab|c){1,3}$`,
+		// Unbounded, but within so many lines: the regexp reads only those.
+		`(?m)^[^>]\n?.*?x$`, `(?s)a.{0,3}b\b`, `(?:a\n){1,2}b.*`, `a[^x]*?b`, `(?m)\bi.*$`,
 	}
 	counted := 0
 	texts := []string{"", "abc xabc", "x<a href=y\n>z\nq<a href= <a href=", "foo xfoo afoo", "colour color", "àéx", "v-i.a_g r a V!I!A!G!R!A",
@@ -459,6 +461,36 @@ func TestCountPrepared(t *testing.T) {
 	r := &Rule{re: regexp.MustCompile(`(?m)ee`), dfa: newDFA(`(?m)ee`), maxHits: 3}
 	if r.prepareCount(); r.literal != "ee" {
 		t.Errorf("ee: counted as %q, not as a string", r.literal)
+	}
+}
+
+func TestMostNewlines(t *testing.T) {
+	for _, c := range []struct {
+		re string
+		n  int
+	}{
+		{`abc`, 0}, {`a.*b`, 0}, {`(?s)a.*b`, -1}, {`(?s)a.?b`, 1}, {`[^>].*?<a`, 1},
+		{`a\nb\n`, 2}, {`(?:a|\n\n|b)`, 2}, {`(?:a\n){1,3}`, 3}, {`(?:a\n)+`, -1},
+		{`\s*x`, -1}, {`\s{0,2}x(?:y|\s)`, 3}, {`(?m)^x$`, 0},
+	} {
+		re, err := syntax.Parse(c.re, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := mostNewlines(re); n != c.n {
+			t.Errorf("%q: %d newlines at most, want %d", c.re, n, c.n)
+		}
+	}
+	for _, c := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"a\nb\nc", 1, "a\n"}, {"a\nb\nc", 2, "a\nb\n"}, {"a\nb\nc", 3, "a\nb\nc"}, {"\n\n", 1, "\n"}, {"", 1, ""},
+	} {
+		if got := throughNewlines(c.s, c.n); got != c.want {
+			t.Errorf("throughNewlines(%q, %d) = %q, want %q", c.s, c.n, got, c.want)
+		}
 	}
 }
 

@@ -89,6 +89,7 @@ type Rule struct {
 	starts      *dfa           // where matches of re (lowerRe) start (see matchExact, countFixed)
 	fixed       int            // tflags multiple: the runes every match has, when one number
 	countMax    int            // tflags multiple, not fixed: the most runes a match has; -1 unbounded
+	countLines  int            // tflags multiple, not fixed: the most newlines a match holds; -1 unbounded
 	countRest   *syntax.Regexp // tflags multiple, else: re (lowerRe) less its leading assertions (countFrom)
 	countFrom   *regexp.Regexp // countRest anchored, for a match's length, compiled on first use
 	countOnce   sync.Once

@@ -905,7 +905,7 @@ func (r *Rule) prepareCount() {
 		r.starts = anchoredOf(r.dfa)
 	}
 	if r.starts != nil {
-		r.fixed, r.countRest, r.countMax = hi, rest, hi
+		r.fixed, r.countRest, r.countMax, r.countLines = hi, rest, hi, mostNewlines(sr)
 		if lo != hi {
 			r.fixed = 0
 		}
@@ -923,6 +923,63 @@ func (r *Rule) countRegexp() *regexp.Regexp {
 		}
 	})
 	return r.countFrom
+}
+
+// mostNewlines is the most newlines a match of re holds, -1 if there is no bound.
+func mostNewlines(re *syntax.Regexp) int {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return strings.Count(string(re.Rune), "\n")
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			if re.Rune[i] <= '\n' && '\n' <= re.Rune[i+1] {
+				return 1
+			}
+		}
+		return 0
+	case syntax.OpAnyChar:
+		return 1
+	case syntax.OpCapture, syntax.OpQuest:
+		return mostNewlines(re.Sub[0])
+	case syntax.OpConcat, syntax.OpAlternate:
+		n := 0
+		for _, sub := range re.Sub {
+			m := mostNewlines(sub)
+			switch {
+			case m < 0:
+				return -1
+			case re.Op == syntax.OpConcat:
+				n += m
+			default:
+				n = max(n, m)
+			}
+		}
+		return n
+	case syntax.OpStar, syntax.OpPlus, syntax.OpRepeat:
+		m := mostNewlines(re.Sub[0])
+		switch {
+		case m == 0:
+			return 0
+		case m < 0 || re.Op != syntax.OpRepeat || re.Max < 0:
+			return -1
+		}
+		return m * re.Max
+	}
+	return 0 // assertions, the empty string, no match
+}
+
+// throughNewlines is s up to its n-th newline and that newline; all of s if it
+// holds fewer.
+func throughNewlines(s string, n int) string {
+	end := 0
+	for ; n > 0; n-- {
+		j := strings.IndexByte(s[end:], '\n')
+		if j < 0 {
+			return s
+		}
+		end += j + 1
+	}
+	return s[:end]
 }
 
 // withoutLeadingAssertions drops the assertions (^, \b) a regex begins with; ok is
@@ -1043,9 +1100,15 @@ func (r *Rule) countFixed(text string, limit int) (n int, ok bool) {
 				// \b or $ at its end), lie within 4 bytes a rune: the regexp reads
 				// no further. Given the rest of the text, Go's backtracker clears a
 				// visited set that grows with it, for every match counted.
+				// Nor past the line end after the most newlines a match holds
+				// (.*? in a line): a match that reached that cut would hold one
+				// newline more.
 				rest := text[i:]
 				if r.countMax >= 0 && len(rest) > 4*(r.countMax+1) {
 					rest = rest[:4*(r.countMax+1)]
+				}
+				if r.countLines >= 0 {
+					rest = throughNewlines(rest, r.countLines+1)
 				}
 				if loc := from.FindStringIndex(rest); loc != nil && loc[1] > 0 {
 					c, _ := utf8.DecodeLastRuneInString(text[:i+loc[1]])
