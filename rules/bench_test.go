@@ -214,3 +214,50 @@ func undecided(s *Set) {
 		s.fields[i].decided = decided{}
 	}
 }
+
+// BenchmarkUnionWalk walks the paragraphs of 100 corpus spam with the unions of
+// the stock rules' body rules that read the lower-cased text: one union at a
+// time (single), or two at once where neither skips (paired, matchSetPair).
+func BenchmarkUnionWalk(b *testing.B) {
+	s := stockRules(b, false)
+	msgs := corpusSpam(b, 100)
+	var ds []*dfa
+	for _, u := range s.runPlan.unions {
+		if u.kind == Body && u.lower {
+			ds = append(ds, u.d)
+		}
+	}
+	var paras []string
+	for _, m := range msgs {
+		t := s.prepare(m, s.runPlan, false)
+		paras = append(paras, t.bodyLowerLines...)
+	}
+	for _, p := range paras { // warm: states built, accels worked out
+		for _, d := range ds {
+			for range accelAfter {
+				d.matchSet(p)
+			}
+		}
+	}
+	b.Run("single", func(b *testing.B) {
+		for b.Loop() {
+			for _, p := range paras {
+				for _, d := range ds {
+					d.matchSet(p)
+				}
+			}
+		}
+	})
+	b.Run("paired", func(b *testing.B) {
+		for b.Loop() {
+			for _, p := range paras {
+				for k := 0; k+1 < len(ds); k += 2 {
+					matchSetPair(ds[k], ds[k+1], p)
+				}
+				if len(ds)%2 == 1 {
+					ds[len(ds)-1].matchSet(p)
+				}
+			}
+		}
+	})
+}

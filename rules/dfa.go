@@ -1200,10 +1200,7 @@ func (d *dfa) run(x *search, text string) {
 				cls = d.class(r)
 				i += n
 			}
-			// Every row is in the table and every class below its width, so
-			// the entry is too: read without the bounds check, a compare and
-			// branch per byte on the loop's dependent chain.
-			v = (*atomic.Int32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(tab)), (int(s)+cls)*4)).Load()
+			v = entry(tab, s, cls)
 			if v <= amax {
 				left = true
 				break
@@ -1230,6 +1227,97 @@ func (d *dfa) run(x *search, text string) {
 		}
 	}
 	x.s = s
+}
+
+// entry is the table's entry for state s on rune class cls. Every row is in the
+// table and every class below its width, so the entry is too: read without the
+// bounds check, a compare and branch per byte on a walk's dependent chain.
+func entry(tab []atomic.Int32, s int32, cls int) int32 {
+	return (*atomic.Int32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(tab)), (int(s)+cls)*4)).Load()
+}
+
+// mayMatch is the mask of a set DFA's regexes that may match a text, given what
+// matchSet said: all of them when it gave up.
+func (d *dfa) mayMatch(mask uint32, ok bool) uint32 {
+	if !ok {
+		return d.all
+	}
+	return mask
+}
+
+// matchSetPair is matchSet of two set DFAs over one text. Where neither skips
+// through its start states (accel), the two walk it together, a byte each a
+// round (runPair); otherwise, and after one has ended, each walks on its own.
+func matchSetPair(d, e *dfa, text string) (dmask uint32, dok bool, emask uint32, eok bool) {
+	x, y := d.begin(len(text)), e.begin(len(text))
+	rest := text
+	if x.running && y.running && x.acc().max == 0 && y.acc().max == 0 {
+		rest = text[runPair(&x, &y, text):]
+	}
+	if x.running {
+		d.run(&x, rest)
+	}
+	if y.running {
+		e.run(&y, rest)
+	}
+	x.finish()
+	y.finish()
+	return x.mask, x.ok, y.mask, y.ok
+}
+
+// runPair goes on with two searches over text at once, a rune each a round:
+// each walk is a chain of dependent table loads, and the two chains' loads
+// overlap, so two walks take little more than one. Neither may skip through
+// start states (their accel's max is 0): they step through them. It returns
+// where it stopped: the text's end, or just after the rune where one of the
+// searches ended (a match, or it gave up), the other still running.
+func runPair(x, y *search, text string) int {
+	dx, dy := x.d, y.d
+	tx, ty, ax, ay, sx, sy := x.tab, y.tab, x.ascii, y.ascii, x.s, y.s
+	i := 0
+	for i < len(text) {
+		var vx, vy int32
+		var cx, cy int
+		left := false
+		for i < len(text) {
+			if c := text[i]; c < utf8.RuneSelf {
+				cx, cy = int(ax[c]), int(ay[c])
+				i++
+			} else {
+				r, n := utf8.DecodeRuneInString(text[i:])
+				cx, cy = dx.class(r), dy.class(r)
+				i += n
+			}
+			vx, vy = entry(tx, sx, cx), entry(ty, sy, cy)
+			if vx <= 0 || vy <= 0 {
+				left = true
+				break
+			}
+			sx, sy = vx, vy
+		}
+		if !left {
+			break // the end of the text
+		}
+		if vx > 0 {
+			sx = vx
+		} else {
+			x.s = sx
+			x.miss(vx, cx)
+			tx, sx = x.tab, x.s
+		}
+		if vy > 0 {
+			sy = vy
+		} else {
+			y.s = sy
+			y.miss(vy, cy)
+			ty, sy = y.tab, y.s
+		}
+		if !x.running || !y.running {
+			break
+		}
+	}
+	x.s, y.s = sx, sy
+	return i
 }
 
 var noAccel = &accel{}

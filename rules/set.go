@@ -1179,13 +1179,27 @@ func (t *target) unionHits(i int32) []uint32 {
 	default:
 		texts = []string{t.full}
 	}
+	// Another union of the same texts not worked out yet walks them along
+	// (matchSetPair): nearly every union is asked for on every message, and two
+	// walks together cost little more than one.
+	var pair *union
+	var ph []uint32
+	for j := range t.plan.unions {
+		if v := &t.plan.unions[j]; int32(j) != i && t.uhits[j] == nil && v.kind == u.kind && v.lower == u.lower {
+			pair, ph = v, make([]uint32, len(texts))
+			t.uhits[j] = ph
+			break
+		}
+	}
 	h := make([]uint32, len(texts))
 	for j, s := range texts {
-		if m, ok := u.d.matchSet(s); ok {
-			h[j] = m
-		} else {
-			h[j] = u.d.all // (it gave up: any may)
+		if pair == nil {
+			m, ok := u.d.matchSet(s)
+			h[j] = u.d.mayMatch(m, ok)
+			continue
 		}
+		m, ok, pm, pok := matchSetPair(u.d, pair.d, s)
+		h[j], ph[j] = u.d.mayMatch(m, ok), pair.d.mayMatch(pm, pok)
 	}
 	t.uhits[i] = h
 	return h
