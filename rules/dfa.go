@@ -86,6 +86,9 @@ type dfa struct {
 	// it. all is the mask of every regex: a search that found all ends there.
 	set bool
 	all uint32
+	// lit, when set, tells an unanchored search where a match can start next
+	// (see litWindow).
+	lit *litWindow
 }
 
 // startStep is what the start closure does on one rune class after one kind of
@@ -192,7 +195,8 @@ type deadStarts [4][utf8.RuneSelf]bool
 // it itself (from no start state of such a kind does a skip begin). For
 // (?m)^[a-z]… a skip is then a search for the next newline. Bytes of runes that
 // are not ASCII are all stops when one of those runes is an escape (a skip lands
-// on a rune's first byte).
+// on a rune's first byte). Where the stops would be too many, a literal that
+// every match holds may tell where a match can start instead (lit, litWindow).
 type accel struct {
 	stop  [256]bool
 	one   int      // the one stop byte, or -1
@@ -200,6 +204,7 @@ type accel struct {
 	max   int32    // rows up to max are start states
 	width int32    // row = width * (kind+1)
 	rows  [4]int32 // the start state after a rune of each kind (beforeKind)
+	lit   *litWindow
 }
 
 // accelAfter is how many searches a generation serves before its accel is worked
@@ -290,7 +295,7 @@ func dfaOf(re *syntax.Regexp) *dfa {
 	if err != nil {
 		return nil
 	}
-	return progDFA(&dfa{prog: prog})
+	return progDFA(&dfa{prog: prog, lit: literalWindow(re)})
 }
 
 // progDFA finishes a DFA whose program is d.prog; nil when its rune classes are
@@ -482,7 +487,19 @@ func (d *dfa) accelFor(g *dfaGen) *accel {
 		}
 	}
 	if a.from == [4]bool{} || count(a.stop) > accelMaxStops {
-		return none
+		if d.lit == nil {
+			return none
+		}
+		// The literal's skip instead: it looks for a string where the byte
+		// skip, when it has few stops, is the faster.
+		a.from, a.stop, a.lit = [4]bool{}, [256]bool{}, d.lit
+	}
+	// Stopping at every newline ((?m)^[^>].*?<a href=) a search steps through
+	// most lines: a literal of a few bytes, looked for by strings.Index, goes
+	// further. Elsewhere the byte skip is faster than looking for the literal
+	// in each short text (a header field, a link) it is given.
+	if d.lit != nil && a.stop['\n'] && !d.lit.fold && len(d.lit.lit) >= 3 {
+		a.lit = d.lit
 	}
 	n := 0
 	for b, stop := range a.stop {
@@ -555,11 +572,7 @@ func (a *accel) skip(text string, i int, s int32) (int, int32) {
 	if j == i {
 		return i, s
 	}
-	kind := beforeOther // (a rune that is not ASCII)
-	if c := text[j-1]; c < utf8.RuneSelf {
-		kind = int(asciiKind[c])
-	}
-	return j, a.rows[kind]
+	return j, a.rows[kindBefore(text, j)]
 }
 
 // classes splits the runes at every boundary an instruction draws.
@@ -1179,8 +1192,16 @@ func (d *dfa) run(x *search, text string) {
 	tab, ascii, s := x.tab, x.ascii, x.s
 	acc := x.acc()
 	amax := acc.max
+	next, win := -1, 0 // (litWindow.start's)
 	for i := 0; i < len(text); {
-		if s <= amax { // in a start state: on to the next byte that can leave it
+		if s <= amax { // in a start state: on to where a match can start
+			if acc.lit != nil {
+				if j := acc.lit.start(text, i, &next, &win); j > i {
+					if i, s = j, acc.rows[kindBefore(text, j)]; i == len(text) {
+						break
+					}
+				}
+			}
 			if i, s = acc.skip(text, i, s); i == len(text) {
 				break
 			}

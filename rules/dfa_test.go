@@ -51,14 +51,19 @@ var (
 		`(?i)(?:in our (?:stock|warehouse)[.,:]\s|our (?:\w+,? )?products?)`,
 		`\s\d[\d.,]+US`, `[\x{0}-\x{10FFFF}]z`, `(?m)^> `, `(?U)a+b`, `(?m)\bfri(?:day)?\b$`,
 		`ab`, `b`, `bc`, `zz`,
+		// A literal every match holds, a bounded part before it (litWindow):
+		// bytes, lines, case folded, runes of several bytes, invalid UTF-8.
+		`[a-z]{2}fri`, `\wday\b`, `(?s).{0,3}abc`, `(?m)^[^z].*?abc`, `(?i)[a-c]{2}kab`,
+		`.{1,3}é`, `[^a]{2}b`, `x\s*\n?fri`, `(?m)^.*\n.*day$`, `[a-z]{2}(?i:span)`,
 	}
 	agreementTexts = []string{
 		"", "abc", "xabcx", "ABC", "a\nc", "foo", "xfoo", " foo bar", "v-i.a_g r a", "V!I!A!G!R!A now",
 		"colour color", "STRASSE straße STRAẞE", "àéx", "call 555-1234", "line\n\n  \nmore",
 		"xxan", " x_a", "in our warehouse: yes", "our great, products", "pay 1,000US", "Kelvin K ſ s",
 		"\xff\xfeabc\xc3", "é\u00e9", "> quoted\n> more", "friday\nmon", "fri", "z", "zz", "a",
+		"ab\u212aab", "xx\u017fpan", // the Kelvin sign and the long s, which (?i)k and s match
 	}
-	agreementAlphabet = []string{"a", "b", "c", "x", "v", "i", " ", "\n", "_", "-", "é", "K", "ſ", "\xff", "1", "fri", "day", "abc", "z"}
+	agreementAlphabet = []string{"a", "b", "c", "x", "v", "i", " ", "\n", "_", "-", "é", "K", "ſ", "\xff", "1", "fri", "day", "abc", "z", "\xc3", "\xa9"}
 )
 
 // The DFA must agree with Go's regexp on every pattern and text: it replaces
@@ -154,7 +159,7 @@ func TestDFAAccel(t *testing.T) {
 		{`é`, "+"},       // the bytes of runes that are not ASCII
 		{`(?i)ſ`, "Ss+"}, // s, S and ſ
 		{`[^a]`, ""},     // every byte but one leaves
-		{`[a-z]x`, ""},   // too many bytes to stop at
+		{`[a-z]x`, ""},   // too many bytes to stop at (its literal skips: TestLiteralWindow)
 	} {
 		d := newDFA(c.re)
 		for i := 0; i <= accelAfter; i++ {
@@ -173,8 +178,82 @@ func TestDFAAccel(t *testing.T) {
 		if a.stop[utf8.RuneSelf] {
 			got.WriteByte('+')
 		}
-		if got.String() != c.stops || (a.max > 0) != (c.stops != "") {
+		if got.String() != c.stops || (a.max > 0) != (c.stops != "" || a.lit != nil) {
 			t.Errorf("%q: stops %q (max %d), want %q", c.re, got.String(), a.max, c.stops)
+		}
+	}
+}
+
+// A regex that is a concatenation with a literal in it, and a bounded part before
+// the literal, skips to that bound before the literal's next occurrence.
+func TestLiteralWindow(t *testing.T) {
+	for _, c := range []struct {
+		re            string
+		lit           string
+		fold          bool
+		before, lines int
+	}{
+		{`[a-z]x`, "x", false, 1, 0},
+		{`[a-z]{2}<(?i:span)\s`, "pan", true, 7, 0}, // s also matches ſ: the run after it
+		{`\w<!--\s*\w+\s*-->\w`, "<!--", false, 1, 0},
+		{`(?m)^[^>].*?<a href=`, "<a href=", false, -1, 1},
+		{`(?s)a.{0,2}bc`, "bc", false, 9, 2},
+		{`(?ims)^message-id:.*?^received:`, "age-id:", true, 16, 0},
+		{`a+bc`, "bc", false, -1, 0},
+		{`é{1,2}xy`, "xy", false, 4, 0},
+		{`abc`, "", false, 0, 0},        // a literal alone: the byte skip's
+		{`(?s)a.*bc`, "", false, 0, 0},  // nothing bounded before bc
+		{`(?:ab|cd)+`, "", false, 0, 0}, // no literal at the top
+	} {
+		re, err := parseRE(c.re)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := literalWindow(re)
+		if c.lit == "" {
+			if w != nil && len(w.lit) > 0 && w.before != 0 {
+				t.Errorf("%q: window %+v, want none", c.re, *w)
+			}
+			continue
+		}
+		if w == nil || *w != (litWindow{c.lit, c.fold, c.before, c.lines}) {
+			t.Errorf("%q: window %+v, want %+v", c.re, w, litWindow{c.lit, c.fold, c.before, c.lines})
+		}
+	}
+	for _, c := range []struct {
+		text    string
+		i, want int
+	}{
+		{"aaaaaaaax", 0, 7}, {"ax", 0, 0}, {"xx", 1, 1}, {"aaa", 0, 3}, {"éx", 0, 0}, {"aéx", 0, 1},
+	} {
+		next, win := -1, 0
+		w := &litWindow{lit: "x", before: 1, lines: -1}
+		if got := w.start(c.text, c.i, &next, &win); got != c.want {
+			t.Errorf("start(%q, %d) = %d, want %d", c.text, c.i, got, c.want)
+		}
+	}
+	// A skip lands on a rune's first byte, as DecodeRuneInString reads the text.
+	for _, c := range []struct {
+		text    string
+		j, want int
+	}{
+		{"aéb", 2, 1}, {"aéb", 1, 1}, {"aéb", 3, 3}, {"日x", 2, 0}, {"日x", 1, 0}, {"日x", 3, 3},
+		{"a\xa9b", 2, 2}, {"\xe6\x97x", 2, 2}, {"\xe6\x97x", 1, 1}, {"\xa9\xa9\xa9\xa9", 3, 3}, {"é", 2, 2},
+	} {
+		if got := runeStart(c.text, c.j); got != c.want {
+			t.Errorf("runeStart(%q, %d) = %d, want %d", c.text, c.j, got, c.want)
+		}
+	}
+	lines := &litWindow{lit: "x", before: -1, lines: 1}
+	for _, c := range []struct {
+		text string
+		want int
+	}{
+		{"a\nb\nc\nx", 4}, {"a\nbx", 0}, {"ab\n\nx", 3}, {"x", 0}, {"\nx", 0},
+	} {
+		next, win := -1, 0
+		if got := lines.start(c.text, 0, &next, &win); got != c.want {
+			t.Errorf("a line before: start(%q) = %d, want %d", c.text, got, c.want)
 		}
 	}
 }
