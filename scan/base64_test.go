@@ -38,7 +38,9 @@ func TestBase64Reader(t *testing.T) {
 			"data with EOF": iotest.DataErrReader,
 		} {
 			t.Run(tc.name+"/"+name, func(t *testing.T) {
-				got, err := io.ReadAll(newBase64Reader(wrap(strings.NewReader(tc.in))))
+				r := newBase64Reader(wrap(strings.NewReader(tc.in)))
+				got, err := io.ReadAll(r)
+				r.release() // (the next case may get it back, to start afresh)
 				if (err != nil) != tc.wantErr {
 					t.Fatalf("err = %v", err)
 				}

@@ -128,7 +128,9 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int) error
 		h = h.Copy()
 		h.Del("Content-Transfer-Encoding")
 		mh = message.Header{Header: h}
-		raw = newBase64Reader(raw)
+		b := newBase64Reader(raw)
+		defer b.release() // (the walk reads the part through before it returns)
+		raw = b
 	}
 	e, err := message.New(mh, raw)
 	if e == nil {
