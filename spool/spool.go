@@ -32,11 +32,10 @@ func New(memLimit, maxSize int64, dir string) *Spool {
 	return &Spool{memLimit: memLimit, maxSize: maxSize, dir: dir}
 }
 
-// FromBytes wraps a message already in memory.
+// FromBytes wraps a message already in memory, without a copy: b is the spool's
+// from then on, and the caller must not change it.
 func FromBytes(b []byte) *Spool {
-	s := &Spool{memLimit: int64(len(b)), size: int64(len(b))}
-	s.buf.Write(b)
-	return s
+	return &Spool{memLimit: int64(len(b)), size: int64(len(b)), buf: *bytes.NewBuffer(b)}
 }
 
 // Write appends p. Past the cap it writes nothing and returns ErrTooLarge; the size
