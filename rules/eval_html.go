@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // SpamAssassin's HTMLEval plugin and the HTML analysis it reads
@@ -22,6 +23,7 @@ type htmlStats struct{ parts []*htmlPart }
 
 // htmlPart is one part's analysis; its fields are SpamAssassin's result names.
 type htmlPart struct {
+	attrs                           attrs          // the start tag's, read again for each
 	inside                          map[string]int // open minus closed, per tag (present: seen)
 	length                          int            // characters of HTML source
 	tags, elements                  int
@@ -129,22 +131,28 @@ func analyzeHTML(src string) *htmlPart {
 	h.style = []textStyle{{tag: "default", fg: "#000000", bg: "#ffffff", size: 3}}
 	src = strings.ReplaceAll(src, "&nbsp;", " ")
 	src = openSelfClosing(src)
-	src = strings.NewReplacer("\u201c", `"`, "\u201d", `"`).Replace(src)
+	// (Each is a copy only where the part has one.)
+	src = strings.ReplaceAll(strings.ReplaceAll(src, "\u201c", `"`), "\u201d", `"`)
 	z := html.NewTokenizer(strings.NewReader(src))
+	// The tokenizer's slices, read before the next token, not its Token, which
+	// copies every attribute of every tag.
 	for {
 		tt := z.Next()
 		if tt == html.ErrorToken {
 			break
 		}
-		tok := z.Token()
 		switch tt {
 		case html.StartTagToken, html.SelfClosingTagToken:
-			h.tag(strings.ToLower(tok.Data), attrMap(tok.Attr), 1)
+			name, more := z.TagName()
+			h.attrs = h.attrs.read(z, more)
+			h.tag(strings.ToLower(atomString(name)), h.attrs, 1)
 		case html.EndTagToken:
-			h.tag(strings.ToLower(tok.Data), nil, -1)
+			name, _ := z.TagName()
+			h.tag(strings.ToLower(atomString(name)), nil, -1)
 		case html.TextToken:
-			h.textEvent(tok.Data)
+			h.textEvent(string(z.Text()))
 		case html.CommentToken:
+			z.Text() // (as Token did: Raw then gives the comment's newlines turned)
 			h.comment = append(h.comment, string(z.Raw()))
 		case html.DoctypeToken:
 			h.elements++
@@ -170,18 +178,59 @@ func analyzeHTML(src string) *htmlPart {
 	return h
 }
 
-func attrMap(attrs []html.Attribute) map[string]string {
-	m := make(map[string]string, len(attrs))
-	for _, a := range attrs {
-		if _, dup := m[strings.ToLower(a.Key)]; !dup {
-			m[strings.ToLower(a.Key)] = a.Val
+// attrs are a start tag's attributes, their names lower-cased, in the tag's
+// order (the style's attributes are read in it: a map's order was random); of
+// two of one name, the first, as a browser reads them. One slice serves every
+// tag of a part, where a map a tag was much of the check's garbage.
+type attrs []attr
+
+type attr struct{ name, val string }
+
+// read reads the attributes the analysis reads (htmlAttrsRead) of the tag the
+// tokenizer is on into a, reusing its room (more: the tag has attributes).
+func (a attrs) read(z *html.Tokenizer, more bool) attrs {
+	a = a[:0]
+	for more {
+		var k, v []byte
+		k, v, more = z.TagAttr()
+		if name := strings.ToLower(atomString(k)); htmlAttrsRead[name] && !a.has(name) {
+			a = append(a, attr{name, string(v)})
 		}
 	}
-	return m
+	return a
+}
+
+// get is the value of the attribute named name, and whether the tag has it.
+func (a attrs) get(name string) (string, bool) {
+	for _, x := range a {
+		if x.name == name {
+			return x.val, true
+		}
+	}
+	return "", false
+}
+
+func (a attrs) has(name string) bool {
+	_, ok := a.get(name)
+	return ok
+}
+
+// value is the value of the attribute named name, "" without it.
+func (a attrs) value(name string) string {
+	v, _ := a.get(name)
+	return v
+}
+
+// atomString is b as a string, without a copy where it is an HTML name (atom).
+func atomString(b []byte) string {
+	if a := atom.Lookup(b); a != 0 {
+		return a.String()
+	}
+	return string(b)
 }
 
 // tag is html_tag: num is +1 for a start tag, -1 for an end tag.
-func (h *htmlPart) tag(tag string, attr map[string]string, num int) {
+func (h *htmlPart) tag(tag string, attr attrs, num int) {
 	namespace := strings.IndexByte(tag, ':') > 0 && reNamespace.MatchString(tag)
 	_, isElement := htmlElements[tag]
 	if isElement || namespace {
@@ -228,7 +277,7 @@ func (h *htmlPart) whitespace(tag string) {
 	}
 }
 
-func (h *htmlPart) textStyle(tag string, attr map[string]string, num int) {
+func (h *htmlPart) textStyle(tag string, attr attrs, num int) {
 	if tag == "th" {
 		tag = "td"
 	}
@@ -239,7 +288,7 @@ func (h *htmlPart) textStyle(tag string, attr map[string]string, num int) {
 		return
 	}
 	if tag == "basefont" {
-		if m := reSizeAbs.FindStringSubmatch(attr["size"]); m != nil {
+		if m := reSizeAbs.FindStringSubmatch(attr.value("size")); m != nil {
 			h.basefont, _ = strconv.ParseFloat(m[1], 64)
 			return
 		}
@@ -259,7 +308,8 @@ func (h *htmlPart) textStyle(tag string, attr map[string]string, num int) {
 		h.style = append(h.style, n)
 		return
 	}
-	for name, v := range attr {
+	for _, a := range attr {
+		name, v := a.name, a.val
 		if !htmlOKAttr[tag][name] {
 			continue
 		}
@@ -381,16 +431,16 @@ func (h *htmlPart) closeTag(tag string) {
 	}
 }
 
-func (h *htmlPart) tests(tag string, attr map[string]string) {
-	if face, ok := attr["face"]; tag == "font" && ok && !reFontFaceOK.MatchString(face) {
+func (h *htmlPart) tests(tag string, attr attrs) {
+	if face, ok := attr.get("face"); tag == "font" && ok && !reFontFaceOK.MatchString(face) {
 		h.fontFaceBad = true
 	}
 	if tag == "img" && h.inside["a"] > 0 && len(h.anchor) > 0 {
 		h.anchor[len(h.anchor)-1] += "<img>\n"
 	}
 	if tag == "img" {
-		w, okW := attr["width"]
-		ht, okH := attr["height"]
+		w, okW := attr.get("width")
+		ht, okH := attr.get("height")
 		if okW && okH {
 			dim := func(s string, pct int) int {
 				m := reImgDim.FindStringSubmatch(s)
@@ -409,13 +459,13 @@ func (h *htmlPart) tests(tag string, attr map[string]string) {
 			h.imageArea += dim(w, 8) * dim(ht, 6)
 		}
 	}
-	if a, ok := attr["action"]; tag == "form" && ok && strings.Contains(strings.ToLower(a), "mailto:") {
+	if a, ok := attr.get("action"); tag == "form" && ok && strings.Contains(strings.ToLower(a), "mailto:") {
 		h.formMailto = true
 	}
 	if tag == "object" || tag == "embed" {
 		h.embeds = true
 	}
-	if tag == "iframe" && strings.TrimSpace(attr["src"]) != "" {
+	if tag == "iframe" && strings.TrimSpace(attr.value("src")) != "" {
 		h.iframeSrc = true
 	}
 	if tag == "a" {
@@ -634,6 +684,9 @@ var (
 		"tr": setOf("bgcolor style"), "span": setOf("style"), "p": setOf("style"), "div": setOf("style"),
 		"a": setOf("style"),
 	}
+	// htmlAttrsRead are the attributes the analysis reads: htmlOKAttr's for the
+	// text's style, the rest for tests. A tag's others are not kept (attrs.read).
+	htmlAttrsRead = setOf("color face size text bgcolor link alink vlink background style width height action src")
 )
 
 func setOf(words string) map[string]bool {

@@ -405,3 +405,33 @@ func FuzzWordGap(f *testing.F) {
 		}
 	})
 }
+
+// The HTML analysis reads a tag's attributes by name, in any case, the first of two
+// of one name (the tokenizer drops the second); the ones it reads are all kept
+// (htmlAttrsRead).
+func TestHTMLAttributes(t *testing.T) {
+	for tag, names := range htmlOKAttr {
+		for name := range names {
+			if !htmlAttrsRead[name] {
+				t.Errorf("%s's %s sets the text's style but is not kept (htmlAttrsRead)", tag, name)
+			}
+		}
+	}
+	for _, c := range []struct {
+		src  string
+		want func(h *htmlPart) bool
+	}{
+		{`<img width=10 height=20>`, func(h *htmlPart) bool { return h.imageArea == 200 }},
+		{`<IMG WIDTH=10 Width=99 height=20 class=x>`, func(h *htmlPart) bool { return h.imageArea == 200 }},
+		{`<form class=x ACTION="MailTo:a@example.org">`, func(h *htmlPart) bool { return h.formMailto }},
+		{`<iframe src=" x ">`, func(h *htmlPart) bool { return h.iframeSrc }},
+		{`<iframe src=" ">`, func(h *htmlPart) bool { return !h.iframeSrc }},
+		{`<font face="x%y" face="Arial">`, func(h *htmlPart) bool { return h.fontFaceBad }},
+		{`<font face="Arial" face="x%y">`, func(h *htmlPart) bool { return !h.fontFaceBad }},
+		{`<body bgcolor="#ffffff"><font color=#fefefe COLOR=#000000>words</font>`, func(h *htmlPart) bool { return h.fontLowContrast }},
+	} {
+		if h := analyzeHTML(c.src); !c.want(h) {
+			t.Errorf("%s: not as it should be: %+v", c.src, *h)
+		}
+	}
+}
