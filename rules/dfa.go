@@ -204,7 +204,7 @@ type accel struct {
 	max   int32    // rows up to max are start states
 	width int32    // row = width * (kind+1)
 	rows  [4]int32 // the start state after a rune of each kind (beforeKind)
-	lit   *litWindow
+	lit   bool     // skip by the DFA's literal (dfa.lit); not a pointer: accels hold none, for the collector
 }
 
 // accelAfter is how many searches a generation serves before its accel is worked
@@ -492,14 +492,14 @@ func (d *dfa) accelFor(g *dfaGen) *accel {
 		}
 		// The literal's skip instead: it looks for a string where the byte
 		// skip, when it has few stops, is the faster.
-		a.from, a.stop, a.lit = [4]bool{}, [256]bool{}, d.lit
+		a.from, a.stop, a.lit = [4]bool{}, [256]bool{}, true
 	}
 	// Stopping at every newline ((?m)^[^>].*?<a href=) a search steps through
 	// most lines: a literal of a few bytes, looked for by strings.Index, goes
 	// further. Elsewhere the byte skip is faster than looking for the literal
 	// in each short text (a header field, a link) it is given.
 	if d.lit != nil && a.stop['\n'] && !d.lit.fold && len(d.lit.lit) >= 3 {
-		a.lit = d.lit
+		a.lit = true
 	}
 	n := 0
 	for b, stop := range a.stop {
@@ -1195,8 +1195,8 @@ func (d *dfa) run(x *search, text string) {
 	next, win := -1, 0 // (litWindow.start's)
 	for i := 0; i < len(text); {
 		if s <= amax { // in a start state: on to where a match can start
-			if acc.lit != nil {
-				if j := acc.lit.start(text, i, &next, &win); j > i {
+			if acc.lit {
+				if j := d.lit.start(text, i, &next, &win); j > i {
 					if i, s = j, acc.rows[kindBefore(text, j)]; i == len(text) {
 						break
 					}

@@ -178,7 +178,7 @@ func TestDFAAccel(t *testing.T) {
 		if a.stop[utf8.RuneSelf] {
 			got.WriteByte('+')
 		}
-		if got.String() != c.stops || (a.max > 0) != (c.stops != "" || a.lit != nil) {
+		if got.String() != c.stops || (a.max > 0) != (c.stops != "" || a.lit) {
 			t.Errorf("%q: stops %q (max %d), want %q", c.re, got.String(), a.max, c.stops)
 		}
 	}
