@@ -144,8 +144,12 @@ func analyzeHTML(src string) *htmlPart {
 		switch tt {
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, more := z.TagName()
-			h.attrs = h.attrs.read(z, more)
-			h.tag(strings.ToLower(atomString(name)), h.attrs, 1)
+			tag := strings.ToLower(atomString(name))
+			h.attrs = h.attrs[:0]
+			if htmlAttrTags[tag] {
+				h.attrs = h.attrs.read(z, more)
+			}
+			h.tag(tag, h.attrs, 1)
 		case html.EndTagToken:
 			name, _ := z.TagName()
 			h.tag(strings.ToLower(atomString(name)), nil, -1)
@@ -684,9 +688,11 @@ var (
 		"tr": setOf("bgcolor style"), "span": setOf("style"), "p": setOf("style"), "div": setOf("style"),
 		"a": setOf("style"),
 	}
-	// htmlAttrsRead are the attributes the analysis reads: htmlOKAttr's for the
-	// text's style, the rest for tests. A tag's others are not kept (attrs.read).
+	// htmlAttrsRead are the attributes the analysis reads, of the tags in
+	// htmlAttrTags: htmlOKAttr's for the text's style, the rest for tests. A
+	// tag's others are not kept (attrs.read), nor other tags' attributes read.
 	htmlAttrsRead = setOf("color face size text bgcolor link alink vlink background style width height action src")
+	htmlAttrTags  = setOf("basefont body font marquee table td th tr span p div a img form iframe")
 )
 
 func setOf(words string) map[string]bool {

@@ -411,6 +411,9 @@ func FuzzWordGap(f *testing.F) {
 // (htmlAttrsRead).
 func TestHTMLAttributes(t *testing.T) {
 	for tag, names := range htmlOKAttr {
+		if !htmlAttrTags[tag] {
+			t.Errorf("%s's attributes set the text's style but are not read (htmlAttrTags)", tag)
+		}
 		for name := range names {
 			if !htmlAttrsRead[name] {
 				t.Errorf("%s's %s sets the text's style but is not kept (htmlAttrsRead)", tag, name)
