@@ -28,12 +28,16 @@ func (t *tokenizer) html(src string) string {
 			for hasAttr {
 				var k, v []byte
 				k, v, hasAttr = z.TagAttr()
-				key, val := string(k), strings.ToLower(string(v))
-				switch key {
+				// (A switch on string(k) makes no string: most attributes are
+				// none of these, and are not copied.)
+				switch string(k) {
 				case "href", "src", "action":
 					// Keep the link in the text so urls() tokenizes its host and path.
-					b.WriteString(" " + string(v) + " ")
+					b.WriteByte(' ')
+					b.Write(v)
+					b.WriteByte(' ')
 				case "style":
+					val := strings.ToLower(string(v))
 					if strings.Contains(val, "display:none") || strings.Contains(val, "visibility:hidden") {
 						t.add("html:hidden text")
 					}
@@ -42,11 +46,11 @@ func (t *tokenizer) html(src string) string {
 					}
 				case "color":
 					if tag == "font" {
-						t.add("html:font color " + val)
+						t.add("html:font color " + strings.ToLower(string(v)))
 					}
 				case "size":
 					if tag == "font" {
-						t.add("html:font size " + val)
+						t.add("html:font size " + strings.ToLower(string(v)))
 					}
 				}
 			}
