@@ -10,7 +10,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/html"
-	"golang.org/x/net/html/atom"
+
+	"github.com/postern/postern/scan"
 )
 
 // SpamAssassin's HTMLEval plugin and the HTML analysis it reads
@@ -144,7 +145,7 @@ func analyzeHTML(src string) *htmlPart {
 		switch tt {
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, more := z.TagName()
-			tag := strings.ToLower(atomString(name))
+			tag := strings.ToLower(scan.HTMLName(name))
 			h.attrs = h.attrs[:0]
 			if htmlAttrTags[tag] {
 				h.attrs = h.attrs.read(z, more)
@@ -152,7 +153,7 @@ func analyzeHTML(src string) *htmlPart {
 			h.tag(tag, h.attrs, 1)
 		case html.EndTagToken:
 			name, _ := z.TagName()
-			h.tag(strings.ToLower(atomString(name)), nil, -1)
+			h.tag(strings.ToLower(scan.HTMLName(name)), nil, -1)
 		case html.TextToken:
 			h.textEvent(string(z.Text()))
 		case html.CommentToken:
@@ -197,7 +198,7 @@ func (a attrs) read(z *html.Tokenizer, more bool) attrs {
 	for more {
 		var k, v []byte
 		k, v, more = z.TagAttr()
-		if name := strings.ToLower(atomString(k)); htmlAttrsRead[name] && !a.has(name) {
+		if name := strings.ToLower(scan.HTMLName(k)); htmlAttrsRead[name] && !a.has(name) {
 			a = append(a, attr{name, string(v)})
 		}
 	}
@@ -223,14 +224,6 @@ func (a attrs) has(name string) bool {
 func (a attrs) value(name string) string {
 	v, _ := a.get(name)
 	return v
-}
-
-// atomString is b as a string, without a copy where it is an HTML name (atom).
-func atomString(b []byte) string {
-	if a := atom.Lookup(b); a != 0 {
-		return a.String()
-	}
-	return string(b)
 }
 
 // tag is html_tag: num is +1 for a start tag, -1 for an end tag.

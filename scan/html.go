@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // HTMLVisitor receives what WalkHTML finds. Any field may be nil.
@@ -33,7 +34,7 @@ func WalkHTML(src string, v HTMLVisitor) {
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, hasAttr := z.TagName()
-			tag := string(name)
+			tag := HTMLName(name)
 			if tag == "style" || tag == "script" {
 				skip++
 			}
@@ -42,7 +43,7 @@ func WalkHTML(src string, v HTMLVisitor) {
 			}
 		case html.EndTagToken:
 			name, _ := z.TagName()
-			tag := string(name)
+			tag := HTMLName(name)
 			if (tag == "style" || tag == "script") && skip > 0 {
 				skip--
 			}
@@ -51,6 +52,15 @@ func WalkHTML(src string, v HTMLVisitor) {
 			}
 		}
 	}
+}
+
+// HTMLName is a tag's or attribute's name as a string, without a copy where it
+// is one HTML knows (an atom): most are, and a string a tag was garbage.
+func HTMLName(b []byte) string {
+	if a := atom.Lookup(b); a != 0 {
+		return a.String()
+	}
+	return string(b)
 }
 
 // RenderHTML turns an HTML part into the text a reader sees, as SpamAssassin's
@@ -123,7 +133,7 @@ func appendLinks(out []Link, tag string, z *html.Tokenizer) []Link {
 	for more := true; more; {
 		var k, v []byte
 		k, v, more = z.TagAttr()
-		key := string(k)
+		key := HTMLName(k)
 		switch {
 		case tag == "meta" && key == "http-equiv":
 			refresh = strings.Contains(strings.ToLower(string(v)), "refresh")
