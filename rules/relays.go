@@ -346,19 +346,21 @@ func indexFold(s, lower string) int {
 	if 'a' <= c0 && c0 <= 'z' {
 		u0 = c0 - 'a' + 'A'
 	}
+	// The next place of the first byte in each case, looked for again only once
+	// passed: looking for both from every candidate read the rest of s again
+	// for the case that was not there.
+	nextC, nextU := -1, -1
+	if u0 == c0 {
+		nextU = len(s)
+	}
 	for i := 0; i+len(lower) <= len(s); i++ {
-		// Skip to the next place the first byte, in either case, is.
-		j := strings.IndexByte(s[i:], c0)
-		if u0 != c0 {
-			if k := strings.IndexByte(s[i:], u0); k >= 0 && (j < 0 || k < j) {
-				j = k
-			}
+		if nextC < i {
+			nextC = nextIndex(s, i, c0)
 		}
-		if j < 0 {
-			return -1
+		if nextU < i {
+			nextU = nextIndex(s, i, u0)
 		}
-		i += j
-		if i+len(lower) > len(s) {
+		if i = min(nextC, nextU); i+len(lower) > len(s) {
 			return -1
 		}
 		k := 1
@@ -376,6 +378,14 @@ func indexFold(s, lower string) int {
 		}
 	}
 	return -1
+}
+
+// nextIndex is the place of the first c in s from i on, len(s) if there is none.
+func nextIndex(s string, i int, c byte) int {
+	if k := strings.IndexByte(s[i:], c); k >= 0 {
+		return i + k
+	}
+	return len(s)
 }
 
 var (

@@ -139,6 +139,17 @@ func TestIndexFold(t *testing.T) {
 			t.Errorf("indexFold(%q, %q) = %d, want %d", c.s, c.lower, got, c.want)
 		}
 	}
+	// Against strings.Index of the lower-cased text (ASCII texts: lower-casing
+	// keeps their length), on random texts and needles.
+	texts := randomTexts(4, []string{"a", "A", "b", "B", "ab", "Ab", "x", " ", "@", "`"}, 400, 30)
+	needles := randomTexts(5, []string{"a", "b", "x", "@", "`", " "}, 40, 4)
+	for _, s := range texts {
+		for _, n := range needles {
+			if got, want := indexFold(s, n), strings.Index(strings.ToLower(s), n); got != want {
+				t.Fatalf("indexFold(%q, %q) = %d, want %d", s, n, got, want)
+			}
+		}
+	}
 }
 
 // ALL-TRUSTED, ALL-INTERNAL, ALL-UNTRUSTED and ALL-EXTERNAL split the header at the
