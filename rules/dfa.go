@@ -1319,26 +1319,26 @@ func runPair(x, y *search, text string) int {
 		if !left {
 			break // the end of the text
 		}
-		if vx > 0 {
-			sx = vx
-		} else {
-			x.s = sx
-			x.miss(vx, cx)
-			tx, sx = x.tab, x.s
-		}
-		if vy > 0 {
-			sy = vy
-		} else {
-			y.s = sy
-			y.miss(vy, cy)
-			ty, sy = y.tab, y.s
-		}
+		tx, sx = x.take(tx, sx, vx, cx)
+		ty, sy = y.take(ty, sy, vy, cy)
 		if !x.running || !y.running {
 			break
 		}
 	}
 	x.s, y.s = sx, sy
 	return i
+}
+
+// take goes on from the entry v that state s read on class cls, in table tab:
+// the next state, or what miss makes of an entry that is not one (and the table
+// to go on in, which a new state may have grown).
+func (x *search) take(tab []atomic.Int32, s, v int32, cls int) ([]atomic.Int32, int32) {
+	if v > 0 {
+		return tab, v
+	}
+	x.s = s
+	x.miss(v, cls)
+	return x.tab, x.s
 }
 
 var noAccel = &accel{}

@@ -82,46 +82,19 @@ func foldSafeRun(runes []rune) (from, to int) {
 
 // mostBytes is the most bytes a match of re has, -1 if there is no bound.
 func mostBytes(re *syntax.Regexp) int {
-	switch re.Op {
-	case syntax.OpLiteral:
-		if re.Flags&syntax.FoldCase != 0 {
-			return utf8.UTFMax * len(re.Rune) // (k matches the Kelvin sign's three bytes)
-		}
-		return len(string(re.Rune))
-	case syntax.OpCharClass:
-		if len(re.Rune) == 0 {
-			return 0
-		}
-		return utf8.RuneLen(min(re.Rune[len(re.Rune)-1], utf8.MaxRune))
-	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
-		return utf8.UTFMax
-	case syntax.OpCapture, syntax.OpQuest:
-		return mostBytes(re.Sub[0])
-	case syntax.OpConcat, syntax.OpAlternate:
-		n := 0
-		for _, sub := range re.Sub {
-			m := mostBytes(sub)
-			switch {
-			case m < 0:
-				return -1
-			case re.Op == syntax.OpConcat:
-				n += m
-			default:
-				n = max(n, m)
-			}
-		}
-		return n
-	case syntax.OpStar, syntax.OpPlus, syntax.OpRepeat:
-		m := mostBytes(re.Sub[0])
+	return most(re, func(re *syntax.Regexp) int {
 		switch {
-		case m == 0:
-			return 0
-		case m < 0 || re.Op != syntax.OpRepeat || re.Max < 0:
-			return -1
+		case re.Op == syntax.OpLiteral && re.Flags&syntax.FoldCase != 0:
+			return utf8.UTFMax * len(re.Rune) // (k matches the Kelvin sign's three bytes)
+		case re.Op == syntax.OpLiteral:
+			return len(string(re.Rune))
+		case re.Op == syntax.OpCharClass && len(re.Rune) > 0:
+			return utf8.RuneLen(min(re.Rune[len(re.Rune)-1], utf8.MaxRune))
+		case re.Op == syntax.OpAnyChar, re.Op == syntax.OpAnyCharNotNL:
+			return utf8.UTFMax
 		}
-		return m * re.Max
-	}
-	return 0 // assertions, the empty string, no match
+		return 0 // (a class of nothing)
+	})
 }
 
 // start is the first place at or after i where a match can start: the bound

@@ -931,24 +931,36 @@ func (r *Rule) countRegexp() *regexp.Regexp {
 
 // mostNewlines is the most newlines a match of re holds, -1 if there is no bound.
 func mostNewlines(re *syntax.Regexp) int {
-	switch re.Op {
-	case syntax.OpLiteral:
-		return strings.Count(string(re.Rune), "\n")
-	case syntax.OpCharClass:
-		for i := 0; i+1 < len(re.Rune); i += 2 {
-			if re.Rune[i] <= '\n' && '\n' <= re.Rune[i+1] {
-				return 1
+	return most(re, func(re *syntax.Regexp) int {
+		switch re.Op {
+		case syntax.OpLiteral:
+			return strings.Count(string(re.Rune), "\n")
+		case syntax.OpCharClass:
+			for i := 0; i+1 < len(re.Rune); i += 2 {
+				if re.Rune[i] <= '\n' && '\n' <= re.Rune[i+1] {
+					return 1
+				}
 			}
+		case syntax.OpAnyChar:
+			return 1
 		}
 		return 0
-	case syntax.OpAnyChar:
-		return 1
+	})
+}
+
+// most is the most a match of re has of what reading one of its literals,
+// classes or any-characters (leaf) has: summed along the match, -1 if there is
+// no bound (mostNewlines, mostBytes).
+func most(re *syntax.Regexp, leaf func(*syntax.Regexp) int) int {
+	switch re.Op {
+	case syntax.OpLiteral, syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return leaf(re)
 	case syntax.OpCapture, syntax.OpQuest:
-		return mostNewlines(re.Sub[0])
+		return most(re.Sub[0], leaf)
 	case syntax.OpConcat, syntax.OpAlternate:
 		n := 0
 		for _, sub := range re.Sub {
-			m := mostNewlines(sub)
+			m := most(sub, leaf)
 			switch {
 			case m < 0:
 				return -1
@@ -960,7 +972,7 @@ func mostNewlines(re *syntax.Regexp) int {
 		}
 		return n
 	case syntax.OpStar, syntax.OpPlus, syntax.OpRepeat:
-		m := mostNewlines(re.Sub[0])
+		m := most(re.Sub[0], leaf)
 		switch {
 		case m == 0:
 			return 0
