@@ -38,11 +38,15 @@ type session struct {
 	helo       string
 	pconn      *policy.Conn // envelope checks of the connection; nil without a Policy
 	msg        *message
-	// deferred is a final answer decided while the MTA expects no reply (connect,
-	// HELO, headers, end of header and body chunks are negotiated without
-	// replies); it is given at end of message, or at MAIL FROM for one decided
-	// before it.
+	// deferred is a final answer decided while the MTA expects no reply (headers,
+	// end of header and body chunks are negotiated without replies); it is given
+	// at end of message.
 	deferred gomilter.Response
+	// early is a final answer decided at connect or HELO, which get no reply
+	// either (a panic's tempfail): every MAIL FROM of the session gets it. The
+	// connection's state may be half made (no envelope checks), so no message
+	// of the session goes on without it.
+	early gomilter.Response
 }
 
 // message is the state of the message in flight.
@@ -91,8 +95,15 @@ func (s *session) do(m *gomilter.Modifier, stage string, noReply bool, f func() 
 			resp = s.finish(s.srv.Pipeline.TempFail(s.ref(), perr))
 		}
 		if noReply {
-			if _, ok := resp.(*final); ok && s.deferred == nil {
-				s.deferred = resp
+			if _, ok := resp.(*final); ok {
+				switch {
+				case stage == "connect" || stage == "helo":
+					if s.early == nil {
+						s.early = resp
+					}
+				case s.deferred == nil:
+					s.deferred = resp
+				}
 			}
 			resp = nil
 		}
@@ -200,11 +211,9 @@ func (s *session) Helo(name string, m *gomilter.Modifier) (gomilter.Response, er
 func (s *session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response, error) {
 	return s.do(m, "mail", false, func() gomilter.Response {
 		s.dropMessage()
-		if r := s.deferred; r != nil {
-			// Decided at connect or HELO, which get no reply (a panic's
-			// tempfail): the first command that does gets it.
-			s.deferred = nil
-			return r
+		s.deferred = nil
+		if s.early != nil {
+			return s.early
 		}
 		o := s.srv.Opts
 		s.msg = &message{
@@ -517,10 +526,8 @@ func (s *session) applyHeaders(m *gomilter.Modifier, hs []filter.Header) error {
 
 func (s *session) Abort(m *gomilter.Modifier) error {
 	_, err := s.do(m, "abort", false, func() gomilter.Response {
-		if s.msg != nil {
-			s.deferred = nil // (the message's: one from connect or HELO waits for MAIL FROM)
-		}
 		s.dropMessage()
+		s.deferred = nil
 		if s.conn != nil {
 			s.conn.inMessage.Store(false)
 		}
