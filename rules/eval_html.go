@@ -146,10 +146,7 @@ func analyzeHTML(src string) *htmlPart {
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, more := z.TagName()
 			tag := strings.ToLower(scan.HTMLName(name))
-			h.attrs = h.attrs[:0]
-			if htmlAttrTags[tag] {
-				h.attrs = h.attrs.read(z, more)
-			}
+			h.attrs = h.attrs.read(z, more && htmlAttrTags[tag])
 			h.tag(tag, h.attrs, 1)
 		case html.EndTagToken:
 			name, _ := z.TagName()
