@@ -250,6 +250,7 @@ type Autolearner struct {
 	maxQueued int64
 	log       logrus.FieldLogger
 	done      chan struct{}
+	linger    time.Duration // autolearnLinger; tests set 0
 }
 
 // NewAutolearner starts the background learner.
@@ -265,7 +266,7 @@ func newAutolearner(b *Bayes, log logrus.FieldLogger) *Autolearner {
 		l.SetOutput(io.Discard)
 		log = l
 	}
-	return &Autolearner{bayes: b, queue: make(chan pending, 1000), maxQueued: autolearnQueueBytes, log: log, done: make(chan struct{})}
+	return &Autolearner{bayes: b, queue: make(chan pending, 1000), maxQueued: autolearnQueueBytes, log: log, done: make(chan struct{}), linger: autolearnLinger}
 }
 
 // Autolearn implements filter.Learner. A message the Bayes check was already sure of
@@ -310,10 +311,22 @@ func (a *Autolearner) run() {
 	}
 }
 
-// learnBatch learns first and what else is queued, up to 100 messages. A panic in
-// it (the tokenizer, the store) loses that batch, logged, not the daemon: every
-// message was already answered, and without this goroutine nothing would be
-// autolearned again.
+// autolearnLinger is how long the autolearner waits for more messages after the
+// first before it commits them together. A commit writes every page of the token
+// table the batch's tokens touch, and one message's hundreds of tokens touch most
+// of them: `go test ./score -bench LearnSmallBatches` gives 7 ms a message learned
+// alone, 4.4 ms in fours, 2.3 ms in sixteens. Under load most autolearned messages
+// came one to a commit. As SpamAssassin's bayes_learn_to_journal, learning is a
+// little late; nothing waits for it, and Close learns what is queued at once.
+const autolearnLinger = 5 * time.Second
+
+// autolearnBatch is the most messages one commit learns.
+const autolearnBatch = 100
+
+// learnBatch learns first and what else comes within the linger, up to
+// autolearnBatch messages. A panic in it (the tokenizer, the store) loses that
+// batch, logged, not the daemon: every message was already answered, and without
+// this goroutine nothing would be autolearned again.
 func (a *Autolearner) learnBatch(first pending) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -322,17 +335,33 @@ func (a *Autolearner) learnBatch(first pending) {
 		}
 	}()
 	batch := []Item{a.item(first)}
+	var linger <-chan time.Time // nil: take only what is queued already
+	if a.linger > 0 {
+		t := time.NewTimer(a.linger)
+		defer t.Stop()
+		linger = t.C
+	}
 more:
-	for len(batch) < 100 {
-		select {
-		case p, ok := <-a.queue:
-			if !ok {
+	for len(batch) < autolearnBatch {
+		var p pending
+		var ok bool
+		if linger == nil {
+			select {
+			case p, ok = <-a.queue:
+			default:
 				break more
 			}
-			batch = append(batch, a.item(p))
-		default:
+		} else {
+			select {
+			case p, ok = <-a.queue:
+			case <-linger:
+				break more
+			}
+		}
+		if !ok { // closed: Close waits for what was taken
 			break more
 		}
+		batch = append(batch, a.item(p))
 	}
 	// Bounded: a database that stopped answering must not stall autolearning for
 	// ever (what is queued meanwhile is dropped when the queue is full).

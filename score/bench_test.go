@@ -180,3 +180,34 @@ func benchLearn(b *testing.B, learn func(context.Context, []Item, bool) ([]Outco
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// BenchmarkLearnSmallBatches: the autolearner's commits, on a store that has
+// learned 2,000 messages: a batch of one message against batches of a few. Each
+// commit writes every page its tokens touch, and one message's hundreds of tokens
+// are spread over most of the token table's pages.
+func BenchmarkLearnSmallBatches(b *testing.B) {
+	for _, size := range []int{1, 4, 16} {
+		b.Run(fmt.Sprint("batch-", size), func(b *testing.B) {
+			s, _ := openStore(b)
+			warm := make([]Item, 0, 2000)
+			for i := 0; i < cap(warm); i++ {
+				warm = append(warm, zipfItem(fmt.Sprint("warm", i), i%2 == 0))
+			}
+			if _, err := s.Learn(context.Background(), warm, false); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i += size {
+				b.StopTimer()
+				batch := make([]Item, 0, size)
+				for j := i; j < i+size && j < b.N; j++ {
+					batch = append(batch, zipfItem(fmt.Sprint(j), j%2 == 0))
+				}
+				b.StartTimer()
+				if _, err := s.Learn(context.Background(), batch, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -11,7 +11,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
@@ -539,6 +541,39 @@ func TestAutolearner(t *testing.T) {
 	}
 }
 
+// countingStore counts its Learn calls: the autolearner's commits.
+type countingStore struct {
+	Store
+	calls, items atomic.Int32
+}
+
+func (s *countingStore) Learn(ctx context.Context, items []Item, forget bool) ([]Outcome, error) {
+	s.calls.Add(1)
+	s.items.Add(int32(len(items)))
+	return s.Store.Learn(ctx, items, forget)
+}
+
+// Messages that come while the autolearner lingers after a first one are learned
+// in the same commit, and Close does not wait out the linger.
+func TestAutolearnerLingers(t *testing.T) {
+	b := openBayes(t, 200)
+	store := &countingStore{Store: b.Store}
+	b.Store = store
+	a := newAutolearner(b, nil)
+	a.linger = time.Hour
+	go a.run()
+	sp := spool.FromBytes([]byte("x"))
+	msg := func(s string) *filter.Message { return &filter.Message{Raw: sp, Parsed: parse(t, s)} }
+	a.Autolearn(msg("Subject: one\n\nlunch tomorrow?\n"), false, nil)
+	time.Sleep(50 * time.Millisecond) // the learner has taken the first, and waits
+	a.Autolearn(msg("Subject: two\n\ndinner on Friday?\n"), false, nil)
+	a.Autolearn(msg("Subject: three\n\nbreakfast on Sunday?\n"), false, nil)
+	a.Close()
+	if calls, items := store.calls.Load(), store.items.Load(); calls != 1 || items != 3 {
+		t.Errorf("%d commits of %d messages; want 1 of 3", calls, items)
+	}
+}
+
 // The autolearner learns the tokens the Bayes check read, not a second
 // tokenizing of the message: the same keys, taken from the message.
 func TestAutolearnerReusesCheckTokens(t *testing.T) {
@@ -839,6 +874,7 @@ func TestAutolearnerSurvivesPanic(t *testing.T) {
 	b.Store = &panickyStore{Store: b.Store}
 	log, hook := logtest.NewNullLogger()
 	a := newAutolearner(b, log)
+	a.linger = 0 // (learnBatch is called here, the queue left open)
 	sp := spool.FromBytes([]byte("x"))
 	msg := func(s string) *filter.Message { return &filter.Message{Raw: sp, Parsed: parse(t, s)} }
 
