@@ -7,11 +7,13 @@ package milter
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -233,6 +235,7 @@ type conn struct {
 	inMessage atomic.Bool // from MAIL FROM until the final answer was written
 	answered  atomic.Bool // the final answer is being written
 	sniffed   bool        // the MTA's negotiation was logged (Read runs on one goroutine)
+	w         packetWriter
 	closeOnce sync.Once
 	onClose   func() // guarded by s.mu
 }
@@ -248,6 +251,53 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.logNegotiation()
 	}
 	return c.br.Read(p)
+}
+
+// Write holds the header changes go-milter writes at the end of a message and
+// sends them with the answer that follows, in one write (packetWriter).
+func (c *conn) Write(p []byte) (int, error) { return c.w.write(c.Conn, p) }
+
+// packetWriter sends the packets go-milter writes, but holds header changes
+// (SMFIR_ADDHEADER, INSHEADER, CHGHEADER) until the next packet of another kind,
+// the answer to the message, and writes them together: a message's X-Spam
+// headers and its answer were a write (a wake-up of the MTA's reader) each.
+// go-milter writes a packet in one call, or a long one in pieces of 4 KB; a
+// write that does not start a packet where the last ended ends the holding for
+// the connection, and everything is written as it comes.
+type packetWriter struct {
+	held []byte
+	rest int  // bytes of the current packet still to come
+	hold bool // the current packet is held
+	lost bool // the packets' bounds are not known: write through
+}
+
+// heldCodes are the replies a packetWriter holds: the header changes.
+const heldCodes = "him"
+
+func (w *packetWriter) write(dst io.Writer, p []byte) (int, error) {
+	if !w.lost {
+		switch {
+		case w.rest >= len(p): // (more of the current packet)
+			w.rest -= len(p)
+		case w.rest == 0 && len(p) >= 5 && int(binary.BigEndian.Uint32(p))+4 >= len(p):
+			w.rest = int(binary.BigEndian.Uint32(p)) + 4 - len(p)
+			w.hold = strings.IndexByte(heldCodes, p[4]) >= 0
+		default:
+			w.lost, w.hold = true, false
+		}
+		if w.hold {
+			w.held = append(w.held, p...)
+			return len(p), nil
+		}
+	}
+	if len(w.held) == 0 {
+		return dst.Write(p)
+	}
+	held := len(w.held)
+	w.held = append(w.held, p...)
+	n, err := dst.Write(w.held)
+	w.held = w.held[:0]
+	return min(len(p), max(0, n-held)), err
 }
 
 // logNegotiation logs, at debug level, what the MTA offers in its first packet
