@@ -51,7 +51,6 @@ type dfa struct {
 	mu     sync.Mutex // held to compute states; searches only read
 	seen   *pcSet     // scratch, lent while mu is held (takeSeen)
 	stack  []uint32   // scratch, under mu
-	pcs    []uint32   // scratch, under mu: a state's instructions (pcsOf)
 	key    []uint16   // scratch, under mu: a state's key (state)
 	gen    atomic.Pointer[dfaGen]
 	resets int // generations started afresh (for tests)
@@ -65,7 +64,7 @@ type dfa struct {
 	// instructions) and what it does is worked out once per kind of rune before
 	// and rune class (starts), under mu, not again for every new transition.
 	startSet pcBits
-	startPCs []uint32
+	startPCs []uint16
 	// startOf is by before-kind, then class (class width-1: the end of text); a
 	// kind's row is made when a state of that kind first steps (a DFA without
 	// assertions has one kind). The steps' instructions are in startNext.
@@ -114,7 +113,7 @@ func (d *dfa) startStepFor(before uint8, cls int) *startStep {
 	if cls < d.nclass {
 		r = d.rep[cls]
 	}
-	set, mask := d.resolvePCs(nil, d.startPCs, before, r) // (once a kind and class)
+	set, mask := d.resolvePCs(nil, d.startPCs, true, before, r) // (once a kind and class)
 	st.done, st.mask = true, mask
 	if (mask == 0 || d.set) && r >= 0 {
 		seen := d.seen.reset(len(d.insts))
@@ -231,16 +230,14 @@ var beforeRune = [...]rune{beforeText: -1, beforeNewline: '\n', beforeWord: 'a',
 type dstate struct {
 	chunk, off, n uint32
 	before        uint8
+	// pending: it holds an empty-width instruction, which each step resolves
+	// (resolvePCs); a state without one steps from its instructions as they are.
+	pending bool
 }
 
-// pcsOf is a state of g's instructions, in d's scratch (callers hold mu).
-func (d *dfa) pcsOf(g *dfaGen, s *dstate) []uint32 {
-	pcs := d.pcs[:0]
-	for _, pc := range g.chunks[s.chunk][s.off : s.off+s.n] {
-		pcs = append(pcs, uint32(pc))
-	}
-	d.pcs = pcs
-	return pcs[:len(pcs):len(pcs)]
+// pcsOf is a state of g's instructions, as its key holds them.
+func (d *dfa) pcsOf(g *dfaGen, s *dstate) []uint16 {
+	return g.chunks[s.chunk][s.off : s.off+s.n : s.off+s.n]
 }
 
 // dfaChunkMax is the most instructions a chunk is made for (more when one
@@ -412,10 +409,11 @@ func (d *dfa) newGen() *dfaGen {
 		return g
 	}
 	if d.startSet == nil { // the first generation: the start closure, once
-		d.startPCs = d.closure(nil, d.seen.reset(len(d.insts)), d.start, nil)
+		start := d.closure(nil, d.seen.reset(len(d.insts)), d.start, nil)
 		d.startSet = make(pcBits, (len(d.insts)+63)/64)
-		for _, pc := range d.startPCs {
+		for _, pc := range start {
 			d.startSet.add(pc)
+			d.startPCs = append(d.startPCs, uint16(pc)) // (programs are compacted to fewer than 65,536)
 		}
 		d.noAssert = !slices.ContainsFunc(d.insts, func(in dinst) bool { return in.op == syntax.InstEmptyWidth })
 	}
@@ -877,9 +875,13 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8, mask uint32) int32 {
 		return d.deadRow() // whatever came before: nothing can match from here
 	}
 	slices.Sort(pcs)
+	pending := false
 	for _, pc := range pcs {
-		if d.insts[pc].op == syntax.InstMatch {
+		switch d.insts[pc].op {
+		case syntax.InstMatch:
 			return -1
+		case syntax.InstEmptyWidth:
+			pending = true
 		}
 	}
 	// The key is the instructions with the kind after them: for the lookup in
@@ -902,7 +904,7 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8, mask uint32) int32 {
 	}
 	chunk, off := g.keep(key)
 	row := int32(len(g.states) * d.width)
-	g.states = append(g.states, dstate{chunk: chunk, off: off, n: uint32(len(pcs)), before: before})
+	g.states = append(g.states, dstate{chunk: chunk, off: off, n: uint32(len(pcs)), before: before, pending: pending})
 	d.insert(g, row, h)
 	if tab := *g.table.Load(); len(tab) < int(row)+d.width {
 		// Readers keep the table they loaded; they find the new one in step.
@@ -999,11 +1001,17 @@ func pcsKey(key []uint16) string {
 // before and r (-1: end of text); it returns the mask of the regexes whose matches
 // that reaches (a DFA of one regex: 1, and then no instructions), and the
 // instructions but the matches, appended to set.
-func (d *dfa) resolvePCs(set, pcs []uint32, before uint8, r rune) ([]uint32, uint32) {
-	ctx := syntax.EmptyOpContext(beforeRune[before], r)
-	seen := d.seen.reset(len(d.insts))
-	for _, pc := range pcs {
-		set = d.closure(set, seen, pc, &ctx)
+func (d *dfa) resolvePCs(set []uint32, pcs []uint16, pending bool, before uint8, r rune) ([]uint32, uint32) {
+	if pending {
+		ctx := syntax.EmptyOpContext(beforeRune[before], r)
+		seen := d.seen.reset(len(d.insts))
+		for _, pc := range pcs {
+			set = d.closure(set, seen, uint32(pc), &ctx)
+		}
+	} else { // (each instruction's closure is itself)
+		for _, pc := range pcs {
+			set = append(set, uint32(pc))
+		}
 	}
 	set, mask := d.takeMatches(set)
 	if mask != 0 && !d.set {
@@ -1067,7 +1075,7 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 	defer d.putSeen()
 	s := &g.states[int(row)/d.width]
 	if cls == d.nclass { // end of text: -1 (a set DFA's: 1 + the mask) for a match
-		_, mask := d.resolvePCs(d.seen.resolved[:0], d.pcsOf(g, s), s.before, -1)
+		_, mask := d.resolvePCs(d.seen.resolved[:0], d.pcsOf(g, s), s.pending, s.before, -1)
 		if !d.anchored && (mask == 0 || d.set) {
 			mask |= d.startStepFor(s.before, cls).mask
 		}
@@ -1083,8 +1091,8 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 		return v, cur, tab
 	}
 	r := d.rep[cls]
-	v := d.next(cur, d.pcsOf(g, s), s.before, r, cls) // (s may be of an older generation than cur)
-	if cur != d.gen.Load() {                          // started afresh: the old rows mean nothing now
+	v := d.next(cur, d.pcsOf(g, s), s.pending, s.before, r, cls) // (s may be of an older generation than cur)
+	if cur != d.gen.Load() {                                     // started afresh: the old rows mean nothing now
 		cur = d.gen.Load()
 		return v, cur, *cur.table.Load()
 	}
@@ -1099,8 +1107,8 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 // created in g (or in a new generation if g is over budget); -1 when a match
 // ends before r. A set DFA's is the row negated when a match ends before or
 // after r (its mask says whose).
-func (d *dfa) next(g *dfaGen, pcs []uint32, kind uint8, r rune, cls int) int32 {
-	set, mask := d.resolvePCs(d.seen.resolved[:0], pcs, kind, r)
+func (d *dfa) next(g *dfaGen, pcs []uint16, pending bool, kind uint8, r rune, cls int) int32 {
+	set, mask := d.resolvePCs(d.seen.resolved[:0], pcs, pending, kind, r)
 	d.seen.resolved = set
 	if mask != 0 && !d.set {
 		return -1
