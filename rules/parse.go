@@ -50,24 +50,29 @@ func (k Kind) String() string {
 type Rule struct {
 	seq      int // index in its set's all
 	Kind     Kind
-	evalFn   evalFunc          // eval: rules
-	metaProg []metaOp          // meta rules: the expression as a program (compileMeta); nil: the tree
-	litIDs   []int32           // ids in the set's literalIndex of lits (header rules: their field's)
-	field    int32             // header rules: 1 + the index in the set's fields
-	dfa      *dfa              // answers whether lowerRe (or else re) matches; nil: ask it
-	pre      *dfa              // when not nil, asked before dfa: a superset of its matches, smaller
-	plain    string            // the regex matches this string and nothing else: strings.Contains answers
-	lower    bool              // re is case-insensitive throughout: lowerSrc matches lower-cased text
-	oneLine  bool              // re never matches a newline nor tests \A or \z: a match lies on one line
-	Exists   bool              // header rules: exists:Field
-	Negate   bool              // header rules: !~
-	MIME     bool              // a mimeheader rule: the field of every MIME part's header
-	maxHits  int               // tflags multiple: matches counted up to this; 0 not multiple
-	lits     []string          // lower-case literals, one of which every match contains (nil: none)
-	Field    string            // header rules: header name, or ALL, ToCc, MESSAGEID
-	Mod      string            // header rules: "", "raw", "addr", "name", "name:raw"
-	exactAll *regexp2.Regexp   // the rule as written, when RE2 cannot run it
-	native   func([]rune) bool // answers what exactAll would, for the few rules it knows (nativeExact)
+	evalFn   evalFunc // eval: rules
+	metaProg []metaOp // meta rules: the expression as a program (compileMeta); nil: the tree
+	litIDs   []int32  // ids in the set's literalIndex of lits (header rules: their field's)
+	field    int32    // header rules: 1 + the index in the set's fields
+	dfa      *dfa     // answers whether lowerRe (or else re) matches; nil: ask it
+	pre      *dfa     // when not nil, asked before dfa: a superset of its matches, smaller
+	plain    string   // the regex matches this string and nothing else: strings.Contains answers
+	lower    bool     // re is case-insensitive throughout: lowerSrc matches lower-cased text
+	oneLine  bool     // re never matches a newline nor tests \A or \z: a match lies on one line
+	Exists   bool     // header rules: exists:Field
+	Negate   bool     // header rules: !~
+	MIME     bool     // a mimeheader rule: the field of every MIME part's header
+	maxHits  int      // tflags multiple: matches counted up to this; 0 not multiple
+	// noSubject: tflags nosubject, a body rule that skips the Subject, the
+	// body's first paragraph (SpamAssassin's Check.pm skips the text array's
+	// first element). __NONEMPTY_BODY is one: without the flag a subject made
+	// every body non-empty, and EMPTY_MESSAGE never hit.
+	noSubject bool
+	lits      []string          // lower-case literals, one of which every match contains (nil: none)
+	Field     string            // header rules: header name, or ALL, ToCc, MESSAGEID
+	Mod       string            // header rules: "", "raw", "addr", "name", "name:raw"
+	exactAll  *regexp2.Regexp   // the rule as written, when RE2 cannot run it
+	native    func([]rune) bool // answers what exactAll would, for the few rules it knows (nativeExact)
 	// nativeText answers what the rule's Go regex would, for the few it knows (nativeText).
 	nativeText func(string) bool
 

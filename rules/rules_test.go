@@ -1045,3 +1045,45 @@ header H_BACK ALL =~ /(?<!x\n)zork/i
 		}
 	}
 }
+
+// A body rule with tflags nosubject skips the Subject, SpamAssassin's first
+// paragraph of the body: EMPTY_MESSAGE (the stock rules' meta of
+// __NONEMPTY_BODY, /\S/ without the subject) hits a message with no text, and a
+// counted rule with the flag counts no match in the subject.
+func TestTflagsNosubject(t *testing.T) {
+	dir := writeRules(t, map[string]string{"n.cf": `
+body __NONEMPTY_BODY /\S/
+tflags __NONEMPTY_BODY nosubject
+meta EMPTY_MESSAGE !__NONEMPTY_BODY
+score EMPTY_MESSAGE 1
+body ANY_TEXT /\S/
+score ANY_TEXT 1
+body NOSUBJ_HELLO /hello/
+tflags NOSUBJ_HELLO nosubject multiple
+score NOSUBJ_HELLO 1
+body HELLO /hello/
+score HELLO 1
+`})
+	s, problems := Load(filepath.Join(dir, "n.cf"))
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
+	for _, tc := range []struct{ name, msg, want string }{
+		{"no body", "Subject: hello\n\n", "ANY_TEXT EMPTY_MESSAGE HELLO"},
+		{"text", "Subject: hello\n\nhello there\n", "ANY_TEXT HELLO NOSUBJ_HELLO __NONEMPTY_BODY"},
+		{"an image only", "Subject: hello\nContent-Type: text/html\n\n<html><body><img src=\"cid:x\"></body></html>\n", "ANY_TEXT EMPTY_MESSAGE HELLO"},
+		{"a subject of two lines", "Subject: =?utf-8?q?hello=0Aworld?=\n\n", "ANY_TEXT EMPTY_MESSAGE HELLO"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := strings.Join(hitNames(t, s, msgOf(t, tc.msg)), " "); got != tc.want {
+				t.Errorf("hits %q, want %q", got, tc.want)
+			}
+			// The counts: a hit is as many matches as the text after the subject holds.
+			for _, h := range mustEval(t, s, msgOf(t, tc.msg)) {
+				if h.Rule.Name == "NOSUBJ_HELLO" && h.Score != 1 {
+					t.Errorf("NOSUBJ_HELLO scored %v, want 1 (one match after the subject)", h.Score)
+				}
+			}
+		})
+	}
+}

@@ -199,6 +199,7 @@ func (p *parser) compile() (*Set, []Problem) {
 		if tf, ok := p.tflags[name]; ok {
 			r.TFlags = tf
 			r.maxHits = maxHits(tf)
+			r.noSubject = r.Kind == Body && tf["nosubject"]
 			r.prepareCount()
 		}
 		switch sc, ok := p.scores[name]; {
@@ -832,15 +833,18 @@ func (t *target) count(r *Rule) int {
 		if lower {
 			lines = t.bodyLowerLines
 		}
+		from := t.firstLine(r)
 		if r.lits != nil {
 			for _, i := range t.bodyHits.lines(r.litIDs) {
-				add(lines[i])
+				if int(i) >= from {
+					add(lines[i])
+				}
 			}
 			break
 		}
-		for i, line := range lines {
+		for i := from; i < len(lines); i++ {
 			if t.mayMatch(r, i) {
-				add(line)
+				add(lines[i])
 			}
 		}
 	case Rawbody:
@@ -1307,15 +1311,19 @@ func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 	// Body rules run paragraph by paragraph, as SpamAssassin's do: a match cannot span
 	// paragraphs. (Rawbody rules see the whole text: SpamAssassin's match across
 	// lines.) A rule with literals runs only on the paragraphs where one of them is.
+	from := t.firstLine(r)
 	if r.lits != nil {
 		for _, i := range hits.lines(r.litIDs) {
+			if int(i) < from {
+				continue
+			}
 			if where, match, ok := t.matchText(r, t.bodyLines[i], t.bodyLowerLines[i]); ok {
 				return where, match, true
 			}
 		}
 		return "", "", false
 	}
-	for i := range t.bodyLines {
+	for i := from; i < len(t.bodyLines); i++ {
 		if !t.mayMatch(r, i) {
 			continue
 		}
@@ -1324,6 +1332,15 @@ func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 		}
 	}
 	return "", "", false
+}
+
+// firstLine is the first paragraph a body rule reads: the one after the Subject's
+// for a rule with tflags nosubject.
+func (t *target) firstLine(r *Rule) int {
+	if r.noSubject {
+		return min(t.subjectLines, len(t.bodyLines))
+	}
+	return 0
 }
 
 // onLines reports whether a rule whose matches never span lines (oneLine) can
@@ -1800,6 +1817,7 @@ type target struct {
 
 	// The body paragraph by paragraph, and its lower-cased form likewise.
 	bodyLines, bodyLowerLines []string
+	subjectLines              int // the paragraphs the Subject takes, first
 
 	// The plan running, and where its unions may match (unionHits), by union.
 	plan  *plan
@@ -1852,8 +1870,10 @@ func truncateScan(text string, size int, more ...byte) string {
 func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target {
 	t := &target{msg: m, header: message.Header{Header: m.Parsed.Header}}
 	var body, raw strings.Builder
-	body.WriteString(m.Parsed.Subject())
+	subject := m.Parsed.Subject()
+	body.WriteString(subject)
 	body.WriteByte('\n')
+	t.subjectLines = strings.Count(subject, "\n") + 1
 	for i, p := range m.Parsed.Parts {
 		if p.Text == "" {
 			continue
