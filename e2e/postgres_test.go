@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	gomilter "github.com/emersion/go-milter"
-
 	"github.com/postern/postern/internal/testutil"
 )
 
@@ -34,81 +32,13 @@ func (n *node) health() (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// milterResult is what a milter session answered: the action at RCPT TO if it was
-// not "continue", else the final one, and the headers added.
-type milterResult struct {
-	code    int    // SMTP code of a reply; 0 when accepted
-	text    string // its text
-	headers map[string]string
-}
-
 // milterSend runs one message through a real milter session with serve, as Postfix
 // would, from client ip.
-func milterSend(addr, ip, from, rcpt, subject, body string) (milterResult, error) {
-	c := gomilter.NewClientWithOptions("tcp", addr, gomilter.ClientOptions{
-		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
-		ActionMask: gomilter.OptAddHeader | gomilter.OptChangeHeader | gomilter.OptQuarantine,
-	})
-	s, err := c.Session()
-	if err != nil {
-		return milterResult{}, err
-	}
-	defer s.Close()
-	res := milterResult{headers: map[string]string{}}
-	answer := func(act *gomilter.Action) bool {
-		if act.Code == gomilter.ActReplyCode {
-			res.code, res.text = act.SMTPCode, act.SMTPText
-			return true
-		}
-		if act.Code == gomilter.ActReject {
-			res.code = 550
-			return true
-		}
-		if act.Code == gomilter.ActTempFail {
-			res.code = 451
-			return true
-		}
-		return false
-	}
-	if err := s.Macros(gomilter.CodeConn, "j", "mx.test", "{client_addr}", ip); err != nil {
-		return res, err
-	}
-	steps := []func() (*gomilter.Action, error){
-		func() (*gomilter.Action, error) { return s.Conn("client.example", gomilter.FamilyInet, 40000, ip) },
-		func() (*gomilter.Action, error) { return s.Helo("client.example") },
-		func() (*gomilter.Action, error) { return s.Mail("<"+from+">", nil) },
-		func() (*gomilter.Action, error) { return s.Rcpt("<"+rcpt+">", nil) },
-		func() (*gomilter.Action, error) { return s.HeaderField("From", from) },
-		func() (*gomilter.Action, error) { return s.HeaderField("To", rcpt) },
-		func() (*gomilter.Action, error) { return s.HeaderField("Subject", subject) },
-		func() (*gomilter.Action, error) {
-			return s.HeaderField("Message-ID", fmt.Sprintf("<%d@%s>", time.Now().UnixNano(), "sender.example"))
-		},
-		s.HeaderEnd,
-	}
-	for _, st := range steps {
-		act, err := st()
-		if err != nil {
-			return res, err
-		}
-		if answer(act) {
-			return res, nil
-		}
-	}
-	if err := s.Macros(gomilter.CodeEOB, "i", "4PG"+fmt.Sprint(time.Now().UnixNano()%1e6)); err != nil {
-		return res, err
-	}
-	mods, act, err := s.BodyReadFrom(strings.NewReader(body))
-	if err != nil {
-		return res, err
-	}
-	for _, m := range mods {
-		if m.HeaderName != "" {
-			res.headers[m.HeaderName] = m.HeaderValue
-		}
-	}
-	answer(act)
-	return res, nil
+func milterSend(addr, ip, from, rcpt, subject, body string) (testutil.MilterResult, error) {
+	return testutil.MilterSend(addr, ip, from, rcpt, [][2]string{
+		{"From", from}, {"To", rcpt}, {"Subject", subject},
+		{"Message-ID", fmt.Sprintf("<%d@%s>", time.Now().UnixNano(), "sender.example")},
+	}, body)
 }
 
 // TestNodesShareOnePostgres: two serve processes on one PostgreSQL database act as
@@ -152,7 +82,7 @@ url = %q
 	}
 	a, b := nodes[0], nodes[1]
 	cli := func(n *node, args ...string) (string, int) { return runCLI(t, bin, n.cfg, n.data, args...) }
-	send := func(n *node, ip, from, subject, body string) milterResult {
+	send := func(n *node, ip, from, subject, body string) testutil.MilterResult {
 		t.Helper()
 		r, err := milterSend(n.addr, ip, from, "user@example.com", subject, body)
 		if err != nil {
@@ -162,23 +92,23 @@ url = %q
 	}
 
 	// Greylisting: first seen on A, passed on B after the delay.
-	if r := send(a, "192.0.2.7", "news@example.org", "hello", "hello\r\n"); r.code != 450 {
-		t.Fatalf("first attempt on A: %d %s, want 450", r.code, r.text)
+	if r := send(a, "192.0.2.7", "news@example.org", "hello", "hello\r\n"); r.Code != 450 {
+		t.Fatalf("first attempt on A: %d %s, want 450", r.Code, r.Text)
 	}
 	time.Sleep(2100 * time.Millisecond)
-	if r := send(b, "192.0.2.7", "news@example.org", "hello", "hello\r\n"); r.code != 0 {
-		t.Fatalf("retry on B after the delay: %d %s, want accepted", r.code, r.text)
+	if r := send(b, "192.0.2.7", "news@example.org", "hello", "hello\r\n"); r.Code != 0 {
+		t.Fatalf("retry on B after the delay: %d %s, want accepted", r.Code, r.Text)
 	}
 
 	// The quarantine: refused on B, listed and released from A.
 	r := send(b, "192.0.2.8", "news@example.org", "gtube", "spam "+gtube+"\r\n")
-	if r.code == 450 {
+	if r.Code == 450 {
 		time.Sleep(2100 * time.Millisecond)
 		r = send(b, "192.0.2.8", "news@example.org", "gtube", "spam "+gtube+"\r\n")
 	}
-	ref := refOf(r.text)
-	if r.code != 550 || ref == "" {
-		t.Fatalf("GTUBE on B: %d %s", r.code, r.text)
+	ref := refOf(r.Text)
+	if r.Code != 550 || ref == "" {
+		t.Fatalf("GTUBE on B: %d %s", r.Code, r.Text)
 	}
 	out, code := cli(a, "quarantine", "list", "--json")
 	if code != 0 || !strings.Contains(out, `"id":"`+ref+`"`) {
@@ -200,7 +130,7 @@ url = %q
 	for _, n := range nodes {
 		for i := 0; ; i++ {
 			r := send(n, "192.0.2.7", "news@example.org", "hello", "buy cheap pills now, limited offer\r\n")
-			if strings.Contains(r.headers["X-Spam-Status"], "BAYES_99") {
+			if strings.Contains(r.Headers["X-Spam-Status"], "BAYES_99") {
 				break
 			}
 			if i == 50 {
@@ -229,7 +159,7 @@ url = %q
 
 	// The database dies under load.
 	type outcome struct {
-		r   milterResult
+		r   testutil.MilterResult
 		err error
 	}
 	var mu sync.Mutex
@@ -271,7 +201,7 @@ url = %q
 	for _, n := range nodes {
 		for i := 0; ; i++ {
 			r, err := milterSend(n.addr, "192.0.2.7", "news@example.org", "user@example.com", "after", "hello\r\n")
-			if err == nil && r.code == 0 {
+			if err == nil && r.Code == 0 {
 				break
 			}
 			if i == 100 {
@@ -298,17 +228,17 @@ url = %q
 			t.Errorf("a session failed: %v", o.err)
 			continue
 		}
-		counts[o.r.code]++
-		switch o.r.code {
+		counts[o.r.Code]++
+		switch o.r.Code {
 		case 0, 451:
 		case 550:
-			if ref := refOf(o.r.text); ref == "" {
-				t.Errorf("a 550 without a reference: %s", o.r.text)
+			if ref := refOf(o.r.Text); ref == "" {
+				t.Errorf("a 550 without a reference: %s", o.r.Text)
 			} else if out, code := cli(a, "quarantine", "show", ref); code != 0 {
 				t.Errorf("550 for %s, but no record: %s", ref, out)
 			}
 		default:
-			t.Errorf("answer %d %s", o.r.code, o.r.text)
+			t.Errorf("answer %d %s", o.r.Code, o.r.Text)
 		}
 	}
 	t.Logf("under load with the database killed and restarted: %v (0 = accepted)", counts)

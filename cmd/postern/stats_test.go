@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	gomilter "github.com/emersion/go-milter"
-
 	"github.com/postern/postern/internal/testutil"
 )
 
@@ -33,33 +31,10 @@ func TestStatsOnAKnownHistory(t *testing.T) {
 	testutil.StartDaemon(t, bin, milterAddr, "serve", "-c", cfg, "--data-dir", data, "--listen", "inet:"+milterAddr)
 	testutil.WaitListening(t, metricsAddr, 10*time.Second)
 	for i, body := range []string{"hello", "hello again", gtube, "third", gtube} {
-		c := gomilter.NewClientWithOptions("tcp", milterAddr, gomilter.ClientOptions{
-			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
-			ActionMask: gomilter.OptAddHeader | gomilter.OptChangeHeader | gomilter.OptQuarantine,
-		})
-		s, err := c.Session()
-		if err != nil {
+		header := [][2]string{{"Subject", fmt.Sprintf("message %d", i)}}
+		if _, err := testutil.MilterSend(milterAddr, "192.0.2.7", "a@example.org", "b@example.com", header, body+"\r\n"); err != nil {
 			t.Fatal(err)
 		}
-		steps := []func() (*gomilter.Action, error){
-			func() (*gomilter.Action, error) {
-				return s.Conn("client.example", gomilter.FamilyInet, 40000, "192.0.2.7")
-			},
-			func() (*gomilter.Action, error) { return s.Helo("client.example") },
-			func() (*gomilter.Action, error) { return s.Mail("<a@example.org>", nil) },
-			func() (*gomilter.Action, error) { return s.Rcpt("<b@example.com>", nil) },
-			func() (*gomilter.Action, error) { return s.HeaderField("Subject", fmt.Sprintf("message %d", i)) },
-			s.HeaderEnd,
-		}
-		for _, st := range steps {
-			if _, err := st(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, _, err := s.BodyReadFrom(strings.NewReader(body + "\r\n")); err != nil {
-			t.Fatal(err)
-		}
-		s.Close()
 	}
 
 	out, errOut, code := postern(t, "", "stats", "-c", cfg, "--data-dir", data, "--since", "1h")
