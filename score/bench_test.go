@@ -211,3 +211,30 @@ func BenchmarkLearnSmallBatches(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkClassifyCorpusKeys: classifying corpus messages in turn (their keys
+// made beforehand) against a model that learned them all: the lookups into a
+// table of hundreds of thousands of tokens, most of them cache misses, as in a
+// check over many messages, where BenchmarkClassify's one message stays cached.
+func BenchmarkClassifyCorpusKeys(b *testing.B) {
+	msgs := corpusMessages()
+	if len(msgs) == 0 {
+		b.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
+	}
+	p := DefaultParams().WithTrigrams()
+	keys := make([][]Key, len(msgs))
+	model := NewModel()
+	rng := rand.New(rand.NewSource(3))
+	for i, m := range msgs {
+		keys[i] = TokenKeys(m, p.Trigrams)
+		for _, k := range keys[i] {
+			model.Set(k, Counts{int64(rng.Intn(50)), int64(rng.Intn(50))})
+		}
+	}
+	model.nspam, model.nham = 10_000, 10_000
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		model.Classify(keys[i%len(keys)], p)
+	}
+	b.ReportMetric(float64(model.Len()), "tokens")
+}
