@@ -147,6 +147,9 @@ func analyzeHTML(src string) *htmlPart {
 			name, more := z.TagName()
 			tag := strings.ToLower(scan.HTMLName(name))
 			h.attrs = h.attrs.read(z, more && htmlAttrTags[tag])
+			if tt == html.StartTagToken {
+				scan.MarkupInside(z, tag)
+			}
 			h.tag(tag, h.attrs, 1)
 		case html.EndTagToken:
 			name, _ := z.TagName()

@@ -94,6 +94,10 @@ func TestEvals(t *testing.T) {
 			html(`<html><body><p>open body</p></html>`), html(`<html><body><p>x</p></body></html>`)},
 		{"html_tag_exists('script')", "",
 			html(`<html><script>x()</script></html>`), html(`<html><p>x</p></html>`)},
+		// Inside noscript, a tag is a tag (HTML::Parser reads its content as markup),
+		// not text; inside a script, text.
+		{"html_tag_exists('img')", "",
+			html(`<html><noscript><img src="http://t.example/p.gif"></noscript></html>`), html(`<html><script>"<img>"</script></html>`)},
 		{"html_range('non_element_ratio','0.40','0.90')", "",
 			html(`<foo><bar><baz><p>x</p></baz></bar></foo>`), html(`<html><body><p>x</p></body></html>`)},
 		{"html_text_match('anchor', '<img>')", "",

@@ -25,7 +25,7 @@ func WalkHTML(src string, v HTMLVisitor) {
 	z := html.NewTokenizer(strings.NewReader(src))
 	skip := 0 // inside <style> or <script>
 	for {
-		switch z.Next() {
+		switch tt := z.Next(); tt {
 		case html.ErrorToken:
 			return
 		case html.TextToken:
@@ -37,6 +37,9 @@ func WalkHTML(src string, v HTMLVisitor) {
 			tag := HTMLName(name)
 			if tag == "style" || tag == "script" {
 				skip++
+			}
+			if tt == html.StartTagToken {
+				MarkupInside(z, tag)
 			}
 			if v.Start != nil {
 				v.Start(tag, z, hasAttr)
@@ -51,6 +54,20 @@ func WalkHTML(src string, v HTMLVisitor) {
 				v.End(tag)
 			}
 		}
+	}
+}
+
+// MarkupInside tells the tokenizer, just after the start tag tag, to read the
+// element's content as markup where HTML::Parser (SpamAssassin's) does: it reads
+// only script, style, xmp, iframe, title, textarea and plaintext as literal text,
+// where x/net/html also reads noscript, noframes and noembed so. Their content as
+// one text token put its tags in the rendered text ("<img src=…>" for a body rule
+// to read) and made text of what SpamAssassin hides (a <style> opened inside
+// <noframes> hides the rest of the part from it).
+func MarkupInside(z *html.Tokenizer, tag string) {
+	switch tag {
+	case "noscript", "noframes", "noembed":
+		z.NextIsNotRawText()
 	}
 }
 

@@ -17,6 +17,11 @@ func TestRenderHTML(t *testing.T) {
 		// A form laid out in a table is one paragraph, as SpamAssassin renders it.
 		"<tr><td>Name*</td></tr>\n<tr><td>Home Phone</td></tr>": " Name*   Home Phone ",
 		"<div>a</div><li>b</li><h2>c</h2><hr>d":                 "\na\n b  c \n\nd",
+		// noscript, noframes and noembed hold markup, as HTML::Parser reads them:
+		// their tags are not text, and a <style> opened inside hides what follows.
+		"<noscript><img src=x> hello <b>bold</b></noscript>": " hello bold",
+		"<noframes>a &amp; b</noframes><noembed>c</noembed>": "a & bc",
+		"<noframes><style></noframes>hidden</style>seen":     "seen",
 	} {
 		if got := RenderHTML(src); got != want {
 			t.Errorf("%q: %q, want %q", src, got, want)
