@@ -135,6 +135,7 @@ func analyzeHTML(src string) *htmlPart {
 	// (Each is a copy only where the part has one.)
 	src = strings.ReplaceAll(strings.ReplaceAll(src, "\u201c", `"`), "\u201d", `"`)
 	z := html.NewTokenizer(strings.NewReader(src))
+	raw := scan.NewRawText(src)
 	// The tokenizer's slices, read before the next token, not its Token, which
 	// copies every attribute of every tag.
 	for {
@@ -148,12 +149,14 @@ func analyzeHTML(src string) *htmlPart {
 			tag := strings.ToLower(scan.HTMLName(name))
 			h.attrs = h.attrs.read(z, more && htmlAttrTags[tag])
 			if tt == html.StartTagToken {
-				scan.MarkupInside(z, tag)
+				raw.Start(z, tag)
 			}
 			h.tag(tag, h.attrs, 1)
 		case html.EndTagToken:
 			name, _ := z.TagName()
-			h.tag(strings.ToLower(scan.HTMLName(name)), nil, -1)
+			tag := strings.ToLower(scan.HTMLName(name))
+			raw.End(tag)
+			h.tag(tag, nil, -1)
 		case html.TextToken:
 			h.textEvent(string(z.Text()))
 		case html.CommentToken:

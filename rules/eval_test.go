@@ -98,6 +98,9 @@ func TestEvals(t *testing.T) {
 		// not text; inside a script, text.
 		{"html_tag_exists('img')", "",
 			html(`<html><noscript><img src="http://t.example/p.gif"></noscript></html>`), html(`<html><script>"<img>"</script></html>`)},
+		// A title never closed holds markup; a closed one, text.
+		{"html_tag_exists('b')", "",
+			html(`<html><title>x <b>y</b></html>`), html(`<html><title>x <b>y</b></title></html>`)},
 		{"html_range('non_element_ratio','0.40','0.90')", "",
 			html(`<foo><bar><baz><p>x</p></baz></bar></foo>`), html(`<html><body><p>x</p></body></html>`)},
 		{"html_text_match('anchor', '<img>')", "",

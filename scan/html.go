@@ -23,6 +23,7 @@ type HTMLVisitor struct {
 // Each reader walks the part itself: one walker, but two walks per message.
 func WalkHTML(src string, v HTMLVisitor) {
 	z := html.NewTokenizer(strings.NewReader(src))
+	raw := NewRawText(src)
 	skip := 0 // inside <style> or <script>
 	for {
 		switch tt := z.Next(); tt {
@@ -39,7 +40,7 @@ func WalkHTML(src string, v HTMLVisitor) {
 				skip++
 			}
 			if tt == html.StartTagToken {
-				MarkupInside(z, tag)
+				raw.Start(z, tag)
 			}
 			if v.Start != nil {
 				v.Start(tag, z, hasAttr)
@@ -50,6 +51,7 @@ func WalkHTML(src string, v HTMLVisitor) {
 			if (tag == "style" || tag == "script") && skip > 0 {
 				skip--
 			}
+			raw.End(tag)
 			if v.End != nil {
 				v.End(tag)
 			}
@@ -57,17 +59,55 @@ func WalkHTML(src string, v HTMLVisitor) {
 	}
 }
 
-// MarkupInside tells the tokenizer, just after the start tag tag, to read the
-// element's content as markup where HTML::Parser (SpamAssassin's) does: it reads
-// only script, style, xmp, iframe, title, textarea and plaintext as literal text,
-// where x/net/html also reads noscript, noframes and noembed so. Their content as
-// one text token put its tags in the rendered text ("<img src=…>" for a body rule
-// to read) and made text of what SpamAssassin hides (a <style> opened inside
-// <noframes> hides the rest of the part from it).
-func MarkupInside(z *html.Tokenizer, tag string) {
+// RawText tells the tokenizer, just after a start tag, to read the element's
+// content as markup where HTML::Parser (SpamAssassin's, through HTML.pm) does:
+//
+//   - noscript, noframes and noembed hold markup there; x/net/html reads their
+//     content as one text token, which put their tags in the rendered text
+//     ("<img src=…>" for a body rule to read) and made text of what SpamAssassin
+//     hides (a <style> opened inside <noframes> hides the rest of the part);
+//   - a title that is never closed holds markup there too (its "literal" text
+//     ends only at </title>); x/net/html reads the rest of the part as its text.
+//
+// Script, style, xmp, iframe, textarea, plaintext and a closed title are literal
+// text in both.
+type RawText struct {
+	titleCloses int // "</title" in the part, in any case
+	titleEnds   int // title end tags read so far
+}
+
+// NewRawText readies RawText for the part src.
+func NewRawText(src string) RawText {
+	n := 0
+	for i := 0; ; {
+		j := strings.Index(src[i:], "</")
+		if j < 0 {
+			break
+		}
+		i += j + 2
+		if len(src)-i >= 5 && strings.EqualFold(src[i:i+5], "title") {
+			n++
+		}
+	}
+	return RawText{titleCloses: n}
+}
+
+// Start is called after each start tag (not a self-closing one).
+func (r *RawText) Start(z *html.Tokenizer, tag string) {
 	switch tag {
 	case "noscript", "noframes", "noembed":
 		z.NextIsNotRawText()
+	case "title":
+		if r.titleEnds >= r.titleCloses { // (no </title> left to end it)
+			z.NextIsNotRawText()
+		}
+	}
+}
+
+// End is called after each end tag.
+func (r *RawText) End(tag string) {
+	if tag == "title" {
+		r.titleEnds++
 	}
 }
 

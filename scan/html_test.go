@@ -22,6 +22,10 @@ func TestRenderHTML(t *testing.T) {
 		"<noscript><img src=x> hello <b>bold</b></noscript>": " hello bold",
 		"<noframes>a &amp; b</noframes><noembed>c</noembed>": "a & bc",
 		"<noframes><style></noframes>hidden</style>seen":     "seen",
+		// A title never closed holds markup: the rest of the part is not its text.
+		// (SpamAssassin also ends a paragraph between the two words.)
+		"<title><title>a <b>b</b>":                   "\n\n\n\na b",
+		"<TITLE>t <b>x</b></Title><title>u <b>y</b>": "\n\nt <b>x</b>\n\n\n\nu y",
 	} {
 		if got := RenderHTML(src); got != want {
 			t.Errorf("%q: %q, want %q", src, got, want)
