@@ -684,12 +684,30 @@ var (
 		"tr": setOf("bgcolor style"), "span": setOf("style"), "p": setOf("style"), "div": setOf("style"),
 		"a": setOf("style"),
 	}
-	// htmlAttrsRead are the attributes the analysis reads, of the tags in
-	// htmlAttrTags: htmlOKAttr's for the text's style, the rest for tests. A
-	// tag's others are not kept (attrs.read), nor other tags' attributes read.
-	htmlAttrsRead = setOf("color face size text bgcolor link alink vlink background style width height action src")
-	htmlAttrTags  = setOf("basefont body font marquee table td th tr span p div a img form iframe")
+	// htmlTestAttrs are the attributes htmlPart.tests reads, by tag.
+	htmlTestAttrs = map[string]map[string]bool{
+		"font": setOf("face"), "img": setOf("width height"), "form": setOf("action"), "iframe": setOf("src"),
+	}
+	// htmlAttrTags are the tags whose attributes the analysis reads, and
+	// htmlAttrsRead those attributes: htmlOKAttr's for the text's style,
+	// htmlTestAttrs' for tests. A tag's others are not kept (attrs.read), nor
+	// other tags' attributes read.
+	htmlAttrTags, htmlAttrsRead = attrsRead(htmlOKAttr, htmlTestAttrs)
 )
+
+// attrsRead is the tags of the maps (tag → attribute names) and their attributes.
+func attrsRead(byTag ...map[string]map[string]bool) (tags, names map[string]bool) {
+	tags, names = map[string]bool{}, map[string]bool{}
+	for _, m := range byTag {
+		for tag, attrs := range m {
+			tags[tag] = true
+			for name := range attrs {
+				names[name] = true
+			}
+		}
+	}
+	return tags, names
+}
 
 func setOf(words string) map[string]bool {
 	m := map[string]bool{}

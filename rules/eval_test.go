@@ -417,13 +417,15 @@ func FuzzWordGap(f *testing.F) {
 // of one name (the tokenizer drops the second); the ones it reads are all kept
 // (htmlAttrsRead).
 func TestHTMLAttributes(t *testing.T) {
-	for tag, names := range htmlOKAttr {
-		if !htmlAttrTags[tag] {
-			t.Errorf("%s's attributes set the text's style but are not read (htmlAttrTags)", tag)
-		}
-		for name := range names {
-			if !htmlAttrsRead[name] {
-				t.Errorf("%s's %s sets the text's style but is not kept (htmlAttrsRead)", tag, name)
+	for _, byTag := range []map[string]map[string]bool{htmlOKAttr, htmlTestAttrs} {
+		for tag, names := range byTag {
+			if !htmlAttrTags[tag] {
+				t.Errorf("%s's attributes are used but not read (htmlAttrTags)", tag)
+			}
+			for name := range names {
+				if !htmlAttrsRead[name] {
+					t.Errorf("%s's %s is used but not kept (htmlAttrsRead)", tag, name)
+				}
 			}
 		}
 	}

@@ -72,24 +72,31 @@ func WalkHTML(src string, v HTMLVisitor) {
 // Script, style, xmp, iframe, textarea, plaintext and a closed title are literal
 // text in both.
 type RawText struct {
-	titleCloses int // "</title" in the part, in any case
+	src         string
+	titleCloses int // "</title" in src, in any case; -1 until a title asks
 	titleEnds   int // title end tags read so far
 }
 
 // NewRawText readies RawText for the part src.
-func NewRawText(src string) RawText {
-	n := 0
-	for i := 0; ; {
-		j := strings.Index(src[i:], "</")
-		if j < 0 {
-			break
-		}
-		i += j + 2
-		if len(src)-i >= 5 && strings.EqualFold(src[i:i+5], "title") {
-			n++
+func NewRawText(src string) RawText { return RawText{src: src, titleCloses: -1} }
+
+// countTitleCloses counts "</title" in the part: only for a part with a title,
+// not another pass over every part.
+func (r *RawText) countTitleCloses() int {
+	if r.titleCloses < 0 {
+		r.titleCloses = 0
+		for s := r.src; ; {
+			j := strings.Index(s, "</")
+			if j < 0 {
+				break
+			}
+			s = s[j+2:]
+			if len(s) >= 5 && strings.EqualFold(s[:5], "title") {
+				r.titleCloses++
+			}
 		}
 	}
-	return RawText{titleCloses: n}
+	return r.titleCloses
 }
 
 // Start is called after each start tag (not a self-closing one).
@@ -98,7 +105,7 @@ func (r *RawText) Start(z *html.Tokenizer, tag string) {
 	case "noscript", "noframes", "noembed":
 		z.NextIsNotRawText()
 	case "title":
-		if r.titleEnds >= r.titleCloses { // (no </title> left to end it)
+		if r.titleEnds >= r.countTitleCloses() { // (no </title> left to end it)
 			z.NextIsNotRawText()
 		}
 	}
