@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"mime"
 	"regexp"
@@ -833,19 +834,8 @@ func (t *target) count(r *Rule) int {
 		if lower {
 			lines = t.bodyLowerLines
 		}
-		from := t.firstLine(r)
-		if r.lits != nil {
-			for _, i := range t.bodyHits.lines(r.litIDs) {
-				if int(i) >= from {
-					add(lines[i])
-				}
-			}
-			break
-		}
-		for i := from; i < len(lines); i++ {
-			if t.mayMatch(r, i) {
-				add(lines[i])
-			}
+		for i := range t.paragraphsFor(r) {
+			add(lines[i])
 		}
 	case Rawbody:
 		if lower {
@@ -1311,22 +1301,7 @@ func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 	// Body rules run paragraph by paragraph, as SpamAssassin's do: a match cannot span
 	// paragraphs. (Rawbody rules see the whole text: SpamAssassin's match across
 	// lines.) A rule with literals runs only on the paragraphs where one of them is.
-	from := t.firstLine(r)
-	if r.lits != nil {
-		for _, i := range hits.lines(r.litIDs) {
-			if int(i) < from {
-				continue
-			}
-			if where, match, ok := t.matchText(r, t.bodyLines[i], t.bodyLowerLines[i]); ok {
-				return where, match, true
-			}
-		}
-		return "", "", false
-	}
-	for i := from; i < len(t.bodyLines); i++ {
-		if !t.mayMatch(r, i) {
-			continue
-		}
+	for i := range t.paragraphsFor(r) {
 		if where, match, ok := t.matchText(r, t.bodyLines[i], t.bodyLowerLines[i]); ok {
 			return where, match, true
 		}
@@ -1334,13 +1309,29 @@ func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 	return "", "", false
 }
 
-// firstLine is the first paragraph a body rule reads: the one after the Subject's
-// for a rule with tflags nosubject.
-func (t *target) firstLine(r *Rule) int {
+// paragraphsFor yields the body paragraphs a body rule reads, in order: those
+// that hold one of its literals, or where its union may match; after the
+// Subject's for a rule with tflags nosubject.
+func (t *target) paragraphsFor(r *Rule) iter.Seq[int] {
+	from := 0
 	if r.noSubject {
-		return min(t.subjectLines, len(t.bodyLines))
+		from = min(t.subjectLines, len(t.bodyLines))
 	}
-	return 0
+	return func(yield func(int) bool) {
+		if r.lits != nil {
+			for _, i := range t.bodyHits.lines(r.litIDs) {
+				if int(i) >= from && !yield(int(i)) {
+					return
+				}
+			}
+			return
+		}
+		for i := from; i < len(t.bodyLines); i++ {
+			if t.mayMatch(r, i) && !yield(i) {
+				return
+			}
+		}
+	}
 }
 
 // onLines reports whether a rule whose matches never span lines (oneLine) can
