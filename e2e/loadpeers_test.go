@@ -77,7 +77,7 @@ func procTreePSS(pid int) int64 {
 }
 
 // startBackground runs a daemon until the test ends and returns its process id.
-func startBackground(t *testing.T, name string, args ...string) *exec.Cmd {
+func startBackground(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	var out strings.Builder
@@ -183,6 +183,18 @@ func runClamavMilter(t *testing.T, send []corpus.Sample) loadResult {
 // need DNS or the network off; it rejects at 15 like postern. It binds its default
 // ports (11332 proxy, 11333 normal, 11334 controller).
 func runRspamd(t *testing.T, train, send []corpus.Sample) loadResult {
+	rspamd, _ := startRspamd(t, train)
+	r := runLoad(t, "Postfix + rspamd milter (rules, Bayes)", "smtpd_milters = inet:127.0.0.1:11332\nmilter_default_action = tempfail\n", nil, send,
+		func() time.Duration { return procTreeCPU(rspamd) })
+	r.peakRSS = procTreePSS(rspamd)
+	return r
+}
+
+// startRspamd starts rspamd (two normal workers, the proxy for milters on
+// 127.0.0.1:11332, everything that asks DNS or the network off) with its Bayes
+// in a private Redis, learns train, and returns the process ids of rspamd's main
+// process and of Redis.
+func startRspamd(t testing.TB, train []corpus.Sample) (rspamd, redis int) {
 	testutil.Require(t, "rspamd", "rspamc", "redis-server")
 	dir, err := os.MkdirTemp("", "postern-rspamd-")
 	if err != nil {
@@ -191,7 +203,7 @@ func runRspamd(t *testing.T, train, send []corpus.Sample) loadResult {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o755)
 	redisPort := testutil.FreePort(t)
-	startBackground(t, "redis-server", "--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	redisCmd := startBackground(t, "redis-server", "--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	testutil.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", redisPort), 30*time.Second)
 	local := filepath.Join(dir, "local", "local.d")
 	for _, d := range []string{local, filepath.Join(dir, "db"), filepath.Join(dir, "run"), filepath.Join(dir, "log")} {
@@ -215,7 +227,7 @@ func runRspamd(t *testing.T, train, send []corpus.Sample) loadResult {
 		os.WriteFile(filepath.Join(local, name), []byte(content), 0o644)
 	}
 	exec.Command("chown", "-R", "_rspamd:_rspamd", dir).Run()
-	rspamd := startBackground(t, "rspamd", "-f", "-u", "_rspamd", "-g", "_rspamd", "-c", "/etc/rspamd/rspamd.conf",
+	main := startBackground(t, "rspamd", "-f", "-u", "_rspamd", "-g", "_rspamd", "-c", "/etc/rspamd/rspamd.conf",
 		"--var=LOCAL_CONFDIR="+filepath.Join(dir, "local"), "--var=DBDIR="+filepath.Join(dir, "db"),
 		"--var=RUNDIR="+filepath.Join(dir, "run"), "--var=LOGDIR="+filepath.Join(dir, "log"))
 	for _, port := range []int{11332, 11333, 11334} {
@@ -243,8 +255,5 @@ func runRspamd(t *testing.T, train, send []corpus.Sample) loadResult {
 			paths = paths[n:]
 		}
 	}
-	r := runLoad(t, "Postfix + rspamd milter (rules, Bayes)", "smtpd_milters = inet:127.0.0.1:11332\nmilter_default_action = tempfail\n", nil, send,
-		func() time.Duration { return procTreeCPU(rspamd.Process.Pid) })
-	r.peakRSS = procTreePSS(rspamd.Process.Pid)
-	return r
+	return main.Process.Pid, redisCmd.Process.Pid
 }

@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/postern/postern/internal/corpus"
+	"github.com/postern/postern/internal/testutil"
+)
+
+// BenchmarkCheckSpeed: the check's CPU a message against rspamd's, on the whole
+// corpus, in one run (scripts/checkspeed; one invocation does every round). This machine's speed drifts by up to a fifth within hours,
+// so a figure measured on another day does not compare; rounds that alternate the
+// two do. Both learn the whole corpus first (their trained state); then each round
+// postern checks every message (`postern check` on embedded defaults, as the
+// README runs it: one worker a core, from a cold start, its start-up measured
+// apart and taken off) and rspamd scans every message through its normal workers
+// (rspamc, several requests at a time). Counted: postern check's own CPU; rspamd's
+// processes' and its Redis's (where its Bayes lives, as postern's is in process).
+var checkSpeedRounds = flag.Int("checkspeed.rounds", 3, "check speed: rounds of postern check and rspamd over the corpus")
+
+func BenchmarkCheckSpeed(b *testing.B) {
+	b.StopTimer()
+	samples, err := corpus.List(corpus.Dir())
+	if err != nil {
+		b.Skipf("the check-speed comparison reads the corpus: %v", err)
+	}
+	paths := make([]string, len(samples))
+	for i, s := range samples {
+		paths[i] = s.Path
+	}
+	tmp := b.TempDir()
+	bin := *loadBin
+	if bin == "" {
+		bin = testutil.BuildPostern(b, "..", tmp)
+	}
+	data := filepath.Join(tmp, "data")
+	learnArgs := []string{"learn", "-c", "/dev/null", "--data-dir", data}
+	for _, sub := range []struct{ flag, dir string }{{"--spam-path", "spam"}, {"--ham-path", "ham"}} {
+		dir := filepath.Join(tmp, sub.dir)
+		os.Mkdir(dir, 0o755)
+		for i, s := range samples {
+			if s.Spam == (sub.dir == "spam") {
+				os.Symlink(s.Path, filepath.Join(dir, strconv.Itoa(i)))
+			}
+		}
+		learnArgs = append(learnArgs, sub.flag, dir)
+	}
+	if out, err := execOut(bin, learnArgs...); err != nil {
+		b.Fatalf("postern learn: %v\n%s", err, out)
+	}
+	rspamd, redis := startRspamd(b, samples)
+	rspamdCPU := func() (time.Duration, time.Duration) { return procTreeCPU(rspamd), procCPU(redis) }
+	// rspamd's first scans load what it builds on first use; postern check starts
+	// cold in every round, and is measured so.
+	scanRspamd(b, paths[:min(500, len(paths))])
+
+	type round struct{ postern, rspamd, redis time.Duration }
+	var rounds []round
+	byRole := map[string]time.Duration{} // rspamd's CPU in the scans, by process
+	for i := 0; i < *checkSpeedRounds; i++ {
+		var r round
+		check := func() {
+			r.postern = checkCPU(b, bin, data, paths) - checkCPU(b, bin, data, nil)
+		}
+		scan := func() {
+			before := map[string]time.Duration{}
+			procTreeCPUByTitle(rspamd, before)
+			r0, d0 := rspamdCPU()
+			scanRspamd(b, paths)
+			r1, d1 := rspamdCPU()
+			r.rspamd, r.redis = r1-r0, d1-d0
+			after := map[string]time.Duration{}
+			procTreeCPUByTitle(rspamd, after)
+			for k, v := range after {
+				byRole[k] += v - before[k]
+			}
+		}
+		if i%2 == 0 {
+			check()
+			scan()
+		} else {
+			scan()
+			check()
+		}
+		rounds = append(rounds, r)
+	}
+
+	perMsg := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(len(paths)) }
+	var report strings.Builder
+	fmt.Fprintf(&report, "\nCheck speed: %d corpus messages, both trained on all of them, CPU a message (scripts/checkspeed -checkspeed.rounds %d)\n\n",
+		len(paths), *checkSpeedRounds)
+	fmt.Fprintf(&report, "| round | postern check | rspamd | rspamd + its Redis | postern / (rspamd + Redis) |\n|---|---|---|---|---|\n")
+	var ratios []float64
+	for i, r := range rounds {
+		ratio := float64(r.postern) / float64(max(r.rspamd+r.redis, 1))
+		ratios = append(ratios, ratio)
+		fmt.Fprintf(&report, "| %d | %.2f ms | %.2f ms | %.2f ms | %.2f |\n", i+1, perMsg(r.postern), perMsg(r.rspamd), perMsg(r.rspamd+r.redis), ratio)
+	}
+	slices.Sort(ratios)
+	fmt.Fprintf(&report, "\nPostern / rspamd (with Redis), CPU a message: %.2f to %.2f over the rounds.\n", ratios[0], ratios[len(ratios)-1])
+	var roles []string
+	for k, v := range byRole {
+		roles = append(roles, fmt.Sprintf("%s %.1f s", k, v.Seconds()))
+	}
+	slices.Sort(roles)
+	fmt.Fprintf(&report, "rspamd's CPU in the scans, by process: %s.\n", strings.Join(roles, "; "))
+	b.Log(report.String())
+	b.ReportMetric(perMsg(median(rounds, func(r round) time.Duration { return r.postern })), "postern-ms/msg")
+	b.ReportMetric(perMsg(median(rounds, func(r round) time.Duration { return r.rspamd + r.redis })), "rspamd+redis-ms/msg")
+	b.ReportMetric(ratios[len(ratios)/2], "ratio")
+	b.ReportMetric(0, "ns/op") // (the rounds are the measure, not the loop)
+	if *loadOut != "" {
+		if f, err := os.OpenFile(*loadOut, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			f.WriteString(report.String())
+			f.Close()
+		}
+	}
+}
+
+// median is the median of f over the rounds.
+func median[R any](rounds []R, f func(R) time.Duration) time.Duration {
+	v := make([]time.Duration, len(rounds))
+	for i, r := range rounds {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+// checkCPU runs postern check over paths and returns its user and system CPU;
+// with no paths, over an empty message: its start-up.
+func checkCPU(t testing.TB, bin, data string, paths []string) time.Duration {
+	t.Helper()
+	args := []string{"check", "--json", "-c", "/dev/null", "--data-dir", data}
+	if len(paths) == 0 {
+		args = append(args, "/dev/null")
+	}
+	cmd := exec.Command(bin, append(args, paths...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("postern check: %v\n%s", err, stderr.String())
+	}
+	if n := bytes.Count(out, []byte("\n")); len(paths) > 0 && n != len(paths) {
+		t.Fatalf("postern check reported %d messages of %d", n, len(paths))
+	}
+	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}
+
+// scanRspamd has rspamd's normal workers scan every file, and fails unless each
+// got a verdict.
+func scanRspamd(t testing.TB, paths []string) {
+	t.Helper()
+	for len(paths) > 0 {
+		n := min(len(paths), 1000)
+		cmd := exec.Command("rspamc", append([]string{"-h", "127.0.0.1:11333", "-n", "8", "symbols"}, paths[:n]...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("rspamc symbols: %v\n%s", err, out)
+		}
+		if got := bytes.Count(out, []byte("\nAction: ")); got != n {
+			t.Fatalf("rspamd gave %d verdicts for %d messages:\n%s", got, n, out[:min(len(out), 2000)])
+		}
+		paths = paths[n:]
+	}
+}
+
+// procTreeCPUByTitle adds the CPU time of pid and its live descendants to into,
+// by process title (rspamd titles its processes by role: "rspamd: normal
+// process", …).
+func procTreeCPUByTitle(pid int, into map[string]time.Duration) {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	title := strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+	if i := strings.IndexAny(title, "(;"); i > 0 {
+		title = strings.TrimSpace(title[:i]) // (its address, its counters)
+	}
+	into[title] += procCPU(pid) + procReapedCPU(pid)
+	for _, c := range children(pid) {
+		procTreeCPUByTitle(c, into)
+	}
+}
