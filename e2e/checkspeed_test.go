@@ -58,7 +58,7 @@ func BenchmarkCheckSpeed(b *testing.B) {
 	if out, err := execOut(bin, learnArgs...); err != nil {
 		b.Fatalf("postern learn: %v\n%s", err, out)
 	}
-	rspamd, redis := startRspamd(b, samples)
+	rspamd, redis := startRspamd(b, samples, "") // (postern check runs no clamd either)
 	rspamdCPU := func() (time.Duration, time.Duration) { return procTreeCPU(rspamd), procCPU(redis) }
 	// rspamd's first scans load what it builds on first use; postern check starts
 	// cold in every round, and is measured so.

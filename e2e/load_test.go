@@ -101,7 +101,7 @@ func TestLoad(t *testing.T) {
 		fmt.Fprintf(&report, "| %s | %.0f | %s | %s | %d | %d | %d | %s | %s |\n", r.name, r.rate(),
 			r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.delivered, r.rejected, r.tempfailed, cpu, rss)
 	}
-	fmt.Fprintf(&report, "\n¹ postern and clamav-milter: peak RSS; rspamd and spamd, several processes: their PSS summed at the end of the run.\n")
+	fmt.Fprintf(&report, "\n¹ postern and clamav-milter: peak RSS; rspamd (with its Redis) and spamd, several processes: their PSS summed at the end of the run.\n")
 	base, triv, post := results[0], results[1], results[2]
 	fmt.Fprintf(&report, "\nPostern's throughput: %.0f %% of Postfix alone, %.0f %% of the trivial milter.\n",
 		100*post.rate()/base.rate(), 100*post.rate()/triv.rate())

@@ -179,22 +179,27 @@ func runClamavMilter(t *testing.T, send []corpus.Sample) loadResult {
 }
 
 // runRspamd: rspamd 3.4 in milter mode (its proxy worker, two scanning workers), its
-// Bayes in a private Redis trained with rspamc on the same messages, the modules that
-// need DNS or the network off; it rejects at 15 like postern. It binds its default
-// ports (11332 proxy, 11333 normal, 11334 controller).
+// Bayes in a private Redis trained with rspamc on the same messages, its antivirus
+// module on a private clamd as postern's is, the modules that need DNS or the
+// network off; it rejects at 15 like postern. It binds its default ports (11332
+// proxy, 11333 normal, 11334 controller). Its Redis counts with it: rspamd's Bayes
+// lives there (its lookups run as Redis scripts), where postern's and spamd's are
+// in process.
 func runRspamd(t *testing.T, train, send []corpus.Sample) loadResult {
-	rspamd, _ := startRspamd(t, train)
-	r := runLoad(t, "Postfix + rspamd milter (rules, Bayes)", "smtpd_milters = inet:127.0.0.1:11332\nmilter_default_action = tempfail\n", nil, send,
-		func() time.Duration { return procTreeCPU(rspamd) })
-	r.peakRSS = procTreePSS(rspamd)
+	clamd := testutil.StartClamd(t, "")
+	rspamd, redis := startRspamd(t, train, strings.TrimPrefix(clamd.TCP, "tcp://"))
+	r := runLoad(t, "Postfix + rspamd milter (rules, Bayes in its Redis, clamd)", "smtpd_milters = inet:127.0.0.1:11332\nmilter_default_action = tempfail\n", nil, send,
+		func() time.Duration { return procTreeCPU(rspamd) + procCPU(redis) })
+	r.peakRSS = procTreePSS(rspamd) + procTreePSS(redis)
 	return r
 }
 
 // startRspamd starts rspamd (two normal workers, the proxy for milters on
 // 127.0.0.1:11332, everything that asks DNS or the network off) with its Bayes
-// in a private Redis, learns train, and returns the process ids of rspamd's main
-// process and of Redis.
-func startRspamd(t testing.TB, train []corpus.Sample) (rspamd, redis int) {
+// in a private Redis, and its antivirus module on the clamd at clamdAddr
+// (host:port; "": no antivirus); learns train, and returns the process ids of
+// rspamd's main process and of Redis.
+func startRspamd(t testing.TB, train []corpus.Sample, clamdAddr string) (rspamd, redis int) {
 	testutil.Require(t, "rspamd", "rspamc", "redis-server")
 	dir, err := os.MkdirTemp("", "postern-rspamd-")
 	if err != nil {
@@ -222,6 +227,9 @@ func startRspamd(t testing.TB, train []corpus.Sample) (rspamd, redis int) {
 		"mx_check", "dcc", "neural", "replies", "reputation", "ratelimit", "greylist", "url_redirector", "hfilter",
 		"phishing", "rspamd_update", "history_redis", "external_services", "antivirus", "p0f", "bimi", "spamtrap"} {
 		files[m+".conf"] = "enabled = false;\n"
+	}
+	if clamdAddr != "" {
+		files["antivirus.conf"] = fmt.Sprintf("clamav {\n  type = \"clamav\";\n  servers = %q;\n  symbol = \"CLAM_VIRUS\";\n}\n", clamdAddr)
 	}
 	for name, content := range files {
 		os.WriteFile(filepath.Join(local, name), []byte(content), 0o644)
