@@ -229,7 +229,10 @@ func startRspamd(t testing.TB, train []corpus.Sample, clamdAddr string) (rspamd,
 		files[m+".conf"] = "enabled = false;\n"
 	}
 	if clamdAddr != "" {
-		files["antivirus.conf"] = fmt.Sprintf("clamav {\n  type = \"clamav\";\n  servers = %q;\n  symbol = \"CLAM_VIRUS\";\n}\n", clamdAddr)
+		// The whole message, as postern's scan_whole_message streams it (rspamd's
+		// default scans the attachments only; postern streams every decoded part
+		// besides, which rspamd does not).
+		files["antivirus.conf"] = fmt.Sprintf("clamav {\n  type = \"clamav\";\n  servers = %q;\n  symbol = \"CLAM_VIRUS\";\n  scan_mime_parts = false;\n}\n", clamdAddr)
 	}
 	for name, content := range files {
 		os.WriteFile(filepath.Join(local, name), []byte(content), 0o644)
