@@ -57,6 +57,7 @@ type loadResult struct {
 	seconds                    float64
 	p50, p99                   time.Duration
 	cpuPerMsg                  time.Duration // the filter's user+system CPU per message sent
+	clamdPerMsg                time.Duration // its clamd's, when it has one
 	peakRSS                    int64         // the filter's VmHWM, bytes
 	missing, duplicated, extra int
 	unkept                     int // postern rejects without their quarantine record
@@ -76,9 +77,9 @@ func TestLoad(t *testing.T) {
 	send := samples[len(train):]
 
 	var results []loadResult
-	results = append(results, runLoad(t, "Postfix, no milter", "", nil, send, nil))
+	results = append(results, runLoad(t, "Postfix, no milter", "", nil, send, meters{}))
 	trivial := trivialMilter(t)
-	results = append(results, runLoad(t, "Postfix + trivial milter", "smtpd_milters = inet:"+trivial+"\nmilter_default_action = tempfail\n", nil, send, nil))
+	results = append(results, runLoad(t, "Postfix + trivial milter", "smtpd_milters = inet:"+trivial+"\nmilter_default_action = tempfail\n", nil, send, meters{}))
 	results = append(results, runPostern(t, train, send))
 	if *loadPeers {
 		results = append(results, runRspamd(t, train, send), runSpamassMilter(t, train, send), runClamavMilter(t, send))
@@ -91,15 +92,21 @@ func TestLoad(t *testing.T) {
 	}
 	fmt.Fprintf(&report, "\nLoad test: %d corpus messages per setup, %s, %d clients, Bayes trained on %d (scripts/loadtest -load.n %d -load.c %d -load.train %d -load.rate %g -load.warm %d -load.peers=%v)\n\n",
 		*loadN, offered, *loadC, len(train), *loadN, *loadC, len(train), *loadRate, *loadWarm, *loadPeers)
-	fmt.Fprintf(&report, "| setup | msg/s | p50 | p99 | delivered | rejected | tempfailed | filter CPU/msg | filter memory¹ |\n|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&report, "| setup | msg/s | p50 | p99 | delivered | rejected | tempfailed | filter CPU/msg | its clamd's CPU/msg | filter memory¹ |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	ms := func(d time.Duration) string {
+		if d <= 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
+	}
 	for _, r := range results {
-		cpu, rss := "", ""
+		rss := ""
 		if r.cpuPerMsg > 0 {
-			cpu = fmt.Sprintf("%.1f ms", float64(r.cpuPerMsg.Microseconds())/1000)
 			rss = fmt.Sprintf("%d MB", r.peakRSS>>20)
 		}
-		fmt.Fprintf(&report, "| %s | %.0f | %s | %s | %d | %d | %d | %s | %s |\n", r.name, r.rate(),
-			r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.delivered, r.rejected, r.tempfailed, cpu, rss)
+		fmt.Fprintf(&report, "| %s | %.0f | %s | %s | %d | %d | %d | %s | %s | %s |\n", r.name, r.rate(),
+			r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.delivered, r.rejected, r.tempfailed,
+			ms(r.cpuPerMsg), ms(r.clamdPerMsg), rss)
 	}
 	fmt.Fprintf(&report, "\n¹ postern and clamav-milter: peak RSS; rspamd (with its Redis) and spamd, several processes: their PSS summed at the end of the run.\n")
 	base, triv, post := results[0], results[1], results[2]
@@ -216,7 +223,7 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 		}
 		_, err := qs.Get(context.Background(), ref)
 		return err == nil
-	}, send, func() time.Duration { return procCPU(pid) })
+	}, send, meters{func() time.Duration { return procCPU(pid) }, func() time.Duration { return procCPU(clamd.Pid()) }})
 	r.peakRSS = procHWM(pid)
 	if *loadProf != "" || *loadHeap != "" {
 		daemon.Stop(30 * time.Second) // writes the profiles
@@ -229,23 +236,29 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 // from send with *loadC clients, waits for the deliveries and balances the books.
 // kept, when set, says whether a postern reference is in the quarantine; cpu, when
 // set, reads the filter's CPU time, taken around the measured messages only.
-func runLoad(t *testing.T, name, milterLines string, kept func(ref string) bool, send []corpus.Sample, cpu func() time.Duration) loadResult {
+// meters read a setup's CPU time so far: the filter's, and the clamd it scans
+// with (each nil when there is none).
+type meters struct{ filter, clamd func() time.Duration }
+
+func runLoad(t *testing.T, name, milterLines string, kept func(ref string) bool, send []corpus.Sample, cpu meters) loadResult {
 	sink := testutil.StartSink(t)
 	pf := testutil.StartPostfix(t, milterLines, sink.Addr)
 	r := loadResult{name: name, sent: *loadN}
 	if w := min(*loadWarm, len(send)-*loadN); w > 0 {
 		warmUp(t, pf.SMTPAddr, send[len(send)-w:])
 	}
-	var cpu0 time.Duration
-	if cpu != nil {
-		cpu0 = cpu()
+	read := func(f func() time.Duration) time.Duration {
+		if f == nil {
+			return 0
+		}
+		return f()
 	}
+	filter0, clamd0 := read(cpu.filter), read(cpu.clamd)
 	start := time.Now()
 	outcomes := sendAll(pf.SMTPAddr, "load", *loadN, *loadRate, func(i int) string { return send[i%len(send)].Path })
 	r.seconds = time.Since(start).Seconds()
-	if cpu != nil {
-		r.cpuPerMsg = (cpu() - cpu0) / time.Duration(max(r.sent, 1))
-	}
+	r.cpuPerMsg = (read(cpu.filter) - filter0) / time.Duration(max(r.sent, 1))
+	r.clamdPerMsg = (read(cpu.clamd) - clamd0) / time.Duration(max(r.sent, 1))
 
 	accepted := map[string]bool{}
 	var lats []time.Duration

@@ -152,7 +152,7 @@ func runSpamassMilter(t *testing.T, train, send []corpus.Sample) loadResult {
 	testutil.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", milterPort), 30*time.Second)
 	r := runLoad(t, "Postfix + spamass-milter + spamd (rules, Bayes)",
 		fmt.Sprintf("smtpd_milters = inet:127.0.0.1:%d\nmilter_default_action = tempfail\n", milterPort), nil, send,
-		func() time.Duration { return procTreeCPU(spamd.Process.Pid) })
+		meters{filter: func() time.Duration { return procTreeCPU(spamd.Process.Pid) }})
 	r.peakRSS = procTreePSS(spamd.Process.Pid)
 	return r
 }
@@ -173,7 +173,7 @@ func runClamavMilter(t *testing.T, send []corpus.Sample) loadResult {
 	testutil.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", port), 30*time.Second)
 	r := runLoad(t, "Postfix + clamav-milter (viruses only)",
 		fmt.Sprintf("smtpd_milters = inet:127.0.0.1:%d\nmilter_default_action = tempfail\n", port), nil, send,
-		func() time.Duration { return procCPU(m.Process.Pid) })
+		meters{func() time.Duration { return procCPU(m.Process.Pid) }, func() time.Duration { return procCPU(clamd.Pid()) }})
 	r.peakRSS = procHWM(m.Process.Pid)
 	return r
 }
@@ -189,7 +189,7 @@ func runRspamd(t *testing.T, train, send []corpus.Sample) loadResult {
 	clamd := testutil.StartClamd(t, "")
 	rspamd, redis := startRspamd(t, train, strings.TrimPrefix(clamd.TCP, "tcp://"))
 	r := runLoad(t, "Postfix + rspamd milter (rules, Bayes in its Redis, clamd)", "smtpd_milters = inet:127.0.0.1:11332\nmilter_default_action = tempfail\n", nil, send,
-		func() time.Duration { return procTreeCPU(rspamd) + procCPU(redis) })
+		meters{func() time.Duration { return procTreeCPU(rspamd) + procCPU(redis) }, func() time.Duration { return procCPU(clamd.Pid()) }})
 	r.peakRSS = procTreePSS(rspamd) + procTreePSS(redis)
 	return r
 }

@@ -121,6 +121,9 @@ func (c *Clamd) Restart(t testing.TB) {
 }
 
 // Kill stops clamd at once (SIGKILL), as a crash would.
+// Pid is the process id of the clamd now running (a Restart starts another).
+func (c *Clamd) Pid() int { return c.cmd.Process.Pid }
+
 func (c *Clamd) Kill() {
 	if c.cmd.ProcessState != nil {
 		return
