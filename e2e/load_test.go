@@ -231,15 +231,15 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 	return r
 }
 
-// runLoad starts a Postfix with milterLines relaying to a fresh sink, sends
-// *loadWarm messages from the end of send first when asked, then *loadN messages
-// from send with *loadC clients, waits for the deliveries and balances the books.
-// kept, when set, says whether a postern reference is in the quarantine; cpu, when
-// set, reads the filter's CPU time, taken around the measured messages only.
 // meters read a setup's CPU time so far: the filter's, and the clamd it scans
 // with (each nil when there is none).
 type meters struct{ filter, clamd func() time.Duration }
 
+// runLoad starts a Postfix with milterLines relaying to a fresh sink, sends
+// *loadWarm messages from the end of send first when asked, then *loadN messages
+// from send with *loadC clients, waits for the deliveries and balances the books.
+// kept, when set, says whether a postern reference is in the quarantine; cpu reads
+// the filter's and its clamd's CPU time, taken around the measured messages only.
 func runLoad(t *testing.T, name, milterLines string, kept func(ref string) bool, send []corpus.Sample, cpu meters) loadResult {
 	sink := testutil.StartSink(t)
 	pf := testutil.StartPostfix(t, milterLines, sink.Addr)

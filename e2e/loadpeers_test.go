@@ -178,13 +178,13 @@ func runClamavMilter(t *testing.T, send []corpus.Sample) loadResult {
 	return r
 }
 
-// runRspamd: rspamd 3.4 in milter mode (its proxy worker, two scanning workers), its
-// Bayes in a private Redis trained with rspamc on the same messages, its antivirus
-// module on a private clamd as postern's is, the modules that need DNS or the
-// network off; it rejects at 15 like postern. It binds its default ports (11332
-// proxy, 11333 normal, 11334 controller). Its Redis counts with it: rspamd's Bayes
-// lives there (its lookups run as Redis scripts), where postern's and spamd's are
-// in process.
+// runRspamd: rspamd 3.4 in milter mode (its proxy worker, two scanning workers),
+// its Bayes in a private Redis trained with rspamc on the same messages, its
+// antivirus module sending the whole message to a private clamd, the modules that
+// need DNS or the network off; it rejects at 15 like postern. It binds its default
+// ports (11332 proxy, 11333 normal, 11334 controller). Its Redis counts with it:
+// rspamd's Bayes lives there (its lookups run as Redis scripts), where postern's
+// and spamd's are in process.
 func runRspamd(t *testing.T, train, send []corpus.Sample) loadResult {
 	clamd := testutil.StartClamd(t, "")
 	rspamd, redis := startRspamd(t, train, strings.TrimPrefix(clamd.TCP, "tcp://"))
@@ -229,9 +229,9 @@ func startRspamd(t testing.TB, train []corpus.Sample, clamdAddr string) (rspamd,
 		files[m+".conf"] = "enabled = false;\n"
 	}
 	if clamdAddr != "" {
-		// The whole message, as postern's scan_whole_message streams it (rspamd's
-		// default scans the attachments only; postern streams every decoded part
-		// besides, which rspamd does not).
+		// On (its entry above says off), with the whole message, as postern's
+		// scan_whole_message streams it (rspamd's default scans the attachments
+		// only; postern streams every decoded part besides, which rspamd does not).
 		files["antivirus.conf"] = fmt.Sprintf("clamav {\n  type = \"clamav\";\n  servers = %q;\n  symbol = \"CLAM_VIRUS\";\n  scan_mime_parts = false;\n}\n", clamdAddr)
 	}
 	for name, content := range files {
