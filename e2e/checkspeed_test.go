@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,22 +44,8 @@ func BenchmarkCheckSpeed(b *testing.B) {
 		bin = testutil.BuildPostern(b, "..", tmp)
 	}
 	data := filepath.Join(tmp, "data")
-	learnArgs := []string{"learn", "-c", "/dev/null", "--data-dir", data}
-	for _, sub := range []struct{ flag, dir string }{{"--spam-path", "spam"}, {"--ham-path", "ham"}} {
-		dir := filepath.Join(tmp, sub.dir)
-		os.Mkdir(dir, 0o755)
-		for i, s := range samples {
-			if s.Spam == (sub.dir == "spam") {
-				os.Symlink(s.Path, filepath.Join(dir, strconv.Itoa(i)))
-			}
-		}
-		learnArgs = append(learnArgs, sub.flag, dir)
-	}
-	if out, err := execOut(bin, learnArgs...); err != nil {
-		b.Fatalf("postern learn: %v\n%s", err, out)
-	}
+	learnPostern(b, bin, "/dev/null", data, tmp, samples)
 	rspamd, redis := startRspamd(b, samples, "") // (postern check runs no clamd either)
-	rspamdCPU := func() (time.Duration, time.Duration) { return procTreeCPU(rspamd), procCPU(redis) }
 	// rspamd's first scans load what it builds on first use; postern check starts
 	// cold in every round, and is measured so.
 	scanRspamd(b, paths[:min(500, len(paths))])
@@ -74,14 +59,10 @@ func BenchmarkCheckSpeed(b *testing.B) {
 			r.postern = checkCPU(b, bin, data, paths) - checkCPU(b, bin, data, nil)
 		}
 		scan := func() {
-			before := map[string]time.Duration{}
-			procTreeCPUByTitle(rspamd, before)
-			r0, d0 := rspamdCPU()
+			before, redis0 := procTreeCPUByTitle(rspamd), procCPU(redis)
 			scanRspamd(b, paths)
-			r1, d1 := rspamdCPU()
-			r.rspamd, r.redis = r1-r0, d1-d0
-			after := map[string]time.Duration{}
-			procTreeCPUByTitle(rspamd, after)
+			after, redis1 := procTreeCPUByTitle(rspamd), procCPU(redis)
+			r.rspamd, r.redis = sum(after)-sum(before), redis1-redis0
 			for k, v := range after {
 				byRole[k] += v - before[k]
 			}
@@ -178,17 +159,26 @@ func scanRspamd(t testing.TB, paths []string) {
 	}
 }
 
-// procTreeCPUByTitle adds the CPU time of pid and its live descendants to into,
-// by process title (rspamd titles its processes by role: "rspamd: normal
-// process", …).
-func procTreeCPUByTitle(pid int, into map[string]time.Duration) {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	title := strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
-	if i := strings.IndexAny(title, "(;"); i > 0 {
-		title = strings.TrimSpace(title[:i]) // (its address, its counters)
+// procTreeCPUByTitle is the CPU time of pid and its live descendants by process
+// title (rspamd titles its processes by role: "rspamd: normal process", …).
+func procTreeCPUByTitle(pid int) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, p := range procTree(pid) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		title := strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+		if i := strings.IndexAny(title, "(;"); i > 0 {
+			title = strings.TrimSpace(title[:i]) // (its address, its counters)
+		}
+		out[title] += procOwnCPU(p)
 	}
-	into[title] += procCPU(pid) + procReapedCPU(pid)
-	for _, c := range children(pid) {
-		procTreeCPUByTitle(c, into)
+	return out
+}
+
+// sum is the total of a map's values.
+func sum(m map[string]time.Duration) time.Duration {
+	var total time.Duration
+	for _, v := range m {
+		total += v
 	}
+	return total
 }

@@ -186,17 +186,7 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 		t.Fatal(err)
 	}
 	if len(train) > 0 {
-		dirs := map[bool]string{true: filepath.Join(tmp, "train-spam"), false: filepath.Join(tmp, "train-ham")}
-		for _, d := range dirs {
-			os.Mkdir(d, 0o755)
-		}
-		for i, s := range train {
-			os.Symlink(s.Path, filepath.Join(dirs[s.Spam], strconv.Itoa(i)))
-		}
-		out, err := execOut(bin, "learn", "-c", cfg, "--data-dir", data, "--spam-path", dirs[true], "--ham-path", dirs[false])
-		if err != nil {
-			t.Fatalf("postern learn: %v\n%s", err, out)
-		}
+		learnPostern(t, bin, cfg, data, tmp, train)
 	}
 	args := []string{"serve", "-c", cfg, "--data-dir", data, "--listen", "inet:" + milterAddr}
 	if *loadProf != "" {
@@ -229,6 +219,27 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 		daemon.Stop(30 * time.Second) // writes the profiles
 	}
 	return r
+}
+
+// learnPostern has postern learn train into data, as an operator would: one
+// `postern learn` of a spam and a ham directory (of links, made in tmp).
+func learnPostern(t testing.TB, bin, cfg, data, tmp string, train []corpus.Sample) {
+	t.Helper()
+	dirs := map[bool]string{true: filepath.Join(tmp, "train-spam"), false: filepath.Join(tmp, "train-ham")}
+	for _, d := range dirs {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, s := range train {
+		if err := os.Symlink(s.Path, filepath.Join(dirs[s.Spam], strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := execOut(bin, "learn", "-c", cfg, "--data-dir", data, "--spam-path", dirs[true], "--ham-path", dirs[false])
+	if err != nil {
+		t.Fatalf("postern learn: %v\n%s", err, out)
+	}
 }
 
 // meters read a setup's CPU time so far: the filter's, and the clamd it scans

@@ -24,37 +24,41 @@ var loadPeers = flag.Bool("load.peers", false, "load test: also run rspamd, spam
 // procTreeCPU is the CPU time of pid and its live descendants (spamd's children are
 // never reaped while it runs, so the parent's own counters miss them).
 func procTreeCPU(pid int) time.Duration {
-	// With the CPU of the children each process has reaped: spamd replaces its
-	// children every 200 messages, and their time would go with them.
-	total := procCPU(pid) + procReapedCPU(pid)
-	for _, c := range children(pid) {
-		total += procTreeCPU(c)
+	var total time.Duration
+	for _, p := range procTree(pid) {
+		total += procOwnCPU(p)
 	}
 	return total
 }
+
+// procOwnCPU is a process's CPU time with that of the children it has reaped:
+// spamd replaces its children every 200 messages, and their time would go with
+// them.
+func procOwnCPU(pid int) time.Duration { return procCPU(pid) + procReapedCPU(pid) }
 
 // procReapedCPU is the user and system CPU time of a process's children that it
 // has waited for (cutime and cstime, Linux).
 func procReapedCPU(pid int) time.Duration { return statTicks(pid, 13, 14) }
 
-// children lists the live processes whose parent is pid (Linux).
-func children(pid int) []int {
-	var out []int
+// procTree is pid and its live descendants (Linux), from one read of /proc.
+func procTree(pid int) []int {
+	kids := map[int][]int{}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil || child == pid {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
 			continue
 		}
-		f := statFields(child)
-		if len(f) < 2 {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(f[1]); ppid == pid {
-			out = append(out, child)
+		if f := statFields(p); len(f) >= 2 {
+			ppid, _ := strconv.Atoi(f[1])
+			kids[ppid] = append(kids[ppid], p)
 		}
 	}
-	return out
+	tree := []int{pid}
+	for i := 0; i < len(tree); i++ {
+		tree = append(tree, kids[tree[i]]...)
+	}
+	return tree
 }
 
 // procTreePSS sums the proportional set size of pid and its live descendants now:
@@ -62,16 +66,17 @@ func children(pid int) []int {
 // once, as their peaks cannot be without double counting.
 func procTreePSS(pid int) int64 {
 	var total int64
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid)); err == nil {
+	for _, p := range procTree(pid) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p))
+		if err != nil {
+			continue
+		}
 		for _, l := range strings.Split(string(b), "\n") {
 			if strings.HasPrefix(l, "Pss:") {
 				kb, _ := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
 				total += kb << 10
 			}
 		}
-	}
-	for _, c := range children(pid) {
-		total += procTreePSS(c)
 	}
 	return total
 }
