@@ -82,12 +82,16 @@ func TestCheckWithRealClamd(t *testing.T) {
 		raw   string
 		virus bool
 		part  string
+		// partWhole, when set, is where the virus is found with the whole message
+		// scanned: a part without a transfer encoding is scanned there only.
+		partWhole string
 	}{
-		{"base64 attachment", testutil.WithAttachment("b64", "eicar.com", "application/octet-stream", eicar), true, `"eicar.com" (application/octet-stream)`},
-		{"inside a zip", testutil.WithAttachment("zip", "eicar.zip", "application/zip", testutil.Zip("eicar.com", eicar)), true, `"eicar.zip" (application/zip)`},
-		{"inside a forwarded message", testutil.Forwarded("fwd", testutil.WithAttachment("inner", "eicar.com", "application/octet-stream", eicar)), true, `"eicar.com" (application/octet-stream)`},
-		{"in quoted-printable text", testutil.QuotedPrintable("qp", "look: "+testutil.EICAR+" = end"), true, "text/plain part"},
-		{"clean multipart", testutil.CleanMultipart("clean"), false, ""},
+		{"base64 attachment", testutil.WithAttachment("b64", "eicar.com", "application/octet-stream", eicar), true, `"eicar.com" (application/octet-stream)`, ""},
+		{"inside a zip", testutil.WithAttachment("zip", "eicar.zip", "application/zip", testutil.Zip("eicar.com", eicar)), true, `"eicar.zip" (application/zip)`, ""},
+		{"inside a forwarded message", testutil.Forwarded("fwd", testutil.WithAttachment("inner", "eicar.com", "application/octet-stream", eicar)), true, `"eicar.com" (application/octet-stream)`, ""},
+		{"in quoted-printable text", testutil.QuotedPrintable("qp", "look: "+testutil.EICAR+" = end"), true, "text/plain part", ""},
+		{"in plain text, no transfer encoding", testutil.Forwarded("plain", "Subject: inner\r\n\r\nlook: "+testutil.EICAR+"\r\n"), true, "text/plain part", wholeMessage},
+		{"clean multipart", testutil.CleanMultipart("clean"), false, "", ""},
 	}
 	for _, whole := range []bool{false, true} {
 		for _, tc := range tests {
@@ -97,8 +101,12 @@ func TestCheckWithRealClamd(t *testing.T) {
 					t.Fatal(r.Err)
 				}
 				if tc.virus {
-					if r.Virus != testutil.EICARSignature || r.VirusPart != tc.part {
-						t.Errorf("virus %q in %q, want %q in %q", r.Virus, r.VirusPart, testutil.EICARSignature, tc.part)
+					part := tc.part
+					if whole && tc.partWhole != "" {
+						part = tc.partWhole
+					}
+					if r.Virus != testutil.EICARSignature || r.VirusPart != part {
+						t.Errorf("virus %q in %q, want %q in %q", r.Virus, r.VirusPart, testutil.EICARSignature, part)
 					}
 					return
 				}

@@ -8,8 +8,11 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
@@ -284,13 +287,63 @@ func (s *seekScanner) Scan(_ context.Context, r io.Reader) (string, error) {
 // not a tempfail.
 func TestCheckStreamsCanBeRescanned(t *testing.T) {
 	sc := &seekScanner{}
-	sp := spool.FromBytes([]byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\nxyz\r\n--b--\r\n"))
+	sp := spool.FromBytes([]byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nhel=\r\nlo\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\neHl6\r\n--b--\r\n"))
 	r := (&Check{Clamd: sc, WholeMessage: true}).Check(context.Background(), &filter.Message{Raw: sp, Size: sp.Size()})
 	if r.Err != nil {
 		t.Fatal(r.Err)
 	}
 	if n := sc.unseekable.Load(); n != 0 {
 		t.Errorf("%d of 3 streams cannot be rewound", n)
+	}
+}
+
+// recordingScanner says every stream is clean and keeps what each held.
+type recordingScanner struct {
+	mu      sync.Mutex
+	streams []string
+}
+
+func (s *recordingScanner) Scan(_ context.Context, r io.Reader) (string, error) {
+	b, err := io.ReadAll(r)
+	s.mu.Lock()
+	s.streams = append(s.streams, string(b))
+	s.mu.Unlock()
+	return "", err
+}
+
+// Each part reaches clamd once: a part without a transfer encoding is in the
+// whole message as it is, so with the whole message scanned it is not streamed
+// again; unless the message is too large to be scanned whole.
+func TestCheckStreamsEachPartOnce(t *testing.T) {
+	raw := "Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nplain text\r\n" +
+		"--b\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>q=\r\np</p>\r\n" +
+		"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\neHl6\r\n--b--\r\n"
+	tests := []struct {
+		name      string
+		whole     bool
+		maxStream int64
+		want      []string
+	}{
+		{"parts only", false, 0, []string{"<p>qp</p>", "plain text", "xyz"}},
+		{"whole message", true, 0, []string{"<p>qp</p>", raw, "xyz"}},
+		{"whole message within MaxStream", true, int64(len(raw)), []string{"<p>qp</p>", raw, "xyz"}},
+		// (the client cuts the whole message at MaxStream and reports it too large)
+		{"whole message over MaxStream", true, int64(len(raw)) - 1, []string{"<p>qp</p>", raw, "plain text", "xyz"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := &recordingScanner{}
+			sp := spool.FromBytes([]byte(raw))
+			r := (&Check{Clamd: sc, WholeMessage: tc.whole, MaxStream: tc.maxStream}).Check(context.Background(), &filter.Message{Raw: sp, Size: sp.Size()})
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			sort.Strings(sc.streams)
+			if !slices.Equal(sc.streams, tc.want) {
+				t.Errorf("streamed %q, want %q", sc.streams, tc.want)
+			}
+		})
 	}
 }
 

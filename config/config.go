@@ -130,7 +130,7 @@ type Clamd struct {
 	Timeout          Duration `toml:"timeout" doc:"Deadline of one scan call to clamd; check_timeout bounds all of a message's scans together."`
 	MaxConnections   int      `toml:"max_connections" doc:"Scans in flight at once, over all messages; 0 means 2 × the number of CPU cores. Keep it at or below clamd.conf's MaxThreads."`
 	StreamMaxLength  ByteSize `toml:"stream_max_length" doc:"clamd.conf's StreamMaxLength (clamd's default 25M): what lies beyond it in a part is not scanned, and on_too_large decides."`
-	ScanWholeMessage bool     `toml:"scan_whole_message" doc:"Also stream the raw message, so clamd's own mail parser and phishing signatures see it as sent (each decoded part is streamed in any case)."`
+	ScanWholeMessage bool     `toml:"scan_whole_message" doc:"Also stream the raw message, so clamd's own mail parser and phishing signatures see it as sent. Every decoded part is streamed too, but for a part without a transfer encoding: its bytes are in the message as they are, and clamd scans them there (docs/clamav.md)."`
 	OnScanError      string   `toml:"on_scan_error" doc:"clamd down, refusing, timing out or answering garbage: \"tempfail\" answers 451 4.7.1; \"accept\" delivers with X-Virus-Status: Unscanned (reason)."`
 	OnTooLarge       string   `toml:"on_too_large" doc:"A part larger than stream_max_length: \"accept\" delivers with X-Virus-Status: Unscanned (exceeds StreamMaxLength …); \"tempfail\" answers 451 4.7.1."`
 }

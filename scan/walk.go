@@ -30,6 +30,10 @@ type Leaf struct {
 	// ones (nil for others): complete once the visitor returns and the walk
 	// has read the rest of the part.
 	Raw *RawStats
+	// Verbatim: no transfer encoding on the part nor on a message/rfc822 around
+	// it, so its bytes are in the raw message as they are (before any charset
+	// conversion of its text). An unknown encoding counts as one.
+	Verbatim bool
 }
 
 // Visit is called for every leaf with its decoded body (transfer encoding undone; text
@@ -58,7 +62,7 @@ func Walk(r io.Reader, visit Visit) (textproto.Header, []string, error) {
 		// content checks still see it.
 		w.problem("header: %v", err)
 	}
-	err = w.entity(h, br, 0, 0)
+	err = w.entity(h, br, 0, 0, true)
 	return h, w.problems, err
 }
 
@@ -108,12 +112,16 @@ func lastOnly(h textproto.Header, fields ...string) textproto.Header {
 	return h
 }
 
-// entity builds the decoding entity for a header and raw body, then walks it.
-func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int) error {
+// entity builds the decoding entity for a header and raw body, then walks it;
+// verbatim says whether raw is the message's bytes as they are.
+func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int, verbatim bool) error {
 	orig := h
 	h = lastOnly(h, "Content-Type", "Content-Transfer-Encoding")
 	mh := message.Header{Header: h}
 	ctype, _, _ := mh.ContentType()
+	// go-message decodes every body but a multipart's (whose parts are decoded each
+	// by their own header), as the walk does.
+	verbatim = verbatim && (strings.HasPrefix(strings.ToLower(ctype), "multipart/") || identity(h.Get("Content-Transfer-Encoding")))
 	var stats *RawStats
 	qp := strings.Contains(strings.ToLower(h.Get("Content-Transfer-Encoding")), "quoted-printable")
 	if lc := strings.ToLower(ctype); (ctype == "" || strings.HasPrefix(lc, "text/") || qp) &&
@@ -135,18 +143,28 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int) error
 	e, err := message.New(mh, raw)
 	if e == nil {
 		w.problem("entity: %v", err)
-		return w.leaf(Leaf{ContentType: "application/octet-stream", Depth: depth, Header: orig, Alternative: alt, Raw: stats}, raw)
+		return w.leaf(Leaf{ContentType: "application/octet-stream", Depth: depth, Header: orig, Alternative: alt, Raw: stats, Verbatim: verbatim}, raw)
 	}
 	if err != nil {
 		// Unknown charset or transfer encoding: the body is still readable, raw.
 		w.problem("entity: %v", err)
 	}
-	return w.walk(e, orig, depth, alt, stats)
+	return w.walk(e, orig, depth, alt, stats, verbatim)
+}
+
+// identity reports whether a Content-Transfer-Encoding leaves the bytes as they
+// are: none, 7bit, 8bit or binary.
+func identity(cte string) bool {
+	switch strings.ToLower(strings.TrimSpace(cte)) {
+	case "", "7bit", "8bit", "binary":
+		return true
+	}
+	return false
 }
 
 // walk walks one decoding entity; h is its header as the message has it, stats
 // what measures its raw lines (entity's).
-func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int, stats *RawStats) error {
+func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int, stats *RawStats, verbatim bool) error {
 	ctype, params, cerr := e.Header.ContentType()
 	if cerr != nil || ctype == "" {
 		if v := e.Header.Get("Content-Type"); v != "" {
@@ -155,7 +173,7 @@ func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int, sta
 		ctype = "text/plain"
 	}
 	ctype = strings.ToLower(ctype)
-	leaf := Leaf{ContentType: ctype, Filename: filename(e.Header), Depth: depth, Header: h, Alternative: alt, Raw: stats}
+	leaf := Leaf{ContentType: ctype, Filename: filename(e.Header), Depth: depth, Header: h, Alternative: alt, Raw: stats, Verbatim: verbatim}
 	if depth >= maxDepth {
 		w.problem("nesting deeper than %d: the rest read as one part", maxDepth)
 		return w.leaf(leaf, e.Body)
@@ -200,7 +218,7 @@ func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int, sta
 			if mr.headerErr != nil {
 				w.problem("%s: part header: %v", ctype, mr.headerErr)
 			}
-			if err := w.entity(partHeader, part, depth+1, inner); err != nil {
+			if err := w.entity(partHeader, part, depth+1, inner, verbatim); err != nil {
 				return err
 			}
 		}
@@ -213,7 +231,7 @@ func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int, sta
 			}
 			w.problem("message/rfc822: header: %v", err)
 		}
-		return w.entity(inner, br, depth+1, 0)
+		return w.entity(inner, br, depth+1, 0, verbatim)
 	default:
 		return w.leaf(leaf, e.Body)
 	}

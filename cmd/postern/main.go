@@ -239,6 +239,7 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		checks = append(checks, &clamav.Check{
 			Clamd:          clamd,
 			WholeMessage:   cfg.Clamd.ScanWholeMessage,
+			MaxStream:      clamd.MaxStream,
 			Timeout:        cfg.Clamd.Timeout.D(),
 			AcceptOnError:  cfg.Clamd.OnScanError == "accept",
 			AcceptTooLarge: cfg.Clamd.OnTooLarge == "accept",
