@@ -37,6 +37,8 @@ var (
 	loadOut   = flag.String("load.out", "", "load test: also append the report to this file")
 	loadProf  = flag.String("load.cpuprofile", "", "load test: write postern serve's CPU profile to this file")
 	loadHeap  = flag.String("load.memprofile", "", "load test: write postern serve's live heap at the end to this file")
+	loadConf  = flag.String("load.config", "", "load test: TOML appended to postern's configuration (e.g. $'[bayes]\\nautolearn = false'), to see what a setting costs")
+	loadLog   = flag.String("load.log", "", "load test: write postern serve's log (a line per message: its verdict, duration_ms) to this file")
 	// The latency target is "at 80 % of peak throughput": a paced run offers the
 	// messages at a set rate (open loop, with -load.c clients enough to keep up)
 	// instead of as fast as the setup takes them.
@@ -181,7 +183,7 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 	data := filepath.Join(tmp, "data")
 	milterAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	cfg := filepath.Join(tmp, "postern.toml")
-	conf := fmt.Sprintf("[milter]\nshutdown_timeout = \"5s\"\n[clamd]\naddress = %q\n", clamd.TCP)
+	conf := fmt.Sprintf("[milter]\nshutdown_timeout = \"5s\"\n[clamd]\naddress = %q\n%s\n", clamd.TCP, *loadConf)
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -217,6 +219,11 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 	r.peakRSS = procHWM(pid)
 	if *loadProf != "" || *loadHeap != "" {
 		daemon.Stop(30 * time.Second) // writes the profiles
+	}
+	if *loadLog != "" {
+		if err := os.WriteFile(*loadLog, []byte(daemon.Output()), 0o644); err != nil {
+			t.Errorf("-load.log: %v", err)
+		}
 	}
 	return r
 }
