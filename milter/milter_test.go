@@ -15,6 +15,7 @@ import (
 
 	gomilter "github.com/emersion/go-milter"
 	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/postern/postern/config"
 	"github.com/postern/postern/filter"
@@ -762,4 +763,34 @@ func TestEarlyFailureAnsweredAtMail(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The line a message is logged with says how long its checks took (check_ms) apart
+// from the whole transaction since MAIL FROM (duration_ms), so an operator can
+// tell a slow filter from a slow client or MTA.
+func TestVerdictLogTimes(t *testing.T) {
+	log, hook := logtest.NewNullLogger()
+	opts := defaultOpts()
+	opts.Spam = RejectOnly // (nothing to keep: no quarantine here)
+	s := &session{srv: &Server{Pipeline: testPipeline(), Opts: opts, Log: log}, log: log}
+	s.MailFrom("<a@example.org>", nil)
+	s.RcptTo("<b@example.com>", nil)
+	s.Header("Subject", "hello", nil)
+	s.Headers(nil, nil)
+	s.BodyChunk([]byte("spam "+gtube+"\r\n"), nil)
+	if resp, _ := s.Body(&gomilter.Modifier{}); resp == nil {
+		t.Fatal("no answer")
+	}
+	for _, e := range hook.AllEntries() {
+		if e.Message != "message checked" {
+			continue
+		}
+		check, ok1 := e.Data["check_ms"].(int64)
+		total, ok2 := e.Data["duration_ms"].(int64)
+		if !ok1 || !ok2 || check < 0 || check > total {
+			t.Errorf("check_ms %v, duration_ms %v: want both, the first within the second", e.Data["check_ms"], e.Data["duration_ms"])
+		}
+		return
+	}
+	t.Fatal("no \"message checked\" line")
 }

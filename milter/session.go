@@ -582,6 +582,11 @@ func (s *session) logVerdict(v filter.Verdict) {
 		f["size"] = s.msg.spool.Size()
 		f["duration_ms"] = time.Since(s.msg.start).Milliseconds()
 	}
+	if v.Duration > 0 {
+		// The checks' share of duration_ms, which runs from MAIL FROM and so also
+		// holds the client's sending and the MTA's own pauses.
+		f["check_ms"] = v.Duration.Milliseconds()
+	}
 	if len(v.Tests) > 0 {
 		names := make([]string, len(v.Tests))
 		for i, t := range v.Tests {
