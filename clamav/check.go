@@ -113,7 +113,7 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	// streamed as it is decoded. At most smallInFlight small parts wait in memory.
 	var stop atomic.Bool
 	slots := make(chan struct{}, smallInFlight)
-	_, _, werr := scan.Walk(m.RawReader(), func(l scan.Leaf, body io.Reader) error {
+	visit := func(l scan.Leaf, body io.Reader) error {
 		if stop.Load() || ctx.Err() != nil {
 			return errStop
 		}
@@ -146,7 +146,13 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 			return errStop
 		}
 		return nil
-	})
+	}
+	var werr error
+	if !whole || m.Parsed == nil || !m.Parsed.Verbatim() {
+		// (Otherwise every part is in the whole message as it is, and the parse
+		// saw them all: no second walk of the MIME tree.)
+		_, _, werr = scan.Walk(m.RawReader(), visit)
+	}
 	wg.Wait()
 	if werr != nil && !errors.Is(werr, errStop) {
 		record("message", "", werr)

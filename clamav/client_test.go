@@ -20,6 +20,7 @@ import (
 
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/testutil"
+	"github.com/postern/postern/scan"
 	"github.com/postern/postern/spool"
 )
 
@@ -335,7 +336,11 @@ func TestCheckStreamsEachPartOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := &recordingScanner{}
 			sp := spool.FromBytes([]byte(raw))
-			r := (&Check{Clamd: sc, WholeMessage: tc.whole, MaxStream: tc.maxStream}).Check(context.Background(), &filter.Message{Raw: sp, Size: sp.Size()})
+			parsed, err := scan.Parse(strings.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := (&Check{Clamd: sc, WholeMessage: tc.whole, MaxStream: tc.maxStream}).Check(context.Background(), &filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed})
 			if r.Err != nil {
 				t.Fatal(r.Err)
 			}
@@ -450,5 +455,31 @@ func TestScanRetriesASessionClamdClosed(t *testing.T) {
 				t.Errorf("%d connections, want %d", n, tc.wantConns)
 			}
 		})
+	}
+}
+
+// When the parse found every part verbatim, the check streams the whole message
+// and walks no MIME tree of its own: here a parse that says so (of another
+// message) keeps the encoded attachment of this one from being streamed.
+func TestCheckTakesTheParsesWord(t *testing.T) {
+	raw := testutil.WithAttachment("x", "a.bin", "application/octet-stream", []byte("xyz"))
+	sp := spool.FromBytes([]byte(raw))
+	for _, tc := range []struct {
+		parsed *scan.Message
+		want   int
+	}{
+		{nil, 2},
+		{&scan.Message{}, 2}, // not parsed
+		{&scan.Message{Parts: []scan.Part{{Verbatim: true}, {Verbatim: false}}}, 2},
+		{&scan.Message{Parts: []scan.Part{{Verbatim: true}}}, 1},
+	} {
+		sc := &recordingScanner{}
+		r := (&Check{Clamd: sc, WholeMessage: true}).Check(context.Background(), &filter.Message{Raw: sp, Size: sp.Size(), Parsed: tc.parsed})
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		if len(sc.streams) != tc.want {
+			t.Errorf("parsed %+v: %d streams, want %d", tc.parsed, len(sc.streams), tc.want)
+		}
 	}
 }

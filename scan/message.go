@@ -44,6 +44,7 @@ type Part struct {
 	Text        string           // decoded text for text/* parts (capped), empty otherwise
 	Truncated   bool             // Text was cut at the cap
 	Raw         *RawStats        // its raw lines (Leaf.Raw); nil for parts neither text nor quoted-printable
+	Verbatim    bool             // in the raw message as it is (Leaf.Verbatim)
 	// Width and Height are a GIF, PNG or JPEG image's, read from its header (0
 	// when it has none that reads); only its first bytes are decoded.
 	Width, Height int
@@ -59,6 +60,21 @@ func (m *Message) Subject() string {
 	return s
 }
 
+// Verbatim reports whether every part of the message is verbatim (Leaf.Verbatim),
+// all of them kept: the raw message then holds all its content as it is. False
+// for a message not parsed (no parts).
+func (m *Message) Verbatim() bool {
+	if len(m.Parts) == 0 || len(m.Parts) >= maxParts {
+		return false
+	}
+	for _, p := range m.Parts {
+		if !p.Verbatim {
+			return false
+		}
+	}
+	return true
+}
+
 // copyBufs are Parse's buffers for copying text parts: io.Copy made a 32 KB one
 // for each part, most of the parse's garbage.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
@@ -72,7 +88,7 @@ func Parse(r io.Reader) (*Message, error) {
 		if len(m.Parts) >= maxParts {
 			return nil
 		}
-		part := Part{ContentType: l.ContentType, Filename: l.Filename, Depth: l.Depth, Header: l.Header, Alternative: l.Alternative, Raw: l.Raw}
+		part := Part{ContentType: l.ContentType, Filename: l.Filename, Depth: l.Depth, Header: l.Header, Alternative: l.Alternative, Raw: l.Raw, Verbatim: l.Verbatim}
 		if strings.HasPrefix(l.ContentType, "text/") && textTotal < maxTotalText {
 			limit := min(maxTextBytes, maxTotalText-textTotal)
 			var sb strings.Builder

@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -71,6 +72,29 @@ func TestWalkVerbatim(t *testing.T) {
 					t.Errorf("leaf %d: verbatim %v, want %v (all: %v)", i, got[i], tc.want[i], got)
 				}
 			}
+			m, err := Parse(strings.NewReader(tc.raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if all := !slices.Contains(tc.want, false); m.Verbatim() != all {
+				t.Errorf("parsed message Verbatim() = %v, want %v", m.Verbatim(), all)
+			}
 		})
+	}
+}
+
+// A message whose parts were not all kept cannot be called verbatim: the parts
+// past maxParts were not looked at.
+func TestVerbatimNeedsEveryPart(t *testing.T) {
+	m := &Message{Parts: make([]Part, maxParts)}
+	for i := range m.Parts {
+		m.Parts[i].Verbatim = true
+	}
+	if m.Verbatim() {
+		t.Errorf("%d parts kept (the most): Verbatim() = true", maxParts)
+	}
+	m.Parts = m.Parts[:maxParts-1]
+	if !m.Verbatim() {
+		t.Errorf("%d verbatim parts: Verbatim() = false", maxParts-1)
 	}
 }
