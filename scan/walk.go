@@ -119,18 +119,19 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int, verba
 	h = lastOnly(h, "Content-Type", "Content-Transfer-Encoding")
 	mh := message.Header{Header: h}
 	ctype, _, _ := mh.ContentType()
+	lc := strings.ToLower(ctype)
+	multipart := strings.HasPrefix(lc, "multipart/")
+	cte := strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
 	// go-message decodes every body but a multipart's (whose parts are decoded each
 	// by their own header), as the walk does.
-	verbatim = verbatim && (strings.HasPrefix(strings.ToLower(ctype), "multipart/") || identity(h.Get("Content-Transfer-Encoding")))
+	verbatim = verbatim && (multipart || identity(cte))
 	var stats *RawStats
-	qp := strings.Contains(strings.ToLower(h.Get("Content-Transfer-Encoding")), "quoted-printable")
-	if lc := strings.ToLower(ctype); (ctype == "" || strings.HasPrefix(lc, "text/") || qp) &&
-		!strings.HasPrefix(lc, "multipart/") && !strings.HasPrefix(lc, "message/") {
+	qp := strings.Contains(cte, "quoted-printable")
+	if (ctype == "" || strings.HasPrefix(lc, "text/") || qp) && !multipart && !strings.HasPrefix(lc, "message/") {
 		stats = &RawStats{}
 		raw = newRawStatsReader(raw, stats, qp)
 	}
-	if !strings.HasPrefix(strings.ToLower(ctype), "multipart/") &&
-		strings.EqualFold(strings.TrimSpace(h.Get("Content-Transfer-Encoding")), "base64") {
+	if !multipart && cte == "base64" {
 		// Attachments are mostly base64: decode it in bulk ourselves, several times
 		// faster than go-message's byte-filtering decoder (charsets still go-message's).
 		h = h.Copy()
@@ -152,10 +153,10 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int, verba
 	return w.walk(e, orig, depth, alt, stats, verbatim)
 }
 
-// identity reports whether a Content-Transfer-Encoding leaves the bytes as they
-// are: none, 7bit, 8bit or binary.
+// identity reports whether a Content-Transfer-Encoding (lower case, trimmed)
+// leaves the bytes as they are: none, 7bit, 8bit or binary.
 func identity(cte string) bool {
-	switch strings.ToLower(strings.TrimSpace(cte)) {
+	switch cte {
 	case "", "7bit", "8bit", "binary":
 		return true
 	}
