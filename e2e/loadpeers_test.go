@@ -81,7 +81,7 @@ func procTreePSS(pid int) int64 {
 	return total
 }
 
-// startBackground runs a daemon until the test ends and returns its process id.
+// startBackground runs a daemon until the test ends and returns its command.
 func startBackground(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(name, args...)

@@ -120,10 +120,10 @@ func (c *Clamd) Restart(t testing.TB) {
 	t.Fatalf("clamd did not answer PING on %s after a restart", c.TCP)
 }
 
-// Kill stops clamd at once (SIGKILL), as a crash would.
 // Pid is the process id of the clamd now running (a Restart starts another).
 func (c *Clamd) Pid() int { return c.cmd.Process.Pid }
 
+// Kill stops clamd at once (SIGKILL), as a crash would.
 func (c *Clamd) Kill() {
 	if c.cmd.ProcessState != nil {
 		return
