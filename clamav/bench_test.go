@@ -7,16 +7,20 @@ package clamav
 import (
 	"bytes"
 	"context"
+	"io"
 	"math/rand"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/internal/testutil"
+	"github.com/postern/postern/scan"
 	"github.com/postern/postern/spool"
 )
 
@@ -117,5 +121,59 @@ func BenchmarkRawInstreamSmall(b *testing.B) {
 		if _, err := c.Scan(context.Background(), strings.NewReader("See the attachment.\r\n")); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// countingScanner says every stream is clean and counts them.
+type countingScanner struct{ n atomic.Int64 }
+
+func (s *countingScanner) Scan(_ context.Context, r io.Reader) (string, error) {
+	s.n.Add(1)
+	_, err := io.Copy(io.Discard, r)
+	return "", err
+}
+
+// BenchmarkCorpusStreams counts the streams the check sends clamd for the corpus'
+// messages, as serve parses them, with and without the whole message (no clamd:
+// what is counted is what would be sent). streams/msg is the measure; the
+// messages whose every part is verbatim need no walk of the check's own:
+//
+//	go test ./clamav -run '^$' -bench CorpusStreams -benchtime 1x
+func BenchmarkCorpusStreams(b *testing.B) {
+	samples, err := corpus.List(corpus.Dir())
+	if err != nil {
+		b.Skipf("counts streams over the corpus: %v", err)
+	}
+	msgs := make([]*filter.Message, len(samples))
+	verbatim := 0
+	for i, s := range samples {
+		raw, err := os.ReadFile(s.Path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		parsed, err := scan.Parse(bytes.NewReader(raw))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if parsed.Verbatim() {
+			verbatim++
+		}
+		sp := spool.FromBytes(raw)
+		msgs[i] = &filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed}
+	}
+	for _, whole := range []bool{false, true} {
+		b.Run("whole="+strconv.FormatBool(whole), func(b *testing.B) {
+			sc := &countingScanner{}
+			chk := &Check{Clamd: sc, WholeMessage: whole}
+			for i := 0; i < b.N; i++ {
+				for _, m := range msgs {
+					if r := chk.Check(context.Background(), m); r.Err != nil {
+						b.Fatal(r.Err)
+					}
+				}
+			}
+			b.ReportMetric(float64(sc.n.Load())/float64(b.N*len(msgs)), "streams/msg")
+			b.ReportMetric(100*float64(verbatim)/float64(len(msgs)), "verbatim-%")
+		})
 	}
 }
