@@ -104,6 +104,9 @@ type Result struct {
 	// domain's DMARC reject policy the operator chose to enforce).
 	Refuse *Refusal
 	Err    error
+	// Duration is how long the check ran (the pipeline sets it): up to the
+	// deadline for a check that had not answered by then.
+	Duration time.Duration
 }
 
 // Refusal is a check's request to refuse a message: the verdict's reason and the
@@ -187,6 +190,16 @@ type Verdict struct {
 	Held      bool    // accepted into the MTA's hold queue, copy kept
 	Errors    []error // every failure, for the log
 	Duration  time.Duration
+	// Times are the parse's and each check's durations, in the pipeline's order
+	// ("parse" first): which part of Duration a slow message spent where. The
+	// checks run side by side, so their times overlap.
+	Times []Timing
+}
+
+// Timing is how long one step of the pipeline took.
+type Timing struct {
+	Step     string // "parse" or a check's name
+	Duration time.Duration
 }
 
 // NewRef returns a short random reference id: printable in a reply, not guessable.

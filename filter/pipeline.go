@@ -74,16 +74,22 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 	defer cancel()
 
 	msg := &Message{Env: env, Raw: raw, Size: size, Parsed: &scan.Message{}}
+	var times []Timing
 	if len(p.Checks) > 0 {
 		parsed, err := scan.Parse(io.NewSectionReader(raw, 0, size))
 		if err != nil {
 			return p.TempFail(ref, fmt.Errorf("filter: parse: %w", err))
 		}
 		msg.Parsed = parsed
+		times = append(times, Timing{"parse", time.Since(start)})
 	}
 
 	results := p.runChecks(ctx, msg)
 	v = p.decide(ref, env, results)
+	for _, r := range results {
+		times = append(times, Timing{r.Check, r.Duration})
+	}
+	v.Times = times
 	if p.Learner != nil && v.Autolearn != "no" && v.Virus == "" && len(v.Errors) == 0 {
 		p.Learner.Autolearn(msg, v.Autolearn == "spam", v.Bayes)
 	}
@@ -98,6 +104,7 @@ func (p *Pipeline) runChecks(ctx context.Context, msg *Message) []Result {
 		r Result
 	}
 	ch := make(chan indexed, len(p.Checks)) // buffered: a late check never blocks
+	start := time.Now()
 	for i, c := range p.Checks {
 		if _, virus := c.(VirusScanner); msg.Env != nil && msg.Env.SkipScoring && !virus {
 			ch <- indexed{i, Result{Check: c.Name()}} // allow-listed: not scored
@@ -105,11 +112,12 @@ func (p *Pipeline) runChecks(ctx context.Context, msg *Message) []Result {
 		}
 		go func(i int, c Check) {
 			var r Result
+			start := time.Now()
 			defer func() {
 				if x := recover(); x != nil {
 					r = Result{Err: fmt.Errorf("%w: %v\n%s", ErrPanic, x, debug.Stack())}
 				}
-				r.Check = c.Name()
+				r.Check, r.Duration = c.Name(), time.Since(start)
 				ch <- indexed{i, r}
 			}()
 			r = c.Check(ctx, msg)
@@ -129,7 +137,7 @@ func (p *Pipeline) runChecks(ctx context.Context, msg *Message) []Result {
 		case <-ctx.Done():
 			for i, c := range p.Checks {
 				if !done[i] {
-					results[i] = Result{Check: c.Name(), Err: fmt.Errorf("%s: %w", c.Name(), ctx.Err())}
+					results[i] = Result{Check: c.Name(), Err: fmt.Errorf("%s: %w", c.Name(), ctx.Err()), Duration: time.Since(start)}
 				}
 			}
 			return results

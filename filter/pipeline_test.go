@@ -127,6 +127,40 @@ func TestResultAfterDeadlineFails(t *testing.T) {
 	}
 }
 
+type sleeps struct{ d time.Duration }
+
+func (sleeps) Name() string { return "sleeps" }
+func (s sleeps) Check(context.Context, *Message) Result {
+	time.Sleep(s.d)
+	return Result{}
+}
+
+// The verdict says how long the parse and each check took, in the pipeline's
+// order, a check that missed the deadline counted up to it: the log's
+// check_times, which tell an operator which check a slow message waited for.
+func TestVerdictTimes(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	pol := policy()
+	pol.Timeout = 50 * time.Millisecond
+	p := &Pipeline{Checks: []Check{sleeps{20 * time.Millisecond}, fixed{"r", Result{}}, hangs{release}}, Policy: pol}
+	v := run(p)
+	var steps []string
+	for _, tm := range v.Times {
+		steps = append(steps, tm.Step)
+	}
+	if got := strings.Join(steps, " "); got != "parse sleeps r hangs" {
+		t.Fatalf("steps %q, want parse sleeps r hangs", got)
+	}
+	if d := v.Times[1].Duration; d < 20*time.Millisecond {
+		t.Errorf("sleeps took %s, want at least its 20ms", d)
+	}
+	// (The deadline runs from before the parse.)
+	if d := v.Times[3].Duration; d+v.Times[0].Duration < pol.Timeout {
+		t.Errorf("hangs counted %s after a parse of %s, want up to the deadline (%s)", d, v.Times[0].Duration, pol.Timeout)
+	}
+}
+
 func header(hs []Header, name string) (string, bool) {
 	for _, h := range hs {
 		if h.Name == name {

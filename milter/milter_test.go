@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -767,7 +768,8 @@ func TestEarlyFailureAnsweredAtMail(t *testing.T) {
 
 // The line a message is logged with says how long its checks took (check_ms) apart
 // from the whole transaction since MAIL FROM (duration_ms), so an operator can
-// tell a slow filter from a slow client or MTA.
+// tell a slow filter from a slow client or MTA, and how long each step took
+// (check_times), to tell which check it is.
 func TestVerdictLogTimes(t *testing.T) {
 	log, hook := logtest.NewNullLogger()
 	opts := defaultOpts()
@@ -789,6 +791,10 @@ func TestVerdictLogTimes(t *testing.T) {
 		total, ok2 := e.Data["duration_ms"].(int64)
 		if !ok1 || !ok2 || check < 0 || check > total {
 			t.Errorf("check_ms %v, duration_ms %v: want both, the first within the second", e.Data["check_ms"], e.Data["duration_ms"])
+		}
+		times, _ := e.Data["check_times"].(string)
+		if !regexp.MustCompile(`^parse=[0-9]+\.[0-9] rules=[0-9]+\.[0-9]$`).MatchString(times) {
+			t.Errorf("check_times %q, want the parse's and the rules' times in ms", times)
 		}
 		return
 	}
