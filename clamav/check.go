@@ -100,13 +100,30 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 
 	var wg sync.WaitGroup
 	whole := c.WholeMessage && (c.MaxStream <= 0 || m.Size <= c.MaxStream)
+	// The parts wait for the whole message's scan. clamd's mail parser decodes
+	// the parts of the whole message and scans each, and clamd remembers the
+	// digests of what it found clean: a decoded part streamed afterwards, the
+	// same bytes, is then a lookup, not a second scan. Streamed alongside, both
+	// missed, and an attachment (a PDF: 100 ms and more) was parsed twice.
+	wholeDone := make(chan struct{})
 	if c.WholeMessage {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer close(wholeDone)
 			sig, err := c.scan(ctx, m.RawReader())
 			record(wholeMessage, sig, err)
 		}()
+	} else {
+		close(wholeDone)
+	}
+	afterWhole := func() bool {
+		select {
+		case <-wholeDone:
+			return ctx.Err() == nil
+		case <-ctx.Done():
+			return false
+		}
 	}
 	// clamd spends milliseconds on every stream however small, so small parts are read
 	// into memory and scanned concurrently while the walk goes on; a large part is
@@ -133,6 +150,9 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 			wg.Add(1)
 			go func() {
 				defer func() { <-slots; wg.Done() }()
+				if !afterWhole() {
+					return // (the deadline, or a virus found: recorded below)
+				}
 				// (a bytes.Reader, which Client.Scan can rewind to scan again)
 				sig, err := c.scan(ctx, bytes.NewReader(small.Bytes()))
 				if record(describe(l), sig, err) {
@@ -140,6 +160,9 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 				}
 			}()
 			return nil
+		}
+		if !afterWhole() {
+			return errStop
 		}
 		sig, err := c.scan(ctx, io.MultiReader(&small, body))
 		if record(describe(l), sig, err) {

@@ -352,6 +352,52 @@ func TestCheckStreamsEachPartOnce(t *testing.T) {
 	}
 }
 
+// orderScanner notes when each stream starts and ends; the whole message (whole)
+// takes a while.
+type orderScanner struct {
+	whole  string
+	mu     sync.Mutex
+	events []string
+}
+
+func (s *orderScanner) note(e string) {
+	s.mu.Lock()
+	s.events = append(s.events, e)
+	s.mu.Unlock()
+}
+
+func (s *orderScanner) Scan(_ context.Context, r io.Reader) (string, error) {
+	b, err := io.ReadAll(r)
+	name := "part"
+	if string(b) == s.whole {
+		name = "whole"
+		s.note("whole starts")
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.note(name + " ends")
+	return "", err
+}
+
+// The decoded parts are streamed after the whole message's scan has ended, not
+// beside it: clamd has then scanned them inside the message and remembers them
+// clean, so the same bytes again cost it a lookup, not a second parse of (say) a
+// PDF.
+func TestCheckScansPartsAfterTheWholeMessage(t *testing.T) {
+	raw := "Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>q=\r\np</p>\r\n" +
+		"--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\neHl6\r\n--b--\r\n"
+	sc := &orderScanner{whole: raw}
+	sp := spool.FromBytes([]byte(raw))
+	r := (&Check{Clamd: sc, WholeMessage: true}).Check(context.Background(), &filter.Message{Raw: sp, Size: sp.Size()})
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	want := []string{"whole starts", "whole ends", "part ends", "part ends"}
+	if !slices.Equal(sc.events, want) {
+		t.Errorf("clamd saw %q, want %q", sc.events, want)
+	}
+}
+
 // A check stopped by the deadline before it scanned every part must not call the
 // message clean.
 func TestCheckPastDeadlineIsNotClean(t *testing.T) {
