@@ -106,12 +106,14 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	// same bytes, is then a lookup, not a second scan. Streamed alongside, both
 	// missed, and an attachment (a PDF: 100 ms and more) was parsed twice.
 	wholeDone := make(chan struct{})
+	var wholeRefused atomic.Bool // clamd took the message as too large: scan its parts
 	if c.WholeMessage {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer close(wholeDone)
 			sig, err := c.scan(ctx, m.RawReader())
+			wholeRefused.Store(errors.Is(err, ErrSizeLimit))
 			record(wholeMessage, sig, err)
 		}()
 	} else {
@@ -135,7 +137,14 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 			return errStop
 		}
 		if whole && l.Verbatim {
-			return nil // scanned in the whole message
+			// Scanned in the whole message, unless clamd refused that as
+			// too large (its StreamMaxLength below our stream_max_length).
+			if !afterWhole() {
+				return errStop
+			}
+			if !wholeRefused.Load() {
+				return nil
+			}
 		}
 		var small bytes.Buffer
 		n, err := io.CopyN(&small, body, smallPart+1)
@@ -171,9 +180,11 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 		return nil
 	}
 	var werr error
-	if !whole || m.Parsed == nil || !m.Parsed.Verbatim() {
-		// (Otherwise every part is in the whole message as it is, and the parse
-		// saw them all: no second walk of the MIME tree.)
+	// When every part is in the whole message as it is, and the parse saw them
+	// all, the whole message's scan is the parts' too: no second walk of the
+	// MIME tree, unless clamd refused the message.
+	walk := !whole || m.Parsed == nil || !m.Parsed.Verbatim() || afterWhole() && wholeRefused.Load()
+	if walk {
 		_, _, werr = scan.Walk(m.RawReader(), visit)
 	}
 	wg.Wait()

@@ -352,6 +352,60 @@ func TestCheckStreamsEachPartOnce(t *testing.T) {
 	}
 }
 
+// refusingScanner is a clamd whose StreamMaxLength is below the message: it
+// refuses the whole message (refuse) and keeps what each other stream held.
+type refusingScanner struct {
+	recordingScanner
+	refuse string
+}
+
+func (s *refusingScanner) Scan(ctx context.Context, r io.Reader) (string, error) {
+	b, err := io.ReadAll(r)
+	if err == nil && string(b) == s.refuse {
+		return "", ErrSizeLimit
+	}
+	return s.recordingScanner.Scan(ctx, bytes.NewReader(b))
+}
+
+// When clamd refuses the whole message as too large (its StreamMaxLength set
+// below Postern's stream_max_length), the parts that were left to the whole
+// message's scan are streamed on their own, and the message is still marked as
+// not scanned whole.
+func TestCheckStreamsPartsClamdRefusedWhole(t *testing.T) {
+	mixed := "Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nplain text\r\n" +
+		"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\neHl6\r\n--b--\r\n"
+	plain := "Content-Type: text/plain\r\n\r\nplain text\r\n"
+	tests := []struct {
+		name, raw string
+		want      []string
+	}{
+		{"a part encoded, a part verbatim", mixed, []string{"plain text", "xyz"}},
+		{"every part verbatim (no walk of the virus check's own otherwise)", plain, []string{"plain text\r\n"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := &refusingScanner{refuse: tc.raw}
+			sp := spool.FromBytes([]byte(tc.raw))
+			parsed, err := scan.Parse(strings.NewReader(tc.raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := (&Check{Clamd: sc, WholeMessage: true, AcceptTooLarge: true}).Check(context.Background(), &filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed})
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			sort.Strings(sc.streams)
+			if !slices.Equal(sc.streams, tc.want) {
+				t.Errorf("streamed %q, want %q", sc.streams, tc.want)
+			}
+			if len(r.Headers) != 2 || !strings.HasPrefix(r.Headers[1].Value, "Unscanned (exceeds StreamMaxLength: whole message") {
+				t.Errorf("headers %+v, want X-Virus-Status: Unscanned, the whole message too large", r.Headers)
+			}
+		})
+	}
+}
+
 // orderScanner notes when each stream starts and ends; the whole message (whole)
 // takes a while.
 type orderScanner struct {
