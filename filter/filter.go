@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -200,6 +201,19 @@ type Verdict struct {
 type Timing struct {
 	Step     string // "parse" or a check's name
 	Duration time.Duration
+}
+
+// TimesText is Times as the log line and postern check show them, in
+// milliseconds: "parse=0.4 rules=2.1 bayes=0.3 clamav=5.2".
+func (v Verdict) TimesText() string {
+	var b strings.Builder
+	for i, t := range v.Times {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%.1f", t.Step, float64(t.Duration.Microseconds())/1000)
+	}
+	return b.String()
 }
 
 // NewRef returns a short random reference id: printable in a reply, not guessable.

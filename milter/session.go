@@ -589,15 +589,8 @@ func (s *session) logVerdict(v filter.Verdict) {
 	}
 	if len(v.Times) > 0 {
 		// Which check a slow message waited for (they run side by side, so
-		// the times overlap): "parse=0.4 rules=2.1 bayes=0.3 clamav=5.2".
-		var b strings.Builder
-		for i, t := range v.Times {
-			if i > 0 {
-				b.WriteByte(' ')
-			}
-			fmt.Fprintf(&b, "%s=%.1f", t.Step, float64(t.Duration.Microseconds())/1000)
-		}
-		f["check_times"] = b.String()
+		// the times overlap).
+		f["check_times"] = v.TimesText()
 	}
 	if len(v.Tests) > 0 {
 		names := make([]string, len(v.Tests))

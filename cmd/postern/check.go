@@ -225,7 +225,9 @@ type jsonResult struct {
 	Virus    *string    `json:"virus"`
 	Bayes    *float64   `json:"bayes"`
 	MS       float64    `json:"ms"`
-	Error    string     `json:"error,omitempty"`
+	// Times are the parse's and each check's milliseconds (the checks overlap).
+	Times map[string]float64 `json:"times,omitempty"`
+	Error string             `json:"error,omitempty"`
 }
 
 func writeJSON(w io.Writer, r checked) {
@@ -236,6 +238,12 @@ func writeJSON(w io.Writer, r checked) {
 		v := r.v
 		j.Action, j.Reason, j.Spam, j.Score, j.Required, j.Bayes = v.Action.String(), v.Reason, v.Spam, round1(v.Score), v.Required, v.Bayes
 		j.MS = float64(v.Duration.Microseconds()) / 1000
+		if len(v.Times) > 0 {
+			j.Times = map[string]float64{}
+			for _, t := range v.Times {
+				j.Times[t.Step] = float64(t.Duration.Microseconds()) / 1000
+			}
+		}
 		for _, t := range v.Tests {
 			j.Tests = append(j.Tests, jsonTest{t.Name, t.Score})
 		}
@@ -268,6 +276,9 @@ func writeReport(w io.Writer, r checked) {
 		action += " (" + v.Reply.String() + ")"
 	}
 	fmt.Fprintf(w, "\nAction: %s; reason: %s; %s\n", action, v.Reason, v.Duration.Round(time.Microsecond))
+	if len(v.Times) > 0 {
+		fmt.Fprintf(w, "Times (ms, the checks side by side): %s\n", v.TimesText())
+	}
 	if v.Bayes != nil {
 		fmt.Fprintf(w, "Bayes: spam probability %.4f\n", *v.Bayes)
 	}

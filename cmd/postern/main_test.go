@@ -117,6 +117,7 @@ type jsonOut struct {
 	Virus *string
 	Bayes *float64
 	MS    *float64 `json:"ms"`
+	Times map[string]float64
 }
 
 func TestCheckJSON(t *testing.T) {
@@ -165,6 +166,9 @@ func TestCheckJSON(t *testing.T) {
 		}
 		if r.Virus != nil || r.Bayes != nil || r.MS == nil || r.Tests == nil {
 			t.Errorf("line %d: virus/bayes must be null while off, ms and tests present: %s", i, line)
+		}
+		if _, ok := r.Times["parse"]; !ok || len(r.Times) != 3 { // parse, rules, bayes
+			t.Errorf("line %d: times %v, want the parse's and each check's", i, r.Times)
 		}
 		for _, key := range []string{`"virus":null`, `"bayes":null`, `"tests":[`} {
 			if !strings.Contains(line, key) {

@@ -23,6 +23,7 @@ type metrics struct {
 	reg      *prometheus.Registry
 	messages *prometheus.CounterVec
 	duration prometheus.Histogram
+	steps    *prometheus.HistogramVec
 	size     prometheus.Histogram
 	clamdUp  prometheus.Gauge
 	rcpts    *prometheus.CounterVec
@@ -43,6 +44,10 @@ func newMetrics(comp *components) *metrics {
 			Name: "postern_check_seconds", Help: "Time the checks of one message took.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
 		}),
+		steps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "postern_check_step_seconds", Help: "Time the parse (step \"parse\") and each check of one message took; the checks run side by side.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}, []string{"step"}),
 		size: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "postern_message_bytes", Help: "Size of checked messages.",
 			Buckets: prometheus.ExponentialBuckets(1024, 4, 10),
@@ -64,7 +69,7 @@ func newMetrics(comp *components) *metrics {
 		Name: "postern_envelope_check_errors_total", Help: "Envelope checks that failed (DNS timeouts and errors, greylisting store errors); none of them rejects mail.",
 	})
 	m.reg.MustRegister(m.rcpts, m.greylist, m.dnsbl, m.dnsFails)
-	m.reg.MustRegister(m.messages, m.duration, m.size, m.clamdUp,
+	m.reg.MustRegister(m.messages, m.duration, m.steps, m.size, m.clamdUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if comp.Bayes != nil {
 		b := comp.Bayes
@@ -116,6 +121,9 @@ func (m *metrics) observe(v filter.Verdict, size int64) {
 	m.messages.WithLabelValues(v.Action.String(), v.Reason).Inc()
 	if v.Duration > 0 {
 		m.duration.Observe(v.Duration.Seconds())
+	}
+	for _, t := range v.Times {
+		m.steps.WithLabelValues(t.Step).Observe(t.Duration.Seconds())
 	}
 	if size > 0 {
 		m.size.Observe(float64(size))
