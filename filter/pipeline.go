@@ -104,7 +104,7 @@ func (p *Pipeline) runChecks(ctx context.Context, msg *Message) []Result {
 		r Result
 	}
 	ch := make(chan indexed, len(p.Checks)) // buffered: a late check never blocks
-	start := time.Now()
+	start := time.Now()                     // (each check's Duration runs from here)
 	for i, c := range p.Checks {
 		if _, virus := c.(VirusScanner); msg.Env != nil && msg.Env.SkipScoring && !virus {
 			ch <- indexed{i, Result{Check: c.Name()}} // allow-listed: not scored
@@ -112,7 +112,6 @@ func (p *Pipeline) runChecks(ctx context.Context, msg *Message) []Result {
 		}
 		go func(i int, c Check) {
 			var r Result
-			start := time.Now()
 			defer func() {
 				if x := recover(); x != nil {
 					r = Result{Err: fmt.Errorf("%w: %v\n%s", ErrPanic, x, debug.Stack())}
