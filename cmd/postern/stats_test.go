@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,9 @@ func TestStatsOnAKnownHistory(t *testing.T) {
 	out, errOut, code := postern(t, "", "stats", "-c", cfg, "--data-dir", data, "--since", "1h")
 	if code != 0 {
 		t.Fatalf("stats: %d %s", code, errOut)
+	}
+	if !regexp.MustCompile(`check time on average \(parse [0-9.]+, (rules|bayes) [0-9.]+, (rules|bayes) [0-9.]+ ms; the checks run side by side\)`).MatchString(out) {
+		t.Errorf("stats lacks the parse's and each check's average time:\n%s", out)
 	}
 	for _, want := range []string{"5 messages", "accept/clean", "reject/spam", "GTUBE", "kept in the window: spam 2", "Quarantine in all: 2 records", "Bayes: 0 spam, 0 ham learned", "cold start", "continue/-"} {
 		if !strings.Contains(out, want) {
