@@ -86,14 +86,23 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 
 	results := p.runChecks(ctx, msg)
 	v = p.decide(ref, env, results)
-	for _, r := range results {
-		times = append(times, Timing{r.Check, r.Duration})
+	for i, r := range results {
+		if !skipped(env, p.Checks[i]) {
+			times = append(times, Timing{r.Check, r.Duration})
+		}
 	}
 	v.Times = times
 	if p.Learner != nil && v.Autolearn != "no" && v.Virus == "" && len(v.Errors) == 0 {
 		p.Learner.Autolearn(msg, v.Autolearn == "spam", v.Bayes)
 	}
 	return v
+}
+
+// skipped says whether check c does not run for a message with envelope env: an
+// allow-listed message is only scanned for viruses.
+func skipped(env *Envelope, c Check) bool {
+	_, virus := c.(VirusScanner)
+	return env != nil && env.SkipScoring && !virus
 }
 
 // runChecks runs every check in its own goroutine and collects their results until
@@ -106,7 +115,7 @@ func (p *Pipeline) runChecks(ctx context.Context, msg *Message) []Result {
 	ch := make(chan indexed, len(p.Checks)) // buffered: a late check never blocks
 	start := time.Now()                     // (each check's Duration runs from here)
 	for i, c := range p.Checks {
-		if _, virus := c.(VirusScanner); msg.Env != nil && msg.Env.SkipScoring && !virus {
+		if skipped(msg.Env, c) {
 			ch <- indexed{i, Result{Check: c.Name()}} // allow-listed: not scored
 			continue
 		}

@@ -161,6 +161,22 @@ func TestVerdictTimes(t *testing.T) {
 	}
 }
 
+// An allow-listed message's checks that did not run have no time in the verdict
+// (a 0 would read as a check that ran in no time); the virus check has.
+func TestVerdictTimesAllowListed(t *testing.T) {
+	virus := virusCheck{fixed{"av", Result{}}}
+	p := &Pipeline{Checks: []Check{fixed{"r", Result{}}, virus}, Policy: policy()}
+	sp := spool.FromBytes([]byte("Subject: hi\r\n\r\nbody\r\n"))
+	v := p.Run(context.Background(), &Envelope{SkipScoring: true}, sp, sp.Size(), "REF")
+	var steps []string
+	for _, tm := range v.Times {
+		steps = append(steps, tm.Step)
+	}
+	if got := strings.Join(steps, " "); got != "parse av" {
+		t.Errorf("steps %q, want parse av", got)
+	}
+}
+
 func header(hs []Header, name string) (string, bool) {
 	for _, h := range hs {
 		if h.Name == name {
