@@ -59,9 +59,9 @@ func BenchmarkCheckSpeed(b *testing.B) {
 			r.postern = checkCPU(b, bin, data, paths) - checkCPU(b, bin, data, nil)
 		}
 		scan := func() {
-			before, redis0 := procTreeCPUByTitle(rspamd), procCPU(redis)
+			before, redis0 := procTreeCPUByTitle(rspamd), testutil.ProcCPU(redis)
 			scanRspamd(b, paths)
-			after, redis1 := procTreeCPUByTitle(rspamd), procCPU(redis)
+			after, redis1 := procTreeCPUByTitle(rspamd), testutil.ProcCPU(redis)
 			r.rspamd, r.redis = sum(after)-sum(before), redis1-redis0
 			for k, v := range after {
 				byRole[k] += v - before[k]

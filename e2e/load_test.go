@@ -243,7 +243,7 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 		}
 		_, err := qs.Get(context.Background(), ref)
 		return err == nil
-	}, send, meters{func() time.Duration { return procCPU(pid) }, func() time.Duration { return procCPU(clamd.Pid()) }})
+	}, send, meters{func() time.Duration { return testutil.ProcCPU(pid) }, func() time.Duration { return testutil.ProcCPU(clamd.Pid()) }})
 	r.peakRSS = procHWM(pid)
 	r.steps = stepTimes(daemon.Output(), *loadN)
 	if *loadProf != "" || *loadHeap != "" {
@@ -445,34 +445,6 @@ func loadID(data string) string {
 	}
 	id, _, _ := strings.Cut(data[i+len("X-Load-Id: "):], "\r\n")
 	return strings.TrimSpace(id)
-}
-
-// procCPU is a process's user and system CPU time so far (Linux).
-func procCPU(pid int) time.Duration { return statTicks(pid, 11, 12) }
-
-// statTicks sums fields of /proc/PID/stat counted in clock ticks, numbered from the
-// field after the command name (utime 11, stime 12, cutime 13, cstime 14).
-func statTicks(pid int, fields ...int) time.Duration {
-	f := statFields(pid)
-	var n int64
-	for _, i := range fields {
-		if i < len(f) {
-			v, _ := strconv.ParseInt(f[i], 10, 64)
-			n += v
-		}
-	}
-	return time.Duration(n) * time.Second / 100 // USER_HZ
-}
-
-// statFields are the fields of /proc/PID/stat after the command name in
-// parentheses (state first, then ppid, ...); nil when the process is gone.
-func statFields(pid int) []string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil
-	}
-	s := string(b)
-	return strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
 }
 
 // procHWM is a process's peak resident memory (Linux).

@@ -34,11 +34,11 @@ func procTreeCPU(pid int) time.Duration {
 // procOwnCPU is a process's CPU time with that of the children it has reaped:
 // spamd replaces its children every 200 messages, and their time would go with
 // them.
-func procOwnCPU(pid int) time.Duration { return procCPU(pid) + procReapedCPU(pid) }
+func procOwnCPU(pid int) time.Duration { return testutil.ProcCPU(pid) + procReapedCPU(pid) }
 
 // procReapedCPU is the user and system CPU time of a process's children that it
 // has waited for (cutime and cstime, Linux).
-func procReapedCPU(pid int) time.Duration { return statTicks(pid, 13, 14) }
+func procReapedCPU(pid int) time.Duration { return testutil.StatTicks(pid, 13, 14) }
 
 // procTree is pid and its live descendants (Linux), from one read of /proc.
 func procTree(pid int) []int {
@@ -49,7 +49,7 @@ func procTree(pid int) []int {
 		if err != nil {
 			continue
 		}
-		if f := statFields(p); len(f) >= 2 {
+		if f := testutil.StatFields(p); len(f) >= 2 {
 			ppid, _ := strconv.Atoi(f[1])
 			kids[ppid] = append(kids[ppid], p)
 		}
@@ -178,7 +178,7 @@ func runClamavMilter(t *testing.T, send []corpus.Sample) loadResult {
 	testutil.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", port), 30*time.Second)
 	r := runLoad(t, "Postfix + clamav-milter (viruses only)",
 		fmt.Sprintf("smtpd_milters = inet:127.0.0.1:%d\nmilter_default_action = tempfail\n", port), nil, send,
-		meters{func() time.Duration { return procCPU(m.Process.Pid) }, func() time.Duration { return procCPU(clamd.Pid()) }})
+		meters{func() time.Duration { return testutil.ProcCPU(m.Process.Pid) }, func() time.Duration { return testutil.ProcCPU(clamd.Pid()) }})
 	r.peakRSS = procHWM(m.Process.Pid)
 	return r
 }
@@ -194,7 +194,7 @@ func runRspamd(t *testing.T, train, send []corpus.Sample) loadResult {
 	clamd := testutil.StartClamd(t, "")
 	rspamd, redis := startRspamd(t, train, strings.TrimPrefix(clamd.TCP, "tcp://"))
 	r := runLoad(t, "Postfix + rspamd milter (rules, Bayes in its Redis, clamd)", "smtpd_milters = inet:127.0.0.1:11332\nmilter_default_action = tempfail\n", nil, send,
-		meters{func() time.Duration { return procTreeCPU(rspamd) + procCPU(redis) }, func() time.Duration { return procCPU(clamd.Pid()) }})
+		meters{func() time.Duration { return procTreeCPU(rspamd) + testutil.ProcCPU(redis) }, func() time.Duration { return testutil.ProcCPU(clamd.Pid()) }})
 	r.peakRSS = procTreePSS(rspamd) + procTreePSS(redis)
 	return r
 }
