@@ -34,6 +34,7 @@ func main() {
 	stock := flag.String("stock", "/usr/share/spamassassin", "stock SpamAssassin rules")
 	sa := flag.Bool("sa", true, "also run spamassassin on the same messages")
 	diffRule = flag.String("diff", "", "list the messages where this rule hits on one side only")
+	e2e := flag.String("e2e", "", "also time this postern binary's whole check against spamassassin's, end to end (needs -sa)")
 	flag.Parse()
 	runtime.GOMAXPROCS(1) // per core
 
@@ -118,6 +119,13 @@ func main() {
 	}
 	fmt.Println("the same with SpamAssassin's Bayes trained on 200 spam and 200 ham not in the sample (its score set 2, as Postern's):")
 	agree(stockSet, stockHits, saHits, paths)
+	if *e2e != "" {
+		if err := endToEnd(*e2e, msgs, *corpusDir, *n, db); err != nil {
+			fmt.Fprintln(os.Stderr, "end to end:", err)
+			os.RemoveAll(filepath.Dir(db))
+			os.Exit(1)
+		}
+	}
 }
 
 // trainSpamAssassin trains a Bayes database with 200 spam and 200 ham from the corpus
