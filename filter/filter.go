@@ -108,6 +108,10 @@ type Result struct {
 	// Duration is how long the check ran (the pipeline sets it): up to the
 	// deadline for a check that had not answered by then.
 	Duration time.Duration
+	// Times are parts of Duration the check measures itself, shown after its
+	// own (Verdict.Times): clamav's "clamav_wait", the time its streams waited
+	// for a free clamd connection, tells a pool too small from a slow clamd.
+	Times []Timing
 }
 
 // Refusal is a check's request to refuse a message: the verdict's reason and the

@@ -89,6 +89,7 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 	for i, r := range results {
 		if !skipped(env, p.Checks[i]) {
 			times = append(times, Timing{r.Check, r.Duration})
+			times = append(times, r.Times...)
 		}
 	}
 	v.Times = times

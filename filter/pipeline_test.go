@@ -143,20 +143,24 @@ func TestVerdictTimes(t *testing.T) {
 	defer close(release)
 	pol := policy()
 	pol.Timeout = 50 * time.Millisecond
-	p := &Pipeline{Checks: []Check{sleeps{20 * time.Millisecond}, fixed{"r", Result{}}, hangs{release}}, Policy: pol}
+	own := Result{Times: []Timing{{"r_wait", 3 * time.Millisecond}}} // a part of its time it measured itself
+	p := &Pipeline{Checks: []Check{sleeps{20 * time.Millisecond}, fixed{"r", own}, hangs{release}}, Policy: pol}
 	v := run(p)
 	var steps []string
 	for _, tm := range v.Times {
 		steps = append(steps, tm.Step)
 	}
-	if got := strings.Join(steps, " "); got != "parse sleeps r hangs" {
-		t.Fatalf("steps %q, want parse sleeps r hangs", got)
+	if got := strings.Join(steps, " "); got != "parse sleeps r r_wait hangs" {
+		t.Fatalf("steps %q, want parse sleeps r r_wait hangs", got)
+	}
+	if d := v.Times[3].Duration; d != 3*time.Millisecond {
+		t.Errorf("r_wait %s, want the 3ms r reported", d)
 	}
 	if d := v.Times[1].Duration; d < 20*time.Millisecond {
 		t.Errorf("sleeps took %s, want at least its 20ms", d)
 	}
 	// (The deadline runs from before the parse.)
-	if d := v.Times[3].Duration; d+v.Times[0].Duration < pol.Timeout {
+	if d := v.Times[4].Duration; d+v.Times[0].Duration < pol.Timeout {
 		t.Errorf("hangs counted %s after a parse of %s, want up to the deadline (%s)", d, v.Times[0].Duration, pol.Timeout)
 	}
 }
