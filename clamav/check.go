@@ -68,8 +68,17 @@ type finding struct {
 
 // Check implements filter.Check: every decoded leaf part, and optionally the raw
 // message, go to clamd (each part once: see WholeMessage); the first signature
-// found ends the scan.
+// found ends the scan. Its result says how long the scans waited for a free
+// connection to clamd ("clamav_wait").
 func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
+	ctx, waited := withWaits(ctx)
+	r := c.check(ctx, m)
+	// (check has waited for every scan it started)
+	r.Times = []filter.Timing{{Step: c.Name() + "_wait", Duration: time.Duration(waited.Load())}}
+	return r
+}
+
+func (c *Check) check(ctx context.Context, m *filter.Message) filter.Result {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var mu sync.Mutex

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -85,14 +86,42 @@ func ParseAddress(s string) (network, address string, err error) { return clamda
 // String names the clamd for logs.
 func (c *Client) String() string { return c.network + ":" + c.address }
 
-// acquire waits for a concurrency slot (released by <-c.sem).
+// acquire waits for a concurrency slot (released by <-c.sem). The wait is added
+// to ctx's wait counter, if it has one (withWaits).
 func (c *Client) acquire(ctx context.Context) error {
+	select {
+	case c.sem <- struct{}{}:
+		return nil // (no wait)
+	default:
+	}
+	start := time.Now()
+	if testHookWaiting != nil {
+		testHookWaiting()
+	}
+	defer func() {
+		if w, ok := ctx.Value(waitsKey{}).(*atomic.Int64); ok {
+			w.Add(int64(time.Since(start)))
+		}
+	}()
 	select {
 	case c.sem <- struct{}{}:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("clamd: waiting for a free connection: %w", ctx.Err())
 	}
+}
+
+// testHookWaiting, when set, is called when a scan starts to wait for a slot.
+var testHookWaiting func()
+
+type waitsKey struct{}
+
+// withWaits returns ctx with a counter that the scans made under it add their
+// waits for a free connection to: how much of a check's time the pool
+// (max_connections), not clamd, took.
+func withWaits(ctx context.Context) (context.Context, *atomic.Int64) {
+	w := new(atomic.Int64)
+	return context.WithValue(ctx, waitsKey{}, w), w
 }
 
 // connect opens a connection to clamd; the caller holds a slot.

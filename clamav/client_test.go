@@ -452,6 +452,47 @@ func TestCheckScansPartsAfterTheWholeMessage(t *testing.T) {
 	}
 }
 
+// The check says how long its scans waited for a free connection to clamd
+// ("clamav_wait"): nothing when one was free; when none was, at least the time
+// the test held the only one after the scan had started to wait.
+func TestCheckReportsItsWaitForAConnection(t *testing.T) {
+	f := startFake(t, detectEICAR)
+	c, err := New(f.addr, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sp := spool.FromBytes([]byte("Subject: hi\r\n\r\nclean\r\n"))
+	msg := &filter.Message{Raw: sp, Size: sp.Size()}
+	chk := &Check{Clamd: c, WholeMessage: true}
+	waited := func(r filter.Result) time.Duration {
+		t.Helper()
+		if r.Err != nil || len(r.Times) != 1 || r.Times[0].Step != "clamav_wait" {
+			t.Fatalf("result %+v, want no error and clamav_wait", r)
+		}
+		return r.Times[0].Duration
+	}
+	if w := waited(chk.Check(context.Background(), msg)); w != 0 {
+		t.Errorf("waited %s with a connection free", w)
+	}
+	<-f.received
+
+	waiting := make(chan struct{}, 1)
+	testHookWaiting = func() { waiting <- struct{}{} }
+	defer func() { testHookWaiting = nil }()
+	c.sem <- struct{}{} // the only slot, held by "another scan"
+	done := make(chan filter.Result)
+	go func() { done <- chk.Check(context.Background(), msg) }()
+	<-waiting
+	const held = 5 * time.Millisecond
+	time.Sleep(held)
+	<-c.sem
+	if w := waited(<-done); w < held {
+		t.Errorf("waited %s, want at least the %s the slot was held", w, held)
+	}
+	<-f.received
+}
+
 // A check stopped by the deadline before it scanned every part must not call the
 // message clean.
 func TestCheckPastDeadlineIsNotClean(t *testing.T) {
