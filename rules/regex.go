@@ -700,7 +700,9 @@ func ruleRegex(s string) (src string, lits []string, exact *regexp2.Regexp, err 
 	if pruned, ok := pruneByteSequences(relaxedSrc); ok {
 		relaxedSrc = pruned
 	}
-	relaxed, rerr := regexp.Compile(relaxedSrc)
+	// RE2 takes what it parses (regexp.Compile fails only where syntax.Parse
+	// does); the parse is kept for the DFA that is built from the same source.
+	_, rerr = parseRE(relaxedSrc)
 	if rerr != nil {
 		// Counted repetitions too large for RE2. X{n,m} as X{min(n,k),} still
 		// matches wherever it does, from the same places (matchExact needs that):
@@ -736,7 +738,7 @@ func ruleRegex(s string) (src string, lits []string, exact *regexp2.Regexp, err 
 		for _, above := range []int{smallCount, 0} {
 			for k := 3; k >= 1 && rerr != nil; k-- {
 				src := loosen(k, above)
-				if relaxed, rerr = regexp.Compile(src); rerr == nil {
+				if _, rerr = parseRE(src); rerr == nil {
 					relaxedSrc = src
 				}
 			}
@@ -745,7 +747,6 @@ func ruleRegex(s string) (src string, lits []string, exact *regexp2.Regexp, err 
 			return "", nil, nil, err
 		}
 	}
-	_ = relaxed // compiled above only to learn whether RE2 takes it
 	return relaxedSrc, requiredLiterals(relaxedSrc), exact, nil
 }
 
