@@ -116,6 +116,7 @@ func (c *Check) check(ctx context.Context, m *filter.Message) filter.Result {
 	// missed, and an attachment (a PDF: 100 ms and more) was parsed twice.
 	wholeDone := make(chan struct{})
 	var wholeRefused atomic.Bool // clamd took the message as too large: scan its parts
+	var stop atomic.Bool         // the outcome is known: no more scans
 	if c.WholeMessage {
 		wg.Add(1)
 		go func() {
@@ -123,7 +124,13 @@ func (c *Check) check(ctx context.Context, m *filter.Message) filter.Result {
 			defer close(wholeDone)
 			sig, err := c.scan(ctx, m.RawReader())
 			wholeRefused.Store(errors.Is(err, ErrSizeLimit))
-			record(wholeMessage, sig, err)
+			// clamd failed the whole message: without on_scan_error = accept the
+			// answer is 451 whatever the parts hold, and a clamd that failed
+			// (a timeout above all) would fail each part in turn. With it, the
+			// parts are still scanned: a virus in one is still refused.
+			if record(wholeMessage, sig, err) && !c.AcceptOnError {
+				stop.Store(true)
+			}
 		}()
 	} else {
 		close(wholeDone)
@@ -131,7 +138,7 @@ func (c *Check) check(ctx context.Context, m *filter.Message) filter.Result {
 	afterWhole := func() bool {
 		select {
 		case <-wholeDone:
-			return ctx.Err() == nil
+			return ctx.Err() == nil && !stop.Load()
 		case <-ctx.Done():
 			return false
 		}
@@ -139,7 +146,6 @@ func (c *Check) check(ctx context.Context, m *filter.Message) filter.Result {
 	// clamd spends milliseconds on every stream however small, so small parts are read
 	// into memory and scanned concurrently while the walk goes on; a large part is
 	// streamed as it is decoded. At most smallInFlight small parts wait in memory.
-	var stop atomic.Bool
 	slots := make(chan struct{}, smallInFlight)
 	visit := func(l scan.Leaf, body io.Reader) error {
 		if stop.Load() || ctx.Err() != nil {
@@ -169,7 +175,7 @@ func (c *Check) check(ctx context.Context, m *filter.Message) filter.Result {
 			go func() {
 				defer func() { <-slots; wg.Done() }()
 				if !afterWhole() {
-					return // (the deadline, or a virus found: recorded below)
+					return // (the deadline, a virus found, clamd failed: recorded)
 				}
 				// (a bytes.Reader, which Client.Scan can rewind to scan again)
 				sig, err := c.scan(ctx, bytes.NewReader(small.Bytes()))

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -401,6 +402,53 @@ func TestCheckStreamsPartsClamdRefusedWhole(t *testing.T) {
 			}
 			if len(r.Headers) != 2 || !strings.HasPrefix(r.Headers[1].Value, "Unscanned (exceeds StreamMaxLength: whole message") {
 				t.Errorf("headers %+v, want X-Virus-Status: Unscanned, the whole message too large", r.Headers)
+			}
+		})
+	}
+}
+
+// wholeFailsScanner is a clamd that fails on the whole message (whole), as one that
+// times out does, and keeps what each other stream held.
+type wholeFailsScanner struct {
+	recordingScanner
+	whole string
+}
+
+func (s *wholeFailsScanner) Scan(ctx context.Context, r io.Reader) (string, error) {
+	b, err := io.ReadAll(r)
+	if err == nil && string(b) == s.whole {
+		return "", errors.New("clamd: read: i/o timeout")
+	}
+	return s.recordingScanner.Scan(ctx, bytes.NewReader(b))
+}
+
+// When clamd fails the whole message, the answer is 451 whatever the parts
+// hold, so none is streamed to a clamd that would likely fail each in turn; with
+// on_scan_error = accept they are, so that a virus in one is still found.
+func TestCheckWholeMessageFailure(t *testing.T) {
+	raw := "Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nplain text\r\n" +
+		"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\neHl6\r\n--b--\r\n"
+	for _, accept := range []bool{false, true} {
+		t.Run(fmt.Sprintf("accept=%v", accept), func(t *testing.T) {
+			sc := &wholeFailsScanner{whole: raw}
+			sp := spool.FromBytes([]byte(raw))
+			parsed, err := scan.Parse(strings.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := (&Check{Clamd: sc, WholeMessage: true, AcceptOnError: accept}).Check(context.Background(), &filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed})
+			if !accept {
+				if r.Err == nil || len(sc.streams) != 0 {
+					t.Errorf("error %v, streamed %q: want the failure and no part streamed", r.Err, sc.streams)
+				}
+				return
+			}
+			if r.Err != nil || !slices.Equal(sc.streams, []string{"xyz"}) {
+				t.Errorf("error %v, streamed %q: want no error and the encoded part streamed", r.Err, sc.streams)
+			}
+			if len(r.Headers) != 2 || !strings.HasPrefix(r.Headers[1].Value, "Unscanned (whole message: ") {
+				t.Errorf("headers %+v, want X-Virus-Status: Unscanned, the whole message's failure", r.Headers)
 			}
 		})
 	}
