@@ -215,10 +215,14 @@ func (v Verdict) TimesText() string {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		fmt.Fprintf(&b, "%s=%.1f", t.Step, float64(t.Duration.Microseconds())/1000)
+		fmt.Fprintf(&b, "%s=%.1f", t.Step, Millis(t.Duration))
 	}
 	return b.String()
 }
+
+// Millis is d in milliseconds, to the microsecond: the unit of the times the
+// log, postern check and postern stats give.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // NewRef returns a short random reference id: printable in a reply, not guessable.
 func NewRef() string {

@@ -237,11 +237,11 @@ func writeJSON(w io.Writer, r checked) {
 	} else {
 		v := r.v
 		j.Action, j.Reason, j.Spam, j.Score, j.Required, j.Bayes = v.Action.String(), v.Reason, v.Spam, round1(v.Score), v.Required, v.Bayes
-		j.MS = float64(v.Duration.Microseconds()) / 1000
+		j.MS = filter.Millis(v.Duration)
 		if len(v.Times) > 0 {
 			j.Times = map[string]float64{}
 			for _, t := range v.Times {
-				j.Times[t.Step] = float64(t.Duration.Microseconds()) / 1000
+				j.Times[t.Step] = filter.Millis(t.Duration)
 			}
 		}
 		for _, t := range v.Tests {

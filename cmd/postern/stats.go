@@ -80,9 +80,9 @@ func (b *statsBook) verdict(v filter.Verdict, size int64) {
 		h.Viruses[v.Virus]++
 	}
 	h.Bytes += size
-	h.CheckMS += float64(v.Duration.Microseconds()) / 1000
+	h.CheckMS += filter.Millis(v.Duration)
 	for _, t := range v.Times {
-		h.StepMS[t.Step] += float64(t.Duration.Microseconds()) / 1000
+		h.StepMS[t.Step] += filter.Millis(t.Duration)
 	}
 }
 
