@@ -34,7 +34,10 @@ func attachment() []byte {
 // BenchmarkRawInstream is the floor: the decoded attachment streamed to clamd as is.
 func BenchmarkRawInstream(b *testing.B) {
 	clamd := testutil.StartClamd(b, "")
-	c, _ := New(clamd.TCP, 4)
+	c, err := New(clamd.TCP, 4)
+	if err != nil {
+		b.Fatal(err)
+	}
 	data := attachment()
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
@@ -51,7 +54,10 @@ func BenchmarkCheckMessage(b *testing.B) {
 	for _, whole := range []bool{false, true} {
 		b.Run("whole="+strconv.FormatBool(whole), func(b *testing.B) {
 			clamd := testutil.StartClamd(b, "")
-			c, _ := New(clamd.TCP, 4)
+			c, err := New(clamd.TCP, 4)
+			if err != nil {
+				b.Fatal(err)
+			}
 			data := attachment()
 			sp := spool.FromBytes([]byte(testutil.WithAttachment("bench", "data.bin", "application/octet-stream", data)))
 			chk := &Check{Clamd: c, WholeMessage: whole, Timeout: time.Minute}
@@ -71,7 +77,10 @@ func BenchmarkCheckMessage(b *testing.B) {
 // spooled to disk as serve does past memory_spool, and reports the process's peak RSS.
 func BenchmarkConcurrent100(b *testing.B) {
 	clamd := testutil.StartClamd(b, "")
-	c, _ := New(clamd.TCP, 4)
+	c, err := New(clamd.TCP, 4)
+	if err != nil {
+		b.Fatal(err)
+	}
 	raw := []byte(testutil.WithAttachment("bench", "data.bin", "application/octet-stream", attachment()))
 	chk := &Check{Clamd: c, WholeMessage: true, Timeout: 5 * time.Minute}
 	dir := b.TempDir()
@@ -115,7 +124,10 @@ func peakRSSMB() float64 {
 // text part): the reason small parts are scanned concurrently.
 func BenchmarkRawInstreamSmall(b *testing.B) {
 	clamd := testutil.StartClamd(b, "")
-	c, _ := New(clamd.TCP, 4)
+	c, err := New(clamd.TCP, 4)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := c.Scan(context.Background(), strings.NewReader("See the attachment.\r\n")); err != nil {
@@ -211,7 +223,10 @@ func BenchmarkClamdCorpusCPU(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				clamd := testutil.StartClamd(b, "")
-				c, _ := New(clamd.TCP, 4)
+				c, err := New(clamd.TCP, 4)
+				if err != nil {
+					b.Fatal(err)
+				}
 				cpu0 := testutil.ProcCPU(clamd.Pid())
 				b.StartTimer()
 				for _, m := range msgs {
@@ -234,7 +249,10 @@ func BenchmarkClamdCorpusCPU(b *testing.B) {
 //	go test ./clamav -run '^$' -bench ClamdCachedStream -benchtime 500x
 func BenchmarkClamdCachedStream(b *testing.B) {
 	clamd := testutil.StartClamd(b, "")
-	c, _ := New(clamd.TCP, 4)
+	c, err := New(clamd.TCP, 4)
+	if err != nil {
+		b.Fatal(err)
+	}
 	text := bytes.Repeat([]byte("A line of text that clamd has seen before, word for word.\r\n"), 450)
 	if _, err := c.Scan(context.Background(), bytes.NewReader(text)); err != nil {
 		b.Fatal(err)
