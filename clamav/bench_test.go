@@ -236,7 +236,7 @@ func BenchmarkClamdCorpusCPU(b *testing.B) {
 				}
 				cpu += testutil.ProcCPU(clamd.Pid()) - cpu0
 			}
-			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N*len(msgs)), "clamd-ms/msg")
+			b.ReportMetric(filter.Millis(cpu)/float64(b.N*len(msgs)), "clamd-ms/msg")
 		})
 	}
 }
@@ -264,5 +264,5 @@ func BenchmarkClamdCachedStream(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((testutil.ProcCPU(clamd.Pid())-cpu0).Microseconds())/1000/float64(b.N), "clamd-ms/stream")
+	b.ReportMetric(filter.Millis(testutil.ProcCPU(clamd.Pid())-cpu0)/float64(b.N), "clamd-ms/stream")
 }

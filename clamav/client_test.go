@@ -336,12 +336,7 @@ func TestCheckStreamsEachPartOnce(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := &recordingScanner{}
-			sp := spool.FromBytes([]byte(raw))
-			parsed, err := scan.Parse(strings.NewReader(raw))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := (&Check{Clamd: sc, WholeMessage: tc.whole, MaxStream: tc.maxStream}).Check(context.Background(), &filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed})
+			r := (&Check{Clamd: sc, WholeMessage: tc.whole, MaxStream: tc.maxStream}).Check(context.Background(), parsedMessage(t, raw))
 			if r.Err != nil {
 				t.Fatal(r.Err)
 			}
@@ -353,19 +348,32 @@ func TestCheckStreamsEachPartOnce(t *testing.T) {
 	}
 }
 
-// refusingScanner is a clamd whose StreamMaxLength is below the message: it
-// refuses the whole message (refuse) and keeps what each other stream held.
-type refusingScanner struct {
+// wholeFailsScanner is a clamd that answers err on the whole message (whole) and
+// keeps what each other stream held: ErrSizeLimit from one whose StreamMaxLength
+// is below the message, an I/O timeout from one that times out.
+type wholeFailsScanner struct {
 	recordingScanner
-	refuse string
+	whole string
+	err   error
 }
 
-func (s *refusingScanner) Scan(ctx context.Context, r io.Reader) (string, error) {
+func (s *wholeFailsScanner) Scan(ctx context.Context, r io.Reader) (string, error) {
 	b, err := io.ReadAll(r)
-	if err == nil && string(b) == s.refuse {
-		return "", ErrSizeLimit
+	if err == nil && string(b) == s.whole {
+		return "", s.err
 	}
 	return s.recordingScanner.Scan(ctx, bytes.NewReader(b))
+}
+
+// parsedMessage is raw as the pipeline hands it to the check: spooled and parsed.
+func parsedMessage(t *testing.T, raw string) *filter.Message {
+	t.Helper()
+	sp := spool.FromBytes([]byte(raw))
+	parsed, err := scan.Parse(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed}
 }
 
 // When clamd refuses the whole message as too large (its StreamMaxLength set
@@ -386,13 +394,8 @@ func TestCheckStreamsPartsClamdRefusedWhole(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sc := &refusingScanner{refuse: tc.raw}
-			sp := spool.FromBytes([]byte(tc.raw))
-			parsed, err := scan.Parse(strings.NewReader(tc.raw))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := (&Check{Clamd: sc, WholeMessage: true, AcceptTooLarge: true}).Check(context.Background(), &filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed})
+			sc := &wholeFailsScanner{whole: tc.raw, err: ErrSizeLimit}
+			r := (&Check{Clamd: sc, WholeMessage: true, AcceptTooLarge: true}).Check(context.Background(), parsedMessage(t, tc.raw))
 			if r.Err != nil {
 				t.Fatal(r.Err)
 			}
@@ -407,21 +410,6 @@ func TestCheckStreamsPartsClamdRefusedWhole(t *testing.T) {
 	}
 }
 
-// wholeFailsScanner is a clamd that fails on the whole message (whole), as one that
-// times out does, and keeps what each other stream held.
-type wholeFailsScanner struct {
-	recordingScanner
-	whole string
-}
-
-func (s *wholeFailsScanner) Scan(ctx context.Context, r io.Reader) (string, error) {
-	b, err := io.ReadAll(r)
-	if err == nil && string(b) == s.whole {
-		return "", errors.New("clamd: read: i/o timeout")
-	}
-	return s.recordingScanner.Scan(ctx, bytes.NewReader(b))
-}
-
 // When clamd fails the whole message, the answer is 451 whatever the parts
 // hold, so none is streamed to a clamd that would likely fail each in turn; with
 // on_scan_error = accept they are, so that a virus in one is still found.
@@ -431,13 +419,8 @@ func TestCheckWholeMessageFailure(t *testing.T) {
 		"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\neHl6\r\n--b--\r\n"
 	for _, accept := range []bool{false, true} {
 		t.Run(fmt.Sprintf("accept=%v", accept), func(t *testing.T) {
-			sc := &wholeFailsScanner{whole: raw}
-			sp := spool.FromBytes([]byte(raw))
-			parsed, err := scan.Parse(strings.NewReader(raw))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := (&Check{Clamd: sc, WholeMessage: true, AcceptOnError: accept}).Check(context.Background(), &filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed})
+			sc := &wholeFailsScanner{whole: raw, err: errors.New("clamd: read: i/o timeout")}
+			r := (&Check{Clamd: sc, WholeMessage: true, AcceptOnError: accept}).Check(context.Background(), parsedMessage(t, raw))
 			if !accept {
 				if r.Err == nil || len(sc.streams) != 0 {
 					t.Errorf("error %v, streamed %q: want the failure and no part streamed", r.Err, sc.streams)
