@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -91,12 +92,12 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string) error {
 	}
 	for i := range cases {
 		c := &cases[i]
-		check := func(paths ...string) func() *exec.Cmd {
-			return func() *exec.Cmd {
-				cmd := exec.Command(bin, append([]string{"check", "--json", "-c", c.cfg, "--data-dir", c.data}, paths...)...)
-				cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
-				return cmd
-			}
+		// check is a postern check of paths: its CPU, and the checks' own clock
+		// for the sample's messages.
+		check := func(paths ...string) (cpu, ms time.Duration, err error) {
+			cmd := exec.Command(bin, append([]string{"check", "--json", "-c", c.cfg, "--data-dir", c.data}, paths...)...)
+			cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+			return checkCPU(cmd, msgDir)
 		}
 		// Postern's runs are a second or two, SpamAssassin's a minute, and the
 		// machine's speed drifts within minutes: postern is timed before and after
@@ -112,16 +113,10 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string) error {
 		timePostern := func() (cold, coldMS, warm time.Duration, err error) {
 			var cpus, starts, colds, warms []time.Duration
 			for range 3 {
-				cpu, ms, err := checkCPU(check(msgDir)(), msgDir)
-				if err != nil {
-					return 0, 0, 0, fmt.Errorf("postern check (%s): %w", c.name, err)
-				}
-				start, _, err := checkCPU(check(tiny)(), msgDir)
-				if err != nil {
-					return 0, 0, 0, fmt.Errorf("postern check (%s): %w", c.name, err)
-				}
-				_, wms, err := checkCPU(check(warmDir, msgDir)(), msgDir)
-				if err != nil {
+				cpu, ms, err1 := check(msgDir)
+				start, _, err2 := check(tiny)
+				_, wms, err3 := check(warmDir, msgDir)
+				if err := errors.Join(err1, err2, err3); err != nil {
 					return 0, 0, 0, fmt.Errorf("postern check (%s): %w", c.name, err)
 				}
 				cpus, starts, colds, warms = append(cpus, cpu), append(starts, start), append(colds, ms), append(warms, wms)
@@ -132,17 +127,23 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string) error {
 		if err != nil {
 			return err
 		}
-		sa := func(in []byte) func() *exec.Cmd {
-			return func() *exec.Cmd {
-				cmd := exec.Command("spamassassin", append([]string{"-L", "--mbox"}, c.saBayes...)...)
-				cmd.Stdin = bytes.NewReader(in)
-				return cmd
-			}
+		sa := func(in []byte) (time.Duration, error) {
+			cmd := exec.Command("spamassassin", append([]string{"-L", "--mbox"}, c.saBayes...)...)
+			cmd.Stdin = bytes.NewReader(in)
+			return cpuOf(cmd)
 		}
-		// SpamAssassin's run: once, its start-up three times.
-		if c.spam, err = medianLess(1, sa(mbox.Bytes()), sa(tinyMbox.Bytes())); err != nil {
+		// SpamAssassin's run: once (a minute), its start-up three times.
+		run, err := sa(mbox.Bytes())
+		var starts []time.Duration
+		for range 3 {
+			start, serr := sa(tinyMbox.Bytes())
+			err = errors.Join(err, serr)
+			starts = append(starts, start)
+		}
+		if err != nil {
 			return fmt.Errorf("spamassassin (%s): %w", c.name, err)
 		}
+		c.spam = run - median(starts)
 		cold2, coldMS2, warm2, err := timePostern()
 		if err != nil {
 			return err
@@ -161,28 +162,6 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string) error {
 
 // warmEach is how many spam and how many ham a warm process checks first.
 const warmEach = 300
-
-// medianLess runs run (and start, the same with less work) times times each, in
-// turn (start at least three times), and returns the median CPU time of run
-// less the median of start.
-func medianLess(times int, run, start func() *exec.Cmd) (time.Duration, error) {
-	var runs, starts []time.Duration
-	for i := 0; i < times || len(starts) < 3; i++ {
-		if i < times {
-			d, err := cpuOf(run())
-			if err != nil {
-				return 0, err
-			}
-			runs = append(runs, d)
-		}
-		d, err := cpuOf(start())
-		if err != nil {
-			return 0, err
-		}
-		starts = append(starts, d)
-	}
-	return median(runs) - median(starts), nil
-}
 
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
 
