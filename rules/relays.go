@@ -329,6 +329,13 @@ func (x *rcvdRegexp) FindStringSubmatch(s string) []string {
 	return x.Regexp.FindStringSubmatch(s)
 }
 
+func (x *rcvdRegexp) FindStringIndex(s string) []int {
+	if !x.may(s) {
+		return nil
+	}
+	return x.Regexp.FindStringIndex(s)
+}
+
 func (x *rcvdRegexp) ReplaceAllString(s, repl string) string {
 	if !x.may(s) {
 		return s
