@@ -506,11 +506,11 @@ type Hit struct {
 // What matched is not located (Hit.Match is empty): only the score needs the hits.
 // An error says the message could not be read whole (its spool failed): the hits
 // are then of part of it, and must not decide.
-func (s *Set) Eval(m *filter.Message) ([]Hit, error) { return s.eval(m, s.runPlan, false) }
+func (s *Set) Eval(m *filter.Message) ([]Hit, error) { return s.evalWith(m, s.runPlan, false, nil) }
 
 // EvalAll runs every rule, needed or not, and says where each hit matched (for
 // postern rules test).
-func (s *Set) EvalAll(m *filter.Message) ([]Hit, error) { return s.eval(m, s.allPlan(), true) }
+func (s *Set) EvalAll(m *filter.Message) ([]Hit, error) { return s.evalWith(m, s.allPlan(), true, nil) }
 
 // withPool lends the set's DFA pool to a plan's unions.
 func (s *Set) withPool(p *plan) *plan {
@@ -694,8 +694,18 @@ func newUnions(rules []*Rule, lower bool) []union {
 	return out
 }
 
-func (s *Set) eval(m *filter.Message, p *plan, locate bool) ([]Hit, error) {
-	t := s.prepare(m, p, locate)
+// evalWith evaluates plan p's rules on m; c, when not nil, is told what each
+// cost (EvalCosts).
+func (s *Set) evalWith(m *filter.Message, p *plan, locate bool, c *Costs) ([]Hit, error) {
+	var t *target
+	if c == nil {
+		t = s.prepare(m, p, locate)
+	} else {
+		f := c.begin()
+		t = s.prepare(m, p, locate)
+		c.end("(texts prepared, their literals found)", f, false)
+		t.costs = c
+	}
 	sc, _ := s.scratch.Get().(*evalScratch) // (the set's own pool: sized for its rules)
 	if sc == nil {
 		sc = &evalScratch{state: make([]uint8, len(s.all)), vals: make([]float64, len(s.all)), headers: map[headerKey]headerText{}}
@@ -731,7 +741,14 @@ func (s *Set) eval(m *filter.Message, p *plan, locate bool) ([]Hit, error) {
 			return 0 // a cycle; orderMetas drops them, so never reached
 		}
 		state[r.seq] = ruleRunning
+		var f costFrame
+		if c != nil {
+			f = c.begin()
+		}
 		where, match, ok := r.eval(t, in)
+		if c != nil {
+			c.end(r.Name, f, ok)
+		}
 		n := 0.0
 		if ok {
 			n = 1
@@ -1183,6 +1200,11 @@ func (t *target) unionHits(i int32) []uint32 {
 	if h := t.uhits[i]; h != nil {
 		return h
 	}
+	pj := -1 // the union walked along, if any
+	if t.costs != nil {
+		f := t.costs.begin()
+		defer func() { t.costs.end(t.plan.unionName(int(i), pj), f, false) }()
+	}
 	u := &t.plan.unions[i]
 	var texts []string
 	switch {
@@ -1206,7 +1228,7 @@ func (t *target) unionHits(i int32) []uint32 {
 	var ph []uint32
 	for j := range t.plan.unions {
 		if v := &t.plan.unions[j]; int32(j) != i && t.uhits[j] == nil && v.kind == u.kind && v.lower == u.lower {
-			pair, ph = v, make([]uint32, len(texts))
+			pair, ph, pj = v, make([]uint32, len(texts)), j
 			t.uhits[j] = ph
 			break
 		}
@@ -1830,6 +1852,7 @@ type target struct {
 	mimeHdr map[headerKey][]headerText // mimeheader rules' values, as read so far
 	lines   [4][]int                   // line starts of the rawbody and full texts (onLines)
 	uriHits litHits                    // literals of uri rules, by URI (line)
+	costs   *Costs                     // told what the shared analyses cost (EvalCosts); nil: not timed
 }
 
 const maxFull = 1 << 20 // bytes of the raw message that full rules read

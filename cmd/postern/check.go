@@ -90,30 +90,10 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 	go func() {
 		defer close(jobs)
 		n := 0
-		for _, path := range paths {
-			if path == "-" {
-				jobs <- job{n, "-"}
-				n++
-				continue
-			}
-			err := filepath.WalkDir(path, func(f string, d fs.DirEntry, err error) error {
-				if err != nil {
-					jobs <- job{n, f}
-					n++
-					return nil
-				}
-				if d.IsDir() || strings.HasPrefix(d.Name(), ".") {
-					return nil
-				}
-				jobs <- job{n, f}
-				n++
-				return nil
-			})
-			if err != nil {
-				jobs <- job{n, path}
-				n++
-			}
-		}
+		walkMessages(paths, func(f string) {
+			jobs <- job{n, f}
+			n++
+		})
 	}()
 	var wg sync.WaitGroup
 	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
@@ -172,6 +152,45 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 	return 0
 }
 
+// walkMessages calls fn with every message file under paths, in order: files,
+// directories read recursively (hidden entries skipped), "-" (standard input) as
+// it is. A path that cannot be read is given too, for the reader to report.
+func walkMessages(paths []string, fn func(path string)) {
+	for _, path := range paths {
+		if path == "-" {
+			fn(path)
+			continue
+		}
+		err := filepath.WalkDir(path, func(f string, d fs.DirEntry, err error) error {
+			if err != nil {
+				fn(f)
+				return nil
+			}
+			if d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+				return nil
+			}
+			fn(f)
+			return nil
+		})
+		if err != nil {
+			fn(path)
+		}
+	}
+}
+
+// readMessage reads a message file ("-": standard input), without a leading mbox
+// "From " line.
+func readMessage(path string) ([]byte, error) {
+	var data []byte
+	var err error
+	if path == "-" {
+		data, err = io.ReadAll(os.Stdin)
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	return mbox.StripFrom(data), err
+}
+
 type job struct {
 	n    int
 	path string
@@ -189,16 +208,10 @@ type checked struct {
 // (for --clues), which the result does not keep: results wait to be printed in order.
 func checkOne(p *filter.Pipeline, env *filter.Envelope, j job) (checked, []byte) {
 	r := checked{n: j.n, path: j.path}
-	var data []byte
-	if j.path == "-" {
-		data, r.err = io.ReadAll(os.Stdin)
-	} else {
-		data, r.err = os.ReadFile(j.path)
-	}
-	if r.err != nil {
+	data, err := readMessage(j.path)
+	if r.err = err; err != nil {
 		return r, nil
 	}
-	data = mbox.StripFrom(data)
 	sp := spool.FromBytes(data)
 	var e *filter.Envelope
 	if env != nil {

@@ -212,3 +212,36 @@ func TestCheckReportAndErrors(t *testing.T) {
 		t.Errorf("missing file: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+func TestRulesCost(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"1.eml": "From: a@example.com\nSubject: hello\nReceived: from x (x [192.0.2.1]) by mx.example.com with ESMTP id 1; Mon, 1 Jun 2026 10:00:00 +0000\n\nhello there\n",
+		"2.eml": "From " + "a@example.com Mon Jun  1 10:00:00 2026\nFrom: a@example.com\nSubject: x\n\n" + gtube + "\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := postern(t, "", "rules", "cost", "-c", ownRulesOnly(t), "--passes", "2", "--top", "0", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	for _, w := range []string{"2 evaluations (2 passes, all but the first counted)", "(texts prepared, their literals found)", "GTUBE"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rules", "cost", "-c", ownRulesOnly(t)}, "want PATH"},
+		{[]string{"rules", "cost", "-c", ownRulesOnly(t), "/nonexistent/messages"}, "/nonexistent/messages"},
+		{[]string{"rules", "cost", "-c", ownRulesOnly(t), "--passes", "0", dir}, "--passes"},
+	} {
+		if _, errOut, code := postern(t, "", tc.args...); code == 0 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q (want it to name %q)", tc.args, code, errOut, tc.want)
+		}
+	}
+}

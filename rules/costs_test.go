@@ -1,0 +1,105 @@
+package rules
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A clock that moves by a microsecond each time it is read: every entry's own time
+// is then a count of the clock reads in its frame, and the totals must balance
+// exactly, whatever the rules nest.
+func tickingClock() func() time.Duration {
+	var now time.Duration
+	return func() time.Duration {
+		now += time.Microsecond
+		return now
+	}
+}
+
+func TestEvalCosts(t *testing.T) {
+	dir := writeRules(t, map[string]string{"r.cf": `
+body     __SUSPENDED  /suspended/i
+body     __WEIRD1     /[a-z]{2}\d[a-z]{2}\d/
+body     __WEIRD2     /\d[a-z]{3}\d[a-z]/
+meta     BANK_ALERT   __SUSPENDED && !__WEIRD1 && !__WEIRD2
+score    BANK_ALERT   1
+header   FROM_BANK    From =~ /bigbank/
+score    FROM_BANK    0.5
+header   TRUSTED      eval:check_all_trusted()
+score    TRUSTED      -0.1
+body     HTML         eval:html_test('html')
+score    HTML         0.1
+`})
+	s, problems := Load(dir)
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	m := msgOf(t, sample)
+	want := hitNames(t, s, m)
+
+	c := newCosts(tickingClock())
+	const n = 3
+	for range n {
+		hits, err := s.EvalCosts(m, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range hits {
+			if h.Rule.Name != "GTUBE" {
+				got = append(got, h.Rule.Name)
+			}
+		}
+		slices.Sort(got)
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Fatalf("EvalCosts hits %v, Eval %v", got, want)
+		}
+	}
+	if c.Messages() != n {
+		t.Errorf("Messages() = %d, want %d", c.Messages(), n)
+	}
+	byName := map[string]Cost{}
+	var sum time.Duration
+	for _, e := range c.List() {
+		byName[e.Name] = e
+		sum += e.Own
+		if e.Own <= 0 {
+			t.Errorf("%s: own time %v (each frame reads the clock twice)", e.Name, e.Own)
+		}
+	}
+	// Nested frames are taken out of the frames around them, once: the own times
+	// add up to the evaluations' time.
+	if sum != c.Total() {
+		t.Errorf("own times add up to %v, the evaluations took %v", sum, c.Total())
+	}
+	for _, tc := range []struct {
+		name        string
+		calls, hits int
+	}{
+		{"BANK_ALERT", n, n},
+		{"__SUSPENDED", n, n},
+		{"__WEIRD1", n, 0},
+		{"FROM_BANK", n, n},
+		{"HTML", n, n},
+		{"(texts prepared, their literals found)", n, 0},
+		{"(the evaluation, outside the rules)", n, 0},
+		{"(Received headers parsed)", n, 0},
+		{"(HTML parts analysed)", n, 0},
+		{"(body union 0: __WEIRD1 __WEIRD2)", n, 0},
+	} {
+		e, ok := byName[tc.name]
+		if !ok {
+			t.Errorf("no entry %q among %v", tc.name, c.List())
+			continue
+		}
+		if e.Calls != tc.calls || e.Hits != tc.hits {
+			t.Errorf("%s: %d calls, %d hits; want %d, %d", tc.name, e.Calls, e.Hits, tc.calls, tc.hits)
+		}
+	}
+	c.Reset()
+	if len(c.List()) != 0 || c.Total() != 0 || c.Messages() != 0 {
+		t.Errorf("after Reset: %v, total %v, %d messages", c.List(), c.Total(), c.Messages())
+	}
+}
