@@ -30,6 +30,18 @@ func BenchmarkEvalStock(b *testing.B) {
 	}
 }
 
+// BenchmarkEvalStockCosts is BenchmarkEvalStock with every rule timed (EvalCosts,
+// postern rules cost): against it, what the timing itself costs.
+func BenchmarkEvalStockCosts(b *testing.B) {
+	s := stockRules(b, false)
+	msgs := corpusSpam(b, 100)
+	c := NewCosts()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.EvalCosts(msgs[i%len(msgs)], c)
+	}
+}
+
 // corpusSpam is the first n messages of the corpus's SpamAssassin spam, parsed as
 // a filter is given them; the benchmark skips without the corpus.
 func corpusSpam(b *testing.B, n int) []*filter.Message {

@@ -747,7 +747,7 @@ func (s *Set) evalWith(m *filter.Message, p *plan, locate bool, c *Costs) ([]Hit
 		}
 		where, match, ok := r.eval(t, in)
 		if c != nil {
-			c.end(r.Name, f, ok)
+			c.endRule(r, f, ok)
 		}
 		n := 0.0
 		if ok {
