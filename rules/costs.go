@@ -37,7 +37,10 @@ type Costs struct {
 
 // Cost is one rule's, or one shared analysis's, part of the messages' evaluation.
 type Cost struct {
-	Name  string        // a rule's name, or a shared analysis in parentheses
+	Name string // a rule's name, or a shared analysis in parentheses
+	// Group is what kind of work it is: the rule's kind and how it is run
+	// (ruleGroup), or "shared analyses".
+	Group string
 	Calls int           // its evaluations (a rule is evaluated once a message at most)
 	Hits  int           // of which it was true
 	Own   time.Duration // its time, less the rules and analyses it asked for
@@ -69,7 +72,7 @@ func (c *Costs) begin() costFrame {
 func (c *Costs) end(name string, f costFrame, hit bool) time.Duration {
 	e := c.byName[name]
 	if e == nil {
-		e = &Cost{Name: name}
+		e = &Cost{Name: name, Group: sharedGroup}
 		c.byName[name] = e
 	}
 	return c.account(e, f, hit)
@@ -83,7 +86,7 @@ func (c *Costs) endRule(r *Rule, f costFrame, hit bool) {
 	e := c.bySeq[r.seq]
 	if e == nil || e.Name != r.Name { // (another set's rule of that number)
 		if e = c.byName[r.Name]; e == nil {
-			e = &Cost{Name: r.Name}
+			e = &Cost{Name: r.Name, Group: ruleGroup(r)}
 			c.byName[r.Name] = e
 		}
 		c.bySeq[r.seq] = e
@@ -116,10 +119,48 @@ func (c *Costs) Messages() int { return c.msgs }
 // Total is the time of the counted evaluations, the sum of every entry's own time.
 func (c *Costs) Total() time.Duration { return c.total }
 
+const sharedGroup = "shared analyses"
+
+// ruleGroup says how a rule runs, as Costs groups rules: meta rules, eval tests,
+// the rules RE2 cannot run (regexp2 asked where their relaxed form matches), those
+// with literals (skipped where their text holds none) and those without (most in
+// unions), by kind.
+func ruleGroup(r *Rule) string {
+	switch {
+	case r.meta != nil || r.Kind == Meta:
+		return "meta rules"
+	case r.evalFn != nil:
+		return r.Kind.String() + " evals"
+	case r.exactAll != nil:
+		return r.Kind.String() + " rules RE2 cannot run"
+	case r.lits != nil:
+		return r.Kind.String() + " rules with literals"
+	}
+	return r.Kind.String() + " rules without literals"
+}
+
+// Groups is the entries summed by Group, the costliest first.
+func (c *Costs) Groups() []Cost {
+	sum := map[string]*Cost{}
+	for _, e := range c.List() {
+		g := sum[e.Group]
+		if g == nil {
+			g = &Cost{Name: e.Group, Group: e.Group}
+			sum[e.Group] = g
+		}
+		g.Calls += e.Calls
+		g.Hits += e.Hits
+		g.Own += e.Own
+	}
+	return sortCosts(sum)
+}
+
 // List is every entry, the costliest first.
-func (c *Costs) List() []Cost {
-	out := make([]Cost, 0, len(c.byName))
-	for _, e := range c.byName {
+func (c *Costs) List() []Cost { return sortCosts(c.byName) }
+
+func sortCosts(m map[string]*Cost) []Cost {
+	out := make([]Cost, 0, len(m))
+	for _, e := range m {
 		out = append(out, *e)
 	}
 	slices.SortFunc(out, func(a, b Cost) int {

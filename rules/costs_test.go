@@ -98,6 +98,38 @@ score    HTML         0.1
 			t.Errorf("%s: %d calls, %d hits; want %d, %d", tc.name, e.Calls, e.Hits, tc.calls, tc.hits)
 		}
 	}
+	// The groups sum the entries.
+	groups := map[string]Cost{}
+	var gsum time.Duration
+	for _, g := range c.Groups() {
+		groups[g.Name] = g
+		gsum += g.Own
+	}
+	if gsum != c.Total() {
+		t.Errorf("groups add up to %v, the evaluations took %v", gsum, c.Total())
+	}
+	for name, members := range map[string][]string{
+		"meta rules":                  {"BANK_ALERT"},
+		"body rules with literals":    {"__SUSPENDED"},
+		"header rules with literals":  {"FROM_BANK"},
+		"header evals":                {"TRUSTED"},
+		"body evals":                  {"HTML"},
+		"body rules without literals": {"__WEIRD1", "__WEIRD2"},
+	} {
+		var own time.Duration
+		for _, m := range members {
+			own += byName[m].Own
+		}
+		if g := groups[name]; g.Own != own {
+			t.Errorf("group %q: %v, its rules %v took %v", name, g.Own, members, own)
+		}
+	}
+	// A message: the preparation, the evaluation outside the rules, the
+	// Received parse, the HTML analysis, the union.
+	if g := groups["shared analyses"]; g.Calls != 5*n {
+		t.Errorf("shared analyses: %d calls, want %d", g.Calls, 5*n)
+	}
+
 	c.Reset()
 	if len(c.List()) != 0 || c.Total() != 0 || c.Messages() != 0 {
 		t.Errorf("after Reset: %v, total %v, %d messages", c.List(), c.Total(), c.Messages())

@@ -227,7 +227,7 @@ func TestRulesCost(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s%s", code, out, errOut)
 	}
-	for _, w := range []string{"2 evaluations (2 passes, all but the first counted)", "(texts prepared, their literals found)", "GTUBE"} {
+	for _, w := range []string{"2 evaluations (2 passes, all but the first counted)", "(texts prepared, their literals found)", "GTUBE", "shared analyses", "body rules with literals"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}

@@ -37,13 +37,13 @@ reload           checks the configured rules as lint does and, when they have no
                  (systemctl reload postern does the same through the unit file.)
 cost PATH...     runs the rules on the messages under PATH (files, or directories
                  read recursively) --passes times, one message at a time, and
-                 prints what each rule cost a message, the costliest first (--top):
-                 its own time, less the rules it asked for. What several rules
-                 share (each union's walk, the Received and HTML analyses, the
-                 texts' preparation) is listed apart, in parentheses. The first
-                 pass is not counted: the rules' automata learn the mail then, as
-                 a running serve's have. The figures move with the machine's load;
-                 compare rules within one run.`)
+                 prints what each kind of work and each rule cost a message, the
+                 costliest first (--top): a rule's own time, less the rules it
+                 asked for. What several rules share (each union's walk, the
+                 Received and HTML analyses, the texts' preparation) is listed
+                 apart, in parentheses. The first pass is not counted: the rules'
+                 automata learn the mail then, as a running serve's have. The
+                 figures move with the machine's load; compare rules within one run.`)
 	var extra stringList
 	fs.Var(&extra, "rules", "also load this rule `PATH`; repeatable")
 	ruleText := fs.String("rule", "", "a rule `DEFINITION` to test, in SpamAssassin syntax")
@@ -277,7 +277,12 @@ func printCosts(w io.Writer, c *rules.Costs, passes, top int) {
 	}
 	fmt.Fprintf(w, "%d evaluations (%d passes, %s): %.0f µs a message in all\n",
 		c.Messages(), passes, counted, perMsg(c.Total()))
-	fmt.Fprintf(w, "%9s %6s %7s %7s  %s\n", "µs/msg", "share", "run", "hit", "rule (own time, less the rules it asked for)")
+	share := func(d time.Duration) float64 { return 100 * float64(d) / float64(c.Total()) }
+	fmt.Fprintf(w, "\n%9s %6s %9s  %s\n", "µs/msg", "share", "runs/msg", "what kind of work")
+	for _, g := range c.Groups() {
+		fmt.Fprintf(w, "%9.1f %5.1f%% %9.1f  %s\n", perMsg(g.Own), share(g.Own), float64(g.Calls)/n, g.Name)
+	}
+	fmt.Fprintf(w, "\n%9s %6s %7s %7s  %s\n", "µs/msg", "share", "run", "hit", "rule (own time, less the rules it asked for)")
 	list := c.List()
 	if top > 0 && len(list) > top {
 		list = list[:top]
@@ -287,7 +292,7 @@ func printCosts(w io.Writer, c *rules.Costs, passes, top int) {
 		if !strings.HasPrefix(e.Name, "(") {
 			hit = fmt.Sprintf("%.0f%%", 100*float64(e.Hits)/float64(e.Calls))
 		}
-		fmt.Fprintf(w, "%9.1f %5.1f%% %6.0f%% %7s  %s\n", perMsg(e.Own), 100*float64(e.Own)/float64(c.Total()),
+		fmt.Fprintf(w, "%9.1f %5.1f%% %6.0f%% %7s  %s\n", perMsg(e.Own), share(e.Own),
 			100*float64(e.Calls)/n, hit, e.Name)
 	}
 }
