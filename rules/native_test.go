@@ -228,17 +228,42 @@ func FuzzNative(f *testing.F) {
 	f.Add("http://a\u200db.example.example.com/")
 	f.Add("[ ip=10.2.3.4 rdns= helo= by=224.1.2.3 ident= ] [ ip=1.2.3.256 ]")
 	f.Add("Message-Id: <ABCD0123abcd$89ABCDEF$0123abcd@h>" + strings.Repeat("x", 100) + `boundary="----=_NextPart_000_0001_0123ABCD.89abcdef"`)
+	for _, a := range randomAddresses {
+		f.Add(a)
+	}
 	res := nativeRegexps(f)
 	f.Fuzz(func(t *testing.T, s string) {
 		agree(t, res, s)
 	})
 }
 
+// randomAddresses try each part of HK_RANDOM_*'s pattern (randomLocalPart).
+var randomAddresses = []string{
+	"xkcdqw@example.com", "aeiou@example.com", "abababab@example.com", "zzzz@example.com", "zzz@example.com",
+	"mail-xkcdq@example.com", "bounce_aeiouy@example.com", "Mail.xkcdqw@example.com", "mailxkcdq@example.com",
+	"xkcdq+tag@example.com", "xkcd#q@example.com", "a=xkcdq@example.com", "kpmgxyz@example.com", "MCBRxtv@example.com",
+	"abcdefghijklmnopqrstuvwxyz@example.com", "abcdefghijklmnopqrstuvwxy@example.com", "bcdfgaeiouabcdefghijklmnop",
+	"xkcdqw@cnn.com", "xkcdqw@news.cnn.com", "xkcdqw@mail.amazon.de", "xkcdqw@amazon.com\n", "xkcdqw@amazon.comx",
+	"xkcdqw@notamazon.com", "xkcdqw@" + strings.Repeat("a", 20) + ".cnn.com", "xkcdqw@" + strings.Repeat("a", 21) + ".cnn.com",
+	"ok@example.com\nxkcdqw@example.com", "mail-x@example.com\nzzzz@x", "x\nzzzz", "a@b\n@xkcdq", "\nxkcdq",
+	"\u212a\u212akkk@example.com", "KkKk@example.com", "\u0130\u0130iii@x", "ab\u212aab\u212a@x", "xKCDQW@EXAMPLE.COM",
+	"xkcdqw@\u00e9cnn.com", "xkcdqw@_cnn.com", "xkcdqw@-cnn.com", "xkcdqw@cnn.c", "xkcdqw@cnn.comm", "xkcdqw@CNN.COM",
+	"bcdf\u00e9g@x", "yyyyy@x", "hhhhh", "sssss", "bouncexyz-aeiou", "mai\nl-xkcdq",
+}
+
+func TestRandomLocalPart(t *testing.T) {
+	res := nativeRegexps(t)
+	for _, a := range randomAddresses {
+		agree(t, res, a)
+	}
+}
+
 // The stock rules' patterns are the ones the matchers know: a change in how
 // ruleRegex writes them would quietly send them back to regexp2.
 func TestNativeStockRules(t *testing.T) {
 	s := stockRules(t, false)
-	for _, name := range []string{"__SUBJ_HAS_TO_1", "__SUBJ_HAS_TO_2", "__TO_EQ_FROM_1", "__TO_EQ_FROM_2", "KB_RATWARE_OUTLOOK_MID", "__URI_LONG_REPEAT", "RCVD_ILLEGAL_IP"} {
+	for _, name := range []string{"__SUBJ_HAS_TO_1", "__SUBJ_HAS_TO_2", "__TO_EQ_FROM_1", "__TO_EQ_FROM_2", "KB_RATWARE_OUTLOOK_MID", "__URI_LONG_REPEAT", "RCVD_ILLEGAL_IP",
+		"HK_RANDOM_FROM", "HK_RANDOM_ENVFROM", "HK_RANDOM_REPLYTO"} {
 		if r := s.byName[name]; r == nil || r.native == nil {
 			t.Errorf("%s: no native matcher", name)
 		}
