@@ -619,6 +619,11 @@ func TestParagraphs(t *testing.T) {
 		"Name* Home Phone \n\n Next": "Name* Home Phone \n Next",
 		strings.Repeat("abc ", 1000): strings.Repeat("abc ", 512) + "\n" + strings.Repeat("abc ", 488),
 		strings.Repeat("x", 3000):    strings.Repeat("x", 2048) + "\n" + strings.Repeat("x", 952),
+		// unicode.IsSpace's runes past ASCII are white space too; an invalid
+		// byte is not.
+		"a\u00a0\u0085b\u2028\n\u3000\nc": "a b \nc",
+		"a\xa0\n\n\xc2b":                  "a\xa0\n\xc2b",
+		"\v\fa\vb\f":                      " a b ",
 	} {
 		if got := paragraphs(text); got != want {
 			t.Errorf("%q: %q, want %q", text, got, want)
