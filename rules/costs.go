@@ -20,7 +20,8 @@ import (
 // and what the evaluation does outside any rule.
 // The smaller analyses (dates, MIME structure, addresses) count in the own time of
 // the first rule that asks for them, as SpamAssassin's rule timing counts them.
-// Timing every rule adds about the clock's cost a rule, a few percent of the total.
+// Timing every rule adds about a clock read a rule, under a tenth of the total
+// (BenchmarkEvalStockCosts), most of it in the metas' and the loop's own times.
 //
 // A Costs is not safe for concurrent use: one message at a time.
 type Costs struct {

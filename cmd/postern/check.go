@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -19,7 +17,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/postern/postern/filter"
-	"github.com/postern/postern/internal/mbox"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/score"
 	"github.com/postern/postern/spool"
@@ -150,45 +147,6 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 		return 1
 	}
 	return 0
-}
-
-// walkMessages calls fn with every message file under paths, in order: files,
-// directories read recursively (hidden entries skipped), "-" (standard input) as
-// it is. A path that cannot be read is given too, for the reader to report.
-func walkMessages(paths []string, fn func(path string)) {
-	for _, path := range paths {
-		if path == "-" {
-			fn(path)
-			continue
-		}
-		err := filepath.WalkDir(path, func(f string, d fs.DirEntry, err error) error {
-			if err != nil {
-				fn(f)
-				return nil
-			}
-			if d.IsDir() || strings.HasPrefix(d.Name(), ".") {
-				return nil
-			}
-			fn(f)
-			return nil
-		})
-		if err != nil {
-			fn(path)
-		}
-	}
-}
-
-// readMessage reads a message file ("-": standard input), without a leading mbox
-// "From " line.
-func readMessage(path string) ([]byte, error) {
-	var data []byte
-	var err error
-	if path == "-" {
-		data, err = io.ReadAll(os.Stdin)
-	} else {
-		data, err = os.ReadFile(path)
-	}
-	return mbox.StripFrom(data), err
 }
 
 type job struct {

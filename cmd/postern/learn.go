@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"io/fs"
 	"math/rand"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -185,22 +182,7 @@ func (s learnSummary) String() string {
 // collect expands paths into files, skipping dot files (maildir's, the corpus').
 func collect(paths []string) []string {
 	var out []string
-	for _, p := range paths {
-		if p == "-" {
-			out = append(out, p)
-			continue
-		}
-		filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
-			if err != nil {
-				out = append(out, f) // reported as unparsable when read
-				return nil
-			}
-			if !d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
-				out = append(out, f)
-			}
-			return nil
-		})
-	}
+	walkMessages(paths, func(f string) { out = append(out, f) }) // (unreadable ones count as unparsable)
 	return out
 }
 
@@ -355,13 +337,7 @@ func learnBatch(store learner, batch []score.Item, forget bool, sum *learnSummar
 // readMessages reads a file as one message, or as several when it is an mbox. A
 // leading mbox "From " line is not part of a message.
 func readMessages(path string) ([][]byte, error) {
-	var data []byte
-	var err error
-	if path == "-" {
-		data, err = io.ReadAll(os.Stdin)
-	} else {
-		data, err = os.ReadFile(path)
-	}
+	data, err := readInput(path)
 	if err != nil {
 		return nil, fmt.Errorf("learn: %w", err)
 	}

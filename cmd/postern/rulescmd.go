@@ -43,7 +43,9 @@ cost PATH...     runs the rules on the messages under PATH (files, or directorie
                  Received and HTML analyses, the texts' preparation) is listed
                  apart, in parentheses. The first pass is not counted: the rules'
                  automata learn the mail then, as a running serve's have. The
-                 figures move with the machine's load; compare rules within one run.`)
+                 messages are held in memory: a sample of a few thousand is plenty.
+                 The figures move with the machine's load; compare rules within
+                 one run.`)
 	var extra stringList
 	fs.Var(&extra, "rules", "also load this rule `PATH`; repeatable")
 	ruleText := fs.String("rule", "", "a rule `DEFINITION` to test, in SpamAssassin syntax")

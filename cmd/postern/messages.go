@@ -1,0 +1,54 @@
+package main
+
+import (
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/postern/postern/internal/mbox"
+)
+
+// The message files the commands read (check, learn, rules): paths walked, files read.
+
+// walkMessages calls fn with every message file under paths, in order: files,
+// directories read recursively (hidden entries skipped), "-" (standard input) as
+// it is. A path that cannot be read is given too, for the reader to report.
+func walkMessages(paths []string, fn func(path string)) {
+	for _, path := range paths {
+		if path == "-" {
+			fn(path)
+			continue
+		}
+		err := filepath.WalkDir(path, func(f string, d fs.DirEntry, err error) error {
+			if err != nil {
+				fn(f)
+				return nil
+			}
+			if d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+				return nil
+			}
+			fn(f)
+			return nil
+		})
+		if err != nil {
+			fn(path)
+		}
+	}
+}
+
+// readMessage reads a message file ("-": standard input), without a leading mbox
+// "From " line.
+func readMessage(path string) ([]byte, error) {
+	data, err := readInput(path)
+	return mbox.StripFrom(data), err
+}
+
+// readInput reads a file, or standard input for "-".
+func readInput(path string) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(path)
+}
