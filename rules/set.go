@@ -2222,6 +2222,10 @@ func (t *target) field(i int32) *fieldText {
 	}
 	f := &t.fields[i-1]
 	if !f.read {
+		if t.costs != nil {
+			c := t.costs.begin()
+			defer t.costs.end(fieldsCost, c, false)
+		}
 		k := t.set.fields[i-1].key
 		f.value, f.present = t.headerValue(k.field, k.mod)
 		f.read = true
@@ -2233,6 +2237,10 @@ func (t *target) field(i int32) *fieldText {
 func (t *target) fieldHas(i int32, ids []int32) bool {
 	f := t.field(i)
 	if !f.scanned {
+		if t.costs != nil {
+			c := t.costs.begin()
+			defer t.costs.end(fieldsCost, c, false)
+		}
 		f.scanned = true
 		f.hits = t.set.fields[i-1].index.scan(toLower(f.value))
 		if t.state != nil {
