@@ -284,7 +284,7 @@ func printCosts(w io.Writer, c *rules.Costs, passes, top int) {
 	for _, g := range c.Groups() {
 		fmt.Fprintf(w, "%9.1f %5.1f%% %9.1f  %s\n", perMsg(g.Own), share(g.Own), float64(g.Calls)/n, g.Name)
 	}
-	fmt.Fprintf(w, "\n%9s %6s %7s %7s  %s\n", "µs/msg", "share", "run", "hit", "rule (own time, less the rules it asked for)")
+	fmt.Fprintf(w, "\n%9s %6s %9s %6s  %s\n", "µs/msg", "share", "runs/msg", "hit", "rule (own time, less the rules it asked for)")
 	list := c.List()
 	if top > 0 && len(list) > top {
 		list = list[:top]
@@ -294,7 +294,7 @@ func printCosts(w io.Writer, c *rules.Costs, passes, top int) {
 		if !strings.HasPrefix(e.Name, "(") {
 			hit = fmt.Sprintf("%.0f%%", 100*float64(e.Hits)/float64(e.Calls))
 		}
-		fmt.Fprintf(w, "%9.1f %5.1f%% %6.0f%% %7s  %s\n", perMsg(e.Own), share(e.Own),
-			100*float64(e.Calls)/n, hit, e.Name)
+		fmt.Fprintf(w, "%9.1f %5.1f%% %9.2f %6s  %s\n", perMsg(e.Own), share(e.Own),
+			float64(e.Calls)/n, hit, e.Name)
 	}
 }
