@@ -223,9 +223,9 @@ func TestRulesCost(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, errOut, code := postern(t, "", "rules", "cost", "-c", ownRulesOnly(t), "--passes", "2", "--top", "0", dir)
-	if code != 0 {
-		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	out, errOut, code := postern(t, "", "rules", "cost", "-c", ownRulesOnly(t), "--passes", "2", "--top", "0", dir, "/nonexistent/message")
+	if code != 0 || !strings.Contains(errOut, "/nonexistent/message skipped") {
+		t.Fatalf("exit %d (an unreadable file is skipped with a word): %s%s", code, out, errOut)
 	}
 	for _, w := range []string{"2 evaluations (2 passes, all but the first counted)", "(texts prepared, their literals found)", "GTUBE", "shared analyses", "body rules with literals"} {
 		if !strings.Contains(out, w) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -236,7 +235,6 @@ func rulesCost(rulePaths, msgPaths []string, passes, top int) int {
 		return fail("%v", err)
 	}
 	var msgs []*filter.Message
-	var readErr error
 	walkMessages(msgPaths, func(f string) {
 		raw, err := readMessage(f)
 		if err == nil {
@@ -247,11 +245,9 @@ func rulesCost(rulePaths, msgPaths []string, passes, top int) int {
 				return
 			}
 		}
-		readErr = errors.Join(readErr, fmt.Errorf("%s: %w", f, err))
+		// One unreadable file in a maildir need not stop the run.
+		fmt.Fprintf(os.Stderr, "postern: rules cost: %s skipped: %v\n", f, err)
 	})
-	if readErr != nil {
-		return fail("rules cost: %v", readErr)
-	}
 	if len(msgs) == 0 {
 		return fail("rules cost: no message under %s", strings.Join(msgPaths, ", "))
 	}
