@@ -48,11 +48,14 @@ func randomLocalPart(r []rune) bool {
 		if p > 0 && r[p-1] != '\n' {
 			continue // (?m)^
 		}
+		// [^@]{26}, one of the exceptions, is looked for first: at most 26
+		// runes from each line start, so that a long value of many lines and
+		// no '@' costs its length, not its length times its lines.
 		at := p
-		for at < len(r) && r[at] != '@' {
+		for at < len(r) && r[at] != '@' && at-p < 26 {
 			at++
 		}
-		if randomExcepted(r, p, at) {
+		if at-p >= 26 || randomExcepted(r, p, at) {
 			continue
 		}
 		for q := p; q < at; q++ {
@@ -97,9 +100,10 @@ func saidFourTimes(r []rune, q, k int) bool {
 }
 
 // randomExcepted is the look-ahead of randomLocalPart at the line start p (at:
-// where the first '@' from p is, or the end): a bounce or mail- sender; a local
-// part with a sign, or one of some names' consonant runs; a local part of 26
-// runes or more; or an address at one of some domains, which ends its line:
+// where the first '@' from p is, or the end, fewer than 26 runes on: a longer
+// local part is an exception the caller has found): a bounce or mail- sender; a
+// local part with a sign, or one of some names' consonant runs; or an address at
+// one of some domains, which ends its line:
 //
 //	(?:mail|bounce)[_.-]|[^@]*(?:[+=^~#-]|mc(?:b|g)r|kpmg|nlpbr|ndqv|lcgc|cplpr)|[^@]{26}|
 //	.*?@.{0,20}\b(?:cmp-info|cmpgnr|cnn|tori|jysk|amadeus|amazon)\.[a-z]{2,3}$
@@ -108,9 +112,6 @@ func randomExcepted(r []rune, p, at int) bool {
 		if runesHavePrefix(r, p, pre) && p+len(pre) < len(r) && strings.ContainsRune("_.-", unicode.ToLower(r[p+len(pre)])) {
 			return true
 		}
-	}
-	if at-p >= 26 {
-		return true
 	}
 	for q := p; q < at; q++ {
 		if c := unicode.ToLower(r[q]); c < utf8.RuneSelf && strings.IndexByte("+=^~#-", byte(c)) >= 0 {

@@ -256,6 +256,18 @@ func TestRandomLocalPart(t *testing.T) {
 	for _, a := range randomAddresses {
 		agree(t, res, a)
 	}
+	// Many lines without an '@': linear, not a walk to the end from each line.
+	long := []rune(strings.Repeat("x\n", 1<<20))
+	done := make(chan bool)
+	go func() { done <- randomLocalPart(long) }()
+	select {
+	case got := <-done:
+		if got {
+			t.Error("a million one-letter lines: matched")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a million one-letter lines: still matching after a minute (quadratic?)")
+	}
 }
 
 // The stock rules' patterns are the ones the matchers know: a change in how
