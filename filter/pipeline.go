@@ -75,16 +75,18 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 
 	msg := &Message{Env: env, Raw: raw, Size: size, Parsed: &scan.Message{}}
 	var times []Timing
+	checks := start // where the checks' times begin: the parse's end, no gap between
 	if len(p.Checks) > 0 {
 		parsed, err := scan.Parse(io.NewSectionReader(raw, 0, size))
 		if err != nil {
 			return p.TempFail(ref, fmt.Errorf("filter: parse: %w", err))
 		}
 		msg.Parsed = parsed
-		times = append(times, Timing{"parse", time.Since(start)})
+		checks = time.Now()
+		times = append(times, Timing{"parse", checks.Sub(start)})
 	}
 
-	results := p.runChecks(ctx, msg)
+	results := p.runChecks(ctx, msg, checks)
 	v = p.decide(ref, env, results)
 	for i, r := range results {
 		if !skipped(env, p.Checks[i]) {
@@ -108,13 +110,15 @@ func skipped(env *Envelope, c Check) bool {
 
 // runChecks runs every check in its own goroutine and collects their results until
 // all are in or the deadline passes; a check still running then counts as failed.
-func (p *Pipeline) runChecks(ctx context.Context, msg *Message) []Result {
+// Each check's Duration runs from start: the parse's end, so that the parse's time
+// and a check's add up to the message's time so far (a check that missed the
+// deadline counted up to it, which runs from before the parse).
+func (p *Pipeline) runChecks(ctx context.Context, msg *Message, start time.Time) []Result {
 	type indexed struct {
 		i int
 		r Result
 	}
 	ch := make(chan indexed, len(p.Checks)) // buffered: a late check never blocks
-	start := time.Now()                     // (each check's Duration runs from here)
 	for i, c := range p.Checks {
 		if skipped(msg.Env, c) {
 			ch <- indexed{i, Result{Check: c.Name()}} // allow-listed: not scored

@@ -118,7 +118,7 @@ func (expired) Err() error            { return context.DeadlineExceeded }
 // (a virus scan that skipped the parts left): its result counts as a failure.
 func TestResultAfterDeadlineFails(t *testing.T) {
 	p := &Pipeline{Checks: []Check{fixed{"av", Result{Headers: []Header{{Name: "X-Virus-Status", Value: "Clean"}}}}}, Policy: policy()}
-	rs := p.runChecks(expired{context.Background()}, &Message{})
+	rs := p.runChecks(expired{context.Background()}, &Message{}, time.Now())
 	if len(rs) != 1 || !errors.Is(rs[0].Err, context.DeadlineExceeded) {
 		t.Fatalf("results %+v, want the deadline as the check's error", rs)
 	}
