@@ -39,8 +39,8 @@ cost PATH...     runs the rules on the messages under PATH (files, or directorie
                  prints what each kind of work and each rule cost a message, the
                  costliest first (--top): a rule's own time, less the rules it
                  asked for. What several rules share (each union's walk, the
-                 Received and HTML analyses, the texts' preparation) is listed
-                 apart, in parentheses. The first pass is not counted: the rules'
+                 header fields' reading, the Received and HTML analyses, the
+                 texts' preparation) is listed apart, in parentheses. The first pass is not counted: the rules'
                  automata learn the mail then, as a running serve's have. The
                  messages are held in memory: a sample of a few thousand is plenty.
                  The figures move with the machine's load; compare rules within
