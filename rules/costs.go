@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -60,6 +61,16 @@ func newCosts(clock func() time.Duration) *Costs {
 // costFrame is a timed evaluation in progress: when it began, and the nested time
 // of the frame it is nested in, so far.
 type costFrame struct{ at, outer time.Duration }
+
+// time starts a frame for the shared analysis name and returns what ends it; on
+// a nil Costs (Eval's), nothing.
+func (c *Costs) time(name string) (end func()) {
+	if c == nil {
+		return func() {}
+	}
+	f := c.begin()
+	return func() { c.end(name, f, false) }
+}
 
 func (c *Costs) begin() costFrame {
 	f := costFrame{at: c.clock(), outer: c.child}
@@ -122,6 +133,10 @@ func (c *Costs) Total() time.Duration { return c.total }
 
 const sharedGroup = "shared analyses"
 
+// Shared reports whether the entry is a shared analysis, not a rule (it has no
+// hits to count).
+func (e Cost) Shared() bool { return e.Group == sharedGroup }
+
 // fieldsCost is the Costs entry of the header fields the header rules read: each
 // read (and decoded) once a message, and its literals found, by the first rule
 // that asks.
@@ -170,10 +185,7 @@ func sortCosts(m map[string]*Cost) []Cost {
 		out = append(out, *e)
 	}
 	slices.SortFunc(out, func(a, b Cost) int {
-		if a.Own != b.Own {
-			return int(b.Own - a.Own)
-		}
-		return strings.Compare(a.Name, b.Name)
+		return cmp.Or(cmp.Compare(b.Own, a.Own), strings.Compare(a.Name, b.Name))
 	})
 	return out
 }

@@ -227,6 +227,7 @@ func stripQuotedAddresses(line string) string {
 
 var reContactWord = regexp.MustCompile(`^(?:fa(?:x|csi)|tel|phone|e?-?mail)`)
 
+// isSpaceByte is unicode.IsSpace (and \s as regexp2 reads it) on an ASCII byte.
 func isSpaceByte(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }

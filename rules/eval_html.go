@@ -58,10 +58,7 @@ func (t *target) html() *htmlStats {
 	if t.htmlRes != nil {
 		return t.htmlRes
 	}
-	if t.costs != nil {
-		f := t.costs.begin()
-		defer t.costs.end("(HTML parts analysed)", f, false)
-	}
+	defer t.costs.time("(HTML parts analysed)")()
 	t.htmlRes = &htmlStats{}
 	for _, p := range t.msg.Parsed.Parts {
 		if p.ContentType == "text/html" && p.Text != "" {

@@ -57,10 +57,7 @@ func (t *target) relays() *relays {
 	if t.relaysRes != nil {
 		return t.relaysRes
 	}
-	if t.costs != nil {
-		f := t.costs.begin()
-		defer t.costs.end("(Received headers parsed)", f, false)
-	}
+	defer t.costs.time("(Received headers parsed)")()
 	r := &relays{}
 	t.relaysRes = r
 	lines := t.header.Values("Received")

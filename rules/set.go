@@ -697,15 +697,10 @@ func newUnions(rules []*Rule, lower bool) []union {
 // evalWith evaluates plan p's rules on m; c, when not nil, is told what each
 // cost (EvalCosts).
 func (s *Set) evalWith(m *filter.Message, p *plan, locate bool, c *Costs) ([]Hit, error) {
-	var t *target
-	if c == nil {
-		t = s.prepare(m, p, locate)
-	} else {
-		f := c.begin()
-		t = s.prepare(m, p, locate)
-		c.end("(texts prepared, their literals found)", f, false)
-		t.costs = c
-	}
+	prepared := c.time("(texts prepared, their literals found)")
+	t := s.prepare(m, p, locate)
+	prepared()
+	t.costs = c
 	sc, _ := s.scratch.Get().(*evalScratch) // (the set's own pool: sized for its rules)
 	if sc == nil {
 		sc = &evalScratch{state: make([]uint8, len(s.all)), vals: make([]float64, len(s.all)), headers: map[headerKey]headerText{}}
@@ -1994,7 +1989,7 @@ func paragraphs(text string) string {
 	start := 0
 	flush := func() {
 		p := buf[start:]
-		if strings.TrimSpace(unsafe.String(unsafe.SliceData(p), len(p))) == "" {
+		if len(bytes.TrimSpace(p)) == 0 {
 			buf = buf[:start]
 			return
 		}
@@ -2066,14 +2061,11 @@ func paragraphs(text string) string {
 // preparation, docs/benchmarks.md).
 func spaceAt(text string, j int) (space bool, size int) {
 	if c := text[j]; c < utf8.RuneSelf {
-		return asciiSpace[c], 1
+		return isSpaceByte(c), 1
 	}
 	r, size := utf8.DecodeRuneInString(text[j:])
 	return unicode.IsSpace(r), size
 }
-
-// asciiSpace is unicode.IsSpace on ASCII.
-var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // maxBodyLine is SpamAssassin's MAX_BODY_LINE_LENGTH.
 const maxBodyLine = 2048
@@ -2222,10 +2214,7 @@ func (t *target) field(i int32) *fieldText {
 	}
 	f := &t.fields[i-1]
 	if !f.read {
-		if t.costs != nil {
-			c := t.costs.begin()
-			defer t.costs.end(fieldsCost, c, false)
-		}
+		defer t.costs.time(fieldsCost)()
 		k := t.set.fields[i-1].key
 		f.value, f.present = t.headerValue(k.field, k.mod)
 		f.read = true
@@ -2237,10 +2226,7 @@ func (t *target) field(i int32) *fieldText {
 func (t *target) fieldHas(i int32, ids []int32) bool {
 	f := t.field(i)
 	if !f.scanned {
-		if t.costs != nil {
-			c := t.costs.begin()
-			defer t.costs.end(fieldsCost, c, false)
-		}
+		defer t.costs.time(fieldsCost)()
 		f.scanned = true
 		f.hits = t.set.fields[i-1].index.scan(toLower(f.value))
 		if t.state != nil {
