@@ -1,16 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/mbox"
+	"github.com/postern/postern/scan"
+	"github.com/postern/postern/spool"
 )
 
-// The message files the commands read (check, learn, rules): paths walked, files read.
+// The message files the commands read (check, learn, rules): paths walked, files
+// read, messages parsed.
 
 // walkMessages calls fn with every message file under paths, in order: files,
 // directories read recursively (hidden entries skipped), "-" (standard input) as
@@ -51,4 +56,15 @@ func readInput(path string) ([]byte, error) {
 		return io.ReadAll(os.Stdin)
 	}
 	return os.ReadFile(path)
+}
+
+// parsedMessage is a message as the rules check is given it (spooled, parsed),
+// with an empty envelope: what the rules commands run their rules on.
+func parsedMessage(raw []byte) (*filter.Message, error) {
+	parsed, err := scan.Parse(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	sp := spool.FromBytes(raw)
+	return &filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed, Env: &filter.Envelope{}}, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -15,8 +14,6 @@ import (
 
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/rules"
-	"github.com/postern/postern/scan"
-	"github.com/postern/postern/spool"
 )
 
 func runRules(args []string) int {
@@ -40,11 +37,11 @@ cost PATH...     runs the rules on the messages under PATH (files, or directorie
                  costliest first (--top): a rule's own time, less the rules it
                  asked for. What several rules share (each union's walk, the
                  header fields' reading, the Received and HTML analyses, the
-                 texts' preparation) is listed apart, in parentheses. The first pass is not counted: the rules'
-                 automata learn the mail then, as a running serve's have. The
-                 messages are held in memory: a sample of a few thousand is plenty.
-                 The figures move with the machine's load; compare rules within
-                 one run.`)
+                 texts' preparation) is listed apart, in parentheses. The first
+                 pass is not counted: the rules' automata learn the mail then, as
+                 a running serve's have. The messages are held in memory: a
+                 sample of a few thousand is plenty. The figures move with the
+                 machine's load; compare rules within one run.`)
 	var extra stringList
 	fs.Var(&extra, "rules", "also load this rule `PATH`; repeatable")
 	ruleText := fs.String("rule", "", "a rule `DEFINITION` to test, in SpamAssassin syntax")
@@ -148,12 +145,11 @@ func rulesTest(paths []string, name, file string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	parsed, err := scan.Parse(bytes.NewReader(raw))
+	m, err := parsedMessage(raw)
 	if err != nil {
 		return fail("%v", err)
 	}
-	sp := spool.FromBytes(raw)
-	hits, err := set.EvalAll(&filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed, Env: &filter.Envelope{}})
+	hits, err := set.EvalAll(m)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -237,16 +233,16 @@ func rulesCost(rulePaths, msgPaths []string, passes, top int) int {
 	var msgs []*filter.Message
 	walkMessages(msgPaths, func(f string) {
 		raw, err := readMessage(f)
+		var m *filter.Message
 		if err == nil {
-			var parsed *scan.Message
-			if parsed, err = scan.Parse(bytes.NewReader(raw)); err == nil {
-				sp := spool.FromBytes(raw)
-				msgs = append(msgs, &filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed, Env: &filter.Envelope{}})
-				return
-			}
+			m, err = parsedMessage(raw)
 		}
-		// One unreadable file in a maildir need not stop the run.
-		fmt.Fprintf(os.Stderr, "postern: rules cost: %s skipped: %v\n", f, err)
+		if err != nil {
+			// One unreadable file in a maildir need not stop the run.
+			fmt.Fprintf(os.Stderr, "postern: rules cost: %s skipped: %v\n", f, err)
+			return
+		}
+		msgs = append(msgs, m)
 	})
 	if len(msgs) == 0 {
 		return fail("rules cost: no message under %s", strings.Join(msgPaths, ", "))
@@ -287,7 +283,7 @@ func printCosts(w io.Writer, c *rules.Costs, passes, top int) {
 	}
 	for _, e := range list {
 		hit := "" // (an analysis is not true or false)
-		if !strings.HasPrefix(e.Name, "(") {
+		if !e.Shared() {
 			hit = fmt.Sprintf("%.0f%%", 100*float64(e.Hits)/float64(e.Calls))
 		}
 		fmt.Fprintf(w, "%9.1f %5.1f%% %9.2f %6s  %s\n", perMsg(e.Own), share(e.Own),
