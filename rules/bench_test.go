@@ -42,6 +42,25 @@ func BenchmarkEvalStockCosts(b *testing.B) {
 	}
 }
 
+// BenchmarkParagraphs is paragraphs over the text parts of 300 corpus spam, an op
+// being all of them (docs/benchmarks.md, "Thirtieth session").
+func BenchmarkParagraphs(b *testing.B) {
+	var texts []string
+	for _, m := range corpusSpam(b, 300) {
+		for _, p := range m.Parsed.Parts {
+			if p.Text != "" {
+				texts = append(texts, p.Text)
+			}
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, t := range texts {
+			paragraphs(t)
+		}
+	}
+}
+
 // corpusSpam is the first n messages of the corpus's SpamAssassin spam, parsed as
 // a filter is given them; the benchmark skips without the corpus.
 func corpusSpam(b *testing.B, n int) []*filter.Message {

@@ -228,9 +228,11 @@ func stripQuotedAddresses(line string) string {
 var reContactWord = regexp.MustCompile(`^(?:fa(?:x|csi)|tel|phone|e?-?mail)`)
 
 // isSpaceByte is unicode.IsSpace (and \s as regexp2 reads it) on an ASCII byte.
-func isSpaceByte(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
-}
+// A table: paragraphs asks it of nearly every byte of a body, where the six
+// compares were an eighth slower (BenchmarkParagraphs).
+func isSpaceByte(c byte) bool { return spaceBytes[c] }
+
+var spaceBytes = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '\f': true, '\v': true}
 
 func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
