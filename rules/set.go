@@ -741,15 +741,17 @@ func (s *Set) evalWith(m *filter.Message, p *plan, locate bool, c *Costs) ([]Hit
 			f = c.begin()
 		}
 		where, match, ok := r.eval(t, in)
-		if c != nil {
-			c.endRule(r, f, ok)
-		}
 		n := 0.0
 		if ok {
 			n = 1
 			if r.maxHits > 0 && r.evalFn == nil {
 				n = float64(max(1, t.count(r)))
 			}
+		}
+		if c != nil {
+			c.endRule(r, f, ok) // (its count in its own time, not its caller's)
+		}
+		if ok {
 			sc := s.score[r.Name]
 			sc[0], sc[1] = sc[0]*n, sc[1]*n
 			hits = append(hits, Hit{Rule: r, Score: sc[1], Scores: sc, Where: where, Match: match})
