@@ -72,10 +72,20 @@ func utf8Escapes(body string) string {
 	return b.String()
 }
 
-// byteSet is the bytes of 0x80-0xff one item of a pattern matches.
-type byteSet [2]uint64
+// byteSet is the bytes of 0x80-0xff one item of a pattern matches. Its third
+// word says whether the item also matches some below 0x80: __E_LIKE_LETTER's
+// \xd3[\x07\xa9\xab] (ө, ӫ, and a control character that continues no
+// character).
+type byteSet [3]uint64
 
-func (s *byteSet) add(c byte)     { s[(c-0x80)/64] |= 1 << ((c - 0x80) % 64) }
+func (s *byteSet) add(c byte) {
+	if c < 0x80 {
+		s[2] = 1
+		return
+	}
+	s[(c-0x80)/64] |= 1 << ((c - 0x80) % 64)
+}
+func (s byteSet) hasLow() bool    { return s[2] != 0 }
 func (s byteSet) has(c byte) bool { return c >= 0x80 && s[(c-0x80)/64]&(1<<((c-0x80)%64)) != 0 }
 func (s byteSet) count() int      { return bits.OnesCount64(s[0]) + bits.OnesCount64(s[1]) }
 func (s byteSet) within(lo, hi byte) bool {
@@ -88,9 +98,10 @@ func (s byteSet) within(lo, hi byte) bool {
 }
 
 // readByteItem reads a high byte at i: \xHH, or a class of such escapes and
-// ranges of them ([\xa8\xa9], [\x90-\x9f]).
+// ranges of them ([\xa8\xa9], [\x90-\x9f]), where low bytes may be among
+// the high ones.
 func readByteItem(s string, i int) (set byteSet, end int, ok bool) {
-	if c, ok := hexEscape(s, i); ok {
+	if c, ok := hexEscape(s, i); ok && c >= 0x80 {
 		set.add(c)
 		return set, i + 4, true
 	}
@@ -115,19 +126,18 @@ func readByteItem(s string, i int) (set byteSet, end int, ok bool) {
 			set.add(byte(c))
 		}
 	}
-	if j >= len(s) || j == i+1 {
+	if j >= len(s) || set.count() == 0 {
 		return set, i, false
 	}
 	return set, j + 1, true
 }
 
-// hexEscape reads \xHH at i, for a byte of 0x80 or more.
+// hexEscape reads \xHH at i.
 func hexEscape(s string, i int) (byte, bool) {
 	if i+4 > len(s) || s[i] != '\\' || s[i+1] != 'x' || !isHex(s[i+2]) || !isHex(s[i+3]) {
 		return 0, false
 	}
-	c := unhex(s[i+2])<<4 | unhex(s[i+3])
-	return c, c >= 0x80
+	return unhex(s[i+2])<<4 | unhex(s[i+3]), true
 }
 
 func unhex(c byte) byte {
@@ -148,11 +158,15 @@ func quantified(s string, i int) bool {
 // decodeUTF8Sets reads items as UTF-8 characters: each a lead byte's set (all
 // of one length) and the continuation bytes' sets after it. It returns each
 // character as a pattern, or false when the items are not whole characters.
+// Low bytes among a continuation's are left out: after a lead byte they make no
+// character, and decoded text never holds them there.
 func decodeUTF8Sets(sets []byteSet) ([]string, bool) {
 	var out []string
 	for len(sets) > 0 {
 		n := 0
 		switch lead := sets[0]; {
+		case lead.hasLow():
+			return nil, false
 		case lead.within(0xc2, 0xdf):
 			n = 2
 		case lead.within(0xe0, 0xef):

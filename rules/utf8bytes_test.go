@@ -20,6 +20,10 @@ func TestUTF8Escapes(t *testing.T) {
 		{`\\xc3\xa9`, `\\xc3\xa9`},                              // an escaped backslash, then one byte
 		{`caf\xe9`, `caf\xe9`},                                  // Latin-1: one byte
 		{`\xed\xa0\x80`, `\xed\xa0\x80`},                        // a surrogate: no character
+		// A low byte after a lead byte continues no character: left out.
+		{`(?:e|\xd3[\x07\xa9\xab])`, `(?:e|[өӫ])`},
+		{`\xd3[\x07]`, `\xd3[\x07]`},             // nothing else: no character
+		{`[\x07\xd3][\xa9]`, `[\x07\xd3][\xa9]`}, // a lead byte's set: as written
 	} {
 		if got := utf8Escapes(c.in); got != c.want {
 			t.Errorf("utf8Escapes(%s) = %s, want %s", c.in, got, c.want)
