@@ -473,10 +473,15 @@ func TestAnchoredAndPrefilter(t *testing.T) {
 		`colou?r\b`, `(?:ab|c){1,3}$`, `[eé]{1,2}\b`, `(?m)(?:ab|c){1,3}$`,
 		// Unbounded, but within so many lines: the regexp reads only those.
 		`(?m)^[^>]\n?.*?x$`, `(?s)a.{0,3}b\b`, `(?:a\n){1,2}b.*`, `a[^x]*?b`, `(?m)\bi.*$`,
+		// At a line start, runes, a lazy star and then strings: counted line by
+		// line (lineCount).
+		`(?m)^[^>].*?<(?:a href|A HREF)=`, `(?m)^[^x].*?(?:ab|a|b)`, `(?m)^[^x]x.*?(?:bx|b)`,
+		`(?m)^ab.*?(?:b|c)`, `(?m)^.*?(?:e|é)`, `(?m)^[^\n].*?(?:ab|ba)`, `(?m)^(?s:.)é.*?(?:a|b)`,
+		`(?s)x.*?(?:bc|b|c)`, `\bfo.*?(?:o|fo)\b`, `(?i)[eé]`, `[^a]`, `(?:e|é|[à-ä]|\x{FFFD})`, `[^\n]x.*?(?:ab|ba)`, `(?s)x.*?(?:bx|b)`,
 	}
-	counted := 0
-	texts := []string{"", "abc xabc", "x<a href=y\n>z\nq<a href= <a href=", "foo xfoo afoo", "colour color", "àéx", "v-i.a_g r a V!I!A!G!R!A",
-		"x\nname____ fax  \n", "555-1234", "abcab ccc", "é e ee", "\xffe"}
+	counted, lines, classes := 0, 0, 0
+	texts := []string{"", "abc xabc", "x<a href=y\n>z\nq<a href= <a href=", "\n<A HREF=<a href=\n>x<A HREF=\n\n<a href=", "xbxb\nxb", "\n\nxb", "\na\n\nab", "foo xfoo afoo", "colour color", "àéx", "v-i.a_g r a V!I!A!G!R!A",
+		"x\nname____ fax  \n", "555-1234", "abcab ccc", "é e ee", "\xffe", "Éé\ufffdà\xc3"}
 	alphabet := []string{"a", "b", "c", "x", "v", "i", " ", "\n", "_", "-", "é", "fo", "o", "name", "1", "e"}
 	texts = append(texts, randomTexts(3, alphabet, 150, 20)...)
 	for _, p := range patterns {
@@ -509,7 +514,20 @@ func TestAnchoredAndPrefilter(t *testing.T) {
 				}
 			}
 			r := &Rule{re: re, dfa: newDFA(p), maxHits: 1000}
-			if r.prepareCount(); r.fixed > 0 || r.countRest != nil {
+			r.prepareCount()
+			if r.countClass != nil {
+				classes++
+				if n := r.countClass.count(text, 1000); n != len(re.FindAllStringIndex(text, -1)) {
+					t.Errorf("%q on %q: counted %d characters, regexp finds %d", p, text, n, len(re.FindAllStringIndex(text, -1)))
+				}
+			}
+			if r.lineCount != nil {
+				lines++
+				if n := r.lineCount.count(text, 1000); n != len(re.FindAllStringIndex(text, -1)) {
+					t.Errorf("%q on %q: counted %d by lines, regexp finds %d", p, text, n, len(re.FindAllStringIndex(text, -1)))
+				}
+			}
+			if r.fixed > 0 || r.countRest != nil {
 				counted++
 				if n, ok := r.countFixed(text, 1000); !ok || n != len(re.FindAllStringIndex(text, -1)) {
 					t.Errorf("%q on %q: counted %d, regexp finds %d", p, text, n, len(re.FindAllStringIndex(text, -1)))
@@ -517,29 +535,35 @@ func TestAnchoredAndPrefilter(t *testing.T) {
 			}
 		}
 	}
-	if counted == 0 {
-		t.Error("no pattern was counted by the DFA")
+	if counted == 0 || lines == 0 || classes == 0 {
+		t.Errorf("patterns counted on a text by the DFA: %d, line by line: %d, by a class: %d", counted, lines, classes)
 	}
 }
 
 func TestCountPrepared(t *testing.T) {
-	for _, c := range []struct {
-		re    string
-		fixed int
-		from  bool
-	}{
-		{`[eé]`, 1, false}, {`(?m)^[^>].*?<a href=`, 0, true}, {`\bfo\w*`, 0, true},
-		{`(?:\b|x)fo+`, 0, false}, {`a*\bx+`, 0, false}, {`x+\b`, 0, true}, {`a*`, 0, false},
+	for _, c := range []struct{ re, how string }{
+		{`[eé]`, "class"}, {`(?m)^[^>].*?<a href=`, "lines"}, {`[^>].*?<a href=`, "from"},
+		{`\bfo\w*`, "from"}, {`(?:\b|x)fo+`, ""}, {`a*\bx+`, ""}, {`x+\b`, "from"}, {`a*`, ""},
+		{`[eé]\b`, "fixed 1"}, {`(?m)ee`, "string ee"},
 	} {
 		r := &Rule{re: regexp.MustCompile(c.re), dfa: newDFA(c.re), maxHits: 5}
 		r.prepareCount()
-		if r.fixed != c.fixed || (r.countRest != nil) != c.from {
-			t.Errorf("%q: fixed %d, from %v; want %d, %v", c.re, r.fixed, r.countRest != nil, c.fixed, c.from)
+		how := ""
+		switch {
+		case r.literal != "":
+			how = "string " + r.literal
+		case r.countClass != nil:
+			how = "class"
+		case r.lineCount != nil:
+			how = "lines"
+		case r.fixed > 0:
+			how = "fixed " + strconv.Itoa(r.fixed)
+		case r.countRest != nil:
+			how = "from"
 		}
-	}
-	r := &Rule{re: regexp.MustCompile(`(?m)ee`), dfa: newDFA(`(?m)ee`), maxHits: 3}
-	if r.prepareCount(); r.literal != "ee" {
-		t.Errorf("ee: counted as %q, not as a string", r.literal)
+		if how != c.how {
+			t.Errorf("%q: counted as %q, want %q", c.re, how, c.how)
+		}
 	}
 }
 
@@ -740,5 +764,45 @@ func TestStateIndex(t *testing.T) {
 	}
 	if held != len(g.states)-1 {
 		t.Errorf("index holds %d states of %d", held, len(g.states)-1)
+	}
+}
+
+// lineCountOf takes the shape of __HAS_HREF and its kin, and only it.
+func TestLineCountOf(t *testing.T) {
+	for _, c := range []struct {
+		re    string
+		runes int
+		lits  string // joined by |; "" for not taken
+	}{
+		{`(?m)^[^>].*?<a href=`, 1, "<a href="},
+		{`(?m)^[^>].*?<(?:a href|A HREF)=`, 1, "<a href=|<A HREF="},
+		{`(?m)^ab.*?(?:x|yz)`, 2, "x|yz"},
+		{`(?m)^a.*?(?:b|c)d`, 1, "bd|cd"},
+		{`(?m)^.*?(?:b|c)d`, 0, "bd|cd"},
+		{`^a.*?b`, 0, ""},              // the text's start, not a line's
+		{`(?m)a.*?b`, 0, ""},           // anywhere
+		{`(?m)^a.*b`, 0, ""},           // greedy
+		{`(?m)^a[^x]*?b`, 0, ""},       // not a dot
+		{`(?sm)^a.*?b`, 0, ""},         // the dot a newline too: no line bounds the search
+		{`(?m)^a.*?b+`, 0, ""},         // not strings
+		{`(?m)^a.*?(?i:b)`, 0, ""},     // either case
+		{`(?m)^a+.*?b`, 0, ""},         // not fixed before the star
+		{`(?m)^a.*?\n`, 0, ""},         // (a string with a newline would be cut)
+		{`(?m)^a.*?[a-z][a-z]`, 0, ""}, // too many strings
+		{`(?m)^a.*?(?:b|c|d|e|f|g|h|i|j)`, 0, ""},
+	} {
+		re, err := syntax.Parse(c.re, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := lineCountOf(re)
+		switch {
+		case c.lits == "" && e != nil:
+			t.Errorf("%q: taken (%+v)", c.re, e)
+		case c.lits != "" && e == nil:
+			t.Errorf("%q: not taken", c.re)
+		case e != nil && (len(e.lead) != c.runes || strings.Join(e.lits, "|") != c.lits):
+			t.Errorf("%q: %d runes, %q; want %d, %q", c.re, len(e.lead), e.lits, c.runes, c.lits)
+		}
 	}
 }

@@ -98,7 +98,9 @@ type Rule struct {
 	countRest   *syntax.Regexp // tflags multiple, else: re (lowerRe) less its leading assertions (countFrom)
 	countFrom   *regexp.Regexp // countRest anchored, for a match's length, compiled on first use
 	countOnce   sync.Once
-	literal     string // tflags multiple: the text re matches, when it is one string
+	literal     string      // tflags multiple: the text re matches, when it is one string
+	countClass  *classCount // tflags multiple: the characters re matches, when it is one of them
+	lineCount   *lineCount  // tflags multiple: counted line by line, when re has its shape (lineCountOf)
 
 	// exactAll and exactAnch again with patientTimeout, for a match that ran out
 	// of time (backtrack).

@@ -817,6 +817,14 @@ func (t *target) count(r *Rule) int {
 			}
 			return
 		}
+		if r.countClass != nil {
+			n += r.countClass.count(text, r.maxHits-n)
+			return
+		}
+		if r.lineCount != nil {
+			n += r.lineCount.count(text, r.maxHits-n)
+			return
+		}
 		if (r.fixed > 0 || r.countRest != nil) && r.starts != nil && n < r.maxHits {
 			if c, ok := r.countFixed(text, r.maxHits-n); ok {
 				n += c
@@ -907,6 +915,12 @@ func (r *Rule) prepareCount() {
 	}
 	if sr.Op == syntax.OpLiteral && sr.Flags&syntax.FoldCase == 0 {
 		r.literal = string(sr.Rune) // strings.Count's work
+		return
+	}
+	if r.countClass = classCountOf(sr); r.countClass != nil {
+		return
+	}
+	if r.lineCount = lineCountOf(sr); r.lineCount != nil {
 		return
 	}
 	lo, hi := runeLengths(sr)
