@@ -100,9 +100,11 @@ func (c *Check) check(ctx context.Context, m *filter.Message) filter.Result {
 			f.tooLarge = append(f.tooLarge, part)
 		case err != nil && f.virus == "":
 			f.errs = append(f.errs, fmt.Errorf("%s: %w", part, err))
-			// The message cannot be called clean any more: do not wait for a
-			// failing clamd once per part.
-			return true
+			// The message cannot be called clean any more: without on_scan_error
+			// = accept the answer is 451 whatever the other streams hold, so do
+			// not wait for a failing clamd once per part. With it, the others
+			// are still scanned: a virus in one is still refused.
+			return !c.AcceptOnError
 		}
 		return false
 	}
@@ -124,11 +126,9 @@ func (c *Check) check(ctx context.Context, m *filter.Message) filter.Result {
 			defer close(wholeDone)
 			sig, err := c.scan(ctx, m.RawReader())
 			wholeRefused.Store(errors.Is(err, ErrSizeLimit))
-			// clamd failed the whole message: without on_scan_error = accept the
-			// answer is 451 whatever the parts hold, and a clamd that failed
-			// (a timeout above all) would fail each part in turn. With it, the
-			// parts are still scanned: a virus in one is still refused.
-			if record(wholeMessage, sig, err) && !c.AcceptOnError {
+			// (A failure stops the parts' scans as record says: a clamd that
+			// failed, a timeout above all, would likely fail each in turn.)
+			if record(wholeMessage, sig, err) {
 				stop.Store(true)
 			}
 		}()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -434,6 +435,51 @@ func TestCheckWholeMessageFailure(t *testing.T) {
 				t.Errorf("headers %+v, want X-Virus-Status: Unscanned, the whole message's failure", r.Headers)
 			}
 		})
+	}
+}
+
+// partFailsScanner fails the streams that start with fail, and finds a virus in
+// those that start with virus.
+type partFailsScanner struct{ fail, virus string }
+
+func (s partFailsScanner) Scan(_ context.Context, r io.Reader) (string, error) {
+	b, err := io.ReadAll(r)
+	switch {
+	case err != nil:
+		return "", err
+	case strings.HasPrefix(string(b), s.fail):
+		return "", errors.New("clamd: ERROR: can't scan this one")
+	case strings.HasPrefix(string(b), s.virus):
+		return "Test.EICAR.UNOFFICIAL", nil
+	}
+	return "", nil
+}
+
+// When clamd fails one part, the message is not clean: with on_scan_error =
+// accept the other parts are still scanned, so that a virus in one is still
+// refused, as after a failure of the whole message's scan. The failing part is
+// large (streamed as it is decoded, before the walk goes on), so the virus's
+// part comes after its failure.
+func TestCheckPartFailure(t *testing.T) {
+	big := strings.Repeat("A", smallPart+1024)
+	raw := "Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString([]byte(big)) + "\r\n" +
+		"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString([]byte("virus here")) + "\r\n--b--\r\n"
+	for _, whole := range []bool{false, true} {
+		for _, accept := range []bool{false, true} {
+			t.Run(fmt.Sprintf("whole=%v,accept=%v", whole, accept), func(t *testing.T) {
+				sc := partFailsScanner{fail: "AAAA", virus: "virus"}
+				r := (&Check{Clamd: sc, WholeMessage: whole, AcceptOnError: accept}).Check(context.Background(), parsedMessage(t, raw))
+				switch {
+				case accept && r.Virus == "":
+					t.Errorf("result %+v: want the virus in the part after the failing one", r)
+				case !accept && r.Err == nil && r.Virus == "":
+					t.Errorf("result %+v: want a failure (or the virus)", r)
+				}
+			})
+		}
 	}
 }
 
