@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -615,49 +616,66 @@ var (
 // other short years 19xx, years outside 1970-2037 are clamped to them, an
 // impossible day is the first of the next month, zone names are read from its
 // table and unknown ones are UTC.
+//
+// SpamAssassin reads the date with regexps over its words, each set between
+// single spaces (commas made spaces); every one of them but the zone's reads
+// whole words. So the date's words are read here one by one, in the regexps'
+// order, and the first that fit are the regexps' leftmost matches: a sixth of
+// the time, six or so dates a message (the Date field and each Received
+// line). TestParseDateAsRegexps holds it to the regexps.
 func parseDate(date string) (int64, bool) {
-	s := " " + strings.Join(strings.Fields(reDateComma.ReplaceAllString(date, " ")), " ") + " "
+	var buf [16]string
+	w := dateWords(date, buf[:0])
 	var day, year, mon int
-	cut := func(loc []int) { s = s[:loc[0]] + " " + s[loc[1]:] }
-	if m := reDate1.FindStringSubmatchIndex(s); m != nil {
-		day, _ = strconv.Atoi(s[m[2]:m[3]])
-		mon = monthIndex(s[m[4]:m[5]])
-		year, _ = strconv.Atoi(s[m[6]:m[7]])
-		cut(m)
-	} else if m := reDate2.FindStringSubmatchIndex(s); m != nil {
-		mon = monthIndex(s[m[2]:m[3]])
-		day, _ = strconv.Atoi(s[m[4]:m[5]])
-		year, _ = strconv.Atoi(s[m[6]:m[7]])
-		cut(m)
-	} else if m := reDate3.FindStringSubmatchIndex(s); m != nil {
-		day, _ = strconv.Atoi(s[m[2]:m[3]])
-		mon = monthIndex(s[m[4]:m[5]])
-		digits := s[m[6]:m[7]]
-		year, _ = strconv.Atoi(digits)
-		if len(digits) == 2 && year < 50 {
-			year += 2000
-		} else {
-			year += 1900
+	gone := -1 // the first of the words the date's regexp took
+	n := 0
+	for k := 0; k+2 < len(w) && gone < 0; k++ { // (\d+) (Mon) (\d{4})
+		if isDigits(w[k]) && isMonth(w[k+1]) && len(w[k+2]) == 4 && isDigits(w[k+2]) {
+			day, _ = strconv.Atoi(w[k])
+			mon = monthIndex(w[k+1])
+			year, _ = strconv.Atoi(w[k+2])
+			gone, n = k, 3
 		}
-		cut(m)
-	} else {
+	}
+	for k := 0; k+3 < len(w) && gone < 0; k++ { // (Mon) +(\d+) \d+:\d+:\d+ (\d{4})
+		if isMonth(w[k]) && isDigits(w[k+1]) && isClock(w[k+2]) && len(w[k+3]) == 4 && isDigits(w[k+3]) {
+			mon = monthIndex(w[k])
+			day, _ = strconv.Atoi(w[k+1])
+			year, _ = strconv.Atoi(w[k+3])
+			gone, n = k, 4
+		}
+	}
+	for k := 0; k+2 < len(w) && gone < 0; k++ { // (\d+) (Mon) (\d{2,3})
+		if isDigits(w[k]) && isMonth(w[k+1]) && (len(w[k+2]) == 2 || len(w[k+2]) == 3) && isDigits(w[k+2]) {
+			day, _ = strconv.Atoi(w[k])
+			mon = monthIndex(w[k+1])
+			year, _ = strconv.Atoi(w[k+2])
+			if len(w[k+2]) == 2 && year < 50 {
+				year += 2000
+			} else {
+				year += 1900
+			}
+			gone, n = k, 3
+		}
+	}
+	if gone < 0 {
 		return 0, false
 	}
+	w = append(w[:gone], w[gone+n:]...)
 	var hh, mm, ss int
-	if m := reDateTime.FindStringSubmatchIndex(s); m != nil {
-		hh, _ = strconv.Atoi(s[m[2]:m[3]])
-		mm, _ = strconv.Atoi(s[m[4]:m[5]])
-		if m[8] >= 0 {
-			ss, _ = strconv.Atoi(s[m[8]:m[9]])
+	for k, f := range w { // (\d?\d):(\d\d)(:(\d\d))?, the whole word
+		if h, m, sec, ok := clockOf(f); ok {
+			hh, mm, ss = h, m, sec
+			w = append(w[:k], w[k+1:]...)
+			break
 		}
-		cut(m)
 	}
 	offset := 0
-	if m := reDateOffset.FindStringSubmatch(s); m != nil {
-		offset = zoneOffset(m[1])
-	} else if m := reDateZone.FindStringSubmatch(s); m != nil {
-		if z, ok := dateZones[m[1]]; ok {
-			offset = zoneOffset(z)
+	if z, ok := firstWord(w, isOffset); ok { // ([-+]\d{4})
+		offset = zoneOffset(z)
+	} else if z, ok := zoneName(w); ok {
+		if o, ok := dateZones[z]; ok {
+			offset = zoneOffset(o)
 		}
 	}
 	ss, mm, hh = min(ss, 59), min(mm, 59), min(hh, 23)
@@ -688,14 +706,122 @@ func parseDate(date string) (int64, bool) {
 	return u - int64(offset), true
 }
 
+// dateWords appends to w the words of date: strings.Fields with commas for
+// spaces, without its copies.
+func dateWords(date string, w []string) []string {
+	start := -1
+	for i := 0; i < len(date); {
+		r, size := rune(date[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(date[i:])
+		}
+		if r == ',' || unicode.IsSpace(r) {
+			if start >= 0 {
+				w = append(w, date[start:i])
+				start = -1
+			}
+		} else if start < 0 {
+			start = i
+		}
+		i += size
+	}
+	if start >= 0 {
+		w = append(w, date[start:])
+	}
+	return w
+}
+
+// isDigits says whether s is ASCII digits, at least one.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isMonth says whether s is a month's three letters, in either case as (?i)
+// reads them (ſ for s too).
+func isMonth(s string) bool {
+	if len(s) < 3 || len(s) > 9 { // (three runes of up to three bytes)
+		return false
+	}
+	for _, m := range [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"} {
+		if strings.EqualFold(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// isClock is \d+:\d+:\d+, the whole word.
+func isClock(s string) bool {
+	a, rest, ok1 := strings.Cut(s, ":")
+	b, c, ok2 := strings.Cut(rest, ":")
+	return ok1 && ok2 && isDigits(a) && isDigits(b) && isDigits(c)
+}
+
+// clockOf reads (\d?\d):(\d\d)(:(\d\d))?, the whole word.
+func clockOf(s string) (h, m, sec int, ok bool) {
+	hs, rest, found := strings.Cut(s, ":")
+	if !found || len(hs) < 1 || len(hs) > 2 || !isDigits(hs) || len(rest) < 2 || !isDigits(rest[:2]) {
+		return 0, 0, 0, false
+	}
+	switch {
+	case len(rest) == 2:
+	case len(rest) == 5 && rest[2] == ':' && isDigits(rest[3:]):
+		sec, _ = strconv.Atoi(rest[3:])
+	default:
+		return 0, 0, 0, false
+	}
+	h, _ = strconv.Atoi(hs)
+	m, _ = strconv.Atoi(rest[:2])
+	return h, m, sec, true
+}
+
+func isOffset(s string) bool {
+	return len(s) == 5 && (s[0] == '+' || s[0] == '-') && isDigits(s[1:])
+}
+
+func firstWord(w []string, ok func(string) bool) (string, bool) {
+	for _, f := range w {
+		if ok(f) {
+			return f, true
+		}
+	}
+	return "", false
+}
+
+// zoneName is \b([A-Z]{2,4}(?:-DST)?)\b's leftmost match among the words (none
+// spans a space).
+func zoneName(w []string) (string, bool) {
+	for _, f := range w {
+		for p := 0; p+1 < len(f); p++ {
+			if !isUpper(f[p]) || p > 0 && isWordByte(f[p-1]) {
+				continue
+			}
+			n := 0
+			for n < 4 && p+n < len(f) && isUpper(f[p+n]) {
+				n++
+			}
+			for ; n >= 2; n-- { // (greedy, then shorter)
+				end := p + n
+				if strings.HasPrefix(f[end:], "-DST") && (end+4 == len(f) || !isWordByte(f[end+4])) {
+					return f[p : end+4], true
+				}
+				if end == len(f) || !isWordByte(f[end]) {
+					return f[p:end], true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
+
 var (
-	reDateComma  = regexp.MustCompile(`, *`)
-	reDate1      = regexp.MustCompile(`(?i) (\d+) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) `)
-	reDate2      = regexp.MustCompile(`(?i) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d+) \d+:\d+:\d+ (\d{4}) `)
-	reDate3      = regexp.MustCompile(`(?i) (\d+) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{2,3}) `)
-	reDateTime   = regexp.MustCompile(` (\d?\d):(\d\d)(:(\d\d))? `)
-	reDateOffset = regexp.MustCompile(` ([-+]\d{4}) `)
-	reDateZone   = regexp.MustCompile(`\b([A-Z]{2,4}(?:-DST)?)\b`)
 	// SpamAssassin's %TZ.
 	dateZones = map[string]string{"UT": "+0000", "UTC": "+0000", "NDT": "-0230", "AST": "-0400", "ADT": "-0300",
 		"NST": "-0330", "EST": "-0500", "EDT": "-0400", "CST": "-0600", "CDT": "-0500", "MST": "-0700",
