@@ -164,3 +164,17 @@ func BenchmarkParseDate(b *testing.B) {
 		}
 	})
 }
+
+// localRcvd answers as its regexp does.
+func TestLocalRcvd(t *testing.T) {
+	for _, line := range []string{
+		"from localhost (localhost [127.0.0.1]) by mail.example.com", "from localhost\tby x",
+		"from mail.example.com (mail [127.0.0.1]) by x", "from a b c127.0.0.1 by x", "from a b c d 127.0.0.1",
+		"from x (HELO localhostx) by y", "from mail.example.com ([192.0.2.1]) by mx.example.org (Postfix)",
+		"by localhost with SMTP", "from 127.0.0.1 (helo) by x", "afrom localhost x", "from localhost",
+	} {
+		if got, want := localRcvd(line), reLocalRcvd.MatchString(line); got != want {
+			t.Errorf("localRcvd(%q) = %v, its regexp %v", line, got, want)
+		}
+	}
+}

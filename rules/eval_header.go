@@ -577,7 +577,7 @@ func (t *target) dates() dateStats {
 	}
 	// Received lines added on the local host (fetchmail, qmail) say when the
 	// message was fetched, not sent: set aside as SpamAssassin does.
-	if len(received) > 0 && (reLocalRcvd.MatchString(received[0]) || reQmailLocal.MatchString(received[0])) {
+	if len(received) > 0 && (localRcvd(received[0]) || reQmailLocal.MatchString(received[0])) {
 		local := received[0]
 		received = received[1:]
 		if !(len(received) > 0 && reFetchmail.MatchString(received[0])) {
@@ -603,6 +603,13 @@ func (t *target) dates() dateStats {
 	}
 	t.datesRes = d
 	return d
+}
+
+// localRcvd is reLocalRcvd, whose matches all hold one of two words: a line
+// without them (most) is not given to the regexp, whose \b in front leaves it
+// no literal prefix to look for, so that it reads the whole line.
+func localRcvd(line string) bool {
+	return (strings.Contains(line, "localhost") || strings.Contains(line, "127.0.0.1")) && reLocalRcvd.MatchString(line)
 }
 
 var (
