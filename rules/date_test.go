@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // parseDateRE is parseDate as it was written first, with SpamAssassin's regexps
@@ -56,32 +55,7 @@ func parseDateRE(date string) (int64, bool) {
 			offset = zoneOffset(z)
 		}
 	}
-	ss, mm, hh = min(ss, 59), min(mm, 59), min(hh, 23)
-	maxDay := 31
-	switch mon {
-	case 4, 6, 9, 11:
-		maxDay = 30
-	case 2:
-		maxDay = 28
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			maxDay = 29
-		}
-	}
-	if day > maxDay {
-		day, mon = 1, mon+1
-		if mon > 12 {
-			mon, year = 1, year+1
-		}
-	}
-	year = max(1970, min(year, 2037))
-	if mon == 0 {
-		return 0, false
-	}
-	u := time.Date(year, time.Month(mon), max(day, 1), hh, mm, ss, 0, time.UTC).Unix()
-	if offset > 0 && u < int64(offset) {
-		return 0, true
-	}
-	return u - int64(offset), true
+	return dateSeconds(year, mon, day, hh, mm, ss, offset)
 }
 
 var (

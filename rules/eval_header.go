@@ -685,6 +685,12 @@ func parseDate(date string) (int64, bool) {
 			offset = zoneOffset(o)
 		}
 	}
+	return dateSeconds(year, mon, day, hh, mm, ss, offset)
+}
+
+// dateSeconds is parse_rfc822_date's end: the date's fields made a time, with its
+// leniencies (parseDate); false without a month.
+func dateSeconds(year, mon, day, hh, mm, ss, offset int) (int64, bool) {
 	ss, mm, hh = min(ss, 59), min(mm, 59), min(hh, 23)
 	maxDay := 31
 	switch mon {
