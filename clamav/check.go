@@ -103,8 +103,10 @@ func (c *Check) check(ctx context.Context, m *filter.Message) filter.Result {
 			// The message cannot be called clean any more: without on_scan_error
 			// = accept the answer is 451 whatever the other streams hold, so do
 			// not wait for a failing clamd once per part. With it, the others
-			// are still scanned: a virus in one is still refused.
-			return !c.AcceptOnError
+			// are still scanned (a virus in one is still refused), unless clamd
+			// ran out of time: one that does not answer would hold each of them
+			// as long.
+			return !c.AcceptOnError || errors.Is(err, context.DeadlineExceeded)
 		}
 		return false
 	}

@@ -413,14 +413,15 @@ func TestCheckStreamsPartsClamdRefusedWhole(t *testing.T) {
 
 // When clamd fails the whole message, the answer is 451 whatever the parts
 // hold, so none is streamed to a clamd that would likely fail each in turn; with
-// on_scan_error = accept they are, so that a virus in one is still found.
+// on_scan_error = accept they are, so that a virus in one is still found, unless
+// clamd ran out of time.
 func TestCheckWholeMessageFailure(t *testing.T) {
 	raw := "Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
 		"--b\r\nContent-Type: text/plain\r\n\r\nplain text\r\n" +
 		"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\neHl6\r\n--b--\r\n"
 	for _, accept := range []bool{false, true} {
 		t.Run(fmt.Sprintf("accept=%v", accept), func(t *testing.T) {
-			sc := &wholeFailsScanner{whole: raw, err: errors.New("clamd: read: i/o timeout")}
+			sc := &wholeFailsScanner{whole: raw, err: errors.New("clamd: ERROR: can't scan this one")}
 			r := (&Check{Clamd: sc, WholeMessage: true, AcceptOnError: accept}).Check(context.Background(), parsedMessage(t, raw))
 			if !accept {
 				if r.Err == nil || len(sc.streams) != 0 {
@@ -436,11 +437,21 @@ func TestCheckWholeMessageFailure(t *testing.T) {
 			}
 		})
 	}
+	t.Run("accept=true,timed out", func(t *testing.T) {
+		sc := &wholeFailsScanner{whole: raw, err: fmt.Errorf("clamd: %w", context.DeadlineExceeded)}
+		r := (&Check{Clamd: sc, WholeMessage: true, AcceptOnError: true}).Check(context.Background(), parsedMessage(t, raw))
+		if r.Err != nil || len(sc.streams) != 0 || len(r.Headers) != 2 || !strings.HasPrefix(r.Headers[1].Value, "Unscanned (whole message: ") {
+			t.Errorf("error %v, streamed %q, headers %+v: want Unscanned and no part streamed", r.Err, sc.streams, r.Headers)
+		}
+	})
 }
 
-// partFailsScanner fails the streams that start with fail, and finds a virus in
-// those that start with virus.
-type partFailsScanner struct{ fail, virus string }
+// partFailsScanner fails the streams that start with fail (with err), and finds a
+// virus in those that start with virus.
+type partFailsScanner struct {
+	fail, virus string
+	err         error
+}
 
 func (s partFailsScanner) Scan(_ context.Context, r io.Reader) (string, error) {
 	b, err := io.ReadAll(r)
@@ -448,7 +459,7 @@ func (s partFailsScanner) Scan(_ context.Context, r io.Reader) (string, error) {
 	case err != nil:
 		return "", err
 	case strings.HasPrefix(string(b), s.fail):
-		return "", errors.New("clamd: ERROR: can't scan this one")
+		return "", s.err
 	case strings.HasPrefix(string(b), s.virus):
 		return "Test.EICAR.UNOFFICIAL", nil
 	}
@@ -457,9 +468,10 @@ func (s partFailsScanner) Scan(_ context.Context, r io.Reader) (string, error) {
 
 // When clamd fails one part, the message is not clean: with on_scan_error =
 // accept the other parts are still scanned, so that a virus in one is still
-// refused, as after a failure of the whole message's scan. The failing part is
-// large (streamed as it is decoded, before the walk goes on), so the virus's
-// part comes after its failure.
+// refused, as after a failure of the whole message's scan; but not after clamd
+// ran out of time, which it would likely do for each. The failing part is large
+// (streamed as it is decoded, before the walk goes on), so the virus's part
+// comes after its failure.
 func TestCheckPartFailure(t *testing.T) {
 	big := strings.Repeat("A", smallPart+1024)
 	raw := "Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
@@ -467,18 +479,24 @@ func TestCheckPartFailure(t *testing.T) {
 		base64.StdEncoding.EncodeToString([]byte(big)) + "\r\n" +
 		"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
 		base64.StdEncoding.EncodeToString([]byte("virus here")) + "\r\n--b--\r\n"
+	answered := errors.New("clamd: ERROR: can't scan this one")
+	timedOut := fmt.Errorf("clamd tcp://127.0.0.1:3310: %w", context.DeadlineExceeded)
 	for _, whole := range []bool{false, true} {
 		for _, accept := range []bool{false, true} {
-			t.Run(fmt.Sprintf("whole=%v,accept=%v", whole, accept), func(t *testing.T) {
-				sc := partFailsScanner{fail: "AAAA", virus: "virus"}
-				r := (&Check{Clamd: sc, WholeMessage: whole, AcceptOnError: accept}).Check(context.Background(), parsedMessage(t, raw))
-				switch {
-				case accept && r.Virus == "":
-					t.Errorf("result %+v: want the virus in the part after the failing one", r)
-				case !accept && r.Err == nil && r.Virus == "":
-					t.Errorf("result %+v: want a failure (or the virus)", r)
-				}
-			})
+			for _, failure := range []error{answered, timedOut} {
+				t.Run(fmt.Sprintf("whole=%v,accept=%v,%v", whole, accept, failure), func(t *testing.T) {
+					sc := partFailsScanner{fail: "AAAA", virus: "virus", err: failure}
+					r := (&Check{Clamd: sc, WholeMessage: whole, AcceptOnError: accept}).Check(context.Background(), parsedMessage(t, raw))
+					switch {
+					case accept && failure == answered && r.Virus == "":
+						t.Errorf("result %+v: want the virus in the part after the failing one", r)
+					case accept && failure == timedOut && (r.Virus != "" || r.Err != nil || len(r.Headers) != 2 || !strings.HasPrefix(r.Headers[1].Value, "Unscanned")):
+						t.Errorf("result %+v: want the message Unscanned, no part scanned after the timeout", r)
+					case !accept && r.Err == nil && r.Virus == "":
+						t.Errorf("result %+v: want a failure (or the virus)", r)
+					}
+				})
+			}
 		}
 	}
 }
