@@ -30,21 +30,15 @@ func lineCountOf(re *syntax.Regexp) *lineCount {
 	}
 	c := &lineCount{}
 	subs := re.Sub[1:]
-	for len(subs) > 0 {
-		s := subs[0]
-		switch {
-		case s.Op == syntax.OpCharClass || s.Op == syntax.OpAnyChar || s.Op == syntax.OpAnyCharNotNL:
-			c.lead = append(c.lead, s)
-		case s.Op == syntax.OpLiteral && s.Flags&syntax.FoldCase == 0:
+	for ; len(subs) > 0 && oneRuneEach(subs[0]); subs = subs[1:] {
+		if s := subs[0]; s.Op == syntax.OpLiteral {
 			for _, r := range s.Rune {
 				c.lead = append(c.lead, &syntax.Regexp{Op: syntax.OpLiteral, Rune: []rune{r}})
 			}
-		default:
-			goto star
+		} else {
+			c.lead = append(c.lead, s)
 		}
-		subs = subs[1:]
 	}
-star:
 	if len(subs) < 2 || subs[0].Op != syntax.OpStar || subs[0].Flags&syntax.NonGreedy == 0 ||
 		subs[0].Sub[0].Op != syntax.OpAnyCharNotNL {
 		return nil
@@ -63,6 +57,18 @@ star:
 }
 
 const lineCountMaxLits = 8
+
+// oneRuneEach says whether re matches one rune for each of its parts: a class, a
+// dot, or characters as written (not case-folded).
+func oneRuneEach(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return true
+	case syntax.OpLiteral:
+		return re.Flags&syntax.FoldCase == 0
+	}
+	return false
+}
 
 // literalSet is the strings re matches, when they are a few and re is made of
 // literals, small classes and alternations of them (case as written).
@@ -183,8 +189,8 @@ func runeMatches(re *syntax.Regexp, r rune) bool {
 // (__E_LIKE_LETTER: e and its look-alikes, up to 320 a message): a table lookup
 // a byte, where the anchored DFA was two calls a match.
 type classCount struct {
-	ascii  [utf8.RuneSelf]bool
-	ranges []rune // the class's runes from U+0080 on, in pairs lo, hi
+	ascii [utf8.RuneSelf]bool
+	class *syntax.Regexp // for the others (runeMatches)
 }
 
 // classCountOf is the count of re's characters when re is a class of them
@@ -193,15 +199,9 @@ func classCountOf(re *syntax.Regexp) *classCount {
 	if re.Op != syntax.OpCharClass {
 		return nil
 	}
-	c := &classCount{}
-	for k := 0; k+1 < len(re.Rune); k += 2 {
-		lo, hi := re.Rune[k], re.Rune[k+1]
-		for r := lo; r <= hi && r < utf8.RuneSelf; r++ {
-			c.ascii[r] = true
-		}
-		if hi >= utf8.RuneSelf {
-			c.ranges = append(c.ranges, max(lo, utf8.RuneSelf), hi)
-		}
+	c := &classCount{class: re}
+	for r := range rune(utf8.RuneSelf) {
+		c.ascii[r] = runeMatches(re, r)
 	}
 	return c
 }
@@ -219,13 +219,10 @@ func (c *classCount) count(text string, limit int) int {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(text[i:])
-		i += size
-		for k := 0; k < len(c.ranges); k += 2 {
-			if c.ranges[k] <= r && r <= c.ranges[k+1] {
-				n++
-				break
-			}
+		if runeMatches(c.class, r) {
+			n++
 		}
+		i += size
 	}
 	return n
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -678,8 +679,8 @@ func parseDate(date string) (int64, bool) {
 		}
 	}
 	offset := 0
-	if z, ok := firstWord(w, isOffset); ok { // ([-+]\d{4})
-		offset = zoneOffset(z)
+	if k := slices.IndexFunc(w, isOffset); k >= 0 { // ([-+]\d{4})
+		offset = zoneOffset(w[k])
 	} else if z, ok := zoneName(w); ok {
 		if o, ok := dateZones[z]; ok {
 			offset = zoneOffset(o)
@@ -795,15 +796,6 @@ func clockOf(s string) (h, m, sec int, ok bool) {
 
 func isOffset(s string) bool {
 	return len(s) == 5 && (s[0] == '+' || s[0] == '-') && isDigits(s[1:])
-}
-
-func firstWord(w []string, ok func(string) bool) (string, bool) {
-	for _, f := range w {
-		if ok(f) {
-			return f, true
-		}
-	}
-	return "", false
 }
 
 // zoneName is \b([A-Z]{2,4}(?:-DST)?)\b's leftmost match among the words (none

@@ -72,22 +72,23 @@ func utf8Escapes(body string) string {
 	return b.String()
 }
 
-// byteSet is the bytes of 0x80-0xff one item of a pattern matches. Its third
-// word says whether the item also matches some below 0x80: __E_LIKE_LETTER's
-// \xd3[\x07\xa9\xab] (ө, ӫ, and a control character that continues no
-// character).
-type byteSet [3]uint64
+// byteSet is the bytes of 0x80-0xff one item of a pattern matches, and whether it
+// also matches some below 0x80 (__E_LIKE_LETTER's \xd3[\x07\xa9\xab]: ө, ӫ,
+// and a control character that continues no character).
+type byteSet struct {
+	high [2]uint64
+	low  bool
+}
 
 func (s *byteSet) add(c byte) {
 	if c < 0x80 {
-		s[2] = 1
+		s.low = true
 		return
 	}
-	s[(c-0x80)/64] |= 1 << ((c - 0x80) % 64)
+	s.high[(c-0x80)/64] |= 1 << ((c - 0x80) % 64)
 }
-func (s byteSet) hasLow() bool    { return s[2] != 0 }
-func (s byteSet) has(c byte) bool { return c >= 0x80 && s[(c-0x80)/64]&(1<<((c-0x80)%64)) != 0 }
-func (s byteSet) count() int      { return bits.OnesCount64(s[0]) + bits.OnesCount64(s[1]) }
+func (s byteSet) has(c byte) bool { return c >= 0x80 && s.high[(c-0x80)/64]&(1<<((c-0x80)%64)) != 0 }
+func (s byteSet) count() int      { return bits.OnesCount64(s.high[0]) + bits.OnesCount64(s.high[1]) }
 func (s byteSet) within(lo, hi byte) bool {
 	for c := 0x80; c <= 0xff; c++ {
 		if s.has(byte(c)) && (byte(c) < lo || byte(c) > hi) {
@@ -165,7 +166,7 @@ func decodeUTF8Sets(sets []byteSet) ([]string, bool) {
 	for len(sets) > 0 {
 		n := 0
 		switch lead := sets[0]; {
-		case lead.hasLow():
+		case lead.low:
 			return nil, false
 		case lead.within(0xc2, 0xdf):
 			n = 2
