@@ -578,7 +578,7 @@ func (t *target) dates() dateStats {
 	}
 	// Received lines added on the local host (fetchmail, qmail) say when the
 	// message was fetched, not sent: set aside as SpamAssassin does.
-	if len(received) > 0 && (localRcvd(received[0]) || reQmailLocal.MatchString(received[0])) {
+	if len(received) > 0 && (reLocalRcvd.MatchString(received[0]) || reQmailLocal.MatchString(received[0])) {
 		local := received[0]
 		received = received[1:]
 		if !(len(received) > 0 && reFetchmail.MatchString(received[0])) {
@@ -606,15 +606,11 @@ func (t *target) dates() dateStats {
 	return d
 }
 
-// localRcvd is reLocalRcvd, whose matches all hold one of two words: a line
-// without them (most) is not given to the regexp, whose \b in front leaves it
-// no literal prefix to look for, so that it reads the whole line.
-func localRcvd(line string) bool {
-	return (strings.Contains(line, "localhost") || strings.Contains(line, "127.0.0.1")) && reLocalRcvd.MatchString(line)
-}
-
 var (
-	reLocalRcvd  = regexp.MustCompile(`\bfrom (?:localhost\s|(?:\S+ ){1,2}\S*\b127\.0\.0\.1\b)`)
+	// Through the Received parser's prefilter (rcvdRegexp): its leading \b leaves
+	// Go's regexp no literal prefix, so it read every message's first Received
+	// line whole, where most lines hold neither localhost nor 127.0.0.1.
+	reLocalRcvd  = re(`\bfrom (?:localhost\s|(?:\S+ ){1,2}\S*\b127\.0\.0\.1\b)`)
 	reQmailLocal = regexp.MustCompile(`qmail \d+ invoked by uid \d+`)
 	reFetchmail  = regexp.MustCompile(`\bby localhost with \w+ \(fetchmail-[\d.]+`)
 )
