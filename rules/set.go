@@ -2230,7 +2230,9 @@ func (t *target) field(i int32) *fieldText {
 	}
 	f := &t.fields[i-1]
 	if !f.read {
-		defer t.costs.time(fieldsCost)()
+		if t.costs != nil { // (not a deferred no-op for each field a message reads)
+			defer t.costs.time(fieldsCost)()
+		}
 		k := t.set.fields[i-1].key
 		f.value, f.present = t.headerValue(k.field, k.mod)
 		f.read = true
@@ -2242,7 +2244,9 @@ func (t *target) field(i int32) *fieldText {
 func (t *target) fieldHas(i int32, ids []int32) bool {
 	f := t.field(i)
 	if !f.scanned {
-		defer t.costs.time(fieldsCost)()
+		if t.costs != nil {
+			defer t.costs.time(fieldsCost)()
+		}
 		f.scanned = true
 		f.hits = t.set.fields[i-1].index.scan(toLower(f.value))
 		if t.state != nil {
