@@ -51,6 +51,12 @@ func StartClamd(t testing.TB, streamMax string) *Clamd {
 	if err := os.WriteFile(filepath.Join(db, "test.ndb"), []byte("Test.EICAR:0:*:"+hex+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// clamd writes each stream to a temporary file and leaves it when killed
+	// mid-scan (tests that stop clamd do so): in the test's directory, not /tmp.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	port := FreePort(t)
 	sock := filepath.Join(dir, "clamd.sock")
 	conf := fmt.Sprintf(`Foreground yes
@@ -59,10 +65,11 @@ LocalSocket %s
 TCPSocket %d
 TCPAddr 127.0.0.1
 LogFile %s/clamd.log
+TemporaryDirectory %s
 StreamMaxLength %s
 MaxThreads 4
 SelfCheck 0
-`, db, sock, port, dir, streamMax)
+`, db, sock, port, dir, tmp, streamMax)
 	confPath := filepath.Join(dir, "clamd.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
