@@ -1924,7 +1924,7 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 		text := p.Text
 		var links []scan.Link
 		if p.ContentType == "text/html" {
-			text, links = scan.RenderHTMLLinks(text, needs[URI])
+			text, links = p.RenderHTMLLinks(needs[URI])
 			if t.renderedHTML == nil {
 				t.renderedHTML = map[int]string{}
 			}

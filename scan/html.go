@@ -2,29 +2,40 @@ package scan
 
 import (
 	"strings"
+	"sync"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 )
 
-// HTMLVisitor receives what WalkHTML finds. Any field may be nil.
+// HTMLAttr is one attribute of a start tag: its name in lower case, its value
+// with entities decoded.
+type HTMLAttr struct {
+	Key string
+	Val []byte
+}
+
+// HTMLVisitor receives what a walk of an HTML part finds (WalkHTML, HTMLDoc.Walk).
+// Any field may be nil. What it is given may be shared with other readers of the
+// part, or be the tokenizer's buffer: it reads it during the call and never
+// changes it.
 type HTMLVisitor struct {
 	// Text is text a reader sees: not inside <style> or <script>. Entities decoded.
 	Text func(text []byte)
-	// Start is a start or self-closing tag (lower case); its attributes, if hasAttr,
-	// are read with z.TagAttr.
-	Start func(tag string, z *html.Tokenizer, hasAttr bool)
+	// Start is a start or self-closing tag (lower case), with its attributes.
+	Start func(tag string, attrs []HTMLAttr)
 	// End is an end tag.
 	End func(tag string)
 }
 
-// WalkHTML tokenizes an HTML part for a reader (the rules' rendering below, the
-// Bayes tokenizer's tags and links), leaving out the text of <style> and <script>.
-// Each reader walks the part itself: one walker, but two walks per message.
+// WalkHTML tokenizes an HTML part for one reader, leaving out the text of <style>
+// and <script>. A part that several readers walk (the rules' rendering, the
+// Bayes tokenizer) is tokenized once instead: Part.WalkHTML.
 func WalkHTML(src string, v HTMLVisitor) {
 	z := html.NewTokenizer(strings.NewReader(src))
 	raw := NewRawText(src)
 	skip := 0 // inside <style> or <script>
+	var attrs []HTMLAttr
 	for {
 		switch tt := z.Next(); tt {
 		case html.ErrorToken:
@@ -42,8 +53,14 @@ func WalkHTML(src string, v HTMLVisitor) {
 			if tt == html.StartTagToken {
 				raw.Start(z, tag)
 			}
+			attrs = attrs[:0]
+			for hasAttr {
+				var k, val []byte
+				k, val, hasAttr = z.TagAttr() // (val is a copy: it outlives the next token)
+				attrs = append(attrs, HTMLAttr{HTMLName(k), val})
+			}
 			if v.Start != nil {
-				v.Start(tag, z, hasAttr)
+				v.Start(tag, attrs)
 			}
 		case html.EndTagToken:
 			name, _ := z.TagName()
@@ -57,6 +74,87 @@ func WalkHTML(src string, v HTMLVisitor) {
 			}
 		}
 	}
+}
+
+// HTMLDoc is an HTML part tokenized once, for each of its readers to walk in turn
+// (Walk). The rules render every HTML part and the Bayes tokenizer reads its tags
+// and text: tokenizing was most of each reader's walk, and a walk of what was
+// recorded costs a fiftieth of one (docs/benchmarks.md, "Thirty-second session").
+type HTMLDoc struct {
+	toks  []htmlTok
+	attrs []HTMLAttr
+	text  []byte // the text tokens', one after the other
+}
+
+type htmlTok struct {
+	kind htmlKind
+	tag  string
+	i, j int32 // text: text[i:j]; a start tag's attributes: attrs[i:j]
+}
+
+type htmlKind uint8
+
+const (
+	htmlText htmlKind = iota
+	htmlStart
+	htmlEnd
+)
+
+// RecordHTML tokenizes src as WalkHTML does, keeping what it finds.
+func RecordHTML(src string) *HTMLDoc {
+	d := &HTMLDoc{toks: make([]htmlTok, 0, len(src)/32+8), text: make([]byte, 0, len(src))}
+	WalkHTML(src, HTMLVisitor{
+		Text: func(text []byte) {
+			i := len(d.text)
+			d.text = append(d.text, text...)
+			d.toks = append(d.toks, htmlTok{kind: htmlText, i: int32(i), j: int32(len(d.text))})
+		},
+		Start: func(tag string, attrs []HTMLAttr) {
+			i := len(d.attrs)
+			d.attrs = append(d.attrs, attrs...)
+			d.toks = append(d.toks, htmlTok{kind: htmlStart, tag: tag, i: int32(i), j: int32(len(d.attrs))})
+		},
+		End: func(tag string) { d.toks = append(d.toks, htmlTok{kind: htmlEnd, tag: tag}) },
+	})
+	return d
+}
+
+// Walk gives v what WalkHTML of the recorded part would.
+func (d *HTMLDoc) Walk(v HTMLVisitor) {
+	for _, t := range d.toks {
+		switch t.kind {
+		case htmlText:
+			if v.Text != nil {
+				v.Text(d.text[t.i:t.j:t.j])
+			}
+		case htmlStart:
+			if v.Start != nil {
+				v.Start(t.tag, d.attrs[t.i:t.j:t.j])
+			}
+		case htmlEnd:
+			if v.End != nil {
+				v.End(t.tag)
+			}
+		}
+	}
+}
+
+// sharedHTML is an HTML part's HTMLDoc, recorded by its first reader.
+type sharedHTML struct {
+	once sync.Once
+	doc  *HTMLDoc
+}
+
+// WalkHTML walks src, the part's text or a text made from it, for v: the part's
+// shared recording when src is its text (Parse records each HTML part once,
+// for all its readers), a walk of its own otherwise.
+func (p *Part) WalkHTML(src string, v HTMLVisitor) {
+	if p.html == nil || src != p.Text {
+		WalkHTML(src, v)
+		return
+	}
+	p.html.once.Do(func() { p.html.doc = RecordHTML(p.Text) })
+	p.html.doc.Walk(v)
 }
 
 // RawText tells the tokenizer, just after a start tag, to read the element's
@@ -149,6 +247,16 @@ type Link struct {
 // RenderHTMLLinks is RenderHTML, and with links the tags' URIs, read in the
 // same walk.
 func RenderHTMLLinks(src string, links bool) (string, []Link) {
+	return renderHTML(func(v HTMLVisitor) { WalkHTML(src, v) }, links)
+}
+
+// RenderHTMLLinks is the package function's for the part's text, from the
+// part's shared recording.
+func (p *Part) RenderHTMLLinks(links bool) (string, []Link) {
+	return renderHTML(func(v HTMLVisitor) { p.WalkHTML(p.Text, v) }, links)
+}
+
+func renderHTML(walk func(HTMLVisitor), links bool) (string, []Link) {
 	var out []Link
 	var b strings.Builder
 	tag := func(tag string) {
@@ -161,12 +269,12 @@ func RenderHTMLLinks(src string, links bool) (string, []Link) {
 			b.WriteString("\n\n")
 		}
 	}
-	WalkHTML(src, HTMLVisitor{
+	walk(HTMLVisitor{
 		Text: func(text []byte) { collapseSpace(&b, text) },
-		Start: func(name string, z *html.Tokenizer, hasAttr bool) {
+		Start: func(name string, attrs []HTMLAttr) {
 			tag(name)
-			if links && hasAttr {
-				out = appendLinks(out, name, z)
+			if links && len(attrs) > 0 {
+				out = appendLinks(out, name, attrs)
 			}
 		},
 		End: tag,
@@ -177,7 +285,7 @@ func RenderHTMLLinks(src string, links bool) (string, []Link) {
 // appendLinks adds the URIs of a tag's attributes (HTML.pm's html_uri): a
 // background, a link's href (or a mangled x/href) and data-saferedirecturl, an
 // embedded object's src, a form's action, a base, a meta refresh's url.
-func appendLinks(out []Link, tag string, z *html.Tokenizer) []Link {
+func appendLinks(out []Link, tag string, attrs []HTMLAttr) []Link {
 	want := ""
 	switch tag {
 	case "body", "table", "tr", "td":
@@ -194,10 +302,8 @@ func appendLinks(out []Link, tag string, z *html.Tokenizer) []Link {
 	}
 	var refresh bool
 	var content string
-	for more := true; more; {
-		var k, v []byte
-		k, v, more = z.TagAttr()
-		key := HTMLName(k)
+	for _, a := range attrs {
+		key, v := a.Key, a.Val
 		switch {
 		case tag == "meta" && key == "http-equiv":
 			refresh = strings.Contains(strings.ToLower(string(v)), "refresh")

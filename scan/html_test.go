@@ -51,3 +51,71 @@ func TestRenderHTMLLinks(t *testing.T) {
 		t.Errorf("text %q differs from RenderHTML's", text)
 	}
 }
+
+// visits is what a walk gives a visitor, written out.
+func visits(walk func(HTMLVisitor)) string {
+	var b strings.Builder
+	walk(HTMLVisitor{
+		Text: func(text []byte) { b.WriteString("T" + string(text) + "|") },
+		Start: func(tag string, attrs []HTMLAttr) {
+			b.WriteString("S" + tag)
+			for _, a := range attrs {
+				b.WriteString(" " + a.Key + "=" + string(a.Val))
+			}
+			b.WriteString("|")
+		},
+		End: func(tag string) { b.WriteString("E" + tag + "|") },
+	})
+	return b.String()
+}
+
+// A part's shared recording gives every reader what its own walk would, in any
+// number of walks, by readers at once; a text made from the part's (cut short,
+// read as Latin-1) is walked on its own.
+func TestPartWalkHTML(t *testing.T) {
+	docs := []string{
+		`<html><body bgcolor=white><p class="a" title='x &amp; y'>Hello &amp; <b>bye</b></p><br/><img src="cid:1"></body></html>`,
+		`<noframes><style></noframes>hidden</style>seen<script>x()</script>`,
+		`<title><title>a <b>b</b>`,
+		`<a href="http://a.example/?q=1&amp;r=2" HREF=dup>link</a>` + strings.Repeat("<td>cell</td>", 200),
+		`plain text, no markup`,
+		`<<<>>><a <b c=">`,
+	}
+	for _, src := range docs {
+		m, err := Parse(strings.NewReader("Content-Type: text/html\n\n" + src))
+		if err != nil || len(m.Parts) != 1 {
+			t.Fatalf("Parse: %v, %d parts", err, len(m.Parts))
+		}
+		p := m.Parts[0]
+		text := p.Text
+		want := visits(func(v HTMLVisitor) { WalkHTML(text, v) })
+		got := make([]string, 4)
+		done := make(chan struct{})
+		for i := range got {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				q := p // a copy of the part, as a range over m.Parts gives: it shares the recording
+				got[i] = visits(func(v HTMLVisitor) { q.WalkHTML(text, v) })
+			}()
+		}
+		for range got {
+			<-done
+		}
+		for i, g := range got {
+			if g != want {
+				t.Errorf("%q: reader %d got\n%s\nwant\n%s", src, i, g, want)
+			}
+		}
+		if p.html == nil || p.html.doc == nil {
+			t.Errorf("%q: no shared recording", src)
+		}
+		if short := text[:len(text)/2]; visits(func(v HTMLVisitor) { p.WalkHTML(short, v) }) != visits(func(v HTMLVisitor) { WalkHTML(short, v) }) {
+			t.Errorf("%q: a text cut short was not walked on its own", src)
+		}
+		r1, l1 := RenderHTMLLinks(text, true)
+		r2, l2 := p.RenderHTMLLinks(true)
+		if r1 != r2 || len(l1) != len(l2) {
+			t.Errorf("%q: Part.RenderHTMLLinks %q %v, RenderHTMLLinks %q %v", src, r2, l2, r1, l1)
+		}
+	}
+}

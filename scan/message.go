@@ -48,6 +48,7 @@ type Part struct {
 	// Width and Height are a GIF, PNG or JPEG image's, read from its header (0
 	// when it has none that reads); only its first bytes are decoded.
 	Width, Height int
+	html          *sharedHTML // an HTML part's tokens, for all its readers (WalkHTML)
 }
 
 // Subject returns the decoded Subject.
@@ -104,6 +105,9 @@ func Parse(r io.Reader) (*Message, error) {
 			}
 			part.Text = text
 			textTotal += len(text)
+			if l.ContentType == "text/html" && text != "" {
+				part.html = &sharedHTML{}
+			}
 		}
 		switch l.ContentType {
 		case "image/gif", "image/png", "image/jpeg", "image/jpg":

@@ -3,34 +3,30 @@ package score
 import (
 	"strings"
 
-	"golang.org/x/net/html"
-
 	"github.com/postern/postern/scan"
 )
 
 // html renders an HTML part to text for the word tokens, and adds tokens for what
 // spam's HTML is made of: the tags used, images, hidden or tiny text, forms, links'
-// hosts (through the URL tokens, since href values are kept in the text).
-func (t *tokenizer) html(src string) string {
+// hosts (through the URL tokens, since href values are kept in the text). src is
+// the part's text, or a text made from it (cut short, read as Latin-1).
+func (t *tokenizer) html(p *scan.Part, src string) string {
 	var b strings.Builder
-	scan.WalkHTML(src, scan.HTMLVisitor{
+	p.WalkHTML(src, scan.HTMLVisitor{
 		Text: func(text []byte) {
 			b.Write(text)
 			b.WriteByte(' ')
 		},
-		Start: func(tag string, z *html.Tokenizer, hasAttr bool) {
+		Start: func(tag string, attrs []scan.HTMLAttr) {
 			switch tag {
 			case "style", "script", "img", "form", "input", "iframe", "object", "embed", "table", "font", "center", "map", "area", "base":
 				t.add("html:" + tag)
 			case "br", "p", "div", "tr", "td", "li":
 				b.WriteByte(' ')
 			}
-			for hasAttr {
-				var k, v []byte
-				k, v, hasAttr = z.TagAttr()
-				// (A switch on string(k) makes no string: most attributes are
-				// none of these, and are not copied.)
-				switch string(k) {
+			for _, a := range attrs {
+				v := a.Val
+				switch a.Key {
 				case "href", "src", "action":
 					// Keep the link in the text so urls() tokenizes its host and path.
 					b.WriteByte(' ')

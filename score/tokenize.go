@@ -94,7 +94,7 @@ func (t *tokenizer) run(m *scan.Message, trigrams int) {
 		}
 		if p.ContentType == "text/html" {
 			t.add("ctype:text/html")
-			text = t.html(text)
+			text = t.html(&p, text)
 		}
 		t.words("", text)
 		trigrams = t.trigrams(text, trigrams)
