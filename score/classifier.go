@@ -253,8 +253,16 @@ func (m *Model) clues(keys []Key, p Params, sel *Selector, clues []Clue, counts 
 	if int(nspam) < p.MinSpam || int(nham) < p.MinHam {
 		return nil, false
 	}
+	var found [findBatch]*counts32
 	for i, k := range keys {
-		c, ok := m.tokens.get(k)
+		if i%findBatch == 0 {
+			m.tokens.findAll(keys[i:], found[:])
+		}
+		var c Counts
+		ok := found[i%findBatch] != nil
+		if ok {
+			c = Counts{int64(found[i%findBatch].spam), int64(found[i%findBatch].ham)}
+		}
 		if sel != nil {
 			if d, in := sel.tokens[k]; in {
 				c, ok = Counts{c.Spam + d.Spam, c.Ham + d.Ham}, true

@@ -67,6 +67,33 @@ func (t *openTable[V]) find(k Key) *V {
 	}
 }
 
+// findBatch is how many keys findAll reads the home slots of before it compares
+// any: about as many cache misses as a core keeps in flight.
+const findBatch = 16
+
+// findAll sets vals[i] to find(keys[i]), for up to findBatch keys. The model is
+// megabytes, and each key's slot is most likely a cache miss: find, a key at a
+// time, waits for each miss in turn, as its next read depends on what it found.
+// The home slots' keys are read first, all of them, in reads that do not wait on
+// one another and so overlap; the comparisons then find them in the cache.
+func (t *openTable[V]) findAll(keys []Key, vals []*V) {
+	var first [findBatch]Key
+	keys, vals = keys[:min(len(keys), findBatch)], vals[:min(len(keys), findBatch)]
+	for i, k := range keys {
+		first[i] = t.slots[t.home(k)].key
+	}
+	for i, k := range keys {
+		switch {
+		case k == 0 || first[i] != k && first[i] != 0:
+			vals[i] = t.find(k) // (key 0, or probed past its home)
+		case first[i] == 0:
+			vals[i] = nil
+		default:
+			vals[i] = &t.slots[t.home(k)].val
+		}
+	}
+}
+
 // insert returns k's value, adding k with a zero value when it is missing, and
 // whether it was added. The pointer is good until the next insert.
 func (t *openTable[V]) insert(k Key) (*V, bool) {

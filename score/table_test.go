@@ -62,6 +62,24 @@ func TestTable(t *testing.T) {
 					t.Fatalf("get(%d) = %v %v, want %v %v", k, c, ok, w, in)
 				}
 			}
+			// findAll answers as find does, in batches of every length, for
+			// keys present, removed, never added, and Key 0.
+			probe := append([]Key{0}, keys...)
+			for range 1000 {
+				probe = append(probe, tc.key(rng))
+			}
+			var vals [findBatch]*counts32
+			for i := 0; i < len(probe); {
+				n := 1 + rng.Intn(findBatch+2) // (findAll takes at most findBatch of them)
+				batch := probe[i:min(i+n, len(probe))]
+				tab.findAll(batch, vals[:])
+				for j, k := range batch[:min(len(batch), findBatch)] {
+					if vals[j] != tab.find(k) {
+						t.Fatalf("findAll: key %d: %p, find %p", k, vals[j], tab.find(k))
+					}
+				}
+				i += min(len(batch), findBatch)
+			}
 		})
 	}
 }
