@@ -141,6 +141,16 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int, verba
 		defer b.release() // (the walk reads the part through before it returns)
 		raw = b
 	}
+	if !multipart && cte == "quoted-printable" {
+		// Decoded here too: go-message's decoder (the standard library's) stops
+		// at a long line or a control character (qpReader).
+		h = h.Copy()
+		h.Del("Content-Transfer-Encoding")
+		mh = message.Header{Header: h}
+		q := newQPReader(raw)
+		defer q.release()
+		raw = q
+	}
 	e, err := message.New(mh, raw)
 	if e == nil {
 		w.problem("entity: %v", err)
