@@ -769,7 +769,7 @@ func TestTruncateScan(t *testing.T) {
 
 // TestExeAttachment: PST_EXE_ATTACHMENT reads the attachment's name in its header
 // field, on the field's first line or a folded one, whatever the white space
-// around it.
+// around it, in a MIME part's header or the message's.
 func TestExeAttachment(t *testing.T) {
 	s, problems := Load(DefaultPath)
 	if len(Errors(problems)) > 0 {
@@ -794,6 +794,19 @@ func TestExeAttachment(t *testing.T) {
 	} {
 		if got := slices.Contains(hitNames(t, s, msgOf(t, msg(c.disposition))), "PST_EXE_ATTACHMENT"); got != c.hit {
 			t.Errorf("%s: hit %v, want %v", c.disposition, got, c.hit)
+		}
+	}
+	// The message's own header names it; a text that quotes such a header
+	// names no attachment (the rule reads header fields, not the raw message).
+	for _, c := range []struct {
+		msg string
+		hit bool
+	}{
+		{"From: a@example.com\nContent-Type: application/x-msdownload; name=\"setup.exe\"\nContent-Transfer-Encoding: base64\n\nTVqQAAMAAAAEAAAA\n", true},
+		{"From: a@example.com\nContent-Type: text/plain\n\nThe header read:\nContent-Disposition: attachment; filename=\"setup.exe\"\nand nothing was attached.\n", false},
+	} {
+		if got := slices.Contains(hitNames(t, s, msgOf(t, c.msg)), "PST_EXE_ATTACHMENT"); got != c.hit {
+			t.Errorf("%q: hit %v, want %v", c.msg, got, c.hit)
 		}
 	}
 }
