@@ -1,8 +1,14 @@
 package scan
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/postern/postern/internal/corpus"
+	"github.com/postern/postern/internal/mbox"
 )
 
 func TestRenderHTML(t *testing.T) {
@@ -118,4 +124,58 @@ func TestPartWalkHTML(t *testing.T) {
 			t.Errorf("%q: Part.RenderHTMLLinks %q %v, RenderHTMLLinks %q %v", src, r2, l2, r1, l1)
 		}
 	}
+}
+
+// BenchmarkHTMLWalk: the corpus's HTML parts (../shared/corpus/get-corpus.sh),
+// an op being all of them: tokenized for one reader (walk), tokenized and
+// recorded (record: what a part's first reader pays, Part.WalkHTML), and the
+// recording walked (replay: what every other reader pays).
+func BenchmarkHTMLWalk(b *testing.B) {
+	var parts []string
+	for _, sub := range []string{"spamassassin/spam", "spamassassin/ham", "phishing"} {
+		dir := filepath.Join(corpus.Dir(), sub)
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				continue
+			}
+			if m, err := Parse(bytes.NewReader(mbox.StripFrom(raw))); err == nil {
+				for _, p := range m.Parts {
+					if p.ContentType == "text/html" && p.Text != "" {
+						parts = append(parts, p.Text)
+					}
+				}
+			}
+		}
+	}
+	if len(parts) == 0 {
+		b.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
+	}
+	attrs := func(string, []HTMLAttr) {}
+	b.Run("walk", func(b *testing.B) {
+		for b.Loop() {
+			for _, p := range parts {
+				WalkHTML(p, HTMLVisitor{Start: attrs})
+			}
+		}
+	})
+	b.Run("record", func(b *testing.B) {
+		for b.Loop() {
+			for _, p := range parts {
+				RecordHTML(p)
+			}
+		}
+	})
+	docs := make([]*HTMLDoc, len(parts))
+	for i, p := range parts {
+		docs[i] = RecordHTML(p)
+	}
+	b.Run("replay", func(b *testing.B) {
+		for b.Loop() {
+			for _, d := range docs {
+				d.Walk(HTMLVisitor{Start: attrs})
+			}
+		}
+	})
 }
