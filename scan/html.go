@@ -146,14 +146,19 @@ type sharedHTML struct {
 }
 
 // WalkHTML walks src, the part's text or a text made from it, for v: the part's
-// shared recording when src is its text (Parse records each HTML part once,
-// for all its readers), a walk of its own otherwise.
+// shared recording when src is its text (Parse readies one for each HTML part;
+// its first reader records it, the others wait for it), a walk of its own
+// otherwise.
 func (p *Part) WalkHTML(src string, v HTMLVisitor) {
 	if p.html == nil || src != p.Text {
 		WalkHTML(src, v)
 		return
 	}
 	p.html.once.Do(func() { p.html.doc = RecordHTML(p.Text) })
+	if p.html.doc == nil { // the recording panicked: this reader's own walk will say so too
+		WalkHTML(src, v)
+		return
+	}
 	p.html.doc.Walk(v)
 }
 
