@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -235,6 +236,43 @@ func plainRules(s *Set) {
 		r.countClass, r.lineCount = nil, nil
 	}
 	undecided(s)
+}
+
+// ruleFieldsPlainKeeps are the fields of a Rule that plainRules leaves: the rule
+// as written and what running it needs. Every other field is a shortcut, which
+// plainRules must clear (TestPlainRulesClearsShortcuts).
+var ruleFieldsPlainKeeps = []string{
+	"seq", "Kind", "evalFn", "metaProg", "field", "oneLine", "Exists", "Negate", "MIME", "maxHits",
+	"noSubject", "Field", "Mod", "exactAll", "Name", "File", "Line", "Describe", "TFlags", "IfUnset",
+	"re", "reSrc", "reOnce", "exactAnch", "exactAtOnce", "lowerSrc", "lowerRe", "lowerOnce",
+	"countMax", "countLines", "countFrom", "countOnce", "patient", "patientAnch",
+	"leadWord", "relaxedTries", "relaxedHits", "exactOnly", "meta",
+}
+
+// TestPlainRulesClearsShortcuts: plainRules clears every field of a Rule but those
+// it keeps, so that TestEvalAgreesWithPlainRegexp compares the shortcuts with the
+// rules as written. A field added to Rule fails this until it is either cleared
+// there (a shortcut) or listed in ruleFieldsPlainKeeps; a shortcut plainRules
+// missed went unnoticed until a test failed for another reason (a569dfe).
+func TestPlainRulesClearsShortcuts(t *testing.T) {
+	s := stockRules(t, true)
+	keeps := map[string]bool{}
+	for _, f := range ruleFieldsPlainKeeps {
+		keeps[f] = true
+	}
+	typ := reflect.TypeOf(Rule{})
+	for i := range typ.NumField() {
+		name := typ.Field(i).Name
+		if keeps[name] {
+			continue
+		}
+		for _, r := range s.all {
+			if !reflect.ValueOf(r).Elem().Field(i).IsZero() {
+				t.Errorf("Rule.%s is set in %s after plainRules: clear it there if it is a shortcut, or list it in ruleFieldsPlainKeeps", name, r.Name)
+				break
+			}
+		}
+	}
 }
 
 // undecided makes every rule of s run, as when none had literals: the scans of
