@@ -76,6 +76,27 @@ func (m *Message) Verbatim() bool {
 	return true
 }
 
+// readText reads r to its end into a string, through buf: a text that fits in
+// buf (most parts) is copied once into a string of its size, where a builder
+// fed by the decoders' small reads grew by doubling, half of what it allocated
+// thrown away (a fourteenth of the check's allocations with the built-in rules).
+func readText(r io.Reader, buf []byte) (string, error) {
+	n, err := io.ReadFull(r, buf)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return string(buf[:n]), nil
+	case err != nil:
+		return "", err
+	}
+	var sb strings.Builder
+	sb.Grow(2 * len(buf))
+	sb.Write(buf)
+	if _, err := io.CopyBuffer(&sb, r, buf); err != nil {
+		return "", err
+	}
+	return sb.String(), nil
+}
+
 // copyBufs are Parse's buffers for copying text parts: io.Copy made a 32 KB one
 // for each part, most of the parse's garbage.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
@@ -92,15 +113,13 @@ func Parse(r io.Reader) (*Message, error) {
 		part := Part{ContentType: l.ContentType, Filename: l.Filename, Depth: l.Depth, Header: l.Header, Alternative: l.Alternative, Raw: l.Raw, Verbatim: l.Verbatim}
 		if strings.HasPrefix(l.ContentType, "text/") && textTotal < maxTotalText {
 			limit := min(maxTextBytes, maxTotalText-textTotal)
-			var sb strings.Builder
 			buf := copyBufs.Get().(*[]byte)
-			n, err := io.CopyBuffer(&sb, io.LimitReader(body, int64(limit)+1), *buf)
+			text, err := readText(io.LimitReader(body, int64(limit)+1), *buf)
 			copyBufs.Put(buf)
 			if err != nil {
 				return err
 			}
-			text := sb.String()
-			if n > int64(limit) {
+			if len(text) > limit {
 				text, part.Truncated = text[:limit], true
 			}
 			part.Text = text

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -204,4 +205,22 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%d parts", len(m.Parts))
 		}
 	})
+}
+
+// readText gives a text part's bytes exactly, whether they fit its buffer, fill
+// it to the byte, or run past it, read whole or in small pieces.
+func TestReadText(t *testing.T) {
+	buf := make([]byte, 1024)
+	for _, n := range []int{0, 1, 1023, 1024, 1025, 5000} {
+		var b strings.Builder
+		for i := 0; b.Len() < n; i++ {
+			fmt.Fprintf(&b, "%d,", i)
+		}
+		want := b.String()[:n]
+		for name, r := range map[string]io.Reader{"whole": strings.NewReader(want), "pieces": iotest.OneByteReader(strings.NewReader(want))} {
+			if got, err := readText(r, buf); err != nil || got != want {
+				t.Errorf("%d bytes, %s: %d bytes, %v", n, name, len(got), err)
+			}
+		}
+	}
 }
