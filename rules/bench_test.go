@@ -64,7 +64,7 @@ func BenchmarkParagraphs(b *testing.B) {
 
 // corpusSpam is the first n messages of the corpus's SpamAssassin spam, parsed as
 // a filter is given them; the benchmark skips without the corpus.
-func corpusSpam(b *testing.B, n int) []*filter.Message {
+func corpusSpam(b testing.TB, n int) []*filter.Message {
 	dir := filepath.Join(corpus.Dir(), "spamassassin", "spam")
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) < n {

@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"errors"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/spool"
 )
@@ -568,6 +570,69 @@ func TestFindURIs(t *testing.T) {
 	} {
 		if got := strings.Join(findURIs(text), " "); got != want {
 			t.Errorf("%q: %q, want %q", text, got, want)
+		}
+	}
+}
+
+// linkCandidatesLowered is linkCandidates as it was written first: each scheme
+// searched for in turn in a lower-cased copy of the text. The reference
+// TestLinkCandidates holds linkCandidates to.
+func linkCandidatesLowered(text string) []string {
+	var out []string
+	lower := asciiLower(text) // same length as text: its indices are text's
+	for _, scheme := range uriSchemes {
+		for i := 0; i < len(lower) && len(out) < 200; {
+			j := strings.Index(lower[i:], scheme)
+			if j < 0 {
+				break
+			}
+			start := i + j
+			if start > 0 && (isWordChar(lower[start-1]) || scheme == "www." && (lower[start-1] == '/' || lower[start-1] == '.')) {
+				i = start + len(scheme)
+				continue
+			}
+			end := start
+			for end < len(text) && !strings.ContainsRune(" \t\r\n\"'<>()[]{}|\\^`", rune(text[end])) {
+				end++
+			}
+			u := strings.TrimRight(text[start:end], ".,;:!?")
+			if scheme == "www." {
+				u = "http://" + u
+			}
+			out = append(out, u)
+			i = end
+		}
+	}
+	return out
+}
+
+// TestLinkCandidates: the one-pass search finds the links the five searches of a
+// lower-cased copy found, in their order, on texts made of pieces that start,
+// nest, overlap and end links, and on the corpus's text parts.
+func TestLinkCandidates(t *testing.T) {
+	pieces := []string{"http://", "HTTPS://", "ftp://", "sftp://", "WWW.", "www.", "mailto:", "MailTo:", "://", "x", "a.b", " ", "\n",
+		"/", ".", "?u=http%3A%2F%2Fwww.", "<", "\"", "_", "é", "ſ", "hTtP", "s://", "=", "@", ",", "!"}
+	rng := rand.New(rand.NewSource(1))
+	texts := []string{"", "http://", "www.www.www.", "http://a http://b https://c ftp://d www.e mailto:f"}
+	for range 20000 {
+		var b strings.Builder
+		for range 1 + rng.Intn(12) {
+			b.WriteString(pieces[rng.Intn(len(pieces))])
+		}
+		texts = append(texts, b.String())
+	}
+	// Past the 200: over two schemes, and in one.
+	texts = append(texts, strings.Repeat("http://x ", 150)+strings.Repeat("www.y ", 100), strings.Repeat("ftp://z ", 250))
+	if _, err := os.Stat(filepath.Join(corpus.Dir(), "spamassassin", "spam")); err == nil {
+		for _, m := range corpusSpam(t, 300) {
+			for _, p := range m.Parsed.Parts {
+				texts = append(texts, p.Text)
+			}
+		}
+	}
+	for _, text := range texts {
+		if got, want := linkCandidates(text), linkCandidatesLowered(text); !slices.Equal(got, want) {
+			t.Fatalf("%.200q:\n got %q\nwant %q", text, got, want)
 		}
 	}
 }
