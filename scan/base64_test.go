@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -29,8 +30,18 @@ func TestBase64Reader(t *testing.T) {
 		{"spaces and tabs", " aGVs\tbG8g\r\n d29y bGQ= \r\n", []byte("hello world"), false},
 		{"unpadded end", "aGVsbG8", []byte("hello"), false},
 		{"empty", "", nil, false},
-		{"invalid character", "aGVs!G8=", nil, true},
+		// Characters outside the alphabet are skipped, and counted (the error,
+		// after all of the body): SpamAssassin's base64_decode.
+		{"invalid character", "aGVs!G8=", []byte("hel\x1b"), true},
 		{"garbage after valid data keeps the valid part", "aGVsbG8gd29ybGQh\r\n%%%%\r\n", []byte("hello world!"), true},
+		{"garbage before the rest", "aGVs\r\n!\r\nbG8gd29ybGQh\r\n", []byte("hello world!"), true},
+		// Padding inside the body reads as A, as SpamAssassin reads it.
+		{"blocks after padding", "YQ==\r\nYQ==\r\n", []byte("a\x00\x00a"), false},
+		{"a last character alone", "aGVsbG8gd", []byte("hello "), false},
+		// A megabyte of "=" then data: as many zero bytes, as SpamAssassin reads
+		// it; decoded as it comes, past maxPendingPad, not looked through again
+		// at each block.
+		{"a long run of padding", strings.Repeat("=", 1<<20) + "YQ==", append(make([]byte, 3<<18), 'a'), false},
 	}
 	for _, tc := range tests {
 		for name, wrap := range map[string]func(io.Reader) io.Reader{
@@ -50,6 +61,65 @@ func TestBase64Reader(t *testing.T) {
 			})
 		}
 	}
+}
+
+// base64DecodeSA is SpamAssassin's base64_decode (Mail::SpamAssassin::Util): a
+// well-formed body (its length a multiple of four, only the alphabet and "=") with
+// every "=" but the final ones read as A; any other with the characters outside
+// the alphabet dropped, the final "=" too, and the others read as "/".
+func base64DecodeSA(in string) []byte {
+	s := strings.Map(func(r rune) rune {
+		if strings.ContainsRune(" \t\n\r\f\v", r) {
+			return -1
+		}
+		return r
+	}, in)
+	if len(s)%4 == 0 && regexp.MustCompile(`^[A-Za-z0-9+/=]{2,}={0,2}$`).MatchString(s) {
+		s = strings.ReplaceAll(strings.TrimRight(s, "="), "=", "A")
+	} else {
+		s = regexp.MustCompile(`[^A-Za-z0-9+/=]`).ReplaceAllString(s, "")
+		s = strings.ReplaceAll(strings.TrimRight(s, "="), "=", "/")
+	}
+	if len(s)%4 == 1 {
+		s = s[:len(s)-1]
+	}
+	out, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil {
+		panic(err) // (only the alphabet is left)
+	}
+	return out
+}
+
+// FuzzBase64ReaderSA: any body, read whole or a byte at a time, decodes as
+// SpamAssassin decodes it, but for an "=" inside a body that is not well formed
+// (read as A here, as "/" there).
+func FuzzBase64ReaderSA(f *testing.F) {
+	for _, s := range []string{"aGVsbG8gd29ybGQ=\r\n", "YQ==YQ==", "aGVs!G8=", "a===", "ab======", "\f=\vx", "aGk=!"} {
+		f.Add([]byte(s))
+	}
+	wellFormed := regexp.MustCompile(`^[A-Za-z0-9+/=]{2,}={0,2}$`)
+	midPad := regexp.MustCompile(`=[^=]*[A-Za-z0-9+/]`)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		s := string(in)
+		clean := strings.Map(func(r rune) rune {
+			if strings.ContainsRune(" \t\n\r\f\v", r) {
+				return -1
+			}
+			return r
+		}, s)
+		if !(len(clean)%4 == 0 && wellFormed.MatchString(clean)) && midPad.MatchString(clean) {
+			return
+		}
+		want := base64DecodeSA(s)
+		for name, wrap := range map[string]func(io.Reader) io.Reader{"whole": func(r io.Reader) io.Reader { return r }, "one byte": iotest.OneByteReader} {
+			r := newBase64Reader(wrap(strings.NewReader(s)))
+			got, _ := io.ReadAll(r)
+			r.release()
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s: %q: got %q, SpamAssassin %q", name, s, got, want)
+			}
+		}
+	})
 }
 
 // FuzzBase64Reader: for what the standard decoder accepts, ours gives the same bytes.
