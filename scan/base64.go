@@ -72,14 +72,9 @@ func (b *base64Reader) Read(p []byte) (int, error) {
 // final run of "=", which waits, as whether an "=" is padding depends on whether
 // anything follows it.
 func (b *base64Reader) fill() {
-	// A whole block, however the reader hands it over: what waits (a run of "=")
-	// is looked through once a block, not once a read.
-	n, err := io.ReadFull(b.r, b.in)
+	n, end, err := readBlock(b.r, b.in)
 	b.quad = appendFiltered(b.quad, b.in[:n])
-	end := err != nil
-	if end && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		b.err = err
-	}
+	b.err = err
 	var src []byte
 	for retry := false; ; retry = true {
 		if src = b.ready(end); retry {

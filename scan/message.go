@@ -5,6 +5,7 @@
 package scan
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	_ "image/gif" // image sizes: rules (SpamAssassin's ImageInfo)
@@ -81,12 +82,12 @@ func (m *Message) Verbatim() bool {
 // fed by the decoders' small reads grew by doubling, half of what it allocated
 // thrown away (a fourteenth of the check's allocations with the built-in rules).
 func readText(r io.Reader, buf []byte) (string, error) {
-	n, err := io.ReadFull(r, buf)
+	n, end, err := readBlock(r, buf)
 	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return string(buf[:n]), nil
 	case err != nil:
 		return "", err
+	case end:
+		return string(buf[:n]), nil
 	}
 	var sb strings.Builder
 	sb.Grow(2 * len(buf))
@@ -95,6 +96,21 @@ func readText(r io.Reader, buf []byte) (string, error) {
 		return "", err
 	}
 	return sb.String(), nil
+}
+
+// readBlock fills buf from r, however r hands its bytes over (the decoders read
+// whole blocks: what they cannot decide yet waits for the next one, and would
+// be looked at again after each small read). end says r has no more; err is
+// its error other than its end.
+func readBlock(r io.Reader, buf []byte) (n int, end bool, err error) {
+	n, err = io.ReadFull(r, buf)
+	if err == nil {
+		return n, false, nil
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return n, true, nil
+	}
+	return n, true, err
 }
 
 // copyBufs are Parse's buffers for copying text parts: io.Copy made a 32 KB one

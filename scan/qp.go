@@ -1,7 +1,6 @@
 package scan
 
 import (
-	"errors"
 	"io"
 	"sync"
 )
@@ -78,14 +77,9 @@ func (q *qpReader) fill() {
 			return
 		}
 	}
-	// A whole block, however the reader hands it over: a piece at a time, the
-	// undecided tail would be decoded again at each.
-	m, err := io.ReadFull(q.r, q.in[q.n:])
+	m, end, err := readBlock(q.r, q.in[q.n:])
 	q.n += m
-	end := err != nil
-	if end && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		q.err = err
-	}
+	q.err = err
 	var used int
 	q.out, used = qpDecode(q.outBuf[:0], q.in[:q.n], end)
 	q.outBuf = q.out[:0]

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"mime/quotedprintable"
 	"regexp"
@@ -128,4 +129,19 @@ func BenchmarkQPReader(b *testing.B) {
 			io.Copy(io.Discard, quotedprintable.NewReader(strings.NewReader(body)))
 		}
 	})
+}
+
+// A read error in the body reaches the decoders' reader after what was decoded
+// before it (the walk then fails, and the message is tempfailed), never an end.
+func TestDecodersPassReadErrors(t *testing.T) {
+	boom := errors.New("disk gone")
+	for name, dec := range map[string]func(io.Reader) io.Reader{
+		"quoted-printable": func(r io.Reader) io.Reader { return newQPReader(r) },
+		"base64":           func(r io.Reader) io.Reader { return newBase64Reader(r) },
+	} {
+		got, err := io.ReadAll(dec(io.MultiReader(strings.NewReader("aGVsbG8g\r\n"), iotest.ErrReader(boom))))
+		if !errors.Is(err, boom) {
+			t.Errorf("%s: %q, %v; want the reader's error", name, got, err)
+		}
+	}
 }
