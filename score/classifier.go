@@ -259,9 +259,10 @@ func (m *Model) clues(keys []Key, p Params, sel *Selector, clues []Clue, counts 
 			m.tokens.findAll(keys[i:], found[:])
 		}
 		var c Counts
-		ok := found[i%findBatch] != nil
+		slot := found[i%findBatch]
+		ok := slot != nil
 		if ok {
-			c = Counts{int64(found[i%findBatch].spam), int64(found[i%findBatch].ham)}
+			c = Counts{int64(slot.spam), int64(slot.ham)}
 		}
 		if sel != nil {
 			if d, in := sel.tokens[k]; in {
