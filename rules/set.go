@@ -60,6 +60,7 @@ type Set struct {
 	scratch sync.Pool // *evalScratch: what each evaluation knows of each rule, reused
 	byName  map[string]*Rule
 	score   map[string]Scores
+	scores  []Scores // score by Rule.seq: what evalWith reads for each hit, without hashing its name
 	Stats   Stats
 	// Ignored counts directives of SpamAssassin's syntax that Postern does not use.
 	Ignored map[string]int
@@ -247,8 +248,10 @@ func (p *parser) compile() (*Set, []Problem) {
 	s.rules = s.needed()
 	// A literal index per text: body, rawbody and full rules read different ones.
 	var byKind [Meta + 1][]*Rule
+	s.scores = make([]Scores, len(s.all))
 	for i, r := range s.all {
 		r.seq = i
+		s.scores[i] = s.score[r.Name]
 		byKind[r.Kind] = append(byKind[r.Kind], r)
 	}
 	for _, k := range []Kind{Body, Rawbody, Full, URI} {
@@ -752,7 +755,7 @@ func (s *Set) evalWith(m *filter.Message, p *plan, locate bool, c *Costs) ([]Hit
 			c.endRule(r, f, ok) // (its count in its own time, not its caller's)
 		}
 		if ok {
-			sc := s.score[r.Name]
+			sc := s.scores[r.seq]
 			sc[0], sc[1] = sc[0]*n, sc[1]*n
 			hits = append(hits, Hit{Rule: r, Score: sc[1], Scores: sc, Where: where, Match: match})
 		}
