@@ -40,7 +40,7 @@ type Client struct {
 	MaxStream int64
 	// ChunkSize is the INSTREAM chunk size.
 	ChunkSize int
-	sem       chan struct{}
+	slots     *slots
 	bufs      sync.Pool
 	// idle holds sessions (IDSESSION) between scans: a connection a scan, as
 	// before, cost a TCP handshake and clamd an accept each time, two or three
@@ -74,7 +74,7 @@ func New(address string, concurrency int) (*Client, error) {
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	c := &Client{network: network, address: addr, ChunkSize: 64 << 10, sem: make(chan struct{}, concurrency), idle: make(chan *session, concurrency)}
+	c := &Client{network: network, address: addr, ChunkSize: 64 << 10, slots: newSlots(concurrency), idle: make(chan *session, concurrency)}
 	c.bufs.New = func() any { b := make([]byte, 4+c.ChunkSize); return &b }
 	return c, nil
 }
@@ -86,42 +86,47 @@ func ParseAddress(s string) (network, address string, err error) { return clamda
 // String names the clamd for logs.
 func (c *Client) String() string { return c.network + ":" + c.address }
 
-// acquire waits for a concurrency slot (released by <-c.sem). The wait is added
-// to ctx's wait counter, if it has one (withWaits).
+// acquire waits for a concurrency slot (released by c.slots.release). A check's
+// first scan waits behind the scans of messages already in progress (slots);
+// its wait is added to the check's scans (withScans), if ctx has them.
 func (c *Client) acquire(ctx context.Context) error {
-	select {
-	case c.sem <- struct{}{}:
+	sc, _ := ctx.Value(scansKey{}).(*scans)
+	later := sc != nil && sc.started.Swap(true)
+	if c.slots.tryAcquire() {
 		return nil // (no wait)
-	default:
 	}
 	start := time.Now()
 	if testHookWaiting != nil {
 		testHookWaiting()
 	}
 	defer func() {
-		if w, ok := ctx.Value(waitsKey{}).(*atomic.Int64); ok {
-			w.Add(int64(time.Since(start)))
+		if sc != nil {
+			sc.waited.Add(int64(time.Since(start)))
 		}
 	}()
-	select {
-	case c.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("clamd: waiting for a free connection: %w", ctx.Err())
+	if err := c.slots.acquire(ctx, later); err != nil {
+		return fmt.Errorf("clamd: waiting for a free connection: %w", err)
 	}
+	return nil
 }
 
 // testHookWaiting, when set, is called when a scan starts to wait for a slot.
 var testHookWaiting func()
 
-type waitsKey struct{}
+type scansKey struct{}
 
-// withWaits returns ctx with a counter that the scans made under it add their
-// waits for a free connection to: how much of a check's time the pool
-// (max_connections), not clamd, took.
-func withWaits(ctx context.Context) (context.Context, *atomic.Int64) {
-	w := new(atomic.Int64)
-	return context.WithValue(ctx, waitsKey{}, w), w
+// scans are what a check's scans share: whether one has asked for a slot (the
+// others then go before first scans, slots), and how long they waited for one:
+// how much of a check's time the pool (max_connections), not clamd, took.
+type scans struct {
+	started atomic.Bool
+	waited  atomic.Int64
+}
+
+// withScans returns ctx carrying a check's scans.
+func withScans(ctx context.Context) (context.Context, *scans) {
+	sc := new(scans)
+	return context.WithValue(ctx, scansKey{}, sc), sc
 }
 
 // connect opens a connection to clamd; the caller holds a slot.
@@ -142,13 +147,13 @@ func (c *Client) dial(ctx context.Context) (net.Conn, func(), error) {
 	}
 	conn, err := c.connect(ctx)
 	if err != nil {
-		<-c.sem
+		c.slots.release()
 		return nil, nil, err
 	}
 	// When ctx ends (deadline or cancel), blocked reads and writes fail at once; ctx's
 	// error is then set, so callers see it rather than a bare I/O timeout.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	return conn, func() { stop(); conn.Close(); <-c.sem }, nil
+	return conn, func() { stop(); conn.Close(); c.slots.release() }, nil
 }
 
 // Ping checks that clamd answers.
@@ -266,7 +271,7 @@ func (c *Client) take(ctx context.Context, fresh bool) (s *session, reused bool,
 		}
 	}
 	if err != nil {
-		<-c.sem
+		c.slots.release()
 		return nil, false, err
 	}
 	conn.SetDeadline(time.Time{})
@@ -303,7 +308,7 @@ func (c *Client) give(s *session, keep bool) {
 	if s != nil {
 		s.conn.Close()
 	}
-	<-c.sem
+	c.slots.release()
 }
 
 // alive reports whether clamd still has an idle session open: a closed one reads

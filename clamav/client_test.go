@@ -575,13 +575,13 @@ func TestCheckReportsItsWaitForAConnection(t *testing.T) {
 	waiting := make(chan struct{}, 1)
 	testHookWaiting = func() { waiting <- struct{}{} }
 	defer func() { testHookWaiting = nil }()
-	c.sem <- struct{}{} // the only slot, held by "another scan"
+	c.slots.acquire(context.Background(), false) // the only slot, held by "another scan"
 	done := make(chan filter.Result)
 	go func() { done <- chk.Check(context.Background(), msg) }()
 	<-waiting
 	const held = 5 * time.Millisecond
 	time.Sleep(held)
-	<-c.sem
+	c.slots.release()
 	if w := waited(<-done); w < held {
 		t.Errorf("waited %s, want at least the %s the slot was held", w, held)
 	}
