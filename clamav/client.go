@@ -91,20 +91,11 @@ func (c *Client) String() string { return c.network + ":" + c.address }
 // its wait is added to the check's scans (withScans), if ctx has them.
 func (c *Client) acquire(ctx context.Context) error {
 	sc, _ := ctx.Value(scansKey{}).(*scans)
-	later := sc != nil && sc.started.Swap(true)
-	if c.slots.tryAcquire() {
-		return nil // (no wait)
+	waited, err := c.slots.acquire(ctx, sc != nil && sc.started.Swap(true))
+	if sc != nil {
+		sc.waited.Add(int64(waited))
 	}
-	start := time.Now()
-	if testHookWaiting != nil {
-		testHookWaiting()
-	}
-	defer func() {
-		if sc != nil {
-			sc.waited.Add(int64(time.Since(start)))
-		}
-	}()
-	if err := c.slots.acquire(ctx, later); err != nil {
+	if err != nil {
 		return fmt.Errorf("clamd: waiting for a free connection: %w", err)
 	}
 	return nil

@@ -2,7 +2,9 @@ package clamav
 
 import (
 	"context"
+	"slices"
 	"sync"
+	"time"
 )
 
 // slots bounds the scans in flight (max_connections) and says who goes next when
@@ -27,25 +29,15 @@ type slots struct {
 
 func newSlots(n int) *slots { return &slots{free: n} }
 
-// tryAcquire takes a slot if one is free, without waiting.
-func (s *slots) tryAcquire() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.free > 0 {
-		s.free--
-		return true
-	}
-	return false
-}
-
-// acquire waits for a slot, later saying whether the scan is a message's second
-// or later, until ctx ends.
-func (s *slots) acquire(ctx context.Context, later bool) error {
+// acquire takes a slot, waiting for one until ctx ends when none is free; later
+// says whether the scan is a message's second or later. It returns how long it
+// waited.
+func (s *slots) acquire(ctx context.Context, later bool) (time.Duration, error) {
 	s.mu.Lock()
 	if s.free > 0 { // (then nobody waits: release hands slots to waiters first)
 		s.free--
 		s.mu.Unlock()
-		return nil
+		return 0, nil
 	}
 	class := 0
 	if later {
@@ -54,23 +46,26 @@ func (s *slots) acquire(ctx context.Context, later bool) error {
 	ready := make(chan struct{}, 1) // (release sends holding mu, never blocking)
 	s.waiting[class] = append(s.waiting[class], ready)
 	s.mu.Unlock()
+	start := time.Now()
+	if testHookWaiting != nil {
+		testHookWaiting()
+	}
 	select {
 	case <-ready:
-		return nil
+		return time.Since(start), nil
 	case <-ctx.Done():
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if i := indexOf(s.waiting[class], ready); i >= 0 {
-			s.waiting[class] = append(s.waiting[class][:i], s.waiting[class][i+1:]...)
-			return ctx.Err()
+		if i := slices.Index(s.waiting[class], ready); i >= 0 {
+			s.waiting[class] = slices.Delete(s.waiting[class], i, i+1)
+		} else {
+			s.releaseLocked() // a slot was handed over as ctx ended: pass it on
 		}
-		// A slot was handed over as ctx ended: pass it on.
-		s.releaseLocked()
-		return ctx.Err()
+		return time.Since(start), ctx.Err()
 	}
 }
 
-// release frees a slot taken by acquire or tryAcquire.
+// release frees a slot taken by acquire.
 func (s *slots) release() {
 	s.mu.Lock()
 	s.releaseLocked()
@@ -86,13 +81,4 @@ func (s *slots) releaseLocked() {
 		}
 	}
 	s.free++
-}
-
-func indexOf(w []chan struct{}, c chan struct{}) int {
-	for i, x := range w {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }

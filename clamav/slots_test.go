@@ -12,8 +12,8 @@ import (
 // each class in the order it came.
 func TestSlotsServeLaterScansFirst(t *testing.T) {
 	s := newSlots(1)
-	if !s.tryAcquire() {
-		t.Fatal("no free slot in a new pool")
+	if _, err := s.acquire(context.Background(), false); err != nil {
+		t.Fatal(err)
 	}
 	waiters := []struct {
 		name  string
@@ -26,7 +26,7 @@ func TestSlotsServeLaterScansFirst(t *testing.T) {
 		queued := len(s.queued())
 		go func() {
 			defer wg.Done()
-			if err := s.acquire(context.Background(), w.later); err != nil {
+			if _, err := s.acquire(context.Background(), w.later); err != nil {
 				t.Error(err)
 			}
 			got <- w.name
@@ -67,13 +67,13 @@ func TestSlotsCancelledWaitsLoseNoSlot(t *testing.T) {
 	const n = 3
 	s := newSlots(n)
 	var wg sync.WaitGroup
-	for i := range 400 {
+	for i := range 2000 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rand.IntN(300))*time.Microsecond)
 			defer cancel()
-			if s.acquire(ctx, i%3 == 0) == nil {
+			if _, err := s.acquire(ctx, i%3 == 0); err == nil {
 				time.Sleep(time.Duration(rand.IntN(100)) * time.Microsecond)
 				s.release()
 			}
@@ -83,14 +83,16 @@ func TestSlotsCancelledWaitsLoseNoSlot(t *testing.T) {
 	if s.free != n || len(s.queued()) != 0 {
 		t.Fatalf("after every scan: %d slots free, %d waiting; want %d and 0", s.free, len(s.queued()), n)
 	}
+	// A free slot is taken even by a scan whose context has ended; with none
+	// free, its wait ends at once.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for range n {
-		if !s.tryAcquire() {
+		if _, err := s.acquire(ctx, false); err != nil {
 			t.Fatal("a slot was lost")
 		}
 	}
-	if s.acquire(ctx, false) == nil {
+	if _, err := s.acquire(ctx, false); err == nil {
 		t.Error("acquired a slot past the pool's size")
 	}
 }
