@@ -34,6 +34,14 @@ type Clamd struct {
 // when the test ends.
 func StartClamd(t testing.TB, streamMax string) *Clamd {
 	t.Helper()
+	return StartClamdTemp(t, streamMax, "")
+}
+
+// StartClamdTemp is StartClamd with clamd's TemporaryDirectory in tmp, a
+// directory the caller made and removes, to measure where clamd's files go; ""
+// puts it in clamd's own directory, as StartClamd does.
+func StartClamdTemp(t testing.TB, streamMax, tmp string) *Clamd {
+	t.Helper()
 	Require(t, "clamd")
 	if streamMax == "" {
 		streamMax = "25M"
@@ -53,9 +61,11 @@ func StartClamd(t testing.TB, streamMax string) *Clamd {
 	}
 	// clamd writes each stream to a temporary file and leaves it when killed
 	// mid-scan (tests that stop clamd do so): in the test's directory, not /tmp.
-	tmp := filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		t.Fatal(err)
+	if tmp == "" {
+		tmp = filepath.Join(dir, "tmp")
+		if err := os.Mkdir(tmp, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	port := FreePort(t)
 	sock := filepath.Join(dir, "clamd.sock")
