@@ -101,9 +101,6 @@ func (c *Client) acquire(ctx context.Context) error {
 	return nil
 }
 
-// testHookWaiting, when set, is called when a scan starts to wait for a slot.
-var testHookWaiting func()
-
 type scansKey struct{}
 
 // scans are what a check's scans share: whether one has asked for a slot (the

@@ -29,6 +29,9 @@ type slots struct {
 
 func newSlots(n int) *slots { return &slots{free: n} }
 
+// testHookWaiting, when set, is called when a scan starts to wait for a slot.
+var testHookWaiting func()
+
 // acquire takes a slot, waiting for one until ctx ends when none is free; later
 // says whether the scan is a message's second or later. It returns how long it
 // waited.
