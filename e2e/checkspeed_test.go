@@ -43,10 +43,7 @@ func BenchmarkCheckSpeed(b *testing.B) {
 		paths[i] = s.Path
 	}
 	tmp := b.TempDir()
-	bin := *loadBin
-	if bin == "" {
-		bin = testutil.BuildPostern(b, "..", tmp)
-	}
+	bin := measuredPostern(b, tmp)
 	data := filepath.Join(tmp, "data")
 	learnPostern(b, bin, "/dev/null", data, tmp, samples)
 	rspamd, redis := startRspamd(b, samples, "") // (postern check runs no clamd either)

@@ -46,10 +46,7 @@ func BenchmarkClamdTemporaryDirectory(b *testing.B) {
 		b.Skip("no /dev/shm (tmpfs) to compare with")
 	}
 	tmp := b.TempDir()
-	bin := *loadBin
-	if bin == "" {
-		bin = testutil.BuildPostern(b, "..", tmp)
-	}
+	bin := measuredPostern(b, tmp)
 	type run struct {
 		where, dir string
 		cpu        []time.Duration

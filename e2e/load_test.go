@@ -194,14 +194,21 @@ func (quietMilter) Headers(textproto.MIMEHeader, *gomilter.Modifier) (gomilter.R
 
 func (quietMilter) BodyChunk([]byte, *gomilter.Modifier) (gomilter.Response, error) { return nil, nil }
 
+// measuredPostern is the postern binary a measure runs: -load.bin's, or else
+// the tree's, built into dir.
+func measuredPostern(t testing.TB, dir string) string {
+	t.Helper()
+	if *loadBin != "" {
+		return *loadBin
+	}
+	return testutil.BuildPostern(t, "..", dir)
+}
+
 // runPostern runs the load through Postfix with postern (the default rules, Bayes
 // trained on train when asked, a private clamd) as its milter.
 func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 	tmp := t.TempDir()
-	bin := *loadBin
-	if bin == "" {
-		bin = testutil.BuildPostern(t, "..", tmp)
-	}
+	bin := measuredPostern(t, tmp)
 	clamd := testutil.StartClamd(t, "")
 	data := filepath.Join(tmp, "data")
 	milterAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
