@@ -263,7 +263,7 @@ func (g *dfaGen) keep(pcs []uint16) (chunk, off uint32) {
 const (
 	dfaMaxClasses = 512
 	// dfaMaxIntervals bounds the intervals the runes are cut into before the
-	// alike ones are merged into classes (mergeIntervals).
+	// alike ones are merged into classes (mergeIntervals): dfaMaxClasses at most.
 	dfaMaxIntervals = 16384
 	dfaMaxBytes     = 256 << 10 // of states per regex before the cache starts afresh, on its own
 	// In a rule set, a DFA's own budget is smaller and the set's pool lends
@@ -573,7 +573,8 @@ func (a *accel) skip(text string, i int, s int32) (int, int32) {
 	return j, a.rows[kindBefore(text, j)]
 }
 
-// classes splits the runes at every boundary an instruction draws.
+// classes splits the runes at every boundary an instruction draws, then makes one
+// class of the intervals alike (mergeIntervals).
 func (d *dfa) classes() bool {
 	cuts := map[rune]bool{0: true, utf8.MaxRune + 1: true}
 	add := func(lo, hi rune) { cuts[lo], cuts[hi+1] = true, true }
@@ -614,8 +615,7 @@ func (d *dfa) classes() bool {
 	}
 	slices.Sort(d.bounds)
 	d.bounds = d.bounds[:len(d.bounds)-1] // MaxRune+1 only ends the last interval
-	d.rep, d.nclass = d.bounds, len(d.bounds)
-	if len(d.bounds) > dfaMaxClasses && !d.mergeIntervals() {
+	if !d.mergeIntervals() {
 		return false
 	}
 	for c := rune(0); c < utf8.RuneSelf; c++ {
@@ -626,10 +626,15 @@ func (d *dfa) classes() bool {
 
 // mergeIntervals makes one class of the intervals that every instruction
 // treats alike (all match them or none, and they are the same kind of rune
-// for \b and ^). Rules that list many look-alike letters (ReplaceTags' lists:
-// Cyrillic and accented forms of each letter) cut the runes into more intervals
-// than a table row should have columns, but each letter's look-alikes behave as
-// one. Only DFAs with more than dfaMaxClasses intervals pay for the comparison.
+// for \b and ^). A table row has a column per class, and a walk reads one
+// column of a row per byte: rows as wide as the intervals were more than twice
+// what the regexes tell apart (/(?i)viagra/ cuts 30 intervals: each letter,
+// its upper case, the letters between them; it tells apart 8 classes), and
+// each row read from memory more cache lines (docs/benchmarks.md,
+// "Thirty-fifth session"). Rules that list many look-alike letters
+// (ReplaceTags' lists: Cyrillic and accented forms of each letter) cut the
+// runes into more intervals than a row may have columns, but each letter's
+// look-alikes behave as one.
 func (d *dfa) mergeIntervals() bool {
 	n := len(d.bounds)
 	interval := func(r rune) int {
@@ -704,6 +709,9 @@ func (d *dfa) mergeIntervals() bool {
 			rep = append(rep, d.bounds[iv])
 		}
 		d.ivClass[iv] = c
+	}
+	if len(rep) == n {
+		d.ivClass = nil // (each interval its own class: class need not look it up)
 	}
 	d.rep, d.nclass = rep, len(rep)
 	return true

@@ -710,6 +710,37 @@ func TestDFAMergesAlikeIntervals(t *testing.T) {
 
 // TestDinstSize: the programs are held for the life of the set, over half a
 // million instructions with the stock rules; a field added to dinst costs MBs.
+// Every DFA's rows are as wide as the classes its regex tells apart, not as the
+// intervals its runes are cut into: a row's columns are read from memory a
+// byte of text each.
+func TestDFAClassesAreWhatTheRegexTellsApart(t *testing.T) {
+	for _, c := range []struct {
+		re      string
+		classes int
+		why     string
+	}{
+		{`(?i)viagra`, 8, "v, i, a, g, r (each with its upper case), other word runes, other runes, newline"},
+		{`(?i)kiss`, 8, "k and K, i, s and S, the Kelvin sign and the long s (k and s, but not word runes for \\b), other word runes, other runes, newline"},
+		{`abc`, 6, "a, b, c, other word runes, other runes, newline"},
+		{`\bfoo\b`, 5, "f, o, other word runes, other runes, newline"},
+		{`[0-9]{3}-x`, 6, "digits, -, x, other word runes, other runes, newline"},
+	} {
+		d := newDFA(c.re)
+		if d == nil {
+			t.Fatalf("%s: no DFA", c.re)
+		}
+		if d.nclass != c.classes {
+			t.Errorf("%s: %d classes, want %d: %s", c.re, d.nclass, c.classes, c.why)
+		}
+		rx := regexp.MustCompile(c.re)
+		for _, text := range []string{"VIAGRA", "ViAgRa!", "vi agra", "kiss", "\u212aiss", "ki\u017fs", "KISS", "abc", "xabcx", "foo", "food", "a foo.", "123-x", "12-x", "0123-x"} {
+			if got, ok := d.match(text); !ok || got != rx.MatchString(text) {
+				t.Errorf("%s on %q: DFA %v (ok %v), regexp %v", c.re, text, got, ok, rx.MatchString(text))
+			}
+		}
+	}
+}
+
 func TestDinstSize(t *testing.T) {
 	if n := unsafe.Sizeof(dinst{}); n != 12 {
 		t.Errorf("dinst is %d bytes, want 12", n)
