@@ -92,8 +92,8 @@ func (c *Costs) end(name string, f costFrame, hit bool) time.Duration {
 
 // endRule is end for rule r's evaluation.
 func (c *Costs) endRule(r *Rule, f costFrame, hit bool) {
-	if r.seq >= len(c.bySeq) {
-		c.bySeq = append(c.bySeq, make([]*Cost, r.seq+1-len(c.bySeq))...)
+	if int(r.seq) >= len(c.bySeq) {
+		c.bySeq = append(c.bySeq, make([]*Cost, int(r.seq)+1-len(c.bySeq))...)
 	}
 	e := c.bySeq[r.seq]
 	if e == nil || e.Name != r.Name { // (another set's rule of that number)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"regexp/syntax"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -739,6 +740,40 @@ func TestDFAClassesAreWhatTheRegexTellsApart(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Rule's fields are laid out by the cache lines an evaluation reads (see Rule):
+// a field added or moved, or an allocator that places Rules otherwise, must
+// not push these off their lines. The lines are read from Rules as allocated.
+func TestRuleLayout(t *testing.T) {
+	var rules []*Rule
+	for range 64 {
+		rules = append(rules, &Rule{})
+	}
+	for _, r := range rules {
+		base := uintptr(unsafe.Pointer(r))
+		line := func(off, size uintptr) (first, last uintptr) {
+			return (base+off)/64 - (base+unsafe.Offsetof(r.seq))/64, (base+off+size-1)/64 - (base+unsafe.Offsetof(r.seq))/64
+		}
+		for _, f := range []struct {
+			name      string
+			off, size uintptr
+			line      uintptr
+		}{
+			{"seq", unsafe.Offsetof(r.seq), unsafe.Sizeof(r.seq), 0},
+			{"metaProg", unsafe.Offsetof(r.metaProg), unsafe.Sizeof(r.metaProg), 0},
+			{"leadWord", unsafe.Offsetof(r.leadWord), unsafe.Sizeof(r.leadWord), 0},
+			{"dfa", unsafe.Offsetof(r.dfa), unsafe.Sizeof(r.dfa), 1},
+			{"maxHits", unsafe.Offsetof(r.maxHits), unsafe.Sizeof(r.maxHits), 1},
+			{"lits", unsafe.Offsetof(r.lits), unsafe.Sizeof(r.lits), 2},
+			{"Field", unsafe.Offsetof(r.Field), unsafe.Sizeof(r.Field), 2},
+		} {
+			if first, last := line(f.off, f.size); first != f.line || last != f.line {
+				t.Fatalf("a Rule at %#x: its %s is on lines %d-%d from seq's, not on line %d", base, f.name, first, last, f.line)
+			}
+		}
+	}
+	runtime.KeepAlive(rules)
 }
 
 func TestDinstSize(t *testing.T) {

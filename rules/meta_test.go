@@ -168,7 +168,7 @@ func metaRules(names []string) (map[string]*Rule, []*Rule) {
 	rules := map[string]*Rule{}
 	var all []*Rule
 	for i, n := range names[:len(names)-1] {
-		r := &Rule{Name: n, seq: i}
+		r := &Rule{Name: n, seq: int32(i)}
 		rules[n] = r
 		all = append(all, r)
 	}

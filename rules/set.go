@@ -250,7 +250,7 @@ func (p *parser) compile() (*Set, []Problem) {
 	var byKind [Meta + 1][]*Rule
 	s.scores = make([]Scores, len(s.all))
 	for i, r := range s.all {
-		r.seq = i
+		r.seq = int32(i)
 		s.scores[i] = s.score[r.Name]
 		byKind[r.Kind] = append(byKind[r.Kind], r)
 	}
