@@ -54,21 +54,35 @@ func TestMetaProgramAgreesWithTree(t *testing.T) {
 	}
 }
 
-// A program holds its numbers as int32: a meta with another number keeps to the
-// tree, which reads it as it is.
+// A program holds its numbers in 24 bits (metaOp): a meta with another number
+// keeps to the tree, which reads it as it is; one held answers as the tree does.
 func TestMetaProgramNumbers(t *testing.T) {
-	rules, _ := metaRules([]string{"A"})
+	rules, all := metaRules([]string{"A", "NOPE"})
 	for _, c := range []struct {
 		expr    string
 		program bool
-	}{{"A + 2 > 1", true}, {"A > -3", true}, {"A > 0.5", false}, {"A < 3000000000", false}} {
+	}{
+		{"A + 2 > 1", true}, {"A > -3", true}, {"A > 0.5", false}, {"A < 3000000000", false},
+		{"A + 8388607 > 8388607", true}, {"A - 8388607 < -8388605", true},
+		{"A < 8388608", false}, {"A > -8388608", false},
+	} {
 		n, err := parseMeta(c.expr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		n.resolve(rules)
-		if prog := compileMeta(n); (prog != nil) != c.program {
+		prog := compileMeta(n)
+		if (prog != nil) != c.program {
 			t.Errorf("%s: program %v, want one: %v", c.expr, prog, c.program)
+		}
+		if prog == nil {
+			continue
+		}
+		for _, a := range []float64{0, 1, 3} {
+			in := &metaInput{state: []uint8{ruleKnown}, vals: []float64{a}, rules: all}
+			if got, want := runMeta(prog, in), n.eval(in); got != want {
+				t.Errorf("%s with A = %v: program %v, tree %v", c.expr, a, got, want)
+			}
 		}
 	}
 }
