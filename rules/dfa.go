@@ -33,6 +33,37 @@ import (
 // a cache that grows past its budget starts a new generation, while searches on the
 // old ones go on undisturbed.
 type dfa struct {
+	// What a search reads first comes first: the fields and the class table
+	// of ASCII runes are the DFA's first three cache lines (with the
+	// allocator's header before it; TestDFALayout). A message starts some
+	// hundreds of searches on DFAs whose data other work evicted since the
+	// last, and these fields were on six lines.
+	gen    atomic.Pointer[dfaGen]
+	nclass int // the classes; class nclass is "the end of the text"
+	width  int // table columns: the classes, then "matches at the end of text"
+	// lit, when set, tells an unanchored search where a match can start next
+	// (see litWindow).
+	lit *litWindow
+	// set: the DFA of several regexes (newSetDFA), which says which of them
+	// match, not whether one does. Each regex's InstMatch has its number as arg;
+	// a search goes on past matches, and a state records the regexes whose
+	// matches end on the way into it (its mask, in the row's last column, and in
+	// its key); its entries are negated rows, so that the search stops to read
+	// it. all is the mask of every regex: a search that found all ends there.
+	set bool
+	// anchored DFAs find matches that start where the search does (matchFrom);
+	// the others, matches anywhere (a match may start at every rune).
+	anchored bool
+	// noAssert: the program tests no assertion, so the rune before a state never
+	// matters and states are not told apart by it (one start state, not four).
+	noAssert bool
+	all      uint32
+	// ascii is each ASCII rune's class. A byte, not the uint16 of a class:
+	// classes are numbered in the order of their first runes, so an ASCII
+	// rune's is below 128; and a walk reads it a byte of text each, from two
+	// cache lines, not four.
+	ascii [utf8.RuneSelf]uint8
+
 	// prog is the compiled program while the classes are worked out (classes);
 	// then insts and runes hold it, compacted (compact), and prog is dropped.
 	prog   *syntax.Prog
@@ -43,25 +74,14 @@ type dfa struct {
 	// ivClass is each interval's class when intervals that every instruction
 	// treats alike share one (see classes); nil when each interval is a class.
 	ivClass []uint16
-	nclass  int    // the classes; class nclass is "the end of the text"
 	rep     []rune // a rune of each class
-	// ascii is each ASCII rune's class. A byte, not the uint16 of a class:
-	// classes are numbered in the order of their first runes, so an ASCII
-	// rune's is below 128; and a walk reads it a byte of text each, from two
-	// cache lines, not four.
-	ascii [utf8.RuneSelf]uint8
-	width int // table columns: the classes, then "matches at the end of text"
 
 	mu     sync.Mutex // held to compute states; searches only read
 	seen   *pcSet     // scratch, lent while mu is held (takeSeen)
 	stack  []uint32   // scratch, under mu
 	key    []uint16   // scratch, under mu: a state's key (state)
-	gen    atomic.Pointer[dfaGen]
-	resets int // generations started afresh (for tests)
+	resets int        // generations started afresh (for tests)
 
-	// anchored DFAs find matches that start where the search does (matchFrom);
-	// the others, matches anywhere (a match may start at every rune).
-	anchored bool
 	// An unanchored DFA's states all hold the closure of the program's start (a
 	// match may begin at any rune); for SpamAssassin's long alternations that is
 	// most of every state. So states leave it out (startSet marks its
@@ -78,20 +98,6 @@ type dfa struct {
 	// of it (under mu).
 	pool  *dfaPool
 	extra int64
-	// noAssert: the program tests no assertion, so the rune before a state never
-	// matters and states are not told apart by it (one start state, not four).
-	noAssert bool
-	// set: the DFA of several regexes (newSetDFA), which says which of them
-	// match, not whether one does. Each regex's InstMatch has its number as arg;
-	// a search goes on past matches, and a state records the regexes whose
-	// matches end on the way into it (its mask, in the row's last column, and in
-	// its key); its entries are negated rows, so that the search stops to read
-	// it. all is the mask of every regex: a search that found all ends there.
-	set bool
-	all uint32
-	// lit, when set, tells an unanchored search where a match can start next
-	// (see litWindow).
-	lit *litWindow
 }
 
 // startStep is what the start closure does on one rune class after one kind of

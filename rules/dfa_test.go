@@ -742,6 +742,26 @@ func TestDFAClassesAreWhatTheRegexTellsApart(t *testing.T) {
 	}
 }
 
+// hotField is a field of a struct laid out by cache lines, and the line it
+// must be on, counted from the struct's first field's.
+type hotField struct {
+	name      string
+	off, size uintptr
+	line      uintptr
+}
+
+// checkLines says whether fields are on their lines in the object at base, as
+// allocated (the allocator may put a header before it).
+func checkLines(t *testing.T, what string, base uintptr, fields []hotField) {
+	t.Helper()
+	for _, f := range fields {
+		first, last := (base+f.off)/64-base/64, (base+f.off+f.size-1)/64-base/64
+		if first != f.line || last != f.line {
+			t.Fatalf("%s at %#x: its %s is on lines %d-%d, not on line %d", what, base, f.name, first, last, f.line)
+		}
+	}
+}
+
 // Rule's fields are laid out by the cache lines an evaluation reads (see Rule):
 // a field added or moved, or an allocator that places Rules otherwise, must
 // not push these off their lines. The lines are read from Rules as allocated.
@@ -751,15 +771,7 @@ func TestRuleLayout(t *testing.T) {
 		rules = append(rules, &Rule{})
 	}
 	for _, r := range rules {
-		base := uintptr(unsafe.Pointer(r))
-		line := func(off, size uintptr) (first, last uintptr) {
-			return (base+off)/64 - (base+unsafe.Offsetof(r.seq))/64, (base+off+size-1)/64 - (base+unsafe.Offsetof(r.seq))/64
-		}
-		for _, f := range []struct {
-			name      string
-			off, size uintptr
-			line      uintptr
-		}{
+		checkLines(t, "a Rule", uintptr(unsafe.Pointer(r)), []hotField{
 			{"seq", unsafe.Offsetof(r.seq), unsafe.Sizeof(r.seq), 0},
 			{"metaProg", unsafe.Offsetof(r.metaProg), unsafe.Sizeof(r.metaProg), 0},
 			{"leadWord", unsafe.Offsetof(r.leadWord), unsafe.Sizeof(r.leadWord), 0},
@@ -767,13 +779,39 @@ func TestRuleLayout(t *testing.T) {
 			{"maxHits", unsafe.Offsetof(r.maxHits), unsafe.Sizeof(r.maxHits), 1},
 			{"lits", unsafe.Offsetof(r.lits), unsafe.Sizeof(r.lits), 2},
 			{"Field", unsafe.Offsetof(r.Field), unsafe.Sizeof(r.Field), 2},
-		} {
-			if first, last := line(f.off, f.size); first != f.line || last != f.line {
-				t.Fatalf("a Rule at %#x: its %s is on lines %d-%d from seq's, not on line %d", base, f.name, first, last, f.line)
-			}
-		}
+		})
 	}
 	runtime.KeepAlive(rules)
+}
+
+// What a search reads of its DFA is on three cache lines (see dfa), as DFAs
+// are allocated.
+func TestDFALayout(t *testing.T) {
+	var ds []*dfa
+	for i := range 64 {
+		ds = append(ds, newDFA("a"+strings.Repeat("b", i)+"c"))
+	}
+	for _, d := range ds {
+		base := uintptr(unsafe.Pointer(d))
+		lo, hi := ^uintptr(0), uintptr(0)
+		for _, f := range [][2]uintptr{
+			{unsafe.Offsetof(d.gen), unsafe.Sizeof(d.gen)},
+			{unsafe.Offsetof(d.nclass), unsafe.Sizeof(d.nclass)},
+			{unsafe.Offsetof(d.width), unsafe.Sizeof(d.width)},
+			{unsafe.Offsetof(d.lit), unsafe.Sizeof(d.lit)},
+			{unsafe.Offsetof(d.set), unsafe.Sizeof(d.set)},
+			{unsafe.Offsetof(d.anchored), unsafe.Sizeof(d.anchored)},
+			{unsafe.Offsetof(d.noAssert), unsafe.Sizeof(d.noAssert)},
+			{unsafe.Offsetof(d.all), unsafe.Sizeof(d.all)},
+			{unsafe.Offsetof(d.ascii), unsafe.Sizeof(d.ascii)},
+		} {
+			lo, hi = min(lo, (base+f[0])/64), max(hi, (base+f[0]+f[1]-1)/64)
+		}
+		if hi-lo > 2 {
+			t.Fatalf("a dfa at %#x: what a search reads is on %d cache lines, not three", base, hi-lo+1)
+		}
+	}
+	runtime.KeepAlive(ds)
 }
 
 func TestDinstSize(t *testing.T) {
