@@ -160,7 +160,31 @@ func (p *dfaPool) grab(n int64) bool {
 
 // dfaGen is one generation of states, each named by its row's offset in the table.
 // Row 0 is unused, so that entry 0 can mean "not computed yet"; -1 means "matched".
+//
+// What a search reads of it comes first, on one cache line (a dfaGen is 128
+// bytes, its size class: TestDFALayout): the table's address and length are
+// fields here, not a pointer to a slice header, a line more to read.
 type dfaGen struct {
+	// The table: its first entry and its length, stored in that order (see
+	// table). A table only grows, copied into a larger one.
+	tab  atomic.Pointer[atomic.Int32]
+	tabN atomic.Int32
+	// start is the start state's row, or -1 when the empty string matches.
+	start int32
+	// starts are an anchored DFA's start states by the kind of rune before the
+	// search (for \b and ^); its row deadRow is the state with nothing left to
+	// match.
+	starts [4]int32
+	uses   atomic.Int32
+	// acc, once uses reaches accelAfter, is how a search skips through an
+	// unanchored DFA's start states (see accel).
+	acc atomic.Pointer[accel]
+	// dead, in an anchored DFA, says by kind of rune before and ASCII byte
+	// whether the start state of that kind goes to the dead state on the
+	// byte (no match starts there), as far as the transitions computed when
+	// it was worked out say (see skipDead).
+	dead atomic.Pointer[deadStarts]
+
 	states []dstate // by row (offset / width); states[0] is unused
 	// chunks hold the states' instructions, each state's followed by its
 	// kind, in slices that are appended to within their capacity only, so
@@ -171,21 +195,21 @@ type dfaGen struct {
 	// compact): the chunks were a tenth of a warm filter's heap at 32.
 	chunks [][]uint16
 	index  stateIndex
-	table  atomic.Pointer[[]atomic.Int32]
-	start  int32 // the start state's row, or -1 when the empty string matches
-	// starts are an anchored DFA's start states by the kind of rune before the
-	// search (for \b and ^); its row deadRow is the state with nothing left to
-	// match.
-	starts [4]int32
-	// acc, once uses reaches accelAfter, is how a search skips through an
-	// unanchored DFA's start states (see accel).
-	acc  atomic.Pointer[accel]
-	uses atomic.Int32
-	// dead, in an anchored DFA, says by kind of rune before and ASCII byte
-	// whether the start state of that kind goes to the dead state on the
-	// byte (no match starts there), as far as the transitions computed when
-	// it was worked out say (see skipDead).
-	dead atomic.Pointer[deadStarts]
+}
+
+// table is the generation's table as a search finds it. Its length is read
+// before its address, which is stored first: a search that reads a new
+// table's length reads its address too, and one that reads an old length
+// with a new address reads a prefix of the new table, the old one's entries.
+func (g *dfaGen) table() []atomic.Int32 {
+	n := g.tabN.Load()
+	return unsafe.Slice(g.tab.Load(), n)
+}
+
+// setTable publishes a table (callers hold the DFA's mu).
+func (g *dfaGen) setTable(tab []atomic.Int32) {
+	g.tab.Store(unsafe.SliceData(tab))
+	g.tabN.Store(int32(len(tab)))
 }
 
 // deadStarts is dfaGen.dead's table.
@@ -409,7 +433,7 @@ func loosenCounts(re *syntax.Regexp) bool {
 func (d *dfa) newGen() *dfaGen {
 	g := &dfaGen{states: []dstate{{}}}
 	tab := make([]atomic.Int32, 4*d.width) // most rules never need more than a few states
-	g.table.Store(&tab)
+	g.setTable(tab)
 	if d.anchored {
 		d.state(g, nil, beforeText, 0) // the dead state: row d.width (deadRow)
 		for k := range g.starts {
@@ -928,7 +952,7 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8, mask uint32) int32 {
 	row := int32(len(g.states) * d.width)
 	g.states = append(g.states, dstate{chunk: chunk, off: off, n: uint32(len(pcs)), before: before, pending: pending})
 	d.insert(g, row, h)
-	if tab := *g.table.Load(); len(tab) < int(row)+d.width {
+	if tab := g.table(); len(tab) < int(row)+d.width {
 		// Readers keep the table they loaded; they find the new one in step.
 		// Growing by a quarter (the spare rows of a table that stops growing are
 		// heap nobody uses, a tenth of the tables on average, against a sixth
@@ -940,10 +964,10 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8, mask uint32) int32 {
 		// write to the entries is made holding mu, as this copy is, and
 		// nothing reads grown before the Store publishes it.
 		copy(int32s(grown), int32s(tab))
-		g.table.Store(&grown)
+		g.setTable(grown)
 	}
 	if d.set { // before any entry leads to the row
-		(*g.table.Load())[int(row)+d.nclass+1].Store(int32(mask))
+		g.table()[int(row)+d.nclass+1].Store(int32(mask))
 	}
 	return row
 }
@@ -1087,7 +1111,7 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cur := d.gen.Load()
-	tab := *cur.table.Load()
+	tab := cur.table()
 	if g == cur {
 		if v := tab[int(row)+cls].Load(); v != 0 {
 			return v, cur, tab // (another search computed it while this one waited)
@@ -1116,9 +1140,9 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 	v := d.next(cur, d.pcsOf(g, s), s.pending, s.before, r, cls) // (s may be of an older generation than cur)
 	if cur != d.gen.Load() {                                     // started afresh: the old rows mean nothing now
 		cur = d.gen.Load()
-		return v, cur, *cur.table.Load()
+		return v, cur, cur.table()
 	}
-	tab = *cur.table.Load() // it may have grown
+	tab = cur.table() // it may have grown
 	if g == cur {
 		tab[int(row)+cls].Store(v)
 	}
@@ -1417,7 +1441,7 @@ func (d *dfa) begin(textLen int) search {
 		x.running, x.matched = false, true
 		return x
 	}
-	x.tab = *x.g.table.Load()
+	x.tab = x.g.table()
 	return x
 }
 
@@ -1468,7 +1492,7 @@ func (d *dfa) cache() (states, bytes int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	g := d.gen.Load()
-	return len(g.states) - 1, 4 * len(*g.table.Load())
+	return len(g.states) - 1, 4 * len(g.table())
 }
 
 // maxStates is the budget in states: a state costs its table row and about 64 bytes
@@ -1533,7 +1557,7 @@ func (st *anchoredRun) matchFrom(text string, i int, prev rune) (matched, ok boo
 	d := x.d
 	if x.g == nil { // (later tries go on in the generation and table the last one left)
 		x.g = d.gen.Load()
-		x.tab = *x.g.table.Load()
+		x.tab = x.g.table()
 	}
 	x.s = x.g.starts[beforeKind(prev)]
 	x.running, x.matched = true, false

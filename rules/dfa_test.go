@@ -784,8 +784,8 @@ func TestRuleLayout(t *testing.T) {
 	runtime.KeepAlive(rules)
 }
 
-// What a search reads of its DFA is on three cache lines (see dfa), as DFAs
-// are allocated.
+// What a search reads of its DFA is on three cache lines (see dfa), and of its
+// generation on one (see dfaGen), as DFAs are allocated.
 func TestDFALayout(t *testing.T) {
 	var ds []*dfa
 	for i := range 64 {
@@ -809,6 +809,12 @@ func TestDFALayout(t *testing.T) {
 		}
 		if hi-lo > 2 {
 			t.Fatalf("a dfa at %#x: what a search reads is on %d cache lines, not three", base, hi-lo+1)
+		}
+		g := d.gen.Load()
+		gbase := uintptr(unsafe.Pointer(g))
+		first := (gbase + unsafe.Offsetof(g.tab)) / 64
+		if last := (gbase + unsafe.Offsetof(g.dead) + unsafe.Sizeof(g.dead) - 1) / 64; last != first {
+			t.Fatalf("a dfaGen at %#x: what a search reads is on lines %d-%d, not one", gbase, first, last)
 		}
 	}
 	runtime.KeepAlive(ds)
