@@ -70,9 +70,11 @@ func b2f(v bool) float64 {
 type metaInput struct {
 	state []uint8   // by rule seq: ruleUnknown, ruleRunning, ruleKnown, ruleFalse
 	vals  []float64 // by rule seq: 1, the count of hits, or 0
-	value func(*Rule) float64
-	rules []*Rule // by seq: the set's rules, for value
+	value func(seq int32) float64
 }
+
+// metaSpan is where a meta rule's program is in its set's (Set.metaSpans).
+type metaSpan struct{ off, n uint32 }
 
 const (
 	ruleUnknown uint8 = iota
@@ -95,7 +97,7 @@ func (n *node) eval(in *metaInput) float64 {
 		if in.state[r.seq] >= ruleKnown {
 			return in.vals[r.seq]
 		}
-		return in.value(r)
+		return in.value(r.seq)
 	case opNot:
 		return b2f(n.left.eval(in) == 0)
 	case opNeg:
@@ -208,7 +210,7 @@ func runMeta(prog []metaOp, in *metaInput) float64 {
 				if in.state[seq] >= ruleKnown {
 					v = in.vals[seq]
 				} else {
-					v = in.value(in.rules[seq])
+					v = in.value(seq)
 				}
 			}
 			stack[sp] = v

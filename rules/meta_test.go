@@ -39,10 +39,10 @@ func TestMetaProgramAgreesWithTree(t *testing.T) {
 		}
 		run := func(f func(*metaInput) float64) (float64, string) {
 			var asked []string
-			in := &metaInput{state: slices.Clone(known), vals: vals, rules: all}
-			in.value = func(r *Rule) float64 {
-				asked = append(asked, r.Name)
-				return vals[r.seq]
+			in := &metaInput{state: slices.Clone(known), vals: vals}
+			in.value = func(seq int32) float64 {
+				asked = append(asked, all[seq].Name)
+				return vals[seq]
 			}
 			return f(in), strings.Join(asked, ",")
 		}
@@ -57,7 +57,7 @@ func TestMetaProgramAgreesWithTree(t *testing.T) {
 // A program holds its numbers in 24 bits (metaOp): a meta with another number
 // keeps to the tree, which reads it as it is; one held answers as the tree does.
 func TestMetaProgramNumbers(t *testing.T) {
-	rules, all := metaRules([]string{"A", "NOPE"})
+	rules, _ := metaRules([]string{"A", "NOPE"})
 	for _, c := range []struct {
 		expr    string
 		program bool
@@ -79,7 +79,7 @@ func TestMetaProgramNumbers(t *testing.T) {
 			continue
 		}
 		for _, a := range []float64{0, 1, 3} {
-			in := &metaInput{state: []uint8{ruleKnown}, vals: []float64{a}, rules: all}
+			in := &metaInput{state: []uint8{ruleKnown}, vals: []float64{a}}
 			if got, want := runMeta(prog, in), n.eval(in); got != want {
 				t.Errorf("%s with A = %v: program %v, tree %v", c.expr, a, got, want)
 			}
@@ -118,8 +118,9 @@ func TestOrderChains(t *testing.T) {
 				vals[j] = float64(rng.Intn(3))
 			}
 			in := func(asked *[]string) *metaInput {
-				m := &metaInput{state: make([]uint8, len(all)), vals: vals, rules: all}
-				m.value = func(r *Rule) float64 {
+				m := &metaInput{state: make([]uint8, len(all)), vals: vals}
+				m.value = func(seq int32) float64 {
+					r := all[seq]
 					*asked = append(*asked, r.Name)
 					return vals[r.seq]
 				}
@@ -142,8 +143,8 @@ func TestOrderChains(t *testing.T) {
 	n.resolve(rules)
 	n.orderChains(map[*Rule]bool{}, map[*Rule]bool{}, func(r *Rule) bool { return r.Name == "D" })
 	var asked []string
-	m := &metaInput{state: make([]uint8, len(all)), vals: make([]float64, len(all)), rules: all}
-	m.value = func(r *Rule) float64 { asked = append(asked, r.Name); return 0 }
+	m := &metaInput{state: make([]uint8, len(all)), vals: make([]float64, len(all))}
+	m.value = func(seq int32) float64 { asked = append(asked, all[seq].Name); return 0 }
 	n.eval(m)
 	if !slices.Equal(asked, []string{"D"}) {
 		t.Errorf("SLOW && A && D (D scores) with D false asked for %v, want [D]", asked)

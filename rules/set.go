@@ -61,7 +61,14 @@ type Set struct {
 	byName  map[string]*Rule
 	score   map[string]Scores
 	scores  []Scores // score by Rule.seq: what evalWith reads for each hit, without hashing its name
-	Stats   Stats
+	// metaSpans are, by Rule.seq, where each meta rule's program is in
+	// metaProgs (n 0: not a meta, or one that keeps to its tree): evalWith runs
+	// a meta from these, and reads its Rule only for a hit. Most of a message's
+	// evaluations are metas and most are false; a Rule read is a cache line, and
+	// eight rules' spans share one.
+	metaSpans []metaSpan
+	metaProgs []metaOp
+	Stats     Stats
 	// Ignored counts directives of SpamAssassin's syntax that Postern does not use.
 	Ignored map[string]int
 	// Files are the rule files read, in order.
@@ -300,13 +307,16 @@ func (p *parser) compile() (*Set, []Problem) {
 	// Every meta's program in one slice, in the order they run: the walk over
 	// them stays in a few contiguous pages.
 	progs := make([]metaOp, 0, total)
+	s.metaSpans = make([]metaSpan, len(s.all))
 	for _, r := range s.all {
 		if len(r.metaProg) > 0 {
 			at := len(progs)
 			progs = append(progs, r.metaProg...)
 			r.metaProg = progs[at:len(progs):len(progs)]
+			s.metaSpans[r.seq] = metaSpan{off: uint32(at), n: uint32(len(r.metaProg))}
 		}
 	}
+	s.metaProgs = progs
 	s.pool = pool
 	s.runPlan = s.withPool(s.lazyPlan())
 	s.allPlan = sync.OnceValue(func() *plan { return s.withPool(newPlan(s.all, s.all, len(s.all))) })
@@ -525,13 +535,13 @@ func (s *Set) withPool(p *plan) *plan {
 
 // plan is a list of rules to run and what follows from it: the texts they read,
 // and the rules without literals grouped into unions. A lazy plan runs only the
-// rules that score (its roots, in rules); the rules that only feed meta rules run
+// rules that score (its roots, in seqs); the rules that only feed meta rules run
 // when a meta rule asks for them, and a meta rule stops asking as soon as its
 // answer is known (A && B: B is not run when A missed). Most of SpamAssassin's
-// sub-rules then never run on a given message.
+// sub-rules then never run on a given message. A plan names its rules by seq:
+// whether one is still to run is known without reading it.
 type plan struct {
-	rules    []*Rule
-	seqs     []int32 // rules' seqs
+	seqs     []int32 // the rules' seqs (Rule.seq), in the order they run
 	needs    map[Kind]bool
 	unions   []union  // of the rules without literals that may run
 	unionOf  []int32  // by rule seq: the index of its union, or -1
@@ -542,7 +552,7 @@ type plan struct {
 // newPlan plans to run rules, and then maybe others of mayRun (asked for by meta
 // rules); n is the number of rules in the set.
 func newPlan(rules, mayRun []*Rule, n int) *plan {
-	p := &plan{rules: rules, needs: map[Kind]bool{}, unionOf: make([]int32, n), unionBit: make([]uint32, n)}
+	p := &plan{needs: map[Kind]bool{}, unionOf: make([]int32, n), unionBit: make([]uint32, n)}
 	for _, r := range rules {
 		p.seqs = append(p.seqs, int32(r.seq))
 	}
@@ -728,48 +738,60 @@ func (s *Set) evalWith(m *filter.Message, p *plan, locate bool, c *Costs) ([]Hit
 	}()
 	t.headers = sc.headers
 	t.runeSlab = sc.runes
-	in := &metaInput{state: sc.state, vals: sc.vals, rules: s.all}
+	in := &metaInput{state: sc.state, vals: sc.vals}
 	state, vals := in.state, in.vals
+	spans, progs := s.metaSpans, s.metaProgs
 	var hits []Hit
-	value := func(r *Rule) float64 {
-		switch state[r.seq] {
+	value := func(seq int32) float64 {
+		switch state[seq] {
 		case ruleKnown, ruleFalse:
-			return vals[r.seq]
+			return vals[seq]
 		case ruleRunning:
 			return 0 // a cycle; orderMetas drops them, so never reached
 		}
-		state[r.seq] = ruleRunning
-		var f costFrame
-		if c != nil {
-			f = c.begin()
+		state[seq] = ruleRunning
+		var r *Rule
+		var where, match string
+		var ok bool
+		if sp := spans[seq]; sp.n > 0 && c == nil {
+			// A meta's program, as r.eval runs it, without reading r.
+			if ok = runMeta(progs[sp.off:sp.off+sp.n:sp.off+sp.n], in) != 0; !ok {
+				vals[seq], state[seq] = 0, ruleKnown
+				return 0
+			}
+			r, where = s.all[seq], "meta"
+		} else {
+			r = s.all[seq]
+			var f costFrame
+			if c != nil {
+				f = c.begin()
+			}
+			where, match, ok = r.eval(t, in)
+			if c != nil {
+				c.endRule(r, f, ok) // (its count in its own time, not its caller's)
+			}
 		}
-		where, match, ok := r.eval(t, in)
 		n := 0.0
 		if ok {
 			n = 1
 			if r.maxHits > 0 && r.evalFn == nil {
 				n = float64(max(1, t.count(r)))
 			}
-		}
-		if c != nil {
-			c.endRule(r, f, ok) // (its count in its own time, not its caller's)
-		}
-		if ok {
-			sc := s.scores[r.seq]
+			sc := s.scores[seq]
 			sc[0], sc[1] = sc[0]*n, sc[1]*n
 			hits = append(hits, Hit{Rule: r, Score: sc[1], Scores: sc, Where: where, Match: match})
 		}
-		vals[r.seq], state[r.seq] = n, ruleKnown
+		vals[seq], state[seq] = n, ruleKnown
 		return n
 	}
 	in.value = value
 	if !p.lazy {
 		// The plan runs every rule before the metas that read it.
-		in.value = func(r *Rule) float64 { return vals[r.seq] }
+		in.value = func(seq int32) float64 { return vals[seq] }
 	}
-	for i, r := range p.rules {
-		if state[p.seqs[i]] == ruleUnknown { // (without reading r: see decided)
-			value(r)
+	for _, seq := range p.seqs {
+		if state[seq] == ruleUnknown { // (without reading its Rule: see decided)
+			value(seq)
 		}
 	}
 	return hits, t.err
