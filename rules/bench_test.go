@@ -66,6 +66,31 @@ func BenchmarkEvalStockIdle(b *testing.B) {
 	}
 }
 
+// BenchmarkEvalStockFlushed is BenchmarkEvalStockIdle's gap made by hand, for a
+// cache simulator: before each message it writes 8 MB, which evicts what the
+// check read before (writes only: a simulator counts its read misses apart). It
+// is not a timing (the writes are in it); run under cachegrind at two -benchtime
+// counts, the difference of the two runs' read misses over that of the counts
+// is what a message reads from memory when it starts cold (docs/benchmarks.md,
+// "Thirty-fifth session", has the commands).
+func BenchmarkEvalStockFlushed(b *testing.B) {
+	s := stockRules(b, false)
+	msgs := append(corpusMessages(b, "spam", 150), corpusMessages(b, "ham", 150)...)
+	for range 2 {
+		for _, m := range msgs {
+			s.Eval(m)
+		}
+	}
+	flush := make([]byte, 8<<20)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j := 0; j < len(flush); j += 64 {
+			flush[j] = byte(i)
+		}
+		s.Eval(msgs[i%len(msgs)])
+	}
+}
+
 // processCPU is the process's user and system time so far.
 func processCPU(b *testing.B) time.Duration {
 	var ru syscall.Rusage
