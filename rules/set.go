@@ -753,6 +753,7 @@ func (s *Set) evalWith(m *filter.Message, p *plan, locate bool, c *Costs) ([]Hit
 		var r *Rule
 		var where, match string
 		var ok bool
+		var f costFrame
 		if sp := spans[seq]; sp.n > 0 && c == nil {
 			// A meta's program, as r.eval runs it, without reading r.
 			if ok = runMeta(progs[sp.off:sp.off+sp.n:sp.off+sp.n], in) != 0; !ok {
@@ -762,14 +763,10 @@ func (s *Set) evalWith(m *filter.Message, p *plan, locate bool, c *Costs) ([]Hit
 			r, where = s.all[seq], "meta"
 		} else {
 			r = s.all[seq]
-			var f costFrame
 			if c != nil {
 				f = c.begin()
 			}
 			where, match, ok = r.eval(t, in)
-			if c != nil {
-				c.endRule(r, f, ok) // (its count in its own time, not its caller's)
-			}
 		}
 		n := 0.0
 		if ok {
@@ -777,6 +774,11 @@ func (s *Set) evalWith(m *filter.Message, p *plan, locate bool, c *Costs) ([]Hit
 			if r.maxHits > 0 && r.evalFn == nil {
 				n = float64(max(1, t.count(r)))
 			}
+		}
+		if c != nil {
+			c.endRule(r, f, ok) // (its count in its own time, not its caller's)
+		}
+		if ok {
 			sc := s.scores[seq]
 			sc[0], sc[1] = sc[0]*n, sc[1]*n
 			hits = append(hits, Hit{Rule: r, Score: sc[1], Scores: sc, Where: where, Match: match})
