@@ -186,12 +186,15 @@ func (l *lists) listed(list, addr string) bool {
 	return false
 }
 
-// anyListed says whether one of addrs is on list.
-func (l *lists) anyListed(list string, addrs []string) bool {
+// anyListed says whether one of the addresses is on list. They are asked for
+// only when the list has entries: most sites list none, and gathering a
+// message's recipients (all_to_addrs) is a walk of its Received lines and
+// address headers.
+func (l *lists) anyListed(list string, addrs func() []string) bool {
 	if len(l.addrs[list]) == 0 {
 		return false
 	}
-	for _, a := range addrs {
+	for _, a := range addrs() {
 		if l.listed(list, a) {
 			return true
 		}
@@ -395,6 +398,9 @@ func (t *target) mailfromMatchesRcvd() bool {
 // deciding ("!host" excludes). As _check_uri_host_listed, one pass over the links
 // answers for every list.
 func (t *target) uriHostListed(list string) bool {
+	if len(t.set.lists.uriHosts) == 0 {
+		return false // (most sites list none: no pass over the links)
+	}
 	if t.uriListed == nil {
 		t.uriListed = t.readURIListed()
 	}
@@ -403,9 +409,6 @@ func (t *target) uriHostListed(list string) bool {
 
 func (t *target) readURIListed() map[string]bool {
 	out := map[string]bool{}
-	if len(t.set.lists.uriHosts) == 0 {
-		return out
-	}
 	for _, u := range t.uris {
 		h := uriHost(u)
 		if h == "" {
@@ -474,10 +477,10 @@ func init() {
 		}
 	}
 	register(p, "check_from_in_list", listEval(func(t *target, list string) bool {
-		return t.set.lists.anyListed(list, t.allFromAddrs())
+		return t.set.lists.anyListed(list, t.allFromAddrs)
 	}))
 	register(p, "check_to_in_list", listEval(func(t *target, list string) bool {
-		return t.set.lists.anyListed(list, t.allToAddrs())
+		return t.set.lists.anyListed(list, t.allToAddrs)
 	}))
 	register(p, "check_replyto_in_list", listEval(func(t *target, list string) bool {
 		r := t.get("Reply-To:addr")
@@ -487,7 +490,7 @@ func init() {
 		{"check_from_in_blocklist", "check_from_in_blacklist"},
 	} {
 		for _, n := range names {
-			fixed(p, n, func(t *target) bool { return t.set.lists.anyListed("blocklist_from", t.allFromAddrs()) })
+			fixed(p, n, func(t *target) bool { return t.set.lists.anyListed("blocklist_from", t.allFromAddrs) })
 		}
 	}
 	for list, names := range map[string][]string{
@@ -497,7 +500,7 @@ func init() {
 		"all_spam_to":    {"check_to_in_all_spam"},
 	} {
 		for _, n := range names {
-			fixed(p, n, func(t *target) bool { return t.set.lists.anyListed(list, t.allToAddrs()) })
+			fixed(p, n, func(t *target) bool { return t.set.lists.anyListed(list, t.allToAddrs) })
 		}
 	}
 	for _, n := range []string{"check_from_in_welcomelist", "check_from_in_whitelist"} {
