@@ -54,6 +54,26 @@ var (
 	// Issue 16's latency target is at 80 % of the peak: finding the peak and
 	// offering a share of it in one command, on the machine's speed of the hour.
 	loadShare = flag.Float64("load.share", 0, "load test: first find postern's peak (a run as fast as it takes them), then offer every setup this share of it (0.8: 80 %); instead of -load.rate")
+	// Postern's share of the trivial milter's throughput is bounded by what
+	// clamd costs on the same cores as much as by postern's own checks: the two
+	// parts run apart, in the same run, tell which bound holds.
+	loadSplit = flag.Bool("load.split", false, "load test: also run postern without clamd (rules and Bayes) and with clamd alone (no rules, no Bayes): what each part costs the throughput")
+)
+
+// posternSetup is a way the load test runs postern: as configured by default,
+// or one part of it alone (-load.split).
+type posternSetup struct {
+	name  string
+	clamd bool           // a private clamd scans
+	bayes bool           // Bayes trained on the train messages first
+	own   map[string]any // settings put into the configuration (mergeTOML)
+}
+
+var (
+	posternDefault   = posternSetup{name: "Postfix + postern (rules, Bayes, clamd)", clamd: true, bayes: true}
+	posternNoClamd   = posternSetup{name: "Postfix + postern (rules, Bayes; no clamd)", bayes: true}
+	posternClamdOnly = posternSetup{name: "Postfix + postern (clamd only: no rules, no Bayes)", clamd: true,
+		own: map[string]any{"rules_paths": []string{}, "bayes": map[string]any{"enabled": false}}}
 )
 
 // loadResult is one setup's run.
@@ -89,7 +109,7 @@ func TestLoad(t *testing.T) {
 		if *loadRate > 0 || *loadShare > 1 {
 			t.Fatal("-load.share (a share of the peak, at most 1) and -load.rate (messages a second) exclude each other")
 		}
-		peak = runPostern(t, train, send).rate()
+		peak = runPostern(t, posternDefault, train, send).rate()
 		*loadRate = *loadShare * peak       // (runLoad paces by it)
 		t.Cleanup(func() { *loadRate = 0 }) // (-count=2 finds the peak again)
 	}
@@ -97,7 +117,11 @@ func TestLoad(t *testing.T) {
 	results = append(results, runLoad(t, "Postfix, no milter", "", nil, send, meters{}))
 	trivial := trivialMilter(t)
 	results = append(results, runLoad(t, "Postfix + trivial milter", "smtpd_milters = inet:"+trivial+"\nmilter_default_action = tempfail\n", nil, send, meters{}))
-	results = append(results, runPostern(t, train, send))
+	results = append(results, runPostern(t, posternDefault, train, send))
+	if *loadSplit {
+		results = append(results, runPostern(t, posternNoClamd, train, send), runPostern(t, posternClamdOnly, train, send))
+	}
+	firstPeer := len(results)
 	if *loadPeers {
 		results = append(results, runRspamd(t, train, send), runSpamassMilter(t, train, send), runClamavMilter(t, send))
 	}
@@ -112,8 +136,8 @@ func TestLoad(t *testing.T) {
 		offered += fmt.Sprintf(", %.0f %% of postern's peak (%.0f msg/s in a run before, as fast as it took them)", 100**loadShare, peak)
 		pace = fmt.Sprintf("-load.share %g", *loadShare)
 	}
-	fmt.Fprintf(&report, "\nLoad test: %d corpus messages per setup, %s, %d clients, Bayes trained on %d (scripts/loadtest -load.n %d -load.c %d -load.train %d %s -load.warm %d -load.peers=%v)\n\n",
-		*loadN, offered, *loadC, len(train), *loadN, *loadC, len(train), pace, *loadWarm, *loadPeers)
+	fmt.Fprintf(&report, "\nLoad test: %d corpus messages per setup, %s, %d clients, Bayes trained on %d (scripts/loadtest -load.n %d -load.c %d -load.train %d %s -load.warm %d -load.peers=%v -load.split=%v)\n\n",
+		*loadN, offered, *loadC, len(train), *loadN, *loadC, len(train), pace, *loadWarm, *loadPeers, *loadSplit)
 	fmt.Fprintf(&report, "| setup | msg/s | p50 | p99 | delivered | rejected | tempfailed | filter CPU/msg | its clamd's CPU/msg | filter memory¹ |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	ms := func(d time.Duration) string {
 		if d <= 0 {
@@ -134,12 +158,17 @@ func TestLoad(t *testing.T) {
 	base, triv, post := results[0], results[1], results[2]
 	fmt.Fprintf(&report, "\nPostern's throughput: %.0f %% of Postfix alone, %.0f %% of the trivial milter.\n",
 		100*post.rate()/base.rate(), 100*post.rate()/triv.rate())
+	if *loadSplit {
+		noClamd, clamdOnly := results[3], results[4]
+		fmt.Fprintf(&report, "Postern's parts apart: without clamd %.0f %% of the trivial milter, clamd alone %.0f %%.\n",
+			100*noClamd.rate()/triv.rate(), 100*clamdOnly.rate()/triv.rate())
+	}
 	fmt.Fprintf(&report, "Latency postern adds to Postfix alone: p50 %s, p99 %s.\n",
 		(post.p50 - base.p50).Round(time.Millisecond), (post.p99 - base.p99).Round(time.Millisecond))
 	if post.steps != "" {
 		fmt.Fprintf(&report, "Postern's check of a message, p50 / p99 over the measured messages (its log's check_ms and check_times): %s.\n", post.steps)
 	}
-	for _, peer := range results[3:] {
+	for _, peer := range results[firstPeer:] {
 		fmt.Fprintf(&report, "Postern / %s: throughput %.2f×, p99 latency %.2f×, CPU per message %.2f×.\n", peer.name,
 			post.rate()/peer.rate(), float64(post.p99)/float64(peer.p99), float64(post.cpuPerMsg)/float64(max(peer.cpuPerMsg, 1)))
 	}
@@ -204,26 +233,33 @@ func measuredPostern(t testing.TB, dir string) string {
 	return testutil.BuildPostern(t, "..", dir)
 }
 
-// runPostern runs the load through Postfix with postern (the default rules, Bayes
-// trained on train when asked, a private clamd) as its milter.
-func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
+// runPostern runs the load through Postfix with postern as its milter, set up as
+// setup says (by default: the default rules, Bayes trained on train when asked,
+// a private clamd).
+func runPostern(t *testing.T, setup posternSetup, train, send []corpus.Sample) loadResult {
 	tmp := t.TempDir()
 	bin := measuredPostern(t, tmp)
-	clamd := testutil.StartClamd(t, "")
+	own := map[string]any{"milter": map[string]any{"shutdown_timeout": "5s"}}
+	for k, v := range setup.own {
+		own[k] = v
+	}
+	var clamdCPU func() time.Duration
+	if setup.clamd {
+		clamd := testutil.StartClamd(t, "")
+		own["clamd"] = map[string]any{"address": clamd.TCP}
+		clamdCPU = func() time.Duration { return testutil.ProcCPU(clamd.Pid()) }
+	}
 	data := filepath.Join(tmp, "data")
 	milterAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	cfg := filepath.Join(tmp, "postern.toml")
-	conf, err := mergeTOML(*loadConf, map[string]map[string]any{
-		"milter": {"shutdown_timeout": "5s"},
-		"clamd":  {"address": clamd.TCP},
-	})
+	conf, err := mergeTOML(*loadConf, own)
 	if err != nil {
 		t.Fatalf("-load.config: %v", err)
 	}
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if len(train) > 0 {
+	if setup.bayes && len(train) > 0 {
 		learnPostern(t, bin, cfg, data, tmp, train)
 	}
 	args := []string{"serve", "-c", cfg, "--data-dir", data, "--listen", "inet:" + milterAddr}
@@ -242,7 +278,7 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 			qs.Close()
 		}
 	}()
-	r := runLoad(t, "Postfix + postern (rules, Bayes, clamd)", snippet, func(ref string) bool {
+	r := runLoad(t, setup.name, snippet, func(ref string) bool {
 		if qs == nil {
 			var err error
 			if qs, err = quarantine.OpenSQLite(filepath.Join(data, quarantine.FileName)); err != nil {
@@ -251,7 +287,7 @@ func runPostern(t *testing.T, train, send []corpus.Sample) loadResult {
 		}
 		_, err := qs.Get(context.Background(), ref)
 		return err == nil
-	}, send, meters{func() time.Duration { return testutil.ProcCPU(pid) }, func() time.Duration { return testutil.ProcCPU(clamd.Pid()) }})
+	}, send, meters{func() time.Duration { return testutil.ProcCPU(pid) }, clamdCPU})
 	r.peakRSS = procHWM(pid)
 	r.steps = stepTimes(daemon.Output(), *loadN)
 	if *loadProf != "" || *loadHeap != "" {
@@ -540,15 +576,22 @@ time="x" level=info msg="message checked" action=accept check_ms=7 check_times="
 	}
 }
 
-// mergeTOML is the TOML of extra with the test's own settings put in, each in
-// its table: the operator's -load.config may name a table the test sets too
-// ([clamd]), which TOML appended after the test's would define twice.
-func mergeTOML(extra string, own map[string]map[string]any) (string, error) {
+// mergeTOML is the TOML of extra with the test's own settings put in: a key of
+// own whose value is a map[string]any is a table, whose keys go into extra's
+// table of that name (the operator's -load.config may name a table the test
+// sets too, [clamd], which TOML appended after the test's would define twice);
+// any other is a key at the top.
+func mergeTOML(extra string, own map[string]any) (string, error) {
 	m := map[string]any{}
 	if _, err := toml.Decode(extra, &m); err != nil {
 		return "", err
 	}
-	for table, keys := range own {
+	for table, v := range own {
+		keys, isTable := v.(map[string]any)
+		if !isTable {
+			m[table] = v
+			continue
+		}
 		t, ok := m[table].(map[string]any)
 		if !ok {
 			if _, there := m[table]; there {
@@ -569,14 +612,15 @@ func mergeTOML(extra string, own map[string]map[string]any) (string, error) {
 // -load.config may name the tables the test sets itself; both sets of keys end
 // up in the one table.
 func TestMergeTOML(t *testing.T) {
-	own := map[string]map[string]any{"clamd": {"address": "tcp://127.0.0.1:1"}, "milter": {"shutdown_timeout": "5s"}}
+	own := map[string]any{"clamd": map[string]any{"address": "tcp://127.0.0.1:1"}, "milter": map[string]any{"shutdown_timeout": "5s"}, "rules_paths": []string{}}
 	for _, extra := range []string{"", "required_score = 4\n[clamd]\nmax_connections = 8\naddress = \"elsewhere\"\n[bayes]\nautolearn = false\n"} {
 		out, err := mergeTOML(extra, own)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got struct {
-			RequiredScore float64 `toml:"required_score"`
+			RulesPaths    *[]string `toml:"rules_paths"`
+			RequiredScore float64   `toml:"required_score"`
 			Clamd         struct {
 				Address        string `toml:"address"`
 				MaxConnections int    `toml:"max_connections"`
@@ -591,7 +635,7 @@ func TestMergeTOML(t *testing.T) {
 		if _, err := toml.Decode(out, &got); err != nil {
 			t.Fatalf("%v:\n%s", err, out)
 		}
-		if got.Clamd.Address != "tcp://127.0.0.1:1" || got.Milter.ShutdownTimeout != "5s" {
+		if got.Clamd.Address != "tcp://127.0.0.1:1" || got.Milter.ShutdownTimeout != "5s" || got.RulesPaths == nil || len(*got.RulesPaths) != 0 {
 			t.Errorf("the test's own settings lost:\n%s", out)
 		}
 		if extra != "" && (got.RequiredScore != 4 || got.Clamd.MaxConnections != 8 || got.Bayes.Autolearn == nil || *got.Bayes.Autolearn) {
