@@ -245,11 +245,15 @@ func runPostern(t *testing.T, setup posternSetup, train, send []corpus.Sample) l
 		own[k] = v
 	}
 	var clamdCPU func() time.Duration
+	own["clamd"] = map[string]any{"address": ""} // (whatever -load.config says)
 	if setup.clamd {
 		clamd := testutil.StartClamd(t, "")
 		own["clamd"] = map[string]any{"address": clamd.TCP}
 		clamdCPU = func() time.Duration { return testutil.ProcCPU(clamd.Pid()) }
 	}
+	// The profiles and the log are the default setup's (-load.split's others
+	// would write over them).
+	keep := setup.name == posternDefault.name
 	data := filepath.Join(tmp, "data")
 	milterAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	cfg := filepath.Join(tmp, "postern.toml")
@@ -264,10 +268,10 @@ func runPostern(t *testing.T, setup posternSetup, train, send []corpus.Sample) l
 		learnPostern(t, bin, cfg, data, tmp, train)
 	}
 	args := []string{"serve", "-c", cfg, "--data-dir", data, "--listen", "inet:" + milterAddr}
-	if *loadProf != "" {
+	if keep && *loadProf != "" {
 		args = append(args, "--cpuprofile", *loadProf)
 	}
-	if *loadHeap != "" {
+	if keep && *loadHeap != "" {
 		args = append(args, "--memprofile", *loadHeap)
 	}
 	daemon := testutil.StartDaemon(t, bin, milterAddr, args...)
@@ -291,10 +295,10 @@ func runPostern(t *testing.T, setup posternSetup, train, send []corpus.Sample) l
 	}, send, meters{func() time.Duration { return testutil.ProcCPU(pid) }, clamdCPU})
 	r.peakRSS = procHWM(pid)
 	r.steps = stepTimes(daemon.Output(), *loadN)
-	if *loadProf != "" || *loadHeap != "" {
+	if keep && (*loadProf != "" || *loadHeap != "") {
 		daemon.Stop(30 * time.Second) // writes the profiles
 	}
-	if *loadLog != "" {
+	if keep && *loadLog != "" {
 		if err := os.WriteFile(*loadLog, []byte(daemon.Output()), 0o644); err != nil {
 			t.Errorf("-load.log: %v", err)
 		}
