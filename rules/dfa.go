@@ -171,9 +171,11 @@ type dfaGen struct {
 	tabN atomic.Int32
 	// start is the start state's row, or -1 when the empty string matches.
 	start int32
-	// starts are an anchored DFA's start states by the kind of rune before the
-	// search (for \b and ^); its row deadRow is the state with nothing left to
-	// match.
+	// starts are the start states by the kind of rune before (for \b and ^):
+	// an anchored DFA's, where a search begins (its row deadRow is the state
+	// with nothing left to match); an unanchored DFA's hold nothing but the
+	// start closure, which its states leave out, so they are also where a
+	// transition leads that leaves no instruction (next).
 	starts [4]int32
 	uses   atomic.Int32
 	// acc, once uses reaches accelAfter, is how a search skips through an

@@ -305,10 +305,10 @@ func newDecided(x *literalIndex, rules []*Rule, decides func(*Rule) bool) decide
 		if r.lits == nil || !decides(r) {
 			continue
 		}
-		d.seqs = append(d.seqs, int32(r.seq))
+		d.seqs = append(d.seqs, r.seq)
 		for _, id := range r.litIDs {
-			if !slices.Contains(d.by[id], int32(r.seq)) {
-				d.by[id] = append(d.by[id], int32(r.seq))
+			if !slices.Contains(d.by[id], r.seq) {
+				d.by[id] = append(d.by[id], r.seq)
 			}
 		}
 	}

@@ -554,7 +554,7 @@ type plan struct {
 func newPlan(rules, mayRun []*Rule, n int) *plan {
 	p := &plan{needs: map[Kind]bool{}, unionOf: make([]int32, n), unionBit: make([]uint32, n)}
 	for _, r := range rules {
-		p.seqs = append(p.seqs, int32(r.seq))
+		p.seqs = append(p.seqs, r.seq)
 	}
 	for i := range p.unionOf {
 		p.unionOf[i] = -1
