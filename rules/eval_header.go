@@ -281,9 +281,54 @@ func toInSubject(t *target, test string) bool {
 	if !mayContain(subject, user, true) {
 		return false // every branch below needs it
 	}
+	if m, sure := userInSubject(subject, user); sure {
+		return m
+	}
 	q := regexp.QuoteMeta(user)
 	re, err := regexp.Compile(`(?i)^(?:(?:re|fw):\s*(?:\w+\s+)?` + q + `$|(?-i:` + q + `)\s*[,:;!?-](?:$|\s)|` + q + `$|,\s*` + q + `[,:;!?-]$)`)
 	return err == nil && re.MatchString(subject)
+}
+
+// userInSubject is toInSubject's expression read by hand (sure) when the subject
+// and the user are ASCII and the user has no white space: its every branch is
+// anchored at both ends or at the start, so where the user stands is fixed. The
+// expression, built from the recipient, was compiled for each message whose
+// subject held the user somewhere: a hundredth of the stock rules' time.
+func userInSubject(subject, user string) (matched, sure bool) {
+	if user == "" || !isASCII(subject) || !isASCII(user) || strings.IndexFunc(user, func(r rune) bool { return r < utf8.RuneSelf && isRE2Space(byte(r)) }) >= 0 {
+		return false, false
+	}
+	skipSpace := func(s string) string {
+		return strings.TrimLeftFunc(s, func(r rune) bool { return r < utf8.RuneSelf && isRE2Space(byte(r)) })
+	}
+	punct := func(c byte) bool { return strings.IndexByte(",:;!?-", c) >= 0 }
+	// (?-i:user)\s*[,:;!?-](?:$|\s)
+	if rest, ok := strings.CutPrefix(subject, user); ok {
+		if rest = skipSpace(rest); rest != "" && punct(rest[0]) && (len(rest) == 1 || isRE2Space(rest[1])) {
+			return true, true
+		}
+	}
+	// user$
+	if strings.EqualFold(subject, user) {
+		return true, true
+	}
+	// (?:re|fw):\s*(?:\w+\s+)?user$: the user ends the subject, and before it
+	// the prefix, then white space and at most one word and white space after it.
+	if len(subject) >= 3+len(user) && (strings.EqualFold(subject[:3], "re:") || strings.EqualFold(subject[:3], "fw:")) &&
+		strings.EqualFold(subject[len(subject)-len(user):], user) {
+		mid := skipSpace(subject[3 : len(subject)-len(user)])
+		word := strings.TrimLeftFunc(mid, func(r rune) bool { return r < utf8.RuneSelf && isWordByte(byte(r)) })
+		if mid == "" || word != "" && skipSpace(word) == "" { // (mid starts with no space: a word, if any)
+			return true, true
+		}
+	}
+	// ,\s*user[,:;!?-]$
+	if len(subject) >= 2+len(user) && subject[0] == ',' && punct(subject[len(subject)-1]) {
+		if mid := skipSpace(subject[1 : len(subject)-1]); strings.EqualFold(mid, user) {
+			return true, true
+		}
+	}
+	return false, true
 }
 
 var (
@@ -322,7 +367,7 @@ func forgedYahoo(t *target) bool {
 			rcvd = x
 		}
 	}
-	rcvd = strings.Join(strings.Fields(rcvd), " ")
+	rcvd = joinFields(rcvd)
 	if gatedThroughReceivedRemover(t) {
 		return false
 	}

@@ -230,6 +230,45 @@ func TestEvalsOnBrokenText(t *testing.T) {
 	}
 }
 
+// TestUserInSubject holds check_for_to_in_subject('user')'s reading by hand to
+// the expression it stands for: every subject of a few pieces (the user in
+// either case, prefixes, words, white space, punctuation), for users of letters,
+// digits and punctuation.
+func TestUserInSubject(t *testing.T) {
+	pieces := []string{"", "re:", "Fw:", "RE: ", ",", " ", "\t", "x", "a", "word ", "-", "!", ";", "é", "ü "}
+	for _, user := range []string{"jm", "a", "a-", "x.y", "Bob", "1"} {
+		re := regexp.MustCompile(`(?i)^(?:(?:re|fw):\s*(?:\w+\s+)?` + regexp.QuoteMeta(user) + `$|(?-i:` + regexp.QuoteMeta(user) + `)\s*[,:;!?-](?:$|\s)|` + regexp.QuoteMeta(user) + `$|,\s*` + regexp.QuoteMeta(user) + `[,:;!?-]$)`)
+		users := []string{user, strings.ToUpper(user)}
+		checked, sure := 0, 0
+		for _, a := range pieces {
+			for _, b := range pieces {
+				for _, u := range users {
+					for _, c := range pieces {
+						for _, d := range pieces {
+							subject := a + b + u + c + d
+							got, ok := userInSubject(subject, user)
+							checked++
+							if !ok {
+								continue
+							}
+							sure++
+							if want := re.MatchString(subject); got != want {
+								t.Errorf("userInSubject(%q, %q) = %v, the expression says %v", subject, user, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+		if sure == 0 || sure == checked {
+			t.Errorf("user %q: %d of %d subjects read by hand: the test should try both kinds", user, sure, checked)
+		}
+	}
+	if _, sure := userInSubject("re: a b", "a b"); sure {
+		t.Error("a user with white space was read by hand")
+	}
+}
+
 // TestGlobMatch: add_to_addrlist's globs, as SpamAssassin's regexps of them match.
 func TestGlobMatch(t *testing.T) {
 	for _, c := range []struct {
