@@ -156,7 +156,7 @@ func (t *target) receivedLines() []string {
 // receivedOneLine is every Received field on one line, white space collapsed
 // ($rcvd =~ s/\s+/ /gs in SpamAssassin).
 func (t *target) receivedOneLine() string {
-	return strings.Join(strings.Fields(t.get("Received")), " ")
+	return joinFields(t.get("Received"))
 }
 
 func isValidUTF8(s string) bool { return utf8.ValidString(s) }

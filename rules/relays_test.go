@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/postern/postern/internal/corpus"
 
@@ -209,4 +210,25 @@ func FuzzTrimTrailingDate(f *testing.F) {
 			t.Errorf("%q: date trimmed to %q, the regexp makes %q", s, got, want)
 		}
 	})
+}
+
+// TestJoinFields holds joinFields to strings.Join(strings.Fields(s), " ") on every
+// string of up to four pieces, white space of every kind among them.
+func TestJoinFields(t *testing.T) {
+	pieces := []string{"", " ", "  ", "\t", "\r\n ", "\v", "a", "bc", "é", "\u00a0", "\u0085", "\u2003", "\xff", "\u00a0x"}
+	var walk func(s string, depth int)
+	walk = func(s string, depth int) {
+		if want := strings.Join(strings.Fields(s), " "); joinFields(s) != want {
+			t.Errorf("joinFields(%q) = %q, want %q", s, joinFields(s), want)
+		}
+		if depth < 4 {
+			for _, p := range pieces {
+				walk(s+p, depth+1)
+			}
+		}
+	}
+	walk("", 0)
+	if s := "from a by b"; unsafe.StringData(joinFields(s)) != unsafe.StringData(s) {
+		t.Error("a collapsed string was copied")
+	}
 }

@@ -2370,7 +2370,7 @@ func addressParts(v, mod string) []string {
 				name = d
 			}
 			if strings.TrimSpace(name) != "" {
-				name = strings.Join(strings.Fields(name), " ")
+				name = joinFields(name)
 				if len(name) >= 2 && name[0] == '\'' && name[len(name)-1] == '\'' {
 					name = name[1 : len(name)-1]
 				}
