@@ -95,14 +95,7 @@ func (r loadResult) rate() float64 { return float64(r.sent) / r.seconds }
 
 func TestLoad(t *testing.T) {
 	testutil.Require(t, "postfix", "clamd")
-	samples, err := corpus.List(corpus.Dir())
-	if err != nil {
-		t.Skipf("the load test replays the corpus: %v", err)
-	}
-	rng := rand.New(rand.NewSource(1))
-	rng.Shuffle(len(samples), func(i, j int) { samples[i], samples[j] = samples[j], samples[i] })
-	train := samples[:min(*loadTrain, len(samples)/2)]
-	send := samples[len(train):]
+	train, send := loadSamples(t)
 
 	peak := 0.0
 	if *loadShare > 0 {
@@ -232,6 +225,20 @@ func measuredPostern(t testing.TB, dir string) string {
 		return *loadBin
 	}
 	return testutil.BuildPostern(t, "..", dir)
+}
+
+// loadSamples is the corpus in the load test's order: the messages postern learns
+// first (-load.train), then those sent, of which the first -load.n are measured
+// and the last -load.warm warm the setups up.
+func loadSamples(t testing.TB) (train, send []corpus.Sample) {
+	samples, err := corpus.List(corpus.Dir())
+	if err != nil {
+		t.Skipf("the load test replays the corpus: %v", err)
+	}
+	rng := rand.New(rand.NewSource(1))
+	rng.Shuffle(len(samples), func(i, j int) { samples[i], samples[j] = samples[j], samples[i] })
+	train = samples[:min(*loadTrain, len(samples)/2)]
+	return train, samples[len(train):]
 }
 
 // runPostern runs the load through Postfix with postern as its milter, set up as
