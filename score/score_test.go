@@ -627,6 +627,28 @@ func TestTokenKeysMatchTokens(t *testing.T) {
 			t.Errorf("trigrams %d: tri:caf among the tokens: %v", trigrams, hasTri)
 		}
 	}
+	// The tokens hashed in pieces (domains, the Received chain's, field names).
+	m = parse(t, "Received: from MX1.Mail.Example.COM (mx1.mail.example.com [192.0.2.17])\n"+
+		"\tby a..b.example (Postfix) with ESMTP id X; Mon, 1 Jan 2024 00:00:00 +0000\n"+
+		"Received: from [2001:db8::1] by 10.0.0.1\n"+
+		"X-Mailer-ID: 1\nx-lower: 2\n"+
+		"From: B <b@Sub.Deep.Mail.Example.ORG>\nTo: c@[192.0.2.1]\nMessage-Id: <1@host.one.example>\n\nhi\n")
+	toks := Tokens(m, 0)
+	if got, want := TokenKeys(m, 0), Keys(toks); !slices.Equal(got, want) {
+		t.Fatalf("keys differ: %d vs %d (%q)", len(got), len(want), toks)
+	}
+	for _, tok := range []string{"received:mx1.mail.example.com", "received:mail.example.com", "received:example.com",
+		"received:192.0", "received:192.0.2", "received:a..b.example", "received:.b.example", "hdr:x-mailer-id", "hdr:x-lower",
+		"from:sub.deep.mail.example.org", "from:example.org", "message-id:host.one.example"} {
+		if !slices.Contains(toks, tok) {
+			t.Errorf("no token %q in %q", tok, toks)
+		}
+	}
+	for _, tok := range toks {
+		if strings.HasPrefix(tok, "to:192") || strings.HasPrefix(tok, "received:2001") {
+			t.Errorf("an address's domain token of an IP address: %q", tok)
+		}
+	}
 }
 
 // Spam through a mailing list: strong ham clues (the list's) and strong spam clues
