@@ -12,6 +12,10 @@ import (
 // the part's text, or a text made from it (cut short, read as Latin-1).
 func (t *tokenizer) html(p *scan.Part, src string) string {
 	var b strings.Builder
+	// Room for the text at once: grown as it was written, the builder's copies
+	// were a tenth of the tokenizer's time. The text is shorter than the source
+	// but for the few bytes added between runs of it.
+	b.Grow(len(src) + len(src)/8)
 	p.WalkHTML(src, scan.HTMLVisitor{
 		Text: func(text []byte) {
 			b.Write(text)
