@@ -1024,3 +1024,21 @@ func TestCombineTieAtTheCut(t *testing.T) {
 		}
 	}
 }
+
+// trimPunct is strings.TrimFunc(w, isTrim) on every word of up to four pieces
+// (punctuation kept and trimmed, letters, runes that are not ASCII at the ends).
+func TestTrimPunct(t *testing.T) {
+	pieces := []string{"", "a", "Z9", ".", ",", "'", "$", "%", "!", "@", "-", "«", "»", "é", "\u2014", "\xff", "_"}
+	var walk func(w string, depth int)
+	walk = func(w string, depth int) {
+		if got, want := trimPunct(w), strings.TrimFunc(w, isTrim); got != want {
+			t.Errorf("trimPunct(%q) = %q, want %q", w, got, want)
+		}
+		if depth < 4 {
+			for _, p := range pieces {
+				walk(w+p, depth+1)
+			}
+		}
+	}
+	walk("", 0)
+}

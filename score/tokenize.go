@@ -239,7 +239,7 @@ func (t *tokenizer) words(prefix, text string) {
 			prev = ""
 			continue
 		}
-		w = strings.TrimFunc(w, isTrim)
+		w = trimPunct(w)
 		n := utf8.RuneCountInString(w)
 		switch {
 		case n < minWordLen:
@@ -250,29 +250,99 @@ func (t *tokenizer) words(prefix, text string) {
 			prev = ""
 			continue
 		}
-		if lw := lower(w); lw != w {
-			// A word in capitals is a shout, more often spam's than the same word
-			// in lower case: keep it as a token of its own too.
-			if n >= 3 && isUpper(w) {
-				t.add(prefix + "caps:" + w)
+		// The word in lower case: an ASCII word with capitals is lowered as it
+		// is hashed, and built lowered only when the tokens are kept
+		// (strings.ToLower's copy of each such word was a tenth of the
+		// tokenizer's allocations).
+		fold := false
+		switch asciiUpper(w) {
+		case 0: // in lower case already
+		case 1:
+			if n >= 3 && isUpperASCII(w) {
+				// A word in capitals is a shout, more often spam's than the same
+				// word in lower case: keep it as a token of its own too.
+				t.addKey(Key(fnvAdd(fnvAdd(fnvAdd(offset64, prefix), "caps:"), w)), func() string { return prefix + "caps:" + w })
 			}
-			w = lw
+			if fold = true; t.keep {
+				w, fold = strings.ToLower(w), false
+			}
+		default: // not ASCII
+			if lw := strings.ToLower(w); lw != w {
+				if n >= 3 && isUpper(w) {
+					t.add(prefix + "caps:" + w)
+				}
+				w = lw
+			}
 		}
-		h := fnvAdd(fnvAdd(offset64, prefix), w)
+		hash := fnvAdd
+		if fold {
+			hash = fnvAddLower
+		}
+		h := hash(fnvAdd(offset64, prefix), w)
 		k := Key(h)
-		if prefix == "" && strings.HasPrefix(w, "tri:") {
-			k = KeyOf(w) // as Keys(Tokens(m)) would hash it: the same token, the same key
+		if prefix == "" && hasPrefixFold(w, "tri:") {
+			k = KeyOf(strings.ToLower(w)) // as Keys(Tokens(m)) would hash it: the same token, the same key
 		}
 		t.addKey(k, func() string { return prefix + w })
 		// Word pairs catch phrases ("click here", "dear friend") that single words
 		// spread over ham and spam alike.
 		if prev != "" {
 			p := prev
-			t.addKey(Key(fnvAdd(fnvAdd(prevHash, " "), w)), func() string { return prefix + p + " " + w })
+			t.addKey(Key(hash(fnvAdd(prevHash, " "), w)), func() string { return prefix + p + " " + w })
 		}
 		prev, prevHash = w, h
 	}
 }
+
+// asciiUpper is 0 for an ASCII word with no capital letter, 1 for an ASCII word
+// with one, 2 for a word that is not ASCII.
+func asciiUpper(w string) int {
+	upper := 0
+	for i := 0; i < len(w); i++ {
+		switch c := w[i]; {
+		case c >= utf8.RuneSelf:
+			return 2
+		case 'A' <= c && c <= 'Z':
+			upper = 1
+		}
+	}
+	return upper
+}
+
+// isUpperASCII is isUpper for an ASCII word.
+func isUpperASCII(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if 'a' <= w[i] && w[i] <= 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// trimPunct is strings.TrimFunc(w, isTrim), without a call through a function
+// value for each ASCII byte at the ends.
+func trimPunct(w string) string {
+	i, j := 0, len(w)
+	for i < j && w[i] < utf8.RuneSelf && asciiTrim[w[i]] {
+		i++
+	}
+	for j > i && w[j-1] < utf8.RuneSelf && asciiTrim[w[j-1]] {
+		j--
+	}
+	w = w[i:j]
+	if w != "" && (w[0] >= utf8.RuneSelf || w[len(w)-1] >= utf8.RuneSelf) {
+		return strings.TrimFunc(w, isTrim) // (a rune that is not ASCII at an end)
+	}
+	return w
+}
+
+// asciiTrim is isTrim of each ASCII byte.
+var asciiTrim = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = isTrim(rune(c))
+	}
+	return t
+}()
 
 // isUpper reports whether w has no lower-case letter (it has an upper-case one).
 func isUpper(w string) bool {
@@ -282,17 +352,6 @@ func isUpper(w string) bool {
 		}
 	}
 	return true
-}
-
-// lower is strings.ToLower without the allocation for words already in lower case.
-func lower(w string) string {
-	for i := 0; i < len(w); i++ {
-		c := w[i]
-		if c >= 0x80 || ('A' <= c && c <= 'Z') {
-			return strings.ToLower(w)
-		}
-	}
-	return w
 }
 
 var asciiSeparator = func() (t [128]bool) {
