@@ -70,12 +70,17 @@ func (t *target) relays() *relays {
 		}
 	}
 	var parsed []relay
+	// The top line's parse, when the envelope asked for it first (below, it is
+	// not parsed again).
+	var top relay
+	topState := rcvdState(-1)
 	if e := t.msg.Env; e != nil && e.ClientAddr != "" {
 		// The MTA's own view of the hop it received the message on, unless the
 		// top Received line records it already.
-		top, state := relay{}, rcvdSkip
+		state := rcvdSkip
 		if len(lines) > 0 {
-			top, state = parseReceived(lines[0])
+			top, topState = parseReceived(lines[0])
+			state = topState
 		}
 		if state != rcvdParsed || top.ip != e.ClientAddr {
 			c := relay{ip: e.ClientAddr, helo: e.Helo, by: "postern", envfrom: strings.Trim(e.MailFrom, "<>")}
@@ -104,8 +109,11 @@ func (t *target) relays() *relays {
 	for _, rl := range parsed {
 		add(rl)
 	}
-	for _, line := range lines {
-		rl, state := parseReceived(line)
+	for i, line := range lines {
+		rl, state := top, topState
+		if i > 0 || topState < 0 {
+			rl, state = parseReceived(line)
+		}
 		switch state {
 		case rcvdUnparseable:
 			r.unparseable++

@@ -66,8 +66,15 @@ func TestRelaysTrust(t *testing.T) {
 		t.Errorf("trusted %v, untrusted %v", r.trusted, r.untrusted)
 	}
 	r = relaysOf(&filter.Envelope{ClientAddr: "198.51.100.9", ClientName: "unknown", Helo: "friend", MailFrom: "<s@example.org>"})
-	if len(r.untrusted) != 3 || r.untrusted[0].ip != "198.51.100.9" || !r.untrusted[0].noReverseDNS || r.untrusted[0].helo != "friend" {
+	if len(r.untrusted) != 3 || r.untrusted[0].ip != "198.51.100.9" || !r.untrusted[0].noReverseDNS || r.untrusted[0].helo != "friend" ||
+		r.untrusted[1].ip != "10.0.0.5" || r.untrusted[2].ip != "192.0.2.10" {
 		t.Errorf("with the milter's client: untrusted %v", r.untrusted)
+	}
+	// The top line records the client: no relay is added for it, and the top
+	// line's parse (made to compare) is the chain's first.
+	r = relaysOf(&filter.Envelope{ClientAddr: "10.0.0.5", ClientName: "web.internal", Helo: "web"})
+	if len(r.trusted) != 1 || r.trusted[0].ip != "10.0.0.5" || len(r.untrusted) != 1 || r.untrusted[0].ip != "192.0.2.10" {
+		t.Errorf("the client on the top line: trusted %v, untrusted %v", r.trusted, r.untrusted)
 	}
 }
 
