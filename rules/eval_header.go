@@ -295,12 +295,11 @@ func toInSubject(t *target, test string) bool {
 // expression, built from the recipient, was compiled for each message whose
 // subject held the user somewhere: a hundredth of the stock rules' time.
 func userInSubject(subject, user string) (matched, sure bool) {
-	if user == "" || !isASCII(subject) || !isASCII(user) || strings.IndexFunc(user, func(r rune) bool { return r < utf8.RuneSelf && isRE2Space(byte(r)) }) >= 0 {
+	const space = " \t\n\f\r" // \s
+	if user == "" || !isASCII(subject) || !isASCII(user) || strings.ContainsAny(user, space) {
 		return false, false
 	}
-	skipSpace := func(s string) string {
-		return strings.TrimLeftFunc(s, func(r rune) bool { return r < utf8.RuneSelf && isRE2Space(byte(r)) })
-	}
+	skipSpace := func(s string) string { return strings.TrimLeft(s, space) }
 	punct := func(c byte) bool { return strings.IndexByte(",:;!?-", c) >= 0 }
 	// (?-i:user)\s*[,:;!?-](?:$|\s)
 	if rest, ok := strings.CutPrefix(subject, user); ok {

@@ -70,19 +70,18 @@ func (t *target) relays() *relays {
 		}
 	}
 	var parsed []relay
-	// The top line's parse, when the envelope asked for it first (below, it is
-	// not parsed again).
+	// The top line's parse, when the envelope asked for it first (the chain
+	// below starts with it, not parsing it again).
 	var top relay
-	topState := rcvdState(-1)
+	topState, topParsed := rcvdSkip, false
 	if e := t.msg.Env; e != nil && e.ClientAddr != "" {
 		// The MTA's own view of the hop it received the message on, unless the
 		// top Received line records it already.
-		state := rcvdSkip
 		if len(lines) > 0 {
 			top, topState = parseReceived(lines[0])
-			state = topState
+			topParsed = true
 		}
-		if state != rcvdParsed || top.ip != e.ClientAddr {
+		if topState != rcvdParsed || top.ip != e.ClientAddr {
 			c := relay{ip: e.ClientAddr, helo: e.Helo, by: "postern", envfrom: strings.Trim(e.MailFrom, "<>")}
 			if e.ClientName != "" && e.ClientName != "unknown" {
 				c.rdns = strings.TrimSuffix(e.ClientName, ".")
@@ -111,7 +110,7 @@ func (t *target) relays() *relays {
 	}
 	for i, line := range lines {
 		rl, state := top, topState
-		if i > 0 || topState < 0 {
+		if i > 0 || !topParsed {
 			rl, state = parseReceived(line)
 		}
 		switch state {
