@@ -263,8 +263,10 @@ func (t *tokenizer) words(prefix, text string) {
 				// word in lower case: keep it as a token of its own too.
 				t.addKey(Key(fnvAdd(fnvAdd(fnvAdd(offset64, prefix), "caps:"), w)), func() string { return prefix + "caps:" + w })
 			}
-			if fold = true; t.keep {
-				w, fold = strings.ToLower(w), false
+			if t.keep {
+				w = strings.ToLower(w)
+			} else {
+				fold = true // (w, and prev after it, stay as written: only the keys are kept)
 			}
 		default: // not ASCII
 			if lw := strings.ToLower(w); lw != w {
