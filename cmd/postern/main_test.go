@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -184,6 +186,30 @@ func TestCheckJSON(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 2 {
 		t.Errorf("check wrote into the data dir: %v", entries)
+	}
+}
+
+// --cpu adds one line on stderr: the start-up's CPU and the messages', counted.
+func TestCheckCPU(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for i := range 2 {
+		f := filepath.Join(dir, fmt.Sprintf("%d.eml", i))
+		if err := os.WriteFile(f, []byte("Subject: hi\r\n\r\nclean\r\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, f)
+	}
+	args := append([]string{"check", "-c", ownRulesOnly(t), "--json", "--cpu", "--data-dir", dir}, paths...)
+	out, errOut, code := postern(t, "", args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if n := strings.Count(out, "\n"); n != 2 {
+		t.Errorf("%d report lines on stdout, want 2:\n%s", n, out)
+	}
+	if !regexp.MustCompile(`(?m)^postern: CPU: start-up [0-9.]+ ms, messages [0-9.]+ ms \(2 messages, [0-9.]+ µs each\)$`).MatchString(errOut) {
+		t.Errorf("stderr: %q", errOut)
 	}
 }
 
