@@ -146,7 +146,7 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 		out.Flush()
 		msgCPU := processCPU() - startCPU
 		fmt.Fprintf(os.Stderr, "postern: CPU: start-up %.1f ms, messages %.1f ms (%d messages, %.1f µs each)\n",
-			ms(startCPU), ms(msgCPU), next, float64(msgCPU.Nanoseconds())/1000/float64(max(next, 1)))
+			filter.Millis(startCPU), filter.Millis(msgCPU), next, float64(msgCPU.Nanoseconds())/1000/float64(max(next, 1)))
 	}
 	if *memProfile != "" {
 		if err := writeHeapProfile(*memProfile); err != nil {
@@ -169,8 +169,6 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 type job struct {
 	n    int
