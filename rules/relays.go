@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -563,17 +562,10 @@ var (
 // s/\s+/ /g with the ends trimmed) in one pass and one allocation, none when s
 // is collapsed already; the Fields slice was a tenth of the Received parser's time.
 func joinFields(s string) string {
-	isSpace := func(i int) (bool, int) {
-		if c := s[i]; c < utf8.RuneSelf {
-			return asciiSpace[c], 1
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		return unicode.IsSpace(r), n
-	}
 	// Already collapsed: no space at either end, and single ' ' between words.
 	collapsed := true
 	for i, prevSpace := 0, true; i < len(s); {
-		sp, n := isSpace(i)
+		sp, n := spaceAt(s, i)
 		if sp && (prevSpace || s[i] != ' ' || i+n == len(s)) {
 			collapsed = false
 			break
@@ -588,18 +580,18 @@ func joinFields(s string) string {
 	b.Grow(len(s))
 	word := false // a word has been written: the next one needs a space
 	for i := 0; i < len(s); {
-		sp, n := isSpace(i)
+		sp, n := spaceAt(s, i)
 		if sp {
 			i += n
 			continue
 		}
 		j := i + n
 		for j < len(s) {
-			if sp, m := isSpace(j); sp {
+			sp, m := spaceAt(s, j)
+			if sp {
 				break
-			} else {
-				j += m
 			}
+			j += m
 		}
 		if word {
 			b.WriteByte(' ')
@@ -610,9 +602,6 @@ func joinFields(s string) string {
 	}
 	return b.String()
 }
-
-// asciiSpace is strings.Fields' white space among ASCII bytes.
-var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // parseReceived is SpamAssassin's parse_received_line, for one unfolded line.
 func parseReceived(line string) (relay, rcvdState) {
