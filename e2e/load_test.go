@@ -67,10 +67,13 @@ type posternSetup struct {
 	clamd bool           // a private clamd scans
 	bayes bool           // Bayes trained on the train messages first
 	own   map[string]any // settings put into the configuration (mergeTOML)
+	// profiled: the setup -load.cpuprofile, -load.memprofile and -load.log are
+	// of (the parts run apart would write over them).
+	profiled bool
 }
 
 var (
-	posternDefault   = posternSetup{name: "Postfix + postern (rules, Bayes, clamd)", clamd: true, bayes: true}
+	posternDefault   = posternSetup{name: "Postfix + postern (rules, Bayes, clamd)", clamd: true, bayes: true, profiled: true}
 	posternNoClamd   = posternSetup{name: "Postfix + postern (rules, Bayes; no clamd)", bayes: true}
 	posternClamdOnly = posternSetup{name: "Postfix + postern (clamd only: no rules, no Bayes)", clamd: true,
 		own: map[string]any{"rules_paths": []string{}, "bayes": map[string]any{"enabled": false}}}
@@ -258,9 +261,6 @@ func runPostern(t *testing.T, setup posternSetup, train, send []corpus.Sample) l
 		own["clamd"] = map[string]any{"address": clamd.TCP}
 		clamdCPU = func() time.Duration { return testutil.ProcCPU(clamd.Pid()) }
 	}
-	// The profiles and the log are the default setup's (-load.split's others
-	// would write over them).
-	keep := setup.name == posternDefault.name
 	data := filepath.Join(tmp, "data")
 	milterAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	cfg := filepath.Join(tmp, "postern.toml")
@@ -275,10 +275,10 @@ func runPostern(t *testing.T, setup posternSetup, train, send []corpus.Sample) l
 		learnPostern(t, bin, cfg, data, tmp, train)
 	}
 	args := []string{"serve", "-c", cfg, "--data-dir", data, "--listen", "inet:" + milterAddr}
-	if keep && *loadProf != "" {
+	if setup.profiled && *loadProf != "" {
 		args = append(args, "--cpuprofile", *loadProf)
 	}
-	if keep && *loadHeap != "" {
+	if setup.profiled && *loadHeap != "" {
 		args = append(args, "--memprofile", *loadHeap)
 	}
 	daemon := testutil.StartDaemon(t, bin, milterAddr, args...)
@@ -302,10 +302,10 @@ func runPostern(t *testing.T, setup posternSetup, train, send []corpus.Sample) l
 	}, send, meters{func() time.Duration { return testutil.ProcCPU(pid) }, clamdCPU})
 	r.peakRSS = procHWM(pid)
 	r.steps = stepTimes(daemon.Output(), *loadN)
-	if keep && (*loadProf != "" || *loadHeap != "") {
+	if setup.profiled && (*loadProf != "" || *loadHeap != "") {
 		daemon.Stop(30 * time.Second) // writes the profiles
 	}
-	if keep && *loadLog != "" {
+	if setup.profiled && *loadLog != "" {
 		if err := os.WriteFile(*loadLog, []byte(daemon.Output()), 0o644); err != nil {
 			t.Errorf("-load.log: %v", err)
 		}
