@@ -255,9 +255,9 @@ func (t *tokenizer) words(prefix, text string) {
 		// (strings.ToLower's copy of each such word was a tenth of the
 		// tokenizer's allocations).
 		fold := false
-		switch asciiUpper(w) {
-		case 0: // in lower case already
-		case 1:
+		switch caseOf(w) {
+		case asciiLower:
+		case asciiCapitals:
 			if n >= 3 && isUpperASCII(w) {
 				// A word in capitals is a shout, more often spam's than the same
 				// word in lower case: keep it as a token of its own too.
@@ -268,7 +268,7 @@ func (t *tokenizer) words(prefix, text string) {
 			} else {
 				fold = true // (w, and prev after it, stay as written: only the keys are kept)
 			}
-		default: // not ASCII
+		case notASCII:
 			if lw := strings.ToLower(w); lw != w {
 				if n >= 3 && isUpper(w) {
 					t.add(prefix + "caps:" + w)
@@ -296,19 +296,24 @@ func (t *tokenizer) words(prefix, text string) {
 	}
 }
 
-// asciiUpper is 0 for an ASCII word with no capital letter, 1 for an ASCII word
-// with one, 2 for a word that is not ASCII.
-func asciiUpper(w string) int {
-	upper := 0
+// What a word is made of, for lowering it (caseOf).
+const (
+	asciiLower    = iota // ASCII, no capital letter
+	asciiCapitals        // ASCII, a capital letter or more
+	notASCII
+)
+
+func caseOf(w string) int {
+	c := asciiLower
 	for i := 0; i < len(w); i++ {
-		switch c := w[i]; {
-		case c >= utf8.RuneSelf:
-			return 2
-		case 'A' <= c && c <= 'Z':
-			upper = 1
+		switch b := w[i]; {
+		case b >= utf8.RuneSelf:
+			return notASCII
+		case 'A' <= b && b <= 'Z':
+			c = asciiCapitals
 		}
 	}
-	return upper
+	return c
 }
 
 // isUpperASCII is isUpper for an ASCII word.
@@ -477,7 +482,7 @@ func (t *tokenizer) headers(m *scan.Message) {
 	// Which header fields a message has says much about the software that sent it
 	// (mailing list managers, bulk mailers) whatever their values.
 	for f := m.Header.Fields(); f.Next(); {
-		if k := f.Key(); isASCII(k) {
+		if k := f.Key(); caseOf(k) != notASCII {
 			t.addKey(Key(fnvAddLower(hashHdr, k)), func() string { return "hdr:" + strings.ToLower(k) })
 		} else {
 			t.add("hdr:" + strings.ToLower(k))
@@ -532,15 +537,6 @@ var (
 	hashReceived = fnvAdd(offset64, "received:")
 	hashHdr      = fnvAdd(offset64, "hdr:")
 )
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
 
 // fnvAddLower is fnvAdd of strings.ToLower(s) for an ASCII s.
 func fnvAddLower(h uint64, s string) uint64 {
