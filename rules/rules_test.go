@@ -120,6 +120,16 @@ func TestRuleKinds(t *testing.T) {
 		{"full sees encoded header", `full R /=\?utf-8\?q\?Your_account/`, true},
 		{"x flag", `body R / verify \s+ your \s+ account  /x`, true},
 		{"case", `body R /DEAR CUSTOMER/`, false},
+		// An empty regex matches every text, a missing header's too, as
+		// SpamAssassin's compiled qr// does (spamassassin -D rules: a hit
+		// on each of these); it crashed header rules before.
+		{"empty header", `header R Subject =~ //`, true},
+		{"empty header, missing", `header R X-Nope =~ //`, true},
+		{"empty header, !~", `header R Subject !~ //`, false},
+		{"empty body", `body R //`, true},
+		{"empty rawbody", `rawbody R //`, true},
+		{"empty uri", `uri R //`, true},
+		{"empty full", `full R //`, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1794,10 +1794,11 @@ func (r *Rule) source(lower bool) string {
 }
 
 // regexp is the rule's regex for the text as it is (re), compiled now if it was
-// left for later.
+// left for later. An empty source is a regex too: `header A Subject =~ //`
+// matches every text, as SpamAssassin's compiled qr// does.
 func (r *Rule) regexp() *regexp.Regexp {
 	r.reOnce.Do(func() {
-		if r.re == nil && r.reSrc != "" {
+		if r.re == nil {
 			r.re = regexp.MustCompile(r.reSrc)
 		}
 	})
