@@ -118,7 +118,7 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int, verba
 	orig := h
 	h = lastOnly(h, "Content-Type", "Content-Transfer-Encoding")
 	mh := message.Header{Header: h}
-	ctype, _, _ := mh.ContentType()
+	ctype, _, _ := contentType(mh)
 	lc := strings.ToLower(ctype)
 	multipart := strings.HasPrefix(lc, "multipart/")
 	cte := strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
@@ -176,11 +176,11 @@ func identity(cte string) bool {
 // walk walks one decoding entity; h is its header as the message has it, stats
 // what measures its raw lines (entity's).
 func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int, stats *RawStats, verbatim bool) error {
-	ctype, params, cerr := e.Header.ContentType()
-	if cerr != nil || ctype == "" {
-		if v := e.Header.Get("Content-Type"); v != "" {
-			w.problem("content-type %q: %v", v, cerr)
-		}
+	ctype, params, cerr := contentType(e.Header)
+	if cerr != nil {
+		w.problem("content-type %q: %v (read as %s)", e.Header.Get("Content-Type"), cerr, ctype)
+	}
+	if ctype == "" {
 		ctype = "text/plain"
 	}
 	ctype = strings.ToLower(ctype)
@@ -315,7 +315,7 @@ func filename(h message.Header) string {
 	if _, params, err := h.ContentDisposition(); err == nil && params["filename"] != "" {
 		return params["filename"]
 	}
-	if _, params, err := h.ContentType(); err == nil && params["name"] != "" {
+	if _, params, _ := contentType(h); params["name"] != "" {
 		return params["name"]
 	}
 	return ""

@@ -1,0 +1,146 @@
+package scan
+
+import (
+	"strings"
+
+	"github.com/emersion/go-message"
+)
+
+// contentType is a header's media type and parameters. A field the standard
+// parser refuses (an empty parameter: "text/html;;;", a parameter named twice, a
+// missing "=") is read as SpamAssassin's parse_content_type reads it, and as mail
+// readers show it: the type before the first ';', and the boundary, charset and
+// name found by pattern. err says the field was malformed (for the message's
+// Problems). Spam writes such fields so that a strict parser reads its HTML as
+// plain text and its multipart as one part; refused outright, they hid the HTML
+// from every HTML test.
+func contentType(h message.Header) (string, map[string]string, error) {
+	t, params, err := h.ContentType()
+	if err == nil {
+		return t, params, nil
+	}
+	t, params = lenientContentType(h.Get("Content-Type"))
+	return t, params, err
+}
+
+// lenientContentType is parse_content_type (Mail::SpamAssassin::Util) of a field
+// value: the parameters boundary, charset and name (or filename) when present.
+func lenientContentType(v string) (string, map[string]string) {
+	params := map[string]string{}
+	if b, ok := boundaryParam(v); ok {
+		params["boundary"] = b
+	}
+	if c, ok := plainParam(v, "charset"); ok {
+		params["charset"] = c
+	}
+	if n, ok := plainParam(v, "name"); ok {
+		params["name"] = n
+	} else if n, ok := plainParam(v, "filename"); ok {
+		params["name"] = n
+	}
+	t := strings.TrimLeft(v, " \t\r\n")
+	if i := strings.IndexByte(t, ';'); i >= 0 {
+		t = t[:i]
+	}
+	// ^([^/]+(?:/[^/\s]*)?): up to the first '/', then to the next '/' or space.
+	if i := strings.IndexByte(t, '/'); i >= 0 {
+		rest := t[i+1:]
+		if j := strings.IndexFunc(rest, func(r rune) bool { return r == '/' || isSpaceByte(r) }); j >= 0 {
+			rest = rest[:j]
+		}
+		t = t[:i+1] + rest
+	}
+	t = strings.ToLower(t)
+	if t == "" || isTextWord(t) && t != "text/x-vcard" && t != "text/calendar" && t != "text/html" {
+		t = "text/plain"
+	}
+	return strings.Map(func(r rune) rune {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`"(),:;<=>?@[\]`, r) {
+			return -1
+		}
+		return r
+	}, t), params
+}
+
+// isTextWord is /^text\b/.
+func isTextWord(t string) bool {
+	return strings.HasPrefix(t, "text") && (len(t) == 4 || !isWordByte(t[4]))
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+// isSpaceByte is Perl's \s in ASCII.
+func isSpaceByte(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v'
+}
+
+// paramAt finds name at a word boundary (\bNAME\s*=\s*, case ignored) and
+// returns what follows the '=' and its spaces.
+func paramAt(v, name string) (string, bool) {
+	lower := strings.ToLower(v)
+	for i := 0; ; {
+		k := strings.Index(lower[i:], name)
+		if k < 0 {
+			return "", false
+		}
+		k += i
+		i = k + 1
+		if k > 0 && isWordByte(v[k-1]) {
+			continue
+		}
+		rest := strings.TrimLeft(v[k+len(name):], " \t\r\n\f\v")
+		if rest == "" || rest[0] != '=' {
+			continue
+		}
+		return strings.TrimLeft(rest[1:], " \t\r\n\f\v"), true
+	}
+}
+
+// boundaryParam is /\bboundary\s*=\s*("[^"]+|[^\s";]+(?=[\s;]|$))/i, the quote
+// dropped.
+func boundaryParam(v string) (string, bool) {
+	for s := v; ; {
+		rest, ok := paramAt(s, "boundary")
+		if !ok {
+			return "", false
+		}
+		if strings.HasPrefix(rest, `"`) {
+			b, _, _ := strings.Cut(rest[1:], `"`)
+			if b != "" {
+				return b, true
+			}
+		} else {
+			n := strings.IndexFunc(rest, func(r rune) bool { return isSpaceByte(r) || r == '"' || r == ';' })
+			if n < 0 {
+				n = len(rest)
+			}
+			if n > 0 && (n == len(rest) || rest[n] != '"') {
+				return rest[:n], true
+			}
+		}
+		s = rest // the next "boundary=" after this one
+	}
+}
+
+// plainParam is /\bNAME\s*=\s*["']?(.*?)["']?(?:;|$)/i: to the first ';' (or the
+// end), one quote at either end dropped.
+func plainParam(v, name string) (string, bool) {
+	rest, ok := paramAt(v, name)
+	if !ok {
+		return "", false
+	}
+	if strings.HasPrefix(rest, `"`) || strings.HasPrefix(rest, "'") {
+		rest = rest[1:]
+	}
+	if i := strings.IndexByte(rest, ';'); i >= 0 {
+		rest = rest[:i]
+	} else {
+		rest = strings.TrimRight(rest, "\n") // ($ before a final newline)
+	}
+	if strings.HasSuffix(rest, `"`) || strings.HasSuffix(rest, "'") {
+		rest = rest[:len(rest)-1]
+	}
+	return rest, true
+}

@@ -1,0 +1,72 @@
+package scan
+
+import (
+	"strings"
+	"testing"
+)
+
+// lenientContentType reads a field as SpamAssassin's parse_content_type does.
+// The wanted values are its answers for each field (perl -MMail::SpamAssassin::Util,
+// SpamAssassin 4.0.1), "-" where it found no such parameter.
+func TestLenientContentType(t *testing.T) {
+	tests := []struct{ field, ctype, boundary, charset, name string }{
+		{"text/html;;;;;;;; ;;;;;;", "text/html", "-", "-", "-"},
+		{`TEXT/HTML; charset="iso-8859-1"; charset=utf-8`, "text/html", "-", "iso-8859-1", "-"},
+		{`multipart/alternative; boundary="abc def"; boundary=x`, "multipart/alternative", "abc def", "-", "-"},
+		{`multipart/mixed; boundary=abc"def; name=a.txt`, "multipart/mixed", "-", "-", "a.txt"},
+		{"multipart/mixed; xboundary=no; boundary = yes ;", "multipart/mixed", "yes", "-", "-"},
+		{"text/enriched; x", "text/plain", "-", "-", "-"},
+		{"text/plain charset=us-ascii", "text/plain", "-", "us-ascii", "-"},
+		{`application/octet-stream; filename="a b.exe"`, "application/octet-stream", "-", "-", "a b.exe"},
+		{"image/gif/extra; name=x.gif", "image/gif", "-", "-", "x.gif"},
+		{"text", "text/plain", "-", "-", "-"},
+		{" /weird", "/weird", "-", "-", "-"},
+		{"text/html (comment); charset", "text/html", "-", "-", "-"},
+		{`multipart/related;boundary=""; boundary=ok`, "multipart/related", "ok", "-", "-"},
+		{"Text/HTML;charset=windows-1251;;", "text/html", "-", "windows-1251", "-"},
+	}
+	for _, tc := range tests {
+		ctype, params := lenientContentType(tc.field)
+		got := []string{ctype}
+		for _, p := range []string{"boundary", "charset", "name"} {
+			v, ok := params[p]
+			if !ok {
+				v = "-"
+			}
+			got = append(got, v)
+		}
+		if want := []string{tc.ctype, tc.boundary, tc.charset, tc.name}; strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%q: got %q, want %q", tc.field, got, want)
+		}
+	}
+}
+
+// A part whose Content-Type the standard parser refuses is still read as the type
+// it names: its HTML is rendered, its multipart split.
+func TestMalformedContentTypeParts(t *testing.T) {
+	tests := []struct {
+		name, raw string
+		want      []string // the leaves' content types
+	}{
+		{"html with empty parameters", "Content-Type: text/html;;;; ;;;\r\n\r\n<html><b>hi</b></html>\r\n", []string{"text/html"}},
+		{"multipart with a parameter twice", "Content-Type: multipart/alternative; boundary=b; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: text/html;;\r\n\r\n<b>hi</b>\r\n--b--\r\n", []string{"text/plain", "text/html"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Parse(strings.NewReader("From: a@example.org\r\nSubject: x\r\n" + tc.raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range m.Parts {
+				got = append(got, p.ContentType)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("parts %v, want %v", got, tc.want)
+			}
+			if len(m.Problems) == 0 {
+				t.Error("no problem reported for the malformed field")
+			}
+		})
+	}
+}
