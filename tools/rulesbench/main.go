@@ -33,7 +33,7 @@ func main() {
 	n := flag.Int("n", 300, "messages to use (a random sample, half spam)")
 	stock := flag.String("stock", "/usr/share/spamassassin", "stock SpamAssassin rules")
 	sa := flag.Bool("sa", true, "also run spamassassin on the same messages")
-	diffRule = flag.String("diff", "", "list the messages where this rule hits on one side only")
+	diffRule = flag.String("diff", "", "list the messages where this rule (all: any rule) hits on one side only")
 	e2e := flag.String("e2e", "", "also time this postern binary's whole check against spamassassin's, end to end (needs -sa)")
 	flag.Parse()
 	runtime.GOMAXPROCS(1) // per core
@@ -247,7 +247,7 @@ func agree(set *rules.Set, ours, theirs []map[string]bool, paths []string, score
 				continue // a rule we do not run, or one not reported in this set
 			}
 			if ours[i][n] != theirs[i][n] {
-				if *diffRule == n {
+				if *diffRule == n || *diffRule == "all" {
 					fmt.Println("  differs:", n, "postern", ours[i][n], paths[i])
 				}
 				ok = false
