@@ -486,3 +486,21 @@ func TestHTMLAttributes(t *testing.T) {
 		}
 	}
 }
+
+// The HTML's length, which html_range('length') and html_image_ratio read, is
+// SpamAssassin's: of the text with CRLF as LF, in characters.
+func TestHTMLLength(t *testing.T) {
+	for _, c := range []struct {
+		src  string
+		want int
+	}{
+		{"<p>ab</p>\n", 10},
+		{"<p>ab</p>\r\n<p>c</p>\r\n", 19},
+		{"<p>a\rb</p>", 10}, // a lone CR stays
+		{"<p>é</p>\r\n", 9},
+	} {
+		if got := analyzeHTML(c.src).length; got != c.want {
+			t.Errorf("%q: length %d, want %d", c.src, got, c.want)
+		}
+	}
+}
