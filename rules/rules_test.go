@@ -605,6 +605,12 @@ func TestFindURIs(t *testing.T) {
 		// A host written as a number is the address it stands for.
 		"http://name.example@0xb2a2f51a/x":       "http://name.example@0xb2a2f51a/x http://178.162.245.26/x",
 		"http://0x7f.0.0.01/ http://3232235777/": "http://0x7f.0.0.01/ http://3232235777/ http://127...1/ http://192.168.1.1/",
+		// A link of the text none of whose forms names a domain is left out, as
+		// SpamAssassin does (spamassassin -D uri: WEIRD_PORT does not hit
+		// http://yourserver:2301/); a single label is also www.label.com to it.
+		"point at http://yourserver:2301/ now, or ftp://files/x":     "",
+		"mailto:root@localhost or http://intranet/":                  "http://intranet/ http://www.intranet.com/",
+		"http://user@box:8080/ and http://user@box.example:8080/ ok": "http://user@box.example:8080/ mailto:user@box.example",
 	} {
 		if got := strings.Join(findURIs(text), " "); got != want {
 			t.Errorf("%q: %q, want %q", text, got, want)

@@ -2421,7 +2421,45 @@ func findURIs(text string) []string {
 			out = append(out, "mailto:"+addr)
 		}
 	}
+	// As SpamAssassin (add_uri_detail_list with valid_domain): a link of the
+	// text none of whose forms names a domain is not a link. "point your
+	// browser at http://yourserver:2301/" is how a howto writes a host of the
+	// reader's own; WEIRD_PORT hit it in ham. A host without a dot names no
+	// domain (SpamAssassin also wants a known TLD; Postern has no list).
+	out = slices.DeleteFunc(out, func(u string) bool {
+		return !hostHasDot(u) && !slices.ContainsFunc(canonicalURIs([]string{u})[1:], hostHasDot)
+	})
 	return canonicalURIs(out)
+}
+
+// hostHasDot says whether a link's host (a mail address's domain) holds a dot
+// or is an IPv6 address: a name that may be a domain.
+func hostHasDot(u string) bool {
+	var host string
+	if len(u) > 7 && strings.EqualFold(u[:7], "mailto:") {
+		host = u[7:]
+		if q := strings.IndexByte(host, '?'); q >= 0 {
+			host = host[:q]
+		}
+		host = host[strings.LastIndexByte(host, '@')+1:]
+	} else {
+		i := strings.Index(u, "://")
+		if i < 0 {
+			return false
+		}
+		host = u[i+3:]
+		if e := strings.IndexAny(host, "/?#"); e >= 0 {
+			host = host[:e]
+		}
+		host = host[strings.LastIndexByte(host, '@')+1:]
+		if strings.HasPrefix(host, "[") {
+			return true
+		}
+		if e := strings.IndexByte(host, ':'); e >= 0 {
+			host = host[:e]
+		}
+	}
+	return strings.Trim(host, ".") != "" && strings.Contains(host, ".")
 }
 
 // uriSchemes are what starts a link in text, in the order findURIs lists them.
