@@ -76,36 +76,39 @@ func isSpaceByte(r rune) bool {
 	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v'
 }
 
-// paramAt finds name at a word boundary (\bNAME\s*=\s*, case ignored) and
-// returns what follows the '=' and its spaces.
-func paramAt(v, name string) (string, bool) {
-	lower := strings.ToLower(v)
-	for i := 0; ; {
-		k := strings.Index(lower[i:], name)
-		if k < 0 {
-			return "", false
-		}
-		k += i
-		i = k + 1
-		if k > 0 && isWordByte(v[k-1]) {
+// paramAt finds name (lower case) at a word boundary (\bNAME\s*=\s*, case
+// ignored) in v from byte from on, and returns where the value after the '='
+// and its spaces starts.
+func paramAt(v, name string, from int) (int, bool) {
+	for k := from; k+len(name) <= len(v); k++ {
+		if !strings.EqualFold(v[k:k+len(name)], name) || k > 0 && isWordByte(v[k-1]) {
 			continue
 		}
-		rest := strings.TrimLeft(v[k+len(name):], " \t\r\n\f\v")
-		if rest == "" || rest[0] != '=' {
+		j := k + len(name)
+		for j < len(v) && isSpaceByte(rune(v[j])) {
+			j++
+		}
+		if j == len(v) || v[j] != '=' {
 			continue
 		}
-		return strings.TrimLeft(rest[1:], " \t\r\n\f\v"), true
+		j++
+		for j < len(v) && isSpaceByte(rune(v[j])) {
+			j++
+		}
+		return j, true
 	}
+	return 0, false
 }
 
 // boundaryParam is /\bboundary\s*=\s*("[^"]+|[^\s";]+(?=[\s;]|$))/i, the quote
 // dropped.
 func boundaryParam(v string) (string, bool) {
-	for s := v; ; {
-		rest, ok := paramAt(s, "boundary")
+	for from := 0; ; {
+		at, ok := paramAt(v, "boundary", from)
 		if !ok {
 			return "", false
 		}
+		rest := v[at:]
 		if strings.HasPrefix(rest, `"`) {
 			b, _, _ := strings.Cut(rest[1:], `"`)
 			if b != "" {
@@ -120,17 +123,18 @@ func boundaryParam(v string) (string, bool) {
 				return rest[:n], true
 			}
 		}
-		s = rest // the next "boundary=" after this one
+		from = at // the next "boundary=" after this one
 	}
 }
 
 // plainParam is /\bNAME\s*=\s*["']?(.*?)["']?(?:;|$)/i: to the first ';' (or the
 // end), one quote at either end dropped.
 func plainParam(v, name string) (string, bool) {
-	rest, ok := paramAt(v, name)
+	at, ok := paramAt(v, name, 0)
 	if !ok {
 		return "", false
 	}
+	rest := v[at:]
 	if strings.HasPrefix(rest, `"`) || strings.HasPrefix(rest, "'") {
 		rest = rest[1:]
 	}

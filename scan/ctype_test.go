@@ -24,6 +24,9 @@ func TestLenientContentType(t *testing.T) {
 		{"text/html (comment); charset", "text/html", "-", "-", "-"},
 		{`multipart/related;boundary=""; boundary=ok`, "multipart/related", "ok", "-", "-"},
 		{"Text/HTML;charset=windows-1251;;", "text/html", "-", "windows-1251", "-"},
+		// (Not SpamAssassin's answers: bytes that are not UTF-8 before a
+		// parameter leave its offset where it is.)
+		{"text/html; x=\xff\xfe; BOUNDARY=b;;", "text/html", "b", "-", "-"},
 	}
 	for _, tc := range tests {
 		ctype, params := lenientContentType(tc.field)
