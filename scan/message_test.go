@@ -193,6 +193,8 @@ func FuzzParse(f *testing.F) {
 		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: x\r\n\r\ny\r\n--b--\r\n",
 		"Content-Transfer-Encoding: quoted-printable\r\nContent-Type: text/html; charset=koi8-r\r\n\r\n=E1=\r\n",
 		"\x00\xff: \r\n\r\n",
+		// Fields the standard parser refuses, read leniently (contentType).
+		"Content-Type: multipart/alternative; boundary=\"b\"; boundary=c;;\r\n\r\n--b\r\nContent-Type: text/html;;; name=a\r\n\r\n<b>x</b>\r\n--b--\r\n",
 	} {
 		f.Add([]byte(s))
 	}
