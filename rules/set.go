@@ -2432,34 +2432,15 @@ func findURIs(text string) []string {
 	return canonicalURIs(out)
 }
 
-// hostHasDot says whether a link's host (a mail address's domain) holds a dot
-// or is an IPv6 address: a name that may be a domain.
+// hostHasDot says whether a link's host (uriHost; a mail address's domain)
+// holds a dot or is an IPv6 address: a name that may be a domain.
 func hostHasDot(u string) bool {
-	var host string
+	host := uriHost(u)
 	if len(u) > 7 && strings.EqualFold(u[:7], "mailto:") {
-		host = u[7:]
-		if q := strings.IndexByte(host, '?'); q >= 0 {
-			host = host[:q]
-		}
-		host = host[strings.LastIndexByte(host, '@')+1:]
-	} else {
-		i := strings.Index(u, "://")
-		if i < 0 {
-			return false
-		}
-		host = u[i+3:]
-		if e := strings.IndexAny(host, "/?#"); e >= 0 {
-			host = host[:e]
-		}
-		host = host[strings.LastIndexByte(host, '@')+1:]
-		if strings.HasPrefix(host, "[") {
-			return true
-		}
-		if e := strings.IndexByte(host, ':'); e >= 0 {
-			host = host[:e]
-		}
+		addr, _, _ := strings.Cut(u[7:], "?")
+		host = addr[strings.LastIndexByte(addr, '@')+1:]
 	}
-	return strings.Trim(host, ".") != "" && strings.Contains(host, ".")
+	return strings.HasPrefix(host, "[") || strings.Trim(host, ".") != "" && strings.Contains(host, ".")
 }
 
 // uriSchemes are what starts a link in text, in the order findURIs lists them.
