@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -132,6 +133,7 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 			if r.err != nil || len(r.v.Errors) > 0 {
 				failed++
 			}
+			logPanics(log, r)
 			if *asJSON {
 				writeJSON(out, r)
 			} else {
@@ -287,6 +289,17 @@ func writeReport(w io.Writer, r checked) {
 		fmt.Fprintf(w, "Errors: %s\n", errorsText(v.Errors))
 	}
 	fmt.Fprintln(w)
+}
+
+// logPanics writes a recovered panic's whole text, its stack included, to the log:
+// the report keeps each error's first line, and a panic is a bug whose stack is
+// what its fix needs (serve logs it whole too).
+func logPanics(log *logrus.Logger, r checked) {
+	for _, e := range r.v.Errors {
+		if errors.Is(e, filter.ErrPanic) {
+			log.WithField("file", r.path).WithError(e).Error("check: recovered a panic")
+		}
+	}
 }
 
 func errorsText(errs []error) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sirupsen/logrus"
+
+	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/testutil"
 )
 
@@ -269,5 +273,38 @@ func TestRulesCost(t *testing.T) {
 		if _, errOut, code := postern(t, "", tc.args...); code == 0 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q (want it to name %q)", tc.args, code, errOut, tc.want)
 		}
+	}
+}
+
+// TestLogPanics: a recovered panic reaches the log whole, stack and all, while the
+// report keeps its first line; other errors stay out of the log.
+func TestLogPanics(t *testing.T) {
+	panicked := fmt.Errorf("check rules: %w: index out of range\ngoroutine 7 [running]:\nrules.(*dfa).step", filter.ErrPanic)
+	cases := []struct {
+		name string
+		errs []error
+		want string // "" for nothing logged
+	}{
+		{"panic", []error{panicked}, "rules.(*dfa).step"},
+		{"plain error", []error{errors.New("clamd: connection refused")}, ""},
+		{"none", nil, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			log := logrus.New()
+			log.SetOutput(&buf)
+			logPanics(log, checked{path: "m.eml", v: filter.Verdict{Errors: c.errs}})
+			got := buf.String()
+			if c.want == "" && got != "" || !strings.Contains(got, c.want) {
+				t.Fatalf("log = %q, want it to hold %q", got, c.want)
+			}
+			if c.want != "" && !strings.Contains(got, "m.eml") {
+				t.Fatalf("log = %q, want the file named", got)
+			}
+		})
+	}
+	if got := errorsText([]error{panicked}); strings.Contains(got, "goroutine") {
+		t.Fatalf("report = %q, want the first line only", got)
 	}
 }
