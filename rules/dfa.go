@@ -162,13 +162,13 @@ func (p *dfaPool) grab(n int64) bool {
 // Row 0 is unused, so that entry 0 can mean "not computed yet"; -1 means "matched".
 //
 // What a search reads of it comes first, on one cache line (a dfaGen is 128
-// bytes, its size class: TestDFALayout): the table's address and length are
-// fields here, not a pointer to a slice header, a line more to read.
+// bytes, its size class: TestDFALayout): the table's address is a field here,
+// not a pointer to a slice header, a line more to read.
 type dfaGen struct {
-	// The table: its first entry and its length, stored in that order (see
-	// table). A table only grows, copied into a larger one.
-	tab  atomic.Pointer[atomic.Int32]
-	tabN atomic.Int32
+	// tab is the table as searches read it: the address of its first entry,
+	// without a length (see tableRef). A table only grows, copied into a
+	// larger one.
+	tab atomic.Pointer[atomic.Int32]
 	// start is the start state's row, or -1 when the empty string matches.
 	start int32
 	// starts are the start states by the kind of rune before (for \b and ^):
@@ -197,21 +197,32 @@ type dfaGen struct {
 	// compact): the chunks were a tenth of a warm filter's heap at 32.
 	chunks [][]uint16
 	index  stateIndex
+	// tabLen is the table's length, for its writers (rows): read and written
+	// holding mu, or while the generation is built, before it is published.
+	tabLen int32
 }
 
-// table is the generation's table as a search finds it. Its length is read
-// before its address, which is stored first: a search that reads a new
-// table's length reads its address too, and one that reads an old length
-// with a new address reads a prefix of the new table, the old one's entries.
-func (g *dfaGen) table() []atomic.Int32 {
-	n := g.tabN.Load()
-	return unsafe.Slice(g.tab.Load(), n)
-}
+// tableRef is a generation's table as a search holds it: the address of its
+// first entry, without a length. A search needs none: every row an entry of a
+// table leads to is in that table (state grows the table before any entry
+// leads to a new row, and entries are stored in the current table only), and
+// so are the generation's start rows. An address and a length cannot be
+// published together: a search that paired a new table with the old one's
+// length held a prefix of the new table, whose entries, stored since, led past
+// that prefix ("index out of range [868] with length 858", under concurrency,
+// on the first messages, while the tables grow).
+type tableRef = *atomic.Int32
+
+// table is the generation's table as a search finds it.
+func (g *dfaGen) table() tableRef { return g.tab.Load() }
+
+// rows is the table as its writers see it, with its length (callers hold the DFA's mu).
+func (g *dfaGen) rows() []atomic.Int32 { return unsafe.Slice(g.tab.Load(), g.tabLen) }
 
 // setTable publishes a table (callers hold the DFA's mu).
 func (g *dfaGen) setTable(tab []atomic.Int32) {
+	g.tabLen = int32(len(tab))
 	g.tab.Store(unsafe.SliceData(tab))
-	g.tabN.Store(int32(len(tab)))
 }
 
 // deadStarts is dfaGen.dead's table.
@@ -954,7 +965,7 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8, mask uint32) int32 {
 	row := int32(len(g.states) * d.width)
 	g.states = append(g.states, dstate{chunk: chunk, off: off, n: uint32(len(pcs)), before: before, pending: pending})
 	d.insert(g, row, h)
-	if tab := g.table(); len(tab) < int(row)+d.width {
+	if tab := g.rows(); len(tab) < int(row)+d.width {
 		// Readers keep the table they loaded; they find the new one in step.
 		// Growing by a quarter (the spare rows of a table that stops growing are
 		// heap nobody uses, a tenth of the tables on average, against a sixth
@@ -969,7 +980,7 @@ func (d *dfa) state(g *dfaGen, pcs []uint32, before uint8, mask uint32) int32 {
 		g.setTable(grown)
 	}
 	if d.set { // before any entry leads to the row
-		g.table()[int(row)+d.nclass+1].Store(int32(mask))
+		g.rows()[int(row)+d.nclass+1].Store(int32(mask))
 	}
 	return row
 }
@@ -1109,14 +1120,14 @@ func (d *dfa) advance(next []uint32, seen *pcSet, set []uint32, r rune) []uint32
 // step computes (and records) the entry for the state at row of generation g and
 // class cls (cls == d.nclass: the end of text). It returns the entry — a row, -1
 // for a match; at the end 1 for no match — with the generation and table to go on in.
-func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int32) {
+func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, tableRef) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cur := d.gen.Load()
-	tab := cur.table()
+	tab := cur.rows()
 	if g == cur {
 		if v := tab[int(row)+cls].Load(); v != 0 {
-			return v, cur, tab // (another search computed it while this one waited)
+			return v, cur, cur.table() // (another search computed it while this one waited)
 		}
 	}
 	d.takeSeen()
@@ -1136,7 +1147,7 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 		if g == cur {
 			tab[int(row)+cls].Store(v)
 		}
-		return v, cur, tab
+		return v, cur, cur.table()
 	}
 	r := d.rep[cls]
 	v := d.next(cur, d.pcsOf(g, s), s.pending, s.before, r, cls) // (s may be of an older generation than cur)
@@ -1144,11 +1155,11 @@ func (d *dfa) step(g *dfaGen, row int32, cls int) (int32, *dfaGen, []atomic.Int3
 		cur = d.gen.Load()
 		return v, cur, cur.table()
 	}
-	tab = cur.table() // it may have grown
+	tab = cur.rows() // it may have grown
 	if g == cur {
 		tab[int(row)+cls].Store(v)
 	}
-	return v, cur, tab
+	return v, cur, cur.table()
 }
 
 // next is the state after the state of pcs and kind (its rune before) reads r,
@@ -1312,11 +1323,12 @@ func (d *dfa) run(x *search, text string) {
 	x.s = s
 }
 
-// entry is the table's entry for state s on rune class cls. Every row is in the
-// table and every class below its width, so the entry is too: read without the
-// bounds check, a compare and branch per byte on a walk's dependent chain.
-func entry(tab []atomic.Int32, s int32, cls int) int32 {
-	return (*atomic.Int32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(tab)), (int(s)+cls)*4)).Load()
+// entry is the table's entry for state s on rune class cls. Every row a search
+// holds is in its table (tableRef) and every class below its width, so the entry
+// is too: read without a bounds check, a compare and branch per byte on a walk's
+// dependent chain.
+func entry(tab tableRef, s int32, cls int) int32 {
+	return (*atomic.Int32)(unsafe.Add(unsafe.Pointer(tab), (int(s)+cls)*4)).Load()
 }
 
 // mayMatch is the mask of a set DFA's regexes that may match a text, given what
@@ -1394,7 +1406,7 @@ func runPair(x, y *search, text string) int {
 // take goes on from the entry v that state s read on class cls, in table tab:
 // the next state, or what miss makes of an entry that is not one (and the table
 // to go on in, which a new state may have grown).
-func (x *search) take(tab []atomic.Int32, s, v int32, cls int) ([]atomic.Int32, int32) {
+func (x *search) take(tab tableRef, s, v int32, cls int) (tableRef, int32) {
 	if v > 0 {
 		return tab, v
 	}
@@ -1429,7 +1441,7 @@ type search struct {
 	d       *dfa
 	ascii   *[utf8.RuneSelf]uint8
 	g       *dfaGen
-	tab     []atomic.Int32
+	tab     tableRef
 	s       int32
 	running bool
 	matched bool
@@ -1466,7 +1478,7 @@ func (x *search) miss(v int32, cls int) {
 	if v < 0 {
 		if x.d.set { // a state some matches end on the way into
 			x.s = -v
-			if x.mask |= uint32(x.tab[int(x.s)+x.d.nclass+1].Load()); x.mask == x.d.all {
+			if x.mask |= uint32(entry(x.tab, x.s, x.d.nclass+1)); x.mask == x.d.all {
 				x.running, x.matched = false, true
 			}
 			return
@@ -1483,7 +1495,7 @@ func (x *search) finish() (matched, ok bool) {
 		return x.matched, x.ok
 	}
 	end := x.d.nclass
-	v := x.tab[int(x.s)+end].Load()
+	v := entry(x.tab, x.s, end)
 	if v == 0 {
 		v, _, _ = x.d.step(x.g, x.s, end)
 	}
@@ -1500,7 +1512,7 @@ func (d *dfa) cache() (states, bytes int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	g := d.gen.Load()
-	return len(g.states) - 1, 4 * len(g.table())
+	return len(g.states) - 1, 4 * len(g.rows())
 }
 
 // maxStates is the budget in states: a state costs its table row and about 64 bytes
@@ -1584,7 +1596,7 @@ func (st *anchoredRun) matchFrom(text string, i int, prev rune) (matched, ok boo
 			cls = d.class(r)
 			i += n
 		}
-		v := tab[int(s)+cls].Load()
+		v := entry(tab, s, cls)
 		if v > 0 {
 			if s = v; s == dead {
 				x.s = s
@@ -1640,7 +1652,7 @@ func (st *anchoredRun) skipDead(text string, i, ri int, prev rune) (int, int, ru
 		}
 		if !known[kind][c] {
 			row := starts[kind]
-			if row <= 0 || tab[int(row)+int(ascii[c])].Load() != dead {
+			if row <= 0 || entry(tab, row, int(ascii[c])) != dead {
 				break
 			}
 			learnt++
@@ -1672,7 +1684,7 @@ func (x *search) learnDead() *deadStarts {
 			continue
 		}
 		for c := range t[k] {
-			t[k][c] = x.tab[int(row)+int(x.ascii[c])].Load() == dead
+			t[k][c] = entry(x.tab, row, int(x.ascii[c])) == dead
 		}
 	}
 	x.g.dead.Store(t)

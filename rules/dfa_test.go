@@ -818,6 +818,9 @@ func TestDFALayout(t *testing.T) {
 		}
 	}
 	runtime.KeepAlive(ds)
+	if n := unsafe.Sizeof(dfaGen{}); n > 128 {
+		t.Errorf("a dfaGen is %d bytes, over its size class of 128", n)
+	}
 }
 
 func TestDinstSize(t *testing.T) {
@@ -914,5 +917,38 @@ func TestLineCountOf(t *testing.T) {
 		case e != nil && (len(e.lead) != c.runes || strings.Join(e.lits, "|") != c.lits):
 			t.Errorf("%q: %d runes, %q; want %d, %q", c.re, len(e.lead), e.lits, c.runes, c.lits)
 		}
+	}
+}
+
+// TestDFATablesGrowConcurrently: searches on fresh DFAs, several at once, while
+// their tables grow with every few states. A search once paired a new table with
+// the old one's length and read past it ("index out of range", on a corpus run's
+// first messages); it must neither fail nor answer other than the regexp.
+func TestDFATablesGrowConcurrently(t *testing.T) {
+	const p = `(?:a|b)*a(?:a|b){7}c`
+	re, at := regexp.MustCompile(p), regexp.MustCompile(`\A(?:`+p+`)`)
+	texts := randomTexts(1, []string{"a", "b", "c"}, 64, 300)
+	workers := max(4, runtime.GOMAXPROCS(0))
+	for round := 0; round < 40; round++ {
+		u := newDFA(p)
+		a := anchoredOf(u)
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for k := range texts {
+					text := texts[(k+w*len(texts)/workers)%len(texts)]
+					if got, ok := u.match(text); ok && got != re.MatchString(text) {
+						t.Errorf("%q on %q: DFA %v", p, text, got)
+					}
+					st := a.beginRun(len(text))
+					if got, ok := st.matchFrom(text, 0, -1); ok && got != at.MatchString(text) {
+						t.Errorf("%q on %q: anchored DFA %v", p, text, got)
+					}
+				}
+			}(w)
+		}
+		wg.Wait()
 	}
 }
