@@ -611,6 +611,13 @@ func TestFindURIs(t *testing.T) {
 		"point at http://yourserver:2301/ now, or ftp://files/x":     "",
 		"mailto:root@localhost or http://intranet/":                  "http://intranet/ http://www.intranet.com/",
 		"http://user@box:8080/ and http://user@box.example:8080/ ok": "http://user@box.example:8080/ mailto:user@box.example",
+		// Nor is a host SpamAssassin's is_fqdn_valid refuses: text run together
+		// (spam-2.00028; spamassassin -D uri lists no such link), an underscore
+		// in the domain itself, a label over 63 characters. An underscore
+		// below the domain is a name.
+		"all!www.a.comwww.b.comwww.c.com______Today":      "",
+		"see http://my_site.com/ or http://x_y.my.com/":   "http://x_y.my.com/",
+		"http://" + strings.Repeat("a", 64) + ".example/": "",
 	} {
 		if got := strings.Join(findURIs(text), " "); got != want {
 			t.Errorf("%q: %q, want %q", text, got, want)

@@ -2424,23 +2424,26 @@ func findURIs(text string) []string {
 	// As SpamAssassin (add_uri_detail_list with valid_domain): a link of the
 	// text none of whose forms names a domain is not a link. "point your
 	// browser at http://yourserver:2301/" is how a howto writes a host of the
-	// reader's own; WEIRD_PORT hit it in ham. A host without a dot names no
-	// domain (SpamAssassin also wants a known TLD; Postern has no list).
+	// reader's own; WEIRD_PORT hit it in ham. Text run together around a
+	// "www." (www.a.comwww.b.com______Today) is no host either; MANY_SUBDOM
+	// hit it in spam where SpamAssassin does not.
 	out = slices.DeleteFunc(out, func(u string) bool {
-		return !hostHasDot(u) && !slices.ContainsFunc(canonicalURIs([]string{u})[1:], hostHasDot)
+		return !hostMayBeDomain(u) && !slices.ContainsFunc(canonicalURIs([]string{u})[1:], hostMayBeDomain)
 	})
 	return canonicalURIs(out)
 }
 
-// hostHasDot says whether a link's host (uriHost; a mail address's domain)
-// holds a dot or is an IPv6 address: a name that may be a domain.
-func hostHasDot(u string) bool {
+// hostMayBeDomain says whether a link's host (uriHost; a mail address's domain)
+// may name a domain, as SpamAssassin's uri_to_domain asks: an IPv6 address, or
+// a name (an IPv4 address is one) that is_fqdn_valid accepts. SpamAssassin then
+// also wants a known TLD; Postern has no list of them.
+func hostMayBeDomain(u string) bool {
 	host := uriHost(u)
 	if len(u) > 7 && strings.EqualFold(u[:7], "mailto:") {
 		addr, _, _ := strings.Cut(u[7:], "?")
 		host = addr[strings.LastIndexByte(addr, '@')+1:]
 	}
-	return strings.HasPrefix(host, "[") || strings.Trim(host, ".") != "" && strings.Contains(host, ".")
+	return strings.HasPrefix(host, "[") || fqdnValid(host)
 }
 
 // uriSchemes are what starts a link in text, in the order findURIs lists them.
