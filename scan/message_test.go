@@ -37,6 +37,19 @@ func TestParse(t *testing.T) {
 			parts: []string{"text/plain||déjà vu\n"},
 		},
 		{
+			// Read as Windows-1252, as SpamAssassin and mail readers do: 0x93 and
+			// 0x94 are quotes, 0x80 the euro, not C1 controls. Other names of
+			// Latin-1 SpamAssassin reads strictly.
+			name:  "latin-1 mislabelled windows-1252",
+			raw:   "Content-Type: text/plain; charset=ISO-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n=93Hi=94 =80=\n\n",
+			parts: []string{"text/plain||\u201cHi\u201d \u20ac\n"},
+		},
+		{
+			name:  "latin1 read strictly",
+			raw:   "Content-Type: text/plain; charset=latin1\nContent-Transfer-Encoding: quoted-printable\n\n=93Hi=94=\n\n",
+			parts: []string{"text/plain||\u0093Hi\u0094\n"},
+		},
+		{
 			name: "multipart alternative with attachment",
 			raw: `Content-Type: multipart/mixed; boundary="outer"
 

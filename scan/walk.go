@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/emersion/go-message"
-	_ "github.com/emersion/go-message/charset" // decode text in common non-UTF-8 charsets
 	"github.com/emersion/go-message/textproto"
 )
 
