@@ -1,20 +1,87 @@
 package scan
 
 import (
+	"bytes"
+	"io"
+	"mime"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/charset" // decode text in common non-UTF-8 charsets
+	"github.com/emersion/go-message/textproto"
 	"golang.org/x/text/encoding/charmap"
 )
 
 // Text labelled ISO-8859-1 is read as Windows-1252, its superset, as
-// SpamAssassin's Message::Node::_normalize does (and mail readers and browsers,
-// after HTML5): 0x80-0x9F are then the smart quotes, dashes and euro sign that
-// mislabelled mail means, not C1 control characters. Read as controls, a
-// quote was a letter to the HTML analysis (HTML_OBFUSCATE_05_10 hit where
-// SpamAssassin reads a '"') and to word-boundary rules. The names are
-// SpamAssassin's (ISO-?8859-1); the rest of ISO-8859-1's aliases it reads
-// strictly, as the standard decoder does.
+// SpamAssassin's Message::Node::_normalize does (normalize_charset, on by
+// default), and mail readers and browsers (after HTML5): 0x80-0x9F are then the
+// smart quotes, dashes and euro sign that mislabelled mail means, not C1
+// control characters. Read as controls, a quote was a letter to the HTML
+// analysis (HTML_OBFUSCATE_05_10 hit where SpamAssassin reads a '"'). The
+// names are SpamAssassin's (ISO-?8859-1); Latin-1's other aliases it reads
+// strictly, as the standard decoder does. (Header fields' encoded words in
+// ISO-8859-1 are the standard library's, which reads them strictly.)
 func init() {
 	for _, name := range []string{"iso-8859-1", "iso8859-1"} {
 		charset.RegisterEncoding(name, charmap.Windows1252)
 	}
+}
+
+// utf8Peek is how much of a text part utf8Label reads to choose: what the
+// parse keeps of a part.
+const utf8Peek = maxTextBytes
+
+// utf8Label reads the start of a text part's body, raw (transfer-decoded, in
+// its charset), and when the header names a charset other than UTF-8 but those
+// bytes hold 8-bit ones that are valid UTF-8, returns the header relabelled
+// UTF-8; the reader it returns reads the body from its start. SpamAssassin's
+// _normalize tries UTF-8 first so, whatever the label, and so do the mail's
+// readers in effect: UTF-8 labelled ISO-8859-1 or Windows-1251 (a client's
+// default label) is common, and the other way round rare, since Latin-1 or
+// Cyrillic words seldom make valid UTF-8. Read by its label, such text was
+// "Ã©" where SpamAssassin and the reader see "é".
+func utf8Label(h textproto.Header, raw io.Reader) (textproto.Header, io.Reader) {
+	mh := message.Header{Header: h}
+	t, params, err := mh.ContentType()
+	switch cs := strings.ToLower(params["charset"]); {
+	case err != nil, cs == "", cs == "utf-8", cs == "utf8", cs == "us-ascii":
+		return h, raw
+	}
+	head, _ := io.ReadAll(io.LimitReader(raw, utf8Peek)) // (an error recurs when raw is read on)
+	raw = io.MultiReader(bytes.NewReader(head), raw)
+	if !eightBit(head) || !validUTF8(head, len(head) == utf8Peek) {
+		return h, raw
+	}
+	params["charset"] = "utf-8"
+	v := mime.FormatMediaType(t, params)
+	if v == "" {
+		return h, raw
+	}
+	h = h.Copy()
+	h.Set("Content-Type", v)
+	return h, raw
+}
+
+func eightBit(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
+
+// validUTF8 says whether b is valid UTF-8; cut: but for a character the end of
+// b may cut (b is the head of a longer text).
+func validUTF8(b []byte, cut bool) bool {
+	for i := len(b) - 1; cut && i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				b = b[:i]
+			}
+			break
+		}
+	}
+	return utf8.Valid(b)
 }

@@ -45,6 +45,15 @@ func TestParse(t *testing.T) {
 			parts: []string{"text/plain||\u201cHi\u201d \u20ac\n"},
 		},
 		{
+			// 8-bit text that is valid UTF-8 is UTF-8, whatever its label
+			// (SpamAssassin's _normalize): a client's default label on UTF-8.
+			// Encoded words are read by their label, as SpamAssassin does.
+			name:    "utf-8 mislabelled",
+			raw:     "Subject: =?iso-8859-1?q?caf=C3=A9?=\nContent-Type: text/plain; charset=windows-1251\nContent-Transfer-Encoding: quoted-printable\n\n=D0=BF=D1=80=D0=B8=D0=B2=D0=B5=D1=82 caf=C3=A9=\n\n",
+			subject: "caf\u00c3\u00a9",
+			parts:   []string{"text/plain||привет café\n"},
+		},
+		{
 			name:  "latin1 read strictly",
 			raw:   "Content-Type: text/plain; charset=latin1\nContent-Transfer-Encoding: quoted-printable\n\n=93Hi=94=\n\n",
 			parts: []string{"text/plain||\u0093Hi\u0094\n"},

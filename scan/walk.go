@@ -150,6 +150,10 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int, verba
 		defer q.release()
 		raw = q
 	}
+	if !multipart && strings.HasPrefix(lc, "text/") {
+		h, raw = utf8Label(h, raw)
+		mh = message.Header{Header: h}
+	}
 	e, err := message.New(mh, raw)
 	if e == nil {
 		w.problem("entity: %v", err)

@@ -1,0 +1,26 @@
+package scan
+
+import "testing"
+
+// validUTF8 allows the head of a longer text (cut) to end inside a character,
+// and nothing else.
+func TestValidUTF8(t *testing.T) {
+	for _, tc := range []struct {
+		in        string
+		cut, want bool
+	}{
+		{"café", false, true},
+		{"caf\xc3", true, true},   // é cut after its first byte
+		{"caf\xc3", false, false}, // the whole text: a broken character
+		{"\xe2\x82", true, true},  // € cut
+		{"caf\xe9 ", true, false}, // Latin-1
+		{"caf\xe9", false, false}, // Latin-1 at the end of the text
+		{"\xc3\xa9\xa9", true, false},
+		{"\xf0\x9f\x98", true, true},
+		{"\xf0\x9f\x98\x80\x80", true, false},
+	} {
+		if got := validUTF8([]byte(tc.in), tc.cut); got != tc.want {
+			t.Errorf("validUTF8(%q, %v) = %v, want %v", tc.in, tc.cut, got, tc.want)
+		}
+	}
+}
