@@ -830,10 +830,10 @@ func perlBody(s string) (body, flags string, err error) {
 }
 
 // highBits rewrites a class of every high-bit byte, [\x80-\xff], as one of every
-// character that is not ASCII. SpamAssassin's rules read the bytes of text in
-// legacy charsets (its normalize_charset is off by default), where such a class
-// means "8-bit text" (__HIGHBITS: Korean or Chinese in EUC, say); Postern reads
-// the characters the charset stands for, and the class as written would match
+// character that is not ASCII. SpamAssassin's rules read bytes: the text's
+// UTF-8 bytes (or, with normalize_charset off, its charset's), where such a
+// class means "8-bit text" (__HIGHBITS: Korean or Chinese, say); Postern reads
+// the characters the bytes stand for, and the class as written would match
 // only Latin-1's.
 //
 // So a class's range that runs to \xff from \x80 or below ([\x80-\xff],

@@ -9,8 +9,9 @@ import (
 
 // utf8Escapes rewrites the UTF-8 byte sequences a Perl pattern spells escape by
 // escape as the characters they encode: \xc3\xa9 as é, \xf0\x9d[\x90-\x9f][\x80-\xbf]
-// as [𝐀-𝟿] (U+1D400-U+1D7FF). SpamAssassin reads the bytes of a message's text (its
-// normalize_charset is off by default), so its rules spell non-ASCII characters as
+// as [𝐀-𝟿] (U+1D400-U+1D7FF). SpamAssassin 4 matches its rules against the UTF-8 bytes
+// of a message's text (normalize_charset, on by default, decodes the charset; the
+// rendered text is then encoded as UTF-8), so its rules spell non-ASCII characters as
 // their UTF-8 bytes: the Cyrillic look-alikes of __UNICODE_OBFU_ASC, the
 // mathematical letters of __4BYTE_UTF8_WORD, the accented words of the fraud
 // rules, ReplaceTags' look-alike lists. Postern reads decoded characters, where the
