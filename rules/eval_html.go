@@ -129,12 +129,11 @@ func isWordByte(c byte) bool {
 // analyzeHTML is HTML.pm's parse of one part, on golang.org/x/net/html's tokenizer.
 func analyzeHTML(src string) *htmlPart {
 	h := &htmlPart{inside: map[string]int{}, maxSize: 3, basefont: 3, titleIndex: -1}
-	// SpamAssassin's length is of the part's decoded text with each CRLF made
-	// LF (Message::Node's decode; a message that came with CRLF, as every one
-	// through the milter does, is read with LF throughout): counted here with
-	// the CRs, a short HTML part of 40 lines was 40 longer, past the 1,024 of
-	// HTML_SHORT_LINK_IMG_1, and HTML_IMAGE_RATIO's ratio moved with it.
-	h.length = utf8.RuneCountInString(src) - strings.Count(src, "\r\n")
+	// SpamAssassin's length is of the part's decoded text, whose line ends are
+	// LF when the message came with CRLF, as every one through the milter does
+	// (scan's crlfReader): counted with the CRs, a short HTML part of 40 lines
+	// was 40 longer, past the 1,024 of HTML_SHORT_LINK_IMG_1.
+	h.length = utf8.RuneCountInString(src)
 	h.style = []textStyle{{tag: "default", fg: "#000000", bg: "#ffffff", size: 3}}
 	src = strings.ReplaceAll(src, "&nbsp;", " ")
 	src = openSelfClosing(src)

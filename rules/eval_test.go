@@ -1,11 +1,14 @@
 package rules
 
 import (
+	"encoding/base64"
 	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/postern/postern/scan"
 )
 
 // evalHits loads one eval rule and says whether it hits the message.
@@ -488,18 +491,24 @@ func TestHTMLAttributes(t *testing.T) {
 }
 
 // The HTML's length, which html_range('length') and html_image_ratio read, is
-// SpamAssassin's: of the text with CRLF as LF, in characters.
+// SpamAssassin's: in characters, of the part's decoded text, whose line ends are
+// LF (scan), however they came: CRLF in the message or inside its base64.
 func TestHTMLLength(t *testing.T) {
 	for _, c := range []struct {
-		src  string
+		src  string // a message's HTML part, as it comes (CRLF line ends)
 		want int
 	}{
-		{"<p>ab</p>\n", 10},
-		{"<p>ab</p>\r\n<p>c</p>\r\n", 19},
-		{"<p>a\rb</p>", 10}, // a lone CR stays
-		{"<p>é</p>\r\n", 9},
+		{"Content-Type: text/html\r\n\r\n<p>ab</p>\r\n", 10},
+		{"Content-Type: text/html\r\n\r\n<p>ab</p>\r\n<p>c</p>\r\n", 19},
+		{"Content-Type: text/html\r\n\r\n<p>a\rb</p>", 10}, // a lone CR stays
+		{"Content-Type: text/html; charset=utf-8\r\n\r\n<p>\xc3\xa9</p>\r\n", 9},
+		{"Content-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64.StdEncoding.EncodeToString([]byte("<p>ab</p>\r\n")) + "\r\n", 10},
 	} {
-		if got := analyzeHTML(c.src).length; got != c.want {
+		m, err := scan.Parse(strings.NewReader(c.src))
+		if err != nil || len(m.Parts) != 1 {
+			t.Fatalf("%q: %v, %d parts", c.src, err, len(m.Parts))
+		}
+		if got := analyzeHTML(m.Parts[0].Text).length; got != c.want {
 			t.Errorf("%q: length %d, want %d", c.src, got, c.want)
 		}
 	}

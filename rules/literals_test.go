@@ -94,19 +94,6 @@ func FuzzToLower(f *testing.F) {
 	})
 }
 
-// FuzzDropCRs holds the full text's line ends, turned in place, to the copy
-// strings.ReplaceAll made (go test ./rules -fuzz DropCRs).
-func FuzzDropCRs(f *testing.F) {
-	for _, s := range []string{"", "a\r\nb", "\r\r\n\n", "\r", "x\r", "\r\n\r\n", "no ends"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := string(dropCRs([]byte(s))), strings.ReplaceAll(s, "\r\n", "\n"); got != want {
-			t.Errorf("dropCRs(%q) = %q, want %q", s, got, want)
-		}
-	})
-}
-
 // BenchmarkToLower lowers texts of a message's size, as the body, raw body and
 // full text are lowered for every message: one all ASCII, one with a few other
 // letters on each line.

@@ -1941,13 +1941,8 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 		if p.Text == "" {
 			continue
 		}
-		rawText := p.Text
-		if sizes.rawbody > 0 {
-			// Not the whole of a huge part copied to change its line ends: no
-			// more than the cut can reach, counted before \r\n becomes \n.
-			rawText = rawText[:min(len(rawText), 2*(sizes.rawbody+1026))]
-		}
-		raw.WriteString(truncateScan(strings.ReplaceAll(rawText, "\r\n", "\n"), sizes.rawbody, '>', ' '))
+		// (Its line ends are LF where the message's were CRLF: scan's crlfReader.)
+		raw.WriteString(truncateScan(p.Text, sizes.rawbody, '>', ' '))
 		raw.WriteByte('\n')
 		text := p.Text
 		var links []scan.Link
@@ -1998,25 +1993,8 @@ func readFull(m *filter.Message) (string, error) {
 	if _, err := io.ReadFull(io.NewSectionReader(m.Raw, 0, n), buf); err != nil {
 		return "", fmt.Errorf("rules: read the message (%d bytes): %w", n, err)
 	}
-	buf = dropCRs(buf)
+	buf = scan.DropCRs(buf)
 	return unsafe.String(unsafe.SliceData(buf), len(buf)), nil
-}
-
-// dropCRs turns each \r\n of b into \n, in place (strings.ReplaceAll's answer).
-func dropCRs(b []byte) []byte {
-	i := bytes.Index(b, []byte("\r\n"))
-	if i < 0 {
-		return b
-	}
-	j := i
-	for ; i < len(b); i++ {
-		if b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n' {
-			continue
-		}
-		b[j] = b[i]
-		j++
-	}
-	return b[:j]
 }
 
 // paragraphs is text as SpamAssassin's body rules see it: a blank line (a run of

@@ -28,32 +28,54 @@ func init() {
 	}
 }
 
-// utf8Peek is how much of a text part utf8Label reads to choose: what the
-// parse keeps of a part.
+// utf8Peek is how much of a text part relabel reads to choose: what the parse
+// keeps of a part.
 const utf8Peek = maxTextBytes
 
-// utf8Label reads the start of a text part's body, raw (transfer-decoded, in
-// its charset), and when the header names a charset other than UTF-8 but those
-// bytes hold 8-bit ones that are valid UTF-8, returns the header relabelled
-// UTF-8; the reader it returns reads the body from its start. SpamAssassin's
-// _normalize tries UTF-8 first so, whatever the label, and so do the mail's
-// readers in effect: UTF-8 labelled ISO-8859-1 or Windows-1251 (a client's
-// default label) is common, and the other way round rare, since Latin-1 or
-// Cyrillic words seldom make valid UTF-8. Read by its label, such text was
-// "Ã©" where SpamAssassin and the reader see "é".
-func utf8Label(h textproto.Header, raw io.Reader) (textproto.Header, io.Reader) {
+// relabel reads the start of a text part's body, raw (transfer-decoded, in its
+// charset), and returns the header with the charset the text is read in, as
+// SpamAssassin's _normalize chooses it; the reader it returns reads the body
+// from its start.
+//
+//   - 8-bit text that is valid UTF-8 is UTF-8, whatever its label: UTF-8
+//     labelled ISO-8859-1 or Windows-1251 (a client's default label) is common,
+//     and the other way round rare, since Latin-1 or Cyrillic words seldom make
+//     valid UTF-8. Read by its label, such text was "Ã©" where SpamAssassin and
+//     the reader see "é".
+//   - Other 8-bit text that declares no charset, or US-ASCII, is Windows-1252
+//     (SpamAssassin's last resort): the bytes of a Western European client
+//     that did not say so. Read as they were, its "£130million" was an invalid
+//     byte before digits, and the money rules SpamAssassin's hits them with
+//     missed it.
+//
+// Text that declares a charset and is not valid in it stays with its label
+// and its decoder's replacement characters: SpamAssassin then falls back to
+// Windows-1252 for the whole part (without Encode::Detect), which makes, say,
+// a Korean text with one stray byte Latin-1 gibberish; a reader shows it Korean.
+func relabel(h textproto.Header, raw io.Reader) (textproto.Header, io.Reader) {
 	mh := message.Header{Header: h}
 	t, params, err := mh.ContentType()
-	switch cs := strings.ToLower(params["charset"]); {
-	case err != nil, cs == "", cs == "utf-8", cs == "utf8", cs == "us-ascii":
+	cs := strings.ToLower(params["charset"])
+	if err != nil || cs == "utf-8" || cs == "utf8" {
 		return h, raw
 	}
 	head, _ := io.ReadAll(io.LimitReader(raw, utf8Peek)) // (an error recurs when raw is read on)
 	raw = io.MultiReader(bytes.NewReader(head), raw)
-	if !eightBit(head) || !validUTF8(head, len(head) == utf8Peek) {
+	if !eightBit(head) {
 		return h, raw
 	}
-	params["charset"] = "utf-8"
+	switch {
+	case validUTF8(head, len(head) == utf8Peek):
+		cs = "utf-8"
+	case cs == "" || cs == "us-ascii":
+		cs = "windows-1252"
+	default:
+		return h, raw
+	}
+	if params == nil {
+		params = map[string]string{}
+	}
+	params["charset"] = cs
 	v := mime.FormatMediaType(t, params)
 	if v == "" {
 		return h, raw

@@ -54,6 +54,23 @@ func TestParse(t *testing.T) {
 			parts:   []string{"text/plain||привет café\n"},
 		},
 		{
+			// Undeclared 8-bit text that is not UTF-8: Windows-1252, as
+			// SpamAssassin's last resort reads it.
+			name:  "undeclared 8-bit",
+			raw:   "Subject: x\n\nThe \xa3130million \x93jet\x94\n",
+			parts: []string{"text/plain||The \u00a3130million \u201cjet\u201d\n"},
+		},
+		{
+			name:  "us-ascii 8-bit",
+			raw:   "Content-Type: text/html; charset=us-ascii\n\n<p>\xe9t\xe9</p>\n",
+			parts: []string{"text/html||<p>\u00e9t\u00e9</p>\n"},
+		},
+		{
+			name:  "undeclared utf-8",
+			raw:   "Subject: x\n\ncaf\xc3\xa9\n",
+			parts: []string{"text/plain||café\n"},
+		},
+		{
 			name:  "latin1 read strictly",
 			raw:   "Content-Type: text/plain; charset=latin1\nContent-Transfer-Encoding: quoted-printable\n\n=93Hi=94=\n\n",
 			parts: []string{"text/plain||\u0093Hi\u0094\n"},
@@ -142,7 +159,7 @@ w6l0w6k=
 		{
 			name:  "8-bit text without charset",
 			raw:   "Subject: x\n\ncaf\xe9 cr\xe8me\n",
-			parts: []string{"text/plain||caf\xe9 cr\xe8me\n"},
+			parts: []string{"text/plain||café crème\n"},
 		},
 		{
 			name:     "broken base64 keeps what decodes",

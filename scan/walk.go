@@ -151,7 +151,9 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int, verba
 		raw = q
 	}
 	if !multipart && strings.HasPrefix(lc, "text/") {
-		h, raw = utf8Label(h, raw)
+		c := newCRLFReader(raw) // line ends as SpamAssassin decodes them
+		defer c.release()
+		h, raw = relabel(h, c)
 		mh = message.Header{Header: h}
 	}
 	e, err := message.New(mh, raw)

@@ -1,0 +1,72 @@
+package scan
+
+import (
+	"encoding/base64"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// crlfReader makes every CRLF an LF and leaves lone CRs, however the reads cut
+// the text (one byte at a time: a CRLF always cut).
+func TestCRLFReader(t *testing.T) {
+	for in, want := range map[string]string{
+		"a\r\nb\r\n":       "a\nb\n",
+		"a\rb\r":           "a\rb\r",
+		"\r\r\n\n\r":       "\r\n\n\r",
+		"no line ends":     "no line ends",
+		"x\r\n\r\ny\r\n\r": "x\n\ny\n\r",
+		"":                 "",
+	} {
+		for _, wrap := range []func(io.Reader) io.Reader{
+			func(r io.Reader) io.Reader { return r },
+			iotest.OneByteReader,
+			iotest.HalfReader,
+		} {
+			for _, outer := range []func(io.Reader) io.Reader{
+				func(r io.Reader) io.Reader { return r },
+				iotest.OneByteReader, // (the caller's reads cut it too)
+			} {
+				c := newCRLFReader(wrap(strings.NewReader(in)))
+				got, err := io.ReadAll(outer(c))
+				c.release()
+				if err != nil || string(got) != want {
+					t.Errorf("%q: %q, %v; want %q", in, got, err, want)
+				}
+			}
+		}
+	}
+}
+
+// FuzzDropCRs holds DropCRs, in place, to the copy strings.ReplaceAll makes (go
+// test ./scan -fuzz DropCRs).
+func FuzzDropCRs(f *testing.F) {
+	for _, s := range []string{"", "a\r\nb", "\r\r\n\n", "\r", "x\r", "\r\n\r\n", "no ends"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(DropCRs([]byte(s))), strings.ReplaceAll(s, "\r\n", "\n"); got != want {
+			t.Errorf("DropCRs(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
+// A text part's decoded line ends are LF, as SpamAssassin decodes them, however
+// they came: in the message, inside base64, spelled by quoted-printable.
+func TestParseTextLineEnds(t *testing.T) {
+	for raw, want := range map[string]string{
+		"Subject: x\r\n\r\na\r\nb\r\n": "a\nb\n",
+		"Content-Transfer-Encoding: base64\r\n\r\n" + base64.StdEncoding.EncodeToString([]byte("a\r\nb\r\n")) + "\r\n": "a\nb\n",
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\na=0D=0Ab=\r\n":                                             "a\nb",
+		"Content-Type: application/octet-stream\r\n\r\na\r\nb\r\n":                                                     "",
+	} {
+		m, err := Parse(strings.NewReader(raw))
+		if err != nil || len(m.Parts) != 1 {
+			t.Fatalf("%q: %v, %d parts", raw, err, len(m.Parts))
+		}
+		if got := m.Parts[0].Text; got != want {
+			t.Errorf("%q: text %q, want %q", raw, got, want)
+		}
+	}
+}
