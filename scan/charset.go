@@ -59,7 +59,10 @@ func relabel(h textproto.Header, raw io.Reader) (textproto.Header, io.Reader) {
 	if err != nil || cs == "utf-8" || cs == "utf8" {
 		return h, raw
 	}
-	head, _ := io.ReadAll(io.LimitReader(raw, utf8Peek)) // (an error recurs when raw is read on)
+	head, err := io.ReadAll(io.LimitReader(raw, utf8Peek))
+	if err != nil { // the part as far as it could be read, then why not
+		return h, io.MultiReader(bytes.NewReader(head), failedReader{err})
+	}
 	raw = io.MultiReader(bytes.NewReader(head), raw)
 	if !eightBit(head) {
 		return h, raw
@@ -107,3 +110,9 @@ func validUTF8(b []byte, cut bool) bool {
 	}
 	return utf8.Valid(b)
 }
+
+// failedReader fails with err: a read error met while looking ahead, handed on
+// where the reading stopped.
+type failedReader struct{ err error }
+
+func (f failedReader) Read([]byte) (int, error) { return 0, f.err }

@@ -1,6 +1,12 @@
 package scan
 
-import "testing"
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
 
 // validUTF8 allows the head of a longer text (cut) to end inside a character,
 // and nothing else.
@@ -22,5 +28,15 @@ func TestValidUTF8(t *testing.T) {
 		if got := validUTF8([]byte(tc.in), tc.cut); got != tc.want {
 			t.Errorf("validUTF8(%q, %v) = %v, want %v", tc.in, tc.cut, got, tc.want)
 		}
+	}
+}
+
+// A read error met while relabel looks ahead reaches Parse's caller, with a
+// charset as without.
+func TestParseReadErrorLookingAhead(t *testing.T) {
+	boom := errors.New("disk gone")
+	r := io.MultiReader(strings.NewReader("Content-Type: text/plain; charset=iso-8859-1\r\n\r\ncaf\xe9 "), iotest.ErrReader(boom))
+	if _, err := Parse(r); !errors.Is(err, boom) {
+		t.Fatalf("Parse = %v, want the reader's error", err)
 	}
 }
