@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message"
@@ -52,20 +53,31 @@ const utf8Peek = maxTextBytes
 // and its decoder's replacement characters: SpamAssassin then falls back to
 // Windows-1252 for the whole part (without Encode::Detect), which makes, say,
 // a Korean text with one stray byte Latin-1 gibberish; a reader shows it Korean.
-func relabel(h textproto.Header, raw io.Reader) (textproto.Header, io.Reader) {
+//
+// release gives back the buffer the look-ahead was read into, once the part has
+// been read.
+func relabel(h textproto.Header, raw io.Reader) (_ textproto.Header, _ io.Reader, release func()) {
 	mh := message.Header{Header: h}
 	t, params, err := mh.ContentType()
 	cs := strings.ToLower(params["charset"])
 	if err != nil || cs == "utf-8" || cs == "utf8" {
-		return h, raw
+		return h, raw, func() {}
 	}
-	head, err := io.ReadAll(io.LimitReader(raw, utf8Peek))
+	buf := headBufs.Get().(*bytes.Buffer)
+	release = func() {
+		if buf.Cap() <= headBufKeep {
+			buf.Reset()
+			headBufs.Put(buf)
+		}
+	}
+	_, err = buf.ReadFrom(io.LimitReader(raw, utf8Peek))
+	head := buf.Bytes()
 	if err != nil { // the part as far as it could be read, then why not
-		return h, io.MultiReader(bytes.NewReader(head), failedReader{err})
+		return h, io.MultiReader(bytes.NewReader(head), failedReader{err}), release
 	}
 	raw = io.MultiReader(bytes.NewReader(head), raw)
 	if !eightBit(head) {
-		return h, raw
+		return h, raw, release
 	}
 	switch {
 	case validUTF8(head, len(head) == utf8Peek):
@@ -73,7 +85,7 @@ func relabel(h textproto.Header, raw io.Reader) (textproto.Header, io.Reader) {
 	case cs == "" || cs == "us-ascii":
 		cs = "windows-1252"
 	default:
-		return h, raw
+		return h, raw, release
 	}
 	if params == nil {
 		params = map[string]string{}
@@ -81,12 +93,19 @@ func relabel(h textproto.Header, raw io.Reader) (textproto.Header, io.Reader) {
 	params["charset"] = cs
 	v := mime.FormatMediaType(t, params)
 	if v == "" {
-		return h, raw
+		return h, raw, release
 	}
 	h = h.Copy()
 	h.Set("Content-Type", v)
-	return h, raw
+	return h, raw, release
 }
+
+// headBufs lend relabel its look-ahead buffers: read anew for each part, they
+// were an eighth of a parse's time (BenchmarkParseCorpus). One grown past
+// headBufKeep by a large part is not kept.
+var headBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const headBufKeep = 256 << 10
 
 func eightBit(b []byte) bool {
 	for _, c := range b {

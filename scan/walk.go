@@ -153,7 +153,9 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int, verba
 	if !multipart && strings.HasPrefix(lc, "text/") {
 		c := newCRLFReader(raw) // line ends as SpamAssassin decodes them
 		defer c.release()
-		h, raw = relabel(h, c)
+		var release func()
+		h, raw, release = relabel(h, c)
+		defer release()
 		mh = message.Header{Header: h}
 	}
 	e, err := message.New(mh, raw)
