@@ -122,7 +122,7 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b
 func Parse(r io.Reader) (*Message, error) {
 	m := &Message{}
 	textTotal := 0
-	h, problems, err := Walk(r, func(l Leaf, body io.Reader) error {
+	h, problems, err := walk(r, func(l Leaf, body io.Reader) error {
 		if len(m.Parts) >= maxParts {
 			return nil
 		}
@@ -152,7 +152,7 @@ func Parse(r io.Reader) (*Message, error) {
 		}
 		m.Parts = append(m.Parts, part)
 		return nil
-	})
+	}, true)
 	m.Header, m.Problems = h, problems
 	if len(m.Parts) >= maxParts {
 		m.Problems = append(m.Problems, fmt.Sprintf("more than %d parts: the rest not kept", maxParts))

@@ -45,14 +45,23 @@ type Visit func(l Leaf, body io.Reader) error
 // Walk reads a message once, streaming, and calls visit for each leaf part, descending
 // into multiparts and attached messages (message/rfc822). It returns the top-level
 // header and what was malformed; its error is the reader's or the visitor's.
+//
+// A text leaf's body is its bytes in its declared charset converted to UTF-8, line
+// ends as they came: what a virus scanner is to see. Parse reads text otherwise.
 func Walk(r io.Reader, visit Visit) (textproto.Header, []string, error) {
+	return walk(r, visit, false)
+}
+
+// walk is Walk; asText: a text leaf's body is its text as SpamAssassin reads it
+// (Parse): LF line ends (crlfReader), the charset relabel chooses.
+func walk(r io.Reader, visit Visit, asText bool) (textproto.Header, []string, error) {
 	// textproto.ReadHeader is unbounded: cap the header block as go-message's Read does.
 	lr := &io.LimitedReader{R: markReads{r}, N: maxHeaderBytes}
 	br := getReader(lr)
 	defer readers.Put(br)
 	h, err := textproto.ReadHeader(br)
 	lr.N = math.MaxInt64
-	w := walker{visit: visit}
+	w := walker{visit: visit, asText: asText}
 	if err != nil {
 		if isReadErr(err) {
 			return h, nil, err
@@ -78,6 +87,7 @@ func getReader(r io.Reader) *bufio.Reader {
 
 type walker struct {
 	visit        Visit
+	asText       bool // (walk's)
 	problems     []string
 	leaves       int
 	alternatives int // multipart/alternative entities seen
@@ -150,7 +160,7 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int, verba
 		defer q.release()
 		raw = q
 	}
-	if !multipart && strings.HasPrefix(lc, "text/") {
+	if w.asText && !multipart && strings.HasPrefix(lc, "text/") {
 		c := newCRLFReader(raw) // line ends as SpamAssassin decodes them
 		defer c.release()
 		var release func()
