@@ -8,7 +8,6 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/charset" // decode text in common non-UTF-8 charsets
 	"github.com/emersion/go-message/textproto"
 	"golang.org/x/text/encoding/charmap"
@@ -54,13 +53,12 @@ const utf8Peek = maxTextBytes
 // Windows-1252 for the whole part (without Encode::Detect), which makes, say,
 // a Korean text with one stray byte Latin-1 gibberish; a reader shows it Korean.
 //
-// release gives back the buffer the look-ahead was read into, once the part has
-// been read.
-func relabel(h textproto.Header, raw io.Reader) (_ textproto.Header, _ io.Reader, release func()) {
-	mh := message.Header{Header: h}
-	t, params, err := mh.ContentType()
+// t and params are the header's Content-Type, as the standard parser reads it
+// (the decoder's parse: a field it refuses is not relabelled). release gives
+// back the buffer the look-ahead was read into, once the part has been read.
+func relabel(h textproto.Header, t string, params map[string]string, raw io.Reader) (_ textproto.Header, _ io.Reader, release func()) {
 	cs := strings.ToLower(params["charset"])
-	if err != nil || cs == "utf-8" || cs == "utf8" {
+	if cs == "utf-8" || cs == "utf8" {
 		return h, raw, func() {}
 	}
 	buf := headBufs.Get().(*bytes.Buffer)
@@ -70,7 +68,7 @@ func relabel(h textproto.Header, raw io.Reader) (_ textproto.Header, _ io.Reader
 			headBufs.Put(buf)
 		}
 	}
-	_, err = buf.ReadFrom(io.LimitReader(raw, utf8Peek))
+	_, err := buf.ReadFrom(io.LimitReader(raw, utf8Peek))
 	head := buf.Bytes()
 	if err != nil { // the part as far as it could be read, then why not
 		return h, io.MultiReader(bytes.NewReader(head), failedReader{err}), release

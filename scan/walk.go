@@ -127,7 +127,7 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int, verba
 	orig := h
 	h = lastOnly(h, "Content-Type", "Content-Transfer-Encoding")
 	mh := message.Header{Header: h}
-	ctype, _, _ := contentType(mh)
+	ctype, params, cterr := contentType(mh)
 	lc := strings.ToLower(ctype)
 	multipart := strings.HasPrefix(lc, "multipart/")
 	cte := strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
@@ -163,10 +163,13 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int, verba
 	if w.asText && !multipart && strings.HasPrefix(lc, "text/") {
 		c := newCRLFReader(raw) // line ends as SpamAssassin decodes them
 		defer c.release()
-		var release func()
-		h, raw, release = relabel(h, c)
-		defer release()
-		mh = message.Header{Header: h}
+		raw = c
+		if cterr == nil {
+			var release func()
+			h, raw, release = relabel(h, ctype, params, raw)
+			defer release()
+			mh = message.Header{Header: h}
+		}
 	}
 	e, err := message.New(mh, raw)
 	if e == nil {
