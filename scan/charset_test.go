@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"testing/iotest"
 )
 
 // validUTF8 allows the head of a longer text (cut) to end inside a character,
@@ -31,12 +30,31 @@ func TestValidUTF8(t *testing.T) {
 	}
 }
 
-// A read error met while relabel looks ahead reaches Parse's caller, with a
-// charset as without.
+// A read error met while relabel looks ahead reaches Parse's caller, even from a
+// reader that reports it once (the buffered readers between pass it on once):
+// read on after the look-ahead, such a reader would only say EOF.
 func TestParseReadErrorLookingAhead(t *testing.T) {
 	boom := errors.New("disk gone")
-	r := io.MultiReader(strings.NewReader("Content-Type: text/plain; charset=iso-8859-1\r\n\r\ncaf\xe9 "), iotest.ErrReader(boom))
+	r := &onceErr{r: strings.NewReader("Content-Type: text/plain; charset=iso-8859-1\r\n\r\ncaf\xe9 "), err: boom}
 	if _, err := Parse(r); !errors.Is(err, boom) {
 		t.Fatalf("Parse = %v, want the reader's error", err)
 	}
+}
+
+// onceErr reads r, then fails with err once, then says EOF.
+type onceErr struct {
+	r    io.Reader
+	err  error
+	done bool
+}
+
+func (o *onceErr) Read(p []byte) (int, error) {
+	if n, err := o.r.Read(p); n > 0 || err != io.EOF {
+		return n, err
+	}
+	if o.done {
+		return 0, io.EOF
+	}
+	o.done = true
+	return 0, o.err
 }
