@@ -1042,3 +1042,15 @@ func TestTrimPunct(t *testing.T) {
 	}
 	walk("", 0)
 }
+
+// Text longer than the tokenizer's budget is cut at a character, not inside one:
+// a cut UTF-8 character made the whole text invalid, and it was read as Latin-1
+// ("cafÃ©").
+func TestTokensBudgetCutsAtCharacter(t *testing.T) {
+	body := strings.Repeat("café ", maxTextBytes/len("café ")+1) // (the budget ends inside an é)
+	m := parse(t, "Subject: x\nContent-Type: text/plain; charset=utf-8\n\n"+body+"\n")
+	toks := Tokens(m, 0)
+	if !slices.Contains(toks, "café") || slices.Contains(toks, "cafÃ©") {
+		t.Errorf("tokens hold café: %v, cafÃ©: %v", slices.Contains(toks, "café"), slices.Contains(toks, "cafÃ©"))
+	}
+}

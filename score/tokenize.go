@@ -83,11 +83,17 @@ func (t *tokenizer) run(m *scan.Message, trigrams int) {
 		}
 		text := p.Text
 		if len(text) > budget {
-			text = text[:budget]
+			cut := budget
+			for cut > 0 && !utf8.RuneStart(text[cut]) {
+				cut-- // (at a character: a cut one made the text invalid, and Latin-1)
+			}
+			text = text[:cut]
 		}
 		budget -= len(text)
 		if !utf8.ValidString(text) {
-			text = latin1(text) // 8-bit text without a charset: most often Latin-1
+			// Bytes scan could not decode (a charset it does not know): most
+			// often Latin-1. (Undeclared 8-bit text scan reads as Windows-1252.)
+			text = latin1(text)
 		}
 		if p.ContentType == "text/html" {
 			t.add("ctype:text/html")
@@ -407,7 +413,7 @@ func isTrim(r rune) bool {
 	return unicode.IsPunct(r) && r != '$' && r != '%' && r != '!' && r != '@' && r != '-'
 }
 
-// latin1 reads bytes as ISO-8859-1, so undeclared 8-bit text keeps distinct words.
+// latin1 reads bytes as ISO-8859-1, so text in an unknown charset keeps distinct words.
 func latin1(s string) string {
 	r := make([]rune, len(s))
 	for i := 0; i < len(s); i++ {
