@@ -249,7 +249,12 @@ func RenderHTML(src string) string {
 // Link is a URI an HTML tag's attribute holds, as SpamAssassin's HTML parser
 // collects them (html_uri): where a browser would fetch or follow it.
 type Link struct {
-	Tag, URI string
+	Tag, Attr string // the tag and the attribute that held it (href for a mangled x/href)
+	URI       string // as written, less white space around it
+	// Target is where it leads (ResolveLink): URI read against the part's
+	// <base href> before it. "" when that is nothing (an empty path with no
+	// base); a data:, mailto:, file:, cid: or tel: link's is its URI.
+	Target string
 }
 
 // RenderHTMLLinks is RenderHTML, and with links the tags' URIs, read in the
@@ -266,6 +271,7 @@ func (p *Part) RenderHTMLLinks(links bool) (string, []Link) {
 
 func renderHTML(walk func(HTMLVisitor), links bool) (string, []Link) {
 	var out []Link
+	var base string // the last <base href> a browser would follow
 	var b strings.Builder
 	tag := func(tag string) {
 		switch tag {
@@ -282,7 +288,7 @@ func renderHTML(walk func(HTMLVisitor), links bool) (string, []Link) {
 		Start: func(name string, attrs []HTMLAttr) {
 			tag(name)
 			if links && len(attrs) > 0 {
-				out = appendLinks(out, name, attrs)
+				out = appendLinks(out, name, attrs, &base)
 			}
 		},
 		End: tag,
@@ -292,21 +298,34 @@ func renderHTML(walk func(HTMLVisitor), links bool) (string, []Link) {
 
 // appendLinks adds the URIs of a tag's attributes (HTML.pm's html_uri): a
 // background, a link's href (or a mangled x/href) and data-saferedirecturl, an
-// embedded object's src, a form's action, a base, a meta refresh's url.
-func appendLinks(out []Link, tag string, attrs []HTMLAttr) []Link {
-	want := ""
+// embedded object's src, a form's action, a base, a meta refresh's url. Each
+// is resolved against *base, which a <base href> sets for the links after it.
+func appendLinks(out []Link, tag string, attrs []HTMLAttr, base *string) []Link {
+	want, mangled := "", false
 	switch tag {
 	case "body", "table", "tr", "td":
 		want = "background"
-	case "a", "area", "link", "base":
+	case "a", "area", "link":
+		want, mangled = "href", true
+	case "base":
 		want = "href"
 	case "img", "frame", "iframe", "embed", "script", "bgsound":
-		want = "src"
+		want, mangled = "src", true
 	case "form":
 		want = "action"
 	case "meta":
 	default:
 		return out
+	}
+	add := func(attr, u string) {
+		if u == "" {
+			return
+		}
+		l := Link{Tag: tag, Attr: attr, URI: u, Target: u}
+		if !noTarget(u) {
+			l.Target = ResolveLink(*base, u)
+		}
+		out = append(out, l)
 	}
 	var refresh bool
 	var content string
@@ -317,12 +336,16 @@ func appendLinks(out []Link, tag string, attrs []HTMLAttr) []Link {
 			refresh = strings.Contains(strings.ToLower(string(v)), "refresh")
 		case tag == "meta" && key == "content":
 			content = string(v)
-		case key == want || want != "background" && want != "action" && mangledAttr(key, want) ||
-			key == "data-saferedirecturl" && (tag == "a" || tag == "area" || tag == "link"):
+		case key == want || mangled && mangledAttr(key, want):
 			u := strings.Trim(strings.ReplaceAll(string(v), "\ufeff", ""), " \t\n\r\f\v\u00a0")
-			if u != "" {
-				out = append(out, Link{tag, u})
+			add(want, u)
+			if tag == "base" && u != "" {
+				if b, ok := baseOf(u); ok {
+					*base = b
+				}
 			}
+		case key == "data-saferedirecturl" && (tag == "a" || tag == "area" || tag == "link"):
+			add(key, strings.Trim(string(v), " \t\n\r\f\v\u00a0"))
 		}
 	}
 	if refresh {
@@ -334,9 +357,7 @@ func appendLinks(out []Link, tag string, attrs []HTMLAttr) []Link {
 				if j := strings.IndexByte(u, ';'); j >= 0 {
 					u = u[:j]
 				}
-				if u = strings.Trim(strings.TrimSpace(u), `"'`); u != "" {
-					out = append(out, Link{tag, u})
-				}
+				add("content", strings.Trim(strings.TrimSpace(u), `"'`))
 			}
 		}
 	}
