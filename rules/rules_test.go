@@ -534,6 +534,41 @@ func TestCanonicalURIs(t *testing.T) {
 	}
 }
 
+// Each link's forms as SpamAssassin 4's uri_list_canonicalize gives them
+// (perl -MMail::SpamAssassin::Util, sorted): printable escapes decoded and
+// other bytes kept or made escapes (url_encode), the scheme's own port
+// dropped, spaces dropped from a host, a slash put before a bare host's ? or
+// #, entities decoded, a mail link's address alone, ftp. given ftp://.
+func TestCanonicalURIsAsSpamAssassin(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{"http://a.example/x%20y%41%7e%2F%7F%C3%A9", []string{"http://a.example/x%20y%41%7e%2F%7F%C3%A9", "http://a.example/x%20yA~/%7F%C3%A9"}},
+		{"http://a.example/sp ace%41", []string{"http://a.example/sp ace%41", "http://a.example/sp%20aceA"}},
+		{"http://a.example:80/p", []string{"http://a.example/p", "http://a.example:80/p"}},
+		{"https://a.example:443/p", []string{"https://a.example/p", "https://a.example:443/p"}},
+		{"http://a.example:8080/p", []string{"http://a.example:8080/p"}},
+		{"http://a.example:80x/p", []string{"http://a.example:80x/p"}},
+		{"http://a .example/p", []string{"http://a .example/p", "http://a.example/p"}},
+		{"http://a.example?q=1", []string{"http://a.example/?q=1", "http://a.example?q=1"}},
+		{"https://a.example#f", []string{"https://a.example#f", "https://a.example/#f"}},
+		{"mailto:jo@x.example&cc=z", []string{"mailto:jo@x.example", "mailto:jo@x.example&cc=z"}},
+		{"mailto:%20%20jo@x.example", []string{"mailto:%20%20jo@x.example", "mailto:jo@x.example"}},
+		{`mailto:"Jo%20X"%20<jo@x.example>`, []string{`mailto:"Jo%20X"%20<jo@x.example>`, "mailto:jo@x.example"}},
+		{"jo@x.example?subject=hi", []string{"jo@x.example", "jo@x.example?subject=hi"}},
+		{"ftp.files.example/x", []string{"ftp.files.example/x", "ftp://ftp.files.example/x"}},
+		{"FTP.files.example/x", []string{"FTP.files.example/x", "http://FTP.files.example/x"}},
+		{"javascript:alert%28%29", []string{"javascript:alert%28%29", "javascript:alert()"}},
+	} {
+		got := canonicalURIs([]string{c.in})
+		slices.Sort(got)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s:\n got %q\nwant %q", c.in, got, c.want)
+		}
+	}
+}
+
 // Every link is one line, whatever its escapes decode to: the uri rules' literal
 // index counts one link a line (a %0A decoded once broke it).
 func FuzzURIs(f *testing.F) {
@@ -927,15 +962,72 @@ func TestExeAttachment(t *testing.T) {
 	}
 }
 
-// The links of HTML tags as uri rules read them: relative ones left out, a link
-// without a scheme given http:// beside itself (and http://foo www.foo.com, as
-// browsers and SpamAssassin make it), a mailto: without its query too.
+// The links of HTML tags as uri rules read them, each list the one
+// SpamAssassin 4 gives for the same HTML (get_uri_list, its empty string left
+// out): links read against <base href>, an <a>'s href as written besides,
+// http:// put before a link without a scheme, a mail link's address alone,
+// relative links kept but given no host.
 func TestLinkURIs(t *testing.T) {
-	got := linkURIs([]scan.Link{{Tag: "a", URI: "/rel"}, {Tag: "a", URI: "#top"}, {Tag: "img", URI: "images/x.gif"}, {Tag: "a", URI: "mailto:jo@example.com?subject=hi"},
-		{Tag: "a", URI: "http://r.example/?u=http%3A%2F%2Ft.example%2F"}})
-	want := "images/x.gif http://images/x.gif mailto:jo@example.com?subject=hi http://r.example/?u=http%3A%2F%2Ft.example%2F http://www.images.com/x.gif mailto:jo@example.com http://r.example/?u=http://t.example/ http://t.example/"
-	if s := strings.Join(got, " "); s != want {
-		t.Errorf("%s\nwant %s", s, want)
+	for i, c := range []struct {
+		html string
+		want []string
+	}{
+		{`<html><head><base href="http://base.example/dir/index.html"></head><body>
+<a href="rel/page.html">x</a>
+<a href="/abs/p?q=1">y</a>
+<a href="../up/z.html">z</a>
+<a href="#frag">f</a>
+<a href="?only=q">q</a>
+<a href="//www.other.example/x">w</a>
+<a href="//plain.example/x">p</a>
+<a href="http:same.example/h">s</a>
+<a href="https://sec.example/./a/../b">t</a>
+<a href="mailto:jo@x.example">m</a>
+<img src="img/a.gif">
+<base href="ftp://second.example/">
+<a href="after.html">a</a>
+<base href="nothttp.example/">
+<a href="after2.html">a</a>
+</body></html>`,
+			[]string{"#frag", "../up/z.html", "//plain.example/x", "//www.other.example/x", "/abs/p?q=1", "?only=q", "after.html", "after2.html", "ftp://second.example/", "ftp://second.example/after.html", "ftp://second.example/after2.html", "ftp://second.example/nothttp.example/", "http://../up/z.html", "http:////plain.example/x", "http:////www.other.example/x", "http:///up/z.html", "http://after.html", "http://after2.html", "http://base.example/abs/p?q=1", "http://base.example/dir/#frag", "http://base.example/dir/?only=q", "http://base.example/dir/img/a.gif", "http://base.example/dir/index.html", "http://base.example/dir/rel/page.html", "http://base.example/dir/same.example/h", "http://base.example/up/z.html", "http://plain.example/x", "http://rel/page.html", "http://same.example/h", "http://www.other.example/x", "http://www.rel.com/page.html", "http:same.example/h", "https://sec.example/./a/../b", "https://sec.example/b", "mailto:jo@x.example", "rel/page.html"}},
+		{`<html><body background="bg/x.jpg">
+<a href="javascript:void(0)">j</a>
+<a href="jo@x.example">b</a>
+<a href="mailto:jo@y.example&cc=z">m</a>
+<a href="//www.other.example/x">w</a>
+<a href="//ftp2.files.example/x">f</a>
+<a href="http:foo.example/a">h</a>
+<a href="../x/./y">r</a>
+<a href="0">z</a>
+<a href="tel:+123">t</a>
+<a x/href="mangled.example/p">mm</a>
+<a href="http://saferedirect.example/" data-saferedirecturl="https://www.google.com/url?q=http://evil.example/&source=gmail">g</a>
+<meta http-equiv="refresh" content="0; url=go/there.html">
+<form action="post.cgi"><input></form>
+<base href="HTTP:/Base.Example/a/b.php?x=1">
+<a href="c.html">c</a>
+<base href="https://third.example/dir/file.html">
+<frame src="fr.html">
+<area href="?q=2">
+<a href="http://third.example/../../p">h2</a>
+<a href="https:sch.example/q">h3</a>
+<a href="   spaced.example/x   ">sp</a>
+<a href="">empty</a>
+<img src="">
+<a href="www.plain.example">pl</a>
+<a href="ftp.plain.example/x">ftp</a>
+<a href="FTP.upper.example/x">ftp</a>
+</body></html>`,
+			[]string{"../x/./y", "//ftp2.files.example/x", "//www.other.example/x", "/x/y", "0", "FTP.upper.example/x", "HTTP://Base.Example/a/b.php?x=1", "HTTP://Base.Example/a/c.html", "HTTP:/Base.Example/a/b.php?x=1", "HTTP:/Base.Example/a/c.html", "bg/x.jpg", "c.html", "ftp.plain.example/x", "ftp://ftp.plain.example/x", "ftp://ftp2.files.example/x", "go/there.html", "http://../x/./y", "http:////ftp2.files.example/x", "http:////www.other.example/x", "http:///x/./y", "http://FTP.upper.example/x", "http://bg/x.jpg", "http://c.html", "http://evil.example/", "http://foo.example/a", "http://go/there.html", "http://mangled.example/p", "http://post.cgi", "http://saferedirect.example/", "http://spaced.example/x", "http://third.example/../../p", "http://third.example/p", "http://www.bg.com/x.jpg", "http://www.go.com/there.html", "http://www.other.example/x", "http://www.plain.example", "http:foo.example/a", "https://sch.example/q", "https://third.example/dir/?q=2", "https://third.example/dir/FTP.upper.example/x", "https://third.example/dir/file.html", "https://third.example/dir/fr.html", "https://third.example/dir/ftp.plain.example/x", "https://third.example/dir/sch.example/q", "https://third.example/dir/spaced.example/x", "https://third.example/dir/www.plain.example", "https://www.google.com/url?q=http://evil.example/&source=gmail", "https:sch.example/q", "javascript:void(0)", "jo@x.example", "mailto:jo@y.example", "mailto:jo@y.example&cc=z", "mangled.example/p", "post.cgi", "spaced.example/x", "tel:+123", "www.plain.example"}},
+		{`<a href="before.html">b</a><base href="http://spam.example/dir/index.html"><a href="go.php?id=1">g</a><img src="../i/x.gif"><a href="mailto:jo@x.example">m</a><base href="relative/"><form action="post.cgi"></form><base href="HTTPS://other.example/x"><area href="/top">`,
+			[]string{"HTTPS://other.example/top", "HTTPS://other.example/x", "before.html", "go.php?id=1", "http://before.html", "http://go.php/?id=1", "http://spam.example/dir/go.php?id=1", "http://spam.example/dir/index.html", "http://spam.example/dir/post.cgi", "http://spam.example/dir/relative/", "http://spam.example/i/x.gif", "mailto:jo@x.example"}},
+	} {
+		_, links := scan.RenderHTMLLinks(c.html, true)
+		got := linkURIs(links)
+		slices.Sort(got)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%d: got\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+		}
 	}
 }
 

@@ -2500,35 +2500,32 @@ var uriStop = func() (t [256]bool) {
 
 func isWordChar(c byte) bool { return isAlnum(c) || c == '_' }
 
-// linkURIs are the URIs of HTML tags as uri rules read them (push_uri, then
-// uri_list_canonicalize): relative links (/x, #x, ?x) left out, data:, cid:,
-// mailto: and the like kept as written, links without a scheme given http://
-// (ftp:// for ftp.) beside themselves, then the canonical forms.
+// linkURIs are the URIs of HTML tags as uri rules read them (HTML.pm's
+// push_uri and an anchor's href, then uri_list_canonicalize): where each leads
+// (its Target, read against the part's <base href>) and an <a>'s href as
+// written too, then the canonical forms.
 func linkURIs(links []scan.Link) []string {
 	var out []string
-	for _, l := range links {
-		u := l.URI
+	add := func(u string) {
 		if strings.ContainsAny(u, "\r\n") {
 			u = strings.NewReplacer("\r", "", "\n", "").Replace(u) // a link wrapped in the source
 		}
-		if len(u) <= 1 || strings.IndexByte("#?&", u[0]) >= 0 || u[0] == '/' && (len(u) < 2 || u[1] != '/') {
-			continue
+		if u != "" {
+			out = append(out, u)
 		}
-		out = append(out, u)
-		if reHasScheme.MatchString(u) {
-			continue
+	}
+	for _, l := range links {
+		if l.Tag == "a" && l.Attr == "href" && l.Target != l.URI {
+			add(l.URI)
 		}
-		switch {
-		case strings.HasPrefix(u, "//"):
-			out = append(out, "http:"+u)
-		case len(u) > 4 && strings.EqualFold(u[:4], "ftp."):
-			out = append(out, "ftp://"+u)
-		default:
-			out = append(out, "http://"+u)
-		}
+		add(l.Target)
 	}
 	return canonicalURIs(out)
 }
+
+// reBareAddress is a mail address without mailto:, which uri_list_canonicalize
+// treats as mail, not as a host.
+var reBareAddress = regexp.MustCompile(`^[^:]*@`)
 
 var reHasScheme = regexp.MustCompile(`(?i)^[-_a-z0-9]+:`)
 
@@ -2564,39 +2561,14 @@ func canonicalURIs(uris []string) []string {
 				out = append(out, v)
 			}
 		}
-		if len(u) > 7 && strings.EqualFold(u[:7], "mailto:") {
-			// mailto:a@b.example?subject=x: the address alone too.
-			if q := strings.IndexByte(u, '?'); q > 0 && strings.IndexByte(u[:q], '@') > 0 {
-				add(u[:q])
-			}
+		if len(u) <= 1 || strings.IndexByte("#?&", u[0]) >= 0 || u[0] == '/' && u[1] != '/' {
+			continue // relative (#x, ?x, /x): no host to find
+		}
+		if len(u) > 7 && strings.EqualFold(u[:7], "mailto:") || reBareAddress.MatchString(u) {
+			mailForms(u, add)
 			continue
 		}
-		if len(u) < 7 || !strings.EqualFold(u[:5], "http:") && !strings.EqualFold(u[:6], "https:") {
-			continue
-		}
-		n := u
-		if strings.IndexByte(n, '\\') >= 0 {
-			n = strings.ReplaceAll(n, `\`, "/")
-		}
-		// http:x and http:/x are http://x (uri_list_canonicalize's
-		// s{^(https?:)/{0,2}}{$1//}).
-		colon := strings.IndexByte(n, ':') + 1
-		k := 0
-		for k < 2 && colon+k < len(n) && n[colon+k] == '/' {
-			k++
-		}
-		if k < 2 {
-			n = n[:colon] + "//" + n[colon+k:]
-		}
-		if strings.IndexByte(n, '%') >= 0 && reEscape.MatchString(n) {
-			n = reEscape.ReplaceAllStringFunc(n, func(e string) string {
-				b, _ := strconv.ParseUint(e[1:], 16, 8)
-				if b < 0x20 || b == 0x7f {
-					return e // a control character stays escaped: a link is one line
-				}
-				return string(rune(b))
-			})
-		}
+		n := canonicalForm(u)
 		if n != u {
 			add(n)
 		}
@@ -2608,6 +2580,25 @@ func canonicalURIs(uris []string) []string {
 			if r := reRedirect.FindString(rest); r != "" && strings.Contains(r, ".") {
 				add(r)
 			}
+		}
+		if port != "" { // the scheme's own port is no port
+			own := ":443"
+			if proto == "http://" {
+				own = ":80"
+			}
+			if strings.HasPrefix(rest, own) && (len(rest) == len(own) || !isWordChar(rest[len(own)])) {
+				add(proto + host + rest[len(own):])
+			}
+		}
+		if strings.IndexFunc(host, func(r rune) bool { return r <= ' ' }) >= 0 {
+			// Browsers drop control characters and spaces from a host (bug 4146).
+			host = strings.Map(func(r rune) rune {
+				if r <= ' ' {
+					return -1
+				}
+				return r
+			}, host)
+			add(proto + host + rest)
 		}
 		if i := strings.LastIndexByte(host, '@'); i >= 0 {
 			host = host[i+1:]
@@ -2637,7 +2628,7 @@ func canonicalURIs(uris []string) []string {
 		case reDigitsHost.MatchString(host):
 			v, _ := strconv.ParseUint(host, 10, 64)
 			add(proto + ulongIP(v) + rest)
-		case strings.EqualFold(proto, "http://") && auth == "" && port == "" && !strings.EqualFold(host, "localhost") &&
+		case strings.EqualFold(proto, "http://") && auth == "" && (port == "" || port == "80") && !strings.EqualFold(host, "localhost") &&
 			reSingleLabel.MatchString(host) && !hasDomain(strings.ToLower(host)):
 			// http://foobar is http://www.foobar.com, as browsers make it.
 			add(proto + "www." + reSingleLabel.FindStringSubmatch(host)[1] + ".com" + rest)
@@ -2645,6 +2636,132 @@ func canonicalURIs(uris []string) []string {
 	}
 	return out
 }
+
+// canonicalForm is the form uri_list_canonicalize makes of a link that is not
+// mail: backslashes as slashes (some mail readers take them so), http:x as
+// http://x, the %-escapes of printable characters decoded and the bytes a link
+// cannot hold escaped (urlEncode), http:// put before a link without a scheme
+// (ftp:// before ftp.), a slash after a bare host before its ? or #, and the
+// &#NN; entities of printable characters and dots decoded.
+func canonicalForm(u string) string {
+	n := u
+	if strings.IndexByte(n, '\\') >= 0 {
+		n = strings.ReplaceAll(n, `\`, "/")
+	}
+	if len(n) >= 5 && strings.EqualFold(n[:5], "http:") || len(n) >= 6 && strings.EqualFold(n[:6], "https:") {
+		// s{^(https?:)/{0,2}}{$1//}
+		colon := strings.IndexByte(n, ':') + 1
+		k := 0
+		for k < 2 && colon+k < len(n) && n[colon+k] == '/' {
+			k++
+		}
+		if k < 2 {
+			n = n[:colon] + "//" + n[colon+k:]
+		}
+	}
+	if strings.IndexByte(n, '%') >= 0 && reEscape.MatchString(n) {
+		n = urlEncode(n)
+	}
+	if !reHasScheme.MatchString(n) {
+		if strings.HasPrefix(n, "ftp.") {
+			n = "ftp://" + n
+		} else {
+			n = "http://" + n // "//host/x" too: http:////host/x names no host, as in SpamAssassin
+		}
+	}
+	// s{^(https?://[^/?#]+)([?#])}{$1/$2}i
+	p := 0
+	if len(n) > 7 && strings.EqualFold(n[:7], "http://") {
+		p = 7
+	} else if len(n) > 8 && strings.EqualFold(n[:8], "https://") {
+		p = 8
+	}
+	if i := strings.IndexAny(n[p:], "/?#"); p > 0 && i > 0 && n[p+i] != '/' {
+		n = n[:p+i] + "/" + n[p+i:]
+	}
+	if strings.Contains(n, "&#") {
+		n = reDecEntity.ReplaceAllStringFunc(n, func(e string) string {
+			v, _ := strconv.Atoi(strings.TrimLeft(e[2:len(e)-1], "0"))
+			return string(rune(v))
+		})
+		n = reHexEntity.ReplaceAllStringFunc(n, func(e string) string {
+			v, _ := strconv.ParseUint(strings.TrimLeft(e[3:len(e)-1], "0"), 16, 8)
+			return string(rune(v))
+		})
+		n = reDotEntity.ReplaceAllString(n, ".")
+	}
+	return n
+}
+
+var (
+	reDecEntity = regexp.MustCompile(`&#0*(?:3[3-9]|[4-9]\d|1[01]\d|12[0-6]);`)
+	reHexEntity = regexp.MustCompile(`&#x0*(?:2[1-9]|[3-6][a-fA-F0-9]|7[0-9a-eA-E]);`)
+	reDotEntity = regexp.MustCompile(`(?i)&#(?:x2e|12290|x3002|65294|xff0e|65377|xff61);`)
+)
+
+// urlEncode is SpamAssassin's Util::url_encode, which despite its name mostly
+// decodes: a %-escape of a printable character (%21 to %7E) is decoded, other
+// escapes are kept, and the bytes between them that a link cannot hold as
+// they are (controls, space, 8-bit bytes, ", %, < and >) are escaped.
+func urlEncode(n string) string {
+	var b strings.Builder
+	b.Grow(len(n) + 8)
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if c == '%' && i+2 < len(n) && isHex(n[i+1]) && isHex(n[i+2]) {
+			if hi := n[i+1]; hi >= '2' && hi <= '7' && n[i+1:i+3] != "20" && !strings.EqualFold(n[i+1:i+3], "7f") {
+				v, _ := strconv.ParseUint(n[i+1:i+3], 16, 8)
+				b.WriteByte(byte(v))
+			} else {
+				b.WriteString(n[i : i+3])
+			}
+			i += 2
+			continue
+		}
+		if c <= ' ' || c >= 0x7f || c == '"' || c == '%' || c == '<' || c == '>' {
+			b.WriteByte('%')
+			b.WriteByte("0123456789abcdef"[c>>4])
+			b.WriteByte("0123456789abcdef"[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// mailForms adds the addresses a mail link holds, as uri_list_canonicalize
+// finds them: mailto:a@b.example?subject=x and mailto:a@b.example&cc=c without
+// what follows, mailto:%20a@b.example without its escaped spaces (Outlook
+// drops them), and the address in mailto:"Name"%20<a@b.example>.
+func mailForms(u string, add func(string)) {
+	if strings.IndexByte(u, '?') >= 0 {
+		if m := reMailQuery.FindStringSubmatch(u); m != nil {
+			add(m[1])
+		}
+	}
+	if strings.IndexByte(u, '&') >= 0 {
+		if m := reMailAmp.FindStringSubmatch(u); m != nil {
+			add(m[1])
+		}
+	}
+	if strings.Contains(u, "%20") {
+		if m := reMailSpaces.FindStringSubmatch(u); m != nil {
+			add("mailto:" + m[1])
+		}
+	}
+	if strings.IndexByte(u, '<') >= 0 {
+		if m := reMailAngle.FindStringSubmatch(u); m != nil {
+			add("mailto:" + m[1])
+		}
+	}
+}
+
+var (
+	reMailQuery  = regexp.MustCompile(`^([^@]+@[^?]+)\?`)
+	reMailAmp    = regexp.MustCompile(`^([^@]+@[^?&]+)&`)
+	reMailSpaces = regexp.MustCompile(`^(?:mailto:)?(?:%20)*([^@]+@[^?&%]+)`)
+	reMailAngle  = regexp.MustCompile(`^[^?&]*<([^@>]+@[^>]+)>`)
+)
 
 // uriParts splits an http(s) URI as reURIParts does, `(?i)^(https?://)([^@/?#]*@)?
 // ([^/?#:]+)((?::(\d*))?.*)$`, reading it once: the backtracker tried each split
