@@ -374,6 +374,16 @@ func hasDomain(host string) bool {
 	return err == nil
 }
 
+// knownTLD says whether a label is a top-level domain: one the public suffix
+// list's ICANN part holds, as SpamAssassin's util_rb_tld lists the root zone's.
+func knownTLD(label string) bool {
+	if label == "" {
+		return false
+	}
+	_, icann := publicsuffix.PublicSuffix("x." + strings.ToLower(label))
+	return icann
+}
+
 // mailfromMatchesRcvd is check_mailfrom_matches_rcvd: the envelope sender's
 // domain is the domain of the relay that handed the message in (or of a trusted
 // relay, when all are). Many of the stock meta rules take it as a sign of

@@ -569,15 +569,45 @@ func TestCanonicalURIsAsSpamAssassin(t *testing.T) {
 	}
 }
 
+// Names written without a scheme are links where SpamAssassin 4 reads them so
+// (want is its get_uri_list for the same message): ending in a known
+// top-level domain, where a word starts and a link ends, the subject's too;
+// not a file name, a number, a name inside a link or an address, nor one
+// followed by ")" or "," (which end no link).
+func TestSchemelessLinks(t *testing.T) {
+	raw := `From: a@b.example
+To: c@d.example
+Subject: see Offer.Click now
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Visit Benefits.Click today, or sf.net/projects/x.
+Go to (example.com) or [shop.example.org] and foo.com,bar and my.site.info.
+Not these: file.zip.x, readme.md5, 1.5 million, e.g. this, v1.2.3, a..b.com
+host.internal and server.local and www2.mirror.net/path and ftp.files.org/pub
+http://known.example.com/x.com and user@mail.example.com
+end.of.sentence.com. And site.com:8080/path?q=1 and bad.com:123456 and dir.com/ now
+Ünïcode before.com and "quoted.net" and <angle.org> and |pipe.biz| and x_y.example.com
+`
+	tg := newTarget(msgOf(t, raw), map[Kind]bool{URI: true}, defaultScanSizes)
+	got := slices.Clone(tg.uris)
+	slices.Sort(got)
+	want := []string{"ftp://ftp.files.org/pub", "http://Benefits.Click", "http://Offer.Click", "http://angle.org", "http://before.com", "http://end.of.sentence.com", "http://known.example.com/x.com", "http://my.site.info", "http://pipe.biz", "http://quoted.net", "http://sf.net/projects/x", "http://shop.example.org", "http://site.com:8080/path?q=1", "http://www2.mirror.net/path", "http://x_y.example.com", "mailto:user@mail.example.com"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // Every link is one line, whatever its escapes decode to: the uri rules' literal
 // index counts one link a line (a %0A decoded once broke it).
 func FuzzURIs(f *testing.F) {
 	f.Add("see http://a.example/x%0Ay?u=http%3A%2F%2Fb.example%0D%0A and www.c.example")
 	f.Add(`<a href="http://name.example@0x7f000001/%0a">x</a><img src=top><a href="mailto:a@b.example?cc=c@d.example">`)
 	f.Add("<a href=\"http://a.example/x\ny\">x</a>")
+	f.Add("www2. ftp. www.. visit Benefits.Click, sf.net/x (a.com) b.com:99999 c.com/ d.com.\u00a0e.com\u00a0")
 	f.Fuzz(func(t *testing.T, text string) {
 		_, links := scan.RenderHTMLLinks(text, true)
-		for _, u := range append(findURIs(text), linkURIs(links)...) {
+		for _, u := range append(findURIs(text, true), linkURIs(links)...) {
 			if strings.ContainsAny(u, "\r\n") {
 				t.Fatalf("link %q holds a line break", u)
 			}
@@ -628,24 +658,24 @@ endif
 // URIs as uri rules see them: links, and bare addresses as mailto: (SpamAssassin's).
 func TestFindURIs(t *testing.T) {
 	for text, want := range map[string]string{
-		"see http://a.example/x, or www.b.example.":             "http://a.example/x http://www.b.example",
-		"write to list-unsubscribe@lists.example.org today":     "mailto:list-unsubscribe@lists.example.org",
-		`<a href="mailto:Me@x.example">me@x.example</a>`:        "mailto:Me@x.example",
-		"user@localhost and @handle and a@b. are not addresses": "",
-		"ftp://f.example/ and bob.smith+tag@mail.example.com.":  "ftp://f.example/ mailto:bob.smith+tag@mail.example.com",
+		"see http://a.example.com/x, or www.b.example.net.":        "http://a.example.com/x http://www.b.example.net",
+		"write to list-unsubscribe@lists.example.org today":        "mailto:list-unsubscribe@lists.example.org",
+		`<a href="mailto:Me@x.example.org">me@x.example.org</a>`:   "mailto:Me@x.example.org",
+		"user@localhost and @handle and a@b. are not addresses":    "",
+		"ftp://f.example.net/ and bob.smith+tag@mail.example.com.": "ftp://f.example.net/ mailto:bob.smith+tag@mail.example.com",
 		// SpamAssassin's canonical forms: escapes decoded, a redirector's target;
 		// no link starts inside a word (the escaped www. of a query).
-		"http://r.example/c?u=http%3A%2F%2Fwww.t.example%2Fx&y=1": "http://r.example/c?u=http%3A%2F%2Fwww.t.example%2Fx&y=1 http://r.example/c?u=http://www.t.example/x&y=1 http://www.t.example/x",
-		"http:%2F%2Fh%2Eexample/":                                 "",
+		"http://r.example.com/c?u=http%3A%2F%2Fwww.t.example.com%2Fx&y=1": "http://r.example.com/c?u=http%3A%2F%2Fwww.t.example.com%2Fx&y=1 http://r.example.com/c?u=http://www.t.example.com/x&y=1 http://www.t.example.com/x",
+		"http:%2F%2Fh%2Eexample/": "",
 		// A host written as a number is the address it stands for.
 		"http://name.example@0xb2a2f51a/x":       "http://name.example@0xb2a2f51a/x http://178.162.245.26/x",
 		"http://0x7f.0.0.01/ http://3232235777/": "http://0x7f.0.0.01/ http://3232235777/ http://127...1/ http://192.168.1.1/",
 		// A link of the text none of whose forms names a domain is left out, as
 		// SpamAssassin does (spamassassin -D uri: WEIRD_PORT does not hit
 		// http://yourserver:2301/); a single label is also www.label.com to it.
-		"point at http://yourserver:2301/ now, or ftp://files/x":     "",
-		"mailto:root@localhost or http://intranet/":                  "http://intranet/ http://www.intranet.com/",
-		"http://user@box:8080/ and http://user@box.example:8080/ ok": "http://user@box.example:8080/ mailto:user@box.example",
+		"point at http://yourserver:2301/ now, or ftp://files/x":         "",
+		"mailto:root@localhost or http://intranet/":                      "http://intranet/ http://www.intranet.com/",
+		"http://user@box:8080/ and http://user@box.example.com:8080/ ok": "http://user@box.example.com:8080/ mailto:user@box.example.com",
 		// Nor is a host SpamAssassin's is_fqdn_valid refuses: text run together
 		// (spam-2.00028; spamassassin -D uri lists no such link), an underscore
 		// in the domain itself, a label over 63 characters. An underscore
@@ -654,7 +684,7 @@ func TestFindURIs(t *testing.T) {
 		"see http://my_site.com/ or http://x_y.my.com/":   "http://x_y.my.com/",
 		"http://" + strings.Repeat("a", 64) + ".example/": "",
 	} {
-		if got := strings.Join(findURIs(text), " "); got != want {
+		if got := strings.Join(findURIs(text, true), " "); got != want {
 			t.Errorf("%q: %q, want %q", text, got, want)
 		}
 	}

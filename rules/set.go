@@ -1937,6 +1937,9 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 	body.WriteString(subject)
 	body.WriteByte('\n')
 	t.subjectLines = strings.Count(subject, "\n") + 1
+	if needs[URI] && subject != "" {
+		t.uris = findURIs(subject, true) // as SpamAssassin's: the subject is the body's first line
+	}
 	for i, p := range m.Parsed.Parts {
 		if p.Text == "" {
 			continue
@@ -1958,7 +1961,7 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 		if needs[URI] {
 			// As SpamAssassin: the links of the text a reader sees, and of the
 			// HTML's tags (not every address-like string in their attributes).
-			t.uris = append(t.uris, findURIs(text)...)
+			t.uris = append(t.uris, findURIs(text, true)...)
 			for _, l := range links {
 				if l.Tag == "a" && len(l.URI) > 7 && strings.EqualFold(l.URI[:7], "mailto:") {
 					t.anchorMailtos = append(t.anchorMailtos, l.URI)
@@ -2361,14 +2364,17 @@ func addressParts(v, mod string) []string {
 }
 
 // FindURIs is findURIs for the checks outside this package that need a message's
-// links as uri rules see them (the URI block lists).
-func FindURIs(text string) []string { return findURIs(text) }
+// links as uri rules see them (the URI block lists). It reads the part's text
+// as it came, HTML source too, so names without a scheme are left out: in a
+// script or a style sheet, this.name or el.style are no links.
+func FindURIs(text string) []string { return findURIs(text, false) }
 
 // findURIs extracts the links of a text (or HTML): http(s), ftp, www. and mailto,
 // and bare e-mail addresses as mailto: URIs, as SpamAssassin does (uri rules about
-// unsubscribing by mail rely on it); then the forms SpamAssassin adds of each
-// (canonicalURIs).
-func findURIs(text string) []string {
+// unsubscribing by mail rely on it), and with schemeless the names written
+// without a scheme (schemelessLinks) in text a reader sees; then the forms
+// SpamAssassin adds of each (canonicalURIs).
+func findURIs(text string, schemeless bool) []string {
 	out := linkCandidates(text)
 	mailto := map[string]bool{}
 	for _, u := range out {
@@ -2399,6 +2405,9 @@ func findURIs(text string) []string {
 			out = append(out, "mailto:"+addr)
 		}
 	}
+	if schemeless {
+		out = append(out, schemelessLinks(text, 200-len(out))...)
+	}
 	// As SpamAssassin (add_uri_detail_list with valid_domain): a link of the
 	// text none of whose forms names a domain is not a link. "point your
 	// browser at http://yourserver:2301/" is how a howto writes a host of the
@@ -2413,16 +2422,139 @@ func findURIs(text string) []string {
 
 // hostMayBeDomain says whether a link's host (uriHost; a mail address's domain)
 // may name a domain, as SpamAssassin's uri_to_domain asks: an IPv6 address, or
-// a name (an IPv4 address is one) that is_fqdn_valid accepts. SpamAssassin then
-// also wants a known TLD; Postern has no list of them.
+// a name (an IPv4 address is one) that is_fqdn_valid accepts. A mail address
+// with two @ names none. SpamAssassin also wants a known top-level domain
+// (is_domain_valid); Postern asks that only of a name written without a scheme
+// (schemelessLinks), so that a link to a test domain (.example, .test) or an
+// intranet name is still read as the link it is.
 func hostMayBeDomain(u string) bool {
 	host := uriHost(u)
 	if len(u) > 7 && strings.EqualFold(u[:7], "mailto:") {
 		addr, _, _ := strings.Cut(u[7:], "?")
+		if strings.Count(addr, "@") > 1 {
+			return false
+		}
 		host = addr[strings.LastIndexByte(addr, '@')+1:]
 	}
 	return strings.HasPrefix(host, "[") || fqdnValid(host)
 }
+
+// schemelessLinks are the host names text writes without a scheme ("visit
+// Benefits.Click today"), each as http://name, as SpamAssassin's text parser
+// finds them (_tbirdurire's schemeless branch), at most max. Spam writes its
+// site unlinked so that what reads links passes it by; SpamAssassin's uri rules
+// and block lists read it. A name counts where a word starts (after white space
+// or punctuation), ends in a known top-level domain, may be followed by a :port
+// and a /path, and ends where a link ends. A name inside a link or a mail
+// address is the other finders'; one starting wwwN. (not www., which
+// linkCandidates takes) or ftp. is a link of its own, as SpamAssassin reads it.
+func schemelessLinks(text string, max int) []string {
+	var out []string
+	n := len(text)
+	atEnd := func(k int) bool { // a link ends here: the end, or tbirdenddelim
+		return k == n || tbirdEnd[text[k]] || text[k] == 0xc2 && k+1 < n && text[k+1] == 0xa0
+	}
+	for i := 0; i < n && len(out) < max; {
+		d := strings.IndexByte(text[i:], '.')
+		if d < 0 {
+			break
+		}
+		d += i
+		s, e := d, d+1 // the run of host characters around the dot
+		for s > 0 && isHostChar(text[s-1]) {
+			s--
+		}
+		for e < n && isHostChar(text[e]) {
+			e++
+		}
+		i = e
+		if !isAlnum(text[s]) || s > 0 && !schemelessStart[text[s-1]] && !(s > 1 && text[s-2] == 0xc2 && text[s-1] == 0xa0) {
+			continue
+		}
+		ts, te := s, e // the token the run is in: up to the delimiters around it
+		for ts > 0 && !tbirdEnd[text[ts-1]] {
+			ts--
+		}
+		for !atEnd(te) {
+			te++
+		}
+		if strings.Contains(text[ts:s], "://") || strings.IndexByte(text[ts:te], '@') >= 0 {
+			continue
+		}
+		if m := reKnownHost.FindString(text[s:e]); m != "" {
+			if !strings.EqualFold(m, "www.") {
+				scheme := "http://"
+				if m[0] == 'f' || m[0] == 'F' {
+					scheme = "ftp://"
+				}
+				if u := trimLinkEnd(text[s:te]); len(u) > len(m) && strings.Contains(u[len(m):], ".") {
+					out = append(out, scheme+u)
+				}
+			}
+			continue
+		}
+		hostEnd := e
+		if text[e-1] == '.' {
+			hostEnd-- // the name's trailing dot
+		}
+		host := text[s:hostEnd]
+		dot := strings.LastIndexByte(host, '.')
+		if dot < 1 || dot > 252 || !knownTLD(host[dot+1:]) || !fqdnValid(host) {
+			continue
+		}
+		j := e
+		if j < n && text[j] == ':' {
+			k := j + 1
+			for k < n && k < j+6 && text[k] >= '0' && text[k] <= '9' {
+				k++
+			}
+			if k > j+1 {
+				j = k
+			}
+		}
+		if j < n && text[j] == '/' {
+			k := j + 1
+			for k < n && k-j <= 2048 && !atEnd(k) {
+				k++
+			}
+			if k > j+1 {
+				j = k
+			}
+		}
+		if !atEnd(j) {
+			continue
+		}
+		out = append(out, "http://"+trimLinkEnd(text[s:j]))
+		i = j
+	}
+	return out
+}
+
+// trimLinkEnd is what SpamAssassin's text parser cuts off a link's end: from a
+// ")" with no "(" before it, and punctuation that mail readers leave out.
+func trimLinkEnd(u string) string {
+	if p := strings.IndexByte(u, ')'); p >= 0 && strings.IndexByte(u[:p], '(') < 0 {
+		u = u[:p]
+	}
+	return strings.TrimRight(u, "-~!@#^&*()_+=:;'?,.")
+}
+
+var reKnownHost = regexp.MustCompile(`^(?i:www\d{0,2}\.|ftp\.)`)
+
+func isHostChar(c byte) bool { return isAlnum(c) || c == '.' || c == '_' || c == '-' }
+
+// tbirdEnd and schemelessStart are the ASCII bytes that end a link in text and
+// that may come before a name written without a scheme (_tbirdurire's
+// tbirdenddelim and scstartdelim; both also hold U+00A0).
+var tbirdEnd, schemelessStart = func() (end, start [256]bool) {
+	for _, c := range []byte("><\"`}]{[| \t\n\r\f\v\x1b") {
+		end[c] = true
+	}
+	for _, c := range []byte("!\"#$&'()*+,/:;<=>?@[\\]^`{|}~ \t\n\r\f\v\x1b") {
+		start[c] = true
+	}
+	return end, start
+}()
 
 // uriSchemes are what starts a link in text, in the order findURIs lists them.
 var uriSchemes = [...]string{"http://", "https://", "ftp://", "www.", "mailto:"}
@@ -2449,7 +2581,7 @@ func linkCandidates(text string) []string {
 			return
 		}
 		end := start
-		for end < len(text) && !uriStop[text[end]] {
+		for end < len(text) && !uriStop[text[end]] && !(text[end] == 0xc2 && end+1 < len(text) && text[end+1] == 0xa0) { // (U+00A0 too)
 			end++
 		}
 		u := strings.TrimRight(text[start:end], ".,;:!?")
