@@ -140,6 +140,34 @@ func BenchmarkParagraphs(b *testing.B) {
 	}
 }
 
+// BenchmarkFindURIs finds the links of the texts uri rules read (HTML
+// rendered) in the stock benchmarks' 300 messages, an op being all of them:
+// the links written with a scheme alone, and with the names written without
+// one (schemelessLinks) as newTarget finds them.
+func BenchmarkFindURIs(b *testing.B) {
+	var texts []string
+	for _, m := range stockSample(b) {
+		for _, p := range m.Parsed.Parts {
+			switch {
+			case p.Text == "":
+			case p.ContentType == "text/html":
+				texts = append(texts, scan.RenderHTML(p.Text))
+			default:
+				texts = append(texts, p.Text)
+			}
+		}
+	}
+	for _, schemeless := range []bool{false, true} {
+		b.Run(map[bool]string{false: "with-scheme", true: "and-schemeless"}[schemeless], func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				for _, t := range texts {
+					findURIs(t, schemeless)
+				}
+			}
+		})
+	}
+}
+
 // corpusSpam is the first n messages of the corpus's SpamAssassin spam, parsed as
 // a filter is given them; the benchmark skips without the corpus.
 func corpusSpam(b testing.TB, n int) []*filter.Message { return corpusMessages(b, "spam", n) }
