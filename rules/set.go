@@ -2369,6 +2369,10 @@ func addressParts(v, mod string) []string {
 // script or a style sheet, this.name or el.style are no links.
 func FindURIs(text string) []string { return findURIs(text, false) }
 
+// FindTextURIs is FindURIs for text a reader sees (not HTML source): with the
+// names written without a scheme, as uri rules read them.
+func FindTextURIs(text string) []string { return findURIs(text, true) }
+
 // findURIs extracts the links of a text (or HTML): http(s), ftp, www. and mailto,
 // and bare e-mail addresses as mailto: URIs, as SpamAssassin does (uri rules about
 // unsubscribing by mail rely on it), and with schemeless the names written

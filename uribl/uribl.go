@@ -14,8 +14,10 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/postern/postern/filter"
@@ -61,10 +63,10 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	if m.Parsed == nil || len(c.Zones) == 0 {
 		return r
 	}
-	var texts []string
+	var texts []Text
 	for _, p := range m.Parsed.Parts {
 		if p.Text != "" {
-			texts = append(texts, p.Text)
+			texts = append(texts, Text{Body: p.Text, HTML: p.ContentType == "text/html"})
 		}
 	}
 	domains := Domains(texts, c.MaxDomains)
@@ -126,14 +128,32 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	return r
 }
 
+// Text is a part's text as the check reads it.
+type Text struct {
+	Body string
+	// HTML says Body is HTML source, where a name without a scheme is not
+	// read as a link: in a script, this.name is none.
+	HTML bool
+}
+
 // Domains returns the distinct registered domains (example.co.uk for
-// www.shop.example.co.uk) of the links in texts, first seen first, at most n.
-// Addresses and mail addresses are left out: domain lists hold names of web sites.
-func Domains(texts []string, n int) []string {
+// www.shop.example.co.uk) of the links in texts, first seen first, at most n:
+// the links written with a scheme, and in text that is not HTML source the
+// names written without one ("visit cheap-pills.example.com"), which spam
+// leaves unlinked so that what reads links passes them by (SpamAssassin's
+// URIDNSBL looks them up too). Addresses and mail addresses are left out:
+// domain lists hold names of web sites. A name in another script is looked up
+// as the list holds it, in its ASCII form (xn--pypal-4ve.com for pаypal.com,
+// the Cyrillic а of a phish).
+func Domains(texts []Text, n int) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, t := range texts {
-		for _, u := range rules.FindURIs(t) {
+		find := rules.FindTextURIs
+		if t.HTML {
+			find = rules.FindURIs
+		}
+		for _, u := range find(t.Body) {
 			if n > 0 && len(out) >= n {
 				return out
 			}
@@ -158,6 +178,14 @@ func registered(raw string) string {
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 	if host == "" || !strings.Contains(host, ".") {
 		return ""
+	}
+	if strings.IndexFunc(host, func(r rune) bool { return r >= utf8.RuneSelf }) >= 0 {
+		if !utf8.ValidString(host) {
+			return "" // no name: bytes no charset made
+		}
+		if host, err = idna.Lookup.ToASCII(host); err != nil {
+			return ""
+		}
 	}
 	if _, err := netip.ParseAddr(host); err == nil {
 		return ""

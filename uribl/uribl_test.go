@@ -14,17 +14,33 @@ import (
 )
 
 func TestDomains(t *testing.T) {
-	got := uribl.Domains([]string{
-		`Visit http://www.shop.example.co.uk/x?y, <a href="https://Evil.Example.com/a">here</a>`,
-		`again www.example.com and http://192.0.2.1/ and mail me@mailer.example.org, http://localhost/`,
+	got := uribl.Domains([]uribl.Text{
+		{Body: `Visit http://www.shop.example.co.uk/x?y, <a href="https://Evil.Example.com/a">here</a>`, HTML: true},
+		{Body: `again www.example.com and http://192.0.2.1/ and mail me@mailer.example.org, http://localhost/`},
 	}, 0)
 	// evil.example.com and www.example.com are one registered domain, example.com;
 	// addresses, mail addresses and single-label hosts are left out.
 	if want := "example.co.uk example.com"; strings.Join(got, " ") != want {
 		t.Fatalf("Domains = %q, want %q", got, want)
 	}
-	if got := uribl.Domains([]string{"http://a.example/ http://b.example/ http://c.example/"}, 2); len(got) != 2 {
+	if got := uribl.Domains([]uribl.Text{{Body: "http://a.example/ http://b.example/ http://c.example/"}}, 2); len(got) != 2 {
 		t.Fatalf("max 2: %q", got)
+	}
+	// A name written without a scheme is a link in text a reader sees, not in
+	// HTML source (a script's this.name); a name in another script is looked
+	// up in its ASCII form.
+	for _, c := range []struct {
+		text uribl.Text
+		want string
+	}{
+		{uribl.Text{Body: "type cheap-pills.shop in your browser"}, "cheap-pills.shop"},
+		{uribl.Text{Body: `<script>if (x) { w = this.name }</script> cheap-pills.shop`, HTML: true}, ""},
+		{uribl.Text{Body: "log in at http://p\u0430ypal.com/signin"}, "xn--pypal-4ve.com"},
+		{uribl.Text{Body: "http://bad\xff.com/"}, ""},
+	} {
+		if got := strings.Join(uribl.Domains([]uribl.Text{c.text}, 0), " "); got != c.want {
+			t.Errorf("%q: Domains = %q, want %q", c.text.Body, got, c.want)
+		}
 	}
 }
 
@@ -34,6 +50,8 @@ func TestCheck(t *testing.T) {
 		"spammy.example.dbl.test. 60 IN A 127.0.1.2",
 		"refused.example.dbl.test. 60 IN A 127.255.255.254",
 		"spammy.example.multi.test. 60 IN A 127.0.0.64",
+		"example.com.dbl.test. 60 IN A 127.0.1.2",
+		"xn--pypal-4ve.com.dbl.test. 60 IN A 127.0.1.2",
 	)
 	srv.Delay("slow.test", time.Second)
 	r, err := resolver.New(srv.Addr, resolver.Options{Timeout: 200 * time.Millisecond, CacheSize: 100})
@@ -56,6 +74,8 @@ func TestCheck(t *testing.T) {
 		{"query refused is no listing", c, "See https://refused.example/", "", 0},
 		{"no links", c, "Hello.", "", 0},
 		{"timeout adds nothing", slow, "Buy at http://spammy.example/", "", 1},
+		{"unlinked name listed", c, "Type spammy.example.com in your browser", "URIBL_DBL_TEST", 0},
+		{"name in another script listed", c, "Log in at https://p\u0430ypal.com/", "URIBL_DBL_TEST", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
