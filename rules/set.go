@@ -7,7 +7,6 @@ import (
 	"io"
 	"iter"
 	"math"
-	"mime"
 	"regexp"
 	"regexp/syntax"
 	"runtime"
@@ -2095,8 +2094,6 @@ func spaceAt(text string, j int) (space bool, size int) {
 // maxBodyLine is SpamAssassin's MAX_BODY_LINE_LENGTH.
 const maxBodyLine = 2048
 
-var wordDecoder = &mime.WordDecoder{CharsetReader: message.CharsetReader}
-
 // headerValue is what a header rule matches: every instance of the field, joined by
 // newlines; decoded (RFC 2047) unless :raw; :addr and :name take the address or the
 // display name. ALL is the whole header; ToCc is To and Cc; MESSAGEID the message ids.
@@ -2147,7 +2144,7 @@ func (t *target) mimeValues(field string, raw bool) []headerText {
 			// The last instance, as SpamAssassin's get_header in scalar context.
 			vs := h.Values(field)
 			v = strings.TrimSpace(vs[len(vs)-1])
-			if d, err := wordDecoder.DecodeHeader(v); err == nil {
+			if d, err := scan.DecodeHeader(v); err == nil {
 				v = d
 			}
 		}
@@ -2318,7 +2315,7 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 			continue
 		}
 		if mod != "raw" {
-			if d, err := wordDecoder.DecodeHeader(v); err == nil {
+			if d, err := scan.DecodeHeader(v); err == nil {
 				v = d
 			}
 		}
@@ -2348,7 +2345,7 @@ func addressParts(v, mod string) []string {
 			out = append(out, a.phrase)
 		case mod == "name" && a.hasName:
 			name := a.phrase
-			if d, err := wordDecoder.DecodeHeader(name); err == nil {
+			if d, err := scan.DecodeHeader(name); err == nil {
 				name = d
 			}
 			if strings.TrimSpace(name) != "" {

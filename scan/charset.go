@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"mime"
+	"regexp"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -20,13 +21,32 @@ import (
 // control characters. Read as controls, a quote was a letter to the HTML
 // analysis (HTML_OBFUSCATE_05_10 hit where SpamAssassin reads a '"'). The
 // names are SpamAssassin's (ISO-?8859-1); Latin-1's other aliases it reads
-// strictly, as the standard decoder does. (Header fields' encoded words in
-// ISO-8859-1 are the standard library's, which reads them strictly.)
+// strictly, as the standard decoder does. Header fields' encoded words go
+// through DecodeHeader, since the standard library decodes ISO-8859-1 ones
+// itself, strictly.
 func init() {
 	for _, name := range []string{"iso-8859-1", "iso8859-1"} {
 		charset.RegisterEncoding(name, charmap.Windows1252)
 	}
 }
+
+// headerDecoder decodes encoded words in the charsets go-message knows.
+var headerDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
+
+// DecodeHeader decodes a header field's encoded words (RFC 2047) as
+// SpamAssassin does: those labelled ISO-8859-1 as Windows-1252, like text
+// parts (the standard decoder reads them itself, strictly, and a subject's
+// "=?iso-8859-1?Q?=80100_off?=" was a control character, not "€100 off").
+func DecodeHeader(v string) (string, error) {
+	if strings.Contains(v, "=?") && reLatin1Word.MatchString(v) {
+		v = reLatin1Word.ReplaceAllString(v, "=?windows-1252?")
+	}
+	return headerDecoder.DecodeHeader(v)
+}
+
+// reLatin1Word is an encoded word's start in ISO-8859-1, with an RFC 2231
+// language after the charset, which the standard decoder does not take.
+var reLatin1Word = regexp.MustCompile(`(?i)=\?iso-8859-1(\*[a-z0-9-]*)?\?`)
 
 // utf8Peek is how much of a text part relabel reads to choose: what the parse
 // keeps of a part.

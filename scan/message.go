@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
 )
 
@@ -54,10 +53,10 @@ type Part struct {
 
 // Subject returns the decoded Subject.
 func (m *Message) Subject() string {
-	h := message.Header{Header: m.Header}
-	s, err := h.Text("Subject")
+	v := m.Header.Get("Subject")
+	s, err := DecodeHeader(v)
 	if err != nil {
-		return m.Header.Get("Subject")
+		return v
 	}
 	return s
 }
