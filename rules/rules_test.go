@@ -658,10 +658,13 @@ endif
 // URIs as uri rules see them: links, and bare addresses as mailto: (SpamAssassin's).
 func TestFindURIs(t *testing.T) {
 	for text, want := range map[string]string{
-		"see http://a.example.com/x, or www.b.example.net.":        "http://a.example.com/x http://www.b.example.net",
-		"write to list-unsubscribe@lists.example.org today":        "mailto:list-unsubscribe@lists.example.org",
-		`<a href="mailto:Me@x.example.org">me@x.example.org</a>`:   "mailto:Me@x.example.org",
-		"user@localhost and @handle and a@b. are not addresses":    "",
+		"see http://a.example.com/x, or www.b.example.net.":      "http://a.example.com/x http://www.b.example.net",
+		"write to list-unsubscribe@lists.example.org today":      "mailto:list-unsubscribe@lists.example.org",
+		`<a href="mailto:Me@x.example.org">me@x.example.org</a>`: "mailto:Me@x.example.org",
+		"user@localhost and @handle and a@b. are not addresses":  "",
+		// A scheme with nothing after it is no link (easy-ham-1.00712's
+		// "<mailto: rah@ibuc.com>"; SpamAssassin lists the address alone).
+		"<mailto: rah@ibuc.com> or http:// or www.":                "mailto:rah@ibuc.com",
 		"ftp://f.example.net/ and bob.smith+tag@mail.example.com.": "ftp://f.example.net/ mailto:bob.smith+tag@mail.example.com",
 		// SpamAssassin's canonical forms: escapes decoded, a redirector's target;
 		// no link starts inside a word (the escaped www. of a query).
@@ -712,6 +715,10 @@ func linkCandidatesLowered(text string) []string {
 				end++
 			}
 			u := strings.TrimRight(text[start:end], ".,;:!?")
+			if len(u) <= len(scheme) {
+				i = end
+				continue
+			}
 			if scheme == "www." {
 				u = "http://" + u
 			}

@@ -2586,6 +2586,10 @@ func linkCandidates(text string) []string {
 			end++
 		}
 		u := strings.TrimRight(text[start:end], ".,;:!?")
+		if len(u) <= len(scheme) {
+			next[s] = end // the scheme alone ("<mailto: a@b.example>"): no link
+			return
+		}
 		if scheme == "www." {
 			u = "http://" + u
 		}
