@@ -711,10 +711,10 @@ func linkCandidatesLowered(text string) []string {
 				continue
 			}
 			end := start
-			for end < len(text) && !strings.ContainsRune(" \t\r\n\"'<>()[]{}|\\^`", rune(text[end])) {
+			for end < len(text) && !strings.ContainsRune(" \t\r\n\f\v\x1b\"<>[]{}|`", rune(text[end])) && !strings.HasPrefix(text[end:], "\u00a0") {
 				end++
 			}
-			u := strings.TrimRight(text[start:end], ".,;:!?")
+			u := trimLinkEnd(text[start:end])
 			if len(u) <= len(scheme) {
 				i = end
 				continue

@@ -2531,8 +2531,9 @@ func schemelessLinks(text string, max int) []string {
 	return out
 }
 
-// trimLinkEnd is what SpamAssassin's text parser cuts off a link's end: from a
-// ")" with no "(" before it, and punctuation that mail readers leave out.
+// trimLinkEnd is what SpamAssassin's text parser cuts off the end of a link
+// found in text (linkCandidates, schemelessLinks): from a ")" with no "("
+// before it, and punctuation that mail readers leave out.
 func trimLinkEnd(u string) string {
 	if p := strings.IndexByte(u, ')'); p >= 0 && strings.IndexByte(u[:p], '(') < 0 {
 		u = u[:p]
@@ -2546,7 +2547,9 @@ func isHostChar(c byte) bool { return isAlnum(c) || c == '.' || c == '_' || c ==
 
 // tbirdEnd and schemelessStart are the ASCII bytes that end a link in text and
 // that may come before a name written without a scheme (_tbirdurire's
-// tbirdenddelim and scstartdelim; both also hold U+00A0).
+// tbirdenddelim and scstartdelim; both also hold U+00A0). A quote, a
+// parenthesis or a backslash does not end a link (http://x.example/a'b);
+// trimLinkEnd takes one off its end.
 var tbirdEnd, schemelessStart = func() (end, start [256]bool) {
 	for _, c := range []byte("><\"`}]{[| \t\n\r\f\v\x1b") {
 		end[c] = true
@@ -2582,10 +2585,10 @@ func linkCandidates(text string) []string {
 			return
 		}
 		end := start
-		for end < len(text) && !uriStop[text[end]] && !(text[end] == 0xc2 && end+1 < len(text) && text[end+1] == 0xa0) { // (U+00A0 too)
+		for end < len(text) && !tbirdEnd[text[end]] && !(text[end] == 0xc2 && end+1 < len(text) && text[end+1] == 0xa0) { // (U+00A0 too)
 			end++
 		}
-		u := strings.TrimRight(text[start:end], ".,;:!?")
+		u := trimLinkEnd(text[start:end])
 		if len(u) <= len(scheme) {
 			next[s] = end // the scheme alone ("<mailto: a@b.example>"): no link
 			return
@@ -2626,14 +2629,6 @@ func linkCandidates(text string) []string {
 	}
 	return out
 }
-
-// uriStop marks the bytes that end a link in text.
-var uriStop = func() (t [256]bool) {
-	for _, c := range []byte(" \t\r\n\"'<>()[]{}|\\^`") {
-		t[c] = true
-	}
-	return t
-}()
 
 func isWordChar(c byte) bool { return isAlnum(c) || c == '_' }
 
