@@ -678,7 +678,9 @@ func TestFindURIs(t *testing.T) {
 		// http://yourserver:2301/); a single label is also www.label.com to it.
 		"point at http://yourserver:2301/ now, or ftp://files/x":         "",
 		"mailto:root@localhost or http://intranet/":                      "http://intranet/ http://www.intranet.com/",
-		"http://user@box:8080/ and http://user@box.example.com:8080/ ok": "http://user@box.example.com:8080/ mailto:user@box.example.com",
+		"http://user@box:8080/ and http://user@box.example.com:8080/ ok": "http://user@box.example.com:8080/",
+		// An address inside a link is the link's (SpamAssassin lists the link alone).
+		"see http://x.example.com/?mail=jo@y.example.com now": "http://x.example.com/?mail=jo@y.example.com",
 		// Nor is a host SpamAssassin's is_fqdn_valid refuses: text run together
 		// (spam-2.00028; spamassassin -D uri lists no such link), an underscore
 		// in the domain itself, a label over 63 characters. An underscore

@@ -2398,8 +2398,8 @@ func findURIs(text string, schemeless bool) []string {
 		}
 		local, domain := text[start:at], strings.TrimRight(text[at+1:end], ".-")
 		i = at
-		if local == "" || !strings.Contains(domain, ".") || (start > 0 && text[start-1] == ':') {
-			continue // not an address, or part of a URI (mailto:, user@ in http://…)
+		if local == "" || !strings.Contains(domain, ".") || (start > 0 && text[start-1] == ':') || inLink(text, start) {
+			continue // not an address, or part of a URI (mailto:, user@ in http://…, ?mail=a@b)
 		}
 		if addr := local + "@" + domain; !mailto[strings.ToLower(addr)] {
 			mailto[strings.ToLower(addr)] = true
@@ -2419,6 +2419,22 @@ func findURIs(text string, schemeless bool) []string {
 		return !hostMayBeDomain(u) && !slices.ContainsFunc(canonicalURIs([]string{u})[1:], hostMayBeDomain)
 	})
 	return canonicalURIs(out)
+}
+
+// inLink says whether text[at] is inside a link written with a scheme: the
+// text from the last delimiter before it holds "://" (SpamAssassin's parser
+// then takes the link, and an address in its query is part of it:
+// ?mail=a@b.example). It looks back as far as such a link may be long.
+func inLink(text string, at int) bool {
+	for i := at - 1; i >= 0 && at-i <= 2048; i-- {
+		if tbirdEnd[text[i]] {
+			return false
+		}
+		if text[i] == '/' && i >= 2 && text[i-1] == '/' && text[i-2] == ':' {
+			return true
+		}
+	}
+	return false
 }
 
 // hostMayBeDomain says whether a link's host (uriHost; a mail address's domain)
