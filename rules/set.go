@@ -2360,6 +2360,13 @@ func addressParts(v, mod string) []string {
 	return out
 }
 
+// URIs are the links uri rules read in m, with the forms of each they match
+// (SpamAssassin's get_uri_list), in the order found: what `postern check
+// --uris` shows a rule's author.
+func URIs(m *filter.Message) []string {
+	return newTarget(m, map[Kind]bool{URI: true}, defaultScanSizes).uris
+}
+
 // FindURIs is findURIs for the checks outside this package that need a message's
 // links as uri rules see them (the URI block lists). It reads the part's text
 // as it came, HTML source too, so names without a scheme are left out: in a

@@ -19,25 +19,27 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/rules"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/score"
 	"github.com/postern/postern/spool"
 )
 
 func runCheck(args []string) int {
-	flags, c := newFlags("check", "check [--json] [--clues N] [-c FILE] [PATH...]", `
+	flags, c := newFlags("check", "check [--json] [--clues N] [--uris] [-c FILE] [PATH...]", `
 Runs the same checks as 'serve' on message files and prints a report like
 'spamassassin -t', or with --json one object per message per line:
 
   {"file","action","reason","spam","score","required","tests":[{"name","score"}],
    "virus","bayes","ms"}
 
-(null where a check is off). PATH may be a file or a directory, read recursively
+("uris" too with --uris; null where a check is off). PATH may be a file or a directory, read recursively
 (maildirs work); no PATH, or "-", reads one message from standard input. A leading
 mbox "From " line is stripped. 'check' never learns or writes anything.
 Exit status: 0 when every message was checked, 1 when any could not be.`)
 	asJSON := flags.Bool("json", false, "print one JSON object per message per line")
 	clues := flags.Int("clues", 0, "also print the `N` strongest Bayes clues of each message: the tokens, their spam probability and how many learned spam and ham held them (report only)")
+	uris := flags.Bool("uris", false, "also print the links uri rules read in each message, with the forms of each they match (as spamassassin -D uri lists them)")
 	var extra stringList
 	flags.Var(&extra, "rules", "also load this rule `PATH` (file or directory) for this run; repeatable")
 	var ev envelopeFlags
@@ -103,11 +105,17 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 			defer wg.Done()
 			for j := range jobs {
 				r, data := checkOne(p, env, j)
-				if *clues > 0 && !*asJSON && r.err == nil && comp.Bayes != nil {
+				wantClues := *clues > 0 && !*asJSON && comp.Bayes != nil
+				if (wantClues || *uris) && r.err == nil {
 					// Parsed a second time: the pipeline keeps its parse to itself,
-					// and only --clues needs it.
+					// and only --clues and --uris need it.
 					if m, err := scan.Parse(bytes.NewReader(data)); err == nil {
-						r.clues = comp.Bayes.Explain(m, *clues)
+						if wantClues {
+							r.clues = comp.Bayes.Explain(m, *clues)
+						}
+						if *uris {
+							r.uris = rules.URIs(&filter.Message{Parsed: m})
+						}
 					}
 				}
 				results <- r
@@ -183,10 +191,11 @@ type checked struct {
 	v     filter.Verdict
 	err   error
 	clues []score.TokenClue // --clues
+	uris  []string          // --uris
 }
 
 // checkOne runs the pipeline on one message; it also returns the message as checked
-// (for --clues), which the result does not keep: results wait to be printed in order.
+// (for --clues and --uris), which the result does not keep: results wait to be printed in order.
 func checkOne(p *filter.Pipeline, env *filter.Envelope, j job) (checked, []byte) {
 	r := checked{n: j.n, path: j.path}
 	data, err := readMessage(j.path)
@@ -221,6 +230,7 @@ type jsonResult struct {
 	MS       float64    `json:"ms"`
 	// Times are the parse's and each check's milliseconds (the checks overlap).
 	Times map[string]float64 `json:"times,omitempty"`
+	URIs  []string           `json:"uris,omitempty"`
 	Error string             `json:"error,omitempty"`
 }
 
@@ -241,6 +251,7 @@ func writeJSON(w io.Writer, r checked) {
 		for _, t := range v.Tests {
 			j.Tests = append(j.Tests, jsonTest{t.Name, t.Score})
 		}
+		j.URIs = r.uris
 		if v.Virus != "" {
 			j.Virus = &v.Virus
 		}
@@ -280,6 +291,12 @@ func writeReport(w io.Writer, r checked) {
 		fmt.Fprintf(w, "Bayes clues, strongest first (probability, learned spam/ham with it, token):\n")
 		for _, c := range r.clues {
 			fmt.Fprintf(w, "  %.4f %6d/%-6d %s\n", c.Prob, c.Counts.Spam, c.Counts.Ham, c.Token)
+		}
+	}
+	if len(r.uris) > 0 {
+		fmt.Fprintf(w, "Links uri rules read:\n")
+		for _, u := range r.uris {
+			fmt.Fprintf(w, "  %s\n", u)
 		}
 	}
 	for _, n := range v.Notes {

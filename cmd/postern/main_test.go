@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -190,6 +191,41 @@ func TestCheckJSON(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 2 {
 		t.Errorf("check wrote into the data dir: %v", entries)
+	}
+}
+
+// --uris lists the links uri rules read, in the report and in the JSON: an
+// HTML link read against its <base href>, a name written without a scheme.
+func TestCheckURIs(t *testing.T) {
+	dir := t.TempDir()
+	msg := filepath.Join(dir, "m.eml")
+	raw := "Subject: hi\r\nContent-Type: text/html\r\n\r\n" +
+		`<base href="http://spam.example.com/dir/"><a href="go.php">go</a> or type pills.example.net` + "\r\n"
+	if err := os.WriteFile(msg, []byte(raw), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"http://spam.example.com/dir/go.php", "http://pills.example.net"}
+	out, errOut, code := postern(t, "", "check", "-c", ownRulesOnly(t), "--uris", "--data-dir", dir, msg)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, u := range want {
+		if !strings.Contains(out, "Links uri rules read:") || !strings.Contains(out, "\n  "+u+"\n") {
+			t.Errorf("report lacks %s:\n%s", u, out)
+		}
+	}
+	out, errOut, code = postern(t, "", "check", "-c", ownRulesOnly(t), "--json", "--uris", "--data-dir", dir, msg)
+	var r struct{ URIs []string }
+	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v: %s %s", code, err, out, errOut)
+	}
+	for _, u := range want {
+		if !slices.Contains(r.URIs, u) {
+			t.Errorf("JSON uris %q lack %s", r.URIs, u)
+		}
+	}
+	if out, _, _ := postern(t, "", "check", "-c", ownRulesOnly(t), "--json", "--data-dir", dir, msg); strings.Contains(out, `"uris"`) {
+		t.Errorf("uris without --uris: %s", out)
 	}
 }
 
