@@ -168,6 +168,25 @@ func BenchmarkFindURIs(b *testing.B) {
 	}
 }
 
+// BenchmarkFindURIsHostile finds the links of texts made to cost: a megabyte
+// without white space, of names one after another or of addresses in one
+// link's query, and one link a megabyte long. Each token is read once, and a
+// link is cut at 8 KB (docs/benchmarks.md, "Fortieth session").
+func BenchmarkFindURIsHostile(b *testing.B) {
+	for _, c := range []struct{ name, text string }{
+		{"names-in-one-token", strings.Repeat("(a.com", 1<<20/6)},
+		{"addresses-in-a-link", "http://x.com/?" + strings.Repeat("xa@b.cc", 1<<20/7)},
+		{"one-long-link", "http://" + strings.Repeat("a", 1<<20)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.text)))
+			for i := 0; i < b.N; i++ {
+				findURIs(c.text, true)
+			}
+		})
+	}
+}
+
 // corpusSpam is the first n messages of the corpus's SpamAssassin spam, parsed as
 // a filter is given them; the benchmark skips without the corpus.
 func corpusSpam(b testing.TB, n int) []*filter.Message { return corpusMessages(b, "spam", n) }

@@ -2390,6 +2390,7 @@ func findURIs(text string, schemeless bool) []string {
 			mailto[strings.ToLower(u[7:])] = true
 		}
 	}
+	tok := tokens{text: text, end: -1}
 	for i := 0; i < len(text) && len(out) < 200; i++ {
 		j := strings.IndexByte(text[i:], '@')
 		if j < 0 {
@@ -2405,8 +2406,13 @@ func findURIs(text string, schemeless bool) []string {
 		}
 		local, domain := text[start:at], strings.TrimRight(text[at+1:end], ".-")
 		i = at
-		if local == "" || !strings.Contains(domain, ".") || (start > 0 && text[start-1] == ':') || inLink(text, start) {
-			continue // not an address, or part of a URI (mailto:, user@ in http://…, ?mail=a@b)
+		if local == "" || !strings.Contains(domain, ".") || (start > 0 && text[start-1] == ':') {
+			continue // not an address, or part of a URI (mailto:, user@ in http://…)
+		}
+		// Nor is one inside a link: SpamAssassin's parser takes the link, whose
+		// query an address may be part of (?mail=a@b.example).
+		if tok.read(start); tok.scheme >= 0 && tok.scheme < start {
+			continue
 		}
 		if addr := local + "@" + domain; !mailto[strings.ToLower(addr)] {
 			mailto[strings.ToLower(addr)] = true
@@ -2426,22 +2432,6 @@ func findURIs(text string, schemeless bool) []string {
 		return !hostMayBeDomain(u) && !slices.ContainsFunc(canonicalURIs([]string{u})[1:], hostMayBeDomain)
 	})
 	return canonicalURIs(out)
-}
-
-// inLink says whether text[at] is inside a link written with a scheme: the
-// text from the last delimiter before it holds "://" (SpamAssassin's parser
-// then takes the link, and an address in its query is part of it:
-// ?mail=a@b.example). It looks back as far as such a link may be long.
-func inLink(text string, at int) bool {
-	for i := at - 1; i >= 0 && at-i <= 2048; i-- {
-		if tbirdEnd[text[i]] {
-			return false
-		}
-		if text[i] == '/' && i >= 2 && text[i-1] == '/' && text[i-2] == ':' {
-			return true
-		}
-	}
-	return false
 }
 
 // hostMayBeDomain says whether a link's host (uriHost; a mail address's domain)
@@ -2475,9 +2465,7 @@ func hostMayBeDomain(u string) bool {
 func schemelessLinks(text string, max int) []string {
 	var out []string
 	n := len(text)
-	atEnd := func(k int) bool { // a link ends here: the end, or tbirdenddelim
-		return k == n || tbirdEnd[text[k]] || text[k] == 0xc2 && k+1 < n && text[k+1] == 0xa0
-	}
+	tok := tokens{text: text, end: -1}
 	for i := 0; i < n && len(out) < max; {
 		d := strings.IndexByte(text[i:], '.')
 		if d < 0 {
@@ -2495,23 +2483,17 @@ func schemelessLinks(text string, max int) []string {
 		if !isAlnum(text[s]) || s > 0 && !schemelessStart[text[s-1]] && !(s > 1 && text[s-2] == 0xc2 && text[s-1] == 0xa0) {
 			continue
 		}
-		ts, te := s, e // the token the run is in: up to the delimiters around it
-		for ts > 0 && !tbirdEnd[text[ts-1]] {
-			ts--
-		}
-		for !atEnd(te) {
-			te++
-		}
-		if strings.Contains(text[ts:s], "://") || strings.IndexByte(text[ts:te], '@') >= 0 {
+		tok.read(s)
+		if tok.scheme >= 0 && tok.scheme < s || tok.at {
 			continue
 		}
 		if m := reKnownHost.FindString(text[s:e]); m != "" {
-			if !strings.EqualFold(m, "www.") {
+			if !strings.EqualFold(m, "www.") && tok.end-s-len(m) <= 2048 {
 				scheme := "http://"
 				if m[0] == 'f' || m[0] == 'F' {
 					scheme = "ftp://"
 				}
-				if u := trimLinkEnd(text[s:te]); len(u) > len(m) && strings.Contains(u[len(m):], ".") {
+				if u := trimLinkEnd(text[s:tok.end]); len(u) > len(m) && strings.Contains(u[len(m):], ".") {
 					out = append(out, scheme+u)
 				}
 			}
@@ -2520,11 +2502,6 @@ func schemelessLinks(text string, max int) []string {
 		hostEnd := e
 		if text[e-1] == '.' {
 			hostEnd-- // the name's trailing dot
-		}
-		host := text[s:hostEnd]
-		dot := strings.LastIndexByte(host, '.')
-		if dot < 1 || dot > 252 || !knownTLD(host[dot+1:]) || !fqdnValid(host) {
-			continue
 		}
 		j := e
 		if j < n && text[j] == ':' {
@@ -2536,16 +2513,15 @@ func schemelessLinks(text string, max int) []string {
 				j = k
 			}
 		}
-		if j < n && text[j] == '/' {
-			k := j + 1
-			for k < n && k-j <= 2048 && !atEnd(k) {
-				k++
-			}
-			if k > j+1 {
-				j = k
-			}
+		if j < n && text[j] == '/' && tok.end > j+1 && tok.end-j-1 <= 2048 {
+			j = tok.end // the path: the rest of the token
 		}
-		if !atEnd(j) {
+		if !linkEnds(text, j) {
+			continue
+		}
+		host := text[s:hostEnd]
+		dot := strings.LastIndexByte(host, '.')
+		if dot < 1 || dot > 252 || !knownTLD(host[dot+1:]) || !fqdnValid(host) {
 			continue
 		}
 		out = append(out, "http://"+trimLinkEnd(text[s:j]))
@@ -2553,6 +2529,53 @@ func schemelessLinks(text string, max int) []string {
 	}
 	return out
 }
+
+// tokens reads a text's tokens, the runs between the delimiters that end a
+// link (linkEnds), for positions asked in increasing order, each token once:
+// a name or an address in one is judged by the whole of it, and a text of one
+// long token (no white space) is not read again for each name in it.
+type tokens struct {
+	text       string
+	start, end int  // the token last read, text[start:end]; end is -1 before the first
+	scheme     int  // where its first "://" is, -1 if it holds none
+	at         bool // whether it holds an '@'
+}
+
+// read makes the token that holds text[k] the last read.
+func (t *tokens) read(k int) {
+	if k < t.end {
+		return
+	}
+	s := k
+	for s > 0 && s > t.end && !linkEndsBefore(t.text, s) {
+		s--
+	}
+	e := k
+	for !linkEnds(t.text, e) {
+		e++
+	}
+	t.start, t.end = s, e
+	t.scheme = strings.Index(t.text[s:e], "://")
+	if t.scheme >= 0 {
+		t.scheme += s
+	}
+	t.at = strings.IndexByte(t.text[s:e], '@') >= 0
+}
+
+// linkEnds says whether a link in text ends at k: at the end, or at a
+// delimiter (tbirdEnd, or U+00A0).
+func linkEnds(text string, k int) bool {
+	return k == len(text) || tbirdEnd[text[k]] || text[k] == 0xc2 && k+1 < len(text) && text[k+1] == 0xa0
+}
+
+// linkEndsBefore says whether the byte before k is, or ends, a delimiter.
+func linkEndsBefore(text string, k int) bool {
+	return tbirdEnd[text[k-1]] || text[k-1] == 0xa0 && k >= 2 && text[k-2] == 0xc2
+}
+
+// maxURI is SpamAssassin's MAX_URI_LENGTH: a link is cut there, which bounds
+// what its canonical forms and the uri rules read of a hostile one.
+const maxURI = 8192
 
 // trimLinkEnd is what SpamAssassin's text parser cuts off the end of a link
 // found in text (linkCandidates, schemelessLinks): from a ")" with no "("
@@ -2608,10 +2631,10 @@ func linkCandidates(text string) []string {
 			return
 		}
 		end := start
-		for end < len(text) && !tbirdEnd[text[end]] && !(text[end] == 0xc2 && end+1 < len(text) && text[end+1] == 0xa0) { // (U+00A0 too)
+		for !linkEnds(text, end) {
 			end++
 		}
-		u := trimLinkEnd(text[start:end])
+		u := trimLinkEnd(text[start:min(end, start+maxURI)])
 		if len(u) <= len(scheme) {
 			next[s] = end // the scheme alone ("<mailto: a@b.example>"): no link
 			return

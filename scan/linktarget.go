@@ -1,8 +1,10 @@
 package scan
 
 import (
+	"bytes"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Where an HTML link leads: its reference resolved against the part's
@@ -88,17 +90,13 @@ func removeDotSegments(in string) string {
 		}
 		return "", false
 	}
-	var out strings.Builder
+	var out []byte
 	for perlTrue(in) {
 		if next, ok := dots("/."); ok {
 			in = next
 		} else if next, ok := dots("/.."); ok {
 			in = next
-			o := out.String()
-			out.Reset()
-			if i := strings.LastIndexByte(o, '/'); i > 0 {
-				out.WriteString(o[:i])
-			}
+			out = out[:max(bytes.LastIndexByte(out, '/'), 0)] // the segment before goes
 		} else {
 			n := 0
 			if in[0] == '/' {
@@ -109,11 +107,11 @@ func removeDotSegments(in string) string {
 			} else {
 				n = len(in)
 			}
-			out.WriteString(in[:n])
+			out = append(out, in[:n]...)
 			in = in[n:]
 		}
 	}
-	return out.String()
+	return string(out)
 }
 
 // mergePaths is HTML.pm's _merge_uri: a relative path put after the base's
@@ -216,6 +214,22 @@ func baseOf(href string) (string, bool) {
 		href += "/"
 	}
 	return href, true
+}
+
+// maxLinkLength is SpamAssassin's MAX_URI_LENGTH: an HTML link is cut there
+// (canon_uri), which bounds what is made of a hostile one.
+const maxLinkLength = 8192
+
+// cutLink is u cut at maxLinkLength bytes, at a character.
+func cutLink(u string) string {
+	if len(u) <= maxLinkLength {
+		return u
+	}
+	n := maxLinkLength
+	for n > 0 && !utf8.RuneStart(u[n]) {
+		n--
+	}
+	return u[:n]
 }
 
 // noTarget says whether a link is kept as written, never resolved against a

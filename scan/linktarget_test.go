@@ -76,3 +76,22 @@ func TestRenderHTMLLinksBase(t *testing.T) {
 		t.Errorf("links\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// Any base and reference resolve without a panic, and a path's dot segments
+// leave no "/../" behind.
+func FuzzResolveLink(f *testing.F) {
+	f.Add("http://b.example/d/e.html?q", "../../g/./h?x#y")
+	f.Add("", "0")
+	f.Add("ftp:", "//")
+	f.Add("http://b.example", "/./../.\n")
+	f.Fuzz(func(t *testing.T, base, ref string) {
+		got := ResolveLink(base, ref)
+		r := parseURIParts(ref)
+		if r.hasScheme || r.hasAuthority || r.path == "" || strings.ContainsAny(base+ref, "\n") {
+			return // a path not resolved here, or Perl's $ before a newline
+		}
+		if p := parseURIParts(got).path; strings.Contains(p+"/", "/../") {
+			t.Errorf("ResolveLink(%q, %q) = %q keeps a dot segment", base, ref, got)
+		}
+	})
+}
