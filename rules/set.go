@@ -1937,7 +1937,7 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 	body.WriteByte('\n')
 	t.subjectLines = strings.Count(subject, "\n") + 1
 	if needs[URI] && subject != "" {
-		t.uris = findURIs(subject, true) // as SpamAssassin's: the subject is the body's first line
+		t.uris = findURIs(subject) // as SpamAssassin's: the subject is the body's first line
 	}
 	for i, p := range m.Parsed.Parts {
 		if p.Text == "" {
@@ -1958,15 +1958,12 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 		body.WriteString(paragraphs(truncateScan(text, sizes.body, ' ')))
 		body.WriteByte('\n')
 		if needs[URI] {
-			// As SpamAssassin: the links of the text a reader sees, and of the
-			// HTML's tags (not every address-like string in their attributes).
-			t.uris = append(t.uris, findURIs(text, true)...)
+			t.uris = appendPartURIs(t.uris, text, links)
 			for _, l := range links {
 				if l.Tag == "a" && len(l.URI) > 7 && strings.EqualFold(l.URI[:7], "mailto:") {
 					t.anchorMailtos = append(t.anchorMailtos, l.URI)
 				}
 			}
-			t.uris = append(t.uris, linkURIs(links)...)
 		}
 	}
 	if len(t.uris) > 1 {
@@ -2361,28 +2358,43 @@ func addressParts(v, mod string) []string {
 }
 
 // URIs are the links uri rules read in m, with the forms of each they match
-// (SpamAssassin's get_uri_list), in the order found: what `postern check
-// --uris` shows a rule's author.
-func URIs(m *filter.Message) []string {
-	return newTarget(m, map[Kind]bool{URI: true}, defaultScanSizes).uris
+// (SpamAssassin's get_uri_list), in the order found: those of the subject and
+// of the text a reader sees, and those of the HTML's tags. What `postern check
+// --uris` shows a rule's author, and the URI block lists look up.
+func URIs(m *scan.Message) []string {
+	var uris []string
+	if subject := m.Subject(); subject != "" {
+		uris = findURIs(subject)
+	}
+	for _, p := range m.Parts {
+		if p.Text == "" {
+			continue
+		}
+		text := p.Text
+		var links []scan.Link
+		if p.ContentType == "text/html" {
+			text, links = p.RenderHTMLLinks(true)
+		}
+		uris = appendPartURIs(uris, text, links)
+	}
+	if len(uris) > 1 {
+		uris = dedupe(uris)
+	}
+	return uris
 }
 
-// FindURIs is findURIs for the checks outside this package that need a message's
-// links as uri rules see them (the URI block lists). It reads the part's text
-// as it came, HTML source too, so names without a scheme are left out: in a
-// script or a style sheet, this.name or el.style are no links.
-func FindURIs(text string) []string { return findURIs(text, false) }
+// appendPartURIs adds a part's links as SpamAssassin lists them: those of the
+// text a reader sees (an HTML part's rendering), and those of the HTML's tags,
+// not every address-like string in their attributes.
+func appendPartURIs(uris []string, text string, links []scan.Link) []string {
+	return append(append(uris, findURIs(text)...), linkURIs(links)...)
+}
 
-// FindTextURIs is FindURIs for text a reader sees (not HTML source): with the
-// names written without a scheme, as uri rules read them.
-func FindTextURIs(text string) []string { return findURIs(text, true) }
-
-// findURIs extracts the links of a text (or HTML): http(s), ftp, www. and mailto,
-// and bare e-mail addresses as mailto: URIs, as SpamAssassin does (uri rules about
-// unsubscribing by mail rely on it), and with schemeless the names written
-// without a scheme (schemelessLinks) in text a reader sees; then the forms
-// SpamAssassin adds of each (canonicalURIs).
-func findURIs(text string, schemeless bool) []string {
+// findURIs extracts the links of a text a reader sees: http(s), ftp, www. and
+// mailto, bare e-mail addresses as mailto: URIs, as SpamAssassin does (uri rules
+// about unsubscribing by mail rely on it), and names written without a scheme
+// (schemelessLinks); then the forms SpamAssassin adds of each (canonicalURIs).
+func findURIs(text string) []string {
 	out := linkCandidates(text)
 	mailto := map[string]bool{}
 	for _, u := range out {
@@ -2419,9 +2431,7 @@ func findURIs(text string, schemeless bool) []string {
 			out = append(out, "mailto:"+addr)
 		}
 	}
-	if schemeless {
-		out = append(out, schemelessLinks(text, 200-len(out))...)
-	}
+	out = append(out, schemelessLinks(text, 200-len(out))...)
 	// As SpamAssassin (add_uri_detail_list with valid_domain): a link of the
 	// text none of whose forms names a domain is not a link. "point your
 	// browser at http://yourserver:2301/" is how a howto writes a host of the

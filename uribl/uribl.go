@@ -63,13 +63,7 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	if m.Parsed == nil || len(c.Zones) == 0 {
 		return r
 	}
-	var texts []Text
-	for _, p := range m.Parsed.Parts {
-		if p.Text != "" {
-			texts = append(texts, Text{Body: p.Text, HTML: p.ContentType == "text/html"})
-		}
-	}
-	domains := Domains(texts, c.MaxDomains)
+	domains := Domains(rules.URIs(m.Parsed), c.MaxDomains)
 	if len(domains) == 0 {
 		return r
 	}
@@ -128,40 +122,27 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	return r
 }
 
-// Text is a part's text as the check reads it.
-type Text struct {
-	Body string
-	// HTML says Body is HTML source, where a name without a scheme is not
-	// read as a link: in a script, this.name is none.
-	HTML bool
-}
-
 // Domains returns the distinct registered domains (example.co.uk for
-// www.shop.example.co.uk) of the links in texts, first seen first, at most n:
-// the links written with a scheme, and in text that is not HTML source the
-// names written without one ("visit cheap-pills.example.com"), which spam
-// leaves unlinked so that what reads links passes them by (SpamAssassin's
-// URIDNSBL looks them up too). Addresses and mail addresses are left out:
-// domain lists hold names of web sites. A name in another script is looked up
-// as the list holds it, in its ASCII form (xn--pypal-4ve.com for pаypal.com,
-// the Cyrillic а of a phish).
-func Domains(texts []Text, n int) []string {
+// www.shop.example.co.uk) of a message's links, first seen first, at most n.
+// The links are those uri rules read (rules.URIs), as SpamAssassin's URIDNSBL
+// looks up its URI list: the text a reader sees, with the names spam leaves
+// unlinked so that what reads links passes them by ("type cheap-pills.shop"),
+// and the HTML's tags read against their <base href>; not what the HTML source
+// holds besides (a DOCTYPE's w3.org, a script's strings). Addresses and mail
+// addresses are left out: domain lists hold names of web sites. A name in
+// another script is looked up as the list holds it, in its ASCII form
+// (xn--pypal-4ve.com for pаypal.com, the Cyrillic а of a phish).
+func Domains(uris []string, n int) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, t := range texts {
-		find := rules.FindTextURIs
-		if t.HTML {
-			find = rules.FindURIs
+	for _, u := range uris {
+		if n > 0 && len(out) >= n {
+			return out
 		}
-		for _, u := range find(t.Body) {
-			if n > 0 && len(out) >= n {
-				return out
-			}
-			d := registered(u)
-			if d != "" && !seen[d] {
-				seen[d] = true
-				out = append(out, d)
-			}
+		d := registered(u)
+		if d != "" && !seen[d] {
+			seen[d] = true
+			out = append(out, d)
 		}
 	}
 	return out
@@ -189,6 +170,9 @@ func registered(raw string) string {
 	}
 	if _, err := netip.ParseAddr(host); err == nil {
 		return ""
+	}
+	if _, icann := publicsuffix.PublicSuffix(host); !icann {
+		return "" // no known top-level domain (http://index.html, a relative link's made-up host)
 	}
 	d, err := publicsuffix.EffectiveTLDPlusOne(host)
 	if err != nil {

@@ -114,7 +114,7 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 							r.clues = comp.Bayes.Explain(m, *clues)
 						}
 						if *uris {
-							r.uris = rules.URIs(&filter.Message{Parsed: m})
+							r.uris = rules.URIs(m)
 						}
 					}
 				}
