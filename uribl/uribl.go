@@ -171,8 +171,12 @@ func registered(raw string) string {
 	if _, err := netip.ParseAddr(host); err == nil {
 		return ""
 	}
-	if _, icann := publicsuffix.PublicSuffix(host); !icann {
-		return "" // no known top-level domain (http://index.html, a relative link's made-up host)
+	// No known top-level domain (http://index.html, a relative link's made-up
+	// host): the root zone's, the public suffix list's ICANN part. Only the
+	// last label is asked: a suffix in the list's private part (blogspot.com)
+	// is no ICANN one, and phishers' sites live under such suffixes.
+	if _, icann := publicsuffix.PublicSuffix("x." + host[strings.LastIndexByte(host, '.')+1:]); !icann {
+		return ""
 	}
 	d, err := publicsuffix.EffectiveTLDPlusOne(host)
 	if err != nil {
