@@ -36,17 +36,25 @@ var headerDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
 // DecodeHeader decodes a header field's encoded words (RFC 2047) as
 // SpamAssassin does: those labelled ISO-8859-1 as Windows-1252, like text
 // parts (the standard decoder reads them itself, strictly, and a subject's
-// "=?iso-8859-1?Q?=80100_off?=" was a control character, not "€100 off").
+// "=?iso-8859-1?Q?=80100_off?=" was a control character, not "€100 off"),
+// and a word with an RFC 2231 language after its charset (=?utf-8*en?q?…?=),
+// which the standard decoder refuses, leaving the whole field undecoded.
 func DecodeHeader(v string) (string, error) {
-	if strings.Contains(v, "=?") && reLatin1Word.MatchString(v) {
-		v = reLatin1Word.ReplaceAllString(v, "=?windows-1252?")
+	if strings.Contains(v, "=?") {
+		if strings.IndexByte(v, '*') >= 0 {
+			v = reWordLanguage.ReplaceAllString(v, "=?$1?")
+		}
+		if reLatin1Word.MatchString(v) {
+			v = reLatin1Word.ReplaceAllString(v, "=?windows-1252?")
+		}
 	}
 	return headerDecoder.DecodeHeader(v)
 }
 
-// reLatin1Word is an encoded word's start in ISO-8859-1, with an RFC 2231
-// language after the charset, which the standard decoder does not take.
-var reLatin1Word = regexp.MustCompile(`(?i)=\?iso-8859-1(\*[a-z0-9-]*)?\?`)
+var (
+	reWordLanguage = regexp.MustCompile(`=\?([^?*\s]+)\*[A-Za-z0-9-]*\?`)
+	reLatin1Word   = regexp.MustCompile(`(?i)=\?iso-8859-1\?`)
+)
 
 // utf8Peek is how much of a text part relabel reads to choose: what the parse
 // keeps of a part.

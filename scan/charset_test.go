@@ -60,14 +60,16 @@ func (o *onceErr) Read(p []byte) (int, error) {
 }
 
 // Encoded words labelled ISO-8859-1 are Windows-1252, as SpamAssassin reads
-// them (its own subject for the first row is "€100 off “now”"); others are
-// the standard decoder's.
+// them (its own subject for the first row is "€100 off “now”"); an RFC 2231
+// language after a charset is read past; others are the standard decoder's.
 func TestDecodeHeader(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"=?iso-8859-1?Q?=80100_off_=93now=94?=", "€100 off “now”"},
 		{"=?ISO-8859-1*en?q?caf=E9?= =?Iso-8859-1?B?gA==?=", "café€"},
 		{"=?utf-8?q?=E2=82=AC1?= plain iso-8859-1? text", "€1 plain iso-8859-1? text"},
 		{"=?windows-1251?b?z+Dw7uv8?=", "Пароль"},
+		{"=?UTF-8*de?Q?Gr=C3=BC=C3=9Fe?= aus =?utf-8*en-US?b?QmVybGlu?=", "Grüße aus Berlin"},
+		{"a*b =?not really", "a*b =?not really"},
 	} {
 		got, err := DecodeHeader(c.in)
 		if err != nil || got != c.want {
