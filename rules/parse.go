@@ -476,6 +476,12 @@ func condTest(fn, arg string) bool {
 		return pluginKnown(arg)
 	}
 	switch {
+	case arg == "Mail::SpamAssassin::Conf::feature_capture_rules":
+		// Capture templates (%{NAME} in a pattern, filled by another rule's
+		// named group) are not supported: the stock rules that need them are
+		// skipped, as by a SpamAssassin without the feature, rather than run
+		// looking for the text "%{GB_TO_ADDR}".
+		return false
 	case strings.HasPrefix(arg, "Mail::SpamAssassin::Conf::feature_"),
 		strings.HasPrefix(arg, "Mail::SpamAssassin::Conf::compat_"),
 		strings.HasPrefix(arg, "Mail::SpamAssassin::Conf::perl_min_version_"):
@@ -640,6 +646,9 @@ func build(name string, src ruleSource) (*Rule, error) {
 		}
 		return r, nil
 	}
+	if src.kind != Meta && reCaptureTemplate.MatchString(def) {
+		return nil, ErrUnsupported{What: "capture template %{NAME} (SpamAssassin 4's capture rules)"}
+	}
 	switch src.kind {
 	case Meta:
 		if r.meta, err = parseMeta(def); err != nil {
@@ -703,6 +712,10 @@ func build(name string, src ruleSource) (*Rule, error) {
 	}
 	return r, nil
 }
+
+// reCaptureTemplate is a capture template in a pattern, %{NAME}, not escaped
+// (\%{NAME} is the text).
+var reCaptureTemplate = regexp.MustCompile(`(?:^|[^\\])%\{[A-Za-z_][A-Za-z0-9_]*\}`)
 
 // replaceTags implements SpamAssassin's ReplaceTags plugin: in the rules named by
 // replace_rules, <pre P>, <inter I> and <post Q> choose strings to put before, between

@@ -280,6 +280,7 @@ func TestEvalIf(t *testing.T) {
 		{"version == 4.000001", true},
 		{"can(Mail::SpamAssassin::Conf::perl_min_version_5010000)", true},
 		{"can(Mail::SpamAssassin::Conf::feature_bayes_stopwords)", true},
+		{"can(Mail::SpamAssassin::Conf::feature_capture_rules)", false}, // not supported
 		{"can(Mail::SpamAssassin::Conf::something_else)", false},
 		{"plugin(Mail::SpamAssassin::Plugin::FreeMail)", true},
 		{"plugin(Mail::SpamAssassin::Plugin::Unknown)", false},
@@ -613,6 +614,34 @@ func FuzzURIs(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Capture templates are not supported: a rule with %{NAME} is skipped with a
+// warning, never run looking for the text "%{NAME}"; an escaped \%{NAME} is
+// that text, and a named group alone is a group.
+func TestCaptureTemplatesSkipped(t *testing.T) {
+	dir := writeRules(t, map[string]string{"c.cf": `
+header __TO_ADDR  To:addr =~ /(?<TO_ADDR>.*)/
+uri    URI_HAS_TO m|^https?://.{4,64}\#%{TO_ADDR}|i
+body   LITERAL    /price \%{X}/
+`})
+	s, problems := Load(dir)
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatalf("load: %v", errs)
+	}
+	var warned []string
+	for _, p := range problems {
+		if p.Warning {
+			warned = append(warned, p.Rule)
+		}
+	}
+	if !slices.Equal(warned, []string{"URI_HAS_TO"}) {
+		t.Errorf("warnings for %v, want URI_HAS_TO's alone: %v", warned, problems)
+	}
+	hits := hitNames(t, s, msgOf(t, "To: jo@example.com\nSubject: x\n\nSee http://x.example.com/#%{TO_ADDR} and price %{X}\n"))
+	if slices.Contains(hits, "URI_HAS_TO") || !slices.Contains(hits, "LITERAL") {
+		t.Errorf("hits %v, want LITERAL, not URI_HAS_TO", hits)
+	}
 }
 
 // SpamAssassin's ReplaceTags: tags expanded in the rules replace_rules names, with
