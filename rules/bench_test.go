@@ -10,13 +10,13 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/corpus"
+	"github.com/postern/postern/internal/cpuclock"
 	"github.com/postern/postern/internal/mbox"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/spool"
@@ -51,9 +51,9 @@ func BenchmarkEvalStockIdle(b *testing.B) {
 			var cpu time.Duration
 			for i := 0; i < b.N; i++ {
 				time.Sleep(gap)
-				c0 := processCPU(b)
+				c0 := cpuclock.Self()
 				s.Eval(msgs[i%len(msgs)])
-				cpu += processCPU(b) - c0
+				cpu += cpuclock.Self() - c0
 			}
 			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/msg")
 		})
@@ -97,16 +97,6 @@ func warmStock(b *testing.B) (*Set, []*filter.Message) {
 // spam and the first 150 ham.
 func stockSample(b *testing.B) []*filter.Message {
 	return append(corpusMessages(b, "spam", 150), corpusMessages(b, "ham", 150)...)
-}
-
-// processCPU is the process's user and system time so far, from getrusage: a
-// message's millisecond is below /proc's clock ticks (testutil.ProcCPU).
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkEvalStockCosts is BenchmarkEvalStock with every rule timed (EvalCosts,

@@ -13,12 +13,12 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/internal/cpuclock"
 	"github.com/postern/postern/rules"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/score"
@@ -75,7 +75,7 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 		return fail("%v", err)
 	}
 	defer comp.Close()
-	startCPU := processCPU()
+	startCPU := cpuclock.Self()
 	p := comp.Pipeline
 	var env *filter.Envelope
 	if ev.ip != "" || len(ev.rcpts) > 0 || ev.from != "" || ev.helo != "" {
@@ -154,7 +154,7 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 		// difference of two processes' CPU, each a second or so and varying by a
 		// tenth of that: more than a few hundred messages cost.
 		out.Flush()
-		msgCPU := processCPU() - startCPU
+		msgCPU := cpuclock.Self() - startCPU
 		fmt.Fprintf(os.Stderr, "postern: CPU: start-up %.1f ms, messages %.1f ms (%d messages, %.1f µs each)\n",
 			filter.Millis(startCPU), filter.Millis(msgCPU), next, float64(msgCPU.Nanoseconds())/1000/float64(max(next, 1)))
 	}
@@ -169,15 +169,6 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 		return 1
 	}
 	return 0
-}
-
-// processCPU is the process's user and system CPU time so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type job struct {
