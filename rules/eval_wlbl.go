@@ -374,9 +374,11 @@ func hasDomain(host string) bool {
 	return err == nil
 }
 
-// knownTLD says whether a label is a top-level domain: one the public suffix
+// KnownTLD says whether a label is a top-level domain: one the public suffix
 // list's ICANN part holds, as SpamAssassin's util_rb_tld lists the root zone's.
-func knownTLD(label string) bool {
+// (A suffix of the list's private part, blogspot.com, is no TLD: a name under
+// it is a site.)
+func KnownTLD(label string) bool {
 	if label == "" {
 		return false
 	}

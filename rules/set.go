@@ -2531,7 +2531,7 @@ func schemelessLinks(text string, max int) []string {
 		}
 		host := text[s:hostEnd]
 		dot := strings.LastIndexByte(host, '.')
-		if dot < 1 || dot > 252 || !knownTLD(host[dot+1:]) || !fqdnValid(host) {
+		if dot < 1 || dot > 252 || !KnownTLD(host[dot+1:]) || !fqdnValid(host) {
 			continue
 		}
 		out = append(out, "http://"+trimLinkEnd(text[s:j]))

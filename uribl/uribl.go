@@ -171,11 +171,10 @@ func registered(raw string) string {
 	if _, err := netip.ParseAddr(host); err == nil {
 		return ""
 	}
-	// No known top-level domain (http://index.html, a relative link's made-up
-	// host): the root zone's, the public suffix list's ICANN part. Only the
-	// last label is asked: a suffix in the list's private part (blogspot.com)
-	// is no ICANN one, and phishers' sites live under such suffixes.
-	if _, icann := publicsuffix.PublicSuffix("x." + host[strings.LastIndexByte(host, '.')+1:]); !icann {
+	// No known top-level domain: http://index.html, a relative link's
+	// made-up host. Only the last label is asked, so that a site under a
+	// private suffix (blogspot.com), where phishers live, is still looked up.
+	if !rules.KnownTLD(host[strings.LastIndexByte(host, '.')+1:]) {
 		return ""
 	}
 	d, err := publicsuffix.EffectiveTLDPlusOne(host)
