@@ -561,6 +561,9 @@ func TestCanonicalURIsAsSpamAssassin(t *testing.T) {
 		{"ftp.files.example/x", []string{"ftp.files.example/x", "ftp://ftp.files.example/x"}},
 		{"FTP.files.example/x", []string{"FTP.files.example/x", "http://FTP.files.example/x"}},
 		{"javascript:alert%28%29", []string{"javascript:alert%28%29", "javascript:alert()"}},
+		// A form is not canonicalized again: http://foobar/ is no second www.foobar.com.
+		{"http://foobar:80/", []string{"http://foobar/", "http://foobar:80/", "http://www.foobar.com:80/"}},
+		{"http://x.example.com/?f=%2523", []string{"http://x.example.com/?f=%23", "http://x.example.com/?f=%2523"}},
 	} {
 		got := canonicalURIs([]string{c.in})
 		slices.Sort(got)

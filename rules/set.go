@@ -2740,14 +2740,27 @@ func canonicalURIs(uris []string) []string {
 	for _, u := range uris {
 		seen[u] = true
 	}
+	// The forms made of a link are not themselves canonicalized again, as
+	// SpamAssassin's @nuris are not: only a redirector's target is (its @uris).
+	// Canonicalized again, http://x/?f=%2523 was decoded twice, to #.
+	forms := map[string]bool{}
 	out := uris
 	for i := 0; i < len(out) && len(out) < 400; i++ {
 		u := out[i]
-		add := func(v string) {
+		if forms[u] {
+			continue
+		}
+		addLink := func(v string) {
 			if !seen[v] {
 				seen[v] = true
 				out = append(out, v)
 			}
+		}
+		add := func(v string) {
+			if !seen[v] {
+				forms[v] = true
+			}
+			addLink(v)
 		}
 		if len(u) <= 1 || strings.IndexByte("#?&", u[0]) >= 0 || u[0] == '/' && u[1] != '/' {
 			continue // relative (#x, ?x, /x): no host to find
@@ -2766,7 +2779,7 @@ func canonicalURIs(uris []string) []string {
 		}
 		if indexFold(rest, "http") >= 0 { // a redirector's target
 			if r := reRedirect.FindString(rest); r != "" && strings.Contains(r, ".") {
-				add(r)
+				addLink(r)
 			}
 		}
 		if port != "" { // the scheme's own port is no port
