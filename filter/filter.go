@@ -67,6 +67,34 @@ func (m *Message) Remember(key, v any) { m.memo.Store(key, v) }
 // Recall returns what was remembered under key.
 func (m *Message) Recall(key any) (any, bool) { return m.memo.Load(key) }
 
+// Once returns what f works out about the message, worked out once under key
+// (a value of a type of the caller's own, apart from Remember's keys): checks that
+// run side by side and need the same thing wait for the first one's rather than
+// work it out again. A caller must not change what it returns.
+func (m *Message) Once(key any, f func() any) any {
+	e, _ := m.memo.LoadOrStore(key, &onceValue{})
+	o := e.(*onceValue)
+	o.once.Do(func() { o.v, o.ok = f(), true })
+	if !o.ok { // f panicked for the first caller: this one's own run will say so too
+		return f()
+	}
+	return o.v
+}
+
+// Fresh is the message as a new check of it starts: the same bytes and parse,
+// nothing remembered (Remember, Once). For runs that check one message many
+// times (benchmarks, `postern rules cost`): each check then pays what one in
+// serve pays, not only the first.
+func (m *Message) Fresh() *Message {
+	return &Message{Env: m.Env, Raw: m.Raw, Size: m.Size, Parsed: m.Parsed}
+}
+
+type onceValue struct {
+	once sync.Once
+	v    any
+	ok   bool
+}
+
 // RawReader returns a fresh reader over the raw message.
 func (m *Message) RawReader() *io.SectionReader { return io.NewSectionReader(m.Raw, 0, m.Size) }
 

@@ -602,6 +602,30 @@ end.of.sentence.com. And site.com:8080/path?q=1 and bad.com:123456 and dir.com/ 
 	}
 }
 
+// The rules' uri list is MessageURIs', made once a message: the URI block lists
+// read the same list beside the rules, and it is URIs' (what check --uris shows).
+func TestMessageURIsShared(t *testing.T) {
+	m := msgOf(t, "Subject: see www.subject.example\nContent-Type: multipart/alternative; boundary=b\n\n"+
+		"--b\nContent-Type: text/plain\n\nhttp://plain.example/x\n"+
+		"--b\nContent-Type: text/html\n\n<base href=\"http://base.example/\"><a href=\"rel\">r</a> <a href=\"mailto:a@b.example\">m</a>\n--b--\n")
+	shared := MessageURIs(m)
+	tg := newTarget(m, map[Kind]bool{URI: true}, defaultScanSizes)
+	if len(shared) == 0 || &tg.uris[0] != &shared[0] {
+		t.Errorf("the rules made their own list %q, not MessageURIs' %q", tg.uris, shared)
+	}
+	if want := URIs(m.Parsed); !slices.Equal(shared, want) {
+		t.Errorf("MessageURIs %q, URIs %q", shared, want)
+	}
+	for _, u := range []string{"http://www.subject.example", "http://plain.example/x", "http://base.example/rel", "mailto:a@b.example"} {
+		if !slices.Contains(shared, u) {
+			t.Errorf("%s missing from %q", u, shared)
+		}
+	}
+	if !slices.Equal(tg.anchorMailtos, []string{"mailto:a@b.example"}) {
+		t.Errorf("anchor mailtos %q", tg.anchorMailtos)
+	}
+}
+
 // Every link is one line, whatever its escapes decode to: the uri rules' literal
 // index counts one link a line (a %0A decoded once broke it).
 func FuzzURIs(f *testing.F) {

@@ -1936,8 +1936,10 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 	body.WriteString(subject)
 	body.WriteByte('\n')
 	t.subjectLines = strings.Count(subject, "\n") + 1
-	if needs[URI] && subject != "" {
-		t.uris = findURIs(subject) // as SpamAssassin's: the subject is the body's first line
+	var r *reading
+	if needs[URI] {
+		r = readingOf(m)
+		t.uris = r.uris
 	}
 	for i, p := range m.Parsed.Parts {
 		if p.Text == "" {
@@ -1949,7 +1951,11 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 		text := p.Text
 		var links []scan.Link
 		if p.ContentType == "text/html" {
-			text, links = p.RenderHTMLLinks(needs[URI])
+			if r != nil {
+				text, links = r.html[i].text, r.html[i].links
+			} else {
+				text, _ = p.RenderHTMLLinks(false)
+			}
 			if t.renderedHTML == nil {
 				t.renderedHTML = map[int]string{}
 			}
@@ -1958,16 +1964,12 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 		body.WriteString(paragraphs(truncateScan(text, sizes.body, ' ')))
 		body.WriteByte('\n')
 		if needs[URI] {
-			t.uris = appendPartURIs(t.uris, text, links)
 			for _, l := range links {
 				if l.Tag == "a" && len(l.URI) > 7 && strings.EqualFold(l.URI[:7], "mailto:") {
 					t.anchorMailtos = append(t.anchorMailtos, l.URI)
 				}
 			}
 		}
-	}
-	if len(t.uris) > 1 {
-		t.uris = dedupe(t.uris)
 	}
 	t.body, t.rawbody = body.String(), raw.String()
 	t.bodyLower, t.rawbodyLower = toLower(t.body), toLower(t.rawbody)
@@ -2357,16 +2359,50 @@ func addressParts(v, mod string) []string {
 	return out
 }
 
+// reading is a message as a reader sees it, what both the rules and the URI block
+// lists read: each HTML part rendered, with its tags' links, and the URI list
+// made of them. Read-only once made.
+type reading struct {
+	html map[int]renderedPart // by index in Parts
+	uris []string
+}
+
+type renderedPart struct {
+	text  string
+	links []scan.Link
+}
+
+// readingKey is where a message's reading is kept (readingOf).
+type readingKey struct{}
+
+// readingOf is the message's reading, made once a message: the rules and the URI
+// block lists, checks that run side by side, each wait for the first one's
+// rather than render the HTML and find its links again.
+func readingOf(m *filter.Message) *reading {
+	return m.Once(readingKey{}, func() any { return read(m.Parsed) }).(*reading)
+}
+
+// MessageURIs is URIs of the message, worked out once a message (readingOf).
+// Callers must not change it.
+func MessageURIs(m *filter.Message) []string {
+	if m.Parsed == nil {
+		return nil
+	}
+	return readingOf(m).uris
+}
+
 // URIs are the links uri rules read in m, with the forms of each they match
 // (SpamAssassin's get_uri_list), in the order found: those of the subject and
 // of the text a reader sees, and those of the HTML's tags. What `postern check
 // --uris` shows a rule's author, and the URI block lists look up.
-func URIs(m *scan.Message) []string {
-	var uris []string
+func URIs(m *scan.Message) []string { return read(m).uris }
+
+func read(m *scan.Message) *reading {
+	r := &reading{}
 	if subject := m.Subject(); subject != "" {
-		uris = findURIs(subject)
+		r.uris = findURIs(subject) // as SpamAssassin's: the subject is the body's first line
 	}
-	for _, p := range m.Parts {
+	for i, p := range m.Parts {
 		if p.Text == "" {
 			continue
 		}
@@ -2374,13 +2410,17 @@ func URIs(m *scan.Message) []string {
 		var links []scan.Link
 		if p.ContentType == "text/html" {
 			text, links = p.RenderHTMLLinks(true)
+			if r.html == nil {
+				r.html = map[int]renderedPart{}
+			}
+			r.html[i] = renderedPart{text, links}
 		}
-		uris = appendPartURIs(uris, text, links)
+		r.uris = appendPartURIs(r.uris, text, links)
 	}
-	if len(uris) > 1 {
-		uris = dedupe(uris)
+	if len(r.uris) > 1 {
+		r.uris = dedupe(r.uris)
 	}
-	return uris
+	return r
 }
 
 // appendPartURIs adds a part's links as SpamAssassin lists them: those of the

@@ -63,7 +63,7 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	if m.Parsed == nil || len(c.Zones) == 0 {
 		return r
 	}
-	domains := Domains(rules.URIs(m.Parsed), c.MaxDomains)
+	domains := Domains(rules.MessageURIs(m), c.MaxDomains)
 	if len(domains) == 0 {
 		return r
 	}
