@@ -34,8 +34,9 @@ Runs the same checks as 'serve' on message files and prints a report like
    "virus","bayes","ms"}
 
 ("uris" too with --uris; null where a check is off). PATH may be a file or a directory, read recursively
-(maildirs work); no PATH, or "-", reads one message from standard input. A leading
-mbox "From " line is stripped. 'check' never learns or writes anything.
+(maildirs work); no PATH, or "-", reads standard input. An mbox file is checked
+message by message, each reported as PATH#N (N from 1); a file with one message may
+start with an mbox "From " line. 'check' never learns or writes anything.
 Exit status: 0 when every message was checked, 1 when any could not be.`)
 	asJSON := flags.Bool("json", false, "print one JSON object per message per line")
 	clues := flags.Int("clues", 0, "also print the `N` strongest Bayes clues of each message: the tokens, their spam probability and how many learned spam and ham held them (report only)")
@@ -93,8 +94,8 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 	go func() {
 		defer close(jobs)
 		n := 0
-		walkMessages(paths, func(f string) {
-			jobs <- job{n, f}
+		eachMessage(paths, func(name string, raw []byte, err error) {
+			jobs <- job{n, name, raw, err}
 			n++
 		})
 	}()
@@ -173,7 +174,9 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 
 type job struct {
 	n    int
-	path string
+	path string // the file, PATH#N for an mbox file's Nth message
+	raw  []byte
+	err  error // reading the file
 }
 
 type checked struct {
@@ -189,10 +192,10 @@ type checked struct {
 // (for --clues and --uris), which the result does not keep: results wait to be printed in order.
 func checkOne(p *filter.Pipeline, env *filter.Envelope, j job) (checked, []byte) {
 	r := checked{n: j.n, path: j.path}
-	data, err := readMessage(j.path)
-	if r.err = err; err != nil {
+	if r.err = j.err; j.err != nil {
 		return r, nil
 	}
+	data := j.raw
 	sp := spool.FromBytes(data)
 	var e *filter.Envelope
 	if env != nil {

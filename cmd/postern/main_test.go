@@ -138,18 +138,22 @@ func TestCheckJSON(t *testing.T) {
 		"Maildir/new/2.host":     "Subject: test\r\nMessage-ID: <2@x>\r\n\r\n" + gtube + "\r\n",
 		"mbox-style.eml":         "From someone@example.org Mon Jan  1 00:00:00 2024\nSubject: From line\nMessage-ID: <3@x>\n\nhello\n",
 		"Maildir/.hidden":        "not a message",
+		// An mbox file, checked message by message; a body line left unescaped
+		// does not start a message.
+		"Junk": "From a@example.org Mon Jan  1 00:00:00 2024\nSubject: one\nMessage-ID: <4@x>\n\nFrom thrilling slots\n>From here on\n\n" +
+			"From b@example.org Mon Jan  1 00:00:01 2024\nSubject: two\nMessage-ID: <5@x>\n\n" + gtube + "\n",
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	out, errOut, code := postern(t, "", "check", "-c", ownRulesOnly(t), "--json", "--data-dir", dir, md, filepath.Join(dir, "mbox-style.eml"))
+	out, errOut, code := postern(t, "", "check", "-c", ownRulesOnly(t), "--json", "--data-dir", dir, md, filepath.Join(dir, "mbox-style.eml"), filepath.Join(dir, "Junk"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 {
+	if len(lines) != 5 {
 		t.Fatalf("%d lines:\n%s", len(lines), out)
 	}
 	want := []struct {
@@ -161,6 +165,8 @@ func TestCheckJSON(t *testing.T) {
 		{"cur/1.host:2,S", "accept", false, 0},
 		{"new/2.host", "reject", true, 1000},
 		{"mbox-style.eml", "accept", false, 0},
+		{"Junk#1", "accept", false, 0},
+		{"Junk#2", "reject", true, 1000},
 	}
 	for i, line := range lines {
 		var r jsonOut
@@ -189,7 +195,7 @@ func TestCheckJSON(t *testing.T) {
 	// check writes nothing: the data dir holds only what the test put there.
 	// (The config file is in a directory of its own.)
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 2 {
+	if len(entries) != 3 {
 		t.Errorf("check wrote into the data dir: %v", entries)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -41,6 +42,28 @@ func walkMessages(paths []string, fn func(path string)) {
 			fn(path)
 		}
 	}
+}
+
+// eachMessage calls fn with every message under paths (walkMessages): a file's
+// one message, or an mbox file's messages one by one, named PATH#N (N from 1)
+// when it holds more than one; or the error that kept a file from being read.
+// A lone message is read as readMessage reads it.
+func eachMessage(paths []string, fn func(name string, raw []byte, err error)) {
+	walkMessages(paths, func(f string) {
+		data, err := readInput(f)
+		if err != nil {
+			fn(f, nil, err)
+			return
+		}
+		msgs := mbox.Split(data)
+		if len(msgs) <= 1 {
+			fn(f, mbox.StripFrom(data), nil)
+			return
+		}
+		for i, m := range msgs {
+			fn(fmt.Sprintf("%s#%d", f, i+1), m, nil)
+		}
+	})
 }
 
 // readMessage reads a message file ("-": standard input), without a leading mbox

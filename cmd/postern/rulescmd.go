@@ -231,8 +231,7 @@ func rulesCost(rulePaths, msgPaths []string, passes, top int) int {
 		return fail("%v", err)
 	}
 	var msgs []*filter.Message
-	walkMessages(msgPaths, func(f string) {
-		raw, err := readMessage(f)
+	eachMessage(msgPaths, func(f string, raw []byte, err error) {
 		var m *filter.Message
 		if err == nil {
 			m, err = parsedMessage(raw)

@@ -22,22 +22,80 @@ func StripFrom(b []byte) []byte {
 }
 
 // Split returns the messages of an mbox file, separators removed and ">From "
-// unescaped. A file that does not start with "From " is one message.
+// unescaped. A file that does not start with "From " is one message. A message
+// starts at a separator: a "From " line with a time of day among its words, as
+// in "From sender Thu Jan  1 00:00:00 2004" (isSeparator). A body line a writer
+// left unescaped ("From thrilling slots to classic casino tables") does not cut
+// a message in two.
 func Split(data []byte) [][]byte {
 	if !bytes.HasPrefix(data, []byte("From ")) {
 		return [][]byte{data}
 	}
 	var msgs [][]byte
-	for _, chunk := range bytes.Split(data, []byte("\nFrom ")) {
+	add := func(chunk []byte) {
 		if i := bytes.IndexByte(chunk, '\n'); i >= 0 {
 			chunk = chunk[i+1:] // the rest of the separator line
+		} else {
+			chunk = nil
 		}
 		msg := bytes.ReplaceAll(chunk, []byte("\n>From "), []byte("\nFrom "))
 		if len(bytes.TrimSpace(msg)) > 0 {
 			msgs = append(msgs, msg)
 		}
 	}
+	start := 0 // the current message's separator line
+	for i := 0; ; {
+		j := bytes.Index(data[i:], []byte("\nFrom "))
+		if j < 0 {
+			break
+		}
+		at := i + j + 1
+		line := data[at:]
+		if k := bytes.IndexByte(line, '\n'); k >= 0 {
+			line = line[:k]
+		}
+		if isSeparator(line) {
+			add(data[start : at-1])
+			start = at
+		}
+		i = at
+	}
+	add(data[start:])
 	return msgs
+}
+
+// isSeparator reports whether a "From " line is an mbox separator: the sender and
+// a date, whose time of day (h:mm or hh:mm:ss) is the one part every writer's
+// date format has.
+func isSeparator(line []byte) bool {
+	fields := bytes.Fields(line)
+	if len(fields) < 3 {
+		return false
+	}
+	for _, f := range fields[2:] {
+		if isTimeOfDay(f) {
+			return true
+		}
+	}
+	return false
+}
+
+func isTimeOfDay(f []byte) bool {
+	parts := bytes.Split(f, []byte(":"))
+	if len(parts) < 2 || len(parts) > 3 || len(parts[0]) < 1 || len(parts[0]) > 2 {
+		return false
+	}
+	for i, p := range parts {
+		if i > 0 && len(p) != 2 {
+			return false
+		}
+		for _, c := range p {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Append writes msg to w as one mbox message with LF line ends, tagged with an

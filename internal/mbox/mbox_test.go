@@ -30,6 +30,34 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// A message starts only at a separator line; one left unescaped in a body, or a
+// "From " line with no date, stays in its message.
+func TestSplit(t *testing.T) {
+	for _, c := range []struct {
+		name, in string
+		want     []string
+	}{
+		{"two", "From a@x Thu Jan  1 00:00:00 2004\nSubject: 1\n\none\n\nFrom b@y Fri Jan  2 10:11:12 2004\nSubject: 2\n\ntwo\n",
+			[]string{"Subject: 1\n\none\n", "Subject: 2\n\ntwo\n"}},
+		{"unescaped body line", "From a@x Thu Jan  1 00:00:00 2004\nSubject: 1\n\nFrom thrilling slots to classic casino tables\nFrom 9 to 5\n",
+			[]string{"Subject: 1\n\nFrom thrilling slots to classic casino tables\nFrom 9 to 5\n"}},
+		{"escaped body line", "From a@x Thu Jan  1 00:00:00 2004\nSubject: 1\n\n>From a@x Thu Jan  1 00:00:00 2004\n",
+			[]string{"Subject: 1\n\nFrom a@x Thu Jan  1 00:00:00 2004\n"}},
+		{"other date forms", "From MAILER-DAEMON Mon Aug 5 9:05 2002\nSubject: 1\n\n\nFrom x 2024-01-02 03:04:05 +0000\nSubject: 2\n",
+			[]string{"Subject: 1\n\n", "Subject: 2\n"}},
+		{"separator only", "From a@x Thu Jan  1 00:00:00 2004", nil},
+		{"not an mbox", "Subject: z\n\nFrom a@x Thu Jan  1 00:00:00 2004\n", []string{"Subject: z\n\nFrom a@x Thu Jan  1 00:00:00 2004\n"}},
+	} {
+		var got []string
+		for _, m := range Split([]byte(c.in)) {
+			got = append(got, string(m))
+		}
+		if strings.Join(got, "|") != strings.Join(c.want, "|") || len(got) != len(c.want) {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
 // What spamassassin --mbox writes back: its X-Spam-* fields, folded, before or after
 // the copied id, and a body line that looks like one.
 func TestSpamHeaders(t *testing.T) {
