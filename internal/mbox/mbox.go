@@ -21,8 +21,8 @@ func StripFrom(b []byte) []byte {
 	return b
 }
 
-// Split returns the messages of an mbox file, separators removed and ">From "
-// unescaped. A file that does not start with "From " is one message. A message
+// Split returns the messages of an mbox file, separators removed and escaped
+// lines unescaped (">From ", ">>From ": one '>' less each, mboxrd). A file that does not start with "From " is one message. A message
 // starts at a separator: a "From " line with a time of day among its words, as
 // in "From sender Thu Jan  1 00:00:00 2004" (isSeparator). A body line a writer
 // left unescaped ("From thrilling slots to classic casino tables") does not cut
@@ -38,7 +38,7 @@ func Split(data []byte) [][]byte {
 		} else {
 			chunk = nil
 		}
-		msg := bytes.ReplaceAll(chunk, []byte("\n>From "), []byte("\nFrom "))
+		msg := unescape(chunk)
 		if len(bytes.TrimSpace(msg)) > 0 {
 			msgs = append(msgs, msg)
 		}
@@ -60,8 +60,37 @@ func Split(data []byte) [][]byte {
 		}
 		i = at
 	}
-	add(data[start:])
+	last := data[start:]
+	if bytes.HasSuffix(last, []byte("\n\n")) { // the blank line that ends every message
+		last = last[:len(last)-1]
+	}
+	add(last)
 	return msgs
+}
+
+// escaped reports whether a line is a "From " line escaped (mboxrd): one or
+// more '>' before "From ".
+func escaped(line []byte) bool {
+	i := 0
+	for i < len(line) && line[i] == '>' {
+		i++
+	}
+	return bytes.HasPrefix(line[i:], []byte("From "))
+}
+
+// unescape drops one '>' from each escaped line (mboxrd; mboxo's ">From " too).
+func unescape(msg []byte) []byte {
+	if !bytes.Contains(msg, []byte(">From ")) {
+		return msg
+	}
+	out := make([]byte, 0, len(msg))
+	for _, line := range bytes.SplitAfter(msg, []byte("\n")) {
+		if len(line) > 0 && line[0] == '>' && escaped(line) {
+			line = line[1:]
+		}
+		out = append(out, line...)
+	}
+	return out
 }
 
 // isSeparator reports whether a "From " line is an mbox separator: the sender and
@@ -104,6 +133,8 @@ func Append(w *bytes.Buffer, id int, msg []byte) {
 	msg = bytes.ReplaceAll(msg, []byte("\r\n"), []byte("\n"))
 	fmt.Fprintf(w, "From eval@localhost Thu Jan  1 00:00:00 2004\nX-Eval-Id: %d\n", id)
 	for _, line := range bytes.SplitAfter(msg, []byte("\n")) {
+		// mboxo, as SpamAssassin reads it (it unescapes nothing): ">From " is
+		// written as it is, and comes back from Split as "From ".
 		if bytes.HasPrefix(line, []byte("From ")) {
 			w.WriteByte('>')
 		}

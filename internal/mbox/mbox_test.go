@@ -2,6 +2,7 @@ package mbox
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -67,4 +68,36 @@ func TestSpamHeaders(t *testing.T) {
 	if len(got) != 2 || got[0]["Tests"] != "GTUBE, HTML_MESSAGE" || got[1]["Bayes"] != "0.9" || got[1]["Tests"] != "none" {
 		t.Errorf("%v", got)
 	}
+}
+
+// Whatever a file holds, Split ends; messages written by Append come back as
+// written (LF line ends), however their lines look, but for lines escaped
+// already (">From ", which mboxo cannot tell from an escaped "From ").
+func FuzzSplit(f *testing.F) {
+	f.Add("Subject: a\n\nFrom the start\n", "b")
+	f.Add("From a@x Thu Jan  1 00:00:00 2004\n", "\nFrom 1:00\n")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		Split([]byte(a + b))
+		if escaped := regexp.MustCompile(`(?m)^>+From `); escaped.MatchString(a) || escaped.MatchString(b) {
+			return
+		}
+		msgs := []string{"X: 1\n\n" + a, "X: 2\n\n" + b}
+		var buf bytes.Buffer
+		for i, m := range msgs {
+			Append(&buf, i, []byte(m))
+		}
+		got := Split(buf.Bytes())
+		if len(got) != 2 {
+			t.Fatalf("%d messages from %q", len(got), buf.Bytes())
+		}
+		for i, g := range got {
+			want := strings.ReplaceAll(msgs[i], "\r\n", "\n")
+			if !strings.HasSuffix(want, "\n") {
+				want += "\n"
+			}
+			if !bytes.HasSuffix(g, []byte(want)) {
+				t.Errorf("message %d: %q, want it to end %q", i, g, want)
+			}
+		}
+	})
 }
