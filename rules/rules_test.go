@@ -626,6 +626,36 @@ func TestMessageURIsShared(t *testing.T) {
 	}
 }
 
+// A host written beyond ASCII is listed in its ASCII form too, as SpamAssassin
+// with libidn lists it (uri_list_canonicalize's idn_to_ascii step, after the
+// port's; this machine's SpamAssassin has no libidn, so the rows follow its
+// code): with and without the scheme's own port, from UTF-8 or Latin-1 bytes,
+// the ideographic dot a dot; nothing for bytes in no charset, nor for a link
+// whose escapes had its bytes escaped.
+func TestCanonicalURIsIDN(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{"http://p\u0430ypal.com/login", []string{"http://p\u0430ypal.com/login", "http://xn--pypal-4ve.com/login"}},
+		{"http://B\u00fccher.example:80/x", []string{"http://B\u00fccher.example/x", "http://B\u00fccher.example:80/x", "http://xn--bcher-kva.example/x", "http://xn--bcher-kva.example:80/x"}},
+		{"http://b\xfccher.example/", []string{"http://b\xfccher.example/", "http://xn--bcher-kva.example/"}},
+		{"http://\u4f8b\u3048\u3002\u30c6\u30b9\u30c8/", []string{"http://xn--r8jz45g.xn--zckzah/", "http://\u4f8b\u3048\u3002\u30c6\u30b9\u30c8/"}},
+		{"http://a\xff\xfe.example/", []string{"http://a\xff\xfe.example/"}},
+		{"http://EXAMPLE.com/", []string{"http://EXAMPLE.com/"}},
+	} {
+		got := canonicalURIs([]string{c.in})
+		slices.Sort(got)
+		slices.Sort(c.want)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%q:\n got %q\nwant %q", c.in, got, c.want)
+		}
+	}
+	if _, ok := ASCIIHost("a%d0%b0.example"); ok {
+		t.Error("an escaped host has an ASCII form")
+	}
+}
+
 // Every link is one line, whatever its escapes decode to: the uri rules' literal
 // index counts one link a line (a %0A decoded once broke it).
 func FuzzURIs(f *testing.F) {

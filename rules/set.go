@@ -2822,14 +2822,26 @@ func canonicalURIs(uris []string) []string {
 				addLink(r)
 			}
 		}
+		restNoPort := rest
 		if port != "" { // the scheme's own port is no port
 			own := ":443"
 			if proto == "http://" {
 				own = ":80"
 			}
 			if strings.HasPrefix(rest, own) && (len(rest) == len(own) || !isWordChar(rest[len(own)])) {
-				add(proto + host + rest[len(own):])
+				restNoPort = rest[len(own):]
+				add(proto + host + restNoPort)
 			}
+		}
+		if a, ok := ASCIIHost(host); ok && a != strings.ToLower(host) {
+			// The host's ASCII form too, as SpamAssassin with libidn lists it: a
+			// rule written for xn--pypal-4ve.com, the name the block lists report,
+			// sees http://pаypal.com/. The steps below read that form.
+			add(proto + a + rest)
+			if port != "" {
+				add(proto + a + restNoPort)
+			}
+			host = a
 		}
 		if strings.IndexFunc(host, func(r rune) bool { return r <= ' ' }) >= 0 {
 			// Browsers drop control characters and spaces from a host (bug 4146).

@@ -17,7 +17,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/miekg/dns"
-	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/postern/postern/filter"
@@ -161,12 +160,11 @@ func registered(raw string) string {
 		return ""
 	}
 	if strings.IndexFunc(host, func(r rune) bool { return r >= utf8.RuneSelf }) >= 0 {
-		if !utf8.ValidString(host) {
-			return "" // no name: bytes no charset made
+		a, ok := rules.ASCIIHost(host)
+		if !ok {
+			return "" // no name: bytes no charset made, or a label IDNA forbids
 		}
-		if host, err = idna.Lookup.ToASCII(host); err != nil {
-			return ""
-		}
+		host = a
 	}
 	if _, err := netip.ParseAddr(host); err == nil {
 		return ""
