@@ -155,10 +155,12 @@ func registered(raw string) string {
 	if err != nil {
 		return ""
 	}
-	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	host := strings.TrimSuffix(u.Hostname(), ".")
 	if host == "" || !strings.Contains(host, ".") {
 		return ""
 	}
+	// Made ASCII before it is lower-cased, which would turn Latin-1 letters
+	// (bytes that are no UTF-8) into U+FFFD.
 	if strings.IndexFunc(host, func(r rune) bool { return r >= utf8.RuneSelf }) >= 0 {
 		a, ok := rules.ASCIIHost(host)
 		if !ok {
@@ -166,6 +168,7 @@ func registered(raw string) string {
 		}
 		host = a
 	}
+	host = strings.ToLower(host)
 	if _, err := netip.ParseAddr(host); err == nil {
 		return ""
 	}
