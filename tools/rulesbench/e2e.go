@@ -113,45 +113,56 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, side bo
 		// message's time is its CPU, the collector's share included). The first
 		// pass is given both ways, which shows what that clock leaves out (reading
 		// the files, printing the report).
-		timePostern := func() (cold, coldMS, warm time.Duration, err error) {
+		//
+		// timePostern runs the two checks three times, and on while more says
+		// so: the medians, and how many runs.
+		timePostern := func(more func() bool) (cold, coldMS, warm time.Duration, runs int, err error) {
 			var cpus, colds, warms []time.Duration
-			for range 3 {
+			for len(cpus) < 3 || more() {
 				cpu, ms, err1 := check(msgDir)
 				_, wms, err2 := check(warmDir, msgDir)
 				if err := errors.Join(err1, err2); err != nil {
-					return 0, 0, 0, fmt.Errorf("postern check (%s): %w", c.name, err)
+					return 0, 0, 0, 0, fmt.Errorf("postern check (%s): %w", c.name, err)
 				}
 				cpus, colds, warms = append(cpus, cpu), append(colds, ms), append(warms, wms)
 			}
-			return median(cpus), median(colds), median(warms), nil
+			return median(cpus), median(colds), median(warms), len(cpus), nil
 		}
 		sa := func(in []byte) (time.Duration, error) {
 			cmd := exec.Command("spamassassin", append([]string{"-L", "--mbox"}, c.saBayes...)...)
 			cmd.Stdin = bytes.NewReader(in)
 			return cpuOf(cmd)
 		}
+		// saRun is SpamAssassin's run (a minute) less its start-up, the median
+		// of three runs on the tiny message.
+		saRun := func(run time.Duration, err error) (time.Duration, error) {
+			var starts []time.Duration
+			for range 3 {
+				start, serr := sa(tinyMbox.Bytes())
+				err = errors.Join(err, serr)
+				starts = append(starts, start)
+			}
+			if err != nil {
+				return 0, fmt.Errorf("spamassassin (%s): %w", c.name, err)
+			}
+			return run - median(starts), nil
+		}
+		never := func() bool { return false }
 		if side {
 			// SpamAssassin's run on one core, and postern's, over and over, on
 			// the other, in the same minute: the machine's drift within minutes
 			// then touches both alike (the median of postern's runs).
-			type saRun struct {
+			type result struct {
 				cpu time.Duration
 				err error
 			}
-			done := make(chan saRun, 1)
+			done := make(chan result, 1)
 			go func() {
 				cpu, err := sa(mbox.Bytes())
-				done <- saRun{cpu, err}
+				done <- result{cpu, err}
 			}()
-			var cpus, colds, warms []time.Duration
-			var res *saRun
-			for res == nil || len(cpus) < 3 {
-				cpu, ms, err1 := check(msgDir)
-				_, wms, err2 := check(warmDir, msgDir)
-				if err := errors.Join(err1, err2); err != nil {
-					return fmt.Errorf("postern check (%s): %w", c.name, err)
-				}
-				cpus, colds, warms = append(cpus, cpu), append(colds, ms), append(warms, wms)
+			var res *result
+			running := func() bool {
 				if res == nil {
 					select {
 					case r := <-done:
@@ -159,39 +170,25 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, side bo
 					default:
 					}
 				}
+				return res == nil
 			}
-			if res.err != nil {
-				return fmt.Errorf("spamassassin (%s): %w", c.name, res.err)
+			var err error // (timePostern returns once running says SpamAssassin's run has ended)
+			if c.postern, c.coldMS, c.warm, c.runs, err = timePostern(running); err != nil {
+				return err
 			}
-			var starts []time.Duration
-			for range 3 {
-				start, err := sa(tinyMbox.Bytes())
-				if err != nil {
-					return fmt.Errorf("spamassassin (%s): %w", c.name, err)
-				}
-				starts = append(starts, start)
+			if c.spam, err = saRun(res.cpu, res.err); err != nil {
+				return err
 			}
-			c.spam = res.cpu - median(starts)
-			c.postern, c.coldMS, c.warm, c.runs = median(cpus), median(colds), median(warms), len(cpus)
 			continue
 		}
-		cold1, coldMS1, warm1, err := timePostern()
+		cold1, coldMS1, warm1, _, err := timePostern(never)
 		if err != nil {
 			return err
 		}
-		// SpamAssassin's run: once (a minute), its start-up three times.
-		run, err := sa(mbox.Bytes())
-		var starts []time.Duration
-		for range 3 {
-			start, serr := sa(tinyMbox.Bytes())
-			err = errors.Join(err, serr)
-			starts = append(starts, start)
+		if c.spam, err = saRun(sa(mbox.Bytes())); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("spamassassin (%s): %w", c.name, err)
-		}
-		c.spam = run - median(starts)
-		cold2, coldMS2, warm2, err := timePostern()
+		cold2, coldMS2, warm2, _, err := timePostern(never)
 		if err != nil {
 			return err
 		}
