@@ -2538,7 +2538,7 @@ func schemelessLinks(text string, max int) []string {
 			continue
 		}
 		if m := reKnownHost.FindString(text[s:e]); m != "" {
-			if !strings.EqualFold(m, "www.") && tok.end-s-len(m) <= 2048 {
+			if !strings.EqualFold(m, "www.") && tok.end-s-len(m) <= maxTextLinkRest {
 				scheme := "http://"
 				if m[0] == 'f' || m[0] == 'F' {
 					scheme = "ftp://"
@@ -2563,7 +2563,7 @@ func schemelessLinks(text string, max int) []string {
 				j = k
 			}
 		}
-		if j < n && text[j] == '/' && tok.end > j+1 && tok.end-j-1 <= 2048 {
+		if j < n && text[j] == '/' && tok.end > j+1 && tok.end-j-1 <= maxTextLinkRest {
 			j = tok.end // the path: the rest of the token
 		}
 		if !linkEnds(text, j) {
@@ -2623,10 +2623,6 @@ func linkEndsBefore(text string, k int) bool {
 	return tbirdEnd[text[k-1]] || text[k-1] == 0xa0 && k >= 2 && text[k-2] == 0xc2
 }
 
-// maxURI is SpamAssassin's MAX_URI_LENGTH: a link is cut there, which bounds
-// what its canonical forms and the uri rules read of a hostile one.
-const maxURI = 8192
-
 // trimLinkEnd is what SpamAssassin's text parser cuts off the end of a link
 // found in text (linkCandidates, schemelessLinks): from a ")" with no "("
 // before it, and punctuation that mail readers leave out.
@@ -2636,6 +2632,10 @@ func trimLinkEnd(u string) string {
 	}
 	return strings.TrimRight(u, "-~!@#^&*()_+=:;'?,.")
 }
+
+// maxTextLinkRest is the most _tbirdurire's patterns read of a text link after
+// its www./ftp. or its host's path slash ({1,2048}).
+const maxTextLinkRest = 2048
 
 var reKnownHost = regexp.MustCompile(`^(?i:www\d{0,2}\.|ftp\.)`)
 
@@ -2684,7 +2684,7 @@ func linkCandidates(text string) []string {
 		for !linkEnds(text, end) {
 			end++
 		}
-		u := trimLinkEnd(text[start:min(end, start+maxURI)])
+		u := trimLinkEnd(scan.CutLink(text[start:end]))
 		if len(u) <= len(scheme) {
 			next[s] = end // the scheme alone ("<mailto: a@b.example>"): no link
 			return

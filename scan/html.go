@@ -321,7 +321,7 @@ func appendLinks(out []Link, tag string, attrs []HTMLAttr, base *string) []Link 
 		if u == "" {
 			return
 		}
-		u = cutLink(u)
+		u = CutLink(u)
 		l := Link{Tag: tag, Attr: attr, URI: u, Target: u}
 		if !noTarget(u) {
 			l.Target = ResolveLink(*base, u)
@@ -341,7 +341,7 @@ func appendLinks(out []Link, tag string, attrs []HTMLAttr, base *string) []Link 
 			u := strings.Trim(strings.ReplaceAll(string(v), "\ufeff", ""), " \t\n\r\f\v\u00a0")
 			add(want, u)
 			if tag == "base" && u != "" {
-				if b, ok := baseOf(cutLink(u)); ok {
+				if b, ok := baseOf(CutLink(u)); ok {
 					*base = b
 				}
 			}

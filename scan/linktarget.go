@@ -216,12 +216,13 @@ func baseOf(href string) (string, bool) {
 	return href, true
 }
 
-// maxLinkLength is SpamAssassin's MAX_URI_LENGTH: an HTML link is cut there
+// maxLinkLength is SpamAssassin's MAX_URI_LENGTH: a link is cut there
 // (canon_uri), which bounds what is made of a hostile one.
 const maxLinkLength = 8192
 
-// cutLink is u cut at maxLinkLength bytes, at a character.
-func cutLink(u string) string {
+// CutLink is u cut at SpamAssassin's MAX_URI_LENGTH (8,192 bytes), at a
+// character: what is read of a link, in HTML or in text.
+func CutLink(u string) string {
 	if len(u) <= maxLinkLength {
 		return u
 	}
