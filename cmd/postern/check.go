@@ -164,6 +164,13 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 			return fail("%v", err)
 		}
 	}
+	// What the DFAs learned on many messages is kept for the next process, as
+	// serve keeps it; check creates no data_dir, and one it cannot write to
+	// only costs that.
+	out.Flush()
+	if err := comp.Automata.save(comp.Rules.Set()); err != nil {
+		log.WithError(err).Debug("automata cache not written")
+	}
 	if failed > 0 {
 		out.Flush()
 		fmt.Fprintf(os.Stderr, "postern: %d message(s) could not be checked\n", failed)

@@ -194,6 +194,8 @@ func newLogger(cfg config.Config) *logrus.Logger {
 type components struct {
 	Pipeline *filter.Pipeline
 	Rules    *rules.Check
+	// Automata is the rules' DFA cache in data_dir (automata.go).
+	Automata *automata
 	Clamd    *clamav.Client // nil: virus scanning off
 	Bayes    *score.Bayes   // nil: Bayes off
 	// Resolver is the one DNS client of every check, envelope and content, so
@@ -222,6 +224,8 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		"rules": set.Len(), "running": set.Running(), "skipped": len(problems), "files": len(set.Files),
 		"paths": rules.Describe(cfg.RulesPaths),
 	}).Info("rules loaded (postern rules lint lists the files and what was skipped)")
+	c.Automata = newAutomata(cfg.DataDir, log)
+	c.Automata.load(set)
 	c.Rules = rules.NewCheck(set)
 	checks := []filter.Check{c.Rules}
 	if cfg.Clamd.Address != "" {

@@ -132,6 +132,8 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	}
 	stopPurge := purgeLoop(log, store, cfg.Quarantine.Retention.D())
 	defer stopPurge()
+	stopAutomata := comp.Automata.saveLoop(comp.Rules)
+	defer stopAutomata()
 	for {
 		select {
 		case err := <-done:
@@ -306,8 +308,13 @@ func reloadRules(log *logrus.Logger, check *rules.Check, c *common, fs *flag.Fla
 		log.WithError(err).Error("SIGHUP: rules have errors: keeping the old rules")
 		return
 	}
+	// The DFAs of the rules that did not change go on from what they learned.
+	dfas, states, err := set.AdoptAutomata(check.Set())
+	if err != nil {
+		log.WithError(err).Warn("SIGHUP: the rules' DFAs start empty")
+	}
 	check.Swap(set)
-	log.WithFields(logrus.Fields{"rules": set.Len(), "warnings": len(problems)}).Info("SIGHUP: rules reloaded")
+	log.WithFields(logrus.Fields{"rules": set.Len(), "warnings": len(problems), "dfas_kept": dfas, "states_kept": states}).Info("SIGHUP: rules reloaded")
 }
 
 // reloadLists re-reads the allow and deny lists; on any error the old lists stay.

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/postern/postern/rules"
+)
+
+// automataFile, in data_dir, holds what the rules' DFAs learned in earlier
+// processes (rules.WriteAutomata): serve and check start from it instead of
+// computing those states again on their first thousand messages. It is a cache:
+// deleting it loses nothing but that, and a file another build wrote is ignored.
+const automataFile = "automata.cache"
+
+// automataSaveEvery is how often serve writes the cache while it runs (it also
+// writes it when it stops), so that a crash loses little of it.
+const automataSaveEvery = 15 * time.Minute
+
+// automata reads and writes the cache for one process.
+type automata struct {
+	path string
+	log  logrus.FieldLogger
+	mu   sync.Mutex
+	// states is how many DFA states the set had when the cache was last read or
+	// written: a write that would add few is not worth its time.
+	states int
+}
+
+func newAutomata(dataDir string, log logrus.FieldLogger) *automata {
+	return &automata{path: filepath.Join(dataDir, automataFile), log: log}
+}
+
+// load gives set the cached states. A missing file is the normal first start;
+// any other failure is logged, and the DFAs learn as if there were none.
+func (a *automata) load(set *rules.Set) {
+	start := time.Now()
+	data, err := os.ReadFile(a.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		a.log.WithError(err).Warn("rules: automata cache unreadable: the DFAs start empty")
+		return
+	}
+	dfas, states, err := set.ReadAutomata(data)
+	switch {
+	case errors.Is(err, rules.ErrOtherBuild):
+		a.log.WithField("file", a.path).Info("rules: automata cache written by another build of postern: not used (it is rewritten)")
+	case err != nil:
+		a.log.WithError(err).WithField("file", a.path).Warn("rules: automata cache not used: the DFAs start empty")
+	default:
+		a.log.WithFields(logrus.Fields{"file": a.path, "dfas": dfas, "states": states,
+			"duration_ms": time.Since(start).Milliseconds()}).Info("rules: automata cache loaded")
+	}
+	a.mu.Lock()
+	a.states, _ = set.DFACache()
+	a.mu.Unlock()
+}
+
+// save writes set's states over the cache (a new file renamed into place: a
+// reader sees the old one or the new one), when they are more than when it was
+// last read or written by at least a hundred states and a twentieth.
+func (a *automata) save(set *rules.Set) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now, _ := set.DFACache()
+	if now-a.states < max(100, a.states/20) {
+		return nil
+	}
+	start := time.Now()
+	tmp, err := os.CreateTemp(filepath.Dir(a.path), automataFile+".*")
+	if err != nil {
+		return fmt.Errorf("rules: automata cache: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // (gone after the rename)
+	dfas, states, err := set.WriteAutomata(tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), a.path)
+	}
+	if err != nil {
+		return fmt.Errorf("rules: automata cache %s: %w", a.path, err)
+	}
+	a.states = now
+	a.log.WithFields(logrus.Fields{"file": a.path, "dfas": dfas, "states": states,
+		"duration_ms": time.Since(start).Milliseconds()}).Info("rules: automata cache written")
+	return nil
+}
+
+// saveLoop writes the cache every automataSaveEvery while serve runs, and once
+// more when stopped.
+func (a *automata) saveLoop(check *rules.Check) (stop func()) {
+	first := true
+	stopLoop := periodic(automataSaveEvery, func(context.Context) {
+		if first { // (periodic runs at once: nothing learned yet)
+			first = false
+			return
+		}
+		if err := a.save(check.Set()); err != nil {
+			a.log.WithError(err).Warn("rules: automata cache not written")
+		}
+	})
+	return func() {
+		stopLoop()
+		if err := a.save(check.Set()); err != nil {
+			a.log.WithError(err).Warn("rules: automata cache not written")
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// variedMessages writes n messages of words the default rules look at, in
+// varied spellings: enough for their DFAs to learn a few hundred states.
+func variedMessages(t *testing.T, n int) string {
+	dir := t.TempDir()
+	words := strings.Fields(`free money click here v1agra offer limited time account verify password bank
+		winner prize cash USD $1,000,000 unsubscribe http://example.com/x?id=1 www.deal.example <b>bold</b>
+		meeting lunch report attached regards dear friend`)
+	seps := []string{"", "", "!", ".", " -", "_", "***"}
+	rng := rand.New(rand.NewSource(1))
+	for i := range n {
+		var b strings.Builder
+		fmt.Fprintf(&b, "From: a%d@example.com\nTo: b@example.org\nSubject: %s %s\nMessage-ID: <%d@example.com>\n\n", i, words[rng.Intn(len(words))], words[rng.Intn(len(words))], i)
+		for range 5 + rng.Intn(30) {
+			for range 3 + rng.Intn(10) {
+				b.WriteString(words[rng.Intn(len(words))] + seps[rng.Intn(len(seps))] + " ")
+			}
+			b.WriteString("\n")
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%03d.eml", i)), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// timings are a JSON report's times, which vary from run to run.
+var timings = regexp.MustCompile(`"ms":[0-9.e+-]+,"times":\{[^}]*\}`)
+
+// check writes what the rules' DFAs learned to data_dir, the next check starts
+// from it, and a damaged cache is only not used: the reports stay the same.
+func TestCheckAutomataCache(t *testing.T) {
+	msgs := variedMessages(t, 150)
+	data := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "postern.toml")
+	if err := os.WriteFile(cfg, []byte("rules_paths = [\"default\"]\nlog_level = \"debug\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check := func(want string) string {
+		t.Helper()
+		out, errOut, code := postern(t, "", "check", "--json", "-c", cfg, "--data-dir", data, msgs)
+		if code != 0 || !strings.Contains(errOut, want) {
+			t.Fatalf("exit %d, stderr lacks %q:\n%s", code, want, errOut)
+		}
+		return timings.ReplaceAllString(out, "")
+	}
+	first := check("rules: automata cache written")
+	cache := filepath.Join(data, automataFile)
+	if _, err := os.Stat(cache); err != nil {
+		t.Fatal(err)
+	}
+	if got := check("rules: automata cache loaded"); got != first {
+		t.Error("the reports differ with the cache")
+	}
+	b, err := os.ReadFile(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(cache, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := check("rules: automata cache not used"); got != first {
+		t.Error("the reports differ with a damaged cache")
+	}
+	// A data_dir that does not exist (check creates none) costs only the cache.
+	_, errOut, code := postern(t, "", "check", "--json", "-c", cfg, "--data-dir", filepath.Join(data, "none"), msgs)
+	if code != 0 || !strings.Contains(errOut, "automata cache not written") {
+		t.Errorf("without a data_dir: exit %d:\n%s", code, errOut)
+	}
+}
