@@ -186,10 +186,15 @@ func (s *Set) ReadAutomata(data []byte) (dfas, states int, err error) {
 		return 0, 0, err
 	}
 	head := len(automataMagic) + len(build)
-	if len(data) < head+8 || !bytes.Equal(data[:len(automataMagic)], automataMagic) || !bytes.Equal(data[len(automataMagic):head], build) {
+	le := bin.LittleEndian
+	switch {
+	case !bytes.HasPrefix(data, automataMagic):
+		return 0, 0, ErrOtherBuild // (or no automata file at all)
+	case len(data) < head+4:
+		return 0, 0, errors.New("rules: automata: a damaged file (too short)")
+	case !bytes.Equal(data[len(automataMagic):head], build):
 		return 0, 0, ErrOtherBuild
 	}
-	le := bin.LittleEndian
 	body := data[:len(data)-4]
 	if crc32.Checksum(body, castagnoli) != le.Uint32(data[len(data)-4:]) {
 		return 0, 0, errors.New("rules: automata: checksum mismatch (a damaged file)")

@@ -9,6 +9,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -135,6 +136,13 @@ func automataMessages() []string {
 func TestWriteReadAutomata(t *testing.T) {
 	msgs := automataMessages()
 	learned, _ := Load(DefaultPath)
+	var empty bytes.Buffer // (a set that has checked nothing yet)
+	if _, _, err := learned.WriteAutomata(&empty); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := learned.ReadAutomata(empty.Bytes()); n != 0 || err != nil {
+		t.Errorf("a file of no DFAs: %d read, %v", n, err)
+	}
 	for _, raw := range msgs[:2] {
 		mustEval(t, learned, msgOf(t, raw))
 	}
@@ -256,4 +264,40 @@ func FuzzReadAutomata(f *testing.F) {
 			set.Eval(msgOf(t, raw))
 		}
 	})
+}
+
+// Writing the states while sessions check mail (serve's periodic write) disturbs
+// neither: each DFA is read under its lock (run under -race in CI).
+func TestWriteAutomataWhileChecking(t *testing.T) {
+	s, _ := Load(DefaultPath)
+	fresh, _ := Load(DefaultPath)
+	msgs := automataMessages()
+	want := make([][]string, len(msgs))
+	for i, raw := range msgs {
+		want[i] = hitNames(t, fresh, msgOf(t, raw))
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 8 {
+				i := (w + k) % len(msgs)
+				if got := hitNames(t, s, msgOf(t, msgs[i])); !slices.Equal(got, want[i]) {
+					t.Errorf("message %d: %v, want %v", i, got, want[i])
+				}
+			}
+		}()
+	}
+	for range 5 {
+		var b bytes.Buffer
+		if _, _, err := s.WriteAutomata(&b); err != nil {
+			t.Error(err)
+		}
+		next, _ := Load(DefaultPath)
+		if _, _, err := next.ReadAutomata(b.Bytes()); err != nil {
+			t.Error(err)
+		}
+	}
+	wg.Wait()
 }
