@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -82,6 +83,7 @@ func (a *automata) save(set *rules.Set) error {
 		return fmt.Errorf("rules: automata cache: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // (gone after the rename)
+	ownLikeDir(tmp, filepath.Dir(a.path))
 	dfas, states, err := set.WriteAutomata(tmp)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -116,5 +118,18 @@ func (a *automata) saveLoop(check *rules.Check) (stop func()) {
 		if err := a.save(check.Set()); err != nil {
 			a.log.WithError(err).Warn("rules: automata cache not written")
 		}
+	}
+}
+
+// ownLikeDir gives f to the owner of dir when root writes it: a check run as root
+// in serve's data_dir must leave a cache that serve, running as its own user, can
+// read. Failing that, serve only starts without it.
+func ownLikeDir(f *os.File, dir string) {
+	fi, err := os.Stat(dir)
+	if err != nil || os.Geteuid() != 0 {
+		return
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
+		f.Chown(int(st.Uid), int(st.Gid))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -78,5 +79,29 @@ func TestCheckAutomataCache(t *testing.T) {
 	_, errOut, code := postern(t, "", "check", "--json", "-c", cfg, "--data-dir", filepath.Join(data, "none"), msgs)
 	if code != 0 || !strings.Contains(errOut, "automata cache not written") {
 		t.Errorf("without a data_dir: exit %d:\n%s", code, errOut)
+	}
+}
+
+// A check run as root in a data_dir another user owns (serve's) leaves a cache
+// that user can read and replace.
+func TestCheckAutomataCacheOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: it checks the owner root gives the cache")
+	}
+	msgs := variedMessages(t, 150)
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(data, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(data, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := postern(t, "", "check", "--json", "-c", ownRulesOnly(t), "--data-dir", data, msgs)
+	fi, err := os.Stat(filepath.Join(data, automataFile))
+	if code != 0 || err != nil {
+		t.Fatalf("exit %d, %v:\n%s", code, err, errOut)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || st.Gid != 65534 {
+		t.Errorf("the cache is owned by %d:%d, not by the data_dir's 65534:65534", st.Uid, st.Gid)
 	}
 }
