@@ -20,7 +20,7 @@ const DefaultPath = "/etc/postern/postern.toml"
 
 // Config is the whole configuration. Field order is the order of docs/configuration.md.
 type Config struct {
-	DataDir       string   `toml:"data_dir" doc:"Directory that holds every database file (Bayes, quarantine, greylist) unless [storage] url names a PostgreSQL database. Created if missing."`
+	DataDir       string   `toml:"data_dir" doc:"Directory that holds every database file (Bayes, quarantine, greylist) unless [storage] url names a PostgreSQL database, and automata.cache, the states the rules' DFAs learned (a cache: deleting it costs only the time to learn them again). Created if missing."`
 	RequiredScore float64  `toml:"required_score" doc:"Score at or above which a message is spam: it gets X-Spam-Flag: YES and X-Spam-Status: Yes."`
 	RejectScore   float64  `toml:"reject_score" doc:"Score at or above which a message is rejected during SMTP with 550 5.7.1."`
 	OnError       string   `toml:"on_error" doc:"What an internal failure (a check's error, the deadline, a panic, a spool error) does: \"tempfail\" answers 451 4.7.1 so the sender retries; \"accept\" delivers the message with an X-Postern-Skipped header naming what was not checked."`
