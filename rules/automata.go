@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"regexp/syntax"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -217,20 +218,32 @@ func (s *Set) ReadAutomata(data []byte) (dfas, states int, err error) {
 	if r.err != nil {
 		return 0, 0, r.err
 	}
-	var buf []byte
-	for _, d := range s.automata() {
-		var fp dfaPrint
-		fp, buf = d.fingerprint(buf)
-		rec, ok := at[fp]
-		if !ok {
-			continue
-		}
-		if n := d.adopt(&rec); n > 0 {
-			dfas++
-			states += n
-		}
+	// The DFAs are independent (each adopts under its own lock, the pool is
+	// atomic): on every core, a start-up waits half as long or less.
+	all := s.automata()
+	var next, nDFAs, nStates atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), 8) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			for i := next.Add(1) - 1; i < int64(len(all)); i = next.Add(1) - 1 {
+				var fp dfaPrint
+				fp, buf = all[i].fingerprint(buf)
+				rec, ok := at[fp] // (a copy: each DFA of a program reads it from its start)
+				if !ok {
+					continue
+				}
+				if n := all[i].adopt(&rec); n > 0 {
+					nDFAs.Add(1)
+					nStates.Add(int64(n))
+				}
+			}
+		}()
 	}
-	return dfas, states, nil
+	wg.Wait()
+	return int(nDFAs.Load()), int(nStates.Load()), nil
 }
 
 // automataReader reads a record's integers; past its end it reads zeros and
