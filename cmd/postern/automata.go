@@ -49,7 +49,13 @@ func (a *automata) load(set *rules.Set) {
 		return
 	}
 	if err != nil {
-		a.log.WithError(err).Warn("rules: automata cache unreadable: the DFAs start empty")
+		// A user who may not read serve's data_dir still checks mail (check): a
+		// note, not a warning on every run.
+		level := logrus.WarnLevel
+		if errors.Is(err, fs.ErrPermission) {
+			level = logrus.InfoLevel
+		}
+		a.log.WithError(err).Log(level, "rules: automata cache unreadable: the DFAs start empty")
 		return
 	}
 	dfas, states, err := set.ReadAutomata(data)
@@ -83,6 +89,7 @@ func (a *automata) save(set *rules.Set) error {
 		return fmt.Errorf("rules: automata cache: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // (gone after the rename)
+	tmp.Chmod(0o640)            // (as data_dir is 0750: serve's group may read it)
 	ownLikeDir(tmp, filepath.Dir(a.path))
 	dfas, states, err := set.WriteAutomata(tmp)
 	if cerr := tmp.Close(); err == nil {

@@ -104,4 +104,7 @@ func TestCheckAutomataCacheOwner(t *testing.T) {
 	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || st.Gid != 65534 {
 		t.Errorf("the cache is owned by %d:%d, not by the data_dir's 65534:65534", st.Uid, st.Gid)
 	}
+	if fi.Mode().Perm() != 0o640 {
+		t.Errorf("the cache's mode is %v, want 0640 (data_dir's group may read it)", fi.Mode().Perm())
+	}
 }
