@@ -213,7 +213,8 @@ func (c *components) Close() {
 
 // build wires the configured checks into the filter pipeline. For serve (learn is
 // true) the Bayes store is opened for writing and autolearning is on as configured;
-// check opens it only to read, and learns nothing.
+// check opens it only to read, and learns nothing (the rules' DFA cache is the one
+// file it may write: automata.go).
 func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, error) {
 	c := &components{}
 	set, problems, err := loadRules(cfg.RulesPaths)
