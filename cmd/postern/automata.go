@@ -84,20 +84,13 @@ func (a *automata) save(set *rules.Set) error {
 		return nil
 	}
 	start := time.Now()
-	tmp, err := os.CreateTemp(filepath.Dir(a.path), automataFile+".*")
-	if err != nil {
-		return fmt.Errorf("rules: automata cache: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // (gone after the rename)
-	tmp.Chmod(0o640)            // (as data_dir is 0750: serve's group may read it)
-	ownLikeDir(tmp, filepath.Dir(a.path))
-	dfas, states, err := set.WriteAutomata(tmp)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), a.path)
-	}
+	var dfas, states int
+	// 0640, as data_dir is 0750: serve's group may read it.
+	err := replaceFile(a.path, 0o640, func(f *os.File) (err error) {
+		ownLikeDir(f, filepath.Dir(a.path))
+		dfas, states, err = set.WriteAutomata(f)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("rules: automata cache %s: %w", a.path, err)
 	}
