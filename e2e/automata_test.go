@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/testutil"
+	"github.com/postern/postern/rules"
 )
 
 // TestServeKeepsAutomata: what the rules' DFAs learned from mail through Postfix is
@@ -37,7 +38,7 @@ func TestServeKeepsAutomata(t *testing.T) {
 		t.Fatalf("serve did not stop cleanly: %v\n%s", err, d.Output())
 	}
 	written := statesIn(t, d.Output(), "rules: automata cache written")
-	if _, err := os.Stat(filepath.Join(e.data, "automata.cache")); err != nil || written == 0 {
+	if _, err := os.Stat(filepath.Join(e.data, rules.AutomataFile)); err != nil || written == 0 {
 		t.Fatalf("no automata cache after a stop (%d states logged): %v\n%s", written, err, d.Output())
 	}
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/internal/testutil"
+	"github.com/postern/postern/rules"
 )
 
 var checkSpeedRounds = flag.Int("checkspeed.rounds", 3, "check speed: rounds of postern check and rspamd over the corpus")
@@ -138,7 +139,7 @@ func checkCPU(t testing.TB, bin, cfg, data string, paths []string) time.Duration
 	args := []string{"check", "--json", "-c", cfg, "--data-dir", data}
 	// Each check starts as a first one does, without the DFA cache the one
 	// before wrote over the same messages (a warm process's figure).
-	if err := os.Remove(filepath.Join(data, "automata.cache")); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(filepath.Join(data, rules.AutomataFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
 	if len(paths) == 0 {

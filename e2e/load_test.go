@@ -26,6 +26,7 @@ import (
 	"github.com/postern/postern/internal/testutil"
 	"github.com/postern/postern/milter"
 	"github.com/postern/postern/quarantine"
+	"github.com/postern/postern/rules"
 )
 
 // The load test. By default a smoke run (CI): a few hundred corpus messages through
@@ -281,7 +282,7 @@ func runPostern(t *testing.T, setup posternSetup, train, send []corpus.Sample) l
 			// (check exits 1 when a message could not be checked; the cache is
 			// what matters here.)
 			out, _ := execOut(bin, "check", "--json", "-c", cfg, "--data-dir", data, filepath.Join(tmp, "train-spam"), filepath.Join(tmp, "train-ham"))
-			if _, err := os.Stat(filepath.Join(data, "automata.cache")); err != nil {
+			if _, err := os.Stat(filepath.Join(data, rules.AutomataFile)); err != nil {
 				t.Fatalf("-load.cache: postern check wrote no DFA cache: %v\n%s", err, out[max(0, len(out)-2000):])
 			}
 		}

@@ -34,6 +34,9 @@ import (
 // The states mean something only to the code that computed them: a file
 // written by another build (the executable's size and checksum) is not read.
 
+// AutomataFile is the name serve and check give the file in data_dir.
+const AutomataFile = "automata.cache"
+
 // automataMagic starts the file; its last byte is the format's version.
 var automataMagic = []byte("postern automata\x01")
 

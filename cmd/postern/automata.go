@@ -16,17 +16,14 @@ import (
 	"github.com/postern/postern/rules"
 )
 
-// automataFile, in data_dir, holds what the rules' DFAs learned in earlier
-// processes (rules.WriteAutomata): serve and check start from it instead of
-// computing those states again on their first thousand messages. It is a cache:
-// deleting it loses nothing but that, and a file another build wrote is ignored.
-const automataFile = "automata.cache"
-
 // automataSaveEvery is how often serve writes the cache while it runs (it also
 // writes it when it stops), so that a crash loses little of it.
 const automataSaveEvery = 15 * time.Minute
 
-// automata reads and writes the cache for one process.
+// automata reads and writes data_dir's rules.AutomataFile for one process: serve
+// and check start from what the DFAs learned in earlier processes instead of
+// computing those states again on their first thousand messages. It is a cache:
+// deleting it loses nothing but that, and a file another build wrote is ignored.
 type automata struct {
 	path string
 	log  logrus.FieldLogger
@@ -37,7 +34,7 @@ type automata struct {
 }
 
 func newAutomata(dataDir string, log logrus.FieldLogger) *automata {
-	return &automata{path: filepath.Join(dataDir, automataFile), log: log}
+	return &automata{path: filepath.Join(dataDir, rules.AutomataFile), log: log}
 }
 
 // load gives set the cached states. A missing file is the normal first start;

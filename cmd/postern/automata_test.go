@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/postern/postern/rules"
 )
 
 // variedMessages writes n messages of words the default rules look at, in
@@ -57,7 +59,7 @@ func TestCheckAutomataCache(t *testing.T) {
 		return timings.ReplaceAllString(out, "")
 	}
 	first := check("rules: automata cache written")
-	cache := filepath.Join(data, automataFile)
+	cache := filepath.Join(data, rules.AutomataFile)
 	if _, err := os.Stat(cache); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +99,7 @@ func TestCheckAutomataCacheOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, errOut, code := postern(t, "", "check", "--json", "-c", ownRulesOnly(t), "--data-dir", data, msgs)
-	fi, err := os.Stat(filepath.Join(data, automataFile))
+	fi, err := os.Stat(filepath.Join(data, rules.AutomataFile))
 	if code != 0 || err != nil {
 		t.Fatalf("exit %d, %v:\n%s", code, err, errOut)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/testutil"
+	"github.com/postern/postern/rules"
 )
 
 var bin string
@@ -196,7 +197,7 @@ func TestCheckJSON(t *testing.T) {
 	// and perhaps the rules' DFA cache, a cache the next process may use
 	// (TestCheckAutomataCache). (The config file is in a directory of its own.)
 	entries, _ := os.ReadDir(dir)
-	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == automataFile })
+	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == rules.AutomataFile })
 	if len(entries) != 3 {
 		t.Errorf("check wrote into the data dir: %v", entries)
 	}

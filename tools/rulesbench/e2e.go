@@ -15,6 +15,7 @@ import (
 	"time"
 
 	mboxfmt "github.com/postern/postern/internal/mbox"
+	"github.com/postern/postern/rules"
 )
 
 // endToEnd is issue 16's comparison with SpamAssassin: the whole check, `postern
@@ -136,7 +137,7 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, side bo
 		//
 		// Every check but the cached one starts without the automata cache
 		// (each check writes it, for the next).
-		cache := filepath.Join(c.data, "automata.cache")
+		cache := filepath.Join(c.data, rules.AutomataFile)
 		if err := os.MkdirAll(c.data, 0o755); err != nil {
 			return err
 		}
