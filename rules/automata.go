@@ -209,14 +209,13 @@ func (s *Set) ReadAutomata(data []byte) (dfas, states int, err error) {
 	for r.off < len(r.b) && r.err == nil {
 		var fp dfaPrint
 		copy(fp[:], r.take(len(fp)))
-		rec := automataReader{b: r.b[r.off:]}
+		start := r.off
 		width, nstates := int(r.u32()), int(r.u32())
 		for k := 0; k < nstates && r.err == nil; k++ {
 			r.take(2 * int(r.u16()))
 		}
 		r.take(4 * width * (nstates + 1))
-		rec.b = rec.b[:r.off-(len(r.b)-len(rec.b))]
-		at[fp] = rec
+		at[fp] = automataReader{b: r.b[start:r.off]}
 	}
 	if r.err != nil {
 		return 0, 0, r.err
@@ -273,15 +272,6 @@ func (r *automataReader) take(n int) []byte {
 
 func (r *automataReader) u32() uint32 { return bin.LittleEndian.Uint32(r.take(4)) }
 func (r *automataReader) u16() uint16 { return bin.LittleEndian.Uint16(r.take(2)) }
-
-// startStates is how many states a new generation starts with (newGen's).
-func (d *dfa) startStates() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.takeSeen()
-	defer d.putSeen()
-	return len(d.newGen().states) - 1
-}
 
 // adopt makes rec (a record of WriteAutomata: width, states, table) d's current
 // generation and returns its states, or 0 when d keeps its own: d has learned
