@@ -49,11 +49,11 @@ var (
 	// A daemon that has run a while has built its caches (postern: the DFAs'
 	// states, the regexps compiled on first use); a warm-up before the measured
 	// messages gives that steady state, for every setup alike.
+	loadWarm = flag.Int("load.warm", 0, "load test: messages sent through each setup before the measured ones (not counted)")
 	// loadCache primes serve's DFA cache as an operator would before a start
 	// (docs/rules.md, "The DFA cache"): with -load.warm 0, what a restart's first
 	// messages cost against a first start's.
 	loadCache = flag.Bool("load.cache", false, "load test: before postern serve starts, a postern check of the -load.train messages writes the rules' DFA cache serve reads: the measured messages are a restart's, not a first start's")
-	loadWarm  = flag.Int("load.warm", 0, "load test: messages sent through each setup before the measured ones (not counted)")
 	// Two builds compare only in runs side by side (this machine's speed drifts).
 	loadBin = flag.String("load.bin", "", "load test: run this postern binary instead of building the tree's")
 	// Issue 16's latency target is at 80 % of the peak: finding the peak and
@@ -253,6 +253,9 @@ func loadSamples(t testing.TB) (train, send []corpus.Sample) {
 // setup says (by default: the default rules, Bayes trained on train when asked,
 // a private clamd).
 func runPostern(t *testing.T, setup posternSetup, train, send []corpus.Sample) loadResult {
+	if *loadCache && len(train) == 0 {
+		t.Fatal("-load.cache writes the cache from the -load.train messages: give -load.train")
+	}
 	tmp := t.TempDir()
 	bin := measuredPostern(t, tmp)
 	own := map[string]any{"milter": map[string]any{"shutdown_timeout": "5s"}}

@@ -172,7 +172,6 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 		log.WithError(err).Debug("automata cache not written")
 	}
 	if failed > 0 {
-		out.Flush()
 		fmt.Fprintf(os.Stderr, "postern: %d message(s) could not be checked\n", failed)
 		return 1
 	}
