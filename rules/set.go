@@ -2833,7 +2833,7 @@ func canonicalURIs(uris []string) []string {
 				add(proto + host + restNoPort)
 			}
 		}
-		if a, ok := ASCIIHost(host); ok && a != strings.ToLower(host) {
+		if a, ok := ASCIIHost(host); ok { // (ok only for a host beyond ASCII)
 			// The host's ASCII form too, as SpamAssassin with libidn lists it: a
 			// rule written for xn--pypal-4ve.com, the name the block lists report,
 			// sees http://pаypal.com/. The steps below read that form.
