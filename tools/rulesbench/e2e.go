@@ -79,16 +79,9 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, side bo
 		if len(names) < n/2+200+warmEach {
 			return fmt.Errorf("%s: too few messages to warm up on", sub)
 		}
-		for _, f := range names[n/2+200 : n/2+200+warmEach] {
-			if err := os.Symlink(f, filepath.Join(warmDir, filepath.Base(filepath.Dir(f))+"-"+filepath.Base(f))); err != nil {
-				return err
-			}
-		}
 		from := n/2 + 200 + warmEach
-		for _, f := range names[from:min(from+cacheEach, len(names))] {
-			if err := os.Symlink(f, filepath.Join(cacheDir, filepath.Base(filepath.Dir(f))+"-"+filepath.Base(f))); err != nil {
-				return err
-			}
+		if err := errors.Join(linkAll(warmDir, names[n/2+200:from]), linkAll(cacheDir, names[from:min(from+cacheEach, len(names))])); err != nil {
+			return err
 		}
 	}
 	cases := []struct {
@@ -148,23 +141,20 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, side bo
 		if err != nil {
 			return fmt.Errorf("postern check wrote no automata cache (%s): %w", c.name, err)
 		}
-		withCache := func(keep bool) error {
-			if !keep {
-				if err := os.Remove(cache); err != nil && !errors.Is(err, os.ErrNotExist) {
-					return err
-				}
-				return nil
+		dropCache := func() error {
+			if err := os.Remove(cache); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
 			}
-			return os.WriteFile(cache, cached, 0o600)
+			return nil
 		}
 		timePostern := func(more func() bool) (cold, coldMS, warm, withCached time.Duration, runs int, err error) {
 			var cpus, colds, warms, caches []time.Duration
 			for len(cpus) < 3 || more() {
-				err0 := withCache(false)
+				err0 := dropCache()
 				cpu, ms, err1 := check(msgDir)
-				err2 := withCache(false)
+				err2 := dropCache()
 				_, wms, err3 := check(warmDir, msgDir)
-				err4 := withCache(true)
+				err4 := os.WriteFile(cache, cached, 0o600)
 				ccpu, _, err5 := check(msgDir)
 				if err := errors.Join(err0, err1, err2, err3, err4, err5); err != nil {
 					return 0, 0, 0, 0, 0, fmt.Errorf("postern check (%s): %w", c.name, err)
@@ -254,6 +244,17 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, side bo
 		}
 		fmt.Printf("  %-18s spamassassin -L %6.0f µs; postern check %5.0f µs (%4.1f×), with the automata cache of %d others %5.0f µs (%4.1f×); checks %5.0f µs new, %5.0f µs warm (%4.1f×)%s\n",
 			c.name, us(s), us(p), float64(s)/float64(p), 2*warmEach+len(cacheFrom), us(cc), float64(s)/float64(cc), us(pm), us(w), float64(s)/float64(w), runs)
+	}
+	return nil
+}
+
+// linkAll links each file into dir, named by its folder and its name (the
+// corpus' spam and ham folders reuse names).
+func linkAll(dir string, files []string) error {
+	for _, f := range files {
+		if err := os.Symlink(f, filepath.Join(dir, filepath.Base(filepath.Dir(f))+"-"+filepath.Base(f))); err != nil {
+			return err
+		}
 	}
 	return nil
 }
