@@ -572,6 +572,18 @@ func literals(re *syntax.Regexp) []string {
 				}
 				continue
 			}
+			// A repeated literal (x+, as Simplify leaves every x{n,}) joins
+			// the run before it with its first copy, and what follows with
+			// its last: the rules' loose spellings (ad+res+, of+ice, ter+itory)
+			// otherwise break every literal into pieces too short to keep.
+			if sub.Op == syntax.OpPlus && sub.Sub[0].Op == syntax.OpLiteral {
+				x := string(sub.Sub[0].Rune)
+				if run += x; len(run) >= minLiteral {
+					consider([]string{run})
+				}
+				run = x
+				continue
+			}
 			run = ""
 			consider(literals(sub))
 		}

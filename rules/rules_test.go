@@ -371,6 +371,10 @@ func TestRequiredLiterals(t *testing.T) {
 		`/(?:foo|x)/`:               "",
 		`/ab/`:                      "",
 		`/(?:a+|b)c/`:               "",
+		`/ad+ress/`:                 "dress",
+		`/of+ice/`:                  "fice",
+		`/(?:ab)+c/`:                "abc",
+		`/v+i+a+g+r+a+/`:            "",
 	} {
 		_, lits, err := perlRegex(re)
 		if err != nil || strings.Join(lits, ",") != want {
