@@ -27,14 +27,15 @@ import (
 // start-ups. Postern is also timed warm, as a daemon that has run a while (see the
 // cases). Twice: with Bayes off on both sides, and with both trained on the
 // same 200 spam and 200 ham (saDB is SpamAssassin's database, trained by
-// trainSpamAssassin). With side, postern runs while SpamAssassin runs, on the
-// other core, again and again until it has ended: the two then meet the same
-// machine, whose speed drifts by a fifth within minutes on these hosts.
+// trainSpamAssassin). Side by side (sideBySide), postern runs while SpamAssassin
+// runs, on the other core, again and again until it has ended: the two then meet
+// the same machine, whose speed drifts by a fifth within minutes on these hosts.
+// In turns (inTurnsWith), the same, but the two never run at once (turns).
 //
 // The automata cache a cached run starts from is what a check of the warm-up
 // messages wrote, and with cacheEach > 0 that of as many more spam and ham
 // besides them (as a daemon's cache after more mail).
-func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, side bool, cacheEach int) error {
+func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, how timing, cacheEach int) error {
 	tmp, err := os.MkdirTemp("", "rulesbench-e2e-")
 	if err != nil {
 		return err
@@ -108,10 +109,16 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, side bo
 		c := &cases[i]
 		// check is a postern check of paths: the CPU its messages took, and the
 		// checks' own clock for the sample's messages.
+		var tr turns
+		saRuns, posternRuns := plainRun, plainRun
+		if how == inTurnsWith {
+			saRuns = func(cmd *exec.Cmd) error { return tr.run(0, cmd) }
+			posternRuns = func(cmd *exec.Cmd) error { return tr.run(1, cmd) }
+		}
 		check := func(paths ...string) (cpu, ms time.Duration, err error) {
 			cmd := exec.Command(bin, append([]string{"check", "--json", "--cpu", "-c", c.cfg, "--data-dir", c.data}, paths...)...)
 			cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
-			return checkCPU(cmd, msgDir)
+			return checkCPU(posternRuns, cmd, msgDir)
 		}
 		// Postern's runs are a second or two, SpamAssassin's a minute, and the
 		// machine's speed drifts within minutes: postern is timed before and after
@@ -166,7 +173,7 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, side bo
 		sa := func(in []byte) (time.Duration, error) {
 			cmd := exec.Command("spamassassin", append([]string{"-L", "--mbox"}, c.saBayes...)...)
 			cmd.Stdin = bytes.NewReader(in)
-			return cpuOf(cmd)
+			return cpuOf(saRuns, cmd)
 		}
 		// saRun is SpamAssassin's run (a minute) less its start-up, the median
 		// of three runs on the tiny message.
@@ -183,19 +190,25 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, side bo
 			return run - median(starts), nil
 		}
 		never := func() bool { return false }
-		if side {
-			// SpamAssassin's run on one core, and postern's, over and over, on
-			// the other, in the same minute: the machine's drift within minutes
-			// then touches both alike (the median of postern's runs).
+		if how != sequential {
+			// SpamAssassin's run, and postern's, over and over, in the same
+			// minute: the machine's drift within minutes then touches both
+			// alike (the median of postern's runs). Side by side, on the two
+			// cores at once; in turns, each stopped while the other runs.
 			type result struct {
 				cpu time.Duration
 				err error
 			}
 			done := make(chan result, 1)
+			saEnded := make(chan struct{})
 			go func() {
 				cpu, err := sa(mbox.Bytes())
+				close(saEnded)
 				done <- result{cpu, err}
 			}()
+			if how == inTurnsWith {
+				go tr.alternate(turnSlice, saEnded)
+			}
 			var res *result
 			running := func() bool {
 				if res == nil {
@@ -229,17 +242,18 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, side bo
 		}
 		c.postern, c.coldMS, c.warm, c.cached = (cold1+cold2)/2, (coldMS1+coldMS2)/2, (warm1+warm2)/2, (cached1+cached2)/2
 	}
-	how := "postern timed before and after SpamAssassin"
-	if side {
-		how = "side by side: postern's runs on the other core while SpamAssassin's ran, their median"
-	}
+	said := map[timing]string{
+		sequential:  "postern timed before and after SpamAssassin",
+		sideBySide:  "side by side: postern's runs on the other core while SpamAssassin's ran, their median",
+		inTurnsWith: "in turns: postern's runs while SpamAssassin's ran, each stopped while the other ran, their median",
+	}[how]
 	cacheFrom, _ := os.ReadDir(cacheDir)
-	fmt.Printf("end to end, one core, a message (%d messages): CPU less start-up; postern's checks by their own clock, in a new process and after %d others; %s\n", len(msgs), 2*warmEach, how)
+	fmt.Printf("end to end, one core, a message (%d messages): CPU less start-up; postern's checks by their own clock, in a new process and after %d others; %s\n", len(msgs), 2*warmEach, said)
 	for _, c := range cases {
 		n := time.Duration(len(msgs))
 		p, pm, w, cc, s := c.postern/n, c.coldMS/n, c.warm/n, c.cached/n, c.spam/n
 		runs := ""
-		if side {
+		if how != sequential {
 			runs = fmt.Sprintf(" (%d runs)", c.runs)
 		}
 		fmt.Printf("  %-18s spamassassin -L %6.0f µs; postern check %5.0f µs (%4.1f×), with the automata cache of %d others %5.0f µs (%4.1f×); checks %5.0f µs new, %5.0f µs warm (%4.1f×)%s\n",
@@ -247,6 +261,24 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, side bo
 	}
 	return nil
 }
+
+// timing is how postern's checks and SpamAssassin's run share the machine.
+type timing int
+
+const (
+	sequential  timing = iota // postern before and after SpamAssassin
+	sideBySide                // at once, on the two cores
+	inTurnsWith               // in the same minutes, never at once (turns)
+)
+
+// turnSlice is how long a turn lasts: long beside a process's cache warming,
+// short beside SpamAssassin's run (a minute or more).
+const turnSlice = time.Second
+
+// runner runs a command to its end.
+type runner func(*exec.Cmd) error
+
+func plainRun(cmd *exec.Cmd) error { return cmd.Run() }
 
 // linkAll links each file into dir, named by its folder and its name (the
 // corpus' spam and ham folders reuse names).
@@ -272,10 +304,10 @@ func median(ds []time.Duration) time.Duration {
 // checkCPU runs a postern check --json --cpu, and returns the CPU time its
 // messages took, by its own account (on stderr), and the sum of the "ms" of the
 // messages under dir.
-func checkCPU(cmd *exec.Cmd, dir string) (cpu, ms time.Duration, err error) {
+func checkCPU(run runner, cmd *exec.Cmd, dir string) (cpu, ms time.Duration, err error) {
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
+	if err := run(cmd); err != nil {
 		return 0, 0, fmt.Errorf("%v: %s", err, stderr.Bytes())
 	}
 	m := checkCPULine.FindSubmatch(stderr.Bytes())
@@ -310,10 +342,10 @@ func checkCPU(cmd *exec.Cmd, dir string) (cpu, ms time.Duration, err error) {
 var checkCPULine = regexp.MustCompile(`(?m)^postern: CPU: start-up [0-9.]+ ms, messages ([0-9.]+) ms `)
 
 // cpuOf runs cmd (its output discarded unless cmd has a Stdout) and returns its user and system time.
-func cpuOf(cmd *exec.Cmd) (time.Duration, error) {
+func cpuOf(run runner, cmd *exec.Cmd) (time.Duration, error) {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
+	if err := run(cmd); err != nil {
 		return 0, fmt.Errorf("%v: %s", err, stderr.Bytes())
 	}
 	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil

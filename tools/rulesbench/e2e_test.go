@@ -26,7 +26,7 @@ func TestCheckCPU(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command("sh", "-c", `printf '%s' "$1"; printf '%s' "$2" >&2`, "sh", tc.report, tc.stderr)
-			cpu, ms, err := checkCPU(cmd, "/s")
+			cpu, ms, err := checkCPU(plainRun, cmd, "/s")
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want an error: %v", err, tc.wantErr)
 			}

@@ -37,6 +37,7 @@ func main() {
 	e2e := flag.String("e2e", "", "also time this postern binary's whole check against spamassassin's, end to end (needs -sa)")
 	cacheEach := flag.Int("cache", 0, "with -e2e: the automata cache of the cached run is also written from this many more spam and ham (those left when fewer), besides the warm-up's 300 and 300")
 	side := flag.Bool("side", false, "with -e2e: run postern's checks during spamassassin's run, on the other core, rather than before and after it")
+	inTurns := flag.Bool("turns", false, "with -e2e: run postern's checks during spamassassin's run, the two in turns of a second (the other stopped), rather than before and after it")
 	flag.Parse()
 	runtime.GOMAXPROCS(1) // per core
 
@@ -126,7 +127,18 @@ func main() {
 	fmt.Println("the same with SpamAssassin's Bayes trained on 200 spam and 200 ham not in the sample (its score set 2, as Postern's):")
 	agree(stockSet, stockHits, saHits, paths, 1)
 	if *e2e != "" {
-		if err := endToEnd(*e2e, msgs, *corpusDir, *n, db, *side, *cacheEach); err != nil {
+		how := sequential
+		switch {
+		case *side && *inTurns:
+			fmt.Fprintln(os.Stderr, "end to end: -side or -turns, not both")
+			os.RemoveAll(filepath.Dir(db))
+			os.Exit(2)
+		case *side:
+			how = sideBySide
+		case *inTurns:
+			how = inTurnsWith
+		}
+		if err := endToEnd(*e2e, msgs, *corpusDir, *n, db, how, *cacheEach); err != nil {
 			fmt.Fprintln(os.Stderr, "end to end:", err)
 			os.RemoveAll(filepath.Dir(db))
 			os.Exit(1)
