@@ -112,11 +112,8 @@ func (d *dfa) appendRecord(rec []byte, fp dfaPrint) (_ []byte, states int) {
 	le := bin.LittleEndian
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.takeSeen()
-	fresh := len(d.newGen().states)
-	d.putSeen()
 	g := d.gen.Load()
-	if len(g.states) <= fresh {
+	if len(g.states) <= int(g.fresh) {
 		return rec, 0
 	}
 	rec = append(rec, fp[:]...)

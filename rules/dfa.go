@@ -200,6 +200,9 @@ type dfaGen struct {
 	// tabLen is the table's length, for its writers (rows): read and written
 	// holding mu, or while the generation is built, before it is published.
 	tabLen int32
+	// fresh is how many rows the generation had when made (row 0 and its
+	// start states): one with no more has learned nothing.
+	fresh int32
 }
 
 // tableRef is a generation's table as a search holds it: the address of its
@@ -453,6 +456,7 @@ func (d *dfa) newGen() *dfaGen {
 			g.starts[k] = d.state(g, d.closure(nil, d.seen.reset(len(d.insts)), d.start, nil), uint8(k), 0)
 		}
 		g.start = g.starts[beforeText]
+		g.fresh = int32(len(g.states))
 		return g
 	}
 	if d.startSet == nil { // the first generation: the start closure, once
@@ -473,6 +477,7 @@ func (d *dfa) newGen() *dfaGen {
 	if d.noAssert {
 		g.starts = [4]int32{g.start, g.start, g.start, g.start}
 	}
+	g.fresh = int32(len(g.states))
 	return g
 }
 
