@@ -201,14 +201,15 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, how tim
 			}
 			done := make(chan result, 1)
 			saEnded := make(chan struct{})
+			if how == inTurnsWith {
+				tr.start() // (SpamAssassin's turn first)
+				go tr.alternate(turnSlice, saEnded)
+			}
 			go func() {
 				cpu, err := sa(mbox.Bytes())
 				close(saEnded)
 				done <- result{cpu, err}
 			}()
-			if how == inTurnsWith {
-				go tr.alternate(turnSlice, saEnded)
-			}
 			var res *result
 			running := func() bool {
 				if res == nil {

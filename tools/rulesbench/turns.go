@@ -15,12 +15,12 @@ import (
 // the cores share). A process of the side whose turn it is not is stopped
 // (SIGSTOP) and continued (SIGCONT) at its turn; the CPU each side is timed by
 // does not count the time stopped. A process that starts out of turn runs for
-// the moment its signal takes.
+// the moment its signal takes. Before start and after end, every process runs.
 type turns struct {
 	mu    sync.Mutex
+	on    bool         // between start and end
 	turn  int          // the side that may run: 0 or 1
 	procs [2]signaller // each side's running process, or nil
-	over  bool         // the turns have ended: every process runs
 }
 
 // signaller is a process as turns signals it (*os.Process).
@@ -46,7 +46,17 @@ func (t *turns) run(k int, cmd *exec.Cmd) error {
 // (callers hold mu).
 func (t *turns) add(k int, p signaller) {
 	t.procs[k] = p
-	if !t.over && t.turn != k {
+	if t.on && t.turn != k {
+		p.Signal(syscall.SIGSTOP)
+	}
+}
+
+// start begins the turns with side 0's: side 1's process, if any, stops.
+func (t *turns) start() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.on, t.turn = true, 0
+	if p := t.procs[1]; p != nil {
 		p.Signal(syscall.SIGSTOP)
 	}
 }
@@ -55,7 +65,7 @@ func (t *turns) add(k int, p signaller) {
 func (t *turns) flip() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.over {
+	if !t.on {
 		return
 	}
 	if p := t.procs[t.turn]; p != nil {
@@ -71,7 +81,7 @@ func (t *turns) flip() {
 func (t *turns) end() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.over = true
+	t.on = false
 	for _, p := range t.procs {
 		if p != nil {
 			p.Signal(syscall.SIGCONT)
@@ -79,7 +89,8 @@ func (t *turns) end() {
 	}
 }
 
-// alternate flips the turn every slice until done is closed, then ends the turns.
+// alternate flips the turns (after start) every slice until done is closed,
+// then ends them.
 func (t *turns) alternate(slice time.Duration, done <-chan struct{}) {
 	tick := time.NewTicker(slice)
 	defer tick.Stop()

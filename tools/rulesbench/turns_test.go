@@ -19,9 +19,14 @@ func (f fakeProc) Signal(s os.Signal) error {
 
 // Only the side whose turn it is runs: a process started out of turn is stopped,
 // a flip stops one side and continues the other, and the end continues both.
+// Before the start, nothing is stopped.
 func TestTurns(t *testing.T) {
 	var sa, pn []string
 	tr := &turns{}
+	tr.add(1, fakeProc{&pn}) // (a check before SpamAssassin's run: it runs)
+	tr.flip()
+	tr.procs[1] = nil
+	tr.start()
 	tr.add(0, fakeProc{&sa}) // SpamAssassin's turn first
 	tr.add(1, fakeProc{&pn})
 	tr.flip() // postern's turn
@@ -41,9 +46,14 @@ func TestTurns(t *testing.T) {
 	}
 }
 
-// A real process run out of turn is stopped until its turn comes, and then ends.
+// A real process runs before the turns start; in them, run out of turn, it is
+// stopped until its turn comes, and then ends.
 func TestTurnsRun(t *testing.T) {
 	tr := &turns{}
+	if err := tr.run(1, exec.Command("true")); err != nil {
+		t.Fatalf("before the turns: %v", err)
+	}
+	tr.start()
 	done := make(chan struct{})
 	errc := make(chan error, 1)
 	go func() { errc <- tr.run(1, exec.Command("sleep", "0.05")) }()
