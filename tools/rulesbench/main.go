@@ -37,7 +37,7 @@ func main() {
 	e2e := flag.String("e2e", "", "also time this postern binary's whole check against spamassassin's, end to end (needs -sa)")
 	cacheEach := flag.Int("cache", 0, "with -e2e: the automata cache of the cached run is also written from this many more spam and ham (those left when fewer), besides the warm-up's 300 and 300")
 	side := flag.Bool("side", false, "with -e2e: run postern's checks during spamassassin's run, on the other core, rather than before and after it")
-	inTurns := flag.Bool("turns", false, "with -e2e: run postern's checks during spamassassin's run, the two in turns of a second (the other stopped), rather than before and after it")
+	inTurns := flag.Bool("turns", false, "with -e2e: run postern's checks during spamassassin's run, the two in turns of a second (the other stopped), rather than before and after it (no warm figure: the checks' clock counts the time stopped)")
 	flag.Parse()
 	runtime.GOMAXPROCS(1) // per core
 
