@@ -107,14 +107,14 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, how tim
 	}
 	for i := range cases {
 		c := &cases[i]
-		// check is a postern check of paths: the CPU its messages took, and the
-		// checks' own clock for the sample's messages.
 		var tr turns
 		saRuns, posternRuns := plainRun, plainRun
 		if how == inTurnsWith {
 			saRuns = func(cmd *exec.Cmd) error { return tr.run(0, cmd) }
 			posternRuns = func(cmd *exec.Cmd) error { return tr.run(1, cmd) }
 		}
+		// check is a postern check of paths: the CPU its messages took, and the
+		// checks' own clock for the sample's messages.
 		check := func(paths ...string) (cpu, ms time.Duration, err error) {
 			cmd := exec.Command(bin, append([]string{"check", "--json", "--cpu", "-c", c.cfg, "--data-dir", c.data}, paths...)...)
 			cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
@@ -204,6 +204,9 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, how tim
 			if how == inTurnsWith {
 				tr.start() // (SpamAssassin's turn first)
 				go tr.alternate(turnSlice, saEnded)
+				// A failed check returns before SpamAssassin's run ends,
+				// which must not then stay stopped.
+				defer tr.end()
 			}
 			go func() {
 				cpu, err := sa(mbox.Bytes())
