@@ -277,13 +277,12 @@ func (r *automataReader) u16() uint16 { return bin.LittleEndian.Uint16(r.take(2)
 func (d *dfa) adopt(rec *automataReader) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.takeSeen()
-	defer d.putSeen()
-	cur := d.gen.Load()
-	g := d.newGen()
-	if len(cur.states) != len(g.states) {
+	if cur := d.gen.Load(); len(cur.states) != int(cur.fresh) {
 		return 0 // it learned on its own (a set already in use)
 	}
+	d.takeSeen()
+	defer d.putSeen()
+	g := d.newGen()
 	if int(rec.u32()) != d.width {
 		return 0
 	}
