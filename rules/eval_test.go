@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -295,6 +296,37 @@ func TestGlobMatch(t *testing.T) {
 	} {
 		if got := globMatch(c.glob, c.addr); got != c.want {
 			t.Errorf("globMatch(%q, %q) = %v, want %v", c.glob, c.addr, got, c.want)
+		}
+	}
+}
+
+// TestGlobIndexAgrees: the index finds for each address exactly the globs that
+// globMatch, tried one by one, matches.
+func TestGlobIndexAgrees(t *testing.T) {
+	globs := map[string]bool{}
+	for _, g := range []string{"*@paypal.com", "*@*.paypal.com", "*@*.icu", "jo?n@example.com",
+		"user@example.com", "*", "a*b*c", "*@*", "*@", "*@a@b.com", "*@b.com", "*b.com", "x*@b.com",
+		"*@b?com", "@b.com", "*@b.com*"} {
+		globs[g] = true
+	}
+	x := newGlobIndex(globs)
+	for _, addr := range []string{"service@paypal.com", "service@paypal.com.evil.example", "x@mail.paypal.com",
+		"a@b.c.icu", "john@example.com", "joén@example.com", "user@example.com", "", "aXbYbc", "nobody",
+		"foo@", "@", "x@a@b.com", "a@b.com", "@b.com", "x@b.com", "xb.com", "a@bxcom", "a@b.com@c", "a@b.comx"} {
+		var want, got []string
+		for g := range globs {
+			if globMatch(g, addr) {
+				want = append(want, g)
+			}
+		}
+		x.match(addr, func(g string) bool {
+			got = append(got, g)
+			return false
+		})
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%q: the index matched %q, globMatch %q", addr, got, want)
 		}
 	}
 }

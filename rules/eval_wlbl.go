@@ -23,6 +23,70 @@ type lists struct {
 	addrs    map[string]map[string]bool      // list → lower-case glob
 	rcvd     map[string]map[string]rcvdEntry // list → lower-case glob → its relays
 	uriHosts map[string]map[string]bool      // list → host → listed (false: "!host", excluded)
+
+	// addrGlobs and rcvdGlobs are addrs' and rcvd's globs indexed (index), once
+	// every directive is read.
+	addrGlobs, rcvdGlobs map[string]globIndex
+}
+
+// globIndex is a list's globs as an address is matched against them. Most are
+// "*@domain" (the stock def_welcomelist_from_rcvd holds hundreds), and each
+// was tried in turn with globMatch, whose * restarts at every byte of the
+// address: a hundredth of the check's instructions. Such a glob matches exactly
+// the addresses whose last '@' starts its tail, so it is looked up by that; a
+// glob without wildcards is looked up whole; only the others are tried.
+type globIndex struct {
+	exact map[string]bool     // globs without * or ?
+	tails map[string][]string // "@domain" → the glob "*@domain" (one '@', no wildcard after the *)
+	rest  []string
+}
+
+func newGlobIndex[V any](globs map[string]V) globIndex {
+	x := globIndex{exact: map[string]bool{}, tails: map[string][]string{}}
+	for g := range globs {
+		switch tail, ok := strings.CutPrefix(g, "*"); {
+		case !strings.ContainsAny(g, "*?"):
+			x.exact[g] = true
+		case ok && strings.HasPrefix(tail, "@") && strings.Count(tail, "@") == 1 && !strings.ContainsAny(tail, "*?"):
+			x.tails[tail] = append(x.tails[tail], g)
+		default:
+			x.rest = append(x.rest, g)
+		}
+	}
+	return x
+}
+
+// match calls f with each glob that matches addr (lower-case) until f returns
+// true, and says whether it did; in no particular order, as the maps gave them.
+func (x globIndex) match(addr string, f func(glob string) bool) bool {
+	if x.exact[addr] && f(addr) {
+		return true
+	}
+	if at := strings.LastIndexByte(addr, '@'); at >= 0 {
+		for _, g := range x.tails[addr[at:]] {
+			if f(g) {
+				return true
+			}
+		}
+	}
+	for _, g := range x.rest {
+		if globMatch(g, addr) && f(g) {
+			return true
+		}
+	}
+	return false
+}
+
+// index makes the lists' glob indexes: when the rule files are read, before any
+// message.
+func (l *lists) index() {
+	l.addrGlobs, l.rcvdGlobs = map[string]globIndex{}, map[string]globIndex{}
+	for list, globs := range l.addrs {
+		l.addrGlobs[list] = newGlobIndex(globs)
+	}
+	for list, globs := range l.rcvd {
+		l.rcvdGlobs[list] = newGlobIndex(globs)
+	}
 }
 
 type rcvdEntry struct {
@@ -173,17 +237,7 @@ func (l *lists) addHosts(list string, hosts []string) {
 
 // listed is _check_welcomelist: whether an address is on a list.
 func (l *lists) listed(list, addr string) bool {
-	addr = strings.ToLower(addr)
-	entries := l.addrs[list]
-	if entries[addr] {
-		return true
-	}
-	for glob := range entries {
-		if globMatch(glob, addr) {
-			return true
-		}
-	}
-	return false
+	return l.addrGlobs[list].match(strings.ToLower(addr), func(string) bool { return true })
 }
 
 // anyListed says whether one of the addresses is on list. They are asked for
@@ -275,18 +329,19 @@ func (t *target) welcomeRcvd(list, addr string) int {
 	}
 	addr = strings.ToLower(addr)
 	forged := 0
-	for glob, e := range t.set.lists.rcvd[list] {
-		if !globMatch(glob, addr) {
-			continue
-		}
-		for _, d := range e.domains {
+	entries := t.set.lists.rcvd[list]
+	if t.set.lists.rcvdGlobs[list].match(addr, func(glob string) bool {
+		for _, d := range entries[glob].domains {
 			for _, r := range relays {
 				if relayMatches(r, d) {
-					return 1
+					return true
 				}
 			}
 			forged = -1
 		}
+		return false
+	}) {
+		return 1
 	}
 	if forged < 0 && t.set.lists.listed("welcomelist_allows_relays", addr) {
 		return 0

@@ -188,6 +188,7 @@ func (p *parser) compile() (*Set, []Problem) {
 		}
 	}
 	p.buildAll()
+	p.lists.index()
 	s := &Set{score: map[string]Scores{}, Stats: Stats{Loaded: map[Kind]int{}, Skipped: p.skipped}, Ignored: p.ignored,
 		Files: p.files, freemail: p.freemail, lists: p.lists, scanSizes: p.scanSizes}
 	s.freemail.compile()
