@@ -499,7 +499,17 @@ func runesHavePrefix(r []rune, i int, lit string) bool {
 		return false
 	}
 	for k := 0; k < len(lit); k++ {
-		if unicode.ToLower(r[i+k]) != rune(lit[k]) {
+		// ASCII lowered in line: unicode.ToLower is a call for every rune, and
+		// the natives ask at most places of a header.
+		c := r[i+k]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+		} else {
+			c = unicode.ToLower(c)
+		}
+		if c != rune(lit[k]) {
 			return false
 		}
 	}
@@ -529,18 +539,27 @@ var nativeText = map[string]func(string) bool{
 // counts runes (an invalid byte is one). The DFA read every byte of the full
 // text; this reads the lines long enough in bytes.
 func longLine998(s string) bool {
-	for start := 0; ; {
+	// Lines are found by their '\n' (strings.IndexByte, many bytes a step);
+	// only one of 998 bytes or more can hold 998 runes before a '\r', so only
+	// there is a '\r' looked for. (strings.IndexAny for both read a byte a step.)
+	for start := 0; start <= len(s); {
 		line := s[start:]
-		if end := strings.IndexAny(line, "\r\n"); end >= 0 {
-			line = line[:end]
+		nl := strings.IndexByte(line, '\n')
+		if nl >= 0 {
+			line = line[:nl]
 		}
-		if len(line) >= 998 && utf8.RuneCountInString(line) >= 998 {
-			return true
+		if len(line) >= 998 {
+			if cr := strings.IndexByte(line, '\r'); cr >= 0 {
+				line = line[:cr]
+			}
+			if len(line) >= 998 && utf8.RuneCountInString(line) >= 998 {
+				return true
+			}
 		}
-		nl := strings.IndexByte(s[start+len(line):], '\n')
 		if nl < 0 {
 			return false
 		}
-		start += len(line) + nl + 1
+		start += nl + 1
 	}
+	return false
 }

@@ -1751,10 +1751,21 @@ func (t *target) runesOf(s string) []rune {
 		t.runeSlab = make([]rune, 0, max(n, 2*cap(t.runeSlab), 4096))
 	}
 	start := len(t.runeSlab)
-	for _, c := range s { // (as []rune(s): an invalid byte is U+FFFD)
-		t.runeSlab = append(t.runeSlab, c)
+	t.runeSlab = t.runeSlab[:start+n]
+	r := t.runeSlab[start : start+n : start+n]
+	// Written in place, ASCII without decoding: an append a rune (a bounds
+	// check and a length each) was most of the conversion's instructions.
+	k := 0
+	for i := 0; i < len(s); k++ {
+		if c := s[i]; c < utf8.RuneSelf {
+			r[k] = rune(c)
+			i++
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:]) // (as []rune(s): an invalid byte is U+FFFD)
+		r[k] = c
+		i += size
 	}
-	r := t.runeSlab[start:len(t.runeSlab):len(t.runeSlab)]
 	t.runes[s] = r
 	return r
 }
