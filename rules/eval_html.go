@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"golang.org/x/net/html"
 
@@ -24,9 +25,12 @@ type htmlStats struct{ parts []*htmlPart }
 
 // htmlPart is one part's analysis; its fields are SpamAssassin's result names.
 type htmlPart struct {
-	attrs                           attrs          // the start tag's, read again for each
-	inside                          map[string]int // open minus closed, per tag (present: seen)
-	length                          int            // characters of HTML source
+	attrs  attrs          // the start tag's, read again for each
+	inside map[string]int // open minus closed, per tag (present: seen)
+	// inScript, inStyle, inA and inTitle are inside's counts of those tags,
+	// which every text event reads: four map lookups a text, before.
+	inScript, inStyle, inA, inTitle int
+	length                          int // characters of HTML source
 	tags, elements                  int
 	tagsSeen, elementsSeen          int
 	hasElements, hasElementsSeen    bool
@@ -237,31 +241,43 @@ func (a attrs) value(name string) string {
 // tag is html_tag: num is +1 for a start tag, -1 for an end tag.
 func (h *htmlPart) tag(tag string, attr attrs, num int) {
 	namespace := strings.IndexByte(tag, ':') > 0 && reNamespace.MatchString(tag)
-	_, isElement := htmlElements[tag]
+	kind := htmlTagKinds[tag]
+	isElement := kind&tagElement != 0
+	open, seen := h.inside[tag]
 	if isElement || namespace {
 		h.elements++
 		h.hasElements = true
-		if _, seen := h.inside[tag]; !seen {
+		if !seen {
 			h.elementsSeen++
 			h.hasElementsSeen = true
 		}
 	}
 	h.tags++
-	if _, seen := h.inside[tag]; !seen {
+	if !seen {
 		h.tagsSeen++
 	}
-	h.inside[tag] += num
-	if h.inside[tag] < 0 {
-		h.inside[tag] = 0
+	if open += num; open < 0 {
+		open = 0
 		h.closedExtra++
 	}
-	if namespace || !(isElement || htmlTricks[tag]) {
+	h.inside[tag] = open
+	switch tag {
+	case "script":
+		h.inScript = open
+	case "style":
+		h.inStyle = open
+	case "a":
+		h.inA = open
+	case "title":
+		h.inTitle = open
+	}
+	if namespace || kind&(tagElement|tagTrick) == 0 {
 		return
 	}
-	if htmlTextStyle[tag] {
+	if kind&tagTextStyle != 0 {
 		h.textStyle(tag, attr, num)
 	}
-	if htmlWhitespace[tag] {
+	if kind&tagWhitespace != 0 {
 		h.whitespace(tag)
 	}
 	if num == 1 {
@@ -440,7 +456,7 @@ func (h *htmlPart) tests(tag string, attr attrs) {
 	if face, ok := attr.get("face"); tag == "font" && ok && !reFontFaceOK.MatchString(face) {
 		h.fontFaceBad = true
 	}
-	if tag == "img" && h.inside["a"] > 0 && len(h.anchor) > 0 {
+	if tag == "img" && h.inA > 0 && len(h.anchor) > 0 {
 		h.anchor[len(h.anchor)-1] += "<img>\n"
 	}
 	if tag == "img" {
@@ -484,13 +500,13 @@ func (h *htmlPart) tests(tag string, attr attrs) {
 
 // textEvent is html_text.
 func (h *htmlPart) textEvent(text string) {
-	if h.inside["script"] > 0 || h.inside["style"] > 0 {
+	if h.inScript > 0 || h.inStyle > 0 {
 		return
 	}
-	if h.inside["a"] > 0 && len(h.anchor) > 0 {
+	if h.inA > 0 && len(h.anchor) > 0 {
 		h.anchor[len(h.anchor)-1] += text
 	}
-	if h.inside["title"] > 0 && h.titleIndex >= 0 && h.titleIndex < len(h.title) {
+	if h.inTitle > 0 && h.titleIndex >= 0 && h.titleIndex < len(h.title) {
 		h.title[h.titleIndex] += text
 	}
 	invisible := false
@@ -540,22 +556,45 @@ func htmlSpace(r rune) bool {
 	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' || r == 0xa0
 }
 
-// collapseSpace turns each run of white space (and no-break spaces) into one space.
+// collapseSpace turns each run of white space (and no-break spaces) into one
+// space, and a byte that is not UTF-8 into U+FFFD. ASCII, most of it, is copied
+// a byte at a time without decoding: a builder's WriteRune a rune was most of
+// the function's time.
 func collapseSpace(s string) string {
-	var b strings.Builder
+	b := make([]byte, 0, len(s))
 	space := false
-	for _, r := range s {
-		if htmlSpace(r) {
-			if !space {
-				b.WriteByte(' ')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' {
+				if !space {
+					b = append(b, ' ')
+				}
+				space = true
+			} else {
+				b = append(b, c)
+				space = false
 			}
-			space = true
+			i++
 			continue
 		}
-		space = false
-		b.WriteRune(r)
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == 0xa0:
+			if !space {
+				b = append(b, ' ')
+			}
+			space = true
+		case r == utf8.RuneError && n == 1:
+			b = utf8.AppendRune(b, r)
+			space = false
+		default:
+			b = append(b, s[i:i+n]...)
+			space = false
+		}
+		i += n
 	}
-	return b.String()
+	return unsafe.String(unsafe.SliceData(b), len(b)) // b is not written again
 }
 
 // fontInvisible is html_font_invisible: text in the colour of its background (or
@@ -675,6 +714,16 @@ func nameToRGB(c string) string {
 	return "#" + c
 }
 
+// tagKind says which of HTML.pm's lists a tag is on.
+type tagKind uint8
+
+const (
+	tagElement tagKind = 1 << iota
+	tagTrick
+	tagTextStyle
+	tagWhitespace
+)
+
 // The element lists of HTML.pm.
 var (
 	htmlElements = setOf("a abbr acronym address area b base bdo big blockquote body br button caption cite code col colgroup dd del dfn div dl dt em fieldset form h1 h2 h3 h4 h5 h6 head hr html i img input ins kbd label legend li link map meta noscript object ol optgroup option p param pre q samp script select small span strong style sub sup table tbody td textarea tfoot th thead title tr tt ul var " +
@@ -682,7 +731,20 @@ var (
 	htmlTricks     = setOf("bgsound embed listing plaintext xmp")
 	htmlTextStyle  = setOf("body font table tr th td big small basefont marquee span p div a")
 	htmlWhitespace = setOf("br div li th td dt dd p hr blockquote pre embed listing plaintext xmp title h1 h2 h3 h4 h5 h6")
-	htmlOKAttr     = map[string]map[string]bool{
+	// htmlTagKinds is the four lists above by tag, one lookup a tag.
+	htmlTagKinds = func() map[string]tagKind {
+		m := map[string]tagKind{}
+		for _, l := range []struct {
+			set  map[string]bool
+			kind tagKind
+		}{{htmlElements, tagElement}, {htmlTricks, tagTrick}, {htmlTextStyle, tagTextStyle}, {htmlWhitespace, tagWhitespace}} {
+			for tag := range l.set {
+				m[tag] |= l.kind
+			}
+		}
+		return m
+	}()
+	htmlOKAttr = map[string]map[string]bool{
 		"basefont": setOf("color face size"), "body": setOf("text bgcolor link alink vlink background"),
 		"font": setOf("color face size"), "marquee": setOf("bgcolor background"),
 		"table": setOf("bgcolor style"), "td": setOf("bgcolor style"), "th": setOf("bgcolor style"),

@@ -545,3 +545,30 @@ func TestHTMLLength(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCollapseSpace holds collapseSpace to the rune-by-rune loop it replaced (go
+// test ./rules -fuzz CollapseSpace): runs of white space and no-break spaces one
+// space, a byte that is not UTF-8 U+FFFD, every other rune as it was.
+func FuzzCollapseSpace(f *testing.F) {
+	for _, s := range []string{"", "a  b", " \t\n\r\f\va\u00a0\u00a0b ", "caf\xe9 \xff\xfe", "\ufffd x", "\xc2", "\xc2\xa0\xc2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b strings.Builder
+		space := false
+		for _, r := range s {
+			if htmlSpace(r) {
+				if !space {
+					b.WriteByte(' ')
+				}
+				space = true
+				continue
+			}
+			space = false
+			b.WriteRune(r)
+		}
+		if got := collapseSpace(s); got != b.String() {
+			t.Errorf("collapseSpace(%q) = %q, want %q", s, got, b.String())
+		}
+	})
+}
