@@ -167,7 +167,16 @@ func tldAtLineEnd(r []rune, i int) bool {
 
 // regexp2Boundary is \b at i, as regexp2 reads word characters.
 func regexp2Boundary(r []rune, i int) bool {
-	return (i > 0 && rx2syntax.IsWordChar(r[i-1])) != (i < len(r) && rx2syntax.IsWordChar(r[i]))
+	return (i > 0 && wordChar2(r[i-1])) != (i < len(r) && wordChar2(r[i]))
+}
+
+// wordChar2 is regexp2's IsWordChar, ASCII answered in line: IsWordChar looks up
+// four Unicode categories by name, four map lookups a rune (TestWordChar2).
+func wordChar2(c rune) bool {
+	if c < utf8.RuneSelf {
+		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_'
+	}
+	return rx2syntax.IsWordChar(c)
 }
 
 // relayIllegalIP is RCVD_ILLEGAL_IP, on X-Spam-Relays-Untrusted:
@@ -272,7 +281,12 @@ func longRepeatedLabel(r []rune) bool {
 // isWordRegexp2 is \w as regexp2 reads it under (?i): its own word test (a
 // letter, a non-spacing mark, a decimal digit, a connector or a zero-width
 // joiner) of the rune lower-cased.
-func isWordRegexp2(c rune) bool { return rx2syntax.IsWordChar(unicode.ToLower(c)) }
+func isWordRegexp2(c rune) bool {
+	if c < utf8.RuneSelf {
+		return wordChar2(c) // (lower-casing changes no ASCII rune's answer)
+	}
+	return wordChar2(unicode.ToLower(c))
+}
 
 // outlookRatwareID is KB_RATWARE_OUTLOOK_MID:
 //

@@ -9,8 +9,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/dlclark/regexp2"
+	rx2syntax "github.com/dlclark/regexp2/syntax"
 
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/corpus"
@@ -364,4 +366,17 @@ func FuzzNativeText(f *testing.F) {
 		// Long lines from short inputs: the fuzzer seldom writes 998 bytes.
 		agreeText(t, strings.Repeat(s, 998/max(1, len(s))+1))
 	})
+}
+
+// TestWordChar2: the in-line answer for ASCII is regexp2's own, and so are the
+// others (which it asks), lower-cased ones included.
+func TestWordChar2(t *testing.T) {
+	for c := rune(0); c < 0x3000; c++ {
+		if got, want := wordChar2(c), rx2syntax.IsWordChar(c); got != want {
+			t.Errorf("wordChar2(%q) = %v, regexp2 says %v", c, got, want)
+		}
+		if got, want := isWordRegexp2(c), rx2syntax.IsWordChar(unicode.ToLower(c)); got != want {
+			t.Errorf("isWordRegexp2(%q) = %v, regexp2 says %v", c, got, want)
+		}
+	}
 }
