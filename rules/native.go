@@ -343,6 +343,10 @@ func hexRunes(r []rune) bool {
 // the ';' either "Subject: " follows at once, or the rest of the line is not empty
 // and "Subject: " starts a later line.
 func subjectHasReceivedFor(r []rune) bool {
+	// The lines that start "Subject: ", found once: each Received line's
+	// address was looked for by reading the rest of the header again.
+	var subjects []int
+	found := false
 	for i := 0; i < len(r); i++ {
 		if r[i] != '\n' || !runesHavePrefix(r, i+1, "received:") {
 			continue
@@ -373,8 +377,16 @@ func subjectHasReceivedFor(r []rune) bool {
 						return true
 					}
 					if j < len(r) && r[j] != '\n' {
-						for s := j + 1; s < len(r); s++ {
-							if r[s-1] == '\n' && runesHavePrefix(r, s, "subject: ") && subjectHolds(r, s+len("subject: "), addr) {
+						if !found {
+							for s := 1; s < len(r); s++ {
+								if r[s-1] == '\n' && runesHavePrefix(r, s, "subject: ") {
+									subjects = append(subjects, s)
+								}
+							}
+							found = true
+						}
+						for _, s := range subjects {
+							if s > j && subjectHolds(r, s+len("subject: "), addr) {
 								return true
 							}
 						}

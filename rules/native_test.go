@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -377,6 +378,25 @@ func TestWordChar2(t *testing.T) {
 		}
 		if got, want := isWordRegexp2(c), rx2syntax.IsWordChar(unicode.ToLower(c)); got != want {
 			t.Errorf("isWordRegexp2(%q) = %v, regexp2 says %v", c, got, want)
+		}
+	}
+}
+
+// TestRunesOf: each text's runes are []rune(text)'s (an invalid byte U+FFFD), and
+// converting one text leaves those of the texts before as they were.
+func TestRunesOf(t *testing.T) {
+	texts := []string{"plain ascii", "caf\u00e9 \u201cq\u201d", "bad \xff\xfe bytes \xe2\x82", "", "\U0001F600 x", strings.Repeat("é", 3000)}
+	tg := &target{}
+	got := make([][]rune, len(texts))
+	for i, s := range texts {
+		got[i] = tg.runesOf(s)
+	}
+	for i, s := range texts {
+		if !slices.Equal(got[i], []rune(s)) {
+			t.Errorf("runesOf(%q) = %q, want %q", s, string(got[i]), string([]rune(s)))
+		}
+		if again := tg.runesOf(s); len(again) != len(got[i]) {
+			t.Errorf("runesOf(%q) again: %d runes, want %d", s, len(again), len(got[i]))
 		}
 	}
 }

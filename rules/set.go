@@ -1745,27 +1745,30 @@ func (t *target) runesOf(s string) []rune {
 	if t.runes == nil {
 		t.runes = map[string][]rune{}
 	}
-	n := utf8.RuneCountInString(s)
+	// Room for a rune a byte, the most there can be: counting them first was
+	// a second pass over the text.
+	n := len(s)
 	if cap(t.runeSlab)-len(t.runeSlab) < n {
 		// A new slab; the texts already converted keep the old one.
 		t.runeSlab = make([]rune, 0, max(n, 2*cap(t.runeSlab), 4096))
 	}
 	start := len(t.runeSlab)
-	t.runeSlab = t.runeSlab[:start+n]
-	r := t.runeSlab[start : start+n : start+n]
+	room := t.runeSlab[start : start+n]
 	// Written in place, ASCII without decoding: an append a rune (a bounds
 	// check and a length each) was most of the conversion's instructions.
 	k := 0
 	for i := 0; i < len(s); k++ {
 		if c := s[i]; c < utf8.RuneSelf {
-			r[k] = rune(c)
+			room[k] = rune(c)
 			i++
 			continue
 		}
 		c, size := utf8.DecodeRuneInString(s[i:]) // (as []rune(s): an invalid byte is U+FFFD)
-		r[k] = c
+		room[k] = c
 		i += size
 	}
+	t.runeSlab = t.runeSlab[:start+k]
+	r := room[:k:k]
 	t.runes[s] = r
 	return r
 }
