@@ -28,8 +28,14 @@ type automata struct {
 	path string
 	log  logrus.FieldLogger
 	mu   sync.Mutex
-	// states is how many DFA states the set had when the cache was last read or
-	// written: a write that would add few is not worth its time.
+	// states is how many DFA states set had when the cache was last read or
+	// written: a write that would add few is not worth its time. A set swapped
+	// in since (a reload) is written at the next save whatever its count: the
+	// file holds the old set's states, and the new set has adopted those of its
+	// rules that did not change; compared with the old set's count, a set that
+	// lost states in the reload was not written until it had learned them again
+	// and a twentieth more, not even when serve stopped.
+	set    *rules.Set
 	states int
 }
 
@@ -40,6 +46,9 @@ func newAutomata(dataDir string, log logrus.FieldLogger) *automata {
 // load gives set the cached states. A missing file is the normal first start;
 // any other failure is logged, and the DFAs learn as if there were none.
 func (a *automata) load(set *rules.Set) {
+	a.mu.Lock()
+	a.set = set
+	a.mu.Unlock()
 	start := time.Now()
 	data, err := os.ReadFile(a.path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -77,7 +86,7 @@ func (a *automata) save(set *rules.Set) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now, _ := set.DFACache()
-	if now-a.states < max(100, a.states/20) {
+	if set == a.set && now-a.states < max(100, a.states/20) {
 		return nil
 	}
 	start := time.Now()
@@ -91,7 +100,7 @@ func (a *automata) save(set *rules.Set) error {
 	if err != nil {
 		return fmt.Errorf("rules: automata cache %s: %w", a.path, err)
 	}
-	a.states = now
+	a.set, a.states = set, now
 	a.log.WithFields(logrus.Fields{"file": a.path, "dfas": dfas, "states": states,
 		"duration_ms": time.Since(start).Milliseconds()}).Info("rules: automata cache written")
 	return nil

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/postern/postern/rules"
 )
 
@@ -108,5 +110,49 @@ func TestCheckAutomataCacheOwner(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o640 {
 		t.Errorf("the cache's mode is %v, want 0640 (data_dir's group may read it)", fi.Mode().Perm())
+	}
+}
+
+// A set swapped in by a reload is written at the next save, whatever its count
+// of states: compared with the old set's, one that lost states in the reload
+// was not written until it had learned them again and more, not even when serve
+// stopped. A save that would add nothing to what was written still writes
+// nothing.
+func TestAutomataSaveAfterReload(t *testing.T) {
+	data := t.TempDir()
+	a := newAutomata(data, logrus.New())
+	old, _, err := loadRules([]string{rules.DefaultPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.load(old) // (no file yet)
+	cache := filepath.Join(data, rules.AutomataFile)
+	if err := a.save(old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(cache); err == nil {
+		t.Fatal("a set that learned nothing was written")
+	}
+	reloaded, _, err := loadRules([]string{rules.DefaultPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := reloaded.AdoptAutomata(old); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.save(reloaded); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(cache); err != nil {
+		t.Fatalf("the reloaded set was not written: %v", err)
+	}
+	if err := os.Remove(cache); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.save(reloaded); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(cache); err == nil {
+		t.Error("the same set was written again with nothing learned")
 	}
 }
