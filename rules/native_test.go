@@ -5,9 +5,11 @@ import (
 	"io/fs"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode"
@@ -37,8 +39,9 @@ func agree(t *testing.T, res map[string]*regexp2.Regexp, text string) {
 	r := []rune(text)
 	for src, fn := range nativeExact {
 		want, err := res[src].MatchRunes(r)
-		if err != nil {
-			t.Fatalf("%s: %v", src, err)
+		if err != nil { // (Errorf: agree runs in goroutines of its test too)
+			t.Errorf("%s: %v", src, err)
+			return
 		}
 		if got := fn(r); got != want {
 			t.Errorf("%.40q… on %q: native %v, regexp2 %v", src, text, got, want)
@@ -215,10 +218,28 @@ func TestNativeAgrees(t *testing.T) {
 	if len(texts) < 100 {
 		t.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
 	}
+	// regexp2, the reference, is most of the test's time (two minutes and more
+	// under -race): the texts are shared among the processors.
 	res := nativeRegexps(t)
-	for _, text := range texts {
-		agree(t, res, text)
+	inParallel(len(texts), func(i int) { agree(t, res, texts[i]) })
+}
+
+// inParallel calls f for each i below n, on as many goroutines as there are
+// processors: for the tests that compare every corpus message with a slow
+// reference (regexp2, Go's regexp on whole messages), minutes under -race. f
+// reports with t.Errorf, never t.Fatal (which must be called from the test's
+// own goroutine).
+func inParallel(n int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		})
 	}
+	wg.Wait()
 }
 
 func FuzzNative(f *testing.F) {
@@ -337,26 +358,28 @@ func TestLongLine998(t *testing.T) {
 // Every corpus message's full text, as full rules read it: the text matchers
 // answer what Go's regexp answers.
 func TestNativeTextAgrees(t *testing.T) {
-	n, long := 0, 0
+	var raws []string
 	filepath.WalkDir(corpus.Dir(), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || (testing.Short() && n >= 500) {
+		if err != nil || d.IsDir() || (testing.Short() && len(raws) >= 500) {
 			return nil
 		}
-		raw, err := readCorpus(p)
-		if err == nil {
-			n++
-			agreeText(t, strings.ReplaceAll(string(raw), "\r\n", "\n"))
-			agreeText(t, string(raw))
-			if longLine998(string(raw)) {
-				long++
-			}
+		if raw, err := readCorpus(p); err == nil {
+			raws = append(raws, string(raw))
 		}
 		return nil
 	})
-	if n < 100 {
+	if len(raws) < 100 {
 		t.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
 	}
-	t.Logf("%d messages, %d with a long line", n, long)
+	var long atomic.Int64
+	inParallel(len(raws), func(i int) {
+		agreeText(t, strings.ReplaceAll(raws[i], "\r\n", "\n"))
+		agreeText(t, raws[i])
+		if longLine998(raws[i]) {
+			long.Add(1)
+		}
+	})
+	t.Logf("%d messages, %d with a long line", len(raws), long.Load())
 }
 
 func FuzzNativeText(f *testing.F) {
