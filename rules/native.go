@@ -73,7 +73,7 @@ func runOf(r []rune, q int, set string) bool {
 		return false
 	}
 	for _, c := range r[q : q+5] {
-		if c = unicode.ToLower(c); c >= utf8.RuneSelf || strings.IndexByte(set, byte(c)) < 0 {
+		if c = lowerRune(c); c >= utf8.RuneSelf || strings.IndexByte(set, byte(c)) < 0 {
 			return false
 		}
 	}
@@ -87,7 +87,7 @@ func saidFourTimes(r []rune, q, k int) bool {
 		return false
 	}
 	for _, c := range r[q : q+k] {
-		if c = unicode.ToLower(c); c < 'a' || c > 'z' {
+		if c = lowerRune(c); c < 'a' || c > 'z' {
 			return false
 		}
 	}
@@ -109,12 +109,12 @@ func saidFourTimes(r []rune, q, k int) bool {
 //	.*?@.{0,20}\b(?:cmp-info|cmpgnr|cnn|tori|jysk|amadeus|amazon)\.[a-z]{2,3}$
 func randomExcepted(r []rune, p, at int) bool {
 	for _, pre := range [...]string{"mail", "bounce"} {
-		if runesHavePrefix(r, p, pre) && p+len(pre) < len(r) && strings.ContainsRune("_.-", unicode.ToLower(r[p+len(pre)])) {
+		if runesHavePrefix(r, p, pre) && p+len(pre) < len(r) && strings.ContainsRune("_.-", lowerRune(r[p+len(pre)])) {
 			return true
 		}
 	}
 	for q := p; q < at; q++ {
-		if c := unicode.ToLower(r[q]); c < utf8.RuneSelf && strings.IndexByte("+=^~#-", byte(c)) >= 0 {
+		if c := lowerRune(r[q]); c < utf8.RuneSelf && strings.IndexByte("+=^~#-", byte(c)) >= 0 {
 			return true
 		}
 		for _, name := range [...]string{"mcbr", "mcgr", "kpmg", "nlpbr", "ndqv", "lcgc", "cplpr"} {
@@ -153,7 +153,7 @@ func tldAtLineEnd(r []rune, i int) bool {
 		}
 		letters := true
 		for _, c := range r[i : i+k] {
-			if c = unicode.ToLower(c); c < 'a' || c > 'z' {
+			if c = lowerRune(c); c < 'a' || c > 'z' {
 				letters = false
 				break
 			}
@@ -281,11 +281,19 @@ func longRepeatedLabel(r []rune) bool {
 // isWordRegexp2 is \w as regexp2 reads it under (?i): its own word test (a
 // letter, a non-spacing mark, a decimal digit, a connector or a zero-width
 // joiner) of the rune lower-cased.
-func isWordRegexp2(c rune) bool {
+func isWordRegexp2(c rune) bool { return wordChar2(lowerRune(c)) }
+
+// lowerRune is unicode.ToLower, ASCII lowered in line: the natives lower-case
+// each rune they compare, as regexp2 does under (?i), and a call a rune was much
+// of their time (TestWordChar2 holds it to unicode.ToLower).
+func lowerRune(c rune) rune {
 	if c < utf8.RuneSelf {
-		return wordChar2(c) // (lower-casing changes no ASCII rune's answer)
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		return c
 	}
-	return wordChar2(unicode.ToLower(c))
+	return unicode.ToLower(c)
 }
 
 // outlookRatwareID is KB_RATWARE_OUTLOOK_MID:
@@ -326,7 +334,7 @@ func outlookRatwareID(r []rune) bool {
 // hexRunes reports whether every rune is [0-9a-f] as regexp2 reads it under (?i).
 func hexRunes(r []rune) bool {
 	for _, c := range r {
-		c = unicode.ToLower(c)
+		c = lowerRune(c)
 		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
 			return false
 		}
@@ -430,7 +438,7 @@ func (p fieldPair) match(r []rune) bool {
 		}
 		b := i + 1 + len(p.first)
 		k := b
-		for k < len(r) && k-b < 80 && r[k] != '\n' && unicode.ToLower(r[k]) != '<' {
+		for k < len(r) && k-b < 80 && r[k] != '\n' && lowerRune(r[k]) != '<' {
 			k++
 		}
 		starts := []int{b}
@@ -472,7 +480,7 @@ func (p fieldPair) match(r []rune) bool {
 // [^\n\s>X]+ (X is stop; 0: none) as regexp2 reads it under (?i).
 func addressEnd(r []rune, i int, stop rune) int {
 	for ; i < len(r); i++ {
-		c := unicode.ToLower(r[i])
+		c := lowerRune(r[i])
 		if c == '\n' || c == '>' || (stop != 0 && c == stop) || unicode.IsSpace(c) {
 			break
 		}
@@ -484,7 +492,7 @@ func addressEnd(r []rune, i int, stop rune) int {
 func subjectHolds(r []rune, v int, addr []rune) bool {
 	for x := v; x-v <= 100 && x < len(r); x++ {
 		if end := x + len(addr); end < len(r) && equalFold(r[x:end], addr) {
-			if c := unicode.ToLower(r[end]); !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			if c := lowerRune(r[end]); !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
 				return true
 			}
 		}
@@ -504,7 +512,7 @@ func addressedTo(r []rune, v int, addr []rune) bool {
 		if end >= len(r) || !equalFold(r[x:end], addr) {
 			return false
 		}
-		c := unicode.ToLower(r[end])
+		c := lowerRune(r[end])
 		return c == '>' || c == ',' || unicode.IsSpace(c)
 	}
 	if at(v) {
@@ -525,17 +533,7 @@ func runesHavePrefix(r []rune, i int, lit string) bool {
 		return false
 	}
 	for k := 0; k < len(lit); k++ {
-		// ASCII lowered in line: unicode.ToLower is a call for every rune, and
-		// the natives ask at most places of a header.
-		c := r[i+k]
-		if c < utf8.RuneSelf {
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-		} else {
-			c = unicode.ToLower(c)
-		}
-		if c != rune(lit[k]) {
+		if lowerRune(r[i+k]) != rune(lit[k]) {
 			return false
 		}
 	}
@@ -545,7 +543,7 @@ func runesHavePrefix(r []rune, i int, lit string) bool {
 // equalFold compares as regexp2's backreference under (?i) does.
 func equalFold(a, b []rune) bool {
 	for k := range a {
-		if a[k] != b[k] && unicode.ToLower(a[k]) != unicode.ToLower(b[k]) {
+		if a[k] != b[k] && lowerRune(a[k]) != lowerRune(b[k]) {
 			return false
 		}
 	}

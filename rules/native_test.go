@@ -393,7 +393,8 @@ func FuzzNativeText(f *testing.F) {
 }
 
 // TestWordChar2: the in-line answer for ASCII is regexp2's own, and so are the
-// others (which it asks), lower-cased ones included.
+// others (which it asks), lower-cased ones included; lowerRune's is
+// unicode.ToLower's.
 func TestWordChar2(t *testing.T) {
 	for c := rune(0); c < 0x3000; c++ {
 		if got, want := wordChar2(c), rx2syntax.IsWordChar(c); got != want {
@@ -401,6 +402,9 @@ func TestWordChar2(t *testing.T) {
 		}
 		if got, want := isWordRegexp2(c), rx2syntax.IsWordChar(unicode.ToLower(c)); got != want {
 			t.Errorf("isWordRegexp2(%q) = %v, regexp2 says %v", c, got, want)
+		}
+		if got, want := lowerRune(c), unicode.ToLower(c); got != want {
+			t.Errorf("lowerRune(%q) = %q, unicode.ToLower says %q", c, got, want)
 		}
 	}
 }
