@@ -830,6 +830,9 @@ func (d *dfa) matchRune(in *dinst, r rune) bool {
 			return true
 		}
 		if in.fold {
+			if r < utf8.RuneSelf && r0 < utf8.RuneSelf {
+				return asciiFoldPair(r0, r)
+			}
 			for r1 := unicode.SimpleFold(r0); r1 != r0; r1 = unicode.SimpleFold(r1) {
 				if r == r1 {
 					return true
@@ -851,6 +854,17 @@ func (d *dfa) matchRune(in *dinst, r rune) bool {
 		}
 	}
 	return false
+}
+
+// asciiFoldPair reports whether two different ASCII runes are cases of one
+// letter: the only other ASCII rune in an ASCII rune's fold orbit (k's and s's
+// third members, U+212A and U+017F, are not ASCII). Building a state asks it of
+// every rune of a case-folded literal, and the orbit's walk by SimpleFold, two
+// table searches a step, was the most of the building's instructions in a new
+// process.
+func asciiFoldPair(r0, r rune) bool {
+	l := r0 | 0x20
+	return r|0x20 == l && 'a' <= l && l <= 'z'
 }
 
 // seenSets lends the DFAs their scratch pcSets: a DFA needs one only while it

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 	"unsafe"
 
@@ -950,5 +951,24 @@ func TestDFATablesGrowConcurrently(t *testing.T) {
 			}(w)
 		}
 		wg.Wait()
+	}
+}
+
+// TestASCIIFoldPair holds the building's ASCII shortcut to the fold orbit it
+// stands for, for every pair of ASCII runes.
+func TestASCIIFoldPair(t *testing.T) {
+	for r0 := rune(0); r0 < utf8.RuneSelf; r0++ {
+		for r := rune(0); r < utf8.RuneSelf; r++ {
+			if r == r0 {
+				continue
+			}
+			want := false
+			for f := unicode.SimpleFold(r0); f != r0; f = unicode.SimpleFold(f) {
+				want = want || f == r
+			}
+			if got := asciiFoldPair(r0, r); got != want {
+				t.Errorf("asciiFoldPair(%q, %q) = %v, want %v", r0, r, got, want)
+			}
+		}
 	}
 }
