@@ -394,7 +394,7 @@ func stockRules(tb testing.TB, plain bool) *Set {
 func plainRules(s *Set) {
 	for _, r := range s.all {
 		r.lits, r.litIDs, r.lower, r.dfa, r.pre, r.starts, r.plain = nil, nil, false, nil, nil, nil, ""
-		r.fixed, r.countRest, r.literal, r.native, r.nativeText = 0, nil, "", nil, nil
+		r.fixed, r.countSrc, r.literal, r.native, r.nativeText = 0, "", "", nil, nil
 		r.countClass, r.lineCount = nil, nil
 	}
 	undecided(s)

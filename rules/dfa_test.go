@@ -473,6 +473,9 @@ func TestAnchoredAndPrefilter(t *testing.T) {
 		// Bounded but not fixed lengths, an assertion at the end: counted with
 		// the regexp reading a window of the text (countFixed).
 		`colou?r\b`, `(?:ab|c){1,3}$`, `[eé]{1,2}\b`, `(?m)(?:ab|c){1,3}$`,
+		// Assertions where a match starts, not all leading: the regexp reads
+		// the rune before the match too (countRegexp).
+		`(?:\b|x)fo+`, `a*\bx+`, `(?m)(?:^|x)ab*`, `\Bo+\b`, `(?:\bé|\Bx)\w*`,
 		// Unbounded, but within so many lines: the regexp reads only those.
 		`(?m)^[^>]\n?.*?x$`, `(?s)a.{0,3}b\b`, `(?:a\n){1,2}b.*`, `a[^x]*?b`, `(?m)\bi.*$`,
 		// At a line start, runes, a lazy star and then strings: counted line by
@@ -529,7 +532,7 @@ func TestAnchoredAndPrefilter(t *testing.T) {
 					t.Errorf("%q on %q: counted %d by lines, regexp finds %d", p, text, n, len(re.FindAllStringIndex(text, -1)))
 				}
 			}
-			if r.fixed > 0 || r.countRest != nil {
+			if r.fixed > 0 || r.countSrc != "" {
 				counted++
 				if n, ok := r.countFixed(text, 1000); !ok || n != len(re.FindAllStringIndex(text, -1)) {
 					t.Errorf("%q on %q: counted %d, regexp finds %d", p, text, n, len(re.FindAllStringIndex(text, -1)))
@@ -545,7 +548,7 @@ func TestAnchoredAndPrefilter(t *testing.T) {
 func TestCountPrepared(t *testing.T) {
 	for _, c := range []struct{ re, how string }{
 		{`[eé]`, "class"}, {`(?m)^[^>].*?<a href=`, "lines"}, {`[^>].*?<a href=`, "from"},
-		{`\bfo\w*`, "from"}, {`(?:\b|x)fo+`, ""}, {`a*\bx+`, ""}, {`x+\b`, "from"}, {`a*`, ""},
+		{`\bfo\w*`, "from"}, {`(?:\b|x)fo+`, "from"}, {`a*\bx+`, "from"}, {`x+\b`, "from"}, {`a*`, ""},
 		{`[eé]\b`, "fixed 1"}, {`(?m)ee`, "string ee"},
 	} {
 		r := &Rule{re: regexp.MustCompile(c.re), dfa: newDFA(c.re), maxHits: 5}
@@ -560,7 +563,7 @@ func TestCountPrepared(t *testing.T) {
 			how = "lines"
 		case r.fixed > 0:
 			how = "fixed " + strconv.Itoa(r.fixed)
-		case r.countRest != nil:
+		case r.countSrc != "":
 			how = "from"
 		}
 		if how != c.how {

@@ -107,13 +107,13 @@ type Rule struct {
 	lowerSrc    string         // re for lower-cased text
 	lowerRe     *regexp.Regexp // lowerSrc compiled, on first use (see regexpFor)
 	lowerOnce   sync.Once
-	starts      *dfa           // where matches of re (lowerRe) start (see matchExact, countFixed)
-	fixed       int            // tflags multiple: the runes every match has, when one number
-	countMax    int            // tflags multiple, not fixed: the most runes a match has; -1 unbounded
-	countLines  int            // tflags multiple, not fixed: the most newlines a match holds; -1 unbounded
-	countRest   *syntax.Regexp // tflags multiple, else: re (lowerRe) less its leading assertions (countFrom)
-	countFrom   *regexp.Regexp // countRest anchored, for a match's length, compiled on first use
-	countOnce   sync.Once
+	starts      *dfa              // where matches of re (lowerRe) start (see matchExact, countFixed)
+	fixed       int               // tflags multiple: the runes every match has, when one number
+	countMax    int               // tflags multiple, not fixed: the most runes a match has; -1 unbounded
+	countLines  int               // tflags multiple, not fixed: the most newlines a match holds; -1 unbounded
+	countSrc    string            // tflags multiple, else: the source of re (lowerRe), for a match's length (countFrom)
+	countFrom   [2]*regexp.Regexp // countSrc anchored where a match starts (countRegexp), compiled on first use
+	countOnce   [2]sync.Once
 	literal     string      // tflags multiple: the text re matches, when it is one string
 	countClass  *classCount // tflags multiple: the characters re matches, when it is one of them
 	lineCount   *lineCount  // tflags multiple: counted line by line, when re has its shape (lineCountOf)

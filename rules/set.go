@@ -852,7 +852,7 @@ func (t *target) count(r *Rule) int {
 			n += r.lineCount.count(text, r.maxHits-n)
 			return
 		}
-		if (r.fixed > 0 || r.countRest != nil) && r.starts != nil && n < r.maxHits {
+		if (r.fixed > 0 || r.countSrc != "") && r.starts != nil && n < r.maxHits {
 			if c, ok := r.countFixed(text, r.maxHits-n); ok {
 				n += c
 				return
@@ -954,38 +954,40 @@ func (r *Rule) prepareCount() {
 	if lo == 0 {
 		return // empty matches
 	}
-	var rest *syntax.Regexp
-	if lo != hi {
-		// Where a match is known to start, the regexp anchored there says how
-		// long the leftmost-first one is; but it reads the text from there, so it
-		// must not need the rune before (the DFA has tested the leading ^ or \b).
-		var ok bool
-		if rest, ok = withoutLeadingAssertions(sr); !ok {
-			return
-		}
-	}
 	if r.starts == nil {
 		r.starts = anchoredOf(r.dfa)
 	}
 	if r.starts != nil {
-		r.fixed, r.countRest, r.countMax, r.countLines = hi, rest, hi, mostNewlines(sr)
+		r.fixed, r.countMax, r.countLines = hi, hi, mostNewlines(sr)
 		if lo != hi {
-			r.fixed = 0
+			// Where a match is known to start, the regexp anchored there, given
+			// the rune before, says how long the leftmost-first one is
+			// (countRegexp).
+			r.fixed, r.countSrc = 0, src
 		}
 	}
 }
 
-// countRegexp is countRest anchored, compiled the first time a count needs it;
-// nil if it does not compile. Compiled at load, the string of the tree alone (the
-// look-alike classes of ReplaceTags' rules, case-folded rune by rune) took 60 ms of
-// the start-up, on its serial path.
-func (r *Rule) countRegexp() *regexp.Regexp {
-	r.countOnce.Do(func() {
-		if from, err := regexp.Compile(`\A(?:` + r.countRest.String() + `)`); err == nil {
-			r.countFrom = from
+// countRegexp is countSrc anchored where a match starts, compiled the first
+// time a count needs it; nil if it does not compile. With after, the text it
+// reads starts with the rune before the match, which (?s:.) takes, so that an
+// assertion where the match starts (^, \b) sees what the rule's would. The rule's
+// own source compiles: a regex without its leading assertions, which reading
+// from the match needed, was a tree to turn back into a string, and String() of
+// the look-alike classes of ReplaceTags' rules, case-folded rune by rune, took
+// 60 ms of the start-up when compiled at load, and about 10 ms of a new
+// process's first messages after.
+func (r *Rule) countRegexp(after bool) *regexp.Regexp {
+	k, prefix := 0, `\A(?:`
+	if after {
+		k, prefix = 1, `\A(?s:.)(?:`
+	}
+	r.countOnce[k].Do(func() {
+		if from, err := regexp.Compile(prefix + r.countSrc + `)`); err == nil {
+			r.countFrom[k] = from
 		}
 	})
-	return r.countFrom
+	return r.countFrom[k]
 }
 
 // mostNewlines is the most newlines a match of re holds, -1 if there is no bound.
@@ -1057,46 +1059,6 @@ func throughNewlines(s string, n int) string {
 	return s[:end]
 }
 
-// withoutLeadingAssertions drops the assertions (^, \b) a regex begins with; ok is
-// false when another assertion could be tested where a match starts (before any
-// rune is read), which reading from there would get wrong.
-func withoutLeadingAssertions(re *syntax.Regexp) (*syntax.Regexp, bool) {
-	subs := []*syntax.Regexp{re}
-	if re.Op == syntax.OpConcat {
-		subs = re.Sub
-	}
-	i := 0
-	for i < len(subs) && isAssertion(subs[i]) {
-		i++
-	}
-	read := false // a rune has been read before this part, whatever path
-	for _, sub := range subs[i:] {
-		if !read && hasAssertion(sub) {
-			return nil, false
-		}
-		if lo, _ := runeLengths(sub); lo > 0 {
-			read = true
-		}
-	}
-	rest := &syntax.Regexp{Op: syntax.OpConcat, Sub: subs[i:]}
-	if len(subs[i:]) == 0 {
-		rest = &syntax.Regexp{Op: syntax.OpEmptyMatch}
-	}
-	return rest, true
-}
-
-func isAssertion(re *syntax.Regexp) bool {
-	switch re.Op {
-	case syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
-		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
-		return true
-	}
-	return false
-}
-
-// hasAssertion reports whether a regex tests the context of a place (^, $, \b).
-func hasAssertion(re *syntax.Regexp) bool { return anyNode(re, isAssertion) }
-
 // runeLengths are the least and most runes a regex's matches have (hi -1: no bound).
 func runeLengths(re *syntax.Regexp) (lo, hi int) {
 	switch re.Op {
@@ -1150,12 +1112,6 @@ func runeLengths(re *syntax.Regexp) (lo, hi int) {
 // countFixed counts up to limit matches of a rule prepared by prepareCount; ok is
 // false when the DFA gave up.
 func (r *Rule) countFixed(text string, limit int) (n int, ok bool) {
-	var from *regexp.Regexp
-	if r.fixed == 0 {
-		if from = r.countRegexp(); from == nil {
-			return 0, false
-		}
-	}
 	st := r.starts.beginRun(len(text))
 	prev := rune(-1)
 	for i := 0; i < len(text) && n < limit; {
@@ -1185,9 +1141,18 @@ func (r *Rule) countFixed(text string, limit int) (n int, ok bool) {
 				if r.countLines >= 0 {
 					rest = throughNewlines(rest, r.countLines+1)
 				}
-				if loc := from.FindStringIndex(rest); loc != nil && loc[1] > 0 {
-					c, _ := utf8.DecodeLastRuneInString(text[:i+loc[1]])
-					prev, i = c, i+loc[1]
+				before := 0 // the rune before the match, which the regexp reads first
+				if i > 0 {
+					_, before = utf8.DecodeLastRuneInString(text[:i])
+				}
+				from := r.countRegexp(before > 0)
+				if from == nil {
+					return 0, false
+				}
+				if loc := from.FindStringIndex(text[i-before : i+len(rest)]); loc != nil && loc[1] > before {
+					end := i - before + loc[1]
+					c, _ := utf8.DecodeLastRuneInString(text[:end])
+					prev, i = c, end
 					continue
 				}
 			}
