@@ -8,7 +8,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-	"unsafe"
 
 	"golang.org/x/net/html"
 
@@ -47,9 +46,12 @@ type htmlPart struct {
 
 	style    []textStyle
 	basefont float64
-	text     []string // rendered text chunks
-	textWS   []bool   // chunk is white space made by a tag
-	textInv  []bool   // chunk is invisible
+	// The rendered text is read for its length less white space and for the
+	// rune its last chunk ends in (display): a chunk is counted into
+	// nonSpaceLen and its end noted, not kept.
+	chunks  int  // rendered text chunks so far
+	lastEnd rune // the rune the last ends in (U+FFFD for none)
+	lastWS  bool // the last is white space made by a tag
 }
 
 type textStyle struct {
@@ -184,15 +186,21 @@ func analyzeHTML(src string) *htmlPart {
 	for h.inside["script"] > 0 {
 		h.tag("script", nil, -1)
 	}
-	rendered := strings.Join(h.text, "")
-	space := 0
-	for _, r := range rendered {
-		if unicode.IsSpace(r) {
-			space++
+	return h
+}
+
+// nonSpaceRunes counts the runes of a text that are not white space: of a chunk
+// of the rendered text, collapsed or not (collapsing turns runs of white space
+// into a space, and a byte that is not UTF-8 into U+FFFD, which range reads it
+// as), and of their concatenation, which is UTF-8.
+func nonSpaceRunes(s string) int {
+	n := 0
+	for _, r := range s {
+		if !unicode.IsSpace(r) {
+			n++
 		}
 	}
-	h.nonSpaceLen = utf8.RuneCountInString(rendered) - space
-	return h
+	return n
 }
 
 // attrs are a start tag's attributes, their names lower-cased, in the tag's
@@ -513,10 +521,9 @@ func (h *htmlPart) textEvent(text string) {
 	if strings.TrimFunc(text, htmlSpace) != "" {
 		invisible = h.fontInvisible()
 	}
-	if n := len(h.text); n > 0 {
-		last := h.text[n-1]
+	if h.chunks > 0 {
 		if first, _ := utf8.DecodeRuneInString(text); wordRune(first) {
-			if end, _ := utf8.DecodeLastRuneInString(last); wordRune(end) {
+			if wordRune(h.lastEnd) {
 				h.obfuscation++
 			}
 		}
@@ -534,21 +541,24 @@ func wordRune(r rune) bool {
 }
 
 // display is display_text: rendered text, white space made by tags kept apart.
+// HTML.pm keeps the chunks, and trims a chunk's trailing space when a tag's white
+// space follows it, and its leading space when it follows a tag's. Its tests
+// read the count of the runes that are not white space, which trimming leaves
+// as it is, and the rune the last chunk ends in, which the trailing space's
+// trim never changes (the tag's chunk is then the last): that is all kept here
+// (FuzzDisplay holds it to the chunks kept and trimmed).
 func (h *htmlPart) display(text string, ws, invisible bool) {
-	n := len(h.text)
-	if ws {
-		if n > 0 && !h.textWS[n-1] && !h.textInv[n-1] {
-			h.text[n-1] = strings.TrimSuffix(h.text[n-1], " ")
+	end := rune(text[len(text)-1]) // (a tag's: "\n", " " or "\n\n")
+	if !ws {
+		var oneSpace bool
+		end, oneSpace = collapsedEnd(text)
+		if oneSpace && h.chunks > 0 && h.lastWS && !invisible {
+			end = utf8.RuneError // (less its leading space, nothing)
 		}
-	} else {
-		text = collapseSpace(text)
-		if n > 0 && !invisible && h.textWS[n-1] {
-			text = strings.TrimPrefix(text, " ")
-		}
+		h.nonSpaceLen += nonSpaceRunes(text)
 	}
-	h.text = append(h.text, text)
-	h.textWS = append(h.textWS, ws)
-	h.textInv = append(h.textInv, invisible)
+	h.chunks++
+	h.lastEnd, h.lastWS = end, ws
 }
 
 // htmlSpace is the white space HTML.pm collapses: [ \t\n\r\f\x0b] and the no-break space.
@@ -556,45 +566,16 @@ func htmlSpace(r rune) bool {
 	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' || r == 0xa0
 }
 
-// collapseSpace turns each run of white space (and no-break spaces) into one
-// space, and a byte that is not UTF-8 into U+FFFD. ASCII, most of it, is copied
-// a byte at a time without decoding: a builder's WriteRune a rune was most of
-// the function's time.
-func collapseSpace(s string) string {
-	b := make([]byte, 0, len(s))
-	space := false
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' {
-				if !space {
-					b = append(b, ' ')
-				}
-				space = true
-			} else {
-				b = append(b, c)
-				space = false
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == 0xa0:
-			if !space {
-				b = append(b, ' ')
-			}
-			space = true
-		case r == utf8.RuneError && n == 1:
-			b = utf8.AppendRune(b, r)
-			space = false
-		default:
-			b = append(b, s[i:i+n]...)
-			space = false
-		}
-		i += n
+// collapsedEnd reads a text as display_text collapses it (each run of white
+// space and no-break spaces one space, a byte that is not UTF-8 U+FFFD) without
+// writing it out: the rune it ends in (U+FFFD for none), and whether it is one
+// space and nothing else. Its last rune read backwards is the one read forwards:
+// a byte that starts a rune is never read as part of an earlier one.
+func collapsedEnd(text string) (end rune, oneSpace bool) {
+	if r, _ := utf8.DecodeLastRuneInString(text); !htmlSpace(r) {
+		return r, false
 	}
-	return unsafe.String(unsafe.SliceData(b), len(b)) // b is not written again
+	return ' ', strings.TrimRightFunc(text, htmlSpace) == ""
 }
 
 // fontInvisible is html_font_invisible: text in the colour of its background (or

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/postern/postern/scan"
 )
@@ -546,14 +548,20 @@ func TestHTMLLength(t *testing.T) {
 	}
 }
 
-// FuzzCollapseSpace holds collapseSpace to the rune-by-rune loop it replaced (go
-// test ./rules -fuzz CollapseSpace): runs of white space and no-break spaces one
-// space, a byte that is not UTF-8 U+FFFD, every other rune as it was.
-func FuzzCollapseSpace(f *testing.F) {
-	for _, s := range []string{"", "a  b", " \t\n\r\f\va\u00a0\u00a0b ", "caf\xe9 \xff\xfe", "\ufffd x", "\xc2", "\xc2\xa0\xc2"} {
+// FuzzDisplay holds display, which keeps of the rendered text only its count
+// and the rune its last chunk ends in, to HTML.pm's display_text as it was
+// written here before (go test ./rules -fuzz FuzzDisplay): every chunk kept,
+// collapsed rune by rune and trimmed, and the count read off them joined.
+// The input is chunks split at NUL, each chunk's first byte saying what it is:
+// white space made by a tag (its rest ignored), or text, seen or invisible.
+func FuzzDisplay(f *testing.F) {
+	for _, s := range []string{
+		"", "ta  b\x00w\x00t c", "t \t\n\r\f\va\u00a0\u00a0b \x00w\x00t d", "tcaf\xe9 \xff\xfe\x00tx",
+		"t\ufffd x\x00i \x00t y", "t\xc2\x00w\x00t\xc2\xa0\xc2", "ta \x00W\x00t \x00w\x00t\u00a0\x00tb", "t \x00t\x00tz",
+	} {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, s string) {
+	collapse := func(s string) string {
 		var b strings.Builder
 		space := false
 		for _, r := range s {
@@ -567,8 +575,59 @@ func FuzzCollapseSpace(f *testing.F) {
 			space = false
 			b.WriteRune(r)
 		}
-		if got := collapseSpace(s); got != b.String() {
-			t.Errorf("collapseSpace(%q) = %q, want %q", s, got, b.String())
+		return b.String()
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		h := &htmlPart{}
+		var text []string
+		var textWS, textInv []bool
+		for _, c := range strings.Split(s, "\x00") {
+			if c == "" {
+				continue
+			}
+			kind, body := c[0], c[1:]
+			ws, invisible := false, kind == 'i'
+			switch {
+			case kind == 'w' || kind == 'W':
+				ws, body = true, map[byte]string{'w': "\n", 'W': " "}[kind]
+			case body == "":
+				continue // (the tokenizer's text tokens are never empty)
+			}
+			n := len(text)
+			if ws {
+				if n > 0 && !textWS[n-1] && !textInv[n-1] {
+					text[n-1] = strings.TrimSuffix(text[n-1], " ")
+				}
+				text, textWS, textInv = append(text, body), append(textWS, true), append(textInv, invisible)
+				h.display(body, true, invisible)
+				continue
+			}
+			if n > 0 { // (what textEvent reads, for html_obfuscation)
+				if end, _ := utf8.DecodeLastRuneInString(text[n-1]); end != h.lastEnd {
+					t.Fatalf("%q: chunk %d %q ends in %q, display says %q", s, n-1, text[n-1], end, h.lastEnd)
+				}
+			}
+			v := collapse(body)
+			if n > 0 && !invisible && textWS[n-1] {
+				v = strings.TrimPrefix(v, " ")
+			}
+			text, textWS, textInv = append(text, v), append(textWS, false), append(textInv, invisible)
+			h.display(body, false, invisible)
+		}
+		joined := strings.Join(text, "")
+		want := 0
+		for _, r := range joined {
+			if !unicode.IsSpace(r) {
+				want++
+			}
+		}
+		if h.nonSpaceLen != want {
+			t.Errorf("%q: %d runes not space, rendered %q has %d", s, h.nonSpaceLen, joined, want)
+		}
+		if n := len(text); n > 0 {
+			if end, _ := utf8.DecodeLastRuneInString(text[n-1]); end != h.lastEnd {
+				t.Errorf("%q: rendered %q ends in %q, display says %q", s, joined, end, h.lastEnd)
+			}
 		}
 	})
 }
