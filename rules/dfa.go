@@ -859,9 +859,8 @@ func (d *dfa) matchRune(in *dinst, r rune) bool {
 // asciiFoldPair reports whether two different ASCII runes are cases of one
 // letter: the only other ASCII rune in an ASCII rune's fold orbit (k's and s's
 // third members, U+212A and U+017F, are not ASCII). Building a state asks it of
-// every rune of a case-folded literal, and the orbit's walk by SimpleFold, two
-// table searches a step, was the most of the building's instructions in a new
-// process.
+// a rune for every case-folded literal the state's instructions read, where a
+// walk of the orbit by SimpleFold costs two table searches a step.
 func asciiFoldPair(r0, r rune) bool {
 	l := r0 | 0x20
 	return r|0x20 == l && 'a' <= l && l <= 'z'
