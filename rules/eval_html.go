@@ -49,9 +49,13 @@ type htmlPart struct {
 	// The rendered text is read for its length less white space and for the
 	// rune its last chunk ends in (display): a chunk is counted into
 	// nonSpaceLen and its end noted, not kept.
-	chunks  int  // rendered text chunks so far
-	lastEnd rune // the rune the last ends in (U+FFFD for none)
-	lastWS  bool // the last is white space made by a tag
+	lastEnd rune // the rune the last chunk ends in; U+FFFD for none, before the first
+	lastWS  bool // the last chunk is white space made by a tag
+}
+
+// newHTMLPart is an analysis before the part's first tag or text.
+func newHTMLPart() *htmlPart {
+	return &htmlPart{inside: map[string]int{}, maxSize: 3, basefont: 3, titleIndex: -1, lastEnd: utf8.RuneError}
 }
 
 type textStyle struct {
@@ -134,7 +138,7 @@ func isWordByte(c byte) bool {
 
 // analyzeHTML is HTML.pm's parse of one part, on golang.org/x/net/html's tokenizer.
 func analyzeHTML(src string) *htmlPart {
-	h := &htmlPart{inside: map[string]int{}, maxSize: 3, basefont: 3, titleIndex: -1}
+	h := newHTMLPart()
 	// SpamAssassin's length is of the part's decoded text, whose line ends are
 	// LF when the message came with CRLF, as every one through the milter does
 	// (scan's crlfReader): counted with the CRs, a short HTML part of 40 lines
@@ -521,12 +525,8 @@ func (h *htmlPart) textEvent(text string) {
 	if strings.TrimFunc(text, htmlSpace) != "" {
 		invisible = h.fontInvisible()
 	}
-	if h.chunks > 0 {
-		if first, _ := utf8.DecodeRuneInString(text); wordRune(first) {
-			if wordRune(h.lastEnd) {
-				h.obfuscation++
-			}
-		}
+	if first, _ := utf8.DecodeRuneInString(text); wordRune(first) && wordRune(h.lastEnd) {
+		h.obfuscation++ // (U+FFFD, the end before the first chunk, is no word rune)
 	}
 	h.display(text, false, invisible)
 }
@@ -552,12 +552,11 @@ func (h *htmlPart) display(text string, ws, invisible bool) {
 	if !ws {
 		var oneSpace bool
 		end, oneSpace = collapsedEnd(text)
-		if oneSpace && h.chunks > 0 && h.lastWS && !invisible {
+		if oneSpace && h.lastWS && !invisible {
 			end = utf8.RuneError // (less its leading space, nothing)
 		}
 		h.nonSpaceLen += nonSpaceRunes(text)
 	}
-	h.chunks++
 	h.lastEnd, h.lastWS = end, ws
 }
 

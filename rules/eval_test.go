@@ -578,7 +578,7 @@ func FuzzDisplay(f *testing.F) {
 		return b.String()
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		h := &htmlPart{}
+		h := newHTMLPart()
 		var text []string
 		var textWS, textInv []bool
 		for _, c := range strings.Split(s, "\x00") {
