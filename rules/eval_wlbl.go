@@ -36,19 +36,19 @@ type lists struct {
 // the addresses whose last '@' starts its tail, so it is looked up by that; a
 // glob without wildcards is looked up whole; only the others are tried.
 type globIndex struct {
-	exact map[string]bool     // globs without * or ?
-	tails map[string][]string // "@domain" → the glob "*@domain" (one '@', no wildcard after the *)
+	exact map[string]bool   // globs without * or ?
+	tails map[string]string // "@domain" → its glob, "*@domain" (one '@', no wildcard after the *)
 	rest  []string
 }
 
 func newGlobIndex[V any](globs map[string]V) globIndex {
-	x := globIndex{exact: map[string]bool{}, tails: map[string][]string{}}
+	x := globIndex{exact: map[string]bool{}, tails: map[string]string{}}
 	for g := range globs {
 		switch tail, ok := strings.CutPrefix(g, "*"); {
 		case !strings.ContainsAny(g, "*?"):
 			x.exact[g] = true
 		case ok && strings.HasPrefix(tail, "@") && strings.Count(tail, "@") == 1 && !strings.ContainsAny(tail, "*?"):
-			x.tails[tail] = append(x.tails[tail], g)
+			x.tails[tail] = g
 		default:
 			x.rest = append(x.rest, g)
 		}
@@ -63,10 +63,8 @@ func (x globIndex) match(addr string, f func(glob string) bool) bool {
 		return true
 	}
 	if at := strings.LastIndexByte(addr, '@'); at >= 0 {
-		for _, g := range x.tails[addr[at:]] {
-			if f(g) {
-				return true
-			}
+		if g, ok := x.tails[addr[at:]]; ok && f(g) {
+			return true
 		}
 	}
 	for _, g := range x.rest {
