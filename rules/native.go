@@ -566,7 +566,7 @@ func longLine998(s string) bool {
 	// Lines are found by their '\n' (strings.IndexByte, many bytes a step);
 	// only one of 998 bytes or more can hold 998 runes before a '\r', so only
 	// there is a '\r' looked for. (strings.IndexAny for both read a byte a step.)
-	for start := 0; start <= len(s); {
+	for start := 0; ; {
 		line := s[start:]
 		nl := strings.IndexByte(line, '\n')
 		if nl >= 0 {
@@ -585,5 +585,4 @@ func longLine998(s string) bool {
 		}
 		start += nl + 1
 	}
-	return false
 }
