@@ -283,11 +283,16 @@ func printCosts(w io.Writer, c *rules.Costs, passes, top int) {
 		list = list[:top]
 	}
 	for _, e := range list {
-		hit := "" // (an analysis is not true or false)
+		hit, how := "", "" // (an analysis is not true or false, and its name says what it is)
 		if !e.Shared() {
 			hit = fmt.Sprintf("%.0f%%", 100*float64(e.Hits)/float64(e.Calls))
+			// Its kind of work, as the table above sums it: what to rewrite
+			// in a slow rule of one's own ("RE2 cannot run": the
+			// backtracking engine runs it; "without literals": every text is
+			// walked for it).
+			how = "  [" + e.Group + "]"
 		}
-		fmt.Fprintf(w, "%9.1f %5.1f%% %9.2f %6s  %s\n", perMsg(e.Own), share(e.Own),
-			float64(e.Calls)/n, hit, e.Name)
+		fmt.Fprintf(w, "%9.1f %5.1f%% %9.2f %6s  %s%s\n", perMsg(e.Own), share(e.Own),
+			float64(e.Calls)/n, hit, e.Name, how)
 	}
 }
