@@ -1461,3 +1461,31 @@ func TestLoadCollectsItsParses(t *testing.T) {
 		t.Errorf("the load's collection ran with %d parses still cached", cached)
 	}
 }
+
+// PST_MILLIONS, a meta of a word rule and a sum rule (split so that the word
+// rule has a literal), names sums in the millions however they are written.
+func TestPSTMillions(t *testing.T) {
+	s, problems := Load(DefaultPath)
+	if len(problems) > 0 {
+		t.Fatalf("default rules have problems: %v", problems)
+	}
+	for _, c := range []struct {
+		text string
+		want bool
+	}{
+		{"We will wire 3.5 million dollars to you.", true},
+		{"a fund of 10 billion", true},
+		{"He left 4,5 Million euros.", true},
+		{"You will receive $1,000,000 today.", true}, // (\b before $ asked for a word character)
+		{"You will receive US$2,500,000 today.", true},
+		{"It costs $1,000 only.", false},
+		{"Millions of people read it.", false},
+		{"a 5millionaire club", false},
+		{"about $1,000,0000", false},
+	} {
+		got := slices.Contains(hitNames(t, s, msgOf(t, "Subject: x\n\n"+c.text+"\n")), "PST_MILLIONS")
+		if got != c.want {
+			t.Errorf("%q: PST_MILLIONS %v, want %v", c.text, got, c.want)
+		}
+	}
+}
