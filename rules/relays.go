@@ -298,6 +298,57 @@ func trailingDate(s string) (int, bool) {
 	return start, true
 }
 
+// receivedBy is SpamAssassin's by= of a line, the submatch of
+// "[ ]by (\S+)(?:[^-A-Za-z0-9;.]|$)" read by hand: the token after the first
+// " by " that has one (a space cannot follow it), whole, since the white space
+// that ends a token is outside the class after it. Nearly every line has one,
+// and Go's regexp spent a quarter of the parse's regexp time finding it,
+// besides the prefilter's and the DFA's runs (docs/benchmarks.md, "Forty-sixth
+// session"). TestReceivedByID and FuzzReceivedByID hold it to the regexp.
+func receivedBy(s string) (string, bool) {
+	for from := 0; ; {
+		i := strings.Index(s[from:], " by ")
+		if i < 0 {
+			return "", false
+		}
+		start := from + i + len(" by ")
+		end := start
+		for end < len(s) && !isRE2Space(s[end]) {
+			end++
+		}
+		if end > start {
+			return s[start:end], true
+		}
+		from += i + 1
+	}
+}
+
+// receivedID is the id= of a line, the submatch of "[ ]id <?([^\s<>;]{3,})"
+// read by hand as receivedBy is: after the first " id " that has one, an
+// optional "<", then a run of three characters or more that are neither white
+// space nor "<", ">" or ";" (characters, as the regexp counts them; a byte that
+// is not UTF-8 is one).
+func receivedID(s string) (string, bool) {
+	for from := 0; ; {
+		i := strings.Index(s[from:], " id ")
+		if i < 0 {
+			return "", false
+		}
+		start := from + i + len(" id ")
+		if start < len(s) && s[start] == '<' {
+			start++ // (without it, the run would begin with "<": no match here)
+		}
+		end := start
+		for end < len(s) && !isRE2Space(s[end]) && s[end] != '<' && s[end] != '>' && s[end] != ';' {
+			end++
+		}
+		if utf8.RuneCountInString(s[start:end]) >= 3 {
+			return s[start:end], true
+		}
+		from += i + 1
+	}
+}
+
 // rcvdNoPrefilter turns the prefilter off (for the test that it changes nothing).
 var rcvdNoPrefilter bool
 
@@ -408,10 +459,8 @@ var (
 	rxWithLocalFor  = re(`\bwith local for\b`)
 	rxFromByOnly    = re(`(?i)^from (\S+) by [^\s;]+ ?;`)
 	rxBracketQuad   = re(`^\[[\d.]+\]$`)
-	rxID            = re(` id <?([^\s<>;]{3,})`)
 	rxHeloEq        = re(`\bhelo=([-A-Za-z0-9.^+_&:=?!@%*$\\/]+)(?:[^-A-Za-z0-9.^+_&:=?!@%*$\\/]|$)`)
 	rxHeloWord      = re(`\b(?:HELO|EHLO) ([-A-Za-z0-9.^+_&:=?!@%*$\\/]+)(?:[^-A-Za-z0-9.^+_&:=?!@%*$\\/]|$)`)
-	rxBy            = re(` by (\S+)(?:[^-A-Za-z0-9;.]|$)`)
 	rxAuthWith      = re(`(?i) with ((?:ES|L|UTF8S|UTF8L)MTPS?A|ASMTP|HTTP[SU]?)(?: |;|$)`)
 	rxAuthGmail     = re(` by mx\.google\.com with ESMTPS id [a-z0-9]{1,4}sm[0-9]{2,9}[a-z]{3}\.[0-9]{1,3}\.[0-9]{4}\.(?:[0-6][0-9]\.){4}[0-6][0-9]`)
 	rxAuthGmailTLS  = re(`\(version=([^ ]+) cipher=([^)]+)\)`)
@@ -619,16 +668,16 @@ func parseReceived(line string) (relay, rcvdState) {
 	}
 	s = trimTrailingDate(s)
 	s = strings.Replace(s, ")by ", ") by ", 1)
-	if m := rxID.FindStringSubmatch(s); m != nil {
-		r.id = m[1]
+	if id, ok := receivedID(s); ok {
+		r.id = id
 	}
 	if m := rxHeloEq.FindStringSubmatch(s); m != nil {
 		r.helo = m[1]
 	} else if m := rxHeloWord.FindStringSubmatch(s); m != nil {
 		r.helo = m[1]
 	}
-	if m := rxBy.FindStringSubmatch(s); m != nil {
-		r.by = m[1]
+	if by, ok := receivedBy(s); ok {
+		r.by = by
 	}
 	hasBy := strings.Contains(s, " by ")
 	switch {

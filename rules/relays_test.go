@@ -239,3 +239,50 @@ func TestJoinFields(t *testing.T) {
 		t.Error("a collapsed string was copied")
 	}
 }
+
+// The regexps receivedBy and receivedID read by hand (SpamAssassin's, in
+// Received.pm's parse).
+var (
+	rxBy = regexp.MustCompile(` by (\S+)(?:[^-A-Za-z0-9;.]|$)`)
+	rxID = regexp.MustCompile(` id <?([^\s<>;]{3,})`)
+)
+
+// checkByID holds receivedBy and receivedID to their regexps on s.
+func checkByID(t *testing.T, s string) {
+	t.Helper()
+	for _, c := range []struct {
+		name string
+		rx   *regexp.Regexp
+		read func(string) (string, bool)
+	}{{"by", rxBy, receivedBy}, {"id", rxID, receivedID}} {
+		got, ok := c.read(s)
+		m := c.rx.FindStringSubmatch(s)
+		if ok != (m != nil) || ok && got != m[1] {
+			t.Errorf("%q: %s %q %v, the regexp %q", s, c.name, got, ok, m)
+		}
+	}
+}
+
+func TestReceivedByID(t *testing.T) {
+	for _, s := range []string{
+		"from a by mx.example.com with ESMTP id 1A2B3C; Mon, 1 Jun 2026",
+		"from a by  by x", " by ", " by", "x by y", " by y", " by\ty", " by y;z", " by y.z- w",
+		" id <abc@d> x", " id <ab> id abcd", " id <<abc", " id ab", " id abc", " id a;bcd", " id é\xffx",
+		" id  id  id xyz", " id éé", " id <é\xff", " id <", " id >abc", "id abc", " ID abc", " id\tabc", " id abc\fdef",
+	} {
+		checkByID(t, s)
+	}
+	lines := corpusReceived(t)
+	for _, l := range lines {
+		checkByID(t, l)
+		checkByID(t, joinFields(l))
+	}
+	t.Logf("%d Received lines", len(lines))
+}
+
+func FuzzReceivedByID(f *testing.F) {
+	for _, s := range []string{" by x", " id <abc>", "from a by b id cd; x", " by  by\fz", " id é\xffx"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkByID(t, s) })
+}
