@@ -306,44 +306,39 @@ func trailingDate(s string) (int, bool) {
 // besides the prefilter's and the DFA's runs (docs/benchmarks.md, "Forty-sixth
 // session"). TestReceivedByID and FuzzReceivedByID hold it to the regexp.
 func receivedBy(s string) (string, bool) {
-	for from := 0; ; {
-		i := strings.Index(s[from:], " by ")
-		if i < 0 {
-			return "", false
-		}
-		start := from + i + len(" by ")
-		end := start
-		for end < len(s) && !isRE2Space(s[end]) {
-			end++
-		}
-		if end > start {
-			return s[start:end], true
-		}
-		from += i + 1
-	}
+	return runAfter(s, " by ", 0, isRE2Space, 1)
 }
 
 // receivedID is the id= of a line, the submatch of "[ ]id <?([^\s<>;]{3,})"
 // read by hand as receivedBy is: after the first " id " that has one, an
 // optional "<", then a run of three characters or more that are neither white
-// space nor "<", ">" or ";" (characters, as the regexp counts them; a byte that
-// is not UTF-8 is one).
+// space nor "<", ">" or ";".
 func receivedID(s string) (string, bool) {
+	return runAfter(s, " id ", '<', func(c byte) bool { return isRE2Space(c) || c == '<' || c == '>' || c == ';' }, 3)
+}
+
+// runAfter finds the first lead followed by a run of at least least characters
+// (as a regexp counts them: a byte that is not UTF-8 is one) of bytes end does
+// not stop at, after an optional byte open, and returns the run. end must stop
+// at open, so that a run cannot begin with it: the regexp's optional open has
+// no other way to match. end stops at ASCII bytes only, which no character
+// past ASCII holds.
+func runAfter(s, lead string, open byte, end func(byte) bool, least int) (string, bool) {
 	for from := 0; ; {
-		i := strings.Index(s[from:], " id ")
+		i := strings.Index(s[from:], lead)
 		if i < 0 {
 			return "", false
 		}
-		start := from + i + len(" id ")
-		if start < len(s) && s[start] == '<' {
-			start++ // (without it, the run would begin with "<": no match here)
+		start := from + i + len(lead)
+		if open != 0 && start < len(s) && s[start] == open {
+			start++
 		}
-		end := start
-		for end < len(s) && !isRE2Space(s[end]) && s[end] != '<' && s[end] != '>' && s[end] != ';' {
-			end++
+		stop := start
+		for stop < len(s) && !end(s[stop]) {
+			stop++
 		}
-		if utf8.RuneCountInString(s[start:end]) >= 3 {
-			return s[start:end], true
+		if utf8.RuneCountInString(s[start:stop]) >= least {
+			return s[start:stop], true
 		}
 		from += i + 1
 	}
