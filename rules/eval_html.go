@@ -548,10 +548,12 @@ func wordRune(r rune) bool {
 // trim never changes (the tag's chunk is then the last): that is all kept here
 // (FuzzDisplay holds it to the chunks kept and trimmed).
 func (h *htmlPart) display(text string, ws, invisible bool) {
-	end := rune(text[len(text)-1]) // (a tag's: "\n", " " or "\n\n")
-	if !ws {
+	var end rune
+	if ws {
+		end = rune(text[len(text)-1]) // (a tag's: "\n", " " or "\n\n")
+	} else {
 		var oneSpace bool
-		end, oneSpace = collapsedEnd(text)
+		end, oneSpace = collapsedEnd(text) // (U+FFFD for an empty text, as for none)
 		if oneSpace && h.lastWS && !invisible {
 			end = utf8.RuneError // (less its leading space, nothing)
 		}
