@@ -41,7 +41,7 @@ var (
 	reGroupPrefix = regexp.MustCompile(`^[^"()<>]+:\s*`)
 	reAddrComment = regexp.MustCompile(`\((?:[^()\\]|\\.)*\)`)
 	rePhraseParts = regexp.MustCompile(`(?s)"((?:[^"\\]|\\.)*)"|([^"]+)`)
-	reLabel       = regexp.MustCompile(`^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$`)
+	reLabel       = quick(`^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$`)
 	reUnescapeOne = regexp2.MustCompile(`\\(?!\\)`, regexp2.None)
 )
 

@@ -14,11 +14,10 @@ import (
 // freemail is what the freemail_domains and freemail_welcomelist directives set.
 type freemail struct {
 	domains   map[string]bool
-	wildcards []string       // domains with ? and *, until compiled
-	re        *regexp.Regexp // the wildcards: \@(?:…)$
-	// reDFA answers re: Go's regexp tried the alternation of 30 wildcards from
-	// every byte of every address asked about.
-	reDFA   *dfa
+	wildcards []string // domains with ? and *, until compiled
+	// re is the wildcards, \@(?:…)$: a quickRegexp, as Go's regexp tried the
+	// alternation of 30 wildcards from every byte of every address asked about.
+	re      *quickRegexp
 	welcome map[string]bool
 }
 
@@ -64,21 +63,14 @@ func (f *freemail) compile() {
 		w = strings.ReplaceAll(w, "?", ".")
 		alts[i] = strings.ReplaceAll(w, "*", `[^.]*`)
 	}
-	f.re = regexp.MustCompile(`@(?:` + strings.Join(alts, "|") + `)$`)
-	f.reDFA = newDFA(f.re.String())
+	// (directive keeps only names of letters, digits, '.', '-' and the two
+	// wildcards: the expression compiles)
+	f.re, _ = quickCompile(`@(?:` + strings.Join(alts, "|") + `)$`)
 }
 
 // wildcard reports whether email matches a wildcard domain (re).
 func (f *freemail) wildcard(email string) bool {
-	if f.re == nil {
-		return false
-	}
-	if f.reDFA != nil {
-		if m, ok := f.reDFA.match(email); ok {
-			return m
-		}
-	}
-	return f.re.MatchString(email)
+	return f.re != nil && f.re.MatchString(email)
 }
 
 func (f *freemail) available() bool { return len(f.domains) > 0 || f.re != nil }
@@ -99,12 +91,12 @@ func (f *freemail) anyOf(addrs []string, rx *regexp.Regexp) bool {
 
 var (
 	// Role and machine addresses that are never a person's free mail account.
-	reFreemailWelcome = regexp.MustCompile(`(?i)^(?:abuse|support|sales|info|helpdesk|contact|kontakt|(?:post|host|domain)master|undisclosed.*|request-[a-f0-9]{16}|bounced?-|[a-f0-9]{8}(?:\.[a-f0-9]{8}|-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12})|.+=.+=.+)@`)
-	reSkipReplyToEnv  = regexp.MustCompile(`(?i)(?:^(?:post|host|domain)master|^double-bounce|^(?:sentto|owner|return|(?:gr)?bounced?)-.+|-(?:request|bounces?|admin|owner)|\b(?:do[._-t]?)?no[._-t]?repl(?:y|ies)|.+=.+)@`)
+	reFreemailWelcome = quick(`(?i)^(?:abuse|support|sales|info|helpdesk|contact|kontakt|(?:post|host|domain)master|undisclosed.*|request-[a-f0-9]{16}|bounced?-|[a-f0-9]{8}(?:\.[a-f0-9]{8}|-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12})|.+=.+=.+)@`)
+	reSkipReplyToEnv  = quick(`(?i)(?:^(?:post|host|domain)master|^double-bounce|^(?:sentto|owner|return|(?:gr)?bounced?)-.+|-(?:request|bounces?|admin|owner)|\b(?:do[._-t]?)?no[._-t]?repl(?:y|ies)|.+=.+)@`)
 	// An e-mail address, as FreeMail's email_regex finds them (its look-around
 	// boundaries are checked in bodyFreemails).
-	reEmail  = regexp.MustCompile(`(?i)[a-z0-9!#$%&'*+/=?^_` + "`" + `{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_` + "`" + `{|}~-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,59}[a-z0-9])?\.){1,4}[a-z]{2,}`)
-	reHTTPAt = regexp.MustCompile(`(?i)<?https?://\S{0,255}(?:@|%40)\S{0,255}`)
+	reEmail  = quick(`(?i)[a-z0-9!#$%&'*+/=?^_` + "`" + `{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_` + "`" + `{|}~-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,59}[a-z0-9])?\.){1,4}[a-z]{2,}`)
+	reHTTPAt = quick(`(?i)<?https?://\S{0,255}(?:@|%40)\S{0,255}`)
 )
 
 func (f *freemail) is(email string) bool {
@@ -225,7 +217,7 @@ func stripQuotedAddresses(line string) string {
 	return string(b)
 }
 
-var reContactWord = regexp.MustCompile(`^(?:fa(?:x|csi)|tel|phone|e?-?mail)`)
+var reContactWord = quick(`^(?:fa(?:x|csi)|tel|phone|e?-?mail)`)
 
 // isSpaceByte is unicode.IsSpace (and \s as regexp2 reads it) on an ASCII byte.
 // A table: paragraphs asks it of nearly every byte of a body, where the six

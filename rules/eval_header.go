@@ -145,9 +145,9 @@ func init() {
 }
 
 var (
-	reListUnsubLeave = regexp.MustCompile(`(?i)<mailto:(?:leave-\S+|\S+-unsubscribe)@\S+>$`)
-	reTemplate       = regexp.MustCompile(`%[A-Z][A-Z_-]`)
-	reTemplateExempt = regexp.MustCompile(`(?i)^(?:X-VMS-To|X-UIDL|X-Face|To|Cc|From|Subject|References|In-Reply-To|(?:X-|Resent-|X-Original-)?Message-Id):`)
+	reListUnsubLeave = quick(`(?i)<mailto:(?:leave-\S+|\S+-unsubscribe)@\S+>$`)
+	reTemplate       = quick(`%[A-Z][A-Z_-]`)
+	reTemplateExempt = quick(`(?i)^(?:X-VMS-To|X-UIDL|X-Face|To|Cc|From|Subject|References|In-Reply-To|(?:X-|Resent-|X-Original-)?Message-Id):`)
 	reRatwareMID     = regexp.MustCompile(`<[A-Z]{28}\.([^>]+?)>`)
 	reSRS            = regexp.MustCompile(`(?i)^SRS\d[=+-]`)
 	reGmailFrom      = regexp.MustCompile(`(?i)\bgmail\.com$`)
@@ -209,11 +209,11 @@ func outlookMessageID(t *target) bool {
 	return off(float64(rcvd))
 }
 
-var reSubjectPrefix = regexp.MustCompile(`(?i)^(?:(?:Re|Fwd|Fw|Aw|Antwort|WG|SV|VB|VS|VL):\s*)+`)
+var reSubjectPrefix = quick(`(?i)^(?:(?:Re|Fwd|Fw|Aw|Antwort|WG|SV|VB|VS|VL):\s*)+`)
 
 // charsetsLikelyToFPAsCaps is SpamAssassin's CHARSETS_LIKELY_TO_FP_AS_CAPS: scripts
 // without case, whose text reads as all capitals once decoded.
-var reCapsCharset = regexp.MustCompile(`(?i)=\?(?:iso-?2022-jp|euc-jp|shift-?jis|ks_c_5601-1987|euc-kr|gb2312|gbk|gb18030|big5|koi8-[ru]|windows-125[16]|iso-?8859-[578]|utf-?8|utf-?16|utf-?32)\?`)
+var reCapsCharset = quick(`(?i)=\?(?:iso-?2022-jp|euc-jp|shift-?jis|ks_c_5601-1987|euc-kr|gb2312|gbk|gb18030|big5|koi8-[ru]|windows-125[16]|iso-?8859-[578]|utf-?8|utf-?16|utf-?32)\?`)
 
 func subjectIsAllCaps(t *target) bool {
 	s := strings.TrimSpace(t.get("Subject"))
@@ -331,16 +331,16 @@ func userInSubject(subject, user string) (matched, sure bool) {
 }
 
 var (
-	reYahooFrom       = regexp.MustCompile(`(?i)\byahoo\.com$`)
-	reYahooRelay      = regexp.MustCompile(` rdns=\S+\.yahoo\.com `)
-	reYahooUntrusted  = regexp.MustCompile(`^[^\]]+ rdns=\S+\.yahoo\.com `)
-	reYahooWeb        = regexp.MustCompile(`by web\S+\.mail\S*\.yahoo\.com via HTTP`)
-	reYahooSonic      = regexp.MustCompile(`by sonic\S+\.consmr\.mail\S*\.yahoo\.com with HTTP`)
-	reYahooSMTP       = regexp.MustCompile(`by smtp\S+\.yahoo\.com with SMTP`)
-	reYahooGroups     = regexp.MustCompile(`from \[` + reIPAddress.String() + `\] by \S+\.(?:groups|scd|dcn)\.yahoo\.com with NNFMP`)
-	reYahooBulk       = regexp.MustCompile(`\bmailer\d+\.bulk\.scd\.yahoo\.com\b`)
-	reYahooReplyFrom  = regexp.MustCompile(`(?i)@reply\.yahoo\.com$`)
-	reYahooIDFormat   = regexp.MustCompile(`by \w+\.\w+\.yahoo\.com \(\d+\.\d+\.\d+/\d+\.\d+\.\d+\)(?: with ESMTP)? id \w+`)
+	reYahooFrom       = quick(`(?i)\byahoo\.com$`)
+	reYahooRelay      = quick(` rdns=\S+\.yahoo\.com `)
+	reYahooUntrusted  = quick(`^[^\]]+ rdns=\S+\.yahoo\.com `)
+	reYahooWeb        = quick(`by web\S+\.mail\S*\.yahoo\.com via HTTP`)
+	reYahooSonic      = quick(`by sonic\S+\.consmr\.mail\S*\.yahoo\.com with HTTP`)
+	reYahooSMTP       = quick(`by smtp\S+\.yahoo\.com with SMTP`)
+	reYahooGroups     = quick(`from \[` + reIPAddress.String() + `\] by \S+\.(?:groups|scd|dcn)\.yahoo\.com with NNFMP`)
+	reYahooBulk       = quick(`\bmailer\d+\.bulk\.scd\.yahoo\.com\b`)
+	reYahooReplyFrom  = quick(`(?i)@reply\.yahoo\.com$`)
+	reYahooIDFormat   = quick(`by \w+\.\w+\.yahoo\.com \(\d+\.\d+\.\d+/\d+\.\d+\.\d+\)(?: with ESMTP)? id \w+`)
 	reHotmailPickup   = regexp.MustCompile(`from mail pickup service by hotmail\.com with Microsoft SMTPSVC;`)
 	reHotmailFrom     = regexp.MustCompile(`(?i)\bhotmail\.com$`)
 	reHotmailOrig     = regexp.MustCompile(`hotmail\.com|msonline\-outlook`)
@@ -651,7 +651,7 @@ func (t *target) dates() dateStats {
 }
 
 var (
-	// Through the Received parser's prefilter (rcvdRegexp): its leading \b leaves
+	// Through the Received parser's prefilter (quickRegexp): its leading \b leaves
 	// Go's regexp no literal prefix, so it read every message's first Received
 	// line whole, where most lines hold neither localhost nor 127.0.0.1.
 	reLocalRcvd  = re(`\bfrom (?:localhost\s|(?:\S+ ){1,2}\S*\b127\.0\.0\.1\b)`)

@@ -108,7 +108,7 @@ var (
 	reISOCharset   = regexp.MustCompile(`(?i)iso-\S+-\S+\b`)
 	reGoodISO      = regexp.MustCompile(`(?i)iso-(?:8859-\d{1,2}|2022-(?:jp|kr))\b`)
 	// SpamAssassin's CHARSETS_LIKELY_TO_FP_AS_CAPS.
-	reCapsCharsetName = regexp.MustCompile(`(?i)^(?:iso-?2022-jp|euc-jp|shift-?jis|ks_c_5601-1987|euc-kr|gb2312|gbk|gb18030|big5|koi8-[ru]|windows-125[16]|iso-?8859-[578]|utf-?8|utf-?16|utf-?32)$`)
+	reCapsCharsetName = quick(`(?i)^(?:iso-?2022-jp|euc-jp|shift-?jis|ks_c_5601-1987|euc-kr|gb2312|gbk|gb18030|big5|koi8-[ru]|windows-125[16]|iso-?8859-[578]|utf-?8|utf-?16|utf-?32)$`)
 )
 
 func init() {
@@ -253,7 +253,7 @@ func uppercasePercent(t *target) float64 {
 }
 
 var (
-	reBase64Line = regexp.MustCompile(`^(?:[A-Za-z0-9+/=]{60,76} ){2}`)
+	reBase64Line = quick(`^(?:[A-Za-z0-9+/=]{60,76} ){2}`)
 )
 
 // base64LineLength is _check_base64_length: the longest line of a base64 part's

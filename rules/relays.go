@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
-	"slices"
 	"strings"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -177,35 +175,13 @@ const (
 const ip = `(?:(?:IPv6:)?(?:[0-9a-fA-F]{0,4}:){2,7}(?:[0-9a-fA-F]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?|\d{1,3}(?:\.\d{1,3}){3})`
 const localhost = `(?:localhost(?:\.localdomain)?|127\.0\.0\.1|::1)`
 
-func re(s string) *rcvdRegexp {
+// re is a regexp of the Received parser, with SpamAssassin's IP_ADDRESS and
+// LOCALHOST spelled out: each line is tried against dozens of them in turn, most
+// of which could not match it (see quickRegexp).
+func re(s string) *quickRegexp {
 	s = strings.ReplaceAll(s, "IP_ADDRESS", ip)
 	s = strings.ReplaceAll(s, "LOCALHOST", localhost)
-	x := &rcvdRegexp{Regexp: regexp.MustCompile(s), lits: requiredLiterals(s)}
-	for _, l := range x.lits {
-		for i := 0; i < len(l); i++ {
-			if l[i] >= utf8.RuneSelf {
-				x.lits = nil // indexFold folds ASCII only
-			}
-		}
-	}
-	return x
-}
-
-// rcvdRegexp is a regexp of the Received parser with the literals every match
-// holds (the rules' prefilter, literals.go): each line is tried against dozens of
-// them in turn, most of which could not match it, and Go's regexp finds that out
-// only by searching the whole line. Looking for the literals first is the
-// parser's cost divided by several.
-//
-// After the literals, the regex's DFA answers whether it matches at all: Go's
-// regexp, which has no such automaton, tries an unanchored expression from every
-// byte of the line, and most of the parser's expressions miss most lines.
-type rcvdRegexp struct {
-	*regexp.Regexp
-	lits []string // lower-case; nil: no prefilter
-
-	once sync.Once
-	d    *dfa // nil: too many rune classes (the regexp answers alone)
+	return quick(s)
 }
 
 // trimTrailingDate removes the date a Received line ends with: what
@@ -344,111 +320,6 @@ func runAfter(s, lead string, open byte, end func(byte) bool, least int) (string
 	}
 }
 
-// rcvdNoPrefilter turns the prefilter off (for the test that it changes nothing).
-var rcvdNoPrefilter bool
-
-// test says whether the regexp matches s when sure is true; otherwise the regexp
-// must be asked.
-func (x *rcvdRegexp) test(s string) (matched, sure bool) {
-	if rcvdNoPrefilter {
-		return false, false
-	}
-	if x.lits != nil && !slices.ContainsFunc(x.lits, func(l string) bool { return indexFold(s, l) >= 0 }) {
-		return false, true
-	}
-	x.once.Do(func() { x.d = newDFA(x.String()) })
-	if x.d == nil {
-		return false, false
-	}
-	return x.d.match(s)
-}
-
-// may is false when the regexp surely does not match s.
-func (x *rcvdRegexp) may(s string) bool {
-	m, sure := x.test(s)
-	return m || !sure
-}
-
-func (x *rcvdRegexp) MatchString(s string) bool {
-	if m, sure := x.test(s); sure {
-		return m
-	}
-	return x.Regexp.MatchString(s)
-}
-
-func (x *rcvdRegexp) FindStringSubmatch(s string) []string {
-	if !x.may(s) {
-		return nil
-	}
-	return x.Regexp.FindStringSubmatch(s)
-}
-
-func (x *rcvdRegexp) FindStringIndex(s string) []int {
-	if !x.may(s) {
-		return nil
-	}
-	return x.Regexp.FindStringIndex(s)
-}
-
-func (x *rcvdRegexp) ReplaceAllString(s, repl string) string {
-	if !x.may(s) {
-		return s
-	}
-	return x.Regexp.ReplaceAllString(s, repl)
-}
-
-// indexFold is strings.Index of a lower-case ASCII needle in s, ignoring the
-// case of s's ASCII letters, without lower-casing s.
-func indexFold(s, lower string) int {
-	if lower == "" {
-		return 0
-	}
-	c0, u0 := lower[0], lower[0]
-	if 'a' <= c0 && c0 <= 'z' {
-		u0 = c0 - 'a' + 'A'
-	}
-	// The next place of the first byte in each case, looked for again only once
-	// passed: looking for both from every candidate read the rest of s again
-	// for the case that was not there.
-	nextC, nextU := -1, -1
-	if u0 == c0 {
-		nextU = len(s)
-	}
-	for i := 0; i+len(lower) <= len(s); i++ {
-		if nextC < i {
-			nextC = nextIndex(s, i, c0)
-		}
-		if nextU < i {
-			nextU = nextIndex(s, i, u0)
-		}
-		if i = min(nextC, nextU); i+len(lower) > len(s) {
-			return -1
-		}
-		k := 1
-		for ; k < len(lower); k++ {
-			c := s[i+k]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != lower[k] {
-				break
-			}
-		}
-		if k == len(lower) {
-			return i
-		}
-	}
-	return -1
-}
-
-// nextIndex is the place of the first c in s from i on, len(s) if there is none.
-func nextIndex(s string, i int, c byte) int {
-	if k := strings.IndexByte(s[i:], c); k >= 0 {
-		return i + k
-	}
-	return len(s)
-}
-
 var (
 	rxFrom          = re(`(?i)^\(?from `)
 	rxWithLocalFor  = re(`\bwith local for\b`)
@@ -570,7 +441,7 @@ var (
 
 	// Handovers SpamAssassin ignores ("return 0"), tried in order after the
 	// patterns that parse a relay.
-	rxIgnored = []*rcvdRegexp{
+	rxIgnored = []*quickRegexp{
 		re(`^\S+ \([^\s@]+@LOCALHOST\) by \S+ \(`),
 		re(`^\S+ \S+ by \S+ with local-e?smtp `),
 		re(`^127\.0\.0\.1 \(AVG SMTP \S+ \[\S+\]\)`),
@@ -586,7 +457,7 @@ var (
 		re(`^[^.]+ by \S+ with Novell_GroupWise`),
 		re(`^no\.name\.available by \S+ via smtpd \(for `),
 	}
-	rxIgnoredLate = []*rcvdRegexp{
+	rxIgnoredLate = []*quickRegexp{
 		re(`^\S+ by \S+ with local`),
 		re(`^\S+ \(\[unix socket\]\) by \S+ \(Cyrus v[0-9]*?\.[0-9]*?\.[0-9]*?\) with LMTPA`),
 		re(`^\S+ by \S+ (?:with|via|for|\()`),
@@ -713,7 +584,7 @@ func parseReceived(line string) (relay, rcvdState) {
 		}
 	}
 	var m []string
-	match := func(rx *rcvdRegexp) bool {
+	match := func(rx *quickRegexp) bool {
 		m = rx.FindStringSubmatch(s)
 		return m != nil
 	}
@@ -1203,11 +1074,14 @@ func init() {
 			return nil, fmt.Errorf("want DOMAIN, 'true'|'false'")
 		}
 		domain, want := args[0], args[1] == "true"
-		rx, err := regexp.Compile(` rdns=\S*\b` + domain + ` [^\]]*by=\S*\b` + domain + ` `)
+		rx, err := quickCompile(` rdns=\S*\b` + domain + ` [^\]]*by=\S*\b` + domain + ` `)
 		if err != nil {
 			return nil, err
 		}
-		fromRx := regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(domain))
+		fromRx, err := quickCompile(`(?i)\b` + regexp.QuoteMeta(domain))
+		if err != nil {
+			return nil, err
+		}
 		return func(t *target) bool {
 			if !fromRx.MatchString(t.get("From:addr")) {
 				return false
@@ -1236,7 +1110,7 @@ var (
 	rxIPv4Only    = regexp.MustCompile(`^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$`)
 	rxClassC      = regexp.MustCompile(`^(\d+\.\d+\.\d+\.)`)
 	rxClassB      = regexp.MustCompile(`^(\d+\.\d+)\.\d+\.\d+$`)
-	rxDotcomHelo  = regexp.MustCompile(`(?i)(?:\.|^)(lycos\.com|lycos\.co\.uk|hotmail\.com|localhost\.com|excite\.com|caramail\.com|cs\.com|aol\.com|msn\.com|yahoo\.com|drizzle\.com)$`)
+	rxDotcomHelo  = quick(`(?i)(?:\.|^)(lycos\.com|lycos\.co\.uk|hotmail\.com|localhost\.com|excite\.com|caramail\.com|cs\.com|aol\.com|msn\.com|yahoo\.com|drizzle\.com)$`)
 	rxHostname    = regexp.MustCompile(`^\w+(?:[\w.-]+\.)+\w+$`)
 	rxLocalhostNm = regexp.MustCompile(`^localhost(?:\.localdomain)?$`)
 )

@@ -107,8 +107,8 @@ func BenchmarkParseReceived(b *testing.B) {
 	lines := corpusReceived(b)
 	for _, off := range []bool{false, true} {
 		b.Run(map[bool]string{false: "prefilter", true: "off"}[off], func(b *testing.B) {
-			rcvdNoPrefilter = off
-			defer func() { rcvdNoPrefilter = false }()
+			quickNoPrefilter = off
+			defer func() { quickNoPrefilter = false }()
 			for i := 0; i < b.N; i++ {
 				parseReceived(lines[i%len(lines)])
 			}
@@ -126,9 +126,9 @@ func TestReceivedPrefilterAgrees(t *testing.T) {
 			t.Errorf("%q: date trimmed to %q, the regexp makes %q", l, got, want)
 		}
 		r, st := parseReceived(l)
-		rcvdNoPrefilter = true
+		quickNoPrefilter = true
 		want, wantSt := parseReceived(l)
-		rcvdNoPrefilter = false
+		quickNoPrefilter = false
 		if r != want || st != wantSt {
 			t.Errorf("%q:\nwith prefilter %v %d\nwithout       %v %d", l, r, st, want, wantSt)
 		}

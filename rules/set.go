@@ -2617,7 +2617,7 @@ func trimLinkEnd(u string) string {
 // its www./ftp. or its host's path slash ({1,2048}).
 const maxTextLinkRest = 2048
 
-var reKnownHost = regexp.MustCompile(`^(?i:www\d{0,2}\.|ftp\.)`)
+var reKnownHost = quick(`^(?i:www\d{0,2}\.|ftp\.)`)
 
 func isHostChar(c byte) bool { return isAlnum(c) || c == '.' || c == '_' || c == '-' }
 
@@ -2733,7 +2733,7 @@ func linkURIs(links []scan.Link) []string {
 
 // reBareAddress is a mail address without mailto:, which uri_list_canonicalize
 // treats as mail, not as a host.
-var reBareAddress = regexp.MustCompile(`^[^:]*@`)
+var reBareAddress = quick(`^[^:]*@`)
 
 var reHasScheme = regexp.MustCompile(`(?i)^[-_a-z0-9]+:`)
 
@@ -3060,12 +3060,12 @@ func ulongIP(v uint64) string {
 
 var (
 	reEscape        = regexp.MustCompile(`%[0-9a-fA-F]{2}`)
-	reDottedNumbers = regexp.MustCompile(`(?i)^(?:(?:0x[0-9a-f]+|\d+)\.){3}(?:0x[0-9a-f]+|\d+)$`)
-	reHexHost       = regexp.MustCompile(`(?i)^0x[0-9a-f]+$`)
-	reDigitsHost    = regexp.MustCompile(`^[0-9]+$`)
+	reDottedNumbers = quick(`(?i)^(?:(?:0x[0-9a-f]+|\d+)\.){3}(?:0x[0-9a-f]+|\d+)$`)
+	reHexHost       = quick(`(?i)^0x[0-9a-f]+$`)
+	reDigitsHost    = quick(`^[0-9]+$`)
 	reOctalOctet    = regexp.MustCompile(`^0+([1-3][0-7]{0,2}|[4-7][0-7]?)$`)
-	reSingleLabel   = regexp.MustCompile(`(?i)^(?:www\.)?([^.]+)$`)
-	reRedirect      = regexp.MustCompile(`(?i)https?:/{0,2}[^&#]+`)
+	reSingleLabel   = quick(`(?i)^(?:www\.)?([^.]+)$`)
+	reRedirect      = quick(`(?i)https?:/{0,2}[^&#]+`)
 )
 
 func isAlnum(c byte) bool {

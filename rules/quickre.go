@@ -1,0 +1,191 @@
+package rules
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// quickRegexp is a Go regexp that the parts of the check written in Go (the
+// Received parser, the eval tests) run on text after text, asked first whether it
+// can match at all: most of the texts it is tried on hold no match, and Go's
+// regexp finds that out only by trying the expression from every byte of the
+// text (for a literal prefix, it skips to it; most expressions here have none).
+//
+// Two answers come before the regexp. The literals every match holds (the rules'
+// prefilter, literals.go): a text without one cannot match. Then the regex's DFA
+// (dfa.go, the rules' own automaton), which says whether it matches anywhere in
+// one pass. Only a match it confirms, when a caller needs the match's place or
+// submatches, goes on to Go's regexp; a DFA that gives up (too many states)
+// leaves the question to it too. Its methods answer as Go's regexp's do
+// (TestQuickAgrees holds them to it), so a regexp.MustCompile in such code can be
+// quick instead. The Received parser's regexps were the first: looking for the
+// literals first divided the parser's cost by several.
+type quickRegexp struct {
+	*regexp.Regexp
+	lits []string // lower-case ASCII; nil: no prefilter
+
+	once sync.Once
+	d    *dfa // nil: too many rune classes (the regexp answers alone)
+}
+
+// quick compiles a quickRegexp, as regexp.MustCompile, for the package's own
+// expressions (package-level variables): each is also kept in quickAll, for the
+// test that they answer as Go's regexp does.
+func quick(s string) *quickRegexp {
+	x, err := quickCompile(s)
+	if err != nil {
+		panic("rules: quick(" + s + "): " + err.Error())
+	}
+	quickAll.Lock()
+	quickAll.list = append(quickAll.list, x)
+	quickAll.Unlock()
+	return x
+}
+
+// quickCompile compiles a quickRegexp, as regexp.Compile: for expressions made
+// as rules load (from their arguments), which a set that is loaded again
+// replaces.
+func quickCompile(s string) (*quickRegexp, error) {
+	r, err := regexp.Compile(s)
+	if err != nil {
+		return nil, err
+	}
+	x := &quickRegexp{Regexp: r, lits: requiredLiterals(s)}
+	for _, l := range x.lits {
+		for i := 0; i < len(l); i++ {
+			if l[i] >= utf8.RuneSelf {
+				x.lits = nil // indexFold folds ASCII only
+			}
+		}
+	}
+	return x, nil
+}
+
+// quickAll is every quickRegexp made, for TestQuickAgrees.
+var quickAll struct {
+	sync.Mutex
+	list []*quickRegexp
+}
+
+// quickNoPrefilter turns the answers before the regexp off (for the tests that
+// they change nothing).
+var quickNoPrefilter bool
+
+// test says whether the regexp matches s when sure is true; otherwise the regexp
+// must be asked.
+func (x *quickRegexp) test(s string) (matched, sure bool) {
+	if quickNoPrefilter {
+		return false, false
+	}
+	if x.lits != nil && !slices.ContainsFunc(x.lits, func(l string) bool { return indexFold(s, l) >= 0 }) {
+		return false, true
+	}
+	x.once.Do(func() { x.d = newDFA(x.String()) })
+	if x.d == nil {
+		return false, false
+	}
+	return x.d.match(s)
+}
+
+// may is false when the regexp surely does not match s.
+func (x *quickRegexp) may(s string) bool {
+	m, sure := x.test(s)
+	return m || !sure
+}
+
+func (x *quickRegexp) MatchString(s string) bool {
+	if m, sure := x.test(s); sure {
+		return m
+	}
+	return x.Regexp.MatchString(s)
+}
+
+func (x *quickRegexp) FindString(s string) string {
+	if !x.may(s) {
+		return ""
+	}
+	return x.Regexp.FindString(s)
+}
+
+func (x *quickRegexp) FindStringSubmatch(s string) []string {
+	if !x.may(s) {
+		return nil
+	}
+	return x.Regexp.FindStringSubmatch(s)
+}
+
+func (x *quickRegexp) FindStringIndex(s string) []int {
+	if !x.may(s) {
+		return nil
+	}
+	return x.Regexp.FindStringIndex(s)
+}
+
+func (x *quickRegexp) ReplaceAllString(s, repl string) string {
+	if !x.may(s) {
+		return s
+	}
+	return x.Regexp.ReplaceAllString(s, repl)
+}
+
+// indexFold is strings.Index of a lower-case ASCII needle in s, ignoring the
+// case of s's ASCII letters, without lower-casing s.
+func indexFold(s, lower string) int {
+	if lower == "" {
+		return 0
+	}
+	c0, u0 := lower[0], lower[0]
+	if 'a' <= c0 && c0 <= 'z' {
+		u0 = c0 - 'a' + 'A'
+	}
+	// The next place of the first byte in each case, looked for again only once
+	// passed: looking for both from every candidate read the rest of s again
+	// for the case that was not there.
+	nextC, nextU := -1, -1
+	if u0 == c0 {
+		nextU = len(s)
+	}
+	for i := 0; i+len(lower) <= len(s); i++ {
+		if nextC < i {
+			nextC = nextIndex(s, i, c0)
+		}
+		if nextU < i {
+			nextU = nextIndex(s, i, u0)
+		}
+		if i = min(nextC, nextU); i+len(lower) > len(s) {
+			return -1
+		}
+		k := 1
+		for ; k < len(lower); k++ {
+			c := s[i+k]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[k] {
+				break
+			}
+		}
+		if k == len(lower) {
+			return i
+		}
+	}
+	return -1
+}
+
+// nextIndex is the place of the first c in s from i on, len(s) if there is none.
+func nextIndex(s string, i int, c byte) int {
+	if k := strings.IndexByte(s[i:], c); k >= 0 {
+		return i + k
+	}
+	return len(s)
+}
+
+func (x *quickRegexp) FindAllStringIndex(s string, n int) [][]int {
+	if !x.may(s) {
+		return nil
+	}
+	return x.Regexp.FindAllStringIndex(s, n)
+}

@@ -1,0 +1,108 @@
+package rules
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/postern/postern/internal/corpus"
+)
+
+// Every quickRegexp of the package answers, before Go's regexp, as the regexp
+// does: on the lines of corpus messages (header fields and Received lines, body
+// and HTML lines), and on their words that look like addresses, hosts or links,
+// and their CSS declarations, the texts the eval tests and the Received parser
+// give them.
+func TestQuickAgrees(t *testing.T) {
+	texts := quickTexts(t)
+	quickAll.Lock()
+	all := append([]*quickRegexp(nil), quickAll.list...)
+	quickAll.Unlock()
+	if len(all) < 100 {
+		t.Fatalf("%d quick regexps: the Received parser's alone are more", len(all))
+	}
+	answered := 0
+	for _, x := range all {
+		for _, s := range texts {
+			got, sure := x.test(s)
+			if !sure {
+				continue
+			}
+			answered++
+			if want := x.Regexp.MatchString(s); got != want {
+				t.Errorf("%s on %q: %v before the regexp, which says %v", x, s, got, want)
+			}
+		}
+	}
+	if answered < len(all)*len(texts)/2 {
+		t.Errorf("only %d of %d answered before the regexp", answered, len(all)*len(texts))
+	}
+}
+
+// A rule set loaded again makes no more quickRegexps for the tests to hold: a
+// daemon reloads its rules, and quickAll keeps what it is given (quick is for
+// package-level expressions, quickCompile for those of a load: the free mail
+// wildcards', an eval test's arguments').
+func TestQuickNotPerLoad(t *testing.T) {
+	dir := t.TempDir()
+	cf := "freemail_domains mail.example *.free.example\n" +
+		"header FROM_IN_RCVD eval:check_for_from_domain_in_received_headers('example.com', 'true')\n"
+	if err := os.WriteFile(filepath.Join(dir, "local.cf"), []byte(cf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		s, problems := Load(dir)
+		if len(Errors(problems)) > 0 || s.Len() == 0 {
+			t.Fatalf("the rules did not load: %v", problems)
+		}
+		if s.freemail.re == nil {
+			t.Fatal("the free mail wildcard was not compiled")
+		}
+		quickAll.Lock()
+		defer quickAll.Unlock()
+		return len(quickAll.list)
+	}
+	if before, after := count(), count(); after != before {
+		t.Errorf("loading the rules again made %d more quick regexps", after-before)
+	}
+}
+
+// quickTexts is TestQuickAgrees's texts: from the first 30 messages of each of
+// the corpus's kinds.
+func quickTexts(t *testing.T) []string {
+	seen := map[string]bool{}
+	var texts []string
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			texts = append(texts, s)
+		}
+	}
+	for _, sub := range []string{"spamassassin/ham", "spamassassin/spam", "phishing"} {
+		dir := filepath.Join(corpus.Dir(), sub)
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries[:min(30, len(entries))] {
+			raw, err := readCorpus(filepath.Join(dir, e.Name()))
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(raw), "\n") {
+				line = strings.TrimSuffix(line, "\r")
+				add(line)
+				for _, w := range strings.Fields(line) {
+					if strings.ContainsAny(w, "@.:") {
+						add(strings.Trim(w, `<>"'(),;`))
+					}
+				}
+				for _, d := range strings.Split(line, ";") {
+					add(strings.TrimSpace(d))
+				}
+			}
+		}
+	}
+	if len(texts) == 0 {
+		t.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
+	}
+	return texts
+}
