@@ -161,7 +161,7 @@ var (
 	reAOLId          = regexp.MustCompile(`ESMTP id (?:RELAY|MAILRELAY|MAILIN)`)
 	reGW05           = regexp.MustCompile(`(?s)\nfrom\s(\S+)\sby\s(\S+)\swith\sESMTP;\s+\S\S\S,\s+\d+\s+\S\S\S\s+\d{4}\s+\d\d:\d\d:\d\d\s+[-+]*\d{4}\n$`)
 	// SpamAssassin's IP_ADDRESS, loosely: a dotted quad or an IPv6 address.
-	reIPAddress = regexp.MustCompile(`\b(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})\b`)
+	reIPAddress = quick(`\b(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})\b`)
 )
 
 // gatedThroughReceivedRemover: mail that passed a gateway which drops Received
@@ -178,13 +178,13 @@ func gatedThroughReceivedRemover(t *target) bool {
 }
 
 var (
-	reEzmlm          = regexp.MustCompile(`(?m)^contact \S+@\S+; run by ezmlm$`)
-	reEzmlmDelivered = regexp.MustCompile(`(?m)^mailing list \S+@\S+`)
-	reEzmlmQmail     = regexp.MustCompile(`qmail \d+ invoked (?:from network|by .{3,20})\); \d+ ... \d+`)
-	reMSNGroupsRcvd  = regexp.MustCompile(`from groups\.msn\.com \(\S+\.msn\.com `)
+	reEzmlm          = quick(`(?m)^contact \S+@\S+; run by ezmlm$`)
+	reEzmlmDelivered = quick(`(?m)^mailing list \S+@\S+`)
+	reEzmlmQmail     = quick(`qmail \d+ invoked (?:from network|by .{3,20})\); \d+ ... \d+`)
+	reMSNGroupsRcvd  = quick(`from groups\.msn\.com \(\S+\.msn\.com `)
 )
 
-var reOutlookMID = regexp.MustCompile(`^<[0-9a-f]{4}([0-9a-f]{8})\$[0-9a-f]{8}\$[0-9a-f]{8}@`)
+var reOutlookMID = quick(`^<[0-9a-f]{4}([0-9a-f]{8})\$[0-9a-f]{8}\$[0-9a-f]{8}@`)
 
 // outlookMessageID: Outlook Express's message ids encode the time they were made;
 // one far from the Date (and from the first Received date) is forged.
@@ -341,16 +341,16 @@ var (
 	reYahooBulk       = quick(`\bmailer\d+\.bulk\.scd\.yahoo\.com\b`)
 	reYahooReplyFrom  = quick(`(?i)@reply\.yahoo\.com$`)
 	reYahooIDFormat   = quick(`by \w+\.\w+\.yahoo\.com \(\d+\.\d+\.\d+/\d+\.\d+\.\d+\)(?: with ESMTP)? id \w+`)
-	reHotmailPickup   = regexp.MustCompile(`from mail pickup service by hotmail\.com with Microsoft SMTPSVC;`)
-	reHotmailFrom     = regexp.MustCompile(`(?i)\bhotmail\.com$`)
-	reHotmailOrig     = regexp.MustCompile(`hotmail\.com|msonline\-outlook`)
-	reHotmailRcvd1    = regexp.MustCompile(`from (?:\S*\.)?hotmail.com \(\S+\.hotmail(?:\.msn)?\.com[ \)]`)
-	reHotmailRcvd2    = regexp.MustCompile(`from \S*\.outbound\.protection\.outlook\.com \(\S+\.outbound\.protection\.outlook\.com[ \)]`)
-	reHotmailRcvd3    = regexp.MustCompile(`from \S*\.(?:eur|nam)prd\d+\.prod\.outlook\.com \(` + reIPAddress.String() + `\)`)
-	reHotmailRcvd4    = regexp.MustCompile(`from \S*\.hotmail.com \(\[` + reIPAddress.String() + `\][ \):]`)
-	reHotmailRcvd5    = regexp.MustCompile(`from \S+ by \S+\.hotmail(?:\.msn)?\.com with HTTP;`)
-	reHotmailRcvd6    = regexp.MustCompile(`from \[66\.218.\S+\] by \S+\.yahoo\.com`)
-	reHotmailClaimed  = regexp.MustCompile(`(?:from |HELO |helo=)\S*hotmail\.com\b`)
+	reHotmailPickup   = quick(`from mail pickup service by hotmail\.com with Microsoft SMTPSVC;`)
+	reHotmailFrom     = quick(`(?i)\bhotmail\.com$`)
+	reHotmailOrig     = quick(`hotmail\.com|msonline\-outlook`)
+	reHotmailRcvd1    = quick(`from (?:\S*\.)?hotmail.com \(\S+\.hotmail(?:\.msn)?\.com[ \)]`)
+	reHotmailRcvd2    = quick(`from \S*\.outbound\.protection\.outlook\.com \(\S+\.outbound\.protection\.outlook\.com[ \)]`)
+	reHotmailRcvd3    = quick(`from \S*\.(?:eur|nam)prd\d+\.prod\.outlook\.com \(` + reIPAddress.String() + `\)`)
+	reHotmailRcvd4    = quick(`from \S*\.hotmail.com \(\[` + reIPAddress.String() + `\][ \):]`)
+	reHotmailRcvd5    = quick(`from \S+ by \S+\.hotmail(?:\.msn)?\.com with HTTP;`)
+	reHotmailRcvd6    = quick(`from \[66\.218.\S+\] by \S+\.yahoo\.com`)
+	reHotmailClaimed  = quick(`(?:from |HELO |helo=)\S*hotmail\.com\b`)
 	reMSNGroupsTo     = regexp.MustCompile(`(?i)<(\S+)@groups\.msn\.com>`)
 	reMSNGroupsPickup = regexp.MustCompile(`from mail pickup service by ((?:p\d\d\.)groups\.msn\.com)\b`)
 )
@@ -655,8 +655,8 @@ var (
 	// Go's regexp no literal prefix, so it read every message's first Received
 	// line whole, where most lines hold neither localhost nor 127.0.0.1.
 	reLocalRcvd  = re(`\bfrom (?:localhost\s|(?:\S+ ){1,2}\S*\b127\.0\.0\.1\b)`)
-	reQmailLocal = regexp.MustCompile(`qmail \d+ invoked by uid \d+`)
-	reFetchmail  = regexp.MustCompile(`\bby localhost with \w+ \(fetchmail-[\d.]+`)
+	reQmailLocal = quick(`qmail \d+ invoked by uid \d+`)
+	reFetchmail  = quick(`\bby localhost with \w+ \(fetchmail-[\d.]+`)
 )
 
 // parseDate is SpamAssassin's parse_rfc822_date (Mail/SpamAssassin/Util.pm), whose

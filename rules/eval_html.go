@@ -79,7 +79,7 @@ func (t *target) html() *htmlStats {
 }
 
 var (
-	reFontFaceOK = regexp.MustCompile(`(?i)^\s*["'.]?[a-z ][a-z -]*[a-z]\d?["']?(?:,\s*["']?[a-z][a-z -]*[a-z]\d?["']?)*;?$`)
+	reFontFaceOK = quick(`(?i)^\s*["'.]?[a-z ][a-z -]*[a-z]\d?["']?(?:,\s*["']?[a-z][a-z -]*[a-z]\d?["']?)*;?$`)
 	reSizeRel    = quick(`^\s*([+-]\d+)`)
 	reSizeAbs    = quick(`^\s*(\d+)`)
 	reImgDim     = regexp.MustCompile(`^(\d+)(%)?$`)

@@ -104,9 +104,9 @@ func (t *target) mime() *mimeStats {
 }
 
 var (
-	reASCIICharset = regexp.MustCompile(`us-ascii|ansi_x3\.4-1968|iso-ir-6|ansi_x3\.4-1986|iso_646\.irv:1991|ascii|iso646-us|us|ibm367|cp367|csascii`)
-	reISOCharset   = regexp.MustCompile(`(?i)iso-\S+-\S+\b`)
-	reGoodISO      = regexp.MustCompile(`(?i)iso-(?:8859-\d{1,2}|2022-(?:jp|kr))\b`)
+	reASCIICharset = quick(`us-ascii|ansi_x3\.4-1968|iso-ir-6|ansi_x3\.4-1986|iso_646\.irv:1991|ascii|iso646-us|us|ibm367|cp367|csascii`)
+	reISOCharset   = quick(`(?i)iso-\S+-\S+\b`)
+	reGoodISO      = quick(`(?i)iso-(?:8859-\d{1,2}|2022-(?:jp|kr))\b`)
 	// SpamAssassin's CHARSETS_LIKELY_TO_FP_AS_CAPS.
 	reCapsCharsetName = quick(`(?i)^(?:iso-?2022-jp|euc-jp|shift-?jis|ks_c_5601-1987|euc-kr|gb2312|gbk|gb18030|big5|koi8-[ru]|windows-125[16]|iso-?8859-[578]|utf-?8|utf-?16|utf-?32)$`)
 )
@@ -449,7 +449,7 @@ func (t *target) altDiff() altDiffStats {
 			switch p := parts[i]; p.ContentType {
 			case "text/html":
 				for _, w := range strings.Fields(t.rendered(i)) {
-					if reWordChar.MatchString(w) {
+					if hasWordChar(w) {
 						html[w]++
 					}
 				}
@@ -458,7 +458,7 @@ func (t *target) altDiff() altDiffStats {
 				}
 			case "text/plain":
 				for _, w := range strings.Fields(p.Text) {
-					if reWordChar.MatchString(w) {
+					if hasWordChar(w) {
 						text[w]++
 					}
 				}
@@ -480,7 +480,16 @@ func (t *target) altDiff() altDiffStats {
 	return res
 }
 
-var reWordChar = regexp.MustCompile(`\w`)
+// hasWordChar is regexp \w's MatchString: an ASCII letter, digit or '_' (the
+// bytes of other characters are all above ASCII).
+func hasWordChar(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if isWordChar(s[i]) {
+			return true
+		}
+	}
+	return false
+}
 
 // rendered is part i of the message as text: HTML rendered once per message
 // (newTarget does it for the body rules).

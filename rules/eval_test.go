@@ -634,3 +634,13 @@ func FuzzDisplay(f *testing.F) {
 		}
 	})
 }
+
+// hasWordChar answers as the regexp \w it stands for.
+func TestHasWordChar(t *testing.T) {
+	re := regexp.MustCompile(`\w`)
+	for _, s := range []string{"", "a", "-", "--_", "é", "ü-ß", "Ωmega", "9", "...Z", " \t", "\xff\xfe", "日本", "x日本", "日本_"} {
+		if got, want := hasWordChar(s), re.MatchString(s); got != want {
+			t.Errorf("%q: %v, the regexp %v", s, got, want)
+		}
+	}
+}

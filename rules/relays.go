@@ -1107,7 +1107,7 @@ func init() {
 
 var (
 	rxNumericHelo = regexp.MustCompile(`(?i)\bhelo=(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?:[\x00-\x20,;\[()<>]|$)`)
-	rxIPv4Only    = regexp.MustCompile(`^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$`)
+	rxIPv4Only    = quick(`^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$`)
 	rxClassC      = regexp.MustCompile(`^(\d+\.\d+\.\d+\.)`)
 	rxClassB      = regexp.MustCompile(`^(\d+\.\d+)\.\d+\.\d+$`)
 	rxDotcomHelo  = quick(`(?i)(?:\.|^)(lycos\.com|lycos\.co\.uk|hotmail\.com|localhost\.com|excite\.com|caramail\.com|cs\.com|aol\.com|msn\.com|yahoo\.com|drizzle\.com)$`)

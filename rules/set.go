@@ -2735,7 +2735,7 @@ func linkURIs(links []scan.Link) []string {
 // treats as mail, not as a host.
 var reBareAddress = quick(`^[^:]*@`)
 
-var reHasScheme = regexp.MustCompile(`(?i)^[-_a-z0-9]+:`)
+var reHasScheme = quick(`(?i)^[-_a-z0-9]+:`)
 
 // dedupe keeps the first of each string, in order.
 func dedupe(list []string) []string {
@@ -3059,7 +3059,7 @@ func ulongIP(v uint64) string {
 }
 
 var (
-	reEscape        = regexp.MustCompile(`%[0-9a-fA-F]{2}`)
+	reEscape        = quick(`%[0-9a-fA-F]{2}`)
 	reDottedNumbers = quick(`(?i)^(?:(?:0x[0-9a-f]+|\d+)\.){3}(?:0x[0-9a-f]+|\d+)$`)
 	reHexHost       = quick(`(?i)^0x[0-9a-f]+$`)
 	reDigitsHost    = quick(`^[0-9]+$`)
