@@ -316,7 +316,7 @@ func userInSubject(subject, user string) (matched, sure bool) {
 	if len(subject) >= 3+len(user) && (strings.EqualFold(subject[:3], "re:") || strings.EqualFold(subject[:3], "fw:")) &&
 		strings.EqualFold(subject[len(subject)-len(user):], user) {
 		mid := skipSpace(subject[3 : len(subject)-len(user)])
-		word := strings.TrimLeftFunc(mid, func(r rune) bool { return r < utf8.RuneSelf && isWordByte(byte(r)) })
+		word := strings.TrimLeftFunc(mid, func(r rune) bool { return r < utf8.RuneSelf && isWordChar(byte(r)) })
 		if mid == "" || word != "" && skipSpace(word) == "" { // (mid starts with no space: a word, if any)
 			return true, true
 		}
@@ -843,7 +843,7 @@ func isOffset(s string) bool {
 func zoneName(w []string) (string, bool) {
 	for _, f := range w {
 		for p := 0; p+1 < len(f); p++ {
-			if !isUpper(f[p]) || p > 0 && isWordByte(f[p-1]) {
+			if !isUpper(f[p]) || p > 0 && isWordChar(f[p-1]) {
 				continue
 			}
 			n := 0
@@ -852,10 +852,10 @@ func zoneName(w []string) (string, bool) {
 			}
 			for ; n >= 2; n-- { // (greedy, then shorter)
 				end := p + n
-				if strings.HasPrefix(f[end:], "-DST") && (end+4 == len(f) || !isWordByte(f[end+4])) {
+				if strings.HasPrefix(f[end:], "-DST") && (end+4 == len(f) || !isWordChar(f[end+4])) {
 					return f[p : end+4], true
 				}
-				if end == len(f) || !isWordByte(f[end]) {
+				if end == len(f) || !isWordChar(f[end]) {
 					return f[p:end], true
 				}
 			}

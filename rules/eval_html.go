@@ -108,7 +108,7 @@ func openSelfClosing(src string) string {
 			continue
 		}
 		j := i + 1
-		for j < len(src) && isWordByte(src[j]) {
+		for j < len(src) && isWordChar(src[j]) {
 			j++
 		}
 		if j == i+1 {
@@ -130,10 +130,6 @@ func openSelfClosing(src string) string {
 	}
 	b.WriteString(src[last:])
 	return b.String()
-}
-
-func isWordByte(c byte) bool {
-	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
 // analyzeHTML is HTML.pm's parse of one part, on golang.org/x/net/html's tokenizer.

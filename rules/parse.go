@@ -377,7 +377,7 @@ func (e *condParser) eat(tok string) bool {
 	if !strings.HasPrefix(e.src[e.pos:], tok) {
 		return false
 	}
-	if end := e.pos + len(tok); isWordByte(tok[len(tok)-1]) && end < len(e.src) && isWordByte(e.src[end]) {
+	if end := e.pos + len(tok); isWordChar(tok[len(tok)-1]) && end < len(e.src) && isWordChar(e.src[end]) {
 		return false
 	}
 	e.pos += len(tok)
