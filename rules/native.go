@@ -1,9 +1,11 @@
 package rules
 
 import (
+	"bytes"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	rx2syntax "github.com/dlclark/regexp2/syntax"
 )
@@ -307,8 +309,8 @@ func lowerRune(c rune) rune {
 // backtracked through the distances from every place it found the field.
 func outlookRatwareID(r []rune) bool {
 	const field, boundary = "message-id: <", `boundary="----=_nextpart_000_`
-	for i := 0; i < len(r); i++ {
-		if i > 0 && r[i-1] != '\n' || !runesHavePrefix(r, i, field) {
+	for i := 0; i < len(r); i = nextNewline(r, i) + 1 { // each line's start
+		if !runesHavePrefix(r, i, field) {
 			continue
 		}
 		p := i + len(field) + 4 // after "...."
@@ -355,8 +357,8 @@ func subjectHasReceivedFor(r []rune) bool {
 	// address was looked for by reading the rest of the header again.
 	var subjects []int
 	found := false
-	for i := 0; i < len(r); i++ {
-		if r[i] != '\n' || !runesHavePrefix(r, i+1, "received:") {
+	for i := nextNewline(r, 0); i < len(r); i = nextNewline(r, i+1) {
+		if !runesHavePrefix(r, i+1, "received:") {
 			continue
 		}
 		a := i + 1 + len("received:")
@@ -386,8 +388,8 @@ func subjectHasReceivedFor(r []rune) bool {
 					}
 					if j < len(r) && r[j] != '\n' {
 						if !found {
-							for s := 1; s < len(r); s++ {
-								if r[s-1] == '\n' && runesHavePrefix(r, s, "subject: ") {
+							for s := nextNewline(r, 0) + 1; s < len(r); s = nextNewline(r, s) + 1 {
+								if runesHavePrefix(r, s, "subject: ") {
 									subjects = append(subjects, s)
 								}
 							}
@@ -432,8 +434,8 @@ type fieldPair struct {
 // match reports whether the header r (as ALL writes it) names an address in the
 // first field and again in a later second one.
 func (p fieldPair) match(r []rune) bool {
-	for i := 0; i < len(r); i++ {
-		if r[i] != '\n' || !runesHavePrefix(r, i+1, p.first) {
+	for i := nextNewline(r, 0); i < len(r); i = nextNewline(r, i+1) {
+		if !runesHavePrefix(r, i+1, p.first) {
 			continue
 		}
 		b := i + 1 + len(p.first)
@@ -462,10 +464,7 @@ func (p fieldPair) match(r []rune) bool {
 				if runesHavePrefix(r, s, p.second) && p.at(r, s+len(p.second), addr) {
 					return true
 				}
-				e := s
-				for e < len(r) && r[e] != '\n' {
-					e++
-				}
+				e := nextNewline(r, s)
 				if e == s || e-s > p.skip || e >= len(r) {
 					break
 				}
@@ -539,6 +538,35 @@ func runesHavePrefix(r []rune, i int, lit string) bool {
 	}
 	return true
 }
+
+// nextNewline is the index of the first '\n' in r from i on, or len(r). The
+// matchers above find the lines of a message's whole header (ALL, thousands of
+// runes) by their newlines: a loop reads a rune at a time, where bytes.Index
+// finds the newline rune's four bytes with vector instructions (a find that
+// does not start a rune is passed over).
+func nextNewline(r []rune, i int) int {
+	if i >= len(r) {
+		return len(r)
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&r[i])), 4*(len(r)-i))
+	for off := 0; ; {
+		k := bytes.Index(b[off:], newlineRune[:])
+		if k < 0 {
+			return len(r)
+		}
+		if off += k; off%4 == 0 {
+			return i + off/4
+		}
+		off++
+	}
+}
+
+// newlineRune is '\n' as a rune's bytes in memory (in this machine's order).
+var newlineRune = func() (b [4]byte) {
+	nl := rune('\n')
+	copy(b[:], unsafe.Slice((*byte)(unsafe.Pointer(&nl)), 4))
+	return b
+}()
 
 // equalFold compares as regexp2's backreference under (?i) does.
 func equalFold(a, b []rune) bool {

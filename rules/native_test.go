@@ -3,6 +3,7 @@ package rules
 import (
 	"bytes"
 	"io/fs"
+	"math/rand/v2"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -424,6 +425,38 @@ func TestRunesOf(t *testing.T) {
 		}
 		if again := tg.runesOf(s); len(again) != len(got[i]) {
 			t.Errorf("runesOf(%q) again: %d runes, want %d", s, len(again), len(got[i]))
+		}
+	}
+}
+
+// nextNewline finds what a loop over the runes finds, where the newline's bytes
+// also occur across two runes (U+0A41 then U+0100 hold them in either byte
+// order).
+func TestNextNewline(t *testing.T) {
+	naive := func(r []rune, i int) int {
+		for ; i < len(r); i++ {
+			if r[i] == '\n' {
+				return i
+			}
+		}
+		return len(r)
+	}
+	texts := [][]rune{nil, {}, {'\n'}, []rune("ab"), []rune("a\nb\n\nc"), {0x0A41, 0x100, 'x', '\n', 'y'},
+		{0x0A00, 0x0A, 0x0A0000, '\n'}, {0x100, 0x0A41, 0x100, 0x0A41}}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	alphabet := []rune{'\n', 'a', 0x0A, 0x0A41, 0x100, 0x0A00, 0x10000A, 0}
+	for range 200 {
+		r := make([]rune, rnd.IntN(40))
+		for k := range r {
+			r[k] = alphabet[rnd.IntN(len(alphabet))]
+		}
+		texts = append(texts, r)
+	}
+	for _, r := range texts {
+		for i := 0; i <= len(r)+1; i++ {
+			if got, want := nextNewline(r, i), naive(r, i); got != want {
+				t.Errorf("%U from %d: %d, want %d", r, i, got, want)
+			}
 		}
 	}
 }
