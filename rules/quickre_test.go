@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/postern/postern/internal/corpus"
 )
 
 // Every quickRegexp of the package answers, before Go's regexp, as the regexp
@@ -79,28 +77,20 @@ func quickTexts(t *testing.T) []string {
 			texts = append(texts, s)
 		}
 	}
-	for _, sub := range []string{"spamassassin/ham", "spamassassin/spam", "phishing"} {
-		dir := filepath.Join(corpus.Dir(), sub)
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries[:min(30, len(entries))] {
-			raw, err := readCorpus(filepath.Join(dir, e.Name()))
-			if err != nil {
-				continue
+	eachFirstMessage(30, func(raw []byte) {
+		for _, line := range strings.Split(string(raw), "\n") {
+			line = strings.TrimSuffix(line, "\r")
+			add(line)
+			for _, w := range strings.Fields(line) {
+				if strings.ContainsAny(w, "@.:") {
+					add(strings.Trim(w, `<>"'(),;`))
+				}
 			}
-			for _, line := range strings.Split(string(raw), "\n") {
-				line = strings.TrimSuffix(line, "\r")
-				add(line)
-				for _, w := range strings.Fields(line) {
-					if strings.ContainsAny(w, "@.:") {
-						add(strings.Trim(w, `<>"'(),;`))
-					}
-				}
-				for _, d := range strings.Split(line, ";") {
-					add(strings.TrimSpace(d))
-				}
+			for _, d := range strings.Split(line, ";") {
+				add(strings.TrimSpace(d))
 			}
 		}
-	}
+	})
 	if len(texts) == 0 {
 		t.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
 	}

@@ -82,23 +82,29 @@ func TestRelaysTrust(t *testing.T) {
 // each kind.
 func corpusReceived(tb testing.TB) []string {
 	var lines []string
-	for _, sub := range []string{"spamassassin/ham", "spamassassin/spam", "phishing"} {
-		dir := filepath.Join(corpus.Dir(), sub)
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries[:min(200, len(entries))] {
-			raw, err := readCorpus(filepath.Join(dir, e.Name()))
-			if err != nil {
-				continue
-			}
-			if m, err := scan.Parse(bytes.NewReader(raw)); err == nil {
-				lines = append(lines, m.Header.Values("Received")...)
-			}
+	eachFirstMessage(200, func(raw []byte) {
+		if m, err := scan.Parse(bytes.NewReader(raw)); err == nil {
+			lines = append(lines, m.Header.Values("Received")...)
 		}
-	}
+	})
 	if len(lines) == 0 {
 		tb.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
 	}
 	return lines
+}
+
+// eachFirstMessage gives visit the first n corpus messages of each kind (ham,
+// spam, phishing), as a filter is given them (readCorpus).
+func eachFirstMessage(n int, visit func(raw []byte)) {
+	for _, sub := range []string{"spamassassin/ham", "spamassassin/spam", "phishing"} {
+		dir := filepath.Join(corpus.Dir(), sub)
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries[:min(n, len(entries))] {
+			if raw, err := readCorpus(filepath.Join(dir, e.Name())); err == nil {
+				visit(raw)
+			}
+		}
+	}
 }
 
 // BenchmarkParseReceived parses the corpus's Received lines in turn (docs/rules.md,
