@@ -81,11 +81,11 @@ func (t *target) html() *htmlStats {
 var (
 	reFontFaceOK = quick(`(?i)^\s*["'.]?[a-z ][a-z -]*[a-z]\d?["']?(?:,\s*["']?[a-z][a-z -]*[a-z]\d?["']?)*;?$`)
 	reSizeRel    = quick(`^\s*([+-]\d+)`)
-	reSizeAbs    = quick(`^\s*(\d+)`)
+	reSizeAbs    = regexp.MustCompile(`^\s*(\d+)`) // (a size is digits: the regexp alone)
 	reImgDim     = regexp.MustCompile(`^(\d+)(%)?$`)
 	reCSSColor   = quick(`(?i)^\s*(background-)?color:\s*(.+?)\s*$`)
 	reCSSBack    = quick(`^\s*background:\s*(.+?)\s*$`)
-	reCSSProp    = quick(`(?i)^\s*([a-z_-]+)\s*:\s*(\S.*?)\s*$`)
+	reCSSProp    = regexp.MustCompile(`(?i)^\s*([a-z_-]+)\s*:\s*(\S.*?)\s*$`) // (nearly every declaration: the regexp alone)
 	reImportant  = quick(`\s*!\s*important$`)
 	reRGBPct     = quick(`(?i)rgb\((\d+)%,\s*(\d+)%,\s*(\d+)%\s*\)`)
 	reRGB        = quick(`(?i)rgb\((\d+),\s*(\d+),\s*(\d+)\s*\)`)
