@@ -483,9 +483,23 @@ func TestColdStart(t *testing.T) {
 		t.Fatalf("after 2/2: %v %v", prob, ok)
 	}
 	b := &Bayes{Model: NewModel(), Params: p}
-	r := (&Check{Bayes: b}).Check(context.Background(), &filter.Message{Parsed: parse(t, "Subject: x\n\nhello\n")})
+	fm := &filter.Message{Parsed: parse(t, "Subject: x\n\nhello\n")}
+	r := (&Check{Bayes: b}).Check(context.Background(), fm)
 	if r.Bayes != nil || len(r.Tests) != 0 || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "cold start: 0 spam and 0 ham learned, needs 2 and 2") {
 		t.Errorf("cold start result %+v", r)
+	}
+	// Not tokenized in cold start: the autolearner tokenizes what it takes.
+	if keys, ok := fm.Recall(tokensKey{}); ok {
+		t.Errorf("cold start: the check kept %d tokens", len(keys.([]Key)))
+	}
+	// Out of it, the check's tokens are kept for the autolearner.
+	b.Model = m
+	fm = &filter.Message{Parsed: parse(t, "Subject: x\n\nhello\n")}
+	if r := (&Check{Bayes: b}).Check(context.Background(), fm); r.Bayes == nil {
+		t.Errorf("after 2/2: result %+v", r)
+	}
+	if keys, ok := fm.Recall(tokensKey{}); !ok || len(keys.([]Key)) == 0 {
+		t.Error("after 2/2: the check's tokens were not kept for the autolearner")
 	}
 }
 
@@ -577,7 +591,7 @@ func TestAutolearnerLingers(t *testing.T) {
 // The autolearner learns the tokens the Bayes check read, not a second
 // tokenizing of the message: the same keys, taken from the message.
 func TestAutolearnerReusesCheckTokens(t *testing.T) {
-	b := openBayes(t, 200)
+	b := openBayes(t, 0)        // out of cold start: in it, the check does not tokenize (TestColdStart)
 	a := newAutolearner(b, nil) // not running: the queue is read here
 	sp := spool.FromBytes([]byte("x"))
 	m := &filter.Message{Raw: sp, Parsed: parse(t, "Subject: win\n\ncheap pills today\n")}
