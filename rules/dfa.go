@@ -254,6 +254,11 @@ type accel struct {
 	width int32    // row = width * (kind+1)
 	rows  [4]int32 // the start state after a rune of each kind (beforeKind)
 	lit   bool     // skip by the DFA's literal (dfa.lit); not a pointer: accels hold none, for the collector
+	// toEnd: no byte stops a skip, which goes to the text's end at once. So
+	// for a rule anchored at the text's start (\A, or ^ without m) once past
+	// its first bytes: the byte loop read on through every header line and
+	// link given to such a rule, some 20 KB a message.
+	toEnd bool
 }
 
 // accelAfter is how many searches a generation serves before its accel is worked
@@ -560,6 +565,7 @@ func (d *dfa) accelFor(g *dfaGen) *accel {
 	if n != 1 {
 		a.one = -1
 	}
+	a.toEnd = n == 0 && !a.lit
 	return a
 }
 
@@ -597,7 +603,9 @@ func (a *accel) skip(text string, i int, s int32) (int, int32) {
 		return i, s
 	}
 	j := i
-	if a.one >= 0 {
+	if a.toEnd {
+		j = len(text)
+	} else if a.one >= 0 {
 		if x := strings.IndexByte(text[i:], byte(a.one)); x < 0 {
 			j = len(text)
 		} else {

@@ -150,18 +150,25 @@ func TestSetDFAAgreesWithRegexp(t *testing.T) {
 }
 
 // A DFA skips to the bytes that can leave its start states (or, where those
-// depend on a newline before, to the newlines) when they are few, and only then.
+// depend on a newline before, to the newlines) when they are few, and only then;
+// to the end at once where none can (toEnd: a rule anchored at the text's start,
+// past its first byte).
 func TestDFAAccel(t *testing.T) {
-	for _, c := range []struct{ re, stops string }{
-		{`zqxj`, "z"},
-		{`colou?r|size`, "cs"},
-		{`(?i)\bfoo\b`, "\nFf"},
-		{`(?m)^abc$`, "a"},
-		{`(?m)^[a-z]{3}`, "\n"},
-		{`é`, "+"},       // the bytes of runes that are not ASCII
-		{`(?i)ſ`, "Ss+"}, // s, S and ſ
-		{`[^a]`, ""},     // every byte but one leaves
-		{`[a-z]x`, ""},   // too many bytes to stop at (its literal skips: TestLiteralWindow)
+	for _, c := range []struct {
+		re, stops string
+		toEnd     bool
+	}{
+		{`\Afoo`, "", true},
+		{`^(?i)from `, "", true},
+		{`zqxj`, "z", false},
+		{`colou?r|size`, "cs", false},
+		{`(?i)\bfoo\b`, "\nFf", false},
+		{`(?m)^abc$`, "a", false},
+		{`(?m)^[a-z]{3}`, "\n", false},
+		{`é`, "+", false},       // the bytes of runes that are not ASCII
+		{`(?i)ſ`, "Ss+", false}, // s, S and ſ
+		{`[^a]`, "", false},     // every byte but one leaves
+		{`[a-z]x`, "", false},   // too many bytes to stop at (its literal skips: TestLiteralWindow)
 	} {
 		d := newDFA(c.re)
 		for i := 0; i <= accelAfter; i++ {
@@ -180,8 +187,8 @@ func TestDFAAccel(t *testing.T) {
 		if a.stop[utf8.RuneSelf] {
 			got.WriteByte('+')
 		}
-		if got.String() != c.stops || (a.max > 0) != (c.stops != "" || a.lit) {
-			t.Errorf("%q: stops %q (max %d), want %q", c.re, got.String(), a.max, c.stops)
+		if got.String() != c.stops || (a.max > 0) != (c.stops != "" || a.lit || a.toEnd) || a.toEnd != c.toEnd {
+			t.Errorf("%q: stops %q (max %d, to the end %v), want %q (to the end %v)", c.re, got.String(), a.max, a.toEnd, c.stops, c.toEnd)
 		}
 	}
 }
