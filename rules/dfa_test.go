@@ -982,3 +982,27 @@ func TestASCIIFoldPair(t *testing.T) {
 		}
 	}
 }
+
+// sortPCs sorts as slices.Sort does, few or many, and leaves its bits clear.
+func TestSortPCs(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	var p pcSet
+	for _, n := range []int{1, 5, 12, 13, 64, 65, 200, 3000} {
+		for round := 0; round < 20; round++ {
+			k := min(n, 1+rng.Intn(60))
+			pcs := make([]uint32, 0, k)
+			for _, pc := range rng.Perm(n)[:k] {
+				pcs = append(pcs, uint32(pc))
+			}
+			want := slices.Sorted(slices.Values(pcs))
+			if got := p.sortPCs(slices.Clone(pcs), n); !slices.Equal(got, want) {
+				t.Fatalf("%d of %d instructions: %v, want %v", k, n, got, want)
+			}
+			for w, x := range p.bits {
+				if x != 0 {
+					t.Fatalf("%d of %d instructions: word %d of the bits left set", k, n, w)
+				}
+			}
+		}
+	}
+}
