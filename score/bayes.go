@@ -179,9 +179,11 @@ func (c *Check) Name() string { return "bayes" }
 // Check implements filter.Check: the probability, and the BAYES_xx rules it falls in.
 func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	// In cold start there is no verdict to give, and the tokens would serve only
-	// a message the autolearner takes, which tokenizes what it is handed without
-	// them, after the reply (pending.keys). Tokenizing every message of a new
-	// install was 4 % of its check (docs/benchmarks.md, "Forty-eighth session").
+	// the autolearner, which takes nothing then (the veto) unless
+	// bayes.autolearn_veto is 0, and tokenizes what it is handed without them,
+	// after the reply (pending.keys). Tokenizing every message of a new install
+	// was 6 % of its check's instructions (docs/benchmarks.md, "Forty-eighth
+	// session").
 	if note := c.Bayes.ColdStart(); note != "" {
 		return filter.Result{Notes: []string{note}}
 	}
