@@ -1006,3 +1006,59 @@ func TestSortPCs(t *testing.T) {
 		}
 	}
 }
+
+// In texts of litLongText bytes and more, a DFA whose byte skip has few stops
+// skips by its literal (accel.litLong): it must still agree with Go's regexp,
+// with the literal rare, its near misses and the stop bytes everywhere.
+func TestDFALongTexts(t *testing.T) {
+	patterns := []string{`(?i)<img\s`, `<img\s`, `(?i)<font\b`, `[a-z]{2}<(?i:span)\s`, `\bfri(?:day)?\b`,
+		`(?i)\bkab`, `font-size:\s*[0-4]px;`, `=\?[^\s?]+\?[bq]\?`, `(?m)^>?x<img`}
+	common := []string{"<", "<i", "<im", "<IM", "<imgx", " ", "a", "x", "\n", "f", "font", "frix", "afri", "=", "=?",
+		"é", "K", "ſ", "\xff", "span", "<sp", ">"}
+	rare := []string{"<img ", "<IMG\t", "<font>", "ab<SPAN ", " friday ", " kab", "\u212aab", "font-size: 3px;",
+		"=?utf-8?q?", "\nx<img"}
+	rng := rand.New(rand.NewSource(11))
+	var texts []string
+	for range 200 {
+		var b strings.Builder
+		for n := litLongText + rng.Intn(2000); b.Len() < n; {
+			if rng.Intn(300) == 0 {
+				b.WriteString(rare[rng.Intn(len(rare))])
+			} else {
+				b.WriteString(common[rng.Intn(len(common))])
+			}
+		}
+		texts = append(texts, b.String())
+	}
+	for _, p := range patterns {
+		re := regexp.MustCompile(p)
+		d := newDFA(p)
+		if d == nil {
+			t.Fatalf("%q: no DFA", p)
+		}
+		matched := 0
+		// Twice over: the second pass skips (accel).
+		for _, text := range append(texts, texts...) {
+			got, ok := d.match(text)
+			if !ok {
+				t.Fatalf("%q: DFA gave up", p)
+			}
+			if want := re.MatchString(text); got != want {
+				t.Errorf("%q on a text of %d bytes: DFA %v, regexp %v", p, len(text), got, want)
+			}
+			if got {
+				matched++
+			}
+		}
+		if matched == 0 || matched == 2*len(texts) {
+			t.Errorf("%q matched %d of %d texts: the texts test nothing", p, matched, 2*len(texts))
+		}
+	}
+	d := newDFA(`(?i)<img\s`)
+	for range accelAfter + 1 {
+		d.match(texts[0])
+	}
+	if a := d.gen.Load().acc.Load(); a == nil || !a.litLong {
+		t.Errorf("(?i)<img\\s: accel %+v, want the literal's skip on long texts", a)
+	}
+}
