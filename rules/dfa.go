@@ -255,11 +255,6 @@ type accel struct {
 	width int32    // row = width * (kind+1)
 	rows  [4]int32 // the start state after a rune of each kind (beforeKind)
 	lit   bool     // skip by the DFA's literal (dfa.lit); not a pointer: accels hold none, for the collector
-	// litLong: skip by the literal too in texts of litLongText bytes or more.
-	// A byte skip whose stop is common there (<, = and f in a raw HTML body:
-	// <img\s, font-size:…) stops every few bytes, and the DFA steps from each
-	// stop; the literal (<img) is looked for past them with vector instructions.
-	litLong bool
 	// toEnd: no byte stops a skip, which goes to the text's end at once. So
 	// for a rule anchored at the text's start (\A, or ^ without m) once past
 	// its first bytes: the byte loop read on through every header line and
@@ -562,9 +557,6 @@ func (d *dfa) accelFor(g *dfaGen) *accel {
 	if d.lit != nil && a.stop['\n'] && !d.lit.fold && len(d.lit.lit) >= 3 {
 		a.lit = true
 	}
-	if !a.lit && d.lit != nil && len(d.lit.lit) >= 3 && d.lit.before >= 0 && d.lit.before <= litLongBefore {
-		a.litLong = true
-	}
 	n := 0
 	for b, stop := range a.stop {
 		if stop {
@@ -577,16 +569,6 @@ func (d *dfa) accelFor(g *dfaGen) *accel {
 	a.toEnd = n == 0 && !a.lit
 	return a
 }
-
-// litLongText is the shortest text a search skips by its literal when the byte
-// skip has few stops (accel.litLong): in a header field or a link, the byte skip
-// is the faster; in a body, where a stop byte may be on every line, the literal.
-const litLongText = 512
-
-// litLongBefore is the most bytes a match may have before its literal for the
-// literal's skip to be taken where the byte skip could serve: the DFA steps
-// through them from each occurrence.
-const litLongBefore = 8
 
 // count is how many ASCII bytes are in a set (the bytes of runes that are not
 // ASCII count as one).
@@ -1341,11 +1323,10 @@ func (d *dfa) run(x *search, text string) {
 	tab, ascii, s := x.tab, x.ascii, x.s
 	acc := x.acc()
 	amax := acc.max
-	long := len(text) >= litLongText
 	next, win := -1, 0 // (litWindow.start's)
 	for i := 0; i < len(text); {
 		if s <= amax { // in a start state: on to where a match can start
-			if acc.lit || acc.litLong && long {
+			if acc.lit {
 				if j := d.lit.start(text, i, &next, &win); j > i {
 					if i, s = j, acc.rows[kindBefore(text, j)]; i == len(text) {
 						break
