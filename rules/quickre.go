@@ -2,6 +2,7 @@ package rules
 
 import (
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 	"sync"
@@ -29,6 +30,11 @@ import (
 type quickRegexp struct {
 	*regexp.Regexp
 	lits []string // lower-case ASCII; nil: no prefilter
+	// foldRisk: a literal holds a k or an s the regexp matches in either case,
+	// and so also as the Kelvin sign or the long s (U+212A, U+017F), which
+	// indexFold does not take for them: a text holding one of those is asked
+	// of the DFA even when it holds none of the literals.
+	foldRisk bool
 
 	once sync.Once
 	d    *dfa // nil: too many rune classes (the regexp answers alone)
@@ -58,13 +64,24 @@ func quickCompile(s string) (*quickRegexp, error) {
 	}
 	x := &quickRegexp{Regexp: r, lits: requiredLiterals(s)}
 	for _, l := range x.lits {
-		for i := 0; i < len(l); i++ {
-			if l[i] >= utf8.RuneSelf {
-				x.lits = nil // indexFold folds ASCII only
-			}
+		if strings.ContainsFunc(l, func(c rune) bool { return c >= utf8.RuneSelf }) {
+			x.lits = nil // indexFold folds ASCII only
+			break
+		}
+		if strings.ContainsAny(l, "ks") {
+			x.foldRisk = true
 		}
 	}
+	if x.foldRisk {
+		re, err := syntax.Parse(s, syntax.Perl)
+		x.foldRisk = err != nil || foldsCase(re)
+	}
 	return x, nil
+}
+
+// foldsCase reports whether any part of re matches its letters in either case.
+func foldsCase(re *syntax.Regexp) bool {
+	return re.Flags&syntax.FoldCase != 0 || slices.ContainsFunc(re.Sub, foldsCase)
 }
 
 // quickAll is every quickRegexp made, for TestQuickAgrees.
@@ -83,7 +100,8 @@ func (x *quickRegexp) test(s string) (matched, sure bool) {
 	if quickNoPrefilter {
 		return false, false
 	}
-	if x.lits != nil && !slices.ContainsFunc(x.lits, func(l string) bool { return indexFold(s, l) >= 0 }) {
+	if x.lits != nil && !slices.ContainsFunc(x.lits, func(l string) bool { return indexFold(s, l) >= 0 }) &&
+		!(x.foldRisk && (strings.Contains(s, "\u212a") || strings.Contains(s, "\u017f"))) {
 		return false, true
 	}
 	x.once.Do(func() { x.d = newDFA(x.String()) })

@@ -78,10 +78,16 @@ func quickTexts(t *testing.T) []string {
 			texts = append(texts, s)
 		}
 	}
+	// (?i)k and (?i)s also match the Kelvin sign and the long s: some lines
+	// are given again with those in place of every k and s.
+	folded := strings.NewReplacer("k", "\u212a", "K", "\u212a", "s", "\u017f", "S", "\u017f")
 	eachFirstMessage(10, func(raw []byte) {
-		for _, line := range strings.Split(string(raw), "\n") {
+		for i, line := range strings.Split(string(raw), "\n") {
 			line = strings.TrimSuffix(line, "\r")
 			add(line)
+			if i%8 == 0 {
+				add(folded.Replace(line))
+			}
 			for _, w := range strings.Fields(line) {
 				if strings.ContainsAny(w, "@.:") {
 					add(strings.Trim(w, `<>"'(),;`))
@@ -96,4 +102,29 @@ func quickTexts(t *testing.T) []string {
 		t.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
 	}
 	return texts
+}
+
+// The literals are looked for in ASCII's two cases; where the regexp folds case,
+// a k or an s among them may be the Kelvin sign or the long s in the text, and
+// the DFA is asked then. Where it does not fold, those are other letters.
+func TestQuickFoldedLetters(t *testing.T) {
+	for _, c := range []struct {
+		re, s string
+		want  bool
+	}{
+		{`(?i)kelvin`, "\u212aelvin", true},
+		{`(?i)pass`, "pa\u017f\u017f", true},
+		{`(?i)\bsmtp\b`, "with E\u017fMTP id", true},
+		{`(?i)kelvin`, "celvin \u212a", false},
+		{`pass`, "pa\u017f\u017f", false},
+		{`(?i)pass`, "pa55", false},
+	} {
+		x, err := quickCompile(c.re)
+		if err != nil || x.lits == nil {
+			t.Fatalf("%s: %v, literals %q", c.re, err, x.lits)
+		}
+		if got := x.MatchString(c.s); got != c.want || c.want != x.Regexp.MatchString(c.s) {
+			t.Errorf("%s on %q: %v, want %v", c.re, c.s, got, c.want)
+		}
+	}
 }
