@@ -25,8 +25,9 @@ import (
 // quick instead, where most texts miss: MatchString is the DFA's walk in place
 // of the regexp's, but the Find and Replace methods run the regexp after it, so
 // for an expression most of whose texts match (a CSS declaration's "name:
-// value"), they would be work done twice. The Received parser's regexps were the first: looking for the
-// literals first divided the parser's cost by several.
+// value"), they would be work done twice. The Received parser's regexps were
+// the first: looking for the literals first divided the parser's cost by
+// several.
 type quickRegexp struct {
 	*regexp.Regexp
 	lits []string // lower-case ASCII; nil: no prefilter
