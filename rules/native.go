@@ -31,8 +31,10 @@ var nativeExact = map[string]func([]rune) bool{
 	`(?ism)\nTo: (?:(?>[^\n<]{0,80})<)?([^\n\s>]+)>?\n+(?:(?>[^\n]{1,100})\n+)*From: (?:[^\n]{0,80}<)?\1[>,\s\n]`:           fieldPair{"to: ", "from: ", 0, 100, addressedTo}.match,
 	`(?msi)^Message-Id: <....([0-9a-f]{8})\$([0-9a-f]{8})\$[0-9a-f]{8}@.{100,400}boundary="----=_NextPart_000_...._\1\.\2"`: outlookRatwareID,
 	`(?i)(?:://|@)(?:\w+\.)*(\w{7,}\.)\1`: longRepeatedLabel,
-	` (?:by|ip)=(?=\d+\.\d+\.\d+\.\d+ )(?:(?:0|2(?:2[4-9]|[3-5]\d)|192\.0\.2|198\.51\.100|203\.0\.113)\.|(?:\d+\.){0,3}(?!(?:2(?:[0-4]\d|5[0-5])|[01]?\d\d?)\b))`:                                                                                  relayIllegalIP,
-	`(?mi)^(?!(?:mail|bounce)[_.-]|[^@]*(?:[+=^~#-]|mc(?:b|g)r|kpmg|nlpbr|ndqv|lcgc|cplpr)|[^@]{26}|.*?@.{0,20}\b(?:cmp-info|cmpgnr|cnn|tori|jysk|amadeus|amazon)\.[a-z]{2,3}$)[^@]*(?:[bcdfgjklmnpqrtvwxz]{5}|[aeiouy]{5}|([a-z]{1,2})(?:\1){3})`: randomLocalPart,
+	` (?:by|ip)=(?=\d+\.\d+\.\d+\.\d+ )(?:(?:0|2(?:2[4-9]|[3-5]\d)|192\.0\.2|198\.51\.100|203\.0\.113)\.|(?:\d+\.){0,3}(?!(?:2(?:[0-4]\d|5[0-5])|[01]?\d\d?)\b))`:                                                                                       relayIllegalIP,
+	`(?ism)\nTo: (?:(?>[^\n<]{0,80})<)?([^\n\s>]+)>?\n+(?:(?>[^\n]{1,100})\n+)*From:\W+(\1)((?>[^\n\w<]+)<)?((?!\1)[^\n">]+)>?\n`:                                                                                                                       fieldPair{"to: ", "from:", 0, 100, nameNotAddress}.match,
+	`(?ism)^(?!Accept-Language|Authentication-Results|Content-|DomainKey-Signature|DKIM-|List-|MIME-|Received-SPF|Return-Path|Thread-|User-Agent|Tracking-Code)(?:[a-z]{4,}-[a-z]{3,}|[a-z]{3,}-[a-z]{4,}):\s+\d(?=\S{6,}\s*$)[\da-f]*(?:[-.]\w+)*\s*$`: randomHeader,
+	`(?mi)^(?!(?:mail|bounce)[_.-]|[^@]*(?:[+=^~#-]|mc(?:b|g)r|kpmg|nlpbr|ndqv|lcgc|cplpr)|[^@]{26}|.*?@.{0,20}\b(?:cmp-info|cmpgnr|cnn|tori|jysk|amadeus|amazon)\.[a-z]{2,3}$)[^@]*(?:[bcdfgjklmnpqrtvwxz]{5}|[aeiouy]{5}|([a-z]{1,2})(?:\1){3})`:      randomLocalPart,
 }
 
 // randomLocalPart is HK_RANDOM_FROM, HK_RANDOM_ENVFROM and HK_RANDOM_REPLYTO, on an
@@ -613,4 +615,155 @@ func longLine998(s string) bool {
 		}
 		start += nl + 1
 	}
+}
+
+// nameNotAddress is what __PDS_TO_EQ_FROM_NAME_1 asks of the From after its
+// "From:" at v, with \1 the To's address addr:
+//
+//	\W+(\1)((?>[^\n\w<]+)<)?((?!\1)[^\n">]+)>?\n
+//
+// the address first, after runes that are not word runes, and then, after
+// more such runes and a '<' or at once, something else that ends the line (before
+// a '>' or not): "From: bob@example.com <eve@example.org>". Every place in the
+// run of non-word runes may start the address; where it is followed by a '<'
+// after non-word runes, the name may start after the '<' or at once.
+func nameNotAddress(r []rune, v int, addr []rune) bool {
+	w := v
+	for w < len(r) && !isWordRegexp2(r[w]) {
+		w++
+	}
+	for p := v + 1; p <= w; p++ {
+		x := p + len(addr)
+		if x > len(r) || !equalFold(r[p:x], addr) {
+			continue
+		}
+		k := x // (?>[^\n\w<]+)<
+		for k < len(r) && r[k] != '\n' && r[k] != '<' && !isWordRegexp2(r[k]) {
+			k++
+		}
+		if k > x && k < len(r) && r[k] == '<' && otherName(r, k+1, addr) {
+			return true
+		}
+		if otherName(r, x, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// otherName is ((?!\1)[^\n">]+)>?\n at y, with \1 addr: not the address again,
+// and a run of runes to the line's end (a '>' before it or not). The run must
+// be all of them: the rune after a shorter one is neither '>' nor a line end.
+func otherName(r []rune, y int, addr []rune) bool {
+	if y+len(addr) <= len(r) && equalFold(r[y:y+len(addr)], addr) {
+		return false
+	}
+	z := y
+	for z < len(r) && r[z] != '\n' && r[z] != '"' && r[z] != '>' {
+		z++
+	}
+	return z > y && z < len(r) && (r[z] == '\n' || r[z] == '>' && z+1 < len(r) && r[z+1] == '\n')
+}
+
+// randomHeaderExempt are the names __RAND_HEADER's look-ahead leaves out, lower case.
+var randomHeaderExempt = [...]string{"accept-language", "authentication-results", "content-", "domainkey-signature",
+	"dkim-", "list-", "mime-", "received-spf", "return-path", "thread-", "user-agent", "tracking-code"}
+
+// randomHeader is __RAND_HEADER, a field of a made-up name whose value is one
+// token of a tracking id's shape:
+//
+//	^(?!EXEMPT)(?:[a-z]{4,}-[a-z]{3,}|[a-z]{3,}-[a-z]{4,}):\s+\d(?=\S{6,}\s*$)[\da-f]*(?:[-.]\w+)*\s*$
+//
+// At each line start: two runs of letters joined by a '-' (each run whole, as
+// the '-' and the ':' after them are no letters), white space (all of it: a digit
+// follows), a digit (\d: any decimal digit, as regexp2 reads it), and then a
+// token of 6 runes or more, followed by white space that holds a line end or
+// reaches the text's end. The token is hex runes, then ".word" or "-word" parts:
+// the hex runs as far as it can, since a '-' or '.' must follow it.
+func randomHeader(r []rune) bool {
+	for p := 0; p < len(r); p = nextNewline(r, p) + 1 {
+		if randomHeaderAt(r, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func randomHeaderAt(r []rune, p int) bool {
+	a := letterRun(r, p)
+	h := p + a
+	if h >= len(r) || r[h] != '-' {
+		return false
+	}
+	b := letterRun(r, h+1)
+	c := h + 1 + b
+	if c >= len(r) || r[c] != ':' || !(a >= 4 && b >= 3 || a >= 3 && b >= 4) {
+		return false
+	}
+	// (Only now: most names fail the shape at once, and the list is 12 names.)
+	for _, x := range randomHeaderExempt {
+		if runesHavePrefix(r, p, x) {
+			return false
+		}
+	}
+	w := c + 1
+	for w < len(r) && unicode.IsSpace(r[w]) {
+		w++
+	}
+	if w == c+1 || w >= len(r) || !unicode.Is(unicode.Nd, r[w]) {
+		return false
+	}
+	s := w + 1
+	e := s
+	for e < len(r) && !unicode.IsSpace(r[e]) {
+		e++
+	}
+	if e-s < 6 {
+		return false
+	}
+	// \s*$ (multi-line: before a '\n', or at the end)
+	for t := e; ; t++ {
+		if t == len(r) || r[t] == '\n' {
+			break
+		}
+		if !unicode.IsSpace(r[t]) {
+			return false
+		}
+	}
+	k := s
+	for k < e && hexRune2(r[k]) {
+		k++
+	}
+	for k < e {
+		if r[k] != '-' && r[k] != '.' {
+			return false
+		}
+		k++
+		j := k
+		for k < e && isWordRegexp2(r[k]) {
+			k++
+		}
+		if k == j {
+			return false
+		}
+	}
+	return true
+}
+
+// letterRun is how many runes from i are [a-z] as regexp2 reads it under (?i).
+func letterRun(r []rune, i int) int {
+	n := 0
+	for i+n < len(r) {
+		if c := lowerRune(r[i+n]); c < 'a' || c > 'z' {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// hexRune2 is [\da-f] as regexp2 reads it under (?i): \d is any decimal digit.
+func hexRune2(c rune) bool {
+	c = lowerRune(c)
+	return 'a' <= c && c <= 'f' || unicode.Is(unicode.Nd, c)
 }

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"path/filepath"
@@ -194,6 +195,48 @@ func TestRelayIllegalIP(t *testing.T) {
 	checkNative(t, "relayIllegalIP", relayIllegalIP, cases)
 }
 
+func TestToEqFromName(t *testing.T) {
+	fn := fieldPair{"to: ", "from:", 0, 100, nameNotAddress}.match
+	checkNative(t, "__PDS_TO_EQ_FROM_NAME_1", fn, []nativeCase{
+		{"X: 1\nTo: bob@example.com\nFrom: bob@example.com <eve@evil.org>\n", true},
+		{"X: 1\nTo: bob@example.com\nFrom: \"BOB@example.com\" <eve@evil.org>\n", true},
+		{"X: 1\nTo: Bob <bob@example.com>\nFrom: bob@example.com (Bob)\n", true},
+		{"X: 1\nTo: bob@example.com\nFrom: bob@example.com <bob@example.com>\n", true}, // " <bob…" is not the address
+		{"X: 1\nTo: bob@example.com\nX: y\nFrom: bob@example.com <eve@evil.org>\n", true},
+		{"X: 1\nTo: bob@example.com\nFrom: bob@example.com\n", false},         // nothing after the address
+		{"X: 1\nTo: bob@example.com\nFrom: alice <bob@example.com>\n", false}, // the address must come first
+		{"X: 1\nTo: bob@x.com\nFrom:bob@x.com eve\n", false},                  // after a non-word rune
+		{"X: 1\nTo: bob@x.com\nFrom: bob@x.com \"eve\"\n", false},             // a '"' ends the name
+		{"X: 1\nTo: bob@x.com\nFrom: bob@x.com eve", false},                   // and so must a line end
+		{"X: 1\nTo: bob@x.com\nFrom: bob@x.com <eve>>\n", false},
+		{"X: 1\nTo: bob@x.com\nX-Long: " + strings.Repeat("x", 93) + "\nFrom: bob@x.com eve\n", false}, // a line of 101 runes between
+		{"X: 1\nTo: bob@x.com\nX-Long: " + strings.Repeat("x", 92) + "\nFrom: bob@x.com eve\n", true},
+	})
+}
+
+func TestRandomHeader(t *testing.T) {
+	checkNative(t, "randomHeader", randomHeader, []nativeCase{
+		{"X: 1\nMail-Tracker: 1234567\n", true},
+		{"Abc-Defg: 1abc-def.ghi_j\n", true},
+		{"Mail-Tracker: 1234567 \n", true},
+		{"Mail-Tracker:\n 1234567\n", true}, // \s+ reads line ends too
+		{"X: 1\nMail-Tracker: 1234567", true},
+		{"Mail-Tracker: 1234567\r\n", true},
+		{"Mail-Tracker: \u0661234567\n", true}, // any decimal digit
+		{"\u212aail-Tracker: 1234567\n", true}, // the Kelvin sign is a letter k
+		{"Mail-Tracker: 123456\n", false},      // 5 runes after the digit
+		{"Mail-Tracker: 1abcdefg\n", false},    // 'g' is no hex and no '-' or '.'
+		{"Mail-Tracker: 1abc--def\n", false},   // a word after each '-'
+		{"Mail-Tracker: 1234567 x\n", false},   // two tokens
+		{"Mail-Tracker:1234567\n", false},      // no space
+		{"Mail-Tracker: x1234567\n", false},    // no digit first
+		{"Content-Trackx: 1234567\n", false},   // a name left out
+		{"Abc-Def: 1234567\n", false},          // 3 and 3 letters
+		{"Ab1c-Defg: 1234567\n", false},
+		{"X-Mail-Tracker: 1234567\n", false}, // three words
+	})
+}
+
 // Every corpus message's header, as ALL rules read it, its relays as
 // X-Spam-Relays-Untrusted and its URIs: the native matchers answer what
 // regexp2 answers.
@@ -252,6 +295,8 @@ func FuzzNative(f *testing.F) {
 	f.Add("http://www.EXAMPLE.example.com/?u=a@ämple12.Ämple12.x")
 	f.Add("http://a\u200db.example.example.com/")
 	f.Add("[ ip=10.2.3.4 rdns= helo= by=224.1.2.3 ident= ] [ ip=1.2.3.256 ]")
+	f.Add("X: 1\nTo: bob@example.com\nFrom: bob@example.com <eve@evil.org>\n")
+	f.Add("X: 1\nMail-Tracker: 1abc-def.ghi_j \n")
 	f.Add("Message-Id: <ABCD0123abcd$89ABCDEF$0123abcd@h>" + strings.Repeat("x", 100) + `boundary="----=_NextPart_000_0001_0123ABCD.89abcdef"`)
 	for _, a := range randomAddresses {
 		f.Add(a)
@@ -300,7 +345,7 @@ func TestRandomLocalPart(t *testing.T) {
 func TestNativeStockRules(t *testing.T) {
 	s := stockRules(t, false)
 	for _, name := range []string{"__SUBJ_HAS_TO_1", "__SUBJ_HAS_TO_2", "__TO_EQ_FROM_1", "__TO_EQ_FROM_2", "KB_RATWARE_OUTLOOK_MID", "__URI_LONG_REPEAT", "RCVD_ILLEGAL_IP",
-		"HK_RANDOM_FROM", "HK_RANDOM_ENVFROM", "HK_RANDOM_REPLYTO"} {
+		"HK_RANDOM_FROM", "HK_RANDOM_ENVFROM", "HK_RANDOM_REPLYTO", "__PDS_TO_EQ_FROM_NAME_1", "__RAND_HEADER"} {
 		if r := s.byName[name]; r == nil || r.native == nil {
 			t.Errorf("%s: no native matcher", name)
 		}
@@ -457,6 +502,52 @@ func TestNextNewline(t *testing.T) {
 			if got, want := nextNewline(r, i), naive(r, i); got != want {
 				t.Errorf("%U from %d: %d, want %d", r, i, got, want)
 			}
+		}
+	}
+}
+
+// BenchmarkNativeHeader is what two header rules cost a message, answered by
+// their native matchers and, with the matchers taken away, by the path they had
+// before (the relaxed form's automata, then regexp2): the stock rules on the
+// whole header (ALL) of 400 corpus messages, a target each, as the check makes
+// them. A new target per pass would count the texts' conversion to runes, which
+// every backtracking header rule shares, to the first rule alone.
+func BenchmarkNativeHeader(b *testing.B) {
+	s := stockRules(b, false)
+	msgs := append(corpusMessages(b, "spam", 200), corpusMessages(b, "ham", 200)...)
+	type text struct {
+		t   *target
+		all string
+	}
+	var texts []text
+	for _, m := range msgs {
+		tg := newTarget(m.Fresh(), map[Kind]bool{URI: true}, scanSizes{})
+		all, _ := tg.headerValue("ALL", "")
+		texts = append(texts, text{tg, all})
+	}
+	for _, name := range []string{"__PDS_TO_EQ_FROM_NAME_1", "__RAND_HEADER"} {
+		r := s.byName[name]
+		if r == nil || r.native == nil {
+			b.Fatalf("%s: no native matcher", name)
+		}
+		for _, native := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%s/native=%v", name, native), func(b *testing.B) {
+				fn := r.native
+				if !native {
+					r.native = nil
+					defer func() { r.native = fn }()
+				}
+				for _, x := range texts { // (the automata learn the texts first)
+					r.matches(x.t, x.all)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					for _, x := range texts {
+						r.matches(x.t, x.all)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(texts)), "ns/msg")
+			})
 		}
 	}
 }
