@@ -588,6 +588,61 @@ var nativeText = map[string]func(string) bool{
 	`(?m)(?m)^[^\r\n]{998}`: longLine998,
 }
 
+// nativeExactText are matchers for rules only a backtracking engine runs, on their
+// text as it is (not converted to runes): chosen, as nativeExact's, by the exact
+// text of the rule's regexp2 pattern, and held to regexp2 by TestMixedCaseTag,
+// TestNativeTextAgrees and FuzzNativeText.
+var nativeExactText = map[string]func(string) bool{
+	`<(?!IMG|img)[Ii][Mm][Gg]\s`:                  mixedCaseTag("img", false),
+	`<(?!FONT|font)[Ff][Oo][Nn][Tt]\s`:            mixedCaseTag("font", false),
+	`<(?!AREA|area)[Aa][Rr][Ee][Aa]\s`:            mixedCaseTag("area", false),
+	`<(?!CENTER|center)[Cc][Ee][Nn][Tt][Ee][Rr]>`: mixedCaseTag("center", true),
+}
+
+// mixedCaseTag is the matcher of the __MIXED_*_CASE rules, an HTML tag whose name
+// mixes upper and lower case (ratware's):
+//
+//	<(?!TAG|tag)[Tt][Aa][Gg]\s   (or > after the name: closed)
+//
+// Their relaxed form, <[Tt][Aa][Gg]\s, matched at every such tag of every HTML
+// message, and regexp2 then tried the pattern at each, on the raw body converted
+// to runes. The pattern is ASCII but for \s (a white space rune, as regexp2 has
+// it), so the raw body's bytes are read as they are: no rune of more than one
+// byte is any of its letters.
+func mixedCaseTag(name string, closed bool) func(string) bool {
+	upper := strings.ToUpper(name)
+	return func(s string) bool {
+		for i := strings.IndexByte(s, '<'); i >= 0; {
+			t := s[i+1:]
+			if len(t) > len(name) && t[:len(name)] != name && t[:len(name)] != upper && asciiEqualFold(t[:len(name)], name) {
+				if closed && t[len(name)] == '>' {
+					return true
+				}
+				if r, _ := utf8.DecodeRuneInString(t[len(name):]); !closed && unicode.IsSpace(r) {
+					return true
+				}
+			}
+			k := strings.IndexByte(t, '<')
+			if k < 0 {
+				break
+			}
+			i += 1 + k
+		}
+		return false
+	}
+}
+
+// asciiEqualFold reports whether s is lower (lower-case ASCII letters) in either
+// case, letter by letter.
+func asciiEqualFold(s, lower string) bool {
+	for k := 0; k < len(lower); k++ {
+		if c := s[k]; c != lower[k] && c != lower[k]-'a'+'A' {
+			return false
+		}
+	}
+	return true
+}
+
 // longLine998 is __LONGLINE, (?m)^[^\r\n]{998}: a line (from the text's start or
 // a '\n') of 998 runes or more before its first '\r' or '\n', as Go's regexp
 // counts runes (an invalid byte is one). The DFA read every byte of the full

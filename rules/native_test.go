@@ -350,7 +350,7 @@ func TestNativeStockRules(t *testing.T) {
 			t.Errorf("%s: no native matcher", name)
 		}
 	}
-	for _, name := range []string{"__LONGLINE"} {
+	for _, name := range []string{"__LONGLINE", "__MIXED_IMG_CASE_JH", "__MIXED_FONT_CASE", "__MIXED_AREA_CASE", "__MIXED_CENTER_CASE"} {
 		if r := s.byName[name]; r == nil || r.nativeText == nil {
 			t.Errorf("%s: no native text matcher", name)
 		}
@@ -366,6 +366,18 @@ var nativeTextRegexps = sync.OnceValue(func() map[string]*regexp.Regexp {
 	return res
 })
 
+// nativeExactTextRegexps is each exact text matcher's pattern, compiled as
+// ruleRegex does.
+var nativeExactTextRegexps = sync.OnceValue(func() map[string]*regexp2.Regexp {
+	res := map[string]*regexp2.Regexp{}
+	for src := range nativeExactText {
+		re := regexp2.MustCompile(src, regexp2.None)
+		re.MatchTimeout = time.Minute
+		res[src] = re
+	}
+	return res
+})
+
 // agreeText fails when a text matcher and its Go regex answer differently.
 func agreeText(t *testing.T, text string) {
 	t.Helper()
@@ -373,6 +385,57 @@ func agreeText(t *testing.T, text string) {
 		if want, got := nativeTextRegexps()[src].MatchString(text), fn(text); got != want {
 			t.Errorf("%.40q… on %.80q (%d bytes): native %v, regexp %v", src, text, len(text), got, want)
 		}
+	}
+}
+
+// agreeExactText fails when an exact text matcher and regexp2 answer differently.
+func agreeExactText(t *testing.T, text string) {
+	t.Helper()
+	var runes []rune
+	for src, fn := range nativeExactText {
+		if runes == nil {
+			runes = []rune(text)
+		}
+		want, err := nativeExactTextRegexps()[src].MatchRunes(runes)
+		if err != nil {
+			t.Errorf("%s: %v", src, err)
+			continue
+		}
+		if got := fn(text); got != want {
+			t.Errorf("%.40q… on %.80q (%d bytes): native %v, regexp2 %v", src, text, len(text), got, want)
+		}
+	}
+}
+
+func TestMixedCaseTag(t *testing.T) {
+	img, center := mixedCaseTag("img", false), mixedCaseTag("center", true)
+	for _, c := range []struct {
+		text        string
+		img, center bool
+	}{
+		{`<p><Img src="x"></p>`, true, false},
+		{`<iMG` + "\t" + `src=x>`, true, false},
+		{`<img src="x"><IMG src="y">`, false, false}, // one case each
+		{`<Img>`, false, false},                      // no space after the name
+		{`<Img` + "\u00a0", true, false},             // a no-break space is white space
+		{`<Img` + "\u200b", false, false},            // a zero-width space is not
+		{`<Img`, false, false},
+		{`<<Img x`, true, false},
+		{`< Img x`, false, false},
+		{"<Im\xffg x", false, false},
+		{`<Center>hi</Center>`, false, true},
+		{`<CENTER><center>`, false, false},
+		{`<Center x>`, false, false},
+		{`<cEnTeR>`, false, true},
+		{``, false, false},
+	} {
+		if got := img(c.text); got != c.img {
+			t.Errorf("__MIXED_IMG_CASE_JH on %q = %v", c.text, got)
+		}
+		if got := center(c.text); got != c.center {
+			t.Errorf("__MIXED_CENTER_CASE on %q = %v", c.text, got)
+		}
+		agreeExactText(t, c.text)
 	}
 }
 
@@ -402,7 +465,7 @@ func TestLongLine998(t *testing.T) {
 }
 
 // Every corpus message's full text, as full rules read it: the text matchers
-// answer what Go's regexp answers.
+// answer what Go's regexp answers, and the exact ones what regexp2 answers.
 func TestNativeTextAgrees(t *testing.T) {
 	var raws []string
 	filepath.WalkDir(corpus.Dir(), func(p string, d fs.DirEntry, err error) error {
@@ -419,8 +482,10 @@ func TestNativeTextAgrees(t *testing.T) {
 	}
 	var long atomic.Int64
 	inParallel(len(raws), func(i int) {
-		agreeText(t, strings.ReplaceAll(raws[i], "\r\n", "\n"))
+		lf := strings.ReplaceAll(raws[i], "\r\n", "\n")
+		agreeText(t, lf)
 		agreeText(t, raws[i])
+		agreeExactText(t, lf) // (regexp2 on every message is most of the test's time: once)
 		if longLine998(raws[i]) {
 			long.Add(1)
 		}
@@ -430,9 +495,11 @@ func TestNativeTextAgrees(t *testing.T) {
 
 func FuzzNativeText(f *testing.F) {
 	f.Add(strings.Repeat("x", 998))
+	f.Add("<p><Img src=x><FONT size=2><Center><aReA \u00a0")
 	f.Add("a\r\n" + strings.Repeat("é", 998) + "\r")
 	f.Fuzz(func(t *testing.T, s string) {
 		agreeText(t, s)
+		agreeExactText(t, s)
 		// Long lines from short inputs: the fuzzer seldom writes 998 bytes.
 		agreeText(t, strings.Repeat(s, 998/max(1, len(s))+1))
 	})
@@ -506,47 +573,54 @@ func TestNextNewline(t *testing.T) {
 	}
 }
 
-// BenchmarkNativeHeader is what two header rules cost a message, answered by
+// BenchmarkNativeRules is what the rules answered natively cost a message, by
 // their native matchers and, with the matchers taken away, by the path they had
 // before (the relaxed form's automata, then regexp2): the stock rules on the
-// whole header (ALL) of 400 corpus messages, a target each, as the check makes
-// them. A new target per pass would count the texts' conversion to runes, which
-// every backtracking header rule shares, to the first rule alone.
-func BenchmarkNativeHeader(b *testing.B) {
+// texts they read (the whole header, ALL, or the raw body) of 400 corpus
+// messages, a target each, as the check makes them. A new target per pass
+// would count the texts' conversion to runes, which every backtracking rule on
+// a text shares, to the first rule alone.
+func BenchmarkNativeRules(b *testing.B) {
 	s := stockRules(b, false)
 	msgs := append(corpusMessages(b, "spam", 200), corpusMessages(b, "ham", 200)...)
-	type text struct {
-		t   *target
-		all string
-	}
-	var texts []text
+	var targets []*target
 	for _, m := range msgs {
-		tg := newTarget(m.Fresh(), map[Kind]bool{URI: true}, scanSizes{})
-		all, _ := tg.headerValue("ALL", "")
-		texts = append(texts, text{tg, all})
+		targets = append(targets, newTarget(m.Fresh(), map[Kind]bool{URI: true, Rawbody: true}, scanSizes{}))
 	}
-	for _, name := range []string{"__PDS_TO_EQ_FROM_NAME_1", "__RAND_HEADER"} {
-		r := s.byName[name]
-		if r == nil || r.native == nil {
-			b.Fatalf("%s: no native matcher", name)
+	all := func(t *target) string { v, _ := t.headerValue("ALL", ""); return v }
+	raw := func(t *target) string { return t.rawbody }
+	for _, c := range []struct {
+		name string
+		text func(*target) string
+	}{
+		{"__PDS_TO_EQ_FROM_NAME_1", all}, {"__RAND_HEADER", all},
+		{"__MIXED_IMG_CASE_JH", raw}, {"__MIXED_FONT_CASE", raw}, {"__MIXED_CENTER_CASE", raw}, {"__MIXED_AREA_CASE", raw},
+	} {
+		r := s.byName[c.name]
+		if r == nil || r.native == nil && r.nativeText == nil {
+			b.Fatalf("%s: no native matcher", c.name)
+		}
+		texts := make([]string, len(targets))
+		for i, t := range targets {
+			texts[i] = c.text(t)
 		}
 		for _, native := range []bool{true, false} {
-			b.Run(fmt.Sprintf("%s/native=%v", name, native), func(b *testing.B) {
-				fn := r.native
+			b.Run(fmt.Sprintf("%s/native=%v", c.name, native), func(b *testing.B) {
+				fn, fnText := r.native, r.nativeText
 				if !native {
-					r.native = nil
-					defer func() { r.native = fn }()
+					r.native, r.nativeText = nil, nil
+					defer func() { r.native, r.nativeText = fn, fnText }()
 				}
-				for _, x := range texts { // (the automata learn the texts first)
-					r.matches(x.t, x.all)
+				for i, t := range targets { // (the automata learn the texts first)
+					r.matches(t, texts[i])
 				}
 				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					for _, x := range texts {
-						r.matches(x.t, x.all)
+				for range b.N {
+					for i, t := range targets {
+						r.matches(t, texts[i])
 					}
 				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(texts)), "ns/msg")
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(targets)), "ns/msg")
 			})
 		}
 	}

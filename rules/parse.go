@@ -80,7 +80,8 @@ type Rule struct {
 	plain    string            // the regex matches this string and nothing else: strings.Contains answers
 	native   func([]rune) bool // answers what exactAll would, for the few rules it knows (nativeExact)
 	exactAll *regexp2.Regexp   // the rule as written, when RE2 cannot run it
-	// nativeText answers what the rule's Go regex would, for the few it knows (nativeText).
+	// nativeText answers what the rule's Go regex would (nativeText), or its
+	// exact form (nativeExactText), for the few it knows, on the text as it is.
 	nativeText func(string) bool
 	maxHits    int // tflags multiple: matches counted up to this; 0 not multiple
 

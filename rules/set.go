@@ -300,6 +300,9 @@ func (p *parser) compile() (*Set, []Problem) {
 		}
 		if r.exactAll != nil {
 			r.native = nativeExact[r.exactAll.String()]
+			if r.native == nil && !r.lower { // (a case-free rule is given lower-cased text)
+				r.nativeText = nativeExactText[r.exactAll.String()]
+			}
 		} else if r.dfa != nil {
 			r.nativeText = nativeText[r.source(r.lower)]
 		}
