@@ -25,9 +25,13 @@ import (
 )
 
 // nativeRegexps is each native matcher's pattern, compiled as ruleRegex does.
-func nativeRegexps(tb testing.TB) map[string]*regexp2.Regexp {
+func nativeRegexps(tb testing.TB) map[string]*regexp2.Regexp { return regexp2Of(nativeExact) }
+
+// regexp2Of compiles the patterns that choose matchers (a map's keys) as
+// ruleRegex does.
+func regexp2Of[F any](matchers map[string]F) map[string]*regexp2.Regexp {
 	res := map[string]*regexp2.Regexp{}
-	for src := range nativeExact {
+	for src := range matchers {
 		re := regexp2.MustCompile(src, regexp2.None)
 		re.MatchTimeout = time.Minute
 		res[src] = re
@@ -368,15 +372,7 @@ var nativeTextRegexps = sync.OnceValue(func() map[string]*regexp.Regexp {
 
 // nativeExactTextRegexps is each exact text matcher's pattern, compiled as
 // ruleRegex does.
-var nativeExactTextRegexps = sync.OnceValue(func() map[string]*regexp2.Regexp {
-	res := map[string]*regexp2.Regexp{}
-	for src := range nativeExactText {
-		re := regexp2.MustCompile(src, regexp2.None)
-		re.MatchTimeout = time.Minute
-		res[src] = re
-	}
-	return res
-})
+var nativeExactTextRegexps = sync.OnceValue(func() map[string]*regexp2.Regexp { return regexp2Of(nativeExactText) })
 
 // agreeText fails when a text matcher and its Go regex answer differently.
 func agreeText(t *testing.T, text string) {
