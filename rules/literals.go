@@ -34,12 +34,20 @@ const fewLits = 4
 
 // newLiteralIndex builds the automaton for the literals of rules (lower-case strings).
 func newLiteralIndex(rules []*Rule) *literalIndex {
-	x := &literalIndex{ids: map[string]int32{}}
+	var lits []string
 	for _, r := range rules {
-		for _, l := range r.lits {
-			if _, ok := x.ids[l]; !ok && l != "" {
-				x.ids[l] = int32(len(x.ids))
-			}
+		lits = append(lits, r.lits...)
+	}
+	return literalIndexOf(lits)
+}
+
+// literalIndexOf builds the automaton for lits (lower-case strings), numbered in
+// the order they first come.
+func literalIndexOf(lits []string) *literalIndex {
+	x := &literalIndex{ids: map[string]int32{}}
+	for _, l := range lits {
+		if _, ok := x.ids[l]; !ok && l != "" {
+			x.ids[l] = int32(len(x.ids))
 		}
 	}
 	x.nlits = len(x.ids)
@@ -186,6 +194,32 @@ func (x *literalIndex) scan(text string) litHits {
 		x.note(&h, f.state, f.line)
 	}
 	x.walk(&h, text, j, len(text), s2, line2)
+	return h
+}
+
+// present is scan for a caller that only asks which literals occur (litHits.any):
+// no lines are counted nor occurrences kept, a walk of a short text.
+func (x *literalIndex) present(text string) litHits {
+	h := litHits{last: make([]int32, x.nlits)}
+	if x.few != nil {
+		for id, l := range x.few {
+			if strings.Contains(text, l) {
+				h.last[id] = 1
+			}
+		}
+		return h
+	}
+	s, n := int32(0), int32(x.ncls)
+	for i := 0; i < len(text); i++ {
+		if s = x.delta[int(s)+int(x.class[text[i]])]; s < 0 {
+			s = -s
+			for t := s / n; t >= 0; t = x.dict[t] {
+				for _, id := range x.out[t] {
+					h.last[id] = 1
+				}
+			}
+		}
+	}
 	return h
 }
 

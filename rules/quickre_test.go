@@ -38,6 +38,39 @@ func TestQuickAgrees(t *testing.T) {
 	}
 }
 
+// The Received parser's regexps answer the same from their family's scan of a
+// text as from their own search of it, on the text and on a part of it (what
+// the parser tries after "from ").
+func TestQuickFamilyAgrees(t *testing.T) {
+	if len(rcvdFamily.members) < 100 {
+		t.Fatalf("%d regexps in the Received parser's family", len(rcvdFamily.members))
+	}
+	answered := 0
+	for _, s := range quickTexts(t) {
+		sc := rcvdFamily.scan(s)
+		part := s[strings.IndexByte(s, ' ')+1:]
+		for _, x := range rcvdFamily.members {
+			for _, text := range []string{s, part} {
+				got, sure := x.testIn(sc, text)
+				if !sure {
+					continue
+				}
+				answered++
+				if want := x.Regexp.MatchString(text); got != want {
+					t.Errorf("%s on %q (of a scan of %q): %v before the regexp, which says %v", x, text, s, got, want)
+				}
+			}
+		}
+	}
+	if answered == 0 {
+		t.Error("nothing answered from the scans")
+	}
+	// A regexp of no family asks its own literals.
+	if m, sure := rxIPv4Only.testIn(rcvdFamily.scan("1.2.3.4"), "1.2.3.4"); !m || !sure {
+		t.Errorf("rxIPv4Only.testIn: %v, %v", m, sure)
+	}
+}
+
 // A rule set loaded again makes no more quickRegexps for the tests to hold: a
 // daemon reloads its rules, and quickAll keeps what it is given (quick is for
 // package-level expressions, quickCompile for those of a load: the free mail

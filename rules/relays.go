@@ -181,8 +181,12 @@ const localhost = `(?:localhost(?:\.localdomain)?|127\.0\.0\.1|::1)`
 func re(s string) *quickRegexp {
 	s = strings.ReplaceAll(s, "IP_ADDRESS", ip)
 	s = strings.ReplaceAll(s, "LOCALHOST", localhost)
-	return quick(s)
+	return rcvdFamily.add(quick(s))
 }
+
+// rcvdFamily is the Received parser's regexps: a line's one scan for all their
+// literals answers each one's literal prefilter (quickFamily).
+var rcvdFamily quickFamily
 
 // trimTrailingDate removes the date a Received line ends with: what
 // SpamAssassin's regexp for it (rxTrailingDate, in the tests) matches, read from
@@ -534,12 +538,15 @@ func parseReceived(line string) (relay, rcvdState) {
 	}
 	s = trimTrailingDate(s)
 	s = strings.Replace(s, ")by ", ") by ", 1)
+	// One scan of the line for every literal of the regexps below (rcvdFamily);
+	// they read it, or what is left of it after "from ".
+	sc := rcvdFamily.scan(s)
 	if id, ok := receivedID(s); ok {
 		r.id = id
 	}
-	if m := rxHeloEq.FindStringSubmatch(s); m != nil {
+	if m := rxHeloEq.FindStringSubmatchIn(sc, s); m != nil {
 		r.helo = m[1]
-	} else if m := rxHeloWord.FindStringSubmatch(s); m != nil {
+	} else if m := rxHeloWord.FindStringSubmatchIn(sc, s); m != nil {
 		r.helo = m[1]
 	}
 	if by, ok := receivedBy(s); ok {
@@ -547,32 +554,32 @@ func parseReceived(line string) (relay, rcvdState) {
 	}
 	hasBy := strings.Contains(s, " by ")
 	switch {
-	case hasBy && rxAuthWith.MatchString(s):
-		r.auth = rxAuthWith.FindStringSubmatch(s)[1]
-	case rxAuthGmail.MatchString(s) && rxAuthGmailTLS.MatchString(s):
-		m := rxAuthGmailTLS.FindStringSubmatch(s)
+	case hasBy && rxAuthWith.MatchStringIn(sc, s):
+		r.auth = rxAuthWith.FindStringSubmatchIn(sc, s)[1]
+	case rxAuthGmail.MatchStringIn(sc, s) && rxAuthGmailTLS.MatchStringIn(sc, s):
+		m := rxAuthGmailTLS.FindStringSubmatchIn(sc, s)
 		r.auth = "GMail - transport=" + m[1] + " cipher=" + m[2]
-	case rxAuthColon.MatchString(s):
-		r.auth = rxAuthColon.FindStringSubmatch(s)[1]
-	case strings.Contains(s, "authenticated") && rxAuthSendmail.MatchString(s):
+	case rxAuthColon.MatchStringIn(sc, s):
+		r.auth = rxAuthColon.FindStringSubmatchIn(sc, s)[1]
+	case strings.Contains(s, "authenticated") && rxAuthSendmail.MatchStringIn(sc, s):
 		r.auth = "Sendmail"
-	case rxAuthGMX.MatchString(s):
-		m := rxAuthGMX.FindStringSubmatch(s)
+	case rxAuthGMX.MatchStringIn(sc, s):
+		m := rxAuthGMX.FindStringSubmatchIn(sc, s)
 		r.auth = "GMX (" + m[4] + " / " + m[3] + ")"
-	case strings.Contains(s, " (authenticated as ") && rxAuthCP.MatchString(s):
+	case strings.Contains(s, " (authenticated as ") && rxAuthCP.MatchStringIn(sc, s):
 		r.auth = "CriticalPath"
-	case rxAuthPostfix.MatchString(s):
-		if a := rxAuthPostfix.FindStringSubmatch(s)[1]; a == "Postfix" {
+	case rxAuthPostfix.MatchStringIn(sc, s):
+		if a := rxAuthPostfix.FindStringSubmatchIn(sc, s)[1]; a == "Postfix" {
 			r.auth = a
 		} else {
 			r.auth = "Postfix (" + a + ")"
 		}
-	case rxAuthCGP.MatchString(s) && strings.Contains(s, " (account "):
+	case rxAuthCGP.MatchStringIn(sc, s) && strings.Contains(s, " (account "):
 		r.auth = "Communigate"
 	case strings.Contains(s, " with Microsoft Exchange Server HTTP-DAV"):
 		r.auth = "HTTP-DAV"
-	case hasBy && rxAuthVia.MatchString(s):
-		r.auth = rxAuthVia.FindStringSubmatch(s)[1]
+	case hasBy && rxAuthVia.MatchStringIn(sc, s):
+		r.auth = rxAuthVia.FindStringSubmatchIn(sc, s)[1]
 	}
 
 	// set assigns submatches to fields by name, in order.
@@ -585,7 +592,7 @@ func parseReceived(line string) (relay, rcvdState) {
 	}
 	var m []string
 	match := func(rx *quickRegexp) bool {
-		m = rx.FindStringSubmatch(s)
+		m = rx.FindStringSubmatchIn(sc, s)
 		return m != nil
 	}
 	parsed := func() (relay, rcvdState) { return finishRelay(r, lookedUp), rcvdParsed }
@@ -595,7 +602,7 @@ func parseReceived(line string) (relay, rcvdState) {
 		if match(rxEnvFrom) {
 			r.envfrom = m[1]
 		}
-		if rxSquirrel.MatchString(s) && match(rxSquirrelIP) {
+		if rxSquirrel.MatchStringIn(sc, s) && match(rxSquirrelIP) {
 			set(m, &r.ip, &r.by)
 			return parsed()
 		}
@@ -609,10 +616,10 @@ func parseReceived(line string) (relay, rcvdState) {
 				set(m, &r.helo, &r.ip, &r.by)
 				return parsed()
 			}
-			if rxPickup.MatchString(s) {
+			if rxPickup.MatchStringIn(sc, s) {
 				return r, rcvdSkip
 			}
-		case rxExchange.MatchString(s):
+		case rxExchange.MatchStringIn(sc, s):
 			if match(rxExchangeFrom) {
 				set(m, &r.helo, &r.ip, &r.by)
 				r.id = ""
@@ -621,10 +628,10 @@ func parseReceived(line string) (relay, rcvdState) {
 		case strings.Contains(s, "[XMail "):
 			if match(rxXMail) {
 				set(m, &r.helo, &r.ip, &r.by)
-				if x := rxXMailID.FindStringSubmatch(s); x != nil {
+				if x := rxXMailID.FindStringSubmatchIn(sc, s); x != nil {
 					r.id = x[1]
 				}
-				if x := rxXMailFrom.FindStringSubmatch(s); x != nil {
+				if x := rxXMailFrom.FindStringSubmatchIn(sc, s); x != nil {
 					r.envfrom = x[1]
 				}
 				return parsed()
@@ -639,7 +646,7 @@ func parseReceived(line string) (relay, rcvdState) {
 				return parsed()
 			}
 		case strings.Contains(s, "Exim"):
-			if rxEximLocal.MatchString(s) {
+			if rxEximLocal.MatchStringIn(sc, s) {
 				return r, rcvdSkip
 			}
 			sub := func(x string) {
@@ -700,11 +707,11 @@ func parseReceived(line string) (relay, rcvdState) {
 				return parsed()
 			}
 		}
-		if rxWithHTTP.MatchString(s) && match(rxHTTPBoth) {
+		if rxWithHTTP.MatchStringIn(sc, s) && match(rxHTTPBoth) {
 			set(m, &r.ip, &r.by)
 			return parsed()
 		}
-		if !rxQmailBy.MatchString(s) && match(rxGeneric1) {
+		if !rxQmailBy.MatchStringIn(sc, s) && match(rxGeneric1) {
 			lookedUp = true
 			set(m, &r.helo, &r.rdns, &r.ip, &r.by)
 			if x := rxIdentPrefix.FindStringSubmatch(r.rdns); x != nil {
@@ -740,7 +747,7 @@ func parseReceived(line string) (relay, rcvdState) {
 		}
 		if match(rxHotmailBy) {
 			r.by = m[1]
-			if x := rxLeadingIP.FindStringSubmatch(s); x != nil {
+			if x := rxLeadingIP.FindStringSubmatchIn(sc, s); x != nil {
 				r.ip = x[1]
 			}
 			return parsed()
@@ -754,7 +761,7 @@ func parseReceived(line string) (relay, rcvdState) {
 			return parsed()
 		}
 		// qmail: "... with (.* )?(SMTP|QMQP)(?! id )", the lookahead checked by hand.
-		if loc := rxQmailShape.FindStringIndex(s); loc != nil && !strings.HasPrefix(s[loc[1]:], " id ") {
+		if loc := rxQmailShape.FindStringIndexIn(sc, s); loc != nil && !strings.HasPrefix(s[loc[1]:], " id ") {
 			switch {
 			case match(rxQmail1):
 				r.rdns, r.helo, r.ident, r.ip, r.by = m[1], m[2], m[3], m[4], m[6]
@@ -820,7 +827,7 @@ func parseReceived(line string) (relay, rcvdState) {
 			set(m, &r.helo, &r.rdns, &r.ip, &r.by)
 			return parsed()
 		}
-		if rxPOP.MatchString(s) {
+		if rxPOP.MatchStringIn(sc, s) {
 			return r, rcvdFetcher
 		}
 		if match(rxHeloIdent) {
@@ -852,7 +859,7 @@ func parseReceived(line string) (relay, rcvdState) {
 			set(m, &r.ip, &r.by)
 			return parsed()
 		}
-		if strings.Contains(s, " with BSMTP") && rxBSMTP.MatchString(s) {
+		if strings.Contains(s, " with BSMTP") && rxBSMTP.MatchStringIn(sc, s) {
 			return r, rcvdSkip
 		}
 		if match(rxRDNSWith) {
@@ -882,7 +889,7 @@ func parseReceived(line string) (relay, rcvdState) {
 			set(m, &r.helo, &r.ip, &r.by)
 			return parsed()
 		}
-		if rxContentTech.MatchString(s) {
+		if rxContentTech.MatchStringIn(sc, s) {
 			return r, rcvdSkip
 		}
 		if match(rxTwoBrackets) {
@@ -952,20 +959,20 @@ func parseReceived(line string) (relay, rcvdState) {
 			return parsed()
 		}
 		for _, x := range rxIgnored {
-			if x.MatchString(s) {
+			if x.MatchStringIn(sc, s) {
 				return r, rcvdSkip
 			}
 		}
-		if rxQmailScanner.MatchString(s) {
+		if rxQmailScanner.MatchStringIn(sc, s) {
 			return r, rcvdSkip
 		}
 		for _, x := range rxIgnoredLate {
-			if x.MatchString(s) {
+			if x.MatchStringIn(sc, s) {
 				return r, rcvdSkip
 			}
 		}
 		if r.helo == "" {
-			if x := rxFallbackHelo.FindStringSubmatch(s); x != nil {
+			if x := rxFallbackHelo.FindStringSubmatchIn(sc, s); x != nil {
 				r.helo = x[1]
 			}
 		}
@@ -990,7 +997,7 @@ func parseReceived(line string) (relay, rcvdState) {
 		}
 	}
 	if r.ip == "" {
-		if x := rxAnyBracketIP.FindStringSubmatch(s); x != nil {
+		if x := rxAnyBracketIP.FindStringSubmatchIn(sc, s); x != nil {
 			r.ip = x[1]
 		}
 	}
