@@ -614,7 +614,7 @@ func mixedCaseTag(name string, closed bool) func(string) bool {
 	return func(s string) bool {
 		for i := strings.IndexByte(s, '<'); i >= 0; {
 			t := s[i+1:]
-			if len(t) > len(name) && t[:len(name)] != name && t[:len(name)] != upper && asciiEqualFold(t[:len(name)], name) {
+			if len(t) > len(name) && t[:len(name)] != name && t[:len(name)] != upper && hasPrefixFold(t, name) {
 				if closed && t[len(name)] == '>' {
 					return true
 				}
@@ -630,17 +630,6 @@ func mixedCaseTag(name string, closed bool) func(string) bool {
 		}
 		return false
 	}
-}
-
-// asciiEqualFold reports whether s is lower (lower-case ASCII letters) in either
-// case, letter by letter.
-func asciiEqualFold(s, lower string) bool {
-	for k := 0; k < len(lower); k++ {
-		if c := s[k]; c != lower[k] && c != lower[k]-'a'+'A' {
-			return false
-		}
-	}
-	return true
 }
 
 // longLine998 is __LONGLINE, (?m)^[^\r\n]{998}: a line (from the text's start or

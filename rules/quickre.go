@@ -103,14 +103,33 @@ var quickNoPrefilter bool
 
 // test says whether the regexp matches s when sure is true; otherwise the regexp
 // must be asked.
-func (x *quickRegexp) test(s string) (matched, sure bool) {
+func (x *quickRegexp) test(s string) (matched, sure bool) { return x.testIn(nil, s) }
+
+// testIn is test for a text s that sc scanned, or a part of it (a literal the
+// scan did not find is in no part either); sc nil, or the scan of another
+// family's, leaves the literals to be looked for in s.
+func (x *quickRegexp) testIn(sc *quickScope, s string) (matched, sure bool) {
 	if quickNoPrefilter {
 		return false, false
 	}
-	if x.lits != nil && !slices.ContainsFunc(x.lits, func(l string) bool { return indexFold(s, l) >= 0 }) && !x.foldRiskIn(s) {
+	if x.lits != nil && !x.holdsLiteral(sc, s) && !x.foldRiskIn(s) {
 		return false, true
 	}
-	return x.walk(s)
+	x.once.Do(func() { x.d = newDFA(x.String()) })
+	if x.d == nil {
+		return false, false
+	}
+	return x.d.match(s)
+}
+
+// holdsLiteral says whether s holds one of the regexp's literals, as sc found
+// them when it is a scan of the regexp's family, or looking for each.
+func (x *quickRegexp) holdsLiteral(sc *quickScope, s string) bool {
+	// (famIDs is read only with a scan of its family, made after its index.)
+	if sc != nil && sc.family == x.family && x.famIDs != nil {
+		return sc.hits.any(x.famIDs)
+	}
+	return slices.ContainsFunc(x.lits, func(l string) bool { return indexFold(s, l) >= 0 })
 }
 
 // foldRiskIn says whether s holds a rune that the regexp's literals may match
@@ -119,75 +138,17 @@ func (x *quickRegexp) foldRiskIn(s string) bool {
 	return x.foldRisk && (strings.Contains(s, "\u212a") || strings.Contains(s, "\u017f"))
 }
 
-// testIn is test for a text s that sc scanned, or a part of it: a literal it
-// did not find is in no part either. For a regexp of another family, or of
-// none, it is test.
-func (x *quickRegexp) testIn(sc *quickScope, s string) (matched, sure bool) {
-	if quickNoPrefilter {
-		return false, false
-	}
-	if x.family == nil || sc.family != x.family || x.famIDs == nil {
-		return x.test(s) // (famIDs is read once the family's index is made: sc is its scan)
-	}
-	if x.lits != nil && !sc.hits.any(x.famIDs) && !x.foldRiskIn(s) {
-		return false, true
-	}
-	return x.walk(s)
-}
-
-// walk asks the regexp's DFA, once the literals are found.
-func (x *quickRegexp) walk(s string) (matched, sure bool) {
-	x.once.Do(func() { x.d = newDFA(x.String()) })
-	if x.d == nil {
-		return false, false
-	}
-	return x.d.match(s)
-}
-
-// may is false when the regexp surely does not match s.
-func (x *quickRegexp) may(s string) bool {
-	m, sure := x.test(s)
+// mayIn is false when the regexp surely does not match s (see testIn).
+func (x *quickRegexp) mayIn(sc *quickScope, s string) bool {
+	m, sure := x.testIn(sc, s)
 	return m || !sure
 }
 
-func (x *quickRegexp) MatchString(s string) bool {
-	if m, sure := x.test(s); sure {
-		return m
-	}
-	return x.Regexp.MatchString(s)
-}
+// The methods below answer as Go's regexp's of the same names; those ending in
+// In are for a text s that sc scanned, or a part of it (testIn).
 
-func (x *quickRegexp) FindString(s string) string {
-	if !x.may(s) {
-		return ""
-	}
-	return x.Regexp.FindString(s)
-}
+func (x *quickRegexp) MatchString(s string) bool { return x.MatchStringIn(nil, s) }
 
-func (x *quickRegexp) FindStringSubmatch(s string) []string {
-	if !x.may(s) {
-		return nil
-	}
-	return x.Regexp.FindStringSubmatch(s)
-}
-
-func (x *quickRegexp) FindStringIndex(s string) []int {
-	if !x.may(s) {
-		return nil
-	}
-	return x.Regexp.FindStringIndex(s)
-}
-
-func (x *quickRegexp) ReplaceAllString(s, repl string) string {
-	if !x.may(s) {
-		return s
-	}
-	return x.Regexp.ReplaceAllString(s, repl)
-}
-
-// MatchStringIn, FindStringSubmatchIn and FindStringIndexIn are MatchString,
-// FindStringSubmatch and FindStringIndex of s, which sc scanned (or a part of
-// it).
 func (x *quickRegexp) MatchStringIn(sc *quickScope, s string) bool {
 	if m, sure := x.testIn(sc, s); sure {
 		return m
@@ -195,18 +156,36 @@ func (x *quickRegexp) MatchStringIn(sc *quickScope, s string) bool {
 	return x.Regexp.MatchString(s)
 }
 
+func (x *quickRegexp) FindString(s string) string {
+	if !x.mayIn(nil, s) {
+		return ""
+	}
+	return x.Regexp.FindString(s)
+}
+
+func (x *quickRegexp) FindStringSubmatch(s string) []string { return x.FindStringSubmatchIn(nil, s) }
+
 func (x *quickRegexp) FindStringSubmatchIn(sc *quickScope, s string) []string {
-	if m, sure := x.testIn(sc, s); sure && !m {
+	if !x.mayIn(sc, s) {
 		return nil
 	}
 	return x.Regexp.FindStringSubmatch(s)
 }
 
+func (x *quickRegexp) FindStringIndex(s string) []int { return x.FindStringIndexIn(nil, s) }
+
 func (x *quickRegexp) FindStringIndexIn(sc *quickScope, s string) []int {
-	if m, sure := x.testIn(sc, s); sure && !m {
+	if !x.mayIn(sc, s) {
 		return nil
 	}
 	return x.Regexp.FindStringIndex(s)
+}
+
+func (x *quickRegexp) ReplaceAllString(s, repl string) string {
+	if !x.mayIn(nil, s) {
+		return s
+	}
+	return x.Regexp.ReplaceAllString(s, repl)
 }
 
 // quickFamily is regexps tried on the same text one after another, dozens of
@@ -314,7 +293,7 @@ func nextIndex(s string, i int, c byte) int {
 }
 
 func (x *quickRegexp) FindAllStringIndex(s string, n int) [][]int {
-	if !x.may(s) {
+	if !x.mayIn(nil, s) {
 		return nil
 	}
 	return x.Regexp.FindAllStringIndex(s, n)
