@@ -589,7 +589,8 @@ func BenchmarkNativeRules(b *testing.B) {
 		name string
 		text func(*target) string
 	}{
-		{"__PDS_TO_EQ_FROM_NAME_1", all}, {"__RAND_HEADER", all},
+		{"__PDS_TO_EQ_FROM_NAME_1", all}, {"__RAND_HEADER", all}, {"__SUBJ_HAS_TO_1", all}, {"__SUBJ_HAS_TO_2", all},
+		{"__TO_EQ_FROM_1", all}, {"__TO_EQ_FROM_2", all},
 		{"__MIXED_IMG_CASE_JH", raw}, {"__MIXED_FONT_CASE", raw}, {"__MIXED_CENTER_CASE", raw}, {"__MIXED_AREA_CASE", raw},
 	} {
 		r := s.byName[c.name]
