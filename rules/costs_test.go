@@ -172,3 +172,63 @@ func TestEvalAgreesWithEvalCostsOnStockRules(t *testing.T) {
 		t.Fatal("no meta rule hit: the comparison says nothing of them")
 	}
 }
+
+// Memory lists each rule's automata and each union's, the largest first, and
+// they add up to DFACache's totals; a rule's automata grow as it reads mail.
+func TestMemory(t *testing.T) {
+	dir := writeRules(t, map[string]string{"r.cf": `
+body     ACCOUNT      /verify\s+your\s+account/i
+score    ACCOUNT      1
+body     __DIGITS1    /[a-z]\d[a-z]\d/
+body     __DIGITS2    /\d[a-z]{3}\d/
+meta     DIGITS       __DIGITS1 || __DIGITS2
+score    DIGITS       1
+header   FROM_BANK    From =~ /bigbank/
+score    FROM_BANK    0.5
+body     NO_REGEX     eval:html_test('html')
+score    NO_REGEX     0.1
+`})
+	s, problems := Load(dir)
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	check := func(when string) map[string]Memory {
+		mem := s.Memory()
+		byName := map[string]Memory{}
+		var states, bytes int
+		for i, m := range mem {
+			byName[m.Name] = m
+			states, bytes = states+m.States, bytes+m.Bytes
+			if i > 0 && m.Bytes > mem[i-1].Bytes {
+				t.Errorf("%s: %s (%d bytes) listed after %s (%d)", when, m.Name, m.Bytes, mem[i-1].Name, mem[i-1].Bytes)
+			}
+		}
+		if ws, wb := s.DFACache(); states != ws || bytes != wb {
+			t.Errorf("%s: Memory adds up to %d states, %d bytes; DFACache says %d, %d", when, states, bytes, ws, wb)
+		}
+		for _, name := range []string{"ACCOUNT", "FROM_BANK", "__DIGITS1", "__DIGITS2"} {
+			if _, ok := byName[name]; !ok {
+				t.Errorf("%s: %s not listed (%v)", when, name, mem)
+			}
+		}
+		if _, ok := byName["NO_REGEX"]; ok {
+			t.Errorf("%s: an eval rule, which has no automaton, listed", when)
+		}
+		unions := 0
+		for name := range byName {
+			if strings.HasPrefix(name, "(body union ") && strings.Contains(name, "__DIGITS1 __DIGITS2") {
+				unions++
+			}
+		}
+		if unions != 1 {
+			t.Errorf("%s: %d unions of the two rules without literals listed, want 1 (%v)", when, unions, mem)
+		}
+		return byName
+	}
+	before := check("loaded")
+	mustEval(t, s, msgOf(t, sample))
+	after := check("after a message")
+	if a, b := after["ACCOUNT"], before["ACCOUNT"]; a.States <= b.States || a.Bytes <= b.Bytes {
+		t.Errorf("ACCOUNT's automata did not grow reading a message that holds its match: %+v, then %+v", b, a)
+	}
+}

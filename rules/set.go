@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"fmt"
 	"io"
@@ -1257,21 +1258,51 @@ func (t *target) unionHits(i int32) []uint32 {
 // bytes of their transition tables: memory that grows with the mail seen, up to a
 // budget per rule.
 func (s *Set) DFACache() (states, bytes int) {
-	add := func(d *dfa) {
-		if d != nil {
-			n, b := d.cache()
-			states, bytes = states+n, bytes+b
+	s.eachMemory(func(m Memory) { states, bytes = states+m.States, bytes+m.Bytes })
+	return states, bytes
+}
+
+// Memory is what one rule's automata hold, or one union's (the rules without
+// literals walked together): the states they learned, and their transition
+// tables' bytes, most of the memory that grows with the mail a set reads.
+type Memory struct {
+	Name   string // a rule's, or in parentheses a union's
+	States int
+	Bytes  int
+}
+
+// Memory lists what each rule's automata (its DFA, its prefilter and its
+// anchored form for counting) and each union hold, the largest first: for an
+// operator whose filter's memory grows, the rules that hold it (postern rules
+// cost).
+func (s *Set) Memory() []Memory {
+	var out []Memory
+	s.eachMemory(func(m Memory) { out = append(out, m) })
+	slices.SortStableFunc(out, func(a, b Memory) int { return cmp.Compare(b.Bytes, a.Bytes) })
+	return out
+}
+
+// eachMemory calls f with each rule's and each union's Memory, for those that
+// have an automaton.
+func (s *Set) eachMemory(f func(Memory)) {
+	add := func(name string, ds ...*dfa) {
+		m, has := Memory{Name: name}, false
+		for _, d := range ds {
+			if d != nil {
+				n, b := d.cache()
+				m.States, m.Bytes, has = m.States+n, m.Bytes+b, true
+			}
+		}
+		if has {
+			f(m)
 		}
 	}
 	for _, r := range s.all {
-		add(r.dfa)
-		add(r.pre)
-		add(r.starts)
+		add(r.Name, r.dfa, r.pre, r.starts)
 	}
-	for _, u := range s.runPlan.unions {
-		add(u.d)
+	for i, u := range s.runPlan.unions {
+		add(s.runPlan.unionName(i, -1), u.d)
 	}
-	return states, bytes
 }
 
 // Score is a rule's score in this set, with Bayes (score set 2).

@@ -39,9 +39,12 @@ cost PATH...     runs the rules on the messages under PATH (files, or directorie
                  header fields' reading, the Received and HTML analyses, the
                  texts' preparation) is listed apart, in parentheses. The first
                  pass is not counted: the rules' automata learn the mail then, as
-                 a running serve's have. The messages are held in memory: a
-                 sample of a few thousand is plenty. The figures move with the
-                 machine's load; compare rules within one run.`)
+                 a running serve's have. Last, what each rule's automata
+                 learned (their states, and their tables' KB), the largest
+                 first: the memory a serve's rules grow by as they read mail.
+                 The messages are held in memory: a sample of a few thousand
+                 is plenty. The figures move with the machine's load; compare
+                 rules within one run.`)
 	var extra stringList
 	fs.Var(&extra, "rules", "also load this rule `PATH`; repeatable")
 	ruleText := fs.String("rule", "", "a rule `DEFINITION` to test, in SpamAssassin syntax")
@@ -260,7 +263,25 @@ func rulesCost(rulePaths, msgPaths []string, passes, top int) int {
 		}
 	}
 	printCosts(os.Stdout, costs, passes, top)
+	printMemory(os.Stdout, set.Memory(), top)
 	return 0
+}
+
+// printMemory lists what the rules' automata learned over the run, the largest
+// first (top: how many): the memory a serve's set grows by as it reads mail.
+func printMemory(w io.Writer, mem []rules.Memory, top int) {
+	var states, bytes int
+	for _, m := range mem {
+		states, bytes = states+m.States, bytes+m.Bytes
+	}
+	fmt.Fprintf(w, "\n%9s %9s  %s\n", "states", "KB", "what the automata learned: their states, and their transition tables' KB, the largest first")
+	fmt.Fprintf(w, "%9d %9d  (all: %d rules and unions)\n", states, bytes>>10, len(mem))
+	if top > 0 && len(mem) > top {
+		mem = mem[:top]
+	}
+	for _, m := range mem {
+		fmt.Fprintf(w, "%9d %9d  %s\n", m.States, m.Bytes>>10, m.Name)
+	}
 }
 
 func printCosts(w io.Writer, c *rules.Costs, passes, top int) {
