@@ -50,7 +50,7 @@ cost PATH...     runs the rules on the messages under PATH (files, or directorie
 	ruleText := fs.String("rule", "", "a rule `DEFINITION` to test, in SpamAssassin syntax")
 	pid := fs.Int("pid", 0, "rules reload: signal this `PID` instead of looking for postern serve")
 	passes := fs.Int("passes", 3, "rules cost: read the messages `N` times, and count all passes but the first (1: count the one pass, automata cold)")
-	top := fs.Int("top", 30, "rules cost: list the `N` costliest rules and analyses (0: all)")
+	top := fs.Int("top", 30, "rules cost: list the `N` costliest rules and analyses, and the N largest automata (0: all)")
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
