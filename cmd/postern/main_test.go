@@ -302,7 +302,8 @@ func TestRulesCost(t *testing.T) {
 	if code != 0 || !strings.Contains(errOut, "/nonexistent/message skipped") {
 		t.Fatalf("exit %d (an unreadable file is skipped with a word): %s%s", code, out, errOut)
 	}
-	for _, w := range []string{"2 evaluations (2 passes, all but the first counted)", "(texts prepared, their literals found)\n", "GTUBE  [body rules with literals]\n", "shared analyses", "body rules with literals"} {
+	for _, w := range []string{"2 evaluations (2 passes, all but the first counted)", "(texts prepared, their literals found)\n", "GTUBE  [body rules with literals]\n", "shared analyses", "body rules with literals",
+		"what the automata learned: their states, and their transition tables' KB, the largest first\n", " rules and unions)\n"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
