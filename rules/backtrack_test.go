@@ -150,16 +150,12 @@ func TestOpenSelfClosing(t *testing.T) {
 // Counting a backtracking rule's matches through its anchored DFA (countExactDFA)
 // finds what regexp2's scan from match to match finds.
 func TestCountExactDFA(t *testing.T) {
-	dir := writeRules(t, map[string]string{"r.cf": `
+	s := mustLoadRules(t, map[string]string{"r.cf": `
 rawbody __AHEAD /\bfo+(?!bar)/
 rawbody __BACKREF /(\w)\1x/
 rawbody __LINES /(?m)^[^>].*?(?<!x)<a href=/
 rawbody __FORM /name(?=:)[:\s]{1,3}(?!\w)/i
 `})
-	s, problems := Load(dir)
-	if errs := Errors(problems); len(errs) > 0 {
-		t.Fatal(errs)
-	}
 	texts := []string{"", "foo fooo foobar xfoo fo", "aax bbx abx aaaax", "q<a href=1\n>z\nx<a href=\nw<a href= <a href=",
 		"Name: \nname:  \nname:x NAME:", strings.Repeat("foo aax Name: ", 300)}
 	alphabet := []string{"f", "o", "bar", " ", "a", "x", "\n", "<a href=", ">", "name", ":", "é"}

@@ -20,7 +20,7 @@ func tickingClock() func() time.Duration {
 }
 
 func TestEvalCosts(t *testing.T) {
-	dir := writeRules(t, map[string]string{"r.cf": `
+	s := mustLoadRules(t, map[string]string{"r.cf": `
 body     __SUSPENDED  /suspended/i
 body     __WEIRD1     /[a-z]{2}\d[a-z]{2}\d/
 body     __WEIRD2     /\d[a-z]{3}\d[a-z]/
@@ -33,10 +33,6 @@ score    TRUSTED      -0.1
 body     HTML         eval:html_test('html')
 score    HTML         0.1
 `})
-	s, problems := Load(dir)
-	if errs := Errors(problems); len(errs) > 0 {
-		t.Fatal(errs)
-	}
 	m := msgOf(t, sample)
 	want := hitNames(t, s, m)
 
@@ -176,7 +172,7 @@ func TestEvalAgreesWithEvalCostsOnStockRules(t *testing.T) {
 // Memory lists each rule's automata and each union's, the largest first, and
 // they add up to DFACache's totals; a rule's automata grow as it reads mail.
 func TestMemory(t *testing.T) {
-	dir := writeRules(t, map[string]string{"r.cf": `
+	s := mustLoadRules(t, map[string]string{"r.cf": `
 body     ACCOUNT      /verify\s+your\s+account/i
 score    ACCOUNT      1
 body     __DIGITS1    /[a-z]\d[a-z]\d/
@@ -188,10 +184,6 @@ score    FROM_BANK    0.5
 body     NO_REGEX     eval:html_test('html')
 score    NO_REGEX     0.1
 `})
-	s, problems := Load(dir)
-	if errs := Errors(problems); len(errs) > 0 {
-		t.Fatal(errs)
-	}
 	check := func(when string) map[string]Memory {
 		mem := s.Memory()
 		byName := map[string]Memory{}

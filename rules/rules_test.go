@@ -31,6 +31,17 @@ func writeRules(t *testing.T, files map[string]string) string {
 	return dir
 }
 
+// mustLoadRules writes files as writeRules does and loads them, failing the test
+// on any error.
+func mustLoadRules(t *testing.T, files map[string]string) *Set {
+	t.Helper()
+	s, problems := Load(writeRules(t, files))
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return s
+}
+
 func msgOf(t testing.TB, raw string) *filter.Message {
 	t.Helper()
 	raw = strings.ReplaceAll(raw, "\n", "\r\n")
