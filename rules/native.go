@@ -90,10 +90,8 @@ func saidFourTimes(r []rune, q, k int) bool {
 	if len(r)-q < 4*k {
 		return false
 	}
-	for _, c := range r[q : q+k] {
-		if c = lowerRune(c); c < 'a' || c > 'z' {
-			return false
-		}
+	if letterRun(r, q) < k {
+		return false
 	}
 	for m := 1; m < 4; m++ {
 		if !equalFold(r[q:q+k], r[q+m*k:q+(m+1)*k]) {
@@ -151,18 +149,9 @@ func randomExcepted(r []rune, p, at int) bool {
 
 // tldAtLineEnd is [a-z]{2,3}$ at i, under (?im).
 func tldAtLineEnd(r []rune, i int) bool {
+	n := letterRun(r, i)
 	for k := 3; k >= 2; k-- {
-		if len(r)-i < k {
-			continue
-		}
-		letters := true
-		for _, c := range r[i : i+k] {
-			if c = lowerRune(c); c < 'a' || c > 'z' {
-				letters = false
-				break
-			}
-		}
-		if letters && (i+k == len(r) || r[i+k] == '\n') {
+		if n >= k && (i+k == len(r) || r[i+k] == '\n') {
 			return true
 		}
 	}
@@ -775,7 +764,7 @@ func randomHeaderAt(r []rune, p int) bool {
 		}
 	}
 	k := s
-	for k < e && hexRune2(r[k]) {
+	for k < e && isHexRegexp2(r[k]) {
 		k++
 	}
 	for k < e {
@@ -806,8 +795,9 @@ func letterRun(r []rune, i int) int {
 	return n
 }
 
-// hexRune2 is [\da-f] as regexp2 reads it under (?i): \d is any decimal digit.
-func hexRune2(c rune) bool {
+// isHexRegexp2 is [\da-f] as regexp2 reads it under (?i): \d is any decimal
+// digit (hexRunes' [0-9a-f] is ASCII digits only).
+func isHexRegexp2(c rune) bool {
 	c = lowerRune(c)
 	return 'a' <= c && c <= 'f' || unicode.Is(unicode.Nd, c)
 }
