@@ -351,6 +351,54 @@ func BenchmarkHeaderFields(b *testing.B) {
 	}
 }
 
+// BenchmarkFormRules is what three of the form-filling rules (__FILL_THIS_FORM_*:
+// too large for a union, each walks every text it reads, and together their
+// automata hold more than a quarter of the stock rules' tables) cost a message,
+// warm, over the paragraphs (or raw body) of 400 corpus messages, and how many
+// of those texts each one's prefilter passes on (pass-%) (docs/benchmarks.md,
+// "Fiftieth session").
+func BenchmarkFormRules(b *testing.B) {
+	s := stockRules(b, false)
+	msgs := append(corpusMessages(b, "spam", 200), corpusMessages(b, "ham", 200)...)
+	var targets []*target
+	for _, m := range msgs {
+		targets = append(targets, s.prepare(m.Fresh(), s.runPlan, false))
+	}
+	for _, name := range []string{"__FILL_THIS_FORM_LONG2", "__FILL_THIS_FORM_SHORT2", "__FILL_THIS_FORM_PARTIAL_RAW"} {
+		r := s.byName[name]
+		if r == nil || r.pre == nil || !r.lower {
+			b.Fatalf("%s: not a lower-cased rule with a prefilter", name)
+		}
+		var texts [][]string // by message
+		passed, n := 0, 0
+		for _, t := range targets {
+			mine := t.bodyLowerLines
+			if r.Kind == Rawbody {
+				mine = []string{t.rawbodyLower}
+			}
+			for _, text := range mine {
+				if m, ok := r.pre.match(text); m || !ok {
+					passed++
+				}
+				n++
+			}
+			texts = append(texts, mine)
+		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				for i, t := range targets {
+					for _, text := range texts[i] {
+						r.matches(t, text)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(targets)), "ns/msg")
+			b.ReportMetric(100*float64(passed)/float64(n), "pass-%")
+			b.ReportMetric(float64(n), "texts")
+		})
+	}
+}
+
 // BenchmarkLoadStock loads the stock rules; heap-MB is what the loaded set holds
 // (docs/rules.md, "Memory").
 func BenchmarkLoadStock(b *testing.B) {
