@@ -7,10 +7,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/postern/postern/internal/corpus"
 )
 
 // BenchmarkPut: puts of 10 KB messages from 32 concurrent sessions, each durable
@@ -33,6 +36,41 @@ func BenchmarkPut(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
+}
+
+// BenchmarkCompress: what a quarantined message costs before its record is
+// written, over the corpus' spam and phishing (what the quarantine keeps), and
+// the compressed size against the message's.
+func BenchmarkCompress(b *testing.B) {
+	samples, err := corpus.List(corpus.Dir())
+	if err != nil {
+		b.Skip(err)
+	}
+	var msgs [][]byte
+	size := 0
+	for i, s := range samples {
+		if s.Spam && i%4 == 0 { // (a quarter: the benchmark's setup in a second)
+			m, err := os.ReadFile(s.Path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			msgs, size = append(msgs, m), size+len(m)
+		}
+	}
+	b.SetBytes(int64(size))
+	out := 0
+	for b.Loop() {
+		out = 0
+		for _, m := range msgs {
+			gz, err := compress(bytes.NewReader(m))
+			if err != nil {
+				b.Fatal(err)
+			}
+			out += len(gz)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(msgs)), "µs/msg")
+	b.ReportMetric(float64(out)/float64(size), "ratio")
 }
 
 // BenchmarkList1M: the default listing (newest 100) and filtered listings over a
