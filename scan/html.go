@@ -272,28 +272,68 @@ func (p *Part) RenderHTMLLinks(links bool) (string, []Link) {
 func renderHTML(walk func(HTMLVisitor), links bool) (string, []Link) {
 	var out []Link
 	var base string // the last <base href> a browser would follow
-	var b strings.Builder
-	tag := func(tag string) {
-		switch tag {
-		case "br", "div":
-			b.WriteByte('\n')
-		case "li", "td", "th", "dt", "dd", "embed", "h1", "h2", "h3", "h4", "h5", "h6":
-			b.WriteByte(' ')
-		case "p", "hr", "blockquote", "pre", "listing", "plaintext", "xmp", "title":
-			b.WriteString("\n\n")
-		}
-	}
+	var r renderer
 	walk(HTMLVisitor{
-		Text: func(text []byte) { collapseSpace(&b, text) },
+		Text: r.text,
 		Start: func(name string, attrs []HTMLAttr) {
-			tag(name)
+			r.tag(name)
 			if links && len(attrs) > 0 {
 				out = appendLinks(out, name, attrs, &base)
 			}
 		},
-		End: tag,
+		End: r.tag,
 	})
-	return b.String(), out
+	return string(r.buf), out
+}
+
+// renderer writes the text as HTML.pm's display_text does, which keeps the text
+// as chunks: a text's, its white space collapsed, or a tag's white space. A tag's
+// white space trims one space from the end of the text chunk before it, and a
+// text chunk after a tag's loses one space at its start. So "<br><br>\n ID" is a
+// paragraph "ID", where the source's line end would otherwise have left " ID"
+// (TRACKER_ID reads a paragraph from its start). HTML.pm skips both trims for
+// text it finds invisible (a font the colour of its background); this renderer
+// does not read fonts, and trims there too (the rules' own HTML walk, which
+// counts what those tests need, tells them apart: rules/eval_html.go).
+type renderer struct {
+	buf []byte
+	// last is the kind of the last chunk: none yet, a text's, a tag's white space.
+	last      int
+	lastStart int // where the last chunk starts in buf
+}
+
+const (
+	chunkNone = iota
+	chunkText
+	chunkSpace
+)
+
+func (r *renderer) tag(tag string) {
+	var ws string
+	switch tag {
+	case "br", "div":
+		ws = "\n"
+	case "li", "td", "th", "dt", "dd", "embed", "h1", "h2", "h3", "h4", "h5", "h6":
+		ws = " "
+	case "p", "hr", "blockquote", "pre", "listing", "plaintext", "xmp", "title":
+		ws = "\n\n"
+	default:
+		return
+	}
+	if r.last == chunkText && len(r.buf) > r.lastStart && r.buf[len(r.buf)-1] == ' ' {
+		r.buf = r.buf[:len(r.buf)-1]
+	}
+	r.lastStart, r.last = len(r.buf), chunkSpace
+	r.buf = append(r.buf, ws...)
+}
+
+func (r *renderer) text(text []byte) {
+	afterSpace := r.last == chunkSpace
+	r.lastStart, r.last = len(r.buf), chunkText
+	r.buf = collapseSpace(r.buf, text)
+	if afterSpace && len(r.buf) > r.lastStart && r.buf[r.lastStart] == ' ' {
+		r.buf = append(r.buf[:r.lastStart], r.buf[r.lastStart+1:]...)
+	}
 }
 
 // appendLinks adds the URIs of a tag's attributes (HTML.pm's html_uri): a
@@ -372,8 +412,8 @@ func mangledAttr(key, want string) bool {
 	return ok && len(prefix) >= 1 && len(prefix) <= 8
 }
 
-// collapseSpace writes text with each run of white space as one space.
-func collapseSpace(b *strings.Builder, text []byte) {
+// collapseSpace appends text to b with each run of white space as one space.
+func collapseSpace(b []byte, text []byte) []byte {
 	space := false
 	for _, c := range text {
 		switch c {
@@ -382,12 +422,13 @@ func collapseSpace(b *strings.Builder, text []byte) {
 			continue
 		}
 		if space {
-			b.WriteByte(' ')
+			b = append(b, ' ')
 			space = false
 		}
-		b.WriteByte(c)
+		b = append(b, c)
 	}
 	if space {
-		b.WriteByte(' ')
+		b = append(b, ' ')
 	}
+	return b
 }

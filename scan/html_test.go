@@ -18,11 +18,17 @@ func TestRenderHTML(t *testing.T) {
 		"<style>p{}</style><script>x()</script>seen":       "seen",
 		"one\n\n  two\tthree\n":                            "one two three ",
 		"<html><body>text</body></html>\n\ntracker123\n":   "text tracker123 ",
-		"<pre>a\n\n  b</pre> c\n\nd":                       "\n\na b\n\n c d",
+		"<pre>a\n\n  b</pre> c\n\nd":                       "\n\na b\n\nc d",
 		"<table><tr><td>x</td><td>y</td></tr></table>tail": " x  y tail",
 		// A form laid out in a table is one paragraph, as SpamAssassin renders it.
-		"<tr><td>Name*</td></tr>\n<tr><td>Home Phone</td></tr>": " Name*   Home Phone ",
+		"<tr><td>Name*</td></tr>\n<tr><td>Home Phone</td></tr>": " Name*  Home Phone ",
 		"<div>a</div><li>b</li><h2>c</h2><hr>d":                 "\na\n b  c \n\nd",
+		// A tag's white space trims a space from the text before it, and a text
+		// after it loses its leading one (HTML.pm's display_text): the tracker
+		// after the breaks starts its paragraph, as TRACKER_ID reads it.
+		"<br><br></font>\n5180qgsf6-x": "\n\n5180qgsf6-x",
+		"word <br> next":               "word\nnext",
+		"one <td> two":                 "one two",
 		// noscript, noframes and noembed hold markup, as HTML::Parser reads them:
 		// their tags are not text, and a <style> opened inside hides what follows.
 		"<noscript><img src=x> hello <b>bold</b></noscript>": " hello bold",
