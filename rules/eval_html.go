@@ -145,7 +145,7 @@ func analyzeHTML(src string) *htmlPart {
 	src = openSelfClosing(src)
 	// (Each is a copy only where the part has one.)
 	src = strings.ReplaceAll(strings.ReplaceAll(src, "\u201c", `"`), "\u201d", `"`)
-	z := html.NewTokenizer(strings.NewReader(src))
+	z := html.NewTokenizer(strings.NewReader(scan.CloseComments(src)))
 	raw := scan.NewRawText(src)
 	// The tokenizer's slices, read before the next token, not its Token, which
 	// copies every attribute of every tag.

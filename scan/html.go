@@ -32,7 +32,7 @@ type HTMLVisitor struct {
 // and <script>. A part that several readers walk (the rules' rendering, the
 // Bayes tokenizer) is tokenized once instead: Part.WalkHTML.
 func WalkHTML(src string, v HTMLVisitor) {
-	z := html.NewTokenizer(strings.NewReader(src))
+	z := html.NewTokenizer(strings.NewReader(CloseComments(src)))
 	raw := NewRawText(src)
 	skip := 0 // inside <style> or <script>
 	var attrs []HTMLAttr
@@ -99,6 +99,44 @@ const (
 	htmlStart
 	htmlEnd
 )
+
+// CloseComments ends the comments that HTML::Parser (SpamAssassin's, through
+// HTML.pm) ends and x/net/html does not. A comment opened by "<!--" ends at the
+// next "-->" in both; with no "-->" anywhere after it, HTML::Parser ends it at its
+// first ">", where x/net/html, as HTML5 says, reads the rest of the part as the
+// comment. Spam made from templates leaves such openings ("<!--#rotate>"), and
+// SpamAssassin's rules then read the text after them, which Postern had not seen
+// (TRACKER_ID on a tracker at the end). Each such comment is given its "-->";
+// src is returned as it is when it has none (most parts).
+func CloseComments(src string) string {
+	var b []byte
+	last, from := 0, 0
+	for {
+		i := strings.Index(src[from:], "<!--")
+		if i < 0 {
+			break
+		}
+		p := from + i
+		if j := strings.Index(src[p+2:], "-->"); j >= 0 { // (from p+2: "<!-->" is one)
+			from = p + 2 + j + 3
+			continue
+		}
+		gt := strings.IndexByte(src[p+4:], '>')
+		if gt < 0 {
+			break // to the end in both
+		}
+		end := p + 4 + gt // its '>'
+		if b == nil {
+			b = make([]byte, 0, len(src)+16)
+		}
+		b = append(append(b, src[last:end]...), "--"...)
+		last, from = end, end+1
+	}
+	if b == nil {
+		return src
+	}
+	return string(append(b, src[last:]...))
+}
 
 // RecordHTML tokenizes src as WalkHTML does, keeping what it finds.
 func RecordHTML(src string) *HTMLDoc {

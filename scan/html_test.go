@@ -29,6 +29,14 @@ func TestRenderHTML(t *testing.T) {
 		"<br><br></font>\n5180qgsf6-x": "\n\n5180qgsf6-x",
 		"word <br> next":               "word\nnext",
 		"one <td> two":                 "one two",
+		// A comment with no "-->" after it ends at its first '>' (HTML::Parser's
+		// reading, CloseComments), not at the end of the part.
+		"a <!--#rotate>b <b>c</b>": "a b c",
+		"a <!--x>b<!--y>c":         "a bc",
+		"a <!--x>b --> c":          "a  c",
+		"a <!-- b":                 "a ",
+		"a <!-->b":                 "a b",
+		"<!--x>a --!> b":           "a --!> b",
 		// noscript, noframes and noembed hold markup, as HTML::Parser reads them:
 		// their tags are not text, and a <style> opened inside hides what follows.
 		"<noscript><img src=x> hello <b>bold</b></noscript>": " hello bold",
@@ -182,6 +190,34 @@ func BenchmarkHTMLWalk(b *testing.B) {
 			for _, d := range docs {
 				d.Walk(HTMLVisitor{Start: attrs})
 			}
+		}
+	})
+}
+
+// CloseComments only ends comments: what it adds is "--" before a '>', and a
+// second pass finds nothing left to end.
+func FuzzCloseComments(f *testing.F) {
+	for _, s := range []string{"a <!--#rotate>b <b>c</b>", "a <!--x>b<!--y>c", "<!-- a --> <!--b>", "<!--", "<!-->", "x<!--->y<!--z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		out := CloseComments(src)
+		i, j := 0, 0
+		for i < len(src) && j < len(out) {
+			switch {
+			case src[i] == out[j]:
+				i, j = i+1, j+1
+			case src[i] == '>' && strings.HasPrefix(out[j:], "--"):
+				j += 2
+			default:
+				t.Fatalf("CloseComments(%q) = %q: changed more than it added", src, out)
+			}
+		}
+		if i != len(src) || j != len(out) {
+			t.Fatalf("CloseComments(%q) = %q: not src with \"--\" added", src, out)
+		}
+		if again := CloseComments(out); again != out {
+			t.Fatalf("CloseComments(%q) = %q, and again %q", src, out, again)
 		}
 	})
 }
