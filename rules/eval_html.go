@@ -71,7 +71,7 @@ func (t *target) html() *htmlStats {
 	defer t.costs.time("(HTML parts analysed)")()
 	t.htmlRes = &htmlStats{}
 	for _, p := range t.msg.Parsed.Parts {
-		if p.ContentType == "text/html" && p.Text != "" {
+		if p.EffectiveType == "text/html" && p.Text != "" {
 			t.htmlRes.parts = append(t.htmlRes.parts, analyzeHTML(p.Text))
 		}
 	}

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"math/rand"
 	"os"
@@ -154,6 +155,54 @@ func TestRuleKinds(t *testing.T) {
 				t.Errorf("hit = %v, want %v", got, tc.hit)
 			}
 		})
+	}
+}
+
+// The parts body and rawbody rules read, as SpamAssassin reads them (its
+// get_decoded_stripped_body_text_array and get_decoded_body_text_array for this
+// message): body rules the text/plain and text/html parts, rendered, with an
+// attachment named *.html read as HTML; rawbody rules every text part but a
+// text/calendar one, the HTML as written.
+func TestPartsRead(t *testing.T) {
+	page := base64.StdEncoding.EncodeToString([]byte("<html><body><p>htmlword &amp; more</p></body></html>"))
+	msg := msgOf(t, `From: a@example.com
+To: b@example.com
+Subject: t
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="XX"
+
+--XX
+Content-Type: text/plain
+
+plainword
+--XX
+Content-Type: text/calendar
+
+calendarword
+--XX
+Content-Type: text/x-vcard
+
+vcardword
+--XX
+Content-Type: application/octet-stream; name="page.html"
+Content-Transfer-Encoding: base64
+
+`+page+`
+--XX--
+`)
+	s := mustLoadRules(t, map[string]string{"r.cf": `
+body    B_PLAIN    /plainword/
+body    B_CALENDAR /calendarword/
+body    B_VCARD    /vcardword/
+body    B_HTML     /htmlword & more/
+rawbody R_PLAIN    /plainword/
+rawbody R_CALENDAR /calendarword/
+rawbody R_VCARD    /vcardword/
+rawbody R_HTML     /<p>htmlword &amp; more/
+`})
+	want := []string{"B_HTML", "B_PLAIN", "R_HTML", "R_PLAIN", "R_VCARD"}
+	if got := hitNames(t, s, msg); !slices.Equal(got, want) {
+		t.Errorf("hits %v, want %v", got, want)
 	}
 }
 

@@ -1960,11 +1960,16 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 			continue
 		}
 		// (Its line ends are LF where the message's were CRLF: scan's crlfReader.)
-		raw.WriteString(truncateScan(p.Text, sizes.rawbody, '>', ' '))
-		raw.WriteByte('\n')
+		if p.ContentType != "text/calendar" { // (SpamAssassin's bug 4843: an attachment, not shown)
+			raw.WriteString(truncateScan(p.Text, sizes.rawbody, '>', ' '))
+			raw.WriteByte('\n')
+		}
+		if !rendered(p) {
+			continue
+		}
 		text := p.Text
 		var links []scan.Link
-		if p.ContentType == "text/html" {
+		if p.EffectiveType == "text/html" {
 			if r != nil {
 				text, links = r.html[i].text, r.html[i].links
 			} else {
@@ -1995,6 +2000,13 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 		t.fullLower = toLower(t.full)
 	}
 	return t
+}
+
+// rendered reports whether body rules read a part: SpamAssassin renders only the
+// parts it reads as text/plain or text/html (Node.pm's rendered), not a
+// text/calendar invitation or text/x-vcard card, which its rawbody rules read.
+func rendered(p scan.Part) bool {
+	return p.EffectiveType == "text/plain" || p.EffectiveType == "text/html"
 }
 
 // readFull is the raw message (up to maxFull) as full rules and the raw evals read
@@ -2417,12 +2429,12 @@ func read(m *scan.Message) *reading {
 		r.uris = findURIs(subject) // as SpamAssassin's: the subject is the body's first line
 	}
 	for i, p := range m.Parts {
-		if p.Text == "" {
+		if p.Text == "" || !rendered(p) {
 			continue
 		}
 		text := p.Text
 		var links []scan.Link
-		if p.ContentType == "text/html" {
+		if p.EffectiveType == "text/html" {
 			text, links = p.RenderHTMLLinks(true)
 			if r.html == nil {
 				r.html = map[int]renderedPart{}

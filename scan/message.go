@@ -37,14 +37,21 @@ type Message struct {
 // Part is one leaf of the MIME tree.
 type Part struct {
 	ContentType string // lower case, without parameters
-	Filename    string
-	Depth       int
-	Header      textproto.Header // the part's MIME header (Leaf.Header)
-	Alternative int              // its multipart/alternative, 0 none (Leaf.Alternative)
-	Text        string           // decoded text for text/* parts (capped), empty otherwise
-	Truncated   bool             // Text was cut at the cap
-	Raw         *RawStats        // its raw lines (Leaf.Raw); nil for parts neither text nor quoted-printable
-	Verbatim    bool             // in the raw message as it is (Leaf.Verbatim)
+	// EffectiveType is the type SpamAssassin reads the part as (Node.pm's
+	// effective_type): text/html for a part whose name ends in .htm, .html,
+	// .shtm or .shtml, whatever type it declares, so that a web page sent as an
+	// attachment (application/octet-stream, "order.html") is read as the HTML it
+	// is; ContentType otherwise. What the part's text is, and whether it is
+	// rendered as HTML, follow it; the MIME tests read the declared type.
+	EffectiveType string
+	Filename      string
+	Depth         int
+	Header        textproto.Header // the part's MIME header (Leaf.Header)
+	Alternative   int              // its multipart/alternative, 0 none (Leaf.Alternative)
+	Text          string           // decoded text for text/* parts (capped), empty otherwise
+	Truncated     bool             // Text was cut at the cap
+	Raw           *RawStats        // its raw lines (Leaf.Raw); nil for parts neither text nor quoted-printable
+	Verbatim      bool             // in the raw message as it is (Leaf.Verbatim)
 	// Width and Height are a GIF, PNG or JPEG image's, read from its header (0
 	// when it has none that reads); only its first bytes are decoded.
 	Width, Height int
@@ -116,6 +123,18 @@ func readBlock(r io.Reader, buf []byte) (n int, end bool, err error) {
 // for each part, most of the parse's garbage.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
 
+// effectiveType is Node.pm's effective_type: text/html for a name matching
+// /\.s?html?$/i, the declared type otherwise.
+func effectiveType(ctype, name string) string {
+	lower := strings.ToLower(name)
+	for _, ext := range []string{".htm", ".html", ".shtm", ".shtml"} {
+		if strings.HasSuffix(lower, ext) {
+			return "text/html"
+		}
+	}
+	return ctype
+}
+
 // Parse reads a whole message into the model. It only returns an error when r itself
 // fails; a malformed message gives Problems.
 func Parse(r io.Reader) (*Message, error) {
@@ -125,8 +144,8 @@ func Parse(r io.Reader) (*Message, error) {
 		if len(m.Parts) >= maxParts {
 			return nil
 		}
-		part := Part{ContentType: l.ContentType, Filename: l.Filename, Depth: l.Depth, Header: l.Header, Alternative: l.Alternative, Raw: l.Raw, Verbatim: l.Verbatim}
-		if strings.HasPrefix(l.ContentType, "text/") && textTotal < maxTotalText {
+		part := Part{ContentType: l.ContentType, EffectiveType: effectiveType(l.ContentType, l.Filename), Filename: l.Filename, Depth: l.Depth, Header: l.Header, Alternative: l.Alternative, Raw: l.Raw, Verbatim: l.Verbatim}
+		if strings.HasPrefix(part.EffectiveType, "text/") && textTotal < maxTotalText {
 			limit := min(maxTextBytes, maxTotalText-textTotal)
 			buf := copyBufs.Get().(*[]byte)
 			text, err := readText(io.LimitReader(body, int64(limit)+1), *buf)
@@ -139,7 +158,7 @@ func Parse(r io.Reader) (*Message, error) {
 			}
 			part.Text = text
 			textTotal += len(text)
-			if l.ContentType == "text/html" && text != "" {
+			if part.EffectiveType == "text/html" && text != "" {
 				part.html = &sharedHTML{}
 			}
 		}

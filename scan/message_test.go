@@ -265,3 +265,19 @@ func TestReadText(t *testing.T) {
 		}
 	}
 }
+
+func TestEffectiveType(t *testing.T) {
+	for _, tc := range []struct{ ctype, name, want string }{
+		{"application/octet-stream", "order.html", "text/html"},
+		{"application/octet-stream", "ORDER.HTM", "text/html"},
+		{"text/plain", "page.shtml", "text/html"},
+		{"application/octet-stream", "x.shtm", "text/html"},
+		{"application/octet-stream", "page.html.zip", "application/octet-stream"},
+		{"text/plain", "", "text/plain"},
+		{"application/pdf", "html", "application/pdf"},
+	} {
+		if got := effectiveType(tc.ctype, tc.name); got != tc.want {
+			t.Errorf("effectiveType(%q, %q) = %q, want %q", tc.ctype, tc.name, got, tc.want)
+		}
+	}
+}

@@ -95,7 +95,7 @@ func (t *tokenizer) run(m *scan.Message, trigrams int) {
 			// often Latin-1. (Undeclared 8-bit text scan reads as Windows-1252.)
 			text = latin1(text)
 		}
-		if p.ContentType == "text/html" {
+		if p.EffectiveType == "text/html" {
 			t.add("ctype:text/html")
 			text = t.html(&p, text)
 		}
