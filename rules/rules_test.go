@@ -206,6 +206,29 @@ rawbody R_HTML     /<p>htmlword &amp; more/
 	}
 }
 
+// A part in ISO-2022-JP reaches rawbody rules as the 7-bit bytes it was sent in
+// and body rules as its text, as SpamAssassin gives them: CTE_8BIT_MISMATCH's
+// __L_BODY_8BITS finds no 8-bit byte in Japanese mail, but does in Latin-1.
+func TestRawbodySevenBitCharset(t *testing.T) {
+	s := mustLoadRules(t, map[string]string{"r.cf": `
+rawbody R_8BITS   /[\x80-\xff]/
+rawbody R_ESCAPES /\x1b\$B/
+body    B_TEXT    /日本語/
+`})
+	for _, tc := range []struct {
+		charset, body string
+		want          []string
+	}{
+		{"ISO-2022-JP", "\x1b$BF|K\\8l$N%F%-%9%H\x1b(B", []string{"B_TEXT", "R_ESCAPES"}},
+		{"iso-8859-1", "caf\xe9", []string{"R_8BITS"}},
+	} {
+		m := msgOf(t, "From: a@example.com\nSubject: t\nMIME-Version: 1.0\nContent-Type: text/plain; charset="+tc.charset+"\n\n"+tc.body+"\n")
+		if got := hitNames(t, s, m); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: hits %v, want %v", tc.charset, got, tc.want)
+		}
+	}
+}
+
 func TestMeta(t *testing.T) {
 	rules := `
 body __A /customer/

@@ -1961,7 +1961,11 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 		}
 		// (Its line ends are LF where the message's were CRLF: scan's crlfReader.)
 		if p.ContentType != "text/calendar" { // (SpamAssassin's bug 4843: an attachment, not shown)
-			raw.WriteString(truncateScan(p.Text, sizes.rawbody, '>', ' '))
+			rawText := p.Text
+			if p.Undecoded != "" {
+				rawText = p.Undecoded // (its bytes as sent: 7-bit escapes, not 8-bit text)
+			}
+			raw.WriteString(truncateScan(rawText, sizes.rawbody, '>', ' '))
 			raw.WriteByte('\n')
 		}
 		if !rendered(p) {

@@ -50,8 +50,13 @@ type Part struct {
 	Alternative   int              // its multipart/alternative, 0 none (Leaf.Alternative)
 	Text          string           // decoded text for text/* parts (capped), empty otherwise
 	Truncated     bool             // Text was cut at the cap
-	Raw           *RawStats        // its raw lines (Leaf.Raw); nil for parts neither text nor quoted-printable
-	Verbatim      bool             // in the raw message as it is (Leaf.Verbatim)
+	// Undecoded is the text before its charset's decoding, for a part in a
+	// 7-bit charset that decodes to 8-bit text (Leaf.Undecoded: ISO-2022-JP and
+	// its kin), as SpamAssassin's rawbody rules read it; "" for other parts,
+	// whose rawbody is Text.
+	Undecoded string
+	Raw       *RawStats // its raw lines (Leaf.Raw); nil for parts neither text nor quoted-printable
+	Verbatim  bool      // in the raw message as it is (Leaf.Verbatim)
 	// Width and Height are a GIF, PNG or JPEG image's, read from its header (0
 	// when it has none that reads); only its first bytes are decoded.
 	Width, Height int
@@ -158,6 +163,10 @@ func Parse(r io.Reader) (*Message, error) {
 			}
 			part.Text = text
 			textTotal += len(text)
+			if l.Undecoded != nil {
+				part.Undecoded = string(l.Undecoded.Bytes())
+				textTotal += len(part.Undecoded)
+			}
 			if part.EffectiveType == "text/html" && text != "" {
 				part.html = &sharedHTML{}
 			}

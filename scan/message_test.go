@@ -281,3 +281,23 @@ func TestEffectiveType(t *testing.T) {
 		}
 	}
 }
+
+// A part in ISO-2022-JP keeps its 7-bit bytes beside its decoded text, for the
+// rawbody rules (SpamAssassin's read the bytes); other charsets keep only the text.
+func TestParseUndecoded(t *testing.T) {
+	jp := "\x1b$BF|K\\8l$N%F%-%9%H\x1b(B" // 日本語のテキスト
+	for _, tc := range []struct{ charset, body, text, undecoded string }{
+		{"ISO-2022-JP", jp + "\r\n", "日本語のテキスト\n", jp + "\n"},
+		{"iso-8859-1", "caf\xe9\r\n", "café\n", ""},
+		{"us-ascii", "plain\r\n", "plain\n", ""},
+	} {
+		raw := "Subject: x\r\nContent-Type: text/plain; charset=" + tc.charset + "\r\n\r\n" + tc.body
+		m, err := Parse(strings.NewReader(raw))
+		if err != nil || len(m.Parts) != 1 {
+			t.Fatalf("%s: %v, %d parts", tc.charset, err, len(m.Parts))
+		}
+		if p := m.Parts[0]; p.Text != tc.text || p.Undecoded != tc.undecoded {
+			t.Errorf("%s: text %q undecoded %q, want %q and %q", tc.charset, p.Text, p.Undecoded, tc.text, tc.undecoded)
+		}
+	}
+}

@@ -33,6 +33,40 @@ type Leaf struct {
 	// it, so its bytes are in the raw message as they are (before any charset
 	// conversion of its text). An unknown encoding counts as one.
 	Verbatim bool
+	// Undecoded, read as text (Parse) in a 7-bit charset whose decoding
+	// makes 8-bit text (sevenBitCharset), keeps the part's bytes before that
+	// decoding, as far as the visitor read: complete once it has read the part
+	// to its end. nil for any other part.
+	Undecoded *Capture
+}
+
+// Capture keeps the first max bytes read through it.
+type Capture struct {
+	r   io.Reader
+	buf []byte
+	max int
+}
+
+func (c *Capture) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if keep := min(n, c.max-len(c.buf)); keep > 0 {
+		c.buf = append(c.buf, b[:keep]...)
+	}
+	return n, err
+}
+
+// Bytes are the bytes kept.
+func (c *Capture) Bytes() []byte { return c.buf }
+
+// sevenBitCharset reports whether a charset writes its text in 7-bit bytes
+// that its decoding turns into 8-bit UTF-8: ISO-2022's escape sequences
+// (Japanese mail's usual charset), HZ, UTF-7. SpamAssassin's rawbody rules read
+// a part's bytes before its charset is decoded, so for such a part a rule
+// looking for 8-bit bytes (__L_BODY_8BITS, and CTE_8BIT_MISMATCH after it)
+// finds none; in the decoded text it would on every Japanese message.
+func sevenBitCharset(cs string) bool {
+	cs = strings.ToLower(strings.TrimSpace(cs))
+	return strings.HasPrefix(cs, "iso-2022-") || cs == "hz-gb-2312" || cs == "utf-7" || cs == "csiso2022jp"
 }
 
 // Visit is called for every leaf with its decoded body (transfer encoding undone; text
@@ -160,10 +194,15 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int, verba
 		defer q.release()
 		raw = q
 	}
+	var undecoded *Capture
 	if w.asText && !multipart && strings.HasPrefix(lc, "text/") {
 		c := newCRLFReader(raw) // line ends as SpamAssassin decodes them
 		defer c.release()
 		raw = c
+		if cterr == nil && sevenBitCharset(params["charset"]) {
+			undecoded = &Capture{r: raw, max: maxTextBytes}
+			raw = undecoded
+		}
 		if cterr == nil {
 			var release func()
 			h, raw, release = relabel(h, ctype, params, raw)
@@ -180,7 +219,7 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int, verba
 		// Unknown charset or transfer encoding: the body is still readable, raw.
 		w.problem("entity: %v", err)
 	}
-	return w.walk(e, orig, depth, alt, stats, verbatim)
+	return w.walk(e, orig, depth, alt, stats, verbatim, undecoded)
 }
 
 // identity reports whether a Content-Transfer-Encoding (lower case, trimmed)
@@ -195,7 +234,7 @@ func identity(cte string) bool {
 
 // walk walks one decoding entity; h is its header as the message has it, stats
 // what measures its raw lines (entity's).
-func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int, stats *RawStats, verbatim bool) error {
+func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int, stats *RawStats, verbatim bool, undecoded *Capture) error {
 	ctype, params, cerr := contentType(e.Header)
 	if cerr != nil {
 		w.problem("content-type %q: %v (read as %s)", e.Header.Get("Content-Type"), cerr, ctype)
@@ -204,7 +243,7 @@ func (w *walker) walk(e *message.Entity, h textproto.Header, depth, alt int, sta
 		ctype = "text/plain"
 	}
 	ctype = strings.ToLower(ctype)
-	leaf := Leaf{ContentType: ctype, Filename: filename(e.Header), Depth: depth, Header: h, Alternative: alt, Raw: stats, Verbatim: verbatim}
+	leaf := Leaf{ContentType: ctype, Filename: filename(e.Header), Depth: depth, Header: h, Alternative: alt, Raw: stats, Verbatim: verbatim, Undecoded: undecoded}
 	if depth >= maxDepth {
 		w.problem("nesting deeper than %d: the rest read as one part", maxDepth)
 		return w.leaf(leaf, e.Body)
