@@ -273,15 +273,23 @@ func (t *target) base64LineLength() int {
 }
 
 // rawLongestLine finds a part's encoded body in the raw message by its header's
-// place and returns the longest line of it. The part is located by the
-// boundaries; it is approximate for parts whose header repeats another's.
+// place and returns the longest line of it, its line end counted as one byte:
+// SpamAssassin's raw lines keep their "\n" (a CRLF read as LF), so a 76-column
+// base64 line is 77 long to BASE64_LENGTH_79_INF and its kin. The part is located
+// by the boundaries; it is approximate for parts whose header repeats another's.
 func (t *target) rawLongestLine(p scan.Part) int {
 	if t.msg.Raw == nil {
 		return 0
 	}
 	raw := t.rawText()
 	cte := p.Header.Get("Content-Transfer-Encoding")
+	// The field as the message has it: a value folded over two lines
+	// ("application/octet-stream;\n\tname=…", as most attachments' are) is
+	// not in the raw message unfolded.
 	ct := p.Header.Get("Content-Type")
+	if field, err := p.Header.Raw("Content-Type"); err == nil && len(field) > 0 {
+		ct = strings.ReplaceAll(string(field), "\r\n", "\n")
+	}
 	i := strings.Index(raw, ct)
 	if i < 0 || cte == "" {
 		return 0
@@ -293,11 +301,15 @@ func (t *target) rawLongestLine(p scan.Part) int {
 	body := raw[i+j+2:]
 	longest := 0
 	for line := range strings.Lines(body) {
-		line = strings.TrimRight(line, "\r\n")
-		if line == "" || strings.HasPrefix(line, "--") {
+		text := strings.TrimRight(line, "\r\n")
+		if text == "" || strings.HasPrefix(text, "--") {
 			break
 		}
-		longest = max(longest, len(line))
+		n := len(text)
+		if strings.HasSuffix(line, "\n") {
+			n++
+		}
+		longest = max(longest, n)
 	}
 	return longest
 }

@@ -49,6 +49,15 @@ func TestEvals(t *testing.T) {
 		call, extra string
 		hit, miss   string
 	}{
+		// A raw line's length counts its newline, as SpamAssassin's raw lines
+		// keep it: 78 characters are 79 long (spam-1.00341's GIF).
+		{"check_base64_length('79')", "",
+			strings.Replace(gifMessage, "R0lGODlh9AGQAQAAAA==", strings.Repeat("QUFB", 19)+"QU", 1),
+			strings.Replace(gifMessage, "R0lGODlh9AGQAQAAAA==", strings.Repeat("QUFB", 19)+"Q", 1)},
+		// The part found with its Content-Type folded over two lines.
+		{"check_base64_length('79')", "",
+			strings.Replace(strings.Replace(gifMessage, "Content-Type: image/gif\n", "Content-Type: image/gif;\n\tname=\"a.gif\"\n", 1), "R0lGODlh9AGQAQAAAA==", strings.Repeat("QUFB", 19)+"QU", 1),
+			strings.Replace(gifMessage, "Content-Type: image/gif\n", "Content-Type: image/gif;\n\tname=\"a.gif\"\n", 1)},
 		{"check_for_missing_to_header()", "",
 			"From: a@example.org\nSubject: x\n\nbody\n", plain + "\nbody\n"},
 		{"subject_is_all_caps()", "",
