@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/postern/postern/scan"
 )
@@ -492,11 +494,20 @@ func (t *target) altDiff() altDiffStats {
 	return res
 }
 
-// hasWordChar is regexp \w's MatchString: an ASCII letter, digit or '_' (the
-// bytes of other characters are all above ASCII).
+// hasWordChar is Perl's /\w/ on SpamAssassin's rendered text, which is
+// characters, decoded from the part's charset: a word character of any script
+// (a letter, a mark, a decimal digit, connector punctuation), not only ASCII's.
+// The words of a Chinese HTML part were none, so an alternative whose plain
+// text leaves them all out was skipped (MPART_ALT_DIFF on spam-2.01288).
 func hasWordChar(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if isWordChar(s[i]) {
+	for _, r := range s {
+		if r < utf8.RuneSelf {
+			if isWordChar(byte(r)) {
+				return true
+			}
+			continue
+		}
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.In(r, unicode.M, unicode.Nl, unicode.Pc) || r == 0x200c || r == 0x200d {
 			return true
 		}
 	}

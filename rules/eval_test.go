@@ -149,6 +149,11 @@ func TestEvals(t *testing.T) {
 		{"multipart_alternative_difference('99', '100')", "",
 			plain + "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nnothing alike\n--b\nContent-Type: text/html\n\n<p>buy cheap pills today</p>\n--b--\n",
 			plain + "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nbuy cheap pills today\n--b\nContent-Type: text/html\n\n<p>buy cheap pills today</p>\n--b--\n"},
+		// Words of any script count (Perl's \w on characters): an alternative of
+		// Chinese HTML and no plain text differs wholly.
+		{"multipart_alternative_difference('99', '100')", "",
+			plain + "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/html; charset=utf-8\n\n<p>中文 內容</p>\n--b--\n",
+			plain + "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\n中文 內容\n--b\nContent-Type: text/html; charset=utf-8\n\n<p>中文 內容</p>\n--b--\n"},
 		{"check_body_length('20')", "",
 			plain + "\nshort\n", plain + "\n" + strings.Repeat("long body ", 10) + "\n"},
 		{"check_for_spf_pass()", "", "", plain + "\nx\n"}, // offline: never
