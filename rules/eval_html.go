@@ -993,10 +993,15 @@ func init() {
 			return nil, err
 		}
 		return func(t *target) bool {
-			subject := utf8.RuneCountInString(t.get("Subject"))
-			if subject == 0 {
+			// SpamAssassin's get('Subject') is the decoded value in UTF-8 bytes
+			// with its line's "\n": one longer than the text, and not empty
+			// for a Subject with nothing in it (spam-2.01144: a title over an
+			// empty subject is a hit there).
+			v, present := t.headerValue("Subject", "")
+			if !present {
 				return false
 			}
+			subject := len(v) + 1
 			for _, h := range t.html().parts {
 				best := 0.0
 				for _, s := range h.title {

@@ -122,6 +122,12 @@ func TestEvals(t *testing.T) {
 			html(`<a href="http://x.example/"><img src="y.png"></a>`), html(`<a href="http://x.example/">click</a>`)},
 		{"html_title_subject_ratio('3.5')", "",
 			html(`<html><head><title>a very long title that is much longer than the subject line</title></head></html>`), html(`<html><head><title>hi</title></head></html>`)},
+		// The subject's length is SpamAssassin's get's, with its "\n": an empty
+		// Subject is one long, and a 20-character title over "Line?" (6) is
+		// under the ratio (spam-2.01144 and spam-2.01219).
+		{"html_title_subject_ratio('3.5')", "",
+			strings.Replace(html(`<html><head><title>ink_refill_toner</title></head></html>`), "Subject: hello there\n", "Subject: \n", 1),
+			strings.Replace(html(`<html><head><title>Cell Booster Antenna</title></head></html>`), "Subject: hello there\n", "Subject: Line?\n", 1)},
 		{"check_for_mime_html_only()", "",
 			html("<p>x</p>"), plain + "\nx\n"},
 		{"check_for_mime('mime_base64_count')", "",
