@@ -655,10 +655,11 @@ func FuzzDisplay(f *testing.F) {
 	})
 }
 
-// hasWordChar answers as the regexp \w it stands for.
+// hasWordChar answers as Perl's \w on characters: a letter of any script, a
+// mark, a decimal digit or letter number, connector punctuation, the joiners.
 func TestHasWordChar(t *testing.T) {
-	re := regexp.MustCompile(`\w`)
-	for _, s := range []string{"", "a", "-", "--_", "é", "ü-ß", "Ωmega", "9", "...Z", " \t", "\xff\xfe", "日本", "x日本", "日本_"} {
+	re := regexp.MustCompile(`[\p{L}\p{M}\p{Nd}\p{Nl}\p{Pc}\x{200c}\x{200d}]`)
+	for _, s := range []string{"", "a", "-", "--_", "é", "ü-ß", "Ωmega", "9", "...Z", " \t", "\xff\xfe", "日本", "x日本", "日本_", "٣", "Ⅻ", "‿", "€", "—"} {
 		if got, want := hasWordChar(s), re.MatchString(s); got != want {
 			t.Errorf("%q: %v, the regexp %v", s, got, want)
 		}
