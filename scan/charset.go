@@ -39,7 +39,19 @@ var headerDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
 // "=?iso-8859-1?Q?=80100_off?=" was a control character, not "€100 off"),
 // and a word with an RFC 2231 language after its charset (=?utf-8*en?q?…?=),
 // which the standard decoder refuses, leaving the whole field undecoded.
+//
+// Raw 8-bit bytes in the field that are not UTF-8 are read as Windows-1252
+// first, as SpamAssassin's _decode_header guesses for the Latin letters (for
+// other bytes it keeps them as they are, which its byte-wise rules then read:
+// a "\xa3" in a rule finds a raw pound sign there, and finds "£" in UTF-8,
+// whose second byte it is, here). Kept raw, a subject's pound sign was an
+// invalid byte to every rule (LOTS_OF_MONEY on easy-ham-1.02345).
 func DecodeHeader(v string) (string, error) {
+	if !utf8.ValidString(v) {
+		if d, err := charmap.Windows1252.NewDecoder().String(v); err == nil {
+			v = d
+		}
+	}
 	if strings.Contains(v, "=?") {
 		if strings.IndexByte(v, '*') >= 0 {
 			v = reWordLanguage.ReplaceAllString(v, "=?$1?")

@@ -70,6 +70,10 @@ func TestDecodeHeader(t *testing.T) {
 		{"=?windows-1251?b?z+Dw7uv8?=", "Пароль"},
 		{"=?UTF-8*de?Q?Gr=C3=BC=C3=9Fe?= aus =?utf-8*en-US?b?QmVybGlu?=", "Grüße aus Berlin"},
 		{"a*b =?not really", "a*b =?not really"},
+		// Raw 8-bit bytes: UTF-8 kept, anything else read as Windows-1252.
+		{"sues for \xa3100,000", "sues for £100,000"},
+		{"caf\xe9 =?utf-8?q?=E2=82=AC1?=", "café €1"},
+		{"Grüße", "Grüße"},
 	} {
 		got, err := DecodeHeader(c.in)
 		if err != nil || got != c.want {
