@@ -38,6 +38,7 @@ var (
 		`(?:\s*\(((?>(?:[^()\\]|\\.)*))\))?`+
 		`\s*(?:[,;]|\z)`, regexp2.IgnoreCase|regexp2.Singleline)
 	reWholeMail   = regexp2.MustCompile(`^`+addrMailRe+`\n?$`, regexp2.IgnoreCase|regexp2.Singleline)
+	reBracketMail = regexp2.MustCompile(`<(`+addrMailRe+`)>`, regexp2.IgnoreCase|regexp2.Singleline)
 	reGroupPrefix = regexp.MustCompile(`^[^"()<>]+:\s*`)
 	reAddrComment = regexp.MustCompile(`\((?:[^()\\]|\\.)*\)`)
 	rePhraseParts = regexp.MustCompile(`(?s)"((?:[^"\\]|\\.)*)"|([^"]+)`)
@@ -136,6 +137,24 @@ func parseHeaderAddresses(s string) []headerAddress {
 			}
 		}
 		out = append(out, headerAddress{address: addr, phrase: phrase, hasAddr: hasAddr, hasName: hasPhrase})
+	}
+	// What the list's expression left holds an @: Util.pm's "last ditch effort"
+	// takes every <address> in it. Spam writes lists the expression cannot read
+	// ("<jo@example.net>example.com, <al@example.net>example.com"), whose
+	// addresses SpamAssassin's tests (SUSPICIOUS_RECIPS) still count.
+	if rest := string(rs); strings.IndexByte(rest, '@') >= 0 {
+		for m, err := reBracketMail.FindStringMatch(rest); err == nil && m != nil; m, err = reBracketMail.FindNextMatch(m) {
+			addr := m.GroupByNumber(1).String()
+			if !validParsedAddress(addr) {
+				continue
+			}
+			if at := strings.IndexByte(addr, '@'); at >= 0 {
+				if at2 := strings.IndexByte(addr[at+1:], '@'); at2 >= 0 {
+					addr = addr[:at+1+at2]
+				}
+			}
+			out = append(out, headerAddress{address: addr, hasAddr: true})
+		}
 	}
 	return out
 }

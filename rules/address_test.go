@@ -30,6 +30,9 @@ func TestParseHeaderAddresses(t *testing.T) {
 		{`'Bob' <bob@example.com>`, "bob@example.com", "Bob"},
 		{`=?UTF-8?Q?J=C3=B6rg?= <j@example.com>`, "j@example.com", "Jörg"},
 		{`a@b@example.com`, "a@b", ""},
+		// Left unread by the list's expression: every <address> in what is left.
+		{`<jo@example.net>example.com, <al@example.net>example.com`, "jo@example.net|al@example.net", ""},
+		{`=?utf-8?Q?"Foobar"?=<info=foobar.com@mlsend.com>`, "info=foobar.com@mlsend.com", "Foobar"},
 	} {
 		addrs := strings.Join(addressParts(c.in, "addr"), "|")
 		names := strings.Join(addressParts(c.in, "name"), "|")
