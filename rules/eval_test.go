@@ -58,6 +58,11 @@ func TestEvals(t *testing.T) {
 		{"check_base64_length('79')", "",
 			strings.Replace(strings.Replace(gifMessage, "Content-Type: image/gif\n", "Content-Type: image/gif;\n\tname=\"a.gif\"\n", 1), "R0lGODlh9AGQAQAAAA==", strings.Repeat("QUFB", 19)+"QU", 1),
 			strings.Replace(gifMessage, "Content-Type: image/gif\n", "Content-Type: image/gif;\n\tname=\"a.gif\"\n", 1)},
+		// A HELO that is an address, another than the client's: one written
+		// with a leading zero is no address (IS_IPV4_ADDRESS).
+		{"helo_ip_mismatch()", "",
+			"Received: from 64.51.39.8 (unknown [202.98.63.126]) by mx.example.net (Postfix) with SMTP id A1; Mon, 1 Jun 2026 10:00:00 +0000\n" + plain + "\nx\n",
+			"Received: from 64.51.39.08 (unknown [202.98.63.126]) by mx.example.net (Postfix) with SMTP id A1; Mon, 1 Jun 2026 10:00:00 +0000\n" + plain + "\nx\n"},
 		{"check_for_missing_to_header()", "",
 			"From: a@example.org\nSubject: x\n\nbody\n", plain + "\nbody\n"},
 		{"subject_is_all_caps()", "",

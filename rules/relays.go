@@ -1048,10 +1048,10 @@ func init() {
 	fixed(p, "check_for_illegal_ip", func(*target) bool { return false }) // retired upstream
 	fixed(p, "helo_ip_mismatch", func(t *target) bool {
 		for _, r := range t.relays().untrusted {
-			if !rxIPv4Only.MatchString(r.helo) || isPrivateIP(r.helo) {
+			if !rxIPv4Exact.MatchString(r.helo) || isPrivateIP(r.helo) {
 				continue
 			}
-			if rxIPv4Only.MatchString(r.ip) && !isPrivateIP(r.ip) && r.helo != r.ip {
+			if rxIPv4Exact.MatchString(r.ip) && !isPrivateIP(r.ip) && r.helo != r.ip {
 				if m := rxClassC.FindStringSubmatch(r.helo); m != nil && !strings.HasPrefix(r.ip, m[1]) {
 					return true
 				}
@@ -1115,6 +1115,9 @@ func init() {
 var (
 	rxNumericHelo = regexp.MustCompile(`(?i)\bhelo=(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?:[\x00-\x20,;\[()<>]|$)`)
 	rxIPv4Only    = quick(`^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$`)
+	// rxIPv4Exact is Constants.pm's IS_IPV4_ADDRESS: octets of 0-255 without a
+	// leading zero, so a HELO of "64.51.39.08" is no address.
+	rxIPv4Exact   = quick(`^(?:1\d\d|2[0-4]\d|25[0-5]|[1-9]\d|\d)(?:\.(?:1\d\d|2[0-4]\d|25[0-5]|[1-9]\d|\d)){3}$`)
 	rxClassC      = regexp.MustCompile(`^(\d+\.\d+\.\d+\.)`)
 	rxClassB      = regexp.MustCompile(`^(\d+\.\d+)\.\d+\.\d+$`)
 	rxDotcomHelo  = quick(`(?i)(?:\.|^)(lycos\.com|lycos\.co\.uk|hotmail\.com|localhost\.com|excite\.com|caramail\.com|cs\.com|aol\.com|msn\.com|yahoo\.com|drizzle\.com)$`)
