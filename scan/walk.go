@@ -40,7 +40,8 @@ type Leaf struct {
 	Undecoded *Capture
 }
 
-// Capture keeps the first max bytes read through it.
+// Capture keeps the first max bytes read through it (a longer text keeps its
+// start, where prefix, below, keeps a multipart's body whole or not at all).
 type Capture struct {
 	r   io.Reader
 	buf []byte
