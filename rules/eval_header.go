@@ -211,9 +211,12 @@ func outlookMessageID(t *target) bool {
 
 var reSubjectPrefix = quick(`(?i)^(?:(?:Re|Fwd|Fw|Aw|Antwort|WG|SV|VB|VS|VL):\s*)+`)
 
-// charsetsLikelyToFPAsCaps is SpamAssassin's CHARSETS_LIKELY_TO_FP_AS_CAPS: scripts
-// without case, whose text reads as all capitals once decoded.
-var reCapsCharset = quick(`(?i)=\?(?:iso-?2022-jp|euc-jp|shift-?jis|ks_c_5601-1987|euc-kr|gb2312|gbk|gb18030|big5|koi8-[ru]|windows-125[16]|iso-?8859-[578]|utf-?8|utf-?16|utf-?32)\?`)
+// reCapsCharset is an encoded word in one of SpamAssassin's
+// CHARSETS_LIKELY_TO_FP_AS_CAPS (Constants.pm): charsets of scripts without
+// case, whose text reads as all capitals once decoded. Its list, not a longer
+// one: UTF-8 among them made every encoded subject of today's mail pass
+// (SUBJ_ALL_CAPS missed "OFERTA DE EMPRÉSTIMO", =?utf-8?Q?…).
+var reCapsCharset = quick(`(?i)=\?[-_a-z0-9]*(?:koi|jp|jis|euc|gb|big5|isoir|cp1251|windows-1251|georgianps|pt154|tis)[-_a-z0-9]*\?`)
 
 func subjectIsAllCaps(t *target) bool {
 	s := strings.TrimSpace(t.get("Subject"))

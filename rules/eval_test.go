@@ -67,6 +67,11 @@ func TestEvals(t *testing.T) {
 			"From: a@example.org\nSubject: x\n\nbody\n", plain + "\nbody\n"},
 		{"subject_is_all_caps()", "",
 			"From: a@example.org\nSubject: MAKE MONEY FAST NOW\n\nx\n", plain + "\nbody\n"},
+		// Encoded in UTF-8 it still counts; in a charset of a script without
+		// case (CHARSETS_LIKELY_TO_FP_AS_CAPS) it does not.
+		{"subject_is_all_caps()", "",
+			"From: a@example.org\nSubject: =?utf-8?Q?OFERTA_DE_EMPR=C3=89STIMO?=\n\nx\n",
+			"From: a@example.org\nSubject: =?koi8-r?Q?OFERTA_DE_EMPRESTIMO?=\n\nx\n"},
 		{"check_for_shifted_date('-6', '-3')", "",
 			rcvd("Mon, 1 Jun 2026 14:00:00 +0000") + plain + "\nx\n", rcvd("Mon, 1 Jun 2026 10:05:00 +0000") + plain + "\nx\n"},
 		{"check_for_shifted_date('undef', '-96')", "",
