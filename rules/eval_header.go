@@ -216,7 +216,12 @@ var reSubjectPrefix = quick(`(?i)^(?:(?:Re|Fwd|Fw|Aw|Antwort|WG|SV|VB|VS|VL):\s*
 // case, whose text reads as all capitals once decoded. Its list, not a longer
 // one: UTF-8 among them made every encoded subject of today's mail pass
 // (SUBJ_ALL_CAPS missed "OFERTA DE EMPRÉSTIMO", =?utf-8?Q?…).
-var reCapsCharset = quick(`(?i)=\?[-_a-z0-9]*(?:koi|jp|jis|euc|gb|big5|isoir|cp1251|windows-1251|georgianps|pt154|tis)[-_a-z0-9]*\?`)
+var reCapsCharset = quick(`(?i)=\?` + capsCharsets + `\?`)
+
+// capsCharsets is CHARSETS_LIKELY_TO_FP_AS_CAPS, the charset names of scripts
+// without case; check_for_uppercase reads it too (reCapsCharsetName), where a
+// UTF-8 message's share of capitals had been 0.
+const capsCharsets = `[-_a-z0-9]*(?:koi|jp|jis|euc|gb|big5|isoir|cp1251|windows-1251|georgianps|pt154|tis)[-_a-z0-9]*`
 
 func subjectIsAllCaps(t *target) bool {
 	s := strings.TrimSpace(t.get("Subject"))

@@ -110,7 +110,7 @@ var (
 	reISOCharset   = quick(`(?i)iso-\S+-\S+\b`)
 	reGoodISO      = quick(`(?i)iso-(?:8859-\d{1,2}|2022-(?:jp|kr))\b`)
 	// SpamAssassin's CHARSETS_LIKELY_TO_FP_AS_CAPS.
-	reCapsCharsetName = quick(`(?i)^(?:iso-?2022-jp|euc-jp|shift-?jis|ks_c_5601-1987|euc-kr|gb2312|gbk|gb18030|big5|koi8-[ru]|windows-125[16]|iso-?8859-[578]|utf-?8|utf-?16|utf-?32)$`)
+	reCapsCharsetName = quick(`(?i)^` + capsCharsets + `$`)
 )
 
 func init() {

@@ -160,6 +160,10 @@ func TestEvals(t *testing.T) {
 		{"pixel_coverage('gif','180000','475000')", "", gifMessage, plain + "\nx\n"},
 		{"image_to_text_ratio('all', '0.000', '0.015')", "", gifMessage,
 			strings.Replace(gifMessage, "\nhi\n", "\n"+strings.Repeat("long text beside the picture ", 200)+"\n", 1)},
+		// A UTF-8 body counts; one in a charset of a script without case does not.
+		{"check_for_uppercase('50', '100')", "",
+			strings.Replace(plain, "Date:", "Content-Type: text/plain; charset=utf-8\nDate:", 1) + "\n" + strings.Repeat("THIS IS ALL SHOUTING TEXT FOR YOU ", 10) + "\n",
+			strings.Replace(plain, "Date:", "Content-Type: text/plain; charset=koi8-r\nDate:", 1) + "\n" + strings.Repeat("THIS IS ALL SHOUTING TEXT FOR YOU ", 10) + "\n"},
 		{"check_for_uppercase('50', '100')", "",
 			plain + "\n" + strings.Repeat("THIS IS ALL SHOUTING TEXT FOR YOU ", 10) + "\n", plain + "\n" + strings.Repeat("this is quiet text for you ", 10) + "\n"},
 		{"multipart_alternative_difference('99', '100')", "",
