@@ -93,6 +93,63 @@ var (
 	reNamespace  = regexp.MustCompile(`^(?:o|st\d):[\w-]+/?$`)
 )
 
+// cssBackgroundLayers is HTML.pm's parse_css_background: a CSS background
+// value's layers (split at commas), each its values (split at spaces), where a
+// parenthesis or a quote holds its commas and spaces, so "rgb(81, 29, 72)" is one
+// value. Split at every comma and space, it was three, none a colour, and white
+// text on that background read as white on white (HTML_FONT_LOW_CONTRAST).
+func cssBackgroundLayers(v string) [][]string {
+	var layers [][]string
+	var vals []string
+	var tok strings.Builder
+	// in is what holds the character: 0 nothing, or the '(', '"' or '\'' open,
+	// innermost last.
+	var in []byte
+	push := func() {
+		vals = append(vals, tok.String())
+		tok.Reset()
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if len(in) == 0 {
+			switch c {
+			case ' ':
+				if tok.Len() > 0 {
+					push()
+				}
+			case ',':
+				if tok.Len() > 0 {
+					push()
+				}
+				layers, vals = append(layers, vals), nil
+			case '(', '"', '\'':
+				tok.WriteByte(c)
+				in = append(in, c)
+			default:
+				tok.WriteByte(c)
+			}
+			continue
+		}
+		tok.WriteByte(c)
+		switch open := in[len(in)-1]; {
+		case open == '(' && c == ')':
+			push() // (a value ends with its parenthesis)
+			in = in[:len(in)-1]
+		case open == '(' && (c == '"' || c == '\''):
+			in = append(in, c)
+		case open != '(' && c == open:
+			in = in[:len(in)-1]
+		}
+	}
+	if tok.Len() > 0 {
+		push()
+	}
+	if len(vals) > 0 {
+		layers = append(layers, vals)
+	}
+	return layers
+}
+
 // openSelfClosing rewrites <br/> and <img   /> as <br> and <img>, as HTML.pm's
 // s/<(\w+)\s*\/>/<$1>/gi: by hand, since the regexp took a tenth of the HTML
 // analysis.
@@ -393,11 +450,12 @@ func (h *htmlPart) textStyle(tag string, attr attrs, num int) {
 						n.fg = c
 					}
 				} else if m := reCSSBack.FindStringSubmatch(part); m != nil {
-					layers := strings.Split(strings.ToLower(m[1]), ",")
-					for _, val := range strings.Fields(layers[len(layers)-1]) {
-						if c := nameToRGB(val); c != "invalid" {
-							n.bg = c
-							break
+					if layers := cssBackgroundLayers(strings.ToLower(m[1])); len(layers) > 0 {
+						for _, val := range layers[len(layers)-1] {
+							if c := nameToRGB(val); c != "invalid" {
+								n.bg = c
+								break
+							}
 						}
 					}
 				} else if m := reCSSProp.FindStringSubmatch(part); m != nil {

@@ -679,3 +679,26 @@ func TestHasWordChar(t *testing.T) {
 		}
 	}
 }
+
+// cssBackgroundLayers splits as parse_css_background does (each row checked
+// against it): commas and spaces inside parentheses and quotes hold.
+func TestCSSBackgroundLayers(t *testing.T) {
+	for in, want := range map[string]string{
+		"rgb(81, 29, 72)":                 "[rgb(81, 29, 72)]",
+		"url('a, b.png') no-repeat, #fff": "[url('a, b.png') no-repeat] [#fff]",
+		"#000 url(\"x y.png\") 35%":       `[#000 url("x y.png") 35%]`,
+		"red,":                            "[red]",
+		"  ":                              "",
+		"rgb(1,2,3)blue":                  "[rgb(1,2,3) blue]",
+		// (parse_css_background does not nest parentheses: SpamAssassin's own answer.)
+		`linear-gradient(rgba(0,0,0,.5), "q") red`: `[linear-gradient(rgba(0,0,0,.5)] ["q") red]`,
+	} {
+		var got []string
+		for _, l := range cssBackgroundLayers(in) {
+			got = append(got, "["+strings.Join(l, " ")+"]")
+		}
+		if g := strings.Join(got, " "); g != want {
+			t.Errorf("%q: %s, want %s", in, g, want)
+		}
+	}
+}
