@@ -62,7 +62,7 @@ func (t *target) relays() *relays {
 	// The originating_ip_headers of SpamAssassin's default prefs: webmail and
 	// Exchange name the client there, and SpamAssassin makes it the last relay.
 	for _, f := range originatingIPHeaders {
-		if m := rxAnyIP.FindString(t.header.Get(f)); m != "" {
+		if m := rxOriginatingIP.FindString(t.header.Get(f)); m != "" {
 			lines = append(lines, "from X-Originating-IP: "+m)
 		}
 	}
@@ -170,6 +170,10 @@ const (
 	rcvdUnparseable           // "return undef"
 	rcvdFetcher               // a POP or IMAP fetch: found_pop_fetcher_sig
 )
+
+// ipv4Exact is an IPv4 address as SpamAssassin's IPV4_ADDRESS reads it: four
+// octets of 0-255, none with a leading zero.
+const ipv4Exact = `(?:1\d\d|2[0-4]\d|25[0-5]|[1-9]\d|\d)(?:\.(?:1\d\d|2[0-4]\d|25[0-5]|[1-9]\d|\d)){3}`
 
 // ip is SpamAssassin's IP_ADDRESS, simplified: a dotted quad, or an IPv6 address.
 const ip = `(?:(?:IPv6:)?(?:[0-9a-fA-F]{0,4}:){2,7}(?:[0-9a-fA-F]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?|\d{1,3}(?:\.\d{1,3}){3})`
@@ -438,7 +442,6 @@ var (
 	rxUpperFrom     = re(`^(\S+) \((\S+) \[(IP_ADDRESS)\]\) BY (\S+) (?:\([^)]+\) WITH SMTP )?ID <?(\S+?)>?(?: FOR <[^>]+>)?$`)
 	rxNAVGW         = re(`^(\S*) \[(IP_ADDRESS)\]\) by (\S+) \(NAVGW .*?\) with `)
 	rxAnyBracketIP  = re(`\[(IP_ADDRESS)\]`)
-	rxAnyIP         = re(`IP_ADDRESS`)
 	rxIPv4Mapped    = re(`(?i)^0*:0*:(?:0*:)*ffff:(\d+\.\d+\.\d+\.\d+)$`)
 	rxStripChars    = re("[\\s\\x00#\\[\\]()<>|]")
 	rxZoneID        = re(`(?i)%[A-Z0-9._~-]*$`)
@@ -1117,12 +1120,17 @@ var (
 	rxIPv4Only    = quick(`^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$`)
 	// rxIPv4Exact is Constants.pm's IS_IPV4_ADDRESS: octets of 0-255 without a
 	// leading zero, so a HELO of "64.51.39.08" is no address.
-	rxIPv4Exact   = quick(`^(?:1\d\d|2[0-4]\d|25[0-5]|[1-9]\d|\d)(?:\.(?:1\d\d|2[0-4]\d|25[0-5]|[1-9]\d|\d)){3}$`)
-	rxClassC      = regexp.MustCompile(`^(\d+\.\d+\.\d+\.)`)
-	rxClassB      = regexp.MustCompile(`^(\d+\.\d+)\.\d+\.\d+$`)
-	rxDotcomHelo  = quick(`(?i)(?:\.|^)(lycos\.com|lycos\.co\.uk|hotmail\.com|localhost\.com|excite\.com|caramail\.com|cs\.com|aol\.com|msn\.com|yahoo\.com|drizzle\.com)$`)
-	rxHostname    = regexp.MustCompile(`^\w+(?:[\w.-]+\.)+\w+$`)
-	rxLocalhostNm = regexp.MustCompile(`^localhost(?:\.localdomain)?$`)
+	rxIPv4Exact = quick(`^` + ipv4Exact + `$`)
+	// rxOriginatingIP is IP_ADDRESS as Received.pm looks for it in the
+	// originating_ip_headers, where no simplification stands in for it: an
+	// "X-Originating-IP: 27.025.80.798" holds no address, and made a relay
+	// whose address RCVD_ILLEGAL_IP then found illegal.
+	rxOriginatingIP = quick(`\b` + ipv4Exact + `\b|(?:IPv6:)?(?:[0-9a-fA-F]{0,4}:){2,7}(?:[0-9a-fA-F]{1,4}|` + ipv4Exact + `)?`)
+	rxClassC        = regexp.MustCompile(`^(\d+\.\d+\.\d+\.)`)
+	rxClassB        = regexp.MustCompile(`^(\d+\.\d+)\.\d+\.\d+$`)
+	rxDotcomHelo    = quick(`(?i)(?:\.|^)(lycos\.com|lycos\.co\.uk|hotmail\.com|localhost\.com|excite\.com|caramail\.com|cs\.com|aol\.com|msn\.com|yahoo\.com|drizzle\.com)$`)
+	rxHostname      = regexp.MustCompile(`^\w+(?:[\w.-]+\.)+\w+$`)
+	rxLocalhostNm   = regexp.MustCompile(`^localhost(?:\.localdomain)?$`)
 )
 
 // hostToDomain is RelayEval's hostname_to_domain: the registered part of a host

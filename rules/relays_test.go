@@ -78,6 +78,31 @@ func TestRelaysTrust(t *testing.T) {
 	}
 }
 
+// An originating_ip_headers field makes the last relay only when it holds an
+// address as IP_ADDRESS reads one (SpamAssassin's Received.pm).
+func TestOriginatingIP(t *testing.T) {
+	for v, want := range map[string]string{
+		"27.25.80.98":           "27.25.80.98",
+		"[203.0.113.7]":         "203.0.113.7",
+		"27.025.80.798":         "",
+		"300.1.1.1":             "",
+		"2001:db8::1":           "2001:db8::1",
+		"unknown, 192.0.2.44 x": "192.0.2.44",
+	} {
+		raw := "Received: from sender.example.org (sender.example.org [192.0.2.10]) by mx.example.net (Postfix) with ESMTP id B2; Mon, 1 Jun 2026 09:59:00 +0000\r\n" +
+			"X-Originating-IP: " + v + "\r\nSubject: x\r\n\r\nbody\r\n"
+		m, _ := scan.Parse(bytes.NewReader([]byte(raw)))
+		r := newTarget(&filter.Message{Parsed: m, Env: &filter.Envelope{}}, map[Kind]bool{}, scanSizes{}).relays()
+		got := ""
+		if all := append(r.trusted, r.untrusted...); len(all) == 2 {
+			got = all[1].ip
+		}
+		if got != want {
+			t.Errorf("X-Originating-IP: %s: relay %q, want %q (trusted %v, untrusted %v)", v, got, want, r.trusted, r.untrusted)
+		}
+	}
+}
+
 // corpusReceived returns the Received lines of the corpus's first 200 messages of
 // each kind.
 func corpusReceived(tb testing.TB) []string {
