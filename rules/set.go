@@ -2447,11 +2447,27 @@ func read(m *scan.Message) *reading {
 		}
 		r.uris = appendPartURIs(r.uris, text, links)
 	}
+	// SpamAssassin's parse_dkim_uris, on by default: each signing domain of a
+	// DKIM or DomainKeys signature is a link, "domainkeys:DOMAIN", for the uri
+	// rules and the URI host lists (a phish signed by electrumteamnews.online is
+	// PDS_OTHER_BAD_TLD for its .online). Read per signature, where SpamAssassin's
+	// pattern runs over them joined; they differ only for a d= a signature ends
+	// with, no ';' after it.
+	for _, f := range []string{"DomainKey-Signature", "DKIM-Signature"} {
+		for _, v := range m.Header.Values(f) {
+			for _, d := range reSigningDomain.FindAllStringSubmatch(v, -1) {
+				r.uris = append(r.uris, "domainkeys:"+strings.Join(strings.Fields(d[1]), ""))
+			}
+		}
+	}
 	if len(r.uris) > 1 {
 		r.uris = dedupe(r.uris)
 	}
 	return r
 }
+
+// reSigningDomain is _process_dkim_uris' /\bd\s*=\s*([^;]+)/.
+var reSigningDomain = regexp.MustCompile(`\bd\s*=\s*([^;]+)`)
 
 // appendPartURIs adds a part's links as SpamAssassin lists them: those of the
 // text a reader sees (an HTML part's rendering), and those of the HTML's tags,
