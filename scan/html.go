@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"bytes"
 	"strings"
 	"sync"
 
@@ -366,12 +367,13 @@ func (r *renderer) tag(tag string) {
 }
 
 func (r *renderer) text(text []byte) {
-	afterSpace := r.last == chunkSpace
+	if r.last == chunkSpace {
+		// (its leading run of white space, which collapsing makes the one space
+		// display_text takes off)
+		text = bytes.TrimLeft(text, " \t\n\r\f\v")
+	}
 	r.lastStart, r.last = len(r.buf), chunkText
 	r.buf = collapseSpace(r.buf, text)
-	if afterSpace && len(r.buf) > r.lastStart && r.buf[r.lastStart] == ' ' {
-		r.buf = append(r.buf[:r.lastStart], r.buf[r.lastStart+1:]...)
-	}
 }
 
 // appendLinks adds the URIs of a tag's attributes (HTML.pm's html_uri): a
