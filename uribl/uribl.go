@@ -126,7 +126,8 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 // The links are those uri rules read (rules.URIs), as SpamAssassin's URIDNSBL
 // looks up its URI list: the text a reader sees, with the names spam leaves
 // unlinked so that what reads links passes them by ("type cheap-pills.shop"),
-// and the HTML's tags read against their <base href>; not what the HTML source
+// and the HTML's tags read against their <base href>, and the signing domains
+// of the DKIM signatures (parse_dkim_uris); not what the HTML source
 // holds besides (a DOCTYPE's w3.org, a script's strings). Addresses and mail
 // addresses are left out: domain lists hold names of web sites. A name in
 // another script is looked up as the list holds it, in its ASCII form
@@ -150,6 +151,11 @@ func Domains(uris []string, n int) []string {
 func registered(raw string) string {
 	if strings.HasPrefix(strings.ToLower(raw), "mailto:") {
 		return ""
+	}
+	// A DKIM signing domain (rules.URIs' "domainkeys:DOMAIN"), which
+	// SpamAssassin's URIDNSBL looks up with the links (parse_dkim_uris).
+	if d, ok := strings.CutPrefix(raw, "domainkeys:"); ok {
+		raw = "http://" + d + "/"
 	}
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -18,15 +18,16 @@ func TestDomains(t *testing.T) {
 		"http://www.shop.example.co.uk/x?y", "https://Evil.Example.com/a", "http://www.example.com",
 		"http://192.0.2.1/", "mailto:me@mailer.example.org", "http://localhost/",
 		"index.html", "http://index.html", "http://p\u0430ypal.com/signin", "http://bad\xff.com/",
-		"https://login-verify.blogspot.com/", "http://www.B\xfcCHER.de/",
+		"https://login-verify.blogspot.com/", "http://www.B\xfcCHER.de/", "domainkeys:mail.sender.example.net",
 	}, 0)
 	// evil.example.com and www.example.com are one registered domain, example.com;
 	// addresses, mail addresses, single-label hosts and names in no known
 	// top-level domain (a relative link's made-up host) are left out; a name in
 	// another script is looked up in its ASCII form; a site under a suffix of
 	// the public suffix list's private part (blogspot.com) is a domain; Latin-1
-	// letters are read as Latin-1, as SpamAssassin's idn_to_ascii reads them.
-	if want := "example.co.uk example.com xn--pypal-4ve.com login-verify.blogspot.com xn--bcher-kva.de"; strings.Join(got, " ") != want {
+	// letters are read as Latin-1, as SpamAssassin's idn_to_ascii reads them;
+	// a DKIM signing domain is looked up too, as URIDNSBL looks it up.
+	if want := "example.co.uk example.com xn--pypal-4ve.com login-verify.blogspot.com xn--bcher-kva.de example.net"; strings.Join(got, " ") != want {
 		t.Fatalf("Domains = %q, want %q", got, want)
 	}
 	if got := uribl.Domains([]string{"http://a.example.com/", "http://b.example.net/", "http://c.example.org/"}, 2); len(got) != 2 {
