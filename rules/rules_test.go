@@ -118,6 +118,8 @@ func TestRuleKinds(t *testing.T) {
 		{"ALL", `header R ALL =~ /^Cc: bob/m`, true},
 		{"ALL keeps the name's case", `header R ALL =~ /^Message-ID: /m`, true},
 		{"ALL, not canonical case", `header R ALL =~ /^Message-Id: /m`, false},
+		{"ALL:raw keeps encoded words", `header R ALL:raw =~ /^Subject: =\?utf-8\?q\?Your_account/m`, true},
+		{"ALL:raw as written", `header R ALL:raw =~ /^Reply-To: =\?utf-8\?q\?J=C3=BCrgen\?= <drop/m`, true},
 		{"ToCc", `header R ToCc =~ /bob\@example/`, true},
 		{"MESSAGEID", `header R MESSAGEID =~ /\@bigbank\.example/`, true},
 		{"body: paragraph lines joined", `body R /your account has been suspended/`, true},
@@ -244,6 +246,20 @@ header H_BAD eval:check_uri_host_listed('BAD_TLD')
 	}
 	if got := hitNames(t, s, msgOf(t, "From: a@news.example.online\nSubject: t\n\nno links here\n")); len(got) != 0 {
 		t.Errorf("unsigned: hits %v, want none", got)
+	}
+}
+
+// ALL:raw is the header as the message has it, where ALL writes "Name: value":
+// no space after a colon stays none (__HDRS_MISSP), a fold stays a fold.
+func TestAllRaw(t *testing.T) {
+	s := mustLoadRules(t, map[string]string{"r.cf": `
+header R_MISSP ALL:raw =~ /^From:\S/m
+header R_FOLD  ALL:raw =~ /^Subject: one\n\ttwo$/m
+header R_ALL   ALL =~ /^From:\S/m
+`})
+	m := msgOf(t, "From:\"x\" <a@b.example>\nSubject: one\n\ttwo\nTo: c@d.example\n\nbody\n")
+	if got := hitNames(t, s, m); !slices.Equal(got, []string{"R_FOLD", "R_MISSP"}) {
+		t.Errorf("hits %v, want R_FOLD and R_MISSP", got)
 	}
 }
 

@@ -2200,6 +2200,20 @@ func writeField(b *strings.Builder, key, value string) {
 	b.WriteByte('\n')
 }
 
+// writeLF writes raw with its CRLF line ends as LF.
+func writeLF(b *strings.Builder, raw []byte) {
+	for len(raw) > 0 {
+		i := bytes.Index(raw, []byte("\r\n"))
+		if i < 0 {
+			b.Write(raw)
+			return
+		}
+		b.Write(raw[:i])
+		b.WriteByte('\n')
+		raw = raw[i+2:]
+	}
+}
+
 // headerLen is the length of the header as ALL writes it (field names as
 // canonical), for builders to grow once: built by doubling, these texts were the
 // largest part of the check's garbage.
@@ -2305,6 +2319,15 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 		var b strings.Builder
 		b.Grow(t.headerLen())
 		for f := t.header.Fields(); f.Next(); {
+			if mod == "raw" {
+				// As the message has it (SpamAssassin's ALL:raw): the space
+				// after the colon or none (__HDRS_MISSP's "From:\S"), encoded
+				// words, folds; line ends LF.
+				if raw, err := f.Raw(); err == nil {
+					writeLF(&b, raw)
+					continue
+				}
+			}
 			// The field name as the message spells it: rules test its case
 			// (SpamAssassin's __MSOE_MID_WRONG_CASE looks for "Message-Id").
 			key := f.Key()
