@@ -129,12 +129,7 @@ func parseHeaderAddresses(s string) []headerAddress {
 			phrase, hasPhrase = comment, true
 		}
 		if hasAddr {
-			// user@host: what follows a second @ is dropped.
-			if at := strings.IndexByte(addr, '@'); at >= 0 {
-				if at2 := strings.IndexByte(addr[at+1:], '@'); at2 >= 0 {
-					addr = addr[:at+1+at2]
-				}
-			}
+			addr = userAtHost(addr)
 		}
 		out = append(out, headerAddress{address: addr, phrase: phrase, hasAddr: hasAddr, hasName: hasPhrase})
 	}
@@ -148,15 +143,21 @@ func parseHeaderAddresses(s string) []headerAddress {
 			if !validParsedAddress(addr) {
 				continue
 			}
-			if at := strings.IndexByte(addr, '@'); at >= 0 {
-				if at2 := strings.IndexByte(addr[at+1:], '@'); at2 >= 0 {
-					addr = addr[:at+1+at2]
-				}
-			}
-			out = append(out, headerAddress{address: addr, hasAddr: true})
+			out = append(out, headerAddress{address: userAtHost(addr), hasAddr: true})
 		}
 	}
 	return out
+}
+
+// userAtHost is an address as Util.pm keeps it (s/^(([^\@]*)\@([^\@]*)).*/$1/):
+// what follows a second @ is dropped.
+func userAtHost(addr string) string {
+	if at := strings.IndexByte(addr, '@'); at >= 0 {
+		if at2 := strings.IndexByte(addr[at+1:], '@'); at2 >= 0 {
+			return addr[:at+1+at2]
+		}
+	}
+	return addr
 }
 
 // validParsedAddress is Util.pm's _valid_parsed_address.

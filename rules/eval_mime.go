@@ -498,7 +498,9 @@ func (t *target) altDiff() altDiffStats {
 // characters, decoded from the part's charset: a word character of any script
 // (a letter, a mark, a decimal digit, connector punctuation), not only ASCII's.
 // The words of a Chinese HTML part were none, so an alternative whose plain
-// text leaves them all out was skipped (MPART_ALT_DIFF on spam-2.01288).
+// text leaves them all out was skipped (MPART_ALT_DIFF on spam-2.01288). Not
+// wordChar2 (regexp2's \w, .NET's): that one leaves out the spacing and
+// enclosing marks and the letter numbers (Ⅻ), which Perl's \p{Word} holds.
 func hasWordChar(s string) bool {
 	for _, r := range s {
 		if r < utf8.RuneSelf {

@@ -511,7 +511,7 @@ func uriHost(u string) string {
 	if len(u) >= 7 && strings.EqualFold(u[:7], "mailto:") {
 		return ""
 	}
-	if d, ok := strings.CutPrefix(u, "domainkeys:"); ok { // (a signing domain: read)
+	if d, ok := strings.CutPrefix(u, SigningDomainPrefix); ok {
 		return strings.TrimSuffix(strings.ToLower(d), ".")
 	}
 	if i := strings.Index(u, "://"); i >= 0 {

@@ -2479,7 +2479,7 @@ func read(m *scan.Message) *reading {
 	for _, f := range []string{"DomainKey-Signature", "DKIM-Signature"} {
 		for _, v := range m.Header.Values(f) {
 			for _, d := range reSigningDomain.FindAllStringSubmatch(v, -1) {
-				r.uris = append(r.uris, "domainkeys:"+strings.Join(strings.Fields(d[1]), ""))
+				r.uris = append(r.uris, SigningDomainPrefix+strings.Join(strings.Fields(d[1]), ""))
 			}
 		}
 	}
@@ -2488,6 +2488,11 @@ func read(m *scan.Message) *reading {
 	}
 	return r
 }
+
+// SigningDomainPrefix starts the link URIs gives a DKIM signing domain
+// (SpamAssassin's "domainkeys:DOMAIN"): the URI host lists and the URI block
+// lists read the domain after it.
+const SigningDomainPrefix = "domainkeys:"
 
 // reSigningDomain is _process_dkim_uris' /\bd\s*=\s*([^;]+)/.
 var reSigningDomain = regexp.MustCompile(`\bd\s*=\s*([^;]+)`)

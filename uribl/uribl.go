@@ -152,9 +152,9 @@ func registered(raw string) string {
 	if strings.HasPrefix(strings.ToLower(raw), "mailto:") {
 		return ""
 	}
-	// A DKIM signing domain (rules.URIs' "domainkeys:DOMAIN"), which
-	// SpamAssassin's URIDNSBL looks up with the links (parse_dkim_uris).
-	if d, ok := strings.CutPrefix(raw, "domainkeys:"); ok {
+	// A DKIM signing domain, which SpamAssassin's URIDNSBL looks up with the
+	// links (parse_dkim_uris).
+	if d, ok := strings.CutPrefix(raw, rules.SigningDomainPrefix); ok {
 		raw = "http://" + d + "/"
 	}
 	u, err := url.Parse(raw)
