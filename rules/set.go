@@ -2172,10 +2172,7 @@ func (t *target) mimeValues(field string, raw bool) []headerText {
 			}
 			// The last instance, as SpamAssassin's get_header in scalar context.
 			vs := h.Values(field)
-			v = strings.TrimSpace(vs[len(vs)-1])
-			if d, err := scan.DecodeHeader(v); err == nil {
-				v = d
-			}
+			v = decodeField(field, strings.TrimSpace(vs[len(vs)-1]))
 		}
 		out = append(out, headerText{value: v, lower: strings.ToLower(v), present: true})
 	}
@@ -2190,6 +2187,41 @@ func (t *target) mimeValues(field string, raw bool) []headerText {
 	}
 	t.mimeHdr[key] = out
 	return out
+}
+
+// decodeField is a field's value as SpamAssassin's header rules read it decoded
+// (Node.pm's _decode_header, which ALL and the ALL-* headers are made of too):
+// raw 8-bit bytes that are not UTF-8 read as Windows-1252, and its encoded words
+// decoded, but in the fields SpamAssassin leaves them in (its bugs 6945 and
+// 7249): Received, Message-ID, Date, MIME-Version, References, In-Reply-To and
+// List-*, where an "=?" is the field's own text, not an encoded word's start.
+// ALL had kept every field's encoded words: a subject or a sender's name
+// written in them was hidden from the rules that read them there
+// (__SUBJ_HAS_FROM_1, __PDS_FROM_NAME_TO_DOMAIN).
+func decodeField(name, v string) string {
+	if undecodedField(name) {
+		return scan.HeaderUTF8(v)
+	}
+	if d, err := scan.DecodeHeader(v); err == nil {
+		return d
+	}
+	return scan.HeaderUTF8(v)
+}
+
+// undecodedField reports whether name is a field whose encoded words
+// SpamAssassin does not decode (decodeField).
+func undecodedField(name string) bool {
+	switch {
+	case strings.EqualFold(name, "Received"), strings.EqualFold(name, "MIME-Version"),
+		strings.EqualFold(name, "References"), strings.EqualFold(name, "In-Reply-To"):
+		return true
+	case len(name) >= 5 && strings.EqualFold(name[:5], "List-"):
+		return true
+	}
+	if len(name) > 7 && strings.EqualFold(name[:7], "Resent-") {
+		name = name[7:]
+	}
+	return strings.EqualFold(name, "Message-ID") || strings.EqualFold(name, "Date")
 }
 
 // writeField writes a header field as ALL shows it: "Key: value" and a newline.
@@ -2245,7 +2277,7 @@ func (t *target) headersByTrust(field string) string {
 		if !upper && rcvd < n {
 			continue
 		}
-		writeField(&b, f.Key(), f.Value())
+		writeField(&b, f.Key(), decodeField(f.Key(), f.Value()))
 		if upper && received && rcvd == n {
 			break
 		}
@@ -2336,7 +2368,7 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 					key = string(bytes.TrimSpace(raw[:i]))
 				}
 			}
-			writeField(&b, key, f.Value())
+			writeField(&b, key, decodeField(key, f.Value()))
 		}
 		return b.String(), true
 	case "ToCc":
@@ -2367,9 +2399,11 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 			continue
 		}
 		if mod != "raw" {
-			if d, err := scan.DecodeHeader(v); err == nil {
-				v = d
+			name := field
+			if field == "MESSAGEID" { // (its fields are the Message-ID's kin)
+				name = "Message-ID"
 			}
+			v = decodeField(name, v)
 		}
 		values[i] = v
 	}

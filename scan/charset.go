@@ -47,11 +47,7 @@ var headerDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
 // whose second byte it is, here). Kept raw, a subject's pound sign was an
 // invalid byte to every rule (LOTS_OF_MONEY on easy-ham-1.02345).
 func DecodeHeader(v string) (string, error) {
-	if !utf8.ValidString(v) {
-		if d, err := charmap.Windows1252.NewDecoder().String(v); err == nil {
-			v = d
-		}
-	}
+	v = HeaderUTF8(v)
 	if strings.Contains(v, "=?") {
 		if strings.IndexByte(v, '*') >= 0 {
 			v = reWordLanguage.ReplaceAllString(v, "=?$1?")
@@ -61,6 +57,18 @@ func DecodeHeader(v string) (string, error) {
 		}
 	}
 	return headerDecoder.DecodeHeader(v)
+}
+
+// HeaderUTF8 is v with raw 8-bit bytes that are not UTF-8 read as
+// Windows-1252: DecodeHeader's first step, alone, for the fields whose encoded
+// words SpamAssassin leaves as they are.
+func HeaderUTF8(v string) string {
+	if !utf8.ValidString(v) {
+		if d, err := charmap.Windows1252.NewDecoder().String(v); err == nil {
+			return d
+		}
+	}
+	return v
 }
 
 var (
