@@ -736,7 +736,7 @@ func (rt *replaceTags) directive(word, rest string) bool {
 	case "replace_end":
 		rt.end = rest
 	case "replace_tag":
-		rt.tags[name] = value
+		rt.tags[name] = tagValue(value)
 	case "replace_pre":
 		rt.pre[name] = value
 	case "replace_inter":

@@ -864,6 +864,42 @@ endif
 	}
 }
 
+// Look-alike tags spell their characters as UTF-8 bytes, as SpamAssassin 4
+// matches them: those match, a block's spelt as a group after its lead bytes
+// too, and the tags' single high bytes do not (<N>'s \xe7 is no ç in UTF-8
+// text). A tag without sequences reads its high bytes as Latin-1.
+func TestReplaceTagsLookalikes(t *testing.T) {
+	dir := writeRules(t, map[string]string{"t.cf": `
+ifplugin Mail::SpamAssassin::Plugin::ReplaceTags
+body     LOOK   /x<I><N>y/
+body     LATIN  /x<C>y/
+replace_tag   I    (?:[iI\xec]|[\xc3][\xac]|[\xf0][\x9d](?:[\x90][\x88\xa2]|[\x91][\x96]))
+replace_tag   N    (?:[nN\xe7]|[\xc3][\xb1])
+replace_tag   C    (?:c|[\xe7])
+replace_rules LOOK LATIN
+endif
+`})
+	s, problems := Load(dir)
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, tc := range []struct {
+		body string
+		want []string
+	}{
+		{"xiny", []string{"LOOK"}},
+		{"x\u00ec\u00f1y", []string{"LOOK"}}, // ìñ: sequences
+		{"x\U0001D408ny", []string{"LOOK"}},  // 𝐈: a group after its lead bytes
+		{"xi\u00e7y", nil},                   // ç: \xe7 alone is no character here
+		{"x\u00e7y", []string{"LATIN"}},      // the same byte, in a tag of no sequences
+	} {
+		got := hitNames(t, s, msgOf(t, "Subject: x\nMessage-ID: <1@x>\n\n"+tc.body+"\n"))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%q: hits %v, want %v", tc.body, got, tc.want)
+		}
+	}
+}
+
 // URIs as uri rules see them: links, and bare addresses as mailto: (SpamAssassin's).
 func TestFindURIs(t *testing.T) {
 	for text, want := range map[string]string{

@@ -39,6 +39,14 @@ func utf8Escapes(body string) string {
 			sets = append(sets, set)
 			j = end
 		}
+		if len(sets) >= 1 && strings.HasPrefix(body[j:], "(?:") {
+			if class, end, ok := groupChars(body, j, sets); ok {
+				b.WriteString(body[last:i])
+				b.WriteString(class)
+				last, i = end, end
+				continue
+			}
+		}
 		if len(sets) >= 2 && !quantified(body, j) {
 			if chars, ok := decodeUTF8Sets(sets); ok {
 				b.WriteString(body[last:i])
@@ -71,6 +79,50 @@ func utf8Escapes(body string) string {
 	}
 	b.WriteString(body[last:])
 	return b.String()
+}
+
+// groupChars reads a group of alternatives at i, "(?:ALT|ALT|...)", that the
+// items before it (prefix) begin: ReplaceTags' lists of look-alikes spell a
+// block's characters so, their lead bytes once (<I>'s
+// [\xf0][\x9d](?:[\x90][\x88\xa2\xbc]|[\x91][\x96\xb0]|...), the
+// mathematical letters). When each alternative is a run of items that ends the
+// prefix's character, the prefix and the group are one class of those
+// characters; it returns the class and the index after the group. Left as they
+// were, the bytes were read as characters of their own, Latin-1's, in runs
+// that pruneByteSequences dropped: "𝐈𝐦𝐩𝐨𝐫𝐭𝐚𝐧𝐭" was not FUZZY_IMPORTANT.
+func groupChars(body string, i int, prefix []byteSet) (class string, end int, ok bool) {
+	var runes []rune
+	j := i + len("(?:")
+	for {
+		sets := prefix[:len(prefix):len(prefix)]
+		for {
+			set, e, ok := readByteItem(body, j)
+			if !ok {
+				break
+			}
+			sets = append(sets, set)
+			j = e
+		}
+		if len(sets) == len(prefix) || j >= len(body) {
+			return "", i, false
+		}
+		if chars, ok := decodeUTF8Sets(sets); !ok || len(chars) != 1 {
+			return "", i, false
+		}
+		runes = append(runes, charsOf(sets)...)
+		switch body[j] {
+		case '|':
+			j++
+			continue
+		case ')':
+			if quantified(body, j+1) {
+				return "", i, false
+			}
+			slices.Sort(runes)
+			return runeClass(slices.Compact(runes)), j + 1, true
+		}
+		return "", i, false
+	}
 }
 
 // byteSet is the bytes of 0x80-0xff one item of a pattern matches, and whether it
@@ -249,4 +301,101 @@ func runeClass(runes []rune) string {
 	}
 	b.WriteByte(']')
 	return b.String()
+}
+
+// tagValue is a replace_tag's value as the rules read it. A value that spells
+// characters as their UTF-8 bytes (ReplaceTags' look-alike lists: <N>'s
+// [\xc3][\x91\xb1] for Ñ and ñ) is written for SpamAssassin 4, which matches
+// its rules against UTF-8 text. Its single high bytes besides, left from the
+// single-byte charsets of SpamAssassin 3's days (<N>'s \xcd\xd0\xd1\xde\xe7\xf0\xf1:
+// Greek's Ν, Π, η, π, and Latin-1's Ñ, ñ), can there only match a byte inside
+// some character; here, where rules read characters, they were Latin-1's
+// letters, many of which the tag never meant. <N>'s \xe7 is ç, <T>'s \xc3 Ã:
+// FUZZY_IMPORTANT hit the Portuguese "importação" on six phishing messages,
+// where SpamAssassin does not, and would on a Portuguese ham. They are
+// dropped: the characters the tag means are among its sequences. A value
+// without sequences keeps its Latin-1 reading (FF_A2's endere[\xe7]o, which
+// SpamAssassin 4 matches on no UTF-8 text, but which means "endereço").
+func tagValue(v string) string {
+	conv := utf8Escapes(v)
+	if conv == v {
+		return v
+	}
+	return dropHighBytes(conv)
+}
+
+// noMatch is a class that matches nothing, in both engines' syntax.
+const noMatch = `[^\s\S]`
+
+// dropHighBytes drops the \xHH escapes of bytes 0x80-0xff from a pattern: from
+// its classes (a range of them too, one that starts below 0x80 stays), a class
+// left empty and an escape outside a class becoming noMatch. Negated classes
+// stay as they are.
+func dropHighBytes(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); {
+		switch {
+		case p[i] == '\\':
+			if c, ok := hexEscape(p, i); ok && c >= 0x80 {
+				b.WriteString(noMatch)
+				i += 4
+				continue
+			}
+			end := min(i+2, len(p))
+			b.WriteString(p[i:end])
+			i = end
+		case p[i] == '[':
+			end := classEnd(p, i)
+			if end < 0 || strings.HasPrefix(p[i:], "[^") {
+				if end < 0 {
+					end = len(p) - 1
+				}
+				b.WriteString(p[i : end+1])
+				i = end + 1
+				continue
+			}
+			var kept strings.Builder
+			for j := i + 1; j < end; {
+				high, k := classItem(p, j, end)
+				if k+1 < end && p[k] == '-' { // a range: it goes with its start
+					_, k = classItem(p, k+1, end)
+				}
+				if !high {
+					kept.WriteString(p[j:k])
+				}
+				j = k
+			}
+			if kept.Len() == 0 {
+				b.WriteString(noMatch)
+			} else {
+				b.WriteByte('[')
+				b.WriteString(kept.String())
+				b.WriteByte(']')
+			}
+			i = end + 1
+		default:
+			b.WriteByte(p[i])
+			i++
+		}
+	}
+	return b.String()
+}
+
+// classItem reads one member of a class at j (a character, an escape, a
+// POSIX class), before end: whether it is a \xHH escape of 0x80-0xff, and
+// the index after it.
+func classItem(p string, j, end int) (high bool, next int) {
+	switch {
+	case p[j] == '\\':
+		if c, ok := hexEscape(p, j); ok {
+			return c >= 0x80, j + 4
+		}
+		return false, min(j+2, end)
+	case strings.HasPrefix(p[j:], "[:"):
+		if k := strings.Index(p[j:end], ":]"); k > 0 {
+			return false, j + k + 2
+		}
+	}
+	_, size := utf8.DecodeRuneInString(p[j:])
+	return false, j + size
 }

@@ -24,6 +24,13 @@ func TestUTF8Escapes(t *testing.T) {
 		{`(?:e|\xd3[\x07\xa9\xab])`, `(?:e|[өӫ])`},
 		{`\xd3[\x07]`, `\xd3[\x07]`},             // nothing else: no character
 		{`[\x07\xd3][\xa9]`, `[\x07\xd3][\xa9]`}, // a lead byte's set: as written
+		// Lead bytes once, then a group whose alternatives end the characters.
+		{`x[\xf0][\x9d](?:[\x90][\x88\xa2]|[\x91][\x96])y`, `x[𝐈𝐢𝑖]y`},
+		{`(?:[iI]|[\xe1](?:[\xb8][\xac-\xad]|[\xbb][\x88]))`, `(?:[iI]|[Ḭ-ḭỈ])`},
+		{`[\xe1](?:[\xb8][\xac]|[\xbb][\x88])+`, `[\xe1](?:[\xb8][\xac]|[\xbb][\x88])+`}, // quantified: as written
+		{`[\xe1](?:[\xb8][\xac]|x)`, `[\xe1](?:[\xb8][\xac]|x)`},                         // an alternative of no bytes
+		{`[\xe1](?:[\xb8]|[\xbb][\x88])`, `[\xe1](?:[\xb8]|[\xbb][\x88])`},               // one that ends no character
+		{`\xc3\xa9(?:\xc3\xa9|\xc3\xa8)`, `é(?:é|è)`},                                    // a whole character before the group
 	} {
 		if got := utf8Escapes(c.in); got != c.want {
 			t.Errorf("utf8Escapes(%s) = %s, want %s", c.in, got, c.want)
@@ -75,5 +82,25 @@ func TestHighBits(t *testing.T) {
 	goRe, _, err := perlRegex(`/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]/`)
 	if err != nil || !goRe.MatchString("Иван") || goRe.MatchString("Ivan") {
 		t.Errorf("a name in Cyrillic needs MIME encoding: %v", err)
+	}
+}
+
+// A look-alike tag's single high bytes are dropped: its sequences say which
+// characters it means. A tag without sequences keeps them, read as Latin-1.
+func TestTagValue(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`(?:[nN\xd1\xe7\xf1]|[\xc3][\x91\xb1])`, `(?:[nN]|[Ññ])`},
+		{`(?:[aA]|[\xb6\xc1]|[\xc3][\xa0])`, `(?:[aA]|` + noMatch + `|à)`},
+		{`(?:\xe7|[\xc3][\xa7])`, `(?:` + noMatch + `|ç)`},
+		{`(?:[^\xe7]|[\xc3][\xa7])`, `(?:[^\xe7]|ç)`},         // negated: as written
+		{`(?:[\x20-\xff]|[\xc3][\xa7])`, `(?:[\x20-\xff]|ç)`}, // a range from below 0x80 stays
+		{`(?:[a\xa0-\xbf]|[\xc3][\xa7])`, `(?:[a]|ç)`},        // a range of high bytes goes
+		{`(?:[\\\xe7]|[\xc3][\xa7])`, `(?:[\\]|ç)`},           // an escaped backslash stays
+		{`endere[c\xe7]o`, `endere[c\xe7]o`},                  // no sequences: Latin-1
+		{`[\$\xa5\xa3]`, `[\$\xa5\xa3]`},
+	} {
+		if got := tagValue(c.in); got != c.want {
+			t.Errorf("tagValue(%s) = %s, want %s", c.in, got, c.want)
+		}
 	}
 }
