@@ -33,6 +33,9 @@ func TestParseHeaderAddresses(t *testing.T) {
 		// Left unread by the list's expression: every <address> in what is left.
 		{`<jo@example.net>example.com, <al@example.net>example.com`, "jo@example.net|al@example.net", ""},
 		{`=?utf-8?Q?"Foobar"?=<info=foobar.com@mlsend.com>`, "info=foobar.com@mlsend.com", "Foobar"},
+		// White space is Perl's \s on bytes, ASCII's: a no-break space stays.
+		{`"=?utf-8?B?RGV2aWNlIFNhZmV0eSBBbGVydHPCoA==?=" <a@example.com>`, "a@example.com", "Device Safety Alerts\u00a0"},
+		{"\"=?utf-8?q?_A=C2=A0=09_B_?=\" <a@example.com>", "a@example.com", "A\u00a0 B"},
 	} {
 		addrs := strings.Join(addressParts(c.in, "addr"), "|")
 		names := strings.Join(addressParts(c.in, "name"), "|")

@@ -81,6 +81,7 @@ To: alice@example.com
 Cc: bob@example.com
 Reply-To: =?utf-8?q?J=C3=BCrgen?= <drop@other.example>
 Subject: =?utf-8?q?Your_account_is_SUSPENDED?=
+X-Note: ends here` + "\u00a0" + `
 Message-ID: <abc@bigbank.example>
 Content-Type: multipart/alternative; boundary=b
 
@@ -118,6 +119,7 @@ func TestRuleKinds(t *testing.T) {
 		{"ALL", `header R ALL =~ /^Cc: bob/m`, true},
 		{"ALL keeps the name's case", `header R ALL =~ /^Message-ID: /m`, true},
 		{"ALL, not canonical case", `header R ALL =~ /^Message-Id: /m`, false},
+		{"a value keeps a no-break space at its end", `header R X-Note =~ /^ends here\xc2\xa0$/`, true},
 		{"ALL decodes encoded words", `header R ALL =~ /^Subject: Your account is SUSPENDED$/m`, true},
 		{"ALL decodes a name", `header R ALL =~ /^Reply-To: Jürgen <drop\@other/m`, true},
 		{"ALL:raw keeps encoded words", `header R ALL:raw =~ /^Subject: =\?utf-8\?q\?Your_account/m`, true},

@@ -2172,7 +2172,7 @@ func (t *target) mimeValues(field string, raw bool) []headerText {
 			}
 			// The last instance, as SpamAssassin's get_header in scalar context.
 			vs := h.Values(field)
-			v = decodeField(field, strings.TrimSpace(vs[len(vs)-1]))
+			v = decodeField(field, strings.Trim(vs[len(vs)-1], perlSpaces))
 		}
 		out = append(out, headerText{value: v, lower: strings.ToLower(v), present: true})
 	}
@@ -2391,7 +2391,7 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 		// as written: SpamAssassin keeps a header's runs of spaces and its tabs, and
 		// rules test them (RCVD_FAKE_HELO_DOTCOM wants "from aol.com", with one
 		// space, which a Received line's "from  aol.com" is not).
-		v = strings.TrimSpace(v)
+		v = strings.Trim(v, perlSpaces)
 		if isAddressMod(mod) {
 			// Every address of the field, each on its line, as header rules
 			// read them in SpamAssassin 4 (a From with two is FROM_ADDR_WS).
@@ -2418,6 +2418,21 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 
 func isAddressMod(mod string) bool { return mod == "addr" || mod == "name" || mod == "name:raw" }
 
+// perlSpaces are Perl's \s on the bytes SpamAssassin's header values are:
+// ASCII's white space. A no-break space (U+00A0) and its kin are not among
+// them: SpamAssassin keeps one at a display name's or a subject's end, and
+// its rules read it (FROM_EXCESS_BASE64 is not for a From whose encoded
+// name ends in one, __FROM_NEEDS_MIME2 seeing its bytes).
+const perlSpaces = " \t\n\r\f\v"
+
+// collapsePerlSpace is SpamAssassin's s/\s+/ /g with the ends trimmed, on
+// its bytes (perlSpaces); joinFields is strings.Fields' reading.
+func collapsePerlSpace(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return r < utf8.RuneSelf && isSpaceByte(byte(r))
+	}), " ")
+}
+
 // addressParts are a field value's addresses (mod addr), its display names as
 // written (name:raw), or decoded, with runs of white space as one space and
 // outer single quotes dropped (name; PerMsgStatus.pm's _get).
@@ -2434,8 +2449,8 @@ func addressParts(v, mod string) []string {
 			if d, err := scan.DecodeHeader(name); err == nil {
 				name = d
 			}
-			if strings.TrimSpace(name) != "" {
-				name = joinFields(name)
+			if strings.Trim(name, perlSpaces) != "" {
+				name = collapsePerlSpace(name)
 				if len(name) >= 2 && name[0] == '\'' && name[len(name)-1] == '\'' {
 					name = name[1 : len(name)-1]
 				}
