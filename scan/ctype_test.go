@@ -73,3 +73,33 @@ func TestMalformedContentTypeParts(t *testing.T) {
 		})
 	}
 }
+
+// A well-formed type that starts with the word "text" is text/plain, as
+// parse_content_type makes it, but for text/html, text/calendar and
+// text/x-vcard: a bare "text" part's words are read (phishing/00990's body).
+func TestTextTypes(t *testing.T) {
+	for field, want := range map[string]string{
+		"text":                        "text/plain",
+		"text; charset=utf-8":         "text/plain",
+		"Text/Enriched":               "text/plain",
+		"text/rfc822-headers":         "text/plain",
+		"text/x-pgp":                  "text/plain",
+		"text/html; charset=utf-8":    "text/html",
+		"text/calendar; method=REPLY": "text/calendar",
+		"text/x-vcard":                "text/x-vcard",
+		"textual/thing":               "textual/thing",
+		"application/pdf":             "application/pdf",
+	} {
+		m, err := Parse(strings.NewReader("From: a@example.org\r\nContent-Type: " + field + "\r\n\r\nwords\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Parts) != 1 || m.Parts[0].ContentType != want {
+			t.Errorf("%q: parts %+v, want one %s", field, m.Parts, want)
+			continue
+		}
+		if text := strings.TrimSpace(m.Parts[0].Text); want == "text/plain" && text != "words" {
+			t.Errorf("%q: text %q", field, text)
+		}
+	}
+}
