@@ -3,7 +3,6 @@ package rules
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -130,19 +129,6 @@ func TestExactOnlySameAnswers(t *testing.T) {
 		raw, want := msg(i)
 		if got := slices.Contains(hitNames(t, s, msgOf(t, raw)), "R"); got != want {
 			t.Errorf("message %d (exact only: %v): hit %v, want %v", i, r.exactOnly.Load(), got, want)
-		}
-	}
-}
-
-// openSelfClosing does what HTML.pm's s/<(\w+)\s*\/>/<$1>/gi does.
-func TestOpenSelfClosing(t *testing.T) {
-	perl := regexp.MustCompile(`(?i)<(\w+)\s*/>`)
-	for _, s := range []string{
-		"", "plain", "<br/>", "<BR />", "a<br\t\n/>b<img/><p>", "<a<b/>", "< br/>", "<br/ >",
-		"<x_1   />tail", "/>", "<", "<abc", "<abc/", "<a href='/'/>", "<br/><br/>",
-	} {
-		if got, want := openSelfClosing(s), perl.ReplaceAllString(s, "<$1>"); got != want {
-			t.Errorf("openSelfClosing(%q) = %q, want %q", s, got, want)
 		}
 	}
 }

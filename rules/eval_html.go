@@ -150,45 +150,6 @@ func cssBackgroundLayers(v string) [][]string {
 	return layers
 }
 
-// openSelfClosing rewrites <br/> and <img   /> as <br> and <img>, as HTML.pm's
-// s/<(\w+)\s*\/>/<$1>/gi: by hand, since the regexp took a tenth of the HTML
-// analysis.
-func openSelfClosing(src string) string {
-	if !strings.Contains(src, "/>") {
-		return src
-	}
-	var b strings.Builder
-	b.Grow(len(src))
-	last := 0
-	for i := 0; i < len(src); i++ {
-		if src[i] != '<' {
-			continue
-		}
-		j := i + 1
-		for j < len(src) && isWordChar(src[j]) {
-			j++
-		}
-		if j == i+1 {
-			continue
-		}
-		k := j
-		for k < len(src) && strings.IndexByte("\t\n\f\r ", src[k]) >= 0 {
-			k++
-		}
-		if strings.HasPrefix(src[k:], "/>") {
-			b.WriteString(src[last:j])
-			b.WriteByte('>')
-			last = k + 2
-			i = k + 1
-		}
-	}
-	if last == 0 {
-		return src
-	}
-	b.WriteString(src[last:])
-	return b.String()
-}
-
 // analyzeHTML is HTML.pm's parse of one part, on golang.org/x/net/html's tokenizer.
 func analyzeHTML(src string) *htmlPart {
 	h := newHTMLPart()
@@ -198,10 +159,7 @@ func analyzeHTML(src string) *htmlPart {
 	// was 40 longer, past the 1,024 of HTML_SHORT_LINK_IMG_1.
 	h.length = utf8.RuneCountInString(src)
 	h.style = []textStyle{{tag: "default", fg: "#000000", bg: "#ffffff", size: 3}}
-	src = strings.ReplaceAll(src, "&nbsp;", " ")
-	src = openSelfClosing(src)
-	// (Each is a copy only where the part has one.)
-	src = strings.ReplaceAll(strings.ReplaceAll(src, "\u201c", `"`), "\u201d", `"`)
+	src = scan.HTMLSource(src)
 	z := html.NewTokenizer(strings.NewReader(scan.CloseComments(src)))
 	raw := scan.NewRawText(src)
 	// The tokenizer's slices, read before the next token, not its Token, which

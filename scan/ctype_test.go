@@ -103,3 +103,29 @@ func TestTextTypes(t *testing.T) {
 		}
 	}
 }
+
+// A text part whose Content-Type the standard parser refuses is still read in
+// a charset: the one the field names, or the guess for 8-bit text that names
+// none (Windows-1252 where it is not UTF-8), as SpamAssassin reads it.
+func TestMalformedContentTypeCharset(t *testing.T) {
+	for field, want := range map[string]string{
+		"text/html;;;;":                         "café",
+		"text/plain;; charset=iso-8859-1":       "café",
+		"text/plain; charset=utf-8; charset=x;": "caf\u00e9",
+	} {
+		body := "caf\xe9"
+		if strings.Contains(field, "utf-8") {
+			body = "caf\u00e9"
+		}
+		m, err := Parse(strings.NewReader("From: a@example.org\r\nContent-Type: " + field + "\r\n\r\n" + body + "\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Parts) != 1 || !strings.Contains(m.Parts[0].Text, want) {
+			t.Errorf("%q: parts %+v, want text %q", field, m.Parts, want)
+		}
+		if len(m.Problems) == 0 {
+			t.Errorf("%q: no problem reported for the malformed field", field)
+		}
+	}
+}

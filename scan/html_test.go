@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -46,6 +47,11 @@ func TestRenderHTML(t *testing.T) {
 		// (SpamAssassin also ends a paragraph between the two words.)
 		"<title><title>a <b>b</b>":                   "\n\n\n\na b",
 		"<TITLE>t <b>x</b></Title><title>u <b>y</b>": "\n\nt <b>x</b>\n\n\n\nu y",
+		// HTML.pm's source: "&nbsp;" a space, "<br/>" "<br>", curly quotes straight.
+		"a&nbsp;b":           "a b",
+		"say \u201chi\u201d": `say "hi"`,
+		"<title/>a <b>b</b>": "\n\na b", // an open title, as "<title>"
+		"a<br/>b<br />c":     "a\nb\nc",
 	} {
 		if got := RenderHTML(src); got != want {
 			t.Errorf("%q: %q, want %q", src, got, want)
@@ -57,13 +63,16 @@ func TestRenderHTML(t *testing.T) {
 func TestRenderHTMLLinks(t *testing.T) {
 	src := `<body background="bg.gif"><a href=" http://a.example/x ">a</a><a x/href="http://m.example/">m</a>` +
 		`<img src="cid:1@x"><form action="https://f.example/post"><p title="http://not.a.link/">t</p>` +
-		`<meta http-equiv="Refresh" content="0; URL=http://r.example/">`
+		`<meta http-equiv="Refresh" content="0; URL=http://r.example/">` +
+		// An attribute quoted with curly quotes, as word processors write them,
+		// is the address (HTML.pm straightens them before it parses).
+		"<a href=\u201dhttps://c.example/p\u201d>c</a>"
 	text, links := RenderHTMLLinks(src, true)
 	var got []string
 	for _, l := range links {
 		got = append(got, l.Tag+" "+l.URI)
 	}
-	want := []string{"body bg.gif", "a http://a.example/x", "a http://m.example/", "img cid:1@x", "form https://f.example/post", "meta http://r.example/"}
+	want := []string{"body bg.gif", "a http://a.example/x", "a http://m.example/", "img cid:1@x", "form https://f.example/post", "meta http://r.example/", "a https://c.example/p"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("links %q, want %q", got, want)
 	}
@@ -220,4 +229,17 @@ func FuzzCloseComments(f *testing.F) {
 			t.Fatalf("CloseComments(%q) = %q, and again %q", src, out, again)
 		}
 	})
+}
+
+// openSelfClosing does what HTML.pm's s/<(\w+)\s*\/>/<$1>/gi does.
+func TestOpenSelfClosing(t *testing.T) {
+	perl := regexp.MustCompile(`(?i)<(\w+)\s*/>`)
+	for _, s := range []string{
+		"", "plain", "<br/>", "<BR />", "a<br\t\n/>b<img/><p>", "<a<b/>", "< br/>", "<br/ >",
+		"<x_1   />tail", "/>", "<", "<abc", "<abc/", "<a href='/'/>", "<br/><br/>",
+	} {
+		if got, want := openSelfClosing(s), perl.ReplaceAllString(s, "<$1>"); got != want {
+			t.Errorf("openSelfClosing(%q) = %q, want %q", s, got, want)
+		}
+	}
 }

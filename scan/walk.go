@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"strings"
 	"sync"
 
@@ -196,6 +197,24 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int, verba
 		raw = q
 	}
 	var undecoded *Capture
+	if cterr != nil && w.asText && !multipart && strings.HasPrefix(lc, "text/") {
+		// A text part whose Content-Type the standard parser refuses is read
+		// in the charset the lenient reading found, or by the guess for none,
+		// as SpamAssassin reads it: go-message decodes no charset from such a
+		// field, and the part's 8-bit text had reached the rules as raw bytes
+		// (a Big5 spam's HTML, which SpamAssassin reads as Windows-1252).
+		clean := map[string]string{}
+		if cs := params["charset"]; cs != "" {
+			clean["charset"] = cs
+		}
+		if v := mime.FormatMediaType(lc, clean); v != "" {
+			w.problem("content-type %q: %v (read as %s)", h.Get("Content-Type"), cterr, lc)
+			h = h.Copy()
+			h.Set("Content-Type", v)
+			mh = message.Header{Header: h}
+			cterr = nil
+		}
+	}
 	if w.asText && !multipart && strings.HasPrefix(lc, "text/") {
 		c := newCRLFReader(raw) // line ends as SpamAssassin decodes them
 		defer c.release()
