@@ -9,8 +9,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/net/html"
-
 	"github.com/postern/postern/scan"
 )
 
@@ -70,9 +68,9 @@ func (t *target) html() *htmlStats {
 	}
 	defer t.costs.time("(HTML parts analysed)")()
 	t.htmlRes = &htmlStats{}
-	for _, p := range t.msg.Parsed.Parts {
-		if p.EffectiveType == "text/html" && p.Text != "" {
-			t.htmlRes.parts = append(t.htmlRes.parts, analyzeHTML(p.Text))
+	for i := range t.msg.Parsed.Parts {
+		if p := &t.msg.Parsed.Parts[i]; p.EffectiveType == "text/html" && p.Text != "" {
+			t.htmlRes.parts = append(t.htmlRes.parts, analyzeHTML(p.Text, func(v scan.HTMLVisitor) { p.WalkHTML(p.Text, v) }))
 		}
 	}
 	return t.htmlRes
@@ -150,8 +148,12 @@ func cssBackgroundLayers(v string) [][]string {
 	return layers
 }
 
-// analyzeHTML is HTML.pm's parse of one part, on golang.org/x/net/html's tokenizer.
-func analyzeHTML(src string) *htmlPart {
+// analyzeHTML is HTML.pm's parse of one part, src, from the tokens walk gives
+// (the part's recording, which the renderer and the Bayes tokenizer read too:
+// scan.Part.WalkHTML; tokenizing again was a twentieth of the check with the
+// stock rules). Text inside <style> and <script> is not given, and HTML.pm's
+// html_text reads none.
+func analyzeHTML(src string, walk func(scan.HTMLVisitor)) *htmlPart {
 	h := newHTMLPart()
 	// SpamAssassin's length is of the part's decoded text, whose line ends are
 	// LF when the message came with CRLF, as every one through the milter does
@@ -159,42 +161,22 @@ func analyzeHTML(src string) *htmlPart {
 	// was 40 longer, past the 1,024 of HTML_SHORT_LINK_IMG_1.
 	h.length = utf8.RuneCountInString(src)
 	h.style = []textStyle{{tag: "default", fg: "#000000", bg: "#ffffff", size: 3}}
-	src = scan.HTMLSource(src)
-	z := html.NewTokenizer(strings.NewReader(scan.CloseComments(src)))
-	raw := scan.NewRawText(src)
-	// The tokenizer's slices, read before the next token, not its Token, which
-	// copies every attribute of every tag.
-	for {
-		tt := z.Next()
-		if tt == html.ErrorToken {
-			break
-		}
-		switch tt {
-		case html.StartTagToken, html.SelfClosingTagToken:
-			name, more := z.TagName()
-			tag := strings.ToLower(scan.HTMLName(name))
-			h.attrs = h.attrs.read(z, more && htmlAttrTags[tag])
-			if tt == html.StartTagToken {
-				raw.Start(z, tag)
-			}
+	walk(scan.HTMLVisitor{
+		Text: func(text []byte) { h.textEvent(string(text)) },
+		Start: func(tag string, attrs []scan.HTMLAttr) {
+			tag = strings.ToLower(tag)
+			h.attrs = h.attrs.read(attrs, htmlAttrTags[tag])
 			h.tag(tag, h.attrs, 1)
-		case html.EndTagToken:
-			name, _ := z.TagName()
-			tag := strings.ToLower(scan.HTMLName(name))
-			raw.End(tag)
-			h.tag(tag, nil, -1)
-		case html.TextToken:
-			h.textEvent(string(z.Text()))
-		case html.CommentToken:
-			z.Text() // (as Token did: Raw then gives the comment's newlines turned)
-			h.comment = append(h.comment, string(z.Raw()))
-		case html.DoctypeToken:
+		},
+		End:     func(tag string) { h.tag(strings.ToLower(tag), nil, -1) },
+		Comment: func(raw []byte) { h.comment = append(h.comment, string(raw)) },
+		Doctype: func() {
 			h.elements++
 			h.tags++
 			h.hasElements = true
 			h.inside["!doctype"] = 0
-		}
-	}
+		},
+	})
 	for h.inside["style"] > 0 {
 		h.tag("style", nil, -1)
 	}
@@ -202,6 +184,11 @@ func analyzeHTML(src string) *htmlPart {
 		h.tag("script", nil, -1)
 	}
 	return h
+}
+
+// analyzeHTMLText is analyzeHTML of a text of its own (tokenized for it).
+func analyzeHTMLText(src string) *htmlPart {
+	return analyzeHTML(src, func(v scan.HTMLVisitor) { scan.WalkHTML(src, v) })
 }
 
 // nonSpaceRunes counts the runes of a text that are not white space: of a chunk
@@ -226,15 +213,16 @@ type attrs []attr
 
 type attr struct{ name, val string }
 
-// read reads the attributes the analysis reads (htmlAttrsRead) of the tag the
-// tokenizer is on into a, reusing its room (more: the tag has attributes).
-func (a attrs) read(z *html.Tokenizer, more bool) attrs {
+// read reads the attributes the analysis reads (htmlAttrsRead) of a tag into a,
+// reusing its room (read: the tag is one whose attributes are read).
+func (a attrs) read(tagAttrs []scan.HTMLAttr, read bool) attrs {
 	a = a[:0]
-	for more {
-		var k, v []byte
-		k, v, more = z.TagAttr()
-		if name := strings.ToLower(scan.HTMLName(k)); htmlAttrsRead[name] && !a.has(name) {
-			a = append(a, attr{name, string(v)})
+	if !read {
+		return a
+	}
+	for _, x := range tagAttrs {
+		if name := strings.ToLower(x.Key); htmlAttrsRead[name] && !a.has(name) {
+			a = append(a, attr{name, string(x.Val)})
 		}
 	}
 	return a

@@ -1,9 +1,12 @@
 package rules
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
+	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/scan"
 )
 
@@ -555,7 +559,7 @@ func TestHTMLAttributes(t *testing.T) {
 		{`<font face="Arial" face="x%y">`, func(h *htmlPart) bool { return !h.fontFaceBad }},
 		{`<body bgcolor="#ffffff"><font color=#fefefe COLOR=#000000>words</font>`, func(h *htmlPart) bool { return h.fontLowContrast }},
 	} {
-		if h := analyzeHTML(c.src); !c.want(h) {
+		if h := analyzeHTMLText(c.src); !c.want(h) {
 			t.Errorf("%s: not as it should be: %+v", c.src, *h)
 		}
 	}
@@ -579,7 +583,7 @@ func TestHTMLLength(t *testing.T) {
 		if err != nil || len(m.Parts) != 1 {
 			t.Fatalf("%q: %v, %d parts", c.src, err, len(m.Parts))
 		}
-		if got := analyzeHTML(m.Parts[0].Text).length; got != c.want {
+		if got := analyzeHTMLText(m.Parts[0].Text).length; got != c.want {
 			t.Errorf("%q: length %d, want %d", c.src, got, c.want)
 		}
 	}
@@ -700,5 +704,39 @@ func TestCSSBackgroundLayers(t *testing.T) {
 		if g := strings.Join(got, " "); g != want {
 			t.Errorf("%q: %s, want %s", in, g, want)
 		}
+	}
+}
+
+// The HTML analysis reads a part's shared recording (the renderer's and the
+// Bayes tokenizer's) as it reads a tokenizing of its own, on the corpus's
+// HTML parts.
+func TestAnalyzeHTMLRecorded(t *testing.T) {
+	n := 0
+	filepath.Walk(corpus.Dir(), func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || n >= 400 {
+			return nil
+		}
+		raw, err := readCorpus(path)
+		if err != nil {
+			return nil
+		}
+		m, _ := scan.Parse(bytes.NewReader(raw))
+		for i := range m.Parts {
+			p := &m.Parts[i]
+			if p.EffectiveType != "text/html" || p.Text == "" {
+				continue
+			}
+			n++
+			p.RenderHTMLLinks(true) // (the renderer records the part first, as it may in a check)
+			own := analyzeHTMLText(p.Text)
+			shared := analyzeHTML(p.Text, func(v scan.HTMLVisitor) { p.WalkHTML(p.Text, v) })
+			if !reflect.DeepEqual(own, shared) {
+				t.Errorf("%s part %d: the analysis of the recording differs from its own", path, i)
+			}
+		}
+		return nil
+	})
+	if n == 0 {
+		t.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
 	}
 }

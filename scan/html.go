@@ -27,6 +27,10 @@ type HTMLVisitor struct {
 	Start func(tag string, attrs []HTMLAttr)
 	// End is an end tag.
 	End func(tag string)
+	// Comment is a comment as written ("<!--…-->"), Doctype a <!DOCTYPE …>:
+	// the rules' HTML analysis counts them.
+	Comment func(raw []byte)
+	Doctype func()
 }
 
 // WalkHTML tokenizes an HTML part for one reader, leaving out the text of <style>
@@ -36,21 +40,35 @@ func WalkHTML(src string, v HTMLVisitor) {
 	src = HTMLSource(src)
 	z := html.NewTokenizer(strings.NewReader(CloseComments(src)))
 	raw := NewRawText(src)
-	skip := 0 // inside <style> or <script>
+	// Inside <style> or <script>: counted apart, as HTML.pm counts each tag
+	// (an end tag of the one does not close the other).
+	style, script := 0, 0
 	var attrs []HTMLAttr
 	for {
 		switch tt := z.Next(); tt {
 		case html.ErrorToken:
 			return
 		case html.TextToken:
-			if skip == 0 && v.Text != nil {
+			if style == 0 && script == 0 && v.Text != nil {
 				v.Text(z.Text())
+			}
+		case html.CommentToken:
+			if v.Comment != nil {
+				z.Text() // (as Token does: Raw then has the comment's line ends turned)
+				v.Comment(z.Raw())
+			}
+		case html.DoctypeToken:
+			if v.Doctype != nil {
+				v.Doctype()
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, hasAttr := z.TagName()
 			tag := HTMLName(name)
-			if tag == "style" || tag == "script" {
-				skip++
+			switch tag {
+			case "style":
+				style++
+			case "script":
+				script++
 			}
 			if tt == html.StartTagToken {
 				raw.Start(z, tag)
@@ -67,8 +85,11 @@ func WalkHTML(src string, v HTMLVisitor) {
 		case html.EndTagToken:
 			name, _ := z.TagName()
 			tag := HTMLName(name)
-			if (tag == "style" || tag == "script") && skip > 0 {
-				skip--
+			switch {
+			case tag == "style" && style > 0:
+				style--
+			case tag == "script" && script > 0:
+				script--
 			}
 			raw.End(tag)
 			if v.End != nil {
@@ -100,6 +121,8 @@ const (
 	htmlText htmlKind = iota
 	htmlStart
 	htmlEnd
+	htmlComment // text[i:j]: its raw bytes
+	htmlDoctype
 )
 
 // HTMLSource is an HTML part's text as SpamAssassin's HTML.pm gives it to
@@ -210,6 +233,12 @@ func RecordHTML(src string) *HTMLDoc {
 			d.toks = append(d.toks, htmlTok{kind: htmlStart, tag: tag, i: int32(i), j: int32(len(d.attrs))})
 		},
 		End: func(tag string) { d.toks = append(d.toks, htmlTok{kind: htmlEnd, tag: tag}) },
+		Comment: func(raw []byte) {
+			i := len(d.text)
+			d.text = append(d.text, raw...)
+			d.toks = append(d.toks, htmlTok{kind: htmlComment, i: int32(i), j: int32(len(d.text))})
+		},
+		Doctype: func() { d.toks = append(d.toks, htmlTok{kind: htmlDoctype}) },
 	})
 	return d
 }
@@ -229,6 +258,14 @@ func (d *HTMLDoc) Walk(v HTMLVisitor) {
 		case htmlEnd:
 			if v.End != nil {
 				v.End(t.tag)
+			}
+		case htmlComment:
+			if v.Comment != nil {
+				v.Comment(d.text[t.i:t.j:t.j])
+			}
+		case htmlDoctype:
+			if v.Doctype != nil {
+				v.Doctype()
 			}
 		}
 	}
