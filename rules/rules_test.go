@@ -849,16 +849,25 @@ endif
 	if errs := Errors(problems); len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	for _, tc := range []struct {
-		body string
-		want []string
-	}{
+	wantBodyHits(t, s, []bodyHits{
 		{"get it phr.e-e3 now", []string{"FUZZY_FREE"}},
 		{"FREE stuff", []string{"FUZZY_FREE"}},
 		{"pay $ 5000 or eur900", []string{"CUR_AMOUNT"}},
 		{"a literal <F> tag", []string{"NOT_REPLACED"}},
 		{"freedom", nil},
-	} {
+	})
+}
+
+// bodyHits is a body and the rules that should hit a message of it.
+type bodyHits struct {
+	body string
+	want []string
+}
+
+// wantBodyHits checks which rules of s hit a message of each body.
+func wantBodyHits(t *testing.T, s *Set, cases []bodyHits) {
+	t.Helper()
+	for _, tc := range cases {
 		got := hitNames(t, s, msgOf(t, "Subject: x\nMessage-ID: <1@x>\n\n"+tc.body+"\n"))
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%q: hits %v, want %v", tc.body, got, tc.want)
@@ -885,21 +894,13 @@ endif
 	if errs := Errors(problems); len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	for _, tc := range []struct {
-		body string
-		want []string
-	}{
+	wantBodyHits(t, s, []bodyHits{
 		{"xiny", []string{"LOOK"}},
 		{"x\u00ec\u00f1y", []string{"LOOK"}}, // ìñ: sequences
 		{"x\U0001D408ny", []string{"LOOK"}},  // 𝐈: a group after its lead bytes
 		{"xi\u00e7y", nil},                   // ç: \xe7 alone is no character here
 		{"x\u00e7y", []string{"LATIN"}},      // the same byte, in a tag of no sequences
-	} {
-		got := hitNames(t, s, msgOf(t, "Subject: x\nMessage-ID: <1@x>\n\n"+tc.body+"\n"))
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("%q: hits %v, want %v", tc.body, got, tc.want)
-		}
-	}
+	})
 }
 
 // URIs as uri rules see them: links, and bare addresses as mailto: (SpamAssassin's).

@@ -29,16 +29,7 @@ func utf8Escapes(body string) string {
 	var b strings.Builder
 	last := 0
 	for i := 0; i < len(body); {
-		var sets []byteSet
-		j := i
-		for {
-			set, end, ok := readByteItem(body, j)
-			if !ok {
-				break
-			}
-			sets = append(sets, set)
-			j = end
-		}
+		sets, j := readByteItems(body, i, nil)
 		if len(sets) >= 1 && strings.HasPrefix(body[j:], "(?:") {
 			if class, end, ok := groupChars(body, j, sets); ok {
 				b.WriteString(body[last:i])
@@ -94,15 +85,8 @@ func groupChars(body string, i int, prefix []byteSet) (class string, end int, ok
 	var runes []rune
 	j := i + len("(?:")
 	for {
-		sets := prefix[:len(prefix):len(prefix)]
-		for {
-			set, e, ok := readByteItem(body, j)
-			if !ok {
-				break
-			}
-			sets = append(sets, set)
-			j = e
-		}
+		var sets []byteSet
+		sets, j = readByteItems(body, j, prefix[:len(prefix):len(prefix)])
 		if len(sets) == len(prefix) || j >= len(body) {
 			return "", i, false
 		}
@@ -149,6 +133,19 @@ func (s byteSet) within(lo, hi byte) bool {
 		}
 	}
 	return true
+}
+
+// readByteItems reads the run of items (readByteItem) at i onto sets, and
+// returns them and the index after the run.
+func readByteItems(s string, i int, sets []byteSet) ([]byteSet, int) {
+	for {
+		set, end, ok := readByteItem(s, i)
+		if !ok {
+			return sets, i
+		}
+		sets = append(sets, set)
+		i = end
+	}
 }
 
 // readByteItem reads a high byte at i: \xHH, or a class of such escapes and
