@@ -237,9 +237,22 @@ func TestOpenSelfClosing(t *testing.T) {
 	for _, s := range []string{
 		"", "plain", "<br/>", "<BR />", "a<br\t\n/>b<img/><p>", "<a<b/>", "< br/>", "<br/ >",
 		"<x_1   />tail", "/>", "<", "<abc", "<abc/", "<a href='/'/>", "<br/><br/>",
+		"<br/>/>", "<<br/>", "x<b/><i />y</b>", "<a/<b/>", "< a/>", "<a\v/>", "a/>b<c/>",
 	} {
 		if got, want := openSelfClosing(s), perl.ReplaceAllString(s, "<$1>"); got != want {
 			t.Errorf("openSelfClosing(%q) = %q, want %q", s, got, want)
 		}
 	}
+}
+
+// openSelfClosing is HTML.pm's s/<(\w+)\s*\/>/<$1>/gi on any text.
+func FuzzOpenSelfClosing(f *testing.F) {
+	f.Add("a<br/>b<img />c</x/>")
+	f.Add("<<a/>/> <b\t\n/>")
+	perl := regexp.MustCompile(`(?i)<(\w+)[\t\n\f\r ]*/>`)
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := openSelfClosing(s), perl.ReplaceAllString(s, "<$1>"); got != want {
+			t.Errorf("openSelfClosing(%q) = %q, want %q", s, got, want)
+		}
+	})
 }
