@@ -830,7 +830,7 @@ body   LITERAL    /price \%{X}/
 // inter strings between adjacent tags and post strings after each; rules defined
 // before replace_rules are rebuilt.
 func TestReplaceTags(t *testing.T) {
-	dir := writeRules(t, map[string]string{"t.cf": `
+	s := mustLoadRules(t, map[string]string{"t.cf": `
 ifplugin Mail::SpamAssassin::Plugin::ReplaceTags
 body     FUZZY_FREE   /<inter W1><post P2>\b<F><R><E><E>\b/i
 body     CUR_AMOUNT   /<CUR>\s?\d{3,}/
@@ -845,10 +845,6 @@ replace_post  P2   {1,2}
 replace_rules FUZZY_FREE CUR_AMOUNT
 endif
 `})
-	s, problems := Load(dir)
-	if errs := Errors(problems); len(errs) > 0 {
-		t.Fatal(errs)
-	}
 	wantBodyHits(t, s, []bodyHits{
 		{"get it phr.e-e3 now", []string{"FUZZY_FREE"}},
 		{"FREE stuff", []string{"FUZZY_FREE"}},
@@ -880,7 +876,7 @@ func wantBodyHits(t *testing.T, s *Set, cases []bodyHits) {
 // too, and the tags' single high bytes do not (<N>'s \xe7 is no ç in UTF-8
 // text). A tag without sequences reads its high bytes as Latin-1.
 func TestReplaceTagsLookalikes(t *testing.T) {
-	dir := writeRules(t, map[string]string{"t.cf": `
+	s := mustLoadRules(t, map[string]string{"t.cf": `
 ifplugin Mail::SpamAssassin::Plugin::ReplaceTags
 body     LOOK   /x<I><N>y/
 body     LATIN  /x<C>y/
@@ -890,10 +886,6 @@ replace_tag   C    (?:c|[\xe7])
 replace_rules LOOK LATIN
 endif
 `})
-	s, problems := Load(dir)
-	if errs := Errors(problems); len(errs) > 0 {
-		t.Fatal(errs)
-	}
 	wantBodyHits(t, s, []bodyHits{
 		{"xiny", []string{"LOOK"}},
 		{"x\u00ec\u00f1y", []string{"LOOK"}}, // ìñ: sequences
