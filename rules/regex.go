@@ -838,7 +838,27 @@ func firstLineOf(s string) string {
 // widened (highBits).
 func perlBody(s string) (body, flags string, err error) {
 	body, flags, err = splitDelims(latin1(strings.TrimSpace(s)))
-	return highBits(utf8Escapes(body)), flags, err
+	return highBits(highByteRuns(utf8Escapes(body), flags)), flags, err
+}
+
+// highByteRuns rewrites the one pattern of the stock rules that counts a
+// text's high bytes, __HIGHBITS's (?:[\x80-\xff].?){4}, as the characters
+// whose UTF-8 bytes it matches: four high bytes, each but the last followed by
+// at most one byte more. In UTF-8 that is one character of four bytes, or one
+// of two or three bytes then another beyond at most one ASCII character (not a
+// newline, but under /s). Widened as a class of characters (highBits), it
+// needed four such characters, where SpamAssassin finds one emoji or two
+// Chinese characters (TVD_SPACE_RATIO, which wants no __HIGHBITS, hit three
+// phishing messages it does not).
+func highByteRuns(body, flags string) string {
+	sep := `[\x00-\x09\x0b-\x7f]?`
+	if strings.Contains(flags, "s") {
+		sep = `[\x00-\x7f]?`
+	}
+	for _, idiom := range []string{`(?:[\x80-\xff].?){4}`, `(?:[\x80-\xFF].?){4}`} {
+		body = strings.ReplaceAll(body, idiom, `(?:[\x{10000}-\x{10FFFF}]|[\x80-\x{FFFF}]`+sep+`[\x80-\x{10FFFF}])`)
+	}
+	return body
 }
 
 // highBits rewrites a class of every high-bit byte, [\x80-\xff], as one of every

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"regexp"
 	"testing"
 )
 
@@ -102,5 +103,40 @@ func TestTagValue(t *testing.T) {
 		if got := tagValue(c.in); got != c.want {
 			t.Errorf("tagValue(%s) = %s, want %s", c.in, got, c.want)
 		}
+	}
+}
+
+// __HIGHBITS's pattern, rewritten for characters, matches the texts whose
+// UTF-8 bytes the pattern as written matches: every text of up to five
+// characters from ASCII, a newline and characters of two, three and four bytes.
+func TestHighByteRuns(t *testing.T) {
+	const pattern = `(?:[\x80-\xff].?){4}`
+	for _, flags := range []string{"", "s"} {
+		chars, _, err := perlRegex("/" + pattern + "/" + flags)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The pattern on the bytes: each byte a character of its own (Latin-1).
+		bytesRE := regexp.MustCompile(pattern)
+		if flags != "" {
+			bytesRE = regexp.MustCompile("(?" + flags + ")" + pattern)
+		}
+		alphabet := []string{"a", " ", "\n", "é", "中", "😀"}
+		var walk func(s string, n int)
+		walk = func(s string, n int) {
+			latin := make([]rune, len(s))
+			for i := 0; i < len(s); i++ {
+				latin[i] = rune(s[i])
+			}
+			if got, want := chars.MatchString(s), bytesRE.MatchString(string(latin)); got != want {
+				t.Errorf("/%s/%s on %q: %v, its bytes %v", pattern, flags, s, got, want)
+			}
+			if n < 5 {
+				for _, c := range alphabet {
+					walk(s+c, n+1)
+				}
+			}
+		}
+		walk("", 0)
 	}
 }
