@@ -2160,7 +2160,7 @@ func (t *target) mimeValues(field string, raw bool) []headerText {
 			for f.Next() {
 				if b, err := f.Raw(); err == nil {
 					_, after, _ := strings.Cut(string(b), ":")
-					v = strings.TrimSpace(strings.ReplaceAll(after, "\r\n", "\n"))
+					v = strings.Trim(strings.ReplaceAll(after, "\r\n", "\n"), perlSpaces)
 				}
 			}
 			if v == "" {
@@ -2446,9 +2446,7 @@ func addressParts(v, mod string) []string {
 			out = append(out, a.phrase)
 		case mod == "name" && a.hasName:
 			name := a.phrase
-			if d, err := scan.DecodeHeader(name); err == nil {
-				name = d
-			}
+			name = decodeField("", name) // (SpamAssassin's _decode_header of the phrase)
 			if strings.Trim(name, perlSpaces) != "" {
 				name = collapsePerlSpace(name)
 				if len(name) >= 2 && name[0] == '\'' && name[len(name)-1] == '\'' {

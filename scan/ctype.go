@@ -31,7 +31,7 @@ func contentType(h message.Header) (string, map[string]string, error) {
 // textType is parse_content_type's text/plain for a type t (lower case) that
 // starts with the word "text".
 func textType(t string) string {
-	if isTextWord(t) && t != "text/x-vcard" && t != "text/calendar" && t != "text/html" && t != "text/plain" {
+	if isTextWord(t) && t != "text/x-vcard" && t != "text/calendar" && t != "text/html" {
 		return "text/plain"
 	}
 	return t

@@ -128,4 +128,13 @@ func TestMalformedContentTypeCharset(t *testing.T) {
 			t.Errorf("%q: no problem reported for the malformed field", field)
 		}
 	}
+	// Its name stays the part's filename (7-bit text, which no relabelling
+	// writes a field for): a page named .html is read as HTML.
+	m, err := Parse(strings.NewReader("From: a@example.org\r\nContent-Type: text/plain;; name=order.html\r\n\r\n<b>plain ASCII</b>\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Parts) != 1 || m.Parts[0].Filename != "order.html" || m.Parts[0].EffectiveType != "text/html" {
+		t.Errorf("named part: %+v", m.Parts)
+	}
 }

@@ -37,9 +37,9 @@ type HTMLVisitor struct {
 // and <script>. A part that several readers walk (the rules' rendering, the
 // Bayes tokenizer) is tokenized once instead: Part.WalkHTML.
 func WalkHTML(src string, v HTMLVisitor) {
-	src = HTMLSource(src)
-	z := html.NewTokenizer(strings.NewReader(CloseComments(src)))
-	raw := NewRawText(src)
+	src = htmlSource(src)
+	z := html.NewTokenizer(strings.NewReader(closeComments(src)))
+	raw := newRawText(src)
 	// Inside <style> or <script>: counted apart, as HTML.pm counts each tag
 	// (an end tag of the one does not close the other).
 	style, script := 0, 0
@@ -63,7 +63,7 @@ func WalkHTML(src string, v HTMLVisitor) {
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, hasAttr := z.TagName()
-			tag := HTMLName(name)
+			tag := htmlName(name)
 			switch tag {
 			case "style":
 				style++
@@ -77,14 +77,14 @@ func WalkHTML(src string, v HTMLVisitor) {
 			for hasAttr {
 				var k, val []byte
 				k, val, hasAttr = z.TagAttr() // (val is a copy: it outlives the next token)
-				attrs = append(attrs, HTMLAttr{HTMLName(k), val})
+				attrs = append(attrs, HTMLAttr{htmlName(k), val})
 			}
 			if v.Start != nil {
 				v.Start(tag, attrs)
 			}
 		case html.EndTagToken:
 			name, _ := z.TagName()
-			tag := HTMLName(name)
+			tag := htmlName(name)
 			switch {
 			case tag == "style" && style > 0:
 				style--
@@ -125,14 +125,14 @@ const (
 	htmlDoctype
 )
 
-// HTMLSource is an HTML part's text as SpamAssassin's HTML.pm gives it to
+// htmlSource is an HTML part's text as SpamAssassin's HTML.pm gives it to
 // HTML::Parser, for the rendered text, the links and the analysis alike:
 // "&nbsp;" a space, "<br/>" (any word, white space before the slash or none)
 // "<br>" (its bug 4695), and the curly double quotes U+201C and U+201D a
 // straight one, so that an attribute written <a href=”http://…”>, as word
 // processors write them, is the address, not the address in curly quotes.
 // Each is a copy only where the part has one.
-func HTMLSource(src string) string {
+func htmlSource(src string) string {
 	src = strings.ReplaceAll(src, "&nbsp;", " ")
 	src = openSelfClosing(src)
 	return strings.ReplaceAll(strings.ReplaceAll(src, "\u201c", `"`), "\u201d", `"`)
@@ -177,7 +177,7 @@ func openSelfClosing(src string) string {
 	return b.String()
 }
 
-// CloseComments ends the comments that HTML::Parser (SpamAssassin's, through
+// closeComments ends the comments that HTML::Parser (SpamAssassin's, through
 // HTML.pm) ends and x/net/html does not. A comment opened by "<!--" ends at the
 // next "-->" in both; with no "-->" anywhere after it, HTML::Parser ends it at its
 // first ">", where x/net/html, as HTML5 says, reads the rest of the part as the
@@ -185,7 +185,7 @@ func openSelfClosing(src string) string {
 // SpamAssassin's rules then read the text after them, which Postern had not seen
 // (TRACKER_ID on a tracker at the end). Each such comment is given its "-->";
 // src is returned as it is when it has none (most parts).
-func CloseComments(src string) string {
+func closeComments(src string) string {
 	var b []byte
 	last, from := 0, 0
 	for {
@@ -294,7 +294,7 @@ func (p *Part) WalkHTML(src string, v HTMLVisitor) {
 	p.html.doc.Walk(v)
 }
 
-// RawText tells the tokenizer, just after a start tag, to read the element's
+// rawText tells the tokenizer, just after a start tag, to read the element's
 // content as markup where HTML::Parser (SpamAssassin's, through HTML.pm) does:
 //
 //   - noscript, noframes and noembed hold markup there; x/net/html reads their
@@ -306,18 +306,18 @@ func (p *Part) WalkHTML(src string, v HTMLVisitor) {
 //
 // Script, style, xmp, iframe, textarea, plaintext and a closed title are literal
 // text in both.
-type RawText struct {
+type rawText struct {
 	src         string
 	titleCloses int // "</title" in src, in any case; -1 until a title asks
 	titleEnds   int // title end tags read so far
 }
 
-// NewRawText readies RawText for the part src.
-func NewRawText(src string) RawText { return RawText{src: src, titleCloses: -1} }
+// newRawText readies rawText for the part src.
+func newRawText(src string) rawText { return rawText{src: src, titleCloses: -1} }
 
 // countTitleCloses counts "</title" in the part: only for a part with a title,
 // not another pass over every part.
-func (r *RawText) countTitleCloses() int {
+func (r *rawText) countTitleCloses() int {
 	if r.titleCloses < 0 {
 		r.titleCloses = 0
 		for s := r.src; ; {
@@ -335,7 +335,7 @@ func (r *RawText) countTitleCloses() int {
 }
 
 // Start is called after each start tag (not a self-closing one).
-func (r *RawText) Start(z *html.Tokenizer, tag string) {
+func (r *rawText) Start(z *html.Tokenizer, tag string) {
 	switch tag {
 	case "noscript", "noframes", "noembed":
 		z.NextIsNotRawText()
@@ -347,15 +347,15 @@ func (r *RawText) Start(z *html.Tokenizer, tag string) {
 }
 
 // End is called after each end tag.
-func (r *RawText) End(tag string) {
+func (r *rawText) End(tag string) {
 	if tag == "title" {
 		r.titleEnds++
 	}
 }
 
-// HTMLName is a tag's or attribute's name as a string, without a copy where it
+// htmlName is a tag's or attribute's name as a string, without a copy where it
 // is one HTML knows (an atom): most are, and a string a tag was garbage.
-func HTMLName(b []byte) string {
+func htmlName(b []byte) string {
 	if a := atom.Lookup(b); a != 0 {
 		return a.String()
 	}

@@ -31,7 +31,7 @@ func TestRenderHTML(t *testing.T) {
 		"word <br> next":               "word\nnext",
 		"one <td> two":                 "one two",
 		// A comment with no "-->" after it ends at its first '>' (HTML::Parser's
-		// reading, CloseComments), not at the end of the part.
+		// reading, closeComments), not at the end of the part.
 		"a <!--#rotate>b <b>c</b>": "a b c",
 		"a <!--x>b<!--y>c":         "a bc",
 		"a <!--x>b --> c":          "a  c",
@@ -203,14 +203,14 @@ func BenchmarkHTMLWalk(b *testing.B) {
 	})
 }
 
-// CloseComments only ends comments: what it adds is "--" before a '>', and a
+// closeComments only ends comments: what it adds is "--" before a '>', and a
 // second pass finds nothing left to end.
 func FuzzCloseComments(f *testing.F) {
 	for _, s := range []string{"a <!--#rotate>b <b>c</b>", "a <!--x>b<!--y>c", "<!-- a --> <!--b>", "<!--", "<!-->", "x<!--->y<!--z"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		out := CloseComments(src)
+		out := closeComments(src)
 		i, j := 0, 0
 		for i < len(src) && j < len(out) {
 			switch {
@@ -219,14 +219,14 @@ func FuzzCloseComments(f *testing.F) {
 			case src[i] == '>' && strings.HasPrefix(out[j:], "--"):
 				j += 2
 			default:
-				t.Fatalf("CloseComments(%q) = %q: changed more than it added", src, out)
+				t.Fatalf("closeComments(%q) = %q: changed more than it added", src, out)
 			}
 		}
 		if i != len(src) || j != len(out) {
-			t.Fatalf("CloseComments(%q) = %q: not src with \"--\" added", src, out)
+			t.Fatalf("closeComments(%q) = %q: not src with \"--\" added", src, out)
 		}
-		if again := CloseComments(out); again != out {
-			t.Fatalf("CloseComments(%q) = %q, and again %q", src, out, again)
+		if again := closeComments(out); again != out {
+			t.Fatalf("closeComments(%q) = %q, and again %q", src, out, again)
 		}
 	})
 }

@@ -202,10 +202,13 @@ func (w *walker) entity(h textproto.Header, raw io.Reader, depth, alt int, verba
 		// in the charset the lenient reading found, or by the guess for none,
 		// as SpamAssassin reads it: go-message decodes no charset from such a
 		// field, and the part's 8-bit text had reached the rules as raw bytes
-		// (a Big5 spam's HTML, which SpamAssassin reads as Windows-1252).
+		// (a Big5 spam's HTML, which SpamAssassin reads as Windows-1252). The
+		// name stays, for the part's filename (an "order.html" is HTML).
 		clean := map[string]string{}
-		if cs := params["charset"]; cs != "" {
-			clean["charset"] = cs
+		for _, k := range []string{"charset", "name"} {
+			if v := params[k]; v != "" {
+				clean[k] = v
+			}
 		}
 		if v := mime.FormatMediaType(lc, clean); v != "" {
 			w.problem("content-type %q: %v (read as %s)", h.Get("Content-Type"), cterr, lc)
