@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -102,7 +101,6 @@ type Conn struct {
 	client Client
 	helo   string
 
-	once    sync.Once
 	started chan struct{}
 	hits    []Hit
 	errs    []error
