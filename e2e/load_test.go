@@ -63,7 +63,34 @@ var (
 	// clamd costs on the same cores as much as by postern's own checks: the two
 	// parts run apart, in the same run, tell which bound holds.
 	loadSplit = flag.Bool("load.split", false, "load test: also run postern without clamd (rules and Bayes) and with clamd alone (no rules, no Bayes): what each part costs the throughput")
+	// clamd writes every stream, and every part its mail parser extracts, to a
+	// file in its TemporaryDirectory: docs/clamav.md tells operators to put it
+	// on tmpfs (Debian 13 mounts /tmp there), and every clamd of a run has it
+	// in the same place, postern's and the peers' alike.
+	loadClamdTemp = flag.String("load.clamdtemp", "disk", "load test: where every clamd of the run keeps its TemporaryDirectory: \"disk\" (the test's directory, Debian 12's /tmp) or \"tmpfs\" (/dev/shm)")
 )
+
+// loadClamd starts a private clamd for a setup of the load test, its
+// TemporaryDirectory where -load.clamdtemp says.
+func loadClamd(t *testing.T) *testutil.Clamd {
+	t.Helper()
+	switch *loadClamdTemp {
+	case "disk":
+		return testutil.StartClamd(t, "")
+	case "tmpfs":
+		if fi, err := os.Stat("/dev/shm"); err != nil || !fi.IsDir() {
+			t.Fatal("-load.clamdtemp tmpfs: no /dev/shm on this machine")
+		}
+		dir, err := os.MkdirTemp("/dev/shm", "postern-clamd-")
+		if err != nil {
+			t.Fatalf("-load.clamdtemp tmpfs: %v", err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		return testutil.StartClamdTemp(t, "", dir)
+	}
+	t.Fatalf("-load.clamdtemp %q: \"disk\" or \"tmpfs\"", *loadClamdTemp)
+	return nil
+}
 
 // posternSetup is a way the load test runs postern: as configured by default,
 // or one part of it alone (-load.split).
@@ -138,8 +165,8 @@ func TestLoad(t *testing.T) {
 		offered += fmt.Sprintf(", %.0f %% of postern's peak (%.0f msg/s in a run before, as fast as it took them)", 100**loadShare, peak)
 		pace = fmt.Sprintf("-load.share %g", *loadShare)
 	}
-	fmt.Fprintf(&report, "\nLoad test: %d corpus messages per setup, %s, %d clients, Bayes trained on %d (scripts/loadtest -load.n %d -load.c %d -load.train %d %s -load.warm %d -load.peers=%v -load.split=%v)\n\n",
-		*loadN, offered, *loadC, len(train), *loadN, *loadC, len(train), pace, *loadWarm, *loadPeers, *loadSplit)
+	fmt.Fprintf(&report, "\nLoad test: %d corpus messages per setup, %s, %d clients, Bayes trained on %d (scripts/loadtest -load.n %d -load.c %d -load.train %d %s -load.warm %d -load.peers=%v -load.split=%v -load.clamdtemp %s)\n\n",
+		*loadN, offered, *loadC, len(train), *loadN, *loadC, len(train), pace, *loadWarm, *loadPeers, *loadSplit, *loadClamdTemp)
 	fmt.Fprintf(&report, "| setup | msg/s | p50 | p99 | delivered | rejected | tempfailed | filter CPU/msg | its clamd's CPU/msg | filter memory¹ |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	ms := func(d time.Duration) string {
 		if d <= 0 {
@@ -288,7 +315,7 @@ func runPostern(t *testing.T, setup posternSetup, train, send []corpus.Sample) l
 	var clamdCPU func() time.Duration
 	own["clamd"] = map[string]any{"address": ""} // (whatever -load.config says)
 	if setup.clamd {
-		clamd := testutil.StartClamd(t, "")
+		clamd := loadClamd(t)
 		own["clamd"] = map[string]any{"address": clamd.TCP}
 		clamdCPU = func() time.Duration { return testutil.ProcCPU(clamd.Pid()) }
 	}

@@ -165,7 +165,7 @@ func runSpamassMilter(t *testing.T, train, send []corpus.Sample) loadResult {
 // runClamavMilter: the virus-only peer, against its own private clamd.
 func runClamavMilter(t *testing.T, send []corpus.Sample) loadResult {
 	testutil.Require(t, "clamav-milter")
-	clamd := testutil.StartClamd(t, "")
+	clamd := loadClamd(t)
 	dir := t.TempDir()
 	port := testutil.FreePort(t)
 	conf := fmt.Sprintf("MilterSocket inet:%d@127.0.0.1\nFixStaleSocket true\nUser root\nForeground true\n"+
@@ -191,7 +191,7 @@ func runClamavMilter(t *testing.T, send []corpus.Sample) loadResult {
 // rspamd's Bayes lives there (its lookups run as Redis scripts), where postern's
 // and spamd's are in process.
 func runRspamd(t *testing.T, train, send []corpus.Sample) loadResult {
-	clamd := testutil.StartClamd(t, "")
+	clamd := loadClamd(t)
 	rspamd, redis := startRspamd(t, train, strings.TrimPrefix(clamd.TCP, "tcp://"))
 	r := runLoad(t, "Postfix + rspamd milter (rules, Bayes in its Redis, clamd)", "smtpd_milters = inet:127.0.0.1:11332\nmilter_default_action = tempfail\n", nil, send,
 		meters{func() time.Duration { return procTreeCPU(rspamd) + testutil.ProcCPU(redis) }, func() time.Duration { return testutil.ProcCPU(clamd.Pid()) }})
