@@ -42,6 +42,13 @@ func StartClamd(t testing.TB, streamMax string) *Clamd {
 // puts it in clamd's own directory, as StartClamd does.
 func StartClamdTemp(t testing.TB, streamMax, tmp string) *Clamd {
 	t.Helper()
+	return StartClamdConf(t, streamMax, tmp, "")
+}
+
+// StartClamdConf is StartClamdTemp with more clamd.conf lines (extra), to
+// measure what a setting does; clamd refuses a line it does not know.
+func StartClamdConf(t testing.TB, streamMax, tmp, extra string) *Clamd {
+	t.Helper()
 	Require(t, "clamd")
 	if streamMax == "" {
 		streamMax = "25M"
@@ -79,7 +86,8 @@ TemporaryDirectory %s
 StreamMaxLength %s
 MaxThreads 4
 SelfCheck 0
-`, db, sock, port, dir, tmp, streamMax)
+%s
+`, db, sock, port, dir, tmp, streamMax, extra)
 	confPath := filepath.Join(dir, "clamd.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
