@@ -41,6 +41,9 @@ var (
 func BenchmarkClamdStreams(b *testing.B) {
 	b.StopTimer()
 	testutil.Require(b, "clamd")
+	if *clamdStreamsRounds < 1 {
+		b.Fatal("-clamdstreams.rounds: at least 1")
+	}
 	_, send := loadSamples(b)
 	var paths []string
 	sizes := map[string]int64{}
