@@ -89,12 +89,12 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, how tim
 		name      string
 		cfg, data string
 		saBayes   []string
-		// postern is a new process's CPU for the messages, coldMS the same
+		// postern is a new process's CPU for the messages, coldClock the same
 		// messages by the checks' own clock; warm that clock for them after
 		// 2×warmEach other messages in the same process, when the rules' DFAs
 		// have the states such mail needs and every rule has been compiled, as in
 		// a daemon that has run a while.
-		postern, coldMS, warm, spam time.Duration
+		postern, coldClock, warm, spam time.Duration
 		// cached is a new process's CPU for the messages with the rules'
 		// automata cache (automata.cache) that a check of the warm-up messages
 		// wrote, as a restarted daemon or a later check finds it.
@@ -154,7 +154,7 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, how tim
 			}
 			return nil
 		}
-		timePostern := func(more func() bool) (cold, coldMS, warm, withCached time.Duration, runs int, err error) {
+		timePostern := func(more func() bool) (cold, coldClock, warm, withCached time.Duration, runs int, err error) {
 			var cpus, colds, warms, caches []time.Duration
 			for len(cpus) < 3 || more() {
 				err0 := dropCache()
@@ -229,7 +229,7 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, how tim
 				return res == nil
 			}
 			var err error // (timePostern returns once running says SpamAssassin's run has ended)
-			if c.postern, c.coldMS, c.warm, c.cached, c.runs, err = timePostern(running); err != nil {
+			if c.postern, c.coldClock, c.warm, c.cached, c.runs, err = timePostern(running); err != nil {
 				return err
 			}
 			if c.spam, err = saRun(res.cpu, res.err); err != nil {
@@ -237,18 +237,18 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, how tim
 			}
 			continue
 		}
-		cold1, coldMS1, warm1, cached1, _, err := timePostern(never)
+		cold1, coldClock1, warm1, cached1, _, err := timePostern(never)
 		if err != nil {
 			return err
 		}
 		if c.spam, err = saRun(sa(mbox.Bytes())); err != nil {
 			return err
 		}
-		cold2, coldMS2, warm2, cached2, _, err := timePostern(never)
+		cold2, coldClock2, warm2, cached2, _, err := timePostern(never)
 		if err != nil {
 			return err
 		}
-		c.postern, c.coldMS, c.warm, c.cached = (cold1+cold2)/2, (coldMS1+coldMS2)/2, (warm1+warm2)/2, (cached1+cached2)/2
+		c.postern, c.coldClock, c.warm, c.cached = (cold1+cold2)/2, (coldClock1+coldClock2)/2, (warm1+warm2)/2, (cached1+cached2)/2
 	}
 	said := map[timing]string{
 		sequential:  "postern timed before and after SpamAssassin",
@@ -259,7 +259,7 @@ func endToEnd(bin string, msgs [][]byte, dir string, n int, saDB string, how tim
 	fmt.Printf("end to end, one core, a message (%d messages): CPU less start-up; postern's checks by their own clock, in a new process and after %d others; %s\n", len(msgs), 2*warmEach, said)
 	for _, c := range cases {
 		n := time.Duration(len(msgs))
-		p, pm, w, cc, s := c.postern/n, c.coldMS/n, c.warm/n, c.cached/n, c.spam/n
+		p, pm, w, cc, s := c.postern/n, c.coldClock/n, c.warm/n, c.cached/n, c.spam/n
 		runs := ""
 		if how != sequential {
 			runs = fmt.Sprintf(" (%d runs)", c.runs)

@@ -14,7 +14,7 @@ func TestCheckCPU(t *testing.T) {
 	const cpuLine = "postern: CPU: start-up 812.5 ms, messages 503.25 ms (300 messages, 1677.5 µs each)\n"
 	tests := []struct {
 		name, report, stderr string
-		wantCPU, wantMS      time.Duration
+		wantCPU, wantClock   time.Duration
 		wantErr              bool
 	}{
 		{"sample only", `{"file":"/s/a","ms":1.5}` + "\n" + `{"file":"/s/b","ms":2.25}` + "\n", cpuLine, 503250 * time.Microsecond, 3750 * time.Microsecond, false},
@@ -30,8 +30,8 @@ func TestCheckCPU(t *testing.T) {
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want an error: %v", err, tc.wantErr)
 			}
-			if cpu != tc.wantCPU || ms != tc.wantMS {
-				t.Errorf("cpu, ms = %v, %v, want %v, %v", cpu, ms, tc.wantCPU, tc.wantMS)
+			if cpu != tc.wantCPU || ms != tc.wantClock {
+				t.Errorf("cpu, ms = %v, %v, want %v, %v", cpu, ms, tc.wantCPU, tc.wantClock)
 			}
 		})
 	}

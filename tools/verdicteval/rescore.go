@@ -122,7 +122,7 @@ func parseScores(spec string) (map[string]float64, error) {
 		name, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		x, err := strconv.ParseFloat(v, 64)
 		if !ok || name == "" || err != nil {
-			return nil, fmt.Errorf("-score %q: want RULE=POINTS,...", kv)
+			return nil, fmt.Errorf("-score %q: want RULE=POINTS[,RULE=POINTS]", kv)
 		}
 		out[name] = x
 	}
