@@ -131,6 +131,9 @@ func (r loadResult) rate() float64 { return float64(r.sent) / r.seconds }
 
 func TestLoad(t *testing.T) {
 	testutil.Require(t, "postfix", "clamd")
+	if *loadClamdTemp != "disk" && *loadClamdTemp != "tmpfs" {
+		t.Fatalf("-load.clamdtemp %q: \"disk\" or \"tmpfs\"", *loadClamdTemp)
+	}
 	train, send := loadSamples(t)
 
 	peak := 0.0
