@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -19,6 +20,44 @@ type freemail struct {
 	// alternation of 30 wildcards from every byte of every address asked about.
 	re      *quickRegexp
 	welcome map[string]bool
+	// parsers are the header rules, by name, whose eval can run the plugin's
+	// _parse_body (bodyParseOf); parses, what those among a set's needed rules
+	// can call (Set's compile). See freemailStripsBody.
+	parsers map[string]uint8
+	parses  uint8
+}
+
+// The FreeMail evals that can call _parse_body (bodyParseOf), as bits.
+const (
+	parsesReplyTo uint8 = 1 << iota // check_freemail_replyto('replyto'), the default
+	parsesReply                     // check_freemail_replyto('reply')
+	parsesBody                      // check_freemail_body
+)
+
+// bodyParseOf says which FreeMail eval that calls _parse_body a rule's
+// definition runs, when it is a header rule: SpamAssassin runs the header evals
+// of a priority before its body rules, so only those change the text the body
+// rules read (freemailStripsBody). 0 for any other rule.
+func bodyParseOf(src ruleSource) uint8 {
+	call, ok := strings.CutPrefix(src.def, "eval:")
+	if src.kind != Header || !ok {
+		return 0
+	}
+	name, rest, _ := strings.Cut(strings.TrimSpace(call), "(")
+	switch strings.TrimSpace(name) {
+	case "check_freemail_body":
+		return parsesBody
+	case "check_freemail_replyto":
+		args, err := evalArgs(strings.TrimSuffix(strings.TrimSpace(rest), ")"))
+		switch {
+		case err != nil:
+		case len(args) == 0 || args[0] == "replyto":
+			return parsesReplyTo
+		case args[0] == "reply":
+			return parsesReply
+		}
+	}
+	return 0
 }
 
 // directive reads freemail_domains and freemail_welcomelist (and its old name).
@@ -133,8 +172,7 @@ func (t *target) bodyFreemails() (map[string]bool, bool) {
 		if strings.IndexByte(line, '@') < 0 {
 			continue // no address; what reHTTPAt removes only takes @s away
 		}
-		line = reHTTPAt.ReplaceAllString(line, " ")
-		line = stripQuotedAddresses(line)
+		line = stripBodyLine(line)
 		for _, loc := range reEmail.FindAllStringIndex(line, -1) {
 			if loc[0] > 0 && strings.ContainsRune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~-", rune(line[loc[0]-1])) {
 				continue
@@ -171,20 +209,40 @@ func (t *target) bodyFreemails() (map[string]bool, bool) {
 
 // textMailto says whether the text shows a mailto: link's target as it is
 // (SpamAssassin's parsed type: its text parser found the same URI).
-func textMailto(t *target, u string) bool { return strings.Contains(t.body, u[7:]) }
+// _parse_body asks the URI list, which was read before it stripped the text: the
+// body as rendered, not as stripped.
+func textMailto(t *target, u string) bool {
+	body := t.body
+	if t.unstrippedBody != "" {
+		body = t.unstrippedBody
+	}
+	return strings.Contains(body, u[7:])
+}
 
-// stripQuotedAddresses blanks the addresses FreeMail's _parse_body does not
-// count: one in <...> (a header quoted in a reply), and one followed by a word
-// and a colon ("jo@example.com wrote:"), unless that word is fax, tel, phone or
-// e-mail.
+// stripBodyLine is what FreeMail's _parse_body does to each line of the body
+// text: links with an address in them (reHTTPAt), then quoted addresses
+// (stripQuotedAddresses), each replaced by one space.
+func stripBodyLine(line string) string {
+	return stripQuotedAddresses(reHTTPAt.ReplaceAllString(line, " "))
+}
+
+// stripQuotedAddresses is FreeMail's _parse_body's second substitution: an
+// address in <...> (a header quoted in a reply), or one followed by a word and a
+// colon ("jo@example.com wrote:") unless that word is fax, tel, phone or e-mail,
+// is replaced, with the < > or the word and colon, by one space. Not one after
+// "mailto:".
 func stripQuotedAddresses(line string) string {
 	locs := reEmail.FindAllStringIndex(line, -1)
 	if locs == nil {
 		return line
 	}
-	b := []byte(line)
+	var b strings.Builder
+	last := 0 // line[:last] is written (or replaced)
 	for _, loc := range locs {
 		start, end := loc[0], loc[1]
+		if start < last {
+			continue // (inside what the last replacement took)
+		}
 		if start >= 7 && strings.EqualFold(line[start-7:start], "mailto:") {
 			continue
 		}
@@ -202,19 +260,25 @@ func stripQuotedAddresses(line string) string {
 					k++
 				}
 				word := strings.ToLower(line[j:k])
-				strip = k-j >= 2 && k < len(line) && line[k] == ':' && !reContactWord.MatchString(word)
+				if strip = k-j >= 2 && k < len(line) && line[k] == ':' && !reContactWord.MatchString(word); strip {
+					end = k + 1
+				}
 			}
 		}
 		if strip {
-			if start > 0 && line[start-1] == '<' {
+			if start > last && line[start-1] == '<' {
 				start--
 			}
-			for i := start; i < end; i++ {
-				b[i] = ' '
-			}
+			b.WriteString(line[last:start])
+			b.WriteByte(' ')
+			last = end
 		}
 	}
-	return string(b)
+	if last == 0 {
+		return line
+	}
+	b.WriteString(line[last:])
+	return b.String()
 }
 
 var reContactWord = quick(`^(?:fa(?:x|csi)|tel|phone|e?-?mail)`)
@@ -334,12 +398,20 @@ func init() {
 	})
 }
 
-func freemailReplyTo(t *target, what string) bool {
-	f := &t.set.freemail
-	if !f.available() || reSkipReplyToEnv.MatchString(t.envelopeFrom()) {
-		return false
+// replyFreemails is what check_freemail_replyto reads of the header before it
+// looks at the body: the From and Reply-To addresses, whether each has a free
+// mail one, and whether no From address is among the Reply-To ones.
+type replyFreemails struct {
+	from, replyTo               []string
+	fromFM, replyFM, notInReply bool
+}
+
+func (t *target) replyFreemails() replyFreemails {
+	if t.replyFM != nil {
+		return *t.replyFM // (freemailStripsBody asked before the evals)
 	}
-	from, replyTo := lowerAll(t.addresses("From")), lowerAll(t.addresses("Reply-To"))
+	f := &t.set.freemail
+	r := replyFreemails{from: lowerAll(t.addresses("From")), replyTo: lowerAll(t.addresses("Reply-To")), notInReply: true}
 	any := func(list []string) bool {
 		for _, e := range list {
 			if f.is(e) {
@@ -348,26 +420,99 @@ func freemailReplyTo(t *target, what string) bool {
 		}
 		return false
 	}
-	fromFM, replyFM := any(from), any(replyTo)
-	notInReply := true
-	for _, a := range from {
-		for _, b := range replyTo {
+	r.fromFM, r.replyFM = any(r.from), any(r.replyTo)
+	for _, a := range r.from {
+		for _, b := range r.replyTo {
 			if a == b {
-				notInReply = false
+				r.notInReply = false
 			}
 		}
 	}
-	if fromFM && replyFM && notInReply {
+	t.replyFM = &r
+	return r
+}
+
+// parsesBody says whether check_freemail_replyto(what) goes on to the body
+// (_parse_body) once the header did not answer.
+func (r replyFreemails) parsesBody(what string) bool {
+	switch {
+	case what == "replyto" && !r.replyFM:
+		return false
+	case what == "reply" && len(r.replyTo) > 0 && !r.replyFM:
+		return false
+	case what == "reply" && len(r.replyTo) == 0 && !r.fromFM:
+		return false
+	}
+	return true
+}
+
+// freemailStripsBody says whether SpamAssassin, running the set's rules on this
+// message, calls FreeMail's _parse_body before its body rules. That function
+// blanks, in place, the links with an address in them and the quoted addresses
+// (stripQuotedAddresses) of the body text array every rule reads after it: the
+// body rules and the body evals then read the stripped text. Its callers are the
+// header evals of 20_freemail.cf (FREEMAIL_REPLYTO's and FREEMAIL_REPLY's), which
+// reach it when the sender's or the Reply-To address is a free mail one
+// (spam-2.00880: "Spamassassin-Sightings@lists.sourceforge.net https:" went from
+// the text of a hinet.net sender, and MIXED_ES with it). Rules of a lower
+// priority than those evals (__NONEMPTY_BODY's -2000) read the text before.
+func (t *target) freemailStripsBody() bool {
+	f := &t.set.freemail
+	if f.parses == 0 || !f.available() {
+		return false
+	}
+	if f.parses&parsesBody != 0 {
 		return true
 	}
-	switch {
-	case what == "replyto" && !replyFM:
-		return false
-	case what == "reply" && len(replyTo) > 0 && !replyFM:
-		return false
-	case what == "reply" && !fromFM:
+	if reSkipReplyToEnv.MatchString(t.envelopeFrom()) {
 		return false
 	}
+	r := t.replyFreemails()
+	if r.fromFM && r.replyFM && r.notInReply {
+		return false // (both answer from the header)
+	}
+	return f.parses&parsesReplyTo != 0 && r.parsesBody("replyto") ||
+		f.parses&parsesReply != 0 && r.parsesBody("reply")
+}
+
+// stripBodyAddresses does to the body text what _parse_body does to
+// SpamAssassin's (freemailStripsBody), line by line; the lines keep their
+// newlines. The text as rendered stays in unstrippedBody.
+func (t *target) stripBodyAddresses() {
+	var lines []string
+	for i, line := range t.bodyLines {
+		if strings.IndexByte(line, '@') < 0 && !strings.Contains(line, "%40") {
+			continue
+		}
+		if s := stripBodyLine(line); s != line {
+			if lines == nil {
+				lines = slices.Clone(t.bodyLines)
+			}
+			lines[i] = s
+		}
+	}
+	if lines == nil {
+		return
+	}
+	t.unstrippedBody = t.body
+	t.body = strings.Join(lines, "")
+	t.bodyLower = toLower(t.body)
+	t.bodyLines, t.bodyLowerLines = strings.SplitAfter(t.body, "\n"), strings.SplitAfter(t.bodyLower, "\n")
+}
+
+func freemailReplyTo(t *target, what string) bool {
+	f := &t.set.freemail
+	if !f.available() || reSkipReplyToEnv.MatchString(t.envelopeFrom()) {
+		return false
+	}
+	r := t.replyFreemails()
+	if r.fromFM && r.replyFM && r.notInReply {
+		return true
+	}
+	if !r.parsesBody(what) {
+		return false
+	}
+	from, replyTo, replyFM := r.from, r.replyTo, r.replyFM
 	body, ok := t.bodyFreemails()
 	if !ok || len(body) == 0 {
 		return false

@@ -415,16 +415,25 @@ func TestHexRGBAndMayContain(t *testing.T) {
 }
 
 // FreeMail leaves out the addresses a reply quotes: in <...>, or before "wrote:".
-func TestStripQuotedAddresses(t *testing.T) {
-	for in, want := range map[string]string{
-		"From: Jo <jo@example.com> said":        "From: Jo                  said",
-		"jo@example.com wrote: hi":              "               wrote: hi",
-		"mail jo@example.com phone: 555":        "mail jo@example.com phone: 555",
-		"write to jo@example.com today":         "write to jo@example.com today",
-		`<a href="mailto:jo@example.com">x</a>`: `<a href="mailto:jo@example.com">x</a>`,
+// TestStripBodyLine holds the two substitutions of FreeMail's _parse_body to
+// SpamAssassin's own, run by perl on each line (its email_regex and the two
+// s{}{ }gi of FreeMail.pm).
+func TestStripBodyLine(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"From: Jo <jo@example.com> said", "From: Jo   said"},
+		{"jo@example.com wrote: hi", "  hi"},
+		{"mail jo@example.com phone: 555", "mail jo@example.com phone: 555"},
+		{"write to jo@example.com today", "write to jo@example.com today"},
+		{`<a href="mailto:jo@example.com">x</a>`, `<a href="mailto:jo@example.com">x</a>`},
+		{"Spamassassin-Sightings@lists.sourceforge.net https://lists.sourceforge.net/x", " //lists.sourceforge.net/x"},
+		{"a <b@c.org> and <d@e.net> x", "a   and   x"},
+		{"see https://t.co/x?u=jo%40example.com now", "see   now"},
+		{"jo@example.com  Wrote:x", " x"},
+		{"x@y.com abcdefghijkl: z", "x@y.com abcdefghijkl: z"},
+		{"<x@y.com wrote: ok", "  ok"},
 	} {
-		if got := stripQuotedAddresses(in); got != want {
-			t.Errorf("%q: %q, want %q", in, got, want)
+		if got := stripBodyLine(c.in); got != c.want {
+			t.Errorf("%q: %q, want %q", c.in, got, c.want)
 		}
 	}
 }
@@ -738,5 +747,42 @@ func TestAnalyzeHTMLRecorded(t *testing.T) {
 	})
 	if n == 0 {
 		t.Skip("no corpus: run ../shared/corpus/get-corpus.sh")
+	}
+}
+
+// When a free mail sender makes FreeMail's check_freemail_replyto read the
+// body, SpamAssassin's _parse_body strips the quoted addresses from the body
+// text in place, and the body rules after it read what is left: with From at
+// gmail.com, neither the address of "jo@gmail.com wrote:" nor the word is there
+// for them; with any other From, or without a rule that calls it, both are
+// (spamassassin's own answers, run with these rules added to its stock ones).
+func TestFreemailStripsBody(t *testing.T) {
+	body := "\nOn Monday, jo@gmail.com wrote:\nhello\n"
+	const words = `
+body     QUOTED_ADDR /jo\@gmail\.com/
+score    QUOTED_ADDR 1
+body     WROTE_WORD  /wrote:/
+score    WROTE_WORD  1
+`
+	withEval := mustLoadRules(t, map[string]string{"t.cf": "freemail_domains gmail.com\n" + words + `
+header   __FM_REPLY  eval:check_freemail_replyto('reply')
+meta     FM_REPLY    __FM_REPLY
+score    FM_REPLY    1
+`})
+	without := mustLoadRules(t, map[string]string{"t.cf": "freemail_domains gmail.com\n" + words})
+	for _, tc := range []struct {
+		name string
+		set  *Set
+		from string
+		want []string
+	}{
+		{"free mail sender", withEval, "jo@gmail.com", nil},
+		{"other sender", withEval, "jo@example.org", []string{"QUOTED_ADDR", "WROTE_WORD"}},
+		{"no FreeMail eval", without, "jo@gmail.com", []string{"QUOTED_ADDR", "WROTE_WORD"}},
+	} {
+		m := msgOf(t, "From: "+tc.from+"\nSubject: hi\nMessage-ID: <1@x>\n"+body)
+		if got := hitNames(t, tc.set, m); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: hits %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -623,6 +623,7 @@ func (p *parser) define(name string, src ruleSource, r *Rule, err error) {
 			p.skipped[src.kind]++
 			p.problem(src.file, src.line, name, true, "skipped: %v", err)
 			delete(p.defs, name) // a later, unsupported definition replaces an earlier one
+			delete(p.freemail.parsers, name)
 			return
 		}
 		p.problem(src.file, src.line, name, false, "%v", err)
@@ -632,6 +633,14 @@ func (p *parser) define(name string, src ruleSource, r *Rule, err error) {
 		p.order = append(p.order, name)
 	}
 	p.defs[name] = r
+	if b := bodyParseOf(src); b != 0 {
+		if p.freemail.parsers == nil {
+			p.freemail.parsers = map[string]uint8{}
+		}
+		p.freemail.parsers[name] = b
+	} else {
+		delete(p.freemail.parsers, name)
+	}
 }
 
 func build(name string, src ruleSource) (*Rule, error) {

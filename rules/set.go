@@ -254,6 +254,9 @@ func (p *parser) compile() (*Set, []Problem) {
 	s.Stats.Skipped[Meta] += len(metas) - len(ordered)
 	s.all = s.rules
 	s.rules = s.needed()
+	for _, r := range s.rules {
+		s.freemail.parses |= s.freemail.parsers[r.Name]
+	}
 	// A literal index per text: body, rawbody and full rules read different ones.
 	var byKind [Meta + 1][]*Rule
 	s.scores = make([]Scores, len(s.all))
@@ -1175,6 +1178,9 @@ func (s *Set) prepare(m *filter.Message, p *plan, locate bool) *target {
 	t := newTarget(m, needs, s.scanSizes)
 	t.set = s
 	t.locate = locate
+	if t.freemailStripsBody() {
+		t.stripBodyAddresses()
+	}
 	// One pass per text finds every rule's literals (see literalIndex).
 	t.bodyHits = s.index[Body].scan(t.bodyLower)
 	if needs[Rawbody] {
@@ -1892,7 +1898,11 @@ type target struct {
 
 	// The body paragraph by paragraph, and its lower-cased form likewise.
 	bodyLines, bodyLowerLines []string
-	subjectLines              int // the paragraphs the Subject takes, first
+	// unstrippedBody is body as rendered, when FreeMail's _parse_body stripped
+	// body (freemailStripsBody); "" otherwise.
+	unstrippedBody string
+	replyFM        *replyFreemails // (computed once: replyFreemails)
+	subjectLines   int             // the paragraphs the Subject takes, first
 
 	// The plan running, and where its unions may match (unionHits), by union.
 	plan  *plan
