@@ -36,11 +36,7 @@ func BenchmarkClamdLatency(b *testing.B) {
 	tmp := b.TempDir()
 	bin := measuredPostern(b, tmp)
 	clamd := testutil.StartClamd(b, "")
-	cfg := filepath.Join(tmp, "postern.toml")
-	conf := fmt.Sprintf("rules_paths = [\"default\"]\n[bayes]\nenabled = false\n[clamd]\naddress = %q\n", clamd.TCP) // (as the load test's serve)
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		b.Fatal(err)
-	}
+	cfg := clamdCheckConfig(b, tmp, clamd.TCP, "") // (as the load test's serve)
 	args := []string{"check", "--json", "-c", cfg, "--data-dir", filepath.Join(tmp, "data")}
 	for _, s := range send {
 		args = append(args, s.Path)

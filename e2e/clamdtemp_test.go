@@ -63,11 +63,7 @@ func BenchmarkClamdTemporaryDirectory(b *testing.B) {
 	for range *clamdTempRounds {
 		for _, r := range runs {
 			clamd := testutil.StartClamdTemp(b, "", r.dir)
-			cfg := filepath.Join(tmp, "postern.toml")
-			conf := fmt.Sprintf("rules_paths = [\"default\"]\n[bayes]\nenabled = false\n[clamd]\naddress = %q\n", clamd.Unix)
-			if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-				b.Fatal(err)
-			}
+			cfg := clamdCheckConfig(b, tmp, clamd.Unix, "")
 			before := testutil.ProcCPU(clamd.Pid())
 			checkCPU(b, bin, cfg, filepath.Join(tmp, "data"), paths) // (fails the run when a message is not checked: clamd not reached)
 			used := testutil.ProcCPU(clamd.Pid()) - before

@@ -64,16 +64,15 @@ func pluginKnown(p string) bool {
 
 // parseEval binds an eval call, "name(arg, 'arg', ...)" after "eval:".
 func parseEval(call string) (evalFunc, error) {
-	name, rest, ok := strings.Cut(strings.TrimSpace(call), "(")
-	name = strings.TrimSpace(name)
-	if !ok || !strings.HasSuffix(strings.TrimSpace(rest), ")") {
-		return nil, fmt.Errorf("eval: want eval:NAME(ARGS), got %q", call)
+	name, argText, err := evalCall(call)
+	if err != nil {
+		return nil, err
 	}
 	d, known := evals[name]
 	if !known {
 		return nil, ErrUnsupported{What: "eval function " + name + " (not implemented)"}
 	}
-	args, err := evalArgs(strings.TrimSuffix(strings.TrimSpace(rest), ")"))
+	args, err := evalArgs(argText)
 	if err != nil {
 		return nil, ErrUnsupported{What: fmt.Sprintf("eval %s: %v", name, err)}
 	}
@@ -84,6 +83,17 @@ func parseEval(call string) (evalFunc, error) {
 		return nil, ErrUnsupported{What: fmt.Sprintf("eval %s: %v", name, err)}
 	}
 	return fn, nil
+}
+
+// evalCall splits an eval's call, NAME(ARGS), into the name and the text of
+// its arguments (evalArgs reads them).
+func evalCall(call string) (name, args string, err error) {
+	name, rest, ok := strings.Cut(strings.TrimSpace(call), "(")
+	rest = strings.TrimSpace(rest)
+	if !ok || !strings.HasSuffix(rest, ")") {
+		return "", "", fmt.Errorf("eval: want eval:NAME(ARGS), got %q", call)
+	}
+	return strings.TrimSpace(name), strings.TrimSuffix(rest, ")"), nil
 }
 
 // evalArgs splits an eval's arguments: numbers, barewords and quoted strings,

@@ -43,12 +43,15 @@ func bodyParseOf(src ruleSource) uint8 {
 	if src.kind != Header || !ok {
 		return 0
 	}
-	name, rest, _ := strings.Cut(strings.TrimSpace(call), "(")
-	switch strings.TrimSpace(name) {
+	name, argText, err := evalCall(call)
+	if err != nil {
+		return 0
+	}
+	switch name {
 	case "check_freemail_body":
 		return parsesBody
 	case "check_freemail_replyto":
-		args, err := evalArgs(strings.TrimSuffix(strings.TrimSpace(rest), ")"))
+		args, err := evalArgs(argText)
 		switch {
 		case err != nil:
 		case len(args) == 0 || args[0] == "replyto":
@@ -399,19 +402,24 @@ func init() {
 }
 
 // replyFreemails is what check_freemail_replyto reads of the header before it
-// looks at the body: the From and Reply-To addresses, whether each has a free
-// mail one, and whether no From address is among the Reply-To ones.
+// looks at the body: whether the envelope sender looks like a list's or a
+// bounce's (bulk: no check), the From and Reply-To addresses, whether each has
+// a free mail one, and whether no From address is among the Reply-To ones.
 type replyFreemails struct {
+	bulk                        bool
 	from, replyTo               []string
 	fromFM, replyFM, notInReply bool
 }
 
+// replyFreemails is read once a message: freemailStripsBody asks before the
+// rules run, and each check_freemail_replyto rule after.
 func (t *target) replyFreemails() replyFreemails {
 	if t.replyFM != nil {
-		return *t.replyFM // (freemailStripsBody asked before the evals)
+		return *t.replyFM
 	}
 	f := &t.set.freemail
-	r := replyFreemails{from: lowerAll(t.addresses("From")), replyTo: lowerAll(t.addresses("Reply-To")), notInReply: true}
+	r := replyFreemails{bulk: reSkipReplyToEnv.MatchString(t.envelopeFrom()),
+		from: lowerAll(t.addresses("From")), replyTo: lowerAll(t.addresses("Reply-To")), notInReply: true}
 	any := func(list []string) bool {
 		for _, e := range list {
 			if f.is(e) {
@@ -432,18 +440,27 @@ func (t *target) replyFreemails() replyFreemails {
 	return r
 }
 
-// parsesBody says whether check_freemail_replyto(what) goes on to the body
-// (_parse_body) once the header did not answer.
-func (r replyFreemails) parsesBody(what string) bool {
-	switch {
-	case what == "replyto" && !r.replyFM:
-		return false
-	case what == "reply" && len(r.replyTo) > 0 && !r.replyFM:
-		return false
-	case what == "reply" && len(r.replyTo) == 0 && !r.fromFM:
-		return false
+// replyToHeader is check_freemail_replyto(what) as far as the header takes
+// it: hit when the header alone answers yes, parse when it goes on to the body
+// (_parse_body); neither when it answers no.
+func (t *target) replyToHeader(what string) (hit, parse bool) {
+	if !t.set.freemail.available() {
+		return false, false
 	}
-	return true
+	r := t.replyFreemails()
+	switch {
+	case r.bulk:
+		return false, false
+	case r.fromFM && r.replyFM && r.notInReply:
+		return true, false
+	case what == "replyto" && !r.replyFM:
+		return false, false
+	case what == "reply" && len(r.replyTo) > 0 && !r.replyFM:
+		return false, false
+	case what == "reply" && len(r.replyTo) == 0 && !r.fromFM:
+		return false, false
+	}
+	return false, true
 }
 
 // freemailStripsBody says whether SpamAssassin, running the set's rules on this
@@ -461,18 +478,14 @@ func (t *target) freemailStripsBody() bool {
 	if f.parses == 0 || !f.available() {
 		return false
 	}
-	if f.parses&parsesBody != 0 {
-		return true
+	parses := func(bit uint8, what string) bool {
+		if f.parses&bit == 0 {
+			return false
+		}
+		_, parse := t.replyToHeader(what)
+		return parse
 	}
-	if reSkipReplyToEnv.MatchString(t.envelopeFrom()) {
-		return false
-	}
-	r := t.replyFreemails()
-	if r.fromFM && r.replyFM && r.notInReply {
-		return false // (both answer from the header)
-	}
-	return f.parses&parsesReplyTo != 0 && r.parsesBody("replyto") ||
-		f.parses&parsesReply != 0 && r.parsesBody("reply")
+	return f.parses&parsesBody != 0 || parses(parsesReplyTo, "replyto") || parses(parsesReply, "reply")
 }
 
 // stripBodyAddresses does to the body text what _parse_body does to
@@ -501,17 +514,10 @@ func (t *target) stripBodyAddresses() {
 }
 
 func freemailReplyTo(t *target, what string) bool {
-	f := &t.set.freemail
-	if !f.available() || reSkipReplyToEnv.MatchString(t.envelopeFrom()) {
-		return false
+	if hit, parse := t.replyToHeader(what); !parse {
+		return hit
 	}
 	r := t.replyFreemails()
-	if r.fromFM && r.replyFM && r.notInReply {
-		return true
-	}
-	if !r.parsesBody(what) {
-		return false
-	}
 	from, replyTo, replyFM := r.from, r.replyTo, r.replyFM
 	body, ok := t.bodyFreemails()
 	if !ok || len(body) == 0 {

@@ -186,11 +186,6 @@ func analyzeHTML(src string, walk func(scan.HTMLVisitor)) *htmlPart {
 	return h
 }
 
-// analyzeHTMLText is analyzeHTML of a text of its own (tokenized for it).
-func analyzeHTMLText(src string) *htmlPart {
-	return analyzeHTML(src, func(v scan.HTMLVisitor) { scan.WalkHTML(src, v) })
-}
-
 // nonSpaceRunes counts the runes of a text that are not white space: of a chunk
 // of the rendered text, collapsed or not (collapsing turns runs of white space
 // into a space, and a byte that is not UTF-8 into U+FFFD, which range reads it

@@ -786,3 +786,9 @@ score    FM_REPLY    1
 		}
 	}
 }
+
+// analyzeHTMLText is analyzeHTML of a text of its own (tokenized for it), for
+// the tests that hold the analysis of a part's recording to it.
+func analyzeHTMLText(src string) *htmlPart {
+	return analyzeHTML(src, func(v scan.HTMLVisitor) { scan.WalkHTML(src, v) })
+}
