@@ -2,6 +2,7 @@ package scan
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"mime"
 	"regexp"
@@ -11,7 +12,11 @@ import (
 
 	"github.com/emersion/go-message/charset" // decode text in common non-UTF-8 charsets
 	"github.com/emersion/go-message/textproto"
+	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/unicode"
 )
 
 // Text labelled ISO-8859-1 is read as Windows-1252, its superset, as
@@ -26,35 +31,76 @@ import (
 // itself, strictly.
 func init() {
 	for _, name := range []string{"iso-8859-1", "iso8859-1"} {
+		charsetQuirks[name] = charmap.Windows1252
 		charset.RegisterEncoding(name, charmap.Windows1252)
 	}
+}
+
+// charsetQuirks are the names go-message's charset package (v0.18.2) maps
+// before it asks the indexes, and ours (init), for header fields' encoded words
+// (wordEncoding).
+var charsetQuirks = map[string]encoding.Encoding{
+	"ansi_x3.110-1983": charmap.ISO8859_1,
+	"x-utf_8j":         unicode.UTF8,
 }
 
 // headerDecoder decodes encoded words in the charsets go-message knows.
 var headerDecoder = &mime.WordDecoder{CharsetReader: wordCharsetReader}
 
-// wordCharsetReader is go-message's charset.Reader, whose reader the standard
-// decoder copies a word from with io.Copy. Neither that reader nor the decoder's
-// strings.Builder has a WriteTo or ReadFrom, so io.Copy made a 32 KB buffer for
-// each word in a charset other than UTF-8: every Latin-1 word (DecodeHeader reads
-// them as Windows-1252), a large allocation a word for a few dozen bytes, 1 % of
-// a check's CPU on the corpus. A word is at most 75 bytes, so a small buffer
-// does.
+// wordCharsetReader decodes an encoded word's bytes from charset cs at once.
+// go-message's charset.Reader, which the body's parse uses, returns a streaming
+// reader with two 4 KB buffers, and the standard decoder copied the word from it
+// with io.Copy, which made a 32 KB buffer more (neither side has a WriteTo or
+// ReadFrom): 40 KB for a few dozen bytes, for every word in a charset other than
+// UTF-8, such as every Latin-1 word (DecodeHeader reads them as Windows-1252). A
+// bytes.Reader has a WriteTo, so the copy takes no buffer either.
 func wordCharsetReader(cs string, in io.Reader) (io.Reader, error) {
-	r, err := charset.Reader(cs, in)
+	enc, err := wordEncoding(cs)
 	if err != nil {
 		return nil, err
 	}
-	return wordReader{r}, nil
+	b, err := io.ReadAll(in)
+	if err != nil {
+		return nil, err
+	}
+	if b, err = enc.NewDecoder().Bytes(b); err != nil {
+		return nil, fmt.Errorf("charset %q: %w", cs, err)
+	}
+	return bytes.NewReader(b), nil
 }
 
-// wordReader gives io.Copy a WriteTo with a buffer the size of a word.
-type wordReader struct{ r io.Reader }
+// wordEncodings holds the encodings wordEncoding found, by name. Only names
+// found are kept, so what a sender can add to it is bounded by the names the
+// indexes know.
+var wordEncodings sync.Map // string → encoding.Encoding
 
-func (w wordReader) Read(p []byte) (int, error) { return w.r.Read(p) }
-
-func (w wordReader) WriteTo(dst io.Writer) (int64, error) {
-	return io.CopyBuffer(dst, struct{ io.Reader }{w.r}, make([]byte, 256))
+// wordEncoding finds charset cs's encoding as go-message's charset.Reader does
+// (TestWordEncoding holds the two to the same decoding): its quirks and ours
+// (charsetQuirks), then the IANA names, with "cs" before them, then the WHATWG
+// labels.
+func wordEncoding(cs string) (encoding.Encoding, error) {
+	if e, ok := wordEncodings.Load(cs); ok {
+		return e.(encoding.Encoding), nil
+	}
+	enc, ok := charsetQuirks[cs]
+	var err error
+	if !ok {
+		enc, err = ianaindex.MIME.Encoding(cs)
+		if enc == nil {
+			enc, err = ianaindex.MIME.Encoding("cs" + cs)
+		}
+		if enc == nil {
+			enc, err = htmlindex.Get(cs)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("charset %q: %w", cs, err)
+	}
+	if enc == nil {
+		return nil, fmt.Errorf("charset %q: unsupported charset", cs)
+	}
+	wordEncodings.Store(cs, enc)
+	return enc, nil
 }
 
 // DecodeHeader decodes a header field's encoded words (RFC 2047) as
