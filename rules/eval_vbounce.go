@@ -45,6 +45,8 @@ func bounceRelayQuoted(t *target) bool {
 		return false
 	}
 	found, header := false, ""
+	// (The newlines writeChunks adds fall only in lines over 2 KB, which a
+	// quoted Received line is not.)
 	for _, line := range strings.Split(t.rawbody, "\n") {
 		if !found {
 			if !reQuotedReceived.MatchString(line) {

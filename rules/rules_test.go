@@ -1197,6 +1197,71 @@ func TestTruncateScan(t *testing.T) {
 	}
 }
 
+// writeChunks cuts a text part as SpamAssassin's split_into_array_of_short_paragraphs
+// does: the pieces' lengths are perl's for the same texts (Mail::SpamAssassin::Message
+// 4.0). A newline is written after a piece that does not end in one.
+func TestWriteChunks(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		text   string
+		pieces []int
+	}{
+		{"short", "short text\n", []int{11}},
+		{"one HTML line: cut after '>'", strings.Repeat("<p>"+strings.Repeat("a", 60)+"</p>", 100), []int{2077, 2077, 2546}},
+		{"lines: cut after a newline", strings.Repeat(strings.Repeat("w", 40)+"\n", 200), []int{2050, 2050, 2050, 2050}},
+		{"words: cut after a space", strings.Repeat("word ", 2000), []int{2050, 2050, 2050, 3850}},
+		{"no stop: cut after 2,049 bytes", strings.Repeat("x", 5000), []int{2049, 2951}},
+		{"the newline is in reach", strings.Repeat("a", 3000) + "\n" + strings.Repeat("b", 3000), []int{3001, 3000}},
+	} {
+		var want strings.Builder
+		wantCuts, at := 0, 0
+		for i, n := range c.pieces {
+			piece := c.text[at : at+n]
+			at += n
+			want.WriteString(piece)
+			if i < len(c.pieces)-1 && !strings.HasSuffix(piece, "\n") {
+				want.WriteByte('\n')
+				wantCuts++
+			}
+		}
+		var got strings.Builder
+		cuts := writeChunks(&got, c.text)
+		if got.String() != want.String() || cuts != wantCuts {
+			t.Errorf("%s: %d cuts, %q; want %d, %q", c.name, cuts, got.String(), wantCuts, want.String())
+		}
+	}
+}
+
+// Rawbody rules read a part in SpamAssassin's pieces, and a piece starts a line
+// to ^. MIXED_HREF_CASE's counts (one match a line: the line's first link) then
+// count each piece's first link: in HTML written on one line, a link in mixed case
+// that starts the second piece's links counts for __HAS_HREF and not for
+// __HAS_HREF_ONECASE, as spamassassin -t finds on spam-2.00541.
+func TestRawbodyPieces(t *testing.T) {
+	s := mustLoadRules(t, map[string]string{"r.cf": `
+rawbody __HAS_HREF /^[^>].*?<a href=/im
+tflags __HAS_HREF multiple maxhits=100
+rawbody __HAS_HREF_ONECASE /^[^>].*?<(?:a href|A HREF)=/m
+tflags __HAS_HREF_ONECASE multiple maxhits=100
+meta R __HAS_HREF - __HAS_HREF_ONECASE > 0
+`})
+	const lower, mixed = `<a href="http://a.example/">a</a>`, `<a HREF="http://b.example/">b</a>`
+	filler, tail := strings.Repeat("<b>x</b>", 256), strings.Repeat("<i>y</i>", 260)
+	for _, c := range []struct {
+		name, html string
+		hit        bool
+	}{
+		{"the mixed case link first in the second piece", "<p>" + lower + filler + mixed + tail, true},
+		{"both links in one piece", "<p>" + lower + mixed, false},
+		{"a second piece in one case", "<p>" + lower + filler + lower + tail, false},
+	} {
+		msg := "From: a@example.com\nSubject: s\nMIME-Version: 1.0\nContent-Type: text/html\n\n" + c.html + "\n"
+		if got := slices.Contains(hitNames(t, s, msgOf(t, msg)), "R"); got != c.hit {
+			t.Errorf("%s: hit = %v, want %v", c.name, got, c.hit)
+		}
+	}
+}
+
 // TestExeAttachment: PST_EXE_ATTACHMENT reads the attachment's name in its header
 // field, on the field's first line or a folded one, whatever the white space
 // around it, in a MIME part's header or the message's.

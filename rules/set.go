@@ -1375,7 +1375,7 @@ func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 	}
 	// Body rules run paragraph by paragraph, as SpamAssassin's do: a match cannot span
 	// paragraphs. (Rawbody rules see the whole text: SpamAssassin's match across
-	// lines.) A rule with literals runs only on the paragraphs where one of them is.
+	// lines, within the pieces writeChunks cuts.) A rule with literals runs only on the paragraphs where one of them is.
 	for i := range t.paragraphsFor(r) {
 		if where, match, ok := t.matchText(r, t.bodyLines[i], t.bodyLowerLines[i]); ok {
 			return where, match, true
@@ -1885,8 +1885,9 @@ type target struct {
 	header       message.Header
 	body         string // Subject, then decoded text parts, HTML rendered
 	bodyLower    string
-	rawbody      string // decoded text parts, HTML as is
+	rawbody      string // decoded text parts, HTML as is, in SpamAssassin's chunks (writeChunks)
 	rawbodyLower string
+	rawbodyCuts  int    // the newlines writeChunks added to rawbody
 	full         string // the raw message
 	fullLower    string
 	uris         []string
@@ -1975,7 +1976,7 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 			if p.Undecoded != "" {
 				rawText = p.Undecoded // (its bytes as sent: 7-bit escapes, not 8-bit text)
 			}
-			raw.WriteString(truncateScan(rawText, sizes.rawbody, '>', ' '))
+			t.rawbodyCuts += writeChunks(&raw, truncateScan(rawText, sizes.rawbody, '>', ' '))
 			raw.WriteByte('\n')
 		}
 		if !rendered(p) {
@@ -2132,6 +2133,49 @@ func spaceAt(text string, j int) (space bool, size int) {
 
 // maxBodyLine is SpamAssassin's MAX_BODY_LINE_LENGTH.
 const maxBodyLine = 2048
+
+// writeChunks writes a text part as rawbody rules read it. SpamAssassin does not
+// match them on the part but on each piece split_into_array_of_short_paragraphs
+// cuts it into: pieces of 2,048 to 4,096 bytes, each ended by the first newline
+// after its 2,048th byte, else the first '>', else the first space, else cut
+// there. A match cannot span two pieces, and a piece's first byte is the start
+// of a line to ^ (every rule here is (?m), as its text is one string): HTML
+// written on one long line is cut after a '>', so a rule such as
+// __HAS_HREF_ONECASE, /^[^>].*?<(?:a href|A HREF)=/m, counts a link the cut put
+// first. Where the cut is not after a newline, one is written there, which makes
+// both so here. It returns how many it wrote (rawbodyCuts).
+func writeChunks(b *strings.Builder, text string) (cuts int) {
+	cut := func(from int, c byte) int {
+		if i := strings.IndexByte(text[from:], c); i >= 0 {
+			return from + i
+		}
+		return -1
+	}
+	ofs := 0
+	for len(text)-ofs > 2*maxBodyLine {
+		j := -1
+		for _, c := range []byte{'\n', '>', ' '} {
+			if j = cut(ofs+maxBodyLine, c); j >= 0 && j-ofs+1 <= 2*maxBodyLine {
+				break
+			}
+			j = -1
+		}
+		if j < 0 { // (a byte cut; here not inside a character, for the lower-cased copy)
+			j = ofs + maxBodyLine
+			for j > ofs && !utf8.RuneStart(text[j+1]) {
+				j--
+			}
+		}
+		b.WriteString(text[ofs : j+1])
+		if text[j] != '\n' {
+			b.WriteByte('\n')
+			cuts++
+		}
+		ofs = j + 1
+	}
+	b.WriteString(text[ofs:])
+	return cuts
+}
 
 // headerValue is what a header rule matches: every instance of the field, joined by
 // newlines; decoded (RFC 2047) unless :raw; :addr and :name take the address or the
