@@ -1375,7 +1375,8 @@ func (r *Rule) eval(t *target, in *metaInput) (where, match string, ok bool) {
 	}
 	// Body rules run paragraph by paragraph, as SpamAssassin's do: a match cannot span
 	// paragraphs. (Rawbody rules see the whole text: SpamAssassin's match across
-	// lines, within the pieces writeChunks cuts.) A rule with literals runs only on the paragraphs where one of them is.
+	// lines, within the pieces writeChunks cuts.) A rule with literals runs only on
+	// the paragraphs where one of them is.
 	for i := range t.paragraphsFor(r) {
 		if where, match, ok := t.matchText(r, t.bodyLines[i], t.bodyLowerLines[i]); ok {
 			return where, match, true
