@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"mime"
 	"strings"
 	"testing"
 
@@ -131,4 +132,24 @@ func readCharset(reader func(string, io.Reader) (io.Reader, error), name string,
 	}
 	b, err := io.ReadAll(r)
 	return string(b), err
+}
+
+// Any header field decodes alike with wordCharsetReader and with go-message's
+// charset.Reader, whose streaming reader it replaces for encoded words.
+func FuzzWordCharsetReader(f *testing.F) {
+	for _, s := range []string{
+		"=?windows-1252?Q?=80100_off?=", "=?windows-1251?b?z+Dw7uv8?=", "=?koi8-r?q?=F0=D2=C9?=",
+		"=?iso-2022-jp?b?GyRCJDMkcyRLJEEkTxsoQg==?=", "=?big5?q?=A4=A4?= x", "=?utf-7?q?+AGE-?=",
+		"=?x-no-such?q?a?=", "=?gb2312?b?xOO6ww==?= =?euc-kr?b?vsiz5w==?=",
+	} {
+		f.Add(s)
+	}
+	stream := &mime.WordDecoder{CharsetReader: charset.Reader}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, gerr := headerDecoder.DecodeHeader(v)
+		want, werr := stream.DecodeHeader(v)
+		if got != want || (gerr != nil) != (werr != nil) {
+			t.Errorf("DecodeHeader(%q) = %q, %v; with charset.Reader %q, %v", v, got, gerr, want, werr)
+		}
+	})
 }
