@@ -508,9 +508,7 @@ func (t *target) stripBodyAddresses() {
 		return
 	}
 	t.unstrippedBody = t.body
-	t.body = strings.Join(lines, "")
-	t.bodyLower = toLower(t.body)
-	t.bodyLines, t.bodyLowerLines = strings.SplitAfter(t.body, "\n"), strings.SplitAfter(t.bodyLower, "\n")
+	t.setBody(strings.Join(lines, ""))
 }
 
 func freemailReplyTo(t *target, what string) bool {

@@ -1736,3 +1736,14 @@ func TestDecodeField(t *testing.T) {
 		}
 	}
 }
+
+// A 500 KB part on one line with no newline, '>' or space, the worst case for
+// writeChunks' search for where each piece ends.
+func BenchmarkWriteChunks(b *testing.B) {
+	text := strings.Repeat("x", 500000)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		var w strings.Builder
+		writeChunks(&w, text)
+	}
+}

@@ -2006,16 +2006,22 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 			}
 		}
 	}
-	t.body, t.rawbody = body.String(), raw.String()
-	t.bodyLower, t.rawbodyLower = toLower(t.body), toLower(t.rawbody)
-	// Lower-casing keeps every newline, so the lines of both stay aligned.
-	// Each line with its newline, as SpamAssassin's body rules see them.
-	t.bodyLines, t.bodyLowerLines = strings.SplitAfter(t.body, "\n"), strings.SplitAfter(t.bodyLower, "\n")
+	t.setBody(body.String())
+	t.rawbody = raw.String()
+	t.rawbodyLower = toLower(t.rawbody)
 	if m.Raw != nil && needs[Full] {
 		t.full, t.err = readFull(m)
 		t.fullLower = toLower(t.full)
 	}
 	return t
+}
+
+// setBody makes body the text body rules read, with its lower-cased form and
+// both by line: each line with its newline, as SpamAssassin's body rules see
+// them (lower-casing keeps every newline, so the lines of both stay aligned).
+func (t *target) setBody(body string) {
+	t.body, t.bodyLower = body, toLower(body)
+	t.bodyLines, t.bodyLowerLines = strings.SplitAfter(t.body, "\n"), strings.SplitAfter(t.bodyLower, "\n")
 }
 
 // rendered reports whether body rules read a part: SpamAssassin renders only the
@@ -2146,20 +2152,18 @@ const maxBodyLine = 2048
 // first. Where the cut is not after a newline, one is written there, which makes
 // both so here. It returns how many it wrote (rawbodyCuts).
 func writeChunks(b *strings.Builder, text string) (cuts int) {
-	cut := func(from int, c byte) int {
-		if i := strings.IndexByte(text[from:], c); i >= 0 {
-			return from + i
-		}
-		return -1
-	}
 	ofs := 0
 	for len(text)-ofs > 2*maxBodyLine {
+		// Where a cut may fall: a piece is at most 2*maxBodyLine bytes. (Looked
+		// for in the whole rest, as perl does, a 500 KB line without a newline
+		// was read again for each of its pieces.)
+		near := text[ofs+maxBodyLine : ofs+2*maxBodyLine]
 		j := -1
-		for _, c := range []byte{'\n', '>', ' '} {
-			if j = cut(ofs+maxBodyLine, c); j >= 0 && j-ofs+1 <= 2*maxBodyLine {
+		for _, c := range "\n> " {
+			if i := strings.IndexByte(near, byte(c)); i >= 0 {
+				j = ofs + maxBodyLine + i
 				break
 			}
-			j = -1
 		}
 		if j < 0 { // (a byte cut; here not inside a character, for the lower-cased copy)
 			j = ofs + maxBodyLine
