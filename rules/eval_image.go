@@ -98,7 +98,7 @@ func init() {
 			// (HTML as written) for a rawbody rule.
 			text := len(t.body)
 			if t.evalKind == Rawbody {
-				text = len(t.rawbody) - t.rawbodyCuts // (SpamAssassin joins its pieces as they are)
+				text = len(t.rawbody) - t.rawbodyAdded // (SpamAssassin joins its pieces and parts as they are)
 			}
 			if text == 0 || area == 0 {
 				return false

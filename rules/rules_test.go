@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -1258,6 +1259,29 @@ meta R __HAS_HREF - __HAS_HREF_ONECASE > 0
 		msg := "From: a@example.com\nSubject: s\nMIME-Version: 1.0\nContent-Type: text/html\n\n" + c.html + "\n"
 		if got := slices.Contains(hitNames(t, s, msgOf(t, msg)), "R"); got != c.hit {
 			t.Errorf("%s: hit = %v, want %v", c.name, got, c.hit)
+		}
+	}
+}
+
+// TestRawbodyImageRatio: image_to_text_ratio on rawbody counts the text parts'
+// bytes as SpamAssassin joins them, with nothing between parts. Three text parts
+// and a 500×400 GIF: spamassassin -t hits (min 0, max L/200000) from L = 2998 on
+// and not at 2997, the parts' 2,998 bytes; with a newline counted after each part
+// it was from 3001.
+func TestRawbodyImageRatio(t *testing.T) {
+	var parts strings.Builder
+	for i := range 3 {
+		fmt.Fprintf(&parts, "--b\nContent-Type: text/plain\n\n%s\n", strings.Repeat(fmt.Sprintf("word%d ", i), 200)[:999])
+	}
+	msg := msgOf(t, "From: a@example.org\nSubject: ratio\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"+parts.String()+
+		"--b\nContent-Type: image/gif\nContent-Transfer-Encoding: base64\n\nR0lGODlh9AGQAQAAAA==\n--b--\n")
+	for _, c := range []struct {
+		textLen int
+		hit     bool
+	}{{2997, false}, {2998, true}, {3001, true}} {
+		s := mustLoadRules(t, map[string]string{"r.cf": fmt.Sprintf("rawbody R eval:image_to_text_ratio('all', '0', '%.6f')\n", float64(c.textLen)/200000)})
+		if got := slices.Contains(hitNames(t, s, msg), "R"); got != c.hit {
+			t.Errorf("max %d/200000: hit = %v, want %v", c.textLen, got, c.hit)
 		}
 	}
 }

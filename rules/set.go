@@ -1888,7 +1888,10 @@ type target struct {
 	bodyLower    string
 	rawbody      string // decoded text parts, HTML as is, in SpamAssassin's chunks (writeChunks)
 	rawbodyLower string
-	rawbodyCuts  int    // the newlines writeChunks added to rawbody
+	// rawbodyAdded is the newlines rawbody holds that SpamAssassin's pieces do
+	// not: writeChunks' at its cuts, and the one after each part (SpamAssassin
+	// puts nothing between parts; here a line ends with its part).
+	rawbodyAdded int
 	full         string // the raw message
 	fullLower    string
 	uris         []string
@@ -1977,8 +1980,9 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 			if p.Undecoded != "" {
 				rawText = p.Undecoded // (its bytes as sent: 7-bit escapes, not 8-bit text)
 			}
-			t.rawbodyCuts += writeChunks(&raw, truncateScan(rawText, sizes.rawbody, '>', ' '))
+			t.rawbodyAdded += writeChunks(&raw, truncateScan(rawText, sizes.rawbody, '>', ' '))
 			raw.WriteByte('\n')
+			t.rawbodyAdded++
 		}
 		if !rendered(p) {
 			continue
@@ -2150,7 +2154,7 @@ const maxBodyLine = 2048
 // written on one long line is cut after a '>', so a rule such as
 // __HAS_HREF_ONECASE, /^[^>].*?<(?:a href|A HREF)=/m, counts a link the cut put
 // first. Where the cut is not after a newline, one is written there, which makes
-// both so here. It returns how many it wrote (rawbodyCuts).
+// both so here. It returns how many it wrote (see rawbodyAdded).
 func writeChunks(b *strings.Builder, text string) (cuts int) {
 	ofs := 0
 	for len(text)-ofs > 2*maxBodyLine {
