@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,14 +114,20 @@ var (
 
 // loadResult is one setup's run.
 type loadResult struct {
-	name                       string
-	sent, delivered, rejected  int // rejected: 5xx from postern (with a quarantine ref)
-	tempfailed, mtaRefused     int
-	seconds                    float64
-	p50, p99                   time.Duration
-	cpuPerMsg                  time.Duration // the filter's user+system CPU per message sent
-	clamdPerMsg                time.Duration // its clamd's, when it has one
-	peakRSS                    int64         // the filter's VmHWM, bytes
+	name                      string
+	sent, delivered, rejected int // rejected: 5xx from postern (with a quarantine ref)
+	tempfailed, mtaRefused    int
+	seconds                   float64
+	p50, p99                  time.Duration
+	cpuPerMsg                 time.Duration // the filter's user+system CPU per message sent
+	clamdPerMsg               time.Duration // its clamd's, when it has one
+	peakRSS                   int64         // the filter's VmHWM, bytes
+	// machinePerMsg is every process's CPU per message sent (Postfix, the
+	// filter, its clamd, this test's clients and sink), and busy the share
+	// of the processors' time they kept busy: at full speed, whether the
+	// machine was full, and what a setup costs it in all.
+	machinePerMsg              time.Duration
+	busy                       float64
 	missing, duplicated, extra int
 	unkept                     int    // postern rejects without their quarantine record
 	steps                      string // postern's: where its check time went (stepTimes)
@@ -170,7 +177,7 @@ func TestLoad(t *testing.T) {
 	}
 	fmt.Fprintf(&report, "\nLoad test: %d corpus messages per setup, %s, %d clients, Bayes trained on %d (scripts/loadtest -load.n %d -load.c %d -load.train %d %s -load.warm %d -load.peers=%v -load.split=%v -load.clamdtemp %s)\n\n",
 		*loadN, offered, *loadC, len(train), *loadN, *loadC, len(train), pace, *loadWarm, *loadPeers, *loadSplit, *loadClamdTemp)
-	fmt.Fprintf(&report, "| setup | msg/s | p50 | p99 | delivered | rejected | tempfailed | filter CPU/msg | its clamd's CPU/msg | filter memory¹ |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&report, "| setup | msg/s | p50 | p99 | delivered | rejected | tempfailed | filter CPU/msg | its clamd's CPU/msg | filter memory¹ | machine CPU/msg² | machine busy² |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	ms := func(d time.Duration) string {
 		if d <= 0 {
 			return ""
@@ -182,11 +189,12 @@ func TestLoad(t *testing.T) {
 		if r.cpuPerMsg > 0 {
 			rss = fmt.Sprintf("%d MB", r.peakRSS>>20)
 		}
-		fmt.Fprintf(&report, "| %s | %.0f | %s | %s | %d | %d | %d | %s | %s | %s |\n", r.name, r.rate(),
+		fmt.Fprintf(&report, "| %s | %.0f | %s | %s | %d | %d | %d | %s | %s | %s | %s | %.0f %% |\n", r.name, r.rate(),
 			r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.delivered, r.rejected, r.tempfailed,
-			ms(r.cpuPerMsg), ms(r.clamdPerMsg), rss)
+			ms(r.cpuPerMsg), ms(r.clamdPerMsg), rss, ms(r.machinePerMsg), 100*r.busy)
 	}
 	fmt.Fprintf(&report, "\n¹ postern and clamav-milter: peak RSS; rspamd (with its Redis) and spamd, several processes: their PSS summed at the end of the run.\n")
+	fmt.Fprintf(&report, "² every process's CPU (Postfix, the filter, its clamd, this test's clients and sink) per message sent, and the share of the %d processors' time it kept them busy (/proc/stat).\n", runtime.NumCPU())
 	if *loadRate > 0 {
 		for _, r := range results {
 			if behind := fellBehind(r.rate(), *loadRate); behind != "" {
@@ -197,10 +205,14 @@ func TestLoad(t *testing.T) {
 	base, triv, post := results[0], results[1], results[2]
 	fmt.Fprintf(&report, "\nPostern's throughput: %.0f %% of Postfix alone, %.0f %% of the trivial milter.\n",
 		100*post.rate()/base.rate(), 100*post.rate()/triv.rate())
+	fmt.Fprintf(&report, "%s\n", cpuBudget(triv, post))
 	if *loadSplit {
 		noClamd, clamdOnly := results[3], results[4]
-		fmt.Fprintf(&report, "Postern's parts apart: without clamd %.0f %% of the trivial milter, clamd alone %.0f %%.\n",
-			100*noClamd.rate()/triv.rate(), 100*clamdOnly.rate()/triv.rate())
+		more := func(r loadResult) float64 {
+			return float64((r.machinePerMsg - triv.machinePerMsg).Microseconds()) / 1000
+		}
+		fmt.Fprintf(&report, "Postern's parts apart: without clamd %.0f %% of the trivial milter (the machine's CPU %.1f ms a message more), clamd alone %.0f %% (%.1f ms more).\n",
+			100*noClamd.rate()/triv.rate(), more(noClamd), 100*clamdOnly.rate()/triv.rate(), more(clamdOnly))
 	}
 	fmt.Fprintf(&report, "Latency postern adds to Postfix alone: p50 %s, p99 %s (to the trivial milter, whose own round trips are in both: p50 %s, p99 %s).\n",
 		(post.p50 - base.p50).Round(time.Millisecond), (post.p99 - base.p99).Round(time.Millisecond),
@@ -228,6 +240,22 @@ func TestLoad(t *testing.T) {
 			t.Errorf("%s: the books do not balance: %+v", r.name, r)
 		}
 	}
+}
+
+// cpuBudget says what the machine's CPU allows postern at full speed: with the
+// machine as full as under the trivial milter, a setup's rate goes as the
+// inverse of its machine CPU a message, so 90 % of the trivial milter's rate
+// leaves a ninth of the trivial milter's machine CPU a message, more, for
+// postern and its clamd (less what Postfix no longer relays: the refused).
+func cpuBudget(triv, post loadResult) string {
+	if *loadRate > 0 || triv.machinePerMsg <= 0 {
+		return "" // (paced: the machine is not full, and CPU is not the bound)
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return fmt.Sprintf("The machine's CPU a message: %.1f ms under the trivial milter (busy %.0f %%), %.1f ms under postern (busy %.0f %%), %.1f ms more, of which postern spent %.1f and its clamd %.1f (Postfix relays fewer: the refused). "+
+		"At 90 %% of the trivial milter's rate, with the machine as busy, it could spend %.1f ms more.",
+		ms(triv.machinePerMsg), 100*triv.busy, ms(post.machinePerMsg), 100*post.busy, ms(post.machinePerMsg-triv.machinePerMsg),
+		ms(post.cpuPerMsg), ms(post.clamdPerMsg), ms(triv.machinePerMsg)/9)
 }
 
 // fellBehind says so when a setup offered a rate took less of it. Its latency is
@@ -427,11 +455,21 @@ func runLoad(t *testing.T, name, milterLines string, kept func(ref string) bool,
 		return f()
 	}
 	filter0, clamd0 := read(cpu.filter), read(cpu.clamd)
+	busy0, all0, err := testutil.MachineCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	outcomes := sendAll(pf.SMTPAddr, "load", *loadN, *loadRate, func(i int) string { return send[i%len(send)].Path })
 	r.seconds = time.Since(start).Seconds()
 	r.cpuPerMsg = (read(cpu.filter) - filter0) / time.Duration(max(r.sent, 1))
 	r.clamdPerMsg = (read(cpu.clamd) - clamd0) / time.Duration(max(r.sent, 1))
+	busy1, all1, err := testutil.MachineCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.machinePerMsg = (busy1 - busy0) / time.Duration(max(r.sent, 1))
+	r.busy = float64(busy1-busy0) / float64(max(all1-all0, 1))
 
 	accepted := map[string]bool{}
 	var lats []time.Duration

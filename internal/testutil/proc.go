@@ -36,3 +36,35 @@ func StatFields(pid int) []string {
 	s := string(b)
 	return strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
 }
+
+// MachineCPU is the time all the machine's processors spent busy, and in all,
+// since boot (Linux, /proc/stat): busy over all between two readings says how
+// full the machine was, which no one process's time shows. Stolen time (a
+// virtual machine's host running others) is in neither.
+func MachineCPU() (busy, all time.Duration, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	return machineCPU(string(b))
+}
+
+// machineCPU reads /proc/stat's "cpu" line: user nice system idle iowait irq
+// softirq steal (guest time is in user already).
+func machineCPU(stat string) (busy, all time.Duration, err error) {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: no cpu line: %q", line)
+	}
+	var t [8]int64
+	for i := range t {
+		if t[i], err = strconv.ParseInt(f[1+i], 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %q: %w", line, err)
+		}
+	}
+	user, nice, system, idle, iowait, irq, softirq := t[0], t[1], t[2], t[3], t[4], t[5], t[6]
+	ticks := func(n int64) time.Duration { return time.Duration(n) * time.Second / 100 } // USER_HZ
+	b := user + nice + system + irq + softirq
+	return ticks(b), ticks(b + idle + iowait), nil
+}
