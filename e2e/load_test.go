@@ -205,7 +205,9 @@ func TestLoad(t *testing.T) {
 	base, triv, post := results[0], results[1], results[2]
 	fmt.Fprintf(&report, "\nPostern's throughput: %.0f %% of Postfix alone, %.0f %% of the trivial milter.\n",
 		100*post.rate()/base.rate(), 100*post.rate()/triv.rate())
-	fmt.Fprintf(&report, "%s\n", cpuBudget(triv, post))
+	if b := cpuBudget(triv, post); b != "" {
+		fmt.Fprintf(&report, "%s\n", b)
+	}
 	if *loadSplit {
 		noClamd, clamdOnly := results[3], results[4]
 		more := func(r loadResult) float64 {
@@ -245,8 +247,8 @@ func TestLoad(t *testing.T) {
 // cpuBudget says what the machine's CPU allows postern at full speed: with the
 // machine as full as under the trivial milter, a setup's rate goes as the
 // inverse of its machine CPU a message, so 90 % of the trivial milter's rate
-// leaves a ninth of the trivial milter's machine CPU a message, more, for
-// postern and its clamd (less what Postfix no longer relays: the refused).
+// leaves postern and its clamd a ninth of the trivial milter's machine CPU a
+// message to add (and what Postfix no longer relays: the refused).
 func cpuBudget(triv, post loadResult) string {
 	if *loadRate > 0 || triv.machinePerMsg <= 0 {
 		return "" // (paced: the machine is not full, and CPU is not the bound)
