@@ -182,7 +182,7 @@ func TestLoad(t *testing.T) {
 		if d <= 0 {
 			return ""
 		}
-		return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
+		return fmt.Sprintf("%.1f ms", millis(d))
 	}
 	for _, r := range results {
 		rss := ""
@@ -210,9 +210,7 @@ func TestLoad(t *testing.T) {
 	}
 	if *loadSplit {
 		noClamd, clamdOnly := results[3], results[4]
-		more := func(r loadResult) float64 {
-			return float64((r.machinePerMsg - triv.machinePerMsg).Microseconds()) / 1000
-		}
+		more := func(r loadResult) float64 { return millis(r.machinePerMsg - triv.machinePerMsg) }
 		fmt.Fprintf(&report, "Postern's parts apart: without clamd %.0f %% of the trivial milter (the machine's CPU %.1f ms a message more), clamd alone %.0f %% (%.1f ms more).\n",
 			100*noClamd.rate()/triv.rate(), more(noClamd), 100*clamdOnly.rate()/triv.rate(), more(clamdOnly))
 	}
@@ -253,12 +251,14 @@ func cpuBudget(triv, post loadResult) string {
 	if *loadRate > 0 || triv.machinePerMsg <= 0 {
 		return "" // (paced: the machine is not full, and CPU is not the bound)
 	}
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	return fmt.Sprintf("The machine's CPU a message: %.1f ms under the trivial milter (busy %.0f %%), %.1f ms under postern (busy %.0f %%), %.1f ms more, of which postern spent %.1f and its clamd %.1f (Postfix relays fewer: the refused). "+
 		"At 90 %% of the trivial milter's rate, with the machine as busy, it could spend %.1f ms more.",
-		ms(triv.machinePerMsg), 100*triv.busy, ms(post.machinePerMsg), 100*post.busy, ms(post.machinePerMsg-triv.machinePerMsg),
-		ms(post.cpuPerMsg), ms(post.clamdPerMsg), ms(triv.machinePerMsg)/9)
+		millis(triv.machinePerMsg), 100*triv.busy, millis(post.machinePerMsg), 100*post.busy, millis(post.machinePerMsg-triv.machinePerMsg),
+		millis(post.cpuPerMsg), millis(post.clamdPerMsg), millis(triv.machinePerMsg)/9)
 }
+
+// millis is d in milliseconds, as the report prints them.
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // fellBehind says so when a setup offered a rate took less of it. Its latency is
 // then that of a queue that grew for the whole run, not its latency at that

@@ -70,8 +70,9 @@ func wordCharsetReader(cs string, in io.Reader) (io.Reader, error) {
 }
 
 // wordEncodings holds the encodings wordEncoding found, by name. Only names
-// found are kept, so what a sender can add to it is bounded by the names the
-// indexes know.
+// found are kept, and mime.WordDecoder lower-cases the name before it asks
+// (as charset.Reader looks up its quirks), so what a sender can add to it is
+// bounded by the names the indexes know, not by their spellings' cases.
 var wordEncodings sync.Map // string → encoding.Encoding
 
 // wordEncoding finds charset cs's encoding as go-message's charset.Reader does

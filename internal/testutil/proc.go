@@ -50,14 +50,14 @@ func MachineCPU() (busy, all time.Duration, err error) {
 }
 
 // machineCPU reads /proc/stat's "cpu" line: user nice system idle iowait irq
-// softirq steal (guest time is in user already).
+// softirq, then steal, left out (guest time is in user already).
 func machineCPU(stat string) (busy, all time.Duration, err error) {
 	line, _, _ := strings.Cut(stat, "\n")
 	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
+	if len(f) < 8 || f[0] != "cpu" {
 		return 0, 0, fmt.Errorf("/proc/stat: no cpu line: %q", line)
 	}
-	var t [8]int64
+	var t [7]int64
 	for i := range t {
 		if t[i], err = strconv.ParseInt(f[1+i], 10, 64); err != nil {
 			return 0, 0, fmt.Errorf("/proc/stat: %q: %w", line, err)
