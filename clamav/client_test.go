@@ -157,7 +157,7 @@ func TestScanStreamsEveryByte(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.ChunkSize = 7 // many chunks, and a last one cut short
-	c.bufs.New = func() any { b := make([]byte, 4+c.ChunkSize); return &b }
+	c.bufs.New = c.newBuf
 	payload := "some text before " + eicar
 	readers := map[string]func() io.Reader{
 		"plain":           func() io.Reader { return strings.NewReader(payload) },
@@ -173,6 +173,82 @@ func TestScanStreamsEveryByte(t *testing.T) {
 			}
 			if got := <-f.received; string(got) != payload {
 				t.Errorf("clamd received %q", got)
+			}
+		})
+	}
+}
+
+// writesConn records each write a stream makes.
+type writesConn struct {
+	net.Conn
+	writes [][]byte
+}
+
+func (c *writesConn) Write(p []byte) (int, error) {
+	c.writes = append(c.writes, bytes.Clone(p))
+	return len(p), nil
+}
+
+// A stream's command goes out with its first chunk and its end with its last:
+// a stream that fits in a chunk is one write (each write is a segment clamd
+// wakes for), and the bytes are still the INSTREAM command with every byte.
+func TestStreamWrites(t *testing.T) {
+	const chunk = 8
+	tests := []struct {
+		name      string
+		size      int
+		maxStream int64
+		writes    int
+		sent      int  // bytes clamd is given
+		cut       bool // ErrSizeLimit
+	}{
+		{"empty", 0, 0, 1, 0, false},
+		{"small", 5, 0, 1, 5, false},
+		{"one chunk exactly", chunk, 0, 2, chunk, false}, // its end is known only after it
+		{"a chunk and a bit", chunk + 1, 0, 2, chunk + 1, false},
+		{"three chunks", 3*chunk - 2, 0, 3, 3*chunk - 2, false},
+		{"cut by MaxStream", 3 * chunk, 10, 2, 10, true},
+		{"cut at a chunk's end", 3 * chunk, chunk, 2, chunk, true}, // (the cut is seen at the next read)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := New("tcp://127.0.0.1:1", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.ChunkSize, c.MaxStream = chunk, tc.maxStream
+			c.bufs.New = c.newBuf
+			payload := bytes.Repeat([]byte("x"), tc.size)
+			conn := &writesConn{}
+			err = c.stream(conn, bytes.NewReader(payload))
+			if cut := errors.Is(err, ErrSizeLimit); cut != tc.cut || (err != nil && !cut) {
+				t.Fatalf("stream = %v, want cut %v", err, tc.cut)
+			}
+			if len(conn.writes) != tc.writes {
+				t.Errorf("%d writes, want %d", len(conn.writes), tc.writes)
+			}
+			// The bytes parse as clamd reads them: the command, chunks, an empty one.
+			br := bufio.NewReader(bytes.NewReader(bytes.Join(conn.writes, nil)))
+			if cmd, err := br.ReadString(0); err != nil || cmd != "zINSTREAM\x00" {
+				t.Fatalf("command %q, %v", cmd, err)
+			}
+			var got []byte
+			for {
+				var n uint32
+				if err := binary.Read(br, binary.BigEndian, &n); err != nil {
+					t.Fatalf("chunk length: %v", err)
+				}
+				if n == 0 {
+					break
+				}
+				b := make([]byte, n)
+				if _, err := io.ReadFull(br, b); err != nil {
+					t.Fatalf("chunk: %v", err)
+				}
+				got = append(got, b...)
+			}
+			if len(got) != tc.sent || br.Buffered() != 0 {
+				t.Errorf("clamd given %d bytes and %d more, want %d", len(got), br.Buffered(), tc.sent)
 			}
 		})
 	}
