@@ -71,7 +71,7 @@ type finding struct {
 // found ends the scan. Its result says how long the scans waited for a free
 // connection to clamd ("clamav_wait").
 func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
-	ctx, sc := withScans(ctx)
+	ctx, sc := withScans(ctx, m.Size)
 	r := c.check(ctx, m)
 	// (check has waited for every scan it started)
 	r.Times = []filter.Timing{{Step: c.Name() + "_wait", Duration: time.Duration(sc.waited.Load())}}

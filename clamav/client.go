@@ -91,7 +91,15 @@ func (c *Client) String() string { return c.network + ":" + c.address }
 // its wait is added to the check's scans (withScans), if ctx has them.
 func (c *Client) acquire(ctx context.Context) error {
 	sc, _ := ctx.Value(scansKey{}).(*scans)
-	waited, err := c.slots.acquire(ctx, sc != nil && sc.started.Swap(true))
+	p := firstSmall
+	switch {
+	case sc == nil:
+	case sc.started.Swap(true):
+		p = later
+	case sc.large:
+		p = firstLarge
+	}
+	waited, err := c.slots.acquire(ctx, p)
 	if sc != nil {
 		sc.waited.Add(int64(waited))
 	}
@@ -103,17 +111,25 @@ func (c *Client) acquire(ctx context.Context) error {
 
 type scansKey struct{}
 
-// scans are what a check's scans share: whether one has asked for a slot (the
-// others then go before first scans, slots), and how long they waited for one:
-// how much of a check's time the pool (max_connections), not clamd, took.
+// scans are what a check's scans share: whether the message is large (its first
+// scan then lets small messages' go first, slots), whether one has asked for a
+// slot (the others then go before first scans), and how long they waited for
+// one: how much of a check's time the pool (max_connections), not clamd, took.
 type scans struct {
+	large   bool // (set before the first scan)
 	started atomic.Bool
 	waited  atomic.Int64
 }
 
-// withScans returns ctx carrying a check's scans.
-func withScans(ctx context.Context) (context.Context, *scans) {
-	sc := new(scans)
+// largeMessage is the size over which a message is large to slots: about one in
+// twenty-five of the load test's corpus messages, those with attachments or
+// long HTML, whose scans cost clamd ten times a small one's or more
+// (scripts/clamdstreams, docs/benchmarks.md, "Fifty-third session").
+const largeMessage = 64 << 10
+
+// withScans returns ctx carrying the scans of a check of a message of size bytes.
+func withScans(ctx context.Context, size int64) (context.Context, *scans) {
+	sc := &scans{large: size > largeMessage}
 	return context.WithValue(ctx, scansKey{}, sc), sc
 }
 

@@ -651,7 +651,7 @@ func TestCheckReportsItsWaitForAConnection(t *testing.T) {
 	waiting := make(chan struct{}, 1)
 	testHookWaiting = func() { waiting <- struct{}{} }
 	defer func() { testHookWaiting = nil }()
-	c.slots.acquire(context.Background(), false) // the only slot, held by "another scan"
+	c.slots.acquire(context.Background(), firstSmall) // the only slot, held by "another scan"
 	done := make(chan filter.Result)
 	go func() { done <- chk.Check(context.Background(), msg) }()
 	<-waiting
@@ -660,6 +660,44 @@ func TestCheckReportsItsWaitForAConnection(t *testing.T) {
 	c.slots.release()
 	if w := waited(<-done); w < held {
 		t.Errorf("waited %s, want at least the %s the slot was held", w, held)
+	}
+	<-f.received
+}
+
+// With every connection busy, a small message's scan goes before a large one's
+// that has waited longer (slots): the large message's size is what the check
+// tells the queue.
+func TestCheckSmallMessageFirst(t *testing.T) {
+	f := startFake(t, detectEICAR)
+	c, err := New(f.addr, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	message := func(body string) *filter.Message {
+		sp := spool.FromBytes([]byte("Subject: hi\r\n\r\n" + body))
+		return &filter.Message{Raw: sp, Size: sp.Size()}
+	}
+	large, small := message(strings.Repeat("large\r\n", largeMessage/7+1)), message("small\r\n")
+	chk := &Check{Clamd: c, WholeMessage: true}
+
+	waiting := make(chan struct{}, 2)
+	testHookWaiting = func() { waiting <- struct{}{} }
+	defer func() { testHookWaiting = nil }()
+	c.slots.acquire(context.Background(), firstSmall) // the only slot, held by "another scan"
+	done := make(chan filter.Result, 2)
+	for _, m := range []*filter.Message{large, small} { // the large one waits first
+		go func() { done <- chk.Check(context.Background(), m) }()
+		<-waiting
+	}
+	c.slots.release()
+	for range 2 {
+		if r := <-done; r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	if first := <-f.received; !bytes.HasSuffix(first, []byte("small\r\n")) {
+		t.Errorf("clamd was sent %d bytes first, want the small message", len(first))
 	}
 	<-f.received
 }

@@ -3,61 +3,85 @@ package clamav
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 )
 
 // With every slot busy, the scans of messages in progress get the next slots,
-// each class in the order it came.
-func TestSlotsServeLaterScansFirst(t *testing.T) {
-	s := newSlots(1)
-	if _, err := s.acquire(context.Background(), false); err != nil {
-		t.Fatal(err)
+// then small messages' first scans, then large ones' (unless one has waited
+// largeDefer), each class in the order it came.
+func TestSlotsOrder(t *testing.T) {
+	type w struct {
+		name string
+		p    priority
 	}
-	waiters := []struct {
-		name  string
-		later bool
-	}{{"first A", false}, {"later B", true}, {"first C", false}, {"later D", true}}
-	got := make(chan string, len(waiters))
-	var wg sync.WaitGroup
-	for _, w := range waiters {
-		wg.Add(1)
-		queued := len(s.queued())
-		go func() {
-			defer wg.Done()
-			if _, err := s.acquire(context.Background(), w.later); err != nil {
-				t.Error(err)
+	tests := []struct {
+		name    string
+		waiters []w
+		overdue bool // the first large waiter has waited largeDefer
+		want    []string
+	}{
+		{"later scans first",
+			[]w{{"first A", firstSmall}, {"later B", later}, {"first C", firstSmall}, {"later D", later}}, false,
+			[]string{"later B", "later D", "first A", "first C"}},
+		{"small before large",
+			[]w{{"large A", firstLarge}, {"small B", firstSmall}, {"later C", later}, {"large D", firstLarge}, {"small E", firstSmall}}, false,
+			[]string{"later C", "small B", "small E", "large A", "large D"}},
+		{"a large one overdue goes first",
+			[]w{{"large A", firstLarge}, {"small B", firstSmall}, {"later C", later}, {"large D", firstLarge}}, true,
+			[]string{"large A", "later C", "small B", "large D"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSlots(1)
+			if _, err := s.acquire(context.Background(), firstSmall); err != nil {
+				t.Fatal(err)
 			}
-			got <- w.name
+			got := make(chan string, len(tc.waiters))
+			var wg sync.WaitGroup
+			for _, w := range tc.waiters {
+				wg.Add(1)
+				queued := len(s.queued())
+				go func() {
+					defer wg.Done()
+					if _, err := s.acquire(context.Background(), w.p); err != nil {
+						t.Error(err)
+					}
+					got <- w.name
+					s.release()
+				}()
+				for len(s.queued()) == queued { // (each waits before the next comes)
+					time.Sleep(time.Millisecond)
+				}
+			}
+			if tc.overdue {
+				s.mu.Lock()
+				s.waiting[firstLarge][0].since = time.Now().Add(-largeDefer)
+				s.mu.Unlock()
+			}
 			s.release()
-		}()
-		for len(s.queued()) == queued { // (each waits before the next comes)
-			time.Sleep(time.Millisecond)
-		}
-	}
-	s.release()
-	var order []string
-	for range waiters {
-		order = append(order, <-got)
-	}
-	want := []string{"later B", "later D", "first A", "first C"}
-	for i := range want {
-		if order[i] != want[i] {
-			t.Fatalf("served %v, want %v", order, want)
-		}
-	}
-	wg.Wait()
-	if s.free != 1 {
-		t.Errorf("%d slots free at the end, want 1", s.free)
+			var order []string
+			for range tc.waiters {
+				order = append(order, <-got)
+			}
+			if !slices.Equal(order, tc.want) {
+				t.Fatalf("served %v, want %v", order, tc.want)
+			}
+			wg.Wait()
+			if s.free != 1 {
+				t.Errorf("%d slots free at the end, want 1", s.free)
+			}
+		})
 	}
 }
 
-// queued returns the waiters of both classes (for tests, holding mu).
-func (s *slots) queued() []chan struct{} {
+// queued returns the waiters of every class (for tests, holding mu).
+func (s *slots) queued() []waiter {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append(append([]chan struct{}(nil), s.waiting[0]...), s.waiting[1]...)
+	return slices.Concat(s.waiting[:]...)
 }
 
 // A wait that ends with its context leaves the queue, and a slot handed over just
@@ -73,7 +97,7 @@ func TestSlotsCancelledWaitsLoseNoSlot(t *testing.T) {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rand.IntN(300))*time.Microsecond)
 			defer cancel()
-			if _, err := s.acquire(ctx, i%3 == 0); err == nil {
+			if _, err := s.acquire(ctx, priority(i%int(priorities))); err == nil {
 				time.Sleep(time.Duration(rand.IntN(100)) * time.Microsecond)
 				s.release()
 			}
@@ -88,11 +112,11 @@ func TestSlotsCancelledWaitsLoseNoSlot(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for range n {
-		if _, err := s.acquire(ctx, false); err != nil {
+		if _, err := s.acquire(ctx, firstSmall); err != nil {
 			t.Fatal("a slot was lost")
 		}
 	}
-	if _, err := s.acquire(ctx, false); err == nil {
+	if _, err := s.acquire(ctx, firstSmall); err == nil {
 		t.Error("acquired a slot past the pool's size")
 	}
 }
