@@ -22,7 +22,8 @@ import (
 // largeMessage): a large message's scan is tens of milliseconds or more of
 // clamd's time, a small one's a few, so a small message waiting behind a large
 // one waited many times its own scan, and such waits were most of the slowest
-// hundredth at 80 % of the peak (docs/benchmarks.md, "Fifty-sixth session").
+// hundredth at 80 % of the peak (docs/benchmarks.md, "Fifty-fifth session"; this
+// order is measured in "Fifty-sixth session").
 // A large one that has waited largeDefer goes first, so that none waits for
 // ever behind a stream of small ones.
 //
@@ -48,6 +49,8 @@ const (
 // first.
 const largeDefer = time.Second
 
+// waiter is a scan waiting for a slot: ready receives it; since is when the
+// wait began (largeDefer).
 type waiter struct {
 	ready chan struct{}
 	since time.Time
