@@ -248,15 +248,7 @@ func BenchmarkClamdCorpusCPU(b *testing.B) {
 //
 //	go test ./clamav -run '^$' -bench ClamdCachedStream -benchtime 500x
 func BenchmarkClamdCachedStream(b *testing.B) {
-	clamd := testutil.StartClamd(b, "")
-	c, err := New(clamd.TCP, 4)
-	if err != nil {
-		b.Fatal(err)
-	}
-	text := bytes.Repeat([]byte("A line of text that clamd has seen before, word for word.\r\n"), 450)
-	if _, err := c.Scan(context.Background(), bytes.NewReader(text)); err != nil {
-		b.Fatal(err)
-	}
+	clamd, c, text := cachedStream(b, 4)
 	cpu0 := testutil.ProcCPU(clamd.Pid())
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -275,15 +267,7 @@ func BenchmarkClamdCachedStream(b *testing.B) {
 //	go test ./clamav -run '^$' -bench ClamdCachedStreams -benchtime 4000x -count 5
 func BenchmarkClamdCachedStreams(b *testing.B) {
 	const atOnce = 4
-	clamd := testutil.StartClamd(b, "")
-	c, err := New(clamd.TCP, atOnce)
-	if err != nil {
-		b.Fatal(err)
-	}
-	text := bytes.Repeat([]byte("A line of text that clamd has seen before, word for word.\r\n"), 450)
-	if _, err := c.Scan(context.Background(), bytes.NewReader(text)); err != nil {
-		b.Fatal(err)
-	}
+	clamd, c, text := cachedStream(b, atOnce)
 	cpu0, self0 := testutil.ProcCPU(clamd.Pid()), testutil.ProcCPU(os.Getpid())
 	b.ResetTimer()
 	var next atomic.Int64
@@ -307,4 +291,19 @@ func BenchmarkClamdCachedStreams(b *testing.B) {
 	}
 	b.ReportMetric(filter.Millis(testutil.ProcCPU(clamd.Pid())-cpu0)/float64(b.N), "clamd-ms/stream")
 	b.ReportMetric(filter.Millis(testutil.ProcCPU(os.Getpid())-self0)/float64(b.N), "self-ms/stream")
+}
+
+// cachedStream starts a private clamd and a client of it with conns connections,
+// and streams it a 27 KB text once, which it then holds clean in its cache.
+func cachedStream(b *testing.B, conns int) (*testutil.Clamd, *Client, []byte) {
+	clamd := testutil.StartClamd(b, "")
+	c, err := New(clamd.TCP, conns)
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := bytes.Repeat([]byte("A line of text that clamd has seen before, word for word.\r\n"), 450)
+	if _, err := c.Scan(context.Background(), bytes.NewReader(text)); err != nil {
+		b.Fatal(err)
+	}
+	return clamd, c, text
 }

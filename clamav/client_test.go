@@ -648,10 +648,7 @@ func TestCheckReportsItsWaitForAConnection(t *testing.T) {
 	}
 	<-f.received
 
-	waiting := make(chan struct{}, 1)
-	testHookWaiting = func() { waiting <- struct{}{} }
-	defer func() { testHookWaiting = nil }()
-	c.slots.acquire(context.Background(), firstSmall) // the only slot, held by "another scan"
+	waiting := holdOnlySlot(t, c)
 	done := make(chan filter.Result)
 	go func() { done <- chk.Check(context.Background(), msg) }()
 	<-waiting
@@ -681,10 +678,7 @@ func TestCheckSmallMessageFirst(t *testing.T) {
 	large, small := message(strings.Repeat("large\r\n", largeMessage/7+1)), message("small\r\n")
 	chk := &Check{Clamd: c, WholeMessage: true}
 
-	waiting := make(chan struct{}, 2)
-	testHookWaiting = func() { waiting <- struct{}{} }
-	defer func() { testHookWaiting = nil }()
-	c.slots.acquire(context.Background(), firstSmall) // the only slot, held by "another scan"
+	waiting := holdOnlySlot(t, c)
 	done := make(chan filter.Result, 2)
 	for _, m := range []*filter.Message{large, small} { // the large one waits first
 		go func() { done <- chk.Check(context.Background(), m) }()
@@ -700,6 +694,18 @@ func TestCheckSmallMessageFirst(t *testing.T) {
 		t.Errorf("clamd was sent %d bytes first, want the small message", len(first))
 	}
 	<-f.received
+}
+
+// holdOnlySlot takes c's only slot, as another scan would, until the test
+// releases it; the channel gets a value each time a scan starts to wait.
+func holdOnlySlot(t *testing.T, c *Client) <-chan struct{} {
+	waiting := make(chan struct{}, 2)
+	testHookWaiting = func() { waiting <- struct{}{} }
+	t.Cleanup(func() { testHookWaiting = nil })
+	if _, err := c.slots.acquire(context.Background(), firstSmall); err != nil {
+		t.Fatal(err)
+	}
+	return waiting
 }
 
 // A check stopped by the deadline before it scanned every part must not call the

@@ -22,6 +22,7 @@ import (
 	"github.com/BurntSushi/toml"
 	gomilter "github.com/emersion/go-milter"
 
+	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/internal/mbox"
 	"github.com/postern/postern/internal/testutil"
@@ -182,7 +183,7 @@ func TestLoad(t *testing.T) {
 		if d <= 0 {
 			return ""
 		}
-		return fmt.Sprintf("%.1f ms", millis(d))
+		return fmt.Sprintf("%.1f ms", filter.Millis(d))
 	}
 	for _, r := range results {
 		rss := ""
@@ -210,7 +211,7 @@ func TestLoad(t *testing.T) {
 	}
 	if *loadSplit {
 		noClamd, clamdOnly := results[3], results[4]
-		more := func(r loadResult) float64 { return millis(r.machinePerMsg - triv.machinePerMsg) }
+		more := func(r loadResult) float64 { return filter.Millis(r.machinePerMsg - triv.machinePerMsg) }
 		fmt.Fprintf(&report, "Postern's parts apart: without clamd %.0f %% of the trivial milter (the machine's CPU %.1f ms a message more), clamd alone %.0f %% (%.1f ms more).\n",
 			100*noClamd.rate()/triv.rate(), more(noClamd), 100*clamdOnly.rate()/triv.rate(), more(clamdOnly))
 	}
@@ -253,12 +254,9 @@ func cpuBudget(triv, post loadResult) string {
 	}
 	return fmt.Sprintf("The machine's CPU a message: %.1f ms under the trivial milter (busy %.0f %%), %.1f ms under postern (busy %.0f %%), %.1f ms more, of which postern spent %.1f and its clamd %.1f (Postfix relays fewer: the refused). "+
 		"At 90 %% of the trivial milter's rate, with the machine as busy, it could spend %.1f ms more.",
-		millis(triv.machinePerMsg), 100*triv.busy, millis(post.machinePerMsg), 100*post.busy, millis(post.machinePerMsg-triv.machinePerMsg),
-		millis(post.cpuPerMsg), millis(post.clamdPerMsg), millis(triv.machinePerMsg)/9)
+		filter.Millis(triv.machinePerMsg), 100*triv.busy, filter.Millis(post.machinePerMsg), 100*post.busy, filter.Millis(post.machinePerMsg-triv.machinePerMsg),
+		filter.Millis(post.cpuPerMsg), filter.Millis(post.clamdPerMsg), filter.Millis(triv.machinePerMsg)/9)
 }
-
-// millis is d in milliseconds, as the report prints them.
-func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // fellBehind says so when a setup offered a rate took less of it. Its latency is
 // then that of a queue that grew for the whole run, not its latency at that
@@ -754,7 +752,8 @@ func slowestChecks(log string, n int) string {
 		out += fmt.Sprintf("; clamd's scan of such a message, less its wait for a connection: p50 %.0f ms", scans[len(scans)/2])
 	}
 	if len(small) > 0 {
-		// (what the slots' order, small messages first, is for: clamav/slots.go)
+		// (about what the slots' order, small messages first, is for:
+		// clamav/slots.go calls a message large over 64 KiB, not bigMessage)
 		sort.Float64s(small)
 		sort.Float64s(smallWaits)
 		out += fmt.Sprintf(". The other messages' checks: p99 %.0f ms; their clamav_wait p99 %.1f ms", small[len(small)*99/100], smallWaits[len(smallWaits)*99/100])

@@ -23,8 +23,11 @@ func StatTicks(pid int, fields ...int) time.Duration {
 			n += v
 		}
 	}
-	return time.Duration(n) * time.Second / 100 // USER_HZ
+	return ticks(n)
 }
+
+// ticks is n of the clock ticks /proc counts in (USER_HZ).
+func ticks(n int64) time.Duration { return time.Duration(n) * time.Second / 100 }
 
 // StatFields are the fields of /proc/PID/stat after the command name in
 // parentheses (state first, then ppid, ...); nil when the process is gone.
@@ -64,7 +67,6 @@ func machineCPU(stat string) (busy, all time.Duration, err error) {
 		}
 	}
 	user, nice, system, idle, iowait, irq, softirq := t[0], t[1], t[2], t[3], t[4], t[5], t[6]
-	ticks := func(n int64) time.Duration { return time.Duration(n) * time.Second / 100 } // USER_HZ
 	b := user + nice + system + irq + softirq
 	return ticks(b), ticks(b + idle + iowait), nil
 }
