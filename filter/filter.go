@@ -227,6 +227,10 @@ type Verdict struct {
 	// ("parse" first): which part of Duration a slow message spent where. The
 	// checks run side by side, so their times overlap.
 	Times []Timing
+	// Keep is how long writing the quarantine copy took (serve sets it, for a
+	// rejected or held message), after Duration: the copy is durable before
+	// the reply, so its commit is part of what the sender waits for.
+	Keep time.Duration
 }
 
 // Timing is how long one step of the pipeline took.

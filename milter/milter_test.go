@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -617,9 +618,11 @@ type keeper struct {
 	raws    []string
 	err     error
 	deleted []string
+	delay   time.Duration // how long a Put takes, as a commit's fsync does
 }
 
 func (k *keeper) Put(_ context.Context, r *quarantine.Record, raw io.Reader) error {
+	time.Sleep(k.delay)
 	if k.err != nil {
 		return k.err
 	}
@@ -769,34 +772,59 @@ func TestEarlyFailureAnsweredAtMail(t *testing.T) {
 // The line a message is logged with says how long its checks took (check_ms) apart
 // from the whole transaction since MAIL FROM (duration_ms), so an operator can
 // tell a slow filter from a slow client or MTA, and how long each step took
-// (check_times), to tell which check it is.
+// (check_times), to tell which check it is; a rejected message's line also says
+// how long its quarantine copy took to commit (keep_ms), which the sender waits
+// for too.
 func TestVerdictLogTimes(t *testing.T) {
-	log, hook := logtest.NewNullLogger()
-	opts := defaultOpts()
-	opts.Spam = RejectOnly // (nothing to keep: no quarantine here)
-	s := &session{srv: &Server{Pipeline: testPipeline(), Opts: opts, Log: log}, log: log}
-	s.MailFrom("<a@example.org>", nil)
-	s.RcptTo("<b@example.com>", nil)
-	s.Header("Subject", "hello", nil)
-	s.Headers(nil, nil)
-	s.BodyChunk([]byte("spam "+gtube+"\r\n"), nil)
-	if resp, _ := s.Body(&gomilter.Modifier{}); resp == nil {
-		t.Fatal("no answer")
+	for _, tc := range []struct {
+		name  string
+		spam  string
+		delay time.Duration // the quarantine's write
+	}{
+		{"reject only: no copy", RejectOnly, 0},
+		{"reject and keep", RejectAndKeep, 5 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log, hook := logtest.NewNullLogger()
+			opts := defaultOpts()
+			opts.Spam = tc.spam
+			k := &keeper{delay: tc.delay}
+			s := &session{srv: &Server{Pipeline: testPipeline(), Opts: opts, Log: log, Quarantine: k}, log: log}
+			s.MailFrom("<a@example.org>", nil)
+			s.RcptTo("<b@example.com>", nil)
+			s.Header("Subject", "hello", nil)
+			s.Headers(nil, nil)
+			s.BodyChunk([]byte("spam "+gtube+"\r\n"), nil)
+			if resp, _ := s.Body(&gomilter.Modifier{}); resp == nil {
+				t.Fatal("no answer")
+			}
+			for _, e := range hook.AllEntries() {
+				if e.Message != "message checked" {
+					continue
+				}
+				check, ok1 := e.Data["check_ms"].(int64)
+				total, ok2 := e.Data["duration_ms"].(int64)
+				if !ok1 || !ok2 || check < 0 || check > total {
+					t.Errorf("check_ms %v, duration_ms %v: want both, the first within the second", e.Data["check_ms"], e.Data["duration_ms"])
+				}
+				times, _ := e.Data["check_times"].(string)
+				if !regexp.MustCompile(`^parse=[0-9]+\.[0-9] rules=[0-9]+\.[0-9]$`).MatchString(times) {
+					t.Errorf("check_times %q, want the parse's and the rules' times in ms", times)
+				}
+				keep, ok := e.Data["keep_ms"].(string)
+				if tc.delay == 0 {
+					if ok {
+						t.Errorf("keep_ms %q without a copy", keep)
+					}
+					return
+				}
+				ms, err := strconv.ParseFloat(keep, 64)
+				if err != nil || ms < float64(tc.delay.Milliseconds()) || ms > float64(total+1) {
+					t.Errorf("keep_ms %q, want at least the write's %v and within duration_ms %d (whole ms)", keep, tc.delay, total)
+				}
+				return
+			}
+			t.Fatal("no \"message checked\" line")
+		})
 	}
-	for _, e := range hook.AllEntries() {
-		if e.Message != "message checked" {
-			continue
-		}
-		check, ok1 := e.Data["check_ms"].(int64)
-		total, ok2 := e.Data["duration_ms"].(int64)
-		if !ok1 || !ok2 || check < 0 || check > total {
-			t.Errorf("check_ms %v, duration_ms %v: want both, the first within the second", e.Data["check_ms"], e.Data["duration_ms"])
-		}
-		times, _ := e.Data["check_times"].(string)
-		if !regexp.MustCompile(`^parse=[0-9]+\.[0-9] rules=[0-9]+\.[0-9]$`).MatchString(times) {
-			t.Errorf("check_times %q, want the parse's and the rules' times in ms", times)
-		}
-		return
-	}
-	t.Fatal("no \"message checked\" line")
 }

@@ -478,9 +478,12 @@ func (s *session) keep(v filter.Verdict) (filter.Verdict, bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := s.srv.Quarantine.Put(ctx, r, msg.spool.Reader()); err != nil {
+	start := time.Now()
+	err := s.srv.Quarantine.Put(ctx, r, msg.spool.Reader())
+	v.Keep = time.Since(start)
+	if err != nil {
 		tv := s.srv.Pipeline.TempFail(v.Ref, err)
-		tv.Score, tv.Tests, tv.Virus = v.Score, v.Tests, v.Virus
+		tv.Score, tv.Tests, tv.Virus, tv.Keep = v.Score, v.Tests, v.Virus, v.Keep
 		return tv, false
 	}
 	if action == Hold {
@@ -586,6 +589,11 @@ func (s *session) logVerdict(v filter.Verdict) {
 		// The checks' share of duration_ms, which runs from MAIL FROM and so also
 		// holds the client's sending and the MTA's own pauses.
 		f["check_ms"] = v.Duration.Milliseconds()
+	}
+	if v.Keep > 0 {
+		// The quarantine's commit (its fsync) on a busy disk can be a slow
+		// rejection's time, apart from the checks'.
+		f["keep_ms"] = fmt.Sprintf("%.1f", filter.Millis(v.Keep))
 	}
 	if len(v.Times) > 0 {
 		// Which check a slow message waited for (they run side by side, so
