@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -122,9 +123,10 @@ func BenchmarkCheckSpeed(b *testing.B) {
 	}
 }
 
-// median is the median of f over the rounds.
-func median[R any](rounds []R, f func(R) time.Duration) time.Duration {
-	v := make([]time.Duration, len(rounds))
+// median is the median of f over the rounds (of an even count, the upper of
+// the two middle values).
+func median[R any, T cmp.Ordered](rounds []R, f func(R) T) T {
+	v := make([]T, len(rounds))
 	for i, r := range rounds {
 		v[i] = f(r)
 	}
