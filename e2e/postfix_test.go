@@ -220,7 +220,7 @@ func TestPostfixEndToEnd(t *testing.T) {
 	t.Run("metrics count the answers", func(t *testing.T) {
 		wantMetrics(t, metricsAddr,
 			`postern_messages_total{action="accept",reason="clean"}`, `postern_messages_total{action="reject",reason="spam"} 1`,
-			"postern_clamd_up -1", "postern_check_seconds_count", `postern_check_step_seconds_count{step="rules"}`, "postern_rules ", "postern_rules_dfa_bytes ")
+			"postern_clamd_up -1", "postern_check_seconds_count", `postern_check_step_seconds_count{step="rules"}`, "postern_quarantine_write_seconds_count 1", "postern_rules ", "postern_rules_dfa_bytes ")
 	})
 
 	t.Run("postern stopped: Postfix tempfails and accepts nothing", func(t *testing.T) {
