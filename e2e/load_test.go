@@ -64,7 +64,7 @@ var (
 	// One run's peak moved by a seventh either way between runs of the same
 	// build (146–192 msg/s in the fifty-seventh session), and the p99 at 80 %
 	// with it: the median of a few is a steadier 80 %.
-	loadPeakRuns = flag.Int("load.peakruns", 1, "load test: with -load.share, the peak is the median of this many runs as fast as postern takes them")
+	loadPeakRuns = flag.Int("load.peakruns", 1, "load test: with -load.share, the peak is the median of this many runs as fast as postern takes them (of an even number, the higher of the middle two: take an odd one)")
 	// Postern's share of the trivial milter's throughput is bounded by what
 	// clamd costs on the same cores as much as by postern's own checks: the two
 	// parts run apart, in the same run, tell which bound holds.
