@@ -645,6 +645,19 @@ func (k *keeper) Delete(_ context.Context, id, _ string) error {
 	return nil
 }
 
+// sendSpam gives a session a whole message with the GTUBE string, straight
+// through its callbacks (no MTA, and a modifier with no connection behind it),
+// and returns its answer at end of data.
+func sendSpam(s *session) gomilter.Response {
+	s.MailFrom("<a@example.org>", nil)
+	s.RcptTo("<b@example.com>", nil)
+	s.Header("Subject", "hello", nil)
+	s.Headers(nil, nil)
+	s.BodyChunk([]byte("spam "+gtube+"\r\n"), nil)
+	resp, _ := s.Body(&gomilter.Modifier{})
+	return resp
+}
+
 // A hold whose copy is kept but whose accept into the hold queue fails (here the
 // modifier cannot write: a panic, recovered as a tempfail) withdraws the copy: the
 // sender retries, and a release later must not deliver the message twice.
@@ -655,12 +668,7 @@ func TestFailedHoldWithdrawsItsRecord(t *testing.T) {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	s := &session{srv: &Server{Pipeline: testPipeline(), Opts: opts, Log: log, Quarantine: k}, log: log}
-	s.MailFrom("<a@example.org>", nil)
-	s.RcptTo("<b@example.com>", nil)
-	s.Header("Subject", "hello", nil)
-	s.Headers(nil, nil)
-	s.BodyChunk([]byte("spam "+gtube+"\r\n"), nil)
-	resp, _ := s.Body(&gomilter.Modifier{}) // no connection behind it: adding a header panics
+	resp := sendSpam(s) // no connection behind the modifier: adding a header panics
 	f, ok := resp.(*final)
 	if !ok || !strings.HasPrefix(string(f.msg.Data), "451 ") {
 		t.Fatalf("answer %+v, want 451", resp)
@@ -790,12 +798,7 @@ func TestVerdictLogTimes(t *testing.T) {
 			opts.Spam = tc.spam
 			k := &keeper{delay: tc.delay}
 			s := &session{srv: &Server{Pipeline: testPipeline(), Opts: opts, Log: log, Quarantine: k}, log: log}
-			s.MailFrom("<a@example.org>", nil)
-			s.RcptTo("<b@example.com>", nil)
-			s.Header("Subject", "hello", nil)
-			s.Headers(nil, nil)
-			s.BodyChunk([]byte("spam "+gtube+"\r\n"), nil)
-			if resp, _ := s.Body(&gomilter.Modifier{}); resp == nil {
+			if resp := sendSpam(s); resp == nil {
 				t.Fatal("no answer")
 			}
 			for _, e := range hook.AllEntries() {
