@@ -87,6 +87,19 @@ type fakeClamd struct {
 	conns    atomic.Int32 // connections accepted
 }
 
+// fakeClient starts a fake clamd answering with reply and a Client of it with
+// conns connections, closed when the test ends.
+func fakeClient(t *testing.T, reply func(data []byte) string, conns int) (*fakeClamd, *Client) {
+	t.Helper()
+	f := startFake(t, reply)
+	c, err := New(f.addr, conns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return f, c
+}
+
 func startFake(t *testing.T, reply func(data []byte) string) *fakeClamd {
 	t.Helper()
 	f := &fakeClamd{received: make(chan []byte, 16)}
@@ -151,11 +164,7 @@ func detectEICAR(data []byte) string {
 // Every byte a reader yields reaches clamd, however the reader hands them over: the
 // bug of baruwa-enterprise/clamd v1.0.1 was to drop data returned with io.EOF.
 func TestScanStreamsEveryByte(t *testing.T) {
-	f := startFake(t, detectEICAR)
-	c, err := New(f.addr, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, c := fakeClient(t, detectEICAR, 2)
 	c.ChunkSize = 7 // many chunks, and a last one cut short
 	c.bufs.New = c.newBuf
 	payload := "some text before " + eicar
@@ -255,8 +264,7 @@ func TestStreamWrites(t *testing.T) {
 }
 
 func TestScanReaderFails(t *testing.T) {
-	f := startFake(t, detectEICAR)
-	c, _ := New(f.addr, 1)
+	_, c := fakeClient(t, detectEICAR, 1)
 	boom := errors.New("disk gone")
 	_, err := c.Scan(context.Background(), iotest.ErrReader(boom))
 	if !errors.Is(err, boom) {
@@ -269,8 +277,7 @@ func TestScanReaderFails(t *testing.T) {
 }
 
 func TestScanDeadlineCancelsAScanInProgress(t *testing.T) {
-	f := startFake(t, func([]byte) string { time.Sleep(time.Hour); return "" })
-	c, _ := New(f.addr, 1)
+	_, c := fakeClient(t, func([]byte) string { time.Sleep(time.Hour); return "" }, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -285,8 +292,7 @@ func TestScanDeadlineCancelsAScanInProgress(t *testing.T) {
 }
 
 func TestScanCancel(t *testing.T) {
-	f := startFake(t, func([]byte) string { time.Sleep(time.Hour); return "" })
-	c, _ := New(f.addr, 1)
+	f, c := fakeClient(t, func([]byte) string { time.Sleep(time.Hour); return "" }, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-f.received; cancel() }()
 	if _, err := c.Scan(ctx, strings.NewReader("x")); !errors.Is(err, context.Canceled) {
@@ -295,8 +301,7 @@ func TestScanCancel(t *testing.T) {
 }
 
 func TestMaxStream(t *testing.T) {
-	f := startFake(t, detectEICAR)
-	c, _ := New(f.addr, 1)
+	f, c := fakeClient(t, detectEICAR, 1)
 	c.MaxStream = 100
 	_, err := c.Scan(context.Background(), strings.NewReader(strings.Repeat("a", 1000)))
 	if !errors.Is(err, ErrSizeLimit) {
@@ -627,12 +632,7 @@ func TestCheckScansPartsAfterTheWholeMessage(t *testing.T) {
 // ("clamav_wait"): nothing when one was free; when none was, at least the time
 // the test held the only one after the scan had started to wait.
 func TestCheckReportsItsWaitForAConnection(t *testing.T) {
-	f := startFake(t, detectEICAR)
-	c, err := New(f.addr, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	f, c := fakeClient(t, detectEICAR, 1)
 	sp := spool.FromBytes([]byte("Subject: hi\r\n\r\nclean\r\n"))
 	msg := &filter.Message{Raw: sp, Size: sp.Size()}
 	chk := &Check{Clamd: c, WholeMessage: true}
@@ -665,12 +665,7 @@ func TestCheckReportsItsWaitForAConnection(t *testing.T) {
 // that has waited longer (slots): the large message's size is what the check
 // tells the queue.
 func TestCheckSmallMessageFirst(t *testing.T) {
-	f := startFake(t, detectEICAR)
-	c, err := New(f.addr, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	f, c := fakeClient(t, detectEICAR, 1)
 	message := func(body string) *filter.Message {
 		sp := spool.FromBytes([]byte("Subject: hi\r\n\r\n" + body))
 		return &filter.Message{Raw: sp, Size: sp.Size()}
@@ -724,12 +719,7 @@ func TestCheckPastDeadlineIsNotClean(t *testing.T) {
 // Scans one after another share one connection (IDSESSION), each answer read as
 // its command's; a session that waited too long is closed, not used.
 func TestScanReusesASession(t *testing.T) {
-	f := startFake(t, detectEICAR)
-	c, err := New(f.addr, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	f, c := fakeClient(t, detectEICAR, 2)
 	ctx := context.Background()
 	for i, body := range []string{"clean", eicar, "clean again", "x" + eicar} {
 		sig, err := c.Scan(ctx, strings.NewReader(body))
@@ -777,17 +767,12 @@ func TestScanRetriesASessionClamdClosed(t *testing.T) {
 			if tc.warm {
 				closeAt = 2
 			}
-			f := startFake(t, func(data []byte) string {
+			f, c := fakeClient(t, func(data []byte) string {
 				if scans.Add(1) == closeAt {
 					return "" // closed without an answer
 				}
 				return detectEICAR(data)
-			})
-			c, err := New(f.addr, 2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			}, 2)
 			ctx := context.Background()
 			if tc.warm {
 				if _, err := c.Scan(ctx, strings.NewReader("clean")); err != nil {
