@@ -298,13 +298,15 @@ func translate(body, flags string, mode translateMode) (string, error) {
 				return "", unsupportedRE2("possessive quantifier")
 			}
 			// Possessive: the plain quantifier matches at least as much. Dropped.
-		case c == '$' && i == len(body)-1 && mode != modeExact && strings.ContainsRune(flags, 'm'):
+		case c == '$' && mode != modeExact && strings.ContainsRune(flags, 'm'):
 			// Under /m, RE2's $ is Perl's: at every line's end and the text's.
 			// (Without the alternation below, a rule whose match stays on one
 			// line is known to: onLines.)
 			b.WriteByte('$')
-		case c == '$' && i == len(body)-1 && mode != modeExact:
-			// Perl's $ also matches before a final newline (regexp2's does too).
+		case c == '$' && mode != modeExact:
+			// Perl's $ also matches before a final newline (regexp2's does too),
+			// wherever it stands: a header rule's value ends in one
+			// (endsInNewline), and __TO_NO_ARROWS_R's /(?:>$|>,)/ reads it.
 			b.WriteString(`(?:\n?\z|$)`)
 		default:
 			b.WriteByte(c)

@@ -1113,6 +1113,83 @@ header   PLAIN    Subject =~ /plain/
 	}
 }
 
+// TestHeaderValueNewline: a header rule reads a field's value with the newline
+// SpamAssassin's get_header gives each instance ("a\nb\n" for two), raw ones
+// too; the address and name modifiers read theirs without one. So a class or \s
+// at the end matches it (XM_RANDOM's q[^u] on an X-Mailer ending in Q), $
+// anywhere in a pattern without /m matches before it, and \z only after it.
+// Each want is `spamassassin -L -t --cf="$RULES"` on the message (4.0.0).
+func TestHeaderValueNewline(t *testing.T) {
+	msg := msgOf(t, "From: Jo <jo@example.org>\nTo: <a@example.com>\nSubject: hello world\nX-Mailer: Foo Q\n"+
+		"X-Foo: a\nX-Foo: b\nMessage-ID: <1@example.org>\nMIME-Version: 1.0\nContent-Type: text/plain\n\nhi there\n")
+	for _, c := range []struct {
+		rule string
+		hit  bool
+	}{
+		{`header R X-Mailer =~ /q[^u]/i`, true},
+		{`header R Subject =~ /\s$/`, true},
+		{`header R Subject =~ /^hello world$|zzz/`, true},
+		{`header R To !~ /(?:>$|>,)/`, false},
+		{`header R From:addr =~ /[^a-z]$/`, false},
+		{`header R From:name =~ /\s/`, false},
+		{`header R Subject =~ /d\z/`, false},
+		{`header R Subject =~ /^hello world\n\z/`, true},
+		{`header R X-Foo =~ /^a\nb$/`, true},
+		{`header R X-Foo =~ /^a\nb\n\z/`, true},
+		{`header R X-Foo =~ /^b$/`, false},
+		{`header R X-Foo =~ /^b$/m`, true},
+		{`header R Subject =~ /\s\z/m`, true},
+		{`header R Subject:raw =~ /d\n\z/`, true},
+		{`header R ToCc =~ /\n\z/`, true},
+		{`header R MESSAGEID =~ /\n\z/`, true},
+		{`mimeheader R Content-Type =~ /plain\n\z/`, true},
+		// Counted: the space and the newline.
+		{"header C Subject =~ /\\s/\ntflags C multiple\nmeta R C > 1", true},
+		{"mimeheader C Content-Type =~ /\\s/\ntflags C multiple\nmeta R C > 1", false},
+	} {
+		s := mustLoadRules(t, map[string]string{"r.cf": "ifplugin Mail::SpamAssassin::Plugin::MIMEHeader\n" + c.rule + "\nendif\n"})
+		if got := slices.Contains(hitNames(t, s, msg), "R"); got != c.hit {
+			t.Errorf("%s: hit %v, want %v", c.rule, got, c.hit)
+		}
+	}
+}
+
+// TestRawHeaderValue: FIELD:raw is what follows the field's colon as the message
+// has it, its leading white space and folds kept, as SpamAssassin's raw_header
+// gives it: __KB_DATE_CONTAINS_TAB (KB_DATE_CONTAINS_TAB, 3.8 points) is a tab
+// after "Date:", which a trimmed value never starts with. ToCc:raw and
+// MESSAGEID:raw are get_header's raw form, whose folds are one space. Each want
+// is `spamassassin -L -t --cf="$RULES"` on the message (4.0.0).
+func TestRawHeaderValue(t *testing.T) {
+	msg := msgOf(t, "From: Jo <jo@example.org>\nTo: Al\n <a@example.com>\nSubject: hello\n world\n"+
+		"Date:\tMon, 7 Dec 2026 10:00:00 +0000\nX-Foo: a\nX-Foo:b\nMessage-ID: <1@example.org>\n"+
+		"MIME-Version: 1.0\nContent-Type: text/plain\n\nhi there\n")
+	for _, c := range []struct {
+		rule string
+		hit  bool
+	}{
+		{`header R Date:raw =~ /^\t/`, true},
+		{`header R Subject:raw =~ /hello\n\sworld/`, true},
+		{`header R Subject:raw =~ /^ hello/`, true},
+		{`header R Subject:raw =~ /world\n\z/`, true},
+		{`header R Subject =~ /^hello world$/`, true},
+		{`header R To:raw =~ /^ Al\n <a/`, true},
+		{`header R ToCc:raw =~ /^ Al <a/`, true},
+		{`header R X-Foo:raw =~ /^ a\nb\n\z/`, true},
+		{`header R MESSAGEID:raw =~ /^ <1/`, true},
+		{`mimeheader R Content-Type:raw =~ /^ text\/plain\n\z/`, true},
+		{`header R From:raw =~ /^Jo/`, false},
+	} {
+		s := mustLoadRules(t, map[string]string{"r.cf": "ifplugin Mail::SpamAssassin::Plugin::MIMEHeader\n" + c.rule + "\nendif\n"})
+		if got := slices.Contains(hitNames(t, s, msg), "R"); got != c.hit {
+			t.Errorf("%s: hit %v, want %v", c.rule, got, c.hit)
+		}
+	}
+	if s := stockRules(t, false); !slices.Contains(hitNames(t, s, msg), "KB_DATE_CONTAINS_TAB") {
+		t.Error("KB_DATE_CONTAINS_TAB: no hit")
+	}
+}
+
 // mimeheader rules (SpamAssassin's MIMEHeader plugin) test a field in the message's
 // header and in every MIME part's.
 func TestMIMEHeader(t *testing.T) {

@@ -924,8 +924,10 @@ func (t *target) count(r *Rule) int {
 			for _, v := range t.mimeValues(r.Field, r.Mod == "raw") {
 				add(v.value)
 			}
-		} else if v, ok := t.headerValue(r.Field, r.Mod); ok && !r.Negate && !r.Exists {
-			add(v)
+		} else if !r.Negate && !r.Exists {
+			if f := t.field(r.field); f.present {
+				add(f.value)
+			}
 		}
 	}
 	return n
@@ -2205,8 +2207,9 @@ func (t *target) headerValue(field, mod string) (string, bool) {
 // mimeValues is a field in every MIME header of the message, as SpamAssassin's
 // MIMEHeader plugin reads it: the message's own header, then each part's (the
 // headers of multipart containers inside are not kept by scan, and their
-// multipart/* types are not what these rules look for). Raw values keep their
-// folding; the others are unfolded and decoded, as header rules read them.
+// multipart/* types are not what these rules look for). Raw values are as the
+// message has them (rawValue); the others are unfolded and decoded, as header
+// rules read them, and each ends in a newline, as theirs do (endsInNewline).
 func (t *target) mimeValues(field string, raw bool) []headerText {
 	key := headerKey{field, "mime"}
 	if raw {
@@ -2216,17 +2219,24 @@ func (t *target) mimeValues(field string, raw bool) []headerText {
 		return v
 	}
 	var out []headerText
-	add := func(h textproto.Header) {
+	add := func(h textproto.Header, part bool) {
 		var v string
 		if raw {
 			f := h.FieldsByKey(field)
 			for f.Next() {
 				if b, err := f.Raw(); err == nil {
+					// As the message has it (rawValue), folds and all, but
+					// that a part's value starts after the colon's white
+					// space, as SpamAssassin splits a part's fields on /:\s*/
+					// (CTYPE_8SPACE_GIF's /^image\/gif;\n {8}name=/).
 					_, after, _ := strings.Cut(string(b), ":")
-					v = strings.Trim(strings.ReplaceAll(after, "\r\n", "\n"), perlSpaces)
+					v = strings.ReplaceAll(after, "\r\n", "\n")
+					if part {
+						v = strings.TrimLeft(v, perlSpaces)
+					}
 				}
 			}
-			if v == "" {
+			if strings.TrimLeft(v, perlSpaces) == "" {
 				return
 			}
 		} else {
@@ -2237,12 +2247,15 @@ func (t *target) mimeValues(field string, raw bool) []headerText {
 			vs := h.Values(field)
 			v = decodeField(field, strings.Trim(vs[len(vs)-1], perlSpaces))
 		}
+		if !strings.HasSuffix(v, "\n") {
+			v += "\n" // (endsInNewline: get_header's, and raw_header's)
+		}
 		out = append(out, headerText{value: v, lower: strings.ToLower(v), present: true})
 	}
-	add(t.msg.Parsed.Header)
+	add(t.msg.Parsed.Header, false)
 	for _, p := range t.msg.Parsed.Parts {
 		if p.Depth > 0 { // depth 0: the message itself, not multipart
-			add(p.Header)
+			add(p.Header, true)
 		}
 	}
 	if t.mimeHdr == nil {
@@ -2378,10 +2391,103 @@ func (t *target) field(i int32) *fieldText {
 			defer t.costs.time(fieldsCost)()
 		}
 		k := t.set.fields[i-1].key
-		f.value, f.present = t.headerValue(k.field, k.mod)
+		if k.mod == "raw" && !pseudoField(k.field) {
+			f.value, f.present = t.rawValue(k.field)
+		} else {
+			f.value, f.present = t.headerValue(k.field, k.mod)
+			if f.present && endsInNewline(k.field, k.mod) {
+				f.value += "\n"
+			}
+		}
 		f.read = true
 	}
 	return f
+}
+
+// endsInNewline reports whether SpamAssassin's header rules read the field with
+// a newline at its end: get_header gives each instance of a field one, raw or
+// decoded ("a\nb\n" for two), and header rules read them joined as they are
+// (Check.pm), so a class or \s at the end matches it (XM_RANDOM's q[^u] on an
+// X-Mailer ending in Q) and \z comes after it. headerValue leaves it out, for
+// the evals that read the value; ALL and its kin already end in one (their last
+// field's line). The addresses and names of :addr and :name, EnvelopeFrom and
+// the relay pseudo-headers have none.
+func endsInNewline(field, mod string) bool {
+	return !isAddressMod(mod) && !pseudoField(field)
+}
+
+// pseudoField reports whether a header rule's field is not one of the message's
+// fields (or two of them, ToCc, or its kin, MESSAGEID) but made by SpamAssassin:
+// the whole header, the envelope sender, the relay analysis.
+func pseudoField(field string) bool {
+	switch field {
+	case "ALL", "ALL-TRUSTED", "ALL-INTERNAL", "ALL-UNTRUSTED", "ALL-EXTERNAL", "EnvelopeFrom",
+		"X-Spam-Relays-Trusted", "X-Spam-Relays-Untrusted", "X-Spam-Relays-Internal", "X-Spam-Relays-External":
+		return true
+	}
+	return false
+}
+
+// rawValue is FIELD:raw as SpamAssassin's header rules read it (raw_header): for
+// each instance, what follows the field's colon as the message has it, its
+// leading white space and its folds kept, line ends LF, ending in a newline.
+// __KB_DATE_CONTAINS_TAB is a tab after "Date:", which a trimmed value never
+// starts with. ToCc and MESSAGEID are get_header's raw form, each fold one space.
+// (headerValue's raw form, trimmed and unfolded, is what the evals read.)
+func (t *target) rawValue(field string) (string, bool) {
+	names, unfold := []string{field}, false
+	switch field {
+	case "ToCc":
+		names, unfold = []string{"To", "Cc"}, true
+	case "MESSAGEID": // (readHeader's fields)
+		names, unfold = []string{"Message-Id", "Resent-Message-Id", "X-Message-Id"}, true
+	}
+	var b strings.Builder
+	present := false
+	for _, name := range names {
+		for f := t.header.FieldsByKey(name); f.Next(); {
+			raw, err := f.Raw()
+			if err != nil {
+				continue
+			}
+			_, after, _ := bytes.Cut(raw, []byte(":"))
+			present = true
+			start := b.Len()
+			writeLF(&b, after)
+			if b.Len() == start || !strings.HasSuffix(b.String(), "\n") {
+				b.WriteByte('\n')
+			}
+		}
+	}
+	v := b.String()
+	if unfold {
+		v = unfoldRaw(v)
+	}
+	return v, present
+}
+
+// unfoldRaw is get_header's s/\015?\012\s+/ /gs on a raw value: each newline
+// followed by white space, and that white space, become one space.
+func unfoldRaw(v string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(v, '\n')
+		if i < 0 || i == len(v)-1 {
+			b.WriteString(v)
+			return b.String()
+		}
+		j := i + 1
+		for j < len(v) && strings.IndexByte(perlSpaces, v[j]) >= 0 {
+			j++
+		}
+		if j == i+1 {
+			b.WriteString(v[:j])
+		} else {
+			b.WriteString(v[:i])
+			b.WriteByte(' ')
+		}
+		v = v[j:]
+	}
 }
 
 // fieldHas reports whether field i holds one of the literals ids.
