@@ -1190,6 +1190,30 @@ func TestRawHeaderValue(t *testing.T) {
 	}
 }
 
+// TestMessageIDFields: MESSAGEID is every instance of X-Message-Id,
+// Resent-Message-Id, X-Original-Message-ID and Message-Id, in that order, as
+// SpamAssassin's _get makes it; without /m, ^ reads the first. Each want is
+// `spamassassin -L -t --cf="$RULES"` on the message (4.0.0).
+func TestMessageIDFields(t *testing.T) {
+	msg := msgOf(t, "From: Jo <jo@example.org>\nTo: a@example.com\nSubject: hi\nMessage-ID: <1@example.org>\n"+
+		"Resent-Message-Id: <2@example.org>\nX-Original-Message-ID: <3@example.org>\nMessage-ID: <4@example.org>\n\nhi there\n")
+	for _, c := range []struct {
+		rule string
+		hit  bool
+	}{
+		{`header R MESSAGEID =~ /^<2\@/`, true},
+		{`header R MESSAGEID =~ /^<1\@/`, false},
+		{`header R MESSAGEID =~ /^<3\@/m`, true},
+		{`header R MESSAGEID =~ /^<2\@example\.org>\n<3\@example\.org>\n<1\@example\.org>\n<4\@example\.org>\n\z/`, true},
+		{`header R MESSAGEID:raw =~ /^ <2\@example\.org>\n <3\@/`, true},
+	} {
+		s := mustLoadRules(t, map[string]string{"r.cf": c.rule})
+		if got := slices.Contains(hitNames(t, s, msg), "R"); got != c.hit {
+			t.Errorf("%s: hit %v, want %v", c.rule, got, c.hit)
+		}
+	}
+}
+
 // mimeheader rules (SpamAssassin's MIMEHeader plugin) test a field in the message's
 // header and in every MIME part's.
 func TestMIMEHeader(t *testing.T) {

@@ -2439,8 +2439,8 @@ func (t *target) rawValue(field string) (string, bool) {
 	switch field {
 	case "ToCc":
 		names, unfold = []string{"To", "Cc"}, true
-	case "MESSAGEID": // (readHeader's fields)
-		names, unfold = []string{"Message-Id", "Resent-Message-Id", "X-Message-Id"}, true
+	case "MESSAGEID":
+		names, unfold = messageIDFields, true
 	}
 	var b strings.Builder
 	present := false
@@ -2452,18 +2452,25 @@ func (t *target) rawValue(field string) (string, bool) {
 			}
 			_, after, _ := bytes.Cut(raw, []byte(":"))
 			present = true
-			start := b.Len()
-			writeLF(&b, after)
-			if b.Len() == start || !strings.HasSuffix(b.String(), "\n") {
-				b.WriteByte('\n')
+			if unfold { // (each instance apart: the next one's white space is no fold)
+				var one strings.Builder
+				writeRaw(&one, after)
+				b.WriteString(unfoldRaw(one.String()))
+			} else {
+				writeRaw(&b, after)
 			}
 		}
 	}
-	v := b.String()
-	if unfold {
-		v = unfoldRaw(v)
+	return b.String(), present
+}
+
+// writeRaw writes a raw value, its line ends LF, ending in a newline.
+func writeRaw(b *strings.Builder, v []byte) {
+	start := b.Len()
+	writeLF(b, v)
+	if b.Len() == start || !strings.HasSuffix(b.String(), "\n") {
+		b.WriteByte('\n')
 	}
-	return v, present
 }
 
 // unfoldRaw is get_header's s/\015?\012\s+/ /gs on a raw value: each newline
@@ -2543,7 +2550,7 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 	case "ToCc":
 		values = append(t.header.Values("To"), t.header.Values("Cc")...)
 	case "MESSAGEID":
-		for _, f := range []string{"Message-Id", "Resent-Message-Id", "X-Message-Id"} {
+		for _, f := range messageIDFields {
 			values = append(values, t.header.Values(f)...)
 		}
 	case "X-Spam-Relays-Trusted", "X-Spam-Relays-Untrusted", "X-Spam-Relays-Internal", "X-Spam-Relays-External":
@@ -2584,6 +2591,11 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 	}
 	return strings.Join(values, "\n"), true
 }
+
+// messageIDFields are the fields of MESSAGEID, in SpamAssassin's order (_get):
+// without /m, a rule's ^ reads the first of them (MSGID_SHORT's
+// /^.{1,15}$|<.{0,4}\@/ a Resent-Message-Id before the Message-Id).
+var messageIDFields = []string{"X-Message-Id", "Resent-Message-Id", "X-Original-Message-ID", "Message-Id"}
 
 func isAddressMod(mod string) bool { return mod == "addr" || mod == "name" || mod == "name:raw" }
 
