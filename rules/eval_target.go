@@ -109,10 +109,10 @@ func (t *target) envelopeFrom() string {
 		t.envFrom = last.envfrom
 		return t.envFrom
 	}
-	// (SpamAssassin reads X-Sender:first:addr; its parser keeps an address
-	// where Go's fails, as in "info@example.com@example.com (Unverified)", and
-	// any @ in the field is in what it keeps.)
-	if strings.Contains(t.header.Get("X-Sender"), "@") &&
+	// X-Sender:first:addr, as SpamAssassin's parser reads it: it keeps
+	// "info@example.com" of "info@example.com@example.com (Unverified)", and
+	// nothing of "@ (Unverified)".
+	if strings.Contains(t.firstAddress("X-Sender"), "@") &&
 		strings.Contains(t.get("Received"), "(fetchmail") {
 		return ""
 	}
@@ -129,8 +129,8 @@ func (t *target) envelopeFrom() string {
 		}
 	}
 	for _, f := range []string{"X-Envelope-From", "Envelope-Sender", "Return-Path"} {
-		a := t.addresses(f)
-		if len(a) == 0 {
+		a := t.firstAddress(f)
+		if a == "" {
 			continue
 		}
 		if rcvd >= 0 && rcvd < lastAt[strings.ToLower(f)] {
@@ -139,8 +139,22 @@ func (t *target) envelopeFrom() string {
 			}
 			continue
 		}
-		t.envFrom = a[0]
+		t.envFrom = a
 		return t.envFrom
+	}
+	return ""
+}
+
+// firstAddress is SpamAssassin's FIELD:first:addr: the first address of the
+// field's first instance, "" when it has none (a "Return-Path: yyyy" gives none,
+// though a later Return-Path may).
+func (t *target) firstAddress(field string) string {
+	vs := t.header.Values(field)
+	if len(vs) == 0 {
+		return ""
+	}
+	if a := addressParts(strings.Trim(vs[0], perlSpaces), "addr"); len(a) > 0 {
+		return a[0]
 	}
 	return ""
 }

@@ -1214,6 +1214,34 @@ func TestMessageIDFields(t *testing.T) {
 	}
 }
 
+// TestEnvelopeFromHeaders: with no envelope sender from the MTA or the relays,
+// EnvelopeFrom is the address of the first instance of X-Envelope-From,
+// Envelope-Sender or Return-Path, as SpamAssassin's get_envelope_from reads
+// FIELD:first:addr: a first Return-Path without an address gives none, not the
+// next one's (two list messages of the corpus, easy-ham-2.01346 and 01347, had
+// HEADER_FROM_DIFFERENT_DOMAINS from it). An X-Sender is a fetchmail's sign only
+// when it holds an address as SpamAssassin parses one ("@ (Unverified)" does
+// not: easy-ham-1.00004 lost the rule). Each want is `spamassassin -L -t
+// --cf="$RULES"` on the message (4.0.0).
+func TestEnvelopeFromHeaders(t *testing.T) {
+	const rest = "From: a@example.org\nTo: c@example.net\nSubject: hi\nMessage-ID: <1@example.org>\nDate: Mon, 7 Dec 2026 10:00:00 +0000\n\nhi\n"
+	const fetchmail = "Received: from phobos [127.0.0.1] by localhost with IMAP (fetchmail-5.9.0) for zzzz@localhost (single-drop); Thu, 22 Aug 2002 14:23:38 +0100 (IST)\n"
+	s := mustLoadRules(t, map[string]string{"r.cf": "header ANY EnvelopeFrom =~ /\\@/\nheader DIFF eval:check_equal_from_domains()\n"})
+	for _, c := range []struct {
+		name, header string
+		want         []string
+	}{
+		{"a first Return-Path without an address", "Return-Path: yyyy\nReturn-Path: <b@other.org>\n" +
+			"Received: from a.example.org (a.example.org [192.0.2.1]) by mx.example.net (Postfix) with ESMTP id 1; Mon, 7 Dec 2026 10:00:00 +0000\n", nil},
+		{"an X-Sender without an address", "Return-Path: <x@tb.tf>\n" + fetchmail + "X-Sender: @ (Unverified)\n", []string{"ANY", "DIFF"}},
+		{"an X-Sender with one, fetched", "Return-Path: <x@tb.tf>\n" + fetchmail + "X-Sender: info@example.com@example.com (Unverified)\n", nil},
+	} {
+		if got := hitNames(t, s, msgOf(t, c.header+rest)); !slices.Equal(got, c.want) {
+			t.Errorf("%s: hits %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
 // mimeheader rules (SpamAssassin's MIMEHeader plugin) test a field in the message's
 // header and in every MIME part's.
 func TestMIMEHeader(t *testing.T) {
