@@ -497,7 +497,7 @@ func runLoad(t *testing.T, name, milterLines string, kept func(ref string) bool,
 		}
 	}
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
-	r.p50, r.p99 = lats[len(lats)/2], lats[len(lats)*99/100]
+	r.p50, r.p99 = pct(lats, 50), pct(lats, 99)
 
 	// Every accepted message must reach the sink once, and nothing else. The
 	// warm-up's messages are in the sink too: counted, they ended the wait
@@ -692,7 +692,7 @@ func stepTimes(log string, n int) string {
 	for _, step := range order {
 		v := steps[step]
 		sort.Float64s(v)
-		out = append(out, fmt.Sprintf("%s %.1f / %.1f ms", step, v[len(v)/2], v[len(v)*99/100]))
+		out = append(out, fmt.Sprintf("%s %.1f / %.1f ms", step, pct(v, 50), pct(v, 99)))
 	}
 	return strings.Join(out, "; ")
 }
@@ -776,14 +776,14 @@ func slowestChecks(log string, n int) string {
 		len(tail), tail[len(tail)-1].ms, bigInTail, bigMessage/1000, big, len(checks), 100*float64(big)/float64(len(checks)))
 	if len(scans) > 0 {
 		sort.Float64s(scans)
-		out += fmt.Sprintf("; clamd's scan of such a message, less its wait for a connection: p50 %.0f ms", scans[len(scans)/2])
+		out += fmt.Sprintf("; clamd's scan of such a message, less its wait for a connection: p50 %.0f ms", pct(scans, 50))
 	}
 	if len(small) > 0 {
 		// (about what the slots' order, small messages first, is for:
 		// clamav/slots.go calls a message large over 64 KiB, not bigMessage)
 		sort.Float64s(small)
 		sort.Float64s(smallWaits)
-		out += fmt.Sprintf(". The other messages' checks: p99 %.0f ms; their clamav_wait p99 %.1f ms", small[len(small)*99/100], smallWaits[len(smallWaits)*99/100])
+		out += fmt.Sprintf(". The other messages' checks: p99 %.0f ms; their clamav_wait p99 %.1f ms", pct(small, 99), pct(smallWaits, 99))
 	}
 	return out
 }
