@@ -1113,6 +1113,25 @@ header   PLAIN    Subject =~ /plain/
 	}
 }
 
+// ruleHit is a rule file's text, whose rule R is the one looked at, and whether
+// R hits the message.
+type ruleHit struct {
+	rule string
+	hit  bool
+}
+
+// checkRuleHits loads each case's rules (inside an ifplugin block of
+// MIMEHeader, for mimeheader rules) and checks whether R hits msg.
+func checkRuleHits(t *testing.T, msg *filter.Message, cases []ruleHit) {
+	t.Helper()
+	for _, c := range cases {
+		s := mustLoadRules(t, map[string]string{"r.cf": "ifplugin Mail::SpamAssassin::Plugin::MIMEHeader\n" + c.rule + "\nendif\n"})
+		if got := slices.Contains(hitNames(t, s, msg), "R"); got != c.hit {
+			t.Errorf("%s: hit %v, want %v", c.rule, got, c.hit)
+		}
+	}
+}
+
 // TestHeaderValueNewline: a header rule reads a field's value with the newline
 // SpamAssassin's get_header gives each instance ("a\nb\n" for two), raw ones
 // too; the address and name modifiers read theirs without one. So a class or \s
@@ -1122,10 +1141,7 @@ header   PLAIN    Subject =~ /plain/
 func TestHeaderValueNewline(t *testing.T) {
 	msg := msgOf(t, "From: Jo <jo@example.org>\nTo: <a@example.com>\nSubject: hello world\nX-Mailer: Foo Q\n"+
 		"X-Foo: a\nX-Foo: b\nMessage-ID: <1@example.org>\nMIME-Version: 1.0\nContent-Type: text/plain\n\nhi there\n")
-	for _, c := range []struct {
-		rule string
-		hit  bool
-	}{
+	checkRuleHits(t, msg, []ruleHit{
 		{`header R X-Mailer =~ /q[^u]/i`, true},
 		{`header R Subject =~ /\s$/`, true},
 		{`header R Subject =~ /^hello world$|zzz/`, true},
@@ -1146,12 +1162,7 @@ func TestHeaderValueNewline(t *testing.T) {
 		// Counted: the space and the newline.
 		{"header C Subject =~ /\\s/\ntflags C multiple\nmeta R C > 1", true},
 		{"mimeheader C Content-Type =~ /\\s/\ntflags C multiple\nmeta R C > 1", false},
-	} {
-		s := mustLoadRules(t, map[string]string{"r.cf": "ifplugin Mail::SpamAssassin::Plugin::MIMEHeader\n" + c.rule + "\nendif\n"})
-		if got := slices.Contains(hitNames(t, s, msg), "R"); got != c.hit {
-			t.Errorf("%s: hit %v, want %v", c.rule, got, c.hit)
-		}
-	}
+	})
 }
 
 // TestRawHeaderValue: FIELD:raw is what follows the field's colon as the message
@@ -1164,10 +1175,7 @@ func TestRawHeaderValue(t *testing.T) {
 	msg := msgOf(t, "From: Jo <jo@example.org>\nTo: Al\n <a@example.com>\nSubject: hello\n world\n"+
 		"Date:\tMon, 7 Dec 2026 10:00:00 +0000\nX-Foo: a\nX-Foo:b\nMessage-ID: <1@example.org>\n"+
 		"MIME-Version: 1.0\nContent-Type: text/plain\n\nhi there\n")
-	for _, c := range []struct {
-		rule string
-		hit  bool
-	}{
+	checkRuleHits(t, msg, []ruleHit{
 		{`header R Date:raw =~ /^\t/`, true},
 		{`header R Subject:raw =~ /hello\n\sworld/`, true},
 		{`header R Subject:raw =~ /^ hello/`, true},
@@ -1179,12 +1187,7 @@ func TestRawHeaderValue(t *testing.T) {
 		{`header R MESSAGEID:raw =~ /^ <1/`, true},
 		{`mimeheader R Content-Type:raw =~ /^ text\/plain\n\z/`, true},
 		{`header R From:raw =~ /^Jo/`, false},
-	} {
-		s := mustLoadRules(t, map[string]string{"r.cf": "ifplugin Mail::SpamAssassin::Plugin::MIMEHeader\n" + c.rule + "\nendif\n"})
-		if got := slices.Contains(hitNames(t, s, msg), "R"); got != c.hit {
-			t.Errorf("%s: hit %v, want %v", c.rule, got, c.hit)
-		}
-	}
+	})
 	if s := stockRules(t, false); !slices.Contains(hitNames(t, s, msg), "KB_DATE_CONTAINS_TAB") {
 		t.Error("KB_DATE_CONTAINS_TAB: no hit")
 	}
@@ -1197,21 +1200,13 @@ func TestRawHeaderValue(t *testing.T) {
 func TestMessageIDFields(t *testing.T) {
 	msg := msgOf(t, "From: Jo <jo@example.org>\nTo: a@example.com\nSubject: hi\nMessage-ID: <1@example.org>\n"+
 		"Resent-Message-Id: <2@example.org>\nX-Original-Message-ID: <3@example.org>\nMessage-ID: <4@example.org>\n\nhi there\n")
-	for _, c := range []struct {
-		rule string
-		hit  bool
-	}{
+	checkRuleHits(t, msg, []ruleHit{
 		{`header R MESSAGEID =~ /^<2\@/`, true},
 		{`header R MESSAGEID =~ /^<1\@/`, false},
 		{`header R MESSAGEID =~ /^<3\@/m`, true},
 		{`header R MESSAGEID =~ /^<2\@example\.org>\n<3\@example\.org>\n<1\@example\.org>\n<4\@example\.org>\n\z/`, true},
 		{`header R MESSAGEID:raw =~ /^ <2\@example\.org>\n <3\@/`, true},
-	} {
-		s := mustLoadRules(t, map[string]string{"r.cf": c.rule})
-		if got := slices.Contains(hitNames(t, s, msg), "R"); got != c.hit {
-			t.Errorf("%s: hit %v, want %v", c.rule, got, c.hit)
-		}
-	}
+	})
 }
 
 // TestEnvelopeFromHeaders: with no envelope sender from the MTA or the relays,
