@@ -931,6 +931,10 @@ func TestFindURIs(t *testing.T) {
 		"http://user@box:8080/ and http://user@box.example.com:8080/ ok": "http://user@box.example.com:8080/",
 		// An address inside a link is the link's (SpamAssassin lists the link alone).
 		"see http://x.example.com/?mail=jo@y.example.com now": "http://x.example.com/?mail=jo@y.example.com",
+		// Two @ in one run of text: SpamAssassin's address takes them both
+		// (its domain may hold an @) and is then no address (phishing/00011's
+		// "phishing@pot@hotmail.com"; spamassassin -D uri lists none of these).
+		"a@b-one.com@c-two.com or phishing@pot@hotmail.com or x@y@example.org": "",
 		// Nor is a host SpamAssassin's is_fqdn_valid refuses: text run together
 		// (spam-2.00028; spamassassin -D uri lists no such link), an underscore
 		// in the domain itself, a label over 63 characters. An underscore

@@ -2763,6 +2763,12 @@ func findURIs(text string) []string {
 		if local == "" || !strings.Contains(domain, ".") || (start > 0 && text[start-1] == ':') {
 			continue // not an address, or part of a URI (mailto:, user@ in http://…)
 		}
+		// An @ on either side: SpamAssassin's address runs on through it (its
+		// domain may hold one), and one with two is no address
+		// ("phishing@pot@hotmail.com" lists no mailto:pot@hotmail.com).
+		if (start > 0 && text[start-1] == '@') || (end < len(text) && text[end] == '@') {
+			continue
+		}
 		// Nor is one inside a link: SpamAssassin's parser takes the link, whose
 		// query an address may be part of (?mail=a@b.example).
 		if tok.read(start); tok.scheme >= 0 && tok.scheme < start {
