@@ -154,9 +154,23 @@ func (b *base64Reader) dropJunk(from int) int {
 // each block.
 const maxPendingPad = 64 << 10
 
+// base64Chars is base64's alphabet (RFC 2045), in the order of the values.
+const base64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
 var base64Alphabet = func() (t [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
+	for _, c := range []byte(base64Chars) {
 		t[c] = true
+	}
+	return t
+}()
+
+// base64Values are each byte's value in base64Chars, -1 for the others.
+var base64Values = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	for i, c := range []byte(base64Chars) {
+		t[c] = int8(i)
 	}
 	return t
 }()

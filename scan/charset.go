@@ -29,11 +29,16 @@ import (
 // strictly, as the standard decoder does. Header fields' encoded words go
 // through DecodeHeader, since the standard library decodes ISO-8859-1 ones
 // itself, strictly.
+//
+// UTF-7 (utf7.go) is decoded, in parts and in encoded words, as SpamAssassin
+// decodes it; Go's text packages know its name but not its decoding.
 func init() {
 	for _, name := range []string{"iso-8859-1", "iso8859-1"} {
 		charsetQuirks[name] = charmap.Windows1252
 		charset.RegisterEncoding(name, charmap.Windows1252)
 	}
+	charsetQuirks["utf-7"] = utf7
+	charset.RegisterEncoding("utf-7", utf7)
 }
 
 // charsetQuirks are the names go-message's charset package (v0.18.2) maps

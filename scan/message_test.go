@@ -66,6 +66,13 @@ func TestParse(t *testing.T) {
 			parts: []string{"text/html||<p>\u00e9t\u00e9</p>\n"},
 		},
 		{
+			// UTF-7 (utf7.go): phishing's way of hiding HTML from filters that
+			// read it as it stands.
+			name:  "utf-7 html",
+			raw:   "Content-Type: text/html; charset=\"utf-7\"\nContent-Transfer-Encoding: quoted-printable\n\n+ADw-p+AD4-caf+AOk-+ADw-/p+AD4-\n",
+			parts: []string{"text/html||<p>café</p>\n"},
+		},
+		{
 			name:  "undeclared utf-8",
 			raw:   "Subject: x\n\ncaf\xc3\xa9\n",
 			parts: []string{"text/plain||café\n"},
