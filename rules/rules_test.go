@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/corpus"
@@ -1194,6 +1195,60 @@ func TestRawHeaderValue(t *testing.T) {
 	})
 	if s := stockRules(t, false); !slices.Contains(hitNames(t, s, msg), "KB_DATE_CONTAINS_TAB") {
 		t.Error("KB_DATE_CONTAINS_TAB: no hit")
+	}
+}
+
+// TestLongHeaderValue: SpamAssassin keeps the first 8,192 bytes of a field's
+// value, and its rules never read the rest (phishing/04820's To field of 24 KB
+// lists an address 20 KB in, which __SENDER_BOT, on ALL, found only here), but
+// for ALL:raw, the header as the message has it. Each
+// want is `spamassassin -L -t --cf="$RULES"` on the message (4.0.0).
+func TestLongHeaderValue(t *testing.T) {
+	var addrs []string
+	for i := range 500 {
+		addrs = append(addrs, fmt.Sprintf("user%04d@example.com", i))
+	}
+	addrs[10], addrs[450] = "early@example.com", "newsbot@example.com"
+	var lines []string
+	for i := 0; i < len(addrs); i += 3 {
+		lines = append(lines, strings.Join(addrs[i:min(i+3, len(addrs))], ", "))
+	}
+	msg := msgOf(t, "From: jo@example.org\nTo: "+strings.Join(lines, ",\n ")+
+		"\nSubject: hi\nMessage-ID: <1@example.org>\nDate: Mon, 7 Dec 2026 10:00:00 +0000\n\nhi\n")
+	checkRuleHits(t, msg, []ruleHit{
+		{`header R ALL =~ /newsbot\@/`, false},
+		{`header R To =~ /newsbot/`, false},
+		{`header R To =~ /early/`, true},
+		{`header R ToCc =~ /newsbot/`, false},
+		{`header R To:raw =~ /newsbot/`, false},
+		{`header R ALL:raw =~ /newsbot\@/`, true}, // (the pristine header)
+		{`header R Subject =~ /^hi$/`, true},      // (the fields after it are whole)
+	})
+}
+
+// cutLongFields keeps the fields' order and every short field as it is, and
+// cuts a long one between characters, with no blank line after it.
+func TestCutLongFields(t *testing.T) {
+	for _, c := range []struct {
+		name, value string // the long field's value after "X-Long:"
+		want        string // its raw form after the cut, LF line ends
+	}{
+		{"a cut in a character", " " + strings.Repeat("é", 5000), " " + strings.Repeat("é", 4095) + "\n"},
+		{"a cut after a newline", " " + strings.Repeat("a", 8190) + "\n " + strings.Repeat("b", 99), " " + strings.Repeat("a", 8190) + "\n"},
+	} {
+		m := msgOf(t, "From: jo@example.org\nX-Long:"+c.value+"\nSubject: hi\n\nhi\n")
+		h := cutLongFields(m.Parsed.Header)
+		var keys []string
+		for f := h.Fields(); f.Next(); {
+			keys = append(keys, f.Key())
+		}
+		raw, _ := h.Raw("X-Long")
+		if got := strings.ReplaceAll(string(raw), "\r\n", "\n"); got != "X-Long:"+c.want || !utf8.ValidString(got) {
+			t.Errorf("%s: %q… (%d bytes), want %q… (%d)", c.name, got[:min(20, len(got))], len(got), "X-Long:"+c.want[:10], len("X-Long:"+c.want))
+		}
+		if !slices.Equal(keys, []string{"From", "X-Long", "Subject"}) || h.Get("Subject") != "hi" {
+			t.Errorf("%s: fields %v, Subject %q", c.name, keys, h.Get("Subject"))
+		}
 	}
 }
 

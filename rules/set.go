@@ -1961,7 +1961,7 @@ func truncateScan(text string, size int, more ...byte) string {
 // newTarget prepares the texts the rules about to run read; the raw message (up to
 // 1 MiB, lower-cased) and the URI list only when full and uri rules are among them.
 func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target {
-	t := &target{msg: m, header: message.Header{Header: m.Parsed.Header}}
+	t := &target{msg: m, header: message.Header{Header: cutLongFields(m.Parsed.Header)}}
 	var body, raw strings.Builder
 	subject := m.Parsed.Subject()
 	body.WriteString(subject)
@@ -2404,6 +2404,56 @@ func (t *target) field(i int32) *fieldText {
 	return f
 }
 
+// maxFieldValue is SpamAssassin's MAX_HEADER_VALUE_LENGTH: it keeps the first
+// 8,192 bytes of a field's value (what follows the colon, line ends LF), and
+// its rules read nothing beyond them. A To field listing hundreds of
+// recipients is phishing's (phishing/04820: 24 KB), and __SENDER_BOT on ALL
+// found an address 20 KB in that SpamAssassin never reads.
+const maxFieldValue = 8192
+
+// cutLongFields is h with each field's value cut at maxFieldValue, as the
+// rules read it; h itself when no field is that long, as nearly always.
+// ALL:raw reads the header as the message has it, SpamAssassin's pristine one.
+// (SpamAssassin cuts only the message's own header, not a part's; ALL's limit
+// of 64 KB over the whole header, which it counts field name by field name, is
+// not kept here.)
+func cutLongFields(h textproto.Header) textproto.Header {
+	long := false
+	for f := h.Fields(); f.Next() && !long; {
+		raw, err := f.Raw()
+		long = err == nil && len(raw) > maxFieldValue
+	}
+	if !long {
+		return h
+	}
+	var raws [][]byte
+	for f := h.Fields(); f.Next(); {
+		raw, err := f.Raw()
+		colon := bytes.IndexByte(raw, ':')
+		if err != nil || colon < 0 {
+			continue // (never for a parsed field: it is its raw bytes)
+		}
+		if value := bytes.ReplaceAll(raw[colon+1:], []byte("\r\n"), []byte("\n")); len(value) > maxFieldValue {
+			// Not inside a character, whose half would make the whole value
+			// one that is not UTF-8 (read as Windows-1252: decodeField).
+			end := maxFieldValue
+			for end > 0 && !utf8.RuneStart(value[end]) {
+				end--
+			}
+			raw = append(bytes.Clone(raw[:colon+1]), bytes.ReplaceAll(value[:end], []byte("\n"), []byte("\r\n"))...)
+			if !bytes.HasSuffix(raw, []byte("\n")) {
+				raw = append(raw, "\r\n"...)
+			}
+		}
+		raws = append(raws, raw)
+	}
+	var cut textproto.Header
+	for i := len(raws) - 1; i >= 0; i-- { // (AddRaw puts a field above the others)
+		cut.AddRaw(raws[i])
+	}
+	return cut
+}
+
 // endsInNewline reports whether SpamAssassin's header rules read the field with
 // a newline at its end: get_header gives each instance of a field one, raw or
 // decoded ("a\nb\n" for two), and header rules read them joined as they are
@@ -2526,7 +2576,11 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 	case "ALL":
 		var b strings.Builder
 		b.Grow(t.headerLen())
-		for f := t.header.Fields(); f.Next(); {
+		h := t.header.Header
+		if mod == "raw" {
+			h = t.msg.Parsed.Header // (the pristine header: no field cut, cutLongFields)
+		}
+		for f := h.Fields(); f.Next(); {
 			if mod == "raw" {
 				// As the message has it (SpamAssassin's ALL:raw): the space
 				// after the colon or none (__HDRS_MISSP's "From:\S"), encoded
