@@ -1221,6 +1221,7 @@ func TestLongHeaderValue(t *testing.T) {
 		{`header R To =~ /early/`, true},
 		{`header R ToCc =~ /newsbot/`, false},
 		{`header R To:raw =~ /newsbot/`, false},
+		{`mimeheader R To =~ /newsbot/`, false},
 		{`header R ALL:raw =~ /newsbot\@/`, true}, // (the pristine header)
 		{`header R Subject =~ /^hi$/`, true},      // (the fields after it are whole)
 	})

@@ -2252,7 +2252,7 @@ func (t *target) mimeValues(field string, raw bool) []headerText {
 		}
 		out = append(out, headerText{value: v, lower: strings.ToLower(v), present: true})
 	}
-	add(t.msg.Parsed.Header, false)
+	add(t.header.Header, false) // (its fields cut as the other rules read them: cutLongFields)
 	for _, p := range t.msg.Parsed.Parts {
 		if p.Depth > 0 { // depth 0: the message itself, not multipart
 			add(p.Header, true)
