@@ -645,6 +645,11 @@ func FuzzEval(f *testing.F) {
 //	    5 inputs
 //	go test ./rules -run '^$' -fuzz '^FuzzEvalStock$' -fuzztime 300s -fuzzminimizetime 10x
 //	    726,549 inputs (two workers), no failure
+//
+// Fifty-eighth session, with the seed of a long field, raw values and UTF-7:
+//
+//	go test ./rules -run '^$' -fuzz '^FuzzEvalStock$' -fuzztime 150s -fuzzminimizetime 10x
+//	    428,509 inputs, no failure
 func FuzzEvalStock(f *testing.F) {
 	f.Add(sample)
 	f.Add("Received: from a (b [1.2.3.4]) by c with SMTP id d; Mon, 1 Jun 2026 10:00:00 +0000\n" +
@@ -655,6 +660,11 @@ func FuzzEvalStock(f *testing.F) {
 		"<img src=3D\"cid:a\" width=3D\"-1\" height=3D99999999999><font color=3D#fff size=3D-9>x=\n\n" +
 		"--b\nContent-Type: image/gif; name=a.gif\nContent-Transfer-Encoding: base64\n\nR0lGODlhAQABAAAAACw=\n" +
 		"--b\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n")
+	// A field over 8 KB (cutLongFields), raw values with folds and tabs
+	// (rawValue), a MESSAGEID of several fields, and a part in UTF-7.
+	f.Add("Date:\tMon, 7 Dec 2026 10:00:00 +0000\nTo: a@x.example,\n " + strings.Repeat("\u00e9b@y.example, ", 600) +
+		"\nResent-Message-Id: <2@x>\nMessage-Id: <1@x>\nX-Sender: @ (Unverified)\nReturn-Path: yyyy\n" +
+		"Content-Type: text/html; charset=utf-7\n\n+ADw-a href+AD0AIg-http://x.example/+ACIAPg-a@b@c.example+ADw-/a+AD4- +2D0-\n")
 	s := stockRules(f, false)
 	f.Fuzz(func(t *testing.T, raw string) {
 		s.Eval(msgOf(t, raw))

@@ -241,6 +241,7 @@ func FuzzParse(f *testing.F) {
 		"\x00\xff: \r\n\r\n",
 		// Fields the standard parser refuses, read leniently (contentType).
 		"Content-Type: multipart/alternative; boundary=\"b\"; boundary=c;;\r\n\r\n--b\r\nContent-Type: text/html;;; name=a\r\n\r\n<b>x</b>\r\n--b--\r\n",
+		"Subject: =?utf-7?B?K0FEdy0=?=\r\nContent-Type: text/html; charset=utf-7\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n+ADw-p+AD4-=\r\ncaf+AOk- +2D0-\r\n",
 	} {
 		f.Add([]byte(s))
 	}
