@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -386,6 +387,26 @@ func (n *node) resolve(byName map[string]*Rule) {
 	}
 	n.left.resolve(byName)
 	n.right.resolve(byName)
+}
+
+// Operands are the rules a meta rule's expression names, each once, in the
+// order the set evaluates them (orderChains puts the cheap first); none for a
+// rule of another kind.
+func (r *Rule) Operands() []string {
+	var names []string
+	var walk func(n *node)
+	walk = func(n *node) {
+		if n == nil {
+			return
+		}
+		if n.op == "rule" && !slices.Contains(names, n.rule) {
+			names = append(names, n.rule)
+		}
+		walk(n.left)
+		walk(n.right)
+	}
+	walk(r.meta)
+	return names
 }
 
 // rules lists the rule names an expression uses.

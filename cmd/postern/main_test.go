@@ -322,6 +322,35 @@ func TestRulesCost(t *testing.T) {
 	}
 }
 
+// TestRulesTestMeta: rules test of a meta rule says which of its operands hit.
+func TestRulesTestMeta(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"r.cf":         "body __A /alpha/\nbody __B /beta/\nmeta M __A && !__B\nscore M 1\n",
+		"postern.toml": "rules_paths = [\"" + filepath.Join(dir, "r.cf") + "\"]\n",
+		"message.eml":  "From: a@example.com\nSubject: x\n\nalpha\n",
+		"message2.eml": "From: a@example.com\nSubject: x\n\nalpha beta\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		msg  string
+		code int
+		want string
+	}{
+		{"message.eml", 0, "HIT: score 1.000, in meta\n  __A: hit\n  __B: no hit\n"},
+		{"message2.eml", 1, "no hit\n  __A: hit\n  __B: hit\n"},
+	} {
+		out, errOut, code := postern(t, "", "rules", "test", "-c", filepath.Join(dir, "postern.toml"), "--data-dir", dir, "M", filepath.Join(dir, c.msg))
+		if code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("%s: exit %d, want %d; output lacks %q:\n%s%s", c.msg, code, c.code, c.want, out, errOut)
+		}
+	}
+}
+
 // TestLogPanics: a recovered panic reaches the log whole, stack and all, while the
 // report keeps its first line; other errors stay out of the log.
 func TestLogPanics(t *testing.T) {

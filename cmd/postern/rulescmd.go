@@ -24,8 +24,9 @@ lint [PATH...]   reads rule files (default: rules_paths of the configuration) an
                  status 1 when there are errors (warnings, such as rules using Perl
                  features RE2 lacks, are skipped rules, not errors).
 test RULE FILE   shows whether RULE hits the message in FILE, where, and what it
-                 matched. With --rule 'body NAME /regex/' the rule is given on the
-                 command line instead of being looked up in the rule files.
+                 matched; for a meta rule, which of its operands hit. With --rule
+                 'body NAME /regex/' the rule is given on the command line instead
+                 of being looked up in the rule files.
 reload           checks the configured rules as lint does and, when they have no
                  errors, sends SIGHUP to the running postern serve (--pid, or every
                  "postern serve" process of this user), which loads them. With
@@ -157,6 +158,11 @@ func rulesTest(paths []string, name, file string) int {
 		return fail("%v", err)
 	}
 	fmt.Printf("rule %s\n", r)
+	hit := map[string]bool{}
+	for _, h := range hits {
+		hit[h.Rule.Name] = true
+	}
+	code := 1
 	for _, h := range hits {
 		if h.Rule.Name != name {
 			continue
@@ -166,10 +172,23 @@ func rulesTest(paths []string, name, file string) int {
 			fmt.Printf(", matched %q", h.Match)
 		}
 		fmt.Println()
-		return 0
+		code = 0
+		break
 	}
-	fmt.Println("no hit")
-	return 1
+	if code != 0 {
+		fmt.Println("no hit")
+	}
+	// A meta rule's answer is its operands': say which of them hit, so that
+	// "why did this meta (not) hit?" takes one command, not one a rule.
+	// (A meta rule naming a rule that is not defined is not loaded.)
+	for _, op := range r.Operands() {
+		state := "no hit"
+		if hit[op] {
+			state = "hit"
+		}
+		fmt.Printf("  %s: %s\n", op, state)
+	}
+	return code
 }
 
 // rulesReload checks the rules a running serve would load, and signals it only when
