@@ -149,6 +149,7 @@ func TestLoad(t *testing.T) {
 	train, send := loadSamples(t)
 
 	var peaks []float64 // (with -load.share: each peak run's rate)
+	var peak float64    // (their median)
 	if *loadShare > 0 {
 		if *loadRate > 0 || *loadShare > 1 {
 			t.Fatal("-load.share (a share of the peak, at most 1) and -load.rate (messages a second) exclude each other")
@@ -156,8 +157,9 @@ func TestLoad(t *testing.T) {
 		for range max(*loadPeakRuns, 1) {
 			peaks = append(peaks, runPostern(t, posternDefault, train, send).rate())
 		}
-		*loadRate = *loadShare * median(peaks, identity) // (runLoad paces by it)
-		t.Cleanup(func() { *loadRate = 0 })              // (-count=2 finds the peak again)
+		peak = median(peaks, identity)
+		*loadRate = *loadShare * peak       // (runLoad paces by it)
+		t.Cleanup(func() { *loadRate = 0 }) // (-count=2 finds the peak again)
 	}
 	var results []loadResult
 	results = append(results, runLoad(t, "Postfix, no milter", "", nil, send, meters{}))
@@ -179,7 +181,7 @@ func TestLoad(t *testing.T) {
 		offered = fmt.Sprintf("offered at %.0f a second", *loadRate)
 	}
 	if len(peaks) > 0 {
-		offered += fmt.Sprintf(", %.0f %% of postern's peak (%s, as fast as it took them)", 100**loadShare, peakText(peaks))
+		offered += fmt.Sprintf(", %.0f %% of postern's peak (%s, as fast as it took them)", 100**loadShare, peakText(peak, peaks))
 		pace = fmt.Sprintf("-load.share %g -load.peakruns %d", *loadShare, len(peaks))
 	}
 	fmt.Fprintf(&report, "\nLoad test: %d corpus messages per setup, %s, %d clients, Bayes trained on %d (scripts/loadtest -load.n %d -load.c %d -load.train %d %s -load.warm %d -load.peers=%v -load.split=%v -load.clamdtemp %s)\n\n",
@@ -640,16 +642,16 @@ func execOut(bin string, args ...string) (string, error) {
 func identity(v float64) float64 { return v }
 
 // peakText says how the peak was found: one run's rate, or the median of
-// several and each run's.
-func peakText(peaks []float64) string {
+// several (peak) and each run's.
+func peakText(peak float64, peaks []float64) string {
 	if len(peaks) == 1 {
-		return fmt.Sprintf("%.0f msg/s in a run before", peaks[0])
+		return fmt.Sprintf("%.0f msg/s in a run before", peak)
 	}
 	each := make([]string, len(peaks))
 	for i, p := range peaks {
 		each[i] = fmt.Sprintf("%.0f", p)
 	}
-	return fmt.Sprintf("%.0f msg/s, the median of %d runs before: %s", median(peaks, identity), len(peaks), strings.Join(each, ", "))
+	return fmt.Sprintf("%.0f msg/s, the median of %d runs before: %s", peak, len(peaks), strings.Join(each, ", "))
 }
 
 // stepTimes summarizes the last n "message checked" lines of serve's log: the p50
@@ -806,7 +808,7 @@ func TestPeakText(t *testing.T) {
 		{[]float64{170, 146, 192}, "170 msg/s, the median of 3 runs before: 170, 146, 192"},
 		{[]float64{150, 140}, "150 msg/s, the median of 2 runs before: 150, 140"},
 	} {
-		if got := peakText(c.peaks); got != c.want {
+		if got := peakText(median(c.peaks, identity), c.peaks); got != c.want {
 			t.Errorf("peakText(%v) = %q, want %q", c.peaks, got, c.want)
 		}
 	}

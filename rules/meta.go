@@ -394,31 +394,28 @@ func (n *node) resolve(byName map[string]*Rule) {
 // rule of another kind.
 func (r *Rule) Operands() []string {
 	var names []string
-	var walk func(n *node)
-	walk = func(n *node) {
-		if n == nil {
-			return
+	r.meta.eachRule(func(name string) {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
 		}
-		if n.op == "rule" && !slices.Contains(names, n.rule) {
-			names = append(names, n.rule)
-		}
-		walk(n.left)
-		walk(n.right)
-	}
-	walk(r.meta)
+	})
 	return names
 }
 
 // rules lists the rule names an expression uses.
-func (n *node) rules(out map[string]bool) {
+func (n *node) rules(out map[string]bool) { n.eachRule(func(name string) { out[name] = true }) }
+
+// eachRule calls f with each rule name the expression uses, left to right, as
+// often as it uses it.
+func (n *node) eachRule(f func(name string)) {
 	if n == nil {
 		return
 	}
 	if n.op == "rule" {
-		out[n.rule] = true
+		f(n.rule)
 	}
-	n.left.rules(out)
-	n.right.rules(out)
+	n.left.eachRule(f)
+	n.right.eachRule(f)
 }
 
 type metaParser struct {

@@ -2229,8 +2229,7 @@ func (t *target) mimeValues(field string, raw bool) []headerText {
 					// that a part's value starts after the colon's white
 					// space, as SpamAssassin splits a part's fields on /:\s*/
 					// (CTYPE_8SPACE_GIF's /^image\/gif;\n {8}name=/).
-					_, after, _ := strings.Cut(string(b), ":")
-					v = strings.ReplaceAll(after, "\r\n", "\n")
+					v = rawFieldValue(b)
 					if part {
 						v = strings.TrimLeft(v, perlSpaces)
 					}
@@ -2500,27 +2499,27 @@ func (t *target) rawValue(field string) (string, bool) {
 			if err != nil {
 				continue
 			}
-			_, after, _ := bytes.Cut(raw, []byte(":"))
 			present = true
-			if unfold { // (each instance apart: the next one's white space is no fold)
-				var one strings.Builder
-				writeRaw(&one, after)
-				b.WriteString(unfoldRaw(one.String()))
+			if v := rawFieldValue(raw); unfold { // (each instance apart: the next one's white space is no fold)
+				b.WriteString(unfoldRaw(v))
 			} else {
-				writeRaw(&b, after)
+				b.WriteString(v)
 			}
 		}
 	}
 	return b.String(), present
 }
 
-// writeRaw writes a raw value, its line ends LF, ending in a newline.
-func writeRaw(b *strings.Builder, v []byte) {
-	start := b.Len()
-	writeLF(b, v)
-	if b.Len() == start || !strings.HasSuffix(b.String(), "\n") {
+// rawFieldValue is what follows a raw field's colon, its line ends LF, ending in
+// a newline: SpamAssassin's raw_header value.
+func rawFieldValue(raw []byte) string {
+	_, after, _ := bytes.Cut(raw, []byte(":"))
+	var b strings.Builder
+	writeLF(&b, after)
+	if b.Len() == 0 || !strings.HasSuffix(b.String(), "\n") {
 		b.WriteByte('\n')
 	}
+	return b.String()
 }
 
 // unfoldRaw is get_header's s/\015?\012\s+/ /gs on a raw value: each newline

@@ -139,7 +139,7 @@ func (b *base64Reader) ready(end bool) []byte {
 func (b *base64Reader) dropJunk(from int) int {
 	k := from
 	for _, c := range b.quad[from:] {
-		if base64Alphabet[c] || c == '=' {
+		if base64Values[c] >= 0 || c == '=' {
 			b.quad[k] = c
 			k++
 		}
@@ -157,14 +157,8 @@ const maxPendingPad = 64 << 10
 // base64Chars is base64's alphabet (RFC 2045), in the order of the values.
 const base64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
-var base64Alphabet = func() (t [256]bool) {
-	for _, c := range []byte(base64Chars) {
-		t[c] = true
-	}
-	return t
-}()
-
-// base64Values are each byte's value in base64Chars, -1 for the others.
+// base64Values are each byte's value in base64Chars, -1 for a byte outside the
+// alphabet.
 var base64Values = func() (t [256]int8) {
 	for i := range t {
 		t[i] = -1

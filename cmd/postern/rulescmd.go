@@ -158,24 +158,19 @@ func rulesTest(paths []string, name, file string) int {
 		return fail("%v", err)
 	}
 	fmt.Printf("rule %s\n", r)
-	hit := map[string]bool{}
-	for _, h := range hits {
-		hit[h.Rule.Name] = true
+	hitOf := func(name string) int {
+		return slices.IndexFunc(hits, func(h rules.Hit) bool { return h.Rule.Name == name })
 	}
 	code := 1
-	for _, h := range hits {
-		if h.Rule.Name != name {
-			continue
-		}
+	if i := hitOf(name); i >= 0 {
+		h := hits[i]
 		fmt.Printf("HIT: score %.3f, in %s", h.Score, h.Where)
 		if h.Match != "" {
 			fmt.Printf(", matched %q", h.Match)
 		}
 		fmt.Println()
 		code = 0
-		break
-	}
-	if code != 0 {
+	} else {
 		fmt.Println("no hit")
 	}
 	// A meta rule's answer is its operands': say which of them hit, so that
@@ -183,7 +178,7 @@ func rulesTest(paths []string, name, file string) int {
 	// (A meta rule naming a rule that is not defined is not loaded.)
 	for _, op := range r.Operands() {
 		state := "no hit"
-		if hit[op] {
+		if hitOf(op) >= 0 {
 			state = "hit"
 		}
 		fmt.Printf("  %s: %s\n", op, state)
