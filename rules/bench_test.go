@@ -157,7 +157,7 @@ func BenchmarkFindURIs(b *testing.B) {
 	b.Run("schemeless", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			for _, t := range texts {
-				schemelessLinks(t, 200)
+				schemelessLinks(t, 200, nil)
 			}
 		}
 	})

@@ -2791,48 +2791,9 @@ func appendPartURIs(uris []string, text string, links []scan.Link) []string {
 // (schemelessLinks); then the forms SpamAssassin adds of each (canonicalURIs).
 func findURIs(text string) []string {
 	out := linkCandidates(text)
-	mailto := map[string]bool{}
-	for _, u := range out {
-		if len(u) > 7 && strings.EqualFold(u[:7], "mailto:") {
-			mailto[strings.ToLower(u[7:])] = true
-		}
-	}
-	tok := tokens{text: text, end: -1}
-	for i := 0; i < len(text) && len(out) < 200; i++ {
-		j := strings.IndexByte(text[i:], '@')
-		if j < 0 {
-			break
-		}
-		at := i + j
-		start, end := at, at+1
-		for start > 0 && isLocalChar(text[start-1]) {
-			start--
-		}
-		for end < len(text) && (isAlnum(text[end]) || text[end] == '-' || text[end] == '.') {
-			end++
-		}
-		local, domain := text[start:at], strings.TrimRight(text[at+1:end], ".-")
-		i = at
-		if local == "" || !strings.Contains(domain, ".") || (start > 0 && text[start-1] == ':') {
-			continue // not an address, or part of a URI (mailto:, user@ in http://…)
-		}
-		// An @ on either side: SpamAssassin's address runs on through it (its
-		// domain may hold one), and one with two is no address
-		// ("phishing@pot@hotmail.com" lists no mailto:pot@hotmail.com).
-		if (start > 0 && text[start-1] == '@') || (end < len(text) && text[end] == '@') {
-			continue
-		}
-		// Nor is one inside a link: SpamAssassin's parser takes the link, whose
-		// query an address may be part of (?mail=a@b.example).
-		if tok.read(start); tok.scheme >= 0 && tok.scheme < start {
-			continue
-		}
-		if addr := local + "@" + domain; !mailto[strings.ToLower(addr)] {
-			mailto[strings.ToLower(addr)] = true
-			out = append(out, "mailto:"+addr)
-		}
-	}
-	out = append(out, schemelessLinks(text, 200-len(out))...)
+	addrs, spans := textAddresses(text, 200-len(out))
+	out = append(out, addrs...)
+	out = append(out, schemelessLinks(text, 200-len(out), spans)...)
 	// As SpamAssassin (add_uri_detail_list with valid_domain): a link of the
 	// text none of whose forms names a domain is not a link. "point your
 	// browser at http://yourserver:2301/" is how a howto writes a host of the
@@ -2873,7 +2834,7 @@ func hostMayBeDomain(u string) bool {
 // and a /path, and ends where a link ends. A name inside a link or a mail
 // address is the other finders'; one starting wwwN. (not www., which
 // linkCandidates takes) or ftp. is a link of its own, as SpamAssassin reads it.
-func schemelessLinks(text string, max int) []string {
+func schemelessLinks(text string, max int, mail [][2]int) []string {
 	var out []string
 	n := len(text)
 	tok := tokens{text: text, end: -1}
@@ -2894,8 +2855,14 @@ func schemelessLinks(text string, max int) []string {
 		if !isAlnum(text[s]) || s > 0 && !schemelessStart[text[s-1]] && !(s > 1 && text[s-2] == 0xc2 && text[s-1] == 0xa0) {
 			continue
 		}
+		for len(mail) > 0 && mail[0][1] <= s {
+			mail = mail[1:]
+		}
+		if len(mail) > 0 && mail[0][0] <= s {
+			continue // in an address (textAddresses)
+		}
 		tok.read(s)
-		if tok.scheme >= 0 && tok.scheme < s || tok.at {
+		if tok.scheme >= 0 && tok.scheme < s {
 			continue
 		}
 		if m := reKnownHost.FindString(text[s:e]); m != "" {
@@ -2947,9 +2914,8 @@ func schemelessLinks(text string, max int) []string {
 // long token (no white space) is not read again for each name in it.
 type tokens struct {
 	text       string
-	start, end int  // the token last read, text[start:end]; end is -1 before the first
-	scheme     int  // where its first "://" is, -1 if it holds none
-	at         bool // whether it holds an '@'
+	start, end int // the token last read, text[start:end]; end is -1 before the first
+	scheme     int // where its first "://" is, -1 if it holds none
 }
 
 // read makes the token that holds text[k] the last read.
@@ -2970,7 +2936,6 @@ func (t *tokens) read(k int) {
 	if t.scheme >= 0 {
 		t.scheme += s
 	}
-	t.at = strings.IndexByte(t.text[s:e], '@') >= 0
 }
 
 // linkEnds says whether a link in text ends at k: at the end, or at a
@@ -3017,8 +2982,9 @@ var tbirdEnd, schemelessStart = func() (end, start [256]bool) {
 	return end, start
 }()
 
-// uriSchemes are what starts a link in text, in the order findURIs lists them.
-var uriSchemes = [...]string{"http://", "https://", "ftp://", "www.", "mailto:"}
+// uriSchemes are what starts a link in text, in the order findURIs lists them;
+// a mailto: link is an address's (textAddresses).
+var uriSchemes = [...]string{"http://", "https://", "ftp://", "www."}
 
 // linkCandidates are the links of text that start with a scheme (uriSchemes),
 // the first 200: each scheme's in the order they occur, scheme after scheme. It
@@ -3452,9 +3418,6 @@ var (
 func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
-
-// isLocalChar is a character of an address's local part as addresses are written.
-func isLocalChar(c byte) bool { return isAlnum(c) || strings.IndexByte("._%+-=", c) >= 0 }
 
 // Describe returns a hit's description for X-Spam-Report.
 func (h Hit) Describe() string {

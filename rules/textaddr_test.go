@@ -1,0 +1,77 @@
+package rules
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestTextAddresses holds the links findURIs lists for addresses written in
+// text to SpamAssassin's: each want is what `spamassassin -D uri` listed
+// (the cleaned links that named a domain) for a message of that one line.
+func TestTextAddresses(t *testing.T) {
+	for text, want := range map[string]string{
+		// The domain runs on to a delimiter; with junk after it, it is none.
+		"one aa@bb-one.com/path two":                                 "",
+		"cc@dd-two.com_x and yy@zz-13.com;foo and me@host-32.com:25": "",
+		// Punctuation a reader leaves out is trimmed off its end.
+		"ee@ff-three.com! and kk@ll-six.com* and mm@nn-eight.com) and jo@x-25.com.": "mailto:ee@ff-three.com mailto:jo@x-25.com mailto:kk@ll-six.com mailto:mm@nn-eight.com",
+		// The local part runs back to a delimiter; a mail label is dropped.
+		"see:foo@bar-seven.com and Contact:jo@x-7.com":                              "mailto:Contact:jo@x-7.com mailto:see:foo@bar-seven.com",
+		"Email:ef@gh-15.com E-MAIL:jo@x-19.com skype:ij@kl-16.com mail:jo@x-38.com": "mailto:ef@gh-15.com mailto:ij@kl-16.com mailto:jo@x-19.com mailto:jo@x-38.com",
+		// A known top-level domain is wanted.
+		"qq@rr-ten.test or me@host-26.c or me@1.2.3.4": "",
+		"qr@st%2Eu-18.com":                       "mailto:qr@st.u-18.com",
+		"a/b@cd-20.com":                          "http://a/b@cd-20.com http://www.a.com/b@cd-20.com",
+		"x@y-21.com?subject=remove":              "mailto:x@y-21.com mailto:x@y-21.com?subject=remove",
+		"me@host-33.com%20 and me@host-34.com&x": "mailto:me@host-33.com mailto:me@host-33.com%20 mailto:me@host-34.com mailto:me@host-34.com&x",
+		"[cid:image001.png@01D4986E.E3459640]":   "",
+		// Inside a link, an address is the link's.
+		"x4.com/a,b@y-4.com": "http://x4.com/a,b@y-4.com",
+		"www.x-15.com/a@b-15.com www2.x-16.com/a@b-16.com ftp.x-17.com/a@b-17.com": "ftp://ftp.x-17.com/a@b-17.com http://www.x-15.com/a@b-15.com http://www2.x-16.com/a@b-16.com",
+		"http:jo@x-40.com": "http://jo@x-40.com http:jo@x-40.com",
+		// And a mailto: inside an address is the address's.
+		"<a href=mailto:e-removes@x-41.com>cancel</a>": "mailto:href=mailto:e-removes@x-41.com",
+		"mailto:Me@x-2.com then me@x-2.com":            "mailto:Me@x-2.com mailto:me@x-2.com",
+		// A mailto: link ends where an address does, and wants an @ and a
+		// domain as one does.
+		"mailto:0.00 mailto:jo@x.test mailto:jo%40x-1.com mailto:a@b-2.com,c@d-2.com": "mailto:a@b-2.com mailto:c@d-2.com",
+		"mailto:jo@x-3.com?subject=hi MAILTO:jo@x-4.com(x) mailto:jo@x-5.com's":       "MAILTO:jo@x-4.com mailto:jo@x-3.com mailto:jo@x-3.com?subject=hi mailto:jo@x-5.com",
+		// No address: a name after the @ is one of its own.
+		"ä@host-35.com and @handle-3.com":                   "http://handle-3.com http://host-35.com",
+		"C0V-#=D/ET@6SQC and <Q.65A/ET@6SQC,":               "",
+		"a@b-one.com@c-two.com or phishing@pot@hotmail.com": "",
+	} {
+		got := findURIs(text)
+		slices.Sort(got)
+		if g := strings.Join(got, " "); g != want {
+			t.Errorf("%q:\n got %q\nwant %q", text, g, want)
+		}
+	}
+}
+
+// FuzzFindURIs: any text gives links without a panic, each a mailto: with an
+// @ or a link with a scheme, and no more than findURIs' bounds.
+func FuzzFindURIs(f *testing.F) {
+	for _, s := range []string{
+		"Email:jo@x.com a/b@c.com x4.com/a,b@y.com <a href=mailto:e@x.com>",
+		"@@@ a@ @b .@. %40@%2E :@: www.@ ftp.@x.com/ http:@",
+		"ä@host.com x@y.com?s=%41&b=%20 me@host.com%20%20",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		links := findURIs(text)
+		if len(links) > 400 {
+			t.Fatalf("%d links", len(links))
+		}
+		for _, u := range links {
+			if hasPrefixFold(u, "mailto:") && !strings.Contains(u, "@") {
+				t.Fatalf("%q: an address without @", u)
+			}
+			if !reHasScheme.MatchString(u) {
+				t.Fatalf("%q: no scheme", u)
+			}
+		}
+	})
+}
