@@ -685,7 +685,9 @@ func TestCanonicalURIs(t *testing.T) {
 // (perl -MMail::SpamAssassin::Util, sorted): printable escapes decoded and
 // other bytes kept or made escapes (url_encode), the scheme's own port
 // dropped, spaces dropped from a host, a slash put before a bare host's ? or
-// #, entities decoded, a mail link's address alone, ftp. given ftp://.
+// #, entities decoded, a mail link's address alone, ftp. given ftp://, a
+// single label's www.label.com. Each want is what Util::uri_list_canonicalize
+// gives (with SpamAssassin's registry boundaries, as get_uri_list calls it).
 func TestCanonicalURIsAsSpamAssassin(t *testing.T) {
 	for _, c := range []struct {
 		in   string
@@ -710,6 +712,14 @@ func TestCanonicalURIsAsSpamAssassin(t *testing.T) {
 		// A form is not canonicalized again: http://foobar/ is no second www.foobar.com.
 		{"http://foobar:80/", []string{"http://foobar/", "http://foobar:80/", "http://www.foobar.com:80/"}},
 		{"http://x.example.com/?f=%2523", []string{"http://x.example.com/?f=%23", "http://x.example.com/?f=%2523"}},
+		// www.label.com is made of the host as written, lower-cased, before its
+		// end is trimmed; a host that is no valid domain ("www.label") gets one
+		// too; a scheme in capitals none.
+		{"http://FooBar/x", []string{"http://FooBar/x", "http://www.foobar.com/x"}},
+		{"http://C0V-/x", []string{"http://C0V-/x", "http://C0V/x", "http://www.c0v-.com/x"}},
+		{"http://www.Label/", []string{"http://www.Label/", "http://www.label.com/"}},
+		{"HTTP://UPPER/", []string{"HTTP://UPPER/"}},
+		{"http://www.com/", []string{"http://www.com/"}},
 	} {
 		got := canonicalURIs([]string{c.in})
 		slices.Sort(got)

@@ -3170,6 +3170,9 @@ func canonicalURIs(uris []string) []string {
 			}
 			host = a
 		}
+		// The host as SpamAssassin's $nhost: its ASCII form, lower-cased, before
+		// the changes below. What http://foobar's www.foobar.com is made of.
+		nhost := strings.ToLower(host)
 		if strings.IndexFunc(host, func(r rune) bool { return r <= ' ' }) >= 0 {
 			// Browsers drop control characters and spaces from a host (bug 4146).
 			host = strings.Map(func(r rune) rune {
@@ -3208,10 +3211,10 @@ func canonicalURIs(uris []string) []string {
 		case reDigitsHost.MatchString(host):
 			v, _ := strconv.ParseUint(host, 10, 64)
 			add(proto + ulongIP(v) + rest)
-		case strings.EqualFold(proto, "http://") && auth == "" && (port == "" || port == "80") && !strings.EqualFold(host, "localhost") &&
-			reSingleLabel.MatchString(host) && !hasDomain(strings.ToLower(host)):
+		case proto == "http://" && auth == "" && (port == "" || port == "80") && nhost != "localhost" &&
+			reSingleLabel.MatchString(nhost) && !domainValid(nhost):
 			// http://foobar is http://www.foobar.com, as browsers make it.
-			add(proto + "www." + reSingleLabel.FindStringSubmatch(host)[1] + ".com" + rest)
+			add(proto + "www." + reSingleLabel.FindStringSubmatch(nhost)[1] + ".com" + rest)
 		}
 	}
 	return out
