@@ -17,6 +17,7 @@ import (
 	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/ianaindex"
 	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/encoding/unicode/utf32"
 )
 
 // Text labelled ISO-8859-1 is read as Windows-1252, its superset, as
@@ -30,15 +31,22 @@ import (
 // through DecodeHeader, since the standard library decodes ISO-8859-1 ones
 // itself, strictly.
 //
-// UTF-7 (utf7.go) is decoded, in parts and in encoded words, as SpamAssassin
-// decodes it; Go's text packages know its name but not its decoding.
+// UTF-7 (utf7.go) and UTF-32 are decoded, in parts and in encoded words, as
+// SpamAssassin (Perl's Encode) decodes them; Go's text packages know their
+// names but leave them out of their indexes. UTF-32 without a byte order mark
+// is big-endian.
 func init() {
-	for _, name := range []string{"iso-8859-1", "iso8859-1"} {
-		charsetQuirks[name] = charmap.Windows1252
-		charset.RegisterEncoding(name, charmap.Windows1252)
+	for name, enc := range map[string]encoding.Encoding{
+		"iso-8859-1": charmap.Windows1252,
+		"iso8859-1":  charmap.Windows1252,
+		"utf-7":      utf7,
+		"utf-32":     utf32.UTF32(utf32.BigEndian, utf32.UseBOM),
+		"utf-32be":   utf32.UTF32(utf32.BigEndian, utf32.IgnoreBOM),
+		"utf-32le":   utf32.UTF32(utf32.LittleEndian, utf32.IgnoreBOM),
+	} {
+		charsetQuirks[name] = enc
+		charset.RegisterEncoding(name, enc)
 	}
-	charsetQuirks["utf-7"] = utf7
-	charset.RegisterEncoding("utf-7", utf7)
 }
 
 // charsetQuirks are the names go-message's charset package (v0.18.2) maps

@@ -115,7 +115,7 @@ func TestWordEncoding(t *testing.T) {
 		"iso-8859-15", "iso-8859-2", "iso-8859-5", "iso-8859-7", "iso-8859-9", "windows-1251",
 		"windows-1254", "windows-1256", "koi8-r", "big5", "gb2312", "gbk", "gb18030", "euc-kr",
 		"ks_c_5601-1987", "iso-2022-jp", "shift_jis", "euc-jp", "utf-16", "utf-8",
-		"ansi_x3.110-1983", "x-utf_8j", "isolatin1", "utf-7", "unknown-8bit", "default", "x-no-such",
+		"ansi_x3.110-1983", "x-utf_8j", "isolatin1", "utf-7", "utf-32", "utf-32le", "utf-32be", "unknown-8bit", "default", "x-no-such",
 	} {
 		want, werr := readCharset(charset.Reader, name, in)
 		got, gerr := readCharset(wordCharsetReader, name, in)

@@ -73,6 +73,23 @@ func TestParse(t *testing.T) {
 			parts: []string{"text/html||<p>café</p>\n"},
 		},
 		{
+			// UTF-32, which Go's indexes name but do not decode: with its byte
+			// order mark, without it (big-endian), and little-endian.
+			name:  "utf-32",
+			raw:   "Content-Type: text/plain; charset=UTF-32\nContent-Transfer-Encoding: base64\n\nAAD+/wAAAGMAAABhAAAAZgAAAOk=\n",
+			parts: []string{"text/plain||café"},
+		},
+		{
+			name:  "utf-32 without a byte order mark",
+			raw:   "Content-Type: text/plain; charset=utf-32\nContent-Transfer-Encoding: base64\n\nAAAAYwAAAGEAAABmAAAA6Q==\n",
+			parts: []string{"text/plain||café"},
+		},
+		{
+			name:  "utf-32le",
+			raw:   "Content-Type: text/plain; charset=\"utf-32le\"\nContent-Transfer-Encoding: base64\n\nYwAAAGEAAABmAAAA6QAAAA==\n",
+			parts: []string{"text/plain||café"},
+		},
+		{
 			name:  "undeclared utf-8",
 			raw:   "Subject: x\n\ncaf\xc3\xa9\n",
 			parts: []string{"text/plain||café\n"},
