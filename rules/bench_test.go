@@ -176,6 +176,23 @@ func BenchmarkURIs(b *testing.B) {
 	}
 }
 
+// BenchmarkRedirected is what the stock rules' redirector_pattern lines add
+// to the links of the stock benchmarks' 300 messages, an op being all of them
+// (the links found beforehand).
+func BenchmarkRedirected(b *testing.B) {
+	s := stockRules(b, false)
+	var lists [][]string
+	for _, m := range stockSample(b) {
+		lists = append(lists, URIs(m.Parsed))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, l := range lists {
+			s.redirected(l)
+		}
+	}
+}
+
 // BenchmarkURIBLAfterRules is what the URI block lists' list of a message costs
 // once the stock rules have checked it (the rules' evaluation is not timed):
 // shared, the list the rules made (MessageURIs); apart, a list of their own (URIs:

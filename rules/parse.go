@@ -185,6 +185,7 @@ type parser struct {
 	freemail    freemail
 	lists       lists
 	scanSizes   scanSizes
+	redirectors []redirector
 }
 
 func newParser() *parser {
@@ -541,6 +542,16 @@ func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string)
 		p.replace.directive(word, rest)
 	case "freemail_domains", "freemail_welcomelist", "freemail_whitelist":
 		p.freemail.directive(word, rest)
+	case "redirector_pattern":
+		r, err := parseRedirector(rest)
+		if err != nil {
+			// One neither engine runs is skipped, as such a rule is; one that is
+			// no regex at all is an error.
+			var u ErrUnsupported
+			p.problem(file, line, "", errors.As(err, &u), "redirector_pattern: %v", err)
+			return
+		}
+		p.redirectors = append(p.redirectors, r)
 	case "body_part_scan_size", "rawbody_part_scan_size":
 		n, err := strconv.Atoi(strings.TrimSpace(rest))
 		if err != nil || n < 0 {

@@ -76,6 +76,8 @@ type Set struct {
 	// What plugin directives configured (freemail_domains, ...).
 	freemail freemail
 	lists    lists
+	// redirector_pattern lines, in the order read (redirect.go).
+	redirectors []redirector
 	// The bytes of each part body and rawbody rules read.
 	scanSizes scanSizes
 	// operatorScore are the scores set in the operator's own rule files: not
@@ -191,7 +193,7 @@ func (p *parser) compile() (*Set, []Problem) {
 	p.buildAll()
 	p.lists.index()
 	s := &Set{score: map[string]Scores{}, Stats: Stats{Loaded: map[Kind]int{}, Skipped: p.skipped}, Ignored: p.ignored,
-		Files: p.files, freemail: p.freemail, lists: p.lists, scanSizes: p.scanSizes}
+		Files: p.files, freemail: p.freemail, lists: p.lists, scanSizes: p.scanSizes, redirectors: p.redirectors}
 	s.freemail.compile()
 	s.operatorScore = map[string]Scores{}
 	for name, file := range p.scoreFile {
@@ -1179,6 +1181,9 @@ func (s *Set) prepare(m *filter.Message, p *plan, locate bool) *target {
 	needs := p.needs
 	t := newTarget(m, needs, s.scanSizes)
 	t.set = s
+	if needs[URI] && len(s.redirectors) > 0 {
+		t.uris = s.MessageURIs(m) // with the redirectors' targets
+	}
 	t.locate = locate
 	if t.freemailStripsBody() {
 		t.stripBodyAddresses()

@@ -52,6 +52,9 @@ type Check struct {
 	MaxDomains int // distinct registered domains looked up per message, first seen first
 	// Concurrency bounds the queries in flight for one message; 0 means 8.
 	Concurrency int
+	// URIs gives a message's links: the rule set's, with its redirectors'
+	// targets (rules.Set.MessageURIs). Nil means rules.MessageURIs.
+	URIs func(*filter.Message) []string
 }
 
 func (c *Check) Name() string { return "uribl" }
@@ -62,7 +65,11 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	if m.Parsed == nil || len(c.Zones) == 0 {
 		return r
 	}
-	domains := Domains(rules.MessageURIs(m), c.MaxDomains)
+	uris := rules.MessageURIs
+	if c.URIs != nil {
+		uris = c.URIs
+	}
+	domains := Domains(uris(m), c.MaxDomains)
 	if len(domains) == 0 {
 		return r
 	}

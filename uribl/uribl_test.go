@@ -2,6 +2,8 @@ package uribl_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/testutil"
 	"github.com/postern/postern/resolver"
+	"github.com/postern/postern/rules"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/uribl"
 )
@@ -53,6 +56,17 @@ func TestCheck(t *testing.T) {
 		{Name: "dbl.test", Test: "URIBL_DBL_TEST", Score: 2.5}, {Name: "multi.test", Score: 1},
 	}}
 	slow := &uribl.Check{Resolver: r, MaxDomains: 20, Zones: []uribl.Zone{{Name: "slow.test", Score: 5}}}
+	// The links of a rule set that names Google Translate as a redirector (as
+	// SpamAssassin's stock 72_active.cf does): its target is looked up too.
+	cf := filepath.Join(t.TempDir(), "r.cf")
+	if err := os.WriteFile(cf, []byte(`redirector_pattern m'^https?:/*(?:\w+\.)?google(?:\.\w{2,3}){1,2}/translate\?.*?(?<=[?&])u=(.*?)(?:$|[&\#])'i`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, problems := rules.Load(cf)
+	if len(rules.Errors(problems)) > 0 {
+		t.Fatal(problems)
+	}
+	redir := &uribl.Check{Resolver: r, MaxDomains: 20, Zones: c.Zones, URIs: set.MessageURIs}
 	tests := []struct {
 		name  string
 		check *uribl.Check
@@ -69,6 +83,8 @@ func TestCheck(t *testing.T) {
 		{"name in another script listed", c, "Log in at https://p\u0430ypal.com/", "URIBL_DBL_TEST", 0},
 		{"HTML link read against its base", c, html(`<base href="http://www.example.net/"><a href="go.php">here</a>`), "URIBL_DBL_TEST URIBL_MULTI", 0},
 		{"a script's string is no link", c, html(`<script>u = "http://www.example.net/"</script>hello`), "", 0},
+		{"behind a redirector", redir, "Log in: https://translate.google.com/translate?sl=auto&u=example.info/login.php", "URIBL_DBL_TEST", 0},
+		{"behind a redirector the set does not name", c, "Log in: https://translate.google.com/translate?sl=auto&u=example.info/login.php", "", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

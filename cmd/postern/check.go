@@ -19,7 +19,6 @@ import (
 
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/cpuclock"
-	"github.com/postern/postern/rules"
 	"github.com/postern/postern/scan"
 	"github.com/postern/postern/score"
 	"github.com/postern/postern/spool"
@@ -115,7 +114,7 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 							r.clues = comp.Bayes.Explain(m, *clues)
 						}
 						if *uris {
-							r.uris = rules.URIs(m)
+							r.uris = comp.Rules.Set().URIs(m) // (with its redirector_pattern targets)
 						}
 					}
 				}

@@ -269,7 +269,9 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 	}
 	if len(cfg.URIBL.Zones) > 0 && dnsr != nil {
 		r := dnsr
-		u := &uribl.Check{Resolver: r, MaxDomains: cfg.URIBL.MaxDomains}
+		u := &uribl.Check{Resolver: r, MaxDomains: cfg.URIBL.MaxDomains,
+			// The set in use, also after a reload: the links its uri rules read.
+			URIs: func(m *filter.Message) []string { return c.Rules.Set().MessageURIs(m) }}
 		for _, z := range cfg.URIBL.Zones {
 			score, ok := cfg.URIBL.Scores[z]
 			if !ok {
