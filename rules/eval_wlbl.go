@@ -474,7 +474,7 @@ func (t *target) uriHostListed(list string) bool {
 
 func (t *target) readURIListed() map[string]bool {
 	out := map[string]bool{}
-	for _, u := range t.uris {
+	for _, u := range t.hostURIs {
 		h := uriHost(u)
 		if h == "" {
 			continue

@@ -1182,7 +1182,7 @@ func (s *Set) prepare(m *filter.Message, p *plan, locate bool) *target {
 	t := newTarget(m, needs, s.scanSizes)
 	t.set = s
 	if needs[URI] && len(s.redirectors) > 0 {
-		t.uris = s.MessageURIs(m) // with the redirectors' targets
+		t.setURIs(s.MessageURIs(m)) // with the redirectors' targets
 	}
 	t.locate = locate
 	if t.freemailStripsBody() {
@@ -1901,9 +1901,10 @@ type target struct {
 	rawbodyAdded int
 	full         string // the raw message
 	fullLower    string
-	uris         []string
-	locate       bool // say what matched (Hit.Match)
-	backtracked  bool // a backtracking match outlasted its retry (backtrack)
+	uris         []string // the links uri rules read
+	hostURIs     []string // those and the DKIM signing domains: what the URI host lists read (setURIs)
+	locate       bool     // say what matched (Hit.Match)
+	backtracked  bool     // a backtracking match outlasted its retry (backtrack)
 
 	// Which rule literals each text holds, and in which lines.
 	bodyHits, rawHits, fullHits litHits
@@ -1975,7 +1976,7 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 	var r *reading
 	if needs[URI] {
 		r = readingOf(m)
-		t.uris = r.uris
+		t.setURIs(r.uris)
 	}
 	for i, p := range m.Parsed.Parts {
 		if p.Text == "" {
@@ -2773,6 +2774,19 @@ func read(m *scan.Message) *reading {
 		r.uris = dedupe(r.uris)
 	}
 	return r
+}
+
+// setURIs sets the message's links: all of them for the URI host lists, and
+// for the uri rules those but the DKIM signing domains, which SpamAssassin
+// adds "noclean" (_process_dkim_uri_list): for the host lists and the block
+// lists only (a uri rule on "weird-signer" does not hit a message signed
+// d=weird-signer.top; spamassassin -L -t).
+func (t *target) setURIs(all []string) {
+	t.hostURIs, t.uris = all, all
+	isSigning := func(u string) bool { return strings.HasPrefix(u, SigningDomainPrefix) }
+	if i := slices.IndexFunc(all, isSigning); i >= 0 {
+		t.uris = slices.DeleteFunc(slices.Clone(all), isSigning)
+	}
 }
 
 // SigningDomainPrefix starts the link URIs gives a DKIM signing domain
