@@ -85,14 +85,14 @@ func (s *Set) MessageURIs(m *filter.Message) []string {
 		return nil
 	}
 	if len(s.redirectors) == 0 {
-		return readingOf(m).uris
+		return readingOf(m, s.scanSizes.body).uris
 	}
-	return m.Once(redirectKey{s}, func() any { return s.redirected(readingOf(m).uris) }).([]string)
+	return m.Once(redirectKey{s}, func() any { return s.redirected(readingOf(m, s.scanSizes.body).uris) }).([]string)
 }
 
-// URIs is the package's URIs with the set's redirectors' targets: what
-// `postern check --uris` shows.
-func (s *Set) URIs(m *scan.Message) []string { return s.redirected(URIs(m)) }
+// URIs is the package's URIs, read with the set's body_part_scan_size, with
+// the set's redirectors' targets: what `postern check --uris` shows.
+func (s *Set) URIs(m *scan.Message) []string { return s.redirected(read(m, s.scanSizes.body).uris) }
 
 // redirected adds to links the targets the set's redirectors find in them,
 // and their canonical forms (canonicalURIs, which finds a target's own

@@ -1975,7 +1975,7 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 	t.subjectLines = strings.Count(subject, "\n") + 1
 	var r *reading
 	if needs[URI] {
-		r = readingOf(m)
+		r = readingOf(m, sizes.body)
 		t.setURIs(r.uris)
 	}
 	for i, p := range m.Parsed.Parts {
@@ -2712,14 +2712,16 @@ type renderedPart struct {
 	links []scan.Link
 }
 
-// readingKey is where a message's reading is kept (readingOf).
-type readingKey struct{}
+// readingKey is where a message's reading is kept (readingOf), for the
+// body_part_scan_size it was read with.
+type readingKey struct{ body int }
 
-// readingOf is the message's reading, made once a message: the rules and the URI
-// block lists, checks that run side by side, each wait for the first one's
-// rather than render the HTML and find its links again.
-func readingOf(m *filter.Message) *reading {
-	return m.Once(readingKey{}, func() any { return read(m.Parsed) }).(*reading)
+// readingOf is the message's reading with text links found in the first body
+// bytes of each part (read), made once a message: the rules and the URI block
+// lists, checks that run side by side, each wait for the first one's rather
+// than render the HTML and find its links again.
+func readingOf(m *filter.Message, body int) *reading {
+	return m.Once(readingKey{body}, func() any { return read(m.Parsed, body) }).(*reading)
 }
 
 // MessageURIs is URIs of the message, worked out once a message (readingOf).
@@ -2728,16 +2730,20 @@ func MessageURIs(m *filter.Message) []string {
 	if m.Parsed == nil {
 		return nil
 	}
-	return readingOf(m).uris
+	return readingOf(m, defaultScanSizes.body).uris
 }
 
 // URIs are the links uri rules read in m, with the forms of each they match
 // (SpamAssassin's get_uri_list), in the order found: those of the subject and
 // of the text a reader sees, and those of the HTML's tags. What `postern check
 // --uris` shows a rule's author, and the URI block lists look up.
-func URIs(m *scan.Message) []string { return read(m).uris }
+func URIs(m *scan.Message) []string { return read(m, defaultScanSizes.body).uris }
 
-func read(m *scan.Message) *reading {
+// read reads m as a reader sees it. The links of a part's text (its rendering,
+// for HTML) are found in its first body bytes (body_part_scan_size, cut as the
+// body rules' text is), as SpamAssassin's text parser reads the same rendered
+// text its body rules do; a tag's link anywhere in the HTML counts.
+func read(m *scan.Message, body int) *reading {
 	r := &reading{}
 	if subject := m.Subject(); subject != "" {
 		r.uris = findURIs(subject) // as SpamAssassin's: the subject is the body's first line
@@ -2755,7 +2761,7 @@ func read(m *scan.Message) *reading {
 			}
 			r.html[i] = renderedPart{text, links}
 		}
-		r.uris = appendPartURIs(r.uris, text, links)
+		r.uris = appendPartURIs(r.uris, truncateScan(text, body, ' '), links)
 	}
 	// SpamAssassin's parse_dkim_uris, on by default: each signing domain of a
 	// DKIM or DomainKeys signature is a link, "domainkeys:DOMAIN", for the uri

@@ -75,3 +75,28 @@ func FuzzFindURIs(f *testing.F) {
 		}
 	})
 }
+
+// TestTextLinksScanSize: links written in a part's text (its rendering, for
+// HTML) are found in its first body_part_scan_size bytes, as SpamAssassin's
+// text parser reads the rendered text its body rules read; an HTML tag's link
+// counts wherever it is. The hits are spamassassin -L -t's (--cf with these
+// rules, then with body_part_scan_size 0) on the message.
+func TestTextLinksScanSize(t *testing.T) {
+	body := "See http://first-site.com/ now.\n" + strings.Repeat("lorem ipsum dolor sit amet, consectetur adipiscing elit\n", 1100) +
+		"Then http://late-site.com/x and late@mail-site.com\n"
+	html := "<html><body><p>" + strings.Repeat("filler text here ", 3500) +
+		"</p><p>visit www.html-late.com or <a href=\"http://href-late.com/\">here</a></p></body></html>\n"
+	m := msgOf(t, "From: a@example.com\nTo: b@example.com\nSubject: t\nMessage-ID: <x@example.com>\nMIME-Version: 1.0\n"+
+		"Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\n"+body+
+		"--b\nContent-Type: text/html\n\n"+html+"--b--\n")
+	const rules = "uri R_FIRST /first-site/\nuri R_LATE /late-site/\nuri R_MAIL /mail-site/\nuri R_HLATE /html-late/\nuri R_HREF /href-late/\n"
+	for _, c := range []struct{ extra, want string }{
+		{"", "R_FIRST R_HREF"},
+		{"body_part_scan_size 0\n", "R_FIRST R_HLATE R_HREF R_LATE R_MAIL"},
+	} {
+		s := mustLoadRules(t, map[string]string{"r.cf": rules + c.extra})
+		if got := strings.Join(hitNames(t, s, m.Fresh()), " "); got != c.want {
+			t.Errorf("%q: hits %q, want %q", c.extra, got, c.want)
+		}
+	}
+}
