@@ -72,3 +72,23 @@ func TestRedirectorPatternProblems(t *testing.T) {
 		t.Errorf("problems %v", problems)
 	}
 }
+
+// TestDefaultRedirectors: the built-in rules follow Google's translation proxy
+// and its url?q= redirect, where SpamAssassin's stock rules are not installed.
+func TestDefaultRedirectors(t *testing.T) {
+	s, problems := Load(DefaultPath)
+	if errs := Errors(problems); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	m := msgOf(t, "Subject: t\n\nhttps://translate.google.com/translate?sl=auto&tl=en&hl=en&u=dropsys.example.com.br/go/login.php?click=mix\n"+
+		"https://www.google.co.uk/url?sa=t&q=other.example.net/x%26y&usg=z\nhttps://www.google.com/search?q=site.example.org\n")
+	got := s.MessageURIs(m)
+	for _, want := range []string{"http://dropsys.example.com.br/go/login.php?click=mix", "http://other.example.net/x"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("no %s in %q", want, got)
+		}
+	}
+	if slices.ContainsFunc(got, func(u string) bool { return strings.Contains(u, "//site.example.org") }) {
+		t.Errorf("a search is no redirect: %q", got)
+	}
+}
