@@ -39,7 +39,7 @@ start with an mbox "From " line. 'check' never learns or writes anything.
 Exit status: 0 when every message was checked, 1 when any could not be.`)
 	asJSON := flags.Bool("json", false, "print one JSON object per message per line")
 	clues := flags.Int("clues", 0, "also print the `N` strongest Bayes clues of each message: the tokens, their spam probability and how many learned spam and ham held them (report only)")
-	uris := flags.Bool("uris", false, "also print the links uri rules read in each message, with the forms of each they match (as spamassassin -D uri lists them)")
+	uris := flags.Bool("uris", false, "also print the links uri rules read in each message, with the forms of each they match and the targets of redirector_pattern links, and the DKIM signing domains the URI host and block lists read too (as spamassassin -D uri lists them)")
 	var extra stringList
 	flags.Var(&extra, "rules", "also load this rule `PATH` (file or directory) for this run; repeatable")
 	var ev envelopeFlags
