@@ -228,6 +228,8 @@ func BenchmarkFindURIsHostile(b *testing.B) {
 		{"names-in-one-token", strings.Repeat("(a.com", 1<<20/6)},
 		{"addresses-in-a-link", "http://x.com/?" + strings.Repeat("xa@b.cc", 1<<20/7)},
 		{"one-long-link", "http://" + strings.Repeat("a", 1<<20)},
+		{"addresses-run-together", strings.Repeat("a@", 1<<20/2)},
+		{"addresses-run-together-with-commas", strings.Repeat("a@b,", 1<<20/4)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(c.text)))

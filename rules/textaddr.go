@@ -28,7 +28,8 @@ import (
 // to the address ("x.com/a,b@y.com", schemelessLinks lists it).
 func textAddresses(text string, limit int) (out []string, spans [][2]int) {
 	tok := tokens{text: text, end: -1}
-	next := 0 // where the last match ended: the scan goes on from there
+	next := 0   // where the last match ended: the scan goes on from there
+	runEnd := 0 // where the last domain read ended: an @ before it has its domain run to it too
 	for i := 0; i < len(text) && len(out) < limit; {
 		k := strings.IndexByte(text[i:], '@')
 		if k < 0 {
@@ -54,9 +55,13 @@ func textAddresses(text string, limit int) (out []string, spans [][2]int) {
 			continue
 		}
 		e := at + 1 // the domain: [^tbirdenddelimemail]{1,251}
+		if at < runEnd {
+			e = runEnd // (read once: "a@a@a@…" is not read again from each @)
+		}
 		for e < len(text) && !mailDelim[text[e]] {
 			e++
 		}
+		runEnd = e
 		if e == at+1 || e-at-1 > 251 {
 			continue
 		}
@@ -174,7 +179,7 @@ func schemeLinkFrom(text string, from, p int) bool {
 		if hasPrefixFold(t, "http://") || hasPrefixFold(t, "https://") || hasPrefixFold(t, "ftp://") || hasPrefixFold(t, "ftp.") {
 			return true
 		}
-		if hasPrefixFold(t, "www") {
+		if hasPrefixFold(t, "www") { // www\d{0,2}\. (reKnownHost, which would search all of t for its literal)
 			d := 3
 			for d < 5 && d < len(t) && '0' <= t[d] && t[d] <= '9' {
 				d++
