@@ -90,11 +90,12 @@ func textAddress(raw string) string {
 		return "" // trimmed to no address; an Outlook image's id
 	}
 	u := raw
+	slash := strings.IndexByte(raw, '/')
 	switch {
 	case hasPrefixFold(raw, "mailto:"):
 	case hasPrefixFold(raw, "http:") || hasPrefixFold(raw, "https:") || hasPrefixFold(raw, "ftp:"):
 		return raw // a link, its slashes left out (canonicalURIs puts them in)
-	case strings.IndexByte(raw, '/') >= 0 && strings.LastIndexByte(raw, '@') > strings.IndexByte(raw, '/')+1:
+	case slash >= 0 && strings.LastIndexByte(raw, '@') > slash+1:
 		// /\/.+\@/: a slash before the @ makes it a path, not an address.
 		if !pathHostValid(raw) {
 			return ""
