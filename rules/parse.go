@@ -186,6 +186,7 @@ type parser struct {
 	lists       lists
 	scanSizes   scanSizes
 	redirectors []redirector
+	uriSkip     map[string]bool // uridnsbl_skip_domain
 }
 
 func newParser() *parser {
@@ -552,6 +553,21 @@ func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string)
 			return
 		}
 		p.redirectors = append(p.redirectors, r)
+	case "uridnsbl_skip_domain":
+		if p.uriSkip == nil {
+			p.uriSkip = map[string]bool{}
+		}
+		for _, d := range strings.Fields(rest) {
+			p.uriSkip[strings.ToLower(d)] = true
+		}
+	case "clear_uridnsbl_skip_domain": // all of them, or those named
+		if f := strings.Fields(rest); len(f) > 0 {
+			for _, d := range f {
+				delete(p.uriSkip, strings.ToLower(d))
+			}
+		} else {
+			p.uriSkip = nil
+		}
 	case "body_part_scan_size", "rawbody_part_scan_size":
 		n, err := strconv.Atoi(strings.TrimSpace(rest))
 		if err != nil || n < 0 {

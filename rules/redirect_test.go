@@ -92,3 +92,23 @@ func TestDefaultRedirectors(t *testing.T) {
 		t.Errorf("a search is no redirect: %q", got)
 	}
 }
+
+// TestURISkipDomains: uridnsbl_skip_domain names what the URI block lists do
+// not look up, in any case; clear_uridnsbl_skip_domain drops the names it
+// lists, or all of them (URIDNSBL.pm's two directives).
+func TestURISkipDomains(t *testing.T) {
+	s := mustLoadRules(t, map[string]string{"r.cf": "uridnsbl_skip_domain Example.COM b.example\n" +
+		"uridnsbl_skip_domain c.example d.example\nclear_uridnsbl_skip_domain d.example\n"})
+	for name, want := range map[string]bool{"example.com": true, "EXAMPLE.com": true, "b.example": true, "c.example": true, "d.example": false, "www.example.com": false} {
+		if got := s.SkipsURIDomain(name); got != want {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
+	}
+	cleared := mustLoadRules(t, map[string]string{"a.cf": "uridnsbl_skip_domain example.com\n", "b.cf": "clear_uridnsbl_skip_domain\n"})
+	if cleared.SkipsURIDomain("example.com") {
+		t.Error("cleared: example.com still skipped")
+	}
+	if s, problems := Load(writeRules(t, map[string]string{"r.cf": "uridnsbl_skip_domain x.example\n"})); len(problems) > 0 || s.Ignored["uridnsbl_skip_domain"] != 0 {
+		t.Errorf("problems %v, ignored %v", problems, s.Ignored)
+	}
+}

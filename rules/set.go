@@ -78,12 +78,20 @@ type Set struct {
 	lists    lists
 	// redirector_pattern lines, in the order read (redirect.go).
 	redirectors []redirector
+	// uridnsbl_skip_domain: names the URI block lists do not look up.
+	uriSkip map[string]bool
 	// The bytes of each part body and rawbody rules read.
 	scanSizes scanSizes
 	// operatorScore are the scores set in the operator's own rule files: not
 	// the embedded default set nor the stock rules.
 	operatorScore map[string]Scores
 }
+
+// SkipsURIDomain says whether the rule files name a host or domain that the
+// URI block lists do not look up (uridnsbl_skip_domain): sites too big to be
+// listed, whose lookups would only take the place of a message's other
+// domains under the block lists' limit. SpamAssassin's stock rules name 289.
+func (s *Set) SkipsURIDomain(name string) bool { return s.uriSkip[strings.ToLower(name)] }
 
 // OperatorScore is the score (with Bayes, set 2) an operator's rule file gives a
 // name, for the pseudo-rules other checks make (BAYES_99): an operator's score
@@ -193,7 +201,7 @@ func (p *parser) compile() (*Set, []Problem) {
 	p.buildAll()
 	p.lists.index()
 	s := &Set{score: map[string]Scores{}, Stats: Stats{Loaded: map[Kind]int{}, Skipped: p.skipped}, Ignored: p.ignored,
-		Files: p.files, freemail: p.freemail, lists: p.lists, scanSizes: p.scanSizes, redirectors: p.redirectors}
+		Files: p.files, freemail: p.freemail, lists: p.lists, scanSizes: p.scanSizes, redirectors: p.redirectors, uriSkip: p.uriSkip}
 	s.freemail.compile()
 	s.operatorScore = map[string]Scores{}
 	for name, file := range p.scoreFile {

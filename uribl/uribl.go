@@ -55,6 +55,10 @@ type Check struct {
 	// URIs gives a message's links: the rule set's, with its redirectors'
 	// targets (rules.Set.MessageURIs). Nil means rules.MessageURIs.
 	URIs func(*filter.Message) []string
+	// Skip says whether a host or registered domain is not looked up: the
+	// rule set's uridnsbl_skip_domain names (rules.Set.SkipsURIDomain). Nil
+	// skips none.
+	Skip func(name string) bool
 }
 
 func (c *Check) Name() string { return "uribl" }
@@ -69,7 +73,7 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	if c.URIs != nil {
 		uris = c.URIs
 	}
-	domains := Domains(uris(m), c.MaxDomains)
+	domains := Domains(uris(m), c.MaxDomains, c.Skip)
 	if len(domains) == 0 {
 		return r
 	}
@@ -138,15 +142,20 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 // holds besides (a DOCTYPE's w3.org, a script's strings). Addresses and mail
 // addresses are left out: domain lists hold names of web sites. A name in
 // another script is looked up as the list holds it, in its ASCII form
-// (xn--pypal-4ve.com for pаypal.com, the Cyrillic а of a phish).
-func Domains(uris []string, n int) []string {
+// (xn--pypal-4ve.com for pаypal.com, the Cyrillic а of a phish). A link
+// whose host or registered domain skip names (nil: none) is passed by, as
+// URIDNSBL passes by its uridnsbl_skip_domain names, before the count.
+func Domains(uris []string, n int, skip func(string) bool) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, u := range uris {
 		if n > 0 && len(out) >= n {
 			return out
 		}
-		d := registered(u)
+		host, d := registered(u)
+		if d != "" && skip != nil && (skip(d) || skip(host)) {
+			continue
+		}
 		if d != "" && !seen[d] {
 			seen[d] = true
 			out = append(out, d)
@@ -155,9 +164,11 @@ func Domains(uris []string, n int) []string {
 	return out
 }
 
-func registered(raw string) string {
+// registered is a link's host, lower-cased and ASCII, and its registered
+// domain; "", "" for a link Domains leaves out.
+func registered(raw string) (host, domain string) {
 	if strings.HasPrefix(strings.ToLower(raw), "mailto:") {
-		return ""
+		return "", ""
 	}
 	// A DKIM signing domain, which SpamAssassin's URIDNSBL looks up with the
 	// links (parse_dkim_uris).
@@ -166,34 +177,34 @@ func registered(raw string) string {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	host := strings.TrimSuffix(u.Hostname(), ".")
+	host = strings.TrimSuffix(u.Hostname(), ".")
 	if host == "" || !strings.Contains(host, ".") {
-		return ""
+		return "", ""
 	}
 	// Made ASCII before it is lower-cased, which would turn Latin-1 letters
 	// (bytes that are no UTF-8) into U+FFFD.
 	if strings.IndexFunc(host, func(r rune) bool { return r >= utf8.RuneSelf }) >= 0 {
 		a, ok := rules.ASCIIHost(host)
 		if !ok {
-			return "" // no name: bytes no charset made, or a label IDNA forbids
+			return "", "" // no name: bytes no charset made, or a label IDNA forbids
 		}
 		host = a
 	}
 	host = strings.ToLower(host)
 	if _, err := netip.ParseAddr(host); err == nil {
-		return ""
+		return "", ""
 	}
 	// No known top-level domain: http://index.html, a relative link's
 	// made-up host. Only the last label is asked, so that a site under a
 	// private suffix (blogspot.com), where phishers live, is still looked up.
 	if !rules.KnownTLD(host[strings.LastIndexByte(host, '.')+1:]) {
-		return ""
+		return "", ""
 	}
 	d, err := publicsuffix.EffectiveTLDPlusOne(host)
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	return d
+	return host, d
 }

@@ -22,7 +22,7 @@ func TestDomains(t *testing.T) {
 		"http://192.0.2.1/", "mailto:me@mailer.example.org", "http://localhost/",
 		"index.html", "http://index.html", "http://p\u0430ypal.com/signin", "http://bad\xff.com/",
 		"https://login-verify.blogspot.com/", "http://www.B\xfcCHER.de/", "domainkeys:mail.sender.example.net",
-	}, 0)
+	}, 0, nil)
 	// evil.example.com and www.example.com are one registered domain, example.com;
 	// addresses, mail addresses, single-label hosts and names in no known
 	// top-level domain (a relative link's made-up host) are left out; a name in
@@ -33,8 +33,16 @@ func TestDomains(t *testing.T) {
 	if want := "example.co.uk example.com xn--pypal-4ve.com login-verify.blogspot.com xn--bcher-kva.de example.net"; strings.Join(got, " ") != want {
 		t.Fatalf("Domains = %q, want %q", got, want)
 	}
-	if got := uribl.Domains([]string{"http://a.example.com/", "http://b.example.net/", "http://c.example.org/"}, 2); len(got) != 2 {
+	if got := uribl.Domains([]string{"http://a.example.com/", "http://b.example.net/", "http://c.example.org/"}, 2, nil); len(got) != 2 {
 		t.Fatalf("max 2: %q", got)
+	}
+	// Names skipped (uridnsbl_skip_domain: a registered domain, whose hosts go
+	// with it, or a host) are passed by before the count: they take no other
+	// domain's place.
+	skip := func(n string) bool { return n == "google.com" || n == "p.tk" || n == "www.example.org" }
+	got = uribl.Domains([]string{"https://www.google.com/url?q=x", "http://q.p.tk/", "http://www.example.org/", "http://a.example.com/", "http://mail.example.org/", "http://b.example.net/"}, 2, skip)
+	if want := "example.com example.org"; strings.Join(got, " ") != want {
+		t.Fatalf("skipping: %q, want %q", got, want)
 	}
 }
 

@@ -271,7 +271,8 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		r := dnsr
 		u := &uribl.Check{Resolver: r, MaxDomains: cfg.URIBL.MaxDomains,
 			// The set in use, also after a reload: the links its uri rules read.
-			URIs: func(m *filter.Message) []string { return c.Rules.Set().MessageURIs(m) }}
+			URIs: func(m *filter.Message) []string { return c.Rules.Set().MessageURIs(m) },
+			Skip: func(name string) bool { return c.Rules.Set().SkipsURIDomain(name) }}
 		for _, z := range cfg.URIBL.Zones {
 			score, ok := cfg.URIBL.Scores[z]
 			if !ok {
