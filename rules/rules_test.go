@@ -721,6 +721,11 @@ func TestCanonicalURIsAsSpamAssassin(t *testing.T) {
 		{"http://www.Label/", []string{"http://www.Label/", "http://www.label.com/"}},
 		{"HTTP://UPPER/", []string{"HTTP://UPPER/"}},
 		{"http://www.com/", []string{"http://www.com/"}},
+		// A host of one decimal number past 32 bits: decode_ulong_to_ip's
+		// first eight hex digits, not the number modulo 2^32.
+		{"http://026250572540/x", []string{"http://026250572540/x", "http://97.202.127.47/x"}},
+		{"http://99999999999999/", []string{"http://90.243.16.122/", "http://99999999999999/"}},
+		{"http://3232235777/", []string{"http://192.168.1.1/", "http://3232235777/"}},
 	} {
 		got := canonicalURIs([]string{c.in})
 		slices.Sort(got)

@@ -3243,7 +3243,7 @@ func canonicalURIs(uris []string) []string {
 			add(proto + ulongIP(v) + rest)
 		case reDigitsHost.MatchString(host):
 			v, _ := strconv.ParseUint(host, 10, 64)
-			add(proto + ulongIP(v) + rest)
+			add(proto + decimalHostIP(v) + rest)
 		case proto == "http://" && auth == "" && (port == "" || port == "80") && nhost != "localhost" &&
 			reSingleLabel.MatchString(nhost) && !domainValid(nhost):
 			// http://foobar is http://www.foobar.com, as browsers make it.
@@ -3436,6 +3436,18 @@ func octetValue(o string) string {
 }
 
 // ulongIP is SpamAssassin's decode_ulong_to_ip.
+// decimalHostIP is the address SpamAssassin's decode_ulong_to_ip makes of a
+// host written as one decimal number: the first eight of its hex digits
+// (sprintf "%08lx", then the first four bytes pack H* makes of them). Below
+// 2^32 that is the number's address; a phish's http://026250572540/ (past 32
+// bits) reads as 97.202.127.47, the form SpamAssassin's uri rules read, where
+// the number modulo 2^32 gave 28.167.242.252.
+func decimalHostIP(v uint64) string {
+	h := fmt.Sprintf("%08x", v)
+	x, _ := strconv.ParseUint(h[:8], 16, 32)
+	return ulongIP(x)
+}
+
 func ulongIP(v uint64) string {
 	v &= 0xffffffff
 	return fmt.Sprintf("%d.%d.%d.%d", v>>24, v>>16&0xff, v>>8&0xff, v&0xff)
