@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/testutil"
+	"github.com/postern/postern/rules"
 )
 
 // TestEnvelopeChecksThroughPostfix runs greylisting, a block list, a deny list and the
@@ -19,9 +20,10 @@ func TestEnvelopeChecksThroughPostfix(t *testing.T) {
 	e := newEnv(t)
 	dns := testutil.StartDNS(t)
 	// The client is 127.0.0.1: listed with a scoring code by one zone, unlisted by another.
-	// (Not example.net: SpamAssassin's stock rules name it in
-	// uridnsbl_skip_domain, and the URI block lists pass it by.)
-	dns.Add(t, "1.0.0.127.score.test. 60 IN A 127.0.0.10", "pharmacy-offers.info.dbl.test. 60 IN A 127.0.1.2")
+	// Two listed domains: example.net, which SpamAssassin's stock rules name in
+	// uridnsbl_skip_domain, so the URI block lists pass it by, and one nobody skips.
+	dns.Add(t, "1.0.0.127.score.test. 60 IN A 127.0.0.10", "pharmacy-offers.info.dbl.test. 60 IN A 127.0.1.2",
+		"example.net.dbl.test. 60 IN A 127.0.1.2")
 	deny := filepath.Join(e.tmp, "deny.list")
 	if err := os.WriteFile(deny, []byte("from spammer@evil.example\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -69,6 +71,25 @@ zones = ["dbl.test"]
 	if status := headerOf(got.Data, "X-Spam-Status"); !strings.Contains(status, "RCVD_IN_SCORE_TEST") || !strings.Contains(status, "URIBL_DBL") {
 		t.Errorf("the block lists' points are not in %q", status)
 	}
+
+	t.Run("URI block lists read the rule set's redirectors and skip list", func(t *testing.T) {
+		// Behind Google's translation proxy, which the built-in rules (and the
+		// stock ones) name as a redirector: the target is looked up.
+		code, text := sendSMTP(t, e.pf.SMTPAddr, "news@example.org", rcpt,
+			message("redirect", "redir-1", "Log in: https://translate.google.com/translate?sl=auto&u=pharmacy-offers.info/login.php"))
+		got := delivered(t, e.sink, "redir-1", code, text)
+		if status := headerOf(got.Data, "X-Spam-Status"); !strings.Contains(status, "URIBL_DBL") {
+			t.Errorf("the redirect's target was not looked up: %q", status)
+		}
+		if rules.FindStock() == "" {
+			return // (no stock rules, no skip list: nothing more to see)
+		}
+		code, text = sendSMTP(t, e.pf.SMTPAddr, "news@example.org", rcpt, message("skipped", "skip-1", "See http://www.example.net/offer"))
+		got = delivered(t, e.sink, "skip-1", code, text)
+		if status := headerOf(got.Data, "X-Spam-Status"); strings.Contains(status, "URIBL_DBL") {
+			t.Errorf("example.net, in the stock uridnsbl_skip_domain, was looked up: %q", status)
+		}
+	})
 
 	t.Run("role account is never greylisted or rejected", func(t *testing.T) {
 		code, text := sendSMTP(t, e.pf.SMTPAddr, "spammer@evil.example", []string{"postmaster@example.com"},
