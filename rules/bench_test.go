@@ -334,7 +334,7 @@ func BenchmarkLiteralScan(b *testing.B) {
 	var texts []string
 	n := 0
 	for _, m := range corpusSpam(b, 200) {
-		t := newTarget(m, map[Kind]bool{Body: true}, s.scanSizes)
+		t := newTarget(m, map[Kind]bool{Body: true}, s)
 		texts = append(texts, t.bodyLower)
 		n += len(t.bodyLower)
 	}
@@ -358,7 +358,7 @@ func BenchmarkHeaderFields(b *testing.B) {
 		b.Run(map[bool]string{false: "target", true: "fields"}[read], func(b *testing.B) {
 			for range b.N {
 				for _, m := range msgs {
-					t := newTarget(m.Fresh(), map[Kind]bool{URI: true}, scanSizes{})
+					t := newTarget(m.Fresh(), map[Kind]bool{URI: true}, nil)
 					t.set = s
 					for i := 1; read && i <= len(s.fields); i++ {
 						t.field(int32(i))

@@ -366,7 +366,7 @@ func corpusParagraphs(n int) []string {
 				continue
 			}
 			sp := spool.FromBytes(raw)
-			tg := newTarget(&filter.Message{Raw: sp, Size: sp.Size(), Parsed: m}, map[Kind]bool{Full: true}, scanSizes{})
+			tg := newTarget(&filter.Message{Raw: sp, Size: sp.Size(), Parsed: m}, map[Kind]bool{Full: true}, nil)
 			out = append(out, tg.bodyLines...)
 			out = append(out, tg.rawbody)
 		}

@@ -374,7 +374,7 @@ func TestGlobIndexAgrees(t *testing.T) {
 // The address lists are worked out once a message, also when they are empty.
 func TestAddrListsComputedOnce(t *testing.T) {
 	s, _ := Load(DefaultPath)
-	tg := newTarget(msgOf(t, "Subject: no addresses\n\nhello\n"), nil, scanSizes{})
+	tg := newTarget(msgOf(t, "Subject: no addresses\n\nhello\n"), nil, nil)
 	tg.set = s
 	if from, to := tg.allFromAddrs(), tg.allToAddrs(); len(from) != 0 || len(to) != 0 {
 		t.Fatalf("addresses %v %v, want none", from, to)

@@ -255,7 +255,7 @@ func TestNativeAgrees(t *testing.T) {
 			return nil
 		}
 		if m, err := scan.Parse(bytes.NewReader(raw)); err == nil {
-			tg := newTarget(&filter.Message{Parsed: m}, map[Kind]bool{URI: true}, scanSizes{})
+			tg := newTarget(&filter.Message{Parsed: m}, map[Kind]bool{URI: true}, nil)
 			all, _ := tg.headerValue("ALL", "")
 			relays, _ := tg.headerValue("X-Spam-Relays-Untrusted", "")
 			texts = append(texts, all, relays)
@@ -581,7 +581,7 @@ func BenchmarkNativeRules(b *testing.B) {
 	msgs := append(corpusMessages(b, "spam", 200), corpusMessages(b, "ham", 200)...)
 	var targets []*target
 	for _, m := range msgs {
-		targets = append(targets, newTarget(m.Fresh(), map[Kind]bool{URI: true, Rawbody: true}, scanSizes{}))
+		targets = append(targets, newTarget(m.Fresh(), map[Kind]bool{URI: true, Rawbody: true}, nil))
 	}
 	all := func(t *target) string { v, _ := t.headerValue("ALL", ""); return v }
 	raw := func(t *target) string { return t.rawbody }

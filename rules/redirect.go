@@ -104,28 +104,33 @@ func (s *Set) redirected(links []string) []string {
 	if len(s.redirectors) == 0 {
 		return links
 	}
-	seen := make(map[string]bool, len(links))
-	for _, u := range links {
-		seen[u] = true
-	}
 	out := links
+	var seen map[string]bool // made when the first target is found: most messages have none
 	for i := 0; i < len(out) && len(out) < 400; i++ {
 		// What a pattern reads is the link's canonical form, escapes decoded
-		// (translate?u=site/a.php?x=1%26y=2 ends its target at the &).
-		proto, _, host, rest, _, ok := uriParts(canonicalForm(out[i]))
+		// (translate?u=site/a.php?x=1%26y=2 ends its target at the &), its
+		// user part left out ("$proto$host$rest").
+		n := canonicalForm(out[i])
+		proto, auth, host, rest, _, ok := uriParts(n)
 		if !ok {
 			continue
 		}
-		link := proto + host + rest
+		if auth != "" {
+			n = proto + host + rest
+		}
 		for _, r := range s.redirectors {
-			t := r.target(link)
+			t := r.target(n)
 			if t == "" {
 				continue
 			}
-			if !seen[t] {
-				if len(out) == len(links) {
-					out = append([]string(nil), links...) // links is the reading's: shared
+			if seen == nil {
+				seen = make(map[string]bool, len(links)+4)
+				for _, u := range links {
+					seen[u] = true
 				}
+				out = slices.Clone(links) // links is the reading's: shared
+			}
+			if !seen[t] {
 				for _, f := range canonicalURIs([]string{t}) {
 					if !seen[f] {
 						seen[f] = true

@@ -59,7 +59,7 @@ func TestRelaysTrust(t *testing.T) {
 		"Subject: x\r\n\r\nbody\r\n"
 	relaysOf := func(env *filter.Envelope) *relays {
 		m, _ := scan.Parse(bytes.NewReader([]byte(raw)))
-		return newTarget(&filter.Message{Parsed: m, Env: env}, map[Kind]bool{}, scanSizes{}).relays()
+		return newTarget(&filter.Message{Parsed: m, Env: env}, map[Kind]bool{}, nil).relays()
 	}
 	r := relaysOf(&filter.Envelope{})
 	if len(r.trusted) != 1 || r.trusted[0].ip != "10.0.0.5" || len(r.untrusted) != 1 || r.untrusted[0].ip != "192.0.2.10" {
@@ -92,7 +92,7 @@ func TestOriginatingIP(t *testing.T) {
 		raw := "Received: from sender.example.org (sender.example.org [192.0.2.10]) by mx.example.net (Postfix) with ESMTP id B2; Mon, 1 Jun 2026 09:59:00 +0000\r\n" +
 			"X-Originating-IP: " + v + "\r\nSubject: x\r\n\r\nbody\r\n"
 		m, _ := scan.Parse(bytes.NewReader([]byte(raw)))
-		r := newTarget(&filter.Message{Parsed: m, Env: &filter.Envelope{}}, map[Kind]bool{}, scanSizes{}).relays()
+		r := newTarget(&filter.Message{Parsed: m, Env: &filter.Envelope{}}, map[Kind]bool{}, nil).relays()
 		got := ""
 		if all := append(r.trusted, r.untrusted...); len(all) == 2 {
 			got = all[1].ip
@@ -197,7 +197,7 @@ func TestHeadersByTrust(t *testing.T) {
 	r1 := "Received: from a.example ([10.0.0.5]) by mx.example; Fri, 19 Apr 2002 01:23:08 +0100\n"
 	r2 := "Received: from b.example (b.example [192.0.2.7]) by a.example; Fri, 19 Apr 2002 01:23:07 +0100\n"
 	r3 := "Received: from c.example (c.example [198.51.100.9]) by b.example; Fri, 19 Apr 2002 01:23:06 +0100\n"
-	tg := newTarget(msgOf(t, r1+"X-Between: 1\n"+r2+"X-After: 2\n"+r3+"Subject: s\n\nbody\n"), nil, scanSizes{})
+	tg := newTarget(msgOf(t, r1+"X-Between: 1\n"+r2+"X-After: 2\n"+r3+"Subject: s\n\nbody\n"), nil, nil)
 	if n := len(tg.relays().trusted); n != 1 {
 		t.Fatalf("%d trusted relays, want 1 (the private address)", n)
 	}
@@ -218,7 +218,7 @@ func TestHeadersByTrustAfterFetch(t *testing.T) {
 	r1 := "Received: from localhost (localhost [127.0.0.1]) by h.example (Postfix) with ESMTP id 23E0D44119 for <jm@localhost>; Tue,  6 Aug 2002 05:53:51 -0400\n"
 	r2 := "Received: from mail.example.net [193.120.211.219] by localhost with POP3 (fetchmail-5.9.0) for jm@localhost (single-drop); Tue, 06 Aug 2002 10:53:51 +0100\n"
 	r3 := "Received: from sender.example (sender.example [148.235.178.242]) by example.net (8.9.3/8.9.3) with SMTP id HAA07338; Sat, 3 Aug 2002 07:56:15 +0100\n"
-	tg := newTarget(msgOf(t, r1+r2+r3+"Subject: s\n\nbody\n"), nil, scanSizes{})
+	tg := newTarget(msgOf(t, r1+r2+r3+"Subject: s\n\nbody\n"), nil, nil)
 	if got, want := tg.headersByTrust("ALL-EXTERNAL"), r3+"Subject: s\n"; got != want {
 		t.Errorf("ALL-EXTERNAL:\n got %q\nwant %q", got, want)
 	}

@@ -755,7 +755,7 @@ http://known.example.com/x.com and user@mail.example.com
 end.of.sentence.com. And site.com:8080/path?q=1 and bad.com:123456 and dir.com/ now
 Ünïcode before.com and "quoted.net" and <angle.org> and |pipe.biz| and x_y.example.com
 `
-	tg := newTarget(msgOf(t, raw), map[Kind]bool{URI: true}, defaultScanSizes)
+	tg := newTarget(msgOf(t, raw), map[Kind]bool{URI: true}, &Set{scanSizes: defaultScanSizes})
 	got := slices.Clone(tg.uris)
 	slices.Sort(got)
 	want := []string{"ftp://ftp.files.org/pub", "http://Benefits.Click", "http://Offer.Click", "http://angle.org", "http://before.com", "http://end.of.sentence.com", "http://known.example.com/x.com", "http://my.site.info", "http://pipe.biz", "http://quoted.net", "http://sf.net/projects/x", "http://shop.example.org", "http://site.com:8080/path?q=1", "http://www2.mirror.net/path", "http://x_y.example.com", "mailto:user@mail.example.com"}
@@ -771,7 +771,7 @@ func TestMessageURIsShared(t *testing.T) {
 		"--b\nContent-Type: text/plain\n\nhttp://plain.example/x\n"+
 		"--b\nContent-Type: text/html\n\n<base href=\"http://base.example/\"><a href=\"rel\">r</a> <a href=\"mailto:a@b.example\">m</a>\n--b--\n")
 	shared := MessageURIs(m)
-	tg := newTarget(m, map[Kind]bool{URI: true}, defaultScanSizes)
+	tg := newTarget(m, map[Kind]bool{URI: true}, &Set{scanSizes: defaultScanSizes})
 	if len(shared) == 0 || &tg.uris[0] != &shared[0] {
 		t.Errorf("the rules made their own list %q, not MessageURIs' %q", tg.uris, shared)
 	}

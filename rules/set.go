@@ -1187,11 +1187,7 @@ func (r *Rule) countFixed(text string, limit int) (n int, ok bool) {
 // prepare makes the target rules read: the texts, and the literals they hold.
 func (s *Set) prepare(m *filter.Message, p *plan, locate bool) *target {
 	needs := p.needs
-	t := newTarget(m, needs, s.scanSizes)
-	t.set = s
-	if needs[URI] && len(s.redirectors) > 0 {
-		t.setURIs(s.MessageURIs(m)) // with the redirectors' targets
-	}
+	t := newTarget(m, needs, s)
 	t.locate = locate
 	if t.freemailStripsBody() {
 		t.stripBodyAddresses()
@@ -1972,10 +1968,16 @@ func truncateScan(text string, size int, more ...byte) string {
 	return text[:size]
 }
 
-// newTarget prepares the texts the rules about to run read; the raw message (up to
-// 1 MiB, lower-cased) and the URI list only when full and uri rules are among them.
-func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target {
-	t := &target{msg: m, header: message.Header{Header: cutLongFields(m.Parsed.Header)}}
+// newTarget prepares the texts the rules of s about to run read; the raw message
+// (up to 1 MiB, lower-cased) and the URI list (s.MessageURIs) only when full and
+// uri rules are among them. A nil s (tests of the texts alone) cuts no part and
+// names no redirector.
+func newTarget(m *filter.Message, needs map[Kind]bool, s *Set) *target {
+	t := &target{msg: m, set: s, header: message.Header{Header: cutLongFields(m.Parsed.Header)}}
+	var sizes scanSizes
+	if s != nil {
+		sizes = s.scanSizes
+	}
 	var body, raw strings.Builder
 	subject := m.Parsed.Subject()
 	body.WriteString(subject)
@@ -1984,7 +1986,11 @@ func newTarget(m *filter.Message, needs map[Kind]bool, sizes scanSizes) *target 
 	var r *reading
 	if needs[URI] {
 		r = readingOf(m, sizes.body)
-		t.setURIs(r.uris)
+		if s != nil && len(s.redirectors) > 0 {
+			t.setURIs(s.MessageURIs(m)) // (its redirectors' targets added to r's)
+		} else {
+			t.setURIs(r.uris)
+		}
 	}
 	for i, p := range m.Parsed.Parts {
 		if p.Text == "" {
@@ -2914,16 +2920,7 @@ func schemelessLinks(text string, max int, mail [][2]int) []string {
 		if text[e-1] == '.' {
 			hostEnd-- // the name's trailing dot
 		}
-		j := e
-		if j < n && text[j] == ':' {
-			k := j + 1
-			for k < n && k < j+6 && text[k] >= '0' && text[k] <= '9' {
-				k++
-			}
-			if k > j+1 {
-				j = k
-			}
-		}
+		j := afterPort(text, e)
 		if j < n && text[j] == '/' && tok.end > j+1 && tok.end-j-1 <= maxTextLinkRest {
 			j = tok.end // the path: the rest of the token
 		}
@@ -2939,6 +2936,22 @@ func schemelessLinks(text string, max int, mail [][2]int) []string {
 		i = j
 	}
 	return out
+}
+
+// afterPort is where a name's optional :port (_tbirdurire's (?::\d{1,5})?)
+// that may start at text[j] ends: j when there is none.
+func afterPort(text string, j int) int {
+	if j >= len(text) || text[j] != ':' {
+		return j
+	}
+	k := j + 1
+	for k < len(text) && k < j+6 && '0' <= text[k] && text[k] <= '9' {
+		k++
+	}
+	if k == j+1 {
+		return j
+	}
+	return k
 }
 
 // tokens reads a text's tokens, the runs between the delimiters that end a
@@ -3435,7 +3448,6 @@ func octetValue(o string) string {
 	return strings.TrimLeft(o, "0")
 }
 
-// ulongIP is SpamAssassin's decode_ulong_to_ip.
 // decimalHostIP is the address SpamAssassin's decode_ulong_to_ip makes of a
 // host written as one decimal number: the first eight of its hex digits
 // (sprintf "%08lx", then the first four bytes pack H* makes of them). Below
@@ -3448,6 +3460,7 @@ func decimalHostIP(v uint64) string {
 	return ulongIP(x)
 }
 
+// ulongIP is the dotted address of a 32-bit number (v's low 32 bits).
 func ulongIP(v uint64) string {
 	v &= 0xffffffff
 	return fmt.Sprintf("%d.%d.%d.%d", v>>24, v>>16&0xff, v>>8&0xff, v&0xff)

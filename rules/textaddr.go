@@ -206,11 +206,8 @@ func pathLinkFrom(text string, from, to int) bool {
 			e++
 		}
 		host := strings.TrimSuffix(text[q:e], ".")
-		if e < len(text) && text[e] == ':' {
-			for e++; e < len(text) && '0' <= text[e] && text[e] <= '9'; e++ {
-			}
-		}
-		if dot := strings.LastIndexByte(host, '.'); dot > 0 && e < len(text) && text[e] == '/' && KnownTLD(host[dot+1:]) {
+		j := afterPort(text, e)
+		if dot := strings.LastIndexByte(host, '.'); dot > 0 && j < len(text) && text[j] == '/' && KnownTLD(host[dot+1:]) {
 			return true
 		}
 		q = e

@@ -28,6 +28,11 @@ func TestTextAddresses(t *testing.T) {
 		"[cid:image001.png@01D4986E.E3459640]":   "",
 		// Inside a link, an address is the link's.
 		"x4.com/a,b@y-4.com": "http://x4.com/a,b@y-4.com",
+		// A port is one to five digits: with none, or six, there is no path
+		// before the address, and the address stands.
+		"x5.com:8080/a,b@y-5.com":   "http://x5.com:8080/a,b@y-5.com",
+		"x4.com:/a,b@y-4.com":       "mailto:b@y-4.com",
+		"x6.com:123456/a,b@y-6.com": "mailto:b@y-6.com",
 		"www.x-15.com/a@b-15.com www2.x-16.com/a@b-16.com ftp.x-17.com/a@b-17.com": "ftp://ftp.x-17.com/a@b-17.com http://www.x-15.com/a@b-15.com http://www2.x-16.com/a@b-16.com",
 		"http:jo@x-40.com": "http://jo@x-40.com http:jo@x-40.com",
 		// And a mailto: inside an address is the address's.
