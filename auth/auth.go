@@ -177,10 +177,11 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 // the pipeline tempfails); what the message or DNS got wrong is a result.
 func (c *Check) Verify(ctx context.Context, m *filter.Message) (Results, error) {
 	res := Results{SPF: m.Env.SPF}
-	forDKIM, forARC := &readErr{r: m.RawReader()}, &readErr{r: m.RawReader()}
-	res.DKIM = c.dkim(ctx, forDKIM)
+	forARC := &readErr{r: m.RawReader()}
+	var dkimErr error
+	res.DKIM, dkimErr = c.Signatures(ctx, m)
 	res.ARC = c.ARC(ctx, forARC)
-	if err := errors.Join(forDKIM.err, forARC.err); err != nil {
+	if err := errors.Join(dkimErr, forARC.err); err != nil {
 		return res, fmt.Errorf("auth: read message: %w", err)
 	}
 	res.DMARC = c.dmarc(ctx, m, res.SPF, res.DKIM)
@@ -189,6 +190,25 @@ func (c *Check) Verify(ctx context.Context, m *filter.Message) (Results, error) 
 		res.DMARC.Reason = "arc: " + res.ARC.Sealer + " found dmarc=pass"
 	}
 	return res, nil
+}
+
+// Signatures verifies the message's DKIM signatures, once a message: Verify and
+// the rules' DKIM welcome lists (rules.Check's Signatures) share the one
+// verification, and whichever asks second waits for the first's answer. The
+// error is a failure to read the message.
+func (c *Check) Signatures(ctx context.Context, m *filter.Message) ([]DKIMResult, error) {
+	v := m.Once(signaturesKey{c}, func() any {
+		raw := &readErr{r: m.RawReader()}
+		return verified{c.dkim(ctx, raw), raw.err}
+	}).(verified)
+	return v.sigs, v.err
+}
+
+type signaturesKey struct{ c *Check }
+
+type verified struct {
+	sigs []DKIMResult
+	err  error
 }
 
 // readErr remembers a read error other than EOF, which the DKIM and ARC parsers

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -26,8 +27,26 @@ func TestAuthenticationThroughPostfix(t *testing.T) {
 		`sel._domainkey.example.org. 60 IN TXT "v=DKIM1; k=ed25519; p=`+base64.StdEncoding.EncodeToString(pub)+`"`,
 		`_dmarc.example.org. 60 IN TXT "v=DMARC1; p=reject"`,
 		`_dmarc.bank.test. 60 IN TXT "v=DMARC1; p=reject"`,
+		`shop.test. 60 IN TXT "v=spf1 ip4:127.0.0.1 -all"`,
+		`sel._domainkey.shop.test. 60 IN TXT "v=DKIM1; k=ed25519; p=`+base64.StdEncoding.EncodeToString(pub)+`"`,
 	)
-	conf := `[milter]
+	// An operator's welcome list for a sender who authenticates, and a rule
+	// that would refuse that sender's message otherwise. (The two rules are the
+	// stock ones, defined here too for a machine without SpamAssassin's.)
+	rulesDir := t.TempDir()
+	local := `welcomelist_auth *@shop.test
+header USER_IN_SPF_WELCOMELIST eval:check_for_spf_welcomelist_from()
+header USER_IN_DKIM_WELCOMELIST eval:check_for_dkim_welcomelist_from()
+score USER_IN_SPF_WELCOMELIST -100
+score USER_IN_DKIM_WELCOMELIST -100
+body T_MIRACLE /miracle offer/
+score T_MIRACLE 30
+`
+	if err := os.WriteFile(filepath.Join(rulesDir, "local.cf"), []byte(local), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := `rules_paths = ["stock", "default", "` + rulesDir + `"]
+[milter]
 shutdown_timeout = "5s"
 [policy]
 trusted_networks = []
@@ -70,6 +89,37 @@ dmarc_reject = true
 		if status := headerOf(got.Data, "X-Spam-Status"); !strings.Contains(status, "DKIM_VALID_AU") || !strings.Contains(status, "SPF_PASS") {
 			t.Errorf("X-Spam-Status %q lacks the authentication pseudo-rules", status)
 		}
+	})
+
+	// welcomelist_auth holds for the sender whose SPF passed and whose domain
+	// signed, and for no one who only writes the address.
+	t.Run("welcomelist_auth: the authenticated sender is let through", func(t *testing.T) {
+		raw := "From: Shop <news@shop.test>\r\nTo: user@example.com\r\nSubject: offer\r\n" +
+			"Message-ID: <welcome-1@shop.test>\r\n\r\nOur miracle offer for members.\r\nwelcome-1\r\n"
+		var signed bytes.Buffer
+		if err := dkim.Sign(&signed, strings.NewReader(raw), &dkim.SignOptions{Domain: "shop.test", Selector: "sel", Signer: priv,
+			HeaderKeys: []string{"From", "To", "Subject", "Message-ID"}}); err != nil {
+			t.Fatal(err)
+		}
+		code, text := sendSMTP(t, e.pf.SMTPAddr, "news@shop.test", rcpt, signed.String())
+		got := delivered(t, e.sink, "welcome-1", code, text)
+		status := headerOf(got.Data, "X-Spam-Status")
+		for _, want := range []string{"T_MIRACLE", "USER_IN_SPF_WELCOMELIST", "USER_IN_DKIM_WELCOMELIST"} {
+			if !strings.Contains(status, want) {
+				t.Errorf("X-Spam-Status %q lacks %s", status, want)
+			}
+		}
+	})
+	t.Run("welcomelist_auth: the same From, unauthenticated, is refused", func(t *testing.T) {
+		raw := "From: Shop <news@shop.test>\r\nTo: user@example.com\r\nSubject: offer\r\n" +
+			"Message-ID: <welcome-2@shop.test>\r\n\r\nOur miracle offer for members.\r\nwelcome-2\r\n"
+		// From another domain's sender: no SPF pass for shop.test, no signature.
+		// (shop.test publishes no DMARC policy: the rule refuses it, not DMARC.)
+		code, text := sendSMTP(t, e.pf.SMTPAddr, "someone@elsewhere.test", rcpt, raw)
+		if code != 550 || refOf(text) == "" || strings.Contains(text, "DMARC") {
+			t.Fatalf("reply %d %q, want the 550 for spam with a ref", code, text)
+		}
+		notDelivered(t, e.sink, "welcome-2")
 	})
 
 	t.Run("a forged From with p=reject is refused and kept", func(t *testing.T) {

@@ -18,7 +18,14 @@ import (
 const GTUBEString = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
 // Check is the rules check of the filter pipeline.
-type Check struct{ set atomic.Pointer[Set] }
+type Check struct {
+	set atomic.Pointer[Set]
+	// Signatures, when sender authentication is on, gives a message's DKIM
+	// signatures as verified, for the DKIM welcome lists (welcomelist_auth,
+	// welcomelist_from_dkim). It is the auth check's one verification of the
+	// message, shared: set it before the first message.
+	Signatures func(ctx context.Context, m *filter.Message) []DKIMSignature
+}
 
 // NewCheck returns a check evaluating s.
 func NewCheck(s *Set) *Check {
@@ -54,7 +61,11 @@ func (c *Check) Name() string { return "rules" }
 // that could not be read whole is an error (the pipeline tempfails it), not a
 // score of part of it.
 func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
-	hits, err := c.set.Load().Eval(m)
+	var sigs func() []DKIMSignature
+	if c.Signatures != nil {
+		sigs = func() []DKIMSignature { return c.Signatures(ctx, m) }
+	}
+	hits, err := c.set.Load().EvalSigned(m, sigs)
 	if err != nil {
 		return filter.Result{Err: err}
 	}

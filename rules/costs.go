@@ -193,7 +193,7 @@ func sortCosts(m map[string]*Cost) []Cost {
 // EvalCosts is Eval, each rule's evaluation and each shared analysis timed into c.
 func (s *Set) EvalCosts(m *filter.Message, c *Costs) ([]Hit, error) {
 	f := c.begin()
-	hits, err := s.evalWith(m, s.runPlan, false, c)
+	hits, err := s.evalWith(m, s.runPlan, false, c, nil)
 	c.total += c.end("(the evaluation, outside the rules)", f, false)
 	c.msgs++
 	return hits, err

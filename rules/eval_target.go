@@ -37,6 +37,7 @@ type evalCache struct {
 	rawTextCache   string
 	altDiffDone    bool
 	altDiffRes     altDiffStats
+	dkimWL         uint8 // the DKIM welcome lists' answer (dkimWLDone and the lists that hit)
 }
 
 // get is SpamAssassin's $pms->get(field) in scalar context: every instance of the

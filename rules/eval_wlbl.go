@@ -21,7 +21,7 @@ import (
 // blacklist_from, def_whitelist_from_rcvd, ...) are read as the new.
 type lists struct {
 	addrs    map[string]map[string]bool      // list → lower-case glob
-	rcvd     map[string]map[string]rcvdEntry // list → lower-case glob → its relays
+	rcvd     map[string]map[string]rcvdEntry // list → lower-case glob → its relays (welcomelist_from_dkim: signing domains)
 	uriHosts map[string]map[string]bool      // list → host → listed (false: "!host", excluded)
 
 	// addrGlobs and rcvdGlobs are addrs' and rcvd's globs indexed (index), once
@@ -147,7 +147,7 @@ func (l *lists) directive(word, rest string) bool {
 	case "blocklist_uri_host":
 		l.addHosts("BLOCK", f)
 	default:
-		return false
+		return l.authDirective(word, f)
 	}
 	return true
 }

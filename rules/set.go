@@ -536,11 +536,22 @@ type Hit struct {
 // What matched is not located (Hit.Match is empty): only the score needs the hits.
 // An error says the message could not be read whole (its spool failed): the hits
 // are then of part of it, and must not decide.
-func (s *Set) Eval(m *filter.Message) ([]Hit, error) { return s.evalWith(m, s.runPlan, false, nil) }
+func (s *Set) Eval(m *filter.Message) ([]Hit, error) {
+	return s.evalWith(m, s.runPlan, false, nil, nil)
+}
+
+// EvalSigned is Eval with the message's DKIM signatures: sigs verifies them, or
+// waits for the verification under way, when a DKIM welcome list names the
+// message's author (and only then: most messages never wait for it).
+func (s *Set) EvalSigned(m *filter.Message, sigs func() []DKIMSignature) ([]Hit, error) {
+	return s.evalWith(m, s.runPlan, false, nil, sigs)
+}
 
 // EvalAll runs every rule, needed or not, and says where each hit matched (for
 // postern rules test).
-func (s *Set) EvalAll(m *filter.Message) ([]Hit, error) { return s.evalWith(m, s.allPlan(), true, nil) }
+func (s *Set) EvalAll(m *filter.Message) ([]Hit, error) {
+	return s.evalWith(m, s.allPlan(), true, nil, nil)
+}
 
 // withPool lends the set's DFA pool to a plan's unions.
 func (s *Set) withPool(p *plan) *plan {
@@ -726,11 +737,11 @@ func newUnions(rules []*Rule, lower bool) []union {
 
 // evalWith evaluates plan p's rules on m; c, when not nil, is told what each
 // cost (EvalCosts).
-func (s *Set) evalWith(m *filter.Message, p *plan, locate bool, c *Costs) ([]Hit, error) {
+func (s *Set) evalWith(m *filter.Message, p *plan, locate bool, c *Costs, sigs func() []DKIMSignature) ([]Hit, error) {
 	prepared := c.time("(texts prepared, their literals found)")
 	t := s.prepare(m, p, locate)
 	prepared()
-	t.costs = c
+	t.costs, t.sigs = c, sigs
 	sc, _ := s.scratch.Get().(*evalScratch) // (the set's own pool: sized for its rules)
 	if sc == nil {
 		sc = &evalScratch{state: make([]uint8, len(s.all)), vals: make([]float64, len(s.all)), headers: map[headerKey]headerText{}}
@@ -1908,7 +1919,10 @@ type target struct {
 	uris         []string // the links uri rules read
 	hostURIs     []string // those and the DKIM signing domains: what the URI host lists read (setURIs)
 	locate       bool     // say what matched (Hit.Match)
-	backtracked  bool     // a backtracking match outlasted its retry (backtrack)
+	// sigs verifies the message's DKIM signatures when first called (or waits
+	// for the verification under way); nil without sender authentication.
+	sigs        func() []DKIMSignature
+	backtracked bool // a backtracking match outlasted its retry (backtrack)
 
 	// Which rule literals each text holds, and in which lines.
 	bodyHits, rawHits, fullHits litHits

@@ -260,12 +260,14 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		c.Resolver = r
 	}
 	if cfg.Auth.Enabled && dnsr != nil {
-		checks = append(checks, &auth.Check{
+		ac := &auth.Check{
 			Resolver: resolver.NetStyle{R: dnsr}, AuthservID: authservID(cfg),
 			MaxSignatures: cfg.Auth.MaxSignatures, DMARCReject: cfg.Auth.DMARCReject,
 			TrustedSealers: cfg.Auth.TrustedARCSealers,
 			Score:          func(name string) (float64, bool) { return c.Rules.Set().OperatorScore(name) },
-		})
+		}
+		checks = append(checks, ac)
+		c.Rules.Signatures = ruleSignatures(ac)
 	}
 	if len(cfg.URIBL.Zones) > 0 && dnsr != nil {
 		r := dnsr
@@ -325,6 +327,23 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		},
 	}
 	return c, nil
+}
+
+// ruleSignatures gives the rules' DKIM welcome lists the auth check's
+// verification of a message's signatures. A message that cannot be read has
+// none here: the auth check reports that error, and the pipeline tempfails.
+func ruleSignatures(ac *auth.Check) func(context.Context, *filter.Message) []rules.DKIMSignature {
+	return func(ctx context.Context, m *filter.Message) []rules.DKIMSignature {
+		sigs, err := ac.Signatures(ctx, m)
+		if err != nil {
+			return nil
+		}
+		out := make([]rules.DKIMSignature, len(sigs))
+		for i, s := range sigs {
+			out[i] = rules.DKIMSignature{Valid: s.Result == "pass", Domain: s.Domain, AUID: s.AUID}
+		}
+		return out
+	}
 }
 
 // authservID is auth.authserv_id, or the host name.
