@@ -346,13 +346,14 @@ func TestGlobIndexAgrees(t *testing.T) {
 	globs := map[string]bool{}
 	for _, g := range []string{"*@paypal.com", "*@*.paypal.com", "*@*.icu", "jo?n@example.com",
 		"user@example.com", "*", "a*b*c", "*@*", "*@", "*@a@b.com", "*@b.com", "*b.com", "x*@b.com",
-		"*@b?com", "@b.com", "*@b.com*"} {
+		"*@b?com", "@b.com", "*@b.com*", "*@*.b.com", "*@*.com", "*@*.", "*@*.a@b.com", "*@*.b?com", "*@*.c.icu"} {
 		globs[g] = true
 	}
 	x := newGlobIndex(globs)
 	for _, addr := range []string{"service@paypal.com", "service@paypal.com.evil.example", "x@mail.paypal.com",
 		"a@b.c.icu", "john@example.com", "joén@example.com", "user@example.com", "", "aXbYbc", "nobody",
-		"foo@", "@", "x@a@b.com", "a@b.com", "@b.com", "x@b.com", "xb.com", "a@bxcom", "a@b.com@c", "a@b.comx"} {
+		"foo@", "@", "x@a@b.com", "a@b.com", "@b.com", "x@b.com", "xb.com", "a@bxcom", "a@b.com@c", "a@b.comx",
+		"a@x.b.com", "a@.b.com", "x.b.com", "a.b@c", "a@b@x.b.com", "a@x.y.b.com", "a@x.c.icu", "a@.", "a@x."} {
 		var want, got []string
 		for g := range globs {
 			if globMatch(g, addr) {
