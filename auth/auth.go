@@ -82,6 +82,17 @@ type DKIMResult struct {
 	Reason string
 }
 
+// SigningDomain is the domain SpamAssassin's DKIM plugin compares with the
+// author's and its welcome lists' (DKIM_VALID_AU, welcomelist_from_dkim): the
+// identity's (i=), which is d= or a subdomain of it, else d=; lower case.
+func (d DKIMResult) SigningDomain() string {
+	if _, dom, ok := strings.Cut(d.AUID, "@"); ok {
+		dom, _, _ = strings.Cut(dom, " ")
+		return strings.ToLower(dom)
+	}
+	return d.Domain
+}
+
 // DMARCResult is the From domain's DMARC evaluation.
 type DMARCResult struct {
 	Result string // pass, fail, none, temperror, permerror
@@ -125,10 +136,11 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	if len(res.DKIM) > 0 {
 		add("DKIM_SIGNED")
 		valid, author := false, false
+		authors := authorDomains(m)
 		for _, d := range res.DKIM {
 			if d.Result == "pass" {
 				valid = true
-				author = author || (res.DMARC.Domain != "" && (res.DMARC.Domain == d.Domain || strings.HasSuffix(res.DMARC.Domain, "."+d.Domain)))
+				author = author || authors[d.SigningDomain()]
 			}
 		}
 		switch {
@@ -292,6 +304,28 @@ func fromDomain(m *filter.Message) string {
 		return ""
 	}
 	return strings.ToLower(strings.TrimSuffix(domain, "."))
+}
+
+// authorDomains are the domains of every From: address (lower case), where
+// fromDomain is DMARC's one: a valid signature by one of them is an Author
+// Domain Signature (DKIM_VALID_AU), as SpamAssassin's _get_authors has them.
+func authorDomains(m *filter.Message) map[string]bool {
+	out := map[string]bool{}
+	if m.Parsed == nil {
+		return out
+	}
+	for _, f := range m.Parsed.Header.Values("From") {
+		addrs, err := mail.ParseAddressList(f)
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {
+				out[strings.ToLower(strings.TrimRight(a.Address[i+1:], " \t"))] = true
+			}
+		}
+	}
+	return out
 }
 
 func orgDomain(d string) string {

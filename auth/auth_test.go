@@ -103,6 +103,11 @@ func TestDKIM(t *testing.T) {
 		{"RSA valid", sign(t, base, "good.test", "rsa", k.rsa, time.Time{}), "pass", "DKIM_SIGNED DKIM_VALID DKIM_VALID_AU"},
 		{"Ed25519 valid", sign(t, base, "good.test", "ed", k.ed, time.Time{}), "pass", "DKIM_SIGNED DKIM_VALID DKIM_VALID_AU"},
 		{"valid, not the author's domain", sign(t, msg("elsewhere.test", "x"), "other.test", "rsa", k.rsa, time.Time{}), "pass", "DKIM_SIGNED DKIM_VALID"},
+		// An Author Domain Signature is by the author's domain itself, as
+		// SpamAssassin has it (TestDKIMWelcomelistsAsSpamAssassin in rules).
+		{"valid, the author's a subdomain of d=", sign(t, msg("news.good.test", "x"), "good.test", "rsa", k.rsa, time.Time{}), "pass", "DKIM_SIGNED DKIM_VALID"},
+		{"valid, by the second author's domain", sign(t, strings.Replace(base, "From: Someone <someone@good.test>", "From: a@elsewhere.test, b@good.test", 1),
+			"good.test", "rsa", k.rsa, time.Time{}), "pass", "DKIM_SIGNED DKIM_VALID DKIM_VALID_AU"},
 		{"body altered", strings.Replace(sign(t, base, "good.test", "rsa", k.rsa, time.Time{}), "this is signed", "this is changed", 1), "fail", "DKIM_SIGNED DKIM_INVALID"},
 		{"header altered", strings.Replace(sign(t, base, "good.test", "rsa", k.rsa, time.Time{}), "Subject: hello", "Subject: hullo", 1), "fail", "DKIM_SIGNED DKIM_INVALID"},
 		{"key missing", sign(t, base, "good.test", "nokey", k.rsa, time.Time{}), "permerror", "DKIM_SIGNED DKIM_INVALID"},

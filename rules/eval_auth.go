@@ -17,9 +17,10 @@ import "strings"
 // DKIMSignature is one DKIM signature of a message, as sender authentication
 // verified it.
 type DKIMSignature struct {
-	Valid  bool   // it verified (pass)
-	Domain string // d=
-	AUID   string // i=, or "@" and d= when the signature has none
+	Valid bool // it verified (pass)
+	// Domain is the signing domain SpamAssassin compares: the identity's
+	// (i=, d= or a subdomain of it), else d=; lower case.
+	Domain string
 }
 
 // The lists the SPF and DKIM evals read. welcomelist_from_dkim's entries name a
@@ -170,22 +171,11 @@ func (t *target) readDKIMWelcome() uint8 {
 	}
 	var found uint8
 	for _, s := range t.sigs() {
-		if !s.Valid {
+		if !s.Valid || s.Domain == "" {
 			continue
 		}
-		// The signing domain SpamAssassin compares is the identity's (i=),
-		// which Mail::DKIM gives as "@" and d= when i= is absent.
-		sdid := s.AUID
-		if sdid == "" {
-			sdid = "@" + s.Domain
-		}
-		_, sdid, ok := strings.Cut(sdid, "@")
-		if sdid, _, _ = strings.Cut(sdid, " "); !ok || sdid == "" {
-			continue
-		}
-		sdid = strings.ToLower(sdid)
 		for _, w := range want {
-			if sdidAccepted(sdid, w.sdid, w.authorDomain) {
+			if sdidAccepted(s.Domain, w.sdid, w.authorDomain) {
 				found |= w.bit
 			}
 		}

@@ -25,7 +25,8 @@ import (
 // TestDKIMWelcomelistsAsSpamAssassin signs messages, serves their keys from a
 // DNS server on loopback, and asks SpamAssassin (its DKIM plugin, Mail::DKIM)
 // and Postern (the auth check's verification, then the rules) which DKIM
-// welcome list each is on. (SpamAssassin's SPF plugin needs Mail::SPF, which
+// welcome list each is on, and whether it has a valid signature (DKIM_VALID)
+// by its author's domain (DKIM_VALID_AU). (SpamAssassin's SPF plugin needs Mail::SPF, which
 // Debian's spamassassin does not install: the SPF lists are held to its Perl in
 // TestAuthenticatedWelcomelists.)
 func TestDKIMWelcomelistsAsSpamAssassin(t *testing.T) {
@@ -41,7 +42,7 @@ func TestDKIMWelcomelistsAsSpamAssassin(t *testing.T) {
 	}
 	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	dns := testutil.StartDNS(t)
-	for _, d := range []string{"bank.example", "esp.example", "eu.esp.example", "imdb.example", "x.example", "news.shop.example"} {
+	for _, d := range []string{"bank.example", "esp.example", "eu.esp.example", "imdb.example", "x.example", "news.shop.example", "shop.example"} {
 		dns.Add(t, `sel._domainkey.`+d+`. 60 IN TXT "v=DKIM1; k=rsa; p=`+base64.StdEncoding.EncodeToString(der)+`"`)
 	}
 	r, err := resolver.New(dns.Addr, resolver.Options{Timeout: 2 * time.Second})
@@ -49,7 +50,7 @@ func TestDKIMWelcomelistsAsSpamAssassin(t *testing.T) {
 		t.Fatal(err)
 	}
 	ac := &auth.Check{Resolver: resolver.NetStyle{R: r}}
-	names := []string{"USER_IN_DKIM_WELCOMELIST", "USER_IN_DEF_DKIM_WL"}
+	names := []string{"USER_IN_DKIM_WELCOMELIST", "USER_IN_DEF_DKIM_WL", "DKIM_VALID", "DKIM_VALID_AU"}
 	tests := []struct {
 		name, lines, from, d, i string
 		alter                   bool // change the body after signing
@@ -68,6 +69,8 @@ func TestDKIMWelcomelistsAsSpamAssassin(t *testing.T) {
 		{"from_dkim, no signer: the author's domain", "def_welcomelist_from_dkim *@*.shop.example", "a@news.shop.example", "news.shop.example", "", false},
 		{"unwelcomelist_from_dkim", "welcomelist_from_dkim *@x.example esp.example\nwelcomelist_from_dkim *@x.example\nunwelcomelist_from_dkim *@x.example esp.example",
 			"a@x.example", "esp.example", "", false},
+		{"the author's domain a subdomain of the signer's", "# no list", "a@news.shop.example", "shop.example", "", false},
+		{"two authors, the second's domain signs", "welcomelist_auth *@shop.example", "a@x.example, b@shop.example", "shop.example", "", false},
 		{"unwelcomelist_auth", "welcomelist_auth *@bank.example\ndef_welcomelist_auth *@bank.example\nunwelcomelist_auth *@bank.example", "a@bank.example", "bank.example", "", false},
 	}
 	for _, tt := range tests {
@@ -118,7 +121,7 @@ score USER_IN_DEF_DKIM_WL -7.5
 				}
 				var out []DKIMSignature
 				for _, r := range res {
-					out = append(out, DKIMSignature{Valid: r.Result == "pass", Domain: r.Domain, AUID: r.AUID})
+					out = append(out, DKIMSignature{Valid: r.Result == "pass", Domain: r.SigningDomain()})
 				}
 				return out
 			})
@@ -128,6 +131,12 @@ score USER_IN_DEF_DKIM_WL -7.5
 			var got []string
 			for _, h := range hits {
 				got = append(got, h.Rule.Name)
+			}
+			// DKIM_VALID and DKIM_VALID_AU are the auth check's pseudo-rules.
+			for _, x := range ac.Check(context.Background(), m).Tests {
+				if x.Name == "DKIM_VALID" || x.Name == "DKIM_VALID_AU" {
+					got = append(got, x.Name)
+				}
 			}
 			slices.Sort(got)
 			slices.Sort(want)

@@ -340,7 +340,7 @@ func ruleSignatures(ac *auth.Check) func(context.Context, *filter.Message) []rul
 		}
 		out := make([]rules.DKIMSignature, len(sigs))
 		for i, s := range sigs {
-			out[i] = rules.DKIMSignature{Valid: s.Result == "pass", Domain: s.Domain, AUID: s.AUID}
+			out[i] = rules.DKIMSignature{Valid: s.Result == "pass", Domain: s.SigningDomain()}
 		}
 		return out
 	}
