@@ -18,11 +18,14 @@ import (
 // welcomelist_uri_host / blocklist_uri_host as the lists WELCOME and BLOCK). The
 // stock rules name the banks, governments and suspicious top-level domains
 // their meta rules test this way. The old names (whitelist_from,
-// blacklist_from, def_whitelist_from_rcvd, ...) are read as the new.
+// blacklist_from, def_whitelist_from_rcvd, ...) are read as the new. The lists
+// of the SPF and DKIM welcome lists (eval_auth.go) and of the Subject
+// (eval_subject.go) are read here too.
 type lists struct {
 	addrs    map[string]map[string]bool      // list → lower-case glob
 	rcvd     map[string]map[string]rcvdEntry // list → lower-case glob → its relays (welcomelist_from_dkim: signing domains)
 	uriHosts map[string]map[string]bool      // list → host → listed (false: "!host", excluded)
+	subjects subjectLists                    // welcomelist_subject, blocklist_subject
 
 	// addrGlobs and rcvdGlobs are addrs' and rcvd's globs indexed (index), once
 	// every directive is read.
@@ -105,6 +108,7 @@ func (l *lists) index() {
 	for list, globs := range l.rcvd {
 		l.rcvdGlobs[list] = newGlobIndex(globs)
 	}
+	l.subjects.compile()
 }
 
 type rcvdEntry struct {
@@ -167,7 +171,7 @@ func (l *lists) directive(word, rest string) bool {
 	case "blocklist_uri_host":
 		l.addHosts("BLOCK", f)
 	default:
-		return l.authDirective(word, f)
+		return l.authDirective(word, f) || l.subjects.directive(word, rest)
 	}
 	return true
 }
