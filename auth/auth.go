@@ -106,7 +106,7 @@ type DMARCResult struct {
 
 // Check verifies the message and turns the results into pseudo-rules and a header.
 func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
-	res, err := c.Verify(ctx, m)
+	res, err := c.Results(ctx, m)
 	if err != nil {
 		return filter.Result{Err: err}
 	}
@@ -189,11 +189,10 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 // the pipeline tempfails); what the message or DNS got wrong is a result.
 func (c *Check) Verify(ctx context.Context, m *filter.Message) (Results, error) {
 	res := Results{SPF: m.Env.SPF}
-	forARC := &readErr{r: m.RawReader()}
-	var dkimErr error
-	res.DKIM, dkimErr = c.Signatures(ctx, m)
+	forDKIM, forARC := &readErr{r: m.RawReader()}, &readErr{r: m.RawReader()}
+	res.DKIM = c.dkim(ctx, forDKIM)
 	res.ARC = c.ARC(ctx, forARC)
-	if err := errors.Join(dkimErr, forARC.err); err != nil {
+	if err := errors.Join(forDKIM.err, forARC.err); err != nil {
 		return res, fmt.Errorf("auth: read message: %w", err)
 	}
 	res.DMARC = c.dmarc(ctx, m, res.SPF, res.DKIM)
@@ -204,23 +203,22 @@ func (c *Check) Verify(ctx context.Context, m *filter.Message) (Results, error) 
 	return res, nil
 }
 
-// Signatures verifies the message's DKIM signatures, once a message: Verify and
-// the rules' DKIM welcome lists (rules.Check's Signatures) share the one
-// verification, and whichever asks second waits for the first's answer. The
-// error is a failure to read the message.
-func (c *Check) Signatures(ctx context.Context, m *filter.Message) ([]DKIMResult, error) {
-	v := m.Once(signaturesKey{c}, func() any {
-		raw := &readErr{r: m.RawReader()}
-		return verified{c.dkim(ctx, raw), raw.err}
+// Results is Verify once a message: the check and the rules' SPF, DKIM and
+// DMARC evals (rules.Check's Auth) share the one verification, and whichever
+// asks second waits for the first's answer.
+func (c *Check) Results(ctx context.Context, m *filter.Message) (Results, error) {
+	v := m.Once(resultsKey{c}, func() any {
+		res, err := c.Verify(ctx, m)
+		return verified{res, err}
 	}).(verified)
-	return v.sigs, v.err
+	return v.res, v.err
 }
 
-type signaturesKey struct{ c *Check }
+type resultsKey struct{ c *Check }
 
 type verified struct {
-	sigs []DKIMResult
-	err  error
+	res Results
+	err error
 }
 
 // readErr remembers a read error other than EOF, which the DKIM and ARC parsers

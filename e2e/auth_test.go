@@ -88,6 +88,8 @@ dmarc_reject = true
 		}
 		if status := headerOf(got.Data, "X-Spam-Status"); !strings.Contains(status, "DKIM_VALID_AU") || !strings.Contains(status, "SPF_PASS") {
 			t.Errorf("X-Spam-Status %q lacks the authentication pseudo-rules", status)
+		} else if strings.Count(status, "SPF_PASS") != 1 || strings.Count(status, "DKIM_VALID_AU") != 1 {
+			t.Errorf("X-Spam-Status %q counts a result twice (the rules' SPF and DKIM evals answer too)", status)
 		}
 	})
 

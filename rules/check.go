@@ -20,11 +20,11 @@ const GTUBEString = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EM
 // Check is the rules check of the filter pipeline.
 type Check struct {
 	set atomic.Pointer[Set]
-	// Signatures, when sender authentication is on, gives a message's DKIM
-	// signatures as verified, for the DKIM welcome lists (welcomelist_auth,
-	// welcomelist_from_dkim). It is the auth check's one verification of the
-	// message, shared: set it before the first message.
-	Signatures func(ctx context.Context, m *filter.Message) []DKIMSignature
+	// Auth, when sender authentication is on, gives what it found in a
+	// message, for the SPF, DKIM and DMARC evals and the DKIM welcome lists: the
+	// auth check's one verification of the message, shared (nil when it could
+	// not read the message). Set it before the first message.
+	Auth func(ctx context.Context, m *filter.Message) *Authentication
 }
 
 // NewCheck returns a check evaluating s.
@@ -61,11 +61,11 @@ func (c *Check) Name() string { return "rules" }
 // that could not be read whole is an error (the pipeline tempfails it), not a
 // score of part of it.
 func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
-	var sigs func() []DKIMSignature
-	if c.Signatures != nil {
-		sigs = func() []DKIMSignature { return c.Signatures(ctx, m) }
+	var auth func() *Authentication
+	if c.Auth != nil {
+		auth = func() *Authentication { return c.Auth(ctx, m) }
 	}
-	hits, err := c.set.Load().EvalSigned(m, sigs)
+	hits, err := c.set.Load().EvalAuthenticated(m, auth)
 	if err != nil {
 		return filter.Result{Err: err}
 	}

@@ -13,6 +13,25 @@ import "strings"
 // The answers need sender authentication ([auth]): the SPF result the envelope
 // checks found at MAIL FROM, and the DKIM signatures the auth check verifies.
 // Without them these evals do not hit, as in SpamAssassin with network tests off.
+//
+// The same results answer the SPF, DKIM, ARC and DMARC plugins' own evals
+// (SPF_PASS, DKIM_VALID_AU, ...), for the meta rules that read them: "From a
+// bank, and neither SPF_PASS nor DKIM_VALID_AU" (FROM_BANK_NOAUTH), "not
+// spoofed: SPF_PASS or DKIM_VALID" (__NOT_SPOOFED, which a dozen fraud rules
+// spare). Offline they never hit, so such a meta took every bank's own mail for
+// a forgery. The rules of the names the auth check scores itself (reported) are
+// not scored by the set: their score is the auth check's, and it is counted once.
+
+// Authentication is what sender authentication found in a message, as the
+// rules read it.
+type Authentication struct {
+	Signatures []DKIMSignature
+	ARC        string // pass, fail, none
+	// DMARC is pass, fail, none (no policy), temperror or permerror; "" when
+	// not evaluated, or when a trusted ARC sealer vouches for a failure.
+	DMARC       string
+	DMARCPolicy string // of a failure: none, quarantine, reject
+}
 
 // DKIMSignature is one DKIM signature of a message, as sender authentication
 // verified it.
@@ -21,6 +40,32 @@ type DKIMSignature struct {
 	// Domain is the signing domain SpamAssassin compares: the identity's
 	// (i=, d= or a subdomain of it), else d=; lower case.
 	Domain string
+}
+
+// reportedByAuth are the tests the auth check reports with its own scores
+// (auth.DefaultScores; TestReportedByAuth keeps the two lists equal). A rule
+// of one of these names scores nothing in the set and is no root of its plan:
+// it runs only when a meta rule asks for it.
+var reportedByAuth = map[string]bool{
+	"SPF_PASS": true, "SPF_FAIL": true, "SPF_SOFTFAIL": true, "SPF_NEUTRAL": true, "SPF_NONE": true,
+	"SPF_HELO_PASS": true, "SPF_HELO_FAIL": true, "SPF_HELO_SOFTFAIL": true, "SPF_HELO_NEUTRAL": true,
+	"SPF_HELO_NONE": true, "T_SPF_TEMPERROR": true, "T_SPF_PERMERROR": true,
+	"T_SPF_HELO_TEMPERROR": true, "T_SPF_HELO_PERMERROR": true,
+	"DKIM_SIGNED": true, "DKIM_VALID": true, "DKIM_VALID_AU": true, "DKIM_INVALID": true,
+	"DMARC_PASS": true, "DMARC_REJECT": true, "DMARC_QUAR": true, "DMARC_NONE": true, "DMARC_MISSING": true,
+	"ARC_SIGNED": true, "ARC_VALID": true, "ARC_INVALID": true,
+}
+
+// authentication is what the auth check found, asked for once a message; nil
+// without sender authentication.
+func (t *target) authentication() *Authentication {
+	if t.auth == nil {
+		return nil
+	}
+	if !t.authDone {
+		t.authRes, t.authDone = t.auth(), true
+	}
+	return t.authRes
 }
 
 // The lists the SPF and DKIM evals read. welcomelist_from_dkim's entries name a
@@ -134,7 +179,7 @@ func (t *target) dkimWelcome(def bool) bool {
 // for, so a message whose author no list names never waits for their
 // verification.
 func (t *target) readDKIMWelcome() uint8 {
-	if t.sigs == nil {
+	if t.auth == nil {
 		return 0
 	}
 	type acceptable struct {
@@ -169,8 +214,12 @@ func (t *target) readDKIMWelcome() uint8 {
 	if len(want) == 0 {
 		return 0
 	}
+	a := t.authentication()
+	if a == nil {
+		return 0
+	}
 	var found uint8
-	for _, s := range t.sigs() {
+	for _, s := range a.Signatures {
 		if !s.Valid || s.Domain == "" {
 			continue
 		}
@@ -199,7 +248,98 @@ func sdidAccepted(sdid, accepted, authorDomain string) bool {
 	return sdid == accepted
 }
 
+// spfIs says whether the SPF result found at MAIL FROM is result, for the
+// identity ("mailfrom", or "helo" for the null sender).
+func (t *target) spfIs(identity, result string) bool {
+	e := t.msg.Env
+	return e != nil && e.SPF != nil && e.SPF.Identity == identity && e.SPF.Result == result
+}
+
+// dkimSignedBy is _check_dkim_signed_by: a signature (valid, when mustBeValid;
+// by an author's domain, when author) whose signing domain is one of domains
+// ("*.d" and ".d": d or a subdomain of it), or any when there are none.
+func (t *target) dkimSignedBy(mustBeValid, author bool, domains []string) bool {
+	a := t.authentication()
+	if a == nil {
+		return false
+	}
+	var authors map[string]bool
+	if author {
+		authors = map[string]bool{}
+		for _, addr := range t.addresses("From") {
+			if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+				authors[strings.ToLower(strings.TrimRight(addr[i+1:], " \t"))] = true
+			}
+		}
+	}
+	for _, s := range a.Signatures {
+		if mustBeValid && !s.Valid {
+			continue
+		}
+		if len(domains) == 0 && !author {
+			return true // (a signature too broken to name its domain is one too)
+		}
+		if s.Domain == "" || (author && !authors[s.Domain]) {
+			continue
+		}
+		if len(domains) == 0 {
+			return true
+		}
+		for _, d := range domains {
+			d = strings.ToLower(d)
+			if rest, ok := strings.CutPrefix(strings.TrimPrefix(d, "*"), "."); ok {
+				if s.Domain == rest || strings.HasSuffix(s.Domain, "."+rest) {
+					return true
+				}
+			} else if s.Domain == d {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// dkimArgs binds a DKIM eval that takes signing domains.
+func dkimArgs(mustBeValid, author bool) func(args []string) (evalFunc, error) {
+	return func(args []string) (evalFunc, error) {
+		return func(t *target) bool { return t.dkimSignedBy(mustBeValid, author, args) }, nil
+	}
+}
+
 func init() {
+	for _, r := range []string{"pass", "neutral", "none", "fail", "softfail", "permerror", "temperror"} {
+		fixed("SPF", "check_for_spf_"+r, func(t *target) bool { return t.spfIs("mailfrom", r) })
+		fixed("SPF", "check_for_spf_helo_"+r, func(t *target) bool { return t.spfIs("helo", r) })
+	}
+	// check_dkim_signed: any signature, valid or not (with domains, by one of
+	// them); check_dkim_valid: a valid one; check_dkim_valid_author_sig: a
+	// valid one by an author's domain.
+	register("DKIM", "check_dkim_signed", dkimArgs(false, false))
+	register("DKIM", "check_dkim_valid", dkimArgs(true, false))
+	register("DKIM", "check_dkim_valid_author_sig", dkimArgs(true, true))
+	// Dependable: the signatures were verified (and, in SpamAssassin, the
+	// message not truncated, which Postern never does).
+	fixed("DKIM", "check_dkim_dependable", func(t *target) bool { return t.authentication() != nil })
+	fixed("DKIM", "check_arc_signed", func(t *target) bool {
+		a := t.authentication()
+		return a != nil && (a.ARC == "pass" || a.ARC == "fail")
+	})
+	fixed("DKIM", "check_arc_valid", func(t *target) bool {
+		a := t.authentication()
+		return a != nil && a.ARC == "pass"
+	})
+	dmarc := func(result, policy string) evalFunc {
+		return func(t *target) bool {
+			a := t.authentication()
+			return a != nil && a.DMARC == result && (policy == "" || a.DMARCPolicy == policy)
+		}
+	}
+	fixed("DMARC", "check_dmarc_pass", dmarc("pass", ""))
+	fixed("DMARC", "check_dmarc_reject", dmarc("fail", "reject"))
+	fixed("DMARC", "check_dmarc_quarantine", dmarc("fail", "quarantine"))
+	fixed("DMARC", "check_dmarc_none", dmarc("fail", "none"))
+	fixed("DMARC", "check_dmarc_missing", dmarc("none", ""))
+
 	for _, n := range []string{"check_for_spf_welcomelist_from", "check_for_spf_whitelist_from"} {
 		fixed("SPF", n, func(t *target) bool { return t.spfWelcome(false) })
 	}

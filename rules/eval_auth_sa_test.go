@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 
 	"github.com/postern/postern/auth"
+	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/testutil"
 	"github.com/postern/postern/resolver"
 )
@@ -26,7 +27,8 @@ import (
 // DNS server on loopback, and asks SpamAssassin (its DKIM plugin, Mail::DKIM)
 // and Postern (the auth check's verification, then the rules) which DKIM
 // welcome list each is on, and whether it has a valid signature (DKIM_VALID)
-// by its author's domain (DKIM_VALID_AU). (SpamAssassin's SPF plugin needs Mail::SPF, which
+// by its author's domain (DKIM_VALID_AU); then, with the stock rules, whether a
+// bank's mail is FROM_BANK_NOAUTH (neither SPF_PASS nor DKIM_VALID_AU). (SpamAssassin's SPF plugin needs Mail::SPF, which
 // Debian's spamassassin does not install: the SPF lists are held to its Perl in
 // TestAuthenticatedWelcomelists.)
 func TestDKIMWelcomelistsAsSpamAssassin(t *testing.T) {
@@ -42,7 +44,7 @@ func TestDKIMWelcomelistsAsSpamAssassin(t *testing.T) {
 	}
 	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	dns := testutil.StartDNS(t)
-	for _, d := range []string{"bank.example", "esp.example", "eu.esp.example", "imdb.example", "x.example", "news.shop.example", "shop.example"} {
+	for _, d := range []string{"bank.example", "esp.example", "eu.esp.example", "imdb.example", "x.example", "news.shop.example", "shop.example", "abbey.com"} {
 		dns.Add(t, `sel._domainkey.`+d+`. 60 IN TXT "v=DKIM1; k=rsa; p=`+base64.StdEncoding.EncodeToString(der)+`"`)
 	}
 	r, err := resolver.New(dns.Addr, resolver.Options{Timeout: 2 * time.Second})
@@ -114,17 +116,7 @@ score USER_IN_DEF_DKIM_WL -7.5
 				t.Fatal(errs)
 			}
 			m := msgOf(t, strings.ReplaceAll(msg, "\r\n", "\n"))
-			hits, err := s.EvalSigned(m, func() []DKIMSignature {
-				res, err := ac.Signatures(context.Background(), m)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var out []DKIMSignature
-				for _, r := range res {
-					out = append(out, DKIMSignature{Valid: r.Result == "pass", Domain: r.SigningDomain()})
-				}
-				return out
-			})
+			hits, err := s.EvalAuthenticated(m, func() *Authentication { return authenticated(t, ac, m) })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,4 +137,61 @@ score USER_IN_DEF_DKIM_WL -7.5
 			}
 		})
 	}
+
+	// With the stock rules, a meta rule that spares authenticated mail: a
+	// bank's From:, through an outside relay, signed by the bank or not.
+	stock := stockRules(t, false)
+	for _, tt := range []struct {
+		name, d string
+	}{{"the bank signs", "abbey.com"}, {"another domain signs", "esp.example"}, {"unsigned", ""}} {
+		t.Run("FROM_BANK_NOAUTH, "+tt.name, func(t *testing.T) {
+			msg := "Received: from mail.abbey.com (mail.abbey.com [203.0.113.9]) by mx.example.net (Postfix) with ESMTP id A1; Mon, 1 Jun 2026 10:00:00 +0000\r\n" +
+				"From: Abbey <alerts@abbey.com>\r\nTo: b@example.net\r\nSubject: Your statement\r\nMessage-ID: <1@abbey.com>\r\n" +
+				"Date: Mon, 1 Jun 2026 10:00:00 +0000\r\n\r\nYour statement is ready.\r\n"
+			if tt.d != "" {
+				var signed bytes.Buffer
+				if err := dkim.Sign(&signed, strings.NewReader(msg), &dkim.SignOptions{Domain: tt.d, Selector: "sel", Signer: key,
+					HeaderKeys: []string{"From", "To", "Subject"}}); err != nil {
+					t.Fatal(err)
+				}
+				msg = signed.String()
+			}
+			_, port, _ := strings.Cut(dns.Addr, ":")
+			cmd := exec.Command("spamassassin", "-t", "--cf=dns_server 127.0.0.1:"+port, "--cf=dns_available yes", "--cf=skip_rbl_checks 1")
+			cmd.Stdin = strings.NewReader(msg)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("spamassassin: %v", err)
+			}
+			m := msgOf(t, strings.ReplaceAll(msg, "\r\n", "\n"))
+			hits, err := stock.EvalAuthenticated(m, func() *Authentication { return authenticated(t, ac, m) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := false
+			for _, h := range hits {
+				got = got || h.Rule.Name == "FROM_BANK_NOAUTH"
+			}
+			if want := bytes.Contains(out, []byte(" FROM_BANK_NOAUTH ")); got != want {
+				t.Errorf("FROM_BANK_NOAUTH: Postern %v, SpamAssassin %v", got, want)
+			}
+		})
+	}
+}
+
+// authenticated is what serve gives the rules (cmd/postern's authentication):
+// the auth check's results, as the rules read them.
+func authenticated(t *testing.T, ac *auth.Check, m *filter.Message) *Authentication {
+	res, err := ac.Results(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Authentication{ARC: res.ARC.Result}
+	for _, r := range res.DKIM {
+		a.Signatures = append(a.Signatures, DKIMSignature{Valid: r.Result == "pass", Domain: r.SigningDomain()})
+	}
+	if d := res.DMARC; d.Domain != "" && d.Override == "" {
+		a.DMARC, a.DMARCPolicy = d.Result, d.Policy
+	}
+	return a
 }

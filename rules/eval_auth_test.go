@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/postern/postern/auth"
 	"github.com/postern/postern/filter"
 )
 
@@ -32,11 +33,11 @@ score T_DEF_DKIM_WL 1
 	}
 	m := msgOf(t, "From: "+from+"\nTo: b@example.net\nSubject: x\n\nx\n")
 	m.Env.SPF = spf
-	var get func() []DKIMSignature
+	var get func() *Authentication
 	if sigs != nil {
-		get = func() []DKIMSignature { asked++; return sigs }
+		get = func() *Authentication { asked++; return &Authentication{Signatures: sigs} }
 	}
-	found, err := s.EvalSigned(m, get)
+	found, err := s.EvalAuthenticated(m, get)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestStockAuthenticatedWelcomelists(t *testing.T) {
 	score := func(s *Set, spf *filter.SPF, sigs []DKIMSignature) (map[string]float64, float64) {
 		m := msgOf(t, raw)
 		m.Env.SPF, m.Env.MailFrom = spf, spf.Sender
-		hits, err := s.EvalSigned(m, func() []DKIMSignature { return sigs })
+		hits, err := s.EvalAuthenticated(m, func() *Authentication { return &Authentication{Signatures: sigs} })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,6 +178,146 @@ func BenchmarkDefaultAuthList(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for _, a := range addrs {
 			s.lists.listed(listDefAuth, a)
+		}
+	}
+}
+
+// TestReportedByAuth: the set leaves unscored exactly the tests the auth check
+// scores itself, so that each is counted once.
+func TestReportedByAuth(t *testing.T) {
+	var want, got []string
+	for n := range auth.DefaultScores {
+		want = append(want, n)
+	}
+	for n := range reportedByAuth {
+		got = append(got, n)
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("reportedByAuth %v, auth.DefaultScores %v", got, want)
+	}
+}
+
+// The SPF, DKIM, ARC and DMARC plugins' evals, answered from what [auth] found
+// as SpamAssassin's plugins answer them (SPF.pm, DKIM.pm's _check_dkim_signed_by,
+// DMARC.pm).
+func TestAuthenticationEvals(t *testing.T) {
+	spf := func(identity, result string) *filter.SPF {
+		return &filter.SPF{Result: result, Identity: identity, Domain: "bank.example", Sender: "a@bank.example"}
+	}
+	valid := func(d ...string) *Authentication {
+		a := &Authentication{}
+		for _, x := range d {
+			a.Signatures = append(a.Signatures, DKIMSignature{Valid: true, Domain: x})
+		}
+		return a
+	}
+	tests := []struct {
+		call string
+		spf  *filter.SPF
+		auth *Authentication
+		want bool
+	}{
+		{"check_for_spf_pass()", spf("mailfrom", "pass"), nil, true},
+		{"check_for_spf_pass()", spf("helo", "pass"), nil, false},
+		{"check_for_spf_helo_pass()", spf("helo", "pass"), nil, true},
+		{"check_for_spf_softfail()", spf("mailfrom", "softfail"), nil, true},
+		{"check_for_spf_fail()", spf("mailfrom", "softfail"), nil, false},
+		{"check_for_spf_temperror()", spf("mailfrom", "temperror"), nil, true},
+		{"check_for_spf_pass()", nil, nil, false},
+		{"check_dkim_signed()", nil, &Authentication{Signatures: []DKIMSignature{{Valid: false}}}, true},
+		{"check_dkim_signed()", nil, &Authentication{}, false},
+		{"check_dkim_signed('other.example')", nil, &Authentication{Signatures: []DKIMSignature{{Valid: false, Domain: "bank.example"}}}, false},
+		{"check_dkim_valid()", nil, &Authentication{Signatures: []DKIMSignature{{Valid: false, Domain: "bank.example"}}}, false},
+		{"check_dkim_valid()", nil, valid("esp.example"), true},
+		{"check_dkim_valid('.esp.example')", nil, valid("esp.example"), true},
+		{"check_dkim_valid('*.esp.example')", nil, valid("eu.esp.example"), true},
+		{"check_dkim_valid('esp.example')", nil, valid("eu.esp.example"), false},
+		{"check_dkim_valid_author_sig()", nil, valid("esp.example"), false},
+		{"check_dkim_valid_author_sig()", nil, valid("esp.example", "bank.example"), true},
+		{"check_dkim_valid_author_sig()", nil, valid("example"), false},
+		{"check_dkim_valid_author_sig('bank.example')", nil, valid("bank.example"), true},
+		{"check_dkim_dependable()", nil, &Authentication{}, true},
+		{"check_dkim_dependable()", nil, nil, false},
+		{"check_arc_signed()", nil, &Authentication{ARC: "fail"}, true},
+		{"check_arc_valid()", nil, &Authentication{ARC: "fail"}, false},
+		{"check_arc_valid()", nil, &Authentication{ARC: "pass"}, true},
+		{"check_dmarc_pass()", nil, &Authentication{DMARC: "pass"}, true},
+		{"check_dmarc_reject()", nil, &Authentication{DMARC: "fail", DMARCPolicy: "reject"}, true},
+		{"check_dmarc_reject()", nil, &Authentication{DMARC: "fail", DMARCPolicy: "quarantine"}, false},
+		{"check_dmarc_quarantine()", nil, &Authentication{DMARC: "fail", DMARCPolicy: "quarantine"}, true},
+		{"check_dmarc_none()", nil, &Authentication{DMARC: "fail", DMARCPolicy: "none"}, true},
+		{"check_dmarc_missing()", nil, &Authentication{DMARC: "none"}, true},
+		{"check_dmarc_missing()", nil, &Authentication{}, false},
+	}
+	for _, tt := range tests {
+		dir := writeRules(t, map[string]string{"e.cf": "header T_EVAL eval:" + tt.call + "\nscore T_EVAL 1\n"})
+		s, problems := Load(filepath.Join(dir, "e.cf"))
+		if errs := Errors(problems); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		m := msgOf(t, "From: Bank <a@bank.example>\nTo: b@example.net\nSubject: x\n\nx\n")
+		m.Env.SPF = tt.spf
+		var get func() *Authentication
+		if tt.auth != nil {
+			get = func() *Authentication { return tt.auth }
+		}
+		hits, err := s.EvalAuthenticated(m, get)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(hits) == 1; got != tt.want {
+			t.Errorf("%s, SPF %+v, %+v: %v, want %v", tt.call, tt.spf, tt.auth, got, tt.want)
+		}
+	}
+}
+
+// With the stock rules, the meta rules that spare authenticated mail see the
+// authentication: FROM_BANK_NOAUTH (a bank's From:, neither SPF_PASS nor
+// DKIM_VALID_AU) and __NOT_SPOOFED. SPF_PASS itself is the auth check's to
+// score: the set does not.
+func TestStockMetasSeeAuthentication(t *testing.T) {
+	s := stockRules(t, false)
+	raw := "Received: from mail.abbey.com (mail.abbey.com [203.0.113.9]) by mx.example.net (Postfix) with ESMTP id A1; Mon, 1 Jun 2026 10:00:00 +0000\n" +
+		"From: Abbey <alerts@abbey.com>\nTo: b@example.net\nSubject: Your statement\nMessage-ID: <1@abbey.com>\nDate: Mon, 1 Jun 2026 10:00:00 +0000\n\nYour statement is ready.\n"
+	for _, tt := range []struct {
+		name string
+		spf  string
+		auth *Authentication
+		want map[string]bool
+	}{
+		{"no [auth]", "", nil, map[string]bool{"FROM_BANK_NOAUTH": true, "__NOT_SPOOFED": false}},
+		{"SPF pass", "pass", &Authentication{}, map[string]bool{"FROM_BANK_NOAUTH": false, "__NOT_SPOOFED": true}},
+		{"SPF fail, the bank signed", "fail", &Authentication{Signatures: []DKIMSignature{{Valid: true, Domain: "abbey.com"}}},
+			map[string]bool{"FROM_BANK_NOAUTH": false, "__NOT_SPOOFED": true}},
+		{"SPF fail, a third party signed", "fail", &Authentication{Signatures: []DKIMSignature{{Valid: true, Domain: "esp.example"}}},
+			map[string]bool{"FROM_BANK_NOAUTH": true, "__NOT_SPOOFED": true}},
+		{"SPF softfail, unsigned", "softfail", &Authentication{}, map[string]bool{"FROM_BANK_NOAUTH": true, "__NOT_SPOOFED": false}},
+	} {
+		m := msgOf(t, raw)
+		if tt.spf != "" {
+			m.Env.SPF = &filter.SPF{Result: tt.spf, Identity: "mailfrom", Domain: "abbey.com", Sender: "bounce@abbey.com"}
+		}
+		var get func() *Authentication
+		if tt.auth != nil {
+			get = func() *Authentication { return tt.auth }
+		}
+		hits, err := s.EvalAuthenticated(m, get)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]Scores{}
+		for _, h := range hits {
+			got[h.Rule.Name] = h.Scores
+		}
+		for name, want := range tt.want {
+			if _, hit := got[name]; hit != want {
+				t.Errorf("%s: %s hit %v, want %v", tt.name, name, hit, want)
+			}
+		}
+		if sc, hit := got["SPF_PASS"]; hit && sc != (Scores{}) {
+			t.Errorf("%s: the set scores SPF_PASS %v: the auth check does", tt.name, sc)
 		}
 	}
 }

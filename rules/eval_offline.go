@@ -5,22 +5,12 @@ package rules
 // DNS work), so, as in SpamAssassin run with network tests off, these never hit.
 // They are registered so that the rules and meta rules that use them load and run
 // as SpamAssassin runs them offline: many metas test them negated ("and not
-// SPF_PASS", "and not DKIM_VALID"). (Their welcome lists are not among them:
-// eval_auth.go answers those from the auth results serve has.)
+// SPF_PASS", "and not DKIM_VALID"). (Most of the SPF, DKIM and DMARC evals are
+// not among them: eval_auth.go answers those from what [auth] found.)
 func init() {
-	offline("SPF",
-		"check_for_spf_pass", "check_for_spf_neutral", "check_for_spf_none", "check_for_spf_fail",
-		"check_for_spf_softfail", "check_for_spf_permerror", "check_for_spf_temperror",
-		"check_for_spf_helo_pass", "check_for_spf_helo_neutral", "check_for_spf_helo_none",
-		"check_for_spf_helo_fail", "check_for_spf_helo_softfail", "check_for_spf_helo_permerror",
-		"check_for_spf_helo_temperror", "check_spf_skipped_noenvfrom")
-	// SpamAssassin verifies no DKIM signature without DNS, so even DKIM_SIGNED
-	// stays silent offline.
-	offline("DKIM",
-		"check_dkim_signed", "check_arc_signed", "check_dkim_valid", "check_arc_valid",
-		"check_dkim_valid_author_sig", "check_dkim_testing", "check_dkim_valid_envelopefrom",
-		"check_dkim_adsp", "check_dkim_dependable", "check_dkim_verified", "check_dkim_signall", "check_dkim_signsome")
-	offline("DMARC", "check_dmarc_pass", "check_dmarc_reject", "check_dmarc_quarantine", "check_dmarc_none", "check_dmarc_missing")
+	offline("SPF", "check_spf_skipped_noenvfrom")
+	offline("DKIM", "check_dkim_valid_envelopefrom", "check_dkim_testing", "check_dkim_adsp",
+		"check_dkim_verified", "check_dkim_signall", "check_dkim_signsome")
 	offline("DNSEval",
 		"check_rbl_accreditor", "check_rbl", "check_rbl_ns_from", "check_rbl_txt", "check_rbl_sub",
 		"check_rbl_from_host", "check_rbl_from_domain", "check_rbl_envfrom", "check_rbl_headers",

@@ -233,6 +233,10 @@ func (p *parser) compile() (*Set, []Problem) {
 			r.prepareCount()
 		}
 		switch sc, ok := p.scores[name]; {
+		case reportedByAuth[name]:
+			// The auth check scores it (its operator's score line included):
+			// here it only answers meta rules.
+			s.score[name] = Scores{}
 		case ok:
 			s.score[name] = sc
 		case strings.HasPrefix(name, "__"):
@@ -540,11 +544,12 @@ func (s *Set) Eval(m *filter.Message) ([]Hit, error) {
 	return s.evalWith(m, s.runPlan, false, nil, nil)
 }
 
-// EvalSigned is Eval with the message's DKIM signatures: sigs verifies them, or
-// waits for the verification under way, when a DKIM welcome list names the
-// message's author (and only then: most messages never wait for it).
-func (s *Set) EvalSigned(m *filter.Message, sigs func() []DKIMSignature) ([]Hit, error) {
-	return s.evalWith(m, s.runPlan, false, nil, sigs)
+// EvalAuthenticated is Eval with what sender authentication found: auth gives
+// it (verifying, or waiting for the verification under way) when a rule first
+// asks, and only then: the SPF, DKIM and DMARC evals and the DKIM welcome lists
+// (eval_auth.go).
+func (s *Set) EvalAuthenticated(m *filter.Message, auth func() *Authentication) ([]Hit, error) {
+	return s.evalWith(m, s.runPlan, false, nil, auth)
 }
 
 // EvalAll runs every rule, needed or not, and says where each hit matched (for
@@ -737,11 +742,11 @@ func newUnions(rules []*Rule, lower bool) []union {
 
 // evalWith evaluates plan p's rules on m; c, when not nil, is told what each
 // cost (EvalCosts).
-func (s *Set) evalWith(m *filter.Message, p *plan, locate bool, c *Costs, sigs func() []DKIMSignature) ([]Hit, error) {
+func (s *Set) evalWith(m *filter.Message, p *plan, locate bool, c *Costs, auth func() *Authentication) ([]Hit, error) {
 	prepared := c.time("(texts prepared, their literals found)")
 	t := s.prepare(m, p, locate)
 	prepared()
-	t.costs, t.sigs = c, sigs
+	t.costs, t.auth = c, auth
 	sc, _ := s.scratch.Get().(*evalScratch) // (the set's own pool: sized for its rules)
 	if sc == nil {
 		sc = &evalScratch{state: make([]uint8, len(s.all)), vals: make([]float64, len(s.all)), headers: map[headerKey]headerText{}}
@@ -1919,9 +1924,12 @@ type target struct {
 	uris         []string // the links uri rules read
 	hostURIs     []string // those and the DKIM signing domains: what the URI host lists read (setURIs)
 	locate       bool     // say what matched (Hit.Match)
-	// sigs verifies the message's DKIM signatures when first called (or waits
-	// for the verification under way); nil without sender authentication.
-	sigs        func() []DKIMSignature
+	// auth gives what sender authentication found (verifying it when first
+	// called, or waiting for the verification under way); nil without it.
+	// authentication asks it once.
+	auth        func() *Authentication
+	authRes     *Authentication
+	authDone    bool
 	backtracked bool // a backtracking match outlasted its retry (backtrack)
 
 	// Which rule literals each text holds, and in which lines.
