@@ -103,12 +103,12 @@ func (l *lists) authDirective(word string, f []string) bool {
 		// One address a line, then maybe the signing domain; none means the
 		// author's own domain (an Author Domain Signature).
 		if len(f) == 1 || len(f) == 2 {
-			l.addRcvd(word, f[0], at(f, 1))
+			l.addRcvd(word, f[0], fieldAt(f, 1))
 		}
 	case "unwelcomelist_from_dkim":
 		if len(f) == 1 || len(f) == 2 {
 			for _, list := range []string{listDKIM, listDefDKIM} {
-				l.removeRcvd(list, f[0], at(f, 1))
+				l.removeRcvd(list, f[0], fieldAt(f, 1))
 			}
 		}
 	default:
@@ -117,7 +117,8 @@ func (l *lists) authDirective(word string, f []string) bool {
 	return true
 }
 
-func at(f []string, i int) string {
+// fieldAt is f[i], or "" past its end.
+func fieldAt(f []string, i int) string {
 	if i < len(f) {
 		return f[i]
 	}
@@ -190,11 +191,7 @@ func (t *target) readDKIMWelcome() uint8 {
 	var want []acceptable
 	l := &t.set.lists
 	for _, author := range t.addresses("From") {
-		a := strings.ToLower(author)
-		domain := ""
-		if i := strings.LastIndexByte(a, '@'); i >= 0 {
-			domain = a[i+1:]
-		}
+		a, domain := strings.ToLower(author), addrDomain(author)
 		for _, x := range []struct {
 			list, auth string
 			bit        uint8
@@ -248,6 +245,16 @@ func sdidAccepted(sdid, accepted, authorDomain string) bool {
 	return sdid == accepted
 }
 
+// addrDomain is an address's domain as _get_authors takes it: after the last
+// '@', trailing blanks dropped, lower case; "" without an '@'.
+func addrDomain(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	return strings.ToLower(strings.TrimRight(addr[i+1:], " \t"))
+}
+
 // spfIs says whether the SPF result found at MAIL FROM is result, for the
 // identity ("mailfrom", or "helo" for the null sender).
 func (t *target) spfIs(identity, result string) bool {
@@ -267,8 +274,8 @@ func (t *target) dkimSignedBy(mustBeValid, author bool, domains []string) bool {
 	if author {
 		authors = map[string]bool{}
 		for _, addr := range t.addresses("From") {
-			if i := strings.LastIndexByte(addr, '@'); i >= 0 {
-				authors[strings.ToLower(strings.TrimRight(addr[i+1:], " \t"))] = true
+			if d := addrDomain(addr); d != "" {
+				authors[d] = true
 			}
 		}
 	}
@@ -287,6 +294,8 @@ func (t *target) dkimSignedBy(mustBeValid, author bool, domains []string) bool {
 		}
 		for _, d := range domains {
 			d = strings.ToLower(d)
+			// (Here "*.d" takes d too; a welcome list's "*.d" does not:
+			// sdidAccepted. SpamAssassin's two matches differ so.)
 			if rest, ok := strings.CutPrefix(strings.TrimPrefix(d, "*"), "."); ok {
 				if s.Domain == rest || strings.HasSuffix(s.Domain, "."+rest) {
 					return true
