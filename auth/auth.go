@@ -189,10 +189,11 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 // the pipeline tempfails); what the message or DNS got wrong is a result.
 func (c *Check) Verify(ctx context.Context, m *filter.Message) (Results, error) {
 	res := Results{SPF: m.Env.SPF}
-	forDKIM, forARC := &readErr{r: m.RawReader()}, &readErr{r: m.RawReader()}
-	res.DKIM = c.dkim(ctx, forDKIM)
+	forARC := &readErr{r: m.RawReader()}
+	var dkimErr error
+	res.DKIM, dkimErr = c.Signatures(ctx, m)
 	res.ARC = c.ARC(ctx, forARC)
-	if err := errors.Join(forDKIM.err, forARC.err); err != nil {
+	if err := errors.Join(dkimErr, forARC.err); err != nil {
 		return res, fmt.Errorf("auth: read message: %w", err)
 	}
 	res.DMARC = c.dmarc(ctx, m, res.SPF, res.DKIM)
@@ -203,9 +204,9 @@ func (c *Check) Verify(ctx context.Context, m *filter.Message) (Results, error) 
 	return res, nil
 }
 
-// Results is Verify once a message: the check and the rules' SPF, DKIM and
-// DMARC evals (rules.Check's Auth) share the one verification, and whichever
-// asks second waits for the first's answer.
+// Results is Verify once a message: the check and the rules' ARC and DMARC
+// evals (rules.Check's Auth) share the one verification, and whichever asks
+// second waits for the first's answer.
 func (c *Check) Results(ctx context.Context, m *filter.Message) (Results, error) {
 	v := m.Once(resultsKey{c}, func() any {
 		res, err := c.Verify(ctx, m)
@@ -214,12 +215,31 @@ func (c *Check) Results(ctx context.Context, m *filter.Message) (Results, error)
 	return v.res, v.err
 }
 
-type resultsKey struct{ c *Check }
-
-type verified struct {
-	res Results
-	err error
+// Signatures verifies the message's DKIM signatures, once a message, as
+// Results does all of it: the rules' DKIM evals and welcome lists
+// (rules.Check's Signatures) ask for these alone, so that they wait for the key
+// lookups only (none for an unsigned message), not for DMARC's. The error is a
+// failure to read the message.
+func (c *Check) Signatures(ctx context.Context, m *filter.Message) ([]DKIMResult, error) {
+	v := m.Once(signaturesKey{c}, func() any {
+		raw := &readErr{r: m.RawReader()}
+		return verifiedSigs{c.dkim(ctx, raw), raw.err}
+	}).(verifiedSigs)
+	return v.sigs, v.err
 }
+
+type (
+	resultsKey    struct{ c *Check }
+	signaturesKey struct{ c *Check }
+	verified      struct {
+		res Results
+		err error
+	}
+	verifiedSigs struct {
+		sigs []DKIMResult
+		err  error
+	}
+)
 
 // readErr remembers a read error other than EOF, which the DKIM and ARC parsers
 // would otherwise report as a malformed message.

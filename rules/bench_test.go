@@ -499,7 +499,7 @@ var ruleFieldsPlainKeeps = []string{
 	"noSubject", "Field", "Mod", "exactAll", "Name", "File", "Line", "Describe", "TFlags", "IfUnset",
 	"re", "reSrc", "reOnce", "exactAnch", "exactAtOnce", "lowerSrc", "lowerRe", "lowerOnce",
 	"countMax", "countLines", "countFrom", "countOnce", "patient", "patientAnch",
-	"leadWord", "relaxedTries", "relaxedHits", "exactOnly", "meta",
+	"leadWord", "relaxedTries", "relaxedHits", "exactOnly", "meta", "waitsAuth",
 }
 
 // TestPlainRulesClearsShortcuts: plainRules clears every field of a Rule but those

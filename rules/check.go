@@ -20,11 +20,14 @@ const GTUBEString = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EM
 // Check is the rules check of the filter pipeline.
 type Check struct {
 	set atomic.Pointer[Set]
-	// Auth, when sender authentication is on, gives what it found in a
-	// message, for the SPF, DKIM and DMARC evals and the DKIM welcome lists: the
-	// auth check's one verification of the message, shared (nil when it could
-	// not read the message). Set it before the first message.
-	Auth func(ctx context.Context, m *filter.Message) *Authentication
+	// Signatures and Auth, when sender authentication is on, give what it
+	// found in a message, for the SPF, DKIM, ARC and DMARC evals and the DKIM
+	// welcome lists: the auth check's one verification of the message, shared.
+	// Signatures is the DKIM signatures alone (their key lookups); Auth all of
+	// it (DMARC's lookups too), nil when the auth check could not read the
+	// message. Set both, or neither, before the first message.
+	Signatures func(ctx context.Context, m *filter.Message) []DKIMSignature
+	Auth       func(ctx context.Context, m *filter.Message) *Authentication
 }
 
 // NewCheck returns a check evaluating s.
@@ -61,9 +64,12 @@ func (c *Check) Name() string { return "rules" }
 // that could not be read whole is an error (the pipeline tempfails it), not a
 // score of part of it.
 func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
-	var auth func() *Authentication
-	if c.Auth != nil {
-		auth = func() *Authentication { return c.Auth(ctx, m) }
+	var auth *AuthSource
+	if c.Signatures != nil && c.Auth != nil {
+		auth = &AuthSource{
+			Signatures: func() []DKIMSignature { return c.Signatures(ctx, m) },
+			All:        func() *Authentication { return c.Auth(ctx, m) },
+		}
 	}
 	hits, err := c.set.Load().EvalAuthenticated(m, auth)
 	if err != nil {

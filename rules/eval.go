@@ -20,6 +20,9 @@ type evalFunc func(t *target) bool
 type evalDef struct {
 	plugin string
 	bind   func(args []string) (evalFunc, error)
+	// waitsAuth: the eval waits for sender authentication's verification of
+	// the message (registered by waitingForAuth).
+	waitsAuth bool
 }
 
 // evals are the eval functions by name.

@@ -22,11 +22,10 @@ import "strings"
 // a forgery. The rules of the names the auth check scores itself (reported) are
 // not scored by the set: their score is the auth check's, and it is counted once.
 
-// Authentication is what sender authentication found in a message, as the
-// rules read it.
+// Authentication is what sender authentication found in a message beyond its
+// DKIM signatures (AuthSource.Signatures), as the rules read it.
 type Authentication struct {
-	Signatures []DKIMSignature
-	ARC        string // pass, fail, none
+	ARC string // pass, fail, none
 	// DMARC is pass, fail, none (no policy), temperror or permerror; "" when
 	// not evaluated, or when a trusted ARC sealer vouches for a failure.
 	DMARC       string
@@ -56,14 +55,36 @@ var reportedByAuth = map[string]bool{
 	"ARC_SIGNED": true, "ARC_VALID": true, "ARC_INVALID": true,
 }
 
-// authentication is what the auth check found, asked for once a message; nil
-// without sender authentication.
+// AuthSource is how the rules ask for a message's sender authentication, when
+// serve checks it: the DKIM signatures alone (which wait for the key lookups
+// only: none for an unsigned message), or all of it (which waits for DMARC's
+// lookups too). Each verifies when first called, or waits for the verification
+// under way.
+type AuthSource struct {
+	Signatures func() []DKIMSignature
+	All        func() *Authentication
+}
+
+// signatures are the message's DKIM signatures as verified, asked for once a
+// message; ok is false without sender authentication.
+func (t *target) signatures() (sigs []DKIMSignature, ok bool) {
+	if t.auth == nil {
+		return nil, false
+	}
+	if !t.sigsDone {
+		t.sigsRes, t.sigsDone = t.auth.Signatures(), true
+	}
+	return t.sigsRes, true
+}
+
+// authentication is all the auth check found, asked for once a message; nil
+// without sender authentication, or when it could not read the message.
 func (t *target) authentication() *Authentication {
 	if t.auth == nil {
 		return nil
 	}
 	if !t.authDone {
-		t.authRes, t.authDone = t.auth(), true
+		t.authRes, t.authDone = t.auth.All(), true
 	}
 	return t.authRes
 }
@@ -211,12 +232,9 @@ func (t *target) readDKIMWelcome() uint8 {
 	if len(want) == 0 {
 		return 0
 	}
-	a := t.authentication()
-	if a == nil {
-		return 0
-	}
+	sigs, _ := t.signatures()
 	var found uint8
-	for _, s := range a.Signatures {
+	for _, s := range sigs {
 		if !s.Valid || s.Domain == "" {
 			continue
 		}
@@ -266,8 +284,8 @@ func (t *target) spfIs(identity, result string) bool {
 // by an author's domain, when author) whose signing domain is one of domains
 // ("*.d" and ".d": d or a subdomain of it), or any when there are none.
 func (t *target) dkimSignedBy(mustBeValid, author bool, domains []string) bool {
-	a := t.authentication()
-	if a == nil {
+	sigs, ok := t.signatures()
+	if !ok {
 		return false
 	}
 	var authors map[string]bool
@@ -279,7 +297,7 @@ func (t *target) dkimSignedBy(mustBeValid, author bool, domains []string) bool {
 			}
 		}
 	}
-	for _, s := range a.Signatures {
+	for _, s := range sigs {
 		if mustBeValid && !s.Valid {
 			continue
 		}
@@ -315,6 +333,19 @@ func dkimArgs(mustBeValid, author bool) func(args []string) (evalFunc, error) {
 	}
 }
 
+// waitingForAuth marks evals that wait for the auth check's verification (its
+// DKIM key and DMARC lookups, where SPF's result is at hand from MAIL FROM): meta
+// rules ask them after their other operands (orderChains), so that a rule
+// such as FROM_GOV_DKIM_AU (DKIM_VALID_AU && __FROM_ADDRLIST_GOV) waits only
+// for a government's mail, not for every message.
+func waitingForAuth(names ...string) {
+	for _, n := range names {
+		d := evals[n]
+		d.waitsAuth = true
+		evals[n] = d
+	}
+}
+
 func init() {
 	for _, r := range []string{"pass", "neutral", "none", "fail", "softfail", "permerror", "temperror"} {
 		fixed("SPF", "check_for_spf_"+r, func(t *target) bool { return t.spfIs("mailfrom", r) })
@@ -328,7 +359,7 @@ func init() {
 	register("DKIM", "check_dkim_valid_author_sig", dkimArgs(true, true))
 	// Dependable: the signatures were verified (and, in SpamAssassin, the
 	// message not truncated, which Postern never does).
-	fixed("DKIM", "check_dkim_dependable", func(t *target) bool { return t.authentication() != nil })
+	fixed("DKIM", "check_dkim_dependable", func(t *target) bool { return t.auth != nil })
 	fixed("DKIM", "check_arc_signed", func(t *target) bool {
 		a := t.authentication()
 		return a != nil && (a.ARC == "pass" || a.ARC == "fail")
@@ -348,6 +379,9 @@ func init() {
 	fixed("DMARC", "check_dmarc_quarantine", dmarc("fail", "quarantine"))
 	fixed("DMARC", "check_dmarc_none", dmarc("fail", "none"))
 	fixed("DMARC", "check_dmarc_missing", dmarc("none", ""))
+	waitingForAuth("check_dkim_signed", "check_dkim_valid", "check_dkim_valid_author_sig",
+		"check_arc_signed", "check_arc_valid", "check_dmarc_pass", "check_dmarc_reject", "check_dmarc_quarantine",
+		"check_dmarc_none", "check_dmarc_missing")
 
 	for _, n := range []string{"check_for_spf_welcomelist_from", "check_for_spf_whitelist_from"} {
 		fixed("SPF", n, func(t *target) bool { return t.spfWelcome(false) })

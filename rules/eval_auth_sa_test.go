@@ -116,7 +116,7 @@ score USER_IN_DEF_DKIM_WL -7.5
 				t.Fatal(errs)
 			}
 			m := msgOf(t, strings.ReplaceAll(msg, "\r\n", "\n"))
-			hits, err := s.EvalAuthenticated(m, func() *Authentication { return authenticated(t, ac, m) })
+			hits, err := s.EvalAuthenticated(m, authenticated(t, ac, m))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,7 +164,7 @@ score USER_IN_DEF_DKIM_WL -7.5
 				t.Fatalf("spamassassin: %v", err)
 			}
 			m := msgOf(t, strings.ReplaceAll(msg, "\r\n", "\n"))
-			hits, err := stock.EvalAuthenticated(m, func() *Authentication { return authenticated(t, ac, m) })
+			hits, err := stock.EvalAuthenticated(m, authenticated(t, ac, m))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -179,19 +179,31 @@ score USER_IN_DEF_DKIM_WL -7.5
 	}
 }
 
-// authenticated is what serve gives the rules (cmd/postern's authentication):
-// the auth check's results, as the rules read them.
-func authenticated(t *testing.T, ac *auth.Check, m *filter.Message) *Authentication {
-	res, err := ac.Results(context.Background(), m)
-	if err != nil {
-		t.Fatal(err)
+// authenticated is what serve gives the rules (cmd/postern's ruleSignatures
+// and ruleAuth): the auth check's results, as the rules read them.
+func authenticated(t *testing.T, ac *auth.Check, m *filter.Message) *AuthSource {
+	return &AuthSource{
+		Signatures: func() []DKIMSignature {
+			sigs, err := ac.Signatures(context.Background(), m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []DKIMSignature
+			for _, r := range sigs {
+				out = append(out, DKIMSignature{Valid: r.Result == "pass", Domain: r.SigningDomain()})
+			}
+			return out
+		},
+		All: func() *Authentication {
+			res, err := ac.Results(context.Background(), m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := &Authentication{ARC: res.ARC.Result}
+			if d := res.DMARC; d.Domain != "" && d.Override == "" {
+				a.DMARC, a.DMARCPolicy = d.Result, d.Policy
+			}
+			return a
+		},
 	}
-	a := &Authentication{ARC: res.ARC.Result}
-	for _, r := range res.DKIM {
-		a.Signatures = append(a.Signatures, DKIMSignature{Valid: r.Result == "pass", Domain: r.SigningDomain()})
-	}
-	if d := res.DMARC; d.Domain != "" && d.Override == "" {
-		a.DMARC, a.DMARCPolicy = d.Result, d.Policy
-	}
-	return a
 }

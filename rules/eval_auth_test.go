@@ -33,11 +33,14 @@ score T_DEF_DKIM_WL 1
 	}
 	m := msgOf(t, "From: "+from+"\nTo: b@example.net\nSubject: x\n\nx\n")
 	m.Env.SPF = spf
-	var get func() *Authentication
+	var src *AuthSource
 	if sigs != nil {
-		get = func() *Authentication { asked++; return &Authentication{Signatures: sigs} }
+		src = &AuthSource{
+			Signatures: func() []DKIMSignature { asked++; return sigs },
+			All:        func() *Authentication { t.Error("the welcome lists asked for DMARC"); return &Authentication{} },
+		}
 	}
-	found, err := s.EvalAuthenticated(m, get)
+	found, err := s.EvalAuthenticated(m, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +131,7 @@ func TestStockAuthenticatedWelcomelists(t *testing.T) {
 	score := func(s *Set, spf *filter.SPF, sigs []DKIMSignature) (map[string]float64, float64) {
 		m := msgOf(t, raw)
 		m.Env.SPF, m.Env.MailFrom = spf, spf.Sender
-		hits, err := s.EvalAuthenticated(m, func() *Authentication { return &Authentication{Signatures: sigs} })
+		hits, err := s.EvalAuthenticated(m, sourceOf(sigs, &Authentication{}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,8 +209,13 @@ func TestAuthenticationEvals(t *testing.T) {
 	spf := func(identity, result string) *filter.SPF {
 		return &filter.SPF{Result: result, Identity: identity, Domain: "bank.example", Sender: "a@bank.example"}
 	}
-	valid := func(d ...string) *Authentication {
-		a := &Authentication{}
+	type authn struct {
+		Signatures  []DKIMSignature
+		ARC, DMARC  string
+		DMARCPolicy string
+	}
+	valid := func(d ...string) *authn {
+		a := &authn{}
 		for _, x := range d {
 			a.Signatures = append(a.Signatures, DKIMSignature{Valid: true, Domain: x})
 		}
@@ -216,7 +224,7 @@ func TestAuthenticationEvals(t *testing.T) {
 	tests := []struct {
 		call string
 		spf  *filter.SPF
-		auth *Authentication
+		auth *authn
 		want bool
 	}{
 		{"check_for_spf_pass()", spf("mailfrom", "pass"), nil, true},
@@ -226,10 +234,10 @@ func TestAuthenticationEvals(t *testing.T) {
 		{"check_for_spf_fail()", spf("mailfrom", "softfail"), nil, false},
 		{"check_for_spf_temperror()", spf("mailfrom", "temperror"), nil, true},
 		{"check_for_spf_pass()", nil, nil, false},
-		{"check_dkim_signed()", nil, &Authentication{Signatures: []DKIMSignature{{Valid: false}}}, true},
-		{"check_dkim_signed()", nil, &Authentication{}, false},
-		{"check_dkim_signed('other.example')", nil, &Authentication{Signatures: []DKIMSignature{{Valid: false, Domain: "bank.example"}}}, false},
-		{"check_dkim_valid()", nil, &Authentication{Signatures: []DKIMSignature{{Valid: false, Domain: "bank.example"}}}, false},
+		{"check_dkim_signed()", nil, &authn{Signatures: []DKIMSignature{{Valid: false}}}, true},
+		{"check_dkim_signed()", nil, &authn{}, false},
+		{"check_dkim_signed('other.example')", nil, &authn{Signatures: []DKIMSignature{{Valid: false, Domain: "bank.example"}}}, false},
+		{"check_dkim_valid()", nil, &authn{Signatures: []DKIMSignature{{Valid: false, Domain: "bank.example"}}}, false},
 		{"check_dkim_valid()", nil, valid("esp.example"), true},
 		{"check_dkim_valid('.esp.example')", nil, valid("esp.example"), true},
 		{"check_dkim_valid('*.esp.example')", nil, valid("eu.esp.example"), true},
@@ -238,18 +246,18 @@ func TestAuthenticationEvals(t *testing.T) {
 		{"check_dkim_valid_author_sig()", nil, valid("esp.example", "bank.example"), true},
 		{"check_dkim_valid_author_sig()", nil, valid("example"), false},
 		{"check_dkim_valid_author_sig('bank.example')", nil, valid("bank.example"), true},
-		{"check_dkim_dependable()", nil, &Authentication{}, true},
+		{"check_dkim_dependable()", nil, &authn{}, true},
 		{"check_dkim_dependable()", nil, nil, false},
-		{"check_arc_signed()", nil, &Authentication{ARC: "fail"}, true},
-		{"check_arc_valid()", nil, &Authentication{ARC: "fail"}, false},
-		{"check_arc_valid()", nil, &Authentication{ARC: "pass"}, true},
-		{"check_dmarc_pass()", nil, &Authentication{DMARC: "pass"}, true},
-		{"check_dmarc_reject()", nil, &Authentication{DMARC: "fail", DMARCPolicy: "reject"}, true},
-		{"check_dmarc_reject()", nil, &Authentication{DMARC: "fail", DMARCPolicy: "quarantine"}, false},
-		{"check_dmarc_quarantine()", nil, &Authentication{DMARC: "fail", DMARCPolicy: "quarantine"}, true},
-		{"check_dmarc_none()", nil, &Authentication{DMARC: "fail", DMARCPolicy: "none"}, true},
-		{"check_dmarc_missing()", nil, &Authentication{DMARC: "none"}, true},
-		{"check_dmarc_missing()", nil, &Authentication{}, false},
+		{"check_arc_signed()", nil, &authn{ARC: "fail"}, true},
+		{"check_arc_valid()", nil, &authn{ARC: "fail"}, false},
+		{"check_arc_valid()", nil, &authn{ARC: "pass"}, true},
+		{"check_dmarc_pass()", nil, &authn{DMARC: "pass"}, true},
+		{"check_dmarc_reject()", nil, &authn{DMARC: "fail", DMARCPolicy: "reject"}, true},
+		{"check_dmarc_reject()", nil, &authn{DMARC: "fail", DMARCPolicy: "quarantine"}, false},
+		{"check_dmarc_quarantine()", nil, &authn{DMARC: "fail", DMARCPolicy: "quarantine"}, true},
+		{"check_dmarc_none()", nil, &authn{DMARC: "fail", DMARCPolicy: "none"}, true},
+		{"check_dmarc_missing()", nil, &authn{DMARC: "none"}, true},
+		{"check_dmarc_missing()", nil, &authn{}, false},
 	}
 	for _, tt := range tests {
 		dir := writeRules(t, map[string]string{"e.cf": "header T_EVAL eval:" + tt.call + "\nscore T_EVAL 1\n"})
@@ -259,11 +267,11 @@ func TestAuthenticationEvals(t *testing.T) {
 		}
 		m := msgOf(t, "From: Bank <a@bank.example>\nTo: b@example.net\nSubject: x\n\nx\n")
 		m.Env.SPF = tt.spf
-		var get func() *Authentication
-		if tt.auth != nil {
-			get = func() *Authentication { return tt.auth }
+		var src *AuthSource
+		if a := tt.auth; a != nil {
+			src = sourceOf(a.Signatures, &Authentication{ARC: a.ARC, DMARC: a.DMARC, DMARCPolicy: a.DMARCPolicy})
 		}
-		hits, err := s.EvalAuthenticated(m, get)
+		hits, err := s.EvalAuthenticated(m, src)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,26 +292,24 @@ func TestStockMetasSeeAuthentication(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		spf  string
-		auth *Authentication
+		auth *AuthSource
 		want map[string]bool
 	}{
 		{"no [auth]", "", nil, map[string]bool{"FROM_BANK_NOAUTH": true, "__NOT_SPOOFED": false}},
-		{"SPF pass", "pass", &Authentication{}, map[string]bool{"FROM_BANK_NOAUTH": false, "__NOT_SPOOFED": true}},
-		{"SPF fail, the bank signed", "fail", &Authentication{Signatures: []DKIMSignature{{Valid: true, Domain: "abbey.com"}}},
+		{"SPF pass", "pass", sourceOf(nil, &Authentication{}), map[string]bool{"FROM_BANK_NOAUTH": false, "__NOT_SPOOFED": true}},
+		{"SPF fail, the bank signed", "fail", sourceOf([]DKIMSignature{{Valid: true, Domain: "abbey.com"}}, &Authentication{}),
 			map[string]bool{"FROM_BANK_NOAUTH": false, "__NOT_SPOOFED": true}},
-		{"SPF fail, a third party signed", "fail", &Authentication{Signatures: []DKIMSignature{{Valid: true, Domain: "esp.example"}}},
+		{"SPF fail, a third party signed", "fail", sourceOf([]DKIMSignature{{Valid: true, Domain: "esp.example"}}, &Authentication{}),
 			map[string]bool{"FROM_BANK_NOAUTH": true, "__NOT_SPOOFED": true}},
-		{"SPF softfail, unsigned", "softfail", &Authentication{}, map[string]bool{"FROM_BANK_NOAUTH": true, "__NOT_SPOOFED": false}},
+		{"SPF softfail, unsigned", "softfail", sourceOf(nil, &Authentication{}), map[string]bool{"FROM_BANK_NOAUTH": true, "__NOT_SPOOFED": false}},
 	} {
 		m := msgOf(t, raw)
 		if tt.spf != "" {
 			m.Env.SPF = &filter.SPF{Result: tt.spf, Identity: "mailfrom", Domain: "abbey.com", Sender: "bounce@abbey.com"}
 		}
-		var get func() *Authentication
-		if tt.auth != nil {
-			get = func() *Authentication { return tt.auth }
-		}
-		hits, err := s.EvalAuthenticated(m, get)
+		// Every rule, sub-rules included (a lazy plan runs __NOT_SPOOFED only
+		// for a meta that gets as far as asking).
+		hits, err := s.evalWith(m, s.allPlan(), false, nil, tt.auth)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -318,6 +324,47 @@ func TestStockMetasSeeAuthentication(t *testing.T) {
 		}
 		if sc, hit := got["SPF_PASS"]; hit && sc != (Scores{}) {
 			t.Errorf("%s: the set scores SPF_PASS %v: the auth check does", tt.name, sc)
+		}
+	}
+}
+
+// sourceOf is an AuthSource that gives sigs and a.
+func sourceOf(sigs []DKIMSignature, a *Authentication) *AuthSource {
+	return &AuthSource{Signatures: func() []DKIMSignature { return sigs }, All: func() *Authentication { return a }}
+}
+
+// A meta rule asks an operand that waits for sender authentication's lookups
+// after its others (orderChains): here only a message the other operand holds
+// for waits. With the stock rules, no corpus message waits for DMARC's.
+func TestMetasAskAuthenticationLast(t *testing.T) {
+	s := mustLoadRules(t, map[string]string{"w.cf": `header __FROM_GOV From =~ /\.gov\.example>?$/
+header __W eval:check_dkim_valid_author_sig()
+meta GOV_AU __W && __FROM_GOV
+score GOV_AU -1
+`})
+	for from, wantAsked := range map[string]bool{"a@shop.example": false, "a@tax.gov.example": true} {
+		asked := false
+		src := &AuthSource{
+			Signatures: func() []DKIMSignature { asked = true; return nil },
+			All:        func() *Authentication { asked = true; return &Authentication{} },
+		}
+		if _, err := s.EvalAuthenticated(msgOf(t, "From: "+from+"\nSubject: x\n\nx\n"), src); err != nil {
+			t.Fatal(err)
+		}
+		if asked != wantAsked {
+			t.Errorf("From %s: authentication asked for: %v, want %v", from, asked, wantAsked)
+		}
+	}
+
+	stock := stockRules(t, false)
+	msgs := append(corpusMessages(t, "spam", 200), corpusMessages(t, "ham", 200)...)
+	for i, m := range msgs {
+		src := &AuthSource{
+			Signatures: func() []DKIMSignature { return nil },
+			All:        func() *Authentication { t.Errorf("message %d: the stock rules asked for DMARC", i); return &Authentication{} },
+		}
+		if _, err := stock.EvalAuthenticated(m, src); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -282,7 +282,8 @@ func binary(code opCode, l, r float64) float64 {
 // it, and a chain stops at its first deciding operand: as written,
 // FRNAME_IN_MSG_XPRIO_NO_SUB (__FROM_NAME_IN_MSG && __XPRIO && ...) searched every
 // message with regexp2 for its From name 2,048 characters on, to find X-Priority
-// absent afterwards; `__TO_EQ_FM_HTML_ONLY __TO_EQ_FROM && MIME_HTML_ONLY` compared
+// absent afterwards; an eval that waits for sender authentication's DNS lookups
+// (waitsAuth) is slow too; `__TO_EQ_FM_HTML_ONLY __TO_EQ_FROM && MIME_HTML_ONLY` compared
 // To and From in every message, HTML or not; FILL_THIS_FORM (__FILL_THIS_FORM &&
 // !__THREADED && !__FB_TOUR && !__VIA_ML) walked the form-filling automata, the
 // largest of the stock rules, over mailing-list mail whose List-Id decides it. Here
@@ -306,7 +307,7 @@ func (n *node) orderChains(slow, free map[*Rule]bool, scored func(*Rule) bool) (
 		if r.meta != nil {
 			return slow[r], free[r]
 		}
-		return r.exactAll != nil || r.costlyWalk(), false
+		return r.exactAll != nil || r.costlyWalk() || r.waitsAuth, false
 	case opNot, opNeg:
 		return n.left.orderChains(slow, free, scored)
 	case opAnd, opOr:

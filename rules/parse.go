@@ -69,6 +69,9 @@ type Rule struct {
 	// first element). __NONEMPTY_BODY is one: without the flag a subject made
 	// every body non-empty, and EMPTY_MESSAGE never hit.
 	noSubject bool
+	// waitsAuth: an eval rule whose eval waits for the auth check's
+	// verification (DKIM, ARC, DMARC: eval_auth.go); meta rules ask it last.
+	waitsAuth bool
 	// For a backtracking rule whose exact form starts with a word (leadWord):
 	// how often its relaxed form matched, and whether it is skipped for that
 	// (noteRelaxed).
@@ -683,6 +686,8 @@ func build(name string, src ruleSource) (*Rule, error) {
 		if r.evalFn, err = parseEval(call); err != nil {
 			return nil, err
 		}
+		name, _, _ := evalCall(call)
+		r.waitsAuth = evals[name].waitsAuth
 		return r, nil
 	}
 	if src.kind != Meta && reCaptureTemplate.MatchString(def) {

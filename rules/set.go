@@ -546,9 +546,9 @@ func (s *Set) Eval(m *filter.Message) ([]Hit, error) {
 
 // EvalAuthenticated is Eval with what sender authentication found: auth gives
 // it (verifying, or waiting for the verification under way) when a rule first
-// asks, and only then: the SPF, DKIM and DMARC evals and the DKIM welcome lists
-// (eval_auth.go).
-func (s *Set) EvalAuthenticated(m *filter.Message, auth func() *Authentication) ([]Hit, error) {
+// asks, and only then: the SPF, DKIM, ARC and DMARC evals and the DKIM welcome
+// lists (eval_auth.go). auth nil is Eval.
+func (s *Set) EvalAuthenticated(m *filter.Message, auth *AuthSource) ([]Hit, error) {
 	return s.evalWith(m, s.runPlan, false, nil, auth)
 }
 
@@ -742,7 +742,7 @@ func newUnions(rules []*Rule, lower bool) []union {
 
 // evalWith evaluates plan p's rules on m; c, when not nil, is told what each
 // cost (EvalCosts).
-func (s *Set) evalWith(m *filter.Message, p *plan, locate bool, c *Costs, auth func() *Authentication) ([]Hit, error) {
+func (s *Set) evalWith(m *filter.Message, p *plan, locate bool, c *Costs, auth *AuthSource) ([]Hit, error) {
 	prepared := c.time("(texts prepared, their literals found)")
 	t := s.prepare(m, p, locate)
 	prepared()
@@ -1924,10 +1924,11 @@ type target struct {
 	uris         []string // the links uri rules read
 	hostURIs     []string // those and the DKIM signing domains: what the URI host lists read (setURIs)
 	locate       bool     // say what matched (Hit.Match)
-	// auth gives what sender authentication found (verifying it when first
-	// called, or waiting for the verification under way); nil without it.
-	// authentication asks it once.
-	auth        func() *Authentication
+	// auth gives what sender authentication found; nil without it. signatures
+	// and authentication ask it once.
+	auth        *AuthSource
+	sigsRes     []DKIMSignature
+	sigsDone    bool
 	authRes     *Authentication
 	authDone    bool
 	backtracked bool // a backtracking match outlasted its retry (backtrack)

@@ -267,7 +267,7 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 			Score:          func(name string) (float64, bool) { return c.Rules.Set().OperatorScore(name) },
 		}
 		checks = append(checks, ac)
-		c.Rules.Auth = ruleAuth(ac)
+		c.Rules.Signatures, c.Rules.Auth = ruleSignatures(ac), ruleAuth(ac)
 	}
 	if len(cfg.URIBL.Zones) > 0 && dnsr != nil {
 		r := dnsr
@@ -329,9 +329,10 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 	return c, nil
 }
 
-// ruleAuth gives the rules' SPF, DKIM and DMARC evals and DKIM welcome lists
-// the auth check's verification of a message. A message that cannot be read
-// has none here: the auth check reports that error, and the pipeline tempfails.
+// ruleAuth and ruleSignatures give the rules' SPF, DKIM, ARC and DMARC evals
+// and DKIM welcome lists the auth check's verification of a message: all of
+// it, or the DKIM signatures alone. A message that cannot be read has none
+// here: the auth check reports that error, and the pipeline tempfails.
 func ruleAuth(ac *auth.Check) func(context.Context, *filter.Message) *rules.Authentication {
 	return func(ctx context.Context, m *filter.Message) *rules.Authentication {
 		res, err := ac.Results(ctx, m)
@@ -342,18 +343,33 @@ func ruleAuth(ac *auth.Check) func(context.Context, *filter.Message) *rules.Auth
 	}
 }
 
+func ruleSignatures(ac *auth.Check) func(context.Context, *filter.Message) []rules.DKIMSignature {
+	return func(ctx context.Context, m *filter.Message) []rules.DKIMSignature {
+		sigs, err := ac.Signatures(ctx, m)
+		if err != nil {
+			return nil
+		}
+		return dkimSignatures(sigs)
+	}
+}
+
 // authentication is what the auth check found, as the rules read it: the
 // DMARC results its own pseudo-rules score, none when no single From: domain
 // was evaluated or a trusted ARC sealer vouches for the failure.
 func authentication(res auth.Results) *rules.Authentication {
 	a := &rules.Authentication{ARC: res.ARC.Result}
-	for _, s := range res.DKIM {
-		a.Signatures = append(a.Signatures, rules.DKIMSignature{Valid: s.Result == "pass", Domain: s.SigningDomain()})
-	}
 	if d := res.DMARC; d.Domain != "" && d.Override == "" {
 		a.DMARC, a.DMARCPolicy = d.Result, d.Policy
 	}
 	return a
+}
+
+func dkimSignatures(sigs []auth.DKIMResult) []rules.DKIMSignature {
+	out := make([]rules.DKIMSignature, len(sigs))
+	for i, s := range sigs {
+		out[i] = rules.DKIMSignature{Valid: s.Result == "pass", Domain: s.SigningDomain()}
+	}
+	return out
 }
 
 // authservID is auth.authserv_id, or the host name.
