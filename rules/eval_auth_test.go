@@ -361,7 +361,10 @@ score GOV_AU -1
 	for i, m := range msgs {
 		src := &AuthSource{
 			Signatures: func() []DKIMSignature { return nil },
-			All:        func() *Authentication { t.Errorf("message %d: the stock rules asked for DMARC", i); return &Authentication{} },
+			All: func() *Authentication {
+				t.Errorf("message %d: the stock rules asked for DMARC", i)
+				return &Authentication{}
+			},
 		}
 		if _, err := stock.EvalAuthenticated(m, src); err != nil {
 			t.Fatal(err)
