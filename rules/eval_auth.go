@@ -357,6 +357,14 @@ func init() {
 	register("DKIM", "check_dkim_signed", dkimArgs(false, false))
 	register("DKIM", "check_dkim_valid", dkimArgs(true, false))
 	register("DKIM", "check_dkim_valid_author_sig", dkimArgs(true, true))
+	// A valid signature by the envelope sender's domain (DKIM_VALID_EF).
+	fixed("DKIM", "check_dkim_valid_envelopefrom", func(t *target) bool {
+		_, domain, ok := strings.Cut(t.get("EnvelopeFrom:addr"), "@")
+		if domain, _, _ = strings.Cut(domain, " "); !ok || domain == "" {
+			return false
+		}
+		return t.dkimSignedBy(true, false, []string{strings.ToLower(domain)})
+	})
 	// Dependable: the signatures were verified (and, in SpamAssassin, the
 	// message not truncated, which Postern never does).
 	fixed("DKIM", "check_dkim_dependable", func(t *target) bool { return t.auth != nil })
@@ -379,7 +387,7 @@ func init() {
 	fixed("DMARC", "check_dmarc_quarantine", dmarc("fail", "quarantine"))
 	fixed("DMARC", "check_dmarc_none", dmarc("fail", "none"))
 	fixed("DMARC", "check_dmarc_missing", dmarc("none", ""))
-	waitingForAuth("check_dkim_signed", "check_dkim_valid", "check_dkim_valid_author_sig",
+	waitingForAuth("check_dkim_signed", "check_dkim_valid", "check_dkim_valid_author_sig", "check_dkim_valid_envelopefrom",
 		"check_arc_signed", "check_arc_valid", "check_dmarc_pass", "check_dmarc_reject", "check_dmarc_quarantine",
 		"check_dmarc_none", "check_dmarc_missing")
 

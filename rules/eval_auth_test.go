@@ -246,6 +246,8 @@ func TestAuthenticationEvals(t *testing.T) {
 		{"check_dkim_valid_author_sig()", nil, valid("esp.example", "bank.example"), true},
 		{"check_dkim_valid_author_sig()", nil, valid("example"), false},
 		{"check_dkim_valid_author_sig('bank.example')", nil, valid("bank.example"), true},
+		{"check_dkim_valid_envelopefrom()", nil, valid("mail.bank.example"), true},
+		{"check_dkim_valid_envelopefrom()", nil, valid("bank.example"), false},
 		{"check_dkim_dependable()", nil, &authn{}, true},
 		{"check_dkim_dependable()", nil, nil, false},
 		{"check_arc_signed()", nil, &authn{ARC: "fail"}, true},
@@ -266,7 +268,7 @@ func TestAuthenticationEvals(t *testing.T) {
 			t.Fatal(errs)
 		}
 		m := msgOf(t, "From: Bank <a@bank.example>\nTo: b@example.net\nSubject: x\n\nx\n")
-		m.Env.SPF = tt.spf
+		m.Env.SPF, m.Env.MailFrom = tt.spf, "bounce@Mail.Bank.example"
 		var src *AuthSource
 		if a := tt.auth; a != nil {
 			src = sourceOf(a.Signatures, &Authentication{ARC: a.ARC, DMARC: a.DMARC, DMARCPolicy: a.DMARCPolicy})

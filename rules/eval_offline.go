@@ -9,7 +9,7 @@ package rules
 // not among them: eval_auth.go answers those from what [auth] found.)
 func init() {
 	offline("SPF", "check_spf_skipped_noenvfrom")
-	offline("DKIM", "check_dkim_valid_envelopefrom", "check_dkim_testing", "check_dkim_adsp",
+	offline("DKIM", "check_dkim_testing", "check_dkim_adsp",
 		"check_dkim_verified", "check_dkim_signall", "check_dkim_signsome")
 	offline("DNSEval",
 		"check_rbl_accreditor", "check_rbl", "check_rbl_ns_from", "check_rbl_txt", "check_rbl_sub",
