@@ -68,10 +68,12 @@ func (c *Check) Name() string { return "auth" }
 
 // Results is everything the check found, for tests and the header.
 type Results struct {
-	SPF   *filter.SPF
-	DKIM  []DKIMResult
-	DMARC DMARCResult
-	ARC   ARCResult
+	SPF *filter.SPF
+	// SPFHelo is the HELO name's own result, for a message with a sender.
+	SPFHelo *filter.SPF
+	DKIM    []DKIMResult
+	DMARC   DMARCResult
+	ARC     ARCResult
 }
 
 // DKIMResult is one signature's verification.
@@ -121,7 +123,10 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 		}
 		r.Tests = append(r.Tests, filter.Test{Name: name, Score: score, Description: descriptions[name]})
 	}
-	if s := res.SPF; s != nil {
+	for _, s := range []*filter.SPF{res.SPF, res.SPFHelo} {
+		if s == nil {
+			continue
+		}
 		prefix := "SPF_"
 		if s.Identity == "helo" {
 			prefix = "SPF_HELO_"
@@ -188,7 +193,7 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 // Only a failure to read the message itself is an error (the check did not run:
 // the pipeline tempfails); what the message or DNS got wrong is a result.
 func (c *Check) Verify(ctx context.Context, m *filter.Message) (Results, error) {
-	res := Results{SPF: m.Env.SPF}
+	res := Results{SPF: m.Env.SPF, SPFHelo: m.Env.SPFHelo}
 	forARC := &readErr{r: m.RawReader()}
 	var dkimErr error
 	res.DKIM, dkimErr = c.Signatures(ctx, m)
@@ -413,7 +418,10 @@ func (c *Check) dmarc(ctx context.Context, m *filter.Message, spf *filter.SPF, s
 // Header renders the Authentication-Results value.
 func (c *Check) Header(res Results) string {
 	var rs []authres.Result
-	if s := res.SPF; s != nil {
+	for _, s := range []*filter.SPF{res.SPF, res.SPFHelo} {
+		if s == nil {
+			continue
+		}
 		sr := &authres.SPFResult{Value: authres.ResultValue(s.Result)}
 		if s.Identity == "helo" {
 			sr.Helo = s.Domain

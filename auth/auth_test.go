@@ -262,3 +262,31 @@ func TestReadErrorFailsTheCheck(t *testing.T) {
 type failingReaderAt struct{}
 
 func (failingReaderAt) ReadAt([]byte, int64) (int, error) { return 0, errors.New("disk on fire") }
+
+// The HELO name's own SPF result is SPF_HELO_* beside the sender's SPF_*, and a
+// second spf result in the header, for smtp.helo.
+func TestHeloSPF(t *testing.T) {
+	c, _, _ := setup(t)
+	raw := msg("good.test", "x")
+	parsed, err := scan.Parse(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &filter.Message{Raw: strings.NewReader(raw), Size: int64(len(raw)), Parsed: parsed, Env: &filter.Envelope{
+		SPF:     &filter.SPF{Result: "pass", Identity: "mailfrom", Domain: "good.test", Sender: "a@good.test"},
+		SPFHelo: &filter.SPF{Result: "softfail", Identity: "helo", Domain: "mx.big.test", Sender: "postmaster@mx.big.test"},
+	}}
+	r := c.Check(context.Background(), m)
+	var names []string
+	for _, x := range r.Tests {
+		if strings.HasPrefix(x.Name, "SPF") {
+			names = append(names, x.Name)
+		}
+	}
+	if strings.Join(names, " ") != "SPF_PASS SPF_HELO_SOFTFAIL" {
+		t.Errorf("tests %v, want SPF_PASS and SPF_HELO_SOFTFAIL", names)
+	}
+	if v := r.Headers[0].Value; !strings.Contains(v, "spf=pass smtp.mailfrom=a@good.test") || !strings.Contains(v, "spf=softfail smtp.helo=mx.big.test") {
+		t.Errorf("Authentication-Results %q lacks a result", v)
+	}
+}

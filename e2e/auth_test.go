@@ -28,6 +28,7 @@ func TestAuthenticationThroughPostfix(t *testing.T) {
 		`_dmarc.example.org. 60 IN TXT "v=DMARC1; p=reject"`,
 		`_dmarc.bank.test. 60 IN TXT "v=DMARC1; p=reject"`,
 		`shop.test. 60 IN TXT "v=spf1 ip4:127.0.0.1 -all"`,
+		`client.test.invalid. 60 IN TXT "v=spf1 ip4:127.0.0.1 -all"`, // the test client's HELO name
 		`sel._domainkey.shop.test. 60 IN TXT "v=DKIM1; k=ed25519; p=`+base64.StdEncoding.EncodeToString(pub)+`"`,
 	)
 	// An operator's welcome list for a sender who authenticates, and a rule
@@ -78,7 +79,7 @@ dmarc_reject = true
 		if i, j := strings.Index(got.Data, "Authentication-Results: mx.test"), strings.Index(got.Data, "From: Alice"); i < 0 || i > j {
 			t.Errorf("Authentication-Results is not above the sender's headers:\n%s", got.Data)
 		}
-		for _, want := range []string{"mx.test;", "spf=pass", "smtp.mailfrom=alice@example.org", "dkim=pass", "header.d=example.org", "dmarc=pass", "header.from=example.org"} {
+		for _, want := range []string{"mx.test;", "spf=pass", "smtp.mailfrom=alice@example.org", "smtp.helo=client.test.invalid", "dkim=pass", "header.d=example.org", "dmarc=pass", "header.from=example.org"} {
 			if !strings.Contains(ar, want) {
 				t.Errorf("Authentication-Results %q lacks %q", ar, want)
 			}
@@ -86,7 +87,7 @@ dmarc_reject = true
 		if strings.Contains(got.Data, "header.d=bank.test") {
 			t.Errorf("the forged Authentication-Results survived:\n%s", got.Data)
 		}
-		if status := headerOf(got.Data, "X-Spam-Status"); !strings.Contains(status, "DKIM_VALID_AU") || !strings.Contains(status, "SPF_PASS") {
+		if status := headerOf(got.Data, "X-Spam-Status"); !strings.Contains(status, "DKIM_VALID_AU") || !strings.Contains(status, "SPF_PASS") || !strings.Contains(status, "SPF_HELO_PASS") {
 			t.Errorf("X-Spam-Status %q lacks the authentication pseudo-rules", status)
 		} else if strings.Count(status, "SPF_PASS") != 1 || strings.Count(status, "DKIM_VALID_AU") != 1 {
 			t.Errorf("X-Spam-Status %q counts a result twice (the rules' SPF and DKIM evals answer too)", status)

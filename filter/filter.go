@@ -39,6 +39,9 @@ type Envelope struct {
 	SkipScoring bool
 	// SPF is the sender's SPF result, checked at MAIL FROM; nil when not checked.
 	SPF *SPF
+	// SPFHelo is the HELO name's own SPF result, for a message with a sender;
+	// nil when not checked, and for the null sender, whose SPF is the HELO's.
+	SPFHelo *SPF
 }
 
 // SPF is an SPF result (RFC 7208) as the envelope checks found it.

@@ -647,6 +647,9 @@ func ApplyContent(e *filter.Envelope, c policy.Content) {
 	if r := c.SPF; r != nil {
 		e.SPF = &filter.SPF{Result: r.Result, Identity: r.Identity, Domain: r.Domain, Sender: r.Sender}
 	}
+	if r := c.SPFHelo; r != nil {
+		e.SPFHelo = &filter.SPF{Result: r.Result, Identity: r.Identity, Domain: r.Domain, Sender: r.Sender}
+	}
 	for _, h := range c.Scores {
 		e.PolicyTests = append(e.PolicyTests, filter.Test{Name: h.Test, Score: h.Score,
 			Description: fmt.Sprintf("Client listed in %s (%s)", h.Zone, h.Code)})

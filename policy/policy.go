@@ -100,6 +100,10 @@ type Conn struct {
 	p      *Policy
 	client Client
 	helo   string
+	// heloSPF is the HELO name's own SPF result, checked at the first MAIL FROM
+	// with a sender after the HELO (heloChecked); nil when it is no domain.
+	heloSPF     *SPFResult
+	heloChecked bool
 
 	started chan struct{}
 	hits    []Hit
@@ -136,7 +140,12 @@ func (c *Conn) Close() {
 }
 
 // Helo records the HELO name.
-func (c *Conn) Helo(name string) { c.helo = name }
+func (c *Conn) Helo(name string) {
+	if name != c.helo {
+		c.heloSPF, c.heloChecked = nil, false
+	}
+	c.helo = name
+}
 
 // dnsbl waits for the connection's block-list answers (each bounded by DNSTimeout).
 func (c *Conn) dnsbl(ctx context.Context) ([]Hit, []error) {
@@ -170,6 +179,7 @@ type Message struct {
 	role    bool   // a role account is among the accepted recipients
 	scores  []Hit
 	spf     *SPFResult
+	heloSPF *SPFResult
 }
 
 // Mail starts a message from sender; auth is the SASL login ("" when none). With
@@ -179,6 +189,17 @@ func (c *Conn) Mail(ctx context.Context, sender, auth string) *Message {
 	if c.p.SPF != nil && c.client.Addr.IsValid() && auth == "" && !c.p.trusted(c.client.Addr) {
 		r := c.p.SPF.Check(ctx, c.client.Addr, c.helo, sender)
 		m.spf = &r
+		// The HELO name's own result, once a connection; for the null sender
+		// the result above is already the HELO name's.
+		if r.Identity == "mailfrom" {
+			if !c.heloChecked {
+				if h, ok := c.p.SPF.CheckHelo(ctx, c.client.Addr, c.helo); ok {
+					c.heloSPF = &h
+				}
+				c.heloChecked = true
+			}
+			m.heloSPF = c.heloSPF
+		}
 	}
 	allow := c.p.Allow.Load()
 	if m.allowed = allow.Client(c.client.Addr, c.client.Name); m.allowed == nil {
@@ -319,11 +340,14 @@ type Content struct {
 	// SPF is the sender's SPF result; nil when SPF is off or was not checked
 	// (trusted network, authenticated client).
 	SPF *SPFResult
+	// SPFHelo is the HELO name's own SPF result, for a message with a sender
+	// (for the null sender, SPF is the HELO name's); nil when not checked.
+	SPFHelo *SPFResult
 }
 
 // Content returns what the message's accepted recipients decided for its content.
 func (m *Message) Content() Content {
-	c := Content{Scores: m.scores, NoReject: m.role, SPF: m.spf}
+	c := Content{Scores: m.scores, NoReject: m.role, SPF: m.spf, SPFHelo: m.heloSPF}
 	if m.allowed != nil {
 		c.Allowed = m.allowed.String()
 		c.SkipScoring = m.c.p.AllowSkipsContent

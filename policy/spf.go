@@ -35,6 +35,26 @@ func (s *SPF) Check(ctx context.Context, ip netip.Addr, helo, sender string) SPF
 		r.Identity, r.Domain = "helo", strings.ToLower(strings.TrimSuffix(helo, "."))
 		r.Sender = "postmaster@" + r.Domain
 	}
+	return s.check(ctx, ip, helo, r)
+}
+
+// CheckHelo evaluates the HELO name itself (RFC 7208 2.3), as SpamAssassin does
+// for every message (SPF_HELO_*): a client that names a domain which does not
+// send from its address (a big provider's, above all) is forging it, whatever
+// its sender. ok is false when the name is no domain to check: an address
+// literal, or a name without a dot.
+func (s *SPF) CheckHelo(ctx context.Context, ip netip.Addr, helo string) (r SPFResult, ok bool) {
+	d := strings.ToLower(strings.TrimSuffix(helo, "."))
+	if d == "" || strings.HasPrefix(d, "[") || !strings.Contains(d, ".") {
+		return r, false
+	}
+	if _, err := netip.ParseAddr(d); err == nil {
+		return r, false
+	}
+	return s.check(ctx, ip, helo, SPFResult{Identity: "helo", Domain: d, Sender: "postmaster@" + d}), true
+}
+
+func (s *SPF) check(ctx context.Context, ip netip.Addr, helo string, r SPFResult) SPFResult {
 	if r.Domain == "" || !ip.IsValid() {
 		r.Result = string(spf.None)
 		return r

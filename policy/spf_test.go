@@ -115,3 +115,44 @@ func BenchmarkSPF(b *testing.B) {
 		}
 	}
 }
+
+// The HELO name's own SPF result (SpamAssassin's SPF_HELO_*), for messages with
+// a sender: checked once a connection, again after a new HELO; none for an
+// address literal or a name without a dot; for the null sender, the one result
+// is the HELO name's.
+func TestSPFHelo(t *testing.T) {
+	s := spfServer(t)
+	for _, tc := range []struct {
+		helo, ip string
+		want     string // "" : not checked
+	}{
+		{"helo.example", "192.0.2.9", "pass"},
+		{"HELO.example.", "203.0.113.9", "fail"},
+		{"h.nospf.test", "192.0.2.9", "none"},
+		{"[192.0.2.9]", "192.0.2.9", ""},
+		{"192.0.2.9", "192.0.2.9", ""},
+		{"localhost", "192.0.2.9", ""},
+	} {
+		got, ok := s.CheckHelo(context.Background(), netip.MustParseAddr(tc.ip), tc.helo)
+		if (tc.want == "") != !ok || (ok && (got.Result != tc.want || got.Identity != "helo")) {
+			t.Errorf("HELO %s from %s: %+v, %v; want %q", tc.helo, tc.ip, got, ok, tc.want)
+		}
+	}
+
+	p := &policy.Policy{SPF: s}
+	c := p.Connect(policy.Client{Addr: netip.MustParseAddr("192.0.2.9")})
+	defer c.Close()
+	c.Helo("helo.example")
+	m := c.Mail(context.Background(), "a@pass.test", "")
+	if got := m.Content(); got.SPF == nil || got.SPF.Result != "pass" || got.SPFHelo == nil || got.SPFHelo.Result != "pass" || got.SPFHelo.Domain != "helo.example" {
+		t.Errorf("content %+v %+v", got.SPF, got.SPFHelo)
+	}
+	bounce := c.Mail(context.Background(), "", "")
+	if got := bounce.Content(); got.SPF == nil || got.SPF.Identity != "helo" || got.SPFHelo != nil {
+		t.Errorf("null sender: content %+v %+v, want the HELO's result once, as SPF", got.SPF, got.SPFHelo)
+	}
+	c.Helo("other.nospf.test")
+	if got := c.Mail(context.Background(), "a@pass.test", "").Content().SPFHelo; got == nil || got.Domain != "other.nospf.test" || got.Result != "none" {
+		t.Errorf("after a new HELO: %+v", got)
+	}
+}

@@ -1,6 +1,10 @@
 package rules
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/postern/postern/filter"
+)
 
 // The welcome lists that hold only for an authenticated sender (SpamAssassin's
 // SPF and DKIM plugins): welcomelist_from_spf, welcomelist_from_dkim,
@@ -274,10 +278,19 @@ func addrDomain(addr string) string {
 }
 
 // spfIs says whether the SPF result found at MAIL FROM is result, for the
-// identity ("mailfrom", or "helo" for the null sender).
+// identity: "mailfrom", or "helo" (the HELO name's own result, or for the null
+// sender the one result there is, which is the HELO name's).
 func (t *target) spfIs(identity, result string) bool {
 	e := t.msg.Env
-	return e != nil && e.SPF != nil && e.SPF.Identity == identity && e.SPF.Result == result
+	if e == nil {
+		return false
+	}
+	for _, s := range []*filter.SPF{e.SPF, e.SPFHelo} {
+		if s != nil && s.Identity == identity && s.Result == result {
+			return true
+		}
+	}
+	return false
 }
 
 // dkimSignedBy is _check_dkim_signed_by: a signature (valid, when mustBeValid;

@@ -234,6 +234,9 @@ func TestAuthenticationEvals(t *testing.T) {
 		{"check_for_spf_fail()", spf("mailfrom", "softfail"), nil, false},
 		{"check_for_spf_temperror()", spf("mailfrom", "temperror"), nil, true},
 		{"check_for_spf_pass()", nil, nil, false},
+		// The HELO name's own result (Envelope.SPFHelo: softfail here), beside the sender's.
+		{"check_for_spf_helo_softfail()", spf("mailfrom", "pass"), nil, true},
+		{"check_for_spf_helo_pass()", spf("mailfrom", "pass"), nil, false},
 		{"check_dkim_signed()", nil, &authn{Signatures: []DKIMSignature{{Valid: false}}}, true},
 		{"check_dkim_signed()", nil, &authn{}, false},
 		{"check_dkim_signed('other.example')", nil, &authn{Signatures: []DKIMSignature{{Valid: false, Domain: "bank.example"}}}, false},
@@ -269,6 +272,9 @@ func TestAuthenticationEvals(t *testing.T) {
 		}
 		m := msgOf(t, "From: Bank <a@bank.example>\nTo: b@example.net\nSubject: x\n\nx\n")
 		m.Env.SPF, m.Env.MailFrom = tt.spf, "bounce@Mail.Bank.example"
+		if strings.HasPrefix(tt.call, "check_for_spf_helo") && tt.spf != nil && tt.spf.Identity == "mailfrom" {
+			m.Env.SPFHelo = spf("helo", "softfail") // the HELO name's own result, beside the sender's
+		}
 		var src *AuthSource
 		if a := tt.auth; a != nil {
 			src = sourceOf(a.Signatures, &Authentication{ARC: a.ARC, DMARC: a.DMARC, DMARCPolicy: a.DMARCPolicy})
