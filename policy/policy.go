@@ -187,17 +187,25 @@ type Message struct {
 func (c *Conn) Mail(ctx context.Context, sender, auth string) *Message {
 	m := &Message{c: c, from: NormalizeAddr(sender), auth: auth}
 	if c.p.SPF != nil && c.client.Addr.IsValid() && auth == "" && !c.p.trusted(c.client.Addr) {
+		// The HELO name's own result, once a connection, beside the sender's
+		// (for the null sender, the sender's result is already the HELO name's).
+		var helo chan *SPFResult
+		if !c.heloChecked && senderDomain(m.from) != "" {
+			helo = make(chan *SPFResult, 1)
+			go func(name string) {
+				if h, ok := c.p.SPF.CheckHelo(ctx, c.client.Addr, name); ok {
+					helo <- &h
+					return
+				}
+				helo <- nil
+			}(c.helo)
+		}
 		r := c.p.SPF.Check(ctx, c.client.Addr, c.helo, sender)
 		m.spf = &r
-		// The HELO name's own result, once a connection; for the null sender
-		// the result above is already the HELO name's.
+		if helo != nil {
+			c.heloSPF, c.heloChecked = <-helo, true
+		}
 		if r.Identity == "mailfrom" {
-			if !c.heloChecked {
-				if h, ok := c.p.SPF.CheckHelo(ctx, c.client.Addr, c.helo); ok {
-					c.heloSPF = &h
-				}
-				c.heloChecked = true
-			}
 			m.heloSPF = c.heloSPF
 		}
 	}

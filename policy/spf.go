@@ -29,13 +29,20 @@ type SPF struct {
 func (s *SPF) Check(ctx context.Context, ip netip.Addr, helo, sender string) SPFResult {
 	sender = NormalizeAddr(sender)
 	r := SPFResult{Identity: "mailfrom", Sender: sender}
-	if _, domain, ok := strings.Cut(sender, "@"); ok && domain != "" {
+	if domain := senderDomain(sender); domain != "" {
 		r.Domain = domain
 	} else {
 		r.Identity, r.Domain = "helo", strings.ToLower(strings.TrimSuffix(helo, "."))
 		r.Sender = "postmaster@" + r.Domain
 	}
 	return s.check(ctx, ip, helo, r)
+}
+
+// senderDomain is the domain of a normalized sender; "" for the null sender or
+// an address without one (SPF then checks the HELO name: Check).
+func senderDomain(sender string) string {
+	_, domain, _ := strings.Cut(sender, "@")
+	return domain
 }
 
 // CheckHelo evaluates the HELO name itself (RFC 7208 2.3), as SpamAssassin does
