@@ -644,14 +644,17 @@ func (s *session) logVerdict(v filter.Verdict) {
 // result. postern check uses it too, so both see the same envelope.
 func ApplyContent(e *filter.Envelope, c policy.Content) {
 	e.NoReject, e.SkipScoring = c.NoReject, c.SkipScoring
-	if r := c.SPF; r != nil {
-		e.SPF = &filter.SPF{Result: r.Result, Identity: r.Identity, Domain: r.Domain, Sender: r.Sender}
-	}
-	if r := c.SPFHelo; r != nil {
-		e.SPFHelo = &filter.SPF{Result: r.Result, Identity: r.Identity, Domain: r.Domain, Sender: r.Sender}
-	}
+	e.SPF, e.SPFHelo = filterSPF(c.SPF), filterSPF(c.SPFHelo)
 	for _, h := range c.Scores {
 		e.PolicyTests = append(e.PolicyTests, filter.Test{Name: h.Test, Score: h.Score,
 			Description: fmt.Sprintf("Client listed in %s (%s)", h.Zone, h.Code)})
 	}
+}
+
+// filterSPF is an envelope check's SPF result as the content checks read it.
+func filterSPF(r *policy.SPFResult) *filter.SPF {
+	if r == nil {
+		return nil
+	}
+	return &filter.SPF{Result: r.Result, Identity: r.Identity, Domain: r.Domain, Sender: r.Sender}
 }

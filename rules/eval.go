@@ -65,27 +65,28 @@ func pluginKnown(p string) bool {
 	return false
 }
 
-// parseEval binds an eval call, "name(arg, 'arg', ...)" after "eval:".
-func parseEval(call string) (evalFunc, error) {
+// parseEval binds an eval call, "name(arg, 'arg', ...)" after "eval:", and
+// says what the function is (its evalDef).
+func parseEval(call string) (evalFunc, evalDef, error) {
 	name, argText, err := evalCall(call)
 	if err != nil {
-		return nil, err
+		return nil, evalDef{}, err
 	}
 	d, known := evals[name]
 	if !known {
-		return nil, ErrUnsupported{What: "eval function " + name + " (not implemented)"}
+		return nil, d, ErrUnsupported{What: "eval function " + name + " (not implemented)"}
 	}
 	args, err := evalArgs(argText)
 	if err != nil {
-		return nil, ErrUnsupported{What: fmt.Sprintf("eval %s: %v", name, err)}
+		return nil, d, ErrUnsupported{What: fmt.Sprintf("eval %s: %v", name, err)}
 	}
 	fn, err := d.bind(args)
 	if err != nil {
 		// Arguments this implementation does not understand skip the rule rather
 		// than fail the whole set: the stock files must always load.
-		return nil, ErrUnsupported{What: fmt.Sprintf("eval %s: %v", name, err)}
+		return nil, d, ErrUnsupported{What: fmt.Sprintf("eval %s: %v", name, err)}
 	}
-	return fn, nil
+	return fn, d, nil
 }
 
 // evalCall splits an eval's call, NAME(ARGS), into the name and the text of

@@ -175,15 +175,14 @@ func (l *lists) removeRcvd(list, addr, domain string) {
 // envelope sender passed SPF and is on welcomelist_from_spf or welcomelist_auth
 // (their def_ forms).
 func (t *target) spfWelcome(def bool) bool {
-	e := t.msg.Env
-	if e == nil || e.SPF == nil || e.SPF.Identity != "mailfrom" || e.SPF.Result != "pass" || e.SPF.Sender == "" {
+	if !t.spfIs("mailfrom", "pass") {
 		return false
 	}
-	l := &t.set.lists
+	sender, l := t.msg.Env.SPF.Sender, &t.set.lists
 	if def {
-		return l.listed(listDefSPF, e.SPF.Sender) || l.listed(listDefAuth, e.SPF.Sender)
+		return l.listed(listDefSPF, sender) || l.listed(listDefAuth, sender)
 	}
-	return l.listed(listSPF, e.SPF.Sender) || l.listed(listAuth, e.SPF.Sender)
+	return l.listed(listSPF, sender) || l.listed(listAuth, sender)
 }
 
 // dkimWelcome is _check_dkim_welcomelist, for the user's lists or (def) the

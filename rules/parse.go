@@ -683,11 +683,11 @@ func build(name string, src ruleSource) (*Rule, error) {
 		if src.kind == Meta {
 			return nil, fmt.Errorf("meta: eval: is for header, body, rawbody, uri and full rules")
 		}
-		if r.evalFn, err = parseEval(call); err != nil {
+		var d evalDef
+		if r.evalFn, d, err = parseEval(call); err != nil {
 			return nil, err
 		}
-		name, _, _ := evalCall(call)
-		r.waitsAuth = evals[name].waitsAuth
+		r.waitsAuth = d.waitsAuth
 		return r, nil
 	}
 	if src.kind != Meta && reCaptureTemplate.MatchString(def) {
