@@ -115,6 +115,10 @@ type partBody struct {
 	pending []byte // read and known to be content
 	held    []byte // the last line's newline, content unless a delimiter follows
 	done    bool
+	// buf is pending's array, reused line after line: pending, once read
+	// through, is an empty slice at that array's end, and appending to it
+	// made a new array for every line of every part.
+	buf []byte
 }
 
 func (p *partBody) Read(b []byte) (int, error) {
@@ -131,7 +135,7 @@ func (p *partBody) Read(b []byte) (int, error) {
 			}
 		}
 		if len(chunk) > 0 {
-			p.pending = append(p.pending[:0], p.held...)
+			p.buf = append(p.buf[:0], p.held...)
 			p.held = p.held[:0]
 			body := chunk
 			if bytes.HasSuffix(body, []byte("\n")) {
@@ -141,7 +145,8 @@ func (p *partBody) Read(b []byte) (int, error) {
 				}
 				body, p.held = body[:len(body)-nl], append(p.held, body[len(body)-nl:]...)
 			}
-			p.pending = append(p.pending, body...)
+			p.buf = append(p.buf, body...)
+			p.pending = p.buf
 		}
 		if err != nil {
 			if err != io.EOF {
