@@ -18,11 +18,13 @@ import (
 	kgzip "github.com/klauspost/compress/gzip"
 )
 
-// Reasons a message is in the quarantine.
+// Reasons a message is in the quarantine: the verdict's reason (filter's
+// Reason* constants, which quarantine does not import).
 const (
 	ReasonSpam   = "spam"
 	ReasonVirus  = "virus"
-	ReasonPolicy = "policy"
+	ReasonBanned = "banned" // a banned attachment
+	ReasonDMARC  = "dmarc"  // refused for its domain's DMARC policy
 )
 
 // Statuses of a record.

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -85,7 +87,7 @@ func qList(args []string) int {
 	fs, c := newFlags("quarantine list", "quarantine list [options]", "Lists quarantined messages, newest first.")
 	since := fs.String("since", "", "only records newer than this `age` (e.g. 24h, 7d)")
 	var f quarantine.Filter
-	fs.StringVar(&f.Reason, "reason", "", "only this `reason`: spam, virus or policy")
+	fs.StringVar(&f.Reason, "reason", "", "only this `reason`: spam, virus, banned or dmarc")
 	fs.StringVar(&f.Rcpt, "rcpt", "", "only messages to this envelope recipient `ADDR`")
 	fs.StringVar(&f.From, "from", "", "envelope sender or From header contains `TEXT`")
 	fs.StringVar(&f.Subject, "subject", "", "subject contains `TEXT`")
@@ -450,7 +452,14 @@ func qStats(args []string) int {
 		return 0
 	}
 	fmt.Printf("records: %d\n", st.Total)
-	for _, k := range []string{quarantine.ReasonSpam, quarantine.ReasonVirus, quarantine.ReasonPolicy} {
+	// The usual reasons always, with 0, then any other a record has.
+	reasons := []string{quarantine.ReasonSpam, quarantine.ReasonVirus, quarantine.ReasonBanned}
+	for _, k := range slices.Sorted(maps.Keys(st.ByReason)) {
+		if !slices.Contains(reasons, k) {
+			reasons = append(reasons, k)
+		}
+	}
+	for _, k := range reasons {
 		fmt.Printf("  %-8s %d\n", k, st.ByReason[k])
 	}
 	for _, k := range []string{quarantine.StatusHeld, quarantine.StatusReleased, quarantine.StatusDeleted} {
