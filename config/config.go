@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postern/postern/banned"
 	"github.com/postern/postern/internal/clamdaddr"
 	"github.com/postern/postern/policy"
 )
@@ -30,20 +31,21 @@ type Config struct {
 	LogFormat     string   `toml:"log_format" doc:"Log format: \"text\" (logfmt) or \"json\"."`
 	RulesPaths    []string `toml:"rules_paths" doc:"Rule files and directories (*.cf) in SpamAssassin's syntax, read in order; later ones override scores and definitions. \"stock\" is SpamAssassin's stock rules where the system has them: the newest sa-update directory (/var/lib/spamassassin/VERSION/updates_spamassassin_org), else Debian's /usr/share/spamassassin (package spamassassin), else nothing; serve and 'postern rules lint' say which. \"default\" is Postern's own set; GTUBE is always built in. SIGHUP reloads them, and on any error the old rules stay."`
 
-	Milter     Milter     `toml:"milter" doc:"The milter listener Postfix connects to (smtpd_milters)."`
-	Policy     Policy     `toml:"policy" doc:"Envelope checks at RCPT TO, before any content is sent (docs/policy.md): allow and deny lists, role accounts, trusted networks. Block lists and greylisting have their own sections."`
-	Greylist   Greylist   `toml:"greylist" doc:"Greylisting of (client network, sender, recipient) triplets at RCPT TO, with postgrey's defaults; state in data_dir/greylist.db, or the [storage] database."`
-	DNS        DNS        `toml:"dns" doc:"The DNS resolver every DNS check uses (block lists, URI block lists). With no resolver set, Postern sends no DNS query at all, and serve says so at start."`
-	DNSBL      DNSBL      `toml:"dnsbl" doc:"DNS block lists of client addresses, queried at connect and decided at RCPT TO. A lookup that fails or times out never rejects: it adds nothing, and is logged and counted."`
-	Auth       Auth       `toml:"auth" doc:"Sender authentication (docs/authentication.md): SPF at MAIL FROM, DKIM and DMARC at end of data, one Authentication-Results header, and pseudo-rules (SPF_PASS, DKIM_VALID, DMARC_REJECT, …) scored as SpamAssassin's network score set does; a score line in your rule files overrides them. Off by default, since it needs DNS ([dns] resolver): serve says so at start."`
-	URIBL      URIBL      `toml:"uribl" doc:"URI block lists (domain lists, e.g. dbl.spamhaus.org, multi.surbl.org): the domains of links in the body add points to the content score. Failed lookups add nothing."`
-	Metrics    Metrics    `toml:"metrics" doc:"Prometheus metrics at /metrics: messages by action and reason, check times (a message's checks together, postern_check_seconds, and each step apart, postern_check_step_seconds by step: parse, rules, bayes, clamav, clamav_wait (clamav's time waiting for a free clamd connection), …), the quarantine copy's write before a refusal's answer (postern_quarantine_write_seconds), sizes, clamd's health (PING every 30 s), Bayes and rules counts, the memory of the rules' DFAs (postern_rules_dfa_bytes), envelope decisions. On the same listener: GET /healthz (200 \"ok\" when clamd, if configured, and every database answer; 503 with one line per failure otherwise) and GET /stats?since=24h (hourly counts of the last 7 days, which 'postern stats' prints)."`
-	Limits     Limits     `toml:"limits" doc:"Message size limits and spooling."`
-	Clamd      Clamd      `toml:"clamd" doc:"Virus scanning with ClamAV's daemon. Scanning is on when address is set; without it, serve says at start that virus scanning is off."`
-	Bayes      Bayes      `toml:"bayes" doc:"The Bayesian classifier: its store is data_dir/bayes.db (or the [storage] database); 'postern learn' teaches it."`
-	Quarantine Quarantine `toml:"quarantine" doc:"The quarantine: a copy of every rejected or held message, in data_dir/quarantine.db (or the [storage] database), for 'postern quarantine'."`
-	Storage    Storage    `toml:"storage" doc:"Where the Bayes, quarantine and greylisting state lives: SQLite files in data_dir (the default), or one PostgreSQL database that several Postern nodes share (docs/scaling.md). serve, learn, check and every CLI command use the same."`
-	Replies    Replies    `toml:"replies" doc:"Texts of the SMTP replies. {ref} is replaced by the message's reference id, which the logs (and the quarantine) can find. Keep them generic: they are shown to senders."`
+	Milter      Milter      `toml:"milter" doc:"The milter listener Postfix connects to (smtpd_milters)."`
+	Policy      Policy      `toml:"policy" doc:"Envelope checks at RCPT TO, before any content is sent (docs/policy.md): allow and deny lists, role accounts, trusted networks. Block lists and greylisting have their own sections."`
+	Greylist    Greylist    `toml:"greylist" doc:"Greylisting of (client network, sender, recipient) triplets at RCPT TO, with postgrey's defaults; state in data_dir/greylist.db, or the [storage] database."`
+	DNS         DNS         `toml:"dns" doc:"The DNS resolver every DNS check uses (block lists, URI block lists). With no resolver set, Postern sends no DNS query at all, and serve says so at start."`
+	DNSBL       DNSBL       `toml:"dnsbl" doc:"DNS block lists of client addresses, queried at connect and decided at RCPT TO. A lookup that fails or times out never rejects: it adds nothing, and is logged and counted."`
+	Auth        Auth        `toml:"auth" doc:"Sender authentication (docs/authentication.md): SPF at MAIL FROM, DKIM and DMARC at end of data, one Authentication-Results header, and pseudo-rules (SPF_PASS, DKIM_VALID, DMARC_REJECT, …) scored as SpamAssassin's network score set does; a score line in your rule files overrides them. Off by default, since it needs DNS ([dns] resolver): serve says so at start."`
+	URIBL       URIBL       `toml:"uribl" doc:"URI block lists (domain lists, e.g. dbl.spamhaus.org, multi.surbl.org): the domains of links in the body add points to the content score. Failed lookups add nothing."`
+	Metrics     Metrics     `toml:"metrics" doc:"Prometheus metrics at /metrics: messages by action and reason, check times (a message's checks together, postern_check_seconds, and each step apart, postern_check_step_seconds by step: parse, rules, bayes, clamav, clamav_wait (clamav's time waiting for a free clamd connection), …), the quarantine copy's write before a refusal's answer (postern_quarantine_write_seconds), sizes, clamd's health (PING every 30 s), Bayes and rules counts, the memory of the rules' DFAs (postern_rules_dfa_bytes), envelope decisions. On the same listener: GET /healthz (200 \"ok\" when clamd, if configured, and every database answer; 503 with one line per failure otherwise) and GET /stats?since=24h (hourly counts of the last 7 days, which 'postern stats' prints)."`
+	Limits      Limits      `toml:"limits" doc:"Message size limits and spooling."`
+	Clamd       Clamd       `toml:"clamd" doc:"Virus scanning with ClamAV's daemon. Scanning is on when address is set; without it, serve says at start that virus scanning is off."`
+	Attachments Attachments `toml:"attachments" doc:"Banned attachments (docs/attachments.md): mail carrying a program, a script or a shortcut Windows runs when it is opened is refused with 550 5.7.1 naming the file, and kept in the quarantine as a virus is ([quarantine] virus). Judged by the file's name, its declared type, its content and the names inside ZIP archives; no virus signature is needed, and an encrypted archive's names are readable. A role account's mail is delivered marked X-Postern-Banned instead; allow-listed senders are checked too."`
+	Bayes       Bayes       `toml:"bayes" doc:"The Bayesian classifier: its store is data_dir/bayes.db (or the [storage] database); 'postern learn' teaches it."`
+	Quarantine  Quarantine  `toml:"quarantine" doc:"The quarantine: a copy of every rejected or held message, in data_dir/quarantine.db (or the [storage] database), for 'postern quarantine'."`
+	Storage     Storage     `toml:"storage" doc:"Where the Bayes, quarantine and greylisting state lives: SQLite files in data_dir (the default), or one PostgreSQL database that several Postern nodes share (docs/scaling.md). serve, learn, check and every CLI command use the same."`
+	Replies     Replies     `toml:"replies" doc:"Texts of the SMTP replies. {ref} is replaced by the message's reference id, which the logs (and the quarantine) can find. Keep them generic: they are shown to senders."`
 }
 
 // Milter configures the listener.
@@ -135,6 +137,15 @@ type Clamd struct {
 	OnTooLarge       string   `toml:"on_too_large" doc:"A part larger than stream_max_length: \"accept\" delivers with X-Virus-Status: Unscanned (exceeds StreamMaxLength …); \"tempfail\" answers 451 4.7.1."`
 }
 
+// Attachments configures the banned-attachment check.
+type Attachments struct {
+	Enabled        bool     `toml:"enabled" doc:"Refuse mail with a banned attachment."`
+	Extensions     []string `toml:"extensions" doc:"Banned file name extensions: a file's last one, case ignored, and trailing dots and spaces ignored, as Windows ignores them (\"invoice.pdf.exe. \" is a program). Both names a part's header may give are read (Content-Disposition's filename, Content-Type's name). The default is Gmail's list of the types it refuses, so a sender who meets it here has met it there. Setting it replaces the list: copy the default's entries you want to keep."`
+	Types          []string `toml:"types" doc:"Banned declared MIME types (Content-Type, without parameters)."`
+	Executables    bool     `toml:"executables" doc:"Ban Windows programs (PE files) by their content, whatever their name and type."`
+	InsideArchives bool     `toml:"inside_archives" doc:"Ban a ZIP archive (told by its content, whatever its name) that holds a file with a banned extension, read from the archive's directory: encrypted archives too, which no virus scanner can open. Archives inside archives are not opened."`
+}
+
 // Bayes configures the classifier.
 type Bayes struct {
 	Enabled       bool     `toml:"enabled" doc:"Classify every message and add the BAYES_xx pseudo-rule its spam probability falls in."`
@@ -156,7 +167,7 @@ type Bayes struct {
 // Quarantine configures what is kept and for how long.
 type Quarantine struct {
 	Spam         string   `toml:"spam" doc:"Spam at or above reject_score: \"reject-and-keep\" (550 naming the kept copy), \"hold\" (keep a copy, accept into Postfix's hold queue) or \"reject\" (keep nothing)."`
-	Virus        string   `toml:"virus" doc:"Viruses: \"reject-and-keep\", \"hold\" or \"reject\", as for spam."`
+	Virus        string   `toml:"virus" doc:"Viruses and banned attachments ([attachments]): \"reject-and-keep\", \"hold\" or \"reject\", as for spam."`
 	Retention    Duration `toml:"retention" doc:"serve purges records older than this (\"30d\", \"720h\")."`
 	ReleaseRelay string   `toml:"release_relay" doc:"HOST:PORT of an SMTP server without milters that 'postern quarantine release' re-injects messages to (docs/postfix.md). Empty: release is not possible."`
 }
@@ -172,6 +183,7 @@ type Replies struct {
 	Virus    string `toml:"virus" doc:"Text after 554 5.7.1 for a virus. {virus} is replaced by the signature name."`
 	TempFail string `toml:"tempfail" doc:"Text after 451 4.7.1 for temporary failures."`
 	TooLarge string `toml:"too_large" doc:"Text after 552 5.3.4 for messages over max_message_size."`
+	Banned   string `toml:"banned" doc:"Text after 550 5.7.1 for a banned attachment. {name} is replaced by the file's name (the archive's, for a file inside one)."`
 }
 
 // Default returns the built-in defaults; a configuration file overrides them key by key.
@@ -214,6 +226,11 @@ func Default() Config {
 			OnScanError:      "tempfail",
 			OnTooLarge:       "accept",
 		},
+		Attachments: Attachments{
+			Enabled:    true,
+			Extensions: slices.Clone(banned.DefaultExtensions), Types: slices.Clone(banned.DefaultTypes),
+			Executables: true, InsideArchives: true,
+		},
 		Bayes: Bayes{
 			Enabled: true, MinSpam: 200, MinHam: 200, LearnMargin: 0.01, Trigrams: true,
 			PerLogOdds: 4, MinPoints: -10, MaxPoints: 14,
@@ -230,6 +247,7 @@ func Default() Config {
 			Virus:    "Message rejected: virus {virus} found (ref {ref})",
 			TempFail: "Message could not be checked, try again later (ref {ref})",
 			TooLarge: "Message too large (ref {ref})",
+			Banned:   "Message rejected: attachment {name} is of a type not accepted here (ref {ref})",
 		},
 	}
 }
@@ -353,6 +371,16 @@ func (c *Config) Validate() Problems {
 	if c.Clamd.StreamMaxLength <= 0 {
 		bad("clamd.stream_max_length", "must be positive")
 	}
+	for i, e := range c.Attachments.Extensions {
+		if e = strings.TrimPrefix(e, "."); e == "" || strings.ContainsAny(e, " \t./\\") {
+			bad(fmt.Sprintf("attachments.extensions[%d]", i), "%q: want an extension like \"exe\"", c.Attachments.Extensions[i])
+		}
+	}
+	for i, t := range c.Attachments.Types {
+		if before, after, ok := strings.Cut(t, "/"); !ok || before == "" || after == "" || strings.ContainsAny(t, " ;") {
+			bad(fmt.Sprintf("attachments.types[%d]", i), "%q: want a MIME type like \"application/x-msdownload\"", t)
+		}
+	}
 	for i, n := range c.Policy.TrustedNetworks {
 		if _, err := netip.ParsePrefix(n); err != nil {
 			bad(fmt.Sprintf("policy.trusted_networks[%d]", i), "%q: want a network like 192.0.2.0/24", n)
@@ -433,6 +461,7 @@ func (c *Config) Validate() Problems {
 	for key, text := range map[string]string{
 		"replies.spam": c.Replies.Spam, "replies.virus": c.Replies.Virus,
 		"replies.tempfail": c.Replies.TempFail, "replies.too_large": c.Replies.TooLarge,
+		"replies.banned": c.Replies.Banned,
 	} {
 		if strings.ContainsAny(text, "\r\n") {
 			bad(key, "must be one line")

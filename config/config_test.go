@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,21 @@ scan_limit = "lots"
 			name: "clamd addresses: what the client dials, config accepts",
 			src:  "[clamd]\naddress = \"/var/run/clamav/clamd.ctl\"\n",
 			want: nil,
+		},
+		{
+			name: "attachments: an operator's lists, and what is not an extension or a type",
+			src:  "[attachments]\nextensions = [\".EXE\", \"docm\", \"tar.gz\", \"\"]\ntypes = [\"application/x-msdownload\", \"exe\"]\n",
+			want: []string{"2:attachments.extensions[2]", "2:attachments.extensions[3]", "3:attachments.types[1]"},
+		},
+		{
+			name: "attachments: banned by default",
+			src:  "",
+			check: func(t *testing.T, c Config) {
+				a := c.Attachments
+				if !a.Enabled || !a.Executables || !a.InsideArchives || !slices.Contains(a.Extensions, "exe") || !slices.Contains(a.Types, "application/x-msdownload") {
+					t.Errorf("attachments: %+v", a)
+				}
+			},
 		},
 		{
 			name: "clamd address without a port",

@@ -50,7 +50,8 @@ func Decode(cfg *Config, file string, src []byte) Problems {
 	lines := keyLines(src)
 	for i := range ps {
 		ps[i].File = file
-		ps[i].Line = lines[ps[i].Key]
+		key, _, _ := strings.Cut(ps[i].Key, "[") // a list's element: the list's line
+		ps[i].Line = lines[key]
 	}
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
 	return ps

@@ -194,6 +194,7 @@ const (
 	ReasonTooLarge  = "too-large"
 	ReasonUnscanned = "unscanned"
 	ReasonDMARC     = "dmarc"
+	ReasonBanned    = "banned" // a banned attachment (package banned)
 )
 
 // Reply is an SMTP reply: it is exactly what the client sees.

@@ -449,8 +449,8 @@ func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 // hold queue instead (hold reports true).
 func (s *session) keep(v filter.Verdict) (filter.Verdict, bool) {
 	action := s.srv.Opts.Spam
-	if v.Reason == filter.ReasonVirus {
-		action = s.srv.Opts.Virus
+	if v.Reason == filter.ReasonVirus || v.Reason == filter.ReasonBanned {
+		action = s.srv.Opts.Virus // malware, found by signature or by file type
 	}
 	if action == "" {
 		action = RejectAndKeep

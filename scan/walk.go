@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"mime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -391,6 +392,39 @@ func (g *guard) Read(p []byte) (int, error) {
 		return n, io.EOF
 	}
 	return n, err
+}
+
+// FileNames are the distinct names a part's header gives its file: the
+// disposition's filename, then the type's name (mail readers take either, so a
+// sender can put a harmless one where a scanner looks first), RFC 2231 and RFC
+// 2047 decoded; read leniently, as SpamAssassin reads a field that does not
+// parse.
+func FileNames(h textproto.Header) []string {
+	mh := message.Header{Header: h}
+	var names []string
+	add := func(n string) {
+		if n == "" {
+			return
+		}
+		if strings.Contains(n, "=?") {
+			if d, err := DecodeHeader(n); err == nil {
+				n = d
+			}
+		}
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if _, params, err := mh.ContentDisposition(); err == nil {
+		add(params["filename"])
+	} else if v := h.Get("Content-Disposition"); v != "" {
+		if n, ok := plainParam(v, "filename"); ok {
+			add(n)
+		}
+	}
+	_, params, _ := contentType(mh)
+	add(params["name"])
+	return names
 }
 
 func filename(h message.Header) string {

@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/postern/postern/auth"
+	"github.com/postern/postern/banned"
 	"github.com/postern/postern/clamav"
 	"github.com/postern/postern/config"
 	"github.com/postern/postern/filter"
@@ -249,6 +250,14 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 			AcceptOnError:  cfg.Clamd.OnScanError == "accept",
 			AcceptTooLarge: cfg.Clamd.OnTooLarge == "accept",
 		})
+	}
+	if a := cfg.Attachments; a.Enabled {
+		types := make([]string, len(a.Types))
+		for i, t := range a.Types {
+			types[i] = strings.ToLower(t)
+		}
+		checks = append(checks, &banned.Check{Extensions: a.Extensions, Types: types,
+			Executables: a.Executables, InsideArchives: a.InsideArchives, Reply: cfg.Replies.Banned})
 	}
 	var dnsr *resolver.Resolver
 	if cfg.DNS.Resolver != "" {

@@ -181,7 +181,7 @@ func TestCheckJSON(t *testing.T) {
 		if r.Virus != nil || r.Bayes != nil || r.MS == nil || r.Tests == nil {
 			t.Errorf("line %d: virus/bayes must be null while off, ms and tests present: %s", i, line)
 		}
-		if _, ok := r.Times["parse"]; !ok || len(r.Times) != 3 { // parse, rules, bayes
+		if _, ok := r.Times["parse"]; !ok || len(r.Times) != 4 { // parse, rules, banned, bayes
 			t.Errorf("line %d: times %v, want the parse's and each check's", i, r.Times)
 		}
 		for _, key := range []string{`"virus":null`, `"bayes":null`, `"tests":[`} {

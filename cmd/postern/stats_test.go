@@ -42,7 +42,7 @@ func TestStatsOnAKnownHistory(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("stats: %d %s", code, errOut)
 	}
-	if !regexp.MustCompile(`check time on average \(parse [0-9.]+, (rules|bayes) [0-9.]+, (rules|bayes) [0-9.]+ ms; the checks run side by side\)`).MatchString(out) {
+	if !regexp.MustCompile(`check time on average \(parse [0-9.]+(, (rules|banned|bayes) [0-9.]+){3} ms; the checks run side by side\)`).MatchString(out) {
 		t.Errorf("stats lacks the parse's and each check's average time:\n%s", out)
 	}
 	for _, want := range []string{"5 messages", "accept/clean", "reject/spam", "GTUBE", "kept in the window: spam 2", "Quarantine in all: 2 records", "Bayes: 0 spam, 0 ham learned", "cold start", "continue/-"} {

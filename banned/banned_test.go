@@ -1,0 +1,300 @@
+package banned
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/scan"
+)
+
+// pe is the start of a Windows program: a DOS header whose e_lfanew (0x80)
+// points to the PE signature.
+func pe() []byte {
+	b := make([]byte, 512)
+	copy(b, "MZ")
+	b[0x3c] = 0x80
+	copy(b[0x80:], "PE\x00\x00")
+	return b
+}
+
+type entry struct {
+	name      string
+	data      []byte
+	encrypted bool
+}
+
+func zipOf(t testing.TB, entries ...entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	for _, e := range entries {
+		if e.encrypted {
+			// Written as stored bytes with the "encrypted" flag: the names stay
+			// readable in the directory, as in any encrypted ZIP.
+			f, err := w.CreateRaw(&zip.FileHeader{Name: e.name, Flags: 0x1, Method: zip.Store,
+				CompressedSize64: uint64(len(e.data)), UncompressedSize64: uint64(len(e.data))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Write(e.data)
+			continue
+		}
+		f, err := w.Create(e.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write(e.data)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// withPart is a multipart/mixed message with a text part and the attachment
+// whose MIME header lines are given, its data base64-encoded.
+func withPart(header string, data []byte) string {
+	enc := base64.StdEncoding.EncodeToString(data)
+	var lines []string
+	for len(enc) > 76 {
+		lines, enc = append(lines, enc[:76]), enc[76:]
+	}
+	lines = append(lines, enc)
+	return "From: a@example.org\r\nTo: b@example.net\r\nSubject: your invoice\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n" +
+		"--b1\r\nContent-Type: text/plain\r\n\r\nPlease find it attached.\r\n" +
+		"--b1\r\n" + header + "Content-Transfer-Encoding: base64\r\n\r\n" + strings.Join(lines, "\r\n") + "\r\n--b1--\r\n"
+}
+
+func attached(name string, data []byte) string {
+	return withPart(fmt.Sprintf("Content-Type: application/octet-stream; name=\"%s\"\r\nContent-Disposition: attachment; filename=\"%s\"\r\n", name, name), data)
+}
+
+func defaults() *Check {
+	return &Check{Extensions: DefaultExtensions, Types: DefaultTypes, Executables: true, InsideArchives: true,
+		Reply: "Message rejected: attachment {name} is a file type not accepted here (ref {ref})"}
+}
+
+func message(t testing.TB, raw string) *filter.Message {
+	t.Helper()
+	parsed, err := scan.Parse(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &filter.Message{Raw: strings.NewReader(raw), Size: int64(len(raw)), Parsed: parsed}
+}
+
+func TestFind(t *testing.T) {
+	pdf := []byte("%PDF-1.4\n1 0 obj << >> endobj\n")
+	many := make([]entry, 0, 21000) // a directory of more than zipTail
+	for i := range cap(many) {
+		many = append(many, entry{name: fmt.Sprintf("folder-with-a-long-name/file-%05d-%s.txt", i, strings.Repeat("x", 20))})
+	}
+	many = append(many, entry{name: "run.exe", data: []byte("x")})
+	big := make([]byte, 3<<20) // more than zipTail before the directory, deflate or not
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range big {
+		big[i] = byte(rng.Uint32())
+	}
+	forwarded := "From: a@example.org\r\nSubject: Fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n" +
+		"--o\r\nContent-Type: text/plain\r\n\r\nsee below\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n" +
+		attached("update.scr", []byte("x")) + "\r\n--o--\r\n"
+
+	tests := []struct {
+		name  string
+		check func(*Check)
+		raw   string
+		want  string // Finding.String(), "" for none
+	}{
+		{"plain text", nil, "From: a@example.org\r\nSubject: hi\r\n\r\nhello\r\n", ""},
+		{"a PDF", nil, attached("invoice.pdf", pdf), ""},
+		{"a program by its name", nil, attached("invoice.exe", pdf), `"invoice.exe": extension .exe`},
+		{"upper case", nil, attached("INVOICE.PDF.JS", pdf), `"INVOICE.PDF.JS": extension .js`},
+		{"trailing dots and spaces, which Windows drops", nil, attached("invoice.pdf.scr. .", pdf), `"invoice.pdf.scr. .": extension .scr`},
+		{"no extension", nil, attached("README", pdf), ""},
+		{"a harmless filename, the program in name=", nil,
+			withPart("Content-Type: application/octet-stream; name=\"setup.msi\"\r\nContent-Disposition: attachment; filename=\"notes.pdf\"\r\n", pdf),
+			`"setup.msi": extension .msi`},
+		{"an RFC 2047 name", nil,
+			withPart("Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"=?UTF-8?B?UmVjaG51bmfDvC5qcw==?=\"\r\n", pdf),
+			`"Rechnungü.js": extension .js`},
+		{"an RFC 2231 name", nil,
+			withPart("Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=UTF-8''rapport%C3%A9.vbs\r\n", pdf),
+			`"rapporté.vbs": extension .vbs`},
+		{"a name written backwards", nil, attached("invoice\u202efdp.exe", pdf), `"invoice\u202efdp.exe": a name written to read backwards (U+202E)`},
+		{"a name text part", nil,
+			withPart("Content-Type: text/plain; name=\"start.bat\"\r\n", []byte("@echo off\r\n")), `"start.bat": extension .bat`},
+		{"a program's type", nil,
+			withPart("Content-Type: application/x-msdownload; name=\"update.bin\"\r\n", pdf), `"update.bin": type application/x-msdownload`},
+		{"a program under another name", nil, attached("photo.jpg", pe()), `"photo.jpg": a Windows program`},
+		{"a program with no name, not text", nil,
+			withPart("Content-Type: application/octet-stream\r\n", pe()), `"": a Windows program`},
+		{"text with no name is the message, not a file", nil,
+			withPart("Content-Type: text/plain\r\nContent-Disposition: attachment\r\n", pe()), ""},
+		{"executables off", func(c *Check) { c.Executables = false }, attached("photo.jpg", pe()), ""},
+		{"MZ without a PE header", nil, attached("data.bin", append([]byte("MZ"), pdf...)), ""},
+		{"a program in a ZIP", nil, attached("docs.zip", zipOf(t, entry{name: "readme.txt"}, entry{name: "docs/invoice.js", data: []byte("x")})),
+			`"docs/invoice.js": extension .js (in "docs.zip")`},
+		{"a ZIP named otherwise", nil, attached("scan.pdf", zipOf(t, entry{name: "scan.pdf.exe", data: []byte("x")})),
+			`"scan.pdf.exe": extension .exe (in "scan.pdf")`},
+		{"an encrypted ZIP", nil, attached("secure.zip", zipOf(t, entry{name: "payload.exe", data: []byte("0123456789abcdef"), encrypted: true})),
+			`"payload.exe": extension .exe (in "secure.zip")`},
+		{"a ZIP of documents", nil, attached("report.docx", zipOf(t, entry{name: "word/document.xml", data: []byte("<w/>")}, entry{name: "[Content_Types].xml"})), ""},
+		{"archives off", func(c *Check) { c.InsideArchives = false }, attached("docs.zip", zipOf(t, entry{name: "invoice.js"})), ""},
+		{"a large ZIP", nil, attached("photos.zip", zipOf(t, entry{name: "a.bin", data: big}, entry{name: "b.lnk"})), `"b.lnk": extension .lnk (in "photos.zip")`},
+		{"a directory larger than what is kept: not listed", nil, attached("many.zip", zipOf(t, many...)), ""},
+		{"a broken ZIP", nil, attached("x.zip", []byte("PK\x03\x04 and then nothing of a zip")), ""},
+		{"a forwarded message's attachment", nil, forwarded, `"update.scr": extension .scr`},
+		{"an operator's own list", func(c *Check) { c.Extensions = []string{".DOCM"} }, attached("q3.docm", pdf), `"q3.docm": extension .docm`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := defaults()
+			if tc.check != nil {
+				tc.check(c)
+			}
+			f, err := c.Find(context.Background(), message(t, tc.raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if f != nil {
+				got = f.String()
+			}
+			if got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// failing is a spool that fails after its first n bytes.
+type failing struct {
+	r io.ReaderAt
+	n int64
+}
+
+func (f failing) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > f.n {
+		return 0, errors.New("disk gone")
+	}
+	return f.r.ReadAt(p, off)
+}
+
+// TestVerdict holds the check to what the operator and the sender see: the
+// refusal names the file and the quarantine reference, a role account gets
+// the message marked, an allow-listed sender is checked all the same, and a
+// spool that fails is a tempfail, never an accept.
+func TestVerdict(t *testing.T) {
+	raw := attached("Invoice 2026.pdf.exe", []byte("x"))
+	p := &filter.Pipeline{Checks: []filter.Check{defaults()}, Policy: filter.Policy{
+		RequiredScore: 5, RejectScore: 15, Timeout: 10 * time.Second,
+		Replies: filter.ReplyTexts{TempFail: "try again later (ref {ref})"},
+	}}
+	run := func(env *filter.Envelope, r io.ReaderAt) filter.Verdict {
+		return p.Run(context.Background(), env, r, int64(len(raw)), "ref123")
+	}
+
+	v := run(&filter.Envelope{}, strings.NewReader(raw))
+	if v.Action != filter.Reject || v.Reason != filter.ReasonBanned || v.Reply.Code != 550 {
+		t.Fatalf("refused: got %s %s %v", v.Action, v.Reason, v.Reply)
+	}
+	if want := "Message rejected: attachment Invoice 2026.pdf.exe is a file type not accepted here (ref ref123)"; v.Reply.Text != want {
+		t.Errorf("reply %q, want %q", v.Reply.Text, want)
+	}
+	if len(v.Notes) == 0 || !strings.Contains(v.Notes[0], `"Invoice 2026.pdf.exe": extension .exe`) {
+		t.Errorf("notes %q", v.Notes)
+	}
+
+	v = run(&filter.Envelope{NoReject: true}, strings.NewReader(raw))
+	if v.Action != filter.Accept || !hasHeader(v, "X-Postern-Banned", `"Invoice 2026.pdf.exe": extension .exe`) {
+		t.Errorf("role account: got %s, headers %v", v.Action, v.Headers)
+	}
+
+	v = run(&filter.Envelope{SkipScoring: true}, strings.NewReader(raw))
+	if v.Action != filter.Reject || v.Reason != filter.ReasonBanned {
+		t.Errorf("allow-listed: got %s %s", v.Action, v.Reason)
+	}
+
+	// A program under another name is found by reading the part: a spool
+	// that fails then must not let it through.
+	raw = attached("photo.jpg", pe())
+	v = run(&filter.Envelope{}, failing{strings.NewReader(raw), int64(len(raw)) - 1})
+	if v.Action != filter.TempFail {
+		t.Errorf("failing spool: got %s %s", v.Action, v.Reason)
+	}
+}
+
+func hasHeader(v filter.Verdict, name, has string) bool {
+	for _, h := range v.Headers {
+		if h.Name == name && strings.Contains(h.Value, has) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTail holds the kept end of a stream to the stream's own bytes, however
+// it was written.
+func TestTail(t *testing.T) {
+	src := make([]byte, 10000)
+	for i := range src {
+		src[i] = byte(i*31 + i>>8)
+	}
+	for _, keep := range []int{100, 4096, 20000} {
+		for _, chunk := range []int{1, 7, 99, 100, 101, 4096, 10000} {
+			tl := &tail{buf: make([]byte, 0, keep)}
+			for b := src; len(b) > 0; {
+				k := min(chunk, len(b))
+				tl.Write(b[:k])
+				b = b[k:]
+			}
+			start := max(0, len(src)-keep)
+			if _, err := tl.ReadAt(make([]byte, 1), int64(start)-1); start > 0 && !errors.Is(err, errOutsideTail) {
+				t.Errorf("keep %d chunk %d: read before the kept end: %v", keep, chunk, err)
+			}
+			for _, n := range []int{1, 50, keep} {
+				for off := start; off < len(src); off += 37 {
+					got := make([]byte, n)
+					k, err := tl.ReadAt(got, int64(off))
+					want := src[off:min(len(src), off+n)]
+					if !bytes.Equal(got[:k], want) || (k < n) != (err == io.EOF) {
+						t.Fatalf("keep %d chunk %d: ReadAt(%d, %d) = %d, %v; bytes differ: %v", keep, chunk, n, off, k, err, !bytes.Equal(got[:k], want))
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestConcurrent runs one check on messages side by side, as serve does
+// (with -race, as the tests run in CI).
+func TestConcurrent(t *testing.T) {
+	c := defaults()
+	m := message(t, attached("a.exe", []byte("x")))
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			f, err := c.Find(context.Background(), m)
+			if err == nil && f == nil {
+				err = errors.New("not found")
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
