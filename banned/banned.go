@@ -213,6 +213,13 @@ func (c *Check) byContent(ctx context.Context, m *filter.Message) (*Finding, err
 		case c.Executables && isPE(b):
 			found = &Finding{Name: l.Filename, Why: "a Windows program"}
 			return errFound
+		case c.InsideArchives && isGzip(b):
+			for _, n := range gzipNames(b, l.Filename) {
+				if why := c.badName(n); why != "" {
+					found = &Finding{Name: n, Why: why, In: l.Filename}
+					return errFound
+				}
+			}
 		case c.InsideArchives && isZip(b):
 			names, err := zipNames(io.MultiReader(bytes.NewReader(b), body))
 			if err != nil {
@@ -248,6 +255,36 @@ func isPE(b []byte) bool {
 
 func isZip(b []byte) bool {
 	return bytes.HasPrefix(b, []byte("PK\x03\x04")) || bytes.HasPrefix(b, []byte("PK\x05\x06"))
+}
+
+func isGzip(b []byte) bool { return len(b) >= 10 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 8 }
+
+// gzipNames are the names of the one file a gzip stream b starts holds: the
+// original name its header may keep (RFC 1952's FNAME, in ISO-8859-1), and the
+// part's name without its .gz, which is what gunzip and the archive tools a
+// reader opens it with name it ("invoice.exe.gz" unpacks to "invoice.exe").
+func gzipNames(b []byte, partName string) []string {
+	var names []string
+	if lower := strings.ToLower(partName); strings.HasSuffix(lower, ".gz") || strings.HasSuffix(lower, ".z") {
+		names = append(names, partName[:strings.LastIndexByte(partName, '.')])
+	}
+	flags, pos := b[3], 10
+	if flags&0x04 != 0 { // FEXTRA
+		if pos+2 > len(b) {
+			return names
+		}
+		pos += 2 + int(binary.LittleEndian.Uint16(b[pos:]))
+	}
+	if flags&0x08 != 0 && pos < len(b) { // FNAME
+		if end := bytes.IndexByte(b[pos:], 0); end > 0 {
+			var name strings.Builder
+			for _, c := range b[pos : pos+end] {
+				name.WriteRune(rune(c)) // ISO-8859-1
+			}
+			names = append(names, name.String())
+		}
+	}
+	return names
 }
 
 func shortName(s string) string {

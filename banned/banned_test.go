@@ -3,6 +3,7 @@ package banned
 import (
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -55,6 +56,28 @@ func zipOf(t testing.TB, entries ...entry) []byte {
 		}
 		f.Write(e.data)
 	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// gzipOf is a gzip stream of a few bytes whose header keeps name (none when
+// "", as gzip -n writes it); name's bytes are ISO-8859-1, as RFC 1952 has it.
+func gzipOf(t testing.TB, name string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Name = name
+	if name != "" {
+		// gzip.Writer writes Name as Latin-1 from a UTF-8 string.
+		var r []rune
+		for _, c := range []byte(name) {
+			r = append(r, rune(c))
+		}
+		w.Name = string(r)
+	}
+	w.Write([]byte("MZ..."))
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +173,12 @@ func TestFind(t *testing.T) {
 		{"an encrypted ZIP", nil, attached("secure.zip", zipOf(t, entry{name: "payload.exe", data: []byte("0123456789abcdef"), encrypted: true})),
 			`"payload.exe": extension .exe (in "secure.zip")`},
 		{"a ZIP of documents", nil, attached("report.docx", zipOf(t, entry{name: "word/document.xml", data: []byte("<w/>")}, entry{name: "[Content_Types].xml"})), ""},
+		{"a program in a gzip stream, by the name it keeps", nil, attached("rechnung.gz", gzipOf(t, "Rechnung_Mai.pdf.exe")),
+			`"Rechnung_Mai.pdf.exe": extension .exe (in "rechnung.gz")`},
+		{"a program in a gzip stream, by the name gunzip gives it", nil, attached("order.img.gz", gzipOf(t, "")),
+			`"order.img": extension .img (in "order.img.gz")`},
+		{"a document in a gzip stream", nil, attached("report.pdf.gz", gzipOf(t, "report.pdf")), ""},
+		{"a name in ISO-8859-1", nil, attached("x.gz", gzipOf(t, "r\xe9sum\xe9.js")), `"résumé.js": extension .js (in "x.gz")`},
 		{"archives off", func(c *Check) { c.InsideArchives = false }, attached("docs.zip", zipOf(t, entry{name: "invoice.js"})), ""},
 		{"a large ZIP", nil, attached("photos.zip", zipOf(t, entry{name: "a.bin", data: big}, entry{name: "b.lnk"})), `"b.lnk": extension .lnk (in "photos.zip")`},
 		{"a directory larger than what is kept: not listed", nil, attached("many.zip", zipOf(t, many...)), ""},
