@@ -175,7 +175,8 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 		add("DMARC_REJECT")
 		if c.DMARCReject {
 			r.Refuse = &filter.Refusal{Reason: filter.ReasonDMARC,
-				Text: fmt.Sprintf("Message rejected: it fails the DMARC policy of %s (ref {ref})", d.Domain)}
+				Text:   fmt.Sprintf("Message rejected: it fails the DMARC policy of %s (ref {ref})", d.Domain),
+				Detail: "dmarc=fail (p=reject) header.from=" + d.Domain}
 		}
 	case d.Result == "fail" && d.Policy == "quarantine":
 		add("DMARC_QUAR")

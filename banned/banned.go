@@ -102,7 +102,7 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	if f.In != "" {
 		name = f.In
 	}
-	res.Refuse = &filter.Refusal{Reason: filter.ReasonBanned, Text: strings.ReplaceAll(c.Reply, "{name}", shortName(name))}
+	res.Refuse = &filter.Refusal{Reason: filter.ReasonBanned, Text: strings.ReplaceAll(c.Reply, "{name}", shortName(name)), Detail: f.String()}
 	res.Headers = []filter.Header{{Name: "X-Postern-Banned", Value: headerSafe(f.String())}}
 	res.Notes = []string{"banned attachment " + f.String()}
 	return res

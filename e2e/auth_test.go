@@ -133,8 +133,11 @@ dmarc_reject = true
 			t.Fatalf("reply %d %q, want 550 naming the DMARC policy and a ref", code, text)
 		}
 		notDelivered(t, e.sink, "forged-1")
-		if out, _ := e.cli("quarantine", "show", refOf(text)); !strings.Contains(out, "forged-1") {
+		out, _ := e.cli("quarantine", "show", refOf(text))
+		if !strings.Contains(out, "forged-1") {
 			t.Errorf("the refused message is not in the quarantine:\n%s", out)
+		} else if !strings.Contains(out, "dmarc=fail (p=reject) header.from=bank.test") {
+			t.Errorf("quarantine show does not say why:\n%s", out)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,11 @@ func TestBannedAttachmentsThroughPostfix(t *testing.T) {
 	for _, ref := range refs {
 		if !kept[ref] {
 			t.Errorf("refused message %s not in the quarantine as banned:\n%s", ref, out)
+		}
+	}
+	if len(refs) == 3 {
+		if out, _ := e.cli("quarantine", "show", refs[1]); !regexp.MustCompile(`Found: +"scan_0412.js": extension .js \(in "documents.zip"\)`).MatchString(out) {
+			t.Errorf("quarantine show does not say what was banned:\n%s", out)
 		}
 	}
 	if out, _ := e.cli("quarantine", "stats"); !strings.Contains(out, "banned   3") {

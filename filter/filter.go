@@ -150,6 +150,7 @@ type Result struct {
 type Refusal struct {
 	Reason string
 	Text   string
+	Detail string // what the check found, for the quarantine record (Verdict.Detail)
 }
 
 // Check is one content check. It must honour ctx's deadline; it reports failures in
@@ -217,6 +218,9 @@ type Verdict struct {
 	Tests     []Test // sorted by name
 	Virus     string
 	VirusPart string
+	// Detail is what the check that refused the message found, and where (the
+	// infected part, the banned file): kept with the quarantine's copy.
+	Detail    string
 	Bayes     *float64
 	Reply     Reply    // for Reject and TempFail
 	Headers   []Header // for Accept

@@ -227,10 +227,10 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
 			v.Notes = append(v.Notes, "a role account is a recipient: tagged, not rejected")
 		}
 	case v.Virus != "":
-		v.Action, v.Reason = Reject, ReasonVirus
+		v.Action, v.Reason, v.Detail = Reject, ReasonVirus, v.VirusPart
 		v.Reply = Reply{554, "5.7.1", p.text(p.Replies.Virus, ref, v.Virus)}
 	case refuse != nil:
-		v.Action, v.Reason = Reject, refuse.Reason
+		v.Action, v.Reason, v.Detail = Reject, refuse.Reason, refuse.Detail
 		v.Reply = Reply{550, "5.7.1", p.text(refuse.Text, ref, "")}
 	case v.Score >= p.RejectScore:
 		v.Action, v.Reason = Reject, ReasonSpam

@@ -107,6 +107,33 @@ func TestVerdicts(t *testing.T) {
 	}
 }
 
+// TestVerdictDetail holds what the quarantine keeps of why a check refused a
+// message: the infected part, the refusal's own detail, nothing for a score.
+func TestVerdictDetail(t *testing.T) {
+	virus := fixed{"av", Result{Virus: "Eicar-Test", VirusPart: `"eicar.com" (application/octet-stream)`}}
+	banned := fixed{"banned", Result{Refuse: &Refusal{Reason: ReasonBanned, Text: "no (ref {ref})", Detail: `"a.exe": extension .exe`}}}
+	spam := fixed{"r", Result{Tests: []Test{{Name: "A", Score: 20}}}}
+	tests := []struct {
+		name   string
+		checks []Check
+		reason string
+		detail string
+	}{
+		{"virus", []Check{virus}, ReasonVirus, `"eicar.com" (application/octet-stream)`},
+		{"refused", []Check{banned, spam}, ReasonBanned, `"a.exe": extension .exe`},
+		{"virus and refused: the virus", []Check{banned, virus}, ReasonVirus, `"eicar.com" (application/octet-stream)`},
+		{"spam", []Check{spam}, ReasonSpam, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := run(&Pipeline{Checks: tc.checks, Policy: policy()})
+			if v.Action != Reject || v.Reason != tc.reason || v.Detail != tc.detail {
+				t.Errorf("verdict %s/%s detail %q, want reject/%s %q", v.Action, v.Reason, v.Detail, tc.reason, tc.detail)
+			}
+		})
+	}
+}
+
 // expired is a context whose deadline has passed but whose Done never fires in a
 // select: the order in which runChecks sees a result and the deadline is then fixed.
 type expired struct{ context.Context }

@@ -464,7 +464,7 @@ func (s *session) keep(v filter.Verdict) (filter.Verdict, bool) {
 		ID: v.Ref, Time: time.Now(), QueueID: env.QueueID, ClientAddr: env.ClientAddr,
 		ClientName: env.ClientName, Helo: env.Helo, MailFrom: env.MailFrom, Rcpts: env.Rcpts,
 		From: from, Subject: subject, MessageID: messageID, Size: msg.spool.Size(),
-		Score: v.Score, Virus: v.Virus, Reason: v.Reason, Action: quarantine.ActionRejected,
+		Score: v.Score, Virus: v.Virus, Detail: v.Detail, Reason: v.Reason, Action: quarantine.ActionRejected,
 	}
 	for _, t := range v.Tests {
 		r.Tests = append(r.Tests, t.Name)

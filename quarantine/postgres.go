@@ -51,6 +51,7 @@ var pgMigrations = []string{
 	);
 	CREATE INDEX quarantine_recipients_addr ON quarantine_recipients(addr);
 	CREATE INDEX quarantine_recipients_id ON quarantine_recipients(id);`,
+	`ALTER TABLE quarantine_messages ADD COLUMN detail text NOT NULL DEFAULT '';`,
 }
 
 // Postgres is the Store on a PostgreSQL database that several nodes share: a record
@@ -107,11 +108,11 @@ func (s *Postgres) insert(ctx context.Context, r *Record, gz []byte) error {
 			statusAt = r.StatusAt.UnixMicro()
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO quarantine_messages (id, time, queue_id, client_addr, client_name, helo,
-			mail_from, rcpts, hdr_from, subject, message_id, size, score, tests, virus, reason, action, status, status_by, status_at)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)`,
+			mail_from, rcpts, hdr_from, subject, message_id, size, score, tests, virus, reason, action, status, status_by, status_at, detail)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)`,
 			r.ID, r.Time.UnixMicro(), r.QueueID, r.ClientAddr, r.ClientName, r.Helo,
 			r.MailFrom, nonNil(r.Rcpts), r.From, r.Subject, r.MessageID, r.Size, r.Score, nonNil(r.Tests),
-			r.Virus, r.Reason, r.Action, r.Status, r.StatusBy, statusAt); err != nil {
+			r.Virus, r.Reason, r.Action, r.Status, r.StatusBy, statusAt, r.Detail); err != nil {
 			return err
 		}
 		if gz != nil {
@@ -129,14 +130,14 @@ func (s *Postgres) insert(ctx context.Context, r *Record, gz []byte) error {
 }
 
 const pgColumns = `id, time, queue_id, client_addr, client_name, helo, mail_from, rcpts, hdr_from,
-	subject, message_id, size, score, tests, virus, reason, action, status, status_by, status_at`
+	subject, message_id, size, score, tests, virus, reason, action, status, status_by, status_at, detail`
 
 func scanPgRecord(row pgx.Row) (*Record, error) {
 	var r Record
 	var t, statusAt int64
 	if err := row.Scan(&r.ID, &t, &r.QueueID, &r.ClientAddr, &r.ClientName, &r.Helo, &r.MailFrom,
 		&r.Rcpts, &r.From, &r.Subject, &r.MessageID, &r.Size, &r.Score, &r.Tests, &r.Virus, &r.Reason,
-		&r.Action, &r.Status, &r.StatusBy, &statusAt); err != nil {
+		&r.Action, &r.Status, &r.StatusBy, &statusAt, &r.Detail); err != nil {
 		return nil, err
 	}
 	r.Time = time.UnixMicro(t)

@@ -56,6 +56,9 @@ var migrations = []string{
 	);
 	CREATE INDEX recipients_addr ON recipients(addr);
 	CREATE INDEX recipients_id ON recipients(id);`,
+	// What the check that refused the message found, where: the infected part,
+	// the banned file.
+	`ALTER TABLE messages ADD COLUMN detail TEXT NOT NULL DEFAULT '';`,
 }
 
 // SQLite is the embedded Store: one database file, WAL mode so the CLI reads while
@@ -207,7 +210,7 @@ func nonNil(s []string) []string {
 }
 
 const columns = `id, time, queue_id, client_addr, client_name, helo, mail_from, rcpts, hdr_from,
-	subject, message_id, size, score, tests, virus, reason, action, status, status_by, status_at`
+	subject, message_id, size, score, tests, virus, reason, action, status, status_by, status_at, detail`
 
 func scanRecord(row interface{ Scan(...any) error }) (*Record, error) {
 	var r Record
@@ -215,7 +218,7 @@ func scanRecord(row interface{ Scan(...any) error }) (*Record, error) {
 	var rcpts, tests string
 	if err := row.Scan(&r.ID, &t, &r.QueueID, &r.ClientAddr, &r.ClientName, &r.Helo, &r.MailFrom,
 		&rcpts, &r.From, &r.Subject, &r.MessageID, &r.Size, &r.Score, &tests, &r.Virus, &r.Reason,
-		&r.Action, &r.Status, &r.StatusBy, &statusAt); err != nil {
+		&r.Action, &r.Status, &r.StatusBy, &statusAt, &r.Detail); err != nil {
 		return nil, err
 	}
 	r.Time = time.UnixMicro(t)
@@ -421,11 +424,11 @@ func insertRecord(ctx context.Context, tx *sql.Tx, r *Record, gz []byte) error {
 		statusAt = r.StatusAt.UnixMicro()
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO messages (id, time, queue_id, client_addr, client_name, helo,
-		mail_from, rcpts, hdr_from, subject, message_id, size, score, tests, virus, reason, action, status, status_by, status_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		mail_from, rcpts, hdr_from, subject, message_id, size, score, tests, virus, reason, action, status, status_by, status_at, detail)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		r.ID, r.Time.UnixMicro(), r.QueueID, r.ClientAddr, r.ClientName, r.Helo,
 		r.MailFrom, string(rcpts), r.From, r.Subject, r.MessageID, r.Size, r.Score, string(tests),
-		r.Virus, r.Reason, r.Action, r.Status, r.StatusBy, statusAt); err != nil {
+		r.Virus, r.Reason, r.Action, r.Status, r.StatusBy, statusAt, r.Detail); err != nil {
 		return err
 	}
 	if gz != nil {

@@ -43,7 +43,7 @@ func testPutGetRaw(t *testing.T, s Store) {
 	ctx := context.Background()
 	raw := []byte("Subject: x\r\n\r\nbody with \x00 and \xff bytes\r\n")
 	r := rec("abc", time.Now(), ReasonVirus, "a@example.com", "B@example.com")
-	r.Virus = "Eicar"
+	r.Virus, r.Detail = "Eicar", `"eicar.com" (application/octet-stream)`
 	if err := s.Put(ctx, r, bytes.NewReader(raw)); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func testPutGetRaw(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != StatusHeld || got.Virus != "Eicar" || strings.Join(got.Rcpts, ",") != "a@example.com,B@example.com" ||
+	if got.Status != StatusHeld || got.Virus != "Eicar" || got.Detail != r.Detail || strings.Join(got.Rcpts, ",") != "a@example.com,B@example.com" ||
 		got.Time.UnixMicro() != r.Time.UnixMicro() || got.Tests[0] != "GTUBE" {
 		t.Errorf("record %+v", got)
 	}

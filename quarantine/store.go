@@ -57,11 +57,14 @@ type Record struct {
 	Score      float64   `json:"score"`
 	Tests      []string  `json:"tests"`
 	Virus      string    `json:"virus,omitempty"`
-	Reason     string    `json:"reason"`
-	Action     string    `json:"action"`
-	Status     string    `json:"status"`
-	StatusBy   string    `json:"status_by,omitempty"`
-	StatusAt   time.Time `json:"status_at,omitzero"`
+	// Detail is what the check that refused the message found, and where: the
+	// infected part, the banned file and why.
+	Detail   string    `json:"detail,omitempty"`
+	Reason   string    `json:"reason"`
+	Action   string    `json:"action"`
+	Status   string    `json:"status"`
+	StatusBy string    `json:"status_by,omitempty"`
+	StatusAt time.Time `json:"status_at,omitzero"`
 }
 
 // Filter selects records for List. Zero values select everything.

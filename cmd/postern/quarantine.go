@@ -214,6 +214,9 @@ func printReport(r *quarantine.Record) {
 	if r.Virus != "" {
 		row("Virus", r.Virus)
 	}
+	if r.Detail != "" {
+		row("Found", r.Detail)
+	}
 	row("Score", fmt.Sprintf("%.1f", r.Score))
 	row("Tests", strings.Join(r.Tests, ","))
 	row("Action", r.Action)
