@@ -225,6 +225,7 @@ type jsonResult struct {
 	Required float64    `json:"required"`
 	Tests    []jsonTest `json:"tests"`
 	Virus    *string    `json:"virus"`
+	Detail   string     `json:"detail,omitempty"` // what a refusing check found (the quarantine's "Found")
 	Bayes    *float64   `json:"bayes"`
 	MS       float64    `json:"ms"`
 	// Times are the parse's and each check's milliseconds (the checks overlap).
@@ -240,6 +241,7 @@ func writeJSON(w io.Writer, r checked) {
 	} else {
 		v := r.v
 		j.Action, j.Reason, j.Spam, j.Score, j.Required, j.Bayes = v.Action.String(), v.Reason, v.Spam, round1(v.Score), v.Required, v.Bayes
+		j.Detail = v.Detail
 		j.MS = filter.Millis(v.Duration)
 		if len(v.Times) > 0 {
 			j.Times = map[string]float64{}

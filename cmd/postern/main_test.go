@@ -383,3 +383,25 @@ func TestLogPanics(t *testing.T) {
 		t.Fatalf("report = %q, want the first line only", got)
 	}
 }
+
+// TestCheckJSONDetail: a message refused for what a check found says what in
+// check's JSON, as the quarantine's record does.
+func TestCheckJSONDetail(t *testing.T) {
+	dir := t.TempDir()
+	msg := filepath.Join(dir, "invoice.eml")
+	raw := testutil.WithAttachment("invoice", "Rechnung.pdf.exe", "application/octet-stream", []byte("hello"))
+	if err := os.WriteFile(msg, []byte(raw), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := postern(t, "", "check", "-c", ownRulesOnly(t), "--json", "--data-dir", dir, msg)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r struct{ Action, Reason, Detail string }
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if r.Action != "reject" || r.Reason != "banned" || r.Detail != `"Rechnung.pdf.exe": extension .exe` {
+		t.Errorf("got %+v", r)
+	}
+}
