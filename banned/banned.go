@@ -59,6 +59,12 @@ type Check struct {
 	// Reply is the text after 550 5.7.1: {name} is the file's name, {ref} the
 	// message's reference (the pipeline fills it in).
 	Reply string
+	// ExemptRcpts are recipients who take banned files (an IT department's
+	// address, a malware analyst's): addresses, or "@domain" for a whole
+	// domain, case ignored. A message with one among its recipients is
+	// delivered marked, as a role account's is: one reply at end of data
+	// answers for every recipient.
+	ExemptRcpts []string
 
 	once sync.Once // ext is made at the first message: checks run side by side
 	ext  map[string]bool
@@ -102,10 +108,32 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	if f.In != "" {
 		name = f.In
 	}
-	res.Refuse = &filter.Refusal{Reason: filter.ReasonBanned, Text: strings.ReplaceAll(c.Reply, "{name}", shortName(name)), Detail: f.String()}
 	res.Headers = []filter.Header{{Name: "X-Postern-Banned", Value: headerSafe(f.String())}}
 	res.Notes = []string{"banned attachment " + f.String()}
+	if r := c.exempt(m.Env); r != "" {
+		res.Notes = append(res.Notes, "delivered: "+r+" takes banned attachments ([attachments] exempt_rcpts)")
+		return res
+	}
+	res.Refuse = &filter.Refusal{Reason: filter.ReasonBanned, Text: strings.ReplaceAll(c.Reply, "{name}", shortName(name)), Detail: f.String()}
 	return res
+}
+
+// exempt returns the first of env's recipients in ExemptRcpts, or "".
+func (c *Check) exempt(env *filter.Envelope) string {
+	if env == nil {
+		return ""
+	}
+	for _, r := range env.Rcpts {
+		addr := strings.ToLower(strings.Trim(r, "<>"))
+		_, domain, _ := strings.Cut(addr, "@")
+		for _, e := range c.ExemptRcpts {
+			e = strings.ToLower(e)
+			if e == addr || strings.HasPrefix(e, "@") && e[1:] == domain {
+				return r
+			}
+		}
+	}
+	return ""
 }
 
 // Find returns the first banned attachment of m, or nil.

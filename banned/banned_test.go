@@ -255,6 +255,27 @@ func TestVerdict(t *testing.T) {
 		t.Errorf("allow-listed: got %s %s", v.Action, v.Reason)
 	}
 
+	check := p.Checks[0].(*Check)
+	check.ExemptRcpts = []string{"Analyst@Example.NET", "@it.example.org"}
+	for _, tc := range []struct {
+		rcpts  []string
+		action filter.Action
+	}{
+		{[]string{"user@example.net"}, filter.Reject},
+		{[]string{"user@example.net", "<analyst@example.net>"}, filter.Accept},
+		{[]string{"helpdesk@IT.example.org"}, filter.Accept},
+		{[]string{"helpdesk@sub.it.example.org"}, filter.Reject},
+	} {
+		v = run(&filter.Envelope{Rcpts: tc.rcpts}, strings.NewReader(raw))
+		if v.Action != tc.action {
+			t.Errorf("exempt recipients, to %v: got %s %s", tc.rcpts, v.Action, v.Reason)
+		}
+		if tc.action == filter.Accept && !hasHeader(v, "X-Postern-Banned", "Invoice 2026.pdf.exe") {
+			t.Errorf("exempt recipients, to %v: delivered unmarked: %v", tc.rcpts, v.Headers)
+		}
+	}
+	check.ExemptRcpts = nil
+
 	// A program under another name is found by reading the part: a spool
 	// that fails then must not let it through.
 	raw = attached("photo.jpg", pe())

@@ -144,6 +144,7 @@ type Attachments struct {
 	Types          []string `toml:"types" doc:"Banned declared MIME types (Content-Type, without parameters)."`
 	Executables    bool     `toml:"executables" doc:"Ban Windows programs (PE files) by their content, whatever their name and type."`
 	InsideArchives bool     `toml:"inside_archives" doc:"Ban a ZIP archive (told by its content, whatever its name) that holds a file with a banned extension, read from the archive's directory: encrypted archives too, which no virus scanner can open. And a gzip file whose content is named so (the name its header keeps, or its own without .gz). Archives inside archives are not opened."`
+	ExemptRcpts    []string `toml:"exempt_rcpts" doc:"Recipients who take banned files (an IT department, a malware analyst): addresses, or \"@domain\" for a whole domain. A message with one among its recipients is delivered marked X-Postern-Banned, as a role account's is, to all its recipients: one reply at end of data answers for them all."`
 }
 
 // Bayes configures the classifier.
@@ -374,6 +375,11 @@ func (c *Config) Validate() Problems {
 	for i, e := range c.Attachments.Extensions {
 		if e = strings.TrimPrefix(e, "."); e == "" || strings.ContainsAny(e, " \t./\\") {
 			bad(fmt.Sprintf("attachments.extensions[%d]", i), "%q: want an extension like \"exe\"", c.Attachments.Extensions[i])
+		}
+	}
+	for i, r := range c.Attachments.ExemptRcpts {
+		if !strings.Contains(r, "@") || strings.ContainsAny(r, " \t<>") {
+			bad(fmt.Sprintf("attachments.exempt_rcpts[%d]", i), "%q: want an address or @domain", r)
 		}
 	}
 	for i, t := range c.Attachments.Types {

@@ -96,8 +96,8 @@ scan_limit = "lots"
 		},
 		{
 			name: "attachments: an operator's lists, and what is not an extension or a type",
-			src:  "[attachments]\nextensions = [\".EXE\", \"docm\", \"tar.gz\", \"\"]\ntypes = [\"application/x-msdownload\", \"exe\"]\n",
-			want: []string{"2:attachments.extensions[2]", "2:attachments.extensions[3]", "3:attachments.types[1]"},
+			src:  "[attachments]\nextensions = [\".EXE\", \"docm\", \"tar.gz\", \"\"]\ntypes = [\"application/x-msdownload\", \"exe\"]\nexempt_rcpts = [\"it@example.com\", \"@lab.example\", \"lab.example\"]\n",
+			want: []string{"2:attachments.extensions[2]", "2:attachments.extensions[3]", "3:attachments.types[1]", "4:attachments.exempt_rcpts[2]"},
 		},
 		{
 			name: "attachments: banned by default",

@@ -257,7 +257,8 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 			types[i] = strings.ToLower(t)
 		}
 		checks = append(checks, &banned.Check{Extensions: a.Extensions, Types: types,
-			Executables: a.Executables, InsideArchives: a.InsideArchives, Reply: cfg.Replies.Banned})
+			Executables: a.Executables, InsideArchives: a.InsideArchives, ExemptRcpts: a.ExemptRcpts,
+			Reply: cfg.Replies.Banned})
 	}
 	var dnsr *resolver.Resolver
 	if cfg.DNS.Resolver != "" {
