@@ -237,27 +237,30 @@ func (c *Check) byContent(ctx context.Context, m *filter.Message) (*Finding, err
 			return err
 		}
 		b := head[:n]
-		switch {
-		case c.Executables && isPE(b):
+		if c.Executables && isPE(b) {
 			found = &Finding{Name: l.Filename, Why: "a Windows program"}
 			return errFound
-		case c.InsideArchives && isGzip(b):
-			for _, n := range gzipNames(b, l.Filename) {
-				if why := c.badName(n); why != "" {
-					found = &Finding{Name: n, Why: why, In: l.Filename}
-					return errFound
-				}
-			}
-		case c.InsideArchives && isZip(b):
-			names, err := zipNames(io.MultiReader(bytes.NewReader(b), body))
-			if err != nil {
-				return err
-			}
-			for _, n := range names {
-				if why := c.badName(n); why != "" {
-					found = &Finding{Name: n, Why: why, In: l.Filename}
-					return errFound
-				}
+		}
+		if !c.InsideArchives {
+			return nil
+		}
+		var names []string
+		var lerr error
+		switch {
+		case isGzip(b):
+			names = gzipNames(b, l.Filename)
+		case isZip(b):
+			names, lerr = zipNames(io.MultiReader(bytes.NewReader(b), body))
+		case isRar(b):
+			names, lerr = rarNames(io.MultiReader(bytes.NewReader(b), body))
+		}
+		if lerr != nil {
+			return lerr
+		}
+		for _, n := range names {
+			if why := c.badName(n); why != "" {
+				found = &Finding{Name: n, Why: why, In: l.Filename}
+				return errFound
 			}
 		}
 		return nil

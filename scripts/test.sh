@@ -16,6 +16,8 @@ command -v clamd >/dev/null || need+=(clamav-daemon clamdscan)
 # PostgreSQL: the stores' shared backend. The tests start private clusters in temporary
 # directories (internal/testutil/postgres.go); the package's own cluster is not used.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# libarchive's bsdtar: an independent reader of the RAR archives banned/'s tests write.
+command -v bsdtar >/dev/null || need+=(libarchive-tools)
 # Sendmail (e2e/sendmail_test.go): its packages conflict with postfix, so they are
 # unpacked into a directory of their own, never installed; it needs m4 to build its
 # configuration and libwrap0 to run.

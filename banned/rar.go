@@ -1,0 +1,288 @@
+package banned
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"unicode/utf16"
+)
+
+// RAR archives keep each file's header, its name in it, in front of the file's
+// data, so the names are read in one pass, the data skipped. Both formats are
+// read: RAR 5 and the RAR 1.5–4 that WinRAR still writes on request (RARLAB's
+// technical notes). Header checksums are not verified: a reader that opens a
+// damaged archive anyway (7-Zip does) must not find a name this list missed.
+
+var (
+	rar5Sig = []byte("Rar!\x1a\x07\x01\x00")
+	rar4Sig = []byte("Rar!\x1a\x07\x00")
+)
+
+func isRar(b []byte) bool { return bytes.HasPrefix(b, rar5Sig) || bytes.HasPrefix(b, rar4Sig) }
+
+const (
+	maxRarEntries = 100000  // names read from one archive, at most
+	maxRarHeader  = 2 << 20 // a header larger than this is not one
+)
+
+// rarNames lists the names of the files in the RAR archive r streams. What does
+// not read as an archive ends the list: that is the sender's broken file, not a
+// failure of the check. Only r's own error is returned. An archive whose headers
+// are encrypted (rar -hp) lists nothing: its names cannot be read without the
+// password.
+func rarNames(r io.Reader) ([]string, error) {
+	br := bufio.NewReaderSize(r, 32<<10)
+	sig, err := br.Peek(len(rar5Sig))
+	if err != nil && !bytes.HasPrefix(sig, rar4Sig) {
+		return nil, readErr(err)
+	}
+	if bytes.HasPrefix(sig, rar5Sig) {
+		br.Discard(len(rar5Sig))
+		return rar5Names(br)
+	}
+	br.Discard(len(rar4Sig))
+	return rar4Names(br)
+}
+
+// readErr is err when it is the stream's own failure; nil for its end, where
+// the list ends too.
+func readErr(err error) error {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil
+	}
+	return err
+}
+
+func rar5Names(br *bufio.Reader) ([]string, error) {
+	var names []string
+	var hdr []byte
+	for range maxRarEntries {
+		if _, err := br.Discard(4); err != nil { // the header's CRC32
+			return names, readErr(err)
+		}
+		size, err := binary.ReadUvarint(br) // RAR 5's vint is a uvarint
+		if err != nil {
+			return names, readErr(err)
+		}
+		if size == 0 || size > maxRarHeader {
+			return names, nil
+		}
+		hdr = grow(hdr, int(size))
+		if _, err := io.ReadFull(br, hdr); err != nil {
+			return names, readErr(err)
+		}
+		h := vints{b: hdr}
+		typ, flags := h.next(), h.next()
+		if flags&0x01 != 0 {
+			h.next() // the extra area's size
+		}
+		var data uint64
+		if flags&0x02 != 0 {
+			data = h.next()
+		}
+		switch typ {
+		case 2: // a file
+			fileFlags := h.next()
+			h.next() // unpacked size
+			h.next() // attributes
+			if fileFlags&0x02 != 0 {
+				h.skip(4) // modification time
+			}
+			if fileFlags&0x04 != 0 {
+				h.skip(4) // CRC32
+			}
+			h.next() // compression
+			h.next() // host OS
+			name := h.bytes(h.next())
+			if h.bad {
+				return names, nil
+			}
+			if fileFlags&0x01 == 0 { // not a directory
+				names = append(names, string(name))
+			}
+		case 4, 5: // headers encrypted from here on; the archive's end
+			return names, nil
+		}
+		if h.bad {
+			return names, nil
+		}
+		if _, err := skipN(br, data); err != nil {
+			return names, readErr(err)
+		}
+	}
+	return names, nil
+}
+
+// vints reads RAR 5's variable-length integers from a header; bad is set when
+// the header ends before they do.
+type vints struct {
+	b   []byte
+	bad bool
+}
+
+func (v *vints) next() uint64 {
+	x, n := binary.Uvarint(v.b)
+	if n <= 0 {
+		v.bad, v.b = true, nil
+		return 0
+	}
+	v.b = v.b[n:]
+	return x
+}
+
+func (v *vints) skip(n int) {
+	if len(v.b) < n {
+		v.bad, v.b = true, nil
+		return
+	}
+	v.b = v.b[n:]
+}
+
+func (v *vints) bytes(n uint64) []byte {
+	if uint64(len(v.b)) < n {
+		v.bad, v.b = true, nil
+		return nil
+	}
+	b := v.b[:n]
+	v.b = v.b[n:]
+	return b
+}
+
+func rar4Names(br *bufio.Reader) ([]string, error) {
+	var names []string
+	var hdr []byte
+	head := make([]byte, 7)
+	for range maxRarEntries {
+		if _, err := io.ReadFull(br, head); err != nil {
+			return names, readErr(err)
+		}
+		typ, flags, size := head[2], binary.LittleEndian.Uint16(head[3:]), int(binary.LittleEndian.Uint16(head[5:]))
+		if size < 7 {
+			return names, nil
+		}
+		hdr = grow(hdr, size-7)
+		if _, err := io.ReadFull(br, hdr); err != nil {
+			return names, readErr(err)
+		}
+		var data uint64
+		if flags&0x8000 != 0 && len(hdr) >= 4 {
+			data = uint64(binary.LittleEndian.Uint32(hdr))
+		}
+		switch typ {
+		case 0x73: // the archive's header
+			if flags&0x0080 != 0 { // the block headers are encrypted
+				return names, nil
+			}
+		case 0x74: // a file
+			nameAt := 25
+			if flags&0x0100 != 0 { // 64-bit sizes
+				nameAt = 33
+			}
+			if len(hdr) < nameAt {
+				return names, nil
+			}
+			if flags&0x0100 != 0 {
+				data |= uint64(binary.LittleEndian.Uint32(hdr[25:])) << 32
+			}
+			n := int(binary.LittleEndian.Uint16(hdr[19:]))
+			if len(hdr) < nameAt+n {
+				return names, nil
+			}
+			name := hdr[nameAt : nameAt+n]
+			if flags&0x00e0 == 0x00e0 { // a directory
+				break
+			}
+			if i := bytes.IndexByte(name, 0); flags&0x0200 != 0 && i >= 0 {
+				// The name in the OEM code page, a zero, then its Unicode
+				// form, which is the one WinRAR and libarchive unpack to:
+				// both are judged, for they can differ.
+				names = append(names, string(name[:i]))
+				if u := rar3Unicode(name[:i], name[i+1:]); u != "" && u != string(name[:i]) {
+					names = append(names, u)
+				}
+				break
+			}
+			names = append(names, string(name))
+		case 0x7b: // the archive's end
+			return names, nil
+		}
+		if _, err := skipN(br, data); err != nil {
+			return names, readErr(err)
+		}
+	}
+	return names, nil
+}
+
+// rar3Unicode decodes the Unicode form of a RAR 3 file name, which is written
+// against its OEM form: a high byte shared by the characters that use it, then
+// for every four characters a byte of four 2-bit codes (from the top): 0 a
+// character below U+0100 in one byte, 1 one in one byte with the shared high
+// byte, 2 one in two bytes (little-endian), 3 a run of the OEM form's
+// characters, in one byte (its length less 2, and with its top bit a second
+// byte added to each character, and the high byte). It may run past the OEM
+// form's length: unrar decodes to the codes' end (libarchive stops at that
+// length), so the longer name is the one judged. What does not decode ends it.
+func rar3Unicode(oem, enc []byte) string {
+	const max = 1024
+	if len(enc) == 0 {
+		return ""
+	}
+	high := uint16(enc[0]) << 8
+	enc = enc[1:]
+	var out []uint16
+	var codes byte
+	bits := 0
+	for len(out) < max && len(enc) > 0 {
+		if bits == 0 {
+			codes, enc, bits = enc[0], enc[1:], 8
+			if len(enc) == 0 {
+				break
+			}
+		}
+		bits -= 2
+		switch codes >> bits & 3 {
+		case 0:
+			out, enc = append(out, uint16(enc[0])), enc[1:]
+		case 1:
+			out, enc = append(out, high|uint16(enc[0])), enc[1:]
+		case 2:
+			if len(enc) < 2 {
+				return string(utf16.Decode(out))
+			}
+			out, enc = append(out, uint16(enc[0])|uint16(enc[1])<<8), enc[2:]
+		case 3:
+			n, add, hi := int(enc[0]&0x7f)+2, byte(0), uint16(0)
+			if enc[0]&0x80 != 0 {
+				if len(enc) < 2 {
+					return string(utf16.Decode(out))
+				}
+				add, hi = enc[1], high
+				enc = enc[1:]
+			}
+			enc = enc[1:]
+			for ; n > 0 && len(out) < max; n-- {
+				c := byte(0) // past the OEM form, as unrar's zeroed buffer reads
+				if len(out) < len(oem) {
+					c = oem[len(out)]
+				}
+				out = append(out, hi|uint16(c+add))
+			}
+		}
+	}
+	return string(utf16.Decode(out))
+}
+
+// grow is b resized to n, reusing its array when it can.
+func grow(b []byte, n int) []byte {
+	if cap(b) < n {
+		return make([]byte, n)
+	}
+	return b[:n]
+}
+
+// skipN reads past n bytes of br.
+func skipN(br *bufio.Reader, n uint64) (int64, error) {
+	return io.CopyN(io.Discard, br, int64(min(n, 1<<62)))
+}

@@ -1,0 +1,221 @@
+package banned
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf16"
+)
+
+// The archives here are written by the test, after RARLAB's technical notes,
+// with their checksums, and TestRarAsBsdtar has libarchive's reader list them
+// too: they are archives another reader opens, not only what rar.go expects.
+
+type rarEntry struct {
+	name string
+	dir  bool
+	data []byte
+}
+
+func uvarint(x uint64) []byte { return binary.AppendUvarint(nil, x) }
+
+// rar5Block is a RAR 5 header block: CRC32, size, then h, then data.
+func rar5Block(h, data []byte) []byte {
+	size := uvarint(uint64(len(h)))
+	var b []byte
+	b = binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(append(append([]byte{}, size...), h...)))
+	b = append(append(append(b, size...), h...), data...)
+	return b
+}
+
+// rar5 writes a RAR 5 archive of stored files; encrypted adds an archive
+// encryption header after the main one, as rar -hp does (what follows it is
+// then unreadable; here, nothing).
+func rar5(encrypted bool, entries ...rarEntry) []byte {
+	out := append([]byte{}, rar5Sig...)
+	out = append(out, rar5Block([]byte{1, 0, 0}, nil)...) // main: type 1, flags 0, archive flags 0
+	if encrypted {
+		h := []byte{4, 0, 0, 0, 15} // type 4, flags 0, version 0, flags 0, KDF count
+		h = append(h, make([]byte, 16)...)
+		return append(out, rar5Block(h, nil)...)
+	}
+	for _, e := range entries {
+		var h []byte
+		fileFlags, attrs := uint64(0x04), uint64(0x20)
+		if e.dir {
+			fileFlags, attrs = 0x01, 0x10
+		}
+		h = append(h, uvarint(2)...)    // a file
+		h = append(h, uvarint(0x02)...) // data follows
+		h = append(h, uvarint(uint64(len(e.data)))...)
+		h = append(h, uvarint(fileFlags)...)
+		h = append(h, uvarint(uint64(len(e.data)))...) // unpacked size
+		h = append(h, uvarint(attrs)...)
+		if fileFlags&0x04 != 0 {
+			h = binary.LittleEndian.AppendUint32(h, crc32.ChecksumIEEE(e.data))
+		}
+		h = append(h, uvarint(0)...) // stored
+		h = append(h, uvarint(0)...) // Windows
+		h = append(h, uvarint(uint64(len(e.name)))...)
+		h = append(h, e.name...)
+		out = append(out, rar5Block(h, e.data)...)
+	}
+	return append(out, rar5Block([]byte{5, 0, 0}, nil)...) // end of archive
+}
+
+// rar4Block is a RAR 1.5-4 block: its CRC's low 16 bits over the header from
+// its type on.
+func rar4Block(typ byte, flags uint16, rest, data []byte) []byte {
+	h := []byte{typ}
+	h = binary.LittleEndian.AppendUint16(h, flags)
+	h = binary.LittleEndian.AppendUint16(h, uint16(7+len(rest)))
+	h = append(h, rest...)
+	b := binary.LittleEndian.AppendUint16(nil, uint16(crc32.ChecksumIEEE(h)))
+	return append(append(b, h...), data...)
+}
+
+// rar3Name is a file name as RAR 3 writes one that is not plain ASCII: its
+// OEM form, a zero, then its Unicode form, written against the OEM form
+// (rar3Unicode's codes 0 and 2 only, and no shared high byte).
+func rar3Name(oem, name string) []byte {
+	b := append([]byte(oem), 0, 0) // the zero, the high byte
+	u := utf16.Encode([]rune(name))
+	for i := 0; i < len(u); i += 4 {
+		at := len(b)
+		b = append(b, 0)
+		for j := i; j < min(i+4, len(u)); j++ {
+			if u[j] < 0x100 {
+				b = append(b, byte(u[j]))
+			} else {
+				b[at] |= 2 << (6 - 2*(j-i))
+				b = append(b, byte(u[j]), byte(u[j]>>8))
+			}
+		}
+	}
+	return b
+}
+
+// rar4 writes a RAR 4 archive of stored files; an entry's name "OEM|Unicode"
+// is written in both forms (rar3Name).
+func rar4(entries ...rarEntry) []byte {
+	out := append([]byte{}, rar4Sig...)
+	out = append(out, rar4Block(0x73, 0, make([]byte, 6), nil)...)
+	for _, e := range entries {
+		flags := uint16(0x8000)
+		attr := uint32(0x20)
+		if e.dir {
+			flags |= 0x00e0
+			attr = 0x10
+		}
+		name := []byte(e.name)
+		if oem, u, ok := strings.Cut(e.name, "|"); ok {
+			flags |= 0x0200
+			name = rar3Name(oem, u)
+		}
+		var r []byte
+		r = binary.LittleEndian.AppendUint32(r, uint32(len(e.data))) // packed
+		r = binary.LittleEndian.AppendUint32(r, uint32(len(e.data))) // unpacked
+		r = append(r, 2)                                             // Windows
+		r = binary.LittleEndian.AppendUint32(r, crc32.ChecksumIEEE(e.data))
+		r = binary.LittleEndian.AppendUint32(r, 0x5a210000) // a DOS time
+		r = append(r, 29, 0x30)                             // version 2.9, stored
+		r = binary.LittleEndian.AppendUint16(r, uint16(len(name)))
+		r = binary.LittleEndian.AppendUint32(r, attr)
+		r = append(r, name...)
+		out = append(out, rar4Block(0x74, flags, r, e.data)...)
+	}
+	return append(out, rar4Block(0x7b, 0x4000, nil, nil)...)
+}
+
+func rarCases() map[string]struct {
+	archive []byte
+	names   []string
+} {
+	big := bytes.Repeat([]byte("0123456789abcdef"), 3<<16) // 3 MB before the next header
+	return map[string]struct {
+		archive []byte
+		names   []string
+	}{
+		"rar5":                {rar5(false, rarEntry{name: "docs", dir: true}, rarEntry{name: "docs/readme.txt", data: []byte("hi")}, rarEntry{name: "docs/invoice.js", data: []byte("x")}), []string{"docs/readme.txt", "docs/invoice.js"}},
+		"rar5 documents":      {rar5(false, rarEntry{name: "report.pdf", data: []byte("%PDF")}), []string{"report.pdf"}},
+		"rar5 large":          {rar5(false, rarEntry{name: "a.bin", data: big}, rarEntry{name: "b.lnk", data: []byte("x")}), []string{"a.bin", "b.lnk"}},
+		"rar5 encrypted":      {rar5(true, rarEntry{name: "payload.exe"}), nil},
+		"rar4":                {rar4(rarEntry{name: "dir", dir: true}, rarEntry{name: "dir\\setup.exe", data: []byte("MZ")}), []string{"dir\\setup.exe"}},
+		"rar4 unicode":        {rar4(rarEntry{name: "r?sum?.js|résumé.js", data: []byte("x")}, rarEntry{name: "Счет.pdf|Счет.pdf.scr", data: []byte("x")}), []string{"r?sum?.js", "résumé.js", "Счет.pdf", "Счет.pdf.scr"}},
+		"rar4 unicode longer": {rar4(rarEntry{name: "scan.pdf|scan.pdf.exe", data: []byte("x")}), []string{"scan.pdf", "scan.pdf.exe"}},
+		"rar4 large":          {rar4(rarEntry{name: "a.bin", data: big}, rarEntry{name: "b.scr", data: []byte("x")}), []string{"a.bin", "b.scr"}},
+	}
+}
+
+func TestRarNames(t *testing.T) {
+	for name, tc := range rarCases() {
+		t.Run(name, func(t *testing.T) {
+			got, err := rarNames(bytes.NewReader(tc.archive))
+			if err != nil || !slices.Equal(got, tc.names) {
+				t.Errorf("got %q, %v; want %q", got, err, tc.names)
+			}
+			// Cut anywhere, an archive lists what came before the cut, and no error.
+			for _, n := range []int{3, 8, 20, len(tc.archive) / 2, len(tc.archive) - 1} {
+				part, err := rarNames(bytes.NewReader(tc.archive[:min(n, len(tc.archive))]))
+				if err != nil || len(part) > len(tc.names) || !slices.Equal(part, tc.names[:len(part)]) {
+					t.Errorf("cut at %d: %q, %v", n, part, err)
+				}
+			}
+		})
+	}
+}
+
+// TestRarAsBsdtar has libarchive list the test's archives, so that rar.go is
+// held to a reader it was not written from: every file name libarchive gives
+// (its directories aside) must be one rarNames lists. An encrypted archive's
+// names it cannot read either.
+func TestRarAsBsdtar(t *testing.T) {
+	if _, err := exec.LookPath("bsdtar"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("bsdtar not found: scripts/test.sh must install libarchive-tools (CI=%s)", os.Getenv("CI"))
+		}
+		t.Skip("bsdtar not found: run scripts/test.sh (it installs libarchive-tools) to run this test")
+	}
+	dir := t.TempDir()
+	for name, tc := range rarCases() {
+		if tc.names == nil {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".rar")
+			if err := os.WriteFile(path, tc.archive, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command("bsdtar", "-tf", path).CombinedOutput()
+			if err != nil {
+				t.Fatalf("bsdtar: %v: %s", err, out)
+			}
+			var listed []string
+			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				if !strings.HasSuffix(l, "/") && l != "dir" && l != "docs" {
+					listed = append(listed, l)
+				}
+			}
+			ours := slices.Clone(tc.names)
+			for i := range ours {
+				ours[i] = strings.ReplaceAll(ours[i], "\\", "/") // libarchive shows RAR 4's separators as /
+			}
+			// Every name an unpacker gives a file is one the check judged (it
+			// also judges a RAR 3 name's OEM form, which libarchive does not show).
+			for _, l := range listed {
+				if !slices.Contains(ours, l) {
+					t.Errorf("bsdtar lists %q, which rarNames does not (%q)", l, ours)
+				}
+			}
+			if len(listed) == 0 {
+				t.Errorf("bsdtar lists nothing: %s", out)
+			}
+		})
+	}
+}
