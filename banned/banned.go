@@ -2,8 +2,8 @@
 // file of a type that delivers malware (a program, a script, a shortcut Windows
 // runs when it is opened), by the file's name, its declared MIME type, its
 // content (a Windows executable whatever its name says) and the names inside ZIP
-// archives, as amavisd-new's banned_filename_re and the big mail providers'
-// attachment rules do. A virus scanner misses new samples and cannot read an
+// and RAR archives and gzip files, as amavisd-new's banned_filename_re and the
+// big mail providers' attachment rules do. A virus scanner misses new samples and cannot read an
 // encrypted archive; the type of file needs no signature.
 package banned
 
@@ -46,15 +46,17 @@ var DefaultTypes = []string{
 
 // Check refuses a message with a banned attachment. It implements filter.Check.
 type Check struct {
-	// Extensions are banned file name extensions, lower case, without the dot.
+	// Extensions are banned file name extensions, without the dot (a leading
+	// one is dropped), case ignored.
 	Extensions []string
 	// Types are banned declared MIME types, lower case, without parameters.
 	Types []string
 	// Executables bans Windows programs (PE files) by their content, whatever
 	// their name and type.
 	Executables bool
-	// InsideArchives applies Extensions to the names inside ZIP archives
-	// (found by their content), encrypted ones too: their names are readable.
+	// InsideArchives applies Extensions to the names inside ZIP and RAR
+	// archives and gzip files (found by their content), encrypted ones too:
+	// their names are readable.
 	InsideArchives bool
 	// Reply is the text after 550 5.7.1: {name} is the file's name, {ref} the
 	// message's reference (the pipeline fills it in).

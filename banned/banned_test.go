@@ -170,6 +170,8 @@ func TestFind(t *testing.T) {
 			`"docs/invoice.js": extension .js (in "docs.zip")`},
 		{"a ZIP named otherwise", nil, attached("scan.pdf", zipOf(t, entry{name: "scan.pdf.exe", data: []byte("x")})),
 			`"scan.pdf.exe": extension .exe (in "scan.pdf")`},
+		{"a ZIP with a path out of its folder", nil, attached("x.zip", zipOf(t, entry{name: "../../run.exe", data: []byte("x")})),
+			`"../../run.exe": extension .exe (in "x.zip")`},
 		{"an encrypted ZIP", nil, attached("secure.zip", zipOf(t, entry{name: "payload.exe", data: []byte("0123456789abcdef"), encrypted: true})),
 			`"payload.exe": extension .exe (in "secure.zip")`},
 		{"a ZIP of documents", nil, attached("report.docx", zipOf(t, entry{name: "word/document.xml", data: []byte("<w/>")}, entry{name: "[Content_Types].xml"})), ""},
@@ -353,5 +355,17 @@ func TestConcurrent(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestZipInsecurePath: with zipinsecurepath=0, archive/zip reads an archive
+// whose names leave their folder with an error besides; those names are
+// judged all the same.
+func TestZipInsecurePath(t *testing.T) {
+	t.Setenv("GODEBUG", "zipinsecurepath=0")
+	m := message(t, attached("x.zip", zipOf(t, entry{name: "../../run.exe", data: []byte("x")})))
+	f, err := defaults().Find(context.Background(), m)
+	if err != nil || f == nil || f.Name != "../../run.exe" {
+		t.Errorf("got %v, %v", f, err)
 	}
 }
