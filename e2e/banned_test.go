@@ -18,6 +18,9 @@ import (
 func TestBannedAttachmentsThroughPostfix(t *testing.T) {
 	e := newEnv(t)
 	d := e.start()
+	if !d.WaitOutput("banned_attachments=true", 5*time.Second) {
+		t.Errorf("serve does not say at start that banned attachments are refused:\n%s", d.Output())
+	}
 	send := func(raw string, rcpt string) (int, string) {
 		return sendSMTP(t, e.pf.SMTPAddr, "sender@example.org", []string{rcpt}, raw)
 	}

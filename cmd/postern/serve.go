@@ -119,6 +119,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	log.WithFields(map[string]any{
 		"listen": cfg.Milter.Listen, "data_dir": cfg.DataDir, "storage": describeStorage(cfg), "version": Version,
 		"required_score": cfg.RequiredScore, "reject_score": cfg.RejectScore, "on_error": cfg.OnError,
+		"banned_attachments": cfg.Attachments.Enabled, // refusals an operator must know are on (docs/attachments.md)
 	}).Info("postern serving")
 	probeClamd(log, comp.Clamd, cfg)
 	env.describe(log, cfg)
