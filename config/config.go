@@ -27,6 +27,7 @@ type Config struct {
 	OnError       string   `toml:"on_error" doc:"What an internal failure (a check's error, the deadline, a panic, a spool error) does: \"tempfail\" answers 451 4.7.1 so the sender retries; \"accept\" delivers the message with an X-Postern-Skipped header naming what was not checked."`
 	CheckTimeout  Duration `toml:"check_timeout" doc:"Deadline for all content checks of one message together. Keep it well below Postfix's milter_content_timeout."`
 	ReportHeader  string   `toml:"report_header" doc:"When to add the X-Spam-Report header: \"never\", \"spam\" or \"always\"."`
+	SubjectTag    string   `toml:"subject_tag" doc:"Text put in front of the Subject of a message delivered as spam (score at or above required_score, below reject_score), for readers whose mail program cannot sort by X-Spam-Flag: e.g. \"***SPAM***\" (amavisd-new's sa_spam_subject_tag, SpamAssassin's rewrite_header Subject). _SCORE_ and _REQD_ in it are the score and required_score. A Subject that starts with it already is left alone; a message without one gets one. Empty: the Subject is never changed."`
 	LogLevel      string   `toml:"log_level" doc:"Log level: \"debug\", \"info\", \"warn\" or \"error\"."`
 	LogFormat     string   `toml:"log_format" doc:"Log format: \"text\" (logfmt) or \"json\"."`
 	RulesPaths    []string `toml:"rules_paths" doc:"Rule files and directories (*.cf) in SpamAssassin's syntax, read in order; later ones override scores and definitions. \"stock\" is SpamAssassin's stock rules where the system has them: the newest sa-update directory (/var/lib/spamassassin/VERSION/updates_spamassassin_org), else Debian's /usr/share/spamassassin (package spamassassin), else nothing; serve and 'postern rules lint' say which. \"default\" is Postern's own set; GTUBE is always built in. SIGHUP reloads them, and on any error the old rules stay."`
@@ -467,7 +468,7 @@ func (c *Config) Validate() Problems {
 	for key, text := range map[string]string{
 		"replies.spam": c.Replies.Spam, "replies.virus": c.Replies.Virus,
 		"replies.tempfail": c.Replies.TempFail, "replies.too_large": c.Replies.TooLarge,
-		"replies.banned": c.Replies.Banned,
+		"replies.banned": c.Replies.Banned, "subject_tag": c.SubjectTag,
 	} {
 		if strings.ContainsAny(text, "\r\n") {
 			bad(key, "must be one line")

@@ -220,17 +220,20 @@ type Verdict struct {
 	VirusPart string
 	// Detail is what the check that refused the message found, and where (the
 	// infected part, the banned file): kept with the quarantine's copy.
-	Detail    string
-	Bayes     *float64
-	Reply     Reply    // for Reject and TempFail
-	Headers   []Header // for Accept
-	Skipped   []string // checks that failed while on_error = accept
-	Notes     []string
-	Autolearn string  // "spam", "ham" or "no", as in X-Spam-Status
-	Kept      bool    // a copy is in the quarantine (under Ref)
-	Held      bool    // accepted into the MTA's hold queue, copy kept
-	Errors    []error // every failure, for the log
-	Duration  time.Duration
+	Detail  string
+	Bayes   *float64
+	Reply   Reply    // for Reject and TempFail
+	Headers []Header // for Accept
+	// SubjectTag is put in front of the Subject (Policy.SubjectTag): set for
+	// a message accepted as spam.
+	SubjectTag string
+	Skipped    []string // checks that failed while on_error = accept
+	Notes      []string
+	Autolearn  string  // "spam", "ham" or "no", as in X-Spam-Status
+	Kept       bool    // a copy is in the quarantine (under Ref)
+	Held       bool    // accepted into the MTA's hold queue, copy kept
+	Errors     []error // every failure, for the log
+	Duration   time.Duration
 	// Times are the parse's and each check's durations, in the pipeline's order
 	// ("parse" first): which part of Duration a slow message spent where. The
 	// checks run side by side, so their times overlap.

@@ -20,8 +20,11 @@ type Policy struct {
 	OnErrorAccept bool          // on_error = "accept"
 	Timeout       time.Duration // all checks of one message together
 	ReportHeader  string        // "never", "spam", "always"
-	Version       string        // shown in X-Spam-Status
-	Replies       ReplyTexts
+	// SubjectTag, when set, is put in front of the Subject of a message accepted
+	// as spam (Verdict.SubjectTag), _SCORE_ and _REQD_ in it filled in.
+	SubjectTag string
+	Version    string // shown in X-Spam-Status
+	Replies    ReplyTexts
 	// Learner, when set, is given the messages to autolearn: those scoring at least
 	// AutolearnSpam or at most AutolearnHam, counting neither the Bayes pseudo-rules
 	// nor rules tagged noautolearn (SpamAssassin's rule). postern check sets none.
@@ -240,6 +243,9 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
 		if v.Spam {
 			v.Reason = ReasonSpam
 		}
+	}
+	if v.Action == Accept && v.Spam && p.SubjectTag != "" {
+		v.SubjectTag = strings.NewReplacer("_SCORE_", fmt.Sprintf("%.1f", v.Score), "_REQD_", fmt.Sprintf("%.1f", v.Required)).Replace(p.SubjectTag)
 	}
 	v.Headers = append(p.spamHeaders(&v), v.Headers...)
 	if len(v.Skipped) > 0 {

@@ -134,6 +134,32 @@ func TestVerdictDetail(t *testing.T) {
 	}
 }
 
+// TestSubjectTag: the tag is for spam that is delivered, with its score.
+func TestSubjectTag(t *testing.T) {
+	tests := []struct {
+		name  string
+		score float64
+		env   Envelope
+		want  string
+	}{
+		{"ham", 4.9, Envelope{}, ""},
+		{"spam, delivered", 5, Envelope{}, "[SPAM 5.0/5.0]"},
+		{"spam, refused", 15, Envelope{}, ""},
+		{"spam to a role account, delivered", 20, Envelope{NoReject: true}, "[SPAM 20.0/5.0]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Pipeline{Checks: []Check{fixed{"r", Result{Tests: []Test{{Name: "A", Score: tc.score}}}}}, Policy: policy()}
+			p.SubjectTag = "[SPAM _SCORE_/_REQD_]"
+			raw := "Subject: x\r\n\r\nx\r\n"
+			v := p.Run(context.Background(), &tc.env, strings.NewReader(raw), int64(len(raw)), "REF")
+			if v.SubjectTag != tc.want {
+				t.Errorf("tag %q, want %q", v.SubjectTag, tc.want)
+			}
+		})
+	}
+}
+
 // expired is a context whose deadline has passed but whose Done never fires in a
 // select: the order in which runChecks sees a result and the deadline is then fixed.
 type expired struct{ context.Context }

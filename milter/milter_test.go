@@ -264,6 +264,61 @@ func TestSpamBelowRejectIsTagged(t *testing.T) {
 	}
 }
 
+// TestSubjectTagged: spam delivered gets the tag in front of its first
+// Subject, or a Subject that is the tag; a Subject tagged already keeps one tag;
+// ham is left alone.
+func TestSubjectTagged(t *testing.T) {
+	spammy := checkFunc{"spammy", func(_ context.Context, m *filter.Message) filter.Result {
+		if strings.Contains(m.Parsed.Subject(), "ham") {
+			return filter.Result{}
+		}
+		return filter.Result{Tests: []filter.Test{{Name: "A_RULE", Score: 7}}}
+	}}
+	p := testPipeline(spammy)
+	p.SubjectTag = "***SPAM***"
+	_, addr := startServer(t, p, defaultOpts())
+	s := dial(t, addr)
+	connect(t, s)
+	tests := []struct {
+		name     string
+		subjects []string
+		change   string // the Subject #1 the milter writes, "" for none
+		add      string // the Subject it adds, "" for none
+	}{
+		{"spam", []string{"buy now", "second"}, "***SPAM*** buy now", ""},
+		{"spam tagged already", []string{"***SPAM*** buy now"}, "", ""},
+		{"spam, folded as the MTA gives it", []string{"buy\n\tnow"}, "***SPAM*** buy\n\tnow", ""},
+		{"spam without a Subject", nil, "", "***SPAM***"},
+		{"ham", []string{"ham for lunch"}, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := plain("text\r\n")
+			m.headers = m.headers[:2]
+			for _, sub := range tc.subjects {
+				m.headers = append(m.headers, [2]string{"Subject", sub})
+			}
+			mods, act := send(t, s, m)
+			if act.Code != gomilter.ActAccept {
+				t.Fatalf("answer %c %q", act.Code, act.SMTPText)
+			}
+			var change string
+			for _, md := range mods {
+				if md.Code == gomilter.ActChangeHeader && strings.EqualFold(md.HeaderName, "Subject") {
+					if md.HeaderIndex != 1 || change != "" {
+						t.Errorf("Subject #%d changed (%q before)", md.HeaderIndex, change)
+					}
+					change = md.HeaderValue
+				}
+			}
+			add, _ := added(mods, "Subject")
+			if change != tc.change || add != tc.add {
+				t.Errorf("changed %q, added %q; want %q, %q", change, add, tc.change, tc.add)
+			}
+		})
+	}
+}
+
 // recorder is a check that records the envelope and message it was given.
 type recorder struct {
 	mu   sync.Mutex

@@ -59,6 +59,7 @@ type message struct {
 	policy   *policy.Message
 	seen     map[string]int // header name (lower case) → occurrences so far
 	foreign  []headerRef    // X-Spam-* headers from outside, to remove
+	subject  *string        // the first Subject's value as the MTA gave it; nil: none
 	tooLarge bool
 }
 
@@ -329,6 +330,10 @@ func (s *session) Header(name, value string, m *gomilter.Modifier) (gomilter.Res
 		if filter.ForeignHeader(name) || s.forgedAuthResults(name, value) {
 			s.msg.foreign = append(s.msg.foreign, headerRef{name, s.msg.seen[lname]})
 		}
+		if lname == "subject" && s.msg.seen[lname] == 1 {
+			subject := value // the MTA's own form, before the spool's CRLF below
+			s.msg.subject = &subject
+		}
 		// Postfix folds with bare LF inside a value; the spool holds the message as
 		// it travels on the wire, with CRLF.
 		value = strings.ReplaceAll(strings.ReplaceAll(value, "\r\n", "\n"), "\n", "\r\n")
@@ -428,7 +433,7 @@ func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 			heldRecord = v.Ref
 		}
 		if v.Action == filter.Accept {
-			if err := s.applyHeaders(m, v.Headers); err != nil {
+			if err := s.applyHeaders(m, v.Headers, v.SubjectTag); err != nil {
 				v = p.TempFail(msg.ref, err)
 			} else if hold {
 				if err := m.Quarantine(fmt.Sprintf("postern %s (ref %s)", v.Reason, v.Ref)); err != nil {
@@ -507,11 +512,14 @@ func (s *session) withdraw(id string) {
 }
 
 // applyHeaders removes the X-Spam-* headers that came from outside and adds ours.
-func (s *session) applyHeaders(m *gomilter.Modifier, hs []filter.Header) error {
+func (s *session) applyHeaders(m *gomilter.Modifier, hs []filter.Header, tag string) error {
 	for _, f := range s.msg.foreign {
 		if err := m.ChangeHeader(f.index, f.name, ""); err != nil {
 			return fmt.Errorf("milter: remove header %s: %w", f.name, err)
 		}
+	}
+	if err := s.tagSubject(m, tag); err != nil {
+		return err
 	}
 	for _, h := range hs {
 		var err error
@@ -523,6 +531,29 @@ func (s *session) applyHeaders(m *gomilter.Modifier, hs []filter.Header) error {
 		if err != nil {
 			return fmt.Errorf("milter: add header %s: %w", h.Name, err)
 		}
+	}
+	return nil
+}
+
+// tagSubject puts tag in front of the message's first Subject (subject_tag),
+// or gives it one that is the tag; a Subject that starts with the tag already,
+// from a filter before or an earlier pass, keeps one.
+func (s *session) tagSubject(m *gomilter.Modifier, tag string) error {
+	if tag == "" {
+		return nil
+	}
+	if s.msg.subject == nil {
+		if err := m.AddHeader("Subject", tag); err != nil {
+			return fmt.Errorf("milter: add header Subject: %w", err)
+		}
+		return nil
+	}
+	old := *s.msg.subject
+	if strings.HasPrefix(strings.TrimLeft(old, " \t"), tag) {
+		return nil
+	}
+	if err := m.ChangeHeader(1, "Subject", tag+" "+strings.TrimLeft(old, " \t")); err != nil {
+		return fmt.Errorf("milter: change header Subject: %w", err)
 	}
 	return nil
 }

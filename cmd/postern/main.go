@@ -325,6 +325,7 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 			OnErrorAccept: cfg.OnError == "accept",
 			Timeout:       cfg.CheckTimeout.D(),
 			ReportHeader:  cfg.ReportHeader,
+			SubjectTag:    cfg.SubjectTag,
 			Version:       "postern-" + Version,
 			Replies: filter.ReplyTexts{
 				Spam: cfg.Replies.Spam, Virus: cfg.Replies.Virus,

@@ -123,6 +123,9 @@ func rulesLint(paths []string) int {
 		}
 		sort.Strings(ig)
 		fmt.Printf("directives ignored (not used by Postern): %s\n", strings.Join(ig, ", "))
+		if set.Ignored["rewrite_header"] > 0 { // a SpamAssassin user's local.cf: say where it went
+			fmt.Println("  rewrite_header Subject: Postern's is subject_tag in its configuration file (docs/configuration.md)")
+		}
 	}
 	if errs := rules.Errors(problems); len(errs) > 0 {
 		fmt.Fprintf(os.Stderr, "postern: %d error(s)\n", len(errs))
