@@ -1,0 +1,52 @@
+package banned
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/scan"
+)
+
+// FuzzArchives: what the archive readers are given is the sender's; whatever it
+// is, they list names or nothing, never panic, and report no error of their
+// own (an in-memory stream has none to report).
+func FuzzArchives(f *testing.F) {
+	f.Add(rar5(false, rarEntry{name: "a.exe", data: []byte("x")}))
+	f.Add(rar4(rarEntry{name: "a.pdf|a.pdf.exe", data: []byte("x")}))
+	f.Add(zipOf(f, entry{name: "a.js", data: []byte("x")}))
+	f.Add(gzipOf(f, "a.exe"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := rarNames(bytes.NewReader(b)); err != nil {
+			t.Errorf("rarNames: %v", err)
+		}
+		if _, err := zipNames(bytes.NewReader(b)); err != nil {
+			t.Errorf("zipNames: %v", err)
+		}
+		if len(b) > 0 {
+			rar3Unicode(b[:len(b)/2], b[len(b)/2:])
+		}
+		if isGzip(b) {
+			gzipNames(b, "x.gz")
+		}
+	})
+}
+
+// FuzzFind: a whole message, however broken, is judged without a panic.
+func FuzzFind(f *testing.F) {
+	f.Add(attached("a.exe", []byte("x")))
+	f.Add(attached("x.rar", rar4(rarEntry{name: "a.js", data: []byte("x")})))
+	f.Add(withPart("Content-Type: application/octet-stream; name*=UTF-8''%E2%80%AEa.exe\r\n", pe()))
+	c := defaults()
+	f.Fuzz(func(t *testing.T, raw string) {
+		parsed, err := scan.Parse(bytes.NewReader([]byte(raw)))
+		if err != nil {
+			return
+		}
+		m := &filter.Message{Raw: bytes.NewReader([]byte(raw)), Size: int64(len(raw)), Parsed: parsed}
+		if _, err := c.Find(context.Background(), m); err != nil {
+			t.Errorf("Find: %v", err)
+		}
+	})
+}
