@@ -38,7 +38,8 @@ func TestMigrateAndStorageURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &quarantine.Record{ID: "Q1", Time: time.Now(), Rcpts: []string{"user@example.com"}, Subject: "pills",
-		Reason: quarantine.ReasonSpam, Action: quarantine.ActionRejected, Tests: []string{"GTUBE"}}
+		Reason: quarantine.ReasonBanned, Action: quarantine.ActionRejected, Tests: []string{"GTUBE"},
+		Detail: `"pills.exe": extension .exe`}
 	if err := qs.Put(context.Background(), r, strings.NewReader("Subject: pills\r\n\r\nbuy\r\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestMigrateAndStorageURL(t *testing.T) {
 	empty := filepath.Join(dir, "empty")
 	var rec quarantine.Record
 	lines := strings.Split(strings.TrimSpace(run("quarantine", "list", "--json", "-c", pgCfg, "--data-dir", empty)), "\n")
-	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil || len(lines) != 1 || rec.ID != "Q1" {
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil || len(lines) != 1 || rec.ID != "Q1" || rec.Detail != r.Detail {
 		t.Fatalf("quarantine list on PostgreSQL: %q, %v", lines, err)
 	}
 	if out := run("quarantine", "show", "Q1", "-c", pgCfg, "--data-dir", empty); !strings.Contains(out, "Subject: pills") {
