@@ -1,9 +1,9 @@
 // Package banned is the banned-attachment check: it refuses mail that carries a
 // file of a type that delivers malware (a program, a script, a shortcut Windows
 // runs when it is opened), by the file's name, its declared MIME type, its
-// content (a Windows executable whatever its name says) and the names inside ZIP
-// and RAR archives and gzip files, as amavisd-new's banned_filename_re and the
-// big mail providers' attachment rules do. A virus scanner misses new samples and cannot read an
+// content (a Windows executable whatever its name says) and the names inside ZIP,
+// RAR and tar archives and gzip files, as amavisd-new's banned_filename_re and
+// the big mail providers' attachment rules do. A virus scanner misses new samples and cannot read an
 // encrypted archive; the type of file needs no signature.
 package banned
 
@@ -54,7 +54,7 @@ type Check struct {
 	// Executables bans Windows programs (PE files) by their content, whatever
 	// their name and type.
 	Executables bool
-	// InsideArchives applies Extensions to the names inside ZIP and RAR
+	// InsideArchives applies Extensions to the names inside ZIP, RAR and tar
 	// archives and gzip files (found by their content), encrypted ones too:
 	// their names are readable.
 	InsideArchives bool
@@ -251,6 +251,13 @@ func (c *Check) byContent(ctx context.Context, m *filter.Message) (*Finding, err
 		switch {
 		case isGzip(b):
 			names = gzipNames(b, l.Filename)
+			if gzippedTar(l.Filename, names) {
+				var inner []string
+				inner, lerr = gzipTarNames(io.MultiReader(bytes.NewReader(b), body))
+				names = append(names, inner...)
+			}
+		case isTar(b):
+			names, lerr = tarNames(io.MultiReader(bytes.NewReader(b), body))
 		case isZip(b):
 			names, lerr = zipNames(io.MultiReader(bytes.NewReader(b), body))
 		case isRar(b):

@@ -17,12 +17,20 @@ func FuzzArchives(f *testing.F) {
 	f.Add(rar4(rarEntry{name: "a.pdf|a.pdf.exe", data: []byte("x")}))
 	f.Add(zipOf(f, entry{name: "a.js", data: []byte("x")}))
 	f.Add(gzipOf(f, "a.exe"))
+	f.Add(tarOf(f, "a/", "a/b.exe"))
+	f.Add(gzipped(f, "x.tar", tarOf(f, "b.js")))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if _, err := rarNames(bytes.NewReader(b)); err != nil {
 			t.Errorf("rarNames: %v", err)
 		}
 		if _, err := zipNames(bytes.NewReader(b)); err != nil {
 			t.Errorf("zipNames: %v", err)
+		}
+		if _, err := tarNames(bytes.NewReader(b)); err != nil {
+			t.Errorf("tarNames: %v", err)
+		}
+		if _, err := gzipTarNames(bytes.NewReader(b)); err != nil {
+			t.Errorf("gzipTarNames: %v", err)
 		}
 		if len(b) > 0 {
 			rar3Unicode(b[:len(b)/2], b[len(b)/2:])
