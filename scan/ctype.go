@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"net/url"
 	"strings"
 
 	"github.com/emersion/go-message"
@@ -149,6 +150,12 @@ func plainParam(v, name string) (string, bool) {
 	if !ok {
 		return "", false
 	}
+	return paramValue(v, at), true
+}
+
+// paramValue is the value of a parameter whose value starts at byte at of v, as
+// plainParam reads it: quotes dropped, up to the next ';'.
+func paramValue(v string, at int) string {
 	rest := v[at:]
 	if strings.HasPrefix(rest, `"`) || strings.HasPrefix(rest, "'") {
 		rest = rest[1:]
@@ -161,5 +168,49 @@ func plainParam(v, name string) (string, bool) {
 	if strings.HasSuffix(rest, `"`) || strings.HasSuffix(rest, "'") {
 		rest = rest[:len(rest)-1]
 	}
-	return rest, true
+	return rest
+}
+
+// looseParams is every value a field that does not parse gives a parameter:
+// each occurrence of key=, and of key*= (RFC 2231's charset”value form,
+// decoded). A field with the parameter twice is one Go's parser refuses, and
+// mail readers differ on which occurrence they take.
+func looseParams(v, key string) []string {
+	var out []string
+	for _, k := range []string{key, key + "*"} {
+		for from := 0; ; {
+			at, ok := paramAt(v, k, from)
+			if !ok {
+				break
+			}
+			val := paramValue(v, at)
+			if k != key {
+				val = decode2231(val)
+			}
+			out = append(out, val)
+			from = at
+		}
+	}
+	return out
+}
+
+// decode2231 decodes RFC 2231's extended value, charset'language'%-encoded
+// bytes, for UTF-8 and ISO-8859-1 (any other charset: the bytes as UTF-8).
+func decode2231(v string) string {
+	parts := strings.SplitN(v, "'", 3)
+	if len(parts) != 3 {
+		return v
+	}
+	b, err := url.PathUnescape(parts[2])
+	if err != nil {
+		return parts[2]
+	}
+	if cs := strings.ToLower(parts[0]); cs == "iso-8859-1" || cs == "latin1" {
+		r := make([]rune, 0, len(b))
+		for _, c := range []byte(b) {
+			r = append(r, rune(c))
+		}
+		return string(r)
+	}
+	return b
 }

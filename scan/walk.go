@@ -397,8 +397,9 @@ func (g *guard) Read(p []byte) (int, error) {
 // FileNames are the distinct names a part's header gives its file: the
 // disposition's filename, then the type's name (mail readers take either, so a
 // sender can put a harmless one where a scanner looks first), RFC 2231 and RFC
-// 2047 decoded; read leniently, as SpamAssassin reads a field that does not
-// parse.
+// 2047 decoded. A field that does not parse gives every value it has for them
+// (looseParams): one that names its file twice is one Go's parser refuses, and
+// readers differ on which they take.
 func FileNames(h textproto.Header) []string {
 	mh := message.Header{Header: h}
 	var names []string
@@ -418,12 +419,21 @@ func FileNames(h textproto.Header) []string {
 	if _, params, err := mh.ContentDisposition(); err == nil {
 		add(params["filename"])
 	} else if v := h.Get("Content-Disposition"); v != "" {
-		if n, ok := plainParam(v, "filename"); ok {
+		for _, n := range looseParams(v, "filename") {
 			add(n)
 		}
 	}
-	_, params, _ := contentType(mh)
-	add(params["name"])
+	// Some mailers write the name as filename= in Content-Type, and readers take it.
+	if _, params, err := mh.ContentType(); err == nil {
+		add(params["name"])
+		add(params["filename"])
+	} else if v := h.Get("Content-Type"); v != "" {
+		for _, key := range []string{"name", "filename"} {
+			for _, n := range looseParams(v, key) {
+				add(n)
+			}
+		}
+	}
 	return names
 }
 
