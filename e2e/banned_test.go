@@ -67,6 +67,9 @@ func TestBannedAttachmentsThroughPostfix(t *testing.T) {
 			t.Errorf("quarantine show does not say what was banned:\n%s", out)
 		}
 	}
+	if out, _ := e.cli("quarantine", "list"); !strings.Contains(out, "banned:scan_0412.js") || !strings.Contains(out, "banned:Invoice 2026.pdf.exe") {
+		t.Errorf("quarantine list does not name the banned files:\n%s", out)
+	}
 	if out, _ := e.cli("quarantine", "stats"); !strings.Contains(out, "banned   3") {
 		t.Errorf("quarantine stats:\n%s", out)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/user"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -135,12 +136,28 @@ func qList(args []string) int {
 		reason := r.Reason
 		if r.Virus != "" {
 			reason += ":" + r.Virus
+		} else if name := quotedName(r.Detail); name != "" {
+			reason += ":" + clip(name, 40) // the banned file (its detail starts with its quoted name)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%s\t%s\t%s\t%s\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05"), r.ID, r.Score,
 			reason, r.Status, clip(orDash(r.MailFrom), 40), clip(rcpt, 40), clip(r.Subject, 60))
 	}
 	tw.Flush()
 	return 0
+}
+
+// quotedName is the Go-quoted string a detail starts with (a banned file's
+// name: banned.Finding), or "".
+func quotedName(detail string) string {
+	q, err := strconv.QuotedPrefix(detail)
+	if err != nil {
+		return ""
+	}
+	name, err := strconv.Unquote(q)
+	if err != nil {
+		return ""
+	}
+	return name
 }
 
 func orDash(s string) string {
