@@ -317,11 +317,7 @@ func gzipNames(b []byte, partName string) []string {
 	}
 	if flags&0x08 != 0 && pos < len(b) { // FNAME
 		if end := bytes.IndexByte(b[pos:], 0); end > 0 {
-			var name strings.Builder
-			for _, c := range b[pos : pos+end] {
-				name.WriteRune(rune(c)) // ISO-8859-1
-			}
-			names = append(names, name.String())
+			names = append(names, scan.Latin1(b[pos:pos+end]))
 		}
 	}
 	return names

@@ -1,6 +1,7 @@
 package banned
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
@@ -381,3 +382,49 @@ func TestZipInsecurePath(t *testing.T) {
 		t.Errorf("got %v, %v", f, err)
 	}
 }
+
+// TestArchiveSpoolFailure: a spool that fails while an archive is read is the
+// check's failure (a tempfail), never an archive that lists nothing: each
+// reader passes the spool's ReadError on, and the broken archive's own end
+// (io.EOF, a bad header) it does not.
+func TestArchiveSpoolFailure(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	spoolGone := &scan.ReadError{Err: errors.New("disk gone")}
+	for name, tc := range map[string]struct {
+		archive []byte
+		list    func(io.Reader) ([]string, error)
+	}{
+		"zip":         {zipOf(t, entry{name: "a.bin", data: data}, entry{name: "b.txt"}), zipNames},
+		"rar":         {rar5(false, rarEntry{name: "a.bin", data: data}, rarEntry{name: "b.txt"}), rarNames},
+		"tar":         {tarOf(t, "a.txt", "b.txt"), tarNames},
+		"gzipped tar": {gzipped(t, "", tarWith(t, "a.bin", data)), gzipTarNames},
+	} {
+		t.Run(name, func(t *testing.T) {
+			half := tc.archive[:len(tc.archive)/2]
+			if _, err := tc.list(io.MultiReader(bytes.NewReader(half), failingReader{spoolGone})); !errors.Is(err, spoolGone) {
+				t.Errorf("the spool failing: %v", err)
+			}
+			if _, err := tc.list(bytes.NewReader(half)); err != nil {
+				t.Errorf("the archive cut short: %v", err)
+			}
+		})
+	}
+}
+
+// tarWith is a tar archive of one file and its data, then a second file.
+func tarWith(t testing.TB, name string, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := tar.NewWriter(&buf)
+	w.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(data))})
+	w.Write(data)
+	w.WriteHeader(&tar.Header{Name: "b.txt", Typeflag: tar.TypeReg, Mode: 0o644})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+type failingReader struct{ err error }
+
+func (f failingReader) Read([]byte) (int, error) { return 0, f.err }

@@ -4,9 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"io"
 	"unicode/utf16"
+
+	"github.com/postern/postern/scan"
 )
 
 // RAR archives keep each file's header, its name in it, in front of the file's
@@ -23,20 +24,20 @@ var (
 func isRar(b []byte) bool { return bytes.HasPrefix(b, rar5Sig) || bytes.HasPrefix(b, rar4Sig) }
 
 const (
-	maxRarEntries = 100000  // names read from one archive, at most
-	maxRarHeader  = 2 << 20 // a header larger than this is not one
+	maxEntries   = 100000  // names read from one RAR or tar archive, at most
+	maxRarHeader = 2 << 20 // a header larger than this is not one
 )
 
 // rarNames lists the names of the files in the RAR archive r streams. What does
 // not read as an archive ends the list: that is the sender's broken file, not a
-// failure of the check. Only r's own error is returned. An archive whose headers
+// failure of the check. Only the spool's failure is returned (scan.ReadFailure). An archive whose headers
 // are encrypted (rar -hp) lists nothing: its names cannot be read without the
 // password.
 func rarNames(r io.Reader) ([]string, error) {
 	br := bufio.NewReaderSize(r, 32<<10)
 	sig, err := br.Peek(len(rar5Sig))
 	if err != nil && !bytes.HasPrefix(sig, rar4Sig) {
-		return nil, readErr(err)
+		return nil, scan.ReadFailure(err)
 	}
 	if bytes.HasPrefix(sig, rar5Sig) {
 		br.Discard(len(rar5Sig))
@@ -46,32 +47,23 @@ func rarNames(r io.Reader) ([]string, error) {
 	return rar4Names(br)
 }
 
-// readErr is err when it is the stream's own failure; nil for its end, where
-// the list ends too.
-func readErr(err error) error {
-	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil
-	}
-	return err
-}
-
 func rar5Names(br *bufio.Reader) ([]string, error) {
 	var names []string
 	var hdr []byte
-	for range maxRarEntries {
+	for range maxEntries {
 		if _, err := br.Discard(4); err != nil { // the header's CRC32
-			return names, readErr(err)
+			return names, scan.ReadFailure(err)
 		}
 		size, err := binary.ReadUvarint(br) // RAR 5's vint is a uvarint
 		if err != nil {
-			return names, readErr(err)
+			return names, scan.ReadFailure(err)
 		}
 		if size == 0 || size > maxRarHeader {
 			return names, nil
 		}
 		hdr = grow(hdr, int(size))
 		if _, err := io.ReadFull(br, hdr); err != nil {
-			return names, readErr(err)
+			return names, scan.ReadFailure(err)
 		}
 		h := vints{b: hdr}
 		typ, flags := h.next(), h.next()
@@ -109,7 +101,7 @@ func rar5Names(br *bufio.Reader) ([]string, error) {
 			return names, nil
 		}
 		if _, err := skipN(br, data); err != nil {
-			return names, readErr(err)
+			return names, scan.ReadFailure(err)
 		}
 	}
 	return names, nil
@@ -154,9 +146,9 @@ func rar4Names(br *bufio.Reader) ([]string, error) {
 	var names []string
 	var hdr []byte
 	head := make([]byte, 7)
-	for range maxRarEntries {
+	for range maxEntries {
 		if _, err := io.ReadFull(br, head); err != nil {
-			return names, readErr(err)
+			return names, scan.ReadFailure(err)
 		}
 		typ, flags, size := head[2], binary.LittleEndian.Uint16(head[3:]), int(binary.LittleEndian.Uint16(head[5:]))
 		if size < 7 {
@@ -164,7 +156,7 @@ func rar4Names(br *bufio.Reader) ([]string, error) {
 		}
 		hdr = grow(hdr, size-7)
 		if _, err := io.ReadFull(br, hdr); err != nil {
-			return names, readErr(err)
+			return names, scan.ReadFailure(err)
 		}
 		var data uint64
 		if flags&0x8000 != 0 && len(hdr) >= 4 {
@@ -209,7 +201,7 @@ func rar4Names(br *bufio.Reader) ([]string, error) {
 			return names, nil
 		}
 		if _, err := skipN(br, data); err != nil {
-			return names, readErr(err)
+			return names, scan.ReadFailure(err)
 		}
 	}
 	return names, nil

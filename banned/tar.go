@@ -27,12 +27,12 @@ func isTar(b []byte) bool { return len(b) >= 262 && bytes.Equal(b[257:262], []by
 func tarNames(r io.Reader) ([]string, error) {
 	tr := tar.NewReader(r)
 	var names []string
-	for range maxRarEntries {
+	for range maxEntries {
 		h, err := tr.Next()
 		if err != nil && !(errors.Is(err, tar.ErrInsecurePath) && h != nil) {
 			// (With GODEBUG=tarinsecurepath=0, a name that leaves its folder
 			// comes with ErrInsecurePath and its header: listed all the same.)
-			return names, streamErr(err)
+			return names, scan.ReadFailure(err)
 		}
 		if h.FileInfo().Mode().IsRegular() {
 			names = append(names, h.Name)
@@ -59,17 +59,7 @@ func gzippedTar(partName string, names []string) bool {
 func gzipTarNames(r io.Reader) ([]string, error) {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
-		return nil, streamErr(err)
+		return nil, scan.ReadFailure(err)
 	}
 	return tarNames(io.LimitReader(gz, maxUnpacked))
-}
-
-// streamErr is err when it is the stream's own failure (the spool's, which the
-// walk marks), nil when it is the archive's: broken, cut short, or at its end.
-func streamErr(err error) error {
-	var re *scan.ReadError
-	if errors.As(err, &re) {
-		return err
-	}
-	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"errors"
 	"io"
+
+	"github.com/postern/postern/scan"
 )
 
 // zipTail is how much of an archive's end is kept to read its central
@@ -16,11 +18,11 @@ const zipTail = 1 << 20
 // and only the last zipTail bytes kept. An archive whose directory does not fit
 // there, or that does not read as one, lists nothing: that is the sender's
 // broken file, not a failure of the check (the virus scan still reads it). Only
-// r's own error is returned.
+// the spool's failure is returned (scan.ReadFailure).
 func zipNames(r io.Reader) ([]string, error) {
 	t := &tail{buf: make([]byte, 0, zipTail)}
 	if _, err := io.Copy(t, r); err != nil {
-		return nil, err
+		return nil, scan.ReadFailure(err)
 	}
 	zr, err := zip.NewReader(t, t.size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {

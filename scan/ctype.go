@@ -206,11 +206,16 @@ func decode2231(v string) string {
 		return parts[2]
 	}
 	if cs := strings.ToLower(parts[0]); cs == "iso-8859-1" || cs == "latin1" {
-		r := make([]rune, 0, len(b))
-		for _, c := range []byte(b) {
-			r = append(r, rune(c))
-		}
-		return string(r)
+		return Latin1([]byte(b))
 	}
 	return b
+}
+
+// Latin1 is ISO-8859-1 text as UTF-8: each byte the code point of its value.
+func Latin1(b []byte) string {
+	r := make([]rune, len(b))
+	for i, c := range b {
+		r[i] = rune(c)
+	}
+	return string(r)
 }

@@ -362,7 +362,7 @@ func (w *walker) leaf(l Leaf, body io.Reader) error {
 	if w.leaves > maxParts {
 		// Still read through: the reader's own failure must not go unnoticed.
 		_, err := io.Copy(io.Discard, body)
-		return readErr(err)
+		return ReadFailure(err)
 	}
 	g := &guard{r: body, w: w, ctype: l.ContentType}
 	if err := w.visit(l, g); err != nil {
@@ -459,7 +459,10 @@ func isReadErr(err error) bool {
 	return errors.As(err, &re)
 }
 
-func readErr(err error) error {
+// ReadFailure is err when it is the underlying reader's failure (a ReadError),
+// nil otherwise: a malformed message, or its end. A reader of a part's body
+// (Visit's) that gives up on what the sender wrote returns this of its error.
+func ReadFailure(err error) error {
 	if isReadErr(err) {
 		return err
 	}
