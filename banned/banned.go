@@ -120,22 +120,35 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	return res
 }
 
-// exempt returns the first of env's recipients in ExemptRcpts, or "".
+// exempt returns the first of env's recipients in ExemptRcpts, or "". The
+// envelope checks keep recipients who take banned files apart from those who do
+// not (Exempt), so the first one found speaks for all.
 func (c *Check) exempt(env *filter.Envelope) string {
 	if env == nil {
 		return ""
 	}
 	for _, r := range env.Rcpts {
-		addr := strings.ToLower(strings.Trim(r, "<>"))
-		_, domain, _ := strings.Cut(addr, "@")
-		for _, e := range c.ExemptRcpts {
-			e = strings.ToLower(e)
-			if e == addr || strings.HasPrefix(e, "@") && e[1:] == domain {
-				return r
-			}
+		if c.Exempt(r) {
+			return r
 		}
 	}
 	return ""
+}
+
+// Exempt reports whether rcpt is in ExemptRcpts: its address, or "@" and its
+// domain (case ignored).
+func (c *Check) Exempt(rcpt string) bool {
+	if len(c.ExemptRcpts) == 0 {
+		return false
+	}
+	addr := strings.ToLower(strings.Trim(strings.TrimSpace(rcpt), "<>"))
+	_, domain, _ := strings.Cut(addr, "@")
+	for _, e := range c.ExemptRcpts {
+		if strings.EqualFold(e, addr) || strings.HasPrefix(e, "@") && strings.EqualFold(e[1:], domain) {
+			return true
+		}
+	}
+	return false
 }
 
 // Find returns the first banned attachment of m, or nil.

@@ -14,6 +14,7 @@ import (
 	"github.com/postern/postern/banned"
 	"github.com/postern/postern/internal/clamdaddr"
 	"github.com/postern/postern/policy"
+	"github.com/postern/postern/recipients"
 )
 
 // DefaultPath is where Postern looks for its configuration file when -c is not given.
@@ -21,16 +22,17 @@ const DefaultPath = "/etc/postern/postern.toml"
 
 // Config is the whole configuration. Field order is the order of docs/configuration.md.
 type Config struct {
-	DataDir       string   `toml:"data_dir" doc:"Directory that holds every database file (Bayes, quarantine, greylist) unless [storage] url names a PostgreSQL database, and automata.cache, the states the rules' DFAs learned (a cache: deleting it costs only the time to learn them again). Created if missing."`
-	RequiredScore float64  `toml:"required_score" doc:"Score at or above which a message is spam: it gets X-Spam-Flag: YES and X-Spam-Status: Yes."`
-	RejectScore   float64  `toml:"reject_score" doc:"Score at or above which a message is rejected during SMTP with 550 5.7.1."`
-	OnError       string   `toml:"on_error" doc:"What an internal failure (a check's error, the deadline, a panic, a spool error) does: \"tempfail\" answers 451 4.7.1 so the sender retries; \"accept\" delivers the message with an X-Postern-Skipped header naming what was not checked."`
-	CheckTimeout  Duration `toml:"check_timeout" doc:"Deadline for all content checks of one message together. Keep it well below Postfix's milter_content_timeout."`
-	ReportHeader  string   `toml:"report_header" doc:"When to add the X-Spam-Report header: \"never\", \"spam\" or \"always\"."`
-	SubjectTag    string   `toml:"subject_tag" doc:"Text put in front of the Subject of a message delivered as spam (score at or above required_score, below reject_score), for readers whose mail program cannot sort by X-Spam-Flag: e.g. \"***SPAM***\" (amavisd-new's sa_spam_subject_tag, SpamAssassin's rewrite_header Subject). _SCORE_ and _REQD_ in it are the score and required_score. A Subject that starts with it already is left alone; a message without one gets one. Empty: the Subject is never changed."`
-	LogLevel      string   `toml:"log_level" doc:"Log level: \"debug\", \"info\", \"warn\" or \"error\"."`
-	LogFormat     string   `toml:"log_format" doc:"Log format: \"text\" (logfmt) or \"json\"."`
-	RulesPaths    []string `toml:"rules_paths" doc:"Rule files and directories (*.cf) in SpamAssassin's syntax, read in order; later ones override scores and definitions. \"stock\" is SpamAssassin's stock rules where the system has them: the newest sa-update directory (/var/lib/spamassassin/VERSION/updates_spamassassin_org), else Debian's /usr/share/spamassassin (package spamassassin), else nothing; serve and 'postern rules lint' say which. \"default\" is Postern's own set; GTUBE is always built in. SIGHUP reloads them, and on any error the old rules stay."`
+	DataDir       string               `toml:"data_dir" doc:"Directory that holds every database file (Bayes, quarantine, greylist) unless [storage] url names a PostgreSQL database, and automata.cache, the states the rules' DFAs learned (a cache: deleting it costs only the time to learn them again). Created if missing."`
+	RequiredScore float64              `toml:"required_score" doc:"Score at or above which a message is spam: it gets X-Spam-Flag: YES and X-Spam-Status: Yes."`
+	RejectScore   float64              `toml:"reject_score" doc:"Score at or above which a message is rejected during SMTP with 550 5.7.1."`
+	OnError       string               `toml:"on_error" doc:"What an internal failure (a check's error, the deadline, a panic, a spool error) does: \"tempfail\" answers 451 4.7.1 so the sender retries; \"accept\" delivers the message with an X-Postern-Skipped header naming what was not checked."`
+	CheckTimeout  Duration             `toml:"check_timeout" doc:"Deadline for all content checks of one message together. Keep it well below Postfix's milter_content_timeout."`
+	ReportHeader  string               `toml:"report_header" doc:"When to add the X-Spam-Report header: \"never\", \"spam\" or \"always\"."`
+	SubjectTag    string               `toml:"subject_tag" doc:"Text put in front of the Subject of a message delivered as spam (score at or above required_score, below reject_score), for readers whose mail program cannot sort by X-Spam-Flag: e.g. \"***SPAM***\" (amavisd-new's sa_spam_subject_tag, SpamAssassin's rewrite_header Subject). _SCORE_ and _REQD_ in it are the score and required_score. A Subject that starts with it already is left alone; a message without one gets one. Empty: the Subject is never changed."`
+	LogLevel      string               `toml:"log_level" doc:"Log level: \"debug\", \"info\", \"warn\" or \"error\"."`
+	LogFormat     string               `toml:"log_format" doc:"Log format: \"text\" (logfmt) or \"json\"."`
+	RulesPaths    []string             `toml:"rules_paths" doc:"Rule files and directories (*.cf) in SpamAssassin's syntax, read in order; later ones override scores and definitions. \"stock\" is SpamAssassin's stock rules where the system has them: the newest sa-update directory (/var/lib/spamassassin/VERSION/updates_spamassassin_org), else Debian's /usr/share/spamassassin (package spamassassin), else nothing; serve and 'postern rules lint' say which. \"default\" is Postern's own set; GTUBE is always built in. SIGHUP reloads them, and on any error the old rules stay."`
+	Recipients    map[string]Recipient `toml:"recipients" doc:"Recipients' own settings, by address or domain: [recipients.\"@customer.example\"] or [recipients.\"ceo@example.org\"], with any of required_score, reject_score and subject_tag, which replace the global ones for their mail (a key left out keeps the global value). An address's entry wins over its domain's; user+ext@ falls under user@'s. A reject_score no message reaches (10000: GTUBE scores 1000) makes its recipients spam lovers: their spam is tagged, never refused. One reply at end of data answers for all of a message's recipients, so a recipient whose entry differs from the first accepted recipient's is answered 452 4.5.3 at RCPT TO, and the sender's MTA sends it again in a message of its own (Postfix at its next queue run); the same holds for role accounts and [attachments] exempt_rcpts (docs/policy.md)."`
 
 	Milter      Milter      `toml:"milter" doc:"The milter listener Postfix connects to (smtpd_milters)."`
 	Policy      Policy      `toml:"policy" doc:"Envelope checks at RCPT TO, before any content is sent (docs/policy.md): allow and deny lists, role accounts, trusted networks. Block lists and greylisting have their own sections."`
@@ -60,7 +62,7 @@ type Policy struct {
 	AllowLists        []string `toml:"allow_lists" doc:"Allow-list files (docs/policy.md for the format: client address, network or host name, helo, from, rcpt; postgrey's whitelist_clients files work as they are). An allowed client, HELO or sender skips block lists and greylisting; an allowed recipient too. Allow wins over deny. SIGHUP reloads them; on any error the old lists stay."`
 	DenyLists         []string `toml:"deny_lists" doc:"Deny-list files, same format: a match is refused at RCPT TO with 554 5.7.1 (role accounts excepted)."`
 	AllowSkipsContent bool     `toml:"allow_skips_content" doc:"An allow-listed client, HELO or sender also skips content scoring (rules and Bayes). Virus scanning always runs."`
-	RoleAccounts      []string `toml:"role_accounts" doc:"Recipients always accepted (RFC 5321 4.5.1, RFC 2142): local parts (\"postmaster\") or whole addresses. No list, block list or greylisting applies to them, and a message to one of them is tagged, never rejected, for its content (a virus too: it is delivered marked X-Virus-Status: Infected)."`
+	RoleAccounts      []string `toml:"role_accounts" doc:"Recipients always accepted (RFC 5321 4.5.1, RFC 2142): local parts (\"postmaster\") or whole addresses. No list, block list or greylisting applies to them, and a message to one of them is tagged, never rejected, for its content (a virus too: it is delivered marked X-Virus-Status: Infected). So that adding postmaster@ to its recipients does not get spam to the others tagged instead of refused, a role account is never in one message with other recipients: the later kind is answered 452 4.5.3 at RCPT TO, and the sender sends it again in a message of its own (as for recipients)."`
 	TrustedNetworks   []string `toml:"trusted_networks" doc:"Client networks no envelope check applies to (as Postfix's mynetworks): content is still checked. Clients that authenticated (SASL) are treated the same."`
 }
 
@@ -145,7 +147,7 @@ type Attachments struct {
 	Types          []string `toml:"types" doc:"Banned declared MIME types (Content-Type, without parameters)."`
 	Executables    bool     `toml:"executables" doc:"Ban Windows programs (PE files) by their content, whatever their name and type."`
 	InsideArchives bool     `toml:"inside_archives" doc:"Ban a ZIP archive (told by its content, whatever its name) that holds a file with a banned extension, read from the archive's directory: encrypted archives too, which no virus scanner can open. The same for a RAR archive (RAR 5 and 1.5–4; the names precede each file's data), a tar archive (gzipped too: .tgz, .tar.gz), and a gzip file whose content is named so (the name its header keeps, or its own without .gz). Archives inside archives are not opened."`
-	ExemptRcpts    []string `toml:"exempt_rcpts" doc:"Recipients who take banned files (an IT department, a malware analyst): addresses, or \"@domain\" for a whole domain. A message with one among its recipients is delivered marked X-Postern-Banned, as a role account's is, to all its recipients: one reply at end of data answers for them all."`
+	ExemptRcpts    []string `toml:"exempt_rcpts" doc:"Recipients who take banned files (an IT department, a malware analyst): addresses, or \"@domain\" for a whole domain. Their mail is delivered marked X-Postern-Banned, as a role account's is. They are never in one message with recipients who do not take banned files: one reply at end of data answers for all recipients, so a later recipient of the other kind is answered 452 4.5.3 at RCPT TO and sent again in a message of its own (as for recipients)."`
 }
 
 // Bayes configures the classifier.
@@ -177,6 +179,22 @@ type Quarantine struct {
 // Storage selects the stores' backend.
 type Storage struct {
 	URL string `toml:"url" doc:"Empty: SQLite in data_dir. \"postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=…\": PostgreSQL (pgx's URL; pool_max_conns=N sets each store's pool size). Tables are created and migrated at start. A database that fails or does not answer tempfails the messages that need it (451), and serve recovers by itself when it returns. 'postern migrate' copies state between the two."`
+}
+
+// Recipient is one [recipients."KEY"] entry; a key left out keeps the global value.
+type Recipient struct {
+	RequiredScore *float64 `toml:"required_score"`
+	RejectScore   *float64 `toml:"reject_score"`
+	SubjectTag    *string  `toml:"subject_tag"`
+}
+
+// RecipientSettings are the [recipients] entries as package recipients takes them.
+func (c Config) RecipientSettings() map[string]recipients.Settings {
+	m := make(map[string]recipients.Settings, len(c.Recipients))
+	for k, r := range c.Recipients {
+		m[k] = recipients.Settings{RequiredScore: r.RequiredScore, RejectScore: r.RejectScore, SubjectTag: r.SubjectTag}
+	}
+	return m
 }
 
 // Replies holds the reply texts. The SMTP and enhanced status codes are fixed.
@@ -307,6 +325,30 @@ func (c *Config) Validate() Problems {
 	}
 	if c.RejectScore < c.RequiredScore {
 		bad("reject_score", "%.1f is below required_score %.1f", c.RejectScore, c.RequiredScore)
+	}
+	keysOK := true
+	for k, r := range c.Recipients {
+		key := "recipients." + quoteKey(k)
+		if _, err := recipients.New(map[string]recipients.Settings{k: {}}); err != nil {
+			bad(key, "want an address or @domain")
+			keysOK = false
+		}
+		required, reject := c.RequiredScore, c.RejectScore
+		if r.RequiredScore != nil {
+			required = *r.RequiredScore
+		}
+		if r.RejectScore != nil {
+			reject = *r.RejectScore
+		}
+		if reject < required {
+			bad(key, "reject_score %.1f is below required_score %.1f", reject, required)
+		}
+		if r.SubjectTag != nil && strings.ContainsAny(*r.SubjectTag, "\r\n") {
+			bad(key+".subject_tag", "must be one line")
+		}
+	}
+	if _, err := recipients.New(c.RecipientSettings()); err != nil && keysOK {
+		bad("recipients", "%v", err) // the same entry twice, in two cases
 	}
 	oneOf("on_error", c.OnError, "tempfail", "accept")
 	oneOf("report_header", c.ReportHeader, "never", "spam", "always")

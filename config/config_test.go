@@ -149,6 +149,43 @@ test = "X"
 			want: []string{"4:greylist.retry_window"},
 		},
 		{
+			name: "recipients: their own scores and tag, the rest global",
+			src: `[recipients."@customer.example"]
+reject_score = 10
+subject_tag = "[SPAM]"
+[recipients."ceo@customer.example"]
+required_score = 8
+reject_score = 1000
+`,
+			check: func(t *testing.T, c Config) {
+				d, ceo := c.Recipients["@customer.example"], c.Recipients["ceo@customer.example"]
+				if d.RequiredScore != nil || *d.RejectScore != 10 || *d.SubjectTag != "[SPAM]" || *ceo.RequiredScore != 8 || ceo.SubjectTag != nil {
+					t.Errorf("recipients: %+v", c.Recipients)
+				}
+				if s := c.RecipientSettings()["ceo@customer.example"]; *s.RejectScore != 1000 {
+					t.Errorf("settings: %+v", s)
+				}
+			},
+		},
+		{
+			name: "recipients: a key that is no address, reject below required, a wrong type, an unknown key",
+			src: `[recipients."customer.example"]
+reject_score = 10
+[recipients."@low.example"]
+reject_score = 3
+[recipients."@typed.example"]
+required_score = "high"
+[recipients."@unknown.example"]
+spam_lover = true
+`,
+			want: []string{`1:recipients."customer.example": want an address or @domain`, `3:recipients."@low.example"`, `6:recipients."@typed.example".required_score`, `8:recipients."@unknown.example".spam_lover`},
+		},
+		{
+			name: "recipients: one domain twice",
+			src:  "[recipients.\"@Twice.example\"]\n[recipients.\"@twice.example\"]\n",
+			want: []string{`:recipients`},
+		},
+		{
 			name: "syntax error",
 			src:  "required_score = 5\nreject_score = = 6\n",
 			want: []string{"2:"},

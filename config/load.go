@@ -144,6 +144,12 @@ func set(f reflect.Value, raw any, full string, ps *Problems) error {
 			}
 		}
 		f.Set(out)
+	case reflect.Pointer: // a key that may be left out, apart from its zero value
+		elem := reflect.New(f.Type().Elem())
+		if err := set(elem.Elem(), raw, full, ps); err != nil {
+			return err
+		}
+		f.Set(elem)
 	case reflect.Map:
 		tbl, ok := raw.(map[string]any)
 		if !ok {

@@ -209,12 +209,15 @@ func (r Reply) String() string { return fmt.Sprintf("%d %s %s", r.Code, r.Enhanc
 
 // Verdict is the combined outcome for one message.
 type Verdict struct {
-	Ref       string // reference id shown to the sender and logged
-	Action    Action
-	Reason    string
-	Spam      bool
-	Score     float64
-	Required  float64
+	Ref      string // reference id shown to the sender and logged
+	Action   Action
+	Reason   string
+	Spam     bool
+	Score    float64
+	Required float64
+	// Settings is the [recipients] entry whose scores and tag decided ("": the
+	// global ones).
+	Settings  string
 	Tests     []Test // sorted by name
 	Virus     string
 	VirusPart string

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postern/postern/recipients"
 	"github.com/postern/postern/scan"
 )
 
@@ -23,6 +24,10 @@ type Policy struct {
 	// SubjectTag, when set, is put in front of the Subject of a message accepted
 	// as spam (Verdict.SubjectTag), _SCORE_ and _REQD_ in it filled in.
 	SubjectTag string
+	// Recipients are recipients' own scores and Subject tag, which replace the
+	// three above for their mail. A message's recipients share one entry (the
+	// envelope checks see to it), so the first recipient's decides.
+	Recipients *recipients.Table
 	Version    string // shown in X-Spam-Status
 	Replies    ReplyTexts
 	// Learner, when set, is given the messages to autolearn: those scoring at least
@@ -162,8 +167,32 @@ func (p *Pipeline) runChecks(ctx context.Context, msg *Message, start time.Time)
 	return results
 }
 
+// thresholds are the required and reject scores and the Subject tag for env's
+// recipients, and the [recipients] entry they come from ("" for the global ones).
+func (p *Policy) thresholds(env *Envelope) (required, reject float64, tag, entry string) {
+	required, reject, tag = p.RequiredScore, p.RejectScore, p.SubjectTag
+	if env == nil || len(env.Rcpts) == 0 {
+		return required, reject, tag, ""
+	}
+	s := p.Recipients.Lookup(env.Rcpts[0])
+	if s == nil {
+		return required, reject, tag, ""
+	}
+	if s.RequiredScore != nil {
+		required = *s.RequiredScore
+	}
+	if s.RejectScore != nil {
+		reject = *s.RejectScore
+	}
+	if s.SubjectTag != nil {
+		tag = *s.SubjectTag
+	}
+	return required, reject, tag, s.Key
+}
+
 func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
-	v := Verdict{Ref: ref, Required: p.RequiredScore, Reason: ReasonClean}
+	required, reject, tag, entry := p.thresholds(env)
+	v := Verdict{Ref: ref, Required: required, Settings: entry, Reason: ReasonClean}
 	// The envelope checks' points count for the verdict and for autolearning (as
 	// SpamAssassin's network tests do in its score sets 1 and 3).
 	v.Tests = append(v.Tests, env.PolicyTests...)
@@ -211,7 +240,7 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
 	for _, t := range v.Tests {
 		v.Score += t.Score
 	}
-	v.Spam = v.Score >= p.RequiredScore
+	v.Spam = v.Score >= required
 	v.Autolearn = p.autolearn(v, learnTests)
 	if env.SkipScoring {
 		v.Autolearn = "no" // not scored: nothing to learn from
@@ -226,7 +255,7 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
 			v.Reason = ReasonVirus
 			v.Headers = append(v.Headers, Header{Name: "X-Virus-Status", Value: "Infected (" + v.Virus + ")"})
 		}
-		if v.Virus != "" || v.Score >= p.RejectScore || refuse != nil {
+		if v.Virus != "" || v.Score >= reject || refuse != nil {
 			v.Notes = append(v.Notes, "a role account is a recipient: tagged, not rejected")
 		}
 	case v.Virus != "":
@@ -235,7 +264,7 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
 	case refuse != nil:
 		v.Action, v.Reason, v.Detail = Reject, refuse.Reason, refuse.Detail
 		v.Reply = Reply{550, "5.7.1", p.text(refuse.Text, ref, "")}
-	case v.Score >= p.RejectScore:
+	case v.Score >= reject:
 		v.Action, v.Reason = Reject, ReasonSpam
 		v.Reply = Reply{550, "5.7.1", p.text(p.Replies.Spam, ref, "")}
 	default:
@@ -244,8 +273,8 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
 			v.Reason = ReasonSpam
 		}
 	}
-	if v.Action == Accept && v.Spam && p.SubjectTag != "" {
-		v.SubjectTag = strings.NewReplacer("_SCORE_", fmt.Sprintf("%.1f", v.Score), "_REQD_", fmt.Sprintf("%.1f", v.Required)).Replace(p.SubjectTag)
+	if v.Action == Accept && v.Spam && tag != "" {
+		v.SubjectTag = strings.NewReplacer("_SCORE_", fmt.Sprintf("%.1f", v.Score), "_REQD_", fmt.Sprintf("%.1f", v.Required)).Replace(tag)
 	}
 	v.Headers = append(p.spamHeaders(&v), v.Headers...)
 	if len(v.Skipped) > 0 {

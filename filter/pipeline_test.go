@@ -3,10 +3,12 @@ package filter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/postern/postern/recipients"
 	"github.com/postern/postern/spool"
 )
 
@@ -155,6 +157,53 @@ func TestSubjectTag(t *testing.T) {
 			v := p.Run(context.Background(), &tc.env, strings.NewReader(raw), int64(len(raw)), "REF")
 			if v.SubjectTag != tc.want {
 				t.Errorf("tag %q, want %q", v.SubjectTag, tc.want)
+			}
+		})
+	}
+}
+
+// TestRecipientSettings: a recipient's [recipients] entry replaces the scores
+// and the tag it sets, and keeps the global values of those it leaves out.
+func TestRecipientSettings(t *testing.T) {
+	num := func(f float64) *float64 { return &f }
+	tag := "[lenient]"
+	tab, err := recipients.New(map[string]recipients.Settings{
+		"@lenient.example":    {RejectScore: num(1000), SubjectTag: &tag},
+		"boss@strict.example": {RequiredScore: num(3), RejectScore: num(6)},
+		"@notag.example":      {SubjectTag: new(string)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		score    float64
+		rcpts    []string
+		action   Action
+		spam     bool
+		required float64
+		tag      string
+		settings string
+	}{
+		{"no entry: refused at 15", 20, []string{"u@example.com"}, Reject, true, 5, "", ""},
+		{"spam lover: tagged", 20, []string{"<u@lenient.example>"}, Accept, true, 5, "[lenient]", "@lenient.example"},
+		{"strict: spam at 3", 4, []string{"boss@strict.example"}, Accept, true, 3, "[SPAM]", "boss@strict.example"},
+		{"strict: refused at 6", 7, []string{"boss+x@strict.example"}, Reject, true, 3, "", "boss@strict.example"},
+		{"the first recipient's entry decides", 20, []string{"a@lenient.example", "u@example.com"}, Accept, true, 5, "[lenient]", "@lenient.example"},
+		{"an empty tag: no tag", 6, []string{"u@notag.example"}, Accept, true, 5, "", "@notag.example"},
+		{"no recipient (postern check)", 20, nil, Reject, true, 5, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Pipeline{Checks: []Check{fixed{"r", Result{Tests: []Test{{Name: "A", Score: tc.score}}}}}, Policy: policy()}
+			p.SubjectTag, p.Recipients = "[SPAM]", tab
+			raw := "Subject: x\r\n\r\nx\r\n"
+			v := p.Run(context.Background(), &Envelope{Rcpts: tc.rcpts}, strings.NewReader(raw), int64(len(raw)), "REF")
+			if v.Action != tc.action || v.Spam != tc.spam || v.Required != tc.required || v.SubjectTag != tc.tag || v.Settings != tc.settings {
+				t.Errorf("got %s spam=%v required=%.1f tag=%q settings=%q", v.Action, v.Spam, v.Required, v.SubjectTag, v.Settings)
+			}
+			if st, _ := header(v.Headers, "X-Spam-Status"); tc.action == Accept && !strings.Contains(st, fmt.Sprintf("required=%.1f", tc.required)) {
+				t.Errorf("X-Spam-Status %q", st)
 			}
 		})
 	}

@@ -306,6 +306,8 @@ func (s *session) logEnvelope(rcpt string, d policy.Decision) {
 	switch {
 	case d.Action == policy.TempFail && d.Reason == policy.ReasonError:
 		l.Error("recipient tempfailed: envelope check failed")
+	case d.Reason == policy.ReasonSplit:
+		l.Info("recipient deferred: its settings differ from the message's first recipient's")
 	case d.Action != policy.Continue:
 		l.Info("recipient refused")
 	case len(d.Errors) > 0:
@@ -611,6 +613,9 @@ func (s *session) logVerdict(v filter.Verdict) {
 		"action":   v.Action.String(),
 		"reason":   v.Reason,
 		"score":    fmt.Sprintf("%.1f", v.Score),
+	}
+	if v.Settings != "" {
+		f["settings"] = v.Settings // the [recipients] entry whose scores decided
 	}
 	if s.msg != nil {
 		f["size"] = s.msg.spool.Size()

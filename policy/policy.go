@@ -50,6 +50,10 @@ const (
 	ReasonGreylist = "greylist"
 	ReasonSPF      = "spf"
 	ReasonError    = "error"
+	// ReasonSplit: the recipient's content settings differ from those of the
+	// message's first accepted recipient (Policy.Class), so it is deferred with
+	// 452 4.5.3 and sent again in a message of its own.
+	ReasonSplit = "split"
 )
 
 // Decision is the answer for one recipient.
@@ -87,6 +91,14 @@ type Policy struct {
 	// OnErrorAccept: a greylisting store that fails lets the recipient through
 	// (on_error = "accept") instead of answering 451.
 	OnErrorAccept bool
+	// Class names the content settings a recipient's mail is judged by: its
+	// [recipients] entry, whether it takes banned attachments ("" for the
+	// defaults). A role account is a class of its own. One reply at end of data
+	// answers for all of a message's recipients, so a recipient whose class
+	// differs from the first accepted one's is deferred (ReasonSplit): a spammer
+	// who adds postmaster@ to the recipients does not get the others' copies
+	// tagged instead of refused.
+	Class func(rcpt string) string
 }
 
 // Client is what the MTA said about the SMTP client at connect.
@@ -177,6 +189,8 @@ type Message struct {
 	auth    string
 	allowed *Match // client, HELO or sender on the allow list
 	role    bool   // a role account is among the accepted recipients
+	class   string // the first accepted recipient's (Policy.Class)
+	classed bool   // a recipient was accepted: class is set
 	scores  []Hit
 	spf     *SPFResult
 	heloSPF *SPFResult
@@ -235,6 +249,13 @@ func (p *Policy) IsRole(rcpt string) bool {
 func (m *Message) Rcpt(ctx context.Context, rcpt string) Decision {
 	d := m.rcpt(ctx, rcpt)
 	if d.Action == Continue {
+		class := m.c.p.class(rcpt, d.Reason == ReasonRole)
+		if m.classed && class != m.class {
+			return Decision{Action: TempFail, Code: 452, Enhanced: "4.5.3",
+				Text:   "Too many recipients: send to this one in a message of its own",
+				Reason: ReasonSplit, Detail: fmt.Sprintf("settings %s, the message's %s", className(class), className(m.class))}
+		}
+		m.class, m.classed = class, true
 		if d.Reason == ReasonRole {
 			m.role = true
 		}
@@ -245,6 +266,25 @@ func (m *Message) Rcpt(ctx context.Context, rcpt string) Decision {
 		}
 	}
 	return d
+}
+
+// class is rcpt's Class, a role account's marked so.
+func (p *Policy) class(rcpt string, role bool) string {
+	c := ""
+	if p.Class != nil {
+		c = p.Class(rcpt)
+	}
+	if role {
+		c = "role-account " + c
+	}
+	return strings.TrimSpace(c)
+}
+
+func className(c string) string {
+	if c == "" {
+		return "defaults"
+	}
+	return c
 }
 
 func (m *Message) hasScore(h Hit) bool {

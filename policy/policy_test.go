@@ -174,9 +174,11 @@ func TestRcptScoresAndGreylistReply(t *testing.T) {
 	if d := m.Rcpt(context.Background(), "u@example.org"); d.Action != policy.Continue || d.Greylist != policy.GreyPassed {
 		t.Fatalf("retry: %+v", d)
 	}
-	m.Rcpt(context.Background(), "postmaster@example.org")
+	if d := m.Rcpt(context.Background(), "postmaster@example.org"); d.Reply() != "452 4.5.3 Too many recipients: send to this one in a message of its own" {
+		t.Fatalf("a role account beside another recipient: %q", d.Reply())
+	}
 	got := m.Content()
-	if len(got.Scores) != 2 || got.Scores[0].Test != "RCVD_IN_ZEN" || got.Scores[0].Score != 1.5 || !got.NoReject {
+	if len(got.Scores) != 2 || got.Scores[0].Test != "RCVD_IN_ZEN" || got.Scores[0].Score != 1.5 || got.NoReject {
 		t.Fatalf("content %+v", got)
 	}
 }
@@ -204,5 +206,58 @@ func TestAllowSkipsContent(t *testing.T) {
 			t.Errorf("allow_skips_content %v: %+v", skip, got)
 		}
 		c.Close()
+	}
+}
+
+// TestSplit: one reply at end of data answers for every recipient, so a
+// recipient whose content settings differ from the first accepted one's is
+// deferred with 452 4.5.3, whatever order they come in; a refused recipient
+// sets nothing.
+func TestSplit(t *testing.T) {
+	class := func(rcpt string) string {
+		if strings.HasSuffix(rcpt, "@lenient.example>") {
+			return "recipients @lenient.example"
+		}
+		return ""
+	}
+	tests := []struct {
+		name     string
+		rcpts    []string
+		want     string // per recipient: c continue, s split (452), r refused
+		noReject bool
+	}{
+		{"one class", []string{"<a@example.org>", "<b@example.org>"}, "cc", false},
+		{"an entry after the defaults", []string{"<a@example.org>", "<x@lenient.example>", "<b@example.org>"}, "csc", false},
+		{"the defaults after an entry", []string{"<x@lenient.example>", "<a@example.org>", "<y@lenient.example>"}, "csc", false},
+		{"a role account after a user", []string{"<a@example.org>", "<postmaster@example.org>"}, "cs", false},
+		{"a user after a role account", []string{"<abuse@example.org>", "<a@example.org>", "<postmaster@example.org>"}, "csc", true},
+		{"a refused recipient sets nothing", []string{"<denied@example.org>", "<x@lenient.example>", "<a@example.org>"}, "rcs", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _ := newPolicy(t, "", "rcpt denied@example.org\n", "rcpt a@example.org\nrcpt b@example.org\nrcpt x@lenient.example\nrcpt y@lenient.example\n")
+			p.Class = class
+			c := p.Connect(policy.Client{Addr: netip.MustParseAddr("192.0.2.77"), Name: "unknown"})
+			defer c.Close()
+			m := c.Mail(context.Background(), "s@sender.example", "")
+			got := ""
+			for _, r := range tc.rcpts {
+				d := m.Rcpt(context.Background(), r)
+				switch {
+				case d.Action == policy.Continue:
+					got += "c"
+				case d.Reason == policy.ReasonSplit:
+					if d.Reply() != "452 4.5.3 Too many recipients: send to this one in a message of its own" {
+						t.Errorf("reply %q", d.Reply())
+					}
+					got += "s"
+				default:
+					got += "r"
+				}
+			}
+			if got != tc.want || m.Content().NoReject != tc.noReject {
+				t.Errorf("got %s NoReject=%v, want %s %v", got, m.Content().NoReject, tc.want, tc.noReject)
+			}
+		})
 	}
 }

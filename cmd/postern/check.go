@@ -79,7 +79,7 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 	p := comp.Pipeline
 	var env *filter.Envelope
 	if ev.ip != "" || len(ev.rcpts) > 0 || ev.from != "" || ev.helo != "" {
-		if env, err = checkEnvelope(cfg, ev, comp.Resolver, os.Stdout); err != nil {
+		if env, err = checkEnvelope(cfg, ev, comp, os.Stdout); err != nil {
 			return fail("%v", err)
 		}
 	}
@@ -223,6 +223,7 @@ type jsonResult struct {
 	Spam     bool       `json:"spam"`
 	Score    float64    `json:"score"`
 	Required float64    `json:"required"`
+	Settings string     `json:"settings,omitempty"` // the [recipients] entry that decided
 	Tests    []jsonTest `json:"tests"`
 	Virus    *string    `json:"virus"`
 	Detail   string     `json:"detail,omitempty"` // what a refusing check found (the quarantine's "Found")
@@ -241,7 +242,7 @@ func writeJSON(w io.Writer, r checked) {
 	} else {
 		v := r.v
 		j.Action, j.Reason, j.Spam, j.Score, j.Required, j.Bayes = v.Action.String(), v.Reason, v.Spam, round1(v.Score), v.Required, v.Bayes
-		j.Detail = v.Detail
+		j.Detail, j.Settings = v.Detail, v.Settings
 		j.MS = filter.Millis(v.Duration)
 		if len(v.Times) > 0 {
 			j.Times = map[string]float64{}
@@ -282,6 +283,9 @@ func writeReport(w io.Writer, r checked) {
 		action += " (" + v.Reply.String() + ")"
 	}
 	fmt.Fprintf(w, "\nAction: %s; reason: %s; %s\n", action, v.Reason, v.Duration.Round(time.Microsecond))
+	if v.Settings != "" {
+		fmt.Fprintf(w, "Settings: [recipients.%q]\n", v.Settings)
+	}
 	if len(v.Times) > 0 {
 		fmt.Fprintf(w, "Times (ms, the checks side by side): %s\n", v.TimesText())
 	}

@@ -27,9 +27,11 @@ type envelope struct {
 // buildEnvelope wires the [policy], [greylist] and [dnsbl] sections, with dnsr, the
 // one resolver (and cache) the content checks use too (nil: no DNS). The
 // greylisting database is opened (created) only when greylisting is on and openGrey
-// is set (serve; check only reads what it would decide).
-func buildEnvelope(cfg config.Config, openGrey bool, dnsr *resolver.Resolver) (*envelope, error) {
+// is set (serve; check only reads what it would decide). class is the content
+// checks' (components.Class): recipients it tells apart are not in one message.
+func buildEnvelope(cfg config.Config, openGrey bool, dnsr *resolver.Resolver, class func(string) string) (*envelope, error) {
 	e := &envelope{Policy: &policy.Policy{
+		Class:             class,
 		RoleAccounts:      cfg.Policy.RoleAccounts,
 		AllowSkipsContent: cfg.Policy.AllowSkipsContent,
 		DNSTimeout:        cfg.DNS.Timeout.D(),
@@ -206,8 +208,8 @@ func (readOnlyGrey) PutClient(context.Context, string, policy.AutoAllow) error {
 // checkEnvelope runs the envelope checks as serve would for one client, sender and
 // its recipients, prints each decision, and returns the envelope the content checks
 // then see.
-func checkEnvelope(cfg config.Config, ev envelopeFlags, dnsr *resolver.Resolver, w io.Writer) (*filter.Envelope, error) {
-	e, err := buildEnvelope(cfg, false, dnsr)
+func checkEnvelope(cfg config.Config, ev envelopeFlags, comp *components, w io.Writer) (*filter.Envelope, error) {
+	e, err := buildEnvelope(cfg, false, comp.Resolver, comp.Class)
 	if err != nil {
 		return nil, err
 	}

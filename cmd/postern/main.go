@@ -21,6 +21,7 @@ import (
 	"github.com/postern/postern/config"
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/internal/gctune"
+	"github.com/postern/postern/recipients"
 	"github.com/postern/postern/resolver"
 	"github.com/postern/postern/rules"
 	"github.com/postern/postern/score"
@@ -202,7 +203,11 @@ type components struct {
 	// Resolver is the one DNS client of every check, envelope and content, so
 	// they share its cache (nil: no [dns] resolver, no DNS at all).
 	Resolver *resolver.Resolver
-	closers  []func()
+	// Class names the content settings a recipient's mail is judged by
+	// (policy.Policy.Class): its [recipients] entry, and whether it takes banned
+	// attachments.
+	Class   func(rcpt string) string
+	closers []func()
 }
 
 // Close releases what build opened, last first.
@@ -251,14 +256,30 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 			AcceptTooLarge: cfg.Clamd.OnTooLarge == "accept",
 		})
 	}
+	rcpts, err := recipients.New(cfg.RecipientSettings())
+	if err != nil {
+		return nil, err
+	}
+	var ban *banned.Check
 	if a := cfg.Attachments; a.Enabled {
 		types := make([]string, len(a.Types))
 		for i, t := range a.Types {
 			types[i] = strings.ToLower(t)
 		}
-		checks = append(checks, &banned.Check{Extensions: a.Extensions, Types: types,
+		ban = &banned.Check{Extensions: a.Extensions, Types: types,
 			Executables: a.Executables, InsideArchives: a.InsideArchives, ExemptRcpts: a.ExemptRcpts,
-			Reply: cfg.Replies.Banned})
+			Reply: cfg.Replies.Banned}
+		checks = append(checks, ban)
+	}
+	c.Class = func(rcpt string) string {
+		class := ""
+		if s := rcpts.Lookup(rcpt); s != nil {
+			class = "recipients " + s.Key
+		}
+		if ban != nil && ban.Exempt(rcpt) {
+			class += " takes-banned"
+		}
+		return strings.TrimSpace(class)
 	}
 	var dnsr *resolver.Resolver
 	if cfg.DNS.Resolver != "" {
@@ -326,6 +347,7 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 			Timeout:       cfg.CheckTimeout.D(),
 			ReportHeader:  cfg.ReportHeader,
 			SubjectTag:    cfg.SubjectTag,
+			Recipients:    rcpts,
 			Version:       "postern-" + Version,
 			Replies: filter.ReplyTexts{
 				Spam: cfg.Replies.Spam, Virus: cfg.Replies.Virus,

@@ -108,3 +108,50 @@ func TestCheckWithEnvelope(t *testing.T) {
 		t.Error("check created the greylisting database")
 	}
 }
+
+// TestCheckRecipientSettings: check shows the 452 that keeps recipients with
+// other settings out of the message, and decides by the first one's entry.
+func TestCheckRecipientSettings(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "postern.toml")
+	os.WriteFile(cfg, []byte(`rules_paths = ["default"]
+[recipients."@lenient.example"]
+reject_score = 10000
+subject_tag = "[SPAM]"
+[attachments]
+exempt_rcpts = ["it@example.com"]
+`), 0o644)
+	msg := "Subject: test\r\n\r\n" + gtube + "\r\n"
+	for _, tc := range []struct {
+		rcpts []string
+		want  []string
+	}{
+		{[]string{"x@lenient.example", "u@example.com", "postmaster@example.com", "it@example.com", "y@lenient.example"}, []string{
+			"rcpt <x@lenient.example>: continue\n",
+			"rcpt <u@example.com>: tempfail (452 4.5.3 Too many recipients: send to this one in a message of its own) reason=split detail=settings defaults, the message's recipients @lenient.example",
+			"rcpt <postmaster@example.com>: tempfail (452 4.5.3 Too many recipients: send to this one in a message of its own) reason=split detail=settings role-account, the message's recipients @lenient.example",
+			"rcpt <it@example.com>: tempfail (452 4.5.3 Too many recipients: send to this one in a message of its own) reason=split detail=settings takes-banned, the message's recipients @lenient.example",
+			"rcpt <y@lenient.example>: continue\n",
+			"Action: accept; reason: spam",
+			`Settings: [recipients."@lenient.example"]`,
+		}},
+		{[]string{"u@example.com", "x@lenient.example"}, []string{
+			"rcpt <x@lenient.example>: tempfail (452 4.5.3",
+			"Action: reject (550 5.7.1",
+		}},
+	} {
+		args := []string{"check", "-c", cfg, "--data-dir", filepath.Join(dir, "data")}
+		for _, r := range tc.rcpts {
+			args = append(args, "--rcpt", r)
+		}
+		out, errOut, code := postern(t, msg, args...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	}
+}

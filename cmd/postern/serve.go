@@ -71,7 +71,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		return fail("%v", err)
 	}
 	defer store.Close()
-	env, err := buildEnvelope(cfg, true, comp.Resolver)
+	env, err := buildEnvelope(cfg, true, comp.Resolver, comp.Class)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -120,6 +120,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		"listen": cfg.Milter.Listen, "data_dir": cfg.DataDir, "storage": describeStorage(cfg), "version": Version,
 		"required_score": cfg.RequiredScore, "reject_score": cfg.RejectScore, "on_error": cfg.OnError,
 		"banned_attachments": cfg.Attachments.Enabled, // refusals an operator must know are on (docs/attachments.md)
+		"recipient_settings": len(cfg.Recipients),     // [recipients] entries, whose scores replace the two above
 	}).Info("postern serving")
 	probeClamd(log, comp.Clamd, cfg)
 	env.describe(log, cfg)

@@ -1,0 +1,85 @@
+// Package recipients holds the settings recipients have of their own ([recipients]
+// in the configuration): the score at which their mail is spam, the score at which
+// it is refused, and the tag put in front of its Subject. A multi-domain host's
+// customers, or one user who wants spam tagged and never refused (amavisd-new's
+// spam_lovers), each get theirs.
+//
+// One reply at end of data answers for every recipient of a message, so the
+// recipients of one message must share their settings: the envelope checks answer
+// a recipient whose entry differs from the first accepted one's with 452 4.5.3, and
+// the sender sends it again in a message of its own (policy.Policy.Class). The
+// pipeline then decides by the first recipient's entry (Lookup).
+package recipients
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Settings are one entry's values; a nil field keeps the global setting.
+type Settings struct {
+	Key           string // as configured: "user@example.org" or "@example.org"
+	RequiredScore *float64
+	RejectScore   *float64
+	SubjectTag    *string
+}
+
+// Table finds a recipient's entry: its address first, then its domain. The nil
+// Table has no entries.
+type Table struct {
+	addrs   map[string]*Settings
+	domains map[string]*Settings
+}
+
+// New builds a table from entries keyed by an address or "@domain" (case ignored).
+func New(entries map[string]Settings) (*Table, error) {
+	t := &Table{addrs: map[string]*Settings{}, domains: map[string]*Settings{}}
+	for k, s := range entries {
+		key := strings.ToLower(strings.TrimSpace(k))
+		local, domain, ok := strings.Cut(key, "@")
+		if !ok || domain == "" || strings.ContainsAny(key, " \t<>") || strings.Contains(domain, "@") {
+			return nil, fmt.Errorf("recipients: %q: want an address or @domain", k)
+		}
+		s.Key = k
+		m := t.addrs
+		if local == "" {
+			m, key = t.domains, domain
+		}
+		if _, dup := m[key]; dup {
+			return nil, fmt.Errorf("recipients: %q: given twice (case is ignored)", k)
+		}
+		m[key] = &s
+	}
+	return t, nil
+}
+
+// Len is the number of entries.
+func (t *Table) Len() int {
+	if t == nil {
+		return 0
+	}
+	return len(t.addrs) + len(t.domains)
+}
+
+// Lookup returns rcpt's entry, nil when none applies. An address with a
+// +extension (user+news@example.org) falls under user@example.org's entry when it
+// has none of its own.
+func (t *Table) Lookup(rcpt string) *Settings {
+	if t.Len() == 0 {
+		return nil
+	}
+	addr := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(rcpt), "<"), ">"))
+	local, domain, ok := strings.Cut(addr, "@")
+	if !ok {
+		return nil
+	}
+	if s := t.addrs[addr]; s != nil {
+		return s
+	}
+	if i := strings.IndexByte(local, '+'); i > 0 {
+		if s := t.addrs[local[:i]+"@"+domain]; s != nil {
+			return s
+		}
+	}
+	return t.domains[domain]
+}

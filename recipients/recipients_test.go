@@ -1,0 +1,55 @@
+package recipients
+
+import "testing"
+
+func num(f float64) *float64 { return &f }
+
+func TestLookup(t *testing.T) {
+	tab, err := New(map[string]Settings{
+		"@Customer.example":     {RejectScore: num(10)},
+		"ceo@customer.example":  {RejectScore: num(1000)},
+		"news+list@example.org": {RequiredScore: num(8)},
+		"user@example.org":      {RequiredScore: num(4)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		rcpt, want string
+	}{
+		{"<sales@customer.example>", "@Customer.example"},
+		{"SALES@CUSTOMER.EXAMPLE", "@Customer.example"},
+		{"<ceo@customer.example>", "ceo@customer.example"}, // the address wins over its domain
+		{"ceo+board@customer.example", "ceo@customer.example"},
+		{"user+tag@example.org", "user@example.org"},
+		{"news+list@example.org", "news+list@example.org"}, // its own entry first
+		{"news@example.org", ""},
+		{"user@sub.customer.example", ""}, // a domain is that domain only
+		{"other@example.org", ""},
+		{"<>", ""},
+		{"postmaster", ""},
+	} {
+		got := ""
+		if s := tab.Lookup(tc.rcpt); s != nil {
+			got = s.Key
+		}
+		if got != tc.want {
+			t.Errorf("Lookup(%q) = %q, want %q", tc.rcpt, got, tc.want)
+		}
+	}
+	var none *Table
+	if none.Lookup("a@b.example") != nil || none.Len() != 0 {
+		t.Error("the nil table has an entry")
+	}
+}
+
+func TestNewRefuses(t *testing.T) {
+	for _, key := range []string{"example.org", "@", "a@b@c.example", "<a@b.example>", "a b@c.example", "user@"} {
+		if _, err := New(map[string]Settings{key: {}}); err == nil {
+			t.Errorf("%q accepted", key)
+		}
+	}
+	if _, err := New(map[string]Settings{"@A.example": {}, "@a.example": {}}); err == nil {
+		t.Error("one domain twice accepted")
+	}
+}
