@@ -26,7 +26,7 @@ The quarantine holds a copy of every message Postern rejected or held. A sender
 who got "550 5.7.1 … (ref ID)" can quote ID; the postmaster finds it, reads it and
 releases it to its recipients.
 
-  list     [--since 24h] [--reason spam|virus|policy] [--rcpt ADDR] [--from TEXT]
+  list     [--since 24h] [--reason spam|virus|banned|dmarc] [--rcpt ADDR] [--from TEXT]
            [--subject TEXT] [--status held|released|deleted] [--limit N] [--json]
   show     ID [--raw|--headers|--report]
   release  ID... [--to ADDR] [--force] [--learn-ham]   re-inject to [quarantine] release_relay
