@@ -2,7 +2,8 @@
 // file of a type that delivers malware (a program, a script, a shortcut Windows
 // runs when it is opened), by the file's name, its declared MIME type, its
 // content (a Windows executable whatever its name says) and the names inside ZIP,
-// RAR and tar archives and gzip files, as amavisd-new's banned_filename_re and
+// RAR and tar archives and gzip files, and in the archives they hold one level
+// down, as amavisd-new's banned_filename_re and
 // the big mail providers' attachment rules do. A virus scanner misses new samples and cannot read an
 // encrypted archive; the type of file needs no signature.
 package banned
@@ -56,16 +57,17 @@ type Check struct {
 	Executables bool
 	// InsideArchives applies Extensions to the names inside ZIP, RAR and tar
 	// archives and gzip files (found by their content), encrypted ones too:
-	// their names are readable.
+	// their names are readable; and to those of the archives they hold, one
+	// level down (inArchive).
 	InsideArchives bool
 	// Reply is the text after 550 5.7.1: {name} is the file's name, {ref} the
 	// message's reference (the pipeline fills it in).
 	Reply string
 	// ExemptRcpts are recipients who take banned files (an IT department's
 	// address, a malware analyst's): addresses, or "@domain" for a whole
-	// domain, case ignored. A message with one among its recipients is
-	// delivered marked, as a role account's is: one reply at end of data
-	// answers for every recipient.
+	// domain, case ignored. Their mail is delivered marked, as a role
+	// account's is; the envelope checks keep them in messages of their own
+	// (Exempt), since one reply at end of data answers for every recipient.
 	ExemptRcpts []string
 
 	once sync.Once // ext is made at the first message: checks run side by side
@@ -259,33 +261,13 @@ func (c *Check) byContent(ctx context.Context, m *filter.Message) (*Finding, err
 		if !c.InsideArchives {
 			return nil
 		}
-		var names []string
-		var lerr error
-		switch {
-		case isGzip(b):
-			names = gzipNames(b, l.Filename)
-			if gzippedTar(l.Filename, names) {
-				var inner []string
-				inner, lerr = gzipTarNames(io.MultiReader(bytes.NewReader(b), body))
-				names = append(names, inner...)
-			}
-		case isTar(b):
-			names, lerr = tarNames(io.MultiReader(bytes.NewReader(b), body))
-		case isZip(b):
-			names, lerr = zipNames(io.MultiReader(bytes.NewReader(b), body))
-		case isRar(b):
-			names, lerr = rarNames(io.MultiReader(bytes.NewReader(b), body))
+		budget := int64(maxUnpacked)
+		f, err := c.inArchive(b, io.MultiReader(bytes.NewReader(b), body), l.Filename, 1, &budget)
+		if f != nil {
+			found = f
+			return errFound
 		}
-		if lerr != nil {
-			return lerr
-		}
-		for _, n := range names {
-			if why := c.badName(n); why != "" {
-				found = &Finding{Name: n, Why: why, In: l.Filename}
-				return errFound
-			}
-		}
-		return nil
+		return err
 	}
 	_, _, err := scan.Walk(m.RawReader(), visit)
 	if found != nil {
@@ -295,6 +277,103 @@ func (c *Check) byContent(ctx context.Context, m *filter.Message) (*Finding, err
 }
 
 var errFound = errors.New("found")
+
+// maxDepth is how deep archives are opened: an archive a part is (1), and one
+// inside it (2), as malware is mailed to get past checks that open only the
+// first. What lies deeper is clamd's to unpack.
+const maxDepth = 2
+
+// inArchive returns the first file in the archive r streams whose name is
+// banned; nil when none is, or when r is no archive this check reads. head is
+// r's first bytes, which r still yields; name is the archive's own name. An
+// archive inside it, told by a name an unpacker opens (nestedExt), is opened in
+// turn down to maxDepth, its files named by their path ("inner.zip/run.exe"),
+// unpacking at most *budget bytes over all of them. Only the spool's failure is
+// an error (scan.ReadFailure): a broken archive is the sender's.
+func (c *Check) inArchive(head []byte, r io.Reader, name string, depth int, budget *int64) (*Finding, error) {
+	var found *Finding
+	entry := func(n string, open opener) error {
+		if why := c.badName(n); why != "" {
+			found = &Finding{Name: n, Why: why, In: name}
+			return errFound
+		}
+		if open == nil || depth >= maxDepth || !nestedExt[extension(n)] || *budget <= 0 {
+			return nil
+		}
+		rc, err := open()
+		if err != nil {
+			return nil // a method the unpacker does not know: the sender's
+		}
+		defer rc.Close()
+		content := &budgeted{r: rc, left: budget}
+		h := make([]byte, sniffLen)
+		k, err := io.ReadFull(content, h)
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			return scan.ReadFailure(err)
+		}
+		f, err := c.inArchive(h[:k], io.MultiReader(bytes.NewReader(h[:k]), content), n, depth+1, budget)
+		if f != nil {
+			f.In = name + "/" + f.In
+			found = f
+			return errFound
+		}
+		return err
+	}
+	var err error
+	switch {
+	case isGzip(head):
+		names := gzipNames(head, name)
+		for _, n := range names {
+			if err := entry(n, nil); err != nil {
+				return found, nil
+			}
+		}
+		if gzippedTar(name, names) {
+			err = gzipTarEntries(r, budget, entry)
+		}
+	case isTar(head):
+		err = tarEntries(r, entry)
+	case isZip(head):
+		err = zipEntries(r, entry)
+	case isRar(head):
+		err = rarEntries(r, entry)
+	}
+	if found != nil {
+		return found, nil
+	}
+	return nil, err
+}
+
+// entryFunc is given each file an archive lists, with what opens its content
+// (nil when it cannot be: an encrypted file, RAR's compression, a ZIP too
+// large to keep whole). An error stops the listing and is returned from it.
+type entryFunc func(name string, open opener) error
+
+type opener func() (io.ReadCloser, error)
+
+// nestedExt are the extensions of the archives opened inside another: those
+// Windows or a common unpacker opens with a double click, which is what the
+// sender counts on.
+var nestedExt = map[string]bool{"zip": true, "rar": true, "tar": true, "tgz": true, "gz": true}
+
+// budgeted reads r while *left, shared by every archive of one part, lasts:
+// a small attachment can unpack to gigabytes.
+type budgeted struct {
+	r    io.Reader
+	left *int64
+}
+
+func (b *budgeted) Read(p []byte) (int, error) {
+	if *b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > *b.left {
+		p = p[:*b.left]
+	}
+	n, err := b.r.Read(p)
+	*b.left -= int64(n)
+	return n, err
+}
 
 // isPE says whether b starts a Windows program: a DOS header ("MZ") whose
 // e_lfanew points to a PE signature.

@@ -125,7 +125,11 @@ func TestFind(t *testing.T) {
 		many = append(many, entry{name: fmt.Sprintf("folder-with-a-long-name/file-%05d-%s.txt", i, strings.Repeat("x", 20))})
 	}
 	many = append(many, entry{name: "run.exe", data: []byte("x")})
-	big := make([]byte, 3<<20) // more than zipTail before the directory, deflate or not
+	manyZip := zipOf(t, many...)
+	if len(manyZip) <= zipWhole {
+		t.Fatalf("the many-names archive is %d bytes, kept whole: make it larger", len(manyZip))
+	}
+	big := make([]byte, 5<<20) // more than zipWhole before the directory, deflate or not: read from the tail
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range big {
 		big[i] = byte(rng.Uint32())
@@ -203,8 +207,27 @@ func TestFind(t *testing.T) {
 			`"scan.pdf.exe": extension .exe (in "scan.rar")`},
 		{"a RAR archive with encrypted headers", nil, attached("secret.rar", rar5(true)), ""},
 		{"a large ZIP", nil, attached("photos.zip", zipOf(t, entry{name: "a.bin", data: big}, entry{name: "b.lnk"})), `"b.lnk": extension .lnk (in "photos.zip")`},
-		{"a directory larger than what is kept: not listed", nil, attached("many.zip", zipOf(t, many...)), ""},
+		{"a directory larger than what is kept: not listed", nil, attached("many.zip", manyZip), ""},
 		{"a broken ZIP", nil, attached("x.zip", []byte("PK\x03\x04 and then nothing of a zip")), ""},
+		{"a ZIP in a ZIP", nil, attached("order.zip", zipOf(t, entry{name: "readme.txt"}, entry{name: "files/inner.zip", data: zipOf(t, entry{name: "invoice.js", data: []byte("x")})})),
+			`"invoice.js": extension .js (in "order.zip/files/inner.zip")`},
+		{"a tar in a ZIP", nil, attached("order.zip", zipOf(t, entry{name: "inner.TAR", data: tarOf(t, "docs/", "docs/run.cmd")})),
+			`"docs/run.cmd": extension .cmd (in "order.zip/inner.TAR")`},
+		{"a gzip in a ZIP", nil, attached("order.zip", zipOf(t, entry{name: "inner.gz", data: gzipOf(t, "setup.msi")})),
+			`"setup.msi": extension .msi (in "order.zip/inner.gz")`},
+		{"a RAR in a ZIP", nil, attached("order.zip", zipOf(t, entry{name: "inner.rar", data: rar5(false, rarEntry{name: "a.vbs", data: []byte("x")})})),
+			`"a.vbs": extension .vbs (in "order.zip/inner.rar")`},
+		{"a ZIP in a tar", nil, attached("order.tar", tarWith(t, "inner.zip", zipOf(t, entry{name: "a.hta", data: []byte("x")}))),
+			`"a.hta": extension .hta (in "order.tar/inner.zip")`},
+		{"a ZIP in a gzipped tar", nil, attached("order.tgz", gzipped(t, "", tarWith(t, "inner.zip", zipOf(t, entry{name: "a.pif", data: []byte("x")})))),
+			`"a.pif": extension .pif (in "order.tgz/inner.zip")`},
+		{"a ZIP in a 1 MB ZIP, past its first pieces", nil, attached("order.zip", zipOf(t, entry{name: "a.bin", data: big[:1<<20]}, entry{name: "inner.zip", data: zipOf(t, entry{name: "a.exe", data: []byte("x")})})),
+			`"a.exe": extension .exe (in "order.zip/inner.zip")`},
+		{"a ZIP in a ZIP in a ZIP: deeper than opened", nil,
+			attached("order.zip", zipOf(t, entry{name: "one.zip", data: zipOf(t, entry{name: "two.zip", data: zipOf(t, entry{name: "a.exe", data: []byte("x")})})})), ""},
+		{"an archive by a name unpackers do not open", nil, attached("order.zip", zipOf(t, entry{name: "inner.dat", data: zipOf(t, entry{name: "a.exe", data: []byte("x")})})), ""},
+		{"an encrypted ZIP in a ZIP: closed", nil, attached("order.zip", zipOf(t, entry{name: "inner.zip", encrypted: true, data: zipOf(t, entry{name: "a.exe", data: []byte("x")})})), ""},
+		{"a ZIP of documents in a ZIP", nil, attached("order.zip", zipOf(t, entry{name: "inner.zip", data: zipOf(t, entry{name: "a.pdf", data: pdf})})), ""},
 		{"a forwarded message's attachment", nil, forwarded, `"update.scr": extension .scr`},
 		{"an operator's own list", func(c *Check) { c.Extensions = []string{".DOCM"} }, attached("q3.docm", pdf), `"q3.docm": extension .docm`},
 	}
@@ -428,3 +451,85 @@ func tarWith(t testing.TB, name string, data []byte) []byte {
 type failingReader struct{ err error }
 
 func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
+
+// listOf lists the names an archive reader gives, for the tests of each reader.
+func listOf(each func(io.Reader, entryFunc) error) func(io.Reader) ([]string, error) {
+	return func(r io.Reader) ([]string, error) {
+		var names []string
+		err := each(r, func(n string, _ opener) error { names = append(names, n); return nil })
+		return names, err
+	}
+}
+
+var (
+	zipNames     = listOf(zipEntries)
+	tarNames     = listOf(tarEntries)
+	gzipTarNames = listOf(func(r io.Reader, e entryFunc) error {
+		budget := int64(maxUnpacked)
+		return gzipTarEntries(r, &budget, e)
+	})
+)
+
+// TestNestedBudget: what archives inside an archive unpack is bounded, over
+// all of them: past the budget, the files of an inner archive are not read.
+func TestNestedBudget(t *testing.T) {
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	tw.WriteHeader(&tar.Header{Name: "pad.bin", Typeflag: tar.TypeReg, Mode: 0o644, Size: 20000})
+	tw.Write(make([]byte, 20000))
+	tw.WriteHeader(&tar.Header{Name: "run.exe", Typeflag: tar.TypeReg, Mode: 0o644})
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	outer := zipOf(t, entry{name: "inner.tar", data: tb.Bytes()})
+	c := defaults()
+	c.once.Do(func() {})
+	c.ext = map[string]bool{"exe": true}
+	for _, tc := range []struct {
+		budget int64
+		want   string
+	}{
+		{1 << 20, `"run.exe": extension .exe (in "order.zip/inner.tar")`},
+		{10000, ""}, // run.exe's header lies 20,512 bytes in
+	} {
+		budget := tc.budget
+		f, err := c.inArchive(outer, bytes.NewReader(outer), "order.zip", 1, &budget)
+		got := ""
+		if f != nil {
+			got = f.String()
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("budget %d: %q, %v; want %q", tc.budget, got, err, tc.want)
+		}
+	}
+}
+
+// TestPieces: what fill keeps reads back at every offset, across pieces, and
+// a stream longer than the limit is kept up to it and read on from there.
+func TestPieces(t *testing.T) {
+	src := make([]byte, 3*pieceSize+1234)
+	for i := range src {
+		src[i] = byte(i * 7 / 3)
+	}
+	p := &pieces{}
+	defer p.release()
+	whole, err := p.fill(bytes.NewReader(src), int64(len(src)))
+	if err != nil || !whole || p.size != int64(len(src)) {
+		t.Fatalf("fill: whole=%v size=%d err=%v", whole, p.size, err)
+	}
+	for _, c := range []struct{ off, n int }{{0, 10}, {pieceSize - 5, 10}, {pieceSize, pieceSize}, {100, 3 * pieceSize}, {len(src) - 4, 4}} {
+		b := make([]byte, c.n)
+		if n, err := p.ReadAt(b, int64(c.off)); n != c.n || err != nil || !bytes.Equal(b, src[c.off:c.off+c.n]) {
+			t.Errorf("ReadAt(%d, %d): %d %v", c.off, c.n, n, err)
+		}
+	}
+	if n, err := p.ReadAt(make([]byte, 10), int64(len(src)-4)); n != 4 || err != io.EOF {
+		t.Errorf("past the end: %d %v", n, err)
+	}
+	q := &pieces{}
+	defer q.release()
+	r := bytes.NewReader(src)
+	if whole, err := q.fill(r, pieceSize); whole || err != nil || q.size != 2*pieceSize || r.Len() != len(src)-2*pieceSize {
+		t.Errorf("over the limit: whole=%v size=%d left=%d err=%v", whole, q.size, r.Len(), err)
+	}
+}

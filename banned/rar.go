@@ -28,6 +28,18 @@ const (
 	maxRarHeader = 2 << 20 // a header larger than this is not one
 )
 
+// rarEntries gives entry the names rarNames lists; RAR's own compression is not
+// unpacked here, so none can be opened.
+func rarEntries(r io.Reader, entry entryFunc) error {
+	names, err := rarNames(r)
+	for _, n := range names {
+		if err := entry(n, nil); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
 // rarNames lists the names of the files in the RAR archive r streams. What does
 // not read as an archive ends the list: that is the sender's broken file, not a
 // failure of the check. Only the spool's failure is returned (scan.ReadFailure). An archive whose headers

@@ -21,24 +21,26 @@ const maxUnpacked = 64 << 20
 // header's magic field.
 func isTar(b []byte) bool { return len(b) >= 262 && bytes.Equal(b[257:262], []byte("ustar")) }
 
-// tarNames lists the regular files of the tar archive r streams. What does not
-// read as an archive ends the list; only the stream's own failure (the spool's)
-// is an error.
-func tarNames(r io.Reader) ([]string, error) {
+// tarEntries gives entry the regular files of the tar archive r streams, each
+// openable while entry runs. What does not read as an archive ends the list;
+// only the stream's own failure (the spool's) and entry's errors are returned.
+func tarEntries(r io.Reader, entry entryFunc) error {
 	tr := tar.NewReader(r)
-	var names []string
+	open := func() (io.ReadCloser, error) { return io.NopCloser(tr), nil }
 	for range maxEntries {
 		h, err := tr.Next()
 		if err != nil && !(errors.Is(err, tar.ErrInsecurePath) && h != nil) {
 			// (With GODEBUG=tarinsecurepath=0, a name that leaves its folder
 			// comes with ErrInsecurePath and its header: listed all the same.)
-			return names, scan.ReadFailure(err)
+			return scan.ReadFailure(err)
 		}
 		if h.FileInfo().Mode().IsRegular() {
-			names = append(names, h.Name)
+			if err := entry(h.Name, open); err != nil {
+				return err
+			}
 		}
 	}
-	return names, nil
+	return nil
 }
 
 // gzippedTar says whether a gzip file holds a tar archive, by the names it
@@ -55,11 +57,12 @@ func gzippedTar(partName string, names []string) bool {
 	return false
 }
 
-// gzipTarNames lists the files of the gzipped tar archive r streams.
-func gzipTarNames(r io.Reader) ([]string, error) {
+// gzipTarEntries gives entry the files of the gzipped tar archive r streams,
+// unpacking at most *budget bytes.
+func gzipTarEntries(r io.Reader, budget *int64, entry entryFunc) error {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
-		return nil, scan.ReadFailure(err)
+		return scan.ReadFailure(err)
 	}
-	return tarNames(io.LimitReader(gz, maxUnpacked))
+	return tarEntries(&budgeted{r: gz, left: budget}, entry)
 }

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"errors"
 	"io"
+	"sync"
 
 	"github.com/postern/postern/scan"
 )
@@ -13,28 +14,112 @@ import (
 // thousands of them, whatever the archive's size.
 const zipTail = 1 << 20
 
-// zipNames lists the names of the files in the ZIP archive r streams, from its
-// central directory, which the archive keeps at its end: r is read to its end
-// and only the last zipTail bytes kept. An archive whose directory does not fit
-// there, or that does not read as one, lists nothing: that is the sender's
-// broken file, not a failure of the check (the virus scan still reads it). Only
-// the spool's failure is returned (scan.ReadFailure).
-func zipNames(r io.Reader) ([]string, error) {
-	t := &tail{buf: make([]byte, 0, zipTail)}
-	if _, err := io.Copy(t, r); err != nil {
-		return nil, scan.ReadFailure(err)
+// zipWhole is the largest archive kept whole, so that an archive inside it can
+// be opened (inArchive); a larger one's names are read from its last zipTail
+// bytes alone. Malware comes in small archives; documents (a .docx is a ZIP)
+// can be large, and hold no archives a reader opens.
+const zipWhole = 4 << 20
+
+// zipEntries gives entry the files of the ZIP archive r streams, from its
+// central directory, which the archive keeps at its end, so r is read to its
+// end. A file can be opened when the archive is kept whole and the file is not
+// encrypted. An archive whose directory does not fit in the kept end, or that
+// does not read as one, gives nothing: that is the sender's broken file, not a
+// failure of the check (the virus scan still reads it). Only the spool's
+// failure (scan.ReadFailure) and entry's errors are returned.
+func zipEntries(r io.Reader, entry entryFunc) error {
+	kept := &pieces{}
+	defer kept.release()
+	whole, err := kept.fill(r, zipWhole)
+	if err != nil {
+		return scan.ReadFailure(err)
 	}
-	zr, err := zip.NewReader(t, t.size)
+	var ra io.ReaderAt = kept
+	n := kept.size
+	if !whole {
+		t := &tail{buf: make([]byte, 0, zipTail)}
+		for _, p := range kept.bufs {
+			t.Write(p)
+		}
+		kept.release()
+		if _, err := io.Copy(t, r); err != nil {
+			return scan.ReadFailure(err)
+		}
+		ra, n = t, t.size
+	}
+	zr, err := zip.NewReader(ra, n)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-		return nil, nil
+		return nil
 	}
 	// (With GODEBUG=zipinsecurepath=0, a name like "../run.exe" comes with
 	// ErrInsecurePath and the archive read: it is listed all the same.)
-	names := make([]string, 0, len(zr.File))
 	for _, f := range zr.File {
-		names = append(names, f.Name)
+		var open opener
+		if whole && f.Flags&0x1 == 0 { // bit 0: encrypted
+			open = func() (io.ReadCloser, error) { return f.Open() }
+		}
+		if err := entry(f.Name, open); err != nil {
+			return err
+		}
 	}
-	return names, nil
+	return nil
+}
+
+// pieces keeps the start of a stream in pooled pieces of pieceSize bytes,
+// readable at any offset: archives to be opened are kept whole without a
+// buffer that doubles as it grows, or a new one for every message.
+type pieces struct {
+	bufs [][]byte
+	size int64
+}
+
+const pieceSize = 64 << 10
+
+var piecePool = sync.Pool{New: func() any { return new([pieceSize]byte) }}
+
+// fill reads r into p until its end (whole) or until more than limit bytes
+// are kept (not whole: all of them are kept, and r reads on from there).
+func (p *pieces) fill(r io.Reader, limit int64) (whole bool, err error) {
+	for p.size <= limit {
+		b := piecePool.Get().(*[pieceSize]byte)
+		n, err := io.ReadFull(r, b[:])
+		if n > 0 {
+			p.bufs = append(p.bufs, b[:n])
+			p.size += int64(n)
+		} else {
+			piecePool.Put(b)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+// ReadAt implements io.ReaderAt over what fill kept.
+func (p *pieces) ReadAt(b []byte, off int64) (int, error) {
+	n := 0
+	for n < len(b) && off < p.size {
+		piece := p.bufs[off/pieceSize]
+		k := copy(b[n:], piece[off%pieceSize:])
+		n += k
+		off += int64(k)
+	}
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// release gives the pieces back to the pool.
+func (p *pieces) release() {
+	for _, b := range p.bufs {
+		piecePool.Put((*[pieceSize]byte)(b[:pieceSize]))
+	}
+	p.bufs, p.size = nil, 0
 }
 
 var errOutsideTail = errors.New("banned: read before the archive's kept end")
