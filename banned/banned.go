@@ -2,7 +2,7 @@
 // file of a type that delivers malware (a program, a script, a shortcut Windows
 // runs when it is opened), by the file's name, its declared MIME type, its
 // content (a Windows executable whatever its name says) and the names inside ZIP,
-// RAR and tar archives and gzip files, and in the archives they hold one level
+// RAR, 7-Zip and tar archives and gzip files, and in the archives they hold one level
 // down, as amavisd-new's banned_filename_re and
 // the big mail providers' attachment rules do. A virus scanner misses new samples and cannot read an
 // encrypted archive; the type of file needs no signature.
@@ -55,8 +55,8 @@ type Check struct {
 	// Executables bans Windows programs (PE files) by their content, whatever
 	// their name and type.
 	Executables bool
-	// InsideArchives applies Extensions to the names inside ZIP, RAR and tar
-	// archives and gzip files (found by their content), encrypted ones too:
+	// InsideArchives applies Extensions to the names inside ZIP, RAR, 7-Zip and
+	// tar archives and gzip files (found by their content), encrypted ones too:
 	// their names are readable; and to those of the archives they hold, one
 	// level down (inArchive).
 	InsideArchives bool
@@ -337,6 +337,8 @@ func (c *Check) inArchive(head []byte, r io.Reader, name string, depth int, budg
 		err = zipEntries(r, entry)
 	case isRar(head):
 		err = rarEntries(r, entry)
+	case isSevenZip(head):
+		err = sevenZipEntries(head, r, entry)
 	}
 	if found != nil {
 		return found, nil
@@ -354,7 +356,7 @@ type opener func() (io.ReadCloser, error)
 // nestedExt are the extensions of the archives opened inside another: those
 // Windows or a common unpacker opens with a double click, which is what the
 // sender counts on.
-var nestedExt = map[string]bool{"zip": true, "rar": true, "tar": true, "tgz": true, "gz": true}
+var nestedExt = map[string]bool{"zip": true, "rar": true, "7z": true, "tar": true, "tgz": true, "gz": true}
 
 // budgeted reads r while *left, shared by every archive of one part, lasts:
 // a small attachment can unpack to gigabytes.

@@ -3,6 +3,9 @@ package banned
 import (
 	"bytes"
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/postern/postern/filter"
@@ -19,7 +22,14 @@ func FuzzArchives(f *testing.F) {
 	f.Add(gzipOf(f, "a.exe"))
 	f.Add(tarOf(f, "a/", "a/b.exe"))
 	f.Add(gzipped(f, "x.tar", tarOf(f, "b.js")))
+	if b, err := sevenZipSeed(); err == nil {
+		f.Add(b)
+	}
+	none := func(string, opener) error { return nil }
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := sevenZipEntries(b[:min(len(b), sniffLen)], bytes.NewReader(b), none); err != nil {
+			t.Errorf("sevenZipEntries: %v", err)
+		}
 		if _, err := rarNames(bytes.NewReader(b)); err != nil {
 			t.Errorf("rarNames: %v", err)
 		}
@@ -39,6 +49,24 @@ func FuzzArchives(f *testing.F) {
 			gzipNames(b, "x.gz")
 		}
 	})
+}
+
+// sevenZipSeed is a small 7-Zip archive, written by 7zz when it is installed.
+func sevenZipSeed() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "seed7z")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "a.exe"), []byte("x"), 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("7zz", "a", "-bd", "s.7z", "a.exe")
+	cmd.Dir = dir
+	if err := cmd.Run(); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(filepath.Join(dir, "s.7z"))
 }
 
 // FuzzFind: a whole message, however broken, is judged without a panic.

@@ -28,24 +28,10 @@ const zipWhole = 4 << 20
 // failure of the check (the virus scan still reads it). Only the spool's
 // failure (scan.ReadFailure) and entry's errors are returned.
 func zipEntries(r io.Reader, entry entryFunc) error {
-	kept := &pieces{}
-	defer kept.release()
-	whole, err := kept.fill(r, zipWhole)
+	ra, n, whole, release, err := keep(r)
+	defer release()
 	if err != nil {
-		return scan.ReadFailure(err)
-	}
-	var ra io.ReaderAt = kept
-	n := kept.size
-	if !whole {
-		t := &tail{buf: make([]byte, 0, zipTail)}
-		for _, p := range kept.bufs {
-			t.Write(p)
-		}
-		kept.release()
-		if _, err := io.Copy(t, r); err != nil {
-			return scan.ReadFailure(err)
-		}
-		ra, n = t, t.size
+		return err
 	}
 	zr, err := zip.NewReader(ra, n)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
@@ -63,6 +49,31 @@ func zipEntries(r io.Reader, entry entryFunc) error {
 		}
 	}
 	return nil
+}
+
+// keep reads r to its end, for an archive whose directory is there, and gives
+// it at any offset: all of it when it is zipWhole bytes or less (whole), else
+// its last zipTail bytes (a read before them fails). release gives the memory
+// back once the archive is done with. Only the spool's failure is an error.
+func keep(r io.Reader) (ra io.ReaderAt, size int64, whole bool, release func(), err error) {
+	kept := &pieces{}
+	whole, err = kept.fill(r, zipWhole)
+	if err != nil {
+		kept.release()
+		return nil, 0, false, func() {}, scan.ReadFailure(err)
+	}
+	if whole {
+		return kept, kept.size, true, kept.release, nil
+	}
+	t := &tail{buf: make([]byte, 0, zipTail)}
+	for _, p := range kept.bufs {
+		t.Write(p)
+	}
+	kept.release()
+	if _, err := io.Copy(t, r); err != nil {
+		return nil, 0, false, func() {}, scan.ReadFailure(err)
+	}
+	return t, t.size, false, func() {}, nil
 }
 
 // pieces keeps the start of a stream in pooled pieces of pieceSize bytes,

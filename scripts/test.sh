@@ -18,6 +18,8 @@ command -v clamd >/dev/null || need+=(clamav-daemon clamdscan)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # libarchive's bsdtar: an independent reader of the RAR archives banned/'s tests write.
 command -v bsdtar >/dev/null || need+=(libarchive-tools)
+# 7-Zip (7zz): the 7-Zip archives banned/'s tests have it write, as mail carries them.
+command -v 7zz >/dev/null || need+=(7zip)
 # Sendmail (e2e/sendmail_test.go): its packages conflict with postfix, so they are
 # unpacked into a directory of their own, never installed; it needs m4 to build its
 # configuration and libwrap0 to run.
