@@ -1,11 +1,11 @@
 // Package banned is the banned-attachment check: it refuses mail that carries a
 // file of a type that delivers malware (a program, a script, a shortcut Windows
 // runs when it is opened), by the file's name, its declared MIME type, its
-// content (a Windows executable whatever its name says) and the names inside ZIP,
-// RAR, 7-Zip and tar archives and gzip files, and in the archives they hold one level
-// down, as amavisd-new's banned_filename_re and
-// the big mail providers' attachment rules do. A virus scanner misses new samples and cannot read an
-// encrypted archive; the type of file needs no signature.
+// content (a Windows executable whatever its name says) and the names inside
+// ZIP, RAR, 7-Zip and tar archives and gzip files, and in the archives they hold
+// one level down, as amavisd-new's banned_filename_re and the big mail
+// providers' attachment rules do. A virus scanner misses new samples and cannot
+// read an encrypted archive; the type of file needs no signature.
 package banned
 
 import (

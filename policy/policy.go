@@ -12,7 +12,10 @@
 //     operator fixes a false positive, and it must win;
 //  4. a deny-list entry: 554 5.7.1;
 //  5. a block list whose return code rejects: 554 5.7.1; scoring codes add points;
-//  6. greylisting: 450 4.7.1 until the triplet has waited.
+//  6. greylisting: 450 4.7.1 until the triplet has waited;
+//  7. a recipient accepted by the above whose content settings (Policy.Class) differ
+//     from the message's first accepted recipient's: 452 4.5.3, sent again apart,
+//     since one reply at end of data answers for every recipient.
 //
 // A DNS failure never rejects: the zone adds nothing and the error is reported.
 package policy
