@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-message/textproto"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/recipients"
 	"github.com/postern/postern/scan"
 )
 
@@ -64,11 +65,11 @@ type Check struct {
 	// message's reference (the pipeline fills it in).
 	Reply string
 	// ExemptRcpts are recipients who take banned files (an IT department's
-	// address, a malware analyst's): addresses, or "@domain" for a whole
-	// domain, case ignored. Their mail is delivered marked, as a role
-	// account's is; the envelope checks keep them in messages of their own
-	// (Exempt), since one reply at end of data answers for every recipient.
-	ExemptRcpts []string
+	// address, a malware analyst's; nil: none). Their mail is delivered marked,
+	// as a role account's is; the envelope checks keep them in messages of
+	// their own (Exempt), since one reply at end of data answers for every
+	// recipient.
+	ExemptRcpts *recipients.Table
 
 	once sync.Once // ext is made at the first message: checks run side by side
 	ext  map[string]bool
@@ -137,21 +138,8 @@ func (c *Check) exempt(env *filter.Envelope) string {
 	return ""
 }
 
-// Exempt reports whether rcpt is in ExemptRcpts: its address, or "@" and its
-// domain (case ignored).
-func (c *Check) Exempt(rcpt string) bool {
-	if len(c.ExemptRcpts) == 0 {
-		return false
-	}
-	addr := strings.ToLower(strings.Trim(strings.TrimSpace(rcpt), "<>"))
-	_, domain, _ := strings.Cut(addr, "@")
-	for _, e := range c.ExemptRcpts {
-		if strings.EqualFold(e, addr) || strings.HasPrefix(e, "@") && strings.EqualFold(e[1:], domain) {
-			return true
-		}
-	}
-	return false
-}
+// Exempt reports whether rcpt is in ExemptRcpts.
+func (c *Check) Exempt(rcpt string) bool { return c.ExemptRcpts.Lookup(rcpt) != nil }
 
 // Find returns the first banned attachment of m, or nil.
 func (c *Check) Find(ctx context.Context, m *filter.Message) (*Finding, error) {

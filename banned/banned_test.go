@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/recipients"
 	"github.com/postern/postern/scan"
 )
 
@@ -301,7 +302,11 @@ func TestVerdict(t *testing.T) {
 	}
 
 	check := p.Checks[0].(*Check)
-	check.ExemptRcpts = []string{"Analyst@Example.NET", "@it.example.org"}
+	exempt, err := recipients.NewSet([]string{"Analyst@Example.NET", "@it.example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check.ExemptRcpts = exempt
 	for _, tc := range []struct {
 		rcpts  []string
 		action filter.Action

@@ -147,7 +147,7 @@ type Attachments struct {
 	Types          []string `toml:"types" doc:"Banned declared MIME types (Content-Type, without parameters)."`
 	Executables    bool     `toml:"executables" doc:"Ban Windows programs (PE files) by their content, whatever their name and type."`
 	InsideArchives bool     `toml:"inside_archives" doc:"Ban a ZIP archive (told by its content, whatever its name) that holds a file with a banned extension, read from the archive's directory: encrypted archives too, which no virus scanner can open. The same for a RAR archive (RAR 5 and 1.5–4; the names precede each file's data), a 7-Zip archive (its directory unpacked, the files never), a tar archive (gzipped too: .tgz, .tar.gz), and a gzip file whose content is named so (the name its header keeps, or its own without .gz). An archive inside a ZIP or tar archive, by a name a double click unpacks (.zip, .rar, .7z, .tar, .tgz, .gz), is read the same way, one level down (docs/attachments.md)."`
-	ExemptRcpts    []string `toml:"exempt_rcpts" doc:"Recipients who take banned files (an IT department, a malware analyst): addresses, or \"@domain\" for a whole domain. Their mail is delivered marked X-Postern-Banned, as a role account's is. They are never in one message with recipients who do not take banned files: one reply at end of data answers for all recipients, so a later recipient of the other kind is answered 452 4.5.3 at RCPT TO and sent again in a message of its own (as for recipients)."`
+	ExemptRcpts    []string `toml:"exempt_rcpts" doc:"Recipients who take banned files (an IT department, a malware analyst): addresses (user+ext@ falls under user@), or \"@domain\" for a whole domain. Their mail is delivered marked X-Postern-Banned, as a role account's is. They are never in one message with recipients who do not take banned files: one reply at end of data answers for all recipients, so a later recipient of the other kind is answered 452 4.5.3 at RCPT TO and sent again in a message of its own (as for recipients)."`
 }
 
 // Bayes configures the classifier.
@@ -329,7 +329,7 @@ func (c *Config) Validate() Problems {
 	keysOK := true
 	for k, r := range c.Recipients {
 		key := "recipients." + quoteKey(k)
-		if _, err := recipients.New(map[string]recipients.Settings{k: {}}); err != nil {
+		if recipients.CheckKey(k) != nil {
 			bad(key, "want an address or @domain")
 			keysOK = false
 		}
@@ -421,7 +421,7 @@ func (c *Config) Validate() Problems {
 		}
 	}
 	for i, r := range c.Attachments.ExemptRcpts {
-		if !strings.Contains(r, "@") || strings.ContainsAny(r, " \t<>") {
+		if recipients.CheckKey(r) != nil {
 			bad(fmt.Sprintf("attachments.exempt_rcpts[%d]", i), "%q: want an address or @domain", r)
 		}
 	}

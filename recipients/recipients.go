@@ -31,26 +31,59 @@ type Table struct {
 	domains map[string]*Settings
 }
 
+// CheckKey says what is wrong with a key, nil when it is an address or
+// "@domain" (the form of [recipients] and [attachments] exempt_rcpts).
+func CheckKey(k string) error {
+	key := strings.TrimSpace(k)
+	_, domain, ok := strings.Cut(key, "@")
+	if !ok || domain == "" || strings.ContainsAny(key, " \t<>") || strings.Contains(domain, "@") {
+		return fmt.Errorf("recipients: %q: want an address or @domain", k)
+	}
+	return nil
+}
+
 // New builds a table from entries keyed by an address or "@domain" (case ignored).
 func New(entries map[string]Settings) (*Table, error) {
 	t := &Table{addrs: map[string]*Settings{}, domains: map[string]*Settings{}}
 	for k, s := range entries {
-		key := strings.ToLower(strings.TrimSpace(k))
-		local, domain, ok := strings.Cut(key, "@")
-		if !ok || domain == "" || strings.ContainsAny(key, " \t<>") || strings.Contains(domain, "@") {
-			return nil, fmt.Errorf("recipients: %q: want an address or @domain", k)
+		if err := CheckKey(k); err != nil {
+			return nil, err
 		}
 		s.Key = k
-		m := t.addrs
-		if local == "" {
-			m, key = t.domains, domain
-		}
-		if _, dup := m[key]; dup {
+		if !t.add(k, &s) {
 			return nil, fmt.Errorf("recipients: %q: given twice (case is ignored)", k)
 		}
-		m[key] = &s
 	}
 	return t, nil
+}
+
+// NewSet is a table of keys without settings of their own, for telling who is
+// in it (Lookup != nil), such as [attachments] exempt_rcpts. A key given twice
+// counts once.
+func NewSet(keys []string) (*Table, error) {
+	t := &Table{addrs: map[string]*Settings{}, domains: map[string]*Settings{}}
+	for _, k := range keys {
+		if err := CheckKey(k); err != nil {
+			return nil, err
+		}
+		t.add(k, &Settings{Key: k})
+	}
+	return t, nil
+}
+
+// add files s under key (checked), unless the key is there already.
+func (t *Table) add(k string, s *Settings) bool {
+	key := strings.ToLower(strings.TrimSpace(k))
+	local, domain, _ := strings.Cut(key, "@")
+	m := t.addrs
+	if local == "" {
+		m, key = t.domains, domain
+	}
+	if _, dup := m[key]; dup {
+		return false
+	}
+	m[key] = s
+	return true
 }
 
 // Len is the number of entries.

@@ -53,3 +53,18 @@ func TestNewRefuses(t *testing.T) {
 		t.Error("one domain twice accepted")
 	}
 }
+
+// TestNewSet: a set takes a key twice (its entries have no settings to
+// disagree), refuses what is no key, and tells its members.
+func TestNewSet(t *testing.T) {
+	s, err := NewSet([]string{"it@example.com", "IT@example.com", "@lab.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 2 || s.Lookup("<it+x@EXAMPLE.com>") == nil || s.Lookup("a@lab.example") == nil || s.Lookup("a@example.com") != nil {
+		t.Errorf("set %d entries, lookups wrong", s.Len())
+	}
+	if _, err := NewSet([]string{"lab.example"}); err == nil {
+		t.Error("a key that is no address accepted")
+	}
+}

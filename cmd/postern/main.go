@@ -266,8 +266,12 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		for i, t := range a.Types {
 			types[i] = strings.ToLower(t)
 		}
+		exempt, err := recipients.NewSet(a.ExemptRcpts)
+		if err != nil {
+			return nil, fmt.Errorf("attachments.exempt_rcpts: %w", err)
+		}
 		ban = &banned.Check{Extensions: a.Extensions, Types: types,
-			Executables: a.Executables, InsideArchives: a.InsideArchives, ExemptRcpts: a.ExemptRcpts,
+			Executables: a.Executables, InsideArchives: a.InsideArchives, ExemptRcpts: exempt,
 			Reply: cfg.Replies.Banned}
 		checks = append(checks, ban)
 	}
