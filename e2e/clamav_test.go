@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/testutil"
+	"github.com/postern/postern/rules"
 )
 
 // TestVirusesThroughPostfix sends messages through a real Postfix to postern, which
@@ -98,6 +100,32 @@ func TestVirusesThroughPostfix(t *testing.T) {
 			t.Fatalf("reply %d %q, want 451", code, text)
 		}
 		t.Logf("answered after %s (clamd timeout 2s)", time.Since(began).Round(time.Millisecond))
+		d.Stop(10 * time.Second)
+	})
+	// Padding a message past scan_limit must not carry a virus or a program
+	// through: only scoring is skipped (GTUBE is not read), and it says so.
+	t.Run("over scan_limit: still scanned, not scored", func(t *testing.T) {
+		d := start(testutil.StartClamd(t, "1M").TCP, "[limits]\nscan_limit = \"64KiB\"\n")
+		pad := bytes.Repeat([]byte("0123456789abcdef"), 8<<10) // 128 KiB
+		if code, text := send(testutil.WithAttachment("big-v", "eicar.com", "application/octet-stream", append(append([]byte(nil), eicar...), pad...))); code != 554 || !strings.Contains(text, testutil.EICARSignature) {
+			t.Errorf("a virus in a message over scan_limit: reply %d %q, want 554 naming it", code, text)
+		}
+		if code, text := send(testutil.WithAttachment("big-exe", "setup.exe", "application/octet-stream", pad)); code != 550 || !strings.Contains(text, "setup.exe") {
+			t.Errorf("a program in a message over scan_limit: reply %d %q, want 550 naming it", code, text)
+		}
+		code, text := send(testutil.WithAttachment("big-gtube", "notes.txt", "text/plain", append([]byte(rules.GTUBEString+"\n"), pad...)))
+		got := delivered(t, sink, "big-gtube@example.org", code, text)
+		for _, h := range []string{"X-Postern-Skipped: content scoring (message size ", "X-Virus-Status: Clean", "X-Spam-Status: No, score=0.0"} {
+			if !strings.Contains(got.Data, h) {
+				t.Errorf("delivered message lacks %q:\n%.800s", h, got.Data)
+			}
+		}
+		for _, m := range []string{"big-v", "big-exe"} {
+			notDelivered(t, sink, m+"@example.org")
+		}
+		if !d.WaitOutput("reason=unscanned", 5*time.Second) {
+			t.Errorf("the log does not say the message was not scored:\n%s", d.Output())
+		}
 		d.Stop(10 * time.Second)
 	})
 	t.Run("on_too_large = tempfail", func(t *testing.T) {

@@ -20,7 +20,15 @@ type Policy struct {
 	RejectScore   float64
 	OnErrorAccept bool          // on_error = "accept"
 	Timeout       time.Duration // all checks of one message together
-	ReportHeader  string        // "never", "spam", "always"
+	// ScanLimit: a message larger than this (0: no limit) is not scored. The
+	// checks that look for malware (VirusScanner: clamd, banned attachments)
+	// still run, as amavisd-new still scans a message too large for
+	// SpamAssassin, so that padding a message past the limit does not carry a
+	// virus or a program through. With AcceptTooLarge false (on_too_large =
+	// "tempfail") such a message is tempfailed unread instead.
+	ScanLimit      int64
+	AcceptTooLarge bool
+	ReportHeader   string // "never", "spam", "always"
 	// SubjectTag, when set, is put in front of the Subject of a message accepted
 	// as spam (Verdict.SubjectTag), _SCORE_ and _REQD_ in it filled in.
 	SubjectTag string
@@ -78,6 +86,17 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 	if env == nil {
 		env = &Envelope{}
 	}
+	unscored := ""
+	if env.SkipScoring {
+		unscored = allowListed
+	}
+	if p.ScanLimit > 0 && size > p.ScanLimit {
+		why := fmt.Sprintf("message size %d exceeds scan_limit %d", size, p.ScanLimit)
+		if !p.AcceptTooLarge {
+			return p.Unscanned(ref, why)
+		}
+		unscored = why
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 
@@ -94,10 +113,10 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 		times = append(times, Timing{"parse", checks.Sub(start)})
 	}
 
-	results := p.runChecks(ctx, msg, checks)
-	v = p.decide(ref, env, results)
+	results := p.runChecks(ctx, msg, checks, unscored != "")
+	v = p.decide(ref, env, results, unscored)
 	for i, r := range results {
-		if !skipped(env, p.Checks[i]) {
+		if !skipped(unscored != "", p.Checks[i]) {
 			times = append(times, Timing{r.Check, r.Duration})
 			times = append(times, r.Times...)
 		}
@@ -109,11 +128,14 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 	return v
 }
 
-// skipped says whether check c does not run for a message with envelope env: an
-// allow-listed message is only scanned for viruses.
-func skipped(env *Envelope, c Check) bool {
+// allowListed is why an allow-listed message is not scored (Envelope.SkipScoring).
+const allowListed = "allow-listed"
+
+// skipped says whether check c does not run for a message that is not scored
+// (allow-listed, or over scan_limit): such a message is only looked at for malware.
+func skipped(unscored bool, c Check) bool {
 	_, virus := c.(VirusScanner)
-	return env != nil && env.SkipScoring && !virus
+	return unscored && !virus
 }
 
 // runChecks runs every check in its own goroutine and collects their results until
@@ -121,15 +143,15 @@ func skipped(env *Envelope, c Check) bool {
 // Each check's Duration runs from start: the parse's end, so that the parse's time
 // and a check's add up to the message's time so far (a check that missed the
 // deadline counted up to it, which runs from before the parse).
-func (p *Pipeline) runChecks(ctx context.Context, msg *Message, start time.Time) []Result {
+func (p *Pipeline) runChecks(ctx context.Context, msg *Message, start time.Time, unscored bool) []Result {
 	type indexed struct {
 		i int
 		r Result
 	}
 	ch := make(chan indexed, len(p.Checks)) // buffered: a late check never blocks
 	for i, c := range p.Checks {
-		if skipped(msg.Env, c) {
-			ch <- indexed{i, Result{Check: c.Name()}} // allow-listed: not scored
+		if skipped(unscored, c) {
+			ch <- indexed{i, Result{Check: c.Name()}} // not scored
 			continue
 		}
 		go func(i int, c Check) {
@@ -190,7 +212,9 @@ func (p *Policy) thresholds(env *Envelope) (required, reject float64, tag, entry
 	return required, reject, tag, s.Key
 }
 
-func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
+// decide turns the checks' results into the verdict. unscored, when not "", is
+// why the message was not scored (allowListed, or its size).
+func (p *Pipeline) decide(ref string, env *Envelope, results []Result, unscored string) Verdict {
 	required, reject, tag, entry := p.thresholds(env)
 	v := Verdict{Ref: ref, Required: required, Settings: entry, Reason: ReasonClean}
 	// The envelope checks' points count for the verdict and for autolearning (as
@@ -198,8 +222,14 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
 	v.Tests = append(v.Tests, env.PolicyTests...)
 	learnTests := append([]Test(nil), env.PolicyTests...)
 	var refuse *Refusal
-	if env.SkipScoring {
+	switch unscored {
+	case "":
+	case allowListed:
 		v.Notes = append(v.Notes, "allow-listed: content scoring skipped")
+	default:
+		// Not a failure (no error, no tempfail with on_error), but said in the
+		// header as a failed check is: the recipient sees the mail was not scored.
+		v.Skipped = append(v.Skipped, "content scoring ("+unscored+")")
 	}
 	for _, r := range results {
 		if r.Err == nil && r.Bayes != nil {
@@ -242,7 +272,7 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
 	}
 	v.Spam = v.Score >= required
 	v.Autolearn = p.autolearn(v, learnTests)
-	if env.SkipScoring {
+	if unscored != "" {
 		v.Autolearn = "no" // not scored: nothing to learn from
 	}
 	switch {
@@ -272,6 +302,9 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result) Verdict {
 		if v.Spam {
 			v.Reason = ReasonSpam
 		}
+	}
+	if unscored != "" && unscored != allowListed && v.Reason == ReasonClean {
+		v.Reason = ReasonUnscanned // not called clean: its content was not scored
 	}
 	if v.Action == Accept && v.Spam && tag != "" {
 		v.SubjectTag = strings.NewReplacer("_SCORE_", fmt.Sprintf("%.1f", v.Score), "_REQD_", fmt.Sprintf("%.1f", v.Required)).Replace(tag)
@@ -347,19 +380,13 @@ func (p *Pipeline) TempFail(ref string, err error) Verdict {
 	}
 }
 
-// Unscanned is the verdict for a message the checks did not look at (too large to scan):
-// accepted with a header saying so, or tempfailed, as the operator chose.
-func (p *Pipeline) Unscanned(ref, why string, accept bool) Verdict {
-	if !accept {
-		v := p.TempFail(ref, errors.New(why))
-		v.Reason = ReasonUnscanned
-		return v
-	}
-	return Verdict{
-		Ref: ref, Action: Accept, Reason: ReasonUnscanned, Required: p.RequiredScore,
-		Skipped: []string{"all checks (" + why + ")"},
-		Headers: []Header{{Name: "X-Postern-Skipped", Value: "all checks (" + why + ")"}},
-	}
+// Unscanned is the verdict for a message too large to read that the operator
+// chose not to take unscored (on_too_large = "tempfail"): 451, and the sender
+// keeps it.
+func (p *Pipeline) Unscanned(ref, why string) Verdict {
+	v := p.TempFail(ref, errors.New(why))
+	v.Reason = ReasonUnscanned
+	return v
 }
 
 // TooLarge is the verdict for a message over the hard size cap.

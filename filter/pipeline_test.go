@@ -220,11 +220,11 @@ func (expired) Err() error            { return context.DeadlineExceeded }
 // (a virus scan that skipped the parts left): its result counts as a failure.
 func TestResultAfterDeadlineFails(t *testing.T) {
 	p := &Pipeline{Checks: []Check{fixed{"av", Result{Headers: []Header{{Name: "X-Virus-Status", Value: "Clean"}}}}}, Policy: policy()}
-	rs := p.runChecks(expired{context.Background()}, &Message{}, time.Now())
+	rs := p.runChecks(expired{context.Background()}, &Message{}, time.Now(), false)
 	if len(rs) != 1 || !errors.Is(rs[0].Err, context.DeadlineExceeded) {
 		t.Fatalf("results %+v, want the deadline as the check's error", rs)
 	}
-	if v := p.decide("REF", &Envelope{}, rs); v.Action != TempFail {
+	if v := p.decide("REF", &Envelope{}, rs, ""); v.Action != TempFail {
 		t.Errorf("verdict %s, want tempfail", v.Action)
 	}
 }
@@ -268,18 +268,26 @@ func TestVerdictTimes(t *testing.T) {
 }
 
 // An allow-listed message's checks that did not run have no time in the verdict
-// (a 0 would read as a check that ran in no time); the virus check has.
+// (a 0 would read as a check that ran in no time); the virus check has. The
+// same for a message over scan_limit.
 func TestVerdictTimesAllowListed(t *testing.T) {
 	virus := virusCheck{fixed{"av", Result{}}}
-	p := &Pipeline{Checks: []Check{fixed{"r", Result{}}, virus}, Policy: policy()}
 	sp := spool.FromBytes([]byte("Subject: hi\r\n\r\nbody\r\n"))
-	v := p.Run(context.Background(), &Envelope{SkipScoring: true}, sp, sp.Size(), "REF")
-	var steps []string
-	for _, tm := range v.Times {
-		steps = append(steps, tm.Step)
-	}
-	if got := strings.Join(steps, " "); got != "parse av" {
-		t.Errorf("steps %q, want parse av", got)
+	for _, tc := range []struct {
+		name  string
+		env   Envelope
+		limit int64
+	}{{"allow-listed", Envelope{SkipScoring: true}, 0}, {"over scan_limit", Envelope{}, 10}} {
+		p := &Pipeline{Checks: []Check{fixed{"r", Result{}}, virus}, Policy: policy()}
+		p.ScanLimit, p.AcceptTooLarge = tc.limit, true
+		v := p.Run(context.Background(), &tc.env, sp, sp.Size(), "REF")
+		var steps []string
+		for _, tm := range v.Times {
+			steps = append(steps, tm.Step)
+		}
+		if got := strings.Join(steps, " "); got != "parse av" {
+			t.Errorf("%s: steps %q, want parse av", tc.name, got)
+		}
 	}
 }
 
@@ -468,26 +476,40 @@ func TestEnvelopeDecisions(t *testing.T) {
 	spam := fixed{"rules", Result{Tests: []Test{{Name: "SPAMMY", Score: 20}}}}
 	virus := virusCheck{fixed{"clamav", Result{Virus: "Eicar-Test-Signature"}}}
 	clean := virusCheck{fixed{"clamav", Result{Headers: []Header{{Name: "X-Virus-Status", Value: "Clean"}}}}}
+	banned := virusCheck{fixed{"banned", Result{Refuse: &Refusal{Reason: ReasonBanned, Text: "banned (ref {ref})"}}}}
+	const raw = "Subject: hi\r\n\r\nbody\r\n"
+	over := func(p *Policy) { p.ScanLimit, p.AcceptTooLarge = int64(len(raw))-1, true }
 	tests := []struct {
 		name   string
 		env    Envelope
+		pol    func(*Policy) // nil: policy()'s
 		checks []Check
 		action Action
 		reason string
 		score  float64
 		header string // a header the verdict must carry
 	}{
-		{"spam rejected", Envelope{}, []Check{spam, clean}, Reject, ReasonSpam, 20, ""},
-		{"role account: spam tagged", Envelope{NoReject: true}, []Check{spam, clean}, Accept, ReasonSpam, 20, "X-Spam-Flag"},
-		{"role account: virus delivered marked", Envelope{NoReject: true}, []Check{virus}, Accept, ReasonVirus, 0, "X-Virus-Status"},
-		{"allow-listed: not scored", Envelope{SkipScoring: true}, []Check{spam, clean}, Accept, ReasonClean, 0, "X-Virus-Status"},
-		{"allow-listed: still scanned", Envelope{SkipScoring: true}, []Check{spam, virus}, Reject, ReasonVirus, 0, ""},
-		{"block-list points count", Envelope{PolicyTests: []Test{{Name: "RCVD_IN_ZEN", Score: 16}}}, []Check{clean}, Reject, ReasonSpam, 16, ""},
+		{"spam rejected", Envelope{}, nil, []Check{spam, clean}, Reject, ReasonSpam, 20, ""},
+		{"role account: spam tagged", Envelope{NoReject: true}, nil, []Check{spam, clean}, Accept, ReasonSpam, 20, "X-Spam-Flag"},
+		{"role account: virus delivered marked", Envelope{NoReject: true}, nil, []Check{virus}, Accept, ReasonVirus, 0, "X-Virus-Status"},
+		{"allow-listed: not scored", Envelope{SkipScoring: true}, nil, []Check{spam, clean}, Accept, ReasonClean, 0, "X-Virus-Status"},
+		{"allow-listed: still scanned", Envelope{SkipScoring: true}, nil, []Check{spam, virus}, Reject, ReasonVirus, 0, ""},
+		{"block-list points count", Envelope{PolicyTests: []Test{{Name: "RCVD_IN_ZEN", Score: 16}}}, nil, []Check{clean}, Reject, ReasonSpam, 16, ""},
+		{"over scan_limit: not scored, and said so", Envelope{}, over, []Check{spam, clean}, Accept, ReasonUnscanned, 0, "X-Postern-Skipped"},
+		{"over scan_limit: still scanned", Envelope{}, over, []Check{spam, virus}, Reject, ReasonVirus, 0, ""},
+		{"over scan_limit: banned files still refused", Envelope{}, over, []Check{spam, clean, banned}, Reject, ReasonBanned, 0, ""},
+		{"over scan_limit: block-list points count", Envelope{PolicyTests: []Test{{Name: "RCVD_IN_ZEN", Score: 16}}}, over, []Check{spam, clean}, Reject, ReasonSpam, 16, ""},
+		{"over scan_limit: a role account's virus delivered marked", Envelope{NoReject: true}, over, []Check{spam, virus}, Accept, ReasonVirus, 0, "X-Virus-Status"},
+		{"over scan_limit, on_too_large = tempfail", Envelope{}, func(p *Policy) { over(p); p.AcceptTooLarge = false }, []Check{spam, virus}, TempFail, ReasonUnscanned, 0, ""},
+		{"at scan_limit: scored", Envelope{}, func(p *Policy) { p.ScanLimit = int64(len(raw)) }, []Check{spam, clean}, Reject, ReasonSpam, 20, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &Pipeline{Checks: tc.checks, Policy: policy()}
-			sp := spool.FromBytes([]byte("Subject: hi\r\n\r\nbody\r\n"))
+			if tc.pol != nil {
+				tc.pol(&p.Policy)
+			}
+			sp := spool.FromBytes([]byte(raw))
 			env := tc.env
 			v := p.Run(context.Background(), &env, sp, sp.Size(), "REF")
 			if v.Action != tc.action || v.Reason != tc.reason || v.Score != tc.score {
@@ -501,6 +523,10 @@ func TestEnvelopeDecisions(t *testing.T) {
 				if !found {
 					t.Fatalf("no %s in %+v", tc.header, v.Headers)
 				}
+			}
+			skipped, _ := header(v.Headers, "X-Postern-Skipped")
+			if want := tc.pol != nil && p.ScanLimit < int64(len(raw)) && v.Action != TempFail; want != strings.Contains(skipped, fmt.Sprintf("content scoring (message size %d exceeds scan_limit %d)", len(raw), len(raw)-1)) {
+				t.Errorf("X-Postern-Skipped %q", skipped)
 			}
 		})
 	}

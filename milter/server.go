@@ -52,8 +52,6 @@ type Options struct {
 	MemorySpool    int64  // bytes held in memory before spilling to a file
 	SpoolDir       string // "" for the system temp dir
 	MaxMessageSize int64  // hard cap: 552 5.3.4
-	ScanLimit      int64  // larger messages are not scanned
-	AcceptTooLarge bool   // on_too_large = "accept"
 	// AuthservID, when set, is the id of our Authentication-Results header:
 	// one that arrives claiming it is removed.
 	AuthservID string

@@ -421,12 +421,7 @@ func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 				s.withdraw(heldRecord)
 			}
 		}()
-		var v filter.Verdict
-		if size, limit := msg.spool.Size(), s.srv.Opts.ScanLimit; limit > 0 && size > limit {
-			v = p.Unscanned(msg.ref, fmt.Sprintf("message size %d exceeds scan_limit %d", size, limit), s.srv.Opts.AcceptTooLarge)
-		} else {
-			v = p.Run(context.Background(), s.checkEnvelope(), msg.spool, size, msg.ref)
-		}
+		v := p.Run(context.Background(), s.checkEnvelope(), msg.spool, msg.spool.Size(), msg.ref)
 		hold := false
 		if v.Action == filter.Reject && v.Reason != filter.ReasonTooLarge {
 			v, hold = s.keep(v)

@@ -226,7 +226,8 @@ type jsonResult struct {
 	Settings string     `json:"settings,omitempty"` // the [recipients] entry that decided
 	Tests    []jsonTest `json:"tests"`
 	Virus    *string    `json:"virus"`
-	Detail   string     `json:"detail,omitempty"` // what a refusing check found (the quarantine's "Found")
+	Detail   string     `json:"detail,omitempty"`  // what a refusing check found (the quarantine's "Found")
+	Skipped  []string   `json:"skipped,omitempty"` // what was not checked (X-Postern-Skipped)
 	Bayes    *float64   `json:"bayes"`
 	MS       float64    `json:"ms"`
 	// Times are the parse's and each check's milliseconds (the checks overlap).
@@ -242,7 +243,7 @@ func writeJSON(w io.Writer, r checked) {
 	} else {
 		v := r.v
 		j.Action, j.Reason, j.Spam, j.Score, j.Required, j.Bayes = v.Action.String(), v.Reason, v.Spam, round1(v.Score), v.Required, v.Bayes
-		j.Detail, j.Settings = v.Detail, v.Settings
+		j.Detail, j.Settings, j.Skipped = v.Detail, v.Settings, v.Skipped
 		j.MS = filter.Millis(v.Duration)
 		if len(v.Times) > 0 {
 			j.Times = map[string]float64{}
@@ -306,6 +307,9 @@ func writeReport(w io.Writer, r checked) {
 	}
 	for _, n := range v.Notes {
 		fmt.Fprintf(w, "Note: %s\n", n)
+	}
+	if len(v.Skipped) > 0 {
+		fmt.Fprintf(w, "Not checked: %s\n", strings.Join(v.Skipped, ", "))
 	}
 	if len(v.Errors) > 0 {
 		fmt.Fprintf(w, "Errors: %s\n", errorsText(v.Errors))

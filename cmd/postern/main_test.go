@@ -405,3 +405,50 @@ func TestCheckJSONDetail(t *testing.T) {
 		t.Errorf("got %+v", r)
 	}
 }
+
+// postern check reads a message over scan_limit as serve does: not scored
+// (GTUBE passes), still looked at for banned files, and says so.
+func TestCheckOverScanLimit(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "postern.toml")
+	if err := os.WriteFile(cfg, []byte("rules_paths = [\"default\"]\n[limits]\nscan_limit = \"1KiB\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("padding padding\r\n", 100)
+	for _, tc := range []struct {
+		name, raw string
+		json      bool
+		want      []string
+	}{
+		{"GTUBE, text", "Subject: big\r\n\r\n" + gtube + "\r\n" + pad, false, []string{
+			"Action: accept; reason: unscanned",
+			"Not checked: content scoring (message size 1786 exceeds scan_limit 1024)",
+		}},
+		{"GTUBE, json", "Subject: big\r\n\r\n" + gtube + "\r\n" + pad, true, []string{
+			`"action":"accept","reason":"unscanned"`,
+			`"skipped":["content scoring (message size 1786 exceeds scan_limit 1024)"]`,
+		}},
+		{"a program", testutil.WithAttachment("big", "setup.exe", "application/octet-stream", []byte(pad)), true, []string{
+			`"action":"reject","reason":"banned"`,
+		}},
+		{"under the limit, scored", "Subject: small\r\n\r\n" + gtube + "\r\n", true, []string{
+			`"action":"reject","reason":"spam"`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"check", "-c", cfg, "--data-dir", filepath.Join(dir, "data")}
+			if tc.json {
+				args = append(args, "--json")
+			}
+			out, errOut, code := postern(t, tc.raw, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}

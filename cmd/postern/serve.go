@@ -87,8 +87,6 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 			MemorySpool:    int64(cfg.Limits.MemorySpool),
 			SpoolDir:       cfg.Limits.SpoolDir,
 			MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
-			ScanLimit:      int64(cfg.Limits.ScanLimit),
-			AcceptTooLarge: cfg.Limits.OnTooLarge == "accept",
 		},
 	}
 	if cfg.Auth.Enabled {
