@@ -294,3 +294,40 @@ func TestLiteral(t *testing.T) {
 		}
 	}
 }
+
+func TestChanged(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"nothing", func(*Config) {}, ""},
+		{"a top-level key", func(c *Config) { c.RejectScore = 8 }, "reject_score"},
+		{"a section's keys, each", func(c *Config) { c.Clamd.Address = "unix:/x"; c.Clamd.Timeout = Duration(time.Second) }, "clamd.address clamd.timeout"},
+		{"a list", func(c *Config) { c.Policy.AllowLists = []string{"/etc/a"} }, "policy.allow_lists"},
+		{"a table of tables, as one", func(c *Config) { c.Recipients = map[string]Recipient{"@x.example": {}} }, "recipients"},
+		{"a zone of a section", func(c *Config) { c.DNSBL.Zone = map[string]DNSBLZone{"z.example": {}} }, "dnsbl.zone"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := Default(), Default()
+			tc.edit(&b)
+			if got := strings.Join(Changed(a, b), " "); got != tc.want {
+				t.Errorf("Changed = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// Every key SIGHUP is said to apply is a key of the configuration: a renamed
+// key would otherwise be reported as waiting for a restart while it is applied.
+func TestReloadableKeysExist(t *testing.T) {
+	keys := map[string]bool{}
+	for _, k := range Keys() {
+		keys[k] = true
+	}
+	for k := range reloadable {
+		if !keys[k] {
+			t.Errorf("reloadable key %q is no key of the configuration", k)
+		}
+	}
+}

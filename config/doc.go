@@ -17,6 +17,16 @@ func Reference() string {
 	b.WriteString("absent, the built-in defaults below apply). Unknown keys are errors. `postern config test`\n")
 	b.WriteString("prints every problem with file:line. `--data-dir DIR` on any subcommand overrides `data_dir`.\n")
 	b.WriteString("Sizes are bytes or strings with a unit (`\"20MiB\"`); durations are strings (`\"60s\"`).\n\n")
+	var keys []string
+	for _, k := range Keys() {
+		if Reloads(k) {
+			keys = append(keys, "`"+k+"`")
+		}
+	}
+	b.WriteString("On SIGHUP (`systemctl reload postern`, `postern rules reload`) serve reads the file again and\n")
+	fmt.Fprintf(&b, "applies these keys to the next message: %s. A file with an error changes nothing,\n", strings.Join(keys, ", "))
+	b.WriteString("and rule files or lists with errors leave the old ones in place (the log names the error). A change to\n")
+	b.WriteString("any other key waits for a restart: the log names those keys.\n\n")
 	def := Default()
 	writeTable(&b, reflect.ValueOf(def), "")
 	return b.String()

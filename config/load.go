@@ -219,3 +219,74 @@ func keyLines(src []byte) map[string]int {
 	}
 	return lines
 }
+
+// reloadable are the keys serve applies on SIGHUP: the rules, the lists, and the
+// settings that turn the checks' results into a verdict (cmd/postern's
+// verdictPolicy). on_error is not among them: the envelope checks, built once,
+// follow it too.
+var reloadable = map[string]bool{
+	"required_score": true, "reject_score": true, "check_timeout": true,
+	"report_header": true, "subject_tag": true, "recipients": true,
+	"limits.scan_limit": true, "limits.on_too_large": true,
+	"replies.spam": true, "replies.virus": true, "replies.tempfail": true, "replies.too_large": true,
+	"bayes.autolearn_spam": true, "bayes.autolearn_ham": true, "bayes.autolearn_veto": true,
+	"rules_paths": true, "policy.allow_lists": true, "policy.deny_lists": true, "greylist.allow_lists": true,
+}
+
+// Reloads says whether serve applies a change to key (as Changed names it) on
+// SIGHUP; any other key's change waits for a restart.
+func Reloads(key string) bool { return reloadable[key] }
+
+// Changed lists the keys whose values differ between a and b, as the
+// configuration file names them ("required_score", "clamd.address",
+// "recipients"): a section's keys one by one, a table of tables (recipients,
+// dnsbl.zone) as one. serve's SIGHUP says by it which changes wait for a
+// restart.
+func Changed(a, b Config) []string {
+	var out []string
+	vb := values(b)
+	for i, kv := range values(a) {
+		if !reflect.DeepEqual(kv.v.Interface(), vb[i].v.Interface()) {
+			out = append(out, kv.key)
+		}
+	}
+	return out
+}
+
+// Keys are the configuration's keys, as Changed names them.
+func Keys() []string {
+	var out []string
+	for _, kv := range values(Default()) {
+		out = append(out, kv.key)
+	}
+	return out
+}
+
+type keyValue struct {
+	key string
+	v   reflect.Value
+}
+
+// values are c's keys and values in the order of its fields.
+func values(c Config) []keyValue {
+	var out []keyValue
+	v := reflect.ValueOf(c)
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := tomlName(f)
+		if f.Type.Kind() != reflect.Struct {
+			out = append(out, keyValue{name, v.Field(i)})
+			continue
+		}
+		for j := 0; j < f.Type.NumField(); j++ {
+			out = append(out, keyValue{name + "." + tomlName(f.Type.Field(j)), v.Field(i).Field(j)})
+		}
+	}
+	return out
+}
+
+func tomlName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+	return name
+}

@@ -89,3 +89,61 @@ func TestRulesReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("after postern rules reload: %s", s)
 	}
 }
+
+// TestSettingsReloadOnSIGHUP: SIGHUP applies edited scores and [recipients]
+// to the next message through Postfix, keeps the old ones when the file has an
+// error, and names the edited keys that wait for a restart.
+func TestSettingsReloadOnSIGHUP(t *testing.T) {
+	e := newEnv(t)
+	rulesDir := filepath.Join(e.tmp, "rules")
+	os.Mkdir(rulesDir, 0o755)
+	os.WriteFile(filepath.Join(rulesDir, "local.cf"), []byte("body LOCAL_TEN /quarterly widget/i\nscore LOCAL_TEN 10\n"), 0o644)
+	base := fmt.Sprintf("rules_paths = [%q]\n", rulesDir)
+	write := func(content string) {
+		if err := os.WriteFile(e.cfg, []byte(base+content+"[milter]\nshutdown_timeout = \"5s\"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("")
+	d := e.start()
+	send := func(marker, rcpt string) (int, string) {
+		return sendSMTP(t, e.pf.SMTPAddr, "sender@example.org", []string{rcpt}, message("widgets", marker, "our quarterly widget report"))
+	}
+	reload := func(outcome string) {
+		t.Helper()
+		before := strings.Count(d.Output(), outcome)
+		d.Cmd.Process.Signal(syscall.SIGHUP)
+		for deadline := time.Now().Add(10 * time.Second); strings.Count(d.Output(), outcome) == before; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the log after SIGHUP:\n%s", outcome, d.Output())
+			}
+		}
+	}
+
+	code, text := send("set-1", "rcpt@example.com")
+	got := delivered(t, e.sink, "set-1@example.org", code, text)
+	if headerOf(got.Data, "X-Spam-Flag") != "X-Spam-Flag: YES" {
+		t.Fatalf("before the reload, 10 points are tagged spam:\n%s", got.Data)
+	}
+
+	write("reject_score = 8\n[recipients.\"@lenient.example\"]\nreject_score = 10000\nsubject_tag = \"[SPAM]\"\n[clamd]\ntimeout = \"5s\"\n")
+	reload("SIGHUP: settings reloaded")
+	if code, text := send("set-2", "rcpt@example.com"); code != 550 {
+		t.Errorf("after reject_score = 8: reply %d %s, want 550", code, text)
+	}
+	notDelivered(t, e.sink, "set-2@example.org")
+	code, text = send("set-3", "u@lenient.example")
+	got = delivered(t, e.sink, "set-3@example.org", code, text)
+	if s := headerOf(got.Data, "Subject"); s != "Subject: [SPAM] widgets" {
+		t.Errorf("a new [recipients] entry's mail: Subject %q, want tagged", s)
+	}
+	if !d.WaitOutput(`msg="SIGHUP: changed in the configuration, but kept as they were until a restart" keys=clamd.timeout`, 5*time.Second) {
+		t.Errorf("the log does not name the key that waits for a restart:\n%s", d.Output())
+	}
+
+	write("reject_score = \"eight\"\n")
+	reload("configuration has errors: keeping the old rules, lists and settings")
+	if code, text := send("set-4", "rcpt@example.com"); code != 550 {
+		t.Errorf("after a broken file: reply %d %s, want the old reject_score's 550", code, text)
+	}
+}

@@ -891,3 +891,23 @@ func TestVerdictLogTimes(t *testing.T) {
 		})
 	}
 }
+
+// A pipeline given by SetPipeline (serve's SIGHUP) decides the next message.
+func TestSetPipeline(t *testing.T) {
+	srv, addr := startServer(t, testPipeline(), defaultOpts())
+	answer := func() gomilter.ActionCode {
+		s := dial(t, addr)
+		connect(t, s)
+		_, act := send(t, s, plain(rules.GTUBEString+"\r\n"))
+		return act.Code
+	}
+	if got := answer(); got != gomilter.ActReplyCode {
+		t.Fatalf("GTUBE before: %c, want a reply (550)", got)
+	}
+	lenient := testPipeline()
+	lenient.RejectScore = 10000
+	srv.SetPipeline(lenient)
+	if got := answer(); got != gomilter.ActAccept {
+		t.Errorf("GTUBE after SetPipeline with reject_score 10000: %c, want accept", got)
+	}
+}

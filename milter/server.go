@@ -59,6 +59,7 @@ type Options struct {
 
 // Server accepts milter connections and tracks them for a graceful shutdown.
 type Server struct {
+	// Pipeline decides each message, until SetPipeline gives another.
 	Pipeline   *filter.Pipeline
 	Opts       Options
 	Log        logrus.FieldLogger
@@ -70,12 +71,25 @@ type Server struct {
 	// OnEnvelope, when set, is told every decision on a recipient (for metrics).
 	OnEnvelope func(d policy.Decision)
 
+	swapped atomic.Pointer[filter.Pipeline] // SetPipeline's, over Pipeline
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
 	ln      net.Listener
 	pending *conn // accepted, waiting for go-milter's NewMilter call
 	closing atomic.Bool
 	srv     *gomilter.Server
+}
+
+// SetPipeline has every message from now on decided by p (serve's SIGHUP:
+// settings reloaded); a message already at end of data keeps the one it started.
+func (s *Server) SetPipeline(p *filter.Pipeline) { s.swapped.Store(p) }
+
+// pipeline is the pipeline deciding messages now.
+func (s *Server) pipeline() *filter.Pipeline {
+	if p := s.swapped.Load(); p != nil {
+		return p
+	}
+	return s.Pipeline
 }
 
 // Listen opens a listener from Go's network and address. A stale unix socket left by a

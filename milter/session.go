@@ -93,7 +93,7 @@ func (s *session) do(m *gomilter.Modifier, stage string, noReply bool, f func() 
 		if x := recover(); x != nil {
 			perr := fmt.Errorf("milter: %s: %w: %v", stage, filter.ErrPanic, x)
 			s.log.WithError(perr).WithField("stack", string(debug.Stack())).Error("panic in milter callback")
-			resp = s.finish(s.srv.Pipeline.TempFail(s.ref(), perr))
+			resp = s.finish(s.srv.pipeline().TempFail(s.ref(), perr))
 		}
 		if noReply {
 			if _, ok := resp.(*final); ok {
@@ -392,15 +392,15 @@ func (s *session) write(str string) gomilter.Response {
 func (s *session) spoolFailed(err error) gomilter.Response {
 	if errors.Is(err, spool.ErrTooLarge) {
 		s.msg.tooLarge = true
-		return s.finish(s.srv.Pipeline.TooLarge(s.msg.ref))
+		return s.finish(s.srv.pipeline().TooLarge(s.msg.ref))
 	}
-	return s.finish(s.srv.Pipeline.TempFail(s.msg.ref, err))
+	return s.finish(s.srv.pipeline().TempFail(s.msg.ref, err))
 }
 
 // noMessage answers content outside MAIL FROM … end of data: a confused MTA, or a
 // client of ours that skipped a step. Never accept what we did not see whole.
 func (s *session) noMessage(stage string) gomilter.Response {
-	return s.finish(s.srv.Pipeline.TempFail(filter.NewRef(), fmt.Errorf("milter: %s before MAIL FROM", stage)))
+	return s.finish(s.srv.pipeline().TempFail(filter.NewRef(), fmt.Errorf("milter: %s before MAIL FROM", stage)))
 }
 
 func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
@@ -412,7 +412,7 @@ func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 		if s.msg == nil {
 			return s.noMessage("end of data")
 		}
-		msg, p := s.msg, s.srv.Pipeline
+		msg, p := s.msg, s.srv.pipeline()
 		// A record kept for a hold stands only if the message is accepted into the
 		// hold queue; a tempfail (or a panic) after the copy is kept withdraws it.
 		heldRecord := ""
@@ -484,7 +484,7 @@ func (s *session) keep(v filter.Verdict) (filter.Verdict, bool) {
 	err := s.srv.Quarantine.Put(ctx, r, msg.spool.Reader())
 	v.Keep = time.Since(start)
 	if err != nil {
-		tv := s.srv.Pipeline.TempFail(v.Ref, err)
+		tv := s.srv.pipeline().TempFail(v.Ref, err)
 		tv.Score, tv.Tests, tv.Virus, tv.Keep = v.Score, v.Tests, v.Virus, v.Keep
 		return tv, false
 	}

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
 
@@ -206,7 +207,10 @@ type components struct {
 	// Class names the content settings a recipient's mail is judged by
 	// (policy.Policy.Class): its [recipients] entry, and whether it takes banned
 	// attachments.
-	Class   func(rcpt string) string
+	Class func(rcpt string) string
+	// rcpts is the [recipients] table Class and the pipeline read (Reload
+	// swaps it).
+	rcpts   atomic.Pointer[recipients.Table]
 	closers []func()
 }
 
@@ -260,6 +264,7 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 	if err != nil {
 		return nil, err
 	}
+	c.rcpts.Store(rcpts)
 	var ban *banned.Check
 	if a := cfg.Attachments; a.Enabled {
 		types := make([]string, len(a.Types))
@@ -277,7 +282,7 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 	}
 	c.Class = func(rcpt string) string {
 		class := ""
-		if s := rcpts.Lookup(rcpt); s != nil {
+		if s := c.rcpts.Load().Lookup(rcpt); s != nil {
 			class = "recipients " + s.Key
 		}
 		if ban != nil && ban.Exempt(rcpt) {
@@ -342,30 +347,48 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 			learner = al
 		}
 	}
-	c.Pipeline = &filter.Pipeline{
-		Checks: checks,
-		Policy: filter.Policy{
-			RequiredScore:  cfg.RequiredScore,
-			RejectScore:    cfg.RejectScore,
-			OnErrorAccept:  cfg.OnError == "accept",
-			Timeout:        cfg.CheckTimeout.D(),
-			ScanLimit:      int64(cfg.Limits.ScanLimit),
-			AcceptTooLarge: cfg.Limits.OnTooLarge == "accept",
-			ReportHeader:   cfg.ReportHeader,
-			SubjectTag:     cfg.SubjectTag,
-			Recipients:     rcpts,
-			Version:        "postern-" + Version,
-			Replies: filter.ReplyTexts{
-				Spam: cfg.Replies.Spam, Virus: cfg.Replies.Virus,
-				TempFail: cfg.Replies.TempFail, TooLarge: cfg.Replies.TooLarge,
-			},
-			Learner:       learner,
-			AutolearnSpam: cfg.Bayes.AutolearnSpam,
-			AutolearnHam:  cfg.Bayes.AutolearnHam,
-			AutolearnVeto: cfg.Bayes.AutolearnVeto,
-		},
-	}
+	c.Pipeline = &filter.Pipeline{Checks: checks, Policy: verdictPolicy(cfg, rcpts, learner)}
 	return c, nil
+}
+
+// verdictPolicy is the pipeline's policy from the configuration: the settings
+// that turn the checks' results into a verdict, all of which SIGHUP reloads
+// (Reload).
+func verdictPolicy(cfg config.Config, rcpts *recipients.Table, learner filter.Learner) filter.Policy {
+	return filter.Policy{
+		RequiredScore:  cfg.RequiredScore,
+		RejectScore:    cfg.RejectScore,
+		OnErrorAccept:  cfg.OnError == "accept",
+		Timeout:        cfg.CheckTimeout.D(),
+		ScanLimit:      int64(cfg.Limits.ScanLimit),
+		AcceptTooLarge: cfg.Limits.OnTooLarge == "accept",
+		ReportHeader:   cfg.ReportHeader,
+		SubjectTag:     cfg.SubjectTag,
+		Recipients:     rcpts,
+		Version:        "postern-" + Version,
+		Replies: filter.ReplyTexts{
+			Spam: cfg.Replies.Spam, Virus: cfg.Replies.Virus,
+			TempFail: cfg.Replies.TempFail, TooLarge: cfg.Replies.TooLarge,
+		},
+		Learner:       learner,
+		AutolearnSpam: cfg.Bayes.AutolearnSpam,
+		AutolearnHam:  cfg.Bayes.AutolearnHam,
+		AutolearnVeto: cfg.Bayes.AutolearnVeto,
+	}
+}
+
+// Reload builds a pipeline with the same checks and cfg's verdict settings
+// (verdictPolicy), and has Class read cfg's [recipients] from now on. The
+// caller hands the pipeline to the milter server (milter.Server.SetPipeline).
+func (c *components) Reload(cfg config.Config) (*filter.Pipeline, error) {
+	rcpts, err := recipients.New(cfg.RecipientSettings())
+	if err != nil {
+		return nil, err
+	}
+	p := &filter.Pipeline{Checks: c.Pipeline.Checks, Policy: verdictPolicy(cfg, rcpts, c.Pipeline.Learner)}
+	c.Pipeline = p
+	c.rcpts.Store(rcpts)
+	return p, nil
 }
 
 // ruleAuth and ruleSignatures give the rules' SPF, DKIM, ARC and DMARC evals

@@ -29,8 +29,9 @@ test RULE FILE   shows whether RULE hits the message in FILE, where, and what it
                  of being looked up in the rule files.
 reload           checks the configured rules as lint does and, when they have no
                  errors, sends SIGHUP to the running postern serve (--pid, or every
-                 "postern serve" process of this user), which loads them. With
-                 errors nothing is signalled: serve would keep its old rules anyway.
+                 "postern serve" process of this user), which loads them, and the
+                 lists and scores of the configuration too. With errors nothing is
+                 signalled: serve would keep its old rules anyway.
                  (systemctl reload postern does the same through the unit file.)
 cost PATH...     runs the rules on the messages under PATH (files, or directories
                  read recursively) --passes times, one message at a time, and

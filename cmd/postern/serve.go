@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	stdlog "log"
 	"os"
 	"os/signal"
@@ -143,8 +142,13 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 			return 0
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reloadRules(log, comp.Rules, c, fs)
-				reloadLists(log, env, c, fs)
+				reload(log, cfg, comp, env, srv, func() (config.Config, error) {
+					n, err := c.load(fs)
+					if *listen != "" {
+						n.Milter.Listen = *listen
+					}
+					return n, err
+				})
 				continue
 			}
 			log.WithField("signal", sig.String()).Info("shutting down: letting messages in flight finish")
@@ -295,14 +299,44 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) func() {
 	return func() { cancel(); <-done }
 }
 
-// reloadRules re-reads the configuration's rule paths and swaps the new set in; on any
-// error the old set stays and every error is logged.
-func reloadRules(log *logrus.Logger, check *rules.Check, c *common, fs *flag.FlagSet) {
-	cfg, err := c.load(fs)
+// reload is SIGHUP's: the configuration file is read again, and its rules, its
+// lists and its verdict settings replace the running ones, each only when it
+// has no errors (the old one stays otherwise, and the log says why). Changes to
+// other keys are logged as waiting for a restart, against what serve started
+// with (started).
+func reload(log *logrus.Logger, started config.Config, comp *components, env *envelope, srv *milter.Server, load func() (config.Config, error)) {
+	cfg, err := load()
 	if err != nil {
-		log.WithError(err).Error("SIGHUP: configuration has errors: keeping the old rules")
+		log.WithError(err).Error("SIGHUP: configuration has errors: keeping the old rules, lists and settings")
 		return
 	}
+	reloadRules(log, comp.Rules, cfg)
+	reloadLists(log, env, cfg)
+	// on_error also decides the envelope checks' failures, which are built
+	// once: the two keep answering alike until a restart.
+	verdict := cfg
+	verdict.OnError = started.OnError
+	if p, err := comp.Reload(verdict); err != nil {
+		log.WithError(err).Error("SIGHUP: settings have errors: keeping the old ones")
+	} else {
+		srv.SetPipeline(p)
+		log.WithFields(logrus.Fields{"required_score": cfg.RequiredScore, "reject_score": cfg.RejectScore,
+			"recipient_settings": p.Recipients.Len()}).Info("SIGHUP: settings reloaded")
+	}
+	var restart []string
+	for _, k := range config.Changed(started, cfg) {
+		if !config.Reloads(k) {
+			restart = append(restart, k)
+		}
+	}
+	if len(restart) > 0 {
+		log.WithField("keys", strings.Join(restart, " ")).Warn("SIGHUP: changed in the configuration, but kept as they were until a restart")
+	}
+}
+
+// reloadRules reads cfg's rule paths and swaps the new set in; on any error the
+// old set stays and every error is logged.
+func reloadRules(log *logrus.Logger, check *rules.Check, cfg config.Config) {
 	set, problems, err := loadRules(cfg.RulesPaths)
 	if err != nil {
 		log.WithError(err).Error("SIGHUP: rules have errors: keeping the old rules")
@@ -317,13 +351,8 @@ func reloadRules(log *logrus.Logger, check *rules.Check, c *common, fs *flag.Fla
 	log.WithFields(logrus.Fields{"rules": set.Len(), "warnings": len(problems), "dfas_kept": dfas, "states_kept": states}).Info("SIGHUP: rules reloaded")
 }
 
-// reloadLists re-reads the allow and deny lists; on any error the old lists stay.
-func reloadLists(log *logrus.Logger, env *envelope, c *common, fs *flag.FlagSet) {
-	cfg, err := c.load(fs)
-	if err != nil {
-		log.WithError(err).Error("SIGHUP: configuration has errors: keeping the old lists")
-		return
-	}
+// reloadLists reads cfg's allow and deny lists; on any error the old lists stay.
+func reloadLists(log *logrus.Logger, env *envelope, cfg config.Config) {
 	if err := env.loadLists(cfg); err != nil {
 		log.WithError(err).Error("SIGHUP: lists have errors: keeping the old lists")
 		return
