@@ -1,5 +1,5 @@
 // Package recipients holds the settings recipients have of their own ([recipients]
-// in the configuration): the score at which their mail is spam, the score at which
+// in the configuration, keyed by address, @domain or @.domain for its subdomains): the score at which their mail is spam, the score at which
 // it is refused, and the tag put in front of its Subject. A multi-domain host's
 // customers, or one user who wants spam tagged and never refused (amavisd-new's
 // spam_lovers), each get theirs.
@@ -18,33 +18,40 @@ import (
 
 // Settings are one entry's values; a nil field keeps the global setting.
 type Settings struct {
-	Key           string // as configured: "user@example.org" or "@example.org"
+	Key           string // as configured: "user@example.org", "@example.org" or "@.example.org"
 	RequiredScore *float64
 	RejectScore   *float64
 	SubjectTag    *string
 }
 
-// Table finds a recipient's entry: its address first, then its domain. The nil
-// Table has no entries.
+// Table finds a recipient's entry: its address first, then its domain, then
+// the nearest of its parent domains with an "@.parent" entry. The nil Table has
+// no entries.
 type Table struct {
 	addrs   map[string]*Settings
 	domains map[string]*Settings
+	parents map[string]*Settings // "@.example.org": example.org's subdomains
 }
 
-// CheckKey says what is wrong with a key, nil when it is an address or
-// "@domain" (the form of [recipients] and [attachments] exempt_rcpts).
+// CheckKey says what is wrong with a key, nil when it is an address, "@domain"
+// or "@.domain" (its subdomains, as Postfix reads ".domain"): the form of
+// [recipients] and [attachments] exempt_rcpts.
 func CheckKey(k string) error {
 	key := strings.TrimSpace(k)
-	_, domain, ok := strings.Cut(key, "@")
-	if !ok || domain == "" || strings.ContainsAny(key, " \t<>") || strings.Contains(domain, "@") {
-		return fmt.Errorf("recipients: %q: want an address or @domain", k)
+	local, domain, ok := strings.Cut(key, "@")
+	if strings.HasPrefix(domain, ".") && local == "" {
+		domain = domain[1:]
+	}
+	if !ok || domain == "" || strings.ContainsAny(key, " \t<>") || strings.Contains(domain, "@") ||
+		strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+		return fmt.Errorf("recipients: %q: want an address, @domain or @.domain (its subdomains)", k)
 	}
 	return nil
 }
 
 // New builds a table from entries keyed by an address or "@domain" (case ignored).
 func New(entries map[string]Settings) (*Table, error) {
-	t := &Table{addrs: map[string]*Settings{}, domains: map[string]*Settings{}}
+	t := newTable()
 	for k, s := range entries {
 		if err := CheckKey(k); err != nil {
 			return nil, err
@@ -61,7 +68,7 @@ func New(entries map[string]Settings) (*Table, error) {
 // in it (Lookup != nil), such as [attachments] exempt_rcpts. A key given twice
 // counts once.
 func NewSet(keys []string) (*Table, error) {
-	t := &Table{addrs: map[string]*Settings{}, domains: map[string]*Settings{}}
+	t := newTable()
 	for _, k := range keys {
 		if err := CheckKey(k); err != nil {
 			return nil, err
@@ -71,12 +78,19 @@ func NewSet(keys []string) (*Table, error) {
 	return t, nil
 }
 
+func newTable() *Table {
+	return &Table{addrs: map[string]*Settings{}, domains: map[string]*Settings{}, parents: map[string]*Settings{}}
+}
+
 // add files s under key (checked), unless the key is there already.
 func (t *Table) add(k string, s *Settings) bool {
 	key := strings.ToLower(strings.TrimSpace(k))
 	local, domain, _ := strings.Cut(key, "@")
 	m := t.addrs
-	if local == "" {
+	switch {
+	case local == "" && strings.HasPrefix(domain, "."):
+		m, key = t.parents, domain[1:]
+	case local == "":
 		m, key = t.domains, domain
 	}
 	if _, dup := m[key]; dup {
@@ -91,12 +105,14 @@ func (t *Table) Len() int {
 	if t == nil {
 		return 0
 	}
-	return len(t.addrs) + len(t.domains)
+	return len(t.addrs) + len(t.domains) + len(t.parents)
 }
 
 // Lookup returns rcpt's entry, nil when none applies. An address with a
 // +extension (user+news@example.org) falls under user@example.org's entry when it
-// has none of its own.
+// has none of its own. A domain's own entry wins over its parents'; of those,
+// the nearest: mail.dept.example.org falls under "@.dept.example.org" before
+// "@.example.org".
 func (t *Table) Lookup(rcpt string) *Settings {
 	if t.Len() == 0 {
 		return nil
@@ -114,5 +130,18 @@ func (t *Table) Lookup(rcpt string) *Settings {
 			return s
 		}
 	}
-	return t.domains[domain]
+	if s := t.domains[domain]; s != nil {
+		return s
+	}
+	for d := domain; len(t.parents) > 0; {
+		_, parent, ok := strings.Cut(d, ".")
+		if !ok {
+			return nil
+		}
+		if s := t.parents[parent]; s != nil {
+			return s
+		}
+		d = parent
+	}
+	return nil
 }

@@ -10,6 +10,9 @@ func TestLookup(t *testing.T) {
 		"ceo@customer.example":  {RejectScore: num(1000)},
 		"news+list@example.org": {RequiredScore: num(8)},
 		"user@example.org":      {RequiredScore: num(4)},
+		"@.hosted.example":      {RejectScore: num(20)},
+		"@.eu.hosted.example":   {RejectScore: num(12)},
+		"@eu.hosted.example":    {RejectScore: num(11)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -25,6 +28,12 @@ func TestLookup(t *testing.T) {
 		{"news+list@example.org", "news+list@example.org"}, // its own entry first
 		{"news@example.org", ""},
 		{"user@sub.customer.example", ""}, // a domain is that domain only
+		{"a@shop.hosted.example", "@.hosted.example"},
+		{"a@a.b.hosted.example", "@.hosted.example"},
+		{"a@hosted.example", ""},                         // "@.domain" is its subdomains, as Postfix's ".domain"
+		{"a@x.eu.hosted.example", "@.eu.hosted.example"}, // the nearest parent
+		{"a@eu.hosted.example", "@eu.hosted.example"},    // the domain's own entry first
+		{"a@nothosted.example", ""},
 		{"other@example.org", ""},
 		{"<>", ""},
 		{"postmaster", ""},
@@ -44,7 +53,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestNewRefuses(t *testing.T) {
-	for _, key := range []string{"example.org", "@", "a@b@c.example", "<a@b.example>", "a b@c.example", "user@"} {
+	for _, key := range []string{"example.org", "@", "a@b@c.example", "<a@b.example>", "a b@c.example", "user@", "@.", "@..example", "a@.example", "@example."} {
 		if _, err := New(map[string]Settings{key: {}}); err == nil {
 			t.Errorf("%q accepted", key)
 		}
@@ -57,11 +66,11 @@ func TestNewRefuses(t *testing.T) {
 // TestNewSet: a set takes a key twice (its entries have no settings to
 // disagree), refuses what is no key, and tells its members.
 func TestNewSet(t *testing.T) {
-	s, err := NewSet([]string{"it@example.com", "IT@example.com", "@lab.example"})
+	s, err := NewSet([]string{"it@example.com", "IT@example.com", "@lab.example", "@.lab.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Len() != 2 || s.Lookup("<it+x@EXAMPLE.com>") == nil || s.Lookup("a@lab.example") == nil || s.Lookup("a@example.com") != nil {
+	if s.Len() != 3 || s.Lookup("<it+x@EXAMPLE.com>") == nil || s.Lookup("a@lab.example") == nil || s.Lookup("a@x.lab.example") == nil || s.Lookup("a@example.com") != nil {
 		t.Errorf("set %d entries, lookups wrong", s.Len())
 	}
 	if _, err := NewSet([]string{"lab.example"}); err == nil {
