@@ -117,6 +117,7 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	res.Notes = []string{"banned attachment " + f.String()}
 	if r := c.exempt(m.Env); r != "" {
 		res.Notes = append(res.Notes, "delivered: "+r+" takes banned attachments ([attachments] exempt_rcpts)")
+		res.Marked = filter.ReasonBanned
 		return res
 	}
 	res.Refuse = &filter.Refusal{Reason: filter.ReasonBanned, Text: strings.ReplaceAll(c.Reply, "{name}", shortName(name)), Detail: f.String()}

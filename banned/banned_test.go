@@ -292,8 +292,8 @@ func TestVerdict(t *testing.T) {
 	}
 
 	v = run(&filter.Envelope{NoReject: true}, strings.NewReader(raw))
-	if v.Action != filter.Accept || !hasHeader(v, "X-Postern-Banned", `"Invoice 2026.pdf.exe": extension .exe`) {
-		t.Errorf("role account: got %s, headers %v", v.Action, v.Headers)
+	if v.Action != filter.Accept || v.Reason != filter.ReasonBanned || !hasHeader(v, "X-Postern-Banned", `"Invoice 2026.pdf.exe": extension .exe`) {
+		t.Errorf("role account: got %s %s, headers %v", v.Action, v.Reason, v.Headers)
 	}
 
 	v = run(&filter.Envelope{SkipScoring: true}, strings.NewReader(raw))
@@ -317,8 +317,8 @@ func TestVerdict(t *testing.T) {
 		{[]string{"helpdesk@sub.it.example.org"}, filter.Reject},
 	} {
 		v = run(&filter.Envelope{Rcpts: tc.rcpts}, strings.NewReader(raw))
-		if v.Action != tc.action {
-			t.Errorf("exempt recipients, to %v: got %s %s", tc.rcpts, v.Action, v.Reason)
+		if v.Action != tc.action || v.Reason != filter.ReasonBanned {
+			t.Errorf("exempt recipients, to %v: got %s %s, want %s banned", tc.rcpts, v.Action, v.Reason, tc.action)
 		}
 		if tc.action == filter.Accept && !hasHeader(v, "X-Postern-Banned", "Invoice 2026.pdf.exe") {
 			t.Errorf("exempt recipients, to %v: delivered unmarked: %v", tc.rcpts, v.Headers)

@@ -135,6 +135,11 @@ type Result struct {
 	// Refuse, when set, asks for the message to be refused whatever its score (a
 	// domain's DMARC reject policy the operator chose to enforce).
 	Refuse *Refusal
+	// Marked is the reason of a finding the message's recipients take (a banned
+	// file to an [attachments] exempt_rcpts recipient): delivered, marked by the
+	// check's headers, and the verdict's Reason, as a refusal's is when a role
+	// account is a recipient.
+	Marked string
 	Err    error
 	// Duration is how long the check ran (the pipeline sets it): up to the
 	// deadline for a check that had not answered by then.

@@ -222,6 +222,7 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result, unscored 
 	v.Tests = append(v.Tests, env.PolicyTests...)
 	learnTests := append([]Test(nil), env.PolicyTests...)
 	var refuse *Refusal
+	marked := ""
 	switch unscored {
 	case "":
 	case allowListed:
@@ -260,6 +261,9 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result, unscored 
 		if r.Refuse != nil && refuse == nil {
 			refuse = r.Refuse
 		}
+		if r.Marked != "" && marked == "" {
+			marked = r.Marked
+		}
 		v.Headers = append(v.Headers, r.Headers...)
 		v.Notes = append(v.Notes, r.Notes...)
 	}
@@ -281,6 +285,10 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result, unscored 
 		if v.Spam {
 			v.Reason = ReasonSpam
 		}
+		if refuse != nil {
+			// (as a refusal's reason outranks spam's when nothing is delivered)
+			v.Reason, v.Detail = refuse.Reason, refuse.Detail
+		}
 		if v.Virus != "" {
 			v.Reason = ReasonVirus
 			v.Headers = append(v.Headers, Header{Name: "X-Virus-Status", Value: "Infected (" + v.Virus + ")"})
@@ -301,6 +309,9 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result, unscored 
 		v.Action = Accept
 		if v.Spam {
 			v.Reason = ReasonSpam
+		}
+		if marked != "" {
+			v.Reason = marked
 		}
 	}
 	if unscored != "" && unscored != allowListed && v.Reason == ReasonClean {
