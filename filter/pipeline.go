@@ -285,7 +285,7 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result, unscored 
 		if v.Spam {
 			v.Reason = ReasonSpam
 		}
-		if refuse != nil {
+		if refuse != nil && v.Virus == "" {
 			// (as a refusal's reason outranks spam's when nothing is delivered)
 			v.Reason, v.Detail = refuse.Reason, refuse.Detail
 		}

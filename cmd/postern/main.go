@@ -352,8 +352,8 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 }
 
 // verdictPolicy is the pipeline's policy from the configuration: the settings
-// that turn the checks' results into a verdict, all of which SIGHUP reloads
-// (Reload).
+// that turn the checks' results into a verdict, which SIGHUP reloads (Reload),
+// on_error aside (serve's reload).
 func verdictPolicy(cfg config.Config, rcpts *recipients.Table, learner filter.Learner) filter.Policy {
 	return filter.Policy{
 		RequiredScore:  cfg.RequiredScore,
