@@ -330,7 +330,7 @@ func (c *Config) Validate() Problems {
 	for k, r := range c.Recipients {
 		key := "recipients." + quoteKey(k)
 		if recipients.CheckKey(k) != nil {
-			bad(key, "want an address or @domain")
+			bad(key, "%v", recipients.ErrKey)
 			keysOK = false
 		}
 		required, reject := c.RequiredScore, c.RejectScore
@@ -422,7 +422,7 @@ func (c *Config) Validate() Problems {
 	}
 	for i, r := range c.Attachments.ExemptRcpts {
 		if recipients.CheckKey(r) != nil {
-			bad(fmt.Sprintf("attachments.exempt_rcpts[%d]", i), "%q: want an address or @domain", r)
+			bad(fmt.Sprintf("attachments.exempt_rcpts[%d]", i), "%q: %v", r, recipients.ErrKey)
 		}
 	}
 	for i, t := range c.Attachments.Types {

@@ -14,7 +14,8 @@ import (
 	"github.com/postern/postern/scan"
 )
 
-// Policy turns results into a verdict. It mirrors the [top level] keys of the config.
+// Policy turns results into a verdict. It mirrors the configuration's verdict settings
+// (the top-level scores, [recipients], limits.scan_limit, the replies).
 type Policy struct {
 	RequiredScore float64
 	RejectScore   float64
@@ -86,17 +87,14 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 	if env == nil {
 		env = &Envelope{}
 	}
-	unscored := ""
-	if env.SkipScoring {
-		unscored = allowListed
-	}
+	tooLarge := "" // why the message is too large to score
 	if p.ScanLimit > 0 && size > p.ScanLimit {
-		why := fmt.Sprintf("message size %d exceeds scan_limit %d", size, p.ScanLimit)
+		tooLarge = fmt.Sprintf("message size %d exceeds scan_limit %d", size, p.ScanLimit)
 		if !p.AcceptTooLarge {
-			return p.Unscanned(ref, why)
+			return p.Unscanned(ref, tooLarge)
 		}
-		unscored = why
 	}
+	unscored := env.SkipScoring || tooLarge != ""
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 
@@ -113,10 +111,10 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 		times = append(times, Timing{"parse", checks.Sub(start)})
 	}
 
-	results := p.runChecks(ctx, msg, checks, unscored != "")
-	v = p.decide(ref, env, results, unscored)
+	results := p.runChecks(ctx, msg, checks, unscored)
+	v = p.decide(ref, env, results, tooLarge)
 	for i, r := range results {
-		if !skipped(unscored != "", p.Checks[i]) {
+		if !skipped(unscored, p.Checks[i]) {
 			times = append(times, Timing{r.Check, r.Duration})
 			times = append(times, r.Times...)
 		}
@@ -127,9 +125,6 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 	}
 	return v
 }
-
-// allowListed is why an allow-listed message is not scored (Envelope.SkipScoring).
-const allowListed = "allow-listed"
 
 // skipped says whether check c does not run for a message that is not scored
 // (allow-listed, or over scan_limit): such a message is only looked at for malware.
@@ -212,9 +207,10 @@ func (p *Policy) thresholds(env *Envelope) (required, reject float64, tag, entry
 	return required, reject, tag, s.Key
 }
 
-// decide turns the checks' results into the verdict. unscored, when not "", is
-// why the message was not scored (allowListed, or its size).
-func (p *Pipeline) decide(ref string, env *Envelope, results []Result, unscored string) Verdict {
+// decide turns the checks' results into the verdict. tooLarge, when not "", is
+// why the message was too large to score (an allow-listed one is not scored
+// either: Envelope.SkipScoring).
+func (p *Pipeline) decide(ref string, env *Envelope, results []Result, tooLarge string) Verdict {
 	required, reject, tag, entry := p.thresholds(env)
 	v := Verdict{Ref: ref, Required: required, Settings: entry, Reason: ReasonClean}
 	// The envelope checks' points count for the verdict and for autolearning (as
@@ -223,14 +219,13 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result, unscored 
 	learnTests := append([]Test(nil), env.PolicyTests...)
 	var refuse *Refusal
 	marked := ""
-	switch unscored {
-	case "":
-	case allowListed:
-		v.Notes = append(v.Notes, "allow-listed: content scoring skipped")
-	default:
+	switch {
+	case tooLarge != "":
 		// Not a failure (no error, no tempfail with on_error), but said in the
 		// header as a failed check is: the recipient sees the mail was not scored.
-		v.Skipped = append(v.Skipped, "content scoring ("+unscored+")")
+		v.Skipped = append(v.Skipped, "content scoring ("+tooLarge+")")
+	case env.SkipScoring:
+		v.Notes = append(v.Notes, "allow-listed: content scoring skipped")
 	}
 	for _, r := range results {
 		if r.Err == nil && r.Bayes != nil {
@@ -276,7 +271,7 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result, unscored 
 	}
 	v.Spam = v.Score >= required
 	v.Autolearn = p.autolearn(v, learnTests)
-	if unscored != "" {
+	if env.SkipScoring || tooLarge != "" {
 		v.Autolearn = "no" // not scored: nothing to learn from
 	}
 	switch {
@@ -314,7 +309,7 @@ func (p *Pipeline) decide(ref string, env *Envelope, results []Result, unscored 
 			v.Reason = marked
 		}
 	}
-	if unscored != "" && unscored != allowListed && v.Reason == ReasonClean {
+	if tooLarge != "" && v.Reason == ReasonClean {
 		v.Reason = ReasonUnscanned // not called clean: its content was not scored
 	}
 	if v.Action == Accept && v.Spam && tag != "" {

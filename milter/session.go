@@ -424,7 +424,7 @@ func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 		v := p.Run(context.Background(), s.checkEnvelope(), msg.spool, msg.spool.Size(), msg.ref)
 		hold := false
 		if v.Action == filter.Reject && v.Reason != filter.ReasonTooLarge {
-			v, hold = s.keep(v)
+			v, hold = s.keep(p, v)
 		}
 		if hold {
 			heldRecord = v.Ref
@@ -449,7 +449,7 @@ func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 // reason, before the 5xx is answered: a message is never rejected without its copy,
 // so a failed write is a tempfail. With "hold", the message is accepted into Postfix's
 // hold queue instead (hold reports true).
-func (s *session) keep(v filter.Verdict) (filter.Verdict, bool) {
+func (s *session) keep(p *filter.Pipeline, v filter.Verdict) (filter.Verdict, bool) {
 	action := s.srv.Opts.Spam
 	if v.Reason == filter.ReasonVirus || v.Reason == filter.ReasonBanned {
 		action = s.srv.Opts.Virus // malware, found by signature or by file type
@@ -484,7 +484,7 @@ func (s *session) keep(v filter.Verdict) (filter.Verdict, bool) {
 	err := s.srv.Quarantine.Put(ctx, r, msg.spool.Reader())
 	v.Keep = time.Since(start)
 	if err != nil {
-		tv := s.srv.pipeline().TempFail(v.Ref, err)
+		tv := p.TempFail(v.Ref, err)
 		tv.Score, tv.Tests, tv.Virus, tv.Keep = v.Score, v.Tests, v.Virus, v.Keep
 		return tv, false
 	}

@@ -12,6 +12,7 @@
 package recipients
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -33,6 +34,9 @@ type Table struct {
 	parents map[string]*Settings // "@.example.org": example.org's subdomains
 }
 
+// ErrKey is what a key that is none of the three forms is told.
+var ErrKey = errors.New("want an address or @domain (or @.domain, for its subdomains)")
+
 // CheckKey says what is wrong with a key, nil when it is an address, "@domain"
 // or "@.domain" (its subdomains, as Postfix reads ".domain"): the form of
 // [recipients] and [attachments] exempt_rcpts.
@@ -44,7 +48,7 @@ func CheckKey(k string) error {
 	}
 	if !ok || domain == "" || strings.ContainsAny(key, " \t<>") || strings.Contains(domain, "@") ||
 		strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
-		return fmt.Errorf("recipients: %q: want an address, @domain or @.domain (its subdomains)", k)
+		return fmt.Errorf("recipients: %q: %w", k, ErrKey)
 	}
 	return nil
 }
