@@ -66,6 +66,10 @@ var DefaultScores = map[string]float64{
 // Name is the check's name in logs and X-Postern-Skipped.
 func (c *Check) Name() string { return "auth" }
 
+// AuthenticatesSender keeps the check running for a message over scan_limit
+// (filter.SenderAuthenticator): a DMARC reject policy holds whatever the size.
+func (c *Check) AuthenticatesSender() {}
+
 // Results is everything the check found, for tests and the header.
 type Results struct {
 	SPF *filter.SPF

@@ -125,7 +125,7 @@ type Limits struct {
 	MemorySpool    ByteSize `toml:"memory_spool" doc:"A message is held in memory up to this size, then in a temporary file that is always removed."`
 	SpoolDir       string   `toml:"spool_dir" doc:"Directory for the temporary files of large messages. Empty: the system's temporary directory."`
 	MaxMessageSize ByteSize `toml:"max_message_size" doc:"Hard cap on a message's size: larger messages are answered 552 5.3.4."`
-	ScanLimit      ByteSize `toml:"scan_limit" doc:"Messages larger than this are not scored (rules, Bayes, sender authentication), as amavisd-new passes big mail by SpamAssassin: the virus scan and the banned-attachment check still read them, so padding a message does not carry malware through; on_too_large says what happens to them."`
+	ScanLimit      ByteSize `toml:"scan_limit" doc:"Messages larger than this are not scored (rules, Bayes), as amavisd-new passes big mail by SpamAssassin: the virus scan, the banned-attachment check and DKIM/DMARC still read them, so padding a message carries neither malware nor a forged From past them (DMARC's points count, as the envelope's do); on_too_large says what happens to them."`
 	OnTooLarge     string   `toml:"on_too_large" doc:"Messages over scan_limit: \"accept\" delivers them, unless a virus or a banned file is found, with an X-Postern-Skipped header (content scoring …) and reason unscanned in the log; \"tempfail\" answers 451 4.7.1 without reading them."`
 }
 

@@ -57,6 +57,8 @@ resolver = "` + dns.Addr + `"
 enabled = true
 authserv_id = "mx.test"
 dmarc_reject = true
+[limits]
+scan_limit = "64KiB"
 `
 	if err := os.WriteFile(e.cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -138,6 +140,36 @@ dmarc_reject = true
 			t.Errorf("the refused message is not in the quarantine:\n%s", out)
 		} else if !strings.Contains(out, "dmarc=fail (p=reject) header.from=bank.test") {
 			t.Errorf("quarantine show does not say why:\n%s", out)
+		}
+	})
+
+	// Over scan_limit the message is not scored, but its sender is still
+	// authenticated: padding does not carry a forgery past p=reject.
+	pad := "Content-Type: text/plain\r\n\r\n" + strings.Repeat(strings.Repeat("x", 74)+"\r\n", 1200) // 91 KB
+	t.Run("over scan_limit: a forged From with p=reject is still refused", func(t *testing.T) {
+		raw := "From: Bank <security@bank.test>\r\nTo: user@example.com\r\nSubject: your statement\r\n" +
+			"Message-ID: <forged-big@bank.test>\r\n" + pad + "forged-big\r\n"
+		code, text := sendSMTP(t, e.pf.SMTPAddr, "alice@example.org", rcpt, raw)
+		if code != 550 || !strings.Contains(text, "DMARC policy of bank.test") || refOf(text) == "" {
+			t.Fatalf("reply %d %q, want 550 naming the DMARC policy and a ref", code, text)
+		}
+		notDelivered(t, e.sink, "forged-big")
+	})
+	t.Run("over scan_limit: a signed message delivered, authenticated, not scored", func(t *testing.T) {
+		raw := "From: Alice <alice@example.org>\r\nTo: user@example.com\r\nSubject: the big file\r\n" +
+			"Message-ID: <signed-big@example.org>\r\n" + pad + "signed-big\r\n"
+		var signed bytes.Buffer
+		if err := dkim.Sign(&signed, strings.NewReader(raw), &dkim.SignOptions{Domain: "example.org", Selector: "sel", Signer: priv,
+			HeaderKeys: []string{"From", "To", "Subject", "Message-ID"}}); err != nil {
+			t.Fatal(err)
+		}
+		code, text := sendSMTP(t, e.pf.SMTPAddr, "alice@example.org", rcpt, signed.String())
+		got := delivered(t, e.sink, "signed-big", code, text)
+		if ar := headerOf(got.Data, "Authentication-Results"); !strings.Contains(ar, "dkim=pass") || !strings.Contains(ar, "dmarc=pass") {
+			t.Errorf("Authentication-Results %q, want dkim=pass and dmarc=pass", ar)
+		}
+		if sk := headerOf(got.Data, "X-Postern-Skipped"); !strings.Contains(sk, "exceeds scan_limit") {
+			t.Errorf("X-Postern-Skipped %q, want the scan_limit named", sk)
 		}
 	})
 }

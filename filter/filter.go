@@ -165,9 +165,19 @@ type Check interface {
 	Check(ctx context.Context, m *Message) Result
 }
 
-// VirusScanner marks the checks that run even when SkipScoring is set.
+// VirusScanner marks the checks that run even when SkipScoring is set, and
+// for a message over scan_limit.
 type VirusScanner interface {
 	ScansForViruses()
+}
+
+// SenderAuthenticator marks the checks that verify who sent a message (DKIM,
+// DMARC). They still run for a message over scan_limit: its size says nothing
+// about its sender, and a forgery padded past the limit must not slip past its
+// domain's DMARC reject policy. (Hashing the body costs far less than scoring
+// it.) An allow-listed message skips them, as it skips scoring.
+type SenderAuthenticator interface {
+	AuthenticatesSender()
 }
 
 // Action is what the MTA is told to do with the message.

@@ -25,8 +25,10 @@ type Policy struct {
 	// checks that look for malware (VirusScanner: clamd, banned attachments)
 	// still run, as amavisd-new still scans a message too large for
 	// SpamAssassin, so that padding a message past the limit does not carry a
-	// virus or a program through. With AcceptTooLarge false (on_too_large =
-	// "tempfail") such a message is tempfailed unread instead.
+	// virus or a program through; so do those that authenticate its sender
+	// (SenderAuthenticator: DKIM, DMARC), for a forgery padded alike. With
+	// AcceptTooLarge false (on_too_large = "tempfail") such a message is
+	// tempfailed unread instead.
 	ScanLimit      int64
 	AcceptTooLarge bool
 	ReportHeader   string // "never", "spam", "always"
@@ -94,7 +96,6 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 			return p.Unscanned(ref, tooLarge)
 		}
 	}
-	unscored := env.SkipScoring || tooLarge != ""
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 
@@ -111,10 +112,10 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 		times = append(times, Timing{"parse", checks.Sub(start)})
 	}
 
-	results := p.runChecks(ctx, msg, checks, unscored)
+	results := p.runChecks(ctx, msg, checks, env.SkipScoring, tooLarge != "")
 	v = p.decide(ref, env, results, tooLarge)
 	for i, r := range results {
-		if !skipped(unscored, p.Checks[i]) {
+		if !skipped(env.SkipScoring, tooLarge != "", p.Checks[i]) {
 			times = append(times, Timing{r.Check, r.Duration})
 			times = append(times, r.Times...)
 		}
@@ -126,11 +127,17 @@ func (p *Pipeline) Run(ctx context.Context, env *Envelope, raw io.ReaderAt, size
 	return v
 }
 
-// skipped says whether check c does not run for a message that is not scored
-// (allow-listed, or over scan_limit): such a message is only looked at for malware.
-func skipped(unscored bool, c Check) bool {
-	_, virus := c.(VirusScanner)
-	return unscored && !virus
+// skipped says whether check c does not run for a message that is not scored:
+// an allow-listed one is only looked at for malware, one over scan_limit for
+// malware and for who sent it.
+func skipped(allowListed, tooLarge bool, c Check) bool {
+	if _, virus := c.(VirusScanner); virus {
+		return false
+	}
+	if _, auth := c.(SenderAuthenticator); auth {
+		return allowListed
+	}
+	return allowListed || tooLarge
 }
 
 // runChecks runs every check in its own goroutine and collects their results until
@@ -138,14 +145,14 @@ func skipped(unscored bool, c Check) bool {
 // Each check's Duration runs from start: the parse's end, so that the parse's time
 // and a check's add up to the message's time so far (a check that missed the
 // deadline counted up to it, which runs from before the parse).
-func (p *Pipeline) runChecks(ctx context.Context, msg *Message, start time.Time, unscored bool) []Result {
+func (p *Pipeline) runChecks(ctx context.Context, msg *Message, start time.Time, allowListed, tooLarge bool) []Result {
 	type indexed struct {
 		i int
 		r Result
 	}
 	ch := make(chan indexed, len(p.Checks)) // buffered: a late check never blocks
 	for i, c := range p.Checks {
-		if skipped(unscored, c) {
+		if skipped(allowListed, tooLarge, c) {
 			ch <- indexed{i, Result{Check: c.Name()}} // not scored
 			continue
 		}

@@ -220,7 +220,7 @@ func (expired) Err() error            { return context.DeadlineExceeded }
 // (a virus scan that skipped the parts left): its result counts as a failure.
 func TestResultAfterDeadlineFails(t *testing.T) {
 	p := &Pipeline{Checks: []Check{fixed{"av", Result{Headers: []Header{{Name: "X-Virus-Status", Value: "Clean"}}}}}, Policy: policy()}
-	rs := p.runChecks(expired{context.Background()}, &Message{}, time.Now(), false)
+	rs := p.runChecks(expired{context.Background()}, &Message{}, time.Now(), false, false)
 	if len(rs) != 1 || !errors.Is(rs[0].Err, context.DeadlineExceeded) {
 		t.Fatalf("results %+v, want the deadline as the check's error", rs)
 	}
@@ -468,6 +468,11 @@ func TestAutolearn(t *testing.T) {
 	}
 }
 
+// authCheck is a check that authenticates the sender (filter.SenderAuthenticator).
+type authCheck struct{ fixed }
+
+func (authCheck) AuthenticatesSender() {}
+
 type virusCheck struct{ fixed }
 
 func (virusCheck) ScansForViruses() {}
@@ -477,6 +482,8 @@ func TestEnvelopeDecisions(t *testing.T) {
 	virus := virusCheck{fixed{"clamav", Result{Virus: "Eicar-Test-Signature"}}}
 	clean := virusCheck{fixed{"clamav", Result{Headers: []Header{{Name: "X-Virus-Status", Value: "Clean"}}}}}
 	banned := virusCheck{fixed{"banned", Result{Refuse: &Refusal{Reason: ReasonBanned, Text: "banned (ref {ref})"}}}}
+	forged := authCheck{fixed{"auth", Result{Tests: []Test{{Name: "DMARC_REJECT", Score: 1.8}},
+		Refuse: &Refusal{Reason: ReasonDMARC, Text: "DMARC (ref {ref})"}, Headers: []Header{{Name: "Authentication-Results", Value: "mx; dmarc=fail"}}}}}
 	const raw = "Subject: hi\r\n\r\nbody\r\n"
 	over := func(p *Policy) { p.ScanLimit, p.AcceptTooLarge = int64(len(raw))-1, true }
 	tests := []struct {
@@ -503,6 +510,10 @@ func TestEnvelopeDecisions(t *testing.T) {
 		{"over scan_limit: banned files still refused", Envelope{}, over, []Check{spam, clean, banned}, Reject, ReasonBanned, 0, ""},
 		{"over scan_limit: block-list points count", Envelope{PolicyTests: []Test{{Name: "RCVD_IN_ZEN", Score: 16}}}, over, []Check{spam, clean}, Reject, ReasonSpam, 16, ""},
 		{"over scan_limit: a role account's virus delivered marked", Envelope{NoReject: true}, over, []Check{spam, virus}, Accept, ReasonVirus, 0, "X-Virus-Status"},
+		{"over scan_limit: a DMARC reject forgery refused", Envelope{}, over, []Check{spam, clean, forged}, Reject, ReasonDMARC, 1.8, ""},
+		{"over scan_limit: the sender's authentication delivered", Envelope{}, over, []Check{spam, clean, authCheck{fixed{"auth", Result{Tests: []Test{{Name: "DKIM_VALID", Score: -0.1}},
+			Headers: []Header{{Name: "Authentication-Results", Value: "mx; dkim=pass"}}}}}}, Accept, ReasonUnscanned, -0.1, "Authentication-Results"},
+		{"allow-listed: the sender not authenticated", Envelope{SkipScoring: true}, nil, []Check{spam, clean, forged}, Accept, ReasonClean, 0, "X-Virus-Status"},
 		{"over scan_limit, on_too_large = tempfail", Envelope{}, func(p *Policy) { over(p); p.AcceptTooLarge = false }, []Check{spam, virus}, TempFail, ReasonUnscanned, 0, ""},
 		{"at scan_limit: scored", Envelope{}, func(p *Policy) { p.ScanLimit = int64(len(raw)) }, []Check{spam, clean}, Reject, ReasonSpam, 20, ""},
 	}
