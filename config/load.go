@@ -220,15 +220,17 @@ func keyLines(src []byte) map[string]int {
 	return lines
 }
 
-// reloadable are the keys serve applies on SIGHUP: the rules, the lists, and the
+// reloadable are the keys serve applies on SIGHUP: the rules, the lists, the
 // settings that turn the checks' results into a verdict (cmd/postern's
-// verdictPolicy). on_error is not among them: the envelope checks, built once,
-// follow it too.
+// verdictPolicy), and the banned-attachment check's, which holds no state.
+// on_error is not among them: the envelope checks, built once, follow it too.
 var reloadable = map[string]bool{
 	"required_score": true, "reject_score": true, "check_timeout": true,
 	"report_header": true, "subject_tag": true, "recipients": true,
 	"limits.scan_limit": true, "limits.on_too_large": true,
 	"replies.spam": true, "replies.virus": true, "replies.tempfail": true, "replies.too_large": true,
+	"replies.banned": true, "attachments.enabled": true, "attachments.extensions": true, "attachments.types": true,
+	"attachments.executables": true, "attachments.inside_archives": true, "attachments.exempt_rcpts": true,
 	"bayes.autolearn_spam": true, "bayes.autolearn_ham": true, "bayes.autolearn_veto": true,
 	"rules_paths": true, "policy.allow_lists": true, "policy.deny_lists": true, "greylist.allow_lists": true,
 }

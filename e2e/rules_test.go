@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/postern/postern/internal/testutil"
 )
 
 // TestRulesReloadOnSIGHUP: a running postern picks up edited rule files on SIGHUP,
@@ -120,13 +122,24 @@ func TestSettingsReloadOnSIGHUP(t *testing.T) {
 		}
 	}
 
+	sendFile := func(marker, name, rcpt string) (int, string) {
+		return sendSMTP(t, e.pf.SMTPAddr, "sender@example.org", []string{rcpt},
+			testutil.WithAttachment(marker, name, "application/octet-stream", []byte("x")))
+	}
+
 	code, text := send("set-1", "rcpt@example.com")
 	got := delivered(t, e.sink, "set-1@example.org", code, text)
 	if headerOf(got.Data, "X-Spam-Flag") != "X-Spam-Flag: YES" {
 		t.Fatalf("before the reload, 10 points are tagged spam:\n%s", got.Data)
 	}
+	if code, text := sendFile("file-1", "setup.exe", "it@example.com"); code != 550 || !strings.Contains(text, "attachment setup.exe is of a type") {
+		t.Errorf("before the reload, a program: reply %d %s, want the default 550", code, text)
+	}
+	code, text = sendFile("file-2", "notes.txt", "rcpt@example.com")
+	delivered(t, e.sink, "file-2@example.org", code, text)
 
-	write("reject_score = 8\n[recipients.\"@lenient.example\"]\nreject_score = 10000\nsubject_tag = \"[SPAM]\"\n[clamd]\ntimeout = \"5s\"\n")
+	write("reject_score = 8\n[recipients.\"@lenient.example\"]\nreject_score = 10000\nsubject_tag = \"[SPAM]\"\n[clamd]\ntimeout = \"5s\"\n" +
+		"[attachments]\nextensions = [\"exe\", \"txt\"]\nexempt_rcpts = [\"it@example.com\"]\n[replies]\nbanned = \"No {name} here (ref {ref})\"\n")
 	reload("SIGHUP: settings reloaded")
 	if code, text := send("set-2", "rcpt@example.com"); code != 550 {
 		t.Errorf("after reject_score = 8: reply %d %s, want 550", code, text)
@@ -136,6 +149,17 @@ func TestSettingsReloadOnSIGHUP(t *testing.T) {
 	got = delivered(t, e.sink, "set-3@example.org", code, text)
 	if s := headerOf(got.Data, "Subject"); s != "Subject: [SPAM] widgets" {
 		t.Errorf("a new [recipients] entry's mail: Subject %q, want tagged", s)
+	}
+	// [attachments] and replies.banned: a new extension refused with the new
+	// text, and a new exempt recipient takes the program it was refused.
+	if code, text := sendFile("file-3", "notes.txt", "rcpt@example.com"); code != 550 || !strings.Contains(text, "No notes.txt here (ref ") {
+		t.Errorf("after extensions gained txt: reply %d %s, want 550 with the new replies.banned", code, text)
+	}
+	notDelivered(t, e.sink, "file-3@example.org")
+	code, text = sendFile("file-4", "setup.exe", "it@example.com")
+	got = delivered(t, e.sink, "file-4@example.org", code, text)
+	if !strings.Contains(got.Data, `X-Postern-Banned: "setup.exe": extension .exe`) {
+		t.Errorf("a new exempt recipient's program is not marked:\n%.800s", got.Data)
 	}
 	if !d.WaitOutput(`msg="SIGHUP: changed in the configuration, but kept as they were until a restart" keys=clamd.timeout`, 5*time.Second) {
 		t.Errorf("the log does not name the key that waits for a restart:\n%s", d.Output())

@@ -195,6 +195,8 @@ func newLogger(cfg config.Config) *logrus.Logger {
 
 // components are what serve and check build from the configuration.
 type components struct {
+	// Pipeline is the pipeline as built: check's, and serve's until a SIGHUP
+	// (Reload).
 	Pipeline *filter.Pipeline
 	Rules    *rules.Check
 	// Automata is the rules' DFA cache in data_dir (automata.go).
@@ -206,11 +208,12 @@ type components struct {
 	Resolver *resolver.Resolver
 	// Class names the content settings a recipient's mail is judged by
 	// (policy.Policy.Class): its [recipients] entry, and whether it takes banned
-	// attachments.
+	// attachments, both read from the pipeline in use (current).
 	Class func(rcpt string) string
-	// rcpts is the [recipients] table Class and the pipeline read (Reload
-	// swaps it).
-	rcpts   atomic.Pointer[recipients.Table]
+	// current is the pipeline in use: Pipeline, until Reload builds another.
+	// Class reads it, so that recipients are told apart at RCPT TO by the same
+	// [recipients] and exempt_rcpts that judge their message at end of data.
+	current atomic.Pointer[filter.Pipeline]
 	closers []func()
 }
 
@@ -264,28 +267,18 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 	if err != nil {
 		return nil, err
 	}
-	c.rcpts.Store(rcpts)
-	var ban *banned.Check
-	if a := cfg.Attachments; a.Enabled {
-		types := make([]string, len(a.Types))
-		for i, t := range a.Types {
-			types[i] = strings.ToLower(t)
-		}
-		exempt, err := recipients.NewSet(a.ExemptRcpts)
-		if err != nil {
-			return nil, fmt.Errorf("attachments.exempt_rcpts: %w", err)
-		}
-		ban = &banned.Check{Extensions: a.Extensions, Types: types,
-			Executables: a.Executables, InsideArchives: a.InsideArchives, ExemptRcpts: exempt,
-			Reply: cfg.Replies.Banned}
-		checks = append(checks, ban)
+	ban, err := newBanned(cfg)
+	if err != nil {
+		return nil, err
 	}
+	checks = withBanned(checks, ban)
 	c.Class = func(rcpt string) string {
+		p := c.current.Load()
 		class := ""
-		if s := c.rcpts.Load().Lookup(rcpt); s != nil {
+		if s := p.Recipients.Lookup(rcpt); s != nil {
 			class = "recipients " + s.Key
 		}
-		if ban != nil && ban.Exempt(rcpt) {
+		if ban := bannedCheck(p.Checks); ban != nil && ban.Exempt(rcpt) {
 			class += " takes-banned"
 		}
 		return strings.TrimSpace(class)
@@ -348,7 +341,62 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		}
 	}
 	c.Pipeline = &filter.Pipeline{Checks: checks, Policy: verdictPolicy(cfg, rcpts, learner)}
+	c.current.Store(c.Pipeline)
 	return c, nil
+}
+
+// newBanned is the banned-attachment check [attachments] configures, nil when
+// it is off.
+func newBanned(cfg config.Config) (*banned.Check, error) {
+	a := cfg.Attachments
+	if !a.Enabled {
+		return nil, nil
+	}
+	types := make([]string, len(a.Types))
+	for i, t := range a.Types {
+		types[i] = strings.ToLower(t)
+	}
+	exempt, err := recipients.NewSet(a.ExemptRcpts)
+	if err != nil {
+		return nil, fmt.Errorf("attachments.exempt_rcpts: %w", err)
+	}
+	return &banned.Check{Extensions: a.Extensions, Types: types,
+		Executables: a.Executables, InsideArchives: a.InsideArchives, ExemptRcpts: exempt,
+		Reply: cfg.Replies.Banned}, nil
+}
+
+// withBanned is checks with ban as their banned-attachment check, in place of
+// the one they have; nil: without one. It goes after the rules and the virus
+// scan, as build orders them, so that a virus is named before a banned file,
+// and a banned file before what the checks after it refuse (DMARC), whichever
+// configuration built the pipeline.
+func withBanned(checks []filter.Check, ban *banned.Check) []filter.Check {
+	out := make([]filter.Check, 0, len(checks)+1)
+	at := 0
+	for _, ch := range checks {
+		switch ch.(type) {
+		case *banned.Check:
+			continue
+		case *rules.Check, *clamav.Check:
+			at = len(out) + 1
+		}
+		out = append(out, ch)
+	}
+	if ban == nil {
+		return out
+	}
+	return append(out[:at], append([]filter.Check{ban}, out[at:]...)...)
+}
+
+// bannedCheck is the banned-attachment check among checks, nil when there is
+// none.
+func bannedCheck(checks []filter.Check) *banned.Check {
+	for _, ch := range checks {
+		if b, ok := ch.(*banned.Check); ok {
+			return b
+		}
+	}
+	return nil
 }
 
 // verdictPolicy is the pipeline's policy from the configuration: the settings
@@ -377,17 +425,22 @@ func verdictPolicy(cfg config.Config, rcpts *recipients.Table, learner filter.Le
 	}
 }
 
-// Reload builds a pipeline with the same checks and cfg's verdict settings
-// (verdictPolicy), and has Class read cfg's [recipients] from now on. The
-// caller hands the pipeline to the milter server (milter.Server.SetPipeline).
+// Reload builds a pipeline with the same checks but cfg's banned-attachment
+// check ([attachments], replies.banned), and cfg's verdict settings
+// (verdictPolicy); Class reads its [recipients] and exempt_rcpts from now on.
+// The caller hands the pipeline to the milter server (milter.Server.SetPipeline).
 func (c *components) Reload(cfg config.Config) (*filter.Pipeline, error) {
 	rcpts, err := recipients.New(cfg.RecipientSettings())
 	if err != nil {
 		return nil, err
 	}
-	p := &filter.Pipeline{Checks: c.Pipeline.Checks, Policy: verdictPolicy(cfg, rcpts, c.Pipeline.Learner)}
-	c.Pipeline = p
-	c.rcpts.Store(rcpts)
+	ban, err := newBanned(cfg)
+	if err != nil {
+		return nil, err
+	}
+	old := c.current.Load()
+	p := &filter.Pipeline{Checks: withBanned(old.Checks, ban), Policy: verdictPolicy(cfg, rcpts, old.Learner)}
+	c.current.Store(p)
 	return p, nil
 }
 

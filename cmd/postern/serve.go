@@ -321,7 +321,7 @@ func reload(log *logrus.Logger, started config.Config, comp *components, env *en
 	} else {
 		srv.SetPipeline(p)
 		log.WithFields(logrus.Fields{"required_score": cfg.RequiredScore, "reject_score": cfg.RejectScore,
-			"recipient_settings": p.Recipients.Len()}).Info("SIGHUP: settings reloaded")
+			"recipient_settings": p.Recipients.Len(), "banned_attachments": cfg.Attachments.Enabled}).Info("SIGHUP: settings reloaded")
 	}
 	var restart []string
 	for _, k := range config.Changed(started, cfg) {

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/postern/postern/banned"
+	"github.com/postern/postern/clamav"
+	"github.com/postern/postern/config"
+	"github.com/postern/postern/filter"
+	"github.com/postern/postern/rules"
+)
+
+type named string
+
+func (n named) Name() string                                         { return string(n) }
+func (n named) Check(context.Context, *filter.Message) filter.Result { return filter.Result{} }
+
+// TestWithBanned: the banned check takes the same place whichever
+// configuration built the pipeline: after the rules and the virus scan.
+func TestWithBanned(t *testing.T) {
+	old, ban := &banned.Check{}, &banned.Check{}
+	clam, rc := &clamav.Check{}, &rules.Check{}
+	names := func(cs []filter.Check) string {
+		var out []string
+		for _, c := range cs {
+			switch c {
+			case filter.Check(old):
+				out = append(out, "old-banned")
+			case filter.Check(ban):
+				out = append(out, "banned")
+			case filter.Check(rc):
+				out = append(out, "rules")
+			default:
+				out = append(out, c.Name())
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	tests := []struct {
+		name   string
+		checks []filter.Check
+		ban    *banned.Check
+		want   string
+	}{
+		{"replaced in place", []filter.Check{rc, clam, old, named("auth")}, ban, "rules clamav banned auth"},
+		{"added after the virus scan", []filter.Check{rc, clam, named("auth")}, ban, "rules clamav banned auth"},
+		{"added after the rules without a virus scan", []filter.Check{rc, named("auth")}, ban, "rules banned auth"},
+		{"added first without either", []filter.Check{named("auth")}, ban, "banned auth"},
+		{"removed", []filter.Check{rc, clam, old, named("auth")}, nil, "rules clamav auth"},
+		{"none, none", []filter.Check{rc}, nil, "rules"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := names(tc.checks)
+			if got := names(withBanned(tc.checks, tc.ban)); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+			if names(tc.checks) != before {
+				t.Errorf("the checks given were changed: %q", names(tc.checks))
+			}
+		})
+	}
+}
+
+// TestReloadAttachments: a reload's [attachments] and [recipients] are what
+// Class tells recipients apart by, and what the new pipeline's banned check
+// refuses with.
+func TestReloadAttachments(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir, cfg.RulesPaths = t.TempDir(), []string{t.TempDir()}
+	cfg.Clamd.Address, cfg.DNS.Resolver, cfg.Bayes.Enabled = "", "", false
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	comp, err := build(cfg, false, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer comp.Close()
+	if got := comp.Class("it@example.com"); got != "" {
+		t.Fatalf("before the reload: class %q", got)
+	}
+
+	next := cfg
+	next.Attachments.ExemptRcpts = []string{"it@example.com"}
+	next.Replies.Banned = "No {name} (ref {ref})"
+	lenient := 10000.0
+	next.Recipients = map[string]config.Recipient{"@lenient.example": {RejectScore: &lenient}}
+	p, err := comp.Reload(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := comp.Class("it@example.com"); got != "takes-banned" {
+		t.Errorf("after exempt_rcpts: class %q, want takes-banned", got)
+	}
+	if got := comp.Class("u@lenient.example"); got != "recipients @lenient.example" {
+		t.Errorf("after [recipients]: class %q", got)
+	}
+	if b := bannedCheck(p.Checks); b == nil || b.Reply != next.Replies.Banned {
+		t.Errorf("the new pipeline's banned check: %+v", b)
+	}
+	if comp.Pipeline.Checks[0] != filter.Check(comp.Rules) || p.Checks[0] != filter.Check(comp.Rules) {
+		t.Errorf("the rules check was not kept first: %v, %v", comp.Pipeline.Checks, p.Checks)
+	}
+
+	off := next
+	off.Attachments.Enabled = false
+	p, err = comp.Reload(off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bannedCheck(p.Checks) != nil || comp.Class("it@example.com") != "" {
+		t.Errorf("after enabled = false: %v, class %q", p.Checks, comp.Class("it@example.com"))
+	}
+
+	bad := next
+	bad.Attachments.ExemptRcpts = []string{"not an address"}
+	if _, err := comp.Reload(bad); err == nil || !strings.Contains(err.Error(), "attachments.exempt_rcpts") {
+		t.Errorf("a bad exempt_rcpts: error %v", err)
+	}
+	if comp.Class("it@example.com") != "" {
+		t.Error("a failed reload changed the pipeline in use")
+	}
+}
