@@ -24,9 +24,11 @@ func Reference() string {
 		}
 	}
 	b.WriteString("On SIGHUP (`systemctl reload postern`, `postern rules reload`) serve reads the file again and\n")
-	fmt.Fprintf(&b, "applies these keys to the next message: %s. A file with an error changes nothing,\n", strings.Join(keys, ", "))
-	b.WriteString("and rule files or lists with errors leave the old ones in place (the log names the error). A change to\n")
-	b.WriteString("any other key waits for a restart: the log names those keys.\n\n")
+	fmt.Fprintf(&b, "applies these keys to the next message: %s. The envelope checks' keys ([policy], [greylist], [dnsbl], `on_error`,\n", strings.Join(keys, ", "))
+	b.WriteString("`auth.spf_reject_fail`) apply from the next SMTP connection: one connection is checked by one set. A file with an error\n")
+	b.WriteString("changes nothing, and rule files or lists with errors leave the old ones in place (the log names the error). A change to\n")
+	b.WriteString("any other key waits for a restart (what opens a store, a socket or a connection: `greylist.enabled`, [dns], [clamd],\n")
+	b.WriteString("[storage], [milter]): the log names those keys.\n\n")
 	def := Default()
 	writeTable(&b, reflect.ValueOf(def), "")
 	return b.String()

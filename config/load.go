@@ -222,9 +222,15 @@ func keyLines(src []byte) map[string]int {
 
 // reloadable are the keys serve applies on SIGHUP: the rules, the lists, the
 // settings that turn the checks' results into a verdict (cmd/postern's
-// verdictPolicy), and the banned-attachment check's, which holds no state.
-// on_error is not among them: the envelope checks, built once, follow it too.
+// verdictPolicy), the banned-attachment check's, and the envelope checks'
+// (cmd/postern's newPolicy), which hold no state of their own. What opens a
+// connection, a store or a socket (greylist.enabled, [dns], [clamd], [storage])
+// waits for a restart.
 var reloadable = map[string]bool{
+	"on_error": true, "policy.allow_skips_content": true, "policy.role_accounts": true, "policy.trusted_networks": true,
+	"auth.spf_reject_fail": true, "dnsbl.zones": true, "dnsbl.zone": true,
+	"greylist.delay": true, "greylist.retry_window": true, "greylist.expire": true, "greylist.auto_allow_after": true,
+	"greylist.ipv4_prefix": true, "greylist.ipv6_prefix": true,
 	"required_score": true, "reject_score": true, "check_timeout": true,
 	"report_header": true, "subject_tag": true, "recipients": true,
 	"limits.scan_limit": true, "limits.on_too_large": true,

@@ -139,7 +139,8 @@ func TestSettingsReloadOnSIGHUP(t *testing.T) {
 	delivered(t, e.sink, "file-2@example.org", code, text)
 
 	write("reject_score = 8\n[recipients.\"@lenient.example\"]\nreject_score = 10000\nsubject_tag = \"[SPAM]\"\n[clamd]\ntimeout = \"5s\"\n" +
-		"[attachments]\nextensions = [\"exe\", \"txt\"]\nexempt_rcpts = [\"it@example.com\"]\n[replies]\nbanned = \"No {name} here (ref {ref})\"\n")
+		"[attachments]\nextensions = [\"exe\", \"txt\"]\nexempt_rcpts = [\"it@example.com\"]\n[replies]\nbanned = \"No {name} here (ref {ref})\"\n" +
+		"[policy]\nrole_accounts = [\"postmaster\", \"abuse\", \"sales\"]\n")
 	reload("SIGHUP: settings reloaded")
 	if code, text := send("set-2", "rcpt@example.com"); code != 550 {
 		t.Errorf("after reject_score = 8: reply %d %s, want 550", code, text)
@@ -149,6 +150,12 @@ func TestSettingsReloadOnSIGHUP(t *testing.T) {
 	got = delivered(t, e.sink, "set-3@example.org", code, text)
 	if s := headerOf(got.Data, "Subject"); s != "Subject: [SPAM] widgets" {
 		t.Errorf("a new [recipients] entry's mail: Subject %q, want tagged", s)
+	}
+	// An envelope setting: a new role account's spam is tagged, not refused.
+	code, text = send("set-5", "sales@example.com")
+	got = delivered(t, e.sink, "set-5@example.org", code, text)
+	if headerOf(got.Data, "X-Spam-Flag") != "X-Spam-Flag: YES" {
+		t.Errorf("a new role account's spam: not tagged:\n%.600s", got.Data)
 	}
 	// [attachments] and replies.banned: a new extension refused with the new
 	// text, and a new exempt recipient takes the program it was refused.

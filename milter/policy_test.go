@@ -126,3 +126,34 @@ func TestTopHeadersInserted(t *testing.T) {
 		t.Fatalf("inserted %v, appended %v", inserted, appended)
 	}
 }
+
+// TestSetPolicy: new envelope checks (serve's SIGHUP) answer the connections
+// opened after them; a connection already open keeps the ones it started with.
+func TestSetPolicy(t *testing.T) {
+	store, err := policy.OpenGreySQLite(filepath.Join(t.TempDir(), policy.GreylistFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	srv, addr := startServer(t, testPipeline(), defaultOpts())
+	srv.Policy = &policy.Policy{}
+	rcpt := func(s *gomilter.ClientSession, n int) *gomilter.Action {
+		t.Helper()
+		mustContinue(t, "mail", func() (*gomilter.Action, error) { return s.Mail(fmt.Sprintf("<sender%d@example.org>", n), nil) })
+		act, err := s.Rcpt("<user@example.com>", nil)
+		must(t, err)
+		return act
+	}
+	before := dial(t, addr)
+	connect(t, before)
+	if act := rcpt(before, 1); act.Code != gomilter.ActContinue {
+		t.Fatalf("before SetPolicy: %c %d, want continue", act.Code, act.SMTPCode)
+	}
+	srv.SetPolicy(&policy.Policy{Greylist: &policy.Greylist{Config: policy.DefaultGreylist, Store: store}})
+	after := dial(t, addr)
+	connect(t, after)
+	wantReply(t, rcpt(after, 2), 450, "Greylisted")
+	if act := rcpt(before, 3); act.Code != gomilter.ActContinue {
+		t.Errorf("a connection opened before SetPolicy: %c %d, want its old checks' continue", act.Code, act.SMTPCode)
+	}
+}

@@ -64,20 +64,22 @@ type Server struct {
 	Opts       Options
 	Log        logrus.FieldLogger
 	Quarantine Keeper // nil: nothing is kept, rejects are plain rejects
-	// Policy runs the envelope checks at RCPT TO; nil: every recipient is taken.
+	// Policy runs the envelope checks at RCPT TO, until SetPolicy gives
+	// others; nil: every recipient is taken.
 	Policy *policy.Policy
 	// OnVerdict, when set, is told every answer given to a message (for metrics).
 	OnVerdict func(v filter.Verdict, size int64)
 	// OnEnvelope, when set, is told every decision on a recipient (for metrics).
 	OnEnvelope func(d policy.Decision)
 
-	swapped atomic.Pointer[filter.Pipeline] // SetPipeline's, over Pipeline
-	mu      sync.Mutex
-	conns   map[*conn]struct{}
-	ln      net.Listener
-	pending *conn // accepted, waiting for go-milter's NewMilter call
-	closing atomic.Bool
-	srv     *gomilter.Server
+	swapped       atomic.Pointer[filter.Pipeline] // SetPipeline's, over Pipeline
+	swappedPolicy atomic.Pointer[policy.Policy]   // SetPolicy's, over Policy
+	mu            sync.Mutex
+	conns         map[*conn]struct{}
+	ln            net.Listener
+	pending       *conn // accepted, waiting for go-milter's NewMilter call
+	closing       atomic.Bool
+	srv           *gomilter.Server
 }
 
 // SetPipeline has every message from now on decided by p (serve's SIGHUP:
@@ -90,6 +92,19 @@ func (s *Server) pipeline() *filter.Pipeline {
 		return p
 	}
 	return s.Pipeline
+}
+
+// SetPolicy has every connection from now on checked by p (serve's SIGHUP:
+// envelope settings reloaded); a connection already open keeps the checks it
+// started with, so that one SMTP session is judged by one set of them.
+func (s *Server) SetPolicy(p *policy.Policy) { s.swappedPolicy.Store(p) }
+
+// policy is the envelope checks a new connection gets.
+func (s *Server) policy() *policy.Policy {
+	if p := s.swappedPolicy.Load(); p != nil {
+		return p
+	}
+	return s.Policy
 }
 
 // Listen opens a listener from Go's network and address. A stale unix socket left by a

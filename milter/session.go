@@ -182,7 +182,7 @@ func (s *session) Connect(host, family string, port uint16, addr net.IP, m *gomi
 		} else if family == "unix" {
 			s.clientAddr = "local"
 		}
-		if p := s.srv.Policy; p != nil {
+		if p := s.srv.policy(); p != nil {
 			if s.pconn != nil {
 				s.pconn.Close()
 			}

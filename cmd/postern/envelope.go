@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -19,10 +20,15 @@ import (
 
 // envelope is the envelope checks as configured, with what they opened.
 type envelope struct {
-	Policy   *policy.Policy
+	// current is the envelope checks in use: built at start, built again from
+	// the configuration by a SIGHUP (reload).
+	current  atomic.Pointer[policy.Policy]
 	Grey     greyStore          // nil: greylisting off
 	Resolver *resolver.Resolver // nil: no DNS at all
 }
+
+// Policy is the envelope checks in use.
+func (e *envelope) Policy() *policy.Policy { return e.current.Load() }
 
 // buildEnvelope wires the [policy], [greylist] and [dnsbl] sections, with dnsr, the
 // one resolver (and cache) the content checks use too (nil: no DNS). The
@@ -30,27 +36,47 @@ type envelope struct {
 // is set (serve; check only reads what it would decide). class is the content
 // checks' (components.Class): recipients it tells apart are not in one message.
 func buildEnvelope(cfg config.Config, openGrey bool, dnsr *resolver.Resolver, class func(string) string) (*envelope, error) {
-	e := &envelope{Policy: &policy.Policy{
+	e := &envelope{Resolver: dnsr}
+	p, err := e.newPolicy(cfg, class)
+	if err != nil {
+		return nil, err
+	}
+	if err := loadLists(p, cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Greylist.Enabled && openGrey {
+		s, err := openGreyStore(cfg)
+		if err != nil {
+			return nil, err
+		}
+		e.Grey = s
+		p.Greylist = &policy.Greylist{Config: greyConfig(cfg), Store: s}
+	}
+	e.current.Store(p)
+	return e, nil
+}
+
+// newPolicy is cfg's envelope checks, with the resolver and the greylisting
+// store e holds (greylisting stays off without one), and no lists yet
+// (loadLists).
+func (e *envelope) newPolicy(cfg config.Config, class func(string) string) (*policy.Policy, error) {
+	p := &policy.Policy{
 		Class:             class,
 		RoleAccounts:      cfg.Policy.RoleAccounts,
 		AllowSkipsContent: cfg.Policy.AllowSkipsContent,
 		DNSTimeout:        cfg.DNS.Timeout.D(),
 		OnErrorAccept:     cfg.OnError == "accept",
-	}}
+	}
 	for _, n := range cfg.Policy.TrustedNetworks {
-		p, err := netip.ParsePrefix(n)
+		pr, err := netip.ParsePrefix(n)
 		if err != nil {
 			return nil, fmt.Errorf("policy.trusted_networks: %w", err)
 		}
-		e.Policy.Trusted = append(e.Policy.Trusted, p.Masked())
+		p.Trusted = append(p.Trusted, pr.Masked())
 	}
-	if err := e.loadLists(cfg); err != nil {
-		return nil, err
-	}
-	e.Resolver = dnsr
 	if cfg.Auth.Enabled && e.Resolver != nil {
-		e.Policy.SPF = &policy.SPF{Resolver: e.Resolver}
-		e.Policy.SPFRejectFail = cfg.Auth.SPFRejectFail
+		p.SPF = &policy.SPF{Resolver: e.Resolver}
+		p.SPFRejectFail = cfg.Auth.SPFRejectFail
 	}
 	if len(cfg.DNSBL.Zones) > 0 && e.Resolver != nil {
 		bl := &policy.DNSBL{Resolver: e.Resolver}
@@ -61,17 +87,31 @@ func buildEnvelope(cfg config.Config, openGrey bool, dnsr *resolver.Resolver, cl
 			}
 			bl.Zones = append(bl.Zones, z)
 		}
-		e.Policy.DNSBL = bl
+		p.DNSBL = bl
 	}
-	if cfg.Greylist.Enabled && openGrey {
-		s, err := openGreyStore(cfg)
-		if err != nil {
-			return nil, err
-		}
-		e.Grey = s
-		e.Policy.Greylist = &policy.Greylist{Config: greyConfig(cfg), Store: s}
+	if e.Grey != nil {
+		p.Greylist = &policy.Greylist{Config: greyConfig(cfg), Store: e.Grey}
 	}
-	return e, nil
+	return p, nil
+}
+
+// reload builds the envelope checks from cfg and has them answer from now on
+// (serve hands them to the milter server too). Lists with an error keep the
+// old lists, settings with an error the old checks; either error is returned
+// (lists, then settings) so that serve logs it. It returns the checks in use.
+func (e *envelope) reload(cfg config.Config, class func(string) string) (p *policy.Policy, lists, settings error) {
+	old := e.Policy()
+	p, settings = e.newPolicy(cfg, class)
+	if settings != nil {
+		p = old
+	}
+	if lists = loadLists(p, cfg); lists != nil && p != old {
+		p.Allow.Store(old.Allow.Load())
+		p.Deny.Store(old.Deny.Load())
+		p.GreyAllow.Store(old.GreyAllow.Load())
+	}
+	e.current.Store(p)
+	return p, lists, settings
 }
 
 func greyConfig(cfg config.Config) policy.GreylistConfig {
@@ -116,9 +156,9 @@ func dnsblZone(name string, settings map[string]config.DNSBLZone) (policy.Zone, 
 	return z, nil
 }
 
-// loadLists reads the allow, deny and greylisting allow lists and swaps them in only
+// loadLists reads the allow, deny and greylisting allow lists into p, only
 // when all three read without an error.
-func (e *envelope) loadLists(cfg config.Config) error {
+func loadLists(p *policy.Policy, cfg config.Config) error {
 	allow, err := policy.LoadLists(cfg.Policy.AllowLists)
 	if err != nil {
 		return fmt.Errorf("policy.allow_lists: %w", err)
@@ -131,9 +171,9 @@ func (e *envelope) loadLists(cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("greylist.allow_lists: %w", err)
 	}
-	e.Policy.Allow.Store(allow)
-	e.Policy.Deny.Store(deny)
-	e.Policy.GreyAllow.Store(grey)
+	p.Allow.Store(allow)
+	p.Deny.Store(deny)
+	p.GreyAllow.Store(grey)
 	return nil
 }
 
@@ -147,7 +187,7 @@ func (e *envelope) Close() {
 // describe logs at start what the envelope checks will do, and that no DNS query
 // leaves the machine when no resolver is set.
 func (e *envelope) describe(log logrus.FieldLogger, cfg config.Config) {
-	p := e.Policy
+	p := e.Policy()
 	f := logrus.Fields{
 		"allow_entries": p.Allow.Load().Len(), "deny_entries": p.Deny.Load().Len(),
 		"role_accounts": cfg.Policy.RoleAccounts, "trusted_networks": cfg.Policy.TrustedNetworks,
@@ -178,9 +218,11 @@ func (e *envelope) describe(log logrus.FieldLogger, cfg config.Config) {
 	}
 }
 
-// greyExpireLoop deletes old greylisting records now and every hour.
-func greyExpireLoop(log logrus.FieldLogger, s greyStore, c policy.GreylistConfig) func() {
+// greyExpireLoop deletes old greylisting records now and every hour, by the
+// greylisting settings in use then (conf).
+func greyExpireLoop(log logrus.FieldLogger, s greyStore, conf func() policy.GreylistConfig) func() {
 	return periodic(time.Hour, func(ctx context.Context) {
+		c := conf()
 		now := time.Now()
 		n, err := s.Expire(ctx, now.Add(-c.Expire), c, now)
 		switch {
@@ -221,9 +263,9 @@ func checkEnvelope(cfg config.Config, ev envelopeFlags, comp *components, w io.W
 				return nil, err
 			}
 			defer s.Close()
-			e.Policy.Greylist = &policy.Greylist{Config: greyConfig(cfg), Store: readOnlyGrey{s}}
+			e.Policy().Greylist = &policy.Greylist{Config: greyConfig(cfg), Store: readOnlyGrey{s}}
 		} else {
-			e.Policy.Greylist = &policy.Greylist{Config: greyConfig(cfg), Store: readOnlyGrey{emptyGrey{}}}
+			e.Policy().Greylist = &policy.Greylist{Config: greyConfig(cfg), Store: readOnlyGrey{emptyGrey{}}}
 		}
 	}
 	c := policy.Client{Name: ev.name}
@@ -234,7 +276,7 @@ func checkEnvelope(cfg config.Config, ev envelopeFlags, comp *components, w io.W
 		}
 		c.Addr = a
 	}
-	conn := e.Policy.Connect(c)
+	conn := e.Policy().Connect(c)
 	defer conn.Close()
 	conn.Helo(ev.helo)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -124,5 +126,64 @@ func TestReloadAttachments(t *testing.T) {
 	}
 	if comp.Class("it@example.com") != "" {
 		t.Error("a failed reload changed the pipeline in use")
+	}
+}
+
+// TestReloadEnvelope: a reload's envelope settings and lists make new checks;
+// lists with an error keep the old lists under the new settings, settings with
+// an error the old checks.
+func TestReloadEnvelope(t *testing.T) {
+	dir := t.TempDir()
+	list := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	cfg := config.Default()
+	cfg.Policy.AllowLists = []string{list("allow", "client 192.0.2.7\n")}
+	env, err := buildEnvelope(cfg, false, nil, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	first := env.Policy()
+
+	next := cfg
+	next.Policy.RoleAccounts = []string{"postmaster", "sales"}
+	next.Policy.TrustedNetworks = []string{"10.0.0.0/8"}
+	next.OnError = "accept"
+	next.Policy.AllowLists = []string{list("allow2", "client 192.0.2.7\nclient 192.0.2.8\n")}
+	p, lists, settings := env.reload(next, nil)
+	if lists != nil || settings != nil {
+		t.Fatalf("errors: %v, %v", lists, settings)
+	}
+	if p == first || env.Policy() != p {
+		t.Fatal("no new checks in use")
+	}
+	if !p.IsRole("sales@example.com") || len(p.Trusted) != 1 || !p.OnErrorAccept || p.Allow.Load().Len() != 2 {
+		t.Errorf("the new checks: roles %v, trusted %v, on_error accept %v, allow entries %d", p.RoleAccounts, p.Trusted, p.OnErrorAccept, p.Allow.Load().Len())
+	}
+	if first.IsRole("sales@example.com") || first.Allow.Load().Len() != 1 {
+		t.Error("the old checks changed: a connection open before the reload would see the new ones")
+	}
+
+	broken := next
+	broken.Policy.RoleAccounts = []string{"postmaster", "billing"}
+	broken.Policy.AllowLists = []string{list("allow3", "client not-an-address-or-name!\n")}
+	q, lists, settings := env.reload(broken, nil)
+	if lists == nil || settings != nil {
+		t.Fatalf("a broken list: errors %v, %v", lists, settings)
+	}
+	if !q.IsRole("billing@example.com") || q.Allow.Load() != p.Allow.Load() {
+		t.Errorf("a broken list: the settings must apply (roles %v) and the old lists stay", q.RoleAccounts)
+	}
+
+	bad := next
+	bad.Policy.TrustedNetworks = []string{"10.0.0.0/33"}
+	r, _, settings := env.reload(bad, nil)
+	if settings == nil || !strings.Contains(settings.Error(), "policy.trusted_networks") || r != q || env.Policy() != q {
+		t.Errorf("a bad trusted network: error %v; the checks in use must stay", settings)
 	}
 }

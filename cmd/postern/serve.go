@@ -14,6 +14,7 @@ import (
 	"github.com/postern/postern/clamav"
 	"github.com/postern/postern/config"
 	"github.com/postern/postern/milter"
+	"github.com/postern/postern/policy"
 	"github.com/postern/postern/quarantine"
 	"github.com/postern/postern/rules"
 	"github.com/postern/postern/score"
@@ -76,7 +77,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	}
 	defer env.Close()
 	srv := &milter.Server{
-		Policy:     env.Policy,
+		Policy:     env.Policy(),
 		Pipeline:   comp.Pipeline,
 		Log:        log,
 		Quarantine: store,
@@ -122,7 +123,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	probeClamd(log, comp.Clamd, cfg)
 	env.describe(log, cfg)
 	if env.Grey != nil {
-		stopGrey := greyExpireLoop(log, env.Grey, greyConfig(cfg))
+		stopGrey := greyExpireLoop(log, env.Grey, func() policy.GreylistConfig { return env.Policy().Greylist.Config })
 		defer stopGrey()
 	}
 	if comp.Bayes != nil {
@@ -300,10 +301,10 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) func() {
 }
 
 // reload is SIGHUP's: the configuration file is read again, and its rules, its
-// lists and its verdict settings replace the running ones, each only when it
-// has no errors (the old one stays otherwise, and the log says why). Changes to
-// other keys are logged as waiting for a restart, against what serve started
-// with (started).
+// lists, its envelope checks and its verdict settings replace the running
+// ones, each only when it has no errors (the old one stays otherwise, and the
+// log says why). Changes to other keys are logged as waiting for a restart,
+// against what serve started with (started).
 func reload(log *logrus.Logger, started config.Config, comp *components, env *envelope, srv *milter.Server, load func() (config.Config, error)) {
 	cfg, err := load()
 	if err != nil {
@@ -311,12 +312,8 @@ func reload(log *logrus.Logger, started config.Config, comp *components, env *en
 		return
 	}
 	reloadRules(log, comp.Rules, cfg)
-	reloadLists(log, env, cfg)
-	// on_error also decides the envelope checks' failures, which are built
-	// once: the two keep answering alike until a restart.
-	verdict := cfg
-	verdict.OnError = started.OnError
-	if p, err := comp.Reload(verdict); err != nil {
+	reloadEnvelope(log, env, srv, comp.Class, cfg)
+	if p, err := comp.Reload(cfg); err != nil {
 		log.WithError(err).Error("SIGHUP: settings have errors: keeping the old ones")
 	} else {
 		srv.SetPipeline(p)
@@ -351,14 +348,31 @@ func reloadRules(log *logrus.Logger, check *rules.Check, cfg config.Config) {
 	log.WithFields(logrus.Fields{"rules": set.Len(), "warnings": len(problems), "dfas_kept": dfas, "states_kept": states}).Info("SIGHUP: rules reloaded")
 }
 
-// reloadLists reads cfg's allow and deny lists; on any error the old lists stay.
-func reloadLists(log *logrus.Logger, env *envelope, cfg config.Config) {
-	if err := env.loadLists(cfg); err != nil {
-		log.WithError(err).Error("SIGHUP: lists have errors: keeping the old lists")
+// reloadEnvelope builds the envelope checks from cfg (the lists among them)
+// and has the connections opened from now on checked by them. Lists with an
+// error keep the old lists, other settings with an error the old checks.
+func reloadEnvelope(log *logrus.Logger, env *envelope, srv *milter.Server, class func(string) string, cfg config.Config) {
+	p, lists, settings := env.reload(cfg, class)
+	srv.SetPolicy(p)
+	if lists != nil {
+		log.WithError(lists).Error("SIGHUP: lists have errors: keeping the old lists")
+	} else {
+		log.WithFields(logrus.Fields{"allow_entries": p.Allow.Load().Len(),
+			"deny_entries": p.Deny.Load().Len()}).Info("SIGHUP: lists reloaded")
+	}
+	if settings != nil {
+		log.WithError(settings).Error("SIGHUP: envelope settings have errors: keeping the old ones")
 		return
 	}
-	log.WithFields(logrus.Fields{"allow_entries": env.Policy.Allow.Load().Len(),
-		"deny_entries": env.Policy.Deny.Load().Len()}).Info("SIGHUP: lists reloaded")
+	f := logrus.Fields{"role_accounts": cfg.Policy.RoleAccounts, "trusted_networks": cfg.Policy.TrustedNetworks,
+		"on_error": cfg.OnError}
+	if p.DNSBL != nil {
+		f["dnsbl"] = cfg.DNSBL.Zones
+	}
+	if p.Greylist != nil {
+		f["greylist_delay"] = p.Greylist.Config.Delay.String()
+	}
+	log.WithFields(f).Info("SIGHUP: envelope checks reloaded")
 }
 
 // healthProbes are what /healthz asks: clamd when virus scanning is on, and every
