@@ -218,7 +218,7 @@ func (c *Check) Verify(ctx context.Context, m *filter.Message) (Results, error) 
 // evals (rules.Check's Auth) share the one verification, and whichever asks
 // second waits for the first's answer.
 func (c *Check) Results(ctx context.Context, m *filter.Message) (Results, error) {
-	v := m.Once(resultsKey{c}, func() any {
+	v := m.Once(resultsKey{}, func() any {
 		res, err := c.Verify(ctx, m)
 		return verified{res, err}
 	}).(verified)
@@ -231,16 +231,19 @@ func (c *Check) Results(ctx context.Context, m *filter.Message) (Results, error)
 // lookups only (none for an unsigned message), not for DMARC's. The error is a
 // failure to read the message.
 func (c *Check) Signatures(ctx context.Context, m *filter.Message) ([]DKIMResult, error) {
-	v := m.Once(signaturesKey{c}, func() any {
+	v := m.Once(signaturesKey{}, func() any {
 		raw := &readErr{r: m.RawReader()}
 		return verifiedSigs{c.dkim(ctx, raw), raw.err}
 	}).(verifiedSigs)
 	return v.sigs, v.err
 }
 
+// The keys of a message's verification. They name no check: the auth check a
+// message started with and the one a SIGHUP put in place meanwhile (which the
+// rules' evals may ask) share one verification.
 type (
-	resultsKey    struct{ c *Check }
-	signaturesKey struct{ c *Check }
+	resultsKey    struct{}
+	signaturesKey struct{}
 	verified      struct {
 		res Results
 		err error

@@ -331,3 +331,32 @@ func TestReloadableKeysExist(t *testing.T) {
 		}
 	}
 }
+
+// TestReloaded: what a SIGHUP builds from takes the new file's reloadable keys
+// and keeps every other key as serve started with it.
+func TestReloaded(t *testing.T) {
+	started := Default()
+	next := Default()
+	next.RejectScore = 8                        // reloadable
+	next.Auth.Enabled = true                    // waits for a restart
+	next.Auth.DMARCReject = true                // reloadable
+	next.Clamd.Address = "unix:/elsewhere"      // waits for a restart
+	next.Greylist.Enabled = true                // waits for a restart
+	next.Greylist.Delay = Duration(time.Minute) // reloadable
+	got := Reloaded(started, next)
+	if got.RejectScore != 8 || !got.Auth.DMARCReject || got.Greylist.Delay != Duration(time.Minute) {
+		t.Errorf("reloadable keys not taken: %+v", got)
+	}
+	if got.Auth.Enabled || got.Clamd.Address != "" || got.Greylist.Enabled {
+		t.Errorf("keys that wait for a restart changed: auth.enabled %v, clamd.address %q, greylist.enabled %v",
+			got.Auth.Enabled, got.Clamd.Address, got.Greylist.Enabled)
+	}
+	for _, k := range Changed(started, got) {
+		if !Reloads(k) {
+			t.Errorf("%s changed, and it waits for a restart", k)
+		}
+	}
+	if strings.Join(Changed(next, got), " ") != "greylist.enabled auth.enabled clamd.address" {
+		t.Errorf("Changed(next, Reloaded) = %q", Changed(next, got))
+	}
+}

@@ -19,16 +19,16 @@ func Reference() string {
 	b.WriteString("Sizes are bytes or strings with a unit (`\"20MiB\"`); durations are strings (`\"60s\"`).\n\n")
 	var keys []string
 	for _, k := range Keys() {
-		if Reloads(k) {
+		if !Reloads(k) {
 			keys = append(keys, "`"+k+"`")
 		}
 	}
 	b.WriteString("On SIGHUP (`systemctl reload postern`, `postern rules reload`) serve reads the file again and\n")
-	fmt.Fprintf(&b, "applies these keys to the next message: %s. The envelope checks' keys ([policy], [greylist], [dnsbl], `on_error`,\n", strings.Join(keys, ", "))
-	b.WriteString("`auth.spf_reject_fail`) apply from the next SMTP connection: one connection is checked by one set. A file with an error\n")
-	b.WriteString("changes nothing, and rule files or lists with errors leave the old ones in place (the log names the error). A change to\n")
-	b.WriteString("any other key waits for a restart (what opens a store, a socket or a connection: `greylist.enabled`, [dns], [clamd],\n")
-	b.WriteString("[storage], [milter]): the log names those keys.\n\n")
+	b.WriteString("applies it: the content checks' and the verdict's keys to the next message, the envelope checks' ([policy],\n")
+	b.WriteString("[greylist], [dnsbl], `on_error`, `auth.spf_reject_fail`) from the next SMTP connection, so that one connection is\n")
+	b.WriteString("checked by one set. A file with an error changes nothing, and rule files or lists with errors leave the old ones\n")
+	b.WriteString("in place (the log names the error). These keys wait for a restart, as what they set up (a store, a socket, a\n")
+	fmt.Fprintf(&b, "connection, the log) is built once; the log names those a SIGHUP found changed: %s.\n\n", strings.Join(keys, ", "))
 	def := Default()
 	writeTable(&b, reflect.ValueOf(def), "")
 	return b.String()

@@ -222,15 +222,21 @@ func keyLines(src []byte) map[string]int {
 
 // reloadable are the keys serve applies on SIGHUP: the rules, the lists, the
 // settings that turn the checks' results into a verdict (cmd/postern's
-// verdictPolicy), the banned-attachment check's, and the envelope checks'
-// (cmd/postern's newPolicy), which hold no state of their own. What opens a
-// connection, a store or a socket (greylist.enabled, [dns], [clamd], [storage])
-// waits for a restart.
+// verdictPolicy), and the content and envelope checks' settings (cmd/postern's
+// checks and newPolicy), which hold no state of their own. What opens a
+// connection, a store or a socket (greylist.enabled, [dns], clamd.address,
+// [storage], bayes.enabled) waits for a restart, and so does auth.enabled,
+// whose removal of forged Authentication-Results headers is set up at start.
 var reloadable = map[string]bool{
 	"on_error": true, "policy.allow_skips_content": true, "policy.role_accounts": true, "policy.trusted_networks": true,
 	"auth.spf_reject_fail": true, "dnsbl.zones": true, "dnsbl.zone": true,
 	"greylist.delay": true, "greylist.retry_window": true, "greylist.expire": true, "greylist.auto_allow_after": true,
 	"greylist.ipv4_prefix": true, "greylist.ipv6_prefix": true,
+	"quarantine.spam": true, "quarantine.virus": true,
+	"clamd.timeout": true, "clamd.scan_whole_message": true, "clamd.on_scan_error": true, "clamd.on_too_large": true,
+	"auth.dmarc_reject": true, "auth.max_signatures": true, "auth.trusted_arc_sealers": true,
+	"uribl.zones": true, "uribl.scores": true, "uribl.max_domains": true,
+	"bayes.points_per_log_odds": true, "bayes.min_points": true, "bayes.max_points": true,
 	"required_score": true, "reject_score": true, "check_timeout": true,
 	"report_header": true, "subject_tag": true, "recipients": true,
 	"limits.scan_limit": true, "limits.on_too_large": true,
@@ -244,6 +250,33 @@ var reloadable = map[string]bool{
 // Reloads says whether serve applies a change to key (as Changed names it) on
 // SIGHUP; any other key's change waits for a restart.
 func Reloads(key string) bool { return reloadable[key] }
+
+// Reloaded is next with every key that waits for a restart (not Reloads) set
+// back to started's value. serve builds what a SIGHUP changes from it, so that
+// no part can take up a value only a restart may apply: auth.enabled, say,
+// turns on the Authentication-Results header, and the removal of forged ones
+// that goes with it is set up at start.
+func Reloaded(started, next Config) Config {
+	out := next
+	s, o := reflect.ValueOf(started), reflect.ValueOf(&out).Elem()
+	t := s.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := tomlName(f)
+		if f.Type.Kind() != reflect.Struct {
+			if !Reloads(name) {
+				o.Field(i).Set(s.Field(i))
+			}
+			continue
+		}
+		for j := 0; j < f.Type.NumField(); j++ {
+			if !Reloads(name + "." + tomlName(f.Type.Field(j))) {
+				o.Field(i).Field(j).Set(s.Field(i).Field(j))
+			}
+		}
+	}
+	return out
+}
 
 // Changed lists the keys whose values differ between a and b, as the
 // configuration file names them ("required_score", "clamd.address",

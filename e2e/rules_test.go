@@ -138,7 +138,7 @@ func TestSettingsReloadOnSIGHUP(t *testing.T) {
 	code, text = sendFile("file-2", "notes.txt", "rcpt@example.com")
 	delivered(t, e.sink, "file-2@example.org", code, text)
 
-	write("reject_score = 8\n[recipients.\"@lenient.example\"]\nreject_score = 10000\nsubject_tag = \"[SPAM]\"\n[clamd]\ntimeout = \"5s\"\n" +
+	write("reject_score = 8\n[recipients.\"@lenient.example\"]\nreject_score = 10000\nsubject_tag = \"[SPAM]\"\n[dns]\ntimeout = \"5s\"\n" +
 		"[attachments]\nextensions = [\"exe\", \"txt\"]\nexempt_rcpts = [\"it@example.com\"]\n[replies]\nbanned = \"No {name} here (ref {ref})\"\n" +
 		"[policy]\nrole_accounts = [\"postmaster\", \"abuse\", \"sales\"]\n")
 	reload("SIGHUP: settings reloaded")
@@ -168,7 +168,7 @@ func TestSettingsReloadOnSIGHUP(t *testing.T) {
 	if !strings.Contains(got.Data, `X-Postern-Banned: "setup.exe": extension .exe`) {
 		t.Errorf("a new exempt recipient's program is not marked:\n%.800s", got.Data)
 	}
-	if !d.WaitOutput(`msg="SIGHUP: changed in the configuration, but kept as they were until a restart" keys=clamd.timeout`, 5*time.Second) {
+	if !d.WaitOutput(`msg="SIGHUP: changed in the configuration, but kept as they were until a restart" keys=dns.timeout`, 5*time.Second) {
 		t.Errorf("the log does not name the key that waits for a restart:\n%s", d.Output())
 	}
 
@@ -176,5 +176,16 @@ func TestSettingsReloadOnSIGHUP(t *testing.T) {
 	reload("configuration has errors: keeping the old rules, lists and settings")
 	if code, text := send("set-4", "rcpt@example.com"); code != 550 {
 		t.Errorf("after a broken file: reply %d %s, want the old reject_score's 550", code, text)
+	}
+
+	// [quarantine] spam: from refusing to holding, as an operator starts.
+	write("reject_score = 8\n[quarantine]\nspam = \"hold\"\n")
+	reload("SIGHUP: settings reloaded")
+	if code, text := send("set-6", "rcpt@example.com"); code != 250 {
+		t.Errorf("after spam = hold: reply %d %s, want 250 (into the hold queue)", code, text)
+	}
+	notDelivered(t, e.sink, "set-6@example.org")
+	if out, _ := e.cli("quarantine", "list", "--status", "held", "--json"); !strings.Contains(out, "set-6@example.org") {
+		t.Errorf("the held message is not in the quarantine as held:\n%s", out)
 	}
 }

@@ -41,6 +41,12 @@ type Policy struct {
 	Recipients *recipients.Table
 	Version    string // shown in X-Spam-Status
 	Replies    ReplyTexts
+	// KeepSpam and KeepMalware say what happens to a message the verdict
+	// refuses ([quarantine] spam and virus): KeepMalware for a virus or a
+	// banned file, KeepSpam for the rest. The milter acts on them
+	// (milter.RejectAndKeep, Hold, RejectOnly; "" is RejectAndKeep); they are
+	// here so that a SIGHUP changes them with the other verdict settings.
+	KeepSpam, KeepMalware string
 	// Learner, when set, is given the messages to autolearn: those scoring at least
 	// AutolearnSpam or at most AutolearnHam, counting neither the Bayes pseudo-rules
 	// nor rules tagged noautolearn (SpamAssassin's rule). postern check sets none.

@@ -723,11 +723,11 @@ func sendSpam(s *session) gomilter.Response {
 // sender retries, and a release later must not deliver the message twice.
 func TestFailedHoldWithdrawsItsRecord(t *testing.T) {
 	k := &keeper{}
-	opts := defaultOpts()
-	opts.Spam = Hold
+	p := testPipeline()
+	p.KeepSpam = Hold
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	s := &session{srv: &Server{Pipeline: testPipeline(), Opts: opts, Log: log, Quarantine: k}, log: log}
+	s := &session{srv: &Server{Pipeline: p, Opts: defaultOpts(), Log: log, Quarantine: k}, log: log}
 	resp := sendSpam(s) // no connection behind the modifier: adding a header panics
 	f, ok := resp.(*final)
 	if !ok || !strings.HasPrefix(string(f.msg.Data), "451 ") {
@@ -757,15 +757,15 @@ func TestQuarantineActions(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			k := &keeper{err: tc.putErr}
-			opts := defaultOpts()
-			opts.Spam = tc.spam
+			p := testPipeline()
+			p.KeepSpam = tc.spam
 			ln, err := Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
 			log := logrus.New()
 			log.SetOutput(io.Discard)
-			srv := &Server{Pipeline: testPipeline(), Opts: opts, Log: log, Quarantine: k}
+			srv := &Server{Pipeline: p, Opts: defaultOpts(), Log: log, Quarantine: k}
 			go srv.Serve(ln)
 			defer srv.Shutdown(context.Background())
 			s := dial(t, ln.Addr().String())
@@ -854,10 +854,10 @@ func TestVerdictLogTimes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			log, hook := logtest.NewNullLogger()
-			opts := defaultOpts()
-			opts.Spam = tc.spam
+			p := testPipeline()
+			p.KeepSpam = tc.spam
 			k := &keeper{delay: tc.delay}
-			s := &session{srv: &Server{Pipeline: testPipeline(), Opts: opts, Log: log, Quarantine: k}, log: log}
+			s := &session{srv: &Server{Pipeline: p, Opts: defaultOpts(), Log: log, Quarantine: k}, log: log}
 			if resp := sendSpam(s); resp == nil {
 				t.Fatal("no answer")
 			}

@@ -43,9 +43,6 @@ const (
 
 // Options configure sessions.
 type Options struct {
-	// Spam and Virus say what happens to rejected spam and viruses: RejectAndKeep,
-	// Hold or RejectOnly. Empty means RejectAndKeep.
-	Spam, Virus string
 	// KeepTimeout bounds one write to the quarantine.
 	KeepTimeout time.Duration
 

@@ -450,9 +450,9 @@ func (s *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 // so a failed write is a tempfail. With "hold", the message is accepted into Postfix's
 // hold queue instead (hold reports true).
 func (s *session) keep(p *filter.Pipeline, v filter.Verdict) (filter.Verdict, bool) {
-	action := s.srv.Opts.Spam
+	action := p.KeepSpam
 	if v.Reason == filter.ReasonVirus || v.Reason == filter.ReasonBanned {
-		action = s.srv.Opts.Virus // malware, found by signature or by file type
+		action = p.KeepMalware // malware, found by signature or by file type
 	}
 	if action == "" {
 		action = RejectAndKeep

@@ -241,7 +241,6 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 	c.Automata = newAutomata(cfg.DataDir, log)
 	c.Automata.load(set)
 	c.Rules = rules.NewCheck(set)
-	checks := []filter.Check{c.Rules}
 	if cfg.Clamd.Address != "" {
 		conc := cfg.Clamd.MaxConnections
 		if conc == 0 {
@@ -254,68 +253,18 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		clamd.MaxStream = int64(cfg.Clamd.StreamMaxLength)
 		c.Clamd = clamd
 		c.closers = append(c.closers, clamd.Close) // (its idle sessions)
-		checks = append(checks, &clamav.Check{
-			Clamd:          clamd,
-			WholeMessage:   cfg.Clamd.ScanWholeMessage,
-			MaxStream:      clamd.MaxStream,
-			Timeout:        cfg.Clamd.Timeout.D(),
-			AcceptOnError:  cfg.Clamd.OnScanError == "accept",
-			AcceptTooLarge: cfg.Clamd.OnTooLarge == "accept",
-		})
 	}
-	rcpts, err := recipients.New(cfg.RecipientSettings())
-	if err != nil {
-		return nil, err
-	}
-	ban, err := newBanned(cfg)
-	if err != nil {
-		return nil, err
-	}
-	checks = withBanned(checks, ban)
-	c.Class = func(rcpt string) string {
-		p := c.current.Load()
-		class := ""
-		if s := p.Recipients.Lookup(rcpt); s != nil {
-			class = "recipients " + s.Key
-		}
-		if ban := bannedCheck(p.Checks); ban != nil && ban.Exempt(rcpt) {
-			class += " takes-banned"
-		}
-		return strings.TrimSpace(class)
-	}
-	var dnsr *resolver.Resolver
 	if cfg.DNS.Resolver != "" {
 		r, err := resolver.New(cfg.DNS.Resolver, resolver.Options{Timeout: cfg.DNS.Timeout.D(), CacheSize: cfg.DNS.CacheSize})
 		if err != nil {
 			return nil, err
 		}
-		dnsr = r
 		c.Resolver = r
 	}
-	if cfg.Auth.Enabled && dnsr != nil {
-		ac := &auth.Check{
-			Resolver: resolver.NetStyle{R: dnsr}, AuthservID: authservID(cfg),
-			MaxSignatures: cfg.Auth.MaxSignatures, DMARCReject: cfg.Auth.DMARCReject,
-			TrustedSealers: cfg.Auth.TrustedARCSealers,
-			Score:          func(name string) (float64, bool) { return c.Rules.Set().OperatorScore(name) },
-		}
-		checks = append(checks, ac)
-		c.Rules.Signatures, c.Rules.Auth = ruleSignatures(ac), ruleAuth(ac)
-	}
-	if len(cfg.URIBL.Zones) > 0 && dnsr != nil {
-		r := dnsr
-		u := &uribl.Check{Resolver: r, MaxDomains: cfg.URIBL.MaxDomains,
-			// The set in use, also after a reload: the links its uri rules read.
-			URIs: func(m *filter.Message) []string { return c.Rules.Set().MessageURIs(m) },
-			Skip: func(name string) bool { return c.Rules.Set().SkipsURIDomain(name) }}
-		for _, z := range cfg.URIBL.Zones {
-			score, ok := cfg.URIBL.Scores[z]
-			if !ok {
-				score = 2.0
-			}
-			u.Zones = append(u.Zones, uribl.Zone{Name: z, Score: score})
-		}
-		checks = append(checks, u)
+	if cfg.Auth.Enabled && c.Resolver != nil { // (auth.enabled waits for a restart)
+		// The rules' SPF, DKIM, ARC and DMARC evals ask the auth check in use,
+		// which keeps one verification a message, whoever asks first.
+		c.Rules.Signatures, c.Rules.Auth = ruleSignatures(c.authCheck), ruleAuth(c.authCheck)
 	}
 	var learner filter.Learner
 	if cfg.Bayes.Enabled {
@@ -328,80 +277,121 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		if b.Store != nil {
 			c.closers = append(c.closers, func() { b.Store.Close() })
 		}
-		checks = append(checks, &score.Check{
-			Bayes:  b,
-			Points: score.Points{PerLogOdds: cfg.Bayes.PerLogOdds, Min: cfg.Bayes.MinPoints, Max: cfg.Bayes.MaxPoints},
-			// The set in use, also after a reload: an operator's score line wins.
-			Score: func(name string) (float64, bool) { return c.Rules.Set().OperatorScore(name) },
-		})
 		if learn && cfg.Bayes.Autolearn {
 			al := score.NewAutolearner(b, log)
 			c.closers = append(c.closers, al.Close)
 			learner = al
 		}
 	}
+	rcpts, err := recipients.New(cfg.RecipientSettings())
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	checks, err := c.checks(cfg)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.Class = func(rcpt string) string {
+		p := c.current.Load()
+		class := ""
+		if s := p.Recipients.Lookup(rcpt); s != nil {
+			class = "recipients " + s.Key
+		}
+		if ban := findCheck[*banned.Check](p.Checks); ban != nil && ban.Exempt(rcpt) {
+			class += " takes-banned"
+		}
+		return strings.TrimSpace(class)
+	}
 	c.Pipeline = &filter.Pipeline{Checks: checks, Policy: verdictPolicy(cfg, rcpts, learner)}
 	c.current.Store(c.Pipeline)
 	return c, nil
 }
 
-// newBanned is the banned-attachment check [attachments] configures, nil when
-// it is off.
-func newBanned(cfg config.Config) (*banned.Check, error) {
-	a := cfg.Attachments
-	if !a.Enabled {
-		return nil, nil
+// checks are the content checks cfg configures, around what build opened once
+// (the rules check, clamd's client, the resolver, the Bayes store): each is a
+// value holding settings only, so SIGHUP (Reload) builds them anew. The order
+// is the verdict's: a virus is named before a banned file, a banned file
+// before what the checks after it refuse (DMARC).
+func (c *components) checks(cfg config.Config) ([]filter.Check, error) {
+	checks := []filter.Check{c.Rules}
+	if c.Clamd != nil {
+		checks = append(checks, &clamav.Check{
+			Clamd:          c.Clamd,
+			WholeMessage:   cfg.Clamd.ScanWholeMessage,
+			MaxStream:      c.Clamd.MaxStream,
+			Timeout:        cfg.Clamd.Timeout.D(),
+			AcceptOnError:  cfg.Clamd.OnScanError == "accept",
+			AcceptTooLarge: cfg.Clamd.OnTooLarge == "accept",
+		})
 	}
-	types := make([]string, len(a.Types))
-	for i, t := range a.Types {
-		types[i] = strings.ToLower(t)
+	if a := cfg.Attachments; a.Enabled {
+		types := make([]string, len(a.Types))
+		for i, t := range a.Types {
+			types[i] = strings.ToLower(t)
+		}
+		exempt, err := recipients.NewSet(a.ExemptRcpts)
+		if err != nil {
+			return nil, fmt.Errorf("attachments.exempt_rcpts: %w", err)
+		}
+		checks = append(checks, &banned.Check{Extensions: a.Extensions, Types: types,
+			Executables: a.Executables, InsideArchives: a.InsideArchives, ExemptRcpts: exempt,
+			Reply: cfg.Replies.Banned})
 	}
-	exempt, err := recipients.NewSet(a.ExemptRcpts)
-	if err != nil {
-		return nil, fmt.Errorf("attachments.exempt_rcpts: %w", err)
+	if cfg.Auth.Enabled && c.Resolver != nil {
+		checks = append(checks, &auth.Check{
+			Resolver: resolver.NetStyle{R: c.Resolver}, AuthservID: authservID(cfg),
+			MaxSignatures: cfg.Auth.MaxSignatures, DMARCReject: cfg.Auth.DMARCReject,
+			TrustedSealers: cfg.Auth.TrustedARCSealers,
+			Score:          func(name string) (float64, bool) { return c.Rules.Set().OperatorScore(name) },
+		})
 	}
-	return &banned.Check{Extensions: a.Extensions, Types: types,
-		Executables: a.Executables, InsideArchives: a.InsideArchives, ExemptRcpts: exempt,
-		Reply: cfg.Replies.Banned}, nil
+	if len(cfg.URIBL.Zones) > 0 && c.Resolver != nil {
+		u := &uribl.Check{Resolver: c.Resolver, MaxDomains: cfg.URIBL.MaxDomains,
+			// The set in use, also after a reload: the links its uri rules read.
+			URIs: func(m *filter.Message) []string { return c.Rules.Set().MessageURIs(m) },
+			Skip: func(name string) bool { return c.Rules.Set().SkipsURIDomain(name) }}
+		for _, z := range cfg.URIBL.Zones {
+			score, ok := cfg.URIBL.Scores[z]
+			if !ok {
+				score = 2.0
+			}
+			u.Zones = append(u.Zones, uribl.Zone{Name: z, Score: score})
+		}
+		checks = append(checks, u)
+	}
+	if c.Bayes != nil {
+		checks = append(checks, &score.Check{
+			Bayes:  c.Bayes,
+			Points: score.Points{PerLogOdds: cfg.Bayes.PerLogOdds, Min: cfg.Bayes.MinPoints, Max: cfg.Bayes.MaxPoints},
+			// The set in use, also after a reload: an operator's score line wins.
+			Score: func(name string) (float64, bool) { return c.Rules.Set().OperatorScore(name) },
+		})
+	}
+	return checks, nil
 }
 
-// withBanned is checks with ban as their banned-attachment check, in place of
-// the one they have; nil: without one. It goes after the rules and the virus
-// scan, as build orders them, so that a virus is named before a banned file,
-// and a banned file before what the checks after it refuse (DMARC), whichever
-// configuration built the pipeline.
-func withBanned(checks []filter.Check, ban *banned.Check) []filter.Check {
-	out := make([]filter.Check, 0, len(checks)+1)
-	at := 0
+// findCheck is the check of type T among checks (the zero T when there is none).
+func findCheck[T filter.Check](checks []filter.Check) T {
 	for _, ch := range checks {
-		switch ch.(type) {
-		case *banned.Check:
-			continue
-		case *rules.Check, *clamav.Check:
-			at = len(out) + 1
+		if t, ok := ch.(T); ok {
+			return t
 		}
-		out = append(out, ch)
 	}
-	if ban == nil {
-		return out
-	}
-	return append(out[:at], append([]filter.Check{ban}, out[at:]...)...)
+	var zero T
+	return zero
 }
 
-// bannedCheck is the banned-attachment check among checks, nil when there is
-// none.
-func bannedCheck(checks []filter.Check) *banned.Check {
-	for _, ch := range checks {
-		if b, ok := ch.(*banned.Check); ok {
-			return b
-		}
-	}
-	return nil
+// authCheck is the auth check of the pipeline in use, nil when sender
+// authentication is off.
+func (c *components) authCheck() *auth.Check {
+	return findCheck[*auth.Check](c.current.Load().Checks)
 }
 
 // verdictPolicy is the pipeline's policy from the configuration: the settings
-// that turn the checks' results into a verdict, which SIGHUP reloads (Reload),
-// on_error aside (serve's reload).
+// that turn the checks' results into a verdict, and what is done with a refused
+// message, which SIGHUP reloads (Reload).
 func verdictPolicy(cfg config.Config, rcpts *recipients.Table, learner filter.Learner) filter.Policy {
 	return filter.Policy{
 		RequiredScore:  cfg.RequiredScore,
@@ -418,6 +408,8 @@ func verdictPolicy(cfg config.Config, rcpts *recipients.Table, learner filter.Le
 			Spam: cfg.Replies.Spam, Virus: cfg.Replies.Virus,
 			TempFail: cfg.Replies.TempFail, TooLarge: cfg.Replies.TooLarge,
 		},
+		KeepSpam:      cfg.Quarantine.Spam,
+		KeepMalware:   cfg.Quarantine.Virus,
 		Learner:       learner,
 		AutolearnSpam: cfg.Bayes.AutolearnSpam,
 		AutolearnHam:  cfg.Bayes.AutolearnHam,
@@ -425,21 +417,22 @@ func verdictPolicy(cfg config.Config, rcpts *recipients.Table, learner filter.Le
 	}
 }
 
-// Reload builds a pipeline with the same checks but cfg's banned-attachment
-// check ([attachments], replies.banned), and cfg's verdict settings
-// (verdictPolicy); Class reads its [recipients] and exempt_rcpts from now on.
-// The caller hands the pipeline to the milter server (milter.Server.SetPipeline).
+// Reload builds the content checks anew from cfg (checks: the same rules
+// check, clamd client, resolver and Bayes store under new settings) and the
+// verdict's settings (verdictPolicy), and has Class read the new [recipients]
+// and exempt_rcpts from now on. cfg is what serve may apply without a restart
+// (config.Reloaded). The caller hands the pipeline to the milter server
+// (milter.Server.SetPipeline).
 func (c *components) Reload(cfg config.Config) (*filter.Pipeline, error) {
 	rcpts, err := recipients.New(cfg.RecipientSettings())
 	if err != nil {
 		return nil, err
 	}
-	ban, err := newBanned(cfg)
+	checks, err := c.checks(cfg)
 	if err != nil {
 		return nil, err
 	}
-	old := c.current.Load()
-	p := &filter.Pipeline{Checks: withBanned(old.Checks, ban), Policy: verdictPolicy(cfg, rcpts, old.Learner)}
+	p := &filter.Pipeline{Checks: checks, Policy: verdictPolicy(cfg, rcpts, c.current.Load().Learner)}
 	c.current.Store(p)
 	return p, nil
 }
@@ -448,9 +441,13 @@ func (c *components) Reload(cfg config.Config) (*filter.Pipeline, error) {
 // and DKIM welcome lists the auth check's verification of a message: all of
 // it, or the DKIM signatures alone. A message that cannot be read has none
 // here: the auth check reports that error, and the pipeline tempfails.
-func ruleAuth(ac *auth.Check) func(context.Context, *filter.Message) *rules.Authentication {
+func ruleAuth(ac func() *auth.Check) func(context.Context, *filter.Message) *rules.Authentication {
 	return func(ctx context.Context, m *filter.Message) *rules.Authentication {
-		res, err := ac.Results(ctx, m)
+		a := ac()
+		if a == nil {
+			return nil
+		}
+		res, err := a.Results(ctx, m)
 		if err != nil {
 			return nil
 		}
@@ -458,9 +455,13 @@ func ruleAuth(ac *auth.Check) func(context.Context, *filter.Message) *rules.Auth
 	}
 }
 
-func ruleSignatures(ac *auth.Check) func(context.Context, *filter.Message) []rules.DKIMSignature {
+func ruleSignatures(ac func() *auth.Check) func(context.Context, *filter.Message) []rules.DKIMSignature {
 	return func(ctx context.Context, m *filter.Message) []rules.DKIMSignature {
-		sigs, err := ac.Signatures(ctx, m)
+		a := ac()
+		if a == nil {
+			return nil
+		}
+		sigs, err := a.Signatures(ctx, m)
 		if err != nil {
 			return nil
 		}

@@ -10,62 +10,72 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/postern/postern/auth"
 	"github.com/postern/postern/banned"
 	"github.com/postern/postern/clamav"
 	"github.com/postern/postern/config"
 	"github.com/postern/postern/filter"
-	"github.com/postern/postern/rules"
+	"github.com/postern/postern/spool"
+	"github.com/postern/postern/uribl"
 )
 
-type named string
-
-func (n named) Name() string                                         { return string(n) }
-func (n named) Check(context.Context, *filter.Message) filter.Result { return filter.Result{} }
-
-// TestWithBanned: the banned check takes the same place whichever
-// configuration built the pipeline: after the rules and the virus scan.
-func TestWithBanned(t *testing.T) {
-	old, ban := &banned.Check{}, &banned.Check{}
-	clam, rc := &clamav.Check{}, &rules.Check{}
+// TestReloadChecks: a reload builds every content check anew from its
+// settings, in build's order whatever the configuration, around the same
+// rules check, clamd client and resolver.
+func TestReloadChecks(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir, cfg.RulesPaths = t.TempDir(), []string{t.TempDir()}
+	cfg.Clamd.Address = "unix:" + filepath.Join(t.TempDir(), "clamd.sock") // (not dialled here)
+	cfg.DNS.Resolver = "127.0.0.1:1"                                       // (no query is sent here)
+	cfg.Auth.Enabled, cfg.URIBL.Zones, cfg.Bayes.Enabled = true, []string{"dbl.example"}, false
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	comp, err := build(cfg, false, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer comp.Close()
 	names := func(cs []filter.Check) string {
 		var out []string
 		for _, c := range cs {
-			switch c {
-			case filter.Check(old):
-				out = append(out, "old-banned")
-			case filter.Check(ban):
-				out = append(out, "banned")
-			case filter.Check(rc):
-				out = append(out, "rules")
-			default:
-				out = append(out, c.Name())
-			}
+			out = append(out, c.Name())
 		}
 		return strings.Join(out, " ")
 	}
-	tests := []struct {
-		name   string
-		checks []filter.Check
-		ban    *banned.Check
-		want   string
-	}{
-		{"replaced in place", []filter.Check{rc, clam, old, named("auth")}, ban, "rules clamav banned auth"},
-		{"added after the virus scan", []filter.Check{rc, clam, named("auth")}, ban, "rules clamav banned auth"},
-		{"added after the rules without a virus scan", []filter.Check{rc, named("auth")}, ban, "rules banned auth"},
-		{"added first without either", []filter.Check{named("auth")}, ban, "banned auth"},
-		{"removed", []filter.Check{rc, clam, old, named("auth")}, nil, "rules clamav auth"},
-		{"none, none", []filter.Check{rc}, nil, "rules"},
+	if got := names(comp.Pipeline.Checks); got != "rules clamav banned auth uribl" {
+		t.Fatalf("built: %s", got)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			before := names(tc.checks)
-			if got := names(withBanned(tc.checks, tc.ban)); got != tc.want {
-				t.Errorf("got %q, want %q", got, tc.want)
-			}
-			if names(tc.checks) != before {
-				t.Errorf("the checks given were changed: %q", names(tc.checks))
-			}
-		})
+	next := cfg
+	next.Clamd.OnScanError = "accept"
+	next.Auth.DMARCReject = true
+	next.URIBL.Zones = []string{"dbl.example", "multi.example"}
+	next.Attachments.Enabled = false
+	p, err := comp.Reload(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(p.Checks); got != "rules clamav auth uribl" {
+		t.Errorf("after [attachments] enabled = false: %s", got)
+	}
+	clam := findCheck[*clamav.Check](p.Checks)
+	if !clam.AcceptOnError || clam.Clamd != comp.Clamd {
+		t.Errorf("clamav check: accept on error %v, the same client %v", clam.AcceptOnError, clam.Clamd == comp.Clamd)
+	}
+	if a := findCheck[*auth.Check](p.Checks); !a.DMARCReject || comp.authCheck() != a {
+		t.Error("the auth check in use is not the new one")
+	}
+	if u := findCheck[*uribl.Check](p.Checks); len(u.Zones) != 2 {
+		t.Errorf("uribl zones %v", u.Zones)
+	}
+	if p.Checks[0] != filter.Check(comp.Rules) {
+		t.Error("the rules check was not kept")
+	}
+	next.Attachments.Enabled = true
+	if p, err = comp.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(p.Checks); got != "rules clamav banned auth uribl" {
+		t.Errorf("after enabled = true again: %s", got)
 	}
 }
 
@@ -102,7 +112,7 @@ func TestReloadAttachments(t *testing.T) {
 	if got := comp.Class("u@lenient.example"); got != "recipients @lenient.example" {
 		t.Errorf("after [recipients]: class %q", got)
 	}
-	if b := bannedCheck(p.Checks); b == nil || b.Reply != next.Replies.Banned {
+	if b := findCheck[*banned.Check](p.Checks); b == nil || b.Reply != next.Replies.Banned {
 		t.Errorf("the new pipeline's banned check: %+v", b)
 	}
 	if comp.Pipeline.Checks[0] != filter.Check(comp.Rules) || p.Checks[0] != filter.Check(comp.Rules) {
@@ -115,7 +125,7 @@ func TestReloadAttachments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bannedCheck(p.Checks) != nil || comp.Class("it@example.com") != "" {
+	if findCheck[*banned.Check](p.Checks) != nil || comp.Class("it@example.com") != "" {
 		t.Errorf("after enabled = false: %v, class %q", p.Checks, comp.Class("it@example.com"))
 	}
 
@@ -185,5 +195,46 @@ func TestReloadEnvelope(t *testing.T) {
 	r, _, settings := env.reload(bad, nil)
 	if settings == nil || !strings.Contains(settings.Error(), "policy.trusted_networks") || r != q || env.Policy() != q {
 		t.Errorf("a bad trusted network: error %v; the checks in use must stay", settings)
+	}
+}
+
+// TestReloadOnScanError: with clamd down, mail tempfails; an operator who sets
+// clamd.on_scan_error = "accept" and reloads gets it delivered marked, by the
+// same clamd client.
+func TestReloadOnScanError(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir, cfg.RulesPaths = t.TempDir(), []string{t.TempDir()}
+	cfg.Clamd.Address = "unix:" + filepath.Join(t.TempDir(), "no-clamd.sock")
+	cfg.Bayes.Enabled = false
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	comp, err := build(cfg, false, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer comp.Close()
+	raw := []byte("From: a@example.org\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nhello\r\n")
+	run := func(p *filter.Pipeline) filter.Verdict {
+		sp := spool.FromBytes(raw)
+		return p.Run(context.Background(), &filter.Envelope{}, sp, sp.Size(), "REF")
+	}
+	if v := run(comp.Pipeline); v.Action != filter.TempFail {
+		t.Fatalf("clamd down: %s, want tempfail", v.Action)
+	}
+	next := cfg
+	next.Clamd.OnScanError = "accept"
+	p, err := comp.Reload(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := run(p)
+	status := ""
+	for _, h := range v.Headers {
+		if h.Name == "X-Virus-Status" {
+			status = h.Value
+		}
+	}
+	if v.Action != filter.Accept || !strings.HasPrefix(status, "Unscanned") {
+		t.Errorf("after on_scan_error = accept: %s, X-Virus-Status %q; want accept, Unscanned", v.Action, status)
 	}
 }

@@ -82,8 +82,6 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		Log:        log,
 		Quarantine: store,
 		Opts: milter.Options{
-			Spam:           cfg.Quarantine.Spam,
-			Virus:          cfg.Quarantine.Virus,
 			MemorySpool:    int64(cfg.Limits.MemorySpool),
 			SpoolDir:       cfg.Limits.SpoolDir,
 			MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
@@ -306,11 +304,18 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) func() {
 // log says why). Changes to other keys are logged as waiting for a restart,
 // against what serve started with (started).
 func reload(log *logrus.Logger, started config.Config, comp *components, env *envelope, srv *milter.Server, load func() (config.Config, error)) {
-	cfg, err := load()
+	file, err := load()
 	if err != nil {
 		log.WithError(err).Error("SIGHUP: configuration has errors: keeping the old rules, lists and settings")
 		return
 	}
+	var restart []string
+	for _, k := range config.Changed(started, file) {
+		if !config.Reloads(k) {
+			restart = append(restart, k)
+		}
+	}
+	cfg := config.Reloaded(started, file) // nothing below can take up those keys
 	reloadRules(log, comp.Rules, cfg)
 	reloadEnvelope(log, env, srv, comp.Class, cfg)
 	if p, err := comp.Reload(cfg); err != nil {
@@ -319,12 +324,6 @@ func reload(log *logrus.Logger, started config.Config, comp *components, env *en
 		srv.SetPipeline(p)
 		log.WithFields(logrus.Fields{"required_score": cfg.RequiredScore, "reject_score": cfg.RejectScore,
 			"recipient_settings": p.Recipients.Len(), "banned_attachments": cfg.Attachments.Enabled}).Info("SIGHUP: settings reloaded")
-	}
-	var restart []string
-	for _, k := range config.Changed(started, cfg) {
-		if !config.Reloads(k) {
-			restart = append(restart, k)
-		}
 	}
 	if len(restart) > 0 {
 		log.WithField("keys", strings.Join(restart, " ")).Warn("SIGHUP: changed in the configuration, but kept as they were until a restart")
