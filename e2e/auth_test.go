@@ -65,17 +65,22 @@ scan_limit = "64KiB"
 	}
 	e.start()
 	rcpt := []string{"user@example.com"}
+	// sign is raw DKIM-signed by domain with the test's key (selector sel).
+	sign := func(t *testing.T, raw, domain string) string {
+		t.Helper()
+		var signed bytes.Buffer
+		if err := dkim.Sign(&signed, strings.NewReader(raw), &dkim.SignOptions{Domain: domain, Selector: "sel", Signer: priv,
+			HeaderKeys: []string{"From", "To", "Subject", "Message-ID"}}); err != nil {
+			t.Fatal(err)
+		}
+		return signed.String()
+	}
 
 	t.Run("signed, SPF pass, DMARC pass; a forged result removed", func(t *testing.T) {
 		raw := "From: Alice <alice@example.org>\r\nTo: user@example.com\r\nSubject: signed\r\n" +
 			"Message-ID: <signed-1@example.org>\r\nAuthentication-Results: mx.test; dkim=pass header.d=bank.test\r\n\r\n" +
 			"A signed message.\r\nsigned-1\r\n"
-		var signed bytes.Buffer
-		if err := dkim.Sign(&signed, strings.NewReader(raw), &dkim.SignOptions{Domain: "example.org", Selector: "sel", Signer: priv,
-			HeaderKeys: []string{"From", "To", "Subject", "Message-ID"}}); err != nil {
-			t.Fatal(err)
-		}
-		code, text := sendSMTP(t, e.pf.SMTPAddr, "alice@example.org", rcpt, signed.String())
+		code, text := sendSMTP(t, e.pf.SMTPAddr, "alice@example.org", rcpt, sign(t, raw, "example.org"))
 		got := delivered(t, e.sink, "signed-1", code, text)
 		ar := headerOf(got.Data, "Authentication-Results")
 		if i, j := strings.Index(got.Data, "Authentication-Results: mx.test"), strings.Index(got.Data, "From: Alice"); i < 0 || i > j {
@@ -101,12 +106,7 @@ scan_limit = "64KiB"
 	t.Run("welcomelist_auth: the authenticated sender is let through", func(t *testing.T) {
 		raw := "From: Shop <news@shop.test>\r\nTo: user@example.com\r\nSubject: offer\r\n" +
 			"Message-ID: <welcome-1@shop.test>\r\n\r\nOur miracle offer for members.\r\nwelcome-1\r\n"
-		var signed bytes.Buffer
-		if err := dkim.Sign(&signed, strings.NewReader(raw), &dkim.SignOptions{Domain: "shop.test", Selector: "sel", Signer: priv,
-			HeaderKeys: []string{"From", "To", "Subject", "Message-ID"}}); err != nil {
-			t.Fatal(err)
-		}
-		code, text := sendSMTP(t, e.pf.SMTPAddr, "news@shop.test", rcpt, signed.String())
+		code, text := sendSMTP(t, e.pf.SMTPAddr, "news@shop.test", rcpt, sign(t, raw, "shop.test"))
 		got := delivered(t, e.sink, "welcome-1", code, text)
 		status := headerOf(got.Data, "X-Spam-Status")
 		for _, want := range []string{"T_MIRACLE", "USER_IN_SPF_WELCOMELIST", "USER_IN_DKIM_WELCOMELIST"} {
@@ -158,12 +158,7 @@ scan_limit = "64KiB"
 	t.Run("over scan_limit: a signed message delivered, authenticated, not scored", func(t *testing.T) {
 		raw := "From: Alice <alice@example.org>\r\nTo: user@example.com\r\nSubject: the big file\r\n" +
 			"Message-ID: <signed-big@example.org>\r\n" + pad + "signed-big\r\n"
-		var signed bytes.Buffer
-		if err := dkim.Sign(&signed, strings.NewReader(raw), &dkim.SignOptions{Domain: "example.org", Selector: "sel", Signer: priv,
-			HeaderKeys: []string{"From", "To", "Subject", "Message-ID"}}); err != nil {
-			t.Fatal(err)
-		}
-		code, text := sendSMTP(t, e.pf.SMTPAddr, "alice@example.org", rcpt, signed.String())
+		code, text := sendSMTP(t, e.pf.SMTPAddr, "alice@example.org", rcpt, sign(t, raw, "example.org"))
 		got := delivered(t, e.sink, "signed-big", code, text)
 		if ar := headerOf(got.Data, "Authentication-Results"); !strings.Contains(ar, "dkim=pass") || !strings.Contains(ar, "dmarc=pass") {
 			t.Errorf("Authentication-Results %q, want dkim=pass and dmarc=pass", ar)

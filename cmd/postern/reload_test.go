@@ -19,22 +19,38 @@ import (
 	"github.com/postern/postern/uribl"
 )
 
-// TestReloadChecks: a reload builds every content check anew from its
-// settings, in build's order whatever the configuration, around the same
-// rules check, clamd client and resolver.
-func TestReloadChecks(t *testing.T) {
+// quietConfig is the defaults with nothing that opens or asks anything: no
+// rules, no clamd, no DNS, no Bayes, and data_dir a new directory.
+func quietConfig(t *testing.T) config.Config {
 	cfg := config.Default()
 	cfg.DataDir, cfg.RulesPaths = t.TempDir(), []string{t.TempDir()}
-	cfg.Clamd.Address = "unix:" + filepath.Join(t.TempDir(), "clamd.sock") // (not dialled here)
-	cfg.DNS.Resolver = "127.0.0.1:1"                                       // (no query is sent here)
-	cfg.Auth.Enabled, cfg.URIBL.Zones, cfg.Bayes.Enabled = true, []string{"dbl.example"}, false
+	cfg.Clamd.Address, cfg.DNS.Resolver, cfg.Bayes.Enabled = "", "", false
+	return cfg
+}
+
+// buildQuiet is build's components for cfg, its log discarded, closed when
+// the test ends.
+func buildQuiet(t *testing.T, cfg config.Config) *components {
+	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	comp, err := build(cfg, false, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer comp.Close()
+	t.Cleanup(comp.Close)
+	return comp
+}
+
+// TestReloadChecks: a reload builds every content check anew from its
+// settings, in build's order whatever the configuration, around the same
+// rules check, clamd client and resolver.
+func TestReloadChecks(t *testing.T) {
+	cfg := quietConfig(t)
+	cfg.Clamd.Address = "unix:" + filepath.Join(t.TempDir(), "clamd.sock") // (not dialled here)
+	cfg.DNS.Resolver = "127.0.0.1:1"                                       // (no query is sent here)
+	cfg.Auth.Enabled, cfg.URIBL.Zones = true, []string{"dbl.example"}
+	comp := buildQuiet(t, cfg)
 	names := func(cs []filter.Check) string {
 		var out []string
 		for _, c := range cs {
@@ -83,16 +99,8 @@ func TestReloadChecks(t *testing.T) {
 // Class tells recipients apart by, and what the new pipeline's banned check
 // refuses with.
 func TestReloadAttachments(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir, cfg.RulesPaths = t.TempDir(), []string{t.TempDir()}
-	cfg.Clamd.Address, cfg.DNS.Resolver, cfg.Bayes.Enabled = "", "", false
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	comp, err := build(cfg, false, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer comp.Close()
+	cfg := quietConfig(t)
+	comp := buildQuiet(t, cfg)
 	if got := comp.Class("it@example.com"); got != "" {
 		t.Fatalf("before the reload: class %q", got)
 	}
@@ -202,17 +210,9 @@ func TestReloadEnvelope(t *testing.T) {
 // clamd.on_scan_error = "accept" and reloads gets it delivered marked, by the
 // same clamd client.
 func TestReloadOnScanError(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir, cfg.RulesPaths = t.TempDir(), []string{t.TempDir()}
+	cfg := quietConfig(t)
 	cfg.Clamd.Address = "unix:" + filepath.Join(t.TempDir(), "no-clamd.sock")
-	cfg.Bayes.Enabled = false
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	comp, err := build(cfg, false, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer comp.Close()
+	comp := buildQuiet(t, cfg)
 	raw := []byte("From: a@example.org\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nhello\r\n")
 	run := func(p *filter.Pipeline) filter.Verdict {
 		sp := spool.FromBytes(raw)
