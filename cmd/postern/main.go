@@ -257,6 +257,7 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 	if cfg.DNS.Resolver != "" {
 		r, err := resolver.New(cfg.DNS.Resolver, resolver.Options{Timeout: cfg.DNS.Timeout.D(), CacheSize: cfg.DNS.CacheSize})
 		if err != nil {
+			c.Close()
 			return nil, err
 		}
 		c.Resolver = r
