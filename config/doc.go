@@ -28,7 +28,7 @@ func Reference() string {
 	b.WriteString("[greylist], [dnsbl], `on_error`, `auth.spf_reject_fail`) from the next SMTP connection, so that one connection is\n")
 	b.WriteString("checked by one set. A file with an error changes nothing, and rule files or lists with errors leave the old ones\n")
 	b.WriteString("in place (the log names the error). These keys wait for a restart, as what they set up (a store, a socket, a\n")
-	fmt.Fprintf(&b, "connection, the log) is built once; the log names those a SIGHUP found changed: %s.\n\n", strings.Join(keys, ", "))
+	fmt.Fprintf(&b, "connection) is built once; the log names those a SIGHUP found changed: %s.\n\n", strings.Join(keys, ", "))
 	def := Default()
 	writeTable(&b, reflect.ValueOf(def), "")
 	return b.String()

@@ -232,8 +232,11 @@ var reloadable = map[string]bool{
 	"auth.spf_reject_fail": true, "dnsbl.zones": true, "dnsbl.zone": true,
 	"greylist.delay": true, "greylist.retry_window": true, "greylist.expire": true, "greylist.auto_allow_after": true,
 	"greylist.ipv4_prefix": true, "greylist.ipv6_prefix": true,
-	"quarantine.spam": true, "quarantine.virus": true,
-	"clamd.timeout": true, "clamd.scan_whole_message": true, "clamd.on_scan_error": true, "clamd.on_too_large": true,
+	"quarantine.spam": true, "quarantine.virus": true, "quarantine.retention": true,
+	"log_level": true, "log_format": true, "milter.shutdown_timeout": true,
+	// Read by the postern quarantine command each time, not by serve.
+	"quarantine.release_relay": true,
+	"clamd.timeout":            true, "clamd.scan_whole_message": true, "clamd.on_scan_error": true, "clamd.on_too_large": true,
 	"auth.dmarc_reject": true, "auth.max_signatures": true, "auth.trusted_arc_sealers": true,
 	"uribl.zones": true, "uribl.scores": true, "uribl.max_domains": true,
 	"bayes.points_per_log_odds": true, "bayes.min_points": true, "bayes.max_points": true,

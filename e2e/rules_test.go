@@ -101,8 +101,9 @@ func TestSettingsReloadOnSIGHUP(t *testing.T) {
 	os.Mkdir(rulesDir, 0o755)
 	os.WriteFile(filepath.Join(rulesDir, "local.cf"), []byte("body LOCAL_TEN /quarterly widget/i\nscore LOCAL_TEN 10\n"), 0o644)
 	base := fmt.Sprintf("rules_paths = [%q]\n", rulesDir)
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	write := func(content string) {
-		if err := os.WriteFile(e.cfg, []byte(base+content+"[milter]\nshutdown_timeout = \"5s\"\n"), 0o644); err != nil {
+		if err := os.WriteFile(e.cfg, []byte(base+content+"[milter]\nshutdown_timeout = \"5s\"\n[metrics]\nlisten = \""+metricsAddr+"\"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -177,9 +178,14 @@ func TestSettingsReloadOnSIGHUP(t *testing.T) {
 	if code, text := send("set-4", "rcpt@example.com"); code != 550 {
 		t.Errorf("after a broken file: reply %d %s, want the old reject_score's 550", code, text)
 	}
+	wantMetrics(t, metricsAddr, "postern_config_last_reload_successful 0")
 
-	// [quarantine] spam: from refusing to holding, as an operator starts.
-	write("reject_score = 8\n[quarantine]\nspam = \"hold\"\n")
+	// [quarantine] spam: from refusing to holding, as an operator starts; and
+	// the log's level, turned up for a while.
+	if strings.Contains(d.Output(), "milter negotiation") {
+		t.Fatal("debug lines before log_level = debug")
+	}
+	write("log_level = \"debug\"\nreject_score = 8\n[quarantine]\nspam = \"hold\"\n")
 	reload("SIGHUP: settings reloaded")
 	if code, text := send("set-6", "rcpt@example.com"); code != 250 {
 		t.Errorf("after spam = hold: reply %d %s, want 250 (into the hold queue)", code, text)
@@ -188,4 +194,8 @@ func TestSettingsReloadOnSIGHUP(t *testing.T) {
 	if out, _ := e.cli("quarantine", "list", "--status", "held", "--json"); !strings.Contains(out, "set-6@example.org") {
 		t.Errorf("the held message is not in the quarantine as held:\n%s", out)
 	}
+	if !strings.Contains(d.Output(), "milter negotiation") {
+		t.Error("no debug line after log_level = debug and a reload")
+	}
+	wantMetrics(t, metricsAddr, "postern_config_last_reload_successful 1")
 }

@@ -182,6 +182,13 @@ func (c *common) load(fs *flag.FlagSet) (config.Config, error) {
 func newLogger(cfg config.Config) *logrus.Logger {
 	log := logrus.New()
 	log.SetOutput(os.Stderr)
+	setLogging(log, cfg)
+	return log
+}
+
+// setLogging applies log_level and log_format (at start, and on SIGHUP: an
+// operator turns debug on for a while without a restart).
+func setLogging(log *logrus.Logger, cfg config.Config) {
 	if lvl, err := logrus.ParseLevel(cfg.LogLevel); err == nil {
 		log.SetLevel(lvl)
 	}
@@ -190,7 +197,6 @@ func newLogger(cfg config.Config) *logrus.Logger {
 	} else {
 		log.SetFormatter(&logrus.TextFormatter{DisableColors: true, FullTimestamp: true})
 	}
-	return log
 }
 
 // components are what serve and check build from the configuration.

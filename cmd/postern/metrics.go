@@ -31,6 +31,11 @@ type metrics struct {
 	greylist *prometheus.CounterVec
 	dnsbl    *prometheus.CounterVec
 	dnsFails prometheus.Counter
+	// reloadOK and reloadAt are the last SIGHUP's outcome, as Prometheus
+	// reports its own (prometheus_config_last_reload_successful): an alert on
+	// 0 finds an edit that did not take.
+	reloadOK prometheus.Gauge
+	reloadAt prometheus.Gauge
 	book     *statsBook
 }
 
@@ -75,7 +80,15 @@ func newMetrics(comp *components) *metrics {
 	m.dnsFails = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "postern_envelope_check_errors_total", Help: "Envelope checks that failed (DNS timeouts and errors, greylisting store errors); none of them rejects mail.",
 	})
-	m.reg.MustRegister(m.rcpts, m.greylist, m.dnsbl, m.dnsFails)
+	m.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "postern_config_last_reload_successful", Help: "1 when the last SIGHUP applied the whole configuration (file, rules, lists, settings), 0 when some part kept its old value for an error (the log says which); 1 from start.",
+	})
+	m.reloadAt = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "postern_config_last_reload_success_timestamp_seconds", Help: "When the configuration in use was last applied whole: the start, or the last SIGHUP that applied all of it.",
+	})
+	m.reloadOK.Set(1)
+	m.reloadAt.SetToCurrentTime()
+	m.reg.MustRegister(m.rcpts, m.greylist, m.dnsbl, m.dnsFails, m.reloadOK, m.reloadAt)
 	m.reg.MustRegister(m.messages, m.duration, m.steps, m.keep, m.size, m.clamdUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if comp.Bayes != nil {
@@ -138,6 +151,17 @@ func (m *metrics) observe(v filter.Verdict, size int64) {
 	if size > 0 {
 		m.size.Observe(float64(size))
 	}
+}
+
+// reloaded records a SIGHUP's outcome: whole is false when some part of the
+// configuration kept its old value.
+func (m *metrics) reloaded(whole bool) {
+	if !whole {
+		m.reloadOK.Set(0)
+		return
+	}
+	m.reloadOK.Set(1)
+	m.reloadAt.SetToCurrentTime()
 }
 
 // observeRcpt is the milter's OnEnvelope.

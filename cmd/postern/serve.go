@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -128,7 +129,10 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		stopBayes := bayesLoop(log, comp.Bayes, cfg)
 		defer stopBayes()
 	}
-	stopPurge := purgeLoop(log, store, cfg.Quarantine.Retention.D())
+	current := cfg             // the configuration in use: cfg, then a SIGHUP's (config.Reloaded)
+	var retention atomic.Int64 // current's quarantine.retention, for the purge loop
+	retention.Store(int64(cfg.Quarantine.Retention.D()))
+	stopPurge := purgeLoop(log, store, func() time.Duration { return time.Duration(retention.Load()) })
 	defer stopPurge()
 	stopAutomata := comp.Automata.saveLoop(comp.Rules)
 	defer stopAutomata()
@@ -141,17 +145,22 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 			return 0
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(log, cfg, comp, env, srv, func() (config.Config, error) {
+				n, loaded, whole := reload(log, cfg, comp, env, srv, func() (config.Config, error) {
 					n, err := c.load(fs)
 					if *listen != "" {
 						n.Milter.Listen = *listen
 					}
 					return n, err
 				})
+				if loaded {
+					current = n
+					retention.Store(int64(n.Quarantine.Retention.D()))
+				}
+				met.reloaded(whole)
 				continue
 			}
 			log.WithField("signal", sig.String()).Info("shutting down: letting messages in flight finish")
-			ctx, cancel := context.WithTimeout(context.Background(), cfg.Milter.ShutdownTimeout.D())
+			ctx, cancel := context.WithTimeout(context.Background(), current.Milter.ShutdownTimeout.D())
 			err := srv.Shutdown(ctx)
 			cancel()
 			<-done
@@ -203,9 +212,11 @@ func probeClamd(log *logrus.Logger, clamd *clamav.Client, cfg config.Config) {
 	l.Info("clamd answers: virus scanning is on")
 }
 
-// purgeLoop removes quarantine records past their retention now and every hour.
-func purgeLoop(log *logrus.Logger, store quarantine.Store, retention time.Duration) func() {
+// purgeLoop removes quarantine records past their retention (the one in use
+// at each run) now and every hour.
+func purgeLoop(log *logrus.Logger, store quarantine.Store, retentionNow func() time.Duration) func() {
 	return periodic(time.Hour, func(ctx context.Context) {
+		retention := retentionNow()
 		n, err := store.Purge(ctx, time.Now().Add(-retention))
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -302,12 +313,14 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) func() {
 // lists, its envelope checks and its verdict settings replace the running
 // ones, each only when it has no errors (the old one stays otherwise, and the
 // log says why). Changes to other keys are logged as waiting for a restart,
-// against what serve started with (started).
-func reload(log *logrus.Logger, started config.Config, comp *components, env *envelope, srv *milter.Server, load func() (config.Config, error)) {
+// against what serve started with (started). It returns the configuration
+// in use from now on (loaded false: the file had errors, nothing changed), and
+// whether every part of it was applied (whole).
+func reload(log *logrus.Logger, started config.Config, comp *components, env *envelope, srv *milter.Server, load func() (config.Config, error)) (cfg config.Config, loaded, whole bool) {
 	file, err := load()
 	if err != nil {
 		log.WithError(err).Error("SIGHUP: configuration has errors: keeping the old rules, lists and settings")
-		return
+		return started, false, false
 	}
 	var restart []string
 	for _, k := range config.Changed(started, file) {
@@ -315,11 +328,13 @@ func reload(log *logrus.Logger, started config.Config, comp *components, env *en
 			restart = append(restart, k)
 		}
 	}
-	cfg := config.Reloaded(started, file) // nothing below can take up those keys
-	reloadRules(log, comp.Rules, cfg)
-	reloadEnvelope(log, env, srv, comp.Class, cfg)
+	cfg = config.Reloaded(started, file) // nothing below can take up those keys
+	setLogging(log, cfg)
+	whole = reloadRules(log, comp.Rules, cfg)
+	whole = reloadEnvelope(log, env, srv, comp.Class, cfg) && whole
 	if p, err := comp.Reload(cfg); err != nil {
 		log.WithError(err).Error("SIGHUP: settings have errors: keeping the old ones")
+		whole = false
 	} else {
 		srv.SetPipeline(p)
 		log.WithFields(logrus.Fields{"required_score": cfg.RequiredScore, "reject_score": cfg.RejectScore,
@@ -328,15 +343,16 @@ func reload(log *logrus.Logger, started config.Config, comp *components, env *en
 	if len(restart) > 0 {
 		log.WithField("keys", strings.Join(restart, " ")).Warn("SIGHUP: changed in the configuration, but kept as they were until a restart")
 	}
+	return cfg, true, whole
 }
 
 // reloadRules reads cfg's rule paths and swaps the new set in; on any error the
-// old set stays and every error is logged.
-func reloadRules(log *logrus.Logger, check *rules.Check, cfg config.Config) {
+// old set stays, every error is logged, and it reports false.
+func reloadRules(log *logrus.Logger, check *rules.Check, cfg config.Config) bool {
 	set, problems, err := loadRules(cfg.RulesPaths)
 	if err != nil {
 		log.WithError(err).Error("SIGHUP: rules have errors: keeping the old rules")
-		return
+		return false
 	}
 	// The DFAs of the rules that did not change go on from what they learned.
 	dfas, states, err := set.AdoptAutomata(check.Set())
@@ -345,12 +361,14 @@ func reloadRules(log *logrus.Logger, check *rules.Check, cfg config.Config) {
 	}
 	check.Swap(set)
 	log.WithFields(logrus.Fields{"rules": set.Len(), "warnings": len(problems), "dfas_kept": dfas, "states_kept": states}).Info("SIGHUP: rules reloaded")
+	return true
 }
 
 // reloadEnvelope builds the envelope checks from cfg (the lists among them)
 // and has the connections opened from now on checked by them. Lists with an
-// error keep the old lists, other settings with an error the old checks.
-func reloadEnvelope(log *logrus.Logger, env *envelope, srv *milter.Server, class func(string) string, cfg config.Config) {
+// error keep the old lists, other settings with an error the old checks; it
+// reports false for either.
+func reloadEnvelope(log *logrus.Logger, env *envelope, srv *milter.Server, class func(string) string, cfg config.Config) bool {
 	p, lists, settings := env.reload(cfg, class)
 	srv.SetPolicy(p)
 	if lists != nil {
@@ -361,7 +379,7 @@ func reloadEnvelope(log *logrus.Logger, env *envelope, srv *milter.Server, class
 	}
 	if settings != nil {
 		log.WithError(settings).Error("SIGHUP: envelope settings have errors: keeping the old ones")
-		return
+		return false
 	}
 	f := logrus.Fields{"role_accounts": cfg.Policy.RoleAccounts, "trusted_networks": cfg.Policy.TrustedNetworks,
 		"on_error": cfg.OnError}
@@ -372,6 +390,7 @@ func reloadEnvelope(log *logrus.Logger, env *envelope, srv *milter.Server, class
 		f["greylist_delay"] = p.Greylist.Config.Delay.String()
 	}
 	log.WithFields(f).Info("SIGHUP: envelope checks reloaded")
+	return lists == nil
 }
 
 // healthProbes are what /healthz asks: clamd when virus scanning is on, and every
