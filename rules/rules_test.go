@@ -568,6 +568,52 @@ func TestDefaultRules(t *testing.T) {
 	}
 }
 
+// TestDefaultBrandSpoof: a From name that names a much-phished brand hits
+// PST_FROM_BRAND_SPOOF unless the address is the brand's (its subdomains too);
+// names that only contain the word, in another sense, do not.
+func TestDefaultBrandSpoof(t *testing.T) {
+	s, problems := Load(DefaultPath)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	for _, tc := range []struct {
+		from string
+		hit  bool
+	}{
+		{`"Microsoft account team" <no-reply@access-accsecurity.com>`, true},
+		{`Microsoft account team <account-security-noreply@accountprotection.microsoft.com>`, false},
+		{`PayPal <service@paypal.de>`, false},
+		{`PayPal <service@paypal-secure-login.com>`, true},
+		{`Pay Pal Billing <billing@paypal.com.example.net>`, true},
+		{`Amazon.de <versandbestaetigung@amazon.de>`, false},
+		{`"Amazon Gutschein" <service@stayfriends.de>`, true},
+		{`Facebook <>`, true},
+		{`Instagram <security@mail.instagram.com>`, false},
+		{`Trust Wallet <claudia@itpro.net.br>`, true},
+		{`Ledger <do-not-reply@maildbx.com>`, true},
+		{`General Ledger Team <gl@accounting.example>`, false},
+		{`Apple <no_reply@email.apple.com>`, false},
+		{`Apple Support <support@apple-id-verify.info>`, true},
+		{`Apple Valley Garden Club <news@avgc.example>`, false},
+		{`DHL Express <noreply@dhl.com>`, false},
+		{`DHL Paket <paket@dhl-zustellung.info>`, true},
+		{`Ups and Downs Newsletter <news@ups-and-downs.example>`, false},
+		{`UPS My Choice <mcinfo@ups.com>`, false},
+		{`John Doe via DocuSign <dse_na3@docusign.net>`, false},
+		{`Dropbox Sign <noreply@mail.hellosign.com>`, false},
+		{`Google <no-reply@accounts.google.com>`, false},
+		{`Google Storage <alert@storage-warn.example>`, true},
+		{`Jane Doe <jane.googlefan@gmail.com>`, false},
+	} {
+		t.Run(tc.from, func(t *testing.T) {
+			m := msgOf(t, "From: "+tc.from+"\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\n\nHello.\n")
+			if got := slices.Contains(hitNames(t, s, m), "PST_FROM_BRAND_SPOOF"); got != tc.hit {
+				t.Errorf("PST_FROM_BRAND_SPOOF %v, want %v", got, tc.hit)
+			}
+		})
+	}
+}
+
 // Debian's stock SpamAssassin rules load without errors (CI installs spamassassin for
 // its rule files); unsupported rules are warnings.
 func TestStockSpamAssassinRules(t *testing.T) {
