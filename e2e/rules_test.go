@@ -172,6 +172,9 @@ func TestSettingsReloadOnSIGHUP(t *testing.T) {
 	if !d.WaitOutput(`msg="SIGHUP: changed in the configuration, but kept as they were until a restart" keys=dns.timeout`, 5*time.Second) {
 		t.Errorf("the log does not name the key that waits for a restart:\n%s", d.Output())
 	}
+	if !d.WaitOutput(`msg="SIGHUP: applied the changed keys" keys="reject_score recipients policy.role_accounts attachments.extensions attachments.exempt_rcpts replies.banned"`, 5*time.Second) {
+		t.Errorf("the log does not name the keys applied:\n%s", d.Output())
+	}
 
 	write("reject_score = \"eight\"\n")
 	reload("configuration has errors: keeping the old rules, lists and settings")

@@ -49,6 +49,14 @@ func (a *automata) load(set *rules.Set) {
 	a.mu.Lock()
 	a.set = set
 	a.mu.Unlock()
+	// What the set holds once loaded, a cache read or not, is what save
+	// measures learning against: a set's DFAs start with states of their own,
+	// and a set that learned nothing is not written.
+	defer func() {
+		a.mu.Lock()
+		a.states, _ = set.DFACache()
+		a.mu.Unlock()
+	}()
 	start := time.Now()
 	data, err := os.ReadFile(a.path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -74,9 +82,6 @@ func (a *automata) load(set *rules.Set) {
 		a.log.WithFields(logrus.Fields{"file": a.path, "dfas": dfas, "states": states,
 			"duration_ms": time.Since(start).Milliseconds()}).Info("rules: automata cache loaded")
 	}
-	a.mu.Lock()
-	a.states, _ = set.DFACache()
-	a.mu.Unlock()
 }
 
 // save writes set's states over the cache (a new file renamed into place: a

@@ -27,12 +27,14 @@ test RULE FILE   shows whether RULE hits the message in FILE, where, and what it
                  matched; for a meta rule, which of its operands hit. With --rule
                  'body NAME /regex/' the rule is given on the command line instead
                  of being looked up in the rule files.
-reload           checks the configured rules as lint does and, when they have no
-                 errors, sends SIGHUP to the running postern serve (--pid, or every
-                 "postern serve" process of this user), which loads them, and the
-                 lists and scores of the configuration too. With errors nothing is
-                 signalled: serve would keep its old rules anyway.
-                 (systemctl reload postern does the same through the unit file.)
+reload           checks the configuration and its rules as config test and lint
+                 do and, when they have no errors, sends SIGHUP to the running
+                 postern serve (--pid, or every "postern serve" process of this
+                 user), which loads them, the lists and the rest of the
+                 configuration (docs/configuration.md names the keys that wait for
+                 a restart). With errors nothing is signalled: serve would keep
+                 its old rules and settings anyway.
+                 (systemctl reload postern sends the SIGHUP without the checks.)
 cost PATH...     runs the rules on the messages under PATH (files, or directories
                  read recursively) --passes times, one message at a time, and
                  prints what each kind of work and each rule cost a message, the
@@ -208,7 +210,7 @@ func rulesReload(paths []string, pid int) int {
 		if err := syscall.Kill(p, syscall.SIGHUP); err != nil {
 			return fail("signal pid %d: %v", p, err)
 		}
-		fmt.Printf("sent SIGHUP to postern serve (pid %d): it loads %d rules from %s and logs the outcome\n", p, set.Len(), strings.Join(paths, ", "))
+		fmt.Printf("sent SIGHUP to postern serve (pid %d): it loads %d rules from %s and the configuration, and logs the outcome\n", p, set.Len(), strings.Join(paths, ", "))
 	}
 	return 0
 }

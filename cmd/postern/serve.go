@@ -145,7 +145,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 			return 0
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				n, loaded, whole := reload(log, cfg, comp, env, srv, func() (config.Config, error) {
+				n, loaded, whole := reload(log, cfg, current, comp, env, srv, func() (config.Config, error) {
 					n, err := c.load(fs)
 					if *listen != "" {
 						n.Milter.Listen = *listen
@@ -313,10 +313,11 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) func() {
 // lists, its envelope checks and its verdict settings replace the running
 // ones, each only when it has no errors (the old one stays otherwise, and the
 // log says why). Changes to other keys are logged as waiting for a restart,
-// against what serve started with (started). It returns the configuration
-// in use from now on (loaded false: the file had errors, nothing changed), and
+// against what serve started with (started); those applied, against the
+// configuration in use until now (current). It returns the configuration in
+// use from now on (loaded false: the file had errors, nothing changed), and
 // whether every part of it was applied (whole).
-func reload(log *logrus.Logger, started config.Config, comp *components, env *envelope, srv *milter.Server, load func() (config.Config, error)) (cfg config.Config, loaded, whole bool) {
+func reload(log *logrus.Logger, started, current config.Config, comp *components, env *envelope, srv *milter.Server, load func() (config.Config, error)) (cfg config.Config, loaded, whole bool) {
 	file, err := load()
 	if err != nil {
 		log.WithError(err).Error("SIGHUP: configuration has errors: keeping the old rules, lists and settings")
@@ -342,6 +343,12 @@ func reload(log *logrus.Logger, started config.Config, comp *components, env *en
 	}
 	if len(restart) > 0 {
 		log.WithField("keys", strings.Join(restart, " ")).Warn("SIGHUP: changed in the configuration, but kept as they were until a restart")
+	}
+	// What the operator's edit did, by name (a part that failed says so above).
+	if applied := config.Changed(current, cfg); len(applied) > 0 {
+		log.WithField("keys", strings.Join(applied, " ")).Info("SIGHUP: applied the changed keys")
+	} else {
+		log.Info("SIGHUP: no key changed (rule and list files are read again all the same)")
 	}
 	return cfg, true, whole
 }
