@@ -234,6 +234,7 @@ var reloadable = map[string]bool{
 	"greylist.ipv4_prefix": true, "greylist.ipv6_prefix": true,
 	"quarantine.spam": true, "quarantine.virus": true, "quarantine.retention": true,
 	"log_level": true, "log_format": true, "milter.shutdown_timeout": true,
+	"limits.memory_spool": true, "limits.spool_dir": true, "limits.max_message_size": true,
 	// Read by the postern quarantine command each time, not by serve.
 	"quarantine.release_relay": true,
 	"clamd.timeout":            true, "clamd.scan_whole_message": true, "clamd.on_scan_error": true, "clamd.on_too_large": true,

@@ -188,7 +188,7 @@ func TestSettingsReloadOnSIGHUP(t *testing.T) {
 	if strings.Contains(d.Output(), "milter negotiation") {
 		t.Fatal("debug lines before log_level = debug")
 	}
-	write("log_level = \"debug\"\nreject_score = 8\n[quarantine]\nspam = \"hold\"\n")
+	write("log_level = \"debug\"\nreject_score = 8\n[quarantine]\nspam = \"hold\"\n[limits]\nmax_message_size = \"64KiB\"\nscan_limit = \"32KiB\"\n")
 	reload("SIGHUP: settings reloaded")
 	if code, text := send("set-6", "rcpt@example.com"); code != 250 {
 		t.Errorf("after spam = hold: reply %d %s, want 250 (into the hold queue)", code, text)
@@ -201,4 +201,9 @@ func TestSettingsReloadOnSIGHUP(t *testing.T) {
 		t.Error("no debug line after log_level = debug and a reload")
 	}
 	wantMetrics(t, metricsAddr, "postern_config_last_reload_successful 1")
+	// limits.max_message_size, read at the next MAIL FROM.
+	big := message("big", "set-7", strings.Repeat(strings.Repeat("z", 78)+"\r\n", 1200))
+	if code, text := sendSMTP(t, e.pf.SMTPAddr, "sender@example.org", []string{"rcpt@example.com"}, big); code != 552 {
+		t.Errorf("95 KB after max_message_size = 64KiB: reply %d %s, want 552", code, text)
+	}
 }

@@ -911,3 +911,24 @@ func TestSetPipeline(t *testing.T) {
 		t.Errorf("GTUBE after SetPipeline with reject_score 10000: %c, want accept", got)
 	}
 }
+
+// TestSetOptions: new limits (serve's SIGHUP) apply to the messages begun
+// after them.
+func TestSetOptions(t *testing.T) {
+	srv, addr := startServer(t, testPipeline(), defaultOpts())
+	answer := func() (gomilter.ActionCode, int) {
+		s := dial(t, addr)
+		connect(t, s)
+		_, act := send(t, s, plain(strings.Repeat(strings.Repeat("x", 98)+"\r\n", 50)))
+		return act.Code, act.SMTPCode
+	}
+	if code, smtp := answer(); code != gomilter.ActAccept {
+		t.Fatalf("5 KB before: %c %d, want accept", code, smtp)
+	}
+	o := defaultOpts()
+	o.MaxMessageSize = 1000
+	srv.SetOptions(o)
+	if code, smtp := answer(); code != gomilter.ActReplyCode || smtp != 552 {
+		t.Errorf("5 KB after max_message_size = 1000: %c %d, want 552", code, smtp)
+	}
+}

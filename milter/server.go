@@ -57,7 +57,8 @@ type Options struct {
 // Server accepts milter connections and tracks them for a graceful shutdown.
 type Server struct {
 	// Pipeline decides each message, until SetPipeline gives another.
-	Pipeline   *filter.Pipeline
+	Pipeline *filter.Pipeline
+	// Opts configure each message, until SetOptions gives others.
 	Opts       Options
 	Log        logrus.FieldLogger
 	Quarantine Keeper // nil: nothing is kept, rejects are plain rejects
@@ -71,6 +72,7 @@ type Server struct {
 
 	swapped       atomic.Pointer[filter.Pipeline] // SetPipeline's, over Pipeline
 	swappedPolicy atomic.Pointer[policy.Policy]   // SetPolicy's, over Policy
+	swappedOpts   atomic.Pointer[Options]         // SetOptions', over Opts
 	mu            sync.Mutex
 	conns         map[*conn]struct{}
 	ln            net.Listener
@@ -89,6 +91,19 @@ func (s *Server) pipeline() *filter.Pipeline {
 		return p
 	}
 	return s.Pipeline
+}
+
+// SetOptions has every message from now on spooled and answered by o
+// (serve's SIGHUP: limits reloaded); a message already under way keeps the
+// limits it started with.
+func (s *Server) SetOptions(o Options) { s.swappedOpts.Store(&o) }
+
+// opts are the options a new message gets.
+func (s *Server) opts() *Options {
+	if o := s.swappedOpts.Load(); o != nil {
+		return o
+	}
+	return &s.Opts
 }
 
 // SetPolicy has every connection from now on checked by p (serve's SIGHUP:

@@ -216,7 +216,7 @@ func (s *session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response
 		if s.early != nil {
 			return s.early
 		}
-		o := s.srv.Opts
+		o := s.srv.opts()
 		s.msg = &message{
 			ref: filter.NewRef(), start: time.Now(), from: from,
 			spool: spool.New(o.MemorySpool, o.MaxMessageSize, o.SpoolDir),
@@ -376,7 +376,7 @@ func (s *session) BodyChunk(chunk []byte, m *gomilter.Modifier) (gomilter.Respon
 // forgedAuthResults reports an Authentication-Results header from outside that
 // claims our authserv-id: only we may write those (RFC 8601 5).
 func (s *session) forgedAuthResults(name, value string) bool {
-	id := s.srv.Opts.AuthservID
+	id := s.srv.opts().AuthservID
 	return id != "" && strings.EqualFold(name, "Authentication-Results") && auth.Ours(value, id)
 }
 
@@ -474,7 +474,7 @@ func (s *session) keep(p *filter.Pipeline, v filter.Verdict) (filter.Verdict, bo
 	if action == Hold {
 		r.Action = quarantine.ActionHeld
 	}
-	timeout := s.srv.Opts.KeepTimeout
+	timeout := s.srv.opts().KeepTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}

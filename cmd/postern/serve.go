@@ -82,14 +82,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		Pipeline:   comp.Pipeline,
 		Log:        log,
 		Quarantine: store,
-		Opts: milter.Options{
-			MemorySpool:    int64(cfg.Limits.MemorySpool),
-			SpoolDir:       cfg.Limits.SpoolDir,
-			MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
-		},
-	}
-	if cfg.Auth.Enabled {
-		srv.Opts.AuthservID = authservID(cfg)
+		Opts:       milterOptions(cfg),
 	}
 	met := newMetrics(comp)
 	srv.OnVerdict = met.observe
@@ -331,6 +324,7 @@ func reload(log *logrus.Logger, started, current config.Config, comp *components
 	}
 	cfg = config.Reloaded(started, file) // nothing below can take up those keys
 	setLogging(log, cfg)
+	srv.SetOptions(milterOptions(cfg))
 	whole = reloadRules(log, comp.Rules, cfg)
 	whole = reloadEnvelope(log, env, srv, comp.Class, cfg) && whole
 	if p, err := comp.Reload(cfg); err != nil {
@@ -351,6 +345,20 @@ func reload(log *logrus.Logger, started, current config.Config, comp *components
 		log.Info("SIGHUP: no key changed (rule and list files are read again all the same)")
 	}
 	return cfg, true, whole
+}
+
+// milterOptions are the milter's per-message settings from cfg: the spool's
+// limits, and the authserv-id whose forged headers are removed.
+func milterOptions(cfg config.Config) milter.Options {
+	o := milter.Options{
+		MemorySpool:    int64(cfg.Limits.MemorySpool),
+		SpoolDir:       cfg.Limits.SpoolDir,
+		MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
+	}
+	if cfg.Auth.Enabled {
+		o.AuthservID = authservID(cfg)
+	}
+	return o
 }
 
 // reloadRules reads cfg's rule paths and swaps the new set in; on any error the
