@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sirupsen/logrus"
@@ -15,6 +17,8 @@ import (
 	"github.com/postern/postern/clamav"
 	"github.com/postern/postern/config"
 	"github.com/postern/postern/filter"
+	"github.com/postern/postern/milter"
+	"github.com/postern/postern/policy"
 	"github.com/postern/postern/spool"
 	"github.com/postern/postern/uribl"
 )
@@ -237,4 +241,62 @@ func TestReloadOnScanError(t *testing.T) {
 	if v.Action != filter.Accept || !strings.HasPrefix(status, "Unscanned") {
 		t.Errorf("after on_scan_error = accept: %s, X-Virus-Status %q; want accept, Unscanned", v.Action, status)
 	}
+}
+
+// TestReloadWhileChecking: twenty SIGHUPs while messages are checked and
+// recipients decided. Under the race detector (scripts/test.sh runs it) this
+// finds what a reload writes that a message reads; every message is still
+// accepted, none tempfailed.
+func TestReloadWhileChecking(t *testing.T) {
+	cfg := quietConfig(t)
+	comp := buildQuiet(t, cfg)
+	env, err := buildEnvelope(cfg, false, nil, comp.Class)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	srv := &milter.Server{Pipeline: comp.Pipeline, Policy: env.Policy(), Opts: milterOptions(cfg)}
+	lenient := 10000.0
+	variants := []config.Config{cfg, cfg}
+	variants[1].RejectScore = 8
+	variants[1].Recipients = map[string]config.Recipient{"@lenient.example": {RejectScore: &lenient}}
+	variants[1].Policy.RoleAccounts = []string{"postmaster", "sales"}
+	variants[1].Attachments.ExemptRcpts = []string{"it@example.com"}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+
+	done := make(chan struct{})
+	var reloads atomic.Int64
+	go func() {
+		defer close(done)
+		for n := 0; n < 20; n++ {
+			next := variants[n%2]
+			reload(log, cfg, cfg, comp, env, srv, func() (config.Config, error) { return next, nil })
+			reloads.Add(1)
+		}
+	}()
+	raw := []byte("From: a@example.org\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nhello\r\n")
+	var wg sync.WaitGroup
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; reloads.Load() < 20; i++ {
+				conn := env.Policy().Connect(policy.Client{})
+				m := conn.Mail(context.Background(), "a@example.org", "")
+				for _, r := range []string{"b@example.com", "u@lenient.example", "it@example.com", "sales@example.com"} {
+					m.Rcpt(context.Background(), r)
+					comp.Class(r)
+				}
+				conn.Close()
+				sp := spool.FromBytes(raw)
+				if v := comp.current.Load().Run(context.Background(), &filter.Envelope{Rcpts: []string{"b@example.com"}}, sp, sp.Size(), "REF"); v.Action != filter.Accept {
+					t.Errorf("message %d: %s %v", i, v.Action, v.Errors)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	<-done
 }
