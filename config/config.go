@@ -327,20 +327,13 @@ func (c *Config) Validate() Problems {
 		bad("reject_score", "%.1f is below required_score %.1f", c.RejectScore, c.RequiredScore)
 	}
 	keysOK := true
-	for k, r := range c.Recipients {
+	for k, r := range c.RecipientSettings() {
 		key := "recipients." + quoteKey(k)
 		if recipients.CheckKey(k) != nil {
 			bad(key, "%v", recipients.ErrKey)
 			keysOK = false
 		}
-		required, reject := c.RequiredScore, c.RejectScore
-		if r.RequiredScore != nil {
-			required = *r.RequiredScore
-		}
-		if r.RejectScore != nil {
-			reject = *r.RejectScore
-		}
-		if reject < required {
+		if required, reject := r.Scores(c.RequiredScore, c.RejectScore); reject < required {
 			bad(key, "reject_score %.1f is below required_score %.1f", reject, required)
 		}
 		if r.SubjectTag != nil && strings.ContainsAny(*r.SubjectTag, "\r\n") {

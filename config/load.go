@@ -228,27 +228,26 @@ func keyLines(src []byte) map[string]int {
 // [storage], bayes.enabled) waits for a restart, and so does auth.enabled,
 // whose removal of forged Authentication-Results headers is set up at start.
 var reloadable = map[string]bool{
-	"on_error": true, "policy.allow_skips_content": true, "policy.role_accounts": true, "policy.trusted_networks": true,
-	"auth.spf_reject_fail": true, "dnsbl.zones": true, "dnsbl.zone": true,
+	"required_score": true, "reject_score": true, "on_error": true, "check_timeout": true,
+	"report_header": true, "subject_tag": true, "log_level": true, "log_format": true,
+	"rules_paths": true, "recipients": true, "milter.shutdown_timeout": true,
+	"policy.allow_lists": true, "policy.deny_lists": true, "policy.allow_skips_content": true,
+	"policy.role_accounts": true, "policy.trusted_networks": true,
 	"greylist.delay": true, "greylist.retry_window": true, "greylist.expire": true, "greylist.auto_allow_after": true,
-	"greylist.ipv4_prefix": true, "greylist.ipv6_prefix": true,
-	"quarantine.spam": true, "quarantine.virus": true, "quarantine.retention": true,
-	"log_level": true, "log_format": true, "milter.shutdown_timeout": true,
-	"limits.memory_spool": true, "limits.spool_dir": true, "limits.max_message_size": true,
-	// Read by the postern quarantine command each time, not by serve.
-	"quarantine.release_relay": true,
-	"clamd.timeout":            true, "clamd.scan_whole_message": true, "clamd.on_scan_error": true, "clamd.on_too_large": true,
-	"auth.dmarc_reject": true, "auth.max_signatures": true, "auth.trusted_arc_sealers": true,
+	"greylist.ipv4_prefix": true, "greylist.ipv6_prefix": true, "greylist.allow_lists": true,
+	"dnsbl.zones": true, "dnsbl.zone": true,
+	"auth.spf_reject_fail": true, "auth.dmarc_reject": true, "auth.max_signatures": true, "auth.trusted_arc_sealers": true,
 	"uribl.zones": true, "uribl.scores": true, "uribl.max_domains": true,
-	"bayes.points_per_log_odds": true, "bayes.min_points": true, "bayes.max_points": true,
-	"required_score": true, "reject_score": true, "check_timeout": true,
-	"report_header": true, "subject_tag": true, "recipients": true,
+	"limits.memory_spool": true, "limits.spool_dir": true, "limits.max_message_size": true,
 	"limits.scan_limit": true, "limits.on_too_large": true,
-	"replies.spam": true, "replies.virus": true, "replies.tempfail": true, "replies.too_large": true,
-	"replies.banned": true, "attachments.enabled": true, "attachments.extensions": true, "attachments.types": true,
+	"clamd.timeout": true, "clamd.scan_whole_message": true, "clamd.on_scan_error": true, "clamd.on_too_large": true,
+	"attachments.enabled": true, "attachments.extensions": true, "attachments.types": true,
 	"attachments.executables": true, "attachments.inside_archives": true, "attachments.exempt_rcpts": true,
 	"bayes.autolearn_spam": true, "bayes.autolearn_ham": true, "bayes.autolearn_veto": true,
-	"rules_paths": true, "policy.allow_lists": true, "policy.deny_lists": true, "greylist.allow_lists": true,
+	"bayes.points_per_log_odds": true, "bayes.min_points": true, "bayes.max_points": true,
+	// release_relay is read by the postern quarantine command each time, not by serve.
+	"quarantine.spam": true, "quarantine.virus": true, "quarantine.retention": true, "quarantine.release_relay": true,
+	"replies.spam": true, "replies.virus": true, "replies.tempfail": true, "replies.too_large": true, "replies.banned": true,
 }
 
 // Reloads says whether serve applies a change to key (as Changed names it) on
@@ -262,21 +261,10 @@ func Reloads(key string) bool { return reloadable[key] }
 // that goes with it is set up at start.
 func Reloaded(started, next Config) Config {
 	out := next
-	s, o := reflect.ValueOf(started), reflect.ValueOf(&out).Elem()
-	t := s.Type()
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name := tomlName(f)
-		if f.Type.Kind() != reflect.Struct {
-			if !Reloads(name) {
-				o.Field(i).Set(s.Field(i))
-			}
-			continue
-		}
-		for j := 0; j < f.Type.NumField(); j++ {
-			if !Reloads(name + "." + tomlName(f.Type.Field(j))) {
-				o.Field(i).Field(j).Set(s.Field(i).Field(j))
-			}
+	from := fields(reflect.ValueOf(started))
+	for i, kv := range fields(reflect.ValueOf(&out).Elem()) {
+		if !Reloads(kv.key) {
+			kv.v.Set(from[i].v)
 		}
 	}
 	return out
@@ -313,9 +301,12 @@ type keyValue struct {
 }
 
 // values are c's keys and values in the order of its fields.
-func values(c Config) []keyValue {
+func values(c Config) []keyValue { return fields(reflect.ValueOf(c)) }
+
+// fields are the keys and values of v, a Config: a top-level key's field, or
+// each of a section's; settable when v is.
+func fields(v reflect.Value) []keyValue {
 	var out []keyValue
-	v := reflect.ValueOf(c)
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)

@@ -208,12 +208,7 @@ func (p *Policy) thresholds(env *Envelope) (required, reject float64, tag, entry
 	if s == nil {
 		return required, reject, tag, ""
 	}
-	if s.RequiredScore != nil {
-		required = *s.RequiredScore
-	}
-	if s.RejectScore != nil {
-		reject = *s.RejectScore
-	}
+	required, reject = s.Scores(required, reject)
 	if s.SubjectTag != nil {
 		tag = *s.SubjectTag
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -892,9 +893,13 @@ func TestVerdictLogTimes(t *testing.T) {
 	}
 }
 
-// A pipeline given by SetPipeline (serve's SIGHUP) decides the next message.
-func TestSetPipeline(t *testing.T) {
+// The pipeline Pipelines gives (serve's, which a SIGHUP rebuilds) decides
+// the next message.
+func TestPipelines(t *testing.T) {
 	srv, addr := startServer(t, testPipeline(), defaultOpts())
+	var current atomic.Pointer[filter.Pipeline]
+	current.Store(testPipeline())
+	srv.Pipelines = current.Load // (before the first connection)
 	answer := func() gomilter.ActionCode {
 		s := dial(t, addr)
 		connect(t, s)
@@ -906,9 +911,9 @@ func TestSetPipeline(t *testing.T) {
 	}
 	lenient := testPipeline()
 	lenient.RejectScore = 10000
-	srv.SetPipeline(lenient)
+	current.Store(lenient)
 	if got := answer(); got != gomilter.ActAccept {
-		t.Errorf("GTUBE after SetPipeline with reject_score 10000: %c, want accept", got)
+		t.Errorf("GTUBE after a new pipeline with reject_score 10000: %c, want accept", got)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,16 +128,19 @@ func TestTopHeadersInserted(t *testing.T) {
 	}
 }
 
-// TestSetPolicy: new envelope checks (serve's SIGHUP) answer the connections
-// opened after them; a connection already open keeps the ones it started with.
-func TestSetPolicy(t *testing.T) {
+// TestPolicies: new envelope checks from Policies (serve's, which a SIGHUP
+// rebuilds) answer the connections opened after them; a connection already
+// open keeps the ones it started with.
+func TestPolicies(t *testing.T) {
 	store, err := policy.OpenGreySQLite(filepath.Join(t.TempDir(), policy.GreylistFileName))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
 	srv, addr := startServer(t, testPipeline(), defaultOpts())
-	srv.Policy = &policy.Policy{}
+	var current atomic.Pointer[policy.Policy]
+	current.Store(&policy.Policy{})
+	srv.Policies = current.Load
 	rcpt := func(s *gomilter.ClientSession, n int) *gomilter.Action {
 		t.Helper()
 		mustContinue(t, "mail", func() (*gomilter.Action, error) { return s.Mail(fmt.Sprintf("<sender%d@example.org>", n), nil) })
@@ -147,13 +151,13 @@ func TestSetPolicy(t *testing.T) {
 	before := dial(t, addr)
 	connect(t, before)
 	if act := rcpt(before, 1); act.Code != gomilter.ActContinue {
-		t.Fatalf("before SetPolicy: %c %d, want continue", act.Code, act.SMTPCode)
+		t.Fatalf("before the new checks: %c %d, want continue", act.Code, act.SMTPCode)
 	}
-	srv.SetPolicy(&policy.Policy{Greylist: &policy.Greylist{Config: policy.DefaultGreylist, Store: store}})
+	current.Store(&policy.Policy{Greylist: &policy.Greylist{Config: policy.DefaultGreylist, Store: store}})
 	after := dial(t, addr)
 	connect(t, after)
 	wantReply(t, rcpt(after, 2), 450, "Greylisted")
 	if act := rcpt(before, 3); act.Code != gomilter.ActContinue {
-		t.Errorf("a connection opened before SetPolicy: %c %d, want its old checks' continue", act.Code, act.SMTPCode)
+		t.Errorf("a connection opened before the new checks: %c %d, want its old checks' continue", act.Code, act.SMTPCode)
 	}
 }

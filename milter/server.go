@@ -56,39 +56,40 @@ type Options struct {
 
 // Server accepts milter connections and tracks them for a graceful shutdown.
 type Server struct {
-	// Pipeline decides each message, until SetPipeline gives another.
-	Pipeline *filter.Pipeline
+	// Pipeline decides each message; when Pipelines is set, it is asked
+	// instead, at each end of data (serve's: the pipeline a SIGHUP rebuilds,
+	// kept where its recipient split reads it too).
+	Pipeline  *filter.Pipeline
+	Pipelines func() *filter.Pipeline
 	// Opts configure each message, until SetOptions gives others.
 	Opts       Options
 	Log        logrus.FieldLogger
 	Quarantine Keeper // nil: nothing is kept, rejects are plain rejects
-	// Policy runs the envelope checks at RCPT TO, until SetPolicy gives
-	// others; nil: every recipient is taken.
-	Policy *policy.Policy
+	// Policy runs the envelope checks at RCPT TO (nil: every recipient is
+	// taken); when Policies is set, it is asked instead, at each connection
+	// (serve's: the checks a SIGHUP rebuilds), so that one SMTP session is
+	// judged by one set of them.
+	Policy   *policy.Policy
+	Policies func() *policy.Policy
 	// OnVerdict, when set, is told every answer given to a message (for metrics).
 	OnVerdict func(v filter.Verdict, size int64)
 	// OnEnvelope, when set, is told every decision on a recipient (for metrics).
 	OnEnvelope func(d policy.Decision)
 
-	swapped       atomic.Pointer[filter.Pipeline] // SetPipeline's, over Pipeline
-	swappedPolicy atomic.Pointer[policy.Policy]   // SetPolicy's, over Policy
-	swappedOpts   atomic.Pointer[Options]         // SetOptions', over Opts
-	mu            sync.Mutex
-	conns         map[*conn]struct{}
-	ln            net.Listener
-	pending       *conn // accepted, waiting for go-milter's NewMilter call
-	closing       atomic.Bool
-	srv           *gomilter.Server
+	swappedOpts atomic.Pointer[Options] // SetOptions', over Opts
+	mu          sync.Mutex
+	conns       map[*conn]struct{}
+	ln          net.Listener
+	pending     *conn // accepted, waiting for go-milter's NewMilter call
+	closing     atomic.Bool
+	srv         *gomilter.Server
 }
 
-// SetPipeline has every message from now on decided by p (serve's SIGHUP:
-// settings reloaded); a message already at end of data keeps the one it started.
-func (s *Server) SetPipeline(p *filter.Pipeline) { s.swapped.Store(p) }
-
-// pipeline is the pipeline deciding messages now.
+// pipeline is the pipeline deciding messages now; a message already at end of
+// data keeps the one it started with.
 func (s *Server) pipeline() *filter.Pipeline {
-	if p := s.swapped.Load(); p != nil {
-		return p
+	if s.Pipelines != nil {
+		return s.Pipelines()
 	}
 	return s.Pipeline
 }
@@ -106,15 +107,10 @@ func (s *Server) opts() *Options {
 	return &s.Opts
 }
 
-// SetPolicy has every connection from now on checked by p (serve's SIGHUP:
-// envelope settings reloaded); a connection already open keeps the checks it
-// started with, so that one SMTP session is judged by one set of them.
-func (s *Server) SetPolicy(p *policy.Policy) { s.swappedPolicy.Store(p) }
-
 // policy is the envelope checks a new connection gets.
 func (s *Server) policy() *policy.Policy {
-	if p := s.swappedPolicy.Load(); p != nil {
-		return p
+	if s.Policies != nil {
+		return s.Policies()
 	}
 	return s.Policy
 }

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/postern/postern/recipients"
 )
 
 // GreyStore keeps greylisting's state: one record per triplet and one per client
@@ -159,7 +161,7 @@ func TripletKey(ip netip.Addr, sender, rcpt string, v4, v6 int) string {
 	if p, err := ip.Prefix(bits); err == nil {
 		network = p.Addr().String()
 	}
-	return network + "/" + normalizeSender(NormalizeAddr(sender)) + "/" + NormalizeAddr(rcpt)
+	return network + "/" + normalizeSender(recipients.NormalizeAddr(sender)) + "/" + recipients.NormalizeAddr(rcpt)
 }
 
 var (

@@ -9,6 +9,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/postern/postern/recipients"
 )
 
 // List is a set of allow- or deny-list entries read from files, one per line:
@@ -292,7 +294,7 @@ func (l *List) Recipient(addr string) *Match {
 }
 
 func matchAddr(es []entry, kind, addr string) *Match {
-	addr = NormalizeAddr(addr)
+	addr = recipients.NormalizeAddr(addr)
 	local, domain, _ := strings.Cut(addr, "@")
 	if i := strings.IndexByte(local, '+'); i > 0 {
 		local = local[:i]
@@ -321,11 +323,3 @@ func matchAddr(es []entry, kind, addr string) *Match {
 }
 
 func (e entry) match(kind string) *Match { return &Match{Kind: kind, Value: e.value, Where: e.src} }
-
-// NormalizeAddr lower-cases an envelope address and strips its angle brackets; the
-// null sender is "".
-func NormalizeAddr(addr string) string {
-	addr = strings.TrimSpace(addr)
-	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "<"), ">")
-	return strings.ToLower(addr)
-}

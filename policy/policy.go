@@ -27,6 +27,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/postern/postern/recipients"
 )
 
 // Action is what the MTA is told about a recipient.
@@ -202,7 +204,7 @@ type Message struct {
 // Mail starts a message from sender; auth is the SASL login ("" when none). With
 // SPF on, the sender is checked now, within ctx (the resolver's deadline per query).
 func (c *Conn) Mail(ctx context.Context, sender, auth string) *Message {
-	m := &Message{c: c, from: NormalizeAddr(sender), auth: auth}
+	m := &Message{c: c, from: recipients.NormalizeAddr(sender), auth: auth}
 	if c.p.SPF != nil && c.client.Addr.IsValid() && auth == "" && !c.p.trusted(c.client.Addr) {
 		// The HELO name's own result, once a connection, beside the sender's
 		// (for the null sender, the sender's result is already the HELO name's).
@@ -237,7 +239,7 @@ func (c *Conn) Mail(ctx context.Context, sender, auth string) *Message {
 
 // IsRole reports whether rcpt is a role account.
 func (p *Policy) IsRole(rcpt string) bool {
-	addr := NormalizeAddr(rcpt)
+	addr := recipients.NormalizeAddr(rcpt)
 	local, _, _ := strings.Cut(addr, "@")
 	for _, r := range p.RoleAccounts {
 		r = strings.ToLower(r)
@@ -302,7 +304,7 @@ func (m *Message) hasScore(h Hit) bool {
 func (m *Message) rcpt(ctx context.Context, rcpt string) Decision {
 	p, c := m.c.p, m.c
 	if p.IsRole(rcpt) {
-		return Decision{Reason: ReasonRole, Detail: NormalizeAddr(rcpt)}
+		return Decision{Reason: ReasonRole, Detail: recipients.NormalizeAddr(rcpt)}
 	}
 	if c.client.Addr.IsValid() && p.trusted(c.client.Addr) {
 		return Decision{Reason: ReasonTrusted, Detail: c.client.Addr.String()}

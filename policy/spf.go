@@ -7,6 +7,7 @@ import (
 
 	"blitiri.com.ar/go/spf"
 
+	"github.com/postern/postern/recipients"
 	"github.com/postern/postern/resolver"
 )
 
@@ -27,7 +28,7 @@ type SPF struct {
 
 // Check evaluates the sender (or the HELO name, for the null sender).
 func (s *SPF) Check(ctx context.Context, ip netip.Addr, helo, sender string) SPFResult {
-	sender = NormalizeAddr(sender)
+	sender = recipients.NormalizeAddr(sender)
 	r := SPFResult{Identity: "mailfrom", Sender: sender}
 	if domain := senderDomain(sender); domain != "" {
 		r.Domain = domain

@@ -25,6 +25,18 @@ type Settings struct {
 	SubjectTag    *string
 }
 
+// Scores are the required and reject scores for this entry's mail: its own,
+// or the global ones given where it leaves one out.
+func (s *Settings) Scores(required, reject float64) (float64, float64) {
+	if s.RequiredScore != nil {
+		required = *s.RequiredScore
+	}
+	if s.RejectScore != nil {
+		reject = *s.RejectScore
+	}
+	return required, reject
+}
+
 // Table finds a recipient's entry: its address first, then its domain, then
 // the nearest of its parent domains with an "@.parent" entry. The nil Table has
 // no entries.
@@ -112,6 +124,14 @@ func (t *Table) Len() int {
 	return len(t.addrs) + len(t.domains) + len(t.parents)
 }
 
+// NormalizeAddr lower-cases an envelope address and strips its angle brackets;
+// the null sender is "". Every envelope check and table compares addresses so.
+func NormalizeAddr(addr string) string {
+	addr = strings.TrimSpace(addr)
+	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "<"), ">")
+	return strings.ToLower(addr)
+}
+
 // Lookup returns rcpt's entry, nil when none applies. An address with a
 // +extension (user+news@example.org) falls under user@example.org's entry when it
 // has none of its own. A domain's own entry wins over its parents'; of those,
@@ -121,7 +141,7 @@ func (t *Table) Lookup(rcpt string) *Settings {
 	if t.Len() == 0 {
 		return nil
 	}
-	addr := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(rcpt), "<"), ">"))
+	addr := NormalizeAddr(rcpt)
 	local, domain, ok := strings.Cut(addr, "@")
 	if !ok {
 		return nil

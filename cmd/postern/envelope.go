@@ -15,6 +15,7 @@ import (
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/milter"
 	"github.com/postern/postern/policy"
+	"github.com/postern/postern/recipients"
 	"github.com/postern/postern/resolver"
 )
 
@@ -187,6 +188,20 @@ func (e *envelope) Close() {
 // describe logs at start what the envelope checks will do, and that no DNS query
 // leaves the machine when no resolver is set.
 func (e *envelope) describe(log logrus.FieldLogger, cfg config.Config) {
+	log.WithFields(e.fields(cfg)).Info("envelope checks")
+	if !cfg.Auth.Enabled {
+		log.Info("sender authentication (SPF, DKIM, DMARC) is off: [auth] enabled = true with a [dns] resolver turns it on")
+	}
+	if e.Resolver == nil {
+		log.Info("no [dns] resolver configured: Postern sends no DNS query (block lists are off)")
+	} else {
+		log.WithField("resolver", e.Resolver.Server()).Info("DNS checks use this resolver")
+	}
+}
+
+// fields are what the envelope checks in use do, built from cfg, for the log
+// (at start, and after a SIGHUP).
+func (e *envelope) fields(cfg config.Config) logrus.Fields {
 	p := e.Policy()
 	f := logrus.Fields{
 		"allow_entries": p.Allow.Load().Len(), "deny_entries": p.Deny.Load().Len(),
@@ -207,15 +222,7 @@ func (e *envelope) describe(log logrus.FieldLogger, cfg config.Config) {
 		f["authserv_id"] = authservID(cfg)
 		f["spf_reject_fail"], f["dmarc_reject"] = cfg.Auth.SPFRejectFail, cfg.Auth.DMARCReject
 	}
-	log.WithFields(f).Info("envelope checks")
-	if !cfg.Auth.Enabled {
-		log.Info("sender authentication (SPF, DKIM, DMARC) is off: [auth] enabled = true with a [dns] resolver turns it on")
-	}
-	if e.Resolver == nil {
-		log.Info("no [dns] resolver configured: Postern sends no DNS query (block lists are off)")
-	} else {
-		log.WithField("resolver", e.Resolver.Server()).Info("DNS checks use this resolver")
-	}
+	return f
 }
 
 // greyExpireLoop deletes old greylisting records now and every hour, by the
@@ -287,11 +294,11 @@ func checkEnvelope(cfg config.Config, ev envelopeFlags, comp *components, w io.W
 		rcpts = stringList{"postmaster-not-given@invalid"}
 		fmt.Fprintln(w, "Envelope: no --rcpt given; checking one made-up recipient")
 	}
-	fmt.Fprintf(w, "Envelope: client %s (%s) helo %q from <%s>\n", ev.ip, ev.name, ev.helo, policy.NormalizeAddr(ev.from))
+	fmt.Fprintf(w, "Envelope: client %s (%s) helo %q from <%s>\n", ev.ip, ev.name, ev.helo, recipients.NormalizeAddr(ev.from))
 	env := &filter.Envelope{ClientAddr: ev.ip, ClientName: ev.name, Helo: ev.helo, MailFrom: ev.from}
 	for _, r := range rcpts {
 		d := m.Rcpt(ctx, r)
-		line := fmt.Sprintf("  rcpt <%s>: %s", policy.NormalizeAddr(r), d.Action)
+		line := fmt.Sprintf("  rcpt <%s>: %s", recipients.NormalizeAddr(r), d.Action)
 		if d.Action != policy.Continue {
 			line += " (" + d.Reply() + ")"
 		} else {

@@ -301,7 +301,7 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		return nil, err
 	}
 	c.Class = func(rcpt string) string {
-		p := c.current.Load()
+		p := c.Current()
 		class := ""
 		if s := p.Recipients.Lookup(rcpt); s != nil {
 			class = "recipients " + s.Key
@@ -390,10 +390,13 @@ func findCheck[T filter.Check](checks []filter.Check) T {
 	return zero
 }
 
+// Current is the pipeline in use: Pipeline, until Reload builds another.
+func (c *components) Current() *filter.Pipeline { return c.current.Load() }
+
 // authCheck is the auth check of the pipeline in use, nil when sender
 // authentication is off.
 func (c *components) authCheck() *auth.Check {
-	return findCheck[*auth.Check](c.current.Load().Checks)
+	return findCheck[*auth.Check](c.Current().Checks)
 }
 
 // verdictPolicy is the pipeline's policy from the configuration: the settings
@@ -426,10 +429,10 @@ func verdictPolicy(cfg config.Config, rcpts *recipients.Table, learner filter.Le
 
 // Reload builds the content checks anew from cfg (checks: the same rules
 // check, clamd client, resolver and Bayes store under new settings) and the
-// verdict's settings (verdictPolicy), and has Class read the new [recipients]
-// and exempt_rcpts from now on. cfg is what serve may apply without a restart
-// (config.Reloaded). The caller hands the pipeline to the milter server
-// (milter.Server.SetPipeline).
+// verdict's settings (verdictPolicy), and makes that pipeline the one in use
+// (Current): the milter's end of data and Class, the recipient split, read it
+// from now on. cfg is what serve may apply without a restart
+// (config.Reloaded).
 func (c *components) Reload(cfg config.Config) (*filter.Pipeline, error) {
 	rcpts, err := recipients.New(cfg.RecipientSettings())
 	if err != nil {
@@ -439,7 +442,7 @@ func (c *components) Reload(cfg config.Config) (*filter.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &filter.Pipeline{Checks: checks, Policy: verdictPolicy(cfg, rcpts, c.current.Load().Learner)}
+	p := &filter.Pipeline{Checks: checks, Policy: verdictPolicy(cfg, rcpts, c.Current().Learner)}
 	c.current.Store(p)
 	return p, nil
 }

@@ -255,7 +255,7 @@ func TestReloadWhileChecking(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer env.Close()
-	srv := &milter.Server{Pipeline: comp.Pipeline, Policy: env.Policy(), Opts: milterOptions(cfg)}
+	srv := &milter.Server{Pipelines: comp.Current, Policies: env.Policy, Opts: milterOptions(cfg)}
 	lenient := 10000.0
 	variants := []config.Config{cfg, cfg}
 	variants[1].RejectScore = 8

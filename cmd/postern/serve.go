@@ -78,8 +78,8 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 	}
 	defer env.Close()
 	srv := &milter.Server{
-		Policy:     env.Policy(),
-		Pipeline:   comp.Pipeline,
+		Policies:   env.Policy,
+		Pipelines:  comp.Current,
 		Log:        log,
 		Quarantine: store,
 		Opts:       milterOptions(cfg),
@@ -326,12 +326,11 @@ func reload(log *logrus.Logger, started, current config.Config, comp *components
 	setLogging(log, cfg)
 	srv.SetOptions(milterOptions(cfg))
 	whole = reloadRules(log, comp.Rules, cfg)
-	whole = reloadEnvelope(log, env, srv, comp.Class, cfg) && whole
+	whole = reloadEnvelope(log, env, comp.Class, cfg) && whole
 	if p, err := comp.Reload(cfg); err != nil {
 		log.WithError(err).Error("SIGHUP: settings have errors: keeping the old ones")
 		whole = false
 	} else {
-		srv.SetPipeline(p)
 		log.WithFields(logrus.Fields{"required_score": cfg.RequiredScore, "reject_score": cfg.RejectScore,
 			"recipient_settings": p.Recipients.Len(), "banned_attachments": cfg.Attachments.Enabled}).Info("SIGHUP: settings reloaded")
 	}
@@ -380,12 +379,11 @@ func reloadRules(log *logrus.Logger, check *rules.Check, cfg config.Config) bool
 }
 
 // reloadEnvelope builds the envelope checks from cfg (the lists among them)
-// and has the connections opened from now on checked by them. Lists with an
-// error keep the old lists, other settings with an error the old checks; it
-// reports false for either.
-func reloadEnvelope(log *logrus.Logger, env *envelope, srv *milter.Server, class func(string) string, cfg config.Config) bool {
+// for the connections opened from now on (the milter asks env.Policy). Lists
+// with an error keep the old lists, other settings with an error the old
+// checks; it reports false for either.
+func reloadEnvelope(log *logrus.Logger, env *envelope, class func(string) string, cfg config.Config) bool {
 	p, lists, settings := env.reload(cfg, class)
-	srv.SetPolicy(p)
 	if lists != nil {
 		log.WithError(lists).Error("SIGHUP: lists have errors: keeping the old lists")
 	} else {
@@ -396,15 +394,7 @@ func reloadEnvelope(log *logrus.Logger, env *envelope, srv *milter.Server, class
 		log.WithError(settings).Error("SIGHUP: envelope settings have errors: keeping the old ones")
 		return false
 	}
-	f := logrus.Fields{"role_accounts": cfg.Policy.RoleAccounts, "trusted_networks": cfg.Policy.TrustedNetworks,
-		"on_error": cfg.OnError}
-	if p.DNSBL != nil {
-		f["dnsbl"] = cfg.DNSBL.Zones
-	}
-	if p.Greylist != nil {
-		f["greylist_delay"] = p.Greylist.Config.Delay.String()
-	}
-	log.WithFields(f).Info("SIGHUP: envelope checks reloaded")
+	log.WithFields(env.fields(cfg)).Info("SIGHUP: envelope checks reloaded")
 	return lists == nil
 }
 
