@@ -236,7 +236,7 @@ var reloadable = map[string]bool{
 	"greylist.delay": true, "greylist.retry_window": true, "greylist.expire": true, "greylist.auto_allow_after": true,
 	"greylist.ipv4_prefix": true, "greylist.ipv6_prefix": true, "greylist.allow_lists": true,
 	"dnsbl.zones": true, "dnsbl.zone": true,
-	"auth.spf_reject_fail": true, "auth.dmarc_reject": true, "auth.max_signatures": true, "auth.trusted_arc_sealers": true,
+	"auth.authserv_id": true, "auth.spf_reject_fail": true, "auth.dmarc_reject": true, "auth.max_signatures": true, "auth.trusted_arc_sealers": true,
 	"uribl.zones": true, "uribl.scores": true, "uribl.max_domains": true,
 	"limits.memory_spool": true, "limits.spool_dir": true, "limits.max_message_size": true,
 	"limits.scan_limit": true, "limits.on_too_large": true,
@@ -245,6 +245,7 @@ var reloadable = map[string]bool{
 	"attachments.executables": true, "attachments.inside_archives": true, "attachments.exempt_rcpts": true,
 	"bayes.autolearn_spam": true, "bayes.autolearn_ham": true, "bayes.autolearn_veto": true,
 	"bayes.points_per_log_odds": true, "bayes.min_points": true, "bayes.max_points": true,
+	"bayes.min_spam": true, "bayes.min_ham": true, "bayes.learn_margin": true, "bayes.refresh": true, "bayes.max_tokens": true,
 	// release_relay is read by the postern quarantine command each time, not by serve.
 	"quarantine.spam": true, "quarantine.virus": true, "quarantine.retention": true, "quarantine.release_relay": true,
 	"replies.spam": true, "replies.virus": true, "replies.tempfail": true, "replies.too_large": true, "replies.banned": true,

@@ -61,6 +61,9 @@ type message struct {
 	foreign  []headerRef    // X-Spam-* headers from outside, to remove
 	subject  *string        // the first Subject's value as the MTA gave it; nil: none
 	tooLarge bool
+	// authservID is Options.AuthservID at MAIL FROM: one id for all of the
+	// message's headers, whatever a SIGHUP sets meanwhile.
+	authservID string
 }
 
 type headerRef struct {
@@ -220,7 +223,7 @@ func (s *session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response
 		s.msg = &message{
 			ref: filter.NewRef(), start: time.Now(), from: from,
 			spool: spool.New(o.MemorySpool, o.MaxMessageSize, o.SpoolDir),
-			seen:  map[string]int{},
+			seen:  map[string]int{}, authservID: o.AuthservID,
 		}
 		if s.pconn != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), rcptTimeout)
@@ -376,7 +379,7 @@ func (s *session) BodyChunk(chunk []byte, m *gomilter.Modifier) (gomilter.Respon
 // forgedAuthResults reports an Authentication-Results header from outside that
 // claims our authserv-id: only we may write those (RFC 8601 5).
 func (s *session) forgedAuthResults(name, value string) bool {
-	id := s.srv.opts().AuthservID
+	id := s.msg.authservID
 	return id != "" && strings.EqualFold(name, "Authentication-Results") && auth.Ours(value, id)
 }
 

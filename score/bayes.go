@@ -19,17 +19,34 @@ import (
 
 // Bayes is the classifier: a Store and its in-memory Model, kept in step.
 type Bayes struct {
-	Store  Store
-	Model  *Model
-	Params Params
+	Store Store
+	Model *Model
 
+	// params are swapped whole (SetParams) while messages are classified: a
+	// SIGHUP applies bayes.min_spam, min_ham and learn_margin.
+	params  atomic.Pointer[Params]
 	mu      sync.Mutex // serializes refreshes
 	version int64
 }
 
+// Params are the parameters in use.
+func (b *Bayes) Params() Params { return *b.params.Load() }
+
+// SetParams replaces the parameters, for the messages classified and learned
+// from now on. Trigrams must stay as the model learned them (TrigramMismatch).
+func (b *Bayes) SetParams(p Params) { b.params.Store(&p) }
+
+// NewBayes is a classifier of model with parameters p, kept in step with store
+// (which Open reads into it; nil for a model only read).
+func NewBayes(store Store, model *Model, p Params) *Bayes {
+	b := &Bayes{Store: store, Model: model}
+	b.SetParams(p)
+	return b
+}
+
 // Open loads the whole store into memory.
 func Open(ctx context.Context, store Store, p Params) (*Bayes, error) {
-	b := &Bayes{Store: store, Model: NewModel(), Params: p}
+	b := NewBayes(store, NewModel(), p)
 	nspam, nham, version, err := store.Load(ctx, func(k Key, c Counts) {
 		b.Model.tokens.set(k, c)
 	})
@@ -59,7 +76,7 @@ func (b *Bayes) Refresh(ctx context.Context) error {
 
 // Reload replaces the model with the store's contents (after Expire).
 func (b *Bayes) Reload(ctx context.Context) error {
-	fresh, err := Open(ctx, b.Store, b.Params)
+	fresh, err := Open(ctx, b.Store, b.Params())
 	if err != nil {
 		return err
 	}
@@ -78,8 +95,8 @@ func (b *Bayes) Reload(ctx context.Context) error {
 // classifier is already sure of are passed over (Selector; Params.LearnMargin): Learn
 // sets each item's Sure.
 func (b *Bayes) Learn(ctx context.Context, items []Item, forget bool) ([]Outcome, error) {
-	if !forget && b.Params.LearnMargin > 0 {
-		sel := b.Model.NewSelector(b.Params)
+	if p := b.Params(); !forget && p.LearnMargin > 0 {
+		sel := b.Model.NewSelector(p)
 		for i := range items {
 			items[i].Sure = !sel.Needs(items[i].Keys, items[i].Spam)
 		}
@@ -128,7 +145,8 @@ func ItemOf(m *scan.Message, spam bool, p Params) Item {
 
 // Classify returns the spam probability of a parsed message, and false in cold start.
 func (b *Bayes) Classify(m *scan.Message) (float64, bool) {
-	return b.Model.Classify(TokenKeys(m, b.Params.Trigrams), b.Params)
+	p := b.Params()
+	return b.Model.Classify(TokenKeys(m, p.Trigrams), p)
 }
 
 // TokenClue is one of the clues behind a probability, with its token's text.
@@ -141,9 +159,10 @@ type TokenClue struct {
 // Explain returns the n most significant clues Classify combines for a message (all
 // of them when n <= 0), strongest first: why it scored as it did. Nil in cold start.
 func (b *Bayes) Explain(m *scan.Message, n int) []TokenClue {
-	t := tokenize(m, b.Params.Trigrams, true)
+	p := b.Params()
+	t := tokenize(m, p.Trigrams, true)
 	var out []TokenClue
-	for _, c := range b.Model.explain(t.keys, b.Params) {
+	for _, c := range b.Model.explain(t.keys, p) {
 		if n > 0 && len(out) == n {
 			break
 		}
@@ -153,13 +172,15 @@ func (b *Bayes) Explain(m *scan.Message, n int) []TokenClue {
 }
 
 // ColdStart says why Bayes gives no verdict yet, or "" when it does.
-func (b *Bayes) ColdStart() string {
+func (b *Bayes) ColdStart() string { return b.coldStart(b.Params()) }
+
+func (b *Bayes) coldStart(p Params) string {
 	spam, ham := b.Model.Totals()
-	if int(spam) >= b.Params.MinSpam && int(ham) >= b.Params.MinHam {
+	if int(spam) >= p.MinSpam && int(ham) >= p.MinHam {
 		return ""
 	}
 	return fmt.Sprintf("bayes: cold start: %d spam and %d ham learned, needs %d and %d: no Bayes score yet",
-		spam, ham, b.Params.MinSpam, b.Params.MinHam)
+		spam, ham, p.MinSpam, p.MinHam)
 }
 
 // Check is the Bayes check of the filter pipeline.
@@ -184,14 +205,15 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	// after the reply (pending.keys). Tokenizing every message of a new install
 	// was 6 % of its check's instructions (docs/benchmarks.md, "Forty-eighth
 	// session").
-	if note := c.Bayes.ColdStart(); note != "" {
+	p := c.Bayes.Params() // one set for the message, whatever a SIGHUP swaps in
+	if note := c.Bayes.coldStart(p); note != "" {
 		return filter.Result{Notes: []string{note}}
 	}
-	keys := TokenKeys(m.Parsed, c.Bayes.Params.Trigrams)
+	keys := TokenKeys(m.Parsed, p.Trigrams)
 	m.Remember(tokensKey{}, keys) // for the autolearner
-	prob, ok := c.Bayes.Model.Classify(keys, c.Bayes.Params)
+	prob, ok := c.Bayes.Model.Classify(keys, p)
 	if !ok {
-		return filter.Result{Notes: []string{c.Bayes.ColdStart()}}
+		return filter.Result{Notes: []string{c.Bayes.coldStart(p)}}
 	}
 	r := filter.Result{Bayes: &prob}
 	for i, pr := range RulesFor(prob) {
@@ -281,7 +303,7 @@ func newAutolearner(b *Bayes, log logrus.FieldLogger) *Autolearner {
 // Autolearn implements filter.Learner. A message the Bayes check was already sure of
 // is not queued: Bayes.Learn would pass it over (Selector), after tokenizing it again.
 func (a *Autolearner) Autolearn(m *filter.Message, spam bool, bayes *float64) {
-	if bayes != nil && a.bayes.Params.Sure(*bayes, spam) {
+	if bayes != nil && a.bayes.Params().Sure(*bayes, spam) {
 		return
 	}
 	var size int64
@@ -310,7 +332,7 @@ func (a *Autolearner) item(p pending) Item {
 	if p.keys != nil {
 		return Item{MsgID: MessageID(p.msg), Spam: p.spam, Keys: p.keys}
 	}
-	return ItemOf(p.msg, p.spam, a.bayes.Params)
+	return ItemOf(p.msg, p.spam, a.bayes.Params())
 }
 
 func (a *Autolearner) run() {

@@ -482,7 +482,7 @@ func TestColdStart(t *testing.T) {
 	if prob, ok := m.Classify([]Key{k}, p); !ok || prob < 0.9 {
 		t.Fatalf("after 2/2: %v %v", prob, ok)
 	}
-	b := &Bayes{Model: NewModel(), Params: p}
+	b := NewBayes(nil, NewModel(), p)
 	fm := &filter.Message{Parsed: parse(t, "Subject: x\n\nhello\n")}
 	r := (&Check{Bayes: b}).Check(context.Background(), fm)
 	if r.Bayes != nil || len(r.Tests) != 0 || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "cold start: 0 spam and 0 ham learned, needs 2 and 2") {
@@ -507,7 +507,7 @@ func TestColdStart(t *testing.T) {
 func TestConcurrentClassifyWhileLearning(t *testing.T) {
 	b := openBayes(t, 1)
 	ctx := context.Background()
-	p := b.Params
+	p := b.Params()
 	b.Learn(ctx, []Item{{MsgID: "s", Spam: true, Keys: Keys([]string{"cheap", "pills"})}, {MsgID: "h", Keys: Keys([]string{"meeting", "agenda"})}}, false)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -598,7 +598,7 @@ func TestAutolearnerReusesCheckTokens(t *testing.T) {
 	(&Check{Bayes: b}).Check(context.Background(), m)
 	a.Autolearn(m, true, nil)
 	p := <-a.queue
-	want := ItemOf(m.Parsed, true, b.Params)
+	want := ItemOf(m.Parsed, true, b.Params())
 	if p.keys == nil || !slices.Equal(p.keys, want.Keys) {
 		t.Fatalf("queued keys %d (nil: none remembered), want the check's %d", len(p.keys), len(want.Keys))
 	}
@@ -826,8 +826,8 @@ func TestExplain(t *testing.T) {
 	var items []Item
 	for i := 0; i < 2; i++ {
 		items = append(items,
-			ItemOf(parse(t, fmt.Sprintf("Subject: cheap pills %d\n\nbuy cheap pills now\n", i)), true, b.Params),
-			ItemOf(parse(t, fmt.Sprintf("Subject: agenda %d\n\nthe meeting agenda\n", i)), false, b.Params))
+			ItemOf(parse(t, fmt.Sprintf("Subject: cheap pills %d\n\nbuy cheap pills now\n", i)), true, b.Params()),
+			ItemOf(parse(t, fmt.Sprintf("Subject: agenda %d\n\nthe meeting agenda\n", i)), false, b.Params()))
 	}
 	msg := parse(t, "Subject: cheap\n\nbuy cheap pills, the agenda\n")
 	if got := b.Explain(msg, 0); got != nil {
@@ -962,7 +962,7 @@ func TestTrigramMismatch(t *testing.T) {
 			if has := tc.learnWith.Trigrams > 0; st.Trigrams != has || b.Model.HasTrigrams() != has {
 				t.Errorf("store says trigrams %v, model %v; learned with %v", st.Trigrams, b.Model.HasTrigrams(), has)
 			}
-			b.Params = tc.classifyWith
+			b.SetParams(tc.classifyWith)
 			got := b.TrigramMismatch()
 			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 				t.Errorf("got %q, want %q", got, tc.want)

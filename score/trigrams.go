@@ -44,5 +44,5 @@ func TrigramMismatch(learned int64, hasTrigrams bool, p Params) string {
 // TrigramMismatch is TrigramMismatch for this classifier's model and parameters.
 func (b *Bayes) TrigramMismatch() string {
 	spam, ham := b.Model.Totals()
-	return TrigramMismatch(spam+ham, b.Model.HasTrigrams(), b.Params)
+	return TrigramMismatch(spam+ham, b.Model.HasTrigrams(), b.Params())
 }

@@ -429,7 +429,8 @@ func verdictPolicy(cfg config.Config, rcpts *recipients.Table, learner filter.Le
 
 // Reload builds the content checks anew from cfg (checks: the same rules
 // check, clamd client, resolver and Bayes store under new settings) and the
-// verdict's settings (verdictPolicy), and makes that pipeline the one in use
+// verdict's settings (verdictPolicy), sets the classifier's parameters
+// (bayes.min_spam, min_ham, learn_margin), and makes that pipeline the one in use
 // (Current): the milter's end of data and Class, the recipient split, read it
 // from now on. cfg is what serve may apply without a restart
 // (config.Reloaded).
@@ -443,6 +444,9 @@ func (c *components) Reload(cfg config.Config) (*filter.Pipeline, error) {
 		return nil, err
 	}
 	p := &filter.Pipeline{Checks: checks, Policy: verdictPolicy(cfg, rcpts, c.Current().Learner)}
+	if c.Bayes != nil {
+		c.Bayes.SetParams(bayesParams(cfg)) // bayes.trigrams, which the model holds, is restart-only
+	}
 	c.current.Store(p)
 	return p, nil
 }
@@ -548,7 +552,7 @@ func ensureDataDir(cfg config.Config) error {
 // database yet, it is an empty model in cold start, and nothing is created.
 func openBayes(cfg config.Config, readOnly bool) (*score.Bayes, error) {
 	if !storeExists(cfg, score.FileName) && readOnly {
-		return &score.Bayes{Model: score.NewModel(), Params: bayesParams(cfg)}, nil
+		return score.NewBayes(nil, score.NewModel(), bayesParams(cfg)), nil
 	}
 	store, err := openBayesStore(cfg)
 	if err != nil {

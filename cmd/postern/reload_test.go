@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -19,6 +20,8 @@ import (
 	"github.com/postern/postern/filter"
 	"github.com/postern/postern/milter"
 	"github.com/postern/postern/policy"
+	"github.com/postern/postern/scan"
+	"github.com/postern/postern/score"
 	"github.com/postern/postern/spool"
 	"github.com/postern/postern/uribl"
 )
@@ -299,4 +302,96 @@ func TestReloadWhileChecking(t *testing.T) {
 	}
 	wg.Wait()
 	<-done
+}
+
+// TestReloadBayes: a reload gives the classifier the new bayes.min_spam,
+// min_ham and learn_margin, and the auth check and the milter the new
+// auth.authserv_id.
+func TestReloadBayes(t *testing.T) {
+	cfg := quietConfig(t)
+	cfg.Bayes.Enabled = true
+	cfg.DNS.Resolver, cfg.Auth.Enabled = "127.0.0.1:1", true // (no query is sent here)
+	learnt, err := openBayes(cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := []score.Item{
+		score.ItemOf(parseMessage(t, "Subject: cheap pills\n\nbuy cheap pills now\n"), true, learnt.Params()),
+		score.ItemOf(parseMessage(t, "Subject: agenda\n\nthe meeting agenda\n"), false, learnt.Params()),
+	}
+	if _, err := learnt.LearnAll(context.Background(), items, false); err != nil {
+		t.Fatal(err)
+	}
+	learnt.Store.Close()
+	comp := buildQuiet(t, cfg)
+	if comp.Bayes.ColdStart() == "" {
+		t.Fatal("out of cold start with one spam and one ham learned, min_spam 200")
+	}
+	next := cfg
+	next.Bayes.MinSpam, next.Bayes.MinHam, next.Bayes.LearnMargin = 1, 1, 0.2
+	next.Auth.AuthservID = "mx.example.org"
+	p, err := comp.Reload(config.Reloaded(cfg, next))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs := comp.Bayes.ColdStart(); cs != "" {
+		t.Errorf("after min_spam = min_ham = 1: %s", cs)
+	}
+	if got := comp.Bayes.Params().LearnMargin; got != 0.2 {
+		t.Errorf("learn_margin %g, want 0.2", got)
+	}
+	m := &filter.Message{Parsed: parseMessage(t, "Subject: cheap pills\n\ncheap pills\n")}
+	if r := findCheck[*score.Check](p.Checks).Check(context.Background(), m); r.Bayes == nil {
+		t.Errorf("no Bayes probability after the reload: %v", r.Notes)
+	}
+	if a := findCheck[*auth.Check](p.Checks); a.AuthservID != "mx.example.org" {
+		t.Errorf("auth check's authserv-id %q", a.AuthservID)
+	}
+	if o := milterOptions(config.Reloaded(cfg, next)); o.AuthservID != "mx.example.org" {
+		t.Errorf("milter's authserv-id %q", o.AuthservID)
+	}
+}
+
+// TestBayesLoopRefresh: a SIGHUP's bayes.refresh replaces the interval at
+// once, so what another process learned is picked up at the new pace, not
+// after the old interval (an hour here).
+func TestBayesLoopRefresh(t *testing.T) {
+	cfg := quietConfig(t)
+	cfg.Bayes.Enabled, cfg.Bayes.Refresh = true, config.Duration(time.Hour)
+	other, err := openBayes(cfg, false) // another process (postern learn) on the same store
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Store.Close()
+	comp := buildQuiet(t, cfg)
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	stop, set := bayesLoop(log, comp.Bayes, cfg)
+	defer stop()
+	item := score.ItemOf(parseMessage(t, "Subject: cheap pills\n\nbuy cheap pills now\n"), true, other.Params())
+	if _, err := other.LearnAll(context.Background(), []score.Item{item}, false); err != nil {
+		t.Fatal(err)
+	}
+	next := cfg.Bayes
+	next.Refresh = config.Duration(10 * time.Millisecond)
+	set(next)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if spam, _ := comp.Bayes.Model.Totals(); spam == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("what another process learned was not picked up after bayes.refresh became 10ms")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func parseMessage(t *testing.T, raw string) *scan.Message {
+	t.Helper()
+	m, err := scan.Parse(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

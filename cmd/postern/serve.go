@@ -118,8 +118,10 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		stopGrey := greyExpireLoop(log, env.Grey, func() policy.GreylistConfig { return env.Policy().Greylist.Config })
 		defer stopGrey()
 	}
+	setBayes := func(config.Bayes) {}
 	if comp.Bayes != nil {
-		stopBayes := bayesLoop(log, comp.Bayes, cfg)
+		var stopBayes func()
+		stopBayes, setBayes = bayesLoop(log, comp.Bayes, cfg)
 		defer stopBayes()
 	}
 	current := cfg             // the configuration in use: cfg, then a SIGHUP's (config.Reloaded)
@@ -148,6 +150,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 				if loaded {
 					current = n
 					retention.Store(int64(n.Quarantine.Retention.D()))
+					setBayes(n.Bayes)
 				}
 				met.reloaded(whole)
 				continue
@@ -249,8 +252,10 @@ func periodic(interval time.Duration, f func(ctx context.Context)) (stop func())
 const refreshTimeout = 5 * time.Minute
 
 // bayesLoop picks up what other processes learned, every bayes.refresh, and expires
-// the store once a day; it says at start whether Bayes is still in cold start.
-func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) func() {
+// the store above bayes.max_tokens once a day; it says at start whether Bayes is
+// still in cold start. set hands it a SIGHUP's [bayes] settings: a new refresh
+// interval starts at once.
+func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) (stop func(), set func(config.Bayes)) {
 	spam, ham := b.Model.Totals()
 	l := log.WithFields(logrus.Fields{"bayes_spam": spam, "bayes_ham": ham, "bayes_tokens": b.Model.Len()})
 	if cs := b.ColdStart(); cs != "" {
@@ -267,9 +272,13 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) func() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	var settings atomic.Pointer[config.Bayes]
+	settings.Store(&cfg.Bayes)
+	changed := make(chan struct{}, 1)
 	go func() {
 		defer close(done)
-		refresh := time.NewTicker(cfg.Bayes.Refresh.D())
+		every := cfg.Bayes.Refresh.D()
+		refresh := time.NewTicker(every)
 		defer refresh.Stop()
 		expire := time.NewTicker(24 * time.Hour)
 		defer expire.Stop()
@@ -277,6 +286,12 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) func() {
 			select {
 			case <-ctx.Done():
 				return
+			case <-changed:
+				if d := settings.Load().Refresh.D(); d != every {
+					every = d
+					refresh.Reset(d)
+					log.WithField("refresh", d.String()).Info("bayes: refresh interval changed")
+				}
 			case <-refresh.C:
 				// A refresh holds the model's refresh lock (and autolearning waits
 				// on it): it must end even when the database stops answering.
@@ -287,7 +302,7 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) func() {
 				rcancel()
 			case <-expire.C:
 				rctx, rcancel := context.WithTimeout(ctx, time.Hour)
-				n, err := b.Store.Expire(rctx, cfg.Bayes.MaxTokens)
+				n, err := b.Store.Expire(rctx, settings.Load().MaxTokens)
 				if err == nil && n > 0 {
 					err = b.Reload(rctx)
 					log.WithField("expired", n).Info("bayes: expired tokens")
@@ -299,7 +314,15 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) func() {
 			}
 		}
 	}()
-	return func() { cancel(); <-done }
+	stop = func() { cancel(); <-done }
+	set = func(c config.Bayes) {
+		settings.Store(&c)
+		select {
+		case changed <- struct{}{}:
+		default: // the loop has yet to read an earlier change, and reads this one with it
+		}
+	}
+	return stop, set
 }
 
 // reload is SIGHUP's: the configuration file is read again, and its rules, its

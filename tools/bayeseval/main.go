@@ -305,7 +305,7 @@ func explainMatching(samples []sample, folds int, p score.Params, learnAll bool,
 			msg, _ := scan.Parse(bytes.NewReader(mbox.StripFrom(b)))
 			nspam, nham := m.Totals()
 			fmt.Printf("explain %s spam=%v prob=%.4f (model: %d spam, %d ham)\n", s.path, s.spam, res[i].prob, nspam, nham)
-			for _, c := range (&score.Bayes{Model: m, Params: p}).Explain(msg, 0) {
+			for _, c := range score.NewBayes(nil, m, p).Explain(msg, 0) {
 				fmt.Printf("  %.4f %5d spam %5d ham  %q\n", c.Prob, c.Counts.Spam, c.Counts.Ham, c.Token)
 			}
 		}
