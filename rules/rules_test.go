@@ -614,6 +614,58 @@ func TestDefaultBrandSpoof(t *testing.T) {
 	}
 }
 
+// PST_FROM_NO_DOMAIN: a From whose domain no reply can reach, in the forms
+// phishing writes it, against the domains mail is sent from.
+func TestDefaultFromNoDomain(t *testing.T) {
+	s, problems := Load(DefaultPath)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	for _, tc := range []struct {
+		from string
+		hit  bool
+	}{
+		{`Correios <noreply@correios>`, true},
+		{`=?utf-8?q?Pedagio_Digital?= <debito@pedagiodigital225876>`, true},
+		{`Correios <envio-taxado@alfandega.com.br-correios>`, true},
+		{`Your Team <noreply@newsletter,example,com>`, true},
+		{`"Gewinner Team "<team@{nutella.de}>`, true},
+		{`"Dein Geschenk" <no-reply@𝗞𝗶𝗻𝗱𝗲𝗿.de>`, true},
+		{`Cloud <🅐🅟🅟🅛🅔@𝐢𝐝.𝐚𝐩𝐩𝐥𝐞.🅒🅞🅜>`, true},
+		{`Shop <info@ｓｈｏｐ.com>`, true},
+		{`Someone <someone@[192.0.2.1]>`, true},
+		{`"iCloud" <"noreply@icloud.nl">`, true},
+		{`Registry <hostmaster@co.uk>`, true},
+		{`Bad <a@-bad.example.com>`, true},
+		{`Bad <a@bad..com>`, true},
+		{`Amazon.de <versandbestaetigung@amazon.de>`, false},
+		{`Jane <jane@mail.example.co.uk>`, false},
+		{`Ville <ville@iki.fi>`, false},
+		{`<"Books@Books"@publishing.example.com>`, false},
+		{`"a\"@b" <"a\"@b"@example.org>`, false},
+		{`Blog <me@myblog.blogspot.com>`, false},
+		{`TLD <a@com>`, true},
+		{`Root <root@server.corp.local>`, false},
+		{`Cron <cron@build.internal>`, false},
+		{`Müller <info@müller.de>`, false},
+		{`Почта <info@почта.рф>`, false},
+		{`Trailing <a@example.org.>`, false},
+		{`Under <a@mail_out.example.net>`, false},
+		{`no address at all`, false},
+		{`jane@example.com (Jane Doe)`, false},
+		{`Jane <jane@example.com>, Bob <bob@example.net>`, false},
+		{`=?utf-8?q?Smith=2C_John?= <john@example.com>`, false},
+		{`"Shop", "Shop", <newsletter@news.example.de>`, false},
+	} {
+		t.Run(tc.from, func(t *testing.T) {
+			m := msgOf(t, "From: "+tc.from+"\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\n\nHello.\n")
+			if got := slices.Contains(hitNames(t, s, m), "PST_FROM_NO_DOMAIN"); got != tc.hit {
+				t.Errorf("PST_FROM_NO_DOMAIN %v, want %v", got, tc.hit)
+			}
+		})
+	}
+}
+
 // Debian's stock SpamAssassin rules load without errors (CI installs spamassassin for
 // its rule files); unsupported rules are warnings.
 func TestStockSpamAssassinRules(t *testing.T) {

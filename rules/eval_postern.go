@@ -1,0 +1,120 @@
+package rules
+
+import (
+	"net/mail"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Postern's own evals, for its rule files (rules/default): signs SpamAssassin's
+// plugins do not look for.
+func init() {
+	const p = "Postern"
+	fixed(p, "postern_from_no_domain", func(t *target) bool {
+		from, _, _ := strings.Cut(t.get("From"), "\n") // the first From field
+		d, ok := fromDomain(from)
+		return ok && !mailDomain(d)
+	})
+}
+
+// fromDomain is the domain of the address a From field shows its reader: as
+// RFC 5322 reads it (not From:addr, which keeps SpamAssassin's reading of quoted
+// local parts and commas), or else as replyDomain reads writtenAddress. ok is
+// false for a field with no address.
+func fromDomain(field string) (domain string, ok bool) {
+	if a, err := mail.ParseAddress(field); err == nil {
+		return a.Address[strings.LastIndexByte(a.Address, '@')+1:], true
+	}
+	return replyDomain(writtenAddress(field))
+}
+
+// replyDomain is what follows an address's last @ outside quotes
+// ("Books@Books"@example.com is example.com's); "" when every @ is quoted
+// ("noreply@icloud.nl" in quotes is all local part). ok is false for a text
+// without @, which is no address.
+func replyDomain(addr string) (domain string, ok bool) {
+	at, quoted := -1, false
+	for i := 0; i < len(addr); i++ {
+		switch c := addr[i]; {
+		case c == '\\' && quoted:
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == '@' && !quoted:
+			at = i
+		}
+	}
+	if at < 0 {
+		return "", strings.Contains(addr, "@")
+	}
+	return addr[at+1:], true
+}
+
+// writtenAddress is the address a From field RFC 5322 cannot read shows its
+// reader: what its last angle brackets hold ("Team <news@site,example,com>"),
+// or else the field itself.
+func writtenAddress(field string) string {
+	field = strings.TrimSpace(field)
+	if open := strings.LastIndexByte(field, '<'); open >= 0 {
+		field = field[open+1:]
+		if end := strings.IndexByte(field, '>'); end >= 0 {
+			field = field[:end]
+		}
+	}
+	return strings.TrimSpace(field)
+}
+
+// privateTLDs are the names private networks use as top-level domains (RFC
+// 6761's localhost, RFC 6762's local, ICANN's internal and home.arpa, and the
+// common ad hoc ones): mail between an organisation's own hosts may be sent
+// from them, and they are not a forger's.
+var privateTLDs = map[string]bool{
+	"local": true, "localdomain": true, "localhost": true, "internal": true, "lan": true,
+	"intranet": true, "corp": true, "home": true, "private": true, "arpa": true,
+}
+
+// mailDomain says whether d, the domain of an address, is a domain name mail can
+// be sent back to: a name under a top-level domain the public suffix list's ICANN
+// part holds (or a private network's, privateTLDs), not a suffix of that part
+// alone. A name written in characters IDNA refuses, or in the styled
+// letters (𝗕𝗮𝗵𝗻, ⓐⓟⓟⓛⓔ, ｆｕｌｌ width) that Unicode's compatibility
+// normalization turns into plain ones, is none: no registry hands them out, and
+// they are written to get a brand's name past filters that read plain letters.
+// An address literal ([192.0.2.1]) names no domain either.
+func mailDomain(d string) bool {
+	d = strings.TrimSuffix(strings.ToLower(d), ".")
+	if !isASCII(d) {
+		if !norm.NFKC.IsNormalString(d) {
+			return false
+		}
+		a, ok := ASCIIHost(d)
+		if !ok {
+			return false
+		}
+		d = a
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !isAlnum(c) && c != '-' && c != '_' {
+				return false
+			}
+		}
+	}
+	tld := d[strings.LastIndexByte(d, '.')+1:]
+	if privateTLDs[tld] {
+		return true
+	}
+	if !KnownTLD(tld) {
+		return false
+	}
+	// A public suffix alone (co.uk) is no one's domain. One of the list's
+	// private part is (iki.fi, a mail forwarding service, is also a suffix
+	// under which its users have names).
+	suffix, icann := publicsuffix.PublicSuffix(d)
+	return !icann || suffix != d
+}
