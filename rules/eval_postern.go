@@ -13,6 +13,12 @@ import (
 func init() {
 	const p = "Postern"
 	fixed(p, "postern_from_no_domain", func(t *target) bool {
+		// Most mail's From:addr, which other rules read already, is a plain
+		// address on a good domain: then the field is read no further.
+		if addr := t.get("From:addr"); strings.Count(addr, "@") == 1 && !strings.ContainsAny(addr, "\"\\") &&
+			mailDomain(addr[strings.IndexByte(addr, '@')+1:]) {
+			return false
+		}
 		from, _, _ := strings.Cut(t.get("From"), "\n") // the first From field
 		d, ok := fromDomain(from)
 		return ok && !mailDomain(d)
