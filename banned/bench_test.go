@@ -2,6 +2,7 @@ package banned
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -47,6 +48,28 @@ func BenchmarkZip(b *testing.B) {
 		big[i] = byte(i*2654435761>>13 ^ i)
 	}
 	raw := attached("photos.zip", zipOf(b, entry{name: "a.jpg", data: big}, entry{name: "b.jpg"}))
+	m := message(b, raw)
+	c := defaults()
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if f, err := c.Find(context.Background(), m); f != nil || err != nil {
+			b.Fatal(f, err)
+		}
+	}
+}
+
+// BenchmarkSVG is a message with a 500 KB SVG drawing (paths, groups, styles,
+// no script): the image decoded and read as XML to its end.
+func BenchmarkSVG(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`<?xml version="1.0" encoding="UTF-8"?><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1000 1000"><style>.a{fill:#036}</style>`)
+	for i := 0; sb.Len() < 500<<10; i++ {
+		fmt.Fprintf(&sb, `<g transform="translate(%d %d)"><path class="a" d="M0 0 L%d %d Q 5 9 %d 3 Z"/><text x="1" y="2">label %d</text></g>`, i%97, i%89, i%13, i%7, i%11, i)
+	}
+	sb.WriteString(`</svg>`)
+	raw := attached("chart.svg", []byte(sb.String()))
 	m := message(b, raw)
 	c := defaults()
 	b.SetBytes(int64(len(raw)))

@@ -147,6 +147,7 @@ type Attachments struct {
 	Types          []string `toml:"types" doc:"Banned declared MIME types (Content-Type, without parameters)."`
 	Executables    bool     `toml:"executables" doc:"Ban Windows programs (PE files) by their content, whatever their name and type."`
 	InsideArchives bool     `toml:"inside_archives" doc:"Ban a ZIP archive (told by its content, whatever its name) that holds a file with a banned extension, read from the archive's directory: encrypted archives too, which no virus scanner can open. The same for a RAR archive (RAR 5 and 1.5–4; the names precede each file's data), a 7-Zip archive (its directory unpacked, the files never), a tar archive (gzipped too: .tgz, .tar.gz), and a gzip file whose content is named so (the name its header keeps, or its own without .gz). An archive inside a ZIP or tar archive, by a name a double click unpacks (.zip, .rar, .7z, .tar, .tgz, .gz), is read the same way, one level down (docs/attachments.md)."`
+	ActiveSVG      bool     `toml:"active_svg" doc:"Ban an SVG image (told by its name, its type or its content) that runs script or holds a web page: a <script> element, an on… event attribute, a javascript: or data:text/html link, or an embedded <iframe>, <embed>, <object> or <form>. Opened from mail, an SVG shows in the web browser, which runs its script as a page's; phishing mails them because .svg is an image's extension that lists of programs do not name. Drawings exported from design and charting programs have none of these (docs/attachments.md)."`
 	ExemptRcpts    []string `toml:"exempt_rcpts" doc:"Recipients who take banned files (an IT department, a malware analyst): addresses (user+ext@ falls under user@), \"@domain\" for a whole domain, or \"@.domain\" for its subdomains. Their mail is delivered marked X-Postern-Banned, as a role account's is. They are never in one message with recipients who do not take banned files: one reply at end of data answers for all recipients, so a later recipient of the other kind is answered 452 4.5.3 at RCPT TO and sent again in a message of its own (as for recipients)."`
 }
 
@@ -249,7 +250,7 @@ func Default() Config {
 		Attachments: Attachments{
 			Enabled:    true,
 			Extensions: slices.Clone(banned.DefaultExtensions), Types: slices.Clone(banned.DefaultTypes),
-			Executables: true, InsideArchives: true,
+			Executables: true, InsideArchives: true, ActiveSVG: true,
 		},
 		Bayes: Bayes{
 			Enabled: true, MinSpam: 200, MinHam: 200, LearnMargin: 0.01, Trigrams: true,

@@ -242,7 +242,7 @@ var reloadable = map[string]bool{
 	"limits.scan_limit": true, "limits.on_too_large": true,
 	"clamd.timeout": true, "clamd.scan_whole_message": true, "clamd.on_scan_error": true, "clamd.on_too_large": true,
 	"attachments.enabled": true, "attachments.extensions": true, "attachments.types": true,
-	"attachments.executables": true, "attachments.inside_archives": true, "attachments.exempt_rcpts": true,
+	"attachments.executables": true, "attachments.inside_archives": true, "attachments.active_svg": true, "attachments.exempt_rcpts": true,
 	"bayes.autolearn_spam": true, "bayes.autolearn_ham": true, "bayes.autolearn_veto": true,
 	"bayes.points_per_log_odds": true, "bayes.min_points": true, "bayes.max_points": true,
 	"bayes.min_spam": true, "bayes.min_ham": true, "bayes.learn_margin": true, "bayes.refresh": true, "bayes.max_tokens": true,

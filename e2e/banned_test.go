@@ -14,7 +14,8 @@ import (
 // Postfix to postern on its built-in defaults: a program is refused with a
 // reply that names it and a reference whose copy is in the quarantine, a
 // document is delivered, and the postmaster's copy of a program is delivered
-// marked.
+// marked. An SVG image that runs script is refused as a program is; a drawing
+// is delivered.
 func TestBannedAttachmentsThroughPostfix(t *testing.T) {
 	e := newEnv(t)
 	d := e.start()
@@ -32,6 +33,8 @@ func TestBannedAttachmentsThroughPostfix(t *testing.T) {
 		{"a double extension", testutil.WithAttachment("b-exe", "Invoice 2026.pdf.exe", "application/octet-stream", []byte("x")), "Invoice 2026.pdf.exe"},
 		{"a script in a zip", testutil.WithAttachment("b-zip", "documents.zip", "application/zip", testutil.Zip("scan_0412.js", []byte("x"))), "documents.zip"},
 		{"a program named as a picture", testutil.WithAttachment("b-pe", "photo.jpg", "image/jpeg", program), "photo.jpg"},
+		{"an SVG image that runs script", testutil.WithAttachment("b-svg", "Payment.svg", "image/svg+xml",
+			[]byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>location.href="https://login.example/"+atob("eA==")</script></svg>`)), "Payment.svg"},
 	}
 	var refs []string
 	for _, tc := range refused {
@@ -62,7 +65,7 @@ func TestBannedAttachmentsThroughPostfix(t *testing.T) {
 			t.Errorf("refused message %s not in the quarantine as banned:\n%s", ref, out)
 		}
 	}
-	if len(refs) == 3 {
+	if len(refs) == len(refused) {
 		if out, _ := e.cli("quarantine", "show", refs[1]); !regexp.MustCompile(`Found: +"scan_0412.js": extension .js \(in "documents.zip"\)`).MatchString(out) {
 			t.Errorf("quarantine show does not say what was banned:\n%s", out)
 		}
@@ -70,10 +73,10 @@ func TestBannedAttachmentsThroughPostfix(t *testing.T) {
 	if out, _ := e.cli("quarantine", "list"); !strings.Contains(out, "banned:scan_0412.js") || !strings.Contains(out, "banned:Invoice 2026.pdf.exe") {
 		t.Errorf("quarantine list does not name the banned files:\n%s", out)
 	}
-	if out, _ := e.cli("quarantine", "stats"); !strings.Contains(out, "banned   3") {
+	if out, _ := e.cli("quarantine", "stats"); !strings.Contains(out, "banned   4") {
 		t.Errorf("quarantine stats:\n%s", out)
 	}
-	for _, m := range []string{"b-exe", "b-zip", "b-pe"} {
+	for _, m := range []string{"b-exe", "b-zip", "b-pe", "b-svg"} {
 		notDelivered(t, e.sink, m+"@example.org")
 	}
 
@@ -81,6 +84,13 @@ func TestBannedAttachmentsThroughPostfix(t *testing.T) {
 		code, text := send(testutil.WithAttachment("ok-pdf", "report.pdf", "application/pdf", []byte("%PDF-1.4\n")), "rcpt@example.com")
 		got := delivered(t, e.sink, "ok-pdf@example.org", code, text)
 		if strings.Contains(got.Data, "X-Postern-Banned") {
+			t.Errorf("marked banned:\n%.800s", got.Data)
+		}
+	})
+	t.Run("a drawing is delivered", func(t *testing.T) {
+		logo := []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"><rect width="9" height="9" fill="#036"/></svg>`)
+		code, text := send(testutil.WithAttachment("ok-svg", "logo.svg", "image/svg+xml", logo), "rcpt@example.com")
+		if got := delivered(t, e.sink, "ok-svg@example.org", code, text); strings.Contains(got.Data, "X-Postern-Banned") {
 			t.Errorf("marked banned:\n%.800s", got.Data)
 		}
 	})

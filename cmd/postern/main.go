@@ -343,7 +343,7 @@ func (c *components) checks(cfg config.Config) ([]filter.Check, error) {
 			return nil, fmt.Errorf("attachments.exempt_rcpts: %w", err)
 		}
 		checks = append(checks, &banned.Check{Extensions: a.Extensions, Types: types,
-			Executables: a.Executables, InsideArchives: a.InsideArchives, ExemptRcpts: exempt,
+			Executables: a.Executables, InsideArchives: a.InsideArchives, ActiveSVG: a.ActiveSVG, ExemptRcpts: exempt,
 			Reply: cfg.Replies.Banned})
 	}
 	if cfg.Auth.Enabled && c.Resolver != nil {
