@@ -564,3 +564,22 @@ func TestPieces(t *testing.T) {
 		t.Errorf("over the limit: whole=%v size=%d left=%d err=%v", whole, q.size, r.Len(), err)
 	}
 }
+
+// TestSVGSpoolFailure: the spool failing under an SVG image is the check's
+// error (a tempfail), not a clean image; an image cut short is read as far
+// as it goes.
+func TestSVGSpoolFailure(t *testing.T) {
+	spoolGone := &scan.ReadError{Err: errors.New("disk gone")}
+	drawing := []byte(`<svg xmlns="http://www.w3.org/2000/svg">` + strings.Repeat(`<rect width="1" height="1"/>`, 2000))
+	if what, err := svgActive(io.MultiReader(bytes.NewReader(drawing), failingReader{spoolGone})); !errors.Is(err, spoolGone) || what != "" {
+		t.Errorf("the spool failing: %q %v", what, err)
+	}
+	broken := append([]byte(`<svg xmlns="http://www.w3.org/2000/svg"><!-- a -- b -->`), drawing[40:]...)
+	if what, err := svgActive(io.MultiReader(bytes.NewReader(broken), failingReader{spoolGone})); !errors.Is(err, spoolGone) || what != "" {
+		t.Errorf("the spool failing after the XML reader stopped: %q %v", what, err)
+	}
+	cut := append(drawing[:len(drawing)/2:len(drawing)/2], `<SCRIPT>x()`...)
+	if what, err := svgActive(bytes.NewReader(cut)); err != nil || what != "<script>" {
+		t.Errorf("cut short after a script: %q %v", what, err)
+	}
+}

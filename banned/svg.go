@@ -38,15 +38,13 @@ func isSVG(l scan.Leaf, head []byte) bool {
 // svgActive says what in an SVG image runs or embeds a page ("<script>",
 // "onload=", "a javascript: link", "<iframe>"), or "": it reads r's elements
 // and attributes (their values decoded, as the browser reads them) with an
-// XML reader, as the browser opens an .svg file. A file that reader stops in
-// is searched for a script element as plain text: a browser may read on where
-// Go's reader stops.
+// XML reader, as the browser opens an .svg file, streaming, up to svgMax. A
+// file that reader stops in is searched on for a script element as plain
+// text: a browser may read on where Go's reader stops. Only the spool's
+// failure is an error.
 func svgActive(r io.Reader) (string, error) {
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(io.LimitReader(r, svgMax)); scan.ReadFailure(err) != nil {
-		return "", err // the spool's: a broken encoding is the sender's, and what it gave is read
-	}
-	d := xml.NewDecoder(bytes.NewReader(buf.Bytes()))
+	in := &scriptSeen{r: io.LimitReader(r, svgMax)}
+	d := xml.NewDecoder(in)
 	d.Strict = false
 	d.Entity = xml.HTMLEntity
 	for {
@@ -55,7 +53,13 @@ func svgActive(r io.Reader) (string, error) {
 			return "", nil
 		}
 		if err != nil {
-			if bytes.Contains(bytes.ToLower(buf.Bytes()), []byte("<script")) {
+			if in.err == nil {
+				_, in.err = io.Copy(io.Discard, in)
+			}
+			if scan.ReadFailure(in.err) != nil {
+				return "", in.err
+			}
+			if in.seen {
 				return "<script>", nil
 			}
 			return "", nil // a broken drawing: the browser shows an error, not a page
@@ -82,6 +86,40 @@ func svgActive(r io.Reader) (string, error) {
 			}
 		}
 	}
+}
+
+// scriptSeen passes r through, and notes whether "<script" (any case) went by
+// and the first error r gave (the XML reader keeps its own to itself).
+type scriptSeen struct {
+	r       io.Reader
+	matched int // bytes of "<script" matched at the end of what went by
+	seen    bool
+	err     error
+}
+
+func (s *scriptSeen) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	const want = "<script"
+	for _, c := range p[:n] {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		switch {
+		case c == want[s.matched]:
+			s.matched++
+			if s.matched == len(want) {
+				s.seen, s.matched = true, 0
+			}
+		case c == '<':
+			s.matched = 1
+		default:
+			s.matched = 0
+		}
+	}
+	return n, err
 }
 
 // dropBlank drops what a browser skips in a link's scheme ("java\tscript:").
