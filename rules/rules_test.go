@@ -696,6 +696,39 @@ func TestDefaultPasswordField(t *testing.T) {
 	}
 }
 
+// PST_URI_CLOUD_PAGE: a link to a web page in a storage bucket, not to an
+// image there nor to a page on a site.
+func TestDefaultCloudPage(t *testing.T) {
+	s, problems := Load(DefaultPath)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	for _, tc := range []struct {
+		link string
+		hit  bool
+	}{
+		{"https://storage.googleapis.com/koin/topmarktingplace.html#4bMJFm34010", true},
+		{"https://firebasestorage.googleapis.com/v0/b/x/o/login.htm?alt=media", true},
+		{"https://invoices-2026.s3.us-east-1.amazonaws.com/view/index.html", true},
+		{"https://s3-us-west-2.amazonaws.com/bucket/secure.shtml", true},
+		{"https://s3.amazonaws.com/bucket/Doc.HTML", true},
+		{"https://acct1.blob.core.windows.net/$web/index.html", true},
+		{"https://pub-1a2b3c.r2.dev/o365.html", true},
+		{"https://files.nyc3.digitaloceanspaces.com/a/b.html", true},
+		{"https://storage.googleapis.com/news-assets/logo.png", false},
+		{"https://mybucket.s3.amazonaws.com/report.pdf", false},
+		{"https://www.example.com/newsletter/2026-12.html", false},
+		{"https://storage.googleapis.com/bucket/page.html.png", false},
+	} {
+		t.Run(tc.link, func(t *testing.T) {
+			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\nContent-Type: text/html\n\n<a href=\""+tc.link+"\">open</a>\n")
+			if got := slices.Contains(hitNames(t, s, m), "PST_URI_CLOUD_PAGE"); got != tc.hit {
+				t.Errorf("PST_URI_CLOUD_PAGE %v, want %v", got, tc.hit)
+			}
+		})
+	}
+}
+
 // Debian's stock SpamAssassin rules load without errors (CI installs spamassassin for
 // its rule files); unsupported rules are warnings.
 func TestStockSpamAssassinRules(t *testing.T) {
