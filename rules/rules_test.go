@@ -696,6 +696,37 @@ func TestDefaultPasswordField(t *testing.T) {
 	}
 }
 
+// PST_HTML_SMUGGLING: an attached page whose script builds a file and saves
+// it; a page that only makes a Blob, or only links one, is not.
+func TestDefaultHTMLSmuggling(t *testing.T) {
+	s, problems := Load(DefaultPath)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	attached := func(script string) string {
+		page := "<html><body><script>" + script + "</script></body></html>"
+		return "From: a@example.com\nTo: user@example.com\nSubject: invoice\nMessage-ID: <1@x.example>\nMIME-Version: 1.0\n" +
+			"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nYour invoice.\n" +
+			"--b\nContent-Type: application/octet-stream; name=\"Invoice.html\"\nContent-Transfer-Encoding: base64\n\n" +
+			base64.StdEncoding.EncodeToString([]byte(page)) + "\n--b--\n"
+	}
+	for _, tc := range []struct {
+		name, script string
+		hit          bool
+	}{
+		{"saved by a link", `var d=atob("UEsDBA=="),u=new Uint8Array(d.length);var b = new Blob([u],{type:"application/zip"});var a=document.createElement("a");a.href=URL.createObjectURL(b);a.download="Invoice.zip";a.click();`, true},
+		{"saved by msSaveOrOpenBlob", `var b=new Blob([x]);window.navigator.msSaveOrOpenBlob(b,"Invoice.iso");`, true},
+		{"a Blob alone", `var b = new Blob(["text"]);`, false},
+		{"a link alone", `img.src = URL.createObjectURL(file);`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := slices.Contains(hitNames(t, s, msgOf(t, attached(tc.script))), "PST_HTML_SMUGGLING"); got != tc.hit {
+				t.Errorf("PST_HTML_SMUGGLING %v, want %v", got, tc.hit)
+			}
+		})
+	}
+}
+
 // PST_URI_CLOUD_PAGE: a link to a web page in a storage bucket, not to an
 // image there nor to a page on a site.
 func TestDefaultCloudPage(t *testing.T) {
