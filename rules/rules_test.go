@@ -725,6 +725,28 @@ func TestDefaultHTMLSmuggling(t *testing.T) {
 	}
 }
 
+// PST_IMG_FREE_HOST: an image shown from a free image host, not a link to one
+// nor an image from a sender's own site.
+func TestDefaultImageHost(t *testing.T) {
+	s := defaultSet(t)
+	for _, tc := range []struct {
+		html string
+		hit  bool
+	}{
+		{`<img src="https://i.imgur.com/AbCd123.png" width="600">`, true},
+		{`<IMG alt="" SRC='http://www.zupimages.net/up/24/07/x.jpg'>`, true},
+		{`<img border=0 src=https://images2.imgbox.com/1a/2b/x_o.png>`, true},
+		{`<a href="https://imgur.com/gallery/AbCd123">my holiday photos</a>`, false},
+		{`<img src="https://cdn.example.com/logo.png">`, false},
+		{`<img src="https://notimgur.com/a.png">`, false},
+	} {
+		t.Run(tc.html, func(t *testing.T) {
+			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\nContent-Type: text/html\n\n"+tc.html+"\n")
+			wantHit(t, s, m, "PST_IMG_FREE_HOST", tc.hit)
+		})
+	}
+}
+
 // PST_URI_CLOUD_PAGE: a link to a web page in a storage bucket, not to an
 // image there nor to a page on a site.
 func TestDefaultCloudPage(t *testing.T) {
