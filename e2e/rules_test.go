@@ -141,7 +141,7 @@ func TestSettingsReloadOnSIGHUP(t *testing.T) {
 
 	write("reject_score = 8\n[recipients.\"@lenient.example\"]\nreject_score = 10000\nsubject_tag = \"[SPAM]\"\n[dns]\ntimeout = \"5s\"\n" +
 		"[attachments]\nextensions = [\"exe\", \"txt\"]\nexempt_rcpts = [\"it@example.com\"]\n[replies]\nbanned = \"No {name} here (ref {ref})\"\n" +
-		"[policy]\nrole_accounts = [\"postmaster\", \"abuse\", \"sales\"]\n")
+		"[policy]\nrole_accounts = [\"postmaster\", \"abuse\", \"sales\"]\n[auth]\nauthserv_id = \"mx.test\"\n[bayes]\nrefresh = \"10s\"\n")
 	reload("SIGHUP: settings reloaded")
 	if code, text := send("set-2", "rcpt@example.com"); code != 550 {
 		t.Errorf("after reject_score = 8: reply %d %s, want 550", code, text)
@@ -172,8 +172,11 @@ func TestSettingsReloadOnSIGHUP(t *testing.T) {
 	if !d.WaitOutput(`msg="SIGHUP: changed in the configuration, but kept as they were until a restart" keys=dns.timeout`, 5*time.Second) {
 		t.Errorf("the log does not name the key that waits for a restart:\n%s", d.Output())
 	}
-	if !d.WaitOutput(`msg="SIGHUP: applied the changed keys" keys="reject_score recipients policy.role_accounts attachments.extensions attachments.exempt_rcpts replies.banned"`, 5*time.Second) {
+	if !d.WaitOutput(`msg="SIGHUP: applied the changed keys" keys="reject_score recipients policy.role_accounts auth.authserv_id attachments.extensions attachments.exempt_rcpts bayes.refresh replies.banned"`, 5*time.Second) {
 		t.Errorf("the log does not name the keys applied:\n%s", d.Output())
+	}
+	if !d.WaitOutput(`msg="bayes: refresh interval changed" refresh=10s`, 5*time.Second) {
+		t.Errorf("the Bayes refresh loop did not take bayes.refresh:\n%s", d.Output())
 	}
 
 	write("reject_score = \"eight\"\n")
