@@ -793,3 +793,27 @@ score    FM_REPLY    1
 func analyzeHTMLText(src string) *htmlPart {
 	return analyzeHTML(src, func(v scan.HTMLVisitor) { scan.WalkHTML(src, v) })
 }
+
+// FuzzFromDomain: a From field is the sender's; whatever it holds, reading its
+// domain and judging it never panics, and a domain mailDomain takes is one
+// the public suffix list's ICANN part (or a private network) ends.
+func FuzzFromDomain(f *testing.F) {
+	for _, s := range []string{`Correios <noreply@correios>`, `"a\"@b" <"a\"@b"@example.org>`, `Team <x@news,example,com>`,
+		`<no-reply@𝗞𝗶𝗻𝗱𝗲𝗿.de>`, `Müller <info@müller.de>`, `<"noreply@icloud.nl">`, `a@[192.0.2.1]`, `<>`, `x@.`, `x@-.-`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, field string) {
+		d, ok := fromDomain(field)
+		if !ok || !mailDomain(d) {
+			return
+		}
+		d = strings.TrimSuffix(strings.ToLower(d), ".")
+		if a, ok := ASCIIHost(d); ok {
+			d = a
+		}
+		tld := d[strings.LastIndexByte(d, '.')+1:]
+		if !KnownTLD(tld) && !privateTLDs[tld] {
+			t.Errorf("%q: domain %q taken, under no known top-level domain", field, d)
+		}
+	})
+}
