@@ -101,6 +101,15 @@ func withPart(header string, data []byte) string {
 		"--b1\r\n" + header + "Content-Transfer-Encoding: base64\r\n\r\n" + strings.Join(lines, "\r\n") + "\r\n--b1--\r\n"
 }
 
+// utf16LE is s in UTF-16, little-endian, after its byte order mark.
+func utf16LE(s string) []byte {
+	b := []byte{0xff, 0xfe}
+	for _, r := range s {
+		b = append(b, byte(r), byte(r>>8))
+	}
+	return b
+}
+
 func attached(name string, data []byte) string {
 	return withPart(fmt.Sprintf("Content-Type: application/octet-stream; name=\"%s\"\r\nContent-Disposition: attachment; filename=\"%s\"\r\n", name, name), data)
 }
@@ -171,6 +180,10 @@ func TestFind(t *testing.T) {
 			`"scan.png": an SVG image with <script>`},
 		{"a broken SVG whose script a browser may still read", nil, attached("a.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><!-- a -- b --><SCRIPT>x()</SCRIPT></svg>`)),
 			`"a.svg": an SVG image with <script>`},
+		{"an SVG in UTF-16, by its byte order mark", nil, attached("a.svg", utf16LE(`<?xml version="1.0" encoding="UTF-16"?><svg xmlns="http://www.w3.org/2000/svg"><g onload="x()"/></svg>`)),
+			`"a.svg": an SVG image with onload=`},
+		{"an SVG in a declared 8-bit charset", nil, attached("a.svg", []byte("<?xml version=\"1.0\" encoding=\"windows-1252\"?><svg xmlns=\"http://www.w3.org/2000/svg\"><text>Caf\xe9</text><g onclick=\"x()\"/></svg>")),
+			`"a.svg": an SVG image with onclick=`},
 		{"active SVG off", func(c *Check) { c.ActiveSVG = false }, attached("Invoice.svg", svg(`<script>x()</script>`)), ""},
 		{"a PDF", nil, attached("invoice.pdf", pdf), ""},
 		{"a program by its name", nil, attached("invoice.exe", pdf), `"invoice.exe": extension .exe`},

@@ -1,10 +1,13 @@
 package banned
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/xml"
 	"io"
 	"strings"
+
+	"golang.org/x/text/encoding/unicode"
 
 	"github.com/postern/postern/scan"
 )
@@ -43,10 +46,32 @@ func isSVG(l scan.Leaf, head []byte) bool {
 // text: a browser may read on where Go's reader stops. Only the spool's
 // failure is an error.
 func svgActive(r io.Reader) (string, error) {
-	in := &scriptSeen{r: io.LimitReader(r, svgMax)}
+	br := bufio.NewReader(io.LimitReader(r, svgMax))
+	var src io.Reader = br
+	bom, _ := br.Peek(2)
+	utf16 := len(bom) == 2 && (bom[0] == 0xfe && bom[1] == 0xff || bom[0] == 0xff && bom[1] == 0xfe)
+	if utf16 {
+		// The browser reads a UTF-16 file by its byte order mark, and the
+		// XML reader only UTF-8: a script in UTF-16 would pass unread.
+		src = unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder().Reader(br)
+	}
+	in := &scriptSeen{r: src}
 	d := xml.NewDecoder(in)
 	d.Strict = false
 	d.Entity = xml.HTMLEntity
+	// An encoding the declaration names (<?xml encoding="windows-1252"?>) is
+	// the browser's reading too; without it the XML reader stops there.
+	d.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
+		label = strings.ToLower(label)
+		if utf16 && strings.HasPrefix(label, "utf-16") {
+			return in, nil // decoded by its byte order mark already
+		}
+		enc, err := scan.CharsetEncoding(label)
+		if err != nil {
+			return nil, err
+		}
+		return enc.NewDecoder().Reader(in), nil
+	}
 	for {
 		tok, err := d.RawToken()
 		if err == io.EOF {

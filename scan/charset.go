@@ -117,6 +117,11 @@ func wordEncoding(cs string) (encoding.Encoding, error) {
 	return enc, nil
 }
 
+// CharsetEncoding is charset cs's encoding, found as the message's own texts'
+// charsets are (cs lower case): for a reader of a part's content that names
+// its own charset, as an XML declaration does.
+func CharsetEncoding(cs string) (encoding.Encoding, error) { return wordEncoding(cs) }
+
 // DecodeHeader decodes a header field's encoded words (RFC 2047) as
 // SpamAssassin does: those labelled ISO-8859-1 as Windows-1252, like text
 // parts (the standard decoder reads them itself, strictly, and a subject's
