@@ -184,6 +184,13 @@ func TestFind(t *testing.T) {
 			`"a.svg": an SVG image with onload=`},
 		{"an SVG in a declared 8-bit charset", nil, attached("a.svg", []byte("<?xml version=\"1.0\" encoding=\"windows-1252\"?><svg xmlns=\"http://www.w3.org/2000/svg\"><text>Caf\xe9</text><g onclick=\"x()\"/></svg>")),
 			`"a.svg": an SVG image with onclick=`},
+		{"a script spelt by an entity", nil, attached("a.svg", []byte(`<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x "&#60;script&#62;x()&#60;/script&#62;">]><svg xmlns="http://www.w3.org/2000/svg">&x;</svg>`)),
+			`"a.svg": an SVG image with script in an entity`},
+		{"an event attribute spelt by an entity", nil, attached("a.svg", []byte(`<!DOCTYPE svg [<!ENTITY g "&#60;g onload='x()'/&#62;">]><svg xmlns="http://www.w3.org/2000/svg">&g;</svg>`)),
+			`"a.svg": an SVG image with an on… attribute in an entity`},
+		{"Illustrator's namespace entities", nil, attached("logo.svg", []byte(`<?xml version="1.0" encoding="utf-8"?><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd" [`+
+			`<!ENTITY ns_extend "http://ns.adobe.com/Extensibility/1.0/"><!ENTITY ns_ai "http://ns.adobe.com/AdobeIllustrator/10.0/"><!ENTITY ns_svg "http://www.w3.org/2000/svg">]>`+
+			`<svg xmlns="&ns_svg;" xmlns:x="&ns_extend;"><rect width="9" height="9"/></svg>`)), ""},
 		{"active SVG off", func(c *Check) { c.ActiveSVG = false }, attached("Invoice.svg", svg(`<script>x()</script>`)), ""},
 		{"a PDF", nil, attached("invoice.pdf", pdf), ""},
 		{"a program by its name", nil, attached("invoice.exe", pdf), `"invoice.exe": extension .exe`},

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"io"
+	"regexp"
 	"strings"
 
 	"golang.org/x/text/encoding/unicode"
@@ -89,6 +90,12 @@ func svgActive(r io.Reader) (string, error) {
 			}
 			return "", nil // a broken drawing: the browser shows an error, not a page
 		}
+		if dir, ok := tok.(xml.Directive); ok {
+			if what := entityActive(dir); what != "" {
+				return what, nil
+			}
+			continue
+		}
 		el, ok := tok.(xml.StartElement)
 		if !ok {
 			continue
@@ -145,6 +152,26 @@ func (s *scriptSeen) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// reEventAttr is an on… attribute written in an entity's value.
+var reEventAttr = regexp.MustCompile(`\bon[a-z]+\s*=`)
+
+// entityActive says what script a DOCTYPE's entities hold, or "": the browser
+// expands an entity declared there (<!ENTITY x "&#60;script…">) into the
+// elements it spells, which the XML reader leaves as the text "&x;".
+// Illustrator declares its namespaces so, with no script in them.
+func entityActive(dir xml.Directive) string {
+	lower := bytes.ToLower(dir)
+	switch {
+	case !bytes.Contains(lower, []byte("entity")):
+		return ""
+	case bytes.Contains(lower, []byte("script")):
+		return "script in an entity"
+	case reEventAttr.Match(lower):
+		return "an on… attribute in an entity"
+	}
+	return ""
 }
 
 // dropBlank drops what a browser skips in a link's scheme ("java\tscript:").
