@@ -111,6 +111,10 @@ func svgActive(r io.Reader) (string, error) {
 			}
 			v := strings.ToLower(strings.Map(dropBlank, a.Value))
 			switch {
+			case name == "attributename" && strings.HasPrefix(v, "on"):
+				return "an on… attribute set by an animation", nil
+			case name == "http-equiv" && v == "refresh":
+				return "a refresh to another page", nil
 			case strings.Contains(v, "javascript:"):
 				return "a javascript: link", nil
 			case strings.Contains(v, "data:text/html"), strings.Contains(v, "data:application/xhtml"):
