@@ -298,6 +298,14 @@ func (c *Check) inArchive(head []byte, r io.Reader, name string, depth int, budg
 			found = &Finding{Name: n, Why: why, In: name}
 			return errFound
 		}
+		if c.ActiveSVG && open != nil && extension(n) == "svg" && *budget > 0 {
+			what, err := svgEntry(open, budget)
+			if what != "" {
+				found = &Finding{Name: n, Why: "an SVG image with " + what, In: name}
+				return errFound
+			}
+			return err
+		}
 		if open == nil || depth >= maxDepth || !nestedExt[extension(n)] || *budget <= 0 {
 			return nil
 		}

@@ -196,6 +196,12 @@ func TestFind(t *testing.T) {
 		{"Illustrator's namespace entities", nil, attached("logo.svg", []byte(`<?xml version="1.0" encoding="utf-8"?><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd" [`+
 			`<!ENTITY ns_extend "http://ns.adobe.com/Extensibility/1.0/"><!ENTITY ns_ai "http://ns.adobe.com/AdobeIllustrator/10.0/"><!ENTITY ns_svg "http://www.w3.org/2000/svg">]>`+
 			`<svg xmlns="&ns_svg;" xmlns:x="&ns_extend;"><rect width="9" height="9"/></svg>`)), ""},
+		{"an SVG with script in a ZIP", nil, attached("Remittance.zip", zipOf(t, entry{name: "Remittance/Advice.svg", data: svg(`<script>x()</script>`)})),
+			`"Remittance/Advice.svg": an SVG image with <script> (in "Remittance.zip")`},
+		{"an SVG with script in a tar in a ZIP", nil, attached("a.zip", zipOf(t, entry{name: "b.tar", data: tarWith(t, "c.svg", svg(`<g onload="x()"/>`))})),
+			`"c.svg": an SVG image with onload= (in "a.zip/b.tar")`},
+		{"a drawing in a ZIP", nil, attached("charts.zip", zipOf(t, entry{name: "chart.svg", data: drawing}, entry{name: "run.txt"})), ""},
+		{"an encrypted SVG in a ZIP: closed", nil, attached("a.zip", zipOf(t, entry{name: "a.svg", encrypted: true, data: svg(`<script>x()</script>`)})), ""},
 		{"active SVG off", func(c *Check) { c.ActiveSVG = false }, attached("Invoice.svg", svg(`<script>x()</script>`)), ""},
 		{"a PDF", nil, attached("invoice.pdf", pdf), ""},
 		{"a program by its name", nil, attached("invoice.exe", pdf), `"invoice.exe": extension .exe`},

@@ -158,6 +158,18 @@ func (s *scriptSeen) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// svgEntry is svgActive of an archive's .svg file, unpacked within the
+// part's budget: the image is mailed zipped to get past checks that read a
+// part's own content only.
+func svgEntry(open opener, budget *int64) (string, error) {
+	rc, err := open()
+	if err != nil {
+		return "", nil // a method the unpacker does not know: the sender's
+	}
+	defer rc.Close()
+	return svgActive(&budgeted{r: rc, left: budget})
+}
+
 // reEventAttr is an on… attribute written in an entity's value.
 var reEventAttr = regexp.MustCompile(`\bon[a-z]+\s*=`)
 
