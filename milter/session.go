@@ -61,9 +61,10 @@ type message struct {
 	foreign  []headerRef    // X-Spam-* headers from outside, to remove
 	subject  *string        // the first Subject's value as the MTA gave it; nil: none
 	tooLarge bool
-	// authservID is Options.AuthservID at MAIL FROM: one id for all of the
-	// message's headers, whatever a SIGHUP sets meanwhile.
-	authservID string
+	// opts are the server's options at MAIL FROM: the message is spooled,
+	// cleaned of forged headers and kept by them to its end, whatever a
+	// SIGHUP sets meanwhile.
+	opts *Options
 }
 
 type headerRef struct {
@@ -223,7 +224,7 @@ func (s *session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response
 		s.msg = &message{
 			ref: filter.NewRef(), start: time.Now(), from: from,
 			spool: spool.New(o.MemorySpool, o.MaxMessageSize, o.SpoolDir),
-			seen:  map[string]int{}, authservID: o.AuthservID,
+			seen:  map[string]int{}, opts: o,
 		}
 		if s.pconn != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), rcptTimeout)
@@ -379,7 +380,7 @@ func (s *session) BodyChunk(chunk []byte, m *gomilter.Modifier) (gomilter.Respon
 // forgedAuthResults reports an Authentication-Results header from outside that
 // claims our authserv-id: only we may write those (RFC 8601 5).
 func (s *session) forgedAuthResults(name, value string) bool {
-	id := s.msg.authservID
+	id := s.msg.opts.AuthservID
 	return id != "" && strings.EqualFold(name, "Authentication-Results") && auth.Ours(value, id)
 }
 
@@ -477,7 +478,7 @@ func (s *session) keep(p *filter.Pipeline, v filter.Verdict) (filter.Verdict, bo
 	if action == Hold {
 		r.Action = quarantine.ActionHeld
 	}
-	timeout := s.srv.opts().KeepTimeout
+	timeout := s.msg.opts.KeepTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}

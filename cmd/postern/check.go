@@ -76,7 +76,7 @@ Exit status: 0 when every message was checked, 1 when any could not be.`)
 	}
 	defer comp.Close()
 	startCPU := cpuclock.Self()
-	p := comp.Pipeline
+	p := comp.Current()
 	var env *filter.Envelope
 	if ev.ip != "" || len(ev.rcpts) > 0 || ev.from != "" || ev.helo != "" {
 		if env, err = checkEnvelope(cfg, ev, comp, os.Stdout); err != nil {

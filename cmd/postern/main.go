@@ -201,10 +201,7 @@ func setLogging(log *logrus.Logger, cfg config.Config) {
 
 // components are what serve and check build from the configuration.
 type components struct {
-	// Pipeline is the pipeline as built: check's, and serve's until a SIGHUP
-	// (Reload).
-	Pipeline *filter.Pipeline
-	Rules    *rules.Check
+	Rules *rules.Check
 	// Automata is the rules' DFA cache in data_dir (automata.go).
 	Automata *automata
 	Clamd    *clamav.Client // nil: virus scanning off
@@ -216,7 +213,7 @@ type components struct {
 	// (policy.Policy.Class): its [recipients] entry, and whether it takes banned
 	// attachments, both read from the pipeline in use (current).
 	Class func(rcpt string) string
-	// current is the pipeline in use: Pipeline, until Reload builds another.
+	// current is the pipeline in use: build's, until Reload builds another.
 	// Class reads it, so that recipients are told apart at RCPT TO by the same
 	// [recipients] and exempt_rcpts that judge their message at end of data.
 	current atomic.Pointer[filter.Pipeline]
@@ -290,16 +287,12 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 			learner = al
 		}
 	}
-	rcpts, err := recipients.New(cfg.RecipientSettings())
+	p, err := c.pipeline(cfg, learner)
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	checks, err := c.checks(cfg)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
+	c.current.Store(p)
 	c.Class = func(rcpt string) string {
 		p := c.Current()
 		class := ""
@@ -311,9 +304,21 @@ func build(cfg config.Config, learn bool, log logrus.FieldLogger) (*components, 
 		}
 		return strings.TrimSpace(class)
 	}
-	c.Pipeline = &filter.Pipeline{Checks: checks, Policy: verdictPolicy(cfg, rcpts, learner)}
-	c.current.Store(c.Pipeline)
 	return c, nil
+}
+
+// pipeline is cfg's content checks (checks) and verdict settings
+// (verdictPolicy), with learner, build's autolearner, which a SIGHUP keeps.
+func (c *components) pipeline(cfg config.Config, learner filter.Learner) (*filter.Pipeline, error) {
+	rcpts, err := recipients.New(cfg.RecipientSettings())
+	if err != nil {
+		return nil, err
+	}
+	checks, err := c.checks(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &filter.Pipeline{Checks: checks, Policy: verdictPolicy(cfg, rcpts, learner)}, nil
 }
 
 // checks are the content checks cfg configures, around what build opened once
@@ -390,7 +395,7 @@ func findCheck[T filter.Check](checks []filter.Check) T {
 	return zero
 }
 
-// Current is the pipeline in use: Pipeline, until Reload builds another.
+// Current is the pipeline in use: build's, until Reload builds another.
 func (c *components) Current() *filter.Pipeline { return c.current.Load() }
 
 // authCheck is the auth check of the pipeline in use, nil when sender
@@ -435,15 +440,10 @@ func verdictPolicy(cfg config.Config, rcpts *recipients.Table, learner filter.Le
 // from now on. cfg is what serve may apply without a restart
 // (config.Reloaded).
 func (c *components) Reload(cfg config.Config) (*filter.Pipeline, error) {
-	rcpts, err := recipients.New(cfg.RecipientSettings())
+	p, err := c.pipeline(cfg, c.Current().Learner)
 	if err != nil {
 		return nil, err
 	}
-	checks, err := c.checks(cfg)
-	if err != nil {
-		return nil, err
-	}
-	p := &filter.Pipeline{Checks: checks, Policy: verdictPolicy(cfg, rcpts, c.Current().Learner)}
 	if c.Bayes != nil {
 		c.Bayes.SetParams(bayesParams(cfg)) // bayes.trigrams, which the model holds, is restart-only
 	}

@@ -65,7 +65,7 @@ func TestReloadChecks(t *testing.T) {
 		}
 		return strings.Join(out, " ")
 	}
-	if got := names(comp.Pipeline.Checks); got != "rules clamav banned auth uribl" {
+	if got := names(comp.Current().Checks); got != "rules clamav banned auth uribl" {
 		t.Fatalf("built: %s", got)
 	}
 	next := cfg
@@ -108,6 +108,7 @@ func TestReloadChecks(t *testing.T) {
 func TestReloadAttachments(t *testing.T) {
 	cfg := quietConfig(t)
 	comp := buildQuiet(t, cfg)
+	built := comp.Current()
 	if got := comp.Class("it@example.com"); got != "" {
 		t.Fatalf("before the reload: class %q", got)
 	}
@@ -130,8 +131,8 @@ func TestReloadAttachments(t *testing.T) {
 	if b := findCheck[*banned.Check](p.Checks); b == nil || b.Reply != next.Replies.Banned {
 		t.Errorf("the new pipeline's banned check: %+v", b)
 	}
-	if comp.Pipeline.Checks[0] != filter.Check(comp.Rules) || p.Checks[0] != filter.Check(comp.Rules) {
-		t.Errorf("the rules check was not kept first: %v, %v", comp.Pipeline.Checks, p.Checks)
+	if built.Checks[0] != filter.Check(comp.Rules) || p.Checks[0] != filter.Check(comp.Rules) {
+		t.Errorf("the rules check was not kept first: %v, %v", built.Checks, p.Checks)
 	}
 
 	off := next
@@ -225,7 +226,7 @@ func TestReloadOnScanError(t *testing.T) {
 		sp := spool.FromBytes(raw)
 		return p.Run(context.Background(), &filter.Envelope{}, sp, sp.Size(), "REF")
 	}
-	if v := run(comp.Pipeline); v.Action != filter.TempFail {
+	if v := run(comp.Current()); v.Action != filter.TempFail {
 		t.Fatalf("clamd down: %s, want tempfail", v.Action)
 	}
 	next := cfg
@@ -366,7 +367,9 @@ func TestBayesLoopRefresh(t *testing.T) {
 	comp := buildQuiet(t, cfg)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	stop, set := bayesLoop(log, comp.Bayes, cfg)
+	var settings atomic.Pointer[config.Bayes]
+	settings.Store(&cfg.Bayes)
+	stop, changed := bayesLoop(log, comp.Bayes, func() config.Bayes { return *settings.Load() })
 	defer stop()
 	item := score.ItemOf(parseMessage(t, "Subject: cheap pills\n\nbuy cheap pills now\n"), true, other.Params())
 	if _, err := other.LearnAll(context.Background(), []score.Item{item}, false); err != nil {
@@ -374,7 +377,8 @@ func TestBayesLoopRefresh(t *testing.T) {
 	}
 	next := cfg.Bayes
 	next.Refresh = config.Duration(10 * time.Millisecond)
-	set(next)
+	settings.Store(&next)
+	changed()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if spam, _ := comp.Bayes.Model.Totals(); spam == 1 {

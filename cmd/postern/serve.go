@@ -118,16 +118,17 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 		stopGrey := greyExpireLoop(log, env.Grey, func() policy.GreylistConfig { return env.Policy().Greylist.Config })
 		defer stopGrey()
 	}
-	setBayes := func(config.Bayes) {}
+	// The configuration in use: cfg, then a SIGHUP's (config.Reloaded). The
+	// loops below read their settings from it at each run.
+	var current atomic.Pointer[config.Config]
+	current.Store(&cfg)
+	bayesChanged := func() {}
 	if comp.Bayes != nil {
 		var stopBayes func()
-		stopBayes, setBayes = bayesLoop(log, comp.Bayes, cfg)
+		stopBayes, bayesChanged = bayesLoop(log, comp.Bayes, func() config.Bayes { return current.Load().Bayes })
 		defer stopBayes()
 	}
-	current := cfg             // the configuration in use: cfg, then a SIGHUP's (config.Reloaded)
-	var retention atomic.Int64 // current's quarantine.retention, for the purge loop
-	retention.Store(int64(cfg.Quarantine.Retention.D()))
-	stopPurge := purgeLoop(log, store, func() time.Duration { return time.Duration(retention.Load()) })
+	stopPurge := purgeLoop(log, store, func() time.Duration { return current.Load().Quarantine.Retention.D() })
 	defer stopPurge()
 	stopAutomata := comp.Automata.saveLoop(comp.Rules)
 	defer stopAutomata()
@@ -140,7 +141,7 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 			return 0
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				n, loaded, whole := reload(log, cfg, current, comp, env, srv, func() (config.Config, error) {
+				n, loaded, whole := reload(log, cfg, *current.Load(), comp, env, srv, func() (config.Config, error) {
 					n, err := c.load(fs)
 					if *listen != "" {
 						n.Milter.Listen = *listen
@@ -148,15 +149,14 @@ connections and lets messages in flight finish within milter.shutdown_timeout.`)
 					return n, err
 				})
 				if loaded {
-					current = n
-					retention.Store(int64(n.Quarantine.Retention.D()))
-					setBayes(n.Bayes)
+					current.Store(&n)
+					bayesChanged()
 				}
 				met.reloaded(whole)
 				continue
 			}
 			log.WithField("signal", sig.String()).Info("shutting down: letting messages in flight finish")
-			ctx, cancel := context.WithTimeout(context.Background(), current.Milter.ShutdownTimeout.D())
+			ctx, cancel := context.WithTimeout(context.Background(), current.Load().Milter.ShutdownTimeout.D())
 			err := srv.Shutdown(ctx)
 			cancel()
 			<-done
@@ -252,14 +252,15 @@ func periodic(interval time.Duration, f func(ctx context.Context)) (stop func())
 const refreshTimeout = 5 * time.Minute
 
 // bayesLoop picks up what other processes learned, every bayes.refresh, and expires
-// the store above bayes.max_tokens once a day; it says at start whether Bayes is
-// still in cold start. set hands it a SIGHUP's [bayes] settings: a new refresh
-// interval starts at once.
-func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) (stop func(), set func(config.Bayes)) {
+// the store above bayes.max_tokens once a day, as settings gives them then; it
+// says at start whether Bayes is still in cold start. changed tells it that
+// settings changed (a SIGHUP): a new refresh interval starts at once.
+func bayesLoop(log *logrus.Logger, b *score.Bayes, settings func() config.Bayes) (stop, changed func()) {
+	start := settings()
 	spam, ham := b.Model.Totals()
 	l := log.WithFields(logrus.Fields{"bayes_spam": spam, "bayes_ham": ham, "bayes_tokens": b.Model.Len()})
 	if cs := b.ColdStart(); cs != "" {
-		if cfg.Bayes.Autolearn && cfg.Bayes.AutolearnVeto > 0 {
+		if start.Autolearn && start.AutolearnVeto > 0 {
 			// Said here, or an operator waits for autolearning to bootstrap the store.
 			cs += "; nothing is autolearned until then (bayes.autolearn_veto): teach it with postern learn"
 		}
@@ -272,12 +273,10 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) (stop func
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	var settings atomic.Pointer[config.Bayes]
-	settings.Store(&cfg.Bayes)
-	changed := make(chan struct{}, 1)
+	poked := make(chan struct{}, 1)
 	go func() {
 		defer close(done)
-		every := cfg.Bayes.Refresh.D()
+		every := start.Refresh.D()
 		refresh := time.NewTicker(every)
 		defer refresh.Stop()
 		expire := time.NewTicker(24 * time.Hour)
@@ -286,8 +285,8 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) (stop func
 			select {
 			case <-ctx.Done():
 				return
-			case <-changed:
-				if d := settings.Load().Refresh.D(); d != every {
+			case <-poked:
+				if d := settings().Refresh.D(); d != every {
 					every = d
 					refresh.Reset(d)
 					log.WithField("refresh", d.String()).Info("bayes: refresh interval changed")
@@ -302,7 +301,7 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) (stop func
 				rcancel()
 			case <-expire.C:
 				rctx, rcancel := context.WithTimeout(ctx, time.Hour)
-				n, err := b.Store.Expire(rctx, settings.Load().MaxTokens)
+				n, err := b.Store.Expire(rctx, settings().MaxTokens)
 				if err == nil && n > 0 {
 					err = b.Reload(rctx)
 					log.WithField("expired", n).Info("bayes: expired tokens")
@@ -315,14 +314,13 @@ func bayesLoop(log *logrus.Logger, b *score.Bayes, cfg config.Config) (stop func
 		}
 	}()
 	stop = func() { cancel(); <-done }
-	set = func(c config.Bayes) {
-		settings.Store(&c)
+	changed = func() {
 		select {
-		case changed <- struct{}{}:
+		case poked <- struct{}{}:
 		default: // the loop has yet to read an earlier change, and reads this one with it
 		}
 	}
-	return stop, set
+	return stop, changed
 }
 
 // reload is SIGHUP's: the configuration file is read again, and its rules, its
@@ -337,7 +335,7 @@ func reload(log *logrus.Logger, started, current config.Config, comp *components
 	file, err := load()
 	if err != nil {
 		log.WithError(err).Error("SIGHUP: configuration has errors: keeping the old rules, lists and settings")
-		return started, false, false
+		return current, false, false
 	}
 	var restart []string
 	for _, k := range config.Changed(started, file) {
