@@ -2198,3 +2198,79 @@ func BenchmarkWriteChunks(b *testing.B) {
 		writeChunks(&w, text)
 	}
 }
+
+// PST_FROM_NAME_COMMA: a comma between the From's name and its address, as
+// bulk kits write it; not a quoted name with a comma, nor a name with one
+// written bare before more words, nor two real senders.
+func TestDefaultFromNameComma(t *testing.T) {
+	s := defaultSet(t)
+	for _, tc := range []struct {
+		from string
+		hit  bool
+	}{
+		{`SHEIN, <info@ml.femmeactuelle-news.fr>`, true},
+		{`"Herzlichen Glückwunsch!", <service@stayfriends.de>`, true},
+		{`Valentinstag, <service@stayfriends.de.>, Office,`, true},
+		{`Message from Vodafone,<service@stayfriends.de>`, true},
+		{`"Paypal ❗️❗", "Paypal ❗️❗", <noreply@dhl.de>`, true},
+		{`Fedex, Fedex, <noreply@team.mobile.de>`, true},
+		{`"Doe, John" <john@example.com>`, false},
+		{`Doe, John <john@example.com>`, false},
+		{`=?UTF-8?Q?Doe,_John?= <john@example.com>`, false},
+		{`alice@example.com, bob@example.org`, false},
+		{`Alice <alice@example.com>, Bob <bob@example.org>`, false},
+		{`Shop <info@shop.example>`, false},
+	} {
+		t.Run(tc.from, func(t *testing.T) {
+			m := msgOf(t, "From: "+tc.from+"\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\n\nHello.\n")
+			wantHit(t, s, m, "PST_FROM_NAME_COMMA", tc.hit)
+		})
+	}
+}
+
+// PST_FROM_FIREBASE: an address on Firebase's shared domains, not one that
+// only names Firebase.
+func TestDefaultFromFirebase(t *testing.T) {
+	s := defaultSet(t)
+	for _, tc := range []struct {
+		from string
+		hit  bool
+	}{
+		{`Prestige Casino <noreply@acc9-f1a4c.firebaseapp.com>`, true},
+		{`MetaMask <NoReply@TwoFFFA.FirebaseApp.com>`, true},
+		{`App <noreply@myapp.web.app>`, true},
+		{`Firebase <firebase-noreply@google.com>`, false},
+		{`Shop <noreply@firebaseapp.com.example>`, false},
+		{`Blog <news@myfirebaseapp.com>`, false},
+	} {
+		t.Run(tc.from, func(t *testing.T) {
+			m := msgOf(t, "From: "+tc.from+"\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\n\nHello.\n")
+			wantHit(t, s, m, "PST_FROM_FIREBASE", tc.hit)
+		})
+	}
+}
+
+// PST_CASINO_SPINS: free spins with a casino's bonus or deposit, in the
+// campaigns' languages, in the subject or the text; spins of other kinds, and
+// bonuses without spins, are not.
+func TestDefaultCasinoSpins(t *testing.T) {
+	s := defaultSet(t)
+	for _, tc := range []struct {
+		subject, body string
+		hit           bool
+	}{
+		{"Deine 200 Freispiele warten auf dich!", "Jetzt Bonus sichern.", true},
+		{"Offre spéciale", "10 000 € + 525 tours gratuits, sans dépôt !", true},
+		{"Welcome", "Claim 300 FREE SPINS - no deposit required at Golden Casino", true},
+		{"Bienvenido", "100 giros gratis con tu primer depósito", true},
+		{"Free-spins inside", "Your jackpot awaits.", true},
+		{"Release notes", "The disk spins down after ten minutes; the bonus feature is free.", false},
+		{"Annual review", "Your bonus and the deposit into your pension.", false},
+		{"Game night", "Each player gets two free spins of the wheel.", false},
+	} {
+		t.Run(tc.subject, func(t *testing.T) {
+			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: "+tc.subject+"\nMessage-ID: <1@x.example>\nContent-Type: text/plain; charset=utf-8\n\n"+tc.body+"\n")
+			wantHit(t, s, m, "PST_CASINO_SPINS", tc.hit)
+		})
+	}
+}
