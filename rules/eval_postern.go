@@ -23,6 +23,96 @@ func init() {
 		d, ok := fromDomain(from)
 		return ok && !mailDomain(d)
 	})
+	fixed(p, "postern_from_name_comma", func(t *target) bool {
+		raw := t.rawHeader("From")
+		if strings.IndexByte(raw, ',') < 0 {
+			return false
+		}
+		from, _, _ := strings.Cut(raw, "\n")
+		return nameComma(from)
+	})
+}
+
+// nameComma says whether a raw From field has a comma in its display name
+// outside quotes, comments and encoded words, before an angle address:
+// "SHEIN, <info@example.com>", "Doe, John <john@example.com>". RFC 5322 reads
+// that comma as the end of a first sender that is a name alone, no address. A
+// list of real addresses ("a@example.com, b@example.org", "A <a@example.com>,
+// B <b@example.org>") is not one: its first comma follows an address.
+func nameComma(field string) bool {
+	comma := false
+	for i := 0; i < len(field); i++ {
+		switch c := field[i]; c {
+		case '"':
+			end := quotedEnd(field, i)
+			if end < 0 {
+				return false
+			}
+			i = end
+		case '(':
+			depth := 0
+		comment:
+			for ; i < len(field); i++ {
+				switch field[i] {
+				case '\\':
+					i++
+				case '(':
+					depth++
+				case ')':
+					if depth--; depth == 0 {
+						break comment
+					}
+				}
+			}
+		case '=':
+			// An encoded word is a token of the name, whatever its text holds
+			// (mail programs leave commas in Q-encoded names).
+			if w := encodedWordLen(field[i:]); w > 0 {
+				i += w - 1
+			}
+		case ',':
+			comma = true
+		case '@':
+			return false
+		case '<':
+			return comma && strings.Contains(field[i:], "@") && strings.Contains(field[i:], ">")
+		}
+	}
+	return false
+}
+
+// quotedEnd is the index of the quote that closes the quoted string opening at
+// field[open], or -1.
+func quotedEnd(field string, open int) int {
+	for i := open + 1; i < len(field); i++ {
+		switch field[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return -1
+}
+
+// encodedWordLen is the length of the RFC 2047 encoded word s starts with
+// (=?charset?Q?text?=), or 0.
+func encodedWordLen(s string) int {
+	if !strings.HasPrefix(s, "=?") {
+		return 0
+	}
+	parts := 0
+	for i := 2; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ' || c == '\t':
+			return 0
+		case c == '?' && parts == 2 && i+1 < len(s) && s[i+1] == '=':
+			return i + 2
+		case c == '?':
+			parts++
+		}
+	}
+	return 0
 }
 
 // fromDomain is the domain of the address a From field shows its reader: as

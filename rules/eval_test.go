@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -814,6 +815,23 @@ func FuzzFromDomain(f *testing.F) {
 		tld := d[strings.LastIndexByte(d, '.')+1:]
 		if !KnownTLD(tld) && !privateTLDs[tld] {
 			t.Errorf("%q: domain %q taken, under no known top-level domain", field, d)
+		}
+	})
+}
+
+// FuzzNameComma: a field nameComma calls a name with a comma is never one
+// address as RFC 5322 reads it (net/mail), and one it passes never panics it.
+func FuzzNameComma(f *testing.F) {
+	for _, s := range []string{`SHEIN, <info@example.com>`, `"Doe, John" <j@example.com>`, `A (b, c) <a@example.com>`,
+		`=?UTF-8?Q?Doe,_J?= <j@example.com>`, `a@example.com, b@example.org`, `"x\", y" <x@y.example>`, `((,)) <a@b>`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, field string) {
+		if !nameComma(field) {
+			return
+		}
+		if a, err := mail.ParseAddress(field); err == nil {
+			t.Errorf("%q: a name with a comma, but net/mail reads one address, %q", field, a)
 		}
 	})
 }

@@ -2199,9 +2199,9 @@ func BenchmarkWriteChunks(b *testing.B) {
 	}
 }
 
-// PST_FROM_NAME_COMMA: a comma between the From's name and its address, as
-// bulk kits write it; not a quoted name with a comma, nor a name with one
-// written bare before more words, nor two real senders.
+// PST_FROM_NAME_COMMA: a comma in the From's name outside quotes, as bulk kits
+// write it; not one in a quoted name, a comment or an encoded word, nor two
+// real senders.
 func TestDefaultFromNameComma(t *testing.T) {
 	s := defaultSet(t)
 	for _, tc := range []struct {
@@ -2214,9 +2214,16 @@ func TestDefaultFromNameComma(t *testing.T) {
 		{`Message from Vodafone,<service@stayfriends.de>`, true},
 		{`"Paypal ❗️❗", "Paypal ❗️❗", <noreply@dhl.de>`, true},
 		{`Fedex, Fedex, <noreply@team.mobile.de>`, true},
+		{`Microsoft account team ,_<no-reply@access-accsecurity.com>`, true},
+		{`Persil – Umfrage,(Gewinnspiel) <noreply@dhl.de>`, true},
+		{`Doe, John <john@example.com>`, true},
 		{`"Doe, John" <john@example.com>`, false},
-		{`Doe, John <john@example.com>`, false},
+		{`"Doe \", John" <john@example.com>`, false},
+		{`John Smith (Acme, Inc.) <john@example.com>`, false},
 		{`=?UTF-8?Q?Doe,_John?= <john@example.com>`, false},
+		{`=?UTF-8?Q?Doe?=, John <john@example.com>`, true},
+		{`Doe, John john@example.com`, false},
+		{`"Doe, John <john@example.com>`, false},
 		{`alice@example.com, bob@example.org`, false},
 		{`Alice <alice@example.com>, Bob <bob@example.org>`, false},
 		{`Shop <info@shop.example>`, false},
