@@ -35,7 +35,8 @@ func init() {
 
 // nameComma says whether a raw From field has a comma in its display name
 // outside quotes, comments and encoded words, before an angle address:
-// "SHEIN, <info@example.com>", "Doe, John <john@example.com>". RFC 5322 reads
+// "SHEIN, <info@example.com>", "Doe, John <john@example.com>", or in a comment
+// after it, "Win,(<info@example.com>)". RFC 5322 reads
 // that comma as the end of a first sender that is a name alone, no address. A
 // list of real addresses ("a@example.com, b@example.org", "A <a@example.com>,
 // B <b@example.org>") is not one: its first comma follows an address.
@@ -50,7 +51,7 @@ func nameComma(field string) bool {
 			}
 			i = end
 		case '(':
-			depth := 0
+			start, depth := i, 0
 		comment:
 			for ; i < len(field); i++ {
 				switch field[i] {
@@ -64,6 +65,11 @@ func nameComma(field string) bool {
 					}
 				}
 			}
+			// "Name,(<addr>)": the kits' other seam puts the address itself
+			// in a comment, after the comma.
+			if comma && angleAddress(field[start:min(i, len(field))]) {
+				return true
+			}
 		case '=':
 			// An encoded word is a token of the name, whatever its text holds
 			// (mail programs leave commas in Q-encoded names).
@@ -75,10 +81,17 @@ func nameComma(field string) bool {
 		case '@':
 			return false
 		case '<':
-			return comma && strings.Contains(field[i:], "@") && strings.Contains(field[i:], ">")
+			return comma && angleAddress(field[i:])
 		}
 	}
 	return false
+}
+
+// angleAddress says whether s holds an address in angle brackets.
+func angleAddress(s string) bool {
+	_, addr, ok := strings.Cut(s, "<")
+	addr, _, closed := strings.Cut(addr, ">")
+	return ok && closed && strings.Contains(addr, "@")
 }
 
 // quotedEnd is the index of the quote that closes the quoted string opening at
