@@ -1,8 +1,11 @@
 package rules
 
 import (
+	"fmt"
 	"net/mail"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/publicsuffix"
 	"golang.org/x/text/unicode/norm"
@@ -22,6 +25,19 @@ func init() {
 		from, _, _ := strings.Cut(t.get("From"), "\n") // the first From field
 		d, ok := fromDomain(from)
 		return ok && !mailDomain(d)
+	})
+	register(p, "postern_mixed_script", func(args []string) (evalFunc, error) {
+		if len(args) == 0 {
+			return nil, fmt.Errorf("want one or more header fields")
+		}
+		return func(t *target) bool {
+			for _, field := range args {
+				if mixedScriptWord(t.get(field)) {
+					return true
+				}
+			}
+			return false
+		}, nil
 	})
 	fixed(p, "postern_from_name_comma", func(t *target) bool {
 		raw := t.rawHeader("From")
@@ -226,4 +242,39 @@ func mailDomain(d string) bool {
 	// under which its users have names).
 	suffix, icann := publicsuffix.PublicSuffix(d)
 	return !icann || suffix != d
+}
+
+// mixedScriptWord says whether s has a word that mixes Latin letters with
+// Cyrillic or Greek ones: "MetaМask" with a Cyrillic М, "Yоur" with a Cyrillic о.
+// No language writes a word in two alphabets; the look-alike letters are put
+// there so that a brand's name or a word passes filters that read letters, and
+// a reader sees nothing. Words of Cyrillic or Greek text beside Latin ones
+// (a Russian subject naming "iPhone") are each in one alphabet.
+func mixedScriptWord(s string) bool {
+	if isASCII(s) {
+		return false
+	}
+	latin, other := false, false
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		i += n
+		switch {
+		case r < utf8.RuneSelf && ('a' <= r|0x20 && r|0x20 <= 'z'):
+			latin = true
+		case r >= utf8.RuneSelf && unicode.IsLetter(r):
+			switch {
+			case unicode.Is(unicode.Latin, r):
+				latin = true
+			case unicode.Is(unicode.Cyrillic, r), unicode.Is(unicode.Greek, r):
+				other = true
+			}
+		default:
+			latin, other = false, false // a word ends
+			continue
+		}
+		if latin && other {
+			return true
+		}
+	}
+	return false
 }

@@ -2284,3 +2284,26 @@ func TestDefaultCasinoSpins(t *testing.T) {
 		})
 	}
 }
+
+// PST_MIXED_SCRIPT_HDR: a word of the Subject or the From's name in two
+// alphabets; text in one alphabet beside another's words is not.
+func TestDefaultMixedScript(t *testing.T) {
+	s := defaultSet(t)
+	for _, tc := range []struct {
+		from, subject string
+		hit           bool
+	}{
+		{"\"MetaМask\" <support@wallet.example>", "Notice", true},                   // Cyrillic М
+		{"Wallet <support@wallet.example>", "Yоur cryptо hаs bееn suspended", true}, // Cyrillic о, а, е
+		{"=?UTF-8?B?zpxldGFtYXNr?= <x@y.example>", "Notice", true},                  // Greek Μ, encoded
+		{"Алексей Иванов <alexey@example.ru>", "Заказ для iPhone 15", false},
+		{"Γιώργος <g@example.gr>", "Re: ΑΒΓ project, phase 2", false},
+		{"Lab <lab@example.com>", "Dose: 50 µg, 3 µm filter", false},
+		{"Müller <m@example.de>", "Grüße aus Köln", false},
+	} {
+		t.Run(tc.subject, func(t *testing.T) {
+			m := msgOf(t, "From: "+tc.from+"\nTo: user@example.com\nSubject: "+tc.subject+"\nMessage-ID: <1@x.example>\nContent-Type: text/plain; charset=utf-8\n\nHello.\n")
+			wantHit(t, s, m, "PST_MIXED_SCRIPT_HDR", tc.hit)
+		})
+	}
+}
