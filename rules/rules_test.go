@@ -2307,3 +2307,27 @@ func TestDefaultMixedScript(t *testing.T) {
 		})
 	}
 }
+
+// PST_PARCEL_FEE: a parcel held for a fee, in the campaigns' languages; a
+// shop's receipt with its delivery fee, and news about customs, are not.
+func TestDefaultParcelFee(t *testing.T) {
+	s := defaultSet(t)
+	for _, tc := range []struct {
+		body string
+		hit  bool
+	}{
+		{"Your package is on hold. Pay the customs fee of $2.99 to release it.", true},
+		{"Seu pedido está retido na alfândega devido a taxas pendentes.", true},
+		{"Regularize as taxas para liberar sua encomenda.", true},
+		{"Ihr Paket wurde zurückgehalten. Bitte zahlen Sie die Zollgebühr.", true},
+		{"Votre colis est en attente: frais de douane 1,99 €.", true},
+		{"Uw pakket wordt vastgehouden, betaal de douanekosten.", true},
+		{"Subtotal $24.00, delivery fee $2.99, shipping fee $5.00. Thank you for your order.", false},
+		{"The minister spoke about customs unions and the parcel post.", false},
+	} {
+		t.Run(tc.body, func(t *testing.T) {
+			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\nContent-Type: text/plain; charset=utf-8\n\n"+tc.body+"\n")
+			wantHit(t, s, m, "PST_PARCEL_FEE", tc.hit)
+		})
+	}
+}
