@@ -2331,3 +2331,27 @@ func TestDefaultParcelFee(t *testing.T) {
 		})
 	}
 }
+
+// PST_SELECTED_PRIZE: "you have been selected" with a prize or a reward, in
+// the campaigns' languages; a selection without a prize, and a prize without
+// a selection, are not.
+func TestDefaultSelectedPrize(t *testing.T) {
+	s := defaultSet(t)
+	for _, tc := range []struct {
+		subject, body string
+		hit           bool
+	}{
+		{"Congratulations", "You've been selected to receive a $500 Walmart gift card.", true},
+		{"Douglas", "Sie wurden für eine Prämie von Douglas ausgewählt.", true},
+		{"ADAC", "Du wurdest auserwählt! Deine Belohnung wartet.", true},
+		{"Leclerc", "Vous avez été sélectionné pour recevoir un cadeau.", true},
+		{"Prêmio", "Você foi selecionado para receber um prêmio exclusivo.", true},
+		{"Jury duty", "You have been selected for jury service on 3 March.", false},
+		{"Raffle", "The prize draw is on Friday; the gift shop opens at nine.", false},
+	} {
+		t.Run(tc.subject, func(t *testing.T) {
+			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: "+tc.subject+"\nMessage-ID: <1@x.example>\nContent-Type: text/plain; charset=utf-8\n\n"+tc.body+"\n")
+			wantHit(t, s, m, "PST_SELECTED_PRIZE", tc.hit)
+		})
+	}
+}
