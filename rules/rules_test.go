@@ -2355,3 +2355,27 @@ func TestDefaultSelectedPrize(t *testing.T) {
 		})
 	}
 }
+
+// PST_SUBJ_ADV_LABEL: the subject label of unsolicited advertising, after a
+// list's tags; not in a reply, nor as a word.
+func TestDefaultAdvLabel(t *testing.T) {
+	s := defaultSet(t)
+	for _, tc := range []struct {
+		subject string
+		hit     bool
+	}{
+		{"ADV: Mortgage Quotes Fast Online", true},
+		{"Adv : Free Life Insurance quote", true},
+		{"[ILUG-Social] adv: Need a Credit Card?", true},
+		{"未承諾広告※ 最新情報", true},
+		{"RE: FREE STAR WARS CARDS Adv:", false},
+		{"Re: ADV: what is this?", false},
+		{"Advisory: server maintenance tonight", false},
+		{"Adventure: the trip report", false},
+	} {
+		t.Run(tc.subject, func(t *testing.T) {
+			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: "+tc.subject+"\nMessage-ID: <1@x.example>\nContent-Type: text/plain; charset=utf-8\n\nHello.\n")
+			wantHit(t, s, m, "PST_SUBJ_ADV_LABEL", tc.hit)
+		})
+	}
+}
