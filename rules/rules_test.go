@@ -603,7 +603,7 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{`Jane Doe <jane.googlefan@gmail.com>`, false},
 	} {
 		t.Run(tc.from, func(t *testing.T) {
-			m := msgOf(t, "From: "+tc.from+"\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\n\nHello.\n")
+			m := plainMsg(t, tc.from, "notice", "Hello.")
 			wantHit(t, s, m, "PST_FROM_BRAND_SPOOF", tc.hit)
 		})
 	}
@@ -617,6 +617,13 @@ func defaultSet(t *testing.T) *Set {
 		t.Fatal(problems)
 	}
 	return s
+}
+
+// plainMsg is a plain-text message from from, with subject and body: what
+// the default rules' tests vary.
+func plainMsg(t *testing.T, from, subject, body string) *filter.Message {
+	t.Helper()
+	return msgOf(t, "From: "+from+"\nTo: user@example.com\nSubject: "+subject+"\nMessage-ID: <1@x.example>\nContent-Type: text/plain; charset=utf-8\n\n"+body+"\n")
 }
 
 // wantHit fails t unless rule's hitting m is want.
@@ -668,7 +675,7 @@ func TestDefaultFromNoDomain(t *testing.T) {
 		{`"Shop", "Shop", <newsletter@news.example.de>`, false},
 	} {
 		t.Run(tc.from, func(t *testing.T) {
-			m := msgOf(t, "From: "+tc.from+"\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\n\nHello.\n")
+			m := plainMsg(t, tc.from, "notice", "Hello.")
 			wantHit(t, s, m, "PST_FROM_NO_DOMAIN", tc.hit)
 		})
 	}
@@ -2232,7 +2239,7 @@ func TestDefaultFromNameComma(t *testing.T) {
 		{`Shop <info@shop.example>`, false},
 	} {
 		t.Run(tc.from, func(t *testing.T) {
-			m := msgOf(t, "From: "+tc.from+"\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\n\nHello.\n")
+			m := plainMsg(t, tc.from, "notice", "Hello.")
 			wantHit(t, s, m, "PST_FROM_NAME_COMMA", tc.hit)
 		})
 	}
@@ -2254,7 +2261,7 @@ func TestDefaultFromFirebase(t *testing.T) {
 		{`Blog <news@myfirebaseapp.com>`, false},
 	} {
 		t.Run(tc.from, func(t *testing.T) {
-			m := msgOf(t, "From: "+tc.from+"\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\n\nHello.\n")
+			m := plainMsg(t, tc.from, "notice", "Hello.")
 			wantHit(t, s, m, "PST_FROM_FIREBASE", tc.hit)
 		})
 	}
@@ -2279,7 +2286,7 @@ func TestDefaultCasinoSpins(t *testing.T) {
 		{"Game night", "Each player gets two free spins of the wheel.", false},
 	} {
 		t.Run(tc.subject, func(t *testing.T) {
-			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: "+tc.subject+"\nMessage-ID: <1@x.example>\nContent-Type: text/plain; charset=utf-8\n\n"+tc.body+"\n")
+			m := plainMsg(t, "a@example.com", tc.subject, tc.body)
 			wantHit(t, s, m, "PST_CASINO_SPINS", tc.hit)
 		})
 	}
@@ -2302,7 +2309,7 @@ func TestDefaultMixedScript(t *testing.T) {
 		{"Müller <m@example.de>", "Grüße aus Köln", false},
 	} {
 		t.Run(tc.subject, func(t *testing.T) {
-			m := msgOf(t, "From: "+tc.from+"\nTo: user@example.com\nSubject: "+tc.subject+"\nMessage-ID: <1@x.example>\nContent-Type: text/plain; charset=utf-8\n\nHello.\n")
+			m := plainMsg(t, tc.from, tc.subject, "Hello.")
 			wantHit(t, s, m, "PST_MIXED_SCRIPT_HDR", tc.hit)
 		})
 	}
@@ -2326,7 +2333,7 @@ func TestDefaultParcelFee(t *testing.T) {
 		{"The minister spoke about customs unions and the parcel post.", false},
 	} {
 		t.Run(tc.body, func(t *testing.T) {
-			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\nContent-Type: text/plain; charset=utf-8\n\n"+tc.body+"\n")
+			m := plainMsg(t, "a@example.com", "notice", tc.body)
 			wantHit(t, s, m, "PST_PARCEL_FEE", tc.hit)
 		})
 	}
@@ -2350,7 +2357,7 @@ func TestDefaultSelectedPrize(t *testing.T) {
 		{"Raffle", "The prize draw is on Friday; the gift shop opens at nine.", false},
 	} {
 		t.Run(tc.subject, func(t *testing.T) {
-			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: "+tc.subject+"\nMessage-ID: <1@x.example>\nContent-Type: text/plain; charset=utf-8\n\n"+tc.body+"\n")
+			m := plainMsg(t, "a@example.com", tc.subject, tc.body)
 			wantHit(t, s, m, "PST_SELECTED_PRIZE", tc.hit)
 		})
 	}
@@ -2374,7 +2381,7 @@ func TestDefaultAdvLabel(t *testing.T) {
 		{"Adventure: the trip report", false},
 	} {
 		t.Run(tc.subject, func(t *testing.T) {
-			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: "+tc.subject+"\nMessage-ID: <1@x.example>\nContent-Type: text/plain; charset=utf-8\n\nHello.\n")
+			m := plainMsg(t, "a@example.com", tc.subject, "Hello.")
 			wantHit(t, s, m, "PST_SUBJ_ADV_LABEL", tc.hit)
 		})
 	}
