@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 	"golang.org/x/text/unicode/norm"
 )
@@ -38,6 +39,14 @@ func init() {
 			}
 			return false
 		}, nil
+	})
+	fixed(p, "postern_uri_homograph", func(t *target) bool {
+		for _, u := range t.uris {
+			if h := uriHost(u); h != "" && homographHost(h) {
+				return true
+			}
+		}
+		return false
 	})
 	fixed(p, "postern_from_name_comma", func(t *target) bool {
 		raw := t.rawHeader("From")
@@ -277,4 +286,49 @@ func mixedScriptWord(s string) bool {
 		}
 	}
 	return false
+}
+
+// homographHost says whether a link's host has a label written to look like a
+// Latin name it is not: one that mixes Latin letters with Cyrillic or Greek
+// ones (pаypal.com, whose а is Cyrillic), or, under a top-level domain written
+// in Latin letters, one written wholly in the Cyrillic letters that look Latin
+// (аррӏе.com). Browsers show such names in their xn-- form for that reason
+// (Chromium's IDN spoof checks); mail programs show the link's text. The ASCII
+// form is read back (the links list holds both forms of a name).
+func homographHost(host string) bool {
+	if isASCII(host) {
+		if !strings.Contains(host, "xn--") {
+			return false
+		}
+		u, err := idna.Punycode.ToUnicode(host)
+		if err != nil {
+			return false
+		}
+		host = u
+	}
+	labels := strings.Split(host, ".")
+	latinTLD := isASCII(labels[len(labels)-1])
+	for _, label := range labels[:len(labels)-1] {
+		if mixedScriptWord(label) || latinTLD && latinLookalike(label) {
+			return true
+		}
+	}
+	return false
+}
+
+// latinLookalike says whether label is written wholly in the Cyrillic letters
+// that look like Latin ones (digits and hyphens aside), as Chromium's
+// whole-script confusable check reads a name under a Latin top-level domain.
+func latinLookalike(label string) bool {
+	cyrillic := false
+	for _, r := range label {
+		switch {
+		case r == '-' || '0' <= r && r <= '9':
+		case strings.ContainsRune("аерсухоіјѕһԁԛԝӏ", r):
+			cyrillic = true
+		default:
+			return false
+		}
+	}
+	return cyrillic
 }

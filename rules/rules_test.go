@@ -2386,3 +2386,28 @@ func TestDefaultAdvLabel(t *testing.T) {
 		})
 	}
 }
+
+// PST_URI_HOMOGRAPH: a link to a host spelt with look-alike letters, written
+// as Unicode or as xn--; names in one alphabet are not.
+func TestDefaultURIHomograph(t *testing.T) {
+	s := defaultSet(t)
+	for _, tc := range []struct {
+		link string
+		hit  bool
+	}{
+		{"https://pаypal.com/signin", true},         // Cyrillic а
+		{"https://xn--pypal-4ve.com/signin", true},  // the same, as DNS holds it
+		{"https://login.аррӏе.com/", true},          // all Cyrillic, under .com
+		{"http://secure-mеtamask.io/restore", true}, // Cyrillic е, before a hyphen
+		{"https://www.bücher.de/", false},           // Latin with a diacritic
+		{"https://пример.рф/", false},               // Cyrillic under a Cyrillic TLD
+		{"https://xn--e1afmkfd.xn--p1ai/", false},   // the same, as DNS holds it
+		{"https://сайт.com/", false},                // Cyrillic, not all look-alikes
+		{"https://www.example.com/xn--pypal-4ve", false},
+	} {
+		t.Run(tc.link, func(t *testing.T) {
+			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\nContent-Type: text/html; charset=utf-8\n\n<p><a href=\""+tc.link+"\">Sign in</a></p>\n")
+			wantHit(t, s, m, "PST_URI_HOMOGRAPH", tc.hit)
+		})
+	}
+}
