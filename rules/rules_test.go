@@ -589,6 +589,14 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{`Trust Wallet <claudia@itpro.net.br>`, true},
 		{`Ledger <do-not-reply@maildbx.com>`, true},
 		{`General Ledger Team <gl@accounting.example>`, false},
+		{`Ledger Security <ledger@secureliveupdates.com>`, true},
+		{`Hiba from Ledger <ledger-notifications@noonspain.com>`, true},
+		{`Support Ledger <noreply@oliv.com>`, true},
+		{`Ledger <hello@ledger.com>`, false},
+		{`The Ledger <news@theledger.example>`, false},
+		{`Ledger Team at Acme Accounting <gl@acme.example>`, false},
+		{`BinanceBNB <binancebnb2@d5m5rl7.onmicrosoft.com>`, true},
+		{`Binance <do-not-reply@post.binance.com>`, false},
 		{`Apple <no_reply@email.apple.com>`, false},
 		{`Apple Support <support@apple-id-verify.info>`, true},
 		{`Apple Valley Garden Club <news@avgc.example>`, false},
@@ -2408,6 +2416,28 @@ func TestDefaultURIHomograph(t *testing.T) {
 		t.Run(tc.link, func(t *testing.T) {
 			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\nContent-Type: text/html; charset=utf-8\n\n<p><a href=\""+tc.link+"\">Sign in</a></p>\n")
 			wantHit(t, s, m, "PST_URI_HOMOGRAPH", tc.hit)
+		})
+	}
+}
+
+// PST_WALLET_LURE: a wallet to be verified or unlocked, or its recovery
+// phrase asked for; advice to keep one safe, and other wallets, are not.
+func TestDefaultWalletLure(t *testing.T) {
+	s := defaultSet(t)
+	for _, tc := range []struct {
+		body string
+		hit  bool
+	}{
+		{"Please verify your Trust Wallet within 24 hours.", true},
+		{"Your wallet has been temporarily suspended. Unlock your wallet now.", true},
+		{"Enter your 12-word recovery phrase to restore access.", true},
+		{"Wallet synchronization required.", true},
+		{"Never share your recovery phrase. Secure your wallet with a passphrase.", false},
+		{"Add your boarding pass to Apple Wallet.", false},
+		{"I left my wallet at the restaurant.", false},
+	} {
+		t.Run(tc.body, func(t *testing.T) {
+			wantHit(t, s, plainMsg(t, "a@example.com", "notice", tc.body), "PST_WALLET_LURE", tc.hit)
 		})
 	}
 }
