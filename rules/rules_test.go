@@ -2288,6 +2288,7 @@ func TestDefaultCasinoSpins(t *testing.T) {
 		{"Offre spéciale", "10 000 € + 525 tours gratuits, sans dépôt !", true},
 		{"Welcome", "Claim 300 FREE SPINS - no deposit required at Golden Casino", true},
 		{"Bienvenido", "100 giros gratis con tu primer depósito", true},
+		{"Einladung", "Exklusiver Bonus: 250 € + 200 Gratisdrehs im SpinsCastle Casino", true},
 		{"Free-spins inside", "Your jackpot awaits.", true},
 		{"Release notes", "The disk spins down after ten minutes; the bonus feature is free.", false},
 		{"Annual review", "Your bonus and the deposit into your pension.", false},
