@@ -63,7 +63,7 @@ func startServer(t testing.TB, p *filter.Pipeline, opts Options) (*Server, strin
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	s := &Server{Pipeline: p, Opts: opts, Log: log}
+	s := &Server{Pipelines: fixed(p), Opts: opts, Log: log}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
 	t.Cleanup(func() {
@@ -580,7 +580,7 @@ func TestShutdownLetsMessagesInFlightFinish(t *testing.T) {
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	srv := &Server{Pipeline: testPipeline(slow), Opts: defaultOpts(), Log: log}
+	srv := &Server{Pipelines: fixed(testPipeline(slow)), Opts: defaultOpts(), Log: log}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	addr := ln.Addr().String()
@@ -637,7 +637,7 @@ func TestShutdownDeadlineClosesBusyConnections(t *testing.T) {
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	srv := &Server{Pipeline: p, Opts: defaultOpts(), Log: log}
+	srv := &Server{Pipelines: fixed(p), Opts: defaultOpts(), Log: log}
 	go srv.Serve(ln)
 	s := dial(t, ln.Addr().String())
 	connect(t, s)
@@ -728,7 +728,7 @@ func TestFailedHoldWithdrawsItsRecord(t *testing.T) {
 	p.KeepSpam = Hold
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	s := &session{srv: &Server{Pipeline: p, Opts: defaultOpts(), Log: log, Quarantine: k}, log: log}
+	s := &session{srv: &Server{Pipelines: fixed(p), Opts: defaultOpts(), Log: log, Quarantine: k}, log: log}
 	resp := sendSpam(s) // no connection behind the modifier: adding a header panics
 	f, ok := resp.(*final)
 	if !ok || !strings.HasPrefix(string(f.msg.Data), "451 ") {
@@ -766,7 +766,7 @@ func TestQuarantineActions(t *testing.T) {
 			}
 			log := logrus.New()
 			log.SetOutput(io.Discard)
-			srv := &Server{Pipeline: p, Opts: defaultOpts(), Log: log, Quarantine: k}
+			srv := &Server{Pipelines: fixed(p), Opts: defaultOpts(), Log: log, Quarantine: k}
 			go srv.Serve(ln)
 			defer srv.Shutdown(context.Background())
 			s := dial(t, ln.Addr().String())
@@ -812,7 +812,7 @@ func TestEarlyFailureAnsweredAtMail(t *testing.T) {
 		rset        bool
 	}{{"connect", "connect", false}, {"helo", "helo", false}, {"helo, then RSET", "helo", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &session{srv: &Server{Pipeline: testPipeline(), Opts: defaultOpts(), Log: log}, log: log}
+			s := &session{srv: &Server{Pipelines: fixed(testPipeline()), Opts: defaultOpts(), Log: log}, log: log}
 			if resp, _ := s.Connect("client.example", "tcp4", 40000, net.ParseIP("192.0.2.7"), nil); resp != nil {
 				t.Fatalf("connect answered %+v, want no reply", resp)
 			}
@@ -858,7 +858,7 @@ func TestVerdictLogTimes(t *testing.T) {
 			p := testPipeline()
 			p.KeepSpam = tc.spam
 			k := &keeper{delay: tc.delay}
-			s := &session{srv: &Server{Pipeline: p, Opts: defaultOpts(), Log: log, Quarantine: k}, log: log}
+			s := &session{srv: &Server{Pipelines: fixed(p), Opts: defaultOpts(), Log: log, Quarantine: k}, log: log}
 			if resp := sendSpam(s); resp == nil {
 				t.Fatal("no answer")
 			}
@@ -937,3 +937,6 @@ func TestSetOptions(t *testing.T) {
 		t.Errorf("5 KB after max_message_size = 1000: %c %d, want 552", code, smtp)
 	}
 }
+
+// fixed gives always v: a Server's Pipelines or Policies that never change.
+func fixed[T any](v T) func() T { return func() T { return v } }

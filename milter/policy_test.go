@@ -33,7 +33,7 @@ func TestEnvelopeChecksAtRcpt(t *testing.T) {
 	p := &policy.Policy{RoleAccounts: []string{"postmaster", "abuse"},
 		Greylist: &policy.Greylist{Config: policy.DefaultGreylist, Store: store, Now: clock}}
 	srv, addr := startServer(t, testPipeline(), defaultOpts())
-	srv.Policy = p
+	srv.Policies = fixed(p)
 	var decisions []policy.Decision
 	srv.OnEnvelope = func(d policy.Decision) { decisions = append(decisions, d) }
 

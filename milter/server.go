@@ -56,20 +56,18 @@ type Options struct {
 
 // Server accepts milter connections and tracks them for a graceful shutdown.
 type Server struct {
-	// Pipeline decides each message; when Pipelines is set, it is asked
-	// instead, at each end of data (serve's: the pipeline a SIGHUP rebuilds,
-	// kept where its recipient split reads it too).
-	Pipeline  *filter.Pipeline
+	// Pipelines gives the pipeline that decides a message, asked at its end
+	// of data (serve's: the pipeline a SIGHUP rebuilds, kept where its
+	// recipient split reads it too). Required.
 	Pipelines func() *filter.Pipeline
 	// Opts configure each message, until SetOptions gives others.
 	Opts       Options
 	Log        logrus.FieldLogger
 	Quarantine Keeper // nil: nothing is kept, rejects are plain rejects
-	// Policy runs the envelope checks at RCPT TO (nil: every recipient is
-	// taken); when Policies is set, it is asked instead, at each connection
-	// (serve's: the checks a SIGHUP rebuilds), so that one SMTP session is
-	// judged by one set of them.
-	Policy   *policy.Policy
+	// Policies gives the envelope checks run at RCPT TO, asked at each
+	// connection (serve's: the checks a SIGHUP rebuilds), so that one SMTP
+	// session is judged by one set of them. Nil, or a nil answer: every
+	// recipient is taken.
 	Policies func() *policy.Policy
 	// OnVerdict, when set, is told every answer given to a message (for metrics).
 	OnVerdict func(v filter.Verdict, size int64)
@@ -87,12 +85,7 @@ type Server struct {
 
 // pipeline is the pipeline deciding messages now; a message already at end of
 // data keeps the one it started with.
-func (s *Server) pipeline() *filter.Pipeline {
-	if s.Pipelines != nil {
-		return s.Pipelines()
-	}
-	return s.Pipeline
-}
+func (s *Server) pipeline() *filter.Pipeline { return s.Pipelines() }
 
 // SetOptions has every message from now on spooled and answered by o
 // (serve's SIGHUP: limits reloaded); a message already under way keeps the
@@ -109,10 +102,10 @@ func (s *Server) opts() *Options {
 
 // policy is the envelope checks a new connection gets.
 func (s *Server) policy() *policy.Policy {
-	if s.Policies != nil {
-		return s.Policies()
+	if s.Policies == nil {
+		return nil
 	}
-	return s.Policy
+	return s.Policies()
 }
 
 // Listen opens a listener from Go's network and address. A stale unix socket left by a
