@@ -17,6 +17,7 @@ import (
 
 	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/scan"
+	"golang.org/x/net/idna"
 )
 
 // evalHits loads one eval rule and says whether it hits the message.
@@ -832,6 +833,27 @@ func FuzzNameComma(f *testing.F) {
 		}
 		if a, err := mail.ParseAddress(field); err == nil {
 			t.Errorf("%q: a name with a comma, but net/mail reads one address, %q", field, a)
+		}
+	})
+}
+
+// FuzzHomographHost: a host homographHost calls a look-alike holds letters of
+// Cyrillic or Greek, written as they are or in an xn-- label; plain ASCII
+// names never are.
+func FuzzHomographHost(f *testing.F) {
+	for _, s := range []string{"pаypal.com", "xn--pypal-4ve.com", "аррӏе.com", "bücher.de", "пример.рф", "xn--", "a.xn--p1ai", ".", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		if !homographHost(host) {
+			return
+		}
+		u, err := idna.Punycode.ToUnicode(host)
+		if err != nil {
+			u = host
+		}
+		if !strings.ContainsFunc(u, func(r rune) bool { return unicode.In(r, unicode.Cyrillic, unicode.Greek) }) {
+			t.Errorf("%q: a look-alike host, but no Cyrillic or Greek letter in %q", host, u)
 		}
 	})
 }
