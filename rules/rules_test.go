@@ -572,11 +572,7 @@ func TestDefaultRules(t *testing.T) {
 // PST_FROM_BRAND_SPOOF unless the address is the brand's (its subdomains too);
 // names that only contain the word, in another sense, do not.
 func TestDefaultBrandSpoof(t *testing.T) {
-	s := defaultSet(t)
-	for _, tc := range []struct {
-		from string
-		hit  bool
-	}{
+	ruleCases(t, "PST_FROM_BRAND_SPOOF", fromMsg, []ruleCase{
 		{`"Microsoft account team" <no-reply@access-accsecurity.com>`, true},
 		{`Microsoft account team <account-security-noreply@accountprotection.microsoft.com>`, false},
 		{`PayPal <service@paypal.de>`, false},
@@ -618,12 +614,7 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{`Google <no-reply@accounts.google.com>`, false},
 		{`Google Storage <alert@storage-warn.example>`, true},
 		{`Jane Doe <jane.googlefan@gmail.com>`, false},
-	} {
-		t.Run(tc.from, func(t *testing.T) {
-			m := plainMsg(t, tc.from, "notice", "Hello.")
-			wantHit(t, s, m, "PST_FROM_BRAND_SPOOF", tc.hit)
-		})
-	}
+	})
 }
 
 // defaultSet is the default rules, which load without a problem.
@@ -643,6 +634,37 @@ func plainMsg(t *testing.T, from, subject, body string) *filter.Message {
 	return msgOf(t, "From: "+from+"\nTo: user@example.com\nSubject: "+subject+"\nMessage-ID: <1@x.example>\nContent-Type: text/plain; charset=utf-8\n\n"+body+"\n")
 }
 
+// A ruleCase is an input of a default rule's test, and whether the rule
+// should hit the message made of it.
+type ruleCase struct {
+	in  string
+	hit bool
+}
+
+// ruleCases checks rule against the message build makes of each case's input.
+func ruleCases(t *testing.T, rule string, build func(*testing.T, string) *filter.Message, cases []ruleCase) {
+	t.Helper()
+	s := defaultSet(t)
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) { wantHit(t, s, build(t, tc.in), rule, tc.hit) })
+	}
+}
+
+// The messages the default rules' tests vary one part of.
+func fromMsg(t *testing.T, from string) *filter.Message { return plainMsg(t, from, "notice", "Hello.") }
+func bodyMsg(t *testing.T, body string) *filter.Message {
+	return plainMsg(t, "a@example.com", "notice", body)
+}
+func subjectMsg(t *testing.T, subject string) *filter.Message {
+	return plainMsg(t, "a@example.com", subject, "Hello.")
+}
+func htmlMsg(t *testing.T, html string) *filter.Message {
+	return msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\nContent-Type: text/html; charset=utf-8\n\n"+html+"\n")
+}
+func linkMsg(t *testing.T, link string) *filter.Message {
+	return htmlMsg(t, "<p><a href=\""+link+"\">Sign in</a></p>")
+}
+
 // wantHit fails t unless rule's hitting m is want.
 func wantHit(t *testing.T, s *Set, m *filter.Message, rule string, want bool) {
 	t.Helper()
@@ -654,11 +676,7 @@ func wantHit(t *testing.T, s *Set, m *filter.Message, rule string, want bool) {
 // PST_FROM_NO_DOMAIN: a From whose domain no reply can reach, in the forms
 // phishing writes it, against the domains mail is sent from.
 func TestDefaultFromNoDomain(t *testing.T) {
-	s := defaultSet(t)
-	for _, tc := range []struct {
-		from string
-		hit  bool
-	}{
+	ruleCases(t, "PST_FROM_NO_DOMAIN", fromMsg, []ruleCase{
 		{`Correios <noreply@correios>`, true},
 		{`=?utf-8?q?Pedagio_Digital?= <debito@pedagiodigital225876>`, true},
 		{`Correios <envio-taxado@alfandega.com.br-correios>`, true},
@@ -690,12 +708,7 @@ func TestDefaultFromNoDomain(t *testing.T) {
 		{`Jane <jane@example.com>, Bob <bob@example.net>`, false},
 		{`=?utf-8?q?Smith=2C_John?= <john@example.com>`, false},
 		{`"Shop", "Shop", <newsletter@news.example.de>`, false},
-	} {
-		t.Run(tc.from, func(t *testing.T) {
-			m := plainMsg(t, tc.from, "notice", "Hello.")
-			wantHit(t, s, m, "PST_FROM_NO_DOMAIN", tc.hit)
-		})
-	}
+	})
 }
 
 // PST_PASSWORD_FIELD: a login page in the message's HTML or in an attached web
@@ -752,33 +765,20 @@ func TestDefaultHTMLSmuggling(t *testing.T) {
 // PST_IMG_FREE_HOST: an image shown from a free image host, not a link to one
 // nor an image from a sender's own site.
 func TestDefaultImageHost(t *testing.T) {
-	s := defaultSet(t)
-	for _, tc := range []struct {
-		html string
-		hit  bool
-	}{
+	ruleCases(t, "PST_IMG_FREE_HOST", htmlMsg, []ruleCase{
 		{`<img src="https://i.imgur.com/AbCd123.png" width="600">`, true},
 		{`<IMG alt="" SRC='http://www.zupimages.net/up/24/07/x.jpg'>`, true},
 		{`<img border=0 src=https://images2.imgbox.com/1a/2b/x_o.png>`, true},
 		{`<a href="https://imgur.com/gallery/AbCd123">my holiday photos</a>`, false},
 		{`<img src="https://cdn.example.com/logo.png">`, false},
 		{`<img src="https://notimgur.com/a.png">`, false},
-	} {
-		t.Run(tc.html, func(t *testing.T) {
-			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\nContent-Type: text/html\n\n"+tc.html+"\n")
-			wantHit(t, s, m, "PST_IMG_FREE_HOST", tc.hit)
-		})
-	}
+	})
 }
 
 // PST_URI_CLOUD_PAGE: a link to a web page in a storage bucket, not to an
 // image there nor to a page on a site.
 func TestDefaultCloudPage(t *testing.T) {
-	s := defaultSet(t)
-	for _, tc := range []struct {
-		link string
-		hit  bool
-	}{
+	ruleCases(t, "PST_URI_CLOUD_PAGE", linkMsg, []ruleCase{
 		{"https://storage.googleapis.com/koin/topmarktingplace.html#4bMJFm34010", true},
 		{"https://firebasestorage.googleapis.com/v0/b/x/o/login.htm?alt=media", true},
 		{"https://invoices-2026.s3.us-east-1.amazonaws.com/view/index.html", true},
@@ -791,12 +791,7 @@ func TestDefaultCloudPage(t *testing.T) {
 		{"https://mybucket.s3.amazonaws.com/report.pdf", false},
 		{"https://www.example.com/newsletter/2026-12.html", false},
 		{"https://storage.googleapis.com/bucket/page.html.png", false},
-	} {
-		t.Run(tc.link, func(t *testing.T) {
-			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\nContent-Type: text/html\n\n<a href=\""+tc.link+"\">open</a>\n")
-			wantHit(t, s, m, "PST_URI_CLOUD_PAGE", tc.hit)
-		})
-	}
+	})
 }
 
 // Debian's stock SpamAssassin rules load without errors (CI installs spamassassin for
@@ -2227,11 +2222,7 @@ func BenchmarkWriteChunks(b *testing.B) {
 // write it; not one in a quoted name, a comment or an encoded word, nor two
 // real senders.
 func TestDefaultFromNameComma(t *testing.T) {
-	s := defaultSet(t)
-	for _, tc := range []struct {
-		from string
-		hit  bool
-	}{
+	ruleCases(t, "PST_FROM_NAME_COMMA", fromMsg, []ruleCase{
 		{`SHEIN, <info@ml.femmeactuelle-news.fr>`, true},
 		{`"Herzlichen Glückwunsch!", <service@stayfriends.de>`, true},
 		{`Valentinstag, <service@stayfriends.de.>, Office,`, true},
@@ -2254,34 +2245,20 @@ func TestDefaultFromNameComma(t *testing.T) {
 		{`alice@example.com, bob@example.org`, false},
 		{`Alice <alice@example.com>, Bob <bob@example.org>`, false},
 		{`Shop <info@shop.example>`, false},
-	} {
-		t.Run(tc.from, func(t *testing.T) {
-			m := plainMsg(t, tc.from, "notice", "Hello.")
-			wantHit(t, s, m, "PST_FROM_NAME_COMMA", tc.hit)
-		})
-	}
+	})
 }
 
 // PST_FROM_FIREBASE: an address on Firebase's shared domains, not one that
 // only names Firebase.
 func TestDefaultFromFirebase(t *testing.T) {
-	s := defaultSet(t)
-	for _, tc := range []struct {
-		from string
-		hit  bool
-	}{
+	ruleCases(t, "PST_FROM_FIREBASE", fromMsg, []ruleCase{
 		{`Prestige Casino <noreply@acc9-f1a4c.firebaseapp.com>`, true},
 		{`MetaMask <NoReply@TwoFFFA.FirebaseApp.com>`, true},
 		{`App <noreply@myapp.web.app>`, true},
 		{`Firebase <firebase-noreply@google.com>`, false},
 		{`Shop <noreply@firebaseapp.com.example>`, false},
 		{`Blog <news@myfirebaseapp.com>`, false},
-	} {
-		t.Run(tc.from, func(t *testing.T) {
-			m := plainMsg(t, tc.from, "notice", "Hello.")
-			wantHit(t, s, m, "PST_FROM_FIREBASE", tc.hit)
-		})
-	}
+	})
 }
 
 // PST_CASINO_SPINS: free spins with a casino's bonus or deposit, in the
@@ -2336,11 +2313,7 @@ func TestDefaultMixedScript(t *testing.T) {
 // PST_PARCEL_FEE: a parcel held for a fee, in the campaigns' languages; a
 // shop's receipt with its delivery fee, and news about customs, are not.
 func TestDefaultParcelFee(t *testing.T) {
-	s := defaultSet(t)
-	for _, tc := range []struct {
-		body string
-		hit  bool
-	}{
+	ruleCases(t, "PST_PARCEL_FEE", bodyMsg, []ruleCase{
 		{"Your package is on hold. Pay the customs fee of $2.99 to release it.", true},
 		{"Seu pedido está retido na alfândega devido a taxas pendentes.", true},
 		{"Regularize as taxas para liberar sua encomenda.", true},
@@ -2349,12 +2322,7 @@ func TestDefaultParcelFee(t *testing.T) {
 		{"Uw pakket wordt vastgehouden, betaal de douanekosten.", true},
 		{"Subtotal $24.00, delivery fee $2.99, shipping fee $5.00. Thank you for your order.", false},
 		{"The minister spoke about customs unions and the parcel post.", false},
-	} {
-		t.Run(tc.body, func(t *testing.T) {
-			m := plainMsg(t, "a@example.com", "notice", tc.body)
-			wantHit(t, s, m, "PST_PARCEL_FEE", tc.hit)
-		})
-	}
+	})
 }
 
 // PST_SELECTED_PRIZE: "you have been selected" with a prize or a reward, in
@@ -2384,11 +2352,7 @@ func TestDefaultSelectedPrize(t *testing.T) {
 // PST_SUBJ_ADV_LABEL: the subject label of unsolicited advertising, after a
 // list's tags; not in a reply, nor as a word.
 func TestDefaultAdvLabel(t *testing.T) {
-	s := defaultSet(t)
-	for _, tc := range []struct {
-		subject string
-		hit     bool
-	}{
+	ruleCases(t, "PST_SUBJ_ADV_LABEL", subjectMsg, []ruleCase{
 		{"ADV: Mortgage Quotes Fast Online", true},
 		{"Adv : Free Life Insurance quote", true},
 		{"[ILUG-Social] adv: Need a Credit Card?", true},
@@ -2397,22 +2361,13 @@ func TestDefaultAdvLabel(t *testing.T) {
 		{"Re: ADV: what is this?", false},
 		{"Advisory: server maintenance tonight", false},
 		{"Adventure: the trip report", false},
-	} {
-		t.Run(tc.subject, func(t *testing.T) {
-			m := plainMsg(t, "a@example.com", tc.subject, "Hello.")
-			wantHit(t, s, m, "PST_SUBJ_ADV_LABEL", tc.hit)
-		})
-	}
+	})
 }
 
 // PST_URI_HOMOGRAPH: a link to a host spelt with look-alike letters, written
 // as Unicode or as xn--; names in one alphabet are not.
 func TestDefaultURIHomograph(t *testing.T) {
-	s := defaultSet(t)
-	for _, tc := range []struct {
-		link string
-		hit  bool
-	}{
+	ruleCases(t, "PST_URI_HOMOGRAPH", linkMsg, []ruleCase{
 		{"https://pаypal.com/signin", true},         // Cyrillic а
 		{"https://xn--pypal-4ve.com/signin", true},  // the same, as DNS holds it
 		{"https://login.аррӏе.com/", true},          // all Cyrillic, under .com
@@ -2422,22 +2377,13 @@ func TestDefaultURIHomograph(t *testing.T) {
 		{"https://xn--e1afmkfd.xn--p1ai/", false},   // the same, as DNS holds it
 		{"https://сайт.com/", false},                // Cyrillic, not all look-alikes
 		{"https://www.example.com/xn--pypal-4ve", false},
-	} {
-		t.Run(tc.link, func(t *testing.T) {
-			m := msgOf(t, "From: a@example.com\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\nContent-Type: text/html; charset=utf-8\n\n<p><a href=\""+tc.link+"\">Sign in</a></p>\n")
-			wantHit(t, s, m, "PST_URI_HOMOGRAPH", tc.hit)
-		})
-	}
+	})
 }
 
 // PST_WALLET_LURE: a wallet to be verified or unlocked, or its recovery
 // phrase asked for; advice to keep one safe, and other wallets, are not.
 func TestDefaultWalletLure(t *testing.T) {
-	s := defaultSet(t)
-	for _, tc := range []struct {
-		body string
-		hit  bool
-	}{
+	ruleCases(t, "PST_WALLET_LURE", bodyMsg, []ruleCase{
 		{"Please verify your Trust Wallet within 24 hours.", true},
 		{"Your wallet has been temporarily suspended. Unlock your wallet now.", true},
 		{"Enter your 12-word recovery phrase to restore access.", true},
@@ -2445,9 +2391,5 @@ func TestDefaultWalletLure(t *testing.T) {
 		{"Never share your recovery phrase. Secure your wallet with a passphrase.", false},
 		{"Add your boarding pass to Apple Wallet.", false},
 		{"I left my wallet at the restaurant.", false},
-	} {
-		t.Run(tc.body, func(t *testing.T) {
-			wantHit(t, s, plainMsg(t, "a@example.com", "notice", tc.body), "PST_WALLET_LURE", tc.hit)
-		})
-	}
+	})
 }
