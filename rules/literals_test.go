@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -109,5 +110,36 @@ func BenchmarkToLower(b *testing.B) {
 				toLower(s)
 			}
 		})
+	}
+}
+
+// requiredLiterals reads an alternation whose common prefixes the parser
+// factored out (deposit|depot|dépôt is D(?:ÉPÔT|EP(?:OSIT|OT))) by the
+// strings it spells, and every match holds one of its literals.
+func TestRequiredLiteralsFactored(t *testing.T) {
+	for _, tc := range []struct {
+		re      string
+		filter  bool // a prefilter is found
+		matches []string
+	}{
+		{`(?i)\b(?:casino|jackpot|bonus|deposit|einzahlung|dépôt|depot|depósito|storting)`, true, // __PST_CASINO_TERMS
+			[]string{"DEPOT", "Dépôt", "the casino", "depósito", "deposit", "Storting"}},
+		{`(?i)\b(?:ab|depot|dépôt)`, false, nil}, // "ab" is too short to filter on
+		{`\b(?:ab|abc)`, false, nil},
+		{`(?:on|off|of)`, false, nil},
+	} {
+		got := requiredLiterals(tc.re)
+		if (got != nil) != tc.filter || slices.ContainsFunc(got, func(l string) bool { return len(l) < minLiteral }) {
+			t.Errorf("%s: literals %q, want a prefilter %v", tc.re, got, tc.filter)
+		}
+		re := regexp.MustCompile(tc.re)
+		for _, m := range tc.matches {
+			if !re.MatchString(m) {
+				t.Fatalf("%s: %q is no match", tc.re, m)
+			}
+			if !slices.ContainsFunc(got, func(l string) bool { return strings.Contains(strings.ToLower(m), l) }) {
+				t.Errorf("%s: match %q holds none of %q", tc.re, m, got)
+			}
+		}
 	}
 }

@@ -595,15 +595,74 @@ func literals(re *syntax.Regexp) []string {
 		for _, sub := range re.Sub {
 			set := literals(sub)
 			if set == nil {
-				return nil
+				union = nil
+				break
 			}
 			union = append(union, set...)
 		}
-		if len(union) <= maxLiterals {
+		if union != nil && len(union) <= maxLiterals {
 			return union
+		}
+		// The parser factors the branches' common prefixes out
+		// ("deposit|depot|dépôt" is D(?:ÉPÔT|EP(?:OSIT|OT))), which can leave a
+		// branch too short to keep ("OT"); the strings the alternation
+		// spells, when they are few, are its literals then.
+		if set, ok := spelled(re); ok && len(set) <= maxLiterals && !slices.ContainsFunc(set, func(l string) bool { return len(l) < minLiteral }) {
+			return set
 		}
 	}
 	return nil
+}
+
+// spelled is every string re matches, lower-cased, when re matches only a few
+// (literals, small classes, optional parts and their alternations and
+// concatenations; at most maxLiterals along the way); ok is false otherwise.
+func spelled(re *syntax.Regexp) (set []string, ok bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return []string{strings.ToLower(string(re.Rune))}, true
+	case syntax.OpEmptyMatch:
+		return []string{""}, true
+	case syntax.OpCapture:
+		return spelled(re.Sub[0])
+	case syntax.OpQuest:
+		set, ok = spelled(re.Sub[0])
+		return append(set, ""), ok
+	case syntax.OpCharClass:
+		for i := 0; i < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if set = append(set, strings.ToLower(string(r))); len(set) > maxLiterals {
+					return nil, false
+				}
+			}
+		}
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			s, ok := spelled(sub)
+			if set = append(set, s...); !ok || len(set) > maxLiterals {
+				return nil, false
+			}
+		}
+	case syntax.OpConcat:
+		set = []string{""}
+		for _, sub := range re.Sub {
+			s, ok := spelled(sub)
+			if !ok || len(set)*len(s) > maxLiterals {
+				return nil, false
+			}
+			var next []string
+			for _, a := range set {
+				for _, b := range s {
+					next = append(next, a+b)
+				}
+			}
+			set = next
+		}
+	default:
+		return nil, false
+	}
+	slices.Sort(set)
+	return slices.Compact(set), true
 }
 
 // shortest rates a literal set by its weakest member: its length, except that words
