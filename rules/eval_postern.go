@@ -42,6 +42,10 @@ func init() {
 	})
 	fixed(p, "postern_uri_homograph", func(t *target) bool {
 		for _, u := range t.uris {
+			// Most links are ASCII without an xn-- label: no host to read.
+			if isASCII(u) && !strings.Contains(u, "xn--") {
+				continue
+			}
 			if h := uriHost(u); h != "" && homographHost(h) {
 				return true
 			}
@@ -76,25 +80,13 @@ func nameComma(field string) bool {
 			}
 			i = end
 		case '(':
-			start, depth := i, 0
-		comment:
-			for ; i < len(field); i++ {
-				switch field[i] {
-				case '\\':
-					i++
-				case '(':
-					depth++
-				case ')':
-					if depth--; depth == 0 {
-						break comment
-					}
-				}
-			}
+			end := commentEnd(field, i)
 			// "Name,(<addr>)": the kits' other seam puts the address itself
 			// in a comment, after the comma.
-			if comma && angleAddress(field[start:min(i, len(field))]) {
+			if comma && angleAddress(field[i:end]) {
 				return true
 			}
+			i = end
 		case '=':
 			// An encoded word is a token of the name, whatever its text holds
 			// (mail programs leave commas in Q-encoded names).
@@ -117,6 +109,25 @@ func angleAddress(s string) bool {
 	_, addr, ok := strings.Cut(s, "<")
 	addr, _, closed := strings.Cut(addr, ">")
 	return ok && closed && strings.Contains(addr, "@")
+}
+
+// commentEnd is the index of the parenthesis that closes the comment (nested
+// ones in it) opening at field[open], or len(field) when none does.
+func commentEnd(field string, open int) int {
+	depth := 0
+	for i := open; i < len(field); i++ {
+		switch field[i] {
+		case '\\':
+			i++
+		case '(':
+			depth++
+		case ')':
+			if depth--; depth == 0 {
+				return i
+			}
+		}
+	}
+	return len(field)
 }
 
 // quotedEnd is the index of the quote that closes the quoted string opening at
@@ -169,14 +180,14 @@ func fromDomain(field string) (domain string, ok bool) {
 // ("noreply@icloud.nl" in quotes is all local part). ok is false for a text
 // without @, which is no address.
 func replyDomain(addr string) (domain string, ok bool) {
-	at, quoted := -1, false
+	at := -1
 	for i := 0; i < len(addr); i++ {
-		switch c := addr[i]; {
-		case c == '\\' && quoted:
-			i++
-		case c == '"':
-			quoted = !quoted
-		case c == '@' && !quoted:
+		switch addr[i] {
+		case '"':
+			if i = quotedEnd(addr, i); i < 0 {
+				i = len(addr) // unclosed: the rest is quoted
+			}
+		case '@':
 			at = i
 		}
 	}
