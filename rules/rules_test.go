@@ -591,6 +591,17 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{`Ledger <hello@ledger.com>`, false},
 		{`The Ledger <news@theledger.example>`, false},
 		{`Ledger Team at Acme Accounting <gl@acme.example>`, false},
+		{`Team Ripple <ripple@1803nyc.com>`, true},
+		{`Stellar Development Foundation <noreply@mpzcs.example>`, true},
+		{`EXODUS <info@revhero.io>`, true},
+		{`Tether.to <support@dkmrd.zendesk.com>`, true},
+		{`PANCAKESWAP <notifications@github.com>`, true},
+		{`Kraken <support@kraken.com>`, false},
+		{`Ripple <hello@xrpl.org>`, false},
+		{`Ripple Effect Consulting <info@ripple-effect.example>`, false},
+		{`Stellar Hotels <book@stellarhotels.example>`, false},
+		{`Kraken Rum Club <club@krakenrum.example>`, false},
+		{`Exodus Church Choir <choir@exodus-church.example>`, false},
 		{`BinanceBNB <binancebnb2@d5m5rl7.onmicrosoft.com>`, true},
 		{`Bradesco <reaply@pesnochao.com.br>`, true},
 		{`Portal Receita Federal <declaracao@207235rctregularizacao.com>`, true},
@@ -2382,6 +2393,30 @@ func TestDefaultURIHomograph(t *testing.T) {
 
 // PST_WALLET_LURE: a wallet to be verified or unlocked, or its recovery
 // phrase asked for; advice to keep one safe, and other wallets, are not.
+func TestDefaultCryptoClaim(t *testing.T) {
+	ruleCases(t, "PST_CRYPTO_CLAIM", bodyMsg, []ruleCase{
+		{"Manta Airdrop: claim your airdrop tokens now!", true},
+		{"The $BOB airdrop is live. Check your eligibility.", true},
+		{"Limited-Edition NFTs available now. Claim your free NFTs!", true},
+		{"Claim your XRP tokens before Friday.", true},
+		{"Share the photos with AirDrop from your iPhone.", false},
+		{"The relief airdrop reached the village on Tuesday.", false},
+		{"Claim your reward points at the checkout.", false},
+	})
+}
+
+func TestDefaultVoucherPrize(t *testing.T) {
+	ruleCases(t, "PST_VOUCHER_PRIZE", bodyMsg, []ruleCase{
+		{"Jetzt 500€ EDEKA-Gutschein sichern!", true},
+		{"Gewinnen Sie einen Gutschein von Decathlon im Wert von 1.000 Euro.", true},
+		{"Claim your $200 Amazon gift card today.", true},
+		{"Votre bon d'achat de 250 € vous attend.", true},
+		{"Here is a 10€ voucher for your next order.", false},
+		{"Your gift card balance: 25.00 USD.", false},
+		{"Order 500 vouchers printed for the fair.", false},
+	})
+}
+
 func TestDefaultWalletLure(t *testing.T) {
 	ruleCases(t, "PST_WALLET_LURE", bodyMsg, []ruleCase{
 		{"Please verify your Trust Wallet within 24 hours.", true},
