@@ -2400,6 +2400,7 @@ func TestDefaultCryptoClaim(t *testing.T) {
 		{"Limited-Edition NFTs available now. Claim your free NFTs!", true},
 		{"Claim your XRP tokens before Friday.", true},
 		{"Share the photos with AirDrop from your iPhone.", false},
+		{"Share your boarding pass with AirDrop, or add it to Apple Wallet.", false},
 		{"The relief airdrop reached the village on Tuesday.", false},
 		{"Claim your reward points at the checkout.", false},
 	})
