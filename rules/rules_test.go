@@ -2418,6 +2418,20 @@ func TestDefaultVoucherPrize(t *testing.T) {
 	})
 }
 
+func TestDefaultGreetAddress(t *testing.T) {
+	ruleCases(t, "PST_GREET_ADDRESS", bodyMsg, []ruleCase{
+		{"Hallo user@example.com, Ihr Paket wartet.", true},
+		{"Dear john.doe@example.com: your mailbox is full.", true},
+		{"Olá joao@example.com.br, seu saldo expira hoje.", true},
+		{"Prezado(a) cliente@example.com.br, regularize seu CPF.", true},
+		{"Hi <user@example.com>, your invoice is attached.", true},
+		{"Hi, joe@example.com said:\n> the patch works", false},
+		{"Hi Anna, write to support@example.com for a copy.", false},
+		{"Write to hello@example.com for help.", false},
+		{"hirvox@example.com wrote: it builds now.", false},
+	})
+}
+
 func TestDefaultWalletLure(t *testing.T) {
 	ruleCases(t, "PST_WALLET_LURE", bodyMsg, []ruleCase{
 		{"Please verify your Trust Wallet within 24 hours.", true},
