@@ -2437,6 +2437,15 @@ func TestDefaultGreetAddress(t *testing.T) {
 		{"Write to hello@example.com for help.", false},
 		{"hirvox@example.com wrote: it builds now.", false},
 	})
+	// The reader's own address in the Subject is the same sign; a list's
+	// address in a reply's Subject to the list is not.
+	ruleCases(t, "PST_GREET_ADDRESS", func(t *testing.T, head string) *filter.Message {
+		return msgOf(t, "From: a@example.com\nTo: user@example.com\n"+head+"\nMessage-ID: <1@x.example>\n\nHello.\n")
+	}, []ruleCase{
+		{"Subject: Dringend für user@example.com: Ihr Paket", true},
+		{"Subject: Re: user@example.com\nList-Id: <users.example.com>", false},
+		{"Subject: Your parcel", false},
+	})
 }
 
 func TestDefaultWalletLure(t *testing.T) {
