@@ -940,15 +940,41 @@ func matchDynamic(expr, s, needle string, fold bool) bool {
 	return err == nil && re.MatchString(s)
 }
 
-// mayContain is false only when s surely does not hold needle: with fold, ASCII
-// case aside; a text or needle that is not ASCII may match under (?i)'s Unicode
-// folding (the Kelvin sign is a k), so it is let through.
+// mayContain is false only when s surely does not hold needle: with fold, as
+// (?i) folds case. A needle that is not ASCII is let through. A text that is
+// not ASCII is read with each rune that (?i) folds to an ASCII letter (the
+// Kelvin sign to k, the long s to s) written as that letter: then an ASCII
+// needle is in it, case aside, exactly where (?i) would find it. Most
+// subjects with an emoji or an accent were let through before, and each
+// cost the caller a regexp compiled for one message.
 func mayContain(s, needle string, fold bool) bool {
 	if !fold {
 		return strings.Contains(s, needle)
 	}
-	if !isASCII(s) || !isASCII(needle) {
+	if !isASCII(needle) {
 		return true
 	}
+	if !isASCII(s) {
+		s = asciiFolded(s)
+	}
 	return indexFold(s, strings.ToLower(needle)) >= 0
+}
+
+// asciiFolded returns s with each rune outside ASCII whose case-folding orbit
+// holds an ASCII letter replaced by that letter; other runes are kept.
+func asciiFolded(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if r >= utf8.RuneSelf {
+			for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+				if f < utf8.RuneSelf {
+					r = f
+					break
+				}
+			}
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

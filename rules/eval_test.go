@@ -408,8 +408,13 @@ func TestHexRGBAndMayContain(t *testing.T) {
 		{"Re: hello JOHN", "john", true, true},
 		{"Re: hello JOHN", "john", false, false},
 		{"Re: hello", "john", true, false},
-		{"Re: \u212aate", "kate", true, true}, // (?i) folds the Kelvin sign to k: let through
+		{"Re: \u212aate", "kate", true, true},   // (?i) folds the Kelvin sign to k
+		{"\u017fupport", "SUPPORT", true, true}, // and the long s to s
+		{"Grüße an USER@example.com 🎁", "user@example.com", true, true},
+		{"Grüße an Anna 🎁", "user@example.com", true, false},
+		{"Straße", "strasse", true, false}, // (?i) folds rune by rune: ß is no ss
 		{"x", "", true, true},
+		{"Re: Müller", "müller", true, true}, // a needle not ASCII is let through
 	} {
 		if got := mayContain(c.s, c.needle, c.fold); got != c.want {
 			t.Errorf("mayContain(%q, %q, %v) = %v", c.s, c.needle, c.fold, got)
@@ -854,6 +859,23 @@ func FuzzHomographHost(f *testing.F) {
 		}
 		if !strings.ContainsFunc(u, func(r rune) bool { return unicode.In(r, unicode.Cyrillic, unicode.Greek) }) {
 			t.Errorf("%q: a look-alike host, but no Cyrillic or Greek letter in %q", host, u)
+		}
+	})
+}
+
+// FuzzMayContain holds mayContain with fold to what (?i) finds: an ASCII needle
+// is in any text exactly where the expression matches it.
+func FuzzMayContain(f *testing.F) {
+	for _, c := range [][2]string{{"Re: \u212aate", "kate"}, {"\u017fupport", "SUPPORT"}, {"Grüße an USER@example.com", "user@example.com"}, {"Straße", "strasse"}, {"\xff\xfeab", "AB"}} {
+		f.Add(c[0], c[1])
+	}
+	f.Fuzz(func(t *testing.T, s, needle string) {
+		if !isASCII(needle) {
+			return
+		}
+		want := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(needle)).MatchString(s)
+		if got := mayContain(s, needle, true); got != want {
+			t.Errorf("mayContain(%q, %q, true) = %v, (?i) finds %v", s, needle, got, want)
 		}
 	})
 }
