@@ -127,6 +127,12 @@ func TestRequiredLiteralsFactored(t *testing.T) {
 		{`(?i)\b(?:ab|depot|dépôt)`, false, nil}, // "ab" is too short to filter on
 		{`\b(?:ab|abc)`, false, nil},
 		{`(?:on|off|of)`, false, nil},
+		// __PST_GREET_ADDR_EN: "hi" is too short alone, "hi " and "hi," are not.
+		{`(?i)\b(?:hi[\s,:]|(?:hello|dear)[\s,:])[\s,:]{0,3}[\w.+-]+@`, true, []string{"Hi user@example.com", "hello, a@b", "DEAR:x@y"}},
+		{`(?i)\b(?:hello|hi|dear)[\s,:]{1,4}[\w.+-]+@`, false, nil}, // "hi" alone, the class after the alternation
+		{`(?i)\b(?:hi[\s,]|bye[\s,])`, true, []string{"hi there", "Hi,", "BYE "}},
+		{`(?i)\b(?:hi[a-z]|bye)`, false, nil}, // 26 strings: more than the scan takes
+		{`\n(?:to|cc):`, false, nil},          // a whole expression is not spelt: "\nto:" is in every header
 	} {
 		got := requiredLiterals(tc.re)
 		if (got != nil) != tc.filter || slices.ContainsFunc(got, func(l string) bool { return len(l) < minLiteral }) {

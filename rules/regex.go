@@ -594,6 +594,13 @@ func literals(re *syntax.Regexp) []string {
 		var union []string
 		for _, sub := range re.Sub {
 			set := literals(sub)
+			if set == nil && sub.Op == syntax.OpConcat {
+				// A branch of a word too short to keep and a small class
+				// ("hi" and a separator, hi[ ,:]) spells a few strings long
+				// enough. (Not a whole expression's: a header rule's
+				// \n(?:to|cc): spells "\nto:", in every message.)
+				set = spelledLiterals(sub)
+			}
 			if set == nil {
 				union = nil
 				break
@@ -607,21 +614,31 @@ func literals(re *syntax.Regexp) []string {
 		// ("deposit|depot|dépôt" is D(?:ÉPÔT|EP(?:OSIT|OT))), which can leave a
 		// branch too short to keep ("OT"); the strings the alternation
 		// spells, when they are few, are its literals then.
-		if set, ok := spelled(re); ok && len(set) <= maxLiterals && !slices.ContainsFunc(set, func(l string) bool { return len(l) < minLiteral }) {
-			return set
-		}
+		return spelledLiterals(re)
+	}
+	return nil
+}
+
+// spelledLiterals is what spelled gives for re, when those strings are few
+// enough and each long enough to scan for; nil otherwise.
+func spelledLiterals(re *syntax.Regexp) []string {
+	if set, ok := spelled(re); ok && len(set) <= maxLiterals && !slices.ContainsFunc(set, func(l string) bool { return len(l) < minLiteral }) {
+		return set
 	}
 	return nil
 }
 
 // spelled is every string re matches, lower-cased, when re matches only a few
-// (literals, small classes, optional parts and their alternations and
-// concatenations; at most maxLiterals along the way); ok is false otherwise.
+// (literals, small classes, optional parts, assertions and their alternations
+// and concatenations; at most maxLiterals along the way); ok is false otherwise.
 func spelled(re *syntax.Regexp) (set []string, ok bool) {
 	switch re.Op {
 	case syntax.OpLiteral:
 		return []string{strings.ToLower(string(re.Rune))}, true
-	case syntax.OpEmptyMatch:
+	case syntax.OpEmptyMatch, syntax.OpWordBoundary, syntax.OpNoWordBoundary,
+		syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText:
+		// An assertion matches no text: what the rest spells is still all
+		// a match can be.
 		return []string{""}, true
 	case syntax.OpCapture:
 		return spelled(re.Sub[0])
