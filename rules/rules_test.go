@@ -2448,6 +2448,20 @@ func TestDefaultGreetAddress(t *testing.T) {
 	})
 }
 
+func TestDefaultBrazilGovLure(t *testing.T) {
+	ruleCases(t, "PST_BR_GOV_LURE", bodyMsg, []ruleCase{
+		{"Seu CPF está em processo de bloqueio. Regularize hoje.", true},
+		{"Processo de cancelamento do seu CPF: pendência fiscal.", true},
+		{"Banco Central - Valores a Receber - Protocolo 4471.", true},
+		{"Notificação de Infração de Trânsito vinculada ao seu veículo.", true},
+		{"Evite a suspensão definitiva da sua CNH.", true},
+		{"O CPF do titular é obrigatório no cadastro.", false},
+		{"A CNH digital já está disponível no aplicativo.", false},
+		{"A Receita Federal divulga o calendário do imposto de renda.", false},
+		{"CPF bloqueado? Veja como regularizar, diz a Receita.", false}, // news: no "your"
+	})
+}
+
 func TestDefaultWalletLure(t *testing.T) {
 	ruleCases(t, "PST_WALLET_LURE", bodyMsg, []ruleCase{
 		{"Please verify your Trust Wallet within 24 hours.", true},
