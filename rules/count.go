@@ -43,7 +43,7 @@ func lineCountOf(re *syntax.Regexp) *lineCount {
 		subs[0].Sub[0].Op != syntax.OpAnyCharNotNL {
 		return nil
 	}
-	set, ok := literalSet(&syntax.Regexp{Op: syntax.OpConcat, Sub: subs[1:]})
+	set, ok := spellings(&syntax.Regexp{Op: syntax.OpConcat, Sub: subs[1:]}, lineCountMaxLits, true)
 	if !ok {
 		return nil
 	}
@@ -68,60 +68,6 @@ func oneRuneEach(re *syntax.Regexp) bool {
 		return re.Flags&syntax.FoldCase == 0
 	}
 	return false
-}
-
-// literalSet is the strings re matches, when they are a few and re is made of
-// literals, small classes and alternations of them (case as written).
-func literalSet(re *syntax.Regexp) ([]string, bool) {
-	switch re.Op {
-	case syntax.OpLiteral:
-		if re.Flags&syntax.FoldCase != 0 {
-			return nil, false
-		}
-		return []string{string(re.Rune)}, true
-	case syntax.OpEmptyMatch:
-		return []string{""}, true
-	case syntax.OpCharClass:
-		var out []string
-		for k := 0; k+1 < len(re.Rune); k += 2 {
-			if len(out)+int(re.Rune[k+1]-re.Rune[k])+1 > lineCountMaxLits {
-				return nil, false
-			}
-			for r := re.Rune[k]; r <= re.Rune[k+1]; r++ {
-				out = append(out, string(r))
-			}
-		}
-		return out, len(out) > 0
-	case syntax.OpCapture:
-		return literalSet(re.Sub[0])
-	case syntax.OpAlternate:
-		var out []string
-		for _, s := range re.Sub {
-			set, ok := literalSet(s)
-			if !ok || len(out)+len(set) > lineCountMaxLits {
-				return nil, false
-			}
-			out = append(out, set...)
-		}
-		return out, true
-	case syntax.OpConcat:
-		out := []string{""}
-		for _, s := range re.Sub {
-			set, ok := literalSet(s)
-			if !ok || len(out)*len(set) > lineCountMaxLits {
-				return nil, false
-			}
-			var next []string
-			for _, a := range out {
-				for _, b := range set {
-					next = append(next, a+b)
-				}
-			}
-			out = next
-		}
-		return out, true
-	}
-	return nil, false
 }
 
 // count counts the matches in text, at most limit.

@@ -619,52 +619,78 @@ func literals(re *syntax.Regexp) []string {
 	return nil
 }
 
-// spelledLiterals is what spelled gives for re, when those strings are few
+// spelledLiterals is what spellings gives for re, when those strings are few
 // enough and each long enough to scan for; nil otherwise.
 func spelledLiterals(re *syntax.Regexp) []string {
-	if set, ok := spelled(re); ok && len(set) <= maxLiterals && !slices.ContainsFunc(set, func(l string) bool { return len(l) < minLiteral }) {
+	if set, ok := spellings(re, maxLiterals, false); ok && len(set) <= maxLiterals && !slices.ContainsFunc(set, func(l string) bool { return len(l) < minLiteral }) {
 		return set
 	}
 	return nil
 }
 
-// spelled is every string re matches, lower-cased, when re matches only a few
-// (literals, small classes, optional parts, assertions and their alternations
-// and concatenations; at most maxLiterals along the way); ok is false otherwise.
-func spelled(re *syntax.Regexp) (set []string, ok bool) {
+// spellings is every string re matches, when re matches only a few: at most
+// max along the way, re made of literals, classes, alternations and
+// concatenations of them. exact keeps the case as written and refuses what
+// would make the set larger than the matches (a case-folded literal, an
+// optional part, an assertion): lineCount counts the strings as found.
+// Otherwise the strings are lower-cased, an optional part adds "", and an
+// assertion matches no text: a set every match holds one of, for the literal
+// scan. ok is false for anything else.
+func spellings(re *syntax.Regexp, max int, exact bool) (set []string, ok bool) {
 	switch re.Op {
 	case syntax.OpLiteral:
-		return []string{strings.ToLower(string(re.Rune))}, true
-	case syntax.OpEmptyMatch, syntax.OpWordBoundary, syntax.OpNoWordBoundary,
+		switch {
+		case !exact:
+			return []string{strings.ToLower(string(re.Rune))}, true
+		case re.Flags&syntax.FoldCase != 0:
+			return nil, false
+		}
+		return []string{string(re.Rune)}, true
+	case syntax.OpEmptyMatch:
+		return []string{""}, true
+	case syntax.OpWordBoundary, syntax.OpNoWordBoundary,
 		syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText:
-		// An assertion matches no text: what the rest spells is still all
-		// a match can be.
+		if exact {
+			return nil, false
+		}
 		return []string{""}, true
 	case syntax.OpCapture:
-		return spelled(re.Sub[0])
+		return spellings(re.Sub[0], max, exact)
 	case syntax.OpQuest:
-		set, ok = spelled(re.Sub[0])
+		if exact {
+			return nil, false
+		}
+		set, ok = spellings(re.Sub[0], max, exact)
 		return append(set, ""), ok
 	case syntax.OpCharClass:
-		for i := 0; i < len(re.Rune); i += 2 {
-			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
-				if set = append(set, strings.ToLower(string(r))); len(set) > maxLiterals {
-					return nil, false
+		for k := 0; k+1 < len(re.Rune); k += 2 {
+			if len(set)+int(re.Rune[k+1]-re.Rune[k])+1 > max {
+				return nil, false
+			}
+			for r := re.Rune[k]; r <= re.Rune[k+1]; r++ {
+				if exact {
+					set = append(set, string(r))
+				} else {
+					set = append(set, strings.ToLower(string(r)))
 				}
 			}
 		}
+		if len(set) == 0 {
+			return nil, false
+		}
 	case syntax.OpAlternate:
 		for _, sub := range re.Sub {
-			s, ok := spelled(sub)
-			if set = append(set, s...); !ok || len(set) > maxLiterals {
+			s, ok := spellings(sub, max, exact)
+			if !ok || len(set)+len(s) > max {
 				return nil, false
 			}
+			set = append(set, s...)
 		}
 	case syntax.OpConcat:
 		set = []string{""}
 		for _, sub := range re.Sub {
-			s, ok := spelled(sub)
-			if !ok || len(set)*len(s) > maxLiterals {
+			s, ok := spellings(sub, max, exact)
+			if !ok || len(set)*len(s) > max {
 				return nil, false
 			}
 			var next []string
@@ -678,8 +704,11 @@ func spelled(re *syntax.Regexp) (set []string, ok bool) {
 	default:
 		return nil, false
 	}
-	slices.Sort(set)
-	return slices.Compact(set), true
+	if !exact {
+		slices.Sort(set)
+		set = slices.Compact(set)
+	}
+	return set, true
 }
 
 // shortest rates a literal set by its weakest member: its length, except that words
