@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -665,6 +666,24 @@ func ruleCases(t *testing.T, rule string, build func(*testing.T, string) *filter
 	s := defaultSet(t)
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) { wantHit(t, s, build(t, tc.in), rule, tc.hit) })
+	}
+}
+
+// A plainCase is a plainMsg's from, subject and body ("a@example.com",
+// "notice" and "Hello." where left empty), and whether the rule should hit it.
+type plainCase struct {
+	from, subject, body string
+	hit                 bool
+}
+
+// plainCases checks rule against each case's plainMsg, a subtest named by its
+// subject.
+func plainCases(t *testing.T, rule string, cases []plainCase) {
+	t.Helper()
+	s := defaultSet(t)
+	for _, tc := range cases {
+		from, subject, body := cmp.Or(tc.from, "a@example.com"), cmp.Or(tc.subject, "notice"), cmp.Or(tc.body, "Hello.")
+		t.Run(subject, func(t *testing.T) { wantHit(t, s, plainMsg(t, from, subject, body), rule, tc.hit) })
 	}
 }
 
@@ -2283,49 +2302,31 @@ func TestDefaultFromFirebase(t *testing.T) {
 // campaigns' languages, in the subject or the text; spins of other kinds, and
 // bonuses without spins, are not.
 func TestDefaultCasinoSpins(t *testing.T) {
-	s := defaultSet(t)
-	for _, tc := range []struct {
-		subject, body string
-		hit           bool
-	}{
-		{"Deine 200 Freispiele warten auf dich!", "Jetzt Bonus sichern.", true},
-		{"Offre spéciale", "10 000 € + 525 tours gratuits, sans dépôt !", true},
-		{"Welcome", "Claim 300 FREE SPINS - no deposit required at Golden Casino", true},
-		{"Bienvenido", "100 giros gratis con tu primer depósito", true},
-		{"Einladung", "Exklusiver Bonus: 250 € + 200 Gratisdrehs im SpinsCastle Casino", true},
-		{"Free-spins inside", "Your jackpot awaits.", true},
-		{"Release notes", "The disk spins down after ten minutes; the bonus feature is free.", false},
-		{"Annual review", "Your bonus and the deposit into your pension.", false},
-		{"Game night", "Each player gets two free spins of the wheel.", false},
-	} {
-		t.Run(tc.subject, func(t *testing.T) {
-			m := plainMsg(t, "a@example.com", tc.subject, tc.body)
-			wantHit(t, s, m, "PST_CASINO_SPINS", tc.hit)
-		})
-	}
+	plainCases(t, "PST_CASINO_SPINS", []plainCase{
+		{"", "Deine 200 Freispiele warten auf dich!", "Jetzt Bonus sichern.", true},
+		{"", "Offre spéciale", "10 000 € + 525 tours gratuits, sans dépôt !", true},
+		{"", "Welcome", "Claim 300 FREE SPINS - no deposit required at Golden Casino", true},
+		{"", "Bienvenido", "100 giros gratis con tu primer depósito", true},
+		{"", "Einladung", "Exklusiver Bonus: 250 € + 200 Gratisdrehs im SpinsCastle Casino", true},
+		{"", "Free-spins inside", "Your jackpot awaits.", true},
+		{"", "Release notes", "The disk spins down after ten minutes; the bonus feature is free.", false},
+		{"", "Annual review", "Your bonus and the deposit into your pension.", false},
+		{"", "Game night", "Each player gets two free spins of the wheel.", false},
+	})
 }
 
 // PST_MIXED_SCRIPT_HDR: a word of the Subject or the From's name in two
 // alphabets; text in one alphabet beside another's words is not.
 func TestDefaultMixedScript(t *testing.T) {
-	s := defaultSet(t)
-	for _, tc := range []struct {
-		from, subject string
-		hit           bool
-	}{
-		{"\"MetaМask\" <support@wallet.example>", "Notice", true},                   // Cyrillic М
-		{"Wallet <support@wallet.example>", "Yоur cryptо hаs bееn suspended", true}, // Cyrillic о, а, е
-		{"=?UTF-8?B?zpxldGFtYXNr?= <x@y.example>", "Notice", true},                  // Greek Μ, encoded
-		{"Алексей Иванов <alexey@example.ru>", "Заказ для iPhone 15", false},
-		{"Γιώργος <g@example.gr>", "Re: ΑΒΓ project, phase 2", false},
-		{"Lab <lab@example.com>", "Dose: 50 µg, 3 µm filter", false},
-		{"Müller <m@example.de>", "Grüße aus Köln", false},
-	} {
-		t.Run(tc.subject, func(t *testing.T) {
-			m := plainMsg(t, tc.from, tc.subject, "Hello.")
-			wantHit(t, s, m, "PST_MIXED_SCRIPT_HDR", tc.hit)
-		})
-	}
+	plainCases(t, "PST_MIXED_SCRIPT_HDR", []plainCase{
+		{"\"MetaМask\" <support@wallet.example>", "Notice", "", true},                   // Cyrillic М
+		{"Wallet <support@wallet.example>", "Yоur cryptо hаs bееn suspended", "", true}, // Cyrillic о, а, е
+		{"=?UTF-8?B?zpxldGFtYXNr?= <x@y.example>", "Notice", "", true},                  // Greek Μ, encoded
+		{"Алексей Иванов <alexey@example.ru>", "Заказ для iPhone 15", "", false},
+		{"Γιώργος <g@example.gr>", "Re: ΑΒΓ project, phase 2", "", false},
+		{"Lab <lab@example.com>", "Dose: 50 µg, 3 µm filter", "", false},
+		{"Müller <m@example.de>", "Grüße aus Köln", "", false},
+	})
 }
 
 // PST_PARCEL_FEE: a parcel held for a fee, in the campaigns' languages; a
@@ -2347,24 +2348,15 @@ func TestDefaultParcelFee(t *testing.T) {
 // the campaigns' languages; a selection without a prize, and a prize without
 // a selection, are not.
 func TestDefaultSelectedPrize(t *testing.T) {
-	s := defaultSet(t)
-	for _, tc := range []struct {
-		subject, body string
-		hit           bool
-	}{
-		{"Congratulations", "You've been selected to receive a $500 Walmart gift card.", true},
-		{"Douglas", "Sie wurden für eine Prämie von Douglas ausgewählt.", true},
-		{"ADAC", "Du wurdest auserwählt! Deine Belohnung wartet.", true},
-		{"Leclerc", "Vous avez été sélectionné pour recevoir un cadeau.", true},
-		{"Prêmio", "Você foi selecionado para receber um prêmio exclusivo.", true},
-		{"Jury duty", "You have been selected for jury service on 3 March.", false},
-		{"Raffle", "The prize draw is on Friday; the gift shop opens at nine.", false},
-	} {
-		t.Run(tc.subject, func(t *testing.T) {
-			m := plainMsg(t, "a@example.com", tc.subject, tc.body)
-			wantHit(t, s, m, "PST_SELECTED_PRIZE", tc.hit)
-		})
-	}
+	plainCases(t, "PST_SELECTED_PRIZE", []plainCase{
+		{"", "Congratulations", "You've been selected to receive a $500 Walmart gift card.", true},
+		{"", "Douglas", "Sie wurden für eine Prämie von Douglas ausgewählt.", true},
+		{"", "ADAC", "Du wurdest auserwählt! Deine Belohnung wartet.", true},
+		{"", "Leclerc", "Vous avez été sélectionné pour recevoir un cadeau.", true},
+		{"", "Prêmio", "Você foi selecionado para receber um prêmio exclusivo.", true},
+		{"", "Jury duty", "You have been selected for jury service on 3 March.", false},
+		{"", "Raffle", "The prize draw is on Friday; the gift shop opens at nine.", false},
+	})
 }
 
 // PST_SUBJ_ADV_LABEL: the subject label of unsolicited advertising, after a
