@@ -940,3 +940,17 @@ func TestSetOptions(t *testing.T) {
 
 // fixed gives always v: a Server's Pipelines or Policies that never change.
 func fixed[T any](v T) func() T { return func() T { return v } }
+
+// TestServeWithoutPipelines: a Server given no pipeline refuses to serve, where
+// its first message, and the tempfail of a panic, would have had none to ask.
+func TestServeWithoutPipelines(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	srv := &Server{Opts: defaultOpts(), Log: logrus.New()}
+	if err := srv.Serve(ln); err == nil || !strings.Contains(err.Error(), "Pipelines") {
+		t.Fatalf("Serve without Pipelines: %v, want an error naming them", err)
+	}
+}

@@ -143,6 +143,11 @@ const Protocol = gomilter.OptNoHeaderReply | gomilter.OptNoEOHReply | gomilter.O
 
 // Serve answers milter connections on ln until Shutdown. It returns nil after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	if s.Pipelines == nil {
+		// Every answer, a panic's tempfail too, asks it for the pipeline:
+		// refused here, not found by the first message.
+		return errors.New("milter: serve: no Pipelines to decide messages")
+	}
 	s.mu.Lock()
 	s.conns = map[*conn]struct{}{}
 	s.ln = &listener{Listener: ln, s: s}
