@@ -57,13 +57,20 @@ func defaultOpts() Options {
 // startServer runs a Server on 127.0.0.1:0 and stops it when the test ends.
 func startServer(t testing.TB, p *filter.Pipeline, opts Options) (*Server, string) {
 	t.Helper()
+	return startServerWith(t, fixed(p), opts)
+}
+
+// startServerWith is startServer with the Server's Pipelines given: Serve
+// reads them as it starts, so they cannot be swapped in after.
+func startServerWith(t testing.TB, pipelines func() *filter.Pipeline, opts Options) (*Server, string) {
+	t.Helper()
 	ln, err := Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	s := &Server{Pipelines: fixed(p), Opts: opts, Log: log}
+	s := &Server{Pipelines: pipelines, Opts: opts, Log: log}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
 	t.Cleanup(func() {
@@ -896,10 +903,9 @@ func TestVerdictLogTimes(t *testing.T) {
 // The pipeline Pipelines gives (serve's, which a SIGHUP rebuilds) decides
 // the next message.
 func TestPipelines(t *testing.T) {
-	srv, addr := startServer(t, testPipeline(), defaultOpts())
 	var current atomic.Pointer[filter.Pipeline]
 	current.Store(testPipeline())
-	srv.Pipelines = current.Load // (before the first connection)
+	_, addr := startServerWith(t, current.Load, defaultOpts())
 	answer := func() gomilter.ActionCode {
 		s := dial(t, addr)
 		connect(t, s)
