@@ -2298,6 +2298,20 @@ func TestDefaultFromFirebase(t *testing.T) {
 	})
 }
 
+// PST_FIREBASE_NO_ACTION: Firebase's mail without the action link its every
+// real message carries, Firebase's own or the app's handler's.
+func TestDefaultFirebaseNoAction(t *testing.T) {
+	const fb = `Prestige <noreply@acc9-f1a4c.firebaseapp.com>`
+	plainCases(t, "PST_FIREBASE_NO_ACTION", []plainCase{
+		{from: fb, subject: "Deine 200 Freispiele warten", body: "Jetzt spielen: https://spin.example/go?id=7", hit: true},
+		{from: `App <noreply@myapp.web.app>`, subject: "Sie haben 1.000 EUR erhalten", hit: true},
+		{from: fb, subject: "Reset your password for Prestige", body: "Follow this link to reset your password:\nhttps://acc9-f1a4c.firebaseapp.com/__/auth/action?mode=resetPassword&oobCode=Xy7_kQ&apiKey=AIza&lang=en"},
+		{from: fb, subject: "Verify your email for Prestige", body: "https://app.example/auth?mode=verifyEmail&oobCode=Xy7_kQ&apiKey=AIza"},
+		{from: fb, subject: "Sign in to Prestige", body: "https://acc9-f1a4c.firebaseapp.com/__/auth/links?link=https://acc9-f1a4c.firebaseapp.com/__/auth/action?apiKey%3DAIza%26mode%3DsignIn%26oobCode%3DXy7_kQ"},
+		{from: `Shop <news@shop.example>`, subject: "Deine 200 Freispiele", body: "https://spin.example/go"},
+	})
+}
+
 // PST_CASINO_SPINS: free spins with a casino's bonus or deposit, in the
 // campaigns' languages, in the subject or the text; spins of other kinds, and
 // bonuses without spins, are not.
