@@ -2477,5 +2477,12 @@ func TestDefaultWalletLure(t *testing.T) {
 		{"Never share your recovery phrase. Secure your wallet with a passphrase.", false},
 		{"Add your boarding pass to Apple Wallet.", false},
 		{"I left my wallet at the restaurant.", false},
+		{"Our system has shown that your Ledger device has not yet been verified.", true},
+		{"Update my Ledger device", true},
+		{"Please verify your Trezor Model T device before Monday.", true},
+		{"We are making two-factor authentication (2FA) a mandatory step for all our hardware wallet users.", true},
+		{"Update Ledger Live to version 2.80 for the new staking screen.", false},
+		{"Please update your Ledger Live app.", false},
+		{"We recommend enabling 2FA on your exchange account and keeping coins in a hardware wallet.", false},
 	})
 }
