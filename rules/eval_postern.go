@@ -40,6 +40,19 @@ func init() {
 			return false
 		}, nil
 	})
+	register(p, "postern_random_token", func(args []string) (evalFunc, error) {
+		if len(args) == 0 {
+			return nil, fmt.Errorf("want one or more header fields")
+		}
+		return func(t *target) bool {
+			for _, field := range args {
+				if randomToken(t.get(field)) {
+					return true
+				}
+			}
+			return false
+		}, nil
+	})
 	fixed(p, "postern_uri_homograph", func(t *target) bool {
 		for _, u := range t.uris {
 			// Most links are ASCII without an xn-- label: no host to read.
@@ -263,6 +276,68 @@ func mailDomain(d string) bool {
 	suffix, icann := publicsuffix.PublicSuffix(d)
 	return !icann || suffix != d
 }
+
+// randomToken says whether s has a random code of letters and digits, new in
+// every copy of a campaign: "segurancaNm9ehEyNWyox3", "fg46qFdZiRVH3jI". It
+// is a run of ASCII letters and digits of 10 or more, with at least two
+// digits, three capitals and three small letters, at least as many letters as
+// twice its digits (a Salesforce case's id is mostly digits), its kind of
+// character changing seven times or more, and two capitals or more not
+// followed by a small letter. Names change case at their words' starts, so a
+// capital in them is followed by a small letter (PowerShell2Go,
+// iPhone15ProMax); references of a business are digits and capitals.
+func randomToken(s string) bool {
+	for i := 0; i < len(s); {
+		if !isASCIIAlnum(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isASCIIAlnum(s[j]) {
+			j++
+		}
+		if j-i >= 10 && randomRun(s[i:j]) {
+			return true
+		}
+		i = j
+	}
+	return false
+}
+
+// randomRun reads randomToken's run of letters and digits.
+func randomRun(w string) bool {
+	class := func(c byte) byte {
+		switch {
+		case 'A' <= c && c <= 'Z':
+			return 'A'
+		case 'a' <= c && c <= 'z':
+			return 'a'
+		}
+		return '0'
+	}
+	var digits, upper, lower, changes, bareUpper int
+	for k := 0; k < len(w); k++ {
+		c := class(w[k])
+		switch c {
+		case '0':
+			digits++
+		case 'a':
+			lower++
+		case 'A':
+			upper++
+			if k+1 == len(w) || class(w[k+1]) != 'a' {
+				bareUpper++
+			}
+		}
+		if k > 0 && class(w[k-1]) != c {
+			changes++
+		}
+	}
+	return digits >= 2 && upper >= 3 && lower >= 3 && upper+lower >= 2*digits &&
+		changes >= 7 && bareUpper >= 2
+}
+
+func isASCIIAlnum(c byte) bool { return isASCIILetter(c) || '0' <= c && c <= '9' }
 
 // mixedScriptWord says whether s has a word that mixes Latin letters with
 // Cyrillic or Greek ones: "MetaМask" with a Cyrillic М, "Yоur" with a Cyrillic о.

@@ -2343,6 +2343,49 @@ func TestDefaultMixedScript(t *testing.T) {
 	})
 }
 
+// PST_RANDOM_TOKEN_HDR: a random code of mixed case and digits in the Subject
+// or the From's name, as a campaign makes each copy differ; names in
+// CamelCase, references in capitals and digits, and ids mostly of digits are
+// not.
+func TestDefaultRandomToken(t *testing.T) {
+	plainCases(t, "PST_RANDOM_TOKEN_HDR", []plainCase{
+		{subject: "Notificacao de Credito-maHSkh0WLRUIpDf6t", hit: true},
+		{subject: "Atencao Itau - fg46qFdZiRVH3jI", hit: true},
+		{from: "Nubank - Bloqueio por fraudeKApsBkI1G5 <a@example.com>", subject: "Aviso", hit: true},
+		{subject: "Protocolo: o4M278sTaWC4WO3"}, // more digits than half its letters
+		{subject: "PowerShell2Go and iPhone15ProMax reviewed"},
+		{subject: "Your parcel 1Z999AA10123456784 is on its way"},
+		{subject: "Case 00012345 ref:_00D7F000001bXyZ._5007F00000HsQ2w:ref"},
+		{subject: "GHSclassof1977 reunion"},
+		{subject: "Watch dQw4w9WgXcQ again"},
+		{subject: "Passcode 8fG3kQ for the call"},
+	})
+}
+
+// randomToken's thresholds, each case one side of one of them.
+func TestRandomToken(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"fg46qFdZiRVH3jI", true},
+		{"f4gQ6hRTkW", true},     // ten: long enough
+		{"f4gQ6hRTk", false},     // nine
+		{"f4gQxhRTkW", false},    // one digit
+		{"f4gq6hR7kT8w", false},  // two capitals
+		{"F4GQ6hRTkW", false},    // two small letters
+		{"f4g5Q6h7R8TkW", false}, // letters fewer than twice the digits
+		{"fghQRT46kW", false},    // four changes of kind
+		{"f4gQa6hRkWx", false},   // every capital followed by a small letter
+		{"f4gQ6-hRTkW", false},   // two runs, each short
+		{"Ümlaut f4gQ6hRTkW", true},
+	} {
+		if got := randomToken(tc.in); got != tc.want {
+			t.Errorf("randomToken(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
 // PST_PARCEL_FEE: a parcel held for a fee, in the campaigns' languages; a
 // shop's receipt with its delivery fee, and news about customs, are not.
 func TestDefaultParcelFee(t *testing.T) {
