@@ -53,6 +53,7 @@ func init() {
 			return false
 		}, nil
 	})
+	fixed(p, "postern_split_word", func(t *target) bool { return splitWord(t.body) })
 	fixed(p, "postern_uri_homograph", func(t *target) bool {
 		for _, u := range t.uris {
 			// Most links are ASCII without an xn-- label: no host to read.
@@ -345,26 +346,41 @@ func isASCIIAlnum(c byte) bool { return isASCIILetter(c) || '0' <= c && c <= '9'
 // there so that a brand's name or a word passes filters that read letters, and
 // a reader sees nothing. Words of Cyrillic or Greek text beside Latin ones
 // (a Russian subject naming "iPhone") are each in one alphabet.
+//
+// Characters that show nothing (a zero-width space, a soft hyphen) and
+// combining marks do not end a word, since the reader sees one; a mark of
+// another alphabet set on a Latin letter counts as that alphabet (Syriac's
+// on "Aܿmܿaܿzܿoܿn", which shows as a dot).
 func mixedScriptWord(s string) bool {
 	if isASCII(s) {
 		return false
 	}
 	latin, other := false, false
+	onLatin := false // the last letter, marks aside, is Latin
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		i += n
 		switch {
 		case r < utf8.RuneSelf && ('a' <= r|0x20 && r|0x20 <= 'z'):
-			latin = true
+			latin, onLatin = true, true
 		case r >= utf8.RuneSelf && unicode.IsLetter(r):
+			onLatin = unicode.Is(unicode.Latin, r)
 			switch {
-			case unicode.Is(unicode.Latin, r):
+			case onLatin:
 				latin = true
 			case unicode.Is(unicode.Cyrillic, r), unicode.Is(unicode.Greek, r):
 				other = true
 			}
+		case invisible(r):
+			continue
+		case unicode.Is(unicode.Mn, r):
+			// Latin's accents are in no alphabet (Inherited): "e" and a
+			// combining acute are a Latin é.
+			if onLatin && !unicode.Is(unicode.Inherited, r) {
+				other = true
+			}
 		default:
-			latin, other = false, false // a word ends
+			latin, other, onLatin = false, false, false // a word ends
 			continue
 		}
 		if latin && other {
@@ -372,6 +388,54 @@ func mixedScriptWord(s string) bool {
 		}
 	}
 	return false
+}
+
+// splitWord says whether s has four Latin letters in a row each split from
+// the next by characters that show nothing (invisible) or by marks of Hebrew,
+// Arabic or Syriac set on them: "P<ZWNJ>a<ZWNJ>y<ZWNJ>Pal", "Aܿmܿaܿzܿon". Most
+// mail's text is ASCII: the loop looks only at what follows a letter and is
+// not ASCII.
+func splitWord(s string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf && isASCIILetter(s[i-1]) && splitFrom(s[i:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitFrom says whether s, which follows a letter, opens splitWord's
+// pattern: splitters and a letter, three times.
+func splitFrom(s string) bool {
+	for k := 0; k < 3; k++ {
+		n := 0
+		for n < len(s) {
+			r, w := utf8.DecodeRuneInString(s[n:])
+			if !invisible(r) && !splitMark(r) {
+				break
+			}
+			n += w
+		}
+		if n == 0 || n == len(s) || !isASCIILetter(s[n]) {
+			return false
+		}
+		s = s[n+1:]
+	}
+	return true
+}
+
+// splitMark says whether r is a mark of Hebrew, Arabic or Syriac that
+// splitWord reads as a splitter, set on a Latin letter it shows as a dot or a
+// stroke.
+func splitMark(r rune) bool {
+	return 0x591 <= r && r <= 0x5c7 || 0x64b <= r && r <= 0x65f || 0x730 <= r && r <= 0x74a
+}
+
+// invisible says whether r shows nothing in a word: a soft hyphen, a
+// combining grapheme joiner, the zero-width space and joiners, the word
+// joiner, or a byte order mark inside text.
+func invisible(r rune) bool {
+	return r == 0xad || r == 0x34f || 0x200b <= r && r <= 0x200d || r == 0x2060 || r == 0xfeff
 }
 
 // homographHost says whether a link's host has a label written to look like a

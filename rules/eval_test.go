@@ -879,3 +879,17 @@ func FuzzMayContain(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSplitWord holds splitWord, which skips ASCII text fast, to the
+// expression it stands for.
+func FuzzSplitWord(f *testing.F) {
+	for _, s := range []string{"P\u200ca\u200cy\u200cPal", "A\u073fm\u073fa\u073fz\u073fon", "Ver\u00adsand\u00adkos\u00adten", "a\u00adb\u00adc", "x\u200b\u200bé\u200bl\u200blo", "w\u200c\u200c\u200co\u200cr\u200cd\u200c", "\xffa\u200bb\u200bc\u200bd"} {
+		f.Add(s)
+	}
+	re := regexp.MustCompile(`(?:[A-Za-z][\x{00AD}\x{034F}\x{200B}-\x{200D}\x{2060}\x{FEFF}\x{0591}-\x{05C7}\x{064B}-\x{065F}\x{0730}-\x{074A}]+){3}[A-Za-z]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := splitWord(s), re.MatchString(s); got != want {
+			t.Errorf("splitWord(%q) = %v, the expression finds %v", s, got, want)
+		}
+	})
+}

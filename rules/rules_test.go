@@ -2340,6 +2340,26 @@ func TestDefaultMixedScript(t *testing.T) {
 		{"Γιώργος <g@example.gr>", "Re: ΑΒΓ project, phase 2", "", false},
 		{"Lab <lab@example.com>", "Dose: 50 µg, 3 µm filter", "", false},
 		{"Müller <m@example.de>", "Grüße aus Köln", "", false},
+		{"\"Т\ufeffr\ufeffu\ufeffѕ\ufefft\" <a@example.com>", "Notice", "", true}, // Cyrillic Т and ѕ, split by BOMs
+		{"Aܿmܿaܿzܿoܿn <a@example.com>", "Notice", "", true},                       // Syriac marks on Latin letters
+		{"Cafe <a@example.com>", "Cafe\u0301 de Paris", "", false},                // a decomposed é
+		{"Shop <a@example.in>", "iPhoneके लिए ऑफ़र", "", false},                   // Devanagari's marks on its own letters
+		{"Dan <d@example.org>", "Shalom שָׁלוֹם", "", false},
+	})
+}
+
+// PST_SPLIT_WORD: letters split by characters that show nothing; a soft
+// hyphen's syllables, emoji's and Persian's joiners are not.
+func TestDefaultSplitWord(t *testing.T) {
+	ruleCases(t, "PST_SPLIT_WORD", bodyMsg, []ruleCase{
+		{"Your P\u200ca\u200cy\u200cP\u200ca\u200cl account", true},
+		{"A\u00adm\u00ada\u00adz\u00adon", true},
+		{"Aܿmܿaܿzܿoܿn.com", true},
+		{"H\u200b\u200be\u200bl\u200blo", true},
+		{"Ver\u00adsand\u00adkos\u00adten ent\u00adfal\u00adlen", false},
+		{"a\u00adb\u00adc", false},
+		{"Our family 👨\u200d👩\u200d👧 says hi", false},
+		{"می\u200cخواهم", false},
 	})
 }
 
