@@ -27,32 +27,8 @@ func init() {
 		d, ok := fromDomain(from)
 		return ok && !mailDomain(d)
 	})
-	register(p, "postern_mixed_script", func(args []string) (evalFunc, error) {
-		if len(args) == 0 {
-			return nil, fmt.Errorf("want one or more header fields")
-		}
-		return func(t *target) bool {
-			for _, field := range args {
-				if mixedScriptWord(t.get(field)) {
-					return true
-				}
-			}
-			return false
-		}, nil
-	})
-	register(p, "postern_random_token", func(args []string) (evalFunc, error) {
-		if len(args) == 0 {
-			return nil, fmt.Errorf("want one or more header fields")
-		}
-		return func(t *target) bool {
-			for _, field := range args {
-				if randomToken(t.get(field)) {
-					return true
-				}
-			}
-			return false
-		}, nil
-	})
+	register(p, "postern_mixed_script", anyField(mixedScriptWord))
+	register(p, "postern_random_token", anyField(randomToken))
 	fixed(p, "postern_split_word", func(t *target) bool { return splitWord(t.body) })
 	fixed(p, "postern_uri_homograph", func(t *target) bool {
 		for _, u := range t.uris {
@@ -74,6 +50,24 @@ func init() {
 		from, _, _ := strings.Cut(raw, "\n")
 		return nameComma(from)
 	})
+}
+
+// anyField makes an eval of header fields, its arguments, that hits when
+// test holds for one of them.
+func anyField(test func(string) bool) func([]string) (evalFunc, error) {
+	return func(fields []string) (evalFunc, error) {
+		if len(fields) == 0 {
+			return nil, fmt.Errorf("want one or more header fields")
+		}
+		return func(t *target) bool {
+			for _, f := range fields {
+				if test(t.get(f)) {
+					return true
+				}
+			}
+			return false
+		}, nil
+	}
 }
 
 // nameComma says whether a raw From field has a comma in its display name

@@ -239,7 +239,7 @@ func TestBounceRelaysListed(t *testing.T) {
 }
 
 func TestEvalArguments(t *testing.T) {
-	for _, call := range []string{"check_for_shifted_date('x', 'y')", "html_test('no_such_test')", "check_for_mime('mime_qp_ratio')", "no_such_eval()"} {
+	for _, call := range []string{"check_for_shifted_date('x', 'y')", "html_test('no_such_test')", "check_for_mime('mime_qp_ratio')", "no_such_eval()", "postern_mixed_script()", "postern_random_token()"} {
 		dir := writeRules(t, map[string]string{"e.cf": "header T_EVAL eval:" + call + "\n"})
 		_, problems := Load(filepath.Join(dir, "e.cf"))
 		if len(problems) != 1 || !problems[0].Warning || !strings.Contains(problems[0].Msg, "skipped") {
