@@ -2406,6 +2406,23 @@ func TestRandomToken(t *testing.T) {
 	}
 }
 
+// PST_AV_EXPIRED: an antivirus program's subscription or protection said to
+// have expired, the fake renewal's claim; an offer, a renewal price and a
+// surname are not.
+func TestDefaultAVExpired(t *testing.T) {
+	ruleCases(t, "PST_AV_EXPIRED", bodyMsg, []ruleCase{
+		{"Ihr McAfee-Abonnement ist abgelaufen", true},
+		{"PROTECTION DISABLED: Your Norton Subscription Has Expired On Wednesday", true},
+		{"McAfee for the Windows subscription May Be expired on Today : 11-14-2023", true},
+		{"Votre abonnement Kaspersky a expiré.", true},
+		{"Su suscripción de Bitdefender ha caducado", true},
+		{"Upgrade to McAfee Total Protection today and save 50%.", false},
+		{"Norton's subscription renewal price went up this year, the review says.", false},
+		{"Edward Norton renewed his subscription.", false},
+		{"Your subscription has expired. Norton was mentioned elsewhere.", false},
+	})
+}
+
 // PST_PARCEL_FEE: a parcel held for a fee, in the campaigns' languages; a
 // shop's receipt with its delivery fee, and news about customs, are not.
 func TestDefaultParcelFee(t *testing.T) {
