@@ -29,7 +29,20 @@ func init() {
 	})
 	register(p, "postern_mixed_script", anyField(mixedScriptWord))
 	register(p, "postern_random_token", anyField(randomToken))
-	fixed(p, "postern_split_word", func(t *target) bool { return splitWord(t.body) })
+	// The body, whose first line is the Subject, and the header fields named.
+	register(p, "postern_split_word", func(fields []string) (evalFunc, error) {
+		return func(t *target) bool {
+			if splitWord(t.body) {
+				return true
+			}
+			for _, f := range fields {
+				if splitWord(t.get(f)) {
+					return true
+				}
+			}
+			return false
+		}, nil
+	})
 	fixed(p, "postern_uri_homograph", func(t *target) bool {
 		for _, u := range t.uris {
 			// Most links are ASCII without an xn-- label: no host to read.

@@ -2351,6 +2351,10 @@ func TestDefaultMixedScript(t *testing.T) {
 // PST_SPLIT_WORD: letters split by characters that show nothing; a soft
 // hyphen's syllables, emoji's and Persian's joiners are not.
 func TestDefaultSplitWord(t *testing.T) {
+	ruleCases(t, "PST_SPLIT_WORD", fromMsg, []ruleCase{
+		{"\" d\u034fo\u034fn\u034fo\u034ft\u034fr\u034fe\u034fp\u034fl\u034fy\u034f@e\u034fv\u034fr\u034fi\u034f.com\" <a@example.com>", true},
+		{"Donna Reply <a@example.com>", false},
+	})
 	ruleCases(t, "PST_SPLIT_WORD", bodyMsg, []ruleCase{
 		{"Your P\u200ca\u200cy\u200cP\u200ca\u200cl account", true},
 		{"A\u00adm\u00ada\u00adz\u00adon", true},
