@@ -55,6 +55,14 @@ func init() {
 		}
 		return false
 	})
+	fixed(p, "postern_from_in_comment", func(t *target) bool {
+		raw := t.rawHeader("From")
+		if strings.IndexByte(raw, '(') < 0 {
+			return false
+		}
+		from, _, _ := strings.Cut(raw, "\n")
+		return addressInComment(from)
+	})
 	fixed(p, "postern_from_name_comma", func(t *target) bool {
 		raw := t.rawHeader("From")
 		if strings.IndexByte(raw, ',') < 0 {
@@ -123,6 +131,33 @@ func nameComma(field string) bool {
 		}
 	}
 	return false
+}
+
+// addressInComment says whether a raw From field's only address is in a
+// comment: "Dating-Experte,(<noreply@team.mobile.de>)", "Shop (<info@…>)".
+// RFC 5322 reads a comment as nothing, so the field has no address at all,
+// none a reply could go to; mail programs show the comment, and the reader
+// takes the borrowed address in it for the sender's. "user@example.com (Full
+// Name <user@…>)" and a quoted name's @ are not: an address stands outside.
+func addressInComment(field string) bool {
+	found := false
+	for i := 0; i < len(field); i++ {
+		switch field[i] {
+		case '"':
+			end := quotedEnd(field, i)
+			if end < 0 {
+				return false
+			}
+			i = end
+		case '(':
+			end := commentEnd(field, i)
+			found = found || angleAddress(field[i:end])
+			i = end
+		case '@':
+			return false
+		}
+	}
+	return found
 }
 
 // angleAddress says whether s holds an address in angle brackets.

@@ -2285,6 +2285,23 @@ func TestDefaultFromNameComma(t *testing.T) {
 	})
 }
 
+// PST_FROM_IN_COMMENT: a From whose only address is in a comment; an address
+// outside one, a quoted name's @ and a comment that is a name are not.
+func TestDefaultFromInComment(t *testing.T) {
+	ruleCases(t, "PST_FROM_IN_COMMENT", fromMsg, []ruleCase{
+		{`Nagelpilz-Service,(<noreply@dhl.de>)`, true},
+		{`Instant Translator (<info@translate.example>)`, true},
+		{`(<service@shop.example>)`, true},
+		{`"a@b.example" (<noreply@digid.example>)`, true},
+		{`user@example.com (Full Name <user@example.com>)`, false},
+		{`"Doe, John" <john@example.com>`, false},
+		{`John Doe (Sales) <john@example.com>`, false},
+		{`Sales Team (Berlin office)`, false},
+		{`"ops@example.com" <alerts@example.com> (<x@y.example>)`, false},
+		{`Shop <info@shop.example>`, false},
+	})
+}
+
 // PST_FROM_FIREBASE: an address on Firebase's shared domains, not one that
 // only names Firebase.
 func TestDefaultFromFirebase(t *testing.T) {
