@@ -482,7 +482,8 @@ func invisible(r rune) bool {
 
 // homographHost says whether a link's host has a label written to look like a
 // Latin name it is not: one that mixes Latin letters with Cyrillic or Greek
-// ones (pаypal.com, whose а is Cyrillic), or, under a top-level domain written
+// ones (pаypal.com, whose а is Cyrillic) or sets another alphabet's mark on a
+// Latin letter (mixedScriptWord), or, under a top-level domain written
 // in Latin letters, one written wholly in the Cyrillic letters that look Latin
 // (аррӏе.com). Browsers show such names in their xn-- form for that reason
 // (Chromium's IDN spoof checks); mail programs show the link's text. The ASCII

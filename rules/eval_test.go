@@ -842,9 +842,26 @@ func FuzzNameComma(f *testing.F) {
 	})
 }
 
+// FuzzAddressInComment: a field addressInComment says has its only address in
+// a comment is no address as RFC 5322 reads it (net/mail).
+func FuzzAddressInComment(f *testing.F) {
+	for _, s := range []string{`Dating-Experte,(<noreply@team.mobile.de>)`, `(<a@b.example>)`, `"a@b" (<c@d.example>)`,
+		`a@b.example (Full Name <a@b.example>)`, `Team (Sales)`, `x ((<a@b>)) <c@d>`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, field string) {
+		if !addressInComment(field) {
+			return
+		}
+		if a, err := mail.ParseAddress(field); err == nil {
+			t.Errorf("%q: the address only in a comment, but net/mail reads %q", field, a)
+		}
+	})
+}
+
 // FuzzHomographHost: a host homographHost calls a look-alike holds letters of
-// Cyrillic or Greek, written as they are or in an xn-- label; plain ASCII
-// names never are.
+// Cyrillic or Greek, or a combining mark of another alphabet, written as they
+// are or in an xn-- label; plain ASCII names never are.
 func FuzzHomographHost(f *testing.F) {
 	for _, s := range []string{"pаypal.com", "xn--pypal-4ve.com", "аррӏе.com", "bücher.de", "пример.рф", "xn--", "a.xn--p1ai", ".", ""} {
 		f.Add(s)
@@ -857,8 +874,11 @@ func FuzzHomographHost(f *testing.F) {
 		if err != nil {
 			u = host
 		}
-		if !strings.ContainsFunc(u, func(r rune) bool { return unicode.In(r, unicode.Cyrillic, unicode.Greek) }) {
-			t.Errorf("%q: a look-alike host, but no Cyrillic or Greek letter in %q", host, u)
+		other := func(r rune) bool {
+			return unicode.In(r, unicode.Cyrillic, unicode.Greek) || unicode.Is(unicode.Mn, r) && !unicode.Is(unicode.Inherited, r)
+		}
+		if !strings.ContainsFunc(u, other) {
+			t.Errorf("%q: a look-alike host, but no Cyrillic or Greek letter, nor another alphabet's mark, in %q", host, u)
 		}
 	})
 }
