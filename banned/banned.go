@@ -11,6 +11,7 @@ package banned
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -332,12 +333,20 @@ func (c *Check) inArchive(head []byte, r io.Reader, name string, depth int, budg
 	switch {
 	case isGzip(head):
 		names := gzipNames(head, name)
+		tarred := gzippedTar(name, names)
+		var open opener
+		if !tarred {
+			// The one file it holds, unpacked within the part's budget: an
+			// SVG image (invoice.svg.gz) or an archive (a.zip.gz) gzipped
+			// to get past checks that read only the part itself.
+			open = gunzipOnce(r)
+		}
 		for _, n := range names {
-			if err := entry(n, nil); err != nil {
+			if err := entry(n, open); err != nil {
 				return found, nil
 			}
 		}
-		if gzippedTar(name, names) {
+		if tarred {
 			err = gzipTarEntries(r, budget, entry)
 		}
 	case isTar(head):
@@ -353,6 +362,19 @@ func (c *Check) inArchive(head []byte, r io.Reader, name string, depth int, budg
 		return found, nil
 	}
 	return nil, err
+}
+
+// gunzipOnce opens the file the gzip stream r holds, once: r is read as it
+// arrives, so a second name of the same file (gzipNames) finds it read.
+func gunzipOnce(r io.Reader) opener {
+	opened := false
+	return func() (io.ReadCloser, error) {
+		if opened {
+			return nil, errors.New("banned: the gzip file was read already")
+		}
+		opened = true
+		return gzip.NewReader(r)
+	}
 }
 
 // entryFunc is given each file an archive lists, with what opens its content

@@ -68,6 +68,12 @@ func zipOf(t testing.TB, entries ...entry) []byte {
 // "", as gzip -n writes it); name's bytes are ISO-8859-1, as RFC 1952 has it.
 func gzipOf(t testing.TB, name string) []byte {
 	t.Helper()
+	return gzipWith(t, name, []byte("MZ..."))
+}
+
+// gzipWith is gzipOf holding data.
+func gzipWith(t testing.TB, name string, data []byte) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	w := gzip.NewWriter(&buf)
 	w.Name = name
@@ -79,7 +85,7 @@ func gzipOf(t testing.TB, name string) []byte {
 		}
 		w.Name = string(r)
 	}
-	w.Write([]byte("MZ..."))
+	w.Write(data)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -201,6 +207,13 @@ func TestFind(t *testing.T) {
 		{"an SVG with script in a tar in a ZIP", nil, attached("a.zip", zipOf(t, entry{name: "b.tar", data: tarWith(t, "c.svg", svg(`<g onload="x()"/>`))})),
 			`"c.svg": an SVG image with onload= (in "a.zip/b.tar")`},
 		{"a drawing in a ZIP", nil, attached("charts.zip", zipOf(t, entry{name: "chart.svg", data: drawing}, entry{name: "run.txt"})), ""},
+		{"an SVG with script gzipped", nil, attached("Invoice.svg.gz", gzipWith(t, "", svg(`<script>x()</script>`))),
+			`"Invoice.svg": an SVG image with <script> (in "Invoice.svg.gz")`},
+		{"an SVG with script gzipped, named in the gzip header", nil, attached("scan.gz", gzipWith(t, "Scan.svg", svg(`<g onload="x()"/>`))),
+			`"Scan.svg": an SVG image with onload= (in "scan.gz")`},
+		{"a drawing gzipped", nil, attached("chart.svg.gz", gzipWith(t, "chart.svg", drawing)), ""},
+		{"a ZIP gzipped, a program in it", nil, attached("a.zip.gz", gzipWith(t, "", zipOf(t, entry{name: "run.exe"}))),
+			`"run.exe": extension .exe (in "a.zip.gz/a.zip")`},
 		{"an encrypted SVG in a ZIP: closed", nil, attached("a.zip", zipOf(t, entry{name: "a.svg", encrypted: true, data: svg(`<script>x()</script>`)})), ""},
 		{"active SVG off", func(c *Check) { c.ActiveSVG = false }, attached("Invoice.svg", svg(`<script>x()</script>`)), ""},
 		{"a PDF", nil, attached("invoice.pdf", pdf), ""},
