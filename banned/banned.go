@@ -427,11 +427,16 @@ func isGzip(b []byte) bool { return len(b) >= 10 && b[0] == 0x1f && b[1] == 0x8b
 // gzipNames are the names of the one file a gzip stream b starts holds: the
 // original name its header may keep (RFC 1952's FNAME, in ISO-8859-1), and the
 // part's name without its .gz, which is what gunzip and the archive tools a
-// reader opens it with name it ("invoice.exe.gz" unpacks to "invoice.exe").
+// reader opens it with name it ("invoice.exe.gz" unpacks to "invoice.exe"); a
+// compressed SVG image (.svgz, SVG's own name for one) is an .svg, which
+// viewers show unpacked.
 func gzipNames(b []byte, partName string) []string {
 	var names []string
-	if lower := strings.ToLower(partName); strings.HasSuffix(lower, ".gz") || strings.HasSuffix(lower, ".z") {
+	switch lower := strings.ToLower(partName); {
+	case strings.HasSuffix(lower, ".gz") || strings.HasSuffix(lower, ".z"):
 		names = append(names, partName[:strings.LastIndexByte(partName, '.')])
+	case strings.HasSuffix(lower, ".svgz"):
+		names = append(names, partName[:len(partName)-1])
 	}
 	flags, pos := b[3], 10
 	if flags&0x04 != 0 { // FEXTRA

@@ -211,6 +211,8 @@ func TestFind(t *testing.T) {
 			`"Invoice.svg": an SVG image with <script> (in "Invoice.svg.gz")`},
 		{"an SVG with script gzipped, named in the gzip header", nil, attached("scan.gz", gzipWith(t, "Scan.svg", svg(`<g onload="x()"/>`))),
 			`"Scan.svg": an SVG image with onload= (in "scan.gz")`},
+		{"a compressed SVG image with script", nil, attached("Statement.svgz", gzipWith(t, "", svg(`<script>x()</script>`))),
+			`"Statement.svg": an SVG image with <script> (in "Statement.svgz")`},
 		{"a drawing gzipped", nil, attached("chart.svg.gz", gzipWith(t, "chart.svg", drawing)), ""},
 		{"a ZIP gzipped, a program in it", nil, attached("a.zip.gz", gzipWith(t, "", zipOf(t, entry{name: "run.exe"}))),
 			`"run.exe": extension .exe (in "a.zip.gz/a.zip")`},
