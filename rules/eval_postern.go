@@ -32,15 +32,7 @@ func init() {
 	// The body, whose first line is the Subject, and the header fields named.
 	register(p, "postern_split_word", func(fields []string) (evalFunc, error) {
 		return func(t *target) bool {
-			if splitWord(t.body) {
-				return true
-			}
-			for _, f := range fields {
-				if splitWord(t.get(f)) {
-					return true
-				}
-			}
-			return false
+			return splitWord(t.body) || anyFieldHolds(t, fields, splitWord)
 		}, nil
 	})
 	fixed(p, "postern_uri_homograph", func(t *target) bool {
@@ -80,15 +72,18 @@ func anyField(test func(string) bool) func([]string) (evalFunc, error) {
 		if len(fields) == 0 {
 			return nil, fmt.Errorf("want one or more header fields")
 		}
-		return func(t *target) bool {
-			for _, f := range fields {
-				if test(t.get(f)) {
-					return true
-				}
-			}
-			return false
-		}, nil
+		return func(t *target) bool { return anyFieldHolds(t, fields, test) }, nil
 	}
+}
+
+// anyFieldHolds says whether test holds for one of the header fields.
+func anyFieldHolds(t *target, fields []string, test func(string) bool) bool {
+	for _, f := range fields {
+		if test(t.get(f)) {
+			return true
+		}
+	}
+	return false
 }
 
 // nameComma says whether a raw From field has a comma in its display name

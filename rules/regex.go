@@ -622,7 +622,7 @@ func literals(re *syntax.Regexp) []string {
 // spelledLiterals is what spellings gives for re, when those strings are few
 // enough and each long enough to scan for; nil otherwise.
 func spelledLiterals(re *syntax.Regexp) []string {
-	if set, ok := spellings(re, maxLiterals, false); ok && len(set) <= maxLiterals && !slices.ContainsFunc(set, func(l string) bool { return len(l) < minLiteral }) {
+	if set, ok := spellings(re, maxLiterals, false); ok && !slices.ContainsFunc(set, func(l string) bool { return len(l) < minLiteral }) {
 		return set
 	}
 	return nil
