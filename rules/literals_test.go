@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // The literal index finds exactly the literals strings.Contains finds, line by line.
@@ -113,6 +114,10 @@ func BenchmarkToLower(b *testing.B) {
 	}
 }
 
+// products are 13 names of 9 characters or more, too many for two branches'
+// sets together.
+const products = `bitdefender|kaspersky|malwarebytes|trendmicro|eset nod32|f-secure total|sophos home|webroot secure|norton 360 deluxe|mcafee total|avast premium|avira prime|panda dome`
+
 // requiredLiterals reads an alternation whose common prefixes the parser
 // factored out (deposit|depot|dépôt is D(?:ÉPÔT|EP(?:OSIT|OT))) by the
 // strings it spells, and every match holds one of its literals.
@@ -133,6 +138,10 @@ func TestRequiredLiteralsFactored(t *testing.T) {
 		{`(?i)\b(?:hi[\s,]|bye[\s,])`, true, []string{"hi there", "Hi,", "BYE "}},
 		{`(?i)\b(?:hi[a-z]|bye)`, false, nil}, // 26 strings: more than the scan takes
 		{`\n(?:to|cc):`, false, nil},          // a whole expression is not spelt: "\nto:" is in every header
+		// Each branch's best set is its 13 long names, 26 together; each
+		// branch's word set, shorter, is the same 3 strings.
+		{`(?i)\b(?:` + products + `)\s+(?:expired|abgelaufen|expirado)|(?:expired|abgelaufen|expirado)\s+(?:` + products + `)`, true,
+			[]string{"Kaspersky expired", "ABGELAUFEN  Norton 360 Deluxe", "expirado  panda dome"}},
 	} {
 		got := requiredLiterals(tc.re)
 		if (got != nil) != tc.filter || slices.ContainsFunc(got, func(l string) bool { return len(l) < minLiteral }) {
@@ -148,4 +157,39 @@ func TestRequiredLiteralsFactored(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzRequiredLiterals holds the prefilter to its promise: whatever text an
+// expression matches holds one of its literals, lower-cased as the scan reads
+// the text. A set that broke it would make a rule miss what it matches.
+func FuzzRequiredLiterals(f *testing.F) {
+	for _, seed := range []struct{ re, text string }{
+		{`(?i)\b(?:norton|mcafee|avast)\s+(?:expired|abgelaufen)|(?:expired|abgelaufen)\s+(?:norton|mcafee|avast)`, "Your NORTON  expired"},
+		{`(?i)\b(?:casino|jackpot|bonus|deposit|einzahlung|dépôt|depot|depósito|storting)`, "DÉPÔT"},
+		{`(?:a[bc]d|xyz)e+fgh|q(?:rst|uvw)`, "xyzeefgh"},
+		{`(?i)\b(?:hi[\s,:]|(?:hello|dear)[\s,:])[\s,:]{0,3}[\w.+-]+@`, "Hi user@example.com"},
+		{`(?:urgent|immediate)(?:ly)? (?:reply|response)|(?:reply|respond) (?:urgent|immediate)ly`, "reply urgently"},
+		{`ad+res+|of+ice`, "adddress"},
+		{`(?:a[bc]d|xyz)e+fgh|q(?:rst|uvw)`, "quvw"},
+		{`(?:110|000)`, "000"},
+	} {
+		f.Add(seed.re, seed.text)
+	}
+	f.Fuzz(func(t *testing.T, src, text string) {
+		if len(src) > 200 || len(text) > 200 || !utf8.ValidString(text) {
+			return
+		}
+		re, err := regexp.Compile(src)
+		if err != nil {
+			return
+		}
+		lits := requiredLiterals(src)
+		if lits == nil || !re.MatchString(text) {
+			return
+		}
+		lower := toLower(text)
+		if !slices.ContainsFunc(lits, func(l string) bool { return strings.Contains(lower, l) }) {
+			t.Errorf("%s matches %q, which holds none of %q", src, text, lits)
+		}
+	})
 }

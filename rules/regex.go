@@ -538,39 +538,57 @@ const (
 	maxLiterals = 24 // more alternatives than this: not worth it
 )
 
-// literals walks the syntax tree. A concatenation needs every part, so any one part's
-// set will do (the best is kept: the one whose shortest literal is longest, then the
-// smaller one), and a run
-// of adjacent literal characters is one literal; an alternation needs one of its
-// branches, so it needs the union of their sets, if every branch has one.
+// literals walks the syntax tree for the best set of literalFront's: the one
+// whose shortest literal is longest, then the smaller one.
 func literals(re *syntax.Regexp) []string {
+	return pick(literalFront(re), better).lits
+}
+
+// litSet is a set of literals with its rating, shortest(lits).
+type litSet struct {
+	lits  []string
+	short int
+}
+
+func newLitSet(lits []string) litSet { return litSet{lits, shortest(lits)} }
+
+// better reports whether a filters better than b (none, when b.lits is nil).
+func better(a, b litSet) bool {
+	return b.lits == nil || a.short > b.short || (a.short == b.short && len(a.lits) < len(b.lits))
+}
+
+// maxFront bounds the sets literalFront keeps for a part of an expression.
+const maxFront = 16
+
+// literalFront is the sets of which every match of re holds a member, as
+// far as the tree shows them: a concatenation needs every part, so any one
+// part's set will do, and a run of adjacent literal characters is one
+// literal; an alternation needs one of its branches, so it needs a union of
+// sets, one for each branch, if every branch has one. Only the sets no other
+// beats on both length and size are kept, for an alternation to choose
+// from: its branches' best sets may be too many together where a branch's
+// smaller one would not be ("(?:norton|mcafee|avast) expired|expired
+// (?:norton|mcafee|avast)" can take "expired" from both).
+func literalFront(re *syntax.Regexp) []litSet {
 	switch re.Op {
 	case syntax.OpLiteral:
 		if len(re.Rune) >= minLiteral {
-			return []string{string(re.Rune)}
+			return []litSet{newLitSet([]string{string(re.Rune)})}
 		}
 	case syntax.OpCapture, syntax.OpPlus:
-		return literals(re.Sub[0])
+		return literalFront(re.Sub[0])
 	case syntax.OpRepeat:
 		if re.Min >= 1 {
-			return literals(re.Sub[0])
+			return literalFront(re.Sub[0])
 		}
 	case syntax.OpConcat:
-		var best []string
-		consider := func(set []string) {
-			if set == nil {
-				return
-			}
-			if best == nil || shortest(set) > shortest(best) || (shortest(set) == shortest(best) && len(set) < len(best)) {
-				best = set
-			}
-		}
+		var front []litSet
 		run := ""
 		for _, sub := range re.Sub {
 			if sub.Op == syntax.OpLiteral {
 				run += string(sub.Rune)
 				if len(run) >= minLiteral {
-					consider([]string{run})
+					front = addToFront(front, newLitSet([]string{run}))
 				}
 				continue
 			}
@@ -581,51 +599,191 @@ func literals(re *syntax.Regexp) []string {
 			if sub.Op == syntax.OpPlus && sub.Sub[0].Op == syntax.OpLiteral {
 				x := string(sub.Sub[0].Rune)
 				if run += x; len(run) >= minLiteral {
-					consider([]string{run})
+					front = addToFront(front, newLitSet([]string{run}))
 				}
 				run = x
 				continue
 			}
 			run = ""
-			consider(literals(sub))
+			for _, set := range literalFront(sub) {
+				front = addToFront(front, set)
+			}
 		}
-		return best
+		return front
 	case syntax.OpAlternate:
-		var union []string
-		for _, sub := range re.Sub {
-			set := literals(sub)
-			if set == nil && sub.Op == syntax.OpConcat {
+		branches := make([][]litSet, len(re.Sub))
+		for i, sub := range re.Sub {
+			branches[i] = literalFront(sub)
+			if branches[i] == nil && sub.Op == syntax.OpConcat {
 				// A branch of a word too short to keep and a small class
 				// ("hi" and a separator, hi[ ,:]) spells a few strings long
 				// enough. (Not a whole expression's: a header rule's
 				// \n(?:to|cc): spells "\nto:", in every message.)
-				set = spelledLiterals(sub)
+				if set := spelledLiterals(sub); set != nil {
+					branches[i] = []litSet{newLitSet(set)}
+				}
 			}
-			if set == nil {
-				union = nil
-				break
-			}
-			union = append(union, set...)
 		}
-		if union != nil && len(union) <= maxLiterals {
-			return union
-		}
+		front := unions(branches)
 		// The parser factors the branches' common prefixes out
 		// ("deposit|depot|dépôt" is D(?:ÉPÔT|EP(?:OSIT|OT))), which can leave a
-		// branch too short to keep ("OT"); the strings the alternation
-		// spells, when they are few, are its literals then.
-		return spelledLiterals(re)
+		// branch too short to keep ("OT"), or a weak one ("http://" where
+		// the alternation spells three phrases): the strings the alternation
+		// spells, when they are few, are one more choice.
+		if set := spelledLiterals(re); set != nil {
+			front = addToFront(front, newLitSet(set))
+		}
+		return front
 	}
 	return nil
+}
+
+// unions is the front of an alternation whose branches' fronts are given:
+// the union of each branch's best set, when it is not too large, as the
+// walk has always taken it. Otherwise, for each length a branch's set
+// reaches, the union of each branch's smallest set at least that long,
+// when that one is not too large.
+func unions(branches [][]litSet) []litSet {
+	bests := make([]litSet, len(branches))
+	for i, b := range branches {
+		if b == nil {
+			return nil
+		}
+		bests[i] = pick(b, better)
+	}
+	if union := joinSets(bests); len(union.lits) <= maxLiterals {
+		return []litSet{union}
+	}
+	var front []litSet
+	for _, b := range branches {
+		for _, candidate := range b {
+			picks := make([]litSet, len(branches))
+			for i, other := range branches {
+				picks[i] = pick(other, func(a, b litSet) bool {
+					return a.short >= candidate.short && (b.lits == nil || len(a.lits) < len(b.lits) || (len(a.lits) == len(b.lits) && a.short > b.short))
+				})
+			}
+			if union := joinSets(picks); union.lits != nil && len(union.lits) <= maxLiterals {
+				front = addToFront(front, union)
+			}
+		}
+	}
+	return front
+}
+
+// pick is the set that beats the others (better(a, b): a beats b, or
+// b.lits is nil); none when none beats none.
+func pick(sets []litSet, better func(a, b litSet) bool) litSet {
+	var p litSet
+	for _, set := range sets {
+		if better(set, p) {
+			p = set
+		}
+	}
+	return p
+}
+
+// joinSets joins sets in order, each string once; none when one is none.
+func joinSets(sets []litSet) litSet {
+	u := litSet{short: 1 << 30}
+	for _, set := range sets {
+		if set.lits == nil {
+			return litSet{}
+		}
+		for _, l := range set.lits {
+			if !slices.Contains(u.lits, l) {
+				u.lits = append(u.lits, l)
+			}
+		}
+		u.short = min(u.short, set.short)
+	}
+	return u
+}
+
+// addToFront adds set to front unless one there is as long and no larger,
+// and drops those set beats so; the front stays within maxFront, its worst
+// dropped first.
+func addToFront(front []litSet, set litSet) []litSet {
+	for _, f := range front {
+		if f.short >= set.short && len(f.lits) <= len(set.lits) {
+			return front
+		}
+	}
+	front = slices.DeleteFunc(front, func(f litSet) bool {
+		return set.short >= f.short && len(set.lits) <= len(f.lits)
+	})
+	front = append(front, set)
+	if len(front) > maxFront {
+		worst := 0
+		for i, f := range front {
+			if better(front[worst], f) {
+				worst = i
+			}
+		}
+		front = slices.Delete(front, worst, worst+1)
+	}
+	return front
 }
 
 // spelledLiterals is what spellings gives for re, when those strings are few
 // enough and each long enough to scan for; nil otherwise.
 func spelledLiterals(re *syntax.Regexp) []string {
+	if spellCount(re, maxLiterals) > maxLiterals {
+		return nil // (most alternations: counted without the strings)
+	}
 	if set, ok := spellings(re, maxLiterals, false); ok && !slices.ContainsFunc(set, func(l string) bool { return len(l) < minLiteral }) {
 		return set
 	}
 	return nil
+}
+
+// spellCount is how many strings spellings would spell for re, before
+// lower-casing merges any, or more than max when that is more.
+func spellCount(re *syntax.Regexp, max int) int {
+	switch re.Op {
+	case syntax.OpLiteral, syntax.OpEmptyMatch, syntax.OpWordBoundary, syntax.OpNoWordBoundary,
+		syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText:
+		return 1
+	case syntax.OpCapture:
+		return spellCount(re.Sub[0], max)
+	case syntax.OpQuest:
+		return spellCount(re.Sub[0], max) + 1
+	case syntax.OpCharClass:
+		// As spellings: more than max runes are too many, and those that
+		// lower-case to one are one.
+		n := 0
+		for k := 0; k+1 < len(re.Rune); k += 2 {
+			if n += int(re.Rune[k+1]-re.Rune[k]) + 1; n > max {
+				return n
+			}
+		}
+		var lower []rune
+		for k := 0; k+1 < len(re.Rune); k += 2 {
+			for r := re.Rune[k]; r <= re.Rune[k+1]; r++ {
+				if l := unicode.ToLower(r); !slices.Contains(lower, l) {
+					lower = append(lower, l)
+				}
+			}
+		}
+		return len(lower)
+	case syntax.OpAlternate:
+		n := 0
+		for _, sub := range re.Sub {
+			if n += spellCount(sub, max); n > max {
+				break
+			}
+		}
+		return n
+	case syntax.OpConcat:
+		n := 1
+		for _, sub := range re.Sub {
+			if n *= spellCount(sub, max); n > max {
+				break
+			}
+		}
+		return n
+	}
+	return max + 1
 }
 
 // spellings is every string re matches, when re matches only a few: at most
