@@ -29,6 +29,7 @@ func init() {
 	})
 	register(p, "postern_mixed_script", anyField(mixedScriptWord))
 	register(p, "postern_random_token", anyField(randomToken))
+	register(p, "postern_subject_tag", anyField(hashTag))
 	// The body, whose first line is the Subject, and the header fields named.
 	register(p, "postern_split_word", func(fields []string) (evalFunc, error) {
 		return func(t *target) bool {
@@ -373,6 +374,94 @@ func randomRun(w string) bool {
 	}
 	return digits >= 2 && upper >= 3 && lower >= 3 && upper+lower >= 2*digits &&
 		changes >= 7 && bareUpper >= 2
+}
+
+// hashTag says whether s, a Subject, ends in a code added so that no two
+// copies of a campaign read alike to a filter that counts copies of one
+// Subject (Razor, DCC, a checksum): "Call me                    34472",
+// "Something EVERY Business Needs! [wxv4m]", "Rates Are Down.  teoqknmp". The
+// code is the last word, and one of
+//
+//   - set apart by three spaces or more, so that it falls outside what the
+//     mail reader's list shows, and a number or a word of one case (not a
+//     capitalized word, as a person may put after spaces): "   XDKOR";
+//   - in brackets, four to eight small letters and digits, with both, or
+//     with no vowel: "[6ywab]", "[jdnhd]" (a list's tag is a word);
+//   - small letters after the end of a sentence, with four consonants in a
+//     row or no vowel, which no language's words there have: "DOWN!! ntbri".
+//     "menu" after "More..." is a word.
+func hashTag(s string) bool {
+	for line := range strings.SplitSeq(s, "\n") { // (a Subject field each)
+		if hashTagLine(line) {
+			return true
+		}
+	}
+	return false
+}
+
+func hashTagLine(s string) bool {
+	s = strings.TrimRight(s, " \t")
+	i := strings.LastIndexAny(s, " \t")
+	if i < 0 {
+		return false
+	}
+	tag, before := s[i+1:], strings.TrimRight(s[:i+1], " \t")
+	if before == "" {
+		return false
+	}
+	if len(s)-len(before)-len(tag) >= 3 && oneCaseCode(strings.TrimSuffix(strings.TrimPrefix(tag, "["), "]")) {
+		return true
+	}
+	const small, digits = "abcdefghijklmnopqrstuvwxyz", "0123456789"
+	if n := len(tag); n >= 6 && n <= 10 && tag[0] == '[' && tag[n-1] == ']' {
+		code := tag[1 : n-1]
+		return strings.Trim(code, small+digits) == "" && strings.ContainsAny(code, small) &&
+			(strings.ContainsAny(code, digits) || !strings.ContainsAny(code, "aeiouy"))
+	}
+	end := before[len(before)-1]
+	if end != '!' && end != '?' && (end != '.' || strings.HasSuffix(before, "..")) {
+		return false
+	}
+	if len(tag) < 3 || len(tag) > 12 || strings.Trim(tag, small) != "" {
+		return false
+	}
+	return !strings.ContainsAny(tag, "aeiouy") || consonantRun(tag) >= 4
+}
+
+// oneCaseCode says whether w is 1 to 12 digits and hyphens with a digit, or
+// letters and digits of one case.
+func oneCaseCode(w string) bool {
+	if w == "" || len(w) > 12 {
+		return false
+	}
+	var upper, lower, digit bool
+	for k := 0; k < len(w); k++ {
+		switch c := w[k]; {
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case 'a' <= c && c <= 'z':
+			lower = true
+		case '0' <= c && c <= '9':
+			digit = true
+		case c != '-':
+			return false
+		}
+	}
+	return !(upper && lower) && (upper || lower || digit)
+}
+
+// consonantRun is the length of w's longest run of consonants (y a vowel).
+func consonantRun(w string) int {
+	longest, run := 0, 0
+	for k := 0; k < len(w); k++ {
+		if strings.IndexByte("aeiouy", w[k]) >= 0 {
+			run = 0
+			continue
+		}
+		run++
+		longest = max(longest, run)
+	}
+	return longest
 }
 
 func isASCIIAlnum(c byte) bool { return isASCIILetter(c) || '0' <= c && c <= '9' }

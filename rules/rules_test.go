@@ -2427,6 +2427,65 @@ func TestRandomToken(t *testing.T) {
 	}
 }
 
+// PST_SUBJ_HASH_TAG: a code at the Subject's end that makes each copy
+// differ; a reference beside what it names, a word after a gap, a list's tag
+// and an abbreviation's period are not one.
+func TestDefaultSubjectTag(t *testing.T) {
+	plainCases(t, "PST_SUBJ_HASH_TAG", []plainCase{
+		{subject: "Call me                    34472", hit: true},
+		{subject: "Improved Health                  JBTFCZ", hit: true},
+		{subject: "Something EVERY Business Needs! [wxv4m]", hit: true},
+		{subject: "ADV: Interest rates are DOWN!! ntbri", hit: true},
+		{subject: "Your order 34472 has shipped"},
+		{subject: "Meeting notes     Monday"},
+		{subject: "[ILUG] expanding a string multiple times"},
+		{subject: "Re: ipfw vs. iptables"},
+	})
+}
+
+// hashTag's conditions, each case one side of one of them.
+func TestHashTag(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"Save now   12678", true},
+		{"Save now  12678", false},          // two spaces: a typing slip
+		{"Save now \t 097-3", true},         // tabs count; digits and a hyphen
+		{"Save now   -", false},             // no digit, no letter
+		{"Save now   XDKOR", true},          // one case
+		{"Save now   gjannsxrwg", true},     // one case
+		{"Save now   Monday", false},        // a capitalized word
+		{"Save now   [c2971]", true},        // bracketed
+		{"Save now   1234567890123", false}, // longer than twelve
+		{"                 12678", false},   // nothing before it
+		{"Financial Opportunity [6bftc]", true},
+		{"Financial Opportunity [jdnhd]", true},  // no vowel
+		{"Financial Opportunity [draft]", false}, // a word
+		{"Financial Opportunity [rc1]", false},   // three
+		{"Financial Opportunity [v2.1.0]", false},
+		{"Financial Opportunity [6BFTC]", false}, // capitals: a list's tag
+		{"Order [20240]", false},                 // digits alone
+		{"Offer [abcdefgh12]", false},            // more than eight
+		{"Save Money! Refinance Now!!! szfdk", true},
+		{"Mortgage Rates Are Down.  teoqknmp", true}, // four consonants
+		{"Look Younger-FREE SAMPLE ! lwl", true},     // no vowel
+		{"Free for you... xwczh", false},             // after an ellipsis
+		{"Rates are down xwczh", false},              // no sentence's end
+		{"Now! xz", false},                           // two letters
+		{"Now! ostrka", true},                        // four consonants in a row
+		{"Now! ostra", false},                        // three
+		{"integrating actions into the More... menu", false},
+		{"Do You Owe Back Taxes? obd", false}, // a vowel, no run of four
+		{"Is it done? Yes", false},
+		{"Two lines\nCall me                    34472", true}, // a second Subject field
+	} {
+		if got := hashTag(tc.in); got != tc.want {
+			t.Errorf("hashTag(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
 // PST_AV_EXPIRED: an antivirus program's subscription or protection said to
 // have expired, the fake renewal's claim; an offer, a renewal price and a
 // surname are not.
