@@ -93,6 +93,20 @@ func TestNameRaw(t *testing.T) {
 	}
 }
 
+// :name:shown is the display name as the reader sees it: "Lеԁgеr" with three
+// Cyrillic letters is Ledger there, and only there.
+func TestNameShown(t *testing.T) {
+	dir := writeRules(t, map[string]string{"n.cf": "header T_SHOWN From:name:shown =~ /^Ledger$/\nscore T_SHOWN 1\nheader T_NAME From:name =~ /^Ledger$/\nscore T_NAME 1\n"})
+	s, problems := Load(filepath.Join(dir, "n.cf"))
+	if len(Errors(problems)) > 0 {
+		t.Fatal(problems)
+	}
+	got := hitNames(t, s, msgOf(t, "From: =?UTF-8?Q?L=D0=B5=D4=81g=D0=B5r?= <j@example.com>\nSubject: x\n\nx\n"))
+	if !slices.Equal(got, []string{"T_SHOWN"}) {
+		t.Errorf("hits %v, want [T_SHOWN]", got)
+	}
+}
+
 // BenchmarkParseHeaderAddresses reads two plain fields (four addresses) by hand,
 // and through SpamAssassin's expressions alone (docs/benchmarks.md).
 func BenchmarkParseHeaderAddresses(b *testing.B) {

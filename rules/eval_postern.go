@@ -601,11 +601,57 @@ func latinLookalike(label string) bool {
 	for _, r := range label {
 		switch {
 		case r == '-' || '0' <= r && r <= '9':
-		case strings.ContainsRune("аерсухоіјѕһԁԛԝӏ", r):
+		case lookalikes[r] != 0 && unicode.Is(unicode.Cyrillic, r):
 			cyrillic = true
 		default:
 			return false
 		}
 	}
 	return cyrillic
+}
+
+// lookalikes are the Cyrillic and Greek letters that show as Latin ones, and
+// those: the letters a name or a host borrows to spell a brand that a filter
+// reading letters does not see.
+var lookalikes = func() map[rune]rune {
+	m := map[rune]rune{}
+	for _, pair := range []string{
+		"аa", "еe", "рp", "сc", "уy", "хx", "оo", "іi", "јj", "ѕs", "һh", "ԁd", "ԛq", "ԝw", "ӏl",
+		"АA", "ВB", "ЕE", "КK", "МM", "НH", "ОO", "РP", "СC", "ТT", "ХX", "ІI", "ЈJ", "ЅS", "ҮY",
+		"οo", "νv", "αa", "ΑA", "ΒB", "ΕE", "ΖZ", "ΗH", "ΙI", "ΚK", "ΜM", "ΝN", "ΟO", "ΡP", "ΤT", "ΥY", "ΧX",
+	} {
+		r := []rune(pair)
+		m[r[0]] = r[1]
+	}
+	return m
+}()
+
+// shownName is a display name as a mail reader shows it, for rules that look
+// for a brand's name in it: letters' compatibility forms made plain (full-width
+// and mathematical letters, NFKC), every space a space, characters that show
+// nothing dropped (format characters, variation selectors, combining marks left
+// over), and the Cyrillic and Greek letters that look like Latin ones read as
+// those. "Lеԁgеr" with three Cyrillic letters and "Co<VS>in<VS>base" are Ledger
+// and Coinbase to the reader, and to these rules; PST_MIXED_SCRIPT_HDR and
+// PST_SPLIT_WORD read the name as written. A name in ASCII is as written.
+func shownName(name string) string {
+	if isASCII(name) {
+		return name
+	}
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me):
+		case lookalikes[r] != 0:
+			b.WriteRune(lookalikes[r])
+		case unicode.Is(unicode.Zs, r):
+			b.WriteByte(' ') // (an em space, a no-break space)
+		case r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			// (Letters only: a ™ stays one, where NFKC writes "TM".)
+			b.WriteString(norm.NFKC.String(string(r)))
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

@@ -93,7 +93,7 @@ type Rule struct {
 	litIDs []int32  // ids in the set's literalIndex of lits (header rules: their field's)
 	Field  string   // header rules: header name, or ALL, ToCc, MESSAGEID
 
-	Mod       string // header rules: "", "raw", "addr", "name", "name:raw"
+	Mod       string // header rules: "", "raw", "addr", "name", "name:raw", "name:shown"
 	IfUnset   string // header rules
 	exactOnly atomic.Bool
 
@@ -845,6 +845,8 @@ func parseHeaderRule(r *Rule, def string) error {
 		case "raw", "addr", "name":
 		case "name:raw", "raw:name":
 			mod = "name:raw" // the display names as written, not decoded
+		case "name:shown":
+			// Postern's: the display names as a reader sees them (shownName).
 		case "addr:raw", "raw:addr":
 			mod = "addr" // addresses are read undecoded anyway
 		default:

@@ -633,6 +633,16 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{`Google <no-reply@accounts.google.com>`, false},
 		{`Google Storage <alert@storage-warn.example>`, true},
 		{`Jane Doe <jane.googlefan@gmail.com>`, false},
+		// The name as the reader sees it (From:name:shown): look-alike letters
+		// of other alphabets, characters that show nothing, compatibility forms.
+		{"=?UTF-8?B?" + base64.StdEncoding.EncodeToString([]byte("Lеԁgеr")) + "?= <jennifer@shalinimisra.com>", true},
+		{"=?UTF-8?B?" + base64.StdEncoding.EncodeToString([]byte(" Co\U000E0139\U000E0139in\U000E0139base Serv\U000E0139ices ")) + "?= <xw@panfluterivera.com>", true},
+		{"=?UTF-8?B?" + base64.StdEncoding.EncodeToString([]byte("Pay\u200bPal")) + "?= <service@paypal-secure-login.com>", true},
+		{"=?UTF-8?B?" + base64.StdEncoding.EncodeToString([]byte("ＰａｙＰａｌ")) + "?= <service@paypal-secure-login.com>", true},
+		{"=?UTF-8?B?" + base64.StdEncoding.EncodeToString([]byte("Lеԁgеr")) + "?= <hello@ledger.com>", false},
+		{"=?utf-8?Q?Ledger_Live=E2=84=A2_?=<support@ledgerliveupdate.com>", true}, // ™ is no "TM"
+		{"=?UTF-8?B?" + base64.StdEncoding.EncodeToString([]byte("Тr\ufeffuѕt\u2005\u200bWаllеt")) + "?= <zebasbaa-gmail.com@shared1.ccsend.com>", true},
+		{"=?UTF-8?B?" + base64.StdEncoding.EncodeToString([]byte("Леонид Петров")) + "?= <leonid@example.ru>", false},
 	})
 }
 

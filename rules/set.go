@@ -2693,7 +2693,9 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 // /^.{1,15}$|<.{0,4}\@/ a Resent-Message-Id before the Message-Id).
 var messageIDFields = []string{"X-Message-Id", "Resent-Message-Id", "X-Original-Message-ID", "Message-Id"}
 
-func isAddressMod(mod string) bool { return mod == "addr" || mod == "name" || mod == "name:raw" }
+func isAddressMod(mod string) bool {
+	return mod == "addr" || mod == "name" || mod == "name:raw" || mod == "name:shown"
+}
 
 // perlSpaces are Perl's \s on the bytes SpamAssassin's header values are:
 // ASCII's white space. A no-break space (U+00A0) and its kin are not among
@@ -2712,7 +2714,8 @@ func collapsePerlSpace(s string) string {
 
 // addressParts are a field value's addresses (mod addr), its display names as
 // written (name:raw), or decoded, with runs of white space as one space and
-// outer single quotes dropped (name; PerMsgStatus.pm's _get).
+// outer single quotes dropped (name; PerMsgStatus.pm's _get), and then read
+// as shown (name:shown, shownName).
 func addressParts(v, mod string) []string {
 	var out []string
 	for _, a := range parseHeaderAddresses(v) {
@@ -2721,7 +2724,7 @@ func addressParts(v, mod string) []string {
 			out = append(out, a.address)
 		case mod == "name:raw" && a.hasName:
 			out = append(out, a.phrase)
-		case mod == "name" && a.hasName:
+		case (mod == "name" || mod == "name:shown") && a.hasName:
 			name := a.phrase
 			name = decodeField("", name) // (SpamAssassin's _decode_header of the phrase)
 			if strings.Trim(name, perlSpaces) != "" {
@@ -2729,6 +2732,9 @@ func addressParts(v, mod string) []string {
 				if len(name) >= 2 && name[0] == '\'' && name[len(name)-1] == '\'' {
 					name = name[1 : len(name)-1]
 				}
+			}
+			if mod == "name:shown" {
+				name = shownName(name)
 			}
 			out = append(out, name)
 		}
