@@ -13,8 +13,8 @@ import (
 
 	"github.com/postern/postern/banned"
 	"github.com/postern/postern/internal/clamdaddr"
-	"github.com/postern/postern/policy"
 	"github.com/postern/postern/recipients"
+	"github.com/postern/postern/resolver"
 )
 
 // DefaultPath is where Postern looks for its configuration file when -c is not given.
@@ -88,7 +88,7 @@ type DNS struct {
 // DNSBL configures the client block lists.
 type DNSBL struct {
 	Zones []string             `toml:"zones" doc:"Block-list zones to query the client's address in (IPv4 and IPv6, RFC 5782). A zone with no [dnsbl.zone.\"NAME\"] table rejects every client it lists with 554 5.7.1 at RCPT TO."`
-	Zone  map[string]DNSBLZone `toml:"zone" doc:"Per-zone settings, [dnsbl.zone.\"zen.spamhaus.org\"]: test (the name shown in X-Spam-Status and logs, default DNSBL_ and the zone's first label), reject (return codes that reject: \"127.0.0.2\", \"127.0.0.2-127.0.0.9\" or \"127.0.0.8/30\"), scores (return code → points added to the content score, e.g. { \"127.0.0.10-127.0.0.11\" = 1.5 }). With only scores, the zone never rejects. Answers outside 127/8, 127.0.0.1 and 127.255.255.x (\"query refused\") never count."`
+	Zone  map[string]DNSBLZone `toml:"zone" doc:"Per-zone settings, [dnsbl.zone.\"zen.spamhaus.org\"]: test (the name shown in X-Spam-Status and logs, default DNSBL_ and the zone's first label), reject (return codes that reject: \"127.0.0.2\", \"127.0.0.2-127.0.0.9\", \"127.0.0.8/30\", or a bitmask, \"2\", for lists that answer in bits), scores (return code → points added to the content score, e.g. { \"127.0.0.10-127.0.0.11\" = 1.5 }). With only scores, the zone never rejects. Answers outside 127/8, 127.0.0.1 and 127.255.255.x (\"query refused\") never count."`
 }
 
 // DNSBLZone is one zone's settings.
@@ -110,9 +110,16 @@ type Auth struct {
 
 // URIBL configures the URI block lists.
 type URIBL struct {
-	Zones      []string           `toml:"zones" doc:"Domain block-list zones the registered domains of the body's links are looked up in."`
-	Scores     map[string]float64 `toml:"scores" doc:"Points per zone when it lists a domain, e.g. { \"dbl.spamhaus.org\" = 2.5 }; a zone not named here adds 2.0."`
-	MaxDomains int                `toml:"max_domains" doc:"The most distinct domains of one message looked up (the first in the body)."`
+	Zones      []string             `toml:"zones" doc:"Domain block-list zones the registered domains of the body's links are looked up in."`
+	Scores     map[string]float64   `toml:"scores" doc:"Points per zone when it lists a domain, whatever its return code, e.g. { \"dbl.spamhaus.org\" = 2.5 }; a zone named neither here nor in a [uribl.zone] table adds 2.0."`
+	Zone       map[string]URIBLZone `toml:"zone" doc:"Per-zone settings, [uribl.zone.\"multi.uribl.com\"]: test (the name shown in X-Spam-Status, default URIBL_ and the zone's first label), scores (return code → points, e.g. { \"127.0.1.2-127.0.1.99\" = 2.5, \"127.0.1.102-127.0.1.199\" = 0.5 } for dbl.spamhaus.org's own listings and its compromised sites, or bitmasks for lists that answer in bits, { \"2\" = 1.7, \"4\" = 0.3 } for multi.uribl.com's black and grey). A code no entry names adds nothing; the highest entry the message's domains reach counts, once. Answers outside 127/8, 127.0.0.1 and 127.255.255.x (\"query refused\") never count."`
+	MaxDomains int                  `toml:"max_domains" doc:"The most distinct domains of one message looked up (the first in the body)."`
+}
+
+// URIBLZone is one URI block list's settings.
+type URIBLZone struct {
+	Test   string             `toml:"test"`
+	Scores map[string]float64 `toml:"scores"`
 }
 
 // Metrics configures the metrics endpoint.
@@ -473,14 +480,24 @@ func (c *Config) Validate() Problems {
 			bad(key, "settings for a zone not in dnsbl.zones")
 		}
 		for _, code := range z.Reject {
-			if _, err := policy.ParseCodeRange(code); err != nil {
+			if _, err := resolver.ParseCodeRange(code); err != nil {
 				bad(key+".reject", "%v", err)
 			}
 		}
-		for code := range z.Scores {
-			if _, err := policy.ParseCodeRange(code); err != nil {
-				bad(key+".scores", "%v", err)
-			}
+		if _, err := resolver.ParseCodeScores(z.Scores); err != nil {
+			bad(key+".scores", "%v", err)
+		}
+	}
+	for name, z := range c.URIBL.Zone {
+		key := fmt.Sprintf("uribl.zone.%q", name)
+		if !slices.Contains(c.URIBL.Zones, name) {
+			bad(key, "settings for a zone not in uribl.zones")
+		}
+		if _, ok := c.URIBL.Scores[name]; ok && len(z.Scores) > 0 {
+			bad(key+".scores", "uribl.scores scores this zone too: keep one")
+		}
+		if _, err := resolver.ParseCodeScores(z.Scores); err != nil {
+			bad(key+".scores", "%v", err)
 		}
 	}
 	if c.URIBL.MaxDomains < 1 {

@@ -144,6 +144,40 @@ test = "X"
 			want: []string{":dns.resolver", `4:dnsbl.zone."zen.example".reject`, `5:dnsbl.zone."other.example"`},
 		},
 		{
+			name: "URI block lists: points by return code",
+			src: `[dns]
+resolver = "127.0.0.1:53"
+[uribl]
+zones = ["multi.example", "dbl.example"]
+scores = { "dbl.example" = 2.5 }
+[uribl.zone."multi.example"]
+test = "URIBL_MULTI"
+scores = { "2" = 1.7, "4" = 0.3 }
+`,
+			check: func(t *testing.T, c Config) {
+				z, ok := c.URIBL.Zone["multi.example"]
+				if !ok || z.Test != "URIBL_MULTI" || z.Scores["4"] != 0.3 || c.URIBL.Scores["dbl.example"] != 2.5 {
+					t.Errorf("uribl: %+v", c.URIBL)
+				}
+			},
+		},
+		{
+			name: "URI block lists: a bad code, a zone scored twice, a zone not listed",
+			src: `[dns]
+resolver = "127.0.0.1:53"
+[uribl]
+zones = ["multi.example", "dbl.example"]
+scores = { "dbl.example" = 2.5 }
+[uribl.zone."multi.example"]
+scores = { "grey" = 0.3 }
+[uribl.zone."dbl.example"]
+scores = { "127.0.1.2" = 2.5 }
+[uribl.zone."other.example"]
+test = "X"
+`,
+			want: []string{`7:uribl.zone."multi.example".scores`, `9:uribl.zone."dbl.example".scores`, `10:uribl.zone."other.example"`},
+		},
+		{
 			name: "greylisting: a window shorter than the delay",
 			src:  "[greylist]\nenabled = true\ndelay = \"1h\"\nretry_window = \"30m\"\n",
 			want: []string{"4:greylist.retry_window"},
@@ -337,14 +371,15 @@ func TestReloadableKeysExist(t *testing.T) {
 func TestReloaded(t *testing.T) {
 	started := Default()
 	next := Default()
-	next.RejectScore = 8                        // reloadable
-	next.Auth.Enabled = true                    // waits for a restart
-	next.Auth.DMARCReject = true                // reloadable
-	next.Clamd.Address = "unix:/elsewhere"      // waits for a restart
-	next.Greylist.Enabled = true                // waits for a restart
-	next.Greylist.Delay = Duration(time.Minute) // reloadable
+	next.RejectScore = 8                                                           // reloadable
+	next.Auth.Enabled = true                                                       // waits for a restart
+	next.Auth.DMARCReject = true                                                   // reloadable
+	next.Clamd.Address = "unix:/elsewhere"                                         // waits for a restart
+	next.Greylist.Enabled = true                                                   // waits for a restart
+	next.Greylist.Delay = Duration(time.Minute)                                    // reloadable
+	next.URIBL.Zone = map[string]URIBLZone{"multi.example": {Test: "URIBL_MULTI"}} // reloadable, as dnsbl.zone
 	got := Reloaded(started, next)
-	if got.RejectScore != 8 || !got.Auth.DMARCReject || got.Greylist.Delay != Duration(time.Minute) {
+	if got.RejectScore != 8 || !got.Auth.DMARCReject || got.Greylist.Delay != Duration(time.Minute) || got.URIBL.Zone["multi.example"].Test != "URIBL_MULTI" {
 		t.Errorf("reloadable keys not taken: %+v", got)
 	}
 	if got.Auth.Enabled || got.Clamd.Address != "" || got.Greylist.Enabled {

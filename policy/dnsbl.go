@@ -25,59 +25,10 @@ type Zone struct {
 	// to DNSBL_ and the zone's first label.
 	Test string
 	// Reject holds the return codes that refuse the client at RCPT TO with 554.
-	Reject []CodeRange
+	Reject []resolver.CodeRange
 	// Scores holds the return codes that add points to the content verdict instead.
-	Scores []CodeScore
+	Scores []resolver.CodeScore
 }
-
-// CodeRange is a range of return codes, e.g. 127.0.0.2-127.0.0.3 or 127.0.0.4/30.
-type CodeRange struct {
-	From, To netip.Addr
-	Text     string // as configured
-}
-
-// CodeScore is points for a range of return codes.
-type CodeScore struct {
-	CodeRange
-	Score float64
-}
-
-// Contains reports whether a is in the range.
-func (r CodeRange) Contains(a netip.Addr) bool {
-	return r.From.Compare(a) <= 0 && a.Compare(r.To) <= 0
-}
-
-// ParseCodeRange reads "127.0.0.2", "127.0.0.2-127.0.0.9" or "127.0.0.8/30".
-func ParseCodeRange(s string) (CodeRange, error) {
-	if from, to, ok := strings.Cut(s, "-"); ok {
-		a, err1 := netip.ParseAddr(strings.TrimSpace(from))
-		b, err2 := netip.ParseAddr(strings.TrimSpace(to))
-		if err1 != nil || err2 != nil || !a.Is4() || !b.Is4() || b.Less(a) {
-			return CodeRange{}, fmt.Errorf("return code range %q: want A.B.C.D-A.B.C.D, low to high", s)
-		}
-		return CodeRange{a, b, s}, nil
-	}
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil || !p.Addr().Is4() {
-			return CodeRange{}, fmt.Errorf("return code range %q: want an IPv4 network", s)
-		}
-		p = p.Masked()
-		last := p.Addr().As4()
-		host := uint32(1)<<(32-p.Bits()) - 1
-		v := uint32(last[0])<<24 | uint32(last[1])<<16 | uint32(last[2])<<8 | uint32(last[3]) | host
-		return CodeRange{p.Addr(), netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), s}, nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil || !a.Is4() {
-		return CodeRange{}, fmt.Errorf("return code %q: want an IPv4 address", s)
-	}
-	return CodeRange{a, a, s}, nil
-}
-
-// AnyListing is what a zone configured with nothing but its name rejects on: any
-// return code in 127.0.0.0/8 (RFC 5782), less the error codes below.
-var AnyListing = CodeRange{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.255.255.254"), "127.0.0.0/8"}
 
 // TestName is the zone's test name.
 func (z *Zone) TestName() string {

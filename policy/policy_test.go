@@ -13,11 +13,11 @@ import (
 	"github.com/postern/postern/resolver"
 )
 
-func codes(t *testing.T, ss ...string) []policy.CodeRange {
+func codes(t *testing.T, ss ...string) []resolver.CodeRange {
 	t.Helper()
-	var out []policy.CodeRange
+	var out []resolver.CodeRange
 	for _, s := range ss {
-		r, err := policy.ParseCodeRange(s)
+		r, err := resolver.ParseCodeRange(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,10 +48,10 @@ func blockLists(t *testing.T) (*testutil.DNSServer, *policy.DNSBL) {
 	}
 	return srv, &policy.DNSBL{Resolver: r, Zones: []policy.Zone{
 		{Name: "zen.test", Test: "RCVD_IN_ZEN", Reject: codes(t, "127.0.0.2-127.0.0.9"),
-			Scores: []policy.CodeScore{{CodeRange: codes(t, "127.0.0.10/31")[0], Score: 1.5}}},
-		{Name: "score.test", Scores: []policy.CodeScore{
+			Scores: []resolver.CodeScore{{CodeRange: codes(t, "127.0.0.10/31")[0], Score: 1.5}}},
+		{Name: "score.test", Scores: []resolver.CodeScore{
 			{CodeRange: codes(t, "127.0.0.2")[0], Score: 2}, {CodeRange: codes(t, "127.0.0.4")[0], Score: 0.5}}},
-		{Name: "slow.test", Reject: []policy.CodeRange{policy.AnyListing}},
+		{Name: "slow.test", Reject: []resolver.CodeRange{resolver.AnyListing}},
 	}}
 }
 

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -32,8 +33,43 @@ type Lookuper interface {
 // Zone is one domain block list.
 type Zone struct {
 	Name  string
-	Test  string // name in X-Spam-Status; default URIBL_ and the zone's first label
-	Score float64
+	Test  string  // name in X-Spam-Status; default URIBL_ and the zone's first label
+	Score float64 // for any listing, when Scores is empty
+	// Scores are points by return code: a list's answer says why it lists a
+	// domain (dbl.spamhaus.org's 127.0.1.2 for a spammer's own, 127.0.1.102
+	// for a compromised site; multi.uribl.com's bit 2 black, bit 4 grey).
+	// The highest the message's domains reach counts, once; a code none
+	// names adds nothing.
+	Scores []resolver.CodeScore
+}
+
+// points are what an answer's code adds for z, and whether it counts.
+func (z Zone) points(code netip.Addr) (float64, bool) {
+	if !resolver.Listed(code) {
+		return 0, false
+	}
+	if len(z.Scores) == 0 {
+		return z.Score, true
+	}
+	best, ok := 0.0, false
+	for _, s := range z.Scores {
+		if s.Contains(code) && (!ok || s.Score > best) {
+			best, ok = s.Score, true
+		}
+	}
+	return best, ok
+}
+
+// most is the most z can add: a listing that adds it ends z's lookups.
+func (z Zone) most() float64 {
+	if len(z.Scores) == 0 {
+		return z.Score
+	}
+	m := z.Scores[0].Score
+	for _, s := range z.Scores[1:] {
+		m = max(m, s.Score)
+	}
+	return m
 }
 
 // TestName is the zone's test name.
@@ -84,7 +120,13 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 			qs = append(qs, q{zi, di})
 		}
 	}
-	listed := make([]string, len(c.Zones)) // first listed domain per zone
+	// Per zone, the listing that adds most: the first such domain and its code.
+	type hit struct {
+		domain string
+		code   netip.Addr
+		points float64
+	}
+	hits := make([]hit, len(c.Zones))
 	var mu sync.Mutex
 	var errs []string
 	conc := c.Concurrency
@@ -98,13 +140,13 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 		sem <- struct{}{}
 		go func(x q) {
 			defer func() { <-sem; wg.Done() }()
+			z, d := c.Zones[x.zone], domains[x.domain]
 			mu.Lock()
-			done := listed[x.zone] != ""
+			done := hits[x.zone].domain != "" && hits[x.zone].points >= z.most()
 			mu.Unlock()
 			if done {
 				return
 			}
-			z, d := c.Zones[x.zone], domains[x.domain]
 			addrs, err := c.Resolver.LookupIP(ctx, d+"."+z.Name, dns.TypeA)
 			mu.Lock()
 			defer mu.Unlock()
@@ -113,17 +155,24 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 				return
 			}
 			for _, a := range addrs {
-				if resolver.Listed(a) && listed[x.zone] == "" {
-					listed[x.zone] = d
+				h := &hits[x.zone]
+				// (Lookups end in any order: among equal listings, the
+				// domain first in the message is the one named.)
+				if p, ok := z.points(a); ok && (h.domain == "" || p > h.points ||
+					p == h.points && slices.Index(domains, d) < slices.Index(domains, h.domain)) {
+					*h = hit{d, a, p}
 				}
 			}
 		}(x)
 	}
 	wg.Wait()
 	for i, z := range c.Zones {
-		if listed[i] != "" {
-			r.Tests = append(r.Tests, filter.Test{Name: z.TestName(), Score: z.Score,
-				Description: fmt.Sprintf("Contains a link to %s, listed in %s", listed[i], z.Name)})
+		if h := hits[i]; h.domain != "" {
+			desc := fmt.Sprintf("Contains a link to %s, listed in %s", h.domain, z.Name)
+			if len(z.Scores) > 0 {
+				desc += " (" + h.code.String() + ")"
+			}
+			r.Tests = append(r.Tests, filter.Test{Name: z.TestName(), Score: h.points, Description: desc})
 		}
 	}
 	if len(errs) > 0 {

@@ -54,6 +54,10 @@ func TestCheck(t *testing.T) {
 		"example.net.multi.test. 60 IN A 127.0.0.64",
 		"example.info.dbl.test. 60 IN A 127.0.1.2",
 		"xn--pypal-4ve.com.dbl.test. 60 IN A 127.0.1.2",
+		"hacked-site.com.dbl.test. 60 IN A 127.0.1.102",
+		"error-site.net.dbl.test. 60 IN A 127.0.1.255",
+		"grey-site.org.multi.test. 60 IN A 127.0.0.4",
+		"black-site.com.multi.test. 60 IN A 127.0.0.6",
 	)
 	srv.Delay("slow.test", time.Second)
 	r, err := resolver.New(srv.Addr, resolver.Options{Timeout: 200 * time.Millisecond, CacheSize: 100})
@@ -62,6 +66,12 @@ func TestCheck(t *testing.T) {
 	}
 	c := &uribl.Check{Resolver: r, MaxDomains: 20, Zones: []uribl.Zone{
 		{Name: "dbl.test", Test: "URIBL_DBL_TEST", Score: 2.5}, {Name: "multi.test", Score: 1},
+	}}
+	// Points by return code: dbl.spamhaus.org's own listings and its
+	// compromised sites, multi.uribl.com's bits (2 black, 4 grey).
+	byCode := &uribl.Check{Resolver: r, MaxDomains: 20, Zones: []uribl.Zone{
+		{Name: "dbl.test", Test: "URIBL_DBL_TEST", Scores: scores(t, map[string]float64{"127.0.1.2-127.0.1.99": 2.5, "127.0.1.102-127.0.1.199": 0.5})},
+		{Name: "multi.test", Scores: scores(t, map[string]float64{"2": 1.7, "4": 0.3})},
 	}}
 	slow := &uribl.Check{Resolver: r, MaxDomains: 20, Zones: []uribl.Zone{{Name: "slow.test", Score: 5}}}
 	// The links of a rule set that names Google Translate as a redirector (as
@@ -81,18 +91,26 @@ func TestCheck(t *testing.T) {
 		body  string
 		tests string
 		notes int
+		score float64 // of all tests together, when not 0
 	}{
-		{"listed in both", c, "Buy at http://www.example.net/now", "URIBL_DBL_TEST URIBL_MULTI", 0},
-		{"not listed", c, "See https://clean.example.com/", "", 0},
-		{"query refused is no listing", c, "See https://refused.example.org/", "", 0},
-		{"no links", c, "Hello.", "", 0},
-		{"timeout adds nothing", slow, "Buy at http://www.example.net/", "", 1},
-		{"unlinked name listed", c, "Type spammy.example.info in your browser", "URIBL_DBL_TEST", 0},
-		{"name in another script listed", c, "Log in at https://p\u0430ypal.com/", "URIBL_DBL_TEST", 0},
-		{"HTML link read against its base", c, html(`<base href="http://www.example.net/"><a href="go.php">here</a>`), "URIBL_DBL_TEST URIBL_MULTI", 0},
-		{"a script's string is no link", c, html(`<script>u = "http://www.example.net/"</script>hello`), "", 0},
-		{"behind a redirector", redir, "Log in: https://translate.google.com/translate?sl=auto&u=example.info/login.php", "URIBL_DBL_TEST", 0},
-		{"behind a redirector the set does not name", c, "Log in: https://translate.google.com/translate?sl=auto&u=example.info/login.php", "", 0},
+		{"listed in both", c, "Buy at http://www.example.net/now", "URIBL_DBL_TEST URIBL_MULTI", 0, 0},
+		{"not listed", c, "See https://clean.example.com/", "", 0, 0},
+		{"query refused is no listing", c, "See https://refused.example.org/", "", 0, 0},
+		{"no links", c, "Hello.", "", 0, 0},
+		{"timeout adds nothing", slow, "Buy at http://www.example.net/", "", 1, 0},
+		{"unlinked name listed", c, "Type spammy.example.info in your browser", "URIBL_DBL_TEST", 0, 0},
+		{"name in another script listed", c, "Log in at https://p\u0430ypal.com/", "URIBL_DBL_TEST", 0, 0},
+		{"HTML link read against its base", c, html(`<base href="http://www.example.net/"><a href="go.php">here</a>`), "URIBL_DBL_TEST URIBL_MULTI", 0, 0},
+		{"a script's string is no link", c, html(`<script>u = "http://www.example.net/"</script>hello`), "", 0, 0},
+		{"behind a redirector", redir, "Log in: https://translate.google.com/translate?sl=auto&u=example.info/login.php", "URIBL_DBL_TEST", 0, 0},
+		{"behind a redirector the set does not name", c, "Log in: https://translate.google.com/translate?sl=auto&u=example.info/login.php", "", 0, 0},
+		{"by code: a spammer's own", byCode, "Buy at http://www.example.net/now", "URIBL_DBL_TEST", 0, 2.5}, // multi's 127.0.0.64: no bit named
+		{"by code: a compromised site", byCode, "See http://hacked-site.com/x", "URIBL_DBL_TEST", 0, 0.5},
+		{"by code: the highest counts, once", byCode, "http://hacked-site.com/x http://www.example.net/ http://example.info/", "URIBL_DBL_TEST", 0, 2.5},
+		{"by code: a code no entry names", byCode, "See http://error-site.net/x", "", 0, 0},
+		{"by bit: grey", byCode, "See http://grey-site.org/x", "URIBL_MULTI", 0, 0.3},
+		{"by bit: black and grey", byCode, "See http://grey-site.org/ and http://black-site.com/", "URIBL_MULTI", 0, 1.7},
+		{"any code: the zone's points", c, "See http://hacked-site.com/x http://grey-site.org/", "URIBL_DBL_TEST URIBL_MULTI", 0, 3.5},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,8 +130,28 @@ func TestCheck(t *testing.T) {
 			if strings.Join(names, " ") != tc.tests || len(res.Notes) != tc.notes || res.Err != nil {
 				t.Fatalf("tests %q notes %q err %v; want %q, %d notes", names, res.Notes, res.Err, tc.tests, tc.notes)
 			}
+			if total := sum(res.Tests); tc.score != 0 && total != tc.score {
+				t.Errorf("%v: %v points, want %v", res.Tests, total, tc.score)
+			}
 		})
 	}
+}
+
+func scores(t *testing.T, table map[string]float64) []resolver.CodeScore {
+	t.Helper()
+	s, err := resolver.ParseCodeScores(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func sum(tests []filter.Test) float64 {
+	var s float64
+	for _, x := range tests {
+		s += x.Score
+	}
+	return s
 }
 
 // html marks a test body as an HTML part's.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"sort"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/postern/postern/policy"
 	"github.com/postern/postern/recipients"
 	"github.com/postern/postern/resolver"
+	"github.com/postern/postern/uribl"
 )
 
 // envelope is the envelope checks as configured, with what they opened.
@@ -128,32 +128,43 @@ func dnsblZone(name string, settings map[string]config.DNSBLZone) (policy.Zone, 
 	z := policy.Zone{Name: name}
 	s, ok := settings[name]
 	if !ok {
-		z.Reject = []policy.CodeRange{policy.AnyListing}
+		z.Reject = []resolver.CodeRange{resolver.AnyListing}
 		return z, nil
 	}
 	z.Test = s.Test
 	for _, c := range s.Reject {
-		r, err := policy.ParseCodeRange(c)
+		r, err := resolver.ParseCodeRange(c)
 		if err != nil {
 			return z, fmt.Errorf("dnsbl.zone.%q.reject: %w", name, err)
 		}
 		z.Reject = append(z.Reject, r)
 	}
-	codes := make([]string, 0, len(s.Scores))
-	for c := range s.Scores {
-		codes = append(codes, c)
+	scores, err := resolver.ParseCodeScores(s.Scores)
+	if err != nil {
+		return z, fmt.Errorf("dnsbl.zone.%q.scores: %w", name, err)
 	}
-	sort.Strings(codes)
-	for _, c := range codes {
-		r, err := policy.ParseCodeRange(c)
-		if err != nil {
-			return z, fmt.Errorf("dnsbl.zone.%q.scores: %w", name, err)
-		}
-		z.Scores = append(z.Scores, policy.CodeScore{CodeRange: r, Score: s.Scores[c]})
-	}
+	z.Scores = scores
 	if len(z.Reject) == 0 && len(z.Scores) == 0 {
-		z.Reject = []policy.CodeRange{policy.AnyListing}
+		z.Reject = []resolver.CodeRange{resolver.AnyListing}
 	}
+	return z, nil
+}
+
+// uriblZone reads one URI block list's settings: points by return code from
+// its [uribl.zone] table, else uribl.scores' points (2.0 unnamed) for any
+// listing.
+func uriblZone(name string, cfg config.URIBL) (uribl.Zone, error) {
+	z := uribl.Zone{Name: name, Score: 2.0}
+	if score, ok := cfg.Scores[name]; ok {
+		z.Score = score
+	}
+	s := cfg.Zone[name]
+	z.Test = s.Test
+	scores, err := resolver.ParseCodeScores(s.Scores)
+	if err != nil {
+		return z, fmt.Errorf("uribl.zone.%q.scores: %w", name, err)
+	}
+	z.Scores = scores
 	return z, nil
 }
 

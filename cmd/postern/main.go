@@ -365,11 +365,11 @@ func (c *components) checks(cfg config.Config) ([]filter.Check, error) {
 			URIs: func(m *filter.Message) []string { return c.Rules.Set().MessageURIs(m) },
 			Skip: func(name string) bool { return c.Rules.Set().SkipsURIDomain(name) }}
 		for _, z := range cfg.URIBL.Zones {
-			score, ok := cfg.URIBL.Scores[z]
-			if !ok {
-				score = 2.0
+			zone, err := uriblZone(z, cfg.URIBL)
+			if err != nil {
+				return nil, err
 			}
-			u.Zones = append(u.Zones, uribl.Zone{Name: z, Score: score})
+			u.Zones = append(u.Zones, zone)
 		}
 		checks = append(checks, u)
 	}
