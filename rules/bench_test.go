@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp/syntax"
 	"runtime"
 	"strings"
 	"testing"
@@ -430,6 +431,30 @@ func BenchmarkLoadStock(b *testing.B) {
 		runtime.ReadMemStats(&m1)
 		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/(1<<20), "heap-MB")
 		runtime.KeepAlive(s)
+	}
+}
+
+// BenchmarkRequiredLiterals walks the stock and default rules' expressions for
+// their literal prefilters (literals), as a load does once for each: parsed
+// beforehand, so that only the walk is timed (docs/benchmarks.md).
+func BenchmarkRequiredLiterals(b *testing.B) {
+	stockRules(b, false) // (skips without the stock rules)
+	s, _ := Load(StockPath, DefaultPath)
+	var trees []*syntax.Regexp
+	for _, r := range s.rules {
+		if r.reSrc == "" {
+			continue
+		}
+		if re, err := syntax.Parse(r.reSrc, syntax.Perl); err == nil {
+			trees = append(trees, re.Simplify())
+		}
+	}
+	b.ReportMetric(float64(len(trees)), "expressions")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, re := range trees {
+			literals(re)
+		}
 	}
 }
 

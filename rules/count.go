@@ -43,7 +43,7 @@ func lineCountOf(re *syntax.Regexp) *lineCount {
 		subs[0].Sub[0].Op != syntax.OpAnyCharNotNL {
 		return nil
 	}
-	set, ok := spellings(&syntax.Regexp{Op: syntax.OpConcat, Sub: subs[1:]}, lineCountMaxLits, true)
+	set, ok := spellings(&syntax.Regexp{Op: syntax.OpConcat, Sub: subs[1:]}, lineCountMaxLits, true, nil)
 	if !ok {
 		return nil
 	}

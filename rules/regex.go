@@ -541,8 +541,13 @@ const (
 // literals walks the syntax tree for the best set of literalFront's: the one
 // whose shortest literal is longest, then the smaller one.
 func literals(re *syntax.Regexp) []string {
-	return pick(literalFront(re), better).lits
+	return pick(literalFront(re, spelled{}), better).lits
 }
+
+// spelled are the strings spellings gave for the alternations of an
+// expression (nil: too many), so that an alternation within another is
+// spelled once, not once for each alternation around it.
+type spelled map[*syntax.Regexp][]string
 
 // litSet is a set of literals with its rating, shortest(lits).
 type litSet struct {
@@ -569,17 +574,17 @@ const maxFront = 16
 // from: its branches' best sets may be too many together where a branch's
 // smaller one would not be ("(?:norton|mcafee|avast) expired|expired
 // (?:norton|mcafee|avast)" can take "expired" from both).
-func literalFront(re *syntax.Regexp) []litSet {
+func literalFront(re *syntax.Regexp, memo spelled) []litSet {
 	switch re.Op {
 	case syntax.OpLiteral:
 		if len(re.Rune) >= minLiteral {
 			return []litSet{newLitSet([]string{string(re.Rune)})}
 		}
 	case syntax.OpCapture, syntax.OpPlus:
-		return literalFront(re.Sub[0])
+		return literalFront(re.Sub[0], memo)
 	case syntax.OpRepeat:
 		if re.Min >= 1 {
-			return literalFront(re.Sub[0])
+			return literalFront(re.Sub[0], memo)
 		}
 	case syntax.OpConcat:
 		var front []litSet
@@ -605,7 +610,7 @@ func literalFront(re *syntax.Regexp) []litSet {
 				continue
 			}
 			run = ""
-			for _, set := range literalFront(sub) {
+			for _, set := range literalFront(sub, memo) {
 				front = addToFront(front, set)
 			}
 		}
@@ -613,27 +618,36 @@ func literalFront(re *syntax.Regexp) []litSet {
 	case syntax.OpAlternate:
 		branches := make([][]litSet, len(re.Sub))
 		for i, sub := range re.Sub {
-			branches[i] = literalFront(sub)
+			branches[i] = literalFront(sub, memo)
 			if branches[i] == nil && sub.Op == syntax.OpConcat {
 				// A branch of a word too short to keep and a small class
 				// ("hi" and a separator, hi[ ,:]) spells a few strings long
 				// enough. (Not a whole expression's: a header rule's
 				// \n(?:to|cc): spells "\nto:", in every message.)
-				if set := spelledLiterals(sub); set != nil {
+				if set := spelledLiterals(sub, memo); set != nil {
 					branches[i] = []litSet{newLitSet(set)}
 				}
 			}
+			if branches[i] == nil {
+				branches = nil // (no union: the rest need no walk)
+				break
+			}
 		}
-		front := unions(branches)
+		if branches != nil {
+			if front := unions(branches); front != nil {
+				return front
+			}
+		}
 		// The parser factors the branches' common prefixes out
 		// ("deposit|depot|dépôt" is D(?:ÉPÔT|EP(?:OSIT|OT))), which can leave a
-		// branch too short to keep ("OT"), or a weak one ("http://" where
-		// the alternation spells three phrases): the strings the alternation
-		// spells, when they are few, are one more choice.
-		if set := spelledLiterals(re); set != nil {
-			front = addToFront(front, newLitSet(set))
+		// branch too short to keep ("OT"); the strings the alternation
+		// spells, when they are few, are its literals then. (As one more
+		// choice beside the branches' union, they took the walk of the stock
+		// rules from 9 to 14 ms a load, BenchmarkRequiredLiterals, for no
+		// check measurably faster: scripts/checkcpu -stock.)
+		if set := spelledLiterals(re, memo); set != nil {
+			return []litSet{newLitSet(set)}
 		}
-		return front
 	}
 	return nil
 }
@@ -654,18 +668,24 @@ func unions(branches [][]litSet) []litSet {
 	if union := joinSets(bests); len(union.lits) <= maxLiterals {
 		return []litSet{union}
 	}
-	var front []litSet
+	var floors []int
 	for _, b := range branches {
 		for _, candidate := range b {
-			picks := make([]litSet, len(branches))
-			for i, other := range branches {
-				picks[i] = pick(other, func(a, b litSet) bool {
-					return a.short >= candidate.short && (b.lits == nil || len(a.lits) < len(b.lits) || (len(a.lits) == len(b.lits) && a.short > b.short))
-				})
+			if !slices.Contains(floors, candidate.short) {
+				floors = append(floors, candidate.short)
 			}
-			if union := joinSets(picks); union.lits != nil && len(union.lits) <= maxLiterals {
-				front = addToFront(front, union)
-			}
+		}
+	}
+	var front []litSet
+	picks := make([]litSet, len(branches))
+	for _, floor := range floors {
+		for i, b := range branches {
+			picks[i] = pick(b, func(a, b litSet) bool {
+				return a.short >= floor && (b.lits == nil || len(a.lits) < len(b.lits) || (len(a.lits) == len(b.lits) && a.short > b.short))
+			})
+		}
+		if union := joinSets(picks); union.lits != nil && len(union.lits) <= maxLiterals {
+			front = addToFront(front, union)
 		}
 	}
 	return front
@@ -683,7 +703,8 @@ func pick(sets []litSet, better func(a, b litSet) bool) litSet {
 	return p
 }
 
-// joinSets joins sets in order, each string once; none when one is none.
+// joinSets joins sets in order, each string once; none when one is none,
+// and more than maxLiterals, unfinished, when they are too many.
 func joinSets(sets []litSet) litSet {
 	u := litSet{short: 1 << 30}
 	for _, set := range sets {
@@ -696,6 +717,9 @@ func joinSets(sets []litSet) litSet {
 			}
 		}
 		u.short = min(u.short, set.short)
+		if len(u.lits) > maxLiterals {
+			return u
+		}
 	}
 	return u
 }
@@ -727,11 +751,11 @@ func addToFront(front []litSet, set litSet) []litSet {
 
 // spelledLiterals is what spellings gives for re, when those strings are few
 // enough and each long enough to scan for; nil otherwise.
-func spelledLiterals(re *syntax.Regexp) []string {
+func spelledLiterals(re *syntax.Regexp, memo spelled) []string {
 	if spellCount(re, maxLiterals) > maxLiterals {
 		return nil // (most alternations: counted without the strings)
 	}
-	if set, ok := spellings(re, maxLiterals, false); ok && !slices.ContainsFunc(set, func(l string) bool { return len(l) < minLiteral }) {
+	if set, ok := spellings(re, maxLiterals, false, memo); ok && !slices.ContainsFunc(set, func(l string) bool { return len(l) < minLiteral }) {
 		return set
 	}
 	return nil
@@ -793,8 +817,15 @@ func spellCount(re *syntax.Regexp, max int) int {
 // optional part, an assertion): lineCount counts the strings as found.
 // Otherwise the strings are lower-cased, an optional part adds "", and an
 // assertion matches no text: a set every match holds one of, for the literal
-// scan. ok is false for anything else.
-func spellings(re *syntax.Regexp, max int, exact bool) (set []string, ok bool) {
+// scan. ok is false for anything else. memo, when not nil, keeps the
+// alternations' strings for another call with the same max and exact.
+func spellings(re *syntax.Regexp, max int, exact bool, memo spelled) (set []string, ok bool) {
+	if memo != nil && re.Op == syntax.OpAlternate {
+		if set, ok := memo[re]; ok {
+			return slices.Clone(set), set != nil
+		}
+		defer func() { memo[re] = slices.Clone(set) }() // (nil when not ok)
+	}
 	switch re.Op {
 	case syntax.OpLiteral:
 		switch {
@@ -813,12 +844,12 @@ func spellings(re *syntax.Regexp, max int, exact bool) (set []string, ok bool) {
 		}
 		return []string{""}, true
 	case syntax.OpCapture:
-		return spellings(re.Sub[0], max, exact)
+		return spellings(re.Sub[0], max, exact, memo)
 	case syntax.OpQuest:
 		if exact {
 			return nil, false
 		}
-		set, ok = spellings(re.Sub[0], max, exact)
+		set, ok = spellings(re.Sub[0], max, exact, memo)
 		return append(set, ""), ok
 	case syntax.OpCharClass:
 		for k := 0; k+1 < len(re.Rune); k += 2 {
@@ -838,7 +869,7 @@ func spellings(re *syntax.Regexp, max int, exact bool) (set []string, ok bool) {
 		}
 	case syntax.OpAlternate:
 		for _, sub := range re.Sub {
-			s, ok := spellings(sub, max, exact)
+			s, ok := spellings(sub, max, exact, memo)
 			if !ok || len(set)+len(s) > max {
 				return nil, false
 			}
@@ -847,7 +878,7 @@ func spellings(re *syntax.Regexp, max int, exact bool) (set []string, ok bool) {
 	case syntax.OpConcat:
 		set = []string{""}
 		for _, sub := range re.Sub {
-			s, ok := spellings(sub, max, exact)
+			s, ok := spellings(sub, max, exact, memo)
 			if !ok || len(set)*len(s) > max {
 				return nil, false
 			}
