@@ -2606,6 +2606,18 @@ func (t *target) fieldHas(i int32, ids []int32) bool {
 }
 
 func (t *target) readHeader(field, mod string) (string, bool) {
+	if mod == "name:shown" {
+		// The names the :name rules read (read once for both), each as shown.
+		v, present := t.headerValue(field, "name")
+		if isASCII(v) {
+			return v, present
+		}
+		lines := strings.Split(v, "\n")
+		for i, l := range lines {
+			lines[i] = shownName(l)
+		}
+		return strings.Join(lines, "\n"), present
+	}
 	var values []string
 	switch field {
 	case "ALL-TRUSTED", "ALL-INTERNAL", "ALL-UNTRUSTED", "ALL-EXTERNAL":
@@ -2693,9 +2705,7 @@ func (t *target) readHeader(field, mod string) (string, bool) {
 // /^.{1,15}$|<.{0,4}\@/ a Resent-Message-Id before the Message-Id).
 var messageIDFields = []string{"X-Message-Id", "Resent-Message-Id", "X-Original-Message-ID", "Message-Id"}
 
-func isAddressMod(mod string) bool {
-	return mod == "addr" || mod == "name" || mod == "name:raw" || mod == "name:shown"
-}
+func isAddressMod(mod string) bool { return mod == "addr" || mod == "name" || mod == "name:raw" }
 
 // perlSpaces are Perl's \s on the bytes SpamAssassin's header values are:
 // ASCII's white space. A no-break space (U+00A0) and its kin are not among
@@ -2714,8 +2724,7 @@ func collapsePerlSpace(s string) string {
 
 // addressParts are a field value's addresses (mod addr), its display names as
 // written (name:raw), or decoded, with runs of white space as one space and
-// outer single quotes dropped (name; PerMsgStatus.pm's _get), and then read
-// as shown (name:shown, shownName).
+// outer single quotes dropped (name; PerMsgStatus.pm's _get).
 func addressParts(v, mod string) []string {
 	var out []string
 	for _, a := range parseHeaderAddresses(v) {
@@ -2724,7 +2733,7 @@ func addressParts(v, mod string) []string {
 			out = append(out, a.address)
 		case mod == "name:raw" && a.hasName:
 			out = append(out, a.phrase)
-		case (mod == "name" || mod == "name:shown") && a.hasName:
+		case mod == "name" && a.hasName:
 			name := a.phrase
 			name = decodeField("", name) // (SpamAssassin's _decode_header of the phrase)
 			if strings.Trim(name, perlSpaces) != "" {
@@ -2732,9 +2741,6 @@ func addressParts(v, mod string) []string {
 				if len(name) >= 2 && name[0] == '\'' && name[len(name)-1] == '\'' {
 					name = name[1 : len(name)-1]
 				}
-			}
-			if mod == "name:shown" {
-				name = shownName(name)
 			}
 			out = append(out, name)
 		}
