@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -78,6 +79,9 @@ func (d *DNSBL) Check(ctx context.Context, ip netip.Addr) ([]Hit, []error) {
 			if err != nil {
 				out[i].err = fmt.Errorf("dnsbl %s: %w", z.Name, err)
 				return
+			}
+			if k := slices.IndexFunc(addrs, resolver.Refusal); k >= 0 {
+				out[i].err = fmt.Errorf("dnsbl %w", resolver.RefusedError(z.Name, addrs[k]))
 			}
 			out[i].hits = z.judge(addrs)
 		}(i)

@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -64,7 +65,7 @@ func TestDNSBL(t *testing.T) {
 	}{
 		{"192.0.2.2", "zen.test:RCVD_IN_ZEN:reject score.test:DNSBL_SCORE:2", 1},
 		{"192.0.2.10", "zen.test:RCVD_IN_ZEN:1.5 score.test:DNSBL_SCORE:0.5", 1},
-		{"192.0.2.99", "", 1}, // an error code is not a listing
+		{"192.0.2.99", "", 2}, // a refusal is not a listing, and is reported
 		{"192.0.2.50", "", 1},
 		{"2001:db8::1", "zen.test:RCVD_IN_ZEN:reject", 1},
 	}
@@ -86,6 +87,9 @@ func TestDNSBL(t *testing.T) {
 			}
 			if len(errs) != tc.errs { // slow.test times out every time
 				t.Errorf("errors %v, want %d", errs, tc.errs)
+			}
+			if refused := strings.Contains(fmt.Sprint(errs), "zen.test refused the query (127.255.255.254)"); refused != (tc.ip == "192.0.2.99") {
+				t.Errorf("errors %v: a refusal reported %v", errs, refused)
 			}
 		})
 	}

@@ -248,9 +248,25 @@ func ReverseIP(ip netip.Addr) string {
 // mail, so every list check, of clients and of domains, asks this first.
 func Listed(a netip.Addr) bool {
 	a = a.Unmap()
+	return a.Is4() && a.As4()[0] == 127 && !Refusal(a)
+}
+
+// Refusal reports whether a list's answer says it refused the query rather
+// than that it lists the name: 127.0.0.1 (URIBL's and SURBL's "blocked") or
+// 127.255.255.0/24 (Spamhaus: a public resolver, more than the free use, a
+// zone name it does not serve). While a list refuses, its listings are not
+// seen: an operator needs to hear of it, as of a list that does not answer.
+func Refusal(a netip.Addr) bool {
+	a = a.Unmap()
 	if !a.Is4() {
 		return false
 	}
 	b := a.As4()
-	return b[0] == 127 && a != netip.AddrFrom4([4]byte{127, 0, 0, 1}) && !(b[1] == 255 && b[2] == 255)
+	return a == netip.AddrFrom4([4]byte{127, 0, 0, 1}) || b[0] == 127 && b[1] == 255 && b[2] == 255
+}
+
+// RefusedError is the error a block list's check reports for an answer that
+// Refusal reads so.
+func RefusedError(zone string, code netip.Addr) error {
+	return fmt.Errorf("%s refused the query (%s): its listings are not seen; use a resolver the list serves (a local one, not a public one)", zone, code)
 }

@@ -112,4 +112,13 @@ func TestListed(t *testing.T) {
 			t.Errorf("Listed(%s) = %v, want %v", in, got, want)
 		}
 	}
+	// A refusal is neither a listing nor silence: the lists' "blocked" codes.
+	for in, want := range map[string]bool{
+		"127.0.0.1": true, "127.255.255.254": true, "127.255.255.255": true, "::ffff:127.0.0.1": true,
+		"127.0.0.2": false, "127.0.1.255": false, "127.255.254.1": false, "10.0.0.1": false, "::1": false,
+	} {
+		if got := resolver.Refusal(netip.MustParseAddr(in)); got != want {
+			t.Errorf("Refusal(%s) = %v, want %v", in, got, want)
+		}
+	}
 }

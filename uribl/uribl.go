@@ -154,6 +154,9 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 				errs = append(errs, fmt.Sprintf("%s: %v", z.Name, err))
 				return
 			}
+			if k := slices.IndexFunc(addrs, resolver.Refusal); k >= 0 {
+				errs = append(errs, resolver.RefusedError(z.Name, addrs[k]).Error())
+			}
 			for _, a := range addrs {
 				h := &hits[x.zone]
 				// (Lookups end in any order: among equal listings, the
@@ -176,7 +179,7 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 		}
 	}
 	if len(errs) > 0 {
-		r.Notes = append(r.Notes, fmt.Sprintf("uribl: %d lookups failed and added nothing (first: %s)", len(errs), errs[0]))
+		r.Notes = append(r.Notes, fmt.Sprintf("uribl: %d lookups failed or were refused, and added nothing (first: %s)", len(errs), errs[0]))
 	}
 	return r
 }

@@ -95,7 +95,7 @@ func TestCheck(t *testing.T) {
 	}{
 		{"listed in both", c, "Buy at http://www.example.net/now", "URIBL_DBL_TEST URIBL_MULTI", 0, 0},
 		{"not listed", c, "See https://clean.example.com/", "", 0, 0},
-		{"query refused is no listing", c, "See https://refused.example.org/", "", 0, 0},
+		{"query refused is no listing, and is noted", c, "See https://refused.example.org/", "", 1, 0},
 		{"no links", c, "Hello.", "", 0, 0},
 		{"timeout adds nothing", slow, "Buy at http://www.example.net/", "", 1, 0},
 		{"unlinked name listed", c, "Type spammy.example.info in your browser", "URIBL_DBL_TEST", 0, 0},
