@@ -78,7 +78,7 @@ func newMetrics(comp *components) *metrics {
 		Name: "postern_dnsbl_hits_total", Help: "Block-list listings of clients, by zone and action (reject or score).",
 	}, []string{"zone", "action"})
 	m.dnsFails = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "postern_envelope_check_errors_total", Help: "Envelope checks that failed (DNS timeouts and errors, greylisting store errors); none of them rejects mail.",
+		Name: "postern_envelope_check_errors_total", Help: "Envelope checks that failed (DNS timeouts and errors, block lists that refused the query, greylisting store errors); none of them rejects mail.",
 	})
 	m.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "postern_config_last_reload_successful", Help: "1 when the last SIGHUP applied the whole configuration (file, rules, lists, settings), 0 when some part kept its old value for an error (the log says which); 1 from start.",
