@@ -4,7 +4,7 @@
 // file's name, its declared MIME type, its content (a Windows executable
 // whatever its name says) and the names inside
 // ZIP, RAR, 7-Zip and tar archives and gzip files, and in the archives they hold
-// one level down, as amavisd-new's banned_filename_re and the big mail
+// down to eight levels, as amavisd-new's banned_filename_re and the big mail
 // providers' attachment rules do. A virus scanner misses new samples and cannot
 // read an encrypted archive; the type of file needs no signature.
 package banned
@@ -60,8 +60,8 @@ type Check struct {
 	Executables bool
 	// InsideArchives applies Extensions to the names inside ZIP, RAR, 7-Zip and
 	// tar archives and gzip files (found by their content), encrypted ones too:
-	// their names are readable; and to those of the archives they hold, one
-	// level down (inArchive).
+	// their names are readable; and to those of the archives they hold, down
+	// to maxDepth levels (inArchive).
 	InsideArchives bool
 	// ActiveSVG bans an SVG image that runs script or embeds a web page
 	// (svgActive), found by its name, its type or its content.
@@ -280,10 +280,13 @@ func (c *Check) byContent(ctx context.Context, m *filter.Message) (*Finding, err
 
 var errFound = errors.New("found")
 
-// maxDepth is how deep archives are opened: an archive a part is (1), and one
-// inside it (2), as malware is mailed to get past checks that open only the
-// first. What lies deeper is clamd's to unpack.
-const maxDepth = 2
+// maxDepth is how deep archives are opened: an archive a part is (1), one
+// inside it (2), and so on, as malware is mailed to get past checks that open
+// only the first, or the first two. Each level's bytes come out of the part's
+// one budget (maxUnpacked); the depth bounds what a small archive that holds
+// itself, a zip quine, could otherwise nest. amavisd-new opens 14 levels,
+// clamd 17 (MaxRecursion); what lies deeper is clamd's to unpack.
+const maxDepth = 8
 
 // inArchive returns the first file in the archive r streams whose name is
 // banned; nil when none is, or when r is no archive this check reads. head is

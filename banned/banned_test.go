@@ -296,8 +296,11 @@ func TestFind(t *testing.T) {
 			`"a.pif": extension .pif (in "order.tgz/inner.zip")`},
 		{"a ZIP in a 1 MB ZIP, past its first pieces", nil, attached("order.zip", zipOf(t, entry{name: "a.bin", data: big[:1<<20]}, entry{name: "inner.zip", data: zipOf(t, entry{name: "a.exe", data: []byte("x")})})),
 			`"a.exe": extension .exe (in "order.zip/inner.zip")`},
-		{"a ZIP in a ZIP in a ZIP: deeper than opened", nil,
-			attached("order.zip", zipOf(t, entry{name: "one.zip", data: zipOf(t, entry{name: "two.zip", data: zipOf(t, entry{name: "a.exe", data: []byte("x")})})})), ""},
+		{"a ZIP in a ZIP in a ZIP", nil,
+			attached("order.zip", zipOf(t, entry{name: "one.zip", data: zipOf(t, entry{name: "two.zip", data: zipOf(t, entry{name: "a.exe", data: []byte("x")})})})),
+			`"a.exe": extension .exe (in "order.zip/one.zip/two.zip")`},
+		{"archives eight deep", nil, attached("order.zip", nestedZips(t, maxDepth-1)), `"a.exe": extension .exe (in "order.zip/1.zip/2.zip/3.zip/4.zip/5.zip/6.zip/7.zip")`},
+		{"archives nine deep: deeper than opened", nil, attached("order.zip", nestedZips(t, maxDepth)), ""},
 		{"an archive by a name unpackers do not open", nil, attached("order.zip", zipOf(t, entry{name: "inner.dat", data: zipOf(t, entry{name: "a.exe", data: []byte("x")})})), ""},
 		{"an encrypted ZIP in a ZIP: closed", nil, attached("order.zip", zipOf(t, entry{name: "inner.zip", encrypted: true, data: zipOf(t, entry{name: "a.exe", data: []byte("x")})})), ""},
 		{"a ZIP of documents in a ZIP", nil, attached("order.zip", zipOf(t, entry{name: "inner.zip", data: zipOf(t, entry{name: "a.pdf", data: pdf})})), ""},
@@ -546,6 +549,16 @@ var (
 		return gzipTarEntries(r, &budget, e)
 	})
 )
+
+// nestedZips is a ZIP holding 1.zip holding 2.zip … holding n.zip, which holds
+// a.exe: n+1 archives deep.
+func nestedZips(t *testing.T, n int) []byte {
+	z := zipOf(t, entry{name: "a.exe", data: []byte("x")})
+	for i := n; i >= 1; i-- {
+		z = zipOf(t, entry{name: fmt.Sprintf("%d.zip", i), data: z})
+	}
+	return z
+}
 
 // TestNestedBudget: what archives inside an archive unpack is bounded, over
 // all of them: past the budget, the files of an inner archive are not read.
