@@ -178,6 +178,19 @@ test = "X"
 			want: []string{`7:uribl.zone."multi.example".scores`, `9:uribl.zone."dbl.example".scores`, `10:uribl.zone."other.example"`},
 		},
 		{
+			name: "URI block lists: an address list with its table, and one that is a domain list too",
+			src: `[dns]
+resolver = "127.0.0.1:53"
+[uribl]
+zones = ["dbl.example"]
+ip_zones = ["zen.example", "dbl.example"]
+[uribl.zone."zen.example"]
+test = "URIBL_SBL_A"
+scores = { "127.0.0.2" = 1.5 }
+`,
+			want: []string{`5:uribl.ip_zones`},
+		},
+		{
 			name: "greylisting: a window shorter than the delay",
 			src:  "[greylist]\nenabled = true\ndelay = \"1h\"\nretry_window = \"30m\"\n",
 			want: []string{"4:greylist.retry_window"},

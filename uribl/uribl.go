@@ -1,7 +1,9 @@
 // Package uribl is the content check that looks up the domains of a message's links in
-// DNS domain block lists (RFC 5782 URI DNSBLs, e.g. dbl.spamhaus.org, multi.surbl.org)
+// DNS domain block lists (RFC 5782 URI DNSBLs, e.g. dbl.spamhaus.org, multi.surbl.org),
+// and the addresses their hosts resolve to in address lists (zen.spamhaus.org's SBL),
 // and adds points for each list that names one of them. Spam can change its sending
-// address every minute; it cannot as easily change the site it advertises.
+// address every minute; it cannot as easily change the site it advertises, or where
+// that site is hosted.
 //
 // A lookup that fails adds nothing and is noted: a block list never makes the message
 // tempfail or score higher by being down.
@@ -41,6 +43,11 @@ type Zone struct {
 	// The highest the message's domains reach counts, once; a code none
 	// names adds nothing.
 	Scores []resolver.CodeScore
+	// IP makes the zone a list of addresses (zen.spamhaus.org's SBL), in
+	// which the addresses the links' host names resolve to are looked up, as
+	// SpamAssassin's uridnssub rules with tflags a do (URIBL_SBL_A): a
+	// spammer's site changes its name more easily than its hosting.
+	IP bool
 }
 
 // points are what an answer's code adds for z, and whether it counts.
@@ -85,7 +92,7 @@ func (z Zone) TestName() string {
 type Check struct {
 	Zones      []Zone
 	Resolver   Lookuper
-	MaxDomains int // distinct registered domains looked up per message, first seen first
+	MaxDomains int // distinct registered domains looked up per message, first seen first; and host names, for the IP zones
 	// Concurrency bounds the queries in flight for one message; 0 means 8.
 	Concurrency int
 	// URIs gives a message's links: the rule set's, with its redirectors'
@@ -99,7 +106,8 @@ type Check struct {
 
 func (c *Check) Name() string { return "uribl" }
 
-// Check looks up every zone for the message's link domains.
+// Check looks up the message's link domains in every domain zone, and the
+// addresses of its link hosts in every IP zone.
 func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	var r filter.Result
 	if m.Parsed == nil || len(c.Zones) == 0 {
@@ -109,24 +117,42 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	if c.URIs != nil {
 		uris = c.URIs
 	}
-	domains := Domains(uris(m), c.MaxDomains, c.Skip)
-	if len(domains) == 0 {
-		return r
+	links := uris(m)
+	// What is looked up in each kind of zone, before the zone's name, in the
+	// order of the links; and what the test names for it.
+	var byDomain, byAddress []lookup
+	for _, d := range Domains(links, c.MaxDomains, c.Skip) {
+		byDomain = append(byDomain, lookup{d, d})
 	}
-	type q struct{ zone, domain int }
+	if slices.ContainsFunc(c.Zones, func(z Zone) bool { return z.IP }) {
+		byAddress = c.addresses(ctx, Hosts(links, c.MaxDomains, c.Skip))
+	}
+	type q struct{ zone, target int }
 	var qs []q
-	for zi := range c.Zones {
-		for di := range domains {
-			qs = append(qs, q{zi, di})
+	targets := func(z Zone) []lookup {
+		if z.IP {
+			return byAddress
+		}
+		return byDomain
+	}
+	for zi, z := range c.Zones {
+		for ti := range targets(z) {
+			qs = append(qs, q{zi, ti})
 		}
 	}
-	// Per zone, the listing that adds most: the first such domain and its code.
+	if len(qs) == 0 {
+		return r
+	}
+	// Per zone, the listing that adds most: the first such link and its code.
 	type hit struct {
-		domain string
+		target int // index in the zone's targets; -1: none
 		code   netip.Addr
 		points float64
 	}
 	hits := make([]hit, len(c.Zones))
+	for i := range hits {
+		hits[i].target = -1
+	}
 	var mu sync.Mutex
 	var errs []string
 	conc := c.Concurrency
@@ -140,14 +166,14 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 		sem <- struct{}{}
 		go func(x q) {
 			defer func() { <-sem; wg.Done() }()
-			z, d := c.Zones[x.zone], domains[x.domain]
+			z, t := c.Zones[x.zone], targets(c.Zones[x.zone])[x.target]
 			mu.Lock()
-			done := hits[x.zone].domain != "" && hits[x.zone].points >= z.most()
+			done := hits[x.zone].target >= 0 && hits[x.zone].points >= z.most()
 			mu.Unlock()
 			if done {
 				return
 			}
-			addrs, err := c.Resolver.LookupIP(ctx, d+"."+z.Name, dns.TypeA)
+			addrs, err := c.Resolver.LookupIP(ctx, t.name+"."+z.Name, dns.TypeA)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -160,18 +186,17 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 			for _, a := range addrs {
 				h := &hits[x.zone]
 				// (Lookups end in any order: among equal listings, the
-				// domain first in the message is the one named.)
-				if p, ok := z.points(a); ok && (h.domain == "" || p > h.points ||
-					p == h.points && slices.Index(domains, d) < slices.Index(domains, h.domain)) {
-					*h = hit{d, a, p}
+				// link first in the message is the one named.)
+				if p, ok := z.points(a); ok && (h.target < 0 || p > h.points || p == h.points && x.target < h.target) {
+					*h = hit{x.target, a, p}
 				}
 			}
 		}(x)
 	}
 	wg.Wait()
 	for i, z := range c.Zones {
-		if h := hits[i]; h.domain != "" {
-			desc := fmt.Sprintf("Contains a link to %s, listed in %s", h.domain, z.Name)
+		if h := hits[i]; h.target >= 0 {
+			desc := fmt.Sprintf("Contains a link to %s, listed in %s", targets(z)[h.target].shown, z.Name)
 			if len(z.Scores) > 0 {
 				desc += " (" + h.code.String() + ")"
 			}
@@ -182,6 +207,53 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 		r.Notes = append(r.Notes, fmt.Sprintf("uribl: %d lookups failed or were refused, and added nothing (first: %s)", len(errs), errs[0]))
 	}
 	return r
+}
+
+// lookup is a name looked up in a zone (before the zone's name) and what a
+// hit's description names for it.
+type lookup struct{ name, shown string }
+
+// maxAddresses bounds the addresses of one host looked up in the IP lists.
+const maxAddresses = 4
+
+// addresses resolves the hosts, all at once, to the public addresses their
+// names have (at most maxAddresses each): what the IP lists are asked about,
+// reversed as RFC 5782 writes them, in the hosts' order. A host that does not
+// resolve adds nothing; a lookup that fails is as a list's that fails, noted
+// nowhere but in adding nothing.
+func (c *Check) addresses(ctx context.Context, hosts []string) []lookup {
+	found := make([][]netip.Addr, len(hosts))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addrs, err := c.Resolver.LookupIP(ctx, h, dns.TypeA)
+			if err != nil {
+				return
+			}
+			for _, a := range addrs {
+				if a = a.Unmap(); a.IsGlobalUnicast() && !a.IsPrivate() && len(found[i]) < maxAddresses {
+					found[i] = append(found[i], a)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var out []lookup
+	for i, addrs := range found {
+		for _, a := range addrs {
+			out = append(out, lookup{resolver.ReverseIP(a), hosts[i] + " (" + a.String() + ")"})
+		}
+	}
+	return out
+}
+
+// Hosts returns the distinct host names of a message's links, as Domains
+// reads them, first seen first, at most n: what the IP lists are asked
+// about, by the addresses they resolve to.
+func Hosts(uris []string, n int, skip func(string) bool) []string {
+	return linkNames(uris, n, skip, func(host, _ string) string { return host })
 }
 
 // Domains returns the distinct registered domains (example.co.uk for
@@ -198,6 +270,11 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 // whose host or registered domain skip names (nil: none) is passed by, as
 // URIDNSBL passes by its uridnsbl_skip_domain names, before the count.
 func Domains(uris []string, n int, skip func(string) bool) []string {
+	return linkNames(uris, n, skip, func(_, domain string) string { return domain })
+}
+
+// linkNames is Domains and Hosts: name picks which of a link's names counts.
+func linkNames(uris []string, n int, skip func(string) bool, name func(host, domain string) string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, u := range uris {
@@ -205,12 +282,12 @@ func Domains(uris []string, n int, skip func(string) bool) []string {
 			return out
 		}
 		host, d := registered(u)
-		if d != "" && skip != nil && (skip(d) || skip(host)) {
+		if d == "" || skip != nil && (skip(d) || skip(host)) {
 			continue
 		}
-		if d != "" && !seen[d] {
-			seen[d] = true
-			out = append(out, d)
+		if x := name(host, d); !seen[x] {
+			seen[x] = true
+			out = append(out, x)
 		}
 	}
 	return out

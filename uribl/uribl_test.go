@@ -44,6 +44,11 @@ func TestDomains(t *testing.T) {
 	if want := "example.com example.org"; strings.Join(got, " ") != want {
 		t.Fatalf("skipping: %q, want %q", got, want)
 	}
+	// Hosts are the links' host names, read alike: one each, skipped alike.
+	got = uribl.Hosts([]string{"http://www.Example.com/a", "http://www.example.com/b", "http://shop.example.com/", "http://192.0.2.1/", "https://www.google.com/url?q=x", "http://b.example.net/"}, 0, skip)
+	if want := "www.example.com shop.example.com b.example.net"; strings.Join(got, " ") != want {
+		t.Fatalf("Hosts = %q, want %q", got, want)
+	}
 }
 
 func TestCheck(t *testing.T) {
@@ -58,6 +63,13 @@ func TestCheck(t *testing.T) {
 		"error-site.net.dbl.test. 60 IN A 127.0.1.255",
 		"grey-site.org.multi.test. 60 IN A 127.0.0.4",
 		"black-site.com.multi.test. 60 IN A 127.0.0.6",
+		// Host names and their addresses, and an address list that lists one.
+		"www.sbl-hosted.com. 60 IN A 192.0.2.10",
+		"www.sbl-hosted.com. 60 IN A 198.51.100.7",
+		"clean-hosted.com. 60 IN A 198.51.100.7",
+		"lan-hosted.com. 60 IN A 10.0.0.10",
+		"10.2.0.192.sbl.test. 60 IN A 127.0.0.2",
+		"10.0.0.10.sbl.test. 60 IN A 127.0.0.2",
 	)
 	srv.Delay("slow.test", time.Second)
 	r, err := resolver.New(srv.Addr, resolver.Options{Timeout: 200 * time.Millisecond, CacheSize: 100})
@@ -72,6 +84,11 @@ func TestCheck(t *testing.T) {
 	byCode := &uribl.Check{Resolver: r, MaxDomains: 20, Zones: []uribl.Zone{
 		{Name: "dbl.test", Test: "URIBL_DBL_TEST", Scores: scores(t, map[string]float64{"127.0.1.2-127.0.1.99": 2.5, "127.0.1.102-127.0.1.199": 0.5})},
 		{Name: "multi.test", Scores: scores(t, map[string]float64{"2": 1.7, "4": 0.3})},
+	}}
+	// An address list beside a domain list: the links' hosts resolved.
+	byIP := &uribl.Check{Resolver: r, MaxDomains: 20, Zones: []uribl.Zone{
+		{Name: "dbl.test", Test: "URIBL_DBL_TEST", Score: 2.5},
+		{Name: "sbl.test", Test: "URIBL_SBL_A", IP: true, Scores: scores(t, map[string]float64{"127.0.0.2": 1.5})},
 	}}
 	slow := &uribl.Check{Resolver: r, MaxDomains: 20, Zones: []uribl.Zone{{Name: "slow.test", Score: 5}}}
 	// The links of a rule set that names Google Translate as a redirector (as
@@ -110,6 +127,10 @@ func TestCheck(t *testing.T) {
 		{"by code: a code no entry names", byCode, "See http://error-site.net/x", "", 0, 0},
 		{"by bit: grey", byCode, "See http://grey-site.org/x", "URIBL_MULTI", 0, 0.3},
 		{"by bit: black and grey", byCode, "See http://grey-site.org/ and http://black-site.com/", "URIBL_MULTI", 0, 1.7},
+		{"an address list: a host on a listed address", byIP, "See http://www.sbl-hosted.com/offer", "URIBL_SBL_A", 0, 1.5},
+		{"an address list: a host elsewhere", byIP, "See http://clean-hosted.com/", "", 0, 0},
+		{"an address list: a private address is not asked", byIP, "See http://lan-hosted.com/", "", 0, 0},
+		{"an address list and a domain list", byIP, "http://www.example.net/ and http://www.sbl-hosted.com/", "URIBL_DBL_TEST URIBL_SBL_A", 0, 4},
 		{"any code: the zone's points", c, "See http://hacked-site.com/x http://grey-site.org/", "URIBL_DBL_TEST URIBL_MULTI", 0, 3.5},
 	}
 	for _, tc := range tests {
@@ -132,6 +153,11 @@ func TestCheck(t *testing.T) {
 			}
 			if total := sum(res.Tests); tc.score != 0 && total != tc.score {
 				t.Errorf("%v: %v points, want %v", res.Tests, total, tc.score)
+			}
+			for _, x := range res.Tests {
+				if x.Name == "URIBL_SBL_A" && !strings.Contains(x.Description, "www.sbl-hosted.com (192.0.2.10), listed in sbl.test") {
+					t.Errorf("description %q names no host and address", x.Description)
+				}
 			}
 		})
 	}

@@ -228,6 +228,9 @@ func (e *envelope) fields(cfg config.Config) logrus.Fields {
 	if len(cfg.URIBL.Zones) > 0 {
 		f["uribl"] = cfg.URIBL.Zones
 	}
+	if len(cfg.URIBL.IPZones) > 0 {
+		f["uribl_ip"] = cfg.URIBL.IPZones
+	}
 	f["auth"] = cfg.Auth.Enabled
 	if cfg.Auth.Enabled {
 		f["authserv_id"] = authservID(cfg)

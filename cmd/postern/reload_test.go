@@ -73,6 +73,7 @@ func TestReloadChecks(t *testing.T) {
 	next.Auth.DMARCReject = true
 	next.URIBL.Zones = []string{"dbl.example", "multi.example"}
 	next.URIBL.Scores = map[string]float64{"dbl.example": 2.5}
+	next.URIBL.IPZones = []string{"zen.example"}
 	next.URIBL.Zone = map[string]config.URIBLZone{"multi.example": {Test: "URIBL_MULTI", Scores: map[string]float64{"2": 1.7, "4": 0.3}}}
 	next.Attachments.Enabled = false
 	p, err := comp.Reload(next)
@@ -89,8 +90,9 @@ func TestReloadChecks(t *testing.T) {
 	if a := findCheck[*auth.Check](p.Checks); !a.DMARCReject || comp.authCheck() != a {
 		t.Error("the auth check in use is not the new one")
 	}
-	if u := findCheck[*uribl.Check](p.Checks); len(u.Zones) != 2 || u.Zones[0].Score != 2.5 || len(u.Zones[0].Scores) != 0 ||
-		u.Zones[1].TestName() != "URIBL_MULTI" || len(u.Zones[1].Scores) != 2 || u.Zones[1].Scores[1].Text != "4" {
+	if u := findCheck[*uribl.Check](p.Checks); len(u.Zones) != 3 || u.Zones[0].Score != 2.5 || len(u.Zones[0].Scores) != 0 ||
+		u.Zones[1].TestName() != "URIBL_MULTI" || len(u.Zones[1].Scores) != 2 || u.Zones[1].Scores[1].Text != "4" ||
+		u.Zones[1].IP || u.Zones[2].Name != "zen.example" || !u.Zones[2].IP {
 		t.Errorf("uribl zones %+v", u.Zones)
 	}
 	if p.Checks[0] != filter.Check(comp.Rules) {
