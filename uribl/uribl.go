@@ -219,8 +219,8 @@ const maxAddresses = 4
 // addresses resolves the hosts, all at once, to the public addresses their
 // names have (at most maxAddresses each): what the IP lists are asked about,
 // reversed as RFC 5782 writes them, in the hosts' order. A host that does not
-// resolve adds nothing; a lookup that fails is as a list's that fails, noted
-// nowhere but in adding nothing.
+// resolve, or whose lookup fails, adds nothing: a spam site's name may be gone
+// already, and the resolver's failures metric counts the lookups that failed.
 func (c *Check) addresses(ctx context.Context, hosts []string) []lookup {
 	found := make([][]netip.Addr, len(hosts))
 	var wg sync.WaitGroup
