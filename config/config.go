@@ -111,10 +111,10 @@ type Auth struct {
 // URIBL configures the URI block lists.
 type URIBL struct {
 	Zones      []string             `toml:"zones" doc:"Domain block-list zones the registered domains of the body's links are looked up in."`
-	IPZones    []string             `toml:"ip_zones" doc:"Address block-list zones (e.g. zen.spamhaus.org, for its SBL) the addresses of the body's links' host names are looked up in, as SpamAssassin's URIBL_SBL_A: at most four public addresses a host, the hosts counted by max_domains. Set [uribl.zone] scores for them (SBL's 127.0.0.2, say): without a table any listing adds the zone's points."`
+	IPZones    []string             `toml:"ip_zones" doc:"Address block-list zones (e.g. zen.spamhaus.org, for its SBL) the addresses of the body's links' host names are looked up in, as SpamAssassin's URIBL_SBL_A: at most four public IPv4 addresses (A records) a host, the hosts counted by max_domains. Set [uribl.zone] scores for them (SBL's 127.0.0.2, say): without a table any listing adds the zone's points."`
 	Scores     map[string]float64   `toml:"scores" doc:"Points per zone when it lists a domain, whatever its return code, e.g. { \"dbl.spamhaus.org\" = 2.5 }; a zone named neither here nor in a [uribl.zone] table adds 2.0."`
 	Zone       map[string]URIBLZone `toml:"zone" doc:"Per-zone settings, [uribl.zone.\"multi.uribl.com\"]: test (the name shown in X-Spam-Status, default URIBL_ and the zone's first label), scores (return code → points, e.g. { \"127.0.1.2-127.0.1.99\" = 2.5, \"127.0.1.102-127.0.1.199\" = 0.5 } for dbl.spamhaus.org's own listings and its compromised sites, or bitmasks for lists that answer in bits, { \"2\" = 1.7, \"4\" = 0.3 } for multi.uribl.com's black and grey). A code no entry names adds nothing; the highest entry the message's domains reach counts, once. Answers outside 127/8, 127.0.0.1 and 127.255.255.x (\"query refused\") never count."`
-	MaxDomains int                  `toml:"max_domains" doc:"The most distinct domains of one message looked up (the first in the body)."`
+	MaxDomains int                  `toml:"max_domains" doc:"The most distinct domains of one message looked up (the first in the body), and as many host names for ip_zones."`
 }
 
 // URIBLZone is one URI block list's settings.

@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -32,9 +33,8 @@ func (r CodeRange) Contains(a netip.Addr) bool {
 		if !a.Is4() {
 			return false
 		}
-		b := a.As4()
-		v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-		return b[0] == 127 && v&r.Mask != 0
+		v := addrBits(a)
+		return v>>24 == 127 && v&r.Mask != 0
 	}
 	return r.From.Compare(a) <= 0 && a.Compare(r.To) <= 0
 }
@@ -63,10 +63,9 @@ func ParseCodeRange(s string) (CodeRange, error) {
 			return CodeRange{}, fmt.Errorf("return code range %q: want an IPv4 network", s)
 		}
 		p = p.Masked()
-		last := p.Addr().As4()
-		host := uint32(1)<<(32-p.Bits()) - 1
-		v := uint32(last[0])<<24 | uint32(last[1])<<16 | uint32(last[2])<<8 | uint32(last[3]) | host
-		return CodeRange{From: p.Addr(), To: netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), Text: s}, nil
+		var last [4]byte
+		binary.BigEndian.PutUint32(last[:], addrBits(p.Addr())|(uint32(1)<<(32-p.Bits())-1))
+		return CodeRange{From: p.Addr(), To: netip.AddrFrom4(last), Text: s}, nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil || !a.Is4() {
@@ -88,6 +87,12 @@ func ParseCodeScores(table map[string]float64) ([]CodeScore, error) {
 		out = append(out, CodeScore{CodeRange: r, Score: table[c]})
 	}
 	return out, nil
+}
+
+// addrBits is an IPv4 address as the number SpamAssassin's sub-tests compare.
+func addrBits(a netip.Addr) uint32 {
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:])
 }
 
 // codeMask reads a bitmask: up to ten decimal digits, or 0x and up to eight

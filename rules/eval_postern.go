@@ -48,22 +48,21 @@ func init() {
 		}
 		return false
 	})
-	fixed(p, "postern_from_in_comment", func(t *target) bool {
+	fixed(p, "postern_from_in_comment", firstFromWith('(', addressInComment))
+	fixed(p, "postern_from_name_comma", firstFromWith(',', nameComma))
+}
+
+// firstFromWith makes an eval of the first raw From field, read by test only
+// when the fields hold c: most mail's From has no comma or parenthesis.
+func firstFromWith(c byte, test func(string) bool) func(*target) bool {
+	return func(t *target) bool {
 		raw := t.rawHeader("From")
-		if strings.IndexByte(raw, '(') < 0 {
+		if strings.IndexByte(raw, c) < 0 {
 			return false
 		}
 		from, _, _ := strings.Cut(raw, "\n")
-		return addressInComment(from)
-	})
-	fixed(p, "postern_from_name_comma", func(t *target) bool {
-		raw := t.rawHeader("From")
-		if strings.IndexByte(raw, ',') < 0 {
-			return false
-		}
-		from, _, _ := strings.Cut(raw, "\n")
-		return nameComma(from)
-	})
+		return test(from)
+	}
 }
 
 // anyField makes an eval of header fields, its arguments, that hits when
@@ -99,11 +98,9 @@ func nameComma(field string) bool {
 	for i := 0; i < len(field); i++ {
 		switch c := field[i]; c {
 		case '"':
-			end := quotedEnd(field, i)
-			if end < 0 {
-				return false
+			if i = quotedEnd(field, i); i < 0 {
+				return false // (unclosed: no address to find)
 			}
-			i = end
 		case '(':
 			end := commentEnd(field, i)
 			// "Name,(<addr>)": the kits' other seam puts the address itself
@@ -140,11 +137,9 @@ func addressInComment(field string) bool {
 	for i := 0; i < len(field); i++ {
 		switch field[i] {
 		case '"':
-			end := quotedEnd(field, i)
-			if end < 0 {
-				return false
+			if i = quotedEnd(field, i); i < 0 {
+				return false // (unclosed: no address to find)
 			}
-			i = end
 		case '(':
 			end := commentEnd(field, i)
 			found = found || angleAddress(field[i:end])
@@ -416,7 +411,7 @@ func hashTagLine(s string) bool {
 	if n := len(tag); n >= 6 && n <= 10 && tag[0] == '[' && tag[n-1] == ']' {
 		code := tag[1 : n-1]
 		return strings.Trim(code, small+digits) == "" && strings.ContainsAny(code, small) &&
-			(strings.ContainsAny(code, digits) || !strings.ContainsAny(code, "aeiouy"))
+			(strings.ContainsAny(code, digits) || !strings.ContainsAny(code, vowels))
 	}
 	end := before[len(before)-1]
 	if end != '!' && end != '?' && (end != '.' || strings.HasSuffix(before, "..")) {
@@ -425,8 +420,11 @@ func hashTagLine(s string) bool {
 	if len(tag) < 3 || len(tag) > 12 || strings.Trim(tag, small) != "" {
 		return false
 	}
-	return !strings.ContainsAny(tag, "aeiouy") || consonantRun(tag) >= 4
+	return !strings.ContainsAny(tag, vowels) || consonantRun(tag) >= 4
 }
+
+// vowels are hashTag's, y among them: "gym" is a word.
+const vowels = "aeiouy"
 
 // oneCaseCode says whether w is 1 to 12 digits and hyphens with a digit, or
 // letters and digits of one case.
@@ -454,7 +452,7 @@ func oneCaseCode(w string) bool {
 func consonantRun(w string) int {
 	longest, run := 0, 0
 	for k := 0; k < len(w); k++ {
-		if strings.IndexByte("aeiouy", w[k]) >= 0 {
+		if strings.IndexByte(vowels, w[k]) >= 0 {
 			run = 0
 			continue
 		}
@@ -640,10 +638,11 @@ func shownName(name string) string {
 	}
 	var b strings.Builder
 	for _, r := range name {
+		l, lookalike := lookalikes[r]
 		switch {
 		case unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me):
-		case lookalikes[r] != 0:
-			b.WriteRune(lookalikes[r])
+		case lookalike:
+			b.WriteRune(l)
 		case unicode.Is(unicode.Zs, r):
 			b.WriteByte(' ') // (an em space, a no-break space)
 		case r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):

@@ -642,9 +642,9 @@ func literalFront(re *syntax.Regexp, memo spelled) []litSet {
 		// ("deposit|depot|dépôt" is D(?:ÉPÔT|EP(?:OSIT|OT))), which can leave a
 		// branch too short to keep ("OT"); the strings the alternation
 		// spells, when they are few, are its literals then. (As one more
-		// choice beside the branches' union, they took the walk of the stock
-		// rules from 9 to 14 ms a load, BenchmarkRequiredLiterals, for no
-		// check measurably faster: scripts/checkcpu -stock.)
+		// choice beside the branches' union, they made the stock rules' walk
+		// about half again as long, BenchmarkRequiredLiterals, for no check
+		// measurably faster: docs/benchmarks.md, "Sixty-ninth session".)
 		if set := spelledLiterals(re, memo); set != nil {
 			return []litSet{newLitSet(set)}
 		}
@@ -652,17 +652,14 @@ func literalFront(re *syntax.Regexp, memo spelled) []litSet {
 	return nil
 }
 
-// unions is the front of an alternation whose branches' fronts are given:
-// the union of each branch's best set, when it is not too large, as the
+// unions is the front of an alternation whose branches' fronts are given
+// (none empty): the union of each branch's best set, when it is not too large, as the
 // walk has always taken it. Otherwise, for each length a branch's set
 // reaches, the union of each branch's smallest set at least that long,
 // when that one is not too large.
 func unions(branches [][]litSet) []litSet {
 	bests := make([]litSet, len(branches))
 	for i, b := range branches {
-		if b == nil {
-			return nil
-		}
 		bests[i] = pick(b, better)
 	}
 	if union := joinSets(bests); len(union.lits) <= maxLiterals {
@@ -752,62 +749,10 @@ func addToFront(front []litSet, set litSet) []litSet {
 // spelledLiterals is what spellings gives for re, when those strings are few
 // enough and each long enough to scan for; nil otherwise.
 func spelledLiterals(re *syntax.Regexp, memo spelled) []string {
-	if spellCount(re, maxLiterals) > maxLiterals {
-		return nil // (most alternations: counted without the strings)
-	}
 	if set, ok := spellings(re, maxLiterals, false, memo); ok && !slices.ContainsFunc(set, func(l string) bool { return len(l) < minLiteral }) {
 		return set
 	}
 	return nil
-}
-
-// spellCount is how many strings spellings would spell for re, before
-// lower-casing merges any, or more than max when that is more.
-func spellCount(re *syntax.Regexp, max int) int {
-	switch re.Op {
-	case syntax.OpLiteral, syntax.OpEmptyMatch, syntax.OpWordBoundary, syntax.OpNoWordBoundary,
-		syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText:
-		return 1
-	case syntax.OpCapture:
-		return spellCount(re.Sub[0], max)
-	case syntax.OpQuest:
-		return spellCount(re.Sub[0], max) + 1
-	case syntax.OpCharClass:
-		// As spellings: more than max runes are too many, and those that
-		// lower-case to one are one.
-		n := 0
-		for k := 0; k+1 < len(re.Rune); k += 2 {
-			if n += int(re.Rune[k+1]-re.Rune[k]) + 1; n > max {
-				return n
-			}
-		}
-		var lower []rune
-		for k := 0; k+1 < len(re.Rune); k += 2 {
-			for r := re.Rune[k]; r <= re.Rune[k+1]; r++ {
-				if l := unicode.ToLower(r); !slices.Contains(lower, l) {
-					lower = append(lower, l)
-				}
-			}
-		}
-		return len(lower)
-	case syntax.OpAlternate:
-		n := 0
-		for _, sub := range re.Sub {
-			if n += spellCount(sub, max); n > max {
-				break
-			}
-		}
-		return n
-	case syntax.OpConcat:
-		n := 1
-		for _, sub := range re.Sub {
-			if n *= spellCount(sub, max); n > max {
-				break
-			}
-		}
-		return n
-	}
-	return max + 1
 }
 
 // spellings is every string re matches, when re matches only a few: at most

@@ -92,8 +92,9 @@ func (z Zone) TestName() string {
 type Check struct {
 	Zones      []Zone
 	Resolver   Lookuper
-	MaxDomains int // distinct registered domains looked up per message, first seen first; and host names, for the IP zones
-	// Concurrency bounds the queries in flight for one message; 0 means 8.
+	MaxDomains int // distinct registered domains looked up per message, first seen first; as many host names, for the IP zones
+	// Concurrency bounds the queries in flight for one message, the host
+	// names' and the lists'; 0 means 8.
 	Concurrency int
 	// URIs gives a message's links: the rule set's, with its redirectors'
 	// targets (rules.Set.MessageURIs). Nil means rules.MessageURIs.
@@ -117,15 +118,15 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	if c.URIs != nil {
 		uris = c.URIs
 	}
-	links := uris(m)
 	// What is looked up in each kind of zone, before the zone's name, in the
 	// order of the links; and what the test names for it.
 	var byDomain, byAddress []lookup
-	for _, d := range Domains(links, c.MaxDomains, c.Skip) {
+	domains, hosts := linkNames(uris(m), c.MaxDomains, c.Skip)
+	for _, d := range domains {
 		byDomain = append(byDomain, lookup{d, d})
 	}
 	if slices.ContainsFunc(c.Zones, func(z Zone) bool { return z.IP }) {
-		byAddress = c.addresses(ctx, Hosts(links, c.MaxDomains, c.Skip))
+		byAddress = c.addresses(ctx, hosts)
 	}
 	type q struct{ zone, target int }
 	var qs []q
@@ -155,45 +156,34 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	}
 	var mu sync.Mutex
 	var errs []string
-	conc := c.Concurrency
-	if conc <= 0 {
-		conc = 8
-	}
-	sem := make(chan struct{}, conc)
-	var wg sync.WaitGroup
-	for _, x := range qs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(x q) {
-			defer func() { <-sem; wg.Done() }()
-			z, t := c.Zones[x.zone], targets(c.Zones[x.zone])[x.target]
-			mu.Lock()
-			done := hits[x.zone].target >= 0 && hits[x.zone].points >= z.most()
-			mu.Unlock()
-			if done {
-				return
+	c.each(len(qs), func(i int) {
+		x := qs[i]
+		z, t := c.Zones[x.zone], targets(c.Zones[x.zone])[x.target]
+		mu.Lock()
+		done := hits[x.zone].target >= 0 && hits[x.zone].points >= z.most()
+		mu.Unlock()
+		if done {
+			return
+		}
+		addrs, err := c.Resolver.LookupIP(ctx, t.name+"."+z.Name, dns.TypeA)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", z.Name, err))
+			return
+		}
+		if k := slices.IndexFunc(addrs, resolver.Refusal); k >= 0 {
+			errs = append(errs, resolver.RefusedError(z.Name, addrs[k]).Error())
+		}
+		for _, a := range addrs {
+			h := &hits[x.zone]
+			// (Lookups end in any order: among equal listings, the
+			// link first in the message is the one named.)
+			if p, ok := z.points(a); ok && (h.target < 0 || p > h.points || p == h.points && x.target < h.target) {
+				*h = hit{x.target, a, p}
 			}
-			addrs, err := c.Resolver.LookupIP(ctx, t.name+"."+z.Name, dns.TypeA)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s: %v", z.Name, err))
-				return
-			}
-			if k := slices.IndexFunc(addrs, resolver.Refusal); k >= 0 {
-				errs = append(errs, resolver.RefusedError(z.Name, addrs[k]).Error())
-			}
-			for _, a := range addrs {
-				h := &hits[x.zone]
-				// (Lookups end in any order: among equal listings, the
-				// link first in the message is the one named.)
-				if p, ok := z.points(a); ok && (h.target < 0 || p > h.points || p == h.points && x.target < h.target) {
-					*h = hit{x.target, a, p}
-				}
-			}
-		}(x)
-	}
-	wg.Wait()
+		}
+	})
 	for i, z := range c.Zones {
 		if h := hits[i]; h.target >= 0 {
 			desc := fmt.Sprintf("Contains a link to %s, listed in %s", targets(z)[h.target].shown, z.Name)
@@ -209,6 +199,26 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	return r
 }
 
+// each runs f(0) … f(n-1), at most Concurrency at once (0: 8), and returns
+// when all have.
+func (c *Check) each(n int, f func(i int)) {
+	conc := c.Concurrency
+	if conc <= 0 {
+		conc = 8
+	}
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
+
 // lookup is a name looked up in a zone (before the zone's name) and what a
 // hit's description names for it.
 type lookup struct{ name, shown string }
@@ -216,30 +226,24 @@ type lookup struct{ name, shown string }
 // maxAddresses bounds the addresses of one host looked up in the IP lists.
 const maxAddresses = 4
 
-// addresses resolves the hosts, all at once, to the public addresses their
-// names have (at most maxAddresses each): what the IP lists are asked about,
+// addresses resolves the hosts, Concurrency at a time, to the public IPv4
+// addresses their names have (A records, at most maxAddresses each): what the IP lists are asked about,
 // reversed as RFC 5782 writes them, in the hosts' order. A host that does not
 // resolve, or whose lookup fails, adds nothing: a spam site's name may be gone
 // already, and the resolver's failures metric counts the lookups that failed.
 func (c *Check) addresses(ctx context.Context, hosts []string) []lookup {
 	found := make([][]netip.Addr, len(hosts))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			addrs, err := c.Resolver.LookupIP(ctx, h, dns.TypeA)
-			if err != nil {
-				return
+	c.each(len(hosts), func(i int) {
+		addrs, err := c.Resolver.LookupIP(ctx, hosts[i], dns.TypeA)
+		if err != nil {
+			return
+		}
+		for _, a := range addrs {
+			if a = a.Unmap(); a.IsGlobalUnicast() && !a.IsPrivate() && len(found[i]) < maxAddresses {
+				found[i] = append(found[i], a)
 			}
-			for _, a := range addrs {
-				if a = a.Unmap(); a.IsGlobalUnicast() && !a.IsPrivate() && len(found[i]) < maxAddresses {
-					found[i] = append(found[i], a)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	var out []lookup
 	for i, addrs := range found {
 		for _, a := range addrs {
@@ -253,7 +257,8 @@ func (c *Check) addresses(ctx context.Context, hosts []string) []lookup {
 // reads them, first seen first, at most n: what the IP lists are asked
 // about, by the addresses they resolve to.
 func Hosts(uris []string, n int, skip func(string) bool) []string {
-	return linkNames(uris, n, skip, func(host, _ string) string { return host })
+	_, hosts := linkNames(uris, n, skip)
+	return hosts
 }
 
 // Domains returns the distinct registered domains (example.co.uk for
@@ -270,27 +275,32 @@ func Hosts(uris []string, n int, skip func(string) bool) []string {
 // whose host or registered domain skip names (nil: none) is passed by, as
 // URIDNSBL passes by its uridnsbl_skip_domain names, before the count.
 func Domains(uris []string, n int, skip func(string) bool) []string {
-	return linkNames(uris, n, skip, func(_, domain string) string { return domain })
+	domains, _ := linkNames(uris, n, skip)
+	return domains
 }
 
-// linkNames is Domains and Hosts: name picks which of a link's names counts.
-func linkNames(uris []string, n int, skip func(string) bool, name func(host, domain string) string) []string {
-	seen := map[string]bool{}
-	var out []string
+// linkNames is Domains and Hosts, from one reading of the links: each list
+// at most n long.
+func linkNames(uris []string, n int, skip func(string) bool) (domains, hosts []string) {
+	seen := map[string]bool{} // (a domain and a host may be one name)
+	add := func(list *[]string, kind, name string) {
+		if !seen[kind+name] && (n <= 0 || len(*list) < n) {
+			seen[kind+name] = true
+			*list = append(*list, name)
+		}
+	}
 	for _, u := range uris {
-		if n > 0 && len(out) >= n {
-			return out
+		if n > 0 && len(domains) >= n && len(hosts) >= n {
+			break
 		}
 		host, d := registered(u)
 		if d == "" || skip != nil && (skip(d) || skip(host)) {
 			continue
 		}
-		if x := name(host, d); !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
+		add(&domains, "d:", d)
+		add(&hosts, "h:", host)
 	}
-	return out
+	return domains, hosts
 }
 
 // registered is a link's host, lower-cased and ASCII, and its registered

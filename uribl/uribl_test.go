@@ -45,8 +45,8 @@ func TestDomains(t *testing.T) {
 		t.Fatalf("skipping: %q, want %q", got, want)
 	}
 	// Hosts are the links' host names, read alike: one each, skipped alike.
-	got = uribl.Hosts([]string{"http://www.Example.com/a", "http://www.example.com/b", "http://shop.example.com/", "http://192.0.2.1/", "https://www.google.com/url?q=x", "http://b.example.net/"}, 0, skip)
-	if want := "www.example.com shop.example.com b.example.net"; strings.Join(got, " ") != want {
+	got = uribl.Hosts([]string{"http://www.Example.com/a", "http://www.example.com/b", "http://shop.example.com/", "http://192.0.2.1/", "https://www.google.com/url?q=x", "http://b.example.net/", "http://example.com/"}, 0, skip)
+	if want := "www.example.com shop.example.com b.example.net example.com"; strings.Join(got, " ") != want {
 		t.Fatalf("Hosts = %q, want %q", got, want)
 	}
 }
@@ -66,6 +66,7 @@ func TestCheck(t *testing.T) {
 		// Host names and their addresses, and an address list that lists one.
 		"www.sbl-hosted.com. 60 IN A 192.0.2.10",
 		"www.sbl-hosted.com. 60 IN A 198.51.100.7",
+		"sbl-apex.com. 60 IN A 192.0.2.10",
 		"clean-hosted.com. 60 IN A 198.51.100.7",
 		"lan-hosted.com. 60 IN A 10.0.0.10",
 		"10.2.0.192.sbl.test. 60 IN A 127.0.0.2",
@@ -128,6 +129,7 @@ func TestCheck(t *testing.T) {
 		{"by bit: grey", byCode, "See http://grey-site.org/x", "URIBL_MULTI", 0, 0.3},
 		{"by bit: black and grey", byCode, "See http://grey-site.org/ and http://black-site.com/", "URIBL_MULTI", 0, 1.7},
 		{"an address list: a host on a listed address", byIP, "See http://www.sbl-hosted.com/offer", "URIBL_SBL_A", 0, 1.5},
+		{"an address list: a host that is its registered domain", byIP, "See http://sbl-apex.com/offer", "URIBL_SBL_A", 0, 1.5},
 		{"an address list: a host elsewhere", byIP, "See http://clean-hosted.com/", "", 0, 0},
 		{"an address list: a private address is not asked", byIP, "See http://lan-hosted.com/", "", 0, 0},
 		{"an address list and a domain list", byIP, "http://www.example.net/ and http://www.sbl-hosted.com/", "URIBL_DBL_TEST URIBL_SBL_A", 0, 4},
@@ -155,7 +157,9 @@ func TestCheck(t *testing.T) {
 				t.Errorf("%v: %v points, want %v", res.Tests, total, tc.score)
 			}
 			for _, x := range res.Tests {
-				if x.Name == "URIBL_SBL_A" && !strings.Contains(x.Description, "www.sbl-hosted.com (192.0.2.10), listed in sbl.test") {
+				// The host named is the body's link, and the listed address.
+				host, rest, _ := strings.Cut(strings.TrimPrefix(x.Description, "Contains a link to "), " ")
+				if x.Name == "URIBL_SBL_A" && (!strings.Contains(tc.body, "//"+host+"/") || !strings.HasPrefix(rest, "(192.0.2.10), listed in sbl.test")) {
 					t.Errorf("description %q names no host and address", x.Description)
 				}
 			}
