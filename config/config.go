@@ -112,9 +112,11 @@ type Auth struct {
 type URIBL struct {
 	Zones      []string             `toml:"zones" doc:"Domain block-list zones the registered domains of the body's links are looked up in."`
 	IPZones    []string             `toml:"ip_zones" doc:"Address block-list zones (e.g. zen.spamhaus.org, for its SBL) the addresses of the body's links' host names are looked up in, as SpamAssassin's URIBL_SBL_A: at most four public IPv4 addresses (A records) a host, the hosts counted by max_domains. Set [uribl.zone] scores for them (SBL's 127.0.0.2, say): without a table any listing adds the zone's points."`
+	NSZones    []string             `toml:"ns_zones" doc:"Address block-list zones (e.g. zen.spamhaus.org, for its SBL) the addresses of the name servers of the body's links' registered domains are looked up in, as SpamAssassin's URIBL_SBL: a spammer's throwaway domains share the name servers the spammer runs. At most four name servers a domain and four public IPv4 addresses each, as many name servers in all as max_domains. A zone may be in ip_zones too; its settings here are [uribl.ns_zone.\"NAME\"] tables, as [uribl.zone]'s (test, default URIBL_ and the zone's first label and _NS; scores)."`
 	Scores     map[string]float64   `toml:"scores" doc:"Points per zone when it lists a domain, whatever its return code, e.g. { \"dbl.spamhaus.org\" = 2.5 }; a zone named neither here nor in a [uribl.zone] table adds 2.0."`
 	Zone       map[string]URIBLZone `toml:"zone" doc:"Per-zone settings, [uribl.zone.\"multi.uribl.com\"]: test (the name shown in X-Spam-Status, default URIBL_ and the zone's first label), scores (return code → points, e.g. { \"127.0.1.2-127.0.1.99\" = 2.5, \"127.0.1.102-127.0.1.199\" = 0.5 } for dbl.spamhaus.org's own listings and its compromised sites, or bitmasks for lists that answer in bits, { \"2\" = 1.7, \"4\" = 0.3 } for multi.uribl.com's black and grey). A code no entry names adds nothing; the highest entry the message's domains reach counts, once. Answers outside 127/8, 127.0.0.1 and 127.255.255.x (\"query refused\") never count."`
-	MaxDomains int                  `toml:"max_domains" doc:"The most distinct domains of one message looked up (the first in the body), and as many host names for ip_zones."`
+	NSZone     map[string]URIBLZone `toml:"ns_zone" doc:"Per-zone settings of the ns_zones, [uribl.ns_zone.\"zen.spamhaus.org\"], as [uribl.zone]'s: test, scores."`
+	MaxDomains int                  `toml:"max_domains" doc:"The most distinct domains of one message looked up (the first in the body), and as many host names for ip_zones and name servers for ns_zones."`
 }
 
 // URIBLZone is one URI block list's settings.
@@ -472,7 +474,7 @@ func (c *Config) Validate() Problems {
 	if strings.ContainsAny(c.Auth.AuthservID, " ;\t\r\n") {
 		bad("auth.authserv_id", "%q: one word, no spaces or semicolons", c.Auth.AuthservID)
 	}
-	if (len(c.DNSBL.Zones) > 0 || len(c.URIBL.Zones) > 0 || len(c.URIBL.IPZones) > 0) && c.DNS.Resolver == "" {
+	if (len(c.DNSBL.Zones) > 0 || len(c.URIBL.Zones) > 0 || len(c.URIBL.IPZones) > 0 || len(c.URIBL.NSZones) > 0) && c.DNS.Resolver == "" {
 		bad("dns.resolver", "block lists are configured but no resolver: set dns.resolver (Postern never uses the system's resolver unasked)")
 	}
 	for name, z := range c.DNSBL.Zone {
@@ -494,18 +496,29 @@ func (c *Config) Validate() Problems {
 			bad("uribl.ip_zones", "%q is in uribl.zones too: a list holds domains or addresses", name)
 		}
 	}
-	for name, z := range c.URIBL.Zone {
-		key := fmt.Sprintf("uribl.zone.%q", name)
-		if !slices.Contains(c.URIBL.Zones, name) && !slices.Contains(c.URIBL.IPZones, name) {
-			bad(key, "settings for a zone in neither uribl.zones nor uribl.ip_zones")
-		}
-		if _, ok := c.URIBL.Scores[name]; ok && len(z.Scores) > 0 {
-			bad(key+".scores", "uribl.scores scores this zone too: keep one")
-		}
-		if _, err := resolver.ParseCodeScores(z.Scores); err != nil {
-			bad(key+".scores", "%v", err)
+	for _, name := range c.URIBL.NSZones {
+		if slices.Contains(c.URIBL.Zones, name) {
+			bad("uribl.ns_zones", "%q is in uribl.zones too: a list holds domains or addresses", name)
 		}
 	}
+	uriblZones := func(tables map[string]URIBLZone, table string, in func(name string) bool, where string) {
+		for name, z := range tables {
+			key := fmt.Sprintf("uribl.%s.%q", table, name)
+			if !in(name) {
+				bad(key, "settings for a zone %s", where)
+			}
+			if _, ok := c.URIBL.Scores[name]; ok && len(z.Scores) > 0 {
+				bad(key+".scores", "uribl.scores scores this zone too: keep one")
+			}
+			if _, err := resolver.ParseCodeScores(z.Scores); err != nil {
+				bad(key+".scores", "%v", err)
+			}
+		}
+	}
+	uriblZones(c.URIBL.Zone, "zone", func(name string) bool {
+		return slices.Contains(c.URIBL.Zones, name) || slices.Contains(c.URIBL.IPZones, name)
+	}, "in neither uribl.zones nor uribl.ip_zones")
+	uriblZones(c.URIBL.NSZone, "ns_zone", func(name string) bool { return slices.Contains(c.URIBL.NSZones, name) }, "not in uribl.ns_zones")
 	if c.URIBL.MaxDomains < 1 {
 		bad("uribl.max_domains", "must be at least 1")
 	}

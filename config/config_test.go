@@ -191,6 +191,37 @@ scores = { "127.0.0.2" = 1.5 }
 			want: []string{`5:uribl.ip_zones`},
 		},
 		{
+			name: "URI block lists: one address list asked about hosts and name servers",
+			src: `[dns]
+resolver = "127.0.0.1:53"
+[uribl]
+ip_zones = ["zen.example"]
+ns_zones = ["zen.example"]
+[uribl.zone."zen.example"]
+test = "URIBL_SBL_A"
+[uribl.ns_zone."zen.example"]
+test = "URIBL_SBL"
+scores = { "127.0.0.2" = 1.6 }
+`,
+			check: func(t *testing.T, c Config) {
+				if z := c.URIBL.NSZone["zen.example"]; z.Test != "URIBL_SBL" || z.Scores["127.0.0.2"] != 1.6 || c.URIBL.Zone["zen.example"].Test != "URIBL_SBL_A" {
+					t.Errorf("uribl: %+v", c.URIBL)
+				}
+			},
+		},
+		{
+			name: "URI block lists: a name-server list that is a domain list too, a bad code, a table for a zone not listed",
+			src: `[uribl]
+zones = ["dbl.example"]
+ns_zones = ["dbl.example", "zen.example"]
+[uribl.ns_zone."zen.example"]
+scores = { "black" = 1 }
+[uribl.ns_zone."sbl.example"]
+test = "X"
+`,
+			want: []string{":dns.resolver", `3:uribl.ns_zones`, `5:uribl.ns_zone."zen.example".scores`, `6:uribl.ns_zone."sbl.example"`},
+		},
+		{
 			name: "greylisting: a window shorter than the delay",
 			src:  "[greylist]\nenabled = true\ndelay = \"1h\"\nretry_window = \"30m\"\n",
 			want: []string{"4:greylist.retry_window"},

@@ -237,7 +237,7 @@ var reloadable = map[string]bool{
 	"greylist.ipv4_prefix": true, "greylist.ipv6_prefix": true, "greylist.allow_lists": true,
 	"dnsbl.zones": true, "dnsbl.zone": true,
 	"auth.authserv_id": true, "auth.spf_reject_fail": true, "auth.dmarc_reject": true, "auth.max_signatures": true, "auth.trusted_arc_sealers": true,
-	"uribl.zones": true, "uribl.ip_zones": true, "uribl.scores": true, "uribl.zone": true, "uribl.max_domains": true,
+	"uribl.zones": true, "uribl.ip_zones": true, "uribl.scores": true, "uribl.zone": true, "uribl.ns_zones": true, "uribl.ns_zone": true, "uribl.max_domains": true,
 	"limits.memory_spool": true, "limits.spool_dir": true, "limits.max_message_size": true,
 	"limits.scan_limit": true, "limits.on_too_large": true,
 	"clamd.timeout": true, "clamd.scan_whole_message": true, "clamd.on_scan_error": true, "clamd.on_too_large": true,

@@ -1,9 +1,9 @@
 // Package uribl is the content check that looks up the domains of a message's links in
 // DNS domain block lists (RFC 5782 URI DNSBLs, e.g. dbl.spamhaus.org, multi.surbl.org),
-// and the addresses their hosts resolve to in address lists (zen.spamhaus.org's SBL),
-// and adds points for each list that names one of them. Spam can change its sending
-// address every minute; it cannot as easily change the site it advertises, or where
-// that site is hosted.
+// and the addresses their hosts, or their domains' name servers, resolve to in address
+// lists (zen.spamhaus.org's SBL), and adds points for each list that names one of them.
+// Spam can change its sending address every minute; it cannot as easily change the site
+// it advertises, or where that site and its DNS are hosted.
 //
 // A lookup that fails adds nothing and is noted: a block list never makes the message
 // tempfail or score higher by being down.
@@ -30,7 +30,27 @@ import (
 // Lookuper is the DNS the check asks: resolver.Resolver.
 type Lookuper interface {
 	LookupIP(ctx context.Context, name string, qtype uint16) ([]netip.Addr, error)
+	Lookup(ctx context.Context, name string, qtype uint16) ([]dns.RR, error)
 }
+
+// Asks is what a zone is asked about.
+type Asks int
+
+const (
+	// LinkDomains: the links' registered domains (a domain list).
+	LinkDomains Asks = iota
+	// HostAddresses: the addresses the links' host names resolve to, in an
+	// address list, as SpamAssassin's uridnssub rules with tflags a do
+	// (URIBL_SBL_A): a spammer's site changes its name more easily than its
+	// hosting.
+	HostAddresses
+	// NameServerAddresses: the addresses of the name servers of the links'
+	// registered domains, in an address list, as SpamAssassin's uridnssub
+	// rules do by default (URIBL_SBL): a spammer's throwaway domains tend to
+	// share the name servers the spammer runs, on listed addresses, while a
+	// legitimate site's DNS is hosted where nobody sends spam from.
+	NameServerAddresses
+)
 
 // Zone is one domain block list.
 type Zone struct {
@@ -43,11 +63,9 @@ type Zone struct {
 	// The highest the message's domains reach counts, once; a code none
 	// names adds nothing.
 	Scores []resolver.CodeScore
-	// IP makes the zone a list of addresses (zen.spamhaus.org's SBL), in
-	// which the addresses the links' host names resolve to are looked up, as
-	// SpamAssassin's uridnssub rules with tflags a do (URIBL_SBL_A): a
-	// spammer's site changes its name more easily than its hosting.
-	IP bool
+	// Asks says what the zone is asked about: the links' domains (a domain
+	// list, the zero value), or addresses (zen.spamhaus.org's SBL).
+	Asks Asks
 }
 
 // points are what an answer's code adds for z, and whether it counts.
@@ -85,16 +103,21 @@ func (z Zone) TestName() string {
 		return z.Test
 	}
 	label, _, _ := strings.Cut(z.Name, ".")
-	return "URIBL_" + strings.ToUpper(strings.ReplaceAll(label, "-", "_"))
+	name := "URIBL_" + strings.ToUpper(strings.ReplaceAll(label, "-", "_"))
+	if z.Asks == NameServerAddresses {
+		// (The same list is often asked about the hosts' addresses too.)
+		name += "_NS"
+	}
+	return name
 }
 
 // Check is the filter.Check.
 type Check struct {
 	Zones      []Zone
 	Resolver   Lookuper
-	MaxDomains int // distinct registered domains looked up per message, first seen first; as many host names, for the IP zones
+	MaxDomains int // distinct registered domains looked up per message, first seen first; as many host names, and name servers, for the address zones
 	// Concurrency bounds the queries in flight for one message, the host
-	// names' and the lists'; 0 means 8.
+	// names', the name servers' and the lists'; 0 means 8.
 	Concurrency int
 	// URIs gives a message's links: the rule set's, with its redirectors'
 	// targets (rules.Set.MessageURIs). Nil means rules.MessageURIs.
@@ -108,7 +131,8 @@ type Check struct {
 func (c *Check) Name() string { return "uribl" }
 
 // Check looks up the message's link domains in every domain zone, and the
-// addresses of its link hosts in every IP zone.
+// addresses of its link hosts, or of its link domains' name servers, in every
+// address zone.
 func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	var r filter.Result
 	if m.Parsed == nil || len(c.Zones) == 0 {
@@ -118,26 +142,32 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	if c.URIs != nil {
 		uris = c.URIs
 	}
+	// One bound on the queries in flight, whatever phase they are of.
+	conc := c.Concurrency
+	if conc <= 0 {
+		conc = 8
+	}
+	sem := make(chan struct{}, conc)
 	// What is looked up in each kind of zone, before the zone's name, in the
 	// order of the links; and what the test names for it.
-	var byDomain, byAddress []lookup
+	var targets [NameServerAddresses + 1][]lookup
 	domains, hosts := linkNames(uris(m), c.MaxDomains, c.Skip)
 	for _, d := range domains {
-		byDomain = append(byDomain, lookup{d, d})
+		targets[LinkDomains] = append(targets[LinkDomains], lookup{name: d, shown: d})
 	}
-	if slices.ContainsFunc(c.Zones, func(z Zone) bool { return z.IP }) {
-		byAddress = c.addresses(ctx, hosts)
+	// The two address phases are each a chain of lookups: run side by side.
+	var wg sync.WaitGroup
+	if c.asks(HostAddresses) {
+		wg.Go(func() { targets[HostAddresses] = c.hostAddresses(ctx, sem, hosts) })
 	}
+	if c.asks(NameServerAddresses) {
+		wg.Go(func() { targets[NameServerAddresses] = c.nameServerAddresses(ctx, sem, domains) })
+	}
+	wg.Wait()
 	type q struct{ zone, target int }
 	var qs []q
-	targets := func(z Zone) []lookup {
-		if z.IP {
-			return byAddress
-		}
-		return byDomain
-	}
 	for zi, z := range c.Zones {
-		for ti := range targets(z) {
+		for ti := range targets[z.Asks] {
 			qs = append(qs, q{zi, ti})
 		}
 	}
@@ -151,16 +181,18 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 		points float64
 	}
 	hits := make([]hit, len(c.Zones))
-	for i := range hits {
+	most := make([]float64, len(c.Zones))
+	for i, z := range c.Zones {
 		hits[i].target = -1
+		most[i] = z.most()
 	}
 	var mu sync.Mutex
 	var errs []string
-	c.each(len(qs), func(i int) {
+	each(sem, len(qs), func(i int) {
 		x := qs[i]
-		z, t := c.Zones[x.zone], targets(c.Zones[x.zone])[x.target]
+		z, t := c.Zones[x.zone], targets[c.Zones[x.zone].Asks][x.target]
 		mu.Lock()
-		done := hits[x.zone].target >= 0 && hits[x.zone].points >= z.most()
+		done := hits[x.zone].target >= 0 && hits[x.zone].points >= most[x.zone]
 		mu.Unlock()
 		if done {
 			return
@@ -186,7 +218,11 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	})
 	for i, z := range c.Zones {
 		if h := hits[i]; h.target >= 0 {
-			desc := fmt.Sprintf("Contains a link to %s, listed in %s", targets(z)[h.target].shown, z.Name)
+			t := targets[z.Asks][h.target]
+			desc := fmt.Sprintf("Contains a link to %s, listed in %s", t.shown, z.Name)
+			if t.nameServer != "" {
+				desc = fmt.Sprintf("Contains a link to %s, whose name server %s is listed in %s", t.shown, t.nameServer, z.Name)
+			}
 			if len(z.Scores) > 0 {
 				desc += " (" + h.code.String() + ")"
 			}
@@ -199,14 +235,14 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	return r
 }
 
-// each runs f(0) … f(n-1), at most Concurrency at once (0: 8), and returns
-// when all have.
-func (c *Check) each(n int, f func(i int)) {
-	conc := c.Concurrency
-	if conc <= 0 {
-		conc = 8
-	}
-	sem := make(chan struct{}, conc)
+// asks says whether a zone asks about what.
+func (c *Check) asks(what Asks) bool {
+	return slices.ContainsFunc(c.Zones, func(z Zone) bool { return z.Asks == what })
+}
+
+// each runs f(0) … f(n-1), at most as many at once, with those of other
+// calls sharing sem, as sem holds, and returns when all have.
+func each(sem chan struct{}, n int, f func(i int)) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
@@ -220,20 +256,85 @@ func (c *Check) each(n int, f func(i int)) {
 }
 
 // lookup is a name looked up in a zone (before the zone's name) and what a
-// hit's description names for it.
-type lookup struct{ name, shown string }
+// hit's description names for it: the link's host or domain, and the name
+// server whose address was listed, if that is what was.
+type lookup struct{ name, shown, nameServer string }
 
-// maxAddresses bounds the addresses of one host looked up in the IP lists.
-const maxAddresses = 4
+// maxAddresses bounds the addresses of one host looked up in the address
+// lists; maxNameServers the name servers of one domain resolved.
+const (
+	maxAddresses   = 4
+	maxNameServers = 4
+)
 
-// addresses resolves the hosts, Concurrency at a time, to the public IPv4
-// addresses their names have (A records, at most maxAddresses each): what the IP lists are asked about,
-// reversed as RFC 5782 writes them, in the hosts' order. A host that does not
-// resolve, or whose lookup fails, adds nothing: a spam site's name may be gone
-// already, and the resolver's failures metric counts the lookups that failed.
-func (c *Check) addresses(ctx context.Context, hosts []string) []lookup {
+// hostAddresses are the lookups of the hosts' addresses, in the hosts' order.
+func (c *Check) hostAddresses(ctx context.Context, sem chan struct{}, hosts []string) []lookup {
+	var out []lookup
+	for i, addrs := range c.addresses(ctx, sem, hosts) {
+		for _, a := range addrs {
+			out = append(out, lookup{name: resolver.ReverseIP(a), shown: hosts[i] + " (" + a.String() + ")"})
+		}
+	}
+	return out
+}
+
+// nameServerAddresses are the lookups of the addresses of the domains' name
+// servers (NS records, at most maxNameServers a domain, as many name servers
+// as MaxDomains in all), in the domains' order: each address once, named
+// with the first domain whose name server has it. A domain whose NS lookup
+// fails or finds nothing adds nothing, as a host that does not resolve.
+func (c *Check) nameServerAddresses(ctx context.Context, sem chan struct{}, domains []string) []lookup {
+	servers := make([][]string, len(domains))
+	each(sem, len(domains), func(i int) {
+		rrs, err := c.Resolver.Lookup(ctx, domains[i], dns.TypeNS)
+		if err != nil {
+			return
+		}
+		for _, rr := range rrs {
+			if ns, ok := rr.(*dns.NS); ok {
+				servers[i] = append(servers[i], strings.ToLower(strings.TrimSuffix(ns.Ns, ".")))
+			}
+		}
+		// In one order, whichever order the server answered in.
+		slices.Sort(servers[i])
+		servers[i] = slices.Compact(servers[i])
+		if len(servers[i]) > maxNameServers {
+			servers[i] = servers[i][:maxNameServers]
+		}
+	})
+	var names []string
+	var of []int // the domain each of names is the first found for
+	seen := map[string]bool{}
+	for i, list := range servers {
+		for _, ns := range list {
+			if !seen[ns] && (c.MaxDomains <= 0 || len(names) < c.MaxDomains) {
+				seen[ns] = true
+				names = append(names, ns)
+				of = append(of, i)
+			}
+		}
+	}
+	var out []lookup
+	asked := map[netip.Addr]bool{} // (a domain's name servers often share an address)
+	for i, addrs := range c.addresses(ctx, sem, names) {
+		for _, a := range addrs {
+			if !asked[a] {
+				asked[a] = true
+				out = append(out, lookup{name: resolver.ReverseIP(a), shown: domains[of[i]], nameServer: names[i] + " (" + a.String() + ")"})
+			}
+		}
+	}
+	return out
+}
+
+// addresses resolves the hosts, under sem, to the public IPv4 addresses their
+// names have (A records, at most maxAddresses each): what the address lists
+// are asked about, in the hosts' order. A host that does not resolve, or
+// whose lookup fails, adds nothing: a spam site's name may be gone already,
+// and the resolver's failures metric counts the lookups that failed.
+func (c *Check) addresses(ctx context.Context, sem chan struct{}, hosts []string) [][]netip.Addr {
 	found := make([][]netip.Addr, len(hosts))
-	c.each(len(hosts), func(i int) {
+	each(sem, len(hosts), func(i int) {
 		addrs, err := c.Resolver.LookupIP(ctx, hosts[i], dns.TypeA)
 		if err != nil {
 			return
@@ -244,13 +345,7 @@ func (c *Check) addresses(ctx context.Context, hosts []string) []lookup {
 			}
 		}
 	})
-	var out []lookup
-	for i, addrs := range found {
-		for _, a := range addrs {
-			out = append(out, lookup{resolver.ReverseIP(a), hosts[i] + " (" + a.String() + ")"})
-		}
-	}
-	return out
+	return found
 }
 
 // Hosts returns the distinct host names of a message's links, as Domains

@@ -71,6 +71,27 @@ func TestCheck(t *testing.T) {
 		"lan-hosted.com. 60 IN A 10.0.0.10",
 		"10.2.0.192.sbl.test. 60 IN A 127.0.0.2",
 		"10.0.0.10.sbl.test. 60 IN A 127.0.0.2",
+		// Name servers: two of one domain on one listed address, one
+		// elsewhere, one on a private address, and a domain with six, its
+		// listed one last in order.
+		"ns-spam.com. 60 IN NS NS2.bulkdns.net.",
+		"ns-spam.com. 60 IN NS ns1.bulkdns.net.",
+		"ns1.bulkdns.net. 60 IN A 192.0.2.53",
+		"ns2.bulkdns.net. 60 IN A 192.0.2.53",
+		"53.2.0.192.sbl.test. 60 IN A 127.0.0.2",
+		"sbl-hosted.com. 60 IN NS ns1.bulkdns.net.",
+		"ns-clean.com. 60 IN NS ns.cleandns.org.",
+		"ns.cleandns.org. 60 IN A 198.51.100.53",
+		"ns-lan.com. 60 IN NS ns.lan-dns.org.",
+		"ns.lan-dns.org. 60 IN A 10.0.0.10",
+		"ns-many.com. 60 IN NS a.manydns.net.",
+		"ns-many.com. 60 IN NS b.manydns.net.",
+		"ns-many.com. 60 IN NS c.manydns.net.",
+		"ns-many.com. 60 IN NS d.manydns.net.",
+		"ns-many.com. 60 IN NS e.manydns.net.",
+		"ns-many.com. 60 IN NS f.manydns.net.",
+		"e.manydns.net. 60 IN A 192.0.2.53",
+		"d.manydns.net. 60 IN A 198.51.100.53",
 	)
 	srv.Delay("slow.test", time.Second)
 	r, err := resolver.New(srv.Addr, resolver.Options{Timeout: 200 * time.Millisecond, CacheSize: 100})
@@ -89,7 +110,13 @@ func TestCheck(t *testing.T) {
 	// An address list beside a domain list: the links' hosts resolved.
 	byIP := &uribl.Check{Resolver: r, MaxDomains: 20, Zones: []uribl.Zone{
 		{Name: "dbl.test", Test: "URIBL_DBL_TEST", Score: 2.5},
-		{Name: "sbl.test", Test: "URIBL_SBL_A", IP: true, Scores: scores(t, map[string]float64{"127.0.0.2": 1.5})},
+		{Name: "sbl.test", Test: "URIBL_SBL_A", Asks: uribl.HostAddresses, Scores: scores(t, map[string]float64{"127.0.0.2": 1.5})},
+	}}
+	// The same address list asked about the links' domains' name servers
+	// too, as another test.
+	byNS := &uribl.Check{Resolver: r, MaxDomains: 20, Zones: []uribl.Zone{
+		{Name: "sbl.test", Test: "URIBL_SBL_A", Asks: uribl.HostAddresses, Scores: scores(t, map[string]float64{"127.0.0.2": 1.5})},
+		{Name: "sbl.test", Asks: uribl.NameServerAddresses, Scores: scores(t, map[string]float64{"127.0.0.2": 1.6})},
 	}}
 	slow := &uribl.Check{Resolver: r, MaxDomains: 20, Zones: []uribl.Zone{{Name: "slow.test", Score: 5}}}
 	// The links of a rule set that names Google Translate as a redirector (as
@@ -133,6 +160,12 @@ func TestCheck(t *testing.T) {
 		{"an address list: a host elsewhere", byIP, "See http://clean-hosted.com/", "", 0, 0},
 		{"an address list: a private address is not asked", byIP, "See http://lan-hosted.com/", "", 0, 0},
 		{"an address list and a domain list", byIP, "http://www.example.net/ and http://www.sbl-hosted.com/", "URIBL_DBL_TEST URIBL_SBL_A", 0, 4},
+		{"name servers: on a listed address", byNS, "See http://www.ns-spam.com/offer", "URIBL_SBL_NS", 0, 1.6},
+		{"name servers: elsewhere", byNS, "See http://www.ns-clean.com/", "", 0, 0},
+		{"name servers: a private address is not asked", byNS, "See http://ns-lan.com/", "", 0, 0},
+		{"name servers: four of a domain's, in order", byNS, "See http://ns-many.com/", "", 0, 0},
+		{"name servers: a domain without", byNS, "See http://www.example.net/", "", 0, 0},
+		{"name servers and host both listed", byNS, "See http://www.sbl-hosted.com/offer", "URIBL_SBL_A URIBL_SBL_NS", 0, 3.1},
 		{"any code: the zone's points", c, "See http://hacked-site.com/x http://grey-site.org/", "URIBL_DBL_TEST URIBL_MULTI", 0, 3.5},
 	}
 	for _, tc := range tests {
@@ -161,6 +194,11 @@ func TestCheck(t *testing.T) {
 				host, rest, _ := strings.Cut(strings.TrimPrefix(x.Description, "Contains a link to "), " ")
 				if x.Name == "URIBL_SBL_A" && (!strings.Contains(tc.body, "//"+host+"/") || !strings.HasPrefix(rest, "(192.0.2.10), listed in sbl.test")) {
 					t.Errorf("description %q names no host and address", x.Description)
+				}
+				// The link's domain, and the first of its name servers in order.
+				if x.Name == "URIBL_SBL_NS" && (!strings.Contains(tc.body, strings.TrimSuffix(host, ",")+"/") ||
+					rest != "whose name server ns1.bulkdns.net (192.0.2.53) is listed in sbl.test (127.0.0.2)") {
+					t.Errorf("description %q names no domain, name server and address", x.Description)
 				}
 			}
 		})

@@ -150,19 +150,23 @@ func dnsblZone(name string, settings map[string]config.DNSBLZone) (policy.Zone, 
 	return z, nil
 }
 
-// uriblZone reads one URI block list's settings: points by return code from
-// its [uribl.zone] table, else uribl.scores' points (2.0 unnamed) for any
+// uriblZone reads one URI block list's settings, as asked about what: points
+// by return code from its [uribl.zone] table ([uribl.ns_zone] for the name
+// servers' addresses), else uribl.scores' points (2.0 unnamed) for any
 // listing.
-func uriblZone(name string, cfg config.URIBL) (uribl.Zone, error) {
-	z := uribl.Zone{Name: name, Score: 2.0}
+func uriblZone(name string, asks uribl.Asks, cfg config.URIBL) (uribl.Zone, error) {
+	z := uribl.Zone{Name: name, Score: 2.0, Asks: asks}
 	if score, ok := cfg.Scores[name]; ok {
 		z.Score = score
 	}
-	s := cfg.Zone[name]
+	table, s := "zone", cfg.Zone[name]
+	if asks == uribl.NameServerAddresses {
+		table, s = "ns_zone", cfg.NSZone[name]
+	}
 	z.Test = s.Test
 	scores, err := resolver.ParseCodeScores(s.Scores)
 	if err != nil {
-		return z, fmt.Errorf("uribl.zone.%q.scores: %w", name, err)
+		return z, fmt.Errorf("uribl.%s.%q.scores: %w", table, name, err)
 	}
 	z.Scores = scores
 	return z, nil
@@ -230,6 +234,9 @@ func (e *envelope) fields(cfg config.Config) logrus.Fields {
 	}
 	if len(cfg.URIBL.IPZones) > 0 {
 		f["uribl_ip"] = cfg.URIBL.IPZones
+	}
+	if len(cfg.URIBL.NSZones) > 0 {
+		f["uribl_ns"] = cfg.URIBL.NSZones
 	}
 	f["auth"] = cfg.Auth.Enabled
 	if cfg.Auth.Enabled {

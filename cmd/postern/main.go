@@ -11,7 +11,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -360,18 +359,22 @@ func (c *components) checks(cfg config.Config) ([]filter.Check, error) {
 			Score:          func(name string) (float64, bool) { return c.Rules.Set().OperatorScore(name) },
 		})
 	}
-	if len(cfg.URIBL.Zones)+len(cfg.URIBL.IPZones) > 0 && c.Resolver != nil {
+	if len(cfg.URIBL.Zones)+len(cfg.URIBL.IPZones)+len(cfg.URIBL.NSZones) > 0 && c.Resolver != nil {
 		u := &uribl.Check{Resolver: c.Resolver, MaxDomains: cfg.URIBL.MaxDomains,
 			// The set in use, also after a reload: the links its uri rules read.
 			URIs: func(m *filter.Message) []string { return c.Rules.Set().MessageURIs(m) },
 			Skip: func(name string) bool { return c.Rules.Set().SkipsURIDomain(name) }}
-		for _, z := range slices.Concat(cfg.URIBL.Zones, cfg.URIBL.IPZones) {
-			zone, err := uriblZone(z, cfg.URIBL)
-			if err != nil {
-				return nil, err
+		for _, l := range []struct {
+			zones []string
+			asks  uribl.Asks
+		}{{cfg.URIBL.Zones, uribl.LinkDomains}, {cfg.URIBL.IPZones, uribl.HostAddresses}, {cfg.URIBL.NSZones, uribl.NameServerAddresses}} {
+			for _, z := range l.zones {
+				zone, err := uriblZone(z, l.asks, cfg.URIBL)
+				if err != nil {
+					return nil, err
+				}
+				u.Zones = append(u.Zones, zone)
 			}
-			zone.IP = slices.Contains(cfg.URIBL.IPZones, z)
-			u.Zones = append(u.Zones, zone)
 		}
 		checks = append(checks, u)
 	}

@@ -74,7 +74,9 @@ func TestReloadChecks(t *testing.T) {
 	next.URIBL.Zones = []string{"dbl.example", "multi.example"}
 	next.URIBL.Scores = map[string]float64{"dbl.example": 2.5}
 	next.URIBL.IPZones = []string{"zen.example"}
+	next.URIBL.NSZones = []string{"zen.example"}
 	next.URIBL.Zone = map[string]config.URIBLZone{"multi.example": {Test: "URIBL_MULTI", Scores: map[string]float64{"2": 1.7, "4": 0.3}}}
+	next.URIBL.NSZone = map[string]config.URIBLZone{"zen.example": {Test: "URIBL_SBL", Scores: map[string]float64{"127.0.0.2": 1.6}}}
 	next.Attachments.Enabled = false
 	p, err := comp.Reload(next)
 	if err != nil {
@@ -90,9 +92,13 @@ func TestReloadChecks(t *testing.T) {
 	if a := findCheck[*auth.Check](p.Checks); !a.DMARCReject || comp.authCheck() != a {
 		t.Error("the auth check in use is not the new one")
 	}
-	if u := findCheck[*uribl.Check](p.Checks); len(u.Zones) != 3 || u.Zones[0].Score != 2.5 || len(u.Zones[0].Scores) != 0 ||
+	// zen.example twice: its hosts' addresses (the [uribl.zone] settings,
+	// none here) and its name servers' (the [uribl.ns_zone] table's).
+	if u := findCheck[*uribl.Check](p.Checks); len(u.Zones) != 4 || u.Zones[0].Score != 2.5 || len(u.Zones[0].Scores) != 0 ||
 		u.Zones[1].TestName() != "URIBL_MULTI" || len(u.Zones[1].Scores) != 2 || u.Zones[1].Scores[1].Text != "4" ||
-		u.Zones[1].IP || u.Zones[2].Name != "zen.example" || !u.Zones[2].IP {
+		u.Zones[1].Asks != uribl.LinkDomains || u.Zones[2].Name != "zen.example" || u.Zones[2].Asks != uribl.HostAddresses ||
+		u.Zones[2].TestName() != "URIBL_ZEN" || len(u.Zones[2].Scores) != 0 ||
+		u.Zones[3].Name != "zen.example" || u.Zones[3].Asks != uribl.NameServerAddresses || u.Zones[3].TestName() != "URIBL_SBL" || len(u.Zones[3].Scores) != 1 {
 		t.Errorf("uribl zones %+v", u.Zones)
 	}
 	if p.Checks[0] != filter.Check(comp.Rules) {
