@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/postern/postern/auth"
 	"github.com/postern/postern/banned"
@@ -255,6 +256,56 @@ func TestReloadOnScanError(t *testing.T) {
 	}
 	if v.Action != filter.Accept || !strings.HasPrefix(status, "Unscanned") {
 		t.Errorf("after on_scan_error = accept: %s, X-Virus-Status %q; want accept, Unscanned", v.Action, status)
+	}
+}
+
+// TestReloadLogsWhatApplied: the line naming the changed keys calls them
+// applied only when every part of the reload was; after a part's error it
+// says that part kept its old values.
+func TestReloadLogsWhatApplied(t *testing.T) {
+	cfg := quietConfig(t)
+	comp := buildQuiet(t, cfg)
+	env, err := buildEnvelope(cfg, false, nil, comp.Class)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	srv := &milter.Server{Pipelines: comp.Current, Policies: env.Policy, Opts: milterOptions(cfg)}
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "bad.cf"), []byte("body BAD /(/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		rules []string
+		whole bool
+		line  string
+		level logrus.Level
+	}{
+		{"every part applied", cfg.RulesPaths, true, "SIGHUP: applied the changed keys", logrus.InfoLevel},
+		{"the rules kept", []string{broken}, false, "SIGHUP: changed keys, applied but for those of the parts with errors above, which kept their old values", logrus.WarnLevel},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log, hook := logtest.NewNullLogger()
+			next := cfg
+			next.RejectScore, next.RulesPaths = 12, tc.rules
+			_, loaded, whole := reload(log, cfg, cfg, comp, env, srv, func() (config.Config, error) { return next, nil })
+			if !loaded || whole != tc.whole {
+				t.Fatalf("loaded %v whole %v, want true %v", loaded, whole, tc.whole)
+			}
+			var found bool
+			for _, e := range hook.AllEntries() {
+				if strings.HasPrefix(e.Message, "SIGHUP: applied") || strings.HasPrefix(e.Message, "SIGHUP: changed keys") {
+					found = e.Message == tc.line && e.Level == tc.level && strings.Contains(e.Data["keys"].(string), "reject_score")
+					if !found {
+						t.Errorf("%s %q %v", e.Level, e.Message, e.Data)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no line %q", tc.line)
+			}
+		})
 	}
 }
 

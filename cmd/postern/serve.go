@@ -358,9 +358,13 @@ func reload(log *logrus.Logger, started, current config.Config, comp *components
 	if len(restart) > 0 {
 		log.WithField("keys", strings.Join(restart, " ")).Warn("SIGHUP: changed in the configuration, but kept as they were until a restart")
 	}
-	// What the operator's edit did, by name (a part that failed says so above).
-	if applied := config.Changed(current, cfg); len(applied) > 0 {
-		log.WithField("keys", strings.Join(applied, " ")).Info("SIGHUP: applied the changed keys")
+	// What the operator's edit did, by name. When a part failed, its keys are
+	// among the changed but kept their old values (the part's error above
+	// says which): the line must not call them applied.
+	if changed := config.Changed(current, cfg); len(changed) > 0 && whole {
+		log.WithField("keys", strings.Join(changed, " ")).Info("SIGHUP: applied the changed keys")
+	} else if len(changed) > 0 {
+		log.WithField("keys", strings.Join(changed, " ")).Warn("SIGHUP: changed keys, applied but for those of the parts with errors above, which kept their old values")
 	} else {
 		log.Info("SIGHUP: no key changed (rule and list files are read again all the same)")
 	}
