@@ -646,6 +646,28 @@ func TestDefaultBrandSpoof(t *testing.T) {
 	})
 }
 
+func TestDefaultBrandSecurity(t *testing.T) {
+	plainCases(t, "PST_BRAND_SECURITY", []plainCase{
+		{from: `Ledger <noreply@seglan.com>`, subject: "Security Notice \u2013 Recent Data Exposure", hit: true},
+		{from: `MetaMask <no-reply@service.hey-alex.com>`, subject: "[Alert] Your Wallet access is temporarily Suspended", hit: true},
+		{from: `"Microsoft account team" <no-reply@access-accsecurity.com>`, subject: "Microsoft account unusual sign-in activity", hit: true},
+		{from: `Mercado Pago <mercadopago@atendimento.example>`, subject: "Detectamos um novo acesso a sua conta", hit: true},
+		{from: `PayPal <service@paypal-konto.info>`, subject: "Ihr Konto wurde gesperrt", hit: true},
+		{from: `Amazon <service@amz-client.example>`, subject: "V\u00e9rification de votre compte requise", hit: true},
+		{from: `Binance <no-reply@binance-soporte.example>`, subject: "Verificaci\u00f3n de seguridad", hit: true},
+		{from: `Ledger Finance <no-reply@notification.circle.so>`, subject: "Action Required : Two-factor authentication (2FA)", hit: true},
+		// The lure in the body instead.
+		{from: `Kraken <info@zedproductions.ca>`, subject: "Important notice", body: "Please verify your account within 24 hours.", hit: true},
+		// The brand's own notice; a security notice in no brand's name; a
+		// brand's name on another lure; a word that holds one of the words.
+		{from: `Microsoft account team <account-security-noreply@accountprotection.microsoft.com>`, subject: "Microsoft account unusual sign-in activity"},
+		{from: `Debian Security <security@debian.org>`, subject: "[SECURITY] [DSA 5500-1] openssl security update"},
+		{from: `"Amazon Gutschein" <service@stayfriends.de>`, subject: "Ihr Gutschein wartet"},
+		{from: `Ripple <xrp@dmi-ida.org>`, subject: "First batch of XRP ready for claiming"},
+		{from: `Walmart <offer@b3ila3.aboutline.beauty>`, subject: "Your unlocked reward is waiting"},
+	})
+}
+
 // defaultSet is the default rules, which load without a problem.
 func defaultSet(t *testing.T) *Set {
 	t.Helper()
