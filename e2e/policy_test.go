@@ -24,6 +24,10 @@ func TestEnvelopeChecksThroughPostfix(t *testing.T) {
 	// uridnsbl_skip_domain, so the URI block lists pass it by, and one nobody skips.
 	dns.Add(t, "1.0.0.127.score.test. 60 IN A 127.0.0.10", "pharmacy-offers.info.dbl.test. 60 IN A 127.0.1.2",
 		"example.net.dbl.test. 60 IN A 127.0.1.2")
+	// The listed domain's name server is on an address an address list lists
+	// (ns_zones, SpamAssassin's URIBL_SBL).
+	dns.Add(t, "pharmacy-offers.info. 60 IN NS ns1.bulk-dns.info.", "ns1.bulk-dns.info. 60 IN A 192.0.2.53",
+		"53.2.0.192.sbl.test. 60 IN A 127.0.0.2")
 	deny := filepath.Join(e.tmp, "deny.list")
 	if err := os.WriteFile(deny, []byte("from spammer@evil.example\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -49,6 +53,10 @@ test = "RCVD_IN_SCORE_TEST"
 scores = { "127.0.0.10" = 1.5 }
 [uribl]
 zones = ["dbl.test"]
+ns_zones = ["sbl.test"]
+[uribl.ns_zone."sbl.test"]
+test = "URIBL_SBL"
+scores = { "127.0.0.2" = 1.6 }
 `, metricsAddr, deny, dns.Addr)
 	if err := os.WriteFile(e.cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -68,7 +76,8 @@ zones = ["dbl.test"]
 	time.Sleep(2 * time.Second) // the configured delay, on the real clock
 	code, text = sendSMTP(t, e.pf.SMTPAddr, "news@example.org", rcpt, message("grey", "grey-1", "Hello. See http://www.pharmacy-offers.info/offer"))
 	got := delivered(t, e.sink, "grey-1", code, text)
-	if status := headerOf(got.Data, "X-Spam-Status"); !strings.Contains(status, "RCVD_IN_SCORE_TEST") || !strings.Contains(status, "URIBL_DBL") {
+	if status := headerOf(got.Data, "X-Spam-Status"); !strings.Contains(status, "RCVD_IN_SCORE_TEST") || !strings.Contains(status, "URIBL_DBL") ||
+		!strings.Contains(status, "URIBL_SBL") {
 		t.Errorf("the block lists' points are not in %q", status)
 	}
 
