@@ -167,6 +167,9 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 	type q struct{ zone, target int }
 	var qs []q
 	for zi, z := range c.Zones {
+		if z.Asks < LinkDomains || z.Asks > NameServerAddresses {
+			continue // (no such kind: asked nothing, rather than a panic)
+		}
 		for ti := range targets[z.Asks] {
 			qs = append(qs, q{zi, ti})
 		}

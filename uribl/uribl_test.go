@@ -118,6 +118,8 @@ func TestCheck(t *testing.T) {
 		{Name: "sbl.test", Test: "URIBL_SBL_A", Asks: uribl.HostAddresses, Scores: scores(t, map[string]float64{"127.0.0.2": 1.5})},
 		{Name: "sbl.test", Asks: uribl.NameServerAddresses, Scores: scores(t, map[string]float64{"127.0.0.2": 1.6})},
 	}}
+	// A zone of no kind the check knows is asked nothing.
+	unknown := &uribl.Check{Resolver: r, MaxDomains: 20, Zones: []uribl.Zone{{Name: "dbl.test", Score: 2.5, Asks: 7}}}
 	slow := &uribl.Check{Resolver: r, MaxDomains: 20, Zones: []uribl.Zone{{Name: "slow.test", Score: 5}}}
 	// The links of a rule set that names Google Translate as a redirector (as
 	// SpamAssassin's stock 72_active.cf does): its target is looked up too.
@@ -142,6 +144,7 @@ func TestCheck(t *testing.T) {
 		{"not listed", c, "See https://clean.example.com/", "", 0, 0},
 		{"query refused is no listing, and is noted", c, "See https://refused.example.org/", "", 1, 0},
 		{"no links", c, "Hello.", "", 0, 0},
+		{"a zone of no known kind", unknown, "Buy at http://www.example.net/now", "", 0, 0},
 		{"timeout adds nothing", slow, "Buy at http://www.example.net/", "", 1, 0},
 		{"unlinked name listed", c, "Type spammy.example.info in your browser", "URIBL_DBL_TEST", 0, 0},
 		{"name in another script listed", c, "Log in at https://p\u0430ypal.com/", "URIBL_DBL_TEST", 0, 0},
