@@ -259,18 +259,25 @@ func TestReloadOnScanError(t *testing.T) {
 	}
 }
 
-// TestReloadLogsWhatApplied: the line naming the changed keys calls them
-// applied only when every part of the reload was; after a part's error it
-// says that part kept its old values.
-func TestReloadLogsWhatApplied(t *testing.T) {
-	cfg := quietConfig(t)
+// reloadable is what reload swaps settings in: serve's components, envelope
+// checks and milter server for cfg, closed when the test ends.
+func reloadable(t *testing.T, cfg config.Config) (*components, *envelope, *milter.Server) {
+	t.Helper()
 	comp := buildQuiet(t, cfg)
 	env, err := buildEnvelope(cfg, false, nil, comp.Class)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer env.Close()
-	srv := &milter.Server{Pipelines: comp.Current, Policies: env.Policy, Opts: milterOptions(cfg)}
+	t.Cleanup(env.Close)
+	return comp, env, &milter.Server{Pipelines: comp.Current, Policies: env.Policy, Opts: milterOptions(cfg)}
+}
+
+// TestReloadLogsWhatApplied: the line naming the changed keys calls them
+// applied only when every part of the reload was; after a part's error it
+// says that part kept its old values.
+func TestReloadLogsWhatApplied(t *testing.T) {
+	cfg := quietConfig(t)
+	comp, env, srv := reloadable(t, cfg)
 	broken := t.TempDir()
 	if err := os.WriteFile(filepath.Join(broken, "bad.cf"), []byte("body BAD /(/\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -315,13 +322,7 @@ func TestReloadLogsWhatApplied(t *testing.T) {
 // accepted, none tempfailed.
 func TestReloadWhileChecking(t *testing.T) {
 	cfg := quietConfig(t)
-	comp := buildQuiet(t, cfg)
-	env, err := buildEnvelope(cfg, false, nil, comp.Class)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
-	srv := &milter.Server{Pipelines: comp.Current, Policies: env.Policy, Opts: milterOptions(cfg)}
+	comp, env, srv := reloadable(t, cfg)
 	lenient := 10000.0
 	variants := []config.Config{cfg, cfg}
 	variants[1].RejectScore = 8
