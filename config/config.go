@@ -491,14 +491,14 @@ func (c *Config) Validate() Problems {
 			bad(key+".scores", "%v", err)
 		}
 	}
-	for _, name := range c.URIBL.IPZones {
-		if slices.Contains(c.URIBL.Zones, name) {
-			bad("uribl.ip_zones", "%q is in uribl.zones too: a list holds domains or addresses", name)
-		}
-	}
-	for _, name := range c.URIBL.NSZones {
-		if slices.Contains(c.URIBL.Zones, name) {
-			bad("uribl.ns_zones", "%q is in uribl.zones too: a list holds domains or addresses", name)
+	for _, l := range []struct {
+		key   string
+		names []string
+	}{{"uribl.ip_zones", c.URIBL.IPZones}, {"uribl.ns_zones", c.URIBL.NSZones}} {
+		for _, name := range l.names {
+			if slices.Contains(c.URIBL.Zones, name) {
+				bad(l.key, "%q is in uribl.zones too: a list holds domains or addresses", name)
+			}
 		}
 	}
 	uriblZones := func(tables map[string]URIBLZone, table string, in func(name string) bool, where string) {
