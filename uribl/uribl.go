@@ -294,7 +294,8 @@ func (c *Check) nameServerAddresses(ctx context.Context, sem chan struct{}, doma
 			return
 		}
 		for _, rr := range rrs {
-			if ns, ok := rr.(*dns.NS); ok {
+			// (The root, ".", is no name server's name.)
+			if ns, ok := rr.(*dns.NS); ok && strings.Trim(ns.Ns, ".") != "" {
 				servers[i] = append(servers[i], strings.ToLower(strings.TrimSuffix(ns.Ns, ".")))
 			}
 		}
