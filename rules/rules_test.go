@@ -665,6 +665,8 @@ func TestDefaultBrandSecurity(t *testing.T) {
 		{from: `"Amazon Gutschein" <service@stayfriends.de>`, subject: "Ihr Gutschein wartet"},
 		{from: `Ripple <xrp@dmi-ida.org>`, subject: "First batch of XRP ready for claiming"},
 		{from: `Walmart <offer@b3ila3.aboutline.beauty>`, subject: "Your unlocked reward is waiting"},
+		// An alert that is no security notice, from a service naming a brand.
+		{from: `Amazon Price Tracker <alerts@pricetracker.example>`, subject: "Price drop alert: Kindle Paperwhite"},
 	})
 }
 
