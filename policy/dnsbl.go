@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -80,8 +79,8 @@ func (d *DNSBL) Check(ctx context.Context, ip netip.Addr) ([]Hit, []error) {
 				out[i].err = fmt.Errorf("dnsbl %s: %w", z.Name, err)
 				return
 			}
-			if k := slices.IndexFunc(addrs, resolver.Refusal); k >= 0 {
-				out[i].err = fmt.Errorf("dnsbl %w", resolver.RefusedError(z.Name, addrs[k]))
+			if err := resolver.Refused(z.Name, addrs); err != nil {
+				out[i].err = fmt.Errorf("dnsbl %w", err)
 			}
 			out[i].hits = z.judge(addrs)
 		}(i)
@@ -113,10 +112,8 @@ func (z *Zone) judge(addrs []netip.Addr) []Hit {
 				return []Hit{{Zone: z.Name, Test: z.TestName(), Code: a, Reject: true}}
 			}
 		}
-		for _, s := range z.Scores {
-			if s.Contains(a) && (best == nil || s.Score > best.Score) {
-				best = &Hit{Zone: z.Name, Test: z.TestName(), Code: a, Score: s.Score}
-			}
+		if p, ok := resolver.HighestScore(z.Scores, a); ok && (best == nil || p > best.Score) {
+			best = &Hit{Zone: z.Name, Test: z.TestName(), Code: a, Score: p}
 		}
 	}
 	if best == nil {

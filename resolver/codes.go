@@ -39,6 +39,19 @@ func (r CodeRange) Contains(a netip.Addr) bool {
 	return r.From.Compare(a) <= 0 && a.Compare(r.To) <= 0
 }
 
+// HighestScore is the most points any of scores gives the code a, and
+// whether one gives it any: a list's answer may fall in several entries (a
+// range and a bit), and the one that says most about it counts.
+func HighestScore(scores []CodeScore, a netip.Addr) (float64, bool) {
+	best, ok := 0.0, false
+	for _, s := range scores {
+		if s.Contains(a) && (!ok || s.Score > best) {
+			best, ok = s.Score, true
+		}
+	}
+	return best, ok
+}
+
 // ParseCodeRange reads "127.0.0.2", "127.0.0.2-127.0.0.9", "127.0.0.8/30", or
 // a bitmask, "2" or "0x8" (SpamAssassin's urirhssub and check_rbl_sub
 // sub-tests: a number alone is a mask).

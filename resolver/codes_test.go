@@ -53,3 +53,17 @@ func TestParseCodeScores(t *testing.T) {
 		t.Error("a word read as a code")
 	}
 }
+
+// An answer in several entries counts at the highest; in none, not at all.
+func TestHighestScore(t *testing.T) {
+	s, err := ParseCodeScores(map[string]float64{"2": 1.7, "4": 0.3, "127.0.0.4-127.0.0.7": 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[string]float64{"127.0.0.6": 1.7, "127.0.0.4": 0.5, "127.0.0.12": 0.3, "127.0.0.8": -1} {
+		p, ok := HighestScore(s, netip.MustParseAddr(code))
+		if !ok && want >= 0 || ok && p != want {
+			t.Errorf("%s: %v %v, want %v", code, p, ok, want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -265,8 +266,12 @@ func Refusal(a netip.Addr) bool {
 	return a == netip.AddrFrom4([4]byte{127, 0, 0, 1}) || b[0] == 127 && b[1] == 255 && b[2] == 255
 }
 
-// RefusedError is the error a block list's check reports for an answer that
-// Refusal reads so.
-func RefusedError(zone string, code netip.Addr) error {
-	return fmt.Errorf("%s refused the query (%s): its listings are not seen; use a resolver the list serves (a local one, not a public one)", zone, code)
+// Refused is the error a block list's check reports when zone's answer holds
+// a code Refusal reads as a refused query; nil when none does.
+func Refused(zone string, answer []netip.Addr) error {
+	k := slices.IndexFunc(answer, Refusal)
+	if k < 0 {
+		return nil
+	}
+	return fmt.Errorf("%s refused the query (%s): its listings are not seen; use a resolver the list serves (a local one, not a public one)", zone, answer[k])
 }

@@ -76,13 +76,7 @@ func (z Zone) points(code netip.Addr) (float64, bool) {
 	if len(z.Scores) == 0 {
 		return z.Score, true
 	}
-	best, ok := 0.0, false
-	for _, s := range z.Scores {
-		if s.Contains(code) && (!ok || s.Score > best) {
-			best, ok = s.Score, true
-		}
-	}
-	return best, ok
+	return resolver.HighestScore(z.Scores, code)
 }
 
 // most is the most z can add: a listing that adds it ends z's lookups.
@@ -207,8 +201,8 @@ func (c *Check) Check(ctx context.Context, m *filter.Message) filter.Result {
 			errs = append(errs, fmt.Sprintf("%s: %v", z.Name, err))
 			return
 		}
-		if k := slices.IndexFunc(addrs, resolver.Refusal); k >= 0 {
-			errs = append(errs, resolver.RefusedError(z.Name, addrs[k]).Error())
+		if err := resolver.Refused(z.Name, addrs); err != nil {
+			errs = append(errs, err.Error())
 		}
 		for _, a := range addrs {
 			h := &hits[x.zone]
