@@ -346,34 +346,21 @@ func (c *Check) addresses(ctx context.Context, sem chan struct{}, hosts []string
 	return found
 }
 
-// Hosts returns the distinct host names of a message's links, as Domains
-// reads them, first seen first, at most n: what the IP lists are asked
-// about, by the addresses they resolve to.
-func Hosts(uris []string, n int, skip func(string) bool) []string {
-	_, hosts := linkNames(uris, n, skip)
-	return hosts
-}
-
-// Domains returns the distinct registered domains (example.co.uk for
-// www.shop.example.co.uk) of a message's links, first seen first, at most n.
-// The links are those uri rules read (rules.URIs), as SpamAssassin's URIDNSBL
-// looks up its URI list: the text a reader sees, with the names spam leaves
-// unlinked so that what reads links passes them by ("type cheap-pills.shop"),
-// and the HTML's tags read against their <base href>, and the signing domains
-// of the DKIM signatures (parse_dkim_uris); not what the HTML source
-// holds besides (a DOCTYPE's w3.org, a script's strings). Addresses and mail
-// addresses are left out: domain lists hold names of web sites. A name in
-// another script is looked up as the list holds it, in its ASCII form
-// (xn--pypal-4ve.com for pаypal.com, the Cyrillic а of a phish). A link
-// whose host or registered domain skip names (nil: none) is passed by, as
-// URIDNSBL passes by its uridnsbl_skip_domain names, before the count.
-func Domains(uris []string, n int, skip func(string) bool) []string {
-	domains, _ := linkNames(uris, n, skip)
-	return domains
-}
-
-// linkNames is Domains and Hosts, from one reading of the links: each list
-// at most n long.
+// linkNames reads a message's links once for the lookups: the distinct
+// registered domains (example.co.uk for www.shop.example.co.uk), what domain
+// lists are asked about, and the distinct host names, whose addresses address
+// lists are asked about; each first seen first, at most n. The links are
+// those uri rules read (rules.URIs), as SpamAssassin's URIDNSBL looks up its
+// URI list: the text a reader sees, with the names spam leaves unlinked so
+// that what reads links passes them by ("type cheap-pills.shop"), and the
+// HTML's tags read against their <base href>, and the signing domains of the
+// DKIM signatures (parse_dkim_uris); not what the HTML source holds besides
+// (a DOCTYPE's w3.org, a script's strings). Addresses and mail addresses are
+// left out: domain lists hold names of web sites. A name in another script is
+// looked up as the list holds it, in its ASCII form (xn--pypal-4ve.com for
+// pаypal.com, the Cyrillic а of a phish). A link whose host or registered
+// domain skip names (nil: none) is passed by, as URIDNSBL passes by its
+// uridnsbl_skip_domain names, before the count.
 func linkNames(uris []string, n int, skip func(string) bool) (domains, hosts []string) {
 	seen := map[string]bool{} // (a domain and a host may be one name)
 	add := func(list *[]string, kind, name string) {
