@@ -620,6 +620,21 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{`Mercado Libre <notificaciones@mercadolibre.com.ar>`, false},
 		{`Mercado Livre <suportemercadolivre@hotmail.com>`, true},
 		{`Mercado Pago <no-reply@mercadopago.com.ar.example.net>`, true},
+		// Banco do Brasil as BB, in capitals only; BrasiI with a capital I;
+		// Itaucard; the government's portal by its name.
+		{`"[BB] - Comunicado ao cliente - Cod.  37165178664887" <sonyralph@gmail.com>`, true},
+		{`"(Portal-BB) - Comunicado Urgente" <dsaewtgfrdesa@gmail.com>`, true},
+		{`"Informa BB: Conta bloqueada" <marthacarter@gmail.com>`, true},
+		{`BB <comunicado@bb.com.br>`, false},
+		{`"BB&T Alerts" <alerts@bbt.example>`, false},
+		{`BBC News <newsletter@bbc.co.uk>`, false},
+		{`"The bb gun club" <club@bbgun.example>`, false},
+		{`"[Banco do BrasiI - Comunicado 6333967970]" <hguj20286@gmail.com>`, true},
+		{`"[Itaucard Pontos - 63600497739178]" <johnnyhughes@gmail.com>`, true},
+		{`Itaucard <faturadigital@itaucard.com.br>`, false},
+		{`"[GovBR]- Valores a Receber" <himhehimim817@gmail.com>`, true},
+		{`gov.br <naoresponda@acesso.gov.br>`, false},
+		{`Governo Brasileiro <contato@example.com.br>`, false},
 		{`Mcafee® <support@snowymespilus.com>`, true},
 		{`Norton Security <billing@pier.socialbl.com>`, true},
 		{`Norton Smith <norton.smith@example.com>`, false},
@@ -660,12 +675,20 @@ func TestDefaultBrandSecurity(t *testing.T) {
 		{from: `Amazon <service@amz-client.example>`, subject: "V\u00e9rification de votre compte requise", hit: true},
 		{from: `Binance <no-reply@binance-soporte.example>`, subject: "Verificaci\u00f3n de seguridad", hit: true},
 		{from: `Ledger Finance <no-reply@notification.circle.so>`, subject: "Action Required : Two-factor authentication (2FA)", hit: true},
+		// Suspicious activity, and an account to unlock, in the phishing's languages.
+		{from: `Banco Do Brasil <notifica@bancodobrasil.com.br>`, subject: "Rodrigo F P, voc\u00ea recebeu uma transa\u00e7\u00e3o suspeita.", hit: true},
+		{from: `Banco Do Brasil <notifica@bancodobrasil.com.br>`, subject: "Rodrigo F P, desbloqueie sua conta BB.", hit: true},
+		{from: `PayPal <service@paypal-hilfe.example>`, subject: "Verd\u00e4chtige Aktivit\u00e4t in Ihrem Konto", hit: true},
+		{from: `Amazon <service@amz-client.example>`, subject: "Activit\u00e9 suspecte d\u00e9tect\u00e9e sur votre compte", hit: true},
+		{from: `Binance <no-reply@binance-soporte.example>`, subject: "Actividad sospechosa en tu cuenta", hit: true},
 		// The lure in the body instead.
 		{from: `Kraken <info@zedproductions.ca>`, subject: "Important notice", body: "Please verify your account within 24 hours.", hit: true},
 		// The brand's own notice; a security notice in no brand's name; a
 		// brand's name on another lure; a word that holds one of the words.
 		{from: `Microsoft account team <account-security-noreply@accountprotection.microsoft.com>`, subject: "Microsoft account unusual sign-in activity"},
 		{from: `Debian Security <security@debian.org>`, subject: "[SECURITY] [DSA 5500-1] openssl security update"},
+		{from: `Banco do Brasil <comunicado@bb.com.br>`, subject: "Desbloqueie seu cart\u00e3o pelo app"},
+		{from: `Amazon <service@amz-client.example>`, subject: "Suspected parcel delay"},
 		{from: `"Amazon Gutschein" <service@stayfriends.de>`, subject: "Ihr Gutschein wartet"},
 		{from: `Ripple <xrp@dmi-ida.org>`, subject: "First batch of XRP ready for claiming"},
 		{from: `Walmart <offer@b3ila3.aboutline.beauty>`, subject: "Your unlocked reward is waiting"},
