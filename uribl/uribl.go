@@ -267,10 +267,8 @@ const (
 // hostAddresses are the lookups of the hosts' addresses, in the hosts' order.
 func (c *Check) hostAddresses(ctx context.Context, sem chan struct{}, hosts []string) []lookup {
 	var out []lookup
-	for i, addrs := range c.addresses(ctx, sem, hosts) {
-		for _, a := range addrs {
-			out = append(out, lookup{name: resolver.ReverseIP(a), shown: hosts[i] + " (" + a.String() + ")"})
-		}
+	for _, a := range c.addresses(ctx, sem, hosts) {
+		out = append(out, lookup{name: resolver.ReverseIP(a.addr), shown: hosts[a.host] + " (" + a.addr.String() + ")"})
 	}
 	return out
 }
@@ -313,24 +311,27 @@ func (c *Check) nameServerAddresses(ctx context.Context, sem chan struct{}, doma
 		}
 	}
 	var out []lookup
-	asked := map[netip.Addr]bool{} // (a domain's name servers often share an address)
-	for i, addrs := range c.addresses(ctx, sem, names) {
-		for _, a := range addrs {
-			if !asked[a] {
-				asked[a] = true
-				out = append(out, lookup{name: resolver.ReverseIP(a), shown: domains[of[i]], nameServer: names[i] + " (" + a.String() + ")"})
-			}
-		}
+	for _, a := range c.addresses(ctx, sem, names) {
+		out = append(out, lookup{name: resolver.ReverseIP(a.addr), shown: domains[of[a.host]], nameServer: names[a.host] + " (" + a.addr.String() + ")"})
 	}
 	return out
 }
 
+// hostAddr is an address and the index of the first host found to have it.
+type hostAddr struct {
+	host int
+	addr netip.Addr
+}
+
 // addresses resolves the hosts, under sem, to the public IPv4 addresses their
 // names have (A records, at most maxAddresses each): what the address lists
-// are asked about, in the hosts' order. A host that does not resolve, or
-// whose lookup fails, adds nothing: a spam site's name may be gone already,
-// and the resolver's failures metric counts the lookups that failed.
-func (c *Check) addresses(ctx context.Context, sem chan struct{}, hosts []string) [][]netip.Addr {
+// are asked about, in the hosts' order, each address once, with the first
+// host that has it. A site's names (www.example.com and example.com), and a
+// domain's name servers, often share an address, and a list's answer is the
+// address's. A host that does not resolve, or whose lookup fails, adds
+// nothing: a spam site's name may be gone already, and the resolver's
+// failures metric counts the lookups that failed.
+func (c *Check) addresses(ctx context.Context, sem chan struct{}, hosts []string) []hostAddr {
 	found := make([][]netip.Addr, len(hosts))
 	each(sem, len(hosts), func(i int) {
 		addrs, err := c.Resolver.LookupIP(ctx, hosts[i], dns.TypeA)
@@ -343,7 +344,17 @@ func (c *Check) addresses(ctx context.Context, sem chan struct{}, hosts []string
 			}
 		}
 	})
-	return found
+	var out []hostAddr
+	seen := map[netip.Addr]bool{}
+	for i, addrs := range found {
+		for _, a := range addrs {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, hostAddr{i, a})
+			}
+		}
+	}
+	return out
 }
 
 // linkNames reads a message's links once for the lookups: the distinct

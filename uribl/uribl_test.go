@@ -232,3 +232,37 @@ func sum(tests []filter.Test) float64 {
 func html(body string) string { return htmlMark + body }
 
 const htmlMark = "\x00html:"
+
+// TestCheckAsksEachAddressOnce: hosts that share an address (a site's
+// www.name and its bare name) make one query of the address list, not one a
+// host, named with the first of them. The list's most points are not reached,
+// so no query is left out for a listing already found.
+func TestCheckAsksEachAddressOnce(t *testing.T) {
+	srv := testutil.StartDNS(t)
+	srv.Add(t,
+		"www.sbl-hosted.com. 60 IN A 192.0.2.10",
+		"www.sbl-hosted.com. 60 IN A 198.51.100.7",
+		"sbl-hosted.com. 60 IN A 192.0.2.10",
+		"10.2.0.192.sbl.test. 60 IN A 127.0.0.2",
+	)
+	r, err := resolver.New(srv.Addr, resolver.Options{Timeout: time.Second}) // no cache: every lookup is a query
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &uribl.Check{Resolver: r, MaxDomains: 20, Zones: []uribl.Zone{
+		{Name: "sbl.test", Test: "URIBL_SBL_A", Asks: uribl.HostAddresses, Scores: scores(t, map[string]float64{"127.0.0.2": 1.5, "127.0.0.3": 3})},
+	}}
+	parsed, err := scan.Parse(strings.NewReader("Subject: x\r\n\r\nSee http://www.sbl-hosted.com/ and http://sbl-hosted.com/x\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := srv.Queries()
+	res := c.Check(context.Background(), &filter.Message{Parsed: parsed})
+	// Two hosts' A records, and each of their two addresses once.
+	if n := srv.Queries() - before; n != 4 {
+		t.Errorf("%d queries, want 4", n)
+	}
+	if len(res.Tests) != 1 || res.Tests[0].Description != "Contains a link to www.sbl-hosted.com (192.0.2.10), listed in sbl.test (127.0.0.2)" {
+		t.Errorf("tests %+v", res.Tests)
+	}
+}
