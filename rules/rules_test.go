@@ -771,6 +771,31 @@ func wantHit(t *testing.T, s *Set, m *filter.Message, rule string, want bool) {
 	}
 }
 
+// PST_BULK_FORM: a mailing with removal instructions and three or more form
+// lines left blank for the reader's details, not on a list (List-Id).
+func TestDefaultBulkForm(t *testing.T) {
+	const form = "Please fill out the form below for more information\n\nName:\t \t  \nE-mail:\t \t \nPhone: ________\nCity:\t \t\n"
+	const removal = "\nTo be removed from this mailing list, go to http://www.example.com/optout\n"
+	cases := []struct {
+		name, header, body string
+		hit                bool
+	}{
+		{"a lead form and removal instructions", "", form + removal, true},
+		{"numbered fields and a fax number to send them to", "", "Fax back to 800-555-0100:\n1. Your full name: ____\n2. Company name: ____\n3. Fax number: ____\n" + removal, true},
+		{"the same on a list", "List-Id: <agents.lists.example.com>\n", form + removal, false},
+		{"a form and no removal instructions", "", form, false},
+		{"two fields only", "", "Name: ____\nPhone: ____\n" + removal, false},
+		{"fields filled in, as a signature or a record", "", "Name: Jane Doe\nE-mail: jane@example.com\nPhone: 555-0100\nCity: Springfield\n" + removal, false},
+	}
+	s := defaultSet(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := msgOf(t, "From: Agents <offers@marketer.example>\nTo: user@example.com\nSubject: Annuity bonuses\nMessage-ID: <1@x.example>\n"+tc.header+"Content-Type: text/plain; charset=utf-8\n\n"+tc.body)
+			wantHit(t, s, m, "PST_BULK_FORM", tc.hit)
+		})
+	}
+}
+
 // PST_FROM_NO_DOMAIN: a From whose domain no reply can reach, in the forms
 // phishing writes it, against the domains mail is sent from.
 func TestDefaultFromNoDomain(t *testing.T) {
