@@ -19,7 +19,9 @@ type evalFunc func(t *target) bool
 // happens once, when the rule is loaded.
 type evalDef struct {
 	plugin string
-	bind   func(args []string) (evalFunc, error)
+	// network: the eval needs the network and never hits here (offline).
+	network bool
+	bind    func(args []string) (evalFunc, error)
 	// waitsAuth: the eval waits for sender authentication's verification of
 	// the message (registered by waitingForAuth).
 	waitsAuth bool
@@ -48,6 +50,9 @@ func fixed(plugin, name string, fn evalFunc) {
 func offline(plugin string, names ...string) {
 	for _, n := range names {
 		fixed(plugin, n, func(*target) bool { return false })
+		d := evals[n]
+		d.network = true
+		evals[n] = d
 	}
 }
 

@@ -72,6 +72,9 @@ type Rule struct {
 	// waitsAuth: an eval rule whose eval waits for the auth check's
 	// verification (DKIM, ARC, DMARC: eval_auth.go); meta rules ask it last.
 	waitsAuth bool
+	// network: an eval rule whose eval needs the network, the plugin's
+	// short name ("DNSEval"); "" otherwise. It never hits (offline).
+	network string
 	// For a backtracking rule whose exact form starts with a word (leadWord):
 	// how often its relaxed form matched, and whether it is skipped for that
 	// (noteRelaxed).
@@ -160,6 +163,11 @@ type Stats struct {
 	// AuthorScored counts the rules scored by their author's commented score in
 	// 72_active.cf (defaultScore).
 	AuthorScored int
+	// Network counts the loaded rules whose eval needs the network, by
+	// plugin ("DNSEval": 12): they never hit in rule files here, as in
+	// SpamAssassin with its network tests off ([dnsbl] and [uribl] do that
+	// work in Postern).
+	Network map[string]int
 }
 
 // parser reads rule files into definitions; Compile makes a Set of them.
@@ -688,6 +696,9 @@ func build(name string, src ruleSource) (*Rule, error) {
 			return nil, err
 		}
 		r.waitsAuth = d.waitsAuth
+		if d.network {
+			r.network = strings.TrimPrefix(d.plugin, "Mail::SpamAssassin::Plugin::")
+		}
 		return r, nil
 	}
 	if src.kind != Meta && reCaptureTemplate.MatchString(def) {

@@ -259,6 +259,12 @@ func (p *parser) compile() (*Set, []Problem) {
 		}
 		s.rules = append(s.rules, r)
 		s.Stats.Loaded[r.Kind]++
+		if r.network != "" {
+			if s.Stats.Network == nil {
+				s.Stats.Network = map[string]int{}
+			}
+			s.Stats.Network[r.network]++
+		}
 	}
 	ordered, problems := orderMetas(metas, p.defs)
 	for _, r := range ordered {

@@ -129,12 +129,51 @@ func rulesLint(paths []string) int {
 		if set.Ignored["rewrite_header"] > 0 { // a SpamAssassin user's local.cf: say where it went
 			fmt.Println("  rewrite_header Subject: Postern's is subject_tag in its configuration file (docs/configuration.md)")
 		}
+		var lists []string
+		for _, d := range uriListDirectives {
+			if set.Ignored[d] > 0 {
+				lists = append(lists, d)
+			}
+		}
+		if len(lists) > 0 {
+			fmt.Printf("  %s: the URI block lists they name are [uribl] zones in Postern's configuration file (docs/policy.md)\n", strings.Join(lists, ", "))
+		}
 	}
+	printNetworkRules(set.Stats.Network)
 	if errs := rules.Errors(problems); len(errs) > 0 {
 		fmt.Fprintf(os.Stderr, "postern: %d error(s)\n", len(errs))
 		return 1
 	}
 	return 0
+}
+
+// uriListDirectives are SpamAssassin's URIDNSBL settings: the lists a rule
+// file names for check_uridnsbl. Postern reads its URI block lists from its
+// configuration file ([uribl]).
+var uriListDirectives = []string{"uridnsbl", "uridnssub", "urirhsbl", "urirhssub", "urinsrhsbl", "urinsrhssub", "urifullnsrhsbl", "urifullnsrhssub"}
+
+// printNetworkRules says which loaded rules use SpamAssassin's network tests,
+// which never hit in rule files here, and where Postern does that work: a
+// SpamAssassin user's RCVD_IN_ and URIBL_ rules load without a problem, and
+// would otherwise never say why they stay silent.
+func printNetworkRules(byPlugin map[string]int) {
+	if len(byPlugin) == 0 {
+		return
+	}
+	var parts []string
+	n := 0
+	for p, k := range byPlugin {
+		parts = append(parts, fmt.Sprintf("%s %d", p, k))
+		n += k
+	}
+	sort.Strings(parts)
+	fmt.Printf("%d rules use SpamAssassin's network tests, which never hit in rule files here (as with its network tests off): %s\n", n, strings.Join(parts, ", "))
+	if byPlugin["DNSEval"] > 0 {
+		fmt.Println("  DNSEval (check_rbl and its kin): DNS block lists are [dnsbl] zones in Postern's configuration file, checked at RCPT TO (docs/policy.md)")
+	}
+	if byPlugin["URIDNSBL"] > 0 {
+		fmt.Println("  URIDNSBL (check_uridnsbl): URI block lists are [uribl] zones in Postern's configuration file (docs/policy.md)")
+	}
 }
 
 func rulesTest(paths []string, name, file string) int {
