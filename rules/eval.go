@@ -56,6 +56,22 @@ func offline(plugin string, names ...string) {
 	}
 }
 
+// network is the plugin (its short name, "DNSEval") of rule name's eval when
+// that eval needs the network and never hits here; "" for any other rule. It
+// reads the rule's source, so that no field of Rule, whose layout the hot path
+// depends on, holds what only lint reports.
+func (p *parser) network(name string) string {
+	call, ok := strings.CutPrefix(p.source[name].def, "eval:")
+	if !ok {
+		return ""
+	}
+	fn, _, err := evalCall(call)
+	if d := evals[fn]; err == nil && d.network {
+		return strings.TrimPrefix(d.plugin, "Mail::SpamAssassin::Plugin::")
+	}
+	return ""
+}
+
 // pluginKnown says whether rules in an `ifplugin` block of p are read: the plugins
 // whose rules are plain regex rules or built in, and those of the evals above.
 func pluginKnown(p string) bool {

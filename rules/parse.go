@@ -72,9 +72,6 @@ type Rule struct {
 	// waitsAuth: an eval rule whose eval waits for the auth check's
 	// verification (DKIM, ARC, DMARC: eval_auth.go); meta rules ask it last.
 	waitsAuth bool
-	// network: an eval rule whose eval needs the network, the plugin's
-	// short name ("DNSEval"); "" otherwise. It never hits (offline).
-	network string
 	// For a backtracking rule whose exact form starts with a word (leadWord):
 	// how often its relaxed form matched, and whether it is skipped for that
 	// (noteRelaxed).
@@ -696,9 +693,6 @@ func build(name string, src ruleSource) (*Rule, error) {
 			return nil, err
 		}
 		r.waitsAuth = d.waitsAuth
-		if d.network {
-			r.network = strings.TrimPrefix(d.plugin, "Mail::SpamAssassin::Plugin::")
-		}
 		return r, nil
 	}
 	if src.kind != Meta && reCaptureTemplate.MatchString(def) {

@@ -259,11 +259,11 @@ func (p *parser) compile() (*Set, []Problem) {
 		}
 		s.rules = append(s.rules, r)
 		s.Stats.Loaded[r.Kind]++
-		if r.network != "" {
+		if plugin := p.network(name); plugin != "" {
 			if s.Stats.Network == nil {
 				s.Stats.Network = map[string]int{}
 			}
-			s.Stats.Network[r.network]++
+			s.Stats.Network[plugin]++
 		}
 	}
 	ordered, problems := orderMetas(metas, p.defs)
