@@ -360,6 +360,7 @@ body VERSIONED /v/
 endif
 include sub/more.cf
 endif
+score NO_SUCH_RULE 2.0
 `,
 		"sub/more.cf": "body INCLUDED /included/\nbody EVAL eval:check_foo()\n",
 	})
@@ -373,6 +374,7 @@ endif
 		"bad.cf:3: error: BAD_RE:", "bad.cf:4: error: BAD_HDR:",
 		"bad.cf:6: warning: LOOK: skipped: unsupported by RE2: lookahead (?=, and the backtracking engine rejects it", "bad.cf:7: error: BAD_META:", "bad.cf:8: error: GOOD: score",
 		"bad.cf:9: error: 9NAME: bad rule name", "bad.cf:18: error: endif without if", "more.cf:2: warning: EVAL: skipped: eval function check_foo (not implemented)",
+		"bad.cf:19: warning: NO_SUCH_RULE: score for a rule that is not defined", // where the score line is
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("missing %q in:\n%s", want, all)

@@ -347,10 +347,23 @@ func (p *parser) compile() (*Set, []Problem) {
 	s.pool = pool
 	s.runPlan = s.withPool(s.lazyPlan())
 	s.allPlan = sync.OnceValue(func() *plan { return s.withPool(newPlan(s.all, s.all, len(s.all))) })
+	// Named where the score line is, in the files' order: an operator's
+	// score for a rule of a list or plugin Postern leaves out is found there.
+	var undefined []string
 	for name := range p.scores {
 		if _, ok := p.defs[name]; !ok {
-			p.problem("", 0, name, true, "score for a rule that is not defined (or was skipped)")
+			undefined = append(undefined, name)
 		}
+	}
+	sort.Slice(undefined, func(i, j int) bool {
+		a, b := undefined[i], undefined[j]
+		if p.scoreFile[a] != p.scoreFile[b] {
+			return p.scoreFile[a] < p.scoreFile[b]
+		}
+		return p.scoreLine[a] < p.scoreLine[b]
+	})
+	for _, name := range undefined {
+		p.problem(p.scoreFile[name], p.scoreLine[name], name, true, "score for a rule that is not defined (or was skipped)")
 	}
 	return s, append(p.problems, problems...)
 }
