@@ -126,8 +126,14 @@ func rulesLint(paths []string) int {
 		}
 		sort.Strings(ig)
 		fmt.Printf("directives ignored (not used by Postern): %s\n", strings.Join(ig, ", "))
-		if set.Ignored["rewrite_header"] > 0 { // a SpamAssassin user's local.cf: say where it went
-			fmt.Println("  rewrite_header Subject: Postern's is subject_tag in its configuration file (docs/configuration.md)")
+		// A SpamAssassin user's local.cf: say where each setting went.
+		for _, h := range localCfHints {
+			for _, d := range h.directives {
+				if set.Ignored[d] > 0 {
+					fmt.Println("  " + h.text)
+					break
+				}
+			}
 		}
 		var lists []string
 		for _, d := range uriListDirectives {
@@ -145,6 +151,20 @@ func rulesLint(paths []string) int {
 		return 1
 	}
 	return 0
+}
+
+// localCfHints say where the settings of a SpamAssassin user's local.cf went
+// in Postern, for the directives lint counts as ignored.
+var localCfHints = []struct {
+	directives []string
+	text       string
+}{
+	{[]string{"rewrite_header"}, "rewrite_header Subject: Postern's is subject_tag in its configuration file (docs/configuration.md)"},
+	{[]string{"required_score", "required_hits"}, "required_score: Postern's is required_score in its configuration file, and reject_score refuses at SMTP (docs/configuration.md)"},
+	{[]string{"use_bayes"}, "use_bayes: Postern's is [bayes] enabled in its configuration file (docs/configuration.md)"},
+	{[]string{"bayes_auto_learn", "bayes_auto_learn_threshold_spam", "bayes_auto_learn_threshold_nonspam"}, "bayes_auto_learn: Postern's is [bayes] autolearn, with autolearn_spam and autolearn_ham (docs/configuration.md)"},
+	{[]string{"report_safe"}, "report_safe: Postern never wraps a message in a report: it adds X-Spam-* headers, and refuses at reject_score (docs/configuration.md)"},
+	{[]string{"trusted_networks", "internal_networks", "msa_networks"}, "trusted_networks: relays are trusted as SpamAssassin trusts them without it (private addresses, authenticated hops); the envelope checks' own list is [policy] trusted_networks (docs/policy.md)"},
 }
 
 // uriListDirectives are SpamAssassin's URIDNSBL settings: the lists a rule

@@ -45,3 +45,29 @@ header   LOCAL_SUBJ Subject =~ /cheap/i
 		t.Errorf("lint of a file without network tests (%d):\n%s", code, out)
 	}
 }
+
+// TestRulesLintLocalCf: the settings of a SpamAssassin user's local.cf are
+// ignored in rule files; lint says where each went in Postern's configuration.
+func TestRulesLintLocalCf(t *testing.T) {
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local.cf")
+	os.WriteFile(local, []byte("rewrite_header Subject *****SPAM*****\nreport_safe 1\ntrusted_networks 192.0.2.\nrequired_score 6.0\nuse_bayes 1\nbayes_auto_learn 1\n"), 0o644)
+	cfg := filepath.Join(dir, "postern.toml")
+	os.WriteFile(cfg, nil, 0o644)
+	out, errOut, code := postern(t, "", "rules", "lint", "-c", cfg, local)
+	if code != 0 {
+		t.Fatalf("lint exit %d: %s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"rewrite_header Subject: Postern's is subject_tag",
+		"report_safe: Postern never wraps",
+		"trusted_networks: relays are trusted as SpamAssassin trusts them without it",
+		"required_score: Postern's is required_score",
+		"use_bayes: Postern's is [bayes] enabled",
+		"bayes_auto_learn: Postern's is [bayes] autolearn",
+	} {
+		if !strings.Contains(out, "\n  "+want) {
+			t.Errorf("lint output lacks %q:\n%s", want, out)
+		}
+	}
+}
