@@ -163,6 +163,7 @@ var localCfHints = []struct {
 	{[]string{"required_score", "required_hits"}, "required_score: Postern's is required_score in its configuration file, and reject_score refuses at SMTP (docs/configuration.md)"},
 	{[]string{"use_bayes"}, "use_bayes: Postern's is [bayes] enabled in its configuration file (docs/configuration.md)"},
 	{[]string{"bayes_auto_learn", "bayes_auto_learn_threshold_spam", "bayes_auto_learn_threshold_nonspam"}, "bayes_auto_learn: Postern's is [bayes] autolearn, with autolearn_spam and autolearn_ham (docs/configuration.md)"},
+	{[]string{"add_header", "remove_header", "clear_headers"}, "add_header: Postern writes X-Spam-Flag, X-Spam-Status, X-Spam-Level and X-Spam-Report itself; report_header in its configuration file says when the report is added (docs/configuration.md)"},
 	{[]string{"report_safe"}, "report_safe: Postern never wraps a message in a report: it adds X-Spam-* headers, and refuses at reject_score (docs/configuration.md)"},
 	{[]string{"trusted_networks", "internal_networks", "msa_networks"}, "trusted_networks: relays are trusted as SpamAssassin trusts them without it (private addresses, authenticated hops); the envelope checks' own list is [policy] trusted_networks (docs/policy.md)"},
 }

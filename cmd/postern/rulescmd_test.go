@@ -51,7 +51,7 @@ header   LOCAL_SUBJ Subject =~ /cheap/i
 func TestRulesLintLocalCf(t *testing.T) {
 	dir := t.TempDir()
 	local := filepath.Join(dir, "local.cf")
-	os.WriteFile(local, []byte("rewrite_header Subject *****SPAM*****\nreport_safe 1\ntrusted_networks 192.0.2.\nrequired_score 6.0\nuse_bayes 1\nbayes_auto_learn 1\n"), 0o644)
+	os.WriteFile(local, []byte("rewrite_header Subject *****SPAM*****\nreport_safe 1\ntrusted_networks 192.0.2.\nrequired_score 6.0\nuse_bayes 1\nbayes_auto_learn 1\nadd_header all Report _REPORT_\n"), 0o644)
 	cfg := filepath.Join(dir, "postern.toml")
 	os.WriteFile(cfg, nil, 0o644)
 	out, errOut, code := postern(t, "", "rules", "lint", "-c", cfg, local)
@@ -65,6 +65,7 @@ func TestRulesLintLocalCf(t *testing.T) {
 		"required_score: Postern's is required_score",
 		"use_bayes: Postern's is [bayes] enabled",
 		"bayes_auto_learn: Postern's is [bayes] autolearn",
+		"add_header: Postern writes X-Spam-Flag, X-Spam-Status, X-Spam-Level and X-Spam-Report itself",
 	} {
 		if !strings.Contains(out, "\n  "+want) {
 			t.Errorf("lint output lacks %q:\n%s", want, out)
