@@ -188,6 +188,7 @@ type parser struct {
 	seen         map[string]bool // files, against include loops
 	files        []string        // files read, in order
 	ignored      map[string]int  // directives we do not implement
+	ignoredOwn   map[string]int  // of those, the ones in the operator's own files (operatorFile)
 	source       map[string]ruleSource
 	// sourceOrder names the rules in the order first defined.
 	sourceOrder []string
@@ -202,7 +203,7 @@ type parser struct {
 func newParser() *parser {
 	return &parser{
 		defs: map[string]*Rule{}, scores: map[string]Scores{}, scoreFile: map[string]string{}, scoreLine: map[string]int{}, authorScores: map[string]Scores{}, describe: map[string]string{},
-		tflags: map[string]map[string]bool{}, skipped: map[Kind]int{}, seen: map[string]bool{}, ignored: map[string]int{},
+		tflags: map[string]map[string]bool{}, skipped: map[Kind]int{}, seen: map[string]bool{}, ignored: map[string]int{}, ignoredOwn: map[string]int{},
 		source: map[string]ruleSource{}, scanSizes: defaultScanSizes,
 		replace: &replaceTags{start: "<", end: ">", tags: map[string]string{}, pre: map[string]string{},
 			inter: map[string]string{}, post: map[string]string{}},
@@ -593,8 +594,18 @@ func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string)
 	default: // lang, priority, report, util_rb_tld, …: not used by Postern
 		if !p.lists.directive(word, rest) {
 			p.ignored[word]++
+			if p.operatorFile(file) {
+				p.ignoredOwn[word]++
+			}
 		}
 	}
+}
+
+// operatorFile says whether file is the operator's own: neither SpamAssassin's
+// stock rules (read as "stock") nor Postern's built-in ones.
+func (p *parser) operatorFile(file string) bool {
+	return file != "builtin" && !strings.HasPrefix(file, "default/") &&
+		(p.stockDir == "" || !strings.HasPrefix(file, p.stockDir+"/"))
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -2734,3 +2734,26 @@ func TestDefaultWalletLure(t *testing.T) {
 		{"We recommend enabling 2FA on your exchange account and keeping coins in a hardware wallet.", false},
 	})
 }
+
+// TestIgnoredOwn: the directives Postern ignores are counted in all files
+// (Ignored), and apart for the operator's own (IgnoredOwn): the stock rules'
+// default preferences are not the operator's settings, whose lint points to
+// Postern's configuration.
+func TestIgnoredOwn(t *testing.T) {
+	stock := writeRules(t, map[string]string{"10_default_prefs.cf": "required_score 5\nreport_safe 1\n"})
+	defer func(u, d string) { saUpdateDir, debianStockDir = u, d }(saUpdateDir, debianStockDir)
+	saUpdateDir, debianStockDir = t.TempDir(), stock
+	own := writeRules(t, map[string]string{"local.cf": "required_score 6\nuse_bayes 1\n"})
+	s, problems := Load(StockPath, DefaultPath, filepath.Join(own, "local.cf"))
+	if len(Errors(problems)) > 0 {
+		t.Fatal(problems)
+	}
+	for _, c := range []struct {
+		directive string
+		all, own  int
+	}{{"required_score", 2, 1}, {"report_safe", 1, 0}, {"use_bayes", 1, 1}} {
+		if s.Ignored[c.directive] != c.all || s.IgnoredOwn[c.directive] != c.own {
+			t.Errorf("%s: ignored %d, own %d; want %d, %d", c.directive, s.Ignored[c.directive], s.IgnoredOwn[c.directive], c.all, c.own)
+		}
+	}
+}

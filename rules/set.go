@@ -71,6 +71,10 @@ type Set struct {
 	Stats     Stats
 	// Ignored counts directives of SpamAssassin's syntax that Postern does not use.
 	Ignored map[string]int
+	// IgnoredOwn counts those of them in the operator's own files, not in
+	// SpamAssassin's stock rules (read as "stock") or Postern's: a local.cf's
+	// settings, which lint points to Postern's configuration.
+	IgnoredOwn map[string]int
 	// Files are the rule files read, in order.
 	Files []string
 	// What plugin directives configured (freemail_domains, ...).
@@ -200,16 +204,14 @@ func (p *parser) compile() (*Set, []Problem) {
 	}
 	p.buildAll()
 	p.lists.index()
-	s := &Set{score: map[string]Scores{}, Stats: Stats{Loaded: map[Kind]int{}, Skipped: p.skipped}, Ignored: p.ignored,
+	s := &Set{score: map[string]Scores{}, Stats: Stats{Loaded: map[Kind]int{}, Skipped: p.skipped}, Ignored: p.ignored, IgnoredOwn: p.ignoredOwn,
 		Files: p.files, freemail: p.freemail, lists: p.lists, scanSizes: p.scanSizes, redirectors: p.redirectors, uriSkip: p.uriSkip}
 	s.freemail.compile()
 	s.operatorScore = map[string]Scores{}
 	for name, file := range p.scoreFile {
-		if file == "builtin" || strings.HasPrefix(file, "default/") ||
-			(p.stockDir != "" && strings.HasPrefix(file, p.stockDir+"/")) {
-			continue
+		if p.operatorFile(file) {
+			s.operatorScore[name] = p.scores[name]
 		}
-		s.operatorScore[name] = p.scores[name]
 	}
 	g := gtube()
 	p.defs["GTUBE"] = g

@@ -126,10 +126,11 @@ func rulesLint(paths []string) int {
 		}
 		sort.Strings(ig)
 		fmt.Printf("directives ignored (not used by Postern): %s\n", strings.Join(ig, ", "))
-		// A SpamAssassin user's local.cf: say where each setting went.
+		// A SpamAssassin user's local.cf: say where each setting went (not
+		// for the stock rules' own default preferences).
 		for _, h := range localCfHints {
 			for _, d := range h.directives {
-				if set.Ignored[d] > 0 {
+				if set.IgnoredOwn[d] > 0 {
 					fmt.Println("  " + h.text)
 					break
 				}
@@ -137,7 +138,7 @@ func rulesLint(paths []string) int {
 		}
 		var lists []string
 		for _, d := range uriListDirectives {
-			if set.Ignored[d] > 0 {
+			if set.IgnoredOwn[d] > 0 {
 				lists = append(lists, d)
 			}
 		}
