@@ -3,35 +3,17 @@ package banned
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/postern/postern/filter"
-	"github.com/postern/postern/internal/corpus"
-	"github.com/postern/postern/scan"
+	"github.com/postern/postern/internal/corpusmsg"
 )
 
 // BenchmarkCorpus is the check's cost over every corpus message, parsed
 // beforehand as serve parses it once for all checks: what it adds to a
 // message. Most have no attachment, and are judged by the parse's names alone.
 func BenchmarkCorpus(b *testing.B) {
-	samples, err := corpus.List(corpus.Dir())
-	if err != nil {
-		b.Skipf("no corpus: %v", err)
-	}
-	var msgs []*filter.Message
-	for _, s := range samples {
-		raw, err := os.ReadFile(s.Path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		parsed, err := scan.Parse(strings.NewReader(string(raw)))
-		if err != nil {
-			b.Fatal(err)
-		}
-		msgs = append(msgs, &filter.Message{Raw: strings.NewReader(string(raw)), Size: int64(len(raw)), Parsed: parsed})
-	}
+	msgs := corpusmsg.Messages(b)
 	c := defaults()
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -18,9 +18,8 @@ import (
 	"time"
 
 	"github.com/postern/postern/filter"
-	"github.com/postern/postern/internal/corpus"
+	"github.com/postern/postern/internal/corpusmsg"
 	"github.com/postern/postern/internal/testutil"
-	"github.com/postern/postern/scan"
 	"github.com/postern/postern/spool"
 )
 
@@ -173,24 +172,11 @@ func BenchmarkCorpusStreams(b *testing.B) {
 // corpusMessages are the corpus' messages as serve parses them, and how many of
 // them have every part verbatim.
 func corpusMessages(b *testing.B) (msgs []*filter.Message, verbatim int) {
-	samples, err := corpus.List(corpus.Dir())
-	if err != nil {
-		b.Skipf("reads the corpus: %v", err)
-	}
-	for _, s := range samples {
-		raw, err := os.ReadFile(s.Path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		parsed, err := scan.Parse(bytes.NewReader(raw))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if parsed.Verbatim() {
+	msgs = corpusmsg.Messages(b)
+	for _, m := range msgs {
+		if m.Parsed.Verbatim() {
 			verbatim++
 		}
-		sp := spool.FromBytes(raw)
-		msgs = append(msgs, &filter.Message{Raw: sp, Size: sp.Size(), Parsed: parsed})
 	}
 	return msgs, verbatim
 }

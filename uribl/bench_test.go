@@ -1,13 +1,11 @@
 package uribl
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"hash/fnv"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,10 +13,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/postern/postern/filter"
-	"github.com/postern/postern/internal/corpus"
+	"github.com/postern/postern/internal/corpusmsg"
 	"github.com/postern/postern/resolver"
-	"github.com/postern/postern/scan"
 )
 
 // BenchmarkCorpusLookups counts the DNS lookups the check asks of the resolver
@@ -31,7 +27,7 @@ import (
 //
 //	go test ./uribl -run '^$' -bench CorpusLookups -benchtime 1x
 func BenchmarkCorpusLookups(b *testing.B) {
-	msgs := corpusMessages(b)
+	msgs := corpusmsg.Messages(b)
 	for _, tc := range lookupCases {
 		b.Run(tc.name, func(b *testing.B) {
 			l := &madeUpDNS{}
@@ -62,27 +58,6 @@ var lookupCases = []struct {
 	{"all", []Zone{{Name: "dbl.test"}, {Name: "sbl.test", Asks: HostAddresses}, {Name: "sbl.test", Asks: NameServerAddresses}}},
 }
 
-// corpusMessages are the corpus' messages, parsed, in the corpus' order.
-func corpusMessages(b *testing.B) []*filter.Message {
-	samples, err := corpus.List(corpus.Dir())
-	if err != nil || len(samples) == 0 {
-		b.Skipf("no corpus (run ../shared/corpus/get-corpus.sh): %v", err)
-	}
-	var msgs []*filter.Message
-	for _, s := range samples {
-		raw, err := os.ReadFile(s.Path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		parsed, err := scan.Parse(bytes.NewReader(raw))
-		if err != nil {
-			b.Fatal(err)
-		}
-		msgs = append(msgs, &filter.Message{Parsed: parsed})
-	}
-	return msgs
-}
-
 // BenchmarkCorpusQueries is BenchmarkCorpusLookups behind Postern's own
 // resolver and its cache ([dns] cache_size, 10,000 answers by default), with
 // the made-up answers served over UDP on loopback: the queries that reach the
@@ -92,7 +67,7 @@ func corpusMessages(b *testing.B) []*filter.Message {
 //
 //	go test ./uribl -run '^$' -bench CorpusQueries -benchtime 1x
 func BenchmarkCorpusQueries(b *testing.B) {
-	msgs := corpusMessages(b)
+	msgs := corpusmsg.Messages(b)
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
