@@ -361,12 +361,14 @@ func reload(log *logrus.Logger, started, current config.Config, comp *components
 	// What the operator's edit did, by name. When a part failed, its keys are
 	// among the changed but kept their old values (the part's error above
 	// says which): the line must not call them applied.
-	if changed := config.Changed(current, cfg); len(changed) > 0 && whole {
-		log.WithField("keys", strings.Join(changed, " ")).Info("SIGHUP: applied the changed keys")
-	} else if len(changed) > 0 {
-		log.WithField("keys", strings.Join(changed, " ")).Warn("SIGHUP: changed keys, applied but for those of the parts with errors above, which kept their old values")
-	} else {
+	changed := config.Changed(current, cfg)
+	switch keys := log.WithField("keys", strings.Join(changed, " ")); {
+	case len(changed) == 0:
 		log.Info("SIGHUP: no key changed (rule and list files are read again all the same)")
+	case whole:
+		keys.Info("SIGHUP: applied the changed keys")
+	default:
+		keys.Warn("SIGHUP: changed keys, applied but for those of the parts with errors above, which kept their old values")
 	}
 	return cfg, true, whole
 }
