@@ -204,7 +204,7 @@ func (p *parser) compile() (*Set, []Problem) {
 	}
 	p.buildAll()
 	p.lists.index()
-	s := &Set{score: map[string]Scores{}, Stats: Stats{Loaded: map[Kind]int{}, Skipped: p.skipped}, Ignored: p.ignored, IgnoredOwn: p.ignoredOwn,
+	s := &Set{score: map[string]Scores{}, Stats: Stats{Loaded: map[Kind]int{}, Skipped: p.skipped, Network: map[string]int{}}, Ignored: p.ignored, IgnoredOwn: p.ignoredOwn,
 		Files: p.files, freemail: p.freemail, lists: p.lists, scanSizes: p.scanSizes, redirectors: p.redirectors, uriSkip: p.uriSkip}
 	s.freemail.compile()
 	s.operatorScore = map[string]Scores{}
@@ -262,9 +262,6 @@ func (p *parser) compile() (*Set, []Problem) {
 		s.rules = append(s.rules, r)
 		s.Stats.Loaded[r.Kind]++
 		if plugin := p.network(name); plugin != "" {
-			if s.Stats.Network == nil {
-				s.Stats.Network = map[string]int{}
-			}
 			s.Stats.Network[plugin]++
 		}
 	}
