@@ -654,6 +654,14 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{`Google <no-reply@accounts.google.com>`, false},
 		{`Google Storage <alert@storage-warn.example>`, true},
 		{`Jane Doe <jane.googlefan@gmail.com>`, false},
+		// A brand's own top-level domain is its own; an open one (.live) is
+		// anyone's, and a brand's domain before another's is not the brand's.
+		{`Microsoft Teams <no-reply@teams.mail.microsoft>`, false},
+		{`Microsoft Store <microsoftstore@email.microsoftemail.com>`, false},
+		{`Google <noreply@blog.google>`, false},
+		{`DHL Paket <noreply@paket.dhl>`, false},
+		{`Microsoft 365 <support@office-alerts.live>`, true},
+		{`Microsoft Teams <no-reply@teams.mail.microsoft.example.com>`, true},
 		// The name as the reader sees it (From:name:shown): look-alike letters
 		// of other alphabets, characters that show nothing, compatibility forms.
 		{"=?UTF-8?B?" + base64.StdEncoding.EncodeToString([]byte("Lеԁgеr")) + "?= <jennifer@shalinimisra.com>", true},
