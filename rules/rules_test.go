@@ -675,6 +675,20 @@ func TestDefaultBrandSpoof(t *testing.T) {
 	})
 }
 
+func TestDefaultBrandSecurityDirect(t *testing.T) {
+	msg := func(t *testing.T, head string) *filter.Message {
+		return msgOf(t, head+"To: user@example.com\nMessage-ID: <1@x.example>\nContent-Type: text/plain\n\nHello.\n")
+	}
+	ruleCases(t, "PST_BRAND_SECURITY_DIRECT", msg, []ruleCase{
+		{"From: Ledger <noreply@seglan.com>\nSubject: Security Notice\n", true},
+		// Bulk mail: a newsletter that names the brand.
+		{"From: Ledger <noreply@seglan.com>\nSubject: Security Notice\nList-Unsubscribe: <mailto:u@seglan.com>\n", false},
+		// The brand's own notice; a borrowed name on no security notice.
+		{"From: Ledger <noreply@ledger.com>\nSubject: Security Notice\n", false},
+		{"From: Ledger <noreply@seglan.com>\nSubject: Our new colours\n", false},
+	})
+}
+
 func TestDefaultBrandSecurity(t *testing.T) {
 	plainCases(t, "PST_BRAND_SECURITY", []plainCase{
 		{from: `Ledger <noreply@seglan.com>`, subject: "Security Notice \u2013 Recent Data Exposure", hit: true},
