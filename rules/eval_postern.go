@@ -48,6 +48,14 @@ func init() {
 		}
 		return false
 	})
+	fixed(p, "postern_random_filename", func(t *target) bool {
+		for i := range t.msg.Parsed.Parts {
+			if name := t.msg.Parsed.Parts[i].Filename; name != "" && randomToken(name) {
+				return true
+			}
+		}
+		return false
+	})
 	fixed(p, "postern_from_in_comment", firstFromWith('(', addressInComment))
 	fixed(p, "postern_from_name_comma", firstFromWith(',', nameComma))
 }

@@ -2519,6 +2519,29 @@ func TestDefaultRandomToken(t *testing.T) {
 	})
 }
 
+// PST_RANDOM_TOKEN_FILE: the code as an attachment's name, plain or encoded;
+// the names people and machines give are not.
+func TestDefaultRandomTokenFile(t *testing.T) {
+	msg := func(t *testing.T, disposition string) *filter.Message {
+		return msgOf(t, "From: a@example.com\nSubject: documento\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nsee attached\n--b\n"+
+			"Content-Type: application/pdf\n"+disposition+"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n")
+	}
+	ruleCases(t, "PST_RANDOM_TOKEN_FILE", msg, []ruleCase{
+		{`Content-Disposition: attachment; filename="UlcxS1fOWbE7h9.pdf"`, true},
+		{`Content-Disposition: attachment; filename="Comunicado_bb_o4M278sTaWC4WO3hAHIkBCu0Z.pdf"`, true},
+		{"Content-Disposition: attachment; filename*=UTF-8''Fatura%200b1PVfyREvJhmkkg.pdf", true},
+		{`Content-Disposition: attachment; filename="Invoice_INV-2024-0001.pdf"`, false},
+		{`Content-Disposition: attachment; filename="IMG_20240101_123456.jpg"`, false},
+		{`Content-Disposition: attachment; filename="5F2A1C3B-9D4E-4A7B-8C1D-2E3F4A5B6C7D.pdf"`, false},
+		{`Content-Disposition: attachment; filename="3f9c2e18b7d4e6fa0c1d.pdf"`, false},
+		{`Content-Disposition: attachment; filename="QuarterlyReport2024Final.pdf"`, false},
+		{`Content-Disposition: attachment; filename="Scan0001.pdf"`, false},
+	})
+	// The code in the text is no attachment's name.
+	s := defaultSet(t)
+	wantHit(t, s, bodyMsg(t, "Your file UlcxS1fOWbE7h9.pdf is ready."), "PST_RANDOM_TOKEN_FILE", false)
+}
+
 // randomToken's thresholds, each case one side of one of them.
 func TestRandomToken(t *testing.T) {
 	for _, tc := range []struct {
