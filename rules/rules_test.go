@@ -653,6 +653,8 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{`Apple Valley Garden Club <news@avgc.example>`, false},
 		{`DHL Express <noreply@dhl.com>`, false},
 		{`DHL Paket <paket@dhl-zustellung.info>`, true},
+		{`DHL eCommerce <noreply@dhlparcel.nl>`, false},
+		{`DHL Parcel UK <noreply@dhlparcel.co.uk>`, false},
 		{`Ups and Downs Newsletter <news@ups-and-downs.example>`, false},
 		{`UPS My Choice <mcinfo@ups.com>`, false},
 		{`John Doe via DocuSign <dse_na3@docusign.net>`, false},
@@ -664,6 +666,8 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		// anyone's, and a brand's domain before another's is not the brand's.
 		{`Microsoft Teams <no-reply@teams.mail.microsoft>`, false},
 		{`Microsoft Store <microsoftstore@email.microsoftemail.com>`, false},
+		{`Microsoft Rewards <microsoftrewards@email.microsoftrewards.com>`, false},
+		{`Microsoft Rewards <rewards@microsoftrewards-claim.example>`, true},
 		{`Google <noreply@blog.google>`, false},
 		{`DHL Paket <noreply@paket.dhl>`, false},
 		{`Microsoft 365 <support@office-alerts.live>`, true},
