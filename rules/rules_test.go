@@ -662,8 +662,9 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{`Google <no-reply@accounts.google.com>`, false},
 		{`Google Storage <alert@storage-warn.example>`, true},
 		{`Jane Doe <jane.googlefan@gmail.com>`, false},
-		// A brand's own top-level domain is its own; an open one (.live) is
-		// anyone's, and a brand's domain before another's is not the brand's.
+		// A brand's own top-level domain and its newsletters' domains are its
+		// own; an open top-level domain (.live) is anyone's, and neither a
+		// look-alike domain nor a brand's domain before another's is the brand's.
 		{`Microsoft Teams <no-reply@teams.mail.microsoft>`, false},
 		{`Microsoft Store <microsoftstore@email.microsoftemail.com>`, false},
 		{`Microsoft Rewards <microsoftrewards@email.microsoftrewards.com>`, false},
@@ -685,6 +686,8 @@ func TestDefaultBrandSpoof(t *testing.T) {
 	})
 }
 
+// PST_BRAND_SECURITY_DIRECT: the borrowed security notice without a
+// List-Unsubscribe header; a newsletter that names the brand has one.
 func TestDefaultBrandSecurityDirect(t *testing.T) {
 	msg := func(t *testing.T, head string) *filter.Message {
 		return msgOf(t, head+"To: user@example.com\nMessage-ID: <1@x.example>\nContent-Type: text/plain\n\nHello.\n")
