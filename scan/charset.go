@@ -16,6 +16,10 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/korean"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/traditionalchinese"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/encoding/unicode/utf32"
 )
@@ -47,6 +51,44 @@ func init() {
 		charsetQuirks[name] = enc
 		charset.RegisterEncoding(name, enc)
 	}
+	for name, enc := range perlAliases() {
+		charsetQuirks[name] = enc
+		charset.RegisterEncoding(name, enc)
+	}
+}
+
+// perlAliases are the names of charsets that Perl's Encode (Encode::Alias),
+// and so SpamAssassin, decodes and Go's indexes do not know: Windows' East
+// Asian code pages by number (cp932, ms949, windows-950: Encode::Alias reads
+// ibm, ms and windows before the number as cp), the Latin alphabets with a
+// hyphen or an underscore (latin-1, latin_9: ISO 8859's parts in Encode's
+// order), and GB 2312 with anything after its number (GB2312_CHARSET, the name
+// of Windows' font character set that Outlook Express wrote, read as EUC-CN).
+// Text in them stayed undecoded bytes, which neither the rules nor Bayes read
+// as the letters SpamAssassin reads. Windows' other font names
+// (CHINESEBIG5_CHARSET, SHIFTJIS_CHARSET) are no names to Encode either, and
+// stay so here. The encodings are the WHATWG ones Go has for these code
+// pages: its Shift_JIS is Windows-31J (cp932), its EUC-KR is Unified Hangul
+// (cp949), its Big5 holds cp950's characters, its GBK is a superset of
+// EUC-CN.
+func perlAliases() map[string]encoding.Encoding {
+	m := map[string]encoding.Encoding{"gb2312_charset": simplifiedchinese.GBK}
+	for cp, enc := range map[string]encoding.Encoding{
+		"932": japanese.ShiftJIS, "949": korean.EUCKR, "950": traditionalchinese.Big5,
+	} {
+		for _, prefix := range []string{"cp", "ms", "ibm", "windows-", "windows_", "ms-", "ms_", "ibm-", "ibm_"} {
+			m[prefix+cp] = enc
+		}
+	}
+	for n, enc := range []encoding.Encoding{1: charmap.ISO8859_1, 2: charmap.ISO8859_2, 3: charmap.ISO8859_3,
+		4: charmap.ISO8859_4, 5: charmap.ISO8859_9, 6: charmap.ISO8859_10, 7: charmap.ISO8859_13,
+		8: charmap.ISO8859_14, 9: charmap.ISO8859_15, 10: charmap.ISO8859_16} {
+		if enc != nil {
+			m[fmt.Sprintf("latin-%d", n)] = enc
+			m[fmt.Sprintf("latin_%d", n)] = enc
+		}
+	}
+	return m
 }
 
 // charsetQuirks are the names go-message's charset package (v0.18.2) maps

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"io"
 	"mime"
@@ -116,6 +117,7 @@ func TestWordEncoding(t *testing.T) {
 		"windows-1254", "windows-1256", "koi8-r", "big5", "gb2312", "gbk", "gb18030", "euc-kr",
 		"ks_c_5601-1987", "iso-2022-jp", "shift_jis", "euc-jp", "utf-16", "utf-8",
 		"ansi_x3.110-1983", "x-utf_8j", "isolatin1", "utf-7", "utf-32", "utf-32le", "utf-32be", "unknown-8bit", "default", "x-no-such",
+		"gb2312_charset", "cp932", "ms949", "cp950", "latin-1", "latin_9", "chinesebig5",
 	} {
 		want, werr := readCharset(charset.Reader, name, in)
 		got, gerr := readCharset(wordCharsetReader, name, in)
@@ -152,4 +154,45 @@ func FuzzWordCharsetReader(f *testing.F) {
 			t.Errorf("DecodeHeader(%q) = %q, %v; with charset.Reader %q, %v", v, got, gerr, want, werr)
 		}
 	})
+}
+
+// The charset names Perl's Encode reads and Go's indexes do not (perlAliases)
+// decode a part's text and an encoded word as SpamAssassin decodes them;
+// names Encode does not know either stay undecoded.
+func TestPerlCharsetAliases(t *testing.T) {
+	for _, tc := range []struct {
+		charset, raw, want string
+	}{
+		{"GB2312_CHARSET", "\xd6\xd0\xce\xc4", "中文"},
+		{"cp936", "\xd6\xd0\xce\xc4", "中文"}, // (known before: the case the others follow)
+		{"cp932", "\x93\xfa\x96\x7b", "日本"},
+		{"windows-932", "\x93\xfa\x96\x7b", "日本"},
+		{"CP949", "\xc7\xd1\xb1\xdb", "한글"},
+		{"ms949", "\xc7\xd1\xb1\xdb", "한글"},
+		{"cp950", "\xa4\xa4\xa4\xe5", "中文"},
+		{"MS950", "\xa4\xa4\xa4\xe5", "中文"},
+		{"latin-1", "caf\xe9 \x80", "café \u0080"}, // ISO-8859-1 strictly, as Encode reads latin-1
+		{"Latin_2", "\xb1", "ą"},
+		{"latin-5", "\xfd", "ı"},
+		{"latin-9", "\xa4", "€"},
+		{"CHINESEBIG5", "\xa4\xa4\xa4\xe5", "\xa4\xa4\xa4\xe5"}, // no name to Encode: left as it is
+	} {
+		t.Run(tc.charset, func(t *testing.T) {
+			raw := "From: a@example.org\r\nSubject: =?" + tc.charset + "?B?" + base64.StdEncoding.EncodeToString([]byte(tc.raw)) + "?=\r\n" +
+				"Content-Type: text/plain; charset=\"" + tc.charset + "\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + tc.raw + "\r\n"
+			m, err := Parse(strings.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Parts) != 1 || strings.TrimRight(m.Parts[0].Text, "\r\n") != tc.want {
+				t.Errorf("text %q, want %q", m.Parts[0].Text, tc.want)
+			}
+			if tc.want == tc.raw {
+				return // (an encoded word in an unknown charset is kept whole)
+			}
+			if got := m.Subject(); got != tc.want {
+				t.Errorf("Subject %q, want %q", got, tc.want)
+			}
+		})
+	}
 }
