@@ -580,8 +580,14 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{`Microsoft account team <account-security-noreply@accountprotection.microsoft.com>`, false},
 		{`Outlook Support Team <social201511138@social.helwan.example>`, true},
 		{`Weekly Outlook <news@markets.example>`, false},
+		// Exchange's bounces and reports, from a customer's own domain; the
+		// addresses under another Microsoft name are no report's.
 		{`Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@contoso.example>`, false},
-		{`Microsoft Outlook <postmaster@contoso.example>`, true},
+		{`Microsoft Outlook <postmaster@contoso.example>`, false},
+		{`Microsoft Exchange <postmaster@contoso.example>`, false},
+		{`Microsoft account team <postmaster@contoso.example>`, true},
+		{`Microsoft 365 <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@contoso.example>`, true},
+		{`Microsoft Outlook <support@contoso.example>`, true},
 		{`PayPal <service@paypal.de>`, false},
 		{`PayPal <service@paypal-secure-login.com>`, true},
 		{`Pay Pal Billing <billing@paypal.com.example.net>`, true},
