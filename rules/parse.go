@@ -172,11 +172,9 @@ type parser struct {
 	defs   map[string]*Rule // by name; a later definition replaces an earlier one
 	order  []string
 	scores map[string]Scores
-	// scoreFile is where each score was last set, scoreLine its line; stockDir
-	// where the stock rules were read from (operators' files are the others,
-	// see OperatorScore).
-	scoreFile map[string]string
-	scoreLine map[string]int
+	// scoreAt is where each score was last set; stockDir where the stock rules
+	// were read from (operators' files are the others, see OperatorScore).
+	scoreAt map[string]position
 	// authorScores are the commented score lines of the generated stock file
 	// (generatedFile), for rules no active score line scores.
 	authorScores map[string]Scores
@@ -202,7 +200,7 @@ type parser struct {
 
 func newParser() *parser {
 	return &parser{
-		defs: map[string]*Rule{}, scores: map[string]Scores{}, scoreFile: map[string]string{}, scoreLine: map[string]int{}, authorScores: map[string]Scores{}, describe: map[string]string{},
+		defs: map[string]*Rule{}, scores: map[string]Scores{}, scoreAt: map[string]position{}, authorScores: map[string]Scores{}, describe: map[string]string{},
 		tflags: map[string]map[string]bool{}, skipped: map[Kind]int{}, seen: map[string]bool{}, ignored: map[string]int{}, ignoredOwn: map[string]int{},
 		source: map[string]ruleSource{}, scanSizes: defaultScanSizes,
 		replace: &replaceTags{start: "<", end: ">", tags: map[string]string{}, pre: map[string]string{},
@@ -532,8 +530,7 @@ func (p *parser) directive(fsys fs.FS, file string, line int, word, rest string)
 			return
 		}
 		p.scores[f[0]] = sc
-		p.scoreFile[f[0]] = file
-		p.scoreLine[f[0]] = line
+		p.scoreAt[f[0]] = position{file, line}
 	case "describe":
 		name, text := cutField(rest)
 		p.describe[name] = text
@@ -658,6 +655,12 @@ func (p *parser) buildAll() {
 }
 
 // ruleSource is a rule definition as written.
+// position is a line of a rule file.
+type position struct {
+	file string
+	line int
+}
+
 type ruleSource struct {
 	file string
 	line int

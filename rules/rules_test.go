@@ -391,6 +391,26 @@ score NO_SUCH_RULE 2.0
 	}
 }
 
+// Scores for rules that are not defined are warned of in the order the files
+// were read, by line: a local.cf read after the stock files lists its own
+// together, whatever the files' names.
+func TestUndefinedScoresInReadOrder(t *testing.T) {
+	dir := writeRules(t, map[string]string{
+		"z.cf": "score Z_TWO 1\nbody Z_DEF /z/\nscore Z_ONE 1\n",
+		"a.cf": "score A_ONE 1\n",
+	})
+	_, problems := Load(filepath.Join(dir, "z.cf"), filepath.Join(dir, "a.cf"))
+	var got []string
+	for _, p := range problems {
+		if strings.Contains(p.String(), "score for a rule that is not defined") {
+			got = append(got, p.Rule)
+		}
+	}
+	if want := "Z_TWO Z_ONE A_ONE"; strings.Join(got, " ") != want {
+		t.Errorf("warnings for %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
 // The stock rules' "if" blocks: versions compare against the SpamAssassin whose
 // rules Postern reads (4.0.1), so its "< 4" fallbacks (meta __SUBJ_ILLEGAL_CHARS
 // 0) do not override the 4.0 rules; conditions combine as Perl's do.

@@ -208,8 +208,8 @@ func (p *parser) compile() (*Set, []Problem) {
 		Files: p.files, freemail: p.freemail, lists: p.lists, scanSizes: p.scanSizes, redirectors: p.redirectors, uriSkip: p.uriSkip}
 	s.freemail.compile()
 	s.operatorScore = map[string]Scores{}
-	for name, file := range p.scoreFile {
-		if p.operatorFile(file) {
+	for name, at := range p.scoreAt {
+		if p.operatorFile(at.file) {
 			s.operatorScore[name] = p.scores[name]
 		}
 	}
@@ -354,15 +354,20 @@ func (p *parser) compile() (*Set, []Problem) {
 			undefined = append(undefined, name)
 		}
 	}
+	read := make(map[string]int, len(p.files))
+	for i, f := range p.files {
+		read[f] = i
+	}
 	sort.Slice(undefined, func(i, j int) bool {
-		a, b := undefined[i], undefined[j]
-		if p.scoreFile[a] != p.scoreFile[b] {
-			return p.scoreFile[a] < p.scoreFile[b]
+		a, b := p.scoreAt[undefined[i]], p.scoreAt[undefined[j]]
+		if a.file != b.file {
+			return read[a.file] < read[b.file]
 		}
-		return p.scoreLine[a] < p.scoreLine[b]
+		return a.line < b.line
 	})
 	for _, name := range undefined {
-		p.problem(p.scoreFile[name], p.scoreLine[name], name, true, "score for a rule that is not defined (or was skipped)")
+		at := p.scoreAt[name]
+		p.problem(at.file, at.line, name, true, "score for a rule that is not defined (or was skipped)")
 	}
 	return s, append(p.problems, problems...)
 }
