@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"regexp"
 	"strings"
@@ -40,18 +41,16 @@ import (
 // names but leave them out of their indexes. UTF-32 without a byte order mark
 // is big-endian.
 func init() {
-	for name, enc := range map[string]encoding.Encoding{
+	ours := perlAliases()
+	maps.Copy(ours, map[string]encoding.Encoding{
 		"iso-8859-1": charmap.Windows1252,
 		"iso8859-1":  charmap.Windows1252,
 		"utf-7":      utf7,
 		"utf-32":     utf32.UTF32(utf32.BigEndian, utf32.UseBOM),
 		"utf-32be":   utf32.UTF32(utf32.BigEndian, utf32.IgnoreBOM),
 		"utf-32le":   utf32.UTF32(utf32.LittleEndian, utf32.IgnoreBOM),
-	} {
-		charsetQuirks[name] = enc
-		charset.RegisterEncoding(name, enc)
-	}
-	for name, enc := range perlAliases() {
+	})
+	for name, enc := range ours {
 		charsetQuirks[name] = enc
 		charset.RegisterEncoding(name, enc)
 	}
