@@ -359,7 +359,7 @@ func (c *Check) inArchive(head []byte, r io.Reader, name string, depth int, budg
 	case isRar(head):
 		err = rarEntries(r, entry)
 	case isSevenZip(head):
-		err = sevenZipEntries(head, r, entry)
+		err = sevenZipEntries(head, r, budget, entry)
 	}
 	if found != nil {
 		return found, nil

@@ -57,3 +57,15 @@ func BenchmarkSVG(b *testing.B) {
 	sb.WriteString(`</svg>`)
 	benchClean(b, attached("chart.svg", []byte(sb.String())))
 }
+
+// BenchmarkSevenZip is a message with a 7-Zip archive (7-Zip's defaults: one
+// solid LZMA2 folder) of a 2 MB log, then a small SVG drawing: the folder
+// unpacked through the log to the drawing, which is read.
+func BenchmarkSevenZip(b *testing.B) {
+	var log strings.Builder
+	for i := 0; log.Len() < 2<<20; i++ {
+		fmt.Fprintf(&log, "2026-12-07T15:%02d:%02d host%d sshd[%d]: session opened for user u%d\n", i/60%60, i%60, i%17, 1000+i%9973, i%313)
+	}
+	a := sevenZipOf(b, map[string]string{"a.log": log.String(), "z.svg": `<svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1"/></svg>`}, "7zz")
+	benchClean(b, attached("logs.7z", a))
+}

@@ -3,6 +3,7 @@ package banned
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,12 +23,26 @@ func FuzzArchives(f *testing.F) {
 	f.Add(gzipOf(f, "a.exe"))
 	f.Add(tarOf(f, "a/", "a/b.exe"))
 	f.Add(gzipped(f, "x.tar", tarOf(f, "b.js")))
-	if b, err := sevenZipSeed(); err == nil {
-		f.Add(b)
+	for _, names := range [][]string{{"a.exe"}, {"a.svg", "b.txt"}} {
+		if b, err := sevenZipSeed(names...); err == nil {
+			f.Add(b)
+		}
 	}
-	none := func(string, opener) error { return nil }
+	// Every file that opens is read to its end: a broken archive's content
+	// is the sender's, and only the spool's failure is an error.
+	readAll := func(_ string, open opener) error {
+		if open == nil {
+			return nil
+		}
+		if rc, err := open(); err == nil {
+			io.Copy(io.Discard, rc)
+			rc.Close()
+		}
+		return nil
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if err := sevenZipEntries(b[:min(len(b), sniffLen)], bytes.NewReader(b), none); err != nil {
+		budget := int64(maxUnpacked)
+		if err := sevenZipEntries(b[:min(len(b), sniffLen)], bytes.NewReader(b), &budget, readAll); err != nil {
 			t.Errorf("sevenZipEntries: %v", err)
 		}
 		if _, err := rarNames(bytes.NewReader(b)); err != nil {
@@ -52,16 +67,18 @@ func FuzzArchives(f *testing.F) {
 }
 
 // sevenZipSeed is a small 7-Zip archive, written by 7zz when it is installed.
-func sevenZipSeed() ([]byte, error) {
+func sevenZipSeed(names ...string) ([]byte, error) {
 	dir, err := os.MkdirTemp("", "seed7z")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	if err := os.WriteFile(filepath.Join(dir, "a.exe"), []byte("x"), 0o644); err != nil {
-		return nil, err
+	for _, n := range names {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("<svg><script>x</script></svg>"), 0o644); err != nil {
+			return nil, err
+		}
 	}
-	cmd := exec.Command("7zz", "a", "-bd", "s.7z", "a.exe")
+	cmd := exec.Command("7zz", append([]string{"a", "-bd", "s.7z"}, names...)...)
 	cmd.Dir = dir
 	if err := cmd.Run(); err != nil {
 		return nil, err

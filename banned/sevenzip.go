@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"unicode/utf16"
 
@@ -12,10 +13,15 @@ import (
 
 // A 7-Zip archive keeps its directory (the "header") at its end, and 7-Zip
 // compresses it with LZMA unless told not to: the names of its files are read
-// by unpacking that header alone, never the files. What the format means is
-// 7-Zip's DOC/7zFormat.txt. An archive whose header is encrypted (7z -mhe)
-// lists nothing, as for every reader without the password.
-
+// by unpacking that header alone. What the format means is 7-Zip's
+// DOC/7zFormat.txt. An archive whose header is encrypted (7z -mhe) lists
+// nothing, as for every reader without the password.
+//
+// A file's content is unpacked only where the check reads content (an SVG
+// image, an archive inside this one): from an archive kept whole, when its
+// folder (7-Zip's solid block) is packed by LZMA2, 7-Zip's default, LZMA or
+// not at all, and unpacks to sevenZipOpenMax or less. A program's folder is
+// filtered before it is packed (BCJ), but its name is what is judged.
 var sevenZipSig = []byte{'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}
 
 func isSevenZip(b []byte) bool { return len(b) >= 32 && bytes.HasPrefix(b, sevenZipSig) }
@@ -40,23 +46,30 @@ const (
 	k7Folder
 	k7CodersUnpackSize
 	k7NumUnpackStream
+	k7EmptyStream   = 0x0e
 	k7Name          = 0x11
 	k7EncodedHeader = 0x17
 )
 
+// sevenZipOpenMax bounds a folder whose files are unpacked: LZMA's window is
+// as large as the folder, at most, and the files this check reads in an
+// archive (an SVG image, a malware archive) are small.
+const sevenZipOpenMax = 8 << 20
+
 var errSevenZip = errors.New("banned: not a 7-Zip header this reader knows")
 
 // sevenZipEntries gives entry the names in the 7-Zip archive r streams (head:
-// its first bytes, which r still yields). None can be opened: the files are
-// compressed. A broken or encrypted archive gives nothing; only the spool's
-// failure and entry's errors are returned.
-func sevenZipEntries(head []byte, r io.Reader, entry entryFunc) error {
+// its first bytes, which r still yields), with what opens each file's content
+// where it can be unpacked (see above), unpacking at most *budget bytes. A
+// broken or encrypted archive gives nothing; only the spool's failure and
+// entry's errors are returned.
+func sevenZipEntries(head []byte, r io.Reader, budget *int64, entry entryFunc) error {
 	if !isSevenZip(head) {
 		return nil
 	}
 	next := binary.LittleEndian.Uint64(head[12:])
 	size := binary.LittleEndian.Uint64(head[20:])
-	ra, n, _, release, err := keep(r)
+	ra, n, whole, release, err := keep(r)
 	defer release()
 	if err != nil {
 		return err
@@ -76,12 +89,27 @@ func sevenZipEntries(head []byte, r io.Reader, entry entryFunc) error {
 			return nil
 		}
 	}
-	names, err := sevenZipNames(h)
+	files, si, err := sevenZipFiles(h)
 	if err != nil {
 		return nil
 	}
-	for _, name := range names {
-		if err := entry(name, nil); err != nil {
+	var u *sevenZipUnpacker
+	var streams []sevenZipStream
+	if whole && si != nil {
+		u = &sevenZipUnpacker{ra: ra, n: n, si: si, budget: budget, cur: -1}
+		streams = si.streams()
+	}
+	k := 0 // the next file's stream
+	for _, f := range files {
+		var open opener
+		if f.content {
+			if u != nil && k < len(streams) && u.opens(streams[k].folder) {
+				s := streams[k]
+				open = func() (io.ReadCloser, error) { return u.open(s) }
+			}
+			k++
+		}
+		if err := entry(f.name, open); err != nil {
 			return err
 		}
 	}
@@ -108,17 +136,9 @@ func unpackHeader(b []byte, ra io.ReaderAt, n int64) ([]byte, error) {
 	if _, err := ra.ReadAt(p, int64(32+si.packPos)); err != nil {
 		return nil, err
 	}
-	// LZMA, which 7-Zip and libarchive pack headers with: the classic
-	// stream's header is the coder's five property bytes and the size. Other
-	// methods (AES: an encrypted header) list nothing.
-	co := f.coders[0]
-	if string(co.id) != "\x03\x01\x01" || len(co.props) != 5 {
-		return nil, errSevenZip
-	}
-	hdr := make([]byte, 13)
-	copy(hdr, co.props)
-	binary.LittleEndian.PutUint64(hdr[5:], unpacked)
-	dec, err := lzma.NewReader(io.MultiReader(bytes.NewReader(hdr), bytes.NewReader(p)))
+	// LZMA, which 7-Zip and libarchive pack headers with. Other methods
+	// (AES: an encrypted header) list nothing.
+	dec, err := coderReader(f.coders[0], bytes.NewReader(p), unpacked)
 	if err != nil {
 		return nil, err
 	}
@@ -129,11 +149,59 @@ func unpackHeader(b []byte, ra io.ReaderAt, n int64) ([]byte, error) {
 	return out, nil
 }
 
-// sevenZipNames reads a plain header's file names.
-func sevenZipNames(b []byte) ([]string, error) {
+// coderReader unpacks what one coder packed: LZMA2, LZMA or nothing (7-Zip's
+// Copy), to unpacked bytes.
+func coderReader(co coder, packed io.Reader, unpacked uint64) (io.Reader, error) {
+	if co.in != 1 || co.out != 1 {
+		return nil, errSevenZip
+	}
+	switch string(co.id) {
+	case "\x00":
+		return io.LimitReader(packed, int64(unpacked)), nil
+	case "\x03\x01\x01":
+		if len(co.props) != 5 {
+			return nil, errSevenZip
+		}
+		// The classic stream's header is the coder's five property bytes
+		// and the size; the reader's window is no larger than the size.
+		hdr := make([]byte, 13)
+		copy(hdr, co.props)
+		binary.LittleEndian.PutUint64(hdr[5:], unpacked)
+		dec, err := lzma.NewReader(io.MultiReader(bytes.NewReader(hdr), packed))
+		if err != nil {
+			return nil, err
+		}
+		return io.LimitReader(dec, int64(unpacked)), nil
+	case "\x21":
+		// LZMA2's one property byte is its window's size; a window no
+		// larger than what it unpacks to reads it all the same.
+		if len(co.props) != 1 || co.props[0] > 40 {
+			return nil, errSevenZip
+		}
+		p := uint64(co.props[0])
+		window := min(uint64(2|p&1)<<(p/2+11), unpacked)
+		dec, err := lzma.Reader2Config{DictCap: int(max(window, lzma.MinDictCap))}.NewReader2(packed)
+		if err != nil {
+			return nil, err
+		}
+		return io.LimitReader(dec, int64(unpacked)), nil
+	}
+	return nil, errSevenZip
+}
+
+// sevenZipFile is a file a header lists; content says whether it has a
+// stream of content (a directory or an empty file has none).
+type sevenZipFile struct {
+	name    string
+	content bool
+}
+
+// sevenZipFiles reads a plain header's files, in the order of their streams,
+// and where their content is (nil when the archive gives none).
+func sevenZipFiles(b []byte) ([]sevenZipFile, *streamsInfo, error) {
 	c := &cursor{b: b}
 	if c.byte() != k7Header {
-		return nil, errSevenZip
+		return nil, nil, errSevenZip
 	}
 	t := c.byte()
 	if t == k7ArchiveProperties {
@@ -142,46 +210,195 @@ func sevenZipNames(b []byte) ([]string, error) {
 		}
 		t = c.byte()
 	}
+	var main *streamsInfo
 	for t == k7AdditionalStreamsInfo || t == k7MainStreamsInfo {
-		if _, err := c.streamsInfo(); err != nil {
-			return nil, err
+		si, err := c.streamsInfo()
+		if err != nil {
+			return nil, nil, err
+		}
+		if t == k7MainStreamsInfo {
+			main = si
 		}
 		t = c.byte()
 	}
 	if t != k7FilesInfo {
-		return nil, errSevenZip // an archive of no files
+		return nil, nil, errSevenZip // an archive of no files
 	}
-	files := c.number()
-	if files > maxEntries {
-		return nil, errSevenZip
+	n := c.number()
+	if n > maxEntries {
+		return nil, nil, errSevenZip
 	}
-	var names []string
+	files := make([]sevenZipFile, 0, min(n, uint64(len(c.b))))
+	var empty []byte // kEmptyStream's bits, the first file's the highest
 	for c.err == nil {
 		prop := c.byte()
 		if prop == k7End {
 			break
 		}
 		size := c.number()
-		if prop != k7Name {
-			c.skip(size)
-			continue
-		}
-		data := c.take(size)
-		if len(data) < 1 || data[0] != 0 { // names kept elsewhere ("external")
-			return nil, errSevenZip
-		}
-		u := make([]uint16, 0, 64)
-		for i := 1; i+1 < len(data) && uint64(len(names)) < files; i += 2 {
-			ch := binary.LittleEndian.Uint16(data[i:])
-			if ch == 0 {
-				names = append(names, string(utf16.Decode(u)))
-				u = u[:0]
-				continue
+		switch prop {
+		case k7EmptyStream:
+			empty = c.take(size)
+		case k7Name:
+			data := c.take(size)
+			if len(data) < 1 || data[0] != 0 { // names kept elsewhere ("external")
+				return nil, nil, errSevenZip
 			}
-			u = append(u, ch)
+			u := make([]uint16, 0, 64)
+			for i := 1; i+1 < len(data) && uint64(len(files)) < n; i += 2 {
+				ch := binary.LittleEndian.Uint16(data[i:])
+				if ch == 0 {
+					files = append(files, sevenZipFile{name: string(utf16.Decode(u))})
+					u = u[:0]
+					continue
+				}
+				u = append(u, ch)
+			}
+		default:
+			c.skip(size)
 		}
 	}
-	return names, c.err
+	for i := range files {
+		files[i].content = i/8 >= len(empty) || empty[i/8]&(0x80>>(i%8)) == 0
+	}
+	return files, main, c.err
+}
+
+// sevenZipStream is where one file's content lies: in which folder, from
+// which of its unpacked bytes, how many. A folder of -1 cannot be read.
+type sevenZipStream struct {
+	folder    int
+	off, size uint64
+}
+
+// streams lists the archive's streams of content in order, as its files
+// with content take them.
+func (si *streamsInfo) streams() []sevenZipStream {
+	var out []sevenZipStream
+	for i, f := range si.folders {
+		if f.streams == 1 && len(f.sizes) == 0 {
+			out = append(out, sevenZipStream{folder: i, size: f.unpackSize})
+			continue
+		}
+		// The sizes given are all but the last, which is what is left of
+		// the folder. Sizes that do not add up make the folder unreadable.
+		var off uint64
+		for j := uint64(0); j < f.streams; j++ {
+			s := sevenZipStream{folder: i, off: off}
+			switch {
+			case j < uint64(len(f.sizes)):
+				s.size = f.sizes[j]
+			case off <= f.unpackSize:
+				s.size = f.unpackSize - off
+			}
+			off += s.size
+			if off > f.unpackSize || off < s.size {
+				s.folder = -1
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sevenZipUnpacker unpacks the files of one archive's folders, reading each
+// folder from its start once while its files are opened in order, as an
+// archive lists them: a solid folder is one packed stream.
+type sevenZipUnpacker struct {
+	ra     io.ReaderAt
+	n      int64
+	si     *streamsInfo
+	budget *int64
+	cur    int       // the folder r unpacks, or -1
+	r      io.Reader // cur's unpacked bytes, pos of them read
+	pos    uint64
+}
+
+// opens says whether the folder's files can be opened.
+func (u *sevenZipUnpacker) opens(folder int) bool {
+	if folder < 0 || folder >= len(u.si.folders) {
+		return false
+	}
+	f := u.si.folders[folder]
+	if len(f.coders) != 1 || f.packed != 1 || f.unpackSize > sevenZipOpenMax {
+		return false
+	}
+	switch string(f.coders[0].id) {
+	case "\x00", "\x03\x01\x01", "\x21":
+		return true
+	}
+	return false
+}
+
+// open gives s's content, unpacking what lies before it in its folder within
+// the budget.
+func (u *sevenZipUnpacker) open(s sevenZipStream) (io.ReadCloser, error) {
+	if s.folder != u.cur || s.off < u.pos {
+		r, err := u.folder(s.folder)
+		if err != nil {
+			return nil, err
+		}
+		u.cur, u.r, u.pos = s.folder, r, 0
+	}
+	skip := int64(s.off - u.pos)
+	k, err := io.CopyN(io.Discard, &budgeted{r: u.r, left: u.budget}, skip)
+	u.pos += uint64(k)
+	if k < skip {
+		return nil, fmt.Errorf("banned: 7-Zip file at %d of folder %d: %w", s.off, s.folder, err)
+	}
+	return io.NopCloser(&sevenZipFileReader{u: u, left: s.size}), nil
+}
+
+// folder starts unpacking folder i from its packed stream.
+func (u *sevenZipUnpacker) folder(i int) (io.Reader, error) {
+	if !u.opens(i) {
+		return nil, errSevenZip
+	}
+	off, k := int64(32+u.si.packPos), 0
+	for _, f := range u.si.folders[:i] {
+		k += f.packed
+	}
+	if k >= len(u.si.packSizes) {
+		return nil, errSevenZip
+	}
+	for _, s := range u.si.packSizes[:k] {
+		off += int64(min(s, uint64(u.n)))
+	}
+	size := u.si.packSizes[k]
+	if off < 0 || off > u.n || size > uint64(u.n-off) {
+		return nil, errSevenZip
+	}
+	// The unpacker's window can be as large as the folder: it is taken
+	// from the budget, so that an archive of many folders that each claim
+	// megabytes cannot make the check allocate them again and again.
+	f := u.si.folders[i]
+	if int64(f.unpackSize) > *u.budget {
+		return nil, errSevenZip
+	}
+	*u.budget -= int64(f.unpackSize)
+	return coderReader(f.coders[0], io.NewSectionReader(u.ra, off, int64(size)), f.unpackSize)
+}
+
+// sevenZipFileReader reads one file's bytes of its folder's.
+type sevenZipFileReader struct {
+	u    *sevenZipUnpacker
+	left uint64
+}
+
+func (f *sevenZipFileReader) Read(p []byte) (int, error) {
+	if f.left == 0 {
+		return 0, io.EOF
+	}
+	if uint64(len(p)) > f.left {
+		p = p[:f.left]
+	}
+	n, err := f.u.r.Read(p)
+	f.left -= uint64(n)
+	f.u.pos += uint64(n)
+	if err == io.EOF && f.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }
 
 // cursor reads 7zFormat.txt's items from a header; past its end, every read
@@ -270,8 +487,13 @@ type coder struct {
 
 type folder struct {
 	coders     []coder
-	unpackSize uint64 // of its main output stream
+	packed     int    // its packed streams
+	unpackSize uint64 // of its main output stream, when it has one coder
 	crc        bool   // its unpacked CRC is given
+	streams    uint64 // the files' streams it unpacks to
+	sizes      []uint64
+	// sizes are the streams' sizes but the last's, when SubStreamsInfo
+	// gives them.
 }
 
 type streamsInfo struct {
@@ -336,22 +558,26 @@ func (c *cursor) streamsInfo() (*streamsInfo, error) {
 		}
 		t = c.byte()
 	}
+	for i := range si.folders {
+		si.folders[i].streams = 1
+	}
 	if t == k7SubStreamsInfo {
-		streams := make([]uint64, len(si.folders))
-		for i := range streams {
-			streams[i] = 1
-		}
 		t = c.byte()
 		if t == k7NumUnpackStream {
-			for i := range streams {
-				streams[i] = c.number()
+			total := uint64(0)
+			for i := range si.folders {
+				si.folders[i].streams = c.number()
+				total += si.folders[i].streams
+				if total > maxEntries || c.err != nil {
+					return nil, errSevenZip
+				}
 			}
 			t = c.byte()
 		}
 		if t == k7Size {
-			for _, s := range streams {
-				for j := uint64(1); j < s && c.err == nil; j++ {
-					c.number()
+			for i, f := range si.folders {
+				for j := uint64(1); j < f.streams && c.err == nil; j++ {
+					si.folders[i].sizes = append(si.folders[i].sizes, c.number())
 				}
 			}
 			t = c.byte()
@@ -361,9 +587,9 @@ func (c *cursor) streamsInfo() (*streamsInfo, error) {
 				return nil, errSevenZip
 			}
 			n := uint64(0)
-			for i, s := range streams {
-				if s != 1 || !si.folders[i].crc {
-					n += s
+			for _, f := range si.folders {
+				if f.streams != 1 || !f.crc {
+					n += f.streams
 				}
 			}
 			if n > uint64(len(c.b))*8 {
@@ -406,12 +632,16 @@ func (c *cursor) folder(f *folder, outs *int) error {
 		return errSevenZip
 	}
 	pairs := *outs - 1
+	if ins <= pairs {
+		return errSevenZip // no packed stream
+	}
 	for range pairs {
 		c.number()
 		c.number()
 	}
-	if packed := ins - pairs; packed > 1 {
-		for range packed {
+	f.packed = ins - pairs
+	if f.packed > 1 {
+		for range f.packed {
 			c.number()
 		}
 	}

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/postern/postern/scan"
@@ -19,7 +21,7 @@ import (
 
 // need7z fails under CI, and skips elsewhere, without the tool that writes the
 // archives: 7-Zip's 7zz, or libarchive's bsdtar.
-func need7z(t *testing.T, tool string) {
+func need7z(t testing.TB, tool string) {
 	t.Helper()
 	if _, err := exec.LookPath(tool); err != nil {
 		if os.Getenv("CI") != "" {
@@ -31,7 +33,7 @@ func need7z(t *testing.T, tool string) {
 
 // sevenZipOf has a real archiver write a 7-Zip archive of files (name →
 // content; a name ending in / is a directory).
-func sevenZipOf(t *testing.T, files map[string]string, tool string, args ...string) []byte {
+func sevenZipOf(t testing.TB, files map[string]string, tool string, args ...string) []byte {
 	t.Helper()
 	need7z(t, tool)
 	dir := t.TempDir()
@@ -71,14 +73,113 @@ func sevenZipOf(t *testing.T, files map[string]string, tool string, args ...stri
 func sevenZipList(t *testing.T, b []byte) ([]string, error) {
 	t.Helper()
 	var names []string
-	err := sevenZipEntries(b[:min(len(b), sniffLen)], bytes.NewReader(b), func(n string, open opener) error {
-		if open != nil {
-			t.Errorf("%s can be opened", n)
-		}
+	budget := int64(maxUnpacked)
+	err := sevenZipEntries(b[:min(len(b), sniffLen)], bytes.NewReader(b), &budget, func(n string, open opener) error {
 		names = append(names, n)
 		return nil
 	})
 	return names, err
+}
+
+// sevenZipRead opens and reads each file of the archive that opens, in the
+// order listed, unless only is given: then only that one. A file that does
+// not open is absent; one whose opener fails is "error".
+func sevenZipRead(t *testing.T, b []byte, budget int64, only string) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	err := sevenZipEntries(b[:min(len(b), sniffLen)], bytes.NewReader(b), &budget, func(n string, open opener) error {
+		if open == nil || only != "" && n != only {
+			return nil
+		}
+		rc, err := open()
+		if err != nil {
+			got[n] = "error"
+			return nil
+		}
+		defer rc.Close()
+		c, err := io.ReadAll(rc)
+		if err != nil {
+			got[n] = "error: " + err.Error()
+			return nil
+		}
+		got[n] = string(c)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestSevenZipContent: the files of a folder packed by LZMA2 (7-Zip's
+// default, one solid folder or one folder a file), LZMA (libarchive's
+// default) or nothing are unpacked to their content, in order, a file deep
+// in a solid folder too; other methods, encrypted files, directories and
+// empty files open to nothing. Unpacking stops where the budget ends, and
+// a folder larger than what is left of it is not started.
+func TestSevenZipContent(t *testing.T) {
+	files := map[string]string{"docs/": "", "a.txt": strings.Repeat("alpha ", 3000), "docs/b.svg": "<svg><script>1</script></svg>",
+		"docs/c.zip": "PK not really", "empty.txt": "", "z.txt": "the last file\n"}
+	content := map[string]string{}
+	for n, c := range files {
+		if c != "" {
+			content[n] = c
+		}
+	}
+	tests := []struct {
+		name  string
+		tool  string
+		args  []string
+		want  map[string]string
+		solid bool // one folder: z.txt is unpacked after a.txt
+	}{
+		{"7-Zip, solid LZMA2", "7zz", nil, content, true},
+		{"7-Zip, a folder a file", "7zz", []string{"-ms=off"}, content, false},
+		{"7-Zip, LZMA", "7zz", []string{"-m0=lzma"}, content, true},
+		{"7-Zip, stored", "7zz", []string{"-mx0"}, content, false},
+		{"7-Zip, LZMA2 with a 1 GB window", "7zz", []string{"-m0=lzma2:d=1g"}, content, true},
+		{"libarchive", "bsdtar", nil, content, true},
+		{"7-Zip, PPMd", "7zz", []string{"-m0=ppmd"}, map[string]string{}, true},
+		{"7-Zip, BZip2", "7zz", []string{"-m0=bzip2"}, map[string]string{}, true},
+		{"7-Zip, files encrypted", "7zz", []string{"-psecret"}, map[string]string{}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := sevenZipOf(t, files, tc.tool, tc.args...)
+			if got := sevenZipRead(t, b, maxUnpacked, ""); !maps.Equal(got, tc.want) {
+				t.Errorf("got %d files, want %d: %s", len(got), len(tc.want), mapDiff(got, tc.want))
+			}
+			if len(tc.want) == 0 {
+				return
+			}
+			if got := sevenZipRead(t, b, maxUnpacked, "z.txt"); got["z.txt"] != files["z.txt"] {
+				t.Errorf("the last file alone: %q", got["z.txt"])
+			}
+			// Starting a folder takes its size from the budget, as its
+			// window can be that large.
+			if got := sevenZipRead(t, b, 1000, "a.txt"); !strings.HasPrefix(got["a.txt"], "error") {
+				t.Errorf("a.txt, of 18,000 bytes, with a budget of 1000: %.40q", got["a.txt"])
+			}
+			// a.txt, before it in a solid folder, is more than the budget.
+			if got := sevenZipRead(t, b, 1000, "z.txt"); tc.solid != strings.HasPrefix(got["z.txt"], "error") {
+				t.Errorf("the last file with a budget of 1000 bytes: %q", got["z.txt"])
+			}
+		})
+	}
+}
+
+func mapDiff(got, want map[string]string) string {
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			return fmt.Sprintf("%q: got %.40q (%v), want %.40q", k, g, ok, v)
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok {
+			return fmt.Sprintf("%q: got %.40q, want none", k, v)
+		}
+	}
+	return ""
 }
 
 // TestSevenZip: the names in archives 7-Zip and libarchive write, with the
@@ -141,16 +242,23 @@ func TestSevenZip(t *testing.T) {
 }
 
 // TestSevenZipFind: a 7-Zip archive is judged by its names whatever it is
-// called, also inside a ZIP archive.
+// called, also inside a ZIP archive; an SVG image in it by its script, and an
+// archive in it by its names. A drawing in it is no finding.
 func TestSevenZipFind(t *testing.T) {
 	b := sevenZipOf(t, map[string]string{"scan/": "", "scan/invoice.pdf.js": "x", "a.txt": "y"}, "7zz")
+	svg := sevenZipOf(t, map[string]string{"a.txt": "y", "Remittance.svg": `<svg xmlns="http://www.w3.org/2000/svg"><script>location="https://x.example/"</script></svg>`}, "7zz")
+	nested := sevenZipOf(t, map[string]string{"readme.txt": "y", "files/inner.zip": string(zipOf(t, entry{name: "run.exe", data: []byte("MZ")}))}, "7zz")
+	drawing := sevenZipOf(t, map[string]string{"chart.svg": `<svg xmlns="http://www.w3.org/2000/svg"><rect width="10" height="10"/></svg>`}, "7zz")
 	for _, tc := range []struct{ raw, want string }{
 		{attached("scan.7z", b), `"scan/invoice.pdf.js": extension .js (in "scan.7z")`},
 		{attached("scan.pdf", b), `"scan/invoice.pdf.js": extension .js (in "scan.pdf")`},
 		{attached("order.zip", zipOf(t, entry{name: "inner.7z", data: b})), `"scan/invoice.pdf.js": extension .js (in "order.zip/inner.7z")`},
+		{attached("payment.7z", svg), `"Remittance.svg": an SVG image with <script> (in "payment.7z")`},
+		{attached("order.7z", nested), `"run.exe": extension .exe (in "order.7z/files/inner.zip")`},
+		{attached("report.7z", drawing), `<nil>`},
 	} {
 		f, err := defaults().Find(context.Background(), message(t, tc.raw))
-		if err != nil || f == nil || f.String() != tc.want {
+		if err != nil || fmt.Sprint(f) != tc.want {
 			t.Errorf("got %v, %v; want %s", f, err, tc.want)
 		}
 	}
@@ -158,7 +266,8 @@ func TestSevenZipFind(t *testing.T) {
 	// readers (TestArchiveSpoolFailure); a cut archive is not.
 	spoolGone := &scan.ReadError{Err: errors.New("disk gone")}
 	none := func(string, opener) error { return nil }
-	if err := sevenZipEntries(b[:32], io.MultiReader(bytes.NewReader(b[:40]), failingReader{spoolGone}), none); !errors.Is(err, spoolGone) {
+	budget := int64(maxUnpacked)
+	if err := sevenZipEntries(b[:32], io.MultiReader(bytes.NewReader(b[:40]), failingReader{spoolGone}), &budget, none); !errors.Is(err, spoolGone) {
 		t.Errorf("the spool failing: %v", err)
 	}
 }
