@@ -60,7 +60,9 @@ type Part struct {
 	// Width and Height are a GIF, PNG or JPEG image's, read from its header (0
 	// when it has none that reads); only its first bytes are decoded.
 	Width, Height int
-	html          *sharedHTML // an HTML part's tokens, for all its readers (WalkHTML)
+	// Links are a PDF file's (PDFLinks), for a part declared or named one.
+	Links []string
+	html  *sharedHTML // an HTML part's tokens, for all its readers (WalkHTML)
 }
 
 // Subject returns the decoded Subject.
@@ -144,7 +146,7 @@ func effectiveType(ctype, name string) string {
 // fails; a malformed message gives Problems.
 func Parse(r io.Reader) (*Message, error) {
 	m := &Message{}
-	textTotal := 0
+	textTotal, pdfTotal := 0, 0
 	h, problems, err := walk(r, func(l Leaf, body io.Reader) error {
 		if len(m.Parts) >= maxParts {
 			return nil
@@ -176,6 +178,14 @@ func Parse(r io.Reader) (*Message, error) {
 			if c, _, err := image.DecodeConfig(body); err == nil {
 				part.Width, part.Height = c.Width, c.Height
 			}
+		}
+		if isPDFPart(l.ContentType, l.Filename) && pdfTotal < maxPDFBytes {
+			b, err := io.ReadAll(io.LimitReader(body, int64(maxPDFBytes-pdfTotal)))
+			if err != nil {
+				return err
+			}
+			pdfTotal += len(b)
+			part.Links = PDFLinks(b)
 		}
 		m.Parts = append(m.Parts, part)
 		return nil

@@ -1,0 +1,144 @@
+package scan
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// pdfOf writes a small PDF file of objs (each an object's body, numbered from
+// 1), as a PDF writer lays one out, less the cross-reference table, which
+// PDFLinks does not read.
+func pdfOf(objs ...string) []byte {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+	for i, o := range objs {
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	b.WriteString("trailer\n<< /Root 1 0 R >>\n%%EOF\n")
+	return b.Bytes()
+}
+
+// objStm is an object stream holding objs, compressed with zlib, its
+// dictionary's keys in the order given.
+func objStm(keys string, objs ...string) string {
+	var plain bytes.Buffer
+	for _, o := range objs {
+		plain.WriteString(o + "\n")
+	}
+	var z bytes.Buffer
+	w := zlib.NewWriter(&z)
+	w.Write(plain.Bytes())
+	w.Close()
+	return fmt.Sprintf("<< %s /Length %d >>\nstream\r\n%s\nendstream", keys, z.Len(), z.Bytes())
+}
+
+func annot(action string) string {
+	return "<< /Type /Annot /Subtype /Link /Rect [0 0 612 792] /A " + action + " >>"
+}
+
+// TestPDFLinks: the links of a PDF's URI actions, written as literal strings
+// (escapes, octal, balanced parentheses, a continued line), hexadecimal ones
+// (UTF-16 too), in objects or in compressed object streams (its /Filter
+// before or after its /Type); each once, at most 20. An encrypted file, a
+// file that is no PDF, strings with no dot or with control characters, and
+// other names that start with /URI give none.
+func TestPDFLinks(t *testing.T) {
+	many := make([]string, 25)
+	var manyWant []string
+	for i := range many {
+		many[i] = annot(fmt.Sprintf("<< /S /URI /URI (https://x%d.example/) >>", i))
+		if i < 20 {
+			manyWant = append(manyWant, fmt.Sprintf("https://x%d.example/", i))
+		}
+	}
+	tests := []struct {
+		name string
+		pdf  []byte
+		want []string
+	}{
+		{"a literal string", pdfOf(annot("<< /S /URI /URI (https://login.example.net/a?b=1) >>")), []string{"https://login.example.net/a?b=1"}},
+		{"the action's keys run together", pdfOf(annot("<</S/URI/URI(http://x.example/p)>>")), []string{"http://x.example/p"}},
+		{"escapes and octal", pdfOf(annot(`<< /S /URI /URI (https\072\057\057pay\056example\057\077cpf\0751 \(x\) a\\b) >>`)), []string{`https://pay.example/?cpf=1 (x) a\b`}},
+		{"balanced parentheses", pdfOf(annot("<< /S /URI /URI (https://a.example/f(1)) >>")), []string{"https://a.example/f(1)"}},
+		{"a continued line", pdfOf(annot("<< /S /URI /URI (https://a.exa\\\nmple/) >>")), []string{"https://a.example/"}},
+		{"hexadecimal", pdfOf(annot("<< /S /URI /URI <68747470733A2F2F682E6578616D706C652F> >>")), []string{"https://h.example/"}},
+		{"hexadecimal UTF-16", pdfOf(annot("<< /S /URI /URI <FEFF0068007400740070003A002F002F0075002E00650078002F> >>")), []string{"http://u.ex/"}},
+		{"an object stream", pdfOf("<< /Type /Catalog >>", objStm("/Type /ObjStm /N 1 /First 4 /Filter /FlateDecode", annot("<< /S /URI /URI (https://in.objstm.example/) >>"))), []string{"https://in.objstm.example/"}},
+		{"an object stream, its filter first", pdfOf(objStm("/Filter /FlateDecode /First 4 /N 1 /Type /ObjStm", annot("<< /S /URI /URI (https://first.example/) >>"))), []string{"https://first.example/"}},
+		{"plain and packed, each once", pdfOf(annot("<< /S /URI /URI (https://a.example/) >>"), objStm("/Type /ObjStm /Filter /FlateDecode", annot("<< /S /URI /URI (https://a.example/) >>"), annot("<< /S /URI /URI (https://b.example/) >>"))), []string{"https://a.example/", "https://b.example/"}},
+		{"at most 20", pdfOf(many...), manyWant},
+		{"a stream not packed with zlib", pdfOf("<< /Type /ObjStm /Filter /LZWDecode /Length 3 >>\nstream\n/URI (https://no.example/)\nendstream"), []string{"https://no.example/"}},
+		{"encrypted", append(pdfOf(annot("<< /S /URI /URI (https://enc.example/) >>")), "trailer << /Encrypt 9 0 R >>"...), nil},
+		{"no PDF", []byte("<< /S /URI /URI (https://x.example/) >>"), nil},
+		{"the magic past 1 KB", append(bytes.Repeat([]byte(" "), 2000), pdfOf(annot("<< /S /URI /URI (https://x.example/) >>"))...), nil},
+		{"no dot", pdfOf(annot("<< /S /URI /URI (localhost) >>")), nil},
+		{"binary", pdfOf(annot("<< /S /URI /URI (T\xff\xdb.\x0e}) >>")), nil},
+		{"a control character", pdfOf(annot("<< /S /URI /URI (https://a.example/\x01) >>")), nil},
+		{"another name", pdfOf("<< /URIActions (https://x.example/) /URI /Base >>"), nil},
+		{"unterminated", pdfOf(annot("<< /S /URI /URI (https://a.example/")), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := PDFLinks(tc.pdf); !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+			for n := 0; n < len(tc.pdf); n += max(1, len(tc.pdf)/53) {
+				PDFLinks(tc.pdf[:n]) // a cut file: no panic
+			}
+		})
+	}
+}
+
+// TestParsePDFLinks: Parse gives a part declared or named a PDF its links,
+// base64 decoded; a text part that holds one's text does not get them.
+func TestParsePDFLinks(t *testing.T) {
+	pdf := base64.StdEncoding.EncodeToString(pdfOf(annot("<< /S /URI /URI (https://bit.example/x) >>")))
+	msg := func(ctype, disp string) string {
+		return "From: a@example.com\r\nSubject: invoice\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+			"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n" +
+			"--b\r\nContent-Type: " + ctype + "\r\nContent-Transfer-Encoding: base64\r\n" + disp + "\r\n" + pdf + "\r\n--b--\r\n"
+	}
+	for _, tc := range []struct {
+		name, ctype, disp string
+		want              []string
+	}{
+		{"declared", "application/pdf", "", []string{"https://bit.example/x"}},
+		{"named", "application/octet-stream", "Content-Disposition: attachment; filename=\"Invoice.PDF\"\r\n", []string{"https://bit.example/x"}},
+		{"neither", "application/octet-stream", "", nil},
+		{"a text part", "text/plain", "Content-Disposition: attachment; filename=\"a.pdf\"\r\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Parse(strings.NewReader(msg(tc.ctype, tc.disp)))
+			if err != nil || len(m.Parts) != 2 {
+				t.Fatalf("%v, %d parts", err, len(m.Parts))
+			}
+			if got := m.Parts[1].Links; !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+			if m.Parts[0].Links != nil {
+				t.Errorf("the text part: %q", m.Parts[0].Links)
+			}
+		})
+	}
+}
+
+func FuzzPDFLinks(f *testing.F) {
+	f.Add(pdfOf(annot("<< /S /URI /URI (https://a.example/) >>")))
+	f.Add(pdfOf(objStm("/Type /ObjStm /Filter /FlateDecode", annot("<< /S /URI /URI <FEFF0068> >>"))))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		links := PDFLinks(b)
+		if len(links) > maxPDFLinks {
+			t.Errorf("%d links", len(links))
+		}
+		for _, l := range links {
+			if !strings.Contains(l, ".") || len(l) > maxPDFLinkBytes {
+				t.Errorf("link %q", l)
+			}
+		}
+	})
+}
