@@ -257,6 +257,28 @@ header H_BAD eval:check_uri_host_listed('BAD_TLD')
 	}
 }
 
+// TestPDFLinkURIs: a PDF attachment's links are the message's, for the uri
+// rules and the URI block lists (URIs), in their canonical forms, as
+// SpamAssassin's PDFInfo adds them.
+func TestPDFLinkURIs(t *testing.T) {
+	s := mustLoadRules(t, map[string]string{"r.cf": `
+uri  U_SHORT  m{^https://bit\.ly/3uW44X4$}
+uri  U_CANON  m{^http://www\.evil\.example/login$}
+`})
+	// A PDF whose one page is a link, as phishing sends it, in base64.
+	pdf := base64.StdEncoding.EncodeToString([]byte("%PDF-1.4\n1 0 obj\n<< /Type /Annot /Subtype /Link /A << /S /URI /URI (https://bit.ly/3uW44X4) >> >>\nendobj\n" +
+		"2 0 obj\n<< /Type /Annot /Subtype /Link /A << /S /URI /URI (www.evil.example/login) >> >>\nendobj\n%%EOF\n"))
+	m := msgOf(t, "From: a@example.com\nSubject: doc\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/html\n\n<div><br></div>\n--b\n"+
+		"Content-Type: application/pdf; name=\"Doc.pdf\"\nContent-Transfer-Encoding: base64\n\n"+pdf+"\n--b--\n")
+	if got := hitNames(t, s, m); !slices.Equal(got, []string{"U_CANON", "U_SHORT"}) {
+		t.Errorf("hits %v, want U_CANON and U_SHORT", got)
+	}
+	if got := URIs(m.Parsed); !slices.Equal(got, []string{"https://bit.ly/3uW44X4", "www.evil.example/login", "http://www.evil.example/login"}) {
+		t.Errorf("URIs: %q", got)
+	}
+	wantHit(t, defaultSet(t), m, "PST_URI_SHORTENER", true)
+}
+
 // ALL:raw is the header as the message has it, where ALL writes "Name: value":
 // no space after a colon stays none (__HDRS_MISSP), a fold stays a fold.
 func TestAllRaw(t *testing.T) {

@@ -2835,6 +2835,15 @@ func read(m *scan.Message, body int) *reading {
 		}
 		r.uris = appendPartURIs(r.uris, truncateScan(text, body, ' '), links)
 	}
+	// A PDF attachment's links (scan.PDFLinks), as SpamAssassin's PDFInfo
+	// plugin adds them (add_uri_detail_list) when it is loaded; Debian's
+	// v341.pre leaves it out. A phishing PDF is often a button to its page
+	// under an empty body, and the page's domain is what the block lists know.
+	for _, p := range m.Parts {
+		if len(p.Links) > 0 {
+			r.uris = append(r.uris, canonicalURIs(p.Links)...)
+		}
+	}
 	// SpamAssassin's parse_dkim_uris, on by default: each signing domain of a
 	// DKIM or DomainKeys signature is a link, "domainkeys:DOMAIN", for the uri
 	// rules and the URI host lists (a phish signed by electrumteamnews.online is
