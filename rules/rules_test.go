@@ -983,8 +983,9 @@ func TestDefaultImageHost(t *testing.T) {
 	})
 }
 
-// PST_URI_CLOUD_PAGE: a link to a web page in a storage bucket, not to an
-// image there nor to a page on a site.
+// PST_URI_CLOUD_PAGE: a link to a web page in a storage bucket, or to an
+// Azure storage account's website, not to an image there nor to a page on a
+// site.
 func TestDefaultCloudPage(t *testing.T) {
 	ruleCases(t, "PST_URI_CLOUD_PAGE", linkMsg, []ruleCase{
 		{"https://storage.googleapis.com/koin/topmarktingplace.html#4bMJFm34010", true},
@@ -999,6 +1000,11 @@ func TestDefaultCloudPage(t *testing.T) {
 		{"https://mybucket.s3.amazonaws.com/report.pdf", false},
 		{"https://www.example.com/newsletter/2026-12.html", false},
 		{"https://storage.googleapis.com/bucket/page.html.png", false},
+		{"https://iasjdisdji.z13.web.core.windows.net/", true},
+		{"https://suportebbcard1.z21.web.core.windows.net/?id=1", true},
+		{"https://acct.z6.web.core.windows.net", true},
+		{"https://www.example.com/z13.web.core.windows.net/", false},
+		{"https://web.core.windows.net.example.com/", false},
 	})
 }
 
