@@ -62,7 +62,10 @@ type Part struct {
 	Width, Height int
 	// Links are a PDF file's (PDFLinks), for a part declared or named one.
 	Links []string
-	html  *sharedHTML // an HTML part's tokens, for all its readers (WalkHTML)
+	// Encrypted: a PDF file that is, or a ZIP archive whose first file is:
+	// no scanner reads it without its password.
+	Encrypted bool
+	html      *sharedHTML // an HTML part's tokens, for all its readers (WalkHTML)
 }
 
 // Subject returns the decoded Subject.
@@ -186,6 +189,9 @@ func Parse(r io.Reader) (*Message, error) {
 			}
 			pdfTotal += len(b)
 			part.Links = PDFLinks(b)
+			part.Encrypted = pdfEncrypted(b)
+		} else if isZipPart(l.ContentType, l.Filename) {
+			part.Encrypted = zipEncrypted(body)
 		}
 		m.Parts = append(m.Parts, part)
 		return nil

@@ -47,10 +47,7 @@ func isPDFPart(ctype, name string) bool {
 // text with a dot in them. An encrypted file's strings are encrypted, and
 // give none. Anything else is no PDF, and gives none.
 func PDFLinks(b []byte) []string {
-	if i := bytes.Index(b[:min(len(b), pdfMagicWithin+5)], []byte("%PDF-")); i < 0 {
-		return nil
-	}
-	if bytes.Contains(b, []byte("/Encrypt")) {
+	if !isPDF(b) || pdfEncrypted(b) {
 		return nil
 	}
 	l := &pdfLinks{seen: map[string]bool{}}
@@ -82,6 +79,40 @@ func PDFLinks(b []byte) []string {
 		}
 	}
 	return l.links
+}
+
+// pdfEncrypted says whether the PDF file b is encrypted: its trailer names
+// an /Encrypt dictionary, and every string and stream in it is ciphertext.
+func pdfEncrypted(b []byte) bool {
+	return isPDF(b) && bytes.Contains(b, []byte("/Encrypt"))
+}
+
+// isPDF says whether b starts as a PDF file, its magic in its first bytes.
+func isPDF(b []byte) bool {
+	return bytes.Contains(b[:min(len(b), pdfMagicWithin+5)], []byte("%PDF-"))
+}
+
+// isZipPart says whether a part is read as a ZIP archive: declared one or
+// named one.
+func isZipPart(ctype, name string) bool {
+	switch ctype {
+	case "application/zip", "application/x-zip-compressed", "application/x-zip":
+		return true
+	}
+	i := strings.LastIndexByte(name, '.')
+	return i >= 0 && strings.EqualFold(name[i+1:], "zip") && !strings.HasPrefix(ctype, "text/")
+}
+
+// zipEncrypted says whether the ZIP archive r streams has its first file
+// encrypted (its local header's flag, bit 0, ZipCrypto and WinZip's AES
+// alike): an archive sent encrypted is encrypted whole. Only the first 8
+// bytes are read.
+func zipEncrypted(r io.Reader) bool {
+	var h [8]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return false
+	}
+	return string(h[:4]) == "PK\x03\x04" && h[6]&1 != 0
 }
 
 // pdfStream returns the data of the stream whose dictionary holds b[at:],

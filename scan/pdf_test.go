@@ -142,3 +142,50 @@ func FuzzPDFLinks(f *testing.F) {
 		}
 	})
 }
+
+// TestParseEncrypted: a PDF file that is encrypted, and a ZIP archive whose
+// first file is (ZipCrypto or AES: the flag's bit 0), declared or named so,
+// are Encrypted; the same unencrypted, or in a part neither declared nor
+// named one, are not.
+func TestParseEncrypted(t *testing.T) {
+	encPDF := append(pdfOf("<< /Type /Catalog >>"), "trailer << /Root 1 0 R /Encrypt 2 0 R >>\n"...)
+	plainPDF := pdfOf("<< /Type /Catalog >>")
+	zipHead := func(flags byte) []byte {
+		return append([]byte("PK\x03\x04\x14\x00"), flags, 0, 0, 0, 'a', 'b', 'c')
+	}
+	msg := func(ctype, disp string, content []byte) string {
+		return "From: a@example.com\r\nSubject: doc\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+			"--b\r\nContent-Type: text/plain\r\n\r\npassword: 123\r\n" +
+			"--b\r\nContent-Type: " + ctype + "\r\nContent-Transfer-Encoding: base64\r\n" + disp + "\r\n" +
+			base64.StdEncoding.EncodeToString(content) + "\r\n--b--\r\n"
+	}
+	named := func(n string) string { return "Content-Disposition: attachment; filename=\"" + n + "\"\r\n" }
+	for _, tc := range []struct {
+		name, ctype, disp string
+		content           []byte
+		want              bool
+	}{
+		{"an encrypted PDF", "application/pdf", "", encPDF, true},
+		{"a PDF", "application/pdf", "", plainPDF, false},
+		{"an encrypted PDF by its name", "application/octet-stream", named("Fatura.pdf"), encPDF, true},
+		{"an encrypted ZIP", "application/zip", "", zipHead(0x01), true},
+		{"an encrypted ZIP, AES, other flags too", "application/x-zip-compressed", "", zipHead(0x09), true},
+		{"an encrypted ZIP by its name", "application/octet-stream", named("Invoice.ZIP"), zipHead(0x01), true},
+		{"a ZIP", "application/zip", "", zipHead(0x08), false},
+		{"no ZIP", "application/zip", "", []byte("PK\x05\x06\x01\x01\x01\x01"), false},
+		{"neither declared nor named", "application/octet-stream", "", zipHead(0x01), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Parse(strings.NewReader(msg(tc.ctype, tc.disp, tc.content)))
+			if err != nil || len(m.Parts) != 2 {
+				t.Fatalf("%v, %d parts", err, len(m.Parts))
+			}
+			if got := m.Parts[1].Encrypted; got != tc.want {
+				t.Errorf("Encrypted = %v, want %v", got, tc.want)
+			}
+			if m.Parts[0].Encrypted {
+				t.Error("the text part is Encrypted")
+			}
+		})
+	}
+}
