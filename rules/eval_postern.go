@@ -56,6 +56,14 @@ func init() {
 		}
 		return false
 	})
+	fixed(p, "postern_encrypted_attachment", func(t *target) bool {
+		for i := range t.msg.Parsed.Parts {
+			if t.msg.Parsed.Parts[i].Encrypted {
+				return true
+			}
+		}
+		return false
+	})
 	fixed(p, "postern_from_in_comment", firstFromWith('(', addressInComment))
 	fixed(p, "postern_from_name_comma", firstFromWith(',', nameComma))
 }

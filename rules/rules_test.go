@@ -2603,6 +2603,38 @@ func TestDefaultRandomTokenFile(t *testing.T) {
 	wantHit(t, s, bodyMsg(t, "Your file UlcxS1fOWbE7h9.pdf is ready."), "PST_RANDOM_TOKEN_FILE", false)
 }
 
+// PST_ENCRYPTED_WITH_KEY: an encrypted PDF or ZIP attachment whose password
+// the message gives, in the lures' languages; not the password alone, not
+// the encrypted file alone, and not a mention of a password that gives none.
+func TestDefaultEncryptedWithKey(t *testing.T) {
+	encPDF := base64.StdEncoding.EncodeToString([]byte("%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer << /Root 1 0 R /Encrypt 2 0 R >>\n"))
+	plainPDF := base64.StdEncoding.EncodeToString([]byte("%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer << /Root 1 0 R >>\n"))
+	encZip := base64.StdEncoding.EncodeToString([]byte("PK\x03\x04\x14\x00\x01\x00\x08\x00"))
+	msgWith := func(file, ctype string) func(*testing.T, string) *filter.Message {
+		return func(t *testing.T, body string) *filter.Message {
+			return msgOf(t, "From: a@example.com\nSubject: documento\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\n"+body+
+				"\n--b\nContent-Type: "+ctype+"\nContent-Transfer-Encoding: base64\n\n"+file+"\n--b--\n")
+		}
+	}
+	ruleCases(t, "PST_ENCRYPTED_WITH_KEY", msgWith(encPDF, "application/pdf"), []ruleCase{
+		{"Segue o comprovante. Senha de acesso ao PDF: 123", true},
+		{"Senha do Arquivo em Anexo: 123", true},
+		{"Please find the invoice attached. The password is 2024.", true},
+		{"Passwort: Rechnung24", true},
+		{"Le mot de passe est « 4512 »", true},
+		{"Find your statement attached. Its password is your date of birth.", false},
+		{"Your statement is attached.", false},
+		{"Never share your password with anyone.", false},
+	})
+	ruleCases(t, "PST_ENCRYPTED_WITH_KEY", msgWith(encZip, "application/zip"), []ruleCase{
+		{"Invoice attached, password: 7781", true},
+		{"Invoice attached.", false},
+	})
+	ruleCases(t, "PST_ENCRYPTED_WITH_KEY", msgWith(plainPDF, "application/pdf"), []ruleCase{
+		{"Senha de acesso ao PDF: 123", false},
+	})
+}
+
 // randomToken's thresholds, each case one side of one of them.
 func TestRandomToken(t *testing.T) {
 	for _, tc := range []struct {
