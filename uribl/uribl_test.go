@@ -2,6 +2,7 @@ package uribl_test
 
 import (
 	"context"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -173,12 +174,19 @@ func TestCheck(t *testing.T) {
 		{"name servers: a domain without", byNS, "See http://www.example.net/", "", 0, 0},
 		{"name servers and host both listed", byNS, "See http://www.sbl-hosted.com/offer", "URIBL_SBL_A URIBL_SBL_NS", 0, 3.1},
 		{"any code: the zone's points", c, "See http://hacked-site.com/x http://grey-site.org/", "URIBL_DBL_TEST URIBL_MULTI", 0, 3.5},
+		{"an attached PDF's link", c, pdfMark + "https://www.example.net/login", "URIBL_DBL_TEST URIBL_MULTI", 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ct, body := "text/plain", tc.body
 			if h, ok := strings.CutPrefix(body, htmlMark); ok {
 				ct, body = "text/html", h
+			}
+			if link, ok := strings.CutPrefix(body, pdfMark); ok {
+				// A document that is one link, under a body with none.
+				pdf := base64.StdEncoding.EncodeToString([]byte("%PDF-1.7\n1 0 obj\n<</Type/Annot/Subtype/Link/A<</S/URI/URI(" + link + ")>>>>\nendobj\n"))
+				ct, body = "multipart/mixed; boundary=b", "--b\r\nContent-Type: text/plain\r\n\r\nSee the attached.\r\n--b\r\n"+
+					"Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"+pdf+"\r\n--b--"
 			}
 			parsed, err := scan.Parse(strings.NewReader("Subject: x\r\nContent-Type: " + ct + "\r\n\r\n" + body + "\r\n"))
 			if err != nil {
@@ -232,6 +240,9 @@ func sum(tests []filter.Test) float64 {
 func html(body string) string { return htmlMark + body }
 
 const htmlMark = "\x00html:"
+
+// pdfMark marks a test body as a link in an attached PDF.
+const pdfMark = "\x00pdf:"
 
 // TestCheckAsksEachAddressOnce: hosts that share an address (a site's
 // www.name and its bare name) make one query of the address list, not one a
