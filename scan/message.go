@@ -149,7 +149,7 @@ func effectiveType(ctype, name string) string {
 // fails; a malformed message gives Problems.
 func Parse(r io.Reader) (*Message, error) {
 	m := &Message{}
-	textTotal, pdfTotal := 0, 0
+	textTotal, pdfTotal, inflateBudget := 0, 0, maxPDFInflated
 	h, problems, err := walk(r, func(l Leaf, body io.Reader) error {
 		if len(m.Parts) >= maxParts {
 			return nil
@@ -188,7 +188,7 @@ func Parse(r io.Reader) (*Message, error) {
 				return err
 			}
 			pdfTotal += len(b)
-			part.Links = PDFLinks(b)
+			part.Links = pdfLinksWithin(b, &inflateBudget)
 			part.Encrypted = pdfEncrypted(b)
 		} else if isZipPart(l.ContentType, l.Filename) {
 			part.Encrypted = zipEncrypted(body)

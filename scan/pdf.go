@@ -21,7 +21,7 @@ import (
 const (
 	maxPDFBytes     = 16 << 20 // of a part read for its links
 	maxPDFLinks     = 20       // kept per file, as PDFInfo keeps
-	maxPDFInflated  = 8 << 20  // object streams unpacked, per file
+	maxPDFInflated  = 8 << 20  // object streams unpacked, per message
 	maxPDFObjStms   = 256      // object streams unpacked, per file
 	pdfMagicWithin  = 1024     // "%PDF-" is looked for in the first bytes, as PDFInfo does
 	maxPDFLinkBytes = 2048     // a link longer than this is none
@@ -47,6 +47,14 @@ func isPDFPart(ctype, name string) bool {
 // text with a dot in them. An encrypted file's strings are encrypted, and
 // give none. Anything else is no PDF, and gives none.
 func PDFLinks(b []byte) []string {
+	budget := maxPDFInflated
+	return pdfLinksWithin(b, &budget)
+}
+
+// pdfLinksWithin is PDFLinks, unpacking at most *budget bytes of object
+// streams: a message's PDFs share one budget, as a thousand small files that
+// each inflate to megabytes would otherwise cost gigabytes.
+func pdfLinksWithin(b []byte, budget *int) []string {
 	if !isPDF(b) || pdfEncrypted(b) {
 		return nil
 	}
@@ -54,13 +62,11 @@ func PDFLinks(b []byte) []string {
 	l.scan(b)
 	// Object streams: their objects, link annotations among them, are
 	// compressed together.
-	inflated, n := 0, 0
-	for rest := b; len(l.links) < maxPDFLinks && n < maxPDFObjStms; {
+	for rest, n := b, 0; len(l.links) < maxPDFLinks && n < maxPDFObjStms && *budget > 0; n++ {
 		i := bytes.Index(rest, []byte("/ObjStm"))
 		if i < 0 {
 			break
 		}
-		n++
 		data, next := pdfStream(rest, i)
 		rest = rest[next:]
 		if data == nil {
@@ -71,12 +77,9 @@ func PDFLinks(b []byte) []string {
 			continue
 		}
 		var out bytes.Buffer
-		k, _ := io.Copy(&out, io.LimitReader(zr, int64(maxPDFInflated-inflated)))
-		inflated += int(k)
+		k, _ := io.Copy(&out, io.LimitReader(zr, int64(*budget)))
+		*budget -= int(k)
 		l.scan(out.Bytes())
-		if inflated >= maxPDFInflated {
-			break
-		}
 	}
 	return l.links
 }

@@ -189,3 +189,33 @@ func TestParseEncrypted(t *testing.T) {
 		})
 	}
 }
+
+// TestParsePDFInflateBudget: a message's PDFs share one budget for their
+// object streams: of two that each inflate to 5 MB before their link, the
+// second's link is past what is left. Each alone gives its link.
+func TestParsePDFInflateBudget(t *testing.T) {
+	padded := func(link string) []byte {
+		return pdfOf(objStm("/Type /ObjStm /Filter /FlateDecode", strings.Repeat(" ", 5<<20), annot("<< /S /URI /URI ("+link+") >>")))
+	}
+	a, b := padded("https://first.example/"), padded("https://second.example/")
+	if len(a) > 64<<10 {
+		t.Fatalf("the PDF is %d bytes: not a small file that inflates", len(a))
+	}
+	part := func(p []byte) string {
+		return "--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64.StdEncoding.EncodeToString(p) + "\r\n"
+	}
+	m, err := Parse(strings.NewReader("Subject: docs\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n" + part(a) + part(b) + "--b--\r\n"))
+	if err != nil || len(m.Parts) != 3 {
+		t.Fatalf("%v, %d parts", err, len(m.Parts))
+	}
+	if got := m.Parts[1].Links; !slices.Equal(got, []string{"https://first.example/"}) {
+		t.Errorf("the first PDF: %q", got)
+	}
+	if got := m.Parts[2].Links; len(got) != 0 {
+		t.Errorf("the second PDF, past the budget: %q", got)
+	}
+	if got := PDFLinks(b); !slices.Equal(got, []string{"https://second.example/"}) {
+		t.Errorf("the second PDF alone: %q", got)
+	}
+}
