@@ -210,7 +210,7 @@ func pdfLiteral(b []byte) []byte {
 		case '\\':
 			i++
 			if i == len(b) {
-				return out
+				return nil // unterminated
 			}
 			switch c = b[i]; c {
 			case 'n':

@@ -81,6 +81,7 @@ func TestPDFLinks(t *testing.T) {
 		{"a control character", pdfOf(annot("<< /S /URI /URI (https://a.example/\x01) >>")), nil},
 		{"another name", pdfOf("<< /URIActions (https://x.example/) /URI /Base >>"), nil},
 		{"unterminated", pdfOf(annot("<< /S /URI /URI (https://a.example/")), nil},
+		{"unterminated after a backslash", []byte("%PDF-1.4\n<< /S /URI /URI (https://a.example/\\"), nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
