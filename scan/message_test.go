@@ -259,6 +259,9 @@ func FuzzParse(f *testing.F) {
 		// Fields the standard parser refuses, read leniently (contentType).
 		"Content-Type: multipart/alternative; boundary=\"b\"; boundary=c;;\r\n\r\n--b\r\nContent-Type: text/html;;; name=a\r\n\r\n<b>x</b>\r\n--b--\r\n",
 		"Subject: =?utf-7?B?K0FEdy0=?=\r\nContent-Type: text/html; charset=utf-7\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n+ADw-p+AD4-=\r\ncaf+AOk- +2D0-\r\n",
+		// A PDF with a link and a ZIP, read for their links and encryption.
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4\r\n<</A<</S/URI/URI(https://a.example/)>>>>\r\n" +
+			"--b\r\nContent-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n\r\nUEsDBBQAAQAIAA==\r\n--b--\r\n",
 	} {
 		f.Add([]byte(s))
 	}
