@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"net/mail"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -28,6 +29,14 @@ func init() {
 		return ok && !mailDomain(d)
 	})
 	register(p, "postern_mixed_script", anyField(mixedScriptWord))
+	// The body's words, at least the count given.
+	register(p, "postern_mixed_script_body", func(args []string) (evalFunc, error) {
+		n, err := strconv.Atoi(strings.TrimSpace(strings.Join(args, "")))
+		if len(args) != 1 || err != nil || n < 1 {
+			return nil, fmt.Errorf("want one count of words, 1 or more")
+		}
+		return func(t *target) bool { return cyrillicOrGreek(t.body) && mixedScriptWords(t.body, n) }, nil
+	})
 	register(p, "postern_random_token", anyField(randomToken))
 	register(p, "postern_subject_tag", anyField(hashTag))
 	// The body, whose first line is the Subject, and the header fields named.
@@ -485,15 +494,47 @@ func isASCIIAlnum(c byte) bool { return isASCIILetter(c) || '0' <= c && c <= '9'
 // No language writes a word in two alphabets; the look-alike letters are put
 // there so that a brand's name or a word passes filters that read letters, and
 // a reader sees nothing. Words of Cyrillic or Greek text beside Latin ones
-// (a Russian subject naming "iPhone") are each in one alphabet.
+// (a Russian subject naming "iPhone") are each in one alphabet. Of Greek, only
+// the letters that look Latin count: "10kΩ" and "λ-calculus" are a unit and a
+// name, written so.
 //
 // Characters that show nothing (a zero-width space, a soft hyphen) and
 // combining marks do not end a word, since the reader sees one; a mark of
 // another alphabet set on a Latin letter counts as that alphabet (Syriac's
 // on "Aܿmܿaܿzܿoܿn", which shows as a dot).
-func mixedScriptWord(s string) bool {
+func mixedScriptWord(s string) bool { return mixedScriptAt(s) >= 0 }
+
+// mixedScriptWords says whether s has n words or more that mix alphabets
+// (mixedScriptWord).
+func mixedScriptWords(s string, n int) bool {
+	for found := 0; ; {
+		i := mixedScriptAt(s)
+		if i < 0 {
+			return false
+		}
+		if found++; found >= n {
+			return true
+		}
+		s = s[i:]
+		j := strings.IndexFunc(s, wordEnd)
+		if j < 0 {
+			return false
+		}
+		s = s[j:]
+	}
+}
+
+// wordEnd says whether r ends a word as mixedScriptAt reads one.
+func wordEnd(r rune) bool {
+	return !(r < utf8.RuneSelf && 'a' <= r|0x20 && r|0x20 <= 'z') && !(r >= utf8.RuneSelf && unicode.IsLetter(r)) &&
+		!invisible(r) && !unicode.Is(unicode.Mn, r)
+}
+
+// mixedScriptAt is where in s the first word that mixes alphabets is found
+// to (the byte after the letter that makes it), or -1.
+func mixedScriptAt(s string) int {
 	if isASCII(s) {
-		return false
+		return -1
 	}
 	latin, other := false, false
 	onLatin := false // the last letter, marks aside, is Latin
@@ -508,7 +549,7 @@ func mixedScriptWord(s string) bool {
 			switch {
 			case onLatin:
 				latin = true
-			case unicode.Is(unicode.Cyrillic, r), unicode.Is(unicode.Greek, r):
+			case unicode.Is(unicode.Cyrillic, r), greekLookalike(r):
 				other = true
 			}
 		case invisible(r):
@@ -524,10 +565,28 @@ func mixedScriptWord(s string) bool {
 			continue
 		}
 		if latin && other {
+			return i
+		}
+	}
+	return -1
+}
+
+// cyrillicOrGreek says whether s may hold a Cyrillic or Greek letter: a
+// UTF-8 lead byte of U+0380–U+052F. Most text has none, and is not read rune
+// by rune; a word mixed only by another alphabet's marks is the split-word
+// rule's (PST_SPLIT_WORD).
+func cyrillicOrGreek(s string) bool {
+	for c := byte(0xce); c <= 0xd4; c++ {
+		if strings.IndexByte(s, c) >= 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// greekLookalike says whether r is a Greek letter that shows as a Latin one.
+func greekLookalike(r rune) bool {
+	return strings.ContainsRune("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧαεικνορτυχϲϳ", r)
 }
 
 // splitWord says whether s has four Latin letters in a row each split from

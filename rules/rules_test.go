@@ -2539,7 +2539,44 @@ func TestDefaultMixedScript(t *testing.T) {
 		{"Cafe <a@example.com>", "Cafe\u0301 de Paris", "", false},                // a decomposed é
 		{"Shop <a@example.in>", "iPhoneके लिए ऑफ़र", "", false},                   // Devanagari's marks on its own letters
 		{"Dan <d@example.org>", "Shalom שָׁלוֹם", "", false},
+		{"Parts <p@example.com>", "Resistors 10kΩ and 4.7kΩ in stock", "", false}, // Ω looks like no Latin letter
+		{"Lab <l@example.com>", "On λ-calculus and βeta reduction", "", false},
 	})
+}
+
+// PST_MIXED_SCRIPT_BODY: three words of the text or more in two alphabets;
+// two are not, nor text in one alphabet beside another's, nor units in Greek.
+func TestDefaultMixedScriptBody(t *testing.T) {
+	ruleCases(t, "PST_MIXED_SCRIPT_BODY", bodyMsg, []ruleCase{
+		{"Hi Gоod аfterпоon. Lоg іn to your acсоuпt.", true},              // Cyrillic о, а, п, і, с
+		{"Your Αccount is Οn hold: νerify now", true},                     // Greek Α, Ο, ν
+		{"Gоod аfterпоon.\n\nPlease read on.\n\nYour acсоuпt.", true},     // across paragraphs
+		{"Hi Gоod afternoon. Log in to your acсоuпt.", false},             // two
+		{"Привет! Новый iPhone 15 уже в продаже, и MacBook тоже.", false}, // each word one alphabet
+		{"Use 10kΩ, 4.7kΩ and 100kΩ resistors; C = 10µF.", false},         // units
+		{"Γειά σου, see the ΑΒΓ project page.", false},
+	})
+}
+
+// mixedScriptWords counts words, not letters: three mixed letters in one word
+// are one word.
+func TestMixedScriptWords(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		n    int
+		want bool
+	}{
+		{"асcоunt", 1, true},
+		{"асcоunt", 2, false},
+		{"асcоunt lоgin", 2, true},
+		{"асcоunt, lоgin; vеrify", 3, true},
+		{"асcоunt\u200bаcc lоgin", 3, false}, // a zero-width space joins a word
+		{"plain ascii words", 1, false},
+	} {
+		if got := mixedScriptWords(tc.s, tc.n); got != tc.want {
+			t.Errorf("mixedScriptWords(%q, %d) = %v, want %v", tc.s, tc.n, got, tc.want)
+		}
+	}
 }
 
 // PST_SPLIT_WORD: letters split by characters that show nothing; a soft
