@@ -91,6 +91,9 @@ func FuzzFind(f *testing.F) {
 	f.Add(attached("a.exe", []byte("x")))
 	f.Add(attached("x.rar", rar4(rarEntry{name: "a.js", data: []byte("x")})))
 	f.Add(withPart("Content-Type: application/octet-stream; name*=UTF-8''%E2%80%AEa.exe\r\n", pe()))
+	if b, err := sevenZipSeed("a.svg", "b.txt"); err == nil {
+		f.Add(attached("x.7z", b)) // a 7-Zip archive whose files are unpacked
+	}
 	c := defaults()
 	f.Fuzz(func(t *testing.T, raw string) {
 		parsed, err := scan.Parse(bytes.NewReader([]byte(raw)))
