@@ -5,6 +5,7 @@
 package scan
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -145,6 +146,13 @@ func effectiveType(ctype, name string) string {
 	return ctype
 }
 
+// pdfBufs keeps the buffers PDF parts are read into, up to maxPooledPDF: the
+// links are copied out of them, and a buffer grown for one PDF serves the
+// next message's.
+var pdfBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledPDF = 4 << 20
+
 // Parse reads a whole message into the model. It only returns an error when r itself
 // fails; a malformed message gives Problems.
 func Parse(r io.Reader) (*Message, error) {
@@ -183,13 +191,21 @@ func Parse(r io.Reader) (*Message, error) {
 			}
 		}
 		if isPDFPart(l.ContentType, l.Filename) && pdfTotal < maxPDFBytes {
-			b, err := io.ReadAll(io.LimitReader(body, int64(maxPDFBytes-pdfTotal)))
+			buf := pdfBufs.Get().(*bytes.Buffer)
+			buf.Reset()
+			_, err := buf.ReadFrom(io.LimitReader(body, int64(maxPDFBytes-pdfTotal)))
+			b := buf.Bytes()
+			if err == nil {
+				pdfTotal += len(b)
+				part.Links = pdfLinksWithin(b, &inflateBudget)
+				part.Encrypted = pdfEncrypted(b)
+			}
+			if buf.Cap() <= maxPooledPDF {
+				pdfBufs.Put(buf)
+			}
 			if err != nil {
 				return err
 			}
-			pdfTotal += len(b)
-			part.Links = pdfLinksWithin(b, &inflateBudget)
-			part.Encrypted = pdfEncrypted(b)
 		} else if isZipPart(l.ContentType, l.Filename) {
 			part.Encrypted = zipEncrypted(body)
 		}

@@ -62,6 +62,7 @@ func pdfLinksWithin(b []byte, budget *int) []string {
 	l.scan(b)
 	// Object streams: their objects, link annotations among them, are
 	// compressed together.
+	var out bytes.Buffer // each object stream's objects, in turn
 	for rest, n := b, 0; len(l.links) < maxPDFLinks && n < maxPDFObjStms && *budget > 0; n++ {
 		i := bytes.Index(rest, []byte("/ObjStm"))
 		if i < 0 {
@@ -76,7 +77,7 @@ func pdfLinksWithin(b []byte, budget *int) []string {
 		if err != nil {
 			continue
 		}
-		var out bytes.Buffer
+		out.Reset()
 		k, _ := io.Copy(&out, io.LimitReader(zr, int64(*budget)))
 		*budget -= int(k)
 		l.scan(out.Bytes())
