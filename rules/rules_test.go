@@ -983,6 +983,27 @@ func TestDefaultImageHost(t *testing.T) {
 	})
 }
 
+// PST_URI_SHORTENER: a link through a public URL shortener; a site whose name
+// merely starts or ends like one is not.
+func TestDefaultShortener(t *testing.T) {
+	ruleCases(t, "PST_URI_SHORTENER", linkMsg, []ruleCase{
+		{"https://bit.ly/3uW44X4", true},
+		{"http://tinyurl.com/y5abc", true},
+		{"https://rb.gy/abc12", true},
+		{"https://cutt.ly/xYz", true},
+		{"https://shorturl.at/bcDE1", true},
+		{"https://t.ly/AbCd", true},
+		{"https://s.id/1a2b", true},
+		{"https://urlz.fr/kP3q", true},
+		{"https://clck.ru/3AbCd", true},
+		{"https://rebrand.ly/offer", true},
+		{"https://www.bit.ly.example.com/x", false},
+		{"https://notbit.ly/x", false},
+		{"https://example.com/t.ly/x", false},
+		{"https://www.example.com/", false},
+	})
+}
+
 // PST_URI_CLOUD_PAGE: a link to a web page in a storage bucket, or to an
 // Azure storage account's website, not to an image there nor to a page on a
 // site.
