@@ -15,7 +15,7 @@ import (
 // link to judge. The links are the URI actions of the file's link
 // annotations (/URI (https://…)), written in its objects, or, since PDF 1.5,
 // in compressed object streams. SpamAssassin's PDFInfo plugin adds the first
-// kind to the message's links; rspamd reads both.
+// kind to the message's links, when it is loaded.
 
 // Limits bound the work on one PDF.
 const (
