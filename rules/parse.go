@@ -619,7 +619,7 @@ func (p *parser) rule(file string, line int, kind Kind, rest string, mime bool) 
 	if _, ok := p.source[name]; !ok {
 		p.sourceOrder = append(p.sourceOrder, name)
 	}
-	p.source[name] = ruleSource{file, line, kind, def, mime}
+	p.source[name] = ruleSource{position{file, line}, kind, def, mime}
 }
 
 // buildAll builds every rule from its last definition, on every core (compiling the
@@ -654,16 +654,15 @@ func (p *parser) buildAll() {
 	}
 }
 
-// ruleSource is a rule definition as written.
 // position is a line of a rule file.
 type position struct {
 	file string
 	line int
 }
 
+// ruleSource is a rule definition as written, and where.
 type ruleSource struct {
-	file string
-	line int
+	position
 	kind Kind
 	def  string
 	mime bool // mimeheader
