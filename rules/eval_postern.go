@@ -11,6 +11,8 @@ import (
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/postern/postern/scan"
 )
 
 // Postern's own evals, for its rule files (rules/default): signs SpamAssassin's
@@ -57,24 +59,25 @@ func init() {
 		}
 		return false
 	})
-	fixed(p, "postern_random_filename", func(t *target) bool {
-		for i := range t.msg.Parsed.Parts {
-			if name := t.msg.Parsed.Parts[i].Filename; name != "" && randomToken(name) {
-				return true
-			}
-		}
-		return false
-	})
-	fixed(p, "postern_encrypted_attachment", func(t *target) bool {
-		for i := range t.msg.Parsed.Parts {
-			if t.msg.Parsed.Parts[i].Encrypted {
-				return true
-			}
-		}
-		return false
-	})
+	fixed(p, "postern_random_filename", anyPart(func(part *scan.Part) bool {
+		return part.Filename != "" && randomToken(part.Filename)
+	}))
+	fixed(p, "postern_encrypted_attachment", anyPart(func(part *scan.Part) bool { return part.Encrypted }))
 	fixed(p, "postern_from_in_comment", firstFromWith('(', addressInComment))
 	fixed(p, "postern_from_name_comma", firstFromWith(',', nameComma))
+}
+
+// anyPart makes an eval that hits when test holds for one of the message's
+// parts.
+func anyPart(test func(*scan.Part) bool) evalFunc {
+	return func(t *target) bool {
+		for i := range t.msg.Parsed.Parts {
+			if test(&t.msg.Parsed.Parts[i]) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // firstFromWith makes an eval of the first raw From field, read by test only
@@ -516,22 +519,11 @@ func mixedScriptWords(s string, n int) bool {
 			return true
 		}
 		s = s[i:]
-		j := strings.IndexFunc(s, wordEnd)
-		if j < 0 {
-			return false
-		}
-		s = s[j:]
 	}
 }
 
-// wordEnd says whether r ends a word as mixedScriptAt reads one.
-func wordEnd(r rune) bool {
-	return !(r < utf8.RuneSelf && 'a' <= r|0x20 && r|0x20 <= 'z') && !(r >= utf8.RuneSelf && unicode.IsLetter(r)) &&
-		!invisible(r) && !unicode.Is(unicode.Mn, r)
-}
-
-// mixedScriptAt is where in s the first word that mixes alphabets is found
-// to (the byte after the letter that makes it), or -1.
+// mixedScriptAt is where in s the first word that mixes alphabets ends (the
+// character after it, or len(s)), or -1 when none does.
 func mixedScriptAt(s string) int {
 	if isASCII(s) {
 		return -1
@@ -560,13 +552,16 @@ func mixedScriptAt(s string) int {
 			if onLatin && !unicode.Is(unicode.Inherited, r) {
 				other = true
 			}
-		default:
-			latin, other, onLatin = false, false, false // a word ends
+		default: // a word ends
+			if latin && other {
+				return i - n
+			}
+			latin, other, onLatin = false, false, false
 			continue
 		}
-		if latin && other {
-			return i
-		}
+	}
+	if latin && other {
+		return len(s)
 	}
 	return -1
 }
