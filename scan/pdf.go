@@ -34,12 +34,17 @@ func isPDFPart(ctype, name string) bool {
 	if ctype == "application/pdf" {
 		return true
 	}
+	ext := nameExt(name)
+	return (ext == "pdf" || ext == "fdf") && !strings.HasPrefix(ctype, "text/")
+}
+
+// nameExt is a file name's last extension, lower case, or "".
+func nameExt(name string) string {
 	i := strings.LastIndexByte(name, '.')
 	if i < 0 {
-		return false
+		return ""
 	}
-	ext := strings.ToLower(name[i+1:])
-	return (ext == "pdf" || ext == "fdf") && !strings.HasPrefix(ctype, "text/")
+	return strings.ToLower(name[i+1:])
 }
 
 // PDFLinks returns the links of the PDF file b, in the order written, each
@@ -103,8 +108,7 @@ func isZipPart(ctype, name string) bool {
 	case "application/zip", "application/x-zip-compressed", "application/x-zip":
 		return true
 	}
-	i := strings.LastIndexByte(name, '.')
-	return i >= 0 && strings.EqualFold(name[i+1:], "zip") && !strings.HasPrefix(ctype, "text/")
+	return nameExt(name) == "zip" && !strings.HasPrefix(ctype, "text/")
 }
 
 // zipEncrypted says whether the ZIP archive r streams has its first file
