@@ -944,6 +944,22 @@ func TestDefaultPasswordField(t *testing.T) {
 	}
 }
 
+// PST_FORM_TO_IP: a form whose action is a bare IP address, with or without a
+// scheme or a port; not a form posting to a name, nor a link to an address.
+func TestDefaultFormToIP(t *testing.T) {
+	ruleCases(t, "PST_FORM_TO_IP", htmlMsg, []ruleCase{
+		{`<form method="post" action="http://65.217.159.103/response/response.asp">Name: <input type="text" name="n"></form>`, true},
+		{`<FORM ACTION='https://192.0.2.7:8443/login' METHOD=POST><input type=password name=p></FORM>`, true},
+		{`<form id="f" action=//198.51.100.2/p.php><input name=e></form>`, true},
+		{`<form action="http://203.0.113.9"><input name=q></form>`, true},
+		{`<form method="post" action="http://www.lockergnome.com/cgi-bin/htsearch"><input type="text" name="w"></form>`, false},
+		{`<form action="https://192.0.2.7.example.com/x"><input name=q></form>`, false},
+		{`<form action="http://1.2.3.4a.example/x"><input name=q></form>`, false},
+		{`<p><a href="http://65.217.159.103/offer">Apply</a></p>`, false},
+		{`<p>Post your form to http://192.0.2.1/ for a test.</p>`, false},
+	})
+}
+
 // PST_HTML_SMUGGLING: an attached page whose script builds a file and saves
 // it; a page that only makes a Blob, or only links one, is not.
 func TestDefaultHTMLSmuggling(t *testing.T) {
