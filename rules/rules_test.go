@@ -2792,6 +2792,23 @@ func TestHashTag(t *testing.T) {
 	}
 }
 
+// PST_DOC_PC_ONLY: a document said to open only on a Windows computer, or
+// only on a desktop or a laptop; not software that runs on Windows, nor a page
+// that reads better on a large screen.
+func TestDefaultDocPCOnly(t *testing.T) {
+	ruleCases(t, "PST_DOC_PC_ONLY", bodyMsg, []ruleCase{
+		{"Notice: For security reasons, this statement must be opened on a Windows laptop or desktop computer.", true},
+		{"Due to IRS Form 1099-K compliance, this document can only be accessed on a Windows Desktop workstation. Mobile and macOS are not supported.", true},
+		{"For document encryption compatibility, these files must be opened using a Windows Desktop environment.", true},
+		{"For optimal viewing, please open your statement only on a laptop or personal computer.", true},
+		{"Your invoice is attached. It opens in any PDF reader.", false},
+		{"The new release of our backup tool runs on a Windows PC or a Mac.", false},
+		{"This newsletter reads best on a desktop computer.", false},
+		{"The report was written on a laptop during the flight.", false},
+		{"Our app can only be installed on a Windows PC for now.", false},
+	})
+}
+
 // PST_AV_EXPIRED: an antivirus program's subscription or protection said to
 // have expired, the fake renewal's claim; an offer, a renewal price and a
 // surname are not.
