@@ -2560,6 +2560,23 @@ func TestDefaultCasinoSpins(t *testing.T) {
 	})
 }
 
+// PST_CASINO_MATCH: a deposit matched by a percentage up to an amount, beside a
+// casino's words; a shop's percentage off, or a casino named without such an
+// offer, is not.
+func TestDefaultCasinoMatch(t *testing.T) {
+	ruleCases(t, "PST_CASINO_MATCH", bodyMsg, []ruleCase{
+		{"Asino Casino: mit 100% bis zu 700€ + 200 Freispielen starten!", true},
+		{"Casper Bets 500% up to C$4,500 +500 Free Spins", true},
+		{"Ervaar de ultieme welkomstboost: 200% tot € 1000 + 200 gratis Spins", true},
+		{"WILLKOMMENSBONUS 100% BONUS bis zu €500 +200 FREISPIELE", true},
+		{"Start with a 400% Bonus up to €2,000 on the new slots", true},
+		{"Spring sale: 20% off, up to $50 on every order.", false},
+		{"Save 20% up to $50 on garden furniture.", false},
+		{"The casino reopened after the renovation, 30 years after it was built.", false},
+		{"Your cashback bonus: 5% up to $1,500 a quarter on groceries.", false},
+	})
+}
+
 // PST_MIXED_SCRIPT_HDR: a word of the Subject or the From's name in two
 // alphabets; text in one alphabet beside another's words is not.
 func TestDefaultMixedScript(t *testing.T) {
