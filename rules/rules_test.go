@@ -2577,6 +2577,24 @@ func TestDefaultCasinoMatch(t *testing.T) {
 	})
 }
 
+// PST_DATING_SPAM: women or singles near the reader, or Eastern European
+// singles, as the dating ads write; a news story about women, or a match named
+// to a member, is not.
+func TestDefaultDatingSpam(t *testing.T) {
+	plainCases(t, "PST_DATING_SPAM", []plainCase{
+		{"", "Sophia versucht, Sie zu kontaktieren", "WILLST DU FRAUEN IN DEINER NÄHE TREFFEN?", true},
+		{"", "Stoute meiden bij jou in de buurt op zoek naar seks", "", true},
+		{"", "Meet your kind of singles near you", "", true},
+		{"", "Treffen Sie heiße ukrainische Singles - Siehe Fotos!", "", true},
+		{"", "Nieuw bericht", "Begin je nieuwe liefdesavontuur met deze prachtige Slavische vrouwen!", true},
+		{"", "Charming Russian Girls Are Waiting for you!", "", true},
+		{"", "Conference", "Women in your field of research are invited to apply for the grant.", false},
+		{"", "News", "The Russian women's team won the relay in Oslo.", false},
+		{"", "Protest", "Ukrainian women marched in Kyiv on Sunday.", false},
+		{"", "New match", "Anna liked your profile. Say hello!", false},
+	})
+}
+
 // PST_MIXED_SCRIPT_HDR: a word of the Subject or the From's name in two
 // alphabets; text in one alphabet beside another's words is not.
 func TestDefaultMixedScript(t *testing.T) {
