@@ -2844,6 +2844,37 @@ func TestDefaultDocPCOnly(t *testing.T) {
 	})
 }
 
+// PST_CALLBACK_INVOICE and PST_CALLBACK_FREEMAIL: a charge or a renewal, a
+// phone number, and a call to make if the charge was not the reader's; from a
+// free mailbox, the second too. A bill to ask questions about, a bank's alert
+// that names no number, or a number with no charge to dispute, is not.
+func TestDefaultCallbackInvoice(t *testing.T) {
+	const geek = "Your Geek Squad membership was renewed. You will be charged $348.80 for your membership.\n\n" +
+		"If you believe that this was an unauthorized transaction, please get in touch with our billing department right away at: 844 584-4936\n"
+	const norton = "A payment of USD449.11 will be processed today for your membership renewal.\n\n" +
+		"This membership will renew automatically each year unless canceled 48 hours before the renewal date. Should you need to make any changes, please contact our Support Team.\n\n" +
+		"Customer Care Phone: 810-314-9654\n"
+	cases := []struct {
+		name, from, body string
+		invoice, freemail bool
+	}{
+		{"a renewal to dispute by phone", "Billing <billing@geeksquad-renewals.example>", geek, true, false},
+		{"the number in its own paragraph", "Norton <service@lifelock-billing.example>", norton, true, false},
+		{"the same from a free mailbox", "Your Order #86765 <danieldedjaey@gmail.com>", geek, true, true},
+		{"a plumber's bill", "Joe <joe.plumbing@gmail.com>", "Total: $250 for Tuesday's repair.\n\nIf you want to cancel the appointment, call me at 617-555-0123.\n", false, false},
+		{"a card alert without a number", "Bank <alerts@bank.example>", "A charge of $349.00 was made at BEST BUY.\n\nIf you do not recognize this charge, call the number on the back of your card.\n", false, false},
+		{"a price and a number, nothing to dispute", "Shop <news@shop.example>", "The new model costs $199.00.\n\nCall 800-555-0199 to order.\n", false, false},
+	}
+	s := defaultSet(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := plainMsg(t, tc.from, "Order confirmation", tc.body)
+			wantHit(t, s, m, "PST_CALLBACK_INVOICE", tc.invoice)
+			wantHit(t, s, m, "PST_CALLBACK_FREEMAIL", tc.freemail)
+		})
+	}
+}
+
 // PST_AV_EXPIRED: an antivirus program's subscription or protection said to
 // have expired, the fake renewal's claim; an offer, a renewal price and a
 // surname are not.
