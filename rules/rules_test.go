@@ -999,6 +999,36 @@ func TestDefaultImageHost(t *testing.T) {
 	})
 }
 
+// PST_MERGE_FIELD_LEFT: a mail-merge field sent unfilled, in the HTML (a
+// title, a link, the text) or in the Subject; template syntax in a build
+// recipe, or a word in brackets, is not.
+func TestDefaultMergeFieldLeft(t *testing.T) {
+	s := defaultSet(t)
+	html := func(body string) string {
+		return "From: a@example.com\nTo: user@example.com\nSubject: notice\nMessage-ID: <1@x.example>\nContent-Type: text/html; charset=utf-8\n\n" + body + "\n"
+	}
+	plain := func(subject, body string) string {
+		return "From: a@example.com\nTo: user@example.com\nSubject: " + subject + "\nMessage-ID: <1@x.example>\nContent-Type: text/plain; charset=utf-8\n\n" + body + "\n"
+	}
+	for _, tc := range []struct {
+		name, raw string
+		hit       bool
+	}{
+		{"Mailchimp's subject tag in the title", html("<html><head><title>*|MC:SUBJECT|*</title></head><body><p>Hello</p></body></html>"), true},
+		{"an unsubscribe tag as a link", html(`<p><a href="*|UNSUB|*">Unsubscribe</a></p>`), true},
+		{"[username] in the text", html("<h1>[username], Claim Your Health Kit Today</h1>"), true},
+		{"{{Firstname}} in plain text", plain("notice", "2. {{Firstname}} {{Lastname}}"), true},
+		{"%EMAIL% in a link", html(`<a href="https://example.net/a.php?hash=%EMAIL%">here</a>`), true},
+		{"{firstname} in the Subject", plain("RE:iPhone 13 Pro für {firstname}", "Hello."), true},
+		{"an RPM spec's macros", plain("spec file", "Source0: %{name}-%{version}.tar.gz\n%configure --sysconfdir=%{_sysconfdir}/%{name}"), false},
+		{"a shell variable", plain("script", `echo "Hello ${firstname}"`), false},
+		{"a name in brackets", plain("notice", "Dear [redacted], the minutes are attached."), false},
+		{"a filled-in greeting", html("<p>Hello Anna,</p>"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantHit(t, s, msgOf(t, tc.raw), "PST_MERGE_FIELD_LEFT", tc.hit) })
+	}
+}
+
 // PST_URI_SHORTENER: a link through a public URL shortener; a site whose name
 // merely starts or ends like one is not.
 func TestDefaultShortener(t *testing.T) {
@@ -2554,6 +2584,8 @@ func TestDefaultCasinoSpins(t *testing.T) {
 		{"", "Bienvenido", "100 giros gratis con tu primer depósito", true},
 		{"", "Einladung", "Exklusiver Bonus: 250 € + 200 Gratisdrehs im SpinsCastle Casino", true},
 		{"", "Free-spins inside", "Your jackpot awaits.", true},
+		{"", "Check your account", "Posido welcome pack $4,000 bonus + 150 FS", true},
+		{"", "Backup", "Mounted 200 FS volumes; the bonus disk is free.", false},
 		{"", "Release notes", "The disk spins down after ten minutes; the bonus feature is free.", false},
 		{"", "Annual review", "Your bonus and the deposit into your pension.", false},
 		{"", "Game night", "Each player gets two free spins of the wheel.", false},
