@@ -2627,6 +2627,20 @@ func TestDefaultDatingSpam(t *testing.T) {
 	})
 }
 
+// PST_MASKED_AMOUNT: a sum with its figures masked, in the Subject or the
+// text; a masked card number, or a sum written out, is not.
+func TestDefaultMaskedAmount(t *testing.T) {
+	plainCases(t, "PST_MASKED_AMOUNT", []plainCase{
+		{"", "Sie haben €_,_____ auf Ihr Konto erhalten. Bitte bestätigen Sie", "", true},
+		{"", "Votre solde", "Nous rencontrons une difficulté concernant le versement de votre montant de ****,**€ sur votre compte.", true},
+		{"", "Withdrawal error", "/AMOUNT: **** USD/ You need to add a withdrawal address.", true},
+		{"", "Payment", "A payment of $**.** is waiting for you.", true},
+		{"", "Card", "Your card ending ****1234 was charged €12,50.", false},
+		{"", "Invoice", "Total: €1.250,00 (VAT included).", false},
+		{"", "Markdown", "Use **bold** and __underline__ for emphasis.", false},
+	})
+}
+
 // PST_MIXED_SCRIPT_HDR: a word of the Subject or the From's name in two
 // alphabets; text in one alphabet beside another's words is not.
 func TestDefaultMixedScript(t *testing.T) {
