@@ -2641,6 +2641,18 @@ func TestDefaultMaskedAmount(t *testing.T) {
 	})
 }
 
+// PST_STOCK_TOUT: a touting disclosure beside an over-the-counter listing or a
+// ticker; either alone (an adviser's disclaimer, a market report) is not.
+func TestDefaultStockTout(t *testing.T) {
+	plainCases(t, "PST_STOCK_TOUT", []plainCase{
+		{"", "Hot pick", "Symbol: IBXG. This profile was a paid advertisement: IBXG has paid Market Watch Corporation $3,500 for this advertisement.", true},
+		{"", "Breakout alert", "OTCBB: CBYI. We are NOT a registered investment advisor or a broker dealer.", true},
+		{"", "Watch list", "Trading on the Pink Sheets. The publisher has been compensated 50,000 shares for this report.", true},
+		{"", "Blog", "I am not a registered investment advisor; these are my own notes on index funds.", false},
+		{"", "Market wrap", "OTC Markets Group reported higher volumes; the ticker symbol of the index is OTCM.", false},
+	})
+}
+
 // PST_MIXED_SCRIPT_HDR: a word of the Subject or the From's name in two
 // alphabets; text in one alphabet beside another's words is not.
 func TestDefaultMixedScript(t *testing.T) {
