@@ -2653,6 +2653,17 @@ func TestDefaultStockTout(t *testing.T) {
 	})
 }
 
+// PST_KIT_REMOVE_FOOTER: the mailing kit's "our emails list" footer; a list
+// service's own unsubscribe line is not.
+func TestDefaultKitRemoveFooter(t *testing.T) {
+	ruleCases(t, "PST_KIT_REMOVE_FOOTER", bodyMsg, []ruleCase{
+		{"Unsubscribe click here to remove yourself from our emails list", true},
+		{"Click here to remove yourself from our e-mails list.", true},
+		{"To unsubscribe from this list, click here.", false},
+		{"You can remove yourself from our mailing list at any time.", false},
+	})
+}
+
 // PST_MIXED_SCRIPT_HDR: a word of the Subject or the From's name in two
 // alphabets; text in one alphabet beside another's words is not.
 func TestDefaultMixedScript(t *testing.T) {
