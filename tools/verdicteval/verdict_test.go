@@ -50,16 +50,17 @@ func TestVerdictFloor(t *testing.T) {
 		maxHam, maxHamRejected int
 		stockOnly              bool // the floor needs the stock rules (Debian's spamassassin)
 	}{
-		// documented (10 folds, seventy-third session): 98.35 % flagged, 4 ham
-		// of 3,378; 91.27 % rejected, 1 ham. These two folds: 98.77 % flagged,
-		// no ham; 90.14 % rejected.
+		// documented (10 folds, seventy-fourth session): 98.38 % flagged, 4 ham
+		// of 3,378; 91.50 % rejected, 1 ham. These two folds: 98.77 % flagged,
+		// no ham; 90.49 % rejected.
 		{run: trained, minSpam: 97.5, minRejected: 85, maxHam: 2, maxHamRejected: 0},
-		// documented (seventy-third session): 72.54 % flagged, 16 ham of
-		// 3,378. These two folds: 71.65 %, 2 ham of 716 (71.30 % in the
-		// seventy-second session, 70.07 % in the seventy-first, 68.66 % in the
-		// seventieth). (The floors were
-		// 40 % and 10 ham until the seventieth session, 75 % rejected trained.)
-		{run: cold, minSpam: 63, maxHam: 5, maxHamRejected: 0, stockOnly: true},
+		// documented (seventy-fourth session): 76.01 % flagged, 16 ham of
+		// 3,378. These two folds: 74.82 %, 2 ham of 716 (71.65 % in the
+		// seventy-third session, 71.30 % in the seventy-second, 70.07 % in the
+		// seventy-first, 68.66 % in the seventieth). (The floors were 40 % and
+		// 10 ham until the seventieth session, 63 % until the seventy-fourth,
+		// 75 % rejected trained.)
+		{run: cold, minSpam: 68, maxHam: 5, maxHamRejected: 0, stockOnly: true},
 	} {
 		s := summarize(list, folds, c.run)
 		t.Logf("%s: spam flagged %.2f %%, ham flagged %d of %d, spam rejected %.2f %%, ham rejected %d",
