@@ -2924,7 +2924,7 @@ func TestDefaultCallbackInvoice(t *testing.T) {
 		"This membership will renew automatically each year unless canceled 48 hours before the renewal date. Should you need to make any changes, please contact our Support Team.\n\n" +
 		"Customer Care Phone: 810-314-9654\n"
 	cases := []struct {
-		name, from, body string
+		name, from, body  string
 		invoice, freemail bool
 	}{
 		{"a renewal to dispute by phone", "Billing <billing@geeksquad-renewals.example>", geek, true, false},
