@@ -1027,6 +1027,7 @@ func TestDefaultMergeFieldLeft(t *testing.T) {
 		{"{firstname} in the Subject", plain("RE:iPhone 13 Pro für {firstname}", "Hello."), true},
 		{"an RPM spec's macros", plain("spec file", "Source0: %{name}-%{version}.tar.gz\n%configure --sysconfdir=%{_sysconfdir}/%{name}"), false},
 		{"a shell variable", plain("script", `echo "Hello ${firstname}"`), false},
+		{"a placeholder in an address", plain("access", "Log in with ssh [username]@build.example.com or map \\\\files\\home\\[username]\\docs."), false},
 		{"a name in brackets", plain("notice", "Dear [redacted], the minutes are attached."), false},
 		{"a filled-in greeting", html("<p>Hello Anna,</p>"), false},
 	} {
@@ -2607,6 +2608,7 @@ func TestDefaultCasinoMatch(t *testing.T) {
 		{"Ervaar de ultieme welkomstboost: 200% tot € 1000 + 200 gratis Spins", true},
 		{"WILLKOMMENSBONUS 100% BONUS bis zu €500 +200 FREISPIELE", true},
 		{"Start with a 400% Bonus up to €2,000 on the new slots", true},
+		{"SpinsCastle Casino: Ihren 150 % Willkommensbonus von bis zu 250 €", true},
 		{"Spring sale: 20% off, up to $50 on every order.", false},
 		{"Save 20% up to $50 on garden furniture.", false},
 		{"The casino reopened after the renovation, 30 years after it was built.", false},
