@@ -2591,6 +2591,7 @@ func TestDefaultCasinoSpins(t *testing.T) {
 		{"", "Einladung", "Exklusiver Bonus: 250 € + 200 Gratisdrehs im SpinsCastle Casino", true},
 		{"", "Free-spins inside", "Your jackpot awaits.", true},
 		{"", "Check your account", "Posido welcome pack $4,000 bonus + 150 FS", true},
+		{"", "Hit N Spin", "Unser Willkommensbonus von bis zu 800 EUR + 200 FS ist nur der Anfang.", true},
 		{"", "Backup", "Mounted 200 FS volumes; the bonus disk is free.", false},
 		{"", "Release notes", "The disk spins down after ten minutes; the bonus feature is free.", false},
 		{"", "Annual review", "Your bonus and the deposit into your pension.", false},
