@@ -2672,6 +2672,18 @@ func TestDefaultKitRemoveFooter(t *testing.T) {
 	})
 }
 
+// PST_HEALTH_PLAN_PITCH: a cheaper health plan offered with a price table or
+// a quote; an insurer's notice about its member's own plan is not.
+func TestDefaultHealthPlanPitch(t *testing.T) {
+	plainCases(t, "PST_HEALTH_PLAN_PITCH", []plainCase{
+		{"", "Rodrigo temos uma proposta exclusiva esperando você", "Reduza o custo do seu plano de saúde e melhore a rede de atendimento.", true},
+		{"", "Tabela Promocional Amil 2024 *ATUALIZADA*", "Cote online um plano de saúde que cabe no seu bolso.", true},
+		{"", "Novidades", "Insatisfeito(a) com a rede e/ou preço do seu Plano de Saúde? Aproveite a campanha promocional.", true},
+		{"", "Seu boleto", "O boleto do seu plano de saúde está disponível no aplicativo.", false},
+		{"", "Carteirinha", "A carteirinha digital do seu plano de saúde foi atualizada.", false},
+	})
+}
+
 // PST_MIXED_SCRIPT_HDR: a word of the Subject or the From's name in two
 // alphabets; text in one alphabet beside another's words is not.
 func TestDefaultMixedScript(t *testing.T) {
