@@ -668,7 +668,7 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{`"Omaha Steaks" <newsletterJJBCK@stcimmersion.com>`, true},
 		{`Best Buy <BestBuyInfo@emailinfo.bestbuy.com>`, false},
 		{`Rob Lowe <rob@lowe-family.example>`, false},
-		{`CVS commits <cvs@example.org>`, false},
+		{`CVS commits <commits@svn.example.org>`, false},
 		{`BinanceBNB <binancebnb2@d5m5rl7.onmicrosoft.com>`, true},
 		{`Bradesco <reaply@pesnochao.com.br>`, true},
 		{`Portal Receita Federal <declaracao@207235rctregularizacao.com>`, true},
