@@ -2930,6 +2930,8 @@ func TestDefaultDocPCOnly(t *testing.T) {
 		{"This newsletter reads best on a desktop computer.", false},
 		{"The report was written on a laptop during the flight.", false},
 		{"Our app can only be installed on a Windows PC for now.", false},
+		{"Notice: This statement can only be accessed on desktop or laptop devices. Mobile viewing is not supported.", true},
+		{"The statement can be viewed on desktop or mobile.", false},
 	})
 }
 
@@ -2978,6 +2980,9 @@ func TestDefaultAVExpired(t *testing.T) {
 		{"Norton's subscription renewal price went up this year, the review says.", false},
 		{"Edward Norton renewed his subscription.", false},
 		{"Your subscription has expired. Norton was mentioned elsewhere.", false},
+		{"Your Antivirus subscription for Windows expired on January 5, 2026.", true},
+		{"ACTION REQUIRED: Norton subscription terminated.", true},
+		{"Our antivirus review compares each subscription's price.", false},
 	})
 }
 
@@ -3126,6 +3131,14 @@ func TestDefaultWalletLure(t *testing.T) {
 		{"Update Ledger Live to version 2.80 for the new staking screen.", false},
 		{"Please update your Ledger Live app.", false},
 		{"We recommend enabling 2FA on your exchange account and keeping coins in a hardware wallet.", false},
+		{"Action Required: Verify Your Recovery Phrase", true},
+		{"Ledger Data Breach – Check Your Recovery Phrase", true},
+		{"Our system has shown that your 12 words recovery phrase has not yet been verified.", true},
+		{"Please verify if your recovery phrase has been affected.", true},
+		{"In a limited number of cases, elements of customer recovery phrases may also have been affected.", true},
+		{"We strongly recommend verifying and re-securing your recovery phrase.", true},
+		{"Keep your recovery phrase secure and offline.", false},
+		{"Your recovery phrase was not affected by the incident: we never hold it.", false},
 	})
 }
 
