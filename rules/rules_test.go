@@ -2986,6 +2986,24 @@ func TestDefaultAVExpired(t *testing.T) {
 	})
 }
 
+// PST_TRUSTED_SENDER_CLAIM: a message that says in its own text that it comes
+// from a trusted sender, in the campaigns' languages; a newsletter asking to
+// be added to the trusted senders, a gateway's external-sender banner, and a
+// question about a sender are not.
+func TestDefaultTrustedSenderClaim(t *testing.T) {
+	ruleCases(t, "PST_TRUSTED_SENDER_CLAIM", bodyMsg, []ruleCase{
+		{"This message is from a trusted sender. Your FedEx parcel is on hold.", true},
+		{"-This message was sent by a trusted sender. You have been selected.", true},
+		{"This message is sent from a trusted sender certified by Outlook Online Support Team.", true},
+		{"-Este mensaje fue enviado por un remitente de confianza. GLS Track&trace", true},
+		{"-Ce message a été envoyé par un expéditeur de confiance. FED EX", true},
+		{"Diese Nachricht wurde von einem vertrauenswürdigen Absender gesendet.", true},
+		{"To make sure our newsletter arrives, add us to your trusted senders list.", false},
+		{"[EXTERNAL] This message is from an external sender. Be careful with links.", false},
+		{"Is this message from a trusted sender? Check the address before you click.", false},
+	})
+}
+
 // PST_PARCEL_FEE: a parcel held for a fee, in the campaigns' languages; a
 // shop's receipt with its delivery fee, and news about customs, are not.
 func TestDefaultParcelFee(t *testing.T) {
