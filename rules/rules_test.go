@@ -2986,6 +2986,21 @@ func TestDefaultAVExpired(t *testing.T) {
 	})
 }
 
+// PST_ADVANCE_FEE: a sum in the millions with two of the letter's other
+// parts (the reader as beneficiary or partner, a share, confidence, a death);
+// a sum with one of them, or the parts without a sum, are not.
+func TestDefaultAdvanceFee(t *testing.T) {
+	ruleCases(t, "PST_ADVANCE_FEE", bodyMsg, []ruleCase{
+		{"My client Mr. David Brown died of a heart attack. An accumulated share of US$12.360M was transferred into his account, and I need an associate to present as the inheritor of this fund.", true},
+		{"The said investment, now valued at ($15.5 million dollars), can be claimed using you as his relative. Please keep this matter strictly confidential.", true},
+		{"The total amount is US$21.5M. We are soliciting your assistance to move the fund, and 20% of the total sum will be for you as a foreign partner.", true},
+		{"Fifteen million, five hundred thousand dollars only is in the account; you will act as next of kin and there is absolutely no risk involved.", true},
+		{"The startup raised $5 million this spring. Please keep this information strictly confidential until the announcement.", false},
+		{"The late president's papers go on show; his beneficiary trust funds the museum.", false},
+		{"Our service now has 10 million users. Each beneficiary of the programme keeps 5% of the total amount.", false},
+	})
+}
+
 // PST_TRUSTED_SENDER_CLAIM: a message that says in its own text that it comes
 // from a trusted sender, in the campaigns' languages; a newsletter asking to
 // be added to the trusted senders, a gateway's external-sender banner, and a
