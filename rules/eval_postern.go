@@ -65,6 +65,62 @@ func init() {
 	fixed(p, "postern_encrypted_attachment", anyPart(func(part *scan.Part) bool { return part.Encrypted }))
 	fixed(p, "postern_from_in_comment", firstFromWith('(', addressInComment))
 	fixed(p, "postern_from_name_comma", firstFromWith(',', nameComma))
+	fixed(p, "postern_from_random_local", func(t *target) bool {
+		addr := t.get("From:addr")
+		local, _, ok := strings.Cut(addr, "@")
+		return ok && mixedCaseLocal(local) && !nameHolds(t.get("From:name"), local)
+	})
+}
+
+// mixedCaseLocal says whether an address's local part is letters in random case,
+// new in every copy of a campaign ("fdDcYbGtHMjwnIr", "vXSKroA", "exXmY"), so
+// that no block list of senders or count of copies sees the same one twice:
+// letters only, five to twenty, two capitals and two small letters or more,
+// a small letter followed by a capital twice or more, and a capital not
+// followed by a small letter. A person's or a business's address is small
+// letters, or words that each start with a capital (DoNotUse, JohnSmith).
+// (SpamAssassin's HK_RANDOM_FROM reads runs of consonants or vowels, which
+// a short code in mixed case need not have.)
+func mixedCaseLocal(s string) bool {
+	if len(s) < 5 || len(s) > 20 {
+		return false
+	}
+	var upper, lower, humps, bare int
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z':
+			lower++
+		case 'A' <= c && c <= 'Z':
+			upper++
+			if i > 0 && 'a' <= s[i-1] && s[i-1] <= 'z' {
+				humps++
+			}
+			if i+1 == len(s) || !('a' <= s[i+1] && s[i+1] <= 'z') {
+				bare++
+			}
+		default:
+			return false
+		}
+	}
+	return upper >= 2 && lower >= 2 && humps >= 2 && bare >= 1
+}
+
+// nameHolds says whether a From's display name holds three letters in a row
+// of its address's local part, case aside: a person's own initials and names
+// ("TomMcD" for "Tom McDonald") are not a random code. Without a name there
+// is nothing to compare, and no name to pass the code off with.
+func nameHolds(name, local string) bool {
+	if strings.TrimSpace(name) == "" {
+		return true
+	}
+	name, local = strings.ToLower(name), strings.ToLower(local)
+	for i := 0; i+3 <= len(local); i++ {
+		if strings.Contains(name, local[i:i+3]) {
+			return true
+		}
+	}
+	return false
 }
 
 // anyPart makes an eval that hits when test holds for one of the message's

@@ -2857,6 +2857,44 @@ func TestRandomToken(t *testing.T) {
 	}
 }
 
+// mixedCaseLocal's thresholds, each case one side of one of them.
+func TestMixedCaseLocal(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"fdDcYbGtHMjwnIr", true},
+		{"exXmY", true},                  // five: long enough
+		{"xXmY", false},                  // four
+		{"exXmYexXmYexXmYexXmYx", false}, // twenty-one
+		{"exXmy", false},                 // one hump
+		{"ExxMYy", false},                // one small letter before a capital
+		{"DoNotUse", false},              // every capital followed by a small letter
+		{"eXXMY", false},                 // one small letter
+		{"ex.XmY", false},                // not letters only
+		{"exXm4Y", false},                // a digit
+		{"john", false},
+	} {
+		if got := mixedCaseLocal(tc.in); got != tc.want {
+			t.Errorf("mixedCaseLocal(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// PST_FROM_RANDOM_LOCAL: an address's local part in random case, under a name
+// it has nothing of; a person's initials under their name, a bare address and
+// a plain one are not.
+func TestDefaultFromRandomLocal(t *testing.T) {
+	ruleCases(t, "PST_FROM_RANDOM_LOCAL", fromMsg, []ruleCase{
+		{`"Fidelity Life Quote" <fdDcYbGtHMjwnIr@eaux.smedialy.example>`, true},
+		{`"Auto Quote Helper" <vXSKroA@pier.socialbl.example>`, true},
+		{`Tom McDonald <TomMcD@example.com>`, false},
+		{`TomMcD@example.com`, false},
+		{`"Fidelity Life Quote" <quotes@fidelitylife.example>`, false},
+		{`"Do not reply" <DoNotUse@example.com>`, false},
+	})
+}
+
 // PST_SUBJ_HASH_TAG: a code at the Subject's end that makes each copy
 // differ; a reference beside what it names, a word after a gap, a list's tag
 // and an abbreviation's period are not one.
