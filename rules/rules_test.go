@@ -3024,6 +3024,19 @@ func TestDefaultAVExpired(t *testing.T) {
 	})
 }
 
+// PST_REPLY_WITH_PHONE: a reply asked for with the reader's name and phone
+// number; a name alone, a number to call, and a form's fields are not.
+func TestDefaultReplyWithPhone(t *testing.T) {
+	ruleCases(t, "PST_REPLY_WITH_PHONE", bodyMsg, []ruleCase{
+		{"For a FREE consultation, simply reply with your name and telephone number.", true},
+		{"Just Click REPLY Send me your Name, State, Complete telephone number, and the best time to contact you.", true},
+		{"Please reply to this email with your full name, phone number (with area code) and a good time to call.", true},
+		{"Please reply with your name so that I can add you to the list.", false},
+		{"Call our office at 555-0100 with your questions about the name change.", false},
+		{"Your name and your phone number are on your account page.", false},
+	})
+}
+
 // PST_ADVANCE_FEE: a sum in the millions with two of the letter's other
 // parts (the reader as beneficiary or partner, a share, confidence, a death);
 // a sum with one of them, or the parts without a sum, are not.
