@@ -736,6 +736,13 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{"=?utf-8?Q?Ledger_Live=E2=84=A2_?=<support@ledgerliveupdate.com>", true}, // ™ is no "TM"
 		{"=?UTF-8?B?" + base64.StdEncoding.EncodeToString([]byte("Тr\ufeffuѕt\u2005\u200bWаllеt")) + "?= <zebasbaa-gmail.com@shared1.ccsend.com>", true},
 		{"=?UTF-8?B?" + base64.StdEncoding.EncodeToString([]byte("Леонид Петров")) + "?= <leonid@example.ru>", false},
+		{`"AAA Member Perks, Benefits" <AAA@rewardsbyqoz.example>`, true},
+		{`"UnitedHeaIthcare" <uhc@redeem-uhc.example>`, true},
+		{`State Farm Auto Rewards <gvj@promo.example>`, true},
+		{`AAA Carolinas <news@aaacarolinas.com>`, false},
+		{`UnitedHealthcare <noreply@uhc.com>`, false},
+		{`Aaa Batteries Direct <sales@batteries.example>`, false},
+		{`Progressive Rock Weekly <news@prog.example>`, false},
 	})
 }
 
