@@ -743,6 +743,11 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{`UnitedHealthcare <noreply@uhc.com>`, false},
 		{`Aaa Batteries Direct <sales@batteries.example>`, false},
 		{`Progressive Rock Weekly <news@prog.example>`, false},
+		{`Illuvium <do-not-reply@bling.example>`, true},
+		{`Lido Finance <noprely@lido.example>`, true},
+		{`Pyth Network <news@pyth.network>`, false},
+		{`Lido Beach Restaurant <news@lidobeach.example>`, false},
+		{`Manta Ray Dive Club <club@manta.example>`, false},
 	})
 }
 
