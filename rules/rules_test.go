@@ -748,6 +748,13 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{`Pyth Network <news@pyth.network>`, false},
 		{`Lido Beach Restaurant <news@lidobeach.example>`, false},
 		{`Manta Ray Dive Club <club@manta.example>`, false},
+		{`"lRS.GOV" <donotreply.47798@a1.pizza.example>`, true},
+		{`"SSADocument_noreply." <offer@qp-mail.example>`, true},
+		{`"U.S. Federal Court System" <survey@qp-mail.example>`, true},
+		{`IRS <news@irs.gov>`, false},
+		{`HMRC <noreply@notifications.service.gov.uk>`, false},
+		{`Maria Irs <maria.irs@example.com>`, false},
+		{`SSAB Steel <news@ssab.example>`, false},
 	})
 }
 
