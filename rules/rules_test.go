@@ -3074,6 +3074,32 @@ func TestDefaultAdvanceFee(t *testing.T) {
 	})
 }
 
+// PST_CALLBACK_BRAND: a callback invoice that names the merchant it bills for,
+// from an address that is not the merchant's; the merchant's own receipt, a
+// payment service's receipt for it, and an invoice that names no brand are not.
+func TestDefaultCallbackBrand(t *testing.T) {
+	const norton = "A payment of USD449.11 will be processed today for your Norton 360 membership renewal.\n\n" +
+		"If you did not authorize this charge, please call our billing department at 810-314-9654.\n"
+	const plain = "A payment of USD449.11 will be processed today for your membership renewal.\n\n" +
+		"If you did not authorize this charge, please call our billing department at 810-314-9654.\n"
+	s := defaultSet(t)
+	for _, tc := range []struct {
+		name, from, body string
+		want             bool
+	}{
+		{"the brand from another domain", "Abdullah Villagran <sarkar@iepwest.example>", norton, true},
+		{"the merchant's own receipt", "Norton <noreply@norton.com>", norton, false},
+		{"a payment service's receipt for it", "PayPal <service@paypal.com>", norton, false},
+		{"no brand named", "Abdullah Villagran <sarkar@iepwest.example>", plain, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := plainMsg(t, tc.from, "Order confirmation", tc.body)
+			wantHit(t, s, m, "PST_CALLBACK_INVOICE", true)
+			wantHit(t, s, m, "PST_CALLBACK_BRAND", tc.want)
+		})
+	}
+}
+
 // PST_TRUSTED_SENDER_CLAIM: a message that says in its own text that it comes
 // from a trusted sender, in the campaigns' languages; a newsletter asking to
 // be added to the trusted senders, a gateway's external-sender banner, and a
