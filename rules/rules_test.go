@@ -2992,6 +2992,7 @@ func TestDefaultDocPCOnly(t *testing.T) {
 		{"Our app can only be installed on a Windows PC for now.", false},
 		{"Notice: This statement can only be accessed on desktop or laptop devices. Mobile viewing is not supported.", true},
 		{"The statement can be viewed on desktop or mobile.", false},
+		{"Please open the attached receipt only on desktop or laptop computers.", true},
 	})
 }
 
