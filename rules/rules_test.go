@@ -3091,6 +3091,8 @@ func TestDefaultCallbackBrand(t *testing.T) {
 		{"the brand from another domain", "Abdullah Villagran <sarkar@iepwest.example>", norton, true},
 		{"the merchant's own receipt", "Norton <noreply@norton.com>", norton, false},
 		{"a payment service's receipt for it", "PayPal <service@paypal.com>", norton, false},
+		{"another maker's own receipt", "Webroot <billing@webroot.com>", strings.Replace(norton, "Norton 360", "Webroot", 1), false},
+		{"Geek Squad's own", "Geek Squad <renewals@geeksquad.com>", strings.Replace(norton, "Norton 360", "Geek Squad", 1), false},
 		{"no brand named", "Abdullah Villagran <sarkar@iepwest.example>", plain, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
