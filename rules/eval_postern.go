@@ -85,18 +85,18 @@ func mixedCaseLocal(s string) bool {
 	if len(s) < 5 || len(s) > 20 {
 		return false
 	}
+	small := func(i int) bool { return i >= 0 && i < len(s) && isASCIILetter(s[i]) && !isUpper(s[i]) }
 	var upper, lower, humps, bare int
 	for i := 0; i < len(s); i++ {
-		c := s[i]
 		switch {
-		case 'a' <= c && c <= 'z':
+		case small(i):
 			lower++
-		case 'A' <= c && c <= 'Z':
+		case isUpper(s[i]):
 			upper++
-			if i > 0 && 'a' <= s[i-1] && s[i-1] <= 'z' {
+			if small(i - 1) {
 				humps++
 			}
-			if i+1 == len(s) || !('a' <= s[i+1] && s[i+1] <= 'z') {
+			if !small(i + 1) {
 				bare++
 			}
 		default:
