@@ -2917,6 +2917,23 @@ func TestDefaultFromRandomLocal(t *testing.T) {
 	})
 }
 
+// PST_FROM_NAME_CODE: a code set off by a dot at the end of the sender's name;
+// a name's own dots, which follow its words, and ".NET" are not one.
+func TestDefaultFromNameCode(t *testing.T) {
+	ruleCases(t, "PST_FROM_NAME_CODE", fromMsg, []ruleCase{
+		{`"Energieadviseur"  .NTWQ  <newsletters.mYLY@amfex.example>`, true},
+		{`_EnergieNL...QaGv    <newsletters.IrrKU@mail-serve.example>`, true},
+		{"Nationaal Thuisbatterij Advies Serviceteam\t...apAs   <newsletters.PJiYH@mail-serve.example>", true},
+		{`"-Albert-Heijn Cadeaucentrum!." .SCIVI <newsletters.AwCVe@example.com>`, true},
+		{`"Smith J." <j.smith@example.com>`, false},
+		{`"Acme Widgets Inc." <sales@acme.example>`, false},
+		{`"Ann B. Jones" <ann@example.com>`, false},
+		{`"Sales J.Smith" <j.smith@example.com>`, false},
+		{`"Visual Studio .NET" <vs@example.com>`, false},
+		{`"Energieadviseur" <info@energie.example>`, false},
+	})
+}
+
 // PST_SUBJ_HASH_TAG: a code at the Subject's end that makes each copy
 // differ; a reference beside what it names, a word after a gap, a list's tag
 // and an abbreviation's period are not one.
