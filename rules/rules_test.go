@@ -3291,6 +3291,16 @@ func TestDefaultWalletLure(t *testing.T) {
 		{"We strongly recommend verifying and re-securing your recovery phrase.", true},
 		{"Keep your recovery phrase secure and offline.", false},
 		{"Your recovery phrase was not affected by the incident: we never hold it.", false},
+		{"Your Ledger may be vulnerable", true},
+		{"Vault Scanner: your wallet may be breached.", true},
+		{"Scan your Iedger now", true},
+		{"The Ledger wallet associated with your e-mail address has been found within those affected by the breach.", true},
+		{"Your wallet could not be affected by this bug.", false},
+		{"Your Ledger is not affected by the Connect Kit exploit.", false},
+		{"Your Ledger Nano X is not yet verified.", true},
+		{"Scan the wallet address to pay the invoice.", false},
+		{"If you use several currencies, your ledger may be affected by the rounding change.", false},
+		{"An exploit drained wallets on the bridge last night.", false},
 	})
 }
 
