@@ -758,6 +758,15 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{`HMRC <noreply@notifications.service.gov.uk>`, false},
 		{`Maria Irs <maria.irs@example.com>`, false},
 		{`SSAB Steel <news@ssab.example>`, false},
+		{`Conseiller CPF France <s731953@charterschools.example>`, true},
+		{`Centre National CPF <9936107602@cbrc.example>`, true},
+		{`ANCV Dossier <mzuwh@donif.getnudged.example>`, true},
+		{`Service Public FR <info@plateforme-habitat.example>`, true},
+		{`Assurance Maladie <ne-pas-repondre@assurance-maladie.example>`, true},
+		{`Assurance Maladie <ne-pas-repondre@info.ameli.fr>`, false},
+		{`Mon compte CPF <contact@moncompteformation.gouv.fr>`, false},
+		{`Consulta CPF <atendimento@serasa.example>`, false},
+		{`Mairie de Lyon, service public local <contact@mairie-lyon.example>`, false},
 	})
 }
 
