@@ -70,6 +70,37 @@ func init() {
 		local, _, ok := strings.Cut(addr, "@")
 		return ok && mixedCaseLocal(local) && !nameHolds(t.get("From:name"), local)
 	})
+	fixed(p, "postern_from_persona_local", func(t *target) bool {
+		local, _, ok := strings.Cut(t.get("From:addr"), "@")
+		return ok && personaLocal(local) && !nameHolds(t.get("From:name"), local)
+	})
+}
+
+// personaLocal says whether an address's local part is a made-up person's:
+// two words and a number, joined by underscores ("Hartness_Lacy_95443",
+// "ximenes_tabbernor_98874"), the form a kit gives each of its thousands of
+// throwaway mailboxes. Two words of two letters or more, ASCII letters only,
+// and three to six digits.
+func personaLocal(s string) bool {
+	first, rest, ok := strings.Cut(s, "_")
+	if !ok {
+		return false
+	}
+	second, number, ok := strings.Cut(rest, "_")
+	if !ok || len(number) < 3 || len(number) > 6 {
+		return false
+	}
+	return asciiWord(first) && asciiWord(second) && isDigits(number)
+}
+
+// asciiWord says whether s is two ASCII letters or more.
+func asciiWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isASCIILetter(s[i]) {
+			return false
+		}
+	}
+	return len(s) >= 2
 }
 
 // mixedCaseLocal says whether an address's local part is letters in random case,

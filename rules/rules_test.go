@@ -2926,6 +2926,44 @@ func TestDefaultFromRandomLocal(t *testing.T) {
 	})
 }
 
+// personaLocal's conditions, each case one side of one of them.
+func TestPersonaLocal(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"Hartness_Lacy_95443", true},
+		{"ximenes_tabbernor_98874", true},
+		{"Cooke_Maxine_8135", true},
+		{"Williams_Lacie_202", true},       // three digits
+		{"Williams_Lacie_20", false},       // two
+		{"Williams_Lacie_2021234", false},  // seven
+		{"Williams_Lacie", false},          // no number
+		{"Williams_Lacie_20a2", false},     // not digits only
+		{"W_Lacie_2021", false},            // a word of one letter
+		{"Wil3iams_Lacie_2021", false},     // not letters only
+		{"Williams.Lacie.2021", false},     // dots
+		{"Williams_Lacie_Ann_2021", false}, // three words
+		{"Jöns_Lacie_2021", false},         // not ASCII
+	} {
+		if got := personaLocal(tc.in); got != tc.want {
+			t.Errorf("personaLocal(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// PST_FROM_PERSONA_LOCAL: a made-up person's address under a name it has
+// nothing of; a person's own under their name, and a bare one, are not.
+func TestDefaultFromPersonaLocal(t *testing.T) {
+	ruleCases(t, "PST_FROM_PERSONA_LOCAL", fromMsg, []ruleCase{
+		{`Audien Atom 2 <Hartness_Lacy_95443@kolo46.tlfaza.example>`, true},
+		{`IPhone 16 Pro <ximenes_tabbernor_98874@vargas.tchalala.example>`, true},
+		{`Jane Doe <jane_doe_1985@mail.example>`, false},
+		{`jane_doe_1985@mail.example`, false},
+		{`Sunset Bakery <orders@sunset.example>`, false},
+	})
+}
+
 // PST_FROM_NAME_CODE: a code set off by a dot at the end of the sender's name;
 // a name's own dots, which follow its words, and ".NET" are not one.
 func TestDefaultFromNameCode(t *testing.T) {
