@@ -1172,6 +1172,8 @@ func FuzzParse(f *testing.F) {
 func FuzzEval(f *testing.F) {
 	f.Add("Subject: x\n\nhttp://\xc4\xb0\xc4\xb0\xc4\xb0 www.x")
 	f.Add("Content-Type: text/html\n\n<a href=HTTP://\xe2\x84\xaaK>x</a>")
+	f.Add("From: \"Audien Atom 2\" <Hartness_Lacy_95443@x.example>\nSubject: x\n\nScan your Ledger now")
+	f.Add("From: \"Energieadviseur\"  .NTWQ  <newsletters.mYLY@x.example>\nSubject: y.NTWQ\n\nb")
 	s, _ := Load(DefaultPath)
 	f.Fuzz(func(t *testing.T, raw string) {
 		s.Eval(msgOf(t, raw))
