@@ -2966,6 +2966,36 @@ func TestDefaultFromPersonaLocal(t *testing.T) {
 	})
 }
 
+// PST_CLAIMS_NOT_SPAM: a message's own denial that it is spam; a person's view
+// of another message, and a list's account of the reader's sign-up, are not.
+func TestDefaultClaimsNotSpam(t *testing.T) {
+	ruleCases(t, "PST_CLAIMS_NOT_SPAM", bodyMsg, []ruleCase{
+		{"Note: This is NOT SPAM!! This is NOT Unsolicited Email!!", true},
+		{"Errors, omissions, and exceptions excluded. This is NOT spam! I have compiled this list.", true},
+		{"This email is not unsolicited. You signed up at our partner site.", true},
+		{"This is not unsolicited mail: you opted in.", true},
+		{"Click Here\n\nThis is NOT SPAM - You have received this e-mail because you joined.", true},
+		{"I know this is NOT spam, it came from our vendor.", false},
+		{"You are receiving this because you subscribed at example.com.", false},
+		{"Is this spam? Nobody on the list could tell.", false},
+	})
+}
+
+// PST_BILL_1618: the citation of S. 1618 or H.R. 4176 as leave to send; other
+// bills and numbers are not.
+func TestDefaultBill1618(t *testing.T) {
+	ruleCases(t, "PST_BILL_1618", bodyMsg, []ruleCase{
+		{"Under Bill s.1618 Title III passed by the 105th U. S. Congress this mail cannot be considered spam.", true},
+		{`Per Section 301, Paragraph (a)(2)(C) of S. 1618, further transmissions may be stopped.`, true},
+		{"Under Bill(s) 1618 TITLE III by the 105 US Congress.", true},
+		{"This message complies with H.R. 4176 SECTION 101.", true},
+		{"Sent in compliance with S.1618.", true},
+		{"per section 301, Paragraph (a)(2)(C)", true},
+		{"Order 1618 has shipped; Section 3 of the terms applies.", false},
+		{"Senate Bill 1620 was debated on Tuesday.", false},
+	})
+}
+
 // PST_FROM_NAME_CODE: a code set off by a dot at the end of the sender's name;
 // a name's own dots, which follow its words, and ".NET" are not one.
 func TestDefaultFromNameCode(t *testing.T) {
