@@ -65,15 +65,18 @@ func init() {
 	fixed(p, "postern_encrypted_attachment", anyPart(func(part *scan.Part) bool { return part.Encrypted }))
 	fixed(p, "postern_from_in_comment", firstFromWith('(', addressInComment))
 	fixed(p, "postern_from_name_comma", firstFromWith(',', nameComma))
-	fixed(p, "postern_from_random_local", func(t *target) bool {
-		addr := t.get("From:addr")
-		local, _, ok := strings.Cut(addr, "@")
-		return ok && mixedCaseLocal(local) && !nameHolds(t.get("From:name"), local)
-	})
-	fixed(p, "postern_from_persona_local", func(t *target) bool {
+	fixed(p, "postern_from_random_local", localUnlikeName(mixedCaseLocal))
+	fixed(p, "postern_from_persona_local", localUnlikeName(personaLocal))
+}
+
+// localUnlikeName makes an eval of the From address's local part, which hits
+// when test holds for it and the display name holds nothing of it (nameHolds):
+// a code or a made-up mailbox under a name it has no part in.
+func localUnlikeName(test func(string) bool) evalFunc {
+	return func(t *target) bool {
 		local, _, ok := strings.Cut(t.get("From:addr"), "@")
-		return ok && personaLocal(local) && !nameHolds(t.get("From:name"), local)
-	})
+		return ok && test(local) && !nameHolds(t.get("From:name"), local)
+	}
 }
 
 // personaLocal says whether an address's local part is a made-up person's:
