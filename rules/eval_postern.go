@@ -150,7 +150,10 @@ func nameHolds(name, local string) bool {
 	}
 	name, local = strings.ToLower(name), strings.ToLower(local)
 	for i := 0; i+3 <= len(local); i++ {
-		if strings.Contains(name, local[i:i+3]) {
+		// Letters only: a made-up mailbox's number or underscore
+		// (Hartness_Lacy_95443) is no part of a name, whatever digits the
+		// name holds ("Studio 954").
+		if w := local[i : i+3]; asciiWord(w) && strings.Contains(name, w) {
 			return true
 		}
 	}

@@ -2954,6 +2954,27 @@ func TestPersonaLocal(t *testing.T) {
 	}
 }
 
+// nameHolds: three letters in a row of the local part, in the name, case
+// aside; digits and underscores are no part of a name, and without a name
+// there is nothing to compare.
+func TestNameHolds(t *testing.T) {
+	for _, tc := range []struct {
+		name, local string
+		want        bool
+	}{
+		{"Tom McDonald", "TomMcD", true},
+		{"Jane Doe", "jane_doe_1985", true},
+		{"", "Hartness_Lacy_95443", true},
+		{"Audien Atom 2", "Hartness_Lacy_95443", false},
+		{"Studio 954", "Hartness_Lacy_95443", false}, // digits only in common
+		{"Fidelity Life Quote", "fdDcYbGtHMjwnIr", false},
+	} {
+		if got := nameHolds(tc.name, tc.local); got != tc.want {
+			t.Errorf("nameHolds(%q, %q) = %v, want %v", tc.name, tc.local, got, tc.want)
+		}
+	}
+}
+
 // PST_FROM_PERSONA_LOCAL: a made-up person's address under a name it has
 // nothing of; a person's own under their name, and a bare one, are not.
 func TestDefaultFromPersonaLocal(t *testing.T) {
