@@ -3113,26 +3113,39 @@ func TestDefaultDocPCOnly(t *testing.T) {
 	})
 }
 
-// PST_CALLBACK_INVOICE and PST_CALLBACK_FREEMAIL: a charge or a renewal, a
-// phone number, and a call to make if the charge was not the reader's; from a
-// free mailbox, the second too. A bill to ask questions about, a bank's alert
-// that names no number, or a number with no charge to dispute, is not.
+// PST_CALLBACK_INVOICE, PST_CALLBACK_FREEMAIL and PST_CALLBACK_BRAND: a charge
+// or a renewal, a phone number, and a call to make if the charge was not the
+// reader's; from a free mailbox, the second too; naming the merchant it bills
+// for from an address that is not the merchant's, the third. A bill to ask
+// questions about, a bank's alert that names no number, a number with no
+// charge to dispute, the merchant's own receipt and a payment service's
+// receipt for it are none of them, or only the first.
 func TestDefaultCallbackInvoice(t *testing.T) {
 	const geek = "Your Geek Squad membership was renewed. You will be charged $348.80 for your membership.\n\n" +
 		"If you believe that this was an unauthorized transaction, please get in touch with our billing department right away at: 844 584-4936\n"
 	const norton = "A payment of USD449.11 will be processed today for your membership renewal.\n\n" +
 		"This membership will renew automatically each year unless canceled 48 hours before the renewal date. Should you need to make any changes, please contact our Support Team.\n\n" +
 		"Customer Care Phone: 810-314-9654\n"
+	const norton360 = "A payment of USD449.11 will be processed today for your Norton 360 membership renewal.\n\n" +
+		"If you did not authorize this charge, please call our billing department at 810-314-9654.\n"
+	const plain = "A payment of USD449.11 will be processed today for your membership renewal.\n\n" +
+		"If you did not authorize this charge, please call our billing department at 810-314-9654.\n"
 	cases := []struct {
-		name, from, body  string
-		invoice, freemail bool
+		name, from, body         string
+		invoice, freemail, brand bool
 	}{
-		{"a renewal to dispute by phone", "Billing <billing@geeksquad-renewals.example>", geek, true, false},
-		{"the number in its own paragraph", "Norton <service@lifelock-billing.example>", norton, true, false},
-		{"the same from a free mailbox", "Your Order #86765 <danieldedjaey@gmail.com>", geek, true, true},
-		{"a plumber's bill", "Joe <joe.plumbing@gmail.com>", "Total: $250 for Tuesday's repair.\n\nIf you want to cancel the appointment, call me at 617-555-0123.\n", false, false},
-		{"a card alert without a number", "Bank <alerts@bank.example>", "A charge of $349.00 was made at BEST BUY.\n\nIf you do not recognize this charge, call the number on the back of your card.\n", false, false},
-		{"a price and a number, nothing to dispute", "Shop <news@shop.example>", "The new model costs $199.00.\n\nCall 800-555-0199 to order.\n", false, false},
+		{"a renewal to dispute by phone", "Billing <billing@geeksquad-renewals.example>", geek, true, false, false},
+		{"the number in its own paragraph", "Norton <service@lifelock-billing.example>", norton, true, false, false},
+		{"the same from a free mailbox", "Your Order #86765 <danieldedjaey@gmail.com>", geek, true, true, true},
+		{"a plumber's bill", "Joe <joe.plumbing@gmail.com>", "Total: $250 for Tuesday's repair.\n\nIf you want to cancel the appointment, call me at 617-555-0123.\n", false, false, false},
+		{"a card alert without a number", "Bank <alerts@bank.example>", "A charge of $349.00 was made at BEST BUY.\n\nIf you do not recognize this charge, call the number on the back of your card.\n", false, false, false},
+		{"a price and a number, nothing to dispute", "Shop <news@shop.example>", "The new model costs $199.00.\n\nCall 800-555-0199 to order.\n", false, false, false},
+		{"the brand from another domain", "Abdullah Villagran <sarkar@iepwest.example>", norton360, true, false, true},
+		{"the merchant's own receipt", "Norton <noreply@norton.com>", norton360, true, false, false},
+		{"a payment service's receipt for it", "PayPal <service@paypal.com>", norton360, true, false, false},
+		{"another maker's own receipt", "Webroot <billing@webroot.com>", strings.Replace(norton360, "Norton 360", "Webroot", 1), true, false, false},
+		{"Geek Squad's own", "Geek Squad <renewals@geeksquad.com>", strings.Replace(norton360, "Norton 360", "Geek Squad", 1), true, false, false},
+		{"no brand named", "Abdullah Villagran <sarkar@iepwest.example>", plain, true, false, false},
 	}
 	s := defaultSet(t)
 	for _, tc := range cases {
@@ -3140,6 +3153,7 @@ func TestDefaultCallbackInvoice(t *testing.T) {
 			m := plainMsg(t, tc.from, "Order confirmation", tc.body)
 			wantHit(t, s, m, "PST_CALLBACK_INVOICE", tc.invoice)
 			wantHit(t, s, m, "PST_CALLBACK_FREEMAIL", tc.freemail)
+			wantHit(t, s, m, "PST_CALLBACK_BRAND", tc.brand)
 		})
 	}
 }
@@ -3190,34 +3204,6 @@ func TestDefaultAdvanceFee(t *testing.T) {
 		{"The late president's papers go on show; his beneficiary trust funds the museum.", false},
 		{"Our service now has 10 million users. Each beneficiary of the programme keeps 5% of the total amount.", false},
 	})
-}
-
-// PST_CALLBACK_BRAND: a callback invoice that names the merchant it bills for,
-// from an address that is not the merchant's; the merchant's own receipt, a
-// payment service's receipt for it, and an invoice that names no brand are not.
-func TestDefaultCallbackBrand(t *testing.T) {
-	const norton = "A payment of USD449.11 will be processed today for your Norton 360 membership renewal.\n\n" +
-		"If you did not authorize this charge, please call our billing department at 810-314-9654.\n"
-	const plain = "A payment of USD449.11 will be processed today for your membership renewal.\n\n" +
-		"If you did not authorize this charge, please call our billing department at 810-314-9654.\n"
-	s := defaultSet(t)
-	for _, tc := range []struct {
-		name, from, body string
-		want             bool
-	}{
-		{"the brand from another domain", "Abdullah Villagran <sarkar@iepwest.example>", norton, true},
-		{"the merchant's own receipt", "Norton <noreply@norton.com>", norton, false},
-		{"a payment service's receipt for it", "PayPal <service@paypal.com>", norton, false},
-		{"another maker's own receipt", "Webroot <billing@webroot.com>", strings.Replace(norton, "Norton 360", "Webroot", 1), false},
-		{"Geek Squad's own", "Geek Squad <renewals@geeksquad.com>", strings.Replace(norton, "Norton 360", "Geek Squad", 1), false},
-		{"no brand named", "Abdullah Villagran <sarkar@iepwest.example>", plain, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			m := plainMsg(t, tc.from, "Order confirmation", tc.body)
-			wantHit(t, s, m, "PST_CALLBACK_INVOICE", true)
-			wantHit(t, s, m, "PST_CALLBACK_BRAND", tc.want)
-		})
-	}
 }
 
 // PST_TRUSTED_SENDER_CLAIM: a message that says in its own text that it comes
