@@ -2987,6 +2987,25 @@ func TestDefaultFromPersonaLocal(t *testing.T) {
 	})
 }
 
+// PST_FREEMAIL_REF_NAME: a reference number in a free mailbox's name; the
+// same name from a company's domain, a mailbox's own name with its digits, a
+// year, and a short number with or without a reference's word are not.
+func TestDefaultFreemailRefName(t *testing.T) {
+	ruleCases(t, "PST_FREEMAIL_REF_NAME", fromMsg, []ruleCase{
+		{`Your Order #865999 <gersidemiriey@gmail.com>`, true},
+		{`"AVISO DE COMPRA - 4028389522" <jonathan647@gmail.com>`, true},
+		{`"Time NU. Protocolo:7164942633959263" <gustavo@gmail.com>`, true},
+		{`167634427618 <sset79553@hotmail.com>`, true},
+		{`"Your Order # 5353" <alfred@outlook.com>`, true},
+		{`"[BB] - Comunicado ao cliente - Cod.  371" <ralph@gmail.com>`, true},
+		{`Your Order #865999 <orders@shop.example>`, false},
+		{`john12345 <john12345@gmail.com>`, false},
+		{`"Class of 2019" <alumni.group@gmail.com>`, false},
+		{`"Room 101" <ann@gmail.com>`, false},
+		{`"Ticket 2 Ride" <ticket2ride@gmail.com>`, false},
+	})
+}
+
 // PST_CLAIMS_NOT_SPAM: a message's own denial that it is spam; a person's view
 // of another message, and a list's account of the reader's sign-up, are not.
 func TestDefaultClaimsNotSpam(t *testing.T) {
