@@ -2987,6 +2987,23 @@ func TestDefaultFromPersonaLocal(t *testing.T) {
 	})
 }
 
+// PST_HTML_FAR_BELOW: text pushed thousands of screens below the rest; a
+// bound, a negative offset, a long page and a full screen are not.
+func TestDefaultHTMLFarBelow(t *testing.T) {
+	ruleCases(t, "PST_HTML_FAR_BELOW", htmlMsg, []ruleCase{
+		{`<style>.belowView { margin-top: 470500px; }</style><p>Save now</p><div class="belowView">a novel's page</div>`, true},
+		{`<style>.wrapper { display: flex; height: 10000vh; }</style><div class="wrapper">x</div>`, true},
+		{`<span style="display:block; height: 15000px;"></span><p>filler</p>`, true},
+		{`<div style="padding-bottom:20000px">Save now</div>`, true},
+		{`<div style="min-height:12000px">Save now</div>`, true},
+		{`<table><tr><td style="max-height: 99999px; mso-hide: all">mobile only</td></tr></table>`, false},
+		{`<div style="position:absolute; top:-99999px; left:-99999px">preheader</div>`, false},
+		{`<div style="display:block; width:640px; height:1293px; background:url(x.png)">`, false},
+		{`<div style="height: 100vh">Welcome</div>`, false},
+		{`<p style="margin-top: 9999px">far</p>`, false},
+	})
+}
+
 // PST_FREEMAIL_REF_NAME: a reference number in a free mailbox's name; the
 // same name from a company's domain, a mailbox's own name with its digits, a
 // year, and a short number with or without a reference's word are not.
