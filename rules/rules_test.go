@@ -767,6 +767,13 @@ func TestDefaultBrandSpoof(t *testing.T) {
 		{`Mon compte CPF <contact@moncompteformation.gouv.fr>`, false},
 		{`Consulta CPF <atendimento@serasa.example>`, false},
 		{`Mairie de Lyon, service public local <contact@mairie-lyon.example>`, false},
+		{`"Eco Savings  by Elon Musk" <hanniechouteau@brandkeyconcept.example>`, true},
+		{`"Elon's Green Blueprint" <kumbacampha@back-pain-treatments.example>`, true},
+		{"=?UTF-8?Q?Elon=E2=80=99s_Stromrechnung_Einsparungen?= <lina_29352@offers.example>", true},
+		{`Elon Musk <elon@tesla.com>`, false},
+		{`"Elon's Office of Admissions" <admissions@elon.edu>`, false},
+		{`Elon University Alumni <alumni@news.elon.example>`, false},
+		{`White Musk Perfumes <shop@musk.example>`, false},
 	})
 }
 
