@@ -2,6 +2,8 @@ package banned
 
 import (
 	"bytes"
+	"compress/bzip2"
+	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -19,8 +21,8 @@ import (
 //
 // A file's content is unpacked only where the check reads content (an SVG
 // image, an archive inside this one): from an archive kept whole, when its
-// folder (7-Zip's solid block) is packed by LZMA2, 7-Zip's default, LZMA or
-// not at all, and unpacks to sevenZipOpenMax or less. A program's folder is
+// folder (7-Zip's solid block) is packed by LZMA2, 7-Zip's default, LZMA,
+// Deflate, BZip2 or not at all, and unpacks to sevenZipOpenMax or less. A program's folder is
 // filtered before it is packed (BCJ), but its name is what is judged.
 var sevenZipSig = []byte{'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}
 
@@ -149,8 +151,11 @@ func unpackHeader(b []byte, ra io.ReaderAt, n int64) ([]byte, error) {
 	return out, nil
 }
 
-// coderReader unpacks what one coder packed: LZMA2, LZMA or nothing (7-Zip's
-// Copy), to unpacked bytes.
+// coderReader unpacks what one coder packed: LZMA2, LZMA, Deflate, BZip2 or
+// nothing (7-Zip's Copy), to unpacked bytes. 7-Zip writes the last two when
+// told to (-m0=deflate, -m0=bzip2), as the archivers that make zip files
+// choose them, and Go's own readers unpack them; PPMd and Deflate64 have
+// none.
 func coderReader(co coder, packed io.Reader, unpacked uint64) (io.Reader, error) {
 	if co.in != 1 || co.out != 1 {
 		return nil, errSevenZip
@@ -172,6 +177,10 @@ func coderReader(co coder, packed io.Reader, unpacked uint64) (io.Reader, error)
 			return nil, err
 		}
 		return io.LimitReader(dec, int64(unpacked)), nil
+	case "\x04\x01\x08": // Deflate, raw: no zlib header
+		return io.LimitReader(flate.NewReader(packed), int64(unpacked)), nil
+	case "\x04\x02\x02":
+		return io.LimitReader(bzip2.NewReader(packed), int64(unpacked)), nil
 	case "\x21":
 		// LZMA2's one property byte is its window's size; a window no
 		// larger than what it unpacks to reads it all the same.
@@ -324,7 +333,7 @@ func (u *sevenZipUnpacker) opens(folder int) bool {
 		return false
 	}
 	switch string(f.coders[0].id) {
-	case "\x00", "\x03\x01\x01", "\x21":
+	case "\x00", "\x03\x01\x01", "\x04\x01\x08", "\x04\x02\x02", "\x21":
 		return true
 	}
 	return false

@@ -113,7 +113,7 @@ func sevenZipRead(t *testing.T, b []byte, budget int64, only string) map[string]
 
 // TestSevenZipContent: the files of a folder packed by LZMA2 (7-Zip's
 // default, one solid folder or one folder a file), LZMA (libarchive's
-// default) or nothing are unpacked to their content, in order, a file deep
+// default), Deflate, BZip2 or nothing are unpacked to their content, in order, a file deep
 // in a solid folder too; other methods, encrypted files, directories and
 // empty files open to nothing. Unpacking stops where the budget ends, and
 // a folder larger than what is left of it is not started.
@@ -139,8 +139,11 @@ func TestSevenZipContent(t *testing.T) {
 		{"7-Zip, stored", "7zz", []string{"-mx0"}, content, false},
 		{"7-Zip, LZMA2 with a 1 GB window", "7zz", []string{"-m0=lzma2:d=1g"}, content, true},
 		{"libarchive", "bsdtar", nil, content, true},
+		{"7-Zip, Deflate", "7zz", []string{"-m0=deflate"}, content, true},
+		{"7-Zip, BZip2", "7zz", []string{"-m0=bzip2"}, content, true},
+		{"7-Zip, BZip2, a folder a file", "7zz", []string{"-m0=bzip2", "-ms=off"}, content, false},
 		{"7-Zip, PPMd", "7zz", []string{"-m0=ppmd"}, map[string]string{}, true},
-		{"7-Zip, BZip2", "7zz", []string{"-m0=bzip2"}, map[string]string{}, true},
+		{"7-Zip, Deflate64", "7zz", []string{"-m0=deflate64"}, map[string]string{}, true},
 		{"7-Zip, files encrypted", "7zz", []string{"-psecret"}, map[string]string{}, true},
 	}
 	for _, tc := range tests {
@@ -250,11 +253,14 @@ func TestSevenZip(t *testing.T) {
 
 // TestSevenZipFind: a 7-Zip archive is judged by its names whatever it is
 // called, also inside a ZIP archive; an SVG image in it by its script, and an
-// archive in it by its names. A drawing in it is no finding.
+// archive in it by its names, from a folder packed by LZMA2 or BZip2. A drawing in it is no finding.
 func TestSevenZipFind(t *testing.T) {
 	b := sevenZipOf(t, map[string]string{"scan/": "", "scan/invoice.pdf.js": "x", "a.txt": "y"}, "7zz")
 	svg := sevenZipOf(t, map[string]string{"a.txt": "y", "Remittance.svg": `<svg xmlns="http://www.w3.org/2000/svg"><script>location="https://x.example/"</script></svg>`}, "7zz")
 	nested := sevenZipOf(t, map[string]string{"readme.txt": "y", "files/inner.zip": string(zipOf(t, entry{name: "run.exe", data: []byte("MZ")}))}, "7zz")
+	// Packed by a method 7-Zip writes when told to, as archivers that
+	// make zip files choose it.
+	nestedBzip2 := sevenZipOf(t, map[string]string{"readme.txt": "y", "files/inner.zip": string(zipOf(t, entry{name: "run.exe", data: []byte("MZ")}))}, "7zz", "-m0=bzip2")
 	drawing := sevenZipOf(t, map[string]string{"chart.svg": `<svg xmlns="http://www.w3.org/2000/svg"><rect width="10" height="10"/></svg>`}, "7zz")
 	for _, tc := range []struct{ raw, want string }{
 		{attached("scan.7z", b), `"scan/invoice.pdf.js": extension .js (in "scan.7z")`},
@@ -262,6 +268,7 @@ func TestSevenZipFind(t *testing.T) {
 		{attached("order.zip", zipOf(t, entry{name: "inner.7z", data: b})), `"scan/invoice.pdf.js": extension .js (in "order.zip/inner.7z")`},
 		{attached("payment.7z", svg), `"Remittance.svg": an SVG image with <script> (in "payment.7z")`},
 		{attached("order.7z", nested), `"run.exe": extension .exe (in "order.7z/files/inner.zip")`},
+		{attached("order.7z", nestedBzip2), `"run.exe": extension .exe (in "order.7z/files/inner.zip")`},
 		{attached("report.7z", drawing), `<nil>`},
 	} {
 		f, err := defaults().Find(context.Background(), message(t, tc.raw))
