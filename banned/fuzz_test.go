@@ -24,7 +24,13 @@ func FuzzArchives(f *testing.F) {
 	f.Add(tarOf(f, "a/", "a/b.exe"))
 	f.Add(gzipped(f, "x.tar", tarOf(f, "b.js")))
 	for _, names := range [][]string{{"a.exe"}, {"a.svg", "b.txt"}} {
-		if b, err := sevenZipSeed(names...); err == nil {
+		if b, err := sevenZipSeed(nil, names...); err == nil {
+			f.Add(b)
+		}
+	}
+	// Folders packed by the other methods whose files are unpacked.
+	for _, method := range []string{"-m0=deflate", "-m0=bzip2"} {
+		if b, err := sevenZipSeed([]string{method}, "a.svg", "b.txt"); err == nil {
 			f.Add(b)
 		}
 	}
@@ -66,8 +72,9 @@ func FuzzArchives(f *testing.F) {
 	})
 }
 
-// sevenZipSeed is a small 7-Zip archive, written by 7zz when it is installed.
-func sevenZipSeed(names ...string) ([]byte, error) {
+// sevenZipSeed is a small 7-Zip archive, written by 7zz when it is installed,
+// with its options args.
+func sevenZipSeed(args []string, names ...string) ([]byte, error) {
 	dir, err := os.MkdirTemp("", "seed7z")
 	if err != nil {
 		return nil, err
@@ -78,7 +85,7 @@ func sevenZipSeed(names ...string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	cmd := exec.Command("7zz", append([]string{"a", "-bd", "s.7z"}, names...)...)
+	cmd := exec.Command("7zz", append(append([]string{"a", "-bd", "s.7z"}, args...), names...)...)
 	cmd.Dir = dir
 	if err := cmd.Run(); err != nil {
 		return nil, err
@@ -91,7 +98,7 @@ func FuzzFind(f *testing.F) {
 	f.Add(attached("a.exe", []byte("x")))
 	f.Add(attached("x.rar", rar4(rarEntry{name: "a.js", data: []byte("x")})))
 	f.Add(withPart("Content-Type: application/octet-stream; name*=UTF-8''%E2%80%AEa.exe\r\n", pe()))
-	if b, err := sevenZipSeed("a.svg", "b.txt"); err == nil {
+	if b, err := sevenZipSeed(nil, "a.svg", "b.txt"); err == nil {
 		f.Add(attached("x.7z", b)) // a 7-Zip archive whose files are unpacked
 	}
 	c := defaults()
