@@ -67,6 +67,7 @@ func init() {
 	fixed(p, "postern_from_name_comma", firstFromWith(',', nameComma))
 	fixed(p, "postern_from_random_local", localUnlikeName(mixedCaseLocal))
 	fixed(p, "postern_from_persona_local", localUnlikeName(personaLocal))
+	fixed(p, "postern_html_far_below", func(t *target) bool { return farBelow(t.rawbodyLower) })
 }
 
 // localUnlikeName makes an eval of the From address's local part, which hits
@@ -816,4 +817,70 @@ func shownName(name string) string {
 		}
 	}
 	return b.String()
+}
+
+// farBelow says whether lower-cased HTML or CSS sets a margin or padding (or
+// its top or bottom) of ten thousand pixels or more, or a height (or a minimum
+// height) of that many pixels or of a thousand screen heights (vh): a length
+// that puts what follows where the reader never scrolls. A bound (max-height)
+// and a negative offset are not one. It looks for each unit in turn and reads
+// back from it, since nearly every length in mail has a few digits, and a
+// search for the properties' names would stop at every one of them.
+func farBelow(s string) bool {
+	for _, unit := range [...]struct {
+		name   string
+		digits int
+		height bool // only a height is measured in screens
+	}{{"px", 5, false}, {"vh", 4, true}} {
+		for rest, end := s, 0; ; {
+			i := strings.Index(rest, unit.name)
+			if i < 0 {
+				break
+			}
+			end += i
+			if farLength(s[:end], unit.digits, unit.height) {
+				return true
+			}
+			end += len(unit.name)
+			rest = s[end:]
+		}
+	}
+	return false
+}
+
+// farLength says whether s ends in "PROPERTY: N", N of digits or more (and a
+// decimal fraction), the property one farBelow reads, after a separator.
+func farLength(s string, digits int, heightOnly bool) bool {
+	j := digitsBefore(s, len(s))
+	if j > 0 && j < len(s) && s[j-1] == '.' { // a fraction: "12000.5px"
+		s = s[:j-1]
+		j = digitsBefore(s, len(s))
+	}
+	if len(s)-j < digits {
+		return false
+	}
+	s = strings.TrimRight(s[:j], " \t\r\n")
+	if !strings.HasSuffix(s, ":") {
+		return false
+	}
+	s = strings.TrimRight(s[:len(s)-1], " \t\r\n")
+	for _, name := range [...]string{"min-height", "height", "margin", "margin-top", "margin-bottom", "padding", "padding-top", "padding-bottom"} {
+		if heightOnly && !strings.HasSuffix(name, "height") {
+			continue
+		}
+		if strings.HasSuffix(s, name) {
+			k := len(s) - len(name)
+			// "max-height" and "line-height" are other properties.
+			return k == 0 || strings.IndexByte(" \t\r\n;{\"'", s[k-1]) >= 0
+		}
+	}
+	return false
+}
+
+// digitsBefore is where the digits that end s[:i] start.
+func digitsBefore(s string, i int) int {
+	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
+		i--
+	}
+	return i
 }

@@ -3011,6 +3011,40 @@ func TestDefaultHTMLFarBelow(t *testing.T) {
 	})
 }
 
+// farBelow's conditions, each case one side of one of them (its input is
+// lower-cased, as the rawbody it reads).
+func TestFarBelow(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{".x { margin-top: 470500px; }", true},
+		{".x { margin-top: 9999px; }", false},        // four digits
+		{"<span style=\"height:15000px\">", true},    // after a quote
+		{"height:10000px", true},                     // at the start
+		{"{min-height : 12000.5px}", true},           // a fraction, spaces
+		{"{height: 1.12000px}", false},               // a fraction's digits
+		{"{max-height: 99999px}", false},             // a bound
+		{"{line-height: 99999px}", false},            // another property
+		{"{top: 99999px}", false},                    // an offset
+		{"{margin-top: -99999px}", false},            // negative
+		{"{padding-bottom:20000px}", true},           // padding
+		{"{margin-left: 20000px}", false},            // sideways
+		{"{height 20000px}", false},                  // no colon
+		{"<td height= 20000px>", false},              // an attribute
+		{"{margin: 0 0 470500px 0}", false},          // a shorthand's later value
+		{".w { height: 10000vh }", true},             // screens
+		{".w { height: 999vh }", false},              // three digits
+		{".w { margin-top: 5000vh }", false},         // screens measure heights only
+		{"12px 14px 1.5px 20000 px", false},          // units without a length
+		{"a 10000px long line, height: 20px", false}, // the length of no property
+	} {
+		if got := farBelow(tc.in); got != tc.want {
+			t.Errorf("farBelow(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
 // PST_FREEMAIL_REF_NAME: a reference number in a free mailbox's name; the
 // same name from a company's domain, a mailbox's own name with its digits, a
 // year, and a short number with or without a reference's word are not.
