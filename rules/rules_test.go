@@ -1181,6 +1181,7 @@ func FuzzEval(f *testing.F) {
 	f.Add("Content-Type: text/html\n\n<a href=HTTP://\xe2\x84\xaaK>x</a>")
 	f.Add("From: \"Audien Atom 2\" <Hartness_Lacy_95443@x.example>\nSubject: x\n\nScan your Ledger now")
 	f.Add("From: \"Energieadviseur\"  .NTWQ  <newsletters.mYLY@x.example>\nSubject: y.NTWQ\n\nb")
+	f.Add("From: \"Your Order #865999\" <x@gmail.com>\nContent-Type: text/html\n\n<style>.b { margin-top: 470500.5px }</style><p>x</p>")
 	s, _ := Load(DefaultPath)
 	f.Fuzz(func(t *testing.T, raw string) {
 		s.Eval(msgOf(t, raw))
