@@ -22,8 +22,9 @@ import (
 // A file's content is unpacked only where the check reads content (an SVG
 // image, an archive inside this one): from an archive kept whole, when its
 // folder (7-Zip's solid block) is packed by LZMA2, 7-Zip's default, LZMA,
-// Deflate, BZip2 or not at all, and unpacks to sevenZipOpenMax or less. A program's folder is
-// filtered before it is packed (BCJ), but its name is what is judged.
+// Deflate, BZip2 or not at all, and unpacks to sevenZipOpenMax or less. A
+// program's folder is filtered before it is packed (BCJ), but its name is
+// what is judged.
 var sevenZipSig = []byte{'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}
 
 func isSevenZip(b []byte) bool { return len(b) >= 32 && bytes.HasPrefix(b, sevenZipSig) }

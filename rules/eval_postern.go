@@ -851,10 +851,10 @@ func farBelow(s string) bool {
 // farLength says whether s ends in "PROPERTY: N", N of digits or more (and a
 // decimal fraction), the property one farBelow reads, after a separator.
 func farLength(s string, digits int, heightOnly bool) bool {
-	j := digitsBefore(s, len(s))
+	j := digitsStart(s)
 	if j > 0 && j < len(s) && s[j-1] == '.' { // a fraction: "12000.5px"
 		s = s[:j-1]
-		j = digitsBefore(s, len(s))
+		j = digitsStart(s)
 	}
 	if len(s)-j < digits {
 		return false
@@ -864,6 +864,7 @@ func farLength(s string, digits int, heightOnly bool) bool {
 		return false
 	}
 	s = strings.TrimRight(s[:len(s)-1], " \t\r\n")
+	// (min-height before height: a name that ends another is read after it.)
 	for _, name := range [...]string{"min-height", "height", "margin", "margin-top", "margin-bottom", "padding", "padding-top", "padding-bottom"} {
 		if heightOnly && !strings.HasSuffix(name, "height") {
 			continue
@@ -877,8 +878,9 @@ func farLength(s string, digits int, heightOnly bool) bool {
 	return false
 }
 
-// digitsBefore is where the digits that end s[:i] start.
-func digitsBefore(s string, i int) int {
+// digitsStart is where the digits that end s start (len(s) when none do).
+func digitsStart(s string) int {
+	i := len(s)
 	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
 		i--
 	}
