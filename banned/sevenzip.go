@@ -152,51 +152,55 @@ func unpackHeader(b []byte, ra io.ReaderAt, n int64) ([]byte, error) {
 	return out, nil
 }
 
-// coderReader unpacks what one coder packed: LZMA2, LZMA, Deflate, BZip2 or
-// nothing (7-Zip's Copy), to unpacked bytes. 7-Zip writes the last two when
-// told to (-m0=deflate, -m0=bzip2), as the archivers that make zip files
-// choose them, and Go's own readers unpack them; PPMd and Deflate64 have
-// none.
+// sevenZipMethods are the coders this reader unpacks, by 7-Zip's method id:
+// each gives the decoder of what one coder packed, to unpacked bytes. 7-Zip
+// writes Deflate and BZip2 when told to (-m0=deflate, -m0=bzip2), as the
+// archivers that make zip files choose them, and Go's own readers unpack
+// them; PPMd and Deflate64 have none. The one list says both which folders
+// open (sevenZipUnpacker.opens) and how.
+var sevenZipMethods = map[string]func(co coder, packed io.Reader, unpacked uint64) (io.Reader, error){
+	"\x00":         func(_ coder, packed io.Reader, _ uint64) (io.Reader, error) { return packed, nil }, // Copy
+	"\x03\x01\x01": lzmaReader,
+	"\x04\x01\x08": func(_ coder, packed io.Reader, _ uint64) (io.Reader, error) { return flate.NewReader(packed), nil }, // raw: no zlib header
+	"\x04\x02\x02": func(_ coder, packed io.Reader, _ uint64) (io.Reader, error) { return bzip2.NewReader(packed), nil },
+	"\x21":         lzma2Reader,
+}
+
+// coderReader unpacks what one coder packed, to unpacked bytes, by one of
+// sevenZipMethods.
 func coderReader(co coder, packed io.Reader, unpacked uint64) (io.Reader, error) {
-	if co.in != 1 || co.out != 1 {
+	method, ok := sevenZipMethods[string(co.id)]
+	if !ok || co.in != 1 || co.out != 1 {
 		return nil, errSevenZip
 	}
-	switch string(co.id) {
-	case "\x00":
-		return io.LimitReader(packed, int64(unpacked)), nil
-	case "\x03\x01\x01":
-		if len(co.props) != 5 {
-			return nil, errSevenZip
-		}
-		// The classic stream's header is the coder's five property bytes
-		// and the size; the reader's window is no larger than the size.
-		hdr := make([]byte, 13)
-		copy(hdr, co.props)
-		binary.LittleEndian.PutUint64(hdr[5:], unpacked)
-		dec, err := lzma.NewReader(io.MultiReader(bytes.NewReader(hdr), packed))
-		if err != nil {
-			return nil, err
-		}
-		return io.LimitReader(dec, int64(unpacked)), nil
-	case "\x04\x01\x08": // Deflate, raw: no zlib header
-		return io.LimitReader(flate.NewReader(packed), int64(unpacked)), nil
-	case "\x04\x02\x02":
-		return io.LimitReader(bzip2.NewReader(packed), int64(unpacked)), nil
-	case "\x21":
-		// LZMA2's one property byte is its window's size; a window no
-		// larger than what it unpacks to reads it all the same.
-		if len(co.props) != 1 || co.props[0] > 40 {
-			return nil, errSevenZip
-		}
-		p := uint64(co.props[0])
-		window := min(uint64(2|p&1)<<(p/2+11), unpacked)
-		dec, err := lzma.Reader2Config{DictCap: int(max(window, lzma.MinDictCap))}.NewReader2(packed)
-		if err != nil {
-			return nil, err
-		}
-		return io.LimitReader(dec, int64(unpacked)), nil
+	dec, err := method(co, packed, unpacked)
+	if err != nil {
+		return nil, err
 	}
-	return nil, errSevenZip
+	return io.LimitReader(dec, int64(unpacked)), nil
+}
+
+// lzmaReader reads the classic LZMA stream, whose header is the coder's five
+// property bytes and the size; the reader's window is no larger than the size.
+func lzmaReader(co coder, packed io.Reader, unpacked uint64) (io.Reader, error) {
+	if len(co.props) != 5 {
+		return nil, errSevenZip
+	}
+	hdr := make([]byte, 13)
+	copy(hdr, co.props)
+	binary.LittleEndian.PutUint64(hdr[5:], unpacked)
+	return lzma.NewReader(io.MultiReader(bytes.NewReader(hdr), packed))
+}
+
+// lzma2Reader reads LZMA2, whose one property byte is its window's size; a
+// window no larger than what it unpacks to reads it all the same.
+func lzma2Reader(co coder, packed io.Reader, unpacked uint64) (io.Reader, error) {
+	if len(co.props) != 1 || co.props[0] > 40 {
+		return nil, errSevenZip
+	}
+	p := uint64(co.props[0])
+	window := min(uint64(2|p&1)<<(p/2+11), unpacked)
+	return lzma.Reader2Config{DictCap: int(max(window, lzma.MinDictCap))}.NewReader2(packed)
 }
 
 // sevenZipFile is a file a header lists; content says whether it has a
@@ -333,11 +337,8 @@ func (u *sevenZipUnpacker) opens(folder int) bool {
 	if len(f.coders) != 1 || f.packed != 1 || f.unpackSize > sevenZipOpenMax {
 		return false
 	}
-	switch string(f.coders[0].id) {
-	case "\x00", "\x03\x01\x01", "\x04\x01\x08", "\x04\x02\x02", "\x21":
-		return true
-	}
-	return false
+	_, ok := sevenZipMethods[string(f.coders[0].id)]
+	return ok
 }
 
 // open gives s's content, unpacking what lies before it in its folder within
