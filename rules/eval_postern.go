@@ -828,21 +828,19 @@ func shownName(name string) string {
 // search for the properties' names would stop at every one of them.
 func farBelow(s string) bool {
 	for _, unit := range [...]struct {
-		name   string
-		digits int
-		height bool // only a height is measured in screens
+		name       string
+		digits     int
+		heightOnly bool // only a height is measured in screens
 	}{{"px", 5, false}, {"vh", 4, true}} {
-		for rest, end := s, 0; ; {
-			i := strings.Index(rest, unit.name)
+		for end := 0; ; end += len(unit.name) {
+			i := strings.Index(s[end:], unit.name)
 			if i < 0 {
 				break
 			}
 			end += i
-			if farLength(s[:end], unit.digits, unit.height) {
+			if farLength(s[:end], unit.digits, unit.heightOnly) {
 				return true
 			}
-			end += len(unit.name)
-			rest = s[end:]
 		}
 	}
 	return false
