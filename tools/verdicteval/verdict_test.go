@@ -57,11 +57,12 @@ func TestVerdictFloor(t *testing.T) {
 		{run: trained, minSpam: 97.5, minRejected: 85, maxHam: 2, maxHamRejected: 0},
 		// documented (seventy-seventh session): 78.58 % flagged, 16 ham of
 		// 3,378. These two folds: 77.29 %, 2 ham of 716 (the same in the
-		// seventy-sixth session, 76.76 % in the seventy-fifth, 75.35 % in the seventy-fourth, 71.65 % in the
-		// seventy-third, 71.30 % in the seventy-second, 70.07 % in the
-		// seventy-first, 68.66 % in the seventieth). (The floors were 40 % and
-		// 10 ham until the seventieth session, 63 % until the seventy-fourth,
-		// 68 % until the seventy-fifth, 75 % rejected trained.)
+		// seventy-sixth session, 76.76 % in the seventy-fifth, 75.35 % in the
+		// seventy-fourth, 71.65 % in the seventy-third, 71.30 % in the
+		// seventy-second, 70.07 % in the seventy-first, 68.66 % in the
+		// seventieth). (The floors were 40 % and 10 ham until the seventieth
+		// session, 63 % until the seventy-fourth, 68 % until the
+		// seventy-fifth, 75 % rejected trained.)
 		{run: cold, minSpam: 70, maxHam: 5, maxHamRejected: 0, stockOnly: true},
 	} {
 		s := summarize(list, folds, c.run)
