@@ -357,7 +357,7 @@ func (c *Check) inArchive(head []byte, r io.Reader, name string, depth int, budg
 	case isZip(head):
 		err = zipEntries(r, entry)
 	case isRar(head):
-		err = rarEntries(r, entry)
+		err = rarEntries(r, budget, entry)
 	case isSevenZip(head):
 		err = sevenZipEntries(head, r, budget, entry)
 	}
@@ -381,7 +381,7 @@ func gunzipOnce(r io.Reader) opener {
 }
 
 // entryFunc is given each file an archive lists, with what opens its content
-// (nil when it cannot be: an encrypted file, RAR's compression, a ZIP too
+// (nil when it cannot be: an encrypted file, RAR 1.5–4's compression, a ZIP too
 // large to keep whole). An error stops the listing and is returned from it.
 type entryFunc func(name string, open opener) error
 
@@ -391,6 +391,13 @@ type opener func() (io.ReadCloser, error)
 // Windows or a common unpacker opens with a double click, which is what the
 // sender counts on.
 var nestedExt = map[string]bool{"zip": true, "rar": true, "7z": true, "tar": true, "tgz": true, "gz": true}
+
+// opensInside says whether inArchive may open a file of this name: an archive
+// (nestedExt) or an SVG image.
+func opensInside(name string) bool {
+	e := extension(name)
+	return e == "svg" || nestedExt[e]
+}
 
 // budgeted reads r while *left, shared by every archive of one part, lasts:
 // a small attachment can unpack to gigabytes.

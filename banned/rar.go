@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"slices"
 	"unicode/utf16"
+
+	"github.com/nwaples/rardecode/v2"
 
 	"github.com/postern/postern/scan"
 )
@@ -28,54 +31,140 @@ const (
 	maxRarHeader = 2 << 20 // a header larger than this is not one
 )
 
-// rarEntries gives entry the names rarNames lists; RAR's own compression is not
-// unpacked here, so none can be opened.
-func rarEntries(r io.Reader, entry entryFunc) error {
-	names, err := rarNames(r)
-	for _, n := range names {
+// rarEntries gives entry the names rarNames lists. A RAR 5 archive that lists a
+// file inArchive opens (opensInside) is then read again by rardecode, which
+// unpacks RAR's compression, from its first zipWhole bytes, which are kept
+// (an archive's files up to there), and entry is given those files with what
+// opens them (rar5Open): malware nests an archive, or a scripted SVG image, in
+// a RAR for checks that read the RAR's names alone.
+// Only RAR 5 is unpacked, what WinRAR has written by default since 2013: RAR 3's
+// PPMd model takes up to 256 MB that the archive asks for, and its virtual
+// machine runs the archive's own code. RAR 1.5–4 archives give their names
+// only, as before.
+func rarEntries(r io.Reader, budget *int64, entry entryFunc) error {
+	kept := &pieces{}
+	defer kept.release()
+	whole, err := kept.fill(r, zipWhole)
+	if err != nil {
+		return scan.ReadFailure(err)
+	}
+	src := io.Reader(io.NewSectionReader(kept, 0, kept.size))
+	if !whole {
+		src = io.MultiReader(src, r)
+	}
+	l, err := rarList(src)
+	for _, n := range l.names {
 		if err := entry(n, nil); err != nil {
 			return err
 		}
 	}
-	return err
+	if err != nil || !l.v5 || !slices.ContainsFunc(l.names, opensInside) {
+		return err
+	}
+	return rar5Open(io.NewSectionReader(kept, 0, kept.size), !l.plain, budget, entry)
 }
 
-// rarNames lists the names of the files in the RAR archive r streams. What does
+// rarWindow is the largest dictionary rar5Open unpacks with: WinRAR's default,
+// 32 MB. A file in an archive that is not solid needs no more than its own
+// size of it, so only a solid archive packed with a larger one is left closed.
+const rarWindow = 32 << 20
+
+// rar5Open gives entry the files of the RAR 5 archive r whose names
+// opensInside, each with what opens its content (rardecode). In a solid
+// archive (or one rarList could not show is not) each file is unpacked to its
+// end before the next, within *budget: rardecode would otherwise unpack what
+// it skips with no bound, and a small archive can unpack to gigabytes. What
+// rardecode cannot read, a panic included, ends the files: their names were
+// judged already (rarEntries), and the archive is the sender's.
+func rar5Open(r io.Reader, solid bool, budget *int64, entry entryFunc) (err error) {
+	if rarRecover {
+		defer func() {
+			if recover() != nil {
+				err = nil
+			}
+		}()
+	}
+	rr, err := rardecode.NewReader(r, rardecode.MaxDictionarySize(rarWindow), rardecode.SkipCheck)
+	if err != nil {
+		return nil
+	}
+	for *budget > 0 {
+		h, err := rr.Next()
+		if err != nil {
+			return nil // the end, or what it cannot read
+		}
+		solid = solid || h.Solid
+		if !h.IsDir && !h.Encrypted && opensInside(h.Name) {
+			if err := entry(h.Name, func() (io.ReadCloser, error) { return io.NopCloser(rr), nil }); err != nil {
+				return err
+			}
+		}
+		if solid {
+			if _, err := io.Copy(io.Discard, &budgeted{r: rr, left: budget}); err != nil {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// rarRecover is turned off by FuzzArchives, so that it sees rardecode's panics.
+var rarRecover = true
+
+// rarNames lists the names of the files in the RAR archive r streams
+// (rarList).
+func rarNames(r io.Reader) ([]string, error) {
+	l, err := rarList(r)
+	return l.names, err
+}
+
+// rarListing is what rarList reads of an archive's headers.
+type rarListing struct {
+	names []string
+	v5    bool // a RAR 5 archive (rar5Open)
+	// plain is a RAR 5 archive read to its end whose main header does not
+	// say it is solid.
+	plain bool
+}
+
+// rarList lists the names of the files in the RAR archive r streams. What does
 // not read as an archive ends the list: that is the sender's broken file, not a
 // failure of the check. Only the spool's failure is returned (scan.ReadFailure). An archive whose headers
 // are encrypted (rar -hp) lists nothing: its names cannot be read without the
 // password.
-func rarNames(r io.Reader) ([]string, error) {
+func rarList(r io.Reader) (rarListing, error) {
 	br := bufio.NewReaderSize(r, 32<<10)
 	sig, err := br.Peek(len(rar5Sig))
 	if err != nil && !bytes.HasPrefix(sig, rar4Sig) {
-		return nil, scan.ReadFailure(err)
+		return rarListing{}, scan.ReadFailure(err)
 	}
 	if bytes.HasPrefix(sig, rar5Sig) {
 		br.Discard(len(rar5Sig))
 		return rar5Names(br)
 	}
 	br.Discard(len(rar4Sig))
-	return rar4Names(br)
+	names, err := rar4Names(br)
+	return rarListing{names: names}, err
 }
 
-func rar5Names(br *bufio.Reader) ([]string, error) {
-	var names []string
+func rar5Names(br *bufio.Reader) (rarListing, error) {
+	l := rarListing{v5: true}
 	var hdr []byte
+	solid := false
 	for range maxEntries {
 		if _, err := br.Discard(4); err != nil { // the header's CRC32
-			return names, scan.ReadFailure(err)
+			return l, scan.ReadFailure(err)
 		}
 		size, err := binary.ReadUvarint(br) // RAR 5's vint is a uvarint
 		if err != nil {
-			return names, scan.ReadFailure(err)
+			return l, scan.ReadFailure(err)
 		}
 		if size == 0 || size > maxRarHeader {
-			return names, nil
+			return l, nil
 		}
 		hdr = grow(hdr, int(size))
 		if _, err := io.ReadFull(br, hdr); err != nil {
-			return names, scan.ReadFailure(err)
+			return l, scan.ReadFailure(err)
 		}
 		h := vints{b: hdr}
 		typ, flags := h.next(), h.next()
@@ -87,6 +176,8 @@ func rar5Names(br *bufio.Reader) ([]string, error) {
 			data = h.next()
 		}
 		switch typ {
+		case 1: // the archive's main header
+			solid = solid || h.next()&0x04 != 0
 		case 2: // a file
 			fileFlags := h.next()
 			h.next() // unpacked size
@@ -101,22 +192,25 @@ func rar5Names(br *bufio.Reader) ([]string, error) {
 			h.next() // host OS
 			name := h.bytes(h.next())
 			if h.bad {
-				return names, nil
+				return l, nil
 			}
 			if fileFlags&0x01 == 0 { // not a directory
-				names = append(names, string(name))
+				l.names = append(l.names, string(name))
 			}
-		case 4, 5: // headers encrypted from here on; the archive's end
-			return names, nil
+		case 4: // headers encrypted from here on
+			return l, nil
+		case 5: // the archive's end
+			l.plain = !solid
+			return l, nil
 		}
 		if h.bad {
-			return names, nil
+			return l, nil
 		}
 		if _, err := skipN(br, data); err != nil {
-			return names, scan.ReadFailure(err)
+			return l, scan.ReadFailure(err)
 		}
 	}
-	return names, nil
+	return l, nil
 }
 
 // vints reads RAR 5's variable-length integers from a header; bad is set when

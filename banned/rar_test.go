@@ -2,7 +2,9 @@ package banned
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"os/exec"
@@ -21,6 +23,9 @@ type rarEntry struct {
 	name string
 	dir  bool
 	data []byte
+	// compression is RAR 5's compression information (0: stored); the data
+	// is then written as it is, for the fuzzer's seeds.
+	compression uint64
 }
 
 func uvarint(x uint64) []byte { return binary.AppendUvarint(nil, x) }
@@ -60,7 +65,7 @@ func rar5(encrypted bool, entries ...rarEntry) []byte {
 		if fileFlags&0x04 != 0 {
 			h = binary.LittleEndian.AppendUint32(h, crc32.ChecksumIEEE(e.data))
 		}
-		h = append(h, uvarint(0)...) // stored
+		h = append(h, uvarint(e.compression)...)
 		h = append(h, uvarint(0)...) // Windows
 		h = append(h, uvarint(uint64(len(e.name)))...)
 		h = append(h, e.name...)
@@ -217,5 +222,67 @@ func TestRarAsBsdtar(t *testing.T) {
 				t.Errorf("bsdtar lists nothing: %s", out)
 			}
 		})
+	}
+}
+
+// solid marks a test's RAR 5 archive solid in its main header, as rar -s does.
+func solid(archive []byte) []byte {
+	return bytes.Replace(archive, rar5Block([]byte{1, 0, 0}, nil), rar5Block([]byte{1, 0, 4}, nil), 1)
+}
+
+// TestRarContent: a RAR 5 archive's files that inArchive opens (an archive, an
+// SVG image) are unpacked and judged as a ZIP's are, up to zipWhole bytes into
+// the archive; a RAR 4 archive's give their names only. A solid archive is read
+// through within the budget, so an inner archive past it is not reached; one
+// that is not solid skips what it does not open.
+func TestRarContent(t *testing.T) {
+	inner := zipOf(t, entry{name: "run.exe", data: []byte("MZ")})
+	script := []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>location="https://x.example/"</script></svg>`)
+	drawing := []byte(`<svg xmlns="http://www.w3.org/2000/svg"><rect width="10" height="10"/></svg>`)
+	pad := bytes.Repeat([]byte("0123456789abcdef"), 1<<12) // 64 KB
+	big := bytes.Repeat([]byte("0123456789abcdef"), 5<<16) // 5 MB: more than zipWhole
+	nested := rar5(false, rarEntry{name: "readme.txt", data: []byte("y")}, rarEntry{name: "files", dir: true}, rarEntry{name: "files/inner.zip", data: inner})
+	padded := rar5(false, rarEntry{name: "pad.bin", data: pad}, rarEntry{name: "inner.zip", data: inner})
+	unended := padded[:len(padded)-len(rar5Block([]byte{5, 0, 0}, nil))]
+	const found = `"run.exe": extension .exe (in "order.rar/files/inner.zip")`
+	const foundPadded = `"run.exe": extension .exe (in "order.rar/inner.zip")`
+	for _, tc := range []struct {
+		name    string
+		archive []byte
+		budget  int64
+		want    string
+	}{
+		{"an archive in it", nested, maxUnpacked, found},
+		{"a scripted SVG image", rar5(false, rarEntry{name: "Remittance.svg", data: script}), maxUnpacked, `"Remittance.svg": an SVG image with <script> (in "order.rar")`},
+		{"a drawing", rar5(false, rarEntry{name: "chart.svg", data: drawing}), maxUnpacked, ""},
+		{"no file it opens", rar5(false, rarEntry{name: "inner.zip.txt", data: inner}), maxUnpacked, ""},
+		{"RAR 4: names only", rar4(rarEntry{name: "inner.zip", data: inner}), maxUnpacked, ""},
+		{"past what is kept", rar5(false, rarEntry{name: "a.bin", data: big}, rarEntry{name: "inner.zip", data: inner}), maxUnpacked, ""},
+		{"before a large file", rar5(false, rarEntry{name: "inner.zip", data: inner}, rarEntry{name: "a.bin", data: big}), maxUnpacked, foundPadded},
+		{"not solid: skipped past the budget", padded, 1000, foundPadded},
+		{"solid: read through within it", solid(padded), 1 << 20, foundPadded},
+		{"solid: not past it", solid(padded), 60000, ""},
+		{"no end: read as solid", unended, 60000, ""},
+		{"no end, within the budget", unended, 1 << 20, foundPadded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := defaults()
+			c.once.Do(func() {})
+			c.ext = map[string]bool{"exe": true}
+			budget := tc.budget
+			f, err := c.inArchive(tc.archive, bytes.NewReader(tc.archive), "order.rar", 1, &budget)
+			got := ""
+			if f != nil {
+				got = f.String()
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("got %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+	// Through the whole check, as an attachment.
+	f, err := defaults().Find(context.Background(), message(t, attached("order.rar", nested)))
+	if err != nil || fmt.Sprint(f) != found {
+		t.Errorf("attached: %v, %v; want %s", f, err, found)
 	}
 }
