@@ -111,6 +111,8 @@ func sevenZipSeed(args []string, names ...string) ([]byte, error) {
 func FuzzFind(f *testing.F) {
 	f.Add(attached("a.exe", []byte("x")))
 	f.Add(attached("x.rar", rar4(rarEntry{name: "a.js", data: []byte("x")})))
+	// A RAR 5 archive whose files rardecode opens: an archive and an SVG image.
+	f.Add(attached("y.rar", rar5(false, rarEntry{name: "b.zip", data: zipOf(f, entry{name: "c.txt", data: []byte("x")})}, rarEntry{name: "d.svg", data: []byte("<svg/>")})))
 	f.Add(withPart("Content-Type: application/octet-stream; name*=UTF-8''%E2%80%AEa.exe\r\n", pe()))
 	if b, err := sevenZipSeed(nil, "a.svg", "b.txt"); err == nil {
 		f.Add(attached("x.7z", b)) // a 7-Zip archive whose files are unpacked
