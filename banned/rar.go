@@ -73,7 +73,10 @@ const rarWindow = 32 << 20
 // opensInside, each with what opens its content (rardecode). In a solid
 // archive (or one rarList could not show is not) each file is unpacked to its
 // end before the next, within *budget: rardecode would otherwise unpack what
-// it skips with no bound, and a small archive can unpack to gigabytes. What
+// it skips with no bound, and a small archive can unpack to gigabytes. It
+// does so only in an archive its first header, the main one, calls solid
+// (archive50.go, v2.4.6: it opens no archive whose first header is another),
+// and rarList reads that same field of that same header. What
 // rardecode cannot read, a panic included, ends the files: their names were
 // judged already (rarEntries), and the archive is the sender's.
 func rar5Open(r io.Reader, solid bool, budget *int64, entry entryFunc) (err error) {
