@@ -20,7 +20,7 @@ func FuzzArchives(f *testing.F) {
 	f.Add(rar5(false, rarEntry{name: "a.exe", data: []byte("x")}))
 	f.Add(rar4(rarEntry{name: "a.pdf|a.pdf.exe", data: []byte("x")}))
 	// RAR 5 files that rardecode opens: stored, in a solid archive, and
-	// compressed (method 3, a 256 KB dictionary) with bytes that decode as
+	// compressed (method 3, the smallest dictionary) with bytes that decode as
 	// whatever they decode to.
 	inner := zipOf(f, entry{name: "a.exe", data: []byte("MZ")})
 	f.Add(rar5(false, rarEntry{name: "a.zip", data: inner}, rarEntry{name: "b.svg", data: []byte("<svg><script>x</script></svg>")}))
