@@ -357,7 +357,7 @@ func (c *Check) inArchive(head []byte, r io.Reader, name string, depth int, budg
 	case isZip(head):
 		err = zipEntries(r, entry)
 	case isRar(head):
-		err = rarEntries(r, budget, entry)
+		err = rarEntries(head, r, budget, entry)
 	case isSevenZip(head):
 		err = sevenZipEntries(head, r, budget, entry)
 	}

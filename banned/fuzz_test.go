@@ -65,7 +65,7 @@ func FuzzArchives(f *testing.F) {
 			t.Errorf("rarNames: %v", err)
 		}
 		budget = maxUnpacked
-		if err := rarEntries(bytes.NewReader(b), &budget, readAll); err != nil {
+		if err := rarEntries(b[:min(len(b), sniffLen)], bytes.NewReader(b), &budget, readAll); err != nil {
 			t.Errorf("rarEntries: %v", err)
 		}
 		if _, err := zipNames(bytes.NewReader(b)); err != nil {

@@ -31,37 +31,51 @@ const (
 	maxRarHeader = 2 << 20 // a header larger than this is not one
 )
 
-// rarEntries gives entry the names rarNames lists. A RAR 5 archive that lists a
-// file inArchive opens (opensInside) is then read again by rardecode, which
-// unpacks RAR's compression, from its first zipWhole bytes, which are kept
-// (an archive's files up to there), and entry is given those files with what
-// opens them (rar5Open): malware nests an archive, or a scripted SVG image, in
-// a RAR for checks that read the RAR's names alone.
+// rarEntries gives entry the names rarNames lists of the RAR archive r
+// streams, head its first bytes. A RAR 5 archive that lists a file inArchive
+// opens (opensInside) is then read again by rardecode, which unpacks RAR's
+// compression, from its first zipWhole bytes, which are kept (an archive's
+// files up to there), and entry is given those files with what opens them
+// (rar5Open): malware nests an archive, or a scripted SVG image, in a RAR for
+// checks that read the RAR's names alone.
 // Only RAR 5 is unpacked, what WinRAR has written by default since 2013: RAR 3's
 // PPMd model takes up to 256 MB that the archive asks for, and its virtual
 // machine runs the archive's own code. RAR 1.5–4 archives give their names
-// only, as before.
-func rarEntries(r io.Reader, budget *int64, entry entryFunc) error {
+// only, as before, read as they stream, with nothing kept.
+func rarEntries(head []byte, r io.Reader, budget *int64, entry entryFunc) error {
+	if !bytes.HasPrefix(head, rar5Sig) {
+		l, err := rarList(r)
+		return listed(l.names, err, entry)
+	}
 	kept := &pieces{}
 	defer kept.release()
 	whole, err := kept.fill(r, zipWhole)
 	if err != nil {
-		return scan.ReadFailure(err)
+		if err = scan.ReadFailure(err); err != nil {
+			return err
+		}
+		whole = true // the part broke there: what came before is the archive
 	}
 	src := io.Reader(io.NewSectionReader(kept, 0, kept.size))
 	if !whole {
 		src = io.MultiReader(src, r)
 	}
 	l, err := rarList(src)
-	for _, n := range l.names {
+	if err := listed(l.names, err, entry); err != nil || !l.v5 || !slices.ContainsFunc(l.names, opensInside) {
+		return err
+	}
+	return rar5Open(io.NewSectionReader(kept, 0, kept.size), !l.plain, budget, entry)
+}
+
+// listed gives entry the names, none of which can be opened, and then err,
+// the listing's own, unless entry stopped it first.
+func listed(names []string, err error, entry entryFunc) error {
+	for _, n := range names {
 		if err := entry(n, nil); err != nil {
 			return err
 		}
 	}
-	if err != nil || !l.v5 || !slices.ContainsFunc(l.names, opensInside) {
-		return err
-	}
-	return rar5Open(io.NewSectionReader(kept, 0, kept.size), !l.plain, budget, entry)
+	return err
 }
 
 // rarWindow is the largest dictionary rar5Open unpacks with: WinRAR's default,
@@ -96,7 +110,6 @@ func rar5Open(r io.Reader, solid bool, budget *int64, entry entryFunc) (err erro
 		if err != nil {
 			return nil // the end, or what it cannot read
 		}
-		solid = solid || h.Solid
 		if !h.IsDir && !h.Encrypted && opensInside(h.Name) {
 			if err := entry(h.Name, func() (io.ReadCloser, error) { return io.NopCloser(rr), nil }); err != nil {
 				return err

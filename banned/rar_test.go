@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/postern/postern/scan"
 )
 
 // The archives here are written by the test, after RARLAB's technical notes,
@@ -284,5 +288,36 @@ func TestRarContent(t *testing.T) {
 	f, err := defaults().Find(context.Background(), message(t, attached("order.rar", nested)))
 	if err != nil || fmt.Sprint(f) != found {
 		t.Errorf("attached: %v, %v; want %s", f, err, found)
+	}
+}
+
+// TestRarPartBroken: a part whose decoding breaks partway through a RAR
+// archive (the sender's broken part) still has the names before the break
+// judged, and no error; the spool's failure there is the check's error.
+func TestRarPartBroken(t *testing.T) {
+	pad := bytes.Repeat([]byte("x"), 1000)
+	spoolGone := &scan.ReadError{Err: errors.New("disk gone")}
+	for name, archive := range map[string][]byte{
+		"rar5": rar5(false, rarEntry{name: "a.exe", data: []byte("x")}, rarEntry{name: "pad.bin", data: pad}, rarEntry{name: "b.zip"}),
+		"rar4": rar4(rarEntry{name: "a.exe", data: []byte("x")}, rarEntry{name: "pad.bin", data: pad}, rarEntry{name: "b.zip"}),
+	} {
+		cut := archive[:bytes.Index(archive, []byte("pad.bin"))+100]
+		for _, tc := range []struct {
+			why  error
+			want error
+		}{{errors.New("broken base64"), nil}, {spoolGone, spoolGone}} {
+			var names []string
+			budget := int64(maxUnpacked)
+			err := rarEntries(cut, io.MultiReader(bytes.NewReader(cut), failingReader{tc.why}), &budget, func(n string, _ opener) error {
+				names = append(names, n)
+				return nil
+			})
+			if !errors.Is(err, tc.want) || tc.want == nil && err != nil {
+				t.Errorf("%s, %v: error %v, want %v", name, tc.why, err, tc.want)
+			}
+			if tc.want == nil && !slices.Contains(names, "a.exe") {
+				t.Errorf("%s, %v: listed %q, want a.exe among them", name, tc.why, names)
+			}
+		}
 	}
 }
